@@ -1,0 +1,370 @@
+//! SQLite persistence: one append-only log of revisions, kine style.
+//!
+//! Every write is a row keyed by its revision. A row records the key, what happened, the
+//! key's create revision, the revision of the version it replaced (`prev_rev`, 0 for a
+//! create) and the bytes: the new value, or for a delete the final value. The latest state
+//! is the newest row per key unless that row is a delete; the state at revision R is the
+//! newest row per key with `rev <= R`. Keys are stored as BLOBs so SQLite compares them
+//! bytewise, exactly like Rust's `str` ordering, and prefix bounds need not be valid UTF-8.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params, params_from_iter};
+
+use crate::{Event, EventType, KeyValue, Revision, StoreError};
+
+/// Row kind of a create.
+pub(crate) const KIND_CREATED: i64 = 0;
+/// Row kind of an update.
+pub(crate) const KIND_UPDATED: i64 = 1;
+/// Row kind of a delete (a tombstone carrying the final value).
+pub(crate) const KIND_DELETED: i64 = 2;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS kv (
+    rev        INTEGER PRIMARY KEY,
+    key        BLOB    NOT NULL,
+    kind       INTEGER NOT NULL,
+    create_rev INTEGER NOT NULL,
+    prev_rev   INTEGER NOT NULL,
+    value      BLOB    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS kv_key_rev ON kv (key, rev);
+CREATE TABLE IF NOT EXISTS meta (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+";
+
+/// Opens a connection with the store's pragmas: WAL, the requested durability and a small
+/// page cache (the latest state lives in Rust memory, SQLite only serves history).
+pub(crate) fn open_connection(path: &Path, durable: bool) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path).map_err(|e| {
+        StoreError::Backend(format!("cannot open store file {}: {e}", path.display()))
+    })?;
+    conn.busy_timeout(Duration::from_secs(30))?;
+    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Backend(format!(
+            "cannot switch store file {} to WAL mode (SQLite answered {mode:?})",
+            path.display()
+        )));
+    }
+    let sync = if durable { "FULL" } else { "OFF" };
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous={sync};
+         PRAGMA cache_size=-2048;
+         PRAGMA temp_store=MEMORY;
+         PRAGMA journal_size_limit=67108864;"
+    ))?;
+    Ok(conn)
+}
+
+/// Creates the tables if this is a new file.
+pub(crate) fn create_schema(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch(SCHEMA)?;
+    Ok(())
+}
+
+/// The latest state as read at open.
+pub(crate) struct Loaded {
+    /// Live keys and their latest versions.
+    pub map: BTreeMap<Arc<str>, KeyValue>,
+    /// The highest revision ever committed.
+    pub revision: Revision,
+    /// The persisted compaction point.
+    pub compacted: Revision,
+}
+
+/// Reads the latest state in one sequential pass over the log.
+pub(crate) fn load(conn: &Connection) -> Result<Loaded, StoreError> {
+    let compacted = read_compacted(conn)?;
+    let mut map: BTreeMap<Arc<str>, KeyValue> = BTreeMap::new();
+    let mut revision = compacted;
+    let mut stmt = conn.prepare("SELECT rev, key, kind, create_rev, value FROM kv ORDER BY rev")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let rev: i64 = row.get(0)?;
+        let key = row_key(row, 1)?;
+        let kind: i64 = row.get(2)?;
+        revision = revision.max(rev);
+        if kind == KIND_DELETED {
+            map.remove(key.as_str());
+            continue;
+        }
+        let value: Vec<u8> = row.get(4)?;
+        let kv_key = match map.get_key_value(key.as_str()) {
+            // Reuse the map's key allocation so key and value share one `Arc`.
+            Some((existing, _)) => existing.clone(),
+            None => Arc::from(key),
+        };
+        let kv = KeyValue {
+            key: kv_key.clone(),
+            value: Bytes::from(value),
+            create_revision: row.get(3)?,
+            mod_revision: rev,
+        };
+        map.insert(kv_key, kv);
+    }
+    Ok(Loaded {
+        map,
+        revision,
+        compacted,
+    })
+}
+
+fn read_compacted(conn: &Connection) -> Result<Revision, StoreError> {
+    let value: Option<i64> = conn
+        .query_row("SELECT value FROM meta WHERE name = 'compacted'", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    Ok(value.unwrap_or(0))
+}
+
+fn row_key(row: &Row<'_>, idx: usize) -> Result<String, StoreError> {
+    let raw: Vec<u8> = row.get(idx)?;
+    String::from_utf8(raw)
+        .map_err(|_| StoreError::Backend("the store file holds a key that is not UTF-8".into()))
+}
+
+/// Appends one log row inside the writer's transaction.
+pub(crate) fn insert_row(
+    tx: &Transaction<'_>,
+    rev: Revision,
+    key: &str,
+    kind: i64,
+    create_rev: Revision,
+    prev_rev: Revision,
+    value: &[u8],
+) -> Result<(), StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO kv (rev, key, kind, create_rev, prev_rev, value) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    stmt.execute(params![
+        rev,
+        key.as_bytes(),
+        kind,
+        create_rev,
+        prev_rev,
+        value
+    ])?;
+    Ok(())
+}
+
+/// The first byte string greater than every string with this prefix, if any.
+fn prefix_end(prefix: &str) -> Option<Vec<u8>> {
+    let mut end = prefix.as_bytes().to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xFF {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// SQL conditions and parameters selecting keys with `prefix`, strictly after `start_after`.
+fn key_range(
+    column: &str,
+    prefix: &str,
+    start_after: Option<&str>,
+    params: &mut Vec<Value>,
+) -> String {
+    let mut sql = match start_after {
+        Some(after) if after >= prefix => {
+            params.push(Value::Blob(after.as_bytes().to_vec()));
+            format!("{column} > ?{}", params.len())
+        }
+        _ => {
+            params.push(Value::Blob(prefix.as_bytes().to_vec()));
+            format!("{column} >= ?{}", params.len())
+        }
+    };
+    if let Some(end) = prefix_end(prefix) {
+        params.push(Value::Blob(end));
+        sql.push_str(&format!(" AND {column} < ?{}", params.len()));
+    }
+    sql
+}
+
+/// Fails with `Compacted` if history after `rev` may already be gone. Runs inside the read
+/// transaction so the check and the reads see the same snapshot.
+fn check_compacted(tx: &Transaction<'_>, rev: Revision) -> Result<(), StoreError> {
+    let compacted = read_compacted(tx)?;
+    if rev < compacted {
+        return Err(StoreError::Compacted { compacted });
+    }
+    Ok(())
+}
+
+/// Lists the state at revision `rev` from the log: items (at most `limit`, 0 = all) and how
+/// many further keys exist.
+pub(crate) fn list_at(
+    conn: &mut Connection,
+    prefix: &str,
+    start_after: Option<&str>,
+    limit: usize,
+    rev: Revision,
+) -> Result<(Vec<KeyValue>, usize), StoreError> {
+    let tx = conn.transaction()?;
+    check_compacted(&tx, rev)?;
+    let mut params = Vec::new();
+    let range = key_range("key", prefix, start_after, &mut params);
+    params.push(Value::Integer(rev));
+    let rev_param = params.len();
+    let sql = format!(
+        "SELECT k.key, k.rev, k.create_rev, k.kind, k.value FROM kv k
+         JOIN (SELECT MAX(rev) AS mr FROM kv WHERE {range} AND rev <= ?{rev_param} GROUP BY key) m
+           ON k.rev = m.mr
+         WHERE k.kind != {KIND_DELETED}
+         ORDER BY k.key"
+    );
+    let mut items = Vec::new();
+    let mut remaining = 0;
+    {
+        let mut stmt = tx.prepare_cached(&sql)?;
+        let mut rows = stmt.query(params_from_iter(params))?;
+        while let Some(row) = rows.next()? {
+            if limit != 0 && items.len() >= limit {
+                remaining += 1;
+                continue;
+            }
+            let value: Vec<u8> = row.get(4)?;
+            items.push(KeyValue {
+                key: Arc::from(row_key(row, 0)?),
+                value: Bytes::from(value),
+                create_revision: row.get(2)?,
+                mod_revision: row.get(1)?,
+            });
+        }
+    }
+    tx.commit()?;
+    Ok((items, remaining))
+}
+
+/// Reads the events with `after < rev <= upto` on keys with `prefix`, in revision order.
+pub(crate) fn events_between(
+    conn: &mut Connection,
+    prefix: &str,
+    after: Revision,
+    upto: Revision,
+) -> Result<Vec<Event>, StoreError> {
+    let tx = conn.transaction()?;
+    check_compacted(&tx, after)?;
+    let mut params = vec![Value::Integer(after), Value::Integer(upto)];
+    let range = key_range("k.key", prefix, None, &mut params);
+    let sql = format!(
+        "SELECT k.rev, k.key, k.kind, k.create_rev, k.value, p.rev, p.value FROM kv k
+         LEFT JOIN kv p ON p.rev = k.prev_rev AND k.prev_rev > 0
+         WHERE k.rev > ?1 AND k.rev <= ?2 AND {range}
+         ORDER BY k.rev"
+    );
+    let mut events = Vec::new();
+    {
+        let mut stmt = tx.prepare_cached(&sql)?;
+        let mut rows = stmt.query(params_from_iter(params))?;
+        while let Some(row) = rows.next()? {
+            events.push(event_from_row(row)?);
+        }
+    }
+    tx.commit()?;
+    Ok(events)
+}
+
+fn event_from_row(row: &Row<'_>) -> Result<Event, StoreError> {
+    let rev: i64 = row.get(0)?;
+    let key: Arc<str> = Arc::from(row_key(row, 1)?);
+    let kind_code: i64 = row.get(2)?;
+    let create_revision: i64 = row.get(3)?;
+    let value: Vec<u8> = row.get(4)?;
+    let kind = match kind_code {
+        KIND_CREATED => EventType::Created,
+        KIND_UPDATED => EventType::Updated,
+        KIND_DELETED => EventType::Deleted,
+        other => {
+            return Err(StoreError::Backend(format!(
+                "history row {rev} has unknown kind {other}"
+            )));
+        }
+    };
+    let prev = if kind == EventType::Created {
+        None
+    } else {
+        let prev_rev: Option<i64> = row.get(5)?;
+        let prev_value: Option<Vec<u8>> = row.get(6)?;
+        match (prev_rev, prev_value) {
+            (Some(mod_revision), Some(v)) => Some(KeyValue {
+                key: key.clone(),
+                value: Bytes::from(v),
+                create_revision,
+                mod_revision,
+            }),
+            _ => {
+                return Err(StoreError::Backend(format!(
+                    "history row {rev} is missing the version it replaced"
+                )));
+            }
+        }
+    };
+    Ok(Event {
+        kind,
+        kv: KeyValue {
+            key,
+            value: Bytes::from(value),
+            create_revision,
+            mod_revision: rev,
+        },
+        prev,
+    })
+}
+
+/// Drops history in `(from, to]` that no read at a revision `>= to` can need: every version
+/// superseded at or before `to`, and every tombstone at or before `to`. Rows at or before
+/// `from` were already compacted, so only rows in the range can supersede anything new.
+pub(crate) fn compact_range(
+    conn: &mut Connection,
+    from: Revision,
+    to: Revision,
+) -> Result<(), StoreError> {
+    let tx = conn.transaction()?;
+    tx.execute(
+        "DELETE FROM kv WHERE rev IN
+           (SELECT prev_rev FROM kv WHERE rev > ?1 AND rev <= ?2 AND prev_rev > 0)",
+        params![from, to],
+    )?;
+    tx.execute(
+        &format!("DELETE FROM kv WHERE kind = {KIND_DELETED} AND rev > ?1 AND rev <= ?2"),
+        params![from, to],
+    )?;
+    tx.execute(
+        "INSERT INTO meta (name, value) VALUES ('compacted', ?1)
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        params![to],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_end;
+
+    #[test]
+    fn prefix_end_increments_last_byte() {
+        assert_eq!(prefix_end("/a/"), Some(b"/a0".to_vec()));
+        assert_eq!(prefix_end(""), None);
+    }
+
+    #[test]
+    fn prefix_end_skips_trailing_ff() {
+        // "\u{7f}" is a single byte; multi-byte UTF-8 never ends in 0xFF, so build by hand.
+        let mut end = prefix_end("a\u{7f}").unwrap_or_default();
+        assert_eq!(end.pop(), Some(0x80));
+    }
+}

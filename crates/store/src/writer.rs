@@ -1,0 +1,289 @@
+//! The single writer thread and its group commit.
+//!
+//! Callers queue writes on a channel. The writer takes everything queued (up to a batch
+//! limit), validates and applies each write inside one SQLite transaction, commits once (one
+//! fsync for the whole batch), then publishes the batch to memory and watchers, and only then
+//! answers the callers, so an acknowledged write is always durable and visible.
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, mpsc};
+
+use bytes::Bytes;
+use rusqlite::{Connection, Transaction};
+use tokio::sync::oneshot;
+
+use crate::shared::Shared;
+use crate::sqlite::{self, KIND_CREATED, KIND_DELETED, KIND_UPDATED};
+use crate::{Event, EventType, KeyValue, Revision, StoreError};
+
+/// Builds a created value from its revision.
+pub(crate) type CreateFn = Box<dyn FnOnce(Revision) -> Vec<u8> + Send>;
+/// Builds an updated value from the current version and the new revision, or aborts.
+pub(crate) type UpdateFn =
+    Box<dyn FnOnce(&KeyValue, Revision) -> Result<Vec<u8>, StoreError> + Send>;
+/// Builds the final value of a deleted key from its last version and the delete revision.
+pub(crate) type DeleteFn = Box<dyn FnOnce(&KeyValue, Revision) -> Vec<u8> + Send>;
+
+/// One kind of write.
+pub(crate) enum WriteOp {
+    Create(CreateFn),
+    Update(Option<Revision>, UpdateFn),
+    Delete(Option<Revision>, DeleteFn),
+}
+
+/// A queued write and where to send its outcome.
+pub(crate) struct WriteRequest {
+    pub key: Arc<str>,
+    pub op: WriteOp,
+    pub reply: oneshot::Sender<Result<KeyValue, StoreError>>,
+}
+
+/// What the writer thread can be asked to do.
+pub(crate) enum Command {
+    Write(WriteRequest),
+    Compact {
+        to: Revision,
+        reply: mpsc::Sender<Result<(), StoreError>>,
+    },
+    Shutdown,
+}
+
+/// Owns the write connection; runs on its own thread.
+pub(crate) struct Writer {
+    conn: Connection,
+    shared: Arc<Shared>,
+    commands: mpsc::Receiver<Command>,
+    max_batch: usize,
+}
+
+type Reply = (
+    oneshot::Sender<Result<KeyValue, StoreError>>,
+    Result<KeyValue, StoreError>,
+);
+
+impl Writer {
+    /// A writer over an open connection whose schema exists.
+    pub fn new(
+        conn: Connection,
+        shared: Arc<Shared>,
+        commands: mpsc::Receiver<Command>,
+        max_batch: usize,
+    ) -> Self {
+        Writer {
+            conn,
+            shared,
+            commands,
+            max_batch: max_batch.max(1),
+        }
+    }
+
+    /// Serves commands until shutdown or until every sender is gone.
+    pub fn run(mut self) {
+        while let Ok(first) = self.commands.recv() {
+            let mut commands = vec![first];
+            while commands.len() < self.max_batch {
+                match self.commands.try_recv() {
+                    Ok(cmd) => commands.push(cmd),
+                    Err(_) => break,
+                }
+            }
+            let mut writes = Vec::with_capacity(commands.len());
+            for cmd in commands {
+                match cmd {
+                    Command::Write(w) => writes.push(w),
+                    Command::Compact { to, reply } => {
+                        self.commit_group(std::mem::take(&mut writes));
+                        let _ = reply.send(self.compact(to));
+                    }
+                    Command::Shutdown => {
+                        // Queued writes are answered `Closed` (the flag is already set);
+                        // anything behind the shutdown is dropped, which also reads as closed.
+                        self.commit_group(writes);
+                        return;
+                    }
+                }
+            }
+            self.commit_group(writes);
+        }
+    }
+
+    fn commit_group(&mut self, writes: Vec<WriteRequest>) {
+        if writes.is_empty() {
+            return;
+        }
+        if self.shared.closed.load(Ordering::Acquire) {
+            for w in writes {
+                let _ = w.reply.send(Err(StoreError::Closed));
+            }
+            return;
+        }
+        let mut replies: Vec<Reply> = Vec::with_capacity(writes.len());
+        let mut events = Vec::with_capacity(writes.len());
+        let outcome = self.write_group(writes, &mut replies, &mut events);
+        match outcome {
+            Ok(()) => {
+                if !events.is_empty() {
+                    self.shared.write_state().apply(events);
+                }
+                for (reply, result) in replies {
+                    let _ = reply.send(result);
+                }
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "store commit failed; the whole batch is rejected");
+                for (reply, _) in replies {
+                    let _ = reply.send(Err(err.clone()));
+                }
+            }
+        }
+    }
+
+    /// Applies each write in one transaction and commits. A write that fails validation gets
+    /// its error and takes no revision; a backend failure aborts the whole group.
+    fn write_group(
+        &mut self,
+        writes: Vec<WriteRequest>,
+        replies: &mut Vec<Reply>,
+        events: &mut Vec<Event>,
+    ) -> Result<(), StoreError> {
+        let mut next = self.shared.read_state().revision + 1;
+        let tx = self.conn.transaction()?;
+        // Writes earlier in the batch are not in the shared map yet.
+        let mut overlay: HashMap<Arc<str>, Option<KeyValue>> = HashMap::new();
+        for w in writes {
+            let current = match overlay.get(&w.key) {
+                Some(v) => v.clone(),
+                None => self.shared.read_state().map.get(&*w.key).cloned(),
+            };
+            match apply_op(&tx, &w.key, w.op, current, next) {
+                Ok(Ok(event)) => {
+                    next += 1;
+                    let after = match event.kind {
+                        EventType::Deleted => None,
+                        _ => Some(event.kv.clone()),
+                    };
+                    overlay.insert(event.kv.key.clone(), after);
+                    replies.push((w.reply, Ok(event.kv.clone())));
+                    events.push(event);
+                }
+                Ok(Err(rejected)) => replies.push((w.reply, Err(rejected))),
+                Err(backend) => {
+                    replies.push((w.reply, Err(backend.clone())));
+                    return Err(backend);
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn compact(&mut self, to: Revision) -> Result<(), StoreError> {
+        let (from, current) = {
+            let state = self.shared.read_state();
+            (state.compacted, state.revision)
+        };
+        let to = to.min(current);
+        if to <= from {
+            return Ok(());
+        }
+        sqlite::compact_range(&mut self.conn, from, to)?;
+        let mut state = self.shared.write_state();
+        state.compacted = state.compacted.max(to);
+        Ok(())
+    }
+}
+
+/// Runs a caller's value function, turning a panic into an error instead of killing the
+/// writer thread.
+fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, StoreError> {
+    catch_unwind(AssertUnwindSafe(f))
+        .map_err(|_| StoreError::Backend("the value function of this write panicked".into()))
+}
+
+/// Validates one write against `current` and appends its row. The outer error aborts the
+/// batch (SQLite failed); the inner one rejects only this write.
+fn apply_op(
+    tx: &Transaction<'_>,
+    key: &Arc<str>,
+    op: WriteOp,
+    current: Option<KeyValue>,
+    rev: Revision,
+) -> Result<Result<Event, StoreError>, StoreError> {
+    let check = |expected: Option<Revision>| -> Result<KeyValue, StoreError> {
+        let cur = current.clone().ok_or(StoreError::NotFound)?;
+        match expected {
+            Some(want) if want != cur.mod_revision => Err(StoreError::Conflict {
+                current: cur.mod_revision,
+            }),
+            _ => Ok(cur),
+        }
+    };
+    match op {
+        WriteOp::Create(make) => {
+            if current.is_some() {
+                return Ok(Err(StoreError::AlreadyExists));
+            }
+            let value = match guarded(|| make(rev)) {
+                Ok(v) => v,
+                Err(e) => return Ok(Err(e)),
+            };
+            sqlite::insert_row(tx, rev, key, KIND_CREATED, rev, 0, &value)?;
+            Ok(Ok(Event {
+                kind: EventType::Created,
+                kv: KeyValue {
+                    key: key.clone(),
+                    value: Bytes::from(value),
+                    create_revision: rev,
+                    mod_revision: rev,
+                },
+                prev: None,
+            }))
+        }
+        WriteOp::Update(expected, make) => {
+            let cur = match check(expected) {
+                Ok(cur) => cur,
+                Err(e) => return Ok(Err(e)),
+            };
+            let value = match guarded(|| make(&cur, rev)) {
+                Ok(Ok(v)) => v,
+                Ok(Err(e)) | Err(e) => return Ok(Err(e)),
+            };
+            let (create, prev) = (cur.create_revision, cur.mod_revision);
+            sqlite::insert_row(tx, rev, key, KIND_UPDATED, create, prev, &value)?;
+            Ok(Ok(Event {
+                kind: EventType::Updated,
+                kv: KeyValue {
+                    key: cur.key.clone(),
+                    value: Bytes::from(value),
+                    create_revision: create,
+                    mod_revision: rev,
+                },
+                prev: Some(cur),
+            }))
+        }
+        WriteOp::Delete(expected, make) => {
+            let cur = match check(expected) {
+                Ok(cur) => cur,
+                Err(e) => return Ok(Err(e)),
+            };
+            let value = match guarded(|| make(&cur, rev)) {
+                Ok(v) => v,
+                Err(e) => return Ok(Err(e)),
+            };
+            let (create, prev) = (cur.create_revision, cur.mod_revision);
+            sqlite::insert_row(tx, rev, key, KIND_DELETED, create, prev, &value)?;
+            Ok(Ok(Event {
+                kind: EventType::Deleted,
+                kv: KeyValue {
+                    key: cur.key.clone(),
+                    value: Bytes::from(value),
+                    create_revision: create,
+                    mod_revision: rev,
+                },
+                prev: Some(cur),
+            }))
+        }
+    }
+}
