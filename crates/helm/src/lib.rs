@@ -1,1 +1,6 @@
-//! placeholder
+//! Helm-compatible charts: loading (directories and `.tgz`), values (coalescing, `--set`,
+//! schema validation), YAML exactly as Helm reads and writes it, and the rendering engine on
+//! top of [`gotmpl`]. Start with [`chart::load`] and [`engine::render`], or
+//! [`cli::template_command`] for `helm template`.
+
+pub mod yaml;
