@@ -31,6 +31,7 @@ pub use error::StoreError;
 pub use options::{StoreOptions, StoreTuning};
 pub use store::Store;
 pub use watch::Watcher;
+pub use writer::{CreateFn, DeleteFn, UpdateFn};
 
 /// A position in the store's history; 0 is the empty store, the first write is 1.
 pub type Revision = i64;

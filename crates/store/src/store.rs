@@ -12,7 +12,7 @@ use crate::shared::Shared;
 use crate::sqlite;
 use crate::state::State;
 use crate::watch::Watcher;
-use crate::writer::{Command, WriteOp, WriteRequest, Writer};
+use crate::writer::{Command, CreateFn, DeleteFn, UpdateFn, WriteOp, WriteRequest, Writer};
 use crate::{KeyValue, ListResult, Revision, StoreError, StoreOptions, StoreTuning};
 
 /// Wakes the compactor early when the store closes.
@@ -144,11 +144,7 @@ impl Store {
     /// Creates `key`; fails with `AlreadyExists` if it exists. `make_value` receives the
     /// revision this write will get, so the caller can stamp `metadata.resourceVersion` into
     /// the bytes; it runs on the writer thread and must be cheap.
-    pub async fn create(
-        &self,
-        key: &str,
-        make_value: Box<dyn FnOnce(Revision) -> Vec<u8> + Send>,
-    ) -> Result<KeyValue, StoreError> {
+    pub async fn create(&self, key: &str, make_value: CreateFn) -> Result<KeyValue, StoreError> {
         self.submit(key, WriteOp::Create(make_value)).await
     }
 
@@ -159,7 +155,7 @@ impl Store {
         &self,
         key: &str,
         expected: Option<Revision>,
-        make_value: Box<dyn FnOnce(&KeyValue, Revision) -> Result<Vec<u8>, StoreError> + Send>,
+        make_value: UpdateFn,
     ) -> Result<KeyValue, StoreError> {
         self.submit(key, WriteOp::Update(expected, make_value))
             .await
@@ -171,7 +167,7 @@ impl Store {
         &self,
         key: &str,
         expected: Option<Revision>,
-        make_final: Box<dyn FnOnce(&KeyValue, Revision) -> Vec<u8> + Send>,
+        make_final: DeleteFn,
     ) -> Result<KeyValue, StoreError> {
         self.submit(key, WriteOp::Delete(expected, make_final))
             .await

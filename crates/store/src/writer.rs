@@ -19,12 +19,11 @@ use crate::sqlite::{self, KIND_CREATED, KIND_DELETED, KIND_UPDATED};
 use crate::{Event, EventType, KeyValue, Revision, StoreError};
 
 /// Builds a created value from its revision.
-pub(crate) type CreateFn = Box<dyn FnOnce(Revision) -> Vec<u8> + Send>;
+pub type CreateFn = Box<dyn FnOnce(Revision) -> Vec<u8> + Send>;
 /// Builds an updated value from the current version and the new revision, or aborts.
-pub(crate) type UpdateFn =
-    Box<dyn FnOnce(&KeyValue, Revision) -> Result<Vec<u8>, StoreError> + Send>;
+pub type UpdateFn = Box<dyn FnOnce(&KeyValue, Revision) -> Result<Vec<u8>, StoreError> + Send>;
 /// Builds the final value of a deleted key from its last version and the delete revision.
-pub(crate) type DeleteFn = Box<dyn FnOnce(&KeyValue, Revision) -> Vec<u8> + Send>;
+pub type DeleteFn = Box<dyn FnOnce(&KeyValue, Revision) -> Vec<u8> + Send>;
 
 /// One kind of write.
 pub(crate) enum WriteOp {
