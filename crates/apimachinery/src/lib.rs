@@ -1,1 +1,15 @@
-//! placeholder
+//! Pure Kubernetes API machinery for Orrery's embedded API server: `Status` errors
+//! ([`status`]), name and metadata validation ([`validation`]), label and field selectors
+//! ([`selector`]), JSON, merge and strategic merge patches ([`patch`]). No I/O: objects are
+//! `serde_json::Value`s, and every behaviour follows kube-apiserver's to the letter.
+//! Start with [`ApiError`] for errors and [`LabelSelector::parse`] for list filtering.
+
+mod goquote;
+pub mod selector;
+pub mod status;
+pub mod validation;
+
+pub use goquote::go_quote;
+pub use selector::{FieldSelector, LabelSelector, SelectorError};
+pub use status::{ApiError, StatusCause, StatusDetails};
+pub use validation::{FieldError, FieldErrorKind, NameRule};

@@ -1,0 +1,67 @@
+//! Go's `%q` string quoting, which kube-apiserver uses in most of its messages.
+
+/// Quotes `s` the way Go's `strconv.Quote` (and `fmt`'s `%q`) does.
+pub fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if is_go_printable(c) => out.push(c),
+            c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push_str(&format!("\\U{:08x}", c as u32)),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Approximates Go's `unicode.IsPrint`: letters, marks, numbers, punctuation, symbols and
+/// the ASCII space; Go's tables are not available, so control, format and non-ASCII space
+/// characters are the ones treated as unprintable.
+fn is_go_printable(c: char) -> bool {
+    if c == ' ' {
+        return true;
+    }
+    if c.is_control() || c.is_whitespace() {
+        return false;
+    }
+    !matches!(c as u32,
+        0xad | 0x600..=0x605 | 0x61c | 0x6dd | 0x70f | 0x180e | 0x200b..=0x200f
+        | 0x2028..=0x202e | 0x2060..=0x2064 | 0x2066..=0x206f | 0xfeff | 0xfff9..=0xfffb
+        | 0xd800..=0xdfff | 0xe000..=0xf8ff | 0xfffe | 0xffff | 0xe0000..=0xe007f
+        | 0xf0000..=0x10ffff)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::go_quote;
+
+    #[test]
+    fn quotes_plain_and_escapes() {
+        assert_eq!(go_quote("foo"), "\"foo\"");
+        assert_eq!(go_quote("a\"b\\c"), "\"a\\\"b\\\\c\"");
+        assert_eq!(go_quote("a\nb\tc\r"), "\"a\\nb\\tc\\r\"");
+        assert_eq!(go_quote("\u{1}\u{7f}"), "\"\\x01\\x7f\"");
+        assert_eq!(go_quote("\u{7}\u{8}\u{b}\u{c}"), "\"\\a\\b\\v\\f\"");
+    }
+
+    #[test]
+    fn keeps_printable_unicode_and_escapes_invisible() {
+        assert_eq!(go_quote("héllo 世界"), "\"héllo 世界\"");
+        assert_eq!(go_quote("\u{a0}"), "\"\\u00a0\"");
+        assert_eq!(go_quote("\u{feff}"), "\"\\ufeff\"");
+        assert_eq!(go_quote("\u{e0001}"), "\"\\U000e0001\"");
+    }
+}
