@@ -121,7 +121,9 @@ async fn delete_returns_final_value_at_delete_revision() {
         .delete(
             "/a",
             Some(1),
-            Box::new(|kv, rev| format!("{}@{rev}", String::from_utf8_lossy(&kv.value)).into_bytes()),
+            Box::new(|kv, rev| {
+                format!("{}@{rev}", String::from_utf8_lossy(&kv.value)).into_bytes()
+            }),
         )
         .await
         .unwrap();
@@ -168,7 +170,10 @@ async fn concurrent_compare_and_swap_loses_no_update() {
                         let cur = s.get("/counter").unwrap();
                         let n: u64 = std::str::from_utf8(&cur.value).unwrap().parse().unwrap();
                         let next = (n + 1).to_string();
-                        match s.update("/counter", Some(cur.mod_revision), set(&next)).await {
+                        match s
+                            .update("/counter", Some(cur.mod_revision), set(&next))
+                            .await
+                        {
                             Ok(_) => break,
                             Err(StoreError::Conflict { .. }) => conflicts += 1,
                             Err(e) => panic!("unexpected {e}"),

@@ -16,7 +16,10 @@ async fn fill(s: &Store) {
 
 fn keys(s: &Store, prefix: &str, after: Option<&str>, limit: usize) -> (Vec<String>, usize) {
     let l = s.list(prefix, after, limit, None).unwrap();
-    (pairs(&l.items).into_iter().map(|p| p.0).collect(), l.remaining)
+    (
+        pairs(&l.items).into_iter().map(|p| p.0).collect(),
+        l.remaining,
+    )
 }
 
 #[tokio::test]
@@ -88,7 +91,10 @@ async fn churn(s: &Store, rounds: usize) -> Vec<BTreeMap<String, String>> {
                 s.delete(&key, None, tomb()).await.unwrap().mod_revision
             } else {
                 model.insert(key.clone(), value.clone());
-                s.update(&key, None, set(&value)).await.unwrap().mod_revision
+                s.update(&key, None, set(&value))
+                    .await
+                    .unwrap()
+                    .mod_revision
             }
         } else {
             model.insert(key.clone(), value.clone());

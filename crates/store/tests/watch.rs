@@ -32,9 +32,13 @@ async fn fill(s: &Store) {
     s.create("/a/1", val("a1")).await.unwrap(); // 1
     s.create("/b/1", val("b1")).await.unwrap(); // 2
     s.update("/a/1", Some(1), set("a1'")).await.unwrap(); // 3
-    s.delete("/a/1", None, Box::new(|_, rev| format!("gone@{rev}").into_bytes()))
-        .await
-        .unwrap(); // 4
+    s.delete(
+        "/a/1",
+        None,
+        Box::new(|_, rev| format!("gone@{rev}").into_bytes()),
+    )
+    .await
+    .unwrap(); // 4
     s.create("/a/2", val("a2")).await.unwrap(); // 5
 }
 
@@ -42,12 +46,20 @@ fn check_fill_events(events: &[Event]) {
     let kinds: Vec<EventType> = events.iter().map(|e| e.kind).collect();
     assert_eq!(
         kinds,
-        vec![EventType::Created, EventType::Updated, EventType::Deleted, EventType::Created]
+        vec![
+            EventType::Created,
+            EventType::Updated,
+            EventType::Deleted,
+            EventType::Created
+        ]
     );
     assert_eq!(revs(events), vec![1, 3, 4, 5]);
     assert!(events[0].prev.is_none());
     let upd = &events[1];
-    assert_eq!(upd.prev.as_ref().map(|p| (&*p.value, p.mod_revision)), Some((&b"a1"[..], 1)));
+    assert_eq!(
+        upd.prev.as_ref().map(|p| (&*p.value, p.mod_revision)),
+        Some((&b"a1"[..], 1))
+    );
     let del = &events[2];
     assert_eq!(&*del.kv.value, b"gone@4");
     assert_eq!(del.kv.create_revision, 1);
@@ -128,7 +140,10 @@ async fn lagging_watcher_resyncs_without_gaps() {
     };
     writer.await.unwrap();
     let events = collect(&mut w, 300).await;
-    assert_eq!(revs(&events), (0..300).map(|i| 2 * i + 1).collect::<Vec<i64>>());
+    assert_eq!(
+        revs(&events),
+        (0..300).map(|i| 2 * i + 1).collect::<Vec<i64>>()
+    );
     for (i, e) in events.iter().enumerate() {
         assert_eq!(&*e.kv.value, i.to_string().as_bytes());
     }
