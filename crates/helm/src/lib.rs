@@ -3,4 +3,6 @@
 //! top of [`gotmpl`]. Start with [`chart::load`] and [`engine::render`], or
 //! [`cli::template_command`] for `helm template`.
 
+pub mod chart;
+pub mod values;
 pub mod yaml;
