@@ -1,0 +1,358 @@
+//! [`OpenApi`]: the cached built-in documents, and the assembly of documents with CRDs.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use bytes::Bytes;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha512};
+
+use crate::crd::{self, CrdGroupVersion, CrdSchema};
+use crate::paths::{self, Body, PathItem, ResourcePaths, Response};
+use crate::registry::{self, DOCUMENT_META, Registry, ServedGroupVersion, v3_path};
+use crate::schema_walk::collect_refs;
+use crate::{v2, v3};
+
+/// One `/openapi/v3/<path>` document and its hash (kube's ETag: upper-case hex SHA-512).
+#[derive(Clone, Debug)]
+struct GvDoc {
+    bytes: Bytes,
+    hash: String,
+}
+
+impl GvDoc {
+    fn new(document: &Value) -> GvDoc {
+        let bytes = Bytes::from(serde_json::to_vec(document).unwrap_or_default());
+        let digest = Sha512::digest(&bytes);
+        let hash = digest.iter().map(|b| format!("{b:02X}")).collect();
+        GvDoc { bytes, hash }
+    }
+}
+
+/// What depends on one set of CRDs: the v3 documents that differ from the built-in ones,
+/// the index, and (lazily) the v2 document.
+struct CrdOutput {
+    docs: BTreeMap<String, GvDoc>,
+    index: Bytes,
+    v2: OnceLock<Bytes>,
+}
+
+/// The built-in OpenAPI documents, built once, plus a memo of the last CRD set's documents.
+pub struct OpenApi {
+    registry: Registry,
+    v3_definitions: Map<String, Value>,
+    v2_paths: String,
+    v2_definitions: String,
+    v2_builtin: Bytes,
+    builtin_docs: BTreeMap<String, GvDoc>,
+    builtin_index: Bytes,
+    memo: Mutex<Option<(u64, Arc<CrdOutput>)>>,
+}
+
+/// The path items of a group-version: its discovery path and each resource's paths.
+fn gv_paths(gv: &ServedGroupVersion, builtin: bool) -> Vec<PathItem> {
+    let prefix = paths::prefix(&gv.group, &gv.version);
+    let infix = paths::id_infix(&gv.group, &gv.version);
+    let mut items = vec![paths::discovery_path(&prefix, &infix)];
+    for kind in &gv.kinds {
+        let Some(plural) = &kind.plural else { continue };
+        items.extend(
+            ResourcePaths {
+                prefix: &prefix,
+                id_infix: &infix,
+                gvk: paths::gvk(&gv.group, &gv.version, &kind.kind),
+                definition: &kind.definition,
+                plural,
+                namespaced: kind.namespaced,
+                verbs: kind.verbs,
+                subresources: kind.subresources,
+                builtin,
+            }
+            .build(),
+        );
+    }
+    items
+}
+
+/// The definitions a document must carry: the kinds, what the paths use, and the meta types.
+fn roots(gv: &ServedGroupVersion, items: &[PathItem]) -> BTreeSet<String> {
+    let mut out: BTreeSet<String> = DOCUMENT_META.iter().map(|s| (*s).to_owned()).collect();
+    for kind in &gv.kinds {
+        out.insert(kind.definition.clone());
+    }
+    for op in items.iter().flat_map(|item| &item.operations) {
+        if let Some(Body::Object(definition)) = &op.body {
+            out.insert(definition.clone());
+        }
+        if let Response::Object(definition) = &op.response {
+            out.insert(definition.clone());
+        }
+    }
+    out
+}
+
+/// Every definition reachable from `roots`, looking names up with `lookup`.
+fn closure<'a>(
+    roots: BTreeSet<String>,
+    lookup: &dyn Fn(&str) -> Option<&'a Value>,
+) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut stack: Vec<String> = roots.into_iter().collect();
+    while let Some(name) = stack.pop() {
+        if seen.contains(&name) {
+            continue;
+        }
+        if let Some(schema) = lookup(&name) {
+            let mut refs = Vec::new();
+            collect_refs(schema, &mut refs);
+            stack.extend(refs.into_iter().filter(|r| !seen.contains(r)));
+        }
+        seen.insert(name);
+    }
+    seen
+}
+
+fn inner_of_object(value: &Map<String, Value>) -> String {
+    let text = serde_json::to_string(value).unwrap_or_default();
+    text.get(1..text.len().saturating_sub(1))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn join_members(parts: &[&str]) -> String {
+    parts
+        .iter()
+        .filter(|p| !p.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn v2_paths_of(gv: &ServedGroupVersion, builtin: bool, out: &mut Map<String, Value>) {
+    let tag = v2::tag(&gv.group, &gv.version);
+    for item in gv_paths(gv, builtin) {
+        out.insert(item.path.clone(), v2::path_item(&item, &tag));
+    }
+}
+
+fn crd_key(crds: &[CrdSchema]) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    for crd in crds {
+        (
+            &crd.group,
+            &crd.version,
+            &crd.kind,
+            &crd.list_kind,
+            &crd.plural,
+            crd.namespaced,
+        )
+            .hash(&mut hasher);
+        serde_json::to_string(&crd.schema)
+            .unwrap_or_default()
+            .hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
+impl OpenApi {
+    /// Builds the built-in documents (called once at start; everything that can be is cached).
+    pub fn builtin() -> OpenApi {
+        let registry = registry::build();
+        let v3_definitions = v3::convert_definitions(&registry.definitions);
+
+        let mut v2_path_map = Map::new();
+        for gv in &registry.group_versions {
+            v2_paths_of(gv, true, &mut v2_path_map);
+        }
+        let v2_paths = inner_of_object(&v2_path_map);
+        let v2_definitions = inner_of_object(&registry.definitions);
+
+        let mut openapi = OpenApi {
+            registry,
+            v3_definitions,
+            v2_paths,
+            v2_definitions,
+            v2_builtin: Bytes::new(),
+            builtin_docs: BTreeMap::new(),
+            builtin_index: Bytes::new(),
+            memo: Mutex::new(None),
+        };
+        openapi.v2_builtin = openapi.assemble_v2("", "");
+        let docs: BTreeMap<String, GvDoc> = openapi
+            .registry
+            .group_versions
+            .iter()
+            .map(|gv| (gv.v3_path(), openapi.v3_document(&[(gv, true)], None)))
+            .collect();
+        openapi.builtin_index = index_bytes(docs.iter());
+        openapi.builtin_docs = docs;
+        openapi
+    }
+
+    fn assemble_v2(&self, crd_paths: &str, crd_definitions: &str) -> Bytes {
+        let (security_definitions, security) = v2::security();
+        let text = format!(
+            "{{\"swagger\":\"2.0\",\"info\":{},\"paths\":{{{}}},\"definitions\":{{{}}},\"securityDefinitions\":{},\"security\":{}}}",
+            v2::info(),
+            join_members(&[&self.v2_paths, crd_paths]),
+            join_members(&[&self.v2_definitions, crd_definitions]),
+            security_definitions,
+            security,
+        );
+        Bytes::from(text)
+    }
+
+    /// Builds one v3 document from built-in and/or custom group-versions sharing a path.
+    fn v3_document(
+        &self,
+        parts: &[(&ServedGroupVersion, bool)],
+        crds: Option<&Map<String, Value>>,
+    ) -> GvDoc {
+        let mut path_map = Map::new();
+        let mut wanted = BTreeSet::new();
+        for (gv, builtin) in parts {
+            let tag = v2::tag(&gv.group, &gv.version);
+            let items = gv_paths(gv, *builtin);
+            wanted.extend(roots(gv, &items));
+            for item in &items {
+                path_map.insert(item.path.clone(), v3::path_item(item, &tag));
+            }
+        }
+        let lookup = |name: &str| -> Option<&Value> {
+            crds.and_then(|c| c.get(name))
+                .or_else(|| self.registry.definitions.get(name))
+        };
+        let mut schemas = Map::new();
+        for name in closure(wanted, &lookup) {
+            let schema = match crds.and_then(|c| c.get(&name)) {
+                Some(custom) => v3::convert_schema(custom),
+                None => match self.v3_definitions.get(&name) {
+                    Some(builtin) => builtin.clone(),
+                    None => continue,
+                },
+            };
+            schemas.insert(name, schema);
+        }
+        GvDoc::new(&v3::document(path_map, schemas))
+    }
+
+    fn crd_output(&self, crds: &[CrdSchema]) -> Arc<CrdOutput> {
+        let key = crd_key(crds);
+        if let Ok(memo) = self.memo.lock()
+            && let Some((cached, output)) = memo.as_ref()
+            && *cached == key
+        {
+            return Arc::clone(output);
+        }
+        let groups = crd::group_versions(crds);
+        let builtin = self.registry.by_path();
+        let mut docs = BTreeMap::new();
+        for crd_gv in groups.values() {
+            let path = crd_gv.served.v3_path();
+            let mut parts = vec![(&crd_gv.served, false)];
+            if let Some(gv) = builtin.get(&path) {
+                parts.insert(0, (*gv, true));
+            }
+            docs.insert(path, self.v3_document(&parts, Some(&crd_gv.definitions)));
+        }
+        let merged = self
+            .builtin_docs
+            .iter()
+            .filter(|(path, _)| !docs.contains_key(*path))
+            .chain(docs.iter());
+        let index = index_bytes(merged);
+        let output = Arc::new(CrdOutput {
+            docs,
+            index,
+            v2: OnceLock::new(),
+        });
+        let _ = output.v2.set(self.v2_with(&groups));
+        if let Ok(mut memo) = self.memo.lock() {
+            *memo = Some((key, Arc::clone(&output)));
+        }
+        output
+    }
+
+    fn v2_with(&self, groups: &BTreeMap<(String, String), CrdGroupVersion>) -> Bytes {
+        let mut path_map = Map::new();
+        let mut definitions = Map::new();
+        for crd_gv in groups.values() {
+            v2_paths_of(&crd_gv.served, false, &mut path_map);
+            for (name, schema) in &crd_gv.definitions {
+                definitions.insert(name.clone(), crd::to_v2(schema));
+            }
+        }
+        self.assemble_v2(&inner_of_object(&path_map), &inner_of_object(&definitions))
+    }
+
+    /// `/openapi/v2` as JSON bytes (swagger 2.0), including CRD schemas.
+    pub fn v2(&self, crds: &[CrdSchema]) -> Bytes {
+        if crds.is_empty() {
+            return self.v2_builtin.clone();
+        }
+        let output = self.crd_output(crds);
+        output
+            .v2
+            .get()
+            .cloned()
+            .unwrap_or_else(|| self.v2_with(&crd::group_versions(crds)))
+    }
+
+    /// `/openapi/v3` discovery document, with a content hash per group-version document.
+    pub fn v3_index(&self, crds: &[CrdSchema]) -> Bytes {
+        if crds.is_empty() {
+            return self.builtin_index.clone();
+        }
+        self.crd_output(crds).index.clone()
+    }
+
+    /// `/openapi/v3/{path}` (`api/v1`, `apis/apps/v1`): the group-version's document, or
+    /// `None` if no built-in kind or CRD serves that group-version.
+    pub fn v3_group_version(&self, path: &str, crds: &[CrdSchema]) -> Option<Bytes> {
+        let path = path.trim_matches('/');
+        if crds
+            .iter()
+            .any(|crd| v3_path(&crd.group, &crd.version) == path)
+        {
+            return self
+                .crd_output(crds)
+                .docs
+                .get(path)
+                .map(|doc| doc.bytes.clone());
+        }
+        self.builtin_docs.get(path).map(|doc| doc.bytes.clone())
+    }
+
+    /// The hash the index publishes for `path` (clients send it back as `?hash=`), if served.
+    pub fn v3_hash(&self, path: &str, crds: &[CrdSchema]) -> Option<String> {
+        let path = path.trim_matches('/');
+        if crds
+            .iter()
+            .any(|crd| v3_path(&crd.group, &crd.version) == path)
+        {
+            return self
+                .crd_output(crds)
+                .docs
+                .get(path)
+                .map(|doc| doc.hash.clone());
+        }
+        self.builtin_docs.get(path).map(|doc| doc.hash.clone())
+    }
+}
+
+fn index_bytes<'a>(docs: impl Iterator<Item = (&'a String, &'a GvDoc)>) -> Bytes {
+    let mut sorted: Vec<(&String, &GvDoc)> = docs.collect();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    let paths: Map<String, Value> = sorted
+        .into_iter()
+        .map(|(path, doc)| {
+            (
+                path.clone(),
+                json!({"serverRelativeURL": format!("/openapi/v3/{path}?hash={}", doc.hash)}),
+            )
+        })
+        .collect();
+    Bytes::from(serde_json::to_vec(&json!({"paths": paths})).unwrap_or_default())
+}

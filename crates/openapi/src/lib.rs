@@ -1,0 +1,26 @@
+//! OpenAPI v2 and v3 documents for Orrery's embedded Kubernetes API server.
+//!
+//! kubectl and client libraries read these documents for client-side validation,
+//! `kubectl explain`, and strategic merge patches in client-side `kubectl apply`, so they
+//! mirror kube-apiserver 1.33's: definitions named `io.k8s.api.core.v1.Pod`, the
+//! `x-kubernetes-group-version-kind` extension on every top-level kind and operation, and
+//! the list/patch extensions on fields. Start at [`OpenApi::builtin`]; schemas come from
+//! `k8s-openapi` (via `schemars`), the patch extensions from a table taken from kube, custom
+//! resources from [`CrdSchema`]s.
+
+mod catalog;
+mod crd;
+mod document;
+mod list_meta;
+mod meta;
+mod paths;
+mod registry;
+mod schema_walk;
+mod v2;
+mod v3;
+
+pub use crd::{CrdSchema, definition_name};
+pub use document::OpenApi;
+
+/// The Kubernetes version the documents describe (their `info.version`).
+pub const KUBERNETES_VERSION: &str = "v1.33.0";
