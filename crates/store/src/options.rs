@@ -35,6 +35,9 @@ impl StoreOptions {
 pub struct StoreTuning {
     /// How many recent events stay in memory for watchers catching up and older-revision lists.
     pub ring_capacity: usize,
+    /// The ring also stops growing past this many value bytes, because events keep the
+    /// superseded versions (`prev`) alive after the map has dropped them.
+    pub ring_max_bytes: usize,
     /// How many write batches a watcher may fall behind before it resyncs from history.
     pub broadcast_capacity: usize,
     /// The most writes committed in one transaction.
@@ -47,6 +50,7 @@ impl Default for StoreTuning {
     fn default() -> Self {
         StoreTuning {
             ring_capacity: 8192,
+            ring_max_bytes: 16 << 20,
             broadcast_capacity: 1024,
             max_batch: 1024,
             compaction_step: 10_000,

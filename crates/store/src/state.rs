@@ -40,6 +40,10 @@ pub(crate) struct State {
     pub ring_floor: Revision,
     /// How many events `ring` keeps.
     pub ring_capacity: usize,
+    /// Value bytes referenced by `ring` events (shared bytes counted per reference).
+    pub ring_bytes: usize,
+    /// The most value bytes `ring` keeps.
+    pub ring_max_bytes: usize,
     /// Live events for watchers; `None` once the store is closed.
     pub sender: Option<broadcast::Sender<Arc<Batch>>>,
 }
@@ -146,12 +150,15 @@ impl State {
                     self.map.insert(event.kv.key.clone(), event.kv.clone());
                 }
             }
+            self.ring_bytes += event_bytes(event);
             self.ring.push_back(event.clone());
         }
-        while self.ring.len() > self.ring_capacity {
-            if let Some(old) = self.ring.pop_front() {
-                self.ring_floor = old.kv.mod_revision;
-            }
+        while self.ring.len() > self.ring_capacity || self.ring_bytes > self.ring_max_bytes {
+            let Some(old) = self.ring.pop_front() else {
+                break;
+            };
+            self.ring_bytes = self.ring_bytes.saturating_sub(event_bytes(&old));
+            self.ring_floor = old.kv.mod_revision;
         }
         self.revision = last;
         if let Some(sender) = &self.sender {
@@ -159,6 +166,10 @@ impl State {
             let _ = sender.send(Arc::new(Batch { events }));
         }
     }
+}
+
+fn event_bytes(event: &Event) -> usize {
+    event.kv.value.len() + event.prev.as_ref().map_or(0, |p| p.value.len())
 }
 
 /// Merges two key-ordered iterators over disjoint key sets.
@@ -187,5 +198,78 @@ impl<'a, A: Iterator<Item = &'a KeyValue>, B: Iterator<Item = &'a KeyValue>> Ite
             (Some(_), _) => self.a.next(),
             (None, _) => self.b.next(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn state(ring_capacity: usize, ring_max_bytes: usize) -> State {
+        State {
+            map: BTreeMap::new(),
+            revision: 0,
+            compacted: 0,
+            ring: VecDeque::new(),
+            ring_floor: 0,
+            ring_capacity,
+            ring_bytes: 0,
+            ring_max_bytes,
+            sender: None,
+        }
+    }
+
+    fn put(st: &mut State, key: &str, value: &str) {
+        let rev = st.revision + 1;
+        let prev = st.map.get(key).cloned();
+        let kv = KeyValue {
+            key: Arc::from(key),
+            value: Bytes::from(value.to_owned()),
+            create_revision: prev.as_ref().map_or(rev, |p| p.create_revision),
+            mod_revision: rev,
+        };
+        let kind = if prev.is_some() {
+            EventType::Updated
+        } else {
+            EventType::Created
+        };
+        st.apply(vec![Event { kind, kv, prev }]);
+    }
+
+    fn keys(items: &[KeyValue]) -> Vec<(&str, &[u8])> {
+        items.iter().map(|kv| (&*kv.key, &kv.value[..])).collect()
+    }
+
+    #[test]
+    fn ring_is_bounded_by_bytes_and_moves_its_floor() {
+        let mut st = state(100, 25);
+        for i in 0..10 {
+            put(&mut st, &format!("/k{i}"), "0123456789");
+        }
+        assert_eq!(st.ring.len(), 2);
+        assert_eq!(st.ring_floor, 8);
+        assert!(st.list_from_ring("/", None, 0, 7).is_none());
+        assert!(st.list_from_ring("/", None, 0, 8).is_some());
+    }
+
+    #[test]
+    fn ring_list_undoes_newer_events_and_pages() {
+        let mut st = state(100, 1 << 20);
+        put(&mut st, "/a", "a1"); // 1
+        put(&mut st, "/c", "c1"); // 2
+        put(&mut st, "/a", "a2"); // 3
+        put(&mut st, "/b", "b1"); // 4
+        let (items, remaining) = st.list_from_ring("/", None, 0, 2).unwrap_or_default();
+        assert_eq!(keys(&items), vec![("/a", &b"a1"[..]), ("/c", &b"c1"[..])]);
+        assert_eq!(remaining, 0);
+        let (items, remaining) = st.list_from_ring("/", None, 1, 3).unwrap_or_default();
+        assert_eq!(keys(&items), vec![("/a", &b"a2"[..])]);
+        assert_eq!(remaining, 1);
+        let (items, _) = st.list_from_ring("/", Some("/a"), 0, 3).unwrap_or_default();
+        assert_eq!(keys(&items), vec![("/c", &b"c1"[..])]);
+        let (latest, _) = st.list_latest("/", None, 0);
+        let (at_head, _) = st.list_from_ring("/", None, 0, 4).unwrap_or_default();
+        assert_eq!(latest, at_head);
     }
 }

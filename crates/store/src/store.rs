@@ -62,6 +62,8 @@ impl Store {
             ring: VecDeque::new(),
             ring_floor: loaded.revision,
             ring_capacity: tuning.ring_capacity,
+            ring_bytes: 0,
+            ring_max_bytes: tuning.ring_max_bytes,
             sender: Some(sender),
         };
         let shared = Arc::new(Shared {

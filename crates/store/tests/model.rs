@@ -234,7 +234,13 @@ proptest! {
         rt.block_on(async {
             let dir = tempfile::tempdir().unwrap();
             let tuning = if small {
-                StoreTuning { ring_capacity: 3, broadcast_capacity: 1, max_batch: 4, compaction_step: 2 }
+                StoreTuning {
+                    ring_capacity: 3,
+                    ring_max_bytes: 1 << 20,
+                    broadcast_capacity: 1,
+                    max_batch: 4,
+                    compaction_step: 2,
+                }
             } else {
                 StoreTuning::default()
             };

@@ -26,6 +26,7 @@ pub fn open(dir: &Path) -> Arc<Store> {
 pub fn open_small(dir: &Path) -> Arc<Store> {
     let tuning = StoreTuning {
         ring_capacity: 4,
+        ring_max_bytes: 1 << 20,
         broadcast_capacity: 2,
         max_batch: 8,
         compaction_step: 3,
