@@ -5,7 +5,8 @@ k8s-openapi drops the x-kubernetes-* list and patch extensions that clients
 (kubectl apply's strategic merge patch, server-side apply) depend on, so we
 keep them as a small table. Usage:
     extract_list_meta.py swagger.json > src/list_meta.txt
-The table that is committed was extracted from Kubernetes release-1.33.
+Definition rows (property "-") also carry kube's `required` list, which
+replaces k8s-openapi's. The table that is committed was extracted from Kubernetes release-1.33.
 """
 import json
 import sys
@@ -52,6 +53,9 @@ def main():
             continue
         schema = definitions[name]
         own = render(schema)
+        if schema.get("type") == "object" or "properties" in schema:
+            # k8s-openapi's required lists follow Rust optionality, not kube's; kube's win.
+            own.append("required=" + ",".join(schema.get("required", [])))
         if own:
             print(name, "-", *own)
         for prop in sorted(schema.get("properties", {})):

@@ -83,6 +83,20 @@ pub(crate) struct GroupVersionDef {
     pub(crate) kinds: Vec<KindDef>,
 }
 
+/// Kinds whose DELETE answers with the object rather than a Status, as in kube's spec.
+pub(crate) const DELETE_RETURNS_OBJECT: [&str; 10] = [
+    "io.k8s.api.core.v1.PersistentVolume",
+    "io.k8s.api.core.v1.PersistentVolumeClaim",
+    "io.k8s.api.core.v1.Pod",
+    "io.k8s.api.core.v1.ResourceQuota",
+    "io.k8s.api.core.v1.ServiceAccount",
+    "io.k8s.api.core.v1.Service",
+    "io.k8s.api.storage.v1.CSIDriver",
+    "io.k8s.api.storage.v1.CSINode",
+    "io.k8s.api.storage.v1.StorageClass",
+    "io.k8s.api.storage.v1.VolumeAttachment",
+];
+
 const NS: bool = true;
 const CLUSTER: bool = false;
 
@@ -143,7 +157,7 @@ pub(crate) fn builtin_group_versions() -> Vec<GroupVersionDef> {
                 create_only(schema_of::<core::v1::Binding>, "bindings", NS),
                 stored(schema_of::<core::v1::Endpoints>, "endpoints", NS),
                 stored(schema_of::<core::v1::Event>, "events", NS),
-                with_status(schema_of::<core::v1::LimitRange>, "limitranges", NS),
+                stored(schema_of::<core::v1::LimitRange>, "limitranges", NS),
                 res(
                     schema_of::<core::v1::Namespace>,
                     "namespaces",

@@ -69,6 +69,8 @@ fn gv_paths(gv: &ServedGroupVersion, builtin: bool) -> Vec<PathItem> {
                 verbs: kind.verbs,
                 subresources: kind.subresources,
                 builtin,
+                delete_returns_object: crate::catalog::DELETE_RETURNS_OBJECT
+                    .contains(&kind.definition.as_str()),
             }
             .build(),
         );

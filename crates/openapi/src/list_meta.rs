@@ -4,7 +4,9 @@
 //! `x-kubernetes-patch-merge-key` from the published schemas to build strategic merge
 //! patches, so without them `kubectl apply` would replace whole lists (containers, env…).
 //! The table (`list_meta.txt`) is extracted from kube-apiserver 1.33's swagger by
-//! `scripts/extract_list_meta.py`.
+//! `scripts/extract_list_meta.py`. It also carries kube's `required` lists: k8s-openapi
+//! derives its own from Rust optionality (`LocalObjectReference.name` is required there),
+//! which would make kubectl's validation reject manifests kube accepts.
 
 use serde_json::{Map, Value};
 
@@ -35,17 +37,21 @@ fn parse_line(line: &str) -> Option<Row<'_>> {
     let mut extensions = Vec::new();
     for word in words {
         let (key, value) = word.split_once('=')?;
-        let value = if key == "list-map-keys" {
-            Value::Array(
-                value
-                    .split(',')
-                    .map(|k| Value::String(k.to_owned()))
-                    .collect(),
-            )
+        if key == "list-map-keys" || key == "required" {
+            let names = value.split(',').filter(|k| !k.is_empty());
+            let names = Value::Array(names.map(|k| Value::String(k.to_owned())).collect());
+            let name = if key == "required" {
+                key.to_owned()
+            } else {
+                format!("x-kubernetes-{key}")
+            };
+            extensions.push((name, names));
         } else {
-            Value::String(value.to_owned())
-        };
-        extensions.push((format!("x-kubernetes-{key}"), value));
+            extensions.push((
+                format!("x-kubernetes-{key}"),
+                Value::String(value.to_owned()),
+            ));
+        }
     }
     Some(Row {
         definition,
@@ -74,7 +80,11 @@ pub(crate) fn apply(definitions: &mut Map<String, Value>) -> Vec<String> {
         match target {
             Some(target) => {
                 for (key, value) in row.extensions {
-                    target.insert(key, value);
+                    if value == Value::Array(Vec::new()) {
+                        target.remove(&key);
+                    } else {
+                        target.insert(key, value);
+                    }
                 }
             }
             None => unmatched.push(format!(
@@ -108,6 +118,29 @@ mod tests {
             "x-kubernetes-patch-strategy".to_owned(),
             Value::String("merge,retainKeys".to_owned())
         )));
+    }
+
+    #[test]
+    fn kube_required_lists_replace_k8s_openapi_ones() {
+        let mut definitions = Map::new();
+        definitions.insert(
+            "io.k8s.api.core.v1.LocalObjectReference".to_owned(),
+            serde_json::json!({"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}),
+        );
+        definitions.insert(
+            "io.k8s.api.core.v1.Event".to_owned(),
+            serde_json::json!({"type": "object", "properties": {"metadata": {}, "involvedObject": {}}}),
+        );
+        apply(&mut definitions);
+        assert!(
+            definitions["io.k8s.api.core.v1.LocalObjectReference"]
+                .get("required")
+                .is_none()
+        );
+        assert_eq!(
+            definitions["io.k8s.api.core.v1.Event"]["required"],
+            serde_json::json!(["metadata", "involvedObject"])
+        );
     }
 
     #[test]

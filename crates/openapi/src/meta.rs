@@ -14,6 +14,8 @@ pub(crate) const PATCH: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.Patch";
 pub(crate) const API_RESOURCE_LIST: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.APIResourceList";
 pub(crate) const QUANTITY: &str = "io.k8s.apimachinery.pkg.api.resource.Quantity";
 pub(crate) const INT_OR_STRING: &str = "io.k8s.apimachinery.pkg.util.intstr.IntOrString";
+pub(crate) const APIEXTENSIONS_JSON: &str =
+    "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSON";
 pub(crate) const SCALE: &str = "io.k8s.api.autoscaling.v1.Scale";
 pub(crate) const EVICTION: &str = "io.k8s.api.policy.v1.Eviction";
 pub(crate) const BINDING: &str = "io.k8s.api.core.v1.Binding";

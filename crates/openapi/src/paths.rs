@@ -271,6 +271,8 @@ pub(crate) struct ResourcePaths<'a> {
     pub(crate) subresources: &'a [Subresource],
     /// Whether the kind is built in (custom resources take no strategic merge patch).
     pub(crate) builtin: bool,
+    /// Whether DELETE answers with the object (else a Status).
+    pub(crate) delete_returns_object: bool,
 }
 
 /// The operation-id spelling of a group-version: `CoreV1`, `RbacAuthorizationV1`.
@@ -494,6 +496,9 @@ impl ResourcePaths<'_> {
             spec.params = vec![&DRY_RUN, &GRACE_PERIOD, &ORPHAN, &PROPAGATION];
             spec.body = Some(Body::DeleteOptions);
             spec.codes = &[200, 202];
+            if !self.delete_returns_object {
+                spec.response = Response::Object(crate::meta::STATUS.to_owned());
+            }
             single.push(self.op(scope, spec));
         }
         if !single.is_empty() {
@@ -599,7 +604,7 @@ impl ResourcePaths<'_> {
             Subresource::Log => ("log", "Log"),
             Subresource::Eviction => ("eviction", "Eviction"),
             Subresource::Binding => ("binding", "Binding"),
-            Subresource::EphemeralContainers => ("ephemeralcontainers", "EphemeralContainers"),
+            Subresource::EphemeralContainers => ("ephemeralcontainers", "Ephemeralcontainers"),
             Subresource::Token => ("token", "Token"),
         };
         let path = format!("{base}/{{name}}/{segment}");
@@ -742,6 +747,7 @@ mod tests {
             verbs: Verbs::ALL,
             subresources: &[Subresource::Status],
             builtin: true,
+            delete_returns_object: true,
         }
         .build();
         let ids: Vec<&str> = paths

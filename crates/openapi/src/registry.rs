@@ -123,7 +123,7 @@ pub(crate) fn list_definition(item_definition: &str, kind: &str, ref_prefix: &st
     })
 }
 
-/// kube publishes Quantity and IntOrString as strings in swagger 2.0.
+/// kube publishes Quantity and IntOrString as strings in swagger 2.0, and JSON untyped.
 fn fix_scalars(definitions: &mut Map<String, Value>) {
     let describe = |definitions: &Map<String, Value>, name: &str| {
         definitions
@@ -137,28 +137,15 @@ fn fix_scalars(definitions: &mut Map<String, Value>) {
         meta::QUANTITY.to_owned(),
         json!({"description": quantity, "type": "string"}),
     );
+    // Any JSON value (CRD defaults, examples, enums): k8s-openapi says object, kube says nothing.
+    if let Some(Value::Object(json_value)) = definitions.get_mut(meta::APIEXTENSIONS_JSON) {
+        json_value.remove("type");
+    }
     let int_or_string = describe(definitions, meta::INT_OR_STRING);
     definitions.insert(
         meta::INT_OR_STRING.to_owned(),
         json!({"description": int_or_string, "type": "string", "format": "int-or-string"}),
     );
-}
-
-/// k8s-openapi marks `metadata` required on top-level kinds (its Rust field is not optional);
-/// kube does not, and kubectl's validation would then demand it in nested templates.
-fn drop_required_metadata(definitions: &mut Map<String, Value>) {
-    for schema in definitions.values_mut() {
-        let Some(object) = schema.as_object_mut() else {
-            continue;
-        };
-        let Some(Value::Array(required)) = object.get_mut("required") else {
-            continue;
-        };
-        required.retain(|name| name != "metadata");
-        if required.is_empty() {
-            object.remove("required");
-        }
-    }
 }
 
 /// Builds the registry. Pure and deterministic: the same build yields the same bytes (and hashes).
@@ -209,7 +196,6 @@ pub(crate) fn build() -> Registry {
 
     let mut definitions = generator.take_definitions(false);
     fix_scalars(&mut definitions);
-    drop_required_metadata(&mut definitions);
     list_meta::apply(&mut definitions);
 
     for gv in &group_versions {
