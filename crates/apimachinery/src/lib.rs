@@ -5,11 +5,15 @@
 //! Start with [`ApiError`] for errors and [`LabelSelector::parse`] for list filtering.
 
 mod goquote;
+pub mod patch;
 pub mod selector;
 pub mod status;
 pub mod validation;
 
 pub use goquote::go_quote;
+pub use patch::{
+    PatchError, PatchSchema, builtin_patch_schema, json_patch, merge_patch, strategic_merge_patch,
+};
 pub use selector::{FieldSelector, LabelSelector, SelectorError};
 pub use status::{ApiError, StatusCause, StatusDetails};
 pub use validation::{FieldError, FieldErrorKind, NameRule};

@@ -1,0 +1,743 @@
+//! Strategic merge patch, ported from k8s.io/apimachinery/pkg/util/strategicpatch so that
+//! list merging, element order and the `$patch`, `$retainKeys`, `$setElementOrder` and
+//! `$deleteFromPrimitiveList` directives behave exactly as in kube-apiserver.
+
+use serde_json::{Map, Value};
+
+use super::schema::{FieldPatchMeta, PatchSchema};
+use super::{PatchError, go_fmt};
+
+const DIRECTIVE: &str = "$patch";
+const RETAIN_KEYS: &str = "$retainKeys";
+const DELETE_FROM_PRIMITIVE_LIST: &str = "$deleteFromPrimitiveList";
+const SET_ELEMENT_ORDER: &str = "$setElementOrder";
+
+const ERR_PRIMITIVE_LIST: &str = "invalid patch format of primitive list";
+const ERR_RETAIN_KEYS: &str = "invalid patch format of retainKeys";
+const ERR_SET_ELEMENT_ORDER: &str = "invalid patch format of setElementOrder list";
+
+type Result<T> = std::result::Result<T, PatchError>;
+
+/// Applies a strategic merge patch to `doc` using `schema` for list strategies and merge
+/// keys. Unknown fields merge like JSON merge patch (maps merge, lists replace).
+pub fn strategic_merge_patch(doc: &Value, patch: &[u8], schema: &dyn PatchSchema) -> Result<Value> {
+    let patch: Value =
+        serde_json::from_slice(patch).map_err(|e| PatchError::BadRequest(e.to_string()))?;
+    let patch = match patch {
+        Value::Object(m) => m,
+        // Go decodes `null` into a nil map: a patch that changes nothing.
+        Value::Null => Map::new(),
+        other => {
+            return Err(PatchError::BadRequest(format!(
+                "json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
+                json_kind_word(&other)
+            )));
+        }
+    };
+    let original = match doc {
+        Value::Object(m) => m.clone(),
+        _ => return Err(PatchError::BadRequest("invalid JSON document".into())),
+    };
+    merge_map(original, patch, Some(schema)).map(Value::Object)
+}
+
+fn json_kind_word(v: &Value) -> &'static str {
+    match v {
+        Value::Array(_) => "array",
+        Value::String(_) => "string",
+        Value::Number(_) => "number",
+        Value::Bool(_) => "bool",
+        Value::Object(_) => "object",
+        Value::Null => "null",
+    }
+}
+
+/// The dynamic type of a decoded JSON value, as Go's reflection distinguishes them (the
+/// apiserver decodes integers as int64 and other numbers as float64).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Null,
+    Bool,
+    Int,
+    Float,
+    String,
+    List,
+    Map,
+}
+
+fn kind_of(v: &Value) -> Kind {
+    match v {
+        Value::Null => Kind::Null,
+        Value::Bool(_) => Kind::Bool,
+        Value::Number(n) if n.is_i64() || n.is_u64() => Kind::Int,
+        Value::Number(_) => Kind::Float,
+        Value::String(_) => Kind::String,
+        Value::Array(_) => Kind::List,
+        Value::Object(_) => Kind::Map,
+    }
+}
+
+fn go_type_name(v: &Value) -> &'static str {
+    match kind_of(v) {
+        Kind::Null => "<nil>",
+        Kind::Bool => "bool",
+        Kind::Int => "int64",
+        Kind::Float => "float64",
+        Kind::String => "string",
+        Kind::List => "[]interface {}",
+        Kind::Map => "map[string]interface {}",
+    }
+}
+
+fn bad_arg_type(expected: &str, actual: &Value) -> PatchError {
+    PatchError::Internal(format!(
+        "expected a {expected}, but received a {}",
+        go_type_name(actual)
+    ))
+}
+
+fn no_merge_key(m: &Map<String, Value>, key: &str) -> PatchError {
+    PatchError::Internal(format!(
+        "map: {} does not contain declared merge key: {key}",
+        go_fmt(&Value::Object(m.clone()))
+    ))
+}
+
+fn bad_patch_type(t: &Value, m: &Map<String, Value>) -> PatchError {
+    PatchError::Internal(format!(
+        "unknown patch type: {} in map: {}",
+        go_fmt(t),
+        go_fmt(&Value::Object(m.clone()))
+    ))
+}
+
+fn field_meta<'a>(schema: Option<&'a dyn PatchSchema>, key: &str) -> FieldPatchMeta<'a> {
+    schema.map(|s| s.field(key)).unwrap_or_default()
+}
+
+/// The strategy other than `retainKeys` (which only matters for the `$retainKeys` directive).
+fn merge_strategy(strategies: &str) -> Result<&str> {
+    let parts: Vec<&str> = if strategies.is_empty() {
+        Vec::new()
+    } else {
+        strategies.split(',').collect()
+    };
+    match parts.as_slice() {
+        [] | ["retainKeys"] => Ok(""),
+        [one] => Ok(one),
+        ["retainKeys", other] | [other, "retainKeys"] => Ok(other),
+        _ => Err(PatchError::Internal(format!(
+            "unexpected patch strategy: [{}]",
+            parts.join(" ")
+        ))),
+    }
+}
+
+fn extract_key<'a>(key: &'a str, prefix: &str) -> Result<&'a str> {
+    match key.split_once('/') {
+        Some((head, rest)) if head == prefix => Ok(rest),
+        _ if prefix == DELETE_FROM_PRIMITIVE_LIST => {
+            Err(PatchError::BadRequest(ERR_PRIMITIVE_LIST.into()))
+        }
+        _ => Err(PatchError::BadRequest(ERR_SET_ELEMENT_ORDER.into())),
+    }
+}
+
+fn merge_map(
+    mut original: Map<String, Value>,
+    mut patch: Map<String, Value>,
+    schema: Option<&dyn PatchSchema>,
+) -> Result<Map<String, Value>> {
+    if let Some(directive) = patch.get(DIRECTIVE) {
+        return match directive.as_str() {
+            Some("replace") => {
+                patch.shift_remove(DIRECTIVE);
+                Ok(sanitize_map(patch))
+            }
+            Some("delete") => Ok(Map::new()),
+            _ => Err(bad_patch_type(directive, &patch)),
+        };
+    }
+    apply_retain_keys(&mut original, &mut patch)?;
+    merge_set_element_order(&mut original, &mut patch, schema)?;
+
+    for (key, patch_v) in patch {
+        let (is_delete_list, key) = if key.starts_with(DELETE_FROM_PRIMITIVE_LIST) {
+            (
+                true,
+                extract_key(&key, DELETE_FROM_PRIMITIVE_LIST)?.to_string(),
+            )
+        } else {
+            (false, key)
+        };
+        if patch_v.is_null() {
+            original.shift_remove(&key);
+            continue;
+        }
+        let same_kind = original
+            .get(&key)
+            .is_some_and(|orig| kind_of(orig) == kind_of(&patch_v));
+        if !same_kind {
+            if !is_delete_list {
+                let mut v = patch_v;
+                discard_nulls(&mut v);
+                match remove_directives(v) {
+                    Some(v) => {
+                        original.insert(key, v);
+                    }
+                    None => {
+                        original.shift_remove(&key);
+                    }
+                }
+            }
+            continue;
+        }
+        let orig_v = original
+            .get_mut(&key)
+            .map(Value::take)
+            .unwrap_or(Value::Null);
+        let merged = match (orig_v, patch_v) {
+            (Value::Object(om), Value::Object(pm)) => {
+                let meta = field_meta(schema, &key);
+                if merge_strategy(meta.strategy)? == "replace" {
+                    Value::Object(sanitize_map(pm))
+                } else {
+                    Value::Object(merge_map(om, pm, meta.schema)?)
+                }
+            }
+            (Value::Array(ol), Value::Array(pl)) => {
+                let meta = field_meta(schema, &key);
+                let strategy = merge_strategy(meta.strategy)?;
+                Value::Array(merge_slice_handler(ol, pl, meta, strategy, is_delete_list)?)
+            }
+            (_, scalar) => scalar,
+        };
+        original.insert(key, merged);
+    }
+    Ok(original)
+}
+
+fn apply_retain_keys(
+    original: &mut Map<String, Value>,
+    patch: &mut Map<String, Value>,
+) -> Result<()> {
+    let Some(retain) = patch.shift_remove(RETAIN_KEYS) else {
+        return Ok(());
+    };
+    let Value::Array(retain) = retain else {
+        return Err(PatchError::BadRequest(ERR_RETAIN_KEYS.into()));
+    };
+    let retained = |k: &str| retain.iter().any(|r| r.as_str() == Some(k));
+    for (k, v) in patch.iter() {
+        if v.is_null()
+            || k.starts_with(DELETE_FROM_PRIMITIVE_LIST)
+            || k.starts_with(SET_ELEMENT_ORDER)
+        {
+            continue;
+        }
+        if !retained(k) {
+            return Err(PatchError::BadRequest(ERR_RETAIN_KEYS.into()));
+        }
+    }
+    original.retain(|k, _| retained(k));
+    Ok(())
+}
+
+fn list_field(map: &Map<String, Value>, key: &str) -> Result<Option<Vec<Value>>> {
+    match map.get(key) {
+        None => Ok(None),
+        Some(Value::Array(items)) => Ok(Some(items.clone())),
+        Some(other) => Err(bad_arg_type("[]interface {}", other)),
+    }
+}
+
+/// Handles `$setElementOrder/<list>` keys: merges the list and orders it as requested.
+fn merge_set_element_order(
+    original: &mut Map<String, Value>,
+    patch: &mut Map<String, Value>,
+    schema: Option<&dyn PatchSchema>,
+) -> Result<()> {
+    let keys: Vec<String> = patch
+        .keys()
+        .filter(|k| k.starts_with(SET_ELEMENT_ORDER))
+        .cloned()
+        .collect();
+    for key in keys {
+        let Some(order) = patch.shift_remove(&key) else {
+            continue;
+        };
+        let Value::Array(order) = order else {
+            return Err(bad_arg_type("[]interface {}", &order));
+        };
+        let list_key = extract_key(&key, SET_ELEMENT_ORDER)?.to_string();
+        let original_list = list_field(original, &list_key)?;
+        let patch_list = list_field(patch, &list_key)?;
+        let meta = field_meta(schema, &list_key);
+        let strategy = merge_strategy(meta.strategy)?;
+        validate_patch_with_set_order_list(
+            patch_list.as_deref().unwrap_or_default(),
+            &order,
+            meta.merge_key,
+        )?;
+        let merged = match (&original_list, &patch_list) {
+            (Some(o), None) => o.clone(),
+            (None, Some(p)) => match remove_directives(Value::Array(p.clone())) {
+                Some(Value::Array(v)) => v,
+                _ => continue,
+            },
+            (Some(o), Some(p)) => merge_slice_handler(o.clone(), p.clone(), meta, strategy, false)?,
+            (None, None) => continue,
+        };
+        let (patch_items, server_only) = partition(merged, &order, meta.merge_key)?;
+        let server_order = original_list.unwrap_or_default();
+        let kind = slice_element_type(&[&server_order, patch_list.as_deref().unwrap_or_default()])?;
+        let both = normalize_element_order(
+            patch_items,
+            server_only,
+            &order,
+            &server_order,
+            meta.merge_key,
+            kind,
+        )?;
+        original.insert(list_key.clone(), Value::Array(both));
+        patch.shift_remove(&list_key);
+    }
+    Ok(())
+}
+
+fn validate_patch_with_set_order_list(
+    patch: &[Value],
+    order: &[Value],
+    merge_key: &str,
+) -> Result<()> {
+    if order.is_empty() || patch.is_empty() {
+        return Ok(());
+    }
+    let non_delete = if merge_key.is_empty() {
+        patch.to_vec()
+    } else {
+        extract_to_delete_items(patch.to_vec())?.0
+    };
+    let (mut pi, mut si) = (0, 0);
+    while pi < non_delete.len() && si < order.len() {
+        if non_delete[pi].get(DIRECTIVE).is_some() {
+            pi += 1;
+            continue;
+        }
+        if merge_key_value_equal(&non_delete[pi], &order[si], merge_key)? {
+            pi += 1;
+        }
+        si += 1;
+    }
+    if pi < non_delete.len() && si >= order.len() {
+        return Err(PatchError::Internal(format!(
+            "The order in patch list:\n{}\n doesn't match {SET_ELEMENT_ORDER} list:\n{}\n",
+            go_fmt(&Value::Array(patch.to_vec())),
+            go_fmt(&Value::Array(order.to_vec()))
+        )));
+    }
+    Ok(())
+}
+
+fn merge_key_value_equal(left: &Value, right: &Value, merge_key: &str) -> Result<bool> {
+    if merge_key.is_empty() {
+        return Ok(left == right);
+    }
+    let l = left
+        .as_object()
+        .ok_or_else(|| bad_arg_type("map[string]interface {}", left))?;
+    let r = right
+        .as_object()
+        .ok_or_else(|| bad_arg_type("map[string]interface {}", right))?;
+    let lv = l.get(merge_key).ok_or_else(|| no_merge_key(l, merge_key))?;
+    let rv = r.get(merge_key).ok_or_else(|| no_merge_key(r, merge_key))?;
+    Ok(lv == rv)
+}
+
+fn extract_to_delete_items(list: Vec<Value>) -> Result<(Vec<Value>, Vec<Value>)> {
+    let mut keep = Vec::new();
+    let mut delete = Vec::new();
+    for v in list {
+        let m = v
+            .as_object()
+            .ok_or_else(|| bad_arg_type("map[string]interface {}", &v))?;
+        if m.get(DIRECTIVE).and_then(Value::as_str) == Some("delete") {
+            delete.push(v);
+        } else {
+            keep.push(v);
+        }
+    }
+    Ok((keep, delete))
+}
+
+fn merge_slice_handler(
+    original: Vec<Value>,
+    patch: Vec<Value>,
+    meta: FieldPatchMeta<'_>,
+    strategy: &str,
+    is_delete_list: bool,
+) -> Result<Vec<Value>> {
+    if strategy == "merge" || is_delete_list {
+        merge_slice(original, patch, meta, is_delete_list)
+    } else {
+        Ok(patch.into_iter().map(sanitize).collect())
+    }
+}
+
+fn merge_slice(
+    original: Vec<Value>,
+    patch: Vec<Value>,
+    meta: FieldPatchMeta<'_>,
+    is_delete_list: bool,
+) -> Result<Vec<Value>> {
+    if original.is_empty() && patch.is_empty() {
+        return Ok(original);
+    }
+    let merge_key = meta.merge_key;
+    let kind = slice_element_type(&[&original, &patch])?;
+    let (original, patch, merged) = if kind != Kind::Map {
+        if is_delete_list {
+            return Ok(original
+                .into_iter()
+                .filter(|v| !patch.contains(v))
+                .collect());
+        }
+        let mut both = original.clone();
+        both.extend(patch.iter().cloned());
+        (original, patch, deduplicate_scalars(both))
+    } else {
+        if merge_key.is_empty() {
+            let name = meta.schema.map(|s| s.name()).unwrap_or("");
+            return Err(PatchError::Internal(format!(
+                "cannot merge lists without merge key for {name}"
+            )));
+        }
+        let (original, patch) = merge_slice_with_special_elements(original, patch, merge_key)?;
+        let merged =
+            merge_slice_without_special_elements(original.clone(), &patch, merge_key, meta.schema)?;
+        (original, patch, merged)
+    };
+    let (patch_items, server_only) = partition(merged, &patch, merge_key)?;
+    normalize_element_order(patch_items, server_only, &patch, &original, merge_key, kind)
+}
+
+/// Go's `deduplicateScalars`, including the way it reorders (moving the last item into the
+/// hole a duplicate leaves).
+fn deduplicate_scalars(mut s: Vec<Value>) -> Vec<Value> {
+    if s.is_empty() {
+        return s;
+    }
+    let mut length = s.len() - 1;
+    let mut i = 0;
+    while i < length {
+        let mut j = i + 1;
+        while j <= length {
+            if s[i] == s[j] {
+                s[j] = s[length].clone();
+                s.truncate(length);
+                length -= 1;
+            } else {
+                j += 1;
+            }
+        }
+        i += 1;
+    }
+    s
+}
+
+fn slice_element_type(lists: &[&[Value]]) -> Result<Kind> {
+    let mut prev: Option<Kind> = None;
+    for list in lists {
+        for v in list.iter() {
+            let kind = kind_of(v);
+            match prev {
+                None if kind == Kind::List => {
+                    return Err(PatchError::Unprocessable(
+                        "lists of lists are not supported".into(),
+                    ));
+                }
+                None => prev = Some(kind),
+                Some(p) if p != kind => {
+                    let all: Vec<Value> = lists.iter().map(|l| Value::Array(l.to_vec())).collect();
+                    return Err(PatchError::Internal(format!(
+                        "list element types are not identical: {}",
+                        go_fmt(&Value::Array(all))
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    prev.ok_or_else(|| PatchError::Internal("no elements in any of the given slices".into()))
+}
+
+fn merge_slice_with_special_elements(
+    mut original: Vec<Value>,
+    patch: Vec<Value>,
+    merge_key: &str,
+) -> Result<(Vec<Value>, Vec<Value>)> {
+    let mut plain = Vec::new();
+    let mut replace = false;
+    for v in patch {
+        let Some(m) = v.as_object() else {
+            return Err(bad_arg_type("map[string]interface {}", &v));
+        };
+        match m.get(DIRECTIVE) {
+            None => plain.push(v),
+            Some(d) => match d.as_str() {
+                Some("delete") => {
+                    let merge_value = m.get(merge_key).ok_or_else(|| no_merge_key(m, merge_key))?;
+                    while let Some(i) = find_map_by_key(&original, merge_key, merge_value)? {
+                        original.remove(i);
+                    }
+                }
+                Some("replace") => replace = true,
+                Some("merge") => {
+                    return Err(PatchError::Internal(
+                        "merging lists cannot yet be specified in the patch".into(),
+                    ));
+                }
+                _ => return Err(bad_patch_type(d, m)),
+            },
+        }
+    }
+    if replace {
+        Ok((plain, Vec::new()))
+    } else {
+        Ok((original, plain))
+    }
+}
+
+fn find_map_by_key(list: &[Value], key: &str, value: &Value) -> Result<Option<usize>> {
+    for (i, v) in list.iter().enumerate() {
+        let m = v
+            .as_object()
+            .ok_or_else(|| PatchError::Internal(format!("value for key {i} is not a map")))?;
+        if m.get(key) == Some(value) {
+            return Ok(Some(i));
+        }
+    }
+    Ok(None)
+}
+
+fn merge_slice_without_special_elements(
+    mut original: Vec<Value>,
+    patch: &[Value],
+    merge_key: &str,
+    schema: Option<&dyn PatchSchema>,
+) -> Result<Vec<Value>> {
+    for v in patch {
+        let m = v
+            .as_object()
+            .ok_or_else(|| bad_arg_type("map[string]interface {}", v))?;
+        let merge_value = m.get(merge_key).ok_or_else(|| no_merge_key(m, merge_key))?;
+        match find_map_by_key(&original, merge_key, merge_value)? {
+            Some(i) => {
+                let existing = match original[i].take() {
+                    Value::Object(o) => o,
+                    _ => Map::new(),
+                };
+                original[i] = Value::Object(merge_map(existing, m.clone(), schema)?);
+            }
+            None => original.push(sanitize(v.clone())),
+        }
+    }
+    Ok(original)
+}
+
+/// Splits `merged` into the items present in `by` (the patch or the requested order) and
+/// the items only the server has.
+fn partition(
+    merged: Vec<Value>,
+    by: &[Value],
+    merge_key: &str,
+) -> Result<(Vec<Value>, Vec<Value>)> {
+    let mut in_patch = Vec::with_capacity(merged.len());
+    let mut server_only = Vec::with_capacity(merged.len());
+    for v in merged {
+        let found = if merge_key.is_empty() {
+            by.contains(&v)
+        } else {
+            let m = v
+                .as_object()
+                .ok_or_else(|| bad_arg_type("map[string]interface {}", &v))?;
+            let mv = m.get(merge_key).ok_or_else(|| no_merge_key(m, merge_key))?;
+            find_map_by_key(by, merge_key, mv)?.is_some()
+        };
+        if found {
+            in_patch.push(v);
+        } else {
+            server_only.push(v);
+        }
+    }
+    Ok((in_patch, server_only))
+}
+
+fn normalize_element_order(
+    patch: Vec<Value>,
+    server_only: Vec<Value>,
+    patch_order: &[Value],
+    server_order: &[Value],
+    merge_key: &str,
+    kind: Kind,
+) -> Result<Vec<Value>> {
+    let patch = normalize_slice_order(patch, patch_order, merge_key, kind)?;
+    let server_only = normalize_slice_order(server_only, server_order, merge_key, kind)?;
+    Ok(merge_sorted_slice(
+        server_only,
+        patch,
+        server_order,
+        merge_key,
+        kind,
+    ))
+}
+
+fn index(list: &[Value], item: &Value, merge_key: &str, kind: Kind) -> Option<usize> {
+    let key_of = |v: &'_ Value| -> Option<Value> {
+        if kind == Kind::Map {
+            v.as_object().and_then(|m| m.get(merge_key)).cloned()
+        } else {
+            Some(v.clone())
+        }
+    };
+    let wanted = key_of(item);
+    list.iter().position(|v| key_of(v) == wanted)
+}
+
+fn normalize_slice_order(
+    to_sort: Vec<Value>,
+    order: &[Value],
+    merge_key: &str,
+    kind: Kind,
+) -> Result<Vec<Value>> {
+    let (mut to_sort, to_delete) = if kind == Kind::Map {
+        for item in to_sort.iter().chain(order) {
+            let m = item
+                .as_object()
+                .ok_or_else(|| bad_arg_type("map[string]interface {}", item))?;
+            if !m.contains_key(merge_key) {
+                return Err(no_merge_key(m, merge_key));
+            }
+        }
+        extract_to_delete_items(to_sort)?
+    } else {
+        (to_sort, Vec::new())
+    };
+    // Go's comparator here is not a strict order (items missing from `order` compare "less"
+    // both ways), so the result depends on the algorithm: this is Go's insertion sort, which
+    // `sort.SliceStable` uses for lists of up to 20 items.
+    let less = |a: &Value, b: &Value| match index(order, a, merge_key, kind) {
+        Some(ia) => match index(order, b, merge_key, kind) {
+            Some(ib) => ia < ib,
+            None => true,
+        },
+        None => true,
+    };
+    for i in 1..to_sort.len() {
+        let mut j = i;
+        while j > 0 && less(&to_sort[j], &to_sort[j - 1]) {
+            to_sort.swap(j, j - 1);
+            j -= 1;
+        }
+    }
+    to_sort.extend(to_delete);
+    Ok(to_sort)
+}
+
+/// Interleaves server-only items (`left`) with patch items (`right`), keeping each list's
+/// order and placing a server item first only when both appear in the live list that way.
+fn merge_sorted_slice(
+    left: Vec<Value>,
+    right: Vec<Value>,
+    server_order: &[Value],
+    merge_key: &str,
+    kind: Kind,
+) -> Vec<Value> {
+    let mut out = Vec::with_capacity(left.len() + right.len());
+    let mut left = left.into_iter().peekable();
+    let mut right = right.into_iter().peekable();
+    loop {
+        let take_left = match (left.peek(), right.peek()) {
+            (None, None) => break,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (Some(l), Some(r)) => {
+                match (
+                    index(server_order, l, merge_key, kind),
+                    index(server_order, r, merge_key, kind),
+                ) {
+                    (Some(li), Some(ri)) => li < ri,
+                    _ => false,
+                }
+            }
+        };
+        let next = if take_left { left.next() } else { right.next() };
+        out.extend(next);
+    }
+    out
+}
+
+fn is_directive_key(k: &str) -> bool {
+    k == DIRECTIVE
+        || k == RETAIN_KEYS
+        || k.starts_with(SET_ELEMENT_ORDER)
+        || k.starts_with(DELETE_FROM_PRIMITIVE_LIST)
+}
+
+/// Go's `removeDirectives`: maps holding `$patch` vanish. Other directive keys are dropped
+/// too, as kube's typed decoding drops them.
+fn remove_directives(v: Value) -> Option<Value> {
+    match v {
+        Value::Object(m) => {
+            if m.contains_key(DIRECTIVE) {
+                return None;
+            }
+            let mut out = Map::with_capacity(m.len());
+            for (k, v) in m {
+                if is_directive_key(&k) {
+                    continue;
+                }
+                if let Some(v) = remove_directives(v) {
+                    out.insert(k, v);
+                }
+            }
+            Some(Value::Object(out))
+        }
+        Value::Array(items) => Some(Value::Array(
+            items.into_iter().filter_map(remove_directives).collect(),
+        )),
+        other => Some(other),
+    }
+}
+
+fn discard_nulls(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|_, v| !v.is_null());
+            m.values_mut().for_each(discard_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(discard_nulls),
+        _ => {}
+    }
+}
+
+/// Where kube copies patch content verbatim, its typed decoding then drops directive keys
+/// and turns nulls into omitted zero values; do the same to the JSON.
+fn sanitize(v: Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(sanitize_map(m)),
+        Value::Array(items) => Value::Array(items.into_iter().map(sanitize).collect()),
+        other => other,
+    }
+}
+
+fn sanitize_map(m: Map<String, Value>) -> Map<String, Value> {
+    m.into_iter()
+        .filter(|(k, v)| !v.is_null() && !is_directive_key(k))
+        .map(|(k, v)| (k, sanitize(v)))
+        .collect()
+}
+
+#[cfg(test)]
+#[path = "strategic_tests.rs"]
+mod tests;
