@@ -362,9 +362,9 @@ mod tests {
     }
 
     #[test]
-    fn prefix_end_skips_trailing_ff() {
-        // "\u{7f}" is a single byte; multi-byte UTF-8 never ends in 0xFF, so build by hand.
-        let mut end = prefix_end("a\u{7f}").unwrap_or_default();
-        assert_eq!(end.pop(), Some(0x80));
+    fn prefix_end_can_leave_utf8_which_is_why_keys_are_blobs() {
+        let end = prefix_end("a\u{7f}").unwrap_or_default();
+        assert_eq!(end, vec![b'a', 0x80]);
+        assert!(String::from_utf8(end).is_err());
     }
 }

@@ -194,6 +194,16 @@ impl Writer {
     }
 }
 
+/// Turns a caller's buffer into the shared bytes kept by the map, the ring and events.
+/// Serializers over-allocate and `Bytes` would keep that slack alive for the object's whole
+/// life, so it is trimmed first.
+fn into_shared(mut value: Vec<u8>) -> Bytes {
+    if value.capacity() > value.len() {
+        value.shrink_to_fit();
+    }
+    Bytes::from(value)
+}
+
 /// Runs a caller's value function, turning a panic into an error instead of killing the
 /// writer thread.
 fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, StoreError> {
@@ -233,7 +243,7 @@ fn apply_op(
                 kind: EventType::Created,
                 kv: KeyValue {
                     key: key.clone(),
-                    value: Bytes::from(value),
+                    value: into_shared(value),
                     create_revision: rev,
                     mod_revision: rev,
                 },
@@ -255,7 +265,7 @@ fn apply_op(
                 kind: EventType::Updated,
                 kv: KeyValue {
                     key: cur.key.clone(),
-                    value: Bytes::from(value),
+                    value: into_shared(value),
                     create_revision: create,
                     mod_revision: rev,
                 },
@@ -277,12 +287,27 @@ fn apply_op(
                 kind: EventType::Deleted,
                 kv: KeyValue {
                     key: cur.key.clone(),
-                    value: Bytes::from(value),
+                    value: into_shared(value),
                     create_revision: create,
                     mod_revision: rev,
                 },
                 prev: Some(cur),
             }))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::into_shared;
+
+    #[test]
+    fn shared_bytes_drop_spare_capacity() {
+        let mut v = Vec::with_capacity(4096);
+        v.extend_from_slice(b"abc");
+        let b = into_shared(v);
+        assert_eq!(&b[..], b"abc");
+        // A promotable exact-size buffer: converting back is free only when no slack was kept.
+        assert_eq!(Vec::from(b).capacity(), 3);
     }
 }
