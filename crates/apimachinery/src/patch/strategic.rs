@@ -6,17 +6,24 @@ use serde_json::{Map, Value};
 
 use super::schema::{FieldPatchMeta, PatchSchema};
 use super::{PatchError, go_fmt};
+use cleanup::{discard_nulls, remove_directives, sanitize, sanitize_map};
+use ordering::{deduplicate_scalars, find_map_by_key, normalize_element_order, partition};
 
-const DIRECTIVE: &str = "$patch";
-const RETAIN_KEYS: &str = "$retainKeys";
-const DELETE_FROM_PRIMITIVE_LIST: &str = "$deleteFromPrimitiveList";
-const SET_ELEMENT_ORDER: &str = "$setElementOrder";
+#[path = "strategic_cleanup.rs"]
+mod cleanup;
+#[path = "strategic_ordering.rs"]
+mod ordering;
+
+pub(super) const DIRECTIVE: &str = "$patch";
+pub(super) const RETAIN_KEYS: &str = "$retainKeys";
+pub(super) const DELETE_FROM_PRIMITIVE_LIST: &str = "$deleteFromPrimitiveList";
+pub(super) const SET_ELEMENT_ORDER: &str = "$setElementOrder";
 
 const ERR_PRIMITIVE_LIST: &str = "invalid patch format of primitive list";
 const ERR_RETAIN_KEYS: &str = "invalid patch format of retainKeys";
 const ERR_SET_ELEMENT_ORDER: &str = "invalid patch format of setElementOrder list";
 
-type Result<T> = std::result::Result<T, PatchError>;
+pub(super) type Result<T> = std::result::Result<T, PatchError>;
 
 /// Applies a strategic merge patch to `doc` using `schema` for list strategies and merge
 /// keys. Unknown fields merge like JSON merge patch (maps merge, lists replace).
@@ -55,7 +62,7 @@ fn json_kind_word(v: &Value) -> &'static str {
 /// The dynamic type of a decoded JSON value, as Go's reflection distinguishes them (the
 /// apiserver decodes integers as int64 and other numbers as float64).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     Null,
     Bool,
     Int,
@@ -65,7 +72,7 @@ enum Kind {
     Map,
 }
 
-fn kind_of(v: &Value) -> Kind {
+pub(super) fn kind_of(v: &Value) -> Kind {
     match v {
         Value::Null => Kind::Null,
         Value::Bool(_) => Kind::Bool,
@@ -89,14 +96,14 @@ fn go_type_name(v: &Value) -> &'static str {
     }
 }
 
-fn bad_arg_type(expected: &str, actual: &Value) -> PatchError {
+pub(super) fn bad_arg_type(expected: &str, actual: &Value) -> PatchError {
     PatchError::Internal(format!(
         "expected a {expected}, but received a {}",
         go_type_name(actual)
     ))
 }
 
-fn no_merge_key(m: &Map<String, Value>, key: &str) -> PatchError {
+pub(super) fn no_merge_key(m: &Map<String, Value>, key: &str) -> PatchError {
     PatchError::Internal(format!(
         "map: {} does not contain declared merge key: {key}",
         go_fmt(&Value::Object(m.clone()))
@@ -354,7 +361,7 @@ fn merge_key_value_equal(left: &Value, right: &Value, merge_key: &str) -> Result
     Ok(lv == rv)
 }
 
-fn extract_to_delete_items(list: Vec<Value>) -> Result<(Vec<Value>, Vec<Value>)> {
+pub(super) fn extract_to_delete_items(list: Vec<Value>) -> Result<(Vec<Value>, Vec<Value>)> {
     let mut keep = Vec::new();
     let mut delete = Vec::new();
     for v in list {
@@ -421,30 +428,6 @@ fn merge_slice(
     normalize_element_order(patch_items, server_only, &patch, &original, merge_key, kind)
 }
 
-/// Go's `deduplicateScalars`, including the way it reorders (moving the last item into the
-/// hole a duplicate leaves).
-fn deduplicate_scalars(mut s: Vec<Value>) -> Vec<Value> {
-    if s.is_empty() {
-        return s;
-    }
-    let mut length = s.len() - 1;
-    let mut i = 0;
-    while i < length {
-        let mut j = i + 1;
-        while j <= length {
-            if s[i] == s[j] {
-                s[j] = s[length].clone();
-                s.truncate(length);
-                length -= 1;
-            } else {
-                j += 1;
-            }
-        }
-        i += 1;
-    }
-    s
-}
-
 fn slice_element_type(lists: &[&[Value]]) -> Result<Kind> {
     let mut prev: Option<Kind> = None;
     for list in lists {
@@ -508,18 +491,6 @@ fn merge_slice_with_special_elements(
     }
 }
 
-fn find_map_by_key(list: &[Value], key: &str, value: &Value) -> Result<Option<usize>> {
-    for (i, v) in list.iter().enumerate() {
-        let m = v
-            .as_object()
-            .ok_or_else(|| PatchError::Internal(format!("value for key {i} is not a map")))?;
-        if m.get(key) == Some(value) {
-            return Ok(Some(i));
-        }
-    }
-    Ok(None)
-}
-
 fn merge_slice_without_special_elements(
     mut original: Vec<Value>,
     patch: &[Value],
@@ -543,199 +514,6 @@ fn merge_slice_without_special_elements(
         }
     }
     Ok(original)
-}
-
-/// Splits `merged` into the items present in `by` (the patch or the requested order) and
-/// the items only the server has.
-fn partition(
-    merged: Vec<Value>,
-    by: &[Value],
-    merge_key: &str,
-) -> Result<(Vec<Value>, Vec<Value>)> {
-    let mut in_patch = Vec::with_capacity(merged.len());
-    let mut server_only = Vec::with_capacity(merged.len());
-    for v in merged {
-        let found = if merge_key.is_empty() {
-            by.contains(&v)
-        } else {
-            let m = v
-                .as_object()
-                .ok_or_else(|| bad_arg_type("map[string]interface {}", &v))?;
-            let mv = m.get(merge_key).ok_or_else(|| no_merge_key(m, merge_key))?;
-            find_map_by_key(by, merge_key, mv)?.is_some()
-        };
-        if found {
-            in_patch.push(v);
-        } else {
-            server_only.push(v);
-        }
-    }
-    Ok((in_patch, server_only))
-}
-
-fn normalize_element_order(
-    patch: Vec<Value>,
-    server_only: Vec<Value>,
-    patch_order: &[Value],
-    server_order: &[Value],
-    merge_key: &str,
-    kind: Kind,
-) -> Result<Vec<Value>> {
-    let patch = normalize_slice_order(patch, patch_order, merge_key, kind)?;
-    let server_only = normalize_slice_order(server_only, server_order, merge_key, kind)?;
-    Ok(merge_sorted_slice(
-        server_only,
-        patch,
-        server_order,
-        merge_key,
-        kind,
-    ))
-}
-
-fn index(list: &[Value], item: &Value, merge_key: &str, kind: Kind) -> Option<usize> {
-    let key_of = |v: &'_ Value| -> Option<Value> {
-        if kind == Kind::Map {
-            v.as_object().and_then(|m| m.get(merge_key)).cloned()
-        } else {
-            Some(v.clone())
-        }
-    };
-    let wanted = key_of(item);
-    list.iter().position(|v| key_of(v) == wanted)
-}
-
-fn normalize_slice_order(
-    to_sort: Vec<Value>,
-    order: &[Value],
-    merge_key: &str,
-    kind: Kind,
-) -> Result<Vec<Value>> {
-    let (mut to_sort, to_delete) = if kind == Kind::Map {
-        for item in to_sort.iter().chain(order) {
-            let m = item
-                .as_object()
-                .ok_or_else(|| bad_arg_type("map[string]interface {}", item))?;
-            if !m.contains_key(merge_key) {
-                return Err(no_merge_key(m, merge_key));
-            }
-        }
-        extract_to_delete_items(to_sort)?
-    } else {
-        (to_sort, Vec::new())
-    };
-    // Go's comparator here is not a strict order (items missing from `order` compare "less"
-    // both ways), so the result depends on the algorithm: this is Go's insertion sort, which
-    // `sort.SliceStable` uses for lists of up to 20 items.
-    let less = |a: &Value, b: &Value| match index(order, a, merge_key, kind) {
-        Some(ia) => match index(order, b, merge_key, kind) {
-            Some(ib) => ia < ib,
-            None => true,
-        },
-        None => true,
-    };
-    for i in 1..to_sort.len() {
-        let mut j = i;
-        while j > 0 && less(&to_sort[j], &to_sort[j - 1]) {
-            to_sort.swap(j, j - 1);
-            j -= 1;
-        }
-    }
-    to_sort.extend(to_delete);
-    Ok(to_sort)
-}
-
-/// Interleaves server-only items (`left`) with patch items (`right`), keeping each list's
-/// order and placing a server item first only when both appear in the live list that way.
-fn merge_sorted_slice(
-    left: Vec<Value>,
-    right: Vec<Value>,
-    server_order: &[Value],
-    merge_key: &str,
-    kind: Kind,
-) -> Vec<Value> {
-    let mut out = Vec::with_capacity(left.len() + right.len());
-    let mut left = left.into_iter().peekable();
-    let mut right = right.into_iter().peekable();
-    loop {
-        let take_left = match (left.peek(), right.peek()) {
-            (None, None) => break,
-            (Some(_), None) => true,
-            (None, Some(_)) => false,
-            (Some(l), Some(r)) => {
-                match (
-                    index(server_order, l, merge_key, kind),
-                    index(server_order, r, merge_key, kind),
-                ) {
-                    (Some(li), Some(ri)) => li < ri,
-                    _ => false,
-                }
-            }
-        };
-        let next = if take_left { left.next() } else { right.next() };
-        out.extend(next);
-    }
-    out
-}
-
-fn is_directive_key(k: &str) -> bool {
-    k == DIRECTIVE
-        || k == RETAIN_KEYS
-        || k.starts_with(SET_ELEMENT_ORDER)
-        || k.starts_with(DELETE_FROM_PRIMITIVE_LIST)
-}
-
-/// Go's `removeDirectives`: maps holding `$patch` vanish. Other directive keys are dropped
-/// too, as kube's typed decoding drops them.
-fn remove_directives(v: Value) -> Option<Value> {
-    match v {
-        Value::Object(m) => {
-            if m.contains_key(DIRECTIVE) {
-                return None;
-            }
-            let mut out = Map::with_capacity(m.len());
-            for (k, v) in m {
-                if is_directive_key(&k) {
-                    continue;
-                }
-                if let Some(v) = remove_directives(v) {
-                    out.insert(k, v);
-                }
-            }
-            Some(Value::Object(out))
-        }
-        Value::Array(items) => Some(Value::Array(
-            items.into_iter().filter_map(remove_directives).collect(),
-        )),
-        other => Some(other),
-    }
-}
-
-fn discard_nulls(v: &mut Value) {
-    match v {
-        Value::Object(m) => {
-            m.retain(|_, v| !v.is_null());
-            m.values_mut().for_each(discard_nulls);
-        }
-        Value::Array(items) => items.iter_mut().for_each(discard_nulls),
-        _ => {}
-    }
-}
-
-/// Where kube copies patch content verbatim, its typed decoding then drops directive keys
-/// and turns nulls into omitted zero values; do the same to the JSON.
-fn sanitize(v: Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(sanitize_map(m)),
-        Value::Array(items) => Value::Array(items.into_iter().map(sanitize).collect()),
-        other => other,
-    }
-}
-
-fn sanitize_map(m: Map<String, Value>) -> Map<String, Value> {
-    m.into_iter()
-        .filter(|(k, v)| !v.is_null() && !is_directive_key(k))
-        .map(|(k, v)| (k, sanitize(v)))
-        .collect()
 }
 
 #[cfg(test)]
