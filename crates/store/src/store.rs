@@ -15,12 +15,27 @@ use crate::watch::Watcher;
 use crate::writer::{Command, CreateFn, DeleteFn, UpdateFn, WriteOp, WriteRequest, Writer};
 use crate::{KeyValue, ListResult, Revision, StoreError, StoreOptions, StoreTuning};
 
-/// Wakes the compactor early when the store closes.
+/// Wakes the background threads early when the store closes.
 #[derive(Default)]
 struct StopSignal {
     stopped: Mutex<bool>,
     wake: Condvar,
 }
+
+impl StopSignal {
+    /// Sleeps for `timeout` or until stopped; true if stopped.
+    fn wait(&self, timeout: Duration) -> bool {
+        let guard = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
+        let (guard, _) = self
+            .wake
+            .wait_timeout_while(guard, timeout, |stopped| !*stopped)
+            .unwrap_or_else(|e| e.into_inner());
+        *guard
+    }
+}
+
+/// How often the checkpointer copies the WAL back into the database file.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
 
 /// A revisioned, watchable key-value store; share it as `Arc<Store>`.
 pub struct Store {
@@ -50,6 +65,8 @@ impl Store {
     pub fn open_tuned(opts: StoreOptions, tuning: StoreTuning) -> Result<Arc<Store>, StoreError> {
         let write_conn = sqlite::open_connection(&opts.path, opts.durable)?;
         sqlite::create_schema(&write_conn)?;
+        write_conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let checkpoint_conn = sqlite::open_connection(&opts.path, opts.durable)?;
         let loaded = sqlite::load(&write_conn)?;
         let read_conn = sqlite::open_connection(&opts.path, opts.durable)?;
         read_conn.pragma_update(None, "query_only", true)?;
@@ -87,7 +104,31 @@ impl Store {
             compaction_step: tuning.compaction_step.max(1),
         });
         store.spawn_compactor(opts.compaction_interval, opts.retain_revisions)?;
+        store.spawn_checkpointer(checkpoint_conn)?;
         Ok(store)
+    }
+
+    /// Checkpoints the WAL on its own connection. SQLite would otherwise checkpoint inside
+    /// whichever commit crosses the WAL threshold, stalling that batch (and everyone queued
+    /// behind it) for several fsyncs; a PASSIVE checkpoint runs alongside commits instead.
+    fn spawn_checkpointer(&self, conn: rusqlite::Connection) -> Result<(), StoreError> {
+        let stop = self.stop.clone();
+        let handle = thread::Builder::new()
+            .name("store-checkpointer".into())
+            .spawn(move || {
+                while !stop.wait(CHECKPOINT_INTERVAL) {
+                    if let Err(err) =
+                        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::warn!(error = %err, "store WAL checkpoint failed");
+                    }
+                }
+            })
+            .map_err(|e| {
+                StoreError::Backend(format!("cannot start the checkpointer thread: {e}"))
+            })?;
+        self.lock_threads().push(handle);
+        Ok(())
     }
 
     fn spawn_compactor(&self, interval: Duration, retain: i64) -> Result<(), StoreError> {
@@ -98,17 +139,7 @@ impl Store {
         let handle = thread::Builder::new()
             .name("store-compactor".into())
             .spawn(move || {
-                loop {
-                    {
-                        let guard = stop.stopped.lock().unwrap_or_else(|e| e.into_inner());
-                        let (guard, _) = stop
-                            .wake
-                            .wait_timeout_while(guard, interval, |stopped| !*stopped)
-                            .unwrap_or_else(|e| e.into_inner());
-                        if *guard {
-                            return;
-                        }
-                    }
+                while !stop.wait(interval) {
                     let target = shared.read_state().revision - retain.max(0);
                     if let Err(err) = compact_in_steps(&shared, &commands, target, step) {
                         if err == StoreError::Closed {

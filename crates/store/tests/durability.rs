@@ -149,3 +149,23 @@ async fn open_fails_readably_on_a_missing_directory() {
     let err = Store::open(o).unwrap_err();
     assert!(err.to_string().contains("cannot open store file"), "{err}");
 }
+
+#[tokio::test]
+async fn background_checkpoint_moves_the_wal_into_the_database_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    for i in 0..3000 {
+        s.create(&format!("/k/{i}"), val(&"x".repeat(1024)))
+            .await
+            .unwrap();
+    }
+    // Commits never checkpoint themselves, so the data reaches store.db only via the
+    // checkpointer thread.
+    let db = dir.path().join("store.db");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::fs::metadata(&db).unwrap().len() < 3_000_000 && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(std::fs::metadata(&db).unwrap().len() >= 3_000_000);
+}
