@@ -4,5 +4,6 @@
 //! [`cli::template_command`] for `helm template`.
 
 pub mod chart;
+pub mod engine;
 pub mod values;
 pub mod yaml;

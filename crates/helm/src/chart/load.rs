@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Component, Path};
-use std::sync::Arc;
 
 use super::{Chart, File, Metadata, Rules};
 
@@ -410,7 +409,7 @@ pub fn load_values(text: &str) -> Result<BTreeMap<String, gotmpl::Value>, crate:
     let mut out = BTreeMap::new();
     for doc in crate::yaml::parse_documents(text)? {
         match doc {
-            gotmpl::Value::Map(m) => merge_maps(&mut out, &m),
+            gotmpl::Value::Map(m) => merge_maps(&mut out, &m.snapshot()),
             gotmpl::Value::Nil => {}
             _ => {
                 return Err(crate::yaml::YamlError {
@@ -425,8 +424,10 @@ pub fn load_values(text: &str) -> Result<BTreeMap<String, gotmpl::Value>, crate:
 
 fn merge_maps(dst: &mut BTreeMap<String, gotmpl::Value>, src: &BTreeMap<String, gotmpl::Value>) {
     for (k, v) in src {
-        if let (gotmpl::Value::Map(sv), Some(gotmpl::Value::Map(dv))) = (v, dst.get_mut(k)) {
-            merge_maps(Arc::make_mut(dv), sv);
+        if let (gotmpl::Value::Map(sv), Some(gotmpl::Value::Map(dv))) = (v, dst.get(k)) {
+            let mut merged = dv.to_btree();
+            merge_maps(&mut merged, &sv.snapshot());
+            dst.insert(k.clone(), gotmpl::Value::map(merged));
             continue;
         }
         dst.insert(k.clone(), v.clone());

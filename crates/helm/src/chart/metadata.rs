@@ -160,21 +160,21 @@ impl Metadata {
             self.deprecated = *b;
         }
         if let Some(Value::Map(a)) = field(&m, "annotations") {
-            self.annotations = a.iter().map(|(k, v)| (k.clone(), text(Some(v)))).collect();
+            self.annotations = a.snapshot().iter().map(|(k, v)| (k.clone(), text(Some(v)))).collect();
         }
         if let Some(Value::List(l)) = field(&m, "maintainers") {
             self.maintainers = l
                 .iter()
                 .filter_map(Value::as_map)
                 .map(|mm| Maintainer {
-                    name: text(field(mm, "name")),
-                    email: text(field(mm, "email")),
-                    url: text(field(mm, "url")),
+                    name: text(field(&mm, "name")),
+                    email: text(field(&mm, "email")),
+                    url: text(field(&mm, "url")),
                 })
                 .collect();
         }
         if let Some(Value::List(l)) = field(&m, "dependencies") {
-            self.dependencies = l.iter().filter_map(Value::as_map).map(Dependency::from_map).collect();
+            self.dependencies = l.iter().filter_map(Value::as_map).map(|m| Dependency::from_map(&m)).collect();
         }
         Ok(())
     }

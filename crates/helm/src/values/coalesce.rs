@@ -3,7 +3,6 @@
 //! key (coalesce mode) or kept (merge mode, used for `import-values`).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use gotmpl::Value;
 
@@ -45,7 +44,7 @@ fn coalesce_deps(chart: &Chart, dest: &mut Map, merge: bool) -> Result<(), Coale
         let name = sub.name().to_string();
         let mut sub_vals = match dest.get(&name) {
             None => Map::new(),
-            Some(Value::Map(m)) => (**m).clone(),
+            Some(Value::Map(m)) => m.to_btree(),
             Some(_) => return Err(CoalesceError(name)),
         };
         coalesce_globals(&mut sub_vals, dest);
@@ -58,23 +57,23 @@ fn coalesce_deps(chart: &Chart, dest: &mut Map, merge: bool) -> Result<(), Coale
 fn coalesce_globals(dest: &mut Map, src: &Map) {
     let mut dg = match dest.get("global") {
         None => Map::new(),
-        Some(Value::Map(m)) => (**m).clone(),
+        Some(Value::Map(m)) => m.to_btree(),
         Some(_) => return,
     };
     let sg = match src.get("global") {
         None => Map::new(),
-        Some(Value::Map(m)) => (**m).clone(),
+        Some(Value::Map(m)) => m.to_btree(),
         Some(_) => return,
     };
     for (key, val) in sg {
         if let Value::Map(vm) = &val {
-            let mut vv = (**vm).clone();
+            let mut vv = vm.to_btree();
             match dg.get(&key) {
                 None => {
                     dg.insert(key, Value::map(vv));
                 }
                 Some(Value::Map(destv)) => {
-                    coalesce_tables(&mut vv, (**destv).clone(), true);
+                    coalesce_tables(&mut vv, destv.to_btree(), true);
                     dg.insert(key, Value::map(vv));
                 }
                 Some(_) => {}
@@ -101,11 +100,13 @@ fn coalesce_chart_values(chart: &Chart, v: &mut Map, merge: bool) {
             Some(Value::Map(dest)) => {
                 if let Value::Map(src) = val {
                     let merge = child_chart_merge_true(chart, key, merge);
-                    let mut src = (**src).clone();
+                    let mut src = src.to_btree();
                     if !merge {
                         clean_nil_values(&mut src);
                     }
-                    coalesce_tables(Arc::make_mut(dest), src, merge);
+                    let mut d = dest.to_btree();
+                    coalesce_tables(&mut d, src, merge);
+                    v.insert(key.clone(), Value::map(d));
                 }
             }
             Some(_) => {}
@@ -115,8 +116,10 @@ fn coalesce_chart_values(chart: &Chart, v: &mut Map, merge: bool) {
                     if val.is_nil() {
                         continue;
                     }
-                    if let Value::Map(m) = &mut val {
-                        clean_nil_values(Arc::make_mut(m));
+                    if let Value::Map(m) = &val {
+                        let mut c = m.to_btree();
+                        clean_nil_values(&mut c);
+                        val = Value::map(c);
                     }
                 }
                 v.insert(key.clone(), val);
@@ -143,10 +146,10 @@ pub fn coalesce_tables(dst: &mut Map, mut src: Map, merge: bool) {
                 dst.insert(key, val);
             }
             Some(dv) => {
-                if let Value::Map(sv) = val {
-                    if let Value::Map(dm) = dv {
-                        coalesce_tables(Arc::make_mut(dm), Arc::unwrap_or_clone(sv), merge);
-                    }
+                if let (Value::Map(sv), Value::Map(dm)) = (&val, &*dv) {
+                    let mut d = dm.to_btree();
+                    coalesce_tables(&mut d, sv.to_btree(), merge);
+                    *dv = Value::map(d);
                 }
             }
         }
@@ -157,18 +160,20 @@ fn clean_nil_values(m: &mut Map) {
     m.retain(|_, v| !v.is_nil());
     for v in m.values_mut() {
         if let Value::Map(sub) = v {
-            clean_nil_values(Arc::make_mut(sub));
+            let mut c = sub.to_btree();
+            clean_nil_values(&mut c);
+            *v = Value::map(c);
         }
     }
 }
 
 /// Looks up a dotted path of tables (`Values.Table`); `None` if a step is missing or not a
 /// table.
-pub fn table<'a>(vals: &'a Map, path: &str) -> Option<&'a Map> {
-    let mut cur = vals;
+pub fn table(vals: &Map, path: &str) -> Option<Map> {
+    let mut cur = vals.clone();
     for part in path.split('.') {
         match cur.get(part) {
-            Some(Value::Map(m)) => cur = m,
+            Some(Value::Map(m)) => cur = m.to_btree(),
             _ => return None,
         }
     }
@@ -176,12 +181,27 @@ pub fn table<'a>(vals: &'a Map, path: &str) -> Option<&'a Map> {
 }
 
 /// `Values.PathValue`: the non-table value at a dotted path.
-pub fn path_value<'a>(vals: &'a Map, path: &str) -> Option<&'a Value> {
+pub fn path_value(vals: &Map, path: &str) -> Option<Value> {
     let (parent, key) = match path.rsplit_once('.') {
         Some((p, k)) => (table(vals, p)?, k),
-        None => (vals, path),
+        None => (vals.clone(), path),
     };
-    parent.get(key).filter(|v| !is_table(v))
+    parent.get(key).filter(|v| !is_table(v)).cloned()
+}
+
+/// A copy of `v` sharing no Go map with it (Helm deep-copies values before every render, and
+/// templates may mutate maps in place with `set`/`merge`).
+pub fn deep_copy(v: &Value) -> Value {
+    match v {
+        Value::Map(m) => Value::map(m.snapshot().iter().map(|(k, v)| (k.clone(), deep_copy(v))).collect()),
+        Value::List(l) => Value::list(l.iter().map(deep_copy).collect()),
+        other => other.clone(),
+    }
+}
+
+/// [`deep_copy`] of a table.
+pub fn deep_copy_map(m: &Map) -> Map {
+    m.iter().map(|(k, v)| (k.clone(), deep_copy(v))).collect()
 }
 
 #[cfg(test)]
@@ -235,7 +255,7 @@ mod tests {
     #[test]
     fn path_lookup() {
         let m = parse_map("a: {b: {c: true}}\n").unwrap_or_default();
-        assert_eq!(path_value(&m, "a.b.c"), Some(&Value::Bool(true)));
+        assert_eq!(path_value(&m, "a.b.c"), Some(Value::Bool(true)));
         assert_eq!(path_value(&m, "a.b"), None);
     }
 }

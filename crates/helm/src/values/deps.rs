@@ -95,7 +95,7 @@ fn process_conditions(reqs: &mut [crate::chart::Dependency], cvals: &Map, path: 
                 continue;
             }
             if let Some(Value::Bool(b)) = path_value(cvals, &format!("{path}{cond}")) {
-                r.enabled = *b;
+                r.enabled = b;
                 break;
             }
         }
@@ -135,7 +135,7 @@ fn process_import_values(c: &mut Chart) {
         let mut out = Vec::new();
         for iv in &r.import_values {
             let (child, parent) = match iv {
-                Value::Map(m) => (go_print(m.get("child")), go_print(m.get("parent"))),
+                Value::Map(m) => (go_print(m.get("child").as_ref()), go_print(m.get("parent").as_ref())),
                 Value::String(s) => (format!("exports.{s}"), ".".to_string()),
                 _ => continue,
             };
@@ -144,7 +144,7 @@ fn process_import_values(c: &mut Chart) {
             entry.insert("parent".to_string(), Value::str(parent.as_str()));
             out.push(Value::map(entry));
             if let Some(vv) = table(&cvals, &format!("{}.{child}", r.name)) {
-                coalesce_tables(&mut b, path_to_map(&parent, vv.clone()), true);
+                coalesce_tables(&mut b, path_to_map(&parent, vv), true);
             }
         }
         r.import_values = out;
@@ -223,7 +223,7 @@ mod tests {
         top.metadata.dependencies = vec![d];
         assert!(process_dependencies(&mut top, &Map::new()).is_ok());
         assert_eq!(top.values.get("p"), Some(&Value::Float(1.0)));
-        let fc = top.values.get("fromchild").and_then(Value::as_map).and_then(|m| m.get("q")).cloned();
+        let fc = top.values.get("fromchild").and_then(Value::as_map).and_then(|m| m.get("q").cloned());
         assert_eq!(fc, Some(Value::Float(2.0)));
     }
 }

@@ -22,7 +22,7 @@ pub fn to_json(v: &Value) -> serde_json::Value {
         Value::String(s) => serde_json::Value::String(s.to_string()),
         Value::Bytes(b) => serde_json::Value::String(String::from_utf8_lossy(b).to_string()),
         Value::List(l) => serde_json::Value::Array(l.iter().map(to_json).collect()),
-        Value::Map(m) => serde_json::Value::Object(m.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),
+        Value::Map(m) => serde_json::Value::Object(m.snapshot().iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),
         Value::Object(o) => to_json(&o.to_value()),
     }
 }
@@ -57,7 +57,7 @@ fn validate_rec(chart: &Chart, values: &Map, out: &mut String) {
     for sub in &chart.dependencies {
         match values.get(sub.name()) {
             None | Some(Value::Nil) => {}
-            Some(Value::Map(m)) => validate_rec(sub, m, out),
+            Some(Value::Map(m)) => validate_rec(sub, &m.snapshot(), out),
             Some(_) => out.push_str(&format!(
                 "{}:\ninvalid type for values: expected object (map)\n",
                 sub.name()

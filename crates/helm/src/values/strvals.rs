@@ -3,7 +3,6 @@
 //! takes JSON values.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use gotmpl::{IntKind, Value};
 
@@ -161,7 +160,7 @@ impl Parser {
                 }
                 let mut inner = match data.get(&key) {
                     None => Map::new(),
-                    Some(Value::Map(m)) => (**m).clone(),
+                    Some(Value::Map(m)) => m.to_btree(),
                     Some(_) => return err(format!("unable to parse key: {key:?} is not a map")),
                 };
                 let e = self.key(&mut inner, level);
@@ -236,7 +235,7 @@ impl Parser {
             }
             Some(_) => {
                 let mut inner = match list.get(i as usize) {
-                    Some(Value::Map(m)) => (**m).clone(),
+                    Some(Value::Map(m)) => m.to_btree(),
                     _ => Map::new(),
                 };
                 if let Err(e) = self.key(&mut inner, level) {
@@ -378,8 +377,10 @@ pub fn parse_set_json(s: &str, dest: &mut Map) -> Result<(), SetError> {
 /// Helm's `MergeMaps` for `-f` files: nested maps merge, everything else is replaced.
 pub fn merge_maps(dst: &mut Map, src: &Map) {
     for (k, v) in src {
-        if let (Value::Map(sv), Some(Value::Map(dv))) = (v, dst.get_mut(k)) {
-            merge_maps(Arc::make_mut(dv), sv);
+        if let (Value::Map(sv), Some(Value::Map(dv))) = (v, dst.get(k)) {
+            let mut merged = dv.to_btree();
+            merge_maps(&mut merged, &sv.snapshot());
+            dst.insert(k.clone(), Value::map(merged));
             continue;
         }
         dst.insert(k.clone(), v.clone());

@@ -113,7 +113,7 @@ impl Decoder<'_> {
 fn node_count(v: &Value) -> usize {
     match v {
         Value::List(l) => 1 + l.iter().map(node_count).sum::<usize>(),
-        Value::Map(m) => 1 + m.values().map(node_count).sum::<usize>(),
+        Value::Map(m) => 1 + m.snapshot().values().map(node_count).sum::<usize>(),
         _ => 1,
     }
 }
@@ -121,7 +121,7 @@ fn node_count(v: &Value) -> usize {
 fn merge_into(map: &mut BTreeMap<String, Value>, value: &Value, mark: Marker) -> Result<(), YamlError> {
     match value {
         Value::Map(m) => {
-            for (k, v) in m.iter() {
+            for (k, v) in m.snapshot().iter() {
                 map.insert(k.clone(), v.clone());
             }
             Ok(())
@@ -221,7 +221,7 @@ pub fn parse_value(text: &str) -> Result<Value, YamlError> {
 pub fn parse_map(text: &str) -> Result<BTreeMap<String, Value>, YamlError> {
     match parse_value(text)? {
         Value::Nil => Ok(BTreeMap::new()),
-        Value::Map(m) => Ok(std::sync::Arc::unwrap_or_clone(m)),
+        Value::Map(m) => Ok(m.to_btree()),
         other => Err(YamlError {
             line: 1,
             message: format!(
@@ -248,7 +248,7 @@ mod tests {
     #[test]
     fn numbers_become_float64() {
         let v = parse_value("a: 3\nb: 1.5\nc: '3'\nd: yes\ne: ~\nf: 2001-01-01\n").ok();
-        let m = v.as_ref().and_then(|v| v.as_map()).cloned().unwrap_or_default();
+        let m = v.as_ref().and_then(|v| v.as_map()).map(|m| (*m).clone()).unwrap_or_default();
         assert_eq!(m.get("a"), Some(&Value::Float(3.0)));
         assert_eq!(m.get("b"), Some(&Value::Float(1.5)));
         assert_eq!(m.get("c"), Some(&Value::str("3")));
@@ -260,8 +260,8 @@ mod tests {
     #[test]
     fn anchors_and_merge_keys() {
         let v = parse_value("base: &b {x: 1, w: 2}\nd:\n  <<: *b\n  w: 3\n").ok();
-        let d = v.as_ref().and_then(|v| v.as_map()).and_then(|m| m.get("d")).cloned();
-        let d = d.and_then(|d| d.as_map().cloned()).unwrap_or_default();
+        let d = v.as_ref().and_then(|v| v.as_map()).and_then(|m| m.get("d").cloned());
+        let d = d.and_then(|d| d.as_map()).map(|m| (*m).clone()).unwrap_or_default();
         assert_eq!(d.get("x"), Some(&Value::Float(1.0)));
         assert_eq!(d.get("w"), Some(&Value::Float(3.0)));
     }
@@ -281,7 +281,7 @@ mod tests {
     #[test]
     fn non_string_keys() {
         let v = parse_value("1: a\ntrue: b\n").ok();
-        let m = v.as_ref().and_then(|v| v.as_map()).cloned().unwrap_or_default();
+        let m = v.as_ref().and_then(|v| v.as_map()).map(|m| (*m).clone()).unwrap_or_default();
         assert!(m.contains_key("1") && m.contains_key("true"));
     }
 }

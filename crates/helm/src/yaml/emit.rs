@@ -72,6 +72,7 @@ fn to_node(v: &Value, depth: usize) -> Result<Node, EmitError> {
         ),
         Value::Map(m) => {
             let mut entries: Vec<(String, Node)> = m
+                .snapshot()
                 .iter()
                 .map(|(k, v)| Ok((k.clone(), to_node(v, depth + 1)?)))
                 .collect::<Result<_, EmitError>>()?;
@@ -290,6 +291,8 @@ fn choose_style(s: &str, simple_key: bool) -> Style {
 struct Writer {
     out: String,
     column: usize,
+    /// yaml.v3 (`toYamlPretty`) indents sequences under their key; yaml.v2 does not.
+    indent_seqs: bool,
 }
 
 impl Writer {
@@ -510,7 +513,13 @@ impl Writer {
             }
             Node::Seq(items) => {
                 // Inline after "- "; a sequence under a key keeps the key's indentation.
-                let (indent, inline) = if in_seq { (container + BEST_INDENT, true) } else { (container, false) };
+                let (indent, inline) = if in_seq {
+                    (container + BEST_INDENT, true)
+                } else if self.indent_seqs && !self.out.is_empty() {
+                    (container + BEST_INDENT, false)
+                } else {
+                    (container, false)
+                };
                 self.seq(items, indent, inline);
             }
             Node::Map(entries) => {
@@ -548,8 +557,12 @@ impl Writer {
 
 /// `yaml.Marshal` as Helm's `toYaml` calls it, before the final newline is trimmed.
 pub fn marshal(v: &Value) -> Result<String, EmitError> {
+    marshal_with(v, false)
+}
+
+fn marshal_with(v: &Value, indent_seqs: bool) -> Result<String, EmitError> {
     let node = to_node(v, 0)?;
-    let mut w = Writer { out: String::new(), column: 0 };
+    let mut w = Writer { out: String::new(), column: 0, indent_seqs };
     match &node {
         Node::Map(entries) if !entries.is_empty() => w.map(entries, 0, false),
         Node::Seq(items) if !items.is_empty() => w.seq(items, 0, false),
@@ -564,6 +577,15 @@ pub fn marshal(v: &Value) -> Result<String, EmitError> {
 /// Helm's `toYaml`: `yaml.Marshal` without the trailing newline.
 pub fn to_yaml(v: &Value) -> Result<String, EmitError> {
     let mut s = marshal(v)?;
+    if s.ends_with('\n') {
+        s.pop();
+    }
+    Ok(s)
+}
+
+/// Helm's `toYamlPretty` (yaml.v3 encoder, indent 2): sequences indented under their key.
+pub fn to_yaml_pretty(v: &Value) -> Result<String, EmitError> {
+    let mut s = marshal_with(v, true)?;
     if s.ends_with('\n') {
         s.pop();
     }
