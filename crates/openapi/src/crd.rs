@@ -46,7 +46,7 @@ pub(crate) struct CrdGroupVersion {
 
 /// The custom resource's own schema plus `apiVersion`, `kind`, `metadata` and its GVK.
 fn kind_definition(crd: &CrdSchema) -> Value {
-    let mut schema = match &crd.schema {
+    let schema = match &crd.schema {
         Value::Object(object) if !object.is_empty() => object.clone(),
         _ => {
             let mut open = Map::new();
@@ -56,6 +56,14 @@ fn kind_definition(crd: &CrdSchema) -> Value {
             );
             open
         }
+    };
+    // CRD validation forbids `$ref`; drop any that slipped through so no reference dangles.
+    let mut user = Value::Object(schema);
+    walk_mut(&mut user, &mut |object| {
+        object.remove("$ref");
+    });
+    let Value::Object(mut schema) = user else {
+        return Value::Null;
     };
     schema
         .entry("type")

@@ -1,9 +1,9 @@
 //! [`OpenApi`]: the cached built-in documents, and the assembly of documents with CRDs.
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
@@ -31,12 +31,13 @@ impl GvDoc {
     }
 }
 
-/// What depends on one set of CRDs: the v3 documents that differ from the built-in ones,
-/// the index, and (lazily) the v2 document.
+/// What depends on one set of CRDs: their definitions, the v3 documents that differ from the
+/// built-in ones, the index, and the v2 document.
 struct CrdOutput {
+    groups: BTreeMap<(String, String), CrdGroupVersion>,
     docs: BTreeMap<String, GvDoc>,
     index: Bytes,
-    v2: OnceLock<Bytes>,
+    v2: Bytes,
 }
 
 /// The built-in OpenAPI documents, built once, plus a memo of the last CRD set's documents.
@@ -48,7 +49,35 @@ pub struct OpenApi {
     v2_builtin: Bytes,
     builtin_docs: BTreeMap<String, GvDoc>,
     builtin_index: Bytes,
+    /// Definition names by the GVKs they carry, for strict field checks.
+    by_gvk: HashMap<(String, String, String), String>,
     memo: Mutex<Option<(u64, Arc<CrdOutput>)>>,
+}
+
+/// Indexes definitions by their `x-kubernetes-group-version-kind` entries.
+fn index_by_gvk(definitions: &Map<String, Value>) -> HashMap<(String, String, String), String> {
+    let mut out = HashMap::new();
+    for (name, schema) in definitions {
+        let Some(gvks) = schema
+            .get("x-kubernetes-group-version-kind")
+            .and_then(Value::as_array)
+        else {
+            continue;
+        };
+        for gvk in gvks {
+            let field = |key: &str| {
+                gvk.get(key)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            out.insert(
+                (field("group"), field("version"), field("kind")),
+                name.clone(),
+            );
+        }
+    }
+    out
 }
 
 /// The path items of a group-version: its discovery path and each resource's paths.
@@ -162,6 +191,7 @@ impl OpenApi {
     /// Builds the built-in documents (called once at start; everything that can be is cached).
     pub fn builtin() -> OpenApi {
         let registry = registry::build();
+        let by_gvk = index_by_gvk(&registry.definitions);
         let v3_definitions = v3::convert_definitions(&registry.definitions);
 
         let mut v2_path_map = Map::new();
@@ -179,6 +209,7 @@ impl OpenApi {
             v2_builtin: Bytes::new(),
             builtin_docs: BTreeMap::new(),
             builtin_index: Bytes::new(),
+            by_gvk: HashMap::new(),
             memo: Mutex::new(None),
         };
         openapi.v2_builtin = openapi.assemble_v2("", "");
@@ -190,6 +221,7 @@ impl OpenApi {
             .collect();
         openapi.builtin_index = index_bytes(docs.iter());
         openapi.builtin_docs = docs;
+        openapi.by_gvk = by_gvk;
         openapi
     }
 
@@ -265,12 +297,13 @@ impl OpenApi {
             .filter(|(path, _)| !docs.contains_key(*path))
             .chain(docs.iter());
         let index = index_bytes(merged);
+        let v2 = self.v2_with(&groups);
         let output = Arc::new(CrdOutput {
+            groups,
             docs,
             index,
-            v2: OnceLock::new(),
+            v2,
         });
-        let _ = output.v2.set(self.v2_with(&groups));
         if let Ok(mut memo) = self.memo.lock() {
             *memo = Some((key, Arc::clone(&output)));
         }
@@ -294,12 +327,7 @@ impl OpenApi {
         if crds.is_empty() {
             return self.v2_builtin.clone();
         }
-        let output = self.crd_output(crds);
-        output
-            .v2
-            .get()
-            .cloned()
-            .unwrap_or_else(|| self.v2_with(&crd::group_versions(crds)))
+        self.crd_output(crds).v2.clone()
     }
 
     /// `/openapi/v3` discovery document, with a content hash per group-version document.
@@ -325,6 +353,37 @@ impl OpenApi {
                 .map(|doc| doc.bytes.clone());
         }
         self.builtin_docs.get(path).map(|doc| doc.bytes.clone())
+    }
+
+    /// For `fieldValidation=Strict`: the paths of fields in `object` that the schema of
+    /// `group`/`version`/`kind` does not declare (`spec.template.spec.containers[0].foo`),
+    /// or `None` when no schema is published for that kind. kube's message for them is
+    /// `strict decoding error: unknown field "<path>"`.
+    pub fn unknown_fields(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+        object: &Value,
+        crds: &[CrdSchema],
+    ) -> Option<Vec<String>> {
+        let key = (group.to_owned(), version.to_owned(), kind.to_owned());
+        let output = (!crds.is_empty()).then(|| self.crd_output(crds));
+        let custom = output
+            .as_ref()
+            .and_then(|o| o.groups.get(&(key.0.clone(), key.1.clone())));
+        let custom_definitions = custom.map(|gv| &gv.definitions);
+        let custom_name = custom_definitions.and_then(|defs| index_by_gvk(defs).remove(&key));
+        let lookup = |name: &str| -> Option<&Value> {
+            custom_definitions
+                .and_then(|c| c.get(name))
+                .or_else(|| self.registry.definitions.get(name))
+        };
+        let name = custom_name.or_else(|| self.by_gvk.get(&key).cloned())?;
+        let schema = lookup(&name)?;
+        let mut out = Vec::new();
+        crate::strict::unknown_fields(schema, object, &lookup, &mut out);
+        Some(out)
     }
 
     /// The hash the index publishes for `path` (clients send it back as `?hash=`), if served.

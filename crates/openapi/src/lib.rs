@@ -16,6 +16,7 @@ mod meta;
 mod paths;
 mod registry;
 mod schema_walk;
+mod strict;
 mod v2;
 mod v3;
 

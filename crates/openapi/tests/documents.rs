@@ -569,3 +569,57 @@ fn v2_operations_carry_kube_extensions() {
     assert!(consumes.contains("application/strategic-merge-patch+json"));
     assert_eq!(v2["swagger"], json!("2.0"));
 }
+
+#[test]
+fn strict_field_check_reports_unknown_fields_like_kube() {
+    let deployment = json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "labels": {"app": "web"}, "bogus": 1},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "nginx", "imagePullPolice": "Always",
+                    "resources": {"limits": {"cpu": "1"}}}]},
+            },
+        },
+    });
+    let found = openapi().unknown_fields("apps", "v1", "Deployment", &deployment, &[]);
+    assert_eq!(
+        found,
+        Some(vec![
+            "metadata.bogus".to_owned(),
+            "spec.template.spec.containers[0].imagePullPolice".to_owned()
+        ])
+    );
+    let clean = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "v"}});
+    assert_eq!(
+        openapi().unknown_fields("", "v1", "ConfigMap", &clean, &[]),
+        Some(Vec::new())
+    );
+    assert_eq!(
+        openapi().unknown_fields("nope.example", "v1", "Thing", &clean, &[]),
+        None
+    );
+}
+
+#[test]
+fn strict_field_check_covers_custom_resources() {
+    let crds = [sample_crd(
+        json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}),
+    )];
+    let widget = json!({
+        "apiVersion": "example.com/v1",
+        "kind": "Widget",
+        "metadata": {"name": "w"},
+        "spec": {"size": 1, "extra": {"anything": [1, 2]}, "colour": "red"},
+        "status": {},
+    });
+    let found = openapi().unknown_fields("example.com", "v1", "Widget", &widget, &crds);
+    assert_eq!(
+        found,
+        Some(vec!["spec.colour".to_owned(), "status".to_owned()])
+    );
+}
