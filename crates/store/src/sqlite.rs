@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS kv (
     prev_rev   INTEGER NOT NULL,
     value      BLOB    NOT NULL
 );
-CREATE INDEX IF NOT EXISTS kv_key_rev ON kv (key, rev);
+CREATE INDEX IF NOT EXISTS kv_key_rev_kind ON kv (key, rev, kind);
 CREATE TABLE IF NOT EXISTS meta (
     name  TEXT PRIMARY KEY,
     value INTEGER NOT NULL
@@ -218,29 +218,46 @@ pub(crate) fn list_at(
     let range = key_range("key", prefix, start_after, &mut params);
     params.push(Value::Integer(rev));
     let rev_param = params.len();
+    // With a single MAX() SQLite takes the bare `kind` from the row holding the maximum, and
+    // the (key, rev, kind) index covers the whole scan, so counting the keys after the page
+    // never reads a value.
     let sql = format!(
-        "SELECT k.key, k.rev, k.create_rev, k.kind, k.value FROM kv k
-         JOIN (SELECT MAX(rev) AS mr FROM kv WHERE {range} AND rev <= ?{rev_param} GROUP BY key) m
-           ON k.rev = m.mr
-         WHERE k.kind != {KIND_DELETED}
-         ORDER BY k.key"
+        "SELECT mr FROM (
+           SELECT key, MAX(rev) AS mr, kind AS kd FROM kv
+           WHERE {range} AND rev <= ?{rev_param} GROUP BY key ORDER BY key)
+         WHERE kd != {KIND_DELETED}"
     );
-    let mut items = Vec::new();
+    let mut revs = Vec::new();
     let mut remaining = 0;
     {
         let mut stmt = tx.prepare_cached(&sql)?;
         let mut rows = stmt.query(params_from_iter(params))?;
         while let Some(row) = rows.next()? {
-            if limit != 0 && items.len() >= limit {
+            if limit != 0 && revs.len() >= limit {
                 remaining += 1;
-                continue;
+            } else {
+                revs.push(row.get::<_, i64>(0)?);
             }
-            let value: Vec<u8> = row.get(4)?;
+        }
+    }
+    let mut items = Vec::with_capacity(revs.len());
+    {
+        let mut stmt = tx.prepare_cached("SELECT key, create_rev, value FROM kv WHERE rev = ?1")?;
+        for rev in revs {
+            let kv = stmt.query_row([rev], |row| {
+                let key: Vec<u8> = row.get(0)?;
+                let value: Vec<u8> = row.get(2)?;
+                Ok((key, row.get::<_, i64>(1)?, value))
+            })?;
+            let (key, create_revision, value) = kv;
+            let key = String::from_utf8(key).map_err(|_| {
+                StoreError::Backend("the store file holds a key that is not UTF-8".into())
+            })?;
             items.push(KeyValue {
-                key: Arc::from(row_key(row, 0)?),
+                key: Arc::from(key),
                 value: Bytes::from(value),
-                create_revision: row.get(2)?,
-                mod_revision: row.get(1)?,
+                create_revision,
+                mod_revision: rev,
             });
         }
     }
