@@ -82,3 +82,17 @@ pub struct ListResult {
     /// How many items with the prefix follow the last returned one (remainingItemCount).
     pub remaining: usize,
 }
+
+#[cfg(test)]
+mod tests {
+    /// The API server shares the store across tasks and moves watchers into them.
+    #[test]
+    fn handles_cross_threads() {
+        fn shared<T: Send + Sync>() {}
+        fn movable<T: Send>() {}
+        shared::<crate::Store>();
+        shared::<std::sync::Arc<crate::Store>>();
+        movable::<crate::Watcher>();
+        movable::<crate::Event>();
+    }
+}
