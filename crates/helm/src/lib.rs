@@ -4,6 +4,8 @@
 //! [`cli::template_command`] for `helm template`.
 
 pub mod chart;
+pub mod cli;
 pub mod engine;
+pub mod manifest;
 pub mod values;
 pub mod yaml;

@@ -108,16 +108,11 @@ impl Default for RenderOptions {
     }
 }
 
-/// Sprig's functions, the base Helm starts from.
-fn base_funcs() -> FuncMap {
-    FuncMap::new()
-}
-
 fn helm_funcs() -> Arc<FuncMap> {
     static FUNCS: OnceLock<Arc<FuncMap>> = OnceLock::new();
     FUNCS
         .get_or_init(|| {
-            let mut f = base_funcs();
+            let mut f = gotmpl::sprig();
             register(&mut f);
             Arc::new(f)
         })
@@ -152,14 +147,23 @@ pub fn to_render_values(chart: &Chart, user: &Map, opts: &RenderOptions) -> Resu
     Ok(top)
 }
 
-/// Loads nothing and validates nothing: processes dependencies, builds the render values and
-/// renders — what `helm template`/`install` do with a loaded chart and user values.
+/// Processes dependencies and builds the render values, then renders — what `helm template`
+/// and `helm install` do with a loaded chart and user values.
 pub fn render_chart(chart: &Chart, user: &Map, opts: &RenderOptions) -> Result<BTreeMap<String, String>, RenderError> {
+    render_chart_full(chart, user, opts).map(|(_, out)| out)
+}
+
+/// [`render_chart`], also returning the chart after dependency processing (only enabled
+/// subcharts, aliases applied) — needed for its CRDs and hooks.
+pub fn render_chart_full(
+    chart: &Chart,
+    user: &Map,
+    opts: &RenderOptions,
+) -> Result<(Chart, BTreeMap<String, String>), RenderError> {
     let mut chart = chart.clone();
     fresh_values(&mut chart);
     let user = crate::values::coalesce::deep_copy_map(user);
-    let user = &user;
-    crate::values::process_dependencies(&mut chart, user)?;
+    crate::values::process_dependencies(&mut chart, &user)?;
     if !chart.metadata.kube_version.is_empty()
         && !crate::values::semver::is_compatible_range(&chart.metadata.kube_version, &opts.capabilities.kube_version.version)
     {
@@ -168,8 +172,9 @@ pub fn render_chart(chart: &Chart, user: &Map, opts: &RenderOptions) -> Result<B
             actual: opts.capabilities.kube_version.version.clone(),
         });
     }
-    let top = to_render_values(&chart, user, opts)?;
-    render(&chart, &top, opts)
+    let top = to_render_values(&chart, &user, opts)?;
+    let out = render(&chart, &top, opts)?;
+    Ok((chart, out))
 }
 
 /// Gives every chart its own copy of its values: templates may mutate maps in place.
