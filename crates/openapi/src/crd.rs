@@ -28,6 +28,54 @@ pub struct CrdSchema {
     pub schema: Value,
 }
 
+/// Why a CustomResourceDefinition object could not be read.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CrdError {
+    /// A field the schema builder needs is missing or not a string.
+    #[error("CustomResourceDefinition has no string field {0}")]
+    MissingField(&'static str),
+}
+
+impl CrdSchema {
+    /// Reads the served versions of an `apiextensions.k8s.io/v1` CustomResourceDefinition
+    /// object (as stored JSON), one [`CrdSchema`] per served version.
+    pub fn from_crd(crd: &Value) -> Result<Vec<CrdSchema>, CrdError> {
+        let spec = &crd["spec"];
+        let text = |value: &Value, field: &'static str| {
+            value
+                .as_str()
+                .map(str::to_owned)
+                .ok_or(CrdError::MissingField(field))
+        };
+        let group = text(&spec["group"], "spec.group")?;
+        let kind = text(&spec["names"]["kind"], "spec.names.kind")?;
+        let plural = text(&spec["names"]["plural"], "spec.names.plural")?;
+        let list_kind = spec["names"]["listKind"]
+            .as_str()
+            .map_or_else(|| format!("{kind}List"), str::to_owned);
+        let namespaced = spec["scope"].as_str() != Some("Cluster");
+        let versions = spec["versions"]
+            .as_array()
+            .ok_or(CrdError::MissingField("spec.versions"))?;
+        let mut out = Vec::new();
+        for version in versions {
+            if version["served"] == Value::Bool(false) {
+                continue;
+            }
+            out.push(CrdSchema {
+                group: group.clone(),
+                version: text(&version["name"], "spec.versions[].name")?,
+                kind: kind.clone(),
+                list_kind: list_kind.clone(),
+                plural: plural.clone(),
+                namespaced,
+                schema: version["schema"]["openAPIV3Schema"].clone(),
+            });
+        }
+        Ok(out)
+    }
+}
+
 /// kube's REST-friendly definition name: the group's domain reversed, then version and kind
 /// (`example.com`, `v1`, `Widget` → `com.example.v1.Widget`).
 pub fn definition_name(group: &str, version: &str, kind: &str) -> String {
@@ -216,6 +264,35 @@ mod tests {
         assert_eq!(
             def["x-kubernetes-group-version-kind"][0]["kind"],
             json!("Widget")
+        );
+    }
+
+    #[test]
+    fn from_crd_reads_served_versions() {
+        let crd = json!({
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": "users.iam.kubesphere.io"},
+            "spec": {
+                "group": "iam.kubesphere.io",
+                "names": {"kind": "User", "plural": "users", "listKind": "UserList"},
+                "scope": "Cluster",
+                "versions": [
+                    {"name": "v1beta1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {"type": "object"}}},
+                    {"name": "v1alpha2", "served": false, "storage": false},
+                ],
+            },
+        });
+        let Ok(schemas) = CrdSchema::from_crd(&crd) else {
+            panic!("valid CRD rejected")
+        };
+        assert_eq!(schemas.len(), 1);
+        assert_eq!(schemas[0].version, "v1beta1");
+        assert!(!schemas[0].namespaced);
+        assert_eq!(schemas[0].schema, json!({"type": "object"}));
+        assert_eq!(
+            CrdSchema::from_crd(&json!({"spec": {}})),
+            Err(CrdError::MissingField("spec.group"))
         );
     }
 

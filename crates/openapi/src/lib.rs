@@ -20,7 +20,7 @@ mod strict;
 mod v2;
 mod v3;
 
-pub use crd::{CrdSchema, definition_name};
+pub use crd::{CrdError, CrdSchema, definition_name};
 pub use document::OpenApi;
 
 /// The Kubernetes version the documents describe (their `info.version`).
