@@ -42,6 +42,8 @@ pub struct Store {
     shared: Arc<Shared>,
     commands: mpsc::Sender<Command>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Held from open until close so a second store cannot write the same file.
+    file_lock: Mutex<Option<std::fs::File>>,
     stop: Arc<StopSignal>,
     compaction_step: i64,
 }
@@ -63,6 +65,7 @@ impl Store {
 
     /// Like `open`, with non-default internal sizes.
     pub fn open_tuned(opts: StoreOptions, tuning: StoreTuning) -> Result<Arc<Store>, StoreError> {
+        let file_lock = lock_store_file(&opts.path)?;
         let write_conn = sqlite::open_connection(&opts.path, opts.durable)?;
         sqlite::create_schema(&write_conn)?;
         write_conn.pragma_update(None, "wal_autocheckpoint", 0)?;
@@ -100,6 +103,7 @@ impl Store {
             shared,
             commands,
             threads: Mutex::new(vec![writer_thread]),
+            file_lock: Mutex::new(Some(file_lock)),
             stop: Arc::new(StopSignal::default()),
             compaction_step: tuning.compaction_step.max(1),
         });
@@ -309,12 +313,44 @@ impl Store {
             }
         }
         self.shared.write_state().sender = None;
+        // Only now is nothing left that writes, so another store may open the file.
+        self.file_lock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
     }
 }
 
 impl Drop for Store {
     fn drop(&mut self) {
         self.close();
+    }
+}
+
+/// Takes an exclusive advisory lock on `<path>-lock`. Two stores writing one file would
+/// hand out the same revisions; the kernel drops the lock when the process dies, so a crash
+/// never leaves it behind.
+fn lock_store_file(path: &std::path::Path) -> Result<std::fs::File, StoreError> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push("-lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| {
+            StoreError::Backend(format!("cannot open store file {}: {e}", path.display()))
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Backend(format!(
+            "store file {} is already open in another store (is another orrery running?)",
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Backend(format!(
+            "cannot lock store file {}: {e}",
+            path.display()
+        ))),
     }
 }
 

@@ -169,3 +169,15 @@ async fn background_checkpoint_moves_the_wal_into_the_database_file() {
     }
     assert!(std::fs::metadata(&db).unwrap().len() >= 3_000_000);
 }
+
+#[tokio::test]
+async fn a_second_store_on_the_same_file_is_refused_until_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    let err = Store::open(opts(dir.path())).unwrap_err();
+    assert!(err.to_string().contains("already open"), "{err}");
+    s.create("/a", val("1")).await.unwrap();
+    s.close();
+    let again = Store::open(opts(dir.path())).unwrap();
+    assert_eq!(again.revision(), 1);
+}
