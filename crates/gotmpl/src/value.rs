@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 /// A Go value as seen by a template.
 ///
@@ -30,8 +30,9 @@ pub enum Value {
     Bytes(Arc<[u8]>),
     /// `[]interface{}` (and other slices).
     List(Arc<Vec<Value>>),
-    /// `map[string]interface{}`.
-    Map(Arc<BTreeMap<String, Value>>),
+    /// `map[string]interface{}`: shared and mutable like a Go map (Sprig's `set`, `unset`,
+    /// `merge` change it in place, visible to every holder).
+    Map(Dict),
     /// A Go struct or other value with fields and methods (`.Chart`, `.Files`, `.Capabilities`…).
     Object(Arc<dyn Object>),
 }
@@ -80,9 +81,9 @@ impl Value {
     pub fn list(items: Vec<Value>) -> Value {
         Value::List(Arc::new(items))
     }
-    /// A map value.
+    /// A map value (a new Go map).
     pub fn map(entries: BTreeMap<String, Value>) -> Value {
-        Value::Map(Arc::new(entries))
+        Value::Map(Dict::new(entries))
     }
     /// The string inside, if this is a string.
     pub fn as_str(&self) -> Option<&str> {
@@ -91,10 +92,10 @@ impl Value {
             _ => None,
         }
     }
-    /// The map inside, if this is a map.
-    pub fn as_map(&self) -> Option<&BTreeMap<String, Value>> {
+    /// A snapshot of the map inside, if this is a map (later `set`s do not change it).
+    pub fn as_map(&self) -> Option<Arc<BTreeMap<String, Value>>> {
         match self {
-            Value::Map(m) => Some(m),
+            Value::Map(m) => Some(m.snapshot()),
             _ => None,
         }
     }
@@ -122,7 +123,7 @@ impl fmt::Debug for Value {
             Value::String(s) => write!(f, "String({s:?})"),
             Value::Bytes(b) => write!(f, "Bytes({b:?})"),
             Value::List(l) => f.debug_list().entries(l.iter()).finish(),
-            Value::Map(m) => f.debug_map().entries(m.iter()).finish(),
+            Value::Map(m) => f.debug_map().entries(m.snapshot().iter()).finish(),
             Value::Object(o) => write!(f, "Object({})", o.type_name()),
         }
     }
@@ -139,9 +140,155 @@ impl PartialEq for Value {
             (Value::String(a), Value::String(b)) => a == b,
             (Value::Bytes(a), Value::Bytes(b)) => a == b,
             (Value::List(a), Value::List(b)) => a == b,
-            (Value::Map(a), Value::Map(b)) => a == b,
+            (Value::Map(a), Value::Map(b)) => a.ptr_eq(b) || *a.snapshot() == *b.snapshot(),
             (Value::Object(a), Value::Object(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }
+    }
+}
+
+impl Value {
+    /// The Go type name as `%T` prints it (`string`, `int`, `float64`, `[]interface {}`, …).
+    pub fn type_name(&self) -> String {
+        match self {
+            Value::Nil => "<nil>".into(),
+            Value::Bool(_) => "bool".into(),
+            Value::Int(_, IntKind::Int) => "int".into(),
+            Value::Int(_, IntKind::Int64) => "int64".into(),
+            Value::Int(_, IntKind::Int32) => "int32".into(),
+            Value::Uint(_) => "uint64".into(),
+            Value::Float(_) => "float64".into(),
+            Value::String(_) => "string".into(),
+            Value::Bytes(_) => "[]uint8".into(),
+            Value::List(_) => "[]interface {}".into(),
+            Value::Map(_) => "map[string]interface {}".into(),
+            Value::Object(o) => o.type_name().to_string(),
+        }
+    }
+
+    /// The Go `reflect.Kind` name as Sprig's `kindOf` prints it.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Value::Nil => "invalid",
+            Value::Bool(_) => "bool",
+            Value::Int(_, IntKind::Int) => "int",
+            Value::Int(_, IntKind::Int64) => "int64",
+            Value::Int(_, IntKind::Int32) => "int32",
+            Value::Uint(_) => "uint64",
+            Value::Float(_) => "float64",
+            Value::String(_) => "string",
+            Value::Bytes(_) | Value::List(_) => "slice",
+            Value::Map(_) => "map",
+            Value::Object(_) => "ptr",
+        }
+    }
+
+    /// An `int64` value (what Sprig arithmetic returns).
+    pub fn int64(i: i64) -> Value {
+        Value::Int(i, IntKind::Int64)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Value {
+        Value::str(s)
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Value {
+        Value::String(Arc::from(s))
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Value {
+        Value::Bool(b)
+    }
+}
+
+/// A Go map: shared by every copy of the [`Value`] holding it and changed in place by `set`.
+///
+/// Reads take a cheap snapshot (an `Arc` of the current contents); writes replace the contents
+/// copy-on-write, so a snapshot being iterated never changes under the reader.
+#[derive(Clone, Default)]
+pub struct Dict(Arc<RwLock<Arc<BTreeMap<String, Value>>>>);
+
+impl Dict {
+    /// A new map with these entries.
+    pub fn new(entries: BTreeMap<String, Value>) -> Dict {
+        Dict(Arc::new(RwLock::new(Arc::new(entries))))
+    }
+
+    /// The current contents.
+    pub fn snapshot(&self) -> Arc<BTreeMap<String, Value>> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The value of a key.
+    pub fn get(&self, key: &str) -> Option<Value> {
+        self.0
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .cloned()
+    }
+
+    /// Whether the key is present.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.0
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(key)
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether the map is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Sets a key in place (visible to every holder of this map).
+    pub fn insert(&self, key: String, value: Value) {
+        let mut g = self.0.write().unwrap_or_else(|e| e.into_inner());
+        Arc::make_mut(&mut g).insert(key, value);
+    }
+
+    /// Removes a key in place.
+    pub fn remove(&self, key: &str) -> Option<Value> {
+        let mut g = self.0.write().unwrap_or_else(|e| e.into_inner());
+        Arc::make_mut(&mut g).remove(key)
+    }
+
+    /// Changes the contents in place.
+    pub fn update<R>(&self, f: impl FnOnce(&mut BTreeMap<String, Value>) -> R) -> R {
+        let mut g = self.0.write().unwrap_or_else(|e| e.into_inner());
+        f(Arc::make_mut(&mut g))
+    }
+
+    /// A copy of the contents as a plain map.
+    pub fn to_btree(&self) -> BTreeMap<String, Value> {
+        (*self.snapshot()).clone()
+    }
+
+    /// Whether both are the same Go map.
+    pub fn ptr_eq(&self, other: &Dict) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl From<BTreeMap<String, Value>> for Dict {
+    fn from(m: BTreeMap<String, Value>) -> Dict {
+        Dict::new(m)
+    }
+}
+
+impl fmt::Debug for Dict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.snapshot().iter()).finish()
     }
 }

@@ -1,0 +1,42 @@
+//! The Sprig v3 function library as Helm exposes it (without `env` and `expandenv`).
+
+mod collections;
+pub mod conv;
+mod dates;
+pub mod json;
+mod math;
+mod misc;
+mod random;
+mod semver;
+mod strings;
+
+use crate::error::FuncError;
+use crate::funcs::FuncMap;
+use crate::value::Value;
+
+pub use semver::{Version, constraint_matches};
+
+/// Registers a function that only needs its arguments.
+pub(crate) fn reg<F>(m: &mut FuncMap, name: &str, f: F)
+where
+    F: Fn(&[Value]) -> Result<Value, FuncError> + Send + Sync + 'static,
+{
+    m.insert(name, move |_, a| f(a));
+}
+
+/// Go's builtins plus every Sprig function Helm keeps.
+pub fn sprig() -> FuncMap {
+    let mut m = FuncMap::new();
+    strings::register(&mut m);
+    collections::register(&mut m);
+    math::register(&mut m);
+    misc::register(&mut m);
+    semver::register(&mut m);
+    dates::register(&mut m);
+    m
+}
+
+/// The names of the Sprig functions [`sprig()`] provides, sorted.
+pub fn sprig_function_names() -> Vec<String> {
+    sprig().names()
+}
