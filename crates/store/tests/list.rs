@@ -179,3 +179,27 @@ async fn paginated_list_stays_consistent_while_writes_continue() {
     assert_eq!(all.len(), 50);
     assert!(all.iter().all(|(k, v)| v == "0" && !k.ends_with('x')));
 }
+
+#[tokio::test]
+async fn non_ascii_keys_order_bytewise_in_memory_and_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open_small(dir.path());
+    for key in ["/u/é", "/u/z", "/u/ä", "/u/a", "/u/日本"] {
+        s.create(key, val(key)).await.unwrap();
+    }
+    let at = s.revision();
+    for i in 0..10 {
+        s.create(&format!("/v/{i}"), val("later")).await.unwrap();
+    }
+    let want = vec!["/u/a", "/u/z", "/u/ä", "/u/é", "/u/日本"];
+    let latest: Vec<String> = pairs(&s.list("/u/", None, 0, None).unwrap().items)
+        .into_iter()
+        .map(|p| p.0)
+        .collect();
+    assert_eq!(latest, want);
+    // The ring holds four events, so this older list is answered by SQLite.
+    let older = s.list("/u/", Some("/u/z"), 2, Some(at)).unwrap();
+    let older_keys: Vec<String> = pairs(&older.items).into_iter().map(|p| p.0).collect();
+    assert_eq!(older_keys, vec!["/u/ä", "/u/é"]);
+    assert_eq!(older.remaining, 1);
+}

@@ -253,3 +253,35 @@ async fn many_watchers_all_receive_every_write() {
         assert_eq!(w.await.unwrap(), (1..=50).collect::<Vec<i64>>());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watcher_sees_contiguous_revisions_under_concurrent_writers() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    let mut w = s.watch("/", 0).unwrap();
+    let writers: Vec<_> = (0..8)
+        .map(|t| {
+            let s = Arc::clone(&s);
+            tokio::spawn(async move {
+                for i in 0..100 {
+                    s.create(&format!("/t{t}/{i}"), val("x")).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    let events = collect(&mut w, 800).await;
+    for wr in writers {
+        wr.await.unwrap();
+    }
+    assert_eq!(revs(&events), (1..=800).collect::<Vec<i64>>());
+    // Each writer's own creates arrive in the order it made them.
+    for t in 0..8 {
+        let mine: Vec<String> = events
+            .iter()
+            .filter(|e| e.kv.key.starts_with(&format!("/t{t}/")))
+            .map(|e| e.kv.key.to_string())
+            .collect();
+        let want: Vec<String> = (0..100).map(|i| format!("/t{t}/{i}")).collect();
+        assert_eq!(mine, want);
+    }
+}
