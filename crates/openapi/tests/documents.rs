@@ -1,29 +1,11 @@
 //! Structural checks of the published documents, against what kubectl's parsers need.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::sync::OnceLock;
 
-use openapi::{CrdSchema, OpenApi};
+use common::{find_by_gvk, gv_path, openapi, parse, patch_operation, refs, sample_crd, v3};
 use serde_json::{Value, json};
-
-fn openapi() -> &'static OpenApi {
-    static OPENAPI: OnceLock<OpenApi> = OnceLock::new();
-    OPENAPI.get_or_init(OpenApi::builtin)
-}
-
-fn parse(bytes: &[u8]) -> Value {
-    match serde_json::from_slice(bytes) {
-        Ok(value) => value,
-        Err(err) => panic!("document is not JSON: {err}"),
-    }
-}
-
-fn v3(path: &str, crds: &[CrdSchema]) -> Value {
-    match openapi().v3_group_version(path, crds) {
-        Some(bytes) => parse(&bytes),
-        None => panic!("no v3 document for {path}"),
-    }
-}
 
 /// Every built-in (group, version, kind) the embedded cluster serves.
 const BUILTIN: &[(&str, &str, &[&str])] = &[
@@ -103,35 +85,6 @@ const BUILTIN: &[(&str, &str, &[&str])] = &[
     ("metrics.k8s.io", "v1beta1", &["NodeMetrics", "PodMetrics"]),
 ];
 
-fn gv_path(group: &str, version: &str) -> String {
-    if group.is_empty() {
-        format!("api/{version}")
-    } else {
-        format!("apis/{group}/{version}")
-    }
-}
-
-fn has_gvk(schema: &Value, group: &str, version: &str, kind: &str) -> bool {
-    schema["x-kubernetes-group-version-kind"]
-        .as_array()
-        .is_some_and(|list| {
-            list.iter()
-                .any(|g| g == &json!({"group": group, "version": version, "kind": kind}))
-        })
-}
-
-fn find_by_gvk<'a>(
-    schemas: &'a Value,
-    group: &str,
-    version: &str,
-    kind: &str,
-) -> Option<(&'a String, &'a Value)> {
-    schemas
-        .as_object()?
-        .iter()
-        .find(|(_, schema)| has_gvk(schema, group, version, kind))
-}
-
 #[test]
 fn every_builtin_kind_is_in_v2_and_its_v3_document_with_its_gvk() {
     let v2 = parse(&openapi().v2(&[]));
@@ -168,23 +121,6 @@ fn definitions_use_kube_names() {
     }
 }
 
-fn refs(value: &Value, out: &mut Vec<String>) {
-    match value {
-        Value::Object(map) => {
-            for (key, child) in map {
-                if key == "$ref"
-                    && let Some(target) = child.as_str()
-                {
-                    out.push(target.to_owned());
-                }
-                refs(child, out);
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|child| refs(child, out)),
-        _ => {}
-    }
-}
-
 fn assert_refs_resolve(doc: &Value, prefix: &str, schemas: &Value, what: &str) {
     let mut all = Vec::new();
     refs(doc, &mut all);
@@ -197,26 +133,6 @@ fn assert_refs_resolve(doc: &Value, prefix: &str, schemas: &Value, what: &str) {
             schemas.get(name).is_some(),
             "{what}: dangling ref {reference}"
         );
-    }
-}
-
-fn sample_crd(extra: Value) -> CrdSchema {
-    CrdSchema {
-        group: "example.com".into(),
-        version: "v1".into(),
-        kind: "Widget".into(),
-        list_kind: "WidgetList".into(),
-        plural: "widgets".into(),
-        namespaced: true,
-        schema: json!({
-            "type": "object",
-            "properties": {
-                "spec": {
-                    "type": "object",
-                    "properties": {"size": {"type": "integer"}, "extra": extra},
-                },
-            },
-        }),
     }
 }
 
@@ -289,20 +205,6 @@ fn unknown_group_versions_have_no_document() {
         openapi().v3_group_version("apis/apps/v1/", &[]).is_some(),
         "a trailing slash is tolerated"
     );
-}
-
-/// kubectl's `gvkSupportsPatchOpenAPIV3` plus cli-runtime's `supportsQueryParamV3`.
-fn patch_operation<'a>(
-    doc: &'a Value,
-    group: &str,
-    version: &str,
-    kind: &str,
-) -> Option<&'a Value> {
-    let want = json!({"group": group, "version": version, "kind": kind});
-    doc["paths"].as_object()?.values().find_map(|item| {
-        let op = item.get("patch")?;
-        (op["x-kubernetes-group-version-kind"] == want).then_some(op)
-    })
 }
 
 #[test]
@@ -438,105 +340,6 @@ fn scalars_are_spelled_like_kube() {
 }
 
 #[test]
-fn a_crd_appears_in_v2_the_index_and_its_document() {
-    let crds = [sample_crd(
-        json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}),
-    )];
-    let v2 = parse(&openapi().v2(&crds));
-    let widget = &v2["definitions"]["com.example.v1.Widget"];
-    assert!(has_gvk(widget, "example.com", "v1", "Widget"));
-    assert!(has_gvk(
-        &v2["definitions"]["com.example.v1.WidgetList"],
-        "example.com",
-        "v1",
-        "WidgetList"
-    ));
-    assert!(
-        v2["paths"]
-            .get("/apis/example.com/v1/namespaces/{namespace}/widgets/{name}")
-            .is_some()
-    );
-    assert!(
-        v2["definitions"].get("io.k8s.api.core.v1.Pod").is_some(),
-        "built-ins stay"
-    );
-
-    let index = parse(&openapi().v3_index(&crds));
-    assert!(index["paths"].get("apis/example.com/v1").is_some());
-    assert!(index["paths"].get("api/v1").is_some());
-
-    let doc = v3("apis/example.com/v1", &crds);
-    let schemas = &doc["components"]["schemas"];
-    let widget = &schemas["com.example.v1.Widget"];
-    assert!(has_gvk(widget, "example.com", "v1", "Widget"));
-    assert_eq!(
-        widget["properties"]["spec"]["properties"]["extra"]["x-kubernetes-preserve-unknown-fields"],
-        json!(true)
-    );
-    assert_eq!(
-        widget["properties"]["metadata"]["allOf"][0]["$ref"],
-        json!("#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta")
-    );
-    assert!(
-        schemas
-            .get("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta")
-            .is_some()
-    );
-    let Some(op) = patch_operation(&doc, "example.com", "v1", "Widget") else {
-        panic!("no CR patch op")
-    };
-    let content = &op["requestBody"]["content"];
-    assert!(content.get("application/merge-patch+json").is_some());
-    assert!(
-        content
-            .get("application/strategic-merge-patch+json")
-            .is_none(),
-        "CRs take no strategic merge patch"
-    );
-}
-
-fn index_hashes(crds: &[CrdSchema]) -> Value {
-    parse(&openapi().v3_index(crds))["paths"].clone()
-}
-
-#[test]
-fn index_hash_changes_when_a_crd_changes_and_only_for_its_group_version() {
-    let before = index_hashes(&[sample_crd(json!({"type": "string"}))]);
-    let after = index_hashes(&[sample_crd(json!({"type": "integer"}))]);
-    assert_ne!(before["apis/example.com/v1"], after["apis/example.com/v1"]);
-    assert_eq!(before["api/v1"], after["api/v1"]);
-    assert_eq!(before["api/v1"], index_hashes(&[])["api/v1"]);
-    assert_eq!(
-        index_hashes(&[sample_crd(json!({"type": "string"}))]),
-        before,
-        "stable for the same CRDs"
-    );
-    let served = openapi().v3_hash(
-        "apis/example.com/v1",
-        &[sample_crd(json!({"type": "integer"}))],
-    );
-    let url = after["apis/example.com/v1"]["serverRelativeURL"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    assert!(served.is_some_and(|h| url.ends_with(&h)));
-}
-
-#[test]
-fn a_crd_in_a_new_version_of_a_group_does_not_disturb_builtins() {
-    let mut crd = sample_crd(json!({"type": "string"}));
-    crd.group = "apps".into();
-    crd.version = "v1".into();
-    crd.kind = "Gadget".into();
-    crd.list_kind = "GadgetList".into();
-    crd.plural = "gadgets".into();
-    let doc = v3("apis/apps/v1", std::slice::from_ref(&crd));
-    let schemas = &doc["components"]["schemas"];
-    assert!(find_by_gvk(schemas, "apps", "v1", "Deployment").is_some());
-    assert!(find_by_gvk(schemas, "apps", "v1", "Gadget").is_some());
-}
-
-#[test]
 fn list_kinds_reference_their_items() {
     let v2 = parse(&openapi().v2(&[]));
     let list = &v2["definitions"]["io.k8s.api.core.v1.PodList"];
@@ -568,58 +371,4 @@ fn v2_operations_carry_kube_extensions() {
         .collect();
     assert!(consumes.contains("application/strategic-merge-patch+json"));
     assert_eq!(v2["swagger"], json!("2.0"));
-}
-
-#[test]
-fn strict_field_check_reports_unknown_fields_like_kube() {
-    let deployment = json!({
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "web", "labels": {"app": "web"}, "bogus": 1},
-        "spec": {
-            "replicas": 2,
-            "selector": {"matchLabels": {"app": "web"}},
-            "template": {
-                "metadata": {"labels": {"app": "web"}},
-                "spec": {"containers": [{"name": "web", "image": "nginx", "imagePullPolice": "Always",
-                    "resources": {"limits": {"cpu": "1"}}}]},
-            },
-        },
-    });
-    let found = openapi().unknown_fields("apps", "v1", "Deployment", &deployment, &[]);
-    assert_eq!(
-        found,
-        Some(vec![
-            "metadata.bogus".to_owned(),
-            "spec.template.spec.containers[0].imagePullPolice".to_owned()
-        ])
-    );
-    let clean = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "v"}});
-    assert_eq!(
-        openapi().unknown_fields("", "v1", "ConfigMap", &clean, &[]),
-        Some(Vec::new())
-    );
-    assert_eq!(
-        openapi().unknown_fields("nope.example", "v1", "Thing", &clean, &[]),
-        None
-    );
-}
-
-#[test]
-fn strict_field_check_covers_custom_resources() {
-    let crds = [sample_crd(
-        json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}),
-    )];
-    let widget = json!({
-        "apiVersion": "example.com/v1",
-        "kind": "Widget",
-        "metadata": {"name": "w"},
-        "spec": {"size": 1, "extra": {"anything": [1, 2]}, "colour": "red"},
-        "status": {},
-    });
-    let found = openapi().unknown_fields("example.com", "v1", "Widget", &widget, &crds);
-    assert_eq!(
-        found,
-        Some(vec!["spec.colour".to_owned(), "status".to_owned()])
-    );
 }
