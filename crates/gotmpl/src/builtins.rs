@@ -97,7 +97,7 @@ pub(crate) fn builtin(name: &str) -> Option<Callable> {
 
 fn want(a: &[Value], n: usize, name: &str) -> Result<(), FuncError> {
     if a.len() != n {
-        return Err(FuncError::msg(format!(
+        return Err(FuncError::Arity(format!(
             "wrong number of args for {name}: want {n} got {}",
             a.len()
         )));
@@ -107,7 +107,7 @@ fn want(a: &[Value], n: usize, name: &str) -> Result<(), FuncError> {
 
 fn at_least(a: &[Value], n: usize, name: &str) -> Result<(), FuncError> {
     if a.len() < n {
-        return Err(FuncError::msg(format!(
+        return Err(FuncError::Arity(format!(
             "wrong number of args for {name}: want at least {n} got {}",
             a.len()
         )));

@@ -59,6 +59,9 @@ pub enum FuncError {
     /// A plain message.
     #[error("{0}")]
     Msg(String),
+    /// Wrong number of arguments (reported without "error calling", like Go's own check).
+    #[error("{0}")]
+    Arity(String),
     /// An error from executing a nested template (`include`, `tpl`).
     #[error("{0}")]
     Template(Box<TemplateError>),

@@ -67,7 +67,7 @@ impl Shared {
 
     fn tick(&mut self) -> Result<(), TemplateError> {
         self.ticks = self.ticks.wrapping_add(1);
-        if self.ticks % 256 == 0
+        if self.ticks.is_multiple_of(256)
             && let Some(d) = self.limits.deadline
             && Instant::now() > d
         {
@@ -419,7 +419,7 @@ impl<'t, 'a, 'p> Exec<'t, 'a, 'p> {
     fn walk_range_inner(
         &mut self,
         dot: &Slot,
-        node: &'t Node,
+        _node: &'t Node,
         b: &'t Branch,
         out: &mut String,
     ) -> Result<(), Stop> {
@@ -477,7 +477,6 @@ impl<'t, 'a, 'p> Exec<'t, 'a, 'p> {
             }
             Value::Int(n, kind) => {
                 if b.pipe.decl.len() > 1 {
-                    self.at = At::Node(node);
                     return Err(self
                         .errorf(format!(
                             "can't use {n} to iterate over more than one variable"
@@ -499,7 +498,6 @@ impl<'t, 'a, 'p> Exec<'t, 'a, 'p> {
             }
             Value::Uint(n) => {
                 if b.pipe.decl.len() > 1 {
-                    self.at = At::Node(node);
                     return Err(self
                         .errorf(format!(
                             "can't use {n} to iterate over more than one variable"
@@ -515,7 +513,6 @@ impl<'t, 'a, 'p> Exec<'t, 'a, 'p> {
             }
             Value::Nil => {}
             other => {
-                self.at = At::Node(node);
                 return Err(self
                     .errorf(format!(
                         "range can't iterate over {}",
@@ -800,6 +797,7 @@ impl<'t, 'a, 'p> Exec<'t, 'a, 'p> {
                 match f(&mut ctx, &argv) {
                     Ok(v) => Ok(v),
                     Err(FuncError::Template(e)) if matches!(*e, TemplateError::Limit(_)) => Err(*e),
+                    Err(FuncError::Arity(m)) => Err(self.errorf(m)),
                     Err(e) => {
                         self.at = call_at;
                         Err(self.errorf(format!("error calling {name}: {e}")))

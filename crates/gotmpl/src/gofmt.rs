@@ -392,7 +392,7 @@ impl Printer {
                     let (p, n) = int_from_arg(args, arg_num);
                     arg_num = n;
                     match p {
-                        Some(p) if p >= 0 && p < 1_000_000 => self.f.prec = Some(p as usize),
+                        Some(p) if (0..1_000_000).contains(&p) => self.f.prec = Some(p as usize),
                         Some(_) => self.f.prec = None,
                         None => self.buf.push_str("%!(BADPREC)"),
                     }

@@ -64,10 +64,8 @@ pub fn merge_into(dst: &Dict, src: &Dict, overwrite: bool, depth: usize) {
                     merge_into(dm, sm, overwrite, depth + 1);
                 }
             }
-            Value::List(_) => {
-                if overwrite {
-                    dst.insert(k.clone(), sv.clone());
-                }
+            Value::List(_) if overwrite => {
+                dst.insert(k.clone(), sv.clone());
             }
             _ => {}
         }

@@ -1,5 +1,456 @@
-//! Sprig's date functions (placeholder registration; filled in below).
+//! Sprig's date functions with Go's reference-time layouts (`2006-01-02 15:04:05`). Times are
+//! in UTC (Helm runs them in the process's local zone, UTC in containers).
 
+use std::sync::Arc;
+
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
+
+use crate::error::FuncError;
 use crate::funcs::FuncMap;
+use crate::value::{Object, Value};
 
-pub(crate) fn register(_m: &mut FuncMap) {}
+use super::conv::str_arg;
+use super::reg;
+
+/// A Go `time.Time`.
+#[derive(Clone, Debug)]
+pub struct Time(pub DateTime<Utc>);
+
+impl Object for Time {
+    fn type_name(&self) -> &str {
+        "time.Time"
+    }
+    fn field(&self, name: &str) -> Option<Value> {
+        Some(match name {
+            "Unix" => Value::int64(self.0.timestamp()),
+            "UnixNano" => Value::int64(self.0.timestamp_nanos_opt().unwrap_or(0)),
+            "Year" => Value::int(self.0.year() as i64),
+            "Day" => Value::int(self.0.day() as i64),
+            "Hour" => Value::int(self.0.hour() as i64),
+            "Minute" => Value::int(self.0.minute() as i64),
+            "Second" => Value::int(self.0.second() as i64),
+            "String" => Value::from(self.print()),
+            _ => return None,
+        })
+    }
+    fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
+        match name {
+            "Format" => Some(Ok(Value::from(format(&self.0, &str_arg(args.first()))))),
+            _ => None,
+        }
+    }
+    fn print(&self) -> String {
+        format(&self.0, "2006-01-02 15:04:05.999999999 -0700 MST")
+    }
+}
+
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+const DAYS: [&str; 7] = [
+    "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+];
+
+/// Formats with a Go layout.
+pub fn format(t: &DateTime<Utc>, layout: &str) -> String {
+    let mut out = String::new();
+    let b = layout.as_bytes();
+    let mut i = 0;
+    let h12 = |h: u32| if h.is_multiple_of(12) { 12 } else { h % 12 };
+    while i < b.len() {
+        let rest = &layout[i..];
+        let take = |s: &str| rest.starts_with(s);
+        let (text, n): (String, usize) = if take("January") {
+            (MONTHS[t.month0() as usize].into(), 7)
+        } else if take("Jan") {
+            (MONTHS[t.month0() as usize][..3].into(), 3)
+        } else if take("Monday") {
+            (DAYS[t.weekday().num_days_from_sunday() as usize].into(), 6)
+        } else if take("Mon") {
+            (
+                DAYS[t.weekday().num_days_from_sunday() as usize][..3].into(),
+                3,
+            )
+        } else if take("MST") {
+            ("UTC".into(), 3)
+        } else if take("2006") {
+            (format!("{:04}", t.year()), 4)
+        } else if take("002") {
+            (format!("{:03}", t.ordinal()), 3)
+        } else if take("01") {
+            (format!("{:02}", t.month()), 2)
+        } else if take("02") {
+            (format!("{:02}", t.day()), 2)
+        } else if take("03") {
+            (format!("{:02}", h12(t.hour())), 2)
+        } else if take("04") {
+            (format!("{:02}", t.minute()), 2)
+        } else if take("05") {
+            (format!("{:02}", t.second()), 2)
+        } else if take("06") {
+            (format!("{:02}", t.year() % 100), 2)
+        } else if take("15") {
+            (format!("{:02}", t.hour()), 2)
+        } else if take("_2") {
+            (format!("{:>2}", t.day()), 2)
+        } else if take("1") {
+            (t.month().to_string(), 1)
+        } else if take("2") {
+            (t.day().to_string(), 1)
+        } else if take("3") {
+            (h12(t.hour()).to_string(), 1)
+        } else if take("4") {
+            (t.minute().to_string(), 1)
+        } else if take("5") {
+            (t.second().to_string(), 1)
+        } else if take("PM") {
+            ((if t.hour() >= 12 { "PM" } else { "AM" }).into(), 2)
+        } else if take("pm") {
+            ((if t.hour() >= 12 { "pm" } else { "am" }).into(), 2)
+        } else if take("Z07:00") {
+            ("Z".into(), 6)
+        } else if take("Z0700") {
+            ("Z".into(), 5)
+        } else if take("-07:00") {
+            ("+00:00".into(), 6)
+        } else if take("-0700") {
+            ("+0000".into(), 5)
+        } else if take("-07") {
+            ("+00".into(), 3)
+        } else if (take(".0") || take(".9") || take(",0") || take(",9")) && {
+            let d = rest.as_bytes()[1];
+            let k = rest[1..].bytes().take_while(|c| *c == d).count();
+            !rest
+                .as_bytes()
+                .get(1 + k)
+                .is_some_and(|c| c.is_ascii_digit())
+        } {
+            let d = rest.as_bytes()[1];
+            let k = rest[1..].bytes().take_while(|c| *c == d).count();
+            let nanos = format!("{:09}", t.nanosecond());
+            let mut frac = nanos[..k.min(9)].to_string();
+            if d == b'9' {
+                frac = frac.trim_end_matches('0').to_string();
+                if frac.is_empty() {
+                    (String::new(), 1 + k)
+                } else {
+                    (format!("{}{frac}", &rest[..1]), 1 + k)
+                }
+            } else {
+                (format!("{}{frac}", &rest[..1]), 1 + k)
+            }
+        } else {
+            let c = rest.chars().next().unwrap_or(' ');
+            (c.to_string(), c.len_utf8())
+        };
+        out.push_str(&text);
+        i += n;
+    }
+    out
+}
+
+/// Parses with a Go layout (numeric fields, month names and AM/PM; UTC).
+pub fn parse(layout: &str, value: &str) -> Result<DateTime<Utc>, String> {
+    let err = || {
+        format!(
+            "parsing time {} as {}: cannot parse",
+            crate::gofmt::quote(value),
+            crate::gofmt::quote(layout)
+        )
+    };
+    let (mut y, mut mo, mut d, mut h, mut mi, mut s, mut pm) =
+        (1i32, 1u32, 1u32, 0u32, 0u32, 0u32, None);
+    let mut li = 0;
+    let mut vi = 0;
+    let lb = layout.as_bytes();
+    let vb = value.as_bytes();
+    let num = |vi: &mut usize, max: usize| -> Result<u32, String> {
+        let st = *vi;
+        while *vi < vb.len() && *vi - st < max && vb[*vi].is_ascii_digit() {
+            *vi += 1;
+        }
+        value[st..*vi].parse::<u32>().map_err(|_| err())
+    };
+    while li < lb.len() {
+        let rest = &layout[li..];
+        let t = |s: &str| rest.starts_with(s);
+        if t("2006") {
+            y = num(&mut vi, 4)? as i32;
+            li += 4;
+        } else if t("01") || t("02") || t("03") || t("04") || t("05") || t("15") || t("06") {
+            let v = num(&mut vi, 2)?;
+            match &rest[..2] {
+                "01" => mo = v,
+                "02" => d = v,
+                "03" | "15" => h = v,
+                "04" => mi = v,
+                "05" => s = v,
+                _ => y = 2000 + v as i32 - if v >= 69 { 100 } else { 0 },
+            }
+            li += 2;
+        } else if t("January") || t("Jan") {
+            let n = if t("January") { 7 } else { 3 };
+            let found = MONTHS.iter().position(|m| {
+                let m = if n == 3 { &m[..3] } else { m };
+                value[vi..].starts_with(m)
+            });
+            let idx = found.ok_or_else(err)?;
+            vi += if n == 3 { 3 } else { MONTHS[idx].len() };
+            mo = idx as u32 + 1;
+            li += n;
+        } else if t("PM") || t("pm") {
+            pm = Some(value[vi..].to_ascii_uppercase().starts_with("PM"));
+            vi += 2;
+            li += 2;
+        } else if t("1") || t("2") || t("3") || t("4") || t("5") {
+            let v = num(&mut vi, 2)?;
+            match &rest[..1] {
+                "1" => mo = v,
+                "2" => d = v,
+                "3" => h = v,
+                "4" => mi = v,
+                _ => s = v,
+            }
+            li += 1;
+        } else {
+            if vb.get(vi) != lb.get(li) {
+                return Err(err());
+            }
+            li += 1;
+            vi += 1;
+        }
+    }
+    if vi != vb.len() {
+        return Err(err());
+    }
+    if let Some(p) = pm {
+        h = h % 12 + if p { 12 } else { 0 };
+    }
+    let date = NaiveDate::from_ymd_opt(y, mo, d).ok_or_else(err)?;
+    let dt: NaiveDateTime = date.and_hms_opt(h, mi, s).ok_or_else(err)?;
+    Ok(Utc.from_utc_datetime(&dt))
+}
+
+/// Go's `time.Duration.String()` for nanoseconds.
+pub fn duration_string(ns: i128) -> String {
+    if ns == 0 {
+        return "0s".into();
+    }
+    let neg = ns < 0;
+    let u = ns.unsigned_abs();
+    let mut s = if u < 1_000_000_000 {
+        let (unit, div) = if u < 1_000 {
+            ("ns", 1u128)
+        } else if u < 1_000_000 {
+            ("µs", 1_000)
+        } else {
+            ("ms", 1_000_000)
+        };
+        format!("{}{unit}", frac(u, div))
+    } else {
+        let secs = u / 1_000_000_000;
+        let (h, m) = (secs / 3600, (secs / 60) % 60);
+        let sec = frac(u % 60_000_000_000, 1_000_000_000);
+        let mut o = String::new();
+        if h > 0 {
+            o.push_str(&format!("{h}h"));
+        }
+        if h > 0 || m > 0 {
+            o.push_str(&format!("{m}m"));
+        }
+        o.push_str(&format!("{sec}s"));
+        o
+    };
+    if neg {
+        s.insert(0, '-');
+    }
+    s
+}
+
+fn frac(v: u128, div: u128) -> String {
+    let whole = v / div;
+    let rem = v % div;
+    if rem == 0 {
+        return whole.to_string();
+    }
+    let width = div.to_string().len() - 1;
+    let f = format!("{rem:0width$}");
+    format!("{whole}.{}", f.trim_end_matches('0'))
+}
+
+/// Go's `time.ParseDuration`, in nanoseconds.
+pub fn parse_duration(s: &str) -> Result<i128, String> {
+    let bad = || format!("time: invalid duration {}", crate::gofmt::quote(s));
+    let (neg, mut rest) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if rest == "0" {
+        return Ok(0);
+    }
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    let mut total: f64 = 0.0;
+    while !rest.is_empty() {
+        let n = rest
+            .bytes()
+            .take_while(|c| c.is_ascii_digit() || *c == b'.')
+            .count();
+        if n == 0 {
+            return Err(bad());
+        }
+        let v: f64 = rest[..n].parse().map_err(|_| bad())?;
+        rest = &rest[n..];
+        let u = rest
+            .bytes()
+            .take_while(|c| !c.is_ascii_digit() && *c != b'.')
+            .count();
+        let unit = match &rest[..u] {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return Err(bad()),
+        };
+        rest = &rest[u..];
+        total += v * unit;
+    }
+    Ok(if neg {
+        -(total.round() as i128)
+    } else {
+        total.round() as i128
+    })
+}
+
+fn time_of(v: Option<&Value>) -> DateTime<Utc> {
+    match v {
+        Some(Value::Object(o)) if o.type_name() == "time.Time" => o
+            .field("UnixNano")
+            .and_then(|n| {
+                if let Value::Int(n, _) = n {
+                    Some(Utc.timestamp_nanos(n))
+                } else {
+                    None
+                }
+            })
+            .unwrap_or_else(Utc::now),
+        Some(Value::Int(i, _)) => Utc.timestamp_opt(*i, 0).single().unwrap_or_else(Utc::now),
+        _ => Utc::now(),
+    }
+}
+
+fn time_value(t: DateTime<Utc>) -> Value {
+    Value::Object(Arc::new(Time(t)))
+}
+
+pub(crate) fn register(m: &mut FuncMap) {
+    reg(m, "now", |_| Ok(time_value(Utc::now())));
+    reg(m, "date", |a| {
+        Ok(Value::from(format(&time_of(a.get(1)), &str_arg(a.first()))))
+    });
+    for name in ["dateInZone", "date_in_zone"] {
+        reg(m, name, |a| {
+            Ok(Value::from(format(&time_of(a.get(1)), &str_arg(a.first()))))
+        });
+    }
+    reg(m, "htmlDate", |a| {
+        Ok(Value::from(format(&time_of(a.first()), "2006-01-02")))
+    });
+    reg(m, "htmlDateInZone", |a| {
+        Ok(Value::from(format(&time_of(a.first()), "2006-01-02")))
+    });
+    reg(m, "toDate", |a| {
+        Ok(parse(&str_arg(a.first()), &str_arg(a.get(1)))
+            .map(time_value)
+            .unwrap_or_else(|_| {
+                time_value(
+                    Utc.timestamp_opt(-62135596800, 0)
+                        .single()
+                        .unwrap_or_default(),
+                )
+            }))
+    });
+    reg(m, "mustToDate", |a| {
+        parse(&str_arg(a.first()), &str_arg(a.get(1)))
+            .map(time_value)
+            .map_err(FuncError::Msg)
+    });
+    for name in [
+        "dateModify",
+        "date_modify",
+        "mustDateModify",
+        "must_date_modify",
+    ] {
+        let must = name.starts_with("must");
+        reg(m, name, move |a| {
+            let t = time_of(a.get(1));
+            match parse_duration(&str_arg(a.first())) {
+                Ok(d) => Ok(time_value(t + chrono::Duration::nanoseconds(d as i64))),
+                Err(e) if must => Err(FuncError::Msg(e)),
+                Err(_) => Ok(time_value(t)),
+            }
+        });
+    }
+    reg(m, "duration", |a| {
+        let n: i64 = match a.first() {
+            Some(Value::String(s)) => s.parse().unwrap_or(0),
+            Some(Value::Int(i, crate::value::IntKind::Int64)) => *i,
+            _ => 0,
+        };
+        Ok(Value::from(duration_string(n as i128 * 1_000_000_000)))
+    });
+    reg(m, "durationRound", |a| {
+        let d: i128 = match a.first() {
+            Some(Value::String(s)) => parse_duration(s).unwrap_or(0),
+            Some(Value::Int(i, crate::value::IntKind::Int64)) => *i as i128,
+            Some(v @ Value::Object(_)) => (Utc::now() - time_of(Some(v)))
+                .num_nanoseconds()
+                .unwrap_or(0) as i128,
+            _ => 0,
+        };
+        let u = d.unsigned_abs();
+        let hour: u128 = 3_600_000_000_000;
+        let units = [
+            (hour * 24 * 365, "y"),
+            (hour * 24 * 30, "mo"),
+            (hour * 24, "d"),
+            (hour, "h"),
+            (60_000_000_000, "m"),
+            (1_000_000_000, "s"),
+        ];
+        for (size, name) in units {
+            if u > size {
+                return Ok(Value::from(format!("{}{name}", u / size)));
+            }
+        }
+        Ok(Value::str("0s"))
+    });
+    reg(m, "unixEpoch", |a| {
+        Ok(Value::from(time_of(a.first()).timestamp().to_string()))
+    });
+    reg(m, "ago", |a| {
+        let d = (Utc::now() - time_of(a.first())).num_seconds();
+        Ok(Value::from(duration_string(d as i128 * 1_000_000_000)))
+    });
+}

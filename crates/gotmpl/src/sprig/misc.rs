@@ -81,7 +81,7 @@ fn b32dec(s: &str) -> Result<Vec<u8>, String> {
             bits &= (1 << nbits) - 1;
         }
     }
-    if s.len() % 8 != 0 {
+    if !s.len().is_multiple_of(8) {
         return Err(format!(
             "illegal base32 data at input byte {}",
             s.len() / 8 * 8
@@ -169,10 +169,8 @@ fn regex_split(re: &regex::Regex, s: &str, n: i64) -> Vec<String> {
     if n == 0 {
         return Vec::new();
     }
-    if re.as_str().is_empty() || s.is_empty() {
-        if s.is_empty() {
-            return vec![String::new()];
-        }
+    if s.is_empty() {
+        return vec![String::new()];
     }
     let mut out = Vec::new();
     let mut beg = 0;
@@ -518,7 +516,7 @@ pub(crate) fn register(m: &mut FuncMap) {
             )))
         });
     }
-    m.insert("regexQuoteMeta", s1(|s| quote_meta(s)));
+    m.insert("regexQuoteMeta", s1(quote_meta));
     // URLs.
     reg(m, "urlParse", |a| url_parse(&str_arg(a.first())));
     reg(m, "urlJoin", |a| {

@@ -106,7 +106,7 @@ fn abbreviate_full(s: &str, offset: i64, max: i64) -> String {
         return String::new();
     }
     if offset + max - 3 < len {
-        let rest = cut(offset - 1, len);
+        let rest = cut(offset, len);
         return format!("...{}", abbreviate_full(&rest, 0, max - 3));
     }
     format!("...{}", cut(len - (max - 3), len))
@@ -197,8 +197,7 @@ fn to_delimited(s: &str, sep: char) -> String {
             let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
             let boundary = (prev_kind == 1 && kind == 2)
                 || (prev_kind == 2 && kind == 2 && next_lower)
-                || (prev_kind == 3 && kind != 3)
-                || (prev_kind != 3 && kind == 3 && prev_kind != 0);
+                || (prev_kind == 3 && kind == 2);
             if boundary {
                 out.push(sep);
             }
