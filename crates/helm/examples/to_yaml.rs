@@ -13,9 +13,10 @@ fn main() {
             std::process::exit(1);
         }
     };
-    match helm::yaml::parse_value(&text).map_err(|e| e.to_string()).and_then(|v| {
-        helm::yaml::to_yaml(&v).map_err(|e| e.to_string())
-    }) {
+    match helm::yaml::parse_value(&text)
+        .map_err(|e| e.to_string())
+        .and_then(|v| helm::yaml::to_yaml(&v).map_err(|e| e.to_string()))
+    {
         Ok(s) => println!("{s}"),
         Err(e) => {
             eprintln!("{e}");

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::chart::{Chart, LoadLimits};
-use crate::engine::{Capabilities, KubeVersion, RenderOptions, ReleaseOptions};
+use crate::engine::{Capabilities, KubeVersion, ReleaseOptions, RenderOptions};
 use crate::values::Map;
 use crate::values::strvals;
 
@@ -74,7 +74,8 @@ pub enum CliError {
 pub fn user_values(args: &TemplateArgs) -> Result<Map, CliError> {
     let mut base = Map::new();
     for f in &args.values {
-        let text = std::fs::read_to_string(f).map_err(|e| CliError::Values(format!("{}: {e}", f.display())))?;
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| CliError::Values(format!("{}: {e}", f.display())))?;
         let m = crate::yaml::parse_map(&text)
             .map_err(|e| CliError::Values(format!("failed to parse {}: {e}", f.display())))?;
         strvals::merge_maps(&mut base, &m);
@@ -97,8 +98,14 @@ fn crd_objects(chart: &Chart, parent: Option<&str>, out: &mut Vec<(String, Strin
         None => chart.name().to_string(),
     };
     for f in chart.crds() {
-        if [".yaml", ".yml", ".json"].iter().any(|e| f.name.ends_with(e)) {
-            out.push((format!("{full}/{}", f.name), String::from_utf8_lossy(&f.data).to_string()));
+        if [".yaml", ".yml", ".json"]
+            .iter()
+            .any(|e| f.name.ends_with(e))
+        {
+            out.push((
+                format!("{full}/{}", f.name),
+                String::from_utf8_lossy(&f.data).to_string(),
+            ));
         }
     }
     for d in &chart.dependencies {
@@ -113,11 +120,16 @@ pub fn template_command(args: TemplateArgs, out: &mut impl Write) -> Result<(), 
     let user = user_values(&args)?;
     let mut caps = Capabilities::default();
     if let Some(kv) = &args.kube_version {
-        caps.kube_version = KubeVersion::parse(kv).ok_or_else(|| CliError::KubeVersion(kv.clone()))?;
+        caps.kube_version =
+            KubeVersion::parse(kv).ok_or_else(|| CliError::KubeVersion(kv.clone()))?;
     }
     caps.api_versions.extend(args.api_versions.iter().cloned());
     let opts = RenderOptions {
-        release: ReleaseOptions { name: args.release_name.clone(), namespace: args.namespace.clone(), ..ReleaseOptions::default() },
+        release: ReleaseOptions {
+            name: args.release_name.clone(),
+            namespace: args.namespace.clone(),
+            ..ReleaseOptions::default()
+        },
         capabilities: caps,
         ..RenderOptions::default()
     };

@@ -9,19 +9,57 @@ use regex::Regex;
 
 /// Helm's `InstallOrder` of kinds.
 pub const INSTALL_ORDER: &[&str] = &[
-    "PriorityClass", "Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange",
-    "PodSecurityPolicy", "PodDisruptionBudget", "ServiceAccount", "Secret", "SecretList",
-    "ConfigMap", "StorageClass", "PersistentVolume", "PersistentVolumeClaim",
-    "CustomResourceDefinition", "ClusterRole", "ClusterRoleList", "ClusterRoleBinding",
-    "ClusterRoleBindingList", "Role", "RoleList", "RoleBinding", "RoleBindingList", "Service",
-    "DaemonSet", "Pod", "ReplicationController", "ReplicaSet", "Deployment",
-    "HorizontalPodAutoscaler", "StatefulSet", "Job", "CronJob", "IngressClass", "Ingress",
-    "APIService", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
+    "PriorityClass",
+    "Namespace",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "PodSecurityPolicy",
+    "PodDisruptionBudget",
+    "ServiceAccount",
+    "Secret",
+    "SecretList",
+    "ConfigMap",
+    "StorageClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleList",
+    "ClusterRoleBinding",
+    "ClusterRoleBindingList",
+    "Role",
+    "RoleList",
+    "RoleBinding",
+    "RoleBindingList",
+    "Service",
+    "DaemonSet",
+    "Pod",
+    "ReplicationController",
+    "ReplicaSet",
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+    "IngressClass",
+    "Ingress",
+    "APIService",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
 ];
 
 const HOOK_EVENTS: &[&str] = &[
-    "pre-install", "post-install", "pre-delete", "post-delete", "pre-upgrade", "post-upgrade",
-    "pre-rollback", "post-rollback", "test", "test-success",
+    "pre-install",
+    "post-install",
+    "pre-delete",
+    "post-delete",
+    "pre-upgrade",
+    "post-upgrade",
+    "pre-rollback",
+    "post-rollback",
+    "test",
+    "test-success",
 ];
 
 /// One manifest out of a rendered template.
@@ -102,7 +140,9 @@ fn get_str(m: &BTreeMap<String, Value>, k: &str) -> String {
 }
 
 /// `SortManifests`: (hooks, manifests), each in install order; partials and blank files skipped.
-pub fn sort_manifests(files: &BTreeMap<String, String>) -> Result<(Vec<Manifest>, Vec<Manifest>), ManifestError> {
+pub fn sort_manifests(
+    files: &BTreeMap<String, String>,
+) -> Result<(Vec<Manifest>, Vec<Manifest>), ManifestError> {
     let mut hooks = Vec::new();
     let mut generic = Vec::new();
     for (path, content) in files {
@@ -111,12 +151,23 @@ pub fn sort_manifests(files: &BTreeMap<String, String>) -> Result<(Vec<Manifest>
             continue;
         }
         for doc in split_manifests(content) {
-            let head = crate::yaml::parse_value(&doc).map_err(|source| ManifestError { path: path.clone(), source })?;
+            let head = crate::yaml::parse_value(&doc).map_err(|source| ManifestError {
+                path: path.clone(),
+                source,
+            })?;
             let head = head.as_map().map(|m| (*m).clone()).unwrap_or_default();
             let kind = get_str(&head, "kind");
-            let meta = head.get("metadata").and_then(Value::as_map).map(|m| (*m).clone()).unwrap_or_default();
+            let meta = head
+                .get("metadata")
+                .and_then(Value::as_map)
+                .map(|m| (*m).clone())
+                .unwrap_or_default();
             let name = get_str(&meta, "name");
-            let annotations = meta.get("annotations").and_then(Value::as_map).map(|m| (*m).clone()).unwrap_or_default();
+            let annotations = meta
+                .get("annotations")
+                .and_then(Value::as_map)
+                .map(|m| (*m).clone())
+                .unwrap_or_default();
             let mut m = Manifest {
                 path: path.clone(),
                 content: doc.clone(),
@@ -138,7 +189,9 @@ pub fn sort_manifests(files: &BTreeMap<String, String>) -> Result<(Vec<Manifest>
                 continue;
             }
             m.hook_events = events;
-            m.hook_weight = get_str(&annotations, "helm.sh/hook-weight").parse().unwrap_or(0);
+            m.hook_weight = get_str(&annotations, "helm.sh/hook-weight")
+                .parse()
+                .unwrap_or(0);
             m.hook_delete_policies = get_str(&annotations, "helm.sh/hook-delete-policy")
                 .split(',')
                 .map(|p| p.trim().to_lowercase())
@@ -158,14 +211,24 @@ mod tests {
 
     #[test]
     fn split_on_separator_lines() {
-        assert_eq!(split_manifests("\n---\na: 1\n--- \nb: 2\n---\n\n"), vec!["a: 1\n", "b: 2\n"]);
+        assert_eq!(
+            split_manifests("\n---\na: 1\n--- \nb: 2\n---\n\n"),
+            vec!["a: 1\n", "b: 2\n"]
+        );
     }
 
     #[test]
     fn install_order_and_hooks() {
         let mut files = BTreeMap::new();
-        files.insert("c/templates/a.yaml".to_string(), "kind: Deployment\nmetadata: {name: d}\n---\nkind: Foo\nmetadata: {name: f}\n".to_string());
-        files.insert("c/templates/b.yaml".to_string(), "kind: ConfigMap\nmetadata: {name: c}\n".to_string());
+        files.insert(
+            "c/templates/a.yaml".to_string(),
+            "kind: Deployment\nmetadata: {name: d}\n---\nkind: Foo\nmetadata: {name: f}\n"
+                .to_string(),
+        );
+        files.insert(
+            "c/templates/b.yaml".to_string(),
+            "kind: ConfigMap\nmetadata: {name: c}\n".to_string(),
+        );
         files.insert("c/templates/h.yaml".to_string(), "kind: Job\nmetadata:\n  name: j\n  annotations: {helm.sh/hook: pre-install, helm.sh/hook-weight: \"5\"}\n".to_string());
         let (hooks, manifests) = sort_manifests(&files).unwrap_or_default();
         let kinds: Vec<&str> = manifests.iter().map(|m| m.kind.as_str()).collect();

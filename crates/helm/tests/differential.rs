@@ -18,8 +18,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const NONDETERMINISTIC: &[&str] =
-    &["apisix", "apisix-ingress-controller", "chaos-mesh", "grafana", "nocalhost", "redis"];
+const NONDETERMINISTIC: &[&str] = &[
+    "apisix",
+    "apisix-ingress-controller",
+    "chaos-mesh",
+    "grafana",
+    "nocalhost",
+    "redis",
+];
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -32,18 +38,30 @@ fn charts_dir() -> PathBuf {
 }
 
 fn python() -> Option<PathBuf> {
-    let out = Command::new("bash").arg(repo_root().join("scripts/helm-reference/setup.sh")).output().ok()?;
+    let out = Command::new("bash")
+        .arg(repo_root().join("scripts/helm-reference/setup.sh"))
+        .output()
+        .ok()?;
     if !out.status.success() {
         eprintln!("setup.sh failed: {}", String::from_utf8_lossy(&out.stderr));
         return None;
     }
-    let path = String::from_utf8_lossy(&out.stdout).lines().last()?.trim().to_string();
+    let path = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()?
+        .trim()
+        .to_string();
     Some(PathBuf::from(path))
 }
 
-fn reference(py: &Path, chart: &Path, values: Option<&Path>) -> Result<BTreeMap<String, String>, String> {
+fn reference(
+    py: &Path,
+    chart: &Path,
+    values: Option<&Path>,
+) -> Result<BTreeMap<String, String>, String> {
     let mut cmd = Command::new(py);
-    cmd.arg(repo_root().join("scripts/helm-reference/render.py")).arg(chart);
+    cmd.arg(repo_root().join("scripts/helm-reference/render.py"))
+        .arg(chart);
     if let Some(v) = values {
         cmd.arg(v);
     }
@@ -56,12 +74,17 @@ fn reference(py: &Path, chart: &Path, values: Option<&Path>) -> Result<BTreeMap<
         return Err(format!("helm: {e}"));
     }
     Ok(v.as_object()
-        .map(|o| o.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
         .unwrap_or_default())
 }
 
 fn orrery(chart: &Path, values: Option<&Path>) -> Result<BTreeMap<String, String>, String> {
-    let c = helm::chart::load(chart, &helm::chart::LoadLimits::default()).map_err(|e| e.to_string())?;
+    let c =
+        helm::chart::load(chart, &helm::chart::LoadLimits::default()).map_err(|e| e.to_string())?;
     let user = match values {
         Some(v) => {
             let text = std::fs::read_to_string(v).map_err(|e| e.to_string())?;
@@ -69,16 +92,21 @@ fn orrery(chart: &Path, values: Option<&Path>) -> Result<BTreeMap<String, String
         }
         None => Default::default(),
     };
-    helm::engine::render_chart(&c, &user, &helm::engine::RenderOptions::default()).map_err(|e| e.to_string())
+    helm::engine::render_chart(&c, &user, &helm::engine::RenderOptions::default())
+        .map_err(|e| e.to_string())
 }
 
 fn mask_pem(s: &str) -> String {
     let mut out = String::new();
     let mut rest = s;
     while let Some(start) = rest.find("-----BEGIN ") {
-        let Some(end_marker) = rest[start..].find("-----END ") else { break };
+        let Some(end_marker) = rest[start..].find("-----END ") else {
+            break;
+        };
         let after = start + end_marker + "-----END ".len();
-        let Some(close) = rest[after..].find("-----") else { break };
+        let Some(close) = rest[after..].find("-----") else {
+            break;
+        };
         out.push_str(&rest[..start]);
         out.push_str("<PEM>");
         rest = &rest[after + close + 5..];
@@ -107,7 +135,10 @@ fn mask_tokens(line: &str) -> String {
             && tok.chars().any(|c| c.is_ascii_uppercase())
             && tok.chars().any(|c| c.is_ascii_lowercase())
             && tok.chars().any(|c| c.is_ascii_digit());
-        let hex = [32, 40, 64].contains(&tok.len()) && tok.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c));
+        let hex = [32, 40, 64].contains(&tok.len())
+            && tok
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c));
         out.push_str(if mixed || hex { "<RANDOM>" } else { &tok });
     }
     out
@@ -118,7 +149,11 @@ fn compare(expected: &str, actual: &str, masked: bool) -> Option<String> {
     if expected == actual {
         return None;
     }
-    let (e, a) = if masked { (mask_pem(expected), mask_pem(actual)) } else { (expected.to_string(), actual.to_string()) };
+    let (e, a) = if masked {
+        (mask_pem(expected), mask_pem(actual))
+    } else {
+        (expected.to_string(), actual.to_string())
+    };
     let el: Vec<&str> = e.split('\n').collect();
     let al: Vec<&str> = a.split('\n').collect();
     for i in 0..el.len().max(al.len()) {
@@ -126,19 +161,22 @@ fn compare(expected: &str, actual: &str, masked: bool) -> Option<String> {
         if x == y {
             continue;
         }
-        if masked {
-            if let (Some(x), Some(y)) = (x, y) {
-                if mask_tokens(x) == mask_tokens(y) {
-                    continue;
-                }
-            }
+        if masked
+            && let (Some(x), Some(y)) = (x, y)
+            && mask_tokens(x) == mask_tokens(y)
+        {
+            continue;
         }
         let from = i.saturating_sub(2);
         let mut d = format!("first difference at line {}:\n", i + 1);
         for j in from..i {
             d.push_str(&format!("   {}\n", el.get(j).copied().unwrap_or("")));
         }
-        d.push_str(&format!(" - helm:   {:?}\n + orrery: {:?}\n", x.unwrap_or("<end>"), y.unwrap_or("<end>")));
+        d.push_str(&format!(
+            " - helm:   {:?}\n + orrery: {:?}\n",
+            x.unwrap_or("<end>"),
+            y.unwrap_or("<end>")
+        ));
         return Some(d);
     }
     None
@@ -156,7 +194,11 @@ fn every_chart_renders_like_helm() {
     let dir = charts_dir();
     let mut runs: Vec<(String, PathBuf, Option<PathBuf>)> = Vec::new();
     let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .map(|rd| rd.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().to_string()).collect())
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect()
+        })
         .unwrap_or_default();
     names.sort();
     for n in names {
@@ -182,15 +224,26 @@ fn every_chart_renders_like_helm() {
                 let wk: Vec<&String> = w.keys().collect();
                 let gk: Vec<&String> = g.keys().collect();
                 if wk != gk {
-                    let missing: Vec<&&String> = wk.iter().filter(|k| !g.contains_key(k.as_str())).collect();
-                    let extra: Vec<&&String> = gk.iter().filter(|k| !w.contains_key(k.as_str())).collect();
-                    Some(format!("different templates: missing {missing:?}, extra {extra:?}"))
+                    let missing: Vec<&&String> =
+                        wk.iter().filter(|k| !g.contains_key(k.as_str())).collect();
+                    let extra: Vec<&&String> =
+                        gk.iter().filter(|k| !w.contains_key(k.as_str())).collect();
+                    Some(format!(
+                        "different templates: missing {missing:?}, extra {extra:?}"
+                    ))
                 } else {
-                    w.iter().find_map(|(k, wv)| compare(wv, &g[k], masked).map(|d| format!("{k}: {d}")))
+                    w.iter()
+                        .find_map(|(k, wv)| compare(wv, &g[k], masked).map(|d| format!("{k}: {d}")))
                 }
             }
             (Err(we), Err(ge)) => {
-                if we.contains("values don't meet") == ge.contains("values don't meet") { None } else { Some(format!("both failed differently:\n helm: {we}\n orrery: {ge}")) }
+                if we.contains("values don't meet") == ge.contains("values don't meet") {
+                    None
+                } else {
+                    Some(format!(
+                        "both failed differently:\n helm: {we}\n orrery: {ge}"
+                    ))
+                }
             }
             (Ok(_), Err(e)) => Some(format!("orrery failed: {e}")),
             (Err(e), Ok(_)) => Some(format!("helm failed but orrery rendered: {e}")),
@@ -198,7 +251,10 @@ fn every_chart_renders_like_helm() {
         match verdict {
             None => {
                 identical += 1;
-                eprintln!("{label:<32} identical{}", if masked { " (masked)" } else { "" });
+                eprintln!(
+                    "{label:<32} identical{}",
+                    if masked { " (masked)" } else { "" }
+                );
             }
             Some(d) => {
                 eprintln!("{label:<32} DIFFERENT");

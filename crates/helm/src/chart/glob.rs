@@ -69,7 +69,10 @@ fn matches(p: &[char], n: &[char], ext: bool, budget: &mut usize) -> bool {
             false
         }
         '?' => !n.is_empty() && n[0] != '/' && matches(&p[1..], &n[1..], ext, budget),
-        '[' => match (n.first(), class_match(p, n.first().copied().unwrap_or('\0'))) {
+        '[' => match (
+            n.first(),
+            class_match(p, n.first().copied().unwrap_or('\0')),
+        ) {
             (Some(&ch), Some((true, len))) if ch != '/' => matches(&p[len..], &n[1..], ext, budget),
             _ => false,
         },
@@ -105,7 +108,11 @@ mod tests {
     #[test]
     fn gobwas_glob() {
         assert!(glob_match("dashboards/*.json", "dashboards/a.json", true));
-        assert!(!glob_match("dashboards/*.json", "dashboards/x/a.json", true));
+        assert!(!glob_match(
+            "dashboards/*.json",
+            "dashboards/x/a.json",
+            true
+        ));
         assert!(glob_match("**.json", "dashboards/x/a.json", true));
         assert!(glob_match("files/{a,b}.txt", "files/b.txt", true));
     }

@@ -87,7 +87,10 @@ impl Default for LoadLimits {
 }
 
 fn io_err(path: &Path, source: std::io::Error) -> LoadError {
-    LoadError::Io { path: path.display().to_string(), source }
+    LoadError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 /// Loads a chart from a directory or a `.tgz` file.
@@ -144,7 +147,11 @@ fn walk(
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let name = entry.file_name().to_string_lossy().to_string();
-        let rel_path = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+        let rel_path = if rel.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel}/{name}")
+        };
         let path = entry.path();
         let real = path.canonicalize().map_err(|e| io_err(&path, e))?;
         if !real.starts_with(root) {
@@ -155,14 +162,25 @@ fn walk(
             if rules.ignore(&rel_path, true) {
                 continue;
             }
-            walk(root, &real, &rel_path, rules, limits, files, total, depth + 1)?;
+            walk(
+                root,
+                &real,
+                &rel_path,
+                rules,
+                limits,
+                files,
+                total,
+                depth + 1,
+            )?;
             continue;
         }
         if rules.ignore(&rel_path, false) {
             continue;
         }
         if !meta.is_file() {
-            return Err(LoadError::Invalid(format!("cannot load irregular file {rel_path}")));
+            return Err(LoadError::Invalid(format!(
+                "cannot load irregular file {rel_path}"
+            )));
         }
         if meta.len() > limits.max_file_bytes {
             return Err(LoadError::TooLarge(format!(
@@ -181,7 +199,10 @@ fn walk(
             return Err(LoadError::TooManyFiles(limits.max_files));
         }
         let data = std::fs::read(&real).map_err(|e| io_err(&path, e))?;
-        files.push(File { name: rel_path, data: strip_bom(data).into() });
+        files.push(File {
+            name: rel_path,
+            data: strip_bom(data).into(),
+        });
     }
     Ok(())
 }
@@ -192,7 +213,9 @@ fn clean_entry(raw: &str) -> Result<Option<String>, LoadError> {
     let raw = raw.replace('\\', "/");
     let Some((_, rest)) = raw.split_once('/') else {
         if raw == "Chart.yaml" {
-            return Err(LoadError::Archive("chart yaml not in base directory".into()));
+            return Err(LoadError::Archive(
+                "chart yaml not in base directory".into(),
+            ));
         }
         return Ok(None);
     };
@@ -234,7 +257,9 @@ impl<R: Read> Read for Capped<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         if n as u64 > self.left {
-            return Err(std::io::Error::other("decompressed chart is larger than the maximum size"));
+            return Err(std::io::Error::other(
+                "decompressed chart is larger than the maximum size",
+            ));
         }
         self.left -= n as u64;
         Ok(n)
@@ -255,23 +280,36 @@ fn too_large(limits: &LoadLimits) -> LoadError {
 
 fn load_archive_at(data: &[u8], limits: &LoadLimits, depth: usize) -> Result<Chart, LoadError> {
     if !data.starts_with(b"\x1f\x8b") {
-        return Err(LoadError::Archive("file does not appear to be a gzipped archive".into()));
+        return Err(LoadError::Archive(
+            "file does not appear to be a gzipped archive".into(),
+        ));
     }
     let gz = flate2::read::GzDecoder::new(data);
-    let capped = Capped { inner: gz, left: limits.max_total_bytes };
+    let capped = Capped {
+        inner: gz,
+        left: limits.max_total_bytes,
+    };
     let mut archive = tar::Archive::new(capped);
     let mut files = Vec::new();
-    let entries = archive.entries().map_err(|e| LoadError::Archive(e.to_string()))?;
+    let entries = archive
+        .entries()
+        .map_err(|e| LoadError::Archive(e.to_string()))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| {
-            if e.to_string().contains("maximum size") { too_large(limits) } else { LoadError::Archive(e.to_string()) }
+            if e.to_string().contains("maximum size") {
+                too_large(limits)
+            } else {
+                LoadError::Archive(e.to_string())
+            }
         })?;
         let kind = entry.header().entry_type();
         if kind.is_dir() || kind.is_pax_global_extensions() || kind.is_pax_local_extensions() {
             continue;
         }
         let raw = String::from_utf8_lossy(&entry.path_bytes()).to_string();
-        let Some(name) = clean_entry(&raw)? else { continue };
+        let Some(name) = clean_entry(&raw)? else {
+            continue;
+        };
         if kind.is_symlink() || kind.is_hard_link() {
             return Err(LoadError::SymlinkEscape(raw));
         }
@@ -289,8 +327,17 @@ fn load_archive_at(data: &[u8], limits: &LoadLimits, depth: usize) -> Result<Cha
         (&mut entry)
             .take(limits.max_file_bytes + 1)
             .read_to_end(&mut buf)
-            .map_err(|e| if e.to_string().contains("maximum size") { too_large(limits) } else { LoadError::Archive(e.to_string()) })?;
-        files.push(File { name, data: strip_bom(buf).into() });
+            .map_err(|e| {
+                if e.to_string().contains("maximum size") {
+                    too_large(limits)
+                } else {
+                    LoadError::Archive(e.to_string())
+                }
+            })?;
+        files.push(File {
+            name,
+            data: strip_bom(buf).into(),
+        });
     }
     if files.is_empty() {
         return Err(LoadError::Archive("no files in chart archive".into()));
@@ -299,7 +346,10 @@ fn load_archive_at(data: &[u8], limits: &LoadLimits, depth: usize) -> Result<Cha
 }
 
 fn yaml_err(file: &str) -> impl Fn(crate::yaml::YamlError) -> LoadError + '_ {
-    move |source| LoadError::Yaml { file: file.to_string(), source }
+    move |source| LoadError::Yaml {
+        file: file.to_string(),
+        source,
+    }
 }
 
 /// Builds a chart from its files (Helm's `LoadFiles`); `depth` counts subchart nesting.
@@ -311,7 +361,8 @@ pub fn load_files(files: Vec<File>, limits: &LoadLimits, depth: usize) -> Result
     let mut metadata: Option<Metadata> = None;
     if let Some(f) = files.iter().find(|f| f.name == "Chart.yaml") {
         let mut m = Metadata::default();
-        m.merge_yaml(&String::from_utf8_lossy(&f.data)).map_err(yaml_err("Chart.yaml"))?;
+        m.merge_yaml(&String::from_utf8_lossy(&f.data))
+            .map_err(yaml_err("Chart.yaml"))?;
         if m.api_version.is_empty() {
             m.api_version = "v1".into();
         }
@@ -327,7 +378,8 @@ pub fn load_files(files: Vec<File>, limits: &LoadLimits, depth: usize) -> Result
             "values.schema.json" => c.schema = Some(f.data.clone()),
             "requirements.yaml" => {
                 let m = metadata.get_or_insert_with(Metadata::default);
-                m.merge_yaml(&text()).map_err(yaml_err("requirements.yaml"))?;
+                m.merge_yaml(&text())
+                    .map_err(yaml_err("requirements.yaml"))?;
                 if m.api_version == "v1" {
                     c.files.push(f);
                 }
@@ -348,7 +400,10 @@ pub fn load_files(files: Vec<File>, limits: &LoadLimits, depth: usize) -> Result
                 if !subcharts.contains_key(&cname) {
                     order.push(cname.clone());
                 }
-                subcharts.entry(cname).or_default().push(File { name: rest.to_string(), data: f.data });
+                subcharts.entry(cname).or_default().push(File {
+                    name: rest.to_string(),
+                    data: f.data,
+                });
             }
             _ => c.files.push(f),
         }
@@ -356,7 +411,9 @@ pub fn load_files(files: Vec<File>, limits: &LoadLimits, depth: usize) -> Result
     c.metadata = metadata.ok_or(LoadError::MissingChartYaml)?;
     validate(&c.metadata)?;
     for cname in order {
-        let Some(files) = subcharts.remove(&cname) else { continue };
+        let Some(files) = subcharts.remove(&cname) else {
+            continue;
+        };
         if cname.starts_with('_') || cname.starts_with('.') {
             continue;
         }
@@ -370,7 +427,10 @@ pub fn load_files(files: Vec<File>, limits: &LoadLimits, depth: usize) -> Result
                 .into_iter()
                 .filter_map(|f| {
                     let (_, rest) = f.name.split_once('/')?;
-                    Some(File { name: rest.to_string(), data: f.data })
+                    Some(File {
+                        name: rest.to_string(),
+                        data: f.data,
+                    })
                 })
                 .collect();
             load_files(inner, limits, depth + 1)
@@ -390,16 +450,23 @@ fn validate(m: &Metadata) -> Result<(), LoadError> {
         return Err(LoadError::Invalid("chart.metadata.name is required".into()));
     }
     if m.name.contains('/') || m.name.contains("..") {
-        return Err(LoadError::Invalid(format!("chart.metadata.name {:?} is invalid", m.name)));
+        return Err(LoadError::Invalid(format!(
+            "chart.metadata.name {:?} is invalid",
+            m.name
+        )));
     }
     if m.version.is_empty() {
-        return Err(LoadError::Invalid("chart.metadata.version is required".into()));
+        return Err(LoadError::Invalid(
+            "chart.metadata.version is required".into(),
+        ));
     }
     if !m.chart_type.is_empty()
         && !m.chart_type.eq_ignore_ascii_case("application")
         && !m.chart_type.eq_ignore_ascii_case("library")
     {
-        return Err(LoadError::Invalid("chart.metadata.type must be application or library".into()));
+        return Err(LoadError::Invalid(
+            "chart.metadata.type must be application or library".into(),
+        ));
     }
     Ok(())
 }
@@ -433,4 +500,3 @@ fn merge_maps(dst: &mut BTreeMap<String, gotmpl::Value>, src: &BTreeMap<String, 
         dst.insert(k.clone(), v.clone());
     }
 }
-

@@ -92,7 +92,11 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 
 /// Looks a field up the way `encoding/json` does: exact name first, then case-insensitively.
 fn field<'a>(m: &'a BTreeMap<String, Value>, name: &str) -> Option<&'a Value> {
-    m.get(name).or_else(|| m.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
+    m.get(name).or_else(|| {
+        m.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    })
 }
 
 impl Dependency {
@@ -124,7 +128,10 @@ impl Dependency {
             Value::list(self.tags.iter().map(|t| Value::str(t.as_str())).collect()),
         );
         m.insert("Enabled".into(), Value::Bool(self.enabled));
-        m.insert("ImportValues".into(), Value::list(self.import_values.clone()));
+        m.insert(
+            "ImportValues".into(),
+            Value::list(self.import_values.clone()),
+        );
         m.insert("Alias".into(), Value::str(self.alias.as_str()));
         Value::map(m)
     }
@@ -160,7 +167,11 @@ impl Metadata {
             self.deprecated = *b;
         }
         if let Some(Value::Map(a)) = field(&m, "annotations") {
-            self.annotations = a.snapshot().iter().map(|(k, v)| (k.clone(), text(Some(v)))).collect();
+            self.annotations = a
+                .snapshot()
+                .iter()
+                .map(|(k, v)| (k.clone(), text(Some(v))))
+                .collect();
         }
         if let Some(Value::List(l)) = field(&m, "maintainers") {
             self.maintainers = l
@@ -174,7 +185,11 @@ impl Metadata {
                 .collect();
         }
         if let Some(Value::List(l)) = field(&m, "dependencies") {
-            self.dependencies = l.iter().filter_map(Value::as_map).map(|m| Dependency::from_map(&m)).collect();
+            self.dependencies = l
+                .iter()
+                .filter_map(Value::as_map)
+                .map(|m| Dependency::from_map(&m))
+                .collect();
         }
         Ok(())
     }
@@ -213,7 +228,12 @@ impl Metadata {
         m.insert("Deprecated".into(), Value::Bool(self.deprecated));
         m.insert(
             "Annotations".into(),
-            Value::map(self.annotations.iter().map(|(k, v)| (k.clone(), s(v))).collect()),
+            Value::map(
+                self.annotations
+                    .iter()
+                    .map(|(k, v)| (k.clone(), s(v)))
+                    .collect(),
+            ),
         );
         m.insert("KubeVersion".into(), s(&self.kube_version));
         m.insert(

@@ -16,7 +16,11 @@ pub fn base64_encode(bytes: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -29,9 +33,12 @@ pub fn base64_encode(bytes: &[u8]) -> String {
     out
 }
 
-fn arg<'a>(args: &'a [Value], i: usize, want: usize) -> Result<&'a Value, FuncError> {
+fn arg(args: &[Value], i: usize, want: usize) -> Result<&Value, FuncError> {
     if args.len() != want {
-        return Err(FuncError::msg(format!("wrong number of args: got {} want {want}", args.len())));
+        return Err(FuncError::msg(format!(
+            "wrong number of args: got {} want {want}",
+            args.len()
+        )));
     }
     Ok(&args[i])
 }
@@ -65,9 +72,15 @@ fn from_yaml_array(s: &str) -> Value {
         Ok(Value::Nil) => Value::list(vec![]),
         Ok(other) => Value::list(vec![Value::str(format!(
             "error unmarshaling JSON: json: cannot unmarshal {} into Go value of type []interface {{}}",
-            if other.as_map().is_some() { "object" } else { "string" }
+            if other.as_map().is_some() {
+                "object"
+            } else {
+                "string"
+            }
         ))]),
-        Err(e) => Value::list(vec![Value::str(format!("error converting YAML to JSON: {e}"))]),
+        Err(e) => Value::list(vec![Value::str(format!(
+            "error converting YAML to JSON: {e}"
+        ))]),
     }
 }
 
@@ -76,57 +89,113 @@ fn from_json(s: &str, array: bool) -> Value {
         Ok(v @ serde_json::Value::Object(_)) if !array => crate::values::strvals::json_to_value(&v),
         Ok(v @ serde_json::Value::Array(_)) if array => crate::values::strvals::json_to_value(&v),
         Ok(serde_json::Value::Null) => {
-            if array { Value::list(vec![]) } else { Value::map(BTreeMap::new()) }
+            if array {
+                Value::list(vec![])
+            } else {
+                Value::map(BTreeMap::new())
+            }
         }
         Ok(_) => {
             let msg = "json: cannot unmarshal value into Go value of wrong type".to_string();
-            if array { Value::list(vec![Value::str(msg)]) } else { error_map(msg) }
+            if array {
+                Value::list(vec![Value::str(msg)])
+            } else {
+                error_map(msg)
+            }
         }
         Err(e) => {
             let msg = e.to_string();
-            if array { Value::list(vec![Value::str(msg)]) } else { error_map(msg) }
+            if array {
+                Value::list(vec![Value::str(msg)])
+            } else {
+                error_map(msg)
+            }
         }
     }
 }
 
 /// Replaces `<no value>` like Helm does after every execution.
 pub fn strip_no_value(s: String) -> String {
-    if s.contains("<no value>") { s.replace("<no value>", "") } else { s }
+    if s.contains("<no value>") {
+        s.replace("<no value>", "")
+    } else {
+        s
+    }
 }
 
 /// Registers Helm's functions into `f` (over Sprig's of the same name).
 pub fn register(f: &mut FuncMap) {
     f.remove("env");
     f.remove("expandenv");
-    f.insert("toYaml", |_, a| Ok(Value::str(yaml::to_yaml(arg(a, 0, 1)?).unwrap_or_default())));
-    f.insert("mustToYaml", |_, a| {
-        yaml::to_yaml(arg(a, 0, 1)?).map(Value::str).map_err(|e| FuncError::msg(e.to_string()))
+    f.insert("toYaml", |_, a| {
+        Ok(Value::str(yaml::to_yaml(arg(a, 0, 1)?).unwrap_or_default()))
     });
-    f.insert("toYamlPretty", |_, a| Ok(Value::str(crate::yaml::emit::to_yaml_pretty(arg(a, 0, 1)?).unwrap_or_default())));
+    f.insert("mustToYaml", |_, a| {
+        yaml::to_yaml(arg(a, 0, 1)?)
+            .map(Value::str)
+            .map_err(|e| FuncError::msg(e.to_string()))
+    });
+    f.insert("toYamlPretty", |_, a| {
+        Ok(Value::str(
+            crate::yaml::emit::to_yaml_pretty(arg(a, 0, 1)?).unwrap_or_default(),
+        ))
+    });
     f.insert("fromYaml", |_, a| Ok(from_yaml(&str_of(arg(a, 0, 1)?)?)));
-    f.insert("fromYamlArray", |_, a| Ok(from_yaml_array(&str_of(arg(a, 0, 1)?)?)));
-    f.insert("toJson", |_, a| Ok(Value::str(super::json::marshal(arg(a, 0, 1)?).unwrap_or_default())));
-    f.insert("mustToJson", |_, a| super::json::marshal(arg(a, 0, 1)?).map(Value::str).map_err(FuncError::msg));
-    f.insert("fromJson", |_, a| Ok(from_json(&str_of(arg(a, 0, 1)?)?, false)));
-    f.insert("fromJsonArray", |_, a| Ok(from_json(&str_of(arg(a, 0, 1)?)?, true)));
-    f.insert("toToml", |_, a| Ok(Value::str(super::toml::encode(arg(a, 0, 1)?).unwrap_or_else(|e| e))));
-    f.insert("mustToToml", |_, a| super::toml::encode(arg(a, 0, 1)?).map(Value::str).map_err(FuncError::msg));
-    f.insert("fromToml", |_, a| Ok(super::toml::decode(&str_of(arg(a, 0, 1)?)?)));
+    f.insert("fromYamlArray", |_, a| {
+        Ok(from_yaml_array(&str_of(arg(a, 0, 1)?)?))
+    });
+    f.insert("toJson", |_, a| {
+        Ok(Value::str(
+            super::json::marshal(arg(a, 0, 1)?).unwrap_or_default(),
+        ))
+    });
+    f.insert("mustToJson", |_, a| {
+        super::json::marshal(arg(a, 0, 1)?)
+            .map(Value::str)
+            .map_err(FuncError::msg)
+    });
+    f.insert("fromJson", |_, a| {
+        Ok(from_json(&str_of(arg(a, 0, 1)?)?, false))
+    });
+    f.insert("fromJsonArray", |_, a| {
+        Ok(from_json(&str_of(arg(a, 0, 1)?)?, true))
+    });
+    f.insert("toToml", |_, a| {
+        Ok(Value::str(
+            super::toml::encode(arg(a, 0, 1)?).unwrap_or_else(|e| e),
+        ))
+    });
+    f.insert("mustToToml", |_, a| {
+        super::toml::encode(arg(a, 0, 1)?)
+            .map(Value::str)
+            .map_err(FuncError::msg)
+    });
+    f.insert("fromToml", |_, a| {
+        Ok(super::toml::decode(&str_of(arg(a, 0, 1)?)?))
+    });
     f.insert("lookup", |_, a| {
         if a.len() != 4 {
-            return Err(FuncError::msg(format!("wrong number of args: got {} want 4", a.len())));
+            return Err(FuncError::msg(format!(
+                "wrong number of args: got {} want 4",
+                a.len()
+            )));
         }
         Ok(Value::map(BTreeMap::new()))
     });
     f.insert("getHostByName", |_, _| Ok(Value::str("")));
     f.insert("required", |_, a| {
         if a.len() != 2 {
-            return Err(FuncError::msg(format!("wrong number of args: got {} want 2", a.len())));
+            return Err(FuncError::msg(format!(
+                "wrong number of args: got {} want 2",
+                a.len()
+            )));
         }
         let warn = str_of(&a[0])?;
         match &a[1] {
             Value::Nil => Err(FuncError::msg(format!("{WARN_START}{warn}{WARN_END}"))),
-            Value::String(s) if s.is_empty() => Err(FuncError::msg(format!("{WARN_START}{warn}{WARN_END}"))),
+            Value::String(s) if s.is_empty() => {
+                Err(FuncError::msg(format!("{WARN_START}{warn}{WARN_END}")))
+            }
             v => Ok(v.clone()),
         }
     });
@@ -136,7 +205,10 @@ pub fn register(f: &mut FuncMap) {
     });
     f.insert("include", |ctx: &mut CallContext<'_, '_>, a: &[Value]| {
         if a.len() != 2 {
-            return Err(FuncError::msg(format!("wrong number of args: got {} want 2", a.len())));
+            return Err(FuncError::msg(format!(
+                "wrong number of args: got {} want 2",
+                a.len()
+            )));
         }
         let name = str_of(&a[0])?;
         let out = ctx.execute_template(&name, &a[1])?;
@@ -144,7 +216,10 @@ pub fn register(f: &mut FuncMap) {
     });
     f.insert("tpl", |ctx: &mut CallContext<'_, '_>, a: &[Value]| {
         if a.len() != 2 {
-            return Err(FuncError::msg(format!("wrong number of args: got {} want 2", a.len())));
+            return Err(FuncError::msg(format!(
+                "wrong number of args: got {} want 2",
+                a.len()
+            )));
         }
         let source = str_of(&a[0])?;
         let name = ctx.template_name().to_string();
@@ -155,7 +230,22 @@ pub fn register(f: &mut FuncMap) {
 
 /// The names [`register`] adds (for the function table in `docs/helm-functions.md`).
 pub const HELM_FUNCTIONS: &[&str] = &[
-    "toYaml", "mustToYaml", "toYamlPretty", "fromYaml", "fromYamlArray", "toJson", "mustToJson",
-    "fromJson", "fromJsonArray", "toToml", "mustToToml", "fromToml", "lookup", "getHostByName",
-    "required", "fail", "include", "tpl",
+    "toYaml",
+    "mustToYaml",
+    "toYamlPretty",
+    "fromYaml",
+    "fromYamlArray",
+    "toJson",
+    "mustToJson",
+    "fromJson",
+    "fromJsonArray",
+    "toToml",
+    "mustToToml",
+    "fromToml",
+    "lookup",
+    "getHostByName",
+    "required",
+    "fail",
+    "include",
+    "tpl",
 ];

@@ -92,6 +92,9 @@ mod tests {
         m.insert("f".to_string(), Value::Float(1.5));
         m.insert("i".to_string(), Value::int(3));
         m.insert("n".to_string(), Value::Nil);
-        assert_eq!(marshal(&Value::map(m)).ok().as_deref(), Some(r#"{"f":1.5,"h":"\u003ca\u0026b\u003e","i":3,"n":null}"#));
+        assert_eq!(
+            marshal(&Value::map(m)).ok().as_deref(),
+            Some(r#"{"f":1.5,"h":"\u003ca\u0026b\u003e","i":3,"n":null}"#)
+        );
     }
 }

@@ -3,6 +3,7 @@
 //! a map from template path to output.
 
 mod funcs;
+mod function_list;
 mod json;
 mod objects;
 mod toml;
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 use gotmpl::{FuncMap, Limits, TemplateSet, Value};
 
 pub use funcs::{HELM_FUNCTIONS, register};
+pub use function_list::{HELM_V4_FUNCTIONS, functions_doc, functions_table};
 pub use json::marshal as to_json;
 pub use objects::{Capabilities, DEFAULT_API_VERSIONS, Files, KubeVersion};
 
@@ -31,7 +33,9 @@ pub enum RenderError {
     #[error(transparent)]
     Schema(#[from] SchemaError),
     /// The chart's `kubeVersion` excludes the target cluster.
-    #[error("chart requires kubeVersion: {required} which is incompatible with Kubernetes {actual}")]
+    #[error(
+        "chart requires kubeVersion: {required} which is incompatible with Kubernetes {actual}"
+    )]
     KubeVersion {
         /// The chart's constraint.
         required: String,
@@ -126,7 +130,11 @@ pub fn function_names() -> Vec<String> {
 
 /// `ToRenderValues`: the top-level template data (`.Values` coalesced and validated,
 /// `.Release`, `.Capabilities`, `.Chart`).
-pub fn to_render_values(chart: &Chart, user: &Map, opts: &RenderOptions) -> Result<Map, RenderError> {
+pub fn to_render_values(
+    chart: &Chart,
+    user: &Map,
+    opts: &RenderOptions,
+) -> Result<Map, RenderError> {
     let vals = crate::values::coalesce_values(chart, user)?;
     if !opts.skip_schema_validation {
         crate::values::schema::validate(chart, &vals)?;
@@ -141,7 +149,10 @@ pub fn to_render_values(chart: &Chart, user: &Map, opts: &RenderOptions) -> Resu
     release.insert("Service".into(), Value::str("Helm"));
     let mut top = BTreeMap::new();
     top.insert("Chart".into(), chart.metadata.to_value(true));
-    top.insert("Capabilities".into(), Value::Object(Arc::new(opts.capabilities.clone())));
+    top.insert(
+        "Capabilities".into(),
+        Value::Object(Arc::new(opts.capabilities.clone())),
+    );
     top.insert("Release".into(), Value::map(release));
     top.insert("Values".into(), Value::map(vals));
     Ok(top)
@@ -149,7 +160,11 @@ pub fn to_render_values(chart: &Chart, user: &Map, opts: &RenderOptions) -> Resu
 
 /// Processes dependencies and builds the render values, then renders — what `helm template`
 /// and `helm install` do with a loaded chart and user values.
-pub fn render_chart(chart: &Chart, user: &Map, opts: &RenderOptions) -> Result<BTreeMap<String, String>, RenderError> {
+pub fn render_chart(
+    chart: &Chart,
+    user: &Map,
+    opts: &RenderOptions,
+) -> Result<BTreeMap<String, String>, RenderError> {
     render_chart_full(chart, user, opts).map(|(_, out)| out)
 }
 
@@ -165,7 +180,10 @@ pub fn render_chart_full(
     let user = crate::values::coalesce::deep_copy_map(user);
     crate::values::process_dependencies(&mut chart, &user)?;
     if !chart.metadata.kube_version.is_empty()
-        && !crate::values::semver::is_compatible_range(&chart.metadata.kube_version, &opts.capabilities.kube_version.version)
+        && !crate::values::semver::is_compatible_range(
+            &chart.metadata.kube_version,
+            &opts.capabilities.kube_version.version,
+        )
     {
         return Err(RenderError::KubeVersion {
             required: chart.metadata.kube_version.clone(),
@@ -213,10 +231,22 @@ fn collect(
         subcharts.insert(dep.name().to_string(), next);
     }
     let mut next = BTreeMap::new();
-    next.insert("Chart".into(), chart.metadata.to_value(parent_path.is_none()));
-    next.insert("Files".into(), Value::Object(Arc::new(Files::new(&chart.files))));
-    next.insert("Release".into(), top.get("Release").cloned().unwrap_or_default());
-    next.insert("Capabilities".into(), top.get("Capabilities").cloned().unwrap_or_default());
+    next.insert(
+        "Chart".into(),
+        chart.metadata.to_value(parent_path.is_none()),
+    );
+    next.insert(
+        "Files".into(),
+        Value::Object(Arc::new(Files::new(&chart.files))),
+    );
+    next.insert(
+        "Release".into(),
+        top.get("Release").cloned().unwrap_or_default(),
+    );
+    next.insert(
+        "Capabilities".into(),
+        top.get("Capabilities").cloned().unwrap_or_default(),
+    );
     next.insert("Values".into(), values);
     next.insert("Subcharts".into(), Value::map(subcharts));
     let scope = scopes.len();
@@ -228,7 +258,11 @@ fn collect(
         }
         out.insert(
             format!("{full_path}/{}", t.name),
-            Renderable { source: t.data.clone(), scope, base_path: format!("{full_path}/templates") },
+            Renderable {
+                source: t.data.clone(),
+                scope,
+                base_path: format!("{full_path}/templates"),
+            },
         );
     }
     Value::map(next)
@@ -246,9 +280,15 @@ fn parse_error(e: &gotmpl::TemplateError, filename: &str) -> RenderError {
     let text = e.to_string();
     let tokens: Vec<&str> = text.split(": ").collect();
     if tokens.len() < 2 {
-        return RenderError::Parse { location: filename.to_string(), message: text };
+        return RenderError::Parse {
+            location: filename.to_string(),
+            message: text,
+        };
     }
-    RenderError::Parse { location: tokens[1].to_string(), message: tokens[tokens.len() - 1].to_string() }
+    RenderError::Parse {
+        location: tokens[1].to_string(),
+        message: tokens[tokens.len() - 1].to_string(),
+    }
 }
 
 fn exec_error(e: &gotmpl::TemplateError, filename: &str) -> RenderError {
@@ -271,7 +311,11 @@ const RENDER_STACK: usize = 512 << 20;
 
 /// `engine.Render`: renders every template of `chart` (already dependency-processed) with the
 /// top-level data from [`to_render_values`]. Partials (`_*`) are parsed but not in the result.
-pub fn render(chart: &Chart, top: &Map, opts: &RenderOptions) -> Result<BTreeMap<String, String>, RenderError> {
+pub fn render(
+    chart: &Chart,
+    top: &Map,
+    opts: &RenderOptions,
+) -> Result<BTreeMap<String, String>, RenderError> {
     std::thread::scope(|s| {
         std::thread::Builder::new()
             .name("helm-render".into())
@@ -283,10 +327,17 @@ pub fn render(chart: &Chart, top: &Map, opts: &RenderOptions) -> Result<BTreeMap
     })
 }
 
-fn render_on_this_thread(chart: &Chart, top: &Map, opts: &RenderOptions) -> Result<BTreeMap<String, String>, RenderError> {
+fn render_on_this_thread(
+    chart: &Chart,
+    top: &Map,
+    opts: &RenderOptions,
+) -> Result<BTreeMap<String, String>, RenderError> {
     let mut scopes = Vec::new();
     let mut tpls = BTreeMap::new();
-    let values = top.get("Values").cloned().unwrap_or_else(|| Value::map(BTreeMap::new()));
+    let values = top
+        .get("Values")
+        .cloned()
+        .unwrap_or_else(|| Value::map(BTreeMap::new()));
     collect(chart, None, values, top, &mut scopes, &mut tpls);
     let mut keys: Vec<String> = tpls.keys().cloned().collect();
     sort_templates(&mut keys);
@@ -315,10 +366,14 @@ fn render_on_this_thread(chart: &Chart, top: &Map, opts: &RenderOptions) -> Resu
         tmpl.insert("BasePath".to_string(), Value::str(r.base_path.as_str()));
         data.insert("Template".into(), Value::map(tmpl));
         let mut out = String::new();
-        set.execute(k, &Value::map(data), &mut out, &limits).map_err(|e| exec_error(&e, k))?;
+        set.execute(k, &Value::map(data), &mut out, &limits)
+            .map_err(|e| exec_error(&e, k))?;
         total += out.len();
         if total > opts.max_output {
-            return Err(RenderError::Exec(format!("rendered output exceeds the limit of {} bytes", opts.max_output)));
+            return Err(RenderError::Exec(format!(
+                "rendered output exceeds the limit of {} bytes",
+                opts.max_output
+            )));
         }
         rendered.insert(k.clone(), funcs::strip_no_value(out));
     }

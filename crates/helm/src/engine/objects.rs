@@ -17,11 +17,19 @@ pub struct Files {
 impl Files {
     /// The files of a chart as `.Files` sees them.
     pub fn new(from: &[File]) -> Files {
-        Files { files: from.iter().map(|f| (f.name.clone(), f.data.clone())).collect() }
+        Files {
+            files: from
+                .iter()
+                .map(|f| (f.name.clone(), f.data.clone()))
+                .collect(),
+        }
     }
 
     fn get_bytes(&self, name: &str) -> Arc<[u8]> {
-        self.files.get(name).cloned().unwrap_or_else(|| Arc::from(&[][..]))
+        self.files
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| Arc::from(&[][..]))
     }
 
     fn glob(&self, pattern: &str) -> Files {
@@ -39,7 +47,12 @@ impl Files {
         let m: BTreeMap<String, Value> = self
             .files
             .iter()
-            .map(|(k, v)| (k.rsplit('/').next().unwrap_or(k).to_string(), Value::str(f(v))))
+            .map(|(k, v)| {
+                (
+                    k.rsplit('/').next().unwrap_or(k).to_string(),
+                    Value::str(f(v)),
+                )
+            })
             .collect();
         Value::str(crate::yaml::to_yaml(&Value::map(m)).unwrap_or_default())
     }
@@ -48,7 +61,10 @@ impl Files {
 fn str_arg(args: &[Value], i: usize) -> Result<String, String> {
     match args.get(i) {
         Some(Value::String(s)) => Ok(s.to_string()),
-        Some(other) => Err(format!("wrong type for value; expected string; got {}", other.type_name())),
+        Some(other) => Err(format!(
+            "wrong type for value; expected string; got {}",
+            other.type_name()
+        )),
         None => Err("wrong number of args: want 1".into()),
     }
 }
@@ -62,7 +78,8 @@ impl Object for Files {
     }
     fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
         Some(match name {
-            "Get" => str_arg(args, 0).map(|n| Value::str(String::from_utf8_lossy(&self.get_bytes(&n)).as_ref())),
+            "Get" => str_arg(args, 0)
+                .map(|n| Value::str(String::from_utf8_lossy(&self.get_bytes(&n)).as_ref())),
             "GetBytes" => str_arg(args, 0).map(|n| Value::Bytes(self.get_bytes(&n))),
             "Glob" => str_arg(args, 0).map(|p| Value::Object(Arc::new(self.glob(&p)))),
             "AsConfig" => Ok(self.base_map(|b| String::from_utf8_lossy(b).to_string())),
@@ -91,7 +108,12 @@ impl Object for Files {
         format!("map[{}]", inner.join(" "))
     }
     fn to_value(&self) -> Value {
-        Value::map(self.files.iter().map(|(k, v)| (k.clone(), Value::Bytes(v.clone()))).collect())
+        Value::map(
+            self.files
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::Bytes(v.clone())))
+                .collect(),
+        )
     }
 }
 
@@ -116,7 +138,11 @@ impl KubeVersion {
         let minor = parts.next().unwrap_or("0").to_string();
         let _ = v;
         let patch = parts.next().unwrap_or("0");
-        Some(KubeVersion { version: format!("v{major}.{minor}.{patch}"), major, minor })
+        Some(KubeVersion {
+            version: format!("v{major}.{minor}.{patch}"),
+            major,
+            minor,
+        })
     }
 }
 
@@ -157,7 +183,7 @@ impl Object for ApiVersions {
     }
     fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
         match name {
-            "Has" => Some(str_arg(args, 0).map(|v| Value::Bool(self.0.iter().any(|x| *x == v)))),
+            "Has" => Some(str_arg(args, 0).map(|v| Value::Bool(self.0.contains(&v)))),
             _ => None,
         }
     }
@@ -191,7 +217,13 @@ impl Object for HelmVersion {
     }
     fn to_value(&self) -> Value {
         let mut m = BTreeMap::new();
-        for k in ["Version", "GitCommit", "GitTreeState", "GoVersion", "KubeClientVersion"] {
+        for k in [
+            "Version",
+            "GitCommit",
+            "GitTreeState",
+            "GoVersion",
+            "KubeClientVersion",
+        ] {
             m.insert(k.to_string(), self.field(k).unwrap_or_default());
         }
         Value::map(m)
@@ -209,29 +241,71 @@ pub struct Capabilities {
 
 /// client-go v0.36's default API versions, as Helm's `DefaultCapabilities` lists them.
 pub const DEFAULT_API_VERSIONS: &[&str] = &[
-    "v1", "admissionregistration.k8s.io/v1", "admissionregistration.k8s.io/v1alpha1",
-    "admissionregistration.k8s.io/v1beta1", "internal.apiserver.k8s.io/v1alpha1", "apps/v1",
-    "apps/v1beta1", "apps/v1beta2", "authentication.k8s.io/v1", "authentication.k8s.io/v1alpha1",
-    "authentication.k8s.io/v1beta1", "authorization.k8s.io/v1", "authorization.k8s.io/v1beta1",
-    "autoscaling/v1", "autoscaling/v2", "batch/v1", "batch/v1beta1", "certificates.k8s.io/v1",
-    "certificates.k8s.io/v1beta1", "certificates.k8s.io/v1alpha1", "coordination.k8s.io/v1alpha2",
-    "coordination.k8s.io/v1beta1", "coordination.k8s.io/v1", "discovery.k8s.io/v1",
-    "discovery.k8s.io/v1beta1", "events.k8s.io/v1", "events.k8s.io/v1beta1", "extensions/v1beta1",
-    "flowcontrol.apiserver.k8s.io/v1", "flowcontrol.apiserver.k8s.io/v1beta1",
-    "flowcontrol.apiserver.k8s.io/v1beta2", "flowcontrol.apiserver.k8s.io/v1beta3",
-    "networking.k8s.io/v1", "networking.k8s.io/v1beta1", "node.k8s.io/v1", "node.k8s.io/v1alpha1",
-    "node.k8s.io/v1beta1", "policy/v1", "policy/v1beta1", "rbac.authorization.k8s.io/v1",
-    "rbac.authorization.k8s.io/v1beta1", "rbac.authorization.k8s.io/v1alpha1", "resource.k8s.io/v1",
-    "resource.k8s.io/v1beta2", "resource.k8s.io/v1beta1", "resource.k8s.io/v1alpha3",
-    "scheduling.k8s.io/v1alpha2", "scheduling.k8s.io/v1beta1", "scheduling.k8s.io/v1",
-    "storage.k8s.io/v1beta1", "storage.k8s.io/v1", "storage.k8s.io/v1alpha1",
-    "storagemigration.k8s.io/v1beta1", "apiextensions.k8s.io/v1beta1", "apiextensions.k8s.io/v1",
+    "v1",
+    "admissionregistration.k8s.io/v1",
+    "admissionregistration.k8s.io/v1alpha1",
+    "admissionregistration.k8s.io/v1beta1",
+    "internal.apiserver.k8s.io/v1alpha1",
+    "apps/v1",
+    "apps/v1beta1",
+    "apps/v1beta2",
+    "authentication.k8s.io/v1",
+    "authentication.k8s.io/v1alpha1",
+    "authentication.k8s.io/v1beta1",
+    "authorization.k8s.io/v1",
+    "authorization.k8s.io/v1beta1",
+    "autoscaling/v1",
+    "autoscaling/v2",
+    "batch/v1",
+    "batch/v1beta1",
+    "certificates.k8s.io/v1",
+    "certificates.k8s.io/v1beta1",
+    "certificates.k8s.io/v1alpha1",
+    "coordination.k8s.io/v1alpha2",
+    "coordination.k8s.io/v1beta1",
+    "coordination.k8s.io/v1",
+    "discovery.k8s.io/v1",
+    "discovery.k8s.io/v1beta1",
+    "events.k8s.io/v1",
+    "events.k8s.io/v1beta1",
+    "extensions/v1beta1",
+    "flowcontrol.apiserver.k8s.io/v1",
+    "flowcontrol.apiserver.k8s.io/v1beta1",
+    "flowcontrol.apiserver.k8s.io/v1beta2",
+    "flowcontrol.apiserver.k8s.io/v1beta3",
+    "networking.k8s.io/v1",
+    "networking.k8s.io/v1beta1",
+    "node.k8s.io/v1",
+    "node.k8s.io/v1alpha1",
+    "node.k8s.io/v1beta1",
+    "policy/v1",
+    "policy/v1beta1",
+    "rbac.authorization.k8s.io/v1",
+    "rbac.authorization.k8s.io/v1beta1",
+    "rbac.authorization.k8s.io/v1alpha1",
+    "resource.k8s.io/v1",
+    "resource.k8s.io/v1beta2",
+    "resource.k8s.io/v1beta1",
+    "resource.k8s.io/v1alpha3",
+    "scheduling.k8s.io/v1alpha2",
+    "scheduling.k8s.io/v1beta1",
+    "scheduling.k8s.io/v1",
+    "storage.k8s.io/v1beta1",
+    "storage.k8s.io/v1",
+    "storage.k8s.io/v1alpha1",
+    "storagemigration.k8s.io/v1beta1",
+    "apiextensions.k8s.io/v1beta1",
+    "apiextensions.k8s.io/v1",
 ];
 
 impl Default for Capabilities {
     fn default() -> Self {
         Capabilities {
-            kube_version: KubeVersion { version: "v1.36.0".into(), major: "1".into(), minor: "36".into() },
+            kube_version: KubeVersion {
+                version: "v1.36.0".into(),
+                major: "1".into(),
+                minor: "36".into(),
+            },
             api_versions: DEFAULT_API_VERSIONS.iter().map(|s| s.to_string()).collect(),
         }
     }
@@ -260,7 +334,10 @@ impl Object for Capabilities {
     fn to_value(&self) -> Value {
         let mut m = BTreeMap::new();
         m.insert("KubeVersion".into(), self.kube_version.to_value());
-        m.insert("APIVersions".into(), ApiVersions(self.api_versions.clone()).to_value());
+        m.insert(
+            "APIVersions".into(),
+            ApiVersions(self.api_versions.clone()).to_value(),
+        );
         m.insert("HelmVersion".into(), HelmVersion.to_value());
         Value::map(m)
     }

@@ -16,7 +16,9 @@ fn quote(s: &str) -> String {
             '\t' => out.push_str("\\t"),
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\u{:04X}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -25,7 +27,10 @@ fn quote(s: &str) -> String {
 }
 
 fn key(k: &str) -> String {
-    if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    if !k.is_empty()
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
         k.to_string()
     } else {
         quote(k)
@@ -41,10 +46,18 @@ fn scalar(v: &Value) -> Result<String, String> {
             if f.is_nan() {
                 "nan".into()
             } else if f.is_infinite() {
-                if *f > 0.0 { "inf".into() } else { "-inf".into() }
+                if *f > 0.0 {
+                    "inf".into()
+                } else {
+                    "-inf".into()
+                }
             } else {
                 let s = format!("{f}");
-                if s.contains(['.', 'e', 'E']) { s } else { format!("{s}.0") }
+                if s.contains(['.', 'e', 'E']) {
+                    s
+                } else {
+                    format!("{s}.0")
+                }
             }
         }
         Value::String(s) => quote(s),
@@ -54,8 +67,12 @@ fn scalar(v: &Value) -> Result<String, String> {
             format!("[{}]", parts?.join(", "))
         }
         Value::Map(m) => {
-            let parts: Result<Vec<String>, String> =
-                m.snapshot().iter().filter(|(_, v)| !v.is_nil()).map(|(k, v)| Ok(format!("{} = {}", key(k), scalar(v)?))).collect();
+            let parts: Result<Vec<String>, String> = m
+                .snapshot()
+                .iter()
+                .filter(|(_, v)| !v.is_nil())
+                .map(|(k, v)| Ok(format!("{} = {}", key(k), scalar(v)?)))
+                .collect();
             format!("{{{}}}", parts?.join(", "))
         }
         Value::Object(o) => scalar(&o.to_value())?,
@@ -67,7 +84,12 @@ fn is_table_array(v: &Value) -> bool {
     matches!(v, Value::List(l) if !l.is_empty() && l.iter().all(|x| x.as_map().is_some()))
 }
 
-fn table(out: &mut String, path: &[String], m: &BTreeMap<String, Value>, depth: usize) -> Result<(), String> {
+fn table(
+    out: &mut String,
+    path: &[String],
+    m: &BTreeMap<String, Value>,
+    depth: usize,
+) -> Result<(), String> {
     let indent = "  ".repeat(depth);
     for (k, v) in m {
         if v.is_nil() || v.as_map().is_some() || is_table_array(v) {
@@ -116,7 +138,9 @@ fn from_toml(v: &toml::Value) -> Value {
         toml::Value::Boolean(b) => Value::Bool(*b),
         toml::Value::Datetime(d) => Value::str(d.to_string()),
         toml::Value::Array(a) => Value::list(a.iter().map(from_toml).collect()),
-        toml::Value::Table(t) => Value::map(t.iter().map(|(k, v)| (k.clone(), from_toml(v))).collect()),
+        toml::Value::Table(t) => {
+            Value::map(t.iter().map(|(k, v)| (k.clone(), from_toml(v))).collect())
+        }
     }
 }
 
@@ -139,6 +163,9 @@ mod tests {
     #[test]
     fn like_burntsushi() {
         let v = crate::yaml::parse_value("a: x\nb: {c: z}\n").unwrap_or_default();
-        assert_eq!(encode(&v).ok().as_deref(), Some("a = \"x\"\n\n[b]\n  c = \"z\"\n"));
+        assert_eq!(
+            encode(&v).ok().as_deref(),
+            Some("a = \"x\"\n\n[b]\n  c = \"z\"\n")
+        );
     }
 }

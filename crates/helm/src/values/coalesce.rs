@@ -130,8 +130,11 @@ fn coalesce_chart_values(chart: &Chart, v: &mut Map, merge: bool) {
 
 /// `CoalesceTables`/`MergeTables`: `dst` wins over `src`; `src` fills the gaps.
 pub fn coalesce_tables(dst: &mut Map, mut src: Map, merge: bool) {
-    let src_non_nil: std::collections::HashSet<String> =
-        src.iter().filter(|(_, v)| !v.is_nil()).map(|(k, _)| k.clone()).collect();
+    let src_non_nil: std::collections::HashSet<String> = src
+        .iter()
+        .filter(|(_, v)| !v.is_nil())
+        .map(|(k, _)| k.clone())
+        .collect();
     for (k, v) in dst.iter() {
         if v.is_nil() {
             src.insert(k.clone(), Value::Nil);
@@ -193,7 +196,12 @@ pub fn path_value(vals: &Map, path: &str) -> Option<Value> {
 /// templates may mutate maps in place with `set`/`merge`).
 pub fn deep_copy(v: &Value) -> Value {
     match v {
-        Value::Map(m) => Value::map(m.snapshot().iter().map(|(k, v)| (k.clone(), deep_copy(v))).collect()),
+        Value::Map(m) => Value::map(
+            m.snapshot()
+                .iter()
+                .map(|(k, v)| (k.clone(), deep_copy(v)))
+                .collect(),
+        ),
         Value::List(l) => Value::list(l.iter().map(deep_copy).collect()),
         other => other.clone(),
     }
@@ -242,7 +250,10 @@ mod tests {
         let sub = chart("x: 1\nglobal: {g: sub, h: 1}\n", vec![], "sub");
         let c = chart("global: {g: top}\nsub: {x: 2}\n", vec![sub], "top");
         let out = coalesce_values(&c, &Map::new()).unwrap_or_default();
-        assert_eq!(y(&out), "global:\n  g: top\nsub:\n  global:\n    g: top\n    h: 1\n  x: 2");
+        assert_eq!(
+            y(&out),
+            "global:\n  g: top\nsub:\n  global:\n    g: top\n    h: 1\n  x: 2"
+        );
     }
 
     #[test]

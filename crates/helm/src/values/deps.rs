@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, HashSet};
 
 use gotmpl::Value;
 
-use super::coalesce::{CoalesceError, Map, coalesce_tables, coalesce_values, merge_values, path_value, table};
+use super::coalesce::{
+    CoalesceError, Map, coalesce_tables, coalesce_values, merge_values, path_value, table,
+};
 use super::semver::is_compatible_range;
 use crate::chart::Chart;
 
@@ -36,7 +38,8 @@ fn process_enabled(c: &mut Chart, v: &Map, path: &str) -> Result<(), CoalesceErr
         .iter()
         .filter(|existing| {
             !c.metadata.dependencies.iter().any(|req| {
-                existing.name() == req.name && is_compatible_range(&req.version, &existing.metadata.version)
+                existing.name() == req.name
+                    && is_compatible_range(&req.version, &existing.metadata.version)
             })
         })
         .cloned()
@@ -56,8 +59,13 @@ fn process_enabled(c: &mut Chart, v: &Map, path: &str) -> Result<(), CoalesceErr
     let cvals = coalesce_values(c, v)?;
     process_tags(&mut c.metadata.dependencies, &cvals);
     process_conditions(&mut c.metadata.dependencies, &cvals, path);
-    let rm: HashSet<String> =
-        c.metadata.dependencies.iter().filter(|r| !r.enabled).map(|r| r.name.clone()).collect();
+    let rm: HashSet<String> = c
+        .metadata
+        .dependencies
+        .iter()
+        .filter(|r| !r.enabled)
+        .map(|r| r.name.clone())
+        .collect();
     c.dependencies.retain(|d| !rm.contains(d.name()));
     c.metadata.dependencies.retain(|r| !rm.contains(&r.name));
     for t in c.dependencies.iter_mut() {
@@ -68,7 +76,9 @@ fn process_enabled(c: &mut Chart, v: &Map, path: &str) -> Result<(), CoalesceErr
 }
 
 fn process_tags(reqs: &mut [crate::chart::Dependency], cvals: &Map) {
-    let Some(tags) = table(cvals, "tags") else { return };
+    let Some(tags) = table(cvals, "tags") else {
+        return;
+    };
     for r in reqs {
         let (mut has_true, mut has_false) = (false, false);
         for k in &r.tags {
@@ -129,13 +139,18 @@ fn process_import_values(c: &mut Chart) {
     if c.metadata.dependencies.is_empty() {
         return;
     }
-    let Ok(cvals) = merge_values(c, &Map::new()) else { return };
+    let Ok(cvals) = merge_values(c, &Map::new()) else {
+        return;
+    };
     let mut b = Map::new();
     for r in c.metadata.dependencies.iter_mut() {
         let mut out = Vec::new();
         for iv in &r.import_values {
             let (child, parent) = match iv {
-                Value::Map(m) => (go_print(m.get("child").as_ref()), go_print(m.get("parent").as_ref())),
+                Value::Map(m) => (
+                    go_print(m.get("child").as_ref()),
+                    go_print(m.get("parent").as_ref()),
+                ),
                 Value::String(s) => (format!("exports.{s}"), ".".to_string()),
                 _ => continue,
             };
@@ -187,7 +202,11 @@ mod tests {
     }
 
     fn names(c: &Chart) -> Vec<String> {
-        let mut n: Vec<String> = c.dependencies.iter().map(|d| d.name().to_string()).collect();
+        let mut n: Vec<String> = c
+            .dependencies
+            .iter()
+            .map(|d| d.name().to_string())
+            .collect();
         n.sort();
         n
     }
@@ -195,8 +214,16 @@ mod tests {
     #[test]
     fn conditions_and_tags() {
         let mut top = chart("top", "1.0.0", "a: {enabled: false}\ntags: {front: true}\n");
-        top.dependencies = vec![chart("a", "1.0.0", ""), chart("b", "1.0.0", ""), chart("c", "1.0.0", "")];
-        top.metadata.dependencies = vec![dep("a", "a.enabled", &[], ""), dep("b", "", &["front"], ""), dep("c", "", &["back"], "")];
+        top.dependencies = vec![
+            chart("a", "1.0.0", ""),
+            chart("b", "1.0.0", ""),
+            chart("c", "1.0.0", ""),
+        ];
+        top.metadata.dependencies = vec![
+            dep("a", "a.enabled", &[], ""),
+            dep("b", "", &["front"], ""),
+            dep("c", "", &["back"], ""),
+        ];
         let user = parse_map("tags: {back: false}").unwrap_or_default();
         assert!(process_dependencies(&mut top, &user).is_ok());
         assert_eq!(names(&top), vec!["b"]);
@@ -214,7 +241,11 @@ mod tests {
     #[test]
     fn import_values_exports_and_child_parent() {
         let mut top = chart("top", "1.0.0", "");
-        top.dependencies = vec![chart("sub", "1.0.0", "exports: {data: {p: 1}}\ninner: {q: 2}\n")];
+        top.dependencies = vec![chart(
+            "sub",
+            "1.0.0",
+            "exports: {data: {p: 1}}\ninner: {q: 2}\n",
+        )];
         let mut d = dep("sub", "", &[], "");
         let mut cp = BTreeMap::new();
         cp.insert("child".to_string(), Value::str("inner"));
@@ -223,7 +254,11 @@ mod tests {
         top.metadata.dependencies = vec![d];
         assert!(process_dependencies(&mut top, &Map::new()).is_ok());
         assert_eq!(top.values.get("p"), Some(&Value::Float(1.0)));
-        let fc = top.values.get("fromchild").and_then(Value::as_map).and_then(|m| m.get("q").cloned());
+        let fc = top
+            .values
+            .get("fromchild")
+            .and_then(Value::as_map)
+            .and_then(|m| m.get("q").cloned());
         assert_eq!(fc, Some(Value::Float(2.0)));
     }
 }

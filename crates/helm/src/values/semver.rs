@@ -51,7 +51,10 @@ impl Version {
                         return o;
                     }
                 }
-                self.pre.split('.').count().cmp(&other.pre.split('.').count())
+                self.pre
+                    .split('.')
+                    .count()
+                    .cmp(&other.pre.split('.').count())
             }
         }
     }
@@ -103,27 +106,47 @@ fn bump(v: &Version, idx: usize) -> Version {
     for n in nums.iter_mut().skip(idx + 1) {
         *n = 0;
     }
-    Version { nums, pre: String::new() }
+    Version {
+        nums,
+        pre: String::new(),
+    }
 }
 
 fn terms(op: &str, ver: &str) -> Option<Vec<Term>> {
     if matches!(ver.trim(), "*" | "x" | "X" | "") {
-        return Some(vec![Term { op: ">=", v: Version { nums: [0; 3], pre: String::new() } }]);
+        return Some(vec![Term {
+            op: ">=",
+            v: Version {
+                nums: [0; 3],
+                pre: String::new(),
+            },
+        }]);
     }
     let (v, concrete) = parse_partial(ver)?;
-    let range = |lo: Version, hi: Version| Some(vec![Term { op: ">=", v: lo }, Term { op: "<", v: hi }]);
+    let range =
+        |lo: Version, hi: Version| Some(vec![Term { op: ">=", v: lo }, Term { op: "<", v: hi }]);
     match op {
         "" | "=" if concrete < 3 => range(v.clone(), bump(&v, concrete.max(1) - 1)),
         "" | "=" => Some(vec![Term { op: "=", v }]),
         "!=" => Some(vec![Term { op: "!=", v }]),
-        ">" if concrete < 3 => Some(vec![Term { op: ">=", v: bump(&v, concrete.max(1) - 1) }]),
+        ">" if concrete < 3 => Some(vec![Term {
+            op: ">=",
+            v: bump(&v, concrete.max(1) - 1),
+        }]),
         ">" => Some(vec![Term { op: ">", v }]),
         ">=" | "=>" => Some(vec![Term { op: ">=", v }]),
         "<" => Some(vec![Term { op: "<", v }]),
-        "<=" | "=<" if concrete < 3 => Some(vec![Term { op: "<", v: bump(&v, concrete.max(1) - 1) }]),
+        "<=" | "=<" if concrete < 3 => Some(vec![Term {
+            op: "<",
+            v: bump(&v, concrete.max(1) - 1),
+        }]),
         "<=" | "=<" => Some(vec![Term { op: "<=", v }]),
         "~" | "~>" => {
-            let hi = if concrete <= 1 { bump(&v, 0) } else { bump(&v, 1) };
+            let hi = if concrete <= 1 {
+                bump(&v, 0)
+            } else {
+                bump(&v, 1)
+            };
             range(v, hi)
         }
         "^" => {
@@ -180,7 +203,10 @@ fn parse_and(group: &str) -> Option<Vec<Term>> {
             let (hi, concrete) = parse_partial(tokens.get(i + 2)?)?;
             out.push(Term { op: ">=", v: lo });
             if concrete < 3 {
-                out.push(Term { op: "<", v: bump(&hi, concrete.max(1) - 1) });
+                out.push(Term {
+                    op: "<",
+                    v: bump(&hi, concrete.max(1) - 1),
+                });
             } else {
                 out.push(Term { op: "<=", v: hi });
             }
@@ -197,10 +223,14 @@ fn parse_and(group: &str) -> Option<Vec<Term>> {
 
 /// Whether `version` satisfies `constraint`; invalid input never matches (as in Helm).
 pub fn is_compatible_range(constraint: &str, version: &str) -> bool {
-    let Some(v) = Version::parse(version) else { return false };
+    let Some(v) = Version::parse(version) else {
+        return false;
+    };
     let mut any = false;
     for group in constraint.split("||") {
-        let Some(ts) = parse_and(group) else { return false };
+        let Some(ts) = parse_and(group) else {
+            return false;
+        };
         if ts.iter().all(|t| check_term(t, &v)) {
             any = true;
         }

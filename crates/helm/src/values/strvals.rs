@@ -93,10 +93,11 @@ impl Parser {
         }
         if !s.is_empty() && !s.starts_with('0') {
             let digits = s.strip_prefix(['+', '-']).unwrap_or(&s);
-            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-                if let Ok(i) = s.parse::<i64>() {
-                    return Value::Int(i, IntKind::Int64);
-                }
+            if !digits.is_empty()
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && let Ok(i) = s.parse::<i64>()
+            {
+                return Value::Int(i, IntKind::Int64);
             }
         }
         Value::str(s)
@@ -181,18 +182,29 @@ impl Parser {
             return Err(Stop::Eof);
         }
         let s: String = v.iter().collect();
-        s.parse::<i64>()
-            .map_err(|_| Stop::Err(SetError(format!("error parsing index: strconv.Atoi: parsing {s:?}: invalid syntax"))))
+        s.parse::<i64>().map_err(|_| {
+            Stop::Err(SetError(format!(
+                "error parsing index: strconv.Atoi: parsing {s:?}: invalid syntax"
+            )))
+        })
     }
 
-    fn list_item(&mut self, mut list: Vec<Value>, i: i64, level: usize) -> (Vec<Value>, Result<(), Stop>) {
+    fn list_item(
+        &mut self,
+        mut list: Vec<Value>,
+        i: i64,
+        level: usize,
+    ) -> (Vec<Value>, Result<(), Stop>) {
         if i < 0 {
             return (list, err(format!("negative {i} index not allowed")));
         }
         let (k, last) = self.until(&['[', '.', '=']);
         if !k.is_empty() {
             let s: String = k.iter().collect();
-            return (list, err(format!("unexpected data at end of array index: {s:?}")));
+            return (
+                list,
+                err(format!("unexpected data at end of array index: {s:?}")),
+            );
         }
         match last {
             None => (list, Err(Stop::Eof)),
@@ -260,12 +272,16 @@ impl Parser {
         loop {
             let (rs, last) = self.until(&[',', '}']);
             match last {
-                None => return Err(ListErr::Err(SetError("list must terminate with '}'".into()))),
+                None => {
+                    return Err(ListErr::Err(SetError(
+                        "list must terminate with '}'".into(),
+                    )));
+                }
                 Some('}') => {
-                    if let Some(c) = self.read() {
-                        if c != ',' {
-                            self.unread();
-                        }
+                    if let Some(c) = self.read()
+                        && c != ','
+                    {
+                        self.unread();
                     }
                     list.push(self.typed(&rs));
                     return Ok(list);
@@ -324,7 +340,9 @@ fn set_index(list: &mut Vec<Value>, i: i64, v: Value) -> Result<(), Stop> {
         return err(format!("negative {i} index not allowed"));
     }
     if i > MAX_INDEX {
-        return err(format!("index of {i} is greater than maximum supported index of {MAX_INDEX}"));
+        return err(format!(
+            "index of {i} is greater than maximum supported index of {MAX_INDEX}"
+        ));
     }
     let i = i as usize;
     if list.len() <= i {
@@ -342,14 +360,20 @@ pub fn json_to_value(v: &serde_json::Value) -> Value {
         serde_json::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(0.0)),
         serde_json::Value::String(s) => Value::str(s.as_str()),
         serde_json::Value::Array(a) => Value::list(a.iter().map(json_to_value).collect()),
-        serde_json::Value::Object(o) => {
-            Value::map(o.iter().map(|(k, v)| (k.clone(), json_to_value(v))).collect::<BTreeMap<_, _>>())
-        }
+        serde_json::Value::Object(o) => Value::map(
+            o.iter()
+                .map(|(k, v)| (k.clone(), json_to_value(v)))
+                .collect::<BTreeMap<_, _>>(),
+        ),
     }
 }
 
 fn parse_into(s: &str, dest: &mut Map, mode: Mode) -> Result<(), SetError> {
-    let mut p = Parser { chars: s.chars().collect(), pos: 0, mode };
+    let mut p = Parser {
+        chars: s.chars().collect(),
+        pos: 0,
+        mode,
+    };
     loop {
         match p.key(dest, 0) {
             Ok(()) => {}
@@ -401,8 +425,14 @@ mod tests {
 
     #[test]
     fn basics() {
-        assert_eq!(y("a=1,b.c=two,ports={80,443}", Mode::Typed), "a: 1\nb:\n  c: two\nports:\n- 80\n- 443");
-        assert_eq!(y("a=true,b=NULL,c=0,d=012,e=", Mode::Typed), "a: true\nb: null\nc: 0\nd: \"012\"\ne: \"\"");
+        assert_eq!(
+            y("a=1,b.c=two,ports={80,443}", Mode::Typed),
+            "a: 1\nb:\n  c: two\nports:\n- 80\n- 443"
+        );
+        assert_eq!(
+            y("a=true,b=NULL,c=0,d=012,e=", Mode::Typed),
+            "a: true\nb: null\nc: 0\nd: \"012\"\ne: \"\""
+        );
         assert_eq!(y("port=80", Mode::String), "port: \"80\"");
     }
 
@@ -424,15 +454,27 @@ mod tests {
 
     #[test]
     fn json_values() {
-        assert_eq!(y(r#"a={"b":[1,2]},c=null"#, Mode::Json), "a:\n  b:\n  - 1\n  - 2\nc: null");
+        assert_eq!(
+            y(r#"a={"b":[1,2]},c=null"#, Mode::Json),
+            "a:\n  b:\n  - 1\n  - 2\nc: null"
+        );
     }
 
     #[test]
     fn errors() {
         assert_eq!(y("a", Mode::Typed), "ERR key \"a\" has no value");
-        assert_eq!(y("a,", Mode::Typed), "ERR key \"a\" has no value (cannot end with ,)");
-        assert_eq!(y("a[-1]=x", Mode::Typed), "ERR negative -1 index not allowed");
-        assert_eq!(y("a[99999999]=x", Mode::Typed), "ERR index of 99999999 is greater than maximum supported index of 65536");
+        assert_eq!(
+            y("a,", Mode::Typed),
+            "ERR key \"a\" has no value (cannot end with ,)"
+        );
+        assert_eq!(
+            y("a[-1]=x", Mode::Typed),
+            "ERR negative -1 index not allowed"
+        );
+        assert_eq!(
+            y("a[99999999]=x", Mode::Typed),
+            "ERR index of 99999999 is greater than maximum supported index of 65536"
+        );
         assert_eq!(y("a={x", Mode::Typed), "ERR list must terminate with '}'");
     }
 }

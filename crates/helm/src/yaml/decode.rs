@@ -33,7 +33,10 @@ struct Decoder<'a> {
 }
 
 fn err(mark: Marker, message: impl Into<String>) -> YamlError {
-    YamlError { line: mark.line(), message: message.into() }
+    YamlError {
+        line: mark.line(),
+        message: message.into(),
+    }
 }
 
 impl Decoder<'_> {
@@ -58,7 +61,11 @@ impl Decoder<'_> {
                 Ok(v)
             }
             Event::Alias(id) => {
-                let v = self.anchors.get(&id).cloned().ok_or_else(|| err(mark, "unknown anchor"))?;
+                let v = self
+                    .anchors
+                    .get(&id)
+                    .cloned()
+                    .ok_or_else(|| err(mark, "unknown anchor"))?;
                 let cost = node_count(&v);
                 if cost > self.alias_budget {
                     return Err(err(mark, "document contains excessive aliasing"));
@@ -118,7 +125,11 @@ fn node_count(v: &Value) -> usize {
     }
 }
 
-fn merge_into(map: &mut BTreeMap<String, Value>, value: &Value, mark: Marker) -> Result<(), YamlError> {
+fn merge_into(
+    map: &mut BTreeMap<String, Value>,
+    value: &Value,
+    mark: Marker,
+) -> Result<(), YamlError> {
     match value {
         Value::Map(m) => {
             for (k, v) in m.snapshot().iter() {
@@ -133,7 +144,10 @@ fn merge_into(map: &mut BTreeMap<String, Value>, value: &Value, mark: Marker) ->
             }
             Ok(())
         }
-        _ => Err(err(mark, "map merge requires map or sequence of maps as the value")),
+        _ => Err(err(
+            mark,
+            "map merge requires map or sequence of maps as the value",
+        )),
     }
 }
 
@@ -154,7 +168,12 @@ fn key_string(key: &Value) -> String {
     }
 }
 
-fn scalar(text: &str, style: TScalarStyle, tag: Option<&str>, mark: Marker) -> Result<Value, YamlError> {
+fn scalar(
+    text: &str,
+    style: TScalarStyle,
+    tag: Option<&str>,
+    mark: Marker,
+) -> Result<Value, YamlError> {
     if let Some(tag) = tag {
         match tag {
             "str" => return Ok(Value::str(text)),
@@ -173,7 +192,10 @@ fn scalar(text: &str, style: TScalarStyle, tag: Option<&str>, mark: Marker) -> R
         Resolved::Uint(u) => Value::Float(u as f64),
         Resolved::Float(f) => {
             if !f.is_finite() {
-                return Err(err(mark, "error converting YAML to JSON: json: unsupported value"));
+                return Err(err(
+                    mark,
+                    "error converting YAML to JSON: json: unsupported value",
+                ));
             }
             Value::Float(f)
         }
@@ -214,7 +236,10 @@ pub fn parse_documents(text: &str) -> Result<Vec<Value>, YamlError> {
 
 /// `yaml.Unmarshal` into `interface{}`: the first document only.
 pub fn parse_value(text: &str) -> Result<Value, YamlError> {
-    Ok(parse_documents(text)?.into_iter().next().unwrap_or(Value::Nil))
+    Ok(parse_documents(text)?
+        .into_iter()
+        .next()
+        .unwrap_or(Value::Nil))
 }
 
 /// `yaml.Unmarshal` into `map[string]interface{}`: an empty document is an empty map.
@@ -248,7 +273,11 @@ mod tests {
     #[test]
     fn numbers_become_float64() {
         let v = parse_value("a: 3\nb: 1.5\nc: '3'\nd: yes\ne: ~\nf: 2001-01-01\n").ok();
-        let m = v.as_ref().and_then(|v| v.as_map()).map(|m| (*m).clone()).unwrap_or_default();
+        let m = v
+            .as_ref()
+            .and_then(|v| v.as_map())
+            .map(|m| (*m).clone())
+            .unwrap_or_default();
         assert_eq!(m.get("a"), Some(&Value::Float(3.0)));
         assert_eq!(m.get("b"), Some(&Value::Float(1.5)));
         assert_eq!(m.get("c"), Some(&Value::str("3")));
@@ -260,8 +289,14 @@ mod tests {
     #[test]
     fn anchors_and_merge_keys() {
         let v = parse_value("base: &b {x: 1, w: 2}\nd:\n  <<: *b\n  w: 3\n").ok();
-        let d = v.as_ref().and_then(|v| v.as_map()).and_then(|m| m.get("d").cloned());
-        let d = d.and_then(|d| d.as_map()).map(|m| (*m).clone()).unwrap_or_default();
+        let d = v
+            .as_ref()
+            .and_then(|v| v.as_map())
+            .and_then(|m| m.get("d").cloned());
+        let d = d
+            .and_then(|d| d.as_map())
+            .map(|m| (*m).clone())
+            .unwrap_or_default();
         assert_eq!(d.get("x"), Some(&Value::Float(1.0)));
         assert_eq!(d.get("w"), Some(&Value::Float(3.0)));
     }
@@ -281,7 +316,11 @@ mod tests {
     #[test]
     fn non_string_keys() {
         let v = parse_value("1: a\ntrue: b\n").ok();
-        let m = v.as_ref().and_then(|v| v.as_map()).map(|m| (*m).clone()).unwrap_or_default();
+        let m = v
+            .as_ref()
+            .and_then(|v| v.as_map())
+            .map(|m| (*m).clone())
+            .unwrap_or_default();
         assert!(m.contains_key("1") && m.contains_key("true"));
     }
 }

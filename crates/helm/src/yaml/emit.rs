@@ -32,7 +32,11 @@ fn base64(bytes: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -68,7 +72,10 @@ fn to_node(v: &Value, depth: usize) -> Result<Node, EmitError> {
         Value::String(s) => Node::Str(s.to_string()),
         Value::Bytes(b) => Node::Str(base64(b)),
         Value::List(items) => Node::Seq(
-            items.iter().map(|i| to_node(i, depth + 1)).collect::<Result<_, _>>()?,
+            items
+                .iter()
+                .map(|i| to_node(i, depth + 1))
+                .collect::<Result<_, _>>()?,
         ),
         Value::Map(m) => {
             let mut entries: Vec<(String, Node)> = m
@@ -100,7 +107,11 @@ pub fn key_order(a: &str, b: &str) -> Ordering {
             return ar[i].cmp(&br[i]);
         }
         if al || bl {
-            return if bl { Ordering::Less } else { Ordering::Greater };
+            return if bl {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            };
         }
         let (mut an, mut bn) = (0i64, 0i64);
         if ar[i] == '0' || br[i] == '0' {
@@ -172,7 +183,11 @@ struct Analysis {
 fn analyze(s: &str) -> Analysis {
     let chars: Vec<char> = s.chars().collect();
     if chars.is_empty() {
-        return Analysis { block_plain: true, single: true, block: false };
+        return Analysis {
+            block_plain: true,
+            single: true,
+            block: false,
+        };
     }
     let (mut block_ind, mut special, mut line_breaks) = (false, false, false);
     let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) =
@@ -241,7 +256,11 @@ fn analyze(s: &str) -> Analysis {
         preceded_ws = is_blankz(Some(c));
         followed_ws = is_blankz(chars.get(i + 2).copied());
     }
-    let mut a = Analysis { block_plain: true, single: true, block: true };
+    let mut a = Analysis {
+        block_plain: true,
+        single: true,
+        block: true,
+    };
     if leading_space || leading_break || trailing_space || trailing_break {
         a.block_plain = false;
     }
@@ -423,7 +442,12 @@ impl Writer {
                 }
                 spaces = false;
             } else if c == ' ' {
-                if allow_breaks && !spaces && self.column > BEST_WIDTH && i != 0 && i != chars.len() - 1 {
+                if allow_breaks
+                    && !spaces
+                    && self.column > BEST_WIDTH
+                    && i != 0
+                    && i != chars.len() - 1
+                {
                     self.indent(indent);
                     if chars.get(i + 1) == Some(&' ') {
                         self.put('\\');
@@ -523,7 +547,11 @@ impl Writer {
                 self.seq(items, indent, inline);
             }
             Node::Map(entries) => {
-                let (indent, inline) = if in_seq { (container + BEST_INDENT, true) } else { (container + BEST_INDENT, false) };
+                let (indent, inline) = if in_seq {
+                    (container + BEST_INDENT, true)
+                } else {
+                    (container + BEST_INDENT, false)
+                };
                 self.map(entries, indent, inline);
             }
         }
@@ -562,7 +590,11 @@ pub fn marshal(v: &Value) -> Result<String, EmitError> {
 
 fn marshal_with(v: &Value, indent_seqs: bool) -> Result<String, EmitError> {
     let node = to_node(v, 0)?;
-    let mut w = Writer { out: String::new(), column: 0, indent_seqs };
+    let mut w = Writer {
+        out: String::new(),
+        column: 0,
+        indent_seqs,
+    };
     match &node {
         Node::Map(entries) if !entries.is_empty() => w.map(entries, 0, false),
         Node::Seq(items) if !items.is_empty() => w.seq(items, 0, false),

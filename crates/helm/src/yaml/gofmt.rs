@@ -65,7 +65,11 @@ pub fn format_g(f: f64) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     let neg = f.is_sign_negative();
     if f == 0.0 {
@@ -74,7 +78,7 @@ pub fn format_g(f: f64) -> String {
     let (digits, dp) = shortest_digits(f);
     let exp = dp - 1;
     // Go decides on the exponent form with precision 6 when printing the shortest digits.
-    if exp < -4 || exp >= 6 {
+    if !(-4..6).contains(&exp) {
         return fmt_e(neg, &digits, dp);
     }
     fmt_f(neg, &digits, dp)
@@ -86,7 +90,11 @@ pub fn json_float(f: f64) -> Option<String> {
         return None;
     }
     if f == 0.0 {
-        return Some(if f.is_sign_negative() { "-0".into() } else { "0".into() });
+        return Some(if f.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        });
     }
     let neg = f.is_sign_negative();
     let (digits, dp) = shortest_digits(f);

@@ -139,7 +139,9 @@ pub fn resolve(s: &str) -> Resolved {
         b'M' => Resolved::Str,
         b'.' => {
             if float_re_match(s) {
-                s.parse::<f64>().map(Resolved::Float).unwrap_or(Resolved::Str)
+                s.parse::<f64>()
+                    .map(Resolved::Float)
+                    .unwrap_or(Resolved::Str)
             } else {
                 Resolved::Str
             }
@@ -155,10 +157,10 @@ pub fn resolve(s: &str) -> Resolved {
             if let Some(u) = go_parse_uint(&plain) {
                 return Resolved::Uint(u);
             }
-            if float_re_match(&plain) {
-                if let Ok(f) = plain.parse::<f64>() {
-                    return Resolved::Float(f);
-                }
+            if float_re_match(&plain)
+                && let Ok(f) = plain.parse::<f64>()
+            {
+                return Resolved::Float(f);
             }
             Resolved::Str
         }

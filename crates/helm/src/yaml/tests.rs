@@ -9,49 +9,72 @@ fn rt(yaml: &str) -> String {
 
 #[test]
 fn quotes_yaml11_lookalikes() {
-    assert_eq!(rt("a: 'yes'\nb: '1.0'\nc: '010'\nd: '2001-01-01'\ne: '1:20'\nf: ''"),
-        "a: \"yes\"\nb: \"1.0\"\nc: \"010\"\nd: \"2001-01-01\"\ne: \"1:20\"\nf: \"\"");
+    assert_eq!(
+        rt("a: 'yes'\nb: '1.0'\nc: '010'\nd: '2001-01-01'\ne: '1:20'\nf: ''"),
+        "a: \"yes\"\nb: \"1.0\"\nc: \"010\"\nd: \"2001-01-01\"\ne: \"1:20\"\nf: \"\""
+    );
 }
 
 #[test]
 fn single_quotes_indicators() {
-    assert_eq!(rt("a: 'a: b'\nb: '- x'\nc: ' x'\nd: \"'x\"\ne: 'a #b'"),
-        "a: 'a: b'\nb: '- x'\nc: ' x'\nd: '''x'\ne: 'a #b'");
+    assert_eq!(
+        rt("a: 'a: b'\nb: '- x'\nc: ' x'\nd: \"'x\"\ne: 'a #b'"),
+        "a: 'a: b'\nb: '- x'\nc: ' x'\nd: '''x'\ne: 'a #b'"
+    );
 }
 
 #[test]
 fn literal_blocks_and_chomping() {
-    assert_eq!(rt("a: \"x\\ny\"\nb: \"x\\ny\\n\"\nc: \"x\\n\\n\"\nd: \" x\\ny\""),
-        "a: |-\n  x\n  y\nb: |\n  x\n  y\nc: |+\n  x\n\nd: |2-\n   x\n  y");
+    assert_eq!(
+        rt("a: \"x\\ny\"\nb: \"x\\ny\\n\"\nc: \"x\\n\\n\"\nd: \" x\\ny\""),
+        "a: |-\n  x\n  y\nb: |\n  x\n  y\nc: |+\n  x\n\nd: |2-\n   x\n  y"
+    );
 }
 
 #[test]
 fn double_quotes_special_characters() {
-    assert_eq!(rt("a: \"a\\tb\"\nb: \"a \\nb\"\nc: \"x 😀\""),
-        "a: \"a\\tb\"\nb: \"a \\nb\"\nc: \"x \\U0001F600\"");
+    assert_eq!(
+        rt("a: \"a\\tb\"\nb: \"a \\nb\"\nc: \"x 😀\""),
+        "a: \"a\\tb\"\nb: \"a \\nb\"\nc: \"x \\U0001F600\""
+    );
 }
 
 #[test]
 fn folds_long_plain_lines() {
-    let words: Vec<String> = (0..21).map(|i| format!("{0}{0}{0}{0}", (b'a' + i) as char)).collect();
+    let words: Vec<String> = (0..21)
+        .map(|i| format!("{0}{0}{0}{0}", (b'a' + i) as char))
+        .collect();
     let out = rt(&format!("long: {}", words.join(" ")));
-    assert_eq!(out, format!("long: {}\n  {}", words[..16].join(" "), words[16..].join(" ")));
+    assert_eq!(
+        out,
+        format!(
+            "long: {}\n  {}",
+            words[..16].join(" "),
+            words[16..].join(" ")
+        )
+    );
 }
 
 #[test]
 fn numbers_after_json_round_trip() {
-    assert_eq!(rt("a: 1.5\nb: 1e21\nc: 0.0000001\nd: 1234567.5\ne: 100000000\nf: 3.0"),
-        "a: 1.5\nb: 1e+21\nc: 1e-07\nd: 1.2345675e+06\ne: 100000000\nf: 3");
+    assert_eq!(
+        rt("a: 1.5\nb: 1e21\nc: 0.0000001\nd: 1234567.5\ne: 100000000\nf: 3.0"),
+        "a: 1.5\nb: 1e+21\nc: 1e-07\nd: 1.2345675e+06\ne: 100000000\nf: 3"
+    );
 }
 
 #[test]
 fn key_order_is_yaml_v2_natural_order() {
-    assert_eq!(rt("{a10: 1, a9: 2, a: 3, B: 4, 1a: 5, 1-: 6, _x: 7}"),
-        "_x: 7\n1-: 6\n1a: 5\nB: 4\na: 3\na9: 2\na10: 1");
+    assert_eq!(
+        rt("{a10: 1, a9: 2, a: 3, B: 4, 1a: 5, 1-: 6, _x: 7}"),
+        "_x: 7\n1-: 6\n1a: 5\nB: 4\na: 3\na9: 2\na10: 1"
+    );
 }
 
 #[test]
 fn nested_collections() {
-    assert_eq!(rt("list: [1, [2, 3], {a: 1, b: [x, z]}, [], {}]"),
-        "list:\n- 1\n- - 2\n  - 3\n- a: 1\n  b:\n  - x\n  - z\n- []\n- {}");
+    assert_eq!(
+        rt("list: [1, [2, 3], {a: 1, b: [x, z]}, [], {}]"),
+        "list:\n- 1\n- - 2\n  - 3\n- a: 1\n  b:\n  - x\n  - z\n- []\n- {}"
+    );
 }
