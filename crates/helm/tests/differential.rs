@@ -256,7 +256,15 @@ fn every_chart_renders_like_helm() {
                     if masked { " (masked)" } else { "" }
                 );
             }
-            Some(d) => {
+            Some(mut d) => {
+                if d.len() > 2000 {
+                    let mut cut = 2000;
+                    while !d.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    d.truncate(cut);
+                    d.push_str(" …");
+                }
                 eprintln!("{label:<32} DIFFERENT");
                 report.push_str(&format!("=== {label}\n{d}\n"));
             }
