@@ -28,7 +28,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_depth: 200,
+            max_depth: 100,
             deadline: None,
             max_output: 64 << 20,
             missing_key_error: false,

@@ -21,6 +21,7 @@ pub(crate) fn parse(
     let src: Arc<str> = Arc::from(text);
     let parse_name: Arc<str> = Arc::from(name);
     let mut p = Parser {
+        depth: 0,
         items,
         i: 0,
         last_line: 1,
@@ -42,7 +43,11 @@ pub(crate) fn parse(
     Ok(p.trees)
 }
 
+/// Deepest nesting of parentheses and blocks accepted.
+const MAX_NESTING: usize = 100;
+
 struct Parser<'f> {
+    depth: usize,
     items: Vec<Item>,
     i: usize,
     last_line: usize,
@@ -274,8 +279,13 @@ impl Parser<'_> {
     }
 
     fn control(&mut self, context: &str) -> PResult<Box<Branch>> {
+        if self.depth >= MAX_NESTING {
+            return Err(self.errorf(format!("template nesting exceeds {MAX_NESTING} levels")));
+        }
         let mark = self.vars.len();
+        self.depth += 1;
         let r = self.control_inner(context);
+        self.depth -= 1;
         self.vars.truncate(mark);
         r
     }
@@ -360,6 +370,17 @@ impl Parser<'_> {
     }
 
     fn pipeline(&mut self, context: &str, end: ItemType) -> PResult<Pipe> {
+        // Go has no limit (goroutine stacks grow); a fixed stack needs one.
+        if self.depth >= MAX_NESTING {
+            return Err(self.errorf(format!("template nesting exceeds {MAX_NESTING} levels")));
+        }
+        self.depth += 1;
+        let r = self.pipeline_inner(context, end);
+        self.depth -= 1;
+        r
+    }
+
+    fn pipeline_inner(&mut self, context: &str, end: ItemType) -> PResult<Pipe> {
         let first = self.peek_non_space();
         let mut pipe = Pipe {
             pos: first.pos,
