@@ -123,6 +123,7 @@ fn eval_args(a: &[Value]) -> String {
 }
 
 fn length(v: &Value) -> R {
+    let v = &v.collection_view();
     Ok(Value::int(match v {
         Value::String(s) => s.len() as i64,
         Value::Bytes(b) => b.len() as i64,
@@ -156,9 +157,9 @@ pub fn index(item: &Value, idx: &[Value]) -> R {
     if item.is_nil() {
         return Err(FuncError::msg("index of untyped nil"));
     }
-    let mut cur = item.clone();
+    let mut cur = item.collection_view();
     for i in idx {
-        cur = match &cur {
+        cur = match &cur.collection_view() {
             Value::List(l) => {
                 let x = index_arg(i, l.len())?;
                 l.get(x)

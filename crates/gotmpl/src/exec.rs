@@ -423,7 +423,7 @@ impl<'t, 'a, 'p> Exec<'t, 'a, 'p> {
         b: &'t Branch,
         out: &mut String,
     ) -> Result<(), Stop> {
-        let val = self.eval_pipeline(dot, &b.pipe)?;
+        let val = self.eval_pipeline(dot, &b.pipe)?.collection_view();
         let mark = self.vars.len();
         match &val {
             Value::List(items) => {
@@ -864,6 +864,9 @@ pub fn is_true(v: &Value) -> bool {
         Value::Bytes(b) => !b.is_empty(),
         Value::List(l) => !l.is_empty(),
         Value::Map(m) => !m.is_empty(),
-        Value::Object(_) => true,
+        Value::Object(o) => match o.to_value() {
+            Value::Nil => true,
+            inner => is_true(&inner),
+        },
     }
 }

@@ -292,3 +292,17 @@ impl fmt::Debug for Dict {
         f.debug_map().entries(self.snapshot().iter()).finish()
     }
 }
+
+impl Value {
+    /// For an [`Object`] that is a Go map or slice with methods (Helm's `.Files`,
+    /// `.Capabilities.APIVersions`), its plain value; any other value as it is.
+    pub fn collection_view(&self) -> Value {
+        if let Value::Object(o) = self {
+            let v = o.to_value();
+            if !v.is_nil() {
+                return v;
+            }
+        }
+        self.clone()
+    }
+}

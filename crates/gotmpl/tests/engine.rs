@@ -181,3 +181,37 @@ proptest! {
         }
     }
 }
+
+struct Files;
+
+impl gotmpl::Object for Files {
+    fn type_name(&self) -> &str {
+        "engine.files"
+    }
+    fn field(&self, _: &str) -> Option<Value> {
+        None
+    }
+    fn print(&self) -> String {
+        "map[a:[104]]".into()
+    }
+    fn to_value(&self) -> Value {
+        let mut m = std::collections::BTreeMap::new();
+        m.insert("a".to_string(), Value::str("x"));
+        Value::map(m)
+    }
+}
+
+#[test]
+fn objects_that_are_maps_range_len_index_and_truth() {
+    let mut s = TemplateSet::new(Arc::new(FuncMap::new()));
+    s.parse("t", r#"{{ range $k, $v := . }}{{ $k }}={{ $v }}{{ end }} {{ len . }} {{ index . "a" }} {{ if . }}yes{{ end }}"#).unwrap();
+    let mut out = String::new();
+    s.execute(
+        "t",
+        &Value::Object(Arc::new(Files)),
+        &mut out,
+        &Limits::default(),
+    )
+    .unwrap();
+    assert_eq!(out, "a=x 1 x yes");
+}
