@@ -95,6 +95,7 @@ async fn creates_per_second(path: &Path) -> Result<(), Box<dyn std::error::Error
         500.0 / secs
     );
     let base = s.revision();
+    let before = s.stats();
     let start = Instant::now();
     let tasks: Vec<_> = (0..WRITERS)
         .map(|t| {
@@ -113,10 +114,12 @@ async fn creates_per_second(path: &Path) -> Result<(), Box<dyn std::error::Error
     }
     let secs = start.elapsed().as_secs_f64();
     let n = s.revision() - base;
+    let after = s.stats();
     println!(
-        "durable creates, {WRITERS} concurrent tasks (group commit): {n} in {:.2} s = {:.0} creates/s ({VALUE_SIZE} B values)",
+        "durable creates, {WRITERS} concurrent tasks (group commit): {n} in {:.2} s = {:.0} creates/s ({VALUE_SIZE} B values, {:.1} writes per commit)",
         secs,
-        n as f64 / secs
+        n as f64 / secs,
+        (after.writes - before.writes) as f64 / (after.commits - before.commits).max(1) as f64
     );
     s.close();
     Ok(())

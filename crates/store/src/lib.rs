@@ -29,7 +29,7 @@ use bytes::Bytes;
 
 pub use error::StoreError;
 pub use options::{StoreOptions, StoreTuning};
-pub use store::Store;
+pub use store::{Store, StoreStats};
 pub use watch::Watcher;
 pub use writer::{CreateFn, DeleteFn, UpdateFn};
 

@@ -1,6 +1,6 @@
 //! State shared by the store handle, the writer thread and watchers.
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use rusqlite::Connection;
@@ -15,6 +15,10 @@ pub(crate) struct Shared {
     pub reader: Mutex<Connection>,
     /// Set by `close`; the writer answers everything after it with `Closed`.
     pub closed: AtomicBool,
+    /// Transactions committed by the writer.
+    pub commits: AtomicU64,
+    /// Writes those transactions held (the group-commit batch size is writes / commits).
+    pub committed_writes: AtomicU64,
 }
 
 // A panic while a lock is held cannot leave `State` half-updated in a way readers could

@@ -1,7 +1,7 @@
 //! The store handle: opening, the write API, reads, watch, compaction and close.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -36,6 +36,15 @@ impl StopSignal {
 
 /// How often the checkpointer copies the WAL back into the database file.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Write counters since open.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Transactions committed (each one fsync when durable).
+    pub commits: u64,
+    /// Successful writes in those transactions.
+    pub writes: u64,
+}
 
 /// A revisioned, watchable key-value store; share it as `Arc<Store>`.
 pub struct Store {
@@ -90,6 +99,8 @@ impl Store {
             state: RwLock::new(state),
             reader: Mutex::new(read_conn),
             closed: AtomicBool::new(false),
+            commits: AtomicU64::new(0),
+            committed_writes: AtomicU64::new(0),
         });
 
         let (commands, rx) = mpsc::channel();
@@ -275,6 +286,14 @@ impl Store {
     /// The latest committed revision.
     pub fn revision(&self) -> Revision {
         self.shared.read_state().revision
+    }
+
+    /// Counters for benchmarks and metrics.
+    pub fn stats(&self) -> StoreStats {
+        StoreStats {
+            commits: self.shared.commits.load(Ordering::Relaxed),
+            writes: self.shared.committed_writes.load(Ordering::Relaxed),
+        }
     }
 
     /// History at or before this revision may be gone.

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rusqlite::{Connection, Transaction};
@@ -17,6 +18,9 @@ use tokio::sync::oneshot;
 use crate::shared::Shared;
 use crate::sqlite::{self, KIND_CREATED, KIND_DELETED, KIND_UPDATED};
 use crate::{Event, EventType, KeyValue, Revision, StoreError};
+
+/// The longest the writer waits for stragglers of a group commit.
+const GATHER_WAIT: Duration = Duration::from_micros(500);
 
 /// Builds a created value from its revision.
 pub type CreateFn = Box<dyn FnOnce(Revision) -> Vec<u8> + Send>;
@@ -80,6 +84,7 @@ impl Writer {
 
     /// Serves commands until shutdown or until every sender is gone.
     pub fn run(mut self) {
+        let mut last_batch = 1;
         while let Ok(first) = self.commands.recv() {
             let mut commands = vec![first];
             while commands.len() < self.max_batch {
@@ -88,6 +93,18 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            // Callers answered by the previous commit are still resubmitting; committing the
+            // first arrival alone would make the rest wait a whole fsync. Give them a moment,
+            // bounded well below an fsync, to join this batch.
+            let deadline = Instant::now() + GATHER_WAIT;
+            while commands.len() < last_batch.min(self.max_batch) {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match self.commands.recv_timeout(left) {
+                    Ok(cmd) => commands.push(cmd),
+                    Err(_) => break,
+                }
+            }
+            last_batch = commands.len();
             let mut writes = Vec::with_capacity(commands.len());
             for cmd in commands {
                 match cmd {
@@ -175,6 +192,11 @@ impl Writer {
             }
         }
         tx.commit()?;
+        self.shared.commits.fetch_add(1, Ordering::Relaxed);
+        let written = events.len() as u64;
+        self.shared
+            .committed_writes
+            .fetch_add(written, Ordering::Relaxed);
         Ok(())
     }
 
