@@ -210,3 +210,30 @@ async fn close_rejects_writes_and_ends_watchers() {
     // Reads of the last state still work.
     assert!(s.get("/a").is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_durable_writes_share_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = common::opts(dir.path());
+    o.durable = true;
+    let s = store::Store::open(o).unwrap();
+    let tasks: Vec<_> = (0..16)
+        .map(|t| {
+            let s = Arc::clone(&s);
+            tokio::spawn(async move {
+                for i in 0..20 {
+                    s.create(&format!("/g/{t}/{i}"), val("x")).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let stats = s.stats();
+    assert_eq!(stats.writes, 320);
+    assert_eq!(s.revision(), 320);
+    // Sixteen writers waiting on fsyncs must have been grouped, on average well above one
+    // write per transaction.
+    assert!(stats.commits * 3 <= stats.writes, "{stats:?}");
+}
