@@ -1,1 +1,151 @@
-//! placeholder
+//! The embedded Kubernetes-compatible API server: Kubernetes REST over the revisioned store.
+//!
+//! Start with [`start`], which opens the store in a data dir, creates the PKI and kubeconfig,
+//! binds the HTTPS listener and runs the built-in controllers. Requests flow
+//! `server` → `handler` (authentication, routing) → `list`/`watch`/`write`/`delete` → `store`.
+
+mod allocate;
+pub mod auth;
+mod authz;
+mod body;
+pub mod cluster;
+mod columns;
+mod defaults;
+mod delete;
+pub mod discovery;
+mod handler;
+mod list;
+mod namespaces;
+pub mod object;
+mod patching;
+pub mod pki;
+pub mod registry;
+pub mod request;
+mod response;
+mod server;
+mod subresources;
+mod table;
+mod validation;
+mod watch;
+mod write;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use cluster::{Cluster, ClusterConfig};
+use tokio_util::sync::CancellationToken;
+
+/// Why the cluster could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data dir could not be prepared.
+    #[error("data dir {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// The store could not be opened.
+    #[error("store: {0}")]
+    Store(#[from] store::StoreError),
+    /// Key material could not be created or loaded.
+    #[error(transparent)]
+    Pki(#[from] pki::PkiError),
+    /// TLS could not be configured.
+    #[error(transparent)]
+    Tls(#[from] server::TlsError),
+    /// The listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+}
+
+/// A running embedded cluster.
+pub struct RunningCluster {
+    /// Shared state.
+    pub cluster: Arc<Cluster>,
+    /// The admin kubeconfig written in the data dir.
+    pub kubeconfig_path: PathBuf,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningCluster {
+    /// The `https://` URL of the API.
+    pub fn url(&self) -> String {
+        self.cluster.url()
+    }
+
+    /// Stops serving and closes the store.
+    pub async fn shutdown(self) {
+        self.cluster.shutdown.cancel();
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        self.cluster.store.close();
+    }
+}
+
+/// Starts an embedded cluster.
+pub async fn start(config: ClusterConfig) -> Result<RunningCluster, StartError> {
+    let dir = config.data_dir.clone();
+    std::fs::create_dir_all(&dir).map_err(|source| StartError::DataDir { path: dir.clone(), source })?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    let mut ips = vec![bound.ip()];
+    if bound.ip().is_unspecified() {
+        ips = vec!["127.0.0.1".parse().unwrap_or(bound.ip())];
+    }
+    let credentials = pki::ClusterCredentials::load_or_create(&dir, &ips)?;
+    let tls = server::tls_config(&credentials.serving_cert_pem, &credentials.serving_key_pem, &credentials.ca.cert_pem)?;
+    let store = store::Store::open(store::StoreOptions {
+        path: dir.join("state.db"),
+        compaction_interval: config.compaction_interval,
+        retain_revisions: config.retain_revisions,
+        durable: config.durable,
+    })?;
+    let url_host = if bound.ip().is_unspecified() {
+        SocketAddr::new(ips[0], bound.port())
+    } else {
+        bound
+    };
+    let cluster = Arc::new(Cluster {
+        store,
+        registry: registry::Registry::builtin(),
+        openapi: openapi::OpenApi::builtin(),
+        config,
+        credentials,
+        shutdown: CancellationToken::new(),
+        bound: url_host,
+        allocator: allocate::Allocator::default(),
+        namespace_kick: tokio::sync::Notify::new(),
+    });
+    namespaces::bootstrap(&cluster).await?;
+    let kubeconfig_path = dir.join("kubeconfig.yaml");
+    let kubeconfig = pki::kubeconfig_yaml(
+        "orrery",
+        &cluster.url(),
+        &cluster.credentials.ca.cert_pem,
+        "admin",
+        pki::KubeconfigAuth::Token(&cluster.credentials.admin_token),
+    );
+    pki::write_private(&kubeconfig_path, kubeconfig.as_bytes())?;
+    let tasks = vec![
+        tokio::spawn(server::serve(cluster.clone(), listener, Arc::new(tls))),
+        tokio::spawn(namespaces::run(cluster.clone())),
+    ];
+    Ok(RunningCluster {
+        cluster,
+        kubeconfig_path,
+        tasks,
+    })
+}

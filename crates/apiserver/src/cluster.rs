@@ -1,0 +1,83 @@
+//! The embedded cluster's shared state and configuration.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use store::Store;
+use tokio_util::sync::CancellationToken;
+
+use crate::pki::ClusterCredentials;
+use crate::registry::Registry;
+
+/// How an embedded cluster is run. Every timing tests depend on is here.
+#[derive(Clone, Debug)]
+pub struct ClusterConfig {
+    /// Directory for the store, PKI and kubeconfig.
+    pub data_dir: PathBuf,
+    /// Address of the Kubernetes API listener (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// How often watch streams that asked for bookmarks get one.
+    pub bookmark_interval: Duration,
+    /// How often the store compacts its history.
+    pub compaction_interval: Duration,
+    /// How many revisions of history the store keeps at least.
+    pub retain_revisions: i64,
+    /// Whether writes are fsynced before they are acknowledged.
+    pub durable: bool,
+    /// Largest accepted request body (kube-apiserver: 3 MiB).
+    pub max_request_bytes: usize,
+    /// Service ClusterIP range (CIDR).
+    pub service_cidr: String,
+}
+
+impl ClusterConfig {
+    /// The defaults for a cluster keeping its data in `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> ClusterConfig {
+        ClusterConfig {
+            data_dir: data_dir.into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 6443)),
+            bookmark_interval: Duration::from_secs(60),
+            compaction_interval: Duration::from_secs(300),
+            retain_revisions: 100_000,
+            durable: true,
+            max_request_bytes: 3 * 1024 * 1024,
+            service_cidr: "10.96.0.0/12".to_string(),
+        }
+    }
+}
+
+/// The state every request handler shares.
+pub struct Cluster {
+    /// The revisioned object store.
+    pub store: Arc<Store>,
+    /// Served resources.
+    pub registry: Registry,
+    /// OpenAPI documents of the built-in kinds.
+    pub openapi: openapi::OpenApi,
+    /// Configuration.
+    pub config: ClusterConfig,
+    /// CA, serving certificate and admin token.
+    pub credentials: ClusterCredentials,
+    /// Cancelled when the cluster shuts down.
+    pub shutdown: CancellationToken,
+    /// The address the API listener is bound to.
+    pub bound: SocketAddr,
+    /// Service ClusterIP and NodePort allocation.
+    pub allocator: crate::allocate::Allocator,
+    /// Wakes the namespace controller.
+    pub namespace_kick: tokio::sync::Notify,
+}
+
+impl Cluster {
+    /// Schemas of the served custom resources, for the OpenAPI documents.
+    pub fn crd_schemas(&self) -> Vec<openapi::CrdSchema> {
+        Vec::new()
+    }
+
+    /// The `https://` URL of the API.
+    pub fn url(&self) -> String {
+        format!("https://{}", self.bound)
+    }
+}

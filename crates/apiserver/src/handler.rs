@@ -1,0 +1,315 @@
+//! Request dispatch: authentication, non-resource endpoints, and the resource verbs.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use apimachinery::status::ApiError;
+use axum::body::Body;
+use http::{Method, Request, Response, StatusCode};
+use serde_json::Value;
+
+use crate::auth::{self, UserInfo};
+use crate::cluster::Cluster;
+use crate::delete::DeleteOptions;
+use crate::list::{ListParams, Selectors};
+use crate::registry::Resource;
+use crate::request::{RequestInfo, parse_path};
+use crate::response::{self, error, json, json_bytes};
+use crate::table::{self, Output};
+use crate::watch::WatchParams;
+use crate::write::{FieldValidation, PatchType, UpdateScope, WriteOptions};
+
+/// Query parameters, last value wins.
+pub type Query = HashMap<String, String>;
+
+fn parse_query(q: Option<&str>) -> Query {
+    form_urlencoded::parse(q.unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn flag(q: &Query, name: &str) -> bool {
+    matches!(q.get(name).map(String::as_str), Some("true" | "1"))
+}
+
+/// Serves one request.
+pub async fn handle(cluster: Arc<Cluster>, peer: auth::PeerCert, req: Request<Body>) -> Response<Body> {
+    let path = req.uri().path().to_string();
+    match path.as_str() {
+        "/healthz" | "/livez" | "/readyz" => return response::text(StatusCode::OK, "ok"),
+        p if p.starts_with("/healthz/") || p.starts_with("/livez/") || p.starts_with("/readyz/") => {
+            return response::text(StatusCode::OK, "ok");
+        }
+        _ => {}
+    }
+    let user = match auth::authenticate(&cluster, &peer, req.headers()) {
+        Ok(u) => u,
+        Err(e) => return error(&e),
+    };
+    match route(&cluster, &user, req).await {
+        Ok(resp) => resp,
+        Err(e) => error(&e),
+    }
+}
+
+async fn route(cluster: &Arc<Cluster>, user: &UserInfo, req: Request<Body>) -> Result<Response<Body>, ApiError> {
+    let path = req.uri().path().to_string();
+    let registry = cluster.registry.snapshot();
+    match path.trim_end_matches('/') {
+        "/version" => return Ok(json(StatusCode::OK, &crate::discovery::version())),
+        "/openapi/v2" => {
+            let crds = cluster.crd_schemas();
+            return Ok(json_bytes(StatusCode::OK, cluster.openapi.v2(&crds)));
+        }
+        "/openapi/v3" => {
+            let crds = cluster.crd_schemas();
+            return Ok(json_bytes(StatusCode::OK, cluster.openapi.v3_index(&crds)));
+        }
+        "" => {
+            let paths: Vec<&str> = vec!["/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version", "/openapi/v2", "/openapi/v3"];
+            return Ok(json(StatusCode::OK, &serde_json::json!({"paths": paths})));
+        }
+        _ => {}
+    }
+    if let Some(rest) = path.strip_prefix("/openapi/v3/") {
+        let crds = cluster.crd_schemas();
+        return match cluster.openapi.v3_group_version(rest, &crds) {
+            Some(doc) => Ok(json_bytes(StatusCode::OK, doc)),
+            None => Err(not_found()),
+        };
+    }
+    let Some(info) = parse_path(&path) else {
+        return Err(not_found());
+    };
+    if !info.is_resource {
+        if req.method() != Method::GET {
+            return Err(ApiError::new(405, "MethodNotAllowed", format!("the server does not allow this method on the requested resource ({})", req.method())));
+        }
+        return discovery(cluster, &registry, &info);
+    }
+    let res = registry
+        .get(&info.group, &info.version, &info.resource)
+        .cloned()
+        .ok_or_else(not_found)?;
+    crate::authz::authorize(cluster, user, &info, req.method())?;
+    resource_request(cluster, res, info, req).await
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(404, "NotFound", "the server could not find the requested resource")
+}
+
+fn discovery(cluster: &Cluster, registry: &crate::registry::RegistryState, info: &RequestInfo) -> Result<Response<Body>, ApiError> {
+    let body = match (info.prefix.as_str(), info.group.as_str(), info.version.as_str()) {
+        ("api", "", "") => Some(crate::discovery::core_versions(&cluster.bound.to_string())),
+        ("api", "", v) => crate::discovery::resource_list(registry, "", v),
+        ("apis", "", "") => Some(crate::discovery::group_list(registry)),
+        ("apis", g, "") => crate::discovery::group(registry, g),
+        ("apis", g, v) => crate::discovery::resource_list(registry, g, v),
+        _ => None,
+    };
+    body.map(|b| json(StatusCode::OK, &b)).ok_or_else(not_found)
+}
+
+fn write_options(q: &Query) -> Result<WriteOptions, ApiError> {
+    let dry_run = match q.get("dryRun").map(String::as_str) {
+        None | Some("") => false,
+        Some("All") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "Invalid dry run value: {other:?}; supported values are: \"All\""
+            )));
+        }
+    };
+    let field_validation = match q.get("fieldValidation").map(String::as_str) {
+        None | Some("") | Some("Warn") => FieldValidation::Warn,
+        Some("Ignore") => FieldValidation::Ignore,
+        Some("Strict") => FieldValidation::Strict,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "fieldValidation: Unsupported value: \"{other}\": supported values: \"Ignore\", \"Strict\", \"Warn\""
+            )));
+        }
+    };
+    Ok(WriteOptions {
+        dry_run,
+        field_validation,
+        warnings: Default::default(),
+    })
+}
+
+async fn resource_request(
+    cluster: &Arc<Cluster>,
+    res: Arc<Resource>,
+    info: RequestInfo,
+    req: Request<Body>,
+) -> Result<Response<Body>, ApiError> {
+    let q = parse_query(req.uri().query());
+    let accept = req
+        .headers()
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
+    let output = Output::negotiate(accept.as_deref(), q.get("includeObject").map(String::as_str));
+    let ns = if res.namespaced { info.namespace.clone() } else { None };
+    if res.namespaced && info.namespace.is_none() && info.name.is_some() {
+        return Err(not_found());
+    }
+    let method = req.method().clone();
+    let sub = info.subresource.as_deref();
+    let scope = match sub {
+        None => UpdateScope::Main,
+        Some("status") if res.status => UpdateScope::Status,
+        Some(_) => return crate::subresources::handle(cluster, &res, &info, req, &q).await,
+    };
+    let headers = req.headers().clone();
+    let limit = cluster.config.max_request_bytes;
+    match (method, info.name.as_deref()) {
+        (Method::GET, Some(name)) if !flag(&q, "watch") && !info.legacy_watch => {
+            let key = res.key(ns.as_deref(), name);
+            let kv = cluster
+                .store
+                .get(&key)
+                .ok_or_else(|| ApiError::not_found(&res.group, &res.plural, name))?;
+            match output {
+                Output::Object => Ok(json_bytes(StatusCode::OK, kv.value.clone())),
+                other => {
+                    let obj = crate::write::parse_kv(&kv)?;
+                    Ok(json(StatusCode::OK, &table::render_one(&res, &other, &obj)))
+                }
+            }
+        }
+        (Method::GET, name) => {
+            let mut field_sel = q.get("fieldSelector").cloned();
+            if let Some(n) = name {
+                // `GET .../name?watch=1` watches one object.
+                let by_name = format!("metadata.name={n}");
+                field_sel = Some(match field_sel {
+                    Some(f) if !f.is_empty() => format!("{f},{by_name}"),
+                    _ => by_name,
+                });
+            }
+            let selectors = Selectors::parse(&res, q.get("labelSelector").map(String::as_str), field_sel.as_deref())?;
+            if flag(&q, "watch") || info.legacy_watch {
+                let params = WatchParams {
+                    resource_version: q.get("resourceVersion").cloned(),
+                    resource_version_match: q.get("resourceVersionMatch").cloned(),
+                    bookmarks: flag(&q, "allowWatchBookmarks"),
+                    send_initial_events: q.get("sendInitialEvents").map(|v| v == "true"),
+                    timeout_seconds: q.get("timeoutSeconds").and_then(|v| v.parse().ok()),
+                };
+                return crate::watch::watch(cluster, res.clone(), ns, selectors, params, output);
+            }
+            let params = ListParams {
+                limit: match q.get("limit") {
+                    Some(l) if !l.is_empty() => l
+                        .parse::<i64>()
+                        .map_err(|_| ApiError::bad_request(format!("invalid limit {l:?}")))?
+                        .max(0) as usize,
+                    _ => 0,
+                },
+                continue_token: q.get("continue").cloned(),
+                resource_version: q.get("resourceVersion").cloned(),
+                resource_version_match: q.get("resourceVersionMatch").cloned(),
+            };
+            let page = crate::list::list_page(cluster, &res, ns.as_deref(), &selectors, &params)?;
+            match output {
+                Output::Object => Ok(json_bytes(StatusCode::OK, crate::list::list_body(&res, &page))),
+                other => {
+                    let objects = page
+                        .items
+                        .iter()
+                        .map(crate::write::parse_kv)
+                        .collect::<Result<Vec<Value>, _>>()?;
+                    Ok(json(StatusCode::OK, &table::render_list(&res, &other, &objects, crate::list::list_meta(&page))))
+                }
+            }
+        }
+        (Method::POST, None) => {
+            let opts = write_options(&q)?;
+            let body = crate::body::read_limited(req.into_body(), limit).await?;
+            let obj = crate::body::decode_object(&headers, &body)?;
+            let created = crate::write::create(cluster, &res, ns.as_deref(), obj, &opts).await?;
+            Ok(with_warnings(json(StatusCode::CREATED, &table::render_one(&res, &output, &created)), &opts))
+        }
+        (Method::PUT, Some(name)) => {
+            let opts = write_options(&q)?;
+            let body = crate::body::read_limited(req.into_body(), limit).await?;
+            let obj = crate::body::decode_object(&headers, &body)?;
+            let updated = crate::write::update(cluster, &res, ns.as_deref(), name, obj, scope, &opts).await?;
+            Ok(with_warnings(json(StatusCode::OK, &table::render_one(&res, &output, &updated)), &opts))
+        }
+        (Method::PATCH, Some(name)) => {
+            let opts = write_options(&q)?;
+            let ct = crate::body::content_type(&headers);
+            let kind = PatchType::from_content_type(&ct).ok_or_else(|| {
+                ApiError::unsupported_media_type_accepted(&[
+                    "application/json-patch+json",
+                    "application/merge-patch+json",
+                    "application/apply-patch+yaml",
+                    "application/strategic-merge-patch+json",
+                ])
+            })?;
+            let body = crate::body::read_limited(req.into_body(), limit).await?;
+            let patched = crate::write::patch(cluster, &res, ns.as_deref(), name, kind, &body, scope, &opts).await?;
+            Ok(with_warnings(json(StatusCode::OK, &table::render_one(&res, &output, &patched)), &opts))
+        }
+        (Method::DELETE, Some(name)) => {
+            let body = crate::body::read_limited(req.into_body(), limit).await?;
+            let opts = delete_options(&q)?.merge_body(&body)?;
+            let deleted = crate::delete::delete(cluster, &res, ns.as_deref(), name, &opts).await?;
+            let code = if deleted.gone { StatusCode::OK } else { StatusCode::ACCEPTED };
+            Ok(json(code, &deleted.object))
+        }
+        (Method::DELETE, None) => {
+            if !res.verbs.iter().any(|v| v == "deletecollection") {
+                return Err(ApiError::method_not_allowed(&res.group, &res.plural, "deletecollection"));
+            }
+            let body = crate::body::read_limited(req.into_body(), limit).await?;
+            let opts = delete_options(&q)?.merge_body(&body)?;
+            let selectors = Selectors::parse(
+                &res,
+                q.get("labelSelector").map(String::as_str),
+                q.get("fieldSelector").map(String::as_str),
+            )?;
+            let deleted = crate::delete::delete_collection(cluster, &res, ns.as_deref(), &selectors, &opts).await?;
+            let page = crate::list::Page {
+                items: Vec::new(),
+                revision: cluster.store.revision(),
+                continue_token: None,
+                remaining: None,
+            };
+            let mut body = serde_json::json!({
+                "kind": res.list_kind,
+                "apiVersion": res.api_version(),
+                "metadata": crate::list::list_meta(&page),
+            });
+            body["items"] = Value::Array(deleted);
+            Ok(json(StatusCode::OK, &body))
+        }
+        (m, _) => Err(ApiError::method_not_allowed(&res.group, &res.plural, m.as_str())),
+    }
+}
+
+/// Adds `Warning: 299 - "..."` headers, as kube-apiserver reports dropped fields.
+fn with_warnings(mut resp: Response<Body>, opts: &WriteOptions) -> Response<Body> {
+    let warnings = opts.warnings.lock().unwrap_or_else(|p| p.into_inner());
+    for w in warnings.iter() {
+        let escaped = w.replace('\\', "\\\\").replace('"', "\\\"");
+        if let Ok(v) = http::HeaderValue::from_str(&format!("299 - \"{escaped}\"")) {
+            resp.headers_mut().append(http::header::WARNING, v);
+        }
+    }
+    resp
+}
+
+fn delete_options(q: &Query) -> Result<DeleteOptions, ApiError> {
+    let opts = write_options(q)?;
+    Ok(DeleteOptions {
+        propagation: q.get("propagationPolicy").cloned(),
+        grace_period_seconds: q.get("gracePeriodSeconds").and_then(|g| g.parse().ok()),
+        precondition_uid: None,
+        precondition_rv: None,
+        dry_run: opts.dry_run,
+    })
+}

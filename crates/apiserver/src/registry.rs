@@ -1,0 +1,383 @@
+//! The table of resources the embedded cluster serves: what discovery advertises and what the
+//! generic handlers need to know about each kind.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+pub use apimachinery::validation::NameRule;
+
+/// One served resource (a group/version/resource and its kind).
+#[derive(Clone, Debug)]
+pub struct Resource {
+    /// API group ("" for core).
+    pub group: String,
+    /// Version, e.g. "v1".
+    pub version: String,
+    /// Plural resource name used in paths, e.g. "configmaps".
+    pub plural: String,
+    /// Singular name, e.g. "configmap".
+    pub singular: String,
+    /// Kind, e.g. "ConfigMap".
+    pub kind: String,
+    /// List kind, e.g. "ConfigMapList".
+    pub list_kind: String,
+    /// Whether objects live in namespaces.
+    pub namespaced: bool,
+    /// kubectl short names.
+    pub short_names: Vec<String>,
+    /// Categories such as "all".
+    pub categories: Vec<String>,
+    /// Whether a `/status` subresource exists (status is then ignored on the main resource).
+    pub status: bool,
+    /// Whether a `/scale` subresource exists.
+    pub scale: bool,
+    /// Whether `metadata.generation` is maintained (kinds with a spec).
+    pub generation: bool,
+    /// How names are validated.
+    pub name_rule: NameRule,
+    /// Extra field selector keys beyond metadata.name / metadata.namespace.
+    pub field_selectors: Vec<String>,
+    /// Verbs advertised by discovery.
+    pub verbs: Vec<String>,
+    /// Whether objects are kept in the store (false for virtual kinds such as reviews).
+    pub stored: bool,
+    /// Whether the resource comes from a CustomResourceDefinition.
+    pub custom: bool,
+}
+
+impl Resource {
+    /// `group/version`, or just `version` for the core group.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    /// The store key prefix of every object of this resource (all namespaces).
+    pub fn key_prefix(&self) -> String {
+        let group = if self.group.is_empty() { "core" } else { &self.group };
+        format!("/registry/{group}/{}/", self.plural)
+    }
+
+    /// The store key prefix of this resource in one namespace.
+    pub fn namespace_prefix(&self, namespace: &str) -> String {
+        format!("{}{namespace}/", self.key_prefix())
+    }
+
+    /// The store key of one object.
+    pub fn key(&self, namespace: Option<&str>, name: &str) -> String {
+        match namespace {
+            Some(ns) if self.namespaced => format!("{}{ns}/{name}", self.key_prefix()),
+            _ => format!("{}{name}", self.key_prefix()),
+        }
+    }
+
+    /// `plural` or `plural.group`, as Kubernetes names a resource in messages.
+    pub fn qualified_plural(&self) -> String {
+        if self.group.is_empty() {
+            self.plural.clone()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
+    }
+}
+
+const CRUD: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
+
+struct Spec {
+    group: &'static str,
+    version: &'static str,
+    plural: &'static str,
+    kind: &'static str,
+    namespaced: bool,
+    short: &'static [&'static str],
+    all: bool,
+    status: bool,
+    scale: bool,
+    generation: bool,
+    fields: &'static [&'static str],
+}
+
+const fn spec(group: &'static str, version: &'static str, plural: &'static str, kind: &'static str) -> Spec {
+    Spec {
+        group,
+        version,
+        plural,
+        kind,
+        namespaced: true,
+        short: &[],
+        all: false,
+        status: false,
+        scale: false,
+        generation: false,
+        fields: &[],
+    }
+}
+
+impl Spec {
+    const fn cluster(mut self) -> Self {
+        self.namespaced = false;
+        self
+    }
+    const fn short(mut self, s: &'static [&'static str]) -> Self {
+        self.short = s;
+        self
+    }
+    const fn all(mut self) -> Self {
+        self.all = true;
+        self
+    }
+    const fn status(mut self) -> Self {
+        self.status = true;
+        self.generation = true;
+        self
+    }
+    const fn scale(mut self) -> Self {
+        self.scale = true;
+        self
+    }
+    const fn generation(mut self) -> Self {
+        self.generation = true;
+        self
+    }
+    const fn fields(mut self, f: &'static [&'static str]) -> Self {
+        self.fields = f;
+        self
+    }
+}
+
+const POD_FIELDS: &[&str] = &[
+    "spec.nodeName",
+    "spec.restartPolicy",
+    "spec.schedulerName",
+    "spec.serviceAccountName",
+    "spec.hostNetwork",
+    "status.phase",
+    "status.podIP",
+    "status.nominatedNodeName",
+];
+const EVENT_FIELDS: &[&str] = &[
+    "involvedObject.kind",
+    "involvedObject.namespace",
+    "involvedObject.name",
+    "involvedObject.uid",
+    "involvedObject.apiVersion",
+    "involvedObject.resourceVersion",
+    "involvedObject.fieldPath",
+    "reason",
+    "reportingComponent",
+    "source",
+    "type",
+];
+
+fn builtin_specs() -> Vec<Spec> {
+    vec![
+        spec("", "v1", "namespaces", "Namespace").cluster().short(&["ns"]).status(),
+        spec("", "v1", "pods", "Pod").short(&["po"]).all().status().fields(POD_FIELDS),
+        spec("", "v1", "services", "Service").short(&["svc"]).all().status(),
+        spec("", "v1", "endpoints", "Endpoints").short(&["ep"]),
+        spec("", "v1", "configmaps", "ConfigMap").short(&["cm"]),
+        spec("", "v1", "secrets", "Secret").fields(&["type"]),
+        spec("", "v1", "serviceaccounts", "ServiceAccount").short(&["sa"]),
+        spec("", "v1", "nodes", "Node").cluster().short(&["no"]).status().fields(&["spec.unschedulable"]),
+        spec("", "v1", "events", "Event").short(&["ev"]).fields(EVENT_FIELDS),
+        spec("", "v1", "persistentvolumes", "PersistentVolume").cluster().short(&["pv"]).status(),
+        spec("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim").short(&["pvc"]).status(),
+        spec("", "v1", "resourcequotas", "ResourceQuota").short(&["quota"]).status(),
+        spec("", "v1", "limitranges", "LimitRange").short(&["limits"]),
+        spec("", "v1", "replicationcontrollers", "ReplicationController").short(&["rc"]).all().status().scale(),
+        spec("", "v1", "podtemplates", "PodTemplate"),
+        spec("apps", "v1", "deployments", "Deployment").short(&["deploy"]).all().status().scale(),
+        spec("apps", "v1", "replicasets", "ReplicaSet").short(&["rs"]).all().status().scale().fields(&["status.replicas"]),
+        spec("apps", "v1", "statefulsets", "StatefulSet").short(&["sts"]).all().status().scale(),
+        spec("apps", "v1", "daemonsets", "DaemonSet").short(&["ds"]).all().status(),
+        spec("apps", "v1", "controllerrevisions", "ControllerRevision"),
+        spec("batch", "v1", "jobs", "Job").all().status().fields(&["status.successful"]),
+        spec("batch", "v1", "cronjobs", "CronJob").short(&["cj"]).all().status(),
+        spec("networking.k8s.io", "v1", "ingresses", "Ingress").short(&["ing"]).status(),
+        spec("networking.k8s.io", "v1", "ingressclasses", "IngressClass").cluster(),
+        spec("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy").short(&["netpol"]).generation(),
+        spec("rbac.authorization.k8s.io", "v1", "roles", "Role"),
+        spec("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
+        spec("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole").cluster(),
+        spec("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding").cluster(),
+        spec("storage.k8s.io", "v1", "storageclasses", "StorageClass").cluster().short(&["sc"]),
+        spec("storage.k8s.io", "v1", "csidrivers", "CSIDriver").cluster(),
+        spec("storage.k8s.io", "v1", "csinodes", "CSINode").cluster(),
+        spec("storage.k8s.io", "v1", "volumeattachments", "VolumeAttachment").cluster().status(),
+        spec("coordination.k8s.io", "v1", "leases", "Lease"),
+        spec("events.k8s.io", "v1", "events", "Event").short(&["ev"]).fields(EVENT_FIELDS),
+        spec("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget").short(&["pdb"]).status(),
+        spec("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler").short(&["hpa"]).all().status(),
+        spec("autoscaling", "v1", "horizontalpodautoscalers", "HorizontalPodAutoscaler").short(&["hpa"]).all().status(),
+        spec("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice"),
+        spec("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition")
+            .cluster()
+            .short(&["crd", "crds"])
+            .status(),
+    ]
+}
+
+fn singular_of(kind: &str) -> String {
+    kind.to_ascii_lowercase()
+}
+
+impl From<Spec> for Resource {
+    fn from(s: Spec) -> Resource {
+        let name_rule = match (s.group, s.plural) {
+            ("", "namespaces") | ("", "services") => NameRule::Label,
+            ("rbac.authorization.k8s.io", _) => NameRule::PathSegment,
+            _ => NameRule::Subdomain,
+        };
+        let mut verbs: Vec<String> = CRUD.iter().map(|v| v.to_string()).collect();
+        if s.plural == "namespaces" {
+            verbs.retain(|v| v != "deletecollection");
+        }
+        Resource {
+            group: s.group.to_string(),
+            version: s.version.to_string(),
+            plural: s.plural.to_string(),
+            singular: singular_of(s.kind),
+            kind: s.kind.to_string(),
+            list_kind: format!("{}List", s.kind),
+            namespaced: s.namespaced,
+            short_names: s.short.iter().map(|x| x.to_string()).collect(),
+            categories: if s.all { vec!["all".to_string()] } else { vec![] },
+            status: s.status,
+            scale: s.scale,
+            generation: s.generation,
+            name_rule,
+            field_selectors: s.fields.iter().map(|x| x.to_string()).collect(),
+            verbs,
+            stored: true,
+            custom: false,
+        }
+    }
+}
+
+/// The group-versions in the order discovery lists them, with each group's preferred version first.
+#[derive(Clone, Debug)]
+pub struct GroupInfo {
+    /// Group name ("" for core).
+    pub name: String,
+    /// Versions, preferred first.
+    pub versions: Vec<String>,
+}
+
+/// The set of served resources; CRDs add and remove entries at run time.
+#[derive(Default)]
+pub struct Registry {
+    inner: RwLock<Arc<RegistryState>>,
+}
+
+/// An immutable snapshot of the registry (cheap to clone and read without locks).
+#[derive(Default, Clone)]
+pub struct RegistryState {
+    /// Every resource, in discovery order.
+    pub resources: Vec<Arc<Resource>>,
+    by_path: HashMap<(String, String, String), Arc<Resource>>,
+}
+
+impl RegistryState {
+    fn from_resources(resources: Vec<Arc<Resource>>) -> RegistryState {
+        let by_path = resources
+            .iter()
+            .map(|r| ((r.group.clone(), r.version.clone(), r.plural.clone()), r.clone()))
+            .collect();
+        RegistryState { resources, by_path }
+    }
+
+    /// The resource at `group/version/plural`.
+    pub fn get(&self, group: &str, version: &str, plural: &str) -> Option<&Arc<Resource>> {
+        self.by_path
+            .get(&(group.to_string(), version.to_string(), plural.to_string()))
+    }
+
+    /// Every group with its versions, core first, in the order resources were registered.
+    pub fn groups(&self) -> Vec<GroupInfo> {
+        let mut groups: Vec<GroupInfo> = Vec::new();
+        for r in &self.resources {
+            match groups.iter_mut().find(|g| g.name == r.group) {
+                Some(g) => {
+                    if !g.versions.contains(&r.version) {
+                        g.versions.push(r.version.clone());
+                    }
+                }
+                None => groups.push(GroupInfo {
+                    name: r.group.clone(),
+                    versions: vec![r.version.clone()],
+                }),
+            }
+        }
+        groups
+    }
+
+    /// Resources served at one group/version.
+    pub fn in_group_version<'a>(&'a self, group: &'a str, version: &'a str) -> impl Iterator<Item = &'a Arc<Resource>> + 'a {
+        self.resources
+            .iter()
+            .filter(move |r| r.group == group && r.version == version)
+    }
+
+    /// Every stored version of a group/kind's resource shares one store prefix; this finds the
+    /// resources with the same group and plural (other versions of the same data).
+    pub fn same_data<'a>(&'a self, r: &'a Resource) -> impl Iterator<Item = &'a Arc<Resource>> + 'a {
+        self.resources
+            .iter()
+            .filter(move |o| o.group == r.group && o.plural == r.plural)
+    }
+}
+
+impl Registry {
+    /// The built-in resources of the embedded cluster.
+    pub fn builtin() -> Registry {
+        let resources: Vec<Arc<Resource>> = builtin_specs().into_iter().map(|s| Arc::new(Resource::from(s))).collect();
+        Registry {
+            inner: RwLock::new(Arc::new(RegistryState::from_resources(resources))),
+        }
+    }
+
+    /// The current snapshot.
+    pub fn snapshot(&self) -> Arc<RegistryState> {
+        match self.inner.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Adds resources (replacing any with the same group/version/plural).
+    pub fn upsert(&self, added: Vec<Resource>) {
+        self.update(|list| {
+            for r in added {
+                list.retain(|o| !(o.group == r.group && o.version == r.version && o.plural == r.plural));
+                list.push(Arc::new(r));
+            }
+        });
+    }
+
+    /// Removes every custom resource of a group/plural.
+    pub fn remove_custom(&self, group: &str, plural: &str) {
+        self.update(|list| list.retain(|o| !(o.custom && o.group == group && o.plural == plural)));
+    }
+
+    fn update(&self, f: impl FnOnce(&mut Vec<Arc<Resource>>)) {
+        let mut guard = match self.inner.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut list = guard.resources.clone();
+        f(&mut list);
+        *guard = Arc::new(RegistryState::from_resources(list));
+    }
+}

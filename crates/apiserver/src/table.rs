@@ -1,0 +1,198 @@
+//! Output formats other than the plain object: `Table` (what kubectl prints) and
+//! `PartialObjectMetadata`.
+
+use serde_json::{Value, json};
+
+use crate::registry::Resource;
+
+/// What the client asked for in its `Accept` header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// The objects themselves.
+    Object,
+    /// A `meta.k8s.io/v1` Table; rows carry `PartialObjectMetadata` (or the object).
+    Table {
+        /// `includeObject=Object` puts whole objects in rows.
+        include_object: bool,
+        /// `includeObject=None` puts nothing in rows.
+        include_none: bool,
+    },
+    /// `PartialObjectMetadata` / `PartialObjectMetadataList`.
+    Metadata,
+}
+
+impl Output {
+    /// Reads the `Accept` header and the `includeObject` query parameter.
+    pub fn negotiate(accept: Option<&str>, include_object: Option<&str>) -> Output {
+        let accept = accept.unwrap_or("");
+        for part in accept.split(',') {
+            let part = part.trim();
+            let params: Vec<&str> = part.split(';').map(str::trim).collect();
+            let has = |p: &str| params.iter().any(|x| x.eq_ignore_ascii_case(p));
+            let mt = params.first().copied().unwrap_or("");
+            if mt != "application/json" && mt != "*/*" {
+                continue;
+            }
+            if has("as=Table") && (has("g=meta.k8s.io")) {
+                return Output::Table {
+                    include_object: include_object == Some("Object"),
+                    include_none: include_object == Some("None"),
+                };
+            }
+            if (has("as=PartialObjectMetadata") || has("as=PartialObjectMetadataList")) && has("g=meta.k8s.io") {
+                return Output::Metadata;
+            }
+            if !params.iter().any(|p| p.starts_with("as=")) {
+                return Output::Object;
+            }
+        }
+        Output::Object
+    }
+}
+
+/// Kubernetes' `HumanDuration` (what the AGE column shows).
+pub fn human_duration(secs: i64) -> String {
+    if secs < -1 {
+        return "<invalid>".into();
+    }
+    if secs < 0 {
+        return "0s".into();
+    }
+    if secs < 120 {
+        return format!("{secs}s");
+    }
+    let minutes = secs / 60;
+    if minutes < 10 {
+        let s = secs % 60;
+        return if s == 0 { format!("{minutes}m") } else { format!("{minutes}m{s}s") };
+    }
+    if minutes < 180 {
+        return format!("{minutes}m");
+    }
+    let hours = secs / 3600;
+    if hours < 8 {
+        let m = minutes % 60;
+        return if m == 0 { format!("{hours}h") } else { format!("{hours}h{m}m") };
+    }
+    if hours < 48 {
+        return format!("{hours}h");
+    }
+    if hours < 24 * 8 {
+        let h = hours % 24;
+        return if h == 0 { format!("{}d", hours / 24) } else { format!("{}d{h}h", hours / 24) };
+    }
+    if hours < 24 * 365 * 2 {
+        return format!("{}d", hours / 24);
+    }
+    if hours < 24 * 365 * 8 {
+        let dy = (hours / 24) % 365;
+        return if dy == 0 {
+            format!("{}y", hours / 24 / 365)
+        } else {
+            format!("{}y{dy}d", hours / 24 / 365)
+        };
+    }
+    format!("{}y", hours / 24 / 365)
+}
+
+/// The AGE of an object from its `creationTimestamp`.
+pub fn age(obj: &Value) -> String {
+    let ts = obj
+        .get("metadata")
+        .and_then(|m| m.get("creationTimestamp"))
+        .and_then(Value::as_str)
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
+    match ts {
+        Some(t) => human_duration((chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds()),
+        None => "<unknown>".into(),
+    }
+}
+
+/// `PartialObjectMetadata` of an object.
+pub fn partial_metadata(obj: &Value) -> Value {
+    json!({
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": obj.get("metadata").cloned().unwrap_or_else(|| json!({})),
+    })
+}
+
+fn row(res: &Resource, output: &Output, obj: &Value) -> Value {
+    let cells = crate::columns::cells(res, obj);
+    let object = match output {
+        Output::Table { include_object: true, .. } => obj.clone(),
+        Output::Table { include_none: true, .. } => Value::Null,
+        _ => partial_metadata(obj),
+    };
+    let mut r = json!({"cells": cells});
+    if !object.is_null() {
+        r["object"] = object;
+    }
+    r
+}
+
+/// A Table (or metadata list) for a list of objects.
+pub fn render_list(res: &Resource, output: &Output, objects: &[Value], list_meta: Value) -> Value {
+    match output {
+        Output::Metadata => json!({
+            "kind": "PartialObjectMetadataList",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": list_meta,
+            "items": objects.iter().map(partial_metadata).collect::<Vec<_>>(),
+        }),
+        _ => json!({
+            "kind": "Table",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": list_meta,
+            "columnDefinitions": crate::columns::definitions(res),
+            "rows": objects.iter().map(|o| row(res, output, o)).collect::<Vec<_>>(),
+        }),
+    }
+}
+
+/// A Table (or metadata) for one object, as `get` and watch events return it.
+pub fn render_one(res: &Resource, output: &Output, obj: &Value) -> Value {
+    match output {
+        Output::Metadata => partial_metadata(obj),
+        Output::Object => obj.clone(),
+        Output::Table { .. } => {
+            let rv = obj
+                .get("metadata")
+                .and_then(|m| m.get("resourceVersion"))
+                .cloned()
+                .unwrap_or(Value::Null);
+            json!({
+                "kind": "Table",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": {"resourceVersion": rv},
+                "columnDefinitions": crate::columns::definitions(res),
+                "rows": [row(res, output, obj)],
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_like_kubernetes() {
+        assert_eq!(human_duration(5), "5s");
+        assert_eq!(human_duration(119), "119s");
+        assert_eq!(human_duration(125), "2m5s");
+        assert_eq!(human_duration(600), "10m");
+        assert_eq!(human_duration(3 * 3600 + 60), "3h1m");
+        assert_eq!(human_duration(10 * 3600), "10h");
+        assert_eq!(human_duration(3 * 86400 + 3600), "3d1h");
+        assert_eq!(human_duration(30 * 86400), "30d");
+    }
+
+    #[test]
+    fn negotiates_table() {
+        let a = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
+        assert!(matches!(Output::negotiate(Some(a), None), Output::Table { .. }));
+        assert_eq!(Output::negotiate(Some("application/json"), None), Output::Object);
+        assert_eq!(Output::negotiate(None, None), Output::Object);
+    }
+}

@@ -1,0 +1,517 @@
+//! Create, update, patch and delete of stored objects.
+
+use std::sync::Arc;
+
+use apimachinery::status::ApiError;
+use serde_json::{Value, json};
+use store::{KeyValue, Revision, StoreError};
+
+use crate::cluster::Cluster;
+use crate::object::{self, meta, meta_str, set_meta_str, with_resource_version};
+use crate::registry::Resource;
+use crate::response::store_error;
+
+/// How unknown fields in a request body are treated (`fieldValidation`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FieldValidation {
+    /// Drop them silently.
+    Ignore,
+    /// Drop them and warn (the default).
+    #[default]
+    Warn,
+    /// Refuse the request.
+    Strict,
+}
+
+/// Options common to every write.
+#[derive(Debug, Default)]
+pub struct WriteOptions {
+    /// `dryRun=All`: validate and answer, store nothing.
+    pub dry_run: bool,
+    /// `fieldValidation`.
+    pub field_validation: FieldValidation,
+    /// Warnings for the response's `Warning` headers.
+    pub warnings: std::sync::Mutex<Vec<String>>,
+}
+
+impl WriteOptions {
+    fn warn(&self, msg: String) {
+        self.warnings.lock().unwrap_or_else(|p| p.into_inner()).push(msg);
+    }
+}
+
+/// Checks a request body for fields its kind's schema does not declare.
+pub fn check_fields(cluster: &Cluster, res: &Resource, obj: &Value, opts: &WriteOptions) -> Result<(), ApiError> {
+    if opts.field_validation == FieldValidation::Ignore {
+        return Ok(());
+    }
+    let crds = cluster.crd_schemas();
+    let Some(unknown) = cluster.openapi.unknown_fields(&res.group, &res.version, &res.kind, obj, &crds) else {
+        return Ok(());
+    };
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    match opts.field_validation {
+        FieldValidation::Strict => {
+            let list = unknown
+                .iter()
+                .map(|f| format!("unknown field \"{f}\""))
+                .collect::<Vec<_>>()
+                .join(", ");
+            Err(ApiError::bad_request(format!(
+                "{kind} in version \"{v}\" cannot be handled as a {kind}: strict decoding error: {list}",
+                kind = res.kind,
+                v = res.version
+            )))
+        }
+        _ => {
+            for f in unknown {
+                opts.warn(format!("unknown field \"{f}\""));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// What a patch request carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PatchType {
+    /// RFC 6902.
+    Json,
+    /// RFC 7386.
+    Merge,
+    /// Kubernetes' strategic merge patch.
+    Strategic,
+    /// Server-side apply.
+    Apply,
+}
+
+impl PatchType {
+    /// The patch type for a request's content type.
+    pub fn from_content_type(ct: &str) -> Option<PatchType> {
+        match ct {
+            "application/json-patch+json" => Some(PatchType::Json),
+            "application/merge-patch+json" => Some(PatchType::Merge),
+            "application/strategic-merge-patch+json" => Some(PatchType::Strategic),
+            "application/apply-patch+yaml" | "application/apply-patch+cbor" => Some(PatchType::Apply),
+            _ => None,
+        }
+    }
+}
+
+/// Checks `apiVersion` and `kind` of a body against the URL, filling them in when absent.
+pub fn check_type(res: &Resource, obj: &mut Value) -> Result<(), ApiError> {
+    let expected_av = res.api_version();
+    match obj.get("apiVersion").and_then(Value::as_str) {
+        None | Some("") => obj["apiVersion"] = Value::String(expected_av.clone()),
+        Some(av) if av != expected_av => {
+            return Err(ApiError::bad_request(format!(
+                "the API version in the data ({av}) does not match the expected API version ({expected_av})"
+            )));
+        }
+        Some(_) => {}
+    }
+    match obj.get("kind").and_then(Value::as_str) {
+        None | Some("") => obj["kind"] = Value::String(res.kind.clone()),
+        Some(k) if k != res.kind => {
+            return Err(ApiError::bad_request(format!(
+                "the kind in the data ({k}) does not match the expected kind ({})",
+                res.kind
+            )));
+        }
+        Some(_) => {}
+    }
+    Ok(())
+}
+
+/// Validates the object's metadata (and the few kind rules the embedded cluster enforces).
+pub fn validate(res: &Resource, obj: &Value) -> Result<(), ApiError> {
+    let name = meta_str(obj, "name").unwrap_or("");
+    let mut errors = apimachinery::validation::validate_object_meta(
+        obj.get("metadata").unwrap_or(&Value::Null),
+        res.namespaced,
+        res.name_rule,
+    );
+    errors.extend(crate::validation::validate_kind(res, obj));
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(&res.group, &res.kind, name, &errors))
+    }
+}
+
+/// Fails unless the namespace exists and is not being deleted.
+pub fn check_namespace(cluster: &Cluster, res: &Resource, name: &str, namespace: &str, creating: bool) -> Result<(), ApiError> {
+    let key = format!("/registry/core/namespaces/{namespace}");
+    match cluster.store.get(&key) {
+        None => Err(ApiError::not_found("", "namespaces", namespace)),
+        Some(kv) if creating => {
+            let terminating = serde_json::from_slice::<Value>(&kv.value)
+                .ok()
+                .and_then(|ns| meta(&ns).map(|m| m.contains_key("deletionTimestamp")))
+                .unwrap_or(false);
+            if terminating {
+                Err(ApiError::forbidden(
+                    &res.group,
+                    &res.plural,
+                    name,
+                    &format!("unable to create new content in namespace {namespace} because it is being terminated"),
+                ))
+            } else {
+                Ok(())
+            }
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+/// Creates an object; `namespace` comes from the URL.
+pub async fn create(
+    cluster: &Arc<Cluster>,
+    res: &Resource,
+    namespace: Option<&str>,
+    mut obj: Value,
+    opts: &WriteOptions,
+) -> Result<Value, ApiError> {
+    check_type(res, &mut obj)?;
+    check_fields(cluster, res, &obj, opts)?;
+    if res.namespaced {
+        let ns = namespace.ok_or_else(|| ApiError::bad_request("a namespace is required"))?;
+        match meta_str(&obj, "namespace") {
+            Some(n) if !n.is_empty() && n != ns => {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+            _ => set_meta_str(&mut obj, "namespace", ns),
+        }
+    } else {
+        object::meta_mut(&mut obj).remove("namespace");
+    }
+    let generated = meta_str(&obj, "name").is_none_or(str::is_empty);
+    if generated {
+        match meta_str(&obj, "generateName") {
+            Some(prefix) if !prefix.is_empty() => {
+                let name = format!("{prefix}{}", object::random_suffix(5));
+                set_meta_str(&mut obj, "name", &name);
+            }
+            _ => {
+                return Err(ApiError::invalid(
+                    &res.group,
+                    &res.kind,
+                    "",
+                    &[apimachinery::validation::FieldError::required(
+                        "metadata.name",
+                        "name or generateName is required",
+                    )],
+                ));
+            }
+        }
+    }
+    prepare_create(res, &mut obj);
+    crate::defaults::apply(res, &mut obj);
+    validate(res, &obj)?;
+    if let Some(ns) = namespace.filter(|_| res.namespaced) {
+        let name = meta_str(&obj, "name").unwrap_or_default();
+        check_namespace(cluster, res, name, ns, true)?;
+    }
+    crate::allocate::on_create(cluster, res, &mut obj, opts.dry_run).await?;
+    let name = meta_str(&obj, "name").unwrap_or_default().to_string();
+    let key = res.key(namespace, &name);
+    if opts.dry_run {
+        if cluster.store.get(&key).is_some() {
+            return Err(ApiError::already_exists(&res.group, &res.plural, &name));
+        }
+        return Ok(obj);
+    }
+    let to_store = obj.clone();
+    let kv = cluster
+        .store
+        .create(&key, Box::new(move |rev| with_resource_version(to_store, rev)))
+        .await
+        .map_err(|e| {
+            if generated && matches!(e, StoreError::AlreadyExists) {
+                ApiError::generate_name_conflict(&res.group, &res.plural, &name, 1)
+            } else {
+                store_error(e, &res.group, &res.plural, &name)
+            }
+        });
+    let kv = match kv {
+        Ok(kv) => kv,
+        Err(e) => {
+            crate::allocate::on_delete(cluster, res, &obj);
+            return Err(e);
+        }
+    };
+    parse_kv(&kv)
+}
+
+/// Fields the server owns on create.
+fn prepare_create(res: &Resource, obj: &mut Value) {
+    let m = object::meta_mut(obj);
+    m.insert("uid".into(), Value::String(uuid::Uuid::new_v4().to_string()));
+    m.insert("creationTimestamp".into(), Value::String(object::now_rfc3339()));
+    m.remove("resourceVersion");
+    m.remove("deletionTimestamp");
+    m.remove("deletionGracePeriodSeconds");
+    m.remove("selfLink");
+    if res.generation {
+        m.insert("generation".into(), json!(1));
+    } else {
+        m.remove("generation");
+    }
+    if res.status && !(res.group.is_empty() && res.plural == "namespaces") {
+        if let Some(o) = obj.as_object_mut() {
+            o.remove("status");
+        }
+    }
+}
+
+/// Parses a stored value.
+pub fn parse_kv(kv: &KeyValue) -> Result<Value, ApiError> {
+    serde_json::from_slice(&kv.value).map_err(|e| ApiError::internal(format!("stored object is corrupt: {e}")))
+}
+
+/// Which part of an object an update may change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpdateScope {
+    /// The main resource: everything but status (when status is a subresource).
+    Main,
+    /// The `/status` subresource: only status.
+    Status,
+}
+
+/// Merges an incoming object into the stored one, keeping what clients may not change.
+pub fn prepare_update(res: &Resource, old: &Value, mut new: Value, scope: UpdateScope) -> Result<Value, ApiError> {
+    check_type(res, &mut new)?;
+    let old_name = meta_str(old, "name").unwrap_or_default();
+    match meta_str(&new, "name") {
+        Some(n) if n != old_name => {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({n}) does not match the name on the URL ({old_name})"
+            )));
+        }
+        _ => set_meta_str(&mut new, "name", old_name),
+    }
+    if let Some(uid) = meta_str(&new, "uid")
+        && !uid.is_empty()
+        && Some(uid) != meta_str(old, "uid")
+    {
+        return Err(ApiError::conflict(
+            &res.group,
+            &res.plural,
+            old_name,
+            &format!(
+                "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                meta_str(old, "uid").unwrap_or_default()
+            ),
+        ));
+    }
+    if scope == UpdateScope::Status {
+        let mut merged = old.clone();
+        let status = new.get("status").cloned().unwrap_or(Value::Null);
+        if let Some(o) = merged.as_object_mut() {
+            if status.is_null() {
+                o.remove("status");
+            } else {
+                o.insert("status".into(), status);
+            }
+        }
+        // Labels and annotations may change through status writes, as in kube-apiserver.
+        for f in ["labels", "annotations", "ownerReferences", "finalizers"] {
+            let m = object::meta_mut(&mut merged);
+            match meta(&new).and_then(|nm| nm.get(f)) {
+                Some(v) => {
+                    m.insert(f.to_string(), v.clone());
+                }
+                None => {
+                    m.remove(f);
+                }
+            }
+        }
+        return Ok(merged);
+    }
+    {
+        let old_meta = meta(old).cloned().unwrap_or_default();
+        let m = object::meta_mut(&mut new);
+        for f in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "namespace"] {
+            match old_meta.get(f) {
+                Some(v) => {
+                    m.insert(f.to_string(), v.clone());
+                }
+                None => {
+                    m.remove(f);
+                }
+            }
+        }
+        m.remove("selfLink");
+        if res.generation {
+            let old_gen = old_meta.get("generation").and_then(Value::as_i64).unwrap_or(1);
+            m.insert("generation".into(), json!(old_gen));
+        } else {
+            m.remove("generation");
+        }
+    }
+    if res.status
+        && let Some(o) = new.as_object_mut()
+    {
+        match old.get("status") {
+            Some(s) => {
+                o.insert("status".into(), s.clone());
+            }
+            None => {
+                o.remove("status");
+            }
+        }
+    }
+    crate::allocate::on_update(res, old, &mut new)?;
+    crate::defaults::apply(res, &mut new);
+    if res.generation && spec_changed(old, &new) {
+        let g = meta(&new).and_then(|m| m.get("generation")).and_then(Value::as_i64).unwrap_or(1);
+        object::meta_mut(&mut new).insert("generation".into(), json!(g + 1));
+    }
+    Ok(new)
+}
+
+/// Whether anything but metadata and status differs (what bumps `generation`).
+fn spec_changed(old: &Value, new: &Value) -> bool {
+    let strip = |v: &Value| -> Value {
+        let mut v = v.clone();
+        if let Some(o) = v.as_object_mut() {
+            o.remove("metadata");
+            o.remove("status");
+        }
+        v
+    };
+    strip(old) != strip(new)
+}
+
+/// Writes a prepared update with optimistic concurrency against `expected`.
+pub async fn commit_update(
+    cluster: &Arc<Cluster>,
+    res: &Resource,
+    key: &str,
+    old: &Value,
+    new: Value,
+    expected: Revision,
+    opts: &WriteOptions,
+) -> Result<Value, ApiError> {
+    let name = meta_str(old, "name").unwrap_or_default().to_string();
+    validate(res, &new)?;
+    if opts.dry_run {
+        return Ok(new);
+    }
+    // An object being deleted whose last finalizer was removed is gone.
+    let finalizers_empty = meta(&new)
+        .and_then(|m| m.get("finalizers"))
+        .and_then(Value::as_array)
+        .is_none_or(Vec::is_empty);
+    if meta(&new).is_some_and(|m| m.contains_key("deletionTimestamp")) && finalizers_empty {
+        let finalized = new.clone();
+        let kv = cluster
+            .store
+            .delete(
+                key,
+                Some(expected),
+                Box::new(move |_, rev| with_resource_version(finalized, rev)),
+            )
+            .await
+            .map_err(|e| store_error(e, &res.group, &res.plural, &name))?;
+        crate::allocate::on_delete(cluster, res, &new);
+        return parse_kv(&kv);
+    }
+    let kv = cluster
+        .store
+        .update(
+            key,
+            Some(expected),
+            Box::new(move |_, rev| Ok(with_resource_version(new, rev))),
+        )
+        .await
+        .map_err(|e| store_error(e, &res.group, &res.plural, &name))?;
+    parse_kv(&kv)
+}
+
+/// Loads an object for a write, 404 if missing.
+pub fn load(cluster: &Cluster, res: &Resource, key: &str, name: &str) -> Result<(Value, Revision), ApiError> {
+    let kv = cluster
+        .store
+        .get(key)
+        .ok_or_else(|| ApiError::not_found(&res.group, &res.plural, name))?;
+    Ok((parse_kv(&kv)?, kv.mod_revision))
+}
+
+/// Replaces an object (PUT).
+pub async fn update(
+    cluster: &Arc<Cluster>,
+    res: &Resource,
+    namespace: Option<&str>,
+    name: &str,
+    body: Value,
+    scope: UpdateScope,
+    opts: &WriteOptions,
+) -> Result<Value, ApiError> {
+    let key = res.key(namespace, name);
+    check_fields(cluster, res, &body, opts)?;
+    if res.namespaced
+        && let Some(ns) = meta_str(&body, "namespace")
+        && Some(ns) != namespace
+        && !ns.is_empty()
+    {
+        return Err(ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        ));
+    }
+    let precondition: Option<Revision> = match meta_str(&body, "resourceVersion") {
+        Some(rv) if !rv.is_empty() => Some(rv.parse().map_err(|_| {
+            ApiError::bad_request(format!("invalid resourceVersion {rv:?}"))
+        })?),
+        _ => None,
+    };
+    for _ in 0..16 {
+        let (old, current) = load(cluster, res, &key, name)?;
+        if let Some(p) = precondition
+            && p != current
+        {
+            return Err(ApiError::stale_conflict(&res.group, &res.plural, name));
+        }
+        let new = prepare_update(res, &old, body.clone(), scope)?;
+        match commit_update(cluster, res, &key, &old, new, current, opts).await {
+            Err(e) if e.code == 409 && precondition.is_none() && e.reason == "Conflict" => continue,
+            other => return other,
+        }
+    }
+    Err(ApiError::stale_conflict(&res.group, &res.plural, name))
+}
+
+/// Applies a patch (retrying on conflicts unless the patch pins a resourceVersion).
+pub async fn patch(
+    cluster: &Arc<Cluster>,
+    res: &Resource,
+    namespace: Option<&str>,
+    name: &str,
+    kind: PatchType,
+    patch: &[u8],
+    scope: UpdateScope,
+    opts: &WriteOptions,
+) -> Result<Value, ApiError> {
+    let key = res.key(namespace, name);
+    for _ in 0..16 {
+        let (old, current) = load(cluster, res, &key, name)?;
+        let patched = crate::patching::apply(res, &old, kind, patch, opts)?;
+        check_fields(cluster, res, &patched, opts)?;
+        if let Some(rv) = meta_str(&patched, "resourceVersion")
+            && rv != current.to_string()
+            && meta_str(&old, "resourceVersion") != Some(rv)
+        {
+            return Err(ApiError::stale_conflict(&res.group, &res.plural, name));
+        }
+        let new = prepare_update(res, &old, patched, scope)?;
+        match commit_update(cluster, res, &key, &old, new, current, opts).await {
+            Err(e) if e.code == 409 && e.reason == "Conflict" => continue,
+            other => return other,
+        }
+    }
+    Err(ApiError::stale_conflict(&res.group, &res.plural, name))
+}

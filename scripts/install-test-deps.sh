@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs that the machine may lack. Idempotent: each step checks
+# first and does nothing when the tool is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v kubectl >/dev/null 2>&1; then
+  echo "kubectl is required on PATH (the test machines ship /usr/bin/kubectl)" >&2
+  exit 1
+fi
+if ! cargo nextest --version >/dev/null 2>&1; then
+  cargo install --locked cargo-nextest
+fi
+if [ -x scripts/helm-reference/setup.sh ]; then
+  scripts/helm-reference/setup.sh
+fi
