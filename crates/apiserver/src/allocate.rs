@@ -50,7 +50,12 @@ fn service_ips(obj: &Value) -> Vec<String> {
     let spec = &obj["spec"];
     let mut out: Vec<String> = spec["clusterIPs"]
         .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
         .unwrap_or_default();
     if let Some(ip) = spec["clusterIP"].as_str()
         && !out.iter().any(|x| x == ip)
@@ -73,11 +78,19 @@ fn node_ports(obj: &Value) -> Vec<u16> {
 }
 
 impl Allocator {
-    fn with_state<T>(&self, cluster: &Cluster, f: impl FnOnce(&mut State) -> T) -> Result<T, ApiError> {
+    fn with_state<T>(
+        &self,
+        cluster: &Cluster,
+        f: impl FnOnce(&mut State) -> T,
+    ) -> Result<T, ApiError> {
         let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
-            let (base, size) = parse_cidr(&cluster.config.service_cidr)
-                .ok_or_else(|| ApiError::internal(format!("invalid service CIDR {}", cluster.config.service_cidr)))?;
+            let (base, size) = parse_cidr(&cluster.config.service_cidr).ok_or_else(|| {
+                ApiError::internal(format!(
+                    "invalid service CIDR {}",
+                    cluster.config.service_cidr
+                ))
+            })?;
             let mut st = State {
                 base,
                 size,
@@ -143,7 +156,11 @@ impl State {
         let span = NODE_PORT_MAX - NODE_PORT_MIN + 1;
         for _ in 0..span {
             let p = self.next_port;
-            self.next_port = if p >= NODE_PORT_MAX { NODE_PORT_MIN } else { p + 1 };
+            self.next_port = if p >= NODE_PORT_MAX {
+                NODE_PORT_MIN
+            } else {
+                p + 1
+            };
             if self.ports.insert(p) {
                 return Some(p);
             }
@@ -153,12 +170,20 @@ impl State {
 }
 
 /// Allocates a new Service's ClusterIP and NodePorts (nothing for other kinds).
-pub async fn on_create(cluster: &Arc<Cluster>, res: &Resource, obj: &mut Value, dry_run: bool) -> Result<(), ApiError> {
+pub async fn on_create(
+    cluster: &Arc<Cluster>,
+    res: &Resource,
+    obj: &mut Value,
+    dry_run: bool,
+) -> Result<(), ApiError> {
     if !is_service(res) {
         return Ok(());
     }
     let name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();
-    let ty = obj["spec"]["type"].as_str().unwrap_or("ClusterIP").to_string();
+    let ty = obj["spec"]["type"]
+        .as_str()
+        .unwrap_or("ClusterIP")
+        .to_string();
     let requested = obj["spec"]["clusterIP"].as_str().unwrap_or("").to_string();
     let wants_ports = ty == "NodePort" || ty == "LoadBalancer";
     let port_count = obj["spec"]["ports"].as_array().map(Vec::len).unwrap_or(0);
@@ -263,18 +288,28 @@ pub fn on_update(res: &Resource, old: &Value, new: &mut Value) -> Result<(), Api
             if !old["spec"][f].is_null() && new["spec"].is_object() {
                 new["spec"][f] = old["spec"][f].clone();
             }
-        } else if !old["spec"][f].is_null() && new["spec"][f] != old["spec"][f] && (f == "clusterIP" || f == "clusterIPs") {
+        } else if !old["spec"][f].is_null()
+            && new["spec"][f] != old["spec"][f]
+            && (f == "clusterIP" || f == "clusterIPs")
+        {
             let name = old["metadata"]["name"].as_str().unwrap_or("");
             return Err(ApiError::invalid(
                 "",
                 "Service",
                 name,
-                &[FieldError::invalid(&format!("spec.{f}"), new["spec"][f].clone(), "field is immutable")],
+                &[FieldError::invalid(
+                    &format!("spec.{f}"),
+                    new["spec"][f].clone(),
+                    "field is immutable",
+                )],
             ));
         }
     }
     // Node ports of ports that keep their port number stay allocated to them.
-    if let (Some(old_ports), Some(new_ports)) = (old["spec"]["ports"].as_array().cloned(), new["spec"]["ports"].as_array_mut()) {
+    if let (Some(old_ports), Some(new_ports)) = (
+        old["spec"]["ports"].as_array().cloned(),
+        new["spec"]["ports"].as_array_mut(),
+    ) {
         for np in new_ports.iter_mut() {
             if np.get("nodePort").is_none_or(Value::is_null)
                 && let Some(op) = old_ports.iter().find(|op| op.get("port") == np.get("port"))

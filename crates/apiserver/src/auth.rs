@@ -37,7 +37,11 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Authenticates a request; anonymous requests are refused with 401.
-pub fn authenticate(cluster: &Cluster, peer: &PeerCert, headers: &HeaderMap) -> Result<UserInfo, ApiError> {
+pub fn authenticate(
+    cluster: &Cluster,
+    peer: &PeerCert,
+    headers: &HeaderMap,
+) -> Result<UserInfo, ApiError> {
     if let Some(auth) = headers.get(http::header::AUTHORIZATION) {
         let value = auth.to_str().map_err(|_| ApiError::unauthorized())?;
         let token = value
@@ -67,7 +71,12 @@ pub fn identity_from_der(der: &[u8]) -> Option<UserInfo> {
     use x509_parser::prelude::*;
     let (_, cert) = X509Certificate::from_der(der).ok()?;
     let subject = cert.subject();
-    let name = subject.iter_common_name().next()?.as_str().ok()?.to_string();
+    let name = subject
+        .iter_common_name()
+        .next()?
+        .as_str()
+        .ok()?
+        .to_string();
     let groups = subject
         .iter_organization()
         .filter_map(|o| o.as_str().ok().map(String::from))

@@ -23,7 +23,12 @@ pub fn verb(method: &Method, info: &RequestInfo, watch: bool) -> &'static str {
 }
 
 /// Allows cluster administrators everything; everyone else is refused until RBAC is evaluated.
-pub fn authorize(_cluster: &Cluster, user: &UserInfo, info: &RequestInfo, method: &Method) -> Result<(), ApiError> {
+pub fn authorize(
+    _cluster: &Cluster,
+    user: &UserInfo,
+    info: &RequestInfo,
+    method: &Method,
+) -> Result<(), ApiError> {
     if user.is_admin() {
         return Ok(());
     }
@@ -36,11 +41,18 @@ pub fn authorize(_cluster: &Cluster, user: &UserInfo, info: &RequestInfo, method
         Some(ns) => format!(" in the namespace \"{ns}\""),
         None => " at the cluster scope".to_string(),
     };
-    let group = if info.group.is_empty() { "\"\"".to_string() } else { format!("\"{}\"", info.group) };
+    let group = if info.group.is_empty() {
+        "\"\"".to_string()
+    } else {
+        format!("\"{}\"", info.group)
+    };
     Err(ApiError::forbidden(
         &info.group,
         &resource,
         info.name.as_deref().unwrap_or(""),
-        &format!("User \"{}\" cannot {v} resource \"{resource}\" in API group {group}{scope}", user.name),
+        &format!(
+            "User \"{}\" cannot {v} resource \"{resource}\" in API group {group}{scope}",
+            user.name
+        ),
     ))
 }

@@ -68,12 +68,35 @@ pub struct Cluster {
     pub allocator: crate::allocate::Allocator,
     /// Wakes the namespace controller.
     pub namespace_kick: tokio::sync::Notify,
+    /// OpenAPI schemas of served custom resources, rebuilt after CRD changes.
+    pub crd_schema_cache: std::sync::RwLock<Option<Arc<Vec<openapi::CrdSchema>>>>,
 }
 
 impl Cluster {
     /// Schemas of the served custom resources, for the OpenAPI documents.
-    pub fn crd_schemas(&self) -> Vec<openapi::CrdSchema> {
-        Vec::new()
+    pub fn crd_schemas(&self) -> Arc<Vec<openapi::CrdSchema>> {
+        if let Some(c) = self
+            .crd_schema_cache
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            return c.clone();
+        }
+        let fresh = Arc::new(crate::crd::openapi_schemas(self));
+        *self
+            .crd_schema_cache
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some(fresh.clone());
+        fresh
+    }
+
+    /// Drops the cached CRD schemas (after a CRD changed).
+    pub fn invalidate_crd_schemas(&self) {
+        *self
+            .crd_schema_cache
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     /// The `https://` URL of the API.

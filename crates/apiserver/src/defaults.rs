@@ -21,12 +21,24 @@ fn set_default(m: &mut Map<String, Value>, key: &str, value: Value) {
 /// Fills in the defaults of a container.
 fn container(c: &mut Value) {
     let Some(m) = c.as_object_mut() else { return };
-    let image = m.get("image").and_then(Value::as_str).unwrap_or("").to_string();
+    let image = m
+        .get("image")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let tag_is_latest = {
         let last = image.rsplit('/').next().unwrap_or("");
         !image.contains('@') && (!last.contains(':') || last.ends_with(":latest"))
     };
-    set_default(m, "imagePullPolicy", json!(if tag_is_latest { "Always" } else { "IfNotPresent" }));
+    set_default(
+        m,
+        "imagePullPolicy",
+        json!(if tag_is_latest {
+            "Always"
+        } else {
+            "IfNotPresent"
+        }),
+    );
     set_default(m, "terminationMessagePath", json!("/dev/termination-log"));
     set_default(m, "terminationMessagePolicy", json!("File"));
     set_default(m, "resources", json!({}));
@@ -77,6 +89,23 @@ pub fn apply(res: &Resource, obj: &mut Value) {
         ("", "secrets") => {
             if let Some(m) = obj.as_object_mut() {
                 set_default(m, "type", json!("Opaque"));
+                // `stringData` is write-only: its entries are merged into `data`, base64-encoded.
+                if let Some(Value::Object(string_data)) = m.remove("stringData") {
+                    use base64::Engine;
+                    let data = m.entry("data").or_insert_with(|| json!({}));
+                    if let Some(data) = data.as_object_mut() {
+                        for (k, v) in string_data {
+                            let text = v
+                                .as_str()
+                                .map(String::from)
+                                .unwrap_or_else(|| v.to_string());
+                            data.insert(
+                                k,
+                                json!(base64::engine::general_purpose::STANDARD.encode(text)),
+                            );
+                        }
+                    }
+                }
             }
         }
         ("", "pods") => {
@@ -88,10 +117,16 @@ pub fn apply(res: &Resource, obj: &mut Value) {
             }
         }
         ("", "services") => {
-            let Some(spec) = obj_mut(obj, "spec") else { return };
+            let Some(spec) = obj_mut(obj, "spec") else {
+                return;
+            };
             set_default(spec, "type", json!("ClusterIP"));
             set_default(spec, "sessionAffinity", json!("None"));
-            let ty = spec.get("type").and_then(Value::as_str).unwrap_or("ClusterIP").to_string();
+            let ty = spec
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("ClusterIP")
+                .to_string();
             if ty != "ExternalName" {
                 set_default(spec, "internalTrafficPolicy", json!("Cluster"));
             }
@@ -118,7 +153,9 @@ pub fn apply(res: &Resource, obj: &mut Value) {
         }
         ("", "serviceaccounts") | ("", "configmaps") | ("", "endpoints") | ("", "events") => {}
         ("apps", "deployments") => {
-            let Some(spec) = obj_mut(obj, "spec") else { return };
+            let Some(spec) = obj_mut(obj, "spec") else {
+                return;
+            };
             set_default(spec, "replicas", json!(1));
             set_default(spec, "revisionHistoryLimit", json!(10));
             set_default(spec, "progressDeadlineSeconds", json!(600));
@@ -143,7 +180,9 @@ pub fn apply(res: &Resource, obj: &mut Value) {
             }
         }
         ("apps", "replicasets") | ("", "replicationcontrollers") => {
-            let Some(spec) = obj_mut(obj, "spec") else { return };
+            let Some(spec) = obj_mut(obj, "spec") else {
+                return;
+            };
             set_default(spec, "replicas", json!(1));
             let mut spec_v = Value::Object(std::mem::take(spec));
             template_spec(&mut spec_v, "Always");
@@ -152,12 +191,22 @@ pub fn apply(res: &Resource, obj: &mut Value) {
             }
         }
         ("apps", "statefulsets") => {
-            let Some(spec) = obj_mut(obj, "spec") else { return };
+            let Some(spec) = obj_mut(obj, "spec") else {
+                return;
+            };
             set_default(spec, "replicas", json!(1));
             set_default(spec, "podManagementPolicy", json!("OrderedReady"));
             set_default(spec, "revisionHistoryLimit", json!(10));
-            set_default(spec, "updateStrategy", json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}));
-            set_default(spec, "persistentVolumeClaimRetentionPolicy", json!({"whenDeleted": "Retain", "whenScaled": "Retain"}));
+            set_default(
+                spec,
+                "updateStrategy",
+                json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}),
+            );
+            set_default(
+                spec,
+                "persistentVolumeClaimRetentionPolicy",
+                json!({"whenDeleted": "Retain", "whenScaled": "Retain"}),
+            );
             let mut spec_v = Value::Object(std::mem::take(spec));
             template_spec(&mut spec_v, "Always");
             if let (Some(spec), Value::Object(m)) = (obj_mut(obj, "spec"), spec_v) {
@@ -165,7 +214,9 @@ pub fn apply(res: &Resource, obj: &mut Value) {
             }
         }
         ("apps", "daemonsets") => {
-            let Some(spec) = obj_mut(obj, "spec") else { return };
+            let Some(spec) = obj_mut(obj, "spec") else {
+                return;
+            };
             set_default(spec, "revisionHistoryLimit", json!(10));
             set_default(
                 spec,
@@ -179,7 +230,9 @@ pub fn apply(res: &Resource, obj: &mut Value) {
             }
         }
         ("batch", "jobs") => {
-            let Some(spec) = obj_mut(obj, "spec") else { return };
+            let Some(spec) = obj_mut(obj, "spec") else {
+                return;
+            };
             set_default(spec, "parallelism", json!(1));
             set_default(spec, "backoffLimit", json!(6));
             set_default(spec, "completionMode", json!("NonIndexed"));
@@ -195,7 +248,9 @@ pub fn apply(res: &Resource, obj: &mut Value) {
             }
         }
         ("batch", "cronjobs") => {
-            let Some(spec) = obj_mut(obj, "spec") else { return };
+            let Some(spec) = obj_mut(obj, "spec") else {
+                return;
+            };
             set_default(spec, "concurrencyPolicy", json!("Allow"));
             set_default(spec, "suspend", json!(false));
             set_default(spec, "successfulJobsHistoryLimit", json!(3));

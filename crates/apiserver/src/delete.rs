@@ -45,7 +45,10 @@ impl DeleteOptions {
         }
         if let Some(p) = v.get("preconditions") {
             self.precondition_uid = p.get("uid").and_then(Value::as_str).map(String::from);
-            self.precondition_rv = p.get("resourceVersion").and_then(Value::as_str).map(String::from);
+            self.precondition_rv = p
+                .get("resourceVersion")
+                .and_then(Value::as_str)
+                .map(String::from);
         }
         if let Some(d) = v.get("dryRun").and_then(Value::as_array)
             && d.iter().any(|x| x == "All")
@@ -110,7 +113,11 @@ pub async fn delete(
         let mut finalizers: Vec<String> = meta(&old)
             .and_then(|m| m.get("finalizers"))
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|f| f.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|f| f.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default();
         let is_namespace = res.group.is_empty() && res.plural == "namespaces";
         let has_dependents_policy = match opts.propagation.as_deref() {
@@ -128,12 +135,18 @@ pub async fn delete(
         if needs_marking {
             if meta(&old).is_some_and(|m| m.contains_key("deletionTimestamp")) {
                 // Already being deleted: nothing more to do.
-                return Ok(Deleted { object: old, gone: false });
+                return Ok(Deleted {
+                    object: old,
+                    gone: false,
+                });
             }
             let mut marked = old.clone();
             {
                 let m = object::meta_mut(&mut marked);
-                m.insert("deletionTimestamp".into(), Value::String(object::now_rfc3339()));
+                m.insert(
+                    "deletionTimestamp".into(),
+                    Value::String(object::now_rfc3339()),
+                );
                 m.insert("deletionGracePeriodSeconds".into(), json!(0));
                 if !finalizers.is_empty() {
                     m.insert("finalizers".into(), json!(finalizers));
@@ -143,7 +156,10 @@ pub async fn delete(
                 marked["status"]["phase"] = Value::String("Terminating".into());
             }
             if opts.dry_run {
-                return Ok(Deleted { object: marked, gone: false });
+                return Ok(Deleted {
+                    object: marked,
+                    gone: false,
+                });
             }
             let res_name = name.to_string();
             match cluster
@@ -160,24 +176,37 @@ pub async fn delete(
                     if is_namespace {
                         crate::namespaces::kick(cluster);
                     }
-                    return Ok(Deleted { object, gone: false });
+                    return Ok(Deleted {
+                        object,
+                        gone: false,
+                    });
                 }
                 Err(store::StoreError::Conflict { .. }) => continue,
                 Err(e) => return Err(store_error(e, &res.group, &res.plural, &res_name)),
             }
         }
         if opts.dry_run {
-            return Ok(Deleted { object: old, gone: true });
+            return Ok(Deleted {
+                object: old,
+                gone: true,
+            });
         }
         let final_obj = old.clone();
         match cluster
             .store
-            .delete(&key, Some(current), Box::new(move |_, rev| with_resource_version(final_obj, rev)))
+            .delete(
+                &key,
+                Some(current),
+                Box::new(move |_, rev| with_resource_version(final_obj, rev)),
+            )
             .await
         {
             Ok(kv) => {
                 crate::allocate::on_delete(cluster, res, &old);
-                return Ok(Deleted { object: parse_kv(&kv)?, gone: true });
+                return Ok(Deleted {
+                    object: parse_kv(&kv)?,
+                    gone: true,
+                });
             }
             Err(store::StoreError::Conflict { .. }) => continue,
             Err(e) => return Err(store_error(e, &res.group, &res.plural, name)),
@@ -218,4 +247,3 @@ pub async fn delete_collection(
     }
     Ok(deleted)
 }
-

@@ -57,7 +57,10 @@ pub fn group_list(state: &RegistryState) -> Value {
 
 /// `/apis/{group}`, if the group is served.
 pub fn group(state: &RegistryState, name: &str) -> Option<Value> {
-    let g = state.groups().into_iter().find(|g| g.name == name && !name.is_empty())?;
+    let g = state
+        .groups()
+        .into_iter()
+        .find(|g| g.name == name && !name.is_empty())?;
     let mut v = group_json(&g.name, &g.versions);
     let m = v.as_object_mut()?;
     m.insert("kind".into(), json!("APIGroup"));
@@ -82,7 +85,13 @@ fn resource_entry(r: &Resource) -> Value {
     e
 }
 
-fn sub_entry(r: &Resource, sub: &str, kind: &str, group: Option<(&str, &str)>, verbs: &[&str]) -> Value {
+fn sub_entry(
+    r: &Resource,
+    sub: &str,
+    kind: &str,
+    group: Option<(&str, &str)>,
+    verbs: &[&str],
+) -> Value {
     let mut e = json!({
         "name": format!("{}/{sub}", r.plural),
         "singularName": "",
@@ -103,16 +112,32 @@ pub fn resource_list(state: &RegistryState, group: &str, version: &str) -> Optio
     for r in state.in_group_version(group, version) {
         entries.push(resource_entry(r));
         if r.status {
-            entries.push(sub_entry(r, "status", &r.kind, None, &["get", "patch", "update"]));
+            entries.push(sub_entry(
+                r,
+                "status",
+                &r.kind,
+                None,
+                &["get", "patch", "update"],
+            ));
         }
         if r.scale {
-            entries.push(sub_entry(r, "scale", "Scale", Some(("autoscaling", "v1")), &["get", "patch", "update"]));
+            entries.push(sub_entry(
+                r,
+                "scale",
+                "Scale",
+                Some(("autoscaling", "v1")),
+                &["get", "patch", "update"],
+            ));
         }
     }
     if entries.is_empty() {
         return None;
     }
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
     Some(json!({
         "kind": "APIResourceList",
         "apiVersion": "v1",

@@ -33,11 +33,18 @@ fn flag(q: &Query, name: &str) -> bool {
 }
 
 /// Serves one request.
-pub async fn handle(cluster: Arc<Cluster>, peer: auth::PeerCert, req: Request<Body>) -> Response<Body> {
+pub async fn handle(
+    cluster: Arc<Cluster>,
+    peer: auth::PeerCert,
+    req: Request<Body>,
+) -> Response<Body> {
     let path = req.uri().path().to_string();
     match path.as_str() {
         "/healthz" | "/livez" | "/readyz" => return response::text(StatusCode::OK, "ok"),
-        p if p.starts_with("/healthz/") || p.starts_with("/livez/") || p.starts_with("/readyz/") => {
+        p if p.starts_with("/healthz/")
+            || p.starts_with("/livez/")
+            || p.starts_with("/readyz/") =>
+        {
             return response::text(StatusCode::OK, "ok");
         }
         _ => {}
@@ -52,7 +59,11 @@ pub async fn handle(cluster: Arc<Cluster>, peer: auth::PeerCert, req: Request<Bo
     }
 }
 
-async fn route(cluster: &Arc<Cluster>, user: &UserInfo, req: Request<Body>) -> Result<Response<Body>, ApiError> {
+async fn route(
+    cluster: &Arc<Cluster>,
+    user: &UserInfo,
+    req: Request<Body>,
+) -> Result<Response<Body>, ApiError> {
     let path = req.uri().path().to_string();
     let registry = cluster.registry.snapshot();
     match path.trim_end_matches('/') {
@@ -66,7 +77,17 @@ async fn route(cluster: &Arc<Cluster>, user: &UserInfo, req: Request<Body>) -> R
             return Ok(json_bytes(StatusCode::OK, cluster.openapi.v3_index(&crds)));
         }
         "" => {
-            let paths: Vec<&str> = vec!["/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version", "/openapi/v2", "/openapi/v3"];
+            let paths: Vec<&str> = vec![
+                "/api",
+                "/api/v1",
+                "/apis",
+                "/healthz",
+                "/livez",
+                "/readyz",
+                "/version",
+                "/openapi/v2",
+                "/openapi/v3",
+            ];
             return Ok(json(StatusCode::OK, &serde_json::json!({"paths": paths})));
         }
         _ => {}
@@ -83,7 +104,14 @@ async fn route(cluster: &Arc<Cluster>, user: &UserInfo, req: Request<Body>) -> R
     };
     if !info.is_resource {
         if req.method() != Method::GET {
-            return Err(ApiError::new(405, "MethodNotAllowed", format!("the server does not allow this method on the requested resource ({})", req.method())));
+            return Err(ApiError::new(
+                405,
+                "MethodNotAllowed",
+                format!(
+                    "the server does not allow this method on the requested resource ({})",
+                    req.method()
+                ),
+            ));
         }
         return discovery(cluster, &registry, &info);
     }
@@ -96,11 +124,23 @@ async fn route(cluster: &Arc<Cluster>, user: &UserInfo, req: Request<Body>) -> R
 }
 
 fn not_found() -> ApiError {
-    ApiError::new(404, "NotFound", "the server could not find the requested resource")
+    ApiError::new(
+        404,
+        "NotFound",
+        "the server could not find the requested resource",
+    )
 }
 
-fn discovery(cluster: &Cluster, registry: &crate::registry::RegistryState, info: &RequestInfo) -> Result<Response<Body>, ApiError> {
-    let body = match (info.prefix.as_str(), info.group.as_str(), info.version.as_str()) {
+fn discovery(
+    cluster: &Cluster,
+    registry: &crate::registry::RegistryState,
+    info: &RequestInfo,
+) -> Result<Response<Body>, ApiError> {
+    let body = match (
+        info.prefix.as_str(),
+        info.group.as_str(),
+        info.version.as_str(),
+    ) {
         ("api", "", "") => Some(crate::discovery::core_versions(&cluster.bound.to_string())),
         ("api", "", v) => crate::discovery::resource_list(registry, "", v),
         ("apis", "", "") => Some(crate::discovery::group_list(registry)),
@@ -150,8 +190,15 @@ async fn resource_request(
         .get(http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .map(String::from);
-    let output = Output::negotiate(accept.as_deref(), q.get("includeObject").map(String::as_str));
-    let ns = if res.namespaced { info.namespace.clone() } else { None };
+    let output = Output::negotiate(
+        accept.as_deref(),
+        q.get("includeObject").map(String::as_str),
+    );
+    let ns = if res.namespaced {
+        info.namespace.clone()
+    } else {
+        None
+    };
     if res.namespaced && info.namespace.is_none() && info.name.is_some() {
         return Err(not_found());
     }
@@ -172,7 +219,10 @@ async fn resource_request(
                 .get(&key)
                 .ok_or_else(|| ApiError::not_found(&res.group, &res.plural, name))?;
             match output {
-                Output::Object => Ok(json_bytes(StatusCode::OK, kv.value.clone())),
+                Output::Object => Ok(json_bytes(
+                    StatusCode::OK,
+                    crate::crd::in_version(&res, &kv.value),
+                )),
                 other => {
                     let obj = crate::write::parse_kv(&kv)?;
                     Ok(json(StatusCode::OK, &table::render_one(&res, &other, &obj)))
@@ -189,7 +239,11 @@ async fn resource_request(
                     _ => by_name,
                 });
             }
-            let selectors = Selectors::parse(&res, q.get("labelSelector").map(String::as_str), field_sel.as_deref())?;
+            let selectors = Selectors::parse(
+                &res,
+                q.get("labelSelector").map(String::as_str),
+                field_sel.as_deref(),
+            )?;
             if flag(&q, "watch") || info.legacy_watch {
                 let params = WatchParams {
                     resource_version: q.get("resourceVersion").cloned(),
@@ -214,14 +268,20 @@ async fn resource_request(
             };
             let page = crate::list::list_page(cluster, &res, ns.as_deref(), &selectors, &params)?;
             match output {
-                Output::Object => Ok(json_bytes(StatusCode::OK, crate::list::list_body(&res, &page))),
+                Output::Object => Ok(json_bytes(
+                    StatusCode::OK,
+                    crate::list::list_body(&res, &page),
+                )),
                 other => {
                     let objects = page
                         .items
                         .iter()
                         .map(crate::write::parse_kv)
                         .collect::<Result<Vec<Value>, _>>()?;
-                    Ok(json(StatusCode::OK, &table::render_list(&res, &other, &objects, crate::list::list_meta(&page))))
+                    Ok(json(
+                        StatusCode::OK,
+                        &table::render_list(&res, &other, &objects, crate::list::list_meta(&page)),
+                    ))
                 }
             }
         }
@@ -230,14 +290,24 @@ async fn resource_request(
             let body = crate::body::read_limited(req.into_body(), limit).await?;
             let obj = crate::body::decode_object(&headers, &body)?;
             let created = crate::write::create(cluster, &res, ns.as_deref(), obj, &opts).await?;
-            Ok(with_warnings(json(StatusCode::CREATED, &table::render_one(&res, &output, &created)), &opts))
+            Ok(with_warnings(
+                json(
+                    StatusCode::CREATED,
+                    &table::render_one(&res, &output, &created),
+                ),
+                &opts,
+            ))
         }
         (Method::PUT, Some(name)) => {
             let opts = write_options(&q)?;
             let body = crate::body::read_limited(req.into_body(), limit).await?;
             let obj = crate::body::decode_object(&headers, &body)?;
-            let updated = crate::write::update(cluster, &res, ns.as_deref(), name, obj, scope, &opts).await?;
-            Ok(with_warnings(json(StatusCode::OK, &table::render_one(&res, &output, &updated)), &opts))
+            let updated =
+                crate::write::update(cluster, &res, ns.as_deref(), name, obj, scope, &opts).await?;
+            Ok(with_warnings(
+                json(StatusCode::OK, &table::render_one(&res, &output, &updated)),
+                &opts,
+            ))
         }
         (Method::PATCH, Some(name)) => {
             let opts = write_options(&q)?;
@@ -251,19 +321,40 @@ async fn resource_request(
                 ])
             })?;
             let body = crate::body::read_limited(req.into_body(), limit).await?;
-            let patched = crate::write::patch(cluster, &res, ns.as_deref(), name, kind, &body, scope, &opts).await?;
-            Ok(with_warnings(json(StatusCode::OK, &table::render_one(&res, &output, &patched)), &opts))
+            let patched = crate::write::patch(
+                cluster,
+                &res,
+                ns.as_deref(),
+                name,
+                kind,
+                &body,
+                scope,
+                &opts,
+            )
+            .await?;
+            Ok(with_warnings(
+                json(StatusCode::OK, &table::render_one(&res, &output, &patched)),
+                &opts,
+            ))
         }
         (Method::DELETE, Some(name)) => {
             let body = crate::body::read_limited(req.into_body(), limit).await?;
             let opts = delete_options(&q)?.merge_body(&body)?;
             let deleted = crate::delete::delete(cluster, &res, ns.as_deref(), name, &opts).await?;
-            let code = if deleted.gone { StatusCode::OK } else { StatusCode::ACCEPTED };
+            let code = if deleted.gone {
+                StatusCode::OK
+            } else {
+                StatusCode::ACCEPTED
+            };
             Ok(json(code, &deleted.object))
         }
         (Method::DELETE, None) => {
             if !res.verbs.iter().any(|v| v == "deletecollection") {
-                return Err(ApiError::method_not_allowed(&res.group, &res.plural, "deletecollection"));
+                return Err(ApiError::method_not_allowed(
+                    &res.group,
+                    &res.plural,
+                    "deletecollection",
+                ));
             }
             let body = crate::body::read_limited(req.into_body(), limit).await?;
             let opts = delete_options(&q)?.merge_body(&body)?;
@@ -272,7 +363,9 @@ async fn resource_request(
                 q.get("labelSelector").map(String::as_str),
                 q.get("fieldSelector").map(String::as_str),
             )?;
-            let deleted = crate::delete::delete_collection(cluster, &res, ns.as_deref(), &selectors, &opts).await?;
+            let deleted =
+                crate::delete::delete_collection(cluster, &res, ns.as_deref(), &selectors, &opts)
+                    .await?;
             let page = crate::list::Page {
                 items: Vec::new(),
                 revision: cluster.store.revision(),
@@ -287,7 +380,11 @@ async fn resource_request(
             body["items"] = Value::Array(deleted);
             Ok(json(StatusCode::OK, &body))
         }
-        (m, _) => Err(ApiError::method_not_allowed(&res.group, &res.plural, m.as_str())),
+        (m, _) => Err(ApiError::method_not_allowed(
+            &res.group,
+            &res.plural,
+            m.as_str(),
+        )),
     }
 }
 

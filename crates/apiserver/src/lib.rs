@@ -10,6 +10,7 @@ mod authz;
 mod body;
 pub mod cluster;
 mod columns;
+mod crd;
 mod defaults;
 mod delete;
 pub mod discovery;
@@ -94,19 +95,30 @@ impl RunningCluster {
 /// Starts an embedded cluster.
 pub async fn start(config: ClusterConfig) -> Result<RunningCluster, StartError> {
     let dir = config.data_dir.clone();
-    std::fs::create_dir_all(&dir).map_err(|source| StartError::DataDir { path: dir.clone(), source })?;
+    std::fs::create_dir_all(&dir).map_err(|source| StartError::DataDir {
+        path: dir.clone(),
+        source,
+    })?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|source| StartError::Bind { addr: config.listen, source })?;
-    let bound = listener
-        .local_addr()
-        .map_err(|source| StartError::Bind { addr: config.listen, source })?;
+        .map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let bound = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.listen,
+        source,
+    })?;
     let mut ips = vec![bound.ip()];
     if bound.ip().is_unspecified() {
         ips = vec!["127.0.0.1".parse().unwrap_or(bound.ip())];
     }
     let credentials = pki::ClusterCredentials::load_or_create(&dir, &ips)?;
-    let tls = server::tls_config(&credentials.serving_cert_pem, &credentials.serving_key_pem, &credentials.ca.cert_pem)?;
+    let tls = server::tls_config(
+        &credentials.serving_cert_pem,
+        &credentials.serving_key_pem,
+        &credentials.ca.cert_pem,
+    )?;
     let store = store::Store::open(store::StoreOptions {
         path: dir.join("state.db"),
         compaction_interval: config.compaction_interval,
@@ -128,7 +140,9 @@ pub async fn start(config: ClusterConfig) -> Result<RunningCluster, StartError> 
         bound: url_host,
         allocator: allocate::Allocator::default(),
         namespace_kick: tokio::sync::Notify::new(),
+        crd_schema_cache: Default::default(),
     });
+    crd::sync_registry(&cluster);
     namespaces::bootstrap(&cluster).await?;
     let kubeconfig_path = dir.join("kubeconfig.yaml");
     let kubeconfig = pki::kubeconfig_yaml(
@@ -142,6 +156,7 @@ pub async fn start(config: ClusterConfig) -> Result<RunningCluster, StartError> 
     let tasks = vec![
         tokio::spawn(server::serve(cluster.clone(), listener, Arc::new(tls))),
         tokio::spawn(namespaces::run(cluster.clone())),
+        tokio::spawn(crd::run(cluster.clone())),
     ];
     Ok(RunningCluster {
         cluster,

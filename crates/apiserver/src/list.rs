@@ -23,14 +23,18 @@ pub struct Selectors {
 
 impl Selectors {
     /// Parses both selectors, checking that the field selector only uses supported fields.
-    pub fn parse(res: &Resource, labels: Option<&str>, fields: Option<&str>) -> Result<Selectors, ApiError> {
-        let labels = match labels.filter(|s| !s.trim().is_empty()) {
-            Some(s) => Some(
-                LabelSelector::parse(s)
-                    .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?,
-            ),
-            None => None,
-        };
+    pub fn parse(
+        res: &Resource,
+        labels: Option<&str>,
+        fields: Option<&str>,
+    ) -> Result<Selectors, ApiError> {
+        let labels =
+            match labels.filter(|s| !s.trim().is_empty()) {
+                Some(s) => Some(LabelSelector::parse(s).map_err(|e| {
+                    ApiError::bad_request(format!("unable to parse requirement: {e}"))
+                })?),
+                None => None,
+            };
         let fields = match fields.filter(|s| !s.trim().is_empty()) {
             Some(s) => {
                 let sel = FieldSelector::parse(s)
@@ -170,14 +174,20 @@ pub fn list_page(
     };
     let (start_after, at): (Option<String>, Option<Revision>) = match &params.continue_token {
         Some(tok) if !tok.is_empty() => {
-            if params.resource_version.as_deref().is_some_and(|v| !v.is_empty()) {
+            if params
+                .resource_version
+                .as_deref()
+                .is_some_and(|v| !v.is_empty())
+            {
                 return Err(ApiError::bad_request(
                     "specifying resource version is not allowed when using continue",
                 ));
             }
             let t = decode_continue(tok)?;
             if !t.start.starts_with(&prefix) {
-                return Err(ApiError::bad_request("continue key is not valid: it does not belong to this list"));
+                return Err(ApiError::bad_request(
+                    "continue key is not valid: it does not belong to this list",
+                ));
             }
             (Some(t.start), Some(t.rv))
         }
@@ -191,7 +201,13 @@ pub fn list_page(
                 })?),
                 None => None,
             };
-            match (params.resource_version_match.as_deref().filter(|s| !s.is_empty()), rv_num) {
+            match (
+                params
+                    .resource_version_match
+                    .as_deref()
+                    .filter(|s| !s.is_empty()),
+                rv_num,
+            ) {
                 (Some("Exact"), Some(n)) if n > 0 => (None, Some(n)),
                 (Some("Exact"), _) => {
                     return Err(ApiError::bad_request(
@@ -275,7 +291,12 @@ pub fn list_page(
 
 /// Serialises a list body without re-encoding the stored items.
 pub fn list_body(res: &Resource, page: &Page) -> Bytes {
-    let size: usize = page.items.iter().map(|kv| kv.value.len() + 1).sum::<usize>() + 256;
+    let size: usize = page
+        .items
+        .iter()
+        .map(|kv| kv.value.len() + 1)
+        .sum::<usize>()
+        + 256;
     let mut buf = BytesMut::with_capacity(size);
     buf.put_slice(b"{\"kind\":");
     buf.put_slice(&serde_json::to_vec(&res.list_kind).unwrap_or_default());
@@ -288,7 +309,11 @@ pub fn list_body(res: &Resource, page: &Page) -> Bytes {
         if i > 0 {
             buf.put_u8(b',');
         }
-        buf.put_slice(&kv.value);
+        if res.custom {
+            buf.put_slice(&crate::crd::in_version(res, &kv.value));
+        } else {
+            buf.put_slice(&kv.value);
+        }
     }
     buf.put_slice(b"]}");
     buf.freeze()
@@ -297,7 +322,10 @@ pub fn list_body(res: &Resource, page: &Page) -> Bytes {
 /// The list's `metadata`.
 pub fn list_meta(page: &Page) -> Value {
     let mut m = serde_json::Map::new();
-    m.insert("resourceVersion".into(), Value::String(page.revision.to_string()));
+    m.insert(
+        "resourceVersion".into(),
+        Value::String(page.revision.to_string()),
+    );
     if let Some(c) = &page.continue_token {
         m.insert("continue".into(), Value::String(c.clone()));
     }

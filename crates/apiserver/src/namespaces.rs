@@ -11,7 +11,8 @@ use crate::delete::DeleteOptions;
 use crate::object::{meta, with_resource_version};
 
 /// Namespaces present from the start.
-pub const SYSTEM_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
+pub const SYSTEM_NAMESPACES: [&str; 4] =
+    ["default", "kube-system", "kube-public", "kube-node-lease"];
 
 /// Creates the system namespaces that do not exist yet (their uids never change afterwards).
 pub async fn bootstrap(cluster: &Arc<Cluster>) -> Result<(), store::StoreError> {
@@ -61,7 +62,11 @@ pub async fn run(cluster: Arc<Cluster>) {
         };
         // Only poll while a namespace waits on finalizers of its contents; otherwise sleep
         // until a deletion wakes us.
-        let retry = if pending { Duration::from_millis(200) } else { Duration::from_secs(3600) };
+        let retry = if pending {
+            Duration::from_millis(200)
+        } else {
+            Duration::from_secs(3600)
+        };
         tokio::select! {
             _ = cluster.shutdown.cancelled() => return,
             _ = cluster.namespace_kick.notified() => {}
@@ -78,7 +83,9 @@ async fn reconcile_all(cluster: &Arc<Cluster>) -> Result<bool, String> {
         .list("/registry/core/namespaces/", None, 0, None)
         .map_err(|e| e.to_string())?;
     for kv in listed.items {
-        let Ok(ns) = serde_json::from_slice::<Value>(&kv.value) else { continue };
+        let Ok(ns) = serde_json::from_slice::<Value>(&kv.value) else {
+            continue;
+        };
         if !meta(&ns).is_some_and(|m| m.contains_key("deletionTimestamp")) {
             continue;
         }
@@ -97,16 +104,31 @@ async fn delete_contents(cluster: &Arc<Cluster>, namespace: &str) -> Result<bool
     let registry = cluster.registry.snapshot();
     let mut empty = true;
     let mut seen_prefixes = std::collections::HashSet::new();
-    for res in registry.resources.iter().filter(|r| r.namespaced && r.stored) {
+    for res in registry
+        .resources
+        .iter()
+        .filter(|r| r.namespaced && r.stored)
+    {
         let prefix = res.namespace_prefix(namespace);
         if !seen_prefixes.insert(prefix.clone()) {
             continue;
         }
-        let listed = cluster.store.list(&prefix, None, 0, None).map_err(|e| e.to_string())?;
+        let listed = cluster
+            .store
+            .list(&prefix, None, 0, None)
+            .map_err(|e| e.to_string())?;
         for kv in listed.items {
             empty = false;
             let name = kv.key.rsplit('/').next().unwrap_or("").to_string();
-            match crate::delete::delete(cluster, res, Some(namespace), &name, &DeleteOptions::default()).await {
+            match crate::delete::delete(
+                cluster,
+                res,
+                Some(namespace),
+                &name,
+                &DeleteOptions::default(),
+            )
+            .await
+            {
                 Ok(_) => {}
                 Err(e) if e.code == 404 => {}
                 Err(e) => return Err(e.message),
@@ -116,27 +138,46 @@ async fn delete_contents(cluster: &Arc<Cluster>, namespace: &str) -> Result<bool
     Ok(empty)
 }
 
-async fn finalize(cluster: &Arc<Cluster>, key: &str, rev: store::Revision, mut ns: Value) -> Result<(), String> {
+async fn finalize(
+    cluster: &Arc<Cluster>,
+    key: &str,
+    rev: store::Revision,
+    mut ns: Value,
+) -> Result<(), String> {
     if let Some(f) = ns["spec"]["finalizers"].as_array_mut() {
         f.retain(|x| x != "kubernetes");
     }
-    let remaining_spec = ns["spec"]["finalizers"].as_array().is_some_and(|a| !a.is_empty());
-    let remaining_meta = ns["metadata"]["finalizers"].as_array().is_some_and(|a| !a.is_empty());
+    let remaining_spec = ns["spec"]["finalizers"]
+        .as_array()
+        .is_some_and(|a| !a.is_empty());
+    let remaining_meta = ns["metadata"]["finalizers"]
+        .as_array()
+        .is_some_and(|a| !a.is_empty());
     let result = if remaining_spec || remaining_meta {
         cluster
             .store
-            .update(key, Some(rev), Box::new(move |_, r| Ok(with_resource_version(ns, r))))
+            .update(
+                key,
+                Some(rev),
+                Box::new(move |_, r| Ok(with_resource_version(ns, r))),
+            )
             .await
             .map(|_| ())
     } else {
         cluster
             .store
-            .delete(key, Some(rev), Box::new(move |_, r| with_resource_version(ns, r)))
+            .delete(
+                key,
+                Some(rev),
+                Box::new(move |_, r| with_resource_version(ns, r)),
+            )
             .await
             .map(|_| ())
     };
     match result {
-        Ok(()) | Err(store::StoreError::Conflict { .. }) | Err(store::StoreError::NotFound) => Ok(()),
+        Ok(()) | Err(store::StoreError::Conflict { .. }) | Err(store::StoreError::NotFound) => {
+            Ok(())
+        }
         Err(e) => Err(e.to_string()),
     }
 }

@@ -39,7 +39,9 @@ pub fn now_rfc3339() -> String {
 
 /// The current time with microseconds, as Kubernetes writes `MicroTime` fields.
 pub fn now_micro() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
 }
 
 /// The alphabet Kubernetes uses for `generateName` suffixes (no vowels, no confusable digits).

@@ -11,17 +11,24 @@ fn patch_error(e: apimachinery::patch::PatchError) -> ApiError {
 }
 
 /// Applies a patch of `kind` to `old`, returning the patched object.
-pub fn apply(res: &Resource, old: &Value, kind: PatchType, patch: &[u8], _opts: &WriteOptions) -> Result<Value, ApiError> {
+pub fn apply(
+    res: &Resource,
+    old: &Value,
+    kind: PatchType,
+    patch: &[u8],
+    _opts: &WriteOptions,
+) -> Result<Value, ApiError> {
     match kind {
         PatchType::Json => apimachinery::patch::json_patch(old, patch).map_err(patch_error),
         PatchType::Merge => apimachinery::patch::merge_patch(old, patch).map_err(patch_error),
         PatchType::Strategic => {
-            let schema = apimachinery::patch::builtin_patch_schema(&res.group, &res.kind).ok_or_else(|| {
-                ApiError::unsupported_media_type(format!(
-                    "strategic merge patch is not supported for {}",
-                    res.qualified_plural()
-                ))
-            })?;
+            let schema = apimachinery::patch::builtin_patch_schema(&res.group, &res.kind)
+                .ok_or_else(|| {
+                    ApiError::unsupported_media_type(format!(
+                        "strategic merge patch is not supported for {}",
+                        res.qualified_plural()
+                    ))
+                })?;
             apimachinery::patch::strategic_merge_patch(old, patch, schema).map_err(patch_error)
         }
         PatchType::Apply => Err(ApiError::unsupported_media_type(

@@ -73,7 +73,9 @@ impl CertificateAuthority {
         }
         let mut params = CertificateParams::new(Vec::<String>::new())?;
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, "orrery-ca");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "orrery-ca");
         params.key_usages = vec![
             KeyUsagePurpose::KeyCertSign,
             KeyUsagePurpose::CrlSign,
@@ -105,11 +107,18 @@ impl CertificateAuthority {
         for ip in ips {
             params.subject_alt_names.push(SanType::IpAddress(*ip));
         }
-        params.distinguished_name.push(DnType::CommonName, common_name);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
         for o in organizations {
-            params.distinguished_name.push(DnType::OrganizationName, o.as_str());
+            params
+                .distinguished_name
+                .push(DnType::OrganizationName, o.as_str());
         }
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
         params.extended_key_usages = vec![if server {
             ExtendedKeyUsagePurpose::ServerAuth
         } else {
@@ -123,7 +132,6 @@ impl CertificateAuthority {
         Ok((cert.pem(), key.serialize_pem()))
     }
 }
-
 
 /// Everything the API server needs to serve TLS and recognise its administrator.
 pub struct ClusterCredentials {
@@ -159,7 +167,11 @@ impl ClusterCredentials {
             }
         }
         ips.sort();
-        let sans_line: String = ips.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+        let sans_line: String = ips
+            .iter()
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
         let cert_path = pki.join("apiserver.crt");
         let key_path = pki.join("apiserver.key");
         let sans_path = pki.join("apiserver.sans");
@@ -217,7 +229,13 @@ pub enum KubeconfigAuth<'a> {
 }
 
 /// Renders a kubeconfig with one cluster, user and context, all named `name`.
-pub fn kubeconfig_yaml(name: &str, server: &str, ca_pem: &str, user: &str, auth: KubeconfigAuth<'_>) -> String {
+pub fn kubeconfig_yaml(
+    name: &str,
+    server: &str,
+    ca_pem: &str,
+    user: &str,
+    auth: KubeconfigAuth<'_>,
+) -> String {
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s.as_bytes());
     let auth_lines = match auth {
         KubeconfigAuth::Token(t) => format!("    token: {t}\n"),

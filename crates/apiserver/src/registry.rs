@@ -57,7 +57,11 @@ impl Resource {
 
     /// The store key prefix of every object of this resource (all namespaces).
     pub fn key_prefix(&self) -> String {
-        let group = if self.group.is_empty() { "core" } else { &self.group };
+        let group = if self.group.is_empty() {
+            "core"
+        } else {
+            &self.group
+        };
         format!("/registry/{group}/{}/", self.plural)
     }
 
@@ -109,7 +113,12 @@ struct Spec {
     fields: &'static [&'static str],
 }
 
-const fn spec(group: &'static str, version: &'static str, plural: &'static str, kind: &'static str) -> Spec {
+const fn spec(
+    group: &'static str,
+    version: &'static str,
+    plural: &'static str,
+    kind: &'static str,
+) -> Spec {
     Spec {
         group,
         version,
@@ -183,49 +192,163 @@ const EVENT_FIELDS: &[&str] = &[
 
 fn builtin_specs() -> Vec<Spec> {
     vec![
-        spec("", "v1", "namespaces", "Namespace").cluster().short(&["ns"]).status(),
-        spec("", "v1", "pods", "Pod").short(&["po"]).all().status().fields(POD_FIELDS),
-        spec("", "v1", "services", "Service").short(&["svc"]).all().status(),
+        spec("", "v1", "namespaces", "Namespace")
+            .cluster()
+            .short(&["ns"])
+            .status(),
+        spec("", "v1", "pods", "Pod")
+            .short(&["po"])
+            .all()
+            .status()
+            .fields(POD_FIELDS),
+        spec("", "v1", "services", "Service")
+            .short(&["svc"])
+            .all()
+            .status(),
         spec("", "v1", "endpoints", "Endpoints").short(&["ep"]),
         spec("", "v1", "configmaps", "ConfigMap").short(&["cm"]),
         spec("", "v1", "secrets", "Secret").fields(&["type"]),
         spec("", "v1", "serviceaccounts", "ServiceAccount").short(&["sa"]),
-        spec("", "v1", "nodes", "Node").cluster().short(&["no"]).status().fields(&["spec.unschedulable"]),
-        spec("", "v1", "events", "Event").short(&["ev"]).fields(EVENT_FIELDS),
-        spec("", "v1", "persistentvolumes", "PersistentVolume").cluster().short(&["pv"]).status(),
-        spec("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim").short(&["pvc"]).status(),
-        spec("", "v1", "resourcequotas", "ResourceQuota").short(&["quota"]).status(),
+        spec("", "v1", "nodes", "Node")
+            .cluster()
+            .short(&["no"])
+            .status()
+            .fields(&["spec.unschedulable"]),
+        spec("", "v1", "events", "Event")
+            .short(&["ev"])
+            .fields(EVENT_FIELDS),
+        spec("", "v1", "persistentvolumes", "PersistentVolume")
+            .cluster()
+            .short(&["pv"])
+            .status(),
+        spec("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim")
+            .short(&["pvc"])
+            .status(),
+        spec("", "v1", "resourcequotas", "ResourceQuota")
+            .short(&["quota"])
+            .status(),
         spec("", "v1", "limitranges", "LimitRange").short(&["limits"]),
-        spec("", "v1", "replicationcontrollers", "ReplicationController").short(&["rc"]).all().status().scale(),
+        spec("", "v1", "replicationcontrollers", "ReplicationController")
+            .short(&["rc"])
+            .all()
+            .status()
+            .scale(),
         spec("", "v1", "podtemplates", "PodTemplate"),
-        spec("apps", "v1", "deployments", "Deployment").short(&["deploy"]).all().status().scale(),
-        spec("apps", "v1", "replicasets", "ReplicaSet").short(&["rs"]).all().status().scale().fields(&["status.replicas"]),
-        spec("apps", "v1", "statefulsets", "StatefulSet").short(&["sts"]).all().status().scale(),
-        spec("apps", "v1", "daemonsets", "DaemonSet").short(&["ds"]).all().status(),
+        spec("apps", "v1", "deployments", "Deployment")
+            .short(&["deploy"])
+            .all()
+            .status()
+            .scale(),
+        spec("apps", "v1", "replicasets", "ReplicaSet")
+            .short(&["rs"])
+            .all()
+            .status()
+            .scale()
+            .fields(&["status.replicas"]),
+        spec("apps", "v1", "statefulsets", "StatefulSet")
+            .short(&["sts"])
+            .all()
+            .status()
+            .scale(),
+        spec("apps", "v1", "daemonsets", "DaemonSet")
+            .short(&["ds"])
+            .all()
+            .status(),
         spec("apps", "v1", "controllerrevisions", "ControllerRevision"),
-        spec("batch", "v1", "jobs", "Job").all().status().fields(&["status.successful"]),
-        spec("batch", "v1", "cronjobs", "CronJob").short(&["cj"]).all().status(),
-        spec("networking.k8s.io", "v1", "ingresses", "Ingress").short(&["ing"]).status(),
+        spec("batch", "v1", "jobs", "Job")
+            .all()
+            .status()
+            .fields(&["status.successful"]),
+        spec("batch", "v1", "cronjobs", "CronJob")
+            .short(&["cj"])
+            .all()
+            .status(),
+        spec("networking.k8s.io", "v1", "ingresses", "Ingress")
+            .short(&["ing"])
+            .status(),
         spec("networking.k8s.io", "v1", "ingressclasses", "IngressClass").cluster(),
-        spec("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy").short(&["netpol"]).generation(),
+        spec(
+            "networking.k8s.io",
+            "v1",
+            "networkpolicies",
+            "NetworkPolicy",
+        )
+        .short(&["netpol"])
+        .generation(),
         spec("rbac.authorization.k8s.io", "v1", "roles", "Role"),
-        spec("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
-        spec("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole").cluster(),
-        spec("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding").cluster(),
-        spec("storage.k8s.io", "v1", "storageclasses", "StorageClass").cluster().short(&["sc"]),
+        spec(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "rolebindings",
+            "RoleBinding",
+        ),
+        spec(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "clusterroles",
+            "ClusterRole",
+        )
+        .cluster(),
+        spec(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "clusterrolebindings",
+            "ClusterRoleBinding",
+        )
+        .cluster(),
+        spec("storage.k8s.io", "v1", "storageclasses", "StorageClass")
+            .cluster()
+            .short(&["sc"]),
         spec("storage.k8s.io", "v1", "csidrivers", "CSIDriver").cluster(),
         spec("storage.k8s.io", "v1", "csinodes", "CSINode").cluster(),
-        spec("storage.k8s.io", "v1", "volumeattachments", "VolumeAttachment").cluster().status(),
+        spec(
+            "storage.k8s.io",
+            "v1",
+            "volumeattachments",
+            "VolumeAttachment",
+        )
+        .cluster()
+        .status(),
         spec("coordination.k8s.io", "v1", "leases", "Lease"),
-        spec("events.k8s.io", "v1", "events", "Event").short(&["ev"]).fields(EVENT_FIELDS),
-        spec("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget").short(&["pdb"]).status(),
-        spec("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler").short(&["hpa"]).all().status(),
-        spec("autoscaling", "v1", "horizontalpodautoscalers", "HorizontalPodAutoscaler").short(&["hpa"]).all().status(),
+        spec("events.k8s.io", "v1", "events", "Event")
+            .short(&["ev"])
+            .fields(EVENT_FIELDS),
+        spec(
+            "policy",
+            "v1",
+            "poddisruptionbudgets",
+            "PodDisruptionBudget",
+        )
+        .short(&["pdb"])
+        .status(),
+        spec(
+            "autoscaling",
+            "v2",
+            "horizontalpodautoscalers",
+            "HorizontalPodAutoscaler",
+        )
+        .short(&["hpa"])
+        .all()
+        .status(),
+        spec(
+            "autoscaling",
+            "v1",
+            "horizontalpodautoscalers",
+            "HorizontalPodAutoscaler",
+        )
+        .short(&["hpa"])
+        .all()
+        .status(),
         spec("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice"),
-        spec("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition")
-            .cluster()
-            .short(&["crd", "crds"])
-            .status(),
+        spec(
+            "apiextensions.k8s.io",
+            "v1",
+            "customresourcedefinitions",
+            "CustomResourceDefinition",
+        )
+        .cluster()
+        .short(&["crd", "crds"])
+        .status(),
     ]
 }
 
@@ -253,7 +376,11 @@ impl From<Spec> for Resource {
             list_kind: format!("{}List", s.kind),
             namespaced: s.namespaced,
             short_names: s.short.iter().map(|x| x.to_string()).collect(),
-            categories: if s.all { vec!["all".to_string()] } else { vec![] },
+            categories: if s.all {
+                vec!["all".to_string()]
+            } else {
+                vec![]
+            },
             status: s.status,
             scale: s.scale,
             generation: s.generation,
@@ -293,7 +420,12 @@ impl RegistryState {
     fn from_resources(resources: Vec<Arc<Resource>>) -> RegistryState {
         let by_path = resources
             .iter()
-            .map(|r| ((r.group.clone(), r.version.clone(), r.plural.clone()), r.clone()))
+            .map(|r| {
+                (
+                    (r.group.clone(), r.version.clone(), r.plural.clone()),
+                    r.clone(),
+                )
+            })
             .collect();
         RegistryState { resources, by_path }
     }
@@ -324,7 +456,11 @@ impl RegistryState {
     }
 
     /// Resources served at one group/version.
-    pub fn in_group_version<'a>(&'a self, group: &'a str, version: &'a str) -> impl Iterator<Item = &'a Arc<Resource>> + 'a {
+    pub fn in_group_version<'a>(
+        &'a self,
+        group: &'a str,
+        version: &'a str,
+    ) -> impl Iterator<Item = &'a Arc<Resource>> + 'a {
         self.resources
             .iter()
             .filter(move |r| r.group == group && r.version == version)
@@ -332,7 +468,10 @@ impl RegistryState {
 
     /// Every stored version of a group/kind's resource shares one store prefix; this finds the
     /// resources with the same group and plural (other versions of the same data).
-    pub fn same_data<'a>(&'a self, r: &'a Resource) -> impl Iterator<Item = &'a Arc<Resource>> + 'a {
+    pub fn same_data<'a>(
+        &'a self,
+        r: &'a Resource,
+    ) -> impl Iterator<Item = &'a Arc<Resource>> + 'a {
         self.resources
             .iter()
             .filter(move |o| o.group == r.group && o.plural == r.plural)
@@ -342,7 +481,10 @@ impl RegistryState {
 impl Registry {
     /// The built-in resources of the embedded cluster.
     pub fn builtin() -> Registry {
-        let resources: Vec<Arc<Resource>> = builtin_specs().into_iter().map(|s| Arc::new(Resource::from(s))).collect();
+        let resources: Vec<Arc<Resource>> = builtin_specs()
+            .into_iter()
+            .map(|s| Arc::new(Resource::from(s)))
+            .collect();
         Registry {
             inner: RwLock::new(Arc::new(RegistryState::from_resources(resources))),
         }
@@ -356,19 +498,12 @@ impl Registry {
         }
     }
 
-    /// Adds resources (replacing any with the same group/version/plural).
-    pub fn upsert(&self, added: Vec<Resource>) {
+    /// Replaces every custom resource with `custom`.
+    pub fn replace_custom(&self, custom: Vec<Resource>) {
         self.update(|list| {
-            for r in added {
-                list.retain(|o| !(o.group == r.group && o.version == r.version && o.plural == r.plural));
-                list.push(Arc::new(r));
-            }
+            list.retain(|o| !o.custom);
+            list.extend(custom.into_iter().map(Arc::new));
         });
-    }
-
-    /// Removes every custom resource of a group/plural.
-    pub fn remove_custom(&self, group: &str, plural: &str) {
-        self.update(|list| list.retain(|o| !(o.custom && o.group == group && o.plural == plural)));
     }
 
     fn update(&self, f: impl FnOnce(&mut Vec<Arc<Resource>>)) {

@@ -27,7 +27,11 @@ pub struct RequestInfo {
 
 /// Parses `/api/...` and `/apis/...` paths; `None` for anything else.
 pub fn parse_path(path: &str) -> Option<RequestInfo> {
-    let parts: Vec<&str> = path.trim_start_matches('/').trim_end_matches('/').split('/').collect();
+    let parts: Vec<&str> = path
+        .trim_start_matches('/')
+        .trim_end_matches('/')
+        .split('/')
+        .collect();
     let mut info = RequestInfo {
         parts: parts.iter().map(|s| s.to_string()).collect(),
         ..Default::default()
@@ -77,7 +81,8 @@ pub fn parse_path(path: &str) -> Option<RequestInfo> {
     if rest[0] == "namespaces" && rest.len() >= 3 {
         let ns = rest[1];
         let r = rest[2];
-        let is_namespace_sub = info.group.is_empty() && (r == "status" || r == "finalize") && rest.len() == 3;
+        let is_namespace_sub =
+            info.group.is_empty() && (r == "status" || r == "finalize") && rest.len() == 3;
         if !is_namespace_sub {
             info.namespace = Some(ns.to_string());
             info.resource = r.to_string();

@@ -10,8 +10,10 @@ use serde_json::Value;
 pub fn json_bytes(code: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
     let mut resp = Response::new(Body::from(body.into()));
     *resp.status_mut() = code;
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     resp
 }
 
@@ -36,8 +38,10 @@ pub fn error(err: &ApiError) -> Response<Body> {
 pub fn text(code: StatusCode, body: &'static str) -> Response<Body> {
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = code;
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     resp
 }
 

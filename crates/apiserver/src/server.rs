@@ -28,21 +28,29 @@ pub enum TlsError {
 
 /// Builds the server's TLS configuration: the serving certificate, optional client
 /// certificates signed by the cluster CA, and ALPN for h2 and HTTP/1.1.
-pub fn tls_config(cert_pem: &str, key_pem: &str, ca_pem: &str) -> Result<rustls::ServerConfig, TlsError> {
+pub fn tls_config(
+    cert_pem: &str,
+    key_pem: &str,
+    ca_pem: &str,
+) -> Result<rustls::ServerConfig, TlsError> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
         .collect::<Result<_, _>>()
         .map_err(|e| TlsError::Pem(e.to_string()))?;
-    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| TlsError::Pem(e.to_string()))?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+        .map_err(|e| TlsError::Pem(e.to_string()))?;
     let mut roots = rustls::RootCertStore::empty();
     for ca in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
         let ca = ca.map_err(|e| TlsError::Pem(e.to_string()))?;
         roots.add(ca)?;
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .allow_unauthenticated()
-        .build()
-        .map_err(|e| TlsError::Verifier(e.to_string()))?;
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .allow_unauthenticated()
+    .build()
+    .map_err(|e| TlsError::Verifier(e.to_string()))?;
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(verifier)
@@ -70,7 +78,12 @@ pub async fn serve(cluster: Arc<Cluster>, listener: TcpListener, tls: Arc<rustls
         let acceptor = acceptor.clone();
         let cluster = cluster.clone();
         tokio::spawn(async move {
-            let tls = match tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(stream)).await {
+            let tls = match tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                acceptor.accept(stream),
+            )
+            .await
+            {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => {
                     tracing::debug!(error = %e, "TLS handshake failed");
@@ -92,7 +105,9 @@ pub async fn serve(cluster: Arc<Cluster>, listener: TcpListener, tls: Arc<rustls
                 let peer = peer.clone();
                 async move {
                     let req = req.map(Body::new);
-                    Ok::<_, std::convert::Infallible>(crate::handler::handle(cluster, peer, req).await)
+                    Ok::<_, std::convert::Infallible>(
+                        crate::handler::handle(cluster, peer, req).await,
+                    )
                 }
             });
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());

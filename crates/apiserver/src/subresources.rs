@@ -20,5 +20,9 @@ pub async fn handle(
     _req: Request<Body>,
     _q: &Query,
 ) -> Result<Response<Body>, ApiError> {
-    Err(ApiError::new(404, "NotFound", "the server could not find the requested resource"))
+    Err(ApiError::new(
+        404,
+        "NotFound",
+        "the server could not find the requested resource",
+    ))
 }

@@ -39,7 +39,9 @@ impl Output {
                     include_none: include_object == Some("None"),
                 };
             }
-            if (has("as=PartialObjectMetadata") || has("as=PartialObjectMetadataList")) && has("g=meta.k8s.io") {
+            if (has("as=PartialObjectMetadata") || has("as=PartialObjectMetadataList"))
+                && has("g=meta.k8s.io")
+            {
                 return Output::Metadata;
             }
             if !params.iter().any(|p| p.starts_with("as=")) {
@@ -64,7 +66,11 @@ pub fn human_duration(secs: i64) -> String {
     let minutes = secs / 60;
     if minutes < 10 {
         let s = secs % 60;
-        return if s == 0 { format!("{minutes}m") } else { format!("{minutes}m{s}s") };
+        return if s == 0 {
+            format!("{minutes}m")
+        } else {
+            format!("{minutes}m{s}s")
+        };
     }
     if minutes < 180 {
         return format!("{minutes}m");
@@ -72,14 +78,22 @@ pub fn human_duration(secs: i64) -> String {
     let hours = secs / 3600;
     if hours < 8 {
         let m = minutes % 60;
-        return if m == 0 { format!("{hours}h") } else { format!("{hours}h{m}m") };
+        return if m == 0 {
+            format!("{hours}h")
+        } else {
+            format!("{hours}h{m}m")
+        };
     }
     if hours < 48 {
         return format!("{hours}h");
     }
     if hours < 24 * 8 {
         let h = hours % 24;
-        return if h == 0 { format!("{}d", hours / 24) } else { format!("{}d{h}h", hours / 24) };
+        return if h == 0 {
+            format!("{}d", hours / 24)
+        } else {
+            format!("{}d{h}h", hours / 24)
+        };
     }
     if hours < 24 * 365 * 2 {
         return format!("{}d", hours / 24);
@@ -103,7 +117,9 @@ pub fn age(obj: &Value) -> String {
         .and_then(Value::as_str)
         .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
     match ts {
-        Some(t) => human_duration((chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds()),
+        Some(t) => {
+            human_duration((chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds())
+        }
         None => "<unknown>".into(),
     }
 }
@@ -120,8 +136,13 @@ pub fn partial_metadata(obj: &Value) -> Value {
 fn row(res: &Resource, output: &Output, obj: &Value) -> Value {
     let cells = crate::columns::cells(res, obj);
     let object = match output {
-        Output::Table { include_object: true, .. } => obj.clone(),
-        Output::Table { include_none: true, .. } => Value::Null,
+        Output::Table {
+            include_object: true,
+            ..
+        } => obj.clone(),
+        Output::Table {
+            include_none: true, ..
+        } => Value::Null,
         _ => partial_metadata(obj),
     };
     let mut r = json!({"cells": cells});
@@ -191,8 +212,14 @@ mod tests {
     #[test]
     fn negotiates_table() {
         let a = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
-        assert!(matches!(Output::negotiate(Some(a), None), Output::Table { .. }));
-        assert_eq!(Output::negotiate(Some("application/json"), None), Output::Object);
+        assert!(matches!(
+            Output::negotiate(Some(a), None),
+            Output::Table { .. }
+        ));
+        assert_eq!(
+            Output::negotiate(Some("application/json"), None),
+            Output::Object
+        );
         assert_eq!(Output::negotiate(None, None), Output::Object);
     }
 }

@@ -52,7 +52,10 @@ fn bookmark(res: &Resource, rev: Revision, initial_end: bool) -> Bytes {
 
 fn expired_event(msg: String) -> Bytes {
     let err = ApiError::expired(msg);
-    event_line("ERROR", &serde_json::to_vec(&err.to_status()).unwrap_or_default())
+    event_line(
+        "ERROR",
+        &serde_json::to_vec(&err.to_status()).unwrap_or_default(),
+    )
 }
 
 /// Starts a watch and returns the streaming response.
@@ -72,7 +75,9 @@ pub fn watch(
     let send_initial = match params.send_initial_events {
         Some(true) => {
             if params.resource_version_match.as_deref() != Some("NotOlderThan") {
-                return Err(ApiError::new(422, "Invalid", 
+                return Err(ApiError::new(
+                    422,
+                    "Invalid",
                     "resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
                 ));
             }
@@ -102,7 +107,11 @@ pub fn watch(
     };
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(256);
     let watcher = cluster.store.watch(&prefix, after);
-    let timeout = Duration::from_secs(params.timeout_seconds.unwrap_or_else(|| 1800 + rand::random::<u64>() % 1800));
+    let timeout = Duration::from_secs(
+        params
+            .timeout_seconds
+            .unwrap_or_else(|| 1800 + rand::random::<u64>() % 1800),
+    );
     let bookmark_interval = cluster.config.bookmark_interval;
     let shutdown = cluster.shutdown.clone();
     let bookmarks = params.bookmarks;
@@ -111,14 +120,19 @@ pub fn watch(
             Ok(w) => w,
             Err(store::StoreError::Compacted { compacted }) => {
                 let _ = tx
-                    .send(Ok(expired_event(format!("too old resource version: {after} ({compacted})"))))
+                    .send(Ok(expired_event(format!(
+                        "too old resource version: {after} ({compacted})"
+                    ))))
                     .await;
                 return;
             }
             Err(e) => {
                 let err = ApiError::internal(e.to_string());
                 let _ = tx
-                    .send(Ok(event_line("ERROR", &serde_json::to_vec(&err.to_status()).unwrap_or_default())))
+                    .send(Ok(event_line(
+                        "ERROR",
+                        &serde_json::to_vec(&err.to_status()).unwrap_or_default(),
+                    )))
                     .await;
                 return;
             }
@@ -139,7 +153,10 @@ pub fn watch(
             }
         }
         let deadline = tokio::time::Instant::now() + timeout;
-        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + bookmark_interval, bookmark_interval);
+        let mut ticker = tokio::time::interval_at(
+            tokio::time::Instant::now() + bookmark_interval,
+            bookmark_interval,
+        );
         loop {
             tokio::select! {
                 _ = tokio::time::sleep_until(deadline) => return,
@@ -197,9 +214,14 @@ pub fn watch(
     let stream = tokio_stream_from(rx);
     let mut resp = Response::new(Body::from_stream(stream));
     *resp.status_mut() = StatusCode::OK;
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, private"),
+    );
     Ok(resp)
 }
 
@@ -213,9 +235,13 @@ impl Output {
     /// The object a watch event carries for this output format.
     pub fn render_event_object(&self, res: &Resource, stored: &[u8]) -> Vec<u8> {
         match self {
-            Output::Object => stored.to_vec(),
+            Output::Object => {
+                crate::crd::in_version(res, &bytes::Bytes::copy_from_slice(stored)).to_vec()
+            }
             other => match serde_json::from_slice::<Value>(stored) {
-                Ok(obj) => serde_json::to_vec(&table::render_one(res, other, &obj)).unwrap_or_default(),
+                Ok(obj) => {
+                    serde_json::to_vec(&table::render_one(res, other, &obj)).unwrap_or_default()
+                }
                 Err(_) => stored.to_vec(),
             },
         }

@@ -36,17 +36,29 @@ pub struct WriteOptions {
 
 impl WriteOptions {
     fn warn(&self, msg: String) {
-        self.warnings.lock().unwrap_or_else(|p| p.into_inner()).push(msg);
+        self.warnings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(msg);
     }
 }
 
 /// Checks a request body for fields its kind's schema does not declare.
-pub fn check_fields(cluster: &Cluster, res: &Resource, obj: &Value, opts: &WriteOptions) -> Result<(), ApiError> {
+pub fn check_fields(
+    cluster: &Cluster,
+    res: &Resource,
+    obj: &Value,
+    opts: &WriteOptions,
+) -> Result<(), ApiError> {
     if opts.field_validation == FieldValidation::Ignore {
         return Ok(());
     }
     let crds = cluster.crd_schemas();
-    let Some(unknown) = cluster.openapi.unknown_fields(&res.group, &res.version, &res.kind, obj, &crds) else {
+    let Some(unknown) =
+        cluster
+            .openapi
+            .unknown_fields(&res.group, &res.version, &res.kind, obj, &crds)
+    else {
         return Ok(());
     };
     if unknown.is_empty() {
@@ -94,7 +106,9 @@ impl PatchType {
             "application/json-patch+json" => Some(PatchType::Json),
             "application/merge-patch+json" => Some(PatchType::Merge),
             "application/strategic-merge-patch+json" => Some(PatchType::Strategic),
-            "application/apply-patch+yaml" | "application/apply-patch+cbor" => Some(PatchType::Apply),
+            "application/apply-patch+yaml" | "application/apply-patch+cbor" => {
+                Some(PatchType::Apply)
+            }
             _ => None,
         }
     }
@@ -142,7 +156,13 @@ pub fn validate(res: &Resource, obj: &Value) -> Result<(), ApiError> {
 }
 
 /// Fails unless the namespace exists and is not being deleted.
-pub fn check_namespace(cluster: &Cluster, res: &Resource, name: &str, namespace: &str, creating: bool) -> Result<(), ApiError> {
+pub fn check_namespace(
+    cluster: &Cluster,
+    res: &Resource,
+    name: &str,
+    namespace: &str,
+    creating: bool,
+) -> Result<(), ApiError> {
     let key = format!("/registry/core/namespaces/{namespace}");
     match cluster.store.get(&key) {
         None => Err(ApiError::not_found("", "namespaces", namespace)),
@@ -156,7 +176,9 @@ pub fn check_namespace(cluster: &Cluster, res: &Resource, name: &str, namespace:
                     &res.group,
                     &res.plural,
                     name,
-                    &format!("unable to create new content in namespace {namespace} because it is being terminated"),
+                    &format!(
+                        "unable to create new content in namespace {namespace} because it is being terminated"
+                    ),
                 ))
             } else {
                 Ok(())
@@ -210,6 +232,7 @@ pub async fn create(
         }
     }
     prepare_create(res, &mut obj);
+    crate::crd::on_create(res, &mut obj);
     crate::defaults::apply(res, &mut obj);
     validate(res, &obj)?;
     if let Some(ns) = namespace.filter(|_| res.namespaced) {
@@ -228,7 +251,10 @@ pub async fn create(
     let to_store = obj.clone();
     let kv = cluster
         .store
-        .create(&key, Box::new(move |rev| with_resource_version(to_store, rev)))
+        .create(
+            &key,
+            Box::new(move |rev| with_resource_version(to_store, rev)),
+        )
         .await
         .map_err(|e| {
             if generated && matches!(e, StoreError::AlreadyExists) {
@@ -250,8 +276,14 @@ pub async fn create(
 /// Fields the server owns on create.
 fn prepare_create(res: &Resource, obj: &mut Value) {
     let m = object::meta_mut(obj);
-    m.insert("uid".into(), Value::String(uuid::Uuid::new_v4().to_string()));
-    m.insert("creationTimestamp".into(), Value::String(object::now_rfc3339()));
+    m.insert(
+        "uid".into(),
+        Value::String(uuid::Uuid::new_v4().to_string()),
+    );
+    m.insert(
+        "creationTimestamp".into(),
+        Value::String(object::now_rfc3339()),
+    );
     m.remove("resourceVersion");
     m.remove("deletionTimestamp");
     m.remove("deletionGracePeriodSeconds");
@@ -270,7 +302,8 @@ fn prepare_create(res: &Resource, obj: &mut Value) {
 
 /// Parses a stored value.
 pub fn parse_kv(kv: &KeyValue) -> Result<Value, ApiError> {
-    serde_json::from_slice(&kv.value).map_err(|e| ApiError::internal(format!("stored object is corrupt: {e}")))
+    serde_json::from_slice(&kv.value)
+        .map_err(|e| ApiError::internal(format!("stored object is corrupt: {e}")))
 }
 
 /// Which part of an object an update may change.
@@ -283,7 +316,12 @@ pub enum UpdateScope {
 }
 
 /// Merges an incoming object into the stored one, keeping what clients may not change.
-pub fn prepare_update(res: &Resource, old: &Value, mut new: Value, scope: UpdateScope) -> Result<Value, ApiError> {
+pub fn prepare_update(
+    res: &Resource,
+    old: &Value,
+    mut new: Value,
+    scope: UpdateScope,
+) -> Result<Value, ApiError> {
     check_type(res, &mut new)?;
     let old_name = meta_str(old, "name").unwrap_or_default();
     match meta_str(&new, "name") {
@@ -335,7 +373,13 @@ pub fn prepare_update(res: &Resource, old: &Value, mut new: Value, scope: Update
     {
         let old_meta = meta(old).cloned().unwrap_or_default();
         let m = object::meta_mut(&mut new);
-        for f in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "namespace"] {
+        for f in [
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "namespace",
+        ] {
             match old_meta.get(f) {
                 Some(v) => {
                     m.insert(f.to_string(), v.clone());
@@ -347,7 +391,10 @@ pub fn prepare_update(res: &Resource, old: &Value, mut new: Value, scope: Update
         }
         m.remove("selfLink");
         if res.generation {
-            let old_gen = old_meta.get("generation").and_then(Value::as_i64).unwrap_or(1);
+            let old_gen = old_meta
+                .get("generation")
+                .and_then(Value::as_i64)
+                .unwrap_or(1);
             m.insert("generation".into(), json!(old_gen));
         } else {
             m.remove("generation");
@@ -368,7 +415,10 @@ pub fn prepare_update(res: &Resource, old: &Value, mut new: Value, scope: Update
     crate::allocate::on_update(res, old, &mut new)?;
     crate::defaults::apply(res, &mut new);
     if res.generation && spec_changed(old, &new) {
-        let g = meta(&new).and_then(|m| m.get("generation")).and_then(Value::as_i64).unwrap_or(1);
+        let g = meta(&new)
+            .and_then(|m| m.get("generation"))
+            .and_then(Value::as_i64)
+            .unwrap_or(1);
         object::meta_mut(&mut new).insert("generation".into(), json!(g + 1));
     }
     Ok(new)
@@ -434,7 +484,12 @@ pub async fn commit_update(
 }
 
 /// Loads an object for a write, 404 if missing.
-pub fn load(cluster: &Cluster, res: &Resource, key: &str, name: &str) -> Result<(Value, Revision), ApiError> {
+pub fn load(
+    cluster: &Cluster,
+    res: &Resource,
+    key: &str,
+    name: &str,
+) -> Result<(Value, Revision), ApiError> {
     let kv = cluster
         .store
         .get(key)
@@ -464,9 +519,10 @@ pub async fn update(
         ));
     }
     let precondition: Option<Revision> = match meta_str(&body, "resourceVersion") {
-        Some(rv) if !rv.is_empty() => Some(rv.parse().map_err(|_| {
-            ApiError::bad_request(format!("invalid resourceVersion {rv:?}"))
-        })?),
+        Some(rv) if !rv.is_empty() => Some(
+            rv.parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?,
+        ),
         _ => None,
     };
     for _ in 0..16 {

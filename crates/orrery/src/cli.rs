@@ -74,7 +74,9 @@ pub struct ServeArgs {
 pub fn init_logging(cli: &Cli) {
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if cli.log_json {
         builder.json().init();
     } else {
@@ -82,9 +84,15 @@ pub fn init_logging(cli: &Cli) {
     }
 }
 
-fn cluster_config(args: &EmbeddedArgs, listen: SocketAddr) -> anyhow::Result<apiserver::ClusterConfig> {
+fn cluster_config(
+    args: &EmbeddedArgs,
+    listen: SocketAddr,
+) -> anyhow::Result<apiserver::ClusterConfig> {
     let secs = |v: f64, what: &str| -> anyhow::Result<Duration> {
-        anyhow::ensure!(v.is_finite() && v > 0.0, "--{what} must be a positive number of seconds");
+        anyhow::ensure!(
+            v.is_finite() && v > 0.0,
+            "--{what} must be a positive number of seconds"
+        );
         Ok(Duration::from_secs_f64(v))
     };
     let mut c = apiserver::ClusterConfig::new(&args.data_dir);
@@ -100,13 +108,14 @@ async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -118,7 +127,9 @@ async fn wait_for_signal() {
     }
 }
 
-async fn run_embedded(config: apiserver::ClusterConfig) -> anyhow::Result<apiserver::RunningCluster> {
+async fn run_embedded(
+    config: apiserver::ClusterConfig,
+) -> anyhow::Result<apiserver::RunningCluster> {
     let dir = config.data_dir.clone();
     let running = apiserver::start(config)
         .await

@@ -5,7 +5,13 @@ mod common;
 use common::{TestCluster, json};
 
 /// Sends a raw request with the admin token through kube-rs' HTTP client.
-async fn raw(c: &TestCluster, method: &str, path: &str, content_type: &str, body: Vec<u8>) -> (u16, serde_json::Value) {
+async fn raw(
+    c: &TestCluster,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (u16, serde_json::Value) {
     let client = c.client().await;
     let req = http::Request::builder()
         .method(method)
@@ -13,10 +19,19 @@ async fn raw(c: &TestCluster, method: &str, path: &str, content_type: &str, body
         .header("content-type", content_type)
         .body(body)
         .unwrap();
-    let resp = client.send(req.map(kube::client::Body::from)).await.unwrap();
+    let resp = client
+        .send(req.map(kube::client::Body::from))
+        .await
+        .unwrap();
     let code = resp.status().as_u16();
-    let bytes = http_body_util::BodyExt::collect(resp.into_body()).await.unwrap().to_bytes();
-    (code, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+    let bytes = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    (
+        code,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 fn assert_status(v: &serde_json::Value, code: u16, reason: &str) {
@@ -27,7 +42,10 @@ fn assert_status(v: &serde_json::Value, code: u16, reason: &str) {
 }
 
 fn count_configmaps(c: &TestCluster) -> usize {
-    json(&c.ok(&["get", "cm", "-n", "default", "-o", "json"]))["items"].as_array().map(Vec::len).unwrap_or(0)
+    json(&c.ok(&["get", "cm", "-n", "default", "-o", "json"]))["items"]
+        .as_array()
+        .map(Vec::len)
+        .unwrap_or(0)
 }
 
 #[tokio::test]
@@ -35,18 +53,46 @@ async fn malformed_and_mismatched_bodies() {
     let c = TestCluster::start(&[]);
     let before = count_configmaps(&c);
     let path = "/api/v1/namespaces/default/configmaps";
-    let (code, v) = raw(&c, "POST", path, "application/json", b"{\"kind\": \"ConfigMap\", ".to_vec()).await;
+    let (code, v) = raw(
+        &c,
+        "POST",
+        path,
+        "application/json",
+        b"{\"kind\": \"ConfigMap\", ".to_vec(),
+    )
+    .await;
     assert_eq!(code, 400);
     assert_status(&v, 400, "BadRequest");
 
-    let (code, v) = raw(&c, "POST", path, "application/json", br#"{"apiVersion":"v1","kind":"Secret","metadata":{"name":"x"}}"#.to_vec()).await;
+    let (code, v) = raw(
+        &c,
+        "POST",
+        path,
+        "application/json",
+        br#"{"apiVersion":"v1","kind":"Secret","metadata":{"name":"x"}}"#.to_vec(),
+    )
+    .await;
     assert_eq!(code, 400, "{v}");
     assert_status(&v, 400, "BadRequest");
-    let (code, v) = raw(&c, "POST", path, "application/json", br#"{"apiVersion":"apps/v1","kind":"ConfigMap","metadata":{"name":"x"}}"#.to_vec()).await;
+    let (code, v) = raw(
+        &c,
+        "POST",
+        path,
+        "application/json",
+        br#"{"apiVersion":"apps/v1","kind":"ConfigMap","metadata":{"name":"x"}}"#.to_vec(),
+    )
+    .await;
     assert_eq!(code, 400, "{v}");
     assert!(v["message"].as_str().unwrap().contains("apps/v1"), "{v}");
 
-    let (code, v) = raw(&c, "POST", path, "application/json", br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"Not_Valid"}}"#.to_vec()).await;
+    let (code, v) = raw(
+        &c,
+        "POST",
+        path,
+        "application/json",
+        br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"Not_Valid"}}"#.to_vec(),
+    )
+    .await;
     assert_eq!(code, 422);
     assert_status(&v, 422, "Invalid");
     assert!(v["message"].as_str().unwrap().contains("RFC 1123"), "{v}");
@@ -54,25 +100,61 @@ async fn malformed_and_mismatched_bodies() {
 
     let (code, v) = raw(&c, "POST", path, "application/json", br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"ok","labels":{"bad key!":"v"}}}"#.to_vec()).await;
     assert_eq!(code, 422, "{v}");
-    assert!(v["details"]["causes"][0]["field"].as_str().unwrap().starts_with("metadata.labels"), "{v}");
+    assert!(
+        v["details"]["causes"][0]["field"]
+            .as_str()
+            .unwrap()
+            .starts_with("metadata.labels"),
+        "{v}"
+    );
     let (code, v) = raw(&c, "POST", path, "application/json", br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"ok","labels":{"k":"bad value!"}}}"#.to_vec()).await;
     assert_eq!(code, 422, "{v}");
 
-    let big = format!(r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"big"}},"data":{{"k":"{}"}}}}"#, "x".repeat(4 * 1024 * 1024));
+    let big = format!(
+        r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"big"}},"data":{{"k":"{}"}}}}"#,
+        "x".repeat(4 * 1024 * 1024)
+    );
     let (code, v) = raw(&c, "POST", path, "application/json", big.into_bytes()).await;
     assert_eq!(code, 413, "{v}");
     assert_status(&v, 413, "RequestEntityTooLarge");
 
-    let (code, v) = raw(&c, "GET", "/api/v1/namespaces/default/widgets", "application/json", vec![]).await;
+    let (code, v) = raw(
+        &c,
+        "GET",
+        "/api/v1/namespaces/default/widgets",
+        "application/json",
+        vec![],
+    )
+    .await;
     assert_eq!(code, 404);
     assert_status(&v, 404, "NotFound");
 
-    let (code, v) = raw(&c, "GET", "/api/v1/namespaces/default/configmaps?labelSelector=a%20in%20(", "application/json", vec![]).await;
+    let (code, v) = raw(
+        &c,
+        "GET",
+        "/api/v1/namespaces/default/configmaps?labelSelector=a%20in%20(",
+        "application/json",
+        vec![],
+    )
+    .await;
     assert_eq!(code, 400, "{v}");
     assert_status(&v, 400, "BadRequest");
-    let (code, v) = raw(&c, "GET", "/api/v1/namespaces/default/configmaps?fieldSelector=spec.nodeName%3Dx", "application/json", vec![]).await;
+    let (code, v) = raw(
+        &c,
+        "GET",
+        "/api/v1/namespaces/default/configmaps?fieldSelector=spec.nodeName%3Dx",
+        "application/json",
+        vec![],
+    )
+    .await;
     assert_eq!(code, 400, "{v}");
-    assert!(v["message"].as_str().unwrap().contains("field label not supported"), "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("field label not supported"),
+        "{v}"
+    );
 
     assert_eq!(count_configmaps(&c), before, "nothing was stored");
 }
@@ -81,17 +163,32 @@ async fn malformed_and_mismatched_bodies() {
 fn kubectl_reports_bad_input_with_validation_on() {
     let c = TestCluster::start(&[]);
     let before = count_configmaps(&c);
-    let err = c.fails(&["create", "-f", "-"], Some("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\n"));
-    assert!(err.contains("Invalid value") && err.contains("Bad_Name"), "{err}");
+    let err = c.fails(
+        &["create", "-f", "-"],
+        Some("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\n"),
+    );
+    assert!(
+        err.contains("Invalid value") && err.contains("Bad_Name"),
+        "{err}"
+    );
     let err = c.fails(&["create", "-f", "-"], Some("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok\n  labels:\n    \"no spaces\": x\n"));
     assert!(err.contains("metadata.labels"), "{err}");
-    let err = c.fails(&["create", "-f", "-"], Some("apiVersion: v1\nkind: ConfigMap\nmetadata: [not, a, map]\n"));
+    let err = c.fails(
+        &["create", "-f", "-"],
+        Some("apiVersion: v1\nkind: ConfigMap\nmetadata: [not, a, map]\n"),
+    );
     assert!(!err.is_empty());
-    let err = c.fails(&["create", "-f", "-"], Some("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: typo\ndatta:\n  a: b\n"));
+    let err = c.fails(
+        &["create", "-f", "-"],
+        Some("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: typo\ndatta:\n  a: b\n"),
+    );
     assert!(err.contains("datta"), "unknown field reported: {err}");
     let err = c.fails(&["get", "cm", "-l", "a in ("], None);
     assert!(!err.is_empty());
     let err = c.fails(&["get", "widgets"], None);
-    assert!(err.contains("the server doesn't have a resource type \"widgets\""), "{err}");
+    assert!(
+        err.contains("the server doesn't have a resource type \"widgets\""),
+        "{err}"
+    );
     assert_eq!(count_configmaps(&c), before, "nothing was stored");
 }

@@ -25,13 +25,21 @@ async fn acknowledged_writes_survive_sigkill() {
         tasks.push(tokio::spawn(async move {
             for i in 0.. {
                 let cm = ConfigMap {
-                    metadata: ObjectMeta { name: Some(format!("w{w}-{i}")), ..Default::default() },
+                    metadata: ObjectMeta {
+                        name: Some(format!("w{w}-{i}")),
+                        ..Default::default()
+                    },
                     data: Some(BTreeMap::from([("payload".to_string(), "x".repeat(512))])),
                     ..Default::default()
                 };
                 match api.create(&PostParams::default(), &cm).await {
                     Ok(created) => {
-                        let rv = created.metadata.resource_version.unwrap_or_default().parse().unwrap_or(0);
+                        let rv = created
+                            .metadata
+                            .resource_version
+                            .unwrap_or_default()
+                            .parse()
+                            .unwrap_or(0);
                         acked.lock().unwrap().push((format!("w{w}-{i}"), rv));
                     }
                     Err(_) => return,
@@ -49,7 +57,11 @@ async fn acknowledged_writes_survive_sigkill() {
         let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() >= 100, "too few writes before the kill: {}", acked.len());
+    assert!(
+        acked.len() >= 100,
+        "too few writes before the kill: {}",
+        acked.len()
+    );
     let max_rv = acked.iter().map(|(_, rv)| *rv).max().unwrap_or(0);
     drop(c);
 
@@ -57,15 +69,45 @@ async fn acknowledged_writes_survive_sigkill() {
     let client = c.client().await;
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
     let list = api.list(&ListParams::default()).await.unwrap();
-    let present: std::collections::HashSet<String> = list.items.iter().filter_map(|o| o.metadata.name.clone()).collect();
-    let missing: Vec<&String> = acked.iter().map(|(n, _)| n).filter(|n| !present.contains(*n)).collect();
-    assert!(missing.is_empty(), "{} acknowledged writes lost, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    let present: std::collections::HashSet<String> = list
+        .items
+        .iter()
+        .filter_map(|o| o.metadata.name.clone())
+        .collect();
+    let missing: Vec<&String> = acked
+        .iter()
+        .map(|(n, _)| n)
+        .filter(|n| !present.contains(*n))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged writes lost, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
     for (name, rv) in &acked {
         let got = api.get(name).await.unwrap();
-        assert_eq!(got.metadata.resource_version.unwrap().parse::<i64>().unwrap(), *rv, "{name} kept its revision");
+        assert_eq!(
+            got.metadata
+                .resource_version
+                .unwrap()
+                .parse::<i64>()
+                .unwrap(),
+            *rv,
+            "{name} kept its revision"
+        );
     }
     let after = api
-        .create(&PostParams::default(), &ConfigMap { metadata: ObjectMeta { name: Some("after-restart".into()), ..Default::default() }, ..Default::default() })
+        .create(
+            &PostParams::default(),
+            &ConfigMap {
+                metadata: ObjectMeta {
+                    name: Some("after-restart".into()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     let rv: i64 = after.metadata.resource_version.unwrap().parse().unwrap();

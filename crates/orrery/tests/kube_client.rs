@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
-use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+use kube::api::{
+    Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams, WatchEvent,
+    WatchParams,
+};
 use kube::core::{DynamicObject, GroupVersionKind};
 use kube::discovery::Discovery;
 use kube::runtime::{WatchStreamExt, watcher};
@@ -19,7 +22,10 @@ fn cm(name: &str, value: &str) -> ConfigMap {
     ConfigMap {
         metadata: ObjectMeta {
             name: Some(name.into()),
-            labels: Some(BTreeMap::from([("suite".to_string(), "kube-rs".to_string())])),
+            labels: Some(BTreeMap::from([(
+                "suite".to_string(),
+                "kube-rs".to_string(),
+            )])),
             ..Default::default()
         },
         data: Some(BTreeMap::from([("v".to_string(), value.to_string())])),
@@ -32,15 +38,24 @@ async fn typed_crud_and_conflicts() {
     let c = TestCluster::start(&[]);
     let client = c.client().await;
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
-    let created = api.create(&PostParams::default(), &cm("typed", "1")).await.unwrap();
+    let created = api
+        .create(&PostParams::default(), &cm("typed", "1"))
+        .await
+        .unwrap();
     assert!(created.metadata.uid.is_some());
     let got = api.get("typed").await.unwrap();
     assert_eq!(got.data.as_ref().unwrap()["v"], "1");
 
     let mut updated = got.clone();
     updated.data = Some(BTreeMap::from([("v".to_string(), "2".to_string())]));
-    let after = api.replace("typed", &PostParams::default(), &updated).await.unwrap();
-    assert_ne!(after.metadata.resource_version, got.metadata.resource_version);
+    let after = api
+        .replace("typed", &PostParams::default(), &updated)
+        .await
+        .unwrap();
+    assert_ne!(
+        after.metadata.resource_version,
+        got.metadata.resource_version
+    );
 
     // Replacing with the stale resourceVersion is a 409 Conflict.
     let mut stale = got.clone();
@@ -59,11 +74,18 @@ async fn typed_crud_and_conflicts() {
     }
 
     let patched = api
-        .patch("typed", &PatchParams::default(), &Patch::Merge(serde_json::json!({"data": {"w": "3"}})))
+        .patch(
+            "typed",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"data": {"w": "3"}})),
+        )
         .await
         .unwrap();
     assert_eq!(patched.data.as_ref().unwrap()["w"], "3");
-    let list = api.list(&ListParams::default().labels("suite=kube-rs")).await.unwrap();
+    let list = api
+        .list(&ListParams::default().labels("suite=kube-rs"))
+        .await
+        .unwrap();
     assert_eq!(list.items.len(), 1);
     api.delete("typed", &DeleteParams::default()).await.unwrap();
     match api.get("typed").await {
@@ -75,7 +97,12 @@ async fn typed_crud_and_conflicts() {
     match missing.create(&PostParams::default(), &cm("x", "1")).await {
         Err(kube::Error::Api(s)) => {
             assert_eq!(s.code, 404);
-            assert!(s.message.contains("namespaces \"does-not-exist\" not found"), "{}", s.message);
+            assert!(
+                s.message
+                    .contains("namespaces \"does-not-exist\" not found"),
+                "{}",
+                s.message
+            );
         }
         other => panic!("expected 404, got {other:?}"),
     }
@@ -116,29 +143,56 @@ async fn watcher_sees_every_change_in_order() {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let watch_api = api.clone();
     let task = tokio::spawn(async move {
-        let stream = watcher(watch_api, watcher::Config::default().labels("suite=kube-rs")).touched_objects();
+        let stream = watcher(
+            watch_api,
+            watcher::Config::default().labels("suite=kube-rs"),
+        )
+        .touched_objects();
         futures::pin_mut!(stream);
         while let Some(Ok(obj)) = stream.next().await {
-            let v = obj.data.as_ref().and_then(|d| d.get("v").cloned()).unwrap_or_default();
-            if tx.send((obj.metadata.name.unwrap_or_default(), v, obj.metadata.resource_version.unwrap_or_default())).is_err() {
+            let v = obj
+                .data
+                .as_ref()
+                .and_then(|d| d.get("v").cloned())
+                .unwrap_or_default();
+            if tx
+                .send((
+                    obj.metadata.name.unwrap_or_default(),
+                    v,
+                    obj.metadata.resource_version.unwrap_or_default(),
+                ))
+                .is_err()
+            {
                 break;
             }
         }
     });
-    api.create(&PostParams::default(), &cm("w", "0")).await.unwrap();
+    api.create(&PostParams::default(), &cm("w", "0"))
+        .await
+        .unwrap();
     for i in 1..=20 {
-        api.patch("w", &PatchParams::default(), &Patch::Merge(serde_json::json!({"data": {"v": i.to_string()}})))
-            .await
-            .unwrap();
+        api.patch(
+            "w",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"data": {"v": i.to_string()}})),
+        )
+        .await
+        .unwrap();
     }
     let mut last_rv = 0i64;
     let mut last_v = -1i64;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while last_v < 20 {
-        let (name, v, rv) = tokio::time::timeout_at(deadline, rx.recv()).await.expect("watch stalled").expect("watch ended");
+        let (name, v, rv) = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .expect("watch stalled")
+            .expect("watch ended");
         assert_eq!(name, "w");
         let rv: i64 = rv.parse().unwrap();
-        assert!(rv > last_rv, "revisions must increase: {rv} after {last_rv}");
+        assert!(
+            rv > last_rv,
+            "revisions must increase: {rv} after {last_rv}"
+        );
         let v: i64 = v.parse().unwrap();
         assert_eq!(v, last_v + 1, "every change, in order");
         last_rv = rv;
@@ -152,19 +206,32 @@ async fn raw_watch_from_resource_version_with_bookmarks() {
     let c = TestCluster::start(&["--bookmark-interval", "0.2"]);
     let client = c.client().await;
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
-    let first = api.create(&PostParams::default(), &cm("b1", "1")).await.unwrap();
+    let first = api
+        .create(&PostParams::default(), &cm("b1", "1"))
+        .await
+        .unwrap();
     let rv = first.metadata.resource_version.clone().unwrap();
-    api.create(&PostParams::default(), &cm("b2", "2")).await.unwrap();
+    api.create(&PostParams::default(), &cm("b2", "2"))
+        .await
+        .unwrap();
     let wp = WatchParams::default().timeout(10);
     let mut stream = api.watch(&wp, &rv).await.unwrap().boxed();
     let mut saw_b2 = false;
     let mut saw_bookmark = false;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !(saw_b2 && saw_bookmark) {
-        let ev = tokio::time::timeout_at(deadline, stream.try_next()).await.expect("timed out").unwrap().expect("ended");
+        let ev = tokio::time::timeout_at(deadline, stream.try_next())
+            .await
+            .expect("timed out")
+            .unwrap()
+            .expect("ended");
         match ev {
             WatchEvent::Added(o) => {
-                assert_ne!(o.metadata.name.as_deref(), Some("b1"), "b1 is at the starting revision");
+                assert_ne!(
+                    o.metadata.name.as_deref(),
+                    Some("b1"),
+                    "b1 is at the starting revision"
+                );
                 saw_b2 |= o.metadata.name.as_deref() == Some("b2");
             }
             WatchEvent::Bookmark(_) => saw_bookmark = true,
@@ -178,26 +245,43 @@ async fn pagination_is_consistent_while_writes_continue() {
     let c = TestCluster::start(&[]);
     let client = c.client().await;
     let nss: Api<Namespace> = Api::all(client.clone());
-    let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": "pages"}})).unwrap();
+    let ns: Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "pages"}})).unwrap();
     nss.create(&PostParams::default(), &ns).await.unwrap();
     let api: Api<ConfigMap> = Api::namespaced(client, "pages");
     for i in 0..50 {
-        api.create(&PostParams::default(), &cm(&format!("cm-{i:03}"), "x")).await.unwrap();
+        api.create(&PostParams::default(), &cm(&format!("cm-{i:03}"), "x"))
+            .await
+            .unwrap();
     }
     let first = api.list(&ListParams::default().limit(10)).await.unwrap();
     assert_eq!(first.items.len(), 10);
     assert_eq!(first.metadata.remaining_item_count, Some(40));
     let snapshot_rv = first.metadata.resource_version.clone();
-    let mut names: Vec<String> = first.items.iter().filter_map(|o| o.metadata.name.clone()).collect();
+    let mut names: Vec<String> = first
+        .items
+        .iter()
+        .filter_map(|o| o.metadata.name.clone())
+        .collect();
     let mut token = first.metadata.continue_.clone();
     let mut writes = 0;
     while let Some(t) = token.filter(|t| !t.is_empty()) {
         // Writes between pages must not show up in this list.
-        api.create(&PostParams::default(), &cm(&format!("late-{writes}"), "y")).await.unwrap();
-        api.delete(&format!("cm-{:03}", 49 - writes), &DeleteParams::default()).await.unwrap();
+        api.create(&PostParams::default(), &cm(&format!("late-{writes}"), "y"))
+            .await
+            .unwrap();
+        api.delete(&format!("cm-{:03}", 49 - writes), &DeleteParams::default())
+            .await
+            .unwrap();
         writes += 1;
-        let page = api.list(&ListParams::default().limit(10).continue_token(&t)).await.unwrap();
-        assert_eq!(page.metadata.resource_version, snapshot_rv, "every page at the first page's revision");
+        let page = api
+            .list(&ListParams::default().limit(10).continue_token(&t))
+            .await
+            .unwrap();
+        assert_eq!(
+            page.metadata.resource_version, snapshot_rv,
+            "every page at the first page's revision"
+        );
         names.extend(page.items.iter().filter_map(|o| o.metadata.name.clone()));
         token = page.metadata.continue_.clone();
     }
@@ -211,12 +295,17 @@ async fn compacted_revision_is_gone_then_relist_works() {
     let c = TestCluster::start(&["--compaction-interval", "0.2", "--retain-revisions", "5"]);
     let client = c.client().await;
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
-    let first = api.create(&PostParams::default(), &cm("old", "0")).await.unwrap();
+    let first = api
+        .create(&PostParams::default(), &cm("old", "0"))
+        .await
+        .unwrap();
     let old_rv = first.metadata.resource_version.unwrap();
     let page = api.list(&ListParams::default().limit(1)).await.unwrap();
     let token = page.metadata.continue_.clone();
     for i in 0..30 {
-        api.create(&PostParams::default(), &cm(&format!("filler-{i}"), "x")).await.unwrap();
+        api.create(&PostParams::default(), &cm(&format!("filler-{i}"), "x"))
+            .await
+            .unwrap();
     }
     // Wait (bounded) for the compactor to pass the old revision.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -237,18 +326,31 @@ async fn compacted_revision_is_gone_then_relist_works() {
         if let Some(e) = got_410 {
             break e;
         }
-        assert!(tokio::time::Instant::now() < deadline, "history was never compacted");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "history was never compacted"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(expired.code, 410);
     assert_eq!(expired.reason, "Expired");
     if let Some(t) = token.filter(|t| !t.is_empty()) {
-        match api.list(&ListParams::default().limit(1).continue_token(&t)).await {
+        match api
+            .list(&ListParams::default().limit(1).continue_token(&t))
+            .await
+        {
             Err(kube::Error::Api(s)) => assert_eq!(s.code, 410),
             other => panic!("expected 410 for a compacted continue token, got {other:?}"),
         }
     }
-    match api.list(&ListParams::default().at(&old_rv).matching(kube::api::VersionMatch::Exact)).await {
+    match api
+        .list(
+            &ListParams::default()
+                .at(&old_rv)
+                .matching(kube::api::VersionMatch::Exact),
+        )
+        .await
+    {
         Err(kube::Error::Api(s)) => assert_eq!(s.code, 410),
         other => panic!("expected 410 for an exact list at a compacted revision, got {other:?}"),
     }

@@ -66,7 +66,10 @@ fn fresh_cluster_has_the_system_namespaces() {
     let c = TestCluster::start(&[]);
     let out = c.ok(&["get", "ns", "-o", "name"]);
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-        assert!(out.contains(&format!("namespace/{ns}")), "missing {ns} in {out}");
+        assert!(
+            out.contains(&format!("namespace/{ns}")),
+            "missing {ns} in {out}"
+        );
     }
     let table = c.ok(&["get", "ns"]);
     assert!(table.starts_with("NAME"), "{table}");
@@ -77,8 +80,22 @@ fn fresh_cluster_has_the_system_namespaces() {
 fn create_get_list_with_formats_and_selectors() {
     let c = TestCluster::start(&[]);
     c.ok(&["create", "namespace", "shop"]);
-    c.ok(&["-n", "shop", "create", "configmap", "a", "--from-literal=k=v"]);
-    c.ok(&["-n", "shop", "create", "configmap", "b", "--from-literal=k=w"]);
+    c.ok(&[
+        "-n",
+        "shop",
+        "create",
+        "configmap",
+        "a",
+        "--from-literal=k=v",
+    ]);
+    c.ok(&[
+        "-n",
+        "shop",
+        "create",
+        "configmap",
+        "b",
+        "--from-literal=k=w",
+    ]);
     c.ok(&["-n", "shop", "label", "configmap", "a", "color=red"]);
     c.ok(&["-n", "shop", "label", "configmap", "b", "color=blue"]);
 
@@ -87,24 +104,66 @@ fn create_get_list_with_formats_and_selectors() {
     assert_eq!(a["metadata"]["labels"]["color"], "red");
     assert!(a["metadata"]["uid"].as_str().is_some_and(|u| u.len() == 36));
     assert!(a["metadata"]["creationTimestamp"].as_str().is_some());
-    assert!(a["metadata"]["resourceVersion"].as_str().is_some_and(|rv| rv.parse::<i64>().is_ok()));
+    assert!(
+        a["metadata"]["resourceVersion"]
+            .as_str()
+            .is_some_and(|rv| rv.parse::<i64>().is_ok())
+    );
 
     let yaml = c.ok(&["-n", "shop", "get", "configmap", "b", "-o", "yaml"]);
     assert!(yaml.contains("name: b") && yaml.contains("k: w"), "{yaml}");
 
     let names = c.ok(&["-n", "shop", "get", "configmaps", "-o", "name"]);
-    assert!(names.contains("configmap/a") && names.contains("configmap/b"), "{names}");
+    assert!(
+        names.contains("configmap/a") && names.contains("configmap/b"),
+        "{names}"
+    );
 
     let red = c.ok(&["-n", "shop", "get", "cm", "-l", "color=red", "-o", "name"]);
     assert_eq!(red.trim(), "configmap/a");
-    let not_red = c.ok(&["-n", "shop", "get", "cm", "-l", "color!=red,color", "-o", "name"]);
+    let not_red = c.ok(&[
+        "-n",
+        "shop",
+        "get",
+        "cm",
+        "-l",
+        "color!=red,color",
+        "-o",
+        "name",
+    ]);
     assert_eq!(not_red.trim(), "configmap/b");
-    let set = c.ok(&["-n", "shop", "get", "cm", "-l", "color in (red,blue)", "-o", "name"]);
+    let set = c.ok(&[
+        "-n",
+        "shop",
+        "get",
+        "cm",
+        "-l",
+        "color in (red,blue)",
+        "-o",
+        "name",
+    ]);
     assert_eq!(set.lines().count(), 2, "{set}");
 
-    let by_field = c.ok(&["-n", "shop", "get", "cm", "--field-selector", "metadata.name=b", "-o", "name"]);
+    let by_field = c.ok(&[
+        "-n",
+        "shop",
+        "get",
+        "cm",
+        "--field-selector",
+        "metadata.name=b",
+        "-o",
+        "name",
+    ]);
     assert_eq!(by_field.trim(), "configmap/b");
-    let all_ns = c.ok(&["get", "cm", "-A", "--field-selector", "metadata.namespace=shop", "-o", "name"]);
+    let all_ns = c.ok(&[
+        "get",
+        "cm",
+        "-A",
+        "--field-selector",
+        "metadata.namespace=shop",
+        "-o",
+        "name",
+    ]);
     assert_eq!(all_ns.lines().count(), 2, "{all_ns}");
 
     // generateName
@@ -112,7 +171,11 @@ fn create_get_list_with_formats_and_selectors() {
         &["-n", "shop", "create", "-f", "-", "-o", "name"],
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  generateName: gen-\n",
     );
-    assert!(gen_out.trim().starts_with("configmap/gen-") && gen_out.trim().len() == "configmap/gen-".len() + 5, "{gen_out}");
+    assert!(
+        gen_out.trim().starts_with("configmap/gen-")
+            && gen_out.trim().len() == "configmap/gen-".len() + 5,
+        "{gen_out}"
+    );
 }
 
 #[test]
@@ -120,23 +183,43 @@ fn apply_twice_label_annotate_patch_replace_delete() {
     let c = TestCluster::start(&[]);
     c.ok(&["create", "namespace", "shop"]);
     let first = c.ok_stdin(&["-n", "shop", "apply", "-f", "-"], MANIFEST);
-    for what in ["configmap/app-config created", "secret/app-secret created", "service/shop created", "deployment.apps/shop created"] {
+    for what in [
+        "configmap/app-config created",
+        "secret/app-secret created",
+        "service/shop created",
+        "deployment.apps/shop created",
+    ] {
         assert!(first.contains(what), "{first}");
     }
     let second = c.ok_stdin(&["-n", "shop", "apply", "-f", "-"], MANIFEST);
-    for what in ["configmap/app-config unchanged", "secret/app-secret unchanged", "service/shop unchanged", "deployment.apps/shop unchanged"] {
+    for what in [
+        "configmap/app-config unchanged",
+        "secret/app-secret unchanged",
+        "service/shop unchanged",
+        "deployment.apps/shop unchanged",
+    ] {
         assert!(second.contains(what), "{second}");
     }
-    let changed = MANIFEST.replace("mode: production", "mode: staging").replace("replicas: 2", "replicas: 3");
+    let changed = MANIFEST
+        .replace("mode: production", "mode: staging")
+        .replace("replicas: 2", "replicas: 3");
     let third = c.ok_stdin(&["-n", "shop", "apply", "-f", "-"], &changed);
     assert!(third.contains("configmap/app-config configured"), "{third}");
     assert!(third.contains("deployment.apps/shop configured"), "{third}");
     let dep = json(&c.ok(&["-n", "shop", "get", "deploy", "shop", "-o", "json"]));
     assert_eq!(dep["spec"]["replicas"], 3);
     assert_eq!(dep["metadata"]["generation"], 2);
-    assert_eq!(dep["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"], 8080);
+    assert_eq!(
+        dep["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"],
+        8080
+    );
     let svc = json(&c.ok(&["-n", "shop", "get", "svc", "shop", "-o", "json"]));
-    assert!(svc["spec"]["clusterIP"].as_str().is_some_and(|ip| ip.starts_with("10.")), "{svc}");
+    assert!(
+        svc["spec"]["clusterIP"]
+            .as_str()
+            .is_some_and(|ip| ip.starts_with("10.")),
+        "{svc}"
+    );
     let secret = json(&c.ok(&["-n", "shop", "get", "secret", "app-secret", "-o", "json"]));
     assert_eq!(secret["data"]["token"], "dG9rZW4=");
 
@@ -150,12 +233,33 @@ fn apply_twice_label_annotate_patch_replace_delete() {
     assert!(cm["metadata"]["labels"].get("stage").is_none());
 
     c.ok(&["-n", "shop", "patch", "cm", "app-config", "--type=json", "-p", r#"[{"op":"add","path":"/data/extra","value":"1"},{"op":"replace","path":"/data/mode","value":"json"}]"#]);
-    c.ok(&["-n", "shop", "patch", "cm", "app-config", "--type=merge", "-p", r#"{"data":{"extra":null,"merged":"yes"}}"#]);
+    c.ok(&[
+        "-n",
+        "shop",
+        "patch",
+        "cm",
+        "app-config",
+        "--type=merge",
+        "-p",
+        r#"{"data":{"extra":null,"merged":"yes"}}"#,
+    ]);
     let cm = json(&c.ok(&["-n", "shop", "get", "cm", "app-config", "-o", "json"]));
     assert_eq!(cm["data"]["mode"], "json");
     assert_eq!(cm["data"]["merged"], "yes");
     assert!(cm["data"].get("extra").is_none());
-    let bad = c.fails(&["-n", "shop", "patch", "cm", "app-config", "--type=json", "-p", r#"[{"op":"test","path":"/data/mode","value":"nope"}]"#], None);
+    let bad = c.fails(
+        &[
+            "-n",
+            "shop",
+            "patch",
+            "cm",
+            "app-config",
+            "--type=json",
+            "-p",
+            r#"[{"op":"test","path":"/data/mode","value":"nope"}]"#,
+        ],
+        None,
+    );
     assert!(!bad.is_empty());
 
     let mut replaced = cm.clone();
@@ -164,20 +268,45 @@ fn apply_twice_label_annotate_patch_replace_delete() {
     let cm2 = json(&c.ok(&["-n", "shop", "get", "cm", "app-config", "-o", "json"]));
     assert_eq!(cm2["data"], serde_json::json!({"replaced": "true"}));
     // A replace carrying the old resourceVersion is a conflict.
-    let stale = c.fails(&["-n", "shop", "replace", "-f", "-"], Some(&replaced.to_string()));
+    let stale = c.fails(
+        &["-n", "shop", "replace", "-f", "-"],
+        Some(&replaced.to_string()),
+    );
     assert!(stale.contains("the object has been modified"), "{stale}");
 
     c.ok(&["-n", "shop", "delete", "secret", "app-secret"]);
-    assert!(c.fails(&["-n", "shop", "get", "secret", "app-secret"], None).contains("NotFound"));
+    assert!(
+        c.fails(&["-n", "shop", "get", "secret", "app-secret"], None)
+            .contains("NotFound")
+    );
     c.ok(&["-n", "shop", "delete", "cm,svc,deploy", "-l", "app=shop"]);
-    let left = c.ok(&["-n", "shop", "get", "cm,svc,deploy", "-l", "app=shop", "-o", "name"]);
+    let left = c.ok(&[
+        "-n",
+        "shop",
+        "get",
+        "cm,svc,deploy",
+        "-l",
+        "app=shop",
+        "-o",
+        "name",
+    ]);
     assert!(left.trim().is_empty(), "{left}");
 
-    c.ok(&["-n", "shop", "create", "configmap", "leftover", "--from-literal=a=b"]);
+    c.ok(&[
+        "-n",
+        "shop",
+        "create",
+        "configmap",
+        "leftover",
+        "--from-literal=a=b",
+    ]);
     c.ok(&["delete", "namespace", "shop", "--timeout=30s"]);
     let ns = c.kubectl(&["get", "namespace", "shop"]);
     assert!(!ns.status.success(), "namespace still there");
-    assert!(c.fails(&["-n", "shop", "get", "cm", "leftover"], None).contains("NotFound"));
+    assert!(
+        c.fails(&["-n", "shop", "get", "cm", "leftover"], None)
+            .contains("NotFound")
+    );
 }
 
 #[test]
@@ -186,7 +315,15 @@ fn bounded_watch_sees_changes() {
     let mut child = Command::new("kubectl")
         .arg("--kubeconfig")
         .arg(&c.kubeconfig)
-        .args(["get", "configmaps", "--watch", "-o", "name", "-n", "default"])
+        .args([
+            "get",
+            "configmaps",
+            "--watch",
+            "-o",
+            "name",
+            "-n",
+            "default",
+        ])
         .env("HOME", c.data_dir.join("home"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -207,30 +344,62 @@ fn bounded_watch_sees_changes() {
     c.ok(&["create", "configmap", "watched-2", "--from-literal=a=b"]);
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut seen = Vec::new();
-    while Instant::now() < deadline && !(seen.iter().any(|l: &String| l.contains("watched-1")) && seen.iter().any(|l| l.contains("watched-2"))) {
+    while Instant::now() < deadline
+        && !(seen.iter().any(|l: &String| l.contains("watched-1"))
+            && seen.iter().any(|l| l.contains("watched-2")))
+    {
         if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
             seen.push(line);
         }
     }
     let _ = child.kill();
     let _ = child.wait();
-    assert!(seen.iter().any(|l| l.contains("configmap/watched-1")), "{seen:?}");
-    assert!(seen.iter().any(|l| l.contains("configmap/watched-2")), "{seen:?}");
+    assert!(
+        seen.iter().any(|l| l.contains("configmap/watched-1")),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().any(|l| l.contains("configmap/watched-2")),
+        "{seen:?}"
+    );
 }
 
 #[test]
 fn discovery_commands() {
     let c = TestCluster::start(&[]);
     let resources = c.ok(&["api-resources"]);
-    for r in ["configmaps", "deployments", "namespaces", "leases", "customresourcedefinitions", "clusterroles"] {
-        assert!(resources.contains(r), "{r} missing from api-resources:\n{resources}");
+    for r in [
+        "configmaps",
+        "deployments",
+        "namespaces",
+        "leases",
+        "customresourcedefinitions",
+        "clusterroles",
+    ] {
+        assert!(
+            resources.contains(r),
+            "{r} missing from api-resources:\n{resources}"
+        );
     }
     let versions = c.ok(&["api-versions"]);
-    for v in ["v1", "apps/v1", "batch/v1", "rbac.authorization.k8s.io/v1", "coordination.k8s.io/v1"] {
-        assert!(versions.lines().any(|l| l.trim() == v), "{v} missing from {versions}");
+    for v in [
+        "v1",
+        "apps/v1",
+        "batch/v1",
+        "rbac.authorization.k8s.io/v1",
+        "coordination.k8s.io/v1",
+    ] {
+        assert!(
+            versions.lines().any(|l| l.trim() == v),
+            "{v} missing from {versions}"
+        );
     }
     let version = json(&c.ok(&["version", "-o", "json"]));
     assert_eq!(version["serverVersion"]["major"], "1");
     assert_eq!(version["serverVersion"]["minor"], "33");
-    assert!(version["serverVersion"]["gitVersion"].as_str().is_some_and(|v| v.starts_with("v1.33.")));
+    assert!(
+        version["serverVersion"]["gitVersion"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("v1.33."))
+    );
 }

@@ -81,7 +81,11 @@ impl TestCluster {
         cmd.arg("--kubeconfig").arg(&self.kubeconfig).args(args);
         cmd.env_remove("KUBECONFIG");
         cmd.env("HOME", self.data_dir.join("home"));
-        cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        cmd.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn kubectl");
         if let Some(input) = stdin {
