@@ -25,3 +25,25 @@ pub fn encode_watch_event(event_type: &str, obj: &Value) -> Result<Vec<u8>, Prot
     frame.extend_from_slice(&event);
     Ok(frame)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{decode, schema};
+    use serde_json::json;
+
+    #[test]
+    fn frame_holds_a_bare_watch_event_with_an_enveloped_object() {
+        let obj = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "v"}});
+        let frame = encode_watch_event("ADDED", &obj).unwrap_or_default();
+        let len = u32::from_be_bytes([frame[0], frame[1], frame[2], frame[3]]) as usize;
+        assert_eq!(len, frame.len() - 4);
+        assert!(!frame[4..].starts_with(crate::MAGIC));
+        let Some(index) = schema::lookup("meta.k8s.io/v1", "WatchEvent") else {
+            panic!("WatchEvent missing from the schema");
+        };
+        let event = decode::message(index, &frame[4..], 0).ok();
+        assert_eq!(event, Some(json!({"type": "ADDED", "object": obj})));
+        assert!(encode_watch_event("ADDED", &json!({"apiVersion": "x/v1", "kind": "Y"})).is_err());
+    }
+}

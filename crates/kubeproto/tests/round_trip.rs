@@ -357,3 +357,60 @@ fn rbac_networking_policy_autoscaling() {
         }
     }));
 }
+
+#[test]
+fn go_zero_values_of_omitempty_fields_are_dropped() {
+    // What Go writes for unset non-pointer fields must read as "unset", so that server
+    // defaulting still applies; pointer fields keep explicit zeros (replicas: 0).
+    let sent = json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "", "generation": 0, "labels": {}},
+        "spec": {
+            "replicas": 0,
+            "template": {"spec": {"containers": [{
+                "name": "web", "image": "", "imagePullPolicy": "", "stdin": false,
+                "ports": [{"containerPort": 80, "hostPort": 0}],
+                "resources": {}
+            }]}},
+            "strategy": {},
+            "paused": false
+        },
+        "status": {}
+    });
+    let body = kubeproto::encode(&sent).unwrap_or_default();
+    let expected = json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "spec": {
+            "replicas": 0,
+            "template": {"spec": {"containers": [{"name": "web", "ports": [{"containerPort": 80}]}]}}
+        }
+    });
+    assert_eq!(kubeproto::decode(&body).ok(), Some(expected));
+}
+
+#[test]
+fn encoding_matches_go_byte_for_byte() {
+    // A Service port with a string targetPort, laid out by hand from generated.proto:
+    // Go writes IntOrString's type, intVal and strVal whichever is set.
+    let obj = json!({
+        "apiVersion": "v1", "kind": "Service",
+        "spec": {"ports": [{"port": 80, "targetPort": "http"}]}
+    });
+    let body = kubeproto::encode(&obj).unwrap_or_default();
+    let int_or_string = [0x08, 0x01, 0x10, 0x00, 0x1a, 0x04, b'h', b't', b't', b'p'];
+    let mut port = vec![0x18, 80, 0x22, int_or_string.len() as u8];
+    port.extend_from_slice(&int_or_string);
+    let mut spec = vec![0x0a, port.len() as u8];
+    spec.extend_from_slice(&port);
+    let mut service = vec![0x12, spec.len() as u8];
+    service.extend_from_slice(&spec);
+    let mut expected = b"k8s\0\x0a\x0d\x0a\x02v1\x12\x07Service".to_vec();
+    expected.push(0x12);
+    expected.push(service.len() as u8);
+    expected.extend_from_slice(&service);
+    expected.extend_from_slice(&[0x1a, 0x00, 0x22, 0x00]);
+    assert_eq!(body, expected);
+}
