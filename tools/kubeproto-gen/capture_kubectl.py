@@ -55,6 +55,7 @@ COMMANDS = [
                              "--min-available=50%"]),
     ("priorityclass", ["create", "priorityclass", "high", "--value=1000", "--description=high"]),
     ("quota", ["create", "quota", "q", "-n", "demo", "--hard=cpu=2,memory=1Gi,pods=10"]),
+    ("tokenrequest", ["create", "token", "builder", "-n", "demo", "--audience=api", "--duration=1h"]),
 ]
 
 captured = {}

@@ -218,3 +218,16 @@ fn networking_policy_quota() {
         }),
     );
 }
+
+#[test]
+fn token_request_subresource() {
+    // TokenRequestStatus fields are non-omitempty in Go, so they stay (a zero Time is null).
+    check(
+        "tokenrequest",
+        json!({
+            "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+            "spec": {"audiences": ["api"], "expirationSeconds": 3600},
+            "status": {"token": "", "expirationTimestamp": null}
+        }),
+    );
+}
