@@ -14,13 +14,27 @@ fn fixture(name: &str) -> Vec<u8> {
 fn check(name: &str, expected: Value) {
     let decoded = kubeproto::decode(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
     assert_eq!(decoded, expected, "{name}");
-    // Our own encoding of the result decodes back to it.
+    // Our own encoding of the result decodes back to it; `null` members are not encoded.
     let again = kubeproto::encode(&decoded).unwrap_or_else(|e| panic!("{name}: {e}"));
     assert_eq!(
         kubeproto::decode(&again).ok(),
-        Some(expected),
+        Some(without_nulls(expected)),
         "{name} re-encoded"
     );
+}
+
+fn without_nulls(value: Value) -> Value {
+    match value {
+        Value::Object(members) => Value::Object(
+            members
+                .into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
+        other => other,
+    }
 }
 
 #[test]
