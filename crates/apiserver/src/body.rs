@@ -51,12 +51,8 @@ pub fn decode_object(headers: &HeaderMap, bytes: &[u8]) -> Result<Value, ApiErro
             ))
         })?,
         "application/yaml" | "application/x-yaml" | "text/yaml" => decode_yaml(bytes)?,
-        "application/vnd.kubernetes.protobuf" => {
-            return Err(ApiError::unsupported_media_type_accepted(&[
-                "application/json",
-                "application/yaml",
-            ]));
-        }
+        "application/vnd.kubernetes.protobuf" => kubeproto::decode(bytes)
+            .map_err(|e| ApiError::bad_request(format!("unable to decode the protobuf body: {e}")))?,
         other => {
             return Err(ApiError::unsupported_media_type(format!(
                 "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {other})"

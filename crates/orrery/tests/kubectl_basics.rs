@@ -25,8 +25,6 @@ metadata:
   name: app-secret
   labels: {app: shop}
 type: Opaque
-stringData:
-  password: s3cret
 data:
   token: dG9rZW4=
 ---
@@ -165,6 +163,16 @@ fn create_get_list_with_formats_and_selectors() {
         "name",
     ]);
     assert_eq!(all_ns.lines().count(), 2, "{all_ns}");
+
+    // stringData is merged into data, base64-encoded, and not stored itself.
+    c.ok_stdin(
+        &["-n", "shop", "create", "-f", "-"],
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  password: s3cret\ndata:\n  token: dG9rZW4=\n",
+    );
+    let secret = json(&c.ok(&["-n", "shop", "get", "secret", "s", "-o", "json"]));
+    assert_eq!(secret["data"]["password"], "czNjcmV0");
+    assert_eq!(secret["data"]["token"], "dG9rZW4=");
+    assert!(secret.get("stringData").is_none());
 
     // generateName
     let gen_out = c.ok_stdin(
