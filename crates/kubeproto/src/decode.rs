@@ -150,6 +150,10 @@ fn scalar_or_message(
 }
 
 fn double(msg: &'static Message, field: &'static Field, v: f64) -> Result<Value, ProtoError> {
+    // Go prints integral float64 values without a fraction (`1`, not `1.0`).
+    if v.fract() == 0.0 && v.abs() < 9.0e15 {
+        return Ok(Value::from(v as i64));
+    }
     Number::from_f64(v)
         .map(Value::Number)
         .ok_or_else(|| ProtoError::InvalidValue {
@@ -379,4 +383,72 @@ fn props_or(
         _ if !list.is_empty() => Value::Array(list),
         _ => schema.unwrap_or(Value::Null),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::put_len;
+
+    fn index_of(name: &str) -> u16 {
+        let found = crate::generated::MESSAGES
+            .iter()
+            .position(|m| m.name == name);
+        found
+            .and_then(|i| u16::try_from(i).ok())
+            .unwrap_or(u16::MAX)
+    }
+
+    const PROPS: &str = "apiextensions_apiserver.pkg.apis.apiextensions.v1.JsonSchemaProps";
+
+    /// A JSONSchemaProps nested `levels` deep through its `not` field.
+    fn nested_not(levels: usize) -> Vec<u8> {
+        let msg = schema::message(index_of(PROPS));
+        let not = msg
+            .fields
+            .iter()
+            .find(|f| f.json == "not")
+            .map_or(0, |f| f.num);
+        let mut bytes = Vec::new();
+        put_len(&mut bytes, 5, b"object"); // type
+        for _ in 0..levels {
+            let mut outer = Vec::new();
+            put_len(&mut outer, not, &bytes);
+            bytes = outer;
+        }
+        bytes
+    }
+
+    #[test]
+    fn nesting_is_limited_not_a_stack_overflow() {
+        let ok = message(index_of(PROPS), &nested_not(MAX_DEPTH - 1), 0);
+        assert!(ok.is_ok(), "{ok:?}");
+        let deep = message(index_of(PROPS), &nested_not(10 * MAX_DEPTH), 0);
+        assert!(matches!(deep, Err(ProtoError::TooDeep(_))), "{deep:?}");
+        let mut value = serde_json::json!({"type": "object"});
+        for _ in 0..2 * MAX_DEPTH {
+            value = serde_json::json!({ "not": value });
+        }
+        let encoded = crate::encode::message(index_of(PROPS), &value, 0);
+        assert!(matches!(encoded, Err(ProtoError::TooDeep(_))));
+    }
+
+    #[test]
+    fn doubles_print_like_go() {
+        let msg = schema::message(index_of(PROPS));
+        let Some((_, minimum)) = msg
+            .fields
+            .iter()
+            .enumerate()
+            .find(|(_, f)| f.json == "minimum")
+        else {
+            panic!("no minimum field");
+        };
+        assert_eq!(double(msg, minimum, 1.0).ok(), Some(serde_json::json!(1)));
+        assert_eq!(
+            double(msg, minimum, -2.5).ok(),
+            Some(serde_json::json!(-2.5))
+        );
+        assert!(double(msg, minimum, f64::NAN).is_err());
+    }
 }

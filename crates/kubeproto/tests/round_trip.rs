@@ -201,7 +201,7 @@ fn custom_resource_definition() {
                             "type": "object",
                             "required": ["size"],
                             "properties": {
-                                "size": {"type": "integer", "minimum": 1.0, "maximum": 10.5, "default": 3},
+                                "size": {"type": "integer", "minimum": 1, "maximum": 10.5, "default": 3},
                                 "mode": {"type": "string", "enum": ["a", "b"], "pattern": "^[ab]$"},
                                 "tags": {"type": "array", "items": {"type": "string"}, "x-kubernetes-list-type": "set"},
                                 "tuple": {"type": "array", "items": [{"type": "string"}, {"type": "integer"}]},
