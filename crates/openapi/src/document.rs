@@ -1,15 +1,14 @@
 //! [`OpenApi`]: the cached built-in documents, and the assembly of documents with CRDs.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha512};
 
-use crate::crd::{self, CrdGroupVersion, CrdSchema};
+use crate::crd::CrdSchema;
+use crate::custom::CrdOutput;
 use crate::paths::{self, Body, PathItem, ResourcePaths, Response};
 use crate::registry::{self, DOCUMENT_META, Registry, ServedGroupVersion, v3_path};
 use crate::schema_walk::collect_refs;
@@ -17,13 +16,13 @@ use crate::{v2, v3};
 
 /// One `/openapi/v3/<path>` document and its hash (kube's ETag: upper-case hex SHA-512).
 #[derive(Clone, Debug)]
-struct GvDoc {
-    bytes: Bytes,
-    hash: String,
+pub(crate) struct GvDoc {
+    pub(crate) bytes: Bytes,
+    pub(crate) hash: String,
 }
 
 impl GvDoc {
-    fn new(document: &Value) -> GvDoc {
+    pub(crate) fn new(document: &Value) -> GvDoc {
         let bytes = Bytes::from(serde_json::to_vec(document).unwrap_or_default());
         let digest = Sha512::digest(&bytes);
         let hash = digest.iter().map(|b| format!("{b:02X}")).collect();
@@ -31,27 +30,18 @@ impl GvDoc {
     }
 }
 
-/// What depends on one set of CRDs: their definitions, the v3 documents that differ from the
-/// built-in ones, the index, and the v2 document.
-struct CrdOutput {
-    groups: BTreeMap<(String, String), CrdGroupVersion>,
-    docs: BTreeMap<String, GvDoc>,
-    index: Bytes,
-    v2: Bytes,
-}
-
 /// The built-in OpenAPI documents, built once, plus a memo of the last CRD set's documents.
 pub struct OpenApi {
-    registry: Registry,
+    pub(crate) registry: Registry,
     v3_definitions: Map<String, Value>,
     v2_paths: String,
     v2_definitions: String,
     v2_builtin: Bytes,
-    builtin_docs: BTreeMap<String, GvDoc>,
+    pub(crate) builtin_docs: BTreeMap<String, GvDoc>,
     builtin_index: Bytes,
     /// Definition names by the GVKs they carry, for strict field checks.
     by_gvk: HashMap<(String, String, String), String>,
-    memo: Mutex<Option<(u64, Arc<CrdOutput>)>>,
+    pub(crate) memo: Mutex<Option<Arc<CrdOutput>>>,
 }
 
 /// Indexes definitions by their `x-kubernetes-group-version-kind` entries.
@@ -145,7 +135,7 @@ fn closure<'a>(
     seen
 }
 
-fn inner_of_object(value: &Map<String, Value>) -> String {
+pub(crate) fn inner_of_object(value: &Map<String, Value>) -> String {
     let text = serde_json::to_string(value).unwrap_or_default();
     text.get(1..text.len().saturating_sub(1))
         .unwrap_or_default()
@@ -161,30 +151,11 @@ fn join_members(parts: &[&str]) -> String {
         .join(",")
 }
 
-fn v2_paths_of(gv: &ServedGroupVersion, builtin: bool, out: &mut Map<String, Value>) {
+pub(crate) fn v2_paths_of(gv: &ServedGroupVersion, builtin: bool, out: &mut Map<String, Value>) {
     let tag = v2::tag(&gv.group, &gv.version);
     for item in gv_paths(gv, builtin) {
         out.insert(item.path.clone(), v2::path_item(&item, &tag));
     }
-}
-
-fn crd_key(crds: &[CrdSchema]) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    for crd in crds {
-        (
-            &crd.group,
-            &crd.version,
-            &crd.kind,
-            &crd.list_kind,
-            &crd.plural,
-            crd.namespaced,
-        )
-            .hash(&mut hasher);
-        serde_json::to_string(&crd.schema)
-            .unwrap_or_default()
-            .hash(&mut hasher);
-    }
-    hasher.finish()
 }
 
 impl OpenApi {
@@ -225,7 +196,7 @@ impl OpenApi {
         openapi
     }
 
-    fn assemble_v2(&self, crd_paths: &str, crd_definitions: &str) -> Bytes {
+    pub(crate) fn assemble_v2(&self, crd_paths: &str, crd_definitions: &str) -> Bytes {
         let (security_definitions, security) = v2::security();
         let text = format!(
             "{{\"swagger\":\"2.0\",\"info\":{},\"paths\":{{{}}},\"definitions\":{{{}}},\"securityDefinitions\":{},\"security\":{}}}",
@@ -239,7 +210,7 @@ impl OpenApi {
     }
 
     /// Builds one v3 document from built-in and/or custom group-versions sharing a path.
-    fn v3_document(
+    pub(crate) fn v3_document(
         &self,
         parts: &[(&ServedGroupVersion, bool)],
         crds: Option<&Map<String, Value>>,
@@ -272,62 +243,12 @@ impl OpenApi {
         GvDoc::new(&v3::document(path_map, schemas))
     }
 
-    fn crd_output(&self, crds: &[CrdSchema]) -> Arc<CrdOutput> {
-        let key = crd_key(crds);
-        if let Ok(memo) = self.memo.lock()
-            && let Some((cached, output)) = memo.as_ref()
-            && *cached == key
-        {
-            return Arc::clone(output);
-        }
-        let groups = crd::group_versions(crds);
-        let builtin = self.registry.by_path();
-        let mut docs = BTreeMap::new();
-        for crd_gv in groups.values() {
-            let path = crd_gv.served.v3_path();
-            let mut parts = vec![(&crd_gv.served, false)];
-            if let Some(gv) = builtin.get(&path) {
-                parts.insert(0, (*gv, true));
-            }
-            docs.insert(path, self.v3_document(&parts, Some(&crd_gv.definitions)));
-        }
-        let merged = self
-            .builtin_docs
-            .iter()
-            .filter(|(path, _)| !docs.contains_key(*path))
-            .chain(docs.iter());
-        let index = index_bytes(merged);
-        let v2 = self.v2_with(&groups);
-        let output = Arc::new(CrdOutput {
-            groups,
-            docs,
-            index,
-            v2,
-        });
-        if let Ok(mut memo) = self.memo.lock() {
-            *memo = Some((key, Arc::clone(&output)));
-        }
-        output
-    }
-
-    fn v2_with(&self, groups: &BTreeMap<(String, String), CrdGroupVersion>) -> Bytes {
-        let mut path_map = Map::new();
-        let mut definitions = Map::new();
-        for crd_gv in groups.values() {
-            v2_paths_of(&crd_gv.served, false, &mut path_map);
-            for (name, schema) in &crd_gv.definitions {
-                definitions.insert(name.clone(), crd::to_v2(schema));
-            }
-        }
-        self.assemble_v2(&inner_of_object(&path_map), &inner_of_object(&definitions))
-    }
-
     /// `/openapi/v2` as JSON bytes (swagger 2.0), including CRD schemas.
     pub fn v2(&self, crds: &[CrdSchema]) -> Bytes {
         if crds.is_empty() {
             return self.v2_builtin.clone();
         }
-        self.crd_output(crds).v2.clone()
+        self.crd_output(crds).v2(self)
     }
 
     /// `/openapi/v3` discovery document, with a content hash per group-version document.
@@ -342,15 +263,8 @@ impl OpenApi {
     /// `None` if no built-in kind or CRD serves that group-version.
     pub fn v3_group_version(&self, path: &str, crds: &[CrdSchema]) -> Option<Bytes> {
         let path = path.trim_matches('/');
-        if crds
-            .iter()
-            .any(|crd| v3_path(&crd.group, &crd.version) == path)
-        {
-            return self
-                .crd_output(crds)
-                .docs
-                .get(path)
-                .map(|doc| doc.bytes.clone());
+        if let Some(entry) = self.crd_entry(path, crds) {
+            return Some(entry.doc.bytes.clone());
         }
         self.builtin_docs.get(path).map(|doc| doc.bytes.clone())
     }
@@ -368,11 +282,8 @@ impl OpenApi {
         crds: &[CrdSchema],
     ) -> Option<Vec<String>> {
         let key = (group.to_owned(), version.to_owned(), kind.to_owned());
-        let output = (!crds.is_empty()).then(|| self.crd_output(crds));
-        let custom = output
-            .as_ref()
-            .and_then(|o| o.groups.get(&(key.0.clone(), key.1.clone())));
-        let custom_definitions = custom.map(|gv| &gv.definitions);
+        let entry = self.crd_entry(&v3_path(group, version), crds);
+        let custom_definitions = entry.as_ref().map(|e| &e.group.definitions);
         let custom_name = custom_definitions.and_then(|defs| index_by_gvk(defs).remove(&key));
         let lookup = |name: &str| -> Option<&Value> {
             custom_definitions
@@ -389,21 +300,14 @@ impl OpenApi {
     /// The hash the index publishes for `path` (clients send it back as `?hash=`), if served.
     pub fn v3_hash(&self, path: &str, crds: &[CrdSchema]) -> Option<String> {
         let path = path.trim_matches('/');
-        if crds
-            .iter()
-            .any(|crd| v3_path(&crd.group, &crd.version) == path)
-        {
-            return self
-                .crd_output(crds)
-                .docs
-                .get(path)
-                .map(|doc| doc.hash.clone());
+        if let Some(entry) = self.crd_entry(path, crds) {
+            return Some(entry.doc.hash.clone());
         }
         self.builtin_docs.get(path).map(|doc| doc.hash.clone())
     }
 }
 
-fn index_bytes<'a>(docs: impl Iterator<Item = (&'a String, &'a GvDoc)>) -> Bytes {
+pub(crate) fn index_bytes<'a>(docs: impl Iterator<Item = (&'a String, &'a GvDoc)>) -> Bytes {
     let mut sorted: Vec<(&String, &GvDoc)> = docs.collect();
     sorted.sort_by(|a, b| a.0.cmp(b.0));
     let paths: Map<String, Value> = sorted

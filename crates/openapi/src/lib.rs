@@ -10,6 +10,7 @@
 
 mod catalog;
 mod crd;
+mod custom;
 mod document;
 mod list_meta;
 mod meta;

@@ -158,3 +158,19 @@ fn strict_field_check_covers_custom_resources() {
         Some(vec!["spec.colour".to_owned(), "status".to_owned()])
     );
 }
+
+#[test]
+fn changing_one_crd_leaves_other_custom_group_versions_alone() {
+    let mut gadget = sample_crd(json!({"type": "string"}));
+    gadget.group = "gadgets.example.org".into();
+    gadget.kind = "Gadget".into();
+    gadget.list_kind = "GadgetList".into();
+    gadget.plural = "gadgets".into();
+    let before = index_hashes(&[sample_crd(json!({"type": "string"})), gadget.clone()]);
+    let after = index_hashes(&[sample_crd(json!({"type": "boolean"})), gadget]);
+    assert_ne!(before["apis/example.com/v1"], after["apis/example.com/v1"]);
+    assert_eq!(
+        before["apis/gadgets.example.org/v1"],
+        after["apis/gadgets.example.org/v1"]
+    );
+}
