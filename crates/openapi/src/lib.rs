@@ -6,7 +6,12 @@
 //! `x-kubernetes-group-version-kind` extension on every top-level kind and operation, and
 //! the list/patch extensions on fields. Start at [`OpenApi::builtin`]; schemas come from
 //! `k8s-openapi` (via `schemars`), the patch extensions from a table taken from kube, custom
-//! resources from [`CrdSchema`]s.
+//! resources from [`CrdSchema`]s (see [`CrdSchema::from_crd`]).
+//!
+//! kubectl 1.33 sees the `fieldValidation` parameter on our PATCH operations (as on kube's),
+//! so it skips client-side validation and sends `?fieldValidation=Strict`; the API server
+//! answers that with [`OpenApi::unknown_fields`]. Documents are built once and served from
+//! cached bytes; those depending on CRDs are memoised per group-version.
 
 mod catalog;
 mod crd;

@@ -372,3 +372,9 @@ fn v2_operations_carry_kube_extensions() {
     assert!(consumes.contains("application/strategic-merge-patch+json"));
     assert_eq!(v2["swagger"], json!("2.0"));
 }
+
+#[test]
+fn openapi_can_be_shared_across_request_handlers() {
+    fn shareable<T: Send + Sync + 'static>(_: &T) {}
+    shareable(openapi());
+}
