@@ -198,21 +198,13 @@ fn map_entry(
     wire: Wire<'_>,
     depth: usize,
 ) -> Result<(String, Value), ProtoError> {
-    expect_wire(msg, field, &wire, LEN)?;
-    let Wire::Len(bytes) = wire else {
-        return Ok((String::new(), Value::Null));
-    };
+    let bytes = len_bytes(msg, field, wire)?;
     let mut key = String::new();
     let mut value = None;
     let mut reader = Reader::new(bytes);
     while let Some((num, entry)) = reader.field().map_err(|e| ProtoError::wire(msg.name, e))? {
         match num {
-            1 => {
-                expect_wire(msg, field, &entry, LEN)?;
-                if let Wire::Len(b) = entry {
-                    key = String::from_utf8_lossy(b).into_owned();
-                }
-            }
+            1 => key = String::from_utf8_lossy(len_bytes(msg, field, entry)?).into_owned(),
             2 => {
                 expect_wire(msg, field, &entry, wire_type_of(field.ty))?;
                 value = Some(scalar_or_message(msg, field, field.ty, entry, depth)?);
@@ -231,6 +223,21 @@ fn map_entry(
         },
     };
     Ok((key, value))
+}
+
+/// The payload of a length-delimited value, or a wire type error.
+fn len_bytes<'a>(
+    msg: &'static Message,
+    field: &'static Field,
+    wire: Wire<'a>,
+) -> Result<&'a [u8], ProtoError> {
+    match wire {
+        Wire::Len(bytes) => Ok(bytes),
+        other => {
+            expect_wire(msg, field, &other, LEN)?;
+            Ok(&[])
+        }
+    }
 }
 
 /// Reads a small message's fields by number (for the special types).
