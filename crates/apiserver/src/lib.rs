@@ -14,6 +14,7 @@ mod crd;
 mod defaults;
 mod delete;
 pub mod discovery;
+mod gc;
 mod handler;
 mod list;
 mod namespaces;
@@ -157,6 +158,7 @@ pub async fn start(config: ClusterConfig) -> Result<RunningCluster, StartError> 
         tokio::spawn(server::serve(cluster.clone(), listener, Arc::new(tls))),
         tokio::spawn(namespaces::run(cluster.clone())),
         tokio::spawn(crd::run(cluster.clone())),
+        tokio::spawn(gc::run(cluster.clone())),
     ];
     Ok(RunningCluster {
         cluster,
