@@ -11,6 +11,8 @@ pub mod status;
 pub mod validation;
 
 pub use goquote::go_quote;
+/// Re-exported so callers build the `Value`s this crate takes with the same serde_json.
+pub use serde_json;
 pub use patch::{
     PatchError, PatchSchema, builtin_patch_schema, json_patch, merge_patch, strategic_merge_patch,
 };
