@@ -1,9 +1,11 @@
 //! Pure Kubernetes API machinery for Orrery's embedded API server: `Status` errors
 //! ([`status`]), name and metadata validation ([`validation`]), label and field selectors
-//! ([`selector`]), JSON, merge and strategic merge patches ([`patch`]). No I/O: objects are
+//! ([`selector`]), JSON, merge and strategic merge patches ([`patch`]), server-side apply
+//! field management ([`apply`]). No I/O: objects are
 //! `serde_json::Value`s, and every behaviour follows kube-apiserver's to the letter.
 //! Start with [`ApiError`] for errors and [`LabelSelector::parse`] for list filtering.
 
+pub mod apply;
 mod goquote;
 pub mod patch;
 pub mod selector;
@@ -11,11 +13,11 @@ pub mod status;
 pub mod validation;
 
 pub use goquote::go_quote;
-/// Re-exported so callers build the `Value`s this crate takes with the same serde_json.
-pub use serde_json;
 pub use patch::{
     PatchError, PatchSchema, builtin_patch_schema, json_patch, merge_patch, strategic_merge_patch,
 };
 pub use selector::{FieldSelector, LabelSelector, SelectorError};
+/// Re-exported so callers build the `Value`s this crate takes with the same serde_json.
+pub use serde_json;
 pub use status::{ApiError, StatusCause, StatusDetails};
 pub use validation::{FieldError, FieldErrorKind, NameRule};
