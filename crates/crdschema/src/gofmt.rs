@@ -1,0 +1,70 @@
+//! The bits of Go's `fmt` that kube-openapi's messages depend on.
+
+use serde_json::{Number, Value};
+
+/// Go's `%v` of a `float64` (`strconv.FormatFloat(f, 'g', -1, 64)`): shortest digits, in
+/// exponent form when the decimal exponent is below -4 or at least 6.
+pub(crate) fn go_float(f: f64) -> String {
+    if f == 0.0 {
+        return "0".to_string();
+    }
+    if !f.is_finite() {
+        return if f.is_nan() {
+            "NaN".to_string()
+        } else if f > 0.0 {
+            "+Inf".to_string()
+        } else {
+            "-Inf".to_string()
+        };
+    }
+    let sci = format!("{f:e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if !(-4..6).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        return format!("{mantissa}e{sign}{:02}", exp.abs());
+    }
+    format!("{f}")
+}
+
+/// A JSON number printed as Go prints the value kube decoded it into: integers as
+/// `int64`, everything else as `float64`.
+pub(crate) fn go_number(n: &Number) -> String {
+    match n.as_i64() {
+        Some(i) => i.to_string(),
+        None => match n.as_u64() {
+            Some(u) => u.to_string(),
+            None => go_float(n.as_f64().unwrap_or(0.0)),
+        },
+    }
+}
+
+/// The JSON type kube-openapi infers for a decoded value.
+pub(crate) fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_print_like_go_percent_v() {
+        assert_eq!(go_float(10.0), "10");
+        assert_eq!(go_float(1.5), "1.5");
+        assert_eq!(go_float(123456.0), "123456");
+        assert_eq!(go_float(1e6), "1e+06");
+        assert_eq!(go_float(1.25e7), "1.25e+07");
+        assert_eq!(go_float(0.0001), "0.0001");
+        assert_eq!(go_float(0.00001), "1e-05");
+        assert_eq!(go_float(-2.5), "-2.5");
+    }
+}
