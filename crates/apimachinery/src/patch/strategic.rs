@@ -215,7 +215,7 @@ fn merge_map(
             (Value::Array(ol), Value::Array(pl)) => {
                 let meta = field_meta(schema, &key);
                 let strategy = merge_strategy(meta.strategy)?;
-                Value::Array(merge_slice_handler(ol, pl, meta, strategy, is_delete_list)?)
+                Value::Array(merge_slice_handler(ol, pl, meta, strategy, is_delete_list)?.0)
             }
             (_, scalar) => scalar,
         };
@@ -286,18 +286,20 @@ fn merge_set_element_order(
             &order,
             meta.merge_key,
         )?;
-        let merged = match (&original_list, &patch_list) {
-            (Some(o), None) => o.clone(),
+        let (merged, aliased) = match (&original_list, &patch_list) {
+            (Some(o), None) => (o.clone(), None),
             (None, Some(p)) => match remove_directives(Value::Array(p.clone())) {
-                Some(Value::Array(v)) => v,
+                Some(Value::Array(v)) => (v, None),
                 _ => continue,
             },
             (Some(o), Some(p)) => merge_slice_handler(o.clone(), p.clone(), meta, strategy, false)?,
             (None, None) => continue,
         };
         let (patch_items, server_only) = partition(merged, &order, meta.merge_key)?;
-        let server_order = original_list.unwrap_or_default();
-        let kind = slice_element_type(&[&server_order, patch_list.as_deref().unwrap_or_default()])?;
+        let original_list = original_list.unwrap_or_default();
+        let kind =
+            slice_element_type(&[&original_list, patch_list.as_deref().unwrap_or_default()])?;
+        let server_order = aliased.unwrap_or(original_list);
         let both = normalize_element_order(
             patch_items,
             server_only,
@@ -383,35 +385,39 @@ fn merge_slice_handler(
     meta: FieldPatchMeta<'_>,
     strategy: &str,
     is_delete_list: bool,
-) -> Result<Vec<Value>> {
+) -> Result<(Vec<Value>, Option<Vec<Value>>)> {
     if strategy == "merge" || is_delete_list {
         merge_slice(original, patch, meta, is_delete_list)
     } else {
-        Ok(patch.into_iter().map(sanitize).collect())
+        Ok((patch.into_iter().map(sanitize).collect(), None))
     }
 }
 
+/// Merges two lists. Besides the result, returns what the caller's original list looks like
+/// afterwards: kube deletes and appends in place, so with `$setElementOrder` the "live
+/// order" it consults is the original array as these edits left it.
 fn merge_slice(
     original: Vec<Value>,
     patch: Vec<Value>,
     meta: FieldPatchMeta<'_>,
     is_delete_list: bool,
-) -> Result<Vec<Value>> {
+) -> Result<(Vec<Value>, Option<Vec<Value>>)> {
     if original.is_empty() && patch.is_empty() {
-        return Ok(original);
+        return Ok((original, None));
     }
     let merge_key = meta.merge_key;
     let kind = slice_element_type(&[&original, &patch])?;
-    let (original, patch, merged) = if kind != Kind::Map {
+    let parts = if kind != Kind::Map {
         if is_delete_list {
-            return Ok(original
+            let kept = original
                 .into_iter()
                 .filter(|v| !patch.contains(v))
-                .collect());
+                .collect();
+            return Ok((kept, None));
         }
         let mut both = original.clone();
         both.extend(patch.iter().cloned());
-        (original, patch, deduplicate_scalars(both))
+        (original, patch, deduplicate_scalars(both), None)
     } else {
         if merge_key.is_empty() {
             let name = meta.schema.map(|s| s.name()).unwrap_or("");
@@ -419,13 +425,25 @@ fn merge_slice(
                 "cannot merge lists without merge key for {name}"
             )));
         }
-        let (original, patch) = merge_slice_with_special_elements(original, patch, merge_key)?;
+        let special = merge_slice_with_special_elements(original, patch, merge_key)?;
+        let (original, patch, mut aliased) = special;
         let merged =
             merge_slice_without_special_elements(original.clone(), &patch, merge_key, meta.schema)?;
-        (original, patch, merged)
+        if let Some(view) = aliased.as_mut() {
+            // Appends land in the original array while its capacity (its length) lasts.
+            for (i, item) in merged.iter().enumerate().skip(original.len()) {
+                if let Some(slot) = view.get_mut(i) {
+                    *slot = item.clone();
+                }
+            }
+        }
+        (original, patch, merged, aliased)
     };
+    let (original, patch, merged, aliased) = parts;
     let (patch_items, server_only) = partition(merged, &patch, merge_key)?;
-    normalize_element_order(patch_items, server_only, &patch, &original, merge_key, kind)
+    let merged =
+        normalize_element_order(patch_items, server_only, &patch, &original, merge_key, kind)?;
+    Ok((merged, aliased))
 }
 
 fn slice_element_type(lists: &[&[Value]]) -> Result<Kind> {
@@ -454,11 +472,17 @@ fn slice_element_type(lists: &[&[Value]]) -> Result<Kind> {
     prev.ok_or_else(|| PatchError::Internal("no elements in any of the given slices".into()))
 }
 
+/// The original list after deletions, the plain patch items, and the aliased original array.
+type SpecialElements = (Vec<Value>, Vec<Value>, Option<Vec<Value>>);
+
+/// Applies `$patch: delete` and `$patch: replace` list items. Also returns the original
+/// array as Go's in-place deletion leaves it (`None` once a replace makes a new list).
 fn merge_slice_with_special_elements(
     mut original: Vec<Value>,
     patch: Vec<Value>,
     merge_key: &str,
-) -> Result<(Vec<Value>, Vec<Value>)> {
+) -> Result<SpecialElements> {
+    let mut array = original.clone();
     let mut plain = Vec::new();
     let mut replace = false;
     for v in patch {
@@ -471,6 +495,11 @@ fn merge_slice_with_special_elements(
                 Some("delete") => {
                     let merge_value = m.get(merge_key).ok_or_else(|| no_merge_key(m, merge_key))?;
                     while let Some(i) = find_map_by_key(&original, merge_key, merge_value)? {
+                        // `append(s[:i], s[i+1:]...)` shifts left and leaves the last slot.
+                        let len = original.len();
+                        for j in i..len - 1 {
+                            array[j] = array[j + 1].clone();
+                        }
                         original.remove(i);
                     }
                 }
@@ -485,9 +514,9 @@ fn merge_slice_with_special_elements(
         }
     }
     if replace {
-        Ok((plain, Vec::new()))
+        Ok((plain, Vec::new(), None))
     } else {
-        Ok((original, plain))
+        Ok((original, plain, Some(array)))
     }
 }
 

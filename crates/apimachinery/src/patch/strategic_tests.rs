@@ -445,3 +445,17 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn set_element_order_sees_in_place_deletes_like_go() {
+    // kube deletes and appends inside the live list's array, so the "live order" it then
+    // consults is [b, d, c], not [a, b, d]: d stays before the new c.
+    let doc = pod(json!([{"name":"a"},{"name":"b"},{"name":"d","image":"x"}]));
+    let patch = json!({"spec":{"$setElementOrder/containers":[{"name":"b"},{"name":"c"}],
+                               "containers":[{"name":"c"},{"name":"a","$patch":"delete"}]}});
+    let out = ok("", "Pod", doc, patch);
+    assert_eq!(
+        out["spec"]["containers"],
+        json!([{"name":"b"},{"name":"d","image":"x"},{"name":"c"}])
+    );
+}
