@@ -9,7 +9,7 @@ mod objects;
 mod toml;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use gotmpl::{FuncMap, Limits, TemplateSet, Value};
@@ -305,6 +305,43 @@ fn exec_error(e: &gotmpl::TemplateError, filename: &str) -> RenderError {
     RenderError::Exec(text)
 }
 
+/// Parsed template sets of recent renders: charts are rendered again and again (install,
+/// upgrade, dry-run, previews), and parsing is a large share of a render.
+type ParseCache = Mutex<Vec<(Vec<(String, Arc<[u8]>)>, Arc<TemplateSet>)>>;
+
+const PARSE_CACHE_ENTRIES: usize = 16;
+
+fn same_sources(a: &[(String, Arc<[u8]>)], b: &[(String, Arc<[u8]>)]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|((ka, da), (kb, db))| ka == kb && (Arc::ptr_eq(da, db) || da == db))
+}
+
+/// Parses the templates in Helm's order into one set, reusing an identical earlier parse.
+fn parse_all(sources: Vec<(String, Arc<[u8]>)>) -> Result<Arc<TemplateSet>, RenderError> {
+    static CACHE: OnceLock<ParseCache> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(Vec::new()));
+    if let Ok(c) = cache.lock()
+        && let Some((_, set)) = c.iter().find(|(k, _)| same_sources(k, &sources))
+    {
+        return Ok(set.clone());
+    }
+    let mut set = TemplateSet::new(helm_funcs());
+    for (k, data) in &sources {
+        set.parse(k, &String::from_utf8_lossy(data))
+            .map_err(|e| parse_error(&e, k))?;
+    }
+    let set = Arc::new(set);
+    if let Ok(mut c) = cache.lock() {
+        if c.len() >= PARSE_CACHE_ENTRIES {
+            c.remove(0);
+        }
+        c.push((sources, set.clone()));
+    }
+    Ok(set)
+}
+
 /// Stack for the rendering thread: deeply nested `include`s recurse in the executor, and the
 /// depth limit must trip before the stack does.
 const RENDER_STACK: usize = 512 << 20;
@@ -341,11 +378,11 @@ fn render_on_this_thread(
     collect(chart, None, values, top, &mut scopes, &mut tpls);
     let mut keys: Vec<String> = tpls.keys().cloned().collect();
     sort_templates(&mut keys);
-    let mut set = TemplateSet::new(helm_funcs());
-    for k in &keys {
-        let source = String::from_utf8_lossy(&tpls[k].source).to_string();
-        set.parse(k, &source).map_err(|e| parse_error(&e, k))?;
-    }
+    let sources: Vec<(String, Arc<[u8]>)> = keys
+        .iter()
+        .map(|k| (k.clone(), tpls[k].source.clone()))
+        .collect();
+    let set = parse_all(sources)?;
     let limits = Limits {
         max_depth: opts.max_depth,
         deadline: Some(Instant::now() + opts.timeout),
