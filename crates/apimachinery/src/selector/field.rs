@@ -82,6 +82,11 @@ impl FieldSelector {
         Ok(FieldSelector { requirements })
     }
 
+    /// Builds a selector from terms, kept in the given order.
+    pub fn from_requirements(requirements: Vec<FieldRequirement>) -> Self {
+        FieldSelector { requirements }
+    }
+
     /// The terms, in order.
     pub fn requirements(&self) -> &[FieldRequirement] {
         &self.requirements

@@ -115,3 +115,36 @@ proptest! {
         prop_assert_eq!(got, want);
     }
 }
+
+#[test]
+fn kind_conversion_and_values() {
+    use serde_json::json;
+    let s = parse("spec.host=n1,status.phase=Running");
+    let converted = s.for_kind("", "Pod").map(|s| s.to_string());
+    assert_eq!(
+        converted,
+        Ok("spec.nodeName=n1,status.phase=Running".to_string())
+    );
+    let err = parse("metadata.namespace=x").for_kind("", "Node").err();
+    assert_eq!(
+        err.map(|e| e.message),
+        Some("field label not supported: metadata.namespace".into())
+    );
+    assert!(
+        parse("metadata.namespace=x")
+            .for_kind("example.com", "Widget")
+            .is_ok()
+    );
+    let pod = json!({"metadata":{"name":"p"},"spec":{"nodeName":"n1"},"status":{"phase":"Running","podIPs":[{"ip":"10.0.0.1"}]}});
+    assert!(
+        parse("spec.hostNetwork=false,status.podIP=10.0.0.1,spec.nodeName=n1")
+            .matches_object("", "Pod", &pod)
+    );
+    assert!(!parse("spec.nodeName!=n1").matches_object("", "Pod", &pod));
+    let ev = json!({"source":{"component":"kubelet"},"involvedObject":{"kind":"Pod"}});
+    assert!(parse("source=kubelet,involvedObject.kind=Pod").matches_object("", "Event", &ev));
+    let rs = json!({"status":{}});
+    assert!(parse("status.replicas=0").matches_object("apps", "ReplicaSet", &rs));
+    let node = json!({"spec":{"unschedulable":true}});
+    assert!(parse("spec.unschedulable=true").matches_object("", "Node", &node));
+}

@@ -2,10 +2,12 @@
 //! (`k8s.io/apimachinery/pkg/fields`), parsed and matched exactly as kube-apiserver does.
 
 mod field;
+mod kind_fields;
 mod label;
 mod lexer;
 
 pub use field::{FieldOperator, FieldRequirement, FieldSelector};
+pub use kind_fields::{field_value, selectable_fields};
 pub use label::{LabelSelector, Labels, Operator, Requirement};
 
 use crate::status::ApiError;
