@@ -25,7 +25,8 @@ fn adler32(data: &[u8]) -> u32 {
     (b << 16) | a
 }
 
-fn go_b64_error(e: base64::DecodeError) -> String {
+/// Go's `base64` decoding error text.
+pub(crate) fn go_b64_error(e: base64::DecodeError) -> String {
     match e {
         base64::DecodeError::InvalidByte(i, _) | base64::DecodeError::InvalidLastSymbol(i, _) => {
             format!("illegal base64 data at input byte {i}")

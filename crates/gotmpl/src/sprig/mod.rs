@@ -2,6 +2,7 @@
 
 mod collections;
 pub mod conv;
+mod crypto;
 mod dates;
 pub mod json;
 mod math;
@@ -14,6 +15,7 @@ use crate::error::FuncError;
 use crate::funcs::FuncMap;
 use crate::value::Value;
 
+pub use crypto::Certificate;
 pub use semver::{Version, constraint_matches};
 
 /// Registers a function that only needs its arguments.
@@ -33,6 +35,7 @@ pub fn sprig() -> FuncMap {
     misc::register(&mut m);
     semver::register(&mut m);
     dates::register(&mut m);
+    crypto::register(&mut m);
     m
 }
 
