@@ -369,6 +369,55 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// Reads a `Status` object (e.g. one a member cluster answered with); `None` if the
+    /// value is not a failure `Status`.
+    pub fn from_status(status: &Value) -> Option<Self> {
+        if status.get("kind").and_then(Value::as_str) != Some("Status")
+            || status.get("status").and_then(Value::as_str) == Some("Success")
+        {
+            return None;
+        }
+        let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        let details = status
+            .get("details")
+            .filter(|d| d.is_object())
+            .map(|d| StatusDetails {
+                name: text(d, "name"),
+                group: text(d, "group"),
+                kind: text(d, "kind"),
+                uid: text(d, "uid"),
+                causes: d
+                    .get("causes")
+                    .and_then(Value::as_array)
+                    .map(|cs| {
+                        cs.iter()
+                            .map(|c| StatusCause {
+                                reason: text(c, "reason").unwrap_or_default(),
+                                message: text(c, "message").unwrap_or_default(),
+                                field: text(c, "field").unwrap_or_default(),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                retry_after_seconds: d
+                    .get("retryAfterSeconds")
+                    .and_then(Value::as_u64)
+                    .and_then(|n| u32::try_from(n).ok()),
+            });
+        Some(ApiError {
+            code: status
+                .get("code")
+                .and_then(Value::as_u64)
+                .and_then(|c| u16::try_from(c).ok())
+                .unwrap_or(500),
+            reason: text(status, "reason").unwrap_or_default(),
+            message: text(status, "message").unwrap_or_default(),
+            details,
+        })
+    }
+}
+
 impl StatusDetails {
     /// The JSON form of the details, in kube's field order, empty fields omitted.
     pub fn to_json(&self) -> Value {

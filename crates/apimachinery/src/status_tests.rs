@@ -243,3 +243,22 @@ fn names_with_quotes_are_go_quoted() {
         "secrets \"a\\\"b\" not found"
     );
 }
+
+#[test]
+fn from_status_round_trips() {
+    let errors = [
+        ApiError::not_found("apps", "deployments", "d"),
+        ApiError::invalid("", "Pod", "p", &[FieldError::required("spec", "")]),
+        ApiError::too_many_requests("slow down", 2),
+        ApiError::timeout("x"),
+        ApiError::bad_request("bad"),
+    ];
+    for e in errors {
+        assert_eq!(ApiError::from_status(&e.to_status()), Some(e));
+    }
+    assert_eq!(ApiError::from_status(&json!({"kind":"Pod"})), None);
+    assert_eq!(
+        ApiError::from_status(&json!({"kind":"Status","status":"Success"})),
+        None
+    );
+}
