@@ -116,6 +116,12 @@ impl Schema {
         } else if self.has_rules() {
             errors.push(validate::cel_skipped());
         }
+        for e in &mut errors {
+            // kube validates custom resources under a nil field path, printed `<nil>`.
+            if e.field.is_empty() {
+                e.field = validate::NIL_PATH.to_string();
+            }
+        }
         errors
     }
 

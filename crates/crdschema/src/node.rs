@@ -108,6 +108,9 @@ pub(crate) enum Place {
     AdditionalProperties,
     /// Inside `allOf`/`anyOf`/`oneOf`/`not`: value validations only.
     ValueValidation,
+    /// A branch under an int-or-string node, which may say `type: integer` or `type: string`
+    /// (the `anyOf` controller-gen writes for `IntOrString`).
+    IntOrStringBranch,
 }
 
 /// Collects structural violations while compiling.
@@ -191,7 +194,10 @@ impl Compiler {
         self.extensions(v, path, &mut node);
         node.rules = self.rules(v, path, &node);
         if place == Place::ValueValidation {
-            self.value_validation_limits(v, path);
+            self.value_validation_limits(v, path, false);
+        } else if place == Place::IntOrStringBranch {
+            let scalar = matches!(node.ty, None | Some(Type::Integer | Type::String));
+            self.value_validation_limits(v, path, scalar);
         }
         self.depth -= 1;
         node
@@ -313,7 +319,8 @@ impl Compiler {
     }
 
     fn nested(&mut self, v: &Value, path: &str, place: Place, node: &mut Node) {
-        let inner = if place == Place::ValueValidation {
+        let in_value_validation = matches!(place, Place::ValueValidation | Place::IntOrStringBranch);
+        let inner = if in_value_validation {
             Place::ValueValidation
         } else {
             Place::Property
@@ -325,7 +332,7 @@ impl Compiler {
                 node.properties.insert(name.clone(), compiled);
             }
         }
-        let items_place = if place == Place::ValueValidation {
+        let items_place = if in_value_validation {
             Place::ValueValidation
         } else {
             Place::Items
@@ -339,7 +346,7 @@ impl Compiler {
                 "items must be a schema object and not an array",
             )),
             _ => {
-                if node.ty == Some(Type::Array) && place != Place::ValueValidation {
+                if node.ty == Some(Type::Array) && !in_value_validation {
                     self.errors.push(FieldError::required(
                         &child(path, "items"),
                         "must be specified",
@@ -359,7 +366,7 @@ impl Compiler {
                 node.additional = Additional::Allowed;
             }
             Some(ap @ Value::Object(_)) => {
-                let ap_place = if place == Place::ValueValidation {
+                let ap_place = if in_value_validation {
                     Place::ValueValidation
                 } else {
                     Place::AdditionalProperties
@@ -374,6 +381,11 @@ impl Compiler {
                 "additionalProperties and properties are mutual exclusive",
             ));
         }
+        let branch_place = if node.int_or_string || place == Place::IntOrStringBranch {
+            Place::IntOrStringBranch
+        } else {
+            Place::ValueValidation
+        };
         for (key, list) in [
             ("allOf", &mut node.all_of),
             ("anyOf", &mut node.any_of),
@@ -382,7 +394,7 @@ impl Compiler {
             if let Some(branches) = v.get(key).and_then(Value::as_array) {
                 for (i, b) in branches.iter().enumerate() {
                     let b_path = format!("{}[{i}]", child(path, key));
-                    list.push(self.node(b, &b_path, Place::ValueValidation));
+                    list.push(self.node(b, &b_path, branch_place));
                 }
             }
         }
@@ -515,7 +527,7 @@ impl Compiler {
     }
 
     /// Inside `allOf`/`anyOf`/`oneOf`/`not` only value validations are structural.
-    fn value_validation_limits(&mut self, v: &Value, path: &str) {
+    fn value_validation_limits(&mut self, v: &Value, path: &str, type_allowed: bool) {
         for key in [
             "type",
             "nullable",
@@ -526,7 +538,7 @@ impl Compiler {
             "x-kubernetes-int-or-string",
             "x-kubernetes-validations",
         ] {
-            if v.get(key).is_some() {
+            if v.get(key).is_some() && !(type_allowed && key == "type") {
                 self.errors.push(FieldError::forbidden(
                     &child(path, key),
                     "must be empty to be structural",
