@@ -12,6 +12,8 @@ pub struct UserInfo {
     pub name: String,
     /// Groups.
     pub groups: Vec<String>,
+    /// A unique id, when the identity has one (ServiceAccounts).
+    pub uid: Option<String>,
 }
 
 impl UserInfo {
@@ -53,7 +55,11 @@ pub fn authenticate(
             return Ok(UserInfo {
                 name: "system:admin".into(),
                 groups: vec!["system:masters".into(), "system:authenticated".into()],
+                uid: None,
             });
+        }
+        if let Some(sa) = crate::tokens::verify(cluster, token) {
+            return Ok(sa);
         }
         return Err(ApiError::unauthorized());
     }
@@ -81,5 +87,117 @@ pub fn identity_from_der(der: &[u8]) -> Option<UserInfo> {
         .iter_organization()
         .filter_map(|o| o.as_str().ok().map(String::from))
         .collect();
-    Some(UserInfo { name, groups })
+    Some(UserInfo {
+        name,
+        groups,
+        uid: None,
+    })
+}
+
+/// Applies `Impersonate-User` / `Impersonate-Group` / `Impersonate-Uid` headers: the caller must
+/// be allowed to impersonate each of them; the request then runs as the impersonated identity.
+pub fn impersonate(
+    cluster: &Cluster,
+    user: UserInfo,
+    headers: &HeaderMap,
+) -> Result<UserInfo, ApiError> {
+    let Some(target) = headers.get("impersonate-user") else {
+        if headers.get("impersonate-group").is_some() {
+            return Err(ApiError::bad_request(
+                "requested [Impersonate-Group] without impersonating a user",
+            ));
+        }
+        return Ok(user);
+    };
+    let target = target
+        .to_str()
+        .map_err(|_| ApiError::bad_request("invalid Impersonate-User header"))?
+        .to_string();
+    let groups: Vec<String> = headers
+        .get_all("impersonate-group")
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(String::from))
+        .collect();
+    let uid = headers
+        .get("impersonate-uid")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
+    let check = |attrs: crate::rbac::Attributes, what: &str| -> Result<(), ApiError> {
+        if cluster.rbac.allows(&user, &attrs) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(
+                &attrs.api_group,
+                &attrs.resource,
+                attrs.name.as_deref().unwrap_or(""),
+                &format!(
+                    "User \"{}\" cannot impersonate resource \"{}\" in API group \"{}\"{what}",
+                    user.name, attrs.resource, attrs.api_group
+                ),
+            ))
+        }
+    };
+    let mut result_groups = groups.clone();
+    if let Some(rest) = target.strip_prefix("system:serviceaccount:") {
+        let (ns, name) = rest
+            .split_once(':')
+            .ok_or_else(|| ApiError::bad_request("invalid service account name"))?;
+        check(
+            crate::rbac::Attributes {
+                verb: "impersonate".into(),
+                namespace: Some(ns.into()),
+                resource: "serviceaccounts".into(),
+                name: Some(name.into()),
+                ..Default::default()
+            },
+            &format!(" in the namespace \"{ns}\""),
+        )?;
+        if result_groups.is_empty() {
+            result_groups = vec![
+                "system:serviceaccounts".into(),
+                format!("system:serviceaccounts:{ns}"),
+            ];
+        }
+    } else {
+        check(
+            crate::rbac::Attributes {
+                verb: "impersonate".into(),
+                resource: "users".into(),
+                name: Some(target.clone()),
+                ..Default::default()
+            },
+            " at the cluster scope",
+        )?;
+    }
+    for g in &groups {
+        check(
+            crate::rbac::Attributes {
+                verb: "impersonate".into(),
+                resource: "groups".into(),
+                name: Some(g.clone()),
+                ..Default::default()
+            },
+            " at the cluster scope",
+        )?;
+    }
+    if let Some(u) = &uid {
+        check(
+            crate::rbac::Attributes {
+                verb: "impersonate".into(),
+                api_group: "authentication.k8s.io".into(),
+                resource: "uids".into(),
+                name: Some(u.clone()),
+                ..Default::default()
+            },
+            " at the cluster scope",
+        )?;
+    }
+    if target != "system:anonymous" && !result_groups.iter().any(|g| g == "system:authenticated") {
+        result_groups.push("system:authenticated".into());
+    }
+    Ok(UserInfo {
+        name: target,
+        groups: result_groups,
+        uid,
+    })
 }

@@ -68,6 +68,8 @@ pub struct Cluster {
     pub allocator: crate::allocate::Allocator,
     /// Wakes the namespace controller.
     pub namespace_kick: tokio::sync::Notify,
+    /// RBAC roles and bindings, kept in step with the store.
+    pub rbac: crate::rbac::Authorizer,
     /// OpenAPI schemas of served custom resources, rebuilt after CRD changes.
     pub crd_schema_cache: std::sync::RwLock<Option<Arc<Vec<openapi::CrdSchema>>>>,
 }

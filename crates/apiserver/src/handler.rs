@@ -49,7 +49,9 @@ pub async fn handle(
         }
         _ => {}
     }
-    let user = match auth::authenticate(&cluster, &peer, req.headers()) {
+    let user = match auth::authenticate(&cluster, &peer, req.headers())
+        .and_then(|u| auth::impersonate(&cluster, u, req.headers()))
+    {
         Ok(u) => u,
         Err(e) => return error(&e),
     };
@@ -66,6 +68,10 @@ async fn route(
 ) -> Result<Response<Body>, ApiError> {
     let path = req.uri().path().to_string();
     let registry = cluster.registry.snapshot();
+    let info = parse_path(&path);
+    if !info.as_ref().is_some_and(|i| i.is_resource) {
+        crate::authz::authorize_path(cluster, user, &path, req.method())?;
+    }
     match path.trim_end_matches('/') {
         "/version" => return Ok(json(StatusCode::OK, &crate::discovery::version())),
         "/openapi/v2" => {
@@ -99,7 +105,7 @@ async fn route(
             None => Err(not_found()),
         };
     }
-    let Some(info) = parse_path(&path) else {
+    let Some(info) = info else {
         return Err(not_found());
     };
     if !info.is_resource {
@@ -119,7 +125,13 @@ async fn route(
         .get(&info.group, &info.version, &info.resource)
         .cloned()
         .ok_or_else(not_found)?;
-    crate::authz::authorize(cluster, user, &info, req.method())?;
+    let watch = parse_query(req.uri().query())
+        .get("watch")
+        .is_some_and(|v| v == "true" || v == "1");
+    crate::authz::authorize(cluster, user, &info, req.method(), watch)?;
+    if !res.stored {
+        return crate::reviews::handle(cluster, user, &res, &info, req).await;
+    }
     resource_request(cluster, res, info, req).await
 }
 

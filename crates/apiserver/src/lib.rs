@@ -21,12 +21,15 @@ mod namespaces;
 pub mod object;
 mod patching;
 pub mod pki;
+mod rbac;
 pub mod registry;
 pub mod request;
 mod response;
+mod reviews;
 mod server;
 mod subresources;
 mod table;
+mod tokens;
 mod validation;
 mod watch;
 mod write;
@@ -142,7 +145,10 @@ pub async fn start(config: ClusterConfig) -> Result<RunningCluster, StartError> 
         allocator: allocate::Allocator::default(),
         namespace_kick: tokio::sync::Notify::new(),
         crd_schema_cache: Default::default(),
+        rbac: Default::default(),
     });
+    rbac::bootstrap(&cluster).await?;
+    rbac::prime(&cluster);
     crd::sync_registry(&cluster);
     namespaces::bootstrap(&cluster).await?;
     let kubeconfig_path = dir.join("kubeconfig.yaml");
@@ -159,6 +165,7 @@ pub async fn start(config: ClusterConfig) -> Result<RunningCluster, StartError> 
         tokio::spawn(namespaces::run(cluster.clone())),
         tokio::spawn(crd::run(cluster.clone())),
         tokio::spawn(gc::run(cluster.clone())),
+        tokio::spawn(rbac::run(cluster.clone())),
     ];
     Ok(RunningCluster {
         cluster,

@@ -143,6 +143,10 @@ pub struct ClusterCredentials {
     pub serving_key_pem: String,
     /// The bearer token of the cluster administrator (`system:admin`, group `system:masters`).
     pub admin_token: String,
+    /// PKCS#8 PEM of the key that signs ServiceAccount tokens.
+    pub sa_key_pem: String,
+    /// SPKI PEM of its public key.
+    pub sa_pub_pem: String,
 }
 
 fn random_token() -> String {
@@ -206,11 +210,23 @@ impl ClusterCredentials {
                 t
             }
         };
+        let sa_key_path = pki.join("sa.key");
+        let sa_key_pem = match fs::read_to_string(&sa_key_path) {
+            Ok(k) if !k.trim().is_empty() => k,
+            _ => {
+                let k = KeyPair::generate()?.serialize_pem();
+                write_private(&sa_key_path, k.as_bytes())?;
+                k
+            }
+        };
+        let sa_pub_pem = KeyPair::from_pem(&sa_key_pem)?.public_key_pem();
         Ok(ClusterCredentials {
             ca,
             serving_cert_pem,
             serving_key_pem,
             admin_token,
+            sa_key_pem,
+            sa_pub_pem,
         })
     }
 }

@@ -352,6 +352,47 @@ fn builtin_specs() -> Vec<Spec> {
     ]
 }
 
+/// Review kinds: answered on `create`, never stored.
+fn review_specs() -> Vec<Spec> {
+    vec![
+        spec("authentication.k8s.io", "v1", "tokenreviews", "TokenReview").cluster(),
+        spec(
+            "authentication.k8s.io",
+            "v1",
+            "selfsubjectreviews",
+            "SelfSubjectReview",
+        )
+        .cluster(),
+        spec(
+            "authorization.k8s.io",
+            "v1",
+            "selfsubjectaccessreviews",
+            "SelfSubjectAccessReview",
+        )
+        .cluster(),
+        spec(
+            "authorization.k8s.io",
+            "v1",
+            "selfsubjectrulesreviews",
+            "SelfSubjectRulesReview",
+        )
+        .cluster(),
+        spec(
+            "authorization.k8s.io",
+            "v1",
+            "subjectaccessreviews",
+            "SubjectAccessReview",
+        )
+        .cluster(),
+        spec(
+            "authorization.k8s.io",
+            "v1",
+            "localsubjectaccessreviews",
+            "LocalSubjectAccessReview",
+        ),
+    ]
+}
+
 fn singular_of(kind: &str) -> String {
     kind.to_ascii_lowercase()
 }
@@ -481,10 +522,16 @@ impl RegistryState {
 impl Registry {
     /// The built-in resources of the embedded cluster.
     pub fn builtin() -> Registry {
-        let resources: Vec<Arc<Resource>> = builtin_specs()
+        let mut resources: Vec<Arc<Resource>> = builtin_specs()
             .into_iter()
             .map(|s| Arc::new(Resource::from(s)))
             .collect();
+        resources.extend(review_specs().into_iter().map(|s| {
+            let mut r = Resource::from(s);
+            r.stored = false;
+            r.verbs = vec!["create".to_string()];
+            Arc::new(r)
+        }));
         Registry {
             inner: RwLock::new(Arc::new(RegistryState::from_resources(resources))),
         }

@@ -1,0 +1,563 @@
+//! Kubernetes RBAC for the embedded cluster: the bootstrap roles, a watch-fed cache of roles
+//! and bindings, and the authorizer every non-admin request goes through.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use store::EventType;
+
+use crate::auth::UserInfo;
+use crate::cluster::Cluster;
+use crate::object::with_resource_version;
+
+const PREFIX: &str = "/registry/rbac.authorization.k8s.io/";
+
+/// What a request asks to do, as RBAC sees it.
+#[derive(Clone, Debug, Default)]
+pub struct Attributes {
+    /// The verb (`get`, `list`, `create`, `impersonate`, …).
+    pub verb: String,
+    /// Namespace, for namespaced requests.
+    pub namespace: Option<String>,
+    /// API group ("" for core).
+    pub api_group: String,
+    /// Resource (plural).
+    pub resource: String,
+    /// Subresource, if any.
+    pub subresource: Option<String>,
+    /// Object name, if any.
+    pub name: Option<String>,
+    /// For non-resource requests, the URL path.
+    pub path: Option<String>,
+}
+
+/// One RBAC rule.
+#[derive(Clone, Debug, Deserialize, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyRule {
+    /// Verbs, `*` for all.
+    #[serde(default)]
+    pub verbs: Vec<String>,
+    /// API groups, `*` for all.
+    #[serde(default)]
+    pub api_groups: Vec<String>,
+    /// Resources (`pods`, `pods/log`, `*`, `*/scale`).
+    #[serde(default)]
+    pub resources: Vec<String>,
+    /// Restricts to these names.
+    #[serde(default)]
+    pub resource_names: Vec<String>,
+    /// Non-resource URLs (`/healthz`, `/api/*`).
+    #[serde(default, rename = "nonResourceURLs")]
+    pub non_resource_urls: Vec<String>,
+}
+
+fn matches_any(list: &[String], v: &str) -> bool {
+    list.iter().any(|x| x == "*" || x == v)
+}
+
+impl PolicyRule {
+    /// Whether the rule allows the request.
+    pub fn allows(&self, a: &Attributes) -> bool {
+        if !matches_any(&self.verbs, &a.verb) {
+            return false;
+        }
+        if let Some(path) = &a.path {
+            return self.non_resource_urls.iter().any(|u| {
+                u == "*" || u == path || u.strip_suffix('*').is_some_and(|p| path.starts_with(p))
+            });
+        }
+        if !matches_any(&self.api_groups, &a.api_group) {
+            return false;
+        }
+        let combined = match &a.subresource {
+            Some(s) => format!("{}/{s}", a.resource),
+            None => a.resource.clone(),
+        };
+        let resource_ok = self.resources.iter().any(|r| {
+            r == "*"
+                || *r == combined
+                || (a.subresource.is_some()
+                    && r.strip_prefix("*/")
+                        .is_some_and(|s| Some(s) == a.subresource.as_deref()))
+        });
+        if !resource_ok {
+            return false;
+        }
+        self.resource_names.is_empty()
+            || a.name
+                .as_ref()
+                .is_some_and(|n| self.resource_names.iter().any(|x| x == n))
+    }
+}
+
+#[derive(Deserialize, Clone, Debug)]
+struct Subject {
+    kind: String,
+    name: String,
+    #[serde(default)]
+    namespace: Option<String>,
+}
+
+#[derive(Deserialize, Clone, Debug)]
+struct RoleRef {
+    kind: String,
+    name: String,
+}
+
+#[derive(Deserialize, Clone, Debug)]
+#[serde(rename_all = "camelCase")]
+struct Binding {
+    #[serde(default)]
+    subjects: Vec<Subject>,
+    role_ref: RoleRef,
+}
+
+#[derive(Deserialize, Clone, Debug, Default)]
+struct Role {
+    #[serde(default)]
+    rules: Vec<PolicyRule>,
+}
+
+/// Roles and bindings, keyed by store key.
+#[derive(Default)]
+struct State {
+    cluster_roles: HashMap<String, Role>,
+    roles: HashMap<(String, String), Role>,
+    cluster_bindings: HashMap<String, Binding>,
+    bindings: HashMap<(String, String), Binding>,
+}
+
+/// The RBAC authorizer with its watch-fed cache.
+#[derive(Default)]
+pub struct Authorizer {
+    state: RwLock<State>,
+    ready: tokio::sync::Notify,
+}
+
+fn subject_matches(s: &Subject, user: &UserInfo, binding_ns: Option<&str>) -> bool {
+    match s.kind.as_str() {
+        "User" => s.name == user.name,
+        "Group" => user.groups.iter().any(|g| *g == s.name),
+        "ServiceAccount" => {
+            let ns = s.namespace.as_deref().or(binding_ns).unwrap_or("");
+            user.name == format!("system:serviceaccount:{ns}:{}", s.name)
+        }
+        _ => false,
+    }
+}
+
+impl Authorizer {
+    /// Every rule that applies to `user` in `namespace` (cluster-wide rules included).
+    pub fn rules_for(&self, user: &UserInfo, namespace: Option<&str>) -> Vec<PolicyRule> {
+        let st = self.state.read().unwrap_or_else(|p| p.into_inner());
+        let mut out = Vec::new();
+        for b in st.cluster_bindings.values() {
+            if b.subjects.iter().any(|s| subject_matches(s, user, None))
+                && let Some(r) = st.cluster_roles.get(&b.role_ref.name)
+            {
+                out.extend(r.rules.iter().cloned());
+            }
+        }
+        if let Some(ns) = namespace {
+            for ((bns, _), b) in st.bindings.iter().filter(|((bns, _), _)| bns == ns) {
+                if !b
+                    .subjects
+                    .iter()
+                    .any(|s| subject_matches(s, user, Some(bns)))
+                {
+                    continue;
+                }
+                let role = match b.role_ref.kind.as_str() {
+                    "ClusterRole" => st.cluster_roles.get(&b.role_ref.name),
+                    _ => st.roles.get(&(bns.clone(), b.role_ref.name.clone())),
+                };
+                if let Some(r) = role {
+                    out.extend(r.rules.iter().cloned());
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether `user` may do what `attrs` describes.
+    pub fn allows(&self, user: &UserInfo, attrs: &Attributes) -> bool {
+        if user.is_admin() {
+            return true;
+        }
+        self.rules_for(user, attrs.namespace.as_deref())
+            .iter()
+            .any(|r| r.allows(attrs))
+    }
+
+    fn apply(&self, key: &str, value: Option<&[u8]>) {
+        let Some(rest) = key.strip_prefix(PREFIX) else {
+            return;
+        };
+        let mut parts = rest.splitn(3, '/');
+        let (Some(kind), Some(a)) = (parts.next(), parts.next()) else {
+            return;
+        };
+        let b = parts.next();
+        let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
+        match (kind, b) {
+            ("clusterroles", None) => {
+                match value.and_then(|v| serde_json::from_slice::<Role>(v).ok()) {
+                    Some(r) => {
+                        st.cluster_roles.insert(a.to_string(), r);
+                    }
+                    None => {
+                        st.cluster_roles.remove(a);
+                    }
+                }
+            }
+            ("clusterrolebindings", None) => {
+                match value.and_then(|v| serde_json::from_slice::<Binding>(v).ok()) {
+                    Some(r) => {
+                        st.cluster_bindings.insert(a.to_string(), r);
+                    }
+                    None => {
+                        st.cluster_bindings.remove(a);
+                    }
+                }
+            }
+            ("roles", Some(name)) => {
+                let k = (a.to_string(), name.to_string());
+                match value.and_then(|v| serde_json::from_slice::<Role>(v).ok()) {
+                    Some(r) => {
+                        st.roles.insert(k, r);
+                    }
+                    None => {
+                        st.roles.remove(&k);
+                    }
+                }
+            }
+            ("rolebindings", Some(name)) => {
+                let k = (a.to_string(), name.to_string());
+                match value.and_then(|v| serde_json::from_slice::<Binding>(v).ok()) {
+                    Some(r) => {
+                        st.bindings.insert(k, r);
+                    }
+                    None => {
+                        st.bindings.remove(&k);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Keeps the authorizer's cache in step with the store until shutdown.
+pub async fn run(cluster: Arc<Cluster>) {
+    loop {
+        let Ok(listed) = cluster.store.list(PREFIX, None, 0, None) else {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            continue;
+        };
+        {
+            let mut st = cluster
+                .rbac
+                .state
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
+            *st = State::default();
+        }
+        for kv in &listed.items {
+            cluster.rbac.apply(&kv.key, Some(&kv.value));
+        }
+        cluster.rbac.ready.notify_waiters();
+        let Ok(mut watcher) = cluster.store.watch(PREFIX, listed.revision) else {
+            continue;
+        };
+        loop {
+            let ev = tokio::select! {
+                _ = cluster.shutdown.cancelled() => return,
+                ev = watcher.next() => ev,
+            };
+            match ev {
+                Some(Ok(ev)) => match ev.kind {
+                    EventType::Deleted => cluster.rbac.apply(&ev.kv.key, None),
+                    _ => cluster.rbac.apply(&ev.kv.key, Some(&ev.kv.value)),
+                },
+                Some(Err(_)) => break,
+                None => return,
+            }
+        }
+    }
+}
+
+/// Loads the cache synchronously (at start, before serving).
+pub fn prime(cluster: &Cluster) {
+    if let Ok(listed) = cluster.store.list(PREFIX, None, 0, None) {
+        for kv in &listed.items {
+            cluster.rbac.apply(&kv.key, Some(&kv.value));
+        }
+    }
+}
+
+fn rule(verbs: &[&str], groups: &[&str], resources: &[&str]) -> Value {
+    json!({"verbs": verbs, "apiGroups": groups, "resources": resources})
+}
+
+const READ: &[&str] = &["get", "list", "watch"];
+const WRITE: &[&str] = &["create", "delete", "deletecollection", "patch", "update"];
+
+fn namespaced_resources() -> Vec<(&'static str, Vec<&'static str>)> {
+    vec![
+        (
+            "",
+            vec![
+                "pods",
+                "pods/log",
+                "pods/status",
+                "services",
+                "endpoints",
+                "configmaps",
+                "persistentvolumeclaims",
+                "replicationcontrollers",
+                "replicationcontrollers/scale",
+                "serviceaccounts",
+                "events",
+                "limitranges",
+                "resourcequotas",
+                "podtemplates",
+            ],
+        ),
+        (
+            "apps",
+            vec![
+                "deployments",
+                "deployments/scale",
+                "deployments/status",
+                "replicasets",
+                "replicasets/scale",
+                "statefulsets",
+                "statefulsets/scale",
+                "daemonsets",
+                "controllerrevisions",
+            ],
+        ),
+        ("batch", vec!["jobs", "cronjobs"]),
+        ("networking.k8s.io", vec!["ingresses", "networkpolicies"]),
+        ("policy", vec!["poddisruptionbudgets"]),
+        ("autoscaling", vec!["horizontalpodautoscalers"]),
+        ("coordination.k8s.io", vec!["leases"]),
+        ("discovery.k8s.io", vec!["endpointslices"]),
+        ("events.k8s.io", vec!["events"]),
+    ]
+}
+
+/// The bootstrap ClusterRoles and ClusterRoleBindings kube-apiserver creates.
+fn bootstrap_objects() -> Vec<(String, Value)> {
+    let mut view_rules = Vec::new();
+    let mut edit_rules = Vec::new();
+    for (g, rs) in namespaced_resources() {
+        view_rules.push(rule(READ, &[g], &rs));
+        let mut verbs: Vec<&str> = READ.to_vec();
+        verbs.extend_from_slice(WRITE);
+        edit_rules.push(rule(&verbs, &[g], &rs));
+    }
+    view_rules.push(rule(READ, &[""], &["namespaces", "namespaces/status"]));
+    edit_rules.push(rule(READ, &[""], &["namespaces", "namespaces/status"]));
+    edit_rules.push(rule(
+        &[
+            "get",
+            "list",
+            "watch",
+            "create",
+            "delete",
+            "deletecollection",
+            "patch",
+            "update",
+        ],
+        &[""],
+        &["secrets"],
+    ));
+    edit_rules.push(rule(&["create"], &[""], &["serviceaccounts/token"]));
+    let mut admin_rules = edit_rules.clone();
+    let all: Vec<&str> = [
+        "get",
+        "list",
+        "watch",
+        "create",
+        "delete",
+        "deletecollection",
+        "patch",
+        "update",
+    ]
+    .to_vec();
+    admin_rules.push(rule(
+        &all,
+        &["rbac.authorization.k8s.io"],
+        &["roles", "rolebindings"],
+    ));
+    admin_rules.push(rule(
+        &["create"],
+        &["authorization.k8s.io"],
+        &["localsubjectaccessreviews"],
+    ));
+    let role = |name: &str, rules: Vec<Value>| -> (String, Value) {
+        (
+            format!("{PREFIX}clusterroles/{name}"),
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                   "metadata": {"name": name, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+                   "rules": rules}),
+        )
+    };
+    let binding = |name: &str, role: &str, group: &str| -> (String, Value) {
+        (
+            format!("{PREFIX}clusterrolebindings/{name}"),
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                   "metadata": {"name": name, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+                   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+                   "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}]}),
+        )
+    };
+    vec![
+        role(
+            "cluster-admin",
+            vec![
+                rule(&["*"], &["*"], &["*"]),
+                json!({"verbs": ["*"], "nonResourceURLs": ["*"]}),
+            ],
+        ),
+        role("admin", admin_rules),
+        role("edit", edit_rules),
+        role("view", view_rules),
+        role(
+            "system:discovery",
+            vec![
+                json!({"verbs": ["get"], "nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/readyz", "/version", "/version/", "/openapi", "/openapi/*"]}),
+            ],
+        ),
+        role(
+            "system:basic-user",
+            vec![
+                rule(
+                    &["create"],
+                    &["authorization.k8s.io"],
+                    &["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
+                ),
+                rule(
+                    &["create"],
+                    &["authentication.k8s.io"],
+                    &["selfsubjectreviews"],
+                ),
+            ],
+        ),
+        role(
+            "system:public-info-viewer",
+            vec![
+                json!({"verbs": ["get"], "nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/"]}),
+            ],
+        ),
+        binding("cluster-admin", "cluster-admin", "system:masters"),
+        binding(
+            "system:discovery",
+            "system:discovery",
+            "system:authenticated",
+        ),
+        binding(
+            "system:basic-user",
+            "system:basic-user",
+            "system:authenticated",
+        ),
+        binding(
+            "system:public-info-viewer",
+            "system:public-info-viewer",
+            "system:authenticated",
+        ),
+    ]
+}
+
+/// Creates the bootstrap roles and bindings that do not exist yet.
+pub async fn bootstrap(cluster: &Arc<Cluster>) -> Result<(), store::StoreError> {
+    for (key, mut obj) in bootstrap_objects() {
+        if cluster.store.get(&key).is_some() {
+            continue;
+        }
+        obj["metadata"]["uid"] = json!(uuid::Uuid::new_v4().to_string());
+        obj["metadata"]["creationTimestamp"] = json!(crate::object::now_rfc3339());
+        match cluster
+            .store
+            .create(&key, Box::new(move |rev| with_resource_version(obj, rev)))
+            .await
+        {
+            Ok(_) | Err(store::StoreError::AlreadyExists) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attrs(
+        verb: &str,
+        group: &str,
+        resource: &str,
+        sub: Option<&str>,
+        name: Option<&str>,
+    ) -> Attributes {
+        Attributes {
+            verb: verb.into(),
+            api_group: group.into(),
+            resource: resource.into(),
+            subresource: sub.map(String::from),
+            name: name.map(String::from),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn rule_matching() {
+        let r = PolicyRule {
+            verbs: vec!["get".into(), "list".into()],
+            api_groups: vec!["".into()],
+            resources: vec!["pods".into(), "pods/log".into()],
+            ..Default::default()
+        };
+        assert!(r.allows(&attrs("get", "", "pods", None, Some("x"))));
+        assert!(r.allows(&attrs("get", "", "pods", Some("log"), Some("x"))));
+        assert!(!r.allows(&attrs("get", "", "pods", Some("exec"), Some("x"))));
+        assert!(!r.allows(&attrs("delete", "", "pods", None, Some("x"))));
+        assert!(!r.allows(&attrs("get", "apps", "pods", None, None)));
+        let named = PolicyRule {
+            resource_names: vec!["only".into()],
+            ..r.clone()
+        };
+        assert!(named.allows(&attrs("get", "", "pods", None, Some("only"))));
+        assert!(!named.allows(&attrs("get", "", "pods", None, Some("other"))));
+        assert!(!named.allows(&attrs("list", "", "pods", None, None)));
+        let star = PolicyRule {
+            verbs: vec!["*".into()],
+            api_groups: vec!["*".into()],
+            resources: vec!["*/scale".into()],
+            ..Default::default()
+        };
+        assert!(star.allows(&attrs(
+            "update",
+            "apps",
+            "deployments",
+            Some("scale"),
+            Some("d")
+        )));
+        assert!(!star.allows(&attrs("update", "apps", "deployments", None, Some("d"))));
+        let nr = PolicyRule {
+            verbs: vec!["get".into()],
+            non_resource_urls: vec!["/apis/*".into()],
+            ..Default::default()
+        };
+        let a = Attributes {
+            verb: "get".into(),
+            path: Some("/apis/apps".into()),
+            ..Default::default()
+        };
+        assert!(nr.allows(&a));
+    }
+}
