@@ -323,7 +323,9 @@ pub(crate) fn to_cel(node: Option<&Node>, v: &Value, root: bool) -> Cel {
                             map.insert(key(&escape(k)), to_cel(Some(p), val, false));
                         } else if let Additional::Schema(s) = &n.additional {
                             map.insert(key(k), to_cel(Some(s), val, false));
-                        } else if n.properties.is_empty() || embedded && (k == "apiVersion" || k == "kind") {
+                        } else if n.properties.is_empty()
+                            || embedded && (k == "apiVersion" || k == "kind")
+                        {
                             map.insert(key(&escape(k)), to_cel(None, val, false));
                         }
                     }
@@ -350,10 +352,11 @@ fn metadata_to_cel(v: &Value) -> Cel {
 
 fn string_to_cel(format: Option<&str>, s: &str) -> Cel {
     match format {
-        Some("date-time") => match chrono::DateTime::parse_from_rfc3339(s) {
-            Ok(t) => return Cel::Timestamp(t),
-            Err(_) => {}
-        },
+        Some("date-time") => {
+            if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+                return Cel::Timestamp(t);
+            }
+        }
         Some("duration") => {
             if let Some(d) = parse_go_duration(s) {
                 return Cel::Duration(d);

@@ -57,9 +57,8 @@ static HOSTNAME: LazyLock<Regex> = LazyLock::new(|| {
         r"^([a-zA-Z0-9\p{S}\p{L}]((-?[a-zA-Z0-9\p{S}\p{L}]{0,62})?)|([a-zA-Z0-9\p{S}\p{L}](([a-zA-Z0-9-\p{S}\p{L}]{0,61}[a-zA-Z0-9\p{S}\p{L}])?)(\.)){1,}([a-zA-Z\p{L}]){2,63})$",
     )
 });
-static UUID: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$")
-});
+static UUID: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i)^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$"));
 static UUID3: LazyLock<Regex> = LazyLock::new(|| {
     re(r"(?i)^[0-9a-f]{8}-?[0-9a-f]{4}-?3[0-9a-f]{3}-?[0-9a-f]{4}-?[0-9a-f]{12}$")
 });
@@ -77,17 +76,15 @@ static TIME: LazyLock<Regex> = LazyLock::new(|| {
 });
 static LONG_DURATION: LazyLock<Regex> = LazyLock::new(|| re(r"((\d+)\s*([A-Za-zµ]+))"));
 static SSN: LazyLock<Regex> = LazyLock::new(|| re(r"^\d{3}[- ]?\d{2}[- ]?\d{4}$"));
-static HEXCOLOR: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$"));
+static HEXCOLOR: LazyLock<Regex> = LazyLock::new(|| re(r"^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$"));
 static RGBCOLOR: LazyLock<Regex> = LazyLock::new(|| {
     re(
         r"^rgb\(\s*(0|[1-9]\d?|1\d\d?|2[0-4]\d|25[0-5])\s*,\s*(0|[1-9]\d?|1\d\d?|2[0-4]\d|25[0-5])\s*,\s*(0|[1-9]\d?|1\d\d?|2[0-4]\d|25[0-5])\s*\)$",
     )
 });
 static DNS_LABEL: LazyLock<Regex> = LazyLock::new(|| re(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"));
-static DNS_SUBDOMAIN: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-});
+static DNS_SUBDOMAIN: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"));
 static URI_SCHEME: LazyLock<Regex> = LazyLock::new(|| re(r"^[A-Za-z][A-Za-z0-9+.\-]*:"));
 
 /// Whether `s` is valid for `format`; unknown formats accept everything.
@@ -96,9 +93,7 @@ pub(crate) fn is_valid(format: &str, s: &str) -> bool {
         "bsonobjectid" => s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit()),
         "uri" => is_request_uri(s),
         "email" => is_email(s),
-        "hostname" => {
-            HOSTNAME.is_match(s) && s.len() <= 255 && s.split('.').all(|p| p.len() <= 63)
-        }
+        "hostname" => HOSTNAME.is_match(s) && s.len() <= 255 && s.split('.').all(|p| p.len() <= 63),
         "ipv4" => parse_ip_sloppy(s).is_some() && s.contains('.'),
         "ipv6" => parse_ip_sloppy(s).is_some() && s.contains(':'),
         "cidr" => is_cidr(s),
@@ -126,7 +121,9 @@ pub(crate) fn is_valid(format: &str, s: &str) -> bool {
 
 /// Go's `url.ParseRequestURI`: an absolute URI or an absolute path, no spaces.
 fn is_request_uri(s: &str) -> bool {
-    !s.is_empty() && !s.contains([' ', '\t', '\n']) && (s.starts_with('/') || URI_SCHEME.is_match(s))
+    !s.is_empty()
+        && !s.contains([' ', '\t', '\n'])
+        && (s.starts_with('/') || URI_SCHEME.is_match(s))
 }
 
 fn is_email(s: &str) -> bool {
@@ -172,7 +169,11 @@ fn is_cidr(s: &str) -> bool {
     let Some(addr) = parse_ip_sloppy(ip) else {
         return false;
     };
-    let max = if addr.is_ipv4() && !ip.contains(':') { 32 } else { 128 };
+    let max = if addr.is_ipv4() && !ip.contains(':') {
+        32
+    } else {
+        128
+    };
     !prefix.is_empty()
         && prefix.len() <= 3
         && prefix.bytes().all(|b| b.is_ascii_digit())
@@ -213,7 +214,7 @@ fn is_isbn10(s: &str) -> bool {
         .map(|(i, c)| (i as u32 + 1) * u32::from(c - b'0'))
         .sum::<u32>()
         + 10 * last;
-    sum % 11 == 0
+    sum.is_multiple_of(11)
 }
 
 fn is_isbn13(s: &str) -> bool {
@@ -227,7 +228,7 @@ fn is_isbn13(s: &str) -> bool {
         .enumerate()
         .map(|(i, c)| u32::from(c - b'0') * if i % 2 == 0 { 1 } else { 3 })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn is_credit_card(s: &str) -> bool {
@@ -246,7 +247,7 @@ fn is_credit_card(s: &str) -> bool {
         }
         sum += n;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn is_date(s: &str) -> bool {

@@ -215,8 +215,11 @@ impl Compiler {
                 )),
             },
             Some(other) if !other.is_null() && other.as_str() != Some("") => {
-                self.errors
-                    .push(FieldError::invalid(&type_path, other.clone(), "must be a string"));
+                self.errors.push(FieldError::invalid(
+                    &type_path,
+                    other.clone(),
+                    "must be a string",
+                ));
             }
             _ => {}
         }
@@ -231,8 +234,11 @@ impl Compiler {
         match place {
             Place::Root => {
                 if let Some(t) = node.ty.filter(|t| *t != Type::Object) {
-                    self.errors
-                        .push(FieldError::invalid(&type_path, t.name(), "must be object at the root"));
+                    self.errors.push(FieldError::invalid(
+                        &type_path,
+                        t.name(),
+                        "must be object at the root",
+                    ));
                 } else if node.ty.is_none() && !node.preserve_unknown {
                     self.errors.push(FieldError::required(
                         &type_path,
@@ -313,13 +319,19 @@ impl Compiler {
         node.required = v
             .get("required")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect()
+            })
             .unwrap_or_default();
         node.default = v.get("default").cloned();
     }
 
     fn nested(&mut self, v: &Value, path: &str, place: Place, node: &mut Node) {
-        let in_value_validation = matches!(place, Place::ValueValidation | Place::IntOrStringBranch);
+        let in_value_validation =
+            matches!(place, Place::ValueValidation | Place::IntOrStringBranch);
         let inner = if in_value_validation {
             Place::ValueValidation
         } else {
@@ -339,7 +351,11 @@ impl Compiler {
         };
         match v.get("items") {
             Some(items @ Value::Object(_)) => {
-                node.items = Some(Box::new(self.node(items, &child(path, "items"), items_place)));
+                node.items = Some(Box::new(self.node(
+                    items,
+                    &child(path, "items"),
+                    items_place,
+                )));
             }
             Some(Value::Array(_)) => self.errors.push(FieldError::forbidden(
                 &child(path, "items"),
@@ -452,7 +468,12 @@ impl Compiler {
         node.list_map_keys = v
             .get("x-kubernetes-list-map-keys")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect()
+            })
             .unwrap_or_default();
         let keys_path = child(path, "x-kubernetes-list-map-keys");
         match node.list_type.as_deref() {

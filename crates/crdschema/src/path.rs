@@ -18,7 +18,9 @@ pub(crate) fn index(path: &str, i: usize) -> String {
 }
 
 fn segments(path: &str) -> impl Iterator<Item = &str> {
-    path.trim_start_matches('.').split('.').filter(|s| !s.is_empty())
+    path.trim_start_matches('.')
+        .split('.')
+        .filter(|s| !s.is_empty())
 }
 
 /// Reads a simple dotted path (`.spec.replicas`) from `obj`; `None` when any step is missing

@@ -36,7 +36,8 @@ fn type_matches(node: &Node, v: &Value) -> bool {
     };
     let float_int = kind == "number"
         && accepts("integer")
-        && v.as_f64().is_some_and(|f| f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15);
+        && v.as_f64()
+            .is_some_and(|f| f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15);
     let int_float = kind == "integer" && accepts("number");
     accepts(kind) || float_int || int_float
 }
@@ -239,7 +240,11 @@ fn number(node: &Node, v: &Value, path: &str, out: &mut Vec<FieldError>) {
             None => (if excl { f <= min } else { f < min }, go_float(min)),
         };
         if bad {
-            let rel = if excl { "greater than" } else { "greater than or equal to" };
+            let rel = if excl {
+                "greater than"
+            } else {
+                "greater than or equal to"
+            };
             out.push(FieldError::invalid(
                 path,
                 go_number_value(v),
@@ -257,7 +262,11 @@ fn number(node: &Node, v: &Value, path: &str, out: &mut Vec<FieldError>) {
             None => (if excl { f >= max } else { f > max }, go_float(max)),
         };
         if bad {
-            let rel = if excl { "less than" } else { "less than or equal to" };
+            let rel = if excl {
+                "less than"
+            } else {
+                "less than or equal to"
+            };
             out.push(FieldError::invalid(
                 path,
                 go_number_value(v),
@@ -321,8 +330,7 @@ pub(crate) fn json_equal(a: &Value, b: &Value) -> bool {
         }
         (Value::Object(x), Value::Object(y)) => {
             x.len() == y.len()
-                && x
-                    .iter()
+                && x.iter()
                     .all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
         }
         _ => a == b,
@@ -394,9 +402,12 @@ fn object(
 /// Whether kube stops before CEL because of these errors (a wrong type or enum value makes
 /// rule evaluation meaningless).
 pub(crate) fn blocks_cel(errors: &[FieldError]) -> bool {
-    errors
-        .iter()
-        .any(|e| matches!(e.kind, FieldErrorKind::TypeInvalid | FieldErrorKind::NotSupported))
+    errors.iter().any(|e| {
+        matches!(
+            e.kind,
+            FieldErrorKind::TypeInvalid | FieldErrorKind::NotSupported
+        )
+    })
 }
 
 /// The error kube adds instead of running CEL over an object with blocking errors.

@@ -39,7 +39,11 @@ pub(crate) fn walk(
         Value::Object(obj) => {
             if node.embedded {
                 for k in ["apiVersion", "kind"] {
-                    if !obj.get(k).is_some_and(|s| s.as_str().is_some_and(|s| !s.is_empty())) {
+                    let present = obj
+                        .get(k)
+                        .and_then(Value::as_str)
+                        .is_some_and(|s| !s.is_empty());
+                    if !present {
                         found
                             .embedded
                             .push(FieldError::required(&child(path, k), "must not be empty"));
@@ -67,7 +71,15 @@ pub(crate) fn walk(
                         .find(|o| same_keys(&node.list_map_keys, item, o)),
                     _ => None,
                 };
-                walk(item_node, item, old_item, &index(path, i), false, run_cel, found);
+                walk(
+                    item_node,
+                    item,
+                    old_item,
+                    &index(path, i),
+                    false,
+                    run_cel,
+                    found,
+                );
             }
         }
         _ => {}

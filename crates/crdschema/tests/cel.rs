@@ -110,7 +110,14 @@ fn transition_rules_need_the_old_object() {
         ]
     );
     // A field absent from the old object has no oldSelf, so its rule is skipped.
-    assert!(check(&s, json!({"replicas": 3, "mode": "b"}), Some(json!({"replicas": 3}))).is_empty());
+    assert!(
+        check(
+            &s,
+            json!({"replicas": 3, "mode": "b"}),
+            Some(json!({"replicas": 3}))
+        )
+        .is_empty()
+    );
 }
 
 #[test]
@@ -149,7 +156,14 @@ fn map_lists_correlate_old_items_by_key() {
     }));
     let old = json!({"ports": [{"name": "a", "port": 1}, {"name": "b", "port": 2}]});
     // Reordered but unchanged: correlated by name, so no error.
-    assert!(check(&s, json!({"ports": [{"name": "b", "port": 2}, {"name": "a", "port": 1}]}), Some(old.clone())).is_empty());
+    assert!(
+        check(
+            &s,
+            json!({"ports": [{"name": "b", "port": 2}, {"name": "a", "port": 1}]}),
+            Some(old.clone())
+        )
+        .is_empty()
+    );
     assert_eq!(
         check(&s, json!({"ports": [{"name": "b", "port": 3}]}), Some(old)),
         [r#"spec.ports[0]: Invalid value: "object": port is immutable"#]
@@ -175,14 +189,27 @@ fn macros_and_has() {
             {"rule": "self.labels.all(k, k.matches('^[a-z]+$'))", "message": "keys"}
         ]
     }));
-    assert!(check(&s, json!({"items": ["a", "b"], "labels": {"app": "x"}}), None).is_empty());
+    assert!(
+        check(
+            &s,
+            json!({"items": ["a", "b"], "labels": {"app": "x"}}),
+            None
+        )
+        .is_empty()
+    );
     let got = check(
         &s,
         json!({"items": ["toolong", "b", "b", "zed"], "labels": {"App": "x"}, "opt": ""}),
         None,
     );
-    let msgs: Vec<&str> = got.iter().map(|m| m.rsplit(": ").next().unwrap_or("")).collect();
-    assert_eq!(msgs, ["all", "exists", "exists_one", "filter", "has", "keys"]);
+    let msgs: Vec<&str> = got
+        .iter()
+        .map(|m| m.rsplit(": ").next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        msgs,
+        ["all", "exists", "exists_one", "filter", "has", "keys"]
+    );
 }
 
 #[test]
@@ -232,7 +259,11 @@ fn escaped_property_names_and_root_fields() {
     }));
     let obj = json!({"metadata": {"name": "b", "labels": {"x": "y"}},
                      "spec": {"x-y": 0, "namespace": "kube-system"}});
-    let got: Vec<String> = s.validate(&obj, None).iter().map(ToString::to_string).collect();
+    let got: Vec<String> = s
+        .validate(&obj, None)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     assert_eq!(
         got,
         [
@@ -271,6 +302,9 @@ fn bad_rules_refuse_the_schema() {
     .unwrap_or_default();
     assert_eq!(err.len(), 3, "{err:?}");
     assert!(err[0].starts_with(r#"openAPIV3Schema.x-kubernetes-validations[0].rule: Invalid value: "self.a >": compilation failed"#));
-    assert_eq!(err[1], "openAPIV3Schema.x-kubernetes-validations[1].rule: Required value: rule is not specified");
+    assert_eq!(
+        err[1],
+        "openAPIV3Schema.x-kubernetes-validations[1].rule: Required value: rule is not specified"
+    );
     assert!(err[2].starts_with(r#"openAPIV3Schema.x-kubernetes-validations[2].reason: Invalid value: "Nope": supported values:"#));
 }

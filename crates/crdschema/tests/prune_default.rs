@@ -117,7 +117,10 @@ fn defaults_nested_objects_and_newly_defaulted_parents() {
     let mut obj = json!({"spec": {"replicas": 3, "strategy": {"type": "Recreate"}}});
     s.default(&mut obj);
     assert_eq!(obj["spec"]["replicas"], json!(3));
-    assert_eq!(obj["spec"]["strategy"], json!({"type": "Recreate", "maxSurge": 25}));
+    assert_eq!(
+        obj["spec"]["strategy"],
+        json!({"type": "Recreate", "maxSurge": 25})
+    );
 }
 
 #[test]

@@ -34,10 +34,20 @@ fn corpus_schemas() -> Vec<(String, String, Value)> {
     yaml_files(&charts_dir(), &mut files);
     files.sort();
     let mut out = Vec::new();
-    for file in files.iter().filter(|f| f.components().any(|c| c.as_os_str() == "crds")) {
-        let Ok(text) = std::fs::read_to_string(file) else { continue };
-        let Ok(docs) = serde_saphyr::from_multiple::<Value>(&text) else { continue };
-        for doc in docs.iter().filter(|d| d["kind"] == "CustomResourceDefinition") {
+    for file in files
+        .iter()
+        .filter(|f| f.components().any(|c| c.as_os_str() == "crds"))
+    {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        let Ok(docs) = serde_saphyr::from_multiple::<Value>(&text) else {
+            continue;
+        };
+        for doc in docs
+            .iter()
+            .filter(|d| d["kind"] == "CustomResourceDefinition")
+        {
             for v in doc["spec"]["versions"].as_array().into_iter().flatten() {
                 let schema = &v["schema"]["openAPIV3Schema"];
                 if schema.is_object() {
@@ -68,7 +78,11 @@ fn corpus_crds_compile() {
             failures.push(format!("{file} {version}: {e}"));
         }
     }
-    eprintln!("compiled {} schemas in {:?}", schemas.len(), start.elapsed());
+    eprintln!(
+        "compiled {} schemas in {:?}",
+        schemas.len(),
+        start.elapsed()
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

@@ -34,7 +34,9 @@ fn accepts_a_typical_schema() {
 fn property_without_type() {
     assert_eq!(
         errors(json!({"type": "object", "properties": {"a": {}}})),
-        [format!("{P}.properties[a].type: Required value: must not be empty for specified object fields")]
+        [format!(
+            "{P}.properties[a].type: Required value: must not be empty for specified object fields"
+        )]
     );
 }
 
@@ -42,7 +44,9 @@ fn property_without_type() {
 fn root_must_be_an_object() {
     assert_eq!(
         errors(json!({"type": "string"})),
-        [format!(r#"{P}.type: Invalid value: "string": must be object at the root"#)]
+        [format!(
+            r#"{P}.type: Invalid value: "string": must be object at the root"#
+        )]
     );
 }
 
@@ -74,15 +78,22 @@ fn structural_violations() {
     ];
     for want in expect_prefixes {
         let want = format!("{P}.{want}");
-        assert!(got.iter().any(|g| g.starts_with(&want)), "missing {want}\nin {got:#?}");
+        assert!(
+            got.iter().any(|g| g.starts_with(&want)),
+            "missing {want}\nin {got:#?}"
+        );
     }
 }
 
 #[test]
 fn metadata_may_only_narrow_name() {
     assert_eq!(
-        errors(json!({"type": "object", "properties": {"metadata": {"type": "object",
-            "properties": {"labels": {"type": "object"}}}}})),
-        [format!("{P}.properties[metadata]: Forbidden: must not specify anything other than name and generateName, but metadata is implicitly specified")]
+        errors(
+            json!({"type": "object", "properties": {"metadata": {"type": "object",
+            "properties": {"labels": {"type": "object"}}}}})
+        ),
+        [format!(
+            "{P}.properties[metadata]: Forbidden: must not specify anything other than name and generateName, but metadata is implicitly specified"
+        )]
     );
 }

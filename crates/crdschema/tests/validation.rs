@@ -17,11 +17,17 @@ fn schema(spec_props: Value) -> Schema {
 }
 
 fn messages(s: &Schema, obj: &Value) -> Vec<String> {
-    s.validate(obj, None).iter().map(ToString::to_string).collect()
+    s.validate(obj, None)
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
 
 fn one(spec_props: Value, spec: Value) -> Vec<String> {
-    messages(&schema(spec_props), &json!({"apiVersion": "x/v1", "kind": "X", "spec": spec}))
+    messages(
+        &schema(spec_props),
+        &json!({"apiVersion": "x/v1", "kind": "X", "spec": spec}),
+    )
 }
 
 #[test]
@@ -45,7 +51,10 @@ fn enum_reports_supported_values() {
         json!({"n": {"type": "integer", "enum": [1, 2]}}),
         json!({"n": 3}),
     );
-    assert_eq!(got, [r#"spec.n: Unsupported value: 3: supported values: "1", "2""#]);
+    assert_eq!(
+        got,
+        [r#"spec.n: Unsupported value: 3: supported values: "1", "2""#]
+    );
 }
 
 #[test]
@@ -53,11 +62,15 @@ fn maximum_and_minimum() {
     let props = json!({"replicas": {"type": "integer", "minimum": 1, "maximum": 10}});
     assert_eq!(
         one(props.clone(), json!({"replicas": 11})),
-        ["spec.replicas: Invalid value: 11: spec.replicas in body should be less than or equal to 10"]
+        [
+            "spec.replicas: Invalid value: 11: spec.replicas in body should be less than or equal to 10"
+        ]
     );
     assert_eq!(
         one(props.clone(), json!({"replicas": 0})),
-        ["spec.replicas: Invalid value: 0: spec.replicas in body should be greater than or equal to 1"]
+        [
+            "spec.replicas: Invalid value: 0: spec.replicas in body should be greater than or equal to 1"
+        ]
     );
     assert!(one(props, json!({"replicas": 10})).is_empty());
     let excl = json!({"r": {"type": "number", "minimum": 0.5, "exclusiveMinimum": true,
@@ -75,10 +88,19 @@ fn maximum_and_minimum() {
 #[test]
 fn multiple_of() {
     assert_eq!(
-        one(json!({"n": {"type": "integer", "multipleOf": 5}}), json!({"n": 7})),
+        one(
+            json!({"n": {"type": "integer", "multipleOf": 5}}),
+            json!({"n": 7})
+        ),
         ["spec.n: Invalid value: 7: spec.n in body should be a multiple of 5"]
     );
-    assert!(one(json!({"n": {"type": "integer", "multipleOf": 5}}), json!({"n": 10})).is_empty());
+    assert!(
+        one(
+            json!({"n": {"type": "integer", "multipleOf": 5}}),
+            json!({"n": 10})
+        )
+        .is_empty()
+    );
 }
 
 #[test]
@@ -100,7 +122,11 @@ fn string_lengths_and_pattern() {
     // Lengths count characters, not bytes.
     assert!(one(props, json!({"name": "ééééé"})).len() == 1);
     assert!(
-        one(json!({"n": {"type": "string", "maxLength": 5}}), json!({"n": "ééééé"})).is_empty()
+        one(
+            json!({"n": {"type": "string", "maxLength": 5}}),
+            json!({"n": "ééééé"})
+        )
+        .is_empty()
     );
 }
 
@@ -110,31 +136,47 @@ fn types() {
                        "ratio": {"type": "number"}, "tags": {"type": "array", "items": {"type": "string"}}});
     assert_eq!(
         one(props.clone(), json!({"replicas": "three"})),
-        [r#"spec.replicas: Invalid value: "string": spec.replicas in body must be of type integer: "string""#]
+        [
+            r#"spec.replicas: Invalid value: "string": spec.replicas in body must be of type integer: "string""#
+        ]
     );
     assert_eq!(
         one(props.clone(), json!({"flag": 1})),
-        [r#"spec.flag: Invalid value: "integer": spec.flag in body must be of type boolean: "integer""#]
+        [
+            r#"spec.flag: Invalid value: "integer": spec.flag in body must be of type boolean: "integer""#
+        ]
     );
     assert_eq!(
         one(props.clone(), json!({"replicas": 1.5})),
-        [r#"spec.replicas: Invalid value: "number": spec.replicas in body must be of type integer: "number""#]
+        [
+            r#"spec.replicas: Invalid value: "number": spec.replicas in body must be of type integer: "number""#
+        ]
     );
     // An integral float is an integer; an integer is a number.
     assert!(one(props.clone(), json!({"replicas": 2.0, "ratio": 3})).is_empty());
     assert_eq!(
         one(props.clone(), json!({"tags": ["a", 1]})),
-        [r#"spec.tags[1]: Invalid value: "integer": spec.tags[1] in body must be of type string: "integer""#]
+        [
+            r#"spec.tags[1]: Invalid value: "integer": spec.tags[1] in body must be of type string: "integer""#
+        ]
     );
     assert_eq!(
         one(props, json!({"replicas": null})),
-        [r#"spec.replicas: Invalid value: "null": spec.replicas in body must be of type integer: "null""#]
+        [
+            r#"spec.replicas: Invalid value: "null": spec.replicas in body must be of type integer: "null""#
+        ]
     );
 }
 
 #[test]
 fn nullable_allows_null() {
-    assert!(one(json!({"x": {"type": "string", "nullable": true}}), json!({"x": null})).is_empty());
+    assert!(
+        one(
+            json!({"x": {"type": "string", "nullable": true}}),
+            json!({"x": null})
+        )
+        .is_empty()
+    );
 }
 
 #[test]
@@ -144,7 +186,9 @@ fn int_or_string() {
     assert!(one(props.clone(), json!({"port": "http"})).is_empty());
     assert_eq!(
         one(props, json!({"port": true})),
-        [r#"spec.port: Invalid value: "boolean": spec.port in body must be of type integer,string: "boolean""#]
+        [
+            r#"spec.port: Invalid value: "boolean": spec.port in body must be of type integer,string: "boolean""#
+        ]
     );
 }
 
@@ -157,7 +201,10 @@ fn required_fields() {
             "properties": {"name": {"type": "string"}, "size": {"type": "integer"}}}}
     }))
     .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(messages(&s, &json!({"kind": "X"})), ["spec: Required value"]);
+    assert_eq!(
+        messages(&s, &json!({"kind": "X"})),
+        ["spec: Required value"]
+    );
     assert_eq!(
         messages(&s, &json!({"spec": {}})),
         ["spec.name: Required value", "spec.size: Required value"]
@@ -180,7 +227,10 @@ fn item_and_property_counts() {
         ["spec.list: Invalid value: 0: spec.list in body should have at least 1 items"]
     );
     assert_eq!(
-        one(props.clone(), json!({"map": {"a": "1", "b": "2", "c": "3"}})),
+        one(
+            props.clone(),
+            json!({"map": {"a": "1", "b": "2", "c": "3"}})
+        ),
         ["spec.map: Too many: 3: must have at most 2 items"]
     );
     assert_eq!(
@@ -189,7 +239,9 @@ fn item_and_property_counts() {
     );
     assert_eq!(
         one(props, json!({"map": {"a": 1}})),
-        [r#"spec.map.a: Invalid value: "integer": spec.map.a in body must be of type string: "integer""#]
+        [
+            r#"spec.map.a: Invalid value: "integer": spec.map.a in body must be of type string: "integer""#
+        ]
     );
 }
 
@@ -205,7 +257,9 @@ fn formats() {
     );
     assert_eq!(
         one(props.clone(), json!({"at": "yesterday"})),
-        [r#"spec.at: Invalid value: "yesterday": spec.at in body must be of type date-time: "yesterday""#]
+        [
+            r#"spec.at: Invalid value: "yesterday": spec.at in body must be of type date-time: "yesterday""#
+        ]
     );
     assert!(
         one(
@@ -217,7 +271,9 @@ fn formats() {
     );
     assert_eq!(
         one(props, json!({"n": 4_000_000_000u64})),
-        [r#"<nil>: Invalid value: "": Checked value must be of type integer with format int32 in spec.n"#]
+        [
+            r#"<nil>: Invalid value: "": Checked value must be of type integer with format int32 in spec.n"#
+        ]
     );
 }
 
@@ -237,7 +293,9 @@ fn combinators() {
     assert!(one(props.clone(), json!({"delta": "xoobarbaz"})).is_empty());
     assert_eq!(
         one(props.clone(), json!({"one": 5})),
-        [r#"<nil>: Invalid value: "": "spec.one" must validate one and only one schema (oneOf). Found 2 valid alternatives"#]
+        [
+            r#"<nil>: Invalid value: "": "spec.one" must validate one and only one schema (oneOf). Found 2 valid alternatives"#
+        ]
     );
     assert!(one(props.clone(), json!({"one": 11})).is_empty());
     assert_eq!(
@@ -267,10 +325,19 @@ fn list_types_reject_duplicates() {
         [r#"spec.set[2]: Duplicate value: "a""#]
     );
     assert_eq!(
-        one(props.clone(), json!({"ports": [{"name": "a", "port": 1}, {"name": "a", "port": 2}]})),
+        one(
+            props.clone(),
+            json!({"ports": [{"name": "a", "port": 1}, {"name": "a", "port": 2}]})
+        ),
         [r#"spec.ports[1]: Duplicate value: {"name":"a"}"#]
     );
-    assert!(one(props, json!({"ports": [{"name": "a"}, {"name": "b"}], "set": ["a", "b"]})).is_empty());
+    assert!(
+        one(
+            props,
+            json!({"ports": [{"name": "a"}, {"name": "b"}], "set": ["a", "b"]})
+        )
+        .is_empty()
+    );
 }
 
 #[test]
@@ -278,13 +345,22 @@ fn embedded_resources_need_kind_and_api_version() {
     let props = json!({"template": {"type": "object", "x-kubernetes-embedded-resource": true,
                                     "x-kubernetes-preserve-unknown-fields": true}});
     assert_eq!(
-        one(props.clone(), json!({"template": {"metadata": {"name": "x"}}})),
+        one(
+            props.clone(),
+            json!({"template": {"metadata": {"name": "x"}}})
+        ),
         [
             "spec.template.apiVersion: Required value: must not be empty",
             "spec.template.kind: Required value: must not be empty"
         ]
     );
-    assert!(one(props, json!({"template": {"apiVersion": "v1", "kind": "Pod"}})).is_empty());
+    assert!(
+        one(
+            props,
+            json!({"template": {"apiVersion": "v1", "kind": "Pod"}})
+        )
+        .is_empty()
+    );
 }
 
 #[test]
@@ -295,7 +371,13 @@ fn metadata_is_left_to_the_api_server_except_name() {
             "properties": {"name": {"type": "string", "maxLength": 5}}}}
     }))
     .unwrap_or_else(|e| panic!("{e}"));
-    assert!(messages(&s, &json!({"metadata": {"name": "abc", "labels": {"a": "b"}}})).is_empty());
+    assert!(
+        messages(
+            &s,
+            &json!({"metadata": {"name": "abc", "labels": {"a": "b"}}})
+        )
+        .is_empty()
+    );
     assert_eq!(
         messages(&s, &json!({"metadata": {"name": "abcdefgh"}})),
         ["metadata.name: Too long: may not be more than 5 bytes"]
