@@ -15,6 +15,7 @@ mod jsonpath;
 mod node;
 mod path;
 mod prune;
+mod structural;
 mod validate;
 mod walk;
 
@@ -134,5 +135,15 @@ impl Schema {
                 || matches!(&n.additional, node::Additional::Schema(s) if any(s))
         }
         any(&self.root)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The API server shares compiled schemas between request threads.
+    #[test]
+    fn schema_is_send_and_sync() {
+        fn shared<T: Send + Sync>() {}
+        shared::<super::Schema>();
     }
 }

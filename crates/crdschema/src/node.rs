@@ -8,7 +8,8 @@ use apimachinery::FieldError;
 use regex::Regex;
 use serde_json::Value;
 
-use crate::cel::{self, Rule};
+use crate::cel::Rule;
+use crate::path::child;
 
 /// A schema `type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,14 +134,6 @@ fn bool_of(v: &Value, key: &str) -> bool {
     v.get(key).and_then(Value::as_bool).unwrap_or(false)
 }
 
-fn child(path: &str, seg: &str) -> String {
-    if path.is_empty() {
-        seg.to_string()
-    } else {
-        format!("{path}.{seg}")
-    }
-}
-
 impl Compiler {
     pub(crate) fn new() -> Self {
         Compiler {
@@ -199,6 +192,7 @@ impl Compiler {
             let scalar = matches!(node.ty, None | Some(Type::Integer | Type::String));
             self.value_validation_limits(v, path, scalar);
         }
+        self.check_default(&node, path, place);
         self.depth -= 1;
         node
     }
@@ -425,146 +419,6 @@ impl Compiler {
             && let Some(meta) = v.get("properties").and_then(|p| p.get("metadata"))
         {
             self.root_metadata(meta, path);
-        }
-    }
-
-    /// kube lets a CRD restrict only `metadata.name` and `metadata.generateName`.
-    fn root_metadata(&mut self, meta: &Value, path: &str) {
-        let m_path = format!("{}[metadata]", child(path, "properties"));
-        let Some(obj) = meta.as_object() else { return };
-        let only_allowed = obj.iter().all(|(k, val)| match k.as_str() {
-            "type" => val.as_str() == Some("object"),
-            "properties" => val
-                .as_object()
-                .is_some_and(|p| p.keys().all(|k| k == "name" || k == "generateName")),
-            _ => false,
-        });
-        if !only_allowed {
-            self.errors.push(FieldError::forbidden(
-                &m_path,
-                "must not specify anything other than name and generateName, but metadata is implicitly specified",
-            ));
-        }
-    }
-
-    fn extensions(&mut self, v: &Value, path: &str, node: &mut Node) {
-        let lt_path = child(path, "x-kubernetes-list-type");
-        if let Some(lt) = v.get("x-kubernetes-list-type").and_then(Value::as_str) {
-            if !matches!(lt, "atomic" | "set" | "map") {
-                self.errors.push(FieldError::not_supported(
-                    &lt_path,
-                    lt,
-                    &["atomic", "set", "map"],
-                ));
-            } else if node.ty != Some(Type::Array) {
-                self.errors.push(FieldError::invalid(
-                    &lt_path,
-                    lt,
-                    "must only be used if type is array",
-                ));
-            }
-            node.list_type = Some(lt.to_string());
-        }
-        node.list_map_keys = v
-            .get("x-kubernetes-list-map-keys")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(String::from)
-                    .collect()
-            })
-            .unwrap_or_default();
-        let keys_path = child(path, "x-kubernetes-list-map-keys");
-        match node.list_type.as_deref() {
-            Some("map") if node.list_map_keys.is_empty() => self.errors.push(FieldError::required(
-                &keys_path,
-                "must not be empty if x-kubernetes-list-type is map",
-            )),
-            Some("map") => {
-                if let Some(items) = &node.items {
-                    if items.ty != Some(Type::Object) {
-                        self.errors.push(FieldError::invalid(
-                            &child(path, "items.type"),
-                            items.ty.map(Type::name).unwrap_or_default(),
-                            "must be object if parent array's x-kubernetes-list-type is map",
-                        ));
-                    }
-                    for k in &node.list_map_keys {
-                        if !items.properties.contains_key(k) {
-                            self.errors.push(FieldError::invalid(
-                                &keys_path,
-                                node.list_map_keys
-                                    .iter()
-                                    .map(|s| Value::from(s.as_str()))
-                                    .collect::<Vec<_>>(),
-                                &format!("entries must all be names of item properties: {k}"),
-                            ));
-                        }
-                    }
-                }
-            }
-            Some("set") => {
-                if let Some(items) = &node.items
-                    && matches!(items.ty, Some(Type::Object | Type::Array))
-                {
-                    self.errors.push(FieldError::invalid(
-                        &child(path, "items.type"),
-                        items.ty.map(Type::name).unwrap_or_default(),
-                        "must be a scalar type if parent array's x-kubernetes-list-type is set",
-                    ));
-                }
-            }
-            _ if !node.list_map_keys.is_empty() => self.errors.push(FieldError::invalid(
-                &lt_path,
-                node.list_type.clone().unwrap_or_default(),
-                "must be map if x-kubernetes-list-map-keys is non-empty",
-            )),
-            _ => {}
-        }
-    }
-
-    fn rules(&mut self, v: &Value, path: &str, node: &Node) -> Vec<Rule> {
-        let Some(list) = v.get("x-kubernetes-validations").and_then(Value::as_array) else {
-            return Vec::new();
-        };
-        let mut out = Vec::with_capacity(list.len());
-        for (i, raw) in list.iter().enumerate() {
-            let r_path = format!("{}[{i}]", child(path, "x-kubernetes-validations"));
-            match cel::compile_rule(raw, node) {
-                Ok(rule) => out.push(rule),
-                Err(errs) => {
-                    for (field, value, detail) in errs {
-                        self.errors.push(if detail.is_empty() {
-                            FieldError::required(&child(&r_path, field), "rule is not specified")
-                        } else {
-                            FieldError::invalid(&child(&r_path, field), value, &detail)
-                        });
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    /// Inside `allOf`/`anyOf`/`oneOf`/`not` only value validations are structural.
-    fn value_validation_limits(&mut self, v: &Value, path: &str, type_allowed: bool) {
-        for key in [
-            "type",
-            "nullable",
-            "default",
-            "additionalProperties",
-            "x-kubernetes-preserve-unknown-fields",
-            "x-kubernetes-embedded-resource",
-            "x-kubernetes-int-or-string",
-            "x-kubernetes-validations",
-        ] {
-            if v.get(key).is_some() && !(type_allowed && key == "type") {
-                self.errors.push(FieldError::forbidden(
-                    &child(path, key),
-                    "must be empty to be structural",
-                ));
-            }
         }
     }
 }

@@ -97,3 +97,17 @@ fn metadata_may_only_narrow_name() {
         )]
     );
 }
+
+#[test]
+fn defaults_must_validate() {
+    assert_eq!(
+        errors(json!({"type": "object", "properties": {
+            "n": {"type": "integer", "maximum": 3, "default": 5},
+            "ok": {"type": "object", "default": {}, "required": ["a"],
+                   "properties": {"a": {"type": "string", "default": "x"}}}
+        }})),
+        [format!(
+            "{P}.properties[n].default: Invalid value: 5: default in body should be less than or equal to 3"
+        )]
+    );
+}
