@@ -204,6 +204,12 @@ fn write_branch(f: &mut fmt::Formatter<'_>, kw: &str, b: &Branch) -> fmt::Result
 
 impl fmt::Display for Pipe {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::stack::grow(|| self.write_to(f))
+    }
+}
+
+impl Pipe {
+    fn write_to(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if !self.decl.is_empty() {
             for (i, d) in self.decl.iter().enumerate() {
                 if i > 0 {
@@ -276,5 +282,24 @@ impl fmt::Display for Arg {
                 Ok(())
             }
         }
+    }
+}
+
+// Deeply nested trees (up to the parser's nesting limit) are dropped recursively; continue on
+// a fresh stack segment when the current one runs low, as parsing and execution do.
+impl Drop for Pipe {
+    fn drop(&mut self) {
+        if !self.cmds.is_empty() {
+            let cmds = std::mem::take(&mut self.cmds);
+            crate::stack::grow(move || drop(cmds));
+        }
+    }
+}
+
+impl Drop for Branch {
+    fn drop(&mut self) {
+        let list = std::mem::take(&mut self.list);
+        let else_list = self.else_list.take();
+        crate::stack::grow(move || drop((list, else_list)));
     }
 }

@@ -28,7 +28,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_depth: 100,
+            max_depth: 1000,
             deadline: None,
             max_output: 64 << 20,
             missing_key_error: false,
@@ -283,10 +283,13 @@ impl<'t, 'a, 'p> Exec<'t, 'a, 'p> {
     }
 
     fn walk(&mut self, dot: &Slot, nodes: &'t [Node], out: &mut String) -> Result<(), Stop> {
-        for n in nodes {
-            self.walk_node(dot, n, out)?;
-        }
-        Ok(())
+        // Nested blocks and template calls recurse; grow the stack instead of overflowing it.
+        crate::stack::grow(|| {
+            for n in nodes {
+                self.walk_node(dot, n, out)?;
+            }
+            Ok(())
+        })
     }
 
     fn walk_node(&mut self, dot: &Slot, node: &'t Node, out: &mut String) -> Result<(), Stop> {
@@ -551,6 +554,10 @@ impl<'t, 'a, 'p> Exec<'t, 'a, 'p> {
     }
 
     fn eval_pipeline(&mut self, dot: &Slot, pipe: &'t Pipe) -> EResult<Value> {
+        crate::stack::grow(|| self.eval_pipeline_inner(dot, pipe))
+    }
+
+    fn eval_pipeline_inner(&mut self, dot: &Slot, pipe: &'t Pipe) -> EResult<Value> {
         self.at = At::Pipe(pipe);
         let mut value: Option<Value> = None;
         for cmd in &pipe.cmds {

@@ -20,6 +20,7 @@ pub mod gofmt;
 mod lex;
 mod number;
 mod parse;
+mod stack;
 mod template;
 mod value;
 

@@ -44,7 +44,7 @@ pub(crate) fn parse(
 }
 
 /// Deepest nesting of parentheses and blocks accepted.
-const MAX_NESTING: usize = 100;
+const MAX_NESTING: usize = 1000;
 
 struct Parser<'f> {
     depth: usize,
@@ -284,7 +284,7 @@ impl Parser<'_> {
         }
         let mark = self.vars.len();
         self.depth += 1;
-        let r = self.control_inner(context);
+        let r = crate::stack::grow(|| self.control_inner(context));
         self.depth -= 1;
         self.vars.truncate(mark);
         r
@@ -370,12 +370,11 @@ impl Parser<'_> {
     }
 
     fn pipeline(&mut self, context: &str, end: ItemType) -> PResult<Pipe> {
-        // Go has no limit (goroutine stacks grow); a fixed stack needs one.
         if self.depth >= MAX_NESTING {
             return Err(self.errorf(format!("template nesting exceeds {MAX_NESTING} levels")));
         }
         self.depth += 1;
-        let r = self.pipeline_inner(context, end);
+        let r = crate::stack::grow(|| self.pipeline_inner(context, end));
         self.depth -= 1;
         r
     }

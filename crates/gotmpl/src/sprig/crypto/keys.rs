@@ -53,7 +53,7 @@ pub fn generate(kind: &str) -> Result<PrivateKey, String> {
 
 /// A fresh RSA key of `bits` bits.
 pub fn generate_rsa(bits: usize) -> Result<PrivateKey, String> {
-    rsa::RsaPrivateKey::new(&mut OsRng, bits)
+    super::rsagen::generate(bits)
         .map(|k| PrivateKey::Rsa(Box::new(k)))
         .map_err(|e| e.to_string())
 }

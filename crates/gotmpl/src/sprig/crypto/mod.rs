@@ -8,6 +8,7 @@
 mod cert;
 mod der;
 mod keys;
+mod rsagen;
 mod secrets;
 
 use std::collections::BTreeMap;
