@@ -68,6 +68,8 @@ pub struct Cluster {
     pub allocator: crate::allocate::Allocator,
     /// Wakes the namespace controller.
     pub namespace_kick: tokio::sync::Notify,
+    /// Compiled schemas and printer columns of served custom resources.
+    pub compiled_crds: std::sync::RwLock<Arc<crate::crd::CompiledCrds>>,
     /// RBAC roles and bindings, kept in step with the store.
     pub rbac: crate::rbac::Authorizer,
     /// OpenAPI schemas of served custom resources, rebuilt after CRD changes.
@@ -91,6 +93,20 @@ impl Cluster {
             .write()
             .unwrap_or_else(|p| p.into_inner()) = Some(fresh.clone());
         fresh
+    }
+
+    /// The compiled schema of a custom resource's version.
+    pub fn compiled_crd(
+        &self,
+        res: &crate::registry::Resource,
+    ) -> Option<Arc<crate::crd::CompiledVersion>> {
+        let all = self
+            .compiled_crds
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        all.get(&(res.group.clone(), res.plural.clone(), res.version.clone()))
+            .cloned()
     }
 
     /// Drops the cached CRD schemas (after a CRD changed).

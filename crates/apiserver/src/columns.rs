@@ -176,8 +176,27 @@ fn columns_for(res: &Resource) -> Vec<Col> {
     }
 }
 
+fn custom_definitions(cols: &[Value]) -> Value {
+    let mut out = vec![
+        json!({"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace.", "priority": 0}),
+    ];
+    for c in cols {
+        out.push(json!({
+            "name": c["name"],
+            "type": c["type"],
+            "format": c.get("format").cloned().unwrap_or(json!("")),
+            "description": c.get("description").cloned().unwrap_or(json!("")),
+            "priority": c.get("priority").cloned().unwrap_or(json!(0)),
+        }));
+    }
+    Value::Array(out)
+}
+
 /// `columnDefinitions` of a resource's Table.
 pub fn definitions(res: &Resource) -> Value {
+    if let Some(cols) = res.printer_columns.as_array().filter(|c| !c.is_empty()) {
+        return custom_definitions(cols);
+    }
     let cols: Vec<Value> = columns_for(res)
         .iter()
         .map(|col| {
@@ -289,6 +308,15 @@ pub fn pod_status(obj: &Value) -> String {
 
 /// The cells of one row.
 pub fn cells(res: &Resource, obj: &Value) -> Vec<Value> {
+    if res
+        .printer_columns
+        .as_array()
+        .is_some_and(|c| !c.is_empty())
+    {
+        let mut out = vec![name(obj)];
+        out.extend(crdschema::printer_cells(&res.printer_columns, obj));
+        return out;
+    }
     let age = Value::String(age(obj));
     match (res.group.as_str(), res.plural.as_str()) {
         ("", "pods") => {

@@ -109,6 +109,7 @@ pub fn resources_of(crd: &Value) -> Vec<Resource> {
                 verbs,
                 stored: true,
                 custom: true,
+                printer_columns: v["additionalPrinterColumns"].clone(),
             })
         })
         .collect()
@@ -135,6 +136,10 @@ pub fn sync_registry(cluster: &Cluster) {
         served.extend(resources_of(crd));
     }
     cluster.registry.replace_custom(served);
+    *cluster
+        .compiled_crds
+        .write()
+        .unwrap_or_else(|p| p.into_inner()) = Arc::new(compile_all(&crds));
     cluster.invalidate_crd_schemas();
 }
 
@@ -382,4 +387,137 @@ pub fn in_version(res: &Resource, stored: &bytes::Bytes) -> bytes::Bytes {
 
 fn memchr_contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// One served version's compiled schema and printer columns.
+pub struct CompiledVersion {
+    /// The structural schema (`None` when the version has none).
+    pub schema: Option<crdschema::Schema>,
+    /// `additionalPrinterColumns`.
+    pub columns: Value,
+}
+
+/// Compiled versions of every served custom resource, keyed by (group, plural, version).
+pub type CompiledCrds = std::collections::HashMap<(String, String, String), Arc<CompiledVersion>>;
+
+/// Compiles the schemas of every stored CRD.
+pub fn compile_all(crds: &[Value]) -> CompiledCrds {
+    let mut out = CompiledCrds::new();
+    for crd in crds {
+        let group = s(crd, &["spec", "group"])
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let plural = s(crd, &["spec", "names", "plural"])
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        for v in s(crd, &["spec", "versions"])
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
+            let version = v["name"].as_str().unwrap_or_default().to_string();
+            let schema = match v["schema"].get("openAPIV3Schema") {
+                Some(sch) => crdschema::Schema::compile(sch).ok(),
+                None => None,
+            };
+            out.insert(
+                (group.clone(), plural.clone(), version),
+                Arc::new(CompiledVersion {
+                    schema,
+                    columns: v["additionalPrinterColumns"].clone(),
+                }),
+            );
+        }
+    }
+    out
+}
+
+/// Prunes, defaults and validates a custom object as kube-apiserver does on every write.
+pub fn admit(
+    cluster: &Cluster,
+    res: &Resource,
+    obj: &mut Value,
+    old: Option<&Value>,
+    opts: &crate::write::WriteOptions,
+) -> Result<(), apimachinery::status::ApiError> {
+    if !res.custom {
+        return Ok(());
+    }
+    let Some(compiled) = cluster.compiled_crd(res) else {
+        return Ok(());
+    };
+    let Some(schema) = &compiled.schema else {
+        return Ok(());
+    };
+    crate::write::report_unknown(res, schema.unknown_fields(obj), opts)?;
+    schema.prune(obj);
+    schema.default(obj);
+    let errors = schema.validate(obj, old);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        let name = obj["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        Err(apimachinery::status::ApiError::invalid(
+            &res.group, &res.kind, &name, &errors,
+        ))
+    }
+}
+
+/// Checks the schemas of a CRD being written (422 on a schema kube would refuse).
+pub fn validate_definition(crd: &Value) -> Vec<apimachinery::validation::FieldError> {
+    let mut errors = Vec::new();
+    let versions = s(crd, &["spec", "versions"])
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if versions.is_empty() {
+        errors.push(apimachinery::validation::FieldError::required(
+            "spec.versions",
+            "must have exactly one version marked as storage version",
+        ));
+    }
+    let storage = versions
+        .iter()
+        .filter(|v| v["storage"].as_bool() == Some(true))
+        .count();
+    if !versions.is_empty() && storage != 1 {
+        errors.push(apimachinery::validation::FieldError::invalid(
+            "spec.versions",
+            json!(
+                versions
+                    .iter()
+                    .filter_map(|v| v["name"].as_str())
+                    .collect::<Vec<_>>()
+            ),
+            "must have exactly one version marked as storage version",
+        ));
+    }
+    for (i, v) in versions.iter().enumerate() {
+        if let Some(sch) = v["schema"].get("openAPIV3Schema")
+            && let Err(e) = crdschema::Schema::compile_at(
+                sch,
+                &format!("spec.versions[{i}].schema.openAPIV3Schema"),
+            )
+        {
+            errors.extend(e.errors);
+        }
+    }
+    let name = s(crd, &["metadata", "name"]).as_str().unwrap_or_default();
+    let plural = s(crd, &["spec", "names", "plural"])
+        .as_str()
+        .unwrap_or_default();
+    let group = s(crd, &["spec", "group"]).as_str().unwrap_or_default();
+    if name != format!("{plural}.{group}") {
+        errors.push(apimachinery::validation::FieldError::invalid(
+            "metadata.name",
+            json!(name),
+            "must be spec.names.plural+\".\"+spec.group",
+        ));
+    }
+    errors
 }

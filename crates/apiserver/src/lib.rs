@@ -146,6 +146,7 @@ pub async fn start(config: ClusterConfig) -> Result<RunningCluster, StartError> 
         namespace_kick: tokio::sync::Notify::new(),
         crd_schema_cache: Default::default(),
         rbac: Default::default(),
+        compiled_crds: Default::default(),
     });
     rbac::bootstrap(&cluster).await?;
     rbac::prime(&cluster);

@@ -43,6 +43,8 @@ pub struct Resource {
     pub stored: bool,
     /// Whether the resource comes from a CustomResourceDefinition.
     pub custom: bool,
+    /// A custom resource's `additionalPrinterColumns` (null when none).
+    pub printer_columns: serde_json::Value,
 }
 
 impl Resource {
@@ -430,6 +432,7 @@ impl From<Spec> for Resource {
             verbs,
             stored: true,
             custom: false,
+            printer_columns: serde_json::Value::Null,
         }
     }
 }

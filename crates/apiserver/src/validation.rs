@@ -129,6 +129,9 @@ pub fn validate_kind(res: &Resource, obj: &Value) -> Vec<FieldError> {
             }
         }
         ("", "pods") => containers(&obj["spec"], "spec", &mut errors),
+        ("apiextensions.k8s.io", "customresourcedefinitions") => {
+            errors.extend(crate::crd::validate_definition(obj))
+        }
         _ => {}
     }
     errors

@@ -43,14 +43,15 @@ impl WriteOptions {
     }
 }
 
-/// Checks a request body for fields its kind's schema does not declare.
+/// Checks a request body of a built-in kind for fields its schema does not declare (custom
+/// resources are checked against their CRD's schema in [`crate::crd::admit`]).
 pub fn check_fields(
     cluster: &Cluster,
     res: &Resource,
     obj: &Value,
     opts: &WriteOptions,
 ) -> Result<(), ApiError> {
-    if opts.field_validation == FieldValidation::Ignore {
+    if opts.field_validation == FieldValidation::Ignore || res.custom {
         return Ok(());
     }
     let crds = cluster.crd_schemas();
@@ -61,6 +62,15 @@ pub fn check_fields(
     else {
         return Ok(());
     };
+    report_unknown(res, unknown, opts)
+}
+
+/// Refuses (Strict) or warns about (Warn) unknown fields.
+pub fn report_unknown(
+    res: &Resource,
+    unknown: Vec<String>,
+    opts: &WriteOptions,
+) -> Result<(), ApiError> {
     if unknown.is_empty() {
         return Ok(());
     }
@@ -77,12 +87,13 @@ pub fn check_fields(
                 v = res.version
             )))
         }
-        _ => {
+        FieldValidation::Warn => {
             for f in unknown {
                 opts.warn(format!("unknown field \"{f}\""));
             }
             Ok(())
         }
+        FieldValidation::Ignore => Ok(()),
     }
 }
 
@@ -234,6 +245,7 @@ pub async fn create(
     prepare_create(res, &mut obj);
     crate::crd::on_create(res, &mut obj);
     crate::defaults::apply(res, &mut obj);
+    crate::crd::admit(cluster, res, &mut obj, None, opts)?;
     validate(res, &obj)?;
     if let Some(ns) = namespace.filter(|_| res.namespaced) {
         let name = meta_str(&obj, "name").unwrap_or_default();
@@ -448,6 +460,8 @@ pub async fn commit_update(
     opts: &WriteOptions,
 ) -> Result<Value, ApiError> {
     let name = meta_str(old, "name").unwrap_or_default().to_string();
+    let mut new = new;
+    crate::crd::admit(cluster, res, &mut new, Some(old), opts)?;
     validate(res, &new)?;
     if opts.dry_run {
         return Ok(new);
