@@ -1,0 +1,395 @@
+//! Watch-fed caches of host-cluster objects (kube-runtime watchers) with secondary indexes.
+//!
+//! Authorization and lists read only from here; writes go to the cluster and callers that need
+//! to read their own write wait for the cache to see it ([`Cache::wait_for`]).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::Client;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::authz::rbac::{Rule, rules_from_json};
+use crate::kinds::Kind;
+
+/// One cached object, with its rules parsed once (empty for kinds that have none).
+#[derive(Debug)]
+pub struct Entry {
+    /// The object as JSON (managedFields dropped).
+    pub obj: Value,
+    /// Parsed top-level `rules` (roles only).
+    pub rules: Vec<Rule>,
+}
+
+impl Entry {
+    fn new(mut obj: Value) -> Entry {
+        if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("managedFields");
+        }
+        let rules = rules_from_json(obj.get("rules"));
+        Entry { obj, rules }
+    }
+
+    /// `metadata.name`.
+    pub fn name(&self) -> &str {
+        self.obj["metadata"]["name"].as_str().unwrap_or_default()
+    }
+
+    /// A label value.
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.obj["metadata"]["labels"][key].as_str()
+    }
+}
+
+/// Computes the index keys of an object.
+pub type Indexer = fn(&Value) -> Vec<String>;
+
+#[derive(Default)]
+struct Inner {
+    objects: HashMap<String, Arc<Entry>>,
+    index: HashMap<String, HashSet<String>>,
+    init: Option<HashMap<String, Arc<Entry>>>,
+}
+
+/// A watch-fed cache of one kind.
+pub struct Cache {
+    kind: Kind,
+    labels: Option<&'static str>,
+    inner: RwLock<Inner>,
+    indexer: Option<Indexer>,
+    changed: tokio::sync::watch::Sender<u64>,
+    synced: AtomicBool,
+}
+
+/// The cache key of an object: `ns/name` or `name`.
+pub fn key_of(obj: &Value) -> String {
+    let meta = &obj["metadata"];
+    let name = meta["name"].as_str().unwrap_or_default();
+    match meta["namespace"].as_str() {
+        Some(ns) if !ns.is_empty() => format!("{ns}/{name}"),
+        _ => name.to_string(),
+    }
+}
+
+impl Cache {
+    /// A cache of `kind`, optionally restricted to a label selector, with an optional index.
+    pub fn new(kind: Kind, labels: Option<&'static str>, indexer: Option<Indexer>) -> Arc<Cache> {
+        Arc::new(Cache {
+            kind,
+            labels,
+            inner: RwLock::new(Inner::default()),
+            indexer,
+            changed: tokio::sync::watch::channel(0).0,
+            synced: AtomicBool::new(false),
+        })
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// One object by key.
+    pub fn get(&self, key: &str) -> Option<Arc<Entry>> {
+        self.read().objects.get(key).cloned()
+    }
+
+    /// Every cached object.
+    pub fn list(&self) -> Vec<Arc<Entry>> {
+        self.read().objects.values().cloned().collect()
+    }
+
+    /// Number of cached objects.
+    pub fn len(&self) -> usize {
+        self.read().objects.len()
+    }
+
+    /// Whether the cache is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The objects whose index keys include `key`.
+    pub fn by_index(&self, key: &str) -> Vec<Arc<Entry>> {
+        let inner = self.read();
+        inner
+            .index
+            .get(key)
+            .map(|keys| keys.iter().filter_map(|k| inner.objects.get(k).cloned()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether the first full list has arrived.
+    pub fn is_synced(&self) -> bool {
+        self.synced.load(Ordering::Acquire)
+    }
+
+    /// Waits until `check` holds for the cache (or `timeout` passes); returns whether it held.
+    pub async fn wait_for(&self, timeout: Duration, check: impl Fn(&Cache) -> bool) -> bool {
+        let mut rx = self.changed.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if check(self) {
+                return true;
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return check(self),
+            }
+        }
+    }
+
+    /// Waits until the object `key` is present with at least `resource_version` (or absent
+    /// when `resource_version` is `None`).
+    pub async fn wait_for_version(&self, key: &str, resource_version: Option<&str>) -> bool {
+        let want: Option<u64> = resource_version.and_then(|v| v.parse().ok());
+        self.wait_for(Duration::from_secs(5), |c| match (c.get(key), want) {
+            (None, None) => true,
+            (Some(e), Some(want)) => e.obj["metadata"]["resourceVersion"]
+                .as_str()
+                .and_then(|v| v.parse::<u64>().ok())
+                .is_some_and(|rv| rv >= want),
+            // Non-numeric versions (foreign clusters) cannot be compared: presence is enough.
+            (Some(_), None) => resource_version.is_some(),
+            (None, Some(_)) => false,
+        })
+        .await
+    }
+
+    fn index_keys(&self, obj: &Value) -> Vec<String> {
+        self.indexer.map(|f| f(obj)).unwrap_or_default()
+    }
+
+    fn insert(&self, inner: &mut Inner, entry: Arc<Entry>) {
+        let key = key_of(&entry.obj);
+        if let Some(old) = inner.objects.get(&key).cloned() {
+            self.unindex(inner, &key, &old.obj);
+        }
+        for ik in self.index_keys(&entry.obj) {
+            inner.index.entry(ik).or_default().insert(key.clone());
+        }
+        inner.objects.insert(key, entry);
+    }
+
+    fn unindex(&self, inner: &mut Inner, key: &str, obj: &Value) {
+        for ik in self.index_keys(obj) {
+            if let Some(set) = inner.index.get_mut(&ik) {
+                set.remove(key);
+                if set.is_empty() {
+                    inner.index.remove(&ik);
+                }
+            }
+        }
+    }
+
+    fn apply(&self, event: Event<kube::api::DynamicObject>) {
+        let to_entry = |o| Arc::new(Entry::new(serde_json::to_value(o).unwrap_or(Value::Null)));
+        {
+            let mut inner = self.write();
+            match event {
+                Event::Apply(o) => self.insert(&mut inner, to_entry(o)),
+                Event::Delete(o) => {
+                    let e = to_entry(o);
+                    let key = key_of(&e.obj);
+                    if let Some(old) = inner.objects.remove(&key) {
+                        self.unindex(&mut inner, &key, &old.obj);
+                    }
+                }
+                Event::Init => inner.init = Some(HashMap::new()),
+                Event::InitApply(o) => {
+                    let e = to_entry(o);
+                    inner.init.get_or_insert_with(HashMap::new).insert(key_of(&e.obj), e);
+                }
+                Event::InitDone => {
+                    let fresh = inner.init.take().unwrap_or_default();
+                    inner.objects.clear();
+                    inner.index.clear();
+                    for (_, e) in fresh {
+                        self.insert(&mut inner, e);
+                    }
+                    self.synced.store(true, Ordering::Release);
+                }
+            }
+        }
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    /// Feeds the cache from a watch until `shutdown`.
+    pub async fn run(self: Arc<Cache>, client: Client, shutdown: CancellationToken) {
+        let api = self.kind.api(&client, None);
+        let mut config = watcher::Config::default();
+        if let Some(l) = self.labels {
+            config = config.labels(l);
+        }
+        let mut stream = watcher::watcher(api, config).default_backoff().boxed();
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                ev = stream.next() => match ev {
+                    Some(Ok(ev)) => self.apply(ev),
+                    Some(Err(e)) => tracing::warn!(kind = self.kind.kind(), error = %e, "watch failed; retrying"),
+                    None => return,
+                }
+            }
+        }
+    }
+}
+
+fn subject_keys(obj: &Value) -> Vec<String> {
+    obj["subjects"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| {
+            let kind = s["kind"].as_str()?;
+            let name = s["name"].as_str()?;
+            Some(format!("{kind}:{name}"))
+        })
+        .collect()
+}
+
+fn binding_keys(obj: &Value) -> Vec<String> {
+    let mut keys = subject_keys(obj);
+    if let Some(ws) = obj["metadata"]["labels"]["kubesphere.io/workspace"].as_str() {
+        keys.push(format!("ws:{ws}"));
+    }
+    if let Some(ns) = obj["metadata"]["namespace"].as_str() {
+        keys.push(format!("ns:{ns}"));
+    }
+    keys
+}
+
+fn workspace_label_keys(obj: &Value) -> Vec<String> {
+    obj["metadata"]["labels"]["kubesphere.io/workspace"]
+        .as_str()
+        .map(|ws| vec![format!("ws:{ws}")])
+        .unwrap_or_default()
+}
+
+fn namespace_keys(obj: &Value) -> Vec<String> {
+    let mut keys = workspace_label_keys(obj);
+    if let Some(ns) = obj["metadata"]["namespace"].as_str() {
+        keys.push(format!("ns:{ns}"));
+    }
+    keys
+}
+
+fn user_ref_keys(obj: &Value) -> Vec<String> {
+    obj["metadata"]["labels"]["iam.kubesphere.io/user-ref"]
+        .as_str()
+        .map(|u| vec![format!("user:{u}")])
+        .unwrap_or_default()
+}
+
+/// Label carried by the Secrets that record issued token sessions.
+pub const SESSION_LABEL: &str = "orrery.io/token-session";
+
+/// Every cache the platform keeps.
+pub struct Caches {
+    /// Users.
+    pub users: Arc<Cache>,
+    /// GlobalRoles.
+    pub global_roles: Arc<Cache>,
+    /// GlobalRoleBindings, indexed by subject.
+    pub global_role_bindings: Arc<Cache>,
+    /// WorkspaceRoles, indexed by workspace.
+    pub workspace_roles: Arc<Cache>,
+    /// WorkspaceRoleBindings, indexed by subject and workspace.
+    pub workspace_role_bindings: Arc<Cache>,
+    /// iam ClusterRoles.
+    pub cluster_roles: Arc<Cache>,
+    /// iam ClusterRoleBindings, indexed by subject.
+    pub cluster_role_bindings: Arc<Cache>,
+    /// iam Roles, indexed by namespace.
+    pub roles: Arc<Cache>,
+    /// iam RoleBindings, indexed by subject and namespace.
+    pub role_bindings: Arc<Cache>,
+    /// RoleTemplates.
+    pub role_templates: Arc<Cache>,
+    /// Workspaces.
+    pub workspaces: Arc<Cache>,
+    /// WorkspaceTemplates.
+    pub workspace_templates: Arc<Cache>,
+    /// Namespaces, indexed by workspace.
+    pub namespaces: Arc<Cache>,
+    /// Token session Secrets, indexed by user.
+    pub sessions: Arc<Cache>,
+}
+
+impl Caches {
+    /// Empty caches.
+    pub fn new() -> Caches {
+        Caches {
+            users: Cache::new(Kind::User, None, None),
+            global_roles: Cache::new(Kind::GlobalRole, None, None),
+            global_role_bindings: Cache::new(Kind::GlobalRoleBinding, None, Some(binding_keys)),
+            workspace_roles: Cache::new(Kind::WorkspaceRole, None, Some(workspace_label_keys)),
+            workspace_role_bindings: Cache::new(Kind::WorkspaceRoleBinding, None, Some(binding_keys)),
+            cluster_roles: Cache::new(Kind::ClusterRole, None, None),
+            cluster_role_bindings: Cache::new(Kind::ClusterRoleBinding, None, Some(binding_keys)),
+            roles: Cache::new(Kind::Role, None, Some(namespace_keys)),
+            role_bindings: Cache::new(Kind::RoleBinding, None, Some(binding_keys)),
+            role_templates: Cache::new(Kind::RoleTemplate, None, None),
+            workspaces: Cache::new(Kind::Workspace, None, None),
+            workspace_templates: Cache::new(Kind::WorkspaceTemplate, None, None),
+            namespaces: Cache::new(Kind::Namespace, None, Some(workspace_label_keys)),
+            sessions: Cache::new(Kind::Secret, Some(SESSION_LABEL), Some(user_ref_keys)),
+        }
+    }
+
+    /// All caches, for starting and sync checks.
+    pub fn all(&self) -> Vec<Arc<Cache>> {
+        vec![
+            self.users.clone(),
+            self.global_roles.clone(),
+            self.global_role_bindings.clone(),
+            self.workspace_roles.clone(),
+            self.workspace_role_bindings.clone(),
+            self.cluster_roles.clone(),
+            self.cluster_role_bindings.clone(),
+            self.roles.clone(),
+            self.role_bindings.clone(),
+            self.role_templates.clone(),
+            self.workspaces.clone(),
+            self.workspace_templates.clone(),
+            self.namespaces.clone(),
+            self.sessions.clone(),
+        ]
+    }
+
+    /// The cache for a kind, if the platform caches it.
+    pub fn for_kind(&self, kind: Kind) -> Option<&Arc<Cache>> {
+        Some(match kind {
+            Kind::User => &self.users,
+            Kind::GlobalRole => &self.global_roles,
+            Kind::GlobalRoleBinding => &self.global_role_bindings,
+            Kind::WorkspaceRole => &self.workspace_roles,
+            Kind::WorkspaceRoleBinding => &self.workspace_role_bindings,
+            Kind::ClusterRole => &self.cluster_roles,
+            Kind::ClusterRoleBinding => &self.cluster_role_bindings,
+            Kind::Role => &self.roles,
+            Kind::RoleBinding => &self.role_bindings,
+            Kind::RoleTemplate => &self.role_templates,
+            Kind::Workspace => &self.workspaces,
+            Kind::WorkspaceTemplate => &self.workspace_templates,
+            Kind::Namespace => &self.namespaces,
+            Kind::Secret => &self.sessions,
+            Kind::LoginRecord | Kind::Cluster | Kind::Crd => return None,
+        })
+    }
+}
+
+impl Default for Caches {
+    fn default() -> Self {
+        Caches::new()
+    }
+}

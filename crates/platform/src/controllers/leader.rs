@@ -1,0 +1,114 @@
+//! Leader election over a `coordination.k8s.io/v1` Lease, so that one replica runs the
+//! controllers at a time.
+
+use std::time::Duration;
+
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+use kube::Client;
+use kube::api::{Api, ObjectMeta, PostParams};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::hostapi::timed;
+
+/// Lease timings.
+#[derive(Debug, Clone, Copy)]
+pub struct LeaseTimings {
+    /// How long a lease is valid without renewal.
+    pub duration: Duration,
+    /// How often the holder renews and others retry.
+    pub retry: Duration,
+}
+
+/// Runs the election loop, publishing whether this replica leads, until `shutdown`; on shutdown
+/// a leader gives the lease up so another replica takes over at once.
+pub async fn run(client: Client, namespace: &str, name: &str, identity: String, timings: LeaseTimings, tx: watch::Sender<bool>, shutdown: CancellationToken) {
+    let api: Api<Lease> = Api::namespaced(client, namespace);
+    loop {
+        let leading = match try_acquire(&api, name, &identity, timings).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "leader election");
+                false
+            }
+        };
+        if *tx.borrow() != leading {
+            tracing::info!(leading, identity = %identity, "leadership changed");
+        }
+        tx.send_replace(leading);
+        tokio::select! {
+            _ = shutdown.cancelled() => {
+                if leading {
+                    let _ = release(&api, name, &identity).await;
+                }
+                tx.send_replace(false);
+                return;
+            }
+            _ = tokio::time::sleep(timings.retry) => {}
+        }
+    }
+}
+
+fn now() -> MicroTime {
+    MicroTime(k8s_openapi::jiff::Timestamp::now())
+}
+
+async fn try_acquire(api: &Api<Lease>, name: &str, identity: &str, timings: LeaseTimings) -> Result<bool, crate::error::PlatformError> {
+    let secs = i32::try_from(timings.duration.as_secs().max(1)).unwrap_or(i32::MAX);
+    let Some(mut lease) = timed("get lease", api.get_opt(name)).await? else {
+        let lease = Lease {
+            metadata: ObjectMeta { name: Some(name.to_string()), ..Default::default() },
+            spec: Some(LeaseSpec {
+                holder_identity: Some(identity.to_string()),
+                lease_duration_seconds: Some(secs),
+                acquire_time: Some(now()),
+                renew_time: Some(now()),
+                lease_transitions: Some(0),
+                ..Default::default()
+            }),
+        };
+        return match timed("create lease", api.create(&PostParams::default(), &lease)).await {
+            Ok(_) => Ok(true),
+            Err(e) if crate::hostapi::is_conflict(&e) => Ok(false),
+            Err(e) => Err(e),
+        };
+    };
+    let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
+    let holder = spec.holder_identity.clone().unwrap_or_default();
+    let expired = match &spec.renew_time {
+        Some(MicroTime(t)) => {
+            let valid = i64::from(spec.lease_duration_seconds.unwrap_or(secs));
+            k8s_openapi::jiff::Timestamp::now().as_second() > t.as_second() + valid
+        }
+        None => true,
+    };
+    if holder != identity && !holder.is_empty() && !expired {
+        return Ok(false);
+    }
+    if holder != identity {
+        spec.holder_identity = Some(identity.to_string());
+        spec.acquire_time = Some(now());
+        spec.lease_transitions = Some(spec.lease_transitions.unwrap_or(0) + 1);
+    }
+    spec.renew_time = Some(now());
+    spec.lease_duration_seconds = Some(secs);
+    match timed("renew lease", api.replace(name, &PostParams::default(), &lease)).await {
+        Ok(_) => Ok(true),
+        Err(e) if crate::hostapi::is_conflict(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+async fn release(api: &Api<Lease>, name: &str, identity: &str) -> Result<(), crate::error::PlatformError> {
+    if let Some(mut lease) = timed("get lease", api.get_opt(name)).await? {
+        if let Some(spec) = lease.spec.as_mut() {
+            if spec.holder_identity.as_deref() == Some(identity) {
+                spec.holder_identity = None;
+                spec.renew_time = None;
+                timed("release lease", api.replace(name, &PostParams::default(), &lease)).await?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,57 @@
+//! Platform controllers: level-triggered reconcile passes run only by the elected leader.
+
+pub mod aggregation;
+pub mod leader;
+pub mod tenancy;
+pub mod users;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::http::AppState;
+
+/// Controller timings.
+#[derive(Debug, Clone, Copy)]
+pub struct ControllerTimings {
+    /// Time between reconcile passes.
+    pub resync: Duration,
+    /// Time between prunes of login records and token sessions.
+    pub prune: Duration,
+    /// How long login records are kept.
+    pub login_record_ttl: Duration,
+    /// How long a locked user stays locked.
+    pub lockout_duration: Duration,
+}
+
+/// Runs reconcile passes while this replica leads.
+pub async fn run(state: Arc<AppState>, mut leader: watch::Receiver<bool>, timings: ControllerTimings, shutdown: CancellationToken) {
+    let mut last_prune: Option<tokio::time::Instant> = None;
+    loop {
+        if *leader.borrow_and_update() {
+            let s = &state;
+            if let Err(e) = aggregation::reconcile(&s.client, &s.caches).await {
+                tracing::warn!(error = %e, "role aggregation");
+            }
+            if let Err(e) = tenancy::reconcile(&s.client, &s.caches).await {
+                tracing::warn!(error = %e, "tenancy");
+            }
+            if let Err(e) = users::reconcile(&s.client, &s.caches, &s.tokens, s.settings.hash_cost, timings.lockout_duration).await {
+                tracing::warn!(error = %e, "users");
+            }
+            if last_prune.is_none_or(|t| t.elapsed() >= timings.prune) {
+                last_prune = Some(tokio::time::Instant::now());
+                if let Err(e) = users::prune(&s.client, &s.tokens, timings.login_record_ttl).await {
+                    tracing::warn!(error = %e, "pruning");
+                }
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = leader.changed() => {}
+            _ = tokio::time::sleep(timings.resync) => {}
+        }
+    }
+}

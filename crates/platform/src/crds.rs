@@ -1,0 +1,269 @@
+//! The platform's CustomResourceDefinitions (iam, tenant, cluster groups), written by hand.
+
+use serde_json::{Value, json};
+
+/// Group of identity and access kinds.
+pub const IAM: &str = "iam.kubesphere.io";
+/// Group of tenancy kinds.
+pub const TENANT: &str = "tenant.kubesphere.io";
+/// Group of multi-cluster kinds.
+pub const CLUSTER: &str = "cluster.kubesphere.io";
+
+fn obj(props: Value) -> Value {
+    json!({"type": "object", "properties": props})
+}
+
+fn open_obj() -> Value {
+    json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true})
+}
+
+fn strings() -> Value {
+    json!({"type": "array", "items": {"type": "string"}})
+}
+
+fn locale_map() -> Value {
+    json!({"type": "object", "additionalProperties": {"type": "string"}})
+}
+
+fn policy_rules() -> Value {
+    json!({"type": "array", "items": {"type": "object", "properties": {
+        "verbs": strings(), "apiGroups": strings(), "resources": strings(),
+        "resourceNames": strings(), "nonResourceURLs": strings()
+    }, "required": ["verbs"]}})
+}
+
+fn aggregation() -> Value {
+    obj(json!({"templateNames": strings(), "roleSelector": open_obj()}))
+}
+
+fn role_ref() -> Value {
+    json!({"type": "object", "properties": {
+        "apiGroup": {"type": "string"}, "kind": {"type": "string"}, "name": {"type": "string"}
+    }, "required": ["kind", "name"]})
+}
+
+fn subjects() -> Value {
+    json!({"type": "array", "items": {"type": "object", "properties": {
+        "apiGroup": {"type": "string"}, "kind": {"type": "string"},
+        "name": {"type": "string"}, "namespace": {"type": "string"}
+    }, "required": ["kind", "name"]}})
+}
+
+fn col(name: &str, path: &str, ty: &str) -> Value {
+    json!({"name": name, "jsonPath": path, "type": ty})
+}
+
+fn age() -> Value {
+    col("Age", ".metadata.creationTimestamp", "date")
+}
+
+struct Kind {
+    group: &'static str,
+    version: &'static str,
+    kind: &'static str,
+    plural: &'static str,
+    namespaced: bool,
+    /// Properties at the top level of the object besides metadata.
+    props: Value,
+    status: bool,
+    columns: Vec<Value>,
+    categories: &'static [&'static str],
+}
+
+fn crd(k: Kind) -> Value {
+    let mut props = k.props.as_object().cloned().unwrap_or_default();
+    props.insert("apiVersion".into(), json!({"type": "string"}));
+    props.insert("kind".into(), json!({"type": "string"}));
+    props.insert("metadata".into(), json!({"type": "object"}));
+    let mut version = json!({
+        "name": k.version, "served": true, "storage": true,
+        "schema": {"openAPIV3Schema": {"type": "object", "properties": props}},
+        "additionalPrinterColumns": k.columns,
+    });
+    if k.status {
+        version["subresources"] = json!({"status": {}});
+    }
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": format!("{}.{}", k.plural, k.group)},
+        "spec": {
+            "group": k.group,
+            "names": {
+                "kind": k.kind, "listKind": format!("{}List", k.kind), "plural": k.plural,
+                "singular": k.kind.to_ascii_lowercase(), "categories": k.categories,
+            },
+            "scope": if k.namespaced { "Namespaced" } else { "Cluster" },
+            "versions": [version],
+        }
+    })
+}
+
+fn role_kind(kind: &'static str, plural: &'static str, namespaced: bool) -> Kind {
+    Kind {
+        group: IAM,
+        version: "v1beta1",
+        kind,
+        plural,
+        namespaced,
+        props: json!({"rules": policy_rules(), "aggregationRoleTemplates": aggregation()}),
+        status: false,
+        columns: vec![age()],
+        categories: &["iam"],
+    }
+}
+
+fn binding_kind(kind: &'static str, plural: &'static str, namespaced: bool) -> Kind {
+    Kind {
+        group: IAM,
+        version: "v1beta1",
+        kind,
+        plural,
+        namespaced,
+        props: json!({"subjects": subjects(), "roleRef": role_ref()}),
+        status: false,
+        columns: vec![col("Role", ".roleRef.name", "string"), age()],
+        categories: &["iam"],
+    }
+}
+
+/// Every CRD the platform installs in the host cluster.
+pub fn all() -> Vec<Value> {
+    let user_spec = obj(json!({
+        "email": {"type": "string"}, "lang": {"type": "string"},
+        "description": {"type": "string"}, "displayName": {"type": "string"},
+        "groups": strings(), "password": {"type": "string"}
+    }));
+    let user_status = obj(json!({
+        "state": {"type": "string", "enum": ["Active", "Disabled", "AuthLimitExceeded"]},
+        "reason": {"type": "string"},
+        "lastTransitionTime": {"type": "string", "format": "date-time"},
+        "lastLoginTime": {"type": "string", "format": "date-time"},
+        "passwordChangeRequired": {"type": "boolean"}
+    }));
+    let kinds = vec![
+        Kind {
+            group: IAM, version: "v1beta1", kind: "User", plural: "users", namespaced: false,
+            props: json!({"spec": user_spec, "status": user_status}),
+            status: true,
+            columns: vec![col("Email", ".spec.email", "string"), col("Status", ".status.state", "string"), age()],
+            categories: &["iam"],
+        },
+        role_kind("GlobalRole", "globalroles", false),
+        role_kind("WorkspaceRole", "workspaceroles", false),
+        role_kind("ClusterRole", "clusterroles", false),
+        role_kind("Role", "roles", true),
+        binding_kind("GlobalRoleBinding", "globalrolebindings", false),
+        binding_kind("WorkspaceRoleBinding", "workspacerolebindings", false),
+        binding_kind("ClusterRoleBinding", "clusterrolebindings", false),
+        binding_kind("RoleBinding", "rolebindings", true),
+        Kind {
+            group: IAM, version: "v1beta1", kind: "RoleTemplate", plural: "roletemplates", namespaced: false,
+            props: json!({"spec": obj(json!({
+                "displayName": locale_map(), "description": locale_map(), "rules": policy_rules()
+            }))}),
+            status: false,
+            columns: vec![
+                col("Scope", ".metadata.labels.iam\\.kubesphere\\.io/scope", "string"),
+                col("Category", ".metadata.labels.iam\\.kubesphere\\.io/category", "string"),
+                age(),
+            ],
+            categories: &["iam"],
+        },
+        Kind {
+            group: IAM, version: "v1beta1", kind: "LoginRecord", plural: "loginrecords", namespaced: false,
+            props: json!({"spec": obj(json!({
+                "type": {"type": "string"}, "provider": {"type": "string"},
+                "sourceIP": {"type": "string"}, "userAgent": {"type": "string"},
+                "success": {"type": "boolean"}, "reason": {"type": "string"}
+            }))}),
+            status: false,
+            columns: vec![
+                col("Type", ".spec.type", "string"), col("Provider", ".spec.provider", "string"),
+                col("From", ".spec.sourceIP", "string"), col("Success", ".spec.success", "boolean"),
+                col("Reason", ".spec.reason", "string"), age(),
+            ],
+            categories: &["iam"],
+        },
+        Kind {
+            group: IAM, version: "v1beta1", kind: "Group", plural: "groups", namespaced: false,
+            props: json!({"spec": open_obj(), "status": open_obj()}),
+            status: true, columns: vec![age()], categories: &["iam"],
+        },
+        Kind {
+            group: IAM, version: "v1beta1", kind: "GroupBinding", plural: "groupbindings", namespaced: false,
+            props: json!({"groupRef": role_ref(), "users": strings()}),
+            status: false, columns: vec![col("Group", ".groupRef.name", "string"), age()], categories: &["iam"],
+        },
+        Kind {
+            group: TENANT, version: "v1beta1", kind: "Workspace", plural: "workspaces", namespaced: false,
+            props: json!({"spec": obj(json!({"manager": {"type": "string"}})), "status": open_obj()}),
+            status: true, columns: vec![col("Manager", ".spec.manager", "string"), age()], categories: &["tenant"],
+        },
+        Kind {
+            group: TENANT, version: "v1beta1", kind: "WorkspaceTemplate", plural: "workspacetemplates", namespaced: false,
+            props: json!({"spec": obj(json!({
+                "template": obj(json!({"metadata": open_obj(), "spec": obj(json!({"manager": {"type": "string"}}))})),
+                "placement": obj(json!({
+                    "clusters": {"type": "array", "items": obj(json!({"name": {"type": "string"}}))},
+                    "clusterSelector": open_obj()
+                }))
+            })), "status": open_obj()}),
+            status: true, columns: vec![col("Manager", ".spec.template.spec.manager", "string"), age()], categories: &["tenant"],
+        },
+        Kind {
+            group: CLUSTER, version: "v1alpha1", kind: "Cluster", plural: "clusters", namespaced: false,
+            props: json!({"spec": obj(json!({
+                "provider": {"type": "string"}, "enable": {"type": "boolean"}, "joinFederation": {"type": "boolean"},
+                "connection": obj(json!({
+                    "type": {"type": "string", "enum": ["direct", "proxy"]},
+                    "kubeconfig": {"type": "string", "format": "byte"},
+                    "kubernetesAPIEndpoint": {"type": "string"}, "token": {"type": "string"},
+                    "kubeconfigSecretRef": open_obj()
+                })),
+                "config": {"type": "string", "format": "byte"}
+            })), "status": obj(json!({
+                "conditions": {"type": "array", "items": open_obj()},
+                "kubernetesVersion": {"type": "string"}, "nodeCount": {"type": "integer"},
+                "zones": strings(), "region": {"type": "string"}, "uid": {"type": "string"},
+                "configz": open_obj()
+            }))}),
+            status: true,
+            columns: vec![
+                col("Provider", ".spec.provider", "string"),
+                col("Version", ".status.kubernetesVersion", "string"), age(),
+            ],
+            categories: &["cluster"],
+        },
+        Kind {
+            group: CLUSTER, version: "v1alpha1", kind: "Label", plural: "labels", namespaced: false,
+            props: json!({"spec": obj(json!({"key": {"type": "string"}, "value": {"type": "string"}, "clusters": strings()}))}),
+            status: false,
+            columns: vec![col("Key", ".spec.key", "string"), col("Value", ".spec.value", "string"), age()],
+            categories: &["cluster"],
+        },
+    ];
+    kinds.into_iter().map(crd).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_are_plural_dot_group_and_unique() {
+        let all = super::all();
+        let mut names: Vec<String> = all
+            .iter()
+            .map(|c| c["metadata"]["name"].as_str().unwrap_or_default().to_string())
+            .collect();
+        for (c, n) in all.iter().zip(&names) {
+            let plural = c["spec"]["names"]["plural"].as_str().unwrap_or_default();
+            let group = c["spec"]["group"].as_str().unwrap_or_default();
+            assert_eq!(*n, format!("{plural}.{group}"));
+        }
+        let len = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), len);
+        assert_eq!(len, 18);
+    }
+}

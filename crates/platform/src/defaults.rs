@@ -1,0 +1,266 @@
+//! Idempotent bootstrap: CRDs, built-in templates and roles, the admin user, `system-workspace`;
+//! and the builders of the objects the API and controllers create.
+
+use std::path::Path;
+use std::time::Duration;
+
+use kube::Client;
+use serde_json::{Value, json};
+
+use crate::builtin::{self, BuiltinRole};
+use crate::error::PlatformError;
+use crate::hostapi;
+use crate::kinds::Kind;
+use crate::password::{self, HashCost};
+use crate::tokens::SYSTEM_NAMESPACE;
+
+/// The workspace holding the system namespaces.
+pub const SYSTEM_WORKSPACE: &str = "system-workspace";
+/// The label tying a namespace (or role) to a workspace.
+pub const WORKSPACE_LABEL: &str = "kubesphere.io/workspace";
+
+fn subject(user: &str) -> Value {
+    json!([{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": user}])
+}
+
+fn binding_labels(user: &str, role: &str) -> Value {
+    json!({"iam.kubesphere.io/user-ref": user, "iam.kubesphere.io/role-ref": role})
+}
+
+/// A GlobalRoleBinding `<user>-<role>`.
+pub fn global_role_binding(user: &str, role: &str) -> Value {
+    json!({
+        "metadata": {"name": format!("{user}-{role}"), "labels": binding_labels(user, role)},
+        "subjects": subject(user),
+        "roleRef": {"apiGroup": "iam.kubesphere.io", "kind": "GlobalRole", "name": role},
+    })
+}
+
+/// A WorkspaceRoleBinding `<user>-<role>` in workspace `ws`.
+pub fn workspace_role_binding(ws: &str, user: &str, role: &str) -> Value {
+    let mut labels = binding_labels(user, role);
+    labels[WORKSPACE_LABEL] = ws.into();
+    json!({
+        "metadata": {"name": format!("{user}-{role}"), "labels": labels},
+        "subjects": subject(user),
+        "roleRef": {"apiGroup": "iam.kubesphere.io", "kind": "WorkspaceRole", "name": role},
+    })
+}
+
+/// An iam RoleBinding `<user>-<role>` in namespace `ns`.
+pub fn role_binding(ns: &str, user: &str, role: &str) -> Value {
+    json!({
+        "metadata": {"name": format!("{user}-{role}"), "namespace": ns, "labels": binding_labels(user, role)},
+        "subjects": subject(user),
+        "roleRef": {"apiGroup": "iam.kubesphere.io", "kind": "Role", "name": role},
+    })
+}
+
+/// An iam ClusterRoleBinding `<user>-<role>`.
+pub fn cluster_role_binding(user: &str, role: &str) -> Value {
+    json!({
+        "metadata": {"name": format!("{user}-{role}"), "labels": binding_labels(user, role)},
+        "subjects": subject(user),
+        "roleRef": {"apiGroup": "iam.kubesphere.io", "kind": "ClusterRole", "name": role},
+    })
+}
+
+fn role_object(name: &str, role: &BuiltinRole, labels: Value, namespace: Option<&str>) -> Value {
+    let mut meta = json!({"name": name, "labels": labels, "annotations": {"iam.kubesphere.io/builtin": "true"}});
+    if let Some(ns) = namespace {
+        meta["namespace"] = ns.into();
+    }
+    json!({
+        "metadata": meta,
+        "rules": builtin::builtin_rules(role),
+        "aggregationRoleTemplates": {"templateNames": role.templates},
+    })
+}
+
+/// The built-in WorkspaceRoles of `ws` (`<ws>-admin`…), owned by its Workspace when `owner`
+/// (the Workspace object) is given.
+pub fn workspace_roles(ws: &str, owner: Option<&Value>) -> Vec<Value> {
+    builtin::workspace_roles()
+        .iter()
+        .map(|r| {
+            let mut o = role_object(&format!("{ws}-{}", r.name), r, json!({WORKSPACE_LABEL: ws}), None);
+            if let Some(owner) = owner {
+                o["metadata"]["ownerReferences"] = owner_ref(Kind::Workspace, owner);
+            }
+            o
+        })
+        .collect()
+}
+
+/// The built-in Roles of a project (`admin`, `operator`, `viewer`).
+pub fn namespace_roles(ns: &str) -> Vec<Value> {
+    builtin::namespace_roles()
+        .iter()
+        .map(|r| role_object(r.name, r, json!({}), Some(ns)))
+        .collect()
+}
+
+/// An ownerReferences list pointing at `owner`.
+pub fn owner_ref(kind: Kind, owner: &Value) -> Value {
+    json!([{
+        "apiVersion": kind.api_version(), "kind": kind.kind(),
+        "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"],
+    }])
+}
+
+/// A Workspace for a WorkspaceTemplate.
+pub fn workspace_for_template(template: &Value) -> Value {
+    let name = template["metadata"]["name"].clone();
+    let mut meta = template["spec"]["template"]["metadata"].clone();
+    if !meta.is_object() {
+        meta = json!({});
+    }
+    meta["name"] = name;
+    meta["ownerReferences"] = owner_ref(Kind::WorkspaceTemplate, template);
+    let manager = template["spec"]["template"]["spec"]["manager"].clone();
+    json!({"metadata": meta, "spec": {"manager": manager}})
+}
+
+async fn install_crds(client: &Client) -> Result<(), PlatformError> {
+    let crds = crate::crds::all();
+    for crd in &crds {
+        hostapi::ensure(client, Kind::Crd, None, crd.clone(), &["spec"]).await?;
+    }
+    // The host serves a new CRD within moments; wait until every kind answers a list.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    for kind in [
+        Kind::User, Kind::GlobalRole, Kind::GlobalRoleBinding, Kind::WorkspaceRole, Kind::WorkspaceRoleBinding,
+        Kind::ClusterRole, Kind::ClusterRoleBinding, Kind::Role, Kind::RoleBinding, Kind::RoleTemplate,
+        Kind::LoginRecord, Kind::Workspace, Kind::WorkspaceTemplate, Kind::Cluster,
+    ] {
+        loop {
+            match hostapi::list(client, kind, None, "").await {
+                Ok(_) => break,
+                Err(e) if tokio::time::Instant::now() < deadline => {
+                    tracing::debug!(kind = kind.kind(), error = %e, "waiting for CRD to be served");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What the bootstrap produced.
+pub struct Bootstrapped {
+    /// The admin's initial password, when this start created the admin user.
+    pub initial_admin_password: Option<String>,
+}
+
+/// Installs everything the platform needs in the host cluster (safe to run on every start and
+/// from several replicas at once).
+pub async fn bootstrap(client: &Client, admin_password: Option<&str>, data_dir: &Path, cost: HashCost) -> Result<Bootstrapped, PlatformError> {
+    install_crds(client).await?;
+    let ns = json!({"metadata": {"name": SYSTEM_NAMESPACE, "labels": {WORKSPACE_LABEL: SYSTEM_WORKSPACE}}});
+    hostapi::ensure(client, Kind::Namespace, None, ns, &[]).await?;
+    for t in builtin::templates() {
+        let obj = json!({
+            "metadata": {"name": t.name, "labels": {
+                "iam.kubesphere.io/scope": t.scope, "iam.kubesphere.io/category": t.category,
+                "iam.kubesphere.io/builtin": "true",
+            }},
+            "spec": {
+                "displayName": {"en": t.en, "zh": t.zh},
+                "description": {"en": format!("{} ({} scope)", t.en, t.scope), "zh": t.zh},
+                "rules": t.rules,
+            },
+        });
+        hostapi::ensure(client, Kind::RoleTemplate, None, obj, &["spec"]).await?;
+    }
+    for r in builtin::global_roles() {
+        hostapi::ensure(client, Kind::GlobalRole, None, role_object(r.name, &r, json!({}), None), &["rules", "aggregationRoleTemplates"]).await?;
+    }
+    for r in builtin::cluster_roles() {
+        hostapi::ensure(client, Kind::ClusterRole, None, role_object(r.name, &r, json!({}), None), &["rules", "aggregationRoleTemplates"]).await?;
+    }
+    let initial_admin_password = ensure_admin(client, admin_password, data_dir, cost).await?;
+    hostapi::ensure(client, Kind::GlobalRoleBinding, None, global_role_binding("admin", "platform-admin"), &[]).await?;
+    ensure_workspace(client, SYSTEM_WORKSPACE, "admin").await?;
+    for ns in ["kube-system", "kube-public", "kube-node-lease", SYSTEM_NAMESPACE] {
+        let patch = json!({"metadata": {"labels": {WORKSPACE_LABEL: SYSTEM_WORKSPACE}}});
+        match hostapi::merge_patch(client, Kind::Namespace, None, ns, patch).await {
+            Ok(_) => {}
+            Err(e) if hostapi::is_not_found(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Bootstrapped { initial_admin_password })
+}
+
+/// Creates a WorkspaceTemplate, its Workspace, its built-in roles and the manager's binding.
+pub async fn ensure_workspace(client: &Client, ws: &str, manager: &str) -> Result<(), PlatformError> {
+    let template = json!({
+        "metadata": {"name": ws},
+        "spec": {"template": {"spec": {"manager": manager}}, "placement": {"clusters": [{"name": "host"}]}},
+    });
+    hostapi::ensure(client, Kind::WorkspaceTemplate, None, template, &[]).await?;
+    let Some(template) = hostapi::get(client, Kind::WorkspaceTemplate, None, ws).await? else {
+        return Ok(());
+    };
+    hostapi::ensure(client, Kind::Workspace, None, workspace_for_template(&template), &[]).await?;
+    let workspace = hostapi::get(client, Kind::Workspace, None, ws).await?;
+    for role in workspace_roles(ws, workspace.as_ref()) {
+        hostapi::ensure(client, Kind::WorkspaceRole, None, role, &[]).await?;
+    }
+    if !manager.is_empty() {
+        let b = workspace_role_binding(ws, manager, &format!("{ws}-admin"));
+        hostapi::ensure(client, Kind::WorkspaceRoleBinding, None, b, &[]).await?;
+    }
+    Ok(())
+}
+
+async fn ensure_admin(client: &Client, given: Option<&str>, data_dir: &Path, cost: HashCost) -> Result<Option<String>, PlatformError> {
+    if hostapi::get(client, Kind::User, None, "admin").await?.is_some() {
+        return Ok(None);
+    }
+    let generated = given.is_none();
+    let pw = given.map(str::to_string).unwrap_or_else(password::generate);
+    let hashed = {
+        let pw = pw.clone();
+        tokio::task::spawn_blocking(move || password::hash(&pw, cost))
+            .await
+            .map_err(|e| PlatformError::Invalid(e.to_string()))??
+    };
+    let user = json!({
+        "metadata": {"name": "admin", "annotations": {
+            "iam.kubesphere.io/globalrole": "platform-admin",
+            "iam.kubesphere.io/uninitialized": "true",
+        }},
+        "spec": {"email": "admin@kubesphere.io", "password": hashed, "lang": "en"},
+    });
+    match hostapi::create(client, Kind::User, None, user).await {
+        Ok(_) => {}
+        // Another replica created it first; its password is the one that counts.
+        Err(e) if hostapi::is_conflict(&e) => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let status = json!({"status": {"state": "Active", "passwordChangeRequired": true}});
+    hostapi::merge_patch_status(client, Kind::User, None, "admin", status).await?;
+    if generated {
+        save_password(data_dir, &pw)?;
+    }
+    Ok(Some(pw))
+}
+
+fn save_password(dir: &Path, pw: &str) -> Result<(), PlatformError> {
+    use std::io::Write;
+    let err = |source| PlatformError::DataDir { path: dir.to_path_buf(), source };
+    std::fs::create_dir_all(dir).map_err(err)?;
+    let path = dir.join("admin-password");
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(&path).map_err(err)?;
+    f.write_all(format!("{pw}\n").as_bytes()).map_err(err)?;
+    Ok(())
+}

@@ -1,0 +1,139 @@
+//! Calls to the host cluster through kube-rs, as JSON values, each bounded by a timeout.
+
+use std::future::Future;
+use std::time::Duration;
+
+use kube::Client;
+use kube::api::{DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use serde_json::Value;
+
+use crate::error::PlatformError;
+use crate::kinds::Kind;
+
+/// How long any single call to the host cluster may take.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Runs `fut` with [`CALL_TIMEOUT`].
+pub async fn timed<T, F>(what: &str, fut: F) -> Result<T, PlatformError>
+where
+    F: Future<Output = Result<T, kube::Error>>,
+{
+    match tokio::time::timeout(CALL_TIMEOUT, fut).await {
+        Ok(r) => r.map_err(PlatformError::from),
+        Err(_) => Err(PlatformError::Timeout {
+            what: what.to_string(),
+            secs: CALL_TIMEOUT.as_secs(),
+        }),
+    }
+}
+
+fn to_value(o: DynamicObject) -> Value {
+    serde_json::to_value(o).unwrap_or(Value::Null)
+}
+
+fn from_value(kind: Kind, mut v: Value) -> Result<DynamicObject, PlatformError> {
+    if let Some(m) = v.as_object_mut() {
+        m.insert("apiVersion".into(), kind.api_version().into());
+        m.insert("kind".into(), kind.kind().into());
+    }
+    serde_json::from_value(v).map_err(|e| PlatformError::Invalid(e.to_string()))
+}
+
+/// The HTTP status of an API error, if it was one.
+pub fn status_code(e: &PlatformError) -> Option<u16> {
+    match e {
+        PlatformError::Kube(kube::Error::Api(s)) => Some(s.code),
+        _ => None,
+    }
+}
+
+/// Whether the error is a 404.
+pub fn is_not_found(e: &PlatformError) -> bool {
+    status_code(e) == Some(404)
+}
+
+/// Whether the error is a 409.
+pub fn is_conflict(e: &PlatformError) -> bool {
+    status_code(e) == Some(409)
+}
+
+/// Reads an object; `None` if it does not exist.
+pub async fn get(client: &Client, kind: Kind, ns: Option<&str>, name: &str) -> Result<Option<Value>, PlatformError> {
+    let api = kind.api(client, ns);
+    match timed("get", api.get_opt(name)).await? {
+        Some(o) => Ok(Some(to_value(o))),
+        None => Ok(None),
+    }
+}
+
+/// Creates an object.
+pub async fn create(client: &Client, kind: Kind, ns: Option<&str>, obj: Value) -> Result<Value, PlatformError> {
+    let api = kind.api(client, ns);
+    let o = from_value(kind, obj)?;
+    Ok(to_value(timed("create", api.create(&PostParams::default(), &o)).await?))
+}
+
+/// Replaces an object (optimistic concurrency through its `resourceVersion`).
+pub async fn replace(client: &Client, kind: Kind, ns: Option<&str>, obj: Value) -> Result<Value, PlatformError> {
+    let api = kind.api(client, ns);
+    let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    let o = from_value(kind, obj)?;
+    Ok(to_value(timed("replace", api.replace(&name, &PostParams::default(), &o)).await?))
+}
+
+/// Applies a JSON merge patch.
+pub async fn merge_patch(client: &Client, kind: Kind, ns: Option<&str>, name: &str, patch: Value) -> Result<Value, PlatformError> {
+    let api = kind.api(client, ns);
+    Ok(to_value(timed("patch", api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))).await?))
+}
+
+/// Applies a JSON merge patch to the status subresource.
+pub async fn merge_patch_status(client: &Client, kind: Kind, ns: Option<&str>, name: &str, patch: Value) -> Result<Value, PlatformError> {
+    let api = kind.api(client, ns);
+    Ok(to_value(timed("patch status", api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))).await?))
+}
+
+/// Deletes an object; a missing object is not an error.
+pub async fn delete(client: &Client, kind: Kind, ns: Option<&str>, name: &str) -> Result<(), PlatformError> {
+    let api = kind.api(client, ns);
+    match timed("delete", api.delete(name, &DeleteParams::default())).await {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Lists objects matching a label selector.
+pub async fn list(client: &Client, kind: Kind, ns: Option<&str>, labels: &str) -> Result<Vec<Value>, PlatformError> {
+    let api = kind.api(client, ns);
+    let lp = ListParams::default().labels(labels);
+    Ok(timed("list", api.list(&lp)).await?.items.into_iter().map(to_value).collect())
+}
+
+/// Creates an object unless it exists; with `overwrite`, an existing one whose `compare`
+/// fields differ is replaced. Safe when several replicas race.
+pub async fn ensure(client: &Client, kind: Kind, ns: Option<&str>, obj: Value, overwrite: &[&str]) -> Result<(), PlatformError> {
+    match create(client, kind, ns, obj.clone()).await {
+        Ok(_) => Ok(()),
+        Err(e) if is_conflict(&e) => {
+            if overwrite.is_empty() {
+                return Ok(());
+            }
+            let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+            let Some(mut current) = get(client, kind, ns, name).await? else {
+                return Ok(());
+            };
+            if overwrite.iter().all(|f| current[*f] == obj[*f]) {
+                return Ok(());
+            }
+            for f in overwrite {
+                current[*f] = obj[*f].clone();
+            }
+            match replace(client, kind, ns, current).await {
+                Err(e) if is_conflict(&e) => Ok(()),
+                other => other.map(|_| ()),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}

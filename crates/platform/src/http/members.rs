@@ -1,0 +1,278 @@
+//! Members at cluster, workspace and namespace level: users holding one role there, through a
+//! binding named `<user>-<role>`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use serde_json::{Value, json};
+
+use super::{ApiError, ApiResult, AppState, Shared, load_user, parse_json, settle, settle_gone};
+use super::users::view;
+use crate::builtin;
+use crate::cache::{Cache, Entry, key_of};
+use crate::defaults;
+use crate::hostapi;
+use crate::kinds::Kind;
+use crate::listing::ListQuery;
+
+/// Where membership is held.
+enum Level {
+    Cluster,
+    Workspace(String),
+    Namespace(String),
+}
+
+impl Level {
+    fn binding_kind(&self) -> Kind {
+        match self {
+            Level::Cluster => Kind::ClusterRoleBinding,
+            Level::Workspace(_) => Kind::WorkspaceRoleBinding,
+            Level::Namespace(_) => Kind::RoleBinding,
+        }
+    }
+
+    fn ns(&self) -> Option<&str> {
+        match self {
+            Level::Namespace(ns) => Some(ns),
+            _ => None,
+        }
+    }
+
+    fn bindings<'a>(&self, state: &'a AppState) -> &'a Arc<Cache> {
+        match self {
+            Level::Cluster => &state.caches.cluster_role_bindings,
+            Level::Workspace(_) => &state.caches.workspace_role_bindings,
+            Level::Namespace(_) => &state.caches.role_bindings,
+        }
+    }
+
+    fn role_annotation(&self) -> &'static str {
+        match self {
+            Level::Cluster => "iam.kubesphere.io/clusterrole",
+            Level::Workspace(_) => "iam.kubesphere.io/workspacerole",
+            Level::Namespace(_) => "iam.kubesphere.io/role",
+        }
+    }
+
+    /// The bindings of `user` at this level.
+    fn user_bindings(&self, state: &AppState, user: &str) -> Vec<Arc<Entry>> {
+        self.bindings(state)
+            .by_index(&format!("User:{user}"))
+            .into_iter()
+            .filter(|b| self.holds(b))
+            .collect()
+    }
+
+    fn holds(&self, b: &Entry) -> bool {
+        match self {
+            Level::Cluster => true,
+            Level::Workspace(ws) => b.label(defaults::WORKSPACE_LABEL) == Some(ws.as_str()),
+            Level::Namespace(ns) => b.obj["metadata"]["namespace"].as_str() == Some(ns.as_str()),
+        }
+    }
+
+    fn all_bindings(&self, state: &AppState) -> Vec<Arc<Entry>> {
+        match self {
+            Level::Cluster => state.caches.cluster_role_bindings.list(),
+            Level::Workspace(ws) => state.caches.workspace_role_bindings.by_index(&format!("ws:{ws}")),
+            Level::Namespace(ns) => state.caches.role_bindings.by_index(&format!("ns:{ns}")),
+        }
+    }
+
+    /// Resolves a role name as given by a client (workspace roles may omit the `<ws>-` prefix).
+    fn resolve_role(&self, state: &AppState, role: &str) -> ApiResult<String> {
+        let exists = |name: &str| match self {
+            Level::Cluster => state.caches.cluster_roles.get(name).is_some() || builtin::cluster_roles().iter().any(|r| r.name == name),
+            Level::Workspace(ws) => {
+                state.caches.workspace_roles.get(name).is_some_and(|r| r.label(defaults::WORKSPACE_LABEL) == Some(ws.as_str()))
+                    || name.strip_prefix(&format!("{ws}-")).is_some_and(|s| builtin::workspace_roles().iter().any(|r| r.name == s))
+            }
+            Level::Namespace(ns) => state.caches.roles.get(&format!("{ns}/{name}")).is_some() || builtin::namespace_roles().iter().any(|r| r.name == name),
+        };
+        if exists(role) {
+            return Ok(role.to_string());
+        }
+        if let Level::Workspace(ws) = self {
+            let full = format!("{ws}-{role}");
+            if exists(&full) {
+                return Ok(full);
+            }
+        }
+        Err(ApiError::invalid(format!("role {role:?} does not exist here")))
+    }
+
+    fn binding(&self, user: &str, role: &str) -> Value {
+        match self {
+            Level::Cluster => defaults::cluster_role_binding(user, role),
+            Level::Workspace(ws) => defaults::workspace_role_binding(ws, user, role),
+            Level::Namespace(ns) => defaults::role_binding(ns, user, role),
+        }
+    }
+}
+
+fn member_view(level: &Level, user: &Value, role: &str) -> Value {
+    let mut v = view(user);
+    v["metadata"]["annotations"][level.role_annotation()] = role.into();
+    v
+}
+
+async fn list(state: &AppState, level: Level, q: Option<String>) -> ApiResult<Json<Value>> {
+    let q = ListQuery::parse(q.as_deref().unwrap_or_default()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let mut items = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for b in level.all_bindings(state) {
+        for s in b.obj["subjects"].as_array().into_iter().flatten() {
+            let (Some("User"), Some(name)) = (s["kind"].as_str(), s["name"].as_str()) else { continue };
+            if !seen.insert(name.to_string()) {
+                continue;
+            }
+            if let Some(u) = state.caches.users.get(name) {
+                items.push(member_view(&level, &u.obj, b.obj["roleRef"]["name"].as_str().unwrap_or_default()));
+            }
+        }
+    }
+    Ok(Json(q.apply(items)))
+}
+
+async fn get(state: &AppState, level: Level, member: &str) -> ApiResult<Json<Value>> {
+    let bindings = level.user_bindings(state, member);
+    let Some(b) = bindings.first() else {
+        return Err(ApiError::not_found("members", member));
+    };
+    let user = load_user(state, member).await?.ok_or_else(|| ApiError::not_found("users", member))?;
+    Ok(Json(member_view(&level, &user, b.obj["roleRef"]["name"].as_str().unwrap_or_default())))
+}
+
+/// Gives `user` exactly `role` at `level` (replacing any other role held there).
+async fn set_role(state: &AppState, level: &Level, user: &str, role: &str) -> ApiResult<Value> {
+    if load_user(state, user).await?.is_none() {
+        return Err(ApiError::invalid(format!("user {user:?} does not exist")));
+    }
+    let role = level.resolve_role(state, role)?;
+    let mut existing = false;
+    for b in level.user_bindings(state, user) {
+        if b.obj["roleRef"]["name"].as_str() == Some(role.as_str()) {
+            existing = true;
+            continue;
+        }
+        hostapi::delete(&state.client, level.binding_kind(), level.ns(), b.name()).await?;
+        settle_gone(level.bindings(state), &key_of(&b.obj)).await;
+    }
+    if !existing {
+        match hostapi::create(&state.client, level.binding_kind(), level.ns(), level.binding(user, &role)).await {
+            Ok(b) => settle(level.bindings(state), &b).await,
+            Err(e) if hostapi::is_conflict(&e) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(json!({"username": user, "roleRef": role}))
+}
+
+fn parse_member(v: &Value) -> ApiResult<(String, String)> {
+    let user = v["username"].as_str().unwrap_or_default();
+    let role = v["roleRef"].as_str().unwrap_or_default();
+    if user.is_empty() || role.is_empty() {
+        return Err(ApiError::bad_request("each member needs \"username\" and \"roleRef\""));
+    }
+    Ok((user.to_string(), role.to_string()))
+}
+
+async fn add(state: &AppState, level: Level, body: &[u8]) -> ApiResult<Json<Value>> {
+    let body = parse_json(body)?;
+    let list = body.as_array().ok_or_else(|| ApiError::bad_request("expected a JSON list of members"))?;
+    let members = list.iter().map(parse_member).collect::<ApiResult<Vec<_>>>()?;
+    let mut out = Vec::new();
+    for (user, role) in members {
+        out.push(set_role(state, &level, &user, &role).await?);
+    }
+    Ok(Json(Value::Array(out)))
+}
+
+async fn update(state: &AppState, level: Level, member: &str, body: &[u8]) -> ApiResult<Json<Value>> {
+    let (user, role) = parse_member(&parse_json(body)?)?;
+    if user != member {
+        return Err(ApiError::bad_request("username in the body does not match the path"));
+    }
+    Ok(Json(set_role(state, &level, &user, &role).await?))
+}
+
+async fn remove(state: &AppState, level: Level, member: &str) -> ApiResult<Json<Value>> {
+    let bindings = level.user_bindings(state, member);
+    if bindings.is_empty() {
+        return Err(ApiError::not_found("members", member));
+    }
+    for b in bindings {
+        hostapi::delete(&state.client, level.binding_kind(), level.ns(), b.name()).await?;
+        settle_gone(level.bindings(state), &key_of(&b.obj)).await;
+    }
+    Ok(Json(json!({"message": "success"})))
+}
+
+/// `GET clustermembers`.
+pub async fn list_cluster(State(s): State<Shared>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+    list(&s, Level::Cluster, q).await
+}
+/// `POST clustermembers`.
+pub async fn add_cluster(State(s): State<Shared>, body: Bytes) -> ApiResult<Json<Value>> {
+    add(&s, Level::Cluster, &body).await
+}
+/// `GET clustermembers/{m}`.
+pub async fn get_cluster(State(s): State<Shared>, Path(m): Path<String>) -> ApiResult<Json<Value>> {
+    get(&s, Level::Cluster, &m).await
+}
+/// `PUT clustermembers/{m}`.
+pub async fn update_cluster(State(s): State<Shared>, Path(m): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
+    update(&s, Level::Cluster, &m, &body).await
+}
+/// `DELETE clustermembers/{m}`.
+pub async fn remove_cluster(State(s): State<Shared>, Path(m): Path<String>) -> ApiResult<Json<Value>> {
+    remove(&s, Level::Cluster, &m).await
+}
+/// `GET workspaces/{ws}/workspacemembers`.
+pub async fn list_workspace(State(s): State<Shared>, Path(ws): Path<String>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+    list(&s, Level::Workspace(ws), q).await
+}
+/// `POST workspaces/{ws}/workspacemembers`.
+pub async fn add_workspace(State(s): State<Shared>, Path(ws): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
+    if s.caches.workspaces.get(&ws).is_none() {
+        return Err(ApiError::not_found("workspaces", &ws));
+    }
+    add(&s, Level::Workspace(ws), &body).await
+}
+/// `GET workspaces/{ws}/workspacemembers/{m}`.
+pub async fn get_workspace(State(s): State<Shared>, Path((ws, m)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+    get(&s, Level::Workspace(ws), &m).await
+}
+/// `PUT workspaces/{ws}/workspacemembers/{m}`.
+pub async fn update_workspace(State(s): State<Shared>, Path((ws, m)): Path<(String, String)>, body: Bytes) -> ApiResult<Json<Value>> {
+    update(&s, Level::Workspace(ws), &m, &body).await
+}
+/// `DELETE workspaces/{ws}/workspacemembers/{m}`.
+pub async fn remove_workspace(State(s): State<Shared>, Path((ws, m)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+    remove(&s, Level::Workspace(ws), &m).await
+}
+/// `GET namespaces/{ns}/namespacemembers`.
+pub async fn list_namespace(State(s): State<Shared>, Path(ns): Path<String>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+    list(&s, Level::Namespace(ns), q).await
+}
+/// `POST namespaces/{ns}/namespacemembers`.
+pub async fn add_namespace(State(s): State<Shared>, Path(ns): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
+    if s.caches.namespaces.get(&ns).is_none() {
+        return Err(ApiError::not_found("namespaces", &ns));
+    }
+    add(&s, Level::Namespace(ns), &body).await
+}
+/// `GET namespaces/{ns}/namespacemembers/{m}`.
+pub async fn get_namespace(State(s): State<Shared>, Path((ns, m)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+    get(&s, Level::Namespace(ns), &m).await
+}
+/// `PUT namespaces/{ns}/namespacemembers/{m}`.
+pub async fn update_namespace(State(s): State<Shared>, Path((ns, m)): Path<(String, String)>, body: Bytes) -> ApiResult<Json<Value>> {
+    update(&s, Level::Namespace(ns), &m, &body).await
+}
+/// `DELETE namespaces/{ns}/namespacemembers/{m}`.
+pub async fn remove_namespace(State(s): State<Shared>, Path((ns, m)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+    remove(&s, Level::Namespace(ns), &m).await
+}

@@ -1,0 +1,309 @@
+//! The platform's HTTP API: axum router and the authn → request scope → authz layers.
+
+mod error;
+mod members;
+mod oauth;
+mod proxy;
+mod reviews;
+mod roles;
+mod tenant;
+mod users;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use kube::Client;
+use serde_json::{Value, json};
+
+pub use error::{ApiError, ApiResult};
+
+use crate::authz::scope::{RequestInfo, Scope};
+use crate::authz::{Access, Authorizer, UserInfo, groups_of};
+use crate::cache::{Cache, Caches, key_of};
+use crate::hostapi;
+use crate::kinds::Kind;
+use crate::password::{self, HashCost};
+use crate::tokens::Tokens;
+
+/// Settings the handlers need.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Failed logins within `lockout_window` that lock a user.
+    pub lockout_threshold: usize,
+    /// Window over which failed logins count.
+    pub lockout_window: Duration,
+    /// How long a locked user stays locked.
+    pub lockout_duration: Duration,
+    /// Whether a user may hold several login sessions.
+    pub multiple_login: bool,
+    /// argon2 cost for new hashes.
+    pub hash_cost: HashCost,
+    /// OAuth clients as (id, secret).
+    pub clients: Vec<(String, String)>,
+    /// URL clients reach the platform at (kubeconfig `server`).
+    pub public_url: String,
+}
+
+/// Everything a handler can reach.
+pub struct AppState {
+    /// Host cluster client (the platform's own credentials).
+    pub client: Client,
+    /// Watch-fed caches.
+    pub caches: Arc<Caches>,
+    /// The authorizer.
+    pub authz: Authorizer,
+    /// Token issuing and checking.
+    pub tokens: Tokens,
+    /// Settings.
+    pub settings: Settings,
+}
+
+/// Shared state.
+pub type Shared = Arc<AppState>;
+
+/// How the authorizer let a request through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    /// The caller's roles allow it.
+    Full,
+    /// Only as far as it concerns the caller's own user.
+    SelfService,
+    /// A list the handler narrows to what the caller may see.
+    Filtered,
+    /// Open to every authenticated caller.
+    Public,
+}
+
+/// The authenticated caller and what the request is about.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Who.
+    pub user: UserInfo,
+    /// What.
+    pub info: RequestInfo,
+    /// How it was allowed.
+    pub grant: Grant,
+}
+
+/// Builds the router.
+pub fn router(state: Shared) -> Router {
+    let iam = "/kapis/iam.kubesphere.io/v1beta1";
+    let tenant = "/kapis/tenant.kubesphere.io/v1beta1";
+    let protected = Router::new()
+        .route(&format!("{iam}/users"), get(users::list).post(users::create))
+        .route(&format!("{iam}/users/{{u}}"), get(users::get).put(users::update).patch(users::update).delete(users::delete))
+        .route(&format!("{iam}/users/{{u}}/password"), axum::routing::put(users::password))
+        .route(&format!("{iam}/users/{{u}}/loginrecords"), get(users::login_records))
+        .route(&format!("{iam}/users/{{u}}/tokens"), get(users::tokens))
+        .route(&format!("{iam}/users/{{u}}/tokens/{{id}}"), axum::routing::delete(users::revoke_token))
+        .route("/kapis/resources.kubesphere.io/v1alpha2/users/{u}/kubeconfig", get(users::kubeconfig))
+        .route(&format!("{iam}/subjectaccessreviews"), post(reviews::subject_access_review))
+        .route(&format!("{iam}/roletemplates"), get(roles::list_templates))
+        .route(&format!("{iam}/globalroles"), get(roles::list_global).post(roles::create_global))
+        .route(&format!("{iam}/globalroles/{{r}}"), get(roles::get_global).put(roles::update_global).delete(roles::delete_global))
+        .route(&format!("{iam}/clusterroles"), get(roles::list_cluster).post(roles::create_cluster))
+        .route(&format!("{iam}/clusterroles/{{r}}"), get(roles::get_cluster).put(roles::update_cluster).delete(roles::delete_cluster))
+        .route(&format!("{iam}/workspaces/{{ws}}/workspaceroles"), get(roles::list_workspace).post(roles::create_workspace))
+        .route(&format!("{iam}/workspaces/{{ws}}/workspaceroles/{{r}}"), get(roles::get_workspace).put(roles::update_workspace).delete(roles::delete_workspace))
+        .route(&format!("{iam}/namespaces/{{ns}}/roles"), get(roles::list_namespace).post(roles::create_namespace))
+        .route(&format!("{iam}/namespaces/{{ns}}/roles/{{r}}"), get(roles::get_namespace).put(roles::update_namespace).delete(roles::delete_namespace))
+        .route(&format!("{iam}/clustermembers"), get(members::list_cluster).post(members::add_cluster))
+        .route(&format!("{iam}/clustermembers/{{m}}"), get(members::get_cluster).put(members::update_cluster).delete(members::remove_cluster))
+        .route(&format!("{iam}/workspaces/{{ws}}/workspacemembers"), get(members::list_workspace).post(members::add_workspace))
+        .route(&format!("{iam}/workspaces/{{ws}}/workspacemembers/{{m}}"), get(members::get_workspace).put(members::update_workspace).delete(members::remove_workspace))
+        .route(&format!("{iam}/namespaces/{{ns}}/namespacemembers"), get(members::list_namespace).post(members::add_namespace))
+        .route(&format!("{iam}/namespaces/{{ns}}/namespacemembers/{{m}}"), get(members::get_namespace).put(members::update_namespace).delete(members::remove_namespace))
+        .route(&format!("{tenant}/workspacetemplates"), get(tenant::list_templates).post(tenant::create_template))
+        .route(&format!("{tenant}/workspacetemplates/{{ws}}"), get(tenant::get_template).put(tenant::update_template).delete(tenant::delete_template))
+        .route(&format!("{tenant}/workspaces"), get(tenant::list_workspaces))
+        .route(&format!("{tenant}/workspaces/{{ws}}"), get(tenant::get_workspace))
+        .route(&format!("{tenant}/workspaces/{{ws}}/clusters"), get(tenant::list_clusters))
+        .route(&format!("{tenant}/workspaces/{{ws}}/namespaces"), get(tenant::list_projects).post(tenant::create_project))
+        .route(&format!("{tenant}/workspaces/{{ws}}/namespaces/{{ns}}"), get(tenant::get_project).delete(tenant::delete_project))
+        .fallback(proxy::forward)
+        .layer(from_fn_with_state(state.clone(), authorize))
+        .layer(from_fn_with_state(state.clone(), authenticate));
+    Router::new()
+        .route("/oauth/token", post(oauth::token))
+        .route("/oauth/logout", get(oauth::logout).post(oauth::logout))
+        .route("/healthz", get(health))
+        .route("/livez", get(health))
+        .route("/readyz", get(health))
+        .route("/version", get(version))
+        .merge(protected)
+        .with_state(state)
+}
+
+async fn health() -> &'static str {
+    "ok"
+}
+
+async fn version() -> axum::Json<Value> {
+    axum::Json(json!({
+        "gitVersion": concat!("v", env!("CARGO_PKG_VERSION")),
+        "kubernetes": {"gitVersion": "v1.33.0", "major": "1", "minor": "33"},
+    }))
+}
+
+/// Reads a user from the cache, falling back to the host cluster (a user created a moment ago).
+pub async fn load_user(state: &AppState, name: &str) -> Result<Option<Value>, crate::error::PlatformError> {
+    if let Some(e) = state.caches.users.get(name) {
+        return Ok(Some(e.obj.clone()));
+    }
+    hostapi::get(&state.client, Kind::User, None, name).await
+}
+
+async fn authenticate(State(state): State<Shared>, mut req: Request, next: Next) -> Response {
+    let header = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let user = match header {
+        None => UserInfo::anonymous(),
+        Some(h) => match identify(&state, &h).await {
+            Ok(u) => u,
+            Err(e) => return e.into_response(),
+        },
+    };
+    req.extensions_mut().insert(user);
+    next.run(req).await
+}
+
+async fn identify(state: &AppState, header: &str) -> ApiResult<UserInfo> {
+    let (name, basic_password) = if let Some(token) = header.strip_prefix("Bearer ") {
+        let claims = state
+            .tokens
+            .authenticate(token.trim())
+            .await
+            .map_err(|e| ApiError::unauthorized(e.to_string()))?;
+        (claims.sub, None)
+    } else if let Some(b) = header.strip_prefix("Basic ") {
+        let raw = B64
+            .decode(b.trim())
+            .map_err(|_| ApiError::unauthorized("malformed basic credentials"))?;
+        let raw = String::from_utf8_lossy(&raw).into_owned();
+        let (u, p) = raw
+            .split_once(':')
+            .ok_or_else(|| ApiError::unauthorized("malformed basic credentials"))?;
+        (u.to_string(), Some(p.to_string()))
+    } else {
+        return Err(ApiError::unauthorized("unsupported authorization scheme"));
+    };
+    let user = load_user(state, &name)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("user no longer exists"))?;
+    if user["status"]["state"].as_str() == Some("Disabled") {
+        return Err(ApiError::unauthorized("user is disabled"));
+    }
+    if let Some(pw) = basic_password {
+        let stored = user["spec"]["password"].as_str().unwrap_or_default().to_string();
+        let ok = tokio::task::spawn_blocking(move || password::verify(&pw, &stored))
+            .await
+            .unwrap_or(false);
+        if !ok {
+            return Err(ApiError::unauthorized("incorrect username or password"));
+        }
+    }
+    Ok(UserInfo {
+        name,
+        groups: groups_of(&user),
+    })
+}
+
+/// Lists a handler narrows itself rather than refusing outright.
+fn is_filtered_list(state: &AppState, user: &UserInfo, info: &RequestInfo) -> bool {
+    if info.verb != "list" || info.api_group != "tenant.kubesphere.io" || info.resource != "workspaces" && info.resource != "namespaces" {
+        return false;
+    }
+    match info.scope {
+        Scope::Global => info.resource == "workspaces",
+        Scope::Workspace => {
+            info.resource == "namespaces"
+                && (state.authz.member_workspaces(user).contains(&info.workspace)
+                    || state
+                        .authz
+                        .member_namespaces(user)
+                        .iter()
+                        .any(|ns| state.authz.workspace_of(ns).as_deref() == Some(info.workspace.as_str())))
+        }
+        _ => false,
+    }
+}
+
+async fn authorize(State(state): State<Shared>, mut req: Request, next: Next) -> Response {
+    let user = req.extensions().get::<UserInfo>().cloned().unwrap_or_else(UserInfo::anonymous);
+    let info = RequestInfo::parse(req.method().as_str(), req.uri().path(), req.uri().query().unwrap_or_default());
+    let decision = state.authz.authorize(&user, &info);
+    let grant = match decision.access {
+        Some(Access::Granted) => Grant::Full,
+        Some(Access::SelfService) => Grant::SelfService,
+        Some(Access::Public) => Grant::Public,
+        None if is_filtered_list(&state, &user, &info) => Grant::Filtered,
+        None if user.is_anonymous() => {
+            return ApiError::unauthorized("authentication required").into_response();
+        }
+        None => {
+            tracing::debug!(user = %user.name, verb = %info.verb, path = %info.path, reason = %decision.reason, "denied");
+            return ApiError::forbidden(forbidden_message(&user, &info)).into_response();
+        }
+    };
+    req.extensions_mut().insert(Caller { user, info, grant });
+    next.run(req).await
+}
+
+/// kube-apiserver's wording for a denied request.
+pub fn forbidden_message(user: &UserInfo, info: &RequestInfo) -> String {
+    if !info.is_resource_request {
+        return format!("forbidden: User \"{}\" cannot {} path \"{}\"", user.name, info.verb, info.path);
+    }
+    let res = if info.subresource.is_empty() { info.resource.clone() } else { format!("{}/{}", info.resource, info.subresource) };
+    let named = if info.name.is_empty() { res.clone() } else { format!("{res} \"{}\"", info.name) };
+    let mut msg = format!(
+        "{named} is forbidden: User \"{}\" cannot {} resource \"{res}\" in API group \"{}\"",
+        user.name, info.verb, info.api_group
+    );
+    match info.scope {
+        Scope::Namespace => msg.push_str(&format!(" in the namespace \"{}\"", info.namespace)),
+        Scope::Workspace => msg.push_str(&format!(" in the workspace \"{}\"", info.workspace)),
+        Scope::Cluster => msg.push_str(" at the cluster scope"),
+        Scope::Global => msg.push_str(" at the platform scope"),
+    }
+    msg
+}
+
+/// Waits until `cache` reflects a write (so this replica reads its own writes).
+pub async fn settle(cache: &Cache, written: &Value) {
+    cache
+        .wait_for_version(&key_of(written), written["metadata"]["resourceVersion"].as_str())
+        .await;
+}
+
+/// Waits until `cache` no longer holds `key`.
+pub async fn settle_gone(cache: &Cache, key: &str) {
+    cache.wait_for(Duration::from_secs(5), |c| c.get(key).is_none()).await;
+}
+
+/// Parses a JSON request body.
+pub fn parse_json(body: &[u8]) -> ApiResult<Value> {
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("request body is not valid JSON: {e}")))
+}
+
+/// Checks a name is a DNS-1123 subdomain.
+pub fn check_name(what: &str, name: &str) -> ApiResult<()> {
+    let errs = apimachinery::validation::is_dns1123_subdomain(name);
+    if name.is_empty() {
+        return Err(ApiError::invalid(format!("{what} name is required")));
+    }
+    if let Some(e) = errs.first() {
+        return Err(ApiError::invalid(format!("{what} name {name:?} is invalid: {e}")));
+    }
+    Ok(())
+}

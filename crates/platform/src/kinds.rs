@@ -1,0 +1,107 @@
+//! The API resources the platform reads and writes, as kube-rs dynamic `ApiResource`s.
+
+use kube::api::{Api, ApiResource, DynamicObject};
+use kube::Client;
+
+use crate::crds::{CLUSTER, IAM, TENANT};
+
+/// One kind the platform uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// iam User.
+    User,
+    /// iam GlobalRole.
+    GlobalRole,
+    /// iam GlobalRoleBinding.
+    GlobalRoleBinding,
+    /// iam WorkspaceRole.
+    WorkspaceRole,
+    /// iam WorkspaceRoleBinding.
+    WorkspaceRoleBinding,
+    /// iam ClusterRole.
+    ClusterRole,
+    /// iam ClusterRoleBinding.
+    ClusterRoleBinding,
+    /// iam Role (namespaced).
+    Role,
+    /// iam RoleBinding (namespaced).
+    RoleBinding,
+    /// iam RoleTemplate.
+    RoleTemplate,
+    /// iam LoginRecord.
+    LoginRecord,
+    /// tenant Workspace.
+    Workspace,
+    /// tenant WorkspaceTemplate.
+    WorkspaceTemplate,
+    /// cluster Cluster.
+    Cluster,
+    /// core Namespace.
+    Namespace,
+    /// core Secret.
+    Secret,
+    /// apiextensions CustomResourceDefinition.
+    Crd,
+}
+
+impl Kind {
+    /// (group, version, kind, plural, namespaced).
+    pub fn parts(self) -> (&'static str, &'static str, &'static str, &'static str, bool) {
+        match self {
+            Kind::User => (IAM, "v1beta1", "User", "users", false),
+            Kind::GlobalRole => (IAM, "v1beta1", "GlobalRole", "globalroles", false),
+            Kind::GlobalRoleBinding => (IAM, "v1beta1", "GlobalRoleBinding", "globalrolebindings", false),
+            Kind::WorkspaceRole => (IAM, "v1beta1", "WorkspaceRole", "workspaceroles", false),
+            Kind::WorkspaceRoleBinding => (IAM, "v1beta1", "WorkspaceRoleBinding", "workspacerolebindings", false),
+            Kind::ClusterRole => (IAM, "v1beta1", "ClusterRole", "clusterroles", false),
+            Kind::ClusterRoleBinding => (IAM, "v1beta1", "ClusterRoleBinding", "clusterrolebindings", false),
+            Kind::Role => (IAM, "v1beta1", "Role", "roles", true),
+            Kind::RoleBinding => (IAM, "v1beta1", "RoleBinding", "rolebindings", true),
+            Kind::RoleTemplate => (IAM, "v1beta1", "RoleTemplate", "roletemplates", false),
+            Kind::LoginRecord => (IAM, "v1beta1", "LoginRecord", "loginrecords", false),
+            Kind::Workspace => (TENANT, "v1beta1", "Workspace", "workspaces", false),
+            Kind::WorkspaceTemplate => (TENANT, "v1beta1", "WorkspaceTemplate", "workspacetemplates", false),
+            Kind::Cluster => (CLUSTER, "v1alpha1", "Cluster", "clusters", false),
+            Kind::Namespace => ("", "v1", "Namespace", "namespaces", false),
+            Kind::Secret => ("", "v1", "Secret", "secrets", true),
+            Kind::Crd => ("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", false),
+        }
+    }
+
+    /// The `apiVersion` string.
+    pub fn api_version(self) -> String {
+        let (g, v, ..) = self.parts();
+        if g.is_empty() { v.to_string() } else { format!("{g}/{v}") }
+    }
+
+    /// The kind name.
+    pub fn kind(self) -> &'static str {
+        self.parts().2
+    }
+
+    /// Whether objects of this kind live in a namespace.
+    pub fn namespaced(self) -> bool {
+        self.parts().4
+    }
+
+    /// The kube-rs dynamic resource.
+    pub fn resource(self) -> ApiResource {
+        let (group, version, kind, plural, _) = self.parts();
+        ApiResource {
+            group: group.into(),
+            version: version.into(),
+            api_version: self.api_version(),
+            kind: kind.into(),
+            plural: plural.into(),
+        }
+    }
+
+    /// An `Api` for this kind (in `ns` if namespaced and given, else all namespaces).
+    pub fn api(self, client: &Client, ns: Option<&str>) -> Api<DynamicObject> {
+        let ar = self.resource();
+        match ns {
+            Some(ns) if self.namespaced() => Api::namespaced_with(client.clone(), ns, &ar),
+            _ => Api::all_with(client.clone(), &ar),
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! Orrery's platform: identity, OAuth tokens, four-level access control, workspaces and projects,
+//! served over HTTP in front of a host Kubernetes cluster (KubeSphere-compatible API).
+//!
+//! Start with [`start`]. It installs the CRDs and defaults in the host cluster, fills the
+//! watch-fed caches ([`cache`]), starts the leader-elected [`controllers`] and serves the
+//! [`http`] router: authentication → request scope ([`authz::scope`]) → authorization
+//! ([`authz`]) → handler or proxy. The platform talks to the host only through the Kubernetes
+//! API and keeps no state of its own, so several replicas can serve one host cluster.
+
+pub mod authz;
+pub mod builtin;
+pub mod cache;
+pub mod controllers;
+pub mod crds;
+pub mod defaults;
+pub mod error;
+pub mod hostapi;
+pub mod http;
+pub mod kinds;
+pub mod listing;
+pub mod password;
+pub mod tokens;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use error::PlatformError;
+use tokio_util::sync::CancellationToken;
+
+/// How to run the platform. Every timing tests depend on is here.
+#[derive(Clone)]
+pub struct PlatformConfig {
+    /// Where the HTTP API listens (port 0 picks one).
+    pub listen: SocketAddr,
+    /// The host cluster.
+    pub kube: kube::Config,
+    /// The admin's initial password (generated when `None`).
+    pub admin_password: Option<String>,
+    /// Where a generated admin password is saved (`admin-password`, mode 0600).
+    pub data_dir: PathBuf,
+    /// The URL clients reach the platform at (kubeconfig downloads); defaults to
+    /// `http://<bound address>`.
+    pub public_url: Option<String>,
+    /// Window over which failed logins count.
+    pub lockout_window: Duration,
+    /// Failed logins within the window that lock the user.
+    pub lockout_threshold: usize,
+    /// How long a lock lasts.
+    pub lockout_duration: Duration,
+    /// Access token lifetime.
+    pub access_token_ttl: Duration,
+    /// Refresh token lifetime.
+    pub refresh_token_ttl: Duration,
+    /// Kubeconfig token lifetime.
+    pub kubeconfig_token_ttl: Duration,
+    /// How long login records are kept.
+    pub login_record_ttl: Duration,
+    /// Whether a user may be logged in several times (false: a login revokes older sessions).
+    pub multiple_login: bool,
+    /// OAuth clients as (id, secret).
+    pub oauth_clients: Vec<(String, String)>,
+    /// argon2id cost.
+    pub hash_cost: password::HashCost,
+    /// Lease validity for leader election.
+    pub lease_duration: Duration,
+    /// Lease renew / retry period.
+    pub lease_retry: Duration,
+    /// Time between controller passes.
+    pub resync_period: Duration,
+    /// Time between prunes of login records and expired tokens.
+    pub prune_period: Duration,
+    /// This replica's identity in leader election (random when `None`).
+    pub identity: Option<String>,
+}
+
+impl PlatformConfig {
+    /// The defaults of SPEC §3 for a host cluster and data dir.
+    pub fn new(kube: kube::Config, data_dir: impl Into<PathBuf>) -> PlatformConfig {
+        PlatformConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 30880)),
+            kube,
+            admin_password: None,
+            data_dir: data_dir.into(),
+            public_url: None,
+            lockout_window: Duration::from_secs(600),
+            lockout_threshold: 10,
+            lockout_duration: Duration::from_secs(600),
+            access_token_ttl: Duration::from_secs(2 * 3600),
+            refresh_token_ttl: Duration::from_secs(2 * 3600 + 1800),
+            kubeconfig_token_ttl: Duration::from_secs(365 * 24 * 3600),
+            login_record_ttl: Duration::from_secs(7 * 24 * 3600),
+            multiple_login: true,
+            oauth_clients: vec![("kubesphere".into(), "kubesphere".into())],
+            hash_cost: password::HashCost::default(),
+            lease_duration: Duration::from_secs(15),
+            lease_retry: Duration::from_secs(2),
+            resync_period: Duration::from_secs(2),
+            prune_period: Duration::from_secs(600),
+            identity: None,
+        }
+    }
+}
+
+/// A running platform.
+pub struct RunningPlatform {
+    /// The bound address of the HTTP API.
+    pub addr: SocketAddr,
+    /// The admin's initial password when this start created the admin user (print it once).
+    pub initial_admin_password: Option<String>,
+    /// Whether this replica currently runs the controllers.
+    pub leader: tokio::sync::watch::Receiver<bool>,
+    /// Shared state (caches, authorizer), e.g. for benchmarks.
+    pub state: Arc<http::AppState>,
+    shutdown: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningPlatform {
+    /// `http://ADDR`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A token that stops the platform when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Stops serving, gives up the lease and waits for the tasks.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        for t in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        }
+    }
+}
+
+/// Starts the platform: installs CRDs and defaults, syncs the caches, starts leader election,
+/// the controllers and the HTTP listener. Prints nothing.
+pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformError> {
+    let mut kube_config = config.kube.clone();
+    kube_config.connect_timeout = Some(Duration::from_secs(10));
+    let client = kube::Client::try_from(kube_config)?;
+    let boot = defaults::bootstrap(&client, config.admin_password.as_deref(), &config.data_dir, config.hash_cost).await?;
+    let shutdown = CancellationToken::new();
+    let caches = Arc::new(cache::Caches::new());
+    let mut tasks = Vec::new();
+    for c in caches.all() {
+        tasks.push(tokio::spawn(c.run(client.clone(), shutdown.clone())));
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    for c in caches.all() {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if !c.wait_for(left, cache::Cache::is_synced).await {
+            shutdown.cancel();
+            return Err(PlatformError::Timeout { what: "initial cache sync".into(), secs: 30 });
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| PlatformError::Bind { addr: config.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| PlatformError::Bind { addr: config.listen, source })?;
+    let tokens = tokens::Tokens::new(
+        client.clone(),
+        caches.clone(),
+        tokens::TokenLifetimes {
+            access: config.access_token_ttl,
+            refresh: config.refresh_token_ttl,
+            kubeconfig: config.kubeconfig_token_ttl,
+        },
+    )
+    .await?;
+    let state = Arc::new(http::AppState {
+        client: client.clone(),
+        caches: caches.clone(),
+        authz: authz::Authorizer::new(caches.clone()),
+        tokens,
+        settings: http::Settings {
+            lockout_threshold: config.lockout_threshold,
+            lockout_window: config.lockout_window,
+            lockout_duration: config.lockout_duration,
+            multiple_login: config.multiple_login,
+            hash_cost: config.hash_cost,
+            clients: config.oauth_clients.clone(),
+            public_url: config.public_url.clone().unwrap_or_else(|| format!("http://{addr}")),
+        },
+    });
+    let (leader_tx, leader_rx) = tokio::sync::watch::channel(false);
+    let identity = config.identity.clone().unwrap_or_else(|| format!("orrery-platform-{}", uuid::Uuid::new_v4().simple()));
+    tasks.push(tokio::spawn(controllers::leader::run(
+        client.clone(),
+        tokens::SYSTEM_NAMESPACE,
+        "orrery-platform-controllers",
+        identity,
+        controllers::leader::LeaseTimings { duration: config.lease_duration, retry: config.lease_retry },
+        leader_tx,
+        shutdown.clone(),
+    )));
+    tasks.push(tokio::spawn(controllers::run(
+        state.clone(),
+        leader_rx.clone(),
+        controllers::ControllerTimings {
+            resync: config.resync_period,
+            prune: config.prune_period,
+            login_record_ttl: config.login_record_ttl,
+            lockout_duration: config.lockout_duration,
+        },
+        shutdown.clone(),
+    )));
+    let app = http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let stop = shutdown.clone();
+    tasks.push(tokio::spawn(async move {
+        let served = axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "platform listener failed");
+        }
+    }));
+    Ok(RunningPlatform {
+        addr,
+        initial_admin_password: boot.initial_admin_password,
+        leader: leader_rx,
+        state,
+        shutdown,
+        tasks,
+    })
+}

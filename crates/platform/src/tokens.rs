@@ -1,0 +1,365 @@
+//! OAuth tokens: JWTs signed with a key kept in the host cluster, and revocable sessions kept as
+//! labelled Secrets (one per login or kubeconfig token) so every replica sees revocations.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use kube::Client;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::cache::{Caches, SESSION_LABEL};
+use crate::error::PlatformError;
+use crate::hostapi;
+use crate::kinds::Kind;
+
+/// The namespace that holds the platform's own Secrets.
+pub const SYSTEM_NAMESPACE: &str = "kubesphere-system";
+const KEY_SECRET: &str = "orrery-jwt-signing-key";
+const SESSION_PREFIX: &str = "orrery-token-";
+const USER_REF: &str = "iam.kubesphere.io/user-ref";
+const EXPIRES_AT: &str = "orrery.io/expires-at";
+const ISSUER: &str = "orrery";
+
+/// What a token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionType {
+    /// Console or API login (access + refresh token).
+    Login,
+    /// The long-lived token of a downloaded kubeconfig.
+    Kubeconfig,
+}
+
+impl SessionType {
+    fn as_str(self) -> &'static str {
+        match self {
+            SessionType::Login => "login",
+            SessionType::Kubeconfig => "kubeconfig",
+        }
+    }
+}
+
+/// The JWT claims.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// Issuer.
+    pub iss: String,
+    /// User name.
+    pub sub: String,
+    /// Session id (names the session Secret).
+    pub sid: String,
+    /// `access`, `refresh` or `kubeconfig`.
+    pub typ: String,
+    /// Refresh id: a refresh token is valid only while the session holds this id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rid: Option<String>,
+    /// Issued at (seconds).
+    pub iat: i64,
+    /// Expires at (seconds).
+    pub exp: i64,
+}
+
+/// A token could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// Malformed, badly signed or expired.
+    #[error("invalid token: {0}")]
+    Invalid(String),
+    /// Revoked (logout, password change, disabled user, or a refresh token used twice).
+    #[error("token has been revoked")]
+    Revoked,
+    /// The host cluster could not be asked.
+    #[error(transparent)]
+    Api(#[from] PlatformError),
+}
+
+/// Tokens issued by a login.
+#[derive(Debug, Clone, Serialize)]
+pub struct IssuedTokens {
+    /// Bearer token.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Single-use refresh token.
+    pub refresh_token: String,
+    /// Access token lifetime in seconds.
+    pub expires_in: u64,
+}
+
+/// Lifetimes of issued tokens.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenLifetimes {
+    /// Access tokens.
+    pub access: Duration,
+    /// Refresh tokens.
+    pub refresh: Duration,
+    /// Kubeconfig tokens.
+    pub kubeconfig: Duration,
+}
+
+/// Issues, checks and revokes tokens.
+pub struct Tokens {
+    client: Client,
+    caches: Arc<Caches>,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    lifetimes: TokenLifetimes,
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn random_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+fn session_name(sid: &str) -> String {
+    format!("{SESSION_PREFIX}{sid}")
+}
+
+/// Loads the signing key from its Secret, creating it on first start (replicas racing to create
+/// it all end up with the winner's key).
+async fn load_or_create_key(client: &Client) -> Result<Vec<u8>, PlatformError> {
+    for _ in 0..5 {
+        if let Some(s) = hostapi::get(client, Kind::Secret, Some(SYSTEM_NAMESPACE), KEY_SECRET).await? {
+            let key = s["data"]["key"]
+                .as_str()
+                .and_then(|k| B64.decode(k).ok())
+                .ok_or_else(|| PlatformError::Invalid(format!("secret {KEY_SECRET} has no key")))?;
+            return Ok(key);
+        }
+        let mut key = [0u8; 64];
+        rand::rng().fill(&mut key);
+        let secret = json!({
+            "metadata": {"name": KEY_SECRET, "namespace": SYSTEM_NAMESPACE},
+            "type": "Opaque",
+            "data": {"key": B64.encode(key)},
+        });
+        match hostapi::create(client, Kind::Secret, Some(SYSTEM_NAMESPACE), secret).await {
+            Ok(_) => return Ok(key.to_vec()),
+            Err(e) if hostapi::is_conflict(&e) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(PlatformError::Invalid("could not create the token signing key".into()))
+}
+
+impl Tokens {
+    /// Loads (or creates) the signing key.
+    pub async fn new(client: Client, caches: Arc<Caches>, lifetimes: TokenLifetimes) -> Result<Tokens, PlatformError> {
+        let key = load_or_create_key(&client).await?;
+        Ok(Tokens {
+            client,
+            caches,
+            encoding: EncodingKey::from_secret(&key),
+            decoding: DecodingKey::from_secret(&key),
+            lifetimes,
+        })
+    }
+
+    fn sign(&self, claims: &Claims) -> Result<String, PlatformError> {
+        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)?)
+    }
+
+    fn claims(&self, sub: &str, sid: &str, typ: &str, rid: Option<String>, ttl: Duration) -> Claims {
+        let iat = now();
+        Claims {
+            iss: ISSUER.into(),
+            sub: sub.into(),
+            sid: sid.into(),
+            typ: typ.into(),
+            rid,
+            iat,
+            exp: iat + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
+        }
+    }
+
+    fn session_object(&self, user: &str, sid: &str, ty: SessionType, rid: &str, expires: i64) -> Value {
+        json!({
+            "metadata": {
+                "name": session_name(sid),
+                "namespace": SYSTEM_NAMESPACE,
+                "labels": {SESSION_LABEL: ty.as_str(), USER_REF: user},
+                "annotations": {EXPIRES_AT: expires.to_string(), "orrery.io/issued-at": now().to_string()},
+            },
+            "type": "orrery.io/token-session",
+            "data": {"refresh-id": B64.encode(rid)},
+        })
+    }
+
+    async fn new_session(&self, user: &str, ty: SessionType, rid: &str, ttl: Duration) -> Result<String, PlatformError> {
+        let sid = random_id();
+        let expires = now() + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2);
+        let obj = self.session_object(user, &sid, ty, rid, expires);
+        let created = hostapi::create(&self.client, Kind::Secret, Some(SYSTEM_NAMESPACE), obj).await?;
+        // Read-your-writes on this replica; other replicas fall back to a direct read.
+        let key = format!("{SYSTEM_NAMESPACE}/{}", session_name(&sid));
+        self.caches
+            .sessions
+            .wait_for_version(&key, created["metadata"]["resourceVersion"].as_str())
+            .await;
+        Ok(sid)
+    }
+
+    fn pair(&self, user: &str, sid: &str, rid: &str) -> Result<IssuedTokens, PlatformError> {
+        let access = self.claims(user, sid, "access", None, self.lifetimes.access);
+        let refresh = self.claims(user, sid, "refresh", Some(rid.to_string()), self.lifetimes.refresh);
+        Ok(IssuedTokens {
+            access_token: self.sign(&access)?,
+            token_type: "Bearer",
+            refresh_token: self.sign(&refresh)?,
+            expires_in: self.lifetimes.access.as_secs(),
+        })
+    }
+
+    /// Issues an access + refresh token pair for a new login session.
+    pub async fn login(&self, user: &str) -> Result<IssuedTokens, PlatformError> {
+        let rid = random_id();
+        let sid = self.new_session(user, SessionType::Login, &rid, self.lifetimes.refresh).await?;
+        self.pair(user, &sid, &rid)
+    }
+
+    /// Issues a long-lived kubeconfig token; returns (token, session id).
+    pub async fn kubeconfig_token(&self, user: &str) -> Result<(String, String), PlatformError> {
+        let sid = self.new_session(user, SessionType::Kubeconfig, "", self.lifetimes.kubeconfig).await?;
+        let claims = self.claims(user, &sid, "kubeconfig", None, self.lifetimes.kubeconfig);
+        Ok((self.sign(&claims)?, sid))
+    }
+
+    fn decode(&self, token: &str) -> Result<Claims, TokenError> {
+        let mut v = Validation::new(Algorithm::HS256);
+        v.leeway = 0;
+        v.set_issuer(&[ISSUER]);
+        v.set_required_spec_claims(&["exp", "sub", "iss"]);
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &v)
+            .map(|d| d.claims)
+            .map_err(|e| TokenError::Invalid(e.to_string()))
+    }
+
+    async fn session(&self, sid: &str) -> Result<Option<Value>, PlatformError> {
+        let key = format!("{SYSTEM_NAMESPACE}/{}", session_name(sid));
+        if let Some(e) = self.caches.sessions.get(&key) {
+            return Ok(Some(e.obj.clone()));
+        }
+        // Issued by another replica a moment ago and not yet seen by our watch.
+        hostapi::get(&self.client, Kind::Secret, Some(SYSTEM_NAMESPACE), &session_name(sid)).await
+    }
+
+    /// Checks a bearer token (access or kubeconfig); returns its claims.
+    pub async fn authenticate(&self, token: &str) -> Result<Claims, TokenError> {
+        let claims = self.decode(token)?;
+        if claims.typ != "access" && claims.typ != "kubeconfig" {
+            return Err(TokenError::Invalid("not an access token".into()));
+        }
+        match self.session(&claims.sid).await? {
+            Some(s) if s["metadata"]["labels"][USER_REF].as_str() == Some(claims.sub.as_str()) => Ok(claims),
+            _ => Err(TokenError::Revoked),
+        }
+    }
+
+    /// Exchanges a refresh token (once) for a new pair in the same session.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<(String, IssuedTokens), TokenError> {
+        let claims = self.decode(refresh_token)?;
+        if claims.typ != "refresh" {
+            return Err(TokenError::Invalid("not a refresh token".into()));
+        }
+        let name = session_name(&claims.sid);
+        let Some(mut session) = hostapi::get(&self.client, Kind::Secret, Some(SYSTEM_NAMESPACE), &name).await? else {
+            return Err(TokenError::Revoked);
+        };
+        let current = session["data"]["refresh-id"]
+            .as_str()
+            .and_then(|s| B64.decode(s).ok())
+            .map(|b| String::from_utf8_lossy(&b).into_owned());
+        if current.as_deref() != claims.rid.as_deref() || claims.rid.is_none() {
+            return Err(TokenError::Revoked);
+        }
+        let rid = random_id();
+        let expires = now() + i64::try_from(self.lifetimes.refresh.as_secs()).unwrap_or(i64::MAX / 2);
+        session["data"]["refresh-id"] = B64.encode(&rid).into();
+        session["metadata"]["annotations"][EXPIRES_AT] = expires.to_string().into();
+        // The resourceVersion makes a concurrent second use of the same refresh token conflict.
+        match hostapi::replace(&self.client, Kind::Secret, Some(SYSTEM_NAMESPACE), session).await {
+            Ok(_) => {}
+            Err(e) if hostapi::is_conflict(&e) || hostapi::is_not_found(&e) => return Err(TokenError::Revoked),
+            Err(e) => return Err(e.into()),
+        }
+        Ok((claims.sub.clone(), self.pair(&claims.sub, &claims.sid, &rid)?))
+    }
+
+    /// Revokes the session a token belongs to (logout). Invalid tokens are ignored.
+    pub async fn revoke_token(&self, token: &str) -> Result<(), PlatformError> {
+        match self.decode(token) {
+            Ok(c) => self.revoke_session(&c.sid).await,
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// Revokes one session.
+    pub async fn revoke_session(&self, sid: &str) -> Result<(), PlatformError> {
+        hostapi::delete(&self.client, Kind::Secret, Some(SYSTEM_NAMESPACE), &session_name(sid)).await
+    }
+
+    /// Revokes every session of `user` of the given type (all types if `None`), except `keep`.
+    pub async fn revoke_user(&self, user: &str, ty: Option<SessionType>, keep: Option<&str>) -> Result<(), PlatformError> {
+        let mut selector = format!("{USER_REF}={user}");
+        if let Some(ty) = ty {
+            selector.push_str(&format!(",{SESSION_LABEL}={}", ty.as_str()));
+        } else {
+            selector.push_str(&format!(",{SESSION_LABEL}"));
+        }
+        let sessions = hostapi::list(&self.client, Kind::Secret, Some(SYSTEM_NAMESPACE), &selector).await?;
+        for s in sessions {
+            let name = s["metadata"]["name"].as_str().unwrap_or_default();
+            if keep.is_some_and(|k| session_name(k) == name) {
+                continue;
+            }
+            hostapi::delete(&self.client, Kind::Secret, Some(SYSTEM_NAMESPACE), name).await?;
+        }
+        Ok(())
+    }
+
+    /// The sessions of `user` as `{id, type, issuedAt, expiresAt}` (no token material).
+    pub fn sessions_of(&self, user: &str) -> Vec<Value> {
+        let mut out: Vec<Value> = self
+            .caches
+            .sessions
+            .by_index(&format!("user:{user}"))
+            .iter()
+            .map(|e| {
+                let meta = &e.obj["metadata"];
+                let ann = &meta["annotations"];
+                json!({
+                    "id": e.name().strip_prefix(SESSION_PREFIX).unwrap_or_default(),
+                    "type": meta["labels"][SESSION_LABEL],
+                    "issuedAt": ann["orrery.io/issued-at"].as_str().and_then(|s| s.parse::<i64>().ok()),
+                    "expiresAt": ann[EXPIRES_AT].as_str().and_then(|s| s.parse::<i64>().ok()),
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+        out
+    }
+
+    /// Deletes expired sessions (leader only).
+    pub async fn prune_expired(&self) -> Result<usize, PlatformError> {
+        let t = now();
+        let mut n = 0;
+        for e in self.caches.sessions.list() {
+            let exp = e.obj["metadata"]["annotations"][EXPIRES_AT]
+                .as_str()
+                .and_then(|s| s.parse::<i64>().ok())
+                .unwrap_or(i64::MAX);
+            if exp < t {
+                hostapi::delete(&self.client, Kind::Secret, Some(SYSTEM_NAMESPACE), e.name()).await?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}
