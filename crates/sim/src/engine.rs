@@ -1,0 +1,217 @@
+//! Wiring: reflector stores fed by watches, the wake-ups they cause, and the loop every
+//! controller runs (a full pass over its store whenever something it watches changes, or when a
+//! timer it asked for fires; bursts are coalesced, nothing polls).
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod, Service};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, Resource};
+use serde::de::DeserializeOwned;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::SimClock;
+use crate::events::Recorder;
+use crate::{SimConfig, SimError, controllers, kubelet, nodes, scheduler};
+
+/// What every controller shares: the client, the clock and the watch-fed stores.
+pub(crate) struct Ctx {
+    pub client: Client,
+    pub config: SimConfig,
+    pub clock: SimClock,
+    pub seed: u64,
+    pub events: Recorder,
+    pub pods: Store<Pod>,
+    pub nodes: Store<Node>,
+    pub replicasets: Store<ReplicaSet>,
+    pub deployments: Store<Deployment>,
+    pub statefulsets: Store<StatefulSet>,
+    pub daemonsets: Store<DaemonSet>,
+    pub jobs: Store<Job>,
+    pub cronjobs: Store<CronJob>,
+    pub services: Store<Service>,
+    pub pvcs: Store<PersistentVolumeClaim>,
+    pub pvs: Store<PersistentVolume>,
+}
+
+/// A controller: one pass reconciles everything it owns and says when it next needs to run.
+pub(crate) trait Reconcile: Send + 'static {
+    /// Name for logs.
+    const NAME: &'static str;
+    /// Reconciles everything once; returns when a timer should wake it next.
+    fn pass(&mut self, ctx: &Arc<Ctx>) -> impl Future<Output = Option<Instant>> + Send;
+}
+
+/// Wake-ups, one per controller.
+#[derive(Default)]
+struct Kicks {
+    scheduler: Arc<Notify>,
+    kubelet: Arc<Notify>,
+    replicaset: Arc<Notify>,
+    deployment: Arc<Notify>,
+    statefulset: Arc<Notify>,
+    daemonset: Arc<Notify>,
+    job: Arc<Notify>,
+    cronjob: Arc<Notify>,
+    endpoints: Arc<Notify>,
+    volumes: Arc<Notify>,
+}
+
+fn reflect<K>(api: Api<K>, kicks: Vec<Arc<Notify>>, shutdown: CancellationToken) -> Store<K>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + Hash + Clone + Send + Sync,
+{
+    let (reader, writer) = reflector::store();
+    let stream = watcher(api, watcher::Config::default()).default_backoff().reflect(writer);
+    tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                ev = stream.next() => match ev {
+                    Some(Ok(_)) => kicks.iter().for_each(|k| k.notify_one()),
+                    Some(Err(e)) => tracing::warn!(error = %e, kind = %K::kind(&Default::default()), "sim watch failed; retrying"),
+                    None => break,
+                },
+            }
+        }
+    });
+    reader
+}
+
+/// How long a controller waits after a wake-up for more events before its pass.
+const COALESCE: Duration = Duration::from_millis(15);
+
+fn spawn_loop<R: Reconcile>(mut r: R, ctx: Arc<Ctx>, kick: Arc<Notify>, shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        loop {
+            let next = r.pass(&ctx).await;
+            let far = tokio::time::Instant::now() + Duration::from_secs(3600);
+            let wake = next.map(tokio::time::Instant::from_std).unwrap_or(far);
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = kick.notified() => {}
+                _ = tokio::time::sleep_until(wake) => {}
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(COALESCE) => {}
+            }
+        }
+        tracing::debug!(controller = R::NAME, "sim controller stopped");
+    });
+}
+
+pub(crate) async fn run(client: Client, config: SimConfig, shutdown: CancellationToken) -> Result<(), SimError> {
+    let seed = config.seed.unwrap_or(0);
+    let clock = SimClock::new(config.time_scale);
+    nodes::ensure_nodes(&client, &config, seed).await?;
+    controllers::volumes::ensure_default_storage_class(&client).await?;
+    let k = Kicks::default();
+    let s = shutdown.clone();
+    let ctx = Arc::new(Ctx {
+        events: Recorder::spawn(client.clone(), shutdown.clone()),
+        pods: reflect::<Pod>(
+            Api::all(client.clone()),
+            vec![
+                k.scheduler.clone(),
+                k.kubelet.clone(),
+                k.replicaset.clone(),
+                k.statefulset.clone(),
+                k.daemonset.clone(),
+                k.job.clone(),
+                k.endpoints.clone(),
+            ],
+            s.clone(),
+        ),
+        nodes: reflect::<Node>(Api::all(client.clone()), vec![k.scheduler.clone(), k.kubelet.clone(), k.daemonset.clone()], s.clone()),
+        replicasets: reflect::<ReplicaSet>(Api::all(client.clone()), vec![k.replicaset.clone(), k.deployment.clone()], s.clone()),
+        deployments: reflect::<Deployment>(Api::all(client.clone()), vec![k.deployment.clone()], s.clone()),
+        statefulsets: reflect::<StatefulSet>(Api::all(client.clone()), vec![k.statefulset.clone()], s.clone()),
+        daemonsets: reflect::<DaemonSet>(Api::all(client.clone()), vec![k.daemonset.clone()], s.clone()),
+        jobs: reflect::<Job>(Api::all(client.clone()), vec![k.job.clone(), k.cronjob.clone()], s.clone()),
+        cronjobs: reflect::<CronJob>(Api::all(client.clone()), vec![k.cronjob.clone()], s.clone()),
+        services: reflect::<Service>(Api::all(client.clone()), vec![k.endpoints.clone()], s.clone()),
+        pvcs: reflect::<PersistentVolumeClaim>(
+            Api::all(client.clone()),
+            vec![k.volumes.clone(), k.scheduler.clone(), k.statefulset.clone()],
+            s.clone(),
+        ),
+        pvs: reflect::<PersistentVolume>(Api::all(client.clone()), vec![k.volumes.clone()], s.clone()),
+        client,
+        config,
+        clock,
+        seed,
+    });
+    let ready = async {
+        let c = &ctx;
+        let _ = tokio::join!(
+            c.pods.wait_until_ready(),
+            c.nodes.wait_until_ready(),
+            c.replicasets.wait_until_ready(),
+            c.deployments.wait_until_ready(),
+            c.statefulsets.wait_until_ready(),
+            c.daemonsets.wait_until_ready(),
+            c.jobs.wait_until_ready(),
+            c.cronjobs.wait_until_ready(),
+            c.services.wait_until_ready(),
+            c.pvcs.wait_until_ready(),
+            c.pvs.wait_until_ready(),
+        );
+    };
+    tokio::select! {
+        _ = shutdown.cancelled() => return Ok(()),
+        _ = ready => {}
+    }
+    let c = || ctx.clone();
+    spawn_loop(scheduler::Scheduler::default(), c(), k.scheduler.clone(), s.clone());
+    spawn_loop(kubelet::Kubelet::default(), c(), k.kubelet.clone(), s.clone());
+    spawn_loop(controllers::replicaset::ReplicaSets::default(), c(), k.replicaset.clone(), s.clone());
+    spawn_loop(controllers::deployment::Deployments::default(), c(), k.deployment.clone(), s.clone());
+    spawn_loop(controllers::statefulset::StatefulSets::default(), c(), k.statefulset.clone(), s.clone());
+    spawn_loop(controllers::daemonset::DaemonSets::default(), c(), k.daemonset.clone(), s.clone());
+    spawn_loop(controllers::job::Jobs::default(), c(), k.job.clone(), s.clone());
+    spawn_loop(controllers::cronjob::CronJobs::default(), c(), k.cronjob.clone(), s.clone());
+    spawn_loop(controllers::endpoints::Endpoints::default(), c(), k.endpoints.clone(), s.clone());
+    spawn_loop(controllers::volumes::Volumes::default(), c(), k.volumes.clone(), s.clone());
+    nodes::heartbeats(ctx.clone(), shutdown.clone()).await;
+    Ok(())
+}
+
+/// The order objects were created in, as first seen by one controller: the resourceVersion it
+/// first saw each object at (which is its creation revision when the controller was running).
+/// Sorting by it keeps decisions independent of how watch events were batched.
+#[derive(Default)]
+pub(crate) struct CreationOrder {
+    first_seen: std::collections::HashMap<String, (u64, String)>,
+}
+
+impl CreationOrder {
+    /// The sort key of an object: (first-seen revision, namespace/name).
+    pub fn key<K: Resource>(&mut self, obj: &K) -> (u64, String) {
+        let meta = obj.meta();
+        let uid = meta.uid.clone().unwrap_or_default();
+        self.first_seen
+            .entry(uid)
+            .or_insert_with(|| {
+                let rv = meta.resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(u64::MAX);
+                (rv, format!("{}/{}", meta.namespace.as_deref().unwrap_or(""), meta.name.as_deref().unwrap_or("")))
+            })
+            .clone()
+    }
+
+    /// Forgets objects whose uid is not in `live`.
+    pub fn retain(&mut self, live: &std::collections::HashSet<String>) {
+        self.first_seen.retain(|uid, _| live.contains(uid));
+    }
+}
