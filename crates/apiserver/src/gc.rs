@@ -295,8 +295,17 @@ async fn edit(cluster: &Arc<Cluster>, key: &str, f: impl Fn(&mut Value) -> bool)
             return;
         }
         let opts = crate::write::WriteOptions::default();
-        match crate::write::commit_update(cluster, &res, key, &old, new, kv.mod_revision, &opts)
-            .await
+        match crate::write::commit_update(
+            cluster,
+            &res,
+            key,
+            &old,
+            new,
+            kv.mod_revision,
+            crate::write::UpdateScope::Main,
+            &opts,
+        )
+        .await
         {
             Err(e) if e.code == 409 => continue,
             Err(e) => {

@@ -186,7 +186,8 @@ fn write_options(q: &Query) -> Result<WriteOptions, ApiError> {
     Ok(WriteOptions {
         dry_run,
         field_validation,
-        warnings: Default::default(),
+        field_manager: q.get("fieldManager").cloned(),
+        ..Default::default()
     })
 }
 
@@ -332,6 +333,9 @@ async fn resource_request(
                     "application/strategic-merge-patch+json",
                 ])
             })?;
+            let mut opts = opts;
+            opts.apply = kind == PatchType::Apply;
+            opts.force = flag(&q, "force");
             let body = crate::body::read_limited(req.into_body(), limit).await?;
             let patched = crate::write::patch(
                 cluster,

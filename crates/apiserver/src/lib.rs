@@ -17,6 +17,7 @@ pub mod discovery;
 mod gc;
 mod handler;
 mod list;
+mod managed;
 mod namespaces;
 pub mod object;
 mod patching;

@@ -28,17 +28,13 @@ impl Selectors {
         labels: Option<&str>,
         fields: Option<&str>,
     ) -> Result<Selectors, ApiError> {
-        let labels =
-            match labels.filter(|s| !s.trim().is_empty()) {
-                Some(s) => Some(LabelSelector::parse(s).map_err(|e| {
-                    ApiError::bad_request(format!("unable to parse requirement: {e}"))
-                })?),
-                None => None,
-            };
+        let labels = match labels.filter(|s| !s.trim().is_empty()) {
+            Some(s) => Some(LabelSelector::parse(s).map_err(|e| e.to_api_error())?),
+            None => None,
+        };
         let fields = match fields.filter(|s| !s.trim().is_empty()) {
             Some(s) => {
-                let sel = FieldSelector::parse(s)
-                    .map_err(|e| ApiError::bad_request(format!("invalid field selector: {e}")))?;
+                let sel = FieldSelector::parse(s).map_err(|e| e.to_api_error())?;
                 for req in sel.requirements() {
                     let f = req.field.as_str();
                     let ok = f == "metadata.name"

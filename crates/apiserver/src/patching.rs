@@ -31,8 +31,8 @@ pub fn apply(
                 })?;
             apimachinery::patch::strategic_merge_patch(old, patch, schema).map_err(patch_error)
         }
-        PatchType::Apply => Err(ApiError::unsupported_media_type(
-            "server-side apply (application/apply-patch+yaml) is not served by this cluster version; use client-side apply",
+        PatchType::Apply => Err(ApiError::internal(
+            "server-side apply is handled by write::patch",
         )),
     }
 }

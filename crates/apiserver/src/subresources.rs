@@ -243,7 +243,18 @@ async fn scale(
             dry_run,
             ..Default::default()
         };
-        match crate::write::commit_update(cluster, res, &key, &obj, new, rev, &opts).await {
+        match crate::write::commit_update(
+            cluster,
+            res,
+            &key,
+            &obj,
+            new,
+            rev,
+            crate::write::UpdateScope::Main,
+            &opts,
+        )
+        .await
+        {
             Ok(updated) => return Ok(json_response(StatusCode::OK, &scale_of(&updated, &paths))),
             Err(e) if e.reason == "Conflict" => continue,
             Err(e) => return Err(e),
@@ -380,7 +391,18 @@ async fn binding(
         conds.push(json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": crate::object::now_rfc3339()}));
         new["status"]["conditions"] = json!(conds);
         let opts = WriteOptions::default();
-        match crate::write::commit_update(cluster, res, &key, &pod, new, rev, &opts).await {
+        match crate::write::commit_update(
+            cluster,
+            res,
+            &key,
+            &pod,
+            new,
+            rev,
+            crate::write::UpdateScope::Main,
+            &opts,
+        )
+        .await
+        {
             Ok(_) => return Ok(json_response(StatusCode::CREATED, &success_status())),
             Err(e) if e.reason == "Conflict" => continue,
             Err(e) => return Err(e),
@@ -433,9 +455,17 @@ async fn finalize(
     let (old, rev) = crate::write::load(cluster, res, &key, name)?;
     let mut new = old.clone();
     new["spec"]["finalizers"] = body["spec"]["finalizers"].clone();
-    let updated =
-        crate::write::commit_update(cluster, res, &key, &old, new, rev, &WriteOptions::default())
-            .await?;
+    let updated = crate::write::commit_update(
+        cluster,
+        res,
+        &key,
+        &old,
+        new,
+        rev,
+        UpdateScope::Main,
+        &WriteOptions::default(),
+    )
+    .await?;
     crate::namespaces::kick(cluster);
     Ok(json_response(StatusCode::OK, &updated))
 }

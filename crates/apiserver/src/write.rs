@@ -30,6 +30,12 @@ pub struct WriteOptions {
     pub dry_run: bool,
     /// `fieldValidation`.
     pub field_validation: FieldValidation,
+    /// `fieldManager` (or the client's name from its User-Agent).
+    pub field_manager: Option<String>,
+    /// `force` (server-side apply takes fields other managers own).
+    pub force: bool,
+    /// The write is a server-side apply whose managedFields are already computed.
+    pub apply: bool,
     /// Warnings for the response's `Warning` headers.
     pub warnings: std::sync::Mutex<Vec<String>>,
 }
@@ -247,6 +253,13 @@ pub async fn create(
     crate::defaults::apply(res, &mut obj);
     crate::crd::admit(cluster, res, &mut obj, None, opts)?;
     validate(res, &obj)?;
+    crate::managed::record_update(
+        res,
+        &serde_json::json!({}),
+        &mut obj,
+        UpdateScope::Main,
+        opts,
+    )?;
     if let Some(ns) = namespace.filter(|_| res.namespaced) {
         let name = meta_str(&obj, "name").unwrap_or_default();
         check_namespace(cluster, res, name, ns, true)?;
@@ -457,12 +470,14 @@ pub async fn commit_update(
     old: &Value,
     new: Value,
     expected: Revision,
+    scope: UpdateScope,
     opts: &WriteOptions,
 ) -> Result<Value, ApiError> {
     let name = meta_str(old, "name").unwrap_or_default().to_string();
     let mut new = new;
     crate::crd::admit(cluster, res, &mut new, Some(old), opts)?;
     validate(res, &new)?;
+    crate::managed::record_update(res, old, &mut new, scope, opts)?;
     if opts.dry_run {
         return Ok(new);
     }
@@ -547,7 +562,7 @@ pub async fn update(
             return Err(ApiError::stale_conflict(&res.group, &res.plural, name));
         }
         let new = prepare_update(res, &old, body.clone(), scope)?;
-        match commit_update(cluster, res, &key, &old, new, current, opts).await {
+        match commit_update(cluster, res, &key, &old, new, current, scope, opts).await {
             Err(e) if e.code == 409 && precondition.is_none() && e.reason == "Conflict" => continue,
             other => return other,
         }
@@ -567,6 +582,9 @@ pub async fn patch(
     opts: &WriteOptions,
 ) -> Result<Value, ApiError> {
     let key = res.key(namespace, name);
+    if kind == PatchType::Apply {
+        return server_side_apply(cluster, res, namespace, name, patch, scope, opts).await;
+    }
     for _ in 0..16 {
         let (old, current) = load(cluster, res, &key, name)?;
         let patched = crate::patching::apply(res, &old, kind, patch, opts)?;
@@ -578,9 +596,70 @@ pub async fn patch(
             return Err(ApiError::stale_conflict(&res.group, &res.plural, name));
         }
         let new = prepare_update(res, &old, patched, scope)?;
-        match commit_update(cluster, res, &key, &old, new, current, opts).await {
+        match commit_update(cluster, res, &key, &old, new, current, scope, opts).await {
             Err(e) if e.code == 409 && e.reason == "Conflict" => continue,
             other => return other,
+        }
+    }
+    Err(ApiError::stale_conflict(&res.group, &res.plural, name))
+}
+
+/// Server-side apply: creates the object if it does not exist, otherwise merges the applied
+/// configuration into it under the request's field manager.
+async fn server_side_apply(
+    cluster: &Arc<Cluster>,
+    res: &Resource,
+    namespace: Option<&str>,
+    name: &str,
+    body: &[u8],
+    scope: UpdateScope,
+    opts: &WriteOptions,
+) -> Result<Value, ApiError> {
+    let mut config = crate::body::decode_yaml(body)?;
+    if !config.is_object() {
+        return Err(ApiError::bad_request(
+            "the applied configuration must be an object",
+        ));
+    }
+    check_type(res, &mut config)?;
+    match meta_str(&config, "name") {
+        Some(n) if n != name => {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({n}) does not match the name on the URL ({name})"
+            )));
+        }
+        _ => set_meta_str(&mut config, "name", name),
+    }
+    check_fields(cluster, res, &config, opts)?;
+    let key = res.key(namespace, name);
+    for _ in 0..16 {
+        match cluster.store.get(&key) {
+            None => {
+                let obj = crate::managed::server_side_apply(
+                    res,
+                    &serde_json::json!({}),
+                    &config,
+                    opts.force,
+                    scope,
+                    opts,
+                )?;
+                match create(cluster, res, namespace, obj, opts).await {
+                    Err(e) if e.reason == "AlreadyExists" => continue,
+                    other => return other,
+                }
+            }
+            Some(kv) => {
+                let old = parse_kv(&kv)?;
+                let applied =
+                    crate::managed::server_side_apply(res, &old, &config, opts.force, scope, opts)?;
+                let new = prepare_update(res, &old, applied, scope)?;
+                match commit_update(cluster, res, &key, &old, new, kv.mod_revision, scope, opts)
+                    .await
+                {
+                    Err(e) if e.code == 409 && e.reason == "Conflict" => continue,
+                    other => return other,
+                }
+            }
         }
     }
     Err(ApiError::stale_conflict(&res.group, &res.plural, name))
