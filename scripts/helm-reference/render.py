@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Render one chart with the real Helm engine (helm_python) and print the map as JSON.
 
-Usage: render.py CHART_DIR [VALUES_YAML] [--time N]
+Usage: render.py CHART_DIR [VALUES_YAML] [--time N | --manifest]
 
 Release "release-name", namespace "default", install — like the corpus's render_reference.py.
 The values file is loaded with PyYAML (as render_reference.py does) and handed to Helm as JSON.
 With --time N it renders N times and prints {"median_ms": ..., "manifests": {...}}, timing
-render() only.
+render() only. With --manifest it runs a client-only install dry run (memory storage, no
+cluster) and prints {"manifest": ..., "notes": ...}: the release manifest Helm builds.
 """
 import json
 import statistics
@@ -19,6 +20,8 @@ import yaml
 
 def main(argv):
     runs = 0
+    manifest = "--manifest" in argv
+    argv = [a for a in argv if a != "--manifest"]
     if "--time" in argv:
         i = argv.index("--time")
         runs = int(argv[i + 1])
@@ -28,6 +31,19 @@ def main(argv):
     if len(argv) > 1:
         with open(argv[1]) as f:
             values = yaml.safe_load(f) or {}
+    if manifest:
+        cfg = helm.Config(
+            storage_driver="memory",
+            kubeconfig_content="apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n",
+        )
+        with helm.Chart.load(chart_dir) as chart:
+            try:
+                rel = cfg.install(chart, "release-name", values or {}, namespace="default", dry_run="client")
+            except helm.HelmError as e:
+                json.dump({"error": str(e)}, sys.stdout)
+                return 0
+            json.dump({"manifest": rel.get("manifest", ""), "notes": rel.get("notes", "")}, sys.stdout)
+        return 0
     with helm.Chart.load(chart_dir) as chart:
         try:
             out = chart.render(values, name="release-name", namespace="default", is_install=True)

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::chart::{Chart, LoadLimits};
+use crate::chart::LoadLimits;
 use crate::engine::{Capabilities, KubeVersion, ReleaseOptions, RenderOptions};
 use crate::values::Map;
 use crate::values::strvals;
@@ -59,12 +59,9 @@ pub enum CliError {
     /// `--kube-version` is not a version.
     #[error("invalid kube version {0:?}")]
     KubeVersion(String),
-    /// Rendering failed.
+    /// Rendering or splitting the manifests failed.
     #[error(transparent)]
-    Render(#[from] crate::engine::RenderError),
-    /// A rendered manifest is not YAML.
-    #[error(transparent)]
-    Manifest(#[from] crate::manifest::ManifestError),
+    Release(#[from] crate::release::ReleaseError),
     /// Writing the output failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
@@ -92,27 +89,6 @@ pub fn user_values(args: &TemplateArgs) -> Result<Map, CliError> {
     Ok(base)
 }
 
-fn crd_objects(chart: &Chart, parent: Option<&str>, out: &mut Vec<(String, String)>) {
-    let full = match parent {
-        Some(p) => format!("{p}/charts/{}", chart.name()),
-        None => chart.name().to_string(),
-    };
-    for f in chart.crds() {
-        if [".yaml", ".yml", ".json"]
-            .iter()
-            .any(|e| f.name.ends_with(e))
-        {
-            out.push((
-                format!("{full}/{}", f.name),
-                String::from_utf8_lossy(&f.data).to_string(),
-            ));
-        }
-    }
-    for d in &chart.dependencies {
-        crd_objects(d, Some(&full), out);
-    }
-}
-
 /// Renders `args.chart` and writes the manifests like `helm template` (CRDs first with
 /// `--include-crds`, then resources in install order, then hooks; NOTES.txt left out).
 pub fn template_command(args: TemplateArgs, out: &mut impl Write) -> Result<(), CliError> {
@@ -133,22 +109,9 @@ pub fn template_command(args: TemplateArgs, out: &mut impl Write) -> Result<(), 
         capabilities: caps,
         ..RenderOptions::default()
     };
-    let (chart, mut files) = crate::engine::render_chart_full(&chart, &user, &opts)?;
-    files.retain(|k, _| !k.ends_with("NOTES.txt"));
-    let (hooks, manifests) = crate::manifest::sort_manifests(&files)?;
-    let mut body = String::new();
-    if args.include_crds {
-        let mut crds = Vec::new();
-        crd_objects(&chart, None, &mut crds);
-        for (path, data) in crds {
-            body.push_str(&format!("---\n# Source: {path}\n{data}\n"));
-        }
-    }
-    for m in &manifests {
-        body.push_str(&format!("---\n# Source: {}\n{}\n", m.path, m.content));
-    }
-    let mut text = format!("{}\n", body.trim());
-    for h in &hooks {
+    let rel = crate::release::render_release(&chart, &user, &opts, args.include_crds)?;
+    let mut text = format!("{}\n", rel.manifest.trim());
+    for h in &rel.hooks {
         text.push_str(&format!("---\n# Source: {}\n{}\n", h.path, h.content));
     }
     out.write_all(text.as_bytes())?;

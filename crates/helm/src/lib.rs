@@ -7,5 +7,6 @@ pub mod chart;
 pub mod cli;
 pub mod engine;
 pub mod manifest;
+pub mod release;
 pub mod values;
 pub mod yaml;

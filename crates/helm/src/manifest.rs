@@ -91,9 +91,11 @@ pub struct ManifestError {
     pub source: crate::yaml::YamlError,
 }
 
-static SEP: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"(?m)^---[ \t]*").ok());
+static SEP: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"(?:^|\s*\n)---\s*").ok());
 
-/// `SplitManifests`: documents of a template in order, blank ones dropped.
+/// `SplitManifests`: documents of a template in order, blank ones dropped. The separator eats
+/// the whitespace around `---`, so a document followed by another loses its trailing newline
+/// while the last one keeps it (Helm v4.2.3's behaviour, checked with an install dry run).
 pub fn split_manifests(text: &str) -> Vec<String> {
     let trimmed = text.trim_start();
     let docs: Vec<&str> = match SEP.as_ref() {
@@ -213,7 +215,11 @@ mod tests {
     fn split_on_separator_lines() {
         assert_eq!(
             split_manifests("\n---\na: 1\n--- \nb: 2\n---\n\n"),
-            vec!["a: 1\n", "b: 2\n"]
+            vec!["a: 1", "b: 2"]
+        );
+        assert_eq!(
+            split_manifests("a: 1\n---\nb: |\n  x\n\n"),
+            vec!["a: 1", "b: |\n  x\n\n"]
         );
     }
 

@@ -1,15 +1,20 @@
 //! Differential test: every chart of the corpus (`/work/shared/testdata/helm-charts`, or
 //! `$HELM_CHARTS_DIR`) rendered by Orrery and by real Helm (helm-python-sdk, Helm v4.2.3)
-//! must give the same map, byte for byte.
+//! must give the same map (template path → output), byte for byte, and the same release
+//! manifest and notes as Helm's client-only install dry run (install order, `# Source:`
+//! headers, document splitting — what `helm template` prints).
 //!
 //! Masking (only for the charts the corpus lists as non-deterministic: apisix,
 //! apisix-ingress-controller, chaos-mesh, grafana, nocalhost, redis), applied to both sides:
 //! 1. every PEM block (`-----BEGIN X-----` … `-----END X-----`) becomes `<PEM>`;
-//! 2. a line that still differs is accepted only if replacing its *random-looking tokens* by
-//!    `<RANDOM>` makes both sides equal. A random-looking token is a run of ≥ 8 characters of
-//!    `[A-Za-z0-9+/=]` containing an upper-case letter, a lower-case letter and a digit
-//!    (random passwords, base64 of keys/certs/passwords), or a run of exactly 32, 40 or 64
-//!    lower-case hex digits (checksums).
+//! 2. a line that still differs is split into tokens (runs of `[A-Za-z0-9+/=]`) and the single
+//!    characters between them; it is accepted only if both sides have the same sequence except
+//!    for token pairs that are both random output: same-length alphanumeric strings of at least
+//!    5 characters (`randAlphaNum`), same-length tokens of at least 12 characters with at
+//!    least two character classes (base64 of random passwords), tokens of at least 16
+//!    characters that each contain upper- and lower-case letters and digits (base64 of
+//!    generated keys and certificates, whose length varies), or 32/40/64-digit lower-case hex
+//!    strings (checksums of such content).
 //!
 //! Everything else — keys, line count, every other byte — must be identical. Set
 //! `HELM_DIFF_SKIP=1` to skip (e.g. without network for the first `pip install`).
@@ -82,6 +87,48 @@ fn reference(
         .unwrap_or_default())
 }
 
+/// Helm's release manifest and notes (client-only install dry run).
+fn reference_manifest(
+    py: &Path,
+    chart: &Path,
+    values: Option<&Path>,
+) -> Result<(String, String), String> {
+    let mut cmd = Command::new(py);
+    cmd.arg(repo_root().join("scripts/helm-reference/render.py"))
+        .arg(chart);
+    if let Some(v) = values {
+        cmd.arg(v);
+    }
+    let out = cmd.arg("--manifest").output().map_err(|e| e.to_string())?;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+    if let Some(e) = v.get("error") {
+        return Err(format!("helm: {e}"));
+    }
+    let field = |k: &str| {
+        v.get(k)
+            .and_then(|x| x.as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    Ok((field("manifest"), field("notes")))
+}
+
+fn orrery_manifest(chart: &Path, values: Option<&Path>) -> Result<(String, String), String> {
+    let c =
+        helm::chart::load(chart, &helm::chart::LoadLimits::default()).map_err(|e| e.to_string())?;
+    let user = match values {
+        Some(v) => {
+            let text = std::fs::read_to_string(v).map_err(|e| e.to_string())?;
+            helm::yaml::parse_map(&text).map_err(|e| e.to_string())?
+        }
+        None => Default::default(),
+    };
+    let rel =
+        helm::release::render_release(&c, &user, &helm::engine::RenderOptions::default(), false)
+            .map_err(|e| e.to_string())?;
+    Ok((rel.manifest, rel.notes))
+}
+
 fn orrery(chart: &Path, values: Option<&Path>) -> Result<BTreeMap<String, String>, String> {
     let c =
         helm::chart::load(chart, &helm::chart::LoadLimits::default()).map_err(|e| e.to_string())?;
@@ -115,33 +162,54 @@ fn mask_pem(s: &str) -> String {
     out
 }
 
-fn mask_tokens(line: &str) -> String {
-    let mut out = String::new();
-    let chars: Vec<char> = line.chars().collect();
-    let mut i = 0;
+/// Splits a line into runs of `[A-Za-z0-9+/=]` (tokens) and single other characters.
+fn tokens(line: &str) -> Vec<String> {
     let is_tok = |c: char| c.is_ascii_alphanumeric() || c == '+' || c == '/' || c == '=';
-    while i < chars.len() {
-        if !is_tok(chars[i]) {
-            out.push(chars[i]);
-            i += 1;
-            continue;
+    let mut out: Vec<String> = Vec::new();
+    let mut in_tok = false;
+    for c in line.chars() {
+        let t = is_tok(c);
+        if t && in_tok {
+            if let Some(last) = out.last_mut() {
+                last.push(c);
+            }
+        } else {
+            out.push(c.to_string());
         }
-        let start = i;
-        while i < chars.len() && is_tok(chars[i]) {
-            i += 1;
-        }
-        let tok: String = chars[start..i].iter().collect();
-        let mixed = tok.len() >= 8
-            && tok.chars().any(|c| c.is_ascii_uppercase())
-            && tok.chars().any(|c| c.is_ascii_lowercase())
-            && tok.chars().any(|c| c.is_ascii_digit());
-        let hex = [32, 40, 64].contains(&tok.len())
-            && tok
-                .chars()
-                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c));
-        out.push_str(if mixed || hex { "<RANDOM>" } else { &tok });
+        in_tok = t;
     }
     out
+}
+
+fn classes(t: &str) -> usize {
+    usize::from(t.chars().any(|c| c.is_ascii_uppercase()))
+        + usize::from(t.chars().any(|c| c.is_ascii_lowercase()))
+        + usize::from(t.chars().any(|c| c.is_ascii_digit()))
+}
+
+fn is_hex_sum(t: &str) -> bool {
+    [32, 40, 64].contains(&t.len())
+        && t.chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+}
+
+/// Whether two differing tokens are both random output: same-length alphanumeric strings of
+/// at least 5 characters (`randAlphaNum`), same-length base64 strings of at least 12
+/// characters (encoded random passwords), tokens of at least 16 characters that each contain
+/// upper- and lower-case letters and digits (base64 of generated keys and certificates, whose
+/// length varies), or checksums.
+fn random_pair(a: &str, b: &str) -> bool {
+    let alnum = |t: &str| t.chars().all(|c| c.is_ascii_alphanumeric());
+    (a.len() == b.len() && a.len() >= 5 && alnum(a) && alnum(b))
+        || (a.len() == b.len() && a.len() >= 12 && classes(a) >= 2 && classes(b) >= 2)
+        || (a.len() >= 16 && b.len() >= 16 && classes(a) == 3 && classes(b) == 3)
+        || (is_hex_sum(a) && is_hex_sum(b))
+}
+
+/// A differing line is accepted if it splits into the same tokens except for random pairs.
+fn lines_match_masked(x: &str, y: &str) -> bool {
+    let (a, b) = (tokens(x), tokens(y));
+    a.len() == b.len() && a.iter().zip(&b).all(|(p, q)| p == q || random_pair(p, q))
 }
 
 /// `None` if equal (after masking when allowed), else a readable diff of the first difference.
@@ -163,7 +231,7 @@ fn compare(expected: &str, actual: &str, masked: bool) -> Option<String> {
         }
         if masked
             && let (Some(x), Some(y)) = (x, y)
-            && mask_tokens(x) == mask_tokens(y)
+            && lines_match_masked(x, y)
         {
             continue;
         }
@@ -180,6 +248,56 @@ fn compare(expected: &str, actual: &str, masked: bool) -> Option<String> {
         return Some(d);
     }
     None
+}
+
+fn verdict(py: &Path, label: &str, path: &Path, values: Option<&Path>) -> Option<String> {
+    let chart = label.split(' ').next().unwrap_or(label);
+    let masked = NONDETERMINISTIC.contains(&chart);
+    let want = reference(py, path, values);
+    let got = orrery(path, values);
+    let maps = match (&want, &got) {
+        (Ok(w), Ok(g)) => {
+            let wk: Vec<&String> = w.keys().collect();
+            let gk: Vec<&String> = g.keys().collect();
+            if wk != gk {
+                let missing: Vec<&&String> =
+                    wk.iter().filter(|k| !g.contains_key(k.as_str())).collect();
+                let extra: Vec<&&String> =
+                    gk.iter().filter(|k| !w.contains_key(k.as_str())).collect();
+                Some(format!(
+                    "different templates: missing {missing:?}, extra {extra:?}"
+                ))
+            } else {
+                w.iter()
+                    .find_map(|(k, wv)| compare(wv, &g[k], masked).map(|d| format!("{k}: {d}")))
+            }
+        }
+        (Err(we), Err(ge)) => {
+            if we.contains("values don't meet") == ge.contains("values don't meet") {
+                None
+            } else {
+                Some(format!(
+                    "both failed differently:\n helm: {we}\n orrery: {ge}"
+                ))
+            }
+        }
+        (Ok(_), Err(e)) => Some(format!("orrery failed: {e}")),
+        (Err(e), Ok(_)) => Some(format!("helm failed but orrery rendered: {e}")),
+    };
+    if maps.is_some() || want.is_err() {
+        return maps;
+    }
+    // The release manifest (install order, `# Source:` headers, document splitting) and notes.
+    match (
+        reference_manifest(py, path, values),
+        orrery_manifest(path, values),
+    ) {
+        (Ok((wm, wn)), Ok((gm, gn))) => compare(&wm, &gm, masked)
+            .map(|d| format!("release manifest: {d}"))
+            .or_else(|| compare(&wn, &gn, masked).map(|d| format!("notes: {d}"))),
+        (Err(e), _) => Some(format!("helm install --dry-run failed: {e}")),
+        (_, Err(e)) => Some(format!("orrery release failed: {e}")),
+    }
 }
 
 #[test]
@@ -212,42 +330,34 @@ fn every_chart_renders_like_helm() {
             runs.push((format!("{n} (+values)"), p, Some(extra)));
         }
     }
+    // Two workers pull charts from a shared index (the slow key-generating charts spread out).
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(vec![None; runs.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some((l, p, v)) = runs.get(i) else { break };
+                    let v = verdict(&py, l, p, v.as_deref());
+                    if let Ok(mut r) = results.lock() {
+                        r[i] = Some(v);
+                    }
+                }
+            });
+        }
+    });
+    let verdicts: Vec<Option<String>> = results
+        .into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|v| v.unwrap_or_else(|| Some("not run".into())))
+        .collect();
     let mut identical = 0;
     let mut report = String::new();
-    for (label, path, values) in &runs {
+    for ((label, _, _), verdict) in runs.iter().zip(verdicts) {
         let chart = label.split(' ').next().unwrap_or(label);
         let masked = NONDETERMINISTIC.contains(&chart);
-        let want = reference(&py, path, values.as_deref());
-        let got = orrery(path, values.as_deref());
-        let verdict = match (&want, &got) {
-            (Ok(w), Ok(g)) => {
-                let wk: Vec<&String> = w.keys().collect();
-                let gk: Vec<&String> = g.keys().collect();
-                if wk != gk {
-                    let missing: Vec<&&String> =
-                        wk.iter().filter(|k| !g.contains_key(k.as_str())).collect();
-                    let extra: Vec<&&String> =
-                        gk.iter().filter(|k| !w.contains_key(k.as_str())).collect();
-                    Some(format!(
-                        "different templates: missing {missing:?}, extra {extra:?}"
-                    ))
-                } else {
-                    w.iter()
-                        .find_map(|(k, wv)| compare(wv, &g[k], masked).map(|d| format!("{k}: {d}")))
-                }
-            }
-            (Err(we), Err(ge)) => {
-                if we.contains("values don't meet") == ge.contains("values don't meet") {
-                    None
-                } else {
-                    Some(format!(
-                        "both failed differently:\n helm: {we}\n orrery: {ge}"
-                    ))
-                }
-            }
-            (Ok(_), Err(e)) => Some(format!("orrery failed: {e}")),
-            (Err(e), Ok(_)) => Some(format!("helm failed but orrery rendered: {e}")),
-        };
         match verdict {
             None => {
                 identical += 1;
@@ -281,4 +391,9 @@ fn masking_is_narrow() {
     assert!(compare("name: release-name-a", "name: release-name-b", true).is_some());
     assert!(compare("a: 1", "a: 2", true).is_some());
     assert!(compare("password: aB3dE6gH9k", "password: Zx8Qw2Er5t", false).is_some());
+    assert!(compare("rollme: \"ykG8C\"", "rollme: \"13hoU\"", true).is_none());
+    assert!(compare("name: foo-bar1", "name: foo-bar2", true).is_some());
+    assert!(compare("p: \"MVVoWXg1eXRPSw==\"", "p: \"OFJYaHdvRnBvMg==\"", true).is_none());
+    assert!(compare("image: nginx:1.25.3", "image: nginx:1.25.4", true).is_some());
+    assert!(compare("a: x\nb: 1", "a: x\nb: 1\nc: 2", true).is_some());
 }
