@@ -298,10 +298,12 @@ async fn edit(cluster: &Arc<Cluster>, key: &str, f: impl Fn(&mut Value) -> bool)
         match crate::write::commit_update(
             cluster,
             &res,
-            key,
-            &old,
+            crate::write::Stored {
+                key,
+                object: &old,
+                revision: kv.mod_revision,
+            },
             new,
-            kv.mod_revision,
             crate::write::UpdateScope::Main,
             &opts,
         )

@@ -342,8 +342,7 @@ async fn resource_request(
                 &res,
                 ns.as_deref(),
                 name,
-                kind,
-                &body,
+                (kind, &body),
                 scope,
                 &opts,
             )

@@ -140,7 +140,7 @@ pub struct Authorizer {
 fn subject_matches(s: &Subject, user: &UserInfo, binding_ns: Option<&str>) -> bool {
     match s.kind.as_str() {
         "User" => s.name == user.name,
-        "Group" => user.groups.iter().any(|g| *g == s.name),
+        "Group" => user.groups.contains(&s.name),
         "ServiceAccount" => {
             let ns = s.namespace.as_deref().or(binding_ns).unwrap_or("");
             user.name == format!("system:serviceaccount:{ns}:{}", s.name)

@@ -246,10 +246,12 @@ async fn scale(
         match crate::write::commit_update(
             cluster,
             res,
-            &key,
-            &obj,
+            crate::write::Stored {
+                key: &key,
+                object: &obj,
+                revision: rev,
+            },
             new,
-            rev,
             crate::write::UpdateScope::Main,
             &opts,
         )
@@ -394,10 +396,12 @@ async fn binding(
         match crate::write::commit_update(
             cluster,
             res,
-            &key,
-            &pod,
+            crate::write::Stored {
+                key: &key,
+                object: &pod,
+                revision: rev,
+            },
             new,
-            rev,
             crate::write::UpdateScope::Main,
             &opts,
         )
@@ -458,10 +462,12 @@ async fn finalize(
     let updated = crate::write::commit_update(
         cluster,
         res,
-        &key,
-        &old,
+        crate::write::Stored {
+            key: &key,
+            object: &old,
+            revision: rev,
+        },
         new,
-        rev,
         UpdateScope::Main,
         &WriteOptions::default(),
     )

@@ -147,10 +147,12 @@ pub fn watch(
                 return;
             }
         }
-        if send_initial && bookmarks && params.send_initial_events == Some(true) {
-            if tx.send(Ok(bookmark(&res, after, true))).await.is_err() {
-                return;
-            }
+        if send_initial
+            && bookmarks
+            && params.send_initial_events == Some(true)
+            && tx.send(Ok(bookmark(&res, after, true))).await.is_err()
+        {
+            return;
         }
         let deadline = tokio::time::Instant::now() + timeout;
         let mut ticker = tokio::time::interval_at(

@@ -318,10 +318,11 @@ fn prepare_create(res: &Resource, obj: &mut Value) {
     } else {
         m.remove("generation");
     }
-    if res.status && !(res.group.is_empty() && res.plural == "namespaces") {
-        if let Some(o) = obj.as_object_mut() {
-            o.remove("status");
-        }
+    if res.status
+        && !(res.group.is_empty() && res.plural == "namespaces")
+        && let Some(o) = obj.as_object_mut()
+    {
+        o.remove("status");
     }
 }
 
@@ -462,17 +463,31 @@ fn spec_changed(old: &Value, new: &Value) -> bool {
     strip(old) != strip(new)
 }
 
-/// Writes a prepared update with optimistic concurrency against `expected`.
+/// A stored object as a write found it: its key, value and revision.
+#[derive(Clone, Copy)]
+pub struct Stored<'a> {
+    /// The store key.
+    pub key: &'a str,
+    /// The object.
+    pub object: &'a Value,
+    /// Its `mod_revision`; the write fails with a conflict if it changed.
+    pub revision: Revision,
+}
+
+/// Writes a prepared update with optimistic concurrency against the stored revision.
 pub async fn commit_update(
     cluster: &Arc<Cluster>,
     res: &Resource,
-    key: &str,
-    old: &Value,
+    current: Stored<'_>,
     new: Value,
-    expected: Revision,
     scope: UpdateScope,
     opts: &WriteOptions,
 ) -> Result<Value, ApiError> {
+    let Stored {
+        key,
+        object: old,
+        revision: expected,
+    } = current;
     let name = meta_str(old, "name").unwrap_or_default().to_string();
     let mut new = new;
     crate::crd::admit(cluster, res, &mut new, Some(old), opts)?;
@@ -562,7 +577,20 @@ pub async fn update(
             return Err(ApiError::stale_conflict(&res.group, &res.plural, name));
         }
         let new = prepare_update(res, &old, body.clone(), scope)?;
-        match commit_update(cluster, res, &key, &old, new, current, scope, opts).await {
+        match commit_update(
+            cluster,
+            res,
+            Stored {
+                key: &key,
+                object: &old,
+                revision: current,
+            },
+            new,
+            scope,
+            opts,
+        )
+        .await
+        {
             Err(e) if e.code == 409 && precondition.is_none() && e.reason == "Conflict" => continue,
             other => return other,
         }
@@ -576,8 +604,7 @@ pub async fn patch(
     res: &Resource,
     namespace: Option<&str>,
     name: &str,
-    kind: PatchType,
-    patch: &[u8],
+    (kind, patch): (PatchType, &[u8]),
     scope: UpdateScope,
     opts: &WriteOptions,
 ) -> Result<Value, ApiError> {
@@ -596,7 +623,20 @@ pub async fn patch(
             return Err(ApiError::stale_conflict(&res.group, &res.plural, name));
         }
         let new = prepare_update(res, &old, patched, scope)?;
-        match commit_update(cluster, res, &key, &old, new, current, scope, opts).await {
+        match commit_update(
+            cluster,
+            res,
+            Stored {
+                key: &key,
+                object: &old,
+                revision: current,
+            },
+            new,
+            scope,
+            opts,
+        )
+        .await
+        {
             Err(e) if e.code == 409 && e.reason == "Conflict" => continue,
             other => return other,
         }
@@ -653,8 +693,19 @@ async fn server_side_apply(
                 let applied =
                     crate::managed::server_side_apply(res, &old, &config, opts.force, scope, opts)?;
                 let new = prepare_update(res, &old, applied, scope)?;
-                match commit_update(cluster, res, &key, &old, new, kv.mod_revision, scope, opts)
-                    .await
+                match commit_update(
+                    cluster,
+                    res,
+                    Stored {
+                        key: &key,
+                        object: &old,
+                        revision: kv.mod_revision,
+                    },
+                    new,
+                    scope,
+                    opts,
+                )
+                .await
                 {
                     Err(e) if e.code == 409 && e.reason == "Conflict" => continue,
                     other => return other,
