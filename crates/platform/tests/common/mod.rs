@@ -1,0 +1,189 @@
+//! Test harness: an in-process host cluster and platform, and an HTTP client for the platform.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use platform::{PlatformConfig, RunningPlatform};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// The admin password tests start with.
+pub const ADMIN_PW: &str = "AdminPassw0rd";
+/// A password every test user gets.
+pub const USER_PW: &str = "UserPassw0rd";
+
+/// A host cluster plus one platform replica.
+pub struct Env {
+    pub cluster: Option<apiserver::RunningCluster>,
+    pub kubeconfig: PathBuf,
+    pub platform: RunningPlatform,
+    pub http: Client,
+    pub dir: tempfile::TempDir,
+}
+
+/// Loads a kube config from a kubeconfig file.
+pub async fn kube_config(path: &std::path::Path) -> kube::Config {
+    let kc = kube::config::Kubeconfig::read_from(path).expect("read kubeconfig");
+    kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.expect("kube config")
+}
+
+/// Test defaults: cheap hashing, fast controllers.
+pub fn test_config(kube: kube::Config, dir: &std::path::Path) -> PlatformConfig {
+    let mut c = PlatformConfig::new(kube, dir);
+    c.listen = "127.0.0.1:0".parse().expect("addr");
+    c.admin_password = Some(ADMIN_PW.into());
+    c.hash_cost = platform::password::HashCost { memory_kib: 256, iterations: 1 };
+    c.resync_period = Duration::from_millis(300);
+    c.lease_retry = Duration::from_millis(500);
+    c.lease_duration = Duration::from_secs(3);
+    c
+}
+
+/// Starts an in-process host cluster.
+pub async fn start_cluster(dir: &std::path::Path) -> apiserver::RunningCluster {
+    let mut cc = apiserver::ClusterConfig::new(dir.join("cluster"));
+    cc.listen = "127.0.0.1:0".parse().expect("addr");
+    cc.durable = false;
+    apiserver::start(cc).await.expect("start cluster")
+}
+
+impl Env {
+    /// A fresh cluster and platform with test defaults, adjusted by `tweak`.
+    pub async fn start_with(tweak: impl FnOnce(&mut PlatformConfig)) -> Env {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cluster = start_cluster(dir.path()).await;
+        let kubeconfig = cluster.kubeconfig_path.clone();
+        let mut config = test_config(kube_config(&kubeconfig).await, &dir.path().join("platform"));
+        tweak(&mut config);
+        let platform = platform::start(config).await.expect("start platform");
+        let http = Client::new(&platform.url());
+        Env { cluster: Some(cluster), kubeconfig, platform, http, dir }
+    }
+
+    /// A fresh cluster and platform with test defaults.
+    pub async fn start() -> Env {
+        Env::start_with(|_| {}).await
+    }
+
+    /// Another platform replica on the same host cluster.
+    pub async fn replica(&self) -> RunningPlatform {
+        let config = test_config(kube_config(&self.kubeconfig).await, &self.dir.path().join("platform2"));
+        platform::start(config).await.expect("start replica")
+    }
+
+    /// A kube-rs client for the host cluster (admin).
+    pub async fn kube(&self) -> kube::Client {
+        kube::Client::try_from(kube_config(&self.kubeconfig).await).expect("client")
+    }
+
+    /// The admin's token.
+    pub async fn admin(&self) -> String {
+        self.http.login("admin", ADMIN_PW).await
+    }
+}
+
+/// A small JSON HTTP client for the platform.
+#[derive(Clone)]
+pub struct Client {
+    pub base: String,
+    pub inner: reqwest::Client,
+}
+
+impl Client {
+    pub fn new(base: &str) -> Client {
+        Client { base: base.to_string(), inner: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client") }
+    }
+
+    /// Password grant; returns the whole answer.
+    pub async fn token(&self, user: &str, pw: &str) -> (StatusCode, Value) {
+        let r = self
+            .inner
+            .post(format!("{}/oauth/token", self.base))
+            .form(&[("grant_type", "password"), ("username", user), ("password", pw), ("client_id", "kubesphere"), ("client_secret", "kubesphere")])
+            .send()
+            .await
+            .expect("send");
+        let s = r.status();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Logs in, panicking on failure.
+    pub async fn login(&self, user: &str, pw: &str) -> String {
+        let (s, v) = self.token(user, pw).await;
+        assert_eq!(s, StatusCode::OK, "login {user}: {v}");
+        v["access_token"].as_str().expect("access_token").to_string()
+    }
+
+    /// Any request with an optional bearer token and JSON body.
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self.inner.request(method, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.expect("send");
+        let s = r.status();
+        let text = r.text().await.unwrap_or_default();
+        (s, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PUT, path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Asserts a 2xx and returns the body.
+    pub async fn ok(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Value {
+        let (s, v) = self.call(method.clone(), path, Some(token), body).await;
+        assert!(s.is_success(), "{method} {path}: {s} {v}");
+        v
+    }
+}
+
+pub const IAM: &str = "/kapis/iam.kubesphere.io/v1beta1";
+pub const TENANT: &str = "/kapis/tenant.kubesphere.io/v1beta1";
+
+/// Creates a user with [`USER_PW`] (as `admin`).
+pub async fn create_user(c: &Client, admin: &str, name: &str) {
+    let body = json!({"apiVersion": "iam.kubesphere.io/v1beta1", "kind": "User", "metadata": {"name": name}, "spec": {"email": format!("{name}@example.com"), "password": USER_PW}});
+    c.ok(Method::POST, &format!("{IAM}/users"), admin, Some(body)).await;
+}
+
+/// Creates a workspace managed by `manager`.
+pub async fn create_workspace(c: &Client, admin: &str, ws: &str, manager: &str) {
+    let body = json!({"apiVersion": "tenant.kubesphere.io/v1beta1", "kind": "WorkspaceTemplate", "metadata": {"name": ws},
+        "spec": {"template": {"spec": {"manager": manager}}, "placement": {"clusters": [{"name": "host"}]}}});
+    c.ok(Method::POST, &format!("{TENANT}/workspacetemplates"), admin, Some(body)).await;
+}
+
+/// Creates a project in a workspace.
+pub async fn create_project(c: &Client, token: &str, ws: &str, ns: &str) {
+    let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+    c.ok(Method::POST, &format!("{TENANT}/workspaces/{ws}/namespaces"), token, Some(body)).await;
+}
+
+/// Adds members at some level (`…/workspacemembers` etc.).
+pub async fn add_member(c: &Client, admin: &str, path: &str, user: &str, role: &str) {
+    c.ok(Method::POST, path, admin, Some(json!([{"username": user, "roleRef": role}]))).await;
+}
+
+/// The names of `items` in a list answer.
+pub fn names(v: &Value) -> Vec<String> {
+    let mut out: Vec<String> = v["items"].as_array().into_iter().flatten().filter_map(|o| o["metadata"]["name"].as_str().map(String::from)).collect();
+    out.sort();
+    out
+}
