@@ -28,7 +28,6 @@ pub(crate) struct Ctx {
     pub client: Client,
     pub config: SimConfig,
     pub clock: SimClock,
-    pub seed: u64,
     pub events: Recorder,
     pub pods: Store<Pod>,
     pub nodes: Store<Node>,
@@ -151,7 +150,6 @@ pub(crate) async fn run(client: Client, config: SimConfig, shutdown: Cancellatio
         client,
         config,
         clock,
-        seed,
     });
     let ready = async {
         let c = &ctx;

@@ -66,6 +66,8 @@ pub struct NodeInfo {
     pub allocatable: (i64, i64, i64),
     /// Requested CPU, memory and pod count of the pods on the node.
     pub used: (i64, i64, i64),
+    /// CPU and memory of the pods on the node with kube's non-zero defaults, for scoring.
+    pub scored: (i64, i64),
     /// (namespace, labels) of the pods on the node, for anti-affinity.
     pub pods: Vec<(String, BTreeMap<String, String>)>,
 }
@@ -86,6 +88,7 @@ impl NodeInfo {
                 q("pods").and_then(|v| v.parse().ok()).unwrap_or(110),
             ),
             used: (0, 0, 0),
+            scored: (0, 0),
             pods: Vec::new(),
         }
     }
@@ -96,18 +99,24 @@ impl NodeInfo {
         self.used.0 += r.cpu;
         self.used.1 += r.memory;
         self.used.2 += 1;
+        let (cpu, mem) = non_zero(r);
+        self.scored.0 += cpu;
+        self.scored.1 += mem;
         self.pods.push((pod.namespace().unwrap_or_default(), pod.labels().clone()));
     }
 
     /// Least-allocated score in [0, 1] after placing `r` (higher is emptier).
     pub fn score(&self, r: Requests) -> f64 {
-        let cpu = if r.cpu == 0 { DEFAULT_CPU_MILLIS } else { r.cpu };
-        let mem = if r.memory == 0 { DEFAULT_MEMORY } else { r.memory };
+        let (cpu, mem) = non_zero(r);
         let frac = |cap: i64, used: i64, req: i64| {
             if cap <= 0 { 0.0 } else { ((cap - used - req) as f64 / cap as f64).max(0.0) }
         };
-        (frac(self.allocatable.0, self.used.0, cpu) + frac(self.allocatable.1, self.used.1, mem)) / 2.0
+        (frac(self.allocatable.0, self.scored.0, cpu) + frac(self.allocatable.1, self.scored.1, mem)) / 2.0
     }
+}
+
+fn non_zero(r: Requests) -> (i64, i64) {
+    (if r.cpu == 0 { DEFAULT_CPU_MILLIS } else { r.cpu }, if r.memory == 0 { DEFAULT_MEMORY } else { r.memory })
 }
 
 /// Whether a toleration tolerates a taint.
