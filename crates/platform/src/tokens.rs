@@ -61,6 +61,9 @@ pub struct Claims {
     pub iat: i64,
     /// Expires at (seconds).
     pub exp: i64,
+    /// Unique token id (two tokens issued in the same second still differ).
+    #[serde(default)]
+    pub jti: String,
 }
 
 /// A token could not be used.
@@ -176,6 +179,7 @@ impl Tokens {
             rid,
             iat,
             exp: iat + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
+            jti: random_id(),
         }
     }
 

@@ -220,7 +220,7 @@ async fn identify(state: &AppState, header: &str) -> ApiResult<UserInfo> {
 
 /// Lists a handler narrows itself rather than refusing outright.
 fn is_filtered_list(state: &AppState, user: &UserInfo, info: &RequestInfo) -> bool {
-    if info.verb != "list" || info.api_group != "tenant.kubesphere.io" || info.resource != "workspaces" && info.resource != "namespaces" {
+    if user.is_anonymous() || info.verb != "list" || info.api_group != "tenant.kubesphere.io" || info.resource != "workspaces" && info.resource != "namespaces" {
         return false;
     }
     match info.scope {
