@@ -478,3 +478,30 @@ mod tests {
         assert_eq!(y("a={x", Mode::Typed), "ERR list must terminate with '}'");
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn never_panics(s in "\\PC{0,64}") {
+            let mut m = Map::new();
+            let _ = parse_set(&s, &mut m);
+            let _ = parse_set_string(&s, &mut m);
+            let _ = parse_set_json(&s, &mut m);
+        }
+
+        #[test]
+        fn simple_assignments_round_trip(
+            pairs in proptest::collection::btree_map("[a-z][a-z0-9]{0,6}", "[a-zA-Z][a-zA-Z ]{0,8}", 1..5)
+        ) {
+            let expr: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let mut m = Map::new();
+            prop_assert!(parse_set_string(&expr.join(","), &mut m).is_ok());
+            let want: Map = pairs.iter().map(|(k, v)| (k.clone(), Value::str(v.as_str()))).collect();
+            prop_assert_eq!(m, want);
+        }
+    }
+}

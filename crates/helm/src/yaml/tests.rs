@@ -78,3 +78,25 @@ fn nested_collections() {
         "list:\n- 1\n- - 2\n  - 3\n- a: 1\n  b:\n  - x\n  - z\n- []\n- {}"
     );
 }
+
+mod props {
+    use super::super::*;
+    use gotmpl::Value;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever string goes through `toYaml`, reading the YAML back gives it again
+        /// (quoting, block literals and folding never change content).
+        #[test]
+        fn strings_survive_to_yaml(s in "\\PC{0,120}|[ a-z:#'\"\\-\\n\\t]{0,40}", k in "[a-z]{1,8}") {
+            let mut m = std::collections::BTreeMap::new();
+            m.insert(k.clone(), Value::str(s.as_str()));
+            let out = to_yaml(&Value::map(m));
+            prop_assert!(out.is_ok());
+            let back = parse_value(&out.unwrap_or_default());
+            prop_assert!(back.is_ok(), "{:?}", back);
+            let got = back.ok().and_then(|v| v.as_map()).and_then(|m| m.get(&k).cloned());
+            prop_assert_eq!(got, Some(Value::str(s.as_str())));
+        }
+    }
+}
