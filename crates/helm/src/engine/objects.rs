@@ -131,12 +131,13 @@ pub struct KubeVersion {
 impl KubeVersion {
     /// Parses `v1.36.0` / `1.36.0` (Helm's `--kube-version`).
     pub fn parse(s: &str) -> Option<KubeVersion> {
-        let v = crate::values::semver::Version::parse(s)?;
+        if !crate::values::semver::is_version(s.trim()) {
+            return None;
+        }
         let t = s.trim().trim_start_matches('v');
         let mut parts = t.split(['.', '-', '+']);
         let major = parts.next()?.to_string();
         let minor = parts.next().unwrap_or("0").to_string();
-        let _ = v;
         let patch = parts.next().unwrap_or("0");
         Some(KubeVersion {
             version: format!("v{major}.{minor}.{patch}"),
