@@ -689,10 +689,7 @@ impl<'t, 'a, 'p> Exec<'t, 'a, 'p> {
                     return Err(self.errorf(format!("{name} is not a method but has arguments")));
                 }
                 match m.get(name) {
-                    Some(v) => Ok(Slot {
-                        v: v.clone(),
-                        iface: true,
-                    }),
+                    Some(v) => Ok(Slot { v, iface: true }),
                     None => {
                         if self.shared.limits.missing_key_error {
                             return Err(self.errorf(format!(
@@ -760,7 +757,7 @@ impl<'t, 'a, 'p> Exec<'t, 'a, 'p> {
         dot: &Slot,
         ident: &'t Arg,
         name: &str,
-        func: &Callable,
+        func: &'t Callable,
         call_at: At<'t>,
         args: &'t [Arg],
         fin: Option<Value>,
@@ -794,12 +791,12 @@ impl<'t, 'a, 'p> Exec<'t, 'a, 'p> {
                 if let Some(f) = fin {
                     argv.push(f);
                 }
-                let f = f.clone();
-                let template_name = self.tree.name.clone();
+                // Both borrow from the tree ('t), not from self: no reference-count traffic.
+                let tree: &'t Tree = self.tree;
                 let mut ctx = CallContext {
                     layer: self.layer,
                     shared: self.shared,
-                    template_name: &template_name,
+                    template_name: &tree.name,
                 };
                 match f(&mut ctx, &argv) {
                     Ok(v) => Ok(v),

@@ -195,6 +195,11 @@ pub fn format_float(f: f64, verb: char, prec: i32) -> String {
             "-Inf".into()
         };
     }
+    // Integer-valued floats below 1e6 (ports, replicas, counts from YAML) print as integers
+    // under Go's shortest %g/%v; skip the digit extraction for them.
+    if matches!(verb, 'g' | 'G') && prec < 0 && f != 0.0 && f.fract() == 0.0 && f.abs() < 1e6 {
+        return (f as i64).to_string();
+    }
     let neg = f.is_sign_negative();
     let body = match verb {
         'e' | 'E' => {

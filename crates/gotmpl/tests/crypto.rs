@@ -239,6 +239,10 @@ fn argument_and_input_errors_are_sprigs() {
             "wrong type for value; expected int; got float64",
         ),
         (
+            r#"{{ genCA .missing 1 }}"#,
+            "wrong type for value; expected string; got interface {}",
+        ),
+        (
             r#"{{ genCA 1 1 }}"#,
             "wrong type for value; expected string; got int",
         ),

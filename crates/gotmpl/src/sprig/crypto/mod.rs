@@ -81,13 +81,14 @@ fn want(a: &[Value], n: usize, name: &str) -> Result<(), FuncError> {
 }
 
 fn wrong_type(expected: &str, v: &Value) -> FuncError {
-    FuncError::Arity(match v {
-        Value::Nil => format!("invalid value; expected {expected}"),
-        other => format!(
-            "wrong type for value; expected {expected}; got {}",
-            other.type_name()
-        ),
-    })
+    // A missing value is a nil interface{} in Go, which text/template reports by that type.
+    let got = match v {
+        Value::Nil => "interface {}".to_string(),
+        other => other.type_name(),
+    };
+    FuncError::Arity(format!(
+        "wrong type for value; expected {expected}; got {got}"
+    ))
 }
 
 /// A Go `string` parameter.
