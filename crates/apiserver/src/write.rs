@@ -538,7 +538,12 @@ pub fn load(
         .store
         .get(key)
         .ok_or_else(|| ApiError::not_found(&res.group, &res.plural, name))?;
-    Ok((parse_kv(&kv)?, kv.mod_revision))
+    let mut obj = parse_kv(&kv)?;
+    if res.custom {
+        // Custom resources convert between versions by renaming apiVersion (strategy None).
+        obj["apiVersion"] = Value::String(res.api_version());
+    }
+    Ok((obj, kv.mod_revision))
 }
 
 /// Replaces an object (PUT).
@@ -689,7 +694,10 @@ async fn server_side_apply(
                 }
             }
             Some(kv) => {
-                let old = parse_kv(&kv)?;
+                let mut old = parse_kv(&kv)?;
+                if res.custom {
+                    old["apiVersion"] = Value::String(res.api_version());
+                }
                 let applied =
                     crate::managed::server_side_apply(res, &old, &config, opts.force, scope, opts)?;
                 let new = prepare_update(res, &old, applied, scope)?;
