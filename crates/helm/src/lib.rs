@@ -1,7 +1,11 @@
-//! Helm-compatible charts: loading (directories and `.tgz`), values (coalescing, `--set`,
-//! schema validation), YAML exactly as Helm reads and writes it, and the rendering engine on
-//! top of [`gotmpl`]. Start with [`chart::load`] and [`engine::render`], or
-//! [`cli::template_command`] for `helm template`.
+//! Helm-compatible charts, rendering byte for byte like Helm v4: loading (directories and
+//! `.tgz`, `.helmignore`, limits for untrusted archives), values (coalescing, dependencies,
+//! `--set`, schema validation), YAML exactly as Helm reads and writes it, and Helm's engine on
+//! top of [`gotmpl`].
+//!
+//! Start with [`chart::load`], then [`engine::render_chart`] (template path → output, like
+//! Helm's `engine.Render`) or [`release::render_release`] (the release manifest, hooks and
+//! notes an install produces). [`cli::template_command`] is `helm template`.
 
 pub mod chart;
 pub mod cli;
