@@ -352,3 +352,20 @@ fn every_sprig_v3_function_helm_keeps_is_present() {
     assert!(missing.is_empty(), "missing: {missing:?}");
     assert_eq!(sprig_v3.split_whitespace().count(), 209);
 }
+
+#[test]
+fn base64_decoding_matches_go() {
+    // Outputs recorded from Helm v4.2 (Go's base64.StdEncoding skips \r and \n, accepts
+    // non-zero trailing bits, and names the offending byte of the original input).
+    assert_eq!(
+        ok(concat!(
+            r#"{{ "YQ==\n" | b64dec }}|{{ "YR==" | b64dec }}|{{ "YWJ" | b64dec }}|"#,
+            r#"{{ "YW=J" | b64dec }}|{{ "Y\nW!J" | b64dec }}|{{ "YWJj\r\nZA==" | b64dec }}"#
+        )),
+        "a|a|illegal base64 data at input byte 0|illegal base64 data at input byte 2|\
+         illegal base64 data at input byte 3|abcd"
+    );
+    let pw =
+        ok(r#"{{ "30tEfhuJSVRhpG97\nXCuWgz2okj7L8vQ1s6V9zVUPeDQ=" | decryptAES "secretkey" }}"#);
+    assert_eq!(pw, "plaintext");
+}

@@ -25,6 +25,37 @@ fn adler32(data: &[u8]) -> u32 {
     (b << 16) | a
 }
 
+/// Go's `base64.StdEncoding.DecodeString`: `\r` and `\n` are skipped, non-zero trailing bits
+/// are accepted, and errors name the byte offset in the original input.
+pub(crate) fn go_b64_decode(s: &str) -> Result<Vec<u8>, String> {
+    use base64::engine::{GeneralPurpose, GeneralPurposeConfig};
+    const GO_STD: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
+    );
+    if !s.contains(['\r', '\n']) {
+        return GO_STD.decode(s).map_err(go_b64_error);
+    }
+    let mut kept = Vec::with_capacity(s.len());
+    let mut offsets = Vec::with_capacity(s.len());
+    for (i, b) in s.bytes().enumerate() {
+        if b != b'\r' && b != b'\n' {
+            kept.push(b);
+            offsets.push(i);
+        }
+    }
+    GO_STD.decode(&kept).map_err(|e| {
+        let at = |i: usize| offsets.get(i).copied().unwrap_or(s.len());
+        go_b64_error(match e {
+            base64::DecodeError::InvalidByte(i, b) => base64::DecodeError::InvalidByte(at(i), b),
+            base64::DecodeError::InvalidLastSymbol(i, b) => {
+                base64::DecodeError::InvalidLastSymbol(at(i), b)
+            }
+            other => other,
+        })
+    })
+}
+
 /// Go's `base64` decoding error text.
 pub(crate) fn go_b64_error(e: base64::DecodeError) -> String {
     match e {
@@ -370,12 +401,10 @@ pub(crate) fn register(m: &mut FuncMap) {
     );
     m.insert(
         "b64dec",
-        s1(
-            |s| match base64::engine::general_purpose::STANDARD.decode(s) {
-                Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-                Err(e) => go_b64_error(e),
-            },
-        ),
+        s1(|s| match go_b64_decode(s) {
+            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+            Err(e) => e,
+        }),
     );
     m.insert("b32enc", s1(|s| b32enc(s.as_bytes())));
     m.insert(

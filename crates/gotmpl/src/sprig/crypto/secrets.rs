@@ -151,9 +151,7 @@ pub fn decrypt_aes(password: &str, crypt64: &str) -> Result<String, String> {
     if crypt64.is_empty() {
         return Ok(String::new());
     }
-    let crypt = base64::engine::general_purpose::STANDARD
-        .decode(crypt64)
-        .map_err(super::super::misc::go_b64_error)?;
+    let crypt = super::super::misc::go_b64_decode(crypt64)?;
     if crypt.len() < 16 {
         // Go's DecodeString buffer has capacity DecodedLen(len(s)).
         return Err(format!(
