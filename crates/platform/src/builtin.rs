@@ -54,51 +54,329 @@ pub fn templates() -> Vec<Template> {
     let users = ["users", "users/loginrecords", "loginrecords"];
     let global_roles = ["globalroles", "globalrolebindings", "roletemplates"];
     let ws = ["workspaces", "workspacetemplates"];
-    let ws_members = ["workspacemembers", "workspaceroles", "workspacerolebindings", "roletemplates"];
+    let ws_members = [
+        "workspacemembers",
+        "workspaceroles",
+        "workspacerolebindings",
+        "roletemplates",
+    ];
     let ns_members = ["namespacemembers", "roles", "rolebindings", "roletemplates"];
     let workloads = [
-        "deployments", "deployments/scale", "statefulsets", "statefulsets/scale", "daemonsets",
-        "replicasets", "pods", "pods/log", "pods/exec", "jobs", "cronjobs",
+        "deployments",
+        "deployments/scale",
+        "statefulsets",
+        "statefulsets/scale",
+        "daemonsets",
+        "replicasets",
+        "pods",
+        "pods/log",
+        "pods/exec",
+        "jobs",
+        "cronjobs",
     ];
     let config = ["configmaps", "secrets", "serviceaccounts"];
-    let network = ["services", "endpoints", "endpointslices", "ingresses", "networkpolicies"];
+    let network = [
+        "services",
+        "endpoints",
+        "endpointslices",
+        "ingresses",
+        "networkpolicies",
+    ];
     let storage = ["persistentvolumeclaims"];
     let settings = ["namespaces", "resourcequotas", "limitranges"];
     vec![
-        t("global-users-view", "global", "access-control", "User Viewing", "用户查看", vec![r(&[iam], &users, &VIEW)]),
-        t("global-users-manage", "global", "access-control", "User Management", "用户管理", vec![r(&[iam], &users, &["*"])]),
-        t("global-roles-view", "global", "access-control", "Role Viewing", "角色查看", vec![r(&[iam], &global_roles, &VIEW)]),
-        t("global-roles-manage", "global", "access-control", "Role Management", "角色管理", vec![r(&[iam], &global_roles, &["*"])]),
-        t("global-workspaces-view", "global", "workspaces", "Workspace Viewing", "企业空间查看", vec![r(&[tenant], &ws, &VIEW)]),
-        t("global-workspaces-manage", "global", "workspaces", "Workspace Management", "企业空间管理", vec![r(&[tenant, iam], &["*"], &["*"])]),
-        t("global-workspaces-create", "global", "workspaces", "Workspace Creation", "企业空间创建", vec![r(&[tenant], &["workspacetemplates"], &["create"])]),
-        t("global-clusters-view", "global", "clusters", "Cluster Viewing", "集群查看", vec![r(&[cluster], &["clusters", "labels"], &VIEW)]),
-        t("global-clusters-manage", "global", "clusters", "Cluster Management", "集群管理", vec![r(&[cluster], &["*"], &["*"])]),
-        t("global-apps-view", "global", "app-store", "App Store Viewing", "应用商店查看", vec![r(&[app], &["*"], &VIEW)]),
-        t("global-apps-manage", "global", "app-store", "App Store Management", "应用商店管理", vec![r(&[app], &["*"], &["*"])]),
-        t("cluster-resources-view", "cluster", "cluster-resources", "Cluster Resource Viewing", "集群资源查看", vec![r(&["*"], &["*"], &VIEW)]),
-        t("cluster-resources-manage", "cluster", "cluster-resources", "Cluster Resource Management", "集群资源管理", vec![r(&["*"], &["*"], &["*"])]),
-        t("cluster-nodes-view", "cluster", "cluster-resources", "Node Viewing", "节点查看", vec![r(&[""], &["nodes", "nodes/status"], &VIEW)]),
-        t("cluster-projects-manage", "cluster", "projects", "Project Management", "项目管理", vec![r(&[""], &["namespaces"], &["*"])]),
-        t("cluster-members-view", "cluster", "access-control", "Cluster Member Viewing", "集群成员查看", vec![r(&[iam], &["clustermembers", "clusterroles", "clusterrolebindings", "roletemplates"], &VIEW)]),
-        t("cluster-members-manage", "cluster", "access-control", "Cluster Member Management", "集群成员管理", vec![r(&[iam], &["clustermembers", "clusterroles", "clusterrolebindings"], &["*"])]),
-        t("workspace-view", "workspace", "workspace-settings", "Workspace Settings Viewing", "企业空间设置查看", vec![r(&[tenant], &ws, &VIEW)]),
-        t("workspace-settings-manage", "workspace", "workspace-settings", "Workspace Settings Management", "企业空间设置管理", vec![r(&[tenant], &ws, &["*"])]),
-        t("workspace-members-view", "workspace", "access-control", "Workspace Member Viewing", "企业空间成员查看", vec![r(&[iam], &ws_members, &VIEW)]),
-        t("workspace-members-manage", "workspace", "access-control", "Workspace Member Management", "企业空间成员管理", vec![r(&[iam], &ws_members, &["*"])]),
-        t("workspace-projects-view", "workspace", "projects", "Project Viewing", "项目查看", vec![r(&["", tenant], &["namespaces"], &VIEW), r(&["*"], &["*"], &VIEW)]),
-        t("workspace-projects-create", "workspace", "projects", "Project Creation", "项目创建", vec![r(&["", tenant], &["namespaces"], &["create"])]),
-        t("workspace-projects-manage", "workspace", "projects", "Project Management", "项目管理", vec![r(&["*"], &["*"], &["*"])]),
-        t("namespace-resources-view", "namespace", "project-resources", "Project Resource Viewing", "项目资源查看", vec![r(&["*"], &["*"], &VIEW)]),
-        t("namespace-resources-manage", "namespace", "project-resources", "Project Resource Management", "项目资源管理", vec![r(&["*"], &["*"], &["*"])]),
-        t("namespace-workloads-manage", "namespace", "workloads", "Workload Management", "工作负载管理", vec![r(&["", "apps", "batch"], &workloads, &["*"])]),
-        t("namespace-config-manage", "namespace", "configuration", "Configuration Management", "配置管理", vec![r(&[""], &config, &["*"])]),
-        t("namespace-network-manage", "namespace", "networking", "Network Management", "网络管理", vec![r(&["", "networking.k8s.io", "discovery.k8s.io"], &network, &["*"])]),
-        t("namespace-storage-manage", "namespace", "storage", "Storage Management", "存储管理", vec![r(&[""], &storage, &["*"])]),
-        t("namespace-members-view", "namespace", "access-control", "Project Member Viewing", "项目成员查看", vec![r(&[iam], &ns_members, &VIEW)]),
-        t("namespace-members-manage", "namespace", "access-control", "Project Member Management", "项目成员管理", vec![r(&[iam], &ns_members, &["*"])]),
-        t("namespace-settings-view", "namespace", "project-settings", "Project Settings Viewing", "项目设置查看", vec![r(&["", tenant], &settings, &VIEW)]),
-        t("namespace-settings-manage", "namespace", "project-settings", "Project Settings Management", "项目设置管理", vec![r(&["", tenant], &settings, &["*"])]),
+        t(
+            "global-users-view",
+            "global",
+            "access-control",
+            "User Viewing",
+            "用户查看",
+            vec![r(&[iam], &users, &VIEW)],
+        ),
+        t(
+            "global-users-manage",
+            "global",
+            "access-control",
+            "User Management",
+            "用户管理",
+            vec![r(&[iam], &users, &["*"])],
+        ),
+        t(
+            "global-roles-view",
+            "global",
+            "access-control",
+            "Role Viewing",
+            "角色查看",
+            vec![r(&[iam], &global_roles, &VIEW)],
+        ),
+        t(
+            "global-roles-manage",
+            "global",
+            "access-control",
+            "Role Management",
+            "角色管理",
+            vec![r(&[iam], &global_roles, &["*"])],
+        ),
+        t(
+            "global-workspaces-view",
+            "global",
+            "workspaces",
+            "Workspace Viewing",
+            "企业空间查看",
+            vec![r(&[tenant], &ws, &VIEW)],
+        ),
+        t(
+            "global-workspaces-manage",
+            "global",
+            "workspaces",
+            "Workspace Management",
+            "企业空间管理",
+            vec![r(&[tenant, iam], &["*"], &["*"])],
+        ),
+        t(
+            "global-workspaces-create",
+            "global",
+            "workspaces",
+            "Workspace Creation",
+            "企业空间创建",
+            vec![r(&[tenant], &["workspacetemplates"], &["create"])],
+        ),
+        t(
+            "global-clusters-view",
+            "global",
+            "clusters",
+            "Cluster Viewing",
+            "集群查看",
+            vec![r(&[cluster], &["clusters", "labels"], &VIEW)],
+        ),
+        t(
+            "global-clusters-manage",
+            "global",
+            "clusters",
+            "Cluster Management",
+            "集群管理",
+            vec![r(&[cluster], &["*"], &["*"])],
+        ),
+        t(
+            "global-apps-view",
+            "global",
+            "app-store",
+            "App Store Viewing",
+            "应用商店查看",
+            vec![r(&[app], &["*"], &VIEW)],
+        ),
+        t(
+            "global-apps-manage",
+            "global",
+            "app-store",
+            "App Store Management",
+            "应用商店管理",
+            vec![r(&[app], &["*"], &["*"])],
+        ),
+        t(
+            "cluster-resources-view",
+            "cluster",
+            "cluster-resources",
+            "Cluster Resource Viewing",
+            "集群资源查看",
+            vec![r(&["*"], &["*"], &VIEW)],
+        ),
+        t(
+            "cluster-resources-manage",
+            "cluster",
+            "cluster-resources",
+            "Cluster Resource Management",
+            "集群资源管理",
+            vec![r(&["*"], &["*"], &["*"])],
+        ),
+        t(
+            "cluster-nodes-view",
+            "cluster",
+            "cluster-resources",
+            "Node Viewing",
+            "节点查看",
+            vec![r(&[""], &["nodes", "nodes/status"], &VIEW)],
+        ),
+        t(
+            "cluster-projects-manage",
+            "cluster",
+            "projects",
+            "Project Management",
+            "项目管理",
+            vec![r(&[""], &["namespaces"], &["*"])],
+        ),
+        t(
+            "cluster-members-view",
+            "cluster",
+            "access-control",
+            "Cluster Member Viewing",
+            "集群成员查看",
+            vec![r(
+                &[iam],
+                &[
+                    "clustermembers",
+                    "clusterroles",
+                    "clusterrolebindings",
+                    "roletemplates",
+                ],
+                &VIEW,
+            )],
+        ),
+        t(
+            "cluster-members-manage",
+            "cluster",
+            "access-control",
+            "Cluster Member Management",
+            "集群成员管理",
+            vec![r(
+                &[iam],
+                &["clustermembers", "clusterroles", "clusterrolebindings"],
+                &["*"],
+            )],
+        ),
+        t(
+            "workspace-view",
+            "workspace",
+            "workspace-settings",
+            "Workspace Settings Viewing",
+            "企业空间设置查看",
+            vec![r(&[tenant], &ws, &VIEW)],
+        ),
+        t(
+            "workspace-settings-manage",
+            "workspace",
+            "workspace-settings",
+            "Workspace Settings Management",
+            "企业空间设置管理",
+            vec![r(&[tenant], &ws, &["*"])],
+        ),
+        t(
+            "workspace-members-view",
+            "workspace",
+            "access-control",
+            "Workspace Member Viewing",
+            "企业空间成员查看",
+            vec![r(&[iam], &ws_members, &VIEW)],
+        ),
+        t(
+            "workspace-members-manage",
+            "workspace",
+            "access-control",
+            "Workspace Member Management",
+            "企业空间成员管理",
+            vec![r(&[iam], &ws_members, &["*"])],
+        ),
+        t(
+            "workspace-projects-view",
+            "workspace",
+            "projects",
+            "Project Viewing",
+            "项目查看",
+            vec![
+                r(&["", tenant], &["namespaces"], &VIEW),
+                r(&["*"], &["*"], &VIEW),
+            ],
+        ),
+        t(
+            "workspace-projects-create",
+            "workspace",
+            "projects",
+            "Project Creation",
+            "项目创建",
+            vec![r(&["", tenant], &["namespaces"], &["create"])],
+        ),
+        t(
+            "workspace-projects-manage",
+            "workspace",
+            "projects",
+            "Project Management",
+            "项目管理",
+            vec![r(&["*"], &["*"], &["*"])],
+        ),
+        t(
+            "namespace-resources-view",
+            "namespace",
+            "project-resources",
+            "Project Resource Viewing",
+            "项目资源查看",
+            vec![r(&["*"], &["*"], &VIEW)],
+        ),
+        t(
+            "namespace-resources-manage",
+            "namespace",
+            "project-resources",
+            "Project Resource Management",
+            "项目资源管理",
+            vec![r(&["*"], &["*"], &["*"])],
+        ),
+        t(
+            "namespace-workloads-manage",
+            "namespace",
+            "workloads",
+            "Workload Management",
+            "工作负载管理",
+            vec![r(&["", "apps", "batch"], &workloads, &["*"])],
+        ),
+        t(
+            "namespace-config-manage",
+            "namespace",
+            "configuration",
+            "Configuration Management",
+            "配置管理",
+            vec![r(&[""], &config, &["*"])],
+        ),
+        t(
+            "namespace-network-manage",
+            "namespace",
+            "networking",
+            "Network Management",
+            "网络管理",
+            vec![r(
+                &["", "networking.k8s.io", "discovery.k8s.io"],
+                &network,
+                &["*"],
+            )],
+        ),
+        t(
+            "namespace-storage-manage",
+            "namespace",
+            "storage",
+            "Storage Management",
+            "存储管理",
+            vec![r(&[""], &storage, &["*"])],
+        ),
+        t(
+            "namespace-members-view",
+            "namespace",
+            "access-control",
+            "Project Member Viewing",
+            "项目成员查看",
+            vec![r(&[iam], &ns_members, &VIEW)],
+        ),
+        t(
+            "namespace-members-manage",
+            "namespace",
+            "access-control",
+            "Project Member Management",
+            "项目成员管理",
+            vec![r(&[iam], &ns_members, &["*"])],
+        ),
+        t(
+            "namespace-settings-view",
+            "namespace",
+            "project-settings",
+            "Project Settings Viewing",
+            "项目设置查看",
+            vec![r(&["", tenant], &settings, &VIEW)],
+        ),
+        t(
+            "namespace-settings-manage",
+            "namespace",
+            "project-settings",
+            "Project Settings Management",
+            "项目设置管理",
+            vec![r(&["", tenant], &settings, &["*"])],
+        ),
     ]
 }
 
@@ -139,27 +417,76 @@ pub fn global_roles() -> Vec<BuiltinRole> {
 /// Built-in WorkspaceRoles, by suffix (`<ws>-admin`…).
 pub fn workspace_roles() -> Vec<BuiltinRole> {
     vec![
-        role("admin", &["workspace-view", "workspace-settings-manage", "workspace-members-manage", "workspace-projects-manage"]),
+        role(
+            "admin",
+            &[
+                "workspace-view",
+                "workspace-settings-manage",
+                "workspace-members-manage",
+                "workspace-projects-manage",
+            ],
+        ),
         role("regular", &["workspace-view", "workspace-members-view"]),
-        role("self-provisioner", &["workspace-view", "workspace-projects-create"]),
-        role("viewer", &["workspace-view", "workspace-members-view", "workspace-projects-view"]),
+        role(
+            "self-provisioner",
+            &["workspace-view", "workspace-projects-create"],
+        ),
+        role(
+            "viewer",
+            &[
+                "workspace-view",
+                "workspace-members-view",
+                "workspace-projects-view",
+            ],
+        ),
     ]
 }
 
 /// Built-in namespace Roles (created in every project).
 pub fn namespace_roles() -> Vec<BuiltinRole> {
     vec![
-        role("admin", &["namespace-resources-manage", "namespace-members-manage", "namespace-settings-manage"]),
-        role("operator", &["namespace-resources-view", "namespace-workloads-manage", "namespace-config-manage", "namespace-network-manage", "namespace-storage-manage", "namespace-members-view", "namespace-settings-view"]),
-        role("viewer", &["namespace-resources-view", "namespace-members-view", "namespace-settings-view"]),
+        role(
+            "admin",
+            &[
+                "namespace-resources-manage",
+                "namespace-members-manage",
+                "namespace-settings-manage",
+            ],
+        ),
+        role(
+            "operator",
+            &[
+                "namespace-resources-view",
+                "namespace-workloads-manage",
+                "namespace-config-manage",
+                "namespace-network-manage",
+                "namespace-storage-manage",
+                "namespace-members-view",
+                "namespace-settings-view",
+            ],
+        ),
+        role(
+            "viewer",
+            &[
+                "namespace-resources-view",
+                "namespace-members-view",
+                "namespace-settings-view",
+            ],
+        ),
     ]
 }
 
 /// Built-in iam ClusterRoles.
 pub fn cluster_roles() -> Vec<BuiltinRole> {
     vec![
-        role("cluster-admin", &["cluster-resources-manage", "cluster-members-manage"]),
-        role("cluster-viewer", &["cluster-resources-view", "cluster-members-view"]),
+        role(
+            "cluster-admin",
+            &["cluster-resources-manage", "cluster-members-manage"],
+        ),
+        role(
+            "cluster-viewer",
+            &["cluster-resources-view", "cluster-members-view"],
+        ),
     ]
 }
 
@@ -190,7 +517,12 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), all.len());
-        for r in global_roles().iter().chain(&workspace_roles()).chain(&namespace_roles()).chain(&cluster_roles()) {
+        for r in global_roles()
+            .iter()
+            .chain(&workspace_roles())
+            .chain(&namespace_roles())
+            .chain(&cluster_roles())
+        {
             for t in r.templates {
                 let tpl = all.iter().find(|x| x.name == *t);
                 assert!(tpl.is_some(), "{} references missing template {t}", r.name);

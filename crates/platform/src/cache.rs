@@ -124,7 +124,11 @@ impl Cache {
         inner
             .index
             .get(key)
-            .map(|keys| keys.iter().filter_map(|k| inner.objects.get(k).cloned()).collect())
+            .map(|keys| {
+                keys.iter()
+                    .filter_map(|k| inner.objects.get(k).cloned())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -207,7 +211,10 @@ impl Cache {
                 Event::Init => inner.init = Some(HashMap::new()),
                 Event::InitApply(o) => {
                     let e = to_entry(o);
-                    inner.init.get_or_insert_with(HashMap::new).insert(key_of(&e.obj), e);
+                    inner
+                        .init
+                        .get_or_insert_with(HashMap::new)
+                        .insert(key_of(&e.obj), e);
                 }
                 Event::InitDone => {
                     let fresh = inner.init.take().unwrap_or_default();
@@ -333,7 +340,11 @@ impl Caches {
             global_roles: Cache::new(Kind::GlobalRole, None, None),
             global_role_bindings: Cache::new(Kind::GlobalRoleBinding, None, Some(binding_keys)),
             workspace_roles: Cache::new(Kind::WorkspaceRole, None, Some(workspace_label_keys)),
-            workspace_role_bindings: Cache::new(Kind::WorkspaceRoleBinding, None, Some(binding_keys)),
+            workspace_role_bindings: Cache::new(
+                Kind::WorkspaceRoleBinding,
+                None,
+                Some(binding_keys),
+            ),
             cluster_roles: Cache::new(Kind::ClusterRole, None, None),
             cluster_role_bindings: Cache::new(Kind::ClusterRoleBinding, None, Some(binding_keys)),
             roles: Cache::new(Kind::Role, None, Some(namespace_keys)),

@@ -143,10 +143,18 @@ pub fn all() -> Vec<Value> {
     }));
     let kinds = vec![
         Kind {
-            group: IAM, version: "v1beta1", kind: "User", plural: "users", namespaced: false,
+            group: IAM,
+            version: "v1beta1",
+            kind: "User",
+            plural: "users",
+            namespaced: false,
             props: json!({"spec": user_spec, "status": user_status}),
             status: true,
-            columns: vec![col("Email", ".spec.email", "string"), col("Status", ".status.state", "string"), age()],
+            columns: vec![
+                col("Email", ".spec.email", "string"),
+                col("Status", ".status.state", "string"),
+                age(),
+            ],
             categories: &["iam"],
         },
         role_kind("GlobalRole", "globalroles", false),
@@ -158,20 +166,36 @@ pub fn all() -> Vec<Value> {
         binding_kind("ClusterRoleBinding", "clusterrolebindings", false),
         binding_kind("RoleBinding", "rolebindings", true),
         Kind {
-            group: IAM, version: "v1beta1", kind: "RoleTemplate", plural: "roletemplates", namespaced: false,
+            group: IAM,
+            version: "v1beta1",
+            kind: "RoleTemplate",
+            plural: "roletemplates",
+            namespaced: false,
             props: json!({"spec": obj(json!({
                 "displayName": locale_map(), "description": locale_map(), "rules": policy_rules()
             }))}),
             status: false,
             columns: vec![
-                col("Scope", ".metadata.labels.iam\\.kubesphere\\.io/scope", "string"),
-                col("Category", ".metadata.labels.iam\\.kubesphere\\.io/category", "string"),
+                col(
+                    "Scope",
+                    ".metadata.labels.iam\\.kubesphere\\.io/scope",
+                    "string",
+                ),
+                col(
+                    "Category",
+                    ".metadata.labels.iam\\.kubesphere\\.io/category",
+                    "string",
+                ),
                 age(),
             ],
             categories: &["iam"],
         },
         Kind {
-            group: IAM, version: "v1beta1", kind: "LoginRecord", plural: "loginrecords", namespaced: false,
+            group: IAM,
+            version: "v1beta1",
+            kind: "LoginRecord",
+            plural: "loginrecords",
+            namespaced: false,
             props: json!({"spec": obj(json!({
                 "type": {"type": "string"}, "provider": {"type": "string"},
                 "sourceIP": {"type": "string"}, "userAgent": {"type": "string"},
@@ -179,29 +203,54 @@ pub fn all() -> Vec<Value> {
             }))}),
             status: false,
             columns: vec![
-                col("Type", ".spec.type", "string"), col("Provider", ".spec.provider", "string"),
-                col("From", ".spec.sourceIP", "string"), col("Success", ".spec.success", "boolean"),
-                col("Reason", ".spec.reason", "string"), age(),
+                col("Type", ".spec.type", "string"),
+                col("Provider", ".spec.provider", "string"),
+                col("From", ".spec.sourceIP", "string"),
+                col("Success", ".spec.success", "boolean"),
+                col("Reason", ".spec.reason", "string"),
+                age(),
             ],
             categories: &["iam"],
         },
         Kind {
-            group: IAM, version: "v1beta1", kind: "Group", plural: "groups", namespaced: false,
+            group: IAM,
+            version: "v1beta1",
+            kind: "Group",
+            plural: "groups",
+            namespaced: false,
             props: json!({"spec": open_obj(), "status": open_obj()}),
-            status: true, columns: vec![age()], categories: &["iam"],
+            status: true,
+            columns: vec![age()],
+            categories: &["iam"],
         },
         Kind {
-            group: IAM, version: "v1beta1", kind: "GroupBinding", plural: "groupbindings", namespaced: false,
+            group: IAM,
+            version: "v1beta1",
+            kind: "GroupBinding",
+            plural: "groupbindings",
+            namespaced: false,
             props: json!({"groupRef": role_ref(), "users": strings()}),
-            status: false, columns: vec![col("Group", ".groupRef.name", "string"), age()], categories: &["iam"],
+            status: false,
+            columns: vec![col("Group", ".groupRef.name", "string"), age()],
+            categories: &["iam"],
         },
         Kind {
-            group: TENANT, version: "v1beta1", kind: "Workspace", plural: "workspaces", namespaced: false,
+            group: TENANT,
+            version: "v1beta1",
+            kind: "Workspace",
+            plural: "workspaces",
+            namespaced: false,
             props: json!({"spec": obj(json!({"manager": {"type": "string"}})), "status": open_obj()}),
-            status: true, columns: vec![col("Manager", ".spec.manager", "string"), age()], categories: &["tenant"],
+            status: true,
+            columns: vec![col("Manager", ".spec.manager", "string"), age()],
+            categories: &["tenant"],
         },
         Kind {
-            group: TENANT, version: "v1beta1", kind: "WorkspaceTemplate", plural: "workspacetemplates", namespaced: false,
+            group: TENANT,
+            version: "v1beta1",
+            kind: "WorkspaceTemplate",
+            plural: "workspacetemplates",
+            namespaced: false,
             props: json!({"spec": obj(json!({
                 "template": obj(json!({"metadata": open_obj(), "spec": obj(json!({"manager": {"type": "string"}}))})),
                 "placement": obj(json!({
@@ -209,10 +258,19 @@ pub fn all() -> Vec<Value> {
                     "clusterSelector": open_obj()
                 }))
             })), "status": open_obj()}),
-            status: true, columns: vec![col("Manager", ".spec.template.spec.manager", "string"), age()], categories: &["tenant"],
+            status: true,
+            columns: vec![
+                col("Manager", ".spec.template.spec.manager", "string"),
+                age(),
+            ],
+            categories: &["tenant"],
         },
         Kind {
-            group: CLUSTER, version: "v1alpha1", kind: "Cluster", plural: "clusters", namespaced: false,
+            group: CLUSTER,
+            version: "v1alpha1",
+            kind: "Cluster",
+            plural: "clusters",
+            namespaced: false,
             props: json!({"spec": obj(json!({
                 "provider": {"type": "string"}, "enable": {"type": "boolean"}, "joinFederation": {"type": "boolean"},
                 "connection": obj(json!({
@@ -231,15 +289,24 @@ pub fn all() -> Vec<Value> {
             status: true,
             columns: vec![
                 col("Provider", ".spec.provider", "string"),
-                col("Version", ".status.kubernetesVersion", "string"), age(),
+                col("Version", ".status.kubernetesVersion", "string"),
+                age(),
             ],
             categories: &["cluster"],
         },
         Kind {
-            group: CLUSTER, version: "v1alpha1", kind: "Label", plural: "labels", namespaced: false,
+            group: CLUSTER,
+            version: "v1alpha1",
+            kind: "Label",
+            plural: "labels",
+            namespaced: false,
             props: json!({"spec": obj(json!({"key": {"type": "string"}, "value": {"type": "string"}, "clusters": strings()}))}),
             status: false,
-            columns: vec![col("Key", ".spec.key", "string"), col("Value", ".spec.value", "string"), age()],
+            columns: vec![
+                col("Key", ".spec.key", "string"),
+                col("Value", ".spec.value", "string"),
+                age(),
+            ],
             categories: &["cluster"],
         },
     ];
@@ -253,7 +320,12 @@ mod tests {
         let all = super::all();
         let mut names: Vec<String> = all
             .iter()
-            .map(|c| c["metadata"]["name"].as_str().unwrap_or_default().to_string())
+            .map(|c| {
+                c["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
             .collect();
         for (c, n) in all.iter().zip(&names) {
             let plural = c["spec"]["names"]["plural"].as_str().unwrap_or_default();

@@ -83,7 +83,12 @@ pub fn workspace_roles(ws: &str, owner: Option<&Value>) -> Vec<Value> {
     builtin::workspace_roles()
         .iter()
         .map(|r| {
-            let mut o = role_object(&format!("{ws}-{}", r.name), r, json!({WORKSPACE_LABEL: ws}), None);
+            let mut o = role_object(
+                &format!("{ws}-{}", r.name),
+                r,
+                json!({WORKSPACE_LABEL: ws}),
+                None,
+            );
             if let Some(owner) = owner {
                 o["metadata"]["ownerReferences"] = owner_ref(Kind::Workspace, owner);
             }
@@ -129,9 +134,20 @@ async fn install_crds(client: &Client) -> Result<(), PlatformError> {
     // The host serves a new CRD within moments; wait until every kind answers a list.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     for kind in [
-        Kind::User, Kind::GlobalRole, Kind::GlobalRoleBinding, Kind::WorkspaceRole, Kind::WorkspaceRoleBinding,
-        Kind::ClusterRole, Kind::ClusterRoleBinding, Kind::Role, Kind::RoleBinding, Kind::RoleTemplate,
-        Kind::LoginRecord, Kind::Workspace, Kind::WorkspaceTemplate, Kind::Cluster,
+        Kind::User,
+        Kind::GlobalRole,
+        Kind::GlobalRoleBinding,
+        Kind::WorkspaceRole,
+        Kind::WorkspaceRoleBinding,
+        Kind::ClusterRole,
+        Kind::ClusterRoleBinding,
+        Kind::Role,
+        Kind::RoleBinding,
+        Kind::RoleTemplate,
+        Kind::LoginRecord,
+        Kind::Workspace,
+        Kind::WorkspaceTemplate,
+        Kind::Cluster,
     ] {
         loop {
             match hostapi::list(client, kind, None, "").await {
@@ -155,7 +171,12 @@ pub struct Bootstrapped {
 
 /// Installs everything the platform needs in the host cluster (safe to run on every start and
 /// from several replicas at once).
-pub async fn bootstrap(client: &Client, admin_password: Option<&str>, data_dir: &Path, cost: HashCost) -> Result<Bootstrapped, PlatformError> {
+pub async fn bootstrap(
+    client: &Client,
+    admin_password: Option<&str>,
+    data_dir: &Path,
+    cost: HashCost,
+) -> Result<Bootstrapped, PlatformError> {
     install_crds(client).await?;
     let ns = json!({"metadata": {"name": SYSTEM_NAMESPACE, "labels": {WORKSPACE_LABEL: SYSTEM_WORKSPACE}}});
     hostapi::ensure(client, Kind::Namespace, None, ns, &[]).await?;
@@ -174,15 +195,41 @@ pub async fn bootstrap(client: &Client, admin_password: Option<&str>, data_dir: 
         hostapi::ensure(client, Kind::RoleTemplate, None, obj, &["spec"]).await?;
     }
     for r in builtin::global_roles() {
-        hostapi::ensure(client, Kind::GlobalRole, None, role_object(r.name, &r, json!({}), None), &["rules", "aggregationRoleTemplates"]).await?;
+        hostapi::ensure(
+            client,
+            Kind::GlobalRole,
+            None,
+            role_object(r.name, &r, json!({}), None),
+            &["rules", "aggregationRoleTemplates"],
+        )
+        .await?;
     }
     for r in builtin::cluster_roles() {
-        hostapi::ensure(client, Kind::ClusterRole, None, role_object(r.name, &r, json!({}), None), &["rules", "aggregationRoleTemplates"]).await?;
+        hostapi::ensure(
+            client,
+            Kind::ClusterRole,
+            None,
+            role_object(r.name, &r, json!({}), None),
+            &["rules", "aggregationRoleTemplates"],
+        )
+        .await?;
     }
     let initial_admin_password = ensure_admin(client, admin_password, data_dir, cost).await?;
-    hostapi::ensure(client, Kind::GlobalRoleBinding, None, global_role_binding("admin", "platform-admin"), &[]).await?;
+    hostapi::ensure(
+        client,
+        Kind::GlobalRoleBinding,
+        None,
+        global_role_binding("admin", "platform-admin"),
+        &[],
+    )
+    .await?;
     ensure_workspace(client, SYSTEM_WORKSPACE, "admin").await?;
-    for ns in ["kube-system", "kube-public", "kube-node-lease", SYSTEM_NAMESPACE] {
+    for ns in [
+        "kube-system",
+        "kube-public",
+        "kube-node-lease",
+        SYSTEM_NAMESPACE,
+    ] {
         let patch = json!({"metadata": {"labels": {WORKSPACE_LABEL: SYSTEM_WORKSPACE}}});
         match hostapi::merge_patch(client, Kind::Namespace, None, ns, patch).await {
             Ok(_) => {}
@@ -190,11 +237,17 @@ pub async fn bootstrap(client: &Client, admin_password: Option<&str>, data_dir: 
             Err(e) => return Err(e),
         }
     }
-    Ok(Bootstrapped { initial_admin_password })
+    Ok(Bootstrapped {
+        initial_admin_password,
+    })
 }
 
 /// Creates a WorkspaceTemplate, its Workspace, its built-in roles and the manager's binding.
-pub async fn ensure_workspace(client: &Client, ws: &str, manager: &str) -> Result<(), PlatformError> {
+pub async fn ensure_workspace(
+    client: &Client,
+    ws: &str,
+    manager: &str,
+) -> Result<(), PlatformError> {
     let template = json!({
         "metadata": {"name": ws},
         "spec": {"template": {"spec": {"manager": manager}}, "placement": {"clusters": [{"name": "host"}]}},
@@ -203,7 +256,14 @@ pub async fn ensure_workspace(client: &Client, ws: &str, manager: &str) -> Resul
     let Some(template) = hostapi::get(client, Kind::WorkspaceTemplate, None, ws).await? else {
         return Ok(());
     };
-    hostapi::ensure(client, Kind::Workspace, None, workspace_for_template(&template), &[]).await?;
+    hostapi::ensure(
+        client,
+        Kind::Workspace,
+        None,
+        workspace_for_template(&template),
+        &[],
+    )
+    .await?;
     let workspace = hostapi::get(client, Kind::Workspace, None, ws).await?;
     for role in workspace_roles(ws, workspace.as_ref()) {
         hostapi::ensure(client, Kind::WorkspaceRole, None, role, &[]).await?;
@@ -215,8 +275,16 @@ pub async fn ensure_workspace(client: &Client, ws: &str, manager: &str) -> Resul
     Ok(())
 }
 
-async fn ensure_admin(client: &Client, given: Option<&str>, data_dir: &Path, cost: HashCost) -> Result<Option<String>, PlatformError> {
-    if hostapi::get(client, Kind::User, None, "admin").await?.is_some() {
+async fn ensure_admin(
+    client: &Client,
+    given: Option<&str>,
+    data_dir: &Path,
+    cost: HashCost,
+) -> Result<Option<String>, PlatformError> {
+    if hostapi::get(client, Kind::User, None, "admin")
+        .await?
+        .is_some()
+    {
         return Ok(None);
     }
     let generated = given.is_none();
@@ -250,7 +318,10 @@ async fn ensure_admin(client: &Client, given: Option<&str>, data_dir: &Path, cos
 
 fn save_password(dir: &Path, pw: &str) -> Result<(), PlatformError> {
     use std::io::Write;
-    let err = |source| PlatformError::DataDir { path: dir.to_path_buf(), source };
+    let err = |source| PlatformError::DataDir {
+        path: dir.to_path_buf(),
+        source,
+    };
     std::fs::create_dir_all(dir).map_err(err)?;
     let path = dir.join("admin-password");
     let mut opts = std::fs::OpenOptions::new();

@@ -58,7 +58,12 @@ pub fn is_conflict(e: &PlatformError) -> bool {
 }
 
 /// Reads an object; `None` if it does not exist.
-pub async fn get(client: &Client, kind: Kind, ns: Option<&str>, name: &str) -> Result<Option<Value>, PlatformError> {
+pub async fn get(
+    client: &Client,
+    kind: Kind,
+    ns: Option<&str>,
+    name: &str,
+) -> Result<Option<Value>, PlatformError> {
     let api = kind.api(client, ns);
     match timed("get", api.get_opt(name)).await? {
         Some(o) => Ok(Some(to_value(o))),
@@ -67,34 +72,80 @@ pub async fn get(client: &Client, kind: Kind, ns: Option<&str>, name: &str) -> R
 }
 
 /// Creates an object.
-pub async fn create(client: &Client, kind: Kind, ns: Option<&str>, obj: Value) -> Result<Value, PlatformError> {
+pub async fn create(
+    client: &Client,
+    kind: Kind,
+    ns: Option<&str>,
+    obj: Value,
+) -> Result<Value, PlatformError> {
     let api = kind.api(client, ns);
     let o = from_value(kind, obj)?;
-    Ok(to_value(timed("create", api.create(&PostParams::default(), &o)).await?))
+    Ok(to_value(
+        timed("create", api.create(&PostParams::default(), &o)).await?,
+    ))
 }
 
 /// Replaces an object (optimistic concurrency through its `resourceVersion`).
-pub async fn replace(client: &Client, kind: Kind, ns: Option<&str>, obj: Value) -> Result<Value, PlatformError> {
+pub async fn replace(
+    client: &Client,
+    kind: Kind,
+    ns: Option<&str>,
+    obj: Value,
+) -> Result<Value, PlatformError> {
     let api = kind.api(client, ns);
-    let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    let name = obj["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let o = from_value(kind, obj)?;
-    Ok(to_value(timed("replace", api.replace(&name, &PostParams::default(), &o)).await?))
+    Ok(to_value(
+        timed("replace", api.replace(&name, &PostParams::default(), &o)).await?,
+    ))
 }
 
 /// Applies a JSON merge patch.
-pub async fn merge_patch(client: &Client, kind: Kind, ns: Option<&str>, name: &str, patch: Value) -> Result<Value, PlatformError> {
+pub async fn merge_patch(
+    client: &Client,
+    kind: Kind,
+    ns: Option<&str>,
+    name: &str,
+    patch: Value,
+) -> Result<Value, PlatformError> {
     let api = kind.api(client, ns);
-    Ok(to_value(timed("patch", api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))).await?))
+    Ok(to_value(
+        timed(
+            "patch",
+            api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)),
+        )
+        .await?,
+    ))
 }
 
 /// Applies a JSON merge patch to the status subresource.
-pub async fn merge_patch_status(client: &Client, kind: Kind, ns: Option<&str>, name: &str, patch: Value) -> Result<Value, PlatformError> {
+pub async fn merge_patch_status(
+    client: &Client,
+    kind: Kind,
+    ns: Option<&str>,
+    name: &str,
+    patch: Value,
+) -> Result<Value, PlatformError> {
     let api = kind.api(client, ns);
-    Ok(to_value(timed("patch status", api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))).await?))
+    Ok(to_value(
+        timed(
+            "patch status",
+            api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch)),
+        )
+        .await?,
+    ))
 }
 
 /// Deletes an object; a missing object is not an error.
-pub async fn delete(client: &Client, kind: Kind, ns: Option<&str>, name: &str) -> Result<(), PlatformError> {
+pub async fn delete(
+    client: &Client,
+    kind: Kind,
+    ns: Option<&str>,
+    name: &str,
+) -> Result<(), PlatformError> {
     let api = kind.api(client, ns);
     match timed("delete", api.delete(name, &DeleteParams::default())).await {
         Ok(_) => Ok(()),
@@ -104,15 +155,31 @@ pub async fn delete(client: &Client, kind: Kind, ns: Option<&str>, name: &str) -
 }
 
 /// Lists objects matching a label selector.
-pub async fn list(client: &Client, kind: Kind, ns: Option<&str>, labels: &str) -> Result<Vec<Value>, PlatformError> {
+pub async fn list(
+    client: &Client,
+    kind: Kind,
+    ns: Option<&str>,
+    labels: &str,
+) -> Result<Vec<Value>, PlatformError> {
     let api = kind.api(client, ns);
     let lp = ListParams::default().labels(labels);
-    Ok(timed("list", api.list(&lp)).await?.items.into_iter().map(to_value).collect())
+    Ok(timed("list", api.list(&lp))
+        .await?
+        .items
+        .into_iter()
+        .map(to_value)
+        .collect())
 }
 
 /// Creates an object unless it exists; with `overwrite`, an existing one whose `compare`
 /// fields differ is replaced. Safe when several replicas race.
-pub async fn ensure(client: &Client, kind: Kind, ns: Option<&str>, obj: Value, overwrite: &[&str]) -> Result<(), PlatformError> {
+pub async fn ensure(
+    client: &Client,
+    kind: Kind,
+    ns: Option<&str>,
+    obj: Value,
+    overwrite: &[&str],
+) -> Result<(), PlatformError> {
     match create(client, kind, ns, obj.clone()).await {
         Ok(_) => Ok(()),
         Err(e) if is_conflict(&e) => {

@@ -1,7 +1,7 @@
 //! The API resources the platform reads and writes, as kube-rs dynamic `ApiResource`s.
 
-use kube::api::{Api, ApiResource, DynamicObject};
 use kube::Client;
+use kube::api::{Api, ApiResource, DynamicObject};
 
 use crate::crds::{CLUSTER, IAM, TENANT};
 
@@ -50,28 +50,62 @@ impl Kind {
         match self {
             Kind::User => (IAM, "v1beta1", "User", "users", false),
             Kind::GlobalRole => (IAM, "v1beta1", "GlobalRole", "globalroles", false),
-            Kind::GlobalRoleBinding => (IAM, "v1beta1", "GlobalRoleBinding", "globalrolebindings", false),
+            Kind::GlobalRoleBinding => (
+                IAM,
+                "v1beta1",
+                "GlobalRoleBinding",
+                "globalrolebindings",
+                false,
+            ),
             Kind::WorkspaceRole => (IAM, "v1beta1", "WorkspaceRole", "workspaceroles", false),
-            Kind::WorkspaceRoleBinding => (IAM, "v1beta1", "WorkspaceRoleBinding", "workspacerolebindings", false),
+            Kind::WorkspaceRoleBinding => (
+                IAM,
+                "v1beta1",
+                "WorkspaceRoleBinding",
+                "workspacerolebindings",
+                false,
+            ),
             Kind::ClusterRole => (IAM, "v1beta1", "ClusterRole", "clusterroles", false),
-            Kind::ClusterRoleBinding => (IAM, "v1beta1", "ClusterRoleBinding", "clusterrolebindings", false),
+            Kind::ClusterRoleBinding => (
+                IAM,
+                "v1beta1",
+                "ClusterRoleBinding",
+                "clusterrolebindings",
+                false,
+            ),
             Kind::Role => (IAM, "v1beta1", "Role", "roles", true),
             Kind::RoleBinding => (IAM, "v1beta1", "RoleBinding", "rolebindings", true),
             Kind::RoleTemplate => (IAM, "v1beta1", "RoleTemplate", "roletemplates", false),
             Kind::LoginRecord => (IAM, "v1beta1", "LoginRecord", "loginrecords", false),
             Kind::Workspace => (TENANT, "v1beta1", "Workspace", "workspaces", false),
-            Kind::WorkspaceTemplate => (TENANT, "v1beta1", "WorkspaceTemplate", "workspacetemplates", false),
+            Kind::WorkspaceTemplate => (
+                TENANT,
+                "v1beta1",
+                "WorkspaceTemplate",
+                "workspacetemplates",
+                false,
+            ),
             Kind::Cluster => (CLUSTER, "v1alpha1", "Cluster", "clusters", false),
             Kind::Namespace => ("", "v1", "Namespace", "namespaces", false),
             Kind::Secret => ("", "v1", "Secret", "secrets", true),
-            Kind::Crd => ("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", false),
+            Kind::Crd => (
+                "apiextensions.k8s.io",
+                "v1",
+                "CustomResourceDefinition",
+                "customresourcedefinitions",
+                false,
+            ),
         }
     }
 
     /// The `apiVersion` string.
     pub fn api_version(self) -> String {
         let (g, v, ..) = self.parts();
-        if g.is_empty() { v.to_string() } else { format!("{g}/{v}") }
+        if g.is_empty() {
+            v.to_string()
+        } else {
+            format!("{g}/{v}")
+        }
     }
 
     /// The kind name.

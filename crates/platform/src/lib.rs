@@ -143,7 +143,13 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
     let mut kube_config = config.kube.clone();
     kube_config.connect_timeout = Some(Duration::from_secs(10));
     let client = kube::Client::try_from(kube_config)?;
-    let boot = defaults::bootstrap(&client, config.admin_password.as_deref(), &config.data_dir, config.hash_cost).await?;
+    let boot = defaults::bootstrap(
+        &client,
+        config.admin_password.as_deref(),
+        &config.data_dir,
+        config.hash_cost,
+    )
+    .await?;
     let shutdown = CancellationToken::new();
     let caches = Arc::new(cache::Caches::new());
     let mut tasks = Vec::new();
@@ -155,13 +161,24 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         if !c.wait_for(left, cache::Cache::is_synced).await {
             shutdown.cancel();
-            return Err(PlatformError::Timeout { what: "initial cache sync".into(), secs: 30 });
+            return Err(PlatformError::Timeout {
+                what: "initial cache sync".into(),
+                secs: 30,
+            });
         }
     }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|source| PlatformError::Bind { addr: config.listen, source })?;
-    let addr = listener.local_addr().map_err(|source| PlatformError::Bind { addr: config.listen, source })?;
+        .map_err(|source| PlatformError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| PlatformError::Bind {
+            addr: config.listen,
+            source,
+        })?;
     let tokens = tokens::Tokens::new(
         client.clone(),
         caches.clone(),
@@ -184,17 +201,26 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
             multiple_login: config.multiple_login,
             hash_cost: config.hash_cost,
             clients: config.oauth_clients.clone(),
-            public_url: config.public_url.clone().unwrap_or_else(|| format!("http://{addr}")),
+            public_url: config
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{addr}")),
         },
     });
     let (leader_tx, leader_rx) = tokio::sync::watch::channel(false);
-    let identity = config.identity.clone().unwrap_or_else(|| format!("orrery-platform-{}", uuid::Uuid::new_v4().simple()));
+    let identity = config
+        .identity
+        .clone()
+        .unwrap_or_else(|| format!("orrery-platform-{}", uuid::Uuid::new_v4().simple()));
     tasks.push(tokio::spawn(controllers::leader::run(
         client.clone(),
         tokens::SYSTEM_NAMESPACE,
         "orrery-platform-controllers",
         identity,
-        controllers::leader::LeaseTimings { duration: config.lease_duration, retry: config.lease_retry },
+        controllers::leader::LeaseTimings {
+            duration: config.lease_duration,
+            retry: config.lease_retry,
+        },
         leader_tx,
         shutdown.clone(),
     )));
@@ -212,7 +238,9 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
     let app = http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let stop = shutdown.clone();
     tasks.push(tokio::spawn(async move {
-        let served = axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await;
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await;
         if let Err(e) = served {
             tracing::error!(error = %e, "platform listener failed");
         }

@@ -42,11 +42,9 @@ impl ListQuery {
         for (k, v) in form_urlencoded::parse(query.as_bytes()) {
             match k.as_ref() {
                 "page" => {
-                    q.page = v
-                        .parse::<usize>()
-                        .ok()
-                        .filter(|p| *p >= 1)
-                        .ok_or_else(|| ListQueryError(format!("page {v:?} is not a positive integer")))?;
+                    q.page = v.parse::<usize>().ok().filter(|p| *p >= 1).ok_or_else(|| {
+                        ListQueryError(format!("page {v:?} is not a positive integer"))
+                    })?;
                 }
                 "limit" => {
                     let n: i64 = v
@@ -172,11 +170,13 @@ mod tests {
 
     #[test]
     fn sort_page_filter() {
-        let q = ListQuery::parse("sortBy=name&ascending=true&limit=2&page=2").unwrap_or_else(|e| panic!("{e}"));
+        let q = ListQuery::parse("sortBy=name&ascending=true&limit=2&page=2")
+            .unwrap_or_else(|e| panic!("{e}"));
         let out = q.apply(sample());
         assert_eq!(names(&out), ["c"]);
         assert_eq!(out["totalItems"], 3);
-        let q = ListQuery::parse("labelSelector=env%3Dprod&sortBy=name").unwrap_or_else(|e| panic!("{e}"));
+        let q = ListQuery::parse("labelSelector=env%3Dprod&sortBy=name")
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(names(&q.apply(sample())), ["c", "b"]);
         let q = ListQuery::parse("name=a").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(names(&q.apply(sample())), ["a"]);

@@ -48,7 +48,9 @@ pub fn is_hash(stored: &str) -> bool {
 }
 
 fn is_bcrypt(stored: &str) -> bool {
-    ["$2a$", "$2b$", "$2y$"].iter().any(|p| stored.starts_with(p))
+    ["$2a$", "$2b$", "$2y$"]
+        .iter()
+        .any(|p| stored.starts_with(p))
 }
 
 /// Checks a password against a stored argon2 or bcrypt hash; anything else never matches.
@@ -98,7 +100,9 @@ pub fn generate() -> String {
     const DIGIT: &[u8] = b"23456789";
     let mut rng = rand::rng();
     let all: Vec<u8> = [UPPER, LOWER, DIGIT].concat();
-    let mut out: Vec<u8> = (0..17).map(|_| all[rng.random_range(0..all.len())]).collect();
+    let mut out: Vec<u8> = (0..17)
+        .map(|_| all[rng.random_range(0..all.len())])
+        .collect();
     // One of each class at random positions so the policy always holds.
     for class in [UPPER, LOWER, DIGIT] {
         let c = class[rng.random_range(0..class.len())];

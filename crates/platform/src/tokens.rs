@@ -129,7 +129,9 @@ fn session_name(sid: &str) -> String {
 /// it all end up with the winner's key).
 async fn load_or_create_key(client: &Client) -> Result<Vec<u8>, PlatformError> {
     for _ in 0..5 {
-        if let Some(s) = hostapi::get(client, Kind::Secret, Some(SYSTEM_NAMESPACE), KEY_SECRET).await? {
+        if let Some(s) =
+            hostapi::get(client, Kind::Secret, Some(SYSTEM_NAMESPACE), KEY_SECRET).await?
+        {
             let key = s["data"]["key"]
                 .as_str()
                 .and_then(|k| B64.decode(k).ok())
@@ -149,12 +151,18 @@ async fn load_or_create_key(client: &Client) -> Result<Vec<u8>, PlatformError> {
             Err(e) => return Err(e),
         }
     }
-    Err(PlatformError::Invalid("could not create the token signing key".into()))
+    Err(PlatformError::Invalid(
+        "could not create the token signing key".into(),
+    ))
 }
 
 impl Tokens {
     /// Loads (or creates) the signing key.
-    pub async fn new(client: Client, caches: Arc<Caches>, lifetimes: TokenLifetimes) -> Result<Tokens, PlatformError> {
+    pub async fn new(
+        client: Client,
+        caches: Arc<Caches>,
+        lifetimes: TokenLifetimes,
+    ) -> Result<Tokens, PlatformError> {
         let key = load_or_create_key(&client).await?;
         Ok(Tokens {
             client,
@@ -166,10 +174,21 @@ impl Tokens {
     }
 
     fn sign(&self, claims: &Claims) -> Result<String, PlatformError> {
-        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)?)
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &self.encoding,
+        )?)
     }
 
-    fn claims(&self, sub: &str, sid: &str, typ: &str, rid: Option<String>, ttl: Duration) -> Claims {
+    fn claims(
+        &self,
+        sub: &str,
+        sid: &str,
+        typ: &str,
+        rid: Option<String>,
+        ttl: Duration,
+    ) -> Claims {
         let iat = now();
         Claims {
             iss: ISSUER.into(),
@@ -183,7 +202,14 @@ impl Tokens {
         }
     }
 
-    fn session_object(&self, user: &str, sid: &str, ty: SessionType, rid: &str, expires: i64) -> Value {
+    fn session_object(
+        &self,
+        user: &str,
+        sid: &str,
+        ty: SessionType,
+        rid: &str,
+        expires: i64,
+    ) -> Value {
         json!({
             "metadata": {
                 "name": session_name(sid),
@@ -196,11 +222,18 @@ impl Tokens {
         })
     }
 
-    async fn new_session(&self, user: &str, ty: SessionType, rid: &str, ttl: Duration) -> Result<String, PlatformError> {
+    async fn new_session(
+        &self,
+        user: &str,
+        ty: SessionType,
+        rid: &str,
+        ttl: Duration,
+    ) -> Result<String, PlatformError> {
         let sid = random_id();
         let expires = now() + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2);
         let obj = self.session_object(user, &sid, ty, rid, expires);
-        let created = hostapi::create(&self.client, Kind::Secret, Some(SYSTEM_NAMESPACE), obj).await?;
+        let created =
+            hostapi::create(&self.client, Kind::Secret, Some(SYSTEM_NAMESPACE), obj).await?;
         // Read-your-writes on this replica; other replicas fall back to a direct read.
         let key = format!("{SYSTEM_NAMESPACE}/{}", session_name(&sid));
         self.caches
@@ -212,7 +245,13 @@ impl Tokens {
 
     fn pair(&self, user: &str, sid: &str, rid: &str) -> Result<IssuedTokens, PlatformError> {
         let access = self.claims(user, sid, "access", None, self.lifetimes.access);
-        let refresh = self.claims(user, sid, "refresh", Some(rid.to_string()), self.lifetimes.refresh);
+        let refresh = self.claims(
+            user,
+            sid,
+            "refresh",
+            Some(rid.to_string()),
+            self.lifetimes.refresh,
+        );
         Ok(IssuedTokens {
             access_token: self.sign(&access)?,
             token_type: "Bearer",
@@ -224,13 +263,17 @@ impl Tokens {
     /// Issues an access + refresh token pair for a new login session.
     pub async fn login(&self, user: &str) -> Result<IssuedTokens, PlatformError> {
         let rid = random_id();
-        let sid = self.new_session(user, SessionType::Login, &rid, self.lifetimes.refresh).await?;
+        let sid = self
+            .new_session(user, SessionType::Login, &rid, self.lifetimes.refresh)
+            .await?;
         self.pair(user, &sid, &rid)
     }
 
     /// Issues a long-lived kubeconfig token; returns (token, session id).
     pub async fn kubeconfig_token(&self, user: &str) -> Result<(String, String), PlatformError> {
-        let sid = self.new_session(user, SessionType::Kubeconfig, "", self.lifetimes.kubeconfig).await?;
+        let sid = self
+            .new_session(user, SessionType::Kubeconfig, "", self.lifetimes.kubeconfig)
+            .await?;
         let claims = self.claims(user, &sid, "kubeconfig", None, self.lifetimes.kubeconfig);
         Ok((self.sign(&claims)?, sid))
     }
@@ -251,7 +294,13 @@ impl Tokens {
             return Ok(Some(e.obj.clone()));
         }
         // Issued by another replica a moment ago and not yet seen by our watch.
-        hostapi::get(&self.client, Kind::Secret, Some(SYSTEM_NAMESPACE), &session_name(sid)).await
+        hostapi::get(
+            &self.client,
+            Kind::Secret,
+            Some(SYSTEM_NAMESPACE),
+            &session_name(sid),
+        )
+        .await
     }
 
     /// Checks a bearer token (access or kubeconfig); returns its claims.
@@ -261,7 +310,9 @@ impl Tokens {
             return Err(TokenError::Invalid("not an access token".into()));
         }
         match self.session(&claims.sid).await? {
-            Some(s) if s["metadata"]["labels"][USER_REF].as_str() == Some(claims.sub.as_str()) => Ok(claims),
+            Some(s) if s["metadata"]["labels"][USER_REF].as_str() == Some(claims.sub.as_str()) => {
+                Ok(claims)
+            }
             _ => Err(TokenError::Revoked),
         }
     }
@@ -273,7 +324,9 @@ impl Tokens {
             return Err(TokenError::Invalid("not a refresh token".into()));
         }
         let name = session_name(&claims.sid);
-        let Some(mut session) = hostapi::get(&self.client, Kind::Secret, Some(SYSTEM_NAMESPACE), &name).await? else {
+        let Some(mut session) =
+            hostapi::get(&self.client, Kind::Secret, Some(SYSTEM_NAMESPACE), &name).await?
+        else {
             return Err(TokenError::Revoked);
         };
         let current = session["data"]["refresh-id"]
@@ -284,16 +337,22 @@ impl Tokens {
             return Err(TokenError::Revoked);
         }
         let rid = random_id();
-        let expires = now() + i64::try_from(self.lifetimes.refresh.as_secs()).unwrap_or(i64::MAX / 2);
+        let expires =
+            now() + i64::try_from(self.lifetimes.refresh.as_secs()).unwrap_or(i64::MAX / 2);
         session["data"]["refresh-id"] = B64.encode(&rid).into();
         session["metadata"]["annotations"][EXPIRES_AT] = expires.to_string().into();
         // The resourceVersion makes a concurrent second use of the same refresh token conflict.
         match hostapi::replace(&self.client, Kind::Secret, Some(SYSTEM_NAMESPACE), session).await {
             Ok(_) => {}
-            Err(e) if hostapi::is_conflict(&e) || hostapi::is_not_found(&e) => return Err(TokenError::Revoked),
+            Err(e) if hostapi::is_conflict(&e) || hostapi::is_not_found(&e) => {
+                return Err(TokenError::Revoked);
+            }
             Err(e) => return Err(e.into()),
         }
-        Ok((claims.sub.clone(), self.pair(&claims.sub, &claims.sid, &rid)?))
+        Ok((
+            claims.sub.clone(),
+            self.pair(&claims.sub, &claims.sid, &rid)?,
+        ))
     }
 
     /// Revokes the session a token belongs to (logout). Invalid tokens are ignored.
@@ -306,18 +365,35 @@ impl Tokens {
 
     /// Revokes one session.
     pub async fn revoke_session(&self, sid: &str) -> Result<(), PlatformError> {
-        hostapi::delete(&self.client, Kind::Secret, Some(SYSTEM_NAMESPACE), &session_name(sid)).await
+        hostapi::delete(
+            &self.client,
+            Kind::Secret,
+            Some(SYSTEM_NAMESPACE),
+            &session_name(sid),
+        )
+        .await
     }
 
     /// Revokes every session of `user` of the given type (all types if `None`), except `keep`.
-    pub async fn revoke_user(&self, user: &str, ty: Option<SessionType>, keep: Option<&str>) -> Result<(), PlatformError> {
+    pub async fn revoke_user(
+        &self,
+        user: &str,
+        ty: Option<SessionType>,
+        keep: Option<&str>,
+    ) -> Result<(), PlatformError> {
         let mut selector = format!("{USER_REF}={user}");
         if let Some(ty) = ty {
             selector.push_str(&format!(",{SESSION_LABEL}={}", ty.as_str()));
         } else {
             selector.push_str(&format!(",{SESSION_LABEL}"));
         }
-        let sessions = hostapi::list(&self.client, Kind::Secret, Some(SYSTEM_NAMESPACE), &selector).await?;
+        let sessions = hostapi::list(
+            &self.client,
+            Kind::Secret,
+            Some(SYSTEM_NAMESPACE),
+            &selector,
+        )
+        .await?;
         for s in sessions {
             let name = s["metadata"]["name"].as_str().unwrap_or_default();
             if keep.is_some_and(|k| session_name(k) == name) {
@@ -360,7 +436,8 @@ impl Tokens {
                 .and_then(|s| s.parse::<i64>().ok())
                 .unwrap_or(i64::MAX);
             if exp < t {
-                hostapi::delete(&self.client, Kind::Secret, Some(SYSTEM_NAMESPACE), e.name()).await?;
+                hostapi::delete(&self.client, Kind::Secret, Some(SYSTEM_NAMESPACE), e.name())
+                    .await?;
                 n += 1;
             }
         }

@@ -23,7 +23,9 @@ async fn vertical_slice() {
     assert_eq!(names(&v), ["wa"]);
     let (s, v) = c.get("/api/v1/namespaces/pa/configmaps", &alice).await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    let (s, v) = c.get("/api/v1/namespaces/kube-system/configmaps", &alice).await;
+    let (s, v) = c
+        .get("/api/v1/namespaces/kube-system/configmaps", &alice)
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
     let _ = Method::GET;
 }

@@ -88,7 +88,9 @@ impl Decision {
     }
 }
 
-const PUBLIC_PATHS: [&str; 7] = ["/api", "/apis", "/version", "/healthz", "/livez", "/readyz", "/openapi"];
+const PUBLIC_PATHS: [&str; 7] = [
+    "/api", "/apis", "/version", "/healthz", "/livez", "/readyz", "/openapi",
+];
 const SELF_SUBRESOURCES: [&str; 5] = ["", "password", "loginrecords", "tokens", "kubeconfig"];
 
 /// Decides requests from the caches.
@@ -103,7 +105,12 @@ pub struct Authorizer {
 fn builtin_map(roles: Vec<builtin::BuiltinRole>) -> HashMap<&'static str, Arc<Vec<Rule>>> {
     roles
         .iter()
-        .map(|r| (r.name, Arc::new(rbac::rules_from_json(Some(&builtin::builtin_rules(r))))))
+        .map(|r| {
+            (
+                r.name,
+                Arc::new(rbac::rules_from_json(Some(&builtin::builtin_rules(r)))),
+            )
+        })
         .collect()
 }
 
@@ -192,7 +199,10 @@ impl Authorizer {
                 let name = role_ref_name(b);
                 match self.caches.roles.get(&format!("{ns}/{name}")) {
                     Some(role) => Some(RuleSet::Cached(role)),
-                    None => self.namespace.get(name).map(|r| RuleSet::Builtin(r.clone())),
+                    None => self
+                        .namespace
+                        .get(name)
+                        .map(|r| RuleSet::Builtin(r.clone())),
                 }
             })
             .collect()
@@ -222,8 +232,10 @@ impl Authorizer {
         let self_review = req.verb == "create"
             && matches!(
                 (req.api_group.as_str(), req.resource.as_str()),
-                ("authorization.k8s.io", "selfsubjectaccessreviews" | "selfsubjectrulesreviews")
-                    | ("authentication.k8s.io", "selfsubjectreviews")
+                (
+                    "authorization.k8s.io",
+                    "selfsubjectaccessreviews" | "selfsubjectrulesreviews"
+                ) | ("authentication.k8s.io", "selfsubjectreviews")
             );
         if self_review {
             return Some(Decision::allow(Access::SelfService, "self review"));
@@ -244,7 +256,8 @@ impl Authorizer {
         if user.is_anonymous() {
             return Decision::deny("anonymous requests are not allowed");
         }
-        let granted = |level: &str| Decision::allow(Access::Granted, format!("allowed by {level} role"));
+        let granted =
+            |level: &str| Decision::allow(Access::Granted, format!("allowed by {level} role"));
         if Self::any_allows(self.global_rule_sets(user).iter().map(RuleSet::rules), req) {
             return granted("global");
         }

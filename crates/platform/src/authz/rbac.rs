@@ -71,7 +71,9 @@ impl Rule {
                 && (self.resource_names.is_empty()
                     || (!req.name.is_empty() && self.resource_names.contains(&req.name)))
         } else {
-            self.non_resource_urls.iter().any(|u| url_matches(u, &req.path))
+            self.non_resource_urls
+                .iter()
+                .any(|u| url_matches(u, &req.path))
         }
     }
 }
@@ -135,7 +137,8 @@ mod tests {
 
     #[test]
     fn verbs_groups_resources() {
-        let r = rule(serde_json::json!({"verbs":["get","list"],"apiGroups":[""],"resources":["pods"]}));
+        let r =
+            rule(serde_json::json!({"verbs":["get","list"],"apiGroups":[""],"resources":["pods"]}));
         assert!(r.allows(&req("GET", "/api/v1/namespaces/a/pods")));
         assert!(r.allows(&req("GET", "/api/v1/namespaces/a/pods/p")));
         assert!(!r.allows(&req("DELETE", "/api/v1/namespaces/a/pods/p")));
@@ -149,14 +152,22 @@ mod tests {
         assert!(r.allows(&req("GET", "/api/v1/namespaces/a/pods/p/log")));
         assert!(!r.allows(&req("GET", "/api/v1/namespaces/a/pods/p")));
         let r = rule(serde_json::json!({"verbs":["*"],"apiGroups":["*"],"resources":["*/scale"]}));
-        assert!(r.allows(&req("PUT", "/apis/apps/v1/namespaces/a/deployments/d/scale")));
+        assert!(r.allows(&req(
+            "PUT",
+            "/apis/apps/v1/namespaces/a/deployments/d/scale"
+        )));
         let r = rule(serde_json::json!({"verbs":["*"],"apiGroups":["*"],"resources":["*"]}));
-        assert!(r.allows(&req("PUT", "/apis/apps/v1/namespaces/a/deployments/d/scale")));
+        assert!(r.allows(&req(
+            "PUT",
+            "/apis/apps/v1/namespaces/a/deployments/d/scale"
+        )));
     }
 
     #[test]
     fn resource_names_need_a_name() {
-        let r = rule(serde_json::json!({"verbs":["get","list"],"apiGroups":[""],"resources":["configmaps"],"resourceNames":["x"]}));
+        let r = rule(
+            serde_json::json!({"verbs":["get","list"],"apiGroups":[""],"resources":["configmaps"],"resourceNames":["x"]}),
+        );
         assert!(r.allows(&req("GET", "/api/v1/namespaces/a/configmaps/x")));
         assert!(!r.allows(&req("GET", "/api/v1/namespaces/a/configmaps/y")));
         assert!(!r.allows(&req("GET", "/api/v1/namespaces/a/configmaps")));
@@ -164,7 +175,8 @@ mod tests {
 
     #[test]
     fn non_resource_urls() {
-        let r = rule(serde_json::json!({"verbs":["get"],"nonResourceURLs":["/healthz","/metrics/*"]}));
+        let r =
+            rule(serde_json::json!({"verbs":["get"],"nonResourceURLs":["/healthz","/metrics/*"]}));
         assert!(r.allows(&req("GET", "/healthz")));
         assert!(r.allows(&req("GET", "/metrics/x")));
         assert!(!r.allows(&req("GET", "/metricsx")));

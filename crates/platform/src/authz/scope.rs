@@ -60,11 +60,11 @@ pub struct RequestInfo {
 
 const API_PREFIXES: [&str; 3] = ["api", "apis", "kapis"];
 const NAMESPACE_SUBRESOURCES: [&str; 2] = ["status", "finalize"];
-const CLUSTER_KAPIS_RESOURCES: [&str; 3] = ["clustermembers", "clusterroles", "clusterrolebindings"];
+const CLUSTER_KAPIS_RESOURCES: [&str; 3] =
+    ["clustermembers", "clusterroles", "clusterrolebindings"];
 
 fn query_flag(query: &str, key: &str) -> bool {
-    form_urlencoded::parse(query.as_bytes())
-        .any(|(k, v)| k == key && (v == "true" || v == "1"))
+    form_urlencoded::parse(query.as_bytes()).any(|(k, v)| k == key && (v == "true" || v == "1"))
 }
 
 impl RequestInfo {
@@ -226,47 +226,121 @@ mod tests {
     fn core_and_group_paths() {
         let r = RequestInfo::parse("GET", "/api/v1/namespaces/ns1/pods/p1/log", "");
         assert_eq!(
-            (r.api_group.as_str(), r.namespace.as_str(), r.resource.as_str(), r.name.as_str(), r.subresource.as_str(), r.verb.as_str()),
+            (
+                r.api_group.as_str(),
+                r.namespace.as_str(),
+                r.resource.as_str(),
+                r.name.as_str(),
+                r.subresource.as_str(),
+                r.verb.as_str()
+            ),
             ("", "ns1", "pods", "p1", "log", "get")
         );
         assert_eq!(r.scope, Scope::Namespace);
         let r = RequestInfo::parse("GET", "/apis/apps/v1/deployments", "watch=true");
-        assert_eq!((r.api_group.as_str(), r.verb.as_str(), r.scope), ("apps", "watch", Scope::Cluster));
+        assert_eq!(
+            (r.api_group.as_str(), r.verb.as_str(), r.scope),
+            ("apps", "watch", Scope::Cluster)
+        );
         let r = RequestInfo::parse("DELETE", "/api/v1/namespaces/x/configmaps", "");
         assert_eq!(r.verb, "deletecollection");
         let r = RequestInfo::parse("GET", "/api/v1/watch/namespaces/x/pods", "");
-        assert_eq!((r.verb.as_str(), r.namespace.as_str(), r.resource.as_str()), ("watch", "x", "pods"));
+        assert_eq!(
+            (r.verb.as_str(), r.namespace.as_str(), r.resource.as_str()),
+            ("watch", "x", "pods")
+        );
     }
 
     #[test]
     fn namespace_objects_are_in_their_own_namespace() {
         let r = RequestInfo::parse("GET", "/api/v1/namespaces/a", "");
-        assert_eq!((r.resource.as_str(), r.name.as_str(), r.namespace.as_str()), ("namespaces", "a", "a"));
+        assert_eq!(
+            (r.resource.as_str(), r.name.as_str(), r.namespace.as_str()),
+            ("namespaces", "a", "a")
+        );
         let r = RequestInfo::parse("PUT", "/api/v1/namespaces/a/finalize", "");
-        assert_eq!((r.resource.as_str(), r.subresource.as_str()), ("namespaces", "finalize"));
+        assert_eq!(
+            (r.resource.as_str(), r.subresource.as_str()),
+            ("namespaces", "finalize")
+        );
         let r = RequestInfo::parse("GET", "/api/v1/namespaces", "");
         assert_eq!((r.verb.as_str(), r.scope), ("list", Scope::Cluster));
     }
 
     #[test]
     fn kapis_workspaces() {
-        let r = RequestInfo::parse("GET", "/kapis/iam.kubesphere.io/v1beta1/workspaces/w1/workspacemembers/bob", "");
-        assert_eq!((r.workspace.as_str(), r.resource.as_str(), r.name.as_str(), r.scope), ("w1", "workspacemembers", "bob", Scope::Workspace));
-        let r = RequestInfo::parse("GET", "/kapis/tenant.kubesphere.io/v1beta1/workspaces/w1", "");
-        assert_eq!((r.workspace.as_str(), r.resource.as_str(), r.name.as_str(), r.scope), ("w1", "workspaces", "w1", Scope::Workspace));
-        let r = RequestInfo::parse("POST", "/kapis/tenant.kubesphere.io/v1beta1/workspaces/w1/namespaces", "");
-        assert_eq!((r.workspace.as_str(), r.resource.as_str(), r.verb.as_str(), r.scope), ("w1", "namespaces", "create", Scope::Workspace));
-        let r = RequestInfo::parse("GET", "/kapis/tenant.kubesphere.io/v1beta1/workspaces/w1/namespaces/p1", "");
-        assert_eq!((r.workspace.as_str(), r.namespace.as_str(), r.scope), ("w1", "p1", Scope::Namespace));
+        let r = RequestInfo::parse(
+            "GET",
+            "/kapis/iam.kubesphere.io/v1beta1/workspaces/w1/workspacemembers/bob",
+            "",
+        );
+        assert_eq!(
+            (
+                r.workspace.as_str(),
+                r.resource.as_str(),
+                r.name.as_str(),
+                r.scope
+            ),
+            ("w1", "workspacemembers", "bob", Scope::Workspace)
+        );
+        let r = RequestInfo::parse(
+            "GET",
+            "/kapis/tenant.kubesphere.io/v1beta1/workspaces/w1",
+            "",
+        );
+        assert_eq!(
+            (
+                r.workspace.as_str(),
+                r.resource.as_str(),
+                r.name.as_str(),
+                r.scope
+            ),
+            ("w1", "workspaces", "w1", Scope::Workspace)
+        );
+        let r = RequestInfo::parse(
+            "POST",
+            "/kapis/tenant.kubesphere.io/v1beta1/workspaces/w1/namespaces",
+            "",
+        );
+        assert_eq!(
+            (
+                r.workspace.as_str(),
+                r.resource.as_str(),
+                r.verb.as_str(),
+                r.scope
+            ),
+            ("w1", "namespaces", "create", Scope::Workspace)
+        );
+        let r = RequestInfo::parse(
+            "GET",
+            "/kapis/tenant.kubesphere.io/v1beta1/workspaces/w1/namespaces/p1",
+            "",
+        );
+        assert_eq!(
+            (r.workspace.as_str(), r.namespace.as_str(), r.scope),
+            ("w1", "p1", Scope::Namespace)
+        );
         let r = RequestInfo::parse("GET", "/kapis/iam.kubesphere.io/v1beta1/users", "");
         assert_eq!((r.verb.as_str(), r.scope), ("list", Scope::Global));
-        let r = RequestInfo::parse("POST", "/kapis/iam.kubesphere.io/v1beta1/clustermembers", "");
+        let r = RequestInfo::parse(
+            "POST",
+            "/kapis/iam.kubesphere.io/v1beta1/clustermembers",
+            "",
+        );
         assert_eq!(r.scope, Scope::Cluster);
     }
 
     #[test]
     fn non_resource() {
-        for p in ["/", "/healthz", "/api", "/apis", "/apis/apps", "/version", "/oauth/token"] {
+        for p in [
+            "/",
+            "/healthz",
+            "/api",
+            "/apis",
+            "/apis/apps",
+            "/version",
+            "/oauth/token",
+        ] {
             let r = RequestInfo::parse("GET", p, "");
             assert!(!r.is_resource_request, "{p}");
             assert_eq!(r.verb, "get");

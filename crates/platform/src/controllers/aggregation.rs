@@ -13,7 +13,12 @@ use crate::kinds::Kind;
 /// The aggregated rules of `role`, or `None` when it names no templates.
 pub fn aggregate_rules(caches: &Caches, role: &Value) -> Option<Value> {
     let agg = role.get("aggregationRoleTemplates")?;
-    let names: Vec<&str> = agg["templateNames"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    let names: Vec<&str> = agg["templateNames"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
     let selector = agg
         .get("roleSelector")
         .filter(|s| s.is_object() && s.as_object().is_some_and(|m| !m.is_empty()))
@@ -60,7 +65,9 @@ pub async fn reconcile(client: &Client, caches: &Caches) -> Result<(), PlatformE
         (Kind::Role, &caches.roles),
     ] {
         for role in cache.list() {
-            let Some(rules) = aggregate_rules(caches, &role.obj) else { continue };
+            let Some(rules) = aggregate_rules(caches, &role.obj) else {
+                continue;
+            };
             let current = role.obj.get("rules").cloned().unwrap_or_else(|| json!([]));
             if current == rules {
                 continue;

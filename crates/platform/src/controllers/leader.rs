@@ -23,7 +23,15 @@ pub struct LeaseTimings {
 
 /// Runs the election loop, publishing whether this replica leads, until `shutdown`; on shutdown
 /// a leader gives the lease up so another replica takes over at once.
-pub async fn run(client: Client, namespace: &str, name: &str, identity: String, timings: LeaseTimings, tx: watch::Sender<bool>, shutdown: CancellationToken) {
+pub async fn run(
+    client: Client,
+    namespace: &str,
+    name: &str,
+    identity: String,
+    timings: LeaseTimings,
+    tx: watch::Sender<bool>,
+    shutdown: CancellationToken,
+) {
     let api: Api<Lease> = Api::namespaced(client, namespace);
     loop {
         let leading = match try_acquire(&api, name, &identity, timings).await {
@@ -54,11 +62,19 @@ fn now() -> MicroTime {
     MicroTime(k8s_openapi::jiff::Timestamp::now())
 }
 
-async fn try_acquire(api: &Api<Lease>, name: &str, identity: &str, timings: LeaseTimings) -> Result<bool, crate::error::PlatformError> {
+async fn try_acquire(
+    api: &Api<Lease>,
+    name: &str,
+    identity: &str,
+    timings: LeaseTimings,
+) -> Result<bool, crate::error::PlatformError> {
     let secs = i32::try_from(timings.duration.as_secs().max(1)).unwrap_or(i32::MAX);
     let Some(mut lease) = timed("get lease", api.get_opt(name)).await? else {
         let lease = Lease {
-            metadata: ObjectMeta { name: Some(name.to_string()), ..Default::default() },
+            metadata: ObjectMeta {
+                name: Some(name.to_string()),
+                ..Default::default()
+            },
             spec: Some(LeaseSpec {
                 holder_identity: Some(identity.to_string()),
                 lease_duration_seconds: Some(secs),
@@ -93,22 +109,34 @@ async fn try_acquire(api: &Api<Lease>, name: &str, identity: &str, timings: Leas
     }
     spec.renew_time = Some(now());
     spec.lease_duration_seconds = Some(secs);
-    match timed("renew lease", api.replace(name, &PostParams::default(), &lease)).await {
+    match timed(
+        "renew lease",
+        api.replace(name, &PostParams::default(), &lease),
+    )
+    .await
+    {
         Ok(_) => Ok(true),
         Err(e) if crate::hostapi::is_conflict(&e) => Ok(false),
         Err(e) => Err(e),
     }
 }
 
-async fn release(api: &Api<Lease>, name: &str, identity: &str) -> Result<(), crate::error::PlatformError> {
-    if let Some(mut lease) = timed("get lease", api.get_opt(name)).await? {
-        if let Some(spec) = lease.spec.as_mut() {
-            if spec.holder_identity.as_deref() == Some(identity) {
-                spec.holder_identity = None;
-                spec.renew_time = None;
-                timed("release lease", api.replace(name, &PostParams::default(), &lease)).await?;
-            }
-        }
+async fn release(
+    api: &Api<Lease>,
+    name: &str,
+    identity: &str,
+) -> Result<(), crate::error::PlatformError> {
+    if let Some(mut lease) = timed("get lease", api.get_opt(name)).await?
+        && let Some(spec) = lease.spec.as_mut()
+        && spec.holder_identity.as_deref() == Some(identity)
+    {
+        spec.holder_identity = None;
+        spec.renew_time = None;
+        timed(
+            "release lease",
+            api.replace(name, &PostParams::default(), &lease),
+        )
+        .await?;
     }
     Ok(())
 }

@@ -27,7 +27,12 @@ pub struct ControllerTimings {
 }
 
 /// Runs reconcile passes while this replica leads.
-pub async fn run(state: Arc<AppState>, mut leader: watch::Receiver<bool>, timings: ControllerTimings, shutdown: CancellationToken) {
+pub async fn run(
+    state: Arc<AppState>,
+    mut leader: watch::Receiver<bool>,
+    timings: ControllerTimings,
+    shutdown: CancellationToken,
+) {
     let mut last_prune: Option<tokio::time::Instant> = None;
     loop {
         if *leader.borrow_and_update() {
@@ -38,7 +43,15 @@ pub async fn run(state: Arc<AppState>, mut leader: watch::Receiver<bool>, timing
             if let Err(e) = tenancy::reconcile(&s.client, &s.caches).await {
                 tracing::warn!(error = %e, "tenancy");
             }
-            if let Err(e) = users::reconcile(&s.client, &s.caches, &s.tokens, s.settings.hash_cost, timings.lockout_duration).await {
+            if let Err(e) = users::reconcile(
+                &s.client,
+                &s.caches,
+                &s.tokens,
+                s.settings.hash_cost,
+                timings.lockout_duration,
+            )
+            .await
+            {
                 tracing::warn!(error = %e, "users");
             }
             if last_prune.is_none_or(|t| t.elapsed() >= timings.prune) {

@@ -11,7 +11,11 @@ use crate::kinds::Kind;
 
 /// One pass.
 pub async fn reconcile(client: &Client, caches: &Caches) -> Result<(), PlatformError> {
-    if !(caches.workspace_templates.is_synced() && caches.workspaces.is_synced() && caches.workspace_roles.is_synced() && caches.roles.is_synced()) {
+    if !(caches.workspace_templates.is_synced()
+        && caches.workspaces.is_synced()
+        && caches.workspace_roles.is_synced()
+        && caches.roles.is_synced())
+    {
         return Ok(());
     }
     for t in caches.workspace_templates.list() {
@@ -19,7 +23,14 @@ pub async fn reconcile(client: &Client, caches: &Caches) -> Result<(), PlatformE
         let workspace = match caches.workspaces.get(&ws) {
             Some(w) => w.obj.clone(),
             None => {
-                hostapi::ensure(client, Kind::Workspace, None, defaults::workspace_for_template(&t.obj), &[]).await?;
+                hostapi::ensure(
+                    client,
+                    Kind::Workspace,
+                    None,
+                    defaults::workspace_for_template(&t.obj),
+                    &[],
+                )
+                .await?;
                 continue;
             }
         };
@@ -32,7 +43,9 @@ pub async fn reconcile(client: &Client, caches: &Caches) -> Result<(), PlatformE
         }
     }
     for ns in caches.namespaces.list() {
-        if ns.label(WORKSPACE_LABEL).is_none() || ns.obj["status"]["phase"].as_str() == Some("Terminating") {
+        if ns.label(WORKSPACE_LABEL).is_none()
+            || ns.obj["status"]["phase"].as_str() == Some("Terminating")
+        {
             continue;
         }
         let existing = caches.roles.by_index(&format!("ns:{}", ns.name()));

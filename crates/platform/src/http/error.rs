@@ -22,32 +22,56 @@ pub struct ApiError {
 impl ApiError {
     /// 400.
     pub fn bad_request(message: impl Into<String>) -> ApiError {
-        ApiError { code: StatusCode::BAD_REQUEST, reason: "BadRequest", message: message.into() }
+        ApiError {
+            code: StatusCode::BAD_REQUEST,
+            reason: "BadRequest",
+            message: message.into(),
+        }
     }
 
     /// 404.
     pub fn not_found(what: &str, name: &str) -> ApiError {
-        ApiError { code: StatusCode::NOT_FOUND, reason: "NotFound", message: format!("{what} \"{name}\" not found") }
+        ApiError {
+            code: StatusCode::NOT_FOUND,
+            reason: "NotFound",
+            message: format!("{what} \"{name}\" not found"),
+        }
     }
 
     /// 403.
     pub fn forbidden(message: impl Into<String>) -> ApiError {
-        ApiError { code: StatusCode::FORBIDDEN, reason: "Forbidden", message: message.into() }
+        ApiError {
+            code: StatusCode::FORBIDDEN,
+            reason: "Forbidden",
+            message: message.into(),
+        }
     }
 
     /// 401.
     pub fn unauthorized(message: impl Into<String>) -> ApiError {
-        ApiError { code: StatusCode::UNAUTHORIZED, reason: "Unauthorized", message: message.into() }
+        ApiError {
+            code: StatusCode::UNAUTHORIZED,
+            reason: "Unauthorized",
+            message: message.into(),
+        }
     }
 
     /// 409.
     pub fn conflict(message: impl Into<String>) -> ApiError {
-        ApiError { code: StatusCode::CONFLICT, reason: "AlreadyExists", message: message.into() }
+        ApiError {
+            code: StatusCode::CONFLICT,
+            reason: "AlreadyExists",
+            message: message.into(),
+        }
     }
 
     /// 422.
     pub fn invalid(message: impl Into<String>) -> ApiError {
-        ApiError { code: StatusCode::UNPROCESSABLE_ENTITY, reason: "Invalid", message: message.into() }
+        ApiError {
+            code: StatusCode::UNPROCESSABLE_ENTITY,
+            reason: "Invalid",
+            message: message.into(),
+        }
     }
 }
 
@@ -59,11 +83,21 @@ impl From<PlatformError> for ApiError {
                 400 => "BadRequest",
                 403 => "Forbidden",
                 404 => "NotFound",
-                409 => if s.reason == "Conflict" { "Conflict" } else { "AlreadyExists" },
+                409 => {
+                    if s.reason == "Conflict" {
+                        "Conflict"
+                    } else {
+                        "AlreadyExists"
+                    }
+                }
                 422 => "Invalid",
                 _ => "InternalError",
             };
-            return ApiError { code, reason, message: s.message.clone() };
+            return ApiError {
+                code,
+                reason,
+                message: s.message.clone(),
+            };
         }
         let code = match &e {
             PlatformError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
@@ -72,7 +106,11 @@ impl From<PlatformError> for ApiError {
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         tracing::warn!(error = %e, "request failed");
-        ApiError { code, reason: "InternalError", message: e.to_string() }
+        ApiError {
+            code,
+            reason: "InternalError",
+            message: e.to_string(),
+        }
     }
 }
 

@@ -8,8 +8,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use serde_json::{Value, json};
 
-use super::{ApiError, ApiResult, AppState, Shared, load_user, parse_json, settle, settle_gone};
 use super::users::view;
+use super::{ApiError, ApiResult, AppState, Shared, load_user, parse_json, settle, settle_gone};
 use crate::builtin;
 use crate::cache::{Cache, Entry, key_of};
 use crate::defaults;
@@ -76,7 +76,10 @@ impl Level {
     fn all_bindings(&self, state: &AppState) -> Vec<Arc<Entry>> {
         match self {
             Level::Cluster => state.caches.cluster_role_bindings.list(),
-            Level::Workspace(ws) => state.caches.workspace_role_bindings.by_index(&format!("ws:{ws}")),
+            Level::Workspace(ws) => state
+                .caches
+                .workspace_role_bindings
+                .by_index(&format!("ws:{ws}")),
             Level::Namespace(ns) => state.caches.role_bindings.by_index(&format!("ns:{ns}")),
         }
     }
@@ -84,12 +87,24 @@ impl Level {
     /// Resolves a role name as given by a client (workspace roles may omit the `<ws>-` prefix).
     fn resolve_role(&self, state: &AppState, role: &str) -> ApiResult<String> {
         let exists = |name: &str| match self {
-            Level::Cluster => state.caches.cluster_roles.get(name).is_some() || builtin::cluster_roles().iter().any(|r| r.name == name),
-            Level::Workspace(ws) => {
-                state.caches.workspace_roles.get(name).is_some_and(|r| r.label(defaults::WORKSPACE_LABEL) == Some(ws.as_str()))
-                    || name.strip_prefix(&format!("{ws}-")).is_some_and(|s| builtin::workspace_roles().iter().any(|r| r.name == s))
+            Level::Cluster => {
+                state.caches.cluster_roles.get(name).is_some()
+                    || builtin::cluster_roles().iter().any(|r| r.name == name)
             }
-            Level::Namespace(ns) => state.caches.roles.get(&format!("{ns}/{name}")).is_some() || builtin::namespace_roles().iter().any(|r| r.name == name),
+            Level::Workspace(ws) => {
+                state
+                    .caches
+                    .workspace_roles
+                    .get(name)
+                    .is_some_and(|r| r.label(defaults::WORKSPACE_LABEL) == Some(ws.as_str()))
+                    || name
+                        .strip_prefix(&format!("{ws}-"))
+                        .is_some_and(|s| builtin::workspace_roles().iter().any(|r| r.name == s))
+            }
+            Level::Namespace(ns) => {
+                state.caches.roles.get(&format!("{ns}/{name}")).is_some()
+                    || builtin::namespace_roles().iter().any(|r| r.name == name)
+            }
         };
         if exists(role) {
             return Ok(role.to_string());
@@ -100,7 +115,9 @@ impl Level {
                 return Ok(full);
             }
         }
-        Err(ApiError::invalid(format!("role {role:?} does not exist here")))
+        Err(ApiError::invalid(format!(
+            "role {role:?} does not exist here"
+        )))
     }
 
     fn binding(&self, user: &str, role: &str) -> Value {
@@ -119,17 +136,24 @@ fn member_view(level: &Level, user: &Value, role: &str) -> Value {
 }
 
 async fn list(state: &AppState, level: Level, q: Option<String>) -> ApiResult<Json<Value>> {
-    let q = ListQuery::parse(q.as_deref().unwrap_or_default()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let q = ListQuery::parse(q.as_deref().unwrap_or_default())
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let mut items = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for b in level.all_bindings(state) {
         for s in b.obj["subjects"].as_array().into_iter().flatten() {
-            let (Some("User"), Some(name)) = (s["kind"].as_str(), s["name"].as_str()) else { continue };
+            let (Some("User"), Some(name)) = (s["kind"].as_str(), s["name"].as_str()) else {
+                continue;
+            };
             if !seen.insert(name.to_string()) {
                 continue;
             }
             if let Some(u) = state.caches.users.get(name) {
-                items.push(member_view(&level, &u.obj, b.obj["roleRef"]["name"].as_str().unwrap_or_default()));
+                items.push(member_view(
+                    &level,
+                    &u.obj,
+                    b.obj["roleRef"]["name"].as_str().unwrap_or_default(),
+                ));
             }
         }
     }
@@ -141,8 +165,14 @@ async fn get(state: &AppState, level: Level, member: &str) -> ApiResult<Json<Val
     let Some(b) = bindings.first() else {
         return Err(ApiError::not_found("members", member));
     };
-    let user = load_user(state, member).await?.ok_or_else(|| ApiError::not_found("users", member))?;
-    Ok(Json(member_view(&level, &user, b.obj["roleRef"]["name"].as_str().unwrap_or_default())))
+    let user = load_user(state, member)
+        .await?
+        .ok_or_else(|| ApiError::not_found("users", member))?;
+    Ok(Json(member_view(
+        &level,
+        &user,
+        b.obj["roleRef"]["name"].as_str().unwrap_or_default(),
+    )))
 }
 
 /// Gives `user` exactly `role` at `level` (replacing any other role held there).
@@ -161,7 +191,14 @@ async fn set_role(state: &AppState, level: &Level, user: &str, role: &str) -> Ap
         settle_gone(level.bindings(state), &key_of(&b.obj)).await;
     }
     if !existing {
-        match hostapi::create(&state.client, level.binding_kind(), level.ns(), level.binding(user, &role)).await {
+        match hostapi::create(
+            &state.client,
+            level.binding_kind(),
+            level.ns(),
+            level.binding(user, &role),
+        )
+        .await
+        {
             Ok(b) => settle(level.bindings(state), &b).await,
             Err(e) if hostapi::is_conflict(&e) => {}
             Err(e) => return Err(e.into()),
@@ -174,15 +211,22 @@ fn parse_member(v: &Value) -> ApiResult<(String, String)> {
     let user = v["username"].as_str().unwrap_or_default();
     let role = v["roleRef"].as_str().unwrap_or_default();
     if user.is_empty() || role.is_empty() {
-        return Err(ApiError::bad_request("each member needs \"username\" and \"roleRef\""));
+        return Err(ApiError::bad_request(
+            "each member needs \"username\" and \"roleRef\"",
+        ));
     }
     Ok((user.to_string(), role.to_string()))
 }
 
 async fn add(state: &AppState, level: Level, body: &[u8]) -> ApiResult<Json<Value>> {
     let body = parse_json(body)?;
-    let list = body.as_array().ok_or_else(|| ApiError::bad_request("expected a JSON list of members"))?;
-    let members = list.iter().map(parse_member).collect::<ApiResult<Vec<_>>>()?;
+    let list = body
+        .as_array()
+        .ok_or_else(|| ApiError::bad_request("expected a JSON list of members"))?;
+    let members = list
+        .iter()
+        .map(parse_member)
+        .collect::<ApiResult<Vec<_>>>()?;
     let mut out = Vec::new();
     for (user, role) in members {
         out.push(set_role(state, &level, &user, &role).await?);
@@ -190,10 +234,17 @@ async fn add(state: &AppState, level: Level, body: &[u8]) -> ApiResult<Json<Valu
     Ok(Json(Value::Array(out)))
 }
 
-async fn update(state: &AppState, level: Level, member: &str, body: &[u8]) -> ApiResult<Json<Value>> {
+async fn update(
+    state: &AppState,
+    level: Level,
+    member: &str,
+    body: &[u8],
+) -> ApiResult<Json<Value>> {
     let (user, role) = parse_member(&parse_json(body)?)?;
     if user != member {
-        return Err(ApiError::bad_request("username in the body does not match the path"));
+        return Err(ApiError::bad_request(
+            "username in the body does not match the path",
+        ));
     }
     Ok(Json(set_role(state, &level, &user, &role).await?))
 }
@@ -211,7 +262,10 @@ async fn remove(state: &AppState, level: Level, member: &str) -> ApiResult<Json<
 }
 
 /// `GET clustermembers`.
-pub async fn list_cluster(State(s): State<Shared>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+pub async fn list_cluster(
+    State(s): State<Shared>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
     list(&s, Level::Cluster, q).await
 }
 /// `POST clustermembers`.
@@ -223,56 +277,99 @@ pub async fn get_cluster(State(s): State<Shared>, Path(m): Path<String>) -> ApiR
     get(&s, Level::Cluster, &m).await
 }
 /// `PUT clustermembers/{m}`.
-pub async fn update_cluster(State(s): State<Shared>, Path(m): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
+pub async fn update_cluster(
+    State(s): State<Shared>,
+    Path(m): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     update(&s, Level::Cluster, &m, &body).await
 }
 /// `DELETE clustermembers/{m}`.
-pub async fn remove_cluster(State(s): State<Shared>, Path(m): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn remove_cluster(
+    State(s): State<Shared>,
+    Path(m): Path<String>,
+) -> ApiResult<Json<Value>> {
     remove(&s, Level::Cluster, &m).await
 }
 /// `GET workspaces/{ws}/workspacemembers`.
-pub async fn list_workspace(State(s): State<Shared>, Path(ws): Path<String>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+pub async fn list_workspace(
+    State(s): State<Shared>,
+    Path(ws): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
     list(&s, Level::Workspace(ws), q).await
 }
 /// `POST workspaces/{ws}/workspacemembers`.
-pub async fn add_workspace(State(s): State<Shared>, Path(ws): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
+pub async fn add_workspace(
+    State(s): State<Shared>,
+    Path(ws): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     if s.caches.workspaces.get(&ws).is_none() {
         return Err(ApiError::not_found("workspaces", &ws));
     }
     add(&s, Level::Workspace(ws), &body).await
 }
 /// `GET workspaces/{ws}/workspacemembers/{m}`.
-pub async fn get_workspace(State(s): State<Shared>, Path((ws, m)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+pub async fn get_workspace(
+    State(s): State<Shared>,
+    Path((ws, m)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
     get(&s, Level::Workspace(ws), &m).await
 }
 /// `PUT workspaces/{ws}/workspacemembers/{m}`.
-pub async fn update_workspace(State(s): State<Shared>, Path((ws, m)): Path<(String, String)>, body: Bytes) -> ApiResult<Json<Value>> {
+pub async fn update_workspace(
+    State(s): State<Shared>,
+    Path((ws, m)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     update(&s, Level::Workspace(ws), &m, &body).await
 }
 /// `DELETE workspaces/{ws}/workspacemembers/{m}`.
-pub async fn remove_workspace(State(s): State<Shared>, Path((ws, m)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+pub async fn remove_workspace(
+    State(s): State<Shared>,
+    Path((ws, m)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
     remove(&s, Level::Workspace(ws), &m).await
 }
 /// `GET namespaces/{ns}/namespacemembers`.
-pub async fn list_namespace(State(s): State<Shared>, Path(ns): Path<String>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+pub async fn list_namespace(
+    State(s): State<Shared>,
+    Path(ns): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
     list(&s, Level::Namespace(ns), q).await
 }
 /// `POST namespaces/{ns}/namespacemembers`.
-pub async fn add_namespace(State(s): State<Shared>, Path(ns): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
+pub async fn add_namespace(
+    State(s): State<Shared>,
+    Path(ns): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     if s.caches.namespaces.get(&ns).is_none() {
         return Err(ApiError::not_found("namespaces", &ns));
     }
     add(&s, Level::Namespace(ns), &body).await
 }
 /// `GET namespaces/{ns}/namespacemembers/{m}`.
-pub async fn get_namespace(State(s): State<Shared>, Path((ns, m)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+pub async fn get_namespace(
+    State(s): State<Shared>,
+    Path((ns, m)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
     get(&s, Level::Namespace(ns), &m).await
 }
 /// `PUT namespaces/{ns}/namespacemembers/{m}`.
-pub async fn update_namespace(State(s): State<Shared>, Path((ns, m)): Path<(String, String)>, body: Bytes) -> ApiResult<Json<Value>> {
+pub async fn update_namespace(
+    State(s): State<Shared>,
+    Path((ns, m)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     update(&s, Level::Namespace(ns), &m, &body).await
 }
 /// `DELETE namespaces/{ns}/namespacemembers/{m}`.
-pub async fn remove_namespace(State(s): State<Shared>, Path((ns, m)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+pub async fn remove_namespace(
+    State(s): State<Shared>,
+    Path((ns, m)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
     remove(&s, Level::Namespace(ns), &m).await
 }

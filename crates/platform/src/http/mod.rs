@@ -97,36 +97,139 @@ pub fn router(state: Shared) -> Router {
     let iam = "/kapis/iam.kubesphere.io/v1beta1";
     let tenant = "/kapis/tenant.kubesphere.io/v1beta1";
     let protected = Router::new()
-        .route(&format!("{iam}/users"), get(users::list).post(users::create))
-        .route(&format!("{iam}/users/{{u}}"), get(users::get).put(users::update).patch(users::update).delete(users::delete))
-        .route(&format!("{iam}/users/{{u}}/password"), axum::routing::put(users::password))
-        .route(&format!("{iam}/users/{{u}}/loginrecords"), get(users::login_records))
+        .route(
+            &format!("{iam}/users"),
+            get(users::list).post(users::create),
+        )
+        .route(
+            &format!("{iam}/users/{{u}}"),
+            get(users::get)
+                .put(users::update)
+                .patch(users::update)
+                .delete(users::delete),
+        )
+        .route(
+            &format!("{iam}/users/{{u}}/password"),
+            axum::routing::put(users::password),
+        )
+        .route(
+            &format!("{iam}/users/{{u}}/loginrecords"),
+            get(users::login_records),
+        )
         .route(&format!("{iam}/users/{{u}}/tokens"), get(users::tokens))
-        .route(&format!("{iam}/users/{{u}}/tokens/{{id}}"), axum::routing::delete(users::revoke_token))
-        .route("/kapis/resources.kubesphere.io/v1alpha2/users/{u}/kubeconfig", get(users::kubeconfig))
-        .route(&format!("{iam}/subjectaccessreviews"), post(reviews::subject_access_review))
+        .route(
+            &format!("{iam}/users/{{u}}/tokens/{{id}}"),
+            axum::routing::delete(users::revoke_token),
+        )
+        .route(
+            "/kapis/resources.kubesphere.io/v1alpha2/users/{u}/kubeconfig",
+            get(users::kubeconfig),
+        )
+        .route(
+            &format!("{iam}/subjectaccessreviews"),
+            post(reviews::subject_access_review),
+        )
         .route(&format!("{iam}/roletemplates"), get(roles::list_templates))
-        .route(&format!("{iam}/globalroles"), get(roles::list_global).post(roles::create_global))
-        .route(&format!("{iam}/globalroles/{{r}}"), get(roles::get_global).put(roles::update_global).delete(roles::delete_global))
-        .route(&format!("{iam}/clusterroles"), get(roles::list_cluster).post(roles::create_cluster))
-        .route(&format!("{iam}/clusterroles/{{r}}"), get(roles::get_cluster).put(roles::update_cluster).delete(roles::delete_cluster))
-        .route(&format!("{iam}/workspaces/{{ws}}/workspaceroles"), get(roles::list_workspace).post(roles::create_workspace))
-        .route(&format!("{iam}/workspaces/{{ws}}/workspaceroles/{{r}}"), get(roles::get_workspace).put(roles::update_workspace).delete(roles::delete_workspace))
-        .route(&format!("{iam}/namespaces/{{ns}}/roles"), get(roles::list_namespace).post(roles::create_namespace))
-        .route(&format!("{iam}/namespaces/{{ns}}/roles/{{r}}"), get(roles::get_namespace).put(roles::update_namespace).delete(roles::delete_namespace))
-        .route(&format!("{iam}/clustermembers"), get(members::list_cluster).post(members::add_cluster))
-        .route(&format!("{iam}/clustermembers/{{m}}"), get(members::get_cluster).put(members::update_cluster).delete(members::remove_cluster))
-        .route(&format!("{iam}/workspaces/{{ws}}/workspacemembers"), get(members::list_workspace).post(members::add_workspace))
-        .route(&format!("{iam}/workspaces/{{ws}}/workspacemembers/{{m}}"), get(members::get_workspace).put(members::update_workspace).delete(members::remove_workspace))
-        .route(&format!("{iam}/namespaces/{{ns}}/namespacemembers"), get(members::list_namespace).post(members::add_namespace))
-        .route(&format!("{iam}/namespaces/{{ns}}/namespacemembers/{{m}}"), get(members::get_namespace).put(members::update_namespace).delete(members::remove_namespace))
-        .route(&format!("{tenant}/workspacetemplates"), get(tenant::list_templates).post(tenant::create_template))
-        .route(&format!("{tenant}/workspacetemplates/{{ws}}"), get(tenant::get_template).put(tenant::update_template).delete(tenant::delete_template))
-        .route(&format!("{tenant}/workspaces"), get(tenant::list_workspaces))
-        .route(&format!("{tenant}/workspaces/{{ws}}"), get(tenant::get_workspace))
-        .route(&format!("{tenant}/workspaces/{{ws}}/clusters"), get(tenant::list_clusters))
-        .route(&format!("{tenant}/workspaces/{{ws}}/namespaces"), get(tenant::list_projects).post(tenant::create_project))
-        .route(&format!("{tenant}/workspaces/{{ws}}/namespaces/{{ns}}"), get(tenant::get_project).delete(tenant::delete_project))
+        .route(
+            &format!("{iam}/globalroles"),
+            get(roles::list_global).post(roles::create_global),
+        )
+        .route(
+            &format!("{iam}/globalroles/{{r}}"),
+            get(roles::get_global)
+                .put(roles::update_global)
+                .delete(roles::delete_global),
+        )
+        .route(
+            &format!("{iam}/clusterroles"),
+            get(roles::list_cluster).post(roles::create_cluster),
+        )
+        .route(
+            &format!("{iam}/clusterroles/{{r}}"),
+            get(roles::get_cluster)
+                .put(roles::update_cluster)
+                .delete(roles::delete_cluster),
+        )
+        .route(
+            &format!("{iam}/workspaces/{{ws}}/workspaceroles"),
+            get(roles::list_workspace).post(roles::create_workspace),
+        )
+        .route(
+            &format!("{iam}/workspaces/{{ws}}/workspaceroles/{{r}}"),
+            get(roles::get_workspace)
+                .put(roles::update_workspace)
+                .delete(roles::delete_workspace),
+        )
+        .route(
+            &format!("{iam}/namespaces/{{ns}}/roles"),
+            get(roles::list_namespace).post(roles::create_namespace),
+        )
+        .route(
+            &format!("{iam}/namespaces/{{ns}}/roles/{{r}}"),
+            get(roles::get_namespace)
+                .put(roles::update_namespace)
+                .delete(roles::delete_namespace),
+        )
+        .route(
+            &format!("{iam}/clustermembers"),
+            get(members::list_cluster).post(members::add_cluster),
+        )
+        .route(
+            &format!("{iam}/clustermembers/{{m}}"),
+            get(members::get_cluster)
+                .put(members::update_cluster)
+                .delete(members::remove_cluster),
+        )
+        .route(
+            &format!("{iam}/workspaces/{{ws}}/workspacemembers"),
+            get(members::list_workspace).post(members::add_workspace),
+        )
+        .route(
+            &format!("{iam}/workspaces/{{ws}}/workspacemembers/{{m}}"),
+            get(members::get_workspace)
+                .put(members::update_workspace)
+                .delete(members::remove_workspace),
+        )
+        .route(
+            &format!("{iam}/namespaces/{{ns}}/namespacemembers"),
+            get(members::list_namespace).post(members::add_namespace),
+        )
+        .route(
+            &format!("{iam}/namespaces/{{ns}}/namespacemembers/{{m}}"),
+            get(members::get_namespace)
+                .put(members::update_namespace)
+                .delete(members::remove_namespace),
+        )
+        .route(
+            &format!("{tenant}/workspacetemplates"),
+            get(tenant::list_templates).post(tenant::create_template),
+        )
+        .route(
+            &format!("{tenant}/workspacetemplates/{{ws}}"),
+            get(tenant::get_template)
+                .put(tenant::update_template)
+                .delete(tenant::delete_template),
+        )
+        .route(
+            &format!("{tenant}/workspaces"),
+            get(tenant::list_workspaces),
+        )
+        .route(
+            &format!("{tenant}/workspaces/{{ws}}"),
+            get(tenant::get_workspace),
+        )
+        .route(
+            &format!("{tenant}/workspaces/{{ws}}/clusters"),
+            get(tenant::list_clusters),
+        )
+        .route(
+            &format!("{tenant}/workspaces/{{ws}}/namespaces"),
+            get(tenant::list_projects).post(tenant::create_project),
+        )
+        .route(
+            &format!("{tenant}/workspaces/{{ws}}/namespaces/{{ns}}"),
+            get(tenant::get_project).delete(tenant::delete_project),
+        )
         .fallback(proxy::forward)
         .layer(from_fn_with_state(state.clone(), authorize))
         .layer(from_fn_with_state(state.clone(), authenticate));
@@ -153,7 +256,10 @@ async fn version() -> axum::Json<Value> {
 }
 
 /// Reads a user from the cache, falling back to the host cluster (a user created a moment ago).
-pub async fn load_user(state: &AppState, name: &str) -> Result<Option<Value>, crate::error::PlatformError> {
+pub async fn load_user(
+    state: &AppState,
+    name: &str,
+) -> Result<Option<Value>, crate::error::PlatformError> {
     if let Some(e) = state.caches.users.get(name) {
         return Ok(Some(e.obj.clone()));
     }
@@ -204,7 +310,10 @@ async fn identify(state: &AppState, header: &str) -> ApiResult<UserInfo> {
         return Err(ApiError::unauthorized("user is disabled"));
     }
     if let Some(pw) = basic_password {
-        let stored = user["spec"]["password"].as_str().unwrap_or_default().to_string();
+        let stored = user["spec"]["password"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let ok = tokio::task::spawn_blocking(move || password::verify(&pw, &stored))
             .await
             .unwrap_or(false);
@@ -220,27 +329,40 @@ async fn identify(state: &AppState, header: &str) -> ApiResult<UserInfo> {
 
 /// Lists a handler narrows itself rather than refusing outright.
 fn is_filtered_list(state: &AppState, user: &UserInfo, info: &RequestInfo) -> bool {
-    if user.is_anonymous() || info.verb != "list" || info.api_group != "tenant.kubesphere.io" || info.resource != "workspaces" && info.resource != "namespaces" {
+    if user.is_anonymous()
+        || info.verb != "list"
+        || info.api_group != "tenant.kubesphere.io"
+        || info.resource != "workspaces" && info.resource != "namespaces"
+    {
         return false;
     }
     match info.scope {
         Scope::Global => info.resource == "workspaces",
         Scope::Workspace => {
             info.resource == "namespaces"
-                && (state.authz.member_workspaces(user).contains(&info.workspace)
-                    || state
-                        .authz
-                        .member_namespaces(user)
-                        .iter()
-                        .any(|ns| state.authz.workspace_of(ns).as_deref() == Some(info.workspace.as_str())))
+                && (state
+                    .authz
+                    .member_workspaces(user)
+                    .contains(&info.workspace)
+                    || state.authz.member_namespaces(user).iter().any(|ns| {
+                        state.authz.workspace_of(ns).as_deref() == Some(info.workspace.as_str())
+                    }))
         }
         _ => false,
     }
 }
 
 async fn authorize(State(state): State<Shared>, mut req: Request, next: Next) -> Response {
-    let user = req.extensions().get::<UserInfo>().cloned().unwrap_or_else(UserInfo::anonymous);
-    let info = RequestInfo::parse(req.method().as_str(), req.uri().path(), req.uri().query().unwrap_or_default());
+    let user = req
+        .extensions()
+        .get::<UserInfo>()
+        .cloned()
+        .unwrap_or_else(UserInfo::anonymous);
+    let info = RequestInfo::parse(
+        req.method().as_str(),
+        req.uri().path(),
+        req.uri().query().unwrap_or_default(),
+    );
     let decision = state.authz.authorize(&user, &info);
     let grant = match decision.access {
         Some(Access::Granted) => Grant::Full,
@@ -262,10 +384,21 @@ async fn authorize(State(state): State<Shared>, mut req: Request, next: Next) ->
 /// kube-apiserver's wording for a denied request.
 pub fn forbidden_message(user: &UserInfo, info: &RequestInfo) -> String {
     if !info.is_resource_request {
-        return format!("forbidden: User \"{}\" cannot {} path \"{}\"", user.name, info.verb, info.path);
+        return format!(
+            "forbidden: User \"{}\" cannot {} path \"{}\"",
+            user.name, info.verb, info.path
+        );
     }
-    let res = if info.subresource.is_empty() { info.resource.clone() } else { format!("{}/{}", info.resource, info.subresource) };
-    let named = if info.name.is_empty() { res.clone() } else { format!("{res} \"{}\"", info.name) };
+    let res = if info.subresource.is_empty() {
+        info.resource.clone()
+    } else {
+        format!("{}/{}", info.resource, info.subresource)
+    };
+    let named = if info.name.is_empty() {
+        res.clone()
+    } else {
+        format!("{res} \"{}\"", info.name)
+    };
     let mut msg = format!(
         "{named} is forbidden: User \"{}\" cannot {} resource \"{res}\" in API group \"{}\"",
         user.name, info.verb, info.api_group
@@ -282,18 +415,24 @@ pub fn forbidden_message(user: &UserInfo, info: &RequestInfo) -> String {
 /// Waits until `cache` reflects a write (so this replica reads its own writes).
 pub async fn settle(cache: &Cache, written: &Value) {
     cache
-        .wait_for_version(&key_of(written), written["metadata"]["resourceVersion"].as_str())
+        .wait_for_version(
+            &key_of(written),
+            written["metadata"]["resourceVersion"].as_str(),
+        )
         .await;
 }
 
 /// Waits until `cache` no longer holds `key`.
 pub async fn settle_gone(cache: &Cache, key: &str) {
-    cache.wait_for(Duration::from_secs(5), |c| c.get(key).is_none()).await;
+    cache
+        .wait_for(Duration::from_secs(5), |c| c.get(key).is_none())
+        .await;
 }
 
 /// Parses a JSON request body.
 pub fn parse_json(body: &[u8]) -> ApiResult<Value> {
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("request body is not valid JSON: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("request body is not valid JSON: {e}")))
 }
 
 /// Checks a name is a DNS-1123 subdomain.
@@ -303,7 +442,9 @@ pub fn check_name(what: &str, name: &str) -> ApiResult<()> {
         return Err(ApiError::invalid(format!("{what} name is required")));
     }
     if let Some(e) = errs.first() {
-        return Err(ApiError::invalid(format!("{what} name {name:?} is invalid: {e}")));
+        return Err(ApiError::invalid(format!(
+            "{what} name {name:?} is invalid: {e}"
+        )));
     }
     Ok(())
 }

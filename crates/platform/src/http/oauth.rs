@@ -26,7 +26,11 @@ struct OAuthError {
 
 impl OAuthError {
     fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> OAuthError {
-        OAuthError { status, error, description: description.into() }
+        OAuthError {
+            status,
+            error,
+            description: description.into(),
+        }
     }
 
     fn grant(description: impl Into<String>) -> OAuthError {
@@ -37,13 +41,21 @@ impl OAuthError {
 impl From<PlatformError> for OAuthError {
     fn from(e: PlatformError) -> OAuthError {
         tracing::warn!(error = %e, "login failed on the host cluster");
-        OAuthError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", e.to_string())
+        OAuthError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            e.to_string(),
+        )
     }
 }
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({"error": self.error, "error_description": self.description}))).into_response()
+        (
+            self.status,
+            Json(json!({"error": self.error, "error_description": self.description})),
+        )
+            .into_response()
     }
 }
 
@@ -63,7 +75,13 @@ struct Origin {
     user_agent: String,
 }
 
-async fn record(state: &AppState, user: &str, origin: &Origin, success: bool, reason: &str) -> Result<(), PlatformError> {
+async fn record(
+    state: &AppState,
+    user: &str,
+    origin: &Origin,
+    success: bool,
+    reason: &str,
+) -> Result<(), PlatformError> {
     let obj = json!({
         "metadata": {"generateName": format!("{user}-"), "labels": {"iam.kubesphere.io/user-ref": user}},
         "spec": {
@@ -71,12 +89,24 @@ async fn record(state: &AppState, user: &str, origin: &Origin, success: bool, re
             "success": success, "reason": reason,
         },
     });
-    hostapi::create(&state.client, Kind::LoginRecord, None, obj).await.map(|_| ())
+    hostapi::create(&state.client, Kind::LoginRecord, None, obj)
+        .await
+        .map(|_| ())
 }
 
 /// Failed attempts since the window opened (or since the user was last unlocked).
-async fn recent_failures(state: &AppState, user: &str, since: chrono::DateTime<chrono::Utc>) -> Result<usize, PlatformError> {
-    let records = hostapi::list(&state.client, Kind::LoginRecord, None, &format!("iam.kubesphere.io/user-ref={user}")).await?;
+async fn recent_failures(
+    state: &AppState,
+    user: &str,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<usize, PlatformError> {
+    let records = hostapi::list(
+        &state.client,
+        Kind::LoginRecord,
+        None,
+        &format!("iam.kubesphere.io/user-ref={user}"),
+    )
+    .await?;
     Ok(records
         .iter()
         .filter(|r| r["spec"]["success"] == json!(false))
@@ -91,13 +121,21 @@ fn locked(state: &AppState, user: &Value) -> bool {
     let Some(since) = parse_time(&user["status"]["lastTransitionTime"]) else {
         return true;
     };
-    let duration = chrono::Duration::from_std(state.settings.lockout_duration).unwrap_or(chrono::Duration::MAX);
+    let duration = chrono::Duration::from_std(state.settings.lockout_duration)
+        .unwrap_or(chrono::Duration::MAX);
     chrono::Utc::now() < since + duration
 }
 
-async fn set_state(state: &AppState, user: &str, new_state: &str, reason: &str) -> Result<(), PlatformError> {
+async fn set_state(
+    state: &AppState,
+    user: &str,
+    new_state: &str,
+    reason: &str,
+) -> Result<(), PlatformError> {
     let patch = json!({"status": {"state": new_state, "reason": reason, "lastTransitionTime": rfc3339_now()}});
-    hostapi::merge_patch_status(&state.client, Kind::User, None, user, patch).await.map(|_| ())
+    hostapi::merge_patch_status(&state.client, Kind::User, None, user, patch)
+        .await
+        .map(|_| ())
 }
 
 /// `POST /oauth/token`.
@@ -117,40 +155,79 @@ pub async fn token(
             .to_string(),
     };
     match grant(&state, &form, &origin).await {
-        Ok(v) => (StatusCode::OK, [(http::header::CACHE_CONTROL, "no-store")], Json(v)).into_response(),
+        Ok(v) => (
+            StatusCode::OK,
+            [(http::header::CACHE_CONTROL, "no-store")],
+            Json(v),
+        )
+            .into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-async fn grant(state: &AppState, form: &HashMap<String, String>, origin: &Origin) -> Result<Value, OAuthError> {
+async fn grant(
+    state: &AppState,
+    form: &HashMap<String, String>,
+    origin: &Origin,
+) -> Result<Value, OAuthError> {
     let get = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
     if let Some(id) = form.get("client_id") {
         let secret = get("client_secret");
-        if !state.settings.clients.iter().any(|(i, s)| i == id && s == secret) {
-            return Err(OAuthError::new(StatusCode::UNAUTHORIZED, "invalid_client", "unknown client or wrong client secret"));
+        if !state
+            .settings
+            .clients
+            .iter()
+            .any(|(i, s)| i == id && s == secret)
+        {
+            return Err(OAuthError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "unknown client or wrong client secret",
+            ));
         }
     }
     match get("grant_type") {
         "password" => password_grant(state, get("username"), get("password"), origin).await,
         "refresh_token" => {
-            let (user, issued) = state.tokens.refresh(get("refresh_token")).await.map_err(|e| match e {
-                TokenError::Api(e) => OAuthError::from(e),
-                other => OAuthError::grant(other.to_string()),
-            })?;
+            let (user, issued) = state
+                .tokens
+                .refresh(get("refresh_token"))
+                .await
+                .map_err(|e| match e {
+                    TokenError::Api(e) => OAuthError::from(e),
+                    other => OAuthError::grant(other.to_string()),
+                })?;
             match load_user(state, &user).await? {
                 Some(u) if u["status"]["state"].as_str() != Some("Disabled") => {}
                 _ => return Err(OAuthError::grant("user is disabled or no longer exists")),
             }
             Ok(serde_json::to_value(issued).unwrap_or(Value::Null))
         }
-        "" => Err(OAuthError::new(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is required")),
-        other => Err(OAuthError::new(StatusCode::BAD_REQUEST, "unsupported_grant_type", format!("grant type {other:?} is not supported"))),
+        "" => Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "grant_type is required",
+        )),
+        other => Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            format!("grant type {other:?} is not supported"),
+        )),
     }
 }
 
-async fn password_grant(state: &AppState, username: &str, pw: &str, origin: &Origin) -> Result<Value, OAuthError> {
+async fn password_grant(
+    state: &AppState,
+    username: &str,
+    pw: &str,
+    origin: &Origin,
+) -> Result<Value, OAuthError> {
     if username.is_empty() || pw.is_empty() {
-        return Err(OAuthError::new(StatusCode::BAD_REQUEST, "invalid_request", "username and password are required"));
+        return Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "username and password are required",
+        ));
     }
     let Some(user) = load_user(state, username).await? else {
         return Err(OAuthError::grant("incorrect username or password"));
@@ -160,11 +237,25 @@ async fn password_grant(state: &AppState, username: &str, pw: &str, origin: &Ori
         return Err(OAuthError::grant("user is disabled"));
     }
     if locked(state, &user) {
-        record(state, username, origin, false, "too many failed login attempts").await?;
-        return Err(OAuthError::new(StatusCode::TOO_MANY_REQUESTS, "invalid_grant", "too many failed login attempts, try again later"));
+        record(
+            state,
+            username,
+            origin,
+            false,
+            "too many failed login attempts",
+        )
+        .await?;
+        return Err(OAuthError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "invalid_grant",
+            "too many failed login attempts, try again later",
+        ));
     }
     let was_locked = user["status"]["state"].as_str() == Some("AuthLimitExceeded");
-    let stored = user["spec"]["password"].as_str().unwrap_or_default().to_string();
+    let stored = user["spec"]["password"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let candidate = pw.to_string();
     let ok = tokio::task::spawn_blocking(move || password::verify(&candidate, &stored))
         .await
@@ -175,20 +266,38 @@ async fn password_grant(state: &AppState, username: &str, pw: &str, origin: &Ori
     }
     if !ok {
         record(state, username, origin, false, "incorrect password").await?;
-        let window = chrono::Duration::from_std(state.settings.lockout_window).unwrap_or(chrono::Duration::MAX);
+        let window = chrono::Duration::from_std(state.settings.lockout_window)
+            .unwrap_or(chrono::Duration::MAX);
         let mut since = chrono::Utc::now() - window;
-        let unlocked_at = if was_locked { Some(chrono::Utc::now() - chrono::Duration::seconds(1)) } else { parse_time(&user["status"]["lastTransitionTime"]) };
+        let unlocked_at = if was_locked {
+            Some(chrono::Utc::now() - chrono::Duration::seconds(1))
+        } else {
+            parse_time(&user["status"]["lastTransitionTime"])
+        };
         if let Some(t) = unlocked_at {
             since = since.max(t);
         }
         if recent_failures(state, username, since).await? >= state.settings.lockout_threshold {
-            set_state(state, username, "AuthLimitExceeded", "too many failed login attempts").await?;
-            return Err(OAuthError::new(StatusCode::TOO_MANY_REQUESTS, "invalid_grant", "too many failed login attempts, try again later"));
+            set_state(
+                state,
+                username,
+                "AuthLimitExceeded",
+                "too many failed login attempts",
+            )
+            .await?;
+            return Err(OAuthError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "invalid_grant",
+                "too many failed login attempts, try again later",
+            ));
         }
         return Err(OAuthError::grant("incorrect username or password"));
     }
     if !state.settings.multiple_login {
-        state.tokens.revoke_user(username, Some(SessionType::Login), None).await?;
+        state
+            .tokens
+            .revoke_user(username, Some(SessionType::Login), None)
+            .await?;
     }
     let issued = state.tokens.login(username).await?;
     record(state, username, origin, true, "").await?;
@@ -205,7 +314,12 @@ pub async fn logout(State(state): State<Shared>, headers: HeaderMap) -> Response
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     let Some(token) = token else {
-        return OAuthError::new(StatusCode::UNAUTHORIZED, "invalid_request", "a bearer token is required").into_response();
+        return OAuthError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_request",
+            "a bearer token is required",
+        )
+        .into_response();
     };
     match state.tokens.revoke_token(token).await {
         Ok(()) => Json(json!({"message": "success"})).into_response(),

@@ -17,13 +17,34 @@ const MAX_BODY: usize = 3 * 1024 * 1024;
 /// How long the host may take to start answering.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
-const FORWARDED_REQUEST_HEADERS: [HeaderName; 4] = [header::CONTENT_TYPE, header::ACCEPT, header::USER_AGENT, header::CONTENT_ENCODING];
-const HOP_BY_HOP: [&str; 7] = ["connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "content-length"];
+const FORWARDED_REQUEST_HEADERS: [HeaderName; 4] = [
+    header::CONTENT_TYPE,
+    header::ACCEPT,
+    header::USER_AGENT,
+    header::CONTENT_ENCODING,
+];
+const HOP_BY_HOP: [&str; 7] = [
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "content-length",
+];
 
 /// The fallback handler of the authorized router.
-pub async fn forward(State(state): State<Shared>, Extension(caller): Extension<Caller>, req: Request) -> Response {
+pub async fn forward(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    req: Request,
+) -> Response {
     let path = req.uri().path().to_string();
-    if !(path == "/api" || path.starts_with("/api/") || path == "/apis" || path.starts_with("/apis/")) {
+    if !(path == "/api"
+        || path.starts_with("/api/")
+        || path == "/apis"
+        || path.starts_with("/apis/"))
+    {
         return ApiError::not_found("path", &path).into_response();
     }
     let (parts, body) = req.into_parts();
@@ -41,9 +62,15 @@ pub async fn forward(State(state): State<Shared>, Extension(caller): Extension<C
     let info = &caller.info;
     if parts.method == http::Method::POST {
         let answer = match (info.api_group.as_str(), info.resource.as_str()) {
-            ("authentication.k8s.io", "selfsubjectreviews") => Some(Ok(reviews::self_subject_review(&caller).await)),
-            ("authorization.k8s.io", "selfsubjectaccessreviews") => Some(reviews::self_subject_access_review(&state, &caller, &parts.headers, &body).await),
-            ("authorization.k8s.io", "selfsubjectrulesreviews") => Some(reviews::self_subject_rules_review(&state, &caller, &parts.headers, &body).await),
+            ("authentication.k8s.io", "selfsubjectreviews") => {
+                Some(Ok(reviews::self_subject_review(&caller).await))
+            }
+            ("authorization.k8s.io", "selfsubjectaccessreviews") => Some(
+                reviews::self_subject_access_review(&state, &caller, &parts.headers, &body).await,
+            ),
+            ("authorization.k8s.io", "selfsubjectrulesreviews") => Some(
+                reviews::self_subject_rules_review(&state, &caller, &parts.headers, &body).await,
+            ),
             _ => None,
         };
         if let Some(a) = answer {
@@ -53,8 +80,14 @@ pub async fn forward(State(state): State<Shared>, Extension(caller): Extension<C
             };
         }
     }
-    let uri = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or(path);
-    let mut builder = http::Request::builder().method(parts.method.clone()).uri(&uri);
+    let uri = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or(path);
+    let mut builder = http::Request::builder()
+        .method(parts.method.clone())
+        .uri(&uri);
     for h in FORWARDED_REQUEST_HEADERS {
         if let Some(v) = parts.headers.get(&h) {
             builder = builder.header(h, v);
@@ -68,10 +101,20 @@ pub async fn forward(State(state): State<Shared>, Extension(caller): Extension<C
     let resp = match tokio::time::timeout(HEADER_TIMEOUT, state.client.send(upstream)).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
-            return ApiError { code: http::StatusCode::BAD_GATEWAY, reason: "InternalError", message: format!("host cluster: {e}") }.into_response();
+            return ApiError {
+                code: http::StatusCode::BAD_GATEWAY,
+                reason: "InternalError",
+                message: format!("host cluster: {e}"),
+            }
+            .into_response();
         }
         Err(_) => {
-            return ApiError { code: http::StatusCode::GATEWAY_TIMEOUT, reason: "Timeout", message: "host cluster did not answer in time".into() }.into_response();
+            return ApiError {
+                code: http::StatusCode::GATEWAY_TIMEOUT,
+                reason: "Timeout",
+                message: "host cluster did not answer in time".into(),
+            }
+            .into_response();
         }
     };
     let (rparts, rbody) = resp.into_parts();
@@ -81,5 +124,6 @@ pub async fn forward(State(state): State<Shared>, Extension(caller): Extension<C
             out = out.header(k, v);
         }
     }
-    out.body(Body::new(rbody)).unwrap_or_else(|e| ApiError::bad_request(e.to_string()).into_response())
+    out.body(Body::new(rbody))
+        .unwrap_or_else(|e| ApiError::bad_request(e.to_string()).into_response())
 }

@@ -68,7 +68,9 @@ impl RoleLevel {
     fn get(&self, s: &AppState, name: &str) -> ApiResult<Value> {
         let found = self.cache(s).get(&self.key(name)).map(|e| e.obj.clone());
         match (self, found) {
-            (RoleLevel::Workspace(ws), Some(o)) if o["metadata"]["labels"][WORKSPACE_LABEL].as_str() != Some(ws.as_str()) => {
+            (RoleLevel::Workspace(ws), Some(o))
+                if o["metadata"]["labels"][WORKSPACE_LABEL].as_str() != Some(ws.as_str()) =>
+            {
                 Err(ApiError::not_found("workspaceroles", name))
             }
             (_, Some(o)) => Ok(o),
@@ -78,7 +80,8 @@ impl RoleLevel {
 }
 
 async fn list(s: &AppState, level: RoleLevel, q: Option<String>) -> ApiResult<Json<Value>> {
-    let q = ListQuery::parse(q.as_deref().unwrap_or_default()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let q = ListQuery::parse(q.as_deref().unwrap_or_default())
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     Ok(Json(q.apply(level.items(s))))
 }
 
@@ -97,7 +100,10 @@ fn prepare(s: &AppState, level: &RoleLevel, role: &mut Value) {
 
 async fn create(s: &AppState, level: RoleLevel, body: &[u8]) -> ApiResult<Json<Value>> {
     let mut role = parse_json(body)?;
-    let name = role["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    let name = role["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     check_name("role", &name)?;
     prepare(s, &level, &mut role);
     let created = hostapi::create(&s.client, level.kind(), level.ns(), role).await?;
@@ -134,19 +140,31 @@ async fn delete(s: &AppState, level: RoleLevel, name: &str) -> ApiResult<Json<Va
 }
 
 /// `GET roletemplates`.
-pub async fn list_templates(State(s): State<Shared>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
-    let q = ListQuery::parse(q.as_deref().unwrap_or_default()).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    Ok(Json(q.apply(s.caches.role_templates.list().iter().map(|e| e.obj.clone()))))
+pub async fn list_templates(
+    State(s): State<Shared>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let q = ListQuery::parse(q.as_deref().unwrap_or_default())
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(Json(q.apply(
+        s.caches.role_templates.list().iter().map(|e| e.obj.clone()),
+    )))
 }
 
 macro_rules! role_routes {
     ($list:ident, $get:ident, $create:ident, $update:ident, $delete:ident, $level:expr) => {
         /// List roles of this level.
-        pub async fn $list(State(s): State<Shared>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+        pub async fn $list(
+            State(s): State<Shared>,
+            RawQuery(q): RawQuery,
+        ) -> ApiResult<Json<Value>> {
             list(&s, $level, q).await
         }
         /// Read one role.
-        pub async fn $get(State(s): State<Shared>, Path(r): Path<String>) -> ApiResult<Json<Value>> {
+        pub async fn $get(
+            State(s): State<Shared>,
+            Path(r): Path<String>,
+        ) -> ApiResult<Json<Value>> {
             Ok(Json($level.get(&s, &r)?))
         }
         /// Create a role.
@@ -154,43 +172,96 @@ macro_rules! role_routes {
             create(&s, $level, &body).await
         }
         /// Update a role.
-        pub async fn $update(State(s): State<Shared>, Path(r): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
+        pub async fn $update(
+            State(s): State<Shared>,
+            Path(r): Path<String>,
+            body: Bytes,
+        ) -> ApiResult<Json<Value>> {
             update(&s, $level, &r, &body).await
         }
         /// Delete a role.
-        pub async fn $delete(State(s): State<Shared>, Path(r): Path<String>) -> ApiResult<Json<Value>> {
+        pub async fn $delete(
+            State(s): State<Shared>,
+            Path(r): Path<String>,
+        ) -> ApiResult<Json<Value>> {
             delete(&s, $level, &r).await
         }
     };
 }
 
-role_routes!(list_global, get_global, create_global, update_global, delete_global, RoleLevel::Global);
-role_routes!(list_cluster, get_cluster, create_cluster, update_cluster, delete_cluster, RoleLevel::Cluster);
+role_routes!(
+    list_global,
+    get_global,
+    create_global,
+    update_global,
+    delete_global,
+    RoleLevel::Global
+);
+role_routes!(
+    list_cluster,
+    get_cluster,
+    create_cluster,
+    update_cluster,
+    delete_cluster,
+    RoleLevel::Cluster
+);
 
 macro_rules! scoped_role_routes {
     ($list:ident, $get:ident, $create:ident, $update:ident, $delete:ident, $variant:path) => {
         /// List roles of this level.
-        pub async fn $list(State(s): State<Shared>, Path(scope): Path<String>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+        pub async fn $list(
+            State(s): State<Shared>,
+            Path(scope): Path<String>,
+            RawQuery(q): RawQuery,
+        ) -> ApiResult<Json<Value>> {
             list(&s, $variant(scope), q).await
         }
         /// Read one role.
-        pub async fn $get(State(s): State<Shared>, Path((scope, r)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+        pub async fn $get(
+            State(s): State<Shared>,
+            Path((scope, r)): Path<(String, String)>,
+        ) -> ApiResult<Json<Value>> {
             Ok(Json($variant(scope).get(&s, &r)?))
         }
         /// Create a role.
-        pub async fn $create(State(s): State<Shared>, Path(scope): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
+        pub async fn $create(
+            State(s): State<Shared>,
+            Path(scope): Path<String>,
+            body: Bytes,
+        ) -> ApiResult<Json<Value>> {
             create(&s, $variant(scope), &body).await
         }
         /// Update a role.
-        pub async fn $update(State(s): State<Shared>, Path((scope, r)): Path<(String, String)>, body: Bytes) -> ApiResult<Json<Value>> {
+        pub async fn $update(
+            State(s): State<Shared>,
+            Path((scope, r)): Path<(String, String)>,
+            body: Bytes,
+        ) -> ApiResult<Json<Value>> {
             update(&s, $variant(scope), &r, &body).await
         }
         /// Delete a role.
-        pub async fn $delete(State(s): State<Shared>, Path((scope, r)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+        pub async fn $delete(
+            State(s): State<Shared>,
+            Path((scope, r)): Path<(String, String)>,
+        ) -> ApiResult<Json<Value>> {
             delete(&s, $variant(scope), &r).await
         }
     };
 }
 
-scoped_role_routes!(list_workspace, get_workspace, create_workspace, update_workspace, delete_workspace, RoleLevel::Workspace);
-scoped_role_routes!(list_namespace, get_namespace, create_namespace, update_namespace, delete_namespace, RoleLevel::Namespace);
+scoped_role_routes!(
+    list_workspace,
+    get_workspace,
+    create_workspace,
+    update_workspace,
+    delete_workspace,
+    RoleLevel::Workspace
+);
+scoped_role_routes!(
+    list_namespace,
+    get_namespace,
+    create_namespace,
+    update_namespace,
+    delete_namespace,
+    RoleLevel::Namespace
+);

@@ -1,28 +1,50 @@
 //! `/kapis/tenant.kubesphere.io/v1beta1`: workspace templates, workspaces (filtered to what the
 //! caller may see) and projects (namespaces labelled with their workspace).
 
+use axum::Extension;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::Extension;
 use serde_json::{Value, json};
 
-use super::{ApiError, ApiResult, AppState, Caller, Grant, Shared, check_name, parse_json, settle, settle_gone};
+use super::{
+    ApiError, ApiResult, AppState, Caller, Grant, Shared, check_name, parse_json, settle,
+    settle_gone,
+};
 use crate::defaults::{self, WORKSPACE_LABEL};
 use crate::hostapi;
 use crate::kinds::Kind;
 use crate::listing::ListQuery;
 
 fn query(q: Option<String>) -> ApiResult<ListQuery> {
-    ListQuery::parse(q.as_deref().unwrap_or_default()).map_err(|e| ApiError::bad_request(e.to_string()))
+    ListQuery::parse(q.as_deref().unwrap_or_default())
+        .map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
 /// `GET workspacetemplates`.
-pub async fn list_templates(State(state): State<Shared>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
-    Ok(Json(query(q)?.apply(state.caches.workspace_templates.list().iter().map(|e| e.obj.clone()))))
+pub async fn list_templates(
+    State(state): State<Shared>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        query(q)?.apply(
+            state
+                .caches
+                .workspace_templates
+                .list()
+                .iter()
+                .map(|e| e.obj.clone()),
+        ),
+    ))
 }
 
-async fn load(state: &AppState, kind: Kind, ns: Option<&str>, name: &str, what: &str) -> ApiResult<Value> {
+async fn load(
+    state: &AppState,
+    kind: Kind,
+    ns: Option<&str>,
+    name: &str,
+    what: &str,
+) -> ApiResult<Value> {
     let cache = state.caches.for_kind(kind);
     let key = match ns {
         Some(ns) => format!("{ns}/{name}"),
@@ -31,36 +53,74 @@ async fn load(state: &AppState, kind: Kind, ns: Option<&str>, name: &str, what: 
     if let Some(e) = cache.and_then(|c| c.get(&key)) {
         return Ok(e.obj.clone());
     }
-    hostapi::get(&state.client, kind, ns, name).await?.ok_or_else(|| ApiError::not_found(what, name))
+    hostapi::get(&state.client, kind, ns, name)
+        .await?
+        .ok_or_else(|| ApiError::not_found(what, name))
 }
 
 /// `GET workspacetemplates/{ws}`.
-pub async fn get_template(State(state): State<Shared>, Path(ws): Path<String>) -> ApiResult<Json<Value>> {
-    Ok(Json(load(&state, Kind::WorkspaceTemplate, None, &ws, "workspacetemplates").await?))
+pub async fn get_template(
+    State(state): State<Shared>,
+    Path(ws): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        load(
+            &state,
+            Kind::WorkspaceTemplate,
+            None,
+            &ws,
+            "workspacetemplates",
+        )
+        .await?,
+    ))
 }
 
 /// `POST workspacetemplates`: the template, its Workspace, its built-in roles and the
 /// manager's admin binding (the manager defaults to the creator).
-pub async fn create_template(State(state): State<Shared>, Extension(caller): Extension<Caller>, body: Bytes) -> ApiResult<Json<Value>> {
+pub async fn create_template(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     let mut t = parse_json(&body)?;
-    let name = t["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    let name = t["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     check_name("workspace", &name)?;
     if name.len() > 63 {
-        return Err(ApiError::invalid("workspace names are at most 63 characters"));
+        return Err(ApiError::invalid(
+            "workspace names are at most 63 characters",
+        ));
     }
-    if t["spec"]["template"]["spec"]["manager"].as_str().unwrap_or_default().is_empty() {
+    if t["spec"]["template"]["spec"]["manager"]
+        .as_str()
+        .unwrap_or_default()
+        .is_empty()
+    {
         t["spec"]["template"]["spec"]["manager"] = caller.user.name.clone().into();
     }
     t["metadata"]["annotations"]["kubesphere.io/creator"] = caller.user.name.clone().into();
     if t["spec"]["placement"].is_null() {
         t["spec"]["placement"] = json!({"clusters": [{"name": "host"}]});
     }
-    let manager = t["spec"]["template"]["spec"]["manager"].as_str().unwrap_or_default().to_string();
+    let manager = t["spec"]["template"]["spec"]["manager"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let created = hostapi::create(&state.client, Kind::WorkspaceTemplate, None, t).await?;
-    let ws = hostapi::create(&state.client, Kind::Workspace, None, defaults::workspace_for_template(&created)).await;
+    let ws = hostapi::create(
+        &state.client,
+        Kind::Workspace,
+        None,
+        defaults::workspace_for_template(&created),
+    )
+    .await;
     let ws = match ws {
         Ok(ws) => ws,
-        Err(e) if hostapi::is_conflict(&e) => load(&state, Kind::Workspace, None, &name, "workspaces").await?,
+        Err(e) if hostapi::is_conflict(&e) => {
+            load(&state, Kind::Workspace, None, &name, "workspaces").await?
+        }
         Err(e) => return Err(e.into()),
     };
     for role in defaults::workspace_roles(&name, Some(&ws)) {
@@ -78,9 +138,20 @@ pub async fn create_template(State(state): State<Shared>, Extension(caller): Ext
 }
 
 /// `PUT workspacetemplates/{ws}`: replaces spec, labels and annotations; the Workspace follows.
-pub async fn update_template(State(state): State<Shared>, Path(name): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
+pub async fn update_template(
+    State(state): State<Shared>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     let body = parse_json(&body)?;
-    let mut current = load(&state, Kind::WorkspaceTemplate, None, &name, "workspacetemplates").await?;
+    let mut current = load(
+        &state,
+        Kind::WorkspaceTemplate,
+        None,
+        &name,
+        "workspacetemplates",
+    )
+    .await?;
     if !body["spec"].is_null() {
         current["spec"] = body["spec"].clone();
     }
@@ -93,19 +164,40 @@ pub async fn update_template(State(state): State<Shared>, Path(name): Path<Strin
     }
     let updated = hostapi::replace(&state.client, Kind::WorkspaceTemplate, None, current).await?;
     let manager = updated["spec"]["template"]["spec"]["manager"].clone();
-    hostapi::merge_patch(&state.client, Kind::Workspace, None, &name, json!({"spec": {"manager": manager}})).await?;
+    hostapi::merge_patch(
+        &state.client,
+        Kind::Workspace,
+        None,
+        &name,
+        json!({"spec": {"manager": manager}}),
+    )
+    .await?;
     settle(&state.caches.workspace_templates, &updated).await;
     Ok(Json(updated))
 }
 
 /// `DELETE workspacetemplates/{ws}`: the template and Workspace (its roles and bindings follow
 /// by ownership); its projects leave the workspace.
-pub async fn delete_template(State(state): State<Shared>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn delete_template(
+    State(state): State<Shared>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
     if name == defaults::SYSTEM_WORKSPACE {
         return Err(ApiError::forbidden("system-workspace cannot be deleted"));
     }
-    load(&state, Kind::WorkspaceTemplate, None, &name, "workspacetemplates").await?;
-    for b in state.caches.workspace_role_bindings.by_index(&format!("ws:{name}")) {
+    load(
+        &state,
+        Kind::WorkspaceTemplate,
+        None,
+        &name,
+        "workspacetemplates",
+    )
+    .await?;
+    for b in state
+        .caches
+        .workspace_role_bindings
+        .by_index(&format!("ws:{name}"))
+    {
         hostapi::delete(&state.client, Kind::WorkspaceRoleBinding, None, b.name()).await?;
     }
     for r in state.caches.workspace_roles.by_index(&format!("ws:{name}")) {
@@ -123,7 +215,11 @@ pub async fn delete_template(State(state): State<Shared>, Path(name): Path<Strin
 }
 
 /// `GET workspaces`: all for those allowed to list them, else the caller's own.
-pub async fn list_workspaces(State(state): State<Shared>, Extension(caller): Extension<Caller>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+pub async fn list_workspaces(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
     let q = query(q)?;
     let all = state.caches.workspaces.list();
     if caller.grant == Grant::Full {
@@ -135,17 +231,38 @@ pub async fn list_workspaces(State(state): State<Shared>, Extension(caller): Ext
             mine.push(ws);
         }
     }
-    Ok(Json(q.apply(all.iter().filter(|e| mine.iter().any(|m| m == e.name())).map(|e| e.obj.clone()))))
+    Ok(Json(
+        q.apply(
+            all.iter()
+                .filter(|e| mine.iter().any(|m| m == e.name()))
+                .map(|e| e.obj.clone()),
+        ),
+    ))
 }
 
 /// `GET workspaces/{ws}`.
-pub async fn get_workspace(State(state): State<Shared>, Path(ws): Path<String>) -> ApiResult<Json<Value>> {
-    Ok(Json(load(&state, Kind::Workspace, None, &ws, "workspaces").await?))
+pub async fn get_workspace(
+    State(state): State<Shared>,
+    Path(ws): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        load(&state, Kind::Workspace, None, &ws, "workspaces").await?,
+    ))
 }
 
 /// `GET workspaces/{ws}/clusters`: the clusters the workspace is placed on.
-pub async fn list_clusters(State(state): State<Shared>, Path(ws): Path<String>) -> ApiResult<Json<Value>> {
-    let t = load(&state, Kind::WorkspaceTemplate, None, &ws, "workspacetemplates").await?;
+pub async fn list_clusters(
+    State(state): State<Shared>,
+    Path(ws): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let t = load(
+        &state,
+        Kind::WorkspaceTemplate,
+        None,
+        &ws,
+        "workspacetemplates",
+    )
+    .await?;
     let items: Vec<Value> = t["spec"]["placement"]["clusters"]
         .as_array()
         .into_iter()
@@ -157,14 +274,26 @@ pub async fn list_clusters(State(state): State<Shared>, Path(ws): Path<String>) 
 
 /// `GET workspaces/{ws}/namespaces`: the workspace's projects (only joined ones for members
 /// who may not list them all).
-pub async fn list_projects(State(state): State<Shared>, Extension(caller): Extension<Caller>, Path(ws): Path<String>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+pub async fn list_projects(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(ws): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
     let q = query(q)?;
     let projects = state.caches.namespaces.by_index(&format!("ws:{ws}"));
     if caller.grant == Grant::Full {
         return Ok(Json(q.apply(projects.iter().map(|e| e.obj.clone()))));
     }
     let mine = state.authz.member_namespaces(&caller.user);
-    Ok(Json(q.apply(projects.iter().filter(|e| mine.iter().any(|m| m == e.name())).map(|e| e.obj.clone()))))
+    Ok(Json(
+        q.apply(
+            projects
+                .iter()
+                .filter(|e| mine.iter().any(|m| m == e.name()))
+                .map(|e| e.obj.clone()),
+        ),
+    ))
 }
 
 async fn project(state: &AppState, ws: &str, ns: &str) -> ApiResult<Value> {
@@ -176,18 +305,32 @@ async fn project(state: &AppState, ws: &str, ns: &str) -> ApiResult<Value> {
 }
 
 /// `GET workspaces/{ws}/namespaces/{ns}`.
-pub async fn get_project(State(state): State<Shared>, Path((ws, ns)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+pub async fn get_project(
+    State(state): State<Shared>,
+    Path((ws, ns)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
     Ok(Json(project(&state, &ws, &ns).await?))
 }
 
 /// `POST workspaces/{ws}/namespaces`: creates the namespace in the workspace, its built-in
 /// roles, and makes the creator its admin.
-pub async fn create_project(State(state): State<Shared>, Extension(caller): Extension<Caller>, Path(ws): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
+pub async fn create_project(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(ws): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     let mut ns = parse_json(&body)?;
-    let name = ns["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    let name = ns["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let errs = apimachinery::validation::is_dns1123_label(&name);
     if name.is_empty() || !errs.is_empty() {
-        return Err(ApiError::invalid(format!("project name {name:?} is invalid: {}", errs.join("; "))));
+        return Err(ApiError::invalid(format!(
+            "project name {name:?} is invalid: {}",
+            errs.join("; ")
+        )));
     }
     load(&state, Kind::Workspace, None, &ws, "workspaces").await?;
     ns["metadata"]["labels"][WORKSPACE_LABEL] = ws.clone().into();
@@ -199,7 +342,13 @@ pub async fn create_project(State(state): State<Shared>, Extension(caller): Exte
     for role in defaults::namespace_roles(&name) {
         hostapi::ensure(&state.client, Kind::Role, Some(&name), role, &[]).await?;
     }
-    let b = hostapi::create(&state.client, Kind::RoleBinding, Some(&name), defaults::role_binding(&name, &caller.user.name, "admin")).await;
+    let b = hostapi::create(
+        &state.client,
+        Kind::RoleBinding,
+        Some(&name),
+        defaults::role_binding(&name, &caller.user.name, "admin"),
+    )
+    .await;
     if let Ok(b) = b {
         settle(&state.caches.role_bindings, &b).await;
     }
@@ -208,7 +357,10 @@ pub async fn create_project(State(state): State<Shared>, Extension(caller): Exte
 }
 
 /// `DELETE workspaces/{ws}/namespaces/{ns}`.
-pub async fn delete_project(State(state): State<Shared>, Path((ws, ns)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+pub async fn delete_project(
+    State(state): State<Shared>,
+    Path((ws, ns)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
     project(&state, &ws, &ns).await?;
     hostapi::delete(&state.client, Kind::Namespace, None, &ns).await?;
     Ok(Json(json!({"message": "success"})))

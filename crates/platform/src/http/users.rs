@@ -1,14 +1,17 @@
 //! `/kapis/iam.kubesphere.io/v1beta1/users…` and the user kubeconfig download.
 
 use axum::Extension;
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use http::StatusCode;
 use serde_json::{Value, json};
 
-use super::{ApiError, ApiResult, AppState, Caller, Grant, Shared, check_name, load_user, parse_json, settle, settle_gone};
+use super::{
+    ApiError, ApiResult, AppState, Caller, Grant, Shared, check_name, load_user, parse_json,
+    settle, settle_gone,
+};
 use crate::hostapi;
 use crate::kinds::Kind;
 use crate::listing::ListQuery;
@@ -40,13 +43,18 @@ pub fn view(user: &Value) -> Value {
 }
 
 async fn must_load(state: &AppState, name: &str) -> ApiResult<Value> {
-    load_user(state, name).await?.ok_or_else(|| ApiError::not_found("users", name))
+    load_user(state, name)
+        .await?
+        .ok_or_else(|| ApiError::not_found("users", name))
 }
 
 /// `GET users`.
 pub async fn list(State(state): State<Shared>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
-    let q = ListQuery::parse(q.as_deref().unwrap_or_default()).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    Ok(Json(q.apply(state.caches.users.list().iter().map(|e| view(&e.obj)))))
+    let q = ListQuery::parse(q.as_deref().unwrap_or_default())
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(Json(q.apply(
+        state.caches.users.list().iter().map(|e| view(&e.obj)),
+    )))
 }
 
 /// `GET users/{u}`.
@@ -56,15 +64,25 @@ pub async fn get(State(state): State<Shared>, Path(name): Path<String>) -> ApiRe
 
 /// Makes `user`'s global role binding match `role` (none when `None`).
 pub async fn bind_global_role(state: &AppState, user: &str, role: Option<&str>) -> ApiResult<()> {
-    for b in state.caches.global_role_bindings.by_index(&format!("User:{user}")) {
+    for b in state
+        .caches
+        .global_role_bindings
+        .by_index(&format!("User:{user}"))
+    {
         if Some(b.obj["roleRef"]["name"].as_str().unwrap_or_default()) != role {
             hostapi::delete(&state.client, Kind::GlobalRoleBinding, None, b.name()).await?;
             settle_gone(&state.caches.global_role_bindings, b.name()).await;
         }
     }
     if let Some(role) = role {
-        if state.caches.global_roles.get(role).is_none() && !crate::builtin::global_roles().iter().any(|r| r.name == role) {
-            return Err(ApiError::invalid(format!("global role {role:?} does not exist")));
+        if state.caches.global_roles.get(role).is_none()
+            && !crate::builtin::global_roles()
+                .iter()
+                .any(|r| r.name == role)
+        {
+            return Err(ApiError::invalid(format!(
+                "global role {role:?} does not exist"
+            )));
         }
         let binding = crate::defaults::global_role_binding(user, role);
         match hostapi::create(&state.client, Kind::GlobalRoleBinding, None, binding).await {
@@ -79,27 +97,44 @@ pub async fn bind_global_role(state: &AppState, user: &str, role: Option<&str>) 
 /// `POST users`.
 pub async fn create(State(state): State<Shared>, body: Bytes) -> ApiResult<Response> {
     let mut user = parse_json(&body)?;
-    let name = user["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    let name = user["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     check_name("user", &name)?;
-    let pw = user["spec"]["password"].as_str().unwrap_or_default().to_string();
-    if !pw.is_empty() {
-        if !password::is_hash(&pw) {
-            password::check_policy(&pw).map_err(|e| ApiError::invalid(e.to_string()))?;
-            let cost = state.settings.hash_cost;
-            let hashed = tokio::task::spawn_blocking(move || password::hash(&pw, cost))
-                .await
-                .map_err(|e| ApiError::invalid(e.to_string()))?
-                .map_err(crate::error::PlatformError::from)?;
-            user["spec"]["password"] = hashed.into();
-        }
+    let pw = user["spec"]["password"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    if !pw.is_empty() && !password::is_hash(&pw) {
+        password::check_policy(&pw).map_err(|e| ApiError::invalid(e.to_string()))?;
+        let cost = state.settings.hash_cost;
+        let hashed = tokio::task::spawn_blocking(move || password::hash(&pw, cost))
+            .await
+            .map_err(|e| ApiError::invalid(e.to_string()))?
+            .map_err(crate::error::PlatformError::from)?;
+        user["spec"]["password"] = hashed.into();
     }
-    let state_field = user["status"]["state"].as_str().unwrap_or("Active").to_string();
+    let state_field = user["status"]["state"]
+        .as_str()
+        .unwrap_or("Active")
+        .to_string();
     if let Some(o) = user.as_object_mut() {
         o.remove("status");
     }
-    let role = user["metadata"]["annotations"][GLOBALROLE].as_str().map(str::to_string);
+    let role = user["metadata"]["annotations"][GLOBALROLE]
+        .as_str()
+        .map(str::to_string);
     let created = hostapi::create(&state.client, Kind::User, None, user).await?;
-    let created = hostapi::merge_patch_status(&state.client, Kind::User, None, &name, json!({"status": {"state": state_field}})).await.unwrap_or(created);
+    let created = hostapi::merge_patch_status(
+        &state.client,
+        Kind::User,
+        None,
+        &name,
+        json!({"status": {"state": state_field}}),
+    )
+    .await
+    .unwrap_or(created);
     settle(&state.caches.users, &created).await;
     bind_global_role(&state, &name, role.as_deref()).await?;
     Ok((StatusCode::OK, Json(view(&created))).into_response())
@@ -143,16 +178,15 @@ pub async fn update(
     }
     let updated = hostapi::replace(&state.client, Kind::User, None, user).await?;
     let mut updated = updated;
-    if admin {
-        if let Some(s) = body["status"]["state"].as_str() {
-            if !["Active", "Disabled", "AuthLimitExceeded"].contains(&s) {
-                return Err(ApiError::invalid(format!("unknown user state {s:?}")));
-            }
-            let patch = json!({"status": {"state": s, "lastTransitionTime": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)}});
-            updated = hostapi::merge_patch_status(&state.client, Kind::User, None, &name, patch).await?;
-            if s == "Disabled" {
-                state.tokens.revoke_user(&name, None, None).await?;
-            }
+    if admin && let Some(s) = body["status"]["state"].as_str() {
+        if !["Active", "Disabled", "AuthLimitExceeded"].contains(&s) {
+            return Err(ApiError::invalid(format!("unknown user state {s:?}")));
+        }
+        let patch = json!({"status": {"state": s, "lastTransitionTime": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)}});
+        updated =
+            hostapi::merge_patch_status(&state.client, Kind::User, None, &name, patch).await?;
+        if s == "Disabled" {
+            state.tokens.revoke_user(&name, None, None).await?;
         }
     }
     settle(&state.caches.users, &updated).await;
@@ -163,13 +197,22 @@ pub async fn update(
 }
 
 /// `DELETE users/{u}`: the user, their bindings at every level and their tokens.
-pub async fn delete(State(state): State<Shared>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn delete(
+    State(state): State<Shared>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
     must_load(&state, &name).await?;
     let subject = format!("User:{name}");
     for (kind, cache) in [
         (Kind::GlobalRoleBinding, &state.caches.global_role_bindings),
-        (Kind::WorkspaceRoleBinding, &state.caches.workspace_role_bindings),
-        (Kind::ClusterRoleBinding, &state.caches.cluster_role_bindings),
+        (
+            Kind::WorkspaceRoleBinding,
+            &state.caches.workspace_role_bindings,
+        ),
+        (
+            Kind::ClusterRoleBinding,
+            &state.caches.cluster_role_bindings,
+        ),
         (Kind::RoleBinding, &state.caches.role_bindings),
     ] {
         for b in cache.by_index(&subject) {
@@ -196,9 +239,17 @@ pub async fn password(
     password::check_policy(&new).map_err(|e| ApiError::invalid(e.to_string()))?;
     let user = must_load(&state, &name).await?;
     if caller.user.name == name {
-        let current = body["currentPassword"].as_str().unwrap_or_default().to_string();
-        let stored = user["spec"]["password"].as_str().unwrap_or_default().to_string();
-        let ok = tokio::task::spawn_blocking(move || password::verify(&current, &stored)).await.unwrap_or(false);
+        let current = body["currentPassword"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let stored = user["spec"]["password"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let ok = tokio::task::spawn_blocking(move || password::verify(&current, &stored))
+            .await
+            .unwrap_or(false);
         if !ok {
             return Err(ApiError::bad_request("current password is incorrect"));
         }
@@ -208,7 +259,8 @@ pub async fn password(
         .await
         .map_err(|e| ApiError::invalid(e.to_string()))?
         .map_err(crate::error::PlatformError::from)?;
-    let patch = json!({"spec": {"password": hashed}, "metadata": {"annotations": {UNINITIALIZED: null}}});
+    let patch =
+        json!({"spec": {"password": hashed}, "metadata": {"annotations": {UNINITIALIZED: null}}});
     let updated = hostapi::merge_patch(&state.client, Kind::User, None, &name, patch).await?;
     state.tokens.revoke_user(&name, None, None).await?;
     settle(&state.caches.users, &updated).await;
@@ -216,21 +268,42 @@ pub async fn password(
 }
 
 /// `GET users/{u}/loginrecords`.
-pub async fn login_records(State(state): State<Shared>, Path(name): Path<String>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
-    let q = ListQuery::parse(q.as_deref().unwrap_or_default()).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let records = hostapi::list(&state.client, Kind::LoginRecord, None, &format!("iam.kubesphere.io/user-ref={name}")).await?;
+pub async fn login_records(
+    State(state): State<Shared>,
+    Path(name): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let q = ListQuery::parse(q.as_deref().unwrap_or_default())
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let records = hostapi::list(
+        &state.client,
+        Kind::LoginRecord,
+        None,
+        &format!("iam.kubesphere.io/user-ref={name}"),
+    )
+    .await?;
     Ok(Json(q.apply(records)))
 }
 
 /// `GET users/{u}/tokens`: the user's sessions and kubeconfig tokens (ids, never tokens).
-pub async fn tokens(State(state): State<Shared>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn tokens(
+    State(state): State<Shared>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
     let items = state.tokens.sessions_of(&name);
     Ok(Json(json!({"totalItems": items.len(), "items": items})))
 }
 
 /// `DELETE users/{u}/tokens/{id}`.
-pub async fn revoke_token(State(state): State<Shared>, Path((name, id)): Path<(String, String)>) -> ApiResult<Json<Value>> {
-    let owned = state.tokens.sessions_of(&name).iter().any(|s| s["id"].as_str() == Some(id.as_str()));
+pub async fn revoke_token(
+    State(state): State<Shared>,
+    Path((name, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let owned = state
+        .tokens
+        .sessions_of(&name)
+        .iter()
+        .any(|s| s["id"].as_str() == Some(id.as_str()));
     if !owned {
         return Err(ApiError::not_found("tokens", &id));
     }
@@ -242,7 +315,10 @@ pub async fn revoke_token(State(state): State<Shared>, Path((name, id)): Path<(S
 
 /// `GET /kapis/resources.kubesphere.io/v1alpha2/users/{u}/kubeconfig`: a kubeconfig for the
 /// platform carrying a new long-lived token.
-pub async fn kubeconfig(State(state): State<Shared>, Path(name): Path<String>) -> ApiResult<Response> {
+pub async fn kubeconfig(
+    State(state): State<Shared>,
+    Path(name): Path<String>,
+) -> ApiResult<Response> {
     must_load(&state, &name).await?;
     let (token, sid) = state.tokens.kubeconfig_token(&name).await?;
     let server = &state.settings.public_url;
@@ -251,7 +327,13 @@ pub async fn kubeconfig(State(state): State<Shared>, Path(name): Path<String>) -
     );
     Ok((
         StatusCode::OK,
-        [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8"), (http::header::HeaderName::from_static("x-orrery-token-id"), sid.as_str())],
+        [
+            (http::header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (
+                http::header::HeaderName::from_static("x-orrery-token-id"),
+                sid.as_str(),
+            ),
+        ],
         yaml,
     )
         .into_response())

@@ -25,7 +25,9 @@ pub struct Env {
 /// Loads a kube config from a kubeconfig file.
 pub async fn kube_config(path: &std::path::Path) -> kube::Config {
     let kc = kube::config::Kubeconfig::read_from(path).expect("read kubeconfig");
-    kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.expect("kube config")
+    kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .expect("kube config")
 }
 
 /// Test defaults: cheap hashing, fast controllers.
@@ -33,7 +35,10 @@ pub fn test_config(kube: kube::Config, dir: &std::path::Path) -> PlatformConfig 
     let mut c = PlatformConfig::new(kube, dir);
     c.listen = "127.0.0.1:0".parse().expect("addr");
     c.admin_password = Some(ADMIN_PW.into());
-    c.hash_cost = platform::password::HashCost { memory_kib: 256, iterations: 1 };
+    c.hash_cost = platform::password::HashCost {
+        memory_kib: 256,
+        iterations: 1,
+    };
     c.resync_period = Duration::from_millis(300);
     c.lease_retry = Duration::from_millis(500);
     c.lease_duration = Duration::from_secs(3);
@@ -58,7 +63,13 @@ impl Env {
         tweak(&mut config);
         let platform = platform::start(config).await.expect("start platform");
         let http = Client::new(&platform.url());
-        Env { cluster: Some(cluster), kubeconfig, platform, http, dir }
+        Env {
+            cluster: Some(cluster),
+            kubeconfig,
+            platform,
+            http,
+            dir,
+        }
     }
 
     /// A fresh cluster and platform with test defaults.
@@ -68,7 +79,10 @@ impl Env {
 
     /// Another platform replica on the same host cluster.
     pub async fn replica(&self) -> RunningPlatform {
-        let config = test_config(kube_config(&self.kubeconfig).await, &self.dir.path().join("platform2"));
+        let config = test_config(
+            kube_config(&self.kubeconfig).await,
+            &self.dir.path().join("platform2"),
+        );
         platform::start(config).await.expect("start replica")
     }
 
@@ -92,7 +106,13 @@ pub struct Client {
 
 impl Client {
     pub fn new(base: &str) -> Client {
-        Client { base: base.to_string(), inner: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client") }
+        Client {
+            base: base.to_string(),
+            inner: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+        }
     }
 
     /// Password grant; returns the whole answer.
@@ -100,7 +120,13 @@ impl Client {
         let r = self
             .inner
             .post(format!("{}/oauth/token", self.base))
-            .form(&[("grant_type", "password"), ("username", user), ("password", pw), ("client_id", "kubesphere"), ("client_secret", "kubesphere")])
+            .form(&[
+                ("grant_type", "password"),
+                ("username", user),
+                ("password", pw),
+                ("client_id", "kubesphere"),
+                ("client_secret", "kubesphere"),
+            ])
             .send()
             .await
             .expect("send");
@@ -112,11 +138,20 @@ impl Client {
     pub async fn login(&self, user: &str, pw: &str) -> String {
         let (s, v) = self.token(user, pw).await;
         assert_eq!(s, StatusCode::OK, "login {user}: {v}");
-        v["access_token"].as_str().expect("access_token").to_string()
+        v["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string()
     }
 
     /// Any request with an optional bearer token and JSON body.
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut req = self.inner.request(method, format!("{}{}", self.base, path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -127,7 +162,10 @@ impl Client {
         let r = req.send().await.expect("send");
         let s = r.status();
         let text = r.text().await.unwrap_or_default();
-        (s, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            s,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
@@ -160,30 +198,54 @@ pub const TENANT: &str = "/kapis/tenant.kubesphere.io/v1beta1";
 /// Creates a user with [`USER_PW`] (as `admin`).
 pub async fn create_user(c: &Client, admin: &str, name: &str) {
     let body = json!({"apiVersion": "iam.kubesphere.io/v1beta1", "kind": "User", "metadata": {"name": name}, "spec": {"email": format!("{name}@example.com"), "password": USER_PW}});
-    c.ok(Method::POST, &format!("{IAM}/users"), admin, Some(body)).await;
+    c.ok(Method::POST, &format!("{IAM}/users"), admin, Some(body))
+        .await;
 }
 
 /// Creates a workspace managed by `manager`.
 pub async fn create_workspace(c: &Client, admin: &str, ws: &str, manager: &str) {
     let body = json!({"apiVersion": "tenant.kubesphere.io/v1beta1", "kind": "WorkspaceTemplate", "metadata": {"name": ws},
         "spec": {"template": {"spec": {"manager": manager}}, "placement": {"clusters": [{"name": "host"}]}}});
-    c.ok(Method::POST, &format!("{TENANT}/workspacetemplates"), admin, Some(body)).await;
+    c.ok(
+        Method::POST,
+        &format!("{TENANT}/workspacetemplates"),
+        admin,
+        Some(body),
+    )
+    .await;
 }
 
 /// Creates a project in a workspace.
 pub async fn create_project(c: &Client, token: &str, ws: &str, ns: &str) {
     let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
-    c.ok(Method::POST, &format!("{TENANT}/workspaces/{ws}/namespaces"), token, Some(body)).await;
+    c.ok(
+        Method::POST,
+        &format!("{TENANT}/workspaces/{ws}/namespaces"),
+        token,
+        Some(body),
+    )
+    .await;
 }
 
 /// Adds members at some level (`…/workspacemembers` etc.).
 pub async fn add_member(c: &Client, admin: &str, path: &str, user: &str, role: &str) {
-    c.ok(Method::POST, path, admin, Some(json!([{"username": user, "roleRef": role}]))).await;
+    c.ok(
+        Method::POST,
+        path,
+        admin,
+        Some(json!([{"username": user, "roleRef": role}])),
+    )
+    .await;
 }
 
 /// The names of `items` in a list answer.
 pub fn names(v: &Value) -> Vec<String> {
-    let mut out: Vec<String> = v["items"].as_array().into_iter().flatten().filter_map(|o| o["metadata"]["name"].as_str().map(String::from)).collect();
+    let mut out: Vec<String> = v["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o["metadata"]["name"].as_str().map(String::from))
+        .collect();
     out.sort();
     out
 }

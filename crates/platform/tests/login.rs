@@ -1,0 +1,299 @@
+//! Login protection, login records, the admin's first password, token revocation across
+//! replicas and leader election.
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..100 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lockout_after_failures_unlocks_later_and_records_every_attempt() {
+    let env = Env::start_with(|c| {
+        c.lockout_threshold = 3;
+        c.lockout_duration = Duration::from_secs(2);
+    })
+    .await;
+    let c = &env.http;
+    let admin = env.admin().await;
+    create_user(c, &admin, "bob").await;
+    for _ in 0..2 {
+        let (s, v) = c.token("bob", "WrongPassw0rd").await;
+        assert_eq!(
+            (s, v["error"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_grant"))
+        );
+    }
+    let (s, v) = c.token("bob", "WrongPassw0rd").await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "third failure locks: {v}");
+    let (s, _) = c.token("bob", USER_PW).await;
+    assert_eq!(
+        s,
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password is refused while locked"
+    );
+    let v = c
+        .ok(Method::GET, &format!("{IAM}/users/bob"), &admin, None)
+        .await;
+    assert_eq!(v["status"]["state"], "AuthLimitExceeded");
+    // The lock lifts by itself (the leader's controller flips the state back).
+    eventually("bob unlocked", || async {
+        c.ok(Method::GET, &format!("{IAM}/users/bob"), &admin, None)
+            .await["status"]["state"]
+            == "Active"
+    })
+    .await;
+    let bob = c.login("bob", USER_PW).await;
+    let v = c
+        .ok(Method::GET, &format!("{IAM}/users/bob"), &bob, None)
+        .await;
+    assert!(v["status"]["lastLoginTime"].is_string(), "{v}");
+    // One failure after the unlock does not lock again (old failures no longer count).
+    let (s, _) = c.token("bob", "WrongPassw0rd").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let records = c
+        .ok(
+            Method::GET,
+            &format!("{IAM}/users/bob/loginrecords?sortBy=createTime"),
+            &admin,
+            None,
+        )
+        .await;
+    let items = records["items"].as_array().cloned().unwrap_or_default();
+    assert_eq!(items.len(), 6, "{records}");
+    assert_eq!(
+        items
+            .iter()
+            .filter(|r| r["spec"]["success"] == json!(true))
+            .count(),
+        1
+    );
+    for r in &items {
+        assert_eq!(r["metadata"]["labels"]["iam.kubesphere.io/user-ref"], "bob");
+        assert_eq!(r["spec"]["sourceIP"], "127.0.0.1");
+        assert!(r["spec"]["type"].is_string() && r["spec"]["reason"].is_string());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_login_records_are_pruned() {
+    let env = Env::start_with(|c| {
+        c.login_record_ttl = Duration::from_secs(1);
+        c.prune_period = Duration::from_millis(300);
+    })
+    .await;
+    env.admin().await;
+    let kube = env.kube().await;
+    let api = platform::kinds::Kind::LoginRecord.api(&kube, None);
+    assert!(
+        !api.list(&Default::default())
+            .await
+            .expect("list")
+            .items
+            .is_empty()
+    );
+    eventually("records pruned", || async {
+        api.list(&Default::default())
+            .await
+            .map(|l| l.items.is_empty())
+            .unwrap_or(false)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_must_change_initial_password_and_policy_holds() {
+    let env = Env::start().await;
+    let c = &env.http;
+    let admin = env.admin().await;
+    let v = c
+        .ok(Method::GET, &format!("{IAM}/users/admin"), &admin, None)
+        .await;
+    assert_eq!(
+        v["metadata"]["annotations"]["iam.kubesphere.io/uninitialized"],
+        "true"
+    );
+    assert_eq!(v["status"]["passwordChangeRequired"], true);
+    // The API keeps working for the uninitialized admin.
+    create_user(c, &admin, "someone").await;
+    for bad in [
+        "Sh0rt",
+        "alllowercase1",
+        "ALLUPPERCASE1",
+        "NoDigitsHere",
+        &format!("A1{}", "a".repeat(63)),
+    ] {
+        let (s, v) = c
+            .put(
+                &format!("{IAM}/users/admin/password"),
+                &admin,
+                json!({"currentPassword": ADMIN_PW, "password": bad}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {v}");
+    }
+    c.ok(
+        Method::PUT,
+        &format!("{IAM}/users/admin/password"),
+        &admin,
+        Some(json!({"currentPassword": ADMIN_PW, "password": "Changed1Passw0rd"})),
+    )
+    .await;
+    let admin = c.login("admin", "Changed1Passw0rd").await;
+    let v = c
+        .ok(Method::GET, &format!("{IAM}/users/admin"), &admin, None)
+        .await;
+    assert!(
+        v["metadata"]["annotations"]["iam.kubesphere.io/uninitialized"].is_null(),
+        "{v}"
+    );
+    assert_eq!(v["status"]["passwordChangeRequired"], false);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_admin_password_is_saved_private_and_returned_once() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cluster = start_cluster(dir.path()).await;
+    let mut config = test_config(
+        kube_config(&cluster.kubeconfig_path).await,
+        &dir.path().join("p"),
+    );
+    config.admin_password = None;
+    let p = platform::start(config.clone()).await.expect("start");
+    let pw = p.initial_admin_password.clone().expect("generated");
+    assert!(platform::password::check_policy(&pw).is_ok());
+    let file = dir.path().join("p/admin-password");
+    assert_eq!(std::fs::read_to_string(&file).expect("saved").trim(), pw);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&file).expect("meta").permissions().mode() & 0o777,
+        0o600
+    );
+    Client::new(&p.url()).login("admin", &pw).await;
+    p.shutdown().await;
+    let again = platform::start(config).await.expect("restart");
+    assert!(
+        again.initial_admin_password.is_none(),
+        "only the start that created the admin returns it"
+    );
+    Client::new(&again.url()).login("admin", &pw).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_written_with_plain_passwords_get_hashed() {
+    let env = Env::start().await;
+    let kube = env.kube().await;
+    let api = platform::kinds::Kind::User.api(&kube, None);
+    let user: kube::api::DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "iam.kubesphere.io/v1beta1", "kind": "User",
+        "metadata": {"name": "imported"}, "spec": {"password": "Plain1Passw0rd"},
+    }))
+    .expect("user");
+    api.create(&Default::default(), &user)
+        .await
+        .expect("create");
+    eventually("password hashed", || async {
+        let u = api.get("imported").await.expect("get");
+        let v = serde_json::to_value(&u).unwrap_or(Value::Null);
+        v["spec"]["password"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("$argon2id$"))
+            && v["status"]["state"] == "Active"
+    })
+    .await;
+    env.http.login("imported", "Plain1Passw0rd").await;
+    // bcrypt hashes of imported users are accepted as they are.
+    let hash = bcrypt::hash("Bcrypt1Passw0rd", 4).expect("bcrypt");
+    let user: kube::api::DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "iam.kubesphere.io/v1beta1", "kind": "User",
+        "metadata": {"name": "legacy"}, "spec": {"password": hash},
+    }))
+    .expect("user");
+    api.create(&Default::default(), &user)
+        .await
+        .expect("create");
+    env.http.login("legacy", "Bcrypt1Passw0rd").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_login_revokes_older_sessions() {
+    let env = Env::start_with(|c| c.multiple_login = false).await;
+    let c = &env.http;
+    let first = env.admin().await;
+    let second = env.admin().await;
+    let (s, _) = c.get(&format!("{IAM}/users/admin"), &first).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, _) = c.get(&format!("{IAM}/users/admin"), &second).await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_share_revocation_and_elect_one_leader() {
+    let env = Env::start().await;
+    let a = &env.http;
+    let replica = env.replica().await;
+    let b = Client::new(&replica.url());
+    // A token from one replica works on the other at once, and logout on one holds on both.
+    let token = a.login("admin", ADMIN_PW).await;
+    let (s, _) = b.get(&format!("{IAM}/users"), &token).await;
+    assert_eq!(s, StatusCode::OK);
+    let token_b = b.login("admin", ADMIN_PW).await;
+    let (s, _) = a.get(&format!("{IAM}/users"), &token_b).await;
+    assert_eq!(s, StatusCode::OK);
+    let r = a
+        .inner
+        .post(format!("{}/oauth/logout", a.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(r.status(), StatusCode::OK);
+    let (s, _) = a.get(&format!("{IAM}/users"), &token).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    eventually("replica b refuses the revoked token", || async {
+        b.get(&format!("{IAM}/users"), &token).await.0 == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    // Writes through one replica are visible through the other.
+    create_user(&b, &token_b, "shared").await;
+    eventually("replica a sees the user", || async {
+        a.get(&format!("{IAM}/users/shared"), &token_b).await.0 == StatusCode::OK
+    })
+    .await;
+    // Exactly one leader; when it stops, the other takes over.
+    let leaders = || (*env.platform.leader.borrow() as u8) + (*replica.leader.borrow() as u8);
+    eventually("one leader", || async { leaders() == 1 }).await;
+    for _ in 0..10 {
+        assert_eq!(leaders(), 1, "never two leaders");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let replica_led = *replica.leader.borrow();
+    let follower = if replica_led {
+        replica.shutdown().await;
+        env.platform.leader.clone()
+    } else {
+        let Env { platform, .. } = env;
+        platform.shutdown().await;
+        replica.leader.clone()
+    };
+    eventually("the other replica leads", || {
+        let f = follower.clone();
+        async move { *f.borrow() }
+    })
+    .await;
+}
