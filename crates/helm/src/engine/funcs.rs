@@ -222,8 +222,25 @@ pub fn register(f: &mut FuncMap) {
             )));
         }
         let source = str_of(&a[0])?;
-        let name = ctx.template_name().to_string();
-        let out = ctx.execute_source(&name, &source, &a[1])?;
+        // Helm parses `tpl` text as a template named after the root set ("gotpl"), so errors
+        // inside it read `template: gotpl:LINE:…`.
+        let out = ctx
+            .execute_source("gotpl", &source, &a[1])
+            .map_err(|e| match e {
+                FuncError::Template(t) if matches!(*t, gotmpl::TemplateError::Limit(_)) => {
+                    FuncError::Template(t)
+                }
+                FuncError::Template(t) if matches!(*t, gotmpl::TemplateError::Parse { .. }) => {
+                    FuncError::msg(format!(
+                        "cannot parse template {}: {t}",
+                        gotmpl::gofmt::quote(&source)
+                    ))
+                }
+                other => FuncError::msg(format!(
+                    "error during tpl function execution for {}: {other}",
+                    gotmpl::gofmt::quote(&source)
+                )),
+            })?;
         Ok(Value::str(strip_no_value(out)))
     });
 }

@@ -291,18 +291,87 @@ fn parse_error(e: &gotmpl::TemplateError, filename: &str) -> RenderError {
     }
 }
 
+/// One level of Helm's `TraceableError`: location, message, executed function.
+type Trace = (String, String, String);
+
+/// Helm's `parseTemplateExecErrorString` on one level of the error chain.
+fn traceable(s: &str) -> Option<(Trace, Option<String>)> {
+    let rem = s.strip_prefix("template: ")?;
+    if rem.starts_with("no template ") {
+        return Some(((String::new(), s.to_string(), String::new()), None));
+    }
+    let cut = |m: &str| {
+        m.find(" template:")
+            .map_or(m.to_string(), |i| m[..i].to_string())
+    };
+    // The wrapped error of a failed call ("error calling F: INNER") is the next level.
+    let inner = |m: &str| {
+        m.strip_prefix("error calling ")
+            .and_then(|r| r.split_once(": "))
+            .map(|(_, inner)| inner.to_string())
+    };
+    if let Some((tname, after)) = rem.split_once(": executing ")
+        && let Some(after) = after.strip_prefix('"')
+        && let Some(q) = after.find('"')
+        && let Some(at) = after[q + 1..].strip_prefix(" at <")
+        && let Some((loc, msg)) = at.split_once(">: ")
+    {
+        let func = format!("executing \"{}\" at <{loc}>:", &after[..q]);
+        return Some(((tname.to_string(), cut(msg), func), inner(msg)));
+    }
+    let sep = rem.rfind(": ")?;
+    Some((
+        (rem[..sep].to_string(), cut(&rem[sep + 2..]), String::new()),
+        None,
+    ))
+}
+
+/// Helm's `reformatExecErrorMsg`: `required`/`fail` messages as `execution error at (…)`,
+/// other execution errors as an indented trace of the template call chain.
 fn exec_error(e: &gotmpl::TemplateError, filename: &str) -> RenderError {
     let text = e.to_string();
     if let gotmpl::TemplateError::Limit(msg) = e {
         return RenderError::Exec(format!("rendering {filename}: {msg}"));
     }
-    if let (Some(s), Some(end)) = (text.find(funcs::WARN_START), text.find(funcs::WARN_END)) {
-        let tokens: Vec<&str> = text.splitn(3, ": ").collect();
-        let location = tokens.get(1).copied().unwrap_or(filename);
-        let msg = &text[s + funcs::WARN_START.len()..end.max(s + funcs::WARN_START.len())];
-        return RenderError::Exec(format!("execution error at ({location}): {msg}"));
+    if !matches!(e, gotmpl::TemplateError::Exec { .. }) {
+        return RenderError::Exec(text);
     }
-    RenderError::Exec(text)
+    let tokens: Vec<&str> = text.splitn(3, ": ").collect();
+    if tokens.len() != 3 {
+        return RenderError::Exec(format!("execution error in ({filename}): {text}"));
+    }
+    if let (Some(s), Some(end)) = (
+        tokens[2].find(funcs::WARN_START),
+        tokens[2].rfind(funcs::WARN_END),
+    ) && s + funcs::WARN_START.len() <= end
+    {
+        let msg = &tokens[2][s + funcs::WARN_START.len()..end];
+        return RenderError::Exec(format!("execution error at ({}): {msg}", tokens[1]));
+    }
+    let mut traces: Vec<Trace> = Vec::new();
+    let mut current = Some(text.clone());
+    while let Some(level) = current.take() {
+        let Some((tr, next)) = traceable(&level) else {
+            return RenderError::Exec(text);
+        };
+        if traces.last() != Some(&tr) {
+            traces.push(tr);
+        }
+        current = next;
+    }
+    let mut out = String::new();
+    for (loc, msg, func) in traces {
+        if !loc.is_empty() {
+            out.push_str(&format!("{loc}\n  "));
+        }
+        if !func.is_empty() {
+            out.push_str(&format!("{func}\n    "));
+        }
+        if !msg.is_empty() {
+            out.push_str(&format!("{msg}\n"));
+        }
+    }
+    RenderError::Exec(out.trim().to_string())
 }
 
 /// Parsed template sets of recent renders: charts are rendered again and again (install,

@@ -217,3 +217,36 @@ fn functions_doc_is_current() {
          cargo run -p helm --example functions_doc > docs/helm-functions.md"
     );
 }
+
+fn render_err(template: &str) -> String {
+    let c = chart("probe", "", &[("templates/p.yaml", template)]);
+    render_chart(&c, &Map::new(), &RenderOptions::default())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn error_messages_match_helm() {
+    // Each expectation is Helm v4.2.3's message for the same template.
+    assert_eq!(
+        render_err(r#"x: {{ include "nope" . }}"#),
+        "probe/templates/p.yaml:1:6\n  executing \"probe/templates/p.yaml\" at <include \"nope\" .>:\n    \
+         error calling include:\ntemplate: no template \"nope\" associated with template \"gotpl\""
+    );
+    assert_eq!(
+        render_err("x: {{ .Values.a.b.c }}"),
+        "probe/templates/p.yaml:1:13\n  executing \"probe/templates/p.yaml\" at <.Values.a.b.c>:\n    \
+         nil pointer evaluating interface {}.b"
+    );
+    assert_eq!(
+        render_err(r#"x: {{ fail "boom" }}"#),
+        "execution error at (probe/templates/p.yaml:1:6): boom"
+    );
+    assert_eq!(
+        render_err(r#"x: {{ tpl "{{ .Values.a.b.c }}" . }}"#),
+        "template: probe/templates/p.yaml:1:6: executing \"probe/templates/p.yaml\" at <tpl \"{{ .Values.a.b.c }}\" .>: \
+         error calling tpl: error during tpl function execution for \"{{ .Values.a.b.c }}\": template: gotpl:1:10: \
+         executing \"gotpl\" at <.Values.a.b.c>: nil pointer evaluating interface {}.b"
+    );
+}
