@@ -269,3 +269,40 @@ fn output_bomb_hits_the_output_budget() {
     assert!(err.contains("exceeds the limit"), "{err}");
     assert!(t0.elapsed() < Duration::from_secs(5));
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Arbitrary bytes, and arbitrary bytes behind a gzip header, never panic the loader.
+        #[test]
+        fn arbitrary_archives_never_panic(data in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let _ = load_archive(&data, &LoadLimits::default());
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            prop_assert!(gz.write_all(&data).is_ok());
+            let _ = load_archive(&gz.finish().unwrap_or_default(), &LoadLimits::default());
+        }
+
+        /// Arbitrary entry names never escape the chart: loading fails or every name is relative.
+        #[test]
+        fn entry_names_stay_inside(names in proptest::collection::vec("[a-z./\\\\]{1,20}", 1..6)) {
+            let mut entries: Vec<(&str, Vec<u8>)> = vec![("evil/Chart.yaml", CHART_YAML.to_vec())];
+            let full: Vec<String> = names.iter().map(|n| format!("evil/{n}")).collect();
+            entries.extend(full.iter().map(|n| (n.as_str(), b"x".to_vec())));
+            if let Ok(c) = load_archive(&tgz(&entries), &LoadLimits::default()) {
+                for f in c.files.iter().chain(c.templates.iter()) {
+                    prop_assert!(!f.name.starts_with('/') && !f.name.split('/').any(|p| p == ".."), "{}", f.name);
+                }
+            }
+        }
+
+        /// Arbitrary text never panics the YAML reader.
+        #[test]
+        fn arbitrary_yaml_never_panics(s in "\\PC{0,200}") {
+            let _ = helm::yaml::parse_documents(&s);
+        }
+    }
+}
