@@ -6,6 +6,10 @@ use crate::engine::{RenderError, RenderOptions};
 use crate::manifest::{Manifest, ManifestError, sort_manifests};
 use crate::values::Map;
 
+pub mod record;
+
+pub use record::{ReleaseRecord, Status};
+
 /// A rendered release.
 #[derive(Clone, Debug, Default)]
 pub struct RenderedRelease {
