@@ -28,6 +28,16 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run an embedded Kubernetes-compatible cluster alone (for example to play a member).
     Cluster(ClusterArgs),
+    /// Helm-compatible chart commands.
+    #[command(subcommand)]
+    Helm(HelmCommand),
+}
+
+/// `orrery helm …`.
+#[derive(Subcommand, Debug)]
+pub enum HelmCommand {
+    /// Render a chart locally and print the manifests, like `helm template`.
+    Template(helm::cli::TemplateArgs),
 }
 
 /// Flags shared by everything that runs an embedded cluster.
@@ -146,6 +156,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("kubeconfig {}", running.kubeconfig_path.display());
             wait_for_signal().await;
             running.shutdown().await;
+            Ok(())
+        }
+        Command::Helm(HelmCommand::Template(args)) => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            helm::cli::template_command(args, &mut out)?;
+            std::io::Write::flush(&mut out)?;
             Ok(())
         }
         Command::Serve(args) => {
