@@ -6,7 +6,14 @@ use std::sync::Arc;
 
 use gotmpl::{Limits, TemplateSet, Value, sprig};
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("{e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args().nth(1).ok_or("usage: render FILE")?;
     let src = std::fs::read_to_string(&path)?;
     let mut set = TemplateSet::new(Arc::new(sprig()));

@@ -29,6 +29,7 @@ impl Object for Time {
             "Hour" => Value::int(self.0.hour() as i64),
             "Minute" => Value::int(self.0.minute() as i64),
             "Second" => Value::int(self.0.second() as i64),
+            "Nanosecond" => Value::int(self.0.nanosecond() as i64),
             "String" => Value::from(self.print()),
             _ => return None,
         })
@@ -177,6 +178,8 @@ pub fn parse(layout: &str, value: &str) -> Result<DateTime<Utc>, String> {
     };
     let (mut y, mut mo, mut d, mut h, mut mi, mut s, mut pm) =
         (1i32, 1u32, 1u32, 0u32, 0u32, 0u32, None);
+    // Zone offset east of UTC in seconds, and nanoseconds.
+    let (mut offset, mut nanos) = (0i64, 0u32);
     let mut li = 0;
     let mut vi = 0;
     let lb = layout.as_bytes();
@@ -194,6 +197,82 @@ pub fn parse(layout: &str, value: &str) -> Result<DateTime<Utc>, String> {
         if t("2006") {
             y = num(&mut vi, 4)? as i32;
             li += 4;
+        } else if let Some(n) = ["Z07:00", "Z0700", "Z07", "-07:00", "-0700", "-07"]
+            .iter()
+            .find(|z| t(z))
+            .map(|z| z.len())
+        {
+            // Numeric zones; the Z forms also accept a literal "Z" for UTC.
+            li += n;
+            if rest.starts_with('Z') && vb.get(vi) == Some(&b'Z') {
+                vi += 1;
+                continue;
+            }
+            let sign = match vb.get(vi) {
+                Some(b'+') => 1,
+                Some(b'-') => -1,
+                _ => return Err(err()),
+            };
+            vi += 1;
+            let hh = i64::from(num(&mut vi, 2)?);
+            let colon = rest[..n].contains(':');
+            let with_minutes = n >= 5 || colon;
+            let mut mm = 0;
+            if with_minutes {
+                if colon {
+                    if vb.get(vi) != Some(&b':') {
+                        return Err(err());
+                    }
+                    vi += 1;
+                }
+                mm = i64::from(num(&mut vi, 2)?);
+            }
+            offset = sign * (hh * 3600 + mm * 60);
+        } else if t("MST") {
+            // Zone abbreviations: Go assumes offset 0 for ones it does not know.
+            let st = vi;
+            while vi < vb.len() && vb[vi].is_ascii_uppercase() {
+                vi += 1;
+            }
+            if vi - st < 3 {
+                return Err(err());
+            }
+            li += 3;
+        } else if let Some(n) = [".000", ".999", ",000", ",999"]
+            .iter()
+            .find(|f| t(&f[..2]))
+            .map(|_| 1 + rest[1..].bytes().take_while(|c| *c == lb[li + 1]).count())
+        {
+            let nine = lb[li + 1] == b'9';
+            li += n;
+            if vb.get(vi).is_some_and(|c| *c == b'.' || *c == b',') {
+                vi += 1;
+                let st = vi;
+                while vi < vb.len() && vb[vi].is_ascii_digit() {
+                    vi += 1;
+                }
+                if !nine && vi - st != n - 1 {
+                    return Err(err());
+                }
+                nanos = frac_nanos(&value[st..vi]);
+            } else if !nine {
+                return Err(err());
+            }
+        } else if t("Monday") || t("Mon") {
+            let n = if t("Monday") { 6 } else { 3 };
+            let found = DAYS.iter().find(|day| {
+                let day = if n == 3 { &day[..3] } else { day };
+                value[vi..].starts_with(day)
+            });
+            let day = found.ok_or_else(err)?;
+            vi += if n == 3 { 3 } else { day.len() };
+            li += n;
+        } else if t("_2") && !t("_2006") {
+            if vb.get(vi) == Some(&b' ') {
+                vi += 1;
+            }
+            d = num(&mut vi, 2)?;
+            li += 2;
         } else if t("01") || t("02") || t("03") || t("04") || t("05") || t("15") || t("06") {
             let v = num(&mut vi, 2)?;
             match &rest[..2] {
@@ -205,6 +284,21 @@ pub fn parse(layout: &str, value: &str) -> Result<DateTime<Utc>, String> {
                 _ => y = 2000 + v as i32 - if v >= 69 { 100 } else { 0 },
             }
             li += 2;
+            // Go accepts a fractional second after the seconds field even if the layout has
+            // none (unless the layout itself has one next).
+            if &rest[..2] == "05"
+                && vb.get(vi).is_some_and(|c| *c == b'.' || *c == b',')
+                && vb.get(vi + 1).is_some_and(u8::is_ascii_digit)
+                && !(lb.get(li).is_some_and(|c| *c == b'.' || *c == b',')
+                    && lb.get(li + 1).is_some_and(|c| *c == b'0' || *c == b'9'))
+            {
+                let st = vi + 1;
+                vi = st;
+                while vi < vb.len() && vb[vi].is_ascii_digit() {
+                    vi += 1;
+                }
+                nanos = frac_nanos(&value[st..vi]);
+            }
         } else if t("January") || t("Jan") {
             let n = if t("January") { 7 } else { 3 };
             let found = MONTHS.iter().position(|m| {
@@ -240,12 +334,37 @@ pub fn parse(layout: &str, value: &str) -> Result<DateTime<Utc>, String> {
     if vi != vb.len() {
         return Err(err());
     }
+    let range = |what: &str| {
+        format!(
+            "parsing time {}: {what} out of range",
+            crate::gofmt::quote(value)
+        )
+    };
+    for (bad, what) in [
+        (!(1..=12).contains(&mo), "month"),
+        (h >= 24 || (pm.is_some() && !(1..=12).contains(&h)), "hour"),
+        (mi >= 60, "minute"),
+        (s >= 60, "second"),
+    ] {
+        if bad {
+            return Err(range(what));
+        }
+    }
     if let Some(p) = pm {
         h = h % 12 + if p { 12 } else { 0 };
     }
-    let date = NaiveDate::from_ymd_opt(y, mo, d).ok_or_else(err)?;
-    let dt: NaiveDateTime = date.and_hms_opt(h, mi, s).ok_or_else(err)?;
-    Ok(Utc.from_utc_datetime(&dt))
+    let date = NaiveDate::from_ymd_opt(y, mo, d).ok_or_else(|| range("day"))?;
+    let dt: NaiveDateTime = date.and_hms_nano_opt(h, mi, s, nanos).ok_or_else(err)?;
+    Ok(Utc.from_utc_datetime(&dt) - chrono::Duration::seconds(offset))
+}
+
+/// Nanoseconds from the digits after a decimal point (extra digits are cut, like Go).
+fn frac_nanos(digits: &str) -> u32 {
+    let mut n = 0u32;
+    for (i, c) in digits.bytes().take(9).enumerate() {
+        n += u32::from(c - b'0') * 10u32.pow(8 - i as u32);
+    }
+    n
 }
 
 /// Go's `time.Duration.String()` for nanoseconds.
@@ -345,16 +464,17 @@ pub fn parse_duration(s: &str) -> Result<i128, String> {
 
 fn time_of(v: Option<&Value>) -> DateTime<Utc> {
     match v {
-        Some(Value::Object(o)) if o.type_name() == "time.Time" => o
-            .field("UnixNano")
-            .and_then(|n| {
-                if let Value::Int(n, _) = n {
-                    Some(Utc.timestamp_nanos(n))
-                } else {
-                    None
-                }
-            })
-            .unwrap_or_else(Utc::now),
+        // Seconds and nanoseconds, not UnixNano: that overflows outside 1678..2262 (and Go's
+        // zero time, year 1, is what a failed toDate gives).
+        Some(Value::Object(o)) if o.type_name() == "time.Time" => {
+            match (o.field("Unix"), o.field("Nanosecond")) {
+                (Some(Value::Int(secs, _)), Some(Value::Int(ns, _))) => Utc
+                    .timestamp_opt(secs, ns as u32)
+                    .single()
+                    .unwrap_or_else(Utc::now),
+                _ => Utc::now(),
+            }
+        }
         Some(Value::Int(i, _)) => Utc.timestamp_opt(*i, 0).single().unwrap_or_else(Utc::now),
         _ => Utc::now(),
     }

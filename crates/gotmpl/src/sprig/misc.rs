@@ -197,28 +197,30 @@ pub fn quote_meta(s: &str) -> String {
     o
 }
 
+/// Go's `regexp.Regexp.Split`.
 fn regex_split(re: &regex::Regex, s: &str, n: i64) -> Vec<String> {
     if n == 0 {
         return Vec::new();
     }
-    if s.is_empty() {
+    if !re.as_str().is_empty() && s.is_empty() {
         return vec![String::new()];
     }
+    let limit = if n > 0 { n as usize } else { usize::MAX };
     let mut out = Vec::new();
-    let mut beg = 0;
-    let mut end;
-    for m in re.find_iter(s) {
-        if n > 0 && out.len() as i64 == n - 1 {
+    let (mut beg, mut end) = (0, 0);
+    for m in re.find_iter(s).take(limit) {
+        if n > 0 && out.len() == limit - 1 {
             break;
         }
         end = m.start();
-        if m.end() == 0 {
-            continue;
+        if m.end() != 0 {
+            out.push(s[beg..end].to_string());
         }
-        out.push(s[beg..end].to_string());
         beg = m.end();
     }
-    out.push(s[beg..].to_string());
+    if end != s.len() {
+        out.push(s[beg..].to_string());
+    }
     out
 }
 

@@ -113,4 +113,10 @@ CASES = [
     # dates (deterministic ones)
     "{{ date \"2006-01-02 15:04:05 Mon Jan\" 0 }} {{ dateInZone \"2006-01-02T15:04:05Z07:00\" 86400 \"UTC\" }} {{ htmlDate 1700000000 }} {{ duration 3725 }} {{ duration 0 }} {{ durationRound \"2h10m\" }} {{ unixEpoch (toDate \"2006-01-02\" \"2020-05-01\") }}",
     "{{ toDate \"2006-01-02\" \"2020-05-01\" | date \"Jan 2, 2006 3:04PM\" }} {{ dateModify \"+1.5h\" (toDate \"2006-01-02\" \"2020-05-01\") | date \"2006-01-02 15:04\" }}",
+    # dates with zones and fractions, range errors, regexSplit corners, base64 like Go
+    "{{ \"2024-01-02T03:04:05+02:00\" | toDate \"2006-01-02T15:04:05Z07:00\" | date \"2006-01-02 15:04\" }} {{ \"2024-01-02T03:04:05.123456Z\" | toDate \"2006-01-02T15:04:05Z07:00\" | date \"15:04:05.000\" }} {{ \"Tue, 02 Jan 2024 03:04:05 -0700\" | toDate \"Mon, 02 Jan 2006 15:04:05 -0700\" | date \"2006-01-02T15:04\" }} {{ \"2024-01-02 03:04:05 UTC\" | toDate \"2006-01-02 15:04:05 MST\" | date \"2006-01-02\" }} {{ \" 2 Jan 2024\" | toDate \"_2 Jan 2006\" | date \"2006-01-02\" }} {{ \"2024-01-02T03:04:05.5Z\" | toDate \"2006-01-02T15:04:05.000Z07:00\" | date \"2006\" }}",
+    "{{ mustToDate \"2006-01-02\" \"2024-13-01\" }}",
+    "{{ mustToDate \"2006-01-02\" \"2024-02-30\" }}",
+    "{{ regexSplit \"\" \"abc\" -1 }} {{ regexSplit \"\" \"\" -1 }} {{ regexSplit \"z+\" \"pizz\" -1 }} {{ regexSplit \"z+\" \"\" -1 }} {{ regexSplit \"a\" \"banana\" 2 }} {{ regexSplit \"x*\" \"abc\" -1 }} {{ regexSplit \"x*\" \"abc\" 2 }}",
+    "{{ \"YQ==\\n\" | b64dec }} {{ \"YR==\" | b64dec }} {{ \"YWJ\" | b64dec }} {{ \"YW=J\" | b64dec }} {{ \"YWJj\\r\\nZA==\" | b64dec }}",
 ]
