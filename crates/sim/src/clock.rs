@@ -19,8 +19,16 @@ pub struct SimClock {
 impl SimClock {
     /// A clock running `scale` times faster than real time, starting now.
     pub fn new(scale: f64) -> SimClock {
-        let scale = if scale.is_finite() && scale > 0.0 { scale } else { 1.0 };
-        SimClock { scale, epoch_wall: Utc::now(), epoch_instant: Instant::now() }
+        let scale = if scale.is_finite() && scale > 0.0 {
+            scale
+        } else {
+            1.0
+        };
+        SimClock {
+            scale,
+            epoch_wall: Utc::now(),
+            epoch_instant: Instant::now(),
+        }
     }
 
     /// Simulated seconds per real second.
@@ -85,13 +93,17 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     let mut total = 0f64;
     let mut rest = s;
     while !rest.is_empty() {
-        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         if num_end == 0 {
             return None;
         }
         let value: f64 = rest[..num_end].parse().ok()?;
         rest = &rest[num_end..];
-        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let factor = match &rest[..unit_end] {
             "ns" => 1e-9,
             "us" | "µs" => 1e-6,
@@ -105,6 +117,11 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         total += value * factor;
     }
     (total.is_finite() && total < 1e12).then(|| Duration::from_secs_f64(total))
+}
+
+/// A Kubernetes timestamp (k8s-openapi's `jiff` based `Time`) as a chrono time.
+pub fn from_k8s(t: &k8s_openapi::jiff::Timestamp) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.as_second(), t.subsec_nanosecond().max(0) as u32).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -142,9 +159,4 @@ mod tests {
             let _ = parse_duration(&s);
         }
     }
-}
-
-/// A Kubernetes timestamp (k8s-openapi's `jiff` based `Time`) as a chrono time.
-pub fn from_k8s(t: &k8s_openapi::jiff::Timestamp) -> DateTime<Utc> {
-    DateTime::from_timestamp(t.as_second(), t.subsec_nanosecond().max(0) as u32).unwrap_or_default()
 }

@@ -46,7 +46,11 @@ pub enum Behavior {
 }
 
 fn annotation<'a>(pod: &'a Pod, key: &str) -> Option<&'a str> {
-    pod.metadata.annotations.as_ref()?.get(key).map(String::as_str)
+    pod.metadata
+        .annotations
+        .as_ref()?
+        .get(key)
+        .map(String::as_str)
 }
 
 /// Whether an image reference is one that never pulls: its name contains `notfound` or
@@ -71,7 +75,10 @@ pub fn container_crashes(c: &Container) -> bool {
 
 /// The pod's restart policy (`Always` when unset).
 pub fn restart_policy(pod: &Pod) -> &str {
-    pod.spec.as_ref().and_then(|s| s.restart_policy.as_deref()).unwrap_or("Always")
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.restart_policy.as_deref())
+        .unwrap_or("Always")
 }
 
 /// How a regular (or, with `init`, an init) container of `pod` behaves.
@@ -82,34 +89,52 @@ pub fn behavior(pod: &Pod, c: &Container, init: bool) -> Behavior {
     let exit_code = annotation(pod, ANN_EXIT_CODE).and_then(|v| v.trim().parse::<i32>().ok());
     if container_crashes(c) {
         let code = exit_code.filter(|c| *c != 0).unwrap_or(1);
-        return Behavior::Exits { after: CRASH_AFTER, code };
+        return Behavior::Exits {
+            after: CRASH_AFTER,
+            code,
+        };
     }
     if init {
-        return Behavior::Exits { after: INIT_RUN, code: 0 };
+        return Behavior::Exits {
+            after: INIT_RUN,
+            code: 0,
+        };
     }
     let duration = annotation(pod, ANN_DURATION).and_then(parse_duration);
     match (duration, restart_policy(pod)) {
-        (Some(after), _) => Behavior::Exits { after, code: exit_code.unwrap_or(0) },
-        (None, "Never" | "OnFailure") => {
-            Behavior::Exits { after: DEFAULT_RUN_TO_COMPLETION, code: exit_code.unwrap_or(0) }
-        }
+        (Some(after), _) => Behavior::Exits {
+            after,
+            code: exit_code.unwrap_or(0),
+        },
+        (None, "Never" | "OnFailure") => Behavior::Exits {
+            after: DEFAULT_RUN_TO_COMPLETION,
+            code: exit_code.unwrap_or(0),
+        },
         (None, _) => Behavior::RunsForever,
     }
 }
 
 /// How long pulling and creating a container of `pod` takes (simulated).
 pub fn start_delay(pod: &Pod) -> Duration {
-    annotation(pod, ANN_START_DELAY).and_then(parse_duration).unwrap_or(DEFAULT_START_DELAY)
+    annotation(pod, ANN_START_DELAY)
+        .and_then(parse_duration)
+        .unwrap_or(DEFAULT_START_DELAY)
 }
 
 /// How long the containers of a deleted pod take to stop (simulated): the annotation or 1s,
 /// never more than the grace period.
 pub fn shutdown_delay(pod: &Pod) -> Duration {
-    let wanted = annotation(pod, ANN_SHUTDOWN).and_then(parse_duration).unwrap_or(DEFAULT_SHUTDOWN);
+    let wanted = annotation(pod, ANN_SHUTDOWN)
+        .and_then(parse_duration)
+        .unwrap_or(DEFAULT_SHUTDOWN);
     let grace = pod
         .metadata
         .deletion_grace_period_seconds
-        .or_else(|| pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds))
+        .or_else(|| {
+            pod.spec
+                .as_ref()
+                .and_then(|s| s.termination_grace_period_seconds)
+        })
         .unwrap_or(30)
         .max(0);
     wanted.min(Duration::from_secs(grace as u64))
@@ -129,16 +154,28 @@ mod tests {
     fn pod(restart: &str, ann: &[(&str, &str)], c: Container) -> Pod {
         Pod {
             metadata: kube::api::ObjectMeta {
-                annotations: Some(ann.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>()),
+                annotations: Some(
+                    ann.iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect::<BTreeMap<_, _>>(),
+                ),
                 ..Default::default()
             },
-            spec: Some(PodSpec { restart_policy: Some(restart.into()), containers: vec![c], ..Default::default() }),
+            spec: Some(PodSpec {
+                restart_policy: Some(restart.into()),
+                containers: vec![c],
+                ..Default::default()
+            }),
             status: None,
         }
     }
 
     fn container(image: &str) -> Container {
-        Container { name: "c".into(), image: Some(image.into()), ..Default::default() }
+        Container {
+            name: "c".into(),
+            image: Some(image.into()),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -157,7 +194,11 @@ mod tests {
         c.args = Some(vec!["sh".into(), "-c".into(), "exit 1 # CRASH".into()]);
         assert!(container_crashes(&c));
         let mut c = container("busybox");
-        c.env = Some(vec![EnvVar { name: "MODE".into(), value: Some("CRASH".into()), value_from: None }]);
+        c.env = Some(vec![EnvVar {
+            name: "MODE".into(),
+            value: Some("CRASH".into()),
+            value_from: None,
+        }]);
         assert!(container_crashes(&c));
         assert!(container_crashes(&container("example/crashloop:1")));
     }
@@ -165,19 +206,35 @@ mod tests {
     #[test]
     fn behaviors() {
         let p = pod("Always", &[], container("nginx"));
-        assert_eq!(behavior(&p, &p.spec.as_ref().unwrap().containers[0], false), Behavior::RunsForever);
+        assert_eq!(
+            behavior(&p, &p.spec.as_ref().unwrap().containers[0], false),
+            Behavior::RunsForever
+        );
         let p = pod("Never", &[], container("busybox"));
         assert_eq!(
             behavior(&p, &p.spec.as_ref().unwrap().containers[0], false),
-            Behavior::Exits { after: DEFAULT_RUN_TO_COMPLETION, code: 0 }
+            Behavior::Exits {
+                after: DEFAULT_RUN_TO_COMPLETION,
+                code: 0
+            }
         );
-        let p = pod("Never", &[(ANN_DURATION, "30s"), (ANN_EXIT_CODE, "3")], container("busybox"));
+        let p = pod(
+            "Never",
+            &[(ANN_DURATION, "30s"), (ANN_EXIT_CODE, "3")],
+            container("busybox"),
+        );
         assert_eq!(
             behavior(&p, &p.spec.as_ref().unwrap().containers[0], false),
-            Behavior::Exits { after: Duration::from_secs(30), code: 3 }
+            Behavior::Exits {
+                after: Duration::from_secs(30),
+                code: 3
+            }
         );
         let p = pod("Always", &[], container("nginx:bad"));
-        assert_eq!(behavior(&p, &p.spec.as_ref().unwrap().containers[0], false), Behavior::NeverPulls);
+        assert_eq!(
+            behavior(&p, &p.spec.as_ref().unwrap().containers[0], false),
+            Behavior::NeverPulls
+        );
     }
 
     #[test]

@@ -71,7 +71,9 @@ where
     K::DynamicType: Default + Eq + Hash + Clone + Send + Sync,
 {
     let (reader, writer) = reflector::store();
-    let stream = watcher(api, watcher::Config::default()).default_backoff().reflect(writer);
+    let stream = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer);
     tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);
         loop {
@@ -91,7 +93,12 @@ where
 /// How long a controller waits after a wake-up for more events before its pass.
 const COALESCE: Duration = Duration::from_millis(15);
 
-fn spawn_loop<R: Reconcile>(mut r: R, ctx: Arc<Ctx>, kick: Arc<Notify>, shutdown: CancellationToken) {
+fn spawn_loop<R: Reconcile>(
+    mut r: R,
+    ctx: Arc<Ctx>,
+    kick: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
     tokio::spawn(async move {
         loop {
             let next = r.pass(&ctx).await;
@@ -111,7 +118,11 @@ fn spawn_loop<R: Reconcile>(mut r: R, ctx: Arc<Ctx>, kick: Arc<Notify>, shutdown
     });
 }
 
-pub(crate) async fn run(client: Client, config: SimConfig, shutdown: CancellationToken) -> Result<(), SimError> {
+pub(crate) async fn run(
+    client: Client,
+    config: SimConfig,
+    shutdown: CancellationToken,
+) -> Result<(), SimError> {
     let seed = config.seed.unwrap_or(0);
     let clock = SimClock::new(config.time_scale);
     nodes::ensure_nodes(&client, &config, seed).await?;
@@ -133,20 +144,56 @@ pub(crate) async fn run(client: Client, config: SimConfig, shutdown: Cancellatio
             ],
             s.clone(),
         ),
-        nodes: reflect::<Node>(Api::all(client.clone()), vec![k.scheduler.clone(), k.kubelet.clone(), k.daemonset.clone()], s.clone()),
-        replicasets: reflect::<ReplicaSet>(Api::all(client.clone()), vec![k.replicaset.clone(), k.deployment.clone()], s.clone()),
-        deployments: reflect::<Deployment>(Api::all(client.clone()), vec![k.deployment.clone()], s.clone()),
-        statefulsets: reflect::<StatefulSet>(Api::all(client.clone()), vec![k.statefulset.clone()], s.clone()),
-        daemonsets: reflect::<DaemonSet>(Api::all(client.clone()), vec![k.daemonset.clone()], s.clone()),
-        jobs: reflect::<Job>(Api::all(client.clone()), vec![k.job.clone(), k.cronjob.clone()], s.clone()),
-        cronjobs: reflect::<CronJob>(Api::all(client.clone()), vec![k.cronjob.clone()], s.clone()),
-        services: reflect::<Service>(Api::all(client.clone()), vec![k.endpoints.clone()], s.clone()),
-        pvcs: reflect::<PersistentVolumeClaim>(
+        nodes: reflect::<Node>(
             Api::all(client.clone()),
-            vec![k.volumes.clone(), k.scheduler.clone(), k.statefulset.clone()],
+            vec![k.scheduler.clone(), k.kubelet.clone(), k.daemonset.clone()],
             s.clone(),
         ),
-        pvs: reflect::<PersistentVolume>(Api::all(client.clone()), vec![k.volumes.clone()], s.clone()),
+        replicasets: reflect::<ReplicaSet>(
+            Api::all(client.clone()),
+            vec![k.replicaset.clone(), k.deployment.clone()],
+            s.clone(),
+        ),
+        deployments: reflect::<Deployment>(
+            Api::all(client.clone()),
+            vec![k.deployment.clone()],
+            s.clone(),
+        ),
+        statefulsets: reflect::<StatefulSet>(
+            Api::all(client.clone()),
+            vec![k.statefulset.clone()],
+            s.clone(),
+        ),
+        daemonsets: reflect::<DaemonSet>(
+            Api::all(client.clone()),
+            vec![k.daemonset.clone()],
+            s.clone(),
+        ),
+        jobs: reflect::<Job>(
+            Api::all(client.clone()),
+            vec![k.job.clone(), k.cronjob.clone()],
+            s.clone(),
+        ),
+        cronjobs: reflect::<CronJob>(Api::all(client.clone()), vec![k.cronjob.clone()], s.clone()),
+        services: reflect::<Service>(
+            Api::all(client.clone()),
+            vec![k.endpoints.clone()],
+            s.clone(),
+        ),
+        pvcs: reflect::<PersistentVolumeClaim>(
+            Api::all(client.clone()),
+            vec![
+                k.volumes.clone(),
+                k.scheduler.clone(),
+                k.statefulset.clone(),
+            ],
+            s.clone(),
+        ),
+        pvs: reflect::<PersistentVolume>(
+            Api::all(client.clone()),
+            vec![k.volumes.clone()],
+            s.clone(),
+        ),
         client,
         config,
         clock,
@@ -172,16 +219,66 @@ pub(crate) async fn run(client: Client, config: SimConfig, shutdown: Cancellatio
         _ = ready => {}
     }
     let c = || ctx.clone();
-    spawn_loop(scheduler::Scheduler::default(), c(), k.scheduler.clone(), s.clone());
-    spawn_loop(kubelet::Kubelet::default(), c(), k.kubelet.clone(), s.clone());
-    spawn_loop(controllers::replicaset::ReplicaSets::default(), c(), k.replicaset.clone(), s.clone());
-    spawn_loop(controllers::deployment::Deployments::default(), c(), k.deployment.clone(), s.clone());
-    spawn_loop(controllers::statefulset::StatefulSets::default(), c(), k.statefulset.clone(), s.clone());
-    spawn_loop(controllers::daemonset::DaemonSets::default(), c(), k.daemonset.clone(), s.clone());
-    spawn_loop(controllers::job::Jobs::default(), c(), k.job.clone(), s.clone());
-    spawn_loop(controllers::cronjob::CronJobs::default(), c(), k.cronjob.clone(), s.clone());
-    spawn_loop(controllers::endpoints::Endpoints::default(), c(), k.endpoints.clone(), s.clone());
-    spawn_loop(controllers::volumes::Volumes::default(), c(), k.volumes.clone(), s.clone());
+    spawn_loop(
+        scheduler::Scheduler::default(),
+        c(),
+        k.scheduler.clone(),
+        s.clone(),
+    );
+    spawn_loop(
+        kubelet::Kubelet::default(),
+        c(),
+        k.kubelet.clone(),
+        s.clone(),
+    );
+    spawn_loop(
+        controllers::replicaset::ReplicaSets::default(),
+        c(),
+        k.replicaset.clone(),
+        s.clone(),
+    );
+    spawn_loop(
+        controllers::deployment::Deployments::default(),
+        c(),
+        k.deployment.clone(),
+        s.clone(),
+    );
+    spawn_loop(
+        controllers::statefulset::StatefulSets::default(),
+        c(),
+        k.statefulset.clone(),
+        s.clone(),
+    );
+    spawn_loop(
+        controllers::daemonset::DaemonSets::default(),
+        c(),
+        k.daemonset.clone(),
+        s.clone(),
+    );
+    spawn_loop(
+        controllers::job::Jobs::default(),
+        c(),
+        k.job.clone(),
+        s.clone(),
+    );
+    spawn_loop(
+        controllers::cronjob::CronJobs::default(),
+        c(),
+        k.cronjob.clone(),
+        s.clone(),
+    );
+    spawn_loop(
+        controllers::endpoints::Endpoints::default(),
+        c(),
+        k.endpoints.clone(),
+        s.clone(),
+    );
+    spawn_loop(
+        controllers::volumes::Volumes::default(),
+        c(),
+        k.volumes.clone(),
+        s.clone(),
+    );
     nodes::heartbeats(ctx.clone(), shutdown.clone()).await;
     Ok(())
 }
@@ -202,8 +299,19 @@ impl CreationOrder {
         self.first_seen
             .entry(uid)
             .or_insert_with(|| {
-                let rv = meta.resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(u64::MAX);
-                (rv, format!("{}/{}", meta.namespace.as_deref().unwrap_or(""), meta.name.as_deref().unwrap_or("")))
+                let rv = meta
+                    .resource_version
+                    .as_deref()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(u64::MAX);
+                (
+                    rv,
+                    format!(
+                        "{}/{}",
+                        meta.namespace.as_deref().unwrap_or(""),
+                        meta.name.as_deref().unwrap_or("")
+                    ),
+                )
             })
             .clone()
     }

@@ -68,18 +68,44 @@ impl Recorder {
     }
 
     /// Records a `Normal` event.
-    pub fn normal(&self, component: &'static str, involved: Involved, reason: &str, message: String) {
+    pub fn normal(
+        &self,
+        component: &'static str,
+        involved: Involved,
+        reason: &str,
+        message: String,
+    ) {
         self.send(component, involved, false, reason, message, None);
     }
 
     /// Records a `Warning` event.
-    pub fn warning(&self, component: &'static str, involved: Involved, reason: &str, message: String) {
+    pub fn warning(
+        &self,
+        component: &'static str,
+        involved: Involved,
+        reason: &str,
+        message: String,
+    ) {
         self.send(component, involved, true, reason, message, None);
     }
 
     /// Records an event from a kubelet on `host`.
-    pub fn kubelet(&self, host: &str, involved: Involved, warning: bool, reason: &str, message: String) {
-        self.send("kubelet", involved, warning, reason, message, Some(host.to_string()));
+    pub fn kubelet(
+        &self,
+        host: &str,
+        involved: Involved,
+        warning: bool,
+        reason: &str,
+        message: String,
+    ) {
+        self.send(
+            "kubelet",
+            involved,
+            warning,
+            reason,
+            message,
+            Some(host.to_string()),
+        );
     }
 
     fn send(
@@ -91,7 +117,14 @@ impl Recorder {
         message: String,
         host: Option<String>,
     ) {
-        let record = Record { involved, warning, reason: reason.to_string(), message, component, host };
+        let record = Record {
+            involved,
+            warning,
+            reason: reason.to_string(),
+            message,
+            component,
+            host,
+        };
         if self.tx.try_send(record).is_err() {
             tracing::debug!("sim event queue full; event dropped");
         }
@@ -116,8 +149,17 @@ async fn write_loop(client: Client, rx: mpsc::Receiver<Record>, shutdown: Cancel
         }
         let mut writes = Vec::new();
         for r in batch {
-            let ns = r.involved.namespace.clone().unwrap_or_else(|| "default".into());
-            let key = (ns.clone(), r.involved.uid.clone(), r.reason.clone(), r.message.clone());
+            let ns = r
+                .involved
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".into());
+            let key = (
+                ns.clone(),
+                r.involved.uid.clone(),
+                r.reason.clone(),
+                r.message.clone(),
+            );
             let now = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
             let api: Api<Event> = Api::namespaced(client.clone(), &ns);
             if let Some((name, count)) = seen.get_mut(&key) {
@@ -125,8 +167,11 @@ async fn write_loop(client: Client, rx: mpsc::Receiver<Record>, shutdown: Cancel
                 let body = json!({"count": *count, "lastTimestamp": now});
                 let name = name.clone();
                 writes.push(Box::pin(async move {
-                    let _ = api.patch(&name, &PatchParams::default(), &Patch::Merge(&body)).await;
-                }) as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>);
+                    let _ = api
+                        .patch(&name, &PatchParams::default(), &Patch::Merge(&body))
+                        .await;
+                })
+                    as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>);
                 continue;
             }
             serial += 1;
@@ -166,11 +211,16 @@ async fn write_loop(client: Client, rx: mpsc::Receiver<Record>, shutdown: Cancel
                 }
             }));
         }
-        futures::stream::iter(writes).buffer_unordered(8).collect::<Vec<()>>().await;
+        futures::stream::iter(writes)
+            .buffer_unordered(8)
+            .collect::<Vec<()>>()
+            .await;
     }
 }
 
-fn tokio_stream_from<T: Send + 'static>(mut rx: mpsc::Receiver<T>) -> impl futures::Stream<Item = T> {
+fn tokio_stream_from<T: Send + 'static>(
+    mut rx: mpsc::Receiver<T>,
+) -> impl futures::Stream<Item = T> {
     async_stream::stream! {
         while let Some(x) = rx.recv().await {
             yield x;

@@ -33,7 +33,9 @@ pub fn unit(seed: u64, key: &str) -> f64 {
 /// without vowels or confusable characters.
 pub fn safe_encode(s: &str) -> String {
     const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    s.chars().map(|c| ALPHANUMS[(c as usize) % ALPHANUMS.len()] as char).collect()
+    s.chars()
+        .map(|c| ALPHANUMS[(c as usize) % ALPHANUMS.len()] as char)
+        .collect()
 }
 
 /// The `pod-template-hash` of a pod template: FNV-32a over the template (as canonical JSON, since
@@ -53,7 +55,11 @@ pub fn canonical(value: &Value) -> Value {
         Value::Object(m) => {
             let mut keys: Vec<&String> = m.keys().collect();
             keys.sort();
-            Value::Object(keys.into_iter().map(|k| (k.clone(), canonical(&m[k]))).collect())
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), canonical(&m[k])))
+                    .collect(),
+            )
         }
         Value::Array(a) => Value::Array(a.iter().map(canonical).collect()),
         other => other.clone(),
@@ -76,7 +82,11 @@ mod tests {
     fn safe_encoding_like_apimachinery() {
         // '0' is 48, 48 % 27 = 21 -> '4'; '1' is 49 -> '5'.
         assert_eq!(safe_encode("01"), "45");
-        assert!(safe_encode("3735928559").chars().all(|c| "bcdfghjklmnpqrstvwxz2456789".contains(c)));
+        assert!(
+            safe_encode("3735928559")
+                .chars()
+                .all(|c| "bcdfghjklmnpqrstvwxz2456789".contains(c))
+        );
     }
 
     #[test]

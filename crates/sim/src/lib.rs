@@ -8,8 +8,8 @@
 //! [`metrics::node_metrics`]. Failure conventions are in `README.md` and [`conventions`].
 
 pub mod clock;
-pub mod conventions;
 mod controllers;
+pub mod conventions;
 mod engine;
 mod events;
 pub mod hash;
@@ -88,16 +88,27 @@ impl SimConfig {
     /// Checks the values a CLI could get wrong.
     pub fn validate(&self) -> Result<(), SimError> {
         if !(self.time_scale.is_finite() && self.time_scale > 0.0) {
-            return Err(SimError::Config(format!("time scale must be > 0, got {}", self.time_scale)));
+            return Err(SimError::Config(format!(
+                "time scale must be > 0, got {}",
+                self.time_scale
+            )));
         }
         if quantity::parse_cpu_millis(&self.node_cpu).is_none() {
-            return Err(SimError::Config(format!("node cpu {:?} is not a quantity", self.node_cpu)));
+            return Err(SimError::Config(format!(
+                "node cpu {:?} is not a quantity",
+                self.node_cpu
+            )));
         }
         if quantity::parse_bytes(&self.node_memory).is_none() {
-            return Err(SimError::Config(format!("node memory {:?} is not a quantity", self.node_memory)));
+            return Err(SimError::Config(format!(
+                "node memory {:?} is not a quantity",
+                self.node_memory
+            )));
         }
         if self.nodes > 4096 {
-            return Err(SimError::Config("at most 4096 nodes (pod CIDRs are 10.244.N.0/24)".into()));
+            return Err(SimError::Config(
+                "at most 4096 nodes (pod CIDRs are 10.244.N.0/24)".into(),
+            ));
         }
         Ok(())
     }
@@ -105,7 +116,11 @@ impl SimConfig {
 
 /// Creates the nodes and the default StorageClass, then runs every controller until
 /// `shutdown` is cancelled.
-pub async fn run(client: kube::Client, config: SimConfig, shutdown: CancellationToken) -> Result<(), SimError> {
+pub async fn run(
+    client: kube::Client,
+    config: SimConfig,
+    shutdown: CancellationToken,
+) -> Result<(), SimError> {
     config.validate()?;
     engine::run(client, config, shutdown).await
 }

@@ -34,7 +34,15 @@ pub struct LogOptions {
 
 impl Default for LogOptions {
     fn default() -> LogOptions {
-        LogOptions { previous: false, timestamps: false, tail_lines: None, since_seconds: None, since_time: None, limit_bytes: None, time_scale: 1.0 }
+        LogOptions {
+            previous: false,
+            timestamps: false,
+            tail_lines: None,
+            since_seconds: None,
+            since_time: None,
+            limit_bytes: None,
+            time_scale: 1.0,
+        }
     }
 }
 
@@ -81,7 +89,9 @@ struct Instance {
 }
 
 fn ts(v: &Value) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(v.as_str()?).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(v.as_str()?)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 fn instance(pod: &Value, container: &str, opts: &LogOptions) -> Result<Instance, LogError> {
@@ -97,18 +107,35 @@ fn instance(pod: &Value, container: &str, opts: &LogOptions) -> Result<Instance,
         .filter_map(|k| pod["spec"][*k].as_array())
         .flatten()
         .any(|c| c["name"] == container);
-    let not_started = |reason: &str| LogError::NotStarted { container: container.into(), pod: pod_name.clone(), reason: reason.into() };
+    let not_started = |reason: &str| LogError::NotStarted {
+        container: container.into(),
+        pod: pod_name.clone(),
+        reason: reason.into(),
+    };
     let Some(status) = statuses else {
-        return Err(if in_spec { not_started("ContainerCreating") } else { LogError::NoSuchContainer { container: container.into(), pod: pod_name.clone() } });
+        return Err(if in_spec {
+            not_started("ContainerCreating")
+        } else {
+            LogError::NoSuchContainer {
+                container: container.into(),
+                pod: pod_name.clone(),
+            }
+        });
     };
     let restarts = status["restartCount"].as_u64().unwrap_or(0);
     let state = &status["state"];
     let last = &status["lastState"]["terminated"];
     let (which, restart) = if opts.previous {
         if last.is_object() {
-            (last, restarts.saturating_sub(if state["running"].is_object() { 1 } else { 0 }))
+            (
+                last,
+                restarts.saturating_sub(if state["running"].is_object() { 1 } else { 0 }),
+            )
         } else {
-            return Err(LogError::NoPrevious { container: container.into(), pod: pod_name.clone() });
+            return Err(LogError::NoPrevious {
+                container: container.into(),
+                pod: pod_name.clone(),
+            });
         }
     } else if state["running"].is_object() {
         (&state["running"], restarts)
@@ -117,11 +144,19 @@ fn instance(pod: &Value, container: &str, opts: &LogOptions) -> Result<Instance,
     } else if last.is_object() {
         (last, restarts)
     } else {
-        return Err(not_started(state["waiting"]["reason"].as_str().unwrap_or("ContainerCreating")));
+        return Err(not_started(
+            state["waiting"]["reason"]
+                .as_str()
+                .unwrap_or("ContainerCreating"),
+        ));
     };
     let start = ts(&which["startedAt"]).ok_or_else(|| not_started("ContainerCreating"))?;
     let key = format!("{uid}/{container}/{restart}");
-    let scale = if opts.time_scale.is_finite() && opts.time_scale > 0.0 { opts.time_scale } else { 1.0 };
+    let scale = if opts.time_scale.is_finite() && opts.time_scale > 0.0 {
+        opts.time_scale
+    } else {
+        1.0
+    };
     let sim_interval = 2.0 + (fnv64a(key.as_bytes()) % 4) as f64;
     Ok(Instance {
         image: status["image"].as_str().unwrap_or("").to_string(),
@@ -133,7 +168,14 @@ fn instance(pod: &Value, container: &str, opts: &LogOptions) -> Result<Instance,
     })
 }
 
-const PATHS: [&str; 6] = ["/", "/healthz", "/api/v1/items", "/api/v1/items/42", "/static/app.js", "/login"];
+const PATHS: [&str; 6] = [
+    "/",
+    "/healthz",
+    "/api/v1/items",
+    "/api/v1/items/42",
+    "/static/app.js",
+    "/login",
+];
 
 fn line_text(inst: &Instance, k: u64, at: DateTime<Utc>, last: bool) -> String {
     let h = fnv64a(format!("{}/{k}", inst.key).as_bytes());
@@ -150,7 +192,14 @@ fn line_text(inst: &Instance, k: u64, at: DateTime<Utc>, last: bool) -> String {
         (0, true) => "/docker-entrypoint.sh: Configuration complete; ready for start up".into(),
         (1, true) => "nginx: using the \"epoll\" event method".into(),
         (2, true) => "nginx: start worker processes".into(),
-        (0, false) => format!("starting {} (simulated by orrery)", if inst.image.is_empty() { "container" } else { &inst.image }),
+        (0, false) => format!(
+            "starting {} (simulated by orrery)",
+            if inst.image.is_empty() {
+                "container"
+            } else {
+                &inst.image
+            }
+        ),
         (1, false) => "loaded configuration".into(),
         (2, false) => "listening on :8080".into(),
         (_, true) => format!(
@@ -172,7 +221,11 @@ fn line_text(inst: &Instance, k: u64, at: DateTime<Utc>, last: bool) -> String {
 fn render(inst: &Instance, k: u64, total: u64, timestamps: bool) -> String {
     let at = line_time(inst, k);
     let text = line_text(inst, k, at, inst.end.is_some() && k + 1 == total);
-    if timestamps { format!("{} {text}", at.to_rfc3339_opts(SecondsFormat::Nanos, true)) } else { text }
+    if timestamps {
+        format!("{} {text}", at.to_rfc3339_opts(SecondsFormat::Nanos, true))
+    } else {
+        text
+    }
 }
 
 fn line_time(inst: &Instance, k: u64) -> DateTime<Utc> {
@@ -184,15 +237,23 @@ fn written_by(inst: &Instance, now: DateTime<Utc>) -> u64 {
     let end = inst.end.map_or(now, |e| e.min(now));
     let elapsed = (end - inst.start).to_std().unwrap_or_default();
     let n = (elapsed.as_secs_f64() / inst.interval.as_secs_f64().max(1e-9)).floor() as u64 + 1;
-    if inst.end.is_some_and(|e| e <= now) { n + 1 } else { n }
+    if inst.end.is_some_and(|e| e <= now) {
+        n + 1
+    } else {
+        n
+    }
 }
 
 fn first_line(inst: &Instance, total: u64, opts: &LogOptions, now: DateTime<Utc>) -> u64 {
     let mut first = total.saturating_sub(MAX_LINES);
-    let since = opts.since_time.or_else(|| opts.since_seconds.map(|s| now - chrono::Duration::seconds(s.max(0))));
+    let since = opts.since_time.or_else(|| {
+        opts.since_seconds
+            .map(|s| now - chrono::Duration::seconds(s.max(0)))
+    });
     if let Some(since) = since {
         let after = (since - inst.start).to_std().unwrap_or_default();
-        first = first.max((after.as_secs_f64() / inst.interval.as_secs_f64().max(1e-9)).ceil() as u64);
+        first =
+            first.max((after.as_secs_f64() / inst.interval.as_secs_f64().max(1e-9)).ceil() as u64);
     }
     if let Some(t) = opts.tail_lines {
         first = first.max(total.saturating_sub(t.max(0) as u64));
@@ -202,7 +263,12 @@ fn first_line(inst: &Instance, total: u64, opts: &LogOptions, now: DateTime<Utc>
 
 /// The log lines of `container` in `pod` (a Pod as JSON) up to `now`, honouring `tailLines`,
 /// `sinceSeconds`/`sinceTime`, `previous`, `timestamps` and `limitBytes`.
-pub fn log_lines(pod: &Value, container: &str, opts: &LogOptions, now: DateTime<Utc>) -> Result<Vec<String>, LogError> {
+pub fn log_lines(
+    pod: &Value,
+    container: &str,
+    opts: &LogOptions,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, LogError> {
     let inst = instance(pod, container, opts)?;
     let total = written_by(&inst, now);
     let mut out = Vec::new();
@@ -220,7 +286,11 @@ pub fn log_lines(pod: &Value, container: &str, opts: &LogOptions, now: DateTime<
 
 /// `follow=true`: the lines so far, then each new line when the simulated container writes
 /// it, until the instance exits (as given in `pod`) or the receiver is dropped.
-pub fn follow_stream(pod: Value, container: String, opts: LogOptions) -> Result<impl Stream<Item = String> + Send, LogError> {
+pub fn follow_stream(
+    pod: Value,
+    container: String,
+    opts: LogOptions,
+) -> Result<impl Stream<Item = String> + Send, LogError> {
     let inst = instance(&pod, &container, &opts)?;
     Ok(async_stream::stream! {
         let now = Utc::now();
@@ -261,7 +331,11 @@ mod tests {
 
     #[test]
     fn lines_are_deterministic_and_grow_with_time() {
-        let p = pod(json!({"running": {"startedAt": "2026-01-01T00:00:00Z"}}), json!({}), 0);
+        let p = pod(
+            json!({"running": {"startedAt": "2026-01-01T00:00:00Z"}}),
+            json!({}),
+            0,
+        );
         let o = LogOptions::default();
         let a = log_lines(&p, "nginx", &o, t("2026-01-01T00:01:00Z")).unwrap();
         let b = log_lines(&p, "nginx", &o, t("2026-01-01T00:01:00Z")).unwrap();
@@ -275,18 +349,50 @@ mod tests {
 
     #[test]
     fn tail_since_timestamps_and_limit() {
-        let p = pod(json!({"running": {"startedAt": "2026-01-01T00:00:00Z"}}), json!({}), 0);
+        let p = pod(
+            json!({"running": {"startedAt": "2026-01-01T00:00:00Z"}}),
+            json!({}),
+            0,
+        );
         let now = t("2026-01-01T00:10:00Z");
         let all = log_lines(&p, "nginx", &LogOptions::default(), now).unwrap();
-        let tail = log_lines(&p, "nginx", &LogOptions { tail_lines: Some(3), ..Default::default() }, now).unwrap();
+        let tail = log_lines(
+            &p,
+            "nginx",
+            &LogOptions {
+                tail_lines: Some(3),
+                ..Default::default()
+            },
+            now,
+        )
+        .unwrap();
         assert_eq!(tail, all[all.len() - 3..].to_vec());
-        let since = log_lines(&p, "nginx", &LogOptions { since_seconds: Some(30), timestamps: true, ..Default::default() }, now).unwrap();
+        let since = log_lines(
+            &p,
+            "nginx",
+            &LogOptions {
+                since_seconds: Some(30),
+                timestamps: true,
+                ..Default::default()
+            },
+            now,
+        )
+        .unwrap();
         assert!(!since.is_empty() && since.len() < 20);
         for l in &since {
             let stamp = t(l.split(' ').next().unwrap());
             assert!(stamp >= t("2026-01-01T00:09:30Z"));
         }
-        let limited = log_lines(&p, "nginx", &LogOptions { limit_bytes: Some(100), ..Default::default() }, now).unwrap();
+        let limited = log_lines(
+            &p,
+            "nginx",
+            &LogOptions {
+                limit_bytes: Some(100),
+                ..Default::default()
+            },
+            now,
+        )
+        .unwrap();
         assert!(limited.iter().map(|l| l.len() + 1).sum::<usize>() <= 100);
     }
 
@@ -298,25 +404,74 @@ mod tests {
             2,
         );
         let now = t("2026-01-01T01:00:00Z");
-        let prev = log_lines(&crashed, "nginx", &LogOptions { previous: true, ..Default::default() }, now).unwrap();
+        let prev = log_lines(
+            &crashed,
+            "nginx",
+            &LogOptions {
+                previous: true,
+                ..Default::default()
+            },
+            now,
+        )
+        .unwrap();
         assert!(prev.last().unwrap().contains("exiting with code 1"));
         assert!(prev.len() < 15);
-        let fresh = pod(json!({"running": {"startedAt": "2026-01-01T00:00:00Z"}}), json!({}), 0);
-        assert!(matches!(log_lines(&fresh, "nginx", &LogOptions { previous: true, ..Default::default() }, now), Err(LogError::NoPrevious { .. })));
-        assert!(matches!(log_lines(&fresh, "other", &LogOptions::default(), now), Err(LogError::NoSuchContainer { .. })));
-        let waiting = pod(json!({"waiting": {"reason": "ImagePullBackOff"}}), json!({}), 0);
+        let fresh = pod(
+            json!({"running": {"startedAt": "2026-01-01T00:00:00Z"}}),
+            json!({}),
+            0,
+        );
+        assert!(matches!(
+            log_lines(
+                &fresh,
+                "nginx",
+                &LogOptions {
+                    previous: true,
+                    ..Default::default()
+                },
+                now
+            ),
+            Err(LogError::NoPrevious { .. })
+        ));
+        assert!(matches!(
+            log_lines(&fresh, "other", &LogOptions::default(), now),
+            Err(LogError::NoSuchContainer { .. })
+        ));
+        let waiting = pod(
+            json!({"waiting": {"reason": "ImagePullBackOff"}}),
+            json!({}),
+            0,
+        );
         assert_eq!(
-            log_lines(&waiting, "nginx", &LogOptions::default(), now).unwrap_err().to_string(),
+            log_lines(&waiting, "nginx", &LogOptions::default(), now)
+                .unwrap_err()
+                .to_string(),
             "container \"nginx\" in pod \"web-1\" is waiting to start: ImagePullBackOff"
         );
     }
 
     #[test]
     fn time_scale_speeds_lines_up() {
-        let p = pod(json!({"running": {"startedAt": "2026-01-01T00:00:00Z"}}), json!({}), 0);
+        let p = pod(
+            json!({"running": {"startedAt": "2026-01-01T00:00:00Z"}}),
+            json!({}),
+            0,
+        );
         let now = t("2026-01-01T00:01:00Z");
-        let slow = log_lines(&p, "nginx", &LogOptions::default(), now).unwrap().len();
-        let fast = log_lines(&p, "nginx", &LogOptions { time_scale: 10.0, ..Default::default() }, now).unwrap().len();
+        let slow = log_lines(&p, "nginx", &LogOptions::default(), now)
+            .unwrap()
+            .len();
+        let fast = log_lines(
+            &p,
+            "nginx",
+            &LogOptions {
+                time_scale: 10.0,
+                ..Default::default()
+            },
+            now,
+        )
+        .unwrap()
+        .len();
         assert!(fast > slow * 8, "{fast} vs {slow}");
     }
 
@@ -324,9 +479,23 @@ mod tests {
     async fn follow_yields_new_lines_over_time() {
         use futures::StreamExt;
         let start = Utc::now() - chrono::Duration::seconds(1);
-        let p = pod(json!({"running": {"startedAt": start.to_rfc3339()}}), json!({}), 0);
-        let s = follow_stream(p, "nginx".into(), LogOptions { time_scale: 50.0, ..Default::default() }).unwrap();
-        let got: Vec<String> = tokio::time::timeout(Duration::from_secs(5), s.take(40).collect()).await.unwrap();
+        let p = pod(
+            json!({"running": {"startedAt": start.to_rfc3339()}}),
+            json!({}),
+            0,
+        );
+        let s = follow_stream(
+            p,
+            "nginx".into(),
+            LogOptions {
+                time_scale: 50.0,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let got: Vec<String> = tokio::time::timeout(Duration::from_secs(5), s.take(40).collect())
+            .await
+            .unwrap();
         assert_eq!(got.len(), 40);
     }
 

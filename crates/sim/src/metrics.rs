@@ -13,13 +13,21 @@ const NODE_OVERHEAD_CPU_MILLIS: f64 = 80.0;
 const NODE_OVERHEAD_MEMORY: f64 = 600.0 * 1024.0 * 1024.0;
 
 fn quantity<'a>(c: &'a Value, kind: &str) -> Option<&'a str> {
-    c["resources"]["requests"][kind].as_str().or_else(|| c["resources"]["limits"][kind].as_str())
+    c["resources"]["requests"][kind]
+        .as_str()
+        .or_else(|| c["resources"]["limits"][kind].as_str())
 }
 
 /// (nanocores, bytes) one container uses at `now`.
 fn container_usage(key: &str, c: &Value, now: DateTime<Utc>) -> (f64, f64) {
-    let cpu_base = quantity(c, "cpu").and_then(parse_cpu_millis).map(|m| m as f64).unwrap_or(20.0 + 80.0 * unit(1, key));
-    let mem_base = quantity(c, "memory").and_then(parse_bytes).map(|b| b as f64).unwrap_or((16.0 + 112.0 * unit(2, key)) * 1024.0 * 1024.0);
+    let cpu_base = quantity(c, "cpu")
+        .and_then(parse_cpu_millis)
+        .map(|m| m as f64)
+        .unwrap_or(20.0 + 80.0 * unit(1, key));
+    let mem_base = quantity(c, "memory")
+        .and_then(parse_bytes)
+        .map(|b| b as f64)
+        .unwrap_or((16.0 + 112.0 * unit(2, key)) * 1024.0 * 1024.0);
     let phase = unit(3, key) * std::f64::consts::TAU;
     let wave = ((now.timestamp() as f64 / 600.0) * std::f64::consts::TAU + phase).sin();
     let cpu_frac = (0.1 + 0.5 * unit(4, key) + 0.1 * wave).clamp(0.01, 1.0);
@@ -117,7 +125,9 @@ mod tests {
     use super::*;
 
     fn pod(name: &str, phase: &str, req: Option<(&str, &str)>) -> Value {
-        let resources = req.map(|(c, m)| json!({"requests": {"cpu": c, "memory": m}})).unwrap_or(json!({}));
+        let resources = req
+            .map(|(c, m)| json!({"requests": {"cpu": c, "memory": m}}))
+            .unwrap_or(json!({}));
         json!({"metadata": {"name": name, "namespace": "default", "uid": format!("uid-{name}")},
                "spec": {"containers": [{"name": "app", "resources": resources}]},
                "status": {"phase": phase}})
@@ -139,7 +149,10 @@ mod tests {
         assert_eq!(m1["apiVersion"], "metrics.k8s.io/v1beta1");
         assert!(pod_metrics(&pod("b", "Pending", None), now).is_none());
         let other = pod_metrics(&pod("c", "Running", Some(("500m", "256Mi"))), now).unwrap();
-        assert_ne!(m1["containers"][0]["usage"], other["containers"][0]["usage"]);
+        assert_ne!(
+            m1["containers"][0]["usage"],
+            other["containers"][0]["usage"]
+        );
     }
 
     #[test]
@@ -147,10 +160,17 @@ mod tests {
         let now = Utc::now();
         let node = json!({"metadata": {"name": "n"}, "status": {"capacity": {"cpu": "1", "memory": "1Gi"}}});
         let empty = node_metrics(&node, &[], now);
-        let pods: Vec<Value> = (0..3).map(|i| pod(&format!("p{i}"), "Running", Some(("200m", "100Mi")))).collect();
+        let pods: Vec<Value> = (0..3)
+            .map(|i| pod(&format!("p{i}"), "Running", Some(("200m", "100Mi"))))
+            .collect();
         let busy = node_metrics(&node, &pods, now);
         assert!(nanos(&busy["usage"]["cpu"]) > nanos(&empty["usage"]["cpu"]));
-        let many: Vec<Value> = (0..50).map(|i| pod(&format!("q{i}"), "Running", Some(("1", "1Gi")))).collect();
-        assert_eq!(nanos(&node_metrics(&node, &many, now)["usage"]["cpu"]), 1_000_000_000);
+        let many: Vec<Value> = (0..50)
+            .map(|i| pod(&format!("q{i}"), "Running", Some(("1", "1Gi"))))
+            .collect();
+        assert_eq!(
+            nanos(&node_metrics(&node, &many, now)["usage"]["cpu"]),
+            1_000_000_000
+        );
     }
 }

@@ -26,7 +26,9 @@ const STATUS_REPORT: Duration = Duration::from_secs(300);
 
 /// Whether the simulation runs this node's pods.
 pub fn is_simulated(node: &Node) -> bool {
-    node.annotations().get(SIMULATED).is_some_and(|v| v == "true")
+    node.annotations()
+        .get(SIMULATED)
+        .is_some_and(|v| v == "true")
 }
 
 fn now() -> String {
@@ -42,7 +44,11 @@ fn hex_id(seed: u64, what: &str, name: &str) -> String {
 /// The node object `i` of the configuration (metadata and spec).
 pub fn node_object(config: &SimConfig, i: usize) -> Value {
     let name = format!("{}{i}", config.node_prefix);
-    let zone = format!("{}-{}", config.region, (b'a' + (i % config.zones.max(1)) as u8 % 26) as char);
+    let zone = format!(
+        "{}-{}",
+        config.region,
+        (b'a' + (i % config.zones.max(1)) as u8 % 26) as char
+    );
     json!({
         "apiVersion": "v1",
         "kind": "Node",
@@ -125,7 +131,8 @@ pub async fn ensure_nodes(client: &Client, config: &SimConfig, seed: u64) -> Res
     let at = now();
     for i in 0..config.nodes {
         let obj = node_object(config, i);
-        let node: Node = serde_json::from_value(obj).map_err(|e| SimError::Config(e.to_string()))?;
+        let node: Node =
+            serde_json::from_value(obj).map_err(|e| SimError::Config(e.to_string()))?;
         let name = node.name_any();
         match api.create(&PostParams::default(), &node).await {
             Ok(_) => {}
@@ -133,7 +140,8 @@ pub async fn ensure_nodes(client: &Client, config: &SimConfig, seed: u64) -> Res
             Err(e) => return Err(e.into()),
         }
         let status = json!({"status": node_status(config, seed, i, &at)});
-        api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status)).await?;
+        api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
+            .await?;
     }
     Ok(())
 }
@@ -155,12 +163,20 @@ pub async fn heartbeats(ctx: Arc<Ctx>, shutdown: CancellationToken) {
         if report_status {
             last_status = std::time::Instant::now();
         }
-        let mut simulated: Vec<Arc<Node>> = ctx.nodes.state().into_iter().filter(|n| is_simulated(n)).collect();
+        let mut simulated: Vec<Arc<Node>> = ctx
+            .nodes
+            .state()
+            .into_iter()
+            .filter(|n| is_simulated(n))
+            .collect();
         simulated.sort_by_key(|n| n.name_any());
         for node in simulated {
             let name = node.name_any();
             let patch = json!({"spec": {"holderIdentity": name, "leaseDurationSeconds": 40, "renewTime": renew}});
-            match leases.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+            match leases
+                .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+            {
                 Err(kube::Error::Api(s)) if s.code == 404 => {
                     let lease = json!({
                         "apiVersion": "coordination.k8s.io/v1",
@@ -188,7 +204,9 @@ pub async fn heartbeats(ctx: Arc<Ctx>, shutdown: CancellationToken) {
 
 /// Refreshes `lastHeartbeatTime` of every condition, keeping the rest of the status.
 async fn heartbeat_status(nodes: &Api<Node>, node: &Node) {
-    let Some(conditions) = node.status.as_ref().and_then(|s| s.conditions.clone()) else { return };
+    let Some(conditions) = node.status.as_ref().and_then(|s| s.conditions.clone()) else {
+        return;
+    };
     let at = now();
     let mut conditions = serde_json::to_value(conditions).unwrap_or(Value::Null);
     if let Some(list) = conditions.as_array_mut() {
@@ -197,7 +215,14 @@ async fn heartbeat_status(nodes: &Api<Node>, node: &Node) {
         }
     }
     let patch = json!({"status": {"conditions": conditions}});
-    if let Err(e) = nodes.patch_status(&node.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
+    if let Err(e) = nodes
+        .patch_status(
+            &node.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+    {
         tracing::debug!(error = %e, "node heartbeat not written");
     }
 }

@@ -40,7 +40,7 @@ pub fn parse_bytes(q: &str) -> Option<i64> {
 }
 
 fn finite(v: f64) -> Option<i64> {
-    (v.is_finite() && v >= 0.0 && v < 9.0e18).then_some(v as i64)
+    (0.0..9.0e18).contains(&v).then_some(v as i64)
 }
 
 fn split(q: &str) -> Option<(f64, &str)> {
@@ -49,7 +49,8 @@ fn split(q: &str) -> Option<(f64, &str)> {
         .char_indices()
         .find(|&(i, c)| {
             !(c.is_ascii_digit() || c == '.' || c == '+' || (c == '-' && i == 0))
-                && !((c == 'e' || c == 'E') && q[i + 1..].starts_with(|d: char| d.is_ascii_digit() || d == '-' || d == '+'))
+                && !((c == 'e' || c == 'E')
+                    && q[i + 1..].starts_with(|d: char| d.is_ascii_digit() || d == '-' || d == '+'))
         })
         .map(|(i, _)| i)
         .unwrap_or(q.len());
@@ -59,12 +60,20 @@ fn split(q: &str) -> Option<(f64, &str)> {
 
 /// Formats millicores as kube prints them (`"2"` or `"1500m"`).
 pub fn format_cpu_millis(m: i64) -> String {
-    if m % 1000 == 0 { format!("{}", m / 1000) } else { format!("{m}m") }
+    if m % 1000 == 0 {
+        format!("{}", m / 1000)
+    } else {
+        format!("{m}m")
+    }
 }
 
 /// Formats bytes as `Ki` (how the kubelet reports node memory).
 pub fn format_bytes_ki(b: i64) -> String {
-    if b % 1024 == 0 { format!("{}Ki", b / 1024) } else { format!("{b}") }
+    if b % 1024 == 0 {
+        format!("{}Ki", b / 1024)
+    } else {
+        format!("{b}")
+    }
 }
 
 #[cfg(test)]

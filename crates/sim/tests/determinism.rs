@@ -23,8 +23,15 @@ async fn run_once() -> Vec<(String, String, String)> {
         }))).await.unwrap();
         let pods: Api<Pod> = Api::namespaced(c.client.clone(), "default");
         wait_for("pods with IPs", Duration::from_secs(30), || async {
-            let l = pods.list(&ListParams::default().labels(&format!("app={name}"))).await.ok()?;
-            (l.items.len() == 4 && l.items.iter().all(|p| p.status.as_ref().and_then(|s| s.pod_ip.as_ref()).is_some())).then_some(())
+            let l = pods
+                .list(&ListParams::default().labels(&format!("app={name}")))
+                .await
+                .ok()?;
+            (l.items.len() == 4
+                && l.items
+                    .iter()
+                    .all(|p| p.status.as_ref().and_then(|s| s.pod_ip.as_ref()).is_some()))
+            .then_some(())
         })
         .await;
     }
@@ -35,7 +42,13 @@ async fn run_once() -> Vec<(String, String, String)> {
         .unwrap()
         .items
         .iter()
-        .map(|p| (p.name_any(), p.spec.as_ref().unwrap().node_name.clone().unwrap(), p.status.as_ref().unwrap().pod_ip.clone().unwrap()))
+        .map(|p| {
+            (
+                p.name_any(),
+                p.spec.as_ref().unwrap().node_name.clone().unwrap(),
+                p.status.as_ref().unwrap().pod_ip.clone().unwrap(),
+            )
+        })
         .collect();
     out.sort();
     out

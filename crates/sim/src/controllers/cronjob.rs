@@ -33,7 +33,10 @@ pub fn last_due(cron: &Cron, after: DateTime<Utc>, now: DateTime<Utc>) -> Option
     if first > now {
         return None;
     }
-    cron.find_previous_occurrence(&now, true).ok().filter(|t| *t > after).or(Some(first))
+    cron.find_previous_occurrence(&now, true)
+        .ok()
+        .filter(|t| *t > after)
+        .or(Some(first))
 }
 
 /// The Job name for a scheduled time: `<cronjob>-<minutes since the epoch>`.
@@ -58,50 +61,98 @@ impl Reconcile for CronJobs {
             let name = cj.name_any();
             let uid = cj.uid().unwrap_or_default();
             let spec = cj.spec.clone().unwrap_or_default();
-            let mut owned: Vec<&Arc<Job>> = jobs.iter().filter(|j| controller_uid(j.as_ref()) == Some(uid.as_str())).collect();
-            owned.sort_by_key(|j| (j.metadata.creation_timestamp.as_ref().map(|t| t.0.as_second()), j.name_any()));
+            let mut owned: Vec<&Arc<Job>> = jobs
+                .iter()
+                .filter(|j| controller_uid(j.as_ref()) == Some(uid.as_str()))
+                .collect();
+            owned.sort_by_key(|j| {
+                (
+                    j.metadata
+                        .creation_timestamp
+                        .as_ref()
+                        .map(|t| t.0.as_second()),
+                    j.name_any(),
+                )
+            });
             let jobs_api: Api<Job> = Api::namespaced(ctx.client.clone(), &ns);
             for j in &owned {
                 if let Some(how) = finished(j)
                     && self.seen_done.insert(j.uid().unwrap_or_default())
                 {
                     let msg = format!("Saw completed job: {}, condition: {how}", j.name_any());
-                    ctx.events.normal(COMPONENT, Involved::of(cj.as_ref()), "SawCompletedJob", msg);
+                    ctx.events
+                        .normal(COMPONENT, Involved::of(cj.as_ref()), "SawCompletedJob", msg);
                 }
             }
             let active: Vec<&&Arc<Job>> = owned.iter().filter(|j| finished(j).is_none()).collect();
             let Ok(cron) = Cron::from_str(&spec.schedule) else {
-                ctx.events.warning(COMPONENT, Involved::of(cj.as_ref()), "UnparseableSchedule", format!("unparseable schedule: {:?}", spec.schedule));
+                ctx.events.warning(
+                    COMPONENT,
+                    Involved::of(cj.as_ref()),
+                    "UnparseableSchedule",
+                    format!("unparseable schedule: {:?}", spec.schedule),
+                );
                 continue;
             };
-            let created = cj.metadata.creation_timestamp.as_ref().map(|t| ctx.clock.to_sim(from_k8s(&t.0))).unwrap_or(sim_now);
-            let last = cj.status.as_ref().and_then(|s| s.last_schedule_time.as_ref()).map(|t| from_k8s(&t.0)).unwrap_or(created);
-            let mut last_schedule = cj.status.as_ref().and_then(|s| s.last_schedule_time.as_ref()).map(|t| from_k8s(&t.0));
-            let mut active_names: Vec<(String, String)> = active.iter().map(|j| (j.name_any(), j.uid().unwrap_or_default())).collect();
+            let created = cj
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .map(|t| ctx.clock.to_sim(from_k8s(&t.0)))
+                .unwrap_or(sim_now);
+            let last = cj
+                .status
+                .as_ref()
+                .and_then(|s| s.last_schedule_time.as_ref())
+                .map(|t| from_k8s(&t.0))
+                .unwrap_or(created);
+            let mut last_schedule = cj
+                .status
+                .as_ref()
+                .and_then(|s| s.last_schedule_time.as_ref())
+                .map(|t| from_k8s(&t.0));
+            let mut active_names: Vec<(String, String)> = active
+                .iter()
+                .map(|j| (j.name_any(), j.uid().unwrap_or_default()))
+                .collect();
             if !spec.suspend.unwrap_or(false)
                 && let Some(due) = last_due(&cron, last, sim_now)
             {
-                let too_late = spec.starting_deadline_seconds.is_some_and(|d| (sim_now - due).num_seconds() > d);
+                let too_late = spec
+                    .starting_deadline_seconds
+                    .is_some_and(|d| (sim_now - due).num_seconds() > d);
                 let policy = spec.concurrency_policy.as_deref().unwrap_or("Allow");
                 let skip = too_late || (policy == "Forbid" && !active.is_empty());
                 if !skip {
                     if policy == "Replace" {
                         for j in &active {
-                            let dp = DeleteParams { propagation_policy: Some(PropagationPolicy::Background), ..Default::default() };
+                            let dp = DeleteParams {
+                                propagation_policy: Some(PropagationPolicy::Background),
+                                ..Default::default()
+                            };
                             let _ = jobs_api.delete(&j.name_any(), &dp).await;
                         }
                         active_names.clear();
                     }
                     let jname = job_name(&name, due);
-                    let mut meta = serde_json::to_value(spec.job_template.metadata.clone().unwrap_or_default()).unwrap_or(json!({}));
+                    let mut meta = serde_json::to_value(
+                        spec.job_template.metadata.clone().unwrap_or_default(),
+                    )
+                    .unwrap_or(json!({}));
                     meta["name"] = json!(jname);
                     meta["namespace"] = json!(ns);
                     meta["ownerReferences"] = owner_ref(cj.as_ref());
-                    meta["annotations"]["batch.kubernetes.io/cronjob-scheduled-timestamp"] = json!(due.to_rfc3339_opts(SecondsFormat::Secs, true));
+                    meta["annotations"]["batch.kubernetes.io/cronjob-scheduled-timestamp"] =
+                        json!(due.to_rfc3339_opts(SecondsFormat::Secs, true));
                     let job = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": meta, "spec": spec.job_template.spec.clone()});
                     match create_json(&jobs_api, job).await {
                         Ok(_) => {
-                            ctx.events.normal(COMPONENT, Involved::of(cj.as_ref()), "SuccessfulCreate", format!("Created job {jname}"));
+                            ctx.events.normal(
+                                COMPONENT,
+                                Involved::of(cj.as_ref()),
+                                "SuccessfulCreate",
+                                format!("Created job {jname}"),
+                            );
                             if let Ok(j) = jobs_api.get(&jname).await {
                                 active_names.push((jname, j.uid().unwrap_or_default()));
                             }
@@ -112,23 +163,50 @@ impl Reconcile for CronJobs {
                 last_schedule = Some(due);
             }
             // History limits.
-            for (want_complete, limit) in [(true, spec.successful_jobs_history_limit.unwrap_or(3)), (false, spec.failed_jobs_history_limit.unwrap_or(1))] {
-                let done: Vec<&&Arc<Job>> = owned.iter().filter(|j| finished(j) == Some(if want_complete { "Complete" } else { "Failed" })).collect();
+            for (want_complete, limit) in [
+                (true, spec.successful_jobs_history_limit.unwrap_or(3)),
+                (false, spec.failed_jobs_history_limit.unwrap_or(1)),
+            ] {
+                let done: Vec<&&Arc<Job>> = owned
+                    .iter()
+                    .filter(|j| {
+                        finished(j) == Some(if want_complete { "Complete" } else { "Failed" })
+                    })
+                    .collect();
                 let extra = done.len().saturating_sub(limit.max(0) as usize);
                 for j in done.iter().take(extra) {
-                    let dp = DeleteParams { propagation_policy: Some(PropagationPolicy::Background), ..Default::default() };
+                    let dp = DeleteParams {
+                        propagation_policy: Some(PropagationPolicy::Background),
+                        ..Default::default()
+                    };
                     if jobs_api.delete(&j.name_any(), &dp).await.is_ok() {
-                        ctx.events.normal(COMPONENT, Involved::of(cj.as_ref()), "SuccessfulDelete", format!("Deleted job {}", j.name_any()));
+                        ctx.events.normal(
+                            COMPONENT,
+                            Involved::of(cj.as_ref()),
+                            "SuccessfulDelete",
+                            format!("Deleted job {}", j.name_any()),
+                        );
                     }
                 }
             }
             let last_success = owned
                 .iter()
                 .filter(|j| finished(j) == Some("Complete"))
-                .filter_map(|j| j.status.as_ref()?.completion_time.as_ref().map(|t| from_k8s(&t.0)))
+                .filter_map(|j| {
+                    j.status
+                        .as_ref()?
+                        .completion_time
+                        .as_ref()
+                        .map(|t| from_k8s(&t.0))
+                })
                 .max()
                 .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
-                .or_else(|| cj.status.as_ref().and_then(|s| s.last_successful_time.as_ref()).map(|t| from_k8s(&t.0).to_rfc3339_opts(SecondsFormat::Secs, true)));
+                .or_else(|| {
+                    cj.status
+                        .as_ref()
+                        .and_then(|s| s.last_successful_time.as_ref())
+                        .map(|t| from_k8s(&t.0).to_rfc3339_opts(SecondsFormat::Secs, true))
+                });
             let mut status = json!({
                 "active": active_names.iter().map(|(n, u)| json!({"apiVersion": "batch/v1", "kind": "Job", "name": n, "namespace": ns, "uid": u})).collect::<Vec<_>>(),
             });
@@ -144,7 +222,10 @@ impl Reconcile for CronJobs {
                     o.remove("active");
                 }
             }
-            let current = cj.status.as_ref().and_then(|s| serde_json::to_value(s).ok());
+            let current = cj
+                .status
+                .as_ref()
+                .and_then(|s| serde_json::to_value(s).ok());
             let api: Api<CronJob> = Api::namespaced(ctx.client.clone(), &ns);
             write_status(&api, cj.as_ref(), current, status).await;
             let from = last_schedule.unwrap_or(last).max(sim_now);

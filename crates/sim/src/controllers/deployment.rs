@@ -32,29 +32,42 @@ pub(crate) struct Deployments {
 pub fn resolve(v: Option<&IntOrString>, total: i32, round_up: bool, default: i32) -> i32 {
     match v {
         Some(IntOrString::Int(i)) => *i,
-        Some(IntOrString::String(s)) => match s.strip_suffix('%').and_then(|p| p.parse::<f64>().ok()) {
-            Some(p) => {
-                let x = p * f64::from(total) / 100.0;
-                (if round_up { x.ceil() } else { x.floor() }) as i32
+        Some(IntOrString::String(s)) => {
+            match s.strip_suffix('%').and_then(|p| p.parse::<f64>().ok()) {
+                Some(p) => {
+                    let x = p * f64::from(total) / 100.0;
+                    (if round_up { x.ceil() } else { x.floor() }) as i32
+                }
+                None => default,
             }
-            None => default,
-        },
+        }
         None => default,
     }
 }
 
 fn revision(rs: &ReplicaSet) -> i64 {
-    rs.annotations().get(REVISION).and_then(|r| r.parse().ok()).unwrap_or(0)
+    rs.annotations()
+        .get(REVISION)
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0)
 }
 
 fn template_without_hash(rs: &ReplicaSet) -> Value {
-    let mut t = rs.spec.as_ref().and_then(|s| s.template.as_ref()).map(|t| serde_json::to_value(t).unwrap_or_default()).unwrap_or_default();
-    if let Some(labels) = t.pointer_mut("/metadata/labels").and_then(Value::as_object_mut) {
+    let mut t = rs
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.as_ref())
+        .map(|t| serde_json::to_value(t).unwrap_or_default())
+        .unwrap_or_default();
+    if let Some(labels) = t
+        .pointer_mut("/metadata/labels")
+        .and_then(Value::as_object_mut)
+    {
         labels.remove(HASH_LABEL);
-        if labels.is_empty() {
-            if let Some(m) = t.pointer_mut("/metadata").and_then(Value::as_object_mut) {
-                m.remove("labels");
-            }
+        if labels.is_empty()
+            && let Some(m) = t.pointer_mut("/metadata").and_then(Value::as_object_mut)
+        {
+            m.remove("labels");
         }
     }
     canonical(&t)
@@ -76,20 +89,42 @@ fn status_of(rs: &ReplicaSet) -> (i32, i32, i32) {
 impl Deployments {
     fn remember(&mut self, rs: ReplicaSet) -> Arc<ReplicaSet> {
         let rs = Arc::new(rs);
-        self.written.insert((rs.namespace().unwrap_or_default(), rs.name_any()), rs.clone());
+        self.written.insert(
+            (rs.namespace().unwrap_or_default(), rs.name_any()),
+            rs.clone(),
+        );
         rs
     }
 
-    async fn scale(&mut self, ctx: &Ctx, d: &Deployment, rs: &ReplicaSet, to: i32, annotations: Value) -> Option<Arc<ReplicaSet>> {
+    async fn scale(
+        &mut self,
+        ctx: &Ctx,
+        d: &Deployment,
+        rs: &ReplicaSet,
+        to: i32,
+        annotations: Value,
+    ) -> Option<Arc<ReplicaSet>> {
         let from = spec_replicas(rs);
-        let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &rs.namespace().unwrap_or_default());
+        let api: Api<ReplicaSet> =
+            Api::namespaced(ctx.client.clone(), &rs.namespace().unwrap_or_default());
         let patch = json!({"metadata": {"annotations": annotations}, "spec": {"replicas": to}});
-        match api.patch(&rs.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
+        match api
+            .patch(
+                &rs.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+        {
             Ok(updated) => {
                 if from != to {
                     let dir = if to > from { "up" } else { "down" };
-                    let msg = format!("Scaled {dir} replica set {} from {from} to {to}", rs.name_any());
-                    ctx.events.normal(COMPONENT, Involved::of(d), "ScalingReplicaSet", msg);
+                    let msg = format!(
+                        "Scaled {dir} replica set {} from {from} to {to}",
+                        rs.name_any()
+                    );
+                    ctx.events
+                        .normal(COMPONENT, Involved::of(d), "ScalingReplicaSet", msg);
                 }
                 Some(self.remember(updated))
             }
@@ -100,16 +135,34 @@ impl Deployments {
         }
     }
 
-    async fn reconcile(&mut self, ctx: &Ctx, d: &Deployment, mut rss: Vec<Arc<ReplicaSet>>) -> Option<Instant> {
+    async fn reconcile(
+        &mut self,
+        ctx: &Ctx,
+        d: &Deployment,
+        mut rss: Vec<Arc<ReplicaSet>>,
+    ) -> Option<Instant> {
         let ns = d.namespace().unwrap_or_default();
         let spec = d.spec.clone().unwrap_or_default();
         let desired = spec.replicas.unwrap_or(1).max(0);
         let paused = spec.paused.unwrap_or(false);
         let template = canonical(&serde_json::to_value(&spec.template).unwrap_or_default());
         let recreate = spec.strategy.as_ref().and_then(|s| s.type_.as_deref()) == Some("Recreate");
-        let ru = spec.strategy.as_ref().and_then(|s| s.rolling_update.as_ref());
-        let mut surge = resolve(ru.and_then(|r| r.max_surge.as_ref()), desired, true, (desired + 3) / 4);
-        let mut unavailable = resolve(ru.and_then(|r| r.max_unavailable.as_ref()), desired, false, desired / 4);
+        let ru = spec
+            .strategy
+            .as_ref()
+            .and_then(|s| s.rolling_update.as_ref());
+        let mut surge = resolve(
+            ru.and_then(|r| r.max_surge.as_ref()),
+            desired,
+            true,
+            (desired + 3) / 4,
+        );
+        let mut unavailable = resolve(
+            ru.and_then(|r| r.max_unavailable.as_ref()),
+            desired,
+            false,
+            desired / 4,
+        );
         if recreate {
             surge = 0;
             unavailable = desired;
@@ -117,7 +170,9 @@ impl Deployments {
             unavailable = 1;
         }
         let max_rev = rss.iter().map(|r| revision(r)).max().unwrap_or(0);
-        let new_idx = rss.iter().position(|r| template_without_hash(r) == template);
+        let new_idx = rss
+            .iter()
+            .position(|r| template_without_hash(r) == template);
         let mut created_new = None;
         let mut new_rs = new_idx.map(|i| rss.remove(i));
         let mut old: Vec<Arc<ReplicaSet>> = rss;
@@ -153,7 +208,12 @@ impl Deployments {
                 Ok(_) => {
                     if let Ok(got) = api.get(&name).await {
                         if initial > 0 {
-                            ctx.events.normal(COMPONENT, Involved::of(d), "ScalingReplicaSet", format!("Scaled up replica set {name} from 0 to {initial}"));
+                            ctx.events.normal(
+                                COMPONENT,
+                                Involved::of(d),
+                                "ScalingReplicaSet",
+                                format!("Scaled up replica set {name} from 0 to {initial}"),
+                            );
                         }
                         created_new = Some(name.clone());
                         new_rs = Some(self.remember(got));
@@ -166,7 +226,16 @@ impl Deployments {
             && !paused
         {
             // The template went back to an older ReplicaSet's (rollback): it becomes the newest revision.
-            new_rs = self.scale(ctx, d, &n, spec_replicas(&n), json!({REVISION: (max_rev + 1).to_string()})).await.or(Some(n));
+            new_rs = self
+                .scale(
+                    ctx,
+                    d,
+                    &n,
+                    spec_replicas(&n),
+                    json!({REVISION: (max_rev + 1).to_string()}),
+                )
+                .await
+                .or(Some(n));
         }
         if let Some(n) = new_rs.clone()
             && !paused
@@ -200,7 +269,8 @@ impl Deployments {
                 }
                 // Scale old ReplicaSets down within maxUnavailable.
                 let n2 = new_rs.clone().unwrap_or(n);
-                let all_total = old.iter().map(|r| spec_replicas(r)).sum::<i32>() + spec_replicas(&n2);
+                let all_total =
+                    old.iter().map(|r| spec_replicas(r)).sum::<i32>() + spec_replicas(&n2);
                 let min_available = desired - unavailable;
                 let new_unavailable = spec_replicas(&n2) - status_of(&n2).2;
                 let mut budget = all_total - min_available - new_unavailable;
@@ -212,7 +282,11 @@ impl Deployments {
                         }
                         let reps = spec_replicas(r);
                         let (_, _, avail) = status_of(r);
-                        let cut = if pass == 0 { (reps - avail).max(0) } else { reps };
+                        let cut = if pass == 0 {
+                            (reps - avail).max(0)
+                        } else {
+                            reps
+                        };
                         let cut = cut.min(budget);
                         if cut > 0
                             && let Some(u) = self.scale(ctx, d, r, reps - cut, json!({})).await
@@ -222,7 +296,8 @@ impl Deployments {
                         }
                     }
                     if pass == 0 {
-                        let available_total: i32 = old.iter().map(|o| status_of(o).2).sum::<i32>() + status_of(&n2).2;
+                        let available_total: i32 =
+                            old.iter().map(|o| status_of(o).2).sum::<i32>() + status_of(&n2).2;
                         budget = budget.min(available_total - min_available);
                     }
                 }
@@ -236,11 +311,17 @@ impl Deployments {
         }
         // History: delete the oldest fully scaled-down ReplicaSets beyond the limit.
         let limit = spec.revision_history_limit.unwrap_or(10).max(0) as usize;
-        let dead: Vec<&Arc<ReplicaSet>> = old.iter().filter(|r| spec_replicas(r) == 0 && status_of(r).0 == 0).collect();
+        let dead: Vec<&Arc<ReplicaSet>> = old
+            .iter()
+            .filter(|r| spec_replicas(r) == 0 && status_of(r).0 == 0)
+            .collect();
         if dead.len() > limit {
             let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
             for r in dead.iter().take(dead.len() - limit) {
-                let dp = DeleteParams { propagation_policy: Some(kube::api::PropagationPolicy::Background), ..Default::default() };
+                let dp = DeleteParams {
+                    propagation_policy: Some(kube::api::PropagationPolicy::Background),
+                    ..Default::default()
+                };
                 if api.delete(&r.name_any(), &dp).await.is_ok() {
                     self.written.remove(&(ns.clone(), r.name_any()));
                 }
@@ -251,10 +332,26 @@ impl Deployments {
             if d.annotations().get(REVISION) != Some(&rev) {
                 let api: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
                 let patch = json!({"metadata": {"annotations": {REVISION: rev}}});
-                let _ = api.patch(&d.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await;
+                let _ = api
+                    .patch(
+                        &d.name_any(),
+                        &PatchParams::default(),
+                        &Patch::Merge(&patch),
+                    )
+                    .await;
             }
         }
-        self.write_deployment_status(ctx, d, new_rs.as_deref(), &old, desired, unavailable, paused, created_new).await
+        self.write_deployment_status(
+            ctx,
+            d,
+            new_rs.as_deref(),
+            &old,
+            desired,
+            unavailable,
+            paused,
+            created_new,
+        )
+        .await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -283,9 +380,22 @@ impl Deployments {
             json!({"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable", "message": "Deployment does not have minimum availability."})
         };
         let rs_name = new_rs.map(|r| r.name_any()).unwrap_or_default();
-        let complete = new_rs.is_some() && updated == desired && replicas == desired && available == desired && old_pods == 0;
-        let prev = d.status.as_ref().and_then(|s| s.conditions.as_ref()).and_then(|cs| cs.iter().find(|c| c.type_ == "Progressing")).cloned();
-        let deadline = d.spec.as_ref().and_then(|s| s.progress_deadline_seconds).unwrap_or(600);
+        let complete = new_rs.is_some()
+            && updated == desired
+            && replicas == desired
+            && available == desired
+            && old_pods == 0;
+        let prev = d
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|cs| cs.iter().find(|c| c.type_ == "Progressing"))
+            .cloned();
+        let deadline = d
+            .spec
+            .as_ref()
+            .and_then(|s| s.progress_deadline_seconds)
+            .unwrap_or(600);
         let mut wake = None;
         let progressing = if paused {
             json!({"type": "Progressing", "status": "Unknown", "reason": "DeploymentPaused", "message": "Deployment is paused"})
@@ -294,14 +404,27 @@ impl Deployments {
         } else if complete {
             json!({"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable", "message": format!("ReplicaSet \"{rs_name}\" has successfully progressed.")})
         } else {
-            let since = prev.as_ref().and_then(|c| c.last_update_time.as_ref()).map(|t| crate::clock::from_k8s(&t.0));
+            let since = prev
+                .as_ref()
+                .and_then(|c| c.last_update_time.as_ref())
+                .map(|t| crate::clock::from_k8s(&t.0));
             let limit = ctx.clock.real(Duration::from_secs(deadline.max(0) as u64));
-            let expired = since.is_some_and(|s| ctx.clock.wall_now() - s > chrono::Duration::from_std(limit).unwrap_or_default());
-            if expired || prev.as_ref().is_some_and(|c| c.reason.as_deref() == Some("ProgressDeadlineExceeded")) {
+            let expired = since.is_some_and(|s| {
+                ctx.clock.wall_now() - s > chrono::Duration::from_std(limit).unwrap_or_default()
+            });
+            if expired
+                || prev
+                    .as_ref()
+                    .is_some_and(|c| c.reason.as_deref() == Some("ProgressDeadlineExceeded"))
+            {
                 json!({"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": format!("ReplicaSet \"{rs_name}\" has timed out progressing.")})
             } else {
                 if let Some(s) = since {
-                    wake = Some(ctx.clock.instant_at(s + chrono::Duration::from_std(limit).unwrap_or_default()) + Duration::from_millis(50));
+                    wake = Some(
+                        ctx.clock
+                            .instant_at(s + chrono::Duration::from_std(limit).unwrap_or_default())
+                            + Duration::from_millis(50),
+                    );
                 }
                 json!({"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated", "message": format!("ReplicaSet \"{rs_name}\" is progressing.")})
             }
@@ -312,7 +435,10 @@ impl Deployments {
             c["lastTransitionTime"] = json!(now);
         }
         let current = d.status.as_ref().and_then(|s| serde_json::to_value(s).ok());
-        keep_transition_times(current.as_ref().and_then(|c| c.get("conditions")), &mut conditions);
+        keep_transition_times(
+            current.as_ref().and_then(|c| c.get("conditions")),
+            &mut conditions,
+        );
         let mut status = json!({
             "observedGeneration": d.metadata.generation.unwrap_or(0),
             "replicas": replicas,
@@ -325,7 +451,8 @@ impl Deployments {
         if let Some(c) = d.status.as_ref().and_then(|s| s.collision_count) {
             status["collisionCount"] = json!(c);
         }
-        let api: Api<Deployment> = Api::namespaced(ctx.client.clone(), &d.namespace().unwrap_or_default());
+        let api: Api<Deployment> =
+            Api::namespaced(ctx.client.clone(), &d.namespace().unwrap_or_default());
         write_status(&api, d, current, status).await;
         wake
     }
@@ -340,7 +467,11 @@ impl Reconcile for Deployments {
         for rs in ctx.replicasets.state() {
             let key = (rs.namespace().unwrap_or_default(), rs.name_any());
             let newer = self.written.get(&key).filter(|w| {
-                let rv = |r: &ReplicaSet| r.resource_version().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+                let rv = |r: &ReplicaSet| {
+                    r.resource_version()
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .unwrap_or(0)
+                };
                 w.uid() == rs.uid() && rv(w) > rv(&rs)
             });
             let rs = newer.cloned().unwrap_or(rs);
@@ -354,7 +485,10 @@ impl Reconcile for Deployments {
             if !seen.contains(key)
                 && let Some(uid) = controller_uid(rs.as_ref())
             {
-                by_owner.entry(uid.to_string()).or_default().push(rs.clone());
+                by_owner
+                    .entry(uid.to_string())
+                    .or_default()
+                    .push(rs.clone());
             }
         }
         let mut deps = ctx.deployments.state();
@@ -364,7 +498,9 @@ impl Reconcile for Deployments {
             if d.metadata.deletion_timestamp.is_some() {
                 continue;
             }
-            let rss = by_owner.remove(&d.uid().unwrap_or_default()).unwrap_or_default();
+            let rss = by_owner
+                .remove(&d.uid().unwrap_or_default())
+                .unwrap_or_default();
             if let Some(at) = self.reconcile(ctx, &d, rss).await {
                 next = Some(next.map_or(at, |n| n.min(at)));
             }
@@ -374,10 +510,20 @@ impl Reconcile for Deployments {
             .replicasets
             .state()
             .iter()
-            .map(|r| ((r.namespace().unwrap_or_default(), r.name_any()), r.resource_version().and_then(|v| v.parse().ok()).unwrap_or(0)))
+            .map(|r| {
+                (
+                    (r.namespace().unwrap_or_default(), r.name_any()),
+                    r.resource_version()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0),
+                )
+            })
             .collect();
         self.written.retain(|k, w| {
-            let wrv: u64 = w.resource_version().and_then(|v| v.parse().ok()).unwrap_or(0);
+            let wrv: u64 = w
+                .resource_version()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
             store.get(k).is_none_or(|rv| *rv < wrv)
         });
         next

@@ -12,7 +12,10 @@ use kube::api::{DeleteParams, PropagationPolicy};
 use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
 
-use super::{Expectations, create_json, is_active, is_ready, keep_transition_times, now_ts, owner_ref, pod_from_template, pods_by_owner, write_status};
+use super::{
+    Expectations, create_json, is_active, is_ready, keep_transition_times, now_ts, owner_ref,
+    pod_from_template, pods_by_owner, write_status,
+};
 use crate::engine::{Ctx, Reconcile};
 use crate::events::Involved;
 
@@ -25,17 +28,22 @@ pub(crate) struct Jobs {
 }
 
 fn phase(p: &Pod) -> &str {
-    p.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("Pending")
+    p.status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .unwrap_or("Pending")
 }
 
 /// Whether a Job has finished (Complete or Failed condition True).
 pub fn finished(job: &Job) -> Option<&'static str> {
     let cs = job.status.as_ref()?.conditions.as_ref()?;
-    cs.iter().filter(|c| c.status == "True").find_map(|c| match c.type_.as_str() {
-        "Complete" => Some("Complete"),
-        "Failed" => Some("Failed"),
-        _ => None,
-    })
+    cs.iter()
+        .filter(|c| c.status == "True")
+        .find_map(|c| match c.type_.as_str() {
+            "Complete" => Some("Complete"),
+            "Failed" => Some("Failed"),
+            _ => None,
+        })
 }
 
 fn cond(ty: &str, reason: &str, message: &str, now: &str) -> Value {
@@ -62,10 +70,22 @@ impl Reconcile for Jobs {
                 continue;
             }
             if finished(&job).is_some() {
-                if let (Some(ttl), Some(done)) = (spec.ttl_seconds_after_finished, job.status.as_ref().and_then(|s| s.completion_time.as_ref().or(s.start_time.as_ref()))) {
-                    let at = crate::clock::from_k8s(&done.0) + chrono::Duration::from_std(ctx.clock.real(Duration::from_secs(ttl.max(0) as u64))).unwrap_or_default();
+                if let (Some(ttl), Some(done)) = (
+                    spec.ttl_seconds_after_finished,
+                    job.status
+                        .as_ref()
+                        .and_then(|s| s.completion_time.as_ref().or(s.start_time.as_ref())),
+                ) {
+                    let at = crate::clock::from_k8s(&done.0)
+                        + chrono::Duration::from_std(
+                            ctx.clock.real(Duration::from_secs(ttl.max(0) as u64)),
+                        )
+                        .unwrap_or_default();
                     if ctx.clock.wall_now() >= at {
-                        let dp = DeleteParams { propagation_policy: Some(PropagationPolicy::Background), ..Default::default() };
+                        let dp = DeleteParams {
+                            propagation_policy: Some(PropagationPolicy::Background),
+                            ..Default::default()
+                        };
                         let _ = api.delete(&job.name_any(), &dp).await;
                     } else {
                         wake(ctx.clock.instant_at(at));
@@ -85,17 +105,31 @@ impl Reconcile for Jobs {
             let succeeded = owned.iter().filter(|p| phase(p) == "Succeeded").count() as i32;
             let restarts: i32 = owned
                 .iter()
-                .filter(|p| p.spec.as_ref().and_then(|s| s.restart_policy.as_deref()) == Some("OnFailure"))
-                .flat_map(|p| p.status.iter().flat_map(|s| s.container_statuses.iter().flatten()).map(|c| c.restart_count))
+                .filter(|p| {
+                    p.spec.as_ref().and_then(|s| s.restart_policy.as_deref()) == Some("OnFailure")
+                })
+                .flat_map(|p| {
+                    p.status
+                        .iter()
+                        .flat_map(|s| s.container_statuses.iter().flatten())
+                        .map(|c| c.restart_count)
+                })
                 .sum();
             let failed = owned.iter().filter(|p| phase(p) == "Failed").count() as i32 + restarts;
             let parallelism = spec.parallelism.unwrap_or(1).max(0);
             let backoff_limit = spec.backoff_limit.unwrap_or(6);
             let now = now_ts();
-            let start = job.status.as_ref().and_then(|s| s.start_time.as_ref()).map(|t| crate::clock::from_k8s(&t.0));
+            let start = job
+                .status
+                .as_ref()
+                .and_then(|s| s.start_time.as_ref())
+                .map(|t| crate::clock::from_k8s(&t.0));
             let deadline_hit = match (spec.active_deadline_seconds, start) {
                 (Some(secs), Some(s)) => {
-                    let at = s + chrono::Duration::from_std(ctx.clock.real(Duration::from_secs(secs.max(0) as u64))).unwrap_or_default();
+                    let at = s + chrono::Duration::from_std(
+                        ctx.clock.real(Duration::from_secs(secs.max(0) as u64)),
+                    )
+                    .unwrap_or_default();
                     if ctx.clock.wall_now() < at {
                         wake(ctx.clock.instant_at(at));
                     }
@@ -111,28 +145,58 @@ impl Reconcile for Jobs {
             let mut completion_time = None;
             let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
             let failure = if failed > backoff_limit {
-                Some(("BackoffLimitExceeded", "Job has reached the specified backoff limit"))
+                Some((
+                    "BackoffLimitExceeded",
+                    "Job has reached the specified backoff limit",
+                ))
             } else if deadline_hit {
-                Some(("DeadlineExceeded", "Job was active longer than specified deadline"))
+                Some((
+                    "DeadlineExceeded",
+                    "Job was active longer than specified deadline",
+                ))
             } else {
                 None
             };
             let suspended = spec.suspend.unwrap_or(false);
             if let Some((reason, message)) = failure {
                 for p in &active {
-                    let _ = pods_api.delete(&p.name_any(), &DeleteParams::default()).await;
+                    let _ = pods_api
+                        .delete(&p.name_any(), &DeleteParams::default())
+                        .await;
                 }
                 conditions.push(cond("FailureTarget", reason, message, &now));
                 conditions.push(cond("Failed", reason, message, &now));
-                ctx.events.warning(COMPONENT, Involved::of(job.as_ref()), reason, message.to_string());
+                ctx.events.warning(
+                    COMPONENT,
+                    Involved::of(job.as_ref()),
+                    reason,
+                    message.to_string(),
+                );
             } else if complete {
-                conditions.push(cond("SuccessCriteriaMet", "CompletionsReached", "Reached expected number of succeeded pods", &now));
-                conditions.push(cond("Complete", "CompletionsReached", "Reached expected number of succeeded pods", &now));
+                conditions.push(cond(
+                    "SuccessCriteriaMet",
+                    "CompletionsReached",
+                    "Reached expected number of succeeded pods",
+                    &now,
+                ));
+                conditions.push(cond(
+                    "Complete",
+                    "CompletionsReached",
+                    "Reached expected number of succeeded pods",
+                    &now,
+                ));
                 completion_time = Some(now.clone());
-                ctx.events.normal(COMPONENT, Involved::of(job.as_ref()), "Completed", "Job completed".into());
+                ctx.events.normal(
+                    COMPONENT,
+                    Involved::of(job.as_ref()),
+                    "Completed",
+                    "Job completed".into(),
+                );
             } else if suspended {
                 for p in &active {
-                    let _ = pods_api.delete(&p.name_any(), &DeleteParams::default()).await;
+                    let _ = pods_api
+                        .delete(&p.name_any(), &DeleteParams::default())
+                        .await;
                 }
                 conditions.push(cond("Suspended", "JobSuspended", "Job suspended", &now));
             } else {
@@ -151,10 +215,22 @@ impl Reconcile for Jobs {
                             ("controller-uid", uid.clone()),
                             ("job-name", job.name_any()),
                         ];
-                        let pod = pod_from_template(template, &ns, owner_ref(job.as_ref()), None, Some(&format!("{}-", job.name_any())), &labels);
+                        let pod = pod_from_template(
+                            template,
+                            &ns,
+                            owner_ref(job.as_ref()),
+                            None,
+                            Some(&format!("{}-", job.name_any())),
+                            &labels,
+                        );
                         match create_json(&pods_api, pod).await {
                             Ok(name) => {
-                                ctx.events.normal(COMPONENT, Involved::of(job.as_ref()), "SuccessfulCreate", format!("Created pod: {name}"));
+                                ctx.events.normal(
+                                    COMPONENT,
+                                    Involved::of(job.as_ref()),
+                                    "SuccessfulCreate",
+                                    format!("Created pod: {name}"),
+                                );
                                 self.expectations.created(&uid, name);
                             }
                             Err(e) => {
@@ -166,9 +242,15 @@ impl Reconcile for Jobs {
                     }
                 }
             }
-            let current = job.status.as_ref().and_then(|s| serde_json::to_value(s).ok());
+            let current = job
+                .status
+                .as_ref()
+                .and_then(|s| serde_json::to_value(s).ok());
             let mut conditions = Value::Array(conditions);
-            keep_transition_times(current.as_ref().and_then(|c| c.get("conditions")), &mut conditions);
+            keep_transition_times(
+                current.as_ref().and_then(|c| c.get("conditions")),
+                &mut conditions,
+            );
             let ended = failure.is_some() || complete;
             let mut status = json!({
                 "active": if ended { 0 } else { active.len() },

@@ -37,7 +37,9 @@ impl Expectations {
     /// Whether the store reflects everything `owner` did (`present` says whether a name is in
     /// the store); forgets satisfied or expired expectations.
     pub fn satisfied(&mut self, owner: &str, present: impl Fn(&str) -> bool) -> bool {
-        let Some((adds, dels, at)) = self.pending.get_mut(owner) else { return true };
+        let Some((adds, dels, at)) = self.pending.get_mut(owner) else {
+            return true;
+        };
         adds.retain(|n| !present(n));
         dels.retain(|n| present(n));
         if (adds.is_empty() && dels.is_empty()) || at.elapsed() > EXPECTATION_TTL {
@@ -58,7 +60,10 @@ impl Expectations {
     }
 
     fn entry(&mut self, owner: &str) -> &mut (HashSet<String>, HashSet<String>, Instant) {
-        let e = self.pending.entry(owner.to_string()).or_insert_with(|| (HashSet::new(), HashSet::new(), Instant::now()));
+        let e = self
+            .pending
+            .entry(owner.to_string())
+            .or_insert_with(|| (HashSet::new(), HashSet::new(), Instant::now()));
         e.2 = Instant::now();
         e
     }
@@ -71,7 +76,12 @@ impl Expectations {
 
 /// The uid of `obj`'s controlling owner.
 pub fn controller_uid<K: Resource>(obj: &K) -> Option<&str> {
-    obj.meta().owner_references.as_ref()?.iter().find(|o| o.controller == Some(true)).map(|o| o.uid.as_str())
+    obj.meta()
+        .owner_references
+        .as_ref()?
+        .iter()
+        .find(|o| o.controller == Some(true))
+        .map(|o| o.uid.as_str())
 }
 
 /// A controller ownerReference to `owner`.
@@ -88,7 +98,10 @@ pub fn owner_ref<K: Resource<DynamicType = ()>>(owner: &K) -> Value {
 
 /// Whether a pod is Succeeded or Failed.
 pub fn is_terminal(pod: &Pod) -> bool {
-    matches!(pod.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed"))
+    matches!(
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded" | "Failed")
+    )
 }
 
 /// Whether a pod counts as a live replica (not finished, not being deleted).
@@ -98,8 +111,19 @@ pub fn is_active(pod: &Pod) -> bool {
 
 /// When the pod's Ready condition became True, if it is.
 pub fn ready_since(pod: &Pod) -> Option<DateTime<Utc>> {
-    let c = pod.status.as_ref()?.conditions.as_ref()?.iter().find(|c| c.type_ == "Ready")?;
-    (c.status == "True").then(|| c.last_transition_time.as_ref().map(|t| crate::clock::from_k8s(&t.0)).unwrap_or_default())
+    let c = pod
+        .status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "Ready")?;
+    (c.status == "True").then(|| {
+        c.last_transition_time
+            .as_ref()
+            .map(|t| crate::clock::from_k8s(&t.0))
+            .unwrap_or_default()
+    })
 }
 
 /// Whether a pod is Ready.
@@ -109,12 +133,25 @@ pub fn is_ready(pod: &Pod) -> bool {
 
 /// Whether a pod has been Ready for `min_ready` (simulated, given as real time here).
 pub fn is_available(pod: &Pod, min_ready: Duration, now: DateTime<Utc>) -> bool {
-    ready_since(pod).is_some_and(|t| min_ready.is_zero() || t + chrono::Duration::from_std(min_ready).unwrap_or_default() <= now)
+    ready_since(pod).is_some_and(|t| {
+        min_ready.is_zero() || t + chrono::Duration::from_std(min_ready).unwrap_or_default() <= now
+    })
 }
 
 /// A pod object from a template.
-pub fn pod_from_template(template: &PodTemplateSpec, namespace: &str, owner_refs: Value, name: Option<&str>, generate_name: Option<&str>, extra_labels: &[(&str, String)]) -> Value {
-    let mut meta = template.metadata.clone().map(|m| serde_json::to_value(m).unwrap_or(json!({}))).unwrap_or(json!({}));
+pub fn pod_from_template(
+    template: &PodTemplateSpec,
+    namespace: &str,
+    owner_refs: Value,
+    name: Option<&str>,
+    generate_name: Option<&str>,
+    extra_labels: &[(&str, String)],
+) -> Value {
+    let mut meta = template
+        .metadata
+        .clone()
+        .map(|m| serde_json::to_value(m).unwrap_or(json!({})))
+        .unwrap_or(json!({}));
     if !meta.is_object() {
         meta = json!({});
     }
@@ -141,7 +178,9 @@ where
     let typed: K = serde_json::from_value(obj).map_err(kube::Error::SerdeError)?;
     match api.create(&PostParams::default(), &typed).await {
         Ok(created) => Ok(created.meta().name.clone().unwrap_or_default()),
-        Err(kube::Error::Api(s)) if s.code == 409 && wanted.is_some() => Ok(wanted.unwrap_or_default()),
+        Err(kube::Error::Api(s)) if s.code == 409 && wanted.is_some() => {
+            Ok(wanted.unwrap_or_default())
+        }
         Err(e) => Err(e),
     }
 }
@@ -152,16 +191,27 @@ where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
 {
     let current = current.unwrap_or(json!({}));
-    let Some(diff) = merge_diff(&current, &desired) else { return };
+    let Some(diff) = merge_diff(&current, &desired) else {
+        return;
+    };
     let patch = json!({"status": diff});
-    if let Err(e) = api.patch_status(&obj.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
+    if let Err(e) = api
+        .patch_status(
+            &obj.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+    {
         tracing::debug!(error = %e, name = %obj.name_any(), "status not written");
     }
 }
 
 /// Keeps `lastTransitionTime` of conditions whose status did not change.
 pub fn keep_transition_times(old: Option<&Value>, new: &mut Value) {
-    let (Some(old), Some(list)) = (old.and_then(|o| o.as_array()), new.as_array_mut()) else { return };
+    let (Some(old), Some(list)) = (old.and_then(|o| o.as_array()), new.as_array_mut()) else {
+        return;
+    };
     for c in list {
         if let Some(prev) = old.iter().find(|o| o["type"] == c["type"])
             && prev["status"] == c["status"]

@@ -11,7 +11,10 @@ use kube::api::DeleteParams;
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
-use super::{Expectations, create_json, is_active, is_available, is_ready, owner_ref, pod_from_template, pods_by_owner, write_status};
+use super::{
+    Expectations, create_json, is_active, is_available, is_ready, owner_ref, pod_from_template,
+    pods_by_owner, write_status,
+};
 use crate::engine::{Ctx, Reconcile};
 use crate::events::Involved;
 use crate::scheduler::fit::selector_matches;
@@ -29,7 +32,11 @@ pub(crate) struct ReplicaSets {
 /// Orders pods so that the ones to delete first come first, like kube's `ActivePods` sort:
 /// unscheduled, pending, not ready, most restarted, newest.
 pub fn deletion_rank(pod: &Pod) -> impl Ord {
-    let assigned = pod.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some();
+    let assigned = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.node_name.as_ref())
+        .is_some();
     let phase = match pod.status.as_ref().and_then(|s| s.phase.as_deref()) {
         Some("Pending") | None => 0,
         Some("Running") => 2,
@@ -41,8 +48,20 @@ pub fn deletion_rank(pod: &Pod) -> impl Ord {
         .and_then(|s| s.container_statuses.as_ref())
         .map(|cs| cs.iter().map(|c| c.restart_count).sum())
         .unwrap_or(0);
-    let created = pod.metadata.creation_timestamp.as_ref().map(|t| t.0.as_second()).unwrap_or(0);
-    (assigned, phase, is_ready(pod), std::cmp::Reverse(restarts), std::cmp::Reverse(created), pod.name_any())
+    let created = pod
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .map(|t| t.0.as_second())
+        .unwrap_or(0);
+    (
+        assigned,
+        phase,
+        is_ready(pod),
+        std::cmp::Reverse(restarts),
+        std::cmp::Reverse(created),
+        pod.name_any(),
+    )
 }
 
 impl Reconcile for ReplicaSets {
@@ -78,14 +97,31 @@ impl Reconcile for ReplicaSets {
                 && let Some(template) = spec.and_then(|s| s.template.as_ref())
             {
                 for _ in 0..(desired - active.len()).min(BURST) {
-                    let pod = pod_from_template(template, &ns, owner_ref(rs.as_ref()), None, Some(&format!("{}-", rs.name_any())), &[]);
+                    let pod = pod_from_template(
+                        template,
+                        &ns,
+                        owner_ref(rs.as_ref()),
+                        None,
+                        Some(&format!("{}-", rs.name_any())),
+                        &[],
+                    );
                     match create_json(&pods_api, pod).await {
                         Ok(name) => {
-                            ctx.events.normal(COMPONENT, Involved::of(rs.as_ref()), "SuccessfulCreate", format!("Created pod: {name}"));
+                            ctx.events.normal(
+                                COMPONENT,
+                                Involved::of(rs.as_ref()),
+                                "SuccessfulCreate",
+                                format!("Created pod: {name}"),
+                            );
                             self.expectations.created(&uid, name);
                         }
                         Err(e) => {
-                            ctx.events.warning(COMPONENT, Involved::of(rs.as_ref()), "FailedCreate", format!("Error creating: {e}"));
+                            ctx.events.warning(
+                                COMPONENT,
+                                Involved::of(rs.as_ref()),
+                                "FailedCreate",
+                                format!("Error creating: {e}"),
+                            );
                             next = Some(Instant::now() + Duration::from_secs(2));
                             break;
                         }
@@ -94,9 +130,17 @@ impl Reconcile for ReplicaSets {
             } else if active.len() > desired {
                 active.sort_by_cached_key(|p| deletion_rank(p));
                 for p in active.iter().take((active.len() - desired).min(BURST)) {
-                    match pods_api.delete(&p.name_any(), &DeleteParams::default()).await {
+                    match pods_api
+                        .delete(&p.name_any(), &DeleteParams::default())
+                        .await
+                    {
                         Ok(_) => {
-                            ctx.events.normal(COMPONENT, Involved::of(rs.as_ref()), "SuccessfulDelete", format!("Deleted pod: {}", p.name_any()));
+                            ctx.events.normal(
+                                COMPONENT,
+                                Involved::of(rs.as_ref()),
+                                "SuccessfulDelete",
+                                format!("Deleted pod: {}", p.name_any()),
+                            );
                             self.expectations.deleted(&uid, p.name_any());
                         }
                         Err(kube::Error::Api(s)) if s.code == 404 => {}
@@ -104,7 +148,9 @@ impl Reconcile for ReplicaSets {
                     }
                 }
             }
-            let min_ready = Duration::from_secs(spec.and_then(|s| s.min_ready_seconds).unwrap_or(0).max(0) as u64);
+            let min_ready = Duration::from_secs(
+                spec.and_then(|s| s.min_ready_seconds).unwrap_or(0).max(0) as u64,
+            );
             let min_ready_real = ctx.clock.real(min_ready);
             let active: Vec<&Arc<Pod>> = owned.iter().filter(|p| is_active(p)).collect();
             let labeled = spec
@@ -112,9 +158,18 @@ impl Reconcile for ReplicaSets {
                 .and_then(|t| t.metadata.as_ref())
                 .map(|m| m.labels.clone().unwrap_or_default())
                 .unwrap_or_default();
-            let sel = k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector { match_labels: Some(labeled), match_expressions: None };
-            let available = active.iter().filter(|p| is_available(p, min_ready_real, now)).count();
-            if active.iter().any(|p| is_ready(p) && !is_available(p, min_ready_real, now)) {
+            let sel = k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
+                match_labels: Some(labeled),
+                match_expressions: None,
+            };
+            let available = active
+                .iter()
+                .filter(|p| is_available(p, min_ready_real, now))
+                .count();
+            if active
+                .iter()
+                .any(|p| is_ready(p) && !is_available(p, min_ready_real, now))
+            {
                 next = Some(Instant::now() + min_ready_real.min(Duration::from_secs(1)));
             }
             let status = json!({
@@ -124,8 +179,12 @@ impl Reconcile for ReplicaSets {
                 "availableReplicas": available,
                 "observedGeneration": rs.metadata.generation.unwrap_or(0),
             });
-            let current = rs.status.as_ref().and_then(|s| serde_json::to_value(s).ok());
-            let rs_api: Api<k8s_openapi::api::apps::v1::ReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
+            let current = rs
+                .status
+                .as_ref()
+                .and_then(|s| serde_json::to_value(s).ok());
+            let rs_api: Api<k8s_openapi::api::apps::v1::ReplicaSet> =
+                Api::namespaced(ctx.client.clone(), &ns);
             write_status(&rs_api, rs.as_ref(), current, status).await;
         }
         next

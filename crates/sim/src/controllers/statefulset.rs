@@ -11,7 +11,9 @@ use kube::api::DeleteParams;
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
-use super::{create_json, is_active, is_ready, owner_ref, pod_from_template, pods_by_owner, write_status};
+use super::{
+    create_json, is_active, is_ready, owner_ref, pod_from_template, pods_by_owner, write_status,
+};
 use crate::engine::{Ctx, Reconcile};
 use crate::events::Involved;
 use crate::hash::{canonical, pod_template_hash};
@@ -36,7 +38,8 @@ impl Reconcile for StatefulSets {
         let by_owner = pods_by_owner(&pods);
         let mut sets = ctx.statefulsets.state();
         sets.sort_by_key(|s| (s.namespace(), s.name_any()));
-        self.created.retain(|_, at| at.elapsed() < Duration::from_secs(30));
+        self.created
+            .retain(|_, at| at.elapsed() < Duration::from_secs(30));
         let mut next = None;
         for set in sets {
             if set.metadata.deletion_timestamp.is_some() {
@@ -47,10 +50,23 @@ impl Reconcile for StatefulSets {
             let spec = set.spec.clone().unwrap_or_default();
             let replicas = spec.replicas.unwrap_or(1).max(0);
             let parallel = spec.pod_management_policy.as_deref() == Some("Parallel");
-            let revision = format!("{name}-{}", pod_template_hash(&canonical(&serde_json::to_value(&spec.template).unwrap_or_default()), None));
+            let revision = format!(
+                "{name}-{}",
+                pod_template_hash(
+                    &canonical(&serde_json::to_value(&spec.template).unwrap_or_default()),
+                    None
+                )
+            );
             let empty = Vec::new();
-            let owned: Vec<&Arc<Pod>> = by_owner.get(&set.uid().unwrap_or_default()).unwrap_or(&empty).iter().collect();
-            let mut by_ord: std::collections::BTreeMap<i32, &Arc<Pod>> = owned.iter().filter_map(|p| ordinal(&p.name_any(), &name).map(|o| (o, *p))).collect();
+            let owned: Vec<&Arc<Pod>> = by_owner
+                .get(&set.uid().unwrap_or_default())
+                .unwrap_or(&empty)
+                .iter()
+                .collect();
+            let mut by_ord: std::collections::BTreeMap<i32, &Arc<Pod>> = owned
+                .iter()
+                .filter_map(|p| ordinal(&p.name_any(), &name).map(|o| (o, *p)))
+                .collect();
             let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
             let claims_api: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), &ns);
             let mut blocked = false;
@@ -58,7 +74,7 @@ impl Reconcile for StatefulSets {
                 let pod_name = format!("{name}-{i}");
                 match by_ord.get(&i) {
                     Some(p) => {
-                        if !parallel && !(is_active(p) && is_ready(p)) {
+                        if !(parallel || is_active(p) && is_ready(p)) {
                             blocked = true;
                             break;
                         }
@@ -85,7 +101,8 @@ impl Reconcile for StatefulSets {
                         let mut template = spec.template.clone();
                         if let Some(ps) = template.spec.as_mut() {
                             ps.hostname = Some(pod_name.clone());
-                            ps.subdomain = Some(spec.service_name.clone().unwrap_or_default()).filter(|s| !s.is_empty());
+                            ps.subdomain = Some(spec.service_name.clone().unwrap_or_default())
+                                .filter(|s| !s.is_empty());
                             for tpl in spec.volume_claim_templates.iter().flatten() {
                                 let tname = tpl.metadata.name.clone().unwrap_or_default();
                                 let vols = ps.volumes.get_or_insert_with(Vec::new);
@@ -99,12 +116,27 @@ impl Reconcile for StatefulSets {
                             ("apps.kubernetes.io/pod-index", i.to_string()),
                             ("controller-revision-hash", revision.clone()),
                         ];
-                        let pod = pod_from_template(&template, &ns, owner_ref(set.as_ref()), Some(&pod_name), None, &labels);
+                        let pod = pod_from_template(
+                            &template,
+                            &ns,
+                            owner_ref(set.as_ref()),
+                            Some(&pod_name),
+                            None,
+                            &labels,
+                        );
                         match create_json(&pods_api, pod).await {
                             Ok(_) => {
-                                let msg = format!("create Pod {pod_name} in StatefulSet {name} successful");
-                                ctx.events.normal(COMPONENT, Involved::of(set.as_ref()), "SuccessfulCreate", msg);
-                                self.created.insert(format!("{ns}/{pod_name}"), Instant::now());
+                                let msg = format!(
+                                    "create Pod {pod_name} in StatefulSet {name} successful"
+                                );
+                                ctx.events.normal(
+                                    COMPONENT,
+                                    Involved::of(set.as_ref()),
+                                    "SuccessfulCreate",
+                                    msg,
+                                );
+                                self.created
+                                    .insert(format!("{ns}/{pod_name}"), Instant::now());
                             }
                             Err(e) => {
                                 tracing::debug!(error = %e, "stateful pod not created");
@@ -119,26 +151,56 @@ impl Reconcile for StatefulSets {
                 }
             }
             // Scale down from the highest ordinal, one at a time unless Parallel.
-            let extra: Vec<i32> = by_ord.keys().rev().copied().filter(|o| *o >= replicas).collect();
+            let extra: Vec<i32> = by_ord
+                .keys()
+                .rev()
+                .copied()
+                .filter(|o| *o >= replicas)
+                .collect();
             for o in extra.iter().take(if parallel { usize::MAX } else { 1 }) {
                 if let Some(p) = by_ord.remove(o)
                     && p.metadata.deletion_timestamp.is_none()
-                    && pods_api.delete(&p.name_any(), &DeleteParams::default()).await.is_ok()
+                    && pods_api
+                        .delete(&p.name_any(), &DeleteParams::default())
+                        .await
+                        .is_ok()
                 {
-                    let msg = format!("delete Pod {} in StatefulSet {name} successful", p.name_any());
-                    ctx.events.normal(COMPONENT, Involved::of(set.as_ref()), "SuccessfulDelete", msg);
+                    let msg = format!(
+                        "delete Pod {} in StatefulSet {name} successful",
+                        p.name_any()
+                    );
+                    ctx.events.normal(
+                        COMPONENT,
+                        Involved::of(set.as_ref()),
+                        "SuccessfulDelete",
+                        msg,
+                    );
                 }
             }
             // Rolling update: replace the highest outdated pod once everything is ready.
-            let on_delete = spec.update_strategy.as_ref().and_then(|u| u.type_.as_deref()) == Some("OnDelete");
+            let on_delete = spec
+                .update_strategy
+                .as_ref()
+                .and_then(|u| u.type_.as_deref())
+                == Some("OnDelete");
             let all_ready = by_ord.len() as i32 == replicas && by_ord.values().all(|p| is_ready(p));
-            if !on_delete && !blocked && all_ready
-                && let Some(p) = by_ord.values().rev().find(|p| p.labels().get("controller-revision-hash") != Some(&revision))
+            if !on_delete
+                && !blocked
+                && all_ready
+                && let Some(p) = by_ord
+                    .values()
+                    .rev()
+                    .find(|p| p.labels().get("controller-revision-hash") != Some(&revision))
             {
-                let _ = pods_api.delete(&p.name_any(), &DeleteParams::default()).await;
+                let _ = pods_api
+                    .delete(&p.name_any(), &DeleteParams::default())
+                    .await;
             }
             let current: Vec<&&Arc<Pod>> = by_ord.values().filter(|p| is_active(p)).collect();
-            let updated = current.iter().filter(|p| p.labels().get("controller-revision-hash") == Some(&revision)).count();
+            let updated = current
+                .iter()
+                .filter(|p| p.labels().get("controller-revision-hash") == Some(&revision))
+                .count();
             let ready = current.iter().filter(|p| is_ready(p)).count();
             let status = json!({
                 "observedGeneration": set.metadata.generation.unwrap_or(0),
@@ -151,7 +213,10 @@ impl Reconcile for StatefulSets {
                 "updateRevision": revision,
                 "collisionCount": 0,
             });
-            let current_status = set.status.as_ref().and_then(|s| serde_json::to_value(s).ok());
+            let current_status = set
+                .status
+                .as_ref()
+                .and_then(|s| serde_json::to_value(s).ok());
             let api: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), &ns);
             write_status(&api, set.as_ref(), current_status, status).await;
         }

@@ -57,18 +57,37 @@ impl Reconcile for Volumes {
         for pvc in &claims {
             let uid = pvc.uid().unwrap_or_default();
             live_claims.insert(uid.clone());
-            let phase = pvc.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("Pending");
-            if phase == "Bound" || pvc.metadata.deletion_timestamp.is_some() || self.provisioned.contains(&uid) {
+            let phase = pvc
+                .status
+                .as_ref()
+                .and_then(|s| s.phase.as_deref())
+                .unwrap_or("Pending");
+            if phase == "Bound"
+                || pvc.metadata.deletion_timestamp.is_some()
+                || self.provisioned.contains(&uid)
+            {
                 continue;
             }
             let spec = pvc.spec.clone().unwrap_or_default();
-            let class = spec.storage_class_name.clone().unwrap_or_else(|| DEFAULT_CLASS.to_string());
+            let class = spec
+                .storage_class_name
+                .clone()
+                .unwrap_or_else(|| DEFAULT_CLASS.to_string());
             if class != DEFAULT_CLASS {
                 continue;
             }
             let ns = pvc.namespace().unwrap_or_default();
-            let size = spec.resources.as_ref().and_then(|r| r.requests.as_ref()).and_then(|r| r.get("storage")).map(|q| q.0.clone()).unwrap_or("1Gi".into());
-            let modes = spec.access_modes.clone().unwrap_or_else(|| vec!["ReadWriteOnce".into()]);
+            let size = spec
+                .resources
+                .as_ref()
+                .and_then(|r| r.requests.as_ref())
+                .and_then(|r| r.get("storage"))
+                .map(|q| q.0.clone())
+                .unwrap_or("1Gi".into());
+            let modes = spec
+                .access_modes
+                .clone()
+                .unwrap_or_else(|| vec!["ReadWriteOnce".into()]);
             let pv_name = format!("pvc-{uid}");
             let pv: Result<PersistentVolume, _> = serde_json::from_value(json!({
                 "apiVersion": "v1", "kind": "PersistentVolume",
@@ -90,31 +109,67 @@ impl Reconcile for Volumes {
                     continue;
                 }
             }
-            let _ = pv_api.patch_status(&pv_name, &PatchParams::default(), &Patch::Merge(&json!({"status": {"phase": "Bound"}}))).await;
+            let _ = pv_api
+                .patch_status(
+                    &pv_name,
+                    &PatchParams::default(),
+                    &Patch::Merge(&json!({"status": {"phase": "Bound"}})),
+                )
+                .await;
             let claims_api: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), &ns);
             let patch = json!({
                 "metadata": {"annotations": {"pv.kubernetes.io/bind-completed": "yes", "pv.kubernetes.io/bound-by-controller": "yes",
                     "volume.beta.kubernetes.io/storage-provisioner": PROVISIONER, "volume.kubernetes.io/storage-provisioner": PROVISIONER}},
                 "spec": {"volumeName": pv_name, "storageClassName": class},
             });
-            if let Err(e) = claims_api.patch(&pvc.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
+            if let Err(e) = claims_api
+                .patch(
+                    &pvc.name_any(),
+                    &PatchParams::default(),
+                    &Patch::Merge(&patch),
+                )
+                .await
+            {
                 tracing::debug!(error = %e, "claim not bound");
                 continue;
             }
             let status = json!({"status": {"phase": "Bound", "accessModes": modes, "capacity": {"storage": size}}});
-            let _ = claims_api.patch_status(&pvc.name_any(), &PatchParams::default(), &Patch::Merge(&status)).await;
+            let _ = claims_api
+                .patch_status(
+                    &pvc.name_any(),
+                    &PatchParams::default(),
+                    &Patch::Merge(&status),
+                )
+                .await;
             let msg = format!("Successfully provisioned volume {pv_name} using {PROVISIONER}");
-            ctx.events.normal("persistentvolume-controller", Involved::of(pvc.as_ref()), "ProvisioningSucceeded", msg);
+            ctx.events.normal(
+                "persistentvolume-controller",
+                Involved::of(pvc.as_ref()),
+                "ProvisioningSucceeded",
+                msg,
+            );
             self.provisioned.insert(uid);
         }
         self.provisioned.retain(|u| live_claims.contains(u));
         for pv in ctx.pvs.state() {
             let spec = pv.spec.as_ref();
-            let claim_uid = spec.and_then(|s| s.claim_ref.as_ref()).and_then(|c| c.uid.clone());
-            let ours = pv.annotations().get("pv.kubernetes.io/provisioned-by").is_some_and(|p| p == PROVISIONER);
-            let delete = spec.and_then(|s| s.persistent_volume_reclaim_policy.as_deref()) == Some("Delete");
-            if ours && delete && claim_uid.is_some_and(|u| !live_claims.contains(&u)) && pv.metadata.deletion_timestamp.is_none() {
-                let _ = pv_api.delete(&pv.name_any(), &DeleteParams::default()).await;
+            let claim_uid = spec
+                .and_then(|s| s.claim_ref.as_ref())
+                .and_then(|c| c.uid.clone());
+            let ours = pv
+                .annotations()
+                .get("pv.kubernetes.io/provisioned-by")
+                .is_some_and(|p| p == PROVISIONER);
+            let delete =
+                spec.and_then(|s| s.persistent_volume_reclaim_policy.as_deref()) == Some("Delete");
+            if ours
+                && delete
+                && claim_uid.is_some_and(|u| !live_claims.contains(&u))
+                && pv.metadata.deletion_timestamp.is_none()
+            {
+                let _ = pv_api
+                    .delete(&pv.name_any(), &DeleteParams::default())
+                    .await;
             }
         }
         None

@@ -16,11 +16,11 @@ use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
 
+use crate::conventions;
 use crate::engine::{CreationOrder, Ctx, Reconcile};
 use crate::events::Involved;
 use crate::nodes::is_simulated;
 use crate::patch::merge_diff;
-use crate::conventions;
 use model::{ContainerView, State};
 use status::Anchor;
 
@@ -52,9 +52,18 @@ struct NodeNet {
 
 fn kind_of(v: &ContainerView) -> &'static str {
     match &v.state {
-        State::Waiting { reason: "ErrImagePull", .. } => "pull-error",
-        State::Waiting { reason: "ImagePullBackOff", .. } => "pull-backoff",
-        State::Waiting { reason: "CrashLoopBackOff", .. } => "crash-backoff",
+        State::Waiting {
+            reason: "ErrImagePull",
+            ..
+        } => "pull-error",
+        State::Waiting {
+            reason: "ImagePullBackOff",
+            ..
+        } => "pull-backoff",
+        State::Waiting {
+            reason: "CrashLoopBackOff",
+            ..
+        } => "crash-backoff",
         State::Waiting { .. } => "waiting",
         State::Running { .. } => "running",
         State::Terminated(_) => "terminated",
@@ -70,22 +79,42 @@ impl Kubelet {
     }
 
     /// Emits the events for a container moving from `before` to `now`.
-    fn container_events(ctx: &Ctx, pod: &Pod, node: &str, c: &Container, field: String, before: (u32, &str), v: &ContainerView) {
+    fn container_events(
+        ctx: &Ctx,
+        pod: &Pod,
+        node: &str,
+        c: &Container,
+        field: String,
+        before: (u32, &str),
+        v: &ContainerView,
+    ) {
         let now = (v.restart_count, kind_of(v));
         if now == before {
             return;
         }
         let image = c.image.clone().unwrap_or_default();
         let at = || Involved::of(pod).field(field.clone());
-        let ev = |warning: bool, reason: &str, msg: String| ctx.events.kubelet(node, at(), warning, reason, msg);
+        let ev = |warning: bool, reason: &str, msg: String| {
+            ctx.events.kubelet(node, at(), warning, reason, msg)
+        };
         let ran = |k: &str| matches!(k, "running" | "terminated" | "crash-backoff");
         match now.1 {
             k if ran(k) && (before.0 < now.0 || !ran(before.1)) => {
                 if before.0 == 0 && now.0 == 0 && c.image_pull_policy.as_deref() == Some("Always") {
                     ev(false, "Pulling", format!("Pulling image \"{image}\""));
-                    ev(false, "Pulled", format!("Successfully pulled image \"{image}\" in 1s (1s including waiting). Image size: 0 bytes."));
+                    ev(
+                        false,
+                        "Pulled",
+                        format!(
+                            "Successfully pulled image \"{image}\" in 1s (1s including waiting). Image size: 0 bytes."
+                        ),
+                    );
                 } else {
-                    ev(false, "Pulled", format!("Container image \"{image}\" already present on machine"));
+                    ev(
+                        false,
+                        "Pulled",
+                        format!("Container image \"{image}\" already present on machine"),
+                    );
                 }
                 ev(false, "Created", format!("Created container: {}", c.name));
                 ev(false, "Started", format!("Started container {}", c.name));
@@ -96,11 +125,22 @@ impl Kubelet {
             "crash-backoff" => ev(true, "BackOff", backoff_message(pod, c)),
             "pull-error" => {
                 ev(false, "Pulling", format!("Pulling image \"{image}\""));
-                ev(true, "Failed", format!("Failed to pull image \"{image}\": {}", status::pull_error(&image)));
+                ev(
+                    true,
+                    "Failed",
+                    format!(
+                        "Failed to pull image \"{image}\": {}",
+                        status::pull_error(&image)
+                    ),
+                );
                 ev(true, "Failed", "Error: ErrImagePull".into());
             }
             "pull-backoff" => {
-                ev(false, "BackOff", format!("Back-off pulling image \"{image}\""));
+                ev(
+                    false,
+                    "BackOff",
+                    format!("Back-off pulling image \"{image}\""),
+                );
                 ev(true, "Failed", "Error: ImagePullBackOff".into());
             }
             _ => {}
@@ -128,10 +168,22 @@ impl Reconcile for Kubelet {
             .iter()
             .filter(|n| is_simulated(n))
             .map(|n| {
-                let addr = n.status.as_ref().and_then(|s| s.addresses.as_ref()).and_then(|a| a.iter().find(|a| a.type_ == "InternalIP"));
+                let addr = n
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.addresses.as_ref())
+                    .and_then(|a| a.iter().find(|a| a.type_ == "InternalIP"));
                 let cidr = n.spec.as_ref().and_then(|s| s.pod_cidr.as_deref());
-                let prefix = cidr.and_then(|c| c.strip_suffix(".0/24")).map(|p| format!("{p}."));
-                (n.name_any(), NodeNet { host_ip: addr.map(|a| a.address.clone()).unwrap_or_default(), cidr_prefix: prefix })
+                let prefix = cidr
+                    .and_then(|c| c.strip_suffix(".0/24"))
+                    .map(|p| format!("{p}."));
+                (
+                    n.name_any(),
+                    NodeNet {
+                        host_ip: addr.map(|a| a.address.clone()).unwrap_or_default(),
+                        cidr_prefix: prefix,
+                    },
+                )
             })
             .collect();
         let now_wall = ctx.clock.wall_now();
@@ -143,7 +195,10 @@ impl Reconcile for Kubelet {
             .into_iter()
             .filter(|p| {
                 live.insert(p.uid().unwrap_or_default());
-                p.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some_and(|n| nets.contains_key(n))
+                p.spec
+                    .as_ref()
+                    .and_then(|s| s.node_name.as_ref())
+                    .is_some_and(|n| nets.contains_key(n))
             })
             .map(|p| (self.order.key(p.as_ref()), p))
             .collect();
@@ -158,13 +213,23 @@ impl Reconcile for Kubelet {
         };
         for (_, pod) in mine {
             let uid = pod.uid().unwrap_or_default();
-            let node = pod.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default();
+            let node = pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.node_name.clone())
+                .unwrap_or_default();
             let Some(net) = nets.get(&node) else { continue };
             if !self.runs.contains_key(&uid) {
                 let st = pod.status.as_ref();
                 let prior_ip = st.and_then(|s| s.pod_ip.clone());
-                let prior_start = st.and_then(|s| s.start_time.as_ref()).map(|t| crate::clock::from_k8s(&t.0));
-                let host_network = pod.spec.as_ref().and_then(|s| s.host_network).unwrap_or(false);
+                let prior_start = st
+                    .and_then(|s| s.start_time.as_ref())
+                    .map(|t| crate::clock::from_k8s(&t.0));
+                let host_network = pod
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.host_network)
+                    .unwrap_or(false);
                 let (ip, ip_index) = if host_network {
                     (Some(net.host_ip.clone()), None)
                 } else if let (Some(ip), Some(_)) = (&prior_ip, prior_start) {
@@ -174,7 +239,11 @@ impl Reconcile for Kubelet {
                     }
                     (Some(ip.clone()), idx)
                 } else {
-                    match net.cidr_prefix.as_deref().and_then(|p| self.allocate_ip(&node, p)) {
+                    match net
+                        .cidr_prefix
+                        .as_deref()
+                        .and_then(|p| self.allocate_ip(&node, p))
+                    {
                         Some((ip, i)) => (Some(ip), Some(i)),
                         None => (None, None),
                     }
@@ -186,7 +255,10 @@ impl Reconcile for Kubelet {
                 self.runs.insert(
                     uid.clone(),
                     PodRun {
-                        anchor: Anchor { wall: anchor_wall, scale: ctx.clock.scale() },
+                        anchor: Anchor {
+                            wall: anchor_wall,
+                            scale: ctx.clock.scale(),
+                        },
                         node: node.clone(),
                         ip,
                         ip_index,
@@ -198,13 +270,22 @@ impl Reconcile for Kubelet {
                     },
                 );
             }
-            let Some(run) = self.runs.get_mut(&uid) else { continue };
+            let Some(run) = self.runs.get_mut(&uid) else {
+                continue;
+            };
             if pod.metadata.deletion_timestamp.is_some() {
                 let at = *run.finalize_at.get_or_insert_with(|| {
                     let spec = pod.spec.as_ref();
                     for c in spec.map(|s| s.containers.as_slice()).unwrap_or(&[]) {
                         let msg = format!("Stopping container {}", c.name);
-                        ctx.events.kubelet(&node, Involved::of(pod.as_ref()).field(format!("spec.containers{{{}}}", c.name)), false, "Killing", msg);
+                        ctx.events.kubelet(
+                            &node,
+                            Involved::of(pod.as_ref())
+                                .field(format!("spec.containers{{{}}}", c.name)),
+                            false,
+                            "Killing",
+                            msg,
+                        );
                     }
                     now + ctx.clock.real(conventions::shutdown_delay(&pod))
                 });
@@ -221,17 +302,27 @@ impl Reconcile for Kubelet {
                 continue;
             }
             run.resource_version = rv;
-            let t = (now_wall - run.anchor.wall).to_std().map(|d| ctx.clock.sim(d)).unwrap_or_default();
+            let t = (now_wall - run.anchor.wall)
+                .to_std()
+                .map(|d| ctx.clock.sim(d))
+                .unwrap_or_default();
             let view = model::pod_at(&pod, t);
             let spec = pod.spec.as_ref();
             let empty = Vec::new();
-            let inits = spec.and_then(|s| s.init_containers.as_ref()).unwrap_or(&empty);
+            let inits = spec
+                .and_then(|s| s.init_containers.as_ref())
+                .unwrap_or(&empty);
             let mains = spec.map(|s| &s.containers).unwrap_or(&empty);
             let fields = inits
                 .iter()
                 .map(|c| (c, format!("spec.initContainers{{{}}}", c.name)))
-                .chain(mains.iter().map(|c| (c, format!("spec.containers{{{}}}", c.name))));
-            let views: Vec<&ContainerView> = view.init.iter().chain(view.containers.iter()).collect();
+                .chain(
+                    mains
+                        .iter()
+                        .map(|c| (c, format!("spec.containers{{{}}}", c.name))),
+                );
+            let views: Vec<&ContainerView> =
+                view.init.iter().chain(view.containers.iter()).collect();
             run.seen.resize(views.len(), (0, "waiting"));
             for (i, ((c, field), v)) in fields.zip(views.iter()).enumerate() {
                 Kubelet::container_events(ctx, &pod, &node, c, field, run.seen[i], v);
@@ -241,23 +332,44 @@ impl Reconcile for Kubelet {
                 .status
                 .as_ref()
                 .and_then(|s| s.conditions.as_ref())
-                .and_then(|cs| cs.iter().find(|c| c.type_ == "PodScheduled" && c.status == "True"))
+                .and_then(|cs| {
+                    cs.iter()
+                        .find(|c| c.type_ == "PodScheduled" && c.status == "True")
+                })
                 .and_then(|c| c.last_transition_time.as_ref())
                 .map(|t| crate::clock::from_k8s(&t.0))
                 .unwrap_or(run.anchor.wall)
                 .to_rfc3339_opts(SecondsFormat::Secs, true);
-            let rendered = status::render(&pod, &view, &run.anchor, &net.host_ip, run.ip.as_deref(), &scheduled_at);
-            let current = pod.status.as_ref().and_then(|s| serde_json::to_value(s).ok()).unwrap_or(json!({}));
+            let rendered = status::render(
+                &pod,
+                &view,
+                &run.anchor,
+                &net.host_ip,
+                run.ip.as_deref(),
+                &scheduled_at,
+            );
+            let current = pod
+                .status
+                .as_ref()
+                .and_then(|s| serde_json::to_value(s).ok())
+                .unwrap_or(json!({}));
             if run.written.as_ref() != Some(&rendered) {
                 if let Some(diff) = merge_diff(&current, &rendered) {
                     writes.push((pod.clone(), diff));
                 }
                 run.written = Some(rendered);
             }
-            run.next = view.next_change.map(|off| ctx.clock.instant_at(run.anchor.at(off)));
+            run.next = view
+                .next_change
+                .map(|off| ctx.clock.instant_at(run.anchor.at(off)));
             wake(run.next);
         }
-        let gone: Vec<String> = self.runs.keys().filter(|u| !live.contains(*u)).cloned().collect();
+        let gone: Vec<String> = self
+            .runs
+            .keys()
+            .filter(|u| !live.contains(*u))
+            .cloned()
+            .collect();
         for uid in gone {
             if let Some(run) = self.runs.remove(&uid)
                 && let Some(i) = run.ip_index
@@ -269,10 +381,18 @@ impl Reconcile for Kubelet {
         self.order.retain(&live);
         let client = ctx.client.clone();
         let status_writes = futures::stream::iter(writes.into_iter().map(|(pod, diff)| {
-            let api: Api<Pod> = Api::namespaced(client.clone(), &pod.namespace().unwrap_or_default());
+            let api: Api<Pod> =
+                Api::namespaced(client.clone(), &pod.namespace().unwrap_or_default());
             async move {
                 let patch = json!({"status": diff});
-                if let Err(e) = api.patch_status(&pod.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
+                if let Err(e) = api
+                    .patch_status(
+                        &pod.name_any(),
+                        &PatchParams::default(),
+                        &Patch::Merge(&patch),
+                    )
+                    .await
+                {
                     tracing::debug!(error = %e, pod = %pod.name_any(), "pod status not written");
                 }
             }
@@ -281,8 +401,12 @@ impl Reconcile for Kubelet {
         .collect::<Vec<()>>();
         status_writes.await;
         for pod in deletes {
-            let api: Api<Pod> = Api::namespaced(client.clone(), &pod.namespace().unwrap_or_default());
-            let dp = DeleteParams { grace_period_seconds: Some(0), ..Default::default() };
+            let api: Api<Pod> =
+                Api::namespaced(client.clone(), &pod.namespace().unwrap_or_default());
+            let dp = DeleteParams {
+                grace_period_seconds: Some(0),
+                ..Default::default()
+            };
             if let Err(e) = api.delete(&pod.name_any(), &dp).await {
                 tracing::debug!(error = %e, pod = %pod.name_any(), "pod not finalized");
             }

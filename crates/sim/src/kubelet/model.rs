@@ -69,7 +69,10 @@ pub struct ContainerView {
 impl ContainerView {
     fn waiting(reason: &'static str, next: Option<Duration>) -> ContainerView {
         ContainerView {
-            state: State::Waiting { reason, backoff: None },
+            state: State::Waiting {
+                reason,
+                backoff: None,
+            },
             last: None,
             ready: false,
             ready_since: Duration::ZERO,
@@ -102,7 +105,13 @@ fn restarts(policy: &str, code: i32) -> bool {
 }
 
 /// The view of one container that first starts at `start`, at time `t`.
-pub fn container_at(behavior: Behavior, policy: &str, start: Duration, ready_delay: Duration, t: Duration) -> ContainerView {
+pub fn container_at(
+    behavior: Behavior,
+    policy: &str,
+    start: Duration,
+    ready_delay: Duration,
+    t: Duration,
+) -> ContainerView {
     if t < start {
         return ContainerView::waiting("ContainerCreating", Some(start));
     }
@@ -120,7 +129,10 @@ pub fn container_at(behavior: Behavior, policy: &str, start: Duration, ready_del
                         ("ImagePullBackOff", next)
                     };
                     let mut v = ContainerView::waiting(reason, Some(change));
-                    v.state = State::Waiting { reason, backoff: Some(backoff(k)) };
+                    v.state = State::Waiting {
+                        reason,
+                        backoff: Some(backoff(k)),
+                    };
                     return v;
                 }
                 attempt = next;
@@ -132,10 +144,17 @@ pub fn container_at(behavior: Behavior, policy: &str, start: Duration, ready_del
             if !restarts(policy, code) {
                 if t < start + after {
                     let mut v = running(start, ready_delay, t, 0, None);
-                    v.next_change = Some(v.next_change.map_or(start + after, |n| n.min(start + after)));
+                    v.next_change = Some(
+                        v.next_change
+                            .map_or(start + after, |n| n.min(start + after)),
+                    );
                     return v;
                 }
-                let exit = Exit { code, started: start, finished: start + after };
+                let exit = Exit {
+                    code,
+                    started: start,
+                    finished: start + after,
+                };
                 return ContainerView {
                     ready: false,
                     ready_since: exit.finished,
@@ -153,7 +172,11 @@ pub fn container_at(behavior: Behavior, policy: &str, start: Duration, ready_del
                 let restart_at = exit_at + backoff(k);
                 let last = (k > 0).then(|| {
                     let prev_start = s - backoff(k - 1) - after;
-                    Exit { code, started: prev_start, finished: prev_start + after }
+                    Exit {
+                        code,
+                        started: prev_start,
+                        finished: prev_start + after,
+                    }
                 });
                 if t < exit_at {
                     let mut v = running(s, ready_delay, t, k, last);
@@ -162,8 +185,15 @@ pub fn container_at(behavior: Behavior, policy: &str, start: Duration, ready_del
                 }
                 if t < restart_at || k > 100_000 {
                     return ContainerView {
-                        state: State::Waiting { reason: "CrashLoopBackOff", backoff: Some(backoff(k)) },
-                        last: Some(Exit { code, started: s, finished: exit_at }),
+                        state: State::Waiting {
+                            reason: "CrashLoopBackOff",
+                            backoff: Some(backoff(k)),
+                        },
+                        last: Some(Exit {
+                            code,
+                            started: s,
+                            finished: exit_at,
+                        }),
                         ready: false,
                         ready_since: exit_at,
                         restart_count: k,
@@ -186,7 +216,13 @@ pub fn container_at(behavior: Behavior, policy: &str, start: Duration, ready_del
     }
 }
 
-fn running(since: Duration, ready_delay: Duration, t: Duration, restarts: u32, last: Option<Exit>) -> ContainerView {
+fn running(
+    since: Duration,
+    ready_delay: Duration,
+    t: Duration,
+    restarts: u32,
+    last: Option<Exit>,
+) -> ContainerView {
     let ready_at = since + ready_delay;
     let ready = t >= ready_at;
     ContainerView {
@@ -201,7 +237,12 @@ fn running(since: Duration, ready_delay: Duration, t: Duration, restarts: u32, l
 
 /// The readiness delay of a container: its readiness probe's `initialDelaySeconds`.
 pub fn ready_delay(c: &Container) -> Duration {
-    let secs = c.readiness_probe.as_ref().and_then(|p| p.initial_delay_seconds).unwrap_or(0).max(0);
+    let secs = c
+        .readiness_probe
+        .as_ref()
+        .and_then(|p| p.initial_delay_seconds)
+        .unwrap_or(0)
+        .max(0);
     Duration::from_secs(secs as u64)
 }
 
@@ -225,7 +266,11 @@ pub fn pod_at(pod: &Pod, t: Duration) -> PodView {
     let empty = Vec::new();
     let spec = pod.spec.as_ref();
     let policy = conventions::restart_policy(pod);
-    let init_policy = if policy == "Never" { "Never" } else { "OnFailure" };
+    let init_policy = if policy == "Never" {
+        "Never"
+    } else {
+        "OnFailure"
+    };
     let delay = conventions::start_delay(pod);
     let mut next: Option<Duration> = None;
     let mut bump = |n: Option<Duration>| {
@@ -236,12 +281,21 @@ pub fn pod_at(pod: &Pod, t: Duration) -> PodView {
     let mut cursor = Some(delay);
     let mut init = Vec::new();
     let mut init_failed = false;
-    for c in spec.map(|s| s.init_containers.as_ref().unwrap_or(&empty)).unwrap_or(&empty) {
+    for c in spec
+        .map(|s| s.init_containers.as_ref().unwrap_or(&empty))
+        .unwrap_or(&empty)
+    {
         let Some(start) = cursor else {
             init.push(ContainerView::waiting("PodInitializing", None));
             continue;
         };
-        let v = container_at(conventions::behavior(pod, c, true), init_policy, start, Duration::ZERO, t);
+        let v = container_at(
+            conventions::behavior(pod, c, true),
+            init_policy,
+            start,
+            Duration::ZERO,
+            t,
+        );
         bump(v.next_change);
         cursor = match v.finished() {
             Some(e) if e.code == 0 => Some(e.finished + delay),
@@ -257,7 +311,13 @@ pub fn pod_at(pod: &Pod, t: Duration) -> PodView {
     let mut containers = Vec::new();
     for c in spec.map(|s| &s.containers).unwrap_or(&empty) {
         let v = match cursor {
-            Some(start) => container_at(conventions::behavior(pod, c, false), policy, start, ready_delay(c), t),
+            Some(start) => container_at(
+                conventions::behavior(pod, c, false),
+                policy,
+                start,
+                ready_delay(c),
+                t,
+            ),
             None => ContainerView::waiting("PodInitializing", None),
         };
         bump(v.next_change);
@@ -268,13 +328,26 @@ pub fn pod_at(pod: &Pod, t: Duration) -> PodView {
     } else if cursor.is_none() {
         "Pending"
     } else if !containers.is_empty() && containers.iter().all(|c| c.finished().is_some()) {
-        if containers.iter().all(|c| c.finished().is_some_and(|e| e.code == 0)) { "Succeeded" } else { "Failed" }
+        if containers
+            .iter()
+            .all(|c| c.finished().is_some_and(|e| e.code == 0))
+        {
+            "Succeeded"
+        } else {
+            "Failed"
+        }
     } else if containers.iter().any(|c| !c.has_run()) {
         "Pending"
     } else {
         "Running"
     };
-    PodView { phase, init, containers, initialized_at, next_change: next }
+    PodView {
+        phase,
+        init,
+        containers,
+        initialized_at,
+        next_change: next,
+    }
 }
 
 #[cfg(test)]
@@ -286,7 +359,13 @@ mod tests {
     #[test]
     fn runs_and_becomes_ready_after_probe_delay() {
         let v = container_at(Behavior::RunsForever, "Always", S(1), S(5), S(0));
-        assert_eq!(v.state, State::Waiting { reason: "ContainerCreating", backoff: None });
+        assert_eq!(
+            v.state,
+            State::Waiting {
+                reason: "ContainerCreating",
+                backoff: None
+            }
+        );
         assert_eq!(v.next_change, Some(S(1)));
         let v = container_at(Behavior::RunsForever, "Always", S(1), S(5), S(3));
         assert_eq!(v.state, State::Running { since: S(1) });
@@ -299,27 +378,57 @@ mod tests {
 
     #[test]
     fn crash_loop_backs_off_10_20_40() {
-        let b = Behavior::Exits { after: S(2), code: 1 };
+        let b = Behavior::Exits {
+            after: S(2),
+            code: 1,
+        };
         // Runs [1,3), backs off 10s, runs [13,15), backs off 20s, runs [35,37), backs off 40s.
         let at = |t| container_at(b, "Always", S(1), S(0), S(t));
         assert!(matches!(at(2).state, State::Running { .. }));
         let v = at(5);
-        assert_eq!(v.state, State::Waiting { reason: "CrashLoopBackOff", backoff: Some(S(10)) });
+        assert_eq!(
+            v.state,
+            State::Waiting {
+                reason: "CrashLoopBackOff",
+                backoff: Some(S(10))
+            }
+        );
         assert_eq!(v.restart_count, 0);
-        assert_eq!(v.last.as_ref().map(|e| (e.started, e.finished)), Some((S(1), S(3))));
+        assert_eq!(
+            v.last.as_ref().map(|e| (e.started, e.finished)),
+            Some((S(1), S(3)))
+        );
         assert_eq!(v.next_change, Some(S(13)));
         let v = at(14);
-        assert_eq!((v.state.clone(), v.restart_count), (State::Running { since: S(13) }, 1));
+        assert_eq!(
+            (v.state.clone(), v.restart_count),
+            (State::Running { since: S(13) }, 1)
+        );
         assert_eq!(v.last.as_ref().map(|e| e.started), Some(S(1)));
         let v = at(20);
-        assert_eq!(v.state, State::Waiting { reason: "CrashLoopBackOff", backoff: Some(S(20)) });
+        assert_eq!(
+            v.state,
+            State::Waiting {
+                reason: "CrashLoopBackOff",
+                backoff: Some(S(20))
+            }
+        );
         assert_eq!(at(36).restart_count, 2);
-        assert_eq!(at(50).state, State::Waiting { reason: "CrashLoopBackOff", backoff: Some(S(40)) });
+        assert_eq!(
+            at(50).state,
+            State::Waiting {
+                reason: "CrashLoopBackOff",
+                backoff: Some(S(40))
+            }
+        );
     }
 
     #[test]
     fn crash_loop_skips_ahead_when_capped() {
-        let b = Behavior::Exits { after: S(2), code: 1 };
+        let b = Behavior::Exits {
+            after: S(2),
+            code: 1,
+        };
         let day = container_at(b, "Always", S(0), S(0), S(86_400));
         // Cycles 0-4 take 12+22+42+82+162 = 320s; after that every cycle is 2s + 300s.
         assert_eq!(day.restart_count, 5 + (86_400 - 320) / 302);
@@ -329,21 +438,51 @@ mod tests {
 
     #[test]
     fn run_to_completion_without_restart() {
-        let b = Behavior::Exits { after: S(3), code: 0 };
+        let b = Behavior::Exits {
+            after: S(3),
+            code: 0,
+        };
         let v = container_at(b, "Never", S(1), S(0), S(2));
         assert!(matches!(v.state, State::Running { .. }));
         assert_eq!(v.next_change, Some(S(4)));
         let v = container_at(b, "OnFailure", S(1), S(0), S(9));
-        assert_eq!(v.finished().map(|e| (e.code, e.reason())), Some((0, "Completed")));
+        assert_eq!(
+            v.finished().map(|e| (e.code, e.reason())),
+            Some((0, "Completed"))
+        );
     }
 
     #[test]
     fn image_pull_errors_alternate() {
         let at = |t| container_at(Behavior::NeverPulls, "Always", S(1), S(0), S(t)).state;
-        assert_eq!(at(2), State::Waiting { reason: "ErrImagePull", backoff: Some(S(10)) });
-        assert_eq!(at(5), State::Waiting { reason: "ImagePullBackOff", backoff: Some(S(10)) });
-        assert_eq!(at(13), State::Waiting { reason: "ErrImagePull", backoff: Some(S(20)) });
-        assert_eq!(at(16), State::Waiting { reason: "ImagePullBackOff", backoff: Some(S(20)) });
+        assert_eq!(
+            at(2),
+            State::Waiting {
+                reason: "ErrImagePull",
+                backoff: Some(S(10))
+            }
+        );
+        assert_eq!(
+            at(5),
+            State::Waiting {
+                reason: "ImagePullBackOff",
+                backoff: Some(S(10))
+            }
+        );
+        assert_eq!(
+            at(13),
+            State::Waiting {
+                reason: "ErrImagePull",
+                backoff: Some(S(20))
+            }
+        );
+        assert_eq!(
+            at(16),
+            State::Waiting {
+                reason: "ImagePullBackOff",
+                backoff: Some(S(20))
+            }
+        );
     }
 
     proptest::proptest! {

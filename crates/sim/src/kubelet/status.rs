@@ -33,22 +33,40 @@ impl Anchor {
 /// A stable fake image digest.
 pub fn image_id(image: &str) -> String {
     let h = fnv64a(image.as_bytes());
-    let full = if image.contains('/') { image.to_string() } else { format!("docker.io/library/{image}") };
+    let full = if image.contains('/') {
+        image.to_string()
+    } else {
+        format!("docker.io/library/{image}")
+    };
     let repo = full.split(['@', ':']).next().unwrap_or(&full).to_string();
-    format!("{repo}@sha256:{h:016x}{:016x}{h:016x}{:016x}", h.rotate_left(17), h.rotate_left(31))
+    format!(
+        "{repo}@sha256:{h:016x}{:016x}{h:016x}{:016x}",
+        h.rotate_left(17),
+        h.rotate_left(31)
+    )
 }
 
 /// A stable fake container id for one instance of a container.
 pub fn container_id(pod_uid: &str, name: &str, restart: u32) -> String {
     let a = fnv64a(format!("{pod_uid}/{name}/{restart}").as_bytes());
-    format!("containerd://{a:016x}{:016x}{:016x}{:016x}", a.rotate_left(7), a.rotate_left(23), a.rotate_left(41))
+    format!(
+        "containerd://{a:016x}{:016x}{:016x}{:016x}",
+        a.rotate_left(7),
+        a.rotate_left(23),
+        a.rotate_left(41)
+    )
 }
 
 fn terminated(a: &Anchor, e: &Exit, id: &str) -> Value {
     json!({"exitCode": e.code, "reason": e.reason(), "startedAt": a.ts(e.started), "finishedAt": a.ts(e.finished), "containerID": id})
 }
 
-fn waiting_message(pod: &Pod, c: &Container, reason: &str, backoff: Option<Duration>) -> Option<String> {
+fn waiting_message(
+    pod: &Pod,
+    c: &Container,
+    reason: &str,
+    backoff: Option<Duration>,
+) -> Option<String> {
     let image = c.image.as_deref().unwrap_or("");
     match reason {
         "ErrImagePull" => Some(pull_error(image)),
@@ -67,7 +85,11 @@ fn waiting_message(pod: &Pod, c: &Container, reason: &str, backoff: Option<Durat
 
 /// The kubelet's message for an image that does not exist.
 pub fn pull_error(image: &str) -> String {
-    let full = if image.contains('/') { image.to_string() } else { format!("docker.io/library/{image}") };
+    let full = if image.contains('/') {
+        image.to_string()
+    } else {
+        format!("docker.io/library/{image}")
+    };
     format!(
         "rpc error: code = NotFound desc = failed to pull and unpack image \"{full}\": failed to resolve reference \"{full}\": {full}: not found"
     )
@@ -76,7 +98,11 @@ pub fn pull_error(image: &str) -> String {
 /// A duration the way Go prints it (`10s`, `5m0s`).
 pub fn go_duration(d: Duration) -> String {
     let s = d.as_secs();
-    if s >= 60 { format!("{}m{}s", s / 60, s % 60) } else { format!("{s}s") }
+    if s >= 60 {
+        format!("{}m{}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
 }
 
 fn container_status(pod: &Pod, c: &Container, v: &ContainerView, a: &Anchor, uid: &str) -> Value {
@@ -94,7 +120,9 @@ fn container_status(pod: &Pod, c: &Container, v: &ContainerView, a: &Anchor, uid
         State::Terminated(e) => json!({"terminated": terminated(a, e, &id)}),
     };
     let last = match &v.last {
-        Some(e) => json!({"terminated": terminated(a, e, &container_id(uid, &c.name, v.restart_count.saturating_sub(1)))}),
+        Some(e) => {
+            json!({"terminated": terminated(a, e, &container_id(uid, &c.name, v.restart_count.saturating_sub(1)))})
+        }
         None => json!({}),
     };
     let pulled = v.has_run();
@@ -114,7 +142,13 @@ fn container_status(pod: &Pod, c: &Container, v: &ContainerView, a: &Anchor, uid
     s
 }
 
-fn condition(ty: &str, ok: bool, at: String, reason: Option<&str>, message: Option<String>) -> Value {
+fn condition(
+    ty: &str,
+    ok: bool,
+    at: String,
+    reason: Option<&str>,
+    message: Option<String>,
+) -> Value {
     let mut c = json!({"type": ty, "status": if ok { "True" } else { "False" }, "lastProbeTime": null, "lastTransitionTime": at});
     if let Some(r) = reason {
         c["reason"] = json!(r);
@@ -127,7 +161,9 @@ fn condition(ty: &str, ok: bool, at: String, reason: Option<&str>, message: Opti
 
 /// The QoS class of a pod, from its requests and limits.
 pub fn qos_class(pod: &Pod) -> &'static str {
-    let Some(spec) = &pod.spec else { return "BestEffort" };
+    let Some(spec) = &pod.spec else {
+        return "BestEffort";
+    };
     let mut any = false;
     let mut guaranteed = true;
     for c in &spec.containers {
@@ -155,16 +191,38 @@ pub fn qos_class(pod: &Pod) -> &'static str {
 }
 
 /// The full pod `status` for a view.
-pub fn render(pod: &Pod, view: &PodView, a: &Anchor, host_ip: &str, pod_ip: Option<&str>, scheduled_at: &str) -> Value {
+pub fn render(
+    pod: &Pod,
+    view: &PodView,
+    a: &Anchor,
+    host_ip: &str,
+    pod_ip: Option<&str>,
+    scheduled_at: &str,
+) -> Value {
     let uid = pod.uid().unwrap_or_default();
     let empty = Vec::new();
     let spec = pod.spec.as_ref();
-    let inits = spec.and_then(|s| s.init_containers.as_ref()).unwrap_or(&empty);
+    let inits = spec
+        .and_then(|s| s.init_containers.as_ref())
+        .unwrap_or(&empty);
     let mains = spec.map(|s| &s.containers).unwrap_or(&empty);
-    let init_statuses: Vec<Value> = inits.iter().zip(&view.init).map(|(c, v)| container_status(pod, c, v, a, &uid)).collect();
-    let statuses: Vec<Value> = mains.iter().zip(&view.containers).map(|(c, v)| container_status(pod, c, v, a, &uid)).collect();
+    let init_statuses: Vec<Value> = inits
+        .iter()
+        .zip(&view.init)
+        .map(|(c, v)| container_status(pod, c, v, a, &uid))
+        .collect();
+    let statuses: Vec<Value> = mains
+        .iter()
+        .zip(&view.containers)
+        .map(|(c, v)| container_status(pod, c, v, a, &uid))
+        .collect();
     let done = matches!(view.phase, "Succeeded" | "Failed");
-    let not_ready: Vec<&str> = mains.iter().zip(&view.containers).filter(|(_, v)| !v.ready).map(|(c, _)| c.name.as_str()).collect();
+    let not_ready: Vec<&str> = mains
+        .iter()
+        .zip(&view.containers)
+        .filter(|(_, v)| !v.ready)
+        .map(|(c, _)| c.name.as_str())
+        .collect();
     let all_ready = not_ready.is_empty() && !mains.is_empty();
     let ready_since = view
         .containers
@@ -174,7 +232,11 @@ pub fn render(pod: &Pod, view: &PodView, a: &Anchor, host_ip: &str, pod_ip: Opti
         .max()
         .unwrap_or_default();
     let ready_at = if done {
-        view.containers.iter().filter_map(|v| v.finished().map(|e| e.finished)).max().unwrap_or_default()
+        view.containers
+            .iter()
+            .filter_map(|v| v.finished().map(|e| e.finished))
+            .max()
+            .unwrap_or_default()
     } else {
         ready_since
     };
@@ -183,26 +245,55 @@ pub fn render(pod: &Pod, view: &PodView, a: &Anchor, host_ip: &str, pod_ip: Opti
     } else if all_ready {
         (None, None)
     } else {
-        (Some("ContainersNotReady"), Some(format!("containers with unready status: [{}]", not_ready.join(" "))))
+        (
+            Some("ContainersNotReady"),
+            Some(format!(
+                "containers with unready status: [{}]",
+                not_ready.join(" ")
+            )),
+        )
     };
     let incomplete: Vec<&str> = inits
         .iter()
         .zip(&view.init)
-        .filter(|(_, v)| !v.finished().is_some_and(|e| e.code == 0))
+        .filter(|(_, v)| v.finished().is_none_or(|e| e.code != 0))
         .map(|(c, _)| c.name.as_str())
         .collect();
     let initialized = view.initialized_at.is_some();
     let conditions = vec![
-        condition("PodReadyToStartContainers", !done, a.ts(Duration::ZERO), None, None),
+        condition(
+            "PodReadyToStartContainers",
+            !done,
+            a.ts(Duration::ZERO),
+            None,
+            None,
+        ),
         condition(
             "Initialized",
             initialized,
             a.ts(view.initialized_at.unwrap_or_default()),
             (!initialized).then_some("ContainersNotInitialized"),
-            (!initialized).then(|| format!("containers with incomplete status: [{}]", incomplete.join(" "))),
+            (!initialized).then(|| {
+                format!(
+                    "containers with incomplete status: [{}]",
+                    incomplete.join(" ")
+                )
+            }),
         ),
-        condition("Ready", all_ready && !done, a.ts(ready_at), ready_reason, ready_msg.clone()),
-        condition("ContainersReady", all_ready && !done, a.ts(ready_at), ready_reason, ready_msg),
+        condition(
+            "Ready",
+            all_ready && !done,
+            a.ts(ready_at),
+            ready_reason,
+            ready_msg.clone(),
+        ),
+        condition(
+            "ContainersReady",
+            all_ready && !done,
+            a.ts(ready_at),
+            ready_reason,
+            ready_msg,
+        ),
         json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": scheduled_at}),
     ];
     let mut status = json!({

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Node, NodeSelectorRequirement, NodeSelectorTerm, Pod, Taint, Toleration};
+use k8s_openapi::api::core::v1::{
+    Node, NodeSelectorRequirement, NodeSelectorTerm, Pod, Taint, Toleration,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::ResourceExt;
 
@@ -25,12 +27,19 @@ pub struct Requests {
 /// The pod's effective requests: the sum over containers, or the largest init container if
 /// that is more (requests fall back to limits, as API defaulting does).
 pub fn pod_requests(pod: &Pod) -> Requests {
-    let Some(spec) = &pod.spec else { return Requests::default() };
+    let Some(spec) = &pod.spec else {
+        return Requests::default();
+    };
     let one = |c: &k8s_openapi::api::core::v1::Container| {
         let r = c.resources.as_ref();
         let get = |k: &str| {
-            r.and_then(|r| r.requests.as_ref().and_then(|m| m.get(k)).or_else(|| r.limits.as_ref().and_then(|m| m.get(k))))
-                .map(|q| q.0.clone())
+            r.and_then(|r| {
+                r.requests
+                    .as_ref()
+                    .and_then(|m| m.get(k))
+                    .or_else(|| r.limits.as_ref().and_then(|m| m.get(k)))
+            })
+            .map(|q| q.0.clone())
         };
         Requests {
             cpu: get("cpu").and_then(|q| parse_cpu_millis(&q)).unwrap_or(0),
@@ -75,13 +84,24 @@ pub struct NodeInfo {
 impl NodeInfo {
     /// A node with nothing on it.
     pub fn new(node: &Node) -> NodeInfo {
-        let alloc = node.status.as_ref().and_then(|s| s.allocatable.as_ref().or(s.capacity.as_ref()));
+        let alloc = node
+            .status
+            .as_ref()
+            .and_then(|s| s.allocatable.as_ref().or(s.capacity.as_ref()));
         let q = |k: &str| alloc.and_then(|a| a.get(k)).map(|q| q.0.clone());
         NodeInfo {
             name: node.name_any(),
             labels: node.labels().clone(),
-            taints: node.spec.as_ref().and_then(|s| s.taints.clone()).unwrap_or_default(),
-            unschedulable: node.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false),
+            taints: node
+                .spec
+                .as_ref()
+                .and_then(|s| s.taints.clone())
+                .unwrap_or_default(),
+            unschedulable: node
+                .spec
+                .as_ref()
+                .and_then(|s| s.unschedulable)
+                .unwrap_or(false),
             allocatable: (
                 q("cpu").and_then(|v| parse_cpu_millis(&v)).unwrap_or(0),
                 q("memory").and_then(|v| parse_bytes(&v)).unwrap_or(0),
@@ -102,21 +122,39 @@ impl NodeInfo {
         let (cpu, mem) = non_zero(r);
         self.scored.0 += cpu;
         self.scored.1 += mem;
-        self.pods.push((pod.namespace().unwrap_or_default(), pod.labels().clone()));
+        self.pods
+            .push((pod.namespace().unwrap_or_default(), pod.labels().clone()));
     }
 
     /// Least-allocated score in [0, 1] after placing `r` (higher is emptier).
     pub fn score(&self, r: Requests) -> f64 {
         let (cpu, mem) = non_zero(r);
         let frac = |cap: i64, used: i64, req: i64| {
-            if cap <= 0 { 0.0 } else { ((cap - used - req) as f64 / cap as f64).max(0.0) }
+            if cap <= 0 {
+                0.0
+            } else {
+                ((cap - used - req) as f64 / cap as f64).max(0.0)
+            }
         };
-        (frac(self.allocatable.0, self.scored.0, cpu) + frac(self.allocatable.1, self.scored.1, mem)) / 2.0
+        (frac(self.allocatable.0, self.scored.0, cpu)
+            + frac(self.allocatable.1, self.scored.1, mem))
+            / 2.0
     }
 }
 
 fn non_zero(r: Requests) -> (i64, i64) {
-    (if r.cpu == 0 { DEFAULT_CPU_MILLIS } else { r.cpu }, if r.memory == 0 { DEFAULT_MEMORY } else { r.memory })
+    (
+        if r.cpu == 0 {
+            DEFAULT_CPU_MILLIS
+        } else {
+            r.cpu
+        },
+        if r.memory == 0 {
+            DEFAULT_MEMORY
+        } else {
+            r.memory
+        },
+    )
 }
 
 /// Whether a toleration tolerates a taint.
@@ -129,7 +167,10 @@ pub fn tolerates(t: &Toleration, taint: &Taint) -> bool {
     let key = t.key.as_deref().unwrap_or("");
     match t.operator.as_deref().unwrap_or("Equal") {
         "Exists" => key.is_empty() || key == taint.key,
-        _ => key == taint.key && t.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or(""),
+        _ => {
+            key == taint.key
+                && t.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or("")
+        }
     }
 }
 
@@ -150,10 +191,17 @@ fn requirement_matches(r: &NodeSelectorRequirement, value: Option<&String>) -> b
         "Exists" => value.is_some(),
         "DoesNotExist" => value.is_none(),
         "Gt" | "Lt" => {
-            let (Some(v), Some(bound)) = (value.and_then(|v| v.parse::<i64>().ok()), values.first().and_then(|b| b.parse::<i64>().ok())) else {
+            let (Some(v), Some(bound)) = (
+                value.and_then(|v| v.parse::<i64>().ok()),
+                values.first().and_then(|b| b.parse::<i64>().ok()),
+            ) else {
                 return false;
             };
-            if r.operator == "Gt" { v > bound } else { v < bound }
+            if r.operator == "Gt" {
+                v > bound
+            } else {
+                v < bound
+            }
         }
         _ => false,
     }
@@ -165,8 +213,12 @@ fn term_matches(term: &NodeSelectorTerm, node: &NodeInfo) -> bool {
     if exprs.is_empty() && fields.is_empty() {
         return false;
     }
-    exprs.iter().all(|r| requirement_matches(r, node.labels.get(&r.key)))
-        && fields.iter().all(|r| r.key == "metadata.name" && requirement_matches(r, Some(&node.name)))
+    exprs
+        .iter()
+        .all(|r| requirement_matches(r, node.labels.get(&r.key)))
+        && fields
+            .iter()
+            .all(|r| r.key == "metadata.name" && requirement_matches(r, Some(&node.name)))
 }
 
 /// Whether `node` satisfies the pod's `nodeSelector` and required node affinity.
@@ -181,7 +233,10 @@ pub fn matches_node_selector(pod: &Pod, node: &NodeInfo) -> bool {
         .affinity
         .as_ref()
         .and_then(|a| a.node_affinity.as_ref())
-        .and_then(|na| na.required_during_scheduling_ignored_during_execution.as_ref());
+        .and_then(|na| {
+            na.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        });
     match required {
         Some(r) => r.node_selector_terms.iter().any(|t| term_matches(t, node)),
         None => true,
@@ -215,16 +270,28 @@ pub fn violates_anti_affinity(pod: &Pod, node: &NodeInfo) -> bool {
         .as_ref()
         .and_then(|s| s.affinity.as_ref())
         .and_then(|a| a.pod_anti_affinity.as_ref())
-        .and_then(|p| p.required_during_scheduling_ignored_during_execution.as_ref());
+        .and_then(|p| {
+            p.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        });
     let own_ns = pod.namespace().unwrap_or_default();
     terms.iter().flat_map(|t| t.iter()).any(|term| {
         if term.topology_key != "kubernetes.io/hostname" {
             return false;
         }
-        let Some(sel) = &term.label_selector else { return false };
-        let all_ns = term.namespace_selector.as_ref().is_some_and(|s| s.match_labels.is_none() && s.match_expressions.is_none());
+        let Some(sel) = &term.label_selector else {
+            return false;
+        };
+        let all_ns = term
+            .namespace_selector
+            .as_ref()
+            .is_some_and(|s| s.match_labels.is_none() && s.match_expressions.is_none());
         node.pods.iter().any(|(ns, labels)| {
-            let ns_ok = all_ns || term.namespaces.as_ref().map_or(*ns == own_ns, |list| list.contains(ns));
+            let ns_ok = all_ns
+                || term
+                    .namespaces
+                    .as_ref()
+                    .map_or(*ns == own_ns, |list| list.contains(ns));
             ns_ok && selector_matches(sel, labels)
         })
     })
@@ -233,16 +300,28 @@ pub fn violates_anti_affinity(pod: &Pod, node: &NodeInfo) -> bool {
 /// Why `node` cannot take `pod` (empty if it can), with kube-scheduler's wording.
 pub fn unfit_reasons(pod: &Pod, node: &NodeInfo) -> Vec<String> {
     if node.unschedulable {
-        let tolerated = pod.spec.as_ref().and_then(|s| s.tolerations.as_ref()).is_some_and(|ts| {
-            let taint = Taint { key: "node.kubernetes.io/unschedulable".into(), effect: "NoSchedule".into(), ..Default::default() };
-            ts.iter().any(|t| tolerates(t, &taint))
-        });
+        let tolerated = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.tolerations.as_ref())
+            .is_some_and(|ts| {
+                let taint = Taint {
+                    key: "node.kubernetes.io/unschedulable".into(),
+                    effect: "NoSchedule".into(),
+                    ..Default::default()
+                };
+                ts.iter().any(|t| tolerates(t, &taint))
+            });
         if !tolerated {
             return vec!["node(s) were unschedulable".into()];
         }
     }
     if let Some(t) = untolerated_taint(pod, node) {
-        return vec![format!("node(s) had untolerated taint {{{}: {}}}", t.key, t.value.as_deref().unwrap_or(""))];
+        return vec![format!(
+            "node(s) had untolerated taint {{{}: {}}}",
+            t.key,
+            t.value.as_deref().unwrap_or("")
+        )];
     }
     if !matches_node_selector(pod, node) {
         return vec!["node(s) didn't match Pod's node affinity/selector".into()];

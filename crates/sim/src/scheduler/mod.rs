@@ -34,26 +34,45 @@ pub(crate) struct Scheduler {
 
 fn is_pending(pod: &Pod) -> bool {
     let spec = pod.spec.as_ref();
-    let scheduler = spec.and_then(|s| s.scheduler_name.as_deref()).unwrap_or(COMPONENT);
-    let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("Pending");
+    let scheduler = spec
+        .and_then(|s| s.scheduler_name.as_deref())
+        .unwrap_or(COMPONENT);
+    let phase = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .unwrap_or("Pending");
     scheduler == COMPONENT
-        && spec.and_then(|s| s.node_name.as_deref()).unwrap_or("").is_empty()
+        && spec
+            .and_then(|s| s.node_name.as_deref())
+            .unwrap_or("")
+            .is_empty()
         && pod.metadata.deletion_timestamp.is_none()
         && !matches!(phase, "Succeeded" | "Failed")
 }
 
 fn is_terminal(pod: &Pod) -> bool {
-    matches!(pod.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed"))
+    matches!(
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded" | "Failed")
+    )
 }
 
 /// The names of PVCs the pod mounts that are not Bound yet.
 fn unbound_claims(ctx: &Ctx, pod: &Pod) -> bool {
     let ns = pod.namespace().unwrap_or_default();
-    pod.spec.iter().flat_map(|s| s.volumes.iter().flatten()).any(|v| {
-        let Some(claim) = &v.persistent_volume_claim else { return false };
-        let key = kube::runtime::reflector::ObjectRef::new(&claim.claim_name).within(&ns);
-        !ctx.pvcs.get(&key).is_some_and(|pvc| pvc.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Bound"))
-    })
+    pod.spec
+        .iter()
+        .flat_map(|s| s.volumes.iter().flatten())
+        .any(|v| {
+            let Some(claim) = &v.persistent_volume_claim else {
+                return false;
+            };
+            let key = kube::runtime::reflector::ObjectRef::new(&claim.claim_name).within(&ns);
+            !ctx.pvcs.get(&key).is_some_and(|pvc| {
+                pvc.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Bound")
+            })
+        })
 }
 
 impl Scheduler {
@@ -67,12 +86,23 @@ impl Scheduler {
                 "metadata": {"name": name, "namespace": ns, "uid": pod.uid()},
                 "target": {"apiVersion": "v1", "kind": "Node", "name": node},
             });
-            match api.create_subresource::<_, serde_json::Value>("binding", &name, &PostParams::default(), &body).await {
+            match api
+                .create_subresource::<_, serde_json::Value>(
+                    "binding",
+                    &name,
+                    &PostParams::default(),
+                    &body,
+                )
+                .await
+            {
                 Ok(_) => {
                     self.binding_served = Some(true);
                     return Ok(());
                 }
-                Err(kube::Error::Api(s)) if s.code == 404 && s.message.contains("could not find the requested resource") => {
+                Err(kube::Error::Api(s))
+                    if s.code == 404
+                        && s.message.contains("could not find the requested resource") =>
+                {
                     tracing::info!("pods/binding is not served; binding by patching spec.nodeName");
                     self.binding_served = Some(false);
                 }
@@ -83,7 +113,8 @@ impl Scheduler {
             }
         }
         let patch = json!({"spec": {"nodeName": node}});
-        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
         Ok(())
     }
 
@@ -99,16 +130,29 @@ impl Scheduler {
             .and_then(|cs| cs.iter().find(|c| c.type_ == "PodScheduled"))
             .and_then(|c| c.message.clone());
         if current.as_deref() != Some(message.as_str()) {
-            let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &pod.namespace().unwrap_or_default());
+            let api: Api<Pod> =
+                Api::namespaced(ctx.client.clone(), &pod.namespace().unwrap_or_default());
             let now = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
             let patch = json!({"status": {"phase": "Pending", "conditions": [{
                 "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
                 "message": message, "lastProbeTime": null, "lastTransitionTime": now,
             }]}});
-            if let Err(e) = api.patch_status(&pod.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
+            if let Err(e) = api
+                .patch_status(
+                    &pod.name_any(),
+                    &PatchParams::default(),
+                    &Patch::Merge(&patch),
+                )
+                .await
+            {
                 tracing::debug!(error = %e, "unschedulable condition not written");
             }
-            ctx.events.warning(COMPONENT, Involved::of(pod), "FailedScheduling", message.clone());
+            ctx.events.warning(
+                COMPONENT,
+                Involved::of(pod),
+                "FailedScheduling",
+                message.clone(),
+            );
         }
         self.reported.insert(uid, message);
     }
@@ -123,21 +167,30 @@ impl Reconcile for Scheduler {
             .state()
             .into_iter()
             .filter(|n| {
-                n.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| {
-                    cs.iter().any(|c| c.type_ == "Ready" && c.status == "True")
-                })
+                n.status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
             })
             .collect();
         nodes.sort_by_key(|n| n.name_any());
         let mut infos: Vec<NodeInfo> = nodes.iter().map(|n| NodeInfo::new(n)).collect();
-        let index: HashMap<String, usize> = infos.iter().enumerate().map(|(i, n)| (n.name.clone(), i)).collect();
+        let index: HashMap<String, usize> = infos
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.clone(), i))
+            .collect();
         let pods = ctx.pods.state();
         let mut live = HashSet::new();
         let mut pending = Vec::new();
         for pod in &pods {
             let uid = pod.uid().unwrap_or_default();
             live.insert(uid.clone());
-            let bound = pod.spec.as_ref().and_then(|s| s.node_name.clone()).filter(|n| !n.is_empty());
+            let bound = pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.node_name.clone())
+                .filter(|n| !n.is_empty());
             if bound.is_some() {
                 self.assumed.remove(&uid);
                 self.reported.remove(&uid);
@@ -158,11 +211,17 @@ impl Reconcile for Scheduler {
         self.assumed.retain(|uid, _| live.contains(uid));
         self.reported.retain(|uid, _| live.contains(uid));
         self.order.retain(&live);
-        let mut keyed: Vec<_> = pending.into_iter().map(|p| (self.order.key(p.as_ref()), p)).collect();
+        let mut keyed: Vec<_> = pending
+            .into_iter()
+            .map(|p| (self.order.key(p.as_ref()), p))
+            .collect();
         keyed.sort_by(|a, b| a.0.cmp(&b.0));
         for (_, pod) in keyed {
             if unbound_claims(ctx, &pod) {
-                let msg = format!("0/{} nodes are available: pod has unbound immediate PersistentVolumeClaims.", infos.len());
+                let msg = format!(
+                    "0/{} nodes are available: pod has unbound immediate PersistentVolumeClaims.",
+                    infos.len()
+                );
                 self.report_unschedulable(ctx, &pod, msg).await;
                 continue;
             }
@@ -172,15 +231,23 @@ impl Reconcile for Scheduler {
                     match self.bind(ctx, &pod, &node).await {
                         Ok(()) => {
                             infos[i].add(&pod);
-                            self.assumed.insert(pod.uid().unwrap_or_default(), node.clone());
+                            self.assumed
+                                .insert(pod.uid().unwrap_or_default(), node.clone());
                             let msg = format!(
                                 "Successfully assigned {}/{} to {node}",
                                 pod.namespace().unwrap_or_default(),
                                 pod.name_any()
                             );
-                            ctx.events.normal(COMPONENT, Involved::of(pod.as_ref()), "Scheduled", msg);
+                            ctx.events.normal(
+                                COMPONENT,
+                                Involved::of(pod.as_ref()),
+                                "Scheduled",
+                                msg,
+                            );
                         }
-                        Err(e) => tracing::debug!(error = %e, pod = %pod.name_any(), "binding failed"),
+                        Err(e) => {
+                            tracing::debug!(error = %e, pod = %pod.name_any(), "binding failed")
+                        }
                     }
                 }
                 Err(message) => self.report_unschedulable(ctx, &pod, message).await,

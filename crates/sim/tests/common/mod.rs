@@ -23,7 +23,9 @@ impl SimCluster {
         cc.durable = false;
         let cluster = apiserver::start(cc).await.expect("start apiserver");
         let kc = kube::config::Kubeconfig::read_from(&cluster.kubeconfig_path).expect("kubeconfig");
-        let config_k = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.expect("kube config");
+        let config_k = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .expect("kube config");
         let client = kube::Client::try_from(config_k).expect("client");
         let shutdown = CancellationToken::new();
         let (c, s) = (client.clone(), shutdown.clone());
@@ -32,12 +34,21 @@ impl SimCluster {
                 panic!("sim stopped: {e}");
             }
         });
-        SimCluster { client, shutdown, _cluster: cluster, _tmp: tmp }
+        SimCluster {
+            client,
+            shutdown,
+            _cluster: cluster,
+            _tmp: tmp,
+        }
     }
 
     /// A config for tests: 3 nodes, time sped up `scale` times.
     pub fn config(scale: f64) -> sim::SimConfig {
-        sim::SimConfig { time_scale: scale, seed: Some(7), ..Default::default() }
+        sim::SimConfig {
+            time_scale: scale,
+            seed: Some(7),
+            ..Default::default()
+        }
     }
 }
 
