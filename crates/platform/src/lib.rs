@@ -19,6 +19,7 @@ pub mod http;
 pub mod kinds;
 pub mod listing;
 pub mod password;
+pub mod serve;
 pub mod tokens;
 
 use std::net::SocketAddr;
@@ -73,6 +74,8 @@ pub struct PlatformConfig {
     pub prune_period: Duration,
     /// This replica's identity in leader election (random when `None`).
     pub identity: Option<String>,
+    /// HTTPS on the same port as HTTP (self-signed by default; kubectl needs it for tokens).
+    pub tls: serve::TlsSource,
 }
 
 impl PlatformConfig {
@@ -99,6 +102,7 @@ impl PlatformConfig {
             resync_period: Duration::from_secs(2),
             prune_period: Duration::from_secs(600),
             identity: None,
+            tls: serve::TlsSource::SelfSigned,
         }
     }
 }
@@ -179,6 +183,15 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
             addr: config.listen,
             source,
         })?;
+    let tls = match &config.tls {
+        serve::TlsSource::Off => None,
+        serve::TlsSource::SelfSigned => Some(serve::self_signed(&client, addr).await?),
+        serve::TlsSource::Pem { cert, key } => Some(serve::TlsMaterial {
+            cert_pem: cert.clone(),
+            key_pem: key.clone(),
+        }),
+    };
+    let tls_config = tls.as_ref().map(serve::server_config).transpose()?;
     let tokens = tokens::Tokens::new(
         client.clone(),
         caches.clone(),
@@ -201,10 +214,11 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
             multiple_login: config.multiple_login,
             hash_cost: config.hash_cost,
             clients: config.oauth_clients.clone(),
-            public_url: config
-                .public_url
-                .clone()
-                .unwrap_or_else(|| format!("http://{addr}")),
+            public_url: config.public_url.clone().unwrap_or_else(|| {
+                let scheme = if tls.is_some() { "https" } else { "http" };
+                format!("{scheme}://{addr}")
+            }),
+            ca_pem: tls.as_ref().map(|t| t.cert_pem.clone()),
         },
     });
     let (leader_tx, leader_rx) = tokio::sync::watch::channel(false);
@@ -235,16 +249,12 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
         },
         shutdown.clone(),
     )));
-    let app = http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let stop = shutdown.clone();
-    tasks.push(tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "platform listener failed");
-        }
-    }));
+    tasks.push(tokio::spawn(serve::serve(
+        listener,
+        http::router(state.clone()),
+        tls_config,
+        shutdown.clone(),
+    )));
     Ok(RunningPlatform {
         addr,
         initial_admin_password: boot.initial_admin_password,

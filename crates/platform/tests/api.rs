@@ -298,7 +298,8 @@ async fn users_crud_list_conventions_and_self_service() {
     assert_eq!(r.status(), StatusCode::OK);
     let kubeconfig = r.text().await.unwrap_or_default();
     assert!(
-        kubeconfig.contains(&format!("server: {}", c.base)),
+        kubeconfig.contains(&format!("server: {}", c.base.replace("http:", "https:")))
+            && kubeconfig.contains("certificate-authority-data: "),
         "{kubeconfig}"
     );
     let kc_token = kubeconfig

@@ -49,6 +49,8 @@ pub struct Settings {
     pub clients: Vec<(String, String)>,
     /// URL clients reach the platform at (kubeconfig `server`).
     pub public_url: String,
+    /// The CA (PEM) that signs the platform's HTTPS certificate, for kubeconfigs.
+    pub ca_pem: Option<String>,
 }
 
 /// Everything a handler can reach.
@@ -248,11 +250,21 @@ async fn health() -> &'static str {
     "ok"
 }
 
-async fn version() -> axum::Json<Value> {
-    axum::Json(json!({
-        "gitVersion": concat!("v", env!("CARGO_PKG_VERSION")),
-        "kubernetes": {"gitVersion": "v1.33.0", "major": "1", "minor": "33"},
-    }))
+/// `/version`: the host cluster's version (kubectl picks its own version from it) plus the
+/// platform's under `platform`.
+async fn version(State(state): State<Shared>) -> axum::Json<Value> {
+    let req = http::Request::get("/version").body(Vec::new());
+    let host = match req {
+        Ok(r) => tokio::time::timeout(Duration::from_secs(5), state.client.request::<Value>(r))
+            .await
+            .ok()
+            .and_then(Result::ok),
+        Err(_) => None,
+    };
+    let mut v =
+        host.unwrap_or_else(|| json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0"}));
+    v["platform"] = json!({"gitVersion": concat!("v", env!("CARGO_PKG_VERSION"))});
+    axum::Json(v)
 }
 
 /// Reads a user from the cache, falling back to the host cluster (a user created a moment ago).

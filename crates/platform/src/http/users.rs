@@ -5,6 +5,8 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
 use http::StatusCode;
 use serde_json::{Value, json};
 
@@ -322,8 +324,14 @@ pub async fn kubeconfig(
     must_load(&state, &name).await?;
     let (token, sid) = state.tokens.kubeconfig_token(&name).await?;
     let server = &state.settings.public_url;
+    let ca = match &state.settings.ca_pem {
+        Some(pem) if server.starts_with("https://") => {
+            format!("\n    certificate-authority-data: {}", B64.encode(pem))
+        }
+        _ => String::new(),
+    };
     let yaml = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: orrery\n  cluster:\n    server: {server}\ncontexts:\n- name: {name}@orrery\n  context:\n    cluster: orrery\n    user: {name}\npreferences: {{}}\ncurrent-context: {name}@orrery\nusers:\n- name: {name}\n  user:\n    token: {token}\n"
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: orrery\n  cluster:\n    server: {server}{ca}\ncontexts:\n- name: {name}@orrery\n  context:\n    cluster: orrery\n    user: {name}\npreferences: {{}}\ncurrent-context: {name}@orrery\nusers:\n- name: {name}\n  user:\n    token: {token}\n"
     );
     Ok((
         StatusCode::OK,
