@@ -10,6 +10,7 @@ mod misc;
 mod random;
 mod semver;
 mod strings;
+mod xstrings;
 
 use crate::error::FuncError;
 use crate::funcs::FuncMap;

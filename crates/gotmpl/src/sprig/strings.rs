@@ -163,71 +163,6 @@ fn wrap_custom(s: &str, width: i64, newline: &str, wrap_long: bool) -> String {
 }
 
 /// Splits words the way `huandu/xstrings` case conversions do and joins them with `sep`.
-fn to_delimited(s: &str, sep: char) -> String {
-    // xstrings.camelCaseToLowerCase: insert the separator at lower→upper and digit boundaries,
-    // map other separators to `sep`, lowercase everything.
-    let chars: Vec<char> = s.chars().collect();
-    let mut out = String::new();
-    let mut i = 0;
-    let is_sep = |c: char| c == '_' || c == '-' || c == ' ' || c == '.' || is_go_space(c);
-    // Trim leading separators.
-    while i < chars.len() && is_sep(chars[i]) {
-        i += 1;
-    }
-    let mut prev_kind = 0u8; // 0 start, 1 lower, 2 upper, 3 digit, 4 sep
-    let mut pending_sep = false;
-    while i < chars.len() {
-        let c = chars[i];
-        if is_sep(c) {
-            pending_sep = true;
-            prev_kind = 4;
-            i += 1;
-            continue;
-        }
-        let kind = if c.is_uppercase() {
-            2
-        } else if c.is_ascii_digit() {
-            3
-        } else {
-            1
-        };
-        if pending_sep && !out.is_empty() {
-            out.push(sep);
-        } else if !out.is_empty() {
-            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
-            let boundary = (prev_kind == 1 && kind == 2)
-                || (prev_kind == 2 && kind == 2 && next_lower)
-                || (prev_kind == 3 && kind == 2);
-            if boundary {
-                out.push(sep);
-            }
-        }
-        pending_sep = false;
-        out.extend(c.to_lowercase());
-        prev_kind = kind;
-        i += 1;
-    }
-    out
-}
-
-fn pascal_case(s: &str) -> String {
-    let mut out = String::new();
-    let mut upper_next = true;
-    for c in s.chars() {
-        if c == '_' || c == '-' || c == ' ' || c == '.' || is_go_space(c) {
-            upper_next = true;
-            continue;
-        }
-        if upper_next {
-            out.extend(c.to_uppercase());
-            upper_next = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 fn nospace(s: &str) -> String {
     s.chars().filter(|c| !is_go_space(*c)).collect()
 }
@@ -277,9 +212,9 @@ pub(crate) fn register(m: &mut FuncMap) {
     m.insert("nospace", s1(nospace));
     m.insert("initials", s1(initials));
     m.insert("swapcase", s1(swapcase));
-    m.insert("snakecase", s1(|s| to_delimited(s, '_')));
-    m.insert("kebabcase", s1(|s| to_delimited(s, '-')));
-    m.insert("camelcase", s1(pascal_case));
+    m.insert("snakecase", s1(|s| super::xstrings::to_lower_case(s, '_')));
+    m.insert("kebabcase", s1(|s| super::xstrings::to_lower_case(s, '-')));
+    m.insert("camelcase", s1(super::xstrings::to_pascal_case));
     m.insert(
         "shuffle",
         s1(|s| {
