@@ -425,6 +425,10 @@ impl Printer {
             } else if arg_num >= args.len() {
                 self.buf.push_str(&format!("%!{verb}(MISSING)"));
             } else {
+                if verb == 'v' {
+                    // Go moves '+' to "plusV" (struct field names) for %v: no sign on numbers.
+                    self.f.plus = false;
+                }
                 self.print_arg(&args[arg_num], verb, 0);
                 arg_num += 1;
             }

@@ -66,6 +66,19 @@ pub trait Object: Send + Sync {
     fn to_value(&self) -> Value {
         Value::Nil
     }
+    /// The Go `reflect.Kind` name (`kindOf`): by default `ptr` for pointer types (a `*` in
+    /// the type name), the kind of [`Object::to_value`] for maps and slices with methods
+    /// (Helm's `.Files`), and `struct` otherwise.
+    fn kind_name(&self) -> &'static str {
+        if self.type_name().starts_with('*') {
+            return "ptr";
+        }
+        match self.to_value() {
+            Value::Map(_) => "map",
+            Value::List(_) => "slice",
+            _ => "struct",
+        }
+    }
 }
 
 impl Value {
@@ -179,7 +192,7 @@ impl Value {
             Value::String(_) => "string",
             Value::Bytes(_) | Value::List(_) => "slice",
             Value::Map(_) => "map",
-            Value::Object(_) => "ptr",
+            Value::Object(o) => o.kind_name(),
         }
     }
 

@@ -348,7 +348,7 @@ pub(crate) fn register(m: &mut FuncMap) {
         for l in a {
             match l {
                 Value::List(l) => out.extend(l.iter().cloned()),
-                Value::Nil => {}
+                Value::Nil => return Err(FuncError::msg(super::conv::NIL_DEREF)),
                 other => {
                     return Err(FuncError::msg(format!(
                         "Cannot concat type {} as list",
@@ -361,11 +361,16 @@ pub(crate) fn register(m: &mut FuncMap) {
     });
     for name in ["chunk", "mustChunk"] {
         reg(m, name, |a| {
-            let size = int_arg(a.first()).max(1) as usize;
             let l = match a.get(1) {
                 Some(Value::List(l)) => l.clone(),
                 other => return Err(cannot("chunk", other)),
             };
+            // Go computes the chunk count in floats; sizes below 1 make a negative length.
+            let size = int_arg(a.first());
+            if size < 1 {
+                return Err(FuncError::msg("runtime error: makeslice: len out of range"));
+            }
+            let size = size as usize;
             Ok(Value::list(
                 l.chunks(size).map(|c| Value::list(c.to_vec())).collect(),
             ))
@@ -374,6 +379,9 @@ pub(crate) fn register(m: &mut FuncMap) {
 }
 
 fn cannot(what: &str, v: Option<&Value>) -> FuncError {
+    if v.is_none_or(Value::is_nil) {
+        return FuncError::msg(super::conv::NIL_DEREF);
+    }
     let k = v.map(|v| v.kind_name()).unwrap_or("invalid");
     if what == "chunk" {
         return FuncError::msg(format!("Cannot chunk type {k}"));

@@ -109,12 +109,16 @@ pub fn empty(v: &Value) -> bool {
     }
 }
 
+/// The panic Go reports when Sprig asks for the kind of a nil value.
+pub const NIL_DEREF: &str = "runtime error: invalid memory address or nil pointer dereference";
+
 /// The list inside a value for Sprig's list functions (`[]interface{}` or other slices).
 pub fn list_of(v: &Value, fname: &str) -> Result<Vec<Value>, String> {
     match v {
         Value::List(l) => Ok(l.as_ref().clone()),
         Value::Bytes(b) => Ok(b.iter().map(|x| Value::Uint(*x as u64)).collect()),
-        Value::Nil => Err(format!("Cannot find {fname} on type <nil>")),
+        // Sprig calls reflect.TypeOf(nil).Kind(), which panics.
+        Value::Nil => Err(NIL_DEREF.to_string()),
         other => Err(format!("Cannot find {fname} on type {}", other.kind_name())),
     }
 }

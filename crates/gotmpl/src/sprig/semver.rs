@@ -179,6 +179,12 @@ fn parse_constraint(c: &str) -> Result<Constraint, String> {
         return Err(bad());
     }
     let (mut minor_dirty, mut patch_dirty, mut dirty) = (false, false, false);
+    if parts
+        .iter()
+        .any(|p| !is_x(p) && (p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())))
+    {
+        return Err(bad());
+    }
     let mut nums = Vec::new();
     for (i, p) in parts.iter().enumerate() {
         if is_x(p) {
@@ -328,9 +334,12 @@ fn and_group(g: &str) -> Result<Vec<Constraint>, String> {
 
 /// Whether `version` satisfies the Masterminds v3 `constraint` (`||` of `,`-joined ranges).
 pub fn constraint_matches(constraint: &str, version: &str) -> Result<bool, String> {
+    // semver v3.5 (Helm v4) reports the whole `||` group that failed, quoted.
     let groups: Vec<Vec<Constraint>> = constraint
         .split("||")
-        .map(and_group)
+        .map(|g| {
+            and_group(g).map_err(|_| format!("improper constraint: {}", crate::gofmt::quote(g)))
+        })
         .collect::<Result<_, _>>()?;
     let v = Version::parse(version)?;
     Ok(groups.iter().any(|g| g.iter().all(|c| check(c, &v))))

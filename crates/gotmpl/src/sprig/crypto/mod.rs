@@ -56,6 +56,9 @@ impl Object for Certificate {
     fn print(&self) -> String {
         format!("{{{} {}}}", self.cert, self.key)
     }
+    fn kind_name(&self) -> &'static str {
+        "struct"
+    }
     fn to_value(&self) -> Value {
         let mut m = BTreeMap::new();
         m.insert("Cert".to_string(), Value::str(self.cert.as_str()));
