@@ -315,7 +315,7 @@ pub fn eq(a: &Value, rest: &[Value]) -> Result<bool, FuncError> {
                 (Value::List(_) | Value::Bytes(_), _) | (Value::Map(_), _) => {
                     return Err(FuncError::msg(format!(
                         "non-comparable type {}: {}",
-                        gofmt::sprint_value(a),
+                        gofmt::sprintf("%s", std::slice::from_ref(a)),
                         a.type_name()
                     )));
                 }
@@ -323,7 +323,7 @@ pub fn eq(a: &Value, rest: &[Value]) -> Result<bool, FuncError> {
                     if a.type_name() != b.type_name() {
                         return Err(FuncError::msg(format!(
                             "non-comparable types {}: {}, {}: {}",
-                            gofmt::sprint_value(a),
+                            gofmt::sprintf("%s", std::slice::from_ref(a)),
                             a.type_name(),
                             b.type_name(),
                             gofmt::sprint_value(b)

@@ -35,6 +35,31 @@ pub(crate) fn parse_go_int(text: &str) -> Option<i128> {
     Some(if neg { -v } else { v })
 }
 
+/// A Go hexadecimal floating-point literal (`0x1.8p3`): hex mantissa, binary exponent.
+fn parse_hex_float(text: &str) -> Option<f64> {
+    let (neg, body) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let body = body
+        .strip_prefix("0x")
+        .or_else(|| body.strip_prefix("0X"))?;
+    let (mant, exp) = body.split_once(['p', 'P'])?;
+    let exp: i32 = exp.parse().ok()?;
+    let (int_part, frac_part) = mant.split_once('.').unwrap_or((mant, ""));
+    if int_part.is_empty() && frac_part.is_empty() {
+        return None;
+    }
+    let mut v = 0f64;
+    for c in int_part.chars().chain(frac_part.chars()) {
+        v = v * 16.0 + f64::from(c.to_digit(16)?);
+    }
+    let scale = exp - 4 * frac_part.len() as i32;
+    let v = v * 2f64.powi(scale);
+    Some(if neg { -v } else { v })
+}
+
 /// Parses a number token into the value Go's `idealConstant` gives it: `int` for integers
 /// (and characters), `float64` for literals with `.`, `e` or `p`.
 pub(crate) fn parse_number(text: &str, is_char: bool) -> Result<Result<Value, Arc<str>>, String> {
@@ -64,9 +89,13 @@ pub(crate) fn parse_number(text: &str, is_char: bool) -> Result<Result<Value, Ar
     };
     if looks_float {
         let clean: String = text.chars().filter(|c| *c != '_').collect();
-        let f: f64 = clean
-            .parse()
-            .map_err(|_| format!("illegal number syntax: {}", crate::gofmt::quote(text)))?;
+        let parsed = if is_hex {
+            parse_hex_float(&clean)
+        } else {
+            clean.parse().ok()
+        };
+        let f: f64 = parsed
+            .ok_or_else(|| format!("illegal number syntax: {}", crate::gofmt::quote(text)))?;
         return Ok(Ok(Value::Float(f)));
     }
     if is_int {

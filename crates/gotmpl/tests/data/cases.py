@@ -133,4 +133,8 @@ CASES = [
     "{{ rest nil }}",
     "{{ chunk 0 (list 1 2) }}",
     "{{ printf \"%+v|%+d|%+v\" (list 1 -2) 3 1.5 }} {{ kindOf (semver \"1.0.0\") }} {{ kindOf now }} {{ kindOf (genCAWithKey \"x\" 1 (genPrivateKey \"ed25519\")) }}",
+    # eq errors quote with %s; hex floats
+    "{{ eq (list 1) (list 1) }}",
+    "{{ eq 1 \"a\" }}",
+    "{{ print 0x1p-2 0x1.8p3 0X_1p4 -0x.8p1 }}",
 ]
