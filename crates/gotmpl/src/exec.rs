@@ -188,7 +188,7 @@ pub(crate) fn execute_tree(
     shared.depth -= 1;
     match r {
         Ok(()) => Ok(()),
-        Err(Stop::Err(e)) => Err(e),
+        Err(Stop::Err(e)) => Err(*e),
         Err(Stop::Break | Stop::Continue) => Ok(()),
     }
 }
@@ -216,11 +216,17 @@ struct Var {
 enum Stop {
     Break,
     Continue,
-    Err(TemplateError),
+    Err(Box<TemplateError>),
 }
 
 impl From<TemplateError> for Stop {
     fn from(e: TemplateError) -> Self {
+        Stop::Err(Box::new(e))
+    }
+}
+
+impl From<Box<TemplateError>> for Stop {
+    fn from(e: Box<TemplateError>) -> Self {
         Stop::Err(e)
     }
 }
@@ -234,7 +240,8 @@ enum At<'t> {
     Arg(&'t Arg),
 }
 
-type EResult<T> = Result<T, TemplateError>;
+/// Errors are boxed so results stay small on the hot paths.
+type EResult<T> = Result<T, Box<TemplateError>>;
 
 struct Exec<'t, 'a, 'p> {
     layer: &'a Layer<'p>,
@@ -254,7 +261,11 @@ fn node_pos(n: &Node) -> usize {
 }
 
 impl<'t, 'a, 'p> Exec<'t, 'a, 'p> {
-    fn errorf(&self, msg: impl Into<String>) -> TemplateError {
+    fn errorf(&self, msg: impl Into<String>) -> Box<TemplateError> {
+        Box::new(self.error_at(msg))
+    }
+
+    fn error_at(&self, msg: impl Into<String>) -> TemplateError {
         let (pos, ctx) = match self.at {
             At::None => {
                 return TemplateError::Exec {
@@ -279,7 +290,7 @@ impl<'t, 'a, 'p> Exec<'t, 'a, 'p> {
 
     fn write(&mut self, out: &mut String, s: &str) -> EResult<()> {
         out.push_str(s);
-        self.shared.wrote(s.len())
+        Ok(self.shared.wrote(s.len())?)
     }
 
     fn walk(&mut self, dot: &Slot, nodes: &'t [Node], out: &mut String) -> Result<(), Stop> {
@@ -800,7 +811,7 @@ impl<'t, 'a, 'p> Exec<'t, 'a, 'p> {
                 };
                 match f(&mut ctx, &argv) {
                     Ok(v) => Ok(v),
-                    Err(FuncError::Template(e)) if matches!(*e, TemplateError::Limit(_)) => Err(*e),
+                    Err(FuncError::Template(e)) if matches!(*e, TemplateError::Limit(_)) => Err(e),
                     Err(FuncError::Arity(m)) => Err(self.errorf(m)),
                     Err(e) => {
                         self.at = call_at;
