@@ -30,6 +30,10 @@ pub struct ClusterConfig {
     pub max_request_bytes: usize,
     /// Service ClusterIP range (CIDR).
     pub service_cidr: String,
+    /// The simulation's time scale (simulated seconds per real second).
+    pub sim_time_scale: f64,
+    /// Seed for generated names, so a run driven the same way is reproducible.
+    pub seed: Option<u64>,
 }
 
 impl ClusterConfig {
@@ -44,6 +48,8 @@ impl ClusterConfig {
             durable: true,
             max_request_bytes: 3 * 1024 * 1024,
             service_cidr: "10.96.0.0/12".to_string(),
+            sim_time_scale: 1.0,
+            seed: None,
         }
     }
 }
@@ -70,6 +76,8 @@ pub struct Cluster {
     pub namespace_kick: tokio::sync::Notify,
     /// Compiled schemas and printer columns of served custom resources.
     pub compiled_crds: std::sync::RwLock<Arc<crate::crd::CompiledCrds>>,
+    /// With a seed, how many names each (namespace, generateName prefix) has generated.
+    pub generated_names: std::sync::Mutex<std::collections::HashMap<(String, String), u64>>,
     /// RBAC roles and bindings, kept in step with the store.
     pub rbac: crate::rbac::Authorizer,
     /// OpenAPI schemas of served custom resources, rebuilt after CRD changes.
@@ -107,6 +115,27 @@ impl Cluster {
             .clone();
         all.get(&(res.group.clone(), res.plural.clone(), res.version.clone()))
             .cloned()
+    }
+
+    /// A `generateName` suffix: random, or with a seed derived from (seed, namespace, prefix,
+    /// how many such names came before), so a run driven the same way gets the same names.
+    pub fn generate_suffix(&self, namespace: Option<&str>, prefix: &str) -> String {
+        let Some(seed) = self.config.seed else {
+            return crate::object::random_suffix(5);
+        };
+        let ns = namespace.unwrap_or("").to_string();
+        let n = {
+            let mut counters = self
+                .generated_names
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let c = counters
+                .entry((ns.clone(), prefix.to_string()))
+                .or_insert(0);
+            *c += 1;
+            *c
+        };
+        crate::object::seeded_suffix(5, &format!("{seed}/{ns}/{prefix}/{n}"))
     }
 
     /// Drops the cached CRD schemas (after a CRD changed).

@@ -75,6 +75,33 @@ fn template_spec(spec: &mut Value, restart_default: &str) {
     }
 }
 
+/// A Job's generated selector: unless `manualSelector`, kube selects the Job's pods by its uid
+/// and labels the pod template with it.
+fn job_selector(obj: &mut Value) {
+    if obj["spec"]["manualSelector"] == json!(true) || !obj["spec"]["selector"].is_null() {
+        return;
+    }
+    let (Some(uid), Some(name)) = (
+        obj["metadata"]["uid"].as_str().map(String::from),
+        obj["metadata"]["name"].as_str().map(String::from),
+    ) else {
+        return;
+    };
+    obj["spec"]["selector"] = json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}});
+    let labels = &mut obj["spec"]["template"]["metadata"]["labels"];
+    if !labels.is_object() {
+        *labels = json!({});
+    }
+    for (k, v) in [
+        ("batch.kubernetes.io/controller-uid", &uid),
+        ("batch.kubernetes.io/job-name", &name),
+        ("controller-uid", &uid),
+        ("job-name", &name),
+    ] {
+        labels[k] = json!(v);
+    }
+}
+
 /// Applies the defaults of `res`'s kind to `obj`.
 pub fn apply(res: &Resource, obj: &mut Value) {
     match (res.group.as_str(), res.plural.as_str()) {
@@ -230,6 +257,7 @@ pub fn apply(res: &Resource, obj: &mut Value) {
             }
         }
         ("batch", "jobs") => {
+            job_selector(obj);
             let Some(spec) = obj_mut(obj, "spec") else {
                 return;
             };

@@ -120,6 +120,17 @@ pub async fn delete(
             })
             .unwrap_or_default();
         let is_namespace = res.group.is_empty() && res.plural == "namespaces";
+        // Pods on a node terminate gracefully: the kubelet finishes them after the grace period.
+        let is_bound_pod = res.group.is_empty()
+            && res.plural == "pods"
+            && old["spec"]["nodeName"]
+                .as_str()
+                .is_some_and(|n| !n.is_empty());
+        let grace = opts
+            .grace_period_seconds
+            .or_else(|| old["spec"]["terminationGracePeriodSeconds"].as_i64())
+            .unwrap_or(30);
+        let graceful = is_bound_pod && grace > 0;
         let has_dependents_policy = match opts.propagation.as_deref() {
             Some("Foreground") => Some("foregroundDeletion"),
             Some("Orphan") => Some("orphan"),
@@ -131,9 +142,11 @@ pub async fn delete(
         {
             finalizers.push(f.to_string());
         }
-        let needs_marking = !finalizers.is_empty() || is_namespace;
+        let terminating = meta(&old).is_some_and(|m| m.contains_key("deletionTimestamp"));
+        let needs_marking =
+            !finalizers.is_empty() || is_namespace || (graceful && !(terminating && grace == 0));
         if needs_marking {
-            if meta(&old).is_some_and(|m| m.contains_key("deletionTimestamp")) {
+            if terminating {
                 // Already being deleted: nothing more to do.
                 return Ok(Deleted {
                     object: old,
@@ -147,7 +160,10 @@ pub async fn delete(
                     "deletionTimestamp".into(),
                     Value::String(object::now_rfc3339()),
                 );
-                m.insert("deletionGracePeriodSeconds".into(), json!(0));
+                m.insert(
+                    "deletionGracePeriodSeconds".into(),
+                    json!(if graceful { grace } else { 0 }),
+                );
                 if !finalizers.is_empty() {
                     m.insert("finalizers".into(), json!(finalizers));
                 }

@@ -130,6 +130,10 @@ async fn route(
         .is_some_and(|v| v == "true" || v == "1");
     crate::authz::authorize(cluster, user, &info, req.method(), watch)?;
     if !res.stored {
+        if res.group == "metrics.k8s.io" {
+            let q = parse_query(req.uri().query());
+            return crate::metrics::handle(cluster, &res, &info, &req, &q);
+        }
         return crate::reviews::handle(cluster, user, &res, &info, req).await;
     }
     resource_request(cluster, res, info, req).await

@@ -22,10 +22,12 @@ mod gc;
 mod handler;
 mod list;
 mod managed;
+mod metrics;
 mod namespaces;
 pub mod object;
 mod patching;
 pub mod pki;
+mod pod_logs;
 mod rbac;
 pub mod registry;
 pub mod request;
@@ -152,6 +154,7 @@ pub async fn start(config: ClusterConfig) -> Result<RunningCluster, StartError> 
         crd_schema_cache: Default::default(),
         rbac: Default::default(),
         compiled_crds: Default::default(),
+        generated_names: Default::default(),
     });
     rbac::bootstrap(&cluster).await?;
     rbac::prime(&cluster);

@@ -86,6 +86,15 @@ impl Selectors {
     }
 }
 
+impl Selectors {
+    /// Whether a parsed object's labels match the label selector (field selectors ignored).
+    pub fn matches_value_labels(&self, obj: &Value) -> bool {
+        self.labels
+            .as_ref()
+            .is_none_or(|l| l.matches(&label_map(obj)))
+    }
+}
+
 /// An object's labels as a map.
 pub fn label_map(obj: &Value) -> std::collections::BTreeMap<String, String> {
     obj.get("metadata")

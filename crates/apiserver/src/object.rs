@@ -55,6 +55,24 @@ pub fn random_suffix(n: usize) -> String {
         .collect()
 }
 
+/// A suffix of `n` characters from the same alphabet, derived from `key` (FNV-1a), for
+/// reproducible runs.
+pub fn seeded_suffix(n: usize, key: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (0..n)
+        .map(|_| {
+            let c = ALPHANUMS[(h % ALPHANUMS.len() as u64) as usize] as char;
+            h /= ALPHANUMS.len() as u64;
+            h = h.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(17) ^ 0x5bd1_e995;
+            c
+        })
+        .collect()
+}
+
 /// Returns `obj` as bytes with `metadata.resourceVersion` set to `rv`.
 pub fn with_resource_version(mut obj: Value, rv: i64) -> Vec<u8> {
     set_meta_str(&mut obj, "resourceVersion", &rv.to_string());

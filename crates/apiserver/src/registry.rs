@@ -395,6 +395,14 @@ fn review_specs() -> Vec<Spec> {
     ]
 }
 
+/// `metrics.k8s.io`: computed on read from the simulation's model, never stored.
+fn metrics_specs() -> Vec<Spec> {
+    vec![
+        spec("metrics.k8s.io", "v1beta1", "nodes", "NodeMetrics").cluster(),
+        spec("metrics.k8s.io", "v1beta1", "pods", "PodMetrics"),
+    ]
+}
+
 fn singular_of(kind: &str) -> String {
     kind.to_ascii_lowercase()
 }
@@ -533,6 +541,12 @@ impl Registry {
             let mut r = Resource::from(s);
             r.stored = false;
             r.verbs = vec!["create".to_string()];
+            Arc::new(r)
+        }));
+        resources.extend(metrics_specs().into_iter().map(|s| {
+            let mut r = Resource::from(s);
+            r.stored = false;
+            r.verbs = vec!["get".to_string(), "list".to_string()];
             Arc::new(r)
         }));
         Registry {

@@ -52,6 +52,9 @@ pub async fn handle(
             "pods/{sub} is not available: the embedded cluster simulates its workloads and runs no containers"
         ))),
         ("", "namespaces", "finalize") => finalize(cluster, res, &name, req).await,
+        ("", "pods", "log") if req.method() == Method::GET => {
+            crate::pod_logs::handle(cluster, ns.as_deref(), &name, q).await
+        }
         _ => Err(not_found()),
     }
 }

@@ -232,7 +232,14 @@ pub async fn create(
     if generated {
         match meta_str(&obj, "generateName") {
             Some(prefix) if !prefix.is_empty() => {
-                let name = format!("{prefix}{}", object::random_suffix(5));
+                let prefix = prefix.to_string();
+                let mut name = format!("{prefix}{}", cluster.generate_suffix(namespace, &prefix));
+                for _ in 0..16 {
+                    if cluster.store.get(&res.key(namespace, &name)).is_none() {
+                        break;
+                    }
+                    name = format!("{prefix}{}", cluster.generate_suffix(namespace, &prefix));
+                }
                 set_meta_str(&mut obj, "name", &name);
             }
             _ => {

@@ -58,6 +58,15 @@ pub struct EmbeddedArgs {
     /// Service ClusterIP range.
     #[arg(long, env = "ORRERY_SERVICE_CIDR", default_value = "10.96.0.0/12")]
     pub service_cidr: String,
+    /// Simulated nodes (0 runs no data-plane simulation).
+    #[arg(long, env = "ORRERY_NODES", default_value_t = 3)]
+    pub nodes: usize,
+    /// Simulated seconds per real second (container starts, probes, back-off, Jobs, CronJobs).
+    #[arg(long, env = "ORRERY_SIM_TIME_SCALE", default_value_t = 1.0)]
+    pub sim_time_scale: f64,
+    /// Seed for generated names and the simulation, for reproducible runs.
+    #[arg(long, env = "ORRERY_SEED")]
+    pub seed: Option<u64>,
 }
 
 /// `orrery cluster`.
@@ -111,6 +120,12 @@ fn cluster_config(
     c.compaction_interval = secs(args.compaction_interval, "compaction-interval")?;
     c.retain_revisions = args.retain_revisions;
     c.service_cidr = args.service_cidr.clone();
+    anyhow::ensure!(
+        args.sim_time_scale.is_finite() && args.sim_time_scale > 0.0,
+        "--sim-time-scale must be a positive number"
+    );
+    c.sim_time_scale = args.sim_time_scale;
+    c.seed = args.seed;
     Ok(c)
 }
 
@@ -137,23 +152,67 @@ async fn wait_for_signal() {
     }
 }
 
+/// An embedded cluster with its simulated data plane.
+struct Embedded {
+    cluster: apiserver::RunningCluster,
+    sim: Option<(
+        tokio_util::sync::CancellationToken,
+        tokio::task::JoinHandle<()>,
+    )>,
+}
+
+impl Embedded {
+    async fn shutdown(self) {
+        if let Some((token, task)) = self.sim {
+            token.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+        self.cluster.shutdown().await;
+    }
+}
+
 async fn run_embedded(
+    args: &EmbeddedArgs,
     config: apiserver::ClusterConfig,
-) -> anyhow::Result<apiserver::RunningCluster> {
+) -> anyhow::Result<Embedded> {
     let dir = config.data_dir.clone();
-    let running = apiserver::start(config)
+    let cluster = apiserver::start(config)
         .await
         .with_context(|| format!("starting the embedded cluster in {}", dir.display()))?;
-    println!("ready kubernetes-api {}", running.url());
-    Ok(running)
+    let sim = if args.nodes > 0 {
+        let kubeconfig = kube::config::Kubeconfig::read_from(&cluster.kubeconfig_path)?;
+        let client_config =
+            kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+        let client = kube::Client::try_from(client_config)?;
+        let sim_config = sim::SimConfig {
+            nodes: args.nodes,
+            time_scale: args.sim_time_scale,
+            seed: args.seed,
+            ..Default::default()
+        };
+        sim_config.validate()?;
+        let token = tokio_util::sync::CancellationToken::new();
+        let stop = token.clone();
+        let task = tokio::spawn(async move {
+            if let Err(e) = sim::run(client, sim_config, stop).await {
+                tracing::error!(error = %e, "the data-plane simulation stopped");
+            }
+        });
+        Some((token, task))
+    } else {
+        None
+    };
+    println!("ready kubernetes-api {}", cluster.url());
+    Ok(Embedded { cluster, sim })
 }
 
 /// Runs the chosen subcommand until it is interrupted.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Cluster(args) => {
-            let running = run_embedded(cluster_config(&args.embedded, args.listen)?).await?;
-            println!("kubeconfig {}", running.kubeconfig_path.display());
+            let running =
+                run_embedded(&args.embedded, cluster_config(&args.embedded, args.listen)?).await?;
+            println!("kubeconfig {}", running.cluster.kubeconfig_path.display());
             wait_for_signal().await;
             running.shutdown().await;
             Ok(())
@@ -166,11 +225,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve(args) => {
-            let running = run_embedded(cluster_config(&args.embedded, args.kube_listen)?).await?;
-            println!("kubeconfig {}", running.kubeconfig_path.display());
+            let running = run_embedded(
+                &args.embedded,
+                cluster_config(&args.embedded, args.kube_listen)?,
+            )
+            .await?;
+            println!("kubeconfig {}", running.cluster.kubeconfig_path.display());
             println!(
                 "Orrery is running. Use the embedded cluster with:\n  kubectl --kubeconfig {} get namespaces",
-                running.kubeconfig_path.display()
+                running.cluster.kubeconfig_path.display()
             );
             wait_for_signal().await;
             running.shutdown().await;

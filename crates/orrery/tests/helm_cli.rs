@@ -4,20 +4,41 @@ use std::process::Command;
 
 #[test]
 fn helm_template_prints_sorted_sourced_manifests() {
-    let chart = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/testdata/helm-charts/openelb");
+    let chart = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/testdata/helm-charts/openelb"
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_orrery"))
-        .args(["helm", "template", chart, "--namespace", "lb", "--release-name", "edge"])
+        .args([
+            "helm",
+            "template",
+            chart,
+            "--namespace",
+            "lb",
+            "--release-name",
+            "edge",
+        ])
         .output()
         .expect("run orrery helm template");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.starts_with("---\n# Source: openelb/templates/"), "{text}");
+    assert!(
+        text.starts_with("---\n# Source: openelb/templates/"),
+        "{text}"
+    );
     assert!(text.contains("namespace: lb"), "{text}");
     // Helm's install order: ServiceAccounts come before Deployments.
     let sa = text.find("kind: ServiceAccount").expect("a ServiceAccount");
     let deploy = text.find("kind: Deployment").expect("a Deployment");
     assert!(sa < deploy);
-    assert!(!text.contains("kind: CustomResourceDefinition"), "CRDs only with --include-crds");
+    assert!(
+        !text.contains("kind: CustomResourceDefinition"),
+        "CRDs only with --include-crds"
+    );
     let with_crds = Command::new(env!("CARGO_BIN_EXE_orrery"))
         .args(["helm", "template", chart, "--include-crds"])
         .output()
