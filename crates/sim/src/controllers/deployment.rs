@@ -439,6 +439,14 @@ impl Deployments {
             current.as_ref().and_then(|c| c.get("conditions")),
             &mut conditions,
         );
+        // New pods updated or available count as progress: the deadline restarts from now.
+        let st = d.status.as_ref();
+        let progressed = st.is_none_or(|s| s.updated_replicas != Some(updated) || s.available_replicas != Some(available));
+        if progressed
+            && let Some(p) = conditions.as_array_mut().and_then(|cs| cs.iter_mut().find(|c| c["type"] == "Progressing"))
+        {
+            p["lastUpdateTime"] = json!(now);
+        }
         let mut status = json!({
             "observedGeneration": d.metadata.generation.unwrap_or(0),
             "replicas": replicas,
@@ -527,5 +535,31 @@ impl Reconcile for Deployments {
             store.get(k).is_none_or(|rv| *rv < wrv)
         });
         next
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn surge_rounds_up_unavailable_rounds_down() {
+        let pct = |s: &str| IntOrString::String(s.into());
+        assert_eq!(resolve(Some(&pct("25%")), 10, true, 0), 3);
+        assert_eq!(resolve(Some(&pct("25%")), 10, false, 0), 2);
+        assert_eq!(resolve(Some(&IntOrString::Int(4)), 10, false, 0), 4);
+        assert_eq!(resolve(Some(&pct("x%")), 10, false, 7), 7);
+        assert_eq!(resolve(None, 10, false, 1), 1);
+    }
+
+    #[test]
+    fn template_comparison_ignores_the_hash_label() {
+        let rs: ReplicaSet = serde_json::from_value(json!({
+            "metadata": {"name": "web-abc"},
+            "spec": {"selector": {}, "template": {"metadata": {"labels": {"app": "web", HASH_LABEL: "abc"}}, "spec": {"containers": [{"name": "c"}]}}},
+        }))
+        .unwrap();
+        let template = canonical(&json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c"}]}}));
+        assert_eq!(template_without_hash(&rs), template);
     }
 }

@@ -385,21 +385,27 @@ impl Reconcile for Kubelet {
                 Api::namespaced(client.clone(), &pod.namespace().unwrap_or_default());
             async move {
                 let patch = json!({"status": diff});
-                if let Err(e) = api
-                    .patch_status(
-                        &pod.name_any(),
-                        &PatchParams::default(),
-                        &Patch::Merge(&patch),
-                    )
-                    .await
-                {
-                    tracing::debug!(error = %e, pod = %pod.name_any(), "pod status not written");
+                let params = PatchParams::default();
+                match api.patch_status(&pod.name_any(), &params, &Patch::Merge(&patch)).await {
+                    Ok(_) => None,
+                    Err(kube::Error::Api(s)) if s.code == 404 => None,
+                    Err(e) => {
+                        tracing::debug!(error = %e, pod = %pod.name_any(), "pod status not written");
+                        pod.uid()
+                    }
                 }
             }
         }))
         .buffer_unordered(16)
-        .collect::<Vec<()>>();
-        status_writes.await;
+        .collect::<Vec<Option<String>>>();
+        let retry_at = now + Duration::from_secs(1);
+        for uid in status_writes.await.into_iter().flatten() {
+            if let Some(run) = self.runs.get_mut(&uid) {
+                run.written = None;
+                run.next = Some(retry_at);
+                next = Some(next.map_or(retry_at, |n: Instant| n.min(retry_at)));
+            }
+        }
         for pod in deletes {
             let api: Api<Pod> =
                 Api::namespaced(client.clone(), &pod.namespace().unwrap_or_default());

@@ -376,6 +376,12 @@ pub fn unschedulable_message(total: usize, reasons: &BTreeMap<String, usize>) ->
     if reasons.is_empty() {
         return format!("0/{total} nodes are available.");
     }
-    let parts: Vec<String> = reasons.iter().map(|(r, n)| format!("{n} {r}")).collect();
+    // kube-scheduler sorts the "<count> <reason>" strings themselves.
+    let mut parts: Vec<String> = reasons.iter().map(|(r, n)| format!("{n} {r}")).collect();
+    parts.sort();
     format!("0/{total} nodes are available: {}.", parts.join(", "))
 }
+
+#[cfg(test)]
+#[path = "fit_tests.rs"]
+mod tests;

@@ -216,6 +216,7 @@ impl Reconcile for Scheduler {
             .map(|p| (self.order.key(p.as_ref()), p))
             .collect();
         keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut retry = None;
         for (_, pod) in keyed {
             if unbound_claims(ctx, &pod) {
                 let msg = format!(
@@ -246,13 +247,14 @@ impl Reconcile for Scheduler {
                             );
                         }
                         Err(e) => {
-                            tracing::debug!(error = %e, pod = %pod.name_any(), "binding failed")
+                            tracing::debug!(error = %e, pod = %pod.name_any(), "binding failed");
+                            retry = Some(Instant::now() + std::time::Duration::from_secs(1));
                         }
                     }
                 }
                 Err(message) => self.report_unschedulable(ctx, &pod, message).await,
             }
         }
-        None
+        retry
     }
 }
