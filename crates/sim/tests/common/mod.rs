@@ -21,6 +21,8 @@ impl SimCluster {
         let mut cc = apiserver::ClusterConfig::new(tmp.path());
         cc.listen = "127.0.0.1:0".parse().expect("addr");
         cc.durable = false;
+        cc.seed = config.seed;
+        cc.sim_time_scale = config.time_scale;
         let cluster = apiserver::start(cc).await.expect("start apiserver");
         let kc = kube::config::Kubeconfig::read_from(&cluster.kubeconfig_path).expect("kubeconfig");
         let config_k = kube::Config::from_custom_kubeconfig(kc, &Default::default())
