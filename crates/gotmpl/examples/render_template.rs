@@ -1,6 +1,6 @@
 //! Renders one template file with Sprig (no data) to stdout, for comparing with Helm.
 //!
-//! `cargo run --release -p gotmpl --example render FILE`
+//! `cargo run --release -p gotmpl --example render_template FILE`
 
 use std::sync::Arc;
 
@@ -14,7 +14,9 @@ fn main() {
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args().nth(1).ok_or("usage: render FILE")?;
+    let path = std::env::args()
+        .nth(1)
+        .ok_or("usage: render_template FILE")?;
     let src = std::fs::read_to_string(&path)?;
     let mut set = TemplateSet::new(Arc::new(sprig()));
     set.parse(&path, &src)?;

@@ -1,7 +1,7 @@
 //! Render speed of a large Helm-style template set (helpers, `include`, `nindent`, `range`
 //! over big values, `printf`, `default`, `quote`, dict manipulation), in release mode.
 //!
-//! Run with `cargo run --release -p gotmpl --example render_bench [ROUNDS] [--print]`;
+//! Run with `cargo run --release -p gotmpl --example template_bench [ROUNDS] [--print]`;
 //! `--print` writes the rendered output to stdout (to diff against Helm's rendering of the
 //! same chart). On the 2-core dev machine this renders 2.6 MB in ~80 ms; Helm v4 (through
 //! helm-python-sdk) renders the same chart and values in ~240 ms.

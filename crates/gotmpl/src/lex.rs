@@ -1,6 +1,8 @@
 //! The lexer of Go's `text/template/parse`, producing the same items at the same positions so
 //! that parse errors and error positions match Go.
 
+use std::borrow::Cow;
+
 /// The kind of a lexed item.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ItemType {
@@ -80,19 +82,20 @@ fn keyword(word: &str) -> Option<ItemType> {
 
 /// A token: its type, byte position, line, and text (or error message).
 #[derive(Clone, Debug)]
-pub(crate) struct Item {
+pub(crate) struct Item<'a> {
     pub typ: ItemType,
     pub pos: usize,
     pub line: usize,
-    pub val: String,
+    /// The token's text, borrowed from the source (error items own their message).
+    pub val: Cow<'a, str>,
 }
 
-impl Item {
+impl Item<'_> {
     /// Go's `item.String()`, used in "unexpected X" parse errors.
     pub fn describe(&self) -> String {
         match self.typ {
             ItemType::Eof => "EOF".to_string(),
-            ItemType::Error => self.val.clone(),
+            ItemType::Error => self.val.to_string(),
             t if t.is_keyword() => format!("<{}>", self.val),
             _ => {
                 if self.val.chars().count() > 10 {
@@ -136,11 +139,11 @@ struct Lexer<'a> {
     line: usize,
     line_pos: usize,
     paren_depth: usize,
-    items: Vec<Item>,
+    items: Vec<Item<'a>>,
 }
 
 /// Lexes a whole template. The list ends with an `Eof` or `Error` item.
-pub(crate) fn lex(input: &str) -> Vec<Item> {
+pub(crate) fn lex(input: &str) -> Vec<Item<'_>> {
     let mut l = Lexer {
         input,
         pos: 0,
@@ -200,16 +203,17 @@ impl<'a> Lexer<'a> {
 
     fn line_at(&mut self, pos: usize) -> usize {
         // Items come in order, so counting from the previous item keeps lexing linear.
+        let newlines = |b: &[u8]| b.iter().filter(|c| **c == b'\n').count();
         if pos >= self.line_pos {
-            self.line += self.input[self.line_pos..pos].matches('\n').count();
+            self.line += newlines(&self.input.as_bytes()[self.line_pos..pos]);
         } else {
-            self.line = 1 + self.input[..pos].matches('\n').count();
+            self.line = 1 + newlines(&self.input.as_bytes()[..pos]);
         }
         self.line_pos = pos;
         self.line
     }
 
-    fn push(&mut self, typ: ItemType, pos: usize, val: String) {
+    fn push(&mut self, typ: ItemType, pos: usize, val: Cow<'a, str>) {
         let line = self.line_at(pos);
         self.items.push(Item {
             typ,
@@ -220,7 +224,7 @@ impl<'a> Lexer<'a> {
     }
 
     fn emit(&mut self, typ: ItemType) {
-        let val = self.input[self.start..self.pos].to_string();
+        let val = Cow::Borrowed(&self.input[self.start..self.pos]);
         self.push(typ, self.start, val);
         self.start = self.pos;
     }
@@ -230,7 +234,7 @@ impl<'a> Lexer<'a> {
     }
 
     fn error(&mut self, msg: String) -> State {
-        self.push(ItemType::Error, self.start, msg);
+        self.push(ItemType::Error, self.start, Cow::Owned(msg));
         State::Done
     }
 
@@ -268,7 +272,7 @@ impl<'a> Lexer<'a> {
                 }
                 self.pos -= trim;
                 if self.pos > self.start {
-                    let val = self.input[self.start..self.pos].to_string();
+                    let val = Cow::Borrowed(&self.input[self.start..self.pos]);
                     self.push(ItemType::Text, self.start, val);
                 }
                 self.pos += trim;
@@ -280,7 +284,7 @@ impl<'a> Lexer<'a> {
         if self.pos > self.start {
             self.emit(ItemType::Text);
         }
-        self.push(ItemType::Eof, self.pos, String::new());
+        self.push(ItemType::Eof, self.pos, Cow::Borrowed(""));
         State::Done
     }
 

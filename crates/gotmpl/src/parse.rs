@@ -12,10 +12,10 @@ use crate::number::parse_number;
 use crate::value::Value;
 
 /// Parses `text` as template `name`; returns the top-level tree and every `define`/`block`.
-pub(crate) fn parse(
+pub(crate) fn parse<'f>(
     name: &str,
-    text: &str,
-    funcs: &FuncMap,
+    text: &'f str,
+    funcs: &'f FuncMap,
 ) -> Result<HashMap<Arc<str>, Tree>, TemplateError> {
     let items = lex(text);
     let src: Arc<str> = Arc::from(text);
@@ -48,7 +48,7 @@ const MAX_NESTING: usize = 1000;
 
 struct Parser<'f> {
     depth: usize,
-    items: Vec<Item>,
+    items: Vec<Item<'f>>,
     i: usize,
     last_line: usize,
     funcs: &'f FuncMap,
@@ -67,8 +67,8 @@ enum Listed {
     Else,
 }
 
-impl Parser<'_> {
-    fn next(&mut self) -> Item {
+impl<'f> Parser<'f> {
+    fn next(&mut self) -> Item<'f> {
         let idx = self.i.min(self.items.len() - 1);
         let it = self.items[idx].clone();
         if self.i < self.items.len() {
@@ -82,11 +82,11 @@ impl Parser<'_> {
         self.i = self.i.saturating_sub(1);
     }
 
-    fn peek(&self) -> &Item {
+    fn peek(&self) -> &Item<'f> {
         &self.items[self.i.min(self.items.len() - 1)]
     }
 
-    fn next_non_space(&mut self) -> Item {
+    fn next_non_space(&mut self) -> Item<'f> {
         loop {
             let it = self.next();
             if it.typ != ItemType::Space {
@@ -95,7 +95,7 @@ impl Parser<'_> {
         }
     }
 
-    fn peek_non_space(&mut self) -> Item {
+    fn peek_non_space(&mut self) -> Item<'f> {
         let it = self.next_non_space();
         self.backup();
         it
@@ -126,7 +126,7 @@ impl Parser<'_> {
         self.errorf(format!("unexpected {} in {}", it.describe(), context))
     }
 
-    fn expect(&mut self, typ: ItemType, context: &str) -> PResult<Item> {
+    fn expect(&mut self, typ: ItemType, context: &str) -> PResult<Item<'f>> {
         let it = self.next_non_space();
         if it.typ != typ {
             return Err(self.unexpected(&it, context));
@@ -220,7 +220,7 @@ impl Parser<'_> {
     fn text_or_action(&mut self) -> PResult<Result<Node, Listed>> {
         let tok = self.next_non_space();
         match tok.typ {
-            ItemType::Text => Ok(Ok(Node::Text(Arc::from(tok.val.as_str())))),
+            ItemType::Text => Ok(Ok(Node::Text(Arc::from(tok.val.as_ref())))),
             ItemType::LeftDelim => {
                 let saved = self.action_line;
                 self.action_line = tok.line;
@@ -400,13 +400,13 @@ impl Parser<'_> {
                 ItemType::Assign | ItemType::Declare => {
                     pipe.is_assign = nxt.typ == ItemType::Assign;
                     self.next_non_space();
-                    let name: Arc<str> = Arc::from(v.val.as_str());
+                    let name: Arc<str> = Arc::from(v.val.as_ref());
                     pipe.decl.push(name.clone());
                     self.vars.push(name);
                 }
                 ItemType::Char if nxt.val == "," => {
                     self.next_non_space();
-                    let name: Arc<str> = Arc::from(v.val.as_str());
+                    let name: Arc<str> = Arc::from(v.val.as_ref());
                     pipe.decl.push(name.clone());
                     self.vars.push(name);
                     if context == "range" && pipe.decl.len() < 2 {
@@ -561,7 +561,7 @@ impl Parser<'_> {
                 };
                 Arg::Ident {
                     pos,
-                    name: Arc::from(tok.val.as_str()),
+                    name: Arc::from(tok.val.as_ref()),
                     func,
                 }
             }
@@ -592,7 +592,7 @@ impl Parser<'_> {
                     .map_err(|e| self.errorf(e))?;
                 Arg::Number {
                     pos,
-                    text: Arc::from(tok.val.as_str()),
+                    text: Arc::from(tok.val.as_ref()),
                     value,
                 }
             }
@@ -603,7 +603,7 @@ impl Parser<'_> {
                 let s = self.unquote(&tok)?;
                 Arg::Str {
                     pos,
-                    quoted: Arc::from(tok.val.as_str()),
+                    quoted: Arc::from(tok.val.as_ref()),
                     value: Value::str(s),
                 }
             }

@@ -1,7 +1,9 @@
 //! Faster RSA key generation than `rsa::RsaPrivateKey::new`: the two primes are searched for
-//! on two threads at once, and candidates go through an incremental sieve of the odd primes
-//! below 2^14 before the (expensive) Miller-Rabin test, so far fewer modular exponentiations
-//! are spent on composites. The key itself is assembled and validated by the `rsa` crate.
+//! on two threads at once, and candidates go through an incremental sieve of small odd primes
+//! (below 2^14, or 2^18 for the 2048-bit primes of 4096-bit keys, where an exponentiation
+//! costs more than sieving with the extra primes) before the (expensive) Miller-Rabin test,
+//! so far fewer modular exponentiations are spent on composites. The key itself is assembled
+//! and validated by the `rsa` crate.
 
 use std::sync::OnceLock;
 
@@ -9,8 +11,12 @@ use num_bigint_dig::BigUint;
 use num_bigint_dig::prime::probably_prime;
 use rand_core::{OsRng, RngCore};
 
-/// Odd primes below this bound sieve the candidates.
+/// Odd primes below this bound sieve candidates of fewer than `LARGE_PRIME_BITS` bits.
 const SIEVE_BOUND: u32 = 1 << 14;
+/// The bound for large candidates.
+const LARGE_SIEVE_BOUND: u32 = 1 << 18;
+/// From this size on, candidates use the large sieve.
+const LARGE_PRIME_BITS: usize = 1536;
 /// Random-base Miller-Rabin rounds on top of the Baillie-PSW test `probably_prime` always does
 /// (base-2 Miller-Rabin plus a strong Lucas test, with no known counterexample). For random
 /// candidates of this size a handful of extra rounds leaves an error far below 2^-100 (FIPS
@@ -22,7 +28,7 @@ const MAX_DELTA: u32 = 1 << 20;
 fn small_primes() -> &'static [u32] {
     static PRIMES: OnceLock<Vec<u32>> = OnceLock::new();
     PRIMES.get_or_init(|| {
-        let n = SIEVE_BOUND as usize;
+        let n = LARGE_SIEVE_BOUND as usize;
         let mut composite = vec![false; n];
         let mut out = Vec::new();
         for i in 2..n {
@@ -44,7 +50,13 @@ fn small_primes() -> &'static [u32] {
 /// A random prime of exactly `bits` bits with its top two bits set (so a product of two such
 /// primes has exactly twice the bits), as Go and `rsa` require.
 pub fn random_prime(bits: usize) -> BigUint {
-    let primes = small_primes();
+    let bound = if bits >= LARGE_PRIME_BITS {
+        LARGE_SIEVE_BOUND
+    } else {
+        SIEVE_BOUND
+    };
+    let all = small_primes();
+    let primes = &all[..all.partition_point(|p| *p < bound)];
     let nbytes = bits.div_ceil(8);
     let top = bits - (nbytes - 1) * 8; // bits used in the first byte, 1..=8
     let mut buf = vec![0u8; nbytes];
@@ -61,16 +73,7 @@ pub fn random_prime(bits: usize) -> BigUint {
         }
         buf[nbytes - 1] |= 1;
         let base = BigUint::from_bytes_be(&buf);
-        let rems: Vec<u32> = primes
-            .iter()
-            .map(|p| {
-                (&base % *p)
-                    .to_bytes_le()
-                    .iter()
-                    .rev()
-                    .fold(0u32, |a, b| (a << 8) | u32::from(*b))
-            })
-            .collect();
+        let rems = residues(&base, primes);
         let mut delta: u32 = 0;
         while delta < MAX_DELTA {
             let survives = primes
@@ -89,6 +92,36 @@ pub fn random_prime(bits: usize) -> BigUint {
             delta += 2;
         }
     }
+}
+
+/// `n mod p` for every prime: one pass over `n` per group of primes whose product fits in a
+/// `u64`, then cheap machine-word remainders.
+fn residues(n: &BigUint, primes: &[u32]) -> Vec<u32> {
+    // Big-endian 64-bit limbs of n.
+    let bytes = n.to_bytes_be();
+    let pad = (8 - bytes.len() % 8) % 8;
+    let mut padded = vec![0u8; pad];
+    padded.extend_from_slice(&bytes);
+    let limbs: Vec<u64> = padded
+        .chunks(8)
+        .map(|c| c.iter().fold(0u64, |a, b| (a << 8) | u64::from(*b)))
+        .collect();
+    let mut out = Vec::with_capacity(primes.len());
+    let mut i = 0;
+    while i < primes.len() {
+        let mut m: u64 = 1;
+        let mut j = i;
+        while j < primes.len() && m.checked_mul(u64::from(primes[j])).is_some() {
+            m *= u64::from(primes[j]);
+            j += 1;
+        }
+        let r = limbs.iter().fold(0u128, |r, limb| {
+            ((r << 64) | u128::from(*limb)) % u128::from(m)
+        }) as u64;
+        out.extend(primes[i..j].iter().map(|p| (r % u64::from(*p)) as u32));
+        i = j;
+    }
+    out
 }
 
 /// A fresh RSA key of `bits` bits with public exponent 65537.
@@ -127,7 +160,25 @@ mod tests {
             assert!(p >= BigUint::from(3u32) << (bits - 2));
         }
         assert_eq!(small_primes()[..4], [3, 5, 7, 11]);
-        assert!(small_primes().iter().all(|p| *p < SIEVE_BOUND));
+        assert!(small_primes().iter().all(|p| *p < LARGE_SIEVE_BOUND));
+        assert_eq!(random_prime(LARGE_PRIME_BITS).bits(), LARGE_PRIME_BITS);
+    }
+
+    #[test]
+    fn residues_match_bigint_remainders() {
+        let n = random_prime(700) * random_prime(300) + BigUint::from(12345u32);
+        let primes = &small_primes()[..3000];
+        let want: Vec<u32> = primes
+            .iter()
+            .map(|p| {
+                (&n % *p)
+                    .to_bytes_le()
+                    .iter()
+                    .rev()
+                    .fold(0u32, |a, b| (a << 8) | u32::from(*b))
+            })
+            .collect();
+        assert_eq!(residues(&n, primes), want);
     }
 
     #[test]
