@@ -169,6 +169,16 @@ impl Cache {
         .await
     }
 
+    /// Puts an object in the cache directly. Production caches are fed by their watch; this is
+    /// for tests and benchmarks that exercise readers without a cluster.
+    pub fn insert_object(&self, obj: Value) {
+        {
+            let mut inner = self.write();
+            self.insert(&mut inner, Arc::new(Entry::new(obj)));
+        }
+        self.changed.send_modify(|n| *n += 1);
+    }
+
     fn index_keys(&self, obj: &Value) -> Vec<String> {
         self.indexer.map(|f| f(obj)).unwrap_or_default()
     }

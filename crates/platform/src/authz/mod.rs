@@ -3,6 +3,8 @@
 
 pub mod rbac;
 pub mod scope;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::Arc;

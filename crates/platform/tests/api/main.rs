@@ -1,0 +1,10 @@
+//! End-to-end tests of every platform route over HTTP (in-process host cluster + platform).
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod access;
+mod oauth;
+mod proxy;
+mod tenancy;
+mod users;
