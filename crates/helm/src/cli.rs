@@ -117,3 +117,10 @@ pub fn template_command(args: TemplateArgs, out: &mut impl Write) -> Result<(), 
     out.write_all(text.as_bytes())?;
     Ok(())
 }
+
+mod releases;
+pub use releases::{
+    HistoryArgs, InstallArgs, KubeArgs, ListArgs, ReleaseCliError, RollbackArgs, UninstallArgs,
+    history_command, install_command, list_command, parse_duration, rollback_command,
+    uninstall_command, upgrade_command,
+};

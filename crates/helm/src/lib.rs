@@ -8,6 +8,7 @@
 //! notes an install produces). [`cli::template_command`] is `helm template`.
 
 pub mod chart;
+pub mod action;
 pub mod cli;
 pub mod engine;
 pub mod manifest;

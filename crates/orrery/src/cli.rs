@@ -38,6 +38,18 @@ pub enum Command {
 pub enum HelmCommand {
     /// Render a chart locally and print the manifests, like `helm template`.
     Template(helm::cli::TemplateArgs),
+    /// Install a chart as a release in a cluster, like `helm install`.
+    Install(helm::cli::InstallArgs),
+    /// Upgrade a release to a chart, like `helm upgrade`.
+    Upgrade(helm::cli::InstallArgs),
+    /// Roll a release back to an earlier revision, like `helm rollback`.
+    Rollback(helm::cli::RollbackArgs),
+    /// Uninstall a release, like `helm uninstall`.
+    Uninstall(helm::cli::UninstallArgs),
+    /// List releases, like `helm list`.
+    List(helm::cli::ListArgs),
+    /// Show a release's revisions, like `helm history`.
+    History(helm::cli::HistoryArgs),
 }
 
 /// Flags shared by everything that runs an embedded cluster.
@@ -84,9 +96,18 @@ pub struct ClusterArgs {
 pub struct ServeArgs {
     #[command(flatten)]
     pub embedded: EmbeddedArgs,
+    /// Address of the platform API (port 0 picks a free port).
+    #[arg(long, env = "ORRERY_LISTEN", default_value = "127.0.0.1:30880")]
+    pub listen: SocketAddr,
     /// Address of the embedded cluster's Kubernetes API (port 0 picks a free port).
     #[arg(long, env = "ORRERY_KUBE_LISTEN", default_value = "127.0.0.1:6443")]
     pub kube_listen: SocketAddr,
+    /// Use the cluster of this kubeconfig as the host instead of an embedded one.
+    #[arg(long, env = "ORRERY_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The initial password of the `admin` user (generated and saved in the data dir if unset).
+    #[arg(long, env = "ORRERY_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
 }
 
 /// Sets up `tracing` from the flags.
@@ -224,20 +245,75 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             std::io::Write::flush(&mut out)?;
             Ok(())
         }
-        Command::Serve(args) => {
+        Command::Helm(cmd) => {
+            let mut out = std::io::stdout();
+            match cmd {
+                HelmCommand::Template(_) => {}
+                HelmCommand::Install(a) => helm::cli::install_command(a, &mut out).await?,
+                HelmCommand::Upgrade(a) => helm::cli::upgrade_command(a, &mut out).await?,
+                HelmCommand::Rollback(a) => helm::cli::rollback_command(a, &mut out).await?,
+                HelmCommand::Uninstall(a) => helm::cli::uninstall_command(a, &mut out).await?,
+                HelmCommand::List(a) => helm::cli::list_command(a, &mut out).await?,
+                HelmCommand::History(a) => helm::cli::history_command(a, &mut out).await?,
+            }
+            Ok(())
+        }
+        Command::Serve(args) => serve(args).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    if !args.listen.ip().is_loopback() {
+        tracing::warn!(
+            listen = %args.listen,
+            "the platform listens on a non-loopback address; it serves HTTPS with a self-signed certificate unless one is configured"
+        );
+    }
+    let (embedded, kube_config) = match &args.kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            (
+                None,
+                kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?,
+            )
+        }
+        None => {
             let running = run_embedded(
                 &args.embedded,
                 cluster_config(&args.embedded, args.kube_listen)?,
             )
             .await?;
+            let kc = kube::config::Kubeconfig::read_from(&running.cluster.kubeconfig_path)?;
+            let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
             println!("kubeconfig {}", running.cluster.kubeconfig_path.display());
-            println!(
-                "Orrery is running. Use the embedded cluster with:\n  kubectl --kubeconfig {} get namespaces",
-                running.cluster.kubeconfig_path.display()
-            );
-            wait_for_signal().await;
-            running.shutdown().await;
-            Ok(())
+            (Some(running), config)
+        }
+    };
+    std::fs::create_dir_all(&args.embedded.data_dir)
+        .with_context(|| format!("creating {}", args.embedded.data_dir.display()))?;
+    let mut config = platform::PlatformConfig::new(kube_config, &args.embedded.data_dir);
+    config.listen = args.listen;
+    config.admin_password = args.admin_password.clone();
+    let platform = platform::start(config)
+        .await
+        .context("starting the platform")?;
+    println!("ready platform {}", platform.url());
+    println!("Orrery is running at {} (user: admin)", platform.url());
+    match &platform.initial_admin_password {
+        Some(p) if args.admin_password.is_none() => println!(
+            "The admin password was generated: {p} (also saved in {}); you must change it at first login.",
+            args.embedded.data_dir.join("admin-password").display()
+        ),
+        Some(_) => println!("Log in as admin with the password given by --admin-password."),
+        None => {
+            println!("Log in as admin (the admin user already exists; its password is unchanged).")
         }
     }
+    wait_for_signal().await;
+    platform.shutdown().await;
+    if let Some(e) = embedded {
+        e.shutdown().await;
+    }
+    Ok(())
 }

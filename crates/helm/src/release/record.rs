@@ -81,6 +81,8 @@ pub struct ReleaseRecord {
     pub config: Map,
     /// The chart (its subcharts are not stored, as in Helm).
     pub chart: Chart,
+    /// `ssa` or `csa` (Helm 4's `apply_method`; empty means client-side apply).
+    pub apply_method: String,
 }
 
 /// A stored release that cannot be decoded.
@@ -229,16 +231,15 @@ impl ReleaseRecord {
         }
         m.insert("version".into(), json!(self.version));
         put(&mut m, "namespace", &self.namespace);
-        Json::Object(m)
+        put(&mut m, "apply_method", &self.apply_method);
+        let mut j = Json::Object(m);
+        integral_floats_as_ints(&mut j);
+        j
     }
 
     /// Helm's `encodeRelease`: base64(gzip(json)).
     pub fn encode(&self) -> String {
-        let body = self.to_json().to_string();
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        // Writing into a Vec cannot fail.
-        let _ = gz.write_all(body.as_bytes());
-        B64.encode(gz.finish().unwrap_or_default())
+        encode_json(&self.to_json())
     }
 
     /// `sh.helm.release.v1.NAME.vN`.
@@ -266,6 +267,81 @@ impl ReleaseRecord {
             "data": {"release": B64.encode(self.encode())},
         })
     }
+}
+
+/// Go's `encoding/json` writes a float64 holding a whole number without a fraction (`1`, not
+/// `1.0`); values parsed from YAML are float64 in Helm, so they must look like that here too.
+pub fn integral_floats_as_ints(j: &mut Json) {
+    match j {
+        Json::Number(n) => {
+            if let Some(f) = n.as_f64()
+                && !n.is_i64()
+                && !n.is_u64()
+                && f.fract() == 0.0
+                && f.abs() < 9.0e15
+            {
+                *j = json!(f as i64);
+            }
+        }
+        Json::Array(a) => a.iter_mut().for_each(integral_floats_as_ints),
+        Json::Object(o) => o.values_mut().for_each(integral_floats_as_ints),
+        _ => {}
+    }
+}
+
+/// Helm's `encodeRelease` of a release already in JSON form: base64(gzip(json)).
+pub fn encode_json(release: &Json) -> String {
+    let body = release.to_string();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    // Writing into a Vec cannot fail.
+    let _ = gz.write_all(body.as_bytes());
+    B64.encode(gz.finish().unwrap_or_default())
+}
+
+/// The labels Helm's Secret driver puts on the Secret of a release in JSON form.
+pub fn labels_of(release: &Json) -> BTreeMap<String, String> {
+    let s = |p: &str| {
+        release
+            .pointer(p)
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let mut l = BTreeMap::new();
+    l.insert("name".into(), s("/name"));
+    l.insert("owner".into(), "helm".into());
+    l.insert("status".into(), s("/info/status"));
+    l.insert(
+        "version".into(),
+        release
+            .get("version")
+            .and_then(Json::as_i64)
+            .unwrap_or(0)
+            .to_string(),
+    );
+    l
+}
+
+/// The `helm.sh/release.v1` Secret for a release in JSON form, with `extra` labels
+/// (Helm's driver adds `createdAt` on create and `modifiedAt` on update).
+pub fn secret_of(release: &Json, extra: &[(&str, String)]) -> Json {
+    let name = release.get("name").and_then(Json::as_str).unwrap_or_default();
+    let version = release.get("version").and_then(Json::as_i64).unwrap_or(0);
+    let ns = release
+        .get("namespace")
+        .and_then(Json::as_str)
+        .unwrap_or_default();
+    let mut labels = labels_of(release);
+    for (k, v) in extra {
+        labels.insert((*k).to_string(), v.clone());
+    }
+    json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": format!("sh.helm.release.v1.{name}.v{version}"), "namespace": ns, "labels": labels},
+        "type": "helm.sh/release.v1",
+        "data": {"release": B64.encode(encode_json(release))},
+    })
 }
 
 /// Helm's `decodeRelease`: the release JSON from a Secret's (once base64-decoded) `release`.
@@ -312,6 +388,7 @@ mod tests {
             hooks: vec![],
             config: crate::yaml::parse_map("a: 1").unwrap_or_default(),
             chart,
+            apply_method: "ssa".into(),
         }
     }
 
@@ -326,7 +403,7 @@ mod tests {
         );
         assert_eq!(
             back.as_ref().and_then(|j| j.pointer("/config/a")),
-            Some(&json!(1.0))
+            Some(&json!(1))
         );
         assert_eq!(
             back.as_ref()
