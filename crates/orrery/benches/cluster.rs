@@ -24,7 +24,14 @@ impl Server {
     fn start(dir: &Path) -> (Server, Duration) {
         let started = Instant::now();
         let mut child = Command::new(env!("CARGO_BIN_EXE_orrery"))
-            .args(["cluster", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args([
+                "cluster",
+                "--nodes",
+                "0",
+                "--listen",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
             .arg(dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -33,7 +33,10 @@ fn rss_mib() -> f64 {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let nodes = args.first().copied().unwrap_or(100);
     let deployments = args.get(1).copied().unwrap_or(100);
     let replicas = args.get(2).copied().unwrap_or(100);
@@ -43,16 +46,26 @@ async fn main() -> anyhow::Result<()> {
     cc.durable = false;
     let cluster = apiserver::start(cc).await?;
     let kc = kube::config::Kubeconfig::read_from(&cluster.kubeconfig_path)?;
-    let client = kube::Client::try_from(kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?)?;
+    let client = kube::Client::try_from(
+        kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?,
+    )?;
     let shutdown = CancellationToken::new();
-    let config = sim::SimConfig { nodes, time_scale: 10.0, seed: Some(1), ..Default::default() };
+    let config = sim::SimConfig {
+        nodes,
+        time_scale: 10.0,
+        seed: Some(1),
+        ..Default::default()
+    };
     let (c, s) = (client.clone(), shutdown.clone());
     tokio::spawn(async move {
         if let Err(e) = sim::run(c, config, s).await {
             eprintln!("sim stopped: {e}");
         }
     });
-    println!("nodes={nodes} deployments={deployments} replicas={replicas} time_scale=10 rss_start={:.1}MiB", rss_mib());
+    println!(
+        "nodes={nodes} deployments={deployments} replicas={replicas} time_scale=10 rss_start={:.1}MiB",
+        rss_mib()
+    );
     let deps: Api<Deployment> = Api::namespaced(client.clone(), "default");
     let start = Instant::now();
     for i in 0..deployments {
@@ -65,17 +78,28 @@ async fn main() -> anyhow::Result<()> {
         }))?;
         deps.create(&PostParams::default(), &d).await?;
     }
-    println!("created {deployments} deployments in {:.2}s", start.elapsed().as_secs_f64());
+    println!(
+        "created {deployments} deployments in {:.2}s",
+        start.elapsed().as_secs_f64()
+    );
     let want = (deployments * replicas) as i32;
     let mut last_report = Instant::now();
     loop {
         let l = deps.list(&ListParams::default()).await?;
-        let available: i32 = l.items.iter().filter_map(|d| d.status.as_ref()?.available_replicas).sum();
+        let available: i32 = l
+            .items
+            .iter()
+            .filter_map(|d| d.status.as_ref()?.available_replicas)
+            .sum();
         if available >= want {
             break;
         }
         if last_report.elapsed() > Duration::from_secs(10) {
-            println!("  {:.0}s: {available}/{want} available, rss {:.0}MiB", start.elapsed().as_secs_f64(), rss_mib());
+            println!(
+                "  {:.0}s: {available}/{want} available, rss {:.0}MiB",
+                start.elapsed().as_secs_f64(),
+                rss_mib()
+            );
             last_report = Instant::now();
         }
         if start.elapsed() > Duration::from_secs(1800) {
@@ -93,7 +117,10 @@ async fn main() -> anyhow::Result<()> {
     let w0 = Instant::now();
     tokio::time::sleep(Duration::from_secs(10)).await;
     let cpu = (proc_stat_ticks() - t0) as f64 / ticks_per_sec / w0.elapsed().as_secs_f64();
-    println!("steady cpu over 10s: {:.1}% of one core (API server + simulation)", cpu * 100.0);
+    println!(
+        "steady cpu over 10s: {:.1}% of one core (API server + simulation)",
+        cpu * 100.0
+    );
     println!("rss steady: {:.1}MiB", rss_mib());
     shutdown.cancel();
     cluster.shutdown().await;

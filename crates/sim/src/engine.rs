@@ -93,6 +93,9 @@ where
 /// How long a controller waits after a wake-up for more events before its pass.
 const COALESCE: Duration = Duration::from_millis(15);
 
+/// The longest a controller waits to coalesce events after a long pass.
+const MAX_COALESCE: Duration = Duration::from_millis(500);
+
 fn spawn_loop<R: Reconcile>(
     mut r: R,
     ctx: Arc<Ctx>,
@@ -101,7 +104,11 @@ fn spawn_loop<R: Reconcile>(
 ) {
     tokio::spawn(async move {
         loop {
+            let started = Instant::now();
             let next = r.pass(&ctx).await;
+            // A pass over a large store is O(objects): waiting twice as long as it took before
+            // the next one bounds each controller's share of the CPU while events pour in.
+            let coalesce = (started.elapsed() * 2).clamp(COALESCE, MAX_COALESCE);
             let far = tokio::time::Instant::now() + Duration::from_secs(3600);
             let wake = next.map(tokio::time::Instant::from_std).unwrap_or(far);
             tokio::select! {
@@ -111,7 +118,7 @@ fn spawn_loop<R: Reconcile>(
             }
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = tokio::time::sleep(COALESCE) => {}
+                _ = tokio::time::sleep(coalesce) => {}
             }
         }
         tracing::debug!(controller = R::NAME, "sim controller stopped");

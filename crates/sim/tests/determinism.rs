@@ -43,10 +43,21 @@ async fn run_once() -> Vec<(String, String, String)> {
                  "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}},
     }))).await.unwrap();
     let pods: Api<Pod> = Api::namespaced(c.client.clone(), "default");
-    wait_for("deployment pods with IPs", Duration::from_secs(30), || async {
-        let l = pods.list(&ListParams::default().labels("app=web")).await.ok()?;
-        (l.items.len() == 5 && l.items.iter().all(|p| p.status.as_ref().and_then(|s| s.pod_ip.as_ref()).is_some())).then_some(())
-    })
+    wait_for(
+        "deployment pods with IPs",
+        Duration::from_secs(30),
+        || async {
+            let l = pods
+                .list(&ListParams::default().labels("app=web"))
+                .await
+                .ok()?;
+            (l.items.len() == 5
+                && l.items
+                    .iter()
+                    .all(|p| p.status.as_ref().and_then(|s| s.pod_ip.as_ref()).is_some()))
+            .then_some(())
+        },
+    )
     .await;
     let mut out: Vec<(String, String, String)> = pods
         .list(&ListParams::default())

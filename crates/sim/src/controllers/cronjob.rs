@@ -249,15 +249,46 @@ mod tests {
     #[test]
     fn most_recent_missed_schedule_only() {
         let every_minute = Cron::from_str("* * * * *").unwrap();
-        assert_eq!(last_due(&every_minute, t("2026-01-01T00:00:30Z"), t("2026-01-01T00:00:59Z")), None);
-        assert_eq!(last_due(&every_minute, t("2026-01-01T00:00:30Z"), t("2026-01-01T00:01:00Z")), Some(t("2026-01-01T00:01:00Z")));
-        assert_eq!(last_due(&every_minute, t("2026-01-01T00:00:30Z"), t("2026-01-01T00:05:10Z")), Some(t("2026-01-01T00:05:00Z")));
+        assert_eq!(
+            last_due(
+                &every_minute,
+                t("2026-01-01T00:00:30Z"),
+                t("2026-01-01T00:00:59Z")
+            ),
+            None
+        );
+        assert_eq!(
+            last_due(
+                &every_minute,
+                t("2026-01-01T00:00:30Z"),
+                t("2026-01-01T00:01:00Z")
+            ),
+            Some(t("2026-01-01T00:01:00Z"))
+        );
+        assert_eq!(
+            last_due(
+                &every_minute,
+                t("2026-01-01T00:00:30Z"),
+                t("2026-01-01T00:05:10Z")
+            ),
+            Some(t("2026-01-01T00:05:00Z"))
+        );
         let hourly = Cron::from_str("@hourly").unwrap();
-        assert_eq!(last_due(&hourly, t("2026-01-01T00:00:00Z"), t("2026-01-01T02:30:00Z")), Some(t("2026-01-01T02:00:00Z")));
+        assert_eq!(
+            last_due(
+                &hourly,
+                t("2026-01-01T00:00:00Z"),
+                t("2026-01-01T02:30:00Z")
+            ),
+            Some(t("2026-01-01T02:00:00Z"))
+        );
     }
 
     #[test]
     fn job_names_use_scheduled_minutes() {
-        assert_eq!(job_name("tick", t("2026-01-01T00:01:00Z")), format!("tick-{}", t("2026-01-01T00:01:00Z").timestamp() / 60));
+        assert_eq!(
+            job_name("tick", t("2026-01-01T00:01:00Z")),
+            format!("tick-{}", t("2026-01-01T00:01:00Z").timestamp() / 60)
+        );
     }
 }

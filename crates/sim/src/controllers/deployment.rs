@@ -441,9 +441,13 @@ impl Deployments {
         );
         // New pods updated or available count as progress: the deadline restarts from now.
         let st = d.status.as_ref();
-        let progressed = st.is_none_or(|s| s.updated_replicas != Some(updated) || s.available_replicas != Some(available));
+        let progressed = st.is_none_or(|s| {
+            s.updated_replicas != Some(updated) || s.available_replicas != Some(available)
+        });
         if progressed
-            && let Some(p) = conditions.as_array_mut().and_then(|cs| cs.iter_mut().find(|c| c["type"] == "Progressing"))
+            && let Some(p) = conditions
+                .as_array_mut()
+                .and_then(|cs| cs.iter_mut().find(|c| c["type"] == "Progressing"))
         {
             p["lastUpdateTime"] = json!(now);
         }
@@ -559,7 +563,9 @@ mod tests {
             "spec": {"selector": {}, "template": {"metadata": {"labels": {"app": "web", HASH_LABEL: "abc"}}, "spec": {"containers": [{"name": "c"}]}}},
         }))
         .unwrap();
-        let template = canonical(&json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c"}]}}));
+        let template = canonical(
+            &json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c"}]}}),
+        );
         assert_eq!(template_without_hash(&rs), template);
     }
 }

@@ -22,6 +22,9 @@ use crate::scheduler::fit::selector_matches;
 const COMPONENT: &str = "replicaset-controller";
 /// Most pods created or deleted for one ReplicaSet in one pass (kube's burst).
 const BURST: usize = 500;
+/// Most pods created in one pass over all ReplicaSets, so statuses keep flowing while a
+/// large scale-up is under way (the next pass continues at once).
+const PASS_BUDGET: usize = 500;
 
 /// ReplicaSet controller state.
 #[derive(Default)]
@@ -76,6 +79,7 @@ impl Reconcile for ReplicaSets {
         self.expectations.retain(&live);
         let now = ctx.clock.wall_now();
         let mut next = None;
+        let mut budget = PASS_BUDGET;
         for rs in rss {
             if rs.metadata.deletion_timestamp.is_some() {
                 continue;
@@ -96,7 +100,12 @@ impl Reconcile for ReplicaSets {
             if active.len() < desired
                 && let Some(template) = spec.and_then(|s| s.template.as_ref())
             {
-                for _ in 0..(desired - active.len()).min(BURST) {
+                let missing = desired - active.len();
+                if missing > budget {
+                    next = Some(Instant::now());
+                }
+                for _ in 0..missing.min(BURST).min(budget) {
+                    budget -= 1;
                     let pod = pod_from_template(
                         template,
                         &ns,

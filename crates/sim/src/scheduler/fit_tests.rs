@@ -16,24 +16,42 @@ fn pod(spec: serde_json::Value) -> Pod {
     if spec.get("containers").is_none() {
         spec["containers"] = json!([{"name": "c", "image": "x"}]);
     }
-    serde_json::from_value(json!({"metadata": {"name": "p", "namespace": "ns", "labels": {"app": "a"}}, "spec": spec})).unwrap()
+    serde_json::from_value(
+        json!({"metadata": {"name": "p", "namespace": "ns", "labels": {"app": "a"}}, "spec": spec}),
+    )
+    .unwrap()
 }
 
 fn three() -> Vec<NodeInfo> {
     vec![
-        node("n0", "2", json!({"zone": "a", "disk": "ssd", "gen": "3"}), json!([])),
+        node(
+            "n0",
+            "2",
+            json!({"zone": "a", "disk": "ssd", "gen": "3"}),
+            json!([]),
+        ),
         node("n1", "2", json!({"zone": "b", "gen": "5"}), json!([])),
-        node("n2", "2", json!({"zone": "c"}), json!([{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}])),
+        node(
+            "n2",
+            "2",
+            json!({"zone": "c"}),
+            json!([{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]),
+        ),
     ]
 }
 
 #[test]
 fn insufficient_cpu_message_like_kube() {
-    let p = pod(json!({"containers": [{"name": "c", "image": "x", "resources": {"requests": {"cpu": "3"}}}]}));
+    let p = pod(
+        json!({"containers": [{"name": "c", "image": "x", "resources": {"requests": {"cpu": "3"}}}]}),
+    );
     assert_eq!(choose(&p, &three()), Err("0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 Insufficient cpu.".into()));
     let mut nodes = three();
     nodes[2].taints.clear();
-    assert_eq!(choose(&p, &nodes), Err("0/3 nodes are available: 3 Insufficient cpu.".into()));
+    assert_eq!(
+        choose(&p, &nodes),
+        Err("0/3 nodes are available: 3 Insufficient cpu.".into())
+    );
 }
 
 #[test]
@@ -43,7 +61,13 @@ fn requests_fall_back_to_limits_and_init_max() {
                        {"name": "b", "image": "x", "resources": {"requests": {"cpu": "250m"}}}],
         "initContainers": [{"name": "i", "image": "x", "resources": {"requests": {"cpu": "2", "memory": "10Mi"}}}],
     }));
-    assert_eq!(pod_requests(&p), Requests { cpu: 2000, memory: 1024 * 1024 * 1024 });
+    assert_eq!(
+        pod_requests(&p),
+        Requests {
+            cpu: 2000,
+            memory: 1024 * 1024 * 1024
+        }
+    );
 }
 
 #[test]
@@ -52,17 +76,48 @@ fn node_selector_and_affinity_operators() {
     let sel = pod(json!({"nodeSelector": {"disk": "ssd"}}));
     assert_eq!(choose(&sel, &nodes), Ok(0));
     let aff = |expr: serde_json::Value| {
-        pod(json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
-            "nodeSelectorTerms": [{"matchExpressions": [expr]}]}}}}))
+        pod(
+            json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchExpressions": [expr]}]}}}}),
+        )
     };
-    assert_eq!(choose(&aff(json!({"key": "gen", "operator": "Gt", "values": ["4"]})), &nodes), Ok(1));
-    assert_eq!(choose(&aff(json!({"key": "gen", "operator": "Lt", "values": ["4"]})), &nodes), Ok(0));
-    assert_eq!(choose(&aff(json!({"key": "zone", "operator": "In", "values": ["b"]})), &nodes), Ok(1));
-    assert!(matches_node_selector(&aff(json!({"key": "gen", "operator": "DoesNotExist"})), &nodes[2]));
-    assert!(!matches_node_selector(&aff(json!({"key": "zone", "operator": "NotIn", "values": ["a"]})), &nodes[0]));
-    assert!(matches_node_selector(&aff(json!({"key": "disk", "operator": "Exists"})), &nodes[0]));
-    let fields = pod(json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
-        "nodeSelectorTerms": [{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n1"]}]}]}}}}));
+    assert_eq!(
+        choose(
+            &aff(json!({"key": "gen", "operator": "Gt", "values": ["4"]})),
+            &nodes
+        ),
+        Ok(1)
+    );
+    assert_eq!(
+        choose(
+            &aff(json!({"key": "gen", "operator": "Lt", "values": ["4"]})),
+            &nodes
+        ),
+        Ok(0)
+    );
+    assert_eq!(
+        choose(
+            &aff(json!({"key": "zone", "operator": "In", "values": ["b"]})),
+            &nodes
+        ),
+        Ok(1)
+    );
+    assert!(matches_node_selector(
+        &aff(json!({"key": "gen", "operator": "DoesNotExist"})),
+        &nodes[2]
+    ));
+    assert!(!matches_node_selector(
+        &aff(json!({"key": "zone", "operator": "NotIn", "values": ["a"]})),
+        &nodes[0]
+    ));
+    assert!(matches_node_selector(
+        &aff(json!({"key": "disk", "operator": "Exists"})),
+        &nodes[0]
+    ));
+    let fields = pod(
+        json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": [{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n1"]}]}]}}}}),
+    );
     assert_eq!(choose(&fields, &nodes), Ok(1));
     let none = pod(json!({"nodeSelector": {"disk": "nvme"}}));
     assert_eq!(choose(&none, &nodes), Err("0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 node(s) didn't match Pod's node affinity/selector.".into()));
@@ -70,21 +125,42 @@ fn node_selector_and_affinity_operators() {
 
 #[test]
 fn tolerations_match_taints() {
-    let taint = Taint { key: "dedicated".into(), value: Some("gpu".into()), effect: "NoSchedule".into(), ..Default::default() };
+    let taint = Taint {
+        key: "dedicated".into(),
+        value: Some("gpu".into()),
+        effect: "NoSchedule".into(),
+        ..Default::default()
+    };
     let t = |v: serde_json::Value| -> Toleration { serde_json::from_value(v).unwrap() };
-    assert!(tolerates(&t(json!({"key": "dedicated", "value": "gpu"})), &taint));
-    assert!(tolerates(&t(json!({"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"})), &taint));
+    assert!(tolerates(
+        &t(json!({"key": "dedicated", "value": "gpu"})),
+        &taint
+    ));
+    assert!(tolerates(
+        &t(json!({"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"})),
+        &taint
+    ));
     assert!(tolerates(&t(json!({"operator": "Exists"})), &taint));
-    assert!(!tolerates(&t(json!({"key": "dedicated", "value": "cpu"})), &taint));
-    assert!(!tolerates(&t(json!({"key": "dedicated", "operator": "Exists", "effect": "NoExecute"})), &taint));
-    let p = pod(json!({"nodeSelector": {"zone": "c"}, "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}]}));
+    assert!(!tolerates(
+        &t(json!({"key": "dedicated", "value": "cpu"})),
+        &taint
+    ));
+    assert!(!tolerates(
+        &t(json!({"key": "dedicated", "operator": "Exists", "effect": "NoExecute"})),
+        &taint
+    ));
+    let p = pod(
+        json!({"nodeSelector": {"zone": "c"}, "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}]}),
+    );
     assert_eq!(choose(&p, &three()), Ok(2));
 }
 
 #[test]
 fn hostname_anti_affinity_spreads_one_per_node() {
-    let p = pod(json!({"affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
-        {"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": {"app": "a"}}}]}}}));
+    let p = pod(
+        json!({"affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": {"app": "a"}}}]}}}),
+    );
     let mut nodes = three();
     nodes[2].taints.clear();
     let mut placed = Vec::new();
@@ -95,7 +171,10 @@ fn hostname_anti_affinity_spreads_one_per_node() {
     }
     placed.sort();
     assert_eq!(placed, vec![0, 1, 2]);
-    assert_eq!(choose(&p, &nodes), Err("0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules.".into()));
+    assert_eq!(
+        choose(&p, &nodes),
+        Err("0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules.".into())
+    );
 }
 
 #[test]
