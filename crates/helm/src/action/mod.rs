@@ -15,7 +15,9 @@ pub mod resources;
 pub mod storage;
 pub mod wait;
 
-pub use ops::{InstallOptions, UpgradeOptions, history, install, list, rollback, uninstall, upgrade};
+pub use ops::{
+    InstallOptions, UpgradeOptions, history, install, list, rollback, uninstall, upgrade,
+};
 pub use resources::Resources;
 
 /// Why a release action failed.

@@ -260,10 +260,7 @@ fn deployed(hist: &[Json]) -> Result<&Json, ActionError> {
         .rev()
         .find(|r| status_of(r) == Status::Deployed.as_str())
         .ok_or_else(|| {
-            ActionError::State(format!(
-                "{:?} has no deployed releases",
-                s(last, "/name")
-            ))
+            ActionError::State(format!("{:?} has no deployed releases", s(last, "/name")))
         })
 }
 
@@ -411,7 +408,11 @@ pub async fn uninstall(
         }
         return Err(ActionError::State(format!("{name:?} is already deleted")));
     }
-    set_status(&mut rel, Status::Uninstalling, "Deletion in progress (or silently failed)");
+    set_status(
+        &mut rel,
+        Status::Uninstalling,
+        "Deletion in progress (or silently failed)",
+    );
     rel["info"]["deleted"] = json!(now());
     storage::update(&res.client, &rel).await?;
     let ssa = server_side(&rel);

@@ -44,8 +44,7 @@ pub fn is_ready(kind: &str, o: &Json) -> Result<bool, String> {
             observed && int(o, "/status/readyReplicas") >= want
         }
         "DaemonSet" => {
-            observed
-                && int(o, "/status/numberReady") >= int(o, "/status/desiredNumberScheduled")
+            observed && int(o, "/status/numberReady") >= int(o, "/status/desiredNumberScheduled")
         }
         "ReplicaSet" | "ReplicationController" => {
             let want = o
@@ -97,8 +96,8 @@ pub async fn wait_ready(targets: &[Target], deadline: Instant) -> Result<(), Act
             let ready = match &live {
                 None => false,
                 Some(obj) => {
-                    let j = serde_json::to_value(obj)
-                        .map_err(|e| ActionError::Other(e.to_string()))?;
+                    let j =
+                        serde_json::to_value(obj).map_err(|e| ActionError::Other(e.to_string()))?;
                     is_ready(&t.kind, &j)
                         .map_err(|why| ActionError::Other(format!("{}: {why}", t.describe())))?
                 }

@@ -303,7 +303,11 @@ pub async fn upgrade_command(
         action::install(&mut res, &chart, &opts).await?
     } else {
         let rel = action::upgrade(&mut res, &chart, &opts).await?;
-        writeln!(out, "Release {:?} has been upgraded. Happy Helming!", args.name)?;
+        writeln!(
+            out,
+            "Release {:?} has been upgraded. Happy Helming!",
+            args.name
+        )?;
         rel
     };
     summary(&rel, out)?;

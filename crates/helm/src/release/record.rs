@@ -325,7 +325,10 @@ pub fn labels_of(release: &Json) -> BTreeMap<String, String> {
 /// The `helm.sh/release.v1` Secret for a release in JSON form, with `extra` labels
 /// (Helm's driver adds `createdAt` on create and `modifiedAt` on update).
 pub fn secret_of(release: &Json, extra: &[(&str, String)]) -> Json {
-    let name = release.get("name").and_then(Json::as_str).unwrap_or_default();
+    let name = release
+        .get("name")
+        .and_then(Json::as_str)
+        .unwrap_or_default();
     let version = release.get("version").and_then(Json::as_i64).unwrap_or(0);
     let ns = release
         .get("namespace")
