@@ -1,5 +1,5 @@
 //! Times decode and encode of a ~10 KiB Deployment:
-//! `cargo run --release -p kubeproto --example bench`.
+//! `cargo run --release -p kubeproto --example proto_bench`.
 
 use std::time::Instant;
 
