@@ -8,4 +8,6 @@ cd "$(dirname "$0")/.."
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# Tests that start the orrery binary as a process use the one this build makes.
+export ORRERY_BIN="$PWD/target/debug/orrery"
 cargo nextest run --workspace --locked --no-fail-fast "$@"
