@@ -234,6 +234,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let running =
                 run_embedded(&args.embedded, cluster_config(&args.embedded, args.listen)?).await?;
             println!("kubeconfig {}", running.cluster.kubeconfig_path.display());
+            crate::memory::trim_after_startup();
             wait_for_signal().await;
             running.shutdown().await;
             Ok(())
@@ -310,6 +311,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             println!("Log in as admin (the admin user already exists; its password is unchanged).")
         }
     }
+    crate::memory::trim_after_startup();
     wait_for_signal().await;
     platform.shutdown().await;
     if let Some(e) = embedded {

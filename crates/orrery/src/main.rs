@@ -1,10 +1,12 @@
 //! The `orrery` binary: command-line parsing, configuration and wiring.
 
 mod cli;
+mod memory;
 
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    memory::limit_arenas();
     let cli = cli::Cli::parse();
     cli::init_logging(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -81,10 +81,17 @@ async fn serve_runs_the_host_cluster_and_the_platform() {
         .env_remove("KUBECONFIG")
         .output()
         .expect("kubectl");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let names = String::from_utf8_lossy(&out.stdout);
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-        assert!(names.lines().any(|l| l == format!("namespace/{ns}")), "{ns} in {names}");
+        assert!(
+            names.lines().any(|l| l == format!("namespace/{ns}")),
+            "{ns} in {names}"
+        );
     }
 
     let http = reqwest::Client::builder()
@@ -106,7 +113,10 @@ async fn serve_runs_the_host_cluster_and_the_platform() {
         .json()
         .await
         .expect("token JSON");
-    let access = token["access_token"].as_str().expect("access_token").to_string();
+    let access = token["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string();
     assert_eq!(token["token_type"], "Bearer", "{token}");
 
     let bad = http
@@ -124,7 +134,10 @@ async fn serve_runs_the_host_cluster_and_the_platform() {
     assert_eq!(bad["error"], "invalid_grant", "{bad}");
 
     let admin: serde_json::Value = http
-        .get(format!("{}/kapis/iam.kubesphere.io/v1beta1/users/admin", s.url))
+        .get(format!(
+            "{}/kapis/iam.kubesphere.io/v1beta1/users/admin",
+            s.url
+        ))
         .bearer_auth(&access)
         .send()
         .await
