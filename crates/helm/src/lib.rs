@@ -7,8 +7,8 @@
 //! Helm's `engine.Render`) or [`release::render_release`] (the release manifest, hooks and
 //! notes an install produces). [`cli::template_command`] is `helm template`.
 
-pub mod chart;
 pub mod action;
+pub mod chart;
 pub mod cli;
 pub mod engine;
 pub mod manifest;

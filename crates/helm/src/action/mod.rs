@@ -15,7 +15,9 @@ pub mod resources;
 pub mod storage;
 pub mod wait;
 
-pub use ops::{InstallOptions, UpgradeOptions, history, install, list, rollback, uninstall, upgrade};
+pub use ops::{
+    InstallOptions, UpgradeOptions, history, install, list, rollback, uninstall, upgrade,
+};
 pub use resources::Resources;
 
 /// Why a release action failed.
@@ -25,10 +27,10 @@ pub enum ActionError {
     #[error("kubeconfig: {0}")]
     Config(String),
     /// A request to the cluster failed.
-    #[error("kubernetes: {0}")]
+    #[error("kubernetes: {msg}", msg = kube_message(.0))]
     Kube(#[from] kube::Error),
     /// Applying or deleting one object failed.
-    #[error("{0}: {1}")]
+    #[error("{0}: {msg}", msg = kube_message(.1))]
     Apply(String, kube::Error),
     /// The chart could not be rendered.
     #[error(transparent)]
@@ -74,6 +76,14 @@ pub enum ActionError {
     /// Anything else.
     #[error("{0}")]
     Other(String),
+}
+
+/// The API server's own message for an API error (its `Status`), else the error's text.
+fn kube_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => s.message.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// A client for the cluster of `kubeconfig` (or the usual kubeconfig/in-cluster inference),

@@ -32,6 +32,8 @@ pub struct InstallOptions {
     pub server_side: bool,
     /// Take over fields other managers own (server-side apply only).
     pub force_conflicts: bool,
+    /// Install only: do not create the chart's `crds/`.
+    pub skip_crds: bool,
 }
 
 impl InstallOptions {
@@ -46,6 +48,7 @@ impl InstallOptions {
             timeout: Duration::from_secs(300),
             server_side: true,
             force_conflicts: false,
+            skip_crds: false,
         }
     }
 }
@@ -105,7 +108,8 @@ async fn render(
         capabilities: capabilities(res).await?,
         ..RenderOptions::default()
     };
-    Ok(render_release(chart, &opts.values, &ropts, true)?)
+    // Helm keeps `crds/` out of the release manifest: install creates them beforehand.
+    Ok(render_release(chart, &opts.values, &ropts, false)?)
 }
 
 fn key(t: &Target) -> (String, String, String) {
@@ -177,12 +181,39 @@ async fn ensure_namespace(res: &mut Resources, ns: &str) -> Result<(), ActionErr
     Ok(())
 }
 
-/// Runs `body`; on failure records the release as failed with Helm's description.
+/// Creates the chart's `crds/` that do not exist yet (existing ones are left alone, as Helm
+/// does) and waits until they are established, so the release's custom resources resolve.
+async fn install_crds(
+    res: &mut Resources,
+    chart: &Chart,
+    opts: &InstallOptions,
+) -> Result<(), ActionError> {
+    let mut created = Vec::new();
+    for (_, text) in crate::release::release_crds(chart, &opts.values)? {
+        for obj in resources::manifest_objects(&text)? {
+            let t = res.target(&obj, "").await?;
+            if resources::get(&t).await?.is_none() {
+                resources::create(&t).await?;
+                created.push(t);
+            }
+        }
+    }
+    if created.is_empty() {
+        return Ok(());
+    }
+    let deadline = Instant::now() + opts.timeout;
+    for t in &created {
+        wait::wait_established(t, deadline).await?;
+    }
+    res.forget_discovery();
+    Ok(())
+}
+
+/// Records the outcome: deployed with `done`, or failed with Helm's description.
 async fn finish(
     res: &Resources,
     rel: &mut Json,
     outcome: Result<(), ActionError>,
-    verb: &str,
     done: &str,
 ) -> Result<(), ActionError> {
     match outcome {
@@ -192,7 +223,6 @@ async fn finish(
         }
         Err(e) => {
             let msg = format!("Release {:?} failed: {e}", s(rel, "/name"));
-            let _ = verb;
             set_status(rel, Status::Failed, &msg);
             storage::update(&res.client, rel).await?;
             Err(e)
@@ -215,6 +245,9 @@ pub async fn install(
     }
     if opts.create_namespace {
         ensure_namespace(res, &opts.namespace).await?;
+    }
+    if !opts.skip_crds {
+        install_crds(res, chart, opts).await?;
     }
     let rendered = render(res, chart, opts, 1, false).await?;
     let at = now();
@@ -247,7 +280,7 @@ pub async fn install(
         hooks::run(res, &mut rel, "post-install", opts.server_side, deadline).await
     }
     .await;
-    finish(res, &mut rel, outcome, "install", "Install complete").await?;
+    finish(res, &mut rel, outcome, "Install complete").await?;
     Ok(rel)
 }
 
@@ -260,10 +293,7 @@ fn deployed(hist: &[Json]) -> Result<&Json, ActionError> {
         .rev()
         .find(|r| status_of(r) == Status::Deployed.as_str())
         .ok_or_else(|| {
-            ActionError::State(format!(
-                "{:?} has no deployed releases",
-                s(last, "/name")
-            ))
+            ActionError::State(format!("{:?} has no deployed releases", s(last, "/name")))
         })
 }
 
@@ -326,7 +356,7 @@ pub async fn upgrade(
     }
     .await;
     supersede(res, &hist).await?;
-    finish(res, &mut rel, outcome, "upgrade", "Upgrade complete").await?;
+    finish(res, &mut rel, outcome, "Upgrade complete").await?;
     Ok(rel)
 }
 
@@ -387,7 +417,7 @@ pub async fn rollback(
     .await;
     supersede(res, &hist).await?;
     let done = format!("Rollback to {want}");
-    finish(res, &mut rel, outcome, "rollback", &done).await?;
+    finish(res, &mut rel, outcome, &done).await?;
     Ok(rel)
 }
 
@@ -411,7 +441,11 @@ pub async fn uninstall(
         }
         return Err(ActionError::State(format!("{name:?} is already deleted")));
     }
-    set_status(&mut rel, Status::Uninstalling, "Deletion in progress (or silently failed)");
+    set_status(
+        &mut rel,
+        Status::Uninstalling,
+        "Deletion in progress (or silently failed)",
+    );
     rel["info"]["deleted"] = json!(now());
     storage::update(&res.client, &rel).await?;
     let ssa = server_side(&rel);

@@ -58,8 +58,8 @@ impl Target {
 
 /// The manifest's documents as JSON objects, in order (empty documents dropped).
 pub fn manifest_objects(manifest: &str) -> Result<Vec<Json>, ActionError> {
-    let docs = crate::yaml::parse_documents(manifest)
-        .map_err(|e| ActionError::Manifest(e.to_string()))?;
+    let docs =
+        crate::yaml::parse_documents(manifest).map_err(|e| ActionError::Manifest(e.to_string()))?;
     let mut out = Vec::new();
     for d in docs {
         let mut j = crate::values::schema::to_json(&d);
@@ -100,6 +100,11 @@ impl Resources {
         self.discovery
             .as_ref()
             .ok_or_else(|| ActionError::Other("discovery failed".into()))
+    }
+
+    /// Drops the discovered resources, so the next lookup sees kinds served since.
+    pub fn forget_discovery(&mut self) {
+        self.discovery = None;
     }
 
     /// The API group versions the cluster serves, for `.Capabilities.APIVersions`.
@@ -379,7 +384,10 @@ pub async fn wait_deleted(t: &Target, deadline: tokio::time::Instant) -> Result<
             return Ok(());
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err(ActionError::Timeout(format!("deletion of {}", t.describe())));
+            return Err(ActionError::Timeout(format!(
+                "deletion of {}",
+                t.describe()
+            )));
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }

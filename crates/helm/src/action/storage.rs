@@ -99,7 +99,10 @@ pub async fn update(client: &kube::Client, release: &Json) -> Result<(), ActionE
 pub async fn delete(client: &kube::Client, release: &Json) -> Result<(), ActionError> {
     let name = format!(
         "sh.helm.release.v1.{}.v{}",
-        release.get("name").and_then(Json::as_str).unwrap_or_default(),
+        release
+            .get("name")
+            .and_then(Json::as_str)
+            .unwrap_or_default(),
         version_of(release)
     );
     match secret_api(client, release)

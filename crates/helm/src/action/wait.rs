@@ -44,8 +44,7 @@ pub fn is_ready(kind: &str, o: &Json) -> Result<bool, String> {
             observed && int(o, "/status/readyReplicas") >= want
         }
         "DaemonSet" => {
-            observed
-                && int(o, "/status/numberReady") >= int(o, "/status/desiredNumberScheduled")
+            observed && int(o, "/status/numberReady") >= int(o, "/status/desiredNumberScheduled")
         }
         "ReplicaSet" | "ReplicationController" => {
             let want = o
@@ -97,8 +96,8 @@ pub async fn wait_ready(targets: &[Target], deadline: Instant) -> Result<(), Act
             let ready = match &live {
                 None => false,
                 Some(obj) => {
-                    let j = serde_json::to_value(obj)
-                        .map_err(|e| ActionError::Other(e.to_string()))?;
+                    let j =
+                        serde_json::to_value(obj).map_err(|e| ActionError::Other(e.to_string()))?;
                     is_ready(&t.kind, &j)
                         .map_err(|why| ActionError::Other(format!("{}: {why}", t.describe())))?
                 }
@@ -116,4 +115,23 @@ pub async fn wait_ready(targets: &[Target], deadline: Instant) -> Result<(), Act
         }
     }
     Ok(())
+}
+
+/// Waits until a CustomResourceDefinition is `Established` (its kind is served).
+pub async fn wait_established(t: &Target, deadline: Instant) -> Result<(), ActionError> {
+    loop {
+        if let Some(obj) = get(t).await? {
+            let j = serde_json::to_value(&obj).map_err(|e| ActionError::Other(e.to_string()))?;
+            if has_condition(&j, "Established", "True") {
+                return Ok(());
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(ActionError::Timeout(format!(
+                "{} not established",
+                t.describe()
+            )));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }

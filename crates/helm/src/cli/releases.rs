@@ -60,6 +60,9 @@ pub struct InstallArgs {
     /// Take over fields other managers own.
     #[arg(long = "force-conflicts")]
     pub force_conflicts: bool,
+    /// Install only: do not create the chart's `crds/`.
+    #[arg(long = "skip-crds")]
+    pub skip_crds: bool,
     /// Upgrade only: install when the release does not exist.
     #[arg(short = 'i', long = "install")]
     pub install: bool,
@@ -267,6 +270,7 @@ fn install_options(a: &InstallArgs, ns: &str) -> Result<InstallOptions, ReleaseC
     o.timeout = duration(&a.timeout)?;
     o.server_side = a.server_side != "false";
     o.force_conflicts = a.force_conflicts;
+    o.skip_crds = a.skip_crds;
     Ok(o)
 }
 
@@ -303,7 +307,11 @@ pub async fn upgrade_command(
         action::install(&mut res, &chart, &opts).await?
     } else {
         let rel = action::upgrade(&mut res, &chart, &opts).await?;
-        writeln!(out, "Release {:?} has been upgraded. Happy Helming!", args.name)?;
+        writeln!(
+            out,
+            "Release {:?} has been upgraded. Happy Helming!",
+            args.name
+        )?;
         rel
     };
     summary(&rel, out)?;

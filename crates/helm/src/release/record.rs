@@ -166,7 +166,11 @@ fn metadata_json(md: &Metadata) -> Json {
     Json::Object(m)
 }
 
+/// Go marshals a nil slice (a chart without such files) as `null`.
 fn files_json(files: &[File]) -> Json {
+    if files.is_empty() {
+        return Json::Null;
+    }
     Json::Array(
         files
             .iter()
@@ -199,7 +203,12 @@ fn hook_json(h: &Manifest) -> Json {
     if h.hook_weight != 0 {
         m.insert("weight".into(), json!(h.hook_weight));
     }
-    put_list(&mut m, "delete_policies", &h.hook_delete_policies);
+    // Helm stores the default policy explicitly when the chart names none.
+    if h.hook_delete_policies.is_empty() {
+        m.insert("delete_policies".into(), json!(["before-hook-creation"]));
+    } else {
+        put_list(&mut m, "delete_policies", &h.hook_delete_policies);
+    }
     Json::Object(m)
 }
 
@@ -325,7 +334,10 @@ pub fn labels_of(release: &Json) -> BTreeMap<String, String> {
 /// The `helm.sh/release.v1` Secret for a release in JSON form, with `extra` labels
 /// (Helm's driver adds `createdAt` on create and `modifiedAt` on update).
 pub fn secret_of(release: &Json, extra: &[(&str, String)]) -> Json {
-    let name = release.get("name").and_then(Json::as_str).unwrap_or_default();
+    let name = release
+        .get("name")
+        .and_then(Json::as_str)
+        .unwrap_or_default();
     let version = release.get("version").and_then(Json::as_i64).unwrap_or(0);
     let ns = release
         .get("namespace")
