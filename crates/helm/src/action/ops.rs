@@ -209,12 +209,14 @@ async fn install_crds(
     Ok(())
 }
 
-/// Records the outcome: deployed with `done`, or failed with Helm's description.
+/// Records the outcome: deployed with `done`, or failed with Helm's description
+/// (`<failed> "NAME" failed: why`, `failed` being `Release`, `Upgrade` or `Rollback`).
 async fn finish(
     res: &Resources,
     rel: &mut Json,
     outcome: Result<(), ActionError>,
     done: &str,
+    failed: &str,
 ) -> Result<(), ActionError> {
     match outcome {
         Ok(()) => {
@@ -222,7 +224,7 @@ async fn finish(
             storage::update(&res.client, rel).await
         }
         Err(e) => {
-            let msg = format!("Release {:?} failed: {e}", s(rel, "/name"));
+            let msg = format!("{failed} {:?} failed: {e}", s(rel, "/name"));
             set_status(rel, Status::Failed, &msg);
             storage::update(&res.client, rel).await?;
             Err(e)
@@ -280,10 +282,13 @@ pub async fn install(
         hooks::run(res, &mut rel, "post-install", opts.server_side, deadline).await
     }
     .await;
-    finish(res, &mut rel, outcome, "Install complete").await?;
+    finish(res, &mut rel, outcome, "Install complete", "Release").await?;
     Ok(rel)
 }
 
+/// The revision an upgrade starts from: the deployed one, else (a first install that failed,
+/// or history whose deployed revision is gone) the last one if it failed or was superseded —
+/// Helm's `prepareUpgrade`.
 fn deployed(hist: &[Json]) -> Result<&Json, ActionError> {
     let last = hist.last().ok_or(ActionError::NotFound)?;
     if status_of(last).starts_with("pending-") {
@@ -292,15 +297,23 @@ fn deployed(hist: &[Json]) -> Result<&Json, ActionError> {
     hist.iter()
         .rev()
         .find(|r| status_of(r) == Status::Deployed.as_str())
+        .or_else(|| {
+            let st = status_of(last);
+            (st == Status::Failed.as_str() || st == Status::Superseded.as_str()).then_some(last)
+        })
         .ok_or_else(|| {
             ActionError::State(format!("{:?} has no deployed releases", s(last, "/name")))
         })
 }
 
-/// Marks every deployed revision but the new one superseded, as Helm does after an upgrade.
-async fn supersede(res: &Resources, hist: &[Json]) -> Result<(), ActionError> {
-    for r in hist {
-        if status_of(r) == Status::Deployed.as_str() {
+/// Marks `revisions` superseded (the revision an upgrade replaced; every deployed one after
+/// a rollback).
+async fn supersede<'a>(
+    res: &Resources,
+    revisions: impl IntoIterator<Item = &'a Json>,
+) -> Result<(), ActionError> {
+    for r in revisions {
+        if status_of(r) != Status::Superseded.as_str() {
             let mut r = r.clone();
             if let Some(info) = r.get_mut("info").and_then(Json::as_object_mut) {
                 info.insert("status".into(), json!("superseded"));
@@ -355,8 +368,11 @@ pub async fn upgrade(
         hooks::run(res, &mut rel, "post-upgrade", ssa, deadline).await
     }
     .await;
-    supersede(res, &hist).await?;
-    finish(res, &mut rel, outcome, "Upgrade complete").await?;
+    // On failure the revision upgraded from stays as it was (Helm's `failRelease`).
+    if outcome.is_ok() {
+        supersede(res, [&current]).await?;
+    }
+    finish(res, &mut rel, outcome, "Upgrade complete", "Upgrade").await?;
     Ok(rel)
 }
 
@@ -384,12 +400,8 @@ pub async fn rollback(
         .iter()
         .find(|r| version(r) == want)
         .ok_or_else(|| ActionError::State(format!("release has no {want} version")))?;
-    let current = hist
-        .iter()
-        .rev()
-        .find(|r| status_of(r) == Status::Deployed.as_str())
-        .unwrap_or(&last)
-        .clone();
+    // Helm diffs against the last revision, whatever its state.
+    let current = last.clone();
     let mut rel = previous.clone();
     rel["version"] = json!(version(&last) + 1);
     if let Some(info) = rel.get_mut("info").and_then(Json::as_object_mut) {
@@ -415,9 +427,17 @@ pub async fn rollback(
         hooks::run(res, &mut rel, "post-rollback", ssa, deadline).await
     }
     .await;
-    supersede(res, &hist).await?;
+    // Success supersedes every deployed revision; failure only the one rolled back from.
+    if outcome.is_ok() {
+        let deployed = hist
+            .iter()
+            .filter(|r| status_of(r) == Status::Deployed.as_str());
+        supersede(res, deployed).await?;
+    } else {
+        supersede(res, [&current]).await?;
+    }
     let done = format!("Rollback to {want}");
-    finish(res, &mut rel, outcome, &done).await?;
+    finish(res, &mut rel, outcome, &done, "Rollback").await?;
     Ok(rel)
 }
 
