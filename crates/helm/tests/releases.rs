@@ -303,3 +303,80 @@ async fn release_installed_by_real_helm_is_upgraded_and_uninstalled_by_orrery() 
     let gone = c.real_helm(&["get", "theirs"]).await;
     assert_eq!(gone["error"], "release: not found", "{gone}");
 }
+
+/// A corpus chart (read in place) with `crds/` and custom resources of them in its templates:
+/// the CRDs are created before the release (so its custom resources resolve), left out of its
+/// manifest, and stay after uninstall, as with Helm.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corpus_chart_with_crds_installs_and_uninstalls() {
+    let dir = std::path::Path::new("/work/shared/testdata/helm-charts/fluent-operator");
+    let dir = std::env::var_os("HELM_CHARTS_DIR")
+        .map(|d| std::path::PathBuf::from(d).join("fluent-operator"))
+        .unwrap_or_else(|| dir.to_path_buf());
+    let c = Cluster::start().await;
+    let chart = load(&dir);
+    let mut res = c.resources();
+    let rel = helm::action::install(&mut res, &chart, &options("lb", ""))
+        .await
+        .expect("install fluent-operator");
+    assert_eq!(status(&rel), "deployed");
+    let manifest = rel["manifest"].as_str().unwrap_or_default();
+    assert!(
+        !manifest.contains("# Source: fluent-operator/crds/"),
+        "crds/ in the manifest"
+    );
+    assert!(manifest.contains("kind: Deployment"));
+    // Custom resources of the chart's own CRDs are part of the release.
+    assert!(
+        manifest.contains("kind: ClusterFilter"),
+        "no custom resources"
+    );
+    for name in [
+        "clusterfilters.fluentbit.fluent.io",
+        "fluentbits.fluentbit.fluent.io",
+        "fluentds.fluentd.fluent.io",
+    ] {
+        let api: kube::Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
+            kube::Api::all(c.client.clone());
+        assert!(
+            api.get_opt(name).await.expect("get crd").is_some(),
+            "{name}"
+        );
+    }
+    let got = c.real_helm(&["get", "lb"]).await;
+    assert_eq!(got["all"]["summary"]["manifest"], rel["manifest"]);
+    assert_eq!(got["status"]["status"], "deployed", "{}", got["status"]);
+    let objects = helm::action::resources::manifest_objects(manifest).expect("objects");
+    assert!(objects.len() > 10, "{} objects", objects.len());
+
+    let mut res = c.resources();
+    helm::action::uninstall(&mut res, "default", "lb", false, options("", "").timeout)
+        .await
+        .expect("uninstall fluent-operator");
+    let mut res = c.resources();
+    for o in &objects {
+        let t = res.target(o, "default").await.expect("target");
+        if t.kind != "Pod" {
+            common::wait_for(
+                &t.describe(),
+                std::time::Duration::from_secs(30),
+                || async {
+                    helm::action::resources::get(&t)
+                        .await
+                        .expect("get")
+                        .is_none()
+                        .then_some(())
+                },
+            )
+            .await;
+        }
+    }
+    let api: kube::Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
+        kube::Api::all(c.client.clone());
+    assert!(
+        api.get_opt("fluentbits.fluentbit.fluent.io")
+            .await
+            .expect("get")
+            .is_some()
+    );
+}
