@@ -502,8 +502,8 @@ pub async fn history(
     Ok(h)
 }
 
-/// `helm list [-A]`: the latest revision of each release that is deployed, failed or
-/// pending, sorted by name.
+/// `helm list [-A]`: the latest revision of each release that is deployed or failed (Helm's
+/// default state filter), sorted by name.
 pub async fn list(res: &Resources, namespace: Option<&str>) -> Result<Vec<Json>, ActionError> {
     let mut latest: BTreeMap<(String, String), Json> = BTreeMap::new();
     for r in storage::all(&res.client, namespace).await? {
@@ -516,7 +516,7 @@ pub async fn list(res: &Resources, namespace: Option<&str>) -> Result<Vec<Json>,
         .into_values()
         .filter(|r| {
             let st = status_of(r);
-            st == "deployed" || st == "failed" || st.starts_with("pending-")
+            st == Status::Deployed.as_str() || st == Status::Failed.as_str()
         })
         .collect())
 }
