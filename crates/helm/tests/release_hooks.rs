@@ -157,6 +157,23 @@ async fn hooks_run_in_weight_order_with_their_delete_policies() {
     assert_eq!(hook(&stored, "bad-migrate")["last_run"]["phase"], "Failed");
     let desc = stored["info"]["description"].as_str().unwrap_or_default();
     assert!(desc.starts_with("Release \"bad\" failed:"), "{desc}");
+
+    // Real Helm installing the same chart stores the same hooks (events, weights, policies,
+    // outcomes) and the same record as Orrery did.
+    let mut res = c.resources();
+    helm::action::install(&mut res, &chart, &options("cmp", ""))
+        .await
+        .expect("install");
+    let (_, ours) = c.stored("cmp", 1).await.expect("stored");
+    let mut res = c.resources();
+    helm::action::uninstall(&mut res, "default", "cmp", false, Duration::from_secs(60))
+        .await
+        .expect("uninstall");
+    let path = dir.path().join("hooked").to_string_lossy().to_string();
+    let installed = c.real_helm(&["install", "cmp", &path, "{}"]).await;
+    assert_eq!(installed["status"], "deployed", "{installed}");
+    let (_, theirs) = c.stored("cmp", 1).await.expect("stored by Helm");
+    assert_eq!(common::comparable(ours), common::comparable(theirs));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Cluster, WEB_CHART, load, options, status, statuses, write_chart};
+use common::{Cluster, WEB_CHART, comparable, load, options, status, statuses, write_chart};
 use serde_json::{Value as Json, json};
 
 fn summaries_named<'a>(list: &'a Json, name: &str) -> Vec<&'a Json> {
@@ -224,6 +224,28 @@ async fn release_installed_by_real_helm_is_upgraded_and_uninstalled_by_orrery() 
     let chart = load(&path);
     let path = path.to_string_lossy().to_string();
 
+    // First Orrery installs the same chart with the same values, to compare what it stores
+    // with what Helm stores below; then it uninstalls.
+    let mut res = c.resources();
+    helm::action::install(
+        &mut res,
+        &chart,
+        &options("theirs", "greeting: from helm\nextra: x\n"),
+    )
+    .await
+    .expect("install");
+    let (our_secret, ours) = c.stored("theirs", 1).await.expect("stored");
+    let mut res = c.resources();
+    helm::action::uninstall(
+        &mut res,
+        "default",
+        "theirs",
+        false,
+        options("", "").timeout,
+    )
+    .await
+    .expect("uninstall");
+
     let installed = c
         .real_helm(&[
             "install",
@@ -237,6 +259,18 @@ async fn release_installed_by_real_helm_is_upgraded_and_uninstalled_by_orrery() 
         c.config_data("theirs-cfg").await,
         Some(json!({"greeting": "from helm", "revision": "1", "extra": "x"}))
     );
+    // The same record, field for field, but for times; the same Secret type and labels.
+    let (their_secret, theirs) = c.stored("theirs", 1).await.expect("stored by Helm");
+    assert_eq!(comparable(ours), comparable(theirs));
+    assert_eq!(our_secret.type_, their_secret.type_);
+    let label_keys = |s: &k8s_openapi::api::core::v1::Secret| {
+        let mut l = s.metadata.labels.clone().unwrap_or_default();
+        l.remove("modifiedAt")
+            .map(|t| t.parse::<i64>().expect("unix time"));
+        l
+    };
+    assert_eq!(label_keys(&our_secret), label_keys(&their_secret));
+
     let hist = helm::action::history(&c.resources(), "default", "theirs")
         .await
         .expect("Orrery reads Helm's history");

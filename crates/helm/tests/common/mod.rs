@@ -188,6 +188,31 @@ pub fn options(name: &str, yaml: &str) -> helm::action::InstallOptions {
     o
 }
 
+/// A stored release without what differs between two installs: times (and Go's file
+/// modification times, which Helm records and Orrery leaves out).
+pub fn comparable(mut rel: Json) -> Json {
+    fn strip(j: &mut Json) {
+        match j {
+            Json::Object(m) => {
+                for k in [
+                    "modtime",
+                    "first_deployed",
+                    "last_deployed",
+                    "started_at",
+                    "completed_at",
+                ] {
+                    m.remove(k);
+                }
+                m.values_mut().for_each(strip);
+            }
+            Json::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    strip(&mut rel);
+    rel
+}
+
 /// `/info/status` of a release JSON.
 pub fn status(rel: &Json) -> &str {
     rel.pointer("/info/status")
