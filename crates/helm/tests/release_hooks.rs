@@ -10,7 +10,7 @@ use helm::action::ActionError;
 use serde_json::{Value as Json, json};
 
 /// A chart with a pre-install/pre-upgrade Job (weight -5) and ConfigMap (weight 5, default
-/// policy), and a post-install ConfigMap deleted once it succeeded.
+/// policy), a post-install ConfigMap deleted once it succeeded, and a pre-delete ConfigMap.
 const HOOKED_CHART: &[(&str, &str)] = &[
     (
         "Chart.yaml",
@@ -64,6 +64,15 @@ metadata:
     "helm.sh/hook": post-install
     "helm.sh/hook-delete-policy": hook-succeeded
 data: {}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-delete
+  annotations:
+    "helm.sh/hook": pre-delete
+data:
+  by: pre-delete
 "#,
     ),
 ];
@@ -103,7 +112,7 @@ async fn hooks_run_in_weight_order_with_their_delete_policies() {
     // The Job ran to completion (the stored run says so) and, being hook-succeeded, is gone.
     assert_eq!(hook(&rel, "hk-migrate")["last_run"]["phase"], "Succeeded");
     assert!(c.get("batch/v1", "Job", "hk-migrate").await.is_none());
-    // The weight-5 ConfigMap has the default policy (stored explicitly, as Helm does) and stays.
+    // The weight-5 ConfigMap got the default policy when it ran (stored, as Helm does) and stays.
     assert_eq!(
         hook(&rel, "hk-pre")["delete_policies"],
         json!(["before-hook-creation"])
@@ -137,6 +146,34 @@ async fn hooks_run_in_weight_order_with_their_delete_policies() {
     assert_eq!(hook(&rel, "hk-migrate")["last_run"]["phase"], "Succeeded");
     // post-install does not run on upgrade.
     assert_eq!(hook(&rel, "hk-post")["last_run"]["phase"], "");
+
+    // Uninstall --keep-history: the pre-delete hook runs (its object, a hook's, outlives the
+    // release), the record stays as uninstalled, and real Helm lists it so.
+    let mut res = c.resources();
+    let rel = helm::action::uninstall(&mut res, "default", "hk", true, Duration::from_secs(60))
+        .await
+        .expect("uninstall --keep-history");
+    assert_eq!(status(&rel), "uninstalled");
+    assert_eq!(hook(&rel, "hk-delete")["last_run"]["phase"], "Succeeded");
+    assert_eq!(
+        c.config_data("hk-delete").await,
+        Some(json!({"by": "pre-delete"}))
+    );
+    assert_eq!(c.config_data("hk-main").await, None);
+    let list = c.real_helm(&["list"]).await;
+    let row = list
+        .as_array()
+        .and_then(|l| l.iter().find(|r| r["name"] == "hk"))
+        .unwrap_or_else(|| panic!("hk in {list}"));
+    assert_eq!(row["status"], "uninstalled");
+    assert_eq!(row["revision"], 2);
+    // Uninstalling it again purges the history.
+    let mut res = c.resources();
+    helm::action::uninstall(&mut res, "default", "hk", false, Duration::from_secs(60))
+        .await
+        .expect("purge");
+    assert!(c.stored("hk", 1).await.is_none());
+    assert!(c.stored("hk", 2).await.is_none());
 
     // A failing Job with hook-failed: the install fails before the manifest is applied, the
     // Job is deleted, the release is recorded as failed.

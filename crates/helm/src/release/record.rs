@@ -203,12 +203,7 @@ fn hook_json(h: &Manifest) -> Json {
     if h.hook_weight != 0 {
         m.insert("weight".into(), json!(h.hook_weight));
     }
-    // Helm stores the default policy explicitly when the chart names none.
-    if h.hook_delete_policies.is_empty() {
-        m.insert("delete_policies".into(), json!(["before-hook-creation"]));
-    } else {
-        put_list(&mut m, "delete_policies", &h.hook_delete_policies);
-    }
+    put_list(&mut m, "delete_policies", &h.hook_delete_policies);
     Json::Object(m)
 }
 
