@@ -7,6 +7,7 @@ Usage: releases.py KUBECONFIG NAMESPACE COMMAND [ARGS...], printing one JSON doc
   get NAME [REVISION]               {"values", "all_values", "all", "metadata", "status"}
   install NAME CHART VALUES_JSON    cfg.install(...), waiting for readiness (60 s)
   upgrade NAME CHART VALUES_JSON    cfg.upgrade(...)
+  rollback NAME REVISION            cfg.rollback(...), then cfg.status(NAME)
   uninstall NAME                    cfg.uninstall(NAME)
 A Helm error prints {"error": message, "type": error class} and exits 0, so that callers can
 assert on expected failures (e.g. "release: not found").
@@ -38,6 +39,9 @@ def run(cfg, ns, cmd, args):
         name, chart, values = args[0], args[1], json.loads(args[2])
         action = cfg.install if cmd == "install" else cfg.upgrade
         return action(chart, name, values, namespace=ns, wait="watcher", timeout=60)
+    if cmd == "rollback":
+        cfg.rollback(args[0], version=int(args[1]), wait="watcher", timeout=60)
+        return cfg.status(args[0])
     if cmd == "uninstall":
         return cfg.uninstall(args[0])
     raise SystemExit(f"unknown command {cmd!r}")

@@ -414,3 +414,108 @@ async fn corpus_chart_with_crds_installs_and_uninstalls() {
             .is_some()
     );
 }
+
+fn install_args(c: &Cluster, chart: &std::path::Path, set: &str) -> helm::cli::InstallArgs {
+    helm::cli::InstallArgs {
+        name: "same".into(),
+        chart: chart.to_path_buf(),
+        values: vec![],
+        set: vec![set.into()],
+        set_string: vec![],
+        set_json: vec![],
+        kube: helm::cli::KubeArgs {
+            kubeconfig: Some(c.kubeconfig.clone()),
+            namespace: Some("default".into()),
+        },
+        create_namespace: false,
+        wait: true,
+        timeout: "60s".into(),
+        server_side: "true".into(),
+        force_conflicts: false,
+        skip_crds: false,
+        install: false,
+    }
+}
+
+/// `orrery helm install`, `upgrade`, `rollback` make the same three revisions as real Helm's
+/// install, upgrade and rollback of the same chart with the same values (all but times).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_history_matches_real_helm_revision_for_revision() {
+    let c = Cluster::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write_chart(dir.path(), "web", WEB_CHART);
+    let kube = helm::cli::KubeArgs {
+        kubeconfig: Some(c.kubeconfig.clone()),
+        namespace: Some("default".into()),
+    };
+
+    let mut out = Vec::new();
+    helm::cli::install_command(install_args(&c, &path, "greeting=one"), &mut out)
+        .await
+        .expect("orrery helm install");
+    helm::cli::upgrade_command(install_args(&c, &path, "greeting=two,extra=x"), &mut out)
+        .await
+        .expect("orrery helm upgrade");
+    let rollback = helm::cli::RollbackArgs {
+        name: "same".into(),
+        revision: Some(1),
+        kube: kube.clone(),
+        wait: true,
+        timeout: "60s".into(),
+    };
+    helm::cli::rollback_command(rollback, &mut out)
+        .await
+        .expect("orrery helm rollback");
+    let text = String::from_utf8(out).expect("utf-8");
+    assert!(
+        text.contains("STATUS: deployed\nREVISION: 1\nNOTES:\nsame says one."),
+        "{text}"
+    );
+    assert!(
+        text.contains("Release \"same\" has been upgraded. Happy Helming!"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("Rollback was a success! Happy Helming!\n"),
+        "{text}"
+    );
+    let mut ours = Vec::new();
+    for rev in 1..=3 {
+        ours.push(c.stored("same", rev).await.expect("stored").1);
+    }
+    let uninstall = helm::cli::UninstallArgs {
+        name: "same".into(),
+        kube,
+        keep_history: false,
+        timeout: "60s".into(),
+    };
+    let mut out = Vec::new();
+    helm::cli::uninstall_command(uninstall, &mut out)
+        .await
+        .expect("orrery helm uninstall");
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        "release \"same\" uninstalled\n"
+    );
+
+    let p = path.to_string_lossy().to_string();
+    let r = c
+        .real_helm(&["install", "same", &p, r#"{"greeting": "one"}"#])
+        .await;
+    assert_eq!(r["status"], "deployed", "{r}");
+    let r = c
+        .real_helm(&[
+            "upgrade",
+            "same",
+            &p,
+            r#"{"greeting": "two", "extra": "x"}"#,
+        ])
+        .await;
+    assert_eq!(r["status"], "deployed", "{r}");
+    let r = c.real_helm(&["rollback", "same", "1"]).await;
+    assert_eq!(r["revision"], 3, "{r}");
+    for (rev, ours) in (1..=3).zip(ours) {
+        let theirs = c.stored("same", rev).await.expect("stored by Helm").1;
+        assert_eq!(comparable(ours), comparable(theirs), "revision {rev}");
+    }
+}
