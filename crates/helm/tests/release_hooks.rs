@@ -378,3 +378,70 @@ async fn client_side_releases_upgrade_by_three_way_merge() {
         "Helm"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_of_others_are_not_taken_over() {
+    let c = Cluster::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let chart = load(&write_chart(dir.path(), "web", WEB_CHART));
+    let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(c.client.clone(), "default");
+    let theirs = |name: &str| -> k8s_openapi::api::core::v1::ConfigMap {
+        serde_json::from_value(json!({"metadata": {"name": name}, "data": {"owner": "someone"}}))
+            .expect("configmap")
+    };
+
+    // Install refuses an existing object that is not the release's, and stores nothing.
+    api.create(&Default::default(), &theirs("own-cfg"))
+        .await
+        .expect("create");
+    let mut res = c.resources();
+    let err = helm::action::install(&mut res, &chart, &options("own", ""))
+        .await
+        .expect_err("install over someone's object");
+    assert!(matches!(err, ActionError::Exists(_)), "{err}");
+    let msg = err.to_string();
+    assert!(msg.starts_with("rendered manifests contain a resource that already exists. Unable to continue with install: ConfigMap \"own-cfg\" in namespace \"default\" exists"), "{msg}");
+    assert!(msg.contains("app.kubernetes.io/managed-by"), "{msg}");
+    assert!(c.stored("own", 1).await.is_none());
+    assert_eq!(
+        c.config_data("own-cfg").await,
+        Some(json!({"owner": "someone"}))
+    );
+
+    // So does an upgrade that would add one; the release stays at its deployed revision.
+    let mut res = c.resources();
+    helm::action::install(&mut res, &chart, &options("grow", ""))
+        .await
+        .expect("install");
+    api.create(&Default::default(), &theirs("grow-second"))
+        .await
+        .expect("create");
+    let mut res = c.resources();
+    let err = helm::action::upgrade(&mut res, &chart, &options("grow", "second: true\n"))
+        .await
+        .expect_err("upgrade over someone's object");
+    assert!(
+        err.to_string()
+            .starts_with("Unable to continue with update: ConfigMap \"grow-second\""),
+        "{err}"
+    );
+    let hist = helm::action::history(&c.resources(), "default", "grow")
+        .await
+        .expect("history");
+    assert_eq!(common::statuses(&hist), ["deployed"]);
+    assert_eq!(
+        c.config_data("grow-second").await,
+        Some(json!({"owner": "someone"}))
+    );
+
+    // Without the foreign object the same upgrade adds it.
+    api.delete("grow-second", &Default::default())
+        .await
+        .expect("delete");
+    let mut res = c.resources();
+    helm::action::upgrade(&mut res, &chart, &options("grow", "second: true\n"))
+        .await
+        .expect("upgrade");
+    assert_eq!(c.config_data("grow-second").await, Some(json!({})));
+}

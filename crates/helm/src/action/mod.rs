@@ -63,9 +63,7 @@ pub enum ActionError {
         api_version: String,
     },
     /// An object the release would create exists and belongs to something else.
-    #[error(
-        "rendered manifests contain a resource that already exists. Unable to continue with install: {0}"
-    )]
+    #[error("{0}")]
     Exists(String),
     /// A hook failed.
     #[error("{1} hook {0} failed: {2}")]

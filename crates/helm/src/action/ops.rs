@@ -152,18 +152,39 @@ async fn apply_all(
     Ok(())
 }
 
-/// Refuses objects that exist but are not this release's (Helm's `existingResourceConflict`).
-async fn check_ownership(targets: &[Target], name: &str, ns: &str) -> Result<(), ActionError> {
+/// Refuses objects that exist but are not this release's (Helm's `existingResourceConflict`:
+/// the `managed-by` label and both release annotations must name it); `context` starts the
+/// message as Helm's install or upgrade does.
+async fn check_ownership(
+    targets: &[Target],
+    name: &str,
+    ns: &str,
+    context: &str,
+) -> Result<(), ActionError> {
     for t in targets {
         if let Some(live) = resources::get(t).await? {
             let a = live.metadata.annotations.unwrap_or_default();
-            if a.get("meta.helm.sh/release-name").map(String::as_str) != Some(name)
-                || a.get("meta.helm.sh/release-namespace").map(String::as_str) != Some(ns)
-            {
+            let l = live.metadata.labels.unwrap_or_default();
+            let mut why = Vec::new();
+            if l.get("app.kubernetes.io/managed-by").map(String::as_str) != Some("Helm") {
+                why.push("label validation error: key \"app.kubernetes.io/managed-by\" must equal \"Helm\"".to_string());
+            }
+            for (k, want) in [
+                ("meta.helm.sh/release-name", name),
+                ("meta.helm.sh/release-namespace", ns),
+            ] {
+                if a.get(k).map(String::as_str) != Some(want) {
+                    why.push(format!(
+                        "annotation validation error: key {k:?} must equal {want:?}"
+                    ));
+                }
+            }
+            if !why.is_empty() {
                 return Err(ActionError::Exists(format!(
-                    "{} in namespace {:?} exists and cannot be imported into the current release",
+                    "{context}: {} in namespace {:?} exists and cannot be imported into the current release: invalid ownership metadata; {}",
                     t.describe(),
-                    t.namespace
+                    t.namespace,
+                    why.join("; ")
                 )));
             }
         }
@@ -270,7 +291,13 @@ pub async fn install(
     };
     let mut rel = record.to_json();
     let mut targets = res.targets(&rendered.manifest, &opts.namespace).await?;
-    check_ownership(&targets, &opts.name, &opts.namespace).await?;
+    check_ownership(
+        &targets,
+        &opts.name,
+        &opts.namespace,
+        "rendered manifests contain a resource that already exists. Unable to continue with install",
+    )
+    .await?;
     storage::create(&res.client, &rel).await?;
     let deadline = Instant::now() + opts.timeout;
     let outcome = async {
@@ -357,6 +384,20 @@ pub async fn upgrade(
         .targets(s(&current, "/manifest"), &opts.namespace)
         .await?;
     let mut targets = res.targets(&rendered.manifest, &opts.namespace).await?;
+    // Objects the upgrade adds must not belong to something else, as on install.
+    let before: std::collections::BTreeSet<_> = old.iter().map(key).collect();
+    let added: Vec<Target> = targets
+        .iter()
+        .filter(|t| !before.contains(&key(t)))
+        .cloned()
+        .collect();
+    check_ownership(
+        &added,
+        &opts.name,
+        &opts.namespace,
+        "Unable to continue with update",
+    )
+    .await?;
     storage::create(&res.client, &rel).await?;
     let deadline = Instant::now() + opts.timeout;
     let outcome = async {

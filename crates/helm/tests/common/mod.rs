@@ -225,7 +225,8 @@ pub fn statuses(rels: &[Json]) -> Vec<String> {
     rels.iter().map(|r| status(r).to_string()).collect()
 }
 
-/// A small chart: a ConfigMap built from the values (an optional key), and a Deployment.
+/// A small chart: a ConfigMap built from the values (an optional key), a Deployment, and a
+/// second ConfigMap when `second` is set.
 pub const WEB_CHART: &[(&str, &str)] = &[
     (
         "Chart.yaml",
@@ -242,6 +243,10 @@ pub const WEB_CHART: &[(&str, &str)] = &[
     (
         "templates/deploy.yaml",
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}-web\nspec:\n  replicas: {{ .Values.replicas }}\n  selector:\n    matchLabels: {app: {{ .Release.Name }}-web}\n  template:\n    metadata:\n      labels: {app: {{ .Release.Name }}-web}\n    spec:\n      containers:\n      - name: web\n        image: {{ .Values.image }}\n",
+    ),
+    (
+        "templates/second.yaml",
+        "{{- if .Values.second }}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-second\ndata: {}\n{{- end }}\n",
     ),
     (
         "templates/NOTES.txt",
