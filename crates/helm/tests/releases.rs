@@ -192,6 +192,26 @@ async fn orrery_releases_are_read_by_real_helm() {
         "{text}"
     );
 
+    // Real Helm upgrades Orrery's release in turn (same field manager, no conflicts), and
+    // Orrery reads the result.
+    let p = dir.path().join("web").to_string_lossy().to_string();
+    let r = c
+        .real_helm(&["upgrade", "app", &p, r#"{"greeting": "from helm"}"#])
+        .await;
+    assert_eq!(r["revision"], 4, "{r}");
+    assert_eq!(
+        c.config_data("app-cfg").await,
+        Some(json!({"greeting": "from helm", "revision": "4"}))
+    );
+    let hist = helm::action::history(&c.resources(), "default", "app")
+        .await
+        .expect("history");
+    assert_eq!(
+        statuses(&hist),
+        ["superseded", "superseded", "superseded", "deployed"]
+    );
+    assert_eq!(hist[3]["config"], json!({"greeting": "from helm"}));
+
     // Uninstall: objects and history gone, for real Helm too.
     let mut res = c.resources();
     helm::action::uninstall(&mut res, "default", "app", false, options("", "").timeout)
