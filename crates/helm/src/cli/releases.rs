@@ -54,7 +54,8 @@ pub struct InstallArgs {
     /// Time budget for hooks and `--wait` (Go duration: `5m`, `90s`).
     #[arg(long = "timeout", default_value = "5m0s")]
     pub timeout: String,
-    /// Apply client-side (three-way merge) rather than server-side.
+    /// Install only: server-side apply (`true`, Helm 4's default) or client-side three-way
+    /// merge (`false`); upgrades keep the mode the release was made with.
     #[arg(long = "server-side", default_value = "true")]
     pub server_side: String,
     /// Take over fields other managers own.
