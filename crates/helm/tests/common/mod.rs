@@ -140,8 +140,13 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// The venv's `bin/helm` (its python under the name Helm's field manager is derived from),
-/// after running the idempotent `setup.sh`.
+/// after running the idempotent `setup.sh` once per test process.
 pub fn reference_helm() -> PathBuf {
+    static HELM: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    HELM.get_or_init(setup_reference).clone()
+}
+
+fn setup_reference() -> PathBuf {
     let out = std::process::Command::new("bash")
         .arg(repo_root().join("scripts/helm-reference/setup.sh"))
         .output()
