@@ -12,4 +12,7 @@ fi
 if ! "$PY" -c 'import helm_python, yaml' >/dev/null 2>&1; then
   "$PY" -m pip install --quiet --disable-pip-version-check 'helm-python-sdk==0.2.2' pyyaml >&2
 fi
+# Helm names its server-side apply field manager after the program (os.Args[0]); running the
+# reference as `bin/helm` gives it the real CLI's manager name, `helm` (see releases.py).
+ln -sf python "$VENV/bin/helm"
 echo "$PY"

@@ -9,9 +9,8 @@ use super::resources::{self, Resources, Target};
 use super::wait::is_ready;
 use super::{ActionError, now};
 
-fn policies(h: &Json) -> Vec<String> {
-    let p: Vec<String> = h
-        .get("delete_policies")
+fn policies_named(h: &Json) -> Vec<String> {
+    h.get("delete_policies")
         .and_then(Json::as_array)
         .map(|a| {
             a.iter()
@@ -19,7 +18,11 @@ fn policies(h: &Json) -> Vec<String> {
                 .map(str::to_string)
                 .collect()
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+fn policies(h: &Json) -> Vec<String> {
+    let p = policies_named(h);
     if p.is_empty() {
         vec!["before-hook-creation".into()]
     } else {
@@ -91,6 +94,12 @@ pub async fn run(
                 .to_string(),
         )
     });
+    // Helm gives the hooks of this event the default policy when they name none, and stores it.
+    for &i in &order {
+        if policies_named(&hooks[i]).is_empty() {
+            hooks[i]["delete_policies"] = json!(["before-hook-creation"]);
+        }
+    }
     for i in order {
         let h = &hooks[i];
         let manifest = h

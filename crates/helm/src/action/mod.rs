@@ -27,10 +27,10 @@ pub enum ActionError {
     #[error("kubeconfig: {0}")]
     Config(String),
     /// A request to the cluster failed.
-    #[error("kubernetes: {0}")]
+    #[error("kubernetes: {msg}", msg = kube_message(.0))]
     Kube(#[from] kube::Error),
     /// Applying or deleting one object failed.
-    #[error("{0}: {1}")]
+    #[error("{0}: {msg}", msg = kube_message(.1))]
     Apply(String, kube::Error),
     /// The chart could not be rendered.
     #[error(transparent)]
@@ -63,9 +63,7 @@ pub enum ActionError {
         api_version: String,
     },
     /// An object the release would create exists and belongs to something else.
-    #[error(
-        "rendered manifests contain a resource that already exists. Unable to continue with install: {0}"
-    )]
+    #[error("{0}")]
     Exists(String),
     /// A hook failed.
     #[error("{1} hook {0} failed: {2}")]
@@ -76,6 +74,14 @@ pub enum ActionError {
     /// Anything else.
     #[error("{0}")]
     Other(String),
+}
+
+/// The API server's own message for an API error (its `Status`), else the error's text.
+fn kube_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => s.message.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// A client for the cluster of `kubeconfig` (or the usual kubeconfig/in-cluster inference),

@@ -32,6 +32,8 @@ pub struct InstallOptions {
     pub server_side: bool,
     /// Take over fields other managers own (server-side apply only).
     pub force_conflicts: bool,
+    /// Install only: do not create the chart's `crds/`.
+    pub skip_crds: bool,
 }
 
 impl InstallOptions {
@@ -46,6 +48,7 @@ impl InstallOptions {
             timeout: Duration::from_secs(300),
             server_side: true,
             force_conflicts: false,
+            skip_crds: false,
         }
     }
 }
@@ -105,7 +108,8 @@ async fn render(
         capabilities: capabilities(res).await?,
         ..RenderOptions::default()
     };
-    Ok(render_release(chart, &opts.values, &ropts, true)?)
+    // Helm keeps `crds/` out of the release manifest: install creates them beforehand.
+    Ok(render_release(chart, &opts.values, &ropts, false)?)
 }
 
 fn key(t: &Target) -> (String, String, String) {
@@ -148,18 +152,39 @@ async fn apply_all(
     Ok(())
 }
 
-/// Refuses objects that exist but are not this release's (Helm's `existingResourceConflict`).
-async fn check_ownership(targets: &[Target], name: &str, ns: &str) -> Result<(), ActionError> {
+/// Refuses objects that exist but are not this release's (Helm's `existingResourceConflict`:
+/// the `managed-by` label and both release annotations must name it); `context` starts the
+/// message as Helm's install or upgrade does.
+async fn check_ownership(
+    targets: &[Target],
+    name: &str,
+    ns: &str,
+    context: &str,
+) -> Result<(), ActionError> {
     for t in targets {
         if let Some(live) = resources::get(t).await? {
             let a = live.metadata.annotations.unwrap_or_default();
-            if a.get("meta.helm.sh/release-name").map(String::as_str) != Some(name)
-                || a.get("meta.helm.sh/release-namespace").map(String::as_str) != Some(ns)
-            {
+            let l = live.metadata.labels.unwrap_or_default();
+            let mut why = Vec::new();
+            if l.get("app.kubernetes.io/managed-by").map(String::as_str) != Some("Helm") {
+                why.push("label validation error: key \"app.kubernetes.io/managed-by\" must equal \"Helm\"".to_string());
+            }
+            for (k, want) in [
+                ("meta.helm.sh/release-name", name),
+                ("meta.helm.sh/release-namespace", ns),
+            ] {
+                if a.get(k).map(String::as_str) != Some(want) {
+                    why.push(format!(
+                        "annotation validation error: key {k:?} must equal {want:?}"
+                    ));
+                }
+            }
+            if !why.is_empty() {
                 return Err(ActionError::Exists(format!(
-                    "{} in namespace {:?} exists and cannot be imported into the current release",
+                    "{context}: {} in namespace {:?} exists and cannot be imported into the current release: invalid ownership metadata; {}",
                     t.describe(),
-                    t.namespace
+                    t.namespace,
+                    why.join("; ")
                 )));
             }
         }
@@ -177,13 +202,42 @@ async fn ensure_namespace(res: &mut Resources, ns: &str) -> Result<(), ActionErr
     Ok(())
 }
 
-/// Runs `body`; on failure records the release as failed with Helm's description.
+/// Creates the chart's `crds/` that do not exist yet (existing ones are left alone, as Helm
+/// does) and waits until they are established, so the release's custom resources resolve.
+async fn install_crds(
+    res: &mut Resources,
+    chart: &Chart,
+    opts: &InstallOptions,
+) -> Result<(), ActionError> {
+    let mut created = Vec::new();
+    for (_, text) in crate::release::release_crds(chart, &opts.values)? {
+        for obj in resources::manifest_objects(&text)? {
+            let t = res.target(&obj, "").await?;
+            if resources::get(&t).await?.is_none() {
+                resources::create(&t).await?;
+                created.push(t);
+            }
+        }
+    }
+    if created.is_empty() {
+        return Ok(());
+    }
+    let deadline = Instant::now() + opts.timeout;
+    for t in &created {
+        wait::wait_established(t, deadline).await?;
+    }
+    res.forget_discovery();
+    Ok(())
+}
+
+/// Records the outcome: deployed with `done`, or failed with Helm's description
+/// (`<failed> "NAME" failed: why`, `failed` being `Release`, `Upgrade` or `Rollback`).
 async fn finish(
     res: &Resources,
     rel: &mut Json,
     outcome: Result<(), ActionError>,
-    verb: &str,
     done: &str,
+    failed: &str,
 ) -> Result<(), ActionError> {
     match outcome {
         Ok(()) => {
@@ -191,8 +245,7 @@ async fn finish(
             storage::update(&res.client, rel).await
         }
         Err(e) => {
-            let msg = format!("Release {:?} failed: {e}", s(rel, "/name"));
-            let _ = verb;
+            let msg = format!("{failed} {:?} failed: {e}", s(rel, "/name"));
             set_status(rel, Status::Failed, &msg);
             storage::update(&res.client, rel).await?;
             Err(e)
@@ -216,6 +269,9 @@ pub async fn install(
     if opts.create_namespace {
         ensure_namespace(res, &opts.namespace).await?;
     }
+    if !opts.skip_crds {
+        install_crds(res, chart, opts).await?;
+    }
     let rendered = render(res, chart, opts, 1, false).await?;
     let at = now();
     let record = ReleaseRecord {
@@ -235,7 +291,13 @@ pub async fn install(
     };
     let mut rel = record.to_json();
     let mut targets = res.targets(&rendered.manifest, &opts.namespace).await?;
-    check_ownership(&targets, &opts.name, &opts.namespace).await?;
+    check_ownership(
+        &targets,
+        &opts.name,
+        &opts.namespace,
+        "rendered manifests contain a resource that already exists. Unable to continue with install",
+    )
+    .await?;
     storage::create(&res.client, &rel).await?;
     let deadline = Instant::now() + opts.timeout;
     let outcome = async {
@@ -247,10 +309,13 @@ pub async fn install(
         hooks::run(res, &mut rel, "post-install", opts.server_side, deadline).await
     }
     .await;
-    finish(res, &mut rel, outcome, "install", "Install complete").await?;
+    finish(res, &mut rel, outcome, "Install complete", "Release").await?;
     Ok(rel)
 }
 
+/// The revision an upgrade starts from: the deployed one, else (a first install that failed,
+/// or history whose deployed revision is gone) the last one if it failed or was superseded —
+/// Helm's `prepareUpgrade`.
 fn deployed(hist: &[Json]) -> Result<&Json, ActionError> {
     let last = hist.last().ok_or(ActionError::NotFound)?;
     if status_of(last).starts_with("pending-") {
@@ -259,15 +324,23 @@ fn deployed(hist: &[Json]) -> Result<&Json, ActionError> {
     hist.iter()
         .rev()
         .find(|r| status_of(r) == Status::Deployed.as_str())
+        .or_else(|| {
+            let st = status_of(last);
+            (st == Status::Failed.as_str() || st == Status::Superseded.as_str()).then_some(last)
+        })
         .ok_or_else(|| {
             ActionError::State(format!("{:?} has no deployed releases", s(last, "/name")))
         })
 }
 
-/// Marks every deployed revision but the new one superseded, as Helm does after an upgrade.
-async fn supersede(res: &Resources, hist: &[Json]) -> Result<(), ActionError> {
-    for r in hist {
-        if status_of(r) == Status::Deployed.as_str() {
+/// Marks `revisions` superseded (the revision an upgrade replaced; every deployed one after
+/// a rollback).
+async fn supersede<'a>(
+    res: &Resources,
+    revisions: impl IntoIterator<Item = &'a Json>,
+) -> Result<(), ActionError> {
+    for r in revisions {
+        if status_of(r) != Status::Superseded.as_str() {
             let mut r = r.clone();
             if let Some(info) = r.get_mut("info").and_then(Json::as_object_mut) {
                 info.insert("status".into(), json!("superseded"));
@@ -311,6 +384,20 @@ pub async fn upgrade(
         .targets(s(&current, "/manifest"), &opts.namespace)
         .await?;
     let mut targets = res.targets(&rendered.manifest, &opts.namespace).await?;
+    // Objects the upgrade adds must not belong to something else, as on install.
+    let before: std::collections::BTreeSet<_> = old.iter().map(key).collect();
+    let added: Vec<Target> = targets
+        .iter()
+        .filter(|t| !before.contains(&key(t)))
+        .cloned()
+        .collect();
+    check_ownership(
+        &added,
+        &opts.name,
+        &opts.namespace,
+        "Unable to continue with update",
+    )
+    .await?;
     storage::create(&res.client, &rel).await?;
     let deadline = Instant::now() + opts.timeout;
     let outcome = async {
@@ -322,8 +409,11 @@ pub async fn upgrade(
         hooks::run(res, &mut rel, "post-upgrade", ssa, deadline).await
     }
     .await;
-    supersede(res, &hist).await?;
-    finish(res, &mut rel, outcome, "upgrade", "Upgrade complete").await?;
+    // On failure the revision upgraded from stays as it was (Helm's `failRelease`).
+    if outcome.is_ok() {
+        supersede(res, [&current]).await?;
+    }
+    finish(res, &mut rel, outcome, "Upgrade complete", "Upgrade").await?;
     Ok(rel)
 }
 
@@ -351,12 +441,8 @@ pub async fn rollback(
         .iter()
         .find(|r| version(r) == want)
         .ok_or_else(|| ActionError::State(format!("release has no {want} version")))?;
-    let current = hist
-        .iter()
-        .rev()
-        .find(|r| status_of(r) == Status::Deployed.as_str())
-        .unwrap_or(&last)
-        .clone();
+    // Helm diffs against the last revision, whatever its state.
+    let current = last.clone();
     let mut rel = previous.clone();
     rel["version"] = json!(version(&last) + 1);
     if let Some(info) = rel.get_mut("info").and_then(Json::as_object_mut) {
@@ -382,9 +468,17 @@ pub async fn rollback(
         hooks::run(res, &mut rel, "post-rollback", ssa, deadline).await
     }
     .await;
-    supersede(res, &hist).await?;
+    // Success supersedes every deployed revision; failure only the one rolled back from.
+    if outcome.is_ok() {
+        let deployed = hist
+            .iter()
+            .filter(|r| status_of(r) == Status::Deployed.as_str());
+        supersede(res, deployed).await?;
+    } else {
+        supersede(res, [&current]).await?;
+    }
     let done = format!("Rollback to {want}");
-    finish(res, &mut rel, outcome, "rollback", &done).await?;
+    finish(res, &mut rel, outcome, &done, "Rollback").await?;
     Ok(rel)
 }
 
@@ -449,8 +543,8 @@ pub async fn history(
     Ok(h)
 }
 
-/// `helm list [-A]`: the latest revision of each release that is deployed, failed or
-/// pending, sorted by name.
+/// `helm list [-A]`: the latest revision of each release that is deployed or failed (Helm's
+/// default state filter), sorted by name.
 pub async fn list(res: &Resources, namespace: Option<&str>) -> Result<Vec<Json>, ActionError> {
     let mut latest: BTreeMap<(String, String), Json> = BTreeMap::new();
     for r in storage::all(&res.client, namespace).await? {
@@ -463,7 +557,7 @@ pub async fn list(res: &Resources, namespace: Option<&str>) -> Result<Vec<Json>,
         .into_values()
         .filter(|r| {
             let st = status_of(r);
-            st == "deployed" || st == "failed" || st.starts_with("pending-")
+            st == Status::Deployed.as_str() || st == Status::Failed.as_str()
         })
         .collect())
 }

@@ -102,6 +102,11 @@ impl Resources {
             .ok_or_else(|| ActionError::Other("discovery failed".into()))
     }
 
+    /// Drops the discovered resources, so the next lookup sees kinds served since.
+    pub fn forget_discovery(&mut self) {
+        self.discovery = None;
+    }
+
     /// The API group versions the cluster serves, for `.Capabilities.APIVersions`.
     pub async fn api_versions(&mut self) -> Result<Vec<String>, ActionError> {
         let d = self.discover().await?;

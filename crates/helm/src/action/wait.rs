@@ -116,3 +116,22 @@ pub async fn wait_ready(targets: &[Target], deadline: Instant) -> Result<(), Act
     }
     Ok(())
 }
+
+/// Waits until a CustomResourceDefinition is `Established` (its kind is served).
+pub async fn wait_established(t: &Target, deadline: Instant) -> Result<(), ActionError> {
+    loop {
+        if let Some(obj) = get(t).await? {
+            let j = serde_json::to_value(&obj).map_err(|e| ActionError::Other(e.to_string()))?;
+            if has_condition(&j, "Established", "True") {
+                return Ok(());
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(ActionError::Timeout(format!(
+                "{} not established",
+                t.describe()
+            )));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

@@ -54,12 +54,16 @@ pub struct InstallArgs {
     /// Time budget for hooks and `--wait` (Go duration: `5m`, `90s`).
     #[arg(long = "timeout", default_value = "5m0s")]
     pub timeout: String,
-    /// Apply client-side (three-way merge) rather than server-side.
+    /// Install only: server-side apply (`true`, Helm 4's default) or client-side three-way
+    /// merge (`false`); upgrades keep the mode the release was made with.
     #[arg(long = "server-side", default_value = "true")]
     pub server_side: String,
     /// Take over fields other managers own.
     #[arg(long = "force-conflicts")]
     pub force_conflicts: bool,
+    /// Install only: do not create the chart's `crds/`.
+    #[arg(long = "skip-crds")]
+    pub skip_crds: bool,
     /// Upgrade only: install when the release does not exist.
     #[arg(short = 'i', long = "install")]
     pub install: bool,
@@ -267,6 +271,7 @@ fn install_options(a: &InstallArgs, ns: &str) -> Result<InstallOptions, ReleaseC
     o.timeout = duration(&a.timeout)?;
     o.server_side = a.server_side != "false";
     o.force_conflicts = a.force_conflicts;
+    o.skip_crds = a.skip_crds;
     Ok(o)
 }
 

@@ -387,10 +387,22 @@ fn same_sources(a: &[(String, Arc<[u8]>)], b: &[(String, Arc<[u8]>)]) -> bool {
             .all(|((ka, da), (kb, db))| ka == kb && (Arc::ptr_eq(da, db) || da == db))
 }
 
+fn parse_cache() -> &'static ParseCache {
+    static CACHE: OnceLock<ParseCache> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+/// Forgets every cached parse, so the next render parses again (as Helm does on every
+/// render; the benchmark uses it to time cold renders).
+pub fn clear_parse_cache() {
+    if let Ok(mut c) = parse_cache().lock() {
+        c.clear();
+    }
+}
+
 /// Parses the templates in Helm's order into one set, reusing an identical earlier parse.
 fn parse_all(sources: Vec<(String, Arc<[u8]>)>) -> Result<Arc<TemplateSet>, RenderError> {
-    static CACHE: OnceLock<ParseCache> = OnceLock::new();
-    let cache = CACHE.get_or_init(|| Mutex::new(Vec::new()));
+    let cache = parse_cache();
     if let Ok(c) = cache.lock()
         && let Some((_, set)) = c.iter().find(|(k, _)| same_sources(k, &sources))
     {

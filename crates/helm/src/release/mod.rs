@@ -54,6 +54,17 @@ fn crd_objects(chart: &Chart, parent: Option<&str>, out: &mut Vec<(String, Strin
     }
 }
 
+/// The `crds/` files (path, text) of `chart` and of the subcharts `user` values enable, in
+/// Helm's order (`Chart.CRDObjects`): what `helm install` creates before rendering, and leaves
+/// out of the release manifest.
+pub fn release_crds(chart: &Chart, user: &Map) -> Result<Vec<(String, String)>, ReleaseError> {
+    let mut chart = chart.clone();
+    crate::values::process_dependencies(&mut chart, user).map_err(RenderError::from)?;
+    let mut out = Vec::new();
+    crd_objects(&chart, None, &mut out);
+    Ok(out)
+}
+
 /// Renders `chart` with `user` values into a release manifest, hooks and notes.
 pub fn render_release(
     chart: &Chart,

@@ -166,7 +166,11 @@ fn metadata_json(md: &Metadata) -> Json {
     Json::Object(m)
 }
 
+/// Go marshals a nil slice (a chart without such files) as `null`.
 fn files_json(files: &[File]) -> Json {
+    if files.is_empty() {
+        return Json::Null;
+    }
     Json::Array(
         files
             .iter()
