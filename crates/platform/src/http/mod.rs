@@ -1,11 +1,13 @@
 //! The platform's HTTP API: axum router and the authn → request scope → authz layers.
 
+mod console;
 mod error;
 mod members;
 mod oauth;
 mod proxy;
 mod reviews;
 mod roles;
+mod session;
 mod tenant;
 mod users;
 
@@ -242,6 +244,17 @@ pub fn router(state: Shared) -> Router {
         .route("/livez", get(health))
         .route("/readyz", get(health))
         .route("/version", get(version))
+        .route("/", get(console::root))
+        .route("/console", get(console::bare))
+        .route("/console/", get(console::index))
+        .route(
+            "/console/session",
+            get(session::current)
+                .post(session::login)
+                .delete(session::logout),
+        )
+        .route("/console/session/refresh", post(session::refresh))
+        .route("/console/{*path}", get(console::file))
         .merge(protected)
         .with_state(state)
 }
@@ -279,11 +292,18 @@ pub async fn load_user(
 }
 
 async fn authenticate(State(state): State<Shared>, mut req: Request, next: Next) -> Response {
-    let header = req
+    let mut header = req
         .headers()
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    if header.is_none() {
+        // The console's session cookie; an explicit Authorization header wins over it.
+        match session::token_from_cookie(req.method(), req.headers()) {
+            Ok(t) => header = t.map(|t| format!("Bearer {t}")),
+            Err(e) => return e.into_response(),
+        }
+    }
     let user = match header {
         None => UserInfo::anonymous(),
         Some(h) => match identify(&state, &h).await {
