@@ -16,5 +16,6 @@ export default tseslint.config(
       "react-hooks/exhaustive-deps": "warn",
     },
   },
-  { files: ["e2e/**/*.{js,mjs,ts}", "scripts/**/*.{js,mjs}"], languageOptions: { globals: globals.node } },
+  // e2e code runs in node but hands functions to the browser (page.evaluate).
+  { files: ["e2e/**/*.{js,mjs,ts}", "scripts/**/*.{js,mjs}"], languageOptions: { globals: { ...globals.node, ...globals.browser } } },
 );

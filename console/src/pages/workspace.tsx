@@ -8,6 +8,7 @@ import type { K8sObject } from "../api/watch";
 import { Table } from "../components/Table";
 import { Dialog, ErrorBox, PageHead, Status } from "../components/ui";
 import { Members, Roles } from "../components/Members";
+import { useApp } from "../state/context";
 
 interface List {
   items: K8sObject[];
@@ -48,9 +49,12 @@ function Overview({ ws }: { ws: string }) {
 
 function Projects({ ws }: { ws: string }) {
   const { t, date } = useI18n();
+  const app = useApp();
   const placed = useLoad<List>(`${TENANT}/workspaces/${ws}/clusters`);
-  const clusters = (placed.data?.items ?? []).map((c) => c.metadata.name);
-  const choices = clusters.length ? clusters : ["host"];
+  const names = new Set((placed.data?.items ?? []).map((c) => c.metadata.name));
+  // In the console's cluster order (host first); a workspace placed nowhere yet gets the host.
+  const ordered = app.clusters.map((c) => c.name).filter((n) => names.has(n));
+  const choices = ordered.length ? ordered : [app.clusters.find((c) => c.host)?.name ?? "host"];
   const [cluster, setCluster] = useState("");
   const current = cluster || choices[0];
   const projects = useLoad<List>(clusterPath(current, `${TENANT}/workspaces/${ws}/namespaces`));
