@@ -5,7 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/install-test-deps.sh
+# The console first: the binary embeds console/dist, and its own checks are part of the suite.
+./scripts/console.sh test
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo nextest run --workspace --locked --no-fail-fast "$@"
+cargo build -p orrery --locked
+./scripts/console.sh e2e
