@@ -44,7 +44,7 @@ const row = (text) => page.getByRole("row").filter({ hasText: text });
 const go = (path) => page.goto(`${env.url}/console${path}`);
 
 async function login(user, password) {
-  await page.getByLabel("Username").fill(user);
+  await page.getByLabel("Username", { exact: true }).fill(user);
   await page.getByLabel("Password", { exact: true }).fill(password);
   await page.getByRole("button", { name: "Log in" }).click();
 }
@@ -65,9 +65,9 @@ test("admin logs in, changes the initial password, and sees host and member", as
   await login("admin", INITIAL);
   await visible(page.getByRole("heading", { name: "Change your password" }));
   await shot("password-change");
-  await page.getByLabel("Current password").fill(INITIAL);
-  await page.getByLabel("New password").fill(ADMIN_PW);
-  await page.getByLabel("Confirm new password").fill(ADMIN_PW);
+  await page.getByLabel("Current password", { exact: true }).fill(INITIAL);
+  await page.getByLabel("New password", { exact: true }).fill(ADMIN_PW);
+  await page.getByLabel("Confirm new password", { exact: true }).fill(ADMIN_PW);
   await page.getByRole("button", { name: "Change password" }).click();
   await visible(page.getByRole("heading", { name: "Clusters" }));
   await visible(row("member1"));
@@ -92,7 +92,7 @@ test("a locked account gets a clear message", async () => {
   for (let i = 0; i < 10; i++) {
     await fetch(`${env.url}/oauth/token`, { method: "POST", body: new URLSearchParams({ grant_type: "password", username: "locky", password: "Wrong0Pass1" }) });
   }
-  await p.getByLabel("Username").fill("locky");
+  await p.getByLabel("Username", { exact: true }).fill("locky");
   await p.getByLabel("Password", { exact: true }).fill("Locky0Pass1");
   await p.getByRole("button", { name: "Log in" }).click();
   await visible(p.getByRole("alert").filter({ hasText: "locked" }));
@@ -122,8 +122,8 @@ test("deploy an image, watch its pods turn Running, open logs, scale", async () 
   await visible(page.getByRole("heading", { name: "Deployments" }));
   await page.getByRole("link", { name: "Create Deployment" }).click();
   await page.getByLabel("Name", { exact: true }).fill("web");
-  await page.getByLabel("Image").fill("nginx:1.27");
-  await page.getByLabel("Replicas").fill("2");
+  await page.getByLabel("Image", { exact: true }).fill("nginx:1.27");
+  await page.getByLabel("Replicas", { exact: true }).fill("2");
   await page.getByLabel(/Environment/).fill("MODE=demo");
   await page.getByRole("button", { name: "Create", exact: true }).click();
   await visible(page.getByRole("heading", { name: "Deployment: web" }));
@@ -139,9 +139,8 @@ test("deploy an image, watch its pods turn Running, open logs, scale", async () 
   await page.waitForFunction(() => (document.querySelector('[data-testid="logs"]')?.textContent ?? "").trim().length > 0, null, { timeout: WAIT });
   await shot("pod-logs");
   await page.goBack();
-  await page.goBack();
   await visible(page.getByRole("heading", { name: "Deployment: web" }));
-  await page.getByLabel("Replicas").fill("3");
+  await page.getByLabel("Replicas", { exact: true }).fill("3");
   await page.getByRole("button", { name: "Scale" }).click();
   await page.waitForFunction(() => {
     const t = document.querySelector('[role="table"][aria-label="Pods"]');
@@ -170,15 +169,15 @@ test("a YAML edit the server rejects shows its error in place; then delete", asy
 test("a workspace viewer sees only that workspace and cannot create there", async () => {
   await go("/platform/users");
   await page.getByRole("button", { name: "Create user" }).click();
-  await page.getByLabel("Username").fill("viewer1");
-  await page.getByLabel("Email").fill("viewer1@example.com");
+  await page.getByLabel("Username", { exact: true }).fill("viewer1");
+  await page.getByLabel("Email", { exact: true }).fill("viewer1@example.com");
   await page.getByLabel("Password", { exact: true }).fill(VIEWER_PW);
   await page.getByRole("button", { name: "Create", exact: true }).click();
   await visible(row("viewer1"));
   await shot("users");
   await go("/workspaces/ws1/members");
-  await page.getByLabel("Username").fill("viewer1");
-  await page.getByLabel("Role").selectOption("ws1-viewer");
+  await page.getByLabel("Username", { exact: true }).fill("viewer1");
+  await page.getByLabel("Role", { exact: true }).selectOption("ws1-viewer");
   await page.getByRole("button", { name: "Add member" }).click();
   await visible(row("viewer1").filter({ hasText: "ws1-viewer" }));
   await page.getByRole("button", { name: "Log out" }).click();
@@ -207,10 +206,22 @@ test("a workspace viewer sees only that workspace and cannot create there", asyn
 });
 
 test("switching to 中文 translates the UI", async () => {
+  await page.getByRole("button", { name: "Log out" }).click();
+  await visible(page.getByRole("button", { name: "Log in" }));
+  await login("admin", ADMIN_PW);
+  await visible(page.getByRole("heading", { name: "Clusters" }));
   await go("/platform/workspaces");
-  await page.getByLabel("Language").selectOption("zh-CN");
+  await page.getByLabel("Language", { exact: true }).selectOption("zh-CN");
   await visible(page.getByRole("heading", { name: "企业空间" }));
   await visible(page.getByRole("button", { name: "退出登录" }));
   assert.equal(await page.evaluate(() => document.documentElement.lang), "zh-CN");
   await shot("zh-workspaces");
+  await go("/clusters/host/overview");
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid="node-count"]')?.textContent ?? 0) > 0, null, { timeout: WAIT });
+  await page.getByRole("button", { name: "主题" }).click();
+  assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), "dark");
+  await shot("zh-cluster-overview-dark");
+  await go("/clusters/host/crds");
+  await visible(row("workspacetemplates.tenant.kubesphere.io"));
+  await shot("zh-crds-dark");
 });
