@@ -166,6 +166,34 @@ test("a YAML edit the server rejects shows its error in place; then delete", asy
   await page.waitForFunction(() => ![...document.querySelectorAll('[role="row"]')].some((r) => r.textContent.includes("web")), null, { timeout: WAIT });
 });
 
+test("create a Service from its form and a ConfigMap from YAML", async () => {
+  await go("/clusters/host/projects/proj1/services");
+  await page.getByRole("link", { name: "Create Service" }).click();
+  await page.getByLabel("Name", { exact: true }).fill("web");
+  await page.getByLabel("Target port", { exact: true }).fill("8080");
+  await page.getByRole("button", { name: "Create", exact: true }).click();
+  await visible(page.getByRole("heading", { name: "Service: web" }));
+  await go("/clusters/host/projects/proj1/services");
+  // The cluster allocated an IP; the live list shows it.
+  await page.waitForFunction(() => /\d+\.\d+\.\d+\.\d+/.test(document.querySelector('[role="table"]')?.textContent ?? ""), null, { timeout: WAIT });
+  await shot("services");
+  await go("/clusters/host/projects/proj1/configmaps");
+  await page.getByRole("link", { name: "Create (YAML)" }).click();
+  const name = page.locator(".cm-line", { hasText: 'name: ""' }).first();
+  await visible(name);
+  await name.click();
+  await page.keyboard.press("End");
+  await page.keyboard.press("Backspace");
+  await page.keyboard.type("settings\"");
+  await page.keyboard.press("Control+End");
+  await page.keyboard.press("Enter");
+  await page.keyboard.press("Home");
+  await page.keyboard.press("Shift+Home");
+  await page.keyboard.type("data:\n  mode: demo");
+  await page.getByRole("button", { name: "Create", exact: true }).click();
+  await visible(page.getByRole("heading", { name: "ConfigMap: settings" }));
+});
+
 test("a workspace viewer sees only that workspace and cannot create there", async () => {
   await go("/platform/users");
   await page.getByRole("button", { name: "Create user" }).click();

@@ -88,6 +88,7 @@ export const en = {
   "cluster.member": "Member",
   "cluster.ready": "Ready",
   "cluster.notReady": "Not ready",
+  "cluster.unknown": "Unknown",
   "cluster.capacity": "Capacity",
   "cluster.usage": "Usage",
   "list.filter": "Filter by name",

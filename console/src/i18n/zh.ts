@@ -90,6 +90,7 @@ export const zh: Record<MessageKey, string> = {
   "cluster.member": "成员集群",
   "cluster.ready": "就绪",
   "cluster.notReady": "未就绪",
+  "cluster.unknown": "未知",
   "cluster.capacity": "容量",
   "cluster.usage": "用量",
   "list.filter": "按名称筛选",

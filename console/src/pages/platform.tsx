@@ -28,7 +28,7 @@ function Clusters() {
         columns={[
           { title: "col.name", render: (c) => <Link to={`/clusters/${c.name}/overview`}>{c.name}</Link>, sort: (c) => c.name },
           { title: "col.role", render: (c) => (c.host ? t("cluster.host") : t("cluster.member")) },
-          { title: "col.status", render: (c) => <Status value={c.ready === false ? t("cluster.notReady") : t("cluster.ready")} /> },
+          { title: "col.status", render: (c) => (c.ready === null ? <span className="badge warn">{t("cluster.unknown")}</span> : <span className={`badge ${c.ready ? "ok" : "bad"}`}>{c.ready ? t("cluster.ready") : t("cluster.notReady")}</span>) },
           { title: "col.version", render: (c) => c.version ?? "—" },
           { title: "col.nodes", render: (c) => (c.nodeCount === undefined ? "—" : number(c.nodeCount)) },
         ]}

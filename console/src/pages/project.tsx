@@ -10,6 +10,7 @@ import { ResourceList } from "../components/ResourceList";
 import { ResourceDetail } from "../components/ResourceDetail";
 import { Members, Roles } from "../components/Members";
 import { ErrorBox, PageHead } from "../components/ui";
+import { YamlCreate } from "../components/YamlCreate";
 import { buildDeployment, buildService, type DeploymentForm, type ServiceForm } from "../state/forms";
 
 const titles: Record<string, MessageKey> = {
@@ -40,6 +41,11 @@ function List({ cluster, ns }: { cluster: string; ns: string }) {
           {t(form === "deployment" ? "create.deployment" : "create.service")}
         </Link>
       )}
+      {canCreate && (
+        <Link className="button" to={`${base}/create/yaml/${resource}`}>
+          {t("action.create")} (YAML)
+        </Link>
+      )}
     </ResourceList>
   );
 }
@@ -51,6 +57,14 @@ function Detail({ cluster, ns }: { cluster: string; ns: string }) {
   const podLink = useCallback((o: K8sObject) => `${base}/pods/${o.metadata.name}`, [base]);
   if (!rt) return <Navigate to={`${base}/deployments`} replace />;
   return <ResourceDetail key={`${resource}/${name}`} cluster={cluster} rt={rt} namespace={ns} name={name} base={`${base}/${resource}`} podLink={podLink} />;
+}
+
+function CreateYaml({ cluster, ns }: { cluster: string; ns: string }) {
+  const { resource = "" } = useParams();
+  const rt = resources[resource];
+  const base = `/clusters/${cluster}/projects/${ns}/${resource}`;
+  if (!rt) return <Navigate to={`/clusters/${cluster}/projects/${ns}/deployments`} replace />;
+  return <YamlCreate cluster={cluster} rt={rt} namespace={ns} done={(name) => `${base}/${name}`} />;
 }
 
 function Field({ label, children }: { label: MessageKey; children: React.ReactNode }) {
@@ -189,6 +203,7 @@ export default function Project() {
     <Routes>
       <Route path="create/deployment" element={<CreateDeployment cluster={cluster} ns={ns} />} />
       <Route path="create/service" element={<CreateService cluster={cluster} ns={ns} />} />
+      <Route path="create/yaml/:resource" element={<CreateYaml cluster={cluster} ns={ns} />} />
       <Route path="members" element={<Members path={`${iam}/namespaces/${ns}/namespacemembers`} rolesPath={`${iam}/namespaces/${ns}/roles`} annotation="iam.kubesphere.io/role" />} />
       <Route path="roles" element={<Roles path={`${iam}/namespaces/${ns}/roles`} />} />
       <Route path=":resource" element={<List cluster={cluster} ns={ns} />} />

@@ -78,3 +78,13 @@ describe("forms", () => {
     expect(s.spec).toMatchObject({ type: "NodePort", selector: { app: "web" }, ports: [{ port: 80, targetPort: 8080 }] });
   });
 });
+
+describe("yaml skeleton", async () => {
+  const { skeleton } = await import("../components/YamlCreate");
+  const { resources } = await import("../api/paths");
+  it("names the kind, version and namespace", () => {
+    expect(skeleton(resources.configmaps, "p1")).toBe('apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ""\n  namespace: p1\n');
+    expect(skeleton(resources.deployments, "p1")).toContain("apiVersion: apps/v1\nkind: Deployment");
+    expect(skeleton(resources.nodes, "p1")).not.toContain("namespace");
+  });
+});
