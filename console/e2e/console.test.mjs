@@ -35,6 +35,7 @@ before(async () => {
 
 after(async () => {
   writeFileSync(join(screenshots, "timing.json"), JSON.stringify(timings, null, 2));
+  console.log(`page load: ${JSON.stringify(timings)}`);
   await env?.stop();
 });
 

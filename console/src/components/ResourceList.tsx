@@ -31,7 +31,7 @@ export function ResourceList({ cluster, rt, namespace, title, link, children, la
     <>
       <PageHead title={title}>
         <Filter value={name} onChange={setName} />
-        {!labelSelector && <input aria-label="label selector" placeholder="app=web" value={selector} onChange={(e) => setSelector(e.target.value)} />}
+        {!labelSelector && <input aria-label={t("list.labelSelector")} placeholder="app=web" value={selector} onChange={(e) => setSelector(e.target.value)} />}
         <span className={`badge ${list.live ? "ok" : "warn"}`} aria-live="polite">
           {list.live ? t("list.live") : t("list.reconnecting")}
         </span>

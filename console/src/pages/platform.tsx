@@ -51,13 +51,13 @@ function Pager({ page, total, setPage }: { page: number; total: number; setPage:
     <div className="toolbar">
       <span className="muted">{t("list.total", { count: total })}</span>
       <span className="spacer" />
-      <button type="button" disabled={page <= 1} onClick={() => setPage(page - 1)} aria-label="previous page">
+      <button type="button" disabled={page <= 1} onClick={() => setPage(page - 1)} aria-label={t("list.prev")}>
         ‹
       </button>
       <span>
         {page} / {pages}
       </span>
-      <button type="button" disabled={page >= pages} onClick={() => setPage(page + 1)} aria-label="next page">
+      <button type="button" disabled={page >= pages} onClick={() => setPage(page + 1)} aria-label={t("list.next")}>
         ›
       </button>
     </div>
