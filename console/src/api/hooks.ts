@@ -3,7 +3,20 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api, withQuery } from "./client";
 import { clusterPath } from "./paths";
-import { applyEvent, ExpiredError, watchStream, type K8sObject, type ListResult } from "./watch";
+import { applyEvent, ExpiredError, watchStream, type K8sObject, type ListResult, type WatchEvent } from "./watch";
+import { mux } from "./mux";
+
+/** Watches over the tab's shared socket, or a streamed fetch where the server has none. */
+async function watchOnce(path: string, rv: string, query: Record<string, string | undefined>, onEvent: (ev: WatchEvent) => void, signal: AbortSignal): Promise<string> {
+  if (mux.supported) {
+    try {
+      return await mux.watch(path, rv, query, onEvent, signal);
+    } catch (e) {
+      if (mux.supported || signal.aborted) throw e;
+    }
+  }
+  return watchStream(path, rv, query, onEvent, signal);
+}
 
 /** Loads `path` (JSON) and reloads when it changes or `reload` is called. */
 export function useLoad<T>(path: string | null) {
@@ -63,7 +76,7 @@ export function useLiveList(path: string | null, opts: LiveOptions = {}) {
           let rv = list.metadata.resourceVersion ?? "0";
           for (;;) {
             setLive(true);
-            rv = await watchStream(path, rv, query, (ev) => setItems((cur) => applyEvent(cur, ev)), ctl.signal);
+            rv = await watchOnce(path, rv, query, (ev) => setItems((cur) => applyEvent(cur, ev)), ctl.signal);
             backoff = 500;
           }
         } catch (e) {

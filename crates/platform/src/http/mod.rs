@@ -10,6 +10,7 @@ mod roles;
 mod session;
 mod tenant;
 mod users;
+mod watchmux;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -237,7 +238,7 @@ pub fn router(state: Shared) -> Router {
         .fallback(proxy::forward)
         .layer(from_fn_with_state(state.clone(), authorize))
         .layer(from_fn_with_state(state.clone(), authenticate));
-    Router::new()
+    let app = Router::new()
         .route("/oauth/token", post(oauth::token))
         .route("/oauth/logout", get(oauth::logout).post(oauth::logout))
         .route("/healthz", get(health))
@@ -254,9 +255,13 @@ pub fn router(state: Shared) -> Router {
                 .delete(session::logout),
         )
         .route("/console/session/refresh", post(session::refresh))
+        .route("/console/watch", get(watchmux::upgrade))
         .route("/console/{*path}", get(console::file))
         .merge(protected)
-        .with_state(state)
+        .with_state(state);
+    // The watch multiplexer sends each watch through this same router (authn, authz, proxy).
+    let inner = watchmux::Inner(app.clone());
+    app.layer(axum::Extension(inner))
 }
 
 async fn health() -> &'static str {

@@ -243,3 +243,120 @@ async fn console_login_failures_and_address_space() {
         .expect("send");
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
+
+mod mux {
+    use super::*;
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    type Socket = tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >;
+
+    async fn connect(base: &str, cookie: &str, origin: Option<&str>) -> Result<Socket, String> {
+        let url = format!("{}/console/watch", base.replacen("http", "ws", 1));
+        let mut req = url.into_client_request().map_err(|e| e.to_string())?;
+        req.headers_mut()
+            .insert("Cookie", cookie.parse().map_err(|_| "cookie")?);
+        if let Some(o) = origin {
+            req.headers_mut()
+                .insert("Origin", o.parse().map_err(|_| "origin")?);
+        }
+        tokio_tungstenite::connect_async(req)
+            .await
+            .map(|(s, _)| s)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The next frame about watch `id` (bounded: the test's own timeout applies).
+    async fn next_for(ws: &mut Socket, id: u64) -> Value {
+        let wait = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            while let Some(Ok(m)) = ws.next().await {
+                if let Message::Text(t) = m {
+                    let v: Value = serde_json::from_str(&t).expect("json frame");
+                    if v["id"] == id {
+                        return v;
+                    }
+                }
+            }
+            Value::Null
+        });
+        wait.await.expect("a frame in time")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn many_watches_share_one_socket_with_the_callers_rights() {
+        let env = Env::start().await;
+        let c = &env.http;
+        let admin = env.admin().await;
+        create_user(c, &admin, "plain").await;
+        let (_, s) = login(c, "admin", ADMIN_PW).await;
+        let s = s.expect("cookies");
+        let mut ws = connect(&c.base, &s.cookie(), Some(&c.base))
+            .await
+            .expect("connect");
+        let sub = |id: u64, path: &str, query: &str| {
+            Message::Text(
+                json!({"id": id, "path": path, "query": query})
+                    .to_string()
+                    .into(),
+            )
+        };
+        ws.send(sub(
+            1,
+            "/api/v1/namespaces/default/configmaps",
+            "resourceVersion=0",
+        ))
+        .await
+        .expect("send");
+        ws.send(sub(
+            2,
+            "/api/v1/namespaces",
+            "fieldSelector=metadata.name%3Ddefault",
+        ))
+        .await
+        .expect("send");
+        let ns = next_for(&mut ws, 2).await;
+        assert_eq!(ns["event"]["type"], "ADDED");
+        assert_eq!(ns["event"]["object"]["metadata"]["name"], "default");
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "muxed"}});
+        c.ok(
+            Method::POST,
+            "/api/v1/namespaces/default/configmaps",
+            &admin,
+            Some(cm),
+        )
+        .await;
+        loop {
+            let f = next_for(&mut ws, 1).await;
+            if f["event"]["object"]["metadata"]["name"] == "muxed" {
+                assert_eq!(f["event"]["type"], "ADDED");
+                break;
+            }
+        }
+        // Paths outside the resource APIs are refused.
+        ws.send(sub(3, "/kapis/iam.kubesphere.io/v1beta1/users", ""))
+            .await
+            .expect("send");
+        assert_eq!(next_for(&mut ws, 3).await["error"]["code"], 400);
+
+        // Another user's socket gets that user's answers.
+        let (_, p) = login(c, "plain", USER_PW).await;
+        let p = p.expect("cookies");
+        let mut pws = connect(&c.base, &p.cookie(), None).await.expect("connect");
+        pws.send(sub(7, "/api/v1/namespaces/kube-system/secrets", ""))
+            .await
+            .expect("send");
+        let denied = next_for(&mut pws, 7).await;
+        assert_eq!(denied["error"]["code"], 403, "{denied}");
+        assert_eq!(denied["error"]["status"]["reason"], "Forbidden");
+
+        // A page of another site cannot open the socket with the user's cookies.
+        let err = connect(&c.base, &s.cookie(), Some("https://evil.example"))
+            .await
+            .err()
+            .unwrap_or_default();
+        assert!(err.contains("403"), "{err}");
+    }
+}
