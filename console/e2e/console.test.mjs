@@ -14,6 +14,8 @@ const WAIT = 60_000;
 let env;
 let page;
 const timings = {};
+/** WebSockets the page opened, with how many watches each carried. */
+const sockets = [];
 
 before(async () => {
   mkdirSync(screenshots, { recursive: true });
@@ -31,6 +33,14 @@ before(async () => {
   assert.ok(r.status < 300, `joining the member: ${r.status} ${JSON.stringify(r.body)}`);
   const context = await env.browser.newContext({ viewport: { width: 1400, height: 900 }, locale: "en-US" });
   page = await context.newPage();
+  page.on("websocket", (ws) => {
+    const rec = { url: ws.url(), watches: 0, open: true };
+    sockets.push(rec);
+    ws.on("framesent", (f) => {
+      if (String(f.payload).includes('"path"')) rec.watches++;
+    });
+    ws.on("close", () => (rec.open = false));
+  });
 });
 
 after(async () => {
@@ -135,6 +145,11 @@ test("deploy an image, watch its pods turn Running, open logs, scale", async () 
     return t && [...t.querySelectorAll('[role="row"]')].filter((r) => r.textContent.includes("Running")).length === 2;
   }, null, { timeout: WAIT });
   await shot("deployment");
+  // Every live list of the tab (the Deployment itself, its pods) shares one socket.
+  const open = sockets.filter((s) => s.open);
+  assert.equal(open.length, 1, JSON.stringify(sockets));
+  assert.match(open[0].url, /\/console\/watch$/);
+  assert.ok(open[0].watches >= 2, JSON.stringify(open));
   await pods.getByRole("link").first().click();
   await page.getByRole("tab", { name: "Logs" }).click();
   await page.waitForFunction(() => (document.querySelector('[data-testid="logs"]')?.textContent ?? "").trim().length > 0, null, { timeout: WAIT });
