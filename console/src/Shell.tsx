@@ -145,6 +145,7 @@ export function Shell({ children }: { children: ReactNode }) {
         <span aria-label={t("top.user")} data-testid="user">
           {app.user?.name}
         </span>
+        <NavLink to="/password">{t("top.changePassword")}</NavLink>
         <button
           type="button"
           onClick={async () => {

@@ -83,7 +83,7 @@ export function ChangePassword() {
   return (
     <main className="login card">
       <h1>{t("password.title")}</h1>
-      <p className="muted">{t("password.hint")}</p>
+      <p className="muted">{app.user?.mustChangePassword ? t("password.hint") : t("password.policy")}</p>
       <form className="form" onSubmit={submit}>
         <label>
           {t("password.current")}
