@@ -112,9 +112,10 @@ export function useLiveList(path: string | null, opts: LiveOptions = {}) {
 }
 
 /** Whether the caller may do `verb` on a resource (asked of the platform's own authorizer). */
-export function useCan(cluster: string | undefined, attrs: { verb: string; group?: string; resource: string; namespace?: string }) {
+/** `workspace` is the platform's extension of resourceAttributes (its authorizer answers it). */
+export function useCan(cluster: string | undefined, attrs: { verb: string; group?: string; resource: string; namespace?: string; workspace?: string }) {
   const [allowed, setAllowed] = useState<boolean | null>(null);
-  const { verb, group, resource, namespace } = attrs;
+  const { verb, group, resource, namespace, workspace } = attrs;
   useEffect(() => {
     let gone = false;
     const path = clusterPath(cluster, "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews");
@@ -122,13 +123,13 @@ export function useCan(cluster: string | undefined, attrs: { verb: string; group
       .post<{ status?: { allowed?: boolean } }>(path, {
         apiVersion: "authorization.k8s.io/v1",
         kind: "SelfSubjectAccessReview",
-        spec: { resourceAttributes: { verb, group: group ?? "", resource, namespace } },
+        spec: { resourceAttributes: { verb, group: group ?? "", resource, namespace, workspace } },
       })
       .then((r) => !gone && setAllowed(!!r.status?.allowed))
       .catch(() => !gone && setAllowed(false));
     return () => {
       gone = true;
     };
-  }, [cluster, verb, group, resource, namespace]);
+  }, [cluster, verb, group, resource, namespace, workspace]);
   return allowed;
 }

@@ -2,7 +2,7 @@ import { useState, type FormEvent } from "react";
 import { Link, Navigate, Route, Routes, useParams } from "react-router-dom";
 import { useI18n } from "../i18n";
 import { api } from "../api/client";
-import { useLoad } from "../api/hooks";
+import { useCan, useLoad } from "../api/hooks";
 import { clusterPath, IAM, TENANT } from "../api/paths";
 import type { K8sObject } from "../api/watch";
 import { Table } from "../components/Table";
@@ -58,6 +58,7 @@ function Projects({ ws }: { ws: string }) {
   const [cluster, setCluster] = useState("");
   const current = cluster || choices[0];
   const projects = useLoad<List>(clusterPath(current, `${TENANT}/workspaces/${ws}/namespaces`));
+  const canCreate = useCan(undefined, { verb: "create", group: "tenant.kubesphere.io", resource: "namespaces", workspace: ws });
   const [creating, setCreating] = useState(false);
   const [name, setName] = useState("");
   const [error, setError] = useState<unknown>(null);
@@ -83,9 +84,11 @@ function Projects({ ws }: { ws: string }) {
             ))}
           </select>
         </label>
-        <button className="primary" type="button" onClick={() => (setError(null), setCreating(true))}>
-          {t("create.project")}
-        </button>
+        {canCreate && (
+          <button className="primary" type="button" onClick={() => (setError(null), setCreating(true))}>
+            {t("create.project")}
+          </button>
+        )}
       </PageHead>
       <ErrorBox error={projects.error} />
       <Table<K8sObject>
