@@ -11,6 +11,9 @@ export interface Column<T> {
   width?: string;
 }
 
+/** Rows are one line high (cells ellipsize), so the virtualizer needs no measuring. */
+const ROW_HEIGHT = 37;
+
 /** A table whose rows are virtualized (only the visible ones are in the DOM), sortable by column. */
 export function Table<T>({ columns, rows, rowKey, label }: { columns: Column<T>[]; rows: T[]; rowKey: (r: T) => string; label: string }) {
   const { t } = useI18n();
@@ -27,7 +30,7 @@ export function Table<T>({ columns, rows, rowKey, label }: { columns: Column<T>[
       return asc ? r : -r;
     });
   })();
-  const virt = useVirtualizer({ count: sorted.length, getScrollElement: () => scroll.current, estimateSize: () => 37, overscan: 10 });
+  const virt = useVirtualizer({ count: sorted.length, getScrollElement: () => scroll.current, estimateSize: () => ROW_HEIGHT, overscan: 10 });
   const grid = columns.map((c) => c.width ?? "minmax(0, 1fr)").join(" ");
   return (
     <div className="table" role="table" aria-label={label} aria-rowcount={sorted.length + 1}>
@@ -60,8 +63,7 @@ export function Table<T>({ columns, rows, rowKey, label }: { columns: Column<T>[
                   role="row"
                   aria-rowindex={v.index + 2}
                   data-index={v.index}
-                  ref={virt.measureElement}
-                  style={{ gridTemplateColumns: grid, position: "absolute", top: 0, left: 0, right: 0, transform: `translateY(${v.start}px)` }}
+                  style={{ gridTemplateColumns: grid, position: "absolute", top: 0, left: 0, right: 0, transform: `translateY(${v.start}px)`, height: ROW_HEIGHT }}
                 >
                   {columns.map((c) => (
                     <div className="cell" role="cell" key={c.title}>
