@@ -1,4 +1,4 @@
-import type { ReactNode } from "react";
+import { useEffect, type ReactNode } from "react";
 import { NavLink, useLocation, useNavigate } from "react-router-dom";
 import { useI18n, languages, type Lang } from "./i18n";
 import type { MessageKey } from "./i18n/en";
@@ -95,6 +95,9 @@ export function Shell({ children }: { children: ReactNode }) {
   const level = levelOf(loc.pathname);
   const nav = navOf(level);
   const workspaces = useLoad<{ items: K8sObject[] }>(`${TENANT}/workspaces`);
+  // Workspaces come and go on other pages; the switcher catches up on each navigation.
+  const reloadWorkspaces = workspaces.reload;
+  useEffect(() => reloadWorkspaces(), [loc.pathname, reloadWorkspaces]);
   const currentCluster = level.kind === "cluster" || level.kind === "project" ? level.cluster : "";
   const currentWs = level.kind === "workspace" ? level.ws : "";
   return (

@@ -229,7 +229,7 @@ function Workspaces() {
           { title: "col.manager", render: (w) => w.spec?.template?.spec?.manager ?? "" },
           { title: "col.clusters", render: (w) => ((w.spec?.placement?.clusters ?? []) as { name: string }[]).map((c) => c.name).join(", ") },
           { title: "col.created", render: (w) => date(w.metadata.creationTimestamp) },
-          { title: "col.actions", render: (w) => (admin ? <button type="button" className="danger" onClick={() => setDeleting(w.metadata.name)}>{t("action.delete")}</button> : null) },
+          { title: "col.actions", render: (w) => (admin && w.metadata.name !== "system-workspace" ? <button type="button" className="danger" onClick={() => setDeleting(w.metadata.name)}>{t("action.delete")}</button> : null) },
         ]}
       />
       <Pager page={page} total={list.data?.totalItems ?? 0} setPage={setPage} />
