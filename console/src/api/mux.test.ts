@@ -84,6 +84,30 @@ describe("watch multiplexer", () => {
     expect(m.supported).toBe(true);
   });
 
+  it("drops a socket whose credentials expired, so the next watch opens a fresh one", async () => {
+    const sockets: FakeSocket[] = [];
+    const m = new WatchMux(() => {
+      const s = new FakeSocket();
+      sockets.push(s);
+      return s;
+    });
+    const signal = new AbortController().signal;
+    const p = m.watch("/api/v1/pods", "1", {}, () => undefined, signal);
+    sockets[0].accept();
+    await flush();
+    sockets[0].frame({ id: 1, error: { code: 401, status: { message: "token expired" } } });
+    await expect(p).rejects.toMatchObject({ status: 401 });
+    expect(sockets[0].readyState).toBe(3);
+    const again = m.watch("/api/v1/pods", "1", {}, () => undefined, signal);
+    await flush();
+    expect(sockets).toHaveLength(2);
+    sockets[1].accept();
+    await flush();
+    expect(sockets[1].sent).toHaveLength(1);
+    sockets[1].frame({ id: 2, end: true });
+    expect(await again).toBe("1");
+  });
+
   it("marks itself unsupported when the socket never opens", async () => {
     const s = new FakeSocket();
     const m = new WatchMux(() => s);

@@ -90,6 +90,9 @@ export class WatchMux {
     } else if (frame.error) {
       this.subs.delete(frame.id);
       const { code, status } = frame.error;
+      // The socket's credentials are those of its handshake: once they expire, a new socket
+      // (opened after the owner's relist has refreshed the session) is the only way forward.
+      if (code === 401) this.socket?.close();
       if (code === 410) sub.reject(new ExpiredError("expired"));
       else {
         const { message, reason } = errorMessage(code, status);
