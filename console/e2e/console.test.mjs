@@ -103,9 +103,13 @@ test("a locked account gets a clear message", async () => {
   for (let i = 0; i < 10; i++) {
     await fetch(`${env.url}/oauth/token`, { method: "POST", body: new URLSearchParams({ grant_type: "password", username: "locky", password: "Wrong0Pass1" }) });
   }
-  await p.getByLabel("Username", { exact: true }).fill("locky");
-  await p.getByLabel("Password", { exact: true }).fill("Locky0Pass1");
-  await p.getByRole("button", { name: "Log in" }).click();
+  // Keyboard only: the username field has focus, Tab moves on, Enter submits.
+  await p.getByLabel("Username", { exact: true }).waitFor({ timeout: WAIT });
+  assert.equal(await p.evaluate(() => document.activeElement?.getAttribute("name")), "username");
+  await p.keyboard.type("locky");
+  await p.keyboard.press("Tab");
+  await p.keyboard.type("Locky0Pass1");
+  await p.keyboard.press("Enter");
   await visible(p.getByRole("alert").filter({ hasText: "locked" }));
   await p.screenshot({ path: join(screenshots, "locked.png") });
   await ctx.close();
