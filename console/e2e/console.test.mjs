@@ -82,7 +82,7 @@ test("admin logs in, changes the initial password, and sees host and member", as
   await page.getByRole("button", { name: "Change password" }).click();
   await visible(page.getByRole("heading", { name: "Clusters" }));
   await visible(row("member1"));
-  await visible(row("host"));
+  await visible(row("host").filter({ hasText: "v1.33" }));
   const cookies = await page.evaluate(() => document.cookie);
   assert.ok(!cookies.includes("orrery_token"), "the token cookie must be HttpOnly");
   assert.ok(cookies.includes("orrery_csrf"));

@@ -18,6 +18,11 @@ interface Paged {
 function Clusters() {
   const { t, number } = useI18n();
   const { clusters } = useApp();
+  // The host is reached directly: where its Cluster object reports nothing, ask it.
+  const hostVersion = useLoad<{ gitVersion?: string }>("/version");
+  const hostNodes = useLoad<{ items: unknown[] }>("/api/v1/nodes");
+  const version = (c: ClusterInfo) => c.version ?? (c.host ? hostVersion.data?.gitVersion : undefined);
+  const nodes = (c: ClusterInfo) => c.nodeCount ?? (c.host ? hostNodes.data?.items.length : undefined);
   return (
     <>
       <PageHead title={t("nav.clusters")} />
@@ -29,8 +34,8 @@ function Clusters() {
           { title: "col.name", render: (c) => <Link to={`/clusters/${c.name}/overview`}>{c.name}</Link>, sort: (c) => c.name },
           { title: "col.role", render: (c) => (c.host ? t("cluster.host") : t("cluster.member")) },
           { title: "col.status", render: (c) => (c.ready === null ? <span className="badge warn">{t("cluster.unknown")}</span> : <span className={`badge ${c.ready ? "ok" : "bad"}`}>{c.ready ? t("cluster.ready") : t("cluster.notReady")}</span>) },
-          { title: "col.version", render: (c) => c.version ?? "—" },
-          { title: "col.nodes", render: (c) => (c.nodeCount === undefined ? "—" : number(c.nodeCount)) },
+          { title: "col.version", render: (c) => version(c) ?? "—" },
+          { title: "col.nodes", render: (c) => (nodes(c) === undefined ? "—" : number(nodes(c) ?? 0)) },
         ]}
       />
     </>
