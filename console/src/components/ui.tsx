@@ -1,6 +1,7 @@
 import { useEffect, useRef, type ReactNode } from "react";
 import { useI18n } from "../i18n";
 import { ApiError } from "../api/client";
+import { en, type MessageKey } from "../i18n/en";
 
 /** An error shown in place, with the server's own message. */
 export function ErrorBox({ error }: { error: unknown }) {
@@ -57,9 +58,16 @@ export function Confirm({ open, message, onConfirm, onCancel, error }: { open: b
 
 /** A coloured status word. */
 export function Status({ value }: { value: string | undefined }) {
+  const { t } = useI18n();
   const v = value ?? "Unknown";
+  const key = `phase.${v}` as MessageKey;
+  const label = key in en ? t(key) : v;
   const cls = /^(Running|Active|Ready|Succeeded|Bound|True|Complete|Available)$/.test(v) ? "ok" : /^(Pending|Terminating|ContainerCreating|Progressing)$/.test(v) ? "warn" : "bad";
-  return <span className={`badge ${cls}`}>{v}</span>;
+  return (
+    <span className={`badge ${cls}`} data-phase={v}>
+      {label}
+    </span>
+  );
 }
 
 /** A text filter box. */
