@@ -280,4 +280,11 @@ test("switching to 中文 translates the UI", async () => {
   await go("/clusters/host/crds");
   await visible(row("workspacetemplates.tenant.kubesphere.io"));
   await shot("zh-crds-dark");
+  // The generic browser: a CRD's objects, then one object's page.
+  await page.getByRole("link", { name: "workspacetemplates.tenant.kubesphere.io" }).click();
+  await page.getByRole("link", { name: "ws1", exact: true }).click();
+  await visible(page.getByRole("heading", { name: "WorkspaceTemplate: ws1" }));
+  await page.getByRole("tab", { name: "YAML" }).click();
+  await visible(page.locator(".cm-line", { hasText: "kind: WorkspaceTemplate" }));
+  await shot("zh-crd-object-yaml-dark");
 });

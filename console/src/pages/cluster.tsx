@@ -91,13 +91,27 @@ function Crds({ cluster }: { cluster: string }) {
   return <ResourceList cluster={cluster} rt={resources.customresourcedefinitions} title={t("nav.crds")} link={link} />;
 }
 
+/** The resource type a CRD serves, loaded by the CRD's name. */
+function useCrdType(cluster: string, crd: string) {
+  const def = useLoad<K8sObject>(resourcePath(cluster, resources.customresourcedefinitions, undefined, crd));
+  return { rt: def.data ? crdType(def.data as Parameters<typeof crdType>[0]) : null, error: def.error };
+}
+
 function CrdObjects({ cluster }: { cluster: string }) {
   const { crd = "" } = useParams();
-  const def = useLoad<K8sObject>(resourcePath(cluster, resources.customresourcedefinitions, undefined, crd));
-  const none = useCallback(() => null, []);
-  if (!def.data) return <ErrorBox error={def.error} />;
-  const rt = crdType(def.data as Parameters<typeof crdType>[0]);
-  return <ResourceList cluster={cluster} rt={rt} title={rt.kind} link={none} />;
+  const { rt, error } = useCrdType(cluster, crd);
+  // Cluster-scoped objects get "-" for a namespace in their address.
+  const link = useCallback((o: K8sObject) => `/clusters/${cluster}/crds/${crd}/o/${o.metadata.namespace ?? "-"}/${o.metadata.name}`, [cluster, crd]);
+  if (!rt) return <ErrorBox error={error} />;
+  return <ResourceList cluster={cluster} rt={rt} title={rt.kind} link={link} />;
+}
+
+function CrdObject({ cluster }: { cluster: string }) {
+  const { crd = "", ns = "-", name = "" } = useParams();
+  const { rt, error } = useCrdType(cluster, crd);
+  const podLink = useCallback((o: K8sObject) => `/clusters/${cluster}/projects/${o.metadata.namespace}/pods/${o.metadata.name}`, [cluster]);
+  if (!rt) return <ErrorBox error={error} />;
+  return <ResourceDetail cluster={cluster} rt={rt} namespace={ns === "-" ? undefined : ns} name={name} base={`/clusters/${cluster}/crds/${crd}`} podLink={podLink} />;
 }
 
 function Nodes({ cluster }: { cluster: string }) {
@@ -129,6 +143,7 @@ export default function Cluster() {
       <Route path="namespaces" element={<Namespaces cluster={cluster} />} />
       <Route path="crds" element={<Crds cluster={cluster} />} />
       <Route path="crds/:crd" element={<CrdObjects cluster={cluster} />} />
+      <Route path="crds/:crd/o/:ns/:name" element={<CrdObject cluster={cluster} />} />
       <Route path="r/:resource" element={<ClusterResources cluster={cluster} />} />
       <Route path="*" element={<Link to="overview">overview</Link>} />
     </Routes>
