@@ -14,6 +14,8 @@ const WAIT = 60_000;
 let env;
 let page;
 const timings = {};
+/** Script errors and policy violations seen in the page (the last test wants none). */
+const problems = [];
 /** WebSockets the page opened, with how many watches each carried. */
 const sockets = [];
 
@@ -33,6 +35,10 @@ before(async () => {
   assert.ok(r.status < 300, `joining the member: ${r.status} ${JSON.stringify(r.body)}`);
   const context = await env.browser.newContext({ viewport: { width: 1400, height: 900 }, locale: "en-US" });
   page = await context.newPage();
+  page.on("console", (m) => {
+    if (m.type() === "error" && /Content Security Policy/i.test(m.text())) problems.push(m.text());
+  });
+  page.on("pageerror", (e) => problems.push(String(e)));
   page.on("websocket", (ws) => {
     const rec = { url: ws.url(), watches: 0, open: true };
     sockets.push(rec);
@@ -287,4 +293,8 @@ test("switching to 中文 translates the UI", async () => {
   await page.getByRole("tab", { name: "YAML" }).click();
   await visible(page.locator(".cm-line", { hasText: "kind: WorkspaceTemplate" }));
   await shot("zh-crd-object-yaml-dark");
+});
+
+test("the pages ran without script errors or Content-Security-Policy violations", () => {
+  assert.deepEqual(problems, []);
 });
