@@ -77,6 +77,7 @@ export function App() {
   const [clusters, setClusters] = useState<ClusterInfo[]>([{ name: "host", host: true, ready: null }]);
   const [clusterTick, setClusterTick] = useState(0);
 
+  const reloadClusters = useCallback(() => setClusterTick((t) => t + 1), []);
   const setUser = useCallback((u: SessionUser | null) => {
     setUserState(u);
     if (u?.lang) setLangState(normalizeLang(u.lang));
@@ -117,9 +118,9 @@ export function App() {
       theme,
       setTheme: setThemeState,
       clusters,
-      reloadClusters: () => setClusterTick((t) => t + 1),
+      reloadClusters,
     }),
-    [user, setUser, lang, theme, clusters],
+    [user, setUser, lang, theme, clusters, reloadClusters],
   );
 
   if (!booted) return <p className="muted">{translate(lang, "app.loading")}</p>;

@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { Link, Navigate, Route, Routes } from "react-router-dom";
 import { useI18n, languages, type Lang } from "../i18n";
 import { useApp } from "../state/context";
@@ -17,7 +17,9 @@ interface Paged {
 
 function Clusters() {
   const { t, number } = useI18n();
-  const { clusters } = useApp();
+  const { clusters, reloadClusters } = useApp();
+  // Clusters join and change health while the console is open: fetch afresh on each visit.
+  useEffect(() => reloadClusters(), [reloadClusters]);
   // The host is reached directly: where its Cluster object reports nothing, ask it.
   const hostVersion = useLoad<{ gitVersion?: string }>("/version");
   const hostNodes = useLoad<{ items: unknown[] }>("/api/v1/nodes");
