@@ -14,3 +14,17 @@ fi
 if [ -x scripts/helm-reference/setup.sh ]; then
   scripts/helm-reference/setup.sh
 fi
+# The console's browser tests drive Debian's chromium (never a downloaded browser).
+if [ ! -x /usr/bin/chromium ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+fi
+# A CJK font, so the Chinese screenshots show glyphs rather than boxes.
+if ! fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk"; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei
+fi
+if ! command -v npm >/dev/null 2>&1; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
+fi

@@ -5,9 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/install-test-deps.sh
+# The console first: the binary embeds console/dist, and its own checks are part of the suite.
+./scripts/console.sh test
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # Tests that start the orrery binary as a process use the one this build makes.
 export ORRERY_BIN="$PWD/target/debug/orrery"
 cargo nextest run --workspace --locked --no-fail-fast "$@"
+# The browser test drives the binary the suite built (target/debug/orrery).
+./scripts/console.sh e2e

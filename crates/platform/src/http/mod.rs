@@ -1,13 +1,16 @@
 //! The platform's HTTP API: axum router and the authn → request scope → authz layers.
 
+mod console;
 mod error;
 mod members;
 mod oauth;
 mod proxy;
 mod reviews;
 mod roles;
+mod session;
 mod tenant;
 mod users;
+mod watchmux;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -235,15 +238,30 @@ pub fn router(state: Shared) -> Router {
         .fallback(proxy::forward)
         .layer(from_fn_with_state(state.clone(), authorize))
         .layer(from_fn_with_state(state.clone(), authenticate));
-    Router::new()
+    let app = Router::new()
         .route("/oauth/token", post(oauth::token))
         .route("/oauth/logout", get(oauth::logout).post(oauth::logout))
         .route("/healthz", get(health))
         .route("/livez", get(health))
         .route("/readyz", get(health))
         .route("/version", get(version))
+        .route("/", get(console::root))
+        .route("/console", get(console::bare))
+        .route("/console/", get(console::index))
+        .route(
+            "/console/session",
+            get(session::current)
+                .post(session::login)
+                .delete(session::logout),
+        )
+        .route("/console/session/refresh", post(session::refresh))
+        .route("/console/watch", get(watchmux::upgrade))
+        .route("/console/{*path}", get(console::file))
         .merge(protected)
-        .with_state(state)
+        .with_state(state);
+    // The watch multiplexer sends each watch through this same router (authn, authz, proxy).
+    let inner = watchmux::Inner(app.clone());
+    app.layer(axum::Extension(inner))
 }
 
 async fn health() -> &'static str {
@@ -279,11 +297,18 @@ pub async fn load_user(
 }
 
 async fn authenticate(State(state): State<Shared>, mut req: Request, next: Next) -> Response {
-    let header = req
+    let mut header = req
         .headers()
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    if header.is_none() {
+        // The console's session cookie; an explicit Authorization header wins over it.
+        match session::token_from_cookie(req.method(), req.headers()) {
+            Ok(t) => header = t.map(|t| format!("Bearer {t}")),
+            Err(e) => return e.into_response(),
+        }
+    }
     let user = match header {
         None => UserInfo::anonymous(),
         Some(h) => match identify(&state, &h).await {

@@ -15,13 +15,13 @@ use crate::error::PlatformError;
 use crate::hostapi;
 use crate::kinds::Kind;
 use crate::password;
-use crate::tokens::{SessionType, TokenError};
+use crate::tokens::{IssuedTokens, SessionType, TokenError};
 
 /// An OAuth-shaped error answer.
-struct OAuthError {
-    status: StatusCode,
-    error: &'static str,
-    description: String,
+pub(super) struct OAuthError {
+    pub(super) status: StatusCode,
+    pub(super) error: &'static str,
+    pub(super) description: String,
 }
 
 impl OAuthError {
@@ -70,9 +70,25 @@ fn parse_time(v: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
 }
 
 /// Where a login attempt came from.
-struct Origin {
-    ip: String,
-    user_agent: String,
+pub(super) struct Origin {
+    /// The peer's IP address.
+    pub(super) ip: String,
+    /// The `User-Agent` header.
+    pub(super) user_agent: String,
+}
+
+impl Origin {
+    /// The origin of a request from `peer` with `headers`.
+    pub(super) fn of(peer: SocketAddr, headers: &HeaderMap) -> Origin {
+        Origin {
+            ip: peer.ip().to_string(),
+            user_agent: headers
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string(),
+        }
+    }
 }
 
 async fn record(
@@ -146,14 +162,7 @@ pub async fn token(
     body: axum::body::Bytes,
 ) -> Response {
     let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
-    let origin = Origin {
-        ip: peer.ip().to_string(),
-        user_agent: headers
-            .get(http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string(),
-    };
+    let origin = Origin::of(peer, &headers);
     match grant(&state, &form, &origin).await {
         Ok(v) => (
             StatusCode::OK,
@@ -187,22 +196,12 @@ async fn grant(
         }
     }
     match get("grant_type") {
-        "password" => password_grant(state, get("username"), get("password"), origin).await,
-        "refresh_token" => {
-            let (user, issued) = state
-                .tokens
-                .refresh(get("refresh_token"))
-                .await
-                .map_err(|e| match e {
-                    TokenError::Api(e) => OAuthError::from(e),
-                    other => OAuthError::grant(other.to_string()),
-                })?;
-            match load_user(state, &user).await? {
-                Some(u) if u["status"]["state"].as_str() != Some("Disabled") => {}
-                _ => return Err(OAuthError::grant("user is disabled or no longer exists")),
-            }
-            Ok(serde_json::to_value(issued).unwrap_or(Value::Null))
-        }
+        "password" => password_grant(state, get("username"), get("password"), origin)
+            .await
+            .map(|issued| serde_json::to_value(issued).unwrap_or(Value::Null)),
+        "refresh_token" => refresh_grant(state, get("refresh_token"))
+            .await
+            .map(|(_, issued)| serde_json::to_value(issued).unwrap_or(Value::Null)),
         "" => Err(OAuthError::new(
             StatusCode::BAD_REQUEST,
             "invalid_request",
@@ -216,12 +215,32 @@ async fn grant(
     }
 }
 
-async fn password_grant(
+/// Exchanges a single-use refresh token for new tokens of a still-enabled user.
+pub(super) async fn refresh_grant(
+    state: &AppState,
+    refresh_token: &str,
+) -> Result<(String, IssuedTokens), OAuthError> {
+    let (user, issued) = state
+        .tokens
+        .refresh(refresh_token)
+        .await
+        .map_err(|e| match e {
+            TokenError::Api(e) => OAuthError::from(e),
+            other => OAuthError::grant(other.to_string()),
+        })?;
+    match load_user(state, &user).await? {
+        Some(u) if u["status"]["state"].as_str() != Some("Disabled") => Ok((user, issued)),
+        _ => Err(OAuthError::grant("user is disabled or no longer exists")),
+    }
+}
+
+/// Checks a password login (recording it, locking after repeated failures) and issues tokens.
+pub(super) async fn password_grant(
     state: &AppState,
     username: &str,
     pw: &str,
     origin: &Origin,
-) -> Result<Value, OAuthError> {
+) -> Result<IssuedTokens, OAuthError> {
     if username.is_empty() || pw.is_empty() {
         return Err(OAuthError::new(
             StatusCode::BAD_REQUEST,
@@ -303,7 +322,7 @@ async fn password_grant(
     record(state, username, origin, true, "").await?;
     let patch = json!({"status": {"lastLoginTime": rfc3339_now()}});
     hostapi::merge_patch_status(&state.client, Kind::User, None, username, patch).await?;
-    Ok(serde_json::to_value(issued).unwrap_or(Value::Null))
+    Ok(issued)
 }
 
 /// `GET|POST /oauth/logout`: revokes the bearer token's session.

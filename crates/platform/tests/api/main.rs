@@ -4,6 +4,7 @@
 mod common;
 
 mod access;
+mod console;
 mod oauth;
 mod proxy;
 mod tenancy;

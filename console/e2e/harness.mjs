@@ -1,0 +1,84 @@
+// Starts what the browser test drives: `orrery serve` (embedded host + platform + console), an
+// `orrery cluster` to be the member, and Debian's headless chromium through playwright-core.
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { chromium } from "playwright-core";
+
+const here = new URL(".", import.meta.url).pathname;
+export const root = resolve(here, "../..");
+export const screenshots = join(here, "screenshots");
+
+/** The orrery binary: $ORRERY_BIN or the workspace's debug build. */
+export function orreryBin() {
+  return process.env.ORRERY_BIN ?? join(root, "target/debug/orrery");
+}
+
+/** Runs `args` and resolves with the URL of its `ready <what> <url>` line (bounded wait). */
+export function startReady(args, what, timeoutMs = 180_000) {
+  const child = spawn(orreryBin(), args, { stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d) => {
+    stderr = (stderr + d).slice(-4000);
+  });
+  return new Promise((ok, fail) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGTERM");
+      fail(new Error(`no "ready ${what}" line within ${timeoutMs} ms:\n${stderr}`));
+    }, timeoutMs);
+    let out = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+      const m = new RegExp(`^ready ${what} (\\S+)$`, "m").exec(out);
+      if (m) {
+        clearTimeout(timer);
+        ok({ child, url: m[1] });
+      }
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      fail(new Error(`orrery ${args[0]} exited with ${code} before it was ready:\n${stderr}`));
+    });
+  });
+}
+
+/** The environment: host platform, member cluster, browser. `stop()` ends all of it. */
+export async function startEnv(adminPassword) {
+  const dir = mkdtempSync(join(tmpdir(), "orrery-e2e-"));
+  const host = await startReady(
+    ["serve", "--data-dir", join(dir, "host"), "--listen", "127.0.0.1:0", "--kube-listen", "127.0.0.1:0", "--admin-password", adminPassword],
+    "platform",
+  );
+  const member = await startReady(["cluster", "--data-dir", join(dir, "member"), "--listen", "127.0.0.1:0"], "kubernetes-api");
+  const memberKubeconfig = readFileSync(join(dir, "member", "kubeconfig.yaml"), "utf8");
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+  });
+  const stop = async () => {
+    await browser.close().catch(() => undefined);
+    for (const c of [host.child, member.child]) c.kill("SIGTERM");
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { url: host.url, memberKubeconfig, browser, stop };
+}
+
+/** A small JSON client for setting up what the browser then looks at. */
+export async function apiToken(url, username, password) {
+  const body = new URLSearchParams({ grant_type: "password", username, password, client_id: "kubesphere", client_secret: "kubesphere" });
+  const r = await fetch(`${url}/oauth/token`, { method: "POST", body });
+  if (!r.ok) throw new Error(`login ${username}: ${r.status} ${await r.text()}`);
+  return (await r.json()).access_token;
+}
+
+export async function apiCall(url, token, method, path, body) {
+  const r = await fetch(`${url}${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  return { status: r.status, body: text ? JSON.parse(text) : null };
+}

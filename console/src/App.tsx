@@ -1,0 +1,137 @@
+import { lazy, Suspense, useCallback, useEffect, useMemo, useState } from "react";
+import { BrowserRouter, Navigate, Route, Routes, useLocation, useNavigate } from "react-router-dom";
+import { api } from "./api/client";
+import { setHostCluster } from "./api/paths";
+import { I18nProvider, normalizeLang, translate, type Lang } from "./i18n";
+import { AppContext, type AppState, type Theme } from "./state/context";
+import { loadSession, saveLang, type SessionUser } from "./state/session";
+import { loadClusters, type ClusterInfo } from "./state/clusters";
+import { Login, ChangePassword } from "./pages/Login";
+import { Shell } from "./Shell";
+
+// Each level's pages are their own chunk, fetched when first visited.
+const Platform = lazy(() => import("./pages/platform"));
+const Cluster = lazy(() => import("./pages/cluster"));
+const Workspace = lazy(() => import("./pages/workspace"));
+const Project = lazy(() => import("./pages/project"));
+
+function initialTheme(): Theme {
+  const saved = localStorage.getItem("orrery-theme");
+  if (saved === "light" || saved === "dark") return saved;
+  return window.matchMedia?.("(prefers-color-scheme: dark)").matches ? "dark" : "light";
+}
+
+function Guard({ user, children }: { user: SessionUser | null; children: React.ReactNode }) {
+  const loc = useLocation();
+  if (!user) return <Navigate to="/login" replace state={{ from: loc.pathname }} />;
+  if (user.mustChangePassword) return <Navigate to="/password" replace />;
+  return <>{children}</>;
+}
+
+function Routed({ state }: { state: AppState }) {
+  const navigate = useNavigate();
+  useEffect(() => {
+    api.onUnauthorized = () => {
+      state.setUser(null);
+      navigate("/login", { replace: true });
+    };
+  }, [navigate, state]);
+  const { user } = state;
+  const loading = <p className="muted">{translate(state.lang, "app.loading")}</p>;
+  return (
+    <Suspense fallback={loading}>
+      <Routes>
+        <Route path="/login" element={<Login />} />
+        <Route path="/password" element={user ? <ChangePassword /> : <Navigate to="/login" replace />} />
+        <Route
+          path="/*"
+          element={
+            <Guard user={user}>
+              <Shell>
+                <Suspense fallback={loading}>
+                  <Routes>
+                    <Route index element={<Navigate to="platform/clusters" replace />} />
+                    <Route path="platform/*" element={<Platform />} />
+                    <Route path="clusters/:cluster/projects/:ns/*" element={<Project />} />
+                    <Route path="clusters/:cluster/*" element={<Cluster />} />
+                    <Route path="workspaces/:ws/*" element={<Workspace />} />
+                    <Route path="*" element={<h1>{translate(state.lang, "notFound.title")}</h1>} />
+                  </Routes>
+                </Suspense>
+              </Shell>
+            </Guard>
+          }
+        />
+      </Routes>
+    </Suspense>
+  );
+}
+
+/** The console: session bootstrap, providers and routes. */
+export function App() {
+  const [user, setUserState] = useState<SessionUser | null>(null);
+  const [booted, setBooted] = useState(false);
+  const [bootError, setBootError] = useState<string | null>(null);
+  const [lang, setLangState] = useState<Lang>(normalizeLang(navigator.language));
+  const [theme, setThemeState] = useState<Theme>(initialTheme);
+  const [clusters, setClusters] = useState<ClusterInfo[]>([{ name: "host", host: true, ready: null }]);
+  const [clusterTick, setClusterTick] = useState(0);
+
+  const reloadClusters = useCallback(() => setClusterTick((t) => t + 1), []);
+  const setUser = useCallback((u: SessionUser | null) => {
+    setUserState(u);
+    if (u?.lang) setLangState(normalizeLang(u.lang));
+  }, []);
+  useEffect(() => {
+    loadSession()
+      .then(setUser)
+      .catch((e: Error) => setBootError(e.message))
+      .finally(() => setBooted(true));
+  }, [setUser]);
+  useEffect(() => {
+    if (!user || user.mustChangePassword) return;
+    loadClusters()
+      .then((cs) => {
+        const host = cs.find((c) => c.host);
+        if (host) setHostCluster(host.name);
+        setClusters(cs);
+      })
+      .catch(() => undefined);
+  }, [user, clusterTick]);
+  useEffect(() => {
+    document.documentElement.dataset.theme = theme;
+    localStorage.setItem("orrery-theme", theme);
+  }, [theme]);
+  useEffect(() => {
+    document.documentElement.lang = lang;
+  }, [lang]);
+
+  const state = useMemo<AppState>(
+    () => ({
+      user,
+      setUser,
+      lang,
+      setLang: (l) => {
+        setLangState(l);
+        if (user) void saveLang(user.name, l).catch(() => undefined);
+      },
+      theme,
+      setTheme: setThemeState,
+      clusters,
+      reloadClusters,
+    }),
+    [user, setUser, lang, theme, clusters, reloadClusters],
+  );
+
+  if (!booted) return <p className="muted">{translate(lang, "app.loading")}</p>;
+  return (
+    <AppContext.Provider value={state}>
+      <I18nProvider lang={lang}>
+        {bootError && <div className="error">{bootError}</div>}
+        <BrowserRouter basename="/console">
+          <Routed state={state} />
+        </BrowserRouter>
+      </I18nProvider>
+    </AppContext.Provider>
+  );
+}

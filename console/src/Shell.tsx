@@ -1,0 +1,186 @@
+import { useEffect, type ReactNode } from "react";
+import { NavLink, useLocation, useNavigate } from "react-router-dom";
+import { useI18n, languages, type Lang } from "./i18n";
+import type { MessageKey } from "./i18n/en";
+import { useApp } from "./state/context";
+import { logout } from "./state/session";
+import { useLoad } from "./api/hooks";
+import { TENANT } from "./api/paths";
+import type { K8sObject } from "./api/watch";
+
+type Level = { kind: "platform" } | { kind: "cluster"; cluster: string } | { kind: "workspace"; ws: string } | { kind: "project"; cluster: string; ns: string };
+
+/** Which level a console path is at. */
+export function levelOf(path: string): Level {
+  const p = path.split("/").filter(Boolean);
+  if (p[0] === "clusters" && p[1]) {
+    if (p[2] === "projects" && p[3]) return { kind: "project", cluster: p[1], ns: p[3] };
+    return { kind: "cluster", cluster: p[1] };
+  }
+  if (p[0] === "workspaces" && p[1]) return { kind: "workspace", ws: p[1] };
+  return { kind: "platform" };
+}
+
+function navOf(level: Level): { title: MessageKey; links: [MessageKey, string][] } {
+  switch (level.kind) {
+    case "platform":
+      return {
+        title: "nav.platform",
+        links: [
+          ["nav.clusters", "/platform/clusters"],
+          ["nav.users", "/platform/users"],
+          ["nav.roles", "/platform/roles"],
+          ["nav.workspaces", "/platform/workspaces"],
+          ["nav.settings", "/platform/settings"],
+        ],
+      };
+    case "cluster": {
+      const c = `/clusters/${level.cluster}`;
+      return {
+        title: "nav.cluster",
+        links: [
+          ["nav.overview", `${c}/overview`],
+          ["nav.nodes", `${c}/nodes`],
+          ["nav.namespaces", `${c}/namespaces`],
+          ["nav.workloads", `${c}/r/deployments`],
+          ["nav.pods", `${c}/r/pods`],
+          ["nav.services", `${c}/r/services`],
+          ["nav.configmaps", `${c}/r/configmaps`],
+          ["nav.secrets", `${c}/r/secrets`],
+          ["nav.crds", `${c}/crds`],
+          ["nav.events", `${c}/r/events`],
+        ],
+      };
+    }
+    case "workspace": {
+      const w = `/workspaces/${level.ws}`;
+      return {
+        title: "nav.workspace",
+        links: [
+          ["nav.overview", `${w}/overview`],
+          ["nav.projects", `${w}/projects`],
+          ["nav.members", `${w}/members`],
+          ["nav.wsroles", `${w}/roles`],
+        ],
+      };
+    }
+    case "project": {
+      const p = `/clusters/${level.cluster}/projects/${level.ns}`;
+      return {
+        title: "nav.project",
+        links: [
+          ["nav.deployments", `${p}/deployments`],
+          ["nav.statefulsets", `${p}/statefulsets`],
+          ["nav.daemonsets", `${p}/daemonsets`],
+          ["nav.jobs", `${p}/jobs`],
+          ["nav.cronjobs", `${p}/cronjobs`],
+          ["nav.pods", `${p}/pods`],
+          ["nav.services", `${p}/services`],
+          ["nav.configmaps", `${p}/configmaps`],
+          ["nav.secrets", `${p}/secrets`],
+          ["nav.members", `${p}/members`],
+          ["nav.wsroles", `${p}/roles`],
+        ],
+      };
+    }
+  }
+}
+
+/** Top bar (switchers, language, theme, user menu) and the level's navigation. */
+export function Shell({ children }: { children: ReactNode }) {
+  const { t } = useI18n();
+  const app = useApp();
+  const loc = useLocation();
+  const navigate = useNavigate();
+  const level = levelOf(loc.pathname);
+  const nav = navOf(level);
+  const workspaces = useLoad<{ items: K8sObject[] }>(`${TENANT}/workspaces`);
+  // Workspaces come and go on other pages; the switcher catches up on each navigation.
+  const reloadWorkspaces = workspaces.reload;
+  useEffect(() => reloadWorkspaces(), [loc.pathname, reloadWorkspaces]);
+  const currentCluster = level.kind === "cluster" || level.kind === "project" ? level.cluster : "";
+  const currentWs = level.kind === "workspace" ? level.ws : "";
+  return (
+    <>
+      <a className="skip" href="#content">
+        {t("app.skip")}
+      </a>
+      <header className="topbar">
+        <NavLink to="/platform/clusters" className="brand">
+          {t("app.name")}
+        </NavLink>
+        <label>
+          {t("top.cluster")}
+          <select aria-label={t("top.cluster")} value={currentCluster} onChange={(e) => e.target.value && navigate(`/clusters/${e.target.value}/overview`)}>
+            <option value="">—</option>
+            {app.clusters.map((c) => (
+              <option key={c.name} value={c.name}>
+                {c.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          {t("top.workspace")}
+          <select aria-label={t("top.workspace")} value={currentWs} onChange={(e) => e.target.value && navigate(`/workspaces/${e.target.value}/overview`)}>
+            <option value="">—</option>
+            {(workspaces.data?.items ?? []).map((w) => (
+              <option key={w.metadata.name} value={w.metadata.name}>
+                {w.metadata.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <span className="spacer" />
+        <label>
+          {t("top.language")}
+          <select aria-label={t("top.language")} value={app.lang} onChange={(e) => app.setLang(e.target.value as Lang)}>
+            {languages.map((l) => (
+              <option key={l.lang} value={l.lang}>
+                {l.label}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="button" aria-label={t("top.theme")} onClick={() => app.setTheme(app.theme === "dark" ? "light" : "dark")}>
+          {app.theme === "dark" ? t("top.theme.light") : t("top.theme.dark")}
+        </button>
+        <span aria-label={t("top.user")} data-testid="user">
+          {app.user?.name}
+        </span>
+        <NavLink to="/password">{t("top.changePassword")}</NavLink>
+        <button
+          type="button"
+          onClick={async () => {
+            await logout();
+            app.setUser(null);
+            navigate("/login");
+          }}
+        >
+          {t("top.logout")}
+        </button>
+      </header>
+      <div className="shell">
+        <nav className="side" aria-label={t(nav.title)}>
+          {level.kind !== "platform" && (
+            <NavLink to="/platform/clusters">← {t("nav.platform")}</NavLink>
+          )}
+          <h2>
+            {t(nav.title)}
+            {level.kind === "cluster" || level.kind === "project" ? `: ${level.cluster}` : ""}
+            {level.kind === "workspace" ? `: ${level.ws}` : ""}
+          </h2>
+          {level.kind === "project" && <div className="muted" style={{ padding: "0 16px" }}>{level.ns}</div>}
+          {nav.links.map(([key, to]) => (
+            <NavLink key={to} to={to}>
+              {t(key)}
+            </NavLink>
+          ))}
+        </nav>
+        <main id="content" tabIndex={-1}>
+          {children}
+        </main>
+      </div>
+    </>
+  );
+}

@@ -1,0 +1,76 @@
+import { describe, expect, it } from "vitest";
+import { ApiError, Client, csrfToken, errorMessage, withQuery } from "./client";
+
+type Call = { url: string; init: RequestInit };
+
+/** A fetch that answers from a queue and records what it was asked. */
+function fakeFetch(answers: (Response | ((c: Call) => Response))[]) {
+  const calls: Call[] = [];
+  const f = async (url: RequestInfo | URL, init?: RequestInit) => {
+    const c = { url: String(url), init: init ?? {} };
+    calls.push(c);
+    const a = answers.shift();
+    if (!a) throw new Error(`unexpected request ${c.url}`);
+    return typeof a === "function" ? a(c) : a;
+  };
+  return { f: f as typeof fetch, calls };
+}
+
+const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
+
+describe("client", () => {
+  it("reads the CSRF cookie", () => {
+    expect(csrfToken("a=1; orrery_csrf=abc%3D; b=2")).toBe("abc=");
+    expect(csrfToken("a=1")).toBe("");
+  });
+
+  it("sends the CSRF header only on unsafe methods, with same-origin credentials", async () => {
+    const { f, calls } = fakeFetch([json(200, {}), json(201, {})]);
+    const c = new Client(f, () => "tok");
+    await c.get("/api/v1/pods");
+    await c.post("/api/v1/namespaces/a/pods", { kind: "Pod" });
+    const h0 = calls[0].init.headers as Record<string, string>;
+    const h1 = calls[1].init.headers as Record<string, string>;
+    expect(h0["X-CSRF-Token"]).toBeUndefined();
+    expect(h1["X-CSRF-Token"]).toBe("tok");
+    expect(h1["Content-Type"]).toBe("application/json");
+    expect(calls[1].init.credentials).toBe("same-origin");
+    expect(calls[1].init.body).toBe('{"kind":"Pod"}');
+  });
+
+  it("refreshes once on 401 and retries", async () => {
+    const { f, calls } = fakeFetch([json(401, { message: "expired" }), json(200, { username: "a" }), json(200, { ok: true })]);
+    const c = new Client(f, () => "tok");
+    let kicked = false;
+    c.onUnauthorized = () => (kicked = true);
+    expect(await c.get("/kapis/x")).toEqual({ ok: true });
+    expect(calls.map((x) => x.url)).toEqual(["/kapis/x", "/console/session/refresh", "/kapis/x"]);
+    expect(kicked).toBe(false);
+  });
+
+  it("gives up when the refresh fails", async () => {
+    const { f } = fakeFetch([json(401, {}), json(401, {})]);
+    const c = new Client(f, () => "");
+    let kicked = false;
+    c.onUnauthorized = () => (kicked = true);
+    await expect(c.get("/kapis/x")).rejects.toMatchObject({ status: 401 });
+    expect(kicked).toBe(true);
+  });
+
+  it("turns Status and OAuth errors into ApiError with the server's message", async () => {
+    const { f } = fakeFetch([json(422, { kind: "Status", message: "spec.replicas: Invalid value", reason: "Invalid" }), new Response("plain failure", { status: 500 })]);
+    const c = new Client(f, () => "");
+    const e1 = await c.put("/apis/apps/v1/x", {}).catch((e) => e);
+    expect(e1).toBeInstanceOf(ApiError);
+    expect(e1).toMatchObject({ status: 422, reason: "Invalid", message: "spec.replicas: Invalid value" });
+    const e2 = (await c.get("/x").catch((e: unknown) => e)) as ApiError;
+    expect(e2.message).toBe("plain failure");
+    expect(errorMessage(429, { error: "invalid_grant", error_description: "locked" })).toEqual({ message: "locked", reason: "invalid_grant" });
+    expect(errorMessage(503, null).message).toBe("HTTP 503");
+  });
+
+  it("builds queries without empty values", () => {
+    expect(withQuery("/a", { limit: 5, x: undefined, y: "" })).toBe("/a?limit=5");
+    expect(withQuery("/a?b=1", { c: "d e" })).toBe("/a?b=1&c=d+e");
+  });
+});

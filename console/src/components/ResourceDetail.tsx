@@ -1,0 +1,195 @@
+import { lazy, Suspense, useEffect, useMemo, useState } from "react";
+import { Link, useNavigate } from "react-router-dom";
+import { dump, load } from "js-yaml";
+import { useI18n } from "../i18n";
+import { api } from "../api/client";
+import { useLiveList, useLoad } from "../api/hooks";
+import { resourcePath, resources, type ResourceType } from "../api/paths";
+import type { K8sObject } from "../api/watch";
+import { columnsFor } from "../pages/columns";
+import { Table } from "./Table";
+import { Confirm, ErrorBox, PageHead } from "./ui";
+import { PodLogs } from "./PodLogs";
+
+const YamlEditor = lazy(() => import("./YamlEditor"));
+
+/** The object as the editor shows it (without server-managed bookkeeping). */
+export function editable(o: K8sObject): K8sObject {
+  const copy = structuredClone(o);
+  delete copy.metadata.managedFields;
+  return copy;
+}
+
+function selectorOf(o: K8sObject): string | undefined {
+  const m = o.spec?.selector?.matchLabels as Record<string, string> | undefined;
+  return m ? Object.entries(m).map(([k, v]) => `${k}=${v}`).join(",") : undefined;
+}
+
+function Yaml({ obj, path, onSaved }: { obj: K8sObject; path: string; onSaved: () => void }) {
+  const { t } = useI18n();
+  const original = useMemo(() => dump(editable(obj), { noRefs: true, lineWidth: 120 }), [obj]);
+  const [text, setText] = useState(original);
+  const [error, setError] = useState<unknown>(null);
+  const [saved, setSaved] = useState(false);
+  useEffect(() => setText(original), [original]);
+  const save = async () => {
+    setSaved(false);
+    let body: unknown;
+    try {
+      body = load(text);
+    } catch (e) {
+      setError(new Error(t("yaml.invalid", { message: (e as Error).message })));
+      return;
+    }
+    try {
+      await api.put(path, body);
+      setError(null);
+      setSaved(true);
+      onSaved();
+    } catch (e) {
+      setError(e);
+    }
+  };
+  return (
+    <>
+      <Suspense fallback={<p className="muted">{t("app.loading")}</p>}>
+        <YamlEditor value={text} onChange={setText} label={t("detail.yaml")} />
+      </Suspense>
+      <ErrorBox error={error} />
+      {saved && <p className="notice" role="status">{t("yaml.saved")}</p>}
+      <div className="toolbar">
+        <button className="primary" type="button" onClick={save}>
+          {t("action.save")}
+        </button>
+      </div>
+    </>
+  );
+}
+
+function Scale({ obj, path }: { obj: K8sObject; path: string }) {
+  const { t } = useI18n();
+  const [n, setN] = useState<number>(obj.spec?.replicas ?? 1);
+  const [error, setError] = useState<unknown>(null);
+  return (
+    <div className="toolbar">
+      <label>
+        {t("form.replicas")}{" "}
+        <input type="number" min={0} name="replicas" value={n} onChange={(e) => setN(Number(e.target.value))} style={{ width: 80 }} />
+      </label>
+      <button type="button" onClick={() => api.patch(path, { spec: { replicas: n } }).then(() => setError(null), setError)}>
+        {t("action.scale")}
+      </button>
+      <ErrorBox error={error} />
+    </div>
+  );
+}
+
+/** An object's page: overview (with its pods, containers, logs), YAML, events; scale, delete. */
+export function ResourceDetail({ cluster, rt, namespace, name, base, podLink }: {
+  cluster: string;
+  rt: ResourceType;
+  namespace?: string;
+  name: string;
+  base: string;
+  podLink: (o: K8sObject) => string;
+}) {
+  const i18n = useI18n();
+  const { t } = i18n;
+  const navigate = useNavigate();
+  const path = resourcePath(cluster, rt, namespace, name);
+  // The object itself, live: a watch on the one name.
+  const live = useLiveList(resourcePath(cluster, rt, namespace), { fieldSelector: `metadata.name=${name}` });
+  const once = useLoad<K8sObject>(live.loaded ? null : path);
+  const obj = live.items[0] ?? once.data;
+  const [tab, setTab] = useState<"overview" | "yaml" | "events" | "logs">("overview");
+  const [deleting, setDeleting] = useState(false);
+  const [delError, setDelError] = useState<unknown>(null);
+  const selector = obj && ["deployments", "statefulsets", "daemonsets", "jobs"].includes(rt.plural) ? selectorOf(obj) : undefined;
+  const pods = useLiveList(selector ? resourcePath(cluster, resources.pods, namespace) : null, { labelSelector: selector });
+  const events = useLiveList(tab === "events" ? resourcePath(cluster, resources.events, namespace) : null, { fieldSelector: `involvedObject.name=${name}` });
+  const podColumns = useMemo(() => columnsFor("pods", i18n, podLink, false), [i18n, podLink]);
+  const eventColumns = useMemo(() => columnsFor("events", i18n, () => null, false), [i18n]);
+  if (!obj) return <ErrorBox error={once.error ?? live.error} />;
+  const tabs: ("overview" | "yaml" | "events" | "logs")[] = rt.plural === "pods" ? ["overview", "logs", "yaml", "events"] : ["overview", "yaml", "events"];
+  const tabLabel = { overview: t("detail.overview"), yaml: t("detail.yaml"), events: t("detail.events"), logs: t("detail.logs") };
+  return (
+    <>
+      <PageHead title={`${rt.kind}: ${name}`}>
+        <Link className="button" to={base}>
+          {t("action.back")}
+        </Link>
+        <button type="button" className="danger" onClick={() => setDeleting(true)}>
+          {t("action.delete")}
+        </button>
+      </PageHead>
+      <div className="tabs" role="tablist">
+        {tabs.map((k) => (
+          <button key={k} type="button" role="tab" aria-selected={tab === k} onClick={() => setTab(k)}>
+            {tabLabel[k]}
+          </button>
+        ))}
+      </div>
+      {tab === "overview" && (
+        <>
+          <dl className="kv card">
+            <dt>{t("col.namespace")}</dt>
+            <dd>{obj.metadata.namespace ?? "—"}</dd>
+            <dt>{t("col.created")}</dt>
+            <dd>{i18n.date(obj.metadata.creationTimestamp)}</dd>
+            <dt>{t("detail.labels")}</dt>
+            <dd>{Object.entries(obj.metadata.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(", ") || "—"}</dd>
+            {obj.status?.phase && (
+              <>
+                <dt>{t("col.status")}</dt>
+                <dd>{obj.status.phase}</dd>
+              </>
+            )}
+          </dl>
+          {["deployments", "statefulsets"].includes(rt.plural) && <Scale obj={obj} path={path} />}
+          {selector && (
+            <>
+              <h2 className="section">{t("detail.pods")}</h2>
+              <Table<K8sObject> label={t("detail.pods")} rows={pods.items} rowKey={(p) => p.metadata.uid ?? p.metadata.name} columns={podColumns} />
+            </>
+          )}
+          {rt.plural === "pods" && (
+            <>
+              <h2 className="section">{t("detail.containers")}</h2>
+              <Table<{ name: string; image: string; state: string }>
+                label={t("detail.containers")}
+                rows={((obj.spec?.containers ?? []) as { name: string; image: string }[]).map((c) => {
+                  const st = ((obj.status?.containerStatuses ?? []) as { name: string; state?: Record<string, unknown> }[]).find((s) => s.name === c.name);
+                  return { name: c.name, image: c.image, state: Object.keys(st?.state ?? {})[0] ?? "waiting" };
+                })}
+                rowKey={(c) => c.name}
+                columns={[
+                  { title: "col.name", render: (c) => c.name },
+                  { title: "col.images", render: (c) => c.image },
+                  { title: "col.status", render: (c) => c.state },
+                ]}
+              />
+            </>
+          )}
+        </>
+      )}
+      {tab === "yaml" && <Yaml obj={obj} path={path} onSaved={() => undefined} />}
+      {tab === "events" && <Table<K8sObject> label={t("detail.events")} rows={events.items} rowKey={(e) => e.metadata.uid ?? e.metadata.name} columns={eventColumns} />}
+      {tab === "logs" && <PodLogs cluster={cluster} pod={obj} />}
+      <Confirm
+        open={deleting}
+        message={t("confirm.delete", { kind: rt.kind, name })}
+        error={delError}
+        onCancel={() => setDeleting(false)}
+        onConfirm={async () => {
+          try {
+            await api.delete(path);
+            setDeleting(false);
+            navigate(base);
+          } catch (e) {
+            setDelError(e);
+          }
+        }}
+      />
+    </>
+  );
+}

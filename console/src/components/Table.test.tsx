@@ -1,0 +1,44 @@
+import { describe, expect, it } from "vitest";
+import { act } from "react";
+import { createRoot } from "react-dom/client";
+import { Table } from "./Table";
+
+// React's act() needs to know it runs in a test environment.
+(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
+
+describe("Table", () => {
+  it("keeps only a window of a long list in the DOM, and sorts by a column", async () => {
+    const rows = Array.from({ length: 10_000 }, (_, i) => ({ name: `pod-${String(i).padStart(5, "0")}`, n: i }));
+    // jsdom has no layout: give every element a 800×600 viewport for the virtualizer to fill.
+    Object.defineProperty(HTMLElement.prototype, "clientHeight", { configurable: true, get: () => 600 });
+    Object.defineProperty(HTMLElement.prototype, "clientWidth", { configurable: true, get: () => 800 });
+    const host = document.createElement("div");
+    document.body.append(host);
+    const root = createRoot(host);
+    await act(async () => {
+      root.render(
+        <Table
+          label="pods"
+          rows={rows}
+          rowKey={(r) => r.name}
+          columns={[
+            { title: "col.name", render: (r) => r.name, sort: (r) => r.name },
+            { title: "col.count", render: (r) => String(r.n), sort: (r) => r.n },
+          ]}
+        />,
+      );
+    });
+    const table = host.querySelector('[role="table"]');
+    expect(table?.getAttribute("aria-rowcount")).toBe("10001");
+    const bodyRows = () => [...host.querySelectorAll('[role="row"][data-index]')];
+    expect(bodyRows().length).toBeGreaterThan(0);
+    expect(bodyRows().length).toBeLessThan(100);
+    expect(bodyRows()[0].textContent).toContain("pod-00000");
+    const countHeader = host.querySelectorAll('[role="columnheader"] button')[1] as HTMLButtonElement;
+    await act(async () => countHeader.click());
+    await act(async () => countHeader.click());
+    expect(bodyRows()[0].textContent).toContain("pod-09999");
+    expect(host.querySelectorAll('[role="columnheader"]')[1].getAttribute("aria-sort")).toBe("descending");
+    await act(async () => root.unmount());
+  });
+});

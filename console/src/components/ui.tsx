@@ -1,0 +1,88 @@
+import { useEffect, useRef, type ReactNode } from "react";
+import { useI18n } from "../i18n";
+import { ApiError } from "../api/client";
+import { en, type MessageKey } from "../i18n/en";
+
+/** An error shown in place, with the server's own message. */
+export function ErrorBox({ error }: { error: unknown }) {
+  const { t } = useI18n();
+  if (!error) return null;
+  const msg = error instanceof ApiError && error.status === 403 ? `${t("error.forbidden")}\n${error.message}` : (error as Error).message ?? String(error);
+  return (
+    <div className="error" role="alert">
+      {msg}
+    </div>
+  );
+}
+
+/** A modal dialog (native <dialog>: focus is trapped and Escape closes it). */
+export function Dialog({ open, onClose, title, children }: { open: boolean; onClose: () => void; title: string; children: ReactNode }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    const d = ref.current;
+    if (!d) return;
+    if (open && !d.open) d.showModal();
+    if (!open && d.open) d.close();
+  }, [open]);
+  return (
+    <dialog ref={ref} className="dialog" onClose={onClose} aria-label={title}>
+      {open && (
+        <>
+          <h2 className="section">{title}</h2>
+          {children}
+        </>
+      )}
+    </dialog>
+  );
+}
+
+/** Asks before something that cannot be undone. */
+export function Confirm({ open, message, onConfirm, onCancel, error }: { open: boolean; message: string; onConfirm: () => void; onCancel: () => void; error?: unknown }) {
+  const { t } = useI18n();
+  return (
+    <Dialog open={open} onClose={onCancel} title={t("action.confirm")}>
+      <p>{message}</p>
+      <ErrorBox error={error} />
+      <div className="toolbar">
+        <span className="spacer" />
+        <button type="button" onClick={onCancel}>
+          {t("action.cancel")}
+        </button>
+        <button type="button" className="danger" onClick={onConfirm} autoFocus>
+          {t("action.delete")}
+        </button>
+      </div>
+    </Dialog>
+  );
+}
+
+/** A coloured status word. */
+export function Status({ value }: { value: string | undefined }) {
+  const { t } = useI18n();
+  const v = value ?? "Unknown";
+  const key = `phase.${v}` as MessageKey;
+  const label = key in en ? t(key) : v;
+  const cls = /^(Running|Active|Ready|Succeeded|Bound|True|Complete|Available)$/.test(v) ? "ok" : /^(Pending|Terminating|ContainerCreating|Progressing)$/.test(v) ? "warn" : "bad";
+  return (
+    <span className={`badge ${cls}`} data-phase={v}>
+      {label}
+    </span>
+  );
+}
+
+/** A text filter box. */
+export function Filter({ value, onChange }: { value: string; onChange: (v: string) => void }) {
+  const { t } = useI18n();
+  return <input type="search" aria-label={t("list.filter")} placeholder={t("list.filter")} value={value} onChange={(e) => onChange(e.target.value)} />;
+}
+
+/** A page heading and its toolbar. */
+export function PageHead({ title, children }: { title: string; children?: ReactNode }) {
+  return (
+    <div className="toolbar">
+      <h1>{title}</h1>
+      <span className="spacer" />
+      {children}
+    </div>
+  );
+}

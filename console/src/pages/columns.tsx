@@ -1,0 +1,98 @@
+import { Link } from "react-router-dom";
+import type { Column } from "../components/Table";
+import { Status } from "../components/ui";
+import type { K8sObject } from "../api/watch";
+import type { I18n } from "../i18n";
+
+/** A pod's phase as kubectl words it (Terminating while being deleted). */
+export function podPhase(p: K8sObject): string {
+  if (p.metadata.deletionTimestamp) return "Terminating";
+  const waiting = (p.status?.containerStatuses ?? []).map((c: { state?: { waiting?: { reason?: string } } }) => c.state?.waiting?.reason).find(Boolean);
+  return waiting ?? p.status?.phase ?? "Pending";
+}
+
+function readyCount(p: K8sObject): string {
+  const cs = (p.status?.containerStatuses ?? []) as { ready?: boolean }[];
+  const total = (p.spec?.containers ?? []).length;
+  return `${cs.filter((c) => c.ready).length}/${total}`;
+}
+
+/** The columns a list of `plural` shows; `link` gives a row's detail page. */
+export function columnsFor(plural: string, i18n: I18n, link: (o: K8sObject) => string | null, showNamespace: boolean): Column<K8sObject>[] {
+  const name: Column<K8sObject> = {
+    title: "col.name",
+    render: (o) => {
+      const to = link(o);
+      return to ? <Link to={to}>{o.metadata.name}</Link> : o.metadata.name;
+    },
+    sort: (o) => o.metadata.name,
+    width: "minmax(0, 2fr)",
+  };
+  const ns: Column<K8sObject>[] = showNamespace ? [{ title: "col.namespace", render: (o) => o.metadata.namespace ?? "", sort: (o) => o.metadata.namespace ?? "" }] : [];
+  const created: Column<K8sObject> = { title: "col.created", render: (o) => i18n.date(o.metadata.creationTimestamp), sort: (o) => o.metadata.creationTimestamp ?? "" };
+  const replicas: Column<K8sObject> = { title: "col.replicas", render: (o) => `${o.status?.readyReplicas ?? 0}/${o.spec?.replicas ?? 0}` };
+  const images: Column<K8sObject> = { title: "col.images", render: (o) => ((o.spec?.template?.spec?.containers ?? []) as { image: string }[]).map((c) => c.image).join(", ") };
+  switch (plural) {
+    case "pods":
+      return [
+        name,
+        ...ns,
+        { title: "col.status", render: (o) => <Status value={podPhase(o)} />, sort: podPhase },
+        { title: "col.ready", render: readyCount },
+        { title: "col.restarts", render: (o) => String(((o.status?.containerStatuses ?? []) as { restartCount?: number }[]).reduce((a, c) => a + (c.restartCount ?? 0), 0)) },
+        { title: "col.node", render: (o) => o.spec?.nodeName ?? "" },
+        created,
+      ];
+    case "deployments":
+    case "statefulsets":
+      return [name, ...ns, replicas, images, created];
+    case "daemonsets":
+      return [name, ...ns, { title: "col.ready", render: (o) => `${o.status?.numberReady ?? 0}/${o.status?.desiredNumberScheduled ?? 0}` }, images, created];
+    case "jobs":
+      return [name, ...ns, { title: "col.status", render: (o) => <Status value={o.status?.succeeded ? "Complete" : o.status?.failed ? "Failed" : "Running"} /> }, created];
+    case "cronjobs":
+      return [name, ...ns, { title: "col.type", render: (o) => o.spec?.schedule ?? "" }, created];
+    case "services":
+      return [
+        name,
+        ...ns,
+        { title: "col.type", render: (o) => o.spec?.type ?? "" },
+        { title: "col.clusterIP", render: (o) => o.spec?.clusterIP ?? "" },
+        { title: "col.ports", render: (o) => ((o.spec?.ports ?? []) as { port: number; protocol?: string }[]).map((p) => `${p.port}/${p.protocol ?? "TCP"}`).join(", ") },
+        created,
+      ];
+    case "configmaps":
+    case "secrets":
+      return [name, ...ns, { title: "col.keys", render: (o) => String(Object.keys((o.data as object) ?? {}).length) }, created];
+    case "events":
+      return [
+        { title: "col.type", render: (o) => String(o.type ?? ""), width: "90px" },
+        ...ns,
+        { title: "col.reason", render: (o) => String(o.reason ?? ""), sort: (o) => String(o.reason ?? "") },
+        { title: "col.object", render: (o) => `${(o.involvedObject as { kind?: string })?.kind ?? ""}/${(o.involvedObject as { name?: string })?.name ?? ""}` },
+        { title: "col.message", render: (o) => String(o.message ?? ""), width: "minmax(0, 3fr)" },
+        { title: "col.count", render: (o) => String(o.count ?? 1), width: "70px" },
+      ];
+    case "nodes":
+      return [
+        name,
+        { title: "col.status", render: (o) => <Status value={((o.status?.conditions ?? []) as { type: string; status: string }[]).find((c) => c.type === "Ready")?.status === "True" ? "Ready" : "NotReady"} /> },
+        { title: "col.version", render: (o) => o.status?.nodeInfo?.kubeletVersion ?? "" },
+        { title: "col.cpu", render: (o) => o.status?.capacity?.cpu ?? "" },
+        { title: "col.memory", render: (o) => o.status?.capacity?.memory ?? "" },
+        { title: "col.pods", render: (o) => o.status?.capacity?.pods ?? "" },
+        created,
+      ];
+    case "namespaces":
+      return [
+        name,
+        { title: "col.workspace", render: (o) => o.metadata.labels?.["kubesphere.io/workspace"] ?? "—", sort: (o) => o.metadata.labels?.["kubesphere.io/workspace"] ?? "" },
+        { title: "col.status", render: (o) => <Status value={o.status?.phase} /> },
+        created,
+      ];
+    case "customresourcedefinitions":
+      return [name, { title: "col.group", render: (o) => o.spec?.group ?? "" }, { title: "col.kind", render: (o) => o.spec?.names?.kind ?? "" }, { title: "col.scope", render: (o) => o.spec?.scope ?? "" }, created];
+    default:
+      return [name, ...ns, created];
+  }
+}

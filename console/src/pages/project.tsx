@@ -1,0 +1,214 @@
+import { useCallback, useState, type FormEvent } from "react";
+import { Link, Navigate, Route, Routes, useNavigate, useParams } from "react-router-dom";
+import { useI18n } from "../i18n";
+import type { MessageKey } from "../i18n/en";
+import { api } from "../api/client";
+import { useCan } from "../api/hooks";
+import { clusterPath, IAM, resourcePath, resources } from "../api/paths";
+import type { K8sObject } from "../api/watch";
+import { ResourceList } from "../components/ResourceList";
+import { ResourceDetail } from "../components/ResourceDetail";
+import { Members, Roles } from "../components/Members";
+import { ErrorBox, PageHead } from "../components/ui";
+import { YamlCreate } from "../components/YamlCreate";
+import { buildDeployment, buildService, type DeploymentForm, type ServiceForm } from "../state/forms";
+
+const titles: Record<string, MessageKey> = {
+  deployments: "nav.deployments",
+  statefulsets: "nav.statefulsets",
+  daemonsets: "nav.daemonsets",
+  jobs: "nav.jobs",
+  cronjobs: "nav.cronjobs",
+  pods: "nav.pods",
+  services: "nav.services",
+  configmaps: "nav.configmaps",
+  secrets: "nav.secrets",
+};
+
+function List({ cluster, ns }: { cluster: string; ns: string }) {
+  const { t } = useI18n();
+  const { resource = "deployments" } = useParams();
+  const rt = resources[resource];
+  const base = `/clusters/${cluster}/projects/${ns}`;
+  const link = useCallback((o: K8sObject) => `${base}/${resource}/${o.metadata.name}`, [base, resource]);
+  const canCreate = useCan(cluster, { verb: "create", group: rt?.group, resource, namespace: ns });
+  if (!rt || !titles[resource]) return <ErrorBox error={new Error(t("error.notFound"))} />;
+  const form = resource === "deployments" ? "deployment" : resource === "services" ? "service" : null;
+  return (
+    <ResourceList key={resource} cluster={cluster} rt={rt} namespace={ns} title={t(titles[resource])} link={link}>
+      {form && canCreate && (
+        <Link className="button primary" to={`${base}/create/${form}`}>
+          {t(form === "deployment" ? "create.deployment" : "create.service")}
+        </Link>
+      )}
+      {canCreate && (
+        <Link className="button" to={`${base}/create/yaml/${resource}`}>
+          {t("action.create")} (YAML)
+        </Link>
+      )}
+    </ResourceList>
+  );
+}
+
+function Detail({ cluster, ns }: { cluster: string; ns: string }) {
+  const { resource = "", name = "" } = useParams();
+  const rt = resources[resource];
+  const base = `/clusters/${cluster}/projects/${ns}`;
+  const podLink = useCallback((o: K8sObject) => `${base}/pods/${o.metadata.name}`, [base]);
+  if (!rt) return <Navigate to={`${base}/deployments`} replace />;
+  return <ResourceDetail key={`${resource}/${name}`} cluster={cluster} rt={rt} namespace={ns} name={name} base={`${base}/${resource}`} podLink={podLink} />;
+}
+
+function CreateYaml({ cluster, ns }: { cluster: string; ns: string }) {
+  const { resource = "" } = useParams();
+  const rt = resources[resource];
+  const base = `/clusters/${cluster}/projects/${ns}/${resource}`;
+  if (!rt) return <Navigate to={`/clusters/${cluster}/projects/${ns}/deployments`} replace />;
+  return <YamlCreate cluster={cluster} rt={rt} namespace={ns} done={(name) => `${base}/${name}`} />;
+}
+
+function Field({ label, children }: { label: MessageKey; children: React.ReactNode }) {
+  const { t } = useI18n();
+  return (
+    <label>
+      {t(label)}
+      {children}
+    </label>
+  );
+}
+
+function CreateDeployment({ cluster, ns }: { cluster: string; ns: string }) {
+  const { t } = useI18n();
+  const navigate = useNavigate();
+  const [f, setF] = useState<DeploymentForm>({ name: "", image: "nginx:1.27", replicas: 1, ports: "80", env: "", cpuRequest: "100m", memoryRequest: "128Mi", cpuLimit: "", memoryLimit: "" });
+  const [error, setError] = useState<unknown>(null);
+  const set = (k: keyof DeploymentForm) => (e: React.ChangeEvent<HTMLInputElement | HTMLTextAreaElement>) => setF({ ...f, [k]: k === "replicas" ? Number(e.target.value) : e.target.value });
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    try {
+      await api.post(resourcePath(cluster, resources.deployments, ns), buildDeployment(f, ns));
+      navigate(`/clusters/${cluster}/projects/${ns}/deployments/${f.name}`);
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return (
+    <>
+      <PageHead title={t("create.deployment")} />
+      <form className="form card" onSubmit={submit}>
+        <Field label="form.name">
+          <input name="name" required value={f.name} onChange={set("name")} />
+        </Field>
+        <Field label="form.image">
+          <input name="image" required value={f.image} onChange={set("image")} />
+        </Field>
+        <div className="row2">
+          <Field label="form.replicas">
+            <input name="replicas" type="number" min={0} value={f.replicas} onChange={set("replicas")} />
+          </Field>
+          <Field label="form.ports">
+            <input name="ports" value={f.ports} onChange={set("ports")} />
+          </Field>
+        </div>
+        <Field label="form.env">
+          <textarea name="env" value={f.env} onChange={set("env")} />
+        </Field>
+        <div className="row2">
+          <Field label="form.cpuRequest">
+            <input name="cpuRequest" value={f.cpuRequest} onChange={set("cpuRequest")} />
+          </Field>
+          <Field label="form.memoryRequest">
+            <input name="memoryRequest" value={f.memoryRequest} onChange={set("memoryRequest")} />
+          </Field>
+          <Field label="form.cpuLimit">
+            <input name="cpuLimit" value={f.cpuLimit} onChange={set("cpuLimit")} />
+          </Field>
+          <Field label="form.memoryLimit">
+            <input name="memoryLimit" value={f.memoryLimit} onChange={set("memoryLimit")} />
+          </Field>
+        </div>
+        <ErrorBox error={error} />
+        <div className="toolbar">
+          <span className="spacer" />
+          <button type="button" onClick={() => navigate(-1)}>
+            {t("action.cancel")}
+          </button>
+          <button className="primary" type="submit">
+            {t("action.create")}
+          </button>
+        </div>
+      </form>
+    </>
+  );
+}
+
+function CreateService({ cluster, ns }: { cluster: string; ns: string }) {
+  const { t } = useI18n();
+  const navigate = useNavigate();
+  const [f, setF] = useState<ServiceForm>({ name: "", app: "", port: 80, targetPort: 80, type: "ClusterIP" });
+  const [error, setError] = useState<unknown>(null);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    try {
+      await api.post(resourcePath(cluster, resources.services, ns), buildService(f, ns));
+      navigate(`/clusters/${cluster}/projects/${ns}/services/${f.name}`);
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return (
+    <>
+      <PageHead title={t("create.service")} />
+      <form className="form card" onSubmit={submit}>
+        <Field label="form.name">
+          <input name="name" required value={f.name} onChange={(e) => setF({ ...f, name: e.target.value, app: f.app || e.target.value })} />
+        </Field>
+        <Field label="form.selector">
+          <input name="app" required value={f.app} onChange={(e) => setF({ ...f, app: e.target.value })} />
+        </Field>
+        <div className="row2">
+          <Field label="form.servicePort">
+            <input name="port" type="number" value={f.port} onChange={(e) => setF({ ...f, port: Number(e.target.value) })} />
+          </Field>
+          <Field label="form.targetPort">
+            <input name="targetPort" type="number" value={f.targetPort} onChange={(e) => setF({ ...f, targetPort: Number(e.target.value) })} />
+          </Field>
+        </div>
+        <Field label="form.serviceType">
+          <select name="type" value={f.type} onChange={(e) => setF({ ...f, type: e.target.value as ServiceForm["type"] })}>
+            <option>ClusterIP</option>
+            <option>NodePort</option>
+          </select>
+        </Field>
+        <ErrorBox error={error} />
+        <div className="toolbar">
+          <span className="spacer" />
+          <button type="button" onClick={() => navigate(-1)}>
+            {t("action.cancel")}
+          </button>
+          <button className="primary" type="submit">
+            {t("action.create")}
+          </button>
+        </div>
+      </form>
+    </>
+  );
+}
+
+/** Project-level pages. */
+export default function Project() {
+  const { cluster = "host", ns = "" } = useParams();
+  const iam = clusterPath(cluster, IAM);
+  return (
+    <Routes>
+      <Route path="create/deployment" element={<CreateDeployment cluster={cluster} ns={ns} />} />
+      <Route path="create/service" element={<CreateService cluster={cluster} ns={ns} />} />
+      <Route path="create/yaml/:resource" element={<CreateYaml cluster={cluster} ns={ns} />} />
+      <Route path="members" element={<Members path={`${iam}/namespaces/${ns}/namespacemembers`} rolesPath={`${iam}/namespaces/${ns}/roles`} annotation="iam.kubesphere.io/role" />} />
+      <Route path="roles" element={<Roles path={`${iam}/namespaces/${ns}/roles`} />} />
+      <Route path=":resource" element={<List cluster={cluster} ns={ns} />} />
+      <Route path=":resource/:name" element={<Detail cluster={cluster} ns={ns} />} />
+      <Route path="*" element={<Navigate to="deployments" replace />} />
+    </Routes>
+  );
+}

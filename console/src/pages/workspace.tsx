@@ -1,0 +1,138 @@
+import { useState, type FormEvent } from "react";
+import { Link, Navigate, Route, Routes, useParams } from "react-router-dom";
+import { useI18n } from "../i18n";
+import { api } from "../api/client";
+import { useCan, useLoad } from "../api/hooks";
+import { clusterPath, IAM, TENANT } from "../api/paths";
+import type { K8sObject } from "../api/watch";
+import { Table } from "../components/Table";
+import { Dialog, ErrorBox, PageHead, Status } from "../components/ui";
+import { Members, Roles } from "../components/Members";
+import { useApp } from "../state/context";
+
+interface List {
+  items: K8sObject[];
+  totalItems?: number;
+}
+
+function Overview({ ws }: { ws: string }) {
+  const { t, number } = useI18n();
+  const w = useLoad<K8sObject>(`${TENANT}/workspaces/${ws}`);
+  const projects = useLoad<List>(`${TENANT}/workspaces/${ws}/namespaces`);
+  const members = useLoad<List>(`${IAM}/workspaces/${ws}/workspacemembers`);
+  const clusters = useLoad<List>(`${TENANT}/workspaces/${ws}/clusters`);
+  return (
+    <>
+      <PageHead title={`${t("nav.workspace")}: ${ws}`} />
+      <ErrorBox error={w.error} />
+      <div className="cards">
+        <div className="card">
+          <div className="muted">{t("col.manager")}</div>
+          <div className="stat">{w.data?.spec?.manager ?? "—"}</div>
+        </div>
+        <div className="card">
+          <div className="muted">{t("overview.projects")}</div>
+          <div className="stat">{number(projects.data?.items.length ?? 0)}</div>
+        </div>
+        <div className="card">
+          <div className="muted">{t("overview.members")}</div>
+          <div className="stat">{members.data ? number(members.data.items.length) : "—"}</div>
+        </div>
+        <div className="card">
+          <div className="muted">{t("overview.clusters")}</div>
+          <div className="stat">{(clusters.data?.items ?? []).map((c) => c.metadata.name).join(", ") || "—"}</div>
+        </div>
+      </div>
+    </>
+  );
+}
+
+function Projects({ ws }: { ws: string }) {
+  const { t, date } = useI18n();
+  const app = useApp();
+  const placed = useLoad<List>(`${TENANT}/workspaces/${ws}/clusters`);
+  const names = new Set((placed.data?.items ?? []).map((c) => c.metadata.name));
+  // In the console's cluster order (host first); a workspace placed nowhere yet gets the host.
+  const ordered = app.clusters.map((c) => c.name).filter((n) => names.has(n));
+  const choices = ordered.length ? ordered : [app.clusters.find((c) => c.host)?.name ?? "host"];
+  const [cluster, setCluster] = useState("");
+  const current = cluster || choices[0];
+  const projects = useLoad<List>(clusterPath(current, `${TENANT}/workspaces/${ws}/namespaces`));
+  const canCreate = useCan(undefined, { verb: "create", group: "tenant.kubesphere.io", resource: "namespaces", workspace: ws });
+  const [creating, setCreating] = useState(false);
+  const [name, setName] = useState("");
+  const [error, setError] = useState<unknown>(null);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    try {
+      await api.post(clusterPath(current, `${TENANT}/workspaces/${ws}/namespaces`), { apiVersion: "v1", kind: "Namespace", metadata: { name } });
+      setCreating(false);
+      setName("");
+      projects.reload();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return (
+    <>
+      <PageHead title={t("nav.projects")}>
+        <label>
+          {t("top.cluster")}{" "}
+          <select value={current} onChange={(e) => setCluster(e.target.value)}>
+            {choices.map((c) => (
+              <option key={c}>{c}</option>
+            ))}
+          </select>
+        </label>
+        {canCreate && (
+          <button className="primary" type="button" onClick={() => (setError(null), setCreating(true))}>
+            {t("create.project")}
+          </button>
+        )}
+      </PageHead>
+      <ErrorBox error={projects.error} />
+      <Table<K8sObject>
+        label={t("nav.projects")}
+        rows={projects.data?.items ?? []}
+        rowKey={(p) => p.metadata.name}
+        columns={[
+          { title: "col.name", render: (p) => <Link to={`/clusters/${current}/projects/${p.metadata.name}/deployments`}>{p.metadata.name}</Link>, sort: (p) => p.metadata.name },
+          { title: "col.status", render: (p) => <Status value={p.status?.phase} /> },
+          { title: "col.created", render: (p) => date(p.metadata.creationTimestamp) },
+        ]}
+      />
+      <Dialog open={creating} onClose={() => setCreating(false)} title={t("create.project")}>
+        <form className="form" onSubmit={submit}>
+          <label>
+            {t("form.name")}
+            <input name="name" required pattern="[a-z0-9]([-a-z0-9]*[a-z0-9])?" value={name} onChange={(e) => setName(e.target.value)} />
+          </label>
+          <ErrorBox error={error} />
+          <div className="toolbar">
+            <span className="spacer" />
+            <button type="button" onClick={() => setCreating(false)}>
+              {t("action.cancel")}
+            </button>
+            <button className="primary" type="submit">
+              {t("action.create")}
+            </button>
+          </div>
+        </form>
+      </Dialog>
+    </>
+  );
+}
+
+/** Workspace-level pages. */
+export default function Workspace() {
+  const { ws = "" } = useParams();
+  return (
+    <Routes>
+      <Route path="overview" element={<Overview ws={ws} />} />
+      <Route path="projects" element={<Projects ws={ws} />} />
+      <Route path="members" element={<Members path={`${IAM}/workspaces/${ws}/workspacemembers`} rolesPath={`${IAM}/workspaces/${ws}/workspaceroles`} annotation="iam.kubesphere.io/workspacerole" />} />
+      <Route path="roles" element={<Roles path={`${IAM}/workspaces/${ws}/workspaceroles`} />} />
+      <Route path="*" element={<Navigate to="overview" replace />} />
+    </Routes>
+  );
+}

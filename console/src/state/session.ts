@@ -1,0 +1,76 @@
+// Session state as plain functions over the client (unit tested), used by the React provider.
+
+import { api, ApiError, type Client } from "../api/client";
+import { IAM } from "../api/paths";
+import type { K8sObject } from "../api/watch";
+
+/** The logged-in user as the console needs it. */
+export interface SessionUser {
+  name: string;
+  lang?: string;
+  globalRole?: string;
+  mustChangePassword: boolean;
+}
+
+/** Why a login failed, for the page to word it. */
+export type LoginFailure = "locked" | "invalid" | "other";
+
+export class LoginError extends Error {
+  constructor(public failure: LoginFailure, message: string) {
+    super(message);
+  }
+}
+
+export function toSessionUser(u: K8sObject): SessionUser {
+  return {
+    name: u.metadata.name,
+    lang: u.spec?.lang,
+    globalRole: u.metadata.annotations?.["iam.kubesphere.io/globalrole"],
+    mustChangePassword: !!u.status?.passwordChangeRequired || u.metadata.annotations?.["iam.kubesphere.io/uninitialized"] === "true",
+  };
+}
+
+/** The current session's user, or null when there is none. */
+export async function loadSession(client: Client = api): Promise<SessionUser | null> {
+  try {
+    const s = await client.get<{ username: string }>("/console/session");
+    const u = await client.get<K8sObject>(`${IAM}/users/${encodeURIComponent(s.username)}`);
+    return toSessionUser(u);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) return null;
+    throw e;
+  }
+}
+
+/** Logs in with a password (the server sets the session cookies). */
+export async function login(username: string, password: string, client: Client = api): Promise<SessionUser> {
+  try {
+    await client.post("/console/session", { username, password });
+  } catch (e) {
+    if (e instanceof ApiError) {
+      const body = e.body as { locked?: boolean } | null;
+      if (e.status === 429 || body?.locked) throw new LoginError("locked", e.message);
+      if (e.status === 401 || e.status === 400) throw new LoginError("invalid", e.message);
+    }
+    throw new LoginError("other", (e as Error).message);
+  }
+  const user = await loadSession(client);
+  if (!user) throw new LoginError("other", "no session after login");
+  return user;
+}
+
+/** Changes the password, then logs in again (a password change revokes every session). */
+export async function changePassword(user: string, current: string, next: string, client: Client = api): Promise<SessionUser> {
+  await client.put(`${IAM}/users/${encodeURIComponent(user)}/password`, { currentPassword: current, password: next });
+  return login(user, next, client);
+}
+
+/** Ends the session. */
+export async function logout(client: Client = api): Promise<void> {
+  await client.delete("/console/session").catch(() => undefined);
+}
+
+/** Saves the user's language in `spec.lang`. */
+export async function saveLang(user: string, lang: string, client: Client = api): Promise<void> {
+  await client.patch(`${IAM}/users/${encodeURIComponent(user)}`, { spec: { lang } });
+}

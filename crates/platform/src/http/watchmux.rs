@@ -1,0 +1,276 @@
+//! `GET /console/watch`: many watches over one WebSocket, so a console tab holds one connection
+//! however many live lists it shows.
+//!
+//! The client sends `{"id": 1, "path": "/api/v1/namespaces/a/pods", "query": "labelSelector=…&resourceVersion=42"}`
+//! to start a watch and `{"id": 1, "close": true}` to stop it. Each watch is an ordinary GET
+//! through the platform's own router, carrying the upgrade request's credentials, so it is
+//! authenticated, authorized and proxied exactly as a direct watch would be. The server answers
+//! `{"id": 1, "event": <watch event>}` per event, `{"id": 1, "end": true}` when the stream
+//! ends and `{"id": 1, "error": {"code": 403, "status": <Status>}}` when it is refused.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Extension;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::response::{IntoResponse, Response};
+use futures::{SinkExt, StreamExt};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, header};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tower::ServiceExt;
+
+use super::ApiError;
+
+/// The router the watches go through (the platform's own, without this endpoint's layer).
+#[derive(Clone)]
+pub struct Inner(pub Router);
+
+/// Most watches one connection may hold at once.
+const MAX_WATCHES: usize = 64;
+/// Largest error body passed back to the client.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+#[derive(Debug, Deserialize)]
+struct Command {
+    id: u64,
+    #[serde(default)]
+    path: String,
+    #[serde(default)]
+    query: String,
+    #[serde(default)]
+    close: bool,
+}
+
+/// Whether a browser's `Origin` is this server (a page of another site cannot open the socket
+/// with the user's cookies). Non-browser clients send no `Origin`.
+pub fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let origin_host = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .unwrap_or_default();
+    !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
+}
+
+/// Whether `path` is something one may watch through the multiplexer.
+pub fn watchable(path: &str) -> bool {
+    (path.starts_with("/api/") || path.starts_with("/apis/") || path.starts_with("/clusters/"))
+        && !path.contains("..")
+        && !path.contains('?')
+}
+
+/// `GET /console/watch` (WebSocket upgrade).
+pub async fn upgrade(
+    Extension(inner): Extension<Inner>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if !same_origin(&headers) {
+        return ApiError::forbidden("watch connections must come from the console's own origin")
+            .into_response();
+    }
+    let creds: Vec<(HeaderName, HeaderValue)> = headers
+        .iter()
+        .filter(|(k, _)| **k == header::COOKIE || **k == header::AUTHORIZATION)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    ws.on_upgrade(move |socket| run(socket, inner.0, creds))
+}
+
+async fn run(socket: WebSocket, router: Router, creds: Vec<(HeaderName, HeaderValue)>) {
+    let (mut sink, mut stream) = socket.split();
+    let (tx, mut rx) = mpsc::channel::<String>(256);
+    let writer = tokio::spawn(async move {
+        while let Some(text) = rx.recv().await {
+            if sink.send(Message::Text(text.into())).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut watches: HashMap<u64, JoinHandle<()>> = HashMap::new();
+    while let Some(Ok(msg)) = stream.next().await {
+        let text = match msg {
+            Message::Text(t) => t,
+            Message::Close(_) => break,
+            _ => continue,
+        };
+        watches.retain(|_, h| !h.is_finished());
+        let cmd: Command = match serde_json::from_str(&text) {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = tx
+                    .send(
+                        json!({"error": {"code": 400, "message": format!("bad command: {e}")}})
+                            .to_string(),
+                    )
+                    .await;
+                continue;
+            }
+        };
+        if let Some(h) = watches.remove(&cmd.id) {
+            h.abort();
+        }
+        if cmd.close {
+            continue;
+        }
+        if watches.len() >= MAX_WATCHES {
+            let _ = tx
+                .send(error_frame(
+                    cmd.id,
+                    429,
+                    json!({"message": "too many watches on one connection"}),
+                ))
+                .await;
+            continue;
+        }
+        let task = tokio::spawn(watch(
+            router.clone(),
+            creds.clone(),
+            cmd.id,
+            cmd.path,
+            cmd.query,
+            tx.clone(),
+        ));
+        watches.insert(cmd.id, task);
+    }
+    for (_, h) in watches {
+        h.abort();
+    }
+    drop(tx);
+    let _ = writer.await;
+}
+
+fn error_frame(id: u64, code: u16, status: Value) -> String {
+    json!({"id": id, "error": {"code": code, "status": status}}).to_string()
+}
+
+/// The query with `watch=1` forced (a list would not stream).
+fn watch_query(query: &str) -> String {
+    let mut q: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .filter(|(k, _)| k != "watch")
+        .collect();
+    q.push(("watch".into(), "1".into()));
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(q)
+        .finish()
+}
+
+async fn watch(
+    router: Router,
+    creds: Vec<(HeaderName, HeaderValue)>,
+    id: u64,
+    path: String,
+    query: String,
+    tx: mpsc::Sender<String>,
+) {
+    if !watchable(&path) {
+        let _ = tx
+            .send(error_frame(
+                id,
+                400,
+                json!({"message": "only /api, /apis and /clusters paths can be watched"}),
+            ))
+            .await;
+        return;
+    }
+    let mut req = match Request::get(format!("{path}?{}", watch_query(&query))).body(Body::empty())
+    {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = tx
+                .send(error_frame(id, 400, json!({"message": e.to_string()})))
+                .await;
+            return;
+        }
+    };
+    for (k, v) in creds {
+        req.headers_mut().append(k, v);
+    }
+    let resp = match router.oneshot(req).await {
+        Ok(r) => r,
+        Err(never) => match never {},
+    };
+    let status = resp.status();
+    if !status.is_success() {
+        let body = axum::body::to_bytes(resp.into_body(), MAX_ERROR_BODY)
+            .await
+            .unwrap_or_default();
+        let status_obj = serde_json::from_slice::<Value>(&body)
+            .unwrap_or_else(|_| json!({"message": String::from_utf8_lossy(&body)}));
+        let _ = tx.send(error_frame(id, status.as_u16(), status_obj)).await;
+        return;
+    }
+    let mut body = resp.into_body().into_data_stream();
+    let mut pending: Vec<u8> = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let Ok(chunk) = chunk else { break };
+        pending.extend_from_slice(&chunk);
+        while let Some(nl) = pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=nl).collect();
+            let Ok(event) = serde_json::from_slice::<Value>(&line) else {
+                continue;
+            };
+            if tx
+                .send(json!({"id": id, "event": event}).to_string())
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+    let _ = tx.send(json!({"id": id, "end": true}).to_string()).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_must_match_the_host() {
+        let mut h = HeaderMap::new();
+        assert!(same_origin(&h), "no Origin: not a browser");
+        h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:3000"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://127.0.0.1:3000"),
+        );
+        assert!(same_origin(&h));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://evil.example"),
+        );
+        assert!(!same_origin(&h));
+        h.insert(header::ORIGIN, HeaderValue::from_static("null"));
+        assert!(!same_origin(&h));
+    }
+
+    #[test]
+    fn only_resource_paths_are_watchable() {
+        assert!(watchable("/api/v1/pods"));
+        assert!(watchable("/clusters/m1/apis/apps/v1/deployments"));
+        assert!(!watchable("/kapis/iam.kubesphere.io/v1beta1/users"));
+        assert!(!watchable("/console/watch"));
+        assert!(!watchable("/api/v1/../../oauth/token"));
+    }
+
+    #[test]
+    fn watch_is_forced_in_the_query() {
+        assert_eq!(
+            watch_query("labelSelector=app%3Dweb&watch=0"),
+            "labelSelector=app%3Dweb&watch=1"
+        );
+        assert_eq!(watch_query(""), "watch=1");
+    }
+}

@@ -1,0 +1,362 @@
+//! The console's address space and its cookie sessions (HttpOnly token, double-submit CSRF).
+
+use crate::common::*;
+use reqwest::{Method, StatusCode, header};
+use serde_json::{Value, json};
+
+/// The `name=value` part of the `Set-Cookie` for `name`, and the whole header.
+fn set_cookie(r: &reqwest::Response, name: &str) -> Option<(String, String)> {
+    r.headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| {
+            let pair = v.split(';').next().unwrap_or_default().to_string();
+            let value = pair.split_once('=').map(|p| p.1).unwrap_or_default();
+            (value.to_string(), v.to_string())
+        })
+}
+
+struct Session {
+    token: String,
+    refresh: String,
+    csrf: String,
+}
+
+impl Session {
+    fn cookie(&self) -> String {
+        format!(
+            "orrery_token={}; orrery_csrf={}; orrery_refresh={}",
+            self.token, self.csrf, self.refresh
+        )
+    }
+}
+
+async fn login(c: &Client, user: &str, pw: &str) -> (reqwest::Response, Option<Session>) {
+    let r = c
+        .inner
+        .post(format!("{}/console/session", c.base))
+        .json(&json!({"username": user, "password": pw}))
+        .send()
+        .await
+        .expect("send");
+    let s = match (
+        set_cookie(&r, "orrery_token"),
+        set_cookie(&r, "orrery_refresh"),
+        set_cookie(&r, "orrery_csrf"),
+    ) {
+        (Some(t), Some(f), Some(x)) => Some(Session {
+            token: t.0,
+            refresh: f.0,
+            csrf: x.0,
+        }),
+        _ => None,
+    };
+    (r, s)
+}
+
+async fn send(
+    c: &Client,
+    method: Method,
+    path: &str,
+    cookie: &str,
+    csrf: Option<&str>,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let mut req = c
+        .inner
+        .request(method, format!("{}{path}", c.base))
+        .header(header::COOKIE, cookie);
+    if let Some(x) = csrf {
+        req = req.header("X-CSRF-Token", x);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    req.send().await.expect("send")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_sessions_use_http_only_cookies_with_csrf() {
+    let env = Env::start().await;
+    let c = &env.http;
+    let (r, s) = login(c, "admin", ADMIN_PW).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let (_, token_header) = set_cookie(&r, "orrery_token").expect("token cookie");
+    assert!(token_header.contains("HttpOnly") && token_header.contains("SameSite=Strict"));
+    let (_, csrf_header) = set_cookie(&r, "orrery_csrf").expect("csrf cookie");
+    assert!(!csrf_header.contains("HttpOnly"));
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["username"], "admin");
+    assert!(
+        body.get("access_token").is_none(),
+        "the token stays in the cookie"
+    );
+    let s = s.expect("cookies");
+
+    // Reads work with the cookie alone; the session says whose it is.
+    let r = send(c, Method::GET, "/console/session", &s.cookie(), None, None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.expect("json")["username"], "admin");
+    let r = send(
+        c,
+        Method::GET,
+        &format!("{IAM}/users"),
+        &s.cookie(),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // Writes need the CSRF header matching the cookie.
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "csrf"}});
+    let path = "/api/v1/namespaces/default/configmaps";
+    for bad in [None, Some("not-the-token")] {
+        let r = send(c, Method::POST, path, &s.cookie(), bad, Some(cm.clone())).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "csrf {bad:?}");
+    }
+    let r = send(c, Method::POST, path, &s.cookie(), Some(&s.csrf), Some(cm)).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+
+    // Refresh rotates the cookies; the old refresh token is spent.
+    let r = send(
+        c,
+        Method::POST,
+        "/console/session/refresh",
+        &s.cookie(),
+        Some(&s.csrf),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let fresh = Session {
+        token: set_cookie(&r, "orrery_token").expect("token").0,
+        refresh: set_cookie(&r, "orrery_refresh").expect("refresh").0,
+        csrf: set_cookie(&r, "orrery_csrf").expect("csrf").0,
+    };
+    let r = send(
+        c,
+        Method::POST,
+        "/console/session/refresh",
+        &s.cookie(),
+        Some(&s.csrf),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    // Logout needs the CSRF header too, then the cookie no longer authenticates.
+    let r = send(
+        c,
+        Method::DELETE,
+        "/console/session",
+        &fresh.cookie(),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = send(
+        c,
+        Method::DELETE,
+        "/console/session",
+        &fresh.cookie(),
+        Some(&fresh.csrf),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        set_cookie(&r, "orrery_token")
+            .is_some_and(|(v, h)| v.is_empty() && h.contains("Max-Age=0"))
+    );
+    let r = send(
+        c,
+        Method::GET,
+        &format!("{IAM}/users"),
+        &fresh.cookie(),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_login_failures_and_address_space() {
+    let env = Env::start_with(|c| c.lockout_threshold = 2).await;
+    let c = &env.http;
+    let (r, s) = login(c, "admin", "WrongPassw0rd").await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(s.is_none());
+    let (r, _) = login(c, "admin", "WrongPassw0rd").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.json::<Value>().await.expect("json")["locked"], true);
+    // A form post (what another site could make a browser send) is refused.
+    let r = c
+        .inner
+        .post(format!("{}/console/session", c.base))
+        .form(&[("username", "admin"), ("password", ADMIN_PW)])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+
+    // `/` leads to the console; its pages never shadow an API prefix.
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let r = plain
+        .get(format!("{}/", c.base))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert_eq!(r.headers()[header::LOCATION], "/console/");
+    for page in ["/console/", "/console/clusters/host/overview"] {
+        let r = plain
+            .get(format!("{}{page}", c.base))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), StatusCode::OK, "{page}");
+        assert!(
+            r.headers()[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap_or_default()
+                .starts_with("text/html")
+        );
+    }
+    let r = plain
+        .get(format!("{}/console/assets/missing-0000.js", c.base))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = plain
+        .get(format!("{}/api/v1/namespaces", c.base))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+mod mux {
+    use super::*;
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    type Socket = tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >;
+
+    async fn connect(base: &str, cookie: &str, origin: Option<&str>) -> Result<Socket, String> {
+        let url = format!("{}/console/watch", base.replacen("http", "ws", 1));
+        let mut req = url.into_client_request().map_err(|e| e.to_string())?;
+        req.headers_mut()
+            .insert("Cookie", cookie.parse().map_err(|_| "cookie")?);
+        if let Some(o) = origin {
+            req.headers_mut()
+                .insert("Origin", o.parse().map_err(|_| "origin")?);
+        }
+        tokio_tungstenite::connect_async(req)
+            .await
+            .map(|(s, _)| s)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The next frame about watch `id` (bounded: the test's own timeout applies).
+    async fn next_for(ws: &mut Socket, id: u64) -> Value {
+        let wait = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            while let Some(Ok(m)) = ws.next().await {
+                if let Message::Text(t) = m {
+                    let v: Value = serde_json::from_str(&t).expect("json frame");
+                    if v["id"] == id {
+                        return v;
+                    }
+                }
+            }
+            Value::Null
+        });
+        wait.await.expect("a frame in time")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn many_watches_share_one_socket_with_the_callers_rights() {
+        let env = Env::start().await;
+        let c = &env.http;
+        let admin = env.admin().await;
+        create_user(c, &admin, "plain").await;
+        let (_, s) = login(c, "admin", ADMIN_PW).await;
+        let s = s.expect("cookies");
+        let mut ws = connect(&c.base, &s.cookie(), Some(&c.base))
+            .await
+            .expect("connect");
+        let sub = |id: u64, path: &str, query: &str| {
+            Message::Text(
+                json!({"id": id, "path": path, "query": query})
+                    .to_string()
+                    .into(),
+            )
+        };
+        ws.send(sub(
+            1,
+            "/api/v1/namespaces/default/configmaps",
+            "resourceVersion=0",
+        ))
+        .await
+        .expect("send");
+        ws.send(sub(
+            2,
+            "/api/v1/namespaces",
+            "fieldSelector=metadata.name%3Ddefault",
+        ))
+        .await
+        .expect("send");
+        let ns = next_for(&mut ws, 2).await;
+        assert_eq!(ns["event"]["type"], "ADDED");
+        assert_eq!(ns["event"]["object"]["metadata"]["name"], "default");
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "muxed"}});
+        c.ok(
+            Method::POST,
+            "/api/v1/namespaces/default/configmaps",
+            &admin,
+            Some(cm),
+        )
+        .await;
+        loop {
+            let f = next_for(&mut ws, 1).await;
+            if f["event"]["object"]["metadata"]["name"] == "muxed" {
+                assert_eq!(f["event"]["type"], "ADDED");
+                break;
+            }
+        }
+        // Paths outside the resource APIs are refused.
+        ws.send(sub(3, "/kapis/iam.kubesphere.io/v1beta1/users", ""))
+            .await
+            .expect("send");
+        assert_eq!(next_for(&mut ws, 3).await["error"]["code"], 400);
+
+        // Another user's socket gets that user's answers.
+        let (_, p) = login(c, "plain", USER_PW).await;
+        let p = p.expect("cookies");
+        let mut pws = connect(&c.base, &p.cookie(), None).await.expect("connect");
+        pws.send(sub(7, "/api/v1/namespaces/kube-system/secrets", ""))
+            .await
+            .expect("send");
+        let denied = next_for(&mut pws, 7).await;
+        assert_eq!(denied["error"]["code"], 403, "{denied}");
+        assert_eq!(denied["error"]["status"]["reason"], "Forbidden");
+
+        // A page of another site cannot open the socket with the user's cookies.
+        let err = connect(&c.base, &s.cookie(), Some("https://evil.example"))
+            .await
+            .err()
+            .unwrap_or_default();
+        assert!(err.contains("403"), "{err}");
+    }
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The console's commands. `scripts/console.sh build` installs the npm dependencies (only when
+# package-lock.json changed since the last install) and builds console/dist, which the binary
+# embeds. `test`: type check, lint, unit tests (Vitest), build, initial-JS size budget.
+# `e2e`: the browser end-to-end test (needs a built `orrery` binary, ORRERY_BIN or
+# target/debug/orrery, and /usr/bin/chromium).
+set -euo pipefail
+cd "$(dirname "$0")/../console"
+
+install() {
+  # npm ci wipes node_modules; skip it when the installed tree matches the lock file.
+  local stamp=node_modules/.package-lock.sha256
+  local want
+  want=$(sha256sum package-lock.json | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    return
+  fi
+  nice -n 10 npm ci --no-audit --no-fund
+  echo "$want" >"$stamp"
+}
+
+build() {
+  install
+  nice -n 10 npm run build
+}
+
+case "${1:-build}" in
+  install) install ;;
+  build) build ;;
+  test)
+    install
+    nice -n 10 npm run typecheck
+    nice -n 10 npm run lint
+    nice -n 10 npm test
+    nice -n 10 npm run build
+    npm run size
+    ;;
+  e2e)
+    install
+    [ -f dist/index.html ] || build
+    nice -n 10 npm run e2e
+    ;;
+  *)
+    echo "usage: scripts/console.sh [install|build|test|e2e]" >&2
+    exit 2
+    ;;
+esac
