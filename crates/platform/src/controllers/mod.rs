@@ -43,6 +43,9 @@ pub async fn run(
             if let Err(e) = tenancy::reconcile(&s.client, &s.caches).await {
                 tracing::warn!(error = %e, "tenancy");
             }
+            if let Err(e) = crate::clusters::controller::reconcile(&s.client, &s.caches).await {
+                tracing::warn!(error = %e, "clusters");
+            }
             if let Err(e) = users::reconcile(
                 &s.client,
                 &s.caches,
