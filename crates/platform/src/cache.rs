@@ -397,7 +397,7 @@ impl Caches {
 
     /// The caches kept for a member cluster: what authorization reads about a cluster
     /// (namespaces with their workspace label, iam Roles, RoleBindings, ClusterRoles and
-    /// ClusterRoleBindings).
+    /// ClusterRoleBindings) and the Workspaces placed there.
     pub fn member_set(&self) -> Vec<Arc<Cache>> {
         vec![
             self.namespaces.clone(),
@@ -405,6 +405,7 @@ impl Caches {
             self.role_bindings.clone(),
             self.cluster_roles.clone(),
             self.cluster_role_bindings.clone(),
+            self.workspaces.clone(),
         ]
     }
 

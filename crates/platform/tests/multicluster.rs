@@ -242,8 +242,75 @@ async fn members_join_and_serve_through_the_proxy() {
     }
 
     // Projects per cluster, in workspaces of the host.
-    create_workspace(c, &admin, "a", "alice").await;
-    create_workspace(c, &admin, "b", "bob").await;
+    // Workspace a is placed on both members by name, b on the clusters labelled env=prod (m2).
+    let kube = env.kube().await;
+    platform::hostapi::merge_patch(
+        &kube,
+        platform::kinds::Kind::Cluster,
+        None,
+        "m2",
+        json!({"metadata": {"labels": {"env": "prod"}}}),
+    )
+    .await
+    .expect("label m2");
+    let placed = |clusters: &[&str]| json!({"clusters": clusters.iter().map(|c| json!({"name": c})).collect::<Vec<_>>()});
+    for (ws, manager, placement) in [
+        ("a", "alice", placed(&["host", "m1", "m2"])),
+        (
+            "b",
+            "bob",
+            json!({"clusterSelector": {"matchLabels": {"env": "prod"}}}),
+        ),
+    ] {
+        let t = json!({"apiVersion": "tenant.kubesphere.io/v1beta1", "kind": "WorkspaceTemplate",
+            "metadata": {"name": ws},
+            "spec": {"template": {"spec": {"manager": manager}}, "placement": placement}});
+        c.ok(
+            Method::POST,
+            &format!("{TENANT}/workspacetemplates"),
+            &admin,
+            Some(t),
+        )
+        .await;
+    }
+    let ws_path = |cluster: &str, ws: &str| {
+        format!("/clusters/{cluster}/apis/tenant.kubesphere.io/v1beta1/workspaces/{ws}")
+    };
+    for (cluster, ws) in [("m1", "a"), ("m2", "a"), ("m2", "b")] {
+        let v = eventually(
+            c,
+            Method::GET,
+            &ws_path(cluster, ws),
+            &admin,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(
+            v["spec"]["manager"],
+            if ws == "a" { "alice" } else { "bob" }
+        );
+    }
+    let (s, _) = c.get(&ws_path("m1", "b"), &admin).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let v = c
+        .ok(
+            Method::GET,
+            &format!("{TENANT}/workspaces/a/clusters"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(names(&v), ["host", "m1", "m2"]);
+    let v = c
+        .ok(
+            Method::GET,
+            &format!("{TENANT}/workspaces/b/clusters"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(names(&v), ["m2"]);
     for (cluster, ns, ws) in [
         ("m1", "a-m1", "a"),
         ("m2", "a-m2", "a"),
@@ -379,6 +446,83 @@ async fn members_join_and_serve_through_the_proxy() {
     })
     .await;
     assert_eq!(found, Ok(true), "watch stream: {seen}");
+
+    // Projects are created in a chosen cluster of the workspace.
+    let projects = |cluster: &str, ws: &str| {
+        format!("/clusters/{cluster}/kapis/tenant.kubesphere.io/v1beta1/workspaces/{ws}/namespaces")
+    };
+    let (s, v) = c
+        .post(
+            &projects("m1", "a"),
+            &alice,
+            json!({"metadata": {"name": "a-m1-dev"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["metadata"]["labels"]["kubesphere.io/workspace"], "a");
+    let (s, v) = c
+        .get("/clusters/m1/apis/iam.kubesphere.io/v1beta1/namespaces/a-m1-dev/rolebindings/alice-admin", &admin)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, _) = c.get("/api/v1/namespaces/a-m1-dev", &admin).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "the project is in m1 only");
+    let v = c.ok(Method::GET, &projects("m1", "a"), &alice, None).await;
+    assert_eq!(names(&v), ["a-m1", "a-m1-dev"]);
+    let (s, v) = c
+        .post(
+            &projects("m1", "b"),
+            &admin,
+            json!({"metadata": {"name": "b-m1"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "b is not placed on m1: {v}");
+    let (s, _) = c
+        .post(
+            &projects("m2", "a"),
+            &bob,
+            json!({"metadata": {"name": "bob-in-a"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    eventually(
+        c,
+        Method::GET,
+        "/clusters/m2/api/v1/namespaces/a-m2/configmaps",
+        &alice,
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    // Taking m2 out of a's placement removes a's Workspace there and its projects leave it.
+    let t = json!({"spec": {"template": {"spec": {"manager": "alice"}}, "placement": placed(&["host", "m1"])}});
+    c.ok(
+        Method::PUT,
+        &format!("{TENANT}/workspacetemplates/a"),
+        &admin,
+        Some(t),
+    )
+    .await;
+    eventually(
+        c,
+        Method::GET,
+        &ws_path("m2", "a"),
+        &admin,
+        None,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    let (s, _) = c.get(&ws_path("m1", "a"), &admin).await;
+    assert_eq!(s, StatusCode::OK);
+    eventually(
+        c,
+        Method::GET,
+        "/clusters/m2/api/v1/namespaces/a-m2/configmaps",
+        &alice,
+        None,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
     drop((m1, m2));
 }
 

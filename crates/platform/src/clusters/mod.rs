@@ -7,6 +7,7 @@
 
 pub mod connect;
 pub mod controller;
+pub mod placement;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -182,6 +183,16 @@ impl Members {
             .collect();
         v.sort();
         v
+    }
+
+    /// Every connected cluster.
+    pub fn all(&self) -> Vec<Arc<Member>> {
+        self.map
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
     }
 
     fn insert(&self, m: Arc<Member>) -> Option<Arc<Member>> {

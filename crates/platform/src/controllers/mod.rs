@@ -46,6 +46,9 @@ pub async fn run(
             if let Err(e) = crate::clusters::controller::reconcile(&s.client, &s.caches).await {
                 tracing::warn!(error = %e, "clusters");
             }
+            if let Err(e) = crate::clusters::placement::reconcile(&s.caches, &s.clusters).await {
+                tracing::warn!(error = %e, "workspace placement");
+            }
             if let Err(e) = users::reconcile(
                 &s.client,
                 &s.caches,

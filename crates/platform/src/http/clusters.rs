@@ -267,14 +267,17 @@ pub async fn proxy(
         return ApiError::not_found("path", &full).into_response();
     };
     let rest = rest.to_string();
-    if rest.starts_with("/kapis/") {
-        return ApiError::not_found("path", &full).into_response();
-    }
     let (parts, body) = req.into_parts();
     let body = match proxy::read_body(body).await {
         Ok(b) => b,
         Err(r) => return r,
     };
+    if rest.starts_with("/kapis/") {
+        return match member_kapis(&state, &caller, &member, &parts.method, &body).await {
+            Ok(v) => v.into_response(),
+            Err(e) => e.into_response(),
+        };
+    }
     if let Some(answer) = proxy::self_review(&member.authz, &caller, &parts, &body).await {
         return answer;
     }
@@ -294,4 +297,67 @@ pub async fn proxy(
         &what,
     )
     .await
+}
+
+/// The platform API about one cluster: `…/workspaces/{ws}/namespaces` lists and creates the
+/// workspace's projects in that cluster (the workspace must be placed there).
+async fn member_kapis(
+    state: &AppState,
+    caller: &Caller,
+    member: &Member,
+    method: &http::Method,
+    body: &[u8],
+) -> ApiResult<Response> {
+    let info = &caller.info;
+    let projects = info.api_group == "tenant.kubesphere.io"
+        && info.resource == "namespaces"
+        && !info.workspace.is_empty()
+        && info.name.is_empty()
+        && info.namespace.is_empty();
+    if !projects {
+        return Err(ApiError::not_found("path", &info.path));
+    }
+    let ws = info.workspace.as_str();
+    let template = state
+        .caches
+        .workspace_templates
+        .get(ws)
+        .ok_or_else(|| ApiError::not_found("workspaces", ws))?;
+    let placed = crate::clusters::placement::placed_clusters(
+        &template.obj,
+        &state.caches.clusters,
+        &state.clusters.settings.host_name,
+    );
+    if !placed.contains(&member.name) {
+        return Err(ApiError::bad_request(format!(
+            "workspace {ws} is not placed on cluster {}",
+            member.name
+        )));
+    }
+    if method == http::Method::POST {
+        let created = super::tenant::create_project_in(
+            &member.client,
+            &member.caches,
+            ws,
+            &caller.user.name,
+            body,
+        )
+        .await?;
+        return Ok((http::StatusCode::OK, Json(created)).into_response());
+    }
+    if method != http::Method::GET {
+        return Err(ApiError {
+            code: http::StatusCode::METHOD_NOT_ALLOWED,
+            reason: "MethodNotAllowed",
+            message: format!("{method} is not supported here"),
+        });
+    }
+    let all = member.caches.namespaces.by_index(&format!("ws:{ws}"));
+    let mine = member.authz.member_namespaces(&caller.user);
+    let items: Vec<Value> = all
+        .iter()
+        .filter(|e| caller.grant == super::Grant::Full || mine.iter().any(|m| m == e.name()))
+        .map(|e| e.obj.clone())
+        .collect();
+    Ok(Json(json!({"totalItems": items.len(), "items": items})).into_response())
 }
