@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use common::kubectl::{kubectl, out};
 use common::process::OrreryCluster;
 use common::*;
 use platform::PlatformConfig;
@@ -415,6 +416,74 @@ async fn members_join_and_serve_through_the_proxy() {
     assert_eq!(v["status"]["allowed"], true, "{v}");
     let (_, v) = c.post(&format!("/clusters/m2{ssar}"), &carol, review).await;
     assert_eq!(v["status"]["allowed"], false, "{v}");
+
+    // kubectl through the platform with a downloaded kubeconfig: one context per cluster.
+    let r = c
+        .inner
+        .get(format!(
+            "{}/kapis/resources.kubesphere.io/v1alpha2/users/alice/kubeconfig",
+            c.base
+        ))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .expect("kubeconfig");
+    let kc = dir.path().join("alice.kubeconfig");
+    std::fs::write(&kc, r.text().await.expect("text")).expect("write");
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).expect("home");
+    let (kc2, home2) = (kc.clone(), home.clone());
+    let runs = tokio::task::spawn_blocking(move || {
+        let run = |args: &[&str]| kubectl(&kc2, &home2, args);
+        vec![
+            run(&["config", "get-contexts", "-o", "name"]),
+            run(&["--context", "alice@m1", "get", "configmaps", "-n", "a-m1"]),
+            run(&["--context", "alice@m2", "get", "configmaps", "-n", "b-m2"]),
+            run(&[
+                "--context",
+                "alice@m1",
+                "auth",
+                "can-i",
+                "create",
+                "configmaps",
+                "-n",
+                "a-m1",
+            ]),
+            run(&[
+                "--context",
+                "alice@m1",
+                "create",
+                "configmap",
+                "from-kubectl",
+                "-n",
+                "a-m1",
+            ]),
+        ]
+    })
+    .await
+    .expect("kubectl");
+    let contexts = out(&runs[0]);
+    for ctx in ["alice@orrery", "alice@m1", "alice@m2"] {
+        assert!(contexts.contains(ctx), "{contexts}");
+    }
+    assert!(
+        runs[1].status.success() && out(&runs[1]).contains("conf"),
+        "{}",
+        out(&runs[1])
+    );
+    assert!(
+        !runs[2].status.success() && out(&runs[2]).contains("Forbidden"),
+        "{}",
+        out(&runs[2])
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&runs[3].stdout).trim(),
+        "yes",
+        "{}",
+        out(&runs[3])
+    );
+    assert!(runs[4].status.success(), "{}", out(&runs[4]));
+    assert!(direct.get_opt("from-kubectl").await.expect("get").is_some());
 
     // A watch through the proxy sees a write made through it.
     let rv = list["metadata"]["resourceVersion"]

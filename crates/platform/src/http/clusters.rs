@@ -23,12 +23,14 @@ use crate::kinds::Kind;
 #[derive(Clone)]
 pub struct Target(pub Arc<Member>);
 
-/// Splits `/clusters/{c}/{api|apis|kapis}/…` into the cluster and the rest of the path.
+/// Splits `/clusters/{c}/{api|apis|kapis|version|openapi}…` into the cluster and the rest of
+/// the path (kubectl reads `/version` and `/openapi` of a context's server too).
 pub fn split_cluster_path(path: &str) -> Option<(&str, &str)> {
     let rest = path.strip_prefix("/clusters/")?;
     let (cluster, tail) = rest.split_at(rest.find('/')?);
     let first = tail[1..].split(['/', '?']).next().unwrap_or_default();
-    (!cluster.is_empty() && matches!(first, "api" | "apis" | "kapis")).then_some((cluster, tail))
+    let known = matches!(first, "api" | "apis" | "kapis" | "version" | "openapi");
+    (!cluster.is_empty() && known).then_some((cluster, tail))
 }
 
 /// Whether `user` may manage clusters at the platform level (platform administrators).
