@@ -20,6 +20,7 @@ pub mod http;
 pub mod kinds;
 pub mod listing;
 pub mod password;
+pub mod search;
 pub mod serve;
 pub mod tokens;
 

@@ -554,6 +554,116 @@ async fn members_join_and_serve_through_the_proxy() {
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 
+    // The cross-cluster search, answered from per-cluster indexes, shows each caller only
+    // what they may list.
+    let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "labels": {"app": "web"}},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}});
+    let (s, v) = c
+        .post(
+            "/clusters/m1/apis/apps/v1/namespaces/a-m1/deployments",
+            &alice,
+            deploy,
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let search = "/kapis/search.orrery.io/v1alpha1/resources";
+    let found = |v: &Value| -> Vec<String> {
+        let mut out: Vec<String> = v["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|i| {
+                format!(
+                    "{}/{}",
+                    i["cluster"].as_str().unwrap_or(""),
+                    i["metadata"]["name"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let v = c
+            .ok(
+                Method::GET,
+                &format!("{search}?kind=pods&workspace=a&labelSelector=app%3Dweb"),
+                &alice,
+                None,
+            )
+            .await;
+        if v["totalItems"] == 2 {
+            assert!(found(&v).iter().all(|n| n.starts_with("m1/web-")), "{v}");
+            assert_eq!(v["items"][0]["workspace"], "a");
+            break;
+        }
+        assert!(Instant::now() < deadline, "pods not found: {v}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let v = c
+        .ok(
+            Method::GET,
+            &format!("{search}?kind=pods&labelSelector=app%3Dweb"),
+            &bob,
+            None,
+        )
+        .await;
+    assert_eq!(v["totalItems"], 0, "bob sees none of a's pods: {v}");
+    let v = c
+        .ok(
+            Method::GET,
+            &format!("{search}?kind=namespaces&name=-m&sortBy=name&ascending=true"),
+            &alice,
+            None,
+        )
+        .await;
+    assert_eq!(found(&v), ["m1/a-m1", "m1/a-m1-dev", "m2/a-m2"], "{v}");
+    let v = c
+        .ok(
+            Method::GET,
+            &format!("{search}?kind=namespaces&name=-m"),
+            &bob,
+            None,
+        )
+        .await;
+    assert_eq!(found(&v), ["m2/b-m2"], "{v}");
+    let v = c
+        .ok(
+            Method::GET,
+            &format!(
+                "{search}?kind=namespaces&name=-m&cluster=m2&limit=1&sortBy=name&ascending=true"
+            ),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (found(&v), v["totalItems"].clone()),
+        (vec!["m2/a-m2".to_string()], json!(2)),
+        "{v}"
+    );
+    let v = c
+        .ok(
+            Method::GET,
+            &format!("{search}?kind=nodes&cluster=m1"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(v["totalItems"], 2, "{v}");
+    let v = c
+        .ok(Method::GET, &format!("{search}?kind=nodes"), &alice, None)
+        .await;
+    assert_eq!(v["totalItems"], 0, "{v}");
+    let (s, _) = c.get(&format!("{search}?kind=gadgets"), &alice).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = c.call(Method::GET, search, None, None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+
     eventually(
         c,
         Method::GET,

@@ -117,6 +117,8 @@ pub struct Member {
     pub caches: Arc<Caches>,
     /// The authorizer for requests about it.
     pub authz: Authorizer,
+    /// Its search index.
+    pub index: Arc<crate::search::index::ClusterIndex>,
     /// When its kubeconfig's client certificate expires.
     pub cert_expiry: Option<chrono::DateTime<chrono::Utc>>,
     health: watch::Sender<Health>,
@@ -302,6 +304,7 @@ fn host_member(state: &AppState, name: &str, shutdown: &CancellationToken) -> Me
         client: state.client.clone(),
         caches: state.caches.clone(),
         authz: state.authz.for_cluster(state.caches.clone()),
+        index: Arc::default(),
         cert_expiry: None,
         health: watch::channel(Health::default()).0,
         stop: shutdown.child_token(),
@@ -327,6 +330,7 @@ async fn remote_member(
         client,
         authz: state.authz.for_cluster(caches.clone()),
         caches,
+        index: Arc::default(),
         cert_expiry,
         health: watch::channel(Health::default()).0,
         stop: shutdown.child_token(),
@@ -342,6 +346,7 @@ fn start_member(state: &Arc<AppState>, m: Member, leader: &watch::Receiver<bool>
             tokio::spawn(c.run(m.client.clone(), m.stop.clone()));
         }
     }
+    tokio::spawn(m.index.clone().run(m.client.clone(), m.stop.clone()));
     tokio::spawn(health_loop(state.clone(), m.clone(), leader.clone()));
     if let Some(old) = state.clusters.insert(m) {
         old.stop.cancel();
