@@ -269,6 +269,12 @@ pub async fn proxy(
         return ApiError::not_found("path", &full).into_response();
     };
     let rest = rest.to_string();
+    let what = format!("cluster {}", member.name);
+    let timeout = state.clusters.settings.proxy_timeout;
+    if proxy::is_upgrade(req.headers()) && !rest.starts_with("/kapis/") {
+        tracing::debug!(user = %caller.user.name, cluster = %member.name, path = %caller.info.path, "cluster proxy upgrade");
+        return proxy::relay_upgrade(&member.client, req, &rest, timeout, &what).await;
+    }
     let (parts, body) = req.into_parts();
     let body = match proxy::read_body(body).await {
         Ok(b) => b,
@@ -289,16 +295,7 @@ pub async fn proxy(
         return denied;
     }
     tracing::debug!(user = %caller.user.name, cluster = %member.name, method = %parts.method, path = %caller.info.path, "cluster proxy");
-    let what = format!("cluster {}", member.name);
-    proxy::relay(
-        &member.client,
-        &parts,
-        &rest,
-        body,
-        state.clusters.settings.proxy_timeout,
-        &what,
-    )
-    .await
+    proxy::relay(&member.client, &parts, &rest, body, timeout, &what).await
 }
 
 /// The platform API about one cluster: `…/workspaces/{ws}/namespaces` lists and creates the

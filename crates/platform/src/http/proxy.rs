@@ -47,6 +47,14 @@ pub async fn forward(
     {
         return ApiError::not_found("path", &path).into_response();
     }
+    if is_upgrade(req.headers()) {
+        let uri = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or(path);
+        return relay_upgrade(&state.client, req, &uri, HEADER_TIMEOUT, "host cluster").await;
+    }
     let (parts, body) = req.into_parts();
     let body = match read_body(body).await {
         Ok(b) => b,
@@ -180,5 +188,85 @@ pub(super) async fn relay(
         }
     }
     out.body(Body::new(rbody))
+        .unwrap_or_else(|e| ApiError::bad_request(e.to_string()).into_response())
+}
+
+/// Headers never passed upstream on an upgrade (credentials are the platform's own).
+const UPGRADE_DROPPED: [&str; 4] = ["authorization", "host", "cookie", "content-length"];
+
+/// Whether a request asks for a protocol upgrade (WebSocket or SPDY: exec, attach,
+/// port-forward).
+pub(super) fn is_upgrade(headers: &http::HeaderMap) -> bool {
+    headers.contains_key(header::UPGRADE)
+}
+
+/// Relays an upgrade: the cluster's `101` goes back to the client, then bytes flow both ways
+/// between the two upgraded connections until either side closes.
+pub(super) async fn relay_upgrade(
+    client: &kube::Client,
+    mut req: Request,
+    uri: &str,
+    timeout: Duration,
+    what: &str,
+) -> Response {
+    let client_side = hyper::upgrade::on(&mut req);
+    let mut builder = http::Request::builder()
+        .method(req.method().clone())
+        .uri(uri);
+    for (k, v) in req.headers() {
+        let name = k.as_str();
+        if !UPGRADE_DROPPED.contains(&name) && !name.starts_with("impersonate-") {
+            builder = builder.header(k, v);
+        }
+    }
+    let upstream = match builder.body(kube::client::Body::empty()) {
+        Ok(r) => r,
+        Err(e) => return ApiError::bad_request(e.to_string()).into_response(),
+    };
+    let mut resp = match tokio::time::timeout(timeout, client.send(upstream)).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
+            return ApiError {
+                code: http::StatusCode::BAD_GATEWAY,
+                reason: "InternalError",
+                message: format!("{what}: {e}"),
+            }
+            .into_response();
+        }
+        Err(_) => {
+            return ApiError {
+                code: http::StatusCode::GATEWAY_TIMEOUT,
+                reason: "Timeout",
+                message: format!("{what} did not answer within {} s", timeout.as_secs()),
+            }
+            .into_response();
+        }
+    };
+    let status = resp.status();
+    let mut out = Response::builder().status(status);
+    for (k, v) in resp.headers() {
+        if k != header::CONTENT_LENGTH {
+            out = out.header(k, v);
+        }
+    }
+    if status != http::StatusCode::SWITCHING_PROTOCOLS {
+        let (_, body) = resp.into_parts();
+        return out
+            .body(Body::new(body))
+            .unwrap_or_else(|e| ApiError::bad_request(e.to_string()).into_response());
+    }
+    let cluster_side = hyper::upgrade::on(&mut resp);
+    tokio::spawn(async move {
+        let (Ok(a), Ok(b)) = (client_side.await, cluster_side.await) else {
+            tracing::debug!("upgrade did not complete");
+            return;
+        };
+        let mut a = hyper_util::rt::TokioIo::new(a);
+        let mut b = hyper_util::rt::TokioIo::new(b);
+        if let Err(e) = tokio::io::copy_bidirectional(&mut a, &mut b).await {
+            tracing::debug!(error = %e, "upgraded stream ended");
+        }
+    });
+    out.body(Body::empty())
         .unwrap_or_else(|e| ApiError::bad_request(e.to_string()).into_response())
 }
