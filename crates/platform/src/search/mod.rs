@@ -112,22 +112,31 @@ fn scope_namespace(kind: usize, c: &Compact) -> Option<&str> {
     }
 }
 
-fn compare(q: &ListQuery, clusters: &[SearchCluster<'_>], a: &Hit, b: &Hit) -> Ordering {
-    let by_name = || a.obj.name.cmp(&b.obj.name);
+/// One side of a comparison: cluster index, kind index, object.
+type Side<'a> = (usize, usize, &'a Compact);
+
+fn compare(q: &ListQuery, clusters: &[SearchCluster<'_>], a: Side<'_>, b: Side<'_>) -> Ordering {
+    let ((ac, ak, a), (bc, bk, b)) = (a, b);
+    let by_name = || a.name.cmp(&b.name);
     let ord = match q.sort_by.as_str() {
         "name" => by_name(),
-        "namespace" => a.obj.namespace.cmp(&b.obj.namespace).then_with(by_name),
-        "cluster" => clusters[a.cluster]
-            .name
-            .cmp(clusters[b.cluster].name)
-            .then_with(by_name),
-        _ => a.obj.created.cmp(&b.obj.created).then_with(by_name),
+        "namespace" => a.namespace.cmp(&b.namespace).then_with(by_name),
+        "cluster" => clusters[ac].name.cmp(clusters[bc].name).then_with(by_name),
+        _ => a.created.cmp(&b.created).then_with(by_name),
     }
-    .then_with(|| a.obj.namespace.cmp(&b.obj.namespace))
-    .then_with(|| clusters[a.cluster].name.cmp(clusters[b.cluster].name))
-    .then_with(|| a.kind.cmp(&b.kind));
+    .then_with(|| a.namespace.cmp(&b.namespace))
+    .then_with(|| clusters[ac].name.cmp(clusters[bc].name))
+    .then_with(|| ak.cmp(&bk));
     if q.ascending { ord } else { ord.reverse() }
 }
+
+fn contains_ignore_case(hay: &str, needle: &str) -> bool {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+}
+
+/// Pages deeper than this are sorted in full instead of kept in a bounded sorted buffer.
+const BOUNDED_PAGE_END: usize = 2_000;
 
 /// Runs `q` over `clusters`; `may_see(cluster, kind, namespace)` decides visibility (asked at
 /// most once per distinct triple). Returns the total and the requested page.
@@ -136,15 +145,30 @@ pub fn run(
     clusters: &[SearchCluster<'_>],
     mut may_see: impl FnMut(usize, usize, Option<&str>) -> bool,
 ) -> (usize, Vec<Hit>) {
-    let needle = q.list.name.as_deref().map(str::to_ascii_lowercase);
-    let mut seen: HashMap<(usize, usize, Option<Arc<str>>), bool> = HashMap::new();
+    let needle = q.list.name.as_deref();
+    // Interned namespaces are shared, so their address identifies them.
+    let mut seen: HashMap<(usize, usize, usize), bool> = HashMap::new();
+    let limit = q.list.limit.unwrap_or(DEFAULT_LIMIT);
+    let start = (q.list.page - 1).saturating_mul(limit);
+    let end = start.saturating_add(limit);
+    let cmp = |a: &Hit, b: &Hit| {
+        compare(
+            &q.list,
+            clusters,
+            (a.cluster, a.kind, &a.obj),
+            (b.cluster, b.kind, &b.obj),
+        )
+    };
+    // The best `end` hits so far, in order, while `end` is small; else every hit.
+    let bounded = end <= BOUNDED_PAGE_END;
     let mut hits: Vec<Hit> = Vec::new();
+    let mut total = 0usize;
     for (ci, cluster) in clusters.iter().enumerate() {
         if !q.clusters.is_empty() && !q.clusters.iter().any(|c| c == cluster.name) {
             continue;
         }
         for &kind in &q.kinds {
-            let namespaced = SEARCH_KINDS[kind].namespaced;
+            let is_namespace = SEARCH_KINDS[kind].plural == "namespaces";
             cluster.index.for_each(kind, |c| {
                 let ns = scope_namespace(kind, c);
                 if let Some(want) = &q.namespace
@@ -157,50 +181,66 @@ pub fn run(
                 {
                     return;
                 }
-                if let Some(n) = &needle
-                    && !c.name.to_ascii_lowercase().contains(n.as_str())
+                if let Some(n) = needle
+                    && !contains_ignore_case(&c.name, n)
                 {
                     return;
                 }
-                if !q.list.label_selector.matches(&**c) {
+                if !q.list.label_selector.is_empty() && !q.list.label_selector.matches(&**c) {
                     return;
                 }
-                // Namespaced objects share a decision per namespace; Namespaces are decided
-                // one by one; other cluster-scoped kinds once.
-                let memo_ns: Option<Arc<str>> = if namespaced {
-                    c.namespace.clone()
-                } else if SEARCH_KINDS[kind].plural == "namespaces" {
-                    Some(Arc::from(&*c.name))
+                let allowed = if is_namespace {
+                    may_see(ci, kind, ns)
                 } else {
-                    None
+                    let id = c
+                        .namespace
+                        .as_ref()
+                        .map_or(0, |n| Arc::as_ptr(n) as *const u8 as usize);
+                    *seen
+                        .entry((ci, kind, id))
+                        .or_insert_with(|| may_see(ci, kind, ns))
                 };
-                let allowed = *seen
-                    .entry((ci, kind, memo_ns))
-                    .or_insert_with(|| may_see(ci, kind, ns));
-                if allowed {
-                    hits.push(Hit {
-                        cluster: ci,
-                        kind,
-                        obj: c.clone(),
-                    });
+                if !allowed {
+                    return;
                 }
+                total += 1;
+                let me = (ci, kind, &**c);
+                if bounded && hits.len() == end {
+                    match hits.last() {
+                        Some(w)
+                            if compare(&q.list, clusters, me, (w.cluster, w.kind, &w.obj))
+                                == Ordering::Less =>
+                        {
+                            hits.pop();
+                        }
+                        _ => return,
+                    }
+                }
+                let hit = Hit {
+                    cluster: ci,
+                    kind,
+                    obj: c.clone(),
+                };
+                if !bounded {
+                    hits.push(hit);
+                    return;
+                }
+                let at = hits.partition_point(|h| cmp(h, &hit) != Ordering::Greater);
+                hits.insert(at, hit);
             });
         }
     }
-    let total = hits.len();
-    let limit = q.list.limit.unwrap_or(DEFAULT_LIMIT);
-    let start = (q.list.page - 1).saturating_mul(limit);
-    if start >= total {
+    if start >= hits.len() {
         return (total, Vec::new());
     }
-    let end = (start + limit).min(total);
-    let cmp = |a: &Hit, b: &Hit| compare(&q.list, clusters, a, b);
-    // Only the first `end` hits need ordering.
-    if end < total {
-        hits.select_nth_unstable_by(end - 1, cmp);
-        hits.truncate(end);
+    if !bounded {
+        let end = end.min(hits.len());
+        if end < hits.len() {
+            hits.select_nth_unstable_by(end - 1, cmp);
+            hits.truncate(end);
+        }
+        hits.sort_unstable_by(cmp);
     }
-    hits.sort_unstable_by(cmp);
     (total, hits.split_off(start))
 }
 
