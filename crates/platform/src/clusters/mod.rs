@@ -482,3 +482,82 @@ async fn write_status(
     .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(expiry: Option<chrono::DateTime<chrono::Utc>>) -> Member {
+        let client = Client::try_from(kube::Config::new(
+            "http://127.0.0.1:1".parse().unwrap_or_default(),
+        ));
+        let caches = Arc::new(Caches::new());
+        Member {
+            name: "m".into(),
+            client: client.unwrap_or_else(|e| panic!("client: {e}")),
+            authz: Authorizer::new(caches.clone()),
+            caches,
+            index: Arc::default(),
+            cert_expiry: expiry,
+            health: watch::channel(Health::default()).0,
+            stop: CancellationToken::new(),
+            source: String::new(),
+            crds_installed: AtomicBool::new(false),
+        }
+    }
+
+    fn cond<'a>(status: &'a Value, kind: &str) -> &'a Value {
+        status["conditions"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["type"] == kind))
+            .unwrap_or(&Value::Null)
+    }
+
+    #[tokio::test]
+    async fn status_conditions_keep_transition_times_and_flag_expiring_certificates() {
+        let soon = chrono::Utc::now() + chrono::Duration::days(3);
+        let m = member(Some(soon));
+        let ok = Health {
+            ready: true,
+            reason: "Ready".into(),
+            message: "up".into(),
+            probe: Some(Probe {
+                uid: "u1".into(),
+                kubernetes_version: "v1.33.0".into(),
+                node_count: 3,
+                zones: vec!["a".into(), "b".into()],
+                region: "r".into(),
+            }),
+        };
+        let first = desired_status(&Value::Null, &m, &ok);
+        assert_eq!(cond(&first, "Ready")["status"], "True");
+        assert_eq!(
+            cond(&first, "KubeConfigCertExpiresInSevenDays")["status"],
+            "True"
+        );
+        assert_eq!(first["nodeCount"], 3);
+        assert_eq!(first["uid"], "u1");
+        assert_eq!(first["region"], "r");
+        // Unchanged health gives an identical status (no write).
+        assert_eq!(desired_status(&first, &m, &ok), first);
+        let down = Health::failed(&ConnectError::Unreachable("refused".into()));
+        let second = desired_status(&first, &m, &down);
+        assert_eq!(cond(&second, "Ready")["status"], "False");
+        assert_eq!(cond(&second, "Ready")["reason"], "Unreachable");
+        // Facts of the last good check stay.
+        assert_eq!(second["uid"], "u1");
+        let later = member(Some(chrono::Utc::now() + chrono::Duration::days(90)));
+        let fine = desired_status(&Value::Null, &later, &ok);
+        assert_eq!(
+            cond(&fine, "KubeConfigCertExpiresInSevenDays")["status"],
+            "False"
+        );
+        assert!(
+            cond(
+                &desired_status(&Value::Null, &member(None), &ok),
+                "KubeConfigCertExpiresInSevenDays"
+            )
+            .is_null()
+        );
+    }
+}

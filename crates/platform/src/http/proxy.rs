@@ -125,15 +125,25 @@ pub(super) async fn self_review(
     })
 }
 
-/// Secrets in the platform's own namespace (sessions, kubeconfigs of members, signing keys)
-/// and lists of every namespace's secrets are for platform administrators only, whatever
-/// host-level roles a caller holds.
+/// Secrets in the platform's own namespace (sessions, kubeconfigs of members, signing keys),
+/// lists of every namespace's secrets, and changes to Clusters are for platform administrators
+/// only, whatever host-level roles a caller holds.
 pub(super) fn guard_platform_secrets(state: &Shared, caller: &Caller) -> Option<Response> {
     let info = &caller.info;
-    let sensitive = info.api_group.is_empty()
+    let secrets = info.api_group.is_empty()
         && info.resource == "secrets"
         && (info.namespace.is_empty() || info.namespace == crate::tokens::SYSTEM_NAMESPACE);
-    if !sensitive || super::clusters::is_platform_admin(state, &caller.user, "secrets", "") {
+    // Changing a Cluster changes where the platform sends its credentials and what it runs.
+    let clusters = info.api_group == crate::crds::CLUSTER
+        && !matches!(info.verb.as_str(), "get" | "list" | "watch");
+    let allowed = if secrets {
+        super::clusters::is_platform_admin(state, &caller.user, "secrets", "")
+    } else if clusters {
+        super::clusters::is_platform_admin(state, &caller.user, "", "")
+    } else {
+        true
+    };
+    if allowed {
         return None;
     }
     Some(ApiError::forbidden(super::forbidden_message(&caller.user, info)).into_response())

@@ -83,5 +83,18 @@ async fn a_member_that_goes_down_turns_not_ready_and_recovers() {
         })
         .await;
     assert!(seen, "the member's namespace cache did not resync");
+    let search = "/kapis/search.orrery.io/v1alpha1/resources?kind=namespaces&name=after-restart";
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let v = c.ok(Method::GET, search, &admin, None).await;
+        if v["totalItems"] == 1 && v["items"][0]["cluster"] == "m1" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "search index did not resync: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     drop((m1, m2));
 }

@@ -91,6 +91,20 @@ async fn members_join_and_serve_through_the_proxy() {
         assert_eq!(s, StatusCode::FORBIDDEN, "{path}");
     }
 
+    // Host-level roles do not let anyone but platform administrators change Clusters.
+    let (s, _) = c.delete(&format!("{CLUSTERS}/m1"), &ops).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = c
+        .put(
+            &format!("{CLUSTERS}/m1"),
+            &ops,
+            cluster_body("m1", "apiVersion: v1"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = c.get(&format!("{CLUSTERS}/m1"), &ops).await;
+    assert_eq!(s, StatusCode::OK);
+
     // Projects per cluster, in workspaces of the host.
     // Workspace a is placed on both members by name, b on the clusters labelled env=prod (m2).
     let kube = env.kube().await;
