@@ -344,6 +344,8 @@ pub struct Caches {
     pub clusters: Arc<Cache>,
     /// The Secrets holding member kubeconfigs (host only).
     pub kubeconfigs: Arc<Cache>,
+    /// Cluster Labels (host only).
+    pub cluster_labels: Arc<Cache>,
 }
 
 impl Caches {
@@ -370,6 +372,7 @@ impl Caches {
             sessions: Cache::new(Kind::Secret, Some(SESSION_LABEL), Some(user_ref_keys)),
             clusters: Cache::new(Kind::Cluster, None, None),
             kubeconfigs: Cache::new(Kind::Secret, Some(crate::clusters::KUBECONFIG_LABEL), None),
+            cluster_labels: Cache::new(Kind::Label, None, None),
         }
     }
 
@@ -392,6 +395,7 @@ impl Caches {
             self.sessions.clone(),
             self.clusters.clone(),
             self.kubeconfigs.clone(),
+            self.cluster_labels.clone(),
         ]
     }
 
@@ -427,6 +431,7 @@ impl Caches {
             Kind::Namespace => &self.namespaces,
             Kind::Secret => &self.sessions,
             Kind::Cluster => &self.clusters,
+            Kind::Label => &self.cluster_labels,
             Kind::LoginRecord | Kind::Crd => return None,
         })
     }

@@ -87,10 +87,54 @@ fn with_finalizer(cluster: &Value, keep: bool) -> Value {
     Value::Array(list)
 }
 
-/// One pass: move spec kubeconfigs into Secrets, clean up deleted Clusters.
+/// The Cluster label a `Label` object puts on each cluster it lists (value empty): selectors
+/// (workspace placement, lists) can then pick clusters by Label.
+pub const LABEL_PREFIX: &str = "label.cluster.kubesphere.io/";
+
+/// Brings every Cluster's `label.cluster.kubesphere.io/<label>` keys in line with the Labels
+/// that list it (a deleted Label, or a cluster taken off its list, loses the key).
+async fn apply_labels(client: &Client, caches: &Caches) -> Result<(), PlatformError> {
+    let labels = caches.cluster_labels.list();
+    for c in caches.clusters.list() {
+        let name = c.name();
+        let want: Vec<String> = labels
+            .iter()
+            .filter(|l| {
+                l.obj["spec"]["clusters"]
+                    .as_array()
+                    .is_some_and(|cs| cs.iter().any(|x| x == name))
+            })
+            .map(|l| format!("{LABEL_PREFIX}{}", l.name()))
+            .collect();
+        let have: Vec<String> = c.obj["metadata"]["labels"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| k.clone())
+            .filter(|k| k.starts_with(LABEL_PREFIX))
+            .collect();
+        let mut patch = serde_json::Map::new();
+        for k in want.iter().filter(|k| !have.contains(k)) {
+            patch.insert(k.clone(), "".into());
+        }
+        for k in have.iter().filter(|k| !want.contains(k)) {
+            patch.insert(k.clone(), Value::Null);
+        }
+        if !patch.is_empty() {
+            let patch = json!({"metadata": {"labels": patch}});
+            hostapi::merge_patch(client, Kind::Cluster, None, name, patch).await?;
+        }
+    }
+    Ok(())
+}
+
+/// One pass: move spec kubeconfigs into Secrets, clean up deleted Clusters, apply Labels.
 pub async fn reconcile(client: &Client, caches: &Caches) -> Result<(), PlatformError> {
     if !caches.clusters.is_synced() {
         return Ok(());
+    }
+    if caches.cluster_labels.is_synced() {
+        apply_labels(client, caches).await?;
     }
     for c in caches.clusters.list() {
         let name = c.name().to_string();

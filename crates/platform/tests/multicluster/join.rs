@@ -106,24 +106,38 @@ async fn members_join_and_serve_through_the_proxy() {
     assert_eq!(s, StatusCode::OK);
 
     // Projects per cluster, in workspaces of the host.
-    // Workspace a is placed on both members by name, b on the clusters labelled env=prod (m2).
-    let kube = env.kube().await;
-    platform::hostapi::merge_patch(
-        &kube,
-        platform::kinds::Kind::Cluster,
-        None,
-        "m2",
-        json!({"metadata": {"labels": {"env": "prod"}}}),
-    )
-    .await
-    .expect("label m2");
+    // Workspace a is placed on both members by name, b on the clusters carrying the cluster
+    // Label "prod" (m2).
+    let label = json!({"apiVersion": "cluster.kubesphere.io/v1alpha1", "kind": "Label",
+        "metadata": {"name": "prod"}, "spec": {"key": "env", "value": "prod", "clusters": ["m2"]}});
+    let (s, v) = c
+        .post("/apis/cluster.kubesphere.io/v1alpha1/labels", &admin, label)
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, v) = c.get(&format!("{CLUSTERS}/m2"), &admin).await;
+        if v["metadata"]["labels"]["label.cluster.kubesphere.io/prod"] == "" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "label not applied: {v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (s, _) = c
+        .post(
+            "/apis/cluster.kubesphere.io/v1alpha1/labels",
+            &ops,
+            json!({"metadata": {"name": "x"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
     let placed = |clusters: &[&str]| json!({"clusters": clusters.iter().map(|c| json!({"name": c})).collect::<Vec<_>>()});
     for (ws, manager, placement) in [
         ("a", "alice", placed(&["host", "m1", "m2"])),
         (
             "b",
             "bob",
-            json!({"clusterSelector": {"matchLabels": {"env": "prod"}}}),
+            json!({"clusterSelector": {"matchLabels": {"label.cluster.kubesphere.io/prod": ""}}}),
         ),
     ] {
         let t = json!({"apiVersion": "tenant.kubesphere.io/v1beta1", "kind": "WorkspaceTemplate",
@@ -269,6 +283,36 @@ async fn members_join_and_serve_through_the_proxy() {
         .get("/clusters/m2/api/v1/namespaces/a-m2/configmaps", &carol)
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+    // A ClusterRoleBinding in m1 makes carol a cluster viewer there only.
+    let crb = json!({"apiVersion": "iam.kubesphere.io/v1beta1", "kind": "ClusterRoleBinding",
+        "metadata": {"name": "carol-cluster-viewer"},
+        "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "carol"}],
+        "roleRef": {"apiGroup": "iam.kubesphere.io", "kind": "ClusterRole", "name": "cluster-viewer"}});
+    let (s, v) = c
+        .post(
+            "/clusters/m1/apis/iam.kubesphere.io/v1beta1/clusterrolebindings",
+            &admin,
+            crb,
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    eventually(
+        c,
+        Method::GET,
+        "/clusters/m1/api/v1/nodes",
+        &carol,
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    for path in [
+        "/clusters/m2/api/v1/nodes",
+        "/api/v1/nodes",
+        "/clusters/host/api/v1/nodes",
+    ] {
+        let (s, _) = c.get(path, &carol).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{path}");
+    }
     // `kubectl auth can-i` through the member tells the truth about carol there.
     let review = json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
         "spec": {"resourceAttributes": {"namespace": "a-m1", "verb": "get", "resource": "configmaps"}}});
