@@ -282,10 +282,46 @@ async fn sync_members(
             continue;
         }
         let raw = secret.obj["data"]["config"].as_str().unwrap_or_default();
-        match remote_member(state, &name, raw, source, shutdown).await {
+        match remote_member(state, &name, raw, source.clone(), shutdown).await {
             Ok(m) => start_member(state, m, leader),
             Err(e) => {
                 tracing::warn!(cluster = %name, error = %e, "cannot connect to member cluster");
+                // An older connection (previous kubeconfig) must not keep serving.
+                if let Some(old) = members.remove(&name) {
+                    old.stop.cancel();
+                }
+                if *leader.borrow() {
+                    let health = Health {
+                        ready: false,
+                        reason: "InvalidKubeconfig".into(),
+                        message: e.to_string(),
+                        probe: None,
+                    };
+                    let old = &c.obj["status"];
+                    let mut status = old.clone();
+                    if !status.is_object() {
+                        status = json!({});
+                    }
+                    status["conditions"] = json!([condition(
+                        old,
+                        "Ready",
+                        false,
+                        &health.reason,
+                        &health.message
+                    )]);
+                    if &status != old
+                        && let Err(e) = hostapi::merge_patch_status(
+                            &state.client,
+                            Kind::Cluster,
+                            None,
+                            &name,
+                            json!({"status": status}),
+                        )
+                        .await
+                    {
+                        tracing::warn!(cluster = %name, error = %e, "writing cluster status");
+                    }
+                }
             }
         }
     }

@@ -405,6 +405,14 @@ async fn authorize(State(state): State<Shared>, mut req: Request, next: Next) ->
                 return ApiError::unauthorized("authentication required").into_response();
             }
             let Some(member) = state.clusters.get(name) else {
+                if state.caches.clusters.get(name).is_some() {
+                    return ApiError {
+                        code: http::StatusCode::SERVICE_UNAVAILABLE,
+                        reason: "ServiceUnavailable",
+                        message: format!("cluster {name} is not connected (see its status)"),
+                    }
+                    .into_response();
+                }
                 return ApiError::not_found("clusters", name).into_response();
             };
             if !member.is_ready() {

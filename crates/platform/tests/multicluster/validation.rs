@@ -137,6 +137,31 @@ async fn validation_refuses_with_clear_messages() {
     )
     .await;
 
+    // A kubeconfig written into the Secret behind the platform's back is still checked: a
+    // disallowed exec plugin never runs, the cluster turns not Ready and its proxy answers 503.
+    let mut edited = secrets
+        .get("orrery-cluster-m1-kubeconfig")
+        .await
+        .expect("secret");
+    edited.data = Some(
+        [(
+            "config".to_string(),
+            k8s_openapi::ByteString(not_allowed.clone().into_bytes()),
+        )]
+        .into(),
+    );
+    secrets
+        .replace("orrery-cluster-m1-kubeconfig", &Default::default(), &edited)
+        .await
+        .expect("replace secret");
+    let down = wait_ready(c, &admin, "m1", false, Duration::from_secs(30)).await;
+    assert_eq!(
+        down["status"]["conditions"][0]["reason"], "InvalidKubeconfig",
+        "{down}"
+    );
+    let (s, v) = c.get("/clusters/m1/api/v1/namespaces", &admin).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+
     // Deleting the Cluster removes its Secret (finalizer) and the proxy route.
     let (s, v) = c.delete(&format!("{CLUSTERS}/m1"), &admin).await;
     assert!(s.is_success(), "{v}");
