@@ -8,6 +8,7 @@ mod common;
 mod exec;
 mod fault;
 mod join;
+mod matrix;
 mod validation;
 
 use std::path::{Path, PathBuf};
