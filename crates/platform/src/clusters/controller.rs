@@ -128,10 +128,18 @@ async fn apply_labels(client: &Client, caches: &Caches) -> Result<(), PlatformEr
     Ok(())
 }
 
-/// One pass: move spec kubeconfigs into Secrets, clean up deleted Clusters, apply Labels.
-pub async fn reconcile(client: &Client, caches: &Caches) -> Result<(), PlatformError> {
+/// One pass: the host's Cluster exists, spec kubeconfigs move into Secrets, deleted Clusters
+/// are cleaned up after, Labels are applied.
+pub async fn reconcile(
+    client: &Client,
+    caches: &Caches,
+    host_name: &str,
+) -> Result<(), PlatformError> {
     if !caches.clusters.is_synced() {
         return Ok(());
+    }
+    if caches.clusters.get(host_name).is_none() {
+        register_host(client, host_name).await?;
     }
     if caches.cluster_labels.is_synced() {
         apply_labels(client, caches).await?;

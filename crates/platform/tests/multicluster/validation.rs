@@ -190,5 +190,19 @@ async fn validation_refuses_with_clear_messages() {
         StatusCode::NOT_FOUND,
     )
     .await;
+    // The host registers itself again if its Cluster is deleted.
+    let (_, before) = c.get(&format!("{CLUSTERS}/host"), &admin).await;
+    let (s, v) = c.delete(&format!("{CLUSTERS}/host"), &admin).await;
+    assert!(s.is_success(), "{v}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (s, v) = c.get(&format!("{CLUSTERS}/host"), &admin).await;
+        if s == StatusCode::OK && v["metadata"]["uid"] != before["metadata"]["uid"] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "host not registered again: {v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    wait_ready(c, &admin, "host", true, Duration::from_secs(30)).await;
     drop(m1);
 }
