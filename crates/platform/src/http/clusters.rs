@@ -10,7 +10,9 @@ use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{ApiError, ApiResult, AppState, Caller, Shared, check_name, parse_json, proxy, settle};
+use super::{
+    ApiError, ApiResult, AppState, Caller, Shared, check_name, members, parse_json, proxy, settle,
+};
 use crate::authz::UserInfo;
 use crate::authz::scope::{RequestInfo, Scope};
 use crate::clusters::connect::{self, ConnectError, Probe};
@@ -281,7 +283,8 @@ pub async fn proxy(
         Err(r) => return r,
     };
     if rest.starts_with("/kapis/") {
-        return match member_kapis(&state, &caller, &member, &parts.method, &body).await {
+        let query = parts.uri.query().map(str::to_string);
+        return match member_kapis(&state, &caller, &member, &parts.method, query, &body).await {
             Ok(v) => v.into_response(),
             Err(e) => e.into_response(),
         };
@@ -299,15 +302,31 @@ pub async fn proxy(
 }
 
 /// The platform API about one cluster: `…/workspaces/{ws}/namespaces` lists and creates the
-/// workspace's projects in that cluster (the workspace must be placed there).
+/// workspace's projects in that cluster (the workspace must be placed there);
+/// `iam.kubesphere.io/…/clustermembers` and `…/namespaces/{ns}/namespacemembers` manage its
+/// members.
 async fn member_kapis(
     state: &AppState,
     caller: &Caller,
     member: &Member,
     method: &http::Method,
+    query: Option<String>,
     body: &[u8],
 ) -> ApiResult<Response> {
     let info = &caller.info;
+    if info.api_group == "iam.kubesphere.io" {
+        let level = match (info.resource.as_str(), info.namespace.is_empty()) {
+            ("clustermembers", true) => Some(members::Level::Cluster),
+            ("namespacemembers", false) => Some(members::Level::Namespace(info.namespace.clone())),
+            _ => None,
+        };
+        if let Some(level) = level {
+            let local = members::Local::of(member);
+            let answer =
+                members::in_cluster(state, local, level, method, &info.name, query, body).await?;
+            return Ok(answer.into_response());
+        }
+    }
     let projects = info.api_group == "tenant.kubesphere.io"
         && info.resource == "namespaces"
         && !info.workspace.is_empty()

@@ -280,5 +280,73 @@ async fn every_role_at_every_level_in_a_member_cluster() {
             }
         }
     }
+
+    // Members of the member cluster are managed there: its own bindings, the host's users.
+    let kiam = "/clusters/member/kapis/iam.kubesphere.io/v1beta1";
+    let add = json!([{"username": "pregular", "roleRef": "cluster-viewer"}]);
+    let (s, _) = c
+        .post(&format!("{kiam}/clustermembers"), &tokens[6].1, add.clone())
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "a namespace admin cannot add cluster members"
+    );
+    c.ok(
+        Method::POST,
+        &format!("{kiam}/clustermembers"),
+        &admin,
+        Some(add),
+    )
+    .await;
+    let pregular = &tokens[1].1;
+    eventually(
+        c,
+        Method::GET,
+        "/clusters/member/api/v1/nodes",
+        pregular,
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    let (s, _) = c.get("/api/v1/nodes", pregular).await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "cluster membership is per cluster"
+    );
+    let v = c
+        .ok(Method::GET, &format!("{kiam}/clustermembers"), &admin, None)
+        .await;
+    assert_eq!(names(&v), ["cadmin", "cviewer", "pregular"], "{v}");
+    let v = c
+        .ok(Method::GET, &format!("{IAM}/clustermembers"), &admin, None)
+        .await;
+    assert!(!names(&v).contains(&"pregular".to_string()), "{v}");
+    let v = c
+        .ok(
+            Method::GET,
+            &format!("{kiam}/namespaces/a-mp/namespacemembers"),
+            &tokens[6].1,
+            None,
+        )
+        .await;
+    assert!(names(&v).contains(&"nsviewer".to_string()), "{v}");
+    c.ok(
+        Method::DELETE,
+        &format!("{kiam}/clustermembers/pregular"),
+        &admin,
+        None,
+    )
+    .await;
+    eventually(
+        c,
+        Method::GET,
+        "/clusters/member/api/v1/nodes",
+        pregular,
+        None,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
     drop(member);
 }
