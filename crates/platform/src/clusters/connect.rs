@@ -191,20 +191,52 @@ async fn get_json(client: &Client, path: &str, timeout: Duration) -> Result<Valu
     }
 }
 
-/// Reads the cluster's identity and facts, each call bounded by `timeout`. Needs permission
-/// to read namespaces and nodes, so it also checks the credentials are usable.
-pub async fn probe(client: &Client, timeout: Duration) -> Result<Probe, ConnectError> {
-    let version = get_json(client, "/version", timeout).await?;
-    let ns = get_json(client, "/api/v1/namespaces/kube-system", timeout).await?;
-    let nodes = get_json(client, "/api/v1/nodes", timeout).await?;
-    let items = nodes["items"].as_array().cloned().unwrap_or_default();
-    let label = |n: &Value, k: &str| n["metadata"]["labels"][k].as_str().map(str::to_string);
-    let mut zones: Vec<String> = items
-        .iter()
-        .filter_map(|n| label(n, "topology.kubernetes.io/zone"))
-        .collect();
+/// Node facts: count, distinct zones (sorted) and the first region.
+pub type NodeFacts = (usize, Vec<String>, String);
+
+/// Node facts from nodes' labels (`topology.kubernetes.io/zone`, `…/region`).
+pub fn node_facts<'a>(labels: impl Iterator<Item = Vec<(&'a str, &'a str)>>) -> NodeFacts {
+    let (mut count, mut zones, mut region) = (0, Vec::new(), String::new());
+    for node in labels {
+        count += 1;
+        for (k, v) in node {
+            match k {
+                "topology.kubernetes.io/zone" => zones.push(v.to_string()),
+                "topology.kubernetes.io/region" if region.is_empty() => region = v.to_string(),
+                _ => {}
+            }
+        }
+    }
     zones.sort();
     zones.dedup();
+    (count, zones, region)
+}
+
+/// Reads the cluster's identity and facts, each call bounded by `timeout`. Needs permission
+/// to read namespaces and nodes, so it also checks the credentials are usable. `known_nodes`
+/// (from a synced watch) spares listing every node on each check.
+pub async fn probe(
+    client: &Client,
+    timeout: Duration,
+    known_nodes: Option<NodeFacts>,
+) -> Result<Probe, ConnectError> {
+    let version = get_json(client, "/version", timeout).await?;
+    let ns = get_json(client, "/api/v1/namespaces/kube-system", timeout).await?;
+    let (node_count, zones, region) = match known_nodes {
+        Some(facts) => facts,
+        None => {
+            let nodes = get_json(client, "/api/v1/nodes", timeout).await?;
+            let items = nodes["items"].as_array().cloned().unwrap_or_default();
+            node_facts(items.iter().map(|n| {
+                n["metadata"]["labels"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|(k, v)| v.as_str().map(|v| (k.as_str(), v)))
+                    .collect()
+            }))
+        }
+    };
     Ok(Probe {
         uid: ns["metadata"]["uid"]
             .as_str()
@@ -214,12 +246,9 @@ pub async fn probe(client: &Client, timeout: Duration) -> Result<Probe, ConnectE
             .as_str()
             .unwrap_or_default()
             .to_string(),
-        node_count: items.len(),
+        node_count,
         zones,
-        region: items
-            .iter()
-            .find_map(|n| label(n, "topology.kubernetes.io/region"))
-            .unwrap_or_default(),
+        region,
     })
 }
 

@@ -24,6 +24,7 @@ use crate::cache::Caches;
 use crate::hostapi;
 use crate::http::AppState;
 use crate::kinds::Kind;
+use crate::search::index::SEARCH_KINDS;
 use connect::{ConnectError, Probe};
 
 /// The label that marks the host cluster.
@@ -42,6 +43,9 @@ pub const DEFAULT_EXEC_ALLOW: [&str; 5] = [
     "gke-gcloud-auth-plugin",
     "doctl",
 ];
+
+/// How often installing the CRDs in a member that refused them is tried again.
+const CRD_RETRY: Duration = Duration::from_secs(60);
 
 /// The name of the Secret holding cluster `name`'s kubeconfig (in `kubesphere-system`).
 pub fn secret_name(name: &str) -> String {
@@ -392,8 +396,18 @@ fn start_member(state: &Arc<AppState>, m: Member, leader: &watch::Receiver<bool>
 async fn health_loop(state: Arc<AppState>, m: Arc<Member>, leader: watch::Receiver<bool>) {
     let settings = state.clusters.settings.clone();
     let mut failures: u32 = 0;
+    let mut last_install: Option<tokio::time::Instant> = None;
     loop {
-        let health = match connect::probe(&m.client, settings.health_timeout).await {
+        let nodes = SEARCH_KINDS.iter().position(|k| k.plural == "nodes");
+        let known = nodes.filter(|&n| m.index.kind_synced(n)).map(|n| {
+            let mut all = Vec::new();
+            m.index.for_each(n, |c| all.push(c.clone()));
+            connect::node_facts(
+                all.iter()
+                    .map(|c| c.labels.iter().map(|(k, v)| (&**k, &**v)).collect()),
+            )
+        });
+        let health = match connect::probe(&m.client, settings.health_timeout, known).await {
             Ok(p) => {
                 failures = 0;
                 Health {
@@ -408,7 +422,9 @@ async fn health_loop(state: Arc<AppState>, m: Arc<Member>, leader: watch::Receiv
                 Health::failed(&e)
             }
         };
-        if health.ready && !m.crds_installed.load(Ordering::Acquire) {
+        let install_due = last_install.is_none_or(|t| t.elapsed() >= CRD_RETRY);
+        if health.ready && !m.crds_installed.load(Ordering::Acquire) && install_due {
+            last_install = Some(tokio::time::Instant::now());
             match controller::install_crds(&m.client).await {
                 Ok(()) => m.crds_installed.store(true, Ordering::Release),
                 Err(e) => tracing::warn!(cluster = %m.name, error = %e, "installing CRDs"),

@@ -77,7 +77,7 @@ async fn check_joinable(state: &AppState, name: &str, raw: &str) -> ApiResult<Pr
     let client = connect::client(kc, &settings.exec_allow, settings.health_timeout)
         .await
         .map_err(refused)?;
-    let probe = connect::probe(&client, settings.health_timeout)
+    let probe = connect::probe(&client, settings.health_timeout, None)
         .await
         .map_err(refused)?;
     if probe.uid.is_empty() {

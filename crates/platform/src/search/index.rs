@@ -250,6 +250,11 @@ impl ClusterIndex {
         self.stores[kind].synced.store(true, Ordering::Release);
     }
 
+    /// Whether one kind has had its first full list.
+    pub fn kind_synced(&self, kind: usize) -> bool {
+        self.stores[kind].synced.load(Ordering::Acquire)
+    }
+
     /// Whether every kind has had its first full list.
     pub fn is_synced(&self) -> bool {
         self.stores.iter().all(|s| s.synced.load(Ordering::Acquire))
