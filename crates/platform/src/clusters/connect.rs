@@ -46,6 +46,20 @@ pub fn decode(raw: &str) -> Result<String, ConnectError> {
     }
 }
 
+impl ConnectError {
+    /// A message safe to log or show to anyone who may read the Cluster: parser errors can
+    /// quote parts of the kubeconfig, so they are not repeated.
+    pub fn public_message(&self) -> String {
+        match self {
+            ConnectError::Malformed(_) => {
+                "the stored kubeconfig is malformed; replace it (PUT …/clusters/{c}/kubeconfig)"
+                    .into()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
 /// Reads a kubeconfig given as base64 (as in a Cluster's spec) or as plain YAML.
 pub fn parse(raw: &str) -> Result<Kubeconfig, ConnectError> {
     let text = decode(raw)?;
@@ -176,7 +190,10 @@ fn classify(e: kube::Error) -> ConnectError {
         kube::Error::Api(s) if s.code == 401 || s.code == 403 => {
             ConnectError::Credentials(s.message)
         }
-        kube::Error::Auth(e) => ConnectError::Credentials(e.to_string()),
+        // An exec plugin's failure can carry its output, which may hold credentials.
+        kube::Error::Auth(_) => ConnectError::Credentials(
+            "getting credentials failed (exec plugin, token or client certificate)".into(),
+        ),
         other => ConnectError::Unreachable(other.to_string()),
     }
 }

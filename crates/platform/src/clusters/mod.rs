@@ -289,7 +289,7 @@ async fn sync_members(
         match remote_member(state, &name, raw, source.clone(), shutdown).await {
             Ok(m) => start_member(state, m, leader),
             Err(e) => {
-                tracing::warn!(cluster = %name, error = %e, "cannot connect to member cluster");
+                tracing::warn!(cluster = %name, error = %e.public_message(), "cannot connect to member cluster");
                 // An older connection (previous kubeconfig) must not keep serving.
                 if let Some(old) = members.remove(&name) {
                     old.stop.cancel();
@@ -298,7 +298,7 @@ async fn sync_members(
                     let health = Health {
                         ready: false,
                         reason: "InvalidKubeconfig".into(),
-                        message: e.to_string(),
+                        message: e.public_message(),
                         probe: None,
                     };
                     let old = &c.obj["status"];
