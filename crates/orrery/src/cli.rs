@@ -108,6 +108,11 @@ pub struct ServeArgs {
     /// The initial password of the `admin` user (generated and saved in the data dir if unset).
     #[arg(long, env = "ORRERY_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
+    /// Exec plugin commands member kubeconfigs may run (bare names or exact paths; repeat or
+    /// separate with commas). Default: aws, aws-iam-authenticator, kubelogin,
+    /// gke-gcloud-auth-plugin, doctl.
+    #[arg(long, env = "ORRERY_EXEC_PLUGIN_ALLOW", value_delimiter = ',')]
+    pub exec_plugin_allow: Vec<String>,
 }
 
 /// Sets up `tracing` from the flags.
@@ -296,6 +301,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut config = platform::PlatformConfig::new(kube_config, &args.embedded.data_dir);
     config.listen = args.listen;
     config.admin_password = args.admin_password.clone();
+    if !args.exec_plugin_allow.is_empty() {
+        config.clusters.exec_allow = args.exec_plugin_allow.clone();
+    }
     let platform = platform::start(config)
         .await
         .context("starting the platform")?;

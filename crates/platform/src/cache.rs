@@ -340,6 +340,12 @@ pub struct Caches {
     pub namespaces: Arc<Cache>,
     /// Token session Secrets, indexed by user.
     pub sessions: Arc<Cache>,
+    /// Clusters (host only).
+    pub clusters: Arc<Cache>,
+    /// The Secrets holding member kubeconfigs (host only).
+    pub kubeconfigs: Arc<Cache>,
+    /// Cluster Labels (host only).
+    pub cluster_labels: Arc<Cache>,
 }
 
 impl Caches {
@@ -364,6 +370,9 @@ impl Caches {
             workspace_templates: Cache::new(Kind::WorkspaceTemplate, None, None),
             namespaces: Cache::new(Kind::Namespace, None, Some(workspace_label_keys)),
             sessions: Cache::new(Kind::Secret, Some(SESSION_LABEL), Some(user_ref_keys)),
+            clusters: Cache::new(Kind::Cluster, None, None),
+            kubeconfigs: Cache::new(Kind::Secret, Some(crate::clusters::KUBECONFIG_LABEL), None),
+            cluster_labels: Cache::new(Kind::Label, None, None),
         }
     }
 
@@ -384,6 +393,23 @@ impl Caches {
             self.workspace_templates.clone(),
             self.namespaces.clone(),
             self.sessions.clone(),
+            self.clusters.clone(),
+            self.kubeconfigs.clone(),
+            self.cluster_labels.clone(),
+        ]
+    }
+
+    /// The caches kept for a member cluster: what authorization reads about a cluster
+    /// (namespaces with their workspace label, iam Roles, RoleBindings, ClusterRoles and
+    /// ClusterRoleBindings) and the Workspaces placed there.
+    pub fn member_set(&self) -> Vec<Arc<Cache>> {
+        vec![
+            self.namespaces.clone(),
+            self.roles.clone(),
+            self.role_bindings.clone(),
+            self.cluster_roles.clone(),
+            self.cluster_role_bindings.clone(),
+            self.workspaces.clone(),
         ]
     }
 
@@ -404,7 +430,9 @@ impl Caches {
             Kind::WorkspaceTemplate => &self.workspace_templates,
             Kind::Namespace => &self.namespaces,
             Kind::Secret => &self.sessions,
-            Kind::LoginRecord | Kind::Cluster | Kind::Crd => return None,
+            Kind::Cluster => &self.clusters,
+            Kind::Label => &self.cluster_labels,
+            Kind::LoginRecord | Kind::Crd => return None,
         })
     }
 }

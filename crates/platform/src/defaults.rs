@@ -126,7 +126,8 @@ pub fn workspace_for_template(template: &Value) -> Value {
     json!({"metadata": meta, "spec": {"manager": manager}})
 }
 
-async fn install_crds(client: &Client) -> Result<(), PlatformError> {
+/// Installs (or updates) the platform's CRDs and waits until every kind is served.
+pub async fn install_crds(client: &Client) -> Result<(), PlatformError> {
     let crds = crate::crds::all();
     for crd in &crds {
         hostapi::ensure(client, Kind::Crd, None, crd.clone(), &["spec"]).await?;

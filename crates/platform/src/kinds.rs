@@ -36,6 +36,8 @@ pub enum Kind {
     WorkspaceTemplate,
     /// cluster Cluster.
     Cluster,
+    /// cluster Label.
+    Label,
     /// core Namespace.
     Namespace,
     /// core Secret.
@@ -86,6 +88,7 @@ impl Kind {
                 false,
             ),
             Kind::Cluster => (CLUSTER, "v1alpha1", "Cluster", "clusters", false),
+            Kind::Label => (CLUSTER, "v1alpha1", "Label", "labels", false),
             Kind::Namespace => ("", "v1", "Namespace", "namespaces", false),
             Kind::Secret => ("", "v1", "Secret", "secrets", true),
             Kind::Crd => (

@@ -10,6 +10,7 @@
 pub mod authz;
 pub mod builtin;
 pub mod cache;
+pub mod clusters;
 pub mod controllers;
 pub mod crds;
 pub mod defaults;
@@ -19,6 +20,7 @@ pub mod http;
 pub mod kinds;
 pub mod listing;
 pub mod password;
+pub mod search;
 pub mod serve;
 pub mod tokens;
 
@@ -76,6 +78,8 @@ pub struct PlatformConfig {
     pub identity: Option<String>,
     /// HTTPS on the same port as HTTP (self-signed by default; kubectl needs it for tokens).
     pub tls: serve::TlsSource,
+    /// Clusters: the host's name, the exec plugin allow-list, health-check and proxy timings.
+    pub clusters: clusters::ClusterSettings,
 }
 
 impl PlatformConfig {
@@ -103,6 +107,7 @@ impl PlatformConfig {
             prune_period: Duration::from_secs(600),
             identity: None,
             tls: serve::TlsSource::SelfSigned,
+            clusters: clusters::ClusterSettings::default(),
         }
     }
 }
@@ -154,6 +159,7 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
         config.hash_cost,
     )
     .await?;
+    clusters::controller::register_host(&client, &config.clusters.host_name).await?;
     let shutdown = CancellationToken::new();
     let caches = Arc::new(cache::Caches::new());
     let mut tasks = Vec::new();
@@ -207,6 +213,7 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
         caches: caches.clone(),
         authz: authz::Authorizer::new(caches.clone()),
         tokens,
+        clusters: clusters::Members::new(config.clusters.clone()),
         settings: http::Settings {
             lockout_threshold: config.lockout_threshold,
             lockout_window: config.lockout_window,
@@ -247,6 +254,12 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
             login_record_ttl: config.login_record_ttl,
             lockout_duration: config.lockout_duration,
         },
+        shutdown.clone(),
+    )));
+    tasks.push(tokio::spawn(clusters::supervise(
+        state.clone(),
+        leader_rx.clone(),
+        config.resync_period,
         shutdown.clone(),
     )));
     tasks.push(tokio::spawn(serve::serve(

@@ -1,30 +1,9 @@
 //! kubectl with a downloaded user kubeconfig, through the platform.
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Output};
-
+use common::kubectl::{kubectl, out};
 use common::*;
 use reqwest::Method;
-
-fn kubectl(kubeconfig: &Path, home: &Path, args: &[&str]) -> Output {
-    Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .env("HOME", home)
-        .output()
-        .expect("run kubectl")
-}
-
-fn out(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_with_a_downloaded_kubeconfig() {

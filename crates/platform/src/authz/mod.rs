@@ -97,7 +97,11 @@ const SELF_SUBRESOURCES: [&str; 5] = ["", "password", "loginrecords", "tokens", 
 
 /// Decides requests from the caches.
 pub struct Authorizer {
+    /// Host caches: users' global and workspace roles and bindings.
     caches: Arc<Caches>,
+    /// Caches of the cluster the request is about (the host's own for host requests): its
+    /// namespaces (their workspace label), Roles, RoleBindings, ClusterRoles and bindings.
+    local: Arc<Caches>,
     global: HashMap<&'static str, Arc<Vec<Rule>>>,
     workspace: HashMap<&'static str, Arc<Vec<Rule>>>,
     namespace: HashMap<&'static str, Arc<Vec<Rule>>>,
@@ -124,6 +128,7 @@ impl Authorizer {
     /// An authorizer over `caches`.
     pub fn new(caches: Arc<Caches>) -> Authorizer {
         Authorizer {
+            local: caches.clone(),
             caches,
             global: builtin_map(builtin::global_roles()),
             workspace: builtin_map(builtin::workspace_roles()),
@@ -134,7 +139,7 @@ impl Authorizer {
 
     /// The workspace a namespace belongs to (its `kubesphere.io/workspace` label).
     pub fn workspace_of(&self, namespace: &str) -> Option<String> {
-        self.caches
+        self.local
             .namespaces
             .get(namespace)
             .and_then(|e| e.label("kubesphere.io/workspace").map(str::to_string))
@@ -194,12 +199,12 @@ impl Authorizer {
     }
 
     fn namespace_rule_sets(&self, user: &UserInfo, ns: &str) -> Vec<RuleSet> {
-        self.bindings(&self.caches.role_bindings, user)
+        self.bindings(&self.local.role_bindings, user)
             .iter()
             .filter(|b| b.obj["metadata"]["namespace"].as_str() == Some(ns))
             .filter_map(|b| {
                 let name = role_ref_name(b);
-                match self.caches.roles.get(&format!("{ns}/{name}")) {
+                match self.local.roles.get(&format!("{ns}/{name}")) {
                     Some(role) => Some(RuleSet::Cached(role)),
                     None => self
                         .namespace
@@ -211,11 +216,11 @@ impl Authorizer {
     }
 
     fn cluster_rule_sets(&self, user: &UserInfo) -> Vec<RuleSet> {
-        self.bindings(&self.caches.cluster_role_bindings, user)
+        self.bindings(&self.local.cluster_role_bindings, user)
             .iter()
             .filter_map(|b| {
                 let name = role_ref_name(b);
-                match self.caches.cluster_roles.get(name) {
+                match self.local.cluster_roles.get(name) {
                     Some(role) => Some(RuleSet::Cached(role)),
                     None => self.cluster.get(name).map(|r| RuleSet::Builtin(r.clone())),
                 }
@@ -280,7 +285,7 @@ impl Authorizer {
                 (Some(actual), _) => Some(actual),
                 (None, "") => None,
                 (None, path) => {
-                    if self.caches.namespaces.get(&req.namespace).is_some() {
+                    if self.local.namespaces.get(&req.namespace).is_some() {
                         return Decision::deny(format!(
                             "namespace {} is not in workspace {path}",
                             req.namespace
@@ -349,13 +354,26 @@ impl Authorizer {
     /// Names of the namespaces `user` holds a role in.
     pub fn member_namespaces(&self, user: &UserInfo) -> Vec<String> {
         let mut out: Vec<String> = self
-            .bindings(&self.caches.role_bindings, user)
+            .bindings(&self.local.role_bindings, user)
             .iter()
             .filter_map(|b| b.obj["metadata"]["namespace"].as_str().map(str::to_string))
             .collect();
         out.sort();
         out.dedup();
         out
+    }
+
+    /// The same authorizer for requests about another cluster, whose namespaces and
+    /// cluster/namespace-level roles and bindings are in `local`.
+    pub fn for_cluster(&self, local: Arc<Caches>) -> Authorizer {
+        Authorizer {
+            caches: self.caches.clone(),
+            local,
+            global: self.global.clone(),
+            workspace: self.workspace.clone(),
+            namespace: self.namespace.clone(),
+            cluster: self.cluster.clone(),
+        }
     }
 
     /// The caches the authorizer reads.

@@ -43,6 +43,18 @@ pub async fn run(
             if let Err(e) = tenancy::reconcile(&s.client, &s.caches).await {
                 tracing::warn!(error = %e, "tenancy");
             }
+            if let Err(e) = crate::clusters::controller::reconcile(
+                &s.client,
+                &s.caches,
+                &s.clusters.settings.host_name,
+            )
+            .await
+            {
+                tracing::warn!(error = %e, "clusters");
+            }
+            if let Err(e) = crate::clusters::placement::reconcile(&s.caches, &s.clusters).await {
+                tracing::warn!(error = %e, "workspace placement");
+            }
             if let Err(e) = users::reconcile(
                 &s.client,
                 &s.caches,

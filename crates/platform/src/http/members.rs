@@ -17,10 +17,38 @@ use crate::hostapi;
 use crate::kinds::Kind;
 use crate::listing::ListQuery;
 
+/// The cluster whose bindings hold cluster and namespace membership (workspace membership is
+/// always the host's).
+#[derive(Clone, Copy)]
+pub(super) struct Local<'a> {
+    client: &'a kube::Client,
+    caches: &'a crate::cache::Caches,
+}
+
+impl<'a> Local<'a> {
+    fn host(state: &'a AppState) -> Local<'a> {
+        Local {
+            client: &state.client,
+            caches: &state.caches,
+        }
+    }
+
+    /// A member cluster.
+    pub(super) fn of(member: &'a crate::clusters::Member) -> Local<'a> {
+        Local {
+            client: &member.client,
+            caches: &member.caches,
+        }
+    }
+}
+
 /// Where membership is held.
-enum Level {
+pub(super) enum Level {
+    /// Cluster members (ClusterRoleBindings).
     Cluster,
+    /// Workspace members (WorkspaceRoleBindings, host).
     Workspace(String),
+    /// Namespace members (RoleBindings).
     Namespace(String),
 }
 
@@ -40,11 +68,11 @@ impl Level {
         }
     }
 
-    fn bindings<'a>(&self, state: &'a AppState) -> &'a Arc<Cache> {
+    fn bindings<'a>(&self, t: Local<'a>) -> &'a Arc<Cache> {
         match self {
-            Level::Cluster => &state.caches.cluster_role_bindings,
-            Level::Workspace(_) => &state.caches.workspace_role_bindings,
-            Level::Namespace(_) => &state.caches.role_bindings,
+            Level::Cluster => &t.caches.cluster_role_bindings,
+            Level::Workspace(_) => &t.caches.workspace_role_bindings,
+            Level::Namespace(_) => &t.caches.role_bindings,
         }
     }
 
@@ -57,8 +85,8 @@ impl Level {
     }
 
     /// The bindings of `user` at this level.
-    fn user_bindings(&self, state: &AppState, user: &str) -> Vec<Arc<Entry>> {
-        self.bindings(state)
+    fn user_bindings(&self, t: Local<'_>, user: &str) -> Vec<Arc<Entry>> {
+        self.bindings(t)
             .by_index(&format!("User:{user}"))
             .into_iter()
             .filter(|b| self.holds(b))
@@ -73,27 +101,26 @@ impl Level {
         }
     }
 
-    fn all_bindings(&self, state: &AppState) -> Vec<Arc<Entry>> {
+    fn all_bindings(&self, t: Local<'_>) -> Vec<Arc<Entry>> {
         match self {
-            Level::Cluster => state.caches.cluster_role_bindings.list(),
-            Level::Workspace(ws) => state
+            Level::Cluster => t.caches.cluster_role_bindings.list(),
+            Level::Workspace(ws) => t
                 .caches
                 .workspace_role_bindings
                 .by_index(&format!("ws:{ws}")),
-            Level::Namespace(ns) => state.caches.role_bindings.by_index(&format!("ns:{ns}")),
+            Level::Namespace(ns) => t.caches.role_bindings.by_index(&format!("ns:{ns}")),
         }
     }
 
     /// Resolves a role name as given by a client (workspace roles may omit the `<ws>-` prefix).
-    fn resolve_role(&self, state: &AppState, role: &str) -> ApiResult<String> {
+    fn resolve_role(&self, t: Local<'_>, role: &str) -> ApiResult<String> {
         let exists = |name: &str| match self {
             Level::Cluster => {
-                state.caches.cluster_roles.get(name).is_some()
+                t.caches.cluster_roles.get(name).is_some()
                     || builtin::cluster_roles().iter().any(|r| r.name == name)
             }
             Level::Workspace(ws) => {
-                state
-                    .caches
+                t.caches
                     .workspace_roles
                     .get(name)
                     .is_some_and(|r| r.label(defaults::WORKSPACE_LABEL) == Some(ws.as_str()))
@@ -102,7 +129,7 @@ impl Level {
                         .is_some_and(|s| builtin::workspace_roles().iter().any(|r| r.name == s))
             }
             Level::Namespace(ns) => {
-                state.caches.roles.get(&format!("{ns}/{name}")).is_some()
+                t.caches.roles.get(&format!("{ns}/{name}")).is_some()
                     || builtin::namespace_roles().iter().any(|r| r.name == name)
             }
         };
@@ -135,12 +162,17 @@ fn member_view(level: &Level, user: &Value, role: &str) -> Value {
     v
 }
 
-async fn list(state: &AppState, level: Level, q: Option<String>) -> ApiResult<Json<Value>> {
+async fn list(
+    state: &AppState,
+    t: Local<'_>,
+    level: Level,
+    q: Option<String>,
+) -> ApiResult<Json<Value>> {
     let q = ListQuery::parse(q.as_deref().unwrap_or_default())
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let mut items = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for b in level.all_bindings(state) {
+    for b in level.all_bindings(t) {
         for s in b.obj["subjects"].as_array().into_iter().flatten() {
             let (Some("User"), Some(name)) = (s["kind"].as_str(), s["name"].as_str()) else {
                 continue;
@@ -160,8 +192,8 @@ async fn list(state: &AppState, level: Level, q: Option<String>) -> ApiResult<Js
     Ok(Json(q.apply(items)))
 }
 
-async fn get(state: &AppState, level: Level, member: &str) -> ApiResult<Json<Value>> {
-    let bindings = level.user_bindings(state, member);
+async fn get(state: &AppState, t: Local<'_>, level: Level, member: &str) -> ApiResult<Json<Value>> {
+    let bindings = level.user_bindings(t, member);
     let Some(b) = bindings.first() else {
         return Err(ApiError::not_found("members", member));
     };
@@ -176,30 +208,36 @@ async fn get(state: &AppState, level: Level, member: &str) -> ApiResult<Json<Val
 }
 
 /// Gives `user` exactly `role` at `level` (replacing any other role held there).
-async fn set_role(state: &AppState, level: &Level, user: &str, role: &str) -> ApiResult<Value> {
+async fn set_role(
+    state: &AppState,
+    t: Local<'_>,
+    level: &Level,
+    user: &str,
+    role: &str,
+) -> ApiResult<Value> {
     if load_user(state, user).await?.is_none() {
         return Err(ApiError::invalid(format!("user {user:?} does not exist")));
     }
-    let role = level.resolve_role(state, role)?;
+    let role = level.resolve_role(t, role)?;
     let mut existing = false;
-    for b in level.user_bindings(state, user) {
+    for b in level.user_bindings(t, user) {
         if b.obj["roleRef"]["name"].as_str() == Some(role.as_str()) {
             existing = true;
             continue;
         }
-        hostapi::delete(&state.client, level.binding_kind(), level.ns(), b.name()).await?;
-        settle_gone(level.bindings(state), &key_of(&b.obj)).await;
+        hostapi::delete(t.client, level.binding_kind(), level.ns(), b.name()).await?;
+        settle_gone(level.bindings(t), &key_of(&b.obj)).await;
     }
     if !existing {
         match hostapi::create(
-            &state.client,
+            t.client,
             level.binding_kind(),
             level.ns(),
             level.binding(user, &role),
         )
         .await
         {
-            Ok(b) => settle(level.bindings(state), &b).await,
+            Ok(b) => settle(level.bindings(t), &b).await,
             Err(e) if hostapi::is_conflict(&e) => {}
             Err(e) => return Err(e.into()),
         }
@@ -218,7 +256,7 @@ fn parse_member(v: &Value) -> ApiResult<(String, String)> {
     Ok((user.to_string(), role.to_string()))
 }
 
-async fn add(state: &AppState, level: Level, body: &[u8]) -> ApiResult<Json<Value>> {
+async fn add(state: &AppState, t: Local<'_>, level: Level, body: &[u8]) -> ApiResult<Json<Value>> {
     let body = parse_json(body)?;
     let list = body
         .as_array()
@@ -229,13 +267,14 @@ async fn add(state: &AppState, level: Level, body: &[u8]) -> ApiResult<Json<Valu
         .collect::<ApiResult<Vec<_>>>()?;
     let mut out = Vec::new();
     for (user, role) in members {
-        out.push(set_role(state, &level, &user, &role).await?);
+        out.push(set_role(state, t, &level, &user, &role).await?);
     }
     Ok(Json(Value::Array(out)))
 }
 
 async fn update(
     state: &AppState,
+    t: Local<'_>,
     level: Level,
     member: &str,
     body: &[u8],
@@ -246,17 +285,17 @@ async fn update(
             "username in the body does not match the path",
         ));
     }
-    Ok(Json(set_role(state, &level, &user, &role).await?))
+    Ok(Json(set_role(state, t, &level, &user, &role).await?))
 }
 
-async fn remove(state: &AppState, level: Level, member: &str) -> ApiResult<Json<Value>> {
-    let bindings = level.user_bindings(state, member);
+async fn remove(t: Local<'_>, level: Level, member: &str) -> ApiResult<Json<Value>> {
+    let bindings = level.user_bindings(t, member);
     if bindings.is_empty() {
         return Err(ApiError::not_found("members", member));
     }
     for b in bindings {
-        hostapi::delete(&state.client, level.binding_kind(), level.ns(), b.name()).await?;
-        settle_gone(level.bindings(state), &key_of(&b.obj)).await;
+        hostapi::delete(t.client, level.binding_kind(), level.ns(), b.name()).await?;
+        settle_gone(level.bindings(t), &key_of(&b.obj)).await;
     }
     Ok(Json(json!({"message": "success"})))
 }
@@ -266,15 +305,15 @@ pub async fn list_cluster(
     State(s): State<Shared>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    list(&s, Level::Cluster, q).await
+    list(&s, Local::host(&s), Level::Cluster, q).await
 }
 /// `POST clustermembers`.
 pub async fn add_cluster(State(s): State<Shared>, body: Bytes) -> ApiResult<Json<Value>> {
-    add(&s, Level::Cluster, &body).await
+    add(&s, Local::host(&s), Level::Cluster, &body).await
 }
 /// `GET clustermembers/{m}`.
 pub async fn get_cluster(State(s): State<Shared>, Path(m): Path<String>) -> ApiResult<Json<Value>> {
-    get(&s, Level::Cluster, &m).await
+    get(&s, Local::host(&s), Level::Cluster, &m).await
 }
 /// `PUT clustermembers/{m}`.
 pub async fn update_cluster(
@@ -282,14 +321,14 @@ pub async fn update_cluster(
     Path(m): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    update(&s, Level::Cluster, &m, &body).await
+    update(&s, Local::host(&s), Level::Cluster, &m, &body).await
 }
 /// `DELETE clustermembers/{m}`.
 pub async fn remove_cluster(
     State(s): State<Shared>,
     Path(m): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    remove(&s, Level::Cluster, &m).await
+    remove(Local::host(&s), Level::Cluster, &m).await
 }
 /// `GET workspaces/{ws}/workspacemembers`.
 pub async fn list_workspace(
@@ -297,7 +336,7 @@ pub async fn list_workspace(
     Path(ws): Path<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    list(&s, Level::Workspace(ws), q).await
+    list(&s, Local::host(&s), Level::Workspace(ws), q).await
 }
 /// `POST workspaces/{ws}/workspacemembers`.
 pub async fn add_workspace(
@@ -308,14 +347,14 @@ pub async fn add_workspace(
     if s.caches.workspaces.get(&ws).is_none() {
         return Err(ApiError::not_found("workspaces", &ws));
     }
-    add(&s, Level::Workspace(ws), &body).await
+    add(&s, Local::host(&s), Level::Workspace(ws), &body).await
 }
 /// `GET workspaces/{ws}/workspacemembers/{m}`.
 pub async fn get_workspace(
     State(s): State<Shared>,
     Path((ws, m)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    get(&s, Level::Workspace(ws), &m).await
+    get(&s, Local::host(&s), Level::Workspace(ws), &m).await
 }
 /// `PUT workspaces/{ws}/workspacemembers/{m}`.
 pub async fn update_workspace(
@@ -323,14 +362,14 @@ pub async fn update_workspace(
     Path((ws, m)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    update(&s, Level::Workspace(ws), &m, &body).await
+    update(&s, Local::host(&s), Level::Workspace(ws), &m, &body).await
 }
 /// `DELETE workspaces/{ws}/workspacemembers/{m}`.
 pub async fn remove_workspace(
     State(s): State<Shared>,
     Path((ws, m)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    remove(&s, Level::Workspace(ws), &m).await
+    remove(Local::host(&s), Level::Workspace(ws), &m).await
 }
 /// `GET namespaces/{ns}/namespacemembers`.
 pub async fn list_namespace(
@@ -338,7 +377,7 @@ pub async fn list_namespace(
     Path(ns): Path<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    list(&s, Level::Namespace(ns), q).await
+    list(&s, Local::host(&s), Level::Namespace(ns), q).await
 }
 /// `POST namespaces/{ns}/namespacemembers`.
 pub async fn add_namespace(
@@ -349,14 +388,14 @@ pub async fn add_namespace(
     if s.caches.namespaces.get(&ns).is_none() {
         return Err(ApiError::not_found("namespaces", &ns));
     }
-    add(&s, Level::Namespace(ns), &body).await
+    add(&s, Local::host(&s), Level::Namespace(ns), &body).await
 }
 /// `GET namespaces/{ns}/namespacemembers/{m}`.
 pub async fn get_namespace(
     State(s): State<Shared>,
     Path((ns, m)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    get(&s, Level::Namespace(ns), &m).await
+    get(&s, Local::host(&s), Level::Namespace(ns), &m).await
 }
 /// `PUT namespaces/{ns}/namespacemembers/{m}`.
 pub async fn update_namespace(
@@ -364,12 +403,40 @@ pub async fn update_namespace(
     Path((ns, m)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    update(&s, Level::Namespace(ns), &m, &body).await
+    update(&s, Local::host(&s), Level::Namespace(ns), &m, &body).await
 }
 /// `DELETE namespaces/{ns}/namespacemembers/{m}`.
 pub async fn remove_namespace(
     State(s): State<Shared>,
     Path((ns, m)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    remove(&s, Level::Namespace(ns), &m).await
+    remove(Local::host(&s), Level::Namespace(ns), &m).await
+}
+
+/// Members of a member cluster (`/clusters/{c}/kapis/iam.kubesphere.io/v1beta1/clustermembers…`
+/// and `…/namespaces/{ns}/namespacemembers…`): bindings in that cluster, users from the host.
+pub(super) async fn in_cluster(
+    state: &AppState,
+    t: Local<'_>,
+    level: Level,
+    method: &http::Method,
+    member: &str,
+    query: Option<String>,
+    body: &[u8],
+) -> ApiResult<Json<Value>> {
+    if let Level::Namespace(ns) = &level
+        && t.caches.namespaces.get(ns).is_none()
+    {
+        return Err(ApiError::not_found("namespaces", ns));
+    }
+    match (method.as_str(), member.is_empty()) {
+        ("GET", true) => list(state, t, level, query).await,
+        ("POST", true) => add(state, t, level, body).await,
+        ("GET", false) => get(state, t, level, member).await,
+        ("PUT", false) => update(state, t, level, member, body).await,
+        ("DELETE", false) => remove(t, level, member).await,
+        _ => Err(ApiError::bad_request(format!(
+            "{method} is not supported here"
+        ))),
+    }
 }

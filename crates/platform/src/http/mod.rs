@@ -1,5 +1,6 @@
 //! The platform's HTTP API: axum router and the authn → request scope → authz layers.
 
+mod clusters;
 mod console;
 mod error;
 mod members;
@@ -7,6 +8,7 @@ mod oauth;
 mod proxy;
 mod reviews;
 mod roles;
+mod search;
 mod session;
 mod tenant;
 mod users;
@@ -66,6 +68,8 @@ pub struct AppState {
     pub authz: Authorizer,
     /// Token issuing and checking.
     pub tokens: Tokens,
+    /// The connected clusters (host included).
+    pub clusters: crate::clusters::Members,
     /// Settings.
     pub settings: Settings,
 }
@@ -235,6 +239,23 @@ pub fn router(state: Shared) -> Router {
             &format!("{tenant}/workspaces/{{ws}}/namespaces/{{ns}}"),
             get(tenant::get_project).delete(tenant::delete_project),
         )
+        .route(
+            "/kapis/cluster.kubesphere.io/v1alpha1/clusters/validation",
+            post(clusters::validate),
+        )
+        .route(
+            "/kapis/cluster.kubesphere.io/v1alpha1/clusters/{c}/kubeconfig",
+            axum::routing::put(clusters::put_kubeconfig),
+        )
+        .route(
+            "/apis/cluster.kubesphere.io/v1alpha1/clusters",
+            post(clusters::join).fallback(proxy::forward),
+        )
+        .route("/clusters/{c}/{*rest}", axum::routing::any(clusters::proxy))
+        .route(
+            "/kapis/search.orrery.io/v1alpha1/resources",
+            get(search::search),
+        )
         .fallback(proxy::forward)
         .layer(from_fn_with_state(state.clone(), authorize))
         .layer(from_fn_with_state(state.clone(), authenticate));
@@ -366,6 +387,13 @@ async fn identify(state: &AppState, header: &str) -> ApiResult<UserInfo> {
 
 /// Lists a handler narrows itself rather than refusing outright.
 fn is_filtered_list(state: &AppState, user: &UserInfo, info: &RequestInfo) -> bool {
+    if !user.is_anonymous()
+        && info.verb == "list"
+        && info.api_group == "search.orrery.io"
+        && info.resource == "resources"
+    {
+        return true;
+    }
     if user.is_anonymous()
         || info.verb != "list"
         || info.api_group != "tenant.kubesphere.io"
@@ -395,17 +423,48 @@ async fn authorize(State(state): State<Shared>, mut req: Request, next: Next) ->
         .get::<UserInfo>()
         .cloned()
         .unwrap_or_else(UserInfo::anonymous);
+    let path = req.uri().path().to_string();
+    let (target, info_path) = match clusters::split_cluster_path(&path) {
+        Some((name, rest)) => {
+            if user.is_anonymous() {
+                return ApiError::unauthorized("authentication required").into_response();
+            }
+            let Some(member) = state.clusters.get(name) else {
+                if state.caches.clusters.get(name).is_some() {
+                    return ApiError {
+                        code: http::StatusCode::SERVICE_UNAVAILABLE,
+                        reason: "ServiceUnavailable",
+                        message: format!("cluster {name} is not connected (see its status)"),
+                    }
+                    .into_response();
+                }
+                return ApiError::not_found("clusters", name).into_response();
+            };
+            if !member.is_ready() {
+                let h = member.health();
+                return ApiError {
+                    code: http::StatusCode::SERVICE_UNAVAILABLE,
+                    reason: "ServiceUnavailable",
+                    message: format!("cluster {name} is not ready: {}", h.message),
+                }
+                .into_response();
+            }
+            (Some(member), rest.to_string())
+        }
+        None => (None, path.clone()),
+    };
     let info = RequestInfo::parse(
         req.method().as_str(),
-        req.uri().path(),
+        &info_path,
         req.uri().query().unwrap_or_default(),
     );
-    let decision = state.authz.authorize(&user, &info);
+    let authz = target.as_ref().map_or(&state.authz, |m| &m.authz);
+    let decision = authz.authorize(&user, &info);
     let grant = match decision.access {
         Some(Access::Granted) => Grant::Full,
         Some(Access::SelfService) => Grant::SelfService,
         Some(Access::Public) => Grant::Public,
-        None if is_filtered_list(&state, &user, &info) => Grant::Filtered,
+        None if target.is_none() && is_filtered_list(&state, &user, &info) => Grant::Filtered,
         None if user.is_anonymous() => {
             return ApiError::unauthorized("authentication required").into_response();
         }
@@ -414,6 +473,9 @@ async fn authorize(State(state): State<Shared>, mut req: Request, next: Next) ->
             return ApiError::forbidden(forbidden_message(&user, &info)).into_response();
         }
     };
+    if let Some(m) = target {
+        req.extensions_mut().insert(clusters::Target(m));
+    }
     req.extensions_mut().insert(Caller { user, info, grant });
     next.run(req).await
 }

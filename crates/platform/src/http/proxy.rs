@@ -47,47 +47,121 @@ pub async fn forward(
     {
         return ApiError::not_found("path", &path).into_response();
     }
+    if is_upgrade(req.headers()) {
+        let uri = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or(path);
+        return relay_upgrade(&state.client, req, &uri, HEADER_TIMEOUT, "host cluster").await;
+    }
     let (parts, body) = req.into_parts();
-    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+    let body = match read_body(body).await {
         Ok(b) => b,
-        Err(_) => {
-            return ApiError {
-                code: http::StatusCode::PAYLOAD_TOO_LARGE,
-                reason: "RequestEntityTooLarge",
-                message: "request body is too large".into(),
-            }
-            .into_response();
-        }
+        Err(r) => return r,
     };
     let info = &caller.info;
-    if parts.method == http::Method::POST {
-        let answer = match (info.api_group.as_str(), info.resource.as_str()) {
-            ("authentication.k8s.io", "selfsubjectreviews") => {
-                Some(Ok(reviews::self_subject_review(&caller).await))
-            }
-            ("authorization.k8s.io", "selfsubjectaccessreviews") => Some(
-                reviews::self_subject_access_review(&state, &caller, &parts.headers, &body).await,
-            ),
-            ("authorization.k8s.io", "selfsubjectrulesreviews") => Some(
-                reviews::self_subject_rules_review(&state, &caller, &parts.headers, &body).await,
-            ),
-            _ => None,
-        };
-        if let Some(a) = answer {
-            return match a {
-                Ok(json) => (http::StatusCode::CREATED, json).into_response(),
-                Err(e) => e.into_response(),
-            };
-        }
+    if let Some(answer) = self_review(&state.authz, &caller, &parts, &body).await {
+        return answer;
+    }
+    if let Some(denied) = guard_platform_secrets(&state, &caller) {
+        return denied;
     }
     let uri = parts
         .uri
         .path_and_query()
         .map(|p| p.as_str().to_string())
         .unwrap_or(path);
+    tracing::debug!(user = %caller.user.name, method = %parts.method, path = %info.path, "proxy");
+    relay(
+        &state.client,
+        &parts,
+        &uri,
+        body,
+        HEADER_TIMEOUT,
+        "host cluster",
+    )
+    .await
+}
+
+/// Reads a request body up to kube-apiserver's size limit.
+pub(super) async fn read_body(body: Body) -> Result<bytes::Bytes, Response> {
+    axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
+        ApiError {
+            code: http::StatusCode::PAYLOAD_TOO_LARGE,
+            reason: "RequestEntityTooLarge",
+            message: "request body is too large".into(),
+        }
+        .into_response()
+    })
+}
+
+/// Answers the reviews about the caller (whoami, can-i) from the platform's authorizer.
+pub(super) async fn self_review(
+    authz: &crate::authz::Authorizer,
+    caller: &Caller,
+    parts: &http::request::Parts,
+    body: &[u8],
+) -> Option<Response> {
+    if parts.method != http::Method::POST {
+        return None;
+    }
+    let info = &caller.info;
+    let answer = match (info.api_group.as_str(), info.resource.as_str()) {
+        ("authentication.k8s.io", "selfsubjectreviews") => {
+            Ok(reviews::self_subject_review(caller).await)
+        }
+        ("authorization.k8s.io", "selfsubjectaccessreviews") => {
+            reviews::self_subject_access_review(authz, caller, &parts.headers, body).await
+        }
+        ("authorization.k8s.io", "selfsubjectrulesreviews") => {
+            reviews::self_subject_rules_review(authz, caller, &parts.headers, body).await
+        }
+        _ => return None,
+    };
+    Some(match answer {
+        Ok(json) => (http::StatusCode::CREATED, json).into_response(),
+        Err(e) => e.into_response(),
+    })
+}
+
+/// Secrets in the platform's own namespace (sessions, kubeconfigs of members, signing keys),
+/// lists of every namespace's secrets, and changes to Clusters are for platform administrators
+/// only, whatever host-level roles a caller holds.
+pub(super) fn guard_platform_secrets(state: &Shared, caller: &Caller) -> Option<Response> {
+    let info = &caller.info;
+    let secrets = info.api_group.is_empty()
+        && info.resource == "secrets"
+        && (info.namespace.is_empty() || info.namespace == crate::tokens::SYSTEM_NAMESPACE);
+    // Changing a Cluster changes where the platform sends its credentials and what it runs.
+    let clusters = info.api_group == crate::crds::CLUSTER
+        && !matches!(info.verb.as_str(), "get" | "list" | "watch");
+    let allowed = if secrets {
+        super::clusters::is_platform_admin(state, &caller.user, "secrets", "")
+    } else if clusters {
+        super::clusters::is_platform_admin(state, &caller.user, "", "")
+    } else {
+        true
+    };
+    if allowed {
+        return None;
+    }
+    Some(ApiError::forbidden(super::forbidden_message(&caller.user, info)).into_response())
+}
+
+/// Sends a request to a cluster with the platform's credentials and streams the answer
+/// back (watches included); the cluster has `timeout` to start answering.
+pub(super) async fn relay(
+    client: &kube::Client,
+    parts: &http::request::Parts,
+    uri: &str,
+    body: bytes::Bytes,
+    timeout: Duration,
+    what: &str,
+) -> Response {
     let mut builder = http::Request::builder()
         .method(parts.method.clone())
-        .uri(&uri);
+        .uri(uri);
     for h in FORWARDED_REQUEST_HEADERS {
         if let Some(v) = parts.headers.get(&h) {
             builder = builder.header(h, v);
@@ -97,14 +171,13 @@ pub async fn forward(
         Ok(r) => r,
         Err(e) => return ApiError::bad_request(e.to_string()).into_response(),
     };
-    tracing::debug!(user = %caller.user.name, method = %parts.method, path = %info.path, "proxy");
-    let resp = match tokio::time::timeout(HEADER_TIMEOUT, state.client.send(upstream)).await {
+    let resp = match tokio::time::timeout(timeout, client.send(upstream)).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
             return ApiError {
                 code: http::StatusCode::BAD_GATEWAY,
                 reason: "InternalError",
-                message: format!("host cluster: {e}"),
+                message: format!("{what}: {e}"),
             }
             .into_response();
         }
@@ -112,7 +185,7 @@ pub async fn forward(
             return ApiError {
                 code: http::StatusCode::GATEWAY_TIMEOUT,
                 reason: "Timeout",
-                message: "host cluster did not answer in time".into(),
+                message: format!("{what} did not answer within {} s", timeout.as_secs()),
             }
             .into_response();
         }
@@ -125,5 +198,85 @@ pub async fn forward(
         }
     }
     out.body(Body::new(rbody))
+        .unwrap_or_else(|e| ApiError::bad_request(e.to_string()).into_response())
+}
+
+/// Headers never passed upstream on an upgrade (credentials are the platform's own).
+const UPGRADE_DROPPED: [&str; 4] = ["authorization", "host", "cookie", "content-length"];
+
+/// Whether a request asks for a protocol upgrade (WebSocket or SPDY: exec, attach,
+/// port-forward).
+pub(super) fn is_upgrade(headers: &http::HeaderMap) -> bool {
+    headers.contains_key(header::UPGRADE)
+}
+
+/// Relays an upgrade: the cluster's `101` goes back to the client, then bytes flow both ways
+/// between the two upgraded connections until either side closes.
+pub(super) async fn relay_upgrade(
+    client: &kube::Client,
+    mut req: Request,
+    uri: &str,
+    timeout: Duration,
+    what: &str,
+) -> Response {
+    let client_side = hyper::upgrade::on(&mut req);
+    let mut builder = http::Request::builder()
+        .method(req.method().clone())
+        .uri(uri);
+    for (k, v) in req.headers() {
+        let name = k.as_str();
+        if !UPGRADE_DROPPED.contains(&name) && !name.starts_with("impersonate-") {
+            builder = builder.header(k, v);
+        }
+    }
+    let upstream = match builder.body(kube::client::Body::empty()) {
+        Ok(r) => r,
+        Err(e) => return ApiError::bad_request(e.to_string()).into_response(),
+    };
+    let mut resp = match tokio::time::timeout(timeout, client.send(upstream)).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
+            return ApiError {
+                code: http::StatusCode::BAD_GATEWAY,
+                reason: "InternalError",
+                message: format!("{what}: {e}"),
+            }
+            .into_response();
+        }
+        Err(_) => {
+            return ApiError {
+                code: http::StatusCode::GATEWAY_TIMEOUT,
+                reason: "Timeout",
+                message: format!("{what} did not answer within {} s", timeout.as_secs()),
+            }
+            .into_response();
+        }
+    };
+    let status = resp.status();
+    let mut out = Response::builder().status(status);
+    for (k, v) in resp.headers() {
+        if k != header::CONTENT_LENGTH {
+            out = out.header(k, v);
+        }
+    }
+    if status != http::StatusCode::SWITCHING_PROTOCOLS {
+        let (_, body) = resp.into_parts();
+        return out
+            .body(Body::new(body))
+            .unwrap_or_else(|e| ApiError::bad_request(e.to_string()).into_response());
+    }
+    let cluster_side = hyper::upgrade::on(&mut resp);
+    tokio::spawn(async move {
+        let (Ok(a), Ok(b)) = (client_side.await, cluster_side.await) else {
+            tracing::debug!("upgrade did not complete");
+            return;
+        };
+        let mut a = hyper_util::rt::TokioIo::new(a);
+        let mut b = hyper_util::rt::TokioIo::new(b);
+        if let Err(e) = tokio::io::copy_bidirectional(&mut a, &mut b).await {
+            tracing::debug!(error = %e, "upgraded stream ended");
+        }
+    });
+    out.body(Body::empty())
         .unwrap_or_else(|e| ApiError::bad_request(e.to_string()).into_response())
 }

@@ -85,15 +85,13 @@ pub async fn subject_access_review(
 
 /// `POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews` (`kubectl auth can-i`).
 pub async fn self_subject_access_review(
-    s: &Shared,
+    authz: &crate::authz::Authorizer,
     caller: &Caller,
     headers: &HeaderMap,
     body: &[u8],
 ) -> ApiResult<Json<Value>> {
     let mut review = decode_body(headers, body)?;
-    let d = s
-        .authz
-        .authorize(&caller.user, &request_of(&review["spec"]));
+    let d = authz.authorize(&caller.user, &request_of(&review["spec"]));
     review["status"] = status(d.allowed(), &d.reason);
     review["apiVersion"] = format!("authorization.k8s.io/{}", caller.info.api_version).into();
     review["kind"] = "SelfSubjectAccessReview".into();
@@ -105,7 +103,7 @@ pub async fn self_subject_access_review(
 
 /// `POST /apis/authorization.k8s.io/v1/selfsubjectrulesreviews` (`kubectl auth can-i --list`).
 pub async fn self_subject_rules_review(
-    s: &Shared,
+    authz: &crate::authz::Authorizer,
     caller: &Caller,
     headers: &HeaderMap,
     body: &[u8],
@@ -115,7 +113,7 @@ pub async fn self_subject_rules_review(
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let rules = s.authz.rules_for(&caller.user, &ns);
+    let rules = authz.rules_for(&caller.user, &ns);
     let (resource, non_resource): (Vec<_>, Vec<_>) =
         rules.iter().partition(|r| r.non_resource_urls.is_empty());
     review["status"] = json!({

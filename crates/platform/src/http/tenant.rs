@@ -250,10 +250,12 @@ pub async fn get_workspace(
     ))
 }
 
-/// `GET workspaces/{ws}/clusters`: the clusters the workspace is placed on.
+/// `GET workspaces/{ws}/clusters`: the Clusters the workspace is placed on (by name or by
+/// selector).
 pub async fn list_clusters(
     State(state): State<Shared>,
     Path(ws): Path<String>,
+    RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let t = load(
         &state,
@@ -263,13 +265,16 @@ pub async fn list_clusters(
         "workspacetemplates",
     )
     .await?;
-    let items: Vec<Value> = t["spec"]["placement"]["clusters"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|c| json!({"apiVersion": "cluster.kubesphere.io/v1alpha1", "kind": "Cluster", "metadata": {"name": c["name"]}}))
-        .collect();
-    Ok(Json(json!({"totalItems": items.len(), "items": items})))
+    let names = crate::clusters::placement::placed_clusters(
+        &t,
+        &state.caches.clusters,
+        &state.clusters.settings.host_name,
+    );
+    let items = names
+        .iter()
+        .filter_map(|n| state.caches.clusters.get(n))
+        .map(|c| c.obj.clone());
+    Ok(Json(query(q)?.apply(items)))
 }
 
 /// `GET workspaces/{ws}/namespaces`: the workspace's projects (only joined ones for members
@@ -320,7 +325,22 @@ pub async fn create_project(
     Path(ws): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let mut ns = parse_json(&body)?;
+    load(&state, Kind::Workspace, None, &ws, "workspaces").await?;
+    Ok(Json(
+        create_project_in(&state.client, &state.caches, &ws, &caller.user.name, &body).await?,
+    ))
+}
+
+/// Creates project `body` of workspace `ws` in the cluster of `client` (whose caches are
+/// `caches`): the labelled namespace, its built-in roles, and `creator` as its admin.
+pub(super) async fn create_project_in(
+    client: &kube::Client,
+    caches: &crate::cache::Caches,
+    ws: &str,
+    creator: &str,
+    body: &[u8],
+) -> ApiResult<Value> {
+    let mut ns = parse_json(body)?;
     let name = ns["metadata"]["name"]
         .as_str()
         .unwrap_or_default()
@@ -332,28 +352,27 @@ pub async fn create_project(
             errs.join("; ")
         )));
     }
-    load(&state, Kind::Workspace, None, &ws, "workspaces").await?;
-    ns["metadata"]["labels"][WORKSPACE_LABEL] = ws.clone().into();
-    ns["metadata"]["annotations"]["kubesphere.io/creator"] = caller.user.name.clone().into();
+    ns["metadata"]["labels"][WORKSPACE_LABEL] = ws.into();
+    ns["metadata"]["annotations"]["kubesphere.io/creator"] = creator.into();
     if let Some(o) = ns.as_object_mut() {
         o.remove("status");
     }
-    let created = hostapi::create(&state.client, Kind::Namespace, None, ns).await?;
+    let created = hostapi::create(client, Kind::Namespace, None, ns).await?;
     for role in defaults::namespace_roles(&name) {
-        hostapi::ensure(&state.client, Kind::Role, Some(&name), role, &[]).await?;
+        hostapi::ensure(client, Kind::Role, Some(&name), role, &[]).await?;
     }
     let b = hostapi::create(
-        &state.client,
+        client,
         Kind::RoleBinding,
         Some(&name),
-        defaults::role_binding(&name, &caller.user.name, "admin"),
+        defaults::role_binding(&name, creator, "admin"),
     )
     .await;
     if let Ok(b) = b {
-        settle(&state.caches.role_bindings, &b).await;
+        settle(&caches.role_bindings, &b).await;
     }
-    settle(&state.caches.namespaces, &created).await;
-    Ok(Json(created))
+    settle(&caches.namespaces, &created).await;
+    Ok(created)
 }
 
 /// `DELETE workspaces/{ws}/namespaces/{ns}`.

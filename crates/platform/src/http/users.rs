@@ -330,8 +330,31 @@ pub async fn kubeconfig(
         }
         _ => String::new(),
     };
+    // One context for the host (the default) and one per member cluster, through the
+    // platform's cluster proxy.
+    let mut clusters = format!("- name: orrery\n  cluster:\n    server: {server}{ca}\n");
+    let mut contexts =
+        format!("- name: {name}@orrery\n  context:\n    cluster: orrery\n    user: {name}\n");
+    let mut members: Vec<String> = state
+        .caches
+        .clusters
+        .list()
+        .iter()
+        .map(|c| c.name().to_string())
+        .filter(|c| !state.clusters.is_host(c))
+        .collect();
+    members.sort();
+    for c in members {
+        let server = server.trim_end_matches('/');
+        clusters.push_str(&format!(
+            "- name: {c}\n  cluster:\n    server: {server}/clusters/{c}{ca}\n"
+        ));
+        contexts.push_str(&format!(
+            "- name: {name}@{c}\n  context:\n    cluster: {c}\n    user: {name}\n"
+        ));
+    }
     let yaml = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: orrery\n  cluster:\n    server: {server}{ca}\ncontexts:\n- name: {name}@orrery\n  context:\n    cluster: orrery\n    user: {name}\npreferences: {{}}\ncurrent-context: {name}@orrery\nusers:\n- name: {name}\n  user:\n    token: {token}\n"
+        "apiVersion: v1\nkind: Config\nclusters:\n{clusters}contexts:\n{contexts}preferences: {{}}\ncurrent-context: {name}@orrery\nusers:\n- name: {name}\n  user:\n    token: {token}\n"
     );
     Ok((
         StatusCode::OK,

@@ -1,6 +1,9 @@
 //! Test harness: an in-process host cluster and platform, and an HTTP client for the platform.
 #![allow(dead_code)]
 
+pub mod kubectl;
+pub mod process;
+
 use std::path::PathBuf;
 use std::time::Duration;
 

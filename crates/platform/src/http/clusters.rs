@@ -1,0 +1,381 @@
+//! Clusters: validation and joining (platform administrators only), kubeconfig replacement,
+//! and the cluster proxy `/clusters/{c}/{api|apis|kapis}/…`.
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Request, State};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::{
+    ApiError, ApiResult, AppState, Caller, Shared, check_name, members, parse_json, proxy, settle,
+};
+use crate::authz::UserInfo;
+use crate::authz::scope::{RequestInfo, Scope};
+use crate::clusters::connect::{self, ConnectError, Probe};
+use crate::clusters::controller::{secret_ref_patch, spec_kubeconfig, store_kubeconfig};
+use crate::clusters::{FINALIZER, Member};
+use crate::hostapi;
+use crate::kinds::Kind;
+
+/// The cluster a `/clusters/{c}/…` request is about (set by the authorization layer).
+#[derive(Clone)]
+pub struct Target(pub Arc<Member>);
+
+/// Splits `/clusters/{c}/{api|apis|kapis|version|openapi}…` into the cluster and the rest of
+/// the path (kubectl reads `/version` and `/openapi` of a context's server too).
+pub fn split_cluster_path(path: &str) -> Option<(&str, &str)> {
+    let rest = path.strip_prefix("/clusters/")?;
+    let (cluster, tail) = rest.split_at(rest.find('/')?);
+    let first = tail[1..].split(['/', '?']).next().unwrap_or_default();
+    let known = matches!(first, "api" | "apis" | "kapis" | "version" | "openapi");
+    (!cluster.is_empty() && known).then_some((cluster, tail))
+}
+
+/// Whether `user` may manage clusters at the platform level (platform administrators).
+pub fn is_platform_admin(state: &AppState, user: &UserInfo, resource: &str, group: &str) -> bool {
+    let (resource, group) = if resource.is_empty() {
+        ("clusters", "cluster.kubesphere.io")
+    } else {
+        (resource, group)
+    };
+    let req = RequestInfo::from_attributes(
+        "create",
+        group,
+        resource,
+        "",
+        "",
+        "",
+        "",
+        Some(Scope::Global),
+    );
+    state.authz.authorize(user, &req).allowed()
+}
+
+fn require_admin(state: &AppState, caller: &Caller) -> ApiResult<()> {
+    if is_platform_admin(state, &caller.user, "", "") {
+        return Ok(());
+    }
+    Err(ApiError::forbidden(format!(
+        "only platform administrators may validate or join clusters (user \"{}\" is not one)",
+        caller.user.name
+    )))
+}
+
+fn refused(e: ConnectError) -> ApiError {
+    ApiError::bad_request(e.to_string())
+}
+
+/// Checks a kubeconfig can join as cluster `name`: well formed, allowed, reachable, accepted,
+/// and not a cluster that is already joined (same kube-system uid).
+async fn check_joinable(state: &AppState, name: &str, raw: &str) -> ApiResult<Probe> {
+    let kc = connect::parse(raw).map_err(refused)?;
+    let settings = &state.clusters.settings;
+    let client = connect::client(kc, &settings.exec_allow, settings.health_timeout)
+        .await
+        .map_err(refused)?;
+    let probe = connect::probe(&client, settings.health_timeout, None)
+        .await
+        .map_err(refused)?;
+    if probe.uid.is_empty() {
+        return Err(ApiError::bad_request(
+            "the cluster has no kube-system namespace to identify it by",
+        ));
+    }
+    let host_uid = hostapi::get(&state.client, Kind::Namespace, None, "kube-system")
+        .await?
+        .and_then(|ns| ns["metadata"]["uid"].as_str().map(str::to_string));
+    if host_uid.as_deref() == Some(probe.uid.as_str()) {
+        return Err(ApiError::conflict(format!(
+            "this cluster is already joined: it is the host cluster \"{}\" (kube-system uid {})",
+            settings.host_name, probe.uid
+        )));
+    }
+    for c in state.caches.clusters.list() {
+        let uid = c.obj["status"]["uid"].as_str();
+        if c.name() != name && uid == Some(probe.uid.as_str()) {
+            return Err(ApiError::conflict(format!(
+                "this cluster is already joined as \"{}\" (kube-system uid {})",
+                c.name(),
+                probe.uid
+            )));
+        }
+    }
+    Ok(probe)
+}
+
+fn kubeconfig_of(body: &Value) -> ApiResult<String> {
+    spec_kubeconfig(body)
+        .or_else(|| body["kubeconfig"].as_str().map(str::to_string))
+        .filter(|k| !k.trim().is_empty())
+        .ok_or_else(|| {
+            ApiError::bad_request("malformed kubeconfig: spec.connection.kubeconfig is required")
+        })
+}
+
+/// `POST /kapis/cluster.kubesphere.io/v1alpha1/clusters/validation`: a Cluster (or
+/// `{"kubeconfig": …}`) is checked without joining it.
+pub async fn validate(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    require_admin(&state, &caller)?;
+    let body = parse_json(&body)?;
+    let name = body["metadata"]["name"].as_str().unwrap_or_default();
+    let probe = check_joinable(&state, name, &kubeconfig_of(&body)?).await?;
+    Ok(Json(json!({
+        "kubernetesVersion": probe.kubernetes_version, "nodeCount": probe.node_count,
+        "uid": probe.uid, "message": "the cluster can be joined",
+    })))
+}
+
+/// `POST /apis/cluster.kubesphere.io/v1alpha1/clusters`: validates, moves the kubeconfig into a
+/// Secret and creates the Cluster without it.
+pub async fn join(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> Response {
+    match join_inner(&state, &caller, &body).await {
+        Ok(v) => (http::StatusCode::CREATED, Json(v)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn join_inner(state: &AppState, caller: &Caller, body: &[u8]) -> ApiResult<Value> {
+    require_admin(state, caller)?;
+    let mut cluster = parse_json(body)?;
+    let name = cluster["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    check_name("cluster", &name)?;
+    if state.caches.clusters.get(&name).is_some() || state.clusters.is_host(&name) {
+        return Err(ApiError::conflict(format!(
+            "clusters.cluster.kubesphere.io \"{name}\" already exists"
+        )));
+    }
+    let kubeconfig = match spec_kubeconfig(&cluster) {
+        Some(k) => k,
+        None if cluster["spec"]["connection"]["type"] == "proxy" => {
+            return Err(ApiError::bad_request(
+                "proxy connections (agent tunnels) are not available yet; join with a kubeconfig",
+            ));
+        }
+        None => {
+            return Err(kubeconfig_of(&cluster)
+                .err()
+                .unwrap_or_else(|| ApiError::bad_request("malformed kubeconfig")));
+        }
+    };
+    let probe = check_joinable(state, &name, &kubeconfig).await?;
+    store_kubeconfig(&state.client, &name, &kubeconfig).await?;
+    let patch = secret_ref_patch(&name);
+    cluster["spec"]["connection"]["type"] = "direct".into();
+    cluster["spec"]["connection"]["kubeconfig"] = Value::Null;
+    if let Some(c) = cluster["spec"]["connection"].as_object_mut() {
+        c.remove("kubeconfig");
+    }
+    cluster["spec"]["connection"]["kubeconfigSecretRef"] =
+        patch["spec"]["connection"]["kubeconfigSecretRef"].clone();
+    cluster["metadata"]["finalizers"] = json!([FINALIZER]);
+    cluster["metadata"]["annotations"]["kubesphere.io/creator"] = caller.user.name.clone().into();
+    if let Some(o) = cluster.as_object_mut() {
+        o.remove("status");
+    }
+    let created = match hostapi::create(&state.client, Kind::Cluster, None, cluster).await {
+        Ok(c) => c,
+        Err(e) => {
+            let secret = crate::clusters::secret_name(&name);
+            let ns = Some(crate::tokens::SYSTEM_NAMESPACE);
+            if let Err(cleanup) = hostapi::delete(&state.client, Kind::Secret, ns, &secret).await {
+                tracing::warn!(cluster = %name, error = %cleanup, "removing the kubeconfig secret");
+            }
+            return Err(e.into());
+        }
+    };
+    // The uid is recorded at once so a second join of the same cluster is refused even before
+    // the first health check.
+    let status = json!({"status": {"uid": probe.uid, "kubernetesVersion": probe.kubernetes_version,
+        "nodeCount": probe.node_count, "zones": probe.zones, "region": probe.region}});
+    let created = match hostapi::merge_patch_status(
+        &state.client,
+        Kind::Cluster,
+        None,
+        &name,
+        status,
+    )
+    .await
+    {
+        Ok(c) => c,
+        Err(_) => created,
+    };
+    settle(&state.caches.clusters, &created).await;
+    Ok(created)
+}
+
+/// `PUT /kapis/cluster.kubesphere.io/v1alpha1/clusters/{c}/kubeconfig`: replaces a member's
+/// kubeconfig (a YAML body, or JSON `{"kubeconfig": …}`) after checking it reaches the same
+/// cluster.
+pub async fn put_kubeconfig(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    require_admin(&state, &caller)?;
+    let Some(cluster) = state.caches.clusters.get(&name) else {
+        return Err(ApiError::not_found("clusters", &name));
+    };
+    if state.clusters.is_host(&name) {
+        return Err(ApiError::bad_request(
+            "the host cluster is reached with the platform's own credentials",
+        ));
+    }
+    let raw = match serde_json::from_slice::<Value>(&body) {
+        Ok(v) if v.is_object() => kubeconfig_of(&v)?,
+        _ => String::from_utf8_lossy(&body).into_owned(),
+    };
+    let probe = check_joinable(&state, &name, &raw).await?;
+    if let Some(uid) = cluster.obj["status"]["uid"].as_str()
+        && uid != probe.uid
+    {
+        return Err(ApiError::bad_request(format!(
+            "the kubeconfig reaches a different cluster (kube-system uid {}, expected {uid})",
+            probe.uid
+        )));
+    }
+    let text = connect::decode(&raw).map_err(refused)?;
+    store_kubeconfig(&state.client, &name, &text).await?;
+    Ok(Json(json!({"message": "success"})))
+}
+
+/// `/clusters/{c}/{api|apis|kapis}/…` for `api` and `apis`: forwarded to the cluster with the
+/// platform's credentials after the authorization layer checked the caller against it.
+pub async fn proxy(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Extension(Target(member)): Extension<Target>,
+    req: Request,
+) -> Response {
+    let full = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
+    let Some((_, rest)) = split_cluster_path(&full) else {
+        return ApiError::not_found("path", &full).into_response();
+    };
+    let rest = rest.to_string();
+    let what = format!("cluster {}", member.name);
+    let timeout = state.clusters.settings.proxy_timeout;
+    if proxy::is_upgrade(req.headers()) && !rest.starts_with("/kapis/") {
+        tracing::debug!(user = %caller.user.name, cluster = %member.name, path = %caller.info.path, "cluster proxy upgrade");
+        return proxy::relay_upgrade(&member.client, req, &rest, timeout, &what).await;
+    }
+    let (parts, body) = req.into_parts();
+    let body = match proxy::read_body(body).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    if rest.starts_with("/kapis/") {
+        let query = parts.uri.query().map(str::to_string);
+        return match member_kapis(&state, &caller, &member, &parts.method, query, &body).await {
+            Ok(v) => v.into_response(),
+            Err(e) => e.into_response(),
+        };
+    }
+    if let Some(answer) = proxy::self_review(&member.authz, &caller, &parts, &body).await {
+        return answer;
+    }
+    if Arc::ptr_eq(&member.caches, &state.caches)
+        && let Some(denied) = proxy::guard_platform_secrets(&state, &caller)
+    {
+        return denied;
+    }
+    tracing::debug!(user = %caller.user.name, cluster = %member.name, method = %parts.method, path = %caller.info.path, "cluster proxy");
+    proxy::relay(&member.client, &parts, &rest, body, timeout, &what).await
+}
+
+/// The platform API about one cluster: `…/workspaces/{ws}/namespaces` lists and creates the
+/// workspace's projects in that cluster (the workspace must be placed there);
+/// `iam.kubesphere.io/…/clustermembers` and `…/namespaces/{ns}/namespacemembers` manage its
+/// members.
+async fn member_kapis(
+    state: &AppState,
+    caller: &Caller,
+    member: &Member,
+    method: &http::Method,
+    query: Option<String>,
+    body: &[u8],
+) -> ApiResult<Response> {
+    let info = &caller.info;
+    if info.api_group == "iam.kubesphere.io" {
+        let level = match (info.resource.as_str(), info.namespace.is_empty()) {
+            ("clustermembers", true) => Some(members::Level::Cluster),
+            ("namespacemembers", false) => Some(members::Level::Namespace(info.namespace.clone())),
+            _ => None,
+        };
+        if let Some(level) = level {
+            let local = members::Local::of(member);
+            let answer =
+                members::in_cluster(state, local, level, method, &info.name, query, body).await?;
+            return Ok(answer.into_response());
+        }
+    }
+    let projects = info.api_group == "tenant.kubesphere.io"
+        && info.resource == "namespaces"
+        && !info.workspace.is_empty()
+        && info.name.is_empty()
+        && info.namespace.is_empty();
+    if !projects {
+        return Err(ApiError::not_found("path", &info.path));
+    }
+    let ws = info.workspace.as_str();
+    let template = state
+        .caches
+        .workspace_templates
+        .get(ws)
+        .ok_or_else(|| ApiError::not_found("workspaces", ws))?;
+    let placed = crate::clusters::placement::placed_clusters(
+        &template.obj,
+        &state.caches.clusters,
+        &state.clusters.settings.host_name,
+    );
+    if !placed.contains(&member.name) {
+        return Err(ApiError::bad_request(format!(
+            "workspace {ws} is not placed on cluster {}",
+            member.name
+        )));
+    }
+    if method == http::Method::POST {
+        let created = super::tenant::create_project_in(
+            &member.client,
+            &member.caches,
+            ws,
+            &caller.user.name,
+            body,
+        )
+        .await?;
+        return Ok((http::StatusCode::OK, Json(created)).into_response());
+    }
+    if method != http::Method::GET {
+        return Err(ApiError {
+            code: http::StatusCode::METHOD_NOT_ALLOWED,
+            reason: "MethodNotAllowed",
+            message: format!("{method} is not supported here"),
+        });
+    }
+    let all = member.caches.namespaces.by_index(&format!("ws:{ws}"));
+    let mine = member.authz.member_namespaces(&caller.user);
+    let items: Vec<Value> = all
+        .iter()
+        .filter(|e| caller.grant == super::Grant::Full || mine.iter().any(|m| m == e.name()))
+        .map(|e| e.obj.clone())
+        .collect();
+    Ok(Json(json!({"totalItems": items.len(), "items": items})).into_response())
+}

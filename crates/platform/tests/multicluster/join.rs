@@ -1,0 +1,613 @@
+//! Joining with client-certificate and exec-plugin kubeconfigs, status, the cluster proxy,
+//! isolation across members, workspaces across clusters, kubectl and the search.
+use super::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_join_and_serve_through_the_proxy() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let m1 = OrreryCluster::start_async(&dir.path().join("m1")).await;
+    let m2 = OrreryCluster::start_async(&dir.path().join("m2")).await;
+    let plugin = write_plugin(dir.path(), &m2.admin_token());
+    let allow = vec![plugin.display().to_string()];
+    let env = Env::start_with(|c| fast_clusters(c, allow)).await;
+    let c = &env.http;
+    let admin = env.admin().await;
+
+    // The host registered itself.
+    let host = wait_ready(c, &admin, "host", true, Duration::from_secs(30)).await;
+    assert!(host["metadata"]["labels"]["cluster-role.kubesphere.io/host"].is_string());
+
+    // m1 joins with a client certificate, m2 with an exec plugin; both turn Ready.
+    let joined = join(c, &admin, "m1", &cert_kubeconfig(&m1, "m1")).await;
+    assert!(
+        joined["spec"]["connection"]["kubeconfig"].is_null(),
+        "{joined}"
+    );
+    let exec = exec_kubeconfig(&m2, "m2", &plugin.display().to_string());
+    join(c, &admin, "m2", &exec).await;
+    let s1 = wait_ready(c, &admin, "m1", true, Duration::from_secs(30)).await;
+    let s2 = wait_ready(c, &admin, "m2", true, Duration::from_secs(30)).await;
+    for s in [&s1, &s2] {
+        let st = &s["status"];
+        assert!(
+            st["kubernetesVersion"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("v1.33")),
+            "{st}"
+        );
+        assert_eq!(st["nodeCount"], 2, "{st}");
+        assert!(
+            st["zones"].as_array().is_some_and(|z| !z.is_empty()),
+            "{st}"
+        );
+        assert!(st["uid"].as_str().is_some_and(|u| !u.is_empty()), "{st}");
+        assert!(s["spec"]["connection"]["kubeconfig"].is_null());
+        assert!(s["spec"]["connection"]["kubeconfigSecretRef"]["name"].is_string());
+    }
+    assert_ne!(s1["status"]["uid"], s2["status"]["uid"]);
+    assert_ne!(s1["status"]["uid"], host["status"]["uid"]);
+    // The client certificate's expiry is watched.
+    let cert_cond = s1["status"]["conditions"]
+        .as_array()
+        .and_then(|cs| {
+            cs.iter()
+                .find(|c| c["type"] == "KubeConfigCertExpiresInSevenDays")
+                .cloned()
+        })
+        .expect("cert condition");
+    assert_eq!(cert_cond["status"], "False", "{cert_cond}");
+
+    // The kubeconfig lives in a Secret only platform administrators read.
+    for u in ["alice", "bob", "carol", "ops"] {
+        create_user(c, &admin, u).await;
+    }
+    add_member(
+        c,
+        &admin,
+        &format!("{IAM}/clustermembers"),
+        "ops",
+        "cluster-admin",
+    )
+    .await;
+    let ops = c.login("ops", USER_PW).await;
+    let secret = "/api/v1/namespaces/kubesphere-system/secrets/orrery-cluster-m1-kubeconfig";
+    let (s, v) = c.get(secret, &admin).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    eventually(
+        c,
+        Method::GET,
+        "/api/v1/namespaces",
+        &ops,
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    for path in [
+        secret,
+        "/api/v1/secrets",
+        "/api/v1/namespaces/kubesphere-system/secrets",
+    ] {
+        let (s, _) = c.get(path, &ops).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{path}");
+    }
+
+    // Host-level roles do not let anyone but platform administrators change Clusters.
+    let (s, _) = c.delete(&format!("{CLUSTERS}/m1"), &ops).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = c
+        .put(
+            &format!("{CLUSTERS}/m1"),
+            &ops,
+            cluster_body("m1", "apiVersion: v1"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = c.get(&format!("{CLUSTERS}/m1"), &ops).await;
+    assert_eq!(s, StatusCode::OK);
+
+    // Projects per cluster, in workspaces of the host.
+    // Workspace a is placed on both members by name, b on the clusters carrying the cluster
+    // Label "prod" (m2).
+    let label = json!({"apiVersion": "cluster.kubesphere.io/v1alpha1", "kind": "Label",
+        "metadata": {"name": "prod"}, "spec": {"key": "env", "value": "prod", "clusters": ["m2"]}});
+    let (s, v) = c
+        .post("/apis/cluster.kubesphere.io/v1alpha1/labels", &admin, label)
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, v) = c.get(&format!("{CLUSTERS}/m2"), &admin).await;
+        if v["metadata"]["labels"]["label.cluster.kubesphere.io/prod"] == "" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "label not applied: {v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (s, _) = c
+        .post(
+            "/apis/cluster.kubesphere.io/v1alpha1/labels",
+            &ops,
+            json!({"metadata": {"name": "x"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let placed = |clusters: &[&str]| json!({"clusters": clusters.iter().map(|c| json!({"name": c})).collect::<Vec<_>>()});
+    for (ws, manager, placement) in [
+        ("a", "alice", placed(&["host", "m1", "m2"])),
+        (
+            "b",
+            "bob",
+            json!({"clusterSelector": {"matchLabels": {"label.cluster.kubesphere.io/prod": ""}}}),
+        ),
+    ] {
+        let t = json!({"apiVersion": "tenant.kubesphere.io/v1beta1", "kind": "WorkspaceTemplate",
+            "metadata": {"name": ws},
+            "spec": {"template": {"spec": {"manager": manager}}, "placement": placement}});
+        c.ok(
+            Method::POST,
+            &format!("{TENANT}/workspacetemplates"),
+            &admin,
+            Some(t),
+        )
+        .await;
+    }
+    let ws_path = |cluster: &str, ws: &str| {
+        format!("/clusters/{cluster}/apis/tenant.kubesphere.io/v1beta1/workspaces/{ws}")
+    };
+    for (cluster, ws) in [("m1", "a"), ("m2", "a"), ("m2", "b")] {
+        let v = eventually(
+            c,
+            Method::GET,
+            &ws_path(cluster, ws),
+            &admin,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(
+            v["spec"]["manager"],
+            if ws == "a" { "alice" } else { "bob" }
+        );
+    }
+    let (s, _) = c.get(&ws_path("m1", "b"), &admin).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let v = c
+        .ok(
+            Method::GET,
+            &format!("{TENANT}/workspaces/a/clusters"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(names(&v), ["host", "m1", "m2"]);
+    let v = c
+        .ok(
+            Method::GET,
+            &format!("{TENANT}/workspaces/b/clusters"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(names(&v), ["m2"]);
+    for (cluster, ns, ws) in [
+        ("m1", "a-m1", "a"),
+        ("m2", "a-m2", "a"),
+        ("m2", "b-m2", "b"),
+    ] {
+        let (s, v) = c
+            .post(
+                &format!("/clusters/{cluster}/api/v1/namespaces"),
+                &admin,
+                namespace(ns, ws),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{cluster}/{ns}: {v}");
+    }
+    let alice = c.login("alice", USER_PW).await;
+    let bob = c.login("bob", USER_PW).await;
+    let carol = c.login("carol", USER_PW).await;
+    let a_m1 = "/clusters/m1/api/v1/namespaces/a-m1/configmaps";
+    let b_m2 = "/clusters/m2/api/v1/namespaces/b-m2/configmaps";
+    let list = eventually(c, Method::GET, a_m1, &alice, None, StatusCode::OK).await;
+    eventually(c, Method::GET, b_m2, &bob, None, StatusCode::OK).await;
+
+    // Writes land in the member, and only there.
+    let (s, v) = c.post(a_m1, &alice, configmap("conf")).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let direct: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(member_client(&m1).await, "a-m1");
+    assert!(direct.get_opt("conf").await.expect("get").is_some());
+    let (s, _) = c
+        .get(
+            "/clusters/m2/api/v1/namespaces/a-m1/configmaps/conf",
+            &admin,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = c
+        .get("/api/v1/namespaces/a-m1/configmaps/conf", &admin)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // Isolation across clusters.
+    for (path, token, who) in [
+        (a_m1, &bob, "bob in a-m1"),
+        (b_m2, &alice, "alice in b-m2"),
+        (
+            "/clusters/m2/api/v1/namespaces/b-m2/configmaps?watch=true&timeoutSeconds=1",
+            &alice,
+            "alice watching b-m2",
+        ),
+        (
+            "/clusters/m1/api/v1/namespaces",
+            &alice,
+            "alice listing m1's namespaces",
+        ),
+        (a_m1, &carol, "carol before her binding"),
+    ] {
+        let (s, v) = c.get(path, token).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{who}: {v}");
+    }
+    let (s, _) = c.post(b_m2, &alice, configmap("x")).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = c
+        .call(Method::GET, "/clusters/m1/api/v1/namespaces", None, None)
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, _) = c.get("/clusters/nowhere/api/v1/namespaces", &admin).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, v) = c
+        .get("/clusters/host/api/v1/namespaces/kubesphere-system", &admin)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+
+    // A RoleBinding in the member (the platform's CRDs were installed there) grants carol
+    // read access to a-m1 in m1, and nothing in m2.
+    let rb = json!({"apiVersion": "iam.kubesphere.io/v1beta1", "kind": "RoleBinding",
+        "metadata": {"name": "carol-viewer", "labels": {"iam.kubesphere.io/user-ref": "carol"}},
+        "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "carol"}],
+        "roleRef": {"apiGroup": "iam.kubesphere.io", "kind": "Role", "name": "viewer"}});
+    eventually(
+        c,
+        Method::POST,
+        "/clusters/m1/apis/iam.kubesphere.io/v1beta1/namespaces/a-m1/rolebindings",
+        &admin,
+        Some(rb),
+        StatusCode::CREATED,
+    )
+    .await;
+    eventually(c, Method::GET, a_m1, &carol, None, StatusCode::OK).await;
+    let (s, _) = c.post(a_m1, &carol, configmap("nope")).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = c
+        .get("/clusters/m2/api/v1/namespaces/a-m2/configmaps", &carol)
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // A ClusterRoleBinding in m1 makes carol a cluster viewer there only.
+    let crb = json!({"apiVersion": "iam.kubesphere.io/v1beta1", "kind": "ClusterRoleBinding",
+        "metadata": {"name": "carol-cluster-viewer"},
+        "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "carol"}],
+        "roleRef": {"apiGroup": "iam.kubesphere.io", "kind": "ClusterRole", "name": "cluster-viewer"}});
+    let (s, v) = c
+        .post(
+            "/clusters/m1/apis/iam.kubesphere.io/v1beta1/clusterrolebindings",
+            &admin,
+            crb,
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    eventually(
+        c,
+        Method::GET,
+        "/clusters/m1/api/v1/nodes",
+        &carol,
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    for path in [
+        "/clusters/m2/api/v1/nodes",
+        "/api/v1/nodes",
+        "/clusters/host/api/v1/nodes",
+    ] {
+        let (s, _) = c.get(path, &carol).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{path}");
+    }
+    // `kubectl auth can-i` through the member tells the truth about carol there.
+    let review = json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+        "spec": {"resourceAttributes": {"namespace": "a-m1", "verb": "get", "resource": "configmaps"}}});
+    let ssar = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
+    let (_, v) = c
+        .post(&format!("/clusters/m1{ssar}"), &carol, review.clone())
+        .await;
+    assert_eq!(v["status"]["allowed"], true, "{v}");
+    let (_, v) = c.post(&format!("/clusters/m2{ssar}"), &carol, review).await;
+    assert_eq!(v["status"]["allowed"], false, "{v}");
+
+    // kubectl through the platform with a downloaded kubeconfig: one context per cluster.
+    let r = c
+        .inner
+        .get(format!(
+            "{}/kapis/resources.kubesphere.io/v1alpha2/users/alice/kubeconfig",
+            c.base
+        ))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .expect("kubeconfig");
+    let kc = dir.path().join("alice.kubeconfig");
+    std::fs::write(&kc, r.text().await.expect("text")).expect("write");
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).expect("home");
+    let (kc2, home2) = (kc.clone(), home.clone());
+    let runs = tokio::task::spawn_blocking(move || {
+        let run = |args: &[&str]| kubectl(&kc2, &home2, args);
+        vec![
+            run(&["config", "get-contexts", "-o", "name"]),
+            run(&["--context", "alice@m1", "get", "configmaps", "-n", "a-m1"]),
+            run(&["--context", "alice@m2", "get", "configmaps", "-n", "b-m2"]),
+            run(&[
+                "--context",
+                "alice@m1",
+                "auth",
+                "can-i",
+                "create",
+                "configmaps",
+                "-n",
+                "a-m1",
+            ]),
+            run(&[
+                "--context",
+                "alice@m1",
+                "create",
+                "configmap",
+                "from-kubectl",
+                "-n",
+                "a-m1",
+            ]),
+        ]
+    })
+    .await
+    .expect("kubectl");
+    let contexts = out(&runs[0]);
+    for ctx in ["alice@orrery", "alice@m1", "alice@m2"] {
+        assert!(contexts.contains(ctx), "{contexts}");
+    }
+    assert!(
+        runs[1].status.success() && out(&runs[1]).contains("conf"),
+        "{}",
+        out(&runs[1])
+    );
+    assert!(
+        !runs[2].status.success() && out(&runs[2]).contains("Forbidden"),
+        "{}",
+        out(&runs[2])
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&runs[3].stdout).trim(),
+        "yes",
+        "{}",
+        out(&runs[3])
+    );
+    assert!(runs[4].status.success(), "{}", out(&runs[4]));
+    assert!(direct.get_opt("from-kubectl").await.expect("get").is_some());
+
+    // A watch through the proxy sees a write made through it.
+    let rv = list["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap_or("0")
+        .to_string();
+    let mut watch = c
+        .inner
+        .get(format!(
+            "{}{a_m1}?watch=true&resourceVersion={rv}&timeoutSeconds=20",
+            c.base
+        ))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .expect("watch");
+    assert_eq!(watch.status(), StatusCode::OK);
+    let (s, _) = c.post(a_m1, &alice, configmap("watched")).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let mut seen = String::new();
+    let found = tokio::time::timeout(Duration::from_secs(15), async {
+        while let Ok(Some(chunk)) = watch.chunk().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            if seen.contains("\"watched\"") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(found, Ok(true), "watch stream: {seen}");
+
+    // Projects are created in a chosen cluster of the workspace.
+    let projects = |cluster: &str, ws: &str| {
+        format!("/clusters/{cluster}/kapis/tenant.kubesphere.io/v1beta1/workspaces/{ws}/namespaces")
+    };
+    let (s, v) = c
+        .post(
+            &projects("m1", "a"),
+            &alice,
+            json!({"metadata": {"name": "a-m1-dev"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["metadata"]["labels"]["kubesphere.io/workspace"], "a");
+    let (s, v) = c
+        .get("/clusters/m1/apis/iam.kubesphere.io/v1beta1/namespaces/a-m1-dev/rolebindings/alice-admin", &admin)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, _) = c.get("/api/v1/namespaces/a-m1-dev", &admin).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "the project is in m1 only");
+    let v = c.ok(Method::GET, &projects("m1", "a"), &alice, None).await;
+    assert_eq!(names(&v), ["a-m1", "a-m1-dev"]);
+    let (s, v) = c
+        .post(
+            &projects("m1", "b"),
+            &admin,
+            json!({"metadata": {"name": "b-m1"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "b is not placed on m1: {v}");
+    let (s, _) = c
+        .post(
+            &projects("m2", "a"),
+            &bob,
+            json!({"metadata": {"name": "bob-in-a"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // The cross-cluster search, answered from per-cluster indexes, shows each caller only
+    // what they may list.
+    let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "labels": {"app": "web"}},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}});
+    let (s, v) = c
+        .post(
+            "/clusters/m1/apis/apps/v1/namespaces/a-m1/deployments",
+            &alice,
+            deploy,
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let search = "/kapis/search.orrery.io/v1alpha1/resources";
+    let found = |v: &Value| -> Vec<String> {
+        let mut out: Vec<String> = v["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|i| {
+                format!(
+                    "{}/{}",
+                    i["cluster"].as_str().unwrap_or(""),
+                    i["metadata"]["name"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let v = c
+            .ok(
+                Method::GET,
+                &format!("{search}?kind=pods&workspace=a&labelSelector=app%3Dweb"),
+                &alice,
+                None,
+            )
+            .await;
+        if v["totalItems"] == 2 {
+            assert!(found(&v).iter().all(|n| n.starts_with("m1/web-")), "{v}");
+            assert_eq!(v["items"][0]["workspace"], "a");
+            break;
+        }
+        assert!(Instant::now() < deadline, "pods not found: {v}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let v = c
+        .ok(
+            Method::GET,
+            &format!("{search}?kind=pods&labelSelector=app%3Dweb"),
+            &bob,
+            None,
+        )
+        .await;
+    assert_eq!(v["totalItems"], 0, "bob sees none of a's pods: {v}");
+    let v = c
+        .ok(
+            Method::GET,
+            &format!("{search}?kind=namespaces&name=-m&sortBy=name&ascending=true"),
+            &alice,
+            None,
+        )
+        .await;
+    assert_eq!(found(&v), ["m1/a-m1", "m1/a-m1-dev", "m2/a-m2"], "{v}");
+    let v = c
+        .ok(
+            Method::GET,
+            &format!("{search}?kind=namespaces&name=-m"),
+            &bob,
+            None,
+        )
+        .await;
+    assert_eq!(found(&v), ["m2/b-m2"], "{v}");
+    let v = c
+        .ok(
+            Method::GET,
+            &format!(
+                "{search}?kind=namespaces&name=-m&cluster=m2&limit=1&sortBy=name&ascending=true"
+            ),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (found(&v), v["totalItems"].clone()),
+        (vec!["m2/a-m2".to_string()], json!(2)),
+        "{v}"
+    );
+    let v = c
+        .ok(
+            Method::GET,
+            &format!("{search}?kind=nodes&cluster=m1"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(v["totalItems"], 2, "{v}");
+    let v = c
+        .ok(Method::GET, &format!("{search}?kind=nodes"), &alice, None)
+        .await;
+    assert_eq!(v["totalItems"], 0, "{v}");
+    let (s, _) = c.get(&format!("{search}?kind=gadgets"), &alice).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = c.call(Method::GET, search, None, None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+
+    eventually(
+        c,
+        Method::GET,
+        "/clusters/m2/api/v1/namespaces/a-m2/configmaps",
+        &alice,
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    // Taking m2 out of a's placement removes a's Workspace there and its projects leave it.
+    let t = json!({"spec": {"template": {"spec": {"manager": "alice"}}, "placement": placed(&["host", "m1"])}});
+    c.ok(
+        Method::PUT,
+        &format!("{TENANT}/workspacetemplates/a"),
+        &admin,
+        Some(t),
+    )
+    .await;
+    eventually(
+        c,
+        Method::GET,
+        &ws_path("m2", "a"),
+        &admin,
+        None,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    let (s, _) = c.get(&ws_path("m1", "a"), &admin).await;
+    assert_eq!(s, StatusCode::OK);
+    eventually(
+        c,
+        Method::GET,
+        "/clusters/m2/api/v1/namespaces/a-m2/configmaps",
+        &alice,
+        None,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    drop((m1, m2));
+}

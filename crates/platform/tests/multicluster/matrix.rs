@@ -1,0 +1,352 @@
+//! The isolation matrix across clusters: users holding each built-in role at each level
+//! (global and workspace roles on the host, namespace and cluster bindings in the member)
+//! against reads, writes and watches in a member through `/clusters/{c}/…`, and the search.
+//! The member here is an in-process cluster; a host cluster-admin is nobody in the member.
+use super::*;
+
+const USERS: [&str; 12] = [
+    "padmin",
+    "pregular",
+    "wsadmin",
+    "wsregular",
+    "wsself",
+    "wsviewer",
+    "nsadmin",
+    "nsoperator",
+    "nsviewer",
+    "cadmin",
+    "cviewer",
+    "hostcadmin",
+];
+const NS_READERS: &[&str] = &[
+    "padmin",
+    "wsadmin",
+    "wsviewer",
+    "nsadmin",
+    "nsoperator",
+    "nsviewer",
+    "cadmin",
+    "cviewer",
+];
+const NS_WRITERS: &[&str] = &["padmin", "wsadmin", "nsadmin", "nsoperator", "cadmin"];
+const CLUSTER_READERS: &[&str] = &["padmin", "cadmin", "cviewer"];
+const CLUSTER_WRITERS: &[&str] = &["padmin", "cadmin"];
+
+fn binding(kind: &str, name: &str, user: &str, role_kind: &str, role: &str) -> Value {
+    json!({"apiVersion": "iam.kubesphere.io/v1beta1", "kind": kind,
+        "metadata": {"name": name, "labels": {"iam.kubesphere.io/user-ref": user}},
+        "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": user}],
+        "roleRef": {"apiGroup": "iam.kubesphere.io", "kind": role_kind, "name": role}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_role_at_every_level_in_a_member_cluster() {
+    let env = Env::start_with(|c| fast_clusters(c, vec![])).await;
+    let member = start_cluster(&env.dir.path().join("member")).await;
+    let c = &env.http;
+    let admin = env.admin().await;
+    let kc = std::fs::read_to_string(&member.kubeconfig_path).expect("member kubeconfig");
+    join(c, &admin, "member", &kc).await;
+    wait_ready(c, &admin, "member", true, Duration::from_secs(30)).await;
+    for u in USERS {
+        create_user(c, &admin, u).await;
+    }
+    for ws in ["a", "b"] {
+        let t = json!({"apiVersion": "tenant.kubesphere.io/v1beta1", "kind": "WorkspaceTemplate",
+            "metadata": {"name": ws}, "spec": {"template": {"spec": {"manager": "admin"}},
+                "placement": {"clusters": [{"name": "host"}, {"name": "member"}]}}});
+        c.ok(
+            Method::POST,
+            &format!("{TENANT}/workspacetemplates"),
+            &admin,
+            Some(t),
+        )
+        .await;
+    }
+    let projects = |ws: &str| {
+        format!("/clusters/member/kapis/tenant.kubesphere.io/v1beta1/workspaces/{ws}/namespaces")
+    };
+    for (ws, ns) in [("a", "a-mp"), ("b", "b-mp")] {
+        let body = json!({"metadata": {"name": ns}});
+        eventually(
+            c,
+            Method::POST,
+            &projects(ws),
+            &admin,
+            Some(body),
+            StatusCode::OK,
+        )
+        .await;
+        c.ok(
+            Method::POST,
+            &format!("/clusters/member/api/v1/namespaces/{ns}/configmaps"),
+            &admin,
+            Some(configmap("seed")),
+        )
+        .await;
+    }
+    for (u, role) in [
+        ("padmin", "platform-admin"),
+        ("pregular", "platform-regular"),
+    ] {
+        let body = json!({"metadata": {"annotations": {"iam.kubesphere.io/globalrole": role}}});
+        c.ok(Method::PUT, &format!("{IAM}/users/{u}"), &admin, Some(body))
+            .await;
+    }
+    for (u, role) in [
+        ("wsadmin", "a-admin"),
+        ("wsregular", "a-regular"),
+        ("wsself", "a-self-provisioner"),
+        ("wsviewer", "a-viewer"),
+    ] {
+        add_member(
+            c,
+            &admin,
+            &format!("{IAM}/workspaces/a/workspacemembers"),
+            u,
+            role,
+        )
+        .await;
+    }
+    add_member(
+        c,
+        &admin,
+        &format!("{IAM}/clustermembers"),
+        "hostcadmin",
+        "cluster-admin",
+    )
+    .await;
+    let iam = "/clusters/member/apis/iam.kubesphere.io/v1beta1";
+    for (u, role) in [
+        ("nsadmin", "admin"),
+        ("nsoperator", "operator"),
+        ("nsviewer", "viewer"),
+    ] {
+        let b = binding("RoleBinding", &format!("{u}-{role}"), u, "Role", role);
+        c.ok(
+            Method::POST,
+            &format!("{iam}/namespaces/a-mp/rolebindings"),
+            &admin,
+            Some(b),
+        )
+        .await;
+    }
+    for (u, role) in [("cadmin", "cluster-admin"), ("cviewer", "cluster-viewer")] {
+        let b = binding(
+            "ClusterRoleBinding",
+            &format!("{u}-{role}"),
+            u,
+            "ClusterRole",
+            role,
+        );
+        c.ok(
+            Method::POST,
+            &format!("{iam}/clusterrolebindings"),
+            &admin,
+            Some(b),
+        )
+        .await;
+    }
+    let mut tokens = Vec::new();
+    for u in USERS {
+        tokens.push((u, c.login(u, USER_PW).await));
+    }
+    // The member's caches see its bindings before the matrix runs.
+    eventually(
+        c,
+        Method::GET,
+        "/clusters/member/api/v1/nodes",
+        &tokens[10].1,
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    eventually(
+        c,
+        Method::GET,
+        "/clusters/member/api/v1/namespaces/a-mp/configmaps",
+        &tokens[8].1,
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    let m = "/clusters/member/api/v1";
+    let cases: Vec<(&str, Method, String, bool, &[&str])> = vec![
+        (
+            "get cm in own project",
+            Method::GET,
+            format!("{m}/namespaces/a-mp/configmaps/seed"),
+            false,
+            NS_READERS,
+        ),
+        (
+            "create cm in own project",
+            Method::POST,
+            format!("{m}/namespaces/a-mp/configmaps"),
+            true,
+            NS_WRITERS,
+        ),
+        (
+            "watch own project",
+            Method::GET,
+            format!("{m}/namespaces/a-mp/configmaps?watch=true&timeoutSeconds=1"),
+            false,
+            NS_READERS,
+        ),
+        (
+            "get cm in other workspace",
+            Method::GET,
+            format!("{m}/namespaces/b-mp/configmaps/seed"),
+            false,
+            CLUSTER_READERS,
+        ),
+        (
+            "create cm in other workspace",
+            Method::POST,
+            format!("{m}/namespaces/b-mp/configmaps"),
+            true,
+            CLUSTER_WRITERS,
+        ),
+        (
+            "watch other workspace",
+            Method::GET,
+            format!("{m}/namespaces/b-mp/configmaps?watch=true&timeoutSeconds=1"),
+            false,
+            CLUSTER_READERS,
+        ),
+        (
+            "list nodes",
+            Method::GET,
+            format!("{m}/nodes"),
+            false,
+            CLUSTER_READERS,
+        ),
+        (
+            "list all configmaps",
+            Method::GET,
+            format!("{m}/configmaps"),
+            false,
+            CLUSTER_READERS,
+        ),
+        (
+            "watch all configmaps",
+            Method::GET,
+            format!("{m}/configmaps?watch=true&timeoutSeconds=1"),
+            false,
+            CLUSTER_READERS,
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, method, path, body, allowed) in &cases {
+        for (u, token) in &tokens {
+            let body = body.then(|| configmap(&format!("cm-{u}")));
+            let (s, _) = c.call(method.clone(), path, Some(token), body).await;
+            let expect = allowed.contains(u);
+            if expect != s.is_success() || (!expect && s != StatusCode::FORBIDDEN) {
+                failures.push(format!(
+                    "{what:<30} {u:<11} expected {} got {s}",
+                    if expect { "allowed" } else { "403" }
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+
+    // The search shows each caller only what they may list there.
+    let search =
+        "/kapis/search.orrery.io/v1alpha1/resources?kind=namespaces&cluster=member&name=-mp";
+    for (u, token) in &tokens {
+        let v = c.ok(Method::GET, search, token, None).await;
+        let mut seen: Vec<String> = v["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i["metadata"]["name"].as_str().map(str::to_string))
+            .collect();
+        seen.sort();
+        if CLUSTER_READERS.contains(u) {
+            assert_eq!(seen, ["a-mp", "b-mp"], "{u}");
+        } else if u.starts_with("ns") {
+            assert_eq!(seen, ["a-mp"], "{u}");
+        } else {
+            assert!(!seen.contains(&"b-mp".to_string()), "{u} sees b-mp");
+            if *u == "hostcadmin" || *u == "pregular" {
+                assert!(seen.is_empty(), "{u}: {seen:?}");
+            }
+        }
+    }
+
+    // Members of the member cluster are managed there: its own bindings, the host's users.
+    let kiam = "/clusters/member/kapis/iam.kubesphere.io/v1beta1";
+    let add = json!([{"username": "pregular", "roleRef": "cluster-viewer"}]);
+    let (s, _) = c
+        .post(&format!("{kiam}/clustermembers"), &tokens[6].1, add.clone())
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "a namespace admin cannot add cluster members"
+    );
+    c.ok(
+        Method::POST,
+        &format!("{kiam}/clustermembers"),
+        &admin,
+        Some(add),
+    )
+    .await;
+    let pregular = &tokens[1].1;
+    eventually(
+        c,
+        Method::GET,
+        "/clusters/member/api/v1/nodes",
+        pregular,
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    let (s, _) = c.get("/api/v1/nodes", pregular).await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "cluster membership is per cluster"
+    );
+    let v = c
+        .ok(Method::GET, &format!("{kiam}/clustermembers"), &admin, None)
+        .await;
+    assert_eq!(names(&v), ["cadmin", "cviewer", "pregular"], "{v}");
+    let v = c
+        .ok(Method::GET, &format!("{IAM}/clustermembers"), &admin, None)
+        .await;
+    assert!(!names(&v).contains(&"pregular".to_string()), "{v}");
+    let v = c
+        .ok(
+            Method::GET,
+            &format!("{kiam}/namespaces/a-mp/namespacemembers"),
+            &tokens[6].1,
+            None,
+        )
+        .await;
+    assert!(names(&v).contains(&"nsviewer".to_string()), "{v}");
+    c.ok(
+        Method::DELETE,
+        &format!("{kiam}/clustermembers/pregular"),
+        &admin,
+        None,
+    )
+    .await;
+    eventually(
+        c,
+        Method::GET,
+        "/clusters/member/api/v1/nodes",
+        pregular,
+        None,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    drop(member);
+}
