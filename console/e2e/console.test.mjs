@@ -87,7 +87,8 @@ test("admin logs in, changes the initial password, and sees host and member", as
   await page.getByLabel("Confirm new password", { exact: true }).fill(ADMIN_PW);
   await page.getByRole("button", { name: "Change password" }).click();
   await visible(page.getByRole("heading", { name: "Clusters" }));
-  await visible(row("member1"));
+  // The member joined through the platform turns Ready (its health is checked by the platform).
+  await visible(row("member1").locator(".badge.ok", { hasText: "Ready" }));
   await visible(row("host").filter({ hasText: "v1.33" }));
   const cookies = await page.evaluate(() => document.cookie);
   assert.ok(!cookies.includes("orrery_token"), "the token cookie must be HttpOnly");
@@ -129,6 +130,16 @@ test("create a workspace placed on both clusters, and a project", async () => {
   await page.getByLabel("member1", { exact: true }).check();
   await page.getByRole("button", { name: "Create", exact: true }).click();
   await visible(row("ws1").filter({ hasText: "host, member1" }));
+  // The placement made the Workspace in the member cluster too (seen through the cluster proxy).
+  const token = await apiToken(env.url, "admin", ADMIN_PW);
+  const deadline = Date.now() + WAIT;
+  let inMember;
+  do {
+    inMember = await apiCall(env.url, token, "GET", "/clusters/member1/apis/tenant.kubesphere.io/v1beta1/workspaces/ws1");
+    if (inMember.status === 200) break;
+    await new Promise((r) => setTimeout(r, 200));
+  } while (Date.now() < deadline);
+  assert.equal(inMember.status, 200, `ws1 in member1: ${JSON.stringify(inMember.body)}`);
   await shot("workspaces");
   await go("/workspaces/ws1/projects");
   await page.getByRole("button", { name: "Create project" }).click();
