@@ -1,6 +1,9 @@
 //! `orrery serve` as the README runs it: the embedded host cluster answers kubectl with its
 //! four system namespaces, and the platform in front of it logs the admin in, reports the admin
 //! as uninitialized (the console forces a password change) and serves the host's API to them.
+//! And `orrery serve --kubeconfig` in front of a separately started `orrery cluster` process:
+//! login, users, workspaces, projects, members and isolation through nothing but that
+//! cluster's Kubernetes API.
 
 mod common;
 
@@ -23,7 +26,9 @@ impl Drop for Serve {
     }
 }
 
-fn serve() -> Serve {
+/// Starts `orrery serve` with `extra` flags; `embedded` says whether it runs its own cluster
+/// (and so prints its kubeconfig).
+fn serve_with(extra: &[&str], embedded: bool) -> Serve {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut child = Command::new(env!("CARGO_BIN_EXE_orrery"))
         .args([
@@ -37,6 +42,7 @@ fn serve() -> Serve {
             "--data-dir",
         ])
         .arg(dir.path())
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -51,7 +57,7 @@ fn serve() -> Serve {
         }
     });
     let (mut url, mut kubeconfig, mut login) = (None, None, false);
-    while url.is_none() || kubeconfig.is_none() || !login {
+    while url.is_none() || (embedded && kubeconfig.is_none()) || !login {
         let line = rx
             .recv_timeout(Duration::from_secs(60))
             .expect("orrery serve did not get ready within 60 s");
@@ -69,6 +75,221 @@ fn serve() -> Serve {
         kubeconfig: kubeconfig.unwrap_or_default(),
         _dir: dir,
     }
+}
+
+fn serve() -> Serve {
+    serve_with(&[], true)
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("http client")
+}
+
+/// Logs `user` in and returns the access token.
+async fn login(http: &reqwest::Client, url: &str, user: &str, password: &str) -> String {
+    let token: serde_json::Value = http
+        .post(format!("{url}/oauth/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", user),
+            ("password", password),
+            ("client_id", "kubesphere"),
+            ("client_secret", "kubesphere"),
+        ])
+        .send()
+        .await
+        .expect("token request")
+        .json()
+        .await
+        .expect("token JSON");
+    token["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no access token: {token}"))
+        .to_string()
+}
+
+/// Sends a JSON request with a bearer token; returns the status and the JSON body.
+async fn call(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    token: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut req = http.request(method, url).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+fn item_names(v: &serde_json::Value) -> Vec<String> {
+    v["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o["metadata"]["name"].as_str().map(String::from))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_with_kubeconfig_uses_only_that_clusters_api() {
+    let cluster = common::TestCluster::start(&["--nodes", "0"]);
+    let kubeconfig = cluster.kubeconfig.display().to_string();
+    let s = serve_with(&["--kubeconfig", &kubeconfig], false);
+    let http = http();
+    let admin = login(&http, &s.url, "admin", "Initial-passw0rd").await;
+    let (iam, tenant) = (
+        format!("{}/kapis/iam.kubesphere.io/v1beta1", s.url),
+        format!("{}/kapis/tenant.kubesphere.io/v1beta1", s.url),
+    );
+    use reqwest::Method;
+
+    let alice = serde_json::json!({"apiVersion": "iam.kubesphere.io/v1beta1", "kind": "User",
+        "metadata": {"name": "alice"}, "spec": {"email": "alice@example.com", "password": "Alice-passw0rd"}});
+    let (code, v) = call(
+        &http,
+        Method::POST,
+        &format!("{iam}/users"),
+        &admin,
+        Some(alice),
+    )
+    .await;
+    assert!(code < 300, "create alice: {code} {v}");
+    for ws in ["ws-a", "ws-b"] {
+        let t = serde_json::json!({"apiVersion": "tenant.kubesphere.io/v1beta1", "kind": "WorkspaceTemplate",
+            "metadata": {"name": ws}, "spec": {"template": {"spec": {"manager": "admin"}},
+            "placement": {"clusters": [{"name": "host"}]}}});
+        let (code, v) = call(
+            &http,
+            Method::POST,
+            &format!("{tenant}/workspacetemplates"),
+            &admin,
+            Some(t),
+        )
+        .await;
+        assert!(code < 300, "create {ws}: {code} {v}");
+        let ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": format!("{ws}-proj")}});
+        let (code, v) = call(
+            &http,
+            Method::POST,
+            &format!("{tenant}/workspaces/{ws}/namespaces"),
+            &admin,
+            Some(ns),
+        )
+        .await;
+        assert!(code < 300, "create project in {ws}: {code} {v}");
+    }
+
+    // Everything the platform keeps is in the cluster process, seen with its own kubeconfig.
+    let labels = cluster.ok(&[
+        "get",
+        "ns",
+        "ws-a-proj",
+        "-o",
+        "jsonpath={.metadata.labels}",
+    ]);
+    assert!(
+        labels.contains(r#""kubesphere.io/workspace":"ws-a""#),
+        "{labels}"
+    );
+    let users = cluster.ok(&["get", "users.iam.kubesphere.io", "-o", "name"]);
+    assert!(users.contains("user.iam.kubesphere.io/alice"), "{users}");
+    let templates = cluster.ok(&[
+        "get",
+        "workspacetemplates.tenant.kubesphere.io",
+        "-o",
+        "name",
+    ]);
+    assert!(
+        templates.contains("ws-a") && templates.contains("ws-b"),
+        "{templates}"
+    );
+
+    let members = serde_json::json!([{"username": "alice", "roleRef": "ws-a-viewer"}]);
+    let (code, v) = call(
+        &http,
+        Method::POST,
+        &format!("{iam}/workspaces/ws-a/workspacemembers"),
+        &admin,
+        Some(members),
+    )
+    .await;
+    assert!(code < 300, "add alice to ws-a: {code} {v}");
+
+    let alice = login(&http, &s.url, "alice", "Alice-passw0rd").await;
+    // The platform's caches follow the cluster's watches: wait until the binding is seen.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let seen = loop {
+        let (code, v) = call(
+            &http,
+            Method::GET,
+            &format!("{tenant}/workspaces"),
+            &alice,
+            None,
+        )
+        .await;
+        assert_eq!(code, 200, "{v}");
+        let names = item_names(&v);
+        if !names.is_empty() || std::time::Instant::now() > deadline {
+            break names;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        seen,
+        vec!["ws-a".to_string()],
+        "alice sees only her workspace"
+    );
+    let (code, v) = call(
+        &http,
+        Method::GET,
+        &format!("{}/api/v1/namespaces/ws-a-proj/configmaps", s.url),
+        &alice,
+        None,
+    )
+    .await;
+    assert_eq!(code, 200, "a viewer reads her project: {v}");
+    let (code, v) = call(
+        &http,
+        Method::GET,
+        &format!("{}/api/v1/namespaces/ws-b-proj/configmaps", s.url),
+        &alice,
+        None,
+    )
+    .await;
+    assert_eq!(code, 403, "another workspace's project: {v}");
+    assert_eq!(v["kind"], "Status", "{v}");
+    let cm =
+        serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}});
+    let (code, v) = call(
+        &http,
+        Method::POST,
+        &format!("{}/api/v1/namespaces/ws-a-proj/configmaps", s.url),
+        &alice,
+        Some(cm),
+    )
+    .await;
+    assert_eq!(code, 403, "a viewer cannot write: {v}");
+    let (code, v) = call(
+        &http,
+        Method::GET,
+        &format!("{tenant}/workspaces/ws-b/namespaces"),
+        &alice,
+        None,
+    )
+    .await;
+    assert_eq!(code, 403, "another workspace's projects: {v}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,10 +315,7 @@ async fn serve_runs_the_host_cluster_and_the_platform() {
         );
     }
 
-    let http = reqwest::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .build()
-        .expect("http client");
+    let http = http();
     let token: serde_json::Value = http
         .post(format!("{}/oauth/token", s.url))
         .form(&[
