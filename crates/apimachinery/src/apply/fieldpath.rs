@@ -236,6 +236,17 @@ impl FieldSet {
         }
     }
 
+    /// Whether the set holds a path strictly below `path`.
+    pub fn has_descendants(&self, path: &[PathElement]) -> bool {
+        match path {
+            [] => !self.is_empty(),
+            [first, rest @ ..] => self
+                .children
+                .get(first)
+                .is_some_and(|c| c.has_descendants(rest)),
+        }
+    }
+
     /// Every path in the set, in structured-merge-diff's iteration order.
     pub fn paths(&self) -> Vec<FieldPath> {
         let mut out = Vec::new();

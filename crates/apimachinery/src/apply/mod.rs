@@ -363,7 +363,13 @@ fn compare(
     let after = fields_of(new, schema).without_subtrees(ignored);
     let mut modified = FieldSet::new();
     for p in before.intersection(&after).paths() {
-        if get_path(old, &p.0) != get_path(new, &p.0) && !is_list_item(&p) {
+        // A granular map (one whose entries are members too) changes through its entries,
+        // which are compared on their own: as in structured-merge-diff, the map itself is
+        // modified only when it stops or starts being one.
+        let granular = before.has_descendants(&p.0) || after.has_descendants(&p.0);
+        let (was, is) = (get_path(old, &p.0), get_path(new, &p.0));
+        let both_maps = was.is_some_and(Value::is_object) && is.is_some_and(Value::is_object);
+        if was != is && !is_list_item(&p) && !(granular && both_maps) {
             modified.insert(&p.0);
         }
     }

@@ -232,3 +232,41 @@ fn value_order_numbers_before_strings() {
     assert_eq!(compare_values(&json!(1), &json!("a")), Ordering::Less);
     assert_eq!(compare_values(&json!(null), &json!({})), Ordering::Greater);
 }
+
+#[test]
+fn a_changed_map_entry_conflicts_on_the_entry_not_on_the_map() {
+    let mine = json!({"apiVersion":"apps/v1","kind":"Deployment",
+        "metadata":{"name":"d","labels":{"app":"web","tier":"front"}}});
+    let live = must(applied(&json!({}), mine, "helm", false));
+    let theirs = json!({"apiVersion":"apps/v1","kind":"Deployment",
+        "metadata":{"name":"d","labels":{"app":"api"}}});
+    let Err(err) = applied(&live, theirs.clone(), "kubectl", false) else {
+        panic!("expected a conflict")
+    };
+    assert_eq!(
+        err.to_string(),
+        "Apply failed with 1 conflict: conflict with \"helm\": .metadata.labels.app"
+    );
+    // Adding an entry to a map another manager owns is no conflict at all.
+    let added = json!({"apiVersion":"apps/v1","kind":"Deployment",
+        "metadata":{"name":"d","labels":{"team":"blue"}}});
+    let obj = must(applied(&live, added, "kubectl", false));
+    assert_eq!(
+        obj["metadata"]["labels"],
+        json!({"app":"web","tier":"front","team":"blue"})
+    );
+    // Forced, the entry changes hands and the map stays shared.
+    let obj = must(applied(&live, theirs, "kubectl", true));
+    assert_eq!(obj["metadata"]["labels"]["app"], "api");
+    let fields = &obj["metadata"]["managedFields"];
+    assert_eq!(
+        fields[0]["fieldsV1"],
+        json!({"f:metadata":{"f:labels":{".":{},"f:tier":{}}}}),
+        "{fields}"
+    );
+    assert_eq!(
+        fields[1]["fieldsV1"],
+        json!({"f:metadata":{"f:labels":{".":{},"f:app":{}}}}),
+        "{fields}"
+    );
+}
