@@ -4,10 +4,12 @@ use std::process::Command;
 
 #[test]
 fn helm_template_prints_sorted_sourced_manifests() {
-    let chart = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/testdata/helm-charts/openelb"
-    );
+    // The shared chart corpus, where every other corpus test finds it.
+    let corpus = std::env::var_os("HELM_CHARTS_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from("/work/shared/testdata/helm-charts"));
+    let chart = corpus.join("openelb");
+    let chart = chart.to_str().unwrap_or_default();
     let out = Command::new(env!("CARGO_BIN_EXE_orrery"))
         .args([
             "helm",
