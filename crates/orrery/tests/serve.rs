@@ -89,10 +89,14 @@ fn http() -> reqwest::Client {
         .expect("http client")
 }
 
-/// Logs `user` in and returns the access token.
-async fn login(http: &reqwest::Client, url: &str, user: &str, password: &str) -> String {
-    let token: serde_json::Value = http
-        .post(format!("{url}/oauth/token"))
+/// Asks for a token with the password grant and the default client.
+async fn password_grant(
+    http: &reqwest::Client,
+    url: &str,
+    user: &str,
+    password: &str,
+) -> reqwest::Response {
+    http.post(format!("{url}/oauth/token"))
         .form(&[
             ("grant_type", "password"),
             ("username", user),
@@ -103,6 +107,12 @@ async fn login(http: &reqwest::Client, url: &str, user: &str, password: &str) ->
         .send()
         .await
         .expect("token request")
+}
+
+/// Logs `user` in and returns the access token.
+async fn login(http: &reqwest::Client, url: &str, user: &str, password: &str) -> String {
+    let token: serde_json::Value = password_grant(http, url, user, password)
+        .await
         .json()
         .await
         .expect("token JSON");
@@ -316,18 +326,8 @@ async fn serve_runs_the_host_cluster_and_the_platform() {
     }
 
     let http = http();
-    let token: serde_json::Value = http
-        .post(format!("{}/oauth/token", s.url))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", "admin"),
-            ("password", "Initial-passw0rd"),
-            ("client_id", "kubesphere"),
-            ("client_secret", "kubesphere"),
-        ])
-        .send()
+    let token: serde_json::Value = password_grant(&http, &s.url, "admin", "Initial-passw0rd")
         .await
-        .expect("token request")
         .json()
         .await
         .expect("token JSON");
@@ -337,16 +337,7 @@ async fn serve_runs_the_host_cluster_and_the_platform() {
         .to_string();
     assert_eq!(token["token_type"], "Bearer", "{token}");
 
-    let bad = http
-        .post(format!("{}/oauth/token", s.url))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", "admin"),
-            ("password", "wrong-Passw0rd"),
-        ])
-        .send()
-        .await
-        .expect("token request");
+    let bad = password_grant(&http, &s.url, "admin", "wrong-Passw0rd").await;
     assert_eq!(bad.status(), 401);
     let bad: serde_json::Value = bad.json().await.expect("OAuth error JSON");
     assert_eq!(bad["error"], "invalid_grant", "{bad}");
