@@ -36,6 +36,25 @@ export function Dialog({ open, onClose, title, children }: { open: boolean; onCl
   );
 }
 
+/** The end of a create form: the server's error in place, then Cancel and Create (submit). */
+export function FormFooter({ error, onCancel }: { error: unknown; onCancel: () => void }) {
+  const { t } = useI18n();
+  return (
+    <>
+      <ErrorBox error={error} />
+      <div className="toolbar">
+        <span className="spacer" />
+        <button type="button" onClick={onCancel}>
+          {t("action.cancel")}
+        </button>
+        <button className="primary" type="submit">
+          {t("action.create")}
+        </button>
+      </div>
+    </>
+  );
+}
+
 /** Asks before something that cannot be undone. */
 export function Confirm({ open, message, onConfirm, onCancel, error }: { open: boolean; message: string; onConfirm: () => void; onCancel: () => void; error?: unknown }) {
   const { t } = useI18n();

@@ -7,7 +7,7 @@ import { useLoad } from "../api/hooks";
 import { IAM, TENANT } from "../api/paths";
 import type { K8sObject } from "../api/watch";
 import { Table } from "../components/Table";
-import { Confirm, Dialog, ErrorBox, Filter, PageHead, Status } from "../components/ui";
+import { Confirm, Dialog, ErrorBox, Filter, FormFooter, PageHead, Status } from "../components/ui";
 import type { ClusterInfo } from "../state/clusters";
 
 interface Paged {
@@ -140,16 +140,7 @@ function Users() {
               ))}
             </select>
           </label>
-          <ErrorBox error={error} />
-          <div className="toolbar">
-            <span className="spacer" />
-            <button type="button" onClick={() => setCreating(false)}>
-              {t("action.cancel")}
-            </button>
-            <button className="primary" type="submit">
-              {t("action.create")}
-            </button>
-          </div>
+          <FormFooter error={error} onCancel={() => setCreating(false)} />
         </form>
       </Dialog>
       <Confirm
@@ -263,16 +254,7 @@ function Workspaces() {
               </label>
             ))}
           </fieldset>
-          <ErrorBox error={error} />
-          <div className="toolbar">
-            <span className="spacer" />
-            <button type="button" onClick={() => setCreating(false)}>
-              {t("action.cancel")}
-            </button>
-            <button className="primary" type="submit">
-              {t("action.create")}
-            </button>
-          </div>
+          <FormFooter error={error} onCancel={() => setCreating(false)} />
         </form>
       </Dialog>
       <Confirm

@@ -9,7 +9,7 @@ import type { K8sObject } from "../api/watch";
 import { ResourceList } from "../components/ResourceList";
 import { ResourceDetail } from "../components/ResourceDetail";
 import { Members, Roles } from "../components/Members";
-import { ErrorBox, PageHead } from "../components/ui";
+import { ErrorBox, FormFooter, PageHead } from "../components/ui";
 import { YamlCreate } from "../components/YamlCreate";
 import { buildDeployment, buildService, type DeploymentForm, type ServiceForm } from "../state/forms";
 
@@ -127,16 +127,7 @@ function CreateDeployment({ cluster, ns }: { cluster: string; ns: string }) {
             <input name="memoryLimit" value={f.memoryLimit} onChange={set("memoryLimit")} />
           </Field>
         </div>
-        <ErrorBox error={error} />
-        <div className="toolbar">
-          <span className="spacer" />
-          <button type="button" onClick={() => navigate(-1)}>
-            {t("action.cancel")}
-          </button>
-          <button className="primary" type="submit">
-            {t("action.create")}
-          </button>
-        </div>
+        <FormFooter error={error} onCancel={() => navigate(-1)} />
       </form>
     </>
   );
@@ -180,16 +171,7 @@ function CreateService({ cluster, ns }: { cluster: string; ns: string }) {
             <option>NodePort</option>
           </select>
         </Field>
-        <ErrorBox error={error} />
-        <div className="toolbar">
-          <span className="spacer" />
-          <button type="button" onClick={() => navigate(-1)}>
-            {t("action.cancel")}
-          </button>
-          <button className="primary" type="submit">
-            {t("action.create")}
-          </button>
-        </div>
+        <FormFooter error={error} onCancel={() => navigate(-1)} />
       </form>
     </>
   );

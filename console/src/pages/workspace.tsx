@@ -6,7 +6,7 @@ import { useCan, useLoad } from "../api/hooks";
 import { clusterPath, IAM, TENANT } from "../api/paths";
 import type { K8sObject } from "../api/watch";
 import { Table } from "../components/Table";
-import { Dialog, ErrorBox, PageHead, Status } from "../components/ui";
+import { Dialog, ErrorBox, FormFooter, PageHead, Status } from "../components/ui";
 import { Members, Roles } from "../components/Members";
 import { useApp } from "../state/context";
 
@@ -107,16 +107,7 @@ function Projects({ ws }: { ws: string }) {
             {t("form.name")}
             <input name="name" required pattern="[a-z0-9]([-a-z0-9]*[a-z0-9])?" value={name} onChange={(e) => setName(e.target.value)} />
           </label>
-          <ErrorBox error={error} />
-          <div className="toolbar">
-            <span className="spacer" />
-            <button type="button" onClick={() => setCreating(false)}>
-              {t("action.cancel")}
-            </button>
-            <button className="primary" type="submit">
-              {t("action.create")}
-            </button>
-          </div>
+          <FormFooter error={error} onCancel={() => setCreating(false)} />
         </form>
       </Dialog>
     </>
