@@ -4,6 +4,8 @@
 //! Run: `cargo bench -p orrery --bench cluster` (set `BENCH_SCALE=0.1` for a quick pass).
 //! Prints one line per figure; BENCHMARKS.md keeps the results.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -68,27 +70,12 @@ impl Server {
     }
 
     fn rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map(|kb| kb / 1024.0)
-            .unwrap_or(0.0)
+        common::rss_mib(self.child.id())
     }
 
-    fn stop(mut self) {
-        sigterm(self.child.id());
-        let _ = self.child.wait();
+    fn stop(self) {
+        common::stop(self.child);
     }
-}
-
-fn sigterm(pid: u32) {
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(pid.to_string())
-        .status();
 }
 
 fn cm(name: &str, payload: &str) -> ConfigMap {

@@ -5,6 +5,8 @@
 //! Run: `cargo bench -p orrery --bench serve`. Each run starts a fresh data dir (first start:
 //! CA, keys, CRDs, defaults) and then restarts on it (the usual start); prints one line per run.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -41,17 +43,6 @@ fn start(dir: &Path) -> (Child, Duration) {
     (child, ready)
 }
 
-/// Resident memory of `pid` in MiB.
-fn rss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
-}
-
 /// CPU time (user + system) of `pid` in seconds.
 fn cpu_seconds(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -63,31 +54,23 @@ fn cpu_seconds(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-fn stop(mut child: Child) {
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let _ = child.wait();
-}
-
 fn main() {
     for run in 1..=3 {
         let dir = tempfile::tempdir().expect("tempdir");
         let (child, first) = start(dir.path());
-        stop(child);
+        common::stop(child);
         let (child, ready) = start(dir.path());
         // Let start-up work (cache sync, controllers' first passes) settle, then measure idle.
         std::thread::sleep(Duration::from_secs(5));
         let cpu0 = cpu_seconds(child.id());
         std::thread::sleep(Duration::from_secs(10));
         let idle_cpu = (cpu_seconds(child.id()) - cpu0) / 10.0 * 100.0;
-        let rss = rss_mib(child.id());
+        let rss = common::rss_mib(child.id());
         println!(
             "run {run}: first start ready {:.0} ms; restart ready {:.0} ms; idle RSS {rss:.1} MiB; idle CPU {idle_cpu:.1} % of a core",
             first.as_secs_f64() * 1000.0,
             ready.as_secs_f64() * 1000.0,
         );
-        stop(child);
+        common::stop(child);
     }
 }
