@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use common::{TestCluster, json};
-use run::{Kubectl, finish, text};
+use run::{Kubectl, finish, get_json, text};
 
 /// A Deployment with two containers and an env list, and a ConfigMap.
 const APP: &str = r#"
@@ -72,12 +72,6 @@ kind: ConfigMap
 metadata: {name: settings}
 data: {keep: "1"}
 "#;
-
-fn get_json(k: &Kubectl, args: &[&str]) -> serde_json::Value {
-    let mut all = args.to_vec();
-    all.extend(["-o", "json"]);
-    json(&k.ok(&all))
-}
 
 fn containers(dep: &serde_json::Value) -> Vec<(String, String)> {
     dep["spec"]["template"]["spec"]["containers"]

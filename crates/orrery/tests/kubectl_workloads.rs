@@ -11,8 +11,8 @@ use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::time::{Duration, Instant};
 
-use common::{TestCluster, json};
-use run::{Kubectl, text};
+use common::TestCluster;
+use run::{Kubectl, get_json, text};
 use serde_json::Value;
 
 /// A cluster with three simulated nodes whose clock runs 30 times faster than real time.
@@ -30,12 +30,6 @@ fn eventually<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-fn get_json(k: &Kubectl, args: &[&str]) -> Value {
-    let mut a = args.to_vec();
-    a.extend(["-o", "json"]);
-    json(&k.ok(&a))
 }
 
 fn items(v: &Value) -> Vec<Value> {

@@ -7,7 +7,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::TestCluster;
+use crate::common::{TestCluster, json};
+
+/// `kubectl ARGS -o json`, parsed; fails the test if kubectl fails.
+pub fn get_json(k: &Kubectl, args: &[&str]) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.extend(["-o", "json"]);
+    json(&k.ok(&all))
+}
 
 /// No single kubectl run may take longer than this; a hung server fails the test instead.
 pub const DEADLINE: Duration = Duration::from_secs(60);
