@@ -33,6 +33,17 @@ before(async () => {
   let r = await apiCall(env.url, token, "POST", "/kapis/cluster.kubesphere.io/v1alpha1/clusters", cluster);
   if (r.status === 404 || r.status === 405) r = await apiCall(env.url, token, "POST", "/apis/cluster.kubesphere.io/v1alpha1/clusters", cluster);
   assert.ok(r.status < 300, `joining the member: ${r.status} ${JSON.stringify(r.body)}`);
+  // The platform checks the member's health; wait (bounded) until it reports Ready, so the
+  // clusters page, which loads the list once per visit, shows the member's real state.
+  const deadline = Date.now() + WAIT;
+  const ready = (c) => (c?.status?.conditions ?? []).some((x) => x.type === "Ready" && x.status === "True");
+  let member;
+  do {
+    member = await apiCall(env.url, token, "GET", "/apis/cluster.kubesphere.io/v1alpha1/clusters/member1");
+    if (ready(member.body)) break;
+    await new Promise((res) => setTimeout(res, 200));
+  } while (Date.now() < deadline);
+  assert.ok(ready(member.body), `member1 Ready: ${JSON.stringify(member.body?.status)}`);
   const context = await env.browser.newContext({ viewport: { width: 1400, height: 900 }, locale: "en-US" });
   page = await context.newPage();
   page.on("console", (m) => {
