@@ -14,6 +14,7 @@ pub mod clusters;
 pub mod controllers;
 pub mod crds;
 pub mod defaults;
+pub mod discovery;
 pub mod error;
 pub mod hostapi;
 pub mod http;
@@ -214,6 +215,7 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
         authz: authz::Authorizer::new(caches.clone()),
         tokens,
         clusters: clusters::Members::new(config.clusters.clone()),
+        discovery: Arc::new(discovery::ClusterDiscovery::new(client.clone())),
         settings: http::Settings {
             lockout_threshold: config.lockout_threshold,
             lockout_window: config.lockout_window,

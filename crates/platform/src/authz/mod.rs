@@ -2,6 +2,7 @@
 //! allowed, decided from the watch-fed caches only.
 
 pub mod rbac;
+pub mod resolve;
 pub mod scope;
 #[cfg(test)]
 mod tests;

@@ -63,13 +63,31 @@ const NAMESPACE_SUBRESOURCES: [&str; 2] = ["status", "finalize"];
 const CLUSTER_KAPIS_RESOURCES: [&str; 3] =
     ["clustermembers", "clusterroles", "clusterrolebindings"];
 
+/// Whether a boolean query parameter is set, read as Go's `strconv.ParseBool` reads it
+/// (kube-apiserver's parameter conversion), so the platform and the cluster agree on it.
 fn query_flag(query: &str, key: &str) -> bool {
-    form_urlencoded::parse(query.as_bytes()).any(|(k, v)| k == key && (v == "true" || v == "1"))
+    form_urlencoded::parse(query.as_bytes())
+        .any(|(k, v)| k == key && matches!(v.as_ref(), "1" | "t" | "T" | "true" | "TRUE" | "True"))
 }
 
 impl RequestInfo {
     /// Parses a request; never fails (anything unrecognised is a non-resource request).
+    ///
+    /// Splits the path as sent; [`super::resolve`] is the checked form that decodes and
+    /// canonicalises segments first and consults the cluster's discovery.
     pub fn parse(method: &str, path: &str, query: &str) -> RequestInfo {
+        let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+        Self::from_parts(method, path, &parts, query).0
+    }
+
+    /// Parses already split path segments. The flag says whether a `namespaces/{ns}/` prefix
+    /// was taken as the namespace of a resource inside it (as opposed to the Namespace object).
+    pub(crate) fn from_parts(
+        method: &str,
+        path: &str,
+        parts: &[&str],
+        query: &str,
+    ) -> (RequestInfo, bool) {
         let mut info = RequestInfo {
             path: path.to_string(),
             verb: method.to_ascii_lowercase(),
@@ -84,22 +102,22 @@ impl RequestInfo {
             name: String::new(),
             scope: Scope::Global,
         };
-        let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+        let mut namespace_prefix = false;
         let Some(prefix) = parts.first().copied() else {
-            return info;
+            return (info, namespace_prefix);
         };
         if !API_PREFIXES.contains(&prefix) {
-            return info;
+            return (info, namespace_prefix);
         }
         let mut rest = &parts[1..];
         let group = if prefix == "api" {
             if rest.len() < 2 {
-                return info;
+                return (info, namespace_prefix);
             }
             ""
         } else {
             if rest.len() < 3 {
-                return info;
+                return (info, namespace_prefix);
             }
             let g = rest[0];
             rest = &rest[1..];
@@ -126,6 +144,7 @@ impl RequestInfo {
             info.namespace = rest[1].to_string();
             if rest.len() > 2 && !NAMESPACE_SUBRESOURCES.contains(&rest[2]) {
                 rest = &rest[2..];
+                namespace_prefix = true;
             }
         }
         if let Some(r) = rest.first() {
@@ -139,7 +158,8 @@ impl RequestInfo {
         }
         info.verb = match method {
             "GET" | "HEAD" => {
-                if watch_path || (info.name.is_empty() && query_flag(query, "watch")) {
+                // A named GET with `watch` is a watch of that object in the embedded cluster.
+                if watch_path || query_flag(query, "watch") {
                     "watch"
                 } else if info.name.is_empty() {
                     "list"
@@ -169,7 +189,7 @@ impl RequestInfo {
         } else {
             Scope::Global
         };
-        info
+        (info, namespace_prefix)
     }
 
     /// A resource request built from review attributes (SubjectAccessReview and friends).

@@ -123,6 +123,8 @@ pub struct Member {
     pub authz: Authorizer,
     /// Its search index.
     pub index: Arc<crate::search::index::ClusterIndex>,
+    /// Its discovery (request resolution).
+    pub discovery: Arc<crate::discovery::ClusterDiscovery>,
     /// When its kubeconfig's client certificate expires.
     pub cert_expiry: Option<chrono::DateTime<chrono::Utc>>,
     health: watch::Sender<Health>,
@@ -345,6 +347,7 @@ fn host_member(state: &AppState, name: &str, shutdown: &CancellationToken) -> Me
         caches: state.caches.clone(),
         authz: state.authz.for_cluster(state.caches.clone()),
         index: Arc::default(),
+        discovery: state.discovery.clone(),
         cert_expiry: None,
         health: watch::channel(Health::default()).0,
         stop: shutdown.child_token(),
@@ -367,6 +370,7 @@ async fn remote_member(
     let caches = Arc::new(Caches::new());
     Ok(Member {
         name: name.to_string(),
+        discovery: Arc::new(crate::discovery::ClusterDiscovery::new(client.clone())),
         client,
         authz: state.authz.for_cluster(caches.clone()),
         caches,
@@ -544,9 +548,11 @@ mod tests {
             "http://127.0.0.1:1".parse().unwrap_or_default(),
         ));
         let caches = Arc::new(Caches::new());
+        let client = client.unwrap_or_else(|e| panic!("client: {e}"));
         Member {
             name: "m".into(),
-            client: client.unwrap_or_else(|e| panic!("client: {e}")),
+            discovery: Arc::new(crate::discovery::ClusterDiscovery::new(client.clone())),
+            client,
             authz: Authorizer::new(caches.clone()),
             caches,
             index: Arc::default(),

@@ -35,6 +35,32 @@ pub fn split_cluster_path(path: &str) -> Option<(&str, &str)> {
     (!cluster.is_empty() && known).then_some((cluster, tail))
 }
 
+/// The connected, Ready cluster a `/clusters/{c}/…` request is for: 404 for a cluster the
+/// platform does not know, 503 for one that is not connected or not Ready.
+pub(super) fn ready_member(state: &AppState, name: &str) -> ApiResult<Arc<Member>> {
+    let unavailable = |message: String| ApiError {
+        code: http::StatusCode::SERVICE_UNAVAILABLE,
+        reason: "ServiceUnavailable",
+        message,
+    };
+    let Some(member) = state.clusters.get(name) else {
+        if state.caches.clusters.get(name).is_some() {
+            return Err(unavailable(format!(
+                "cluster {name} is not connected (see its status)"
+            )));
+        }
+        return Err(ApiError::not_found("clusters", name));
+    };
+    if !member.is_ready() {
+        let h = member.health();
+        return Err(unavailable(format!(
+            "cluster {name} is not ready: {}",
+            h.message
+        )));
+    }
+    Ok(member)
+}
+
 /// Whether `user` may manage clusters at the platform level (platform administrators).
 pub fn is_platform_admin(state: &AppState, user: &UserInfo, resource: &str, group: &str) -> bool {
     let (resource, group) = if resource.is_empty() {
@@ -262,15 +288,8 @@ pub async fn proxy(
     Extension(Target(member)): Extension<Target>,
     req: Request,
 ) -> Response {
-    let full = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_default();
-    let Some((_, rest)) = split_cluster_path(&full) else {
-        return ApiError::not_found("path", &full).into_response();
-    };
-    let rest = rest.to_string();
+    // The canonical path the authorization layer resolved (after `/clusters/{c}`).
+    let rest = proxy::with_query(&caller.info.path, req.uri().query());
     let what = format!("cluster {}", member.name);
     let timeout = state.clusters.settings.proxy_timeout;
     if proxy::is_upgrade(req.headers()) && !rest.starts_with("/kapis/") {
@@ -291,11 +310,6 @@ pub async fn proxy(
     }
     if let Some(answer) = proxy::self_review(&member.authz, &caller, &parts, &body).await {
         return answer;
-    }
-    if Arc::ptr_eq(&member.caches, &state.caches)
-        && let Some(denied) = proxy::guard_platform_secrets(&state, &caller)
-    {
-        return denied;
     }
     tracing::debug!(user = %caller.user.name, cluster = %member.name, method = %parts.method, path = %caller.info.path, "cluster proxy");
     proxy::relay(&member.client, &parts, &rest, body, timeout, &what).await

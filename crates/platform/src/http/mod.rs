@@ -70,6 +70,8 @@ pub struct AppState {
     pub tokens: Tokens,
     /// The connected clusters (host included).
     pub clusters: crate::clusters::Members,
+    /// The host cluster's discovery (request resolution).
+    pub discovery: Arc<crate::discovery::ClusterDiscovery>,
     /// Settings.
     pub settings: Settings,
 }
@@ -423,41 +425,23 @@ async fn authorize(State(state): State<Shared>, mut req: Request, next: Next) ->
         .get::<UserInfo>()
         .cloned()
         .unwrap_or_else(UserInfo::anonymous);
+    if user.is_anonymous() {
+        return ApiError::unauthorized("authentication required").into_response();
+    }
     let path = req.uri().path().to_string();
     let (target, info_path) = match clusters::split_cluster_path(&path) {
-        Some((name, rest)) => {
-            if user.is_anonymous() {
-                return ApiError::unauthorized("authentication required").into_response();
-            }
-            let Some(member) = state.clusters.get(name) else {
-                if state.caches.clusters.get(name).is_some() {
-                    return ApiError {
-                        code: http::StatusCode::SERVICE_UNAVAILABLE,
-                        reason: "ServiceUnavailable",
-                        message: format!("cluster {name} is not connected (see its status)"),
-                    }
-                    .into_response();
-                }
-                return ApiError::not_found("clusters", name).into_response();
-            };
-            if !member.is_ready() {
-                let h = member.health();
-                return ApiError {
-                    code: http::StatusCode::SERVICE_UNAVAILABLE,
-                    reason: "ServiceUnavailable",
-                    message: format!("cluster {name} is not ready: {}", h.message),
-                }
-                .into_response();
-            }
-            (Some(member), rest.to_string())
-        }
+        Some((name, rest)) => match clusters::ready_member(&state, name) {
+            Ok(member) => (Some(member), rest.to_string()),
+            Err(e) => return e.into_response(),
+        },
         None => (None, path.clone()),
     };
-    let info = RequestInfo::parse(
-        req.method().as_str(),
-        &info_path,
-        req.uri().query().unwrap_or_default(),
-    );
+    let discovery = target.as_ref().map_or(&state.discovery, |m| &m.discovery);
+    let query = req.uri().query().unwrap_or_default().to_string();
+    let info = match resolve_request(discovery, req.method().as_str(), &info_path, &query).await {
+        Ok(info) => info,
+        Err(e) => return e.into_response(),
+    };
     let authz = target.as_ref().map_or(&state.authz, |m| &m.authz);
     let decision = authz.authorize(&user, &info);
     let grant = match decision.access {
@@ -465,19 +449,73 @@ async fn authorize(State(state): State<Shared>, mut req: Request, next: Next) ->
         Some(Access::SelfService) => Grant::SelfService,
         Some(Access::Public) => Grant::Public,
         None if target.is_none() && is_filtered_list(&state, &user, &info) => Grant::Filtered,
-        None if user.is_anonymous() => {
-            return ApiError::unauthorized("authentication required").into_response();
-        }
         None => {
             tracing::debug!(user = %user.name, verb = %info.verb, path = %info.path, reason = %decision.reason, "denied");
             return ApiError::forbidden(forbidden_message(&user, &info)).into_response();
         }
     };
+    // Streams into a pod (exec, attach, port-forward) also need `create`, whatever the method
+    // (Kubernetes 1.35 asks the same of WebSocket upgrades, which arrive as GET).
+    if info.api_group.is_empty()
+        && info.resource == "pods"
+        && matches!(info.subresource.as_str(), "exec" | "attach" | "portforward")
+        && info.verb != "create"
+    {
+        let mut create = info.clone();
+        create.verb = "create".into();
+        if !authz.authorize(&user, &create).allowed() {
+            return ApiError::forbidden(forbidden_message(&user, &create)).into_response();
+        }
+    }
+    let caller = Caller { user, info, grant };
+    let host = target
+        .as_ref()
+        .is_none_or(|m| Arc::ptr_eq(&m.caches, &state.caches));
+    if host && let Some(denied) = proxy::guard_platform_secrets(&state, &caller) {
+        return denied;
+    }
     if let Some(m) = target {
         req.extensions_mut().insert(clusters::Target(m));
     }
-    req.extensions_mut().insert(Caller { user, info, grant });
+    req.extensions_mut().insert(caller);
     next.run(req).await
+}
+
+/// Resolves a request against the target cluster's discovery (see [`crate::authz::resolve`]):
+/// non-canonical paths, resources the cluster does not serve and cluster-scoped resources under
+/// a namespace path are 404, before anything is authorized or forwarded.
+async fn resolve_request(
+    discovery: &crate::discovery::ClusterDiscovery,
+    method: &str,
+    path: &str,
+    query: &str,
+) -> ApiResult<RequestInfo> {
+    use crate::authz::resolve::{Unresolved, resolve};
+    let not_found = || ApiError {
+        code: http::StatusCode::NOT_FOUND,
+        reason: "NotFound",
+        message: "the server could not find the requested resource".into(),
+    };
+    let unavailable = |e: String| ApiError {
+        code: http::StatusCode::SERVICE_UNAVAILABLE,
+        reason: "ServiceUnavailable",
+        message: format!("the cluster's discovery is unavailable: {e}"),
+    };
+    let first = resolve(method, path, query, None).map_err(|_| not_found())?;
+    if !first.info.is_resource_request || first.info.api_prefix == "kapis" {
+        return Ok(first.info);
+    }
+    let index = discovery.index().await.map_err(unavailable)?;
+    match resolve(method, path, query, Some(&index)) {
+        Ok(r) => Ok(r.info),
+        Err(Unresolved::NotFound(_)) => Err(not_found()),
+        Err(Unresolved::UnknownResource { .. }) => {
+            let index = discovery.refresh().await.map_err(unavailable)?;
+            resolve(method, path, query, Some(&index))
+                .map(|r| r.info)
+                .map_err(|_| not_found())
+        }
+    }
 }
 
 /// kube-apiserver's wording for a denied request.

