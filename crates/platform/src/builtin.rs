@@ -27,6 +27,73 @@ fn r(groups: &[&str], resources: &[&str], verbs: &[&str]) -> Value {
     json!({"apiGroups": groups, "resources": resources, "verbs": verbs})
 }
 
+/// Reading everything but Secrets. RBAC cannot subtract, and a list would show every Secret's
+/// data, so (like Kubernetes' `view`) the readable core resources are named one by one and the
+/// other groups are named whole: Secrets exist only in the core group. Custom resources of
+/// groups not named here need a role template that grants them.
+pub fn view_all_but_secrets() -> Vec<Value> {
+    vec![
+        r(&[""], CORE_READABLE, &VIEW),
+        r(NON_CORE_GROUPS, &["*"], &VIEW),
+    ]
+}
+
+/// Core resources a viewer reads (every core resource but Secrets and the streams into pods).
+pub const CORE_READABLE: &[&str] = &[
+    "bindings",
+    "componentstatuses",
+    "configmaps",
+    "endpoints",
+    "events",
+    "limitranges",
+    "namespaces",
+    "namespaces/status",
+    "nodes",
+    "nodes/status",
+    "persistentvolumeclaims",
+    "persistentvolumeclaims/status",
+    "persistentvolumes",
+    "persistentvolumes/status",
+    "pods",
+    "pods/log",
+    "pods/status",
+    "podtemplates",
+    "replicationcontrollers",
+    "replicationcontrollers/scale",
+    "replicationcontrollers/status",
+    "resourcequotas",
+    "resourcequotas/status",
+    "serviceaccounts",
+    "services",
+    "services/status",
+];
+
+/// API groups a viewer reads whole.
+pub const NON_CORE_GROUPS: &[&str] = &[
+    "apps",
+    "batch",
+    "autoscaling",
+    "policy",
+    "networking.k8s.io",
+    "discovery.k8s.io",
+    "events.k8s.io",
+    "storage.k8s.io",
+    "coordination.k8s.io",
+    "metrics.k8s.io",
+    "node.k8s.io",
+    "scheduling.k8s.io",
+    "apiextensions.k8s.io",
+    "rbac.authorization.k8s.io",
+    "kubesphere.io",
+    "iam.kubesphere.io",
+    "tenant.kubesphere.io",
+    "cluster.kubesphere.io",
+    "application.kubesphere.io",
+    "extensions.kubesphere.io",
+    "resources.kubesphere.io",
+    "search.orrery.io",
+];
+
 fn t(
     name: &'static str,
     scope: &'static str,
@@ -179,7 +246,7 @@ pub fn templates() -> Vec<Template> {
             "cluster-resources",
             "Cluster Resource Viewing",
             "集群资源查看",
-            vec![r(&["*"], &["*"], &VIEW)],
+            view_all_but_secrets(),
         ),
         t(
             "cluster-resources-manage",
@@ -272,10 +339,11 @@ pub fn templates() -> Vec<Template> {
             "projects",
             "Project Viewing",
             "项目查看",
-            vec![
-                r(&["", tenant], &["namespaces"], &VIEW),
-                r(&["*"], &["*"], &VIEW),
-            ],
+            [
+                vec![r(&["", tenant], &["namespaces"], &VIEW)],
+                view_all_but_secrets(),
+            ]
+            .concat(),
         ),
         t(
             "workspace-projects-create",
@@ -299,7 +367,7 @@ pub fn templates() -> Vec<Template> {
             "project-resources",
             "Project Resource Viewing",
             "项目资源查看",
-            vec![r(&["*"], &["*"], &VIEW)],
+            view_all_but_secrets(),
         ),
         t(
             "namespace-resources-manage",
@@ -324,6 +392,14 @@ pub fn templates() -> Vec<Template> {
             "Configuration Management",
             "配置管理",
             vec![r(&[""], &config, &["*"])],
+        ),
+        t(
+            "namespace-secrets-view",
+            "namespace",
+            "configuration",
+            "Secret Viewing",
+            "保密字典查看",
+            vec![r(&[""], &["secrets"], &VIEW)],
         ),
         t(
             "namespace-network-manage",

@@ -50,6 +50,19 @@ impl UserInfo {
     }
 }
 
+/// One of the four levels roles live at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Level {
+    /// Platform-wide.
+    Global,
+    /// One cluster.
+    Cluster,
+    /// One workspace.
+    Workspace(String),
+    /// One namespace.
+    Namespace(String),
+}
+
 /// How a request was allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -338,6 +351,62 @@ impl Authorizer {
             }
         }
         out
+    }
+
+    /// The rules `user` holds at one level (global rules apply at every level; a workspace's
+    /// and the cluster's rules apply to its namespaces), for escalation checks.
+    pub fn rules_at(&self, user: &UserInfo, level: &Level) -> Vec<Rule> {
+        let mut sets = self.global_rule_sets(user);
+        match level {
+            Level::Global => {}
+            Level::Cluster => sets.extend(self.cluster_rule_sets(user)),
+            Level::Workspace(ws) => sets.extend(self.workspace_rule_sets(user, ws)),
+            Level::Namespace(ns) => {
+                if let Some(ws) = self.workspace_of(ns) {
+                    sets.extend(self.workspace_rule_sets(user, &ws));
+                }
+                sets.extend(self.namespace_rule_sets(user, ns));
+                sets.extend(self.cluster_rule_sets(user));
+            }
+        }
+        sets.iter()
+            .flat_map(|s| s.rules().iter().cloned())
+            .collect()
+    }
+
+    /// The rules of a KubeSphere role at `level` by name (cached object, else built-in),
+    /// `None` when there is no such role. Workspace roles must belong to the workspace.
+    pub fn role_rules(&self, level: &Level, name: &str) -> Option<Vec<Rule>> {
+        let from = |e: Arc<Entry>| e.rules.clone();
+        match level {
+            Level::Global => self
+                .caches
+                .global_roles
+                .get(name)
+                .map(from)
+                .or_else(|| self.global.get(name).map(|r| r.to_vec())),
+            Level::Cluster => self
+                .local
+                .cluster_roles
+                .get(name)
+                .map(from)
+                .or_else(|| self.cluster.get(name).map(|r| r.to_vec())),
+            Level::Workspace(ws) => match self.caches.workspace_roles.get(name) {
+                Some(e) if e.label("kubesphere.io/workspace") == Some(ws.as_str()) => Some(from(e)),
+                Some(_) => None,
+                None => name
+                    .strip_prefix(ws.as_str())
+                    .and_then(|s| s.strip_prefix('-'))
+                    .and_then(|suffix| self.workspace.get(suffix))
+                    .map(|r| r.to_vec()),
+            },
+            Level::Namespace(ns) => self
+                .local
+                .roles
+                .get(&format!("{ns}/{name}"))
+                .map(from)
+                .or_else(|| self.namespace.get(name).map(|r| r.to_vec())),
+        }
     }
 
     /// Names of the workspaces `user` holds a role in.

@@ -106,10 +106,98 @@ fn resource_matches(list: &[String], resource: &str, sub: &str) -> bool {
         if sub.is_empty() {
             return false;
         }
-        // `*/scale` matches every resource's scale; `pods/*` every pod subresource.
+        // `*/scale` matches every resource's scale. As in Kubernetes, `pods/*` is no pattern:
+        // it matches a subresource literally named `*` only.
         r.strip_prefix("*/").is_some_and(|s| s == sub)
-            || r.strip_suffix("/*").is_some_and(|s| s == resource)
     })
+}
+
+/// Kubernetes' `validation.Covers`: whether `owner` holds every permission of `servant`, each
+/// servant rule broken down to one verb, group, resource (and name or URL) at a time. Returns
+/// the pieces not covered.
+pub fn covers(owner: &[Rule], servant: &[Rule]) -> (bool, Vec<Rule>) {
+    let mut missing = Vec::new();
+    for rule in servant {
+        for piece in break_down(rule) {
+            if !owner.iter().any(|o| rule_covers(o, &piece)) {
+                missing.push(piece);
+            }
+        }
+    }
+    (missing.is_empty(), missing)
+}
+
+fn one(s: &str) -> Vec<String> {
+    vec![s.to_string()]
+}
+
+fn break_down(rule: &Rule) -> Vec<Rule> {
+    let mut out = Vec::new();
+    for verb in &rule.verbs {
+        for url in &rule.non_resource_urls {
+            out.push(Rule {
+                verbs: one(verb),
+                non_resource_urls: one(url),
+                ..Rule::default()
+            });
+        }
+        for group in &rule.api_groups {
+            for resource in &rule.resources {
+                if rule.resource_names.is_empty() {
+                    out.push(Rule {
+                        verbs: one(verb),
+                        api_groups: one(group),
+                        resources: one(resource),
+                        ..Rule::default()
+                    });
+                }
+                for name in &rule.resource_names {
+                    out.push(Rule {
+                        verbs: one(verb),
+                        api_groups: one(group),
+                        resources: one(resource),
+                        resource_names: one(name),
+                        ..Rule::default()
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+fn has(list: &[String], item: &str) -> bool {
+    list.iter().any(|v| v == item)
+}
+
+fn has_all(list: &[String], items: &[String]) -> bool {
+    items.iter().all(|i| has(list, i))
+}
+
+fn rule_covers(owner: &Rule, sub: &Rule) -> bool {
+    let verbs = has(&owner.verbs, "*") || has_all(&owner.verbs, &sub.verbs);
+    let groups = has(&owner.api_groups, "*") || has_all(&owner.api_groups, &sub.api_groups);
+    let resources = has(&owner.resources, "*")
+        || sub.resources.iter().all(|r| {
+            has(&owner.resources, r)
+                || r.split_once('/')
+                    .is_some_and(|(_, s)| has(&owner.resources, &format!("*/{s}")))
+        });
+    let urls = has(&owner.non_resource_urls, "*")
+        || sub.non_resource_urls.iter().all(|u| {
+            owner
+                .non_resource_urls
+                .iter()
+                .any(|o| o == u || o.strip_suffix('*').is_some_and(|p| u.starts_with(p)))
+        });
+    let names =
+        owner.resource_names.is_empty() || has_all(&owner.resource_names, &sub.resource_names);
+    let names = if sub.resource_names.is_empty() {
+        owner.resource_names.is_empty()
+    } else {
+        names
+    };
+    verbs && groups && resources && urls && names
 }
 
 fn url_matches(rule: &str, path: &str) -> bool {
@@ -149,7 +237,7 @@ mod tests {
     #[test]
     fn subresources_and_wildcards() {
         let r = rule(serde_json::json!({"verbs":["*"],"apiGroups":["*"],"resources":["pods/*"]}));
-        assert!(r.allows(&req("GET", "/api/v1/namespaces/a/pods/p/log")));
+        assert!(!r.allows(&req("GET", "/api/v1/namespaces/a/pods/p/log")));
         assert!(!r.allows(&req("GET", "/api/v1/namespaces/a/pods/p")));
         let r = rule(serde_json::json!({"verbs":["*"],"apiGroups":["*"],"resources":["*/scale"]}));
         assert!(r.allows(&req(
@@ -182,6 +270,56 @@ mod tests {
         assert!(!r.allows(&req("GET", "/metricsx")));
         assert!(!r.allows(&req("POST", "/healthz")));
         assert!(!r.allows(&req("GET", "/api/v1/pods")));
+    }
+
+    #[test]
+    fn coverage_as_kubernetes_checks_escalation() {
+        let rules = |v: Value| rules_from_json(Some(&v));
+        let owner = rules(serde_json::json!([
+            {"verbs":["get","list"],"apiGroups":[""],"resources":["pods","configmaps"]},
+            {"verbs":["*"],"apiGroups":["apps"],"resources":["*/scale"]},
+            {"verbs":["get"],"apiGroups":[""],"resources":["secrets"],"resourceNames":["a"]},
+            {"verbs":["get"],"nonResourceURLs":["/metrics/*"]}
+        ]));
+        let ok = |servant: Value| covers(&owner, &rules(servant)).0;
+        assert!(ok(
+            serde_json::json!([{"verbs":["get"],"apiGroups":[""],"resources":["pods"]}])
+        ));
+        assert!(ok(
+            serde_json::json!([{"verbs":["list","get"],"apiGroups":[""],"resources":["configmaps","pods"],"resourceNames":["x"]}])
+        ));
+        assert!(ok(
+            serde_json::json!([{"verbs":["update"],"apiGroups":["apps"],"resources":["deployments/scale"]}])
+        ));
+        assert!(ok(
+            serde_json::json!([{"verbs":["get"],"apiGroups":[""],"resources":["secrets"],"resourceNames":["a"]}])
+        ));
+        assert!(ok(
+            serde_json::json!([{"verbs":["get"],"nonResourceURLs":["/metrics/cpu"]}])
+        ));
+        assert!(!ok(
+            serde_json::json!([{"verbs":["*"],"apiGroups":["*"],"resources":["*"]}])
+        ));
+        assert!(!ok(
+            serde_json::json!([{"verbs":["get"],"apiGroups":[""],"resources":["secrets"]}])
+        ));
+        assert!(!ok(
+            serde_json::json!([{"verbs":["get"],"apiGroups":[""],"resources":["secrets"],"resourceNames":["b"]}])
+        ));
+        assert!(!ok(
+            serde_json::json!([{"verbs":["delete"],"apiGroups":[""],"resources":["pods"]}])
+        ));
+        assert!(!ok(
+            serde_json::json!([{"verbs":["update"],"apiGroups":["apps"],"resources":["deployments"]}])
+        ));
+        let (_, missing) = covers(
+            &owner,
+            &rules(
+                serde_json::json!([{"verbs":["get","delete"],"apiGroups":[""],"resources":["pods"]}]),
+            ),
+        );
+        assert_eq!(missing.len(), 1);
+        assert_eq!(missing[0].verbs, vec!["delete".to_string()]);
     }
 
     #[test]

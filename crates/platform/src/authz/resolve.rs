@@ -229,7 +229,10 @@ mod tests {
         let r = ok("GET", "/api/v1/namespaces/p/pods/x");
         assert_eq!(r.info.scope, Scope::Namespace);
         assert!(r.namespace_prefix);
+        // Platform objects are decided at the global level only.
         let r = ok("GET", "/apis/iam.kubesphere.io/v1beta1/users/admin");
+        assert_eq!(r.info.scope, Scope::Global);
+        let r = ok("GET", "/api/v1/nodes/n");
         assert_eq!(r.info.scope, Scope::Cluster);
     }
 

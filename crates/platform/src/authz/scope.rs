@@ -63,6 +63,18 @@ const NAMESPACE_SUBRESOURCES: [&str; 2] = ["status", "finalize"];
 const CLUSTER_KAPIS_RESOURCES: [&str; 3] =
     ["clustermembers", "clusterroles", "clusterrolebindings"];
 
+/// Whether a cluster-scoped resource is identity or tenancy state of the platform (users and
+/// their password hashes, login records, global roles, workspaces), decided at the global level
+/// only; iam ClusterRoles and their bindings are the cluster level's. Clusters stay readable by
+/// cluster roles (their kubeconfigs live in Secrets; changes are guarded separately).
+pub fn is_platform_object(group: &str, resource: &str) -> bool {
+    match group {
+        "iam.kubesphere.io" => !matches!(resource, "clusterroles" | "clusterrolebindings"),
+        "tenant.kubesphere.io" => true,
+        _ => false,
+    }
+}
+
 /// Whether a boolean query parameter is set, read as Go's `strconv.ParseBool` reads it
 /// (kube-apiserver's parameter conversion), so the platform and the cluster agree on it.
 fn query_flag(query: &str, key: &str) -> bool {
@@ -184,10 +196,18 @@ impl RequestInfo {
             Scope::Namespace
         } else if !info.workspace.is_empty() {
             Scope::Workspace
-        } else if prefix != "kapis" || CLUSTER_KAPIS_RESOURCES.contains(&info.resource.as_str()) {
-            Scope::Cluster
-        } else {
+        } else if prefix == "kapis" {
+            if CLUSTER_KAPIS_RESOURCES.contains(&info.resource.as_str()) {
+                Scope::Cluster
+            } else {
+                Scope::Global
+            }
+        } else if is_platform_object(&info.api_group, &info.resource) {
+            // Users, global roles, workspaces, clusters… are the platform's, not the cluster's:
+            // a cluster role (say cluster-viewer, which reads `*`) must not reach them.
             Scope::Global
+        } else {
+            Scope::Cluster
         };
         (info, namespace_prefix)
     }

@@ -108,7 +108,10 @@ fn workspace_roles_reach_the_workspace_projects_only() {
         "/kapis/tenant.kubesphere.io/v1beta1/workspaces/a/namespaces/b-p"
     ));
     let v = user("wsviewer");
-    assert!(allowed(&a, &v, "GET", "/api/v1/namespaces/a-p/secrets"));
+    assert!(allowed(&a, &v, "GET", "/api/v1/namespaces/a-p/configmaps"));
+    // Viewers do not read Secrets (a list would show their data).
+    assert!(!allowed(&a, &v, "GET", "/api/v1/namespaces/a-p/secrets"));
+    assert!(!allowed(&a, &v, "GET", "/api/v1/namespaces/a-p/secrets/s"));
     assert!(!allowed(
         &a,
         &v,

@@ -292,7 +292,7 @@ pub async fn proxy(
     let rest = proxy::with_query(&caller.info.path, req.uri().query());
     let what = format!("cluster {}", member.name);
     let timeout = state.clusters.settings.proxy_timeout;
-    if proxy::is_upgrade(req.headers()) && !rest.starts_with("/kapis/") {
+    if proxy::relays_upgrade(req.headers(), &caller.info) && !rest.starts_with("/kapis/") {
         tracing::debug!(user = %caller.user.name, cluster = %member.name, path = %caller.info.path, "cluster proxy upgrade");
         return proxy::relay_upgrade(&member.client, req, &rest, timeout, &what).await;
     }
@@ -311,6 +311,20 @@ pub async fn proxy(
     if let Some(answer) = proxy::self_review(&member.authz, &caller, &parts, &body).await {
         return answer;
     }
+    let body = match super::writeguard::check(
+        &member.authz,
+        &state.caches,
+        &member.client,
+        &caller,
+        &parts,
+        &body,
+    )
+    .await
+    {
+        Ok(Some(pinned)) => pinned,
+        Ok(None) => body,
+        Err(refused) => return refused,
+    };
     tracing::debug!(user = %caller.user.name, cluster = %member.name, method = %parts.method, path = %caller.info.path, "cluster proxy");
     proxy::relay(&member.client, &parts, &rest, body, timeout, &what).await
 }
@@ -336,10 +350,32 @@ async fn member_kapis(
         };
         if let Some(level) = level {
             let local = members::Local::of(member);
-            let answer =
-                members::in_cluster(state, local, level, method, &info.name, query, body).await?;
+            let answer = members::in_cluster(
+                state,
+                &caller.user,
+                local,
+                level,
+                method,
+                &info.name,
+                query,
+                body,
+            )
+            .await?;
             return Ok(answer.into_response());
         }
+    }
+    if info.api_group == "resources.kubesphere.io"
+        && info.resource == "secrets"
+        && !info.namespace.is_empty()
+        && info.subresource.is_empty()
+        && method == http::Method::GET
+    {
+        let v = if info.name.is_empty() {
+            super::secrets::list_in(&member.client, &info.namespace, query.as_deref()).await?
+        } else {
+            super::secrets::get_in(&member.client, &info.namespace, &info.name).await?
+        };
+        return Ok(Json(v).into_response());
     }
     let projects = info.api_group == "tenant.kubesphere.io"
         && info.resource == "namespaces"

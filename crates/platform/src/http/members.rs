@@ -3,13 +3,17 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use serde_json::{Value, json};
 
 use super::users::view;
-use super::{ApiError, ApiResult, AppState, Shared, load_user, parse_json, settle, settle_gone};
+use super::{
+    ApiError, ApiResult, AppState, Caller, Shared, load_user, parse_json, settle, settle_gone,
+};
+use crate::authz::UserInfo;
 use crate::builtin;
 use crate::cache::{Cache, Entry, key_of};
 use crate::defaults;
@@ -23,6 +27,7 @@ use crate::listing::ListQuery;
 pub(super) struct Local<'a> {
     client: &'a kube::Client,
     caches: &'a crate::cache::Caches,
+    authz: &'a crate::authz::Authorizer,
 }
 
 impl<'a> Local<'a> {
@@ -30,6 +35,7 @@ impl<'a> Local<'a> {
         Local {
             client: &state.client,
             caches: &state.caches,
+            authz: &state.authz,
         }
     }
 
@@ -38,6 +44,7 @@ impl<'a> Local<'a> {
         Local {
             client: &member.client,
             caches: &member.caches,
+            authz: &member.authz,
         }
     }
 }
@@ -210,6 +217,7 @@ async fn get(state: &AppState, t: Local<'_>, level: Level, member: &str) -> ApiR
 /// Gives `user` exactly `role` at `level` (replacing any other role held there).
 async fn set_role(
     state: &AppState,
+    by: &UserInfo,
     t: Local<'_>,
     level: &Level,
     user: &str,
@@ -219,6 +227,15 @@ async fn set_role(
         return Err(ApiError::invalid(format!("user {user:?} does not exist")));
     }
     let role = level.resolve_role(t, role)?;
+    // Granting a role needs `bind` on it or all of its rules (Kubernetes' escalation rule).
+    let (at, kind) = match level {
+        Level::Cluster => (crate::authz::Level::Cluster, "ClusterRole"),
+        Level::Workspace(ws) => (crate::authz::Level::Workspace(ws.clone()), "WorkspaceRole"),
+        Level::Namespace(ns) => (crate::authz::Level::Namespace(ns.clone()), "Role"),
+    };
+    if let Some(why) = super::writeguard::iam_binding_refusal(t.authz, by, &at, kind, &role) {
+        return Err(ApiError::forbidden(why));
+    }
     let mut existing = false;
     for b in level.user_bindings(t, user) {
         if b.obj["roleRef"]["name"].as_str() == Some(role.as_str()) {
@@ -256,7 +273,13 @@ fn parse_member(v: &Value) -> ApiResult<(String, String)> {
     Ok((user.to_string(), role.to_string()))
 }
 
-async fn add(state: &AppState, t: Local<'_>, level: Level, body: &[u8]) -> ApiResult<Json<Value>> {
+async fn add(
+    state: &AppState,
+    by: &UserInfo,
+    t: Local<'_>,
+    level: Level,
+    body: &[u8],
+) -> ApiResult<Json<Value>> {
     let body = parse_json(body)?;
     let list = body
         .as_array()
@@ -267,13 +290,14 @@ async fn add(state: &AppState, t: Local<'_>, level: Level, body: &[u8]) -> ApiRe
         .collect::<ApiResult<Vec<_>>>()?;
     let mut out = Vec::new();
     for (user, role) in members {
-        out.push(set_role(state, t, &level, &user, &role).await?);
+        out.push(set_role(state, by, t, &level, &user, &role).await?);
     }
     Ok(Json(Value::Array(out)))
 }
 
 async fn update(
     state: &AppState,
+    by: &UserInfo,
     t: Local<'_>,
     level: Level,
     member: &str,
@@ -285,7 +309,7 @@ async fn update(
             "username in the body does not match the path",
         ));
     }
-    Ok(Json(set_role(state, t, &level, &user, &role).await?))
+    Ok(Json(set_role(state, by, t, &level, &user, &role).await?))
 }
 
 async fn remove(t: Local<'_>, level: Level, member: &str) -> ApiResult<Json<Value>> {
@@ -308,8 +332,12 @@ pub async fn list_cluster(
     list(&s, Local::host(&s), Level::Cluster, q).await
 }
 /// `POST clustermembers`.
-pub async fn add_cluster(State(s): State<Shared>, body: Bytes) -> ApiResult<Json<Value>> {
-    add(&s, Local::host(&s), Level::Cluster, &body).await
+pub async fn add_cluster(
+    State(s): State<Shared>,
+    Extension(c): Extension<Caller>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    add(&s, &c.user, Local::host(&s), Level::Cluster, &body).await
 }
 /// `GET clustermembers/{m}`.
 pub async fn get_cluster(State(s): State<Shared>, Path(m): Path<String>) -> ApiResult<Json<Value>> {
@@ -318,10 +346,11 @@ pub async fn get_cluster(State(s): State<Shared>, Path(m): Path<String>) -> ApiR
 /// `PUT clustermembers/{m}`.
 pub async fn update_cluster(
     State(s): State<Shared>,
+    Extension(c): Extension<Caller>,
     Path(m): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    update(&s, Local::host(&s), Level::Cluster, &m, &body).await
+    update(&s, &c.user, Local::host(&s), Level::Cluster, &m, &body).await
 }
 /// `DELETE clustermembers/{m}`.
 pub async fn remove_cluster(
@@ -341,13 +370,14 @@ pub async fn list_workspace(
 /// `POST workspaces/{ws}/workspacemembers`.
 pub async fn add_workspace(
     State(s): State<Shared>,
+    Extension(c): Extension<Caller>,
     Path(ws): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     if s.caches.workspaces.get(&ws).is_none() {
         return Err(ApiError::not_found("workspaces", &ws));
     }
-    add(&s, Local::host(&s), Level::Workspace(ws), &body).await
+    add(&s, &c.user, Local::host(&s), Level::Workspace(ws), &body).await
 }
 /// `GET workspaces/{ws}/workspacemembers/{m}`.
 pub async fn get_workspace(
@@ -359,10 +389,19 @@ pub async fn get_workspace(
 /// `PUT workspaces/{ws}/workspacemembers/{m}`.
 pub async fn update_workspace(
     State(s): State<Shared>,
+    Extension(c): Extension<Caller>,
     Path((ws, m)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    update(&s, Local::host(&s), Level::Workspace(ws), &m, &body).await
+    update(
+        &s,
+        &c.user,
+        Local::host(&s),
+        Level::Workspace(ws),
+        &m,
+        &body,
+    )
+    .await
 }
 /// `DELETE workspaces/{ws}/workspacemembers/{m}`.
 pub async fn remove_workspace(
@@ -382,13 +421,14 @@ pub async fn list_namespace(
 /// `POST namespaces/{ns}/namespacemembers`.
 pub async fn add_namespace(
     State(s): State<Shared>,
+    Extension(c): Extension<Caller>,
     Path(ns): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     if s.caches.namespaces.get(&ns).is_none() {
         return Err(ApiError::not_found("namespaces", &ns));
     }
-    add(&s, Local::host(&s), Level::Namespace(ns), &body).await
+    add(&s, &c.user, Local::host(&s), Level::Namespace(ns), &body).await
 }
 /// `GET namespaces/{ns}/namespacemembers/{m}`.
 pub async fn get_namespace(
@@ -400,10 +440,19 @@ pub async fn get_namespace(
 /// `PUT namespaces/{ns}/namespacemembers/{m}`.
 pub async fn update_namespace(
     State(s): State<Shared>,
+    Extension(c): Extension<Caller>,
     Path((ns, m)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    update(&s, Local::host(&s), Level::Namespace(ns), &m, &body).await
+    update(
+        &s,
+        &c.user,
+        Local::host(&s),
+        Level::Namespace(ns),
+        &m,
+        &body,
+    )
+    .await
 }
 /// `DELETE namespaces/{ns}/namespacemembers/{m}`.
 pub async fn remove_namespace(
@@ -417,6 +466,7 @@ pub async fn remove_namespace(
 /// and `…/namespaces/{ns}/namespacemembers…`): bindings in that cluster, users from the host.
 pub(super) async fn in_cluster(
     state: &AppState,
+    by: &UserInfo,
     t: Local<'_>,
     level: Level,
     method: &http::Method,
@@ -431,9 +481,9 @@ pub(super) async fn in_cluster(
     }
     match (method.as_str(), member.is_empty()) {
         ("GET", true) => list(state, t, level, query).await,
-        ("POST", true) => add(state, t, level, body).await,
+        ("POST", true) => add(state, by, t, level, body).await,
         ("GET", false) => get(state, t, level, member).await,
-        ("PUT", false) => update(state, t, level, member, body).await,
+        ("PUT", false) => update(state, by, t, level, member, body).await,
         ("DELETE", false) => remove(t, level, member).await,
         _ => Err(ApiError::bad_request(format!(
             "{method} is not supported here"

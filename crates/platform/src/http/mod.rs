@@ -9,10 +9,12 @@ mod proxy;
 mod reviews;
 mod roles;
 mod search;
+mod secrets;
 mod session;
 mod tenant;
 mod users;
 mod watchmux;
+mod writeguard;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -252,6 +254,14 @@ pub fn router(state: Shared) -> Router {
         .route(
             "/apis/cluster.kubesphere.io/v1alpha1/clusters",
             post(clusters::join).fallback(proxy::forward),
+        )
+        .route(
+            "/kapis/resources.kubesphere.io/v1alpha3/namespaces/{ns}/secrets",
+            get(secrets::list),
+        )
+        .route(
+            "/kapis/resources.kubesphere.io/v1alpha3/namespaces/{ns}/secrets/{name}",
+            get(secrets::get),
         )
         .route("/clusters/{c}/{*rest}", axum::routing::any(clusters::proxy))
         .route(

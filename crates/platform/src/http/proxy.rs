@@ -49,7 +49,7 @@ pub async fn forward(
         return ApiError::not_found("path", &path).into_response();
     }
     let uri = with_query(&path, req.uri().query());
-    if is_upgrade(req.headers()) {
+    if relays_upgrade(req.headers(), &caller.info) {
         return relay_upgrade(&state.client, req, &uri, HEADER_TIMEOUT, "host cluster").await;
     }
     let (parts, body) = req.into_parts();
@@ -61,6 +61,20 @@ pub async fn forward(
     if let Some(answer) = self_review(&state.authz, &caller, &parts, &body).await {
         return answer;
     }
+    let body = match super::writeguard::check(
+        &state.authz,
+        &state.caches,
+        &state.client,
+        &caller,
+        &parts,
+        &body,
+    )
+    .await
+    {
+        Ok(Some(pinned)) => pinned,
+        Ok(None) => body,
+        Err(refused) => return refused,
+    };
     tracing::debug!(user = %caller.user.name, method = %parts.method, path = %info.path, "proxy");
     relay(
         &state.client,
@@ -127,7 +141,8 @@ pub(super) fn with_query(path: &str, query: Option<&str>) -> String {
 /// only, whatever host-level roles a caller holds.
 pub(super) fn guard_platform_secrets(state: &Shared, caller: &Caller) -> Option<Response> {
     let info = &caller.info;
-    let secrets = info.api_group.is_empty()
+    // Their metadata too: names of platform Secrets identify sessions and members.
+    let secrets = (info.api_group.is_empty() || info.api_group == "resources.kubesphere.io")
         && info.resource == "secrets"
         && (info.namespace.is_empty() || info.namespace == crate::tokens::SYSTEM_NAMESPACE);
     // Changing a Cluster changes where the platform sends its credentials and what it runs.
@@ -205,6 +220,20 @@ const UPGRADE_DROPPED: [&str; 4] = ["authorization", "host", "cookie", "content-
 /// port-forward).
 pub(super) fn is_upgrade(headers: &http::HeaderMap) -> bool {
     headers.contains_key(header::UPGRADE)
+}
+
+/// Whether a request is relayed as an upgrade: it asks for one and is a read or a stream into a
+/// pod. Any other request's `Upgrade` header is ignored (never forwarded), so a write cannot
+/// take the upgrade path around the checks of ordinary writes.
+pub(super) fn relays_upgrade(
+    headers: &http::HeaderMap,
+    info: &crate::authz::scope::RequestInfo,
+) -> bool {
+    is_upgrade(headers)
+        && (matches!(info.verb.as_str(), "get" | "list" | "watch")
+            || (info.api_group.is_empty()
+                && info.resource == "pods"
+                && matches!(info.subresource.as_str(), "exec" | "attach" | "portforward")))
 }
 
 /// Relays an upgrade: the cluster's `101` goes back to the client, then bytes flow both ways

@@ -3,12 +3,16 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use serde_json::{Value, json};
 
-use super::{ApiError, ApiResult, AppState, Shared, check_name, parse_json, settle, settle_gone};
+use super::{
+    ApiError, ApiResult, AppState, Caller, Shared, check_name, parse_json, settle, settle_gone,
+};
+use crate::authz::{Level, UserInfo};
 use crate::cache::Cache;
 use crate::controllers::aggregation::aggregate_rules;
 use crate::defaults::WORKSPACE_LABEL;
@@ -65,6 +69,23 @@ impl RoleLevel {
         entries.iter().map(|e| e.obj.clone()).collect()
     }
 
+    /// Refuses a role `by` could not grant (see [`super::writeguard::role_refusal`]).
+    fn may_write(&self, s: &AppState, by: &UserInfo, role: &Value) -> ApiResult<()> {
+        let level = match self {
+            RoleLevel::Global => Level::Global,
+            RoleLevel::Cluster => Level::Cluster,
+            RoleLevel::Workspace(ws) => Level::Workspace(ws.clone()),
+            RoleLevel::Namespace(ns) => Level::Namespace(ns.clone()),
+        };
+        let (group, _, _, resource, _) = self.kind().parts();
+        match super::writeguard::role_refusal(
+            &s.authz, &s.caches, by, &level, group, resource, role,
+        ) {
+            Some(why) => Err(ApiError::forbidden(why)),
+            None => Ok(()),
+        }
+    }
+
     fn get(&self, s: &AppState, name: &str) -> ApiResult<Value> {
         let found = self.cache(s).get(&self.key(name)).map(|e| e.obj.clone());
         match (self, found) {
@@ -98,7 +119,12 @@ fn prepare(s: &AppState, level: &RoleLevel, role: &mut Value) {
     }
 }
 
-async fn create(s: &AppState, level: RoleLevel, body: &[u8]) -> ApiResult<Json<Value>> {
+async fn create(
+    s: &AppState,
+    by: &UserInfo,
+    level: RoleLevel,
+    body: &[u8],
+) -> ApiResult<Json<Value>> {
     let mut role = parse_json(body)?;
     let name = role["metadata"]["name"]
         .as_str()
@@ -106,12 +132,19 @@ async fn create(s: &AppState, level: RoleLevel, body: &[u8]) -> ApiResult<Json<V
         .to_string();
     check_name("role", &name)?;
     prepare(s, &level, &mut role);
+    level.may_write(s, by, &role)?;
     let created = hostapi::create(&s.client, level.kind(), level.ns(), role).await?;
     settle(level.cache(s), &created).await;
     Ok(Json(created))
 }
 
-async fn update(s: &AppState, level: RoleLevel, name: &str, body: &[u8]) -> ApiResult<Json<Value>> {
+async fn update(
+    s: &AppState,
+    by: &UserInfo,
+    level: RoleLevel,
+    name: &str,
+    body: &[u8],
+) -> ApiResult<Json<Value>> {
     let body = parse_json(body)?;
     let mut current = level.get(s, name)?;
     for f in ["rules", "aggregationRoleTemplates"] {
@@ -127,6 +160,7 @@ async fn update(s: &AppState, level: RoleLevel, name: &str, body: &[u8]) -> ApiR
         }
     }
     prepare(s, &level, &mut current);
+    level.may_write(s, by, &current)?;
     let updated = hostapi::replace(&s.client, level.kind(), level.ns(), current).await?;
     settle(level.cache(s), &updated).await;
     Ok(Json(updated))
@@ -168,16 +202,21 @@ macro_rules! role_routes {
             Ok(Json($level.get(&s, &r)?))
         }
         /// Create a role.
-        pub async fn $create(State(s): State<Shared>, body: Bytes) -> ApiResult<Json<Value>> {
-            create(&s, $level, &body).await
+        pub async fn $create(
+            State(s): State<Shared>,
+            Extension(c): Extension<Caller>,
+            body: Bytes,
+        ) -> ApiResult<Json<Value>> {
+            create(&s, &c.user, $level, &body).await
         }
         /// Update a role.
         pub async fn $update(
             State(s): State<Shared>,
+            Extension(c): Extension<Caller>,
             Path(r): Path<String>,
             body: Bytes,
         ) -> ApiResult<Json<Value>> {
-            update(&s, $level, &r, &body).await
+            update(&s, &c.user, $level, &r, &body).await
         }
         /// Delete a role.
         pub async fn $delete(
@@ -226,18 +265,20 @@ macro_rules! scoped_role_routes {
         /// Create a role.
         pub async fn $create(
             State(s): State<Shared>,
+            Extension(c): Extension<Caller>,
             Path(scope): Path<String>,
             body: Bytes,
         ) -> ApiResult<Json<Value>> {
-            create(&s, $variant(scope), &body).await
+            create(&s, &c.user, $variant(scope), &body).await
         }
         /// Update a role.
         pub async fn $update(
             State(s): State<Shared>,
+            Extension(c): Extension<Caller>,
             Path((scope, r)): Path<(String, String)>,
             body: Bytes,
         ) -> ApiResult<Json<Value>> {
-            update(&s, $variant(scope), &r, &body).await
+            update(&s, &c.user, $variant(scope), &r, &body).await
         }
         /// Delete a role.
         pub async fn $delete(
