@@ -5,6 +5,7 @@ mod common;
 
 mod access;
 mod console;
+mod escalation;
 mod oauth;
 mod proxy;
 mod tenancy;

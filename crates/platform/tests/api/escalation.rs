@@ -1,0 +1,327 @@
+//! Granting through the platform: roles, bindings and members need the rules they grant (or
+//! `escalate`/`bind`), whichever route writes them; moving a project needs rights in the
+//! target workspace; viewers see Secret names and keys, never values.
+
+use crate::common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const RBAC: &str = "/apis/rbac.authorization.k8s.io/v1";
+
+async fn patch(c: &Client, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+    let r = c
+        .inner
+        .patch(format!("{}{path}", c.base))
+        .bearer_auth(token)
+        .header("content-type", "application/merge-patch+json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("send");
+    let s = r.status();
+    (s, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grants_need_the_rules_they_grant() {
+    let env = Env::start().await;
+    let c = &env.http;
+    let admin = env.admin().await;
+    for u in ["wsa", "writer", "viewer", "outsider"] {
+        create_user(c, &admin, u).await;
+    }
+    create_workspace(c, &admin, "w1", "wsa").await;
+    create_workspace(c, &admin, "w2", "admin").await;
+    let wsa = c.login("wsa", USER_PW).await;
+    create_project(c, &wsa, "w1", "p1").await;
+    create_project(c, &admin, "w2", "p2").await;
+    // A role that may write roles and bindings in p1 and read ConfigMaps, nothing more (not
+    // `*` verbs: those include `escalate` and `bind`, as in Kubernetes).
+    let writer_role = json!({"apiVersion": "iam.kubesphere.io/v1beta1", "kind": "Role", "metadata": {"name": "role-writer"}, "rules": [
+        {"apiGroups": ["rbac.authorization.k8s.io", "iam.kubesphere.io"], "resources": ["roles", "rolebindings", "namespacemembers"], "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}
+    ]});
+    c.ok(
+        Method::POST,
+        &format!("{IAM}/namespaces/p1/roles"),
+        &admin,
+        Some(writer_role),
+    )
+    .await;
+    add_member(
+        c,
+        &admin,
+        &format!("{IAM}/namespaces/p1/namespacemembers"),
+        "writer",
+        "role-writer",
+    )
+    .await;
+    add_member(
+        c,
+        &admin,
+        &format!("{IAM}/namespaces/p1/namespacemembers"),
+        "viewer",
+        "viewer",
+    )
+    .await;
+    let writer = c.login("writer", USER_PW).await;
+
+    // KubeSphere roles through /kapis.
+    let role = |name: &str, rules: Value| json!({"apiVersion": "iam.kubesphere.io/v1beta1", "kind": "Role", "metadata": {"name": name}, "rules": rules});
+    let star = json!([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]);
+    let secrets = json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]);
+    let held = json!([{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]);
+    for (name, rules) in [("star", &star), ("sec", &secrets)] {
+        let (s, v) = c
+            .post(
+                &format!("{IAM}/namespaces/p1/roles"),
+                &writer,
+                role(name, rules.clone()),
+            )
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{name}: {v}");
+        assert!(
+            v["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("not currently held")),
+            "{v}"
+        );
+        let (s, _) = c
+            .get(&format!("{IAM}/namespaces/p1/roles/{name}"), &admin)
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{name} was created");
+    }
+    // Templates a role aggregates count as its rules.
+    let (s, v) = c
+        .post(
+            &format!("{IAM}/namespaces/p1/roles"),
+            &writer,
+            json!({"apiVersion": "iam.kubesphere.io/v1beta1", "kind": "Role", "metadata": {"name": "agg"},
+                   "aggregationRoleTemplates": {"templateNames": ["namespace-resources-manage"]}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    c.ok(
+        Method::POST,
+        &format!("{IAM}/namespaces/p1/roles"),
+        &writer,
+        Some(role("cm-reader", held.clone())),
+    )
+    .await;
+    // Members: binding the built-in admin role needs its rules; a held role is fine.
+    let (s, v) = c
+        .post(
+            &format!("{IAM}/namespaces/p1/namespacemembers"),
+            &writer,
+            json!([{"username": "outsider", "roleRef": "admin"}]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    let (s, v) = c
+        .get(
+            &format!("{IAM}/namespaces/p1/namespacemembers/outsider"),
+            &admin,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+    add_member(
+        c,
+        &writer,
+        &format!("{IAM}/namespaces/p1/namespacemembers"),
+        "outsider",
+        "cm-reader",
+    )
+    .await;
+
+    // Kubernetes roles and bindings through the native proxy (the cluster sees the platform's
+    // credentials, so the platform checks for the caller).
+    let k8s_role = |name: &str, rules: &Value| json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": name}, "rules": rules});
+    let (s, v) = c
+        .post(
+            &format!("{RBAC}/namespaces/p1/roles"),
+            &writer,
+            k8s_role("star", &star),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    let (s, v) = c
+        .post(
+            &format!("{RBAC}/namespaces/p1/roles"),
+            &writer,
+            k8s_role("cm", &held),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    // Widening it by a patch is refused too, and leaves it as it was.
+    let (s, v) = patch(
+        c,
+        &format!("{RBAC}/namespaces/p1/roles/cm"),
+        &writer,
+        json!({"rules": star}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    let (_, now) = c
+        .get(&format!("{RBAC}/namespaces/p1/roles/cm"), &admin)
+        .await;
+    assert_eq!(now["rules"][0]["resources"], json!(["configmaps"]));
+    let binding = |name: &str, kind: &str, role: &str| {
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": name},
+        "subjects": [{"kind": "User", "name": "writer", "apiGroup": "rbac.authorization.k8s.io"}],
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": role}})
+    };
+    for (name, kind, role) in [
+        ("to-admin", "ClusterRole", "cluster-admin"),
+        ("to-missing", "Role", "does-not-exist"),
+    ] {
+        let (s, v) = c
+            .post(
+                &format!("{RBAC}/namespaces/p1/rolebindings"),
+                &writer,
+                binding(name, kind, role),
+            )
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{name}: {v}");
+        let (s, _) = c
+            .get(&format!("{RBAC}/namespaces/p1/rolebindings/{name}"), &admin)
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    }
+    let (s, v) = c
+        .post(
+            &format!("{RBAC}/namespaces/p1/rolebindings"),
+            &writer,
+            binding("to-cm", "Role", "cm"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    // The same refusal through the cluster proxy.
+    let (s, v) = c
+        .post(
+            &format!("/clusters/host{RBAC}/namespaces/p1/rolebindings"),
+            &writer,
+            binding("to-admin", "ClusterRole", "cluster-admin"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+
+    // Moving a project into a workspace one has no rights in.
+    for prefix in ["", "/clusters/host"] {
+        let (s, v) = patch(
+            c,
+            &format!("{prefix}/api/v1/namespaces/p1"),
+            &wsa,
+            json!({"metadata": {"labels": {"kubesphere.io/workspace": "w2"}}}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{prefix}: {v}");
+        let (_, ns) = c.get("/api/v1/namespaces/p1", &admin).await;
+        assert_eq!(ns["metadata"]["labels"]["kubesphere.io/workspace"], "w1");
+    }
+    // Other changes to one's own project still work.
+    let (s, v) = patch(
+        c,
+        "/api/v1/namespaces/p1",
+        &wsa,
+        json!({"metadata": {"labels": {"team": "blue"}}}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    // Once wsa administers w2 too, the move is allowed.
+    add_member(
+        c,
+        &admin,
+        &format!("{IAM}/workspaces/w2/workspacemembers"),
+        "wsa",
+        "w2-admin",
+    )
+    .await;
+    let (s, v) = patch(
+        c,
+        "/api/v1/namespaces/p1",
+        &wsa,
+        json!({"metadata": {"labels": {"kubesphere.io/workspace": "w2"}}}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["metadata"]["labels"]["kubesphere.io/workspace"], "w2");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewers_see_secret_names_and_keys_never_values() {
+    let env = Env::start().await;
+    let c = &env.http;
+    let admin = env.admin().await;
+    for u in ["wsa", "viewer", "outsider"] {
+        create_user(c, &admin, u).await;
+    }
+    create_workspace(c, &admin, "w1", "wsa").await;
+    let wsa = c.login("wsa", USER_PW).await;
+    create_project(c, &wsa, "w1", "p1").await;
+    add_member(
+        c,
+        &admin,
+        &format!("{IAM}/namespaces/p1/namespacemembers"),
+        "viewer",
+        "viewer",
+    )
+    .await;
+    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"}, "type": "kubernetes.io/basic-auth",
+        "stringData": {"username": "app", "password": "hunter2-value"}});
+    c.ok(
+        Method::POST,
+        "/api/v1/namespaces/p1/secrets",
+        &wsa,
+        Some(secret),
+    )
+    .await;
+    let (viewer, outsider) = (
+        c.login("viewer", USER_PW).await,
+        c.login("outsider", USER_PW).await,
+    );
+    for path in [
+        "/api/v1/namespaces/p1/secrets",
+        "/api/v1/namespaces/p1/secrets/db",
+        "/api/v1/watch/namespaces/p1/secrets",
+    ] {
+        let (s, v) = c.get(path, &viewer).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{path}: {v}");
+    }
+    // ConfigMaps stay readable.
+    let (s, _) = c.get("/api/v1/namespaces/p1/configmaps", &viewer).await;
+    assert_eq!(s, StatusCode::OK);
+    let meta = "/kapis/resources.kubesphere.io/v1alpha3/namespaces/p1/secrets";
+    for path in [meta.to_string(), format!("/clusters/host{meta}")] {
+        let (s, v) = c.get(&path, &viewer).await;
+        assert_eq!(s, StatusCode::OK, "{path}: {v}");
+        let text = v.to_string();
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(!text.contains("aHVudGVyMi12YWx1ZQ"), "{text}");
+        let db = v["items"]
+            .as_array()
+            .and_then(|a| a.iter().find(|i| i["metadata"]["name"] == "db"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        assert_eq!(db["type"], "kubernetes.io/basic-auth", "{v}");
+        assert_eq!(db["keys"], json!(["password", "username"]), "{v}");
+    }
+    let (s, v) = c.get(&format!("{meta}/db"), &viewer).await;
+    assert_eq!(
+        (s, v["keys"].clone()),
+        (StatusCode::OK, json!(["password", "username"]))
+    );
+    let (s, _) = c.get(meta, &outsider).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = c
+        .get(
+            "/kapis/resources.kubesphere.io/v1alpha3/namespaces/kubesphere-system/secrets",
+            &viewer,
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // Streams into pods need create: a viewer's exec is refused before anything is forwarded.
+    let (s, v) = c
+        .get("/api/v1/namespaces/p1/pods/x/exec?command=sh", &viewer)
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+}
