@@ -464,6 +464,7 @@ pub async fn remove_namespace(
 
 /// Members of a member cluster (`/clusters/{c}/kapis/iam.kubesphere.io/v1beta1/clustermembers…`
 /// and `…/namespaces/{ns}/namespacemembers…`): bindings in that cluster, users from the host.
+#[allow(clippy::too_many_arguments)] // one request's parts, passed through from the proxy
 pub(super) async fn in_cluster(
     state: &AppState,
     by: &UserInfo,
