@@ -125,6 +125,11 @@ async fn route(
         .get(&info.group, &info.version, &info.resource)
         .cloned()
         .ok_or_else(not_found)?;
+    // A cluster-scoped resource has no `namespaces/{ns}/` form: kube-apiserver registers no
+    // such route, so it does not exist (and a namespace-level grant cannot reach it).
+    if !res.namespaced && info.namespace_prefix {
+        return Err(not_found());
+    }
     let watch = parse_query(req.uri().query())
         .get("watch")
         .is_some_and(|v| v == "true" || v == "1");

@@ -21,6 +21,9 @@ pub struct RequestInfo {
     pub subresource: Option<String>,
     /// Whether the legacy `/watch/` path segment was used.
     pub legacy_watch: bool,
+    /// Whether a `namespaces/{ns}/` prefix named the namespace (as opposed to a Namespace
+    /// object's own path).
+    pub namespace_prefix: bool,
     /// Path segments, for discovery paths.
     pub parts: Vec<String>,
 }
@@ -85,6 +88,7 @@ pub fn parse_path(path: &str) -> Option<RequestInfo> {
             info.group.is_empty() && (r == "status" || r == "finalize") && rest.len() == 3;
         if !is_namespace_sub {
             info.namespace = Some(ns.to_string());
+            info.namespace_prefix = true;
             info.resource = r.to_string();
             info.name = rest.get(3).map(|s| s.to_string());
             info.subresource = rest.get(4).map(|s| s.to_string());
