@@ -34,6 +34,9 @@ pub struct ClusterConfig {
     pub sim_time_scale: f64,
     /// Seed for generated names, so a run driven the same way is reproducible.
     pub seed: Option<u64>,
+    /// How long a client may take to send a request's headers, and how long an idle
+    /// connection is kept (kube-apiserver closes slow ones after about 32 s).
+    pub request_header_timeout: Duration,
 }
 
 impl ClusterConfig {
@@ -50,6 +53,7 @@ impl ClusterConfig {
             service_cidr: "10.96.0.0/12".to_string(),
             sim_time_scale: 1.0,
             seed: None,
+            request_header_timeout: Duration::from_secs(32),
         }
     }
 }

@@ -77,13 +77,10 @@ pub async fn serve(cluster: Arc<Cluster>, listener: TcpListener, tls: Arc<rustls
         let _ = stream.set_nodelay(true);
         let acceptor = acceptor.clone();
         let cluster = cluster.clone();
+        let header_timeout = cluster.config.request_header_timeout;
         tokio::spawn(async move {
-            let tls = match tokio::time::timeout(
-                std::time::Duration::from_secs(10),
-                acceptor.accept(stream),
-            )
-            .await
-            {
+            // The handshake gets the same bound as the headers that follow it.
+            let tls = match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => {
                     tracing::debug!(error = %e, "TLS handshake failed");
@@ -110,7 +107,7 @@ pub async fn serve(cluster: Arc<Cluster>, listener: TcpListener, tls: Arc<rustls
                     )
                 }
             });
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let builder = connection_builder(header_timeout);
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
             tokio::pin!(conn);
             tokio::select! {
@@ -122,4 +119,22 @@ pub async fn serve(cluster: Arc<Cluster>, listener: TcpListener, tls: Arc<rustls
             }
         });
     }
+}
+
+/// HTTP/1.1 and HTTP/2 serving with a timer, so that a client that trickles its headers (or a
+/// connection left idle) is closed after `header_timeout` instead of holding a socket forever.
+pub fn connection_builder(
+    header_timeout: std::time::Duration,
+) -> hyper_util::server::conn::auto::Builder<TokioExecutor> {
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    builder
+        .http2()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .keep_alive_interval(header_timeout)
+        .keep_alive_timeout(header_timeout);
+    builder
 }

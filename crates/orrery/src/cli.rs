@@ -79,6 +79,10 @@ pub struct EmbeddedArgs {
     /// Seed for generated names and the simulation, for reproducible runs.
     #[arg(long, env = "ORRERY_SEED")]
     pub seed: Option<u64>,
+    /// Seconds a client may take to send request headers (and an idle connection is kept)
+    /// before the server closes the connection; applies to every listener.
+    #[arg(long, env = "ORRERY_REQUEST_HEADER_TIMEOUT", default_value_t = 32.0)]
+    pub request_header_timeout: f64,
 }
 
 /// `orrery cluster`.
@@ -152,6 +156,7 @@ fn cluster_config(
     );
     c.sim_time_scale = args.sim_time_scale;
     c.seed = args.seed;
+    c.request_header_timeout = secs(args.request_header_timeout, "request-header-timeout")?;
     Ok(c)
 }
 
@@ -299,6 +304,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.embedded.data_dir)
         .with_context(|| format!("creating {}", args.embedded.data_dir.display()))?;
     let mut config = platform::PlatformConfig::new(kube_config, &args.embedded.data_dir);
+    config.request_header_timeout =
+        Duration::try_from_secs_f64(args.embedded.request_header_timeout)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| {
+                anyhow::anyhow!("--request-header-timeout must be a positive number of seconds")
+            })?;
     config.listen = args.listen;
     config.admin_password = args.admin_password.clone();
     if !args.exec_plugin_allow.is_empty() {

@@ -81,6 +81,8 @@ pub struct PlatformConfig {
     pub tls: serve::TlsSource,
     /// Clusters: the host's name, the exec plugin allow-list, health-check and proxy timings.
     pub clusters: clusters::ClusterSettings,
+    /// How long a client may take to send request headers (and an idle connection is kept).
+    pub request_header_timeout: Duration,
 }
 
 impl PlatformConfig {
@@ -108,6 +110,7 @@ impl PlatformConfig {
             prune_period: Duration::from_secs(600),
             identity: None,
             tls: serve::TlsSource::SelfSigned,
+            request_header_timeout: Duration::from_secs(32),
             clusters: clusters::ClusterSettings::default(),
         }
     }
@@ -268,6 +271,7 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
         listener,
         http::router(state.clone()),
         tls_config,
+        config.request_header_timeout,
         shutdown.clone(),
     )));
     Ok(RunningPlatform {

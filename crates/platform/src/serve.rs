@@ -135,6 +135,7 @@ pub async fn serve(
     listener: TcpListener,
     router: Router,
     tls: Option<Arc<rustls::ServerConfig>>,
+    header_timeout: Duration,
     shutdown: CancellationToken,
 ) {
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
@@ -152,7 +153,9 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let (router, acceptor, shutdown) = (router.clone(), acceptor.clone(), shutdown.clone());
-        tokio::spawn(async move { connection(stream, peer, router, acceptor, shutdown).await });
+        tokio::spawn(async move {
+            connection(stream, peer, router, acceptor, header_timeout, shutdown).await
+        });
     }
 }
 
@@ -161,11 +164,11 @@ async fn connection(
     peer: SocketAddr,
     router: Router,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
+    header_timeout: Duration,
     shutdown: CancellationToken,
 ) {
     let mut first = [0u8; 1];
-    let is_tls = match tokio::time::timeout(Duration::from_secs(10), stream.peek(&mut first)).await
-    {
+    let is_tls = match tokio::time::timeout(header_timeout, stream.peek(&mut first)).await {
         Ok(Ok(1)) => first[0] == TLS_HANDSHAKE_BYTE,
         _ => return,
     };
@@ -177,11 +180,21 @@ async fn connection(
             router.oneshot(req).await
         }
     });
-    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    // A timer bounds how long headers may trickle in and how long a connection may idle: a
+    // slow client cannot hold sockets forever.
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    builder
+        .http2()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .keep_alive_interval(header_timeout)
+        .keep_alive_timeout(header_timeout);
     match (is_tls, acceptor) {
         (true, Some(acceptor)) => {
-            let Ok(Ok(tls)) =
-                tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await
+            let Ok(Ok(tls)) = tokio::time::timeout(header_timeout, acceptor.accept(stream)).await
             else {
                 return;
             };
