@@ -1,0 +1,357 @@
+//! The attacks of issue 11 reproduced against the fixture, each refused with the right status,
+//! the objects compared before and after.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::common::*;
+use crate::fixture::Fixture;
+
+const IAM_API: &str = "/apis/iam.kubesphere.io/v1beta1";
+const RBAC_API: &str = "/apis/rbac.authorization.k8s.io/v1";
+
+/// A request with a content type and extra headers; (status, body text).
+async fn send(
+    f: &Fixture,
+    method: reqwest::Method,
+    path: &str,
+    user: &str,
+    body: Option<(&str, Value)>,
+    headers: &[(&str, &str)],
+) -> (StatusCode, String) {
+    let c = &f.env.http;
+    let mut req = c
+        .inner
+        .request(method, format!("{}{path}", c.base))
+        .bearer_auth(f.token(user));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    if let Some((ctype, b)) = body {
+        req = req.header("content-type", ctype).body(b.to_string());
+    }
+    match req.send().await {
+        Ok(r) => {
+            let s = r.status();
+            (s, r.text().await.unwrap_or_default())
+        }
+        Err(e) => (StatusCode::from_u16(599).unwrap_or_default(), e.to_string()),
+    }
+}
+
+struct Report(Vec<String>);
+
+impl Report {
+    fn status(&mut self, what: &str, got: (StatusCode, String), want: StatusCode) -> String {
+        if got.0 != want {
+            let body: String = got.1.chars().take(300).collect();
+            self.0.push(format!(
+                "attack {what}: expected {want}, got {} {body}",
+                got.0
+            ));
+        }
+        got.1
+    }
+
+    fn check(&mut self, ok: bool, what: impl Into<String>) {
+        if !ok {
+            self.0.push(format!("attack: {}", what.into()));
+        }
+    }
+}
+
+fn binding(kind: &str, api: &str, name: &str, user: &str, role_kind: &str, role: &str) -> Value {
+    let group = api
+        .trim_start_matches("/apis/")
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    json!({"apiVersion": api.trim_start_matches("/apis/"), "kind": kind,
+        "metadata": {"name": name},
+        "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": user}],
+        "roleRef": {"apiGroup": group, "kind": role_kind, "name": role}})
+}
+
+/// The host's and member's objects, but not the platform's session Secrets (logins below
+/// create them).
+async fn snapshot(f: &Fixture) -> std::collections::BTreeMap<String, Value> {
+    let mut s = crate::snapshot(f).await;
+    s.retain(|k, _| !k.contains("/api/v1/secrets kubesphere-system/"));
+    s
+}
+
+/// Runs every attack; returns failures.
+pub async fn run(f: &Fixture) -> Vec<String> {
+    use reqwest::Method;
+    let mut r = Report(Vec::new());
+    let before = snapshot(f).await;
+    let merge = "application/merge-patch+json";
+    let json_ct = "application/json";
+
+    // 1. A project member reads the admin's User (and its password hash) through a namespace.
+    for user in ["nsviewer", "nsadmin", "wsadmin"] {
+        for prefix in ["", "/clusters/host"] {
+            let path = format!("{prefix}{IAM_API}/namespaces/a-p/users/admin");
+            let got = send(f, Method::GET, &path, user, None, &[]).await;
+            let body = r.status(&format!("{user} GET {path}"), got, StatusCode::NOT_FOUND);
+            r.check(
+                !body.contains("$argon2") && !body.contains("\"password\""),
+                format!("{user} GET {path} shows a password: {body}"),
+            );
+        }
+    }
+
+    // 2. A project or workspace admin binds themself platform-admin under a namespace path.
+    for user in ["nsadmin", "wsadmin"] {
+        let b = binding(
+            "GlobalRoleBinding",
+            IAM_API,
+            &format!("{user}-pwn"),
+            user,
+            "GlobalRole",
+            "platform-admin",
+        );
+        let path = format!("{IAM_API}/namespaces/a-p/globalrolebindings");
+        let got = send(f, Method::POST, &path, user, Some((json_ct, b)), &[]).await;
+        r.status(&format!("{user} POST {path}"), got, StatusCode::NOT_FOUND);
+        let got = send(
+            f,
+            Method::GET,
+            "/kapis/iam.kubesphere.io/v1beta1/users",
+            user,
+            None,
+            &[],
+        )
+        .await;
+        r.status(
+            &format!("{user} lists users afterwards"),
+            got,
+            StatusCode::FORBIDDEN,
+        );
+    }
+
+    // 3. Relabelling another tenant's namespace into one's own workspace.
+    for user in ["nsadmin", "wsadmin"] {
+        let patch = json!({"metadata": {"labels": {"kubesphere.io/workspace": "a"}}});
+        let path = "/api/v1/namespaces/a-p/namespaces/b-p";
+        let got = send(f, Method::PATCH, path, user, Some((merge, patch)), &[]).await;
+        r.status(&format!("{user} PATCH {path}"), got, StatusCode::NOT_FOUND);
+    }
+
+    // 4. Resetting another user's password under a namespace path.
+    let victim_before =
+        crate::fixture::get_json(&f.host_kube, &format!("{IAM_API}/users/nsviewer")).await;
+    for user in ["nsadmin", "wsadmin"] {
+        let patch = json!({"spec": {"password": "Hijacked123"}});
+        let path = format!("{IAM_API}/namespaces/a-p/users/nsviewer");
+        let got = send(f, Method::PATCH, &path, user, Some((merge, patch)), &[]).await;
+        r.status(&format!("{user} PATCH {path}"), got, StatusCode::NOT_FOUND);
+    }
+    let victim_after =
+        crate::fixture::get_json(&f.host_kube, &format!("{IAM_API}/users/nsviewer")).await;
+    r.check(
+        victim_before["spec"]["password"] == victim_after["spec"]["password"],
+        "the victim's password hash changed",
+    );
+    let (s, _) = f.env.http.token("nsviewer", "Hijacked123").await;
+    r.check(
+        s != StatusCode::OK,
+        "the attacker's password logs the victim in",
+    );
+    let (s, _) = f.env.http.token("nsviewer", USER_PW).await;
+    r.check(
+        s == StatusCode::OK,
+        "the victim cannot log in with their own password",
+    );
+
+    // 5. Binding oneself cluster-admin on a member.
+    for user in ["nsadmin", "wsadmin"] {
+        for (api, kind) in [(RBAC_API, "ClusterRole"), (IAM_API, "ClusterRole")] {
+            let crb = binding(
+                "ClusterRoleBinding",
+                api,
+                &format!("{user}-crb"),
+                user,
+                kind,
+                "cluster-admin",
+            );
+            // Namespace-path form of the cluster-scoped binding: does not exist.
+            let path = format!("/clusters/member{api}/namespaces/a-mp/clusterrolebindings");
+            let got = send(
+                f,
+                Method::POST,
+                &path,
+                user,
+                Some((json_ct, crb.clone())),
+                &[],
+            )
+            .await;
+            r.status(&format!("{user} POST {path}"), got, StatusCode::NOT_FOUND);
+            // The real cluster-scoped path: not theirs.
+            let path = format!("/clusters/member{api}/clusterrolebindings");
+            let got = send(f, Method::POST, &path, user, Some((json_ct, crb)), &[]).await;
+            r.status(&format!("{user} POST {path}"), got, StatusCode::FORBIDDEN);
+            // A RoleBinding in their own project to the cluster-admin role: an escalation.
+            let rb = binding(
+                "RoleBinding",
+                api,
+                &format!("{user}-rb"),
+                user,
+                kind,
+                "cluster-admin",
+            );
+            let path = format!("/clusters/member{api}/namespaces/a-mp/rolebindings");
+            let got = send(f, Method::POST, &path, user, Some((json_ct, rb)), &[]).await;
+            r.status(
+                &format!("{user} POST {path} (to cluster-admin)"),
+                got,
+                StatusCode::FORBIDDEN,
+            );
+        }
+        let got = send(
+            f,
+            Method::GET,
+            "/clusters/member/api/v1/nodes",
+            user,
+            None,
+            &[],
+        )
+        .await;
+        r.status(
+            &format!("{user} lists member nodes afterwards"),
+            got,
+            StatusCode::FORBIDDEN,
+        );
+    }
+
+    // 6. `Upgrade: x` around the platform-secrets guard, host and `/clusters/host`.
+    for user in ["cviewer", "cadmin"] {
+        for prefix in ["", "/clusters/host"] {
+            for headers in [
+                &[("upgrade", "x")][..],
+                &[("connection", "Upgrade"), ("upgrade", "websocket")][..],
+            ] {
+                let path = format!("{prefix}/api/v1/namespaces/kubesphere-system/secrets");
+                let got = send(f, Method::GET, &path, user, None, headers).await;
+                let body = r.status(
+                    &format!("{user} GET {path} {headers:?}"),
+                    got,
+                    StatusCode::FORBIDDEN,
+                );
+                r.check(
+                    !body.contains("\"data\""),
+                    format!("{user} read platform secrets: {body}"),
+                );
+            }
+        }
+    }
+
+    // 7. A project viewer reads Secrets (Kubernetes' view role excludes them).
+    for path in [
+        "/api/v1/namespaces/a-p/secrets",
+        "/api/v1/namespaces/a-p/secrets/seed",
+        "/api/v1/namespaces/a-p/secrets?watch=true",
+        "/clusters/host/api/v1/namespaces/a-p/secrets/seed",
+        "/clusters/member/api/v1/namespaces/a-mp/secrets",
+        "/clusters/member/api/v1/namespaces/a-mp/secrets/seed",
+    ] {
+        for user in ["nsviewer", "wsviewer"] {
+            let got = send(f, Method::GET, path, user, None, &[]).await;
+            let body = r.status(&format!("{user} GET {path}"), got, StatusCode::FORBIDDEN);
+            r.check(
+                !body.contains("c2VlZC1zZWNyZXQtdmFsdWU"),
+                format!("{user} read a secret: {body}"),
+            );
+        }
+    }
+    let got = send(
+        f,
+        Method::GET,
+        "/api/v1/namespaces/a-p/secrets/seed",
+        "nsoperator",
+        None,
+        &[],
+    )
+    .await;
+    r.status(
+        "nsoperator reads a Secret of their project",
+        got,
+        StatusCode::OK,
+    );
+
+    // 8. A viewer's WebSocket exec: exec needs create; an operator passes the check.
+    for (user, prefix, ns, want_refused) in [
+        ("nsviewer", "", "a-p", true),
+        ("wsviewer", "", "a-p", true),
+        ("nsviewer", "/clusters/member", "a-mp", true),
+        ("nsoperator", "", "a-p", false),
+        ("nsoperator", "/clusters/member", "a-mp", false),
+    ] {
+        let path = format!("{prefix}/api/v1/namespaces/{ns}/pods/p1/exec?command=sh&stdout=true");
+        let status = websocket_status(f, &path, user).await;
+        let refused = status == Some(403);
+        r.check(
+            refused == want_refused,
+            format!(
+                "{user} WebSocket exec {path}: status {status:?}, expected refused={want_refused}"
+            ),
+        );
+    }
+
+    // 9. A workspace admin moves their own project into a workspace they do not belong to.
+    for (prefix, ns) in [
+        ("", "a-p"),
+        ("/clusters/host", "a-p"),
+        ("/clusters/member", "a-mp"),
+    ] {
+        let patch = json!({"metadata": {"labels": {"kubesphere.io/workspace": "b"}}});
+        let path = format!("{prefix}/api/v1/namespaces/{ns}");
+        let got = send(
+            f,
+            Method::PATCH,
+            &path,
+            "wsadmin",
+            Some((merge, patch)),
+            &[],
+        )
+        .await;
+        r.status(
+            &format!("wsadmin PATCH {path} into b"),
+            got,
+            StatusCode::FORBIDDEN,
+        );
+        let put = json!({"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": ns, "labels": {"kubesphere.io/workspace": "b"}}});
+        let got = send(f, Method::PUT, &path, "wsadmin", Some((json_ct, put)), &[]).await;
+        r.status(
+            &format!("wsadmin PUT {path} into b"),
+            got,
+            StatusCode::FORBIDDEN,
+        );
+    }
+
+    let after = snapshot(f).await;
+    for change in crate::changes(&before, &after) {
+        r.0.push(format!("attacks changed {change}"));
+    }
+    r.0
+}
+
+/// The HTTP status a WebSocket handshake gets (`Some(101)` when it succeeds).
+async fn websocket_status(f: &Fixture, path_and_query: &str, user: &str) -> Option<u16> {
+    use tokio_tungstenite::tungstenite::Error;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let url = format!("ws://{}{path_and_query}", f.env.platform.addr);
+    let mut req = url.as_str().into_client_request().ok()?;
+    req.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", f.token(user)).parse().ok()?,
+    );
+    req.headers_mut()
+        .insert("sec-websocket-protocol", "v5.channel.k8s.io".parse().ok()?);
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((_, resp)) => Some(resp.status().as_u16()),
+        Err(Error::Http(resp)) => Some(resp.status().as_u16()),
+        Err(_) => None,
+    }
+}

@@ -1,0 +1,483 @@
+//! Request paths generated from the URL grammar: `[/clusters/{c}]/{api/v1 | apis/{g}/{v} |
+//! kapis/{g}/{v}}[/watch][/workspaces/{ws}][/namespaces/{ns}]/{resource}[/{name}[/{sub}]]`,
+//! then one distortion of the spelling (percent-encoding of any character, dot segments,
+//! encoded dots and slashes, double and trailing slashes, case changes), a method, upgrade
+//! headers and a caller. Every choice is an index, so proptest shrinks towards the first
+//! (plainest) option of each.
+
+use proptest::prelude::*;
+
+/// `(prefix, group, version)` of each API tried, the first ones matching a real API.
+pub const APIS: [(&str, &str, &str); 15] = [
+    ("api", "", "v1"),
+    ("apis", "rbac.authorization.k8s.io", "v1"),
+    ("apis", "iam.kubesphere.io", "v1beta1"),
+    ("apis", "tenant.kubesphere.io", "v1beta1"),
+    ("apis", "cluster.kubesphere.io", "v1alpha1"),
+    ("apis", "apps", "v1"),
+    ("apis", "storage.k8s.io", "v1"),
+    ("apis", "apiextensions.k8s.io", "v1"),
+    ("kapis", "iam.kubesphere.io", "v1beta1"),
+    ("kapis", "tenant.kubesphere.io", "v1beta1"),
+    ("kapis", "resources.kubesphere.io", "v1alpha3"),
+    ("kapis", "search.orrery.io", "v1alpha1"),
+    ("kapis", "cluster.kubesphere.io", "v1alpha1"),
+    ("apis", "nope.example.com", "v1"),
+    ("api", "", "v2"),
+];
+
+/// Resources each API of [`APIS`] serves (or routes), by the same index.
+fn own_resources(api: usize) -> &'static [&'static str] {
+    match api {
+        0 => &[
+            "configmaps",
+            "secrets",
+            "namespaces",
+            "pods",
+            "nodes",
+            "services",
+            "serviceaccounts",
+            "persistentvolumes",
+            "events",
+        ],
+        1 => &[
+            "rolebindings",
+            "roles",
+            "clusterrolebindings",
+            "clusterroles",
+        ],
+        2 => &[
+            "users",
+            "globalrolebindings",
+            "globalroles",
+            "workspacerolebindings",
+            "workspaceroles",
+            "rolebindings",
+            "roles",
+            "clusterrolebindings",
+            "clusterroles",
+            "loginrecords",
+            "roletemplates",
+        ],
+        3 => &["workspaces", "workspacetemplates"],
+        4 => &["clusters", "labels"],
+        5 => &["deployments", "replicasets"],
+        6 => &["storageclasses"],
+        7 => &["customresourcedefinitions"],
+        8 => &[
+            "users",
+            "namespacemembers",
+            "workspacemembers",
+            "clustermembers",
+            "roles",
+            "workspaceroles",
+            "clusterroles",
+            "globalroles",
+            "roletemplates",
+        ],
+        9 => &["namespaces", "workspaces", "workspacetemplates", "clusters"],
+        10 => &["secrets", "users"],
+        11 => &["resources"],
+        12 => &["clusters"],
+        _ => &["pods", "widgets"],
+    }
+}
+
+/// Every resource named in [`own_resources`], for mismatched group/resource pairs.
+fn any_resource(i: usize) -> &'static str {
+    let all: Vec<&'static str> = (0..APIS.len())
+        .flat_map(|a| own_resources(a).iter().copied())
+        .collect();
+    all[i % all.len()]
+}
+
+/// Clusters addressed: none (the host's native routes), the host by alias, the member, and a
+/// cluster that does not exist.
+pub const TARGETS: [Option<&str>; 4] = [None, Some("host"), Some("member"), Some("nowhere")];
+/// Namespaces named.
+pub const NAMESPACES: [&str; 7] = [
+    "a-p",
+    "b-p",
+    "a-mp",
+    "b-mp",
+    "kubesphere-system",
+    "default",
+    "nowhere",
+];
+/// Workspaces named.
+pub const WORKSPACES: [&str; 3] = ["a", "b", "nowhere"];
+/// Object names.
+pub const NAMES: [&str; 9] = [
+    "seed",
+    "admin",
+    "nsviewer",
+    "a-p",
+    "b-p",
+    "a",
+    "b",
+    "kubesphere-system",
+    "p1",
+];
+/// Subresources.
+pub const SUBRESOURCES: [&str; 11] = [
+    "status",
+    "log",
+    "exec",
+    "attach",
+    "portforward",
+    "password",
+    "scale",
+    "finalize",
+    "loginrecords",
+    "kubeconfig",
+    "bogus",
+];
+/// `watch` query values (Go's ParseBool reads the first two as true).
+pub const WATCH_VALUES: [&str; 4] = ["true", "1", "false", "yes"];
+/// Methods.
+pub const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+/// Upgrade header sets.
+pub const UPGRADES: [&[(&str, &str)]; 3] = [
+    &[],
+    &[("upgrade", "x")],
+    &[("connection", "Upgrade"), ("upgrade", "websocket")],
+];
+
+/// A distortion of the path's spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Distortion {
+    /// None.
+    None,
+    /// Percent-encode one character (any, letters included), upper-case hex.
+    Encode,
+    /// Percent-encode one character, lower-case hex.
+    EncodeLower,
+    /// Percent-encode every character of a segment.
+    EncodeSegment,
+    /// Encode the `%` of an encoding again (`%2573`: a literal `%73`, not `s`).
+    DoubleEncode,
+    /// Insert a `.` segment.
+    Dot,
+    /// Insert `{seg}/..` (climbs back to the same path once resolved).
+    DotDot,
+    /// Insert `%2e%2e`.
+    EncodedDotDot,
+    /// Insert `%2e`.
+    EncodedDot,
+    /// Join two segments with `%2f`.
+    EncodedSlash,
+    /// Double one slash.
+    DoubleSlash,
+    /// Add a trailing slash.
+    TrailingSlash,
+    /// Upper-case a segment.
+    Upper,
+    /// Capitalise a segment.
+    Capitalize,
+    /// Append `%00` to a segment.
+    Nul,
+    /// Append an invalid UTF-8 byte (`%ff`) to a segment.
+    BadUtf8,
+}
+
+const DISTORTIONS: [Distortion; 16] = [
+    Distortion::None,
+    Distortion::Encode,
+    Distortion::EncodeLower,
+    Distortion::EncodeSegment,
+    Distortion::DoubleEncode,
+    Distortion::Dot,
+    Distortion::DotDot,
+    Distortion::EncodedDotDot,
+    Distortion::EncodedDot,
+    Distortion::EncodedSlash,
+    Distortion::DoubleSlash,
+    Distortion::TrailingSlash,
+    Distortion::Upper,
+    Distortion::Capitalize,
+    Distortion::Nul,
+    Distortion::BadUtf8,
+];
+
+/// One generated request (indexes into the tables above).
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// Caller (index into the fixture's users).
+    pub user: usize,
+    /// Method.
+    pub method: usize,
+    /// Upgrade headers.
+    pub upgrade: usize,
+    /// Cluster prefix.
+    pub target: usize,
+    /// API.
+    pub api: usize,
+    /// Whether to pick the resource from the API's own (`< 8`) or from every API's.
+    pub own: usize,
+    /// Resource.
+    pub resource: usize,
+    /// `watch/` path segment.
+    pub watch_path: bool,
+    /// `watch=` query.
+    pub watch_query: Option<usize>,
+    /// `workspaces/{ws}/`.
+    pub workspace: Option<usize>,
+    /// `namespaces/{ns}/`.
+    pub namespace: Option<usize>,
+    /// Object name.
+    pub name: Option<usize>,
+    /// Subresource (with a name only).
+    pub sub: Option<usize>,
+    /// Distortion, and where (segment and character, taken modulo).
+    pub distortion: (usize, usize, usize),
+}
+
+/// The generator (`users` = how many callers there are).
+pub fn cases(users: usize) -> impl Strategy<Value = Case> {
+    let shape = (
+        0..TARGETS.len(),
+        0..APIS.len(),
+        0..10usize,
+        0..64usize,
+        proptest::bool::weighted(0.15),
+        proptest::option::weighted(0.2, 0..WATCH_VALUES.len()),
+        proptest::option::weighted(0.25, 0..WORKSPACES.len()),
+        proptest::option::weighted(0.55, 0..NAMESPACES.len()),
+        proptest::option::weighted(0.5, 0..NAMES.len()),
+        proptest::option::weighted(0.3, 0..SUBRESOURCES.len()),
+    );
+    let how = (
+        0..users,
+        0..METHODS.len(),
+        prop_oneof![6 => Just(0usize), 2 => Just(1usize), 2 => Just(2usize)],
+        prop_oneof![4 => Just(0usize), 12 => 1..DISTORTIONS.len()],
+        0..16usize,
+        0..32usize,
+    );
+    (shape, how).prop_map(
+        |(
+            (target, api, own, resource, watch_path, watch_query, workspace, namespace, name, sub),
+            (user, method, upgrade, d, seg, ch),
+        )| Case {
+            user,
+            method,
+            upgrade,
+            target,
+            api,
+            own,
+            resource,
+            watch_path,
+            watch_query,
+            workspace,
+            namespace,
+            name,
+            sub,
+            distortion: (d, seg, ch),
+        },
+    )
+}
+
+fn encode_byte(b: u8, lower: bool) -> String {
+    if lower {
+        format!("%{b:02x}")
+    } else {
+        format!("%{b:02X}")
+    }
+}
+
+fn encode_all(s: &str) -> String {
+    s.bytes().map(|b| encode_byte(b, false)).collect()
+}
+
+impl Case {
+    /// The resource named.
+    pub fn resource(&self) -> &'static str {
+        if self.own < 8 {
+            let own = own_resources(self.api);
+            own[self.resource % own.len()]
+        } else {
+            any_resource(self.resource)
+        }
+    }
+
+    /// The segments before distortion.
+    pub fn segments(&self) -> Vec<String> {
+        let mut s: Vec<String> = Vec::new();
+        if let Some(c) = TARGETS[self.target] {
+            s.extend(["clusters".to_string(), c.to_string()]);
+        }
+        let (prefix, group, version) = APIS[self.api];
+        s.push(prefix.into());
+        if !group.is_empty() {
+            s.push(group.into());
+        }
+        s.push(version.into());
+        if self.watch_path {
+            s.push("watch".into());
+        }
+        if let Some(w) = self.workspace {
+            s.extend(["workspaces".to_string(), WORKSPACES[w].to_string()]);
+        }
+        if let Some(n) = self.namespace {
+            s.extend(["namespaces".to_string(), NAMESPACES[n].to_string()]);
+        }
+        s.push(self.resource().into());
+        if let Some(n) = self.name {
+            s.push(NAMES[n].into());
+            if let Some(sub) = self.sub {
+                s.push(SUBRESOURCES[sub].into());
+            }
+        }
+        s
+    }
+
+    /// The raw path as sent.
+    pub fn raw_path(&self) -> String {
+        let mut segs = self.segments();
+        let (d, seg, ch) = self.distortion;
+        let i = seg % segs.len();
+        match DISTORTIONS[d % DISTORTIONS.len()] {
+            Distortion::None => {}
+            Distortion::Encode | Distortion::EncodeLower => {
+                let bytes = segs[i].as_bytes();
+                let at = ch % bytes.len();
+                let lower = DISTORTIONS[d] == Distortion::EncodeLower;
+                segs[i] = format!(
+                    "{}{}{}",
+                    &segs[i][..at],
+                    encode_byte(bytes[at], lower),
+                    &segs[i][at + 1..]
+                );
+            }
+            Distortion::EncodeSegment => segs[i] = encode_all(&segs[i]),
+            Distortion::DoubleEncode => {
+                let bytes = segs[i].as_bytes();
+                let at = ch % bytes.len();
+                segs[i] = format!(
+                    "{}%25{:02X}{}",
+                    &segs[i][..at],
+                    bytes[at],
+                    &segs[i][at + 1..]
+                );
+            }
+            Distortion::Dot => segs.insert(i, ".".into()),
+            Distortion::DotDot => {
+                let again = segs[i].clone();
+                segs.insert(i + 1, "..".into());
+                segs.insert(i + 2, again);
+            }
+            Distortion::EncodedDotDot => segs.insert(i, "%2e%2e".into()),
+            Distortion::EncodedDot => segs.insert(i, "%2E".into()),
+            Distortion::EncodedSlash => {
+                if i + 1 < segs.len() {
+                    let next = segs.remove(i + 1);
+                    segs[i] = format!("{}%2F{next}", segs[i]);
+                } else {
+                    segs[i] = format!("{}%2f", segs[i]);
+                }
+            }
+            Distortion::DoubleSlash => segs.insert(i, String::new()),
+            Distortion::TrailingSlash => segs.push(String::new()),
+            Distortion::Upper => segs[i] = segs[i].to_ascii_uppercase(),
+            Distortion::Capitalize => {
+                let mut c = segs[i].chars();
+                segs[i] = match c.next() {
+                    Some(first) => first.to_ascii_uppercase().to_string() + c.as_str(),
+                    None => String::new(),
+                };
+            }
+            Distortion::Nul => segs[i].push_str("%00"),
+            Distortion::BadUtf8 => segs[i].push_str("%ff"),
+        }
+        format!("/{}", segs.join("/"))
+    }
+
+    /// Method.
+    pub fn method(&self) -> &'static str {
+        METHODS[self.method]
+    }
+
+    /// Whether it writes.
+    pub fn is_write(&self) -> bool {
+        self.method() != "GET"
+    }
+
+    /// Query pairs: the `watch` flag; writes are dry runs.
+    pub fn query(&self) -> Vec<(String, String)> {
+        let mut q = Vec::new();
+        if let Some(w) = self.watch_query {
+            q.push(("watch".to_string(), WATCH_VALUES[w].to_string()));
+        }
+        if self.is_write() {
+            q.push(("dryRun".to_string(), "All".to_string()));
+        }
+        q
+    }
+
+    /// Whether the path goes to the platform's own `/kapis` routes (which know no dry run).
+    pub fn is_kapis(&self) -> bool {
+        APIS[self.api].0 == "kapis"
+    }
+
+    /// The upgrade headers sent.
+    pub fn headers(&self) -> &'static [(&'static str, &'static str)] {
+        UPGRADES[self.upgrade]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plain() -> Case {
+        Case {
+            user: 0,
+            method: 0,
+            upgrade: 0,
+            target: 0,
+            api: 0,
+            own: 0,
+            resource: 0,
+            watch_path: false,
+            watch_query: None,
+            workspace: None,
+            namespace: Some(0),
+            name: Some(0),
+            sub: None,
+            distortion: (0, 0, 0),
+        }
+    }
+
+    #[test]
+    fn renders_the_grammar_and_its_distortions() {
+        let c = plain();
+        assert_eq!(c.raw_path(), "/api/v1/namespaces/a-p/configmaps/seed");
+        let d = |d: usize, seg: usize, ch: usize| {
+            Case {
+                distortion: (d, seg, ch),
+                ..plain()
+            }
+            .raw_path()
+        };
+        assert_eq!(d(1, 4, 0), "/api/v1/namespaces/a-p/%63onfigmaps/seed");
+        assert_eq!(d(2, 0, 0), "/%61pi/v1/namespaces/a-p/configmaps/seed");
+        assert_eq!(d(4, 5, 1), "/api/v1/namespaces/a-p/configmaps/s%2565ed");
+        assert_eq!(d(6, 1, 0), "/api/v1/../v1/namespaces/a-p/configmaps/seed");
+        assert_eq!(d(9, 2, 0), "/api/v1/namespaces%2Fa-p/configmaps/seed");
+        assert_eq!(d(11, 0, 0), "/api/v1/namespaces/a-p/configmaps/seed/");
+        assert_eq!(d(13, 4, 0), "/api/v1/namespaces/a-p/Configmaps/seed");
+        let c = Case {
+            target: 2,
+            api: 8,
+            workspace: Some(0),
+            namespace: None,
+            name: None,
+            resource: 2,
+            ..plain()
+        };
+        assert_eq!(
+            c.raw_path(),
+            "/clusters/member/kapis/iam.kubesphere.io/v1beta1/workspaces/a/workspacemembers"
+        );
+    }
+}
