@@ -165,17 +165,17 @@ pub async fn run(f: &Fixture) -> Vec<String> {
     );
 
     // 5. Binding oneself cluster-admin on a member.
-    for user in ["nsadmin", "wsadmin"] {
-        for (api, kind) in [(RBAC_API, "ClusterRole"), (IAM_API, "ClusterRole")] {
+    for user in ["nsadmin", "wsadmin", "binder"] {
+        for api in [RBAC_API, IAM_API] {
             let crb = binding(
                 "ClusterRoleBinding",
                 api,
                 &format!("{user}-crb"),
                 user,
-                kind,
+                "ClusterRole",
                 "cluster-admin",
             );
-            // Namespace-path form of the cluster-scoped binding: does not exist.
+            // The namespace-path form of the cluster-scoped binding does not exist.
             let path = format!("/clusters/member{api}/namespaces/a-mp/clusterrolebindings");
             let got = send(
                 f,
@@ -187,17 +187,52 @@ pub async fn run(f: &Fixture) -> Vec<String> {
             )
             .await;
             r.status(&format!("{user} POST {path}"), got, StatusCode::NOT_FOUND);
-            // The real cluster-scoped path: not theirs.
+            // The cluster-scoped path is not theirs.
             let path = format!("/clusters/member{api}/clusterrolebindings");
             let got = send(f, Method::POST, &path, user, Some((json_ct, crb)), &[]).await;
             r.status(&format!("{user} POST {path}"), got, StatusCode::FORBIDDEN);
-            // A RoleBinding in their own project to the cluster-admin role: an escalation.
+        }
+    }
+    // A RoleBinding to cluster-admin in one's project: refused to a caller who may write role
+    // bindings but holds neither `bind` nor the role's rules (Kubernetes' escalation rule)…
+    for api in [RBAC_API, IAM_API] {
+        let rb = binding(
+            "RoleBinding",
+            api,
+            "binder-rb",
+            "binder",
+            "ClusterRole",
+            "cluster-admin",
+        );
+        let path = format!("/clusters/member{api}/namespaces/a-mp/rolebindings");
+        let got = send(f, Method::POST, &path, "binder", Some((json_ct, rb)), &[]).await;
+        r.status(
+            &format!("binder POST {path} (to cluster-admin)"),
+            got,
+            StatusCode::FORBIDDEN,
+        );
+        let role = json!({"apiVersion": api.trim_start_matches("/apis/"), "kind": "Role",
+            "metadata": {"name": "binder-star"},
+            "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]});
+        let path = format!("/clusters/member{api}/namespaces/a-mp/roles");
+        let got = send(f, Method::POST, &path, "binder", Some((json_ct, role)), &[]).await;
+        r.status(
+            &format!("binder POST {path} (a */*/* role)"),
+            got,
+            StatusCode::FORBIDDEN,
+        );
+    }
+    // …allowed to a project or workspace admin, whose `*` verbs include `bind` in the project
+    // (as in Kubernetes), and then it grants nothing outside the project.
+    for user in ["nsadmin", "wsadmin"] {
+        for api in [RBAC_API, IAM_API] {
+            let name = format!("{user}-rb");
             let rb = binding(
                 "RoleBinding",
                 api,
-                &format!("{user}-rb"),
+                &name,
                 user,
-                kind,
+                "ClusterRole",
                 "cluster-admin",
             );
             let path = format!("/clusters/member{api}/namespaces/a-mp/rolebindings");
@@ -205,23 +240,26 @@ pub async fn run(f: &Fixture) -> Vec<String> {
             r.status(
                 &format!("{user} POST {path} (to cluster-admin)"),
                 got,
+                StatusCode::CREATED,
+            );
+        }
+        for path in [
+            "/clusters/member/api/v1/nodes",
+            "/clusters/member/api/v1/namespaces/b-mp/configmaps",
+            "/clusters/member/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+        ] {
+            let got = send(f, Method::GET, path, user, None, &[]).await;
+            r.status(
+                &format!("{user} GET {path} after binding cluster-admin in a-mp"),
+                got,
                 StatusCode::FORBIDDEN,
             );
         }
-        let got = send(
-            f,
-            Method::GET,
-            "/clusters/member/api/v1/nodes",
-            user,
-            None,
-            &[],
-        )
-        .await;
-        r.status(
-            &format!("{user} lists member nodes afterwards"),
-            got,
-            StatusCode::FORBIDDEN,
-        );
+        for api in [RBAC_API, IAM_API] {
+            let path = format!("/clusters/member{api}/namespaces/a-mp/rolebindings/{user}-rb");
+            let got = send(f, Method::DELETE, &path, "padmin", None, &[]).await;
+            r.status(&format!("cleanup DELETE {path}"), got, StatusCode::OK);
+        }
     }
 
     // 6. `Upgrade: x` around the platform-secrets guard, host and `/clusters/host`.
@@ -328,6 +366,20 @@ pub async fn run(f: &Fixture) -> Vec<String> {
             got,
             StatusCode::FORBIDDEN,
         );
+    }
+
+    // 10. The workspace list of the native API shows every workspace to anyone: the platform
+    // narrows its own `/kapis` list, but the native list went to the cluster as it was.
+    for user in ["wsadmin", "nsviewer", "nobody"] {
+        for prefix in ["", "/clusters/host"] {
+            let path = format!("{prefix}/apis/tenant.kubesphere.io/v1beta1/workspaces");
+            let got = send(f, Method::GET, &path, user, None, &[]).await;
+            let body = r.status(&format!("{user} GET {path}"), got, StatusCode::FORBIDDEN);
+            r.check(
+                !body.contains("\"name\":\"b\""),
+                format!("{user} GET {path} lists workspace b"),
+            );
+        }
     }
 
     let after = snapshot(f).await;

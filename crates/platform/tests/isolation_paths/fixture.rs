@@ -14,8 +14,9 @@ use crate::common::*;
 use crate::oracle::{Binding, ClusterData, PolicyRule, Served, World, rules_of};
 
 /// Users and what they hold. Namespace roles are held in `a-p` on the host and `a-mp` on the
-/// member; `c*` roles on the host, `mc*` on the member.
-pub const USERS: [&str; 14] = [
+/// member; `c*` roles on the host, `mc*` on the member; `binder` holds a custom Role in `a-mp`
+/// (write role bindings, read ConfigMaps; no `bind`, no `*`).
+pub const USERS: [&str; 15] = [
     "padmin",
     "pregular",
     "wsadmin",
@@ -29,6 +30,7 @@ pub const USERS: [&str; 14] = [
     "cviewer",
     "mcadmin",
     "mcviewer",
+    "binder",
     "nobody",
 ];
 
@@ -229,6 +231,26 @@ pub async fn start() -> Fixture {
             .await;
         }
     }
+    let binder = json!({"apiVersion": "iam.kubesphere.io/v1beta1", "kind": "Role",
+        "metadata": {"name": "binder", "namespace": "a-mp"}, "rules": [
+        {"apiGroups": ["rbac.authorization.k8s.io", "iam.kubesphere.io"], "resources": ["rolebindings", "roles"],
+         "verbs": ["get", "list", "create", "update", "patch", "delete"]},
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}]});
+    c.ok(
+        Method::POST,
+        "/clusters/member/apis/iam.kubesphere.io/v1beta1/namespaces/a-mp/roles",
+        &admin,
+        Some(binder),
+    )
+    .await;
+    add_member(
+        &c,
+        &admin,
+        &format!("/clusters/member{IAM}/namespaces/a-mp/namespacemembers"),
+        "binder",
+        "binder",
+    )
+    .await;
     for (prefix, users) in [
         (
             "",

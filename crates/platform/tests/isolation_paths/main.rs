@@ -31,7 +31,7 @@ use fixture::{Fixture, USERS};
 use oracle::{Expect, Request, World};
 
 /// Generated cases per run (`ISOLATION_CASES` overrides it).
-const DEFAULT_CASES: u32 = 1500;
+const DEFAULT_CASES: u32 = 4000;
 
 /// Whether an answer is what the oracle predicts.
 pub fn agrees(expect: &Expect, status: u16) -> bool {
@@ -121,14 +121,23 @@ async fn property(f: &Fixture, world: &World) -> Vec<String> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(DEFAULT_CASES);
+    // A random seed each run, printed so that a failure can be replayed.
+    let seed = std::env::var("ISOLATION_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(rand::random::<u64>);
     let addr = f.env.platform.addr;
     let handle = tokio::runtime::Handle::current();
     let started = Instant::now();
+    // Predictions of the first `cases` requests (shrinking sends more): not-found, forbidden,
+    // allowed.
+    let counts = std::sync::Mutex::new([0u32; 3]);
     let (outcome, sent) = tokio::task::block_in_place(|| {
         let mut runner = TestRunner::new(Config {
             cases,
             failure_persistence: None,
             max_shrink_iters: 4000,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(seed),
             ..Config::default()
         });
         let sent = std::sync::atomic::AtomicU32::new(0);
@@ -136,7 +145,14 @@ async fn property(f: &Fixture, world: &World) -> Vec<String> {
             let Some((req, expect)) = prepare(f, world, &case) else {
                 return Ok(());
             };
-            sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < cases {
+                let mut c = counts.lock().unwrap_or_else(|e| e.into_inner());
+                c[match expect {
+                    Expect::NotFound(_) => 0,
+                    Expect::Forbidden(_) => 1,
+                    Expect::Allowed(_) => 2,
+                }] += 1;
+            }
             let got = handle
                 .block_on(raw::send(addr, &req))
                 .map_err(TestCaseError::fail)?;
@@ -153,17 +169,34 @@ async fn property(f: &Fixture, world: &World) -> Vec<String> {
         });
         (outcome, sent.into_inner())
     });
+    let [not_found, forbidden, allowed] = counts.into_inner().unwrap_or_else(|e| e.into_inner());
     eprintln!(
-        "property: {cases} cases, {sent} requests sent (shrinking included) in {:.1} s",
+        "property (ISOLATION_SEED={seed}): {cases} cases, {sent} requests sent (shrinking included) in {:.1} s; predicted {not_found} not found, {forbidden} forbidden, {allowed} allowed",
         started.elapsed().as_secs_f64()
     );
-    match outcome {
+    let mut failures = Vec::new();
+    // The grammar must keep exercising all three answers, or the property says little.
+    if outcome.is_ok() {
+        for (what, n) in [
+            ("not found", not_found),
+            ("forbidden", forbidden),
+            ("allowed", allowed),
+        ] {
+            if n * 30 < sent.min(cases) {
+                failures.push(format!(
+                    "property: only {n} of {sent} cases predicted {what}"
+                ));
+            }
+        }
+    }
+    failures.extend(match outcome {
         Ok(()) => Vec::new(),
         Err(TestError::Fail(why, case)) => vec![format!(
-            "property: the platform disagrees with the oracle; minimal case {case:?}:\n  {why}"
+            "property (ISOLATION_SEED={seed}): the platform disagrees with the oracle; minimal case {case:?}:\n  {why}"
         )],
         Err(TestError::Abort(why)) => vec![format!("property: aborted: {why}")],
-    }
+    });
+    failures
 }
 
 /// Waits (bounded) until the platform's caches show the fixture's roles: a few requests per

@@ -259,6 +259,8 @@ pub async fn upgrade_forms(f: &Fixture, world: &World) -> Vec<String> {
             format!("{prefix}/api/v1/namespaces/a-p/pods/p1/exec?command=sh"),
             format!("{prefix}/apis/iam.kubesphere.io/v1beta1/users/admin"),
             format!("{prefix}/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"),
+            format!("{prefix}/apis/tenant.kubesphere.io/v1beta1/workspaces"),
+            format!("{prefix}/apis/tenant.kubesphere.io/v1beta1/workspaces/b"),
             format!("{prefix}/kapis/resources.kubesphere.io/v1alpha3/namespaces/kubesphere-system/secrets"),
         ]);
     }

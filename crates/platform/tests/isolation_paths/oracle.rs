@@ -645,10 +645,10 @@ impl World {
             a.workspace,
             a.name
         );
-        if let Err(why) = self.authorized(cluster, req.user, &a) {
-            if prefixed || !self.filtered_list(req.user, &a) {
-                return Expect::Forbidden(format!("{what}: {why}"));
-            }
+        if let Err(why) = self.authorized(cluster, req.user, &a)
+            && (prefixed || !self.filtered_list(req.user, &a))
+        {
+            return Expect::Forbidden(format!("{what}: {why}"));
         }
         // Streams into a pod need `create` as well (Kubernetes 1.35's check for upgrades).
         if a.resource_request
