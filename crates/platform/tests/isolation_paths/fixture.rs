@@ -243,14 +243,18 @@ pub async fn start() -> Fixture {
         Some(binder),
     )
     .await;
-    add_member(
-        &c,
-        &admin,
-        &format!("/clusters/member{IAM}/namespaces/a-mp/namespacemembers"),
-        "binder",
-        "binder",
-    )
-    .await;
+    // The member's caches learn of the new Role shortly after it is written.
+    let members = format!("/clusters/member{IAM}/namespaces/a-mp/namespacemembers");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let add = json!([{"username": "binder", "roleRef": "binder"}]);
+        let (s, v) = c.post(&members, &admin, add).await;
+        if s.is_success() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "binder's membership: {s} {v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     for (prefix, users) in [
         (
             "",
