@@ -83,27 +83,36 @@ fn own_resources(api: usize) -> &'static [&'static str] {
     }
 }
 
-/// Every resource named in [`own_resources`], for mismatched group/resource pairs.
-fn any_resource(i: usize) -> &'static str {
-    let all: Vec<&'static str> = (0..APIS.len())
-        .flat_map(|a| own_resources(a).iter().copied())
-        .collect();
-    all[i % all.len()]
+/// Every (API, resource) pair of [`own_resources`].
+fn pairs() -> Vec<(usize, &'static str)> {
+    (0..APIS.len())
+        .flat_map(|a| own_resources(a).iter().map(move |r| (a, *r)))
+        .collect()
 }
 
 /// Clusters addressed: none (the host's native routes), the host by alias, the member, and a
 /// cluster that does not exist.
 pub const TARGETS: [Option<&str>; 4] = [None, Some("host"), Some("member"), Some("nowhere")];
-/// Namespaces named.
-pub const NAMESPACES: [&str; 7] = [
-    "a-p",
-    "b-p",
-    "a-mp",
-    "b-mp",
-    "kubesphere-system",
-    "default",
-    "nowhere",
-];
+/// Namespaces named, by their role for the cluster addressed: its project of workspace `a`,
+/// its project of workspace `b`, the other cluster's project of `a`, the platform's namespace,
+/// `default`, and one that does not exist.
+pub const NAMESPACE_ROLES: usize = 6;
+
+/// The namespace of a role for a cluster (`None`: the host's native routes).
+pub fn namespace(role: usize, cluster: Option<&str>) -> &'static str {
+    let member = cluster == Some("member");
+    match role {
+        0 if member => "a-mp",
+        0 => "a-p",
+        1 if member => "b-mp",
+        1 => "b-p",
+        2 if member => "a-p",
+        2 => "a-mp",
+        3 => "kubesphere-system",
+        4 => "default",
+        _ => "nowhere",
+    }
+}
 /// Workspaces named.
 pub const WORKSPACES: [&str; 3] = ["a", "b", "nowhere"];
 /// Object names.
@@ -199,30 +208,26 @@ const DISTORTIONS: [Distortion; 16] = [
     Distortion::BadUtf8,
 ];
 
-/// One generated request (indexes into the tables above).
+/// One generated request (indexes into the tables above), sent once per user.
 #[derive(Debug, Clone)]
 pub struct Case {
-    /// Caller (index into the fixture's users).
-    pub user: usize,
     /// Method.
     pub method: usize,
     /// Upgrade headers.
     pub upgrade: usize,
     /// Cluster prefix.
     pub target: usize,
-    /// API.
-    pub api: usize,
-    /// Whether to pick the resource from the API's own (`< 9`) or from every API's.
-    pub own: usize,
-    /// Resource.
-    pub resource: usize,
+    /// (API, resource) pair.
+    pub pair: usize,
+    /// The resource of another pair instead (a group that does not serve it).
+    pub mismatch: Option<usize>,
     /// `watch/` path segment.
     pub watch_path: bool,
     /// `watch=` query.
     pub watch_query: Option<usize>,
     /// `workspaces/{ws}/`.
     pub workspace: Option<usize>,
-    /// `namespaces/{ns}/`.
+    /// `namespaces/{ns}/` (a role of [`namespace`]).
     pub namespace: Option<usize>,
     /// Object name.
     pub name: Option<usize>,
@@ -232,43 +237,37 @@ pub struct Case {
     pub distortion: (usize, usize, usize),
 }
 
-/// The generator (`users` = how many callers there are).
-pub fn cases(users: usize) -> impl Strategy<Value = Case> {
+/// The generator.
+pub fn cases() -> impl Strategy<Value = Case> {
+    let n_pairs = pairs().len();
     let shape = (
         prop_oneof![4 => Just(0usize), 3 => Just(1usize), 3 => Just(2usize), 1 => Just(3usize)],
-        0..APIS.len(),
-        0..10usize,
-        0..64usize,
+        0..n_pairs,
+        proptest::option::weighted(0.1, 0..n_pairs),
         proptest::bool::weighted(0.15),
         proptest::option::weighted(0.2, 0..WATCH_VALUES.len()),
         proptest::option::weighted(0.25, 0..WORKSPACES.len()),
-        proptest::option::weighted(
-            0.55,
-            prop_oneof![3 => Just(0usize), 3 => Just(2usize), 4 => 0..NAMESPACES.len()],
-        ),
+        proptest::option::weighted(0.55, 0..NAMESPACE_ROLES),
         proptest::option::weighted(0.5, 0..NAMES.len()),
         proptest::option::weighted(0.3, 0..SUBRESOURCES.len()),
     );
     let how = (
-        0..users,
         prop_oneof![4 => Just(0usize), 6 => 1..METHODS.len()],
         prop_oneof![6 => Just(0usize), 2 => Just(1usize), 2 => Just(2usize)],
-        prop_oneof![1 => Just(0usize), 1 => 1..DISTORTIONS.len()],
+        prop_oneof![3 => Just(0usize), 2 => 1..DISTORTIONS.len()],
         0..16usize,
         0..32usize,
     );
     (shape, how).prop_map(
         |(
-            (target, api, own, resource, watch_path, watch_query, workspace, namespace, name, sub),
-            (user, method, upgrade, d, seg, ch),
+            (target, pair, mismatch, watch_path, watch_query, workspace, namespace, name, sub),
+            (method, upgrade, d, seg, ch),
         )| Case {
-            user,
             method,
             upgrade,
             target,
-            api,
-            own,
-            resource,
+            pair,
+            mismatch,
             watch_path,
             watch_query,
             workspace,
@@ -293,14 +292,16 @@ fn encode_all(s: &str) -> String {
 }
 
 impl Case {
+    /// The API addressed.
+    pub fn api(&self) -> usize {
+        let p = pairs();
+        p[self.pair % p.len()].0
+    }
+
     /// The resource named.
     pub fn resource(&self) -> &'static str {
-        if self.own < 9 {
-            let own = own_resources(self.api);
-            own[self.resource % own.len()]
-        } else {
-            any_resource(self.resource)
-        }
+        let p = pairs();
+        p[self.mismatch.unwrap_or(self.pair) % p.len()].1
     }
 
     /// The segments before distortion.
@@ -309,7 +310,7 @@ impl Case {
         if let Some(c) = TARGETS[self.target] {
             s.extend(["clusters".to_string(), c.to_string()]);
         }
-        let (prefix, group, version) = APIS[self.api];
+        let (prefix, group, version) = APIS[self.api()];
         s.push(prefix.into());
         if !group.is_empty() {
             s.push(group.into());
@@ -322,7 +323,8 @@ impl Case {
             s.extend(["workspaces".to_string(), WORKSPACES[w].to_string()]);
         }
         if let Some(n) = self.namespace {
-            s.extend(["namespaces".to_string(), NAMESPACES[n].to_string()]);
+            let ns = namespace(n, TARGETS[self.target]);
+            s.extend(["namespaces".to_string(), ns.to_string()]);
         }
         s.push(self.resource().into());
         if let Some(n) = self.name {
@@ -417,11 +419,6 @@ impl Case {
         q
     }
 
-    /// Whether the path goes to the platform's own `/kapis` routes (which know no dry run).
-    pub fn is_kapis(&self) -> bool {
-        APIS[self.api].0 == "kapis"
-    }
-
     /// The upgrade headers sent.
     pub fn headers(&self) -> &'static [(&'static str, &'static str)] {
         UPGRADES[self.upgrade]
@@ -434,13 +431,11 @@ mod tests {
 
     fn plain() -> Case {
         Case {
-            user: 0,
             method: 0,
             upgrade: 0,
             target: 0,
-            api: 0,
-            own: 0,
-            resource: 0,
+            pair: 0,
+            mismatch: None,
             watch_path: false,
             watch_query: None,
             workspace: None,
@@ -469,13 +464,16 @@ mod tests {
         assert_eq!(d(9, 2, 0), "/api/v1/namespaces%2Fa-p/configmaps/seed");
         assert_eq!(d(11, 0, 0), "/api/v1/namespaces/a-p/configmaps/seed/");
         assert_eq!(d(13, 4, 0), "/api/v1/namespaces/a-p/Configmaps/seed");
+        let kapis_members = pairs()
+            .iter()
+            .position(|(a, r)| APIS[*a].0 == "kapis" && *r == "workspacemembers")
+            .expect("pair");
         let c = Case {
             target: 2,
-            api: 8,
+            pair: kapis_members,
             workspace: Some(0),
             namespace: None,
             name: None,
-            resource: 2,
             ..plain()
         };
         assert_eq!(

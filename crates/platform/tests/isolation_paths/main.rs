@@ -30,8 +30,8 @@ use serde_json::Value;
 use fixture::{Fixture, USERS};
 use oracle::{Expect, Request, World};
 
-/// Generated cases per run (`ISOLATION_CASES` overrides it).
-const DEFAULT_CASES: u32 = 4000;
+/// Generated paths per run, each sent by every user (`ISOLATION_CASES` overrides it).
+const DEFAULT_CASES: u32 = 1000;
 
 /// Whether an answer is what the oracle predicts.
 pub fn agrees(expect: &Expect, status: u16) -> bool {
@@ -44,8 +44,12 @@ pub fn agrees(expect: &Expect, status: u16) -> bool {
 
 /// A request of the grammar rendered for sending, with the oracle's prediction; `None` when
 /// it must not be sent (a write the oracle allows on a platform route that knows no dry run).
-pub fn prepare(f: &Fixture, world: &World, case: &grammar::Case) -> Option<(raw::Raw, Expect)> {
-    let user = USERS[case.user];
+pub fn prepare(
+    f: &Fixture,
+    world: &World,
+    case: &grammar::Case,
+    user: &str,
+) -> Option<(raw::Raw, Expect)> {
     let raw_path = case.raw_path();
     let query = case.query();
     let expect = world.decide(&Request {
@@ -141,30 +145,41 @@ async fn property(f: &Fixture, world: &World) -> Vec<String> {
             ..Config::default()
         });
         let sent = std::sync::atomic::AtomicU32::new(0);
-        let outcome = runner.run(&grammar::cases(USERS.len()), |case| {
-            let Some((req, expect)) = prepare(f, world, &case) else {
-                return Ok(());
-            };
-            if sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < cases {
-                let mut c = counts.lock().unwrap_or_else(|e| e.into_inner());
-                c[match expect {
-                    Expect::NotFound(_) => 0,
-                    Expect::Forbidden(_) => 1,
-                    Expect::Allowed(_) => 2,
-                }] += 1;
+        let runs = std::sync::atomic::AtomicU32::new(0);
+        let outcome = runner.run(&grammar::cases(), |case| {
+            let first_pass = runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < cases;
+            // Every caller gets the same request, at once.
+            let prepared: Vec<(&str, raw::Raw, Expect)> = USERS
+                .iter()
+                .filter_map(|u| prepare(f, world, &case, u).map(|(r, e)| (*u, r, e)))
+                .collect();
+            sent.fetch_add(
+                u32::try_from(prepared.len()).unwrap_or(u32::MAX),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            let answers = handle.block_on(futures::future::join_all(
+                prepared.iter().map(|(_, req, _)| raw::send(addr, req)),
+            ));
+            let mut wrong = Vec::new();
+            for ((user, req, expect), got) in prepared.iter().zip(answers) {
+                if first_pass {
+                    let mut c = counts.lock().unwrap_or_else(|e| e.into_inner());
+                    c[match expect {
+                        Expect::NotFound(_) => 0,
+                        Expect::Forbidden(_) => 1,
+                        Expect::Allowed(_) => 2,
+                    }] += 1;
+                }
+                match got {
+                    Ok(a) if agrees(expect, a.status) => {}
+                    Ok(a) => wrong.push(describe(user, req, expect, &a)),
+                    Err(e) => wrong.push(format!("as {user}: {e}")),
+                }
             }
-            let got = handle
-                .block_on(raw::send(addr, &req))
-                .map_err(TestCaseError::fail)?;
-            if agrees(&expect, got.status) {
+            if wrong.is_empty() {
                 Ok(())
             } else {
-                Err(TestCaseError::fail(describe(
-                    USERS[case.user],
-                    &req,
-                    &expect,
-                    &got,
-                )))
+                Err(TestCaseError::fail(wrong.join("\n  ")))
             }
         });
         (outcome, sent.into_inner())
