@@ -322,6 +322,8 @@ pub async fn run(f: &Fixture) -> Vec<String> {
         ("nsviewer", "", "a-p", true),
         ("wsviewer", "", "a-p", true),
         ("nsviewer", "/clusters/member", "a-mp", true),
+        // Holds `get` on pods/exec, but not `create`.
+        ("binder", "/clusters/member", "a-mp", true),
         ("nsoperator", "", "a-p", false),
         ("nsoperator", "/clusters/member", "a-mp", false),
     ] {
@@ -333,6 +335,16 @@ pub async fn run(f: &Fixture) -> Vec<String> {
             format!(
                 "{user} WebSocket exec {path}: status {status:?}, expected refused={want_refused}"
             ),
+        );
+    }
+
+    for method in [Method::GET, Method::POST] {
+        let path = "/clusters/member/api/v1/namespaces/a-mp/pods/p1/exec?command=sh&stdout=true";
+        let got = send(f, method.clone(), path, "binder", None, &[]).await;
+        r.status(
+            &format!("binder {method} {path}"),
+            got,
+            StatusCode::FORBIDDEN,
         );
     }
 

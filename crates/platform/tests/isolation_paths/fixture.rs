@@ -15,7 +15,8 @@ use crate::oracle::{Binding, ClusterData, PolicyRule, Served, World, rules_of};
 
 /// Users and what they hold. Namespace roles are held in `a-p` on the host and `a-mp` on the
 /// member; `c*` roles on the host, `mc*` on the member; `binder` holds a custom Role in `a-mp`
-/// (write role bindings, read ConfigMaps; no `bind`, no `*`).
+/// (write role bindings, read ConfigMaps, `get` on pods and their streams; no `bind`, no `*`,
+/// no `create` on streams).
 pub const USERS: [&str; 15] = [
     "padmin",
     "pregular",
@@ -235,7 +236,8 @@ pub async fn start() -> Fixture {
         "metadata": {"name": "binder", "namespace": "a-mp"}, "rules": [
         {"apiGroups": ["rbac.authorization.k8s.io", "iam.kubesphere.io"], "resources": ["rolebindings", "roles"],
          "verbs": ["get", "list", "create", "update", "patch", "delete"]},
-        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}]});
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]},
+        {"apiGroups": [""], "resources": ["pods", "pods/exec", "pods/attach", "pods/portforward"], "verbs": ["get", "list"]}]});
     c.ok(
         Method::POST,
         "/clusters/member/apis/iam.kubesphere.io/v1beta1/namespaces/a-mp/roles",

@@ -231,8 +231,8 @@ pub struct Case {
     pub namespace: Option<usize>,
     /// Object name.
     pub name: Option<usize>,
-    /// Subresource (with a name only).
-    pub sub: Option<usize>,
+    /// Subresource (with a name only): one of the resource's own (first `< 8`) or any.
+    pub sub: Option<(usize, usize)>,
     /// Distortion, and where (segment and character, taken modulo).
     pub distortion: (usize, usize, usize),
 }
@@ -249,7 +249,7 @@ pub fn cases() -> impl Strategy<Value = Case> {
         proptest::option::weighted(0.25, 0..WORKSPACES.len()),
         proptest::option::weighted(0.55, 0..NAMESPACE_ROLES),
         proptest::option::weighted(0.5, 0..NAMES.len()),
-        proptest::option::weighted(0.3, 0..SUBRESOURCES.len()),
+        proptest::option::weighted(0.3, (0..10usize, 0..SUBRESOURCES.len())),
     );
     let how = (
         prop_oneof![4 => Just(0usize), 6 => 1..METHODS.len()],
@@ -304,6 +304,23 @@ impl Case {
         p[self.mismatch.unwrap_or(self.pair) % p.len()].1
     }
 
+    /// The subresource named, if any.
+    pub fn subresource(&self) -> Option<&'static str> {
+        let (own, i) = self.sub?;
+        let subs: &[&str] = match self.resource() {
+            "pods" => &["exec", "attach", "portforward", "log", "status"],
+            "users" => &["password", "loginrecords", "kubeconfig", "tokens"],
+            "namespaces" => &["status", "finalize"],
+            "deployments" | "replicasets" => &["scale", "status"],
+            _ => &[],
+        };
+        if own < 8 && !subs.is_empty() {
+            Some(subs[i % subs.len()])
+        } else {
+            Some(SUBRESOURCES[i % SUBRESOURCES.len()])
+        }
+    }
+
     /// The segments before distortion.
     pub fn segments(&self) -> Vec<String> {
         let mut s: Vec<String> = Vec::new();
@@ -329,8 +346,8 @@ impl Case {
         s.push(self.resource().into());
         if let Some(n) = self.name {
             s.push(NAMES[n].into());
-            if let Some(sub) = self.sub {
-                s.push(SUBRESOURCES[sub].into());
+            if let Some(sub) = self.subresource() {
+                s.push(sub.into());
             }
         }
         s
