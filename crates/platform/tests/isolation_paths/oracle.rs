@@ -860,4 +860,203 @@ mod tests {
             ("w", "workspaces", "w")
         );
     }
+
+    fn world() -> World {
+        let rules = |v: Value| {
+            v.as_array()
+                .into_iter()
+                .flatten()
+                .map(PolicyRule::from_json)
+                .collect::<Vec<_>>()
+        };
+        let user = |u: &str| vec![("User".to_string(), u.to_string())];
+        let mut served = BTreeMap::new();
+        for (r, namespaced) in [
+            ("secrets", true),
+            ("configmaps", true),
+            ("namespaces", false),
+            ("nodes", false),
+        ] {
+            served.insert(
+                r.to_string(),
+                Served {
+                    namespaced,
+                    kind: String::new(),
+                    verbs: vec![],
+                },
+            );
+        }
+        let mut discovery = BTreeMap::new();
+        discovery.insert((String::new(), "v1".to_string()), served);
+        let mut host = ClusterData {
+            host: true,
+            discovery,
+            ..ClusterData::default()
+        };
+        host.namespaces.insert("a-p".into(), Some("a".into()));
+        host.namespaces.insert("b-p".into(), Some("b".into()));
+        host.namespaces.insert(SYSTEM_NAMESPACE.into(), None);
+        host.cluster_roles.insert(
+            "cluster-admin".into(),
+            rules(json!([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}])),
+        );
+        host.cluster_bindings.push(Binding {
+            subjects: user("cadmin"),
+            role: "cluster-admin".into(),
+            scope: None,
+        });
+        host.role_bindings.push(Binding {
+            subjects: user("nsviewer"),
+            role: "viewer".into(),
+            scope: Some("a-p".into()),
+        });
+        let mut w = World::default();
+        w.global_roles.insert(
+            "platform-admin".into(),
+            rules(json!([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}])),
+        );
+        w.global_bindings.push(Binding {
+            subjects: user("padmin"),
+            role: "platform-admin".into(),
+            scope: None,
+        });
+        w.workspace_roles.insert(
+            "a-admin".into(),
+            (
+                Some("a".into()),
+                rules(json!([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}])),
+            ),
+        );
+        w.workspace_bindings.push(Binding {
+            subjects: user("wsadmin"),
+            role: "a-admin".into(),
+            scope: Some("a".into()),
+        });
+        w.builtin_namespace_roles.insert("viewer".into(), rules(json!([{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}])));
+        w.clusters.insert("host".into(), host);
+        w
+    }
+
+    fn decide(w: &World, user: &str, method: &str, path: &str) -> &'static str {
+        let (raw_path, query) = path.split_once('?').unwrap_or((path, ""));
+        let query = query
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        match w.decide(&Request {
+            user,
+            method,
+            raw_path,
+            query,
+        }) {
+            Expect::NotFound(_) => "404",
+            Expect::Forbidden(_) => "403",
+            Expect::Allowed(_) => "ok",
+        }
+    }
+
+    #[test]
+    fn four_levels_and_the_platform_secrets() {
+        let w = world();
+        let cases = [
+            ("wsadmin", "GET", "/api/v1/namespaces/a-p/secrets", "ok"),
+            ("wsadmin", "GET", "/api/v1/namespaces/b-p/secrets", "403"),
+            ("wsadmin", "GET", "/api/v1/nodes", "403"),
+            (
+                "wsadmin",
+                "DELETE",
+                "/api/v1/namespaces/a-p/namespaces/b-p",
+                "404",
+            ),
+            ("padmin", "GET", "/api/v1/namespaces/a-p/nodes", "404"),
+            ("padmin", "GET", "/api/v1/namespaces/a-p/Secrets", "404"),
+            ("padmin", "GET", "/api/v1/namespaces/a-p/secrets/", "404"),
+            ("padmin", "GET", "/clusters/nowhere/api/v1/nodes", "404"),
+            (
+                "nsviewer",
+                "GET",
+                "/api/v1/namespaces/a-p/configmaps?watch=true",
+                "ok",
+            ),
+            ("nsviewer", "GET", "/api/v1/namespaces/a-p/secrets", "403"),
+            ("nsviewer", "GET", "/api/v1/namespaces/a-p", "403"),
+            (
+                "nsviewer",
+                "GET",
+                "/API/v1/namespaces/a-p/configmaps",
+                "403",
+            ),
+            ("nsviewer", "GET", "/api/v1", "ok"),
+            ("cadmin", "GET", "/api/v1/namespaces/b-p/secrets", "ok"),
+            (
+                "cadmin",
+                "GET",
+                "/api/v1/namespaces/kubesphere-system/secrets",
+                "403",
+            ),
+            ("cadmin", "GET", "/clusters/host/api/v1/secrets", "403"),
+            (
+                "cadmin",
+                "GET",
+                "/api/v1/namespaces/kubesphere-system/configmaps",
+                "ok",
+            ),
+            (
+                "padmin",
+                "GET",
+                "/api/v1/namespaces/kubesphere-system/secrets",
+                "ok",
+            ),
+            (
+                "cadmin",
+                "GET",
+                "/kapis/iam.kubesphere.io/v1beta1/users",
+                "403",
+            ),
+            (
+                "cadmin",
+                "GET",
+                "/kapis/iam.kubesphere.io/v1beta1/users/cadmin",
+                "ok",
+            ),
+            (
+                "cadmin",
+                "GET",
+                "/kapis/tenant.kubesphere.io/v1beta1/workspaces",
+                "ok",
+            ),
+            (
+                "cadmin",
+                "GET",
+                "/clusters/host/kapis/tenant.kubesphere.io/v1beta1/workspaces",
+                "403",
+            ),
+            (
+                "nsviewer",
+                "GET",
+                "/kapis/tenant.kubesphere.io/v1beta1/workspaces/a/namespaces",
+                "ok",
+            ),
+            (
+                "nsviewer",
+                "GET",
+                "/kapis/tenant.kubesphere.io/v1beta1/workspaces/b/namespaces",
+                "403",
+            ),
+            (
+                "wsadmin",
+                "GET",
+                "/kapis/tenant.kubesphere.io/v1beta1/workspaces/b/namespaces/a-p",
+                "403",
+            ),
+        ];
+        for (user, method, path, want) in cases {
+            assert_eq!(
+                decide(&w, user, method, path),
+                want,
+                "{user} {method} {path}"
+            );
+        }
+    }
 }
