@@ -177,10 +177,14 @@ async fn property(f: &Fixture, world: &World) -> Vec<String> {
                 }
             }
             if wrong.is_empty() {
-                Ok(())
-            } else {
-                Err(TestCaseError::fail(wrong.join("\n  ")))
+                return Ok(());
             }
+            let more = wrong.len().saturating_sub(4);
+            wrong.truncate(4);
+            if more > 0 {
+                wrong.push(format!("and {more} more callers"));
+            }
+            Err(TestCaseError::fail(wrong.join("\n  ")))
         });
         (outcome, sent.into_inner())
     });

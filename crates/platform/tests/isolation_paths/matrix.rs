@@ -235,6 +235,9 @@ fn decision(status: u16) -> &'static str {
     }
 }
 
+/// A request and what came back.
+type Sent = (Raw, Result<raw::Answer, String>);
+
 const HEADER_FORMS: [&[(&str, &str)]; 3] = [
     &[],
     &[("upgrade", "x")],
@@ -307,7 +310,13 @@ pub async fn upgrade_forms(f: &Fixture, world: &World) -> Vec<String> {
         .buffered(8)
         .collect()
         .await;
+    // Grouped by (user, path): the header forms must agree with each other, and then with
+    // the oracle (reported once per request, not once per header form).
+    let mut groups: BTreeMap<(&str, String), Vec<Sent>> = BTreeMap::new();
     for (user, path, req, got) in answers {
+        groups.entry((user, path)).or_default().push((req, got));
+    }
+    for ((user, path), forms) in groups {
         let (raw_path, query) = path.split_once('?').unwrap_or((path.as_str(), ""));
         let expect = world.decide(&Request {
             user,
@@ -317,14 +326,31 @@ pub async fn upgrade_forms(f: &Fixture, world: &World) -> Vec<String> {
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect(),
         });
-        match got {
-            Ok(a) if agrees(&expect, a.status) => {}
-            Ok(a) => failures.push(format!(
-                "upgrade form ({}): {}",
-                decision(a.status),
-                describe(user, &req, &expect, &a)
+        let decisions: Vec<&str> = forms
+            .iter()
+            .map(|(_, got)| got.as_ref().map_or("no answer", |a| decision(a.status)))
+            .collect();
+        if decisions.iter().any(|d| *d != decisions[0]) {
+            let shown: Vec<String> = forms
+                .iter()
+                .map(|(req, got)| match got {
+                    Ok(a) => describe(user, req, &expect, a),
+                    Err(e) => format!("as {user}: {} {}: {e}", req.method, req.target),
+                })
+                .collect();
+            failures.push(format!(
+                "upgrade headers change the decision: {decisions:?}\n  {}",
+                shown.join("\n  ")
+            ));
+            continue;
+        }
+        match &forms[0] {
+            (_, Ok(a)) if agrees(&expect, a.status) => {}
+            (req, Ok(a)) => failures.push(format!(
+                "route families (same with and without upgrade headers): {}",
+                describe(user, req, &expect, a)
             )),
-            Err(e) => failures.push(format!("upgrade form: {e}")),
+            (_, Err(e)) => failures.push(format!("upgrade form: {e}")),
         }
     }
     failures.extend(search_forms(f).await);
