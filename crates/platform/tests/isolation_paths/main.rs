@@ -10,7 +10,9 @@
 //! - the attacks of the issue, each refused with the right status, nothing changed.
 //!
 //! Sections report their failures together at the end, so one broken rule does not hide the
-//! others.
+//! others. The property test prints its seed; `ISOLATION_SEED=<seed>` replays a run and
+//! `ISOLATION_CASES=<n>` changes how many paths it generates (default 1000, each sent by every
+//! user).
 #[path = "../common/mod.rs"]
 mod common;
 
