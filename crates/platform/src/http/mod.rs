@@ -414,7 +414,7 @@ fn is_filtered_list(state: &AppState, user: &UserInfo, info: &RequestInfo) -> bo
         return false;
     }
     match info.scope {
-        Scope::Global => info.resource == "workspaces",
+        Scope::Global => info.resource == "workspaces" && info.api_prefix == "kapis",
         Scope::Workspace => {
             info.resource == "namespaces"
                 && (state
@@ -438,7 +438,11 @@ async fn authorize(State(state): State<Shared>, mut req: Request, next: Next) ->
     if user.is_anonymous() {
         return ApiError::unauthorized("authentication required").into_response();
     }
-    let path = req.uri().path().to_string();
+    let raw = req.uri().path().to_string();
+    let path = match crate::authz::resolve::segments(&raw) {
+        Ok(segs) => crate::authz::resolve::canonical_path(&segs),
+        Err(_) => return ApiError::not_found("path", &raw).into_response(),
+    };
     let (target, info_path) = match clusters::split_cluster_path(&path) {
         Some((name, rest)) => match clusters::ready_member(&state, name) {
             Ok(member) => (Some(member), rest.to_string()),

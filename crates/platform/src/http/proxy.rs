@@ -37,8 +37,12 @@ const HOP_BY_HOP: [&str; 7] = [
 pub async fn forward(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
+    target: Option<Extension<super::clusters::Target>>,
     req: Request,
 ) -> Response {
+    if let Some(Extension(t)) = target {
+        return super::clusters::proxy(State(state), Extension(caller), Extension(t), req).await;
+    }
     // The canonical path the authorization layer resolved, never the path as sent.
     let path = caller.info.path.clone();
     if !(path == "/api"
