@@ -1,7 +1,7 @@
 //! Pure Kubernetes API machinery for Orrery's embedded API server: `Status` errors
 //! ([`status`]), name and metadata validation ([`validation`]), label and field selectors
 //! ([`selector`]), JSON, merge and strategic merge patches ([`patch`]), server-side apply
-//! field management ([`apply`]). No I/O: objects are
+//! field management ([`apply`]), YAML bodies decoded with bounded work ([`yaml`]). No I/O: objects are
 //! `serde_json::Value`s, and every behaviour follows kube-apiserver's to the letter.
 //! Start with [`ApiError`] for errors and [`LabelSelector::parse`] for list filtering.
 
@@ -11,6 +11,7 @@ pub mod patch;
 pub mod selector;
 pub mod status;
 pub mod validation;
+pub mod yaml;
 
 pub use goquote::go_quote;
 pub use patch::{

@@ -40,10 +40,41 @@ pub fn content_type(headers: &HeaderMap) -> String {
         .unwrap_or_default()
 }
 
-/// Decodes an object body sent as JSON or YAML.
-pub fn decode_object(headers: &HeaderMap, bytes: &[u8]) -> Result<Value, ApiError> {
+/// Bodies up to this size are decoded on the async worker; larger ones, and every YAML body
+/// (whose cost is not proportional to its size), on the blocking pool, so that a hostile body
+/// never stalls the runtime that serves everyone else.
+const INLINE_DECODE_BYTES: usize = 64 * 1024;
+
+/// Decodes an object body sent as JSON or YAML (or protobuf), off the async worker threads
+/// when it could be expensive.
+pub async fn decode_object(headers: &HeaderMap, bytes: &Bytes) -> Result<Value, ApiError> {
     let ct = content_type(headers);
-    let value: Value = match ct.as_str() {
+    if bytes.len() <= INLINE_DECODE_BYTES && !is_yaml(&ct) {
+        return decode_as(&ct, bytes);
+    }
+    let bytes = bytes.clone();
+    off_thread(move || decode_as(&ct, &bytes)).await
+}
+
+fn is_yaml(ct: &str) -> bool {
+    matches!(
+        ct,
+        "application/yaml" | "application/x-yaml" | "text/yaml" | "application/apply-patch+yaml"
+    )
+}
+
+/// Runs CPU-heavy request work on tokio's blocking pool.
+pub async fn off_thread<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(format!("request processing failed: {e}")))?
+}
+
+/// Decodes an object body of media type `ct` sent as JSON, YAML or protobuf.
+fn decode_as(ct: &str, bytes: &[u8]) -> Result<Value, ApiError> {
+    let value: Value = match ct {
         "" | "application/json" | "*/*" => serde_json::from_slice(bytes).map_err(|e| {
             ApiError::bad_request(format!(
                 "the object provided is unrecognized (must be of type {}): couldn't decode JSON: {e}",
@@ -67,10 +98,15 @@ pub fn decode_object(headers: &HeaderMap, bytes: &[u8]) -> Result<Value, ApiErro
     Ok(value)
 }
 
-/// Decodes YAML into JSON, with the depth and alias limits serde-saphyr applies.
+/// Decodes YAML into JSON, with bounded alias expansion, node count and depth.
+/// Blocking: async callers use [`decode_yaml_off_thread`].
 pub fn decode_yaml(bytes: &[u8]) -> Result<Value, ApiError> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| ApiError::bad_request("the YAML body is not valid UTF-8"))?;
-    serde_saphyr::from_str::<Value>(text)
+    apimachinery::yaml::decode(bytes)
         .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")))
+}
+
+/// [`decode_yaml`] on the blocking pool.
+pub async fn decode_yaml_off_thread(bytes: &[u8]) -> Result<Value, ApiError> {
+    let bytes = Bytes::copy_from_slice(bytes);
+    off_thread(move || decode_yaml(&bytes)).await
 }

@@ -310,7 +310,7 @@ async fn resource_request(
         (Method::POST, None) => {
             let opts = write_options(&q)?;
             let body = crate::body::read_limited(req.into_body(), limit).await?;
-            let obj = crate::body::decode_object(&headers, &body)?;
+            let obj = crate::body::decode_object(&headers, &body).await?;
             let created = crate::write::create(cluster, &res, ns.as_deref(), obj, &opts).await?;
             Ok(with_warnings(
                 json(
@@ -323,7 +323,7 @@ async fn resource_request(
         (Method::PUT, Some(name)) => {
             let opts = write_options(&q)?;
             let body = crate::body::read_limited(req.into_body(), limit).await?;
-            let obj = crate::body::decode_object(&headers, &body)?;
+            let obj = crate::body::decode_object(&headers, &body).await?;
             let updated =
                 crate::write::update(cluster, &res, ns.as_deref(), name, obj, scope, &opts).await?;
             Ok(with_warnings(

@@ -4,7 +4,7 @@ use apimachinery::status::ApiError;
 use serde_json::Value;
 
 use crate::registry::Resource;
-use crate::write::{PatchType, WriteOptions};
+use crate::write::PatchType;
 
 fn patch_error(e: apimachinery::patch::PatchError) -> ApiError {
     e.to_api_error()
@@ -16,7 +16,6 @@ pub fn apply(
     old: &Value,
     kind: PatchType,
     patch: &[u8],
-    _opts: &WriteOptions,
 ) -> Result<Value, ApiError> {
     match kind {
         PatchType::Json => apimachinery::patch::json_patch(old, patch).map_err(patch_error),
@@ -35,4 +34,22 @@ pub fn apply(
             "server-side apply is handled by write::patch",
         )),
     }
+}
+
+/// Patches smaller than this are applied on the async worker.
+const INLINE_PATCH_BYTES: usize = 16 * 1024;
+
+/// [`apply`], on the blocking pool when it could be expensive: large patches, and every JSON
+/// patch (its `copy` operations duplicate up to the accumulated-copy limit).
+pub async fn apply_off_thread(
+    res: &Resource,
+    old: &Value,
+    kind: PatchType,
+    patch: &[u8],
+) -> Result<Value, ApiError> {
+    if patch.len() <= INLINE_PATCH_BYTES && kind != PatchType::Json {
+        return apply(res, old, kind, patch);
+    }
+    let (res, old, patch) = (res.clone(), old.clone(), patch.to_vec());
+    crate::body::off_thread(move || apply(&res, &old, kind, &patch)).await
 }

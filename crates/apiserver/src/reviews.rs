@@ -76,8 +76,9 @@ pub async fn handle(
     let headers = req.headers().clone();
     let bytes =
         crate::body::read_limited(req.into_body(), cluster.config.max_request_bytes).await?;
-    let mut body = crate::body::decode_object(&headers, &bytes)?;
+    let mut body = crate::body::decode_object(&headers, &bytes).await?;
     crate::write::check_type(res, &mut body)?;
+    crate::write::check_types(cluster, &res.group, &res.version, &res.kind, &body)?;
     let spec = body.get("spec").cloned().unwrap_or(json!({}));
     let status = match res.plural.as_str() {
         "selfsubjectreviews" => json!({"userInfo": user_json(user)}),

@@ -102,9 +102,7 @@ pub async fn serve(cluster: Arc<Cluster>, listener: TcpListener, tls: Arc<rustls
                 let peer = peer.clone();
                 async move {
                     let req = req.map(Body::new);
-                    Ok::<_, std::convert::Infallible>(
-                        crate::handler::handle(cluster, peer, req).await,
-                    )
+                    Ok::<_, std::convert::Infallible>(handle_guarded(cluster, peer, req).await)
                 }
             });
             let builder = connection_builder(header_timeout);
@@ -118,6 +116,32 @@ pub async fn serve(cluster: Arc<Cluster>, listener: TcpListener, tls: Arc<rustls
                 }
             }
         });
+    }
+}
+
+/// [`crate::handler::handle`] behind a safety net: a bug that panics while serving one
+/// request answers that request with a 500 Status (as kube-apiserver's panic recovery
+/// filter does) instead of dropping the connection and everything multiplexed on it.
+/// Bad input must never get here; it is refused with a 4xx before anything indexes into it.
+pub async fn handle_guarded(
+    cluster: Arc<Cluster>,
+    peer: PeerCert,
+    req: http::Request<Body>,
+) -> http::Response<Body> {
+    use futures::FutureExt;
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    match std::panic::AssertUnwindSafe(crate::handler::handle(cluster, peer, req))
+        .catch_unwind()
+        .await
+    {
+        Ok(resp) => resp,
+        Err(_) => {
+            tracing::error!(%method, %path, "request handler panicked");
+            crate::response::error(&apimachinery::status::ApiError::internal(
+                "an internal error occurred while serving the request",
+            ))
+        }
     }
 }
 

@@ -203,7 +203,7 @@ async fn scale(
         let (obj, rev) = crate::write::load(cluster, res, &key, name)?;
         let current = scale_of(&obj, &paths);
         let desired = if method == Method::PUT {
-            crate::body::decode_object(&headers, &bytes)?
+            crate::body::decode_object(&headers, &bytes).await?
         } else {
             let ct = crate::body::content_type(&headers);
             match PatchType::from_content_type(&ct) {
@@ -220,6 +220,7 @@ async fn scale(
                 }
             }
         };
+        crate::write::check_types(cluster, "autoscaling", "v1", "Scale", &desired)?;
         if let Some(rv) = desired["metadata"]["resourceVersion"].as_str()
             && !rv.is_empty()
             && rv != rev.to_string()
@@ -290,8 +291,15 @@ async fn token(
     let mut body = if bytes.is_empty() {
         json!({})
     } else {
-        crate::body::decode_object(&headers, &bytes)?
+        crate::body::decode_object(&headers, &bytes).await?
     };
+    crate::write::check_types(
+        cluster,
+        "authentication.k8s.io",
+        "v1",
+        "TokenRequest",
+        &body,
+    )?;
     let spec = body["spec"].clone();
     let seconds = spec["expirationSeconds"].as_i64().unwrap_or(3600);
     if seconds < 600 {
@@ -349,7 +357,8 @@ async fn binding(
     let headers = req.headers().clone();
     let bytes =
         crate::body::read_limited(req.into_body(), cluster.config.max_request_bytes).await?;
-    let body = crate::body::decode_object(&headers, &bytes)?;
+    let body = crate::body::decode_object(&headers, &bytes).await?;
+    crate::write::check_types(cluster, "", "v1", "Binding", &body)?;
     let node = body["target"]["name"]
         .as_str()
         .filter(|s| !s.is_empty())
@@ -457,7 +466,8 @@ async fn finalize(
     let headers = req.headers().clone();
     let bytes =
         crate::body::read_limited(req.into_body(), cluster.config.max_request_bytes).await?;
-    let body = crate::body::decode_object(&headers, &bytes)?;
+    let body = crate::body::decode_object(&headers, &bytes).await?;
+    crate::write::check_types(cluster, "", "v1", "Namespace", &body)?;
     let key = res.key(None, name);
     let (old, rev) = crate::write::load(cluster, res, &key, name)?;
     let mut new = old.clone();

@@ -57,6 +57,9 @@ pub fn check_fields(
     obj: &Value,
     opts: &WriteOptions,
 ) -> Result<(), ApiError> {
+    if !res.custom {
+        check_types(cluster, &res.group, &res.version, &res.kind, obj)?;
+    }
     if opts.field_validation == FieldValidation::Ignore || res.custom {
         return Ok(());
     }
@@ -69,6 +72,34 @@ pub fn check_fields(
         return Ok(());
     };
     report_unknown(res, unknown, opts)
+}
+
+/// Refuses a body of a built-in kind with a field of the wrong JSON type, as kube's decoder
+/// does (400: `json: cannot unmarshal string into Go struct field Job.spec of type
+/// v1.JobSpec`), before anything reads the object. Whatever `fieldValidation` says.
+pub fn check_types(
+    cluster: &Cluster,
+    group: &str,
+    version: &str,
+    kind: &str,
+    obj: &Value,
+) -> Result<(), ApiError> {
+    let crds = cluster.crd_schemas();
+    let mismatches = cluster
+        .openapi
+        .type_mismatches(group, version, kind, obj, &crds);
+    let Some(first) = mismatches.first() else {
+        return Ok(());
+    };
+    let target = if first.path.is_empty() {
+        "Go value".to_string()
+    } else {
+        format!("Go struct field {kind}.{}", first.path)
+    };
+    Err(ApiError::bad_request(format!(
+        "{kind} in version \"{version}\" cannot be handled as a {kind}: json: cannot unmarshal {} into {target} of type {}",
+        first.found, first.expected
+    )))
 }
 
 /// Refuses (Strict) or warns about (Warn) unknown fields.
@@ -133,6 +164,14 @@ impl PatchType {
 
 /// Checks `apiVersion` and `kind` of a body against the URL, filling them in when absent.
 pub fn check_type(res: &Resource, obj: &mut Value) -> Result<(), ApiError> {
+    // A patch can turn the whole object into a scalar; nothing below may index into that.
+    if !obj.is_object() {
+        return Err(ApiError::bad_request(format!(
+            "{kind} in version \"{v}\" cannot be handled as a {kind}: the object must be a JSON object",
+            kind = res.kind,
+            v = res.version
+        )));
+    }
     let expected_av = res.api_version();
     match obj.get("apiVersion").and_then(Value::as_str) {
         None | Some("") => obj["apiVersion"] = Value::String(expected_av.clone()),
@@ -626,7 +665,7 @@ pub async fn patch(
     }
     for _ in 0..16 {
         let (old, current) = load(cluster, res, &key, name)?;
-        let patched = crate::patching::apply(res, &old, kind, patch, opts)?;
+        let patched = crate::patching::apply_off_thread(res, &old, kind, patch).await?;
         check_fields(cluster, res, &patched, opts)?;
         if let Some(rv) = meta_str(&patched, "resourceVersion")
             && rv != current.to_string()
@@ -667,7 +706,7 @@ async fn server_side_apply(
     scope: UpdateScope,
     opts: &WriteOptions,
 ) -> Result<Value, ApiError> {
-    let mut config = crate::body::decode_yaml(body)?;
+    let mut config = crate::body::decode_yaml_off_thread(body).await?;
     if !config.is_object() {
         return Err(ApiError::bad_request(
             "the applied configuration must be an object",

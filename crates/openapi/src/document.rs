@@ -269,6 +269,30 @@ impl OpenApi {
         self.builtin_docs.get(path).map(|doc| doc.bytes.clone())
     }
 
+    /// Runs `f` on the schema of `group`/`version`/`kind` (built-in or custom), with a lookup
+    /// of the definitions it refers to; `None` when no schema is published for that kind.
+    fn with_schema<T>(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+        crds: &[CrdSchema],
+        f: impl for<'a> FnOnce(&'a Value, &str, crate::strict::Lookup<'a>) -> T,
+    ) -> Option<T> {
+        let key = (group.to_owned(), version.to_owned(), kind.to_owned());
+        let entry = self.crd_entry(&v3_path(group, version), crds);
+        let custom_definitions = entry.as_ref().map(|e| &e.group.definitions);
+        let custom_name = custom_definitions.and_then(|defs| index_by_gvk(defs).remove(&key));
+        let lookup = |name: &str| -> Option<&Value> {
+            custom_definitions
+                .and_then(|c| c.get(name))
+                .or_else(|| self.registry.definitions.get(name))
+        };
+        let name = custom_name.or_else(|| self.by_gvk.get(&key).cloned())?;
+        let schema = lookup(&name)?;
+        Some(f(schema, &name, &lookup))
+    }
+
     /// For `fieldValidation=Strict`: the paths of fields in `object` that the schema of
     /// `group`/`version`/`kind` does not declare (`spec.template.spec.containers[0].foo`),
     /// or `None` when no schema is published for that kind. kube's message for them is
@@ -281,20 +305,30 @@ impl OpenApi {
         object: &Value,
         crds: &[CrdSchema],
     ) -> Option<Vec<String>> {
-        let key = (group.to_owned(), version.to_owned(), kind.to_owned());
-        let entry = self.crd_entry(&v3_path(group, version), crds);
-        let custom_definitions = entry.as_ref().map(|e| &e.group.definitions);
-        let custom_name = custom_definitions.and_then(|defs| index_by_gvk(defs).remove(&key));
-        let lookup = |name: &str| -> Option<&Value> {
-            custom_definitions
-                .and_then(|c| c.get(name))
-                .or_else(|| self.registry.definitions.get(name))
-        };
-        let name = custom_name.or_else(|| self.by_gvk.get(&key).cloned())?;
-        let schema = lookup(&name)?;
-        let mut out = Vec::new();
-        crate::strict::unknown_fields(schema, object, &lookup, &mut out);
-        Some(out)
+        self.with_schema(group, version, kind, crds, |schema, _, lookup| {
+            let mut out = Vec::new();
+            crate::strict::unknown_fields(schema, object, lookup, &mut out);
+            out
+        })
+    }
+
+    /// The fields of `object` whose JSON type the schema of `group`/`version`/`kind` does not
+    /// accept (`"spec": "x"` on a Job), outermost first; empty when every field decodes, and
+    /// when no schema is published for that kind.
+    pub fn type_mismatches(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+        object: &Value,
+        crds: &[CrdSchema],
+    ) -> Vec<crate::TypeMismatch> {
+        self.with_schema(group, version, kind, crds, |schema, name, lookup| {
+            let mut out = Vec::new();
+            crate::types::type_mismatches(schema, Some(name), object, lookup, &mut out);
+            out
+        })
+        .unwrap_or_default()
     }
 
     /// The hash the index publishes for `path` (clients send it back as `?hash=`), if served.

@@ -23,11 +23,13 @@ mod paths;
 mod registry;
 mod schema_walk;
 mod strict;
+mod types;
 mod v2;
 mod v3;
 
 pub use crd::{CrdError, CrdSchema, definition_name};
 pub use document::OpenApi;
+pub use types::TypeMismatch;
 
 /// The Kubernetes version the documents describe (their `info.version`).
 pub const KUBERNETES_VERSION: &str = "v1.33.0";

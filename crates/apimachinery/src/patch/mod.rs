@@ -68,8 +68,67 @@ pub fn json_patch(doc: &Value, patch: &[u8]) -> Result<Value, PatchError> {
     let parsed: json_patch::Patch = serde_json::from_value(Value::Array(ops))
         .map_err(|e| PatchError::BadRequest(e.to_string()))?;
     let mut out = doc.clone();
-    json_patch::patch(&mut out, &parsed).map_err(|e| PatchError::Unprocessable(e.to_string()))?;
+    // `copy` is the one operation that makes the document grow faster than the patch: each
+    // copy of a copy doubles it, so twenty operations would need gigabytes. As evanphx/json-patch
+    // (kube-apiserver's library) does with its accumulated-copy limit, the bytes every `copy`
+    // duplicates are counted before it runs, and the patch fails once they pass the limit.
+    // The operations are applied one by one on a private clone, so nothing partial escapes.
+    let mut copied = 0usize;
+    for op in parsed.0.iter() {
+        if let json_patch::PatchOperation::Copy(c) = op {
+            let budget = MAX_ACCUMULATED_COPY_BYTES - copied;
+            let size = out
+                .pointer(c.from.as_str())
+                .map(|v| encoded_size_within(v, budget));
+            match size {
+                Some(Some(n)) => copied += n,
+                Some(None) => {
+                    return Err(PatchError::Unprocessable(format!(
+                        "Unable to accept copy: accumulated copy size limit of {MAX_ACCUMULATED_COPY_BYTES} bytes exceeded"
+                    )));
+                }
+                // A missing `from` fails in the operation itself, with json-patch's message.
+                None => {}
+            }
+        }
+        json_patch::patch_unsafe(&mut out, std::slice::from_ref(op))
+            .map_err(|e| PatchError::Unprocessable(e.to_string()))?;
+    }
     Ok(out)
+}
+
+/// How many bytes all `copy` operations of one JSON patch may duplicate together: the
+/// request size limit, so a patch cannot make an object larger than one request could.
+pub const MAX_ACCUMULATED_COPY_BYTES: usize = 3 * 1024 * 1024;
+
+/// The length of `v` encoded as compact JSON (strings counted without escapes), or `None`
+/// as soon as it passes `budget`: the walk stops there, so measuring costs at most `budget`.
+pub fn encoded_size_within(v: &Value, budget: usize) -> Option<usize> {
+    let mut total = 0usize;
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        total += match v {
+            Value::Null | Value::Bool(true) => 4,
+            Value::Bool(false) => 5,
+            Value::Number(n) => n.to_string().len(),
+            Value::String(s) => s.len() + 2,
+            Value::Array(items) => {
+                stack.extend(items.iter());
+                2 + items.len().saturating_sub(1)
+            }
+            Value::Object(map) => {
+                for (k, item) in map {
+                    total += k.len() + 3;
+                    stack.push(item);
+                }
+                2 + map.len().saturating_sub(1)
+            }
+        };
+        if total > budget {
+            return None;
+        }
+    }
+    Some(total)
 }
 
 /// Applies an RFC 7386 JSON merge patch to `doc`; the patch must be a JSON object, as

@@ -52,6 +52,39 @@ fn json_patch_errors() {
     );
 }
 
+/// The copy bomb of issue 11: an empty list copied into itself N times doubles each time.
+fn copy_bomb(n: usize) -> Vec<u8> {
+    let mut ops = vec![json!({"op":"add","path":"/x","value":[[1,2,3,4,5,6,7,8]]})];
+    ops.extend((0..n).map(|_| json!({"op":"copy","from":"/x","path":"/x/-"})));
+    serde_json::to_vec(&ops).unwrap_or_default()
+}
+
+#[test]
+fn json_patch_copies_are_bounded() {
+    let doc = json!({"a":1});
+    // Ten doublings (each copy appends the whole list to itself) stay below the limit.
+    let small = json_patch(&doc, &copy_bomb(10)).ok();
+    assert_eq!(
+        small.as_ref().and_then(|d| d["x"].as_array()).map(Vec::len),
+        Some(11)
+    );
+    let size = small
+        .as_ref()
+        .and_then(|d| encoded_size_within(&d["x"], usize::MAX));
+    assert!(size.is_some_and(|n| n > 1024 * 19), "{size:?}");
+    // Forty would be terabytes: refused as 422 once the copies pass the limit, after about
+    // nineteen doublings, so the work done is bounded by the limit.
+    let e = json_patch(&doc, &copy_bomb(40));
+    assert!(
+        matches!(&e, Err(PatchError::Unprocessable(m)) if m.contains("accumulated copy size")),
+        "{e:?}"
+    );
+    assert_eq!(e.map_err(|e| e.to_api_error().code).err(), Some(422));
+    // A copy of a missing path is json-patch's own error, not a size error.
+    let e = json_patch(&doc, br#"[{"op":"copy","from":"/nope","path":"/b"}]"#);
+    assert!(matches!(&e, Err(PatchError::Unprocessable(m)) if !m.contains("accumulated")));
+}
+
 #[test]
 fn merge_patch_rfc7386() {
     let doc = json!({"a":"b","c":{"d":"e","f":"g"},"l":[1,2]});
@@ -144,6 +177,16 @@ proptest! {
         prop_assert!(generic.is_some());
         if let Some(schema) = generic {
             prop_assert_eq!(strategic_merge_patch(&a, &d, schema), Ok(b));
+        }
+    }
+
+    #[test]
+    fn encoded_size_is_the_compact_json_length(v in object()) {
+        let len = serde_json::to_vec(&v).map(|b| b.len()).unwrap_or_default();
+        prop_assert_eq!(encoded_size_within(&v, usize::MAX), Some(len));
+        prop_assert_eq!(encoded_size_within(&v, len), Some(len));
+        if len > 0 {
+            prop_assert_eq!(encoded_size_within(&v, len - 1), None);
         }
     }
 

@@ -394,8 +394,7 @@ fn pin_version(parts: &http::request::Parts, body: &Bytes, rv: &str) -> Option<B
             return serde_json::to_vec(&ops).ok().map(Bytes::from);
         }
         "application/yaml" | "application/apply-patch+yaml" => {
-            let text = std::str::from_utf8(body).ok()?;
-            serde_saphyr::from_str(text).ok()?
+            apimachinery::yaml::decode(body).ok()?
         }
         _ => serde_json::from_slice(body).ok()?,
     };
