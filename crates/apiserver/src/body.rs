@@ -15,9 +15,7 @@ pub async fn read_limited(body: Body, limit: usize) -> Result<Bytes, ApiError> {
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some() =>
         {
-            Err(ApiError::too_large(format!(
-                "Request entity too large: limit is {limit}"
-            )))
+            Err(ApiError::too_large(format!("limit is {limit}")))
         }
         Err(e) => Err(ApiError::bad_request(format!(
             "error reading request body: {e}"

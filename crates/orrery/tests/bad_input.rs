@@ -192,3 +192,118 @@ fn kubectl_reports_bad_input_with_validation_on() {
     );
     assert_eq!(count_configmaps(&c), before, "nothing was stored");
 }
+
+/// The hostile bodies of issue 11 (point 4): each is refused at once with a Status and
+/// changes nothing, several at a time included, and the server keeps answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_bodies_are_refused_and_change_nothing() {
+    let c = TestCluster::start(&[]);
+    c.ok(&[
+        "create",
+        "configmap",
+        "target",
+        "-n",
+        "default",
+        "--from-literal=k=v",
+    ]);
+    let before = c.ok(&["get", "cm", "target", "-n", "default", "-o", "json"]);
+    let count = count_configmaps(&c);
+    let item = "/api/v1/namespaces/default/configmaps/target";
+    let collection = "/api/v1/namespaces/default/configmaps";
+
+    // A JSON patch whose copies double the object forty times: terabytes if applied.
+    let mut ops =
+        vec![serde_json::json!({"op": "add", "path": "/data/x", "value": "0123456789abcdef"})];
+    ops.push(serde_json::json!({"op": "add", "path": "/metadata/annotations", "value": {"a": []}}));
+    for _ in 0..40 {
+        ops.push(serde_json::json!({"op": "copy", "from": "/metadata/annotations/a", "path": "/metadata/annotations/a/-"}));
+    }
+    let copy_bomb = serde_json::to_vec(&ops).unwrap();
+    // A "billion laughs" YAML body of a few hundred bytes.
+    let mut laughs = String::from(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: laughs}\nx0: &x0 [lol,lol,lol,lol,lol,lol,lol,lol,lol,lol]\n",
+    );
+    for i in 1..10 {
+        let refs = vec![format!("*x{}", i - 1); 10].join(",");
+        laughs.push_str(&format!("x{i}: &x{i} [{refs}]\n"));
+    }
+    // 3 MiB of nesting in JSON and in YAML.
+    let depth = (3 * 1024 * 1024 - 256) / 2;
+    let nested_json = format!(
+        "{{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{{\"name\":\"deep\"}},\"x\":{}{}}}",
+        "[".repeat(depth),
+        "]".repeat(depth)
+    );
+    let nested_yaml = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: deep}}\nx: {}{}\n",
+        "[".repeat(depth),
+        "]".repeat(depth)
+    );
+
+    // Three rounds of all four at once.
+    let client = c.client().await;
+    let mut tasks = Vec::new();
+    for _ in 0..3 {
+        for (method, path, ct, body, code) in [
+            (
+                "PATCH",
+                item,
+                "application/json-patch+json",
+                copy_bomb.clone(),
+                422,
+            ),
+            (
+                "POST",
+                collection,
+                "application/yaml",
+                laughs.clone().into_bytes(),
+                400,
+            ),
+            (
+                "POST",
+                collection,
+                "application/json",
+                nested_json.clone().into_bytes(),
+                400,
+            ),
+            (
+                "POST",
+                collection,
+                "application/yaml",
+                nested_yaml.clone().into_bytes(),
+                400,
+            ),
+        ] {
+            let client = client.clone();
+            tasks.push(tokio::spawn(async move {
+                let req = http::Request::builder()
+                    .method(method)
+                    .uri(path)
+                    .header("content-type", ct)
+                    .body(kube::client::Body::from(body))
+                    .unwrap();
+                let resp = client.send(req).await.expect("an answer");
+                let got = resp.status().as_u16();
+                let bytes = http_body_util::BodyExt::collect(resp.into_body())
+                    .await
+                    .unwrap()
+                    .to_bytes();
+                let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+                (method, ct, code, got, v)
+            }));
+        }
+    }
+    for t in tasks {
+        let (method, ct, code, got, v) = t.await.unwrap();
+        assert_eq!(got, code, "{method} {ct}: {v}");
+        assert_eq!(v["kind"], "Status", "{method} {ct}: {v}");
+    }
+    let (code, _) = raw(&c, "GET", "/healthz", "application/json", Vec::new()).await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        c.ok(&["get", "cm", "target", "-n", "default", "-o", "json"]),
+        before,
+        "the copy bomb changed the target"
+    );
+    assert_eq!(count_configmaps(&c), count, "a refused body was stored");
+}
