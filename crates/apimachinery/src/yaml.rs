@@ -9,10 +9,17 @@
 
 use serde_json::Value;
 
-/// The most parser events (alias replays included) one body may produce.
-pub const MAX_EVENTS: usize = 400_000;
-/// The most nodes one body may produce.
-pub const MAX_NODES: usize = 200_000;
+/// The fewest parser events (alias replays included) any body may produce; larger bodies
+/// may produce two per byte. A document without aliases cannot come near that (every event
+/// takes at least a byte or two of input), so the bound only bites when aliases amplify:
+/// the work a body can ask for stays proportional to its size, as with JSON.
+pub const MIN_EVENTS: usize = 64 * 1024;
+/// The fewest nodes any body may produce; larger bodies may produce one per byte.
+pub const MIN_NODES: usize = 32 * 1024;
+/// The most events anchors may record for later replay: anchors in real manifests name small
+/// fragments, and nested anchors of aliases (the "billion laughs" shape) grow tenfold per
+/// level, so this stops such a document after a few levels, before its expansion costs much.
+pub const MAX_RECORDED_ANCHOR_EVENTS: usize = 20_000;
 /// The most aliases (`*ref`) one body may use.
 pub const MAX_ALIASES: usize = 1_000;
 /// The deepest nesting of sequences and mappings. Decoding recurses once per level; 64
@@ -21,14 +28,14 @@ pub const MAX_ALIASES: usize = 1_000;
 /// `kubectl apply --server-side`) stay well under 64.
 pub const MAX_DEPTH: usize = 64;
 
-/// The serde-saphyr options every request body is decoded with.
-fn options() -> serde_saphyr::Options {
+/// The serde-saphyr options a request body of `len` bytes is decoded with.
+fn options(len: usize) -> serde_saphyr::Options {
     let mut budget = serde_saphyr::Budget::default();
-    budget.max_events = MAX_EVENTS;
-    budget.max_nodes = MAX_NODES;
+    budget.max_events = MIN_EVENTS.max(len.saturating_mul(2));
+    budget.max_nodes = MIN_NODES.max(len);
     budget.max_aliases = MAX_ALIASES;
     budget.max_anchors = MAX_ALIASES;
-    budget.max_recorded_anchor_events = MAX_EVENTS;
+    budget.max_recorded_anchor_events = MAX_RECORDED_ANCHOR_EVENTS;
     budget.max_depth = MAX_DEPTH;
     budget.flow_nesting_limit = MAX_DEPTH;
     budget.max_documents = 1;
@@ -42,7 +49,7 @@ fn options() -> serde_saphyr::Options {
 pub fn decode(bytes: &[u8]) -> Result<Value, String> {
     let text =
         std::str::from_utf8(bytes).map_err(|_| "the YAML body is not valid UTF-8".to_string())?;
-    serde_saphyr::from_str_with_options::<Value>(text, options()).map_err(|e| {
+    serde_saphyr::from_str_with_options::<Value>(text, options(bytes.len())).map_err(|e| {
         // serde-saphyr appends a source snippet; a Status message keeps the first line.
         let full = e.to_string();
         full.lines().next().unwrap_or_default().to_string()
@@ -92,6 +99,22 @@ mod tests {
             .ok()?
             .join()
             .ok()
+    }
+
+    #[test]
+    fn flat_alias_amplification_is_bounded_by_the_body_size() {
+        // One anchor of 1,000 items, aliased 1,000 times: a million nodes from 10 KB.
+        let items = vec!["x"; 1000].join(",");
+        let refs = vec!["*a"; 1000].join(",");
+        let body = format!("a: &a [{items}]\nb: [{refs}]\n");
+        assert!(body.len() < 10_000);
+        assert!(decode(body.as_bytes()).is_err_and(|m| m.contains("budget")));
+        // The same content written out is accepted: its size pays for its work.
+        let plain = format!(
+            "a: [{items}]\nb: [{}]\n",
+            vec![format!("[{items}]"); 100].join(",")
+        );
+        assert!(decode(plain.as_bytes()).is_ok());
     }
 
     #[test]

@@ -103,6 +103,16 @@ impl RunningCluster {
     }
 }
 
+/// Serves one request in process exactly as the HTTPS listener does (panic safety net
+/// included), for fuzzing and benchmarks; `peer` is the TLS client certificate's identity.
+pub async fn serve_one(
+    cluster: Arc<Cluster>,
+    peer: auth::PeerCert,
+    req: http::Request<axum::body::Body>,
+) -> http::Response<axum::body::Body> {
+    server::handle_guarded(cluster, peer, req).await
+}
+
 /// Starts an embedded cluster.
 pub async fn start(config: ClusterConfig) -> Result<RunningCluster, StartError> {
     let dir = config.data_dir.clone();
