@@ -8,6 +8,7 @@
 pub mod apply;
 mod goquote;
 pub mod patch;
+pub mod rbac;
 pub mod selector;
 pub mod status;
 pub mod validation;

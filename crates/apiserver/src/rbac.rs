@@ -33,63 +33,21 @@ pub struct Attributes {
     pub path: Option<String>,
 }
 
-/// One RBAC rule.
-#[derive(Clone, Debug, Deserialize, Default, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct PolicyRule {
-    /// Verbs, `*` for all.
-    #[serde(default)]
-    pub verbs: Vec<String>,
-    /// API groups, `*` for all.
-    #[serde(default)]
-    pub api_groups: Vec<String>,
-    /// Resources (`pods`, `pods/log`, `*`, `*/scale`).
-    #[serde(default)]
-    pub resources: Vec<String>,
-    /// Restricts to these names.
-    #[serde(default)]
-    pub resource_names: Vec<String>,
-    /// Non-resource URLs (`/healthz`, `/api/*`).
-    #[serde(default, rename = "nonResourceURLs")]
-    pub non_resource_urls: Vec<String>,
-}
+/// One RBAC rule: the matcher shared with the platform.
+pub use apimachinery::rbac::Rule as PolicyRule;
 
-fn matches_any(list: &[String], v: &str) -> bool {
-    list.iter().any(|x| x == "*" || x == v)
-}
-
-impl PolicyRule {
-    /// Whether the rule allows the request.
-    pub fn allows(&self, a: &Attributes) -> bool {
-        if !matches_any(&self.verbs, &a.verb) {
-            return false;
+impl Attributes {
+    /// The borrowed form the shared matcher takes.
+    pub fn as_rbac(&self) -> apimachinery::rbac::Attributes<'_> {
+        apimachinery::rbac::Attributes {
+            verb: &self.verb,
+            is_resource_request: self.path.is_none(),
+            api_group: &self.api_group,
+            resource: &self.resource,
+            subresource: self.subresource.as_deref().unwrap_or(""),
+            name: self.name.as_deref().unwrap_or(""),
+            path: self.path.as_deref().unwrap_or(""),
         }
-        if let Some(path) = &a.path {
-            return self.non_resource_urls.iter().any(|u| {
-                u == "*" || u == path || u.strip_suffix('*').is_some_and(|p| path.starts_with(p))
-            });
-        }
-        if !matches_any(&self.api_groups, &a.api_group) {
-            return false;
-        }
-        let combined = match &a.subresource {
-            Some(s) => format!("{}/{s}", a.resource),
-            None => a.resource.clone(),
-        };
-        let resource_ok = self.resources.iter().any(|r| {
-            r == "*"
-                || *r == combined
-                || (a.subresource.is_some()
-                    && r.strip_prefix("*/")
-                        .is_some_and(|s| Some(s) == a.subresource.as_deref()))
-        });
-        if !resource_ok {
-            return false;
-        }
-        self.resource_names.is_empty()
-            || a.name
-                .as_ref()
-                .is_some_and(|n| self.resource_names.iter().any(|x| x == n))
     }
 }
 
@@ -187,9 +145,10 @@ impl Authorizer {
         if user.is_admin() {
             return true;
         }
+        let a = attrs.as_rbac();
         self.rules_for(user, attrs.namespace.as_deref())
             .iter()
-            .any(|r| r.allows(attrs))
+            .any(|r| r.allows(&a))
     }
 
     fn apply(&self, key: &str, value: Option<&[u8]>) {
@@ -522,32 +481,30 @@ mod tests {
             resources: vec!["pods".into(), "pods/log".into()],
             ..Default::default()
         };
-        assert!(r.allows(&attrs("get", "", "pods", None, Some("x"))));
-        assert!(r.allows(&attrs("get", "", "pods", Some("log"), Some("x"))));
-        assert!(!r.allows(&attrs("get", "", "pods", Some("exec"), Some("x"))));
-        assert!(!r.allows(&attrs("delete", "", "pods", None, Some("x"))));
-        assert!(!r.allows(&attrs("get", "apps", "pods", None, None)));
+        assert!(r.allows(&attrs("get", "", "pods", None, Some("x")).as_rbac()));
+        assert!(r.allows(&attrs("get", "", "pods", Some("log"), Some("x")).as_rbac()));
+        assert!(!r.allows(&attrs("get", "", "pods", Some("exec"), Some("x")).as_rbac()));
+        assert!(!r.allows(&attrs("delete", "", "pods", None, Some("x")).as_rbac()));
+        assert!(!r.allows(&attrs("get", "apps", "pods", None, None).as_rbac()));
         let named = PolicyRule {
             resource_names: vec!["only".into()],
             ..r.clone()
         };
-        assert!(named.allows(&attrs("get", "", "pods", None, Some("only"))));
-        assert!(!named.allows(&attrs("get", "", "pods", None, Some("other"))));
-        assert!(!named.allows(&attrs("list", "", "pods", None, None)));
+        assert!(named.allows(&attrs("get", "", "pods", None, Some("only")).as_rbac()));
+        assert!(!named.allows(&attrs("get", "", "pods", None, Some("other")).as_rbac()));
+        assert!(!named.allows(&attrs("list", "", "pods", None, None).as_rbac()));
         let star = PolicyRule {
             verbs: vec!["*".into()],
             api_groups: vec!["*".into()],
             resources: vec!["*/scale".into()],
             ..Default::default()
         };
-        assert!(star.allows(&attrs(
-            "update",
-            "apps",
-            "deployments",
-            Some("scale"),
-            Some("d")
-        )));
-        assert!(!star.allows(&attrs("update", "apps", "deployments", None, Some("d"))));
+        assert!(
+            star.allows(
+                &attrs("update", "apps", "deployments", Some("scale"), Some("d")).as_rbac()
+            )
+        );
+        assert!(!star.allows(&attrs("update", "apps", "deployments", None, Some("d")).as_rbac()));
         let nr = PolicyRule {
             verbs: vec!["get".into()],
             non_resource_urls: vec!["/apis/*".into()],
@@ -558,6 +515,6 @@ mod tests {
             path: Some("/apis/apps".into()),
             ..Default::default()
         };
-        assert!(nr.allows(&a));
+        assert!(nr.allows(&a.as_rbac()));
     }
 }

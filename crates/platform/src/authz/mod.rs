@@ -170,7 +170,7 @@ impl Authorizer {
     /// Whether any of `rules` allows `req`, visiting roles lazily.
     fn any_allows<'a>(rules: impl Iterator<Item = &'a [Rule]>, req: &RequestInfo) -> bool {
         for set in rules {
-            if set.iter().any(|r| r.allows(req)) {
+            if set.iter().any(|r| rbac::allows(r, req)) {
                 return true;
             }
         }
