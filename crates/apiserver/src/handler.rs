@@ -141,7 +141,7 @@ async fn route(
         }
         return crate::reviews::handle(cluster, user, &res, &info, req).await;
     }
-    resource_request(cluster, res, info, req).await
+    resource_request(cluster, res, info, req, user).await
 }
 
 fn not_found() -> ApiError {
@@ -205,6 +205,7 @@ async fn resource_request(
     res: Arc<Resource>,
     info: RequestInfo,
     req: Request<Body>,
+    user: &UserInfo,
 ) -> Result<Response<Body>, ApiError> {
     let q = parse_query(req.uri().query());
     let accept = req
@@ -308,7 +309,8 @@ async fn resource_request(
             }
         }
         (Method::POST, None) => {
-            let opts = write_options(&q)?;
+            let mut opts = write_options(&q)?;
+            opts.user = Some(user.clone());
             let body = crate::body::read_limited(req.into_body(), limit).await?;
             let obj = crate::body::decode_object(&headers, &body).await?;
             let created = crate::write::create(cluster, &res, ns.as_deref(), obj, &opts).await?;
@@ -321,7 +323,8 @@ async fn resource_request(
             ))
         }
         (Method::PUT, Some(name)) => {
-            let opts = write_options(&q)?;
+            let mut opts = write_options(&q)?;
+            opts.user = Some(user.clone());
             let body = crate::body::read_limited(req.into_body(), limit).await?;
             let obj = crate::body::decode_object(&headers, &body).await?;
             let updated =
@@ -332,7 +335,8 @@ async fn resource_request(
             ))
         }
         (Method::PATCH, Some(name)) => {
-            let opts = write_options(&q)?;
+            let mut opts = write_options(&q)?;
+            opts.user = Some(user.clone());
             let ct = crate::body::content_type(&headers);
             let kind = PatchType::from_content_type(&ct).ok_or_else(|| {
                 ApiError::unsupported_media_type_accepted(&[
@@ -342,7 +346,6 @@ async fn resource_request(
                     "application/strategic-merge-patch+json",
                 ])
             })?;
-            let mut opts = opts;
             opts.apply = kind == PatchType::Apply;
             opts.force = flag(&q, "force");
             let body = crate::body::read_limited(req.into_body(), limit).await?;

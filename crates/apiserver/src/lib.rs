@@ -17,6 +17,7 @@ mod columns;
 mod crd;
 mod defaults;
 mod delete;
+mod escalation;
 pub mod discovery;
 mod gc;
 mod handler;

@@ -38,6 +38,8 @@ pub struct WriteOptions {
     pub apply: bool,
     /// Warnings for the response's `Warning` headers.
     pub warnings: std::sync::Mutex<Vec<String>>,
+    /// The user making the request; `None` for the server's own writes (controllers).
+    pub user: Option<crate::auth::UserInfo>,
 }
 
 impl WriteOptions {
@@ -299,6 +301,7 @@ pub async fn create(
     crate::defaults::apply(res, &mut obj);
     crate::crd::admit(cluster, res, &mut obj, None, opts)?;
     validate(res, &obj)?;
+    crate::escalation::check(cluster, res, opts.user.as_ref(), &obj, None)?;
     crate::managed::record_update(
         res,
         &serde_json::json!({}),
@@ -538,6 +541,7 @@ pub async fn commit_update(
     let mut new = new;
     crate::crd::admit(cluster, res, &mut new, Some(old), opts)?;
     validate(res, &new)?;
+    crate::escalation::check(cluster, res, opts.user.as_ref(), &new, Some(old))?;
     crate::managed::record_update(res, old, &mut new, scope, opts)?;
     if opts.dry_run {
         return Ok(new);
