@@ -5,6 +5,7 @@
 //! Secrets ([`supervise`]), so any replica can proxy to any cluster; only the leader writes
 //! Cluster status and runs the reconcilers of [`controller`].
 
+pub mod breaker;
 pub mod connect;
 pub mod controller;
 pub mod placement;
@@ -128,6 +129,8 @@ pub struct Member {
     /// When its kubeconfig's client certificate expires.
     pub cert_expiry: Option<chrono::DateTime<chrono::Utc>>,
     health: watch::Sender<Health>,
+    /// Opened by failing requests, so that later ones are refused at once (see [`breaker`]).
+    pub breaker: Arc<breaker::Breaker>,
     stop: CancellationToken,
     source: String,
     crds_installed: AtomicBool,
@@ -137,6 +140,22 @@ impl Member {
     /// The last health check.
     pub fn health(&self) -> Health {
         self.health.borrow().clone()
+    }
+
+    /// Asks for quick probes of the cluster, because a request to it failed or is slow to be
+    /// answered: the breaker opens if the probes fail and closes when one passes.
+    pub fn suspect(&self) {
+        let client = self.client.clone();
+        self.breaker.suspect(move || {
+            let client = client.clone();
+            async move {
+                client
+                    .apiserver_version()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+        });
     }
 
     /// Whether the last health check passed.
@@ -350,6 +369,7 @@ fn host_member(state: &AppState, name: &str, shutdown: &CancellationToken) -> Me
         discovery: state.discovery.clone(),
         cert_expiry: None,
         health: watch::channel(Health::default()).0,
+        breaker: Default::default(),
         stop: shutdown.child_token(),
         source: "host".into(),
         crds_installed: AtomicBool::new(true),
@@ -377,6 +397,7 @@ async fn remote_member(
         index: Arc::default(),
         cert_expiry,
         health: watch::channel(Health::default()).0,
+        breaker: Default::default(),
         stop: shutdown.child_token(),
         source,
         crds_installed: AtomicBool::new(false),
@@ -414,6 +435,7 @@ async fn health_loop(state: Arc<AppState>, m: Arc<Member>, leader: watch::Receiv
         let health = match connect::probe(&m.client, settings.health_timeout, known).await {
             Ok(p) => {
                 failures = 0;
+                m.breaker.close();
                 Health {
                     ready: true,
                     reason: "Ready".into(),
@@ -558,6 +580,7 @@ mod tests {
             index: Arc::default(),
             cert_expiry: expiry,
             health: watch::channel(Health::default()).0,
+            breaker: Default::default(),
             stop: CancellationToken::new(),
             source: String::new(),
             crds_installed: AtomicBool::new(false),

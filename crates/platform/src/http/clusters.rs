@@ -58,6 +58,9 @@ pub(super) fn ready_member(state: &AppState, name: &str) -> ApiResult<Arc<Member
             h.message
         )));
     }
+    if member.breaker.is_open() {
+        return Err(unavailable(super::proxy::unavailable(&member).message));
+    }
     Ok(member)
 }
 
@@ -294,7 +297,8 @@ pub async fn proxy(
     let timeout = state.clusters.settings.proxy_timeout;
     if proxy::relays_upgrade(req.headers(), &caller.info) && !rest.starts_with("/kapis/") {
         tracing::debug!(user = %caller.user.name, cluster = %member.name, path = %caller.info.path, "cluster proxy upgrade");
-        return proxy::relay_upgrade(&member.client, req, &rest, timeout, &what).await;
+        return proxy::relay_upgrade(&member.client, req, &rest, timeout, &what, Some(&member))
+            .await;
     }
     let (parts, body) = req.into_parts();
     let body = match proxy::read_body(body).await {
@@ -326,7 +330,16 @@ pub async fn proxy(
         Err(refused) => return refused,
     };
     tracing::debug!(user = %caller.user.name, cluster = %member.name, method = %parts.method, path = %caller.info.path, "cluster proxy");
-    proxy::relay(&member.client, &parts, &rest, body, timeout, &what).await
+    proxy::relay(
+        &member.client,
+        &parts,
+        &rest,
+        body,
+        timeout,
+        &what,
+        Some(&member),
+    )
+    .await
 }
 
 /// The platform API about one cluster: `…/workspaces/{ws}/namespaces` lists and creates the

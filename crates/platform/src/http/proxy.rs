@@ -2,6 +2,7 @@
 //! (bodies and watch streams included) to the host cluster with the platform's credentials.
 //! Reviews about the caller are answered here instead.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Extension;
@@ -11,6 +12,8 @@ use axum::response::{IntoResponse, Response};
 use http::header::{self, HeaderName};
 
 use super::{ApiError, Caller, Shared, reviews};
+use crate::clusters::Member;
+use crate::clusters::breaker::SUSPECT_AFTER;
 
 /// Largest request body forwarded (kube-apiserver's limit is 3 MiB).
 const MAX_BODY: usize = 3 * 1024 * 1024;
@@ -54,7 +57,15 @@ pub async fn forward(
     }
     let uri = with_query(&path, req.uri().query());
     if relays_upgrade(req.headers(), &caller.info) {
-        return relay_upgrade(&state.client, req, &uri, HEADER_TIMEOUT, "host cluster").await;
+        return relay_upgrade(
+            &state.client,
+            req,
+            &uri,
+            HEADER_TIMEOUT,
+            "host cluster",
+            None,
+        )
+        .await;
     }
     let (parts, body) = req.into_parts();
     let body = match read_body(body).await {
@@ -87,6 +98,7 @@ pub async fn forward(
         body,
         HEADER_TIMEOUT,
         "host cluster",
+        None,
     )
     .await
 }
@@ -174,6 +186,7 @@ pub(super) async fn relay(
     body: bytes::Bytes,
     timeout: Duration,
     what: &str,
+    member: Option<&Arc<Member>>,
 ) -> Response {
     let mut builder = http::Request::builder()
         .method(parts.method.clone())
@@ -187,24 +200,9 @@ pub(super) async fn relay(
         Ok(r) => r,
         Err(e) => return ApiError::bad_request(e.to_string()).into_response(),
     };
-    let resp = match tokio::time::timeout(timeout, client.send(upstream)).await {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => {
-            return ApiError {
-                code: http::StatusCode::BAD_GATEWAY,
-                reason: "InternalError",
-                message: format!("{what}: {e}"),
-            }
-            .into_response();
-        }
-        Err(_) => {
-            return ApiError {
-                code: http::StatusCode::GATEWAY_TIMEOUT,
-                reason: "Timeout",
-                message: format!("{what} did not answer within {} s", timeout.as_secs()),
-            }
-            .into_response();
-        }
+    let resp = match send(client, upstream, timeout, what, member).await {
+        Ok(r) => r,
+        Err(answer) => return answer,
     };
     let (rparts, rbody) = resp.into_parts();
     let mut out = Response::builder().status(rparts.status);
@@ -215,6 +213,76 @@ pub(super) async fn relay(
     }
     out.body(Body::new(rbody))
         .unwrap_or_else(|e| ApiError::bad_request(e.to_string()).into_response())
+}
+
+/// Sends a request upstream and waits for the head of its answer, at most `timeout`. For a
+/// member cluster, the request feeds its circuit breaker: a failure or timeout opens it, an
+/// answer slower than [`SUSPECT_AFTER`] has the member probed, and once the breaker is open
+/// the request is answered 503 at once instead of waiting on.
+async fn send(
+    client: &kube::Client,
+    upstream: http::Request<kube::client::Body>,
+    timeout: Duration,
+    what: &str,
+    member: Option<&Arc<Member>>,
+) -> Result<http::Response<kube::client::Body>, Response> {
+    let sent = tokio::time::timeout(timeout, client.send(upstream));
+    let outcome = match member {
+        None => sent.await,
+        Some(m) => {
+            let watchdog = async {
+                tokio::time::sleep(SUSPECT_AFTER).await;
+                m.suspect();
+                std::future::pending::<()>().await
+            };
+            tokio::select! {
+                r = sent => r,
+                _ = m.breaker.opened() => return Err(unavailable(m).into_response()),
+                _ = watchdog => return Err(unavailable(m).into_response()),
+            }
+        }
+    };
+    match outcome {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(e)) => {
+            if let Some(m) = member {
+                m.breaker.trip(&e.to_string());
+                m.suspect();
+            }
+            Err(ApiError {
+                code: http::StatusCode::BAD_GATEWAY,
+                reason: "InternalError",
+                message: format!("{what}: {e}"),
+            }
+            .into_response())
+        }
+        Err(_) => {
+            if let Some(m) = member {
+                m.breaker
+                    .trip(&format!("no answer within {} s", timeout.as_secs()));
+                m.suspect();
+            }
+            Err(ApiError {
+                code: http::StatusCode::GATEWAY_TIMEOUT,
+                reason: "Timeout",
+                message: format!("{what} did not answer within {} s", timeout.as_secs()),
+            }
+            .into_response())
+        }
+    }
+}
+
+/// The 503 for a member whose breaker is open.
+pub(super) fn unavailable(m: &Member) -> ApiError {
+    ApiError {
+        code: http::StatusCode::SERVICE_UNAVAILABLE,
+        reason: "ServiceUnavailable",
+        message: format!(
+            "cluster {} is not answering ({}); requests to it are refused until it answers again",
+            m.name,
+            m.breaker.reason()
+        ),
+    }
 }
 
 /// Headers never passed upstream on an upgrade (credentials are the platform's own).
@@ -248,6 +316,7 @@ pub(super) async fn relay_upgrade(
     uri: &str,
     timeout: Duration,
     what: &str,
+    member: Option<&Arc<Member>>,
 ) -> Response {
     let client_side = hyper::upgrade::on(&mut req);
     let mut builder = http::Request::builder()
@@ -263,24 +332,9 @@ pub(super) async fn relay_upgrade(
         Ok(r) => r,
         Err(e) => return ApiError::bad_request(e.to_string()).into_response(),
     };
-    let mut resp = match tokio::time::timeout(timeout, client.send(upstream)).await {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => {
-            return ApiError {
-                code: http::StatusCode::BAD_GATEWAY,
-                reason: "InternalError",
-                message: format!("{what}: {e}"),
-            }
-            .into_response();
-        }
-        Err(_) => {
-            return ApiError {
-                code: http::StatusCode::GATEWAY_TIMEOUT,
-                reason: "Timeout",
-                message: format!("{what} did not answer within {} s", timeout.as_secs()),
-            }
-            .into_response();
-        }
+    let mut resp = match send(client, upstream, timeout, what, member).await {
+        Ok(r) => r,
+        Err(answer) => return answer,
     };
     let status = resp.status();
     let mut out = Response::builder().status(status);

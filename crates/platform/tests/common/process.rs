@@ -112,6 +112,18 @@ impl OrreryCluster {
         }
     }
 
+    /// Sends a signal (`STOP`, `CONT`, …) to the process, as `kill -SIG` does.
+    pub fn signal(&self, sig: &str) {
+        if let Some(c) = &self.child {
+            let status = std::process::Command::new("kill")
+                .arg(format!("-{sig}"))
+                .arg(c.id().to_string())
+                .status()
+                .expect("run kill");
+            assert!(status.success(), "kill -{sig} failed");
+        }
+    }
+
     /// Starts the process again on the same address and data dir (blocking).
     pub fn restart(&mut self) {
         self.stop();

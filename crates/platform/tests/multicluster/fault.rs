@@ -98,3 +98,66 @@ async fn a_member_that_goes_down_turns_not_ready_and_recovers() {
     }
     drop((m1, m2));
 }
+
+/// A member that hangs (SIGSTOP: its socket still accepts, nothing answers) is cut off by the
+/// requests that fail on it, long before a periodic health check would notice: after the
+/// first failing request, requests to it answer 503 within 1 s; other clusters are served
+/// meanwhile; after SIGCONT it is served again without anyone's help.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_hangs_is_cut_off_by_its_failing_requests_and_recovers() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let m1 = OrreryCluster::start_async(&dir.path().join("m1")).await;
+    let env = Env::start_with(|c| {
+        fast_clusters(c, vec![]);
+        // The periodic check is slow here, so that only the requests can notice the hang.
+        c.clusters.health_period = Duration::from_secs(120);
+        c.clusters.backoff_max = Duration::from_secs(120);
+    })
+    .await;
+    let c = &env.http;
+    let admin = env.admin().await;
+    join(c, &admin, "m1", &m1.kubeconfig_text()).await;
+    wait_ready(c, &admin, "m1", true, Duration::from_secs(30)).await;
+    let path = "/clusters/m1/api/v1/namespaces";
+    eventually(c, Method::GET, path, &admin, None, StatusCode::OK).await;
+
+    m1.signal("STOP");
+    // The first request waits until the member is found not answering (a request slower
+    // than 2 s has it probed), then fails.
+    let started = Instant::now();
+    let (s, v) = c.get(path, &admin).await;
+    let first = started.elapsed();
+    assert!(
+        matches!(
+            s,
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT | StatusCode::BAD_GATEWAY
+        ),
+        "{s} {v}"
+    );
+    // Every later one is refused at once, with a Status saying why.
+    let mut later = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let (s, v) = c.get(path, &admin).await;
+        later.push(started.elapsed());
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+        assert!(
+            v["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("not answering"),
+            "{v}"
+        );
+    }
+    let slowest = later.iter().max().copied().unwrap_or_default();
+    println!("hung member: first request failed after {first:?}; later 503s within {slowest:?}");
+    assert!(slowest < Duration::from_secs(1), "a 503 took {slowest:?}");
+    // The host is served meanwhile.
+    let (s, _) = c.get("/clusters/host/api/v1/namespaces", &admin).await;
+    assert_eq!(s, StatusCode::OK);
+
+    m1.signal("CONT");
+    // Recovery needs nobody: the breaker's own probes close it.
+    eventually(c, Method::GET, path, &admin, None, StatusCode::OK).await;
+    drop(m1);
+}
