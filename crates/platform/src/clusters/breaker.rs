@@ -148,7 +148,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_hanging_probe_counts_as_a_failure() {
         let b = Arc::new(Breaker::default());
-        b.suspect(|| std::future::pending::<Result<(), String>>());
+        b.suspect(std::future::pending::<Result<(), String>>);
         tokio::time::sleep(PROBE_PERIOD + Duration::from_millis(10)).await;
         assert!(b.is_open());
         assert!(b.reason().contains("no answer"));
