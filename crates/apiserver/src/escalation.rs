@@ -156,7 +156,10 @@ fn forbidden(res: &Resource, name: &str, reason: &str) -> ApiError {
         &res.group,
         &res.plural,
         name,
-        &format!("{}.{} {name:?} is forbidden: {reason}", res.plural, res.group),
+        &format!(
+            "{}.{} {name:?} is forbidden: {reason}",
+            res.plural, res.group
+        ),
     )
 }
 

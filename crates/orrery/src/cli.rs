@@ -117,6 +117,19 @@ pub struct ServeArgs {
     /// gke-gcloud-auth-plugin, doctl.
     #[arg(long, env = "ORRERY_EXEC_PLUGIN_ALLOW", value_delimiter = ',')]
     pub exec_plugin_allow: Vec<String>,
+    /// Reverse proxies (IP addresses or CIDRs, comma-separated) whose `X-Forwarded-For`
+    /// header names the client, for login locks and rate limits. Default: none (the TCP peer
+    /// is the client).
+    #[arg(long, env = "ORRERY_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// An address or CIDR: `10.0.0.1` or `10.0.0.0/8`.
+fn parse_net(s: &str) -> Result<ipnet::IpNet, String> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{s:?} is neither an IP address nor a CIDR"))
 }
 
 /// Sets up `tracing` from the flags.
@@ -274,6 +287,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // Refused before anything starts, with the rule it breaks.
+    if let Some(pw) = &args.admin_password {
+        platform::password::check_policy(pw)
+            .map_err(|e| anyhow::anyhow!("--admin-password is too weak: {e}"))?;
+    }
     if !args.listen.ip().is_loopback() {
         tracing::warn!(
             listen = %args.listen,
@@ -313,6 +331,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             })?;
     config.listen = args.listen;
     config.admin_password = args.admin_password.clone();
+    config.trusted_proxies = args.trusted_proxies.clone();
     if !args.exec_plugin_allow.is_empty() {
         config.clusters.exec_allow = args.exec_plugin_allow.clone();
     }

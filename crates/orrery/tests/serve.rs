@@ -383,3 +383,45 @@ async fn serve_runs_the_host_cluster_and_the_platform() {
         anonymous.status()
     );
 }
+
+/// Issue 11: `serve --admin-password` follows the password policy; a weak one is refused at
+/// once with the rule it breaks, and nothing is started or written.
+#[test]
+fn a_weak_admin_password_is_refused() {
+    for (weak, rule) in [
+        ("abc", "8"),
+        ("alllowercase1", "upper"),
+        ("NoDigitsHere", "digit"),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = Command::new(env!("CARGO_BIN_EXE_orrery"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--kube-listen",
+                "127.0.0.1:0",
+            ])
+            .args(["--admin-password", weak, "--data-dir"])
+            .arg(dir.path().join("data"))
+            .output()
+            .expect("run orrery serve");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{weak} was accepted");
+        assert!(
+            err.contains("--admin-password is too weak") && err.to_lowercase().contains(rule),
+            "{weak}: {err}"
+        );
+        assert!(
+            !dir.path().join("data").exists(),
+            "{weak}: a data dir was created"
+        );
+    }
+    // Nor does a bad --trusted-proxies value get through.
+    let out = Command::new(env!("CARGO_BIN_EXE_orrery"))
+        .args(["serve", "--trusted-proxies", "10.0.0.0/8,not-an-address"])
+        .output()
+        .expect("run orrery serve");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("neither an IP address nor a CIDR"));
+}

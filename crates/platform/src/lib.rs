@@ -83,6 +83,12 @@ pub struct PlatformConfig {
     pub clusters: clusters::ClusterSettings,
     /// How long a client may take to send request headers (and an idle connection is kept).
     pub request_header_timeout: Duration,
+    /// Proxies (addresses or CIDRs) whose `X-Forwarded-For` header names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Login attempts (`/oauth/token`, console login) one address may make at once ...
+    pub login_burst: u32,
+    /// ... and per second after that.
+    pub login_rate: f64,
 }
 
 impl PlatformConfig {
@@ -111,6 +117,9 @@ impl PlatformConfig {
             identity: None,
             tls: serve::TlsSource::SelfSigned,
             request_header_timeout: Duration::from_secs(32),
+            trusted_proxies: Vec::new(),
+            login_burst: 20,
+            login_rate: 1.0,
             clusters: clusters::ClusterSettings::default(),
         }
     }
@@ -153,6 +162,10 @@ impl RunningPlatform {
 /// Starts the platform: installs CRDs and defaults, syncs the caches, starts leader election,
 /// the controllers and the HTTP listener. Prints nothing.
 pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformError> {
+    if let Some(pw) = &config.admin_password {
+        password::check_policy(pw)
+            .map_err(|e| PlatformError::Invalid(format!("the admin password: {e}")))?;
+    }
     let mut kube_config = config.kube.clone();
     kube_config.connect_timeout = Some(Duration::from_secs(10));
     let client = kube::Client::try_from(kube_config)?;
@@ -212,6 +225,13 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
         },
     )
     .await?;
+    // Unknown users are verified against this, so that they cost what known ones do.
+    let cost = config.hash_cost;
+    let dummy_hash = tokio::task::spawn_blocking(move || {
+        password::hash(&uuid::Uuid::new_v4().to_string(), cost)
+    })
+    .await
+    .map_err(|e| PlatformError::Invalid(e.to_string()))??;
     let state = Arc::new(http::AppState {
         client: client.clone(),
         caches: caches.clone(),
@@ -231,7 +251,10 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
                 format!("{scheme}://{addr}")
             }),
             ca_pem: tls.as_ref().map(|t| t.cert_pem.clone()),
+            trusted_proxies: config.trusted_proxies.clone(),
+            dummy_hash,
         },
+        login_limiter: http::login::RateLimiter::new(config.login_burst, config.login_rate),
     });
     let (leader_tx, leader_rx) = tokio::sync::watch::channel(false);
     let identity = config

@@ -297,3 +297,185 @@ async fn two_replicas_share_revocation_and_elect_one_leader() {
     })
     .await;
 }
+
+/// A client whose connections come from `ip` (another loopback address).
+fn client_from(base: &str, ip: [u8; 4]) -> Client {
+    Client {
+        base: base.to_string(),
+        inner: reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from(ip))
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client"),
+    }
+}
+
+/// `GET path` with HTTP Basic credentials.
+async fn basic(c: &Client, path: &str, user: &str, pw: &str) -> StatusCode {
+    c.inner
+        .get(format!("{}{path}", c.base))
+        .basic_auth(user, Some(pw))
+        .header("user-agent", "x".repeat(8 * 1024))
+        .send()
+        .await
+        .expect("send")
+        .status()
+}
+
+async fn records(c: &Client, admin: &str, user: &str) -> Vec<Value> {
+    c.ok(
+        Method::GET,
+        &format!("{IAM}/users/{user}/loginrecords?sortBy=createTime&limit=1000"),
+        admin,
+        None,
+    )
+    .await["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Issue 11, must-show 6: an anonymous client at 127.0.0.2 cannot lock `admin` out of the
+/// address admin logs in from; HTTP Basic attempts count, are recorded and are refused once
+/// their address is locked, even with the right password; the admin clears locks; the
+/// User-Agent a record keeps is bounded, and so is the number of records per user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locks_hold_per_address_and_cover_basic_authentication() {
+    let env = Env::start_with(|c| {
+        c.lockout_threshold = 3;
+        c.login_burst = 1000;
+    })
+    .await;
+    let c = &env.http;
+    env.admin().await;
+    let attacker = client_from(&c.base, [127, 0, 0, 2]);
+
+    // The attacker fails three times as admin: admin is locked — from 127.0.0.2 only.
+    for expected in [401, 401, 429, 429] {
+        let (s, v) = attacker.token("admin", "WrongPassw0rd").await;
+        assert_eq!(s.as_u16(), expected, "{v}");
+    }
+    let (s, _) = attacker.token("admin", ADMIN_PW).await;
+    assert_eq!(
+        s,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the locked address, right password"
+    );
+    let again = c.login("admin", ADMIN_PW).await;
+    let v = c
+        .ok(Method::GET, &format!("{IAM}/users/admin"), &again, None)
+        .await;
+    assert_eq!(
+        v["status"]["state"], "AuthLimitExceeded",
+        "admins see the attack: {v}"
+    );
+    assert!(
+        v["status"]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("127.0.0.2"),
+        "{v}"
+    );
+
+    // Basic authentication goes through the same counters.
+    create_user(c, &again, "bob").await;
+    let path = format!("{IAM}/users/bob");
+    for expected in [401, 401, 429] {
+        assert_eq!(
+            basic(&attacker, &path, "bob", "WrongPassw0rd")
+                .await
+                .as_u16(),
+            expected
+        );
+    }
+    assert_eq!(
+        basic(&attacker, &path, "bob", USER_PW).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "a locked address is refused even with the right password"
+    );
+    assert_eq!(
+        basic(c, &path, "bob", USER_PW).await,
+        StatusCode::OK,
+        "from elsewhere"
+    );
+    let recs = records(c, &again, "bob").await;
+    let basic_from_attacker: Vec<&Value> = recs
+        .iter()
+        .filter(|r| r["spec"]["type"] == "BasicAuth" && r["spec"]["sourceIP"] == "127.0.0.2")
+        .collect();
+    assert_eq!(basic_from_attacker.len(), 4, "{recs:?}");
+    assert!(
+        basic_from_attacker
+            .iter()
+            .all(|r| r["spec"]["success"] == false)
+    );
+    for r in &recs {
+        let ua = r["spec"]["userAgent"].as_str().unwrap_or_default();
+        assert!(
+            ua.len() <= 256,
+            "a record kept {} bytes of User-Agent",
+            ua.len()
+        );
+    }
+
+    // The admin clears bob's locks: the attacker's address may try again.
+    let (s, v) = c
+        .delete(&format!("{IAM}/users/bob/loginlocks"), &again)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        basic(&attacker, &path, "bob", USER_PW).await,
+        StatusCode::OK
+    );
+    // Clearing is for administrators only.
+    let bob = c.login("bob", USER_PW).await;
+    let (s, _) = c
+        .delete(&format!("{IAM}/users/admin/loginlocks"), &bob)
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // Records per user are bounded: 110 more attempts leave at most 100.
+    for _ in 0..110 {
+        basic(&attacker, &path, "bob", "WrongPassw0rd").await;
+    }
+    let n = records(c, &again, "bob").await.len();
+    assert!(n <= 100, "{n} records kept");
+    assert!(n >= 90, "{n}: the newest are kept");
+}
+
+/// Issue 11, must-show 6 (rate limit): `/oauth/token` answers 429 (OAuth-shaped, with
+/// Retry-After) once one address has used its burst; another address is unaffected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_logins_are_rate_limited_per_address() {
+    let env = Env::start_with(|c| {
+        c.login_burst = 5;
+        c.login_rate = 0.2;
+    })
+    .await;
+    let c = &env.http;
+    let flood = client_from(&c.base, [127, 0, 0, 3]);
+    let mut limited = None;
+    for _ in 0..8 {
+        let r = flood
+            .inner
+            .post(format!("{}/oauth/token", c.base))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", "nobody"),
+                ("password", "x"),
+            ])
+            .send()
+            .await
+            .expect("send");
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            let retry = r.headers().get("retry-after").cloned();
+            limited = Some((retry, r.json::<Value>().await.unwrap_or_default()));
+            break;
+        }
+    }
+    let (retry, body) = limited.expect("no 429 after 8 attempts with a burst of 5");
+    assert!(retry.is_some());
+    assert_eq!(body["error"], "invalid_request", "{body}");
+    // The admin, at another address, logs in.
+    env.admin().await;
+}

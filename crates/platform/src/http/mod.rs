@@ -3,6 +3,7 @@
 mod clusters;
 mod console;
 mod error;
+pub mod login;
 mod members;
 mod oauth;
 mod proxy;
@@ -36,7 +37,7 @@ use crate::authz::{Access, Authorizer, UserInfo, groups_of};
 use crate::cache::{Cache, Caches, key_of};
 use crate::hostapi;
 use crate::kinds::Kind;
-use crate::password::{self, HashCost};
+use crate::password::HashCost;
 use crate::tokens::Tokens;
 
 /// Settings the handlers need.
@@ -58,6 +59,11 @@ pub struct Settings {
     pub public_url: String,
     /// The CA (PEM) that signs the platform's HTTPS certificate, for kubeconfigs.
     pub ca_pem: Option<String>,
+    /// Proxies whose `X-Forwarded-For` names the client (see [`login`]).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// An argon2 hash of the configured cost that unknown users' passwords are verified
+    /// against, so that they take as long as known ones.
+    pub dummy_hash: String,
 }
 
 /// Everything a handler can reach.
@@ -70,6 +76,8 @@ pub struct AppState {
     pub authz: Authorizer,
     /// Token issuing and checking.
     pub tokens: Tokens,
+    /// The per-address rate limit of password logins.
+    pub login_limiter: login::RateLimiter,
     /// The connected clusters (host included).
     pub clusters: crate::clusters::Members,
     /// The host cluster's discovery (request resolution).
@@ -128,6 +136,10 @@ pub fn router(state: Shared) -> Router {
         .route(
             &format!("{iam}/users/{{u}}/loginrecords"),
             get(users::login_records),
+        )
+        .route(
+            &format!("{iam}/users/{{u}}/loginlocks"),
+            axum::routing::delete(users::clear_login_locks),
         )
         .route(&format!("{iam}/users/{{u}}/tokens"), get(users::tokens))
         .route(
@@ -344,7 +356,7 @@ async fn authenticate(State(state): State<Shared>, mut req: Request, next: Next)
     }
     let user = match header {
         None => UserInfo::anonymous(),
-        Some(h) => match identify(&state, &h).await {
+        Some(h) => match identify(&state, &h, basic_origin(&state, &req, &h)).await {
             Ok(u) => u,
             Err(e) => return e.into_response(),
         },
@@ -353,15 +365,24 @@ async fn authenticate(State(state): State<Shared>, mut req: Request, next: Next)
     next.run(req).await
 }
 
-async fn identify(state: &AppState, header: &str) -> ApiResult<UserInfo> {
-    let (name, basic_password) = if let Some(token) = header.strip_prefix("Bearer ") {
-        let claims = state
-            .tokens
-            .authenticate(token.trim())
-            .await
-            .map_err(|e| ApiError::unauthorized(e.to_string()))?;
-        (claims.sub, None)
-    } else if let Some(b) = header.strip_prefix("Basic ") {
+/// Where a request presenting Basic credentials comes from (None for other schemes).
+fn basic_origin(state: &AppState, req: &Request, header: &str) -> Option<login::Origin> {
+    header.starts_with("Basic ").then(|| {
+        let peer = req
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0)
+            .unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
+        login::Origin::of(peer, req.headers(), &state.settings.trusted_proxies)
+    })
+}
+
+async fn identify(
+    state: &AppState,
+    header: &str,
+    origin: Option<login::Origin>,
+) -> ApiResult<UserInfo> {
+    if let Some(b) = header.strip_prefix("Basic ") {
         let raw = B64
             .decode(b.trim())
             .map_err(|_| ApiError::unauthorized("malformed basic credentials"))?;
@@ -369,27 +390,42 @@ async fn identify(state: &AppState, header: &str) -> ApiResult<UserInfo> {
         let (u, p) = raw
             .split_once(':')
             .ok_or_else(|| ApiError::unauthorized("malformed basic credentials"))?;
-        (u.to_string(), Some(p.to_string()))
-    } else {
+        // The same protection as every other login: records, per-address locks.
+        let origin = origin.unwrap_or_else(|| login::Origin {
+            ip: "unknown".into(),
+            user_agent: String::new(),
+        });
+        let user = match login::check_password(state, u, p, &origin, login::Via::Basic).await {
+            Ok(user) => user,
+            Err(login::Refusal::Locked) => {
+                return Err(ApiError {
+                    code: http::StatusCode::TOO_MANY_REQUESTS,
+                    reason: "TooManyRequests",
+                    message: "too many failed login attempts, try again later".into(),
+                });
+            }
+            Err(login::Refusal::Api(e)) => return Err(e.into()),
+            Err(_) => return Err(ApiError::unauthorized("incorrect username or password")),
+        };
+        return Ok(UserInfo {
+            name: u.to_string(),
+            groups: groups_of(&user),
+        });
+    }
+    let Some(token) = header.strip_prefix("Bearer ") else {
         return Err(ApiError::unauthorized("unsupported authorization scheme"));
     };
+    let claims = state
+        .tokens
+        .authenticate(token.trim())
+        .await
+        .map_err(|e| ApiError::unauthorized(e.to_string()))?;
+    let name = claims.sub;
     let user = load_user(state, &name)
         .await?
         .ok_or_else(|| ApiError::unauthorized("user no longer exists"))?;
     if user["status"]["state"].as_str() == Some("Disabled") {
         return Err(ApiError::unauthorized("user is disabled"));
-    }
-    if let Some(pw) = basic_password {
-        let stored = user["spec"]["password"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let ok = tokio::task::spawn_blocking(move || password::verify(&pw, &stored))
-            .await
-            .unwrap_or(false);
-        if !ok {
-            return Err(ApiError::unauthorized("incorrect username or password"));
-        }
     }
     Ok(UserInfo {
         name,

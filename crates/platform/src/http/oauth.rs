@@ -1,5 +1,6 @@
 //! `/oauth/token` (password and refresh_token grants) and `/oauth/logout`, with login
-//! protection: every attempt leaves a LoginRecord and repeated failures lock the user.
+//! protection ([`super::login`]): every attempt leaves a LoginRecord, repeated failures lock
+//! the (user, address), and each address is rate limited.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -10,11 +11,11 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
+use super::login::{Origin, Refusal, Via};
 use super::{AppState, Shared, load_user};
 use crate::error::PlatformError;
 use crate::hostapi;
 use crate::kinds::Kind;
-use crate::password;
 use crate::tokens::{IssuedTokens, SessionType, TokenError};
 
 /// An OAuth-shaped error answer.
@@ -59,101 +60,6 @@ impl IntoResponse for OAuthError {
     }
 }
 
-fn rfc3339_now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-fn parse_time(v: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
-    v.as_str()
-        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.with_timezone(&chrono::Utc))
-}
-
-/// Where a login attempt came from.
-pub(super) struct Origin {
-    /// The peer's IP address.
-    pub(super) ip: String,
-    /// The `User-Agent` header.
-    pub(super) user_agent: String,
-}
-
-impl Origin {
-    /// The origin of a request from `peer` with `headers`.
-    pub(super) fn of(peer: SocketAddr, headers: &HeaderMap) -> Origin {
-        Origin {
-            ip: peer.ip().to_string(),
-            user_agent: headers
-                .get(http::header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_string(),
-        }
-    }
-}
-
-async fn record(
-    state: &AppState,
-    user: &str,
-    origin: &Origin,
-    success: bool,
-    reason: &str,
-) -> Result<(), PlatformError> {
-    let obj = json!({
-        "metadata": {"generateName": format!("{user}-"), "labels": {"iam.kubesphere.io/user-ref": user}},
-        "spec": {
-            "type": "Token", "provider": "", "sourceIP": origin.ip, "userAgent": origin.user_agent,
-            "success": success, "reason": reason,
-        },
-    });
-    hostapi::create(&state.client, Kind::LoginRecord, None, obj)
-        .await
-        .map(|_| ())
-}
-
-/// Failed attempts since the window opened (or since the user was last unlocked).
-async fn recent_failures(
-    state: &AppState,
-    user: &str,
-    since: chrono::DateTime<chrono::Utc>,
-) -> Result<usize, PlatformError> {
-    let records = hostapi::list(
-        &state.client,
-        Kind::LoginRecord,
-        None,
-        &format!("iam.kubesphere.io/user-ref={user}"),
-    )
-    .await?;
-    Ok(records
-        .iter()
-        .filter(|r| r["spec"]["success"] == json!(false))
-        .filter(|r| parse_time(&r["metadata"]["creationTimestamp"]).is_some_and(|t| t >= since))
-        .count())
-}
-
-fn locked(state: &AppState, user: &Value) -> bool {
-    if user["status"]["state"].as_str() != Some("AuthLimitExceeded") {
-        return false;
-    }
-    let Some(since) = parse_time(&user["status"]["lastTransitionTime"]) else {
-        return true;
-    };
-    let duration = chrono::Duration::from_std(state.settings.lockout_duration)
-        .unwrap_or(chrono::Duration::MAX);
-    chrono::Utc::now() < since + duration
-}
-
-async fn set_state(
-    state: &AppState,
-    user: &str,
-    new_state: &str,
-    reason: &str,
-) -> Result<(), PlatformError> {
-    let patch = json!({"status": {"state": new_state, "reason": reason, "lastTransitionTime": rfc3339_now()}});
-    hostapi::merge_patch_status(&state.client, Kind::User, None, user, patch)
-        .await
-        .map(|_| ())
-}
-
 /// `POST /oauth/token`.
 pub async fn token(
     State(state): State<Shared>,
@@ -161,8 +67,13 @@ pub async fn token(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    let origin = Origin::of(peer, &headers, &state.settings.trusted_proxies);
+    if let Ok(ip) = origin.ip.parse()
+        && let Err(wait) = state.login_limiter.take(ip)
+    {
+        return super::login::rate_limited(wait);
+    }
     let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
-    let origin = Origin::of(peer, &headers);
     match grant(&state, &form, &origin).await {
         Ok(v) => (
             StatusCode::OK,
@@ -234,83 +145,32 @@ pub(super) async fn refresh_grant(
     }
 }
 
-/// Checks a password login (recording it, locking after repeated failures) and issues tokens.
+/// Checks a password login (see [`super::login`]: records, per-address locks) and issues
+/// tokens.
 pub(super) async fn password_grant(
     state: &AppState,
     username: &str,
     pw: &str,
     origin: &Origin,
 ) -> Result<IssuedTokens, OAuthError> {
-    if username.is_empty() || pw.is_empty() {
-        return Err(OAuthError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "username and password are required",
-        ));
-    }
-    let Some(user) = load_user(state, username).await? else {
-        return Err(OAuthError::grant("incorrect username or password"));
-    };
-    if user["status"]["state"].as_str() == Some("Disabled") {
-        record(state, username, origin, false, "user is disabled").await?;
-        return Err(OAuthError::grant("user is disabled"));
-    }
-    if locked(state, &user) {
-        record(
-            state,
-            username,
-            origin,
-            false,
-            "too many failed login attempts",
-        )
-        .await?;
-        return Err(OAuthError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "invalid_grant",
-            "too many failed login attempts, try again later",
-        ));
-    }
-    let was_locked = user["status"]["state"].as_str() == Some("AuthLimitExceeded");
-    let stored = user["spec"]["password"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let candidate = pw.to_string();
-    let ok = tokio::task::spawn_blocking(move || password::verify(&candidate, &stored))
-        .await
-        .unwrap_or(false);
-    if was_locked {
-        // The lock expired: start counting afresh from now.
-        set_state(state, username, "Active", "").await?;
-    }
-    if !ok {
-        record(state, username, origin, false, "incorrect password").await?;
-        let window = chrono::Duration::from_std(state.settings.lockout_window)
-            .unwrap_or(chrono::Duration::MAX);
-        let mut since = chrono::Utc::now() - window;
-        let unlocked_at = if was_locked {
-            Some(chrono::Utc::now() - chrono::Duration::seconds(1))
-        } else {
-            parse_time(&user["status"]["lastTransitionTime"])
-        };
-        if let Some(t) = unlocked_at {
-            since = since.max(t);
+    match super::login::check_password(state, username, pw, origin, Via::Token).await {
+        Ok(_) => {}
+        Err(Refusal::Malformed) => {
+            return Err(OAuthError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "username and password are required",
+            ));
         }
-        if recent_failures(state, username, since).await? >= state.settings.lockout_threshold {
-            set_state(
-                state,
-                username,
-                "AuthLimitExceeded",
-                "too many failed login attempts",
-            )
-            .await?;
+        Err(Refusal::Invalid(why)) => return Err(OAuthError::grant(why)),
+        Err(Refusal::Locked) => {
             return Err(OAuthError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "invalid_grant",
                 "too many failed login attempts, try again later",
             ));
         }
-        return Err(OAuthError::grant("incorrect username or password"));
+        Err(Refusal::Api(e)) => return Err(e.into()),
     }
     if !state.settings.multiple_login {
         state
@@ -319,8 +179,7 @@ pub(super) async fn password_grant(
             .await?;
     }
     let issued = state.tokens.login(username).await?;
-    record(state, username, origin, true, "").await?;
-    let patch = json!({"status": {"lastLoginTime": rfc3339_now()}});
+    let patch = json!({"status": {"lastLoginTime": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)}});
     hostapi::merge_patch_status(&state.client, Kind::User, None, username, patch).await?;
     Ok(issued)
 }

@@ -17,7 +17,8 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use rand::RngCore;
 use serde_json::json;
 
-use super::oauth::{OAuthError, Origin, password_grant, refresh_grant};
+use super::login::Origin;
+use super::oauth::{OAuthError, password_grant, refresh_grant};
 use super::{ApiError, Shared, identify};
 use crate::tokens::IssuedTokens;
 
@@ -162,7 +163,13 @@ pub async fn login(
     };
     let username = form["username"].as_str().unwrap_or_default();
     let password = form["password"].as_str().unwrap_or_default();
-    match password_grant(&state, username, password, &Origin::of(peer, &headers)).await {
+    let origin = Origin::of(peer, &headers, &state.settings.trusted_proxies);
+    if let Ok(ip) = origin.ip.parse()
+        && let Err(wait) = state.login_limiter.take(ip)
+    {
+        return super::login::rate_limited(wait);
+    }
+    match password_grant(&state, username, password, &origin).await {
         Ok(issued) => with_cookies(
             StatusCode::OK,
             session_body(username, &issued),
@@ -212,7 +219,7 @@ pub async fn current(State(state): State<Shared>, headers: HeaderMap) -> Respons
     let Some(token) = cookie(&headers, TOKEN_COOKIE) else {
         return ApiError::unauthorized("not logged in").into_response();
     };
-    match identify(&state, &format!("Bearer {token}")).await {
+    match identify(&state, &format!("Bearer {token}"), None).await {
         Ok(user) => (
             [(header::CACHE_CONTROL, "no-store")],
             Json(json!({"username": user.name})),

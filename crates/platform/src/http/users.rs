@@ -287,6 +287,17 @@ pub async fn login_records(
     Ok(Json(q.apply(records)))
 }
 
+/// `DELETE users/{u}/loginlocks`: clears every address's login lock of the user (platform
+/// administrators); the same as setting its `status.state` back to `Active`.
+pub async fn clear_login_locks(
+    State(state): State<Shared>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    must_load(&state, &name).await?;
+    super::login::clear_locks(&state, &name).await?;
+    Ok(Json(serde_json::json!({"message": "success"})))
+}
+
 /// `GET users/{u}/tokens`: the user's sessions and kubeconfig tokens (ids, never tokens).
 pub async fn tokens(
     State(state): State<Shared>,

@@ -1,0 +1,465 @@
+//! Login protection, shared by every way of presenting a password: the OAuth password grant,
+//! the console's session login and HTTP Basic authentication on any request.
+//!
+//! - Every attempt on an existing user leaves a LoginRecord (its type says which way), with
+//!   bounded fields, and at most [`MAX_RECORDS_PER_USER`] records are kept per user.
+//! - A lock applies per (user, client address): `threshold` failures from one address within
+//!   the window refuse that address (429) for that user, even with the right password, until
+//!   its failures age out of the window or an administrator clears the locks. Other addresses
+//!   are not refused, so nobody can lock a user (and above all `admin`) out from everywhere.
+//!   The User's `status.state` still turns `AuthLimitExceeded` when an address is locked, so
+//!   administrators see the user is under attack; the users controller turns it back to
+//!   `Active` after the lock duration, and setting it to `Active` (or
+//!   `DELETE /kapis/iam.kubesphere.io/v1beta1/users/{u}/loginlocks`) clears every address's
+//!   lock: failures before that moment no longer count.
+//! - The client address is the TCP peer, or the client named by `X-Forwarded-For` when the
+//!   peer is one of the configured trusted proxies.
+//! - Unknown and disabled users cost the same argon2 verification as a known one (against a
+//!   dummy hash of the same cost), so timing does not tell which names exist.
+//! - [`RateLimiter`]: a per-address token bucket in front of `/oauth/token` and the console
+//!   login, answering 429. It lives in the replica's memory (bounded); the locks, which must
+//!   hold across replicas, live in LoginRecords and the User's status.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use http::{HeaderMap, StatusCode};
+use serde_json::{Value, json};
+
+use super::{AppState, load_user};
+use crate::error::PlatformError;
+use crate::hostapi;
+use crate::kinds::Kind;
+use crate::password;
+
+/// LoginRecords kept per user (the oldest beyond this are deleted).
+pub const MAX_RECORDS_PER_USER: usize = 100;
+/// Bytes of the User-Agent a LoginRecord keeps.
+pub const MAX_USER_AGENT: usize = 256;
+
+/// How a password was presented, as KubeSphere's LoginRecord `spec.type` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// The OAuth password grant or the console login.
+    Token,
+    /// HTTP Basic authentication on an API request.
+    Basic,
+}
+
+impl Via {
+    fn record_type(self) -> &'static str {
+        match self {
+            Via::Token => "Token",
+            Via::Basic => "BasicAuth",
+        }
+    }
+}
+
+/// Where a login attempt came from.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// The client's IP address.
+    pub ip: String,
+    /// The `User-Agent` header, truncated to [`MAX_USER_AGENT`] bytes.
+    pub user_agent: String,
+}
+
+impl Origin {
+    /// The origin of a request from `peer` with `headers`; `X-Forwarded-For` counts only when
+    /// `peer` is a trusted proxy.
+    pub fn of(peer: SocketAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> Origin {
+        Origin {
+            ip: client_ip(peer.ip(), headers, trusted).to_string(),
+            user_agent: truncate(
+                headers
+                    .get(http::header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default(),
+                MAX_USER_AGENT,
+            ),
+        }
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+/// The client's address: the peer, or — when the peer is a trusted proxy — the rightmost
+/// address of `X-Forwarded-For` that is not itself a trusted proxy (addresses further left
+/// were written by the client and prove nothing).
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let hops: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map_while(|h| h.trim().parse::<IpAddr>().ok())
+        .collect();
+    hops.iter()
+        .rev()
+        .find(|ip| !is_trusted(ip))
+        .or(hops.first())
+        .copied()
+        .unwrap_or(peer)
+}
+
+/// Why a password was refused.
+#[derive(Debug)]
+pub enum Refusal {
+    /// Missing username or password (400).
+    Malformed,
+    /// Wrong username or password, or a disabled user (401).
+    Invalid(&'static str),
+    /// Too many failures from this address for this user (429).
+    Locked,
+    /// The host cluster failed (500).
+    Api(PlatformError),
+}
+
+impl From<PlatformError> for Refusal {
+    fn from(e: PlatformError) -> Refusal {
+        Refusal::Api(e)
+    }
+}
+
+fn rfc3339_now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn parse_time(v: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
+    v.as_str()
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
+/// The hash a password is verified against: the user's, or the dummy one for an unknown
+/// or disabled user (the same work either way).
+pub fn hash_to_verify<'a>(user: Option<&'a Value>, dummy: &'a str) -> &'a str {
+    match user {
+        Some(u) if u["status"]["state"].as_str() != Some("Disabled") => {
+            u["spec"]["password"].as_str().unwrap_or(dummy)
+        }
+        _ => dummy,
+    }
+}
+
+/// Checks `username`/`pw` presented `via` from `origin`, with every protection above;
+/// returns the User on success.
+pub async fn check_password(
+    state: &AppState,
+    username: &str,
+    pw: &str,
+    origin: &Origin,
+    via: Via,
+) -> Result<Value, Refusal> {
+    if username.is_empty() || pw.is_empty() {
+        return Err(Refusal::Malformed);
+    }
+    let user = load_user(state, username).await?;
+    if let Some(u) = &user {
+        let records = records_of(state, username).await?;
+        if failures_from(state, u, &records, &origin.ip) >= state.settings.lockout_threshold {
+            record(
+                state,
+                username,
+                origin,
+                via,
+                false,
+                "too many failed login attempts",
+                records,
+            )
+            .await?;
+            return Err(Refusal::Locked);
+        }
+    }
+    let stored = hash_to_verify(user.as_ref(), &state.settings.dummy_hash).to_string();
+    let candidate = pw.to_string();
+    let ok = tokio::task::spawn_blocking(move || password::verify(&candidate, &stored))
+        .await
+        .unwrap_or(false);
+    let Some(user) = user else {
+        return Err(Refusal::Invalid("incorrect username or password"));
+    };
+    let disabled = user["status"]["state"].as_str() == Some("Disabled");
+    if ok && !disabled {
+        let records = records_of(state, username).await?;
+        record(state, username, origin, via, true, "", records).await?;
+        return Ok(user);
+    }
+    let reason = if disabled {
+        "user is disabled"
+    } else {
+        "incorrect password"
+    };
+    let records = records_of(state, username).await?;
+    let mut records = record(state, username, origin, via, false, reason, records).await?;
+    records.retain(|r| r["spec"]["success"] == json!(false));
+    if disabled {
+        return Err(Refusal::Invalid("user is disabled"));
+    }
+    if failures_from(state, &user, &records, &origin.ip) >= state.settings.lockout_threshold {
+        if user["status"]["state"].as_str() != Some("AuthLimitExceeded") {
+            let patch = json!({"status": {"state": "AuthLimitExceeded",
+                "reason": format!("too many failed login attempts from {}", origin.ip),
+                "lastTransitionTime": rfc3339_now()}});
+            hostapi::merge_patch_status(&state.client, Kind::User, None, username, patch).await?;
+        }
+        return Err(Refusal::Locked);
+    }
+    Err(Refusal::Invalid("incorrect username or password"))
+}
+
+/// The user's LoginRecords, oldest first.
+async fn records_of(state: &AppState, user: &str) -> Result<Vec<Value>, PlatformError> {
+    let mut records = hostapi::list(
+        &state.client,
+        Kind::LoginRecord,
+        None,
+        &format!("iam.kubesphere.io/user-ref={user}"),
+    )
+    .await?;
+    records.sort_by(|a, b| {
+        let t = |r: &Value| {
+            (
+                parse_time(&r["metadata"]["creationTimestamp"]),
+                r["metadata"]["resourceVersion"]
+                    .as_str()
+                    .and_then(|v| v.parse::<u64>().ok()),
+            )
+        };
+        t(a).cmp(&t(b))
+    });
+    Ok(records)
+}
+
+/// Failed attempts from `ip` that still count: within the window, and after the user's
+/// locks were last cleared (its last transition to `Active`).
+fn failures_from(state: &AppState, user: &Value, records: &[Value], ip: &str) -> usize {
+    let window =
+        chrono::Duration::from_std(state.settings.lockout_window).unwrap_or(chrono::Duration::MAX);
+    let since = chrono::Utc::now() - window;
+    // Timestamps have whole seconds: a failure in the very second of the clearing is taken
+    // as before it.
+    let cleared = if user["status"]["state"].as_str() == Some("Active") {
+        parse_time(&user["status"]["lastTransitionTime"])
+    } else {
+        None
+    };
+    records
+        .iter()
+        .filter(|r| r["spec"]["success"] == json!(false) && r["spec"]["sourceIP"] == ip)
+        .filter_map(|r| parse_time(&r["metadata"]["creationTimestamp"]))
+        .filter(|t| *t >= since && cleared.is_none_or(|c| *t > c))
+        .count()
+}
+
+/// Writes a LoginRecord and deletes the user's oldest ones beyond the bound; returns the
+/// records as they are now.
+async fn record(
+    state: &AppState,
+    user: &str,
+    origin: &Origin,
+    via: Via,
+    success: bool,
+    reason: &str,
+    mut records: Vec<Value>,
+) -> Result<Vec<Value>, PlatformError> {
+    let obj = json!({
+        "metadata": {"generateName": format!("{user}-"), "labels": {"iam.kubesphere.io/user-ref": user}},
+        "spec": {
+            "type": via.record_type(), "provider": "", "sourceIP": origin.ip,
+            "userAgent": origin.user_agent, "success": success, "reason": truncate(reason, 256),
+        },
+    });
+    let created = hostapi::create(&state.client, Kind::LoginRecord, None, obj).await?;
+    records.push(created);
+    while records.len() > MAX_RECORDS_PER_USER {
+        let oldest = records.remove(0);
+        let name = oldest["metadata"]["name"].as_str().unwrap_or_default();
+        hostapi::delete(&state.client, Kind::LoginRecord, None, name).await?;
+    }
+    Ok(records)
+}
+
+/// Clears every address's lock of `user`: failures before now stop counting.
+pub async fn clear_locks(state: &AppState, user: &str) -> Result<(), PlatformError> {
+    let patch =
+        json!({"status": {"state": "Active", "reason": "", "lastTransitionTime": rfc3339_now()}});
+    hostapi::merge_patch_status(&state.client, Kind::User, None, user, patch)
+        .await
+        .map(|_| ())
+}
+
+/// A per-address token bucket: `burst` requests at once, refilled at `per_second`.
+pub struct RateLimiter {
+    burst: f64,
+    per_second: f64,
+    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+}
+
+/// Addresses tracked at most; beyond, full buckets are forgotten first.
+const MAX_TRACKED: usize = 10_000;
+
+impl RateLimiter {
+    /// A limiter allowing `burst` requests at once and `per_second` after that.
+    pub fn new(burst: u32, per_second: f64) -> RateLimiter {
+        RateLimiter {
+            burst: f64::from(burst),
+            per_second,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one request's token for `ip`; `Err(wait)` when there is none.
+    pub fn take(&self, ip: IpAddr) -> Result<(), Duration> {
+        self.take_at(ip, Instant::now())
+    }
+
+    fn take_at(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() >= MAX_TRACKED && !buckets.contains_key(&ip) {
+            let (burst, rate) = (self.burst, self.per_second);
+            buckets.retain(|_, (tokens, at)| {
+                *tokens + now.duration_since(*at).as_secs_f64() * rate < burst
+            });
+            if buckets.len() >= MAX_TRACKED {
+                // Everyone is mid-burst: forget the oldest half rather than grow.
+                let mut ages: Vec<(IpAddr, Instant)> =
+                    buckets.iter().map(|(k, (_, at))| (*k, *at)).collect();
+                ages.sort_by_key(|(_, at)| *at);
+                for (k, _) in ages.into_iter().take(MAX_TRACKED / 2) {
+                    buckets.remove(&k);
+                }
+            }
+        }
+        let (tokens, at) = buckets.entry(ip).or_insert((self.burst, now));
+        *tokens =
+            (*tokens + now.duration_since(*at).as_secs_f64() * self.per_second).min(self.burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - *tokens) / self.per_second))
+        }
+    }
+}
+
+/// The 429 answer of the rate limiter, OAuth-shaped.
+pub fn rate_limited(wait: Duration) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(http::header::RETRY_AFTER, wait.as_secs().max(1).to_string())],
+        axum::Json(json!({"error": "invalid_request",
+            "error_description": "too many login attempts from this address, try again later"})),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nets(list: &[&str]) -> Vec<ipnet::IpNet> {
+        list.iter().filter_map(|n| n.parse().ok()).collect()
+    }
+
+    fn xff(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        if let Ok(v) = v.parse() {
+            h.insert("x-forwarded-for", v);
+        }
+        h
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_from_trusted_proxies() {
+        let peer: IpAddr = "10.0.0.5".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let h = xff("1.2.3.4, 10.0.0.9");
+        // Not trusted: the header is ignored.
+        assert_eq!(client_ip(peer, &h, &[]), peer);
+        // Trusted peer and trusted hop: the rightmost untrusted address is the client.
+        assert_eq!(
+            client_ip(peer, &h, &nets(&["10.0.0.0/8"])).to_string(),
+            "1.2.3.4"
+        );
+        // A client-written left part cannot override what the proxy appended.
+        let h = xff("9.9.9.9, 1.2.3.4");
+        assert_eq!(
+            client_ip(peer, &h, &nets(&["10.0.0.5/32"])).to_string(),
+            "1.2.3.4"
+        );
+        // Garbage stops the walk; no header leaves the peer.
+        assert_eq!(
+            client_ip(peer, &HeaderMap::new(), &nets(&["10.0.0.0/8"])),
+            peer
+        );
+    }
+
+    #[test]
+    fn user_agents_are_truncated_on_a_char_boundary() {
+        let mut h = HeaderMap::new();
+        let ua = "é".repeat(200_000);
+        if let Ok(v) = ua.parse() {
+            h.insert(http::header::USER_AGENT, v);
+        }
+        let o = Origin::of(SocketAddr::from(([127, 0, 0, 1], 1)), &h, &[]);
+        assert!(o.user_agent.len() <= MAX_USER_AGENT && o.user_agent.len() >= MAX_USER_AGENT - 1);
+    }
+
+    #[test]
+    fn unknown_and_disabled_users_are_verified_against_the_dummy_hash() {
+        let dummy = "$argon2id$dummy";
+        let active = json!({"spec": {"password": "$argon2id$real"}, "status": {"state": "Active"}});
+        let disabled =
+            json!({"spec": {"password": "$argon2id$real"}, "status": {"state": "Disabled"}});
+        assert_eq!(hash_to_verify(Some(&active), dummy), "$argon2id$real");
+        assert_eq!(hash_to_verify(Some(&disabled), dummy), dummy);
+        assert_eq!(hash_to_verify(None, dummy), dummy);
+        // And the dummy is a real hash of the configured cost: verifying it does the work.
+        let real = password::hash("x", password::HashCost::default());
+        assert!(
+            real.as_ref()
+                .is_ok_and(|h| password::is_hash(h) && !password::verify("y", h))
+        );
+    }
+
+    #[test]
+    fn the_rate_limiter_allows_a_burst_then_refills() {
+        let l = RateLimiter::new(3, 1.0);
+        let ip: IpAddr = IpAddr::from([127, 0, 0, 3]);
+        let t0 = Instant::now();
+        assert!((0..3).all(|_| l.take_at(ip, t0).is_ok()));
+        let wait = l.take_at(ip, t0);
+        assert!(wait.is_err());
+        // Another address is not affected.
+        assert!(l.take_at(IpAddr::from([127, 0, 0, 4]), t0).is_ok());
+        assert!(l.take_at(ip, t0 + Duration::from_millis(1100)).is_ok());
+    }
+
+    #[test]
+    fn the_rate_limiter_stays_bounded() {
+        let l = RateLimiter::new(2, 1.0);
+        let t0 = Instant::now();
+        for i in 0..(MAX_TRACKED as u32 + 500) {
+            let _ = l.take_at(IpAddr::from(i.to_be_bytes()), t0);
+        }
+        let n = l.buckets.lock().map(|b| b.len()).unwrap_or(usize::MAX);
+        assert!(n <= MAX_TRACKED, "{n}");
+    }
+}
