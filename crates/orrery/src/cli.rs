@@ -31,6 +31,25 @@ pub enum Command {
     /// Helm-compatible chart commands.
     #[command(subcommand)]
     Helm(HelmCommand),
+    /// Platform administration against the host cluster.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+/// `orrery admin …`.
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Replace the token signing key: every token signed before (logins, refresh tokens,
+    /// kubeconfig tokens) stops working on every replica; users log in again.
+    RotateSigningKey(AdminArgs),
+}
+
+/// Where the host cluster is.
+#[derive(Args, Debug)]
+pub struct AdminArgs {
+    /// The host cluster's kubeconfig (for `orrery serve`: `<data-dir>/kubeconfig.yaml`).
+    #[arg(long, env = "ORRERY_KUBECONFIG")]
+    pub kubeconfig: PathBuf,
 }
 
 /// `orrery helm …`.
@@ -283,6 +302,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve(args) => serve(args).await,
+        Command::Admin(AdminCommand::RotateSigningKey(args)) => {
+            let kc = kube::config::Kubeconfig::read_from(&args.kubeconfig)
+                .with_context(|| format!("reading {}", args.kubeconfig.display()))?;
+            let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
+            let client = kube::Client::try_from(config)?;
+            platform::tokens::rotate_signing_key(&client).await?;
+            println!("rotated the token signing key; every earlier token is refused, users log in again");
+            Ok(())
+        }
     }
 }
 

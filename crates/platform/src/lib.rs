@@ -256,6 +256,10 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
         },
         login_limiter: http::login::RateLimiter::new(config.login_burst, config.login_rate),
     });
+    tasks.push(tokio::spawn({
+        let (state, shutdown) = (state.clone(), shutdown.clone());
+        async move { state.tokens.follow_key(shutdown).await }
+    }));
     let (leader_tx, leader_rx) = tokio::sync::watch::channel(false);
     let identity = config
         .identity

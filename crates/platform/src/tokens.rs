@@ -104,12 +104,31 @@ pub struct TokenLifetimes {
     pub kubeconfig: Duration,
 }
 
+/// The signing key in use.
+struct Keys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    /// The key's bytes, to tell a new key from the one in use.
+    raw: Vec<u8>,
+}
+
+impl Keys {
+    fn of(raw: Vec<u8>) -> Keys {
+        Keys {
+            encoding: EncodingKey::from_secret(&raw),
+            decoding: DecodingKey::from_secret(&raw),
+            raw,
+        }
+    }
+}
+
 /// Issues, checks and revokes tokens.
 pub struct Tokens {
     client: Client,
     caches: Arc<Caches>,
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+    keys: std::sync::RwLock<Arc<Keys>>,
+    /// Bumped whenever the signing key changes (watch sockets re-check their token on it).
+    key_changes: tokio::sync::watch::Sender<u64>,
     lifetimes: TokenLifetimes,
 }
 
@@ -156,6 +175,33 @@ async fn load_or_create_key(client: &Client) -> Result<Vec<u8>, PlatformError> {
     ))
 }
 
+/// Replaces the token signing key in its host Secret with a new random one and deletes every
+/// token session (login and kubeconfig): every token signed before stops working — at once on
+/// the replica that rotates, and on the others as soon as their watch of the Secret delivers
+/// the new key (their session caches drop the sessions too). Users log in again; the new
+/// key is returned.
+pub async fn rotate_signing_key(client: &Client) -> Result<Vec<u8>, PlatformError> {
+    load_or_create_key(client).await?;
+    let mut key = [0u8; 64];
+    rand::rng().fill(&mut key);
+    hostapi::merge_patch(
+        client,
+        Kind::Secret,
+        Some(SYSTEM_NAMESPACE),
+        KEY_SECRET,
+        json!({"data": {"key": B64.encode(key)}}),
+    )
+    .await?;
+    let sessions =
+        hostapi::list(client, Kind::Secret, Some(SYSTEM_NAMESPACE), SESSION_LABEL).await?;
+    for s in sessions {
+        let name = s["metadata"]["name"].as_str().unwrap_or_default();
+        hostapi::delete(client, Kind::Secret, Some(SYSTEM_NAMESPACE), name).await?;
+    }
+    tracing::info!("rotated the token signing key");
+    Ok(key.to_vec())
+}
+
 impl Tokens {
     /// Loads (or creates) the signing key.
     pub async fn new(
@@ -167,17 +213,76 @@ impl Tokens {
         Ok(Tokens {
             client,
             caches,
-            encoding: EncodingKey::from_secret(&key),
-            decoding: DecodingKey::from_secret(&key),
+            keys: std::sync::RwLock::new(Arc::new(Keys::of(key))),
+            key_changes: tokio::sync::watch::channel(0).0,
             lifetimes,
         })
+    }
+
+    fn keys(&self) -> Arc<Keys> {
+        self.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Puts `raw` in use as the signing key (nothing happens if it already is).
+    fn install(&self, raw: Vec<u8>) {
+        let mut keys = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        if keys.raw == raw {
+            return;
+        }
+        *keys = Arc::new(Keys::of(raw));
+        drop(keys);
+        self.key_changes.send_modify(|n| *n += 1);
+        tracing::info!("the token signing key changed: tokens signed before are refused");
+    }
+
+    /// Notified whenever the signing key changes.
+    pub fn key_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.key_changes.subscribe()
+    }
+
+    /// Rotates the signing key (see [`rotate_signing_key`]) and puts the new one in use here
+    /// at once; other replicas follow through [`Tokens::follow_key`].
+    pub async fn rotate(&self) -> Result<(), PlatformError> {
+        let key = rotate_signing_key(&self.client).await?;
+        self.install(key);
+        Ok(())
+    }
+
+    /// Keeps the signing key in step with its Secret (another replica or `orrery
+    /// rotate-signing-key` may replace it) until `shutdown`.
+    pub async fn follow_key(&self, shutdown: tokio_util::sync::CancellationToken) {
+        use futures::StreamExt;
+        use kube::runtime::watcher;
+        let api: kube::Api<k8s_openapi::api::core::v1::Secret> =
+            kube::Api::namespaced(self.client.clone(), SYSTEM_NAMESPACE);
+        let config = watcher::Config::default().fields(&format!("metadata.name={KEY_SECRET}"));
+        let mut events = std::pin::pin!(watcher(api, config));
+        loop {
+            let ev = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                ev = events.next() => ev,
+            };
+            match ev {
+                Some(Ok(watcher::Event::Apply(s) | watcher::Event::InitApply(s))) => {
+                    if let Some(key) = s.data.as_ref().and_then(|d| d.get("key")) {
+                        self.install(key.0.clone());
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "watching the token signing key");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                None => return,
+            }
+        }
     }
 
     fn sign(&self, claims: &Claims) -> Result<String, PlatformError> {
         Ok(jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
             claims,
-            &self.encoding,
+            &self.keys().encoding,
         )?)
     }
 
@@ -283,7 +388,7 @@ impl Tokens {
         v.leeway = 0;
         v.set_issuer(&[ISSUER]);
         v.set_required_spec_claims(&["exp", "sub", "iss"]);
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &v)
+        jsonwebtoken::decode::<Claims>(token, &self.keys().decoding, &v)
             .map(|d| d.claims)
             .map_err(|e| TokenError::Invalid(e.to_string()))
     }

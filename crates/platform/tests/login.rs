@@ -479,3 +479,125 @@ async fn password_logins_are_rate_limited_per_address() {
     // The admin, at another address, logs in.
     env.admin().await;
 }
+
+/// Issue 11, must-show 7: after the token signing key is rotated (by the API, then by the
+/// `orrery admin rotate-signing-key` command), every token signed before — access, refresh and
+/// kubeconfig tokens — is refused on both replicas; new logins work on both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotating_the_signing_key_refuses_every_earlier_token() {
+    let env = Env::start().await;
+    let a = &env.http;
+    let replica = env.replica().await;
+    let b = Client::new(&replica.url());
+    let admin = a.login("admin", ADMIN_PW).await;
+    create_user(a, &admin, "bob").await;
+    let (s, pair) = a.token("bob", USER_PW).await;
+    assert_eq!(s, StatusCode::OK);
+    let access = pair["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let refresh = pair["refresh_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let kubeconfig = a
+        .inner
+        .get(format!(
+            "{}/kapis/resources.kubesphere.io/v1alpha2/users/bob/kubeconfig",
+            a.base
+        ))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .unwrap_or_default();
+    let kc_token = kubeconfig
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("token: "))
+        .unwrap_or_default()
+        .to_string();
+    let me = format!("{IAM}/users/bob");
+    for t in [&access, &kc_token] {
+        assert_eq!(a.get(&me, t).await.0, StatusCode::OK);
+        assert_eq!(b.get(&me, t).await.0, StatusCode::OK);
+    }
+    // Only platform administrators rotate.
+    let rotate = format!("{IAM}/signingkey/rotate");
+    let (s, _) = a.post(&rotate, &access, json!({})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    let (s, v) = a.post(&rotate, &admin, json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    // The replica that rotated refuses the old tokens at once: their signature is wrong.
+    for t in [&admin, &access, &kc_token] {
+        let (s, v) = a.get(&me, t).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
+        assert!(
+            v["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_lowercase()
+                .contains("signature"),
+            "{v}"
+        );
+    }
+    let r = a
+        .inner
+        .post(format!("{}/oauth/token", a.base))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh.as_str()),
+        ])
+        .send()
+        .await
+        .expect("send");
+    assert!(
+        r.status().is_client_error(),
+        "an old refresh token got {}",
+        r.status()
+    );
+    // The other replica follows its watch of the key.
+    eventually("replica b refuses the old tokens", || async {
+        b.get(&me, &access).await.0 == StatusCode::UNAUTHORIZED
+            && b.get(&me, &kc_token).await.0 == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    // New logins work, and a token from one replica works on the other.
+    let fresh = a.login("bob", USER_PW).await;
+    assert_eq!(a.get(&me, &fresh).await.0, StatusCode::OK);
+    eventually("replica b takes the new key", || async {
+        b.get(&me, &fresh).await.0 == StatusCode::OK
+    })
+    .await;
+    let from_b = b.login("admin", ADMIN_PW).await;
+    assert_eq!(a.get(&me, &from_b).await.0, StatusCode::OK);
+
+    // The same from the command line, against the host cluster.
+    let out = std::process::Command::new(common::process::orrery_bin())
+        .args(["admin", "rotate-signing-key", "--kubeconfig"])
+        .arg(&env.kubeconfig)
+        .output()
+        .expect("run orrery admin");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eventually(
+        "both replicas refuse tokens from before the second rotation",
+        || async {
+            a.get(&me, &fresh).await.0 == StatusCode::UNAUTHORIZED
+                && b.get(&me, &from_b).await.0 == StatusCode::UNAUTHORIZED
+        },
+    )
+    .await;
+    let again = b.login("bob", USER_PW).await;
+    eventually("a new login works on both", || async {
+        a.get(&me, &again).await.0 == StatusCode::OK && b.get(&me, &again).await.0 == StatusCode::OK
+    })
+    .await;
+    drop(replica);
+}

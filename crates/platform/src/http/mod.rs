@@ -138,6 +138,10 @@ pub fn router(state: Shared) -> Router {
             get(users::login_records),
         )
         .route(
+            &format!("{iam}/signingkey/rotate"),
+            axum::routing::post(users::rotate_signing_key),
+        )
+        .route(
             &format!("{iam}/users/{{u}}/loginlocks"),
             axum::routing::delete(users::clear_login_locks),
         )

@@ -287,6 +287,13 @@ pub async fn login_records(
     Ok(Json(q.apply(records)))
 }
 
+/// `POST /kapis/iam.kubesphere.io/v1beta1/signingkey/rotate`: a new token signing key
+/// (platform administrators); every token signed before is refused from now on.
+pub async fn rotate_signing_key(State(state): State<Shared>) -> ApiResult<Json<Value>> {
+    state.tokens.rotate().await?;
+    Ok(Json(serde_json::json!({"message": "success"})))
+}
+
 /// `DELETE users/{u}/loginlocks`: clears every address's login lock of the user (platform
 /// administrators); the same as setting its `status.state` back to `Active`.
 pub async fn clear_login_locks(
