@@ -69,8 +69,46 @@ pub fn watchable(path: &str) -> bool {
         && !path.contains('?')
 }
 
+/// How often an open socket re-checks the token it was opened with (and at once when the
+/// signing key changes): a revoked token (logout, password change, disabled user, key
+/// rotation) closes the socket and every watch on it within this bound.
+const RECHECK: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The bearer token the socket was opened with (header, or the console's cookie).
+fn bearer_of(headers: &HeaderMap) -> Option<String> {
+    let from_header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_string());
+    from_header.or_else(|| {
+        super::session::token_from_cookie(&http::Method::GET, headers)
+            .ok()
+            .flatten()
+    })
+}
+
+/// Resolves when `token` stops being valid (checked every [`RECHECK`] and on key changes);
+/// never, without a token (Basic credentials are not re-verified).
+async fn revoked(state: super::Shared, token: Option<String>) {
+    let Some(token) = token else {
+        return std::future::pending().await;
+    };
+    let mut keys = state.tokens.key_changes();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(RECHECK) => {}
+            _ = keys.changed() => {}
+        }
+        if state.tokens.authenticate(&token).await.is_err() {
+            return;
+        }
+    }
+}
+
 /// `GET /console/watch` (WebSocket upgrade).
 pub async fn upgrade(
+    axum::extract::State(state): axum::extract::State<super::Shared>,
     Extension(inner): Extension<Inner>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
@@ -84,10 +122,16 @@ pub async fn upgrade(
         .filter(|(k, _)| **k == header::COOKIE || **k == header::AUTHORIZATION)
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    ws.on_upgrade(move |socket| run(socket, inner.0, creds))
+    let revoked = revoked(state, bearer_of(&headers));
+    ws.on_upgrade(move |socket| run(socket, inner.0, creds, revoked))
 }
 
-async fn run(socket: WebSocket, router: Router, creds: Vec<(HeaderName, HeaderValue)>) {
+async fn run(
+    socket: WebSocket,
+    router: Router,
+    creds: Vec<(HeaderName, HeaderValue)>,
+    revoked: impl std::future::Future<Output = ()> + Send + 'static,
+) {
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = mpsc::channel::<String>(256);
     let writer = tokio::spawn(async move {
@@ -96,9 +140,22 @@ async fn run(socket: WebSocket, router: Router, creds: Vec<(HeaderName, HeaderVa
                 break;
             }
         }
+        // Close the socket properly whichever side ended it.
+        let _ = sink.send(Message::Close(None)).await;
     });
     let mut watches: HashMap<u64, JoinHandle<()>> = HashMap::new();
-    while let Some(Ok(msg)) = stream.next().await {
+    let mut revoked = std::pin::pin!(revoked);
+    loop {
+        let msg = tokio::select! {
+            m = stream.next() => m,
+            _ = &mut revoked => {
+                let _ = tx
+                    .send(json!({"error": {"code": 401, "message": "the token of this connection was revoked"}}).to_string())
+                    .await;
+                break;
+            }
+        };
+        let Some(Ok(msg)) = msg else { break };
         let text = match msg {
             Message::Text(t) => t,
             Message::Close(_) => break,

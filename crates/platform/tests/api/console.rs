@@ -359,4 +359,79 @@ mod mux {
             .unwrap_or_default();
         assert!(err.contains("403"), "{err}");
     }
+
+    /// Reads frames until the server ends the socket (bounded); returns the frames seen.
+    async fn until_closed(ws: &mut Socket) -> Vec<Value> {
+        let mut frames = Vec::new();
+        let wait = tokio::time::timeout(std::time::Duration::from_secs(15), async {
+            while let Some(Ok(m)) = ws.next().await {
+                match m {
+                    Message::Text(t) => frames.push(serde_json::from_str(&t).unwrap_or_default()),
+                    Message::Close(_) => break,
+                    _ => {}
+                }
+            }
+        });
+        wait.await.expect("the socket was not closed in time");
+        frames
+    }
+
+    /// Revoking the token a socket was opened with (logout, signing key rotation) ends the
+    /// socket and its watches: nothing keeps streaming on a dead credential.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn revoking_the_token_closes_the_watch_socket() {
+        let env = Env::start().await;
+        let c = &env.http;
+        let admin = env.admin().await;
+        let sub = Message::Text(
+            json!({"id": 1, "path": "/api/v1/namespaces", "query": ""})
+                .to_string()
+                .into(),
+        );
+        // A bearer-token socket, then /oauth/logout of that token.
+        let token = c.login("admin", ADMIN_PW).await;
+        let url = format!("{}/console/watch", c.base.replacen("http", "ws", 1));
+        let mut req = url.into_client_request().expect("request");
+        req.headers_mut().insert(
+            "Authorization",
+            format!("Bearer {token}").parse().expect("header"),
+        );
+        let (mut ws, _) = tokio_tungstenite::connect_async(req)
+            .await
+            .expect("connect");
+        ws.send(sub.clone()).await.expect("send");
+        assert_eq!(next_for(&mut ws, 1).await["event"]["type"], "ADDED");
+        let r = c
+            .inner
+            .post(format!("{}/oauth/logout", c.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("logout");
+        assert_eq!(r.status(), StatusCode::OK);
+        let frames = until_closed(&mut ws).await;
+        assert!(
+            frames.iter().any(|f| f["error"]["code"] == 401),
+            "{frames:?}"
+        );
+
+        // A console (cookie) socket, then a rotation of the signing key.
+        let (_, s) = login(c, "admin", ADMIN_PW).await;
+        let s = s.expect("cookies");
+        let mut ws = connect(&c.base, &s.cookie(), None).await.expect("connect");
+        ws.send(sub).await.expect("send");
+        assert_eq!(next_for(&mut ws, 1).await["event"]["type"], "ADDED");
+        c.ok(
+            Method::POST,
+            "/kapis/iam.kubesphere.io/v1beta1/signingkey/rotate",
+            &admin,
+            Some(json!({})),
+        )
+        .await;
+        let frames = until_closed(&mut ws).await;
+        assert!(
+            frames.iter().any(|f| f["error"]["code"] == 401),
+            "{frames:?}"
+        );
+    }
 }
