@@ -308,7 +308,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
             let client = kube::Client::try_from(config)?;
             platform::tokens::rotate_signing_key(&client).await?;
-            println!("rotated the token signing key; every earlier token is refused, users log in again");
+            println!(
+                "rotated the token signing key; every earlier token is refused, users log in again"
+            );
             Ok(())
         }
     }

@@ -89,6 +89,8 @@ pub struct PlatformConfig {
     pub login_burst: u32,
     /// ... and per second after that.
     pub login_rate: f64,
+    /// Per-user concurrency limits (fairness between users).
+    pub fairness: http::fairness::FairnessSettings,
 }
 
 impl PlatformConfig {
@@ -120,6 +122,7 @@ impl PlatformConfig {
             trusted_proxies: Vec::new(),
             login_burst: 20,
             login_rate: 1.0,
+            fairness: Default::default(),
             clusters: clusters::ClusterSettings::default(),
         }
     }
@@ -255,6 +258,7 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
             dummy_hash,
         },
         login_limiter: http::login::RateLimiter::new(config.login_burst, config.login_rate),
+        fairness: http::fairness::Fairness::new(config.fairness),
     });
     tasks.push(tokio::spawn({
         let (state, shutdown) = (state.clone(), shutdown.clone());

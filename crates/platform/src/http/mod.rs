@@ -3,6 +3,7 @@
 mod clusters;
 mod console;
 mod error;
+pub mod fairness;
 pub mod login;
 mod members;
 mod oauth;
@@ -78,6 +79,8 @@ pub struct AppState {
     pub tokens: Tokens,
     /// The per-address rate limit of password logins.
     pub login_limiter: login::RateLimiter,
+    /// Per-user concurrency limits with a queue each.
+    pub fairness: fairness::Fairness,
     /// The connected clusters (host included).
     pub clusters: crate::clusters::Members,
     /// The host cluster's discovery (request resolution).
@@ -286,6 +289,7 @@ pub fn router(state: Shared) -> Router {
         )
         .fallback(proxy::forward)
         .layer(from_fn_with_state(state.clone(), authorize))
+        .layer(from_fn_with_state(state.clone(), fairness::limit))
         .layer(from_fn_with_state(state.clone(), authenticate));
     let app = Router::new()
         .route("/oauth/token", post(oauth::token))

@@ -6,6 +6,7 @@ mod common;
 mod access;
 mod console;
 mod escalation;
+mod fairness;
 mod oauth;
 mod proxy;
 mod tenancy;
