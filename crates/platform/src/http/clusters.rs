@@ -154,6 +154,7 @@ pub async fn validate(
 ) -> ApiResult<Json<Value>> {
     require_admin(&state, &caller)?;
     let body = parse_json(&body)?;
+    super::shape::check("Cluster", &body)?;
     let name = body["metadata"]["name"].as_str().unwrap_or_default();
     let probe = check_joinable(&state, name, &kubeconfig_of(&body)?).await?;
     Ok(Json(json!({
@@ -178,6 +179,7 @@ pub async fn join(
 async fn join_inner(state: &AppState, caller: &Caller, body: &[u8]) -> ApiResult<Value> {
     require_admin(state, caller)?;
     let mut cluster = parse_json(body)?;
+    super::shape::check("Cluster", &cluster)?;
     let name = cluster["metadata"]["name"]
         .as_str()
         .unwrap_or_default()

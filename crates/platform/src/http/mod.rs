@@ -13,6 +13,7 @@ mod roles;
 mod search;
 mod secrets;
 mod session;
+mod shape;
 mod tenant;
 mod users;
 mod watchmux;
@@ -315,6 +316,30 @@ pub fn router(state: Shared) -> Router {
     // The watch multiplexer sends each watch through this same router (authn, authz, proxy).
     let inner = watchmux::Inner(app.clone());
     app.layer(axum::Extension(inner))
+        .layer(axum::middleware::from_fn(catch_panic))
+}
+
+/// A safety net: a bug that panics while serving one request answers it with a 500 Status
+/// instead of dropping the connection. Bad input never gets here: it is refused with a 4xx
+/// before anything indexes into it.
+async fn catch_panic(req: Request, next: Next) -> Response {
+    use futures::FutureExt;
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    match std::panic::AssertUnwindSafe(next.run(req))
+        .catch_unwind()
+        .await
+    {
+        Ok(resp) => resp,
+        Err(_) => {
+            tracing::error!(%method, %path, "request handler panicked");
+            ApiError {
+                code: http::StatusCode::INTERNAL_SERVER_ERROR,
+                reason: "InternalError",
+                message: "an internal error occurred while serving the request".into(),
+            }
+            .into_response()
+        }
+    }
 }
 
 async fn health() -> &'static str {

@@ -37,6 +37,16 @@ impl RoleLevel {
         }
     }
 
+    /// The kind's name, as its CustomResourceDefinition calls it.
+    fn kind_name(&self) -> &'static str {
+        match self {
+            RoleLevel::Global => "GlobalRole",
+            RoleLevel::Cluster => "ClusterRole",
+            RoleLevel::Workspace(_) => "WorkspaceRole",
+            RoleLevel::Namespace(_) => "Role",
+        }
+    }
+
     fn ns(&self) -> Option<&str> {
         match self {
             RoleLevel::Namespace(ns) => Some(ns),
@@ -126,6 +136,7 @@ async fn create(
     body: &[u8],
 ) -> ApiResult<Json<Value>> {
     let mut role = parse_json(body)?;
+    super::shape::check(level.kind_name(), &role)?;
     let name = role["metadata"]["name"]
         .as_str()
         .unwrap_or_default()
@@ -146,6 +157,7 @@ async fn update(
     body: &[u8],
 ) -> ApiResult<Json<Value>> {
     let body = parse_json(body)?;
+    super::shape::check(level.kind_name(), &body)?;
     let mut current = level.get(s, name)?;
     for f in ["rules", "aggregationRoleTemplates"] {
         if let Some(v) = body.get(f) {

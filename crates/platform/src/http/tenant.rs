@@ -83,6 +83,12 @@ pub async fn create_template(
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     let mut t = parse_json(&body)?;
+    super::shape::check("WorkspaceTemplate", &t)?;
+    // The template's own template becomes the Workspace's metadata.
+    if let Some(inner) = t["spec"].get("template") {
+        super::shape::check_meta(inner)
+            .map_err(|e| ApiError::invalid(format!("spec.template: {}", e.message)))?;
+    }
     let name = t["metadata"]["name"]
         .as_str()
         .unwrap_or_default()
@@ -121,7 +127,15 @@ pub async fn create_template(
         Err(e) if hostapi::is_conflict(&e) => {
             load(&state, Kind::Workspace, None, &name, "workspaces").await?
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => {
+            // A failed request leaves nothing behind: the template goes again.
+            if let Err(undo) =
+                hostapi::delete(&state.client, Kind::WorkspaceTemplate, None, &name).await
+            {
+                tracing::warn!(workspace = %name, error = %undo, "removing the template of a failed create");
+            }
+            return Err(e.into());
+        }
     };
     for role in defaults::workspace_roles(&name, Some(&ws)) {
         hostapi::ensure(&state.client, Kind::WorkspaceRole, None, role, &[]).await?;
@@ -144,6 +158,7 @@ pub async fn update_template(
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     let body = parse_json(&body)?;
+    super::shape::check("WorkspaceTemplate", &body)?;
     let mut current = load(
         &state,
         Kind::WorkspaceTemplate,
@@ -341,6 +356,7 @@ pub(super) async fn create_project_in(
     body: &[u8],
 ) -> ApiResult<Value> {
     let mut ns = parse_json(body)?;
+    super::shape::check_meta(&ns)?;
     let name = ns["metadata"]["name"]
         .as_str()
         .unwrap_or_default()

@@ -99,6 +99,7 @@ pub async fn bind_global_role(state: &AppState, user: &str, role: Option<&str>) 
 /// `POST users`.
 pub async fn create(State(state): State<Shared>, body: Bytes) -> ApiResult<Response> {
     let mut user = parse_json(&body)?;
+    super::shape::check("User", &user)?;
     let name = user["metadata"]["name"]
         .as_str()
         .unwrap_or_default()
@@ -154,6 +155,7 @@ pub async fn update(
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     let body = parse_json(&body)?;
+    super::shape::check("User", &body)?;
     let mut user = must_load(&state, &name).await?;
     let admin = caller.grant == Grant::Full;
     for f in SELF_FIELDS {
@@ -237,6 +239,7 @@ pub async fn password(
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     let body = parse_json(&body)?;
+    super::shape::check_string_fields(&body, &["password", "currentPassword"], "(body)")?;
     let new = body["password"].as_str().unwrap_or_default().to_string();
     password::check_policy(&new).map_err(|e| ApiError::invalid(e.to_string()))?;
     let user = must_load(&state, &name).await?;

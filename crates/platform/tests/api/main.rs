@@ -11,3 +11,4 @@ mod oauth;
 mod proxy;
 mod tenancy;
 mod users;
+mod wrong_types;
