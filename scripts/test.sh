@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 ./scripts/console.sh test
 
 cargo fmt --all -- --check
+# No crate depends on one above it (ARCHITECTURE.md's layers).
+python3 ./scripts/check-layers.py
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # Tests that start the orrery binary as a process use the one this build makes.
 export ORRERY_BIN="$PWD/target/debug/orrery"

@@ -30,8 +30,8 @@ pub struct ClusterConfig {
     pub max_request_bytes: usize,
     /// Service ClusterIP range (CIDR).
     pub service_cidr: String,
-    /// The simulation's time scale (simulated seconds per real second).
-    pub sim_time_scale: f64,
+    /// Where container logs and resource usage come from (none: logs and metrics are empty).
+    pub data_plane: Option<Arc<dyn crate::dataplane::DataPlane>>,
     /// Seed for generated names, so a run driven the same way is reproducible.
     pub seed: Option<u64>,
     /// How long a client may take to send a request's headers, and how long an idle
@@ -51,7 +51,7 @@ impl ClusterConfig {
             durable: true,
             max_request_bytes: 3 * 1024 * 1024,
             service_cidr: "10.96.0.0/12".to_string(),
-            sim_time_scale: 1.0,
+            data_plane: None,
             seed: None,
             request_header_timeout: Duration::from_secs(32),
         }

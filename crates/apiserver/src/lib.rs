@@ -15,6 +15,7 @@ mod body;
 pub mod cluster;
 mod columns;
 mod crd;
+pub mod dataplane;
 mod defaults;
 mod delete;
 pub mod discovery;
@@ -47,6 +48,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use cluster::{Cluster, ClusterConfig};
+pub use dataplane::{DataPlane, LogRequest};
 use tokio_util::sync::CancellationToken;
 
 /// Why the cluster could not start.

@@ -1,5 +1,5 @@
-//! `metrics.k8s.io/v1beta1`: synthetic, stable usage of nodes and pods (`kubectl top`), from
-//! the simulation's metrics model.
+//! `metrics.k8s.io/v1beta1`: usage of nodes and pods (`kubectl top`), from the cluster's
+//! [`crate::DataPlane`].
 
 use std::sync::Arc;
 
@@ -44,6 +44,13 @@ pub fn handle(
     }
     let selectors = Selectors::parse(res, q.get("labelSelector").map(String::as_str), None)?;
     let now = chrono::Utc::now();
+    // Without a data plane nothing runs, so nothing uses resources.
+    let Some(plane) = cluster.config.data_plane.clone() else {
+        return Ok(json_response(
+            StatusCode::OK,
+            &json!({"kind": format!("{}List", res.kind), "apiVersion": res.api_version(), "metadata": {}, "items": []}),
+        ));
+    };
     let items: Vec<Value> = match res.plural.as_str() {
         "nodes" => {
             let pods = list_stored(cluster, "/registry/core/pods/");
@@ -61,7 +68,7 @@ pub fn handle(
                         .filter(|p| p["spec"]["nodeName"] == n["metadata"]["name"])
                         .cloned()
                         .collect();
-                    sim::metrics::node_metrics(&n, &on, now)
+                    plane.node_metrics(&n, &on, now)
                 })
                 .collect()
         }
@@ -78,7 +85,7 @@ pub fn handle(
                         .is_none_or(|name| p["metadata"]["name"] == json!(name))
                 })
                 .filter(|p| selectors.matches_value_labels(p))
-                .filter_map(|p| sim::metrics::pod_metrics(&p, now))
+                .filter_map(|p| plane.pod_metrics(&p, now))
                 .collect()
         }
         _ => Vec::new(),

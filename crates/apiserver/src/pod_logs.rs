@@ -1,4 +1,4 @@
-//! `pods/log`: the simulated containers' synthetic logs (see the `sim` crate's conventions).
+//! `pods/log`: container logs from the cluster's [`crate::DataPlane`].
 
 use std::sync::Arc;
 
@@ -64,14 +64,18 @@ pub async fn handle(
         None => None,
     };
     let flag = |k: &str| q.get(k).is_some_and(|v| v == "true" || v == "1");
-    let opts = sim::logs::LogOptions {
+    let opts = crate::dataplane::LogRequest {
         previous: flag("previous"),
         timestamps: flag("timestamps"),
         tail_lines: parse_i64(q, "tailLines")?,
         since_seconds: parse_i64(q, "sinceSeconds")?,
         since_time,
         limit_bytes: parse_i64(q, "limitBytes")?,
-        time_scale: cluster.config.sim_time_scale,
+    };
+    let Some(plane) = cluster.config.data_plane.clone() else {
+        return Err(ApiError::bad_request(format!(
+            "no logs: this cluster runs no containers for pod {name}"
+        )));
     };
     let text_response = |body: Body| {
         let mut resp = Response::new(body);
@@ -82,14 +86,16 @@ pub async fn handle(
     };
     if flag("follow") {
         let shutdown = cluster.shutdown.clone();
-        let stream = sim::logs::follow_stream(pod, container, opts)
-            .map_err(|e| ApiError::bad_request(e.to_string()))?
+        let stream = plane
+            .follow_log(pod, container, opts)
+            .map_err(ApiError::bad_request)?
             .map(|line| Ok::<Bytes, std::io::Error>(Bytes::from(format!("{line}\n"))))
             .take_until(async move { shutdown.cancelled().await });
         return Ok(text_response(Body::from_stream(stream)));
     }
-    let lines = sim::logs::log_lines(&pod, &container, &opts, chrono::Utc::now())
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let lines = plane
+        .log_lines(&pod, &container, &opts, chrono::Utc::now())
+        .map_err(ApiError::bad_request)?;
     let mut body = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
     for l in lines {
         body.push_str(&l);

@@ -186,7 +186,9 @@ fn cluster_config(
         args.sim_time_scale.is_finite() && args.sim_time_scale > 0.0,
         "--sim-time-scale must be a positive number"
     );
-    c.sim_time_scale = args.sim_time_scale;
+    c.data_plane = Some(std::sync::Arc::new(sim::SimDataPlane {
+        time_scale: args.sim_time_scale,
+    }));
     c.seed = args.seed;
     c.request_header_timeout = secs(args.request_header_timeout, "request-header-timeout")?;
     Ok(c)

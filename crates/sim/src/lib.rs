@@ -3,13 +3,14 @@
 //! CronJob, endpoints, volumes), all written as ordinary controllers over the Kubernetes API
 //! (kube-rs), the way KWOK simulates nodes, so they could drive a real control plane too.
 //!
-//! Start with [`run`] and [`SimConfig`]. The pure helpers the API server calls are
-//! [`logs::log_lines`], [`logs::follow_stream`], [`metrics::pod_metrics`] and
-//! [`metrics::node_metrics`]. Failure conventions are in `README.md` and [`conventions`].
+//! Start with [`run`] and [`SimConfig`]. The API server reaches the simulated containers' logs
+//! and usage through [`SimDataPlane`], its [`apiserver::DataPlane`] (wired by `orrery`).
+//! Failure conventions are in `README.md` and [`conventions`].
 
 pub mod clock;
 mod controllers;
 pub mod conventions;
+mod dataplane;
 mod engine;
 mod events;
 pub mod hash;
@@ -26,6 +27,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 pub use clock::SimClock;
+pub use dataplane::SimDataPlane;
 
 /// Why the simulation stopped.
 #[derive(Debug, thiserror::Error)]

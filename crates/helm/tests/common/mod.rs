@@ -29,7 +29,7 @@ impl Cluster {
         cc.listen = "127.0.0.1:0".parse().expect("addr");
         cc.durable = false;
         cc.seed = Some(7);
-        cc.sim_time_scale = 20.0;
+        cc.data_plane = Some(std::sync::Arc::new(sim::SimDataPlane { time_scale: 20.0 }));
         let cluster = apiserver::start(cc).await.expect("start apiserver");
         let kubeconfig = cluster.kubeconfig_path.clone();
         let (client, _) = helm::action::connect(Some(&kubeconfig))

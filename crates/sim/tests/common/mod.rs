@@ -22,7 +22,9 @@ impl SimCluster {
         cc.listen = "127.0.0.1:0".parse().expect("addr");
         cc.durable = false;
         cc.seed = config.seed;
-        cc.sim_time_scale = config.time_scale;
+        cc.data_plane = Some(std::sync::Arc::new(sim::SimDataPlane {
+            time_scale: config.time_scale,
+        }));
         let cluster = apiserver::start(cc).await.expect("start apiserver");
         let kc = kube::config::Kubeconfig::read_from(&cluster.kubeconfig_path).expect("kubeconfig");
         let config_k = kube::Config::from_custom_kubeconfig(kc, &Default::default())
