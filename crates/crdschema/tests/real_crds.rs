@@ -1,6 +1,5 @@
-//! Every CRD in the chart corpus (`/work/shared/testdata/helm-charts/*/crds`, or
-//! `$HELM_CHARTS_DIR`) is structural as kube judges it, so it must compile; and the
-//! pipeline is fast on them.
+//! Every CRD in the chart corpus (`testdata::helm_charts()`, `*/crds`) is structural as kube
+//! judges it, so it must compile; and the pipeline is idempotent on them.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -9,9 +8,7 @@ use crdschema::Schema;
 use serde_json::{Value, json};
 
 fn charts_dir() -> PathBuf {
-    std::env::var_os("HELM_CHARTS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/testdata/helm-charts"))
+    testdata::helm_charts()
 }
 
 fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -66,10 +63,6 @@ fn corpus_schemas() -> Vec<(String, String, Value)> {
 #[test]
 fn corpus_crds_compile() {
     let schemas = corpus_schemas();
-    if !charts_dir().exists() {
-        eprintln!("no chart corpus; skipping");
-        return;
-    }
     assert!(schemas.len() >= 40, "found only {} schemas", schemas.len());
     let start = Instant::now();
     let mut failures = Vec::new();
@@ -86,11 +79,13 @@ fn corpus_crds_compile() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// Pruning and defaulting the largest corpus schema's objects are idempotent, and
+/// validation is stable. (How fast: a benchmark's question, not a test's.)
 #[test]
-fn pipeline_is_fast_on_a_large_schema() {
+fn pipeline_is_idempotent_on_the_largest_schema() {
     let schemas = corpus_schemas();
     let Some((_, _, biggest)) = schemas.iter().max_by_key(|(_, _, s)| s.to_string().len()) else {
-        return;
+        panic!("no corpus schemas found under {}", charts_dir().display());
     };
     let Ok(schema) = Schema::compile(biggest) else {
         panic!("largest corpus schema did not compile");
@@ -99,15 +94,15 @@ fn pipeline_is_fast_on_a_large_schema() {
         "apiVersion": "x/v1", "kind": "X", "metadata": {"name": "a"},
         "spec": {"unknownField": 1, "selector": {"namespaces": ["a"]}, "mode": "one"}
     });
-    let start = Instant::now();
-    let rounds = 200;
-    for _ in 0..rounds {
-        let mut o = obj.clone();
-        schema.prune(&mut o);
-        schema.default(&mut o);
-        let _ = schema.validate(&o, Some(&obj));
-    }
-    let per = start.elapsed() / rounds;
-    eprintln!("prune+default+validate: {per:?} per object");
-    assert!(per.as_millis() < 5, "too slow: {per:?}");
+    let mut once = obj.clone();
+    schema.prune(&mut once);
+    schema.default(&mut once);
+    let mut twice = once.clone();
+    schema.prune(&mut twice);
+    schema.default(&mut twice);
+    assert_eq!(once, twice, "prune + default is not idempotent");
+    assert_eq!(
+        schema.validate(&once, Some(&obj)),
+        schema.validate(&twice, Some(&obj))
+    );
 }

@@ -37,9 +37,7 @@ fn repo_root() -> PathBuf {
 }
 
 fn charts_dir() -> PathBuf {
-    std::env::var_os("HELM_CHARTS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/testdata/helm-charts"))
+    testdata::helm_charts()
 }
 
 fn python() -> Option<PathBuf> {

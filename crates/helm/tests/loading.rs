@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use helm::chart::{LoadLimits, load};
 use helm::engine::{RenderOptions, render_chart};
 
+/// A corpus chart; the test fails (saying where it looked) when the corpus is missing.
 fn corpus(name: &str) -> Option<PathBuf> {
-    let p = Path::new("/work/shared/testdata/helm-charts").join(name);
-    p.join("Chart.yaml").is_file().then_some(p)
+    Some(testdata::helm_chart(name))
 }
 
 fn write(root: &Path, files: &[(&str, &str)]) {

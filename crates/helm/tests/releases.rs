@@ -363,10 +363,7 @@ async fn release_installed_by_real_helm_is_upgraded_and_uninstalled_by_orrery() 
 /// manifest, and stay after uninstall, as with Helm.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn corpus_chart_with_crds_installs_and_uninstalls() {
-    let dir = std::path::Path::new("/work/shared/testdata/helm-charts/fluent-operator");
-    let dir = std::env::var_os("HELM_CHARTS_DIR")
-        .map(|d| std::path::PathBuf::from(d).join("fluent-operator"))
-        .unwrap_or_else(|| dir.to_path_buf());
+    let dir = testdata::helm_chart("fluent-operator");
     let c = Cluster::start().await;
     let chart = load(&dir);
     let mut res = c.resources();

@@ -11,9 +11,7 @@ use openapi::CrdSchema;
 use serde_json::Value;
 
 fn charts_dir() -> PathBuf {
-    std::env::var_os("HELM_CHARTS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/testdata/helm-charts"))
+    testdata::helm_charts()
 }
 
 fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -5,10 +5,7 @@ use std::process::Command;
 #[test]
 fn helm_template_prints_sorted_sourced_manifests() {
     // The shared chart corpus, where every other corpus test finds it.
-    let corpus = std::env::var_os("HELM_CHARTS_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::PathBuf::from("/work/shared/testdata/helm-charts"));
-    let chart = corpus.join("openelb");
+    let chart = testdata::helm_chart("openelb");
     let chart = chart.to_str().unwrap_or_default();
     let out = Command::new(env!("CARGO_BIN_EXE_orrery"))
         .args([

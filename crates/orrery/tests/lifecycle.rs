@@ -15,8 +15,19 @@ fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// Whether the object `args` get names exists: true on success, false on NotFound; any
+/// other failure (the server down, a typo) fails the test instead of reading as "gone".
 fn exists(c: &TestCluster, args: &[&str]) -> bool {
-    c.kubectl(args).status.success()
+    let out = c.kubectl(args);
+    if out.status.success() {
+        return true;
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("NotFound") || err.contains("not found"),
+        "kubectl {args:?} failed for another reason than NotFound: {err}"
+    );
+    false
 }
 
 /// Creates an owner ConfigMap and `n` dependent ConfigMaps pointing at it.

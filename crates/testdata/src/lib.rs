@@ -1,0 +1,53 @@
+//! The one resolver of the shared public test data (`../shared/testdata` beside the
+//! repository, read in place and never edited), for every crate's tests.
+//!
+//! A test that needs the data and cannot find it fails, saying where it looked: a corpus test
+//! that silently returns would pass without testing anything.
+
+use std::path::{Path, PathBuf};
+
+/// The shared test data directory: `$ORRERY_TESTDATA`, else `testdata/` of the `shared`
+/// directory beside the repository.
+pub fn root() -> PathBuf {
+    if let Some(dir) = std::env::var_os("ORRERY_TESTDATA") {
+        return PathBuf::from(dir);
+    }
+    // crates/testdata → the repository → its parent, where `shared/` lives.
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata")
+}
+
+/// The Helm chart corpus: `$HELM_CHARTS_DIR`, else `helm-charts/` of [`root`]. Panics, naming
+/// the places looked at, when it is missing or empty.
+pub fn helm_charts() -> PathBuf {
+    let dir = std::env::var_os("HELM_CHARTS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("helm-charts"));
+    let has_charts = std::fs::read_dir(&dir)
+        .map(|mut entries| entries.any(|e| e.is_ok_and(|e| e.path().join("Chart.yaml").is_file())))
+        .unwrap_or(false);
+    assert!(
+        has_charts,
+        "the Helm chart corpus is missing: looked in {} (set HELM_CHARTS_DIR or ORRERY_TESTDATA)",
+        dir.display()
+    );
+    dir
+}
+
+/// One chart of the corpus; panics when it is not there.
+pub fn helm_chart(name: &str) -> PathBuf {
+    let p = helm_charts().join(name);
+    assert!(
+        p.join("Chart.yaml").is_file(),
+        "chart {name} is missing from the corpus at {}",
+        p.display()
+    );
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_corpus_is_found() {
+        assert!(super::helm_chart("redis").is_dir());
+    }
+}
