@@ -18,6 +18,7 @@ LAYERS = [
     ["apiserver"],  # the embedded API server
     ["openapi", "crdschema", "kubeproto", "store"],  # its parts
     ["apimachinery", "gotmpl", "testdata"],  # pure machinery, no I/O; the test-data resolver
+    ["gofmt"],  # Go-compatible formats every layer reads
 ]
 LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}
 

@@ -6,7 +6,6 @@
 //! Start with [`ApiError`] for errors and [`LabelSelector::parse`] for list filtering.
 
 pub mod apply;
-mod goquote;
 pub mod patch;
 pub mod rbac;
 pub mod selector;
@@ -14,7 +13,8 @@ pub mod status;
 pub mod validation;
 pub mod yaml;
 
-pub use goquote::go_quote;
+/// Go's `strconv.Quote` (from [`gofmt`], where every crate finds it).
+pub use gofmt::quote as go_quote;
 pub use patch::{
     PatchError, PatchSchema, builtin_patch_schema, json_patch, merge_patch, strategic_merge_patch,
 };

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::goquote::go_quote;
+use crate::go_quote;
 use crate::validation::{FieldError, aggregate_messages};
 
 /// An API error that the server answers with a `Status` object.

@@ -374,45 +374,7 @@ fn string_to_cel(format: Option<&str>, s: &str) -> Cel {
 
 /// Go's `time.ParseDuration` (`1h30m`, `-1.5s`, `300ms`).
 pub(crate) fn parse_go_duration(s: &str) -> Option<chrono::Duration> {
-    let (neg, mut rest) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if rest == "0" {
-        return Some(chrono::Duration::zero());
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total_ns: f64 = 0.0;
-    while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        if num_end == 0 {
-            return None;
-        }
-        let n: f64 = rest[..num_end].parse().ok()?;
-        rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_end] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        rest = &rest[unit_end..];
-        total_ns += n * scale;
-    }
-    if !total_ns.is_finite() || total_ns > i64::MAX as f64 {
-        return None;
-    }
-    let ns = total_ns as i64;
-    Some(chrono::Duration::nanoseconds(if neg { -ns } else { ns }))
+    gofmt::parse_duration(s)
+        .ok()
+        .map(chrono::Duration::nanoseconds)
 }

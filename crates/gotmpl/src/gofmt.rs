@@ -44,7 +44,7 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
 
 /// `strconv.Quote`.
 pub fn quote(s: &str) -> String {
-    quote_with(s, '"', false)
+    ::gofmt::quote(s)
 }
 
 /// `%#U` of a rune: `U+0041 'A'`.
@@ -56,20 +56,9 @@ pub(crate) fn unicode_u_sharp(c: char) -> String {
     }
 }
 
-/// Go's `unicode.IsPrint`, approximated without Unicode tables: everything but controls,
-/// non-ASCII spaces, line/paragraph separators, common format characters and private use.
+/// Go's `unicode.IsPrint` (the one approximation in [`gofmt`]).
 pub(crate) fn is_print(c: char) -> bool {
-    let u = c as u32;
-    if c == ' ' {
-        return true;
-    }
-    if c.is_control() || c.is_whitespace() {
-        return false;
-    }
-    !matches!(u,
-        0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E
-        | 0x2060..=0x206F | 0xFEFF | 0xFFF9..=0xFFFB | 0xE000..=0xF8FF | 0xF0000..=0x10FFFF
-        | 0xFFFE | 0xFFFF | 0xD800..=0xDFFF)
+    ::gofmt::is_print(c)
 }
 
 fn quote_with(s: &str, q: char, ascii_only: bool) -> String {

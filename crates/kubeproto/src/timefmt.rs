@@ -78,65 +78,7 @@ fn fraction(v: u64, prec: u32) -> (String, u64) {
 
 /// Parses a Go duration string (`1h30m`, `-1.5s`, `300ms`, `0`) into nanoseconds.
 pub(crate) fn parse_duration(text: &str) -> Option<i64> {
-    let (neg, mut rest) = match text.as_bytes().first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    if rest == "0" {
-        return Some(0);
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total: i128 = 0;
-    while !rest.is_empty() {
-        let int_end = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let (int_text, after) = rest.split_at(int_end);
-        let (frac_text, after) = match after.strip_prefix('.') {
-            Some(f) => {
-                let end = f.find(|c: char| !c.is_ascii_digit()).unwrap_or(f.len());
-                f.split_at(end)
-            }
-            None => ("", after),
-        };
-        if int_text.is_empty() && frac_text.is_empty() {
-            return None;
-        }
-        let unit_end = after
-            .find(|c: char| c == '.' || c.is_ascii_digit())
-            .unwrap_or(after.len());
-        let (unit, after) = after.split_at(unit_end);
-        let scale: i128 = match unit {
-            "ns" => 1,
-            "us" | "µs" | "μs" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60_000_000_000,
-            "h" => 3_600_000_000_000,
-            _ => return None,
-        };
-        let int: i128 = if int_text.is_empty() {
-            0
-        } else {
-            int_text.parse().ok()?
-        };
-        total = total.checked_add(int.checked_mul(scale)?)?;
-        // Fraction digits beyond nanosecond precision cannot change the result.
-        let frac_digits = &frac_text[..frac_text.len().min(18)];
-        if !frac_digits.is_empty() {
-            let frac: i128 = frac_digits.parse().ok()?;
-            total += frac * scale / 10i128.pow(frac_digits.len() as u32);
-        }
-        if total > i128::from(i64::MAX) + 1 {
-            return None;
-        }
-        rest = after;
-    }
-    let signed = if neg { -total } else { total };
-    i64::try_from(signed).ok()
+    gofmt::parse_duration(text).ok()
 }
 
 #[cfg(test)]

@@ -82,6 +82,7 @@ pub fn chrono_duration(d: Duration) -> chrono::Duration {
 }
 
 /// Parses a Go-style duration (`300ms`, `1.5s`, `2m`, `1h30m`); a bare number is seconds.
+/// Negative durations are refused.
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
     if s.is_empty() {
@@ -90,33 +91,8 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     if let Ok(secs) = s.parse::<f64>() {
         return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
     }
-    let mut total = 0f64;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        if num_end == 0 {
-            return None;
-        }
-        let value: f64 = rest[..num_end].parse().ok()?;
-        rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let factor = match &rest[..unit_end] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        rest = &rest[unit_end..];
-        total += value * factor;
-    }
-    (total.is_finite() && total < 1e12).then(|| Duration::from_secs_f64(total))
+    let ns = gofmt::parse_duration(s).ok()?;
+    u64::try_from(ns).ok().map(Duration::from_nanos)
 }
 
 /// A Kubernetes timestamp (k8s-openapi's `jiff` based `Time`) as a chrono time.

@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use crate::goquote::go_quote;
+use crate::go_quote;
 
 /// One step of a field path.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,7 +11,7 @@ pub use typed::{fields_of, get_path, merge, remove_path};
 
 use serde_json::{Map, Value};
 
-use crate::goquote::go_quote;
+use crate::go_quote;
 use crate::patch::PatchSchema;
 use crate::status::{ApiError, StatusCause};
 

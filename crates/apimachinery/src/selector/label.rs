@@ -352,7 +352,7 @@ fn expression_requirement(expr: &Value) -> Result<Requirement, SelectorError> {
         other => {
             return Err(SelectorError::new(format!(
                 "{} is not a valid label selector operator",
-                crate::goquote::go_quote(other)
+                crate::go_quote(other)
             )));
         }
     };

@@ -353,7 +353,7 @@ pub fn validate_update_object_meta(old: &Value, new: &Value) -> Vec<FieldError> 
         extra.sort_unstable();
         extra.dedup();
         if !extra.is_empty() {
-            let quoted: Vec<String> = extra.iter().map(|f| crate::goquote::go_quote(f)).collect();
+            let quoted: Vec<String> = extra.iter().map(|f| crate::go_quote(f)).collect();
             errs.push(FieldError::forbidden(
                 "metadata.finalizers",
                 &format!(

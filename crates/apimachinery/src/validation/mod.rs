@@ -17,7 +17,7 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::goquote::go_quote;
+use crate::go_quote;
 
 /// The type of a field validation error (`field.ErrorType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

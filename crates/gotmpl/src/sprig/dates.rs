@@ -416,50 +416,9 @@ fn frac(v: u128, div: u128) -> String {
 
 /// Go's `time.ParseDuration`, in nanoseconds.
 pub fn parse_duration(s: &str) -> Result<i128, String> {
-    let bad = || format!("time: invalid duration {}", crate::gofmt::quote(s));
-    let (neg, mut rest) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if rest == "0" {
-        return Ok(0);
-    }
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    let mut total: f64 = 0.0;
-    while !rest.is_empty() {
-        let n = rest
-            .bytes()
-            .take_while(|c| c.is_ascii_digit() || *c == b'.')
-            .count();
-        if n == 0 {
-            return Err(bad());
-        }
-        let v: f64 = rest[..n].parse().map_err(|_| bad())?;
-        rest = &rest[n..];
-        let u = rest
-            .bytes()
-            .take_while(|c| !c.is_ascii_digit() && *c != b'.')
-            .count();
-        let unit = match &rest[..u] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return Err(bad()),
-        };
-        rest = &rest[u..];
-        total += v * unit;
-    }
-    Ok(if neg {
-        -(total.round() as i128)
-    } else {
-        total.round() as i128
-    })
+    gofmt::parse_duration(s)
+        .map(i128::from)
+        .map_err(|e| e.to_string())
 }
 
 fn time_of(v: Option<&Value>) -> DateTime<Utc> {

@@ -141,37 +141,10 @@ pub enum ReleaseCliError {
     Io(#[from] std::io::Error),
 }
 
-/// Go's `time.ParseDuration` for the units Helm users write (`h`, `m`, `s`, `ms`).
+/// Go's `time.ParseDuration`, as Helm reads `--timeout`; negative durations are refused.
 pub fn parse_duration(s: &str) -> Option<Duration> {
-    let mut total = 0f64;
-    let mut rest = s.trim();
-    if rest == "0" {
-        return Some(Duration::ZERO);
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let n = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let num: f64 = rest[..n].parse().ok()?;
-        rest = &rest[n..];
-        let (mult, len) = if rest.starts_with("ms") {
-            (0.001, 2)
-        } else if rest.starts_with('h') {
-            (3600.0, 1)
-        } else if rest.starts_with('m') {
-            (60.0, 1)
-        } else if rest.starts_with('s') {
-            (1.0, 1)
-        } else {
-            return None;
-        };
-        total += num * mult;
-        rest = &rest[len..];
-    }
-    (total.is_finite() && total < 1e9).then(|| Duration::from_secs_f64(total))
+    let ns = gofmt::parse_duration(s.trim()).ok()?;
+    u64::try_from(ns).ok().map(Duration::from_nanos)
 }
 
 fn duration(s: &str) -> Result<Duration, ReleaseCliError> {

@@ -1,7 +1,7 @@
 //! Go's `%q` string quoting, which kube-apiserver uses in most of its messages.
 
 /// Quotes `s` the way Go's `strconv.Quote` (and `fmt`'s `%q`) does.
-pub fn go_quote(s: &str) -> String {
+pub fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -18,7 +18,7 @@ pub fn go_quote(s: &str) -> String {
             c if (c as u32) < 0x20 || c == '\u{7f}' => {
                 out.push_str(&format!("\\x{:02x}", c as u32));
             }
-            c if is_go_printable(c) => out.push(c),
+            c if is_print(c) => out.push(c),
             c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push_str(&format!("\\U{:08x}", c as u32)),
         }
@@ -30,7 +30,7 @@ pub fn go_quote(s: &str) -> String {
 /// Approximates Go's `unicode.IsPrint`: letters, marks, numbers, punctuation, symbols and
 /// the ASCII space; Go's tables are not available, so control, format and non-ASCII space
 /// characters are the ones treated as unprintable.
-fn is_go_printable(c: char) -> bool {
+pub fn is_print(c: char) -> bool {
     if c == ' ' {
         return true;
     }
@@ -46,7 +46,7 @@ fn is_go_printable(c: char) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::go_quote;
+    use super::quote as go_quote;
 
     #[test]
     fn quotes_plain_and_escapes() {
