@@ -42,6 +42,7 @@ pub(super) fn ready_member(state: &AppState, name: &str) -> ApiResult<Arc<Member
         code: http::StatusCode::SERVICE_UNAVAILABLE,
         reason: "ServiceUnavailable",
         message,
+        details: None,
     };
     let Some(member) = state.clusters.get(name) else {
         if state.caches.clusters.get(name).is_some() {
@@ -433,6 +434,7 @@ async fn member_kapis(
             code: http::StatusCode::METHOD_NOT_ALLOWED,
             reason: "MethodNotAllowed",
             message: format!("{method} is not supported here"),
+            details: None,
         });
     }
     let all = member.caches.namespaces.by_index(&format!("ws:{ws}"));

@@ -146,6 +146,7 @@ pub async fn limit(State(state): State<Shared>, req: Request, next: Next) -> Res
                         format!("user {user:?} has too many requests in progress; retry later")
                     }
                 },
+                details: None,
             }
             .into_response();
             resp.headers_mut().insert(

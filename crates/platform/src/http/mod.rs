@@ -336,6 +336,7 @@ async fn catch_panic(req: Request, next: Next) -> Response {
                 code: http::StatusCode::INTERNAL_SERVER_ERROR,
                 reason: "InternalError",
                 message: "an internal error occurred while serving the request".into(),
+                details: None,
             }
             .into_response()
         }
@@ -435,6 +436,7 @@ async fn identify(
                     code: http::StatusCode::TOO_MANY_REQUESTS,
                     reason: "TooManyRequests",
                     message: "too many failed login attempts, try again later".into(),
+                    details: None,
                 });
             }
             Err(login::Refusal::Api(e)) => return Err(e.into()),
@@ -578,11 +580,13 @@ async fn resolve_request(
         code: http::StatusCode::NOT_FOUND,
         reason: "NotFound",
         message: "the server could not find the requested resource".into(),
+        details: None,
     };
     let unavailable = |e: String| ApiError {
         code: http::StatusCode::SERVICE_UNAVAILABLE,
         reason: "ServiceUnavailable",
         message: format!("the cluster's discovery is unavailable: {e}"),
+        details: None,
     };
     let first = resolve(method, path, query, None).map_err(|_| not_found())?;
     if !first.info.is_resource_request || first.info.api_prefix == "kapis" {

@@ -110,6 +110,7 @@ pub(super) async fn read_body(body: Body) -> Result<bytes::Bytes, Response> {
             code: http::StatusCode::PAYLOAD_TOO_LARGE,
             reason: "RequestEntityTooLarge",
             message: "request body is too large".into(),
+            details: None,
         }
         .into_response()
     })
@@ -253,6 +254,7 @@ async fn send(
                 code: http::StatusCode::BAD_GATEWAY,
                 reason: "InternalError",
                 message: format!("{what}: {e}"),
+                details: None,
             }
             .into_response())
         }
@@ -266,6 +268,7 @@ async fn send(
                 code: http::StatusCode::GATEWAY_TIMEOUT,
                 reason: "Timeout",
                 message: format!("{what} did not answer within {} s", timeout.as_secs()),
+                details: None,
             }
             .into_response())
         }
@@ -282,6 +285,7 @@ pub(super) fn unavailable(m: &Member) -> ApiError {
             m.name,
             m.breaker.reason()
         ),
+        details: None,
     }
 }
 

@@ -129,6 +129,7 @@ async fn dry_run(
             code: http::StatusCode::BAD_GATEWAY,
             reason: "InternalError",
             message: format!("checking the write: {e}"),
+            details: None,
         }
         .into_response()
     };

@@ -320,3 +320,42 @@ async fn wrong_typed_fields_on_every_platform_write_route() {
     let (s, _) = c.call(Method::GET, "/healthz", None, None).await;
     assert_eq!(s, StatusCode::OK);
 }
+
+/// An error from the host cluster reaches the client as the host said it: code, reason,
+/// message and details (causes) — not flattened into an InternalError.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_status_reasons_and_causes_survive() {
+    let env = Env::start().await;
+    let c = &env.http;
+    let admin = env.admin().await;
+    // The GlobalRole CRD requires `verbs` in every rule: the host answers 422 with a cause.
+    let (s, v) = c
+        .post(
+            &format!("{IAM}/globalroles"),
+            &admin,
+            json!({"metadata": {"name": "no-verbs"}, "rules": [{"apiGroups": [""], "resources": ["pods"]}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["reason"], "Invalid", "{v}");
+    let causes = v["details"]["causes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        causes
+            .iter()
+            .any(|c| c["field"].as_str().unwrap_or_default().contains("verbs")),
+        "{v}"
+    );
+    // A duplicate is the host's AlreadyExists, with the object named in the details.
+    let body = json!({"metadata": {"name": "twice"}, "rules": []});
+    let (s, _) = c
+        .post(&format!("{IAM}/globalroles"), &admin, body.clone())
+        .await;
+    assert!(s.is_success());
+    let (s, v) = c.post(&format!("{IAM}/globalroles"), &admin, body).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["reason"], "AlreadyExists", "{v}");
+    assert_eq!(v["details"]["name"], "twice", "{v}");
+}

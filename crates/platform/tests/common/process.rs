@@ -121,6 +121,31 @@ impl OrreryCluster {
                 .status()
                 .expect("run kill");
             assert!(status.success(), "kill -{sig} failed");
+            if sig == "STOP" {
+                // kill(2) only queues the signal: wait until every thread is stopped.
+                let stopped = || {
+                    let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", c.id())) else {
+                        return false;
+                    };
+                    tasks.flatten().all(|t| {
+                        std::fs::read_to_string(t.path().join("stat"))
+                            .ok()
+                            .and_then(|st| {
+                                st.rsplit_once(')')
+                                    .map(|(_, r)| r.trim_start().starts_with('T'))
+                            })
+                            .unwrap_or(false)
+                    })
+                };
+                let deadline = std::time::Instant::now() + Duration::from_secs(5);
+                while !stopped() {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "the process did not stop"
+                    );
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
         }
     }
 
