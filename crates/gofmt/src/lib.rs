@@ -2,11 +2,69 @@
 //! Go does, kept in one place: durations as `time.ParseDuration` reads them (CEL's
 //! `duration()`, Sprig's date functions, `metav1.Duration` in protobuf bodies, Helm's
 //! `--timeout`, the simulation's flags), and strings as `strconv.Quote` writes them (kube's
-//! messages, Go templates' `%q`).
+//! messages, Go templates' `%q`), and ages as kube's `HumanDuration` prints them.
 
 mod quote;
 
 pub use quote::{is_print, quote};
+
+/// apimachinery's `duration.HumanDuration` of `secs` seconds: the AGE column of `kubectl get`
+/// (`5s`, `2m5s`, `3h1m`, `3d1h`, `2y45d`).
+pub fn human_duration(secs: i64) -> String {
+    if secs < -1 {
+        return "<invalid>".into();
+    }
+    if secs < 0 {
+        return "0s".into();
+    }
+    if secs < 120 {
+        return format!("{secs}s");
+    }
+    let minutes = secs / 60;
+    if minutes < 10 {
+        let s = secs % 60;
+        return if s == 0 {
+            format!("{minutes}m")
+        } else {
+            format!("{minutes}m{s}s")
+        };
+    }
+    if minutes < 180 {
+        return format!("{minutes}m");
+    }
+    let hours = secs / 3600;
+    if hours < 8 {
+        let m = minutes % 60;
+        return if m == 0 {
+            format!("{hours}h")
+        } else {
+            format!("{hours}h{m}m")
+        };
+    }
+    if hours < 48 {
+        return format!("{hours}h");
+    }
+    if hours < 24 * 8 {
+        let h = hours % 24;
+        return if h == 0 {
+            format!("{}d", hours / 24)
+        } else {
+            format!("{}d{h}h", hours / 24)
+        };
+    }
+    if hours < 24 * 365 * 2 {
+        return format!("{}d", hours / 24);
+    }
+    if hours < 24 * 365 * 8 {
+        let dy = (hours / 24) % 365;
+        return if dy == 0 {
+            format!("{}y", hours / 24 / 365)
+        } else {
+            format!("{}y{dy}d", hours / 24 / 365)
+        };
+    }
+    format!("{}y", hours / 24 / 365)
+}
 
 /// Why a duration could not be parsed; the message is Go's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -258,6 +316,26 @@ mod tests {
             parse_duration("1d").map_err(|e| e.to_string()),
             Err("time: unknown unit \"d\" in duration \"1d\"".into())
         );
+    }
+
+    #[test]
+    fn human_durations_like_kubernetes() {
+        for (secs, want) in [
+            (-5, "<invalid>"),
+            (-1, "0s"),
+            (5, "5s"),
+            (119, "119s"),
+            (125, "2m5s"),
+            (600, "10m"),
+            (3 * 3600 + 60, "3h1m"),
+            (10 * 3600, "10h"),
+            (3 * 86400 + 3600, "3d1h"),
+            (30 * 86400, "30d"),
+            (3 * 365 * 86400 + 86400, "3y1d"),
+            (9 * 365 * 86400, "9y"),
+        ] {
+            assert_eq!(human_duration(secs), want, "{secs}");
+        }
     }
 
     proptest! {
