@@ -8,8 +8,6 @@
 
 use serde_json::{Map, Value};
 
-use crate::registry::V2_REF_PREFIX;
-
 /// Deeper than any real object; stops pathological input from exhausting the stack.
 const MAX_DEPTH: usize = 256;
 
@@ -17,22 +15,7 @@ const MAX_DEPTH: usize = 256;
 pub(crate) type Lookup<'a> = &'a dyn Fn(&str) -> Option<&'a Value>;
 
 fn resolve<'a>(schema: &'a Value, lookup: Lookup<'a>) -> &'a Value {
-    let mut schema = schema;
-    // A chain of refs ends within a few hops; the bound guards against a cycle of bare refs.
-    for _ in 0..8 {
-        let Some(name) = schema
-            .get("$ref")
-            .and_then(Value::as_str)
-            .and_then(|r| r.strip_prefix(V2_REF_PREFIX))
-        else {
-            break;
-        };
-        match lookup(name) {
-            Some(next) => schema = next,
-            None => break,
-        }
-    }
-    schema
+    crate::types::resolve(schema, lookup).0
 }
 
 fn flag(schema: &Map<String, Value>, key: &str) -> bool {

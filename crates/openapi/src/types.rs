@@ -35,8 +35,9 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
-/// Follows `$ref`s, returning the schema and the name of the last definition reached.
-fn resolve<'a>(schema: &'a Value, lookup: Lookup<'a>) -> (&'a Value, Option<&'a str>) {
+/// Follows `$ref`s (a bounded chain, so a cycle of bare refs ends), returning the schema and
+/// the name of the last definition reached.
+pub(crate) fn resolve<'a>(schema: &'a Value, lookup: Lookup<'a>) -> (&'a Value, Option<&'a str>) {
     let mut schema = schema;
     let mut name = None;
     for _ in 0..8 {
