@@ -110,6 +110,7 @@ pub fn resources_of(crd: &Value) -> Vec<Resource> {
                 stored: true,
                 custom: true,
                 printer_columns: v["additionalPrinterColumns"].clone(),
+                rules: &crate::kinds::NONE,
             })
         })
         .collect()

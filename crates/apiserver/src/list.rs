@@ -1,6 +1,6 @@
 //! Lists: selectors, pagination at a consistent revision, and the list body.
 
-use apimachinery::selector::{FieldSelector, LabelSelector};
+use apimachinery::selector::{FieldSelector, LabelSelector, field_value};
 use apimachinery::status::ApiError;
 use base64::Engine;
 use bytes::{BufMut, Bytes, BytesMut};
@@ -8,7 +8,7 @@ use serde_json::Value;
 use store::{KeyValue, Revision};
 
 use crate::cluster::Cluster;
-use crate::object::{LabelsOnly, field_value};
+use crate::object::LabelsOnly;
 use crate::registry::Resource;
 use crate::response::store_error;
 
@@ -35,18 +35,11 @@ impl Selectors {
         let fields = match fields.filter(|s| !s.trim().is_empty()) {
             Some(s) => {
                 let sel = FieldSelector::parse(s).map_err(|e| e.to_api_error())?;
-                for req in sel.requirements() {
-                    let f = req.field.as_str();
-                    let ok = f == "metadata.name"
-                        || (f == "metadata.namespace" && res.namespaced)
-                        || res.field_selectors.iter().any(|x| x == f);
-                    if !ok {
-                        return Err(ApiError::bad_request(format!(
-                            "field label not supported: {f}"
-                        )));
-                    }
-                }
-                Some(sel)
+                Some(if res.custom {
+                    custom_fields(res, sel)?
+                } else {
+                    sel.for_kind(&res.group, &res.kind)?
+                })
             }
             None => None,
         };
@@ -59,14 +52,14 @@ impl Selectors {
     }
 
     /// Whether a stored object matches.
-    pub fn matches_bytes(&self, _res: &Resource, bytes: &[u8]) -> Result<bool, ApiError> {
+    pub fn matches_bytes(&self, res: &Resource, bytes: &[u8]) -> Result<bool, ApiError> {
         if self.is_empty() {
             return Ok(true);
         }
         if let Some(fields) = &self.fields {
             let obj: Value = serde_json::from_slice(bytes)
                 .map_err(|e| ApiError::internal(format!("stored object is corrupt: {e}")))?;
-            return Ok(self.matches_value(&obj, fields));
+            return Ok(self.matches_value(res, &obj, fields));
         }
         if let Some(labels) = &self.labels {
             let only: LabelsOnly = serde_json::from_slice(bytes).unwrap_or_default();
@@ -75,15 +68,32 @@ impl Selectors {
         Ok(true)
     }
 
-    fn matches_value(&self, obj: &Value, fields: &FieldSelector) -> bool {
+    fn matches_value(&self, res: &Resource, obj: &Value, fields: &FieldSelector) -> bool {
         if let Some(labels) = &self.labels {
             let map = label_map(obj);
             if !labels.matches(&map) {
                 return false;
             }
         }
-        fields.matches(|f| field_value(obj, f))
+        fields.matches(|f| field_value(&res.group, &res.kind, obj, f))
     }
+}
+
+/// A custom resource's field selector may use `metadata.name`, `metadata.namespace` (when
+/// namespaced) and its CRD's `selectableFields`.
+fn custom_fields(res: &Resource, sel: FieldSelector) -> Result<FieldSelector, ApiError> {
+    for req in sel.requirements() {
+        let f = req.field.as_str();
+        let ok = f == "metadata.name"
+            || (f == "metadata.namespace" && res.namespaced)
+            || res.field_selectors.iter().any(|x| x == f);
+        if !ok {
+            return Err(ApiError::bad_request(format!(
+                "field label not supported: {f}"
+            )));
+        }
+    }
+    Ok(sel)
 }
 
 impl Selectors {

@@ -94,18 +94,3 @@ pub struct LabelsMeta {
     #[serde(default)]
     pub labels: std::collections::BTreeMap<String, String>,
 }
-
-/// Reads a dotted path (`spec.nodeName`) as a string the way field selectors compare values.
-pub fn field_value(obj: &Value, path: &str) -> Option<String> {
-    let mut cur = obj;
-    for part in path.split('.') {
-        cur = cur.get(part)?;
-    }
-    match cur {
-        Value::String(s) => Some(s.clone()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Null => Some(String::new()),
-        _ => None,
-    }
-}

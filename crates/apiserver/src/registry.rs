@@ -6,6 +6,8 @@ use std::sync::{Arc, RwLock};
 
 pub use apimachinery::validation::NameRule;
 
+use crate::kinds::{self, Kind, Spec, spec};
+
 /// One served resource (a group/version/resource and its kind).
 #[derive(Clone, Debug)]
 pub struct Resource {
@@ -35,7 +37,8 @@ pub struct Resource {
     pub generation: bool,
     /// How names are validated.
     pub name_rule: NameRule,
-    /// Extra field selector keys beyond metadata.name / metadata.namespace.
+    /// The fields a field selector may use (a built-in kind's from `apimachinery::selector`,
+    /// a custom resource's `metadata.*` and `selectableFields`).
     pub field_selectors: Vec<String>,
     /// Verbs advertised by discovery.
     pub verbs: Vec<String>,
@@ -45,6 +48,8 @@ pub struct Resource {
     pub custom: bool,
     /// A custom resource's `additionalPrinterColumns` (null when none).
     pub printer_columns: serde_json::Value,
+    /// The kind's own defaulting, validation and table columns.
+    pub rules: &'static dyn Kind,
 }
 
 impl Resource {
@@ -101,259 +106,6 @@ const CRUD: &[&str] = &[
     "watch",
 ];
 
-struct Spec {
-    group: &'static str,
-    version: &'static str,
-    plural: &'static str,
-    kind: &'static str,
-    namespaced: bool,
-    short: &'static [&'static str],
-    all: bool,
-    status: bool,
-    scale: bool,
-    generation: bool,
-    fields: &'static [&'static str],
-}
-
-const fn spec(
-    group: &'static str,
-    version: &'static str,
-    plural: &'static str,
-    kind: &'static str,
-) -> Spec {
-    Spec {
-        group,
-        version,
-        plural,
-        kind,
-        namespaced: true,
-        short: &[],
-        all: false,
-        status: false,
-        scale: false,
-        generation: false,
-        fields: &[],
-    }
-}
-
-impl Spec {
-    const fn cluster(mut self) -> Self {
-        self.namespaced = false;
-        self
-    }
-    const fn short(mut self, s: &'static [&'static str]) -> Self {
-        self.short = s;
-        self
-    }
-    const fn all(mut self) -> Self {
-        self.all = true;
-        self
-    }
-    const fn status(mut self) -> Self {
-        self.status = true;
-        self.generation = true;
-        self
-    }
-    const fn scale(mut self) -> Self {
-        self.scale = true;
-        self
-    }
-    const fn generation(mut self) -> Self {
-        self.generation = true;
-        self
-    }
-    const fn fields(mut self, f: &'static [&'static str]) -> Self {
-        self.fields = f;
-        self
-    }
-}
-
-const POD_FIELDS: &[&str] = &[
-    "spec.nodeName",
-    "spec.restartPolicy",
-    "spec.schedulerName",
-    "spec.serviceAccountName",
-    "spec.hostNetwork",
-    "status.phase",
-    "status.podIP",
-    "status.nominatedNodeName",
-];
-const EVENT_FIELDS: &[&str] = &[
-    "involvedObject.kind",
-    "involvedObject.namespace",
-    "involvedObject.name",
-    "involvedObject.uid",
-    "involvedObject.apiVersion",
-    "involvedObject.resourceVersion",
-    "involvedObject.fieldPath",
-    "reason",
-    "reportingComponent",
-    "source",
-    "type",
-];
-
-fn builtin_specs() -> Vec<Spec> {
-    vec![
-        spec("", "v1", "namespaces", "Namespace")
-            .cluster()
-            .short(&["ns"])
-            .status(),
-        spec("", "v1", "pods", "Pod")
-            .short(&["po"])
-            .all()
-            .status()
-            .fields(POD_FIELDS),
-        spec("", "v1", "services", "Service")
-            .short(&["svc"])
-            .all()
-            .status(),
-        spec("", "v1", "endpoints", "Endpoints").short(&["ep"]),
-        spec("", "v1", "configmaps", "ConfigMap").short(&["cm"]),
-        spec("", "v1", "secrets", "Secret").fields(&["type"]),
-        spec("", "v1", "serviceaccounts", "ServiceAccount").short(&["sa"]),
-        spec("", "v1", "nodes", "Node")
-            .cluster()
-            .short(&["no"])
-            .status()
-            .fields(&["spec.unschedulable"]),
-        spec("", "v1", "events", "Event")
-            .short(&["ev"])
-            .fields(EVENT_FIELDS),
-        spec("", "v1", "persistentvolumes", "PersistentVolume")
-            .cluster()
-            .short(&["pv"])
-            .status(),
-        spec("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim")
-            .short(&["pvc"])
-            .status(),
-        spec("", "v1", "resourcequotas", "ResourceQuota")
-            .short(&["quota"])
-            .status(),
-        spec("", "v1", "limitranges", "LimitRange").short(&["limits"]),
-        spec("", "v1", "replicationcontrollers", "ReplicationController")
-            .short(&["rc"])
-            .all()
-            .status()
-            .scale(),
-        spec("", "v1", "podtemplates", "PodTemplate"),
-        spec("apps", "v1", "deployments", "Deployment")
-            .short(&["deploy"])
-            .all()
-            .status()
-            .scale(),
-        spec("apps", "v1", "replicasets", "ReplicaSet")
-            .short(&["rs"])
-            .all()
-            .status()
-            .scale()
-            .fields(&["status.replicas"]),
-        spec("apps", "v1", "statefulsets", "StatefulSet")
-            .short(&["sts"])
-            .all()
-            .status()
-            .scale(),
-        spec("apps", "v1", "daemonsets", "DaemonSet")
-            .short(&["ds"])
-            .all()
-            .status(),
-        spec("apps", "v1", "controllerrevisions", "ControllerRevision"),
-        spec("batch", "v1", "jobs", "Job")
-            .all()
-            .status()
-            .fields(&["status.successful"]),
-        spec("batch", "v1", "cronjobs", "CronJob")
-            .short(&["cj"])
-            .all()
-            .status(),
-        spec("networking.k8s.io", "v1", "ingresses", "Ingress")
-            .short(&["ing"])
-            .status(),
-        spec("networking.k8s.io", "v1", "ingressclasses", "IngressClass").cluster(),
-        spec(
-            "networking.k8s.io",
-            "v1",
-            "networkpolicies",
-            "NetworkPolicy",
-        )
-        .short(&["netpol"])
-        .generation(),
-        spec("rbac.authorization.k8s.io", "v1", "roles", "Role"),
-        spec(
-            "rbac.authorization.k8s.io",
-            "v1",
-            "rolebindings",
-            "RoleBinding",
-        ),
-        spec(
-            "rbac.authorization.k8s.io",
-            "v1",
-            "clusterroles",
-            "ClusterRole",
-        )
-        .cluster(),
-        spec(
-            "rbac.authorization.k8s.io",
-            "v1",
-            "clusterrolebindings",
-            "ClusterRoleBinding",
-        )
-        .cluster(),
-        spec("storage.k8s.io", "v1", "storageclasses", "StorageClass")
-            .cluster()
-            .short(&["sc"]),
-        spec("storage.k8s.io", "v1", "csidrivers", "CSIDriver").cluster(),
-        spec("storage.k8s.io", "v1", "csinodes", "CSINode").cluster(),
-        spec(
-            "storage.k8s.io",
-            "v1",
-            "volumeattachments",
-            "VolumeAttachment",
-        )
-        .cluster()
-        .status(),
-        spec("coordination.k8s.io", "v1", "leases", "Lease"),
-        spec("events.k8s.io", "v1", "events", "Event")
-            .short(&["ev"])
-            .fields(EVENT_FIELDS),
-        spec(
-            "policy",
-            "v1",
-            "poddisruptionbudgets",
-            "PodDisruptionBudget",
-        )
-        .short(&["pdb"])
-        .status(),
-        spec(
-            "autoscaling",
-            "v2",
-            "horizontalpodautoscalers",
-            "HorizontalPodAutoscaler",
-        )
-        .short(&["hpa"])
-        .all()
-        .status(),
-        spec(
-            "autoscaling",
-            "v1",
-            "horizontalpodautoscalers",
-            "HorizontalPodAutoscaler",
-        )
-        .short(&["hpa"])
-        .all()
-        .status(),
-        spec("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice"),
-        spec(
-            "apiextensions.k8s.io",
-            "v1",
-            "customresourcedefinitions",
-            "CustomResourceDefinition",
-        )
-        .cluster()
-        .short(&["crd", "crds"])
-        .status(),
-    ]
-}
-
 /// Review kinds: answered on `create`, never stored.
 fn review_specs() -> Vec<Spec> {
     vec![
@@ -403,17 +155,9 @@ fn metrics_specs() -> Vec<Spec> {
     ]
 }
 
-fn singular_of(kind: &str) -> String {
-    kind.to_ascii_lowercase()
-}
-
-impl From<Spec> for Resource {
-    fn from(s: Spec) -> Resource {
-        let name_rule = match (s.group, s.plural) {
-            ("", "namespaces") | ("", "services") => NameRule::Label,
-            ("rbac.authorization.k8s.io", _) => NameRule::PathSegment,
-            _ => NameRule::Subdomain,
-        };
+impl Resource {
+    /// The resource a spec describes, with its kind's behaviour.
+    pub fn new(s: Spec, rules: &'static dyn Kind) -> Resource {
         let mut verbs: Vec<String> = CRUD.iter().map(|v| v.to_string()).collect();
         if s.plural == "namespaces" {
             verbs.retain(|v| v != "deletecollection");
@@ -422,7 +166,7 @@ impl From<Spec> for Resource {
             group: s.group.to_string(),
             version: s.version.to_string(),
             plural: s.plural.to_string(),
-            singular: singular_of(s.kind),
+            singular: s.kind.to_ascii_lowercase(),
             kind: s.kind.to_string(),
             list_kind: format!("{}List", s.kind),
             namespaced: s.namespaced,
@@ -435,12 +179,16 @@ impl From<Spec> for Resource {
             status: s.status,
             scale: s.scale,
             generation: s.generation,
-            name_rule,
-            field_selectors: s.fields.iter().map(|x| x.to_string()).collect(),
+            name_rule: s.name_rule,
+            field_selectors: apimachinery::selector::selectable_fields(s.group, s.kind)
+                .iter()
+                .map(|x| x.to_string())
+                .collect(),
             verbs,
             stored: true,
             custom: false,
             printer_columns: serde_json::Value::Null,
+            rules,
         }
     }
 }
@@ -533,18 +281,18 @@ impl RegistryState {
 impl Registry {
     /// The built-in resources of the embedded cluster.
     pub fn builtin() -> Registry {
-        let mut resources: Vec<Arc<Resource>> = builtin_specs()
-            .into_iter()
-            .map(|s| Arc::new(Resource::from(s)))
+        let mut resources: Vec<Arc<Resource>> = kinds::BUILTIN
+            .iter()
+            .map(|k| Arc::new(Resource::new(k.spec(), *k)))
             .collect();
         resources.extend(review_specs().into_iter().map(|s| {
-            let mut r = Resource::from(s);
+            let mut r = Resource::new(s, &kinds::NONE);
             r.stored = false;
             r.verbs = vec!["create".to_string()];
             Arc::new(r)
         }));
         resources.extend(metrics_specs().into_iter().map(|s| {
-            let mut r = Resource::from(s);
+            let mut r = Resource::new(s, &kinds::NONE);
             r.stored = false;
             r.verbs = vec!["get".to_string(), "list".to_string()];
             Arc::new(r)

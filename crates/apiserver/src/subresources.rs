@@ -96,70 +96,31 @@ fn replicas_paths(cluster: &Cluster, res: &Resource) -> (String, String, Option<
     ("spec.replicas".into(), "status.replicas".into(), None)
 }
 
-fn get_path<'a>(obj: &'a Value, path: &str) -> &'a Value {
-    let mut cur = obj;
-    for p in path.split('.') {
-        cur = match cur.get(p) {
-            Some(v) => v,
-            None => return &Value::Null,
-        };
-    }
-    cur
+/// The replica count at a dotted path (0 when absent).
+fn replicas_at(obj: &Value, path: &str) -> i64 {
+    crdschema::get_path(obj, path)
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
 }
 
-fn set_path(obj: &mut Value, path: &str, value: Value) {
-    let parts: Vec<&str> = path.split('.').collect();
-    let mut cur = obj;
-    for p in &parts[..parts.len() - 1] {
-        if !cur[*p].is_object() {
-            cur[*p] = json!({});
-        }
-        cur = &mut cur[*p];
-    }
-    if let Some(last) = parts.last() {
-        cur[*last] = value;
-    }
-}
-
-fn selector_string(sel: &Value) -> String {
-    if let Some(s) = sel.as_str() {
-        return s.to_string();
-    }
-    let mut parts = Vec::new();
-    if let Some(m) = sel["matchLabels"].as_object() {
-        for (k, v) in m {
-            parts.push(format!("{k}={}", v.as_str().unwrap_or("")));
-        }
-    }
-    for e in sel["matchExpressions"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-    {
-        let key = e["key"].as_str().unwrap_or("");
-        let values: Vec<&str> = e["values"]
-            .as_array()
-            .map(|a| a.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        match e["operator"].as_str().unwrap_or("") {
-            "In" => parts.push(format!("{key} in ({})", values.join(","))),
-            "NotIn" => parts.push(format!("{key} notin ({})", values.join(","))),
-            "Exists" => parts.push(key.to_string()),
-            "DoesNotExist" => parts.push(format!("!{key}")),
-            _ => {}
-        }
-    }
-    parts.join(",")
-}
-
-fn scale_of(obj: &Value, paths: &(String, String, Option<String>)) -> Value {
+/// The Scale of `obj`: replicas from the resource's paths, the selector as its kind renders it
+/// (a custom resource's is the string at its `labelSelectorPath`).
+fn scale_of(res: &Resource, obj: &Value, paths: &(String, String, Option<String>)) -> Value {
     let m = &obj["metadata"];
-    let mut status = json!({"replicas": get_path(obj, &paths.1).as_i64().unwrap_or(0)});
-    if let Some(sel) = &paths.2 {
-        let s = selector_string(get_path(obj, sel));
-        if !s.is_empty() {
-            status["selector"] = json!(s);
-        }
+    let mut status = json!({"replicas": replicas_at(obj, &paths.1)});
+    let selector = if res.custom {
+        paths
+            .2
+            .as_deref()
+            .and_then(|p| crdschema::get_path(obj, p))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    } else {
+        res.rules.scale_selector(obj)
+    };
+    if !selector.is_empty() {
+        status["selector"] = json!(selector);
     }
     json!({
         "kind": "Scale",
@@ -168,7 +129,7 @@ fn scale_of(obj: &Value, paths: &(String, String, Option<String>)) -> Value {
             "name": m["name"], "namespace": m["namespace"], "uid": m["uid"],
             "resourceVersion": m["resourceVersion"], "creationTimestamp": m["creationTimestamp"],
         },
-        "spec": {"replicas": get_path(obj, &paths.0).as_i64().unwrap_or(0)},
+        "spec": {"replicas": replicas_at(obj, &paths.0)},
         "status": status,
     })
 }
@@ -186,7 +147,7 @@ async fn scale(
     let method = req.method().clone();
     if method == Method::GET {
         let (obj, _) = crate::write::load(cluster, res, &key, name)?;
-        return Ok(json_response(StatusCode::OK, &scale_of(&obj, &paths)));
+        return Ok(json_response(StatusCode::OK, &scale_of(res, &obj, &paths)));
     }
     if method != Method::PUT && method != Method::PATCH {
         return Err(ApiError::method_not_allowed(
@@ -201,7 +162,7 @@ async fn scale(
     let dry_run = q.get("dryRun").is_some_and(|v| v == "All");
     for _ in 0..16 {
         let (obj, rev) = crate::write::load(cluster, res, &key, name)?;
-        let current = scale_of(&obj, &paths);
+        let current = scale_of(res, &obj, &paths);
         let desired = if method == Method::PUT {
             crate::body::decode_object(&headers, &bytes).await?
         } else {
@@ -241,7 +202,12 @@ async fn scale(
             ));
         }
         let mut new = obj.clone();
-        set_path(&mut new, &paths.0, json!(replicas));
+        if !crdschema::set_path(&mut new, &paths.0, json!(replicas)) {
+            return Err(ApiError::internal(format!(
+                "the object has no place for replicas at {}",
+                paths.0
+            )));
+        }
         let new = crate::write::prepare_update(res, &obj, new, UpdateScope::Main)?;
         let opts = WriteOptions {
             dry_run,
@@ -261,7 +227,12 @@ async fn scale(
         )
         .await
         {
-            Ok(updated) => return Ok(json_response(StatusCode::OK, &scale_of(&updated, &paths))),
+            Ok(updated) => {
+                return Ok(json_response(
+                    StatusCode::OK,
+                    &scale_of(res, &updated, &paths),
+                ));
+            }
             Err(e) if e.reason == "Conflict" => continue,
             Err(e) => return Err(e),
         }

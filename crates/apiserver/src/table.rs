@@ -80,7 +80,7 @@ pub fn partial_metadata(obj: &Value) -> Value {
 }
 
 fn row(res: &Resource, output: &Output, obj: &Value) -> Value {
-    let cells = crate::columns::cells(res, obj);
+    let cells = cells(res, obj);
     let object = match output {
         Output::Table {
             include_object: true,
@@ -111,7 +111,7 @@ pub fn render_list(res: &Resource, output: &Output, objects: &[Value], list_meta
             "kind": "Table",
             "apiVersion": "meta.k8s.io/v1",
             "metadata": list_meta,
-            "columnDefinitions": crate::columns::definitions(res),
+            "columnDefinitions": definitions(res),
             "rows": objects.iter().map(|o| row(res, output, o)).collect::<Vec<_>>(),
         }),
     }
@@ -132,11 +132,64 @@ pub fn render_one(res: &Resource, output: &Output, obj: &Value) -> Value {
                 "kind": "Table",
                 "apiVersion": "meta.k8s.io/v1",
                 "metadata": {"resourceVersion": rv},
-                "columnDefinitions": crate::columns::definitions(res),
+                "columnDefinitions": definitions(res),
                 "rows": [row(res, output, obj)],
             })
         }
     }
+}
+
+fn custom_definitions(cols: &[Value]) -> Value {
+    let mut out = vec![
+        json!({"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace.", "priority": 0}),
+    ];
+    for c in cols {
+        out.push(json!({
+            "name": c["name"],
+            "type": c["type"],
+            "format": c.get("format").cloned().unwrap_or(json!("")),
+            "description": c.get("description").cloned().unwrap_or(json!("")),
+            "priority": c.get("priority").cloned().unwrap_or(json!(0)),
+        }));
+    }
+    Value::Array(out)
+}
+
+/// `columnDefinitions` of a resource's Table.
+pub fn definitions(res: &Resource) -> Value {
+    if let Some(cols) = res.printer_columns.as_array().filter(|c| !c.is_empty()) {
+        return custom_definitions(cols);
+    }
+    let cols: Vec<Value> = res
+        .rules
+        .columns()
+        .iter()
+        .map(|col| {
+            json!({
+                "name": col.name,
+                "type": col.ty,
+                "format": if col.name == "Name" { "name" } else { "" },
+                "description": "",
+                "priority": col.priority,
+            })
+        })
+        .collect();
+    Value::Array(cols)
+}
+
+/// The cells of one row: a custom resource's from its printer columns, a built-in kind's from
+/// the kind.
+fn cells(res: &Resource, obj: &Value) -> Vec<Value> {
+    if res
+        .printer_columns
+        .as_array()
+        .is_some_and(|c| !c.is_empty())
+    {
+        let mut out = vec![crate::kinds::name(obj)];
+        out.extend(crdschema::printer_cells(&res.printer_columns, obj));
+        return out;
+    }
+    res.rules.cells(obj, Value::String(age(obj)))
 }
 
 #[cfg(test)]

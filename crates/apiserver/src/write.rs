@@ -205,7 +205,7 @@ pub fn validate(res: &Resource, obj: &Value) -> Result<(), ApiError> {
         res.namespaced,
         res.name_rule,
     );
-    errors.extend(crate::validation::validate_kind(res, obj));
+    errors.extend(res.rules.validate(obj));
     if errors.is_empty() {
         Ok(())
     } else {
@@ -298,7 +298,7 @@ pub async fn create(
     }
     prepare_create(res, &mut obj);
     crate::crd::on_create(res, &mut obj);
-    crate::defaults::apply(res, &mut obj);
+    res.rules.defaults(&mut obj);
     crate::crd::admit(cluster, res, &mut obj, None, opts)?;
     validate(res, &obj)?;
     crate::escalation::check(cluster, res, opts.user.as_ref(), &obj, None)?;
@@ -488,7 +488,7 @@ pub fn prepare_update(
         }
     }
     crate::allocate::on_update(res, old, &mut new)?;
-    crate::defaults::apply(res, &mut new);
+    res.rules.defaults(&mut new);
     if res.generation && spec_changed(old, &new) {
         let g = meta(&new)
             .and_then(|m| m.get("generation"))

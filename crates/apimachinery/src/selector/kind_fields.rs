@@ -37,7 +37,8 @@ pub fn selectable_fields(group: &str, kind: &str) -> &'static [&'static str] {
             "spec.clusterIP",
             "spec.type",
         ],
-        ("", "Event") => &[
+        // events.k8s.io/v1 Events are the same objects; Orrery accepts the same labels.
+        ("", "Event") | ("events.k8s.io", "Event") => &[
             "metadata.name",
             "metadata.namespace",
             "involvedObject.kind",
@@ -65,7 +66,7 @@ pub fn selectable_fields(group: &str, kind: &str) -> &'static [&'static str] {
 pub fn field_value(group: &str, kind: &str, obj: &Value, field: &str) -> Option<String> {
     let path = match (group, kind, field) {
         // kube keeps the event source's component under the short label.
-        ("", "Event", "source") => "source.component",
+        ("" | "events.k8s.io", "Event", "source") => "source.component",
         // The pod IP label reads the first of the pod's IPs.
         ("", "Pod", "status.podIP") => {
             let first = obj
