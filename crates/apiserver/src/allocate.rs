@@ -103,7 +103,12 @@ impl Allocator {
             st.ips.insert(base + 1);
             let listed = cluster
                 .store
-                .list("/registry/core/services/", None, 0, None)
+                .list(
+                    &crate::registry::keys::prefix("", "services"),
+                    None,
+                    0,
+                    None,
+                )
                 .map_err(|e| ApiError::internal(e.to_string()))?;
             for kv in listed.items {
                 if let Ok(obj) = serde_json::from_slice::<Value>(&kv.value) {

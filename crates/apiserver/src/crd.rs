@@ -9,7 +9,11 @@ use crate::cluster::Cluster;
 use crate::object::with_resource_version;
 use crate::registry::{NameRule, Resource};
 
-const CRD_PREFIX: &str = "/registry/apiextensions.k8s.io/customresourcedefinitions/";
+/// The prefix of every stored CustomResourceDefinition.
+fn crd_prefix() -> String {
+    crate::registry::keys::prefix("apiextensions.k8s.io", "customresourcedefinitions")
+}
+
 /// The finalizer that holds a deleted CRD until its objects are gone.
 pub const CLEANUP_FINALIZER: &str = "customresourcecleanup.apiextensions.k8s.io";
 
@@ -118,7 +122,7 @@ pub fn resources_of(crd: &Value) -> Vec<Resource> {
 
 /// The CRD objects currently stored.
 pub fn all(cluster: &Cluster) -> Vec<Value> {
-    match cluster.store.list(CRD_PREFIX, None, 0, None) {
+    match cluster.store.list(&crd_prefix(), None, 0, None) {
         Ok(l) => l
             .items
             .iter()
@@ -151,7 +155,7 @@ pub async fn run(cluster: Arc<Cluster>) {
         let rev = cluster.store.revision();
         sync_registry(&cluster);
         reconcile(&cluster).await;
-        let mut watcher = match cluster.store.watch(CRD_PREFIX, rev) {
+        let mut watcher = match cluster.store.watch(&crd_prefix(), rev) {
             Ok(w) => w,
             Err(e) => {
                 tracing::warn!(error = %e, "CRD watch failed; retrying");
@@ -183,7 +187,12 @@ async fn reconcile(cluster: &Arc<Cluster>) {
             .as_str()
             .unwrap_or_default()
             .to_string();
-        let key = format!("{CRD_PREFIX}{name}");
+        let key = crate::registry::keys::object(
+            "apiextensions.k8s.io",
+            "customresourcedefinitions",
+            None,
+            &name,
+        );
         if s(&crd, &["metadata", "deletionTimestamp"]).is_string() {
             cleanup(cluster, &crd, &key).await;
             continue;
@@ -258,7 +267,7 @@ async fn cleanup(cluster: &Arc<Cluster>, crd: &Value, key: &str) {
     if group.is_empty() || plural.is_empty() {
         return;
     }
-    let prefix = format!("/registry/{group}/{plural}/");
+    let prefix = crate::registry::keys::prefix(group, plural);
     let Ok(listed) = cluster.store.list(&prefix, None, 0, None) else {
         return;
     };

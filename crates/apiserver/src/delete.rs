@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use apimachinery::status::ApiError;
 use serde_json::{Value, json};
+use store::Revision;
 
 use crate::cluster::Cluster;
 use crate::object::{self, meta, meta_str, with_resource_version};
@@ -85,32 +86,83 @@ pub async fn delete(
     let key = res.key(namespace, name);
     for _ in 0..16 {
         let (old, current) = load(cluster, res, &key, name)?;
-        if let Some(uid) = &opts.precondition_uid
-            && meta_str(&old, "uid") != Some(uid.as_str())
-        {
-            return Err(ApiError::conflict(
-                &res.group,
-                &res.plural,
-                name,
-                &format!(
-                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                    meta_str(&old, "uid").unwrap_or_default()
-                ),
-            ));
+        check_preconditions(res, name, &old, current, opts)?;
+        let plan = Plan::of(res, &old, opts);
+        let stored = Stored {
+            key: &key,
+            name,
+            old,
+            current,
+        };
+        let attempt = if plan.needs_marking() {
+            mark(cluster, res, stored, &plan, opts).await?
+        } else {
+            remove(cluster, res, stored, opts).await?
+        };
+        if let Some(deleted) = attempt {
+            return Ok(deleted);
         }
-        if let Some(rv) = &opts.precondition_rv
-            && *rv != current.to_string()
-        {
-            return Err(ApiError::conflict(
-                &res.group,
-                &res.plural,
-                name,
-                &format!(
-                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {current}"
-                ),
-            ));
-        }
-        let mut finalizers: Vec<String> = meta(&old)
+    }
+    Err(ApiError::stale_conflict(&res.group, &res.plural, name))
+}
+
+/// The object a delete found, at its revision.
+struct Stored<'a> {
+    key: &'a str,
+    name: &'a str,
+    old: Value,
+    current: Revision,
+}
+
+/// `preconditions.uid` and `preconditions.resourceVersion`: 409 when they do not hold.
+fn check_preconditions(
+    res: &Resource,
+    name: &str,
+    old: &Value,
+    current: Revision,
+    opts: &DeleteOptions,
+) -> Result<(), ApiError> {
+    if let Some(uid) = &opts.precondition_uid
+        && meta_str(old, "uid") != Some(uid.as_str())
+    {
+        return Err(ApiError::conflict(
+            &res.group,
+            &res.plural,
+            name,
+            &format!(
+                "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                meta_str(old, "uid").unwrap_or_default()
+            ),
+        ));
+    }
+    if let Some(rv) = &opts.precondition_rv
+        && *rv != current.to_string()
+    {
+        return Err(ApiError::conflict(
+            &res.group,
+            &res.plural,
+            name,
+            &format!(
+                "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {current}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// What deleting an object takes: marking it (finalizers, a namespace, a pod's grace
+/// period) or removing it at once.
+struct Plan {
+    finalizers: Vec<String>,
+    is_namespace: bool,
+    graceful: bool,
+    grace: i64,
+    terminating: bool,
+}
+
+impl Plan {
+    fn of(res: &Resource, old: &Value, opts: &DeleteOptions) -> Plan {
+        let mut finalizers: Vec<String> = meta(old)
             .and_then(|m| m.get("finalizers"))
             .and_then(Value::as_array)
             .map(|a| {
@@ -130,105 +182,131 @@ pub async fn delete(
             .grace_period_seconds
             .or_else(|| old["spec"]["terminationGracePeriodSeconds"].as_i64())
             .unwrap_or(30);
-        let graceful = is_bound_pod && grace > 0;
-        let has_dependents_policy = match opts.propagation.as_deref() {
+        let terminating = meta(old).is_some_and(|m| m.contains_key("deletionTimestamp"));
+        let dependents_finalizer = match opts.propagation.as_deref() {
             Some("Foreground") => Some("foregroundDeletion"),
             Some("Orphan") => Some("orphan"),
             _ => None,
         };
-        if let Some(f) = has_dependents_policy
+        if let Some(f) = dependents_finalizer
             && !finalizers.iter().any(|x| x == f)
-            && !meta(&old).is_some_and(|m| m.contains_key("deletionTimestamp"))
+            && !terminating
         {
             finalizers.push(f.to_string());
         }
-        let terminating = meta(&old).is_some_and(|m| m.contains_key("deletionTimestamp"));
-        let needs_marking =
-            !finalizers.is_empty() || is_namespace || (graceful && !(terminating && grace == 0));
-        if needs_marking {
-            if terminating {
-                // Already being deleted: nothing more to do.
-                return Ok(Deleted {
-                    object: old,
-                    gone: false,
-                });
-            }
-            let mut marked = old.clone();
-            {
-                let m = object::meta_mut(&mut marked);
-                m.insert(
-                    "deletionTimestamp".into(),
-                    Value::String(object::now_rfc3339()),
-                );
-                m.insert(
-                    "deletionGracePeriodSeconds".into(),
-                    json!(if graceful { grace } else { 0 }),
-                );
-                if !finalizers.is_empty() {
-                    m.insert("finalizers".into(), json!(finalizers));
-                }
-            }
-            if is_namespace {
-                marked["status"]["phase"] = Value::String("Terminating".into());
-            }
-            if opts.dry_run {
-                return Ok(Deleted {
-                    object: marked,
-                    gone: false,
-                });
-            }
-            let res_name = name.to_string();
-            match cluster
-                .store
-                .update(
-                    &key,
-                    Some(current),
-                    Box::new(move |_, rev| Ok(with_resource_version(marked, rev))),
-                )
-                .await
-            {
-                Ok(kv) => {
-                    let object = parse_kv(&kv)?;
-                    if is_namespace {
-                        crate::namespaces::kick(cluster);
-                    }
-                    return Ok(Deleted {
-                        object,
-                        gone: false,
-                    });
-                }
-                Err(store::StoreError::Conflict { .. }) => continue,
-                Err(e) => return Err(store_error(e, &res.group, &res.plural, &res_name)),
-            }
-        }
-        if opts.dry_run {
-            return Ok(Deleted {
-                object: old,
-                gone: true,
-            });
-        }
-        let final_obj = old.clone();
-        match cluster
-            .store
-            .delete(
-                &key,
-                Some(current),
-                Box::new(move |_, rev| with_resource_version(final_obj, rev)),
-            )
-            .await
-        {
-            Ok(kv) => {
-                crate::allocate::on_delete(cluster, res, &old);
-                return Ok(Deleted {
-                    object: parse_kv(&kv)?,
-                    gone: true,
-                });
-            }
-            Err(store::StoreError::Conflict { .. }) => continue,
-            Err(e) => return Err(store_error(e, &res.group, &res.plural, name)),
+        Plan {
+            finalizers,
+            is_namespace,
+            graceful: is_bound_pod && grace > 0,
+            grace,
+            terminating,
         }
     }
-    Err(ApiError::stale_conflict(&res.group, &res.plural, name))
+
+    fn needs_marking(&self) -> bool {
+        !self.finalizers.is_empty()
+            || self.is_namespace
+            || (self.graceful && !(self.terminating && self.grace == 0))
+    }
+}
+
+/// Marks the object for deletion (`deletionTimestamp`, grace period, finalizers); `None` when
+/// the object changed meanwhile and the delete must be tried again.
+async fn mark(
+    cluster: &Arc<Cluster>,
+    res: &Resource,
+    stored: Stored<'_>,
+    plan: &Plan,
+    opts: &DeleteOptions,
+) -> Result<Option<Deleted>, ApiError> {
+    if plan.terminating {
+        // Already being deleted: nothing more to do.
+        return Ok(Some(Deleted {
+            object: stored.old,
+            gone: false,
+        }));
+    }
+    let mut marked = stored.old;
+    {
+        let m = object::meta_mut(&mut marked);
+        m.insert(
+            "deletionTimestamp".into(),
+            Value::String(object::now_rfc3339()),
+        );
+        m.insert(
+            "deletionGracePeriodSeconds".into(),
+            json!(if plan.graceful { plan.grace } else { 0 }),
+        );
+        if !plan.finalizers.is_empty() {
+            m.insert("finalizers".into(), json!(plan.finalizers));
+        }
+    }
+    if plan.is_namespace {
+        marked["status"]["phase"] = Value::String("Terminating".into());
+    }
+    if opts.dry_run {
+        return Ok(Some(Deleted {
+            object: marked,
+            gone: false,
+        }));
+    }
+    match cluster
+        .store
+        .update(
+            stored.key,
+            Some(stored.current),
+            Box::new(move |_, rev| Ok(with_resource_version(marked, rev))),
+        )
+        .await
+    {
+        Ok(kv) => {
+            let object = parse_kv(&kv)?;
+            if plan.is_namespace {
+                crate::namespaces::kick(cluster);
+            }
+            Ok(Some(Deleted {
+                object,
+                gone: false,
+            }))
+        }
+        Err(store::StoreError::Conflict { .. }) => Ok(None),
+        Err(e) => Err(store_error(e, &res.group, &res.plural, stored.name)),
+    }
+}
+
+/// Removes the object from the store; `None` when it changed meanwhile.
+async fn remove(
+    cluster: &Arc<Cluster>,
+    res: &Resource,
+    stored: Stored<'_>,
+    opts: &DeleteOptions,
+) -> Result<Option<Deleted>, ApiError> {
+    if opts.dry_run {
+        return Ok(Some(Deleted {
+            object: stored.old,
+            gone: true,
+        }));
+    }
+    let final_obj = stored.old.clone();
+    match cluster
+        .store
+        .delete(
+            stored.key,
+            Some(stored.current),
+            Box::new(move |_, rev| with_resource_version(final_obj, rev)),
+        )
+        .await
+    {
+        Ok(kv) => {
+            crate::allocate::on_delete(cluster, res, &stored.old);
+            Ok(Some(Deleted {
+                object: parse_kv(&kv)?,
+                gone: true,
+            }))
+        }
+        Err(store::StoreError::Conflict { .. }) => Ok(None),
+        Err(e) => Err(store_error(e, &res.group, &res.plural, stored.name)),
+    }
 }
 
 /// Deletes every object of a resource (in a namespace) that the selectors match.

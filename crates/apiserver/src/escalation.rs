@@ -79,8 +79,10 @@ pub fn check(
                 return Ok(());
             }
             let role_key = match (role_kind, namespace) {
-                ("Role", Some(ns)) => format!("/registry/{GROUP}/roles/{ns}/{role_name}"),
-                _ => format!("/registry/{GROUP}/clusterroles/{role_name}"),
+                ("Role", Some(ns)) => {
+                    crate::registry::keys::object(GROUP, "roles", Some(ns), role_name)
+                }
+                _ => crate::registry::keys::object(GROUP, "clusterroles", None, role_name),
             };
             let Some(kv) = cluster.store.get(&role_key) else {
                 return Err(ApiError::not_found(GROUP, role_resource, role_name));

@@ -108,12 +108,7 @@ fn resource_of_key(
     cluster: &Cluster,
     key: &str,
 ) -> Option<(Arc<Resource>, Option<String>, String)> {
-    let rest = key.strip_prefix("/registry/")?;
-    let mut parts = rest.splitn(3, '/');
-    let group = parts.next()?;
-    let plural = parts.next()?;
-    let tail = parts.next()?;
-    let group = if group == "core" { "" } else { group };
+    let (group, plural, tail) = crate::registry::keys::split(key)?;
     let state = cluster.registry.snapshot();
     let res = state
         .resources
@@ -139,7 +134,10 @@ fn meta_of(bytes: &[u8]) -> GcMeta {
 pub async fn run(cluster: Arc<Cluster>) {
     loop {
         let mut graph = Graph::default();
-        let Ok(listed) = cluster.store.list("/registry/", None, 0, None) else {
+        let Ok(listed) = cluster
+            .store
+            .list(crate::registry::keys::ROOT, None, 0, None)
+        else {
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             continue;
         };
@@ -166,7 +164,10 @@ pub async fn run(cluster: Arc<Cluster>) {
         for key in pending {
             process_terminating(&cluster, &graph, &key).await;
         }
-        let Ok(mut watcher) = cluster.store.watch("/registry/", listed.revision) else {
+        let Ok(mut watcher) = cluster
+            .store
+            .watch(crate::registry::keys::ROOT, listed.revision)
+        else {
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             continue;
         };

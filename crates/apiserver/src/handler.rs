@@ -200,6 +200,18 @@ fn write_options(q: &Query) -> Result<WriteOptions, ApiError> {
     })
 }
 
+/// One request on a resource, once parsed: what every verb's handler needs.
+struct Call<'a> {
+    cluster: &'a Arc<Cluster>,
+    res: Arc<Resource>,
+    info: RequestInfo,
+    ns: Option<String>,
+    q: Query,
+    output: Output,
+    headers: http::HeaderMap,
+    user: &'a UserInfo,
+}
+
 async fn resource_request(
     cluster: &Arc<Cluster>,
     res: Arc<Resource>,
@@ -225,193 +237,272 @@ async fn resource_request(
     if res.namespaced && info.namespace.is_none() && info.name.is_some() {
         return Err(not_found());
     }
-    let method = req.method().clone();
-    let sub = info.subresource.as_deref();
-    let scope = match sub {
+    let scope = match info.subresource.as_deref() {
         None => UpdateScope::Main,
         Some("status") if res.status => UpdateScope::Status,
         Some(_) => return crate::subresources::handle(cluster, &res, &info, req, &q).await,
     };
-    let headers = req.headers().clone();
-    let limit = cluster.config.max_request_bytes;
-    match (method, info.name.as_deref()) {
-        (Method::GET, Some(name)) if !flag(&q, "watch") && !info.legacy_watch => {
-            let key = res.key(ns.as_deref(), name);
-            let kv = cluster
-                .store
-                .get(&key)
-                .ok_or_else(|| ApiError::not_found(&res.group, &res.plural, name))?;
-            match output {
-                Output::Object => Ok(json_bytes(
-                    StatusCode::OK,
-                    crate::crd::in_version(&res, &kv.value),
-                )),
-                other => {
-                    let obj = crate::write::parse_kv(&kv)?;
-                    Ok(json(StatusCode::OK, &table::render_one(&res, &other, &obj)))
-                }
-            }
-        }
-        (Method::GET, name) => {
-            let mut field_sel = q.get("fieldSelector").cloned();
-            if let Some(n) = name {
-                // `GET .../name?watch=1` watches one object.
-                let by_name = format!("metadata.name={n}");
-                field_sel = Some(match field_sel {
-                    Some(f) if !f.is_empty() => format!("{f},{by_name}"),
-                    _ => by_name,
-                });
-            }
-            let selectors = Selectors::parse(
-                &res,
-                q.get("labelSelector").map(String::as_str),
-                field_sel.as_deref(),
-            )?;
-            if flag(&q, "watch") || info.legacy_watch {
-                let params = WatchParams {
-                    resource_version: q.get("resourceVersion").cloned(),
-                    resource_version_match: q.get("resourceVersionMatch").cloned(),
-                    bookmarks: flag(&q, "allowWatchBookmarks"),
-                    send_initial_events: q.get("sendInitialEvents").map(|v| v == "true"),
-                    timeout_seconds: q.get("timeoutSeconds").and_then(|v| v.parse().ok()),
-                };
-                return crate::watch::watch(cluster, res.clone(), ns, selectors, params, output);
-            }
-            let params = ListParams {
-                limit: match q.get("limit") {
-                    Some(l) if !l.is_empty() => l
-                        .parse::<i64>()
-                        .map_err(|_| ApiError::bad_request(format!("invalid limit {l:?}")))?
-                        .max(0) as usize,
-                    _ => 0,
-                },
-                continue_token: q.get("continue").cloned(),
-                resource_version: q.get("resourceVersion").cloned(),
-                resource_version_match: q.get("resourceVersionMatch").cloned(),
-            };
-            let page = crate::list::list_page(cluster, &res, ns.as_deref(), &selectors, &params)?;
-            match output {
-                Output::Object => Ok(json_bytes(
-                    StatusCode::OK,
-                    crate::list::list_body(&res, &page),
-                )),
-                other => {
-                    let objects = page
-                        .items
-                        .iter()
-                        .map(crate::write::parse_kv)
-                        .collect::<Result<Vec<Value>, _>>()?;
-                    Ok(json(
-                        StatusCode::OK,
-                        &table::render_list(&res, &other, &objects, crate::list::list_meta(&page)),
-                    ))
-                }
-            }
-        }
-        (Method::POST, None) => {
-            let mut opts = write_options(&q)?;
-            opts.user = Some(user.clone());
-            let body = crate::body::read_limited(req.into_body(), limit).await?;
-            let obj = crate::body::decode_object(&headers, &body).await?;
-            let created = crate::write::create(cluster, &res, ns.as_deref(), obj, &opts).await?;
-            Ok(with_warnings(
-                json(
-                    StatusCode::CREATED,
-                    &table::render_one(&res, &output, &created),
-                ),
-                &opts,
-            ))
-        }
-        (Method::PUT, Some(name)) => {
-            let mut opts = write_options(&q)?;
-            opts.user = Some(user.clone());
-            let body = crate::body::read_limited(req.into_body(), limit).await?;
-            let obj = crate::body::decode_object(&headers, &body).await?;
-            let updated =
-                crate::write::update(cluster, &res, ns.as_deref(), name, obj, scope, &opts).await?;
-            Ok(with_warnings(
-                json(StatusCode::OK, &table::render_one(&res, &output, &updated)),
-                &opts,
-            ))
-        }
-        (Method::PATCH, Some(name)) => {
-            let mut opts = write_options(&q)?;
-            opts.user = Some(user.clone());
-            let ct = crate::body::content_type(&headers);
-            let kind = PatchType::from_content_type(&ct).ok_or_else(|| {
-                ApiError::unsupported_media_type_accepted(&[
-                    "application/json-patch+json",
-                    "application/merge-patch+json",
-                    "application/apply-patch+yaml",
-                    "application/strategic-merge-patch+json",
-                ])
-            })?;
-            opts.apply = kind == PatchType::Apply;
-            opts.force = flag(&q, "force");
-            let body = crate::body::read_limited(req.into_body(), limit).await?;
-            let patched = crate::write::patch(
-                cluster,
-                &res,
-                ns.as_deref(),
-                name,
-                (kind, &body),
-                scope,
-                &opts,
-            )
-            .await?;
-            Ok(with_warnings(
-                json(StatusCode::OK, &table::render_one(&res, &output, &patched)),
-                &opts,
-            ))
-        }
-        (Method::DELETE, Some(name)) => {
-            let body = crate::body::read_limited(req.into_body(), limit).await?;
-            let opts = delete_options(&q)?.merge_body(&body)?;
-            let deleted = crate::delete::delete(cluster, &res, ns.as_deref(), name, &opts).await?;
-            let code = if deleted.gone {
-                StatusCode::OK
-            } else {
-                StatusCode::ACCEPTED
-            };
-            Ok(json(code, &deleted.object))
-        }
-        (Method::DELETE, None) => {
-            if !res.verbs.iter().any(|v| v == "deletecollection") {
-                return Err(ApiError::method_not_allowed(
-                    &res.group,
-                    &res.plural,
-                    "deletecollection",
-                ));
-            }
-            let body = crate::body::read_limited(req.into_body(), limit).await?;
-            let opts = delete_options(&q)?.merge_body(&body)?;
-            let selectors = Selectors::parse(
-                &res,
-                q.get("labelSelector").map(String::as_str),
-                q.get("fieldSelector").map(String::as_str),
-            )?;
-            let deleted =
-                crate::delete::delete_collection(cluster, &res, ns.as_deref(), &selectors, &opts)
-                    .await?;
-            let page = crate::list::Page {
-                items: Vec::new(),
-                revision: cluster.store.revision(),
-                continue_token: None,
-                remaining: None,
-            };
-            let mut body = serde_json::json!({
-                "kind": res.list_kind,
-                "apiVersion": res.api_version(),
-                "metadata": crate::list::list_meta(&page),
-            });
-            body["items"] = Value::Array(deleted);
-            Ok(json(StatusCode::OK, &body))
-        }
+    let method = req.method().clone();
+    let (parts, body) = req.into_parts();
+    let call = Call {
+        cluster,
+        res,
+        ns,
+        q,
+        output,
+        headers: parts.headers,
+        user,
+        info,
+    };
+    let name = call.info.name.clone();
+    let watching = flag(&call.q, "watch") || call.info.legacy_watch;
+    match (method, name.as_deref()) {
+        (Method::GET, Some(name)) if !watching => call.get(name),
+        (Method::GET, name) => call.list_or_watch(name),
+        (Method::POST, None) => call.create(body).await,
+        (Method::PUT, Some(name)) => call.update(name, scope, body).await,
+        (Method::PATCH, Some(name)) => call.patch(name, scope, body).await,
+        (Method::DELETE, Some(name)) => call.delete(name, body).await,
+        (Method::DELETE, None) => call.delete_collection(body).await,
         (m, _) => Err(ApiError::method_not_allowed(
-            &res.group,
-            &res.plural,
+            &call.res.group,
+            &call.res.plural,
             m.as_str(),
         )),
+    }
+}
+
+impl Call<'_> {
+    /// The request body, within the cluster's size limit.
+    async fn body(&self, body: Body) -> Result<bytes::Bytes, ApiError> {
+        crate::body::read_limited(body, self.cluster.config.max_request_bytes).await
+    }
+
+    /// Write options from the query, made by the caller.
+    fn write_options(&self) -> Result<WriteOptions, ApiError> {
+        let mut opts = write_options(&self.q)?;
+        opts.user = Some(self.user.clone());
+        Ok(opts)
+    }
+
+    /// `GET` one object, as JSON or a Table.
+    fn get(&self, name: &str) -> Result<Response<Body>, ApiError> {
+        let res = &self.res;
+        let key = res.key(self.ns.as_deref(), name);
+        let kv = self
+            .cluster
+            .store
+            .get(&key)
+            .ok_or_else(|| ApiError::not_found(&res.group, &res.plural, name))?;
+        match &self.output {
+            Output::Object => Ok(json_bytes(
+                StatusCode::OK,
+                crate::crd::in_version(res, &kv.value),
+            )),
+            other => {
+                let obj = crate::write::parse_kv(&kv)?;
+                Ok(json(StatusCode::OK, &table::render_one(res, other, &obj)))
+            }
+        }
+    }
+
+    /// `GET` a collection (a page of a list, or a watch); `name` watches one object.
+    fn list_or_watch(&self, name: Option<&str>) -> Result<Response<Body>, ApiError> {
+        let q = &self.q;
+        let mut field_sel = q.get("fieldSelector").cloned();
+        if let Some(n) = name {
+            // `GET .../name?watch=1` watches one object.
+            let by_name = format!("metadata.name={n}");
+            field_sel = Some(match field_sel {
+                Some(f) if !f.is_empty() => format!("{f},{by_name}"),
+                _ => by_name,
+            });
+        }
+        let selectors = Selectors::parse(
+            &self.res,
+            q.get("labelSelector").map(String::as_str),
+            field_sel.as_deref(),
+        )?;
+        if flag(q, "watch") || self.info.legacy_watch {
+            let params = WatchParams {
+                resource_version: q.get("resourceVersion").cloned(),
+                resource_version_match: q.get("resourceVersionMatch").cloned(),
+                bookmarks: flag(q, "allowWatchBookmarks"),
+                send_initial_events: q.get("sendInitialEvents").map(|v| v == "true"),
+                timeout_seconds: q.get("timeoutSeconds").and_then(|v| v.parse().ok()),
+            };
+            return crate::watch::watch(
+                self.cluster,
+                self.res.clone(),
+                self.ns.clone(),
+                selectors,
+                params,
+                self.output,
+            );
+        }
+        self.list(&selectors)
+    }
+
+    /// One page of a list, as a List or a Table.
+    fn list(&self, selectors: &Selectors) -> Result<Response<Body>, ApiError> {
+        let (q, res) = (&self.q, &self.res);
+        let params = ListParams {
+            limit: match q.get("limit") {
+                Some(l) if !l.is_empty() => l
+                    .parse::<i64>()
+                    .map_err(|_| ApiError::bad_request(format!("invalid limit {l:?}")))?
+                    .max(0) as usize,
+                _ => 0,
+            },
+            continue_token: q.get("continue").cloned(),
+            resource_version: q.get("resourceVersion").cloned(),
+            resource_version_match: q.get("resourceVersionMatch").cloned(),
+        };
+        let page =
+            crate::list::list_page(self.cluster, res, self.ns.as_deref(), selectors, &params)?;
+        match &self.output {
+            Output::Object => Ok(json_bytes(
+                StatusCode::OK,
+                crate::list::list_body(res, &page),
+            )),
+            other => {
+                let objects = page
+                    .items
+                    .iter()
+                    .map(crate::write::parse_kv)
+                    .collect::<Result<Vec<Value>, _>>()?;
+                Ok(json(
+                    StatusCode::OK,
+                    &table::render_list(res, other, &objects, crate::list::list_meta(&page)),
+                ))
+            }
+        }
+    }
+
+    /// `POST` to a collection.
+    async fn create(&self, body: Body) -> Result<Response<Body>, ApiError> {
+        let opts = self.write_options()?;
+        let body = self.body(body).await?;
+        let obj = crate::body::decode_object(&self.headers, &body).await?;
+        let created =
+            crate::write::create(self.cluster, &self.res, self.ns.as_deref(), obj, &opts).await?;
+        Ok(with_warnings(
+            json(
+                StatusCode::CREATED,
+                &table::render_one(&self.res, &self.output, &created),
+            ),
+            &opts,
+        ))
+    }
+
+    /// `PUT` one object (or its status).
+    async fn update(
+        &self,
+        name: &str,
+        scope: UpdateScope,
+        body: Body,
+    ) -> Result<Response<Body>, ApiError> {
+        let opts = self.write_options()?;
+        let body = self.body(body).await?;
+        let obj = crate::body::decode_object(&self.headers, &body).await?;
+        let ns = self.ns.as_deref();
+        let updated =
+            crate::write::update(self.cluster, &self.res, ns, name, obj, scope, &opts).await?;
+        Ok(with_warnings(
+            json(
+                StatusCode::OK,
+                &table::render_one(&self.res, &self.output, &updated),
+            ),
+            &opts,
+        ))
+    }
+
+    /// `PATCH` one object (or its status) with any of kube's patch types, or apply it.
+    async fn patch(
+        &self,
+        name: &str,
+        scope: UpdateScope,
+        body: Body,
+    ) -> Result<Response<Body>, ApiError> {
+        let mut opts = self.write_options()?;
+        let ct = crate::body::content_type(&self.headers);
+        let kind = PatchType::from_content_type(&ct).ok_or_else(|| {
+            ApiError::unsupported_media_type_accepted(&[
+                "application/json-patch+json",
+                "application/merge-patch+json",
+                "application/apply-patch+yaml",
+                "application/strategic-merge-patch+json",
+            ])
+        })?;
+        opts.apply = kind == PatchType::Apply;
+        opts.force = flag(&self.q, "force");
+        let body = self.body(body).await?;
+        let patched = crate::write::patch(
+            self.cluster,
+            &self.res,
+            self.ns.as_deref(),
+            name,
+            (kind, &body),
+            scope,
+            &opts,
+        )
+        .await?;
+        Ok(with_warnings(
+            json(
+                StatusCode::OK,
+                &table::render_one(&self.res, &self.output, &patched),
+            ),
+            &opts,
+        ))
+    }
+
+    /// `DELETE` one object: 200 when it is gone, 202 while finalizers hold it.
+    async fn delete(&self, name: &str, body: Body) -> Result<Response<Body>, ApiError> {
+        let body = self.body(body).await?;
+        let opts = delete_options(&self.q)?.merge_body(&body)?;
+        let ns = self.ns.as_deref();
+        let deleted = crate::delete::delete(self.cluster, &self.res, ns, name, &opts).await?;
+        let code = if deleted.gone {
+            StatusCode::OK
+        } else {
+            StatusCode::ACCEPTED
+        };
+        Ok(json(code, &deleted.object))
+    }
+
+    /// `DELETE` a collection (`deletecollection`), answering the list of what was deleted.
+    async fn delete_collection(&self, body: Body) -> Result<Response<Body>, ApiError> {
+        let res = &self.res;
+        if !res.verbs.iter().any(|v| v == "deletecollection") {
+            return Err(ApiError::method_not_allowed(
+                &res.group,
+                &res.plural,
+                "deletecollection",
+            ));
+        }
+        let body = self.body(body).await?;
+        let opts = delete_options(&self.q)?.merge_body(&body)?;
+        let selectors = Selectors::parse(
+            res,
+            self.q.get("labelSelector").map(String::as_str),
+            self.q.get("fieldSelector").map(String::as_str),
+        )?;
+        let ns = self.ns.as_deref();
+        let deleted =
+            crate::delete::delete_collection(self.cluster, res, ns, &selectors, &opts).await?;
+        let page = crate::list::Page {
+            items: Vec::new(),
+            revision: self.cluster.store.revision(),
+            continue_token: None,
+            remaining: None,
+        };
+        let mut body = serde_json::json!({
+            "kind": res.list_kind,
+            "apiVersion": res.api_version(),
+            "metadata": crate::list::list_meta(&page),
+        });
+        body["items"] = Value::Array(deleted);
+        Ok(json(StatusCode::OK, &body))
     }
 }
 

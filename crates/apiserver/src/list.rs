@@ -187,70 +187,9 @@ pub fn list_page(
         Some(ns) if res.namespaced => res.namespace_prefix(ns),
         _ => res.key_prefix(),
     };
-    let (start_after, at): (Option<String>, Option<Revision>) = match &params.continue_token {
-        Some(tok) if !tok.is_empty() => {
-            if params
-                .resource_version
-                .as_deref()
-                .is_some_and(|v| !v.is_empty())
-            {
-                return Err(ApiError::bad_request(
-                    "specifying resource version is not allowed when using continue",
-                ));
-            }
-            let t = decode_continue(tok)?;
-            if !t.start.starts_with(&prefix) {
-                return Err(ApiError::bad_request(
-                    "continue key is not valid: it does not belong to this list",
-                ));
-            }
-            (Some(t.start), Some(t.rv))
-        }
-        _ => {
-            let rv = params.resource_version.as_deref().filter(|s| !s.is_empty());
-            let rv_num: Option<Revision> = match rv {
-                Some(s) => Some(s.parse().map_err(|_| {
-                    ApiError::bad_request(format!(
-                        "resourceVersion: Invalid value: \"{s}\": must be a valid resource version"
-                    ))
-                })?),
-                None => None,
-            };
-            match (
-                params
-                    .resource_version_match
-                    .as_deref()
-                    .filter(|s| !s.is_empty()),
-                rv_num,
-            ) {
-                (Some("Exact"), Some(n)) if n > 0 => (None, Some(n)),
-                (Some("Exact"), _) => {
-                    return Err(ApiError::bad_request(
-                        "resourceVersionMatch: Forbidden: resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
-                    ));
-                }
-                (Some("NotOlderThan"), None) => {
-                    return Err(ApiError::bad_request(
-                        "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided",
-                    ));
-                }
-                (Some("NotOlderThan") | None, Some(n)) => {
-                    let current = cluster.store.revision();
-                    if n > current {
-                        return Err(ApiError::timeout(format!(
-                            "Too large resource version: {n}, current: {current}"
-                        )));
-                    }
-                    (None, None)
-                }
-                (None, None) => (None, None),
-                (Some(other), _) => {
-                    return Err(ApiError::bad_request(format!(
-                        "resourceVersionMatch: Unsupported value: \"{other}\": supported values: \"Exact\", \"NotOlderThan\""
-                    )));
-                }
-            }
-        }
+    let (start_after, at) = match &params.continue_token {
+        Some(tok) if !tok.is_empty() => continue_point(&prefix, tok, params)?,
+        _ => (None, revision_to_read(cluster, params)?),
     };
     let unfiltered = selectors.is_empty();
     let store_limit = if unfiltered { params.limit } else { 0 };
@@ -302,6 +241,70 @@ pub fn list_page(
         continue_token,
         remaining: None,
     })
+}
+
+/// Where a `continue` token resumes: after its key, at its revision.
+fn continue_point(
+    prefix: &str,
+    tok: &str,
+    params: &ListParams,
+) -> Result<(Option<String>, Option<Revision>), ApiError> {
+    if params
+        .resource_version
+        .as_deref()
+        .is_some_and(|v| !v.is_empty())
+    {
+        return Err(ApiError::bad_request(
+            "specifying resource version is not allowed when using continue",
+        ));
+    }
+    let t = decode_continue(tok)?;
+    if !t.start.starts_with(prefix) {
+        return Err(ApiError::bad_request(
+            "continue key is not valid: it does not belong to this list",
+        ));
+    }
+    Ok((Some(t.start), Some(t.rv)))
+}
+
+/// The revision a first page reads at, by kube's `resourceVersion` and
+/// `resourceVersionMatch` rules (`None`: the latest).
+fn revision_to_read(cluster: &Cluster, params: &ListParams) -> Result<Option<Revision>, ApiError> {
+    let rv = params.resource_version.as_deref().filter(|s| !s.is_empty());
+    let rv_num: Option<Revision> = match rv {
+        Some(s) => Some(s.parse().map_err(|_| {
+            ApiError::bad_request(format!(
+                "resourceVersion: Invalid value: \"{s}\": must be a valid resource version"
+            ))
+        })?),
+        None => None,
+    };
+    let rv_match = params
+        .resource_version_match
+        .as_deref()
+        .filter(|s| !s.is_empty());
+    match (rv_match, rv_num) {
+        (Some("Exact"), Some(n)) if n > 0 => Ok(Some(n)),
+        (Some("Exact"), _) => Err(ApiError::bad_request(
+            "resourceVersionMatch: Forbidden: resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
+        )),
+        (Some("NotOlderThan"), None) => Err(ApiError::bad_request(
+            "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided",
+        )),
+        (Some("NotOlderThan") | None, Some(n)) => {
+            let current = cluster.store.revision();
+            if n > current {
+                return Err(ApiError::timeout(format!(
+                    "Too large resource version: {n}, current: {current}"
+                )));
+            }
+            Ok(None)
+        }
+        (None, None) => Ok(None),
+        (Some(other), _) => Err(ApiError::bad_request(format!(
+            "resourceVersionMatch: Unsupported value: \"{other}\": supported values: \"Exact\", \"NotOlderThan\""
+        ))),
+    }
 }
 
 /// Serialises a list body without re-encoding the stored items.

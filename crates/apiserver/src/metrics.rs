@@ -53,8 +53,8 @@ pub fn handle(
     };
     let items: Vec<Value> = match res.plural.as_str() {
         "nodes" => {
-            let pods = list_stored(cluster, "/registry/core/pods/");
-            list_stored(cluster, "/registry/core/nodes/")
+            let pods = list_stored(cluster, &crate::registry::keys::prefix("", "pods"));
+            list_stored(cluster, &crate::registry::keys::prefix("", "nodes"))
                 .into_iter()
                 .filter(|n| {
                     info.name
@@ -74,8 +74,8 @@ pub fn handle(
         }
         "pods" => {
             let prefix = match &info.namespace {
-                Some(ns) => format!("/registry/core/pods/{ns}/"),
-                None => "/registry/core/pods/".to_string(),
+                Some(ns) => crate::registry::keys::namespace_prefix("", "pods", ns),
+                None => crate::registry::keys::prefix("", "pods"),
             };
             list_stored(cluster, &prefix)
                 .into_iter()

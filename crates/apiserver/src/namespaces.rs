@@ -17,7 +17,7 @@ pub const SYSTEM_NAMESPACES: [&str; 4] =
 /// Creates the system namespaces that do not exist yet (their uids never change afterwards).
 pub async fn bootstrap(cluster: &Arc<Cluster>) -> Result<(), store::StoreError> {
     for ns in SYSTEM_NAMESPACES {
-        let key = format!("/registry/core/namespaces/{ns}");
+        let key = crate::registry::keys::object("", "namespaces", None, ns);
         if cluster.store.get(&key).is_some() {
             continue;
         }
@@ -80,7 +80,12 @@ async fn reconcile_all(cluster: &Arc<Cluster>) -> Result<bool, String> {
     let mut pending = false;
     let listed = cluster
         .store
-        .list("/registry/core/namespaces/", None, 0, None)
+        .list(
+            &crate::registry::keys::prefix("", "namespaces"),
+            None,
+            0,
+            None,
+        )
         .map_err(|e| e.to_string())?;
     for kv in listed.items {
         let Ok(ns) = serde_json::from_slice::<Value>(&kv.value) else {

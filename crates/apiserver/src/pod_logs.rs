@@ -30,7 +30,7 @@ pub async fn handle(
     q: &Query,
 ) -> Result<Response<Body>, ApiError> {
     let ns = ns.unwrap_or("default");
-    let key = format!("/registry/core/pods/{ns}/{name}");
+    let key = crate::registry::keys::object("", "pods", Some(ns), name);
     let kv = cluster
         .store
         .get(&key)

@@ -12,7 +12,12 @@ use crate::auth::UserInfo;
 use crate::cluster::Cluster;
 use crate::object::with_resource_version;
 
-const PREFIX: &str = "/registry/rbac.authorization.k8s.io/";
+const GROUP: &str = "rbac.authorization.k8s.io";
+
+/// The prefix of every RBAC object (`/registry/rbac.authorization.k8s.io/`).
+fn rbac_prefix() -> String {
+    format!("{}{GROUP}/", crate::registry::keys::ROOT)
+}
 
 /// What a request asks to do, as RBAC sees it.
 #[derive(Clone, Debug, Default)]
@@ -152,14 +157,13 @@ impl Authorizer {
     }
 
     fn apply(&self, key: &str, value: Option<&[u8]>) {
-        let Some(rest) = key.strip_prefix(PREFIX) else {
+        let Some((GROUP, kind, rest)) = crate::registry::keys::split(key) else {
             return;
         };
-        let mut parts = rest.splitn(3, '/');
-        let (Some(kind), Some(a)) = (parts.next(), parts.next()) else {
-            return;
+        let (a, b) = match rest.split_once('/') {
+            Some((a, b)) => (a, Some(b)),
+            None => (rest, None),
         };
-        let b = parts.next();
         let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
         match (kind, b) {
             ("clusterroles", None) => {
@@ -212,7 +216,7 @@ impl Authorizer {
 /// Keeps the authorizer's cache in step with the store until shutdown.
 pub async fn run(cluster: Arc<Cluster>) {
     loop {
-        let Ok(listed) = cluster.store.list(PREFIX, None, 0, None) else {
+        let Ok(listed) = cluster.store.list(&rbac_prefix(), None, 0, None) else {
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             continue;
         };
@@ -228,7 +232,7 @@ pub async fn run(cluster: Arc<Cluster>) {
             cluster.rbac.apply(&kv.key, Some(&kv.value));
         }
         cluster.rbac.ready.notify_waiters();
-        let Ok(mut watcher) = cluster.store.watch(PREFIX, listed.revision) else {
+        let Ok(mut watcher) = cluster.store.watch(&rbac_prefix(), listed.revision) else {
             continue;
         };
         loop {
@@ -250,7 +254,7 @@ pub async fn run(cluster: Arc<Cluster>) {
 
 /// Loads the cache synchronously (at start, before serving).
 pub fn prime(cluster: &Cluster) {
-    if let Ok(listed) = cluster.store.list(PREFIX, None, 0, None) {
+    if let Ok(listed) = cluster.store.list(&rbac_prefix(), None, 0, None) {
         for kv in &listed.items {
             cluster.rbac.apply(&kv.key, Some(&kv.value));
         }
@@ -310,7 +314,8 @@ fn namespaced_resources() -> Vec<(&'static str, Vec<&'static str>)> {
 }
 
 /// The bootstrap ClusterRoles and ClusterRoleBindings kube-apiserver creates.
-fn bootstrap_objects() -> Vec<(String, Value)> {
+/// The rules of the `view`, `edit` and `admin` roles, as kube's aggregated roles hold them.
+fn user_facing_rules() -> (Vec<Value>, Vec<Value>, Vec<Value>) {
     let mut view_rules = Vec::new();
     let mut edit_rules = Vec::new();
     for (g, rs) in namespaced_resources() {
@@ -358,23 +363,33 @@ fn bootstrap_objects() -> Vec<(String, Value)> {
         &["authorization.k8s.io"],
         &["localsubjectaccessreviews"],
     ));
-    let role = |name: &str, rules: Vec<Value>| -> (String, Value) {
-        (
-            format!("{PREFIX}clusterroles/{name}"),
-            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-                   "metadata": {"name": name, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
-                   "rules": rules}),
-        )
-    };
-    let binding = |name: &str, role: &str, group: &str| -> (String, Value) {
-        (
-            format!("{PREFIX}clusterrolebindings/{name}"),
-            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-                   "metadata": {"name": name, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
-                   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
-                   "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}]}),
-        )
-    };
+    (view_rules, edit_rules, admin_rules)
+}
+
+/// A bootstrap ClusterRole and its key.
+fn role(name: &str, rules: Vec<Value>) -> (String, Value) {
+    (
+        crate::registry::keys::object(GROUP, "clusterroles", None, name),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+               "metadata": {"name": name, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+               "rules": rules}),
+    )
+}
+
+/// A bootstrap ClusterRoleBinding of `role` to a group, and its key.
+fn binding(name: &str, role: &str, group: &str) -> (String, Value) {
+    (
+        crate::registry::keys::object(GROUP, "clusterrolebindings", None, name),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+               "metadata": {"name": name, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+               "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}]}),
+    )
+}
+
+/// The cluster roles and bindings kube-apiserver bootstraps.
+fn bootstrap_objects() -> Vec<(String, Value)> {
+    let (view_rules, edit_rules, admin_rules) = user_facing_rules();
     vec![
         role(
             "cluster-admin",

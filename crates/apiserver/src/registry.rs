@@ -8,6 +8,55 @@ pub use apimachinery::validation::NameRule;
 
 use crate::kinds::{self, Kind, Spec, spec};
 
+/// The layout of the store's keys, as kube-apiserver's etcd layout:
+/// `/registry/{group or "core"}/{plural}/[{namespace}/]{name}`. Nothing else spells it out.
+pub mod keys {
+    /// The prefix of every stored object.
+    pub const ROOT: &str = "/registry/";
+
+    /// The prefix of every object of a resource.
+    pub fn prefix(group: &str, plural: &str) -> String {
+        let group = if group.is_empty() { "core" } else { group };
+        format!("{ROOT}{group}/{plural}/")
+    }
+
+    /// The prefix of a resource's objects in one namespace.
+    pub fn namespace_prefix(group: &str, plural: &str, namespace: &str) -> String {
+        format!("{}{namespace}/", prefix(group, plural))
+    }
+
+    /// The key of one object (`namespace` is `None` for cluster-scoped objects).
+    pub fn object(group: &str, plural: &str, namespace: Option<&str>, name: &str) -> String {
+        match namespace {
+            Some(ns) => format!("{}{ns}/{name}", prefix(group, plural)),
+            None => format!("{}{name}", prefix(group, plural)),
+        }
+    }
+
+    /// `(group, plural, rest)` of a key (`rest` is `ns/name` or `name`; the core group is "").
+    pub fn split(key: &str) -> Option<(&str, &str, &str)> {
+        let rest = key.strip_prefix(ROOT)?;
+        let (group, rest) = rest.split_once('/')?;
+        let (plural, rest) = rest.split_once('/')?;
+        Some((if group == "core" { "" } else { group }, plural, rest))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn keys_round_trip() {
+            let k = super::object("", "pods", Some("ns"), "p");
+            assert_eq!(k, "/registry/core/pods/ns/p");
+            assert_eq!(super::split(&k), Some(("", "pods", "ns/p")));
+            let k = super::object("rbac.authorization.k8s.io", "clusterroles", None, "r");
+            assert_eq!(
+                super::split(&k),
+                Some(("rbac.authorization.k8s.io", "clusterroles", "r"))
+            );
+        }
+    }
+}
+
 /// One served resource (a group/version/resource and its kind).
 #[derive(Clone, Debug)]
 pub struct Resource {
@@ -64,25 +113,22 @@ impl Resource {
 
     /// The store key prefix of every object of this resource (all namespaces).
     pub fn key_prefix(&self) -> String {
-        let group = if self.group.is_empty() {
-            "core"
-        } else {
-            &self.group
-        };
-        format!("/registry/{group}/{}/", self.plural)
+        keys::prefix(&self.group, &self.plural)
     }
 
     /// The store key prefix of this resource in one namespace.
     pub fn namespace_prefix(&self, namespace: &str) -> String {
-        format!("{}{namespace}/", self.key_prefix())
+        keys::namespace_prefix(&self.group, &self.plural, namespace)
     }
 
     /// The store key of one object.
     pub fn key(&self, namespace: Option<&str>, name: &str) -> String {
-        match namespace {
-            Some(ns) if self.namespaced => format!("{}{ns}/{name}", self.key_prefix()),
-            _ => format!("{}{name}", self.key_prefix()),
-        }
+        keys::object(
+            &self.group,
+            &self.plural,
+            namespace.filter(|_| self.namespaced),
+            name,
+        )
     }
 
     /// `plural` or `plural.group`, as Kubernetes names a resource in messages.

@@ -86,9 +86,11 @@ pub fn verify(cluster: &Cluster, token: &str) -> Option<UserInfo> {
     validation.validate_aud = false;
     let data = jsonwebtoken::decode::<Claims>(token, &key, &validation).ok()?;
     let c = data.claims;
-    let key = format!(
-        "/registry/core/serviceaccounts/{}/{}",
-        c.kube.namespace, c.kube.serviceaccount.name
+    let key = crate::registry::keys::object(
+        "",
+        "serviceaccounts",
+        Some(&c.kube.namespace),
+        &c.kube.serviceaccount.name,
     );
     let sa: Value = serde_json::from_slice(&cluster.store.get(&key)?.value).ok()?;
     if sa["metadata"]["uid"] != json!(c.kube.serviceaccount.uid) {

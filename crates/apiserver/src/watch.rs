@@ -51,7 +51,11 @@ fn bookmark(res: &Resource, rev: Revision, initial_end: bool) -> Bytes {
 }
 
 fn expired_event(msg: String) -> Bytes {
-    let err = ApiError::expired(msg);
+    error_event(&ApiError::expired(msg))
+}
+
+/// An ERROR event carrying `err`'s Status.
+fn error_event(err: &ApiError) -> Bytes {
     event_line(
         "ERROR",
         &serde_json::to_vec(&err.to_status()).unwrap_or_default(),
@@ -71,6 +75,56 @@ pub fn watch(
         Some(ns) if res.namespaced => res.namespace_prefix(ns),
         _ => res.key_prefix(),
     };
+    let start = start_point(cluster, &res, &prefix, &params)?;
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(256);
+    let watcher = cluster.store.watch(&prefix, start.after);
+    let stream = Stream {
+        timeout: Duration::from_secs(
+            params
+                .timeout_seconds
+                .unwrap_or_else(|| 1800 + rand::random::<u64>() % 1800),
+        ),
+        bookmark_interval: cluster.config.bookmark_interval,
+        shutdown: cluster.shutdown.clone(),
+        bookmarks: params.bookmarks,
+        initial_bookmark: start.send_initial
+            && params.bookmarks
+            && params.send_initial_events == Some(true),
+        res,
+        selectors,
+        output,
+        tx,
+    };
+    tokio::spawn(stream.run(watcher, start.initial, start.after));
+    let stream = tokio_stream_from(rx);
+    let mut resp = Response::new(Body::from_stream(stream));
+    *resp.status_mut() = StatusCode::OK;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, private"),
+    );
+    Ok(resp)
+}
+
+/// Where a watch starts: the objects sent first as ADDED, and the revision events follow.
+struct Start {
+    initial: Vec<store::KeyValue>,
+    after: Revision,
+    send_initial: bool,
+}
+
+/// kube's rules for `resourceVersion` and `sendInitialEvents`: without a version (or "0"),
+/// the current objects come first; with one, only the events after it.
+fn start_point(
+    cluster: &Cluster,
+    res: &Resource,
+    prefix: &str,
+    params: &WatchParams,
+) -> Result<Start, ApiError> {
     let rv = params.resource_version.clone().filter(|s| !s.is_empty());
     let send_initial = match params.send_initial_events {
         Some(true) => {
@@ -86,10 +140,10 @@ pub fn watch(
         Some(false) => false,
         None => matches!(rv.as_deref(), None | Some("0")),
     };
-    let (initial, after): (Vec<store::KeyValue>, Revision) = if send_initial {
+    let (initial, after) = if send_initial {
         let listed = cluster
             .store
-            .list(&prefix, None, 0, None)
+            .list(prefix, None, 0, None)
             .map_err(|e| crate::response::store_error(e, &res.group, &res.plural, ""))?;
         (listed.items, listed.revision)
     } else {
@@ -105,126 +159,148 @@ pub fn watch(
             }
         }
     };
-    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(256);
-    let watcher = cluster.store.watch(&prefix, after);
-    let timeout = Duration::from_secs(
-        params
-            .timeout_seconds
-            .unwrap_or_else(|| 1800 + rand::random::<u64>() % 1800),
-    );
-    let bookmark_interval = cluster.config.bookmark_interval;
-    let shutdown = cluster.shutdown.clone();
-    let bookmarks = params.bookmarks;
-    tokio::spawn(async move {
+    Ok(Start {
+        initial,
+        after,
+        send_initial,
+    })
+}
+
+/// A running watch: the store watcher and everything needed to turn its events into lines.
+struct Stream {
+    timeout: Duration,
+    bookmark_interval: Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+    bookmarks: bool,
+    initial_bookmark: bool,
+    res: Arc<Resource>,
+    selectors: Selectors,
+    output: Output,
+    tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
+}
+
+impl Stream {
+    /// Sends one line; false when the client has gone.
+    async fn send(&self, line: Bytes) -> bool {
+        self.tx.send(Ok(line)).await.is_ok()
+    }
+
+    /// Streams until the timeout, shutdown, the client leaving, or a store error.
+    async fn run(
+        self,
+        watcher: Result<store::Watcher, store::StoreError>,
+        initial: Vec<store::KeyValue>,
+        after: Revision,
+    ) {
         let mut watcher = match watcher {
             Ok(w) => w,
             Err(store::StoreError::Compacted { compacted }) => {
-                let _ = tx
-                    .send(Ok(expired_event(format!(
-                        "too old resource version: {after} ({compacted})"
-                    ))))
-                    .await;
+                self.send(expired_event(format!(
+                    "too old resource version: {after} ({compacted})"
+                )))
+                .await;
                 return;
             }
             Err(e) => {
-                let err = ApiError::internal(e.to_string());
-                let _ = tx
-                    .send(Ok(event_line(
-                        "ERROR",
-                        &serde_json::to_vec(&err.to_status()).unwrap_or_default(),
-                    )))
+                self.send(error_event(&ApiError::internal(e.to_string())))
                     .await;
                 return;
             }
         };
         for kv in &initial {
-            match selectors.matches_bytes(&res, &kv.value) {
-                Ok(true) => {}
-                _ => continue,
+            if !matches!(self.selectors.matches_bytes(&self.res, &kv.value), Ok(true)) {
+                continue;
             }
-            let obj = output.render_event_object(&res, &kv.value);
-            if tx.send(Ok(event_line("ADDED", &obj))).await.is_err() {
+            let obj = self.output.render_event_object(&self.res, &kv.value);
+            if !self.send(event_line("ADDED", &obj)).await {
                 return;
             }
         }
-        if send_initial
-            && bookmarks
-            && params.send_initial_events == Some(true)
-            && tx.send(Ok(bookmark(&res, after, true))).await.is_err()
-        {
+        if self.initial_bookmark && !self.send(bookmark(&self.res, after, true)).await {
             return;
         }
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = tokio::time::Instant::now() + self.timeout;
         let mut ticker = tokio::time::interval_at(
-            tokio::time::Instant::now() + bookmark_interval,
-            bookmark_interval,
+            tokio::time::Instant::now() + self.bookmark_interval,
+            self.bookmark_interval,
         );
         loop {
             tokio::select! {
                 _ = tokio::time::sleep_until(deadline) => return,
-                _ = shutdown.cancelled() => return,
-                _ = tx.closed() => return,
-                _ = ticker.tick(), if bookmarks => {
+                _ = self.shutdown.cancelled() => return,
+                _ = self.tx.closed() => return,
+                _ = ticker.tick(), if self.bookmarks => {
                     watcher.poll_progress();
-                    if tx.send(Ok(bookmark(&res, watcher.progress(), false))).await.is_err() {
+                    if !self.send(bookmark(&self.res, watcher.progress(), false)).await {
                         return;
                     }
                 }
                 ev = watcher.next() => {
-                    let ev = match ev {
-                        None => return,
-                        Some(Err(store::StoreError::Compacted { compacted })) => {
-                            let _ = tx.send(Ok(expired_event(format!(
-                                "too old resource version: {} ({compacted})", watcher.progress()
-                            )))).await;
-                            return;
-                        }
-                        Some(Err(e)) => {
-                            let err = ApiError::internal(e.to_string());
-                            let _ = tx.send(Ok(event_line("ERROR", &serde_json::to_vec(&err.to_status()).unwrap_or_default()))).await;
-                            return;
-                        }
-                        Some(Ok(ev)) => ev,
-                    };
-                    let new_matches = selectors.matches_bytes(&res, &ev.kv.value).unwrap_or(false);
-                    let kind = match ev.kind {
-                        EventType::Created => new_matches.then_some("ADDED"),
-                        EventType::Deleted => new_matches.then_some("DELETED"),
-                        EventType::Updated => {
-                            let old_matches = match &ev.prev {
-                                Some(p) if !selectors.is_empty() => selectors.matches_bytes(&res, &p.value).unwrap_or(false),
-                                _ => true,
-                            };
-                            match (old_matches, new_matches) {
-                                (true, true) => Some("MODIFIED"),
-                                (false, true) => Some("ADDED"),
-                                (true, false) => Some("DELETED"),
-                                (false, false) => None,
-                            }
-                        }
-                    };
-                    if let Some(kind) = kind {
-                        let obj = output.render_event_object(&res, &ev.kv.value);
-                        if tx.send(Ok(event_line(kind, &obj))).await.is_err() {
-                            return;
-                        }
+                    if !self.forward(ev, watcher.progress()).await {
+                        return;
                     }
                 }
             }
         }
-    });
-    let stream = tokio_stream_from(rx);
-    let mut resp = Response::new(Body::from_stream(stream));
-    *resp.status_mut() = StatusCode::OK;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-cache, private"),
-    );
-    Ok(resp)
+    }
+
+    /// Sends what one store event means for this watch; false when the watch is over.
+    async fn forward(
+        &self,
+        ev: Option<Result<store::Event, store::StoreError>>,
+        progress: Revision,
+    ) -> bool {
+        let ev = match ev {
+            None => return false,
+            Some(Err(store::StoreError::Compacted { compacted })) => {
+                self.send(expired_event(format!(
+                    "too old resource version: {progress} ({compacted})"
+                )))
+                .await;
+                return false;
+            }
+            Some(Err(e)) => {
+                self.send(error_event(&ApiError::internal(e.to_string())))
+                    .await;
+                return false;
+            }
+            Some(Ok(ev)) => ev,
+        };
+        match self.event_type(&ev) {
+            Some(kind) => {
+                let obj = self.output.render_event_object(&self.res, &ev.kv.value);
+                self.send(event_line(kind, &obj)).await
+            }
+            None => true,
+        }
+    }
+
+    /// The watch event a store event is for this watch's selectors: an update that moves an
+    /// object into or out of the selection is ADDED or DELETED; `None` when it stays out.
+    fn event_type(&self, ev: &store::Event) -> Option<&'static str> {
+        let matches = |value: &[u8]| {
+            self.selectors
+                .matches_bytes(&self.res, value)
+                .unwrap_or(false)
+        };
+        let new_matches = matches(&ev.kv.value);
+        match ev.kind {
+            EventType::Created => new_matches.then_some("ADDED"),
+            EventType::Deleted => new_matches.then_some("DELETED"),
+            EventType::Updated => {
+                let old_matches = match &ev.prev {
+                    Some(p) if !self.selectors.is_empty() => matches(&p.value),
+                    _ => true,
+                };
+                match (old_matches, new_matches) {
+                    (true, true) => Some("MODIFIED"),
+                    (false, true) => Some("ADDED"),
+                    (true, false) => Some("DELETED"),
+                    (false, false) => None,
+                }
+            }
+        }
+    }
 }
 
 fn tokio_stream_from(

@@ -221,7 +221,7 @@ pub fn check_namespace(
     namespace: &str,
     creating: bool,
 ) -> Result<(), ApiError> {
-    let key = format!("/registry/core/namespaces/{namespace}");
+    let key = crate::registry::keys::object("", "namespaces", None, namespace);
     match cluster.store.get(&key) {
         None => Err(ApiError::not_found("", "namespaces", namespace)),
         Some(kv) if creating => {
