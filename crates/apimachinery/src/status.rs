@@ -17,7 +17,7 @@ pub struct ApiError {
     /// Human-readable message, exactly as kube-apiserver words it.
     pub message: String,
     /// Extra details; `Some` even when empty if kube sends `"details":{}`.
-    pub details: Option<StatusDetails>,
+    pub details: Option<Box<StatusDetails>>,
 }
 
 /// The `details` of a `Status`.
@@ -99,7 +99,7 @@ impl ApiError {
                 qualified_resource(group, resource),
                 go_quote(name)
             ),
-            details: Some(resource_details(group, resource, name)),
+            details: Some(Box::new(resource_details(group, resource, name))),
         }
     }
 
@@ -113,7 +113,7 @@ impl ApiError {
                 qualified_resource(group, resource),
                 go_quote(name)
             ),
-            details: Some(resource_details(group, resource, name)),
+            details: Some(Box::new(resource_details(group, resource, name))),
         }
     }
 
@@ -134,7 +134,7 @@ impl ApiError {
                 qualified_resource(group, resource),
                 go_quote(name)
             ),
-            details: Some(details),
+            details: Some(Box::new(details)),
         }
     }
 
@@ -148,7 +148,7 @@ impl ApiError {
                 qualified_resource(group, resource),
                 go_quote(name)
             ),
-            details: Some(resource_details(group, resource, name)),
+            details: Some(Box::new(resource_details(group, resource, name))),
         }
     }
 
@@ -163,10 +163,10 @@ impl ApiError {
             code: 409,
             reason: "Conflict".into(),
             message: message.into(),
-            details: Some(StatusDetails {
+            details: Some(Box::new(StatusDetails {
                 causes,
                 ..StatusDetails::default()
-            }),
+            })),
         }
     }
 
@@ -189,13 +189,13 @@ impl ApiError {
             code: 422,
             reason: "Invalid".into(),
             message,
-            details: Some(StatusDetails {
+            details: Some(Box::new(StatusDetails {
                 name: opt(name),
                 group: opt(group),
                 kind: opt(kind),
                 causes,
                 ..StatusDetails::default()
-            }),
+            })),
         }
     }
 
@@ -224,7 +224,7 @@ impl ApiError {
             code: 403,
             reason: "Forbidden".into(),
             message,
-            details: Some(resource_details(group, resource, name)),
+            details: Some(Box::new(resource_details(group, resource, name))),
         }
     }
 
@@ -252,7 +252,7 @@ impl ApiError {
                 "{action} is not supported on resources of kind {}",
                 go_quote(&qualified_resource(group, resource))
             ),
-            details: Some(resource_details(group, resource, "")),
+            details: Some(Box::new(resource_details(group, resource, ""))),
         }
     }
 
@@ -308,13 +308,13 @@ impl ApiError {
             code: 500,
             reason: "InternalError".into(),
             message: format!("Internal error occurred: {msg}"),
-            details: Some(StatusDetails {
+            details: Some(Box::new(StatusDetails {
                 causes: vec![StatusCause {
                     message: msg,
                     ..StatusCause::default()
                 }],
                 ..StatusDetails::default()
-            }),
+            })),
         }
     }
 
@@ -324,7 +324,7 @@ impl ApiError {
             code: 504,
             reason: "Timeout".into(),
             message: format!("Timeout: {}", msg.into()),
-            details: Some(StatusDetails::default()),
+            details: Some(Box::default()),
         }
     }
 
@@ -339,10 +339,10 @@ impl ApiError {
             code: 429,
             reason: "TooManyRequests".into(),
             message: msg.into(),
-            details: Some(StatusDetails {
+            details: Some(Box::new(StatusDetails {
                 retry_after_seconds: Some(retry_after_seconds).filter(|s| *s > 0),
                 ..StatusDetails::default()
-            }),
+            })),
         }
     }
 
@@ -379,10 +379,8 @@ impl ApiError {
             return None;
         }
         let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-        let details = status
-            .get("details")
-            .filter(|d| d.is_object())
-            .map(|d| StatusDetails {
+        let details = status.get("details").filter(|d| d.is_object()).map(|d| {
+            Box::new(StatusDetails {
                 name: text(d, "name"),
                 group: text(d, "group"),
                 kind: text(d, "kind"),
@@ -404,7 +402,8 @@ impl ApiError {
                     .get("retryAfterSeconds")
                     .and_then(Value::as_u64)
                     .and_then(|n| u32::try_from(n).ok()),
-            });
+            })
+        });
         Some(ApiError {
             code: status
                 .get("code")
@@ -464,3 +463,24 @@ impl StatusCause {
 #[cfg(test)]
 #[path = "status_tests.rs"]
 mod tests;
+
+#[cfg(feature = "axum")]
+impl axum::response::IntoResponse for ApiError {
+    /// The `Status` object with the error's code, and `Retry-After` when the details carry it.
+    fn into_response(self) -> axum::response::Response {
+        use axum::http::{HeaderValue, StatusCode, header};
+        let code = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self.to_status()).unwrap_or_default();
+        let mut resp = (code, body).into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if let Some(secs) = self.details.as_ref().and_then(|d| d.retry_after_seconds)
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        resp
+    }
+}

@@ -24,14 +24,7 @@ pub fn json(code: StatusCode, value: &Value) -> Response<Body> {
 
 /// A `Status` error response.
 pub fn error(err: &ApiError) -> Response<Body> {
-    let code = StatusCode::from_u16(err.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut resp = json(code, &err.to_status());
-    if let Some(secs) = err.details.as_ref().and_then(|d| d.retry_after_seconds)
-        && let Ok(v) = HeaderValue::from_str(&secs.to_string())
-    {
-        resp.headers_mut().insert(header::RETRY_AFTER, v);
-    }
-    resp
+    axum::response::IntoResponse::into_response(err.clone())
 }
 
 /// A plain-text response (health checks).

@@ -114,7 +114,6 @@ impl FieldSelector {
 
     /// Refuses fields the kind does not support, with kube's 400 `field label not supported: x`.
     /// `metadata.name` and `metadata.namespace` are supported by every kind.
-    #[allow(clippy::result_large_err)] // ApiError's shape is the crate's public contract
     pub fn check_supported(&self, supported: &[&str]) -> Result<(), ApiError> {
         for r in &self.requirements {
             let field = r.field.as_str();

@@ -104,7 +104,6 @@ impl FieldSelector {
     /// Converts the selector for a kind as kube-apiserver does before listing: refuses
     /// unsupported fields (400 `field label not supported: x`) and maps the legacy pod field
     /// `spec.host` to `spec.nodeName`.
-    #[allow(clippy::result_large_err)] // ApiError's shape is the crate's public contract
     pub fn for_kind(&self, group: &str, kind: &str) -> Result<FieldSelector, ApiError> {
         let supported = selectable_fields(group, kind);
         let mut out = Vec::with_capacity(self.requirements().len());

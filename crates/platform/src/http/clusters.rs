@@ -38,19 +38,14 @@ pub fn split_cluster_path(path: &str) -> Option<(&str, &str)> {
 /// The connected, Ready cluster a `/clusters/{c}/…` request is for: 404 for a cluster the
 /// platform does not know, 503 for one that is not connected or not Ready.
 pub(super) fn ready_member(state: &AppState, name: &str) -> ApiResult<Arc<Member>> {
-    let unavailable = |message: String| ApiError {
-        code: http::StatusCode::SERVICE_UNAVAILABLE,
-        reason: "ServiceUnavailable",
-        message,
-        details: None,
-    };
+    let unavailable = |message: String| ApiError::new(503, "ServiceUnavailable", message);
     let Some(member) = state.clusters.get(name) else {
         if state.caches.clusters.get(name).is_some() {
             return Err(unavailable(format!(
                 "cluster {name} is not connected (see its status)"
             )));
         }
-        return Err(ApiError::not_found("clusters", name));
+        return Err(super::error::not_found("clusters", name));
     };
     if !member.is_ready() {
         let h = member.health();
@@ -89,7 +84,7 @@ fn require_admin(state: &AppState, caller: &Caller) -> ApiResult<()> {
     if is_platform_admin(state, &caller.user, "", "") {
         return Ok(());
     }
-    Err(ApiError::forbidden(format!(
+    Err(super::error::forbidden(format!(
         "only platform administrators may validate or join clusters (user \"{}\" is not one)",
         caller.user.name
     )))
@@ -119,7 +114,7 @@ async fn check_joinable(state: &AppState, name: &str, raw: &str) -> ApiResult<Pr
         .await?
         .and_then(|ns| ns["metadata"]["uid"].as_str().map(str::to_string));
     if host_uid.as_deref() == Some(probe.uid.as_str()) {
-        return Err(ApiError::conflict(format!(
+        return Err(super::error::already_exists(format!(
             "this cluster is already joined: it is the host cluster \"{}\" (kube-system uid {})",
             settings.host_name, probe.uid
         )));
@@ -127,7 +122,7 @@ async fn check_joinable(state: &AppState, name: &str, raw: &str) -> ApiResult<Pr
     for c in state.caches.clusters.list() {
         let uid = c.obj["status"]["uid"].as_str();
         if c.name() != name && uid == Some(probe.uid.as_str()) {
-            return Err(ApiError::conflict(format!(
+            return Err(super::error::already_exists(format!(
                 "this cluster is already joined as \"{}\" (kube-system uid {})",
                 c.name(),
                 probe.uid
@@ -187,7 +182,7 @@ async fn join_inner(state: &AppState, caller: &Caller, body: &[u8]) -> ApiResult
         .to_string();
     check_name("cluster", &name)?;
     if state.caches.clusters.get(&name).is_some() || state.clusters.is_host(&name) {
-        return Err(ApiError::conflict(format!(
+        return Err(super::error::already_exists(format!(
             "clusters.cluster.kubesphere.io \"{name}\" already exists"
         )));
     }
@@ -261,7 +256,7 @@ pub async fn put_kubeconfig(
 ) -> ApiResult<Json<Value>> {
     require_admin(&state, &caller)?;
     let Some(cluster) = state.caches.clusters.get(&name) else {
-        return Err(ApiError::not_found("clusters", &name));
+        return Err(super::error::not_found("clusters", &name));
     };
     if state.clusters.is_host(&name) {
         return Err(ApiError::bad_request(
@@ -399,14 +394,14 @@ async fn member_kapis(
         && info.name.is_empty()
         && info.namespace.is_empty();
     if !projects {
-        return Err(ApiError::not_found("path", &info.path));
+        return Err(super::error::not_found("path", &info.path));
     }
     let ws = info.workspace.as_str();
     let template = state
         .caches
         .workspace_templates
         .get(ws)
-        .ok_or_else(|| ApiError::not_found("workspaces", ws))?;
+        .ok_or_else(|| super::error::not_found("workspaces", ws))?;
     let placed = crate::clusters::placement::placed_clusters(
         &template.obj,
         &state.caches.clusters,
@@ -430,12 +425,11 @@ async fn member_kapis(
         return Ok((http::StatusCode::OK, Json(created)).into_response());
     }
     if method != http::Method::GET {
-        return Err(ApiError {
-            code: http::StatusCode::METHOD_NOT_ALLOWED,
-            reason: "MethodNotAllowed",
-            message: format!("{method} is not supported here"),
-            details: None,
-        });
+        return Err(ApiError::new(
+            405,
+            "MethodNotAllowed",
+            format!("{method} is not supported here"),
+        ));
     }
     let all = member.caches.namespaces.by_index(&format!("ws:{ws}"));
     let mine = member.authz.member_namespaces(&caller.user);

@@ -1,178 +1,84 @@
-//! HTTP error answers: Kubernetes `Status` objects (OAuth errors live in `oauth`).
+//! HTTP error answers: the one `ApiError` (apimachinery's Kubernetes `Status`), with the
+//! message-only forms the platform's own endpoints use. OAuth errors live in `oauth`.
 
-use axum::Json;
-use axum::response::{IntoResponse, Response};
-use http::StatusCode;
-use serde_json::json;
+pub use apimachinery::status::ApiError;
 
+use crate::crds::{CLUSTER, IAM, TENANT};
 use crate::error::PlatformError;
 use crate::hostapi;
 
-/// An error answered as a Kubernetes `Status`.
-#[derive(Debug)]
-pub struct ApiError {
-    /// HTTP status.
-    pub code: StatusCode,
-    /// Kubernetes reason (`NotFound`, `Forbidden`…).
-    pub reason: &'static str,
-    /// Message for the person reading it.
-    pub message: String,
-    /// The `details` of the Status (kind, name, causes), when there are any — kept from an
-    /// upstream answer.
-    pub details: Option<serde_json::Value>,
+/// 403 Forbidden with the message as given.
+pub fn forbidden(message: impl Into<String>) -> ApiError {
+    ApiError::new(403, "Forbidden", message)
 }
 
-/// Kubernetes' `StatusReason` values (metav1), so that an upstream reason survives as itself.
-fn known_reason(reason: &str) -> Option<&'static str> {
-    const REASONS: [&str; 19] = [
-        "Unauthorized",
-        "Forbidden",
+/// 401 Unauthorized with the message as given.
+pub fn unauthorized(message: impl Into<String>) -> ApiError {
+    ApiError::new(401, "Unauthorized", message)
+}
+
+/// 422 Invalid with the message as given (the platform's own checks, without field causes).
+pub fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::new(422, "Invalid", message)
+}
+
+/// 409 AlreadyExists with the message as given.
+pub fn already_exists(message: impl Into<String>) -> ApiError {
+    ApiError::new(409, "AlreadyExists", message)
+}
+
+/// 404 for an object of one of the platform's resources, worded as kube-apiserver does
+/// (`users.iam.kubesphere.io "x" not found`).
+pub fn not_found(resource: &str, name: &str) -> ApiError {
+    let group = match resource {
+        "users"
+        | "globalroles"
+        | "globalrolebindings"
+        | "workspaceroles"
+        | "workspacerolebindings"
+        | "clusterroles"
+        | "clusterrolebindings"
+        | "roles"
+        | "rolebindings"
+        | "roletemplates"
+        | "loginrecords" => IAM,
+        "workspaces" | "workspacetemplates" => TENANT,
+        "clusters" | "labels" => CLUSTER,
+        _ => "",
+    };
+    ApiError::not_found(group, resource, name)
+}
+
+/// 404 for a path nothing serves, as kube-apiserver words it.
+pub fn no_route() -> ApiError {
+    ApiError::new(
+        404,
         "NotFound",
-        "AlreadyExists",
-        "Conflict",
-        "Gone",
-        "Invalid",
-        "ServerTimeout",
-        "StoreReadError",
-        "Timeout",
-        "TooManyRequests",
-        "BadRequest",
-        "MethodNotAllowed",
-        "NotAcceptable",
-        "RequestEntityTooLarge",
-        "UnsupportedMediaType",
-        "InternalError",
-        "Expired",
-        "ServiceUnavailable",
-    ];
-    REASONS.iter().copied().find(|r| *r == reason)
+        "the server could not find the requested resource",
+    )
 }
 
-/// The reason kube gives a status code when the Status names none.
-fn reason_for(code: u16) -> &'static str {
-    match code {
-        400 => "BadRequest",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "NotFound",
-        405 => "MethodNotAllowed",
-        406 => "NotAcceptable",
-        409 => "Conflict",
-        410 => "Gone",
-        413 => "RequestEntityTooLarge",
-        415 => "UnsupportedMediaType",
-        422 => "Invalid",
-        429 => "TooManyRequests",
-        503 => "ServiceUnavailable",
-        504 => "Timeout",
-        _ => "InternalError",
-    }
-}
-
-impl ApiError {
-    /// 400.
-    pub fn bad_request(message: impl Into<String>) -> ApiError {
-        ApiError {
-            code: StatusCode::BAD_REQUEST,
-            reason: "BadRequest",
-            message: message.into(),
-            details: None,
-        }
-    }
-
-    /// 404.
-    pub fn not_found(what: &str, name: &str) -> ApiError {
-        ApiError {
-            code: StatusCode::NOT_FOUND,
-            reason: "NotFound",
-            message: format!("{what} \"{name}\" not found"),
-            details: None,
-        }
-    }
-
-    /// 403.
-    pub fn forbidden(message: impl Into<String>) -> ApiError {
-        ApiError {
-            code: StatusCode::FORBIDDEN,
-            reason: "Forbidden",
-            message: message.into(),
-            details: None,
-        }
-    }
-
-    /// 401.
-    pub fn unauthorized(message: impl Into<String>) -> ApiError {
-        ApiError {
-            code: StatusCode::UNAUTHORIZED,
-            reason: "Unauthorized",
-            message: message.into(),
-            details: None,
-        }
-    }
-
-    /// 409.
-    pub fn conflict(message: impl Into<String>) -> ApiError {
-        ApiError {
-            code: StatusCode::CONFLICT,
-            reason: "AlreadyExists",
-            message: message.into(),
-            details: None,
-        }
-    }
-
-    /// 422.
-    pub fn invalid(message: impl Into<String>) -> ApiError {
-        ApiError {
-            code: StatusCode::UNPROCESSABLE_ENTITY,
-            reason: "Invalid",
-            message: message.into(),
-            details: None,
-        }
-    }
-}
-
+/// A failed call to a cluster's API: its own Status as it was (code, reason, message,
+/// details), or 502/504/500 for what never reached an answer.
 impl From<PlatformError> for ApiError {
     fn from(e: PlatformError) -> ApiError {
         if let PlatformError::Kube(kube::Error::Api(s)) = &e {
-            // The upstream Status as it was: its code, reason, message and details.
-            let code = StatusCode::from_u16(s.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let reason = known_reason(&s.reason).unwrap_or_else(|| reason_for(s.code));
-            return ApiError {
-                code,
-                reason,
-                message: s.message.clone(),
-                details: s
-                    .details
-                    .as_ref()
-                    .and_then(|d| serde_json::to_value(d).ok()),
-            };
+            let mut status = serde_json::to_value(s).unwrap_or_default();
+            if status.is_object() {
+                status["kind"] = "Status".into();
+            }
+            if let Some(err) = ApiError::from_status(&status) {
+                return err;
+            }
         }
         let code = match &e {
-            PlatformError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-            PlatformError::Invalid(_) => StatusCode::BAD_REQUEST,
-            _ if hostapi::status_code(&e).is_some() => StatusCode::BAD_GATEWAY,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
+            PlatformError::Timeout { .. } => 504,
+            PlatformError::Invalid(_) => 400,
+            _ if hostapi::status_code(&e).is_some() => 502,
+            _ => 500,
         };
         tracing::warn!(error = %e, "request failed");
-        ApiError {
-            code,
-            reason: "InternalError",
-            message: e.to_string(),
-            details: None,
-        }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut body = json!({
-            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-            "message": self.message, "reason": self.reason, "code": self.code.as_u16(),
-        });
-        if let Some(d) = self.details {
-            body["details"] = d;
-        }
-        (self.code, Json(body)).into_response()
+        ApiError::new(code, "InternalError", e.to_string())
     }
 }
 

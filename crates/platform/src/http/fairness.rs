@@ -135,10 +135,10 @@ pub async fn limit(State(state): State<Shared>, req: Request, next: Next) -> Res
     match state.fairness.admit(&user).await {
         Ok(_permit) => next.run(req).await,
         Err(why) => {
-            let mut resp = ApiError {
-                code: http::StatusCode::TOO_MANY_REQUESTS,
-                reason: "TooManyRequests",
-                message: match why {
+            let mut resp = ApiError::new(
+                429,
+                "TooManyRequests",
+                match why {
                     Rejected::QueueFull => {
                         format!("too many requests from user {user:?} at once; retry later")
                     }
@@ -146,8 +146,7 @@ pub async fn limit(State(state): State<Shared>, req: Request, next: Next) -> Res
                         format!("user {user:?} has too many requests in progress; retry later")
                     }
                 },
-                details: None,
-            }
+            )
             .into_response();
             resp.headers_mut().insert(
                 http::header::RETRY_AFTER,

@@ -149,7 +149,7 @@ impl Level {
                 return Ok(full);
             }
         }
-        Err(ApiError::invalid(format!(
+        Err(super::error::invalid(format!(
             "role {role:?} does not exist here"
         )))
     }
@@ -202,11 +202,11 @@ async fn list(
 async fn get(state: &AppState, t: Local<'_>, level: Level, member: &str) -> ApiResult<Json<Value>> {
     let bindings = level.user_bindings(t, member);
     let Some(b) = bindings.first() else {
-        return Err(ApiError::not_found("members", member));
+        return Err(super::error::not_found("members", member));
     };
     let user = load_user(state, member)
         .await?
-        .ok_or_else(|| ApiError::not_found("users", member))?;
+        .ok_or_else(|| super::error::not_found("users", member))?;
     Ok(Json(member_view(
         &level,
         &user,
@@ -224,7 +224,9 @@ async fn set_role(
     role: &str,
 ) -> ApiResult<Value> {
     if load_user(state, user).await?.is_none() {
-        return Err(ApiError::invalid(format!("user {user:?} does not exist")));
+        return Err(super::error::invalid(format!(
+            "user {user:?} does not exist"
+        )));
     }
     let role = level.resolve_role(t, role)?;
     // Granting a role needs `bind` on it or all of its rules (Kubernetes' escalation rule).
@@ -234,7 +236,7 @@ async fn set_role(
         Level::Namespace(ns) => (crate::authz::Level::Namespace(ns.clone()), "Role"),
     };
     if let Some(why) = super::writeguard::iam_binding_refusal(t.authz, by, &at, kind, &role) {
-        return Err(ApiError::forbidden(why));
+        return Err(super::error::forbidden(why));
     }
     let mut existing = false;
     for b in level.user_bindings(t, user) {
@@ -315,7 +317,7 @@ async fn update(
 async fn remove(t: Local<'_>, level: Level, member: &str) -> ApiResult<Json<Value>> {
     let bindings = level.user_bindings(t, member);
     if bindings.is_empty() {
-        return Err(ApiError::not_found("members", member));
+        return Err(super::error::not_found("members", member));
     }
     for b in bindings {
         hostapi::delete(t.client, level.binding_kind(), level.ns(), b.name()).await?;
@@ -375,7 +377,7 @@ pub async fn add_workspace(
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     if s.caches.workspaces.get(&ws).is_none() {
-        return Err(ApiError::not_found("workspaces", &ws));
+        return Err(super::error::not_found("workspaces", &ws));
     }
     add(&s, &c.user, Local::host(&s), Level::Workspace(ws), &body).await
 }
@@ -426,7 +428,7 @@ pub async fn add_namespace(
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     if s.caches.namespaces.get(&ns).is_none() {
-        return Err(ApiError::not_found("namespaces", &ns));
+        return Err(super::error::not_found("namespaces", &ns));
     }
     add(&s, &c.user, Local::host(&s), Level::Namespace(ns), &body).await
 }
@@ -478,7 +480,7 @@ pub(super) async fn in_cluster(
     if let Level::Namespace(ns) = &level
         && t.caches.namespaces.get(ns).is_none()
     {
-        return Err(ApiError::not_found("namespaces", ns));
+        return Err(super::error::not_found("namespaces", ns));
     }
     match (method.as_str(), member.is_empty()) {
         ("GET", true) => list(state, t, level, query).await,

@@ -332,12 +332,11 @@ async fn catch_panic(req: Request, next: Next) -> Response {
         Ok(resp) => resp,
         Err(_) => {
             tracing::error!(%method, %path, "request handler panicked");
-            ApiError {
-                code: http::StatusCode::INTERNAL_SERVER_ERROR,
-                reason: "InternalError",
-                message: "an internal error occurred while serving the request".into(),
-                details: None,
-            }
+            ApiError::new(
+                500,
+                "InternalError",
+                "an internal error occurred while serving the request",
+            )
             .into_response()
         }
     }
@@ -419,11 +418,11 @@ async fn identify(
     if let Some(b) = header.strip_prefix("Basic ") {
         let raw = B64
             .decode(b.trim())
-            .map_err(|_| ApiError::unauthorized("malformed basic credentials"))?;
+            .map_err(|_| error::unauthorized("malformed basic credentials"))?;
         let raw = String::from_utf8_lossy(&raw).into_owned();
         let (u, p) = raw
             .split_once(':')
-            .ok_or_else(|| ApiError::unauthorized("malformed basic credentials"))?;
+            .ok_or_else(|| error::unauthorized("malformed basic credentials"))?;
         // The same protection as every other login: records, per-address locks.
         let origin = origin.unwrap_or_else(|| login::Origin {
             ip: "unknown".into(),
@@ -432,15 +431,14 @@ async fn identify(
         let user = match login::check_password(state, u, p, &origin, login::Via::Basic).await {
             Ok(user) => user,
             Err(login::Refusal::Locked) => {
-                return Err(ApiError {
-                    code: http::StatusCode::TOO_MANY_REQUESTS,
-                    reason: "TooManyRequests",
-                    message: "too many failed login attempts, try again later".into(),
-                    details: None,
-                });
+                return Err(ApiError::new(
+                    429,
+                    "TooManyRequests",
+                    "too many failed login attempts, try again later",
+                ));
             }
             Err(login::Refusal::Api(e)) => return Err(e.into()),
-            Err(_) => return Err(ApiError::unauthorized("incorrect username or password")),
+            Err(_) => return Err(error::unauthorized("incorrect username or password")),
         };
         return Ok(UserInfo {
             name: u.to_string(),
@@ -448,19 +446,19 @@ async fn identify(
         });
     }
     let Some(token) = header.strip_prefix("Bearer ") else {
-        return Err(ApiError::unauthorized("unsupported authorization scheme"));
+        return Err(error::unauthorized("unsupported authorization scheme"));
     };
     let claims = state
         .tokens
         .authenticate(token.trim())
         .await
-        .map_err(|e| ApiError::unauthorized(e.to_string()))?;
+        .map_err(|e| error::unauthorized(e.to_string()))?;
     let name = claims.sub;
     let user = load_user(state, &name)
         .await?
-        .ok_or_else(|| ApiError::unauthorized("user no longer exists"))?;
+        .ok_or_else(|| error::unauthorized("user no longer exists"))?;
     if user["status"]["state"].as_str() == Some("Disabled") {
-        return Err(ApiError::unauthorized("user is disabled"));
+        return Err(error::unauthorized("user is disabled"));
     }
     Ok(UserInfo {
         name,
@@ -507,12 +505,12 @@ async fn authorize(State(state): State<Shared>, mut req: Request, next: Next) ->
         .cloned()
         .unwrap_or_else(UserInfo::anonymous);
     if user.is_anonymous() {
-        return ApiError::unauthorized("authentication required").into_response();
+        return error::unauthorized("authentication required").into_response();
     }
     let raw = req.uri().path().to_string();
     let path = match crate::authz::resolve::segments(&raw) {
         Ok(segs) => crate::authz::resolve::canonical_path(&segs),
-        Err(_) => return ApiError::not_found("path", &raw).into_response(),
+        Err(_) => return error::no_route().into_response(),
     };
     let (target, info_path) = match clusters::split_cluster_path(&path) {
         Some((name, rest)) => match clusters::ready_member(&state, name) {
@@ -536,7 +534,7 @@ async fn authorize(State(state): State<Shared>, mut req: Request, next: Next) ->
         None if target.is_none() && is_filtered_list(&state, &user, &info) => Grant::Filtered,
         None => {
             tracing::debug!(user = %user.name, verb = %info.verb, path = %info.path, reason = %decision.reason, "denied");
-            return ApiError::forbidden(forbidden_message(&user, &info)).into_response();
+            return error::forbidden(forbidden_message(&user, &info)).into_response();
         }
     };
     // Streams into a pod (exec, attach, port-forward) also need `create`, whatever the method
@@ -549,7 +547,7 @@ async fn authorize(State(state): State<Shared>, mut req: Request, next: Next) ->
         let mut create = info.clone();
         create.verb = "create".into();
         if !authz.authorize(&user, &create).allowed() {
-            return ApiError::forbidden(forbidden_message(&user, &create)).into_response();
+            return error::forbidden(forbidden_message(&user, &create)).into_response();
         }
     }
     let caller = Caller { user, info, grant };
@@ -576,17 +574,13 @@ async fn resolve_request(
     query: &str,
 ) -> ApiResult<RequestInfo> {
     use crate::authz::resolve::{Unresolved, resolve};
-    let not_found = || ApiError {
-        code: http::StatusCode::NOT_FOUND,
-        reason: "NotFound",
-        message: "the server could not find the requested resource".into(),
-        details: None,
-    };
-    let unavailable = |e: String| ApiError {
-        code: http::StatusCode::SERVICE_UNAVAILABLE,
-        reason: "ServiceUnavailable",
-        message: format!("the cluster's discovery is unavailable: {e}"),
-        details: None,
+    let not_found = error::no_route;
+    let unavailable = |e: String| {
+        ApiError::new(
+            503,
+            "ServiceUnavailable",
+            format!("the cluster's discovery is unavailable: {e}"),
+        )
     };
     let first = resolve(method, path, query, None).map_err(|_| not_found())?;
     if !first.info.is_resource_request || first.info.api_prefix == "kapis" {
@@ -663,10 +657,10 @@ pub fn parse_json(body: &[u8]) -> ApiResult<Value> {
 pub fn check_name(what: &str, name: &str) -> ApiResult<()> {
     let errs = apimachinery::validation::is_dns1123_subdomain(name);
     if name.is_empty() {
-        return Err(ApiError::invalid(format!("{what} name is required")));
+        return Err(error::invalid(format!("{what} name is required")));
     }
     if let Some(e) = errs.first() {
-        return Err(ApiError::invalid(format!(
+        return Err(error::invalid(format!(
             "{what} name {name:?} is invalid: {e}"
         )));
     }

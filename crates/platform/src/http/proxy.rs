@@ -53,7 +53,7 @@ pub async fn forward(
         || path == "/apis"
         || path.starts_with("/apis/"))
     {
-        return ApiError::not_found("path", &path).into_response();
+        return super::error::no_route().into_response();
     }
     let uri = with_query(&path, req.uri().query());
     if relays_upgrade(req.headers(), &caller.info) {
@@ -106,13 +106,7 @@ pub async fn forward(
 /// Reads a request body up to kube-apiserver's size limit.
 pub(super) async fn read_body(body: Body) -> Result<bytes::Bytes, Response> {
     axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
-        ApiError {
-            code: http::StatusCode::PAYLOAD_TOO_LARGE,
-            reason: "RequestEntityTooLarge",
-            message: "request body is too large".into(),
-            details: None,
-        }
-        .into_response()
+        ApiError::new(413, "RequestEntityTooLarge", "request body is too large").into_response()
     })
 }
 
@@ -175,7 +169,7 @@ pub(super) fn guard_platform_secrets(state: &Shared, caller: &Caller) -> Option<
     if allowed {
         return None;
     }
-    Some(ApiError::forbidden(super::forbidden_message(&caller.user, info)).into_response())
+    Some(super::error::forbidden(super::forbidden_message(&caller.user, info)).into_response())
 }
 
 /// Sends a request to a cluster with the platform's credentials and streams the answer
@@ -250,13 +244,7 @@ async fn send(
                 m.breaker.trip(&e.to_string());
                 m.suspect();
             }
-            Err(ApiError {
-                code: http::StatusCode::BAD_GATEWAY,
-                reason: "InternalError",
-                message: format!("{what}: {e}"),
-                details: None,
-            }
-            .into_response())
+            Err(ApiError::new(502, "InternalError", format!("{what}: {e}")).into_response())
         }
         Err(_) => {
             if let Some(m) = member {
@@ -264,12 +252,11 @@ async fn send(
                     .trip(&format!("no answer within {} s", timeout.as_secs()));
                 m.suspect();
             }
-            Err(ApiError {
-                code: http::StatusCode::GATEWAY_TIMEOUT,
-                reason: "Timeout",
-                message: format!("{what} did not answer within {} s", timeout.as_secs()),
-                details: None,
-            }
+            Err(ApiError::new(
+                504,
+                "Timeout",
+                format!("{what} did not answer within {} s", timeout.as_secs()),
+            )
             .into_response())
         }
     }
@@ -277,16 +264,15 @@ async fn send(
 
 /// The 503 for a member whose breaker is open.
 pub(super) fn unavailable(m: &Member) -> ApiError {
-    ApiError {
-        code: http::StatusCode::SERVICE_UNAVAILABLE,
-        reason: "ServiceUnavailable",
-        message: format!(
+    ApiError::new(
+        503,
+        "ServiceUnavailable",
+        format!(
             "cluster {} is not answering ({}); requests to it are refused until it answers again",
             m.name,
             m.breaker.reason()
         ),
-        details: None,
-    }
+    )
 }
 
 /// Headers never passed upstream on an upgrade (credentials are the platform's own).

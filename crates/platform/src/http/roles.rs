@@ -91,7 +91,7 @@ impl RoleLevel {
         match super::writeguard::role_refusal(
             &s.authz, &s.caches, by, &level, group, resource, role,
         ) {
-            Some(why) => Err(ApiError::forbidden(why)),
+            Some(why) => Err(super::error::forbidden(why)),
             None => Ok(()),
         }
     }
@@ -102,10 +102,10 @@ impl RoleLevel {
             (RoleLevel::Workspace(ws), Some(o))
                 if o["metadata"]["labels"][WORKSPACE_LABEL].as_str() != Some(ws.as_str()) =>
             {
-                Err(ApiError::not_found("workspaceroles", name))
+                Err(super::error::not_found("workspaceroles", name))
             }
             (_, Some(o)) => Ok(o),
-            (_, None) => Err(ApiError::not_found(self.kind().parts().3, name)),
+            (_, None) => Err(super::error::not_found(self.kind().parts().3, name)),
         }
     }
 }

@@ -69,7 +69,7 @@ pub async fn get_in(client: &Client, ns: &str, name: &str) -> ApiResult<Value> {
     hostapi::get(client, Kind::Secret, Some(ns), name)
         .await?
         .map(|s| metadata_only(&s))
-        .ok_or_else(|| ApiError::not_found("secrets", name))
+        .ok_or_else(|| super::error::not_found("secrets", name))
 }
 
 /// `GET /kapis/resources.kubesphere.io/v1alpha3/namespaces/{ns}/secrets`.

@@ -74,7 +74,7 @@ pub fn token_from_cookie(method: &Method, headers: &HeaderMap) -> Result<Option<
         return Ok(None);
     };
     if is_unsafe(method) && !csrf_ok(headers) {
-        return Err(ApiError::forbidden(
+        return Err(super::error::forbidden(
             "missing or mismatched X-CSRF-Token header for a cookie-authenticated request",
         ));
     }
@@ -191,10 +191,11 @@ fn oauth_failure(e: OAuthError) -> Response {
 /// `POST /console/session/refresh`: swaps the refresh cookie for new tokens.
 pub async fn refresh(State(state): State<Shared>, headers: HeaderMap) -> Response {
     if !csrf_ok(&headers) {
-        return ApiError::forbidden("missing or mismatched X-CSRF-Token header").into_response();
+        return super::error::forbidden("missing or mismatched X-CSRF-Token header")
+            .into_response();
     }
     let Some(token) = cookie(&headers, REFRESH_COOKIE) else {
-        return ApiError::unauthorized("no session to refresh").into_response();
+        return super::error::unauthorized("no session to refresh").into_response();
     };
     match refresh_grant(&state, token).await {
         Ok((user, issued)) => with_cookies(
@@ -217,7 +218,7 @@ pub async fn refresh(State(state): State<Shared>, headers: HeaderMap) -> Respons
 /// `GET /console/session`: the session's user, or 401.
 pub async fn current(State(state): State<Shared>, headers: HeaderMap) -> Response {
     let Some(token) = cookie(&headers, TOKEN_COOKIE) else {
-        return ApiError::unauthorized("not logged in").into_response();
+        return super::error::unauthorized("not logged in").into_response();
     };
     match identify(&state, &format!("Bearer {token}"), None).await {
         Ok(user) => (
@@ -232,7 +233,8 @@ pub async fn current(State(state): State<Shared>, headers: HeaderMap) -> Respons
 /// `DELETE /console/session`: revokes the session and clears the cookies.
 pub async fn logout(State(state): State<Shared>, headers: HeaderMap) -> Response {
     if !csrf_ok(&headers) {
-        return ApiError::forbidden("missing or mismatched X-CSRF-Token header").into_response();
+        return super::error::forbidden("missing or mismatched X-CSRF-Token header")
+            .into_response();
     }
     if let Some(token) = cookie(&headers, TOKEN_COOKIE)
         && let Err(e) = state.tokens.revoke_token(token).await

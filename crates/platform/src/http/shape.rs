@@ -94,7 +94,7 @@ fn invalid(field: &str, expected: &str, got: &Value) -> ApiError {
         Value::Array(_) => "array",
         Value::Object(_) => "object",
     };
-    ApiError::invalid(format!(
+    super::error::invalid(format!(
         "{field}: Invalid value: \"{got}\": must be of type {expected}"
     ))
 }

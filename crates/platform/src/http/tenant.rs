@@ -55,7 +55,7 @@ async fn load(
     }
     hostapi::get(&state.client, kind, ns, name)
         .await?
-        .ok_or_else(|| ApiError::not_found(what, name))
+        .ok_or_else(|| super::error::not_found(what, name))
 }
 
 /// `GET workspacetemplates/{ws}`.
@@ -87,7 +87,7 @@ pub async fn create_template(
     // The template's own template becomes the Workspace's metadata.
     if let Some(inner) = t["spec"].get("template") {
         super::shape::check_meta(inner)
-            .map_err(|e| ApiError::invalid(format!("spec.template: {}", e.message)))?;
+            .map_err(|e| super::error::invalid(format!("spec.template: {}", e.message)))?;
     }
     let name = t["metadata"]["name"]
         .as_str()
@@ -95,7 +95,7 @@ pub async fn create_template(
         .to_string();
     check_name("workspace", &name)?;
     if name.len() > 63 {
-        return Err(ApiError::invalid(
+        return Err(super::error::invalid(
             "workspace names are at most 63 characters",
         ));
     }
@@ -198,7 +198,9 @@ pub async fn delete_template(
     Path(name): Path<String>,
 ) -> ApiResult<Json<Value>> {
     if name == defaults::SYSTEM_WORKSPACE {
-        return Err(ApiError::forbidden("system-workspace cannot be deleted"));
+        return Err(super::error::forbidden(
+            "system-workspace cannot be deleted",
+        ));
     }
     load(
         &state,
@@ -319,7 +321,7 @@ pub async fn list_projects(
 async fn project(state: &AppState, ws: &str, ns: &str) -> ApiResult<Value> {
     let obj = load(state, Kind::Namespace, None, ns, "namespaces").await?;
     if obj["metadata"]["labels"][WORKSPACE_LABEL].as_str() != Some(ws) {
-        return Err(ApiError::not_found("namespaces", ns));
+        return Err(super::error::not_found("namespaces", ns));
     }
     Ok(obj)
 }
@@ -363,7 +365,7 @@ pub(super) async fn create_project_in(
         .to_string();
     let errs = apimachinery::validation::is_dns1123_label(&name);
     if name.is_empty() || !errs.is_empty() {
-        return Err(ApiError::invalid(format!(
+        return Err(super::error::invalid(format!(
             "project name {name:?} is invalid: {}",
             errs.join("; ")
         )));

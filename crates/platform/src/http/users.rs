@@ -47,7 +47,7 @@ pub fn view(user: &Value) -> Value {
 async fn must_load(state: &AppState, name: &str) -> ApiResult<Value> {
     load_user(state, name)
         .await?
-        .ok_or_else(|| ApiError::not_found("users", name))
+        .ok_or_else(|| super::error::not_found("users", name))
 }
 
 /// `GET users`.
@@ -82,7 +82,7 @@ pub async fn bind_global_role(state: &AppState, user: &str, role: Option<&str>) 
                 .iter()
                 .any(|r| r.name == role)
         {
-            return Err(ApiError::invalid(format!(
+            return Err(super::error::invalid(format!(
                 "global role {role:?} does not exist"
             )));
         }
@@ -110,11 +110,11 @@ pub async fn create(State(state): State<Shared>, body: Bytes) -> ApiResult<Respo
         .unwrap_or_default()
         .to_string();
     if !pw.is_empty() && !password::is_hash(&pw) {
-        password::check_policy(&pw).map_err(|e| ApiError::invalid(e.to_string()))?;
+        password::check_policy(&pw).map_err(|e| super::error::invalid(e.to_string()))?;
         let cost = state.settings.hash_cost;
         let hashed = tokio::task::spawn_blocking(move || password::hash(&pw, cost))
             .await
-            .map_err(|e| ApiError::invalid(e.to_string()))?
+            .map_err(|e| super::error::invalid(e.to_string()))?
             .map_err(crate::error::PlatformError::from)?;
         user["spec"]["password"] = hashed.into();
     }
@@ -184,7 +184,7 @@ pub async fn update(
     let mut updated = updated;
     if admin && let Some(s) = body["status"]["state"].as_str() {
         if !["Active", "Disabled", "AuthLimitExceeded"].contains(&s) {
-            return Err(ApiError::invalid(format!("unknown user state {s:?}")));
+            return Err(super::error::invalid(format!("unknown user state {s:?}")));
         }
         let patch = json!({"status": {"state": s, "lastTransitionTime": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)}});
         updated =
@@ -241,7 +241,7 @@ pub async fn password(
     let body = parse_json(&body)?;
     super::shape::check_string_fields(&body, &["password", "currentPassword"], "(body)")?;
     let new = body["password"].as_str().unwrap_or_default().to_string();
-    password::check_policy(&new).map_err(|e| ApiError::invalid(e.to_string()))?;
+    password::check_policy(&new).map_err(|e| super::error::invalid(e.to_string()))?;
     let user = must_load(&state, &name).await?;
     if caller.user.name == name {
         let current = body["currentPassword"]
@@ -262,7 +262,7 @@ pub async fn password(
     let cost = state.settings.hash_cost;
     let hashed = tokio::task::spawn_blocking(move || password::hash(&new, cost))
         .await
-        .map_err(|e| ApiError::invalid(e.to_string()))?
+        .map_err(|e| super::error::invalid(e.to_string()))?
         .map_err(crate::error::PlatformError::from)?;
     let patch =
         json!({"spec": {"password": hashed}, "metadata": {"annotations": {UNINITIALIZED: null}}});
@@ -328,7 +328,7 @@ pub async fn revoke_token(
         .iter()
         .any(|s| s["id"].as_str() == Some(id.as_str()));
     if !owned {
-        return Err(ApiError::not_found("tokens", &id));
+        return Err(super::error::not_found("tokens", &id));
     }
     state.tokens.revoke_session(&id).await?;
     let key = format!("{}/orrery-token-{id}", crate::tokens::SYSTEM_NAMESPACE);

@@ -23,8 +23,6 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tower::ServiceExt;
 
-use super::ApiError;
-
 /// The router the watches go through (the platform's own, without this endpoint's layer).
 #[derive(Clone)]
 pub struct Inner(pub Router);
@@ -114,8 +112,10 @@ pub async fn upgrade(
     ws: WebSocketUpgrade,
 ) -> Response {
     if !same_origin(&headers) {
-        return ApiError::forbidden("watch connections must come from the console's own origin")
-            .into_response();
+        return super::error::forbidden(
+            "watch connections must come from the console's own origin",
+        )
+        .into_response();
     }
     let creds: Vec<(HeaderName, HeaderValue)> = headers
         .iter()

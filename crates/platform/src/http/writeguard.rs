@@ -86,7 +86,7 @@ pub(super) async fn check(
     };
     if let Some(message) = denied {
         tracing::debug!(user = %caller.user.name, path = %info.path, "refused: {message}");
-        return Err(ApiError::forbidden(message).into_response());
+        return Err(super::error::forbidden(message).into_response());
     }
     if info.verb == "create" {
         return Ok(None);
@@ -125,13 +125,7 @@ async fn dry_run(
         .body(kube::client::Body::from(body.to_vec()))
         .map_err(|e| ApiError::bad_request(e.to_string()).into_response())?;
     let unavailable = |e: String| {
-        ApiError {
-            code: http::StatusCode::BAD_GATEWAY,
-            reason: "InternalError",
-            message: format!("checking the write: {e}"),
-            details: None,
-        }
-        .into_response()
+        ApiError::new(502, "InternalError", format!("checking the write: {e}")).into_response()
     };
     let resp = tokio::time::timeout(crate::hostapi::CALL_TIMEOUT, client.send(req))
         .await
