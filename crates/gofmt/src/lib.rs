@@ -2,10 +2,13 @@
 //! Go does, kept in one place: durations as `time.ParseDuration` reads them (CEL's
 //! `duration()`, Sprig's date functions, `metav1.Duration` in protobuf bodies, Helm's
 //! `--timeout`, the simulation's flags), and strings as `strconv.Quote` writes them (kube's
-//! messages, Go templates' `%q`), and ages as kube's `HumanDuration` prints them.
+//! messages, Go templates' `%q`), floats as `strconv.FormatFloat` and `encoding/json` write
+//! them (Helm's `toYaml`/`toJson`, templates' `%v`), and ages as kube's `HumanDuration` prints them.
 
+mod float;
 mod quote;
 
+pub use float::{format_float, json_float};
 pub use quote::{is_print, quote};
 
 /// apimachinery's `duration.HumanDuration` of `secs` seconds: the AGE column of `kubectl get`

@@ -87,27 +87,14 @@ fn write(
     Ok(())
 }
 
-/// A float as `encoding/json` writes it.
+/// A float as `encoding/json` writes it; NaN and infinities are refused as Go refuses them.
 pub fn float(f: f64) -> Result<String, String> {
-    if f.is_nan() || f.is_infinite() {
-        return Err(format!(
+    ::gofmt::json_float(f).ok_or_else(|| {
+        format!(
             "json: unsupported value: {}",
-            crate::gofmt::format_float(f, 'g', -1)
-        ));
-    }
-    let abs = f.abs();
-    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        let s = crate::gofmt::format_float(f, 'e', -1);
-        // Go trims "e-09" to "e-9".
-        if let Some(i) = s.find("e-0") {
-            return Ok(format!("{}e-{}", &s[..i], &s[i + 3..]));
-        }
-        if let Some(i) = s.find("e+0") {
-            return Ok(format!("{}e+{}", &s[..i], &s[i + 3..]));
-        }
-        return Ok(s);
-    }
-    Ok(crate::gofmt::format_float(f, 'f', -1))
+            ::gofmt::format_float(f, 'g', -1)
+        )
+    })
 }
 
 fn quote_into(out: &mut String, s: &str, esc: bool) {

@@ -78,7 +78,7 @@ pub struct Metadata {
 fn text(v: Option<&Value>) -> String {
     match v {
         Some(Value::String(s)) => s.to_string(),
-        Some(Value::Float(f)) => crate::yaml::gofmt::format_g(*f),
+        Some(Value::Float(f)) => gofmt::format_float(*f, 'g', -1),
         Some(Value::Bool(b)) => b.to_string(),
         _ => String::new(),
     }

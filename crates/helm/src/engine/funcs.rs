@@ -146,11 +146,11 @@ pub fn register(f: &mut FuncMap) {
     });
     f.insert("toJson", |_, a| {
         Ok(Value::str(
-            super::json::marshal(arg(a, 0, 1)?).unwrap_or_default(),
+            super::to_json(arg(a, 0, 1)?).unwrap_or_default(),
         ))
     });
     f.insert("mustToJson", |_, a| {
-        super::json::marshal(arg(a, 0, 1)?)
+        super::to_json(arg(a, 0, 1)?)
             .map(Value::str)
             .map_err(FuncError::msg)
     });

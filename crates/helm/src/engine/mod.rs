@@ -4,7 +4,6 @@
 
 mod funcs;
 mod function_list;
-mod json;
 mod objects;
 mod toml;
 
@@ -16,7 +15,10 @@ use gotmpl::{FuncMap, Limits, TemplateSet, Value};
 
 pub use funcs::{HELM_FUNCTIONS, register};
 pub use function_list::{HELM_V4_FUNCTIONS, functions_doc, functions_table};
-pub use json::marshal as to_json;
+/// `json.Marshal(v)` as Helm's `toJson` writes it (sorted keys, HTML-safe escapes, Go floats).
+pub fn to_json(v: &gotmpl::Value) -> Result<String, String> {
+    gotmpl::sprig::json::to_json(v, true, None)
+}
 pub use objects::{Capabilities, DEFAULT_API_VERSIONS, Files, KubeVersion};
 
 use crate::chart::Chart;

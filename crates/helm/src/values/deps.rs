@@ -129,7 +129,7 @@ fn go_print(v: Option<&Value>) -> String {
     match v {
         None | Some(Value::Nil) => "<nil>".into(),
         Some(Value::String(s)) => s.to_string(),
-        Some(Value::Float(f)) => crate::yaml::gofmt::format_g(*f),
+        Some(Value::Float(f)) => gofmt::format_float(*f, 'g', -1),
         Some(Value::Bool(b)) => b.to_string(),
         Some(other) => format!("{other:?}"),
     }

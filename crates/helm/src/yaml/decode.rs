@@ -8,7 +8,6 @@ use gotmpl::Value;
 use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
-use super::gofmt::format_g;
 use super::resolve::{Resolved, resolve};
 
 /// A YAML document that Helm could not read.
@@ -160,7 +159,7 @@ fn key_string(key: &Value) -> String {
             if f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15 {
                 format!("{}", *f as i64)
             } else {
-                format_g(*f)
+                gofmt::format_float(*f, 'g', -1)
             }
         }
         Value::Nil => "null".into(),

@@ -6,7 +6,6 @@ use std::cmp::Ordering;
 
 use gotmpl::Value;
 
-use super::gofmt::{format_g, json_float};
 use super::resolve::{Resolved, go_parse_int, go_parse_uint, is_base60_float, resolve};
 
 /// A value that `encoding/json` cannot marshal (NaN or an infinity).
@@ -59,7 +58,8 @@ fn to_node(v: &Value, depth: usize) -> Result<Node, EmitError> {
         Value::Int(i, _) => Node::Int(i.to_string()),
         Value::Uint(u) => Node::Int(u.to_string()),
         Value::Float(f) => {
-            let text = json_float(*f).ok_or_else(|| EmitError(format_g(*f)))?;
+            let text =
+                gofmt::json_float(*f).ok_or_else(|| EmitError(gofmt::format_float(*f, 'g', -1)))?;
             // yaml.v2 re-reads the JSON number: integers stay integers, the rest are floats.
             if let Some(i) = go_parse_int(&text) {
                 Node::Int(i.to_string())
@@ -517,7 +517,7 @@ impl Writer {
             }
             Node::Float(f) => {
                 self.space();
-                let s = format_g(*f);
+                let s = gofmt::format_float(*f, 'g', -1);
                 let s = match s.as_str() {
                     "+Inf" => ".inf".to_string(),
                     "-Inf" => "-.inf".to_string(),

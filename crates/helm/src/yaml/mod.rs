@@ -2,7 +2,6 @@
 
 pub mod decode;
 pub mod emit;
-pub mod gofmt;
 pub mod resolve;
 
 pub use decode::{YamlError, parse_documents, parse_map, parse_value};
