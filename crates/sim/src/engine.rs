@@ -125,106 +125,127 @@ fn spawn_loop<R: Reconcile>(
     });
 }
 
+/// Starts the simulation: nodes, the default StorageClass, the watch-fed stores, then every
+/// controller's loop; returns when `shutdown` fires.
 pub(crate) async fn run(
     client: Client,
     config: SimConfig,
     shutdown: CancellationToken,
 ) -> Result<(), SimError> {
     let seed = config.seed.unwrap_or(0);
-    let clock = SimClock::new(config.time_scale);
     nodes::ensure_nodes(&client, &config, seed).await?;
     controllers::volumes::ensure_default_storage_class(&client).await?;
     let k = Kicks::default();
-    let s = shutdown.clone();
-    let ctx = Arc::new(Ctx {
-        events: Recorder::spawn(client.clone(), shutdown.clone()),
-        pods: reflect::<Pod>(
-            Api::all(client.clone()),
-            vec![
-                k.scheduler.clone(),
-                k.kubelet.clone(),
-                k.replicaset.clone(),
-                k.statefulset.clone(),
-                k.daemonset.clone(),
-                k.job.clone(),
-                k.endpoints.clone(),
-            ],
-            s.clone(),
-        ),
-        nodes: reflect::<Node>(
-            Api::all(client.clone()),
-            vec![k.scheduler.clone(), k.kubelet.clone(), k.daemonset.clone()],
-            s.clone(),
-        ),
-        replicasets: reflect::<ReplicaSet>(
-            Api::all(client.clone()),
-            vec![k.replicaset.clone(), k.deployment.clone()],
-            s.clone(),
-        ),
-        deployments: reflect::<Deployment>(
-            Api::all(client.clone()),
-            vec![k.deployment.clone()],
-            s.clone(),
-        ),
-        statefulsets: reflect::<StatefulSet>(
-            Api::all(client.clone()),
-            vec![k.statefulset.clone()],
-            s.clone(),
-        ),
-        daemonsets: reflect::<DaemonSet>(
-            Api::all(client.clone()),
-            vec![k.daemonset.clone()],
-            s.clone(),
-        ),
-        jobs: reflect::<Job>(
-            Api::all(client.clone()),
-            vec![k.job.clone(), k.cronjob.clone()],
-            s.clone(),
-        ),
-        cronjobs: reflect::<CronJob>(Api::all(client.clone()), vec![k.cronjob.clone()], s.clone()),
-        services: reflect::<Service>(
-            Api::all(client.clone()),
-            vec![k.endpoints.clone()],
-            s.clone(),
-        ),
-        pvcs: reflect::<PersistentVolumeClaim>(
-            Api::all(client.clone()),
-            vec![
-                k.volumes.clone(),
-                k.scheduler.clone(),
-                k.statefulset.clone(),
-            ],
-            s.clone(),
-        ),
-        pvs: reflect::<PersistentVolume>(
-            Api::all(client.clone()),
-            vec![k.volumes.clone()],
-            s.clone(),
-        ),
-        client,
-        config,
-        clock,
-    });
-    let ready = async {
-        let c = &ctx;
-        let _ = tokio::join!(
-            c.pods.wait_until_ready(),
-            c.nodes.wait_until_ready(),
-            c.replicasets.wait_until_ready(),
-            c.deployments.wait_until_ready(),
-            c.statefulsets.wait_until_ready(),
-            c.daemonsets.wait_until_ready(),
-            c.jobs.wait_until_ready(),
-            c.cronjobs.wait_until_ready(),
-            c.services.wait_until_ready(),
-            c.pvcs.wait_until_ready(),
-            c.pvs.wait_until_ready(),
-        );
-    };
+    let ctx = Arc::new(Ctx::new(client, config, &k, &shutdown));
     tokio::select! {
         _ = shutdown.cancelled() => return Ok(()),
-        _ = ready => {}
+        _ = ctx.wait_until_ready() => {}
     }
+    spawn_controllers(&ctx, &k, &shutdown);
+    nodes::heartbeats(ctx.clone(), shutdown.clone()).await;
+    Ok(())
+}
+
+impl Ctx {
+    /// The stores, each fed by a watch and waking the controllers that read it.
+    fn new(client: Client, config: SimConfig, k: &Kicks, s: &CancellationToken) -> Ctx {
+        Ctx {
+            events: Recorder::spawn(client.clone(), s.clone()),
+            pods: reflect::<Pod>(
+                Api::all(client.clone()),
+                vec![
+                    k.scheduler.clone(),
+                    k.kubelet.clone(),
+                    k.replicaset.clone(),
+                    k.statefulset.clone(),
+                    k.daemonset.clone(),
+                    k.job.clone(),
+                    k.endpoints.clone(),
+                ],
+                s.clone(),
+            ),
+            nodes: reflect::<Node>(
+                Api::all(client.clone()),
+                vec![k.scheduler.clone(), k.kubelet.clone(), k.daemonset.clone()],
+                s.clone(),
+            ),
+            replicasets: reflect::<ReplicaSet>(
+                Api::all(client.clone()),
+                vec![k.replicaset.clone(), k.deployment.clone()],
+                s.clone(),
+            ),
+            deployments: reflect::<Deployment>(
+                Api::all(client.clone()),
+                vec![k.deployment.clone()],
+                s.clone(),
+            ),
+            statefulsets: reflect::<StatefulSet>(
+                Api::all(client.clone()),
+                vec![k.statefulset.clone()],
+                s.clone(),
+            ),
+            daemonsets: reflect::<DaemonSet>(
+                Api::all(client.clone()),
+                vec![k.daemonset.clone()],
+                s.clone(),
+            ),
+            jobs: reflect::<Job>(
+                Api::all(client.clone()),
+                vec![k.job.clone(), k.cronjob.clone()],
+                s.clone(),
+            ),
+            cronjobs: reflect::<CronJob>(
+                Api::all(client.clone()),
+                vec![k.cronjob.clone()],
+                s.clone(),
+            ),
+            services: reflect::<Service>(
+                Api::all(client.clone()),
+                vec![k.endpoints.clone()],
+                s.clone(),
+            ),
+            pvcs: reflect::<PersistentVolumeClaim>(
+                Api::all(client.clone()),
+                vec![
+                    k.volumes.clone(),
+                    k.scheduler.clone(),
+                    k.statefulset.clone(),
+                ],
+                s.clone(),
+            ),
+            pvs: reflect::<PersistentVolume>(
+                Api::all(client.clone()),
+                vec![k.volumes.clone()],
+                s.clone(),
+            ),
+            clock: SimClock::new(config.time_scale),
+            client,
+            config,
+        }
+    }
+
+    /// Waits until every store has its first full list.
+    async fn wait_until_ready(&self) {
+        let _ = tokio::join!(
+            self.pods.wait_until_ready(),
+            self.nodes.wait_until_ready(),
+            self.replicasets.wait_until_ready(),
+            self.deployments.wait_until_ready(),
+            self.statefulsets.wait_until_ready(),
+            self.daemonsets.wait_until_ready(),
+            self.jobs.wait_until_ready(),
+            self.cronjobs.wait_until_ready(),
+            self.services.wait_until_ready(),
+            self.pvcs.wait_until_ready(),
+            self.pvs.wait_until_ready(),
+        );
+    }
+}
+
+/// Starts every controller's loop.
+fn spawn_controllers(ctx: &Arc<Ctx>, k: &Kicks, s: &CancellationToken) {
+    use controllers::{cronjob, daemonset, deployment, endpoints, job, replicaset};
+    use controllers::{statefulset, volumes};
     let c = || ctx.clone();
     spawn_loop(
         scheduler::Scheduler::default(),
@@ -239,55 +260,70 @@ pub(crate) async fn run(
         s.clone(),
     );
     spawn_loop(
-        controllers::replicaset::ReplicaSets::default(),
+        replicaset::ReplicaSets::default(),
         c(),
         k.replicaset.clone(),
         s.clone(),
     );
     spawn_loop(
-        controllers::deployment::Deployments::default(),
+        deployment::Deployments::default(),
         c(),
         k.deployment.clone(),
         s.clone(),
     );
     spawn_loop(
-        controllers::statefulset::StatefulSets::default(),
+        statefulset::StatefulSets::default(),
         c(),
         k.statefulset.clone(),
         s.clone(),
     );
     spawn_loop(
-        controllers::daemonset::DaemonSets::default(),
+        daemonset::DaemonSets::default(),
         c(),
         k.daemonset.clone(),
         s.clone(),
     );
+    spawn_loop(job::Jobs::default(), c(), k.job.clone(), s.clone());
     spawn_loop(
-        controllers::job::Jobs::default(),
-        c(),
-        k.job.clone(),
-        s.clone(),
-    );
-    spawn_loop(
-        controllers::cronjob::CronJobs::default(),
+        cronjob::CronJobs::default(),
         c(),
         k.cronjob.clone(),
         s.clone(),
     );
     spawn_loop(
-        controllers::endpoints::Endpoints::default(),
+        endpoints::Endpoints::default(),
         c(),
         k.endpoints.clone(),
         s.clone(),
     );
     spawn_loop(
-        controllers::volumes::Volumes::default(),
+        volumes::Volumes::default(),
         c(),
         k.volumes.clone(),
         s.clone(),
     );
-    nodes::heartbeats(ctx.clone(), shutdown.clone()).await;
-    Ok(())
+}
+
+/// The earliest time any object in a pass asked to be looked at again (a controller's
+/// requeue-after, as kube-runtime's `Action::requeue`).
+#[derive(Default)]
+pub(crate) struct NextWake(Option<Instant>);
+
+impl NextWake {
+    /// Asks for a pass at `at` (or earlier, if another object asked for earlier).
+    pub fn at(&mut self, at: Instant) {
+        self.0 = Some(self.0.map_or(at, |n| n.min(at)));
+    }
+
+    /// Asks for a pass after `d`.
+    pub fn after(&mut self, d: Duration) {
+        self.at(Instant::now() + d);
+    }
+
+    /// The earliest time asked for.
+    pub fn get(&self) -> Option<Instant> {
+        self.0
+    }
 }
 
 /// The order objects were created in, as first seen by one controller: the resourceVersion it

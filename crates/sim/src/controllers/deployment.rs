@@ -86,6 +86,78 @@ fn status_of(rs: &ReplicaSet) -> (i32, i32, i32) {
     )
 }
 
+/// What a Deployment's spec asks of this pass.
+struct Plan {
+    ns: String,
+    desired: i32,
+    paused: bool,
+    /// The pod template, canonical, to compare with the ReplicaSets'.
+    template: Value,
+    recreate: bool,
+    surge: i32,
+    unavailable: i32,
+    /// The highest revision among the Deployment's ReplicaSets.
+    max_rev: i64,
+}
+
+impl Plan {
+    fn of(d: &Deployment, rss: &[Arc<ReplicaSet>]) -> Plan {
+        let spec = d.spec.clone().unwrap_or_default();
+        let desired = spec.replicas.unwrap_or(1).max(0);
+        let recreate = spec.strategy.as_ref().and_then(|s| s.type_.as_deref()) == Some("Recreate");
+        let ru = spec
+            .strategy
+            .as_ref()
+            .and_then(|s| s.rolling_update.as_ref());
+        let mut surge = resolve(
+            ru.and_then(|r| r.max_surge.as_ref()),
+            desired,
+            true,
+            (desired + 3) / 4,
+        );
+        let mut unavailable = resolve(
+            ru.and_then(|r| r.max_unavailable.as_ref()),
+            desired,
+            false,
+            desired / 4,
+        );
+        if recreate {
+            surge = 0;
+            unavailable = desired;
+        } else if surge == 0 && unavailable == 0 {
+            unavailable = 1;
+        }
+        Plan {
+            ns: d.namespace().unwrap_or_default(),
+            desired,
+            paused: spec.paused.unwrap_or(false),
+            template: canonical(&serde_json::to_value(&spec.template).unwrap_or_default()),
+            recreate,
+            surge,
+            unavailable,
+            max_rev: rss.iter().map(|r| revision(r)).max().unwrap_or(0),
+        }
+    }
+}
+
+/// Sets the Deployment's revision annotation to its current ReplicaSet's.
+async fn annotate_revision(ctx: &Ctx, d: &Deployment, n: &ReplicaSet) {
+    let rev = revision(n).to_string();
+    if d.annotations().get(REVISION) == Some(&rev) {
+        return;
+    }
+    let api: Api<Deployment> =
+        Api::namespaced(ctx.client.clone(), &d.namespace().unwrap_or_default());
+    let patch = json!({"metadata": {"annotations": {REVISION: rev}}});
+    let _ = api
+        .patch(
+            &d.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await;
+}
+
 impl Deployments {
     fn remember(&mut self, rs: ReplicaSet) -> Arc<ReplicaSet> {
         let rs = Arc::new(rs);
@@ -135,223 +207,263 @@ impl Deployments {
         }
     }
 
+    /// Reconciles one Deployment against its ReplicaSets: makes (or re-promotes) the
+    /// ReplicaSet of the current template, rolls replicas over to it, prunes history, and
+    /// writes the revision and status.
     async fn reconcile(
         &mut self,
         ctx: &Ctx,
         d: &Deployment,
         mut rss: Vec<Arc<ReplicaSet>>,
     ) -> Option<Instant> {
-        let ns = d.namespace().unwrap_or_default();
-        let spec = d.spec.clone().unwrap_or_default();
-        let desired = spec.replicas.unwrap_or(1).max(0);
-        let paused = spec.paused.unwrap_or(false);
-        let template = canonical(&serde_json::to_value(&spec.template).unwrap_or_default());
-        let recreate = spec.strategy.as_ref().and_then(|s| s.type_.as_deref()) == Some("Recreate");
-        let ru = spec
-            .strategy
-            .as_ref()
-            .and_then(|s| s.rolling_update.as_ref());
-        let mut surge = resolve(
-            ru.and_then(|r| r.max_surge.as_ref()),
-            desired,
-            true,
-            (desired + 3) / 4,
-        );
-        let mut unavailable = resolve(
-            ru.and_then(|r| r.max_unavailable.as_ref()),
-            desired,
-            false,
-            desired / 4,
-        );
-        if recreate {
-            surge = 0;
-            unavailable = desired;
-        } else if surge == 0 && unavailable == 0 {
-            unavailable = 1;
-        }
-        let max_rev = rss.iter().map(|r| revision(r)).max().unwrap_or(0);
+        let plan = Plan::of(d, &rss);
         let new_idx = rss
             .iter()
-            .position(|r| template_without_hash(r) == template);
-        let mut created_new = None;
-        let mut new_rs = new_idx.map(|i| rss.remove(i));
+            .position(|r| template_without_hash(r) == plan.template);
+        let new_rs = new_idx.map(|i| rss.remove(i));
         let mut old: Vec<Arc<ReplicaSet>> = rss;
         old.sort_by_key(|r| (revision(r), r.name_any()));
-        if new_rs.is_none() && !paused {
-            let collision = d.status.as_ref().and_then(|s| s.collision_count);
-            let hash = pod_template_hash(&template, collision);
-            let name = format!("{}-{hash}", d.name_any());
-            let old_total: i32 = old.iter().map(|r| spec_replicas(r)).sum();
-            let initial = if old_total == 0 {
-                desired
-            } else if recreate {
-                0
-            } else {
-                (desired + surge - old_total).clamp(0, desired)
-            };
-            let mut t = serde_json::to_value(&spec.template).unwrap_or_default();
-            t["metadata"]["labels"][HASH_LABEL] = json!(hash);
-            let mut selector = serde_json::to_value(&spec.selector).unwrap_or_default();
-            selector["matchLabels"][HASH_LABEL] = json!(hash);
-            let rs = json!({
-                "apiVersion": "apps/v1", "kind": "ReplicaSet",
-                "metadata": {
-                    "name": name, "namespace": ns, "labels": t["metadata"]["labels"].clone(),
-                    "annotations": {REVISION: (max_rev + 1).to_string(), "deployment.kubernetes.io/desired-replicas": desired.to_string(),
-                                    "deployment.kubernetes.io/max-replicas": (desired + surge).to_string()},
-                    "ownerReferences": owner_ref(d),
-                },
-                "spec": {"replicas": initial, "minReadySeconds": spec.min_ready_seconds.unwrap_or(0), "selector": selector, "template": t},
-            });
-            let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
-            match create_json(&api, rs).await {
-                Ok(_) => {
-                    if let Ok(got) = api.get(&name).await {
-                        if initial > 0 {
-                            ctx.events.normal(
-                                COMPONENT,
-                                Involved::of(d),
-                                "ScalingReplicaSet",
-                                format!("Scaled up replica set {name} from 0 to {initial}"),
-                            );
-                        }
-                        created_new = Some(name.clone());
-                        new_rs = Some(self.remember(got));
-                    }
-                }
-                Err(e) => tracing::debug!(error = %e, "replica set not created"),
-            }
-        } else if let Some(n) = new_rs.clone()
-            && revision(&n) < max_rev
-            && !paused
-        {
-            // The template went back to an older ReplicaSet's (rollback): it becomes the newest revision.
-            new_rs = self
-                .scale(
-                    ctx,
-                    d,
-                    &n,
-                    spec_replicas(&n),
-                    json!({REVISION: (max_rev + 1).to_string()}),
-                )
-                .await
-                .or(Some(n));
-        }
-        if let Some(n) = new_rs.clone()
-            && !paused
-        {
-            let anns = json!({"deployment.kubernetes.io/desired-replicas": desired.to_string(),
-                              "deployment.kubernetes.io/max-replicas": (desired + surge).to_string()});
-            let old_total: i32 = old.iter().map(|r| spec_replicas(r)).sum();
-            if recreate {
-                for r in old.iter_mut() {
-                    if spec_replicas(r) > 0
-                        && let Some(u) = self.scale(ctx, d, r, 0, json!({})).await
-                    {
-                        *r = u;
-                    }
-                }
-                let old_running: i32 = old.iter().map(|r| status_of(r).0).sum();
-                if old_total == 0 && old_running == 0 && spec_replicas(&n) != desired {
-                    new_rs = self.scale(ctx, d, &n, desired, anns).await.or(new_rs);
-                }
-            } else {
-                // Scale the new ReplicaSet up within maxSurge.
-                let total = old_total + spec_replicas(&n);
-                let cur = spec_replicas(&n);
-                let target = if cur > desired {
-                    desired
-                } else {
-                    cur + (desired + surge - total).max(0).min(desired - cur)
-                };
-                if target != cur {
-                    new_rs = self.scale(ctx, d, &n, target, anns).await.or(new_rs);
-                }
-                // Scale old ReplicaSets down within maxUnavailable.
-                let n2 = new_rs.clone().unwrap_or(n);
-                let all_total =
-                    old.iter().map(|r| spec_replicas(r)).sum::<i32>() + spec_replicas(&n2);
-                let min_available = desired - unavailable;
-                let new_unavailable = spec_replicas(&n2) - status_of(&n2).2;
-                let mut budget = all_total - min_available - new_unavailable;
-                // Unhealthy old pods go first, then available ones.
-                for pass in 0..2 {
-                    for r in old.iter_mut() {
-                        if budget <= 0 {
-                            break;
-                        }
-                        let reps = spec_replicas(r);
-                        let (_, _, avail) = status_of(r);
-                        let cut = if pass == 0 {
-                            (reps - avail).max(0)
-                        } else {
-                            reps
-                        };
-                        let cut = cut.min(budget);
-                        if cut > 0
-                            && let Some(u) = self.scale(ctx, d, r, reps - cut, json!({})).await
-                        {
-                            budget -= cut;
-                            *r = u;
-                        }
-                    }
-                    if pass == 0 {
-                        let available_total: i32 =
-                            old.iter().map(|o| status_of(o).2).sum::<i32>() + status_of(&n2).2;
-                        budget = budget.min(available_total - min_available);
-                    }
-                }
-            }
-        } else if let Some(n) = new_rs.clone()
-            && paused
-            && old.iter().all(|r| spec_replicas(r) == 0)
-            && spec_replicas(&n) != desired
-        {
-            new_rs = self.scale(ctx, d, &n, desired, json!({})).await.or(new_rs);
-        }
-        // History: delete the oldest fully scaled-down ReplicaSets beyond the limit.
-        let limit = spec.revision_history_limit.unwrap_or(10).max(0) as usize;
-        let dead: Vec<&Arc<ReplicaSet>> = old
-            .iter()
-            .filter(|r| spec_replicas(r) == 0 && status_of(r).0 == 0)
-            .collect();
-        if dead.len() > limit {
-            let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
-            for r in dead.iter().take(dead.len() - limit) {
-                let dp = DeleteParams {
-                    propagation_policy: Some(kube::api::PropagationPolicy::Background),
-                    ..Default::default()
-                };
-                if api.delete(&r.name_any(), &dp).await.is_ok() {
-                    self.written.remove(&(ns.clone(), r.name_any()));
-                }
+        let (mut new_rs, created_new) = self.current_replica_set(ctx, d, &plan, new_rs, &old).await;
+        if let Some(n) = new_rs.clone() {
+            if !plan.paused {
+                new_rs = self.roll(ctx, d, &plan, n, &mut old).await;
+            } else if old.iter().all(|r| spec_replicas(r) == 0) && spec_replicas(&n) != plan.desired
+            {
+                new_rs = self
+                    .scale(ctx, d, &n, plan.desired, json!({}))
+                    .await
+                    .or(new_rs);
             }
         }
+        self.prune_history(ctx, d, &old).await;
         if let Some(n) = &new_rs {
-            let rev = revision(n).to_string();
-            if d.annotations().get(REVISION) != Some(&rev) {
-                let api: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
-                let patch = json!({"metadata": {"annotations": {REVISION: rev}}});
-                let _ = api
-                    .patch(
-                        &d.name_any(),
-                        &PatchParams::default(),
-                        &Patch::Merge(&patch),
-                    )
-                    .await;
-            }
+            annotate_revision(ctx, d, n).await;
         }
         self.write_deployment_status(
             ctx,
             d,
             new_rs.as_deref(),
             &old,
-            desired,
-            unavailable,
-            paused,
+            plan.desired,
+            plan.unavailable,
+            plan.paused,
             created_new,
         )
         .await
+    }
+
+    /// The ReplicaSet of the current template: created when there is none (the name it was
+    /// created under is returned too), or promoted to the newest revision when the template
+    /// went back to an older one (a rollback).
+    async fn current_replica_set(
+        &mut self,
+        ctx: &Ctx,
+        d: &Deployment,
+        plan: &Plan,
+        new_rs: Option<Arc<ReplicaSet>>,
+        old: &[Arc<ReplicaSet>],
+    ) -> (Option<Arc<ReplicaSet>>, Option<String>) {
+        match new_rs {
+            None if !plan.paused => match self.create_replica_set(ctx, d, plan, old).await {
+                Some(rs) => {
+                    let name = rs.name_any();
+                    (Some(rs), Some(name))
+                }
+                None => (None, None),
+            },
+            Some(n) if revision(&n) < plan.max_rev && !plan.paused => {
+                let promoted = self
+                    .scale(
+                        ctx,
+                        d,
+                        &n,
+                        spec_replicas(&n),
+                        json!({REVISION: (plan.max_rev + 1).to_string()}),
+                    )
+                    .await;
+                (promoted.or(Some(n)), None)
+            }
+            other => (other, None),
+        }
+    }
+
+    /// Creates `<name>-<pod-template-hash>` for the current template, starting with as many
+    /// replicas as maxSurge allows beside the old ones.
+    async fn create_replica_set(
+        &mut self,
+        ctx: &Ctx,
+        d: &Deployment,
+        plan: &Plan,
+        old: &[Arc<ReplicaSet>],
+    ) -> Option<Arc<ReplicaSet>> {
+        let spec = d.spec.clone().unwrap_or_default();
+        let (desired, surge) = (plan.desired, plan.surge);
+        let collision = d.status.as_ref().and_then(|s| s.collision_count);
+        let hash = pod_template_hash(&plan.template, collision);
+        let name = format!("{}-{hash}", d.name_any());
+        let old_total: i32 = old.iter().map(|r| spec_replicas(r)).sum();
+        let initial = if old_total == 0 {
+            desired
+        } else if plan.recreate {
+            0
+        } else {
+            (desired + surge - old_total).clamp(0, desired)
+        };
+        let mut t = serde_json::to_value(&spec.template).unwrap_or_default();
+        t["metadata"]["labels"][HASH_LABEL] = json!(hash);
+        let mut selector = serde_json::to_value(&spec.selector).unwrap_or_default();
+        selector["matchLabels"][HASH_LABEL] = json!(hash);
+        let rs = json!({
+            "apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "metadata": {
+                "name": name, "namespace": plan.ns, "labels": t["metadata"]["labels"].clone(),
+                "annotations": {REVISION: (plan.max_rev + 1).to_string(), "deployment.kubernetes.io/desired-replicas": desired.to_string(),
+                                "deployment.kubernetes.io/max-replicas": (desired + surge).to_string()},
+                "ownerReferences": owner_ref(d),
+            },
+            "spec": {"replicas": initial, "minReadySeconds": spec.min_ready_seconds.unwrap_or(0), "selector": selector, "template": t},
+        });
+        let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &plan.ns);
+        if let Err(e) = create_json(&api, rs).await {
+            tracing::debug!(error = %e, "replica set not created");
+            return None;
+        }
+        let got = api.get(&name).await.ok()?;
+        if initial > 0 {
+            ctx.events.normal(
+                COMPONENT,
+                Involved::of(d),
+                "ScalingReplicaSet",
+                format!("Scaled up replica set {name} from 0 to {initial}"),
+            );
+        }
+        Some(self.remember(got))
+    }
+
+    /// One step of the rollout towards the new ReplicaSet `n` (Recreate or RollingUpdate).
+    async fn roll(
+        &mut self,
+        ctx: &Ctx,
+        d: &Deployment,
+        plan: &Plan,
+        n: Arc<ReplicaSet>,
+        old: &mut [Arc<ReplicaSet>],
+    ) -> Option<Arc<ReplicaSet>> {
+        let anns = json!({"deployment.kubernetes.io/desired-replicas": plan.desired.to_string(),
+                          "deployment.kubernetes.io/max-replicas": (plan.desired + plan.surge).to_string()});
+        if plan.recreate {
+            return self.recreate(ctx, d, plan, n, old, anns).await;
+        }
+        // Scale the new ReplicaSet up within maxSurge.
+        let old_total: i32 = old.iter().map(|r| spec_replicas(r)).sum();
+        let total = old_total + spec_replicas(&n);
+        let cur = spec_replicas(&n);
+        let desired = plan.desired;
+        let target = if cur > desired {
+            desired
+        } else {
+            cur + (desired + plan.surge - total).max(0).min(desired - cur)
+        };
+        let mut new_rs = Some(n.clone());
+        if target != cur {
+            new_rs = self.scale(ctx, d, &n, target, anns).await.or(new_rs);
+        }
+        let n2 = new_rs.clone().unwrap_or(n);
+        self.scale_down_old(ctx, d, plan, &n2, old).await;
+        new_rs
+    }
+
+    /// Recreate: every old ReplicaSet to zero, and the new one to `desired` once their pods
+    /// are gone.
+    async fn recreate(
+        &mut self,
+        ctx: &Ctx,
+        d: &Deployment,
+        plan: &Plan,
+        n: Arc<ReplicaSet>,
+        old: &mut [Arc<ReplicaSet>],
+        anns: Value,
+    ) -> Option<Arc<ReplicaSet>> {
+        let old_total: i32 = old.iter().map(|r| spec_replicas(r)).sum();
+        for r in old.iter_mut() {
+            if spec_replicas(r) > 0
+                && let Some(u) = self.scale(ctx, d, r, 0, json!({})).await
+            {
+                *r = u;
+            }
+        }
+        let old_running: i32 = old.iter().map(|r| status_of(r).0).sum();
+        let new_rs = Some(n.clone());
+        if old_total == 0 && old_running == 0 && spec_replicas(&n) != plan.desired {
+            return self.scale(ctx, d, &n, plan.desired, anns).await.or(new_rs);
+        }
+        new_rs
+    }
+
+    /// Scales old ReplicaSets down within maxUnavailable: unhealthy pods first, then
+    /// available ones while the minimum stays available.
+    async fn scale_down_old(
+        &mut self,
+        ctx: &Ctx,
+        d: &Deployment,
+        plan: &Plan,
+        n2: &ReplicaSet,
+        old: &mut [Arc<ReplicaSet>],
+    ) {
+        let all_total = old.iter().map(|r| spec_replicas(r)).sum::<i32>() + spec_replicas(n2);
+        let min_available = plan.desired - plan.unavailable;
+        let new_unavailable = spec_replicas(n2) - status_of(n2).2;
+        let mut budget = all_total - min_available - new_unavailable;
+        for pass in 0..2 {
+            for r in old.iter_mut() {
+                if budget <= 0 {
+                    break;
+                }
+                let reps = spec_replicas(r);
+                let (_, _, avail) = status_of(r);
+                let cut = if pass == 0 {
+                    (reps - avail).max(0)
+                } else {
+                    reps
+                };
+                let cut = cut.min(budget);
+                if cut > 0
+                    && let Some(u) = self.scale(ctx, d, r, reps - cut, json!({})).await
+                {
+                    budget -= cut;
+                    *r = u;
+                }
+            }
+            if pass == 0 {
+                let available_total: i32 =
+                    old.iter().map(|o| status_of(o).2).sum::<i32>() + status_of(n2).2;
+                budget = budget.min(available_total - min_available);
+            }
+        }
+    }
+
+    /// Deletes the oldest fully scaled-down ReplicaSets beyond `revisionHistoryLimit`.
+    async fn prune_history(&mut self, ctx: &Ctx, d: &Deployment, old: &[Arc<ReplicaSet>]) {
+        let spec = d.spec.clone().unwrap_or_default();
+        let ns = d.namespace().unwrap_or_default();
+        let limit = spec.revision_history_limit.unwrap_or(10).max(0) as usize;
+        let dead: Vec<&Arc<ReplicaSet>> = old
+            .iter()
+            .filter(|r| spec_replicas(r) == 0 && status_of(r).0 == 0)
+            .collect();
+        if dead.len() <= limit {
+            return;
+        }
+        let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
+        for r in dead.iter().take(dead.len() - limit) {
+            let dp = DeleteParams {
+                propagation_policy: Some(kube::api::PropagationPolicy::Background),
+                ..Default::default()
+            };
+            if api.delete(&r.name_any(), &dp).await.is_ok() {
+                self.written.remove(&(ns.clone(), r.name_any()));
+            }
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
