@@ -16,7 +16,7 @@ use serde_json::json;
 use super::job::finished;
 use super::{controller_uid, create_json, owner_ref, write_status};
 use crate::clock::from_k8s;
-use crate::engine::{Ctx, Reconcile};
+use crate::engine::{Ctx, NextWake, Reconcile};
 use crate::events::Involved;
 
 const COMPONENT: &str = "cronjob-controller";
@@ -51,191 +51,234 @@ impl Reconcile for CronJobs {
         let jobs = ctx.jobs.state();
         let mut cjs = ctx.cronjobs.state();
         cjs.sort_by_key(|c| (c.namespace(), c.name_any()));
-        let sim_now = ctx.clock.sim_now();
-        let mut next: Option<Instant> = None;
+        let mut wake = NextWake::default();
         for cj in cjs {
             if cj.metadata.deletion_timestamp.is_some() {
                 continue;
             }
-            let ns = cj.namespace().unwrap_or_default();
-            let name = cj.name_any();
-            let uid = cj.uid().unwrap_or_default();
-            let spec = cj.spec.clone().unwrap_or_default();
-            let mut owned: Vec<&Arc<Job>> = jobs
-                .iter()
-                .filter(|j| controller_uid(j.as_ref()) == Some(uid.as_str()))
-                .collect();
-            owned.sort_by_key(|j| {
-                (
-                    j.metadata
-                        .creation_timestamp
-                        .as_ref()
-                        .map(|t| t.0.as_second()),
-                    j.name_any(),
-                )
-            });
-            let jobs_api: Api<Job> = Api::namespaced(ctx.client.clone(), &ns);
-            for j in &owned {
-                if let Some(how) = finished(j)
-                    && self.seen_done.insert(j.uid().unwrap_or_default())
-                {
-                    let msg = format!("Saw completed job: {}, condition: {how}", j.name_any());
-                    ctx.events
-                        .normal(COMPONENT, Involved::of(cj.as_ref()), "SawCompletedJob", msg);
-                }
-            }
-            let active: Vec<&&Arc<Job>> = owned.iter().filter(|j| finished(j).is_none()).collect();
-            let Ok(cron) = Cron::from_str(&spec.schedule) else {
-                ctx.events.warning(
-                    COMPONENT,
-                    Involved::of(cj.as_ref()),
-                    "UnparseableSchedule",
-                    format!("unparseable schedule: {:?}", spec.schedule),
-                );
-                continue;
-            };
-            let created = cj
-                .metadata
-                .creation_timestamp
-                .as_ref()
-                .map(|t| ctx.clock.to_sim(from_k8s(&t.0)))
-                .unwrap_or(sim_now);
-            let last = cj
-                .status
-                .as_ref()
-                .and_then(|s| s.last_schedule_time.as_ref())
-                .map(|t| from_k8s(&t.0))
-                .unwrap_or(created);
-            let mut last_schedule = cj
-                .status
-                .as_ref()
-                .and_then(|s| s.last_schedule_time.as_ref())
-                .map(|t| from_k8s(&t.0));
-            let mut active_names: Vec<(String, String)> = active
-                .iter()
-                .map(|j| (j.name_any(), j.uid().unwrap_or_default()))
-                .collect();
-            if !spec.suspend.unwrap_or(false)
-                && let Some(due) = last_due(&cron, last, sim_now)
+            self.reconcile(ctx, &cj, &jobs, &mut wake).await;
+        }
+        wake.get()
+    }
+}
+
+/// A Job's name and uid, as a CronJob's `status.active` lists it.
+type JobRef = (String, String);
+
+impl CronJobs {
+    /// Reconciles one CronJob: notes finished Jobs, starts the Job that is due (by its
+    /// concurrency policy), prunes history, writes its status and asks to run at the next
+    /// schedule time.
+    async fn reconcile(
+        &mut self,
+        ctx: &Ctx,
+        cj: &Arc<CronJob>,
+        jobs: &[Arc<Job>],
+        wake: &mut NextWake,
+    ) {
+        let uid = cj.uid().unwrap_or_default();
+        let spec = cj.spec.clone().unwrap_or_default();
+        let mut owned: Vec<&Arc<Job>> = jobs
+            .iter()
+            .filter(|j| controller_uid(j.as_ref()) == Some(uid.as_str()))
+            .collect();
+        owned.sort_by_key(|j| {
+            (
+                j.metadata
+                    .creation_timestamp
+                    .as_ref()
+                    .map(|t| t.0.as_second()),
+                j.name_any(),
+            )
+        });
+        self.note_finished(ctx, cj, &owned);
+        let Ok(cron) = Cron::from_str(&spec.schedule) else {
+            ctx.events.warning(
+                COMPONENT,
+                Involved::of(cj.as_ref()),
+                "UnparseableSchedule",
+                format!("unparseable schedule: {:?}", spec.schedule),
+            );
+            return;
+        };
+        let sim_now = ctx.clock.sim_now();
+        let created = cj
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map(|t| ctx.clock.to_sim(from_k8s(&t.0)))
+            .unwrap_or(sim_now);
+        let scheduled = cj
+            .status
+            .as_ref()
+            .and_then(|s| s.last_schedule_time.as_ref())
+            .map(|t| from_k8s(&t.0));
+        let last = scheduled.unwrap_or(created);
+        let active: Vec<&Arc<Job>> = owned
+            .iter()
+            .copied()
+            .filter(|j| finished(j).is_none())
+            .collect();
+        let mut active_names: Vec<JobRef> = active
+            .iter()
+            .map(|j| (j.name_any(), j.uid().unwrap_or_default()))
+            .collect();
+        let mut last_schedule = scheduled;
+        if !spec.suspend.unwrap_or(false)
+            && let Some(due) = last_due(&cron, last, sim_now)
+        {
+            start_due(ctx, cj, due, &active, &mut active_names).await;
+            last_schedule = Some(due);
+        }
+        prune_history(ctx, cj, &owned).await;
+        write_cron_status(ctx, cj, &owned, &active_names, last_schedule).await;
+        let from = last_schedule.unwrap_or(last).max(sim_now);
+        if let Ok(n) = cron.find_next_occurrence(&from, false) {
+            wake.at(ctx.clock.instant_at(ctx.clock.to_real(n)) + Duration::from_millis(5));
+        }
+    }
+
+    /// Records a `SawCompletedJob` event once for each Job that finished.
+    fn note_finished(&mut self, ctx: &Ctx, cj: &CronJob, owned: &[&Arc<Job>]) {
+        for j in owned {
+            if let Some(how) = finished(j)
+                && self.seen_done.insert(j.uid().unwrap_or_default())
             {
-                let too_late = spec
-                    .starting_deadline_seconds
-                    .is_some_and(|d| (sim_now - due).num_seconds() > d);
-                let policy = spec.concurrency_policy.as_deref().unwrap_or("Allow");
-                let skip = too_late || (policy == "Forbid" && !active.is_empty());
-                if !skip {
-                    if policy == "Replace" {
-                        for j in &active {
-                            let dp = DeleteParams {
-                                propagation_policy: Some(PropagationPolicy::Background),
-                                ..Default::default()
-                            };
-                            let _ = jobs_api.delete(&j.name_any(), &dp).await;
-                        }
-                        active_names.clear();
-                    }
-                    let jname = job_name(&name, due);
-                    let mut meta = serde_json::to_value(
-                        spec.job_template.metadata.clone().unwrap_or_default(),
-                    )
-                    .unwrap_or(json!({}));
-                    meta["name"] = json!(jname);
-                    meta["namespace"] = json!(ns);
-                    meta["ownerReferences"] = owner_ref(cj.as_ref());
-                    meta["annotations"]["batch.kubernetes.io/cronjob-scheduled-timestamp"] =
-                        json!(due.to_rfc3339_opts(SecondsFormat::Secs, true));
-                    let job = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": meta, "spec": spec.job_template.spec.clone()});
-                    match create_json(&jobs_api, job).await {
-                        Ok(_) => {
-                            ctx.events.normal(
-                                COMPONENT,
-                                Involved::of(cj.as_ref()),
-                                "SuccessfulCreate",
-                                format!("Created job {jname}"),
-                            );
-                            if let Ok(j) = jobs_api.get(&jname).await {
-                                active_names.push((jname, j.uid().unwrap_or_default()));
-                            }
-                        }
-                        Err(e) => tracing::debug!(error = %e, "cron job not created"),
-                    }
-                }
-                last_schedule = Some(due);
-            }
-            // History limits.
-            for (want_complete, limit) in [
-                (true, spec.successful_jobs_history_limit.unwrap_or(3)),
-                (false, spec.failed_jobs_history_limit.unwrap_or(1)),
-            ] {
-                let done: Vec<&&Arc<Job>> = owned
-                    .iter()
-                    .filter(|j| {
-                        finished(j) == Some(if want_complete { "Complete" } else { "Failed" })
-                    })
-                    .collect();
-                let extra = done.len().saturating_sub(limit.max(0) as usize);
-                for j in done.iter().take(extra) {
-                    let dp = DeleteParams {
-                        propagation_policy: Some(PropagationPolicy::Background),
-                        ..Default::default()
-                    };
-                    if jobs_api.delete(&j.name_any(), &dp).await.is_ok() {
-                        ctx.events.normal(
-                            COMPONENT,
-                            Involved::of(cj.as_ref()),
-                            "SuccessfulDelete",
-                            format!("Deleted job {}", j.name_any()),
-                        );
-                    }
-                }
-            }
-            let last_success = owned
-                .iter()
-                .filter(|j| finished(j) == Some("Complete"))
-                .filter_map(|j| {
-                    j.status
-                        .as_ref()?
-                        .completion_time
-                        .as_ref()
-                        .map(|t| from_k8s(&t.0))
-                })
-                .max()
-                .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
-                .or_else(|| {
-                    cj.status
-                        .as_ref()
-                        .and_then(|s| s.last_successful_time.as_ref())
-                        .map(|t| from_k8s(&t.0).to_rfc3339_opts(SecondsFormat::Secs, true))
-                });
-            let mut status = json!({
-                "active": active_names.iter().map(|(n, u)| json!({"apiVersion": "batch/v1", "kind": "Job", "name": n, "namespace": ns, "uid": u})).collect::<Vec<_>>(),
-            });
-            if let Some(t) = last_schedule {
-                status["lastScheduleTime"] = json!(t.to_rfc3339_opts(SecondsFormat::Secs, true));
-            }
-            if let Some(t) = last_success {
-                status["lastSuccessfulTime"] = json!(t);
-            }
-            if active_names.is_empty() {
-                status["active"] = serde_json::Value::Null;
-                if let Some(o) = status.as_object_mut() {
-                    o.remove("active");
-                }
-            }
-            let current = cj
-                .status
-                .as_ref()
-                .and_then(|s| serde_json::to_value(s).ok());
-            let api: Api<CronJob> = Api::namespaced(ctx.client.clone(), &ns);
-            write_status(&api, cj.as_ref(), current, status).await;
-            let from = last_schedule.unwrap_or(last).max(sim_now);
-            if let Ok(n) = cron.find_next_occurrence(&from, false) {
-                let at = ctx.clock.instant_at(ctx.clock.to_real(n)) + Duration::from_millis(5);
-                next = Some(next.map_or(at, |m| m.min(at)));
+                let msg = format!("Saw completed job: {}, condition: {how}", j.name_any());
+                ctx.events
+                    .normal(COMPONENT, Involved::of(cj), "SawCompletedJob", msg);
             }
         }
-        next
     }
+}
+
+/// Starts the Job due at `due` unless its starting deadline passed or the policy forbids it
+/// (Replace deletes the active Jobs first); `active_names` follows.
+async fn start_due(
+    ctx: &Ctx,
+    cj: &CronJob,
+    due: DateTime<Utc>,
+    active: &[&Arc<Job>],
+    active_names: &mut Vec<JobRef>,
+) {
+    let spec = cj.spec.clone().unwrap_or_default();
+    let ns = cj.namespace().unwrap_or_default();
+    let sim_now = ctx.clock.sim_now();
+    let too_late = spec
+        .starting_deadline_seconds
+        .is_some_and(|d| (sim_now - due).num_seconds() > d);
+    let policy = spec.concurrency_policy.as_deref().unwrap_or("Allow");
+    if too_late || (policy == "Forbid" && !active.is_empty()) {
+        return;
+    }
+    let jobs_api: Api<Job> = Api::namespaced(ctx.client.clone(), &ns);
+    if policy == "Replace" {
+        for j in active {
+            let _ = jobs_api.delete(&j.name_any(), &background()).await;
+        }
+        active_names.clear();
+    }
+    let jname = job_name(&cj.name_any(), due);
+    let mut meta = serde_json::to_value(spec.job_template.metadata.clone().unwrap_or_default())
+        .unwrap_or(json!({}));
+    meta["name"] = json!(jname);
+    meta["namespace"] = json!(ns);
+    meta["ownerReferences"] = owner_ref(cj);
+    meta["annotations"]["batch.kubernetes.io/cronjob-scheduled-timestamp"] =
+        json!(due.to_rfc3339_opts(SecondsFormat::Secs, true));
+    let job = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": meta, "spec": spec.job_template.spec.clone()});
+    match create_json(&jobs_api, job).await {
+        Ok(_) => {
+            ctx.events.normal(
+                COMPONENT,
+                Involved::of(cj),
+                "SuccessfulCreate",
+                format!("Created job {jname}"),
+            );
+            if let Ok(j) = jobs_api.get(&jname).await {
+                active_names.push((jname, j.uid().unwrap_or_default()));
+            }
+        }
+        Err(e) => tracing::debug!(error = %e, "cron job not created"),
+    }
+}
+
+/// Delete options that leave the Job's pods to the garbage collector.
+fn background() -> DeleteParams {
+    DeleteParams {
+        propagation_policy: Some(PropagationPolicy::Background),
+        ..Default::default()
+    }
+}
+
+/// Deletes the oldest finished Jobs beyond `successfulJobsHistoryLimit` and
+/// `failedJobsHistoryLimit`.
+async fn prune_history(ctx: &Ctx, cj: &CronJob, owned: &[&Arc<Job>]) {
+    let spec = cj.spec.clone().unwrap_or_default();
+    let jobs_api: Api<Job> =
+        Api::namespaced(ctx.client.clone(), &cj.namespace().unwrap_or_default());
+    for (want, limit) in [
+        ("Complete", spec.successful_jobs_history_limit.unwrap_or(3)),
+        ("Failed", spec.failed_jobs_history_limit.unwrap_or(1)),
+    ] {
+        let done: Vec<&&Arc<Job>> = owned.iter().filter(|j| finished(j) == Some(want)).collect();
+        let extra = done.len().saturating_sub(limit.max(0) as usize);
+        for j in done.iter().take(extra) {
+            if jobs_api.delete(&j.name_any(), &background()).await.is_ok() {
+                ctx.events.normal(
+                    COMPONENT,
+                    Involved::of(cj),
+                    "SuccessfulDelete",
+                    format!("Deleted job {}", j.name_any()),
+                );
+            }
+        }
+    }
+}
+
+/// Writes `active`, `lastScheduleTime` and `lastSuccessfulTime`.
+async fn write_cron_status(
+    ctx: &Ctx,
+    cj: &CronJob,
+    owned: &[&Arc<Job>],
+    active_names: &[JobRef],
+    last_schedule: Option<DateTime<Utc>>,
+) {
+    let ns = cj.namespace().unwrap_or_default();
+    let last_success = owned
+        .iter()
+        .filter(|j| finished(j) == Some("Complete"))
+        .filter_map(|j| {
+            j.status
+                .as_ref()?
+                .completion_time
+                .as_ref()
+                .map(|t| from_k8s(&t.0))
+        })
+        .max()
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+        .or_else(|| {
+            cj.status
+                .as_ref()
+                .and_then(|s| s.last_successful_time.as_ref())
+                .map(|t| from_k8s(&t.0).to_rfc3339_opts(SecondsFormat::Secs, true))
+        });
+    let mut status = json!({});
+    if !active_names.is_empty() {
+        status["active"] = active_names.iter().map(|(n, u)| json!({"apiVersion": "batch/v1", "kind": "Job", "name": n, "namespace": ns, "uid": u})).collect();
+    }
+    if let Some(t) = last_schedule {
+        status["lastScheduleTime"] = json!(t.to_rfc3339_opts(SecondsFormat::Secs, true));
+    }
+    if let Some(t) = last_success {
+        status["lastSuccessfulTime"] = json!(t);
+    }
+    let current = cj
+        .status
+        .as_ref()
+        .and_then(|s| serde_json::to_value(s).ok());
+    let api: Api<CronJob> = Api::namespaced(ctx.client.clone(), &ns);
+    write_status(&api, cj, current, status).await;
 }
 
 #[cfg(test)]
