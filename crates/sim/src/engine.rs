@@ -315,6 +315,13 @@ impl NextWake {
         self.0 = Some(self.0.map_or(at, |n| n.min(at)));
     }
 
+    /// Asks for a pass at `at`, if there is one.
+    pub fn at_opt(&mut self, at: Option<Instant>) {
+        if let Some(at) = at {
+            self.at(at);
+        }
+    }
+
     /// Asks for a pass after `d`.
     pub fn after(&mut self, d: Duration) {
         self.at(Instant::now() + d);

@@ -50,13 +50,11 @@ impl Reconcile for Volumes {
     const NAME: &'static str = "volumes";
 
     async fn pass(&mut self, ctx: &Arc<Ctx>) -> Option<Instant> {
-        let pv_api: Api<PersistentVolume> = Api::all(ctx.client.clone());
         let mut claims = ctx.pvcs.state();
         claims.sort_by_key(|c| (c.namespace(), c.name_any()));
-        let mut live_claims = HashSet::new();
+        let live_claims: HashSet<String> = claims.iter().filter_map(|c| c.uid()).collect();
         for pvc in &claims {
             let uid = pvc.uid().unwrap_or_default();
-            live_claims.insert(uid.clone());
             let phase = pvc
                 .status
                 .as_ref()
@@ -68,110 +66,127 @@ impl Reconcile for Volumes {
             {
                 continue;
             }
-            let spec = pvc.spec.clone().unwrap_or_default();
-            let class = spec
-                .storage_class_name
-                .clone()
-                .unwrap_or_else(|| DEFAULT_CLASS.to_string());
-            if class != DEFAULT_CLASS {
-                continue;
+            if provision(ctx, pvc).await {
+                self.provisioned.insert(uid);
             }
-            let ns = pvc.namespace().unwrap_or_default();
-            let size = spec
-                .resources
-                .as_ref()
-                .and_then(|r| r.requests.as_ref())
-                .and_then(|r| r.get("storage"))
-                .map(|q| q.0.clone())
-                .unwrap_or("1Gi".into());
-            let modes = spec
-                .access_modes
-                .clone()
-                .unwrap_or_else(|| vec!["ReadWriteOnce".into()]);
-            let pv_name = format!("pvc-{uid}");
-            let pv: Result<PersistentVolume, _> = serde_json::from_value(json!({
-                "apiVersion": "v1", "kind": "PersistentVolume",
-                "metadata": {"name": pv_name, "annotations": {"pv.kubernetes.io/provisioned-by": PROVISIONER}},
-                "spec": {
-                    "capacity": {"storage": size}, "accessModes": modes,
-                    "persistentVolumeReclaimPolicy": "Delete", "storageClassName": class,
-                    "volumeMode": spec.volume_mode.clone().unwrap_or("Filesystem".into()),
-                    "hostPath": {"path": format!("/var/lib/orrery/sim/volumes/{pv_name}"), "type": ""},
-                    "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "namespace": ns, "name": pvc.name_any(), "uid": uid},
-                },
-            }));
-            let Ok(pv) = pv else { continue };
-            match pv_api.create(&PostParams::default(), &pv).await {
-                Ok(_) => {}
-                Err(kube::Error::Api(s)) if s.code == 409 => {}
-                Err(e) => {
-                    tracing::debug!(error = %e, "volume not provisioned");
-                    continue;
-                }
-            }
-            let _ = pv_api
-                .patch_status(
-                    &pv_name,
-                    &PatchParams::default(),
-                    &Patch::Merge(&json!({"status": {"phase": "Bound"}})),
-                )
-                .await;
-            let claims_api: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), &ns);
-            let patch = json!({
-                "metadata": {"annotations": {"pv.kubernetes.io/bind-completed": "yes", "pv.kubernetes.io/bound-by-controller": "yes",
-                    "volume.beta.kubernetes.io/storage-provisioner": PROVISIONER, "volume.kubernetes.io/storage-provisioner": PROVISIONER}},
-                "spec": {"volumeName": pv_name, "storageClassName": class},
-            });
-            if let Err(e) = claims_api
-                .patch(
-                    &pvc.name_any(),
-                    &PatchParams::default(),
-                    &Patch::Merge(&patch),
-                )
-                .await
-            {
-                tracing::debug!(error = %e, "claim not bound");
-                continue;
-            }
-            let status = json!({"status": {"phase": "Bound", "accessModes": modes, "capacity": {"storage": size}}});
-            let _ = claims_api
-                .patch_status(
-                    &pvc.name_any(),
-                    &PatchParams::default(),
-                    &Patch::Merge(&status),
-                )
-                .await;
-            let msg = format!("Successfully provisioned volume {pv_name} using {PROVISIONER}");
-            ctx.events.normal(
-                "persistentvolume-controller",
-                Involved::of(pvc.as_ref()),
-                "ProvisioningSucceeded",
-                msg,
-            );
-            self.provisioned.insert(uid);
         }
         self.provisioned.retain(|u| live_claims.contains(u));
-        for pv in ctx.pvs.state() {
-            let spec = pv.spec.as_ref();
-            let claim_uid = spec
-                .and_then(|s| s.claim_ref.as_ref())
-                .and_then(|c| c.uid.clone());
-            let ours = pv
-                .annotations()
-                .get("pv.kubernetes.io/provisioned-by")
-                .is_some_and(|p| p == PROVISIONER);
-            let delete =
-                spec.and_then(|s| s.persistent_volume_reclaim_policy.as_deref()) == Some("Delete");
-            if ours
-                && delete
-                && claim_uid.is_some_and(|u| !live_claims.contains(&u))
-                && pv.metadata.deletion_timestamp.is_none()
-            {
-                let _ = pv_api
-                    .delete(&pv.name_any(), &DeleteParams::default())
-                    .await;
-            }
-        }
+        reclaim(ctx, &live_claims).await;
         None
+    }
+}
+
+/// Provisions a volume of the default class for a pending claim and binds the two, as the
+/// external provisioner and kube's PV controller do together; true once bound.
+async fn provision(ctx: &Ctx, pvc: &PersistentVolumeClaim) -> bool {
+    let spec = pvc.spec.clone().unwrap_or_default();
+    let class = spec
+        .storage_class_name
+        .clone()
+        .unwrap_or_else(|| DEFAULT_CLASS.to_string());
+    if class != DEFAULT_CLASS {
+        return false;
+    }
+    let uid = pvc.uid().unwrap_or_default();
+    let ns = pvc.namespace().unwrap_or_default();
+    let size = spec
+        .resources
+        .as_ref()
+        .and_then(|r| r.requests.as_ref())
+        .and_then(|r| r.get("storage"))
+        .map(|q| q.0.clone())
+        .unwrap_or("1Gi".into());
+    let modes = spec
+        .access_modes
+        .clone()
+        .unwrap_or_else(|| vec!["ReadWriteOnce".into()]);
+    let pv_name = format!("pvc-{uid}");
+    let pv: Result<PersistentVolume, _> = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "PersistentVolume",
+        "metadata": {"name": pv_name, "annotations": {"pv.kubernetes.io/provisioned-by": PROVISIONER}},
+        "spec": {
+            "capacity": {"storage": size}, "accessModes": modes,
+            "persistentVolumeReclaimPolicy": "Delete", "storageClassName": class,
+            "volumeMode": spec.volume_mode.clone().unwrap_or("Filesystem".into()),
+            "hostPath": {"path": format!("/var/lib/orrery/sim/volumes/{pv_name}"), "type": ""},
+            "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "namespace": ns, "name": pvc.name_any(), "uid": uid},
+        },
+    }));
+    let Ok(pv) = pv else { return false };
+    let pv_api: Api<PersistentVolume> = Api::all(ctx.client.clone());
+    match pv_api.create(&PostParams::default(), &pv).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 409 => {}
+        Err(e) => {
+            tracing::debug!(error = %e, "volume not provisioned");
+            return false;
+        }
+    }
+    let _ = pv_api
+        .patch_status(
+            &pv_name,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"status": {"phase": "Bound"}})),
+        )
+        .await;
+    let claims_api: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), &ns);
+    let patch = json!({
+        "metadata": {"annotations": {"pv.kubernetes.io/bind-completed": "yes", "pv.kubernetes.io/bound-by-controller": "yes",
+            "volume.beta.kubernetes.io/storage-provisioner": PROVISIONER, "volume.kubernetes.io/storage-provisioner": PROVISIONER}},
+        "spec": {"volumeName": pv_name, "storageClassName": class},
+    });
+    if let Err(e) = claims_api
+        .patch(
+            &pvc.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+    {
+        tracing::debug!(error = %e, "claim not bound");
+        return false;
+    }
+    let status =
+        json!({"status": {"phase": "Bound", "accessModes": modes, "capacity": {"storage": size}}});
+    let _ = claims_api
+        .patch_status(
+            &pvc.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&status),
+        )
+        .await;
+    let msg = format!("Successfully provisioned volume {pv_name} using {PROVISIONER}");
+    ctx.events.normal(
+        "persistentvolume-controller",
+        Involved::of(pvc),
+        "ProvisioningSucceeded",
+        msg,
+    );
+    true
+}
+
+/// Deletes the volumes this provisioner made whose claim is gone (reclaim policy Delete).
+async fn reclaim(ctx: &Ctx, live_claims: &HashSet<String>) {
+    let pv_api: Api<PersistentVolume> = Api::all(ctx.client.clone());
+    for pv in ctx.pvs.state() {
+        let spec = pv.spec.as_ref();
+        let claim_uid = spec
+            .and_then(|s| s.claim_ref.as_ref())
+            .and_then(|c| c.uid.clone());
+        let ours = pv
+            .annotations()
+            .get("pv.kubernetes.io/provisioned-by")
+            .is_some_and(|p| p == PROVISIONER);
+        let delete =
+            spec.and_then(|s| s.persistent_volume_reclaim_policy.as_deref()) == Some("Delete");
+        if ours
+            && delete
+            && claim_uid.is_some_and(|u| !live_claims.contains(&u))
+            && pv.metadata.deletion_timestamp.is_none()
+        {
+            let _ = pv_api
+                .delete(&pv.name_any(), &DeleteParams::default())
+                .await;
+        }
     }
 }

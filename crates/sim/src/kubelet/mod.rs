@@ -17,7 +17,7 @@ use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
 
 use crate::conventions;
-use crate::engine::{CreationOrder, Ctx, Reconcile};
+use crate::engine::{CreationOrder, Ctx, NextWake, Reconcile};
 use crate::events::Involved;
 use crate::nodes::is_simulated;
 use crate::patch::merge_diff;
@@ -162,32 +162,7 @@ impl Reconcile for Kubelet {
     const NAME: &'static str = "kubelet";
 
     async fn pass(&mut self, ctx: &Arc<Ctx>) -> Option<Instant> {
-        let nets: HashMap<String, NodeNet> = ctx
-            .nodes
-            .state()
-            .iter()
-            .filter(|n| is_simulated(n))
-            .map(|n| {
-                let addr = n
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.addresses.as_ref())
-                    .and_then(|a| a.iter().find(|a| a.type_ == "InternalIP"));
-                let cidr = n.spec.as_ref().and_then(|s| s.pod_cidr.as_deref());
-                let prefix = cidr
-                    .and_then(|c| c.strip_suffix(".0/24"))
-                    .map(|p| format!("{p}."));
-                (
-                    n.name_any(),
-                    NodeNet {
-                        host_ip: addr.map(|a| a.address.clone()).unwrap_or_default(),
-                        cidr_prefix: prefix,
-                    },
-                )
-            })
-            .collect();
-        let now_wall = ctx.clock.wall_now();
-        let now = Instant::now();
+        let nets = node_nets(ctx);
         let mut live = HashSet::new();
         let mut mine: Vec<_> = ctx
             .pods
@@ -203,167 +178,189 @@ impl Reconcile for Kubelet {
             .map(|p| (self.order.key(p.as_ref()), p))
             .collect();
         mine.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut writes = Vec::new();
-        let mut deletes = Vec::new();
-        let mut next: Option<Instant> = None;
-        let mut wake = |at: Option<Instant>| {
-            if let Some(at) = at {
-                next = Some(next.map_or(at, |n: Instant| n.min(at)));
-            }
+        let mut work = Work {
+            now: Instant::now(),
+            now_wall: ctx.clock.wall_now(),
+            writes: Vec::new(),
+            deletes: Vec::new(),
+            wake: NextWake::default(),
         };
         for (_, pod) in mine {
-            let uid = pod.uid().unwrap_or_default();
             let node = pod
                 .spec
                 .as_ref()
                 .and_then(|s| s.node_name.clone())
                 .unwrap_or_default();
-            let Some(net) = nets.get(&node) else { continue };
-            if !self.runs.contains_key(&uid) {
-                let st = pod.status.as_ref();
-                let prior_ip = st.and_then(|s| s.pod_ip.clone());
-                let prior_start = st
-                    .and_then(|s| s.start_time.as_ref())
-                    .map(|t| crate::clock::from_k8s(&t.0));
-                let host_network = pod
-                    .spec
-                    .as_ref()
-                    .and_then(|s| s.host_network)
-                    .unwrap_or(false);
-                let (ip, ip_index) = if host_network {
-                    (Some(net.host_ip.clone()), None)
-                } else if let (Some(ip), Some(_)) = (&prior_ip, prior_start) {
-                    let idx = ip.rsplit('.').next().and_then(|i| i.parse::<u8>().ok());
-                    if let Some(i) = idx {
-                        self.ips.entry(node.clone()).or_default().insert(i);
-                    }
-                    (Some(ip.clone()), idx)
-                } else {
-                    match net
-                        .cidr_prefix
-                        .as_deref()
-                        .and_then(|p| self.allocate_ip(&node, p))
-                    {
-                        Some((ip, i)) => (Some(ip), Some(i)),
-                        None => (None, None),
-                    }
-                };
-                let anchor_wall = match (prior_ip, prior_start) {
-                    (Some(_), Some(t)) => t,
-                    _ => now_wall,
-                };
-                self.runs.insert(
-                    uid.clone(),
-                    PodRun {
-                        anchor: Anchor {
-                            wall: anchor_wall,
-                            scale: ctx.clock.scale(),
-                        },
-                        node: node.clone(),
-                        ip,
-                        ip_index,
-                        resource_version: String::new(),
-                        written: None,
-                        next: Some(now),
-                        seen: Vec::new(),
-                        finalize_at: None,
-                    },
-                );
+            if let Some(net) = nets.get(&node) {
+                self.sync_pod(ctx, &pod, &node, net, &mut work);
             }
-            let Some(run) = self.runs.get_mut(&uid) else {
-                continue;
-            };
-            if pod.metadata.deletion_timestamp.is_some() {
-                let at = *run.finalize_at.get_or_insert_with(|| {
-                    let spec = pod.spec.as_ref();
-                    for c in spec.map(|s| s.containers.as_slice()).unwrap_or(&[]) {
-                        let msg = format!("Stopping container {}", c.name);
-                        ctx.events.kubelet(
-                            &node,
-                            Involved::of(pod.as_ref())
-                                .field(format!("spec.containers{{{}}}", c.name)),
-                            false,
-                            "Killing",
-                            msg,
-                        );
-                    }
-                    now + ctx.clock.real(conventions::shutdown_delay(&pod))
-                });
-                if now >= at {
-                    deletes.push(pod.clone());
-                    run.finalize_at = Some(now + Duration::from_secs(5));
-                }
-                wake(run.finalize_at);
-                continue;
-            }
-            let rv = pod.resource_version().unwrap_or_default();
-            if rv == run.resource_version && run.next.is_none_or(|n| n > now) {
-                wake(run.next);
-                continue;
-            }
-            run.resource_version = rv;
-            let t = (now_wall - run.anchor.wall)
-                .to_std()
-                .map(|d| ctx.clock.sim(d))
-                .unwrap_or_default();
-            let view = model::pod_at(&pod, t);
-            let spec = pod.spec.as_ref();
-            let empty = Vec::new();
-            let inits = spec
-                .and_then(|s| s.init_containers.as_ref())
-                .unwrap_or(&empty);
-            let mains = spec.map(|s| &s.containers).unwrap_or(&empty);
-            let fields = inits
-                .iter()
-                .map(|c| (c, format!("spec.initContainers{{{}}}", c.name)))
-                .chain(
-                    mains
-                        .iter()
-                        .map(|c| (c, format!("spec.containers{{{}}}", c.name))),
-                );
-            let views: Vec<&ContainerView> =
-                view.init.iter().chain(view.containers.iter()).collect();
-            run.seen.resize(views.len(), (0, "waiting"));
-            for (i, ((c, field), v)) in fields.zip(views.iter()).enumerate() {
-                Kubelet::container_events(ctx, &pod, &node, c, field, run.seen[i], v);
-                run.seen[i] = (v.restart_count, kind_of(v));
-            }
-            let scheduled_at = pod
-                .status
-                .as_ref()
-                .and_then(|s| s.conditions.as_ref())
-                .and_then(|cs| {
-                    cs.iter()
-                        .find(|c| c.type_ == "PodScheduled" && c.status == "True")
-                })
-                .and_then(|c| c.last_transition_time.as_ref())
-                .map(|t| crate::clock::from_k8s(&t.0))
-                .unwrap_or(run.anchor.wall)
-                .to_rfc3339_opts(SecondsFormat::Secs, true);
-            let rendered = status::render(
-                &pod,
-                &view,
-                &run.anchor,
-                &net.host_ip,
-                run.ip.as_deref(),
-                &scheduled_at,
-            );
-            let current = pod
-                .status
-                .as_ref()
-                .and_then(|s| serde_json::to_value(s).ok())
-                .unwrap_or(json!({}));
-            if run.written.as_ref() != Some(&rendered) {
-                if let Some(diff) = merge_diff(&current, &rendered) {
-                    writes.push((pod.clone(), diff));
-                }
-                run.written = Some(rendered);
-            }
-            run.next = view
-                .next_change
-                .map(|off| ctx.clock.instant_at(run.anchor.at(off)));
-            wake(run.next);
         }
+        self.forget_gone(&live);
+        self.write_statuses(ctx, &mut work).await;
+        finalize(ctx, &work.deletes).await;
+        work.wake.get()
+    }
+}
+
+/// What one kubelet pass decided: status patches and final deletions to send, and when to
+/// run next.
+struct Work {
+    now: Instant,
+    now_wall: chrono::DateTime<chrono::Utc>,
+    writes: Vec<(Arc<Pod>, Value)>,
+    deletes: Vec<Arc<Pod>>,
+    wake: NextWake,
+}
+
+/// The simulated nodes' host IPs and pod CIDR prefixes.
+fn node_nets(ctx: &Ctx) -> HashMap<String, NodeNet> {
+    ctx.nodes
+        .state()
+        .iter()
+        .filter(|n| is_simulated(n))
+        .map(|n| {
+            let addr = n
+                .status
+                .as_ref()
+                .and_then(|s| s.addresses.as_ref())
+                .and_then(|a| a.iter().find(|a| a.type_ == "InternalIP"));
+            let cidr = n.spec.as_ref().and_then(|s| s.pod_cidr.as_deref());
+            let prefix = cidr
+                .and_then(|c| c.strip_suffix(".0/24"))
+                .map(|p| format!("{p}."));
+            (
+                n.name_any(),
+                NodeNet {
+                    host_ip: addr.map(|a| a.address.clone()).unwrap_or_default(),
+                    cidr_prefix: prefix,
+                },
+            )
+        })
+        .collect()
+}
+
+impl Kubelet {
+    /// One pod on one of the simulated nodes: starts running it the first time it is seen,
+    /// finishes it when it is being deleted, and otherwise renders its status at the current
+    /// simulated time (events for container changes, a patch when the status changed).
+    fn sync_pod(&mut self, ctx: &Ctx, pod: &Arc<Pod>, node: &str, net: &NodeNet, work: &mut Work) {
+        let uid = pod.uid().unwrap_or_default();
+        if !self.runs.contains_key(&uid) {
+            self.start_run(ctx, pod, node, net, work);
+        }
+        let Some(run) = self.runs.get_mut(&uid) else {
+            return;
+        };
+        if pod.metadata.deletion_timestamp.is_some() {
+            terminate(ctx, pod, node, run, work);
+            return;
+        }
+        let rv = pod.resource_version().unwrap_or_default();
+        if rv == run.resource_version && run.next.is_none_or(|n| n > work.now) {
+            work.wake.at_opt(run.next);
+            return;
+        }
+        run.resource_version = rv;
+        let t = (work.now_wall - run.anchor.wall)
+            .to_std()
+            .map(|d| ctx.clock.sim(d))
+            .unwrap_or_default();
+        let view = model::pod_at(pod, t);
+        record_container_events(ctx, pod, node, run, &view);
+        let scheduled_at = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|cs| {
+                cs.iter()
+                    .find(|c| c.type_ == "PodScheduled" && c.status == "True")
+            })
+            .and_then(|c| c.last_transition_time.as_ref())
+            .map(|t| crate::clock::from_k8s(&t.0))
+            .unwrap_or(run.anchor.wall)
+            .to_rfc3339_opts(SecondsFormat::Secs, true);
+        let rendered = status::render(
+            pod,
+            &view,
+            &run.anchor,
+            &net.host_ip,
+            run.ip.as_deref(),
+            &scheduled_at,
+        );
+        let current = pod
+            .status
+            .as_ref()
+            .and_then(|s| serde_json::to_value(s).ok())
+            .unwrap_or(json!({}));
+        if run.written.as_ref() != Some(&rendered) {
+            if let Some(diff) = merge_diff(&current, &rendered) {
+                work.writes.push((pod.clone(), diff));
+            }
+            run.written = Some(rendered);
+        }
+        run.next = view
+            .next_change
+            .map(|off| ctx.clock.instant_at(run.anchor.at(off)));
+        work.wake.at_opt(run.next);
+    }
+
+    /// Starts running a pod the kubelet has not seen: its IP (the host's, the one it already
+    /// has after a restart, or a new one from the node's CIDR) and the time its simulated
+    /// life is anchored at.
+    fn start_run(&mut self, ctx: &Ctx, pod: &Pod, node: &str, net: &NodeNet, work: &Work) {
+        let st = pod.status.as_ref();
+        let prior_ip = st.and_then(|s| s.pod_ip.clone());
+        let prior_start = st
+            .and_then(|s| s.start_time.as_ref())
+            .map(|t| crate::clock::from_k8s(&t.0));
+        let host_network = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.host_network)
+            .unwrap_or(false);
+        let (ip, ip_index) = if host_network {
+            (Some(net.host_ip.clone()), None)
+        } else if let (Some(ip), Some(_)) = (&prior_ip, prior_start) {
+            let idx = ip.rsplit('.').next().and_then(|i| i.parse::<u8>().ok());
+            if let Some(i) = idx {
+                self.ips.entry(node.to_string()).or_default().insert(i);
+            }
+            (Some(ip.clone()), idx)
+        } else {
+            match net
+                .cidr_prefix
+                .as_deref()
+                .and_then(|p| self.allocate_ip(node, p))
+            {
+                Some((ip, i)) => (Some(ip), Some(i)),
+                None => (None, None),
+            }
+        };
+        let anchor_wall = match (prior_ip, prior_start) {
+            (Some(_), Some(t)) => t,
+            _ => work.now_wall,
+        };
+        self.runs.insert(
+            pod.uid().unwrap_or_default(),
+            PodRun {
+                anchor: Anchor {
+                    wall: anchor_wall,
+                    scale: ctx.clock.scale(),
+                },
+                node: node.to_string(),
+                ip,
+                ip_index,
+                resource_version: String::new(),
+                written: None,
+                next: Some(work.now),
+                seen: Vec::new(),
+                finalize_at: None,
+            },
+        );
+    }
+
+    /// Drops the runs of pods that no longer exist and frees their IPs.
+    fn forget_gone(&mut self, live: &HashSet<String>) {
         let gone: Vec<String> = self
             .runs
             .keys()
@@ -378,8 +375,13 @@ impl Reconcile for Kubelet {
                 set.remove(&i);
             }
         }
-        self.order.retain(&live);
+        self.order.retain(live);
+    }
+
+    /// Sends the status patches, 16 at a time; a failed one is retried in a second.
+    async fn write_statuses(&mut self, ctx: &Ctx, work: &mut Work) {
         let client = ctx.client.clone();
+        let writes = std::mem::take(&mut work.writes);
         let status_writes = futures::stream::iter(writes.into_iter().map(|(pod, diff)| {
             let api: Api<Pod> =
                 Api::namespaced(client.clone(), &pod.namespace().unwrap_or_default());
@@ -398,25 +400,83 @@ impl Reconcile for Kubelet {
         }))
         .buffer_unordered(16)
         .collect::<Vec<Option<String>>>();
-        let retry_at = now + Duration::from_secs(1);
+        let retry_at = work.now + Duration::from_secs(1);
         for uid in status_writes.await.into_iter().flatten() {
             if let Some(run) = self.runs.get_mut(&uid) {
                 run.written = None;
                 run.next = Some(retry_at);
-                next = Some(next.map_or(retry_at, |n: Instant| n.min(retry_at)));
+                work.wake.at(retry_at);
             }
         }
-        for pod in deletes {
-            let api: Api<Pod> =
-                Api::namespaced(client.clone(), &pod.namespace().unwrap_or_default());
-            let dp = DeleteParams {
-                grace_period_seconds: Some(0),
-                ..Default::default()
-            };
-            if let Err(e) = api.delete(&pod.name_any(), &dp).await {
-                tracing::debug!(error = %e, pod = %pod.name_any(), "pod not finalized");
-            }
+    }
+}
+
+/// A pod being deleted: its containers are stopped (Killing events, once), and after the
+/// shutdown delay the pod is finally deleted (retried every 5 s until it is gone).
+fn terminate(ctx: &Ctx, pod: &Arc<Pod>, node: &str, run: &mut PodRun, work: &mut Work) {
+    let now = work.now;
+    let at = *run.finalize_at.get_or_insert_with(|| {
+        let spec = pod.spec.as_ref();
+        for c in spec.map(|s| s.containers.as_slice()).unwrap_or(&[]) {
+            let msg = format!("Stopping container {}", c.name);
+            ctx.events.kubelet(
+                node,
+                Involved::of(pod.as_ref()).field(format!("spec.containers{{{}}}", c.name)),
+                false,
+                "Killing",
+                msg,
+            );
         }
-        next
+        now + ctx.clock.real(conventions::shutdown_delay(pod))
+    });
+    if now >= at {
+        work.deletes.push(pod.clone());
+        run.finalize_at = Some(now + Duration::from_secs(5));
+    }
+    work.wake.at_opt(run.finalize_at);
+}
+
+/// Events for what changed in each container since the last pass (init containers first).
+fn record_container_events(
+    ctx: &Ctx,
+    pod: &Pod,
+    node: &str,
+    run: &mut PodRun,
+    view: &model::PodView,
+) {
+    let spec = pod.spec.as_ref();
+    let empty = Vec::new();
+    let inits = spec
+        .and_then(|s| s.init_containers.as_ref())
+        .unwrap_or(&empty);
+    let mains = spec.map(|s| &s.containers).unwrap_or(&empty);
+    let fields = inits
+        .iter()
+        .map(|c| (c, format!("spec.initContainers{{{}}}", c.name)))
+        .chain(
+            mains
+                .iter()
+                .map(|c| (c, format!("spec.containers{{{}}}", c.name))),
+        );
+    let views: Vec<&ContainerView> = view.init.iter().chain(view.containers.iter()).collect();
+    run.seen.resize(views.len(), (0, "waiting"));
+    for (i, ((c, field), v)) in fields.zip(views.iter()).enumerate() {
+        Kubelet::container_events(ctx, pod, node, c, field, run.seen[i], v);
+        run.seen[i] = (v.restart_count, kind_of(v));
+    }
+}
+
+/// Deletes pods whose containers have stopped (grace period 0: the kubelet's final delete).
+async fn finalize(ctx: &Ctx, deletes: &[Arc<Pod>]) {
+    for pod in deletes {
+        let api: Api<Pod> =
+            Api::namespaced(ctx.client.clone(), &pod.namespace().unwrap_or_default());
+        let dp = DeleteParams {
+            grace_period_seconds: Some(0),
+            ..Default::default()
+        };
+        if let Err(e) = api.delete(&pod.name_any(), &dp).await {
+            tracing::debug!(error = %e, pod = %pod.name_any(), "pod not finalized");
+        }
     }
 }
