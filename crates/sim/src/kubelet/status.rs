@@ -216,6 +216,34 @@ pub fn render(
         .zip(&view.containers)
         .map(|(c, v)| container_status(pod, c, v, a, &uid))
         .collect();
+    let mut status = json!({
+        "phase": view.phase,
+        "conditions": conditions(inits, mains, view, a, scheduled_at),
+        "hostIP": host_ip,
+        "hostIPs": [{"ip": host_ip}],
+        "startTime": a.ts(Duration::ZERO),
+        "containerStatuses": statuses,
+        "qosClass": qos_class(pod),
+    });
+    if let Some(ip) = pod_ip {
+        status["podIP"] = json!(ip);
+        status["podIPs"] = json!([{"ip": ip}]);
+    }
+    if !inits.is_empty() {
+        status["initContainerStatuses"] = json!(init_statuses);
+    }
+    status
+}
+
+/// The pod's conditions, as the kubelet sets them: ready to start containers, initialized,
+/// ready and containers ready (with the names of what is not), scheduled.
+fn conditions(
+    inits: &[Container],
+    mains: &[Container],
+    view: &PodView,
+    a: &Anchor,
+    scheduled_at: &str,
+) -> Vec<Value> {
     let done = matches!(view.phase, "Succeeded" | "Failed");
     let not_ready: Vec<&str> = mains
         .iter()
@@ -224,13 +252,6 @@ pub fn render(
         .map(|(c, _)| c.name.as_str())
         .collect();
     let all_ready = not_ready.is_empty() && !mains.is_empty();
-    let ready_since = view
-        .containers
-        .iter()
-        .filter(|v| v.ready == all_ready)
-        .map(|v| v.ready_since)
-        .max()
-        .unwrap_or_default();
     let ready_at = if done {
         view.containers
             .iter()
@@ -238,7 +259,12 @@ pub fn render(
             .max()
             .unwrap_or_default()
     } else {
-        ready_since
+        view.containers
+            .iter()
+            .filter(|v| v.ready == all_ready)
+            .map(|v| v.ready_since)
+            .max()
+            .unwrap_or_default()
     };
     let (ready_reason, ready_msg) = if done {
         (Some("PodCompleted"), None)
@@ -260,7 +286,7 @@ pub fn render(
         .map(|(c, _)| c.name.as_str())
         .collect();
     let initialized = view.initialized_at.is_some();
-    let conditions = vec![
+    vec![
         condition(
             "PodReadyToStartContainers",
             !done,
@@ -295,22 +321,5 @@ pub fn render(
             ready_msg,
         ),
         json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": scheduled_at}),
-    ];
-    let mut status = json!({
-        "phase": view.phase,
-        "conditions": conditions,
-        "hostIP": host_ip,
-        "hostIPs": [{"ip": host_ip}],
-        "startTime": a.ts(Duration::ZERO),
-        "containerStatuses": statuses,
-        "qosClass": qos_class(pod),
-    });
-    if let Some(ip) = pod_ip {
-        status["podIP"] = json!(ip);
-        status["podIPs"] = json!([{"ip": ip}]);
-    }
-    if !inits.is_empty() {
-        status["initContainerStatuses"] = json!(init_statuses);
-    }
-    status
+    ]
 }
