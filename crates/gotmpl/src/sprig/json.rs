@@ -3,7 +3,12 @@
 
 use std::collections::BTreeMap;
 
+use crate::error::FuncError;
+use crate::funcs::FuncMap;
 use crate::value::Value;
+
+use super::conv::str_arg;
+use super::reg;
 
 /// Encodes like `json.Marshal` (`escape_html`: `<>&` as `\u003c`…); `indent` like
 /// `json.MarshalIndent(v, "", indent)`.
@@ -137,4 +142,50 @@ pub fn from_serde(v: &serde_json::Value) -> Value {
             Value::map(m)
         }
     }
+}
+
+/// Registers the JSON functions (`toJson` and its pretty, raw and `must` forms, `fromJson`).
+pub(crate) fn register(m: &mut FuncMap) {
+    reg(m, "fromJson", |a| {
+        Ok(from_json(&str_arg(a.first())).unwrap_or(Value::Nil))
+    });
+    reg(m, "mustFromJson", |a| {
+        from_json(&str_arg(a.first())).map_err(FuncError::Msg)
+    });
+    reg(m, "toJson", |a| {
+        Ok(Value::from(
+            to_json(a.first().unwrap_or(&Value::Nil), true, None).unwrap_or_default(),
+        ))
+    });
+    reg(m, "mustToJson", |a| {
+        Ok(Value::from(to_json(
+            a.first().unwrap_or(&Value::Nil),
+            true,
+            None,
+        )?))
+    });
+    reg(m, "toPrettyJson", |a| {
+        Ok(Value::from(
+            to_json(a.first().unwrap_or(&Value::Nil), true, Some("  ")).unwrap_or_default(),
+        ))
+    });
+    reg(m, "mustToPrettyJson", |a| {
+        Ok(Value::from(to_json(
+            a.first().unwrap_or(&Value::Nil),
+            true,
+            Some("  "),
+        )?))
+    });
+    reg(m, "toRawJson", |a| {
+        Ok(Value::from(
+            to_json(a.first().unwrap_or(&Value::Nil), false, None).unwrap_or_default(),
+        ))
+    });
+    reg(m, "mustToRawJson", |a| {
+        Ok(Value::from(to_json(
+            a.first().unwrap_or(&Value::Nil),
+            false,
+            None,
+        )?))
+    });
 }

@@ -4,12 +4,17 @@ mod collections;
 pub mod conv;
 mod crypto;
 mod dates;
+mod defaults;
+mod encoding;
 pub mod json;
 mod math;
-mod misc;
+mod paths;
 mod random;
+mod reflect;
+mod regexp;
 mod semver;
 mod strings;
+mod urls;
 mod xstrings;
 
 use crate::error::FuncError;
@@ -27,13 +32,28 @@ where
     m.insert(name, move |_, a| f(a));
 }
 
+/// A function of one string argument that returns a string.
+pub(crate) fn s1(
+    f: fn(&str) -> String,
+) -> impl Fn(&mut crate::CallContext<'_, '_>, &[Value]) -> Result<Value, FuncError> + Send + Sync + 'static
+{
+    move |_, a| Ok(Value::from(f(&conv::str_arg(a.first()))))
+}
+
 /// Go's builtins plus every Sprig function Helm keeps.
 pub fn sprig() -> FuncMap {
     let mut m = FuncMap::new();
     strings::register(&mut m);
     collections::register(&mut m);
     math::register(&mut m);
-    misc::register(&mut m);
+    defaults::register(&mut m);
+    json::register(&mut m);
+    encoding::register(&mut m);
+    paths::register(&mut m);
+    reflect::register(&mut m);
+    regexp::register(&mut m);
+    urls::register(&mut m);
+    random::register(&mut m);
     semver::register(&mut m);
     dates::register(&mut m);
     crypto::register(&mut m);

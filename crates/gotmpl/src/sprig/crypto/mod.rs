@@ -231,9 +231,9 @@ fn signed(a: &[Value], key_pem: Option<&Value>) -> Result<Value, FuncError> {
 
 /// Sprig's `buildCustomCert`.
 fn build_custom(b64cert: &str, b64key: &str) -> Result<Value, FuncError> {
-    let cert = super::misc::go_b64_decode(b64cert)
+    let cert = super::encoding::go_b64_decode(b64cert)
         .map_err(|_| FuncError::msg("unable to decode base64 certificate"))?;
-    let key = super::misc::go_b64_decode(b64key)
+    let key = super::encoding::go_b64_decode(b64key)
         .map_err(|_| FuncError::msg("unable to decode base64 private key"))?;
     let cert = String::from_utf8_lossy(&cert).into_owned();
     let key = String::from_utf8_lossy(&key).into_owned();

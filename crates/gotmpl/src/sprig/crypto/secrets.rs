@@ -151,7 +151,7 @@ pub fn decrypt_aes(password: &str, crypt64: &str) -> Result<String, String> {
     if crypt64.is_empty() {
         return Ok(String::new());
     }
-    let crypt = super::super::misc::go_b64_decode(crypt64)?;
+    let crypt = super::super::encoding::go_b64_decode(crypt64)?;
     if crypt.len() < 16 {
         // Go's DecodeString buffer has capacity DecodedLen(len(s)).
         return Err(format!(
