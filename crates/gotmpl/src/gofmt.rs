@@ -123,6 +123,31 @@ struct Flags {
     prec: Option<usize>,
 }
 
+/// Where `do_printf` is: the format position, the next argument, whether the last explicit
+/// index was good, and whether any index reordered the arguments.
+struct Cursor {
+    i: usize,
+    arg_num: usize,
+    good_arg: bool,
+    reordered: bool,
+}
+
+impl Cursor {
+    /// Reads an explicit argument index (`[n]`) if there is one; true when one was read.
+    fn arg_index(&mut self, b: &[u8], nargs: usize) -> bool {
+        let after_index;
+        (self.arg_num, self.i, after_index, self.good_arg) = arg_number(
+            b,
+            self.i,
+            self.arg_num,
+            nargs,
+            self.good_arg,
+            &mut self.reordered,
+        );
+        after_index
+    }
+}
+
 #[derive(Default)]
 struct Printer {
     buf: String,
@@ -179,128 +204,159 @@ impl Printer {
     fn do_printf(&mut self, format: &str, args: &[Value]) {
         let b = format.as_bytes();
         let end = b.len();
-        let mut arg_num = 0usize;
-        let mut reordered = false;
-        let mut i = 0usize;
-        while i < end {
-            let last = i;
-            while i < end && b[i] != b'%' {
-                i += 1;
+        let mut c = Cursor {
+            i: 0,
+            arg_num: 0,
+            good_arg: true,
+            reordered: false,
+        };
+        while c.i < end {
+            let last = c.i;
+            while c.i < end && b[c.i] != b'%' {
+                c.i += 1;
             }
-            if i > last {
-                self.buf.push_str(&format[last..i]);
+            if c.i > last {
+                self.buf.push_str(&format[last..c.i]);
             }
-            if i >= end {
+            if c.i >= end {
                 break;
             }
-            i += 1;
-            self.f = Flags::default();
-            while i < end {
-                match b[i] {
-                    b'#' => self.f.sharp = true,
-                    b'0' => self.f.zero = !self.f.minus,
-                    b'+' => self.f.plus = true,
-                    b'-' => {
-                        self.f.minus = true;
-                        self.f.zero = false;
-                    }
-                    b' ' => self.f.space = true,
-                    _ => break,
-                }
-                i += 1;
-            }
-            let mut good_arg = true;
-            let mut after_index;
-            (arg_num, i, after_index, good_arg) =
-                arg_number(b, i, arg_num, args.len(), good_arg, &mut reordered);
-            if i < end && b[i] == b'*' {
-                i += 1;
-                let (w, n) = int_from_arg(args, arg_num);
-                arg_num = n;
-                match w {
-                    Some(w) if w.unsigned_abs() < 1_000_000 => {
-                        if w < 0 {
-                            self.f.minus = true;
-                            self.f.zero = false;
-                        }
-                        self.f.wid = Some(w.unsigned_abs() as usize);
-                    }
-                    _ => self.buf.push_str("%!(BADWIDTH)"),
-                }
-                after_index = false;
-            } else {
-                let (w, ni) = parse_num(b, i);
-                self.f.wid = w;
-                i = ni;
-                if after_index && w.is_some() {
-                    good_arg = false;
-                }
-            }
-            if i + 1 < end && b[i] == b'.' {
-                i += 1;
-                if after_index {
-                    good_arg = false;
-                }
-                (arg_num, i, after_index, good_arg) =
-                    arg_number(b, i, arg_num, args.len(), good_arg, &mut reordered);
-                if i < end && b[i] == b'*' {
-                    i += 1;
-                    let (p, n) = int_from_arg(args, arg_num);
-                    arg_num = n;
-                    match p {
-                        Some(p) if (0..1_000_000).contains(&p) => self.f.prec = Some(p as usize),
-                        Some(_) => self.f.prec = None,
-                        None => self.buf.push_str("%!(BADPREC)"),
-                    }
-                    after_index = false;
-                } else {
-                    let (p, ni) = parse_num(b, i);
-                    self.f.prec = Some(p.unwrap_or(0));
-                    i = ni;
-                }
-            }
+            c.i += 1;
+            self.parse_flags(b, &mut c.i);
+            c.good_arg = true;
+            let after_index = c.arg_index(b, args.len());
+            let after_index = self.width(b, args, &mut c, after_index);
+            let after_index = self.precision(b, args, &mut c, after_index);
             if !after_index {
-                (arg_num, i, _, good_arg) =
-                    arg_number(b, i, arg_num, args.len(), good_arg, &mut reordered);
+                c.arg_index(b, args.len());
             }
-            if i >= end {
+            if c.i >= end {
                 self.buf.push_str("%!(NOVERB)");
                 break;
             }
-            let verb = format[i..].chars().next().unwrap_or('%');
-            i += verb.len_utf8();
-            if verb == '%' {
-                self.buf.push('%');
-            } else if !good_arg {
-                self.buf.push_str(&format!("%!{verb}(BADINDEX)"));
-            } else if arg_num >= args.len() {
-                self.buf.push_str(&format!("%!{verb}(MISSING)"));
+            let verb = format[c.i..].chars().next().unwrap_or('%');
+            c.i += verb.len_utf8();
+            self.verb(verb, args, &mut c);
+        }
+        if !c.reordered && c.arg_num < args.len() {
+            self.extra(&args[c.arg_num..]);
+        }
+    }
+
+    /// The flags after `%` (`#0+- `).
+    fn parse_flags(&mut self, b: &[u8], i: &mut usize) {
+        self.f = Flags::default();
+        while *i < b.len() {
+            match b[*i] {
+                b'#' => self.f.sharp = true,
+                b'0' => self.f.zero = !self.f.minus,
+                b'+' => self.f.plus = true,
+                b'-' => {
+                    self.f.minus = true;
+                    self.f.zero = false;
+                }
+                b' ' => self.f.space = true,
+                _ => break,
+            }
+            *i += 1;
+        }
+    }
+
+    /// The width: a number or `*` (taken from the arguments); returns the new after-index.
+    fn width(&mut self, b: &[u8], args: &[Value], c: &mut Cursor, after_index: bool) -> bool {
+        if c.i < b.len() && b[c.i] == b'*' {
+            c.i += 1;
+            let (w, n) = int_from_arg(args, c.arg_num);
+            c.arg_num = n;
+            match w {
+                Some(w) if w.unsigned_abs() < 1_000_000 => {
+                    if w < 0 {
+                        self.f.minus = true;
+                        self.f.zero = false;
+                    }
+                    self.f.wid = Some(w.unsigned_abs() as usize);
+                }
+                _ => self.buf.push_str("%!(BADWIDTH)"),
+            }
+            return false;
+        }
+        let (w, ni) = parse_num(b, c.i);
+        self.f.wid = w;
+        c.i = ni;
+        if after_index && w.is_some() {
+            c.good_arg = false;
+        }
+        after_index
+    }
+
+    /// The precision after `.`: a number or `*`; returns the new after-index.
+    fn precision(
+        &mut self,
+        b: &[u8],
+        args: &[Value],
+        c: &mut Cursor,
+        mut after_index: bool,
+    ) -> bool {
+        if !(c.i + 1 < b.len() && b[c.i] == b'.') {
+            return after_index;
+        }
+        c.i += 1;
+        if after_index {
+            c.good_arg = false;
+        }
+        after_index = c.arg_index(b, args.len());
+        if c.i < b.len() && b[c.i] == b'*' {
+            c.i += 1;
+            let (p, n) = int_from_arg(args, c.arg_num);
+            c.arg_num = n;
+            match p {
+                Some(p) if (0..1_000_000).contains(&p) => self.f.prec = Some(p as usize),
+                Some(_) => self.f.prec = None,
+                None => self.buf.push_str("%!(BADPREC)"),
+            }
+            return false;
+        }
+        let (p, ni) = parse_num(b, c.i);
+        self.f.prec = Some(p.unwrap_or(0));
+        c.i = ni;
+        after_index
+    }
+
+    /// Prints one verb's argument (or `%%`, or the BADINDEX and MISSING forms).
+    fn verb(&mut self, verb: char, args: &[Value], c: &mut Cursor) {
+        if verb == '%' {
+            self.buf.push('%');
+        } else if !c.good_arg {
+            self.buf.push_str(&format!("%!{verb}(BADINDEX)"));
+        } else if c.arg_num >= args.len() {
+            self.buf.push_str(&format!("%!{verb}(MISSING)"));
+        } else {
+            if verb == 'v' {
+                // Go moves '+' to "plusV" (struct field names) for %v: no sign on numbers.
+                self.f.plus = false;
+            }
+            self.print_arg(&args[c.arg_num], verb, 0);
+            c.arg_num += 1;
+        }
+    }
+
+    /// `%!(EXTRA type=value, …)` for arguments no verb used.
+    fn extra(&mut self, rest: &[Value]) {
+        self.f = Flags::default();
+        self.buf.push_str("%!(EXTRA ");
+        for (k, a) in rest.iter().enumerate() {
+            if k > 0 {
+                self.buf.push_str(", ");
+            }
+            if a.is_nil() {
+                self.buf.push_str("<nil>");
             } else {
-                if verb == 'v' {
-                    // Go moves '+' to "plusV" (struct field names) for %v: no sign on numbers.
-                    self.f.plus = false;
-                }
-                self.print_arg(&args[arg_num], verb, 0);
-                arg_num += 1;
+                self.buf.push_str(&a.type_name());
+                self.buf.push('=');
+                self.print_arg(a, 'v', 0);
             }
         }
-        if !reordered && arg_num < args.len() {
-            self.f = Flags::default();
-            self.buf.push_str("%!(EXTRA ");
-            for (k, a) in args[arg_num..].iter().enumerate() {
-                if k > 0 {
-                    self.buf.push_str(", ");
-                }
-                if a.is_nil() {
-                    self.buf.push_str("<nil>");
-                } else {
-                    self.buf.push_str(&a.type_name());
-                    self.buf.push('=');
-                    self.print_arg(a, 'v', 0);
-                }
-            }
-            self.buf.push(')');
-        }
+        self.buf.push(')');
     }
 
     fn bad_verb(&mut self, v: &Value, verb: char) {

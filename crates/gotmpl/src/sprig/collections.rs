@@ -116,6 +116,14 @@ fn sprig_slice(a: &[Value]) -> Result<Value, String> {
 }
 
 pub(crate) fn register(m: &mut FuncMap) {
+    register_dicts(m);
+    register_dict_merges(m);
+    register_lists(m);
+    register_list_queries(m);
+}
+
+/// Registers the dictionary functions.
+fn register_dicts(m: &mut FuncMap) {
     for name in ["list", "tuple"] {
         reg(m, name, |a| Ok(Value::list(a.to_vec())));
     }
@@ -194,6 +202,10 @@ pub(crate) fn register(m: &mut FuncMap) {
                 .collect(),
         ))
     });
+}
+
+/// Registers the dictionary merging, copying and digging functions.
+fn register_dict_merges(m: &mut FuncMap) {
     for (name, overwrite) in [
         ("merge", false),
         ("mustMerge", false),
@@ -238,6 +250,10 @@ pub(crate) fn register(m: &mut FuncMap) {
         }
         Ok(def)
     });
+}
+
+/// Registers the list functions.
+fn register_lists(m: &mut FuncMap) {
     // Lists. The non-must variants fail the same way (Go panics, the template reports it).
     for (name, fname) in [
         ("append", "push"),
@@ -327,6 +343,10 @@ pub(crate) fn register(m: &mut FuncMap) {
             ))
         });
     }
+}
+
+/// Registers the list query and slicing functions.
+fn register_list_queries(m: &mut FuncMap) {
     for name in ["has", "mustHas"] {
         reg(m, name, |a| {
             let needle = a.first().cloned().unwrap_or_default();

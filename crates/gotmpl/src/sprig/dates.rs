@@ -169,193 +169,283 @@ pub fn format(t: &DateTime<Utc>, layout: &str) -> String {
 
 /// Parses with a Go layout (numeric fields, month names and AM/PM; UTC).
 pub fn parse(layout: &str, value: &str) -> Result<DateTime<Utc>, String> {
-    let err = || {
+    let mut p = TimeParser {
+        layout,
+        value,
+        li: 0,
+        vi: 0,
+        y: 1,
+        mo: 1,
+        d: 1,
+        h: 0,
+        mi: 0,
+        s: 0,
+        pm: None,
+        offset: 0,
+        nanos: 0,
+    };
+    while p.li < layout.len() {
+        p.step()?;
+    }
+    if p.vi != value.len() {
+        return Err(p.err());
+    }
+    p.finish()
+}
+
+/// `time.Parse` in progress: positions in the layout and the value, and the fields read.
+struct TimeParser<'a> {
+    layout: &'a str,
+    value: &'a str,
+    li: usize,
+    vi: usize,
+    y: i32,
+    mo: u32,
+    d: u32,
+    h: u32,
+    mi: u32,
+    s: u32,
+    pm: Option<bool>,
+    /// Zone offset east of UTC, in seconds.
+    offset: i64,
+    nanos: u32,
+}
+
+impl TimeParser<'_> {
+    /// Go's error for a value that does not match the layout.
+    fn err(&self) -> String {
         format!(
             "parsing time {} as {}: cannot parse",
-            crate::gofmt::quote(value),
-            crate::gofmt::quote(layout)
+            crate::gofmt::quote(self.value),
+            crate::gofmt::quote(self.layout)
         )
-    };
-    let (mut y, mut mo, mut d, mut h, mut mi, mut s, mut pm) =
-        (1i32, 1u32, 1u32, 0u32, 0u32, 0u32, None);
-    // Zone offset east of UTC in seconds, and nanoseconds.
-    let (mut offset, mut nanos) = (0i64, 0u32);
-    let mut li = 0;
-    let mut vi = 0;
-    let lb = layout.as_bytes();
-    let vb = value.as_bytes();
-    let num = |vi: &mut usize, max: usize| -> Result<u32, String> {
-        let st = *vi;
-        while *vi < vb.len() && *vi - st < max && vb[*vi].is_ascii_digit() {
-            *vi += 1;
+    }
+
+    /// The value byte at `i`.
+    fn vb(&self, i: usize) -> Option<u8> {
+        self.value.as_bytes().get(i).copied()
+    }
+
+    /// Up to `max` digits of the value, as a number.
+    fn num(&mut self, max: usize) -> Result<u32, String> {
+        let st = self.vi;
+        while self.vb(self.vi).is_some_and(|c| c.is_ascii_digit()) && self.vi - st < max {
+            self.vi += 1;
         }
-        value[st..*vi].parse::<u32>().map_err(|_| err())
-    };
-    while li < lb.len() {
-        let rest = &layout[li..];
+        self.value[st..self.vi]
+            .parse::<u32>()
+            .map_err(|_| self.err())
+    }
+
+    /// Digits after a decimal point, as nanoseconds; returns where they started.
+    fn fraction_digits(&mut self) -> usize {
+        let st = self.vi;
+        while self.vb(self.vi).is_some_and(|c| c.is_ascii_digit()) {
+            self.vi += 1;
+        }
+        self.nanos = frac_nanos(&self.value[st..self.vi]);
+        st
+    }
+
+    /// Reads what the next layout element asks for.
+    fn step(&mut self) -> Result<(), String> {
+        let rest = &self.layout[self.li..];
         let t = |s: &str| rest.starts_with(s);
         if t("2006") {
-            y = num(&mut vi, 4)? as i32;
-            li += 4;
-        } else if let Some(n) = ["Z07:00", "Z0700", "Z07", "-07:00", "-0700", "-07"]
+            self.y = self.num(4)? as i32;
+            self.li += 4;
+        } else if let Some(z) = ["Z07:00", "Z0700", "Z07", "-07:00", "-0700", "-07"]
             .iter()
             .find(|z| t(z))
-            .map(|z| z.len())
         {
-            // Numeric zones; the Z forms also accept a literal "Z" for UTC.
-            li += n;
-            if rest.starts_with('Z') && vb.get(vi) == Some(&b'Z') {
-                vi += 1;
-                continue;
-            }
-            let sign = match vb.get(vi) {
-                Some(b'+') => 1,
-                Some(b'-') => -1,
-                _ => return Err(err()),
-            };
-            vi += 1;
-            let hh = i64::from(num(&mut vi, 2)?);
-            let colon = rest[..n].contains(':');
-            let with_minutes = n >= 5 || colon;
-            let mut mm = 0;
-            if with_minutes {
-                if colon {
-                    if vb.get(vi) != Some(&b':') {
-                        return Err(err());
-                    }
-                    vi += 1;
-                }
-                mm = i64::from(num(&mut vi, 2)?);
-            }
-            offset = sign * (hh * 3600 + mm * 60);
+            self.zone(z)?;
         } else if t("MST") {
-            // Zone abbreviations: Go assumes offset 0 for ones it does not know.
-            let st = vi;
-            while vi < vb.len() && vb[vi].is_ascii_uppercase() {
-                vi += 1;
-            }
-            if vi - st < 3 {
-                return Err(err());
-            }
-            li += 3;
-        } else if let Some(n) = [".000", ".999", ",000", ",999"]
-            .iter()
-            .find(|f| t(&f[..2]))
-            .map(|_| 1 + rest[1..].bytes().take_while(|c| *c == lb[li + 1]).count())
-        {
-            let nine = lb[li + 1] == b'9';
-            li += n;
-            if vb.get(vi).is_some_and(|c| *c == b'.' || *c == b',') {
-                vi += 1;
-                let st = vi;
-                while vi < vb.len() && vb[vi].is_ascii_digit() {
-                    vi += 1;
-                }
-                if !nine && vi - st != n - 1 {
-                    return Err(err());
-                }
-                nanos = frac_nanos(&value[st..vi]);
-            } else if !nine {
-                return Err(err());
-            }
+            self.zone_abbreviation()?;
+        } else if [".0", ".9", ",0", ",9"].iter().any(|f| t(f)) {
+            self.fraction(rest)?;
         } else if t("Monday") || t("Mon") {
-            let n = if t("Monday") { 6 } else { 3 };
-            let found = DAYS.iter().find(|day| {
-                let day = if n == 3 { &day[..3] } else { day };
-                value[vi..].starts_with(day)
-            });
-            let day = found.ok_or_else(err)?;
-            vi += if n == 3 { 3 } else { day.len() };
-            li += n;
+            self.weekday(if t("Monday") { 6 } else { 3 })?;
         } else if t("_2") && !t("_2006") {
-            if vb.get(vi) == Some(&b' ') {
-                vi += 1;
+            if self.vb(self.vi) == Some(b' ') {
+                self.vi += 1;
             }
-            d = num(&mut vi, 2)?;
-            li += 2;
-        } else if t("01") || t("02") || t("03") || t("04") || t("05") || t("15") || t("06") {
-            let v = num(&mut vi, 2)?;
-            match &rest[..2] {
-                "01" => mo = v,
-                "02" => d = v,
-                "03" | "15" => h = v,
-                "04" => mi = v,
-                "05" => s = v,
-                _ => y = 2000 + v as i32 - if v >= 69 { 100 } else { 0 },
-            }
-            li += 2;
-            // Go accepts a fractional second after the seconds field even if the layout has
-            // none (unless the layout itself has one next).
-            if &rest[..2] == "05"
-                && vb.get(vi).is_some_and(|c| *c == b'.' || *c == b',')
-                && vb.get(vi + 1).is_some_and(u8::is_ascii_digit)
-                && !(lb.get(li).is_some_and(|c| *c == b'.' || *c == b',')
-                    && lb.get(li + 1).is_some_and(|c| *c == b'0' || *c == b'9'))
-            {
-                let st = vi + 1;
-                vi = st;
-                while vi < vb.len() && vb[vi].is_ascii_digit() {
-                    vi += 1;
-                }
-                nanos = frac_nanos(&value[st..vi]);
-            }
+            self.d = self.num(2)?;
+            self.li += 2;
+        } else if ["01", "02", "03", "04", "05", "15", "06"]
+            .iter()
+            .any(|f| t(f))
+        {
+            self.two_digits(&rest[..2])?;
         } else if t("January") || t("Jan") {
-            let n = if t("January") { 7 } else { 3 };
-            let found = MONTHS.iter().position(|m| {
-                let m = if n == 3 { &m[..3] } else { m };
-                value[vi..].starts_with(m)
-            });
-            let idx = found.ok_or_else(err)?;
-            vi += if n == 3 { 3 } else { MONTHS[idx].len() };
-            mo = idx as u32 + 1;
-            li += n;
+            self.month_name(if t("January") { 7 } else { 3 })?;
         } else if t("PM") || t("pm") {
-            pm = Some(value[vi..].to_ascii_uppercase().starts_with("PM"));
-            vi += 2;
-            li += 2;
-        } else if t("1") || t("2") || t("3") || t("4") || t("5") {
-            let v = num(&mut vi, 2)?;
+            self.pm = Some(self.value[self.vi..].to_ascii_uppercase().starts_with("PM"));
+            self.vi += 2;
+            self.li += 2;
+        } else if ["1", "2", "3", "4", "5"].iter().any(|f| t(f)) {
+            let v = self.num(2)?;
             match &rest[..1] {
-                "1" => mo = v,
-                "2" => d = v,
-                "3" => h = v,
-                "4" => mi = v,
-                _ => s = v,
+                "1" => self.mo = v,
+                "2" => self.d = v,
+                "3" => self.h = v,
+                "4" => self.mi = v,
+                _ => self.s = v,
             }
-            li += 1;
+            self.li += 1;
         } else {
-            if vb.get(vi) != lb.get(li) {
-                return Err(err());
+            if self.vb(self.vi) != self.layout.as_bytes().get(self.li).copied() {
+                return Err(self.err());
             }
-            li += 1;
-            vi += 1;
+            self.li += 1;
+            self.vi += 1;
         }
+        Ok(())
     }
-    if vi != vb.len() {
-        return Err(err());
-    }
-    let range = |what: &str| {
-        format!(
-            "parsing time {}: {what} out of range",
-            crate::gofmt::quote(value)
-        )
-    };
-    for (bad, what) in [
-        (!(1..=12).contains(&mo), "month"),
-        (h >= 24 || (pm.is_some() && !(1..=12).contains(&h)), "hour"),
-        (mi >= 60, "minute"),
-        (s >= 60, "second"),
-    ] {
-        if bad {
-            return Err(range(what));
+
+    /// Numeric zones (`-07:00`…); the Z forms also accept a literal "Z" for UTC.
+    fn zone(&mut self, z: &str) -> Result<(), String> {
+        let n = z.len();
+        self.li += n;
+        if z.starts_with('Z') && self.vb(self.vi) == Some(b'Z') {
+            self.vi += 1;
+            return Ok(());
         }
+        let sign = match self.vb(self.vi) {
+            Some(b'+') => 1,
+            Some(b'-') => -1,
+            _ => return Err(self.err()),
+        };
+        self.vi += 1;
+        let hh = i64::from(self.num(2)?);
+        let colon = z.contains(':');
+        let mut mm = 0;
+        if n >= 5 || colon {
+            if colon {
+                if self.vb(self.vi) != Some(b':') {
+                    return Err(self.err());
+                }
+                self.vi += 1;
+            }
+            mm = i64::from(self.num(2)?);
+        }
+        self.offset = sign * (hh * 3600 + mm * 60);
+        Ok(())
     }
-    if let Some(p) = pm {
-        h = h % 12 + if p { 12 } else { 0 };
+
+    /// Zone abbreviations: Go assumes offset 0 for ones it does not know.
+    fn zone_abbreviation(&mut self) -> Result<(), String> {
+        let st = self.vi;
+        while self.vb(self.vi).is_some_and(|c| c.is_ascii_uppercase()) {
+            self.vi += 1;
+        }
+        if self.vi - st < 3 {
+            return Err(self.err());
+        }
+        self.li += 3;
+        Ok(())
     }
-    let date = NaiveDate::from_ymd_opt(y, mo, d).ok_or_else(|| range("day"))?;
-    let dt: NaiveDateTime = date.and_hms_nano_opt(h, mi, s, nanos).ok_or_else(err)?;
-    Ok(Utc.from_utc_datetime(&dt) - chrono::Duration::seconds(offset))
+
+    /// `.000` (exactly that many digits) or `.999` (any, or none).
+    fn fraction(&mut self, rest: &str) -> Result<(), String> {
+        let lb = self.layout.as_bytes();
+        let digit = lb[self.li + 1];
+        let n = 1 + rest[1..].bytes().take_while(|c| *c == digit).count();
+        let nine = digit == b'9';
+        self.li += n;
+        if self.vb(self.vi).is_some_and(|c| c == b'.' || c == b',') {
+            self.vi += 1;
+            let st = self.fraction_digits();
+            if !nine && self.vi - st != n - 1 {
+                return Err(self.err());
+            }
+        } else if !nine {
+            return Err(self.err());
+        }
+        Ok(())
+    }
+
+    /// `Monday` or `Mon`: read and ignored.
+    fn weekday(&mut self, n: usize) -> Result<(), String> {
+        let found = DAYS.iter().find(|day| {
+            let day = if n == 3 { &day[..3] } else { day };
+            self.value[self.vi..].starts_with(day)
+        });
+        let day = found.ok_or_else(|| self.err())?;
+        self.vi += if n == 3 { 3 } else { day.len() };
+        self.li += n;
+        Ok(())
+    }
+
+    /// `January` or `Jan`.
+    fn month_name(&mut self, n: usize) -> Result<(), String> {
+        let found = MONTHS.iter().position(|m| {
+            let m = if n == 3 { &m[..3] } else { m };
+            self.value[self.vi..].starts_with(m)
+        });
+        let idx = found.ok_or_else(|| self.err())?;
+        self.vi += if n == 3 { 3 } else { MONTHS[idx].len() };
+        self.mo = idx as u32 + 1;
+        self.li += n;
+        Ok(())
+    }
+
+    /// The two-digit fields (`01` month, `02` day, `03`/`15` hour, `04`, `05`, `06` year).
+    fn two_digits(&mut self, field: &str) -> Result<(), String> {
+        let v = self.num(2)?;
+        match field {
+            "01" => self.mo = v,
+            "02" => self.d = v,
+            "03" | "15" => self.h = v,
+            "04" => self.mi = v,
+            "05" => self.s = v,
+            _ => self.y = 2000 + v as i32 - if v >= 69 { 100 } else { 0 },
+        }
+        self.li += 2;
+        // Go accepts a fractional second after the seconds field even if the layout has
+        // none (unless the layout itself has one next).
+        let lb = self.layout.as_bytes();
+        if field == "05"
+            && self.vb(self.vi).is_some_and(|c| c == b'.' || c == b',')
+            && self.vb(self.vi + 1).is_some_and(|c| c.is_ascii_digit())
+            && !(lb.get(self.li).is_some_and(|c| *c == b'.' || *c == b',')
+                && lb
+                    .get(self.li + 1)
+                    .is_some_and(|c| *c == b'0' || *c == b'9'))
+        {
+            self.vi += 1;
+            self.fraction_digits();
+        }
+        Ok(())
+    }
+
+    /// Checks the ranges Go checks and builds the time.
+    fn finish(mut self) -> Result<DateTime<Utc>, String> {
+        let range = |what: &str| {
+            format!(
+                "parsing time {}: {what} out of range",
+                crate::gofmt::quote(self.value)
+            )
+        };
+        let (mo, h, pm) = (self.mo, self.h, self.pm);
+        for (bad, what) in [
+            (!(1..=12).contains(&mo), "month"),
+            (h >= 24 || (pm.is_some() && !(1..=12).contains(&h)), "hour"),
+            (self.mi >= 60, "minute"),
+            (self.s >= 60, "second"),
+        ] {
+            if bad {
+                return Err(range(what));
+            }
+        }
+        if let Some(p) = pm {
+            self.h = h % 12 + if p { 12 } else { 0 };
+        }
+        let date = NaiveDate::from_ymd_opt(self.y, mo, self.d).ok_or_else(|| range("day"))?;
+        let dt: NaiveDateTime = date
+            .and_hms_nano_opt(self.h, self.mi, self.s, self.nanos)
+            .ok_or_else(|| self.err())?;
+        Ok(Utc.from_utc_datetime(&dt) - chrono::Duration::seconds(self.offset))
+    }
 }
 
 /// Nanoseconds from the digits after a decimal point (extra digits are cut, like Go).

@@ -115,6 +115,12 @@ fn go_round(a: &Value, places: i64, round_on: f64) -> f64 {
 }
 
 pub(crate) fn register(m: &mut FuncMap) {
+    register_integers(m);
+    register_floats(m);
+}
+
+/// Registers the integer conversions and arithmetic.
+fn register_integers(m: &mut FuncMap) {
     reg(m, "atoi", |a| {
         Ok(int(str_arg(a.first()).parse::<i64>().unwrap_or(0)))
     });
@@ -187,6 +193,10 @@ pub(crate) fn register(m: &mut FuncMap) {
         }
         Ok(int(lo + (super::random::u64() % (hi - lo) as u64) as i64))
     });
+}
+
+/// Registers the float arithmetic and rounding.
+fn register_floats(m: &mut FuncMap) {
     reg(m, "add1f", |a| {
         Ok(decimal_op(
             &[a.first().cloned().unwrap_or_default(), Value::Float(1.0)],

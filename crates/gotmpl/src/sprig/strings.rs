@@ -5,7 +5,7 @@ use crate::funcs::FuncMap;
 use crate::value::Value;
 
 use super::conv::{int_arg, str_arg, string_list, strslice, strval};
-use super::reg;
+use super::{reg, s1};
 
 fn is_go_space(c: char) -> bool {
     matches!(
@@ -199,11 +199,13 @@ fn trunc(c: i64, s: &str) -> String {
 }
 
 pub(crate) fn register(m: &mut FuncMap) {
-    let s1 = |f: fn(&str) -> String| {
-        move |_: &mut crate::CallContext<'_, '_>, a: &[Value]| {
-            Ok(Value::from(f(&str_arg(a.first()))))
-        }
-    };
+    register_case(m);
+    register_edits(m);
+    register_joins(m);
+}
+
+/// Registers the trimming and case functions.
+fn register_case(m: &mut FuncMap) {
     m.insert("trim", s1(|s| s.trim_matches(is_go_space).to_string()));
     m.insert("upper", s1(|s| s.to_uppercase()));
     m.insert("lower", s1(|s| s.to_lowercase()));
@@ -223,6 +225,10 @@ pub(crate) fn register(m: &mut FuncMap) {
             cs.into_iter().collect()
         }),
     );
+}
+
+/// Registers the abbreviating, wrapping and matching functions.
+fn register_edits(m: &mut FuncMap) {
     reg(m, "abbrev", |a| {
         let w = int_arg(a.first());
         let s = str_arg(a.get(1));
@@ -317,6 +323,10 @@ pub(crate) fn register(m: &mut FuncMap) {
             str_arg(a.get(1)).ends_with(str_arg(a.first()).as_str()),
         ))
     });
+}
+
+/// Registers the quoting, indenting, joining and splitting functions.
+fn register_joins(m: &mut FuncMap) {
     reg(m, "quote", |a| {
         let parts: Vec<String> = a
             .iter()
