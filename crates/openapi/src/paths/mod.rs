@@ -221,7 +221,6 @@ impl ResourcePaths<'_> {
 
     /// All path items of the resource and its subresources.
     pub(crate) fn build(&self) -> Vec<PathItem> {
-        let kind = &self.gvk.kind;
         let scope = if self.namespaced { "Namespaced" } else { "" };
         let base = if self.namespaced {
             format!("{}/namespaces/{{namespace}}/{}", self.prefix, self.plural)
@@ -238,9 +237,36 @@ impl ResourcePaths<'_> {
         } else {
             vec![&NAME, &PRETTY]
         };
-        let list_def = format!("{}List", self.definition);
         let mut items = Vec::new();
+        let collection = self.collection_operations(scope);
+        if !collection.is_empty() {
+            items.push(PathItem {
+                path: base.clone(),
+                params: scope_params.clone(),
+                operations: collection,
+            });
+        }
+        let single = self.object_operations(scope);
+        if !single.is_empty() {
+            items.push(PathItem {
+                path: format!("{base}/{{name}}"),
+                params: item_params.clone(),
+                operations: single,
+            });
+        }
+        if self.verbs.has(Verbs::WATCH) {
+            items.extend(self.watch_paths(scope, &scope_params, &item_params));
+        }
+        for sub in self.subresources {
+            items.push(self.subresource(*sub, scope, &base, &item_params));
+        }
+        items
+    }
 
+    /// The operations on the collection: list, create, deletecollection.
+    fn collection_operations(&self, scope: &str) -> Vec<Operation> {
+        let kind = &self.gvk.kind;
+        let list_def = format!("{}List", self.definition);
         let mut collection = Vec::new();
         if self.verbs.has(Verbs::LIST) {
             let mut spec = self.spec(
@@ -275,14 +301,12 @@ impl ResourcePaths<'_> {
             spec.response = Response::Object(crate::meta::STATUS.to_owned());
             collection.push(self.op(scope, spec));
         }
-        if !collection.is_empty() {
-            items.push(PathItem {
-                path: base.clone(),
-                params: scope_params.clone(),
-                operations: collection,
-            });
-        }
+        collection
+    }
 
+    /// The operations on one object: read, replace, patch, delete.
+    fn object_operations(&self, scope: &str) -> Vec<Operation> {
+        let kind = &self.gvk.kind;
         let mut single = Vec::new();
         if self.verbs.has(Verbs::GET) {
             single.push(self.op(
@@ -334,21 +358,7 @@ impl ResourcePaths<'_> {
             }
             single.push(self.op(scope, spec));
         }
-        if !single.is_empty() {
-            items.push(PathItem {
-                path: format!("{base}/{{name}}"),
-                params: item_params.clone(),
-                operations: single,
-            });
-        }
-
-        if self.verbs.has(Verbs::WATCH) {
-            items.extend(self.watch_paths(scope, &scope_params, &item_params));
-        }
-        for sub in self.subresources {
-            items.push(self.subresource(*sub, scope, &base, &item_params));
-        }
-        items
+        single
     }
 }
 
