@@ -182,21 +182,7 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
     clusters::controller::register_host(&client, &config.clusters.host_name).await?;
     let shutdown = CancellationToken::new();
     let caches = Arc::new(cache::Caches::new());
-    let mut tasks = Vec::new();
-    for c in caches.all() {
-        tasks.push(tokio::spawn(c.run(client.clone(), shutdown.clone())));
-    }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    for c in caches.all() {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        if !c.wait_for(left, cache::Cache::is_synced).await {
-            shutdown.cancel();
-            return Err(PlatformError::Timeout {
-                what: "initial cache sync".into(),
-                secs: 30,
-            });
-        }
-    }
+    let mut tasks = sync_caches(&client, &caches, &shutdown).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| PlatformError::Bind {
@@ -218,6 +204,58 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
         }),
     };
     let tls_config = tls.as_ref().map(serve::server_config).transpose()?;
+    let state = app_state(&config, &client, &caches, tls.as_ref(), addr).await?;
+    let leader = spawn_background(&config, &state, &shutdown, &mut tasks);
+    tasks.push(tokio::spawn(serve::serve(
+        listener,
+        http::router(state.clone()),
+        tls_config,
+        config.request_header_timeout,
+        shutdown.clone(),
+    )));
+    Ok(RunningPlatform {
+        addr,
+        initial_admin_password: boot.initial_admin_password,
+        leader,
+        state,
+        shutdown,
+        tasks,
+    })
+}
+
+/// Starts every cache's watch and waits (30 s at most) until all have their first list.
+async fn sync_caches(
+    client: &kube::Client,
+    caches: &Arc<cache::Caches>,
+    shutdown: &CancellationToken,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, PlatformError> {
+    let mut tasks = Vec::new();
+    for c in caches.all() {
+        tasks.push(tokio::spawn(c.run(client.clone(), shutdown.clone())));
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    for c in caches.all() {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if !c.wait_for(left, cache::Cache::is_synced).await {
+            shutdown.cancel();
+            return Err(PlatformError::Timeout {
+                what: "initial cache sync".into(),
+                secs: 30,
+            });
+        }
+    }
+    Ok(tasks)
+}
+
+/// What every request handler shares: clients, caches, the authorizer, tokens, members and
+/// the settings taken from the configuration.
+async fn app_state(
+    config: &PlatformConfig,
+    client: &kube::Client,
+    caches: &Arc<cache::Caches>,
+    tls: Option<&serve::TlsMaterial>,
+    addr: std::net::SocketAddr,
+) -> Result<http::Shared, PlatformError> {
     let tokens = tokens::Tokens::new(
         client.clone(),
         caches.clone(),
@@ -235,7 +273,7 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
     })
     .await
     .map_err(|e| PlatformError::Invalid(e.to_string()))??;
-    let state = Arc::new(http::AppState {
+    Ok(Arc::new(http::AppState {
         client: client.clone(),
         caches: caches.clone(),
         authz: authz::Authorizer::new(caches.clone()),
@@ -253,13 +291,23 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
                 let scheme = if tls.is_some() { "https" } else { "http" };
                 format!("{scheme}://{addr}")
             }),
-            ca_pem: tls.as_ref().map(|t| t.cert_pem.clone()),
+            ca_pem: tls.map(|t| t.cert_pem.clone()),
             trusted_proxies: config.trusted_proxies.clone(),
             dummy_hash,
         },
         login_limiter: http::login::RateLimiter::new(config.login_burst, config.login_rate),
         fairness: http::fairness::Fairness::new(config.fairness),
-    });
+    }))
+}
+
+/// Starts the background work: following the signing key, leader election, the controllers
+/// (run by the leader) and the member clusters' supervisor. Returns whether this replica leads.
+fn spawn_background(
+    config: &PlatformConfig,
+    state: &http::Shared,
+    shutdown: &CancellationToken,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> tokio::sync::watch::Receiver<bool> {
     tasks.push(tokio::spawn({
         let (state, shutdown) = (state.clone(), shutdown.clone());
         async move { state.tokens.follow_key(shutdown).await }
@@ -270,7 +318,7 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
         .clone()
         .unwrap_or_else(|| format!("orrery-platform-{}", uuid::Uuid::new_v4().simple()));
     tasks.push(tokio::spawn(controllers::leader::run(
-        client.clone(),
+        state.client.clone(),
         tokens::SYSTEM_NAMESPACE,
         "orrery-platform-controllers",
         identity,
@@ -298,19 +346,5 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
         config.resync_period,
         shutdown.clone(),
     )));
-    tasks.push(tokio::spawn(serve::serve(
-        listener,
-        http::router(state.clone()),
-        tls_config,
-        config.request_header_timeout,
-        shutdown.clone(),
-    )));
-    Ok(RunningPlatform {
-        addr,
-        initial_admin_password: boot.initial_admin_password,
-        leader: leader_rx,
-        state,
-        shutdown,
-        tasks,
-    })
+    leader_rx
 }

@@ -117,11 +117,52 @@ pub struct Caller {
     pub grant: Grant,
 }
 
+const IAM: &str = "/kapis/iam.kubesphere.io/v1beta1";
+const TENANT: &str = "/kapis/tenant.kubesphere.io/v1beta1";
+
 /// Builds the router.
 pub fn router(state: Shared) -> Router {
-    let iam = "/kapis/iam.kubesphere.io/v1beta1";
-    let tenant = "/kapis/tenant.kubesphere.io/v1beta1";
     let protected = Router::new()
+        .merge(user_routes())
+        .merge(role_routes())
+        .merge(member_routes())
+        .merge(tenant_routes())
+        .merge(cluster_routes())
+        .fallback(proxy::forward)
+        .layer(from_fn_with_state(state.clone(), authorize))
+        .layer(from_fn_with_state(state.clone(), fairness::limit))
+        .layer(from_fn_with_state(state.clone(), authenticate));
+    let app = Router::new()
+        .route("/oauth/token", post(oauth::token))
+        .route("/oauth/logout", get(oauth::logout).post(oauth::logout))
+        .route("/healthz", get(health))
+        .route("/livez", get(health))
+        .route("/readyz", get(health))
+        .route("/version", get(version))
+        .route("/", get(console::root))
+        .route("/console", get(console::bare))
+        .route("/console/", get(console::index))
+        .route(
+            "/console/session",
+            get(session::current)
+                .post(session::login)
+                .delete(session::logout),
+        )
+        .route("/console/session/refresh", post(session::refresh))
+        .route("/console/watch", get(watchmux::upgrade))
+        .route("/console/{*path}", get(console::file))
+        .merge(protected)
+        .with_state(state);
+    // The watch multiplexer sends each watch through this same router (authn, authz, proxy).
+    let inner = watchmux::Inner(app.clone());
+    app.layer(axum::Extension(inner))
+        .layer(axum::middleware::from_fn(catch_panic))
+}
+
+/// Users, their passwords, tokens, login records and kubeconfigs, and reviews.
+fn user_routes() -> Router<Shared> {
+    let iam = IAM;
+    Router::new()
         .route(
             &format!("{iam}/users"),
             get(users::list).post(users::create),
@@ -162,6 +203,12 @@ pub fn router(state: Shared) -> Router {
             &format!("{iam}/subjectaccessreviews"),
             post(reviews::subject_access_review),
         )
+}
+
+/// Roles at the four levels, and role templates.
+fn role_routes() -> Router<Shared> {
+    let iam = IAM;
+    Router::new()
         .route(&format!("{iam}/roletemplates"), get(roles::list_templates))
         .route(
             &format!("{iam}/globalroles"),
@@ -203,6 +250,12 @@ pub fn router(state: Shared) -> Router {
                 .put(roles::update_namespace)
                 .delete(roles::delete_namespace),
         )
+}
+
+/// Members of the cluster, of workspaces and of projects.
+fn member_routes() -> Router<Shared> {
+    let iam = IAM;
+    Router::new()
         .route(
             &format!("{iam}/clustermembers"),
             get(members::list_cluster).post(members::add_cluster),
@@ -233,6 +286,12 @@ pub fn router(state: Shared) -> Router {
                 .put(members::update_namespace)
                 .delete(members::remove_namespace),
         )
+}
+
+/// Workspace templates, workspaces and their projects and clusters.
+fn tenant_routes() -> Router<Shared> {
+    let tenant = TENANT;
+    Router::new()
         .route(
             &format!("{tenant}/workspacetemplates"),
             get(tenant::list_templates).post(tenant::create_template),
@@ -263,6 +322,11 @@ pub fn router(state: Shared) -> Router {
             &format!("{tenant}/workspaces/{{ws}}/namespaces/{{ns}}"),
             get(tenant::get_project).delete(tenant::delete_project),
         )
+}
+
+/// Clusters (join, validation, kubeconfigs, the per-cluster proxy), secrets and search.
+fn cluster_routes() -> Router<Shared> {
+    Router::new()
         .route(
             "/kapis/cluster.kubesphere.io/v1alpha1/clusters/validation",
             post(clusters::validate),
@@ -288,35 +352,6 @@ pub fn router(state: Shared) -> Router {
             "/kapis/search.orrery.io/v1alpha1/resources",
             get(search::search),
         )
-        .fallback(proxy::forward)
-        .layer(from_fn_with_state(state.clone(), authorize))
-        .layer(from_fn_with_state(state.clone(), fairness::limit))
-        .layer(from_fn_with_state(state.clone(), authenticate));
-    let app = Router::new()
-        .route("/oauth/token", post(oauth::token))
-        .route("/oauth/logout", get(oauth::logout).post(oauth::logout))
-        .route("/healthz", get(health))
-        .route("/livez", get(health))
-        .route("/readyz", get(health))
-        .route("/version", get(version))
-        .route("/", get(console::root))
-        .route("/console", get(console::bare))
-        .route("/console/", get(console::index))
-        .route(
-            "/console/session",
-            get(session::current)
-                .post(session::login)
-                .delete(session::logout),
-        )
-        .route("/console/session/refresh", post(session::refresh))
-        .route("/console/watch", get(watchmux::upgrade))
-        .route("/console/{*path}", get(console::file))
-        .merge(protected)
-        .with_state(state);
-    // The watch multiplexer sends each watch through this same router (authn, authz, proxy).
-    let inner = watchmux::Inner(app.clone());
-    app.layer(axum::Extension(inner))
-        .layer(axum::middleware::from_fn(catch_panic))
 }
 
 /// A safety net: a bug that panics while serving one request answers it with a 500 Status
