@@ -24,7 +24,7 @@ async fn create_all(client: &kube::Client, kind: Kind, objs: Vec<Value>) -> Resu
         let client = client.clone();
         async move {
             let ns = o["metadata"]["namespace"].as_str().map(str::to_string);
-            platform::hostapi::create(&client, kind, ns.as_deref(), o).await
+            platform::kubeapi::create(&client, kind, ns.as_deref(), o).await
         }
     }))
     .buffer_unordered(16)
@@ -128,13 +128,13 @@ async fn main() -> Result<(), BoxError> {
     let (mut global, mut ws_bindings, mut ns_bindings) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..USERS {
         let user = format!("user-{i:04}");
-        global.push(platform::defaults::global_role_binding(
+        global.push(platform::objects::global_role_binding(
             &user,
             "platform-regular",
         ));
         for k in 0..2 {
             let ws = format!("ws-{:03}", (i + k * 97) % WORKSPACES);
-            ws_bindings.push(platform::defaults::workspace_role_binding(
+            ws_bindings.push(platform::objects::workspace_role_binding(
                 &ws,
                 &user,
                 &format!("{ws}-viewer"),
@@ -145,7 +145,7 @@ async fn main() -> Result<(), BoxError> {
                 "proj-{:04}",
                 (i * 7 + k * 131) % (WORKSPACES * PROJECTS_PER_WS)
             );
-            ns_bindings.push(platform::defaults::role_binding(&ns, &user, "operator"));
+            ns_bindings.push(platform::objects::role_binding(&ns, &user, "operator"));
         }
     }
     let bindings = global.len() + ws_bindings.len() + ns_bindings.len();

@@ -115,7 +115,7 @@ async fn join_to_full_cache(pods: usize) -> Result<(), BoxError> {
     let t = Instant::now();
     let nss: HashSet<String> = (0..pods).map(|i| format!("ns-{:03}", i % 100)).collect();
     for ns in nss {
-        platform::hostapi::create(
+        platform::kubeapi::create(
             &client,
             platform::kinds::Kind::Namespace,
             None,

@@ -8,18 +8,19 @@
 //! API and keeps no state of its own, so several replicas can serve one host cluster.
 
 pub mod authz;
+pub mod bootstrap;
 pub mod builtin;
 pub mod cache;
 pub mod clusters;
 pub mod controllers;
 pub mod crds;
-pub mod defaults;
 pub mod discovery;
 pub mod error;
-pub mod hostapi;
 pub mod http;
 pub mod kinds;
+pub mod kubeapi;
 pub mod listing;
+pub mod objects;
 pub mod password;
 pub mod search;
 pub mod serve;
@@ -172,7 +173,7 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
     let mut kube_config = config.kube.clone();
     kube_config.connect_timeout = Some(Duration::from_secs(10));
     let client = kube::Client::try_from(kube_config)?;
-    let boot = defaults::bootstrap(
+    let boot = bootstrap::bootstrap(
         &client,
         config.admin_password.as_deref(),
         &config.data_dir,

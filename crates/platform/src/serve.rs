@@ -22,8 +22,8 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use crate::error::PlatformError;
-use crate::hostapi;
 use crate::kinds::Kind;
+use crate::kubeapi;
 use crate::tokens::SYSTEM_NAMESPACE;
 
 const TLS_SECRET: &str = "orrery-platform-tls";
@@ -80,7 +80,7 @@ pub async fn self_signed(
     }
     for _ in 0..5 {
         if let Some(s) =
-            hostapi::get(client, Kind::Secret, Some(SYSTEM_NAMESPACE), TLS_SECRET).await?
+            kubeapi::get(client, Kind::Secret, Some(SYSTEM_NAMESPACE), TLS_SECRET).await?
         {
             let field = |k: &str| {
                 s["data"][k]
@@ -100,9 +100,9 @@ pub async fn self_signed(
             "type": "kubernetes.io/tls",
             "data": {"tls.crt": B64.encode(&m.cert_pem), "tls.key": B64.encode(&m.key_pem)},
         });
-        match hostapi::create(client, Kind::Secret, Some(SYSTEM_NAMESPACE), secret).await {
+        match kubeapi::create(client, Kind::Secret, Some(SYSTEM_NAMESPACE), secret).await {
             Ok(_) => return Ok(m),
-            Err(e) if hostapi::is_conflict(&e) => continue,
+            Err(e) if kubeapi::is_conflict(&e) => continue,
             Err(e) => return Err(e),
         }
     }

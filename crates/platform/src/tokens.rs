@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 
 use crate::cache::{Caches, SESSION_LABEL};
 use crate::error::PlatformError;
-use crate::hostapi;
 use crate::kinds::Kind;
+use crate::kubeapi;
 
 /// The namespace that holds the platform's own Secrets.
 pub const SYSTEM_NAMESPACE: &str = "kubesphere-system";
@@ -149,7 +149,7 @@ fn session_name(sid: &str) -> String {
 async fn load_or_create_key(client: &Client) -> Result<Vec<u8>, PlatformError> {
     for _ in 0..5 {
         if let Some(s) =
-            hostapi::get(client, Kind::Secret, Some(SYSTEM_NAMESPACE), KEY_SECRET).await?
+            kubeapi::get(client, Kind::Secret, Some(SYSTEM_NAMESPACE), KEY_SECRET).await?
         {
             let key = s["data"]["key"]
                 .as_str()
@@ -164,9 +164,9 @@ async fn load_or_create_key(client: &Client) -> Result<Vec<u8>, PlatformError> {
             "type": "Opaque",
             "data": {"key": B64.encode(key)},
         });
-        match hostapi::create(client, Kind::Secret, Some(SYSTEM_NAMESPACE), secret).await {
+        match kubeapi::create(client, Kind::Secret, Some(SYSTEM_NAMESPACE), secret).await {
             Ok(_) => return Ok(key.to_vec()),
-            Err(e) if hostapi::is_conflict(&e) => continue,
+            Err(e) if kubeapi::is_conflict(&e) => continue,
             Err(e) => return Err(e),
         }
     }
@@ -184,7 +184,7 @@ pub async fn rotate_signing_key(client: &Client) -> Result<Vec<u8>, PlatformErro
     load_or_create_key(client).await?;
     let mut key = [0u8; 64];
     rand::rng().fill(&mut key);
-    hostapi::merge_patch(
+    kubeapi::merge_patch(
         client,
         Kind::Secret,
         Some(SYSTEM_NAMESPACE),
@@ -193,10 +193,10 @@ pub async fn rotate_signing_key(client: &Client) -> Result<Vec<u8>, PlatformErro
     )
     .await?;
     let sessions =
-        hostapi::list(client, Kind::Secret, Some(SYSTEM_NAMESPACE), SESSION_LABEL).await?;
+        kubeapi::list(client, Kind::Secret, Some(SYSTEM_NAMESPACE), SESSION_LABEL).await?;
     for s in sessions {
         let name = s["metadata"]["name"].as_str().unwrap_or_default();
-        hostapi::delete(client, Kind::Secret, Some(SYSTEM_NAMESPACE), name).await?;
+        kubeapi::delete(client, Kind::Secret, Some(SYSTEM_NAMESPACE), name).await?;
     }
     tracing::info!("rotated the token signing key");
     Ok(key.to_vec())
@@ -338,7 +338,7 @@ impl Tokens {
         let expires = now() + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2);
         let obj = self.session_object(user, &sid, ty, rid, expires);
         let created =
-            hostapi::create(&self.client, Kind::Secret, Some(SYSTEM_NAMESPACE), obj).await?;
+            kubeapi::create(&self.client, Kind::Secret, Some(SYSTEM_NAMESPACE), obj).await?;
         // Read-your-writes on this replica; other replicas fall back to a direct read.
         let key = format!("{SYSTEM_NAMESPACE}/{}", session_name(&sid));
         self.caches
@@ -399,7 +399,7 @@ impl Tokens {
             return Ok(Some(e.obj.clone()));
         }
         // Issued by another replica a moment ago and not yet seen by our watch.
-        hostapi::get(
+        kubeapi::get(
             &self.client,
             Kind::Secret,
             Some(SYSTEM_NAMESPACE),
@@ -430,7 +430,7 @@ impl Tokens {
         }
         let name = session_name(&claims.sid);
         let Some(mut session) =
-            hostapi::get(&self.client, Kind::Secret, Some(SYSTEM_NAMESPACE), &name).await?
+            kubeapi::get(&self.client, Kind::Secret, Some(SYSTEM_NAMESPACE), &name).await?
         else {
             return Err(TokenError::Revoked);
         };
@@ -447,9 +447,9 @@ impl Tokens {
         session["data"]["refresh-id"] = B64.encode(&rid).into();
         session["metadata"]["annotations"][EXPIRES_AT] = expires.to_string().into();
         // The resourceVersion makes a concurrent second use of the same refresh token conflict.
-        match hostapi::replace(&self.client, Kind::Secret, Some(SYSTEM_NAMESPACE), session).await {
+        match kubeapi::replace(&self.client, Kind::Secret, Some(SYSTEM_NAMESPACE), session).await {
             Ok(_) => {}
-            Err(e) if hostapi::is_conflict(&e) || hostapi::is_not_found(&e) => {
+            Err(e) if kubeapi::is_conflict(&e) || kubeapi::is_not_found(&e) => {
                 return Err(TokenError::Revoked);
             }
             Err(e) => return Err(e.into()),
@@ -470,7 +470,7 @@ impl Tokens {
 
     /// Revokes one session.
     pub async fn revoke_session(&self, sid: &str) -> Result<(), PlatformError> {
-        hostapi::delete(
+        kubeapi::delete(
             &self.client,
             Kind::Secret,
             Some(SYSTEM_NAMESPACE),
@@ -492,7 +492,7 @@ impl Tokens {
         } else {
             selector.push_str(&format!(",{SESSION_LABEL}"));
         }
-        let sessions = hostapi::list(
+        let sessions = kubeapi::list(
             &self.client,
             Kind::Secret,
             Some(SYSTEM_NAMESPACE),
@@ -504,7 +504,7 @@ impl Tokens {
             if keep.is_some_and(|k| session_name(k) == name) {
                 continue;
             }
-            hostapi::delete(&self.client, Kind::Secret, Some(SYSTEM_NAMESPACE), name).await?;
+            kubeapi::delete(&self.client, Kind::Secret, Some(SYSTEM_NAMESPACE), name).await?;
         }
         Ok(())
     }
@@ -541,7 +541,7 @@ impl Tokens {
                 .and_then(|s| s.parse::<i64>().ok())
                 .unwrap_or(i64::MAX);
             if exp < t {
-                hostapi::delete(&self.client, Kind::Secret, Some(SYSTEM_NAMESPACE), e.name())
+                kubeapi::delete(&self.client, Kind::Secret, Some(SYSTEM_NAMESPACE), e.name())
                     .await?;
                 n += 1;
             }

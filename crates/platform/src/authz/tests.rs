@@ -7,7 +7,7 @@ use serde_json::json;
 use super::scope::RequestInfo;
 use super::{Access, Authorizer, UserInfo};
 use crate::cache::Caches;
-use crate::defaults;
+use crate::objects;
 
 fn user(name: &str) -> UserInfo {
     UserInfo {
@@ -26,21 +26,19 @@ fn setup() -> Authorizer {
         c.namespaces.insert_object(n);
     }
     c.global_role_bindings
-        .insert_object(defaults::global_role_binding("root", "platform-admin"));
+        .insert_object(objects::global_role_binding("root", "platform-admin"));
     c.workspace_role_bindings
-        .insert_object(defaults::workspace_role_binding("a", "wsadmin", "a-admin"));
+        .insert_object(objects::workspace_role_binding("a", "wsadmin", "a-admin"));
     c.workspace_role_bindings
-        .insert_object(defaults::workspace_role_binding(
-            "a", "wsviewer", "a-viewer",
-        ));
+        .insert_object(objects::workspace_role_binding("a", "wsviewer", "a-viewer"));
     // A binding in workspace a that names workspace b's role must grant nothing.
     c.workspace_role_bindings
-        .insert_object(defaults::workspace_role_binding("a", "sneaky", "b-admin"));
+        .insert_object(objects::workspace_role_binding("a", "sneaky", "b-admin"));
     c.role_bindings
-        .insert_object(defaults::role_binding("a-p", "dev", "operator"));
+        .insert_object(objects::role_binding("a-p", "dev", "operator"));
     c.cluster_role_bindings
-        .insert_object(defaults::cluster_role_binding("ops", "cluster-viewer"));
-    let mut group_binding = defaults::role_binding("loose", "x", "viewer");
+        .insert_object(objects::cluster_role_binding("ops", "cluster-viewer"));
+    let mut group_binding = objects::role_binding("loose", "x", "viewer");
     group_binding["subjects"] = json!([{"kind": "Group", "name": "auditors"}]);
     c.role_bindings.insert_object(group_binding);
     Authorizer::new(c)

@@ -9,13 +9,13 @@ use serde_json::{Value, json};
 use super::{FINALIZER, HOST_LABEL, KUBECONFIG_LABEL, secret_name};
 use crate::cache::Caches;
 use crate::error::PlatformError;
-use crate::hostapi;
 use crate::kinds::Kind;
+use crate::kubeapi;
 use crate::tokens::SYSTEM_NAMESPACE;
 
 /// Installs the platform's CRDs in a member (joining installs them; no agent runs there).
 pub async fn install_crds(client: &Client) -> Result<(), PlatformError> {
-    crate::defaults::install_crds(client).await
+    crate::bootstrap::install_crds(client).await
 }
 
 /// Creates the host's own Cluster unless it exists (idempotent, safe across replicas).
@@ -24,7 +24,7 @@ pub async fn register_host(client: &Client, name: &str) -> Result<(), PlatformEr
         "metadata": {"name": name, "labels": {HOST_LABEL: ""}},
         "spec": {"provider": "orrery", "enable": true, "connection": {"type": "direct"}},
     });
-    hostapi::ensure(client, Kind::Cluster, None, host, &[]).await
+    kubeapi::ensure(client, Kind::Cluster, None, host, &[]).await
 }
 
 /// Writes (creates or replaces) the Secret holding cluster `name`'s kubeconfig (YAML text).
@@ -39,9 +39,9 @@ pub async fn store_kubeconfig(
         "type": "Opaque",
         "data": {"config": B64.encode(kubeconfig.as_bytes())},
     });
-    match hostapi::create(client, Kind::Secret, Some(SYSTEM_NAMESPACE), secret.clone()).await {
-        Err(e) if hostapi::is_conflict(&e) => {
-            let mut current = hostapi::get(
+    match kubeapi::create(client, Kind::Secret, Some(SYSTEM_NAMESPACE), secret.clone()).await {
+        Err(e) if kubeapi::is_conflict(&e) => {
+            let mut current = kubeapi::get(
                 client,
                 Kind::Secret,
                 Some(SYSTEM_NAMESPACE),
@@ -51,7 +51,7 @@ pub async fn store_kubeconfig(
             .ok_or_else(|| PlatformError::Invalid("kubeconfig secret vanished".into()))?;
             current["data"] = secret["data"].clone();
             current["metadata"]["labels"][KUBECONFIG_LABEL] = name.into();
-            hostapi::replace(client, Kind::Secret, Some(SYSTEM_NAMESPACE), current).await
+            kubeapi::replace(client, Kind::Secret, Some(SYSTEM_NAMESPACE), current).await
         }
         other => other,
     }
@@ -122,7 +122,7 @@ async fn apply_labels(client: &Client, caches: &Caches) -> Result<(), PlatformEr
         }
         if !patch.is_empty() {
             let patch = json!({"metadata": {"labels": patch}});
-            hostapi::merge_patch(client, Kind::Cluster, None, name, patch).await?;
+            kubeapi::merge_patch(client, Kind::Cluster, None, name, patch).await?;
         }
     }
     Ok(())
@@ -152,7 +152,7 @@ pub async fn reconcile(
             .is_some_and(|f| f.iter().any(|f| f == FINALIZER));
         if deleting {
             if has_finalizer {
-                hostapi::delete(
+                kubeapi::delete(
                     client,
                     Kind::Secret,
                     Some(SYSTEM_NAMESPACE),
@@ -161,8 +161,8 @@ pub async fn reconcile(
                 .await?;
                 let patch = json!({"metadata": {"finalizers": with_finalizer(&c.obj, false),
                         "resourceVersion": c.obj["metadata"]["resourceVersion"]}});
-                match hostapi::merge_patch(client, Kind::Cluster, None, &name, patch).await {
-                    Err(e) if hostapi::is_conflict(&e) || hostapi::is_not_found(&e) => {}
+                match kubeapi::merge_patch(client, Kind::Cluster, None, &name, patch).await {
+                    Err(e) if kubeapi::is_conflict(&e) || kubeapi::is_not_found(&e) => {}
                     other => {
                         other?;
                     }
@@ -174,10 +174,10 @@ pub async fn reconcile(
             store_kubeconfig(client, &name, &kc).await?;
             let mut patch = secret_ref_patch(&name);
             patch["metadata"]["finalizers"] = with_finalizer(&c.obj, true);
-            hostapi::merge_patch(client, Kind::Cluster, None, &name, patch).await?;
+            kubeapi::merge_patch(client, Kind::Cluster, None, &name, patch).await?;
         } else if !has_finalizer && c.label(HOST_LABEL).is_none() {
             let patch = json!({"metadata": {"finalizers": with_finalizer(&c.obj, true)}});
-            hostapi::merge_patch(client, Kind::Cluster, None, &name, patch).await?;
+            kubeapi::merge_patch(client, Kind::Cluster, None, &name, patch).await?;
         }
     }
     Ok(())

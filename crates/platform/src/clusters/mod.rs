@@ -22,9 +22,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::authz::Authorizer;
 use crate::cache::Caches;
-use crate::hostapi;
 use crate::http::AppState;
 use crate::kinds::Kind;
+use crate::kubeapi;
 use crate::search::index::SEARCH_KINDS;
 use connect::{ConnectError, Probe};
 
@@ -335,7 +335,7 @@ async fn sync_members(
                         &health.message
                     )]);
                     if &status != old
-                        && let Err(e) = hostapi::merge_patch_status(
+                        && let Err(e) = kubeapi::merge_patch_status(
                             &state.client,
                             Kind::Cluster,
                             None,
@@ -550,7 +550,7 @@ async fn write_status(
     if &new == old {
         return Ok(());
     }
-    hostapi::merge_patch_status(
+    kubeapi::merge_patch_status(
         &state.client,
         Kind::Cluster,
         None,

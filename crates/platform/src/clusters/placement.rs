@@ -8,10 +8,10 @@ use serde_json::{Value, json};
 
 use super::{HOST_ALIAS, Member, Members};
 use crate::cache::{Cache, Caches};
-use crate::defaults::{WORKSPACE_LABEL, workspace_for_template};
 use crate::error::PlatformError;
-use crate::hostapi;
 use crate::kinds::Kind;
+use crate::kubeapi;
+use crate::objects::{WORKSPACE_LABEL, workspace_for_template};
 
 /// The label on Workspaces the platform placed in a member (it removes only those).
 pub const PLACED_LABEL: &str = "tenant.orrery.io/placed-by";
@@ -85,11 +85,11 @@ async fn reconcile_member(
         placed.push(t.name().to_string());
         match m.caches.workspaces.get(t.name()) {
             None => {
-                hostapi::ensure(&m.client, Kind::Workspace, None, want, &[]).await?;
+                kubeapi::ensure(&m.client, Kind::Workspace, None, want, &[]).await?;
             }
             Some(have) if have.obj["spec"] != want["spec"] => {
                 let patch = json!({"spec": want["spec"], "metadata": {"labels": want["metadata"]["labels"]}});
-                hostapi::merge_patch(&m.client, Kind::Workspace, None, t.name(), patch).await?;
+                kubeapi::merge_patch(&m.client, Kind::Workspace, None, t.name(), patch).await?;
             }
             Some(_) => {}
         }
@@ -101,9 +101,9 @@ async fn reconcile_member(
         // Out of the placement: the member's projects leave the workspace, then it goes.
         for ns in m.caches.namespaces.by_index(&format!("ws:{}", w.name())) {
             let patch = json!({"metadata": {"labels": {WORKSPACE_LABEL: null}}});
-            hostapi::merge_patch(&m.client, Kind::Namespace, None, ns.name(), patch).await?;
+            kubeapi::merge_patch(&m.client, Kind::Namespace, None, ns.name(), patch).await?;
         }
-        hostapi::delete(&m.client, Kind::Workspace, None, w.name()).await?;
+        kubeapi::delete(&m.client, Kind::Workspace, None, w.name()).await?;
     }
     Ok(())
 }

@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 
 use crate::cache::Caches;
 use crate::error::PlatformError;
-use crate::hostapi;
 use crate::kinds::Kind;
+use crate::kubeapi;
 
 /// The aggregated rules of `role`, or `None` when it names no templates.
 pub fn aggregate_rules(caches: &Caches, role: &Value) -> Option<Value> {
@@ -73,7 +73,7 @@ pub async fn reconcile(client: &Client, caches: &Caches) -> Result<(), PlatformE
                 continue;
             }
             let ns = role.obj["metadata"]["namespace"].as_str();
-            hostapi::merge_patch(client, kind, ns, role.name(), json!({"rules": rules})).await?;
+            kubeapi::merge_patch(client, kind, ns, role.name(), json!({"rules": rules})).await?;
         }
     }
     Ok(())

@@ -10,7 +10,7 @@ use kube::api::{Api, ObjectMeta, PostParams};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::hostapi::timed;
+use crate::kubeapi::timed;
 
 /// Lease timings.
 #[derive(Debug, Clone, Copy)]
@@ -86,7 +86,7 @@ async fn try_acquire(
         };
         return match timed("create lease", api.create(&PostParams::default(), &lease)).await {
             Ok(_) => Ok(true),
-            Err(e) if crate::hostapi::is_conflict(&e) => Ok(false),
+            Err(e) if crate::kubeapi::is_conflict(&e) => Ok(false),
             Err(e) => Err(e),
         };
     };
@@ -116,7 +116,7 @@ async fn try_acquire(
     .await
     {
         Ok(_) => Ok(true),
-        Err(e) if crate::hostapi::is_conflict(&e) => Ok(false),
+        Err(e) if crate::kubeapi::is_conflict(&e) => Ok(false),
         Err(e) => Err(e),
     }
 }

@@ -4,10 +4,10 @@
 use kube::Client;
 
 use crate::cache::Caches;
-use crate::defaults::{self, WORKSPACE_LABEL};
 use crate::error::PlatformError;
-use crate::hostapi;
 use crate::kinds::Kind;
+use crate::kubeapi;
+use crate::objects::{self, WORKSPACE_LABEL};
 
 /// One pass.
 pub async fn reconcile(client: &Client, caches: &Caches) -> Result<(), PlatformError> {
@@ -23,11 +23,11 @@ pub async fn reconcile(client: &Client, caches: &Caches) -> Result<(), PlatformE
         let workspace = match caches.workspaces.get(&ws) {
             Some(w) => w.obj.clone(),
             None => {
-                hostapi::ensure(
+                kubeapi::ensure(
                     client,
                     Kind::Workspace,
                     None,
-                    defaults::workspace_for_template(&t.obj),
+                    objects::workspace_for_template(&t.obj),
                     &[],
                 )
                 .await?;
@@ -35,10 +35,10 @@ pub async fn reconcile(client: &Client, caches: &Caches) -> Result<(), PlatformE
             }
         };
         let existing = caches.workspace_roles.by_index(&format!("ws:{ws}"));
-        for role in defaults::workspace_roles(&ws, Some(&workspace)) {
+        for role in objects::workspace_roles(&ws, Some(&workspace)) {
             let name = role["metadata"]["name"].as_str().unwrap_or_default();
             if !existing.iter().any(|r| r.name() == name) {
-                hostapi::ensure(client, Kind::WorkspaceRole, None, role, &[]).await?;
+                kubeapi::ensure(client, Kind::WorkspaceRole, None, role, &[]).await?;
             }
         }
     }
@@ -49,10 +49,10 @@ pub async fn reconcile(client: &Client, caches: &Caches) -> Result<(), PlatformE
             continue;
         }
         let existing = caches.roles.by_index(&format!("ns:{}", ns.name()));
-        for role in defaults::namespace_roles(ns.name()) {
+        for role in objects::namespace_roles(ns.name()) {
             let name = role["metadata"]["name"].as_str().unwrap_or_default();
             if !existing.iter().any(|r| r.name() == name) {
-                hostapi::ensure(client, Kind::Role, Some(ns.name()), role, &[]).await?;
+                kubeapi::ensure(client, Kind::Role, Some(ns.name()), role, &[]).await?;
             }
         }
     }

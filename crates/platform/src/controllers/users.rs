@@ -9,8 +9,8 @@ use serde_json::json;
 
 use crate::cache::Caches;
 use crate::error::PlatformError;
-use crate::hostapi;
 use crate::kinds::Kind;
+use crate::kubeapi;
 use crate::password::{self, HashCost};
 use crate::tokens::Tokens;
 
@@ -39,7 +39,7 @@ pub async fn reconcile(
             let hashed = tokio::task::spawn_blocking(move || password::hash(&pw, cost))
                 .await
                 .map_err(|e| PlatformError::Invalid(e.to_string()))??;
-            hostapi::merge_patch(
+            kubeapi::merge_patch(
                 client,
                 Kind::User,
                 None,
@@ -51,7 +51,7 @@ pub async fn reconcile(
         let state = u.obj["status"]["state"].as_str();
         match state {
             None => {
-                hostapi::merge_patch_status(
+                kubeapi::merge_patch_status(
                     client,
                     Kind::User,
                     None,
@@ -66,7 +66,7 @@ pub async fn reconcile(
                     >= since + chrono::Duration::from_std(lockout).unwrap_or(chrono::Duration::MAX)
                 {
                     let patch = json!({"status": {"state": "Active", "reason": "", "lastTransitionTime": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)}});
-                    hostapi::merge_patch_status(client, Kind::User, None, &name, patch).await?;
+                    kubeapi::merge_patch_status(client, Kind::User, None, &name, patch).await?;
                 }
             }
             Some("Disabled") if !caches.sessions.by_index(&format!("user:{name}")).is_empty() => {
@@ -82,9 +82,9 @@ pub async fn reconcile(
 pub async fn prune(client: &Client, tokens: &Tokens, ttl: Duration) -> Result<(), PlatformError> {
     let cutoff =
         chrono::Utc::now() - chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
-    for r in hostapi::list(client, Kind::LoginRecord, None, "").await? {
+    for r in kubeapi::list(client, Kind::LoginRecord, None, "").await? {
         if parse_time(&r["metadata"]["creationTimestamp"]).is_some_and(|t| t < cutoff) {
-            hostapi::delete(
+            kubeapi::delete(
                 client,
                 Kind::LoginRecord,
                 None,

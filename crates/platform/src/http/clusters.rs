@@ -18,8 +18,8 @@ use crate::authz::scope::{RequestInfo, Scope};
 use crate::clusters::connect::{self, ConnectError, Probe};
 use crate::clusters::controller::{secret_ref_patch, spec_kubeconfig, store_kubeconfig};
 use crate::clusters::{FINALIZER, Member};
-use crate::hostapi;
 use crate::kinds::Kind;
+use crate::kubeapi;
 
 /// The cluster a `/clusters/{c}/…` request is about (set by the authorization layer).
 #[derive(Clone)]
@@ -110,7 +110,7 @@ async fn check_joinable(state: &AppState, name: &str, raw: &str) -> ApiResult<Pr
             "the cluster has no kube-system namespace to identify it by",
         ));
     }
-    let host_uid = hostapi::get(&state.client, Kind::Namespace, None, "kube-system")
+    let host_uid = kubeapi::get(&state.client, Kind::Namespace, None, "kube-system")
         .await?
         .and_then(|ns| ns["metadata"]["uid"].as_str().map(str::to_string));
     if host_uid.as_deref() == Some(probe.uid.as_str()) {
@@ -214,12 +214,12 @@ async fn join_inner(state: &AppState, caller: &Caller, body: &[u8]) -> ApiResult
     if let Some(o) = cluster.as_object_mut() {
         o.remove("status");
     }
-    let created = match hostapi::create(&state.client, Kind::Cluster, None, cluster).await {
+    let created = match kubeapi::create(&state.client, Kind::Cluster, None, cluster).await {
         Ok(c) => c,
         Err(e) => {
             let secret = crate::clusters::secret_name(&name);
             let ns = Some(crate::tokens::SYSTEM_NAMESPACE);
-            if let Err(cleanup) = hostapi::delete(&state.client, Kind::Secret, ns, &secret).await {
+            if let Err(cleanup) = kubeapi::delete(&state.client, Kind::Secret, ns, &secret).await {
                 tracing::warn!(cluster = %name, error = %cleanup, "removing the kubeconfig secret");
             }
             return Err(e.into());
@@ -229,7 +229,7 @@ async fn join_inner(state: &AppState, caller: &Caller, body: &[u8]) -> ApiResult
     // the first health check.
     let status = json!({"status": {"uid": probe.uid, "kubernetesVersion": probe.kubernetes_version,
         "nodeCount": probe.node_count, "zones": probe.zones, "region": probe.region}});
-    let created = match hostapi::merge_patch_status(
+    let created = match kubeapi::merge_patch_status(
         &state.client,
         Kind::Cluster,
         None,

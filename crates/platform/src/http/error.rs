@@ -5,7 +5,7 @@ pub use apimachinery::status::ApiError;
 
 use crate::crds::{CLUSTER, IAM, TENANT};
 use crate::error::PlatformError;
-use crate::hostapi;
+use crate::kubeapi;
 
 /// 403 Forbidden with the message as given.
 pub fn forbidden(message: impl Into<String>) -> ApiError {
@@ -74,7 +74,7 @@ impl From<PlatformError> for ApiError {
         let code = match &e {
             PlatformError::Timeout { .. } => 504,
             PlatformError::Invalid(_) => 400,
-            _ if hostapi::status_code(&e).is_some() => 502,
+            _ if kubeapi::status_code(&e).is_some() => 502,
             _ => 500,
         };
         tracing::warn!(error = %e, "request failed");

@@ -30,8 +30,8 @@ use serde_json::{Value, json};
 
 use super::{AppState, load_user};
 use crate::error::PlatformError;
-use crate::hostapi;
 use crate::kinds::Kind;
+use crate::kubeapi;
 use crate::password;
 
 /// LoginRecords kept per user (the oldest beyond this are deleted).
@@ -216,7 +216,7 @@ pub async fn check_password(
             let patch = json!({"status": {"state": "AuthLimitExceeded",
                 "reason": format!("too many failed login attempts from {}", origin.ip),
                 "lastTransitionTime": rfc3339_now()}});
-            hostapi::merge_patch_status(&state.client, Kind::User, None, username, patch).await?;
+            kubeapi::merge_patch_status(&state.client, Kind::User, None, username, patch).await?;
         }
         return Err(Refusal::Locked);
     }
@@ -225,7 +225,7 @@ pub async fn check_password(
 
 /// The user's LoginRecords, oldest first.
 async fn records_of(state: &AppState, user: &str) -> Result<Vec<Value>, PlatformError> {
-    let mut records = hostapi::list(
+    let mut records = kubeapi::list(
         &state.client,
         Kind::LoginRecord,
         None,
@@ -285,12 +285,12 @@ async fn record(
             "userAgent": origin.user_agent, "success": success, "reason": truncate(reason, 256),
         },
     });
-    let created = hostapi::create(&state.client, Kind::LoginRecord, None, obj).await?;
+    let created = kubeapi::create(&state.client, Kind::LoginRecord, None, obj).await?;
     records.push(created);
     while records.len() > MAX_RECORDS_PER_USER {
         let oldest = records.remove(0);
         let name = oldest["metadata"]["name"].as_str().unwrap_or_default();
-        hostapi::delete(&state.client, Kind::LoginRecord, None, name).await?;
+        kubeapi::delete(&state.client, Kind::LoginRecord, None, name).await?;
     }
     Ok(records)
 }
@@ -299,7 +299,7 @@ async fn record(
 pub async fn clear_locks(state: &AppState, user: &str) -> Result<(), PlatformError> {
     let patch =
         json!({"status": {"state": "Active", "reason": "", "lastTransitionTime": rfc3339_now()}});
-    hostapi::merge_patch_status(&state.client, Kind::User, None, user, patch)
+    kubeapi::merge_patch_status(&state.client, Kind::User, None, user, patch)
         .await
         .map(|_| ())
 }

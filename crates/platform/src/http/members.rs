@@ -16,10 +16,10 @@ use super::{
 use crate::authz::UserInfo;
 use crate::builtin;
 use crate::cache::{Cache, Entry, key_of};
-use crate::defaults;
-use crate::hostapi;
 use crate::kinds::Kind;
+use crate::kubeapi;
 use crate::listing::ListQuery;
+use crate::objects;
 
 /// The cluster whose bindings hold cluster and namespace membership (workspace membership is
 /// always the host's).
@@ -103,7 +103,7 @@ impl Level {
     fn holds(&self, b: &Entry) -> bool {
         match self {
             Level::Cluster => true,
-            Level::Workspace(ws) => b.label(defaults::WORKSPACE_LABEL) == Some(ws.as_str()),
+            Level::Workspace(ws) => b.label(objects::WORKSPACE_LABEL) == Some(ws.as_str()),
             Level::Namespace(ns) => b.obj["metadata"]["namespace"].as_str() == Some(ns.as_str()),
         }
     }
@@ -130,7 +130,7 @@ impl Level {
                 t.caches
                     .workspace_roles
                     .get(name)
-                    .is_some_and(|r| r.label(defaults::WORKSPACE_LABEL) == Some(ws.as_str()))
+                    .is_some_and(|r| r.label(objects::WORKSPACE_LABEL) == Some(ws.as_str()))
                     || name
                         .strip_prefix(&format!("{ws}-"))
                         .is_some_and(|s| builtin::workspace_roles().iter().any(|r| r.name == s))
@@ -156,9 +156,9 @@ impl Level {
 
     fn binding(&self, user: &str, role: &str) -> Value {
         match self {
-            Level::Cluster => defaults::cluster_role_binding(user, role),
-            Level::Workspace(ws) => defaults::workspace_role_binding(ws, user, role),
-            Level::Namespace(ns) => defaults::role_binding(ns, user, role),
+            Level::Cluster => objects::cluster_role_binding(user, role),
+            Level::Workspace(ws) => objects::workspace_role_binding(ws, user, role),
+            Level::Namespace(ns) => objects::role_binding(ns, user, role),
         }
     }
 }
@@ -244,11 +244,11 @@ async fn set_role(
             existing = true;
             continue;
         }
-        hostapi::delete(t.client, level.binding_kind(), level.ns(), b.name()).await?;
+        kubeapi::delete(t.client, level.binding_kind(), level.ns(), b.name()).await?;
         settle_gone(level.bindings(t), &key_of(&b.obj)).await;
     }
     if !existing {
-        match hostapi::create(
+        match kubeapi::create(
             t.client,
             level.binding_kind(),
             level.ns(),
@@ -257,7 +257,7 @@ async fn set_role(
         .await
         {
             Ok(b) => settle(level.bindings(t), &b).await,
-            Err(e) if hostapi::is_conflict(&e) => {}
+            Err(e) if kubeapi::is_conflict(&e) => {}
             Err(e) => return Err(e.into()),
         }
     }
@@ -320,7 +320,7 @@ async fn remove(t: Local<'_>, level: Level, member: &str) -> ApiResult<Json<Valu
         return Err(super::error::not_found("members", member));
     }
     for b in bindings {
-        hostapi::delete(t.client, level.binding_kind(), level.ns(), b.name()).await?;
+        kubeapi::delete(t.client, level.binding_kind(), level.ns(), b.name()).await?;
         settle_gone(level.bindings(t), &key_of(&b.obj)).await;
     }
     Ok(Json(json!({"message": "success"})))

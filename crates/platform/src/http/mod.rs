@@ -37,8 +37,8 @@ pub use error::{ApiError, ApiResult};
 use crate::authz::scope::{RequestInfo, Scope};
 use crate::authz::{Access, Authorizer, UserInfo, groups_of};
 use crate::cache::{Cache, Caches, key_of};
-use crate::hostapi;
 use crate::kinds::Kind;
+use crate::kubeapi;
 use crate::password::HashCost;
 use crate::tokens::Tokens;
 
@@ -406,7 +406,7 @@ pub async fn load_user(
     if let Some(e) = state.caches.users.get(name) {
         return Ok(Some(e.obj.clone()));
     }
-    hostapi::get(&state.client, Kind::User, None, name).await
+    kubeapi::get(&state.client, Kind::User, None, name).await
 }
 
 async fn authenticate(State(state): State<Shared>, mut req: Request, next: Next) -> Response {

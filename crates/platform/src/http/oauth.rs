@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 use super::login::{Origin, Refusal, Via};
 use super::{AppState, Shared, load_user};
 use crate::error::PlatformError;
-use crate::hostapi;
 use crate::kinds::Kind;
+use crate::kubeapi;
 use crate::tokens::{IssuedTokens, SessionType, TokenError};
 
 /// An OAuth-shaped error answer.
@@ -180,7 +180,7 @@ pub(super) async fn password_grant(
     }
     let issued = state.tokens.login(username).await?;
     let patch = json!({"status": {"lastLoginTime": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)}});
-    hostapi::merge_patch_status(&state.client, Kind::User, None, username, patch).await?;
+    kubeapi::merge_patch_status(&state.client, Kind::User, None, username, patch).await?;
     Ok(issued)
 }
 

@@ -15,10 +15,10 @@ use super::{
 use crate::authz::{Level, UserInfo};
 use crate::cache::Cache;
 use crate::controllers::aggregation::aggregate_rules;
-use crate::defaults::WORKSPACE_LABEL;
-use crate::hostapi;
 use crate::kinds::Kind;
+use crate::kubeapi;
 use crate::listing::ListQuery;
+use crate::objects::WORKSPACE_LABEL;
 
 enum RoleLevel {
     Global,
@@ -144,7 +144,7 @@ async fn create(
     check_name("role", &name)?;
     prepare(s, &level, &mut role);
     level.may_write(s, by, &role)?;
-    let created = hostapi::create(&s.client, level.kind(), level.ns(), role).await?;
+    let created = kubeapi::create(&s.client, level.kind(), level.ns(), role).await?;
     settle(level.cache(s), &created).await;
     Ok(Json(created))
 }
@@ -173,14 +173,14 @@ async fn update(
     }
     prepare(s, &level, &mut current);
     level.may_write(s, by, &current)?;
-    let updated = hostapi::replace(&s.client, level.kind(), level.ns(), current).await?;
+    let updated = kubeapi::replace(&s.client, level.kind(), level.ns(), current).await?;
     settle(level.cache(s), &updated).await;
     Ok(Json(updated))
 }
 
 async fn delete(s: &AppState, level: RoleLevel, name: &str) -> ApiResult<Json<Value>> {
     level.get(s, name)?;
-    hostapi::delete(&s.client, level.kind(), level.ns(), name).await?;
+    kubeapi::delete(&s.client, level.kind(), level.ns(), name).await?;
     settle_gone(level.cache(s), &level.key(name)).await;
     Ok(Json(json!({"message": "success"})))
 }

@@ -11,8 +11,8 @@ use kube::Client;
 use serde_json::{Map, Value, json};
 
 use super::{ApiError, ApiResult, Shared};
-use crate::hostapi;
 use crate::kinds::Kind;
+use crate::kubeapi;
 use crate::listing::ListQuery;
 
 /// Annotations that can carry a Secret's values.
@@ -60,13 +60,13 @@ pub fn metadata_only(secret: &Value) -> Value {
 pub async fn list_in(client: &Client, ns: &str, query: Option<&str>) -> ApiResult<Value> {
     let q = ListQuery::parse(query.unwrap_or_default())
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let all = hostapi::list(client, Kind::Secret, Some(ns), "").await?;
+    let all = kubeapi::list(client, Kind::Secret, Some(ns), "").await?;
     Ok(q.apply(all.iter().map(metadata_only)))
 }
 
 /// One Secret (metadata only).
 pub async fn get_in(client: &Client, ns: &str, name: &str) -> ApiResult<Value> {
-    hostapi::get(client, Kind::Secret, Some(ns), name)
+    kubeapi::get(client, Kind::Secret, Some(ns), name)
         .await?
         .map(|s| metadata_only(&s))
         .ok_or_else(|| super::error::not_found("secrets", name))

@@ -11,10 +11,10 @@ use super::{
     ApiError, ApiResult, AppState, Caller, Grant, Shared, check_name, parse_json, settle,
     settle_gone,
 };
-use crate::defaults::{self, WORKSPACE_LABEL};
-use crate::hostapi;
 use crate::kinds::Kind;
+use crate::kubeapi;
 use crate::listing::ListQuery;
+use crate::objects::{self, WORKSPACE_LABEL};
 
 fn query(q: Option<String>) -> ApiResult<ListQuery> {
     ListQuery::parse(q.as_deref().unwrap_or_default())
@@ -53,7 +53,7 @@ async fn load(
     if let Some(e) = cache.and_then(|c| c.get(&key)) {
         return Ok(e.obj.clone());
     }
-    hostapi::get(&state.client, kind, ns, name)
+    kubeapi::get(&state.client, kind, ns, name)
         .await?
         .ok_or_else(|| super::error::not_found(what, name))
 }
@@ -114,36 +114,36 @@ pub async fn create_template(
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let created = hostapi::create(&state.client, Kind::WorkspaceTemplate, None, t).await?;
-    let ws = hostapi::create(
+    let created = kubeapi::create(&state.client, Kind::WorkspaceTemplate, None, t).await?;
+    let ws = kubeapi::create(
         &state.client,
         Kind::Workspace,
         None,
-        defaults::workspace_for_template(&created),
+        objects::workspace_for_template(&created),
     )
     .await;
     let ws = match ws {
         Ok(ws) => ws,
-        Err(e) if hostapi::is_conflict(&e) => {
+        Err(e) if kubeapi::is_conflict(&e) => {
             load(&state, Kind::Workspace, None, &name, "workspaces").await?
         }
         Err(e) => {
             // A failed request leaves nothing behind: the template goes again.
             if let Err(undo) =
-                hostapi::delete(&state.client, Kind::WorkspaceTemplate, None, &name).await
+                kubeapi::delete(&state.client, Kind::WorkspaceTemplate, None, &name).await
             {
                 tracing::warn!(workspace = %name, error = %undo, "removing the template of a failed create");
             }
             return Err(e.into());
         }
     };
-    for role in defaults::workspace_roles(&name, Some(&ws)) {
-        hostapi::ensure(&state.client, Kind::WorkspaceRole, None, role, &[]).await?;
+    for role in objects::workspace_roles(&name, Some(&ws)) {
+        kubeapi::ensure(&state.client, Kind::WorkspaceRole, None, role, &[]).await?;
     }
-    let b = defaults::workspace_role_binding(&name, &manager, &format!("{name}-admin"));
+    let b = objects::workspace_role_binding(&name, &manager, &format!("{name}-admin"));
     let mut binding = b.clone();
-    binding["metadata"]["ownerReferences"] = defaults::owner_ref(Kind::Workspace, &ws);
-    if let Ok(b) = hostapi::create(&state.client, Kind::WorkspaceRoleBinding, None, binding).await {
+    binding["metadata"]["ownerReferences"] = objects::owner_ref(Kind::Workspace, &ws);
+    if let Ok(b) = kubeapi::create(&state.client, Kind::WorkspaceRoleBinding, None, binding).await {
         settle(&state.caches.workspace_role_bindings, &b).await;
     }
     settle(&state.caches.workspace_templates, &created).await;
@@ -177,9 +177,9 @@ pub async fn update_template(
             }
         }
     }
-    let updated = hostapi::replace(&state.client, Kind::WorkspaceTemplate, None, current).await?;
+    let updated = kubeapi::replace(&state.client, Kind::WorkspaceTemplate, None, current).await?;
     let manager = updated["spec"]["template"]["spec"]["manager"].clone();
-    hostapi::merge_patch(
+    kubeapi::merge_patch(
         &state.client,
         Kind::Workspace,
         None,
@@ -197,7 +197,7 @@ pub async fn delete_template(
     State(state): State<Shared>,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    if name == defaults::SYSTEM_WORKSPACE {
+    if name == objects::SYSTEM_WORKSPACE {
         return Err(super::error::forbidden(
             "system-workspace cannot be deleted",
         ));
@@ -215,17 +215,17 @@ pub async fn delete_template(
         .workspace_role_bindings
         .by_index(&format!("ws:{name}"))
     {
-        hostapi::delete(&state.client, Kind::WorkspaceRoleBinding, None, b.name()).await?;
+        kubeapi::delete(&state.client, Kind::WorkspaceRoleBinding, None, b.name()).await?;
     }
     for r in state.caches.workspace_roles.by_index(&format!("ws:{name}")) {
-        hostapi::delete(&state.client, Kind::WorkspaceRole, None, r.name()).await?;
+        kubeapi::delete(&state.client, Kind::WorkspaceRole, None, r.name()).await?;
     }
     for ns in state.caches.namespaces.by_index(&format!("ws:{name}")) {
         let patch = json!({"metadata": {"labels": {WORKSPACE_LABEL: null}}});
-        hostapi::merge_patch(&state.client, Kind::Namespace, None, ns.name(), patch).await?;
+        kubeapi::merge_patch(&state.client, Kind::Namespace, None, ns.name(), patch).await?;
     }
-    hostapi::delete(&state.client, Kind::Workspace, None, &name).await?;
-    hostapi::delete(&state.client, Kind::WorkspaceTemplate, None, &name).await?;
+    kubeapi::delete(&state.client, Kind::Workspace, None, &name).await?;
+    kubeapi::delete(&state.client, Kind::WorkspaceTemplate, None, &name).await?;
     settle_gone(&state.caches.workspaces, &name).await;
     settle_gone(&state.caches.workspace_templates, &name).await;
     Ok(Json(json!({"message": "success"})))
@@ -375,15 +375,15 @@ pub(super) async fn create_project_in(
     if let Some(o) = ns.as_object_mut() {
         o.remove("status");
     }
-    let created = hostapi::create(client, Kind::Namespace, None, ns).await?;
-    for role in defaults::namespace_roles(&name) {
-        hostapi::ensure(client, Kind::Role, Some(&name), role, &[]).await?;
+    let created = kubeapi::create(client, Kind::Namespace, None, ns).await?;
+    for role in objects::namespace_roles(&name) {
+        kubeapi::ensure(client, Kind::Role, Some(&name), role, &[]).await?;
     }
-    let b = hostapi::create(
+    let b = kubeapi::create(
         client,
         Kind::RoleBinding,
         Some(&name),
-        defaults::role_binding(&name, creator, "admin"),
+        objects::role_binding(&name, creator, "admin"),
     )
     .await;
     if let Ok(b) = b {
@@ -399,6 +399,6 @@ pub async fn delete_project(
     Path((ws, ns)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     project(&state, &ws, &ns).await?;
-    hostapi::delete(&state.client, Kind::Namespace, None, &ns).await?;
+    kubeapi::delete(&state.client, Kind::Namespace, None, &ns).await?;
     Ok(Json(json!({"message": "success"})))
 }

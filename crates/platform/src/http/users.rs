@@ -14,8 +14,8 @@ use super::{
     ApiError, ApiResult, AppState, Caller, Grant, Shared, check_name, load_user, parse_json,
     settle, settle_gone,
 };
-use crate::hostapi;
 use crate::kinds::Kind;
+use crate::kubeapi;
 use crate::listing::ListQuery;
 use crate::password;
 
@@ -72,7 +72,7 @@ pub async fn bind_global_role(state: &AppState, user: &str, role: Option<&str>) 
         .by_index(&format!("User:{user}"))
     {
         if Some(b.obj["roleRef"]["name"].as_str().unwrap_or_default()) != role {
-            hostapi::delete(&state.client, Kind::GlobalRoleBinding, None, b.name()).await?;
+            kubeapi::delete(&state.client, Kind::GlobalRoleBinding, None, b.name()).await?;
             settle_gone(&state.caches.global_role_bindings, b.name()).await;
         }
     }
@@ -86,10 +86,10 @@ pub async fn bind_global_role(state: &AppState, user: &str, role: Option<&str>) 
                 "global role {role:?} does not exist"
             )));
         }
-        let binding = crate::defaults::global_role_binding(user, role);
-        match hostapi::create(&state.client, Kind::GlobalRoleBinding, None, binding).await {
+        let binding = crate::objects::global_role_binding(user, role);
+        match kubeapi::create(&state.client, Kind::GlobalRoleBinding, None, binding).await {
             Ok(b) => settle(&state.caches.global_role_bindings, &b).await,
-            Err(e) if hostapi::is_conflict(&e) => {}
+            Err(e) if kubeapi::is_conflict(&e) => {}
             Err(e) => return Err(e.into()),
         }
     }
@@ -128,8 +128,8 @@ pub async fn create(State(state): State<Shared>, body: Bytes) -> ApiResult<Respo
     let role = user["metadata"]["annotations"][GLOBALROLE]
         .as_str()
         .map(str::to_string);
-    let created = hostapi::create(&state.client, Kind::User, None, user).await?;
-    let created = hostapi::merge_patch_status(
+    let created = kubeapi::create(&state.client, Kind::User, None, user).await?;
+    let created = kubeapi::merge_patch_status(
         &state.client,
         Kind::User,
         None,
@@ -180,7 +180,7 @@ pub async fn update(
             new_role = Some(r.as_str().map(str::to_string));
         }
     }
-    let updated = hostapi::replace(&state.client, Kind::User, None, user).await?;
+    let updated = kubeapi::replace(&state.client, Kind::User, None, user).await?;
     let mut updated = updated;
     if admin && let Some(s) = body["status"]["state"].as_str() {
         if !["Active", "Disabled", "AuthLimitExceeded"].contains(&s) {
@@ -188,7 +188,7 @@ pub async fn update(
         }
         let patch = json!({"status": {"state": s, "lastTransitionTime": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)}});
         updated =
-            hostapi::merge_patch_status(&state.client, Kind::User, None, &name, patch).await?;
+            kubeapi::merge_patch_status(&state.client, Kind::User, None, &name, patch).await?;
         if s == "Disabled" {
             state.tokens.revoke_user(&name, None, None).await?;
         }
@@ -221,11 +221,11 @@ pub async fn delete(
     ] {
         for b in cache.by_index(&subject) {
             let ns = b.obj["metadata"]["namespace"].as_str();
-            hostapi::delete(&state.client, kind, ns, b.name()).await?;
+            kubeapi::delete(&state.client, kind, ns, b.name()).await?;
         }
     }
     state.tokens.revoke_user(&name, None, None).await?;
-    hostapi::delete(&state.client, Kind::User, None, &name).await?;
+    kubeapi::delete(&state.client, Kind::User, None, &name).await?;
     settle_gone(&state.caches.users, &name).await;
     Ok(Json(json!({"message": "success"})))
 }
@@ -266,7 +266,7 @@ pub async fn password(
         .map_err(crate::error::PlatformError::from)?;
     let patch =
         json!({"spec": {"password": hashed}, "metadata": {"annotations": {UNINITIALIZED: null}}});
-    let updated = hostapi::merge_patch(&state.client, Kind::User, None, &name, patch).await?;
+    let updated = kubeapi::merge_patch(&state.client, Kind::User, None, &name, patch).await?;
     state.tokens.revoke_user(&name, None, None).await?;
     settle(&state.caches.users, &updated).await;
     Ok(Json(json!({"message": "success"})))
@@ -280,7 +280,7 @@ pub async fn login_records(
 ) -> ApiResult<Json<Value>> {
     let q = ListQuery::parse(q.as_deref().unwrap_or_default())
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let records = hostapi::list(
+    let records = kubeapi::list(
         &state.client,
         Kind::LoginRecord,
         None,

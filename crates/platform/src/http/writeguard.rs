@@ -127,7 +127,7 @@ async fn dry_run(
     let unavailable = |e: String| {
         ApiError::new(502, "InternalError", format!("checking the write: {e}")).into_response()
     };
-    let resp = tokio::time::timeout(crate::hostapi::CALL_TIMEOUT, client.send(req))
+    let resp = tokio::time::timeout(crate::kubeapi::CALL_TIMEOUT, client.send(req))
         .await
         .map_err(|_| unavailable("the cluster did not answer in time".into()))?
         .map_err(|e| unavailable(e.to_string()))?;
@@ -341,7 +341,7 @@ async fn check_binding(
 
 async fn rbac_role_rules(client: &Client, path: &str) -> Option<Vec<Rule>> {
     let req = http::Request::get(path).body(Vec::new()).ok()?;
-    let role: Value = tokio::time::timeout(crate::hostapi::CALL_TIMEOUT, client.request(req))
+    let role: Value = tokio::time::timeout(crate::kubeapi::CALL_TIMEOUT, client.request(req))
         .await
         .ok()?
         .ok()?;

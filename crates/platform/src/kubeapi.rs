@@ -1,4 +1,5 @@
-//! Calls to the host cluster through kube-rs, as JSON values, each bounded by a timeout.
+//! Calls to a cluster's API (the host's or a member's) through kube-rs, as JSON values, each bounded
+//! by a timeout.
 
 use std::future::Future;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use serde_json::Value;
 use crate::error::PlatformError;
 use crate::kinds::Kind;
 
-/// How long any single call to the host cluster may take.
+/// How long any single call to a cluster may take.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Runs `fut` with [`CALL_TIMEOUT`].

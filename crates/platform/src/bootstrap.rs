@@ -1,136 +1,24 @@
-//! Idempotent bootstrap: CRDs, built-in templates and roles, the admin user, `system-workspace`;
-//! and the builders of the objects the API and controllers create.
+//! Idempotent bootstrap: CRDs, built-in templates and roles, the admin user, `system-workspace`.
 
 use std::path::Path;
 use std::time::Duration;
 
 use kube::Client;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::builtin::{self, BuiltinRole};
+use crate::builtin;
 use crate::error::PlatformError;
-use crate::hostapi;
 use crate::kinds::Kind;
+use crate::kubeapi;
+use crate::objects::*;
 use crate::password::{self, HashCost};
 use crate::tokens::SYSTEM_NAMESPACE;
-
-/// The workspace holding the system namespaces.
-pub const SYSTEM_WORKSPACE: &str = "system-workspace";
-/// The label tying a namespace (or role) to a workspace.
-pub const WORKSPACE_LABEL: &str = "kubesphere.io/workspace";
-
-fn subject(user: &str) -> Value {
-    json!([{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": user}])
-}
-
-fn binding_labels(user: &str, role: &str) -> Value {
-    json!({"iam.kubesphere.io/user-ref": user, "iam.kubesphere.io/role-ref": role})
-}
-
-/// A GlobalRoleBinding `<user>-<role>`.
-pub fn global_role_binding(user: &str, role: &str) -> Value {
-    json!({
-        "metadata": {"name": format!("{user}-{role}"), "labels": binding_labels(user, role)},
-        "subjects": subject(user),
-        "roleRef": {"apiGroup": "iam.kubesphere.io", "kind": "GlobalRole", "name": role},
-    })
-}
-
-/// A WorkspaceRoleBinding `<user>-<role>` in workspace `ws`.
-pub fn workspace_role_binding(ws: &str, user: &str, role: &str) -> Value {
-    let mut labels = binding_labels(user, role);
-    labels[WORKSPACE_LABEL] = ws.into();
-    json!({
-        "metadata": {"name": format!("{user}-{role}"), "labels": labels},
-        "subjects": subject(user),
-        "roleRef": {"apiGroup": "iam.kubesphere.io", "kind": "WorkspaceRole", "name": role},
-    })
-}
-
-/// An iam RoleBinding `<user>-<role>` in namespace `ns`.
-pub fn role_binding(ns: &str, user: &str, role: &str) -> Value {
-    json!({
-        "metadata": {"name": format!("{user}-{role}"), "namespace": ns, "labels": binding_labels(user, role)},
-        "subjects": subject(user),
-        "roleRef": {"apiGroup": "iam.kubesphere.io", "kind": "Role", "name": role},
-    })
-}
-
-/// An iam ClusterRoleBinding `<user>-<role>`.
-pub fn cluster_role_binding(user: &str, role: &str) -> Value {
-    json!({
-        "metadata": {"name": format!("{user}-{role}"), "labels": binding_labels(user, role)},
-        "subjects": subject(user),
-        "roleRef": {"apiGroup": "iam.kubesphere.io", "kind": "ClusterRole", "name": role},
-    })
-}
-
-fn role_object(name: &str, role: &BuiltinRole, labels: Value, namespace: Option<&str>) -> Value {
-    let mut meta = json!({"name": name, "labels": labels, "annotations": {"iam.kubesphere.io/builtin": "true"}});
-    if let Some(ns) = namespace {
-        meta["namespace"] = ns.into();
-    }
-    json!({
-        "metadata": meta,
-        "rules": builtin::builtin_rules(role),
-        "aggregationRoleTemplates": {"templateNames": role.templates},
-    })
-}
-
-/// The built-in WorkspaceRoles of `ws` (`<ws>-admin`…), owned by its Workspace when `owner`
-/// (the Workspace object) is given.
-pub fn workspace_roles(ws: &str, owner: Option<&Value>) -> Vec<Value> {
-    builtin::workspace_roles()
-        .iter()
-        .map(|r| {
-            let mut o = role_object(
-                &format!("{ws}-{}", r.name),
-                r,
-                json!({WORKSPACE_LABEL: ws}),
-                None,
-            );
-            if let Some(owner) = owner {
-                o["metadata"]["ownerReferences"] = owner_ref(Kind::Workspace, owner);
-            }
-            o
-        })
-        .collect()
-}
-
-/// The built-in Roles of a project (`admin`, `operator`, `viewer`).
-pub fn namespace_roles(ns: &str) -> Vec<Value> {
-    builtin::namespace_roles()
-        .iter()
-        .map(|r| role_object(r.name, r, json!({}), Some(ns)))
-        .collect()
-}
-
-/// An ownerReferences list pointing at `owner`.
-pub fn owner_ref(kind: Kind, owner: &Value) -> Value {
-    json!([{
-        "apiVersion": kind.api_version(), "kind": kind.kind(),
-        "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"],
-    }])
-}
-
-/// A Workspace for a WorkspaceTemplate.
-pub fn workspace_for_template(template: &Value) -> Value {
-    let name = template["metadata"]["name"].clone();
-    let mut meta = template["spec"]["template"]["metadata"].clone();
-    if !meta.is_object() {
-        meta = json!({});
-    }
-    meta["name"] = name;
-    meta["ownerReferences"] = owner_ref(Kind::WorkspaceTemplate, template);
-    let manager = template["spec"]["template"]["spec"]["manager"].clone();
-    json!({"metadata": meta, "spec": {"manager": manager}})
-}
 
 /// Installs (or updates) the platform's CRDs and waits until every kind is served.
 pub async fn install_crds(client: &Client) -> Result<(), PlatformError> {
     let crds = crate::crds::all();
     for crd in &crds {
-        hostapi::ensure(client, Kind::Crd, None, crd.clone(), &["spec"]).await?;
+        kubeapi::ensure(client, Kind::Crd, None, crd.clone(), &["spec"]).await?;
     }
     // The host serves a new CRD within moments; wait until every kind answers a list.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -151,7 +39,7 @@ pub async fn install_crds(client: &Client) -> Result<(), PlatformError> {
         Kind::Cluster,
     ] {
         loop {
-            match hostapi::list(client, kind, None, "").await {
+            match kubeapi::list(client, kind, None, "").await {
                 Ok(_) => break,
                 Err(e) if tokio::time::Instant::now() < deadline => {
                     tracing::debug!(kind = kind.kind(), error = %e, "waiting for CRD to be served");
@@ -180,7 +68,7 @@ pub async fn bootstrap(
 ) -> Result<Bootstrapped, PlatformError> {
     install_crds(client).await?;
     let ns = json!({"metadata": {"name": SYSTEM_NAMESPACE, "labels": {WORKSPACE_LABEL: SYSTEM_WORKSPACE}}});
-    hostapi::ensure(client, Kind::Namespace, None, ns, &[]).await?;
+    kubeapi::ensure(client, Kind::Namespace, None, ns, &[]).await?;
     for t in builtin::templates() {
         let obj = json!({
             "metadata": {"name": t.name, "labels": {
@@ -193,10 +81,10 @@ pub async fn bootstrap(
                 "rules": t.rules,
             },
         });
-        hostapi::ensure(client, Kind::RoleTemplate, None, obj, &["spec"]).await?;
+        kubeapi::ensure(client, Kind::RoleTemplate, None, obj, &["spec"]).await?;
     }
     for r in builtin::global_roles() {
-        hostapi::ensure(
+        kubeapi::ensure(
             client,
             Kind::GlobalRole,
             None,
@@ -206,7 +94,7 @@ pub async fn bootstrap(
         .await?;
     }
     for r in builtin::cluster_roles() {
-        hostapi::ensure(
+        kubeapi::ensure(
             client,
             Kind::ClusterRole,
             None,
@@ -216,7 +104,7 @@ pub async fn bootstrap(
         .await?;
     }
     let initial_admin_password = ensure_admin(client, admin_password, data_dir, cost).await?;
-    hostapi::ensure(
+    kubeapi::ensure(
         client,
         Kind::GlobalRoleBinding,
         None,
@@ -232,9 +120,9 @@ pub async fn bootstrap(
         SYSTEM_NAMESPACE,
     ] {
         let patch = json!({"metadata": {"labels": {WORKSPACE_LABEL: SYSTEM_WORKSPACE}}});
-        match hostapi::merge_patch(client, Kind::Namespace, None, ns, patch).await {
+        match kubeapi::merge_patch(client, Kind::Namespace, None, ns, patch).await {
             Ok(_) => {}
-            Err(e) if hostapi::is_not_found(&e) => {}
+            Err(e) if kubeapi::is_not_found(&e) => {}
             Err(e) => return Err(e),
         }
     }
@@ -253,11 +141,11 @@ pub async fn ensure_workspace(
         "metadata": {"name": ws},
         "spec": {"template": {"spec": {"manager": manager}}, "placement": {"clusters": [{"name": "host"}]}},
     });
-    hostapi::ensure(client, Kind::WorkspaceTemplate, None, template, &[]).await?;
-    let Some(template) = hostapi::get(client, Kind::WorkspaceTemplate, None, ws).await? else {
+    kubeapi::ensure(client, Kind::WorkspaceTemplate, None, template, &[]).await?;
+    let Some(template) = kubeapi::get(client, Kind::WorkspaceTemplate, None, ws).await? else {
         return Ok(());
     };
-    hostapi::ensure(
+    kubeapi::ensure(
         client,
         Kind::Workspace,
         None,
@@ -265,13 +153,13 @@ pub async fn ensure_workspace(
         &[],
     )
     .await?;
-    let workspace = hostapi::get(client, Kind::Workspace, None, ws).await?;
+    let workspace = kubeapi::get(client, Kind::Workspace, None, ws).await?;
     for role in workspace_roles(ws, workspace.as_ref()) {
-        hostapi::ensure(client, Kind::WorkspaceRole, None, role, &[]).await?;
+        kubeapi::ensure(client, Kind::WorkspaceRole, None, role, &[]).await?;
     }
     if !manager.is_empty() {
         let b = workspace_role_binding(ws, manager, &format!("{ws}-admin"));
-        hostapi::ensure(client, Kind::WorkspaceRoleBinding, None, b, &[]).await?;
+        kubeapi::ensure(client, Kind::WorkspaceRoleBinding, None, b, &[]).await?;
     }
     Ok(())
 }
@@ -282,7 +170,7 @@ async fn ensure_admin(
     data_dir: &Path,
     cost: HashCost,
 ) -> Result<Option<String>, PlatformError> {
-    if hostapi::get(client, Kind::User, None, "admin")
+    if kubeapi::get(client, Kind::User, None, "admin")
         .await?
         .is_some()
     {
@@ -303,14 +191,14 @@ async fn ensure_admin(
         }},
         "spec": {"email": "admin@kubesphere.io", "password": hashed, "lang": "en"},
     });
-    match hostapi::create(client, Kind::User, None, user).await {
+    match kubeapi::create(client, Kind::User, None, user).await {
         Ok(_) => {}
         // Another replica created it first; its password is the one that counts.
-        Err(e) if hostapi::is_conflict(&e) => return Ok(None),
+        Err(e) if kubeapi::is_conflict(&e) => return Ok(None),
         Err(e) => return Err(e),
     }
     let status = json!({"status": {"state": "Active", "passwordChangeRequired": true}});
-    hostapi::merge_patch_status(client, Kind::User, None, "admin", status).await?;
+    kubeapi::merge_patch_status(client, Kind::User, None, "admin", status).await?;
     if generated {
         save_password(data_dir, &pw)?;
     }
