@@ -444,13 +444,18 @@ fn wait_for_conditions_and_for_delete() {
         Some(r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"held","finalizers":["example.com/hold"]}}"#),
     );
     k.ok(&["delete", "cm", "held", "--wait=false"]);
-    let mut waiter = k.spawn(&["wait", "--for=delete", "cm/held", "--timeout=30s"], None);
-    // The finalizer holds the object, so a correct server cannot let the wait end yet.
-    std::thread::sleep(Duration::from_millis(500));
+    let mut waiter = k.spawn(
+        &["wait", "--for=delete", "cm/held", "--timeout=30s", "-v=6"],
+        None,
+    );
+    // Once kubectl is watching the object (its -v=6 log shows the watch request answered),
+    // the finalizer holds the object, so a correct server cannot let the wait end yet.
+    let log = watch_started(&mut waiter, Duration::from_secs(30));
     let early = waiter.try_wait().expect("try_wait");
     assert!(
         early.is_none(),
-        "wait ended while the object still exists: {early:?}"
+        "wait ended while the object still exists: {early:?}\n{}",
+        log.join("\n")
     );
     k.ok(&[
         "patch",
@@ -626,4 +631,38 @@ async fn services_created_in_parallel_get_distinct_cluster_ips() {
     }
     assert_eq!(ips.len(), 40);
     assert_eq!(node_ports.len(), 10);
+}
+
+/// Reads a kubectl's `-v=6` log until it shows a watch request answered; returns the lines
+/// read (the rest of its stderr is drained in the background).
+fn watch_started(child: &mut std::process::Child, limit: Duration) -> Vec<String> {
+    use std::io::BufRead;
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + limit;
+    let mut lines = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains("watch=true") => {
+                lines.push(line);
+                return lines;
+            }
+            Ok(line) => lines.push(line),
+            Err(e) => panic!(
+                "kubectl never started watching ({e}):\n{}",
+                lines.join("\n")
+            ),
+        }
+    }
 }

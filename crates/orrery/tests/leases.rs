@@ -54,6 +54,18 @@ async fn until_leader(rx: &mut Receiver<bool>, who: &str) {
         .unwrap_or_else(|_| panic!("{who}'s lease manager stopped"));
 }
 
+/// Waits until the lease's holder renews it after `after` (microseconds).
+async fn renewed_since(api: &Api<Lease>, after: i64) {
+    let deadline = tokio::time::Instant::now() + BOUND;
+    while micros(&lease(api).await.renew_time) <= after {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the lease was not renewed within {BOUND:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn micros(t: &Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime>) -> i64 {
     t.as_ref()
         .map(|t| t.0.as_microsecond())
@@ -120,7 +132,8 @@ async fn one_leader_at_a_time_takeover_and_handover() {
 
     // A third contender waits; the leader steps down cleanly and it takes over.
     let (mut c_rx, c_task) = contender(&client, "gamma").await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // gamma has had its chance once the holder has renewed since gamma started trying.
+    renewed_since(&api, micros(&lease(&api).await.renew_time)).await;
     assert!(
         !*c_rx.borrow(),
         "gamma leads while {follower} holds the lease"
