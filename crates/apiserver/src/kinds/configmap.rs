@@ -75,3 +75,34 @@ pub(super) fn data_keys(obj: &Value, field: &str, errors: &mut Vec<FieldError>) 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_follow_is_config_map_key() {
+        assert!(is_config_map_key("a.b_c-D").is_empty());
+        assert!(!is_config_map_key("").is_empty());
+        assert!(!is_config_map_key("a/b").is_empty());
+        assert_eq!(is_config_map_key(".."), ["must not be '..'"]);
+        assert!(!is_config_map_key(&"k".repeat(254)).is_empty());
+    }
+
+    #[test]
+    fn values_must_be_strings() {
+        let errors = ConfigMap.validate(&json!({"data": {"n": 1}, "binaryData": {"ok": "eA=="}}));
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].field, "data[n]");
+    }
+
+    #[test]
+    fn row_counts_data_and_binary_data() {
+        let cm =
+            json!({"metadata": {"name": "c"}, "data": {"a": "1"}, "binaryData": {"b": "eA=="}});
+        assert_eq!(
+            ConfigMap.cells(&cm, json!("1m")),
+            [json!("c"), json!(2), json!("1m")]
+        );
+    }
+}

@@ -79,3 +79,47 @@ impl Kind for Deployment {
         validate_workload(obj)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_fill_strategy_and_the_template() {
+        let mut d = json!({"spec": {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 2}},
+            "template": {"spec": {"containers": [{"name": "a", "image": "x:1"}]}}}});
+        Deployment.defaults(&mut d);
+        assert_eq!(d["spec"]["replicas"], 1);
+        assert_eq!(d["spec"]["revisionHistoryLimit"], 10);
+        assert_eq!(
+            d["spec"]["strategy"]["rollingUpdate"],
+            json!({"maxSurge": 2, "maxUnavailable": "25%"})
+        );
+        assert_eq!(d["spec"]["template"]["spec"]["restartPolicy"], "Always");
+    }
+
+    #[test]
+    fn selector_must_match_the_template_labels() {
+        let d = json!({"spec": {"selector": {"matchLabels": {"app": "a"}}, "replicas": -1,
+            "template": {"metadata": {"labels": {"app": "b"}}, "spec": {"containers": [{"name": "c", "image": "x"}]}}}});
+        let fields: Vec<String> = Deployment
+            .validate(&d)
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(fields, ["spec.template.metadata.labels", "spec.replicas"]);
+        let missing: Vec<String> = Deployment
+            .validate(&json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x"}]}}}}))
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(missing, ["spec.selector"]);
+    }
+
+    #[test]
+    fn scale_selector_is_the_label_selector_string() {
+        let d = json!({"spec": {"selector": {"matchLabels": {"b": "2", "a": "1"},
+            "matchExpressions": [{"key": "c", "operator": "Exists"}]}}});
+        assert_eq!(Deployment.scale_selector(&d), "a=1,b=2,c");
+    }
+}

@@ -129,3 +129,33 @@ fn job_selector(obj: &mut Value) {
         labels[k] = json!(v);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_selects_its_pods_by_its_uid() {
+        let mut job = json!({"metadata": {"name": "j", "uid": "u-1"},
+            "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x"}]}}}});
+        Job.defaults(&mut job);
+        assert_eq!(
+            job["spec"]["selector"],
+            json!({"matchLabels": {"batch.kubernetes.io/controller-uid": "u-1"}})
+        );
+        let labels = &job["spec"]["template"]["metadata"]["labels"];
+        assert_eq!(labels["job-name"], "j");
+        assert_eq!(labels["controller-uid"], "u-1");
+        assert_eq!(job["spec"]["template"]["spec"]["restartPolicy"], "Never");
+        assert_eq!(job["spec"]["backoffLimit"], 6);
+        assert_eq!(job["spec"]["completions"], 1);
+    }
+
+    #[test]
+    fn a_manual_selector_is_kept() {
+        let mut job = json!({"metadata": {"name": "j", "uid": "u-1"},
+            "spec": {"manualSelector": true, "selector": {"matchLabels": {"x": "y"}}, "template": {}}});
+        Job.defaults(&mut job);
+        assert_eq!(job["spec"]["selector"], json!({"matchLabels": {"x": "y"}}));
+    }
+}

@@ -40,3 +40,17 @@ impl Kind for Namespace {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_namespace_is_active_with_the_kubernetes_finalizer() {
+        let mut ns = json!({"metadata": {"name": "n"}});
+        Namespace.defaults(&mut ns);
+        assert_eq!(ns["spec"]["finalizers"], json!(["kubernetes"]));
+        assert_eq!(ns["status"]["phase"], "Active");
+        assert_eq!(Namespace.spec().name_rule, NameRule::Label);
+    }
+}

@@ -75,3 +75,53 @@ impl Kind for Pod {
         errors
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_fill_the_pod_spec_and_each_container() {
+        let mut pod = json!({"spec": {"containers": [
+            {"name": "a", "image": "nginx", "ports": [{"containerPort": 80}]},
+            {"name": "b", "image": "nginx:1.27"},
+        ]}});
+        Pod.defaults(&mut pod);
+        let spec = &pod["spec"];
+        assert_eq!(spec["restartPolicy"], "Always");
+        assert_eq!(spec["dnsPolicy"], "ClusterFirst");
+        assert_eq!(spec["schedulerName"], "default-scheduler");
+        assert_eq!(spec["terminationGracePeriodSeconds"], 30);
+        assert_eq!(spec["enableServiceLinks"], true);
+        assert_eq!(spec["containers"][0]["imagePullPolicy"], "Always");
+        assert_eq!(spec["containers"][1]["imagePullPolicy"], "IfNotPresent");
+        assert_eq!(spec["containers"][0]["ports"][0]["protocol"], "TCP");
+    }
+
+    #[test]
+    fn containers_need_a_dns_label_name_and_an_image() {
+        let fields = |obj: Value| -> Vec<String> {
+            Pod.validate(&obj).into_iter().map(|e| e.field).collect()
+        };
+        assert_eq!(fields(json!({"spec": {}})), ["spec.containers"]);
+        assert_eq!(
+            fields(
+                json!({"spec": {"containers": [{"name": "Bad_Name", "image": "x"}, {"name": "ok"}]}})
+            ),
+            ["spec.containers[0].name", "spec.containers[1].image"]
+        );
+    }
+
+    #[test]
+    fn status_column_follows_kubectl() {
+        let waiting = json!({"status": {"phase": "Pending", "containerStatuses": [
+            {"ready": false, "restartCount": 3, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}});
+        assert_eq!(pod_status(&waiting), "CrashLoopBackOff");
+        let exited = json!({"status": {"phase": "Failed", "containerStatuses": [
+            {"state": {"terminated": {"exitCode": 2}}}]}});
+        assert_eq!(pod_status(&exited), "ExitCode:2");
+        let deleting = json!({"metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z"},
+            "status": {"phase": "Running"}});
+        assert_eq!(pod_status(&deleting), "Terminating");
+    }
+}

@@ -30,3 +30,15 @@ impl Kind for ReplicationController {
         super::fields::label_pairs(&obj["spec"]["selector"])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scale_selector_is_the_label_map_sorted() {
+        let rc = json!({"spec": {"selector": {"b": "2", "a": "1"}}});
+        assert_eq!(ReplicationController.scale_selector(&rc), "a=1,b=2");
+        assert_eq!(ReplicationController.scale_selector(&json!({})), "");
+    }
+}

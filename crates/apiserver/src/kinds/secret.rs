@@ -73,3 +73,26 @@ impl Kind for Secret {
         errors
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_data_is_merged_into_data_base64_encoded() {
+        let mut s = json!({"data": {"a": "eA=="}, "stringData": {"b": "hello"}});
+        Secret.defaults(&mut s);
+        assert_eq!(s["type"], "Opaque");
+        assert_eq!(s["data"], json!({"a": "eA==", "b": "aGVsbG8="}));
+        assert!(s.get("stringData").is_none());
+    }
+
+    #[test]
+    fn data_must_be_base64_and_is_never_echoed() {
+        let errors = Secret.validate(&json!({"data": {"k": "not base64!"}}));
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].field, "data[k]");
+        assert!(!format!("{errors:?}").contains("not base64!"));
+        assert!(Secret.validate(&json!({"data": {"k": "aGk="}})).is_empty());
+    }
+}

@@ -136,3 +136,65 @@ impl Kind for Service {
         errors
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_fill_type_policies_and_target_ports() {
+        let mut svc = json!({"spec": {"type": "NodePort", "ports": [{"port": 80}]}});
+        Service.defaults(&mut svc);
+        assert_eq!(svc["spec"]["sessionAffinity"], "None");
+        assert_eq!(svc["spec"]["internalTrafficPolicy"], "Cluster");
+        assert_eq!(svc["spec"]["externalTrafficPolicy"], "Cluster");
+        assert_eq!(svc["spec"]["ports"][0]["protocol"], "TCP");
+        assert_eq!(svc["spec"]["ports"][0]["targetPort"], 80);
+        let mut external = json!({"spec": {"type": "ExternalName", "externalName": "x.example"}});
+        Service.defaults(&mut external);
+        assert!(external["spec"].get("internalTrafficPolicy").is_none());
+    }
+
+    #[test]
+    fn validation_names_each_bad_port() {
+        let fields = |obj: Value| -> Vec<String> {
+            Service
+                .validate(&obj)
+                .into_iter()
+                .map(|e| e.field)
+                .collect()
+        };
+        assert_eq!(fields(json!({"spec": {}})), ["spec.ports"]);
+        assert!(fields(json!({"spec": {"clusterIP": "None"}})).is_empty());
+        assert_eq!(
+            fields(
+                json!({"spec": {"ports": [{"port": 0, "name": "a"}, {"name": "b", "port": 8}]}})
+            ),
+            ["spec.ports[0].port"]
+        );
+        assert_eq!(
+            fields(json!({"spec": {"ports": [{"port": 1}, {"port": 2, "name": "b"}]}})),
+            ["spec.ports[0].name"]
+        );
+    }
+
+    #[test]
+    fn row_shows_ports_external_ips_and_selector() {
+        let svc = json!({"metadata": {"name": "web"}, "spec": {"type": "LoadBalancer",
+            "clusterIP": "10.96.0.9", "selector": {"tier": "web", "app": "shop"},
+            "ports": [{"port": 80, "nodePort": 30080, "protocol": "TCP"}]}});
+        let row = Service.cells(&svc, json!("5s"));
+        assert_eq!(
+            row,
+            [
+                json!("web"),
+                json!("LoadBalancer"),
+                json!("10.96.0.9"),
+                json!("<pending>"),
+                json!("80:30080/TCP"),
+                json!("5s"),
+                json!("app=shop,tier=web"),
+            ]
+        );
+    }
+}
