@@ -5,11 +5,10 @@
 //!
 //! Start with [`chart::load`], then [`engine::render_chart`] (template path → output, like
 //! Helm's `engine.Render`) or [`release::render_release`] (the release manifest, hooks and
-//! notes an install produces). [`cli::template_command`] is `helm template`.
+//! notes an install produces). The `helm` command line is the binary's (`orrery helm`).
 
 pub mod action;
 pub mod chart;
-pub mod cli;
 pub mod engine;
 pub mod manifest;
 pub mod release;

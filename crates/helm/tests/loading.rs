@@ -152,8 +152,8 @@ fn schema_violation_is_reported_like_helm() {
 }
 
 #[test]
-fn template_command_orders_like_helm_template() {
-    let Ok(dir) = tempfile::tempdir() else { return };
+fn helm_template_orders_like_helm_template() {
+    let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().join("t");
     write(
         &root,
@@ -175,22 +175,23 @@ fn template_command_orders_like_helm_template() {
             ),
         ],
     );
-    let args = helm::cli::TemplateArgs {
-        chart: root,
-        values: vec![],
-        set: vec![],
-        set_string: vec![],
-        set_json: vec![],
-        namespace: "default".into(),
-        release_name: "rel".into(),
-        include_crds: true,
-        kube_version: None,
-        api_versions: vec![],
-    };
-    let mut out = Vec::new();
-    assert!(helm::cli::template_command(args, &mut out).is_ok());
+    // `orrery helm template`, as a user runs it.
+    let root = root.to_string_lossy().to_string();
+    let out = testdata::run_orrery(&[
+        "helm",
+        "template",
+        &root,
+        "--release-name",
+        "rel",
+        "--include-crds",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
-        String::from_utf8_lossy(&out),
+        String::from_utf8_lossy(&out.stdout),
         "---\n# Source: t/crds/crd.yaml\nkind: CustomResourceDefinition\n\n\
          ---\n# Source: t/templates/b.yaml\nkind: ServiceAccount\nmetadata:\n  name: rel\n\
          ---\n# Source: t/templates/b.yaml\nkind: ConfigMap\ndata:\n  x: |\n    a\n\n\n\

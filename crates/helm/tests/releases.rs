@@ -151,21 +151,7 @@ async fn orrery_releases_are_read_by_real_helm() {
     assert_eq!(got["all_values"]["greeting"], "hi");
 
     // The CLI prints what Helm prints.
-    let kube = helm::cli::KubeArgs {
-        kubeconfig: Some(c.kubeconfig.clone()),
-        namespace: Some("default".into()),
-    };
-    let mut out = Vec::new();
-    helm::cli::list_command(
-        helm::cli::ListArgs {
-            kube: kube.clone(),
-            all_namespaces: false,
-        },
-        &mut out,
-    )
-    .await
-    .expect("list");
-    let text = String::from_utf8(out).expect("utf-8");
+    let text = orrery_helm(&c, &["list"]).await;
     let row = text
         .lines()
         .find(|l| l.starts_with("app"))
@@ -173,17 +159,7 @@ async fn orrery_releases_are_read_by_real_helm() {
     let cells: Vec<&str> = row.split('\t').map(str::trim).collect();
     assert_eq!(cells[..3], ["app", "default", "3"]);
     assert_eq!(cells[4..], ["deployed", "web-0.1.0", "1.0"]);
-    let mut out = Vec::new();
-    helm::cli::history_command(
-        helm::cli::HistoryArgs {
-            name: "app".into(),
-            kube,
-        },
-        &mut out,
-    )
-    .await
-    .expect("history");
-    let text = String::from_utf8(out).expect("utf-8");
+    let text = orrery_helm(&c, &["history", "app"]).await;
     assert_eq!(text.lines().count(), 4, "{text}");
     assert!(
         text.lines()
@@ -432,26 +408,28 @@ async fn corpus_chart_with_crds_installs_and_uninstalls() {
     );
 }
 
-fn install_args(c: &Cluster, chart: &std::path::Path, set: &str) -> helm::cli::InstallArgs {
-    helm::cli::InstallArgs {
-        name: "same".into(),
-        chart: chart.to_path_buf(),
-        values: vec![],
-        set: vec![set.into()],
-        set_string: vec![],
-        set_json: vec![],
-        kube: helm::cli::KubeArgs {
-            kubeconfig: Some(c.kubeconfig.clone()),
-            namespace: Some("default".into()),
-        },
-        create_namespace: false,
-        wait: true,
-        timeout: "60s".into(),
-        server_side: "true".into(),
-        force_conflicts: false,
-        skip_crds: false,
-        install: false,
-    }
+/// `orrery helm ARGS --kubeconfig <the cluster's> -n default`, as a user runs it: its stdout.
+async fn orrery_helm(c: &Cluster, args: &[&str]) -> String {
+    let mut full: Vec<String> = vec!["helm".into()];
+    full.extend(args.iter().map(|s| s.to_string()));
+    full.extend([
+        "--kubeconfig".into(),
+        c.kubeconfig.display().to_string(),
+        "-n".into(),
+        "default".into(),
+    ]);
+    let out = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = full.iter().map(String::as_str).collect();
+        testdata::run_orrery(&args)
+    })
+    .await
+    .expect("join");
+    assert!(
+        out.status.success(),
+        "orrery helm {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
 }
 
 /// `orrery helm install`, `upgrade`, `rollback` make the same three revisions as real Helm's
@@ -461,29 +439,28 @@ async fn cli_history_matches_real_helm_revision_for_revision() {
     let c = Cluster::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let path = write_chart(dir.path(), "web", WEB_CHART);
-    let kube = helm::cli::KubeArgs {
-        kubeconfig: Some(c.kubeconfig.clone()),
-        namespace: Some("default".into()),
-    };
+    let chart = path.to_string_lossy().to_string();
+    let wait = ["--wait", "--timeout", "60s"];
 
-    let mut out = Vec::new();
-    helm::cli::install_command(install_args(&c, &path, "greeting=one"), &mut out)
-        .await
-        .expect("orrery helm install");
-    helm::cli::upgrade_command(install_args(&c, &path, "greeting=two,extra=x"), &mut out)
-        .await
-        .expect("orrery helm upgrade");
-    let rollback = helm::cli::RollbackArgs {
-        name: "same".into(),
-        revision: Some(1),
-        kube: kube.clone(),
-        wait: true,
-        timeout: "60s".into(),
-    };
-    helm::cli::rollback_command(rollback, &mut out)
-        .await
-        .expect("orrery helm rollback");
-    let text = String::from_utf8(out).expect("utf-8");
+    let mut text = orrery_helm(
+        &c,
+        &[
+            &["install", "same", &chart, "--set", "greeting=one"][..],
+            &wait,
+        ]
+        .concat(),
+    )
+    .await;
+    text += &orrery_helm(
+        &c,
+        &[
+            &["upgrade", "same", &chart, "--set", "greeting=two,extra=x"][..],
+            &wait,
+        ]
+        .concat(),
+    )
+    .await;
+    text += &orrery_helm(&c, &[&["rollback", "same", "1"][..], &wait].concat()).await;
     assert!(
         text.contains("STATUS: deployed\nREVISION: 1\nNOTES:\nsame says one."),
         "{text}"
@@ -500,18 +477,8 @@ async fn cli_history_matches_real_helm_revision_for_revision() {
     for rev in 1..=3 {
         ours.push(c.stored("same", rev).await.expect("stored").1);
     }
-    let uninstall = helm::cli::UninstallArgs {
-        name: "same".into(),
-        kube,
-        keep_history: false,
-        timeout: "60s".into(),
-    };
-    let mut out = Vec::new();
-    helm::cli::uninstall_command(uninstall, &mut out)
-        .await
-        .expect("orrery helm uninstall");
     assert_eq!(
-        String::from_utf8_lossy(&out),
+        orrery_helm(&c, &["uninstall", "same", "--timeout", "60s"]).await,
         "release \"same\" uninstalled\n"
     );
 

@@ -56,19 +56,19 @@ pub struct AdminArgs {
 #[derive(Subcommand, Debug)]
 pub enum HelmCommand {
     /// Render a chart locally and print the manifests, like `helm template`.
-    Template(helm::cli::TemplateArgs),
+    Template(crate::helm_cmd::TemplateArgs),
     /// Install a chart as a release in a cluster, like `helm install`.
-    Install(helm::cli::InstallArgs),
+    Install(crate::helm_cmd::InstallArgs),
     /// Upgrade a release to a chart, like `helm upgrade`.
-    Upgrade(helm::cli::InstallArgs),
+    Upgrade(crate::helm_cmd::InstallArgs),
     /// Roll a release back to an earlier revision, like `helm rollback`.
-    Rollback(helm::cli::RollbackArgs),
+    Rollback(crate::helm_cmd::RollbackArgs),
     /// Uninstall a release, like `helm uninstall`.
-    Uninstall(helm::cli::UninstallArgs),
+    Uninstall(crate::helm_cmd::UninstallArgs),
     /// List releases, like `helm list`.
-    List(helm::cli::ListArgs),
+    List(crate::helm_cmd::ListArgs),
     /// Show a release's revisions, like `helm history`.
-    History(helm::cli::HistoryArgs),
+    History(crate::helm_cmd::HistoryArgs),
 }
 
 /// Flags shared by everything that runs an embedded cluster.
@@ -286,7 +286,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Helm(HelmCommand::Template(args)) => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            helm::cli::template_command(args, &mut out)?;
+            crate::helm_cmd::template_command(args, &mut out)?;
             std::io::Write::flush(&mut out)?;
             Ok(())
         }
@@ -294,12 +294,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut out = std::io::stdout();
             match cmd {
                 HelmCommand::Template(_) => {}
-                HelmCommand::Install(a) => helm::cli::install_command(a, &mut out).await?,
-                HelmCommand::Upgrade(a) => helm::cli::upgrade_command(a, &mut out).await?,
-                HelmCommand::Rollback(a) => helm::cli::rollback_command(a, &mut out).await?,
-                HelmCommand::Uninstall(a) => helm::cli::uninstall_command(a, &mut out).await?,
-                HelmCommand::List(a) => helm::cli::list_command(a, &mut out).await?,
-                HelmCommand::History(a) => helm::cli::history_command(a, &mut out).await?,
+                HelmCommand::Install(a) => crate::helm_cmd::install_command(a, &mut out).await?,
+                HelmCommand::Upgrade(a) => crate::helm_cmd::upgrade_command(a, &mut out).await?,
+                HelmCommand::Rollback(a) => crate::helm_cmd::rollback_command(a, &mut out).await?,
+                HelmCommand::Uninstall(a) => {
+                    crate::helm_cmd::uninstall_command(a, &mut out).await?
+                }
+                HelmCommand::List(a) => crate::helm_cmd::list_command(a, &mut out).await?,
+                HelmCommand::History(a) => crate::helm_cmd::history_command(a, &mut out).await?,
             }
             Ok(())
         }

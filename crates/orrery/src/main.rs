@@ -1,6 +1,7 @@
 //! The `orrery` binary: command-line parsing, configuration and wiring.
 
 mod cli;
+mod helm_cmd;
 mod memory;
 
 use clap::Parser;

@@ -44,6 +44,36 @@ pub fn helm_chart(name: &str) -> PathBuf {
     p
 }
 
+/// The `orrery` binary for tests that drive it as a user does: `$ORRERY_BIN` (the test
+/// command sets it), else built from the workspace with cargo.
+pub fn orrery_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("ORRERY_BIN") {
+        return PathBuf::from(p);
+    }
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join("target"));
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args(["build", "-q", "-p", "orrery", "--bin", "orrery"])
+        .current_dir(&workspace)
+        .env("CARGO_TARGET_DIR", &target)
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "building the orrery binary failed");
+    target.join("debug/orrery")
+}
+
+/// Runs `orrery ARGS` to completion (stdin closed) and returns what it printed.
+pub fn run_orrery(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(orrery_bin())
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run orrery")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

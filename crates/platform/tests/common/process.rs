@@ -6,24 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// The `orrery` binary: `$ORRERY_BIN`, or built from the workspace with cargo.
-pub fn orrery_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("ORRERY_BIN") {
-        return PathBuf::from(p);
-    }
-    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let target = option_env!("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace.join("target"));
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "-q", "-p", "orrery", "--bin", "orrery"])
-        .current_dir(&workspace)
-        .env("CARGO_TARGET_DIR", &target)
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "building the orrery binary failed");
-    target.join("debug/orrery")
-}
+pub use testdata::orrery_bin;
 
 /// A running (or stopped) `orrery cluster` process.
 pub struct OrreryCluster {

@@ -1,14 +1,16 @@
-//! `orrery helm template`: renders a chart and prints it the way `helm template` does.
+//! `orrery helm`: Helm's command line over the `helm` library — `template` renders a chart and
+//! prints it the way `helm template` does; `releases` has install, upgrade, rollback, uninstall,
+//! list and history against a kubeconfig's cluster.
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::chart::LoadLimits;
-use crate::engine::{Capabilities, KubeVersion, ReleaseOptions, RenderOptions};
-use crate::values::Map;
-use crate::values::strvals;
+use helm::chart::LoadLimits;
+use helm::engine::{Capabilities, KubeVersion, ReleaseOptions, RenderOptions};
+use helm::values::Map;
+use helm::values::strvals;
 
 /// Arguments of `helm template`.
 #[derive(Args, Debug, Clone)]
@@ -49,7 +51,7 @@ pub struct TemplateArgs {
 pub enum CliError {
     /// The chart could not be loaded.
     #[error(transparent)]
-    Load(#[from] crate::chart::LoadError),
+    Load(#[from] helm::chart::LoadError),
     /// A values file could not be read or parsed.
     #[error("{0}")]
     Values(String),
@@ -61,7 +63,7 @@ pub enum CliError {
     KubeVersion(String),
     /// Rendering or splitting the manifests failed.
     #[error(transparent)]
-    Release(#[from] crate::release::ReleaseError),
+    Release(#[from] helm::release::ReleaseError),
     /// Writing the output failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
@@ -73,7 +75,7 @@ pub fn user_values(args: &TemplateArgs) -> Result<Map, CliError> {
     for f in &args.values {
         let text = std::fs::read_to_string(f)
             .map_err(|e| CliError::Values(format!("{}: {e}", f.display())))?;
-        let m = crate::yaml::parse_map(&text)
+        let m = helm::yaml::parse_map(&text)
             .map_err(|e| CliError::Values(format!("failed to parse {}: {e}", f.display())))?;
         strvals::merge_maps(&mut base, &m);
     }
@@ -92,7 +94,7 @@ pub fn user_values(args: &TemplateArgs) -> Result<Map, CliError> {
 /// Renders `args.chart` and writes the manifests like `helm template` (CRDs first with
 /// `--include-crds`, then resources in install order, then hooks; NOTES.txt left out).
 pub fn template_command(args: TemplateArgs, out: &mut impl Write) -> Result<(), CliError> {
-    let chart = crate::chart::load(&args.chart, &LoadLimits::default())?;
+    let chart = helm::chart::load(&args.chart, &LoadLimits::default())?;
     let user = user_values(&args)?;
     let mut caps = Capabilities::default();
     if let Some(kv) = &args.kube_version {
@@ -109,7 +111,7 @@ pub fn template_command(args: TemplateArgs, out: &mut impl Write) -> Result<(), 
         capabilities: caps,
         ..RenderOptions::default()
     };
-    let rel = crate::release::render_release(&chart, &user, &opts, args.include_crds)?;
+    let rel = helm::release::render_release(&chart, &user, &opts, args.include_crds)?;
     let mut text = format!("{}\n", rel.manifest.trim());
     for h in &rel.hooks {
         text.push_str(&format!("---\n# Source: {}\n{}\n", h.path, h.content));
@@ -120,7 +122,6 @@ pub fn template_command(args: TemplateArgs, out: &mut impl Write) -> Result<(), 
 
 mod releases;
 pub use releases::{
-    HistoryArgs, InstallArgs, KubeArgs, ListArgs, ReleaseCliError, RollbackArgs, UninstallArgs,
-    history_command, install_command, list_command, parse_duration, rollback_command,
-    uninstall_command, upgrade_command,
+    HistoryArgs, InstallArgs, ListArgs, RollbackArgs, UninstallArgs, history_command,
+    install_command, list_command, rollback_command, uninstall_command, upgrade_command,
 };

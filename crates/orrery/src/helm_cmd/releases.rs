@@ -9,8 +9,8 @@ use clap::Args;
 use serde_json::Value as Json;
 
 use super::{CliError, TemplateArgs, user_values};
-use crate::action::{self, ActionError, InstallOptions, Resources};
-use crate::chart::LoadLimits;
+use helm::action::{self, ActionError, InstallOptions, Resources};
+use helm::chart::LoadLimits;
 
 /// How to reach the cluster.
 #[derive(Args, Debug, Clone)]
@@ -254,7 +254,7 @@ pub async fn install_command(
     out: &mut impl Write,
 ) -> Result<(), ReleaseCliError> {
     let (mut res, ns) = connect(&args.kube).await?;
-    let chart = crate::chart::load(&args.chart, &LoadLimits::default()).map_err(CliError::from)?;
+    let chart = helm::chart::load(&args.chart, &LoadLimits::default()).map_err(CliError::from)?;
     let opts = install_options(&args, &ns)?;
     let rel = action::install(&mut res, &chart, &opts).await?;
     summary(&rel, out)?;
@@ -267,7 +267,7 @@ pub async fn upgrade_command(
     out: &mut impl Write,
 ) -> Result<(), ReleaseCliError> {
     let (mut res, ns) = connect(&args.kube).await?;
-    let chart = crate::chart::load(&args.chart, &LoadLimits::default()).map_err(CliError::from)?;
+    let chart = helm::chart::load(&args.chart, &LoadLimits::default()).map_err(CliError::from)?;
     let opts = install_options(&args, &ns)?;
     let exists = !action::storage::history(&res.client, &ns, &args.name)
         .await?
