@@ -82,13 +82,28 @@ async fn snapshot(f: &Fixture) -> std::collections::BTreeMap<String, Value> {
 
 /// Runs every attack; returns failures.
 pub async fn run(f: &Fixture) -> Vec<String> {
-    use reqwest::Method;
     let mut r = Report(Vec::new());
     let before = snapshot(f).await;
-    let merge = "application/merge-patch+json";
-    let json_ct = "application/json";
+    user_through_namespace(f, &mut r).await;
+    self_binding_platform_admin(f, &mut r).await;
+    relabel_foreign_namespace(f, &mut r).await;
+    foreign_password_reset(f, &mut r).await;
+    member_cluster_admin(f, &mut r).await;
+    upgrade_around_secrets_guard(f, &mut r).await;
+    viewer_reads_secrets(f, &mut r).await;
+    viewer_websocket_exec(f, &mut r).await;
+    move_project_to_foreign_workspace(f, &mut r).await;
+    native_workspace_list(f, &mut r).await;
+    let after = snapshot(f).await;
+    for change in crate::changes(&before, &after) {
+        r.0.push(format!("attacks changed {change}"));
+    }
+    r.0
+}
 
-    // 1. A project member reads the admin's User (and its password hash) through a namespace.
+/// A project member reads the admin's User (and its password hash) through a namespace.
+async fn user_through_namespace(f: &Fixture, r: &mut Report) {
+    use reqwest::Method;
     for user in ["nsviewer", "nsadmin", "wsadmin"] {
         for prefix in ["", "/clusters/host"] {
             let path = format!("{prefix}{IAM_API}/namespaces/a-p/users/admin");
@@ -100,8 +115,12 @@ pub async fn run(f: &Fixture) -> Vec<String> {
             );
         }
     }
+}
 
-    // 2. A project or workspace admin binds themself platform-admin under a namespace path.
+/// A project or workspace admin binds themself platform-admin under a namespace path.
+async fn self_binding_platform_admin(f: &Fixture, r: &mut Report) {
+    use reqwest::Method;
+    let json_ct = "application/json";
     for user in ["nsadmin", "wsadmin"] {
         let b = binding(
             "GlobalRoleBinding",
@@ -129,16 +148,24 @@ pub async fn run(f: &Fixture) -> Vec<String> {
             StatusCode::FORBIDDEN,
         );
     }
+}
 
-    // 3. Relabelling another tenant's namespace into one's own workspace.
+/// Relabelling another tenant's namespace into one's own workspace.
+async fn relabel_foreign_namespace(f: &Fixture, r: &mut Report) {
+    use reqwest::Method;
+    let merge = "application/merge-patch+json";
     for user in ["nsadmin", "wsadmin"] {
         let patch = json!({"metadata": {"labels": {"kubesphere.io/workspace": "a"}}});
         let path = "/api/v1/namespaces/a-p/namespaces/b-p";
         let got = send(f, Method::PATCH, path, user, Some((merge, patch)), &[]).await;
         r.status(&format!("{user} PATCH {path}"), got, StatusCode::NOT_FOUND);
     }
+}
 
-    // 4. Resetting another user's password under a namespace path.
+/// Resetting another user's password under a namespace path.
+async fn foreign_password_reset(f: &Fixture, r: &mut Report) {
+    use reqwest::Method;
+    let merge = "application/merge-patch+json";
     let victim_before =
         crate::fixture::get_json(&f.host_kube, &format!("{IAM_API}/users/nsviewer")).await;
     for user in ["nsadmin", "wsadmin"] {
@@ -163,8 +190,12 @@ pub async fn run(f: &Fixture) -> Vec<String> {
         s == StatusCode::OK,
         "the victim cannot log in with their own password",
     );
+}
 
-    // 5. Binding oneself cluster-admin on a member.
+/// Binding oneself cluster-admin on a member.
+async fn member_cluster_admin(f: &Fixture, r: &mut Report) {
+    use reqwest::Method;
+    let json_ct = "application/json";
     for user in ["nsadmin", "wsadmin", "binder"] {
         for api in [RBAC_API, IAM_API] {
             let crb = binding(
@@ -261,8 +292,11 @@ pub async fn run(f: &Fixture) -> Vec<String> {
             r.status(&format!("cleanup DELETE {path}"), got, StatusCode::OK);
         }
     }
+}
 
-    // 6. `Upgrade: x` around the platform-secrets guard, host and `/clusters/host`.
+/// `Upgrade: x` around the platform-secrets guard, host and `/clusters/host`.
+async fn upgrade_around_secrets_guard(f: &Fixture, r: &mut Report) {
+    use reqwest::Method;
     for user in ["cviewer", "cadmin"] {
         for prefix in ["", "/clusters/host"] {
             for headers in [
@@ -283,8 +317,11 @@ pub async fn run(f: &Fixture) -> Vec<String> {
             }
         }
     }
+}
 
-    // 7. A project viewer reads Secrets (Kubernetes' view role excludes them).
+/// A project viewer reads Secrets (Kubernetes' view role excludes them).
+async fn viewer_reads_secrets(f: &Fixture, r: &mut Report) {
+    use reqwest::Method;
     for path in [
         "/api/v1/namespaces/a-p/secrets",
         "/api/v1/namespaces/a-p/secrets/seed",
@@ -316,8 +353,11 @@ pub async fn run(f: &Fixture) -> Vec<String> {
         got,
         StatusCode::OK,
     );
+}
 
-    // 8. A viewer's WebSocket exec: exec needs create; an operator passes the check.
+/// A viewer's WebSocket exec: exec needs create; an operator passes the check.
+async fn viewer_websocket_exec(f: &Fixture, r: &mut Report) {
+    use reqwest::Method;
     for (user, prefix, ns, want_refused) in [
         ("nsviewer", "", "a-p", true),
         ("wsviewer", "", "a-p", true),
@@ -347,8 +387,13 @@ pub async fn run(f: &Fixture) -> Vec<String> {
             StatusCode::FORBIDDEN,
         );
     }
+}
 
-    // 9. A workspace admin moves their own project into a workspace they do not belong to.
+/// A workspace admin moves their own project into a workspace they do not belong to.
+async fn move_project_to_foreign_workspace(f: &Fixture, r: &mut Report) {
+    use reqwest::Method;
+    let merge = "application/merge-patch+json";
+    let json_ct = "application/json";
     for (prefix, ns) in [
         ("", "a-p"),
         ("/clusters/host", "a-p"),
@@ -379,9 +424,12 @@ pub async fn run(f: &Fixture) -> Vec<String> {
             StatusCode::FORBIDDEN,
         );
     }
+}
 
-    // 10. The workspace list of the native API shows every workspace to anyone: the platform
-    // narrows its own `/kapis` list, but the native list went to the cluster as it was.
+/// The workspace list of the native API shows every workspace to anyone: the platform
+/// narrows its own `/kapis` list, but the native list went to the cluster as it was.
+async fn native_workspace_list(f: &Fixture, r: &mut Report) {
+    use reqwest::Method;
     for user in ["wsadmin", "nsviewer", "nobody"] {
         for prefix in ["", "/clusters/host"] {
             let path = format!("{prefix}/apis/tenant.kubesphere.io/v1beta1/workspaces");
@@ -393,12 +441,6 @@ pub async fn run(f: &Fixture) -> Vec<String> {
             );
         }
     }
-
-    let after = snapshot(f).await;
-    for change in crate::changes(&before, &after) {
-        r.0.push(format!("attacks changed {change}"));
-    }
-    r.0
 }
 
 /// The HTTP status a WebSocket handshake gets (`Some(101)` when it succeeds).

@@ -120,164 +120,11 @@ pub async fn start() -> Fixture {
     let member = start_cluster(&env.dir.path().join("member")).await;
     let c = env.http.clone();
     let admin = env.admin().await;
-    let kc = std::fs::read_to_string(&member.kubeconfig_path).expect("member kubeconfig");
-    let body = json!({"apiVersion": "cluster.kubesphere.io/v1alpha1", "kind": "Cluster",
-        "metadata": {"name": "member"},
-        "spec": {"provider": "orrery", "connection": {"type": "direct",
-            "kubeconfig": B64.encode(kc.as_bytes())}}});
-    let (s, v) = c
-        .post(
-            "/apis/cluster.kubesphere.io/v1alpha1/clusters",
-            &admin,
-            body,
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "join: {v}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (_, v) = c
-            .get(
-                "/apis/cluster.kubesphere.io/v1alpha1/clusters/member",
-                &admin,
-            )
-            .await;
-        if ready(&v) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "member not Ready: {v}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    for u in USERS {
-        create_user(&c, &admin, u).await;
-    }
-    for ws in ["a", "b"] {
-        let t = json!({"apiVersion": "tenant.kubesphere.io/v1beta1", "kind": "WorkspaceTemplate",
-            "metadata": {"name": ws}, "spec": {"template": {"spec": {"manager": "admin"}},
-                "placement": {"clusters": [{"name": "host"}, {"name": "member"}]}}});
-        c.ok(
-            Method::POST,
-            &format!("{TENANT}/workspacetemplates"),
-            &admin,
-            Some(t),
-        )
-        .await;
-    }
-    for (cluster, ws, ns) in PROJECTS {
-        let prefix = if cluster == "host" {
-            String::new()
-        } else {
-            format!("/clusters/{cluster}")
-        };
-        eventually(
-            &c,
-            Method::POST,
-            &format!("{prefix}{TENANT}/workspaces/{ws}/namespaces"),
-            &admin,
-            Some(json!({"metadata": {"name": ns}})),
-            StatusCode::OK,
-        )
-        .await;
-        c.ok(
-            Method::POST,
-            &format!("{prefix}/api/v1/namespaces/{ns}/configmaps"),
-            &admin,
-            Some(json!({"metadata": {"name": "seed"}, "data": {"k": "v"}})),
-        )
-        .await;
-        c.ok(
-            Method::POST,
-            &format!("{prefix}/api/v1/namespaces/{ns}/secrets"),
-            &admin,
-            Some(json!({"metadata": {"name": "seed"}, "stringData": {"password": "seed-secret-value"}})),
-        )
-        .await;
-    }
-    for (u, role) in [
-        ("padmin", "platform-admin"),
-        ("pregular", "platform-regular"),
-    ] {
-        let body = json!({"metadata": {"annotations": {"iam.kubesphere.io/globalrole": role}}});
-        c.ok(Method::PUT, &format!("{IAM}/users/{u}"), &admin, Some(body))
-            .await;
-    }
-    for (u, role) in [
-        ("wsadmin", "a-admin"),
-        ("wsregular", "a-regular"),
-        ("wsself", "a-self-provisioner"),
-        ("wsviewer", "a-viewer"),
-    ] {
-        add_member(
-            &c,
-            &admin,
-            &format!("{IAM}/workspaces/a/workspacemembers"),
-            u,
-            role,
-        )
-        .await;
-    }
-    for prefix in ["", "/clusters/member"] {
-        let ns = if prefix.is_empty() { "a-p" } else { "a-mp" };
-        for (u, role) in [
-            ("nsadmin", "admin"),
-            ("nsoperator", "operator"),
-            ("nsviewer", "viewer"),
-        ] {
-            add_member(
-                &c,
-                &admin,
-                &format!("{prefix}{IAM}/namespaces/{ns}/namespacemembers"),
-                u,
-                role,
-            )
-            .await;
-        }
-    }
-    let binder = json!({"apiVersion": "iam.kubesphere.io/v1beta1", "kind": "Role",
-        "metadata": {"name": "binder", "namespace": "a-mp"}, "rules": [
-        {"apiGroups": ["rbac.authorization.k8s.io", "iam.kubesphere.io"], "resources": ["rolebindings", "roles"],
-         "verbs": ["get", "list", "create", "update", "patch", "delete"]},
-        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]},
-        {"apiGroups": [""], "resources": ["pods", "pods/exec", "pods/attach", "pods/portforward"], "verbs": ["get", "list"]}]});
-    c.ok(
-        Method::POST,
-        "/clusters/member/apis/iam.kubesphere.io/v1beta1/namespaces/a-mp/roles",
-        &admin,
-        Some(binder),
-    )
-    .await;
-    // The member's caches learn of the new Role shortly after it is written.
-    let members = format!("/clusters/member{IAM}/namespaces/a-mp/namespacemembers");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let add = json!([{"username": "binder", "roleRef": "binder"}]);
-        let (s, v) = c.post(&members, &admin, add).await;
-        if s.is_success() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "binder's membership: {s} {v}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    for (prefix, users) in [
-        (
-            "",
-            [("cadmin", "cluster-admin"), ("cviewer", "cluster-viewer")],
-        ),
-        (
-            "/clusters/member",
-            [("mcadmin", "cluster-admin"), ("mcviewer", "cluster-viewer")],
-        ),
-    ] {
-        for (u, role) in users {
-            add_member(
-                &c,
-                &admin,
-                &format!("{prefix}{IAM}/clustermembers"),
-                u,
-                role,
-            )
-            .await;
-        }
-    }
+    join_member(&c, &admin, &member).await;
+    tenants(&c, &admin).await;
+    workspace_and_project_members(&c, &admin).await;
+    binder(&c, &admin).await;
+    cluster_members(&c, &admin).await;
     let mut tokens = BTreeMap::new();
     for u in USERS {
         tokens.insert(u, c.login(u, USER_PW).await);
@@ -292,6 +139,184 @@ pub async fn start() -> Fixture {
         tokens,
         host_kube,
         member_kube,
+    }
+}
+
+/// Joins the member cluster and waits until it is Ready.
+async fn join_member(c: &Client, admin: &str, member: &apiserver::RunningCluster) {
+    let kc = std::fs::read_to_string(&member.kubeconfig_path).expect("member kubeconfig");
+    let body = json!({"apiVersion": "cluster.kubesphere.io/v1alpha1", "kind": "Cluster",
+        "metadata": {"name": "member"},
+        "spec": {"provider": "orrery", "connection": {"type": "direct",
+            "kubeconfig": B64.encode(kc.as_bytes())}}});
+    let (s, v) = c
+        .post(
+            "/apis/cluster.kubesphere.io/v1alpha1/clusters",
+            admin,
+            body,
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "join: {v}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, v) = c
+            .get(
+                "/apis/cluster.kubesphere.io/v1alpha1/clusters/member",
+                admin,
+            )
+            .await;
+        if ready(&v) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "member not Ready: {v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The users, workspaces a and b on both clusters, and their projects with seed objects.
+async fn tenants(c: &Client, admin: &str) {
+    for u in USERS {
+        create_user(c, admin, u).await;
+    }
+    for ws in ["a", "b"] {
+        let t = json!({"apiVersion": "tenant.kubesphere.io/v1beta1", "kind": "WorkspaceTemplate",
+            "metadata": {"name": ws}, "spec": {"template": {"spec": {"manager": "admin"}},
+                "placement": {"clusters": [{"name": "host"}, {"name": "member"}]}}});
+        c.ok(
+            Method::POST,
+            &format!("{TENANT}/workspacetemplates"),
+            admin,
+            Some(t),
+        )
+        .await;
+    }
+    for (cluster, ws, ns) in PROJECTS {
+        let prefix = if cluster == "host" {
+            String::new()
+        } else {
+            format!("/clusters/{cluster}")
+        };
+        eventually(
+            c,
+            Method::POST,
+            &format!("{prefix}{TENANT}/workspaces/{ws}/namespaces"),
+            admin,
+            Some(json!({"metadata": {"name": ns}})),
+            StatusCode::OK,
+        )
+        .await;
+        c.ok(
+            Method::POST,
+            &format!("{prefix}/api/v1/namespaces/{ns}/configmaps"),
+            admin,
+            Some(json!({"metadata": {"name": "seed"}, "data": {"k": "v"}})),
+        )
+        .await;
+        c.ok(
+            Method::POST,
+            &format!("{prefix}/api/v1/namespaces/{ns}/secrets"),
+            admin,
+            Some(json!({"metadata": {"name": "seed"}, "stringData": {"password": "seed-secret-value"}})),
+        )
+        .await;
+    }
+}
+
+/// Platform roles, workspace members of a, and project members of a-p and a-mp.
+async fn workspace_and_project_members(c: &Client, admin: &str) {
+    for (u, role) in [
+        ("padmin", "platform-admin"),
+        ("pregular", "platform-regular"),
+    ] {
+        let body = json!({"metadata": {"annotations": {"iam.kubesphere.io/globalrole": role}}});
+        c.ok(Method::PUT, &format!("{IAM}/users/{u}"), admin, Some(body))
+            .await;
+    }
+    for (u, role) in [
+        ("wsadmin", "a-admin"),
+        ("wsregular", "a-regular"),
+        ("wsself", "a-self-provisioner"),
+        ("wsviewer", "a-viewer"),
+    ] {
+        add_member(
+            c,
+            admin,
+            &format!("{IAM}/workspaces/a/workspacemembers"),
+            u,
+            role,
+        )
+        .await;
+    }
+    for prefix in ["", "/clusters/member"] {
+        let ns = if prefix.is_empty() { "a-p" } else { "a-mp" };
+        for (u, role) in [
+            ("nsadmin", "admin"),
+            ("nsoperator", "operator"),
+            ("nsviewer", "viewer"),
+        ] {
+            add_member(
+                c,
+                admin,
+                &format!("{prefix}{IAM}/namespaces/{ns}/namespacemembers"),
+                u,
+                role,
+            )
+            .await;
+        }
+    }
+}
+
+/// `binder`: a member of a-mp through a custom Role that may write bindings and roles.
+async fn binder(c: &Client, admin: &str) {
+    let binder = json!({"apiVersion": "iam.kubesphere.io/v1beta1", "kind": "Role",
+        "metadata": {"name": "binder", "namespace": "a-mp"}, "rules": [
+        {"apiGroups": ["rbac.authorization.k8s.io", "iam.kubesphere.io"], "resources": ["rolebindings", "roles"],
+         "verbs": ["get", "list", "create", "update", "patch", "delete"]},
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]},
+        {"apiGroups": [""], "resources": ["pods", "pods/exec", "pods/attach", "pods/portforward"], "verbs": ["get", "list"]}]});
+    c.ok(
+        Method::POST,
+        "/clusters/member/apis/iam.kubesphere.io/v1beta1/namespaces/a-mp/roles",
+        admin,
+        Some(binder),
+    )
+    .await;
+    // The member's caches learn of the new Role shortly after it is written.
+    let members = format!("/clusters/member{IAM}/namespaces/a-mp/namespacemembers");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let add = json!([{"username": "binder", "roleRef": "binder"}]);
+        let (s, v) = c.post(&members, admin, add).await;
+        if s.is_success() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "binder's membership: {s} {v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Cluster members of the host and of the member.
+async fn cluster_members(c: &Client, admin: &str) {
+    for (prefix, users) in [
+        (
+            "",
+            [("cadmin", "cluster-admin"), ("cviewer", "cluster-viewer")],
+        ),
+        (
+            "/clusters/member",
+            [("mcadmin", "cluster-admin"), ("mcviewer", "cluster-viewer")],
+        ),
+    ] {
+        for (u, role) in users {
+            add_member(
+                c,
+                admin,
+                &format!("{prefix}{IAM}/clustermembers"),
+                u,
+                role,
+            )
+            .await;
+        }
     }
 }
 
