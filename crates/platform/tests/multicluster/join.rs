@@ -12,21 +12,85 @@ async fn members_join_and_serve_through_the_proxy() {
     let env = Env::start_with(|c| fast_clusters(c, allow)).await;
     let c = &env.http;
     let admin = env.admin().await;
+    members_join(c, &admin, &m1, &m2, &plugin).await;
+    let ops = kubeconfig_secret_and_cluster_rights(c, &admin).await;
+    place_workspaces(c, &admin, &ops).await;
+    let alice = c.login("alice", USER_PW).await;
+    let bob = c.login("bob", USER_PW).await;
+    let carol = c.login("carol", USER_PW).await;
+    let list = eventually(c, Method::GET, A_M1, &alice, None, StatusCode::OK).await;
+    eventually(c, Method::GET, B_M2, &bob, None, StatusCode::OK).await;
+    let direct = writes_land_in_the_member(c, &admin, &alice, &m1).await;
+    isolation_across_clusters(c, &admin, &alice, &bob, &carol).await;
+    member_bindings(c, &admin, &carol).await;
+    kubectl_with_a_context_per_cluster(c, dir.path(), &alice, &direct).await;
+    watch_through_the_proxy(c, &alice, &list).await;
+    projects_in_a_chosen_cluster(c, &admin, &alice, &bob).await;
+    cross_cluster_search(c, &admin, &alice, &bob).await;
+    placement_removal(c, &admin, &alice).await;
+    drop((m1, m2));
+}
 
+/// a-m1's ConfigMaps through the proxy to m1.
+const A_M1: &str = "/clusters/m1/api/v1/namespaces/a-m1/configmaps";
+/// b-m2's ConfigMaps through the proxy to m2.
+const B_M2: &str = "/clusters/m2/api/v1/namespaces/b-m2/configmaps";
+
+/// A workspace placement on the named clusters.
+fn placed(clusters: &[&str]) -> Value {
+    json!({"clusters": clusters.iter().map(|c| json!({"name": c})).collect::<Vec<_>>()})
+}
+
+/// A Workspace in a cluster, through the proxy.
+fn ws_path(cluster: &str, ws: &str) -> String {
+    format!("/clusters/{cluster}/apis/tenant.kubesphere.io/v1beta1/workspaces/{ws}")
+}
+
+/// A workspace's projects in a cluster.
+fn projects(cluster: &str, ws: &str) -> String {
+    format!("/clusters/{cluster}/kapis/tenant.kubesphere.io/v1beta1/workspaces/{ws}/namespaces")
+}
+
+/// `cluster/name` of each search result, sorted.
+fn found_names(v: &Value) -> Vec<String> {
+    let mut out: Vec<String> = v["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| {
+            format!(
+                "{}/{}",
+                i["cluster"].as_str().unwrap_or(""),
+                i["metadata"]["name"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The host registers itself; m1 joins with a client certificate, m2 with an exec plugin.
+async fn members_join(
+    c: &Client,
+    admin: &str,
+    m1: &OrreryCluster,
+    m2: &OrreryCluster,
+    plugin: &std::path::Path,
+) {
     // The host registered itself.
-    let host = wait_ready(c, &admin, "host", true, Duration::from_secs(30)).await;
+    let host = wait_ready(c, admin, "host", true, Duration::from_secs(30)).await;
     assert!(host["metadata"]["labels"]["cluster-role.kubesphere.io/host"].is_string());
 
     // m1 joins with a client certificate, m2 with an exec plugin; both turn Ready.
-    let joined = join(c, &admin, "m1", &cert_kubeconfig(&m1, "m1")).await;
+    let joined = join(c, admin, "m1", &cert_kubeconfig(m1, "m1")).await;
     assert!(
         joined["spec"]["connection"]["kubeconfig"].is_null(),
         "{joined}"
     );
-    let exec = exec_kubeconfig(&m2, "m2", &plugin.display().to_string());
-    join(c, &admin, "m2", &exec).await;
-    let s1 = wait_ready(c, &admin, "m1", true, Duration::from_secs(30)).await;
-    let s2 = wait_ready(c, &admin, "m2", true, Duration::from_secs(30)).await;
+    let exec = exec_kubeconfig(m2, "m2", &plugin.display().to_string());
+    join(c, admin, "m2", &exec).await;
+    let s1 = wait_ready(c, admin, "m1", true, Duration::from_secs(30)).await;
+    let s2 = wait_ready(c, admin, "m2", true, Duration::from_secs(30)).await;
     for s in [&s1, &s2] {
         let st = &s["status"];
         assert!(
@@ -56,14 +120,17 @@ async fn members_join_and_serve_through_the_proxy() {
         })
         .expect("cert condition");
     assert_eq!(cert_cond["status"], "False", "{cert_cond}");
+}
 
+/// Member kubeconfigs are platform administrators' only; cluster admins cannot change Clusters.
+async fn kubeconfig_secret_and_cluster_rights(c: &Client, admin: &str) -> String {
     // The kubeconfig lives in a Secret only platform administrators read.
     for u in ["alice", "bob", "carol", "ops"] {
-        create_user(c, &admin, u).await;
+        create_user(c, admin, u).await;
     }
     add_member(
         c,
-        &admin,
+        admin,
         &format!("{IAM}/clustermembers"),
         "ops",
         "cluster-admin",
@@ -71,7 +138,7 @@ async fn members_join_and_serve_through_the_proxy() {
     .await;
     let ops = c.login("ops", USER_PW).await;
     let secret = "/api/v1/namespaces/kubesphere-system/secrets/orrery-cluster-m1-kubeconfig";
-    let (s, v) = c.get(secret, &admin).await;
+    let (s, v) = c.get(secret, admin).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     eventually(
         c,
@@ -104,19 +171,23 @@ async fn members_join_and_serve_through_the_proxy() {
     assert_eq!(s, StatusCode::FORBIDDEN);
     let (s, _) = c.get(&format!("{CLUSTERS}/m1"), &ops).await;
     assert_eq!(s, StatusCode::OK);
+    ops
+}
 
+/// Workspaces placed by name and by cluster Label, and their projects in each member.
+async fn place_workspaces(c: &Client, admin: &str, ops: &str) {
     // Projects per cluster, in workspaces of the host.
     // Workspace a is placed on both members by name, b on the clusters carrying the cluster
     // Label "prod" (m2).
     let label = json!({"apiVersion": "cluster.kubesphere.io/v1alpha1", "kind": "Label",
         "metadata": {"name": "prod"}, "spec": {"key": "env", "value": "prod", "clusters": ["m2"]}});
     let (s, v) = c
-        .post("/apis/cluster.kubesphere.io/v1alpha1/labels", &admin, label)
+        .post("/apis/cluster.kubesphere.io/v1alpha1/labels", admin, label)
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let (_, v) = c.get(&format!("{CLUSTERS}/m2"), &admin).await;
+        let (_, v) = c.get(&format!("{CLUSTERS}/m2"), admin).await;
         if v["metadata"]["labels"]["label.cluster.kubesphere.io/prod"] == "" {
             break;
         }
@@ -126,12 +197,11 @@ async fn members_join_and_serve_through_the_proxy() {
     let (s, _) = c
         .post(
             "/apis/cluster.kubesphere.io/v1alpha1/labels",
-            &ops,
+            ops,
             json!({"metadata": {"name": "x"}}),
         )
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let placed = |clusters: &[&str]| json!({"clusters": clusters.iter().map(|c| json!({"name": c})).collect::<Vec<_>>()});
     for (ws, manager, placement) in [
         ("a", "alice", placed(&["host", "m1", "m2"])),
         (
@@ -146,20 +216,17 @@ async fn members_join_and_serve_through_the_proxy() {
         c.ok(
             Method::POST,
             &format!("{TENANT}/workspacetemplates"),
-            &admin,
+            admin,
             Some(t),
         )
         .await;
     }
-    let ws_path = |cluster: &str, ws: &str| {
-        format!("/clusters/{cluster}/apis/tenant.kubesphere.io/v1beta1/workspaces/{ws}")
-    };
     for (cluster, ws) in [("m1", "a"), ("m2", "a"), ("m2", "b")] {
         let v = eventually(
             c,
             Method::GET,
             &ws_path(cluster, ws),
-            &admin,
+            admin,
             None,
             StatusCode::OK,
         )
@@ -169,13 +236,13 @@ async fn members_join_and_serve_through_the_proxy() {
             if ws == "a" { "alice" } else { "bob" }
         );
     }
-    let (s, _) = c.get(&ws_path("m1", "b"), &admin).await;
+    let (s, _) = c.get(&ws_path("m1", "b"), admin).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let v = c
         .ok(
             Method::GET,
             &format!("{TENANT}/workspaces/a/clusters"),
-            &admin,
+            admin,
             None,
         )
         .await;
@@ -184,7 +251,7 @@ async fn members_join_and_serve_through_the_proxy() {
         .ok(
             Method::GET,
             &format!("{TENANT}/workspaces/b/clusters"),
-            &admin,
+            admin,
             None,
         )
         .await;
@@ -197,70 +264,75 @@ async fn members_join_and_serve_through_the_proxy() {
         let (s, v) = c
             .post(
                 &format!("/clusters/{cluster}/api/v1/namespaces"),
-                &admin,
+                admin,
                 namespace(ns, ws),
             )
             .await;
         assert_eq!(s, StatusCode::CREATED, "{cluster}/{ns}: {v}");
     }
-    let alice = c.login("alice", USER_PW).await;
-    let bob = c.login("bob", USER_PW).await;
-    let carol = c.login("carol", USER_PW).await;
-    let a_m1 = "/clusters/m1/api/v1/namespaces/a-m1/configmaps";
-    let b_m2 = "/clusters/m2/api/v1/namespaces/b-m2/configmaps";
-    let list = eventually(c, Method::GET, a_m1, &alice, None, StatusCode::OK).await;
-    eventually(c, Method::GET, b_m2, &bob, None, StatusCode::OK).await;
+}
 
+/// A write through the proxy lands in the member only; returns the member's ConfigMaps API.
+async fn writes_land_in_the_member(
+    c: &Client,
+    admin: &str,
+    alice: &str,
+    m1: &OrreryCluster,
+) -> kube::Api<k8s_openapi::api::core::v1::ConfigMap> {
     // Writes land in the member, and only there.
-    let (s, v) = c.post(a_m1, &alice, configmap("conf")).await;
+    let (s, v) = c.post(A_M1, alice, configmap("conf")).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let direct: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
-        kube::Api::namespaced(member_client(&m1).await, "a-m1");
+        kube::Api::namespaced(member_client(m1).await, "a-m1");
     assert!(direct.get_opt("conf").await.expect("get").is_some());
     let (s, _) = c
-        .get(
-            "/clusters/m2/api/v1/namespaces/a-m1/configmaps/conf",
-            &admin,
-        )
+        .get("/clusters/m2/api/v1/namespaces/a-m1/configmaps/conf", admin)
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, _) = c
-        .get("/api/v1/namespaces/a-m1/configmaps/conf", &admin)
+        .get("/api/v1/namespaces/a-m1/configmaps/conf", admin)
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    direct
+}
 
+/// Nobody reaches another tenant's project in any cluster.
+async fn isolation_across_clusters(c: &Client, admin: &str, alice: &str, bob: &str, carol: &str) {
     // Isolation across clusters.
     for (path, token, who) in [
-        (a_m1, &bob, "bob in a-m1"),
-        (b_m2, &alice, "alice in b-m2"),
+        (A_M1, bob, "bob in a-m1"),
+        (B_M2, alice, "alice in b-m2"),
         (
             "/clusters/m2/api/v1/namespaces/b-m2/configmaps?watch=true&timeoutSeconds=1",
-            &alice,
+            alice,
             "alice watching b-m2",
         ),
         (
             "/clusters/m1/api/v1/namespaces",
-            &alice,
+            alice,
             "alice listing m1's namespaces",
         ),
-        (a_m1, &carol, "carol before her binding"),
+        (A_M1, carol, "carol before her binding"),
     ] {
         let (s, v) = c.get(path, token).await;
         assert_eq!(s, StatusCode::FORBIDDEN, "{who}: {v}");
     }
-    let (s, _) = c.post(b_m2, &alice, configmap("x")).await;
+    let (s, _) = c.post(B_M2, alice, configmap("x")).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     let (s, _) = c
         .call(Method::GET, "/clusters/m1/api/v1/namespaces", None, None)
         .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    let (s, _) = c.get("/clusters/nowhere/api/v1/namespaces", &admin).await;
+    let (s, _) = c.get("/clusters/nowhere/api/v1/namespaces", admin).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, v) = c
-        .get("/clusters/host/api/v1/namespaces/kubesphere-system", &admin)
+        .get("/clusters/host/api/v1/namespaces/kubesphere-system", admin)
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
+}
 
+/// Bindings made in a member grant rights in that member only.
+async fn member_bindings(c: &Client, admin: &str, carol: &str) {
     // A RoleBinding in the member (the platform's CRDs were installed there) grants carol
     // read access to a-m1 in m1, and nothing in m2.
     let rb = json!({"apiVersion": "iam.kubesphere.io/v1beta1", "kind": "RoleBinding",
@@ -271,16 +343,16 @@ async fn members_join_and_serve_through_the_proxy() {
         c,
         Method::POST,
         "/clusters/m1/apis/iam.kubesphere.io/v1beta1/namespaces/a-m1/rolebindings",
-        &admin,
+        admin,
         Some(rb),
         StatusCode::CREATED,
     )
     .await;
-    eventually(c, Method::GET, a_m1, &carol, None, StatusCode::OK).await;
-    let (s, _) = c.post(a_m1, &carol, configmap("nope")).await;
+    eventually(c, Method::GET, A_M1, carol, None, StatusCode::OK).await;
+    let (s, _) = c.post(A_M1, carol, configmap("nope")).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     let (s, _) = c
-        .get("/clusters/m2/api/v1/namespaces/a-m2/configmaps", &carol)
+        .get("/clusters/m2/api/v1/namespaces/a-m2/configmaps", carol)
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     // A ClusterRoleBinding in m1 makes carol a cluster viewer there only.
@@ -291,7 +363,7 @@ async fn members_join_and_serve_through_the_proxy() {
     let (s, v) = c
         .post(
             "/clusters/m1/apis/iam.kubesphere.io/v1beta1/clusterrolebindings",
-            &admin,
+            admin,
             crb,
         )
         .await;
@@ -300,7 +372,7 @@ async fn members_join_and_serve_through_the_proxy() {
         c,
         Method::GET,
         "/clusters/m1/api/v1/nodes",
-        &carol,
+        carol,
         None,
         StatusCode::OK,
     )
@@ -310,7 +382,7 @@ async fn members_join_and_serve_through_the_proxy() {
         "/api/v1/nodes",
         "/clusters/host/api/v1/nodes",
     ] {
-        let (s, _) = c.get(path, &carol).await;
+        let (s, _) = c.get(path, carol).await;
         assert_eq!(s, StatusCode::FORBIDDEN, "{path}");
     }
     // `kubectl auth can-i` through the member tells the truth about carol there.
@@ -318,12 +390,20 @@ async fn members_join_and_serve_through_the_proxy() {
         "spec": {"resourceAttributes": {"namespace": "a-m1", "verb": "get", "resource": "configmaps"}}});
     let ssar = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
     let (_, v) = c
-        .post(&format!("/clusters/m1{ssar}"), &carol, review.clone())
+        .post(&format!("/clusters/m1{ssar}"), carol, review.clone())
         .await;
     assert_eq!(v["status"]["allowed"], true, "{v}");
-    let (_, v) = c.post(&format!("/clusters/m2{ssar}"), &carol, review).await;
+    let (_, v) = c.post(&format!("/clusters/m2{ssar}"), carol, review).await;
     assert_eq!(v["status"]["allowed"], false, "{v}");
+}
 
+/// kubectl with a downloaded kubeconfig: one context per cluster.
+async fn kubectl_with_a_context_per_cluster(
+    c: &Client,
+    dir: &std::path::Path,
+    alice: &str,
+    direct: &kube::Api<k8s_openapi::api::core::v1::ConfigMap>,
+) {
     // kubectl through the platform with a downloaded kubeconfig: one context per cluster.
     let r = c
         .inner
@@ -331,13 +411,13 @@ async fn members_join_and_serve_through_the_proxy() {
             "{}/kapis/resources.kubesphere.io/v1alpha2/users/alice/kubeconfig",
             c.base
         ))
-        .bearer_auth(&alice)
+        .bearer_auth(alice)
         .send()
         .await
         .expect("kubeconfig");
-    let kc = dir.path().join("alice.kubeconfig");
+    let kc = dir.join("alice.kubeconfig");
     std::fs::write(&kc, r.text().await.expect("text")).expect("write");
-    let home = dir.path().join("home");
+    let home = dir.join("home");
     std::fs::create_dir_all(&home).expect("home");
     let (kc2, home2) = (kc.clone(), home.clone());
     let runs = tokio::task::spawn_blocking(move || {
@@ -391,7 +471,10 @@ async fn members_join_and_serve_through_the_proxy() {
     );
     assert!(runs[4].status.success(), "{}", out(&runs[4]));
     assert!(direct.get_opt("from-kubectl").await.expect("get").is_some());
+}
 
+/// A watch through the proxy sees a write made through it.
+async fn watch_through_the_proxy(c: &Client, alice: &str, list: &Value) {
     // A watch through the proxy sees a write made through it.
     let rv = list["metadata"]["resourceVersion"]
         .as_str()
@@ -400,15 +483,15 @@ async fn members_join_and_serve_through_the_proxy() {
     let mut watch = c
         .inner
         .get(format!(
-            "{}{a_m1}?watch=true&resourceVersion={rv}&timeoutSeconds=20",
+            "{}{A_M1}?watch=true&resourceVersion={rv}&timeoutSeconds=20",
             c.base
         ))
-        .bearer_auth(&alice)
+        .bearer_auth(alice)
         .send()
         .await
         .expect("watch");
     assert_eq!(watch.status(), StatusCode::OK);
-    let (s, _) = c.post(a_m1, &alice, configmap("watched")).await;
+    let (s, _) = c.post(A_M1, alice, configmap("watched")).await;
     assert_eq!(s, StatusCode::CREATED);
     let mut seen = String::new();
     let found = tokio::time::timeout(Duration::from_secs(15), async {
@@ -422,32 +505,32 @@ async fn members_join_and_serve_through_the_proxy() {
     })
     .await;
     assert_eq!(found, Ok(true), "watch stream: {seen}");
+}
 
+/// Projects are created in a chosen cluster of the workspace.
+async fn projects_in_a_chosen_cluster(c: &Client, admin: &str, alice: &str, bob: &str) {
     // Projects are created in a chosen cluster of the workspace.
-    let projects = |cluster: &str, ws: &str| {
-        format!("/clusters/{cluster}/kapis/tenant.kubesphere.io/v1beta1/workspaces/{ws}/namespaces")
-    };
     let (s, v) = c
         .post(
             &projects("m1", "a"),
-            &alice,
+            alice,
             json!({"metadata": {"name": "a-m1-dev"}}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["metadata"]["labels"]["kubesphere.io/workspace"], "a");
     let (s, v) = c
-        .get("/clusters/m1/apis/iam.kubesphere.io/v1beta1/namespaces/a-m1-dev/rolebindings/alice-admin", &admin)
+        .get("/clusters/m1/apis/iam.kubesphere.io/v1beta1/namespaces/a-m1-dev/rolebindings/alice-admin", admin)
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    let (s, _) = c.get("/api/v1/namespaces/a-m1-dev", &admin).await;
+    let (s, _) = c.get("/api/v1/namespaces/a-m1-dev", admin).await;
     assert_eq!(s, StatusCode::NOT_FOUND, "the project is in m1 only");
-    let v = c.ok(Method::GET, &projects("m1", "a"), &alice, None).await;
+    let v = c.ok(Method::GET, &projects("m1", "a"), alice, None).await;
     assert_eq!(names(&v), ["a-m1", "a-m1-dev"]);
     let (s, v) = c
         .post(
             &projects("m1", "b"),
-            &admin,
+            admin,
             json!({"metadata": {"name": "b-m1"}}),
         )
         .await;
@@ -455,12 +538,15 @@ async fn members_join_and_serve_through_the_proxy() {
     let (s, _) = c
         .post(
             &projects("m2", "a"),
-            &bob,
+            bob,
             json!({"metadata": {"name": "bob-in-a"}}),
         )
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+}
 
+/// The cross-cluster search shows each caller only what they may list.
+async fn cross_cluster_search(c: &Client, admin: &str, alice: &str, bob: &str) {
     // The cross-cluster search, answered from per-cluster indexes, shows each caller only
     // what they may list.
     let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment",
@@ -471,40 +557,27 @@ async fn members_join_and_serve_through_the_proxy() {
     let (s, v) = c
         .post(
             "/clusters/m1/apis/apps/v1/namespaces/a-m1/deployments",
-            &alice,
+            alice,
             deploy,
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let search = "/kapis/search.orrery.io/v1alpha1/resources";
-    let found = |v: &Value| -> Vec<String> {
-        let mut out: Vec<String> = v["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|i| {
-                format!(
-                    "{}/{}",
-                    i["cluster"].as_str().unwrap_or(""),
-                    i["metadata"]["name"].as_str().unwrap_or("")
-                )
-            })
-            .collect();
-        out.sort();
-        out
-    };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let v = c
             .ok(
                 Method::GET,
                 &format!("{search}?kind=pods&workspace=a&labelSelector=app%3Dweb"),
-                &alice,
+                alice,
                 None,
             )
             .await;
         if v["totalItems"] == 2 {
-            assert!(found(&v).iter().all(|n| n.starts_with("m1/web-")), "{v}");
+            assert!(
+                found_names(&v).iter().all(|n| n.starts_with("m1/web-")),
+                "{v}"
+            );
             assert_eq!(v["items"][0]["workspace"], "a");
             break;
         }
@@ -515,7 +588,7 @@ async fn members_join_and_serve_through_the_proxy() {
         .ok(
             Method::GET,
             &format!("{search}?kind=pods&labelSelector=app%3Dweb"),
-            &bob,
+            bob,
             None,
         )
         .await;
@@ -524,32 +597,36 @@ async fn members_join_and_serve_through_the_proxy() {
         .ok(
             Method::GET,
             &format!("{search}?kind=namespaces&name=-m&sortBy=name&ascending=true"),
-            &alice,
+            alice,
             None,
         )
         .await;
-    assert_eq!(found(&v), ["m1/a-m1", "m1/a-m1-dev", "m2/a-m2"], "{v}");
+    assert_eq!(
+        found_names(&v),
+        ["m1/a-m1", "m1/a-m1-dev", "m2/a-m2"],
+        "{v}"
+    );
     let v = c
         .ok(
             Method::GET,
             &format!("{search}?kind=namespaces&name=-m"),
-            &bob,
+            bob,
             None,
         )
         .await;
-    assert_eq!(found(&v), ["m2/b-m2"], "{v}");
+    assert_eq!(found_names(&v), ["m2/b-m2"], "{v}");
     let v = c
         .ok(
             Method::GET,
             &format!(
                 "{search}?kind=namespaces&name=-m&cluster=m2&limit=1&sortBy=name&ascending=true"
             ),
-            &admin,
+            admin,
             None,
         )
         .await;
     assert_eq!(
-        (found(&v), v["totalItems"].clone()),
+        (found_names(&v), v["totalItems"].clone()),
         (vec!["m2/a-m2".to_string()], json!(2)),
         "{v}"
     );
@@ -557,25 +634,28 @@ async fn members_join_and_serve_through_the_proxy() {
         .ok(
             Method::GET,
             &format!("{search}?kind=nodes&cluster=m1"),
-            &admin,
+            admin,
             None,
         )
         .await;
     assert_eq!(v["totalItems"], 2, "{v}");
     let v = c
-        .ok(Method::GET, &format!("{search}?kind=nodes"), &alice, None)
+        .ok(Method::GET, &format!("{search}?kind=nodes"), alice, None)
         .await;
     assert_eq!(v["totalItems"], 0, "{v}");
-    let (s, _) = c.get(&format!("{search}?kind=gadgets"), &alice).await;
+    let (s, _) = c.get(&format!("{search}?kind=gadgets"), alice).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     let (s, _) = c.call(Method::GET, search, None, None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
 
+/// Taking a cluster out of a workspace's placement removes the workspace there.
+async fn placement_removal(c: &Client, admin: &str, alice: &str) {
     eventually(
         c,
         Method::GET,
         "/clusters/m2/api/v1/namespaces/a-m2/configmaps",
-        &alice,
+        alice,
         None,
         StatusCode::OK,
     )
@@ -585,7 +665,7 @@ async fn members_join_and_serve_through_the_proxy() {
     c.ok(
         Method::PUT,
         &format!("{TENANT}/workspacetemplates/a"),
-        &admin,
+        admin,
         Some(t),
     )
     .await;
@@ -593,21 +673,20 @@ async fn members_join_and_serve_through_the_proxy() {
         c,
         Method::GET,
         &ws_path("m2", "a"),
-        &admin,
+        admin,
         None,
         StatusCode::NOT_FOUND,
     )
     .await;
-    let (s, _) = c.get(&ws_path("m1", "a"), &admin).await;
+    let (s, _) = c.get(&ws_path("m1", "a"), admin).await;
     assert_eq!(s, StatusCode::OK);
     eventually(
         c,
         Method::GET,
         "/clusters/m2/api/v1/namespaces/a-m2/configmaps",
-        &alice,
+        alice,
         None,
         StatusCode::FORBIDDEN,
     )
     .await;
-    drop((m1, m2));
 }
