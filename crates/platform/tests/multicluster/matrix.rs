@@ -48,105 +48,8 @@ async fn every_role_at_every_level_in_a_member_cluster() {
     let kc = std::fs::read_to_string(&member.kubeconfig_path).expect("member kubeconfig");
     join(c, &admin, "member", &kc).await;
     wait_ready(c, &admin, "member", true, Duration::from_secs(30)).await;
-    for u in USERS {
-        create_user(c, &admin, u).await;
-    }
-    for ws in ["a", "b"] {
-        let t = json!({"apiVersion": "tenant.kubesphere.io/v1beta1", "kind": "WorkspaceTemplate",
-            "metadata": {"name": ws}, "spec": {"template": {"spec": {"manager": "admin"}},
-                "placement": {"clusters": [{"name": "host"}, {"name": "member"}]}}});
-        c.ok(
-            Method::POST,
-            &format!("{TENANT}/workspacetemplates"),
-            &admin,
-            Some(t),
-        )
-        .await;
-    }
-    let projects = |ws: &str| {
-        format!("/clusters/member/kapis/tenant.kubesphere.io/v1beta1/workspaces/{ws}/namespaces")
-    };
-    for (ws, ns) in [("a", "a-mp"), ("b", "b-mp")] {
-        let body = json!({"metadata": {"name": ns}});
-        eventually(
-            c,
-            Method::POST,
-            &projects(ws),
-            &admin,
-            Some(body),
-            StatusCode::OK,
-        )
-        .await;
-        c.ok(
-            Method::POST,
-            &format!("/clusters/member/api/v1/namespaces/{ns}/configmaps"),
-            &admin,
-            Some(configmap("seed")),
-        )
-        .await;
-    }
-    for (u, role) in [
-        ("padmin", "platform-admin"),
-        ("pregular", "platform-regular"),
-    ] {
-        let body = json!({"metadata": {"annotations": {"iam.kubesphere.io/globalrole": role}}});
-        c.ok(Method::PUT, &format!("{IAM}/users/{u}"), &admin, Some(body))
-            .await;
-    }
-    for (u, role) in [
-        ("wsadmin", "a-admin"),
-        ("wsregular", "a-regular"),
-        ("wsself", "a-self-provisioner"),
-        ("wsviewer", "a-viewer"),
-    ] {
-        add_member(
-            c,
-            &admin,
-            &format!("{IAM}/workspaces/a/workspacemembers"),
-            u,
-            role,
-        )
-        .await;
-    }
-    add_member(
-        c,
-        &admin,
-        &format!("{IAM}/clustermembers"),
-        "hostcadmin",
-        "cluster-admin",
-    )
-    .await;
-    let iam = "/clusters/member/apis/iam.kubesphere.io/v1beta1";
-    for (u, role) in [
-        ("nsadmin", "admin"),
-        ("nsoperator", "operator"),
-        ("nsviewer", "viewer"),
-    ] {
-        let b = binding("RoleBinding", &format!("{u}-{role}"), u, "Role", role);
-        c.ok(
-            Method::POST,
-            &format!("{iam}/namespaces/a-mp/rolebindings"),
-            &admin,
-            Some(b),
-        )
-        .await;
-    }
-    for (u, role) in [("cadmin", "cluster-admin"), ("cviewer", "cluster-viewer")] {
-        let b = binding(
-            "ClusterRoleBinding",
-            &format!("{u}-{role}"),
-            u,
-            "ClusterRole",
-            role,
-        );
-        c.ok(
-            Method::POST,
-            &format!("{iam}/clusterrolebindings"),
-            &admin,
-            Some(b),
-        )
-        .await;
-    }
+    users_workspaces_and_projects(c, &admin).await;
+    roles_and_bindings(c, &admin).await;
     let mut tokens = Vec::new();
     for u in USERS {
         tokens.push((u, c.login(u, USER_PW).await));
@@ -170,6 +73,220 @@ async fn every_role_at_every_level_in_a_member_cluster() {
         StatusCode::OK,
     )
     .await;
+    the_matrix(c, &tokens).await;
+    search_shows_what_each_may_list(c, &tokens).await;
+    member_cluster_members(c, &admin, &tokens).await;
+    drop(member);
+}
+
+/// The search shows each caller only what they may list there.
+async fn search_shows_what_each_may_list(c: &Client, tokens: &[(&str, String)]) {
+    // The search shows each caller only what they may list there.
+    let search =
+        "/kapis/search.orrery.io/v1alpha1/resources?kind=namespaces&cluster=member&name=-mp";
+    for (u, token) in tokens {
+        let v = c.ok(Method::GET, search, token, None).await;
+        let mut seen: Vec<String> = v["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i["metadata"]["name"].as_str().map(str::to_string))
+            .collect();
+        seen.sort();
+        if CLUSTER_READERS.contains(u) {
+            assert_eq!(seen, ["a-mp", "b-mp"], "{u}");
+        } else if u.starts_with("ns") {
+            assert_eq!(seen, ["a-mp"], "{u}");
+        } else {
+            assert!(!seen.contains(&"b-mp".to_string()), "{u} sees b-mp");
+            if *u == "hostcadmin" || *u == "pregular" {
+                assert!(seen.is_empty(), "{u}: {seen:?}");
+            }
+        }
+    }
+}
+
+/// Members of the member cluster are managed there: its own bindings, the host's users.
+async fn member_cluster_members(c: &Client, admin: &str, tokens: &[(&str, String)]) {
+    // Members of the member cluster are managed there: its own bindings, the host's users.
+    let kiam = "/clusters/member/kapis/iam.kubesphere.io/v1beta1";
+    let add = json!([{"username": "pregular", "roleRef": "cluster-viewer"}]);
+    let (s, _) = c
+        .post(&format!("{kiam}/clustermembers"), &tokens[6].1, add.clone())
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "a namespace admin cannot add cluster members"
+    );
+    c.ok(
+        Method::POST,
+        &format!("{kiam}/clustermembers"),
+        admin,
+        Some(add),
+    )
+    .await;
+    let pregular = &tokens[1].1;
+    eventually(
+        c,
+        Method::GET,
+        "/clusters/member/api/v1/nodes",
+        pregular,
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    let (s, _) = c.get("/api/v1/nodes", pregular).await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "cluster membership is per cluster"
+    );
+    let v = c
+        .ok(Method::GET, &format!("{kiam}/clustermembers"), admin, None)
+        .await;
+    assert_eq!(names(&v), ["cadmin", "cviewer", "pregular"], "{v}");
+    let v = c
+        .ok(Method::GET, &format!("{IAM}/clustermembers"), admin, None)
+        .await;
+    assert!(!names(&v).contains(&"pregular".to_string()), "{v}");
+    let v = c
+        .ok(
+            Method::GET,
+            &format!("{kiam}/namespaces/a-mp/namespacemembers"),
+            &tokens[6].1,
+            None,
+        )
+        .await;
+    assert!(names(&v).contains(&"nsviewer".to_string()), "{v}");
+    c.ok(
+        Method::DELETE,
+        &format!("{kiam}/clustermembers/pregular"),
+        admin,
+        None,
+    )
+    .await;
+    eventually(
+        c,
+        Method::GET,
+        "/clusters/member/api/v1/nodes",
+        pregular,
+        None,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+}
+
+/// The users, workspaces a and b placed on both clusters, and a project of each in the member.
+async fn users_workspaces_and_projects(c: &Client, admin: &str) {
+    for u in USERS {
+        create_user(c, admin, u).await;
+    }
+    for ws in ["a", "b"] {
+        let t = json!({"apiVersion": "tenant.kubesphere.io/v1beta1", "kind": "WorkspaceTemplate",
+            "metadata": {"name": ws}, "spec": {"template": {"spec": {"manager": "admin"}},
+                "placement": {"clusters": [{"name": "host"}, {"name": "member"}]}}});
+        c.ok(
+            Method::POST,
+            &format!("{TENANT}/workspacetemplates"),
+            admin,
+            Some(t),
+        )
+        .await;
+    }
+    let projects = |ws: &str| {
+        format!("/clusters/member/kapis/tenant.kubesphere.io/v1beta1/workspaces/{ws}/namespaces")
+    };
+    for (ws, ns) in [("a", "a-mp"), ("b", "b-mp")] {
+        let body = json!({"metadata": {"name": ns}});
+        eventually(
+            c,
+            Method::POST,
+            &projects(ws),
+            admin,
+            Some(body),
+            StatusCode::OK,
+        )
+        .await;
+        c.ok(
+            Method::POST,
+            &format!("/clusters/member/api/v1/namespaces/{ns}/configmaps"),
+            admin,
+            Some(configmap("seed")),
+        )
+        .await;
+    }
+}
+
+/// Platform roles, workspace members, and bindings made in the member at project and cluster
+/// level.
+async fn roles_and_bindings(c: &Client, admin: &str) {
+    for (u, role) in [
+        ("padmin", "platform-admin"),
+        ("pregular", "platform-regular"),
+    ] {
+        let body = json!({"metadata": {"annotations": {"iam.kubesphere.io/globalrole": role}}});
+        c.ok(Method::PUT, &format!("{IAM}/users/{u}"), admin, Some(body))
+            .await;
+    }
+    for (u, role) in [
+        ("wsadmin", "a-admin"),
+        ("wsregular", "a-regular"),
+        ("wsself", "a-self-provisioner"),
+        ("wsviewer", "a-viewer"),
+    ] {
+        add_member(
+            c,
+            admin,
+            &format!("{IAM}/workspaces/a/workspacemembers"),
+            u,
+            role,
+        )
+        .await;
+    }
+    add_member(
+        c,
+        admin,
+        &format!("{IAM}/clustermembers"),
+        "hostcadmin",
+        "cluster-admin",
+    )
+    .await;
+    let iam = "/clusters/member/apis/iam.kubesphere.io/v1beta1";
+    for (u, role) in [
+        ("nsadmin", "admin"),
+        ("nsoperator", "operator"),
+        ("nsviewer", "viewer"),
+    ] {
+        let b = binding("RoleBinding", &format!("{u}-{role}"), u, "Role", role);
+        c.ok(
+            Method::POST,
+            &format!("{iam}/namespaces/a-mp/rolebindings"),
+            admin,
+            Some(b),
+        )
+        .await;
+    }
+    for (u, role) in [("cadmin", "cluster-admin"), ("cviewer", "cluster-viewer")] {
+        let b = binding(
+            "ClusterRoleBinding",
+            &format!("{u}-{role}"),
+            u,
+            "ClusterRole",
+            role,
+        );
+        c.ok(
+            Method::POST,
+            &format!("{iam}/clusterrolebindings"),
+            admin,
+            Some(b),
+        )
+        .await;
+    }
+}
+
+/// Every user against every case: allowed exactly when the case lists them, 403 otherwise.
+async fn the_matrix(c: &Client, tokens: &[(&str, String)]) {
     let m = "/clusters/member/api/v1";
     let cases: Vec<(&str, Method, String, bool, &[&str])> = vec![
         (
@@ -238,7 +355,7 @@ async fn every_role_at_every_level_in_a_member_cluster() {
     ];
     let mut failures = Vec::new();
     for (what, method, path, body, allowed) in &cases {
-        for (u, token) in &tokens {
+        for (u, token) in tokens {
             let body = body.then(|| configmap(&format!("cm-{u}")));
             let (s, _) = c.call(method.clone(), path, Some(token), body).await;
             let expect = allowed.contains(u);
@@ -256,97 +373,4 @@ async fn every_role_at_every_level_in_a_member_cluster() {
         failures.len(),
         failures.join("\n")
     );
-
-    // The search shows each caller only what they may list there.
-    let search =
-        "/kapis/search.orrery.io/v1alpha1/resources?kind=namespaces&cluster=member&name=-mp";
-    for (u, token) in &tokens {
-        let v = c.ok(Method::GET, search, token, None).await;
-        let mut seen: Vec<String> = v["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|i| i["metadata"]["name"].as_str().map(str::to_string))
-            .collect();
-        seen.sort();
-        if CLUSTER_READERS.contains(u) {
-            assert_eq!(seen, ["a-mp", "b-mp"], "{u}");
-        } else if u.starts_with("ns") {
-            assert_eq!(seen, ["a-mp"], "{u}");
-        } else {
-            assert!(!seen.contains(&"b-mp".to_string()), "{u} sees b-mp");
-            if *u == "hostcadmin" || *u == "pregular" {
-                assert!(seen.is_empty(), "{u}: {seen:?}");
-            }
-        }
-    }
-
-    // Members of the member cluster are managed there: its own bindings, the host's users.
-    let kiam = "/clusters/member/kapis/iam.kubesphere.io/v1beta1";
-    let add = json!([{"username": "pregular", "roleRef": "cluster-viewer"}]);
-    let (s, _) = c
-        .post(&format!("{kiam}/clustermembers"), &tokens[6].1, add.clone())
-        .await;
-    assert_eq!(
-        s,
-        StatusCode::FORBIDDEN,
-        "a namespace admin cannot add cluster members"
-    );
-    c.ok(
-        Method::POST,
-        &format!("{kiam}/clustermembers"),
-        &admin,
-        Some(add),
-    )
-    .await;
-    let pregular = &tokens[1].1;
-    eventually(
-        c,
-        Method::GET,
-        "/clusters/member/api/v1/nodes",
-        pregular,
-        None,
-        StatusCode::OK,
-    )
-    .await;
-    let (s, _) = c.get("/api/v1/nodes", pregular).await;
-    assert_eq!(
-        s,
-        StatusCode::FORBIDDEN,
-        "cluster membership is per cluster"
-    );
-    let v = c
-        .ok(Method::GET, &format!("{kiam}/clustermembers"), &admin, None)
-        .await;
-    assert_eq!(names(&v), ["cadmin", "cviewer", "pregular"], "{v}");
-    let v = c
-        .ok(Method::GET, &format!("{IAM}/clustermembers"), &admin, None)
-        .await;
-    assert!(!names(&v).contains(&"pregular".to_string()), "{v}");
-    let v = c
-        .ok(
-            Method::GET,
-            &format!("{kiam}/namespaces/a-mp/namespacemembers"),
-            &tokens[6].1,
-            None,
-        )
-        .await;
-    assert!(names(&v).contains(&"nsviewer".to_string()), "{v}");
-    c.ok(
-        Method::DELETE,
-        &format!("{kiam}/clustermembers/pregular"),
-        &admin,
-        None,
-    )
-    .await;
-    eventually(
-        c,
-        Method::GET,
-        "/clusters/member/api/v1/nodes",
-        pregular,
-        None,
-        StatusCode::FORBIDDEN,
-    )
-    .await;
-    drop(member);
 }
