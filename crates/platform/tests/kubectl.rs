@@ -37,110 +37,135 @@ async fn kubectl_with_a_downloaded_kubeconfig() {
     std::fs::write(&kc, yaml).expect("write");
     let home = env.dir.path().join("home");
     std::fs::create_dir_all(&home).expect("home");
-    let (kc2, home2) = (kc, home);
-    let run = move |args: Vec<&'static str>| {
-        let (kc, home) = (kc2.clone(), home2.clone());
+    let k = Kubectl { kc, home };
+    works_in_the_users_project(&k).await;
+    forbidden_elsewhere(&k).await;
+    whoami_and_can_i(&k).await;
+    revoking_the_token_locks_kubectl_out(c, &kim, &k).await;
+}
+
+/// kubectl with a kubeconfig and a HOME of its own.
+struct Kubectl {
+    kc: std::path::PathBuf,
+    home: std::path::PathBuf,
+}
+
+impl Kubectl {
+    /// Runs kubectl on the blocking pool.
+    async fn run(&self, args: Vec<&'static str>) -> std::process::Output {
+        let (kc, home) = (self.kc.clone(), self.home.clone());
         tokio::task::spawn_blocking(move || kubectl(&kc, &home, &args))
-    };
-    // Works in the user's project (create sends a protobuf body).
-    let o = run(vec![
-        "create",
-        "configmap",
-        "app-config",
-        "-n",
-        "kim-dev",
-        "--from-literal=k=v",
-    ])
-    .await
-    .expect("join");
+            .await
+            .expect("join")
+    }
+}
+/// Works in the user's project (create sends a protobuf body).
+async fn works_in_the_users_project(k: &Kubectl) {
+    let o = k
+        .run(vec![
+            "create",
+            "configmap",
+            "app-config",
+            "-n",
+            "kim-dev",
+            "--from-literal=k=v",
+        ])
+        .await;
     assert!(o.status.success(), "{}", out(&o));
-    let o = run(vec!["get", "configmaps", "-n", "kim-dev", "-o", "name"])
-        .await
-        .expect("join");
+    let o = k
+        .run(vec!["get", "configmaps", "-n", "kim-dev", "-o", "name"])
+        .await;
     assert!(
         o.status.success() && out(&o).contains("configmap/app-config"),
         "{}",
         out(&o)
     );
-    let o = run(vec![
-        "create",
-        "deployment",
-        "web",
-        "--image=nginx",
-        "-n",
-        "kim-dev",
-    ])
-    .await
-    .expect("join");
+    let o = k
+        .run(vec![
+            "create",
+            "deployment",
+            "web",
+            "--image=nginx",
+            "-n",
+            "kim-dev",
+        ])
+        .await;
     assert!(o.status.success(), "{}", out(&o));
-    let o = run(vec!["delete", "configmap", "app-config", "-n", "kim-dev"])
-        .await
-        .expect("join");
+    let o = k
+        .run(vec!["delete", "configmap", "app-config", "-n", "kim-dev"])
+        .await;
     assert!(o.status.success(), "{}", out(&o));
-    // Elsewhere: a 403 Status.
-    let o = run(vec!["get", "pods", "-n", "kube-system"])
-        .await
-        .expect("join");
+}
+
+/// Elsewhere: a 403 Status.
+async fn forbidden_elsewhere(k: &Kubectl) {
+    let o = k.run(vec!["get", "pods", "-n", "kube-system"]).await;
     assert!(!o.status.success());
     let text = out(&o);
     assert!(
         text.contains("Forbidden") && text.contains("\"kim\""),
         "{text}"
     );
-    let o = run(vec!["create", "configmap", "x", "-n", "default"])
-        .await
-        .expect("join");
+    let o = k
+        .run(vec!["create", "configmap", "x", "-n", "default"])
+        .await;
     assert!(
         !o.status.success() && out(&o).contains("forbidden"),
         "{}",
         out(&o)
     );
-    // whoami and can-i answer for the user.
-    let o = run(vec![
-        "auth",
-        "whoami",
-        "-o",
-        "jsonpath={.status.userInfo.username}",
-    ])
-    .await
-    .expect("join");
+}
+
+/// whoami and can-i answer for the user.
+async fn whoami_and_can_i(k: &Kubectl) {
+    let o = k
+        .run(vec![
+            "auth",
+            "whoami",
+            "-o",
+            "jsonpath={.status.userInfo.username}",
+        ])
+        .await;
     assert!(o.status.success(), "{}", out(&o));
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "kim");
-    let o = run(vec![
-        "auth",
-        "can-i",
-        "create",
-        "configmaps",
-        "-n",
-        "kim-dev",
-    ])
-    .await
-    .expect("join");
+    let o = k
+        .run(vec![
+            "auth",
+            "can-i",
+            "create",
+            "configmaps",
+            "-n",
+            "kim-dev",
+        ])
+        .await;
     assert_eq!(
         String::from_utf8_lossy(&o.stdout).trim(),
         "yes",
         "{}",
         out(&o)
     );
-    let o = run(vec!["auth", "can-i", "list", "pods", "-n", "kube-system"])
-        .await
-        .expect("join");
+    let o = k
+        .run(vec!["auth", "can-i", "list", "pods", "-n", "kube-system"])
+        .await;
     assert!(
         String::from_utf8_lossy(&o.stdout).trim().starts_with("no"),
         "{}",
         out(&o)
     );
-    let o = run(vec!["auth", "can-i", "--list", "-n", "kim-dev"])
-        .await
-        .expect("join");
+    let o = k
+        .run(vec!["auth", "can-i", "--list", "-n", "kim-dev"])
+        .await;
     assert!(
         o.status.success() && out(&o).contains("configmaps"),
         "{}",
         out(&o)
     );
-    // Revoking the kubeconfig token locks kubectl out.
+}
+
+/// Revoking the kubeconfig token locks kubectl out.
+async fn revoking_the_token_locks_kubectl_out(c: &Client, kim: &str, k: &Kubectl) {
     let v = c
-        .ok(Method::GET, &format!("{IAM}/users/kim/tokens"), &kim, None)
+        .ok(Method::GET, &format!("{IAM}/users/kim/tokens"), kim, None)
         .await;
     for t in v["items"]
         .as_array()
@@ -154,14 +179,12 @@ async fn kubectl_with_a_downloaded_kubeconfig() {
                 "{IAM}/users/kim/tokens/{}",
                 t["id"].as_str().unwrap_or_default()
             ),
-            &kim,
+            kim,
             None,
         )
         .await;
     }
-    let o = run(vec!["get", "configmaps", "-n", "kim-dev"])
-        .await
-        .expect("join");
+    let o = k.run(vec!["get", "configmaps", "-n", "kim-dev"]).await;
     assert!(
         !o.status.success() && out(&o).contains("must be logged in"),
         "{}",
