@@ -313,24 +313,67 @@ async fn every_role_at_every_level_against_every_route_family() {
     let env = Env::start().await;
     let c = &env.http;
     let admin = env.admin().await;
-    for u in USERS.iter().chain(&["dummy"]) {
-        create_user(c, &admin, u).await;
+    tenants_and_members(c, &admin).await;
+    let mut tokens = Vec::new();
+    for u in USERS {
+        tokens.push((u, c.login(u, USER_PW).await));
     }
-    create_workspace(c, &admin, "a", "admin").await;
-    create_workspace(c, &admin, "b", "admin").await;
-    create_project(c, &admin, "a", "a-p").await;
-    create_project(c, &admin, "b", "b-p").await;
+    every_case_for_every_user(c, &tokens).await;
+    // Lists never leak the other workspace.
+    let wsadmin = &tokens[2].1;
+    let v = c
+        .ok(Method::GET, &format!("{TENANT}/workspaces"), wsadmin, None)
+        .await;
+    assert_eq!(names(&v), ["a"]);
+    let v = c
+        .ok(
+            Method::GET,
+            &format!("{TENANT}/workspaces/a/namespaces"),
+            wsadmin,
+            None,
+        )
+        .await;
+    assert!(!names(&v).contains(&"b-p".to_string()));
+    let nsviewer = &tokens[8].1;
+    let v = c
+        .ok(Method::GET, &format!("{TENANT}/workspaces"), nsviewer, None)
+        .await;
+    assert_eq!(
+        names(&v),
+        ["a"],
+        "a project member sees the project's workspace only"
+    );
+    let v = c
+        .ok(
+            Method::GET,
+            &format!("{TENANT}/workspaces/a/namespaces"),
+            nsviewer,
+            None,
+        )
+        .await;
+    assert_eq!(names(&v), ["a-p"]);
+}
+
+/// Users, workspaces a and b with a project each, and a member at every level of a.
+async fn tenants_and_members(c: &Client, admin: &str) {
+    for u in USERS.iter().chain(&["dummy"]) {
+        create_user(c, admin, u).await;
+    }
+    create_workspace(c, admin, "a", "admin").await;
+    create_workspace(c, admin, "b", "admin").await;
+    create_project(c, admin, "a", "a-p").await;
+    create_project(c, admin, "b", "b-p").await;
     for ns in ["a-p", "b-p"] {
         c.ok(
             Method::POST,
             &format!("/api/v1/namespaces/{ns}/configmaps"),
-            &admin,
+            admin,
             Some(json!({"metadata": {"name": "seed"}})),
         )
         .await;
     }
     let set_global = |u: &'static str, role: &'static str| {
-        let admin = admin.clone();
+        let admin = admin.to_string();
         async move {
             c.ok(
                 Method::PUT,
@@ -351,7 +394,7 @@ async fn every_role_at_every_level_against_every_route_family() {
     ] {
         add_member(
             c,
-            &admin,
+            admin,
             &format!("{IAM}/workspaces/a/workspacemembers"),
             u,
             role,
@@ -365,7 +408,7 @@ async fn every_role_at_every_level_against_every_route_family() {
     ] {
         add_member(
             c,
-            &admin,
+            admin,
             &format!("{IAM}/namespaces/a-p/namespacemembers"),
             u,
             role,
@@ -373,16 +416,16 @@ async fn every_role_at_every_level_against_every_route_family() {
         .await;
     }
     for (u, role) in [("cadmin", "cluster-admin"), ("cviewer", "cluster-viewer")] {
-        add_member(c, &admin, &format!("{IAM}/clustermembers"), u, role).await;
+        add_member(c, admin, &format!("{IAM}/clustermembers"), u, role).await;
     }
-    let mut tokens = Vec::new();
-    for u in USERS {
-        tokens.push((u, c.login(u, USER_PW).await));
-    }
+}
+
+/// Every case of [`cases`] for every user: allowed exactly when the case lists the user.
+async fn every_case_for_every_user(c: &Client, tokens: &[(&str, String)]) {
     let mut failures = Vec::new();
     let mut checked = 0;
     for case in cases() {
-        for (u, token) in &tokens {
+        for (u, token) in tokens {
             let path = case.path.replace("{u}", u);
             let body = case.body.map(|f| f(u));
             let mut req = c
@@ -418,37 +461,4 @@ async fn every_role_at_every_level_against_every_route_family() {
         failures.len(),
         failures.join("\n")
     );
-    // Lists never leak the other workspace.
-    let wsadmin = &tokens[2].1;
-    let v = c
-        .ok(Method::GET, &format!("{TENANT}/workspaces"), wsadmin, None)
-        .await;
-    assert_eq!(names(&v), ["a"]);
-    let v = c
-        .ok(
-            Method::GET,
-            &format!("{TENANT}/workspaces/a/namespaces"),
-            wsadmin,
-            None,
-        )
-        .await;
-    assert!(!names(&v).contains(&"b-p".to_string()));
-    let nsviewer = &tokens[8].1;
-    let v = c
-        .ok(Method::GET, &format!("{TENANT}/workspaces"), nsviewer, None)
-        .await;
-    assert_eq!(
-        names(&v),
-        ["a"],
-        "a project member sees the project's workspace only"
-    );
-    let v = c
-        .ok(
-            Method::GET,
-            &format!("{TENANT}/workspaces/a/namespaces"),
-            nsviewer,
-            None,
-        )
-        .await;
-    assert_eq!(names(&v), ["a-p"]);
 }
