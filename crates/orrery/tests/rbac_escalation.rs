@@ -69,16 +69,31 @@ fn names(c: &TestCluster, kind: &str) -> Vec<String> {
 fn escalation_is_refused_unless_held_or_granted() {
     let c = TestCluster::start(&[]);
     c.ok(&["create", "namespace", NS]);
+    binder_cannot_bind_what_it_does_not_hold(&c);
+    roler_cannot_grant_what_it_does_not_hold(&c);
+    named_binder_binds_only_what_bind_names(&c);
+    escalator_may_write_any_role(&c);
+    // The admin (system:masters) is not limited.
+    c.ok(&[
+        "create",
+        "clusterrolebinding",
+        "admin-can",
+        "--clusterrole=cluster-admin",
+        "--user=anyone",
+    ]);
+}
 
+/// binder may create rolebindings (and read them), nothing else.
+fn binder_cannot_bind_what_it_does_not_hold(c: &TestCluster) {
     // binder: may create rolebindings (and read them), nothing else.
     let binder = service_account(
-        &c,
+        c,
         "binder",
         serde_json::json!([{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["rolebindings"], "verbs": ["create", "get", "list"]}]),
     );
-    let bindings_before = names(&c, "rolebindings");
+    let bindings_before = names(c, "rolebindings");
     let out = as_sa(
-        &c,
+        c,
         &binder,
         &[
             "create",
@@ -92,7 +107,7 @@ fn escalation_is_refused_unless_held_or_granted() {
     );
     assert_forbidden_escalation(&out, "binding cluster-admin with create rolebindings only");
     assert_eq!(
-        names(&c, "rolebindings"),
+        names(c, "rolebindings"),
         bindings_before,
         "a refused binding was stored"
     );
@@ -105,7 +120,7 @@ fn escalation_is_refused_unless_held_or_granted() {
         .to_string(),
     );
     let out = as_sa(
-        &c,
+        c,
         &binder,
         &[
             "create",
@@ -124,7 +139,7 @@ fn escalation_is_refused_unless_held_or_granted() {
     );
     // A role that does not exist cannot be bound without `bind`: NotFound, nothing stored.
     let out = as_sa(
-        &c,
+        c,
         &binder,
         &[
             "create",
@@ -138,17 +153,20 @@ fn escalation_is_refused_unless_held_or_granted() {
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("not found"), "{err}");
-    assert!(!names(&c, "rolebindings").contains(&"ghost".to_string()));
+    assert!(!names(c, "rolebindings").contains(&"ghost".to_string()));
+}
 
+/// roler may create, get and patch roles; nothing else.
+fn roler_cannot_grant_what_it_does_not_hold(c: &TestCluster) {
     // roler: may create, get and patch roles; nothing else.
     let roler = service_account(
-        &c,
+        c,
         "roler",
         serde_json::json!([{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles"], "verbs": ["create", "get", "list", "patch", "update"]}]),
     );
-    let roles_before = names(&c, "roles");
+    let roles_before = names(c, "roles");
     let out = as_sa(
-        &c,
+        c,
         &roler,
         &[
             "create",
@@ -165,10 +183,10 @@ fn escalation_is_refused_unless_held_or_granted() {
         String::from_utf8_lossy(&out.stderr)
             .contains(r#"{APIGroups:["*"], Resources:["*"], Verbs:["*"]}"#)
     );
-    assert_eq!(names(&c, "roles"), roles_before);
+    assert_eq!(names(c, "roles"), roles_before);
     // Within its own rules it may create a role ...
     let out = as_sa(
-        &c,
+        c,
         &roler,
         &[
             "create",
@@ -188,7 +206,7 @@ fn escalation_is_refused_unless_held_or_granted() {
     let before = c.ok(&["get", "role", "within", "-n", NS, "-o", "json"]);
     // ... but not widen it afterwards.
     let out = as_sa(
-        &c,
+        c,
         &roler,
         &[
             "patch",
@@ -206,10 +224,13 @@ fn escalation_is_refused_unless_held_or_granted() {
         c.ok(&["get", "role", "within", "-n", NS, "-o", "json"]),
         before
     );
+}
 
+/// named-binder may create rolebindings and `bind` exactly one ClusterRole.
+fn named_binder_binds_only_what_bind_names(c: &TestCluster) {
     // named-binder: may create rolebindings and `bind` exactly the ClusterRole `view`.
     let named = service_account(
-        &c,
+        c,
         "named-binder",
         serde_json::json!([
             {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["rolebindings"], "verbs": ["create"]},
@@ -217,7 +238,7 @@ fn escalation_is_refused_unless_held_or_granted() {
         ]),
     );
     let out = as_sa(
-        &c,
+        c,
         &named,
         &[
             "create",
@@ -235,7 +256,7 @@ fn escalation_is_refused_unless_held_or_granted() {
         String::from_utf8_lossy(&out.stderr)
     );
     let out = as_sa(
-        &c,
+        c,
         &named,
         &[
             "create",
@@ -248,16 +269,19 @@ fn escalation_is_refused_unless_held_or_granted() {
         ],
     );
     assert_forbidden_escalation(&out, "binding edit with bind on view only");
-    assert!(!names(&c, "rolebindings").contains(&"editors".to_string()));
+    assert!(!names(c, "rolebindings").contains(&"editors".to_string()));
+}
 
+/// escalator may `escalate` roles, so any Role goes — in its namespace only.
+fn escalator_may_write_any_role(c: &TestCluster) {
     // escalator: may `escalate` roles, so any Role goes.
     let escalator = service_account(
-        &c,
+        c,
         "escalator",
         serde_json::json!([{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles"], "verbs": ["create", "escalate"]}]),
     );
     let out = as_sa(
-        &c,
+        c,
         &escalator,
         &[
             "create",
@@ -277,7 +301,7 @@ fn escalation_is_refused_unless_held_or_granted() {
 
     // Cluster scope: rights in a namespace do not count for a ClusterRole.
     let out = as_sa(
-        &c,
+        c,
         &escalator,
         &[
             "create",
@@ -289,13 +313,4 @@ fn escalation_is_refused_unless_held_or_granted() {
     );
     assert!(!out.status.success(), "a ClusterRole from namespace rights");
     assert!(c.kubectl(&["get", "clusterrole", "mine"]).status.code() != Some(0));
-
-    // The admin (system:masters) is not limited.
-    c.ok(&[
-        "create",
-        "clusterrolebinding",
-        "admin-can",
-        "--clusterrole=cluster-admin",
-        "--user=anyone",
-    ]);
 }

@@ -338,104 +338,16 @@ async fn wrong_typed_fields_of_every_kind_are_refused_and_store_nothing() {
 
     let kinds = creatable_kinds(&api).await;
     let schemas = Schemas::load(&api).await;
-    let mut tried_kinds = 0;
-    let mut requests = 0;
-    let mut refused = 0;
-    // Objects that were accepted, by collection path; nothing else may exist at the end.
-    let mut accepted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    // Every name a create was tried with (controllers create other objects meanwhile).
-    let mut attempted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-
+    let mut tally = Tally::default();
     for kind in &kinds {
-        let key = (kind.group.clone(), kind.version.clone(), kind.kind.clone());
-        let Some(def) = schemas.by_gvk.get(&key) else {
-            continue;
-        };
-        let Some(schema) = schemas.definitions.get(def) else {
-            continue;
-        };
-        tried_kinds += 1;
-        let collection = kind.collection();
-        let base = json!({"apiVersion": kind.api_version(), "kind": kind.kind, "metadata": {}});
-
-        // A bare object as the seed for patches and replaces, when the kind accepts one.
-        let seed_name = format!("wt-seed-{}", kind.plural);
-        let mut seed = base.clone();
-        seed["metadata"]["name"] = json!(seed_name);
-        let made = api
-            .send("POST", &collection, "application/json", &seed)
-            .await;
-        assert_refused_or_accepted(&format!("POST {collection} (seed)"), &made);
-        requests += 1;
-        let seeded = made.code == 201 && kind.writable;
-        if seeded {
-            accepted
-                .entry(collection.clone())
-                .or_default()
-                .insert(seed_name.clone());
-        }
-
-        let fields = schemas.fields(schema);
-        for (i, (path, declared)) in spread(&fields, FIELDS_PER_KIND).into_iter().enumerate() {
-            let Some(declared) = declared else { continue };
-            for (j, wrong) in wrong_values(&declared).into_iter().enumerate() {
-                let name = format!("wt-{}-{i}-{j}", kind.plural.replace('.', "-"));
-                let mut body = base.clone();
-                set_path(&mut body, &path, wrong.clone());
-                let names_it = path.len() == 2 && path[0] == "metadata" && path[1] == "name";
-                if body["metadata"].is_object() && !names_it {
-                    body["metadata"]["name"] = json!(name);
-                }
-                attempted
-                    .entry(collection.clone())
-                    .or_default()
-                    .insert(name.clone());
-                let what = format!("POST {collection} {}={wrong}", path.join("."));
-                let a = api
-                    .send("POST", &collection, "application/json", &body)
-                    .await;
-                assert_refused_or_accepted(&what, &a);
-                requests += 1;
-                if a.code < 300 {
-                    if let Some(n) = a.body["metadata"]["name"].as_str() {
-                        accepted
-                            .entry(collection.clone())
-                            .or_default()
-                            .insert(n.to_string());
-                    }
-                } else {
-                    refused += 1;
-                }
-
-                if !seeded {
-                    continue;
-                }
-                let item = format!("{collection}/{seed_name}");
-                // The same wrong value as a merge patch of the seed...
-                let mut patch = json!({});
-                set_path(&mut patch, &path, wrong.clone());
-                let p = api
-                    .send("PATCH", &item, "application/merge-patch+json", &patch)
-                    .await;
-                let what = format!("PATCH {item} {patch}");
-                assert_refused_or_accepted(&what, &p);
-                let current = api.get(&item).await;
-                if p.code >= 400 {
-                    assert_not_stored(&what, &current, &path, &wrong);
-                }
-                // ... and in a replace of it.
-                let mut put = current.clone();
-                set_path(&mut put, &path, wrong.clone());
-                let u = api.send("PUT", &item, "application/json", &put).await;
-                let what = format!("PUT {item} {}", path.join("."));
-                assert_refused_or_accepted(&what, &u);
-                if u.code >= 400 {
-                    assert_not_stored(&what, &api.get(&item).await, &path, &wrong);
-                }
-                requests += 2;
-            }
-        }
+        tally.try_kind(&api, &schemas, kind).await;
     }
+    let Tally {
+        tried_kinds,
+        requests,
+        refused,
+        ..
+    } = tally;
 
     // The generator covered the built-in kinds, not a handful.
     assert!(tried_kinds >= 40, "only {tried_kinds} kinds had a schema");
@@ -443,27 +355,7 @@ async fn wrong_typed_fields_of_every_kind_are_refused_and_store_nothing() {
         refused >= 1000,
         "only {refused} of {requests} requests refused"
     );
-
-    // Nothing refused was stored: every object named like ours was accepted.
-    for kind in &kinds {
-        let collection = kind.collection();
-        let list = api
-            .send("GET", &collection, "application/json", &Value::Null)
-            .await;
-        if list.code != 200 {
-            continue;
-        }
-        for item in list.body["items"].as_array().into_iter().flatten() {
-            let name = item["metadata"]["name"].as_str().unwrap_or_default();
-            if !attempted.get(&collection).is_some_and(|s| s.contains(name)) {
-                continue;
-            }
-            assert!(
-                accepted.get(&collection).is_some_and(|s| s.contains(name)),
-                "{collection}/{name} is stored although its create was refused"
-            );
-        }
-    }
+    tally.nothing_refused_is_stored(&api, &kinds).await;
     let health = api
         .send("GET", "/healthz", "application/json", &Value::Null)
         .await;
@@ -473,4 +365,160 @@ async fn wrong_typed_fields_of_every_kind_are_refused_and_store_nothing() {
         "the cluster process exited"
     );
     eprintln!("{tried_kinds} kinds, {requests} requests, {refused} creates refused");
+}
+
+/// What the wrong-types run tried and what the server did with it.
+#[derive(Default)]
+struct Tally {
+    tried_kinds: usize,
+    requests: usize,
+    refused: usize,
+    /// Objects that were accepted, by collection path; nothing else may exist at the end.
+    accepted: BTreeMap<String, BTreeSet<String>>,
+    /// Every name a create was tried with (controllers create other objects meanwhile).
+    attempted: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Tally {
+    /// Sends every wrong value of a kind's sampled fields: in creates, and in a patch and a
+    /// replace of a seed object when the kind accepts one.
+    async fn try_kind(&mut self, api: &Api, schemas: &Schemas, kind: &Kind) {
+        let key = (kind.group.clone(), kind.version.clone(), kind.kind.clone());
+        let Some(def) = schemas.by_gvk.get(&key) else {
+            return;
+        };
+        let Some(schema) = schemas.definitions.get(def) else {
+            return;
+        };
+        self.tried_kinds += 1;
+        let collection = kind.collection();
+        let base = json!({"apiVersion": kind.api_version(), "kind": kind.kind, "metadata": {}});
+        let seed = self.seed(api, kind, &base).await;
+        let fields = schemas.fields(schema);
+        for (i, (path, declared)) in spread(&fields, FIELDS_PER_KIND).into_iter().enumerate() {
+            let Some(declared) = declared else { continue };
+            for (j, wrong) in wrong_values(&declared).into_iter().enumerate() {
+                let name = format!("wt-{}-{i}-{j}", kind.plural.replace('.', "-"));
+                self.create(api, &collection, &base, &name, &path, &wrong)
+                    .await;
+                if let Some(seed_name) = &seed {
+                    let item = format!("{collection}/{seed_name}");
+                    self.patch_and_replace(api, &item, &path, &wrong).await;
+                }
+            }
+        }
+    }
+
+    /// A bare object as the seed for patches and replaces; its name when the kind took it.
+    async fn seed(&mut self, api: &Api, kind: &Kind, base: &Value) -> Option<String> {
+        let collection = kind.collection();
+        let seed_name = format!("wt-seed-{}", kind.plural);
+        let mut seed = base.clone();
+        seed["metadata"]["name"] = json!(seed_name);
+        let made = api
+            .send("POST", &collection, "application/json", &seed)
+            .await;
+        assert_refused_or_accepted(&format!("POST {collection} (seed)"), &made);
+        self.requests += 1;
+        let seeded = made.code == 201 && kind.writable;
+        if !seeded {
+            return None;
+        }
+        self.accepted
+            .entry(collection)
+            .or_default()
+            .insert(seed_name.clone());
+        Some(seed_name)
+    }
+
+    /// A create with one wrong value.
+    async fn create(
+        &mut self,
+        api: &Api,
+        collection: &str,
+        base: &Value,
+        name: &str,
+        path: &[String],
+        wrong: &Value,
+    ) {
+        let mut body = base.clone();
+        set_path(&mut body, path, wrong.clone());
+        let names_it = path.len() == 2 && path[0] == "metadata" && path[1] == "name";
+        if body["metadata"].is_object() && !names_it {
+            body["metadata"]["name"] = json!(name);
+        }
+        self.attempted
+            .entry(collection.to_string())
+            .or_default()
+            .insert(name.to_string());
+        let what = format!("POST {collection} {}={wrong}", path.join("."));
+        let a = api
+            .send("POST", collection, "application/json", &body)
+            .await;
+        assert_refused_or_accepted(&what, &a);
+        self.requests += 1;
+        if a.code < 300 {
+            if let Some(n) = a.body["metadata"]["name"].as_str() {
+                self.accepted
+                    .entry(collection.to_string())
+                    .or_default()
+                    .insert(n.to_string());
+            }
+        } else {
+            self.refused += 1;
+        }
+    }
+
+    /// The same wrong value as a merge patch of the seed, and in a replace of it.
+    async fn patch_and_replace(&mut self, api: &Api, item: &str, path: &[String], wrong: &Value) {
+        let mut patch = json!({});
+        set_path(&mut patch, path, wrong.clone());
+        let p = api
+            .send("PATCH", item, "application/merge-patch+json", &patch)
+            .await;
+        let what = format!("PATCH {item} {patch}");
+        assert_refused_or_accepted(&what, &p);
+        let current = api.get(item).await;
+        if p.code >= 400 {
+            assert_not_stored(&what, &current, path, wrong);
+        }
+        let mut put = current.clone();
+        set_path(&mut put, path, wrong.clone());
+        let u = api.send("PUT", item, "application/json", &put).await;
+        let what = format!("PUT {item} {}", path.join("."));
+        assert_refused_or_accepted(&what, &u);
+        if u.code >= 400 {
+            assert_not_stored(&what, &api.get(item).await, path, wrong);
+        }
+        self.requests += 2;
+    }
+
+    /// Nothing refused was stored: every object named like ours was accepted.
+    async fn nothing_refused_is_stored(&self, api: &Api, kinds: &[Kind]) {
+        for kind in kinds {
+            let collection = kind.collection();
+            let list = api
+                .send("GET", &collection, "application/json", &Value::Null)
+                .await;
+            if list.code != 200 {
+                continue;
+            }
+            for item in list.body["items"].as_array().into_iter().flatten() {
+                let name = item["metadata"]["name"].as_str().unwrap_or_default();
+                if !self
+                    .attempted
+                    .get(&collection)
+                    .is_some_and(|s| s.contains(name))
+                {
+                    continue;
+                }
+                assert!(
+                    self.accepted
+                        .get(&collection)
+                        .is_some_and(|s| s.contains(name)),
+                    "{collection}/{name} is stored although its create was refused"
+                );
+            }
+        }
+    }
 }
