@@ -159,19 +159,36 @@ async fn serve_with_kubeconfig_uses_only_that_clusters_api() {
     let s = serve_with(&["--kubeconfig", &kubeconfig], false);
     let http = http();
     let admin = login(&http, &s.url, "admin", "Initial-passw0rd").await;
-    let (iam, tenant) = (
-        format!("{}/kapis/iam.kubesphere.io/v1beta1", s.url),
-        format!("{}/kapis/tenant.kubesphere.io/v1beta1", s.url),
-    );
-    use reqwest::Method;
+    let api = PlatformApi {
+        iam: format!("{}/kapis/iam.kubesphere.io/v1beta1", s.url),
+        tenant: format!("{}/kapis/tenant.kubesphere.io/v1beta1", s.url),
+        url: s.url.clone(),
+    };
+    alice_and_two_workspaces(&http, &api, &admin).await;
+    kept_in_the_cluster(&cluster);
+    alice_views_ws_a(&http, &api, &admin).await;
+    let alice = login(&http, &s.url, "alice", "Alice-passw0rd").await;
+    alice_sees_only_ws_a(&http, &api, &alice).await;
+}
 
+/// Where the platform's APIs are.
+struct PlatformApi {
+    url: String,
+    iam: String,
+    tenant: String,
+}
+
+/// User alice, and workspaces ws-a and ws-b with a project each.
+async fn alice_and_two_workspaces(http: &reqwest::Client, api: &PlatformApi, admin: &str) {
+    use reqwest::Method;
+    let (iam, tenant) = (&api.iam, &api.tenant);
     let alice = serde_json::json!({"apiVersion": "iam.kubesphere.io/v1beta1", "kind": "User",
         "metadata": {"name": "alice"}, "spec": {"email": "alice@example.com", "password": "Alice-passw0rd"}});
     let (code, v) = call(
-        &http,
+        http,
         Method::POST,
         &format!("{iam}/users"),
-        &admin,
+        admin,
         Some(alice),
     )
     .await;
@@ -181,27 +198,29 @@ async fn serve_with_kubeconfig_uses_only_that_clusters_api() {
             "metadata": {"name": ws}, "spec": {"template": {"spec": {"manager": "admin"}},
             "placement": {"clusters": [{"name": "host"}]}}});
         let (code, v) = call(
-            &http,
+            http,
             Method::POST,
             &format!("{tenant}/workspacetemplates"),
-            &admin,
+            admin,
             Some(t),
         )
         .await;
         assert!(code < 300, "create {ws}: {code} {v}");
         let ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": format!("{ws}-proj")}});
         let (code, v) = call(
-            &http,
+            http,
             Method::POST,
             &format!("{tenant}/workspaces/{ws}/namespaces"),
-            &admin,
+            admin,
             Some(ns),
         )
         .await;
         assert!(code < 300, "create project in {ws}: {code} {v}");
     }
+}
 
-    // Everything the platform keeps is in the cluster process, seen with its own kubeconfig.
+/// Everything the platform keeps is in the cluster process, seen with its own kubeconfig.
+fn kept_in_the_cluster(cluster: &common::TestCluster) {
     let labels = cluster.ok(&[
         "get",
         "ns",
@@ -225,27 +244,36 @@ async fn serve_with_kubeconfig_uses_only_that_clusters_api() {
         templates.contains("ws-a") && templates.contains("ws-b"),
         "{templates}"
     );
+}
 
+/// alice becomes a viewer of ws-a.
+async fn alice_views_ws_a(http: &reqwest::Client, api: &PlatformApi, admin: &str) {
+    use reqwest::Method;
+    let iam = &api.iam;
     let members = serde_json::json!([{"username": "alice", "roleRef": "ws-a-viewer"}]);
     let (code, v) = call(
-        &http,
+        http,
         Method::POST,
         &format!("{iam}/workspaces/ws-a/workspacemembers"),
-        &admin,
+        admin,
         Some(members),
     )
     .await;
     assert!(code < 300, "add alice to ws-a: {code} {v}");
+}
 
-    let alice = login(&http, &s.url, "alice", "Alice-passw0rd").await;
+/// alice sees and reads ws-a only, and writes nothing.
+async fn alice_sees_only_ws_a(http: &reqwest::Client, api: &PlatformApi, alice: &str) {
+    use reqwest::Method;
+    let (tenant, url) = (&api.tenant, &api.url);
     // The platform's caches follow the cluster's watches: wait until the binding is seen.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let seen = loop {
         let (code, v) = call(
-            &http,
+            http,
             Method::GET,
             &format!("{tenant}/workspaces"),
-            &alice,
+            alice,
             None,
         )
         .await;
@@ -262,19 +290,19 @@ async fn serve_with_kubeconfig_uses_only_that_clusters_api() {
         "alice sees only her workspace"
     );
     let (code, v) = call(
-        &http,
+        http,
         Method::GET,
-        &format!("{}/api/v1/namespaces/ws-a-proj/configmaps", s.url),
-        &alice,
+        &format!("{}/api/v1/namespaces/ws-a-proj/configmaps", url),
+        alice,
         None,
     )
     .await;
     assert_eq!(code, 200, "a viewer reads her project: {v}");
     let (code, v) = call(
-        &http,
+        http,
         Method::GET,
-        &format!("{}/api/v1/namespaces/ws-b-proj/configmaps", s.url),
-        &alice,
+        &format!("{}/api/v1/namespaces/ws-b-proj/configmaps", url),
+        alice,
         None,
     )
     .await;
@@ -283,19 +311,19 @@ async fn serve_with_kubeconfig_uses_only_that_clusters_api() {
     let cm =
         serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}});
     let (code, v) = call(
-        &http,
+        http,
         Method::POST,
-        &format!("{}/api/v1/namespaces/ws-a-proj/configmaps", s.url),
-        &alice,
+        &format!("{}/api/v1/namespaces/ws-a-proj/configmaps", url),
+        alice,
         Some(cm),
     )
     .await;
     assert_eq!(code, 403, "a viewer cannot write: {v}");
     let (code, v) = call(
-        &http,
+        http,
         Method::GET,
         &format!("{tenant}/workspaces/ws-b/namespaces"),
-        &alice,
+        alice,
         None,
     )
     .await;
