@@ -190,6 +190,13 @@ fn create_get_list_with_formats_and_selectors() {
 fn apply_twice_label_annotate_patch_replace_delete() {
     let c = TestCluster::start(&[]);
     c.ok(&["create", "namespace", "shop"]);
+    apply_creates_then_leaves_then_configures(&c);
+    label_annotate_patch_and_replace(&c);
+    delete_by_name_label_and_namespace(&c);
+}
+
+/// `kubectl apply` creates, then leaves unchanged, then configures what changed.
+fn apply_creates_then_leaves_then_configures(c: &TestCluster) {
     let first = c.ok_stdin(&["-n", "shop", "apply", "-f", "-"], MANIFEST);
     for what in [
         "configmap/app-config created",
@@ -230,7 +237,10 @@ fn apply_twice_label_annotate_patch_replace_delete() {
     );
     let secret = json(&c.ok(&["-n", "shop", "get", "secret", "app-secret", "-o", "json"]));
     assert_eq!(secret["data"]["token"], "dG9rZW4=");
+}
 
+/// Labels, annotations, JSON and merge patches, a failed test op, replace and a stale replace.
+fn label_annotate_patch_and_replace(c: &TestCluster) {
     c.ok(&["-n", "shop", "label", "cm", "app-config", "stage=two"]);
     c.ok(&["-n", "shop", "annotate", "cm", "app-config", "owner=team-a"]);
     let cm = json(&c.ok(&["-n", "shop", "get", "cm", "app-config", "-o", "json"]));
@@ -281,7 +291,10 @@ fn apply_twice_label_annotate_patch_replace_delete() {
         Some(&replaced.to_string()),
     );
     assert!(stale.contains("the object has been modified"), "{stale}");
+}
 
+/// Deleting by name, by label, and a namespace with what is in it.
+fn delete_by_name_label_and_namespace(c: &TestCluster) {
     c.ok(&["-n", "shop", "delete", "secret", "app-secret"]);
     assert!(
         c.fails(&["-n", "shop", "get", "secret", "app-secret"], None)
