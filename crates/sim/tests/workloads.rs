@@ -96,69 +96,7 @@ async fn deployment_rolls_out_scales_and_keeps_history() {
     deps.create(&PostParams::default(), &deployment("web", 3, "nginx:1.27"))
         .await
         .unwrap();
-    let first = wait_for("3 ready pods", LIMIT, || ready_pods(&pods, "app=web", 3)).await;
-    let nodes: BTreeSet<String> = first
-        .iter()
-        .map(|p| p.spec.as_ref().unwrap().node_name.clone().unwrap())
-        .collect();
-    assert_eq!(nodes.len(), 3, "replicas spread over the nodes");
-    let ips: BTreeSet<String> = first
-        .iter()
-        .map(|p| p.status.as_ref().unwrap().pod_ip.clone().unwrap())
-        .collect();
-    assert_eq!(ips.len(), 3);
-    assert!(ips.iter().all(|ip| ip.starts_with("10.244.")));
-    let p0 = &first[0];
-    let owner = &p0.owner_references()[0];
-    assert_eq!(
-        (
-            owner.kind.as_str(),
-            owner.controller,
-            owner.block_owner_deletion
-        ),
-        ("ReplicaSet", Some(true), Some(true))
-    );
-    let cs = &p0
-        .status
-        .as_ref()
-        .unwrap()
-        .container_statuses
-        .as_ref()
-        .unwrap()[0];
-    assert!(
-        cs.ready
-            && cs.started == Some(true)
-            && cs.image_id.contains("sha256:")
-            && cs.container_id.is_some()
-    );
-    let rs_name = owner.name.clone();
-    assert!(p0.name_any().starts_with(&format!("{rs_name}-")));
-    let hash = p0.labels()["pod-template-hash"].clone();
-    assert_eq!(rs_name, format!("web-{hash}"));
-
-    let d = wait_for("deployment complete", LIMIT, || async {
-        let d = deps.get("web").await.ok()?;
-        let st = d.status.clone()?;
-        let progressing = st
-            .conditions
-            .as_ref()?
-            .iter()
-            .find(|c| c.type_ == "Progressing")?
-            .reason
-            .clone()?;
-        (st.available_replicas == Some(3) && progressing == "NewReplicaSetAvailable").then_some(d)
-    })
-    .await;
-    assert_eq!(d.annotations()["deployment.kubernetes.io/revision"], "1");
-    let st = d.status.unwrap();
-    assert_eq!(
-        (st.replicas, st.updated_replicas, st.ready_replicas),
-        (Some(3), Some(3), Some(3))
-    );
-    assert_eq!(st.observed_generation, d.metadata.generation);
-    assert!(st.conditions.unwrap().iter().any(|c| c.type_ == "Available"
-        && c.status == "True"
-        && c.reason.as_deref() == Some("MinimumReplicasAvailable")));
+    let (rs_name, hash) = first_rollout(&deps, &pods).await;
 
     // Rolling update: a new ReplicaSet takes over, the old one is kept at 0 as history.
     let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": "main", "image": "nginx:1.28",
@@ -252,6 +190,75 @@ async fn deployment_rolls_out_scales_and_keeps_history() {
         ready_pods(&pods, "app=web", 2)
     })
     .await;
+}
+
+/// The first rollout: three ready pods spread over the nodes, owned by `web-<hash>`, and the
+/// Deployment complete at revision 1. Returns the ReplicaSet's name and hash.
+async fn first_rollout(deps: &Api<Deployment>, pods: &Api<Pod>) -> (String, String) {
+    let first = wait_for("3 ready pods", LIMIT, || ready_pods(pods, "app=web", 3)).await;
+    let nodes: BTreeSet<String> = first
+        .iter()
+        .map(|p| p.spec.as_ref().unwrap().node_name.clone().unwrap())
+        .collect();
+    assert_eq!(nodes.len(), 3, "replicas spread over the nodes");
+    let ips: BTreeSet<String> = first
+        .iter()
+        .map(|p| p.status.as_ref().unwrap().pod_ip.clone().unwrap())
+        .collect();
+    assert_eq!(ips.len(), 3);
+    assert!(ips.iter().all(|ip| ip.starts_with("10.244.")));
+    let p0 = &first[0];
+    let owner = &p0.owner_references()[0];
+    assert_eq!(
+        (
+            owner.kind.as_str(),
+            owner.controller,
+            owner.block_owner_deletion
+        ),
+        ("ReplicaSet", Some(true), Some(true))
+    );
+    let cs = &p0
+        .status
+        .as_ref()
+        .unwrap()
+        .container_statuses
+        .as_ref()
+        .unwrap()[0];
+    assert!(
+        cs.ready
+            && cs.started == Some(true)
+            && cs.image_id.contains("sha256:")
+            && cs.container_id.is_some()
+    );
+    let rs_name = owner.name.clone();
+    assert!(p0.name_any().starts_with(&format!("{rs_name}-")));
+    let hash = p0.labels()["pod-template-hash"].clone();
+    assert_eq!(rs_name, format!("web-{hash}"));
+
+    let d = wait_for("deployment complete", LIMIT, || async {
+        let d = deps.get("web").await.ok()?;
+        let st = d.status.clone()?;
+        let progressing = st
+            .conditions
+            .as_ref()?
+            .iter()
+            .find(|c| c.type_ == "Progressing")?
+            .reason
+            .clone()?;
+        (st.available_replicas == Some(3) && progressing == "NewReplicaSetAvailable").then_some(d)
+    })
+    .await;
+    assert_eq!(d.annotations()["deployment.kubernetes.io/revision"], "1");
+    let st = d.status.unwrap();
+    assert_eq!(
+        (st.replicas, st.updated_replicas, st.ready_replicas),
+        (Some(3), Some(3), Some(3))
+    );
+    assert_eq!(st.observed_generation, d.metadata.generation);
+    assert!(st.conditions.unwrap().iter().any(|c| c.type_ == "Available"
+        && c.status == "True"
+        && c.reason.as_deref() == Some("MinimumReplicasAvailable")));
+    (rs_name, hash)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
