@@ -104,7 +104,14 @@ async fn orrery_releases_are_read_by_real_helm() {
         .expect("history");
     assert_eq!(statuses(&hist), ["superseded", "superseded", "deployed"]);
 
-    // Real Helm lists the release and reads its history, values and manifest.
+    real_helm_reads_orrerys_history(&c, &hist).await;
+    real_helm_upgrades_in_turn(&c, dir.path()).await;
+    uninstall_removes_everything(&c).await;
+}
+
+/// Real Helm lists the release and reads its history, values and manifest; `orrery helm`
+/// prints what Helm prints.
+async fn real_helm_reads_orrerys_history(c: &Cluster, hist: &[Json]) {
     let list = c.real_helm(&["list"]).await;
     let mine = summaries_named(&list, "app");
     assert_eq!(mine.len(), 1, "{list}");
@@ -151,7 +158,7 @@ async fn orrery_releases_are_read_by_real_helm() {
     assert_eq!(got["all_values"]["greeting"], "hi");
 
     // The CLI prints what Helm prints.
-    let text = orrery_helm(&c, &["list"]).await;
+    let text = orrery_helm(c, &["list"]).await;
     let row = text
         .lines()
         .find(|l| l.starts_with("app"))
@@ -159,7 +166,7 @@ async fn orrery_releases_are_read_by_real_helm() {
     let cells: Vec<&str> = row.split('\t').map(str::trim).collect();
     assert_eq!(cells[..3], ["app", "default", "3"]);
     assert_eq!(cells[4..], ["deployed", "web-0.1.0", "1.0"]);
-    let text = orrery_helm(&c, &["history", "app"]).await;
+    let text = orrery_helm(c, &["history", "app"]).await;
     assert_eq!(text.lines().count(), 4, "{text}");
     assert!(
         text.lines()
@@ -167,10 +174,12 @@ async fn orrery_releases_are_read_by_real_helm() {
             .is_some_and(|l| l.ends_with("Rollback to 1")),
         "{text}"
     );
+}
 
-    // Real Helm upgrades Orrery's release in turn (same field manager, no conflicts), and
-    // Orrery reads the result.
-    let p = dir.path().join("web").to_string_lossy().to_string();
+/// Real Helm upgrades Orrery's release in turn (same field manager, no conflicts), and Orrery
+/// reads the result.
+async fn real_helm_upgrades_in_turn(c: &Cluster, dir: &std::path::Path) {
+    let p = dir.join("web").to_string_lossy().to_string();
     let r = c
         .real_helm(&["upgrade", "app", &p, r#"{"greeting": "from helm"}"#])
         .await;
@@ -187,8 +196,10 @@ async fn orrery_releases_are_read_by_real_helm() {
         ["superseded", "superseded", "superseded", "deployed"]
     );
     assert_eq!(hist[3]["config"], json!({"greeting": "from helm"}));
+}
 
-    // Uninstall: objects and history gone, for real Helm too.
+/// Uninstall: objects and history gone, for real Helm too.
+async fn uninstall_removes_everything(c: &Cluster) {
     let mut res = c.resources();
     helm::action::uninstall(&mut res, "default", "app", false, options("", "").timeout)
         .await
