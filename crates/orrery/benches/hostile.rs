@@ -168,8 +168,23 @@ async fn main() {
             .build()
             .expect("client"),
     });
+    let (mallory, bob) = tenants(&api).await;
+    // Idle: let the set-up settle, then read RSS.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let idle_rss = common::rss_mib(pid);
+    let mut load = start_load(&api, &mallory, flood, pid, idle_rss);
+    let probes = probe(&api, &bob, seconds).await;
+    load.stop.store(true, Ordering::Relaxed);
+    for t in load.tasks.drain(..) {
+        let _ = t.await;
+    }
+    report(seconds, flood, probes, idle_rss, &load).await;
+    common::stop(child);
+}
 
-    // Two tenants: mallory (the attacker, admin of her own project) and bob.
+/// Two tenants: mallory (the attacker, admin of her own project) and bob, each with a project
+/// and a ConfigMap in it. Returns their tokens.
+async fn tenants(api: &Api) -> (String, String) {
     let admin = api.login("admin", ADMIN_PW).await;
     for user in ["mallory", "bob"] {
         api.ok(
@@ -234,11 +249,21 @@ async fn main() {
         }
         assert!(created, "{user} could not create a ConfigMap");
     }
+    (mallory, bob)
+}
 
-    // Idle: let the set-up settle, then read RSS.
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    let idle_rss = common::rss_mib(pid);
+/// The load: mallory's hostile bodies in loops, her flood of GETs, and an RSS sampler.
+struct Load {
+    stop: Arc<AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    hostile_codes: Arc<Mutex<std::collections::BTreeMap<String, usize>>>,
+    flood_codes: Arc<Mutex<std::collections::BTreeMap<u16, usize>>>,
+    peak: Arc<Mutex<f64>>,
+}
 
+/// Starts the load as mallory.
+fn start_load(api: &Arc<Api>, mallory: &str, flood: usize, pid: u32, idle_rss: f64) -> Load {
+    let mallory = mallory.to_string();
     let stop = Arc::new(AtomicBool::new(false));
     let hostile_codes = Arc::new(Mutex::new(
         std::collections::BTreeMap::<String, usize>::new(),
@@ -311,8 +336,18 @@ async fn main() {
             }
         }));
     }
+    Load {
+        stop,
+        tasks,
+        hostile_codes,
+        flood_codes,
+        peak,
+    }
+}
 
-    // Probes: /healthz and bob's GET, one at a time, every 20 ms.
+/// Probes: /healthz and bob's GET, one at a time, every 20 ms, for `seconds`. Returns their
+/// latencies and how many failed.
+async fn probe(api: &Api, bob: &str, seconds: u64) -> (Vec<Duration>, Vec<Duration>, usize) {
     let probe_client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
@@ -337,7 +372,7 @@ async fn main() {
                 "{}/api/v1/namespaces/p-bob/configmaps/small",
                 api.base
             ))
-            .bearer_auth(&bob)
+            .bearer_auth(bob)
             .send()
             .await
             .map(|r| r.status().is_success())
@@ -346,13 +381,21 @@ async fn main() {
         probe_failures += usize::from(!ok);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    stop.store(true, Ordering::Relaxed);
-    for t in tasks {
-        let _ = t.await;
-    }
+    (health, bobs, probe_failures)
+}
+
+/// Prints the figures BENCHMARKS.md records.
+async fn report(
+    seconds: u64,
+    flood: usize,
+    (mut health, mut bobs, probe_failures): (Vec<Duration>, Vec<Duration>, usize),
+    idle_rss: f64,
+    load: &Load,
+) {
+    let (hostile_codes, flood_codes) = (&load.hostile_codes, &load.flood_codes);
     health.sort();
     bobs.sort();
-    let peak = *peak.lock().await;
+    let peak = *load.peak.lock().await;
     println!(
         "load: {seconds} s; 3 hostile loops + {flood} flooding connections as one user; probes every 20 ms"
     );
@@ -384,5 +427,4 @@ async fn main() {
         flood_total as f64 / seconds as f64,
         flood_codes.lock().await
     );
-    common::stop(child);
 }
