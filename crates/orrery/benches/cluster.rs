@@ -177,11 +177,24 @@ async fn main() {
         creates as f64 / took.as_secs_f64(),
         took.as_secs_f64()
     );
-
-    // 2. Listing 10,000 1-KiB ConfigMaps.
-    make_ns(&client, "bench-list").await;
     let listed = n(10_000);
-    create_many(&client, "bench-list", listed, 16, "l").await;
+    lists(&client, listed).await;
+    let writes = 50;
+    watch_fan_out(&client, n(1_000), writes).await;
+    memory_and_restart(
+        server,
+        dir.path(),
+        &client,
+        creates + listed + writes,
+        n(100_000),
+    )
+    .await;
+}
+
+/// 2. Listing 10,000 1-KiB ConfigMaps, decoded by kube-rs and as raw bytes.
+async fn lists(client: &kube::Client, listed: usize) {
+    make_ns(client, "bench-list").await;
+    create_many(client, "bench-list", listed, 16, "l").await;
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), "bench-list");
     let mut times = Vec::new();
     for _ in 0..11 {
@@ -213,11 +226,11 @@ async fn main() {
         percentile(&raw_times, 0.5),
         raw_times[0]
     );
+}
 
-    // 3. A write reaching 1,000 watchers.
-    make_ns(&client, "bench-watch").await;
-    let watchers = n(1_000);
-    let writes = 50;
+/// 3. A write reaching 1,000 watchers: latency from the create to each watcher's event.
+async fn watch_fan_out(client: &kube::Client, watchers: usize, writes: usize) {
+    make_ns(client, "bench-watch").await;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
     let wapi: Api<ConfigMap> = Api::namespaced(client.clone(), "bench-watch");
     let rv = wapi
@@ -280,19 +293,26 @@ async fn main() {
     for h in handles {
         h.abort();
     }
+}
 
-    // 4. Resident memory with 100,000 ConfigMaps stored, and 5. restart time.
-    make_ns(&client, "bench-mem").await;
-    let stored_before: usize = creates + listed + writes;
-    let target = n(100_000).saturating_sub(stored_before);
-    create_many(&client, "bench-mem", target, 16, "m").await;
+/// 4. Resident memory with 100,000 ConfigMaps stored, and 5. restart time.
+async fn memory_and_restart(
+    server: Server,
+    dir: &std::path::Path,
+    client: &kube::Client,
+    stored_before: usize,
+    wanted: usize,
+) {
+    make_ns(client, "bench-mem").await;
+    let target = wanted.saturating_sub(stored_before);
+    create_many(client, "bench-mem", target, 16, "m").await;
     let total = stored_before + target;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rss = server.rss_mib();
     let json_bytes = (total as f64) * 1.05 / 1024.0;
     println!("RSS with {total} ConfigMaps (~{json_bytes:.0} MiB of JSON): {rss:.0} MiB");
     server.stop();
-    let (server, ready) = Server::start(dir.path());
+    let (server, ready) = Server::start(dir);
     let client = server.client().await;
     let t = Instant::now();
     let nss: Api<Namespace> = Api::all(client);
