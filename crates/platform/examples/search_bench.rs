@@ -112,52 +112,7 @@ async fn join_to_full_cache(pods: usize) -> Result<(), BoxError> {
     let client = kube::Client::try_from(
         kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?,
     )?;
-    let t = Instant::now();
-    let nss: HashSet<String> = (0..pods).map(|i| format!("ns-{:03}", i % 100)).collect();
-    for ns in nss {
-        platform::kubeapi::create(
-            &client,
-            platform::kinds::Kind::Namespace,
-            None,
-            json!({"metadata": {"name": ns}}),
-        )
-        .await?;
-    }
-    let results: Vec<Result<(), BoxError>> = futures::stream::iter((0..pods).map(|i| {
-        let client = client.clone();
-        async move {
-            let mut p = pod(0, i);
-            let ns = p["metadata"]["namespace"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            if let Some(m) = p["metadata"].as_object_mut() {
-                for f in [
-                    "uid",
-                    "resourceVersion",
-                    "creationTimestamp",
-                    "ownerReferences",
-                ] {
-                    m.remove(f);
-                }
-            }
-            let api: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
-                client,
-                &ns,
-                &kube::api::ApiResource::erase::<k8s_openapi::api::core::v1::Pod>(&()),
-            );
-            let obj: kube::api::DynamicObject = serde_json::from_value(p)?;
-            api.create(&Default::default(), &obj).await?;
-            Ok(())
-        }
-    }))
-    .buffer_unordered(16)
-    .collect()
-    .await;
-    for r in results {
-        r?;
-    }
-    println!("created {pods} pods in the member in {:?}", t.elapsed());
+    fill_member(&client, pods).await?;
     let kc = kube::config::Kubeconfig::read_from(&host.kubeconfig_path)?;
     let mut config = platform::PlatformConfig::new(
         kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?,
@@ -226,6 +181,57 @@ async fn join_to_full_cache(pods: usize) -> Result<(), BoxError> {
     );
     p.shutdown().await;
     drop((member, host));
+    Ok(())
+}
+
+/// Creates `pods` pods (in 100 namespaces) in the member, 16 at a time.
+async fn fill_member(client: &kube::Client, pods: usize) -> Result<(), BoxError> {
+    let t = Instant::now();
+    let nss: HashSet<String> = (0..pods).map(|i| format!("ns-{:03}", i % 100)).collect();
+    for ns in nss {
+        platform::kubeapi::create(
+            client,
+            platform::kinds::Kind::Namespace,
+            None,
+            json!({"metadata": {"name": ns}}),
+        )
+        .await?;
+    }
+    let results: Vec<Result<(), BoxError>> = futures::stream::iter((0..pods).map(|i| {
+        let client = client.clone();
+        async move {
+            let mut p = pod(0, i);
+            let ns = p["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if let Some(m) = p["metadata"].as_object_mut() {
+                for f in [
+                    "uid",
+                    "resourceVersion",
+                    "creationTimestamp",
+                    "ownerReferences",
+                ] {
+                    m.remove(f);
+                }
+            }
+            let api: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
+                client,
+                &ns,
+                &kube::api::ApiResource::erase::<k8s_openapi::api::core::v1::Pod>(&()),
+            );
+            let obj: kube::api::DynamicObject = serde_json::from_value(p)?;
+            api.create(&Default::default(), &obj).await?;
+            Ok(())
+        }
+    }))
+    .buffer_unordered(16)
+    .collect()
+    .await;
+    for r in results {
+        r?;
+    }
+    println!("created {pods} pods in the member in {:?}", t.elapsed());
     Ok(())
 }
 
