@@ -150,11 +150,7 @@ async fn join_member(c: &Client, admin: &str, member: &apiserver::RunningCluster
         "spec": {"provider": "orrery", "connection": {"type": "direct",
             "kubeconfig": B64.encode(kc.as_bytes())}}});
     let (s, v) = c
-        .post(
-            "/apis/cluster.kubesphere.io/v1alpha1/clusters",
-            admin,
-            body,
-        )
+        .post("/apis/cluster.kubesphere.io/v1alpha1/clusters", admin, body)
         .await;
     assert_eq!(s, StatusCode::CREATED, "join: {v}");
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -308,14 +304,7 @@ async fn cluster_members(c: &Client, admin: &str) {
         ),
     ] {
         for (u, role) in users {
-            add_member(
-                c,
-                admin,
-                &format!("{prefix}{IAM}/clustermembers"),
-                u,
-                role,
-            )
-            .await;
+            add_member(c, admin, &format!("{prefix}{IAM}/clustermembers"), u, role).await;
         }
     }
 }
