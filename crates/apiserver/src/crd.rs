@@ -17,16 +17,7 @@ fn crd_prefix() -> String {
 /// The finalizer that holds a deleted CRD until its objects are gone.
 pub const CLEANUP_FINALIZER: &str = "customresourcecleanup.apiextensions.k8s.io";
 
-fn s<'a>(v: &'a Value, path: &[&str]) -> &'a Value {
-    let mut cur = v;
-    for p in path {
-        cur = match cur.get(p) {
-            Some(x) => x,
-            None => return &Value::Null,
-        };
-    }
-    cur
-}
+use crate::object::at as s;
 
 fn strings(v: &Value) -> Vec<String> {
     v.as_array()

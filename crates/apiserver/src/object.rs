@@ -94,3 +94,15 @@ pub struct LabelsMeta {
     #[serde(default)]
     pub labels: std::collections::BTreeMap<String, String>,
 }
+
+/// The value at `path` (object keys), or null when any step is missing.
+pub fn at<'a>(v: &'a Value, path: &[&str]) -> &'a Value {
+    let mut cur = v;
+    for p in path {
+        cur = match cur.get(p) {
+            Some(x) => x,
+            None => return &Value::Null,
+        };
+    }
+    cur
+}

@@ -9,7 +9,7 @@ mod float;
 mod quote;
 
 pub use float::{format_float, json_float};
-pub use quote::{is_print, quote};
+pub use quote::{is_print, quote, quote_rune_into, quote_with};
 
 /// apimachinery's `duration.HumanDuration` of `secs` seconds: the AGE column of `kubectl get`
 /// (`5s`, `2m5s`, `3h1m`, `3d1h`, `2y45d`).

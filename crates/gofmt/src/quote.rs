@@ -2,29 +2,54 @@
 
 /// Quotes `s` the way Go's `strconv.Quote` (and `fmt`'s `%q`) does.
 pub fn quote(s: &str) -> String {
+    quote_with(s, '"', false)
+}
+
+/// Go's `appendQuotedWith`: `s` between `q`s, escaping `q`, backslashes and unprintable
+/// characters (every non-ASCII one too when `ascii_only`, as `strconv.QuoteToASCII` and `%+q`).
+pub fn quote_with(s: &str, q: char, ascii_only: bool) -> String {
     let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
+    out.push(q);
     for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c if is_print(c) => out.push(c),
-            c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push_str(&format!("\\U{:08x}", c as u32)),
-        }
+        quote_rune_into(&mut out, c, q, ascii_only);
     }
-    out.push('"');
+    out.push(q);
     out
+}
+
+/// Go's `appendEscapedRune`: one character as it appears inside a `q`-quoted literal.
+pub fn quote_rune_into(out: &mut String, c: char, q: char, ascii_only: bool) {
+    if c == q || c == '\\' {
+        out.push('\\');
+        out.push(c);
+        return;
+    }
+    if c == '\u{FFFD}' {
+        // Go writes invalid bytes as \x escapes; Rust strings are valid UTF-8, so U+FFFD stays.
+        out.push(c);
+        return;
+    }
+    let printable = if ascii_only {
+        c.is_ascii() && is_print(c)
+    } else {
+        is_print(c)
+    };
+    if printable {
+        out.push(c);
+        return;
+    }
+    match c {
+        '\u{7}' => out.push_str("\\a"),
+        '\u{8}' => out.push_str("\\b"),
+        '\u{c}' => out.push_str("\\f"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '\u{b}' => out.push_str("\\v"),
+        c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\x{:02x}", c as u32)),
+        c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
+        c => out.push_str(&format!("\\U{:08x}", c as u32)),
+    }
 }
 
 /// Approximates Go's `unicode.IsPrint`: letters, marks, numbers, punctuation, symbols and

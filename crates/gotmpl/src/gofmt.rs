@@ -61,49 +61,7 @@ pub(crate) fn is_print(c: char) -> bool {
     ::gofmt::is_print(c)
 }
 
-fn quote_with(s: &str, q: char, ascii_only: bool) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(q);
-    for c in s.chars() {
-        quote_rune_into(&mut out, c, q, ascii_only);
-    }
-    out.push(q);
-    out
-}
-
-fn quote_rune_into(out: &mut String, c: char, q: char, ascii_only: bool) {
-    if c == q || c == '\\' {
-        out.push('\\');
-        out.push(c);
-        return;
-    }
-    if c == '\u{FFFD}' {
-        // Go writes invalid bytes as \x escapes; our strings are valid UTF-8 so U+FFFD stays.
-        out.push(c);
-        return;
-    }
-    if ascii_only {
-        if c.is_ascii() && is_print(c) {
-            out.push(c);
-            return;
-        }
-    } else if is_print(c) {
-        out.push(c);
-        return;
-    }
-    match c {
-        '\u{7}' => out.push_str("\\a"),
-        '\u{8}' => out.push_str("\\b"),
-        '\u{c}' => out.push_str("\\f"),
-        '\n' => out.push_str("\\n"),
-        '\r' => out.push_str("\\r"),
-        '\t' => out.push_str("\\t"),
-        '\u{b}' => out.push_str("\\v"),
-        c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\x{:02x}", c as u32)),
-        c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
-        c => out.push_str(&format!("\\U{:08x}", c as u32)),
-    }
-}
+use ::gofmt::{quote_rune_into, quote_with};
 
 fn can_backquote(s: &str) -> bool {
     s.chars()

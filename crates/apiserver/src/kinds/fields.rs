@@ -3,17 +3,7 @@
 use apimachinery::selector::LabelSelector;
 use serde_json::Value;
 
-/// The value at `path`, or null.
-pub(super) fn s<'a>(v: &'a Value, path: &[&str]) -> &'a Value {
-    let mut cur = v;
-    for p in path {
-        cur = match cur.get(p) {
-            Some(x) => x,
-            None => return &Value::Null,
-        };
-    }
-    cur
-}
+pub(super) use crate::object::at as s;
 
 /// The string at `path`, or `default`.
 pub(super) fn str_or<'a>(v: &'a Value, path: &[&str], default: &'a str) -> &'a str {
