@@ -1,30 +1,11 @@
-//! The bits of Go's `fmt` that kube-openapi's messages depend on.
+//! The bits of Go's `fmt` that kube-openapi's messages depend on (floats come from the
+//! `gofmt` crate).
 
 use serde_json::{Number, Value};
 
-/// Go's `%v` of a `float64` (`strconv.FormatFloat(f, 'g', -1, 64)`): shortest digits, in
-/// exponent form when the decimal exponent is below -4 or at least 6.
+/// Go's `%v` of a `float64` (`strconv.FormatFloat(f, 'g', -1, 64)`).
 pub(crate) fn go_float(f: f64) -> String {
-    if f == 0.0 {
-        return "0".to_string();
-    }
-    if !f.is_finite() {
-        return if f.is_nan() {
-            "NaN".to_string()
-        } else if f > 0.0 {
-            "+Inf".to_string()
-        } else {
-            "-Inf".to_string()
-        };
-    }
-    let sci = format!("{f:e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    if !(-4..6).contains(&exp) {
-        let sign = if exp < 0 { '-' } else { '+' };
-        return format!("{mantissa}e{sign}{:02}", exp.abs());
-    }
-    format!("{f}")
+    ::gofmt::format_float(f, 'g', -1)
 }
 
 /// A JSON number printed as Go prints the value kube decoded it into: integers as
