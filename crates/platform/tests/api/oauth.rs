@@ -14,6 +14,14 @@ async fn oauth_grants_refresh_logout_and_anonymous() {
     assert_eq!(v["expires_in"], 7200);
     let access = v["access_token"].as_str().unwrap_or_default().to_string();
     let refresh = v["refresh_token"].as_str().unwrap_or_default().to_string();
+    refused_grants(c).await;
+    refresh_once_and_logout(&access, c, &refresh).await;
+    anonymous(c).await;
+    basic_auth(c).await;
+}
+
+/// Wrong client, wrong password, bad grant.
+async fn refused_grants(c: &Client) {
     // Wrong client, wrong password, bad grant.
     let r = c
         .inner
@@ -55,10 +63,14 @@ async fn oauth_grants_refresh_logout_and_anonymous() {
         r.json::<Value>().await.expect("json")["error"],
         "unsupported_grant_type"
     );
+}
+
+/// Refresh tokens work once; logout revokes the session (both tokens of it).
+async fn refresh_once_and_logout(access: &str, c: &Client, refresh: &str) {
     // Refresh tokens work once.
     let refresh_form = [
         ("grant_type", "refresh_token"),
-        ("refresh_token", refresh.as_str()),
+        ("refresh_token", refresh),
         ("client_id", "kubesphere"),
         ("client_secret", "kubesphere"),
     ];
@@ -101,8 +113,12 @@ async fn oauth_grants_refresh_logout_and_anonymous() {
     assert_eq!(r.status(), StatusCode::OK);
     let (s, _) = c.get(&format!("{IAM}/users"), &access2).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    let (s, _) = c.get(&format!("{IAM}/users"), &access).await;
+    let (s, _) = c.get(&format!("{IAM}/users"), access).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+/// Anonymous: health and version only.
+async fn anonymous(c: &Client) {
     // Anonymous: health and version only.
     for p in ["/healthz", "/version", "/readyz"] {
         let (s, _) = c.call(Method::GET, p, None, None).await;
@@ -119,6 +135,10 @@ async fn oauth_grants_refresh_logout_and_anonymous() {
     }
     let (s, _) = c.get("/api/v1/namespaces", "garbage.token.here").await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+/// HTTP Basic (kubectl with username/password).
+async fn basic_auth(c: &Client) {
     // HTTP Basic (kubectl with username/password).
     let r = c
         .inner
