@@ -35,6 +35,18 @@ async fn grants_need_the_rules_they_grant() {
     let wsa = c.login("wsa", USER_PW).await;
     create_project(c, &wsa, "w1", "p1").await;
     create_project(c, &admin, "w2", "p2").await;
+    let star = json!([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]);
+    let secrets = json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]);
+    let held = json!([{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]);
+    the_writer_role(&admin, c).await;
+    let writer = c.login("writer", USER_PW).await;
+    kubesphere_roles(&admin, c, &held, &secrets, &star, &writer).await;
+    kubernetes_roles(&admin, c, &held, &star, &writer).await;
+    moving_projects(&admin, c, &wsa).await;
+}
+
+/// The writer's role: it may write roles and bindings in p1 and read ConfigMaps, nothing more.
+async fn the_writer_role(admin: &str, c: &Client) {
     // A role that may write roles and bindings in p1 and read ConfigMaps, nothing more (not
     // `*` verbs: those include `escalate` and `bind`, as in Kubernetes).
     let writer_role = json!({"apiVersion": "iam.kubesphere.io/v1beta1", "kind": "Role", "metadata": {"name": "role-writer"}, "rules": [
@@ -44,13 +56,13 @@ async fn grants_need_the_rules_they_grant() {
     c.ok(
         Method::POST,
         &format!("{IAM}/namespaces/p1/roles"),
-        &admin,
+        admin,
         Some(writer_role),
     )
     .await;
     add_member(
         c,
-        &admin,
+        admin,
         &format!("{IAM}/namespaces/p1/namespacemembers"),
         "writer",
         "role-writer",
@@ -58,24 +70,30 @@ async fn grants_need_the_rules_they_grant() {
     .await;
     add_member(
         c,
-        &admin,
+        admin,
         &format!("{IAM}/namespaces/p1/namespacemembers"),
         "viewer",
         "viewer",
     )
     .await;
-    let writer = c.login("writer", USER_PW).await;
+}
 
+/// KubeSphere roles through /kapis: only rules the writer holds (a template's count), and
+/// members with held roles.
+async fn kubesphere_roles(
+    admin: &str,
+    c: &Client,
+    held: &Value,
+    secrets: &Value,
+    star: &Value,
+    writer: &str,
+) {
     // KubeSphere roles through /kapis.
-    let role = |name: &str, rules: Value| json!({"apiVersion": "iam.kubesphere.io/v1beta1", "kind": "Role", "metadata": {"name": name}, "rules": rules});
-    let star = json!([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]);
-    let secrets = json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]);
-    let held = json!([{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]);
-    for (name, rules) in [("star", &star), ("sec", &secrets)] {
+    for (name, rules) in [("star", star), ("sec", secrets)] {
         let (s, v) = c
             .post(
                 &format!("{IAM}/namespaces/p1/roles"),
-                &writer,
+                writer,
                 role(name, rules.clone()),
             )
             .await;
@@ -87,7 +105,7 @@ async fn grants_need_the_rules_they_grant() {
             "{v}"
         );
         let (s, _) = c
-            .get(&format!("{IAM}/namespaces/p1/roles/{name}"), &admin)
+            .get(&format!("{IAM}/namespaces/p1/roles/{name}"), admin)
             .await;
         assert_eq!(s, StatusCode::NOT_FOUND, "{name} was created");
     }
@@ -95,7 +113,7 @@ async fn grants_need_the_rules_they_grant() {
     let (s, v) = c
         .post(
             &format!("{IAM}/namespaces/p1/roles"),
-            &writer,
+            writer,
             json!({"apiVersion": "iam.kubesphere.io/v1beta1", "kind": "Role", "metadata": {"name": "agg"},
                    "aggregationRoleTemplates": {"templateNames": ["namespace-resources-manage"]}}),
         )
@@ -104,7 +122,7 @@ async fn grants_need_the_rules_they_grant() {
     c.ok(
         Method::POST,
         &format!("{IAM}/namespaces/p1/roles"),
-        &writer,
+        writer,
         Some(role("cm-reader", held.clone())),
     )
     .await;
@@ -112,7 +130,7 @@ async fn grants_need_the_rules_they_grant() {
     let (s, v) = c
         .post(
             &format!("{IAM}/namespaces/p1/namespacemembers"),
-            &writer,
+            writer,
             json!([{"username": "outsider", "roleRef": "admin"}]),
         )
         .await;
@@ -120,35 +138,39 @@ async fn grants_need_the_rules_they_grant() {
     let (s, v) = c
         .get(
             &format!("{IAM}/namespaces/p1/namespacemembers/outsider"),
-            &admin,
+            admin,
         )
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
     add_member(
         c,
-        &writer,
+        writer,
         &format!("{IAM}/namespaces/p1/namespacemembers"),
         "outsider",
         "cm-reader",
     )
     .await;
+}
 
+/// Kubernetes roles and bindings through the native proxy: the cluster sees the platform's
+/// credentials, so the platform checks for the caller.
+async fn kubernetes_roles(admin: &str, c: &Client, held: &Value, star: &Value, writer: &str) {
     // Kubernetes roles and bindings through the native proxy (the cluster sees the platform's
     // credentials, so the platform checks for the caller).
     let k8s_role = |name: &str, rules: &Value| json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": name}, "rules": rules});
     let (s, v) = c
         .post(
             &format!("{RBAC}/namespaces/p1/roles"),
-            &writer,
-            k8s_role("star", &star),
+            writer,
+            k8s_role("star", star),
         )
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
     let (s, v) = c
         .post(
             &format!("{RBAC}/namespaces/p1/roles"),
-            &writer,
-            k8s_role("cm", &held),
+            writer,
+            k8s_role("cm", held),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
@@ -156,13 +178,13 @@ async fn grants_need_the_rules_they_grant() {
     let (s, v) = patch(
         c,
         &format!("{RBAC}/namespaces/p1/roles/cm"),
-        &writer,
+        writer,
         json!({"rules": star}),
     )
     .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
     let (_, now) = c
-        .get(&format!("{RBAC}/namespaces/p1/roles/cm"), &admin)
+        .get(&format!("{RBAC}/namespaces/p1/roles/cm"), admin)
         .await;
     assert_eq!(now["rules"][0]["resources"], json!(["configmaps"]));
     let binding = |name: &str, kind: &str, role: &str| {
@@ -177,20 +199,20 @@ async fn grants_need_the_rules_they_grant() {
         let (s, v) = c
             .post(
                 &format!("{RBAC}/namespaces/p1/rolebindings"),
-                &writer,
+                writer,
                 binding(name, kind, role),
             )
             .await;
         assert_eq!(s, StatusCode::FORBIDDEN, "{name}: {v}");
         let (s, _) = c
-            .get(&format!("{RBAC}/namespaces/p1/rolebindings/{name}"), &admin)
+            .get(&format!("{RBAC}/namespaces/p1/rolebindings/{name}"), admin)
             .await;
         assert_eq!(s, StatusCode::NOT_FOUND);
     }
     let (s, v) = c
         .post(
             &format!("{RBAC}/namespaces/p1/rolebindings"),
-            &writer,
+            writer,
             binding("to-cm", "Role", "cm"),
         )
         .await;
@@ -199,30 +221,33 @@ async fn grants_need_the_rules_they_grant() {
     let (s, v) = c
         .post(
             &format!("/clusters/host{RBAC}/namespaces/p1/rolebindings"),
-            &writer,
+            writer,
             binding("to-admin", "ClusterRole", "cluster-admin"),
         )
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+}
 
+/// Moving a project into a workspace one has no rights in.
+async fn moving_projects(admin: &str, c: &Client, wsa: &str) {
     // Moving a project into a workspace one has no rights in.
     for prefix in ["", "/clusters/host"] {
         let (s, v) = patch(
             c,
             &format!("{prefix}/api/v1/namespaces/p1"),
-            &wsa,
+            wsa,
             json!({"metadata": {"labels": {"kubesphere.io/workspace": "w2"}}}),
         )
         .await;
         assert_eq!(s, StatusCode::FORBIDDEN, "{prefix}: {v}");
-        let (_, ns) = c.get("/api/v1/namespaces/p1", &admin).await;
+        let (_, ns) = c.get("/api/v1/namespaces/p1", admin).await;
         assert_eq!(ns["metadata"]["labels"]["kubesphere.io/workspace"], "w1");
     }
     // Other changes to one's own project still work.
     let (s, v) = patch(
         c,
         "/api/v1/namespaces/p1",
-        &wsa,
+        wsa,
         json!({"metadata": {"labels": {"team": "blue"}}}),
     )
     .await;
@@ -230,7 +255,7 @@ async fn grants_need_the_rules_they_grant() {
     // Once wsa administers w2 too, the move is allowed.
     add_member(
         c,
-        &admin,
+        admin,
         &format!("{IAM}/workspaces/w2/workspacemembers"),
         "wsa",
         "w2-admin",
@@ -239,7 +264,7 @@ async fn grants_need_the_rules_they_grant() {
     let (s, v) = patch(
         c,
         "/api/v1/namespaces/p1",
-        &wsa,
+        wsa,
         json!({"metadata": {"labels": {"kubesphere.io/workspace": "w2"}}}),
     )
     .await;
@@ -324,4 +349,9 @@ async fn viewers_see_secret_names_and_keys_never_values() {
         .get("/api/v1/namespaces/p1/pods/x/exec?command=sh", &viewer)
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+}
+
+/// A KubeSphere Role in the request body shape.
+fn role(name: &str, rules: Value) -> Value {
+    json!({"apiVersion": "iam.kubesphere.io/v1beta1", "kind": "Role", "metadata": {"name": name}, "rules": rules})
 }
