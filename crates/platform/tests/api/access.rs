@@ -96,10 +96,15 @@ async fn members_at_every_level() {
         let (s, _) = c.post(&base, &admin, json!({"username": "y"})).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{base}");
     }
+    short_workspace_role_names(&admin, c).await;
+}
+
+/// Short workspace role names are accepted; x, now workspace admin, manages members there but not cluster members.
+async fn short_workspace_role_names(admin: &str, c: &Client) {
     // Short workspace role names are accepted.
     add_member(
         c,
-        &admin,
+        admin,
         &format!("{IAM}/workspaces/w/workspacemembers"),
         "y",
         "regular",
@@ -109,7 +114,7 @@ async fn members_at_every_level() {
         .ok(
             Method::GET,
             &format!("{IAM}/workspaces/w/workspacemembers/y"),
-            &admin,
+            admin,
             None,
         )
         .await;
@@ -184,22 +189,31 @@ async fn roles_templates_aggregation_and_reviews() {
         ),
         ["w-admin", "w-regular", "w-self-provisioner", "w-viewer"]
     );
+    let auditor = aggregation_from_templates(&admin, c).await;
+    roles_written_to_the_cluster(&admin, c, &env).await;
+    workspace_and_namespace_roles(&admin, c).await;
+    subject_access_review(&admin, c, &auditor).await;
+    self_reviews(c, &auditor).await;
+}
+
+/// A custom role aggregated from templates gets their rules, now and when they change.
+async fn aggregation_from_templates(admin: &str, c: &Client) -> String {
     // A custom role aggregated from templates gets their rules, now and when they change.
     let body = json!({"metadata": {"name": "users-viewer"}, "aggregationRoleTemplates": {"templateNames": ["global-users-view"]}});
     let v = c
         .ok(
             Method::POST,
             &format!("{IAM}/globalroles"),
-            &admin,
+            admin,
             Some(body),
         )
         .await;
     assert_eq!(v["rules"][0]["resources"][0], "users", "{v}");
-    create_user(c, &admin, "auditor").await;
+    create_user(c, admin, "auditor").await;
     c.ok(
         Method::PUT,
         &format!("{IAM}/users/auditor"),
-        &admin,
+        admin,
         Some(
             json!({"metadata": {"annotations": {"iam.kubesphere.io/globalrole": "users-viewer"}}}),
         ),
@@ -215,11 +229,16 @@ async fn roles_templates_aggregation_and_reviews() {
         .ok(
             Method::PUT,
             &format!("{IAM}/globalroles/users-viewer"),
-            &admin,
+            admin,
             Some(body),
         )
         .await;
     assert_eq!(v["rules"].as_array().map(Vec::len), Some(2));
+    auditor
+}
+
+/// The controller keeps a role written straight to the cluster in step too.
+async fn roles_written_to_the_cluster(admin: &str, c: &Client, env: &Env) {
     // The controller keeps a role written straight to the cluster in step too.
     let kube = env.kube().await;
     let api = platform::kinds::Kind::Role.api(&kube, Some("p"));
@@ -238,7 +257,7 @@ async fn roles_templates_aggregation_and_reviews() {
             .ok(
                 Method::GET,
                 &format!("{IAM}/namespaces/p/roles/cm-editor"),
-                &admin,
+                admin,
                 None,
             )
             .await;
@@ -249,30 +268,38 @@ async fn roles_templates_aggregation_and_reviews() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(filled, "aggregation controller filled the rules");
+}
+
+/// Workspace and namespace role CRUD.
+async fn workspace_and_namespace_roles(admin: &str, c: &Client) {
     // Workspace and namespace role CRUD.
-    let v = c.ok(Method::POST, &format!("{IAM}/workspaces/w/workspaceroles"), &admin, Some(json!({"metadata": {"name": "w-custom"}, "rules": [{"apiGroups": ["*"], "resources": ["namespaces"], "verbs": ["get"]}]}))).await;
+    let v = c.ok(Method::POST, &format!("{IAM}/workspaces/w/workspaceroles"), admin, Some(json!({"metadata": {"name": "w-custom"}, "rules": [{"apiGroups": ["*"], "resources": ["namespaces"], "verbs": ["get"]}]}))).await;
     assert_eq!(v["metadata"]["labels"]["kubesphere.io/workspace"], "w");
     c.ok(
         Method::DELETE,
         &format!("{IAM}/workspaces/w/workspaceroles/w-custom"),
-        &admin,
+        admin,
         None,
     )
     .await;
     let (s, _) = c
         .get(
             &format!("{IAM}/workspaces/w/workspaceroles/w-custom"),
-            &admin,
+            admin,
         )
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     c.ok(
         Method::DELETE,
         &format!("{IAM}/namespaces/p/roles/cm-editor"),
-        &admin,
+        admin,
         None,
     )
     .await;
+}
+
+/// SubjectAccessReview.
+async fn subject_access_review(admin: &str, c: &Client, auditor: &str) {
     // SubjectAccessReview.
     let sar = |user: &str, verb: &str, resource: &str, ns: &str| {
         json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
@@ -282,14 +309,14 @@ async fn roles_templates_aggregation_and_reviews() {
         .ok(
             Method::POST,
             &format!("{IAM}/subjectaccessreviews"),
-            &admin,
+            admin,
             Some(sar("auditor", "list", "pods", "p")),
         )
         .await;
     assert_eq!(v["status"]["allowed"], false);
     add_member(
         c,
-        &admin,
+        admin,
         &format!("{IAM}/namespaces/p/namespacemembers"),
         "auditor",
         "viewer",
@@ -299,7 +326,7 @@ async fn roles_templates_aggregation_and_reviews() {
         .ok(
             Method::POST,
             &format!("{IAM}/subjectaccessreviews"),
-            &admin,
+            admin,
             Some(sar("auditor", "list", "pods", "p")),
         )
         .await;
@@ -308,7 +335,7 @@ async fn roles_templates_aggregation_and_reviews() {
         .ok(
             Method::POST,
             &format!("{IAM}/subjectaccessreviews"),
-            &admin,
+            admin,
             Some(sar("auditor", "delete", "pods", "p")),
         )
         .await;
@@ -316,17 +343,21 @@ async fn roles_templates_aggregation_and_reviews() {
     let (s, _) = c
         .post(
             &format!("{IAM}/subjectaccessreviews"),
-            &auditor,
+            auditor,
             sar("admin", "list", "pods", "p"),
         )
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+/// Self reviews through the native paths.
+async fn self_reviews(c: &Client, auditor: &str) {
     // Self reviews through the native paths.
     let v = c
         .ok(
             Method::POST,
             "/apis/authentication.k8s.io/v1/selfsubjectreviews",
-            &auditor,
+            auditor,
             Some(json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})),
         )
         .await;
@@ -336,7 +367,7 @@ async fn roles_templates_aggregation_and_reviews() {
         .ok(
             Method::POST,
             "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
-            &auditor,
+            auditor,
             Some(ssar),
         )
         .await;
@@ -345,7 +376,7 @@ async fn roles_templates_aggregation_and_reviews() {
         .ok(
             Method::POST,
             "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
-            &auditor,
+            auditor,
             Some(json!({"spec": {"namespace": "p"}})),
         )
         .await;
