@@ -52,9 +52,7 @@ fn main() {
                 .last()
                 .map(|l| PathBuf::from(l.trim()))
         });
-    let dir = std::env::var_os("HELM_CHARTS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/testdata/helm-charts"));
+    let dir = testdata::helm_charts();
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .map(|rd| {
             rd.filter_map(Result::ok)

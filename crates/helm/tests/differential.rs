@@ -1,6 +1,6 @@
-//! Differential test: every chart of the corpus (`/work/shared/testdata/helm-charts`, or
-//! `$HELM_CHARTS_DIR`) rendered by Orrery and by real Helm (helm-python-sdk, Helm v4.2.3)
-//! must give the same map (template path → output), byte for byte, and the same release
+//! Differential test: every chart of the corpus (found by the `testdata` crate:
+//! `$HELM_CHARTS_DIR`, or `helm-charts/` of the shared test data) rendered by Orrery and by
+//! real Helm (helm-python-sdk, Helm v4.2.3) must give the same map (template path → output), byte for byte, and the same release
 //! manifest and notes as Helm's client-only install dry run (install order, `# Source:`
 //! headers, document splitting — what `helm template` prints).
 //!

@@ -1,5 +1,5 @@
-//! The CRDs shipped in the chart corpus (`/work/shared/testdata/helm-charts/*/crds`, or
-//! `$HELM_CHARTS_DIR`) all publish cleanly: every kind findable by GVK, every ref resolving.
+//! The CRDs shipped in the chart corpus (`*/crds` of the chart corpus the
+//! `testdata` crate finds) all publish cleanly: every kind findable by GVK, every ref resolving.
 
 mod common;
 
