@@ -4,41 +4,26 @@
 //! binds the HTTPS listener and runs the built-in controllers. Requests flow
 //! `server` → `handler` (authentication, routing) → `list`/`watch`/`write`/`delete` → `store`.
 
-// Handlers return Kubernetes `Status` errors by value; they are built once per failed request,
-// so boxing them would cost an allocation without saving anything measurable.
+mod controllers;
+mod security;
+mod serving;
+mod verbs;
 
-mod allocate;
-pub mod auth;
-mod authz;
-mod body;
 pub mod cluster;
-mod crd;
 pub mod dataplane;
-mod delete;
-pub mod discovery;
-mod escalation;
-mod gc;
-mod handler;
 pub mod kinds;
-mod list;
-mod managed;
-mod metrics;
-mod namespaces;
 pub mod object;
-mod patching;
-pub mod pki;
-mod pod_logs;
-mod rbac;
 pub mod registry;
-pub mod request;
-mod response;
-mod reviews;
-mod server;
-mod subresources;
-mod table;
-mod tokens;
-mod watch;
-mod write;
+
+pub use security::{auth, pki};
+pub use serving::{discovery, request};
+
+use controllers::{allocate, crd, gc, namespaces};
+use security::{authz, escalation, rbac, tokens};
+use serving::{body, handler, response, server, table};
+use verbs::{
+    delete, list, managed, metrics, patching, pod_logs, reviews, subresources, watch, write,
+};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
