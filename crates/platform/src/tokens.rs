@@ -469,6 +469,8 @@ impl Tokens {
     }
 
     /// Revokes one session.
+    /// Returns once this replica's session cache has seen the deletion too (a few seconds at
+    /// most), so a token logged out here is refused here from then on.
     pub async fn revoke_session(&self, sid: &str) -> Result<(), PlatformError> {
         kubeapi::delete(
             &self.client,
@@ -476,7 +478,13 @@ impl Tokens {
             Some(SYSTEM_NAMESPACE),
             &session_name(sid),
         )
-        .await
+        .await?;
+        let key = format!("{SYSTEM_NAMESPACE}/{}", session_name(sid));
+        self.caches
+            .sessions
+            .wait_for(Duration::from_secs(5), |c| c.get(&key).is_none())
+            .await;
+        Ok(())
     }
 
     /// Revokes every session of `user` of the given type (all types if `None`), except `keep`.
@@ -505,6 +513,11 @@ impl Tokens {
                 continue;
             }
             kubeapi::delete(&self.client, Kind::Secret, Some(SYSTEM_NAMESPACE), name).await?;
+            let key = format!("{SYSTEM_NAMESPACE}/{name}");
+            self.caches
+                .sessions
+                .wait_for(Duration::from_secs(5), |c| c.get(&key).is_none())
+                .await;
         }
         Ok(())
     }
