@@ -137,6 +137,11 @@ impl Cache {
         self.synced.load(Ordering::Acquire)
     }
 
+    /// A receiver that sees every change to the cache.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
     /// Waits until `check` holds for the cache (or `timeout` passes); returns whether it held.
     pub async fn wait_for(&self, timeout: Duration, check: impl Fn(&Cache) -> bool) -> bool {
         let mut rx = self.changed.subscribe();

@@ -1,7 +1,10 @@
-//! Keeps each role's `rules` equal to the union of the rules of its `aggregationRoleTemplates`
-//! (named templates plus those its `roleSelector` matches).
+//! Role aggregation as KubeSphere does it: a role keeps its own `rules` and gains each rule of
+//! the templates its `aggregationRoleTemplates` names (`templateNames`) or selects
+//! (`roleSelector`) that its rules do not already cover. Aggregation never removes a rule, and
+//! runs again whenever a template changes.
 
 use apimachinery::LabelSelector;
+use apimachinery::rbac::{Rule, covers};
 use kube::Client;
 use serde_json::{Value, json};
 
@@ -10,8 +13,9 @@ use crate::error::PlatformError;
 use crate::kinds::Kind;
 use crate::kubeapi;
 
-/// The aggregated rules of `role`, or `None` when it names no templates.
-pub fn aggregate_rules(caches: &Caches, role: &Value) -> Option<Value> {
+/// The templates `role` aggregates, in order: those it names, then those its selector
+/// matches (by name); `None` when it names and selects none.
+fn templates_of(caches: &Caches, role: &Value) -> Option<Vec<Value>> {
     let agg = role.get("aggregationRoleTemplates")?;
     let names: Vec<&str> = agg["templateNames"]
         .as_array()
@@ -21,17 +25,16 @@ pub fn aggregate_rules(caches: &Caches, role: &Value) -> Option<Value> {
         .collect();
     let selector = agg
         .get("roleSelector")
-        .filter(|s| s.is_object() && s.as_object().is_some_and(|m| !m.is_empty()))
+        .filter(|s| s.as_object().is_some_and(|m| !m.is_empty()))
         .and_then(|s| LabelSelector::from_label_selector_json(s).ok());
     if names.is_empty() && selector.is_none() {
         return None;
     }
-    let mut templates: Vec<Value> = Vec::new();
-    for name in &names {
-        if let Some(t) = caches.role_templates.get(name) {
-            templates.push(t.obj.clone());
-        }
-    }
+    let mut templates: Vec<Value> = names
+        .iter()
+        .filter_map(|name| caches.role_templates.get(name))
+        .map(|t| t.obj.clone())
+        .collect();
     if let Some(sel) = &selector {
         let mut matched: Vec<_> = caches
             .role_templates
@@ -42,15 +45,32 @@ pub fn aggregate_rules(caches: &Caches, role: &Value) -> Option<Value> {
         matched.sort_by(|a, b| a.name().cmp(b.name()));
         templates.extend(matched.into_iter().map(|t| t.obj.clone()));
     }
-    let mut rules: Vec<Value> = Vec::new();
-    for t in &templates {
+    Some(templates)
+}
+
+/// `own` followed by every rule of `templates` (each a RoleTemplate) not covered by the rules
+/// before it, in the templates' order.
+pub fn merge_rules(own: &[Value], templates: &[Value]) -> Vec<Value> {
+    let mut out: Vec<Value> = own.to_vec();
+    let mut held: Vec<Rule> = out.iter().map(Rule::from_json).collect();
+    for t in templates {
         for r in t["spec"]["rules"].as_array().into_iter().flatten() {
-            if !rules.contains(r) {
-                rules.push(r.clone());
+            let rule = Rule::from_json(r);
+            if !covers(&held, std::slice::from_ref(&rule)).0 {
+                out.push(r.clone());
+                held.push(rule);
             }
         }
     }
-    Some(Value::Array(rules))
+    out
+}
+
+/// The rules `role` should carry: its own plus its templates' uncovered rules, or `None` when
+/// it aggregates no templates.
+pub fn aggregate_rules(caches: &Caches, role: &Value) -> Option<Value> {
+    let templates = templates_of(caches, role)?;
+    let own = role["rules"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    Some(Value::Array(merge_rules(own, &templates)))
 }
 
 /// One pass over every role kind.
@@ -77,4 +97,64 @@ pub async fn reconcile(client: &Client, caches: &Caches) -> Result<(), PlatformE
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn template(rules: Value) -> Value {
+        json!({"spec": {"rules": rules}})
+    }
+
+    #[test]
+    fn a_star_role_keeps_star_and_gains_nothing_it_covers() {
+        // KubeSphere's platform-admin: `*` rules and templates.
+        let own = vec![
+            json!({"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}),
+            json!({"nonResourceURLs": ["*"], "verbs": ["*"]}),
+        ];
+        let t = template(json!([
+            {"apiGroups": ["iam.kubesphere.io"], "resources": ["users"], "verbs": ["get", "list"]},
+            {"nonResourceURLs": ["/healthz"], "verbs": ["get"]},
+        ]));
+        assert_eq!(merge_rules(&own, &[t]), own);
+    }
+
+    #[test]
+    fn templates_with_empty_rules_leave_own_rules() {
+        // KubeSphere's cluster-viewer: own rules, templates whose rules are empty.
+        let own = vec![json!({"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]})];
+        let out = merge_rules(&own, &[template(json!([])), json!({"spec": {}})]);
+        assert_eq!(out, own);
+    }
+
+    #[test]
+    fn own_rules_stay_and_uncovered_template_rules_are_added_once() {
+        // The project operator: its own autoscaling rule stays.
+        let own = vec![
+            json!({"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "verbs": ["*"]}),
+            json!({"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get"]}),
+        ];
+        let a = template(json!([
+            {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get"]},
+            {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "update"]},
+        ]));
+        let b = template(json!([
+            {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["update"]},
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
+        ]));
+        let out = merge_rules(&own, &[a, b]);
+        assert_eq!(
+            out,
+            vec![
+                own[0].clone(),
+                own[1].clone(),
+                json!({"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "update"]}),
+                json!({"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}),
+            ]
+        );
+        // Aggregating again changes nothing: the pass is idempotent.
+        assert_eq!(merge_rules(&out, &[template(json!([own[1]]))]), out);
+    }
 }

@@ -34,6 +34,8 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let mut last_prune: Option<tokio::time::Instant> = None;
+    // A changed role template is aggregated into the roles at once, not at the next resync.
+    let mut templates = state.caches.role_templates.subscribe();
     loop {
         if *leader.borrow_and_update() {
             let s = &state;
@@ -76,6 +78,7 @@ pub async fn run(
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = leader.changed() => {}
+            Ok(()) = templates.changed() => {}
             _ = tokio::time::sleep(timings.resync) => {}
         }
     }

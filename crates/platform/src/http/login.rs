@@ -122,7 +122,8 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) ->
 pub enum Refusal {
     /// Missing username or password (400).
     Malformed,
-    /// Wrong username or password, or a disabled user (401).
+    /// Wrong username or password, or a disabled user (400 `invalid_grant` on the token
+    /// endpoint, 401 for Basic authentication).
     Invalid(&'static str),
     /// Too many failures from this address for this user (429).
     Locked,

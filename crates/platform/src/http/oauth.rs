@@ -34,8 +34,10 @@ impl OAuthError {
         }
     }
 
+    /// A refused grant: 400 `invalid_grant`, as RFC 6749 §5.2 and KubeSphere answer it (a
+    /// wrong password, an unknown user, a used or revoked refresh token).
     fn grant(description: impl Into<String>) -> OAuthError {
-        OAuthError::new(StatusCode::UNAUTHORIZED, "invalid_grant", description)
+        OAuthError::new(StatusCode::BAD_REQUEST, "invalid_grant", description)
     }
 }
 

@@ -217,12 +217,10 @@ pub(super) fn role_refusal(
     if authz.authorize(user, &escalate).allowed() {
         return None;
     }
-    let mut rules = rules_from_json(obj.get("rules"));
-    if group == IAM
-        && let Some(extra) = aggregate_rules(caches, obj)
-    {
-        rules.extend(rules_from_json(Some(&extra)));
-    }
+    let aggregated = (group == IAM)
+        .then(|| aggregate_rules(caches, obj))
+        .flatten();
+    let rules = rules_from_json(aggregated.as_ref().or(obj.get("rules")));
     let held = authz.rules_at(user, level);
     let (ok, missing) = covers(&held, &rules);
     (!ok).then(|| {

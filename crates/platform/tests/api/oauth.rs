@@ -44,12 +44,12 @@ async fn refused_grants(c: &Client) {
     let (s, v) = c.token("admin", "WrongPassw0rd").await;
     assert_eq!(
         (s, v["error"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("invalid_grant"))
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
     );
     let (s, v) = c.token("nobody", "WrongPassw0rd").await;
     assert_eq!(
         (s, v["error"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("invalid_grant"))
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
     );
     let r = c
         .inner
@@ -97,8 +97,8 @@ async fn refresh_once_and_logout(access: &str, c: &Client, refresh: &str) {
         .expect("send");
     assert_eq!(
         r.status(),
-        StatusCode::UNAUTHORIZED,
-        "a refresh token is single-use"
+        StatusCode::BAD_REQUEST,
+        "a refresh token is single-use (400 invalid_grant)"
     );
     let (s, _) = c.get(&format!("{IAM}/users"), &access2).await;
     assert_eq!(s, StatusCode::OK);

@@ -153,7 +153,11 @@ async fn password_change(c: &Client, u1: &str) {
         "password change revokes tokens"
     );
     let (s, _) = c.token("u1", USER_PW).await;
-    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        s,
+        StatusCode::BAD_REQUEST,
+        "the old password is an invalid grant"
+    );
 }
 
 /// Login records.
@@ -246,7 +250,7 @@ async fn disable_and_delete(admin: &str, c: &Client, u1: &str) {
     let (s, v) = c.token("u1", "NewPassw0rd").await;
     assert_eq!(
         (s, v["error"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("invalid_grant"))
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
     );
     c.ok(Method::DELETE, &format!("{IAM}/users/u3"), admin, None)
         .await;
