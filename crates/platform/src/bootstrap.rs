@@ -34,6 +34,8 @@ pub async fn install_crds(client: &Client) -> Result<(), PlatformError> {
         Kind::RoleBinding,
         Kind::RoleTemplate,
         Kind::LoginRecord,
+        Kind::Group,
+        Kind::GroupBinding,
         Kind::Workspace,
         Kind::WorkspaceTemplate,
         Kind::Cluster,

@@ -297,6 +297,21 @@ fn workspace_label_keys(obj: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// A GroupBinding is found by its group (`group:<g>`) and by each of its users (`User:<u>`).
+fn group_binding_keys(obj: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = obj["users"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(|u| format!("User:{u}"))
+        .collect();
+    if let Some(g) = obj["groupRef"]["name"].as_str() {
+        keys.push(format!("group:{g}"));
+    }
+    keys
+}
+
 fn namespace_keys(obj: &Value) -> Vec<String> {
     let mut keys = workspace_label_keys(obj);
     if let Some(ns) = obj["metadata"]["namespace"].as_str() {
@@ -337,6 +352,10 @@ pub struct Caches {
     pub role_bindings: Arc<Cache>,
     /// RoleTemplates.
     pub role_templates: Arc<Cache>,
+    /// Groups, indexed by workspace.
+    pub groups: Arc<Cache>,
+    /// GroupBindings, indexed by user and by group.
+    pub group_bindings: Arc<Cache>,
     /// Workspaces.
     pub workspaces: Arc<Cache>,
     /// WorkspaceTemplates.
@@ -371,6 +390,8 @@ impl Caches {
             roles: Cache::new(Kind::Role, None, Some(namespace_keys)),
             role_bindings: Cache::new(Kind::RoleBinding, None, Some(binding_keys)),
             role_templates: Cache::new(Kind::RoleTemplate, None, None),
+            groups: Cache::new(Kind::Group, None, Some(workspace_label_keys)),
+            group_bindings: Cache::new(Kind::GroupBinding, None, Some(group_binding_keys)),
             workspaces: Cache::new(Kind::Workspace, None, None),
             workspace_templates: Cache::new(Kind::WorkspaceTemplate, None, None),
             namespaces: Cache::new(Kind::Namespace, None, Some(workspace_label_keys)),
@@ -394,6 +415,8 @@ impl Caches {
             self.roles.clone(),
             self.role_bindings.clone(),
             self.role_templates.clone(),
+            self.groups.clone(),
+            self.group_bindings.clone(),
             self.workspaces.clone(),
             self.workspace_templates.clone(),
             self.namespaces.clone(),
@@ -431,6 +454,8 @@ impl Caches {
             Kind::Role => &self.roles,
             Kind::RoleBinding => &self.role_bindings,
             Kind::RoleTemplate => &self.role_templates,
+            Kind::Group => &self.groups,
+            Kind::GroupBinding => &self.group_bindings,
             Kind::Workspace => &self.workspaces,
             Kind::WorkspaceTemplate => &self.workspace_templates,
             Kind::Namespace => &self.namespaces,

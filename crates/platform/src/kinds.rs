@@ -30,6 +30,10 @@ pub enum Kind {
     RoleTemplate,
     /// iam LoginRecord.
     LoginRecord,
+    /// iam Group (label `kubesphere.io/workspace`).
+    Group,
+    /// iam GroupBinding (`groupRef`, `users[]`).
+    GroupBinding,
     /// tenant Workspace.
     Workspace,
     /// tenant WorkspaceTemplate.
@@ -79,6 +83,8 @@ impl Kind {
             Kind::RoleBinding => (IAM, "v1beta1", "RoleBinding", "rolebindings", true),
             Kind::RoleTemplate => (IAM, "v1beta1", "RoleTemplate", "roletemplates", false),
             Kind::LoginRecord => (IAM, "v1beta1", "LoginRecord", "loginrecords", false),
+            Kind::Group => (IAM, "v1beta1", "Group", "groups", false),
+            Kind::GroupBinding => (IAM, "v1beta1", "GroupBinding", "groupbindings", false),
             Kind::Workspace => (TENANT, "v1beta1", "Workspace", "workspaces", false),
             Kind::WorkspaceTemplate => (
                 TENANT,

@@ -1,6 +1,8 @@
 //! Platform controllers: level-triggered reconcile passes run only by the elected leader.
 
 pub mod aggregation;
+pub mod finalizers;
+pub mod groups;
 pub mod leader;
 pub mod tenancy;
 pub mod users;
@@ -44,6 +46,12 @@ pub async fn run(
             }
             if let Err(e) = tenancy::reconcile(&s.client, &s.caches).await {
                 tracing::warn!(error = %e, "tenancy");
+            }
+            if let Err(e) = groups::reconcile(&s.client, &s.caches).await {
+                tracing::warn!(error = %e, "group membership");
+            }
+            if let Err(e) = finalizers::reconcile(s).await {
+                tracing::warn!(error = %e, "KubeSphere finalizers");
             }
             if let Err(e) = crate::clusters::controller::reconcile(
                 &s.client,

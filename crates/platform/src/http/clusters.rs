@@ -343,7 +343,7 @@ pub async fn proxy(
 /// The platform API about one cluster: `…/workspaces/{ws}/namespaces` lists and creates the
 /// workspace's projects in that cluster (the workspace must be placed there);
 /// `iam.kubesphere.io/…/clustermembers` and `…/namespaces/{ns}/namespacemembers` manage its
-/// members.
+/// members, `…/clusterroles` and `…/namespaces/{ns}/roles` its roles.
 async fn member_kapis(
     state: &AppState,
     caller: &Caller,
@@ -359,6 +359,25 @@ async fn member_kapis(
             ("namespacemembers", false) => Some(members::Level::Namespace(info.namespace.clone())),
             _ => None,
         };
+        if matches!(
+            (info.resource.as_str(), info.namespace.is_empty()),
+            ("clusterroles", true) | ("roles", false)
+        ) && info.subresource.is_empty()
+        {
+            let local = members::Local::of(member);
+            let answer = super::roles::in_cluster(
+                state,
+                &caller.user,
+                local,
+                &info.namespace,
+                method,
+                &info.name,
+                query,
+                body,
+            )
+            .await?;
+            return Ok(answer.into_response());
+        }
         if let Some(level) = level {
             let local = members::Local::of(member);
             let answer = members::in_cluster(

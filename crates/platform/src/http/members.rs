@@ -25,13 +25,14 @@ use crate::objects;
 /// always the host's).
 #[derive(Clone, Copy)]
 pub(super) struct Local<'a> {
-    client: &'a kube::Client,
-    caches: &'a crate::cache::Caches,
-    authz: &'a crate::authz::Authorizer,
+    pub(super) client: &'a kube::Client,
+    pub(super) caches: &'a crate::cache::Caches,
+    pub(super) authz: &'a crate::authz::Authorizer,
 }
 
 impl<'a> Local<'a> {
-    fn host(state: &'a AppState) -> Local<'a> {
+    /// The host cluster.
+    pub(super) fn host(state: &'a AppState) -> Local<'a> {
         Local {
             client: &state.client,
             caches: &state.caches,

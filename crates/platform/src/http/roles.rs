@@ -9,6 +9,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use serde_json::{Value, json};
 
+use super::members::Local;
 use super::{
     ApiError, ApiResult, AppState, Caller, Shared, check_name, parse_json, settle, settle_gone,
 };
@@ -54,12 +55,12 @@ impl RoleLevel {
         }
     }
 
-    fn cache<'a>(&self, s: &'a AppState) -> &'a Arc<Cache> {
+    fn cache<'a>(&self, t: Local<'a>) -> &'a Arc<Cache> {
         match self {
-            RoleLevel::Global => &s.caches.global_roles,
-            RoleLevel::Cluster => &s.caches.cluster_roles,
-            RoleLevel::Workspace(_) => &s.caches.workspace_roles,
-            RoleLevel::Namespace(_) => &s.caches.roles,
+            RoleLevel::Global => &t.caches.global_roles,
+            RoleLevel::Cluster => &t.caches.cluster_roles,
+            RoleLevel::Workspace(_) => &t.caches.workspace_roles,
+            RoleLevel::Namespace(_) => &t.caches.roles,
         }
     }
 
@@ -70,17 +71,17 @@ impl RoleLevel {
         }
     }
 
-    fn items(&self, s: &AppState) -> Vec<Value> {
+    fn items(&self, t: Local<'_>) -> Vec<Value> {
         let entries = match self {
-            RoleLevel::Workspace(ws) => s.caches.workspace_roles.by_index(&format!("ws:{ws}")),
-            RoleLevel::Namespace(ns) => s.caches.roles.by_index(&format!("ns:{ns}")),
-            _ => self.cache(s).list(),
+            RoleLevel::Workspace(ws) => t.caches.workspace_roles.by_index(&format!("ws:{ws}")),
+            RoleLevel::Namespace(ns) => t.caches.roles.by_index(&format!("ns:{ns}")),
+            _ => self.cache(t).list(),
         };
         entries.iter().map(|e| e.obj.clone()).collect()
     }
 
     /// Refuses a role `by` could not grant (see [`super::writeguard::role_refusal`]).
-    fn may_write(&self, s: &AppState, by: &UserInfo, role: &Value) -> ApiResult<()> {
+    fn may_write(&self, s: &AppState, t: Local<'_>, by: &UserInfo, role: &Value) -> ApiResult<()> {
         let level = match self {
             RoleLevel::Global => Level::Global,
             RoleLevel::Cluster => Level::Cluster,
@@ -88,16 +89,15 @@ impl RoleLevel {
             RoleLevel::Namespace(ns) => Level::Namespace(ns.clone()),
         };
         let (group, _, _, resource, _) = self.kind().parts();
-        match super::writeguard::role_refusal(
-            &s.authz, &s.caches, by, &level, group, resource, role,
-        ) {
+        match super::writeguard::role_refusal(t.authz, &s.caches, by, &level, group, resource, role)
+        {
             Some(why) => Err(super::error::forbidden(why)),
             None => Ok(()),
         }
     }
 
-    fn get(&self, s: &AppState, name: &str) -> ApiResult<Value> {
-        let found = self.cache(s).get(&self.key(name)).map(|e| e.obj.clone());
+    fn get(&self, t: Local<'_>, name: &str) -> ApiResult<Value> {
+        let found = self.cache(t).get(&self.key(name)).map(|e| e.obj.clone());
         match (self, found) {
             (RoleLevel::Workspace(ws), Some(o))
                 if o["metadata"]["labels"][WORKSPACE_LABEL].as_str() != Some(ws.as_str()) =>
@@ -110,10 +110,10 @@ impl RoleLevel {
     }
 }
 
-async fn list(s: &AppState, level: RoleLevel, q: Option<String>) -> ApiResult<Json<Value>> {
+async fn list(t: Local<'_>, level: RoleLevel, q: Option<String>) -> ApiResult<Json<Value>> {
     let q = ListQuery::parse(q.as_deref().unwrap_or_default())
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    Ok(Json(q.apply(level.items(s))))
+    Ok(Json(q.apply(level.items(t))))
 }
 
 fn prepare(s: &AppState, level: &RoleLevel, role: &mut Value) {
@@ -131,6 +131,7 @@ fn prepare(s: &AppState, level: &RoleLevel, role: &mut Value) {
 
 async fn create(
     s: &AppState,
+    t: Local<'_>,
     by: &UserInfo,
     level: RoleLevel,
     body: &[u8],
@@ -143,14 +144,15 @@ async fn create(
         .to_string();
     check_name("role", &name)?;
     prepare(s, &level, &mut role);
-    level.may_write(s, by, &role)?;
-    let created = kubeapi::create(&s.client, level.kind(), level.ns(), role).await?;
-    settle(level.cache(s), &created).await;
+    level.may_write(s, t, by, &role)?;
+    let created = kubeapi::create(t.client, level.kind(), level.ns(), role).await?;
+    settle(level.cache(t), &created).await;
     Ok(Json(created))
 }
 
 async fn update(
     s: &AppState,
+    t: Local<'_>,
     by: &UserInfo,
     level: RoleLevel,
     name: &str,
@@ -158,7 +160,7 @@ async fn update(
 ) -> ApiResult<Json<Value>> {
     let body = parse_json(body)?;
     super::shape::check(level.kind_name(), &body)?;
-    let mut current = level.get(s, name)?;
+    let mut current = level.get(t, name)?;
     for f in ["rules", "aggregationRoleTemplates"] {
         if let Some(v) = body.get(f) {
             current[f] = v.clone();
@@ -172,16 +174,16 @@ async fn update(
         }
     }
     prepare(s, &level, &mut current);
-    level.may_write(s, by, &current)?;
-    let updated = kubeapi::replace(&s.client, level.kind(), level.ns(), current).await?;
-    settle(level.cache(s), &updated).await;
+    level.may_write(s, t, by, &current)?;
+    let updated = kubeapi::replace(t.client, level.kind(), level.ns(), current).await?;
+    settle(level.cache(t), &updated).await;
     Ok(Json(updated))
 }
 
-async fn delete(s: &AppState, level: RoleLevel, name: &str) -> ApiResult<Json<Value>> {
-    level.get(s, name)?;
-    kubeapi::delete(&s.client, level.kind(), level.ns(), name).await?;
-    settle_gone(level.cache(s), &level.key(name)).await;
+async fn delete(t: Local<'_>, level: RoleLevel, name: &str) -> ApiResult<Json<Value>> {
+    level.get(t, name)?;
+    kubeapi::delete(t.client, level.kind(), level.ns(), name).await?;
+    settle_gone(level.cache(t), &level.key(name)).await;
     Ok(Json(json!({"message": "success"})))
 }
 
@@ -204,14 +206,14 @@ macro_rules! role_routes {
             State(s): State<Shared>,
             RawQuery(q): RawQuery,
         ) -> ApiResult<Json<Value>> {
-            list(&s, $level, q).await
+            list(Local::host(&s), $level, q).await
         }
         /// Read one role.
         pub async fn $get(
             State(s): State<Shared>,
             Path(r): Path<String>,
         ) -> ApiResult<Json<Value>> {
-            Ok(Json($level.get(&s, &r)?))
+            Ok(Json($level.get(Local::host(&s), &r)?))
         }
         /// Create a role.
         pub async fn $create(
@@ -219,7 +221,7 @@ macro_rules! role_routes {
             Extension(c): Extension<Caller>,
             body: Bytes,
         ) -> ApiResult<Json<Value>> {
-            create(&s, &c.user, $level, &body).await
+            create(&s, Local::host(&s), &c.user, $level, &body).await
         }
         /// Update a role.
         pub async fn $update(
@@ -228,14 +230,14 @@ macro_rules! role_routes {
             Path(r): Path<String>,
             body: Bytes,
         ) -> ApiResult<Json<Value>> {
-            update(&s, &c.user, $level, &r, &body).await
+            update(&s, Local::host(&s), &c.user, $level, &r, &body).await
         }
         /// Delete a role.
         pub async fn $delete(
             State(s): State<Shared>,
             Path(r): Path<String>,
         ) -> ApiResult<Json<Value>> {
-            delete(&s, $level, &r).await
+            delete(Local::host(&s), $level, &r).await
         }
     };
 }
@@ -265,14 +267,14 @@ macro_rules! scoped_role_routes {
             Path(scope): Path<String>,
             RawQuery(q): RawQuery,
         ) -> ApiResult<Json<Value>> {
-            list(&s, $variant(scope), q).await
+            list(Local::host(&s), $variant(scope), q).await
         }
         /// Read one role.
         pub async fn $get(
             State(s): State<Shared>,
             Path((scope, r)): Path<(String, String)>,
         ) -> ApiResult<Json<Value>> {
-            Ok(Json($variant(scope).get(&s, &r)?))
+            Ok(Json($variant(scope).get(Local::host(&s), &r)?))
         }
         /// Create a role.
         pub async fn $create(
@@ -281,7 +283,7 @@ macro_rules! scoped_role_routes {
             Path(scope): Path<String>,
             body: Bytes,
         ) -> ApiResult<Json<Value>> {
-            create(&s, &c.user, $variant(scope), &body).await
+            create(&s, Local::host(&s), &c.user, $variant(scope), &body).await
         }
         /// Update a role.
         pub async fn $update(
@@ -290,14 +292,14 @@ macro_rules! scoped_role_routes {
             Path((scope, r)): Path<(String, String)>,
             body: Bytes,
         ) -> ApiResult<Json<Value>> {
-            update(&s, &c.user, $variant(scope), &r, &body).await
+            update(&s, Local::host(&s), &c.user, $variant(scope), &r, &body).await
         }
         /// Delete a role.
         pub async fn $delete(
             State(s): State<Shared>,
             Path((scope, r)): Path<(String, String)>,
         ) -> ApiResult<Json<Value>> {
-            delete(&s, $variant(scope), &r).await
+            delete(Local::host(&s), $variant(scope), &r).await
         }
     };
 }
@@ -318,3 +320,38 @@ scoped_role_routes!(
     delete_namespace,
     RoleLevel::Namespace
 );
+
+/// The roles API about one member cluster (`/clusters/{c}/kapis/iam.kubesphere.io/v1beta1/`
+/// `clusterroles` and `namespaces/{ns}/roles`), the same as the host's, acting on that cluster.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn in_cluster(
+    state: &AppState,
+    by: &UserInfo,
+    t: Local<'_>,
+    namespace: &str,
+    method: &http::Method,
+    name: &str,
+    query: Option<String>,
+    body: &[u8],
+) -> ApiResult<Json<Value>> {
+    let level = if namespace.is_empty() {
+        RoleLevel::Cluster
+    } else {
+        if t.caches.namespaces.get(namespace).is_none() {
+            return Err(super::error::not_found("namespaces", namespace));
+        }
+        RoleLevel::Namespace(namespace.to_string())
+    };
+    match (method.as_str(), name.is_empty()) {
+        ("GET", true) => list(t, level, query).await,
+        ("POST", true) => create(state, t, by, level, body).await,
+        ("GET", false) => Ok(Json(level.get(t, name)?)),
+        ("PUT" | "PATCH", false) => update(state, t, by, level, name, body).await,
+        ("DELETE", false) => delete(t, level, name).await,
+        _ => Err(ApiError::new(
+            405,
+            "MethodNotAllowed",
+            format!("{method} is not supported here"),
+        )),
+    }
+}

@@ -210,21 +210,7 @@ pub async fn delete_template(
         "workspacetemplates",
     )
     .await?;
-    for b in state
-        .caches
-        .workspace_role_bindings
-        .by_index(&format!("ws:{name}"))
-    {
-        kubeapi::delete(&state.client, Kind::WorkspaceRoleBinding, None, b.name()).await?;
-    }
-    for r in state.caches.workspace_roles.by_index(&format!("ws:{name}")) {
-        kubeapi::delete(&state.client, Kind::WorkspaceRole, None, r.name()).await?;
-    }
-    for ns in state.caches.namespaces.by_index(&format!("ws:{name}")) {
-        let patch = json!({"metadata": {"labels": {WORKSPACE_LABEL: null}}});
-        kubeapi::merge_patch(&state.client, Kind::Namespace, None, ns.name(), patch).await?;
-    }
-    kubeapi::delete(&state.client, Kind::Workspace, None, &name).await?;
+    crate::controllers::finalizers::cleanup_workspace(&state.client, &state.caches, &name).await?;
     kubeapi::delete(&state.client, Kind::WorkspaceTemplate, None, &name).await?;
     settle_gone(&state.caches.workspaces, &name).await;
     settle_gone(&state.caches.workspace_templates, &name).await;

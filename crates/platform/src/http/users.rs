@@ -206,25 +206,7 @@ pub async fn delete(
     Path(name): Path<String>,
 ) -> ApiResult<Json<Value>> {
     must_load(&state, &name).await?;
-    let subject = format!("User:{name}");
-    for (kind, cache) in [
-        (Kind::GlobalRoleBinding, &state.caches.global_role_bindings),
-        (
-            Kind::WorkspaceRoleBinding,
-            &state.caches.workspace_role_bindings,
-        ),
-        (
-            Kind::ClusterRoleBinding,
-            &state.caches.cluster_role_bindings,
-        ),
-        (Kind::RoleBinding, &state.caches.role_bindings),
-    ] {
-        for b in cache.by_index(&subject) {
-            let ns = b.obj["metadata"]["namespace"].as_str();
-            kubeapi::delete(&state.client, kind, ns, b.name()).await?;
-        }
-    }
-    state.tokens.revoke_user(&name, None, None).await?;
+    crate::controllers::finalizers::cleanup_user(&state, &name).await?;
     kubeapi::delete(&state.client, Kind::User, None, &name).await?;
     settle_gone(&state.caches.users, &name).await;
     Ok(Json(json!({"message": "success"})))

@@ -76,6 +76,7 @@ async fn every_role_at_every_level_in_a_member_cluster() {
     the_matrix(c, &tokens).await;
     search_shows_what_each_may_list(c, &tokens).await;
     member_cluster_members(c, &admin, &tokens).await;
+    member_project_roles(c, &admin, &tokens).await;
     drop(member);
 }
 
@@ -175,6 +176,90 @@ async fn member_cluster_members(c: &Client, admin: &str, tokens: &[(&str, String
         StatusCode::FORBIDDEN,
     )
     .await;
+}
+
+/// A project's roles in a member cluster are managed through `/clusters/{c}/kapis/…/roles`, as
+/// the console's Roles page and member dialog call them: listed, created (by those who may),
+/// granted to a member and deleted; another project's roles stay out of reach.
+async fn member_project_roles(c: &Client, admin: &str, tokens: &[(&str, String)]) {
+    let kiam = "/clusters/member/kapis/iam.kubesphere.io/v1beta1";
+    let nsadmin = &tokens[6].1;
+    let v = c
+        .ok(
+            Method::GET,
+            &format!("{kiam}/namespaces/a-mp/roles"),
+            nsadmin,
+            None,
+        )
+        .await;
+    for r in ["admin", "operator", "viewer"] {
+        assert!(names(&v).contains(&r.to_string()), "{r}: {v}");
+    }
+    let (s, _) = c
+        .get(&format!("{kiam}/namespaces/b-mp/roles"), nsadmin)
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "another project's roles");
+    let role = json!({"metadata": {"name": "cm-reader"},
+        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}]});
+    let created = c
+        .ok(
+            Method::POST,
+            &format!("{kiam}/namespaces/a-mp/roles"),
+            nsadmin,
+            Some(role.clone()),
+        )
+        .await;
+    assert_eq!(created["metadata"]["namespace"], "a-mp", "{created}");
+    let (s, _) = c
+        .post(&format!("{kiam}/namespaces/a-mp/roles"), &tokens[8].1, role)
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "a project viewer creates no roles"
+    );
+    let (s, _) = c
+        .get(&format!("{IAM}/namespaces/a-mp/roles/cm-reader"), admin)
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::NOT_FOUND,
+        "created in the member, not the host"
+    );
+    c.ok(
+        Method::POST,
+        &format!("{kiam}/namespaces/a-mp/namespacemembers"),
+        nsadmin,
+        Some(json!([{"username": "pregular", "roleRef": "cm-reader"}])),
+    )
+    .await;
+    eventually(
+        c,
+        Method::GET,
+        "/clusters/member/api/v1/namespaces/a-mp/configmaps",
+        &tokens[1].1,
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    c.ok(
+        Method::DELETE,
+        &format!("{kiam}/namespaces/a-mp/namespacemembers/pregular"),
+        nsadmin,
+        None,
+    )
+    .await;
+    c.ok(
+        Method::DELETE,
+        &format!("{kiam}/namespaces/a-mp/roles/cm-reader"),
+        nsadmin,
+        None,
+    )
+    .await;
+    let (s, _) = c
+        .get(&format!("{kiam}/namespaces/a-mp/roles/cm-reader"), nsadmin)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
 /// The users, workspaces a and b placed on both clusters, and a project of each in the member.
