@@ -123,6 +123,8 @@ pub fn templates() -> Vec<Template> {
     let ws = ["workspaces", "workspacetemplates"];
     let ws_members = [
         "workspacemembers",
+        "groups",
+        "groupbindings",
         "workspaceroles",
         "workspacerolebindings",
         "roletemplates",

@@ -4,6 +4,7 @@ mod clusters;
 mod console;
 mod error;
 pub mod fairness;
+pub mod groups;
 pub mod login;
 mod members;
 mod oauth;
@@ -252,10 +253,37 @@ fn role_routes() -> Router<Shared> {
         )
 }
 
-/// Members of the cluster, of workspaces and of projects.
+/// Members of the cluster, of workspaces and of projects; a workspace's groups.
 fn member_routes() -> Router<Shared> {
     let iam = IAM;
     Router::new()
+        .route(
+            &format!("{iam}/workspaces/{{ws}}/groups"),
+            get(groups::list).post(groups::create),
+        )
+        .route(
+            &format!("{iam}/workspaces/{{ws}}/groups/{{g}}"),
+            get(groups::get)
+                .put(groups::update)
+                .patch(groups::update)
+                .delete(groups::delete),
+        )
+        .route(
+            &format!("{iam}/workspaces/{{ws}}/groupbindings"),
+            get(groups::list_bindings).post(groups::add_bindings),
+        )
+        .route(
+            &format!("{iam}/workspaces/{{ws}}/groupbindings/{{b}}"),
+            axum::routing::delete(groups::delete_binding),
+        )
+        .route(
+            &format!("{iam}/workspaces/{{ws}}/workspacerolebindings"),
+            get(groups::list_role_bindings).post(groups::add_role_bindings),
+        )
+        .route(
+            &format!("{iam}/workspaces/{{ws}}/workspacerolebindings/{{b}}"),
+            axum::routing::delete(groups::delete_role_binding),
+        )
         .route(
             &format!("{iam}/clustermembers"),
             get(members::list_cluster).post(members::add_cluster),

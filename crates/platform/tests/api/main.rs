@@ -7,6 +7,7 @@ mod access;
 mod console;
 mod escalation;
 mod fairness;
+mod migration;
 mod oauth;
 mod proxy;
 mod tenancy;

@@ -241,6 +241,21 @@ pub async fn add_member(c: &Client, admin: &str, path: &str, user: &str, role: &
     .await;
 }
 
+/// Waits (10 s at most) until `check` holds; panics naming `what` if it never does.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..100 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
 /// The names of `items` in a list answer.
 pub fn names(v: &Value) -> Vec<String> {
     let mut out: Vec<String> = v["items"]
