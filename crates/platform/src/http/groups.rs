@@ -343,7 +343,7 @@ pub async fn delete_role_binding(
     Path((ws, name)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let found = s.caches.workspace_role_bindings.get(&name);
-    if !found.is_some_and(|b| b.label(WORKSPACE_LABEL) == Some(ws.as_str())) {
+    if found.is_none_or(|b| b.label(WORKSPACE_LABEL) != Some(ws.as_str())) {
         return Err(super::error::not_found("workspacerolebindings", &name));
     }
     kubeapi::delete(&s.client, Kind::WorkspaceRoleBinding, None, &name).await?;
