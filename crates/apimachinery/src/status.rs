@@ -328,6 +328,25 @@ impl ApiError {
         }
     }
 
+    /// kube's "Too large resource version" (504 Timeout, retry after 1 s, cause
+    /// `ResourceVersionTooLarge`): a list or watch asked for a revision the store has not
+    /// reached.
+    pub fn too_large_resource_version(requested: i64, current: i64) -> Self {
+        let mut e = Self::timeout(format!(
+            "Too large resource version: {requested}, current: {current}"
+        ));
+        e.details = Some(Box::new(StatusDetails {
+            causes: vec![StatusCause {
+                reason: "ResourceVersionTooLarge".into(),
+                message: "Too large resource version".into(),
+                field: String::new(),
+            }],
+            retry_after_seconds: Some(1),
+            ..StatusDetails::default()
+        }));
+        e
+    }
+
     /// 503 ServiceUnavailable with the message as given.
     pub fn service_unavailable(msg: impl Into<String>) -> Self {
         Self::new(503, "ServiceUnavailable", msg)

@@ -86,6 +86,8 @@ pub struct Cluster {
     pub rbac: crate::rbac::Authorizer,
     /// OpenAPI schemas of served custom resources, rebuilt after CRD changes.
     pub crd_schema_cache: std::sync::RwLock<Option<Arc<Vec<openapi::CrdSchema>>>>,
+    /// The last `/openapi/v2` JSON document and its protobuf encoding.
+    pub openapi_v2_proto: std::sync::Mutex<Option<(bytes::Bytes, bytes::Bytes)>>,
 }
 
 impl Cluster {
@@ -105,6 +107,24 @@ impl Cluster {
             .write()
             .unwrap_or_else(|p| p.into_inner()) = Some(fresh.clone());
         fresh
+    }
+
+    /// `/openapi/v2` as gnostic protobuf, encoded once per distinct JSON document.
+    pub fn openapi_v2_protobuf(&self) -> bytes::Bytes {
+        let json = self.openapi.v2(&self.crd_schemas());
+        let mut cached = self
+            .openapi_v2_proto
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some((doc, pb)) = cached.as_ref()
+            && *doc == json
+        {
+            return pb.clone();
+        }
+        let value: serde_json::Value = serde_json::from_slice(&json).unwrap_or_default();
+        let pb = bytes::Bytes::from(kubeproto::encode_openapi_v2(&value));
+        *cached = Some((json, pb.clone()));
+        pb
     }
 
     /// The compiled schema of a custom resource's version.

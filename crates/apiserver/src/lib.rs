@@ -147,6 +147,7 @@ pub async fn start(config: ClusterConfig) -> Result<RunningCluster, StartError> 
         allocator: allocate::Allocator::default(),
         namespace_kick: tokio::sync::Notify::new(),
         crd_schema_cache: Default::default(),
+        openapi_v2_proto: Default::default(),
         rbac: Default::default(),
         compiled_crds: Default::default(),
         generated_names: Default::default(),

@@ -11,12 +11,22 @@ mod encode;
 mod envelope;
 mod error;
 mod generated;
+mod omit;
+mod openapi_v2;
 mod schema;
 mod timefmt;
 mod watch;
 mod wire;
 
 pub use error::ProtoError;
+pub use omit::omit_empty;
+pub use openapi_v2::encode_openapi_v2;
+
+/// The media type `/openapi/v2` answers as protobuf (gnostic's `openapi.v2.Document`) with,
+/// as kube-apiserver does: clients ask for `…spec.v2@v1.0+protobuf`, but `@` is no valid
+/// media type character and Go's `mime` package refuses it in a response.
+pub const OPENAPI_V2_CONTENT_TYPE: &str =
+    "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
 pub use watch::encode_watch_event;
 
 use serde_json::Value;

@@ -8,6 +8,8 @@
 #[path = "kubectl_advanced/auth.rs"]
 mod auth;
 mod common;
+#[path = "kubectl_advanced/fidelity.rs"]
+mod fidelity;
 #[path = "kubectl_advanced/run.rs"]
 mod run;
 #[path = "kubectl_advanced/workloads.rs"]

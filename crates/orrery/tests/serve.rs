@@ -366,7 +366,7 @@ async fn serve_runs_the_host_cluster_and_the_platform() {
     assert_eq!(token["token_type"], "Bearer", "{token}");
 
     let bad = password_grant(&http, &s.url, "admin", "wrong-Passw0rd").await;
-    assert_eq!(bad.status(), 401);
+    assert_eq!(bad.status(), 400, "RFC 6749 §5.2, as KubeSphere");
     let bad: serde_json::Value = bad.json().await.expect("OAuth error JSON");
     assert_eq!(bad["error"], "invalid_grant", "{bad}");
 

@@ -75,6 +75,21 @@ async fn route(
     match path.trim_end_matches('/') {
         "/version" => return Ok(json(StatusCode::OK, &crate::discovery::version())),
         "/openapi/v2" => {
+            // client-go's discovery asks for gnostic protobuf (kubectl's validation reads it).
+            let wants_protobuf = req
+                .headers()
+                .get_all(http::header::ACCEPT)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .any(|v| v.contains("com.github.proto-openapi.spec.v2"));
+            if wants_protobuf {
+                let mut resp = Response::new(Body::from(cluster.openapi_v2_protobuf()));
+                resp.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static(kubeproto::OPENAPI_V2_CONTENT_TYPE),
+                );
+                return Ok(resp);
+            }
             let crds = cluster.crd_schemas();
             return Ok(json_bytes(StatusCode::OK, cluster.openapi.v2(&crds)));
         }
@@ -282,6 +297,17 @@ impl Call<'_> {
     fn write_options(&self) -> Result<WriteOptions, ApiError> {
         let mut opts = write_options(&self.q)?;
         opts.user = Some(self.user.clone());
+        // As kube-apiserver: a write naming no field manager is recorded under the client's
+        // program name from its User-Agent.
+        if opts.field_manager.as_deref().is_none_or(str::is_empty)
+            && let Some(ua) = self
+                .headers
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+        {
+            let manager = crate::managed::manager_from_user_agent(ua);
+            opts.field_manager = (!manager.is_empty()).then_some(manager);
+        }
         Ok(opts)
     }
 
@@ -435,6 +461,17 @@ impl Call<'_> {
             ])
         })?;
         opts.apply = kind == PatchType::Apply;
+        if opts.apply && self.q.get("fieldManager").is_none_or(String::is_empty) {
+            return Err(ApiError::invalid(
+                "meta.k8s.io",
+                "PatchOptions",
+                "",
+                &[apimachinery::validation::FieldError::required(
+                    "fieldManager",
+                    "is required for apply patch",
+                )],
+            ));
+        }
         opts.force = flag(&self.q, "force");
         let body = self.body(body).await?;
         let patched = crate::write::patch(

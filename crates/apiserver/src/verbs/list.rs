@@ -294,9 +294,7 @@ fn revision_to_read(cluster: &Cluster, params: &ListParams) -> Result<Option<Rev
         (Some("NotOlderThan") | None, Some(n)) => {
             let current = cluster.store.revision();
             if n > current {
-                return Err(ApiError::timeout(format!(
-                    "Too large resource version: {n}, current: {current}"
-                )));
+                return Err(ApiError::too_large_resource_version(n, current));
             }
             Ok(None)
         }

@@ -27,6 +27,24 @@ fn apply_error(e: apply::ApplyError) -> ApiError {
     e.to_api_error()
 }
 
+/// The field manager kube-apiserver derives from a User-Agent when a request names none: the
+/// characters before the first `/`, non-printable ones left out, cut to the 128 bytes a
+/// manager name may have (`kubectl/v1.32.4 (linux/amd64)` → `kubectl`).
+pub fn manager_from_user_agent(user_agent: &str) -> String {
+    let program = user_agent.split('/').next().unwrap_or_default();
+    let mut out = String::new();
+    for c in program
+        .chars()
+        .filter(|c| !c.is_control() && (*c == ' ' || !c.is_whitespace()))
+    {
+        if out.len() + c.len_utf8() > 128 {
+            break;
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// The manager name of a request: `fieldManager`, else the User-Agent's program name.
 pub fn manager_name(opts: &WriteOptions) -> String {
     opts.field_manager
@@ -117,4 +135,28 @@ pub fn server_side_apply(
     let mut obj = outcome.object;
     apply::write_managed_fields(&mut obj, &outcome.managed_fields);
     Ok(obj)
+}
+
+#[cfg(test)]
+mod user_agent_tests {
+    use super::manager_from_user_agent;
+
+    #[test]
+    fn the_program_name_before_the_first_slash() {
+        assert_eq!(
+            manager_from_user_agent("kubectl/v1.32.4 (linux/amd64) kubernetes/abc"),
+            "kubectl"
+        );
+        assert_eq!(
+            manager_from_user_agent("OpenAPI-Generator/31.0.0/python"),
+            "OpenAPI-Generator"
+        );
+        assert_eq!(manager_from_user_agent("Helm/3.17.0"), "Helm");
+        assert_eq!(manager_from_user_agent("curl"), "curl");
+        assert_eq!(manager_from_user_agent("a\u{7}b\tc/1"), "abc");
+        assert_eq!(manager_from_user_agent(""), "");
+        let long = "é".repeat(100);
+        let m = manager_from_user_agent(&long);
+        assert!(m.len() <= 128 && m.len() == 128, "{}", m.len());
+    }
 }

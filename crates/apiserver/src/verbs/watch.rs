@@ -155,6 +155,12 @@ fn start_point(
                         "resourceVersion: Invalid value: \"{s}\": must be a valid resource version"
                     ))
                 })?;
+                // One store, no lagging cache: a revision it has not reached is refused at
+                // once, with kube-apiserver's answer, before the stream starts.
+                let current = cluster.store.revision();
+                if n > current {
+                    return Err(ApiError::too_large_resource_version(n, current));
+                }
                 (Vec::new(), n)
             }
         }

@@ -298,6 +298,8 @@ pub async fn create(
     }
     prepare_create(res, &mut obj);
     crate::crd::on_create(res, &mut obj);
+    // What kube's typed round trip drops (`env: []`…) is not stored.
+    kubeproto::omit_empty(&mut obj);
     res.rules.defaults(&mut obj);
     crate::crd::admit(cluster, res, &mut obj, None, opts)?;
     validate(res, &obj)?;
@@ -488,6 +490,7 @@ pub fn prepare_update(
         }
     }
     crate::allocate::on_update(res, old, &mut new)?;
+    kubeproto::omit_empty(&mut new);
     res.rules.defaults(&mut new);
     if res.generation && spec_changed(old, &new) {
         let g = meta(&new)

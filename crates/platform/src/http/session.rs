@@ -203,7 +203,12 @@ pub async fn refresh(State(state): State<Shared>, headers: HeaderMap) -> Respons
             session_body(&user, &issued),
             session_cookies(&issued, secure(&state)),
         ),
-        Err(e) => {
+        Err(mut e) => {
+            // The session cannot be renewed: for the console that is "not logged in" (401),
+            // where /oauth/token answers a refused refresh token with 400 invalid_grant.
+            if e.error == "invalid_grant" {
+                e.status = StatusCode::UNAUTHORIZED;
+            }
             let mut resp = oauth_failure(e);
             for c in cleared_cookies(secure(&state)) {
                 if let Ok(v) = HeaderValue::from_str(&c) {

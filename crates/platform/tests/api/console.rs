@@ -189,7 +189,11 @@ async fn console_login_failures_and_address_space() {
     let env = Env::start_with(|c| c.lockout_threshold = 2).await;
     let c = &env.http;
     let (r, s) = login(c, "admin", "WrongPassw0rd").await;
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        r.status(),
+        StatusCode::BAD_REQUEST,
+        "invalid_grant, as /oauth/token"
+    );
     assert!(s.is_none());
     let (r, _) = login(c, "admin", "WrongPassw0rd").await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
