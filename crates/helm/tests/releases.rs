@@ -343,6 +343,21 @@ async fn release_installed_by_real_helm_is_upgraded_and_uninstalled_by_orrery() 
     assert!(summaries_named(&list, "theirs").is_empty(), "{list}");
     let gone = c.real_helm(&["get", "theirs"]).await;
     assert_eq!(gone["error"], "release: not found", "{gone}");
+
+    // Real Helm uninstalls a release itself: client-go sends its DeleteOptions as protobuf.
+    let installed = c
+        .real_helm(&["install", "byhelm", &path, r#"{"greeting": "bye"}"#])
+        .await;
+    assert_eq!(installed["status"], "deployed", "{installed}");
+    assert!(c.config_data("byhelm-cfg").await.is_some());
+    let out = c.real_helm(&["uninstall", "byhelm"]).await;
+    assert!(
+        out.get("error").is_none(),
+        "real Helm's uninstall failed: {out}"
+    );
+    assert_eq!(c.config_data("byhelm-cfg").await, None);
+    let list = c.real_helm(&["list"]).await;
+    assert!(summaries_named(&list, "byhelm").is_empty(), "{list}");
 }
 
 /// A corpus chart (read in place) with `crds/` and custom resources of them in its templates:

@@ -496,7 +496,9 @@ impl Call<'_> {
     /// `DELETE` one object: 200 when it is gone, 202 while finalizers hold it.
     async fn delete(&self, name: &str, body: Body) -> Result<Response<Body>, ApiError> {
         let body = self.body(body).await?;
-        let opts = delete_options(&self.q)?.merge_body(&body)?;
+        let opts = delete_options(&self.q)?
+            .merge_body(&self.headers, &body)
+            .await?;
         let ns = self.ns.as_deref();
         let deleted = crate::delete::delete(self.cluster, &self.res, ns, name, &opts).await?;
         let code = if deleted.gone {
@@ -518,7 +520,9 @@ impl Call<'_> {
             ));
         }
         let body = self.body(body).await?;
-        let opts = delete_options(&self.q)?.merge_body(&body)?;
+        let opts = delete_options(&self.q)?
+            .merge_body(&self.headers, &body)
+            .await?;
         let selectors = Selectors::parse(
             res,
             self.q.get("labelSelector").map(String::as_str),

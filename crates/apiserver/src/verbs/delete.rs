@@ -28,13 +28,24 @@ pub struct DeleteOptions {
 }
 
 impl DeleteOptions {
-    /// Reads a `DeleteOptions` body (empty is allowed) on top of query parameters.
-    pub fn merge_body(mut self, body: &[u8]) -> Result<DeleteOptions, ApiError> {
+    /// Reads a `DeleteOptions` body (empty is allowed), sent as JSON, YAML or protobuf as
+    /// `headers` say, on top of query parameters.
+    pub async fn merge_body(
+        self,
+        headers: &http::HeaderMap,
+        body: &bytes::Bytes,
+    ) -> Result<DeleteOptions, ApiError> {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(self);
         }
-        let v: Value = serde_json::from_slice(body)
-            .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?;
+        let v = crate::body::decode_object(headers, body)
+            .await
+            .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {}", e.message)))?;
+        self.merge(&v)
+    }
+
+    /// Applies a decoded `DeleteOptions` object on top of query parameters.
+    pub fn merge(mut self, v: &Value) -> Result<DeleteOptions, ApiError> {
         if let Some(p) = v.get("propagationPolicy").and_then(Value::as_str) {
             self.propagation = Some(p.to_string());
         }

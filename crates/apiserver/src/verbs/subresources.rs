@@ -412,11 +412,19 @@ async fn eviction(
             req.method().as_str(),
         ));
     }
+    let headers = req.headers().clone();
     let bytes =
         crate::body::read_limited(req.into_body(), cluster.config.max_request_bytes).await?;
-    let body: Value = serde_json::from_slice(&bytes).unwrap_or(json!({}));
-    let opts = crate::delete::DeleteOptions::default()
-        .merge_body(&serde_json::to_vec(&body["deleteOptions"]).unwrap_or_default())?;
+    // An Eviction comes as JSON, YAML or protobuf (client-go, `kubectl drain`).
+    let body = if bytes.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        crate::body::decode_object(&headers, &bytes).await?
+    };
+    let opts = match body.get("deleteOptions").filter(|d| d.is_object()) {
+        Some(d) => crate::delete::DeleteOptions::default().merge(d)?,
+        None => crate::delete::DeleteOptions::default(),
+    };
     crate::delete::delete(cluster, res, ns, name, &opts).await?;
     Ok(json_response(StatusCode::CREATED, &success_status()))
 }
