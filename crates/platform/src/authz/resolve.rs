@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
 
-use super::scope::RequestInfo;
+use super::scope::{RequestInfo, Scope};
 
 /// What discovery says about one resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +46,28 @@ impl ApiIndex {
             .get(&(group.to_string(), version.to_string(), plural.to_string()))
     }
 
+    /// The resource a plural names when no group is given (KubeSphere's generic API): the
+    /// core group's first, then built-in groups (`*.k8s.io` or dotless), then the others, each
+    /// by group name; the first version found in that order of groups.
+    pub fn by_plural(&self, plural: &str) -> Option<(String, String, &ResourceInfo)> {
+        let rank = |g: &str| {
+            if g.is_empty() {
+                0
+            } else if g.ends_with(".k8s.io") || !g.contains('.') {
+                1
+            } else {
+                2
+            }
+        };
+        self.resources
+            .iter()
+            .filter(|((_, _, p), _)| p == plural)
+            .min_by(|((ga, va, _), _), ((gb, vb, _), _)| {
+                (rank(ga), ga, version_rank(va)).cmp(&(rank(gb), gb, version_rank(vb)))
+            })
+            .map(|((g, v, _), info)| (g.clone(), v.clone(), info))
+    }
+
     /// How many resources it knows.
     pub fn len(&self) -> usize {
         self.resources.len()
@@ -55,6 +77,50 @@ impl ApiIndex {
     pub fn is_empty(&self) -> bool {
         self.resources.is_empty()
     }
+}
+
+/// Kubernetes' version priority (`v1` before `v1beta1` before `v1alpha1`, higher first), as a
+/// sortable key.
+fn version_rank(v: &str) -> (u8, std::cmp::Reverse<u32>, std::cmp::Reverse<u32>) {
+    let Some(rest) = v.strip_prefix('v') else {
+        return (3, std::cmp::Reverse(0), std::cmp::Reverse(0));
+    };
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    let major = digits.parse().unwrap_or(0);
+    let tail = &rest[digits.len()..];
+    let (stage, minor) = match tail {
+        "" => (0, ""),
+        t if t.starts_with("beta") => (1, &t[4..]),
+        t if t.starts_with("alpha") => (2, &t[5..]),
+        _ => (3, ""),
+    };
+    (
+        stage,
+        std::cmp::Reverse(major),
+        std::cmp::Reverse(minor.parse().unwrap_or(0)),
+    )
+}
+
+/// KubeSphere's generic resources API: `/kapis/resources.kubesphere.io/v1alpha3/[namespaces/
+/// {ns}/]{resources}[/{name}]` names a cluster's resource by its plural alone. It is resolved
+/// to that resource and authorized as a request on it.
+pub const GENERIC_GROUP: &str = "resources.kubesphere.io";
+/// The generic API's version.
+pub const GENERIC_VERSION: &str = "v1alpha3";
+/// Resources under the generic API's path that the platform serves itself, or never through
+/// it: Secrets (metadata only, [`crate::http`]'s `secrets`) and users (whose password hashes
+/// only the users API leaves out).
+const GENERIC_OWN: [&str; 2] = ["secrets", "users"];
+
+/// Whether `info` is a request of the generic resources API on a cluster resource.
+pub fn is_generic(info: &RequestInfo) -> bool {
+    info.is_resource_request
+        && info.api_prefix == "kapis"
+        && info.api_group == GENERIC_GROUP
+        && info.api_version == GENERIC_VERSION
+        && info.workspace.is_empty()
+        && info.subresource.is_empty()
+        && !GENERIC_OWN.contains(&info.resource.as_str())
 }
 
 /// Why a request was not resolved.
@@ -149,7 +215,42 @@ pub fn resolve(
     let segs = segments(raw_path).map_err(Unresolved::NotFound)?;
     let path = canonical_path(&segs);
     let parts: Vec<&str> = segs.iter().map(String::as_str).collect();
-    let (info, namespace_prefix) = RequestInfo::from_parts(method, &path, &parts, query);
+    let (mut info, namespace_prefix) = RequestInfo::from_parts(method, &path, &parts, query);
+    if is_generic(&info)
+        && let Some(index) = index
+    {
+        let Some((group, version, found)) = index.by_plural(&info.resource) else {
+            return Err(Unresolved::UnknownResource {
+                group: String::new(),
+                version: String::new(),
+                resource: info.resource.clone(),
+            });
+        };
+        if namespace_prefix && !found.namespaced {
+            return Err(Unresolved::NotFound(format!(
+                "{} is not a namespaced resource",
+                info.resource
+            )));
+        }
+        // As kube-apiserver: `namespaces/{ns}` itself is a request in namespace {ns}.
+        let in_namespace = found.namespaced || info.resource == "namespaces";
+        info.scope = if !info.namespace.is_empty() && in_namespace {
+            Scope::Namespace
+        } else if super::scope::is_platform_object(&group, &info.resource) {
+            Scope::Global
+        } else {
+            Scope::Cluster
+        };
+        if !found.namespaced && info.resource != "namespaces" {
+            info.namespace.clear();
+        }
+        info.api_group = group;
+        info.api_version = version;
+        return Ok(Resolved {
+            info,
+            namespace_prefix,
+        });
+    }
     if info.is_resource_request
         && info.api_prefix != "kapis"
         && let Some(index) = index
@@ -283,5 +384,92 @@ mod tests {
             prop_assert_eq!(segments(&path).expect("canonical"), segs.clone());
             prop_assert_eq!(canonical_path(&segments(&path).expect("canonical")), path);
         }
+    }
+}
+
+#[cfg(test)]
+mod generic_tests {
+    use super::*;
+
+    fn index() -> ApiIndex {
+        let mut i = ApiIndex::new();
+        i.insert("", "v1", "configmaps", true);
+        i.insert("", "v1", "events", true);
+        i.insert("events.k8s.io", "v1", "events", true);
+        i.insert("", "v1", "namespaces", false);
+        i.insert("", "v1", "nodes", false);
+        i.insert("apps", "v1", "deployments", true);
+        i.insert("example.com", "v1alpha1", "widgets", true);
+        i.insert("example.com", "v1", "widgets", true);
+        i.insert("example.com", "v1beta2", "widgets", true);
+        i.insert(
+            "tenant.kubesphere.io",
+            "v1beta1",
+            "workspacetemplates",
+            false,
+        );
+        i
+    }
+
+    fn resolved(path: &str) -> RequestInfo {
+        resolve("GET", path, "", Some(&index()))
+            .unwrap_or_else(|e| panic!("{path}: {e:?}"))
+            .info
+    }
+
+    const G: &str = "/kapis/resources.kubesphere.io/v1alpha3";
+
+    #[test]
+    fn a_plural_resolves_to_its_cluster_resource_and_scope() {
+        let i = resolved(&format!("{G}/namespaces/p/configmaps"));
+        assert_eq!(
+            (
+                i.api_group.as_str(),
+                i.api_version.as_str(),
+                i.scope,
+                i.verb.as_str()
+            ),
+            ("", "v1", Scope::Namespace, "list")
+        );
+        let i = resolved(&format!("{G}/deployments"));
+        assert_eq!((i.api_group.as_str(), i.scope), ("apps", Scope::Cluster));
+        let i = resolved(&format!("{G}/events"));
+        assert_eq!(i.api_group, "", "the core group first");
+        let i = resolved(&format!("{G}/widgets"));
+        assert_eq!(i.api_version, "v1", "the preferred version");
+        let i = resolved(&format!("{G}/namespaces/p"));
+        assert_eq!(
+            (i.resource.as_str(), i.name.as_str(), i.scope),
+            ("namespaces", "p", Scope::Namespace)
+        );
+        let i = resolved(&format!("{G}/workspacetemplates"));
+        assert_eq!(
+            i.scope,
+            Scope::Global,
+            "platform objects are decided globally"
+        );
+    }
+
+    #[test]
+    fn cluster_scoped_under_a_namespace_and_unknown_plurals_do_not_resolve() {
+        let idx = index();
+        assert!(matches!(
+            resolve("GET", &format!("{G}/namespaces/p/nodes"), "", Some(&idx)),
+            Err(Unresolved::NotFound(_))
+        ));
+        assert!(matches!(
+            resolve("GET", &format!("{G}/gadgets"), "", Some(&idx)),
+            Err(Unresolved::UnknownResource { .. })
+        ));
+        // The platform's own metadata-only Secrets stay its own.
+        let i = resolved(&format!("{G}/namespaces/p/secrets"));
+        assert_eq!(i.api_group, GENERIC_GROUP);
+    }
+
+    #[test]
+    fn versions_sort_as_kubernetes_sorts_them() {
+        let mut v = vec!["v1alpha1", "v2", "v1beta1", "v1", "v1beta2", "foo"];
+        v.sort_by_key(|v| version_rank(v));
+        assert_eq!(v, ["v2", "v1", "v1beta2", "v1beta1", "v1alpha1", "foo"]);
     }
 }

@@ -353,6 +353,14 @@ async fn member_kapis(
     body: &[u8],
 ) -> ApiResult<Response> {
     let info = &caller.info;
+    if info
+        .path
+        .starts_with("/kapis/resources.kubesphere.io/v1alpha3/")
+        && info.api_group != crate::authz::resolve::GENERIC_GROUP
+    {
+        let v = super::resources::answer(&member.client, info, query.as_deref()).await?;
+        return Ok(Json(v).into_response());
+    }
     if info.api_group == "iam.kubesphere.io" {
         let level = match (info.resource.as_str(), info.namespace.is_empty()) {
             ("clustermembers", true) => Some(members::Level::Cluster),

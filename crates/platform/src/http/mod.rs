@@ -9,6 +9,7 @@ pub mod login;
 mod members;
 mod oauth;
 mod proxy;
+mod resources;
 mod reviews;
 mod roles;
 mod search;
@@ -372,6 +373,26 @@ fn cluster_routes() -> Router<Shared> {
             get(secrets::list),
         )
         .route(
+            "/kapis/resources.kubesphere.io/v1alpha3/{resources}",
+            get(resources::serve),
+        )
+        .route(
+            "/kapis/resources.kubesphere.io/v1alpha3/{resources}/{name}",
+            get(resources::serve),
+        )
+        .route(
+            "/kapis/resources.kubesphere.io/v1alpha3/namespaces/{ns}",
+            get(resources::serve),
+        )
+        .route(
+            "/kapis/resources.kubesphere.io/v1alpha3/namespaces/{ns}/{resources}",
+            get(resources::serve),
+        )
+        .route(
+            "/kapis/resources.kubesphere.io/v1alpha3/namespaces/{ns}/{resources}/{name}",
+            get(resources::serve),
+        )
+        .route(
             "/kapis/resources.kubesphere.io/v1alpha3/namespaces/{ns}/secrets/{name}",
             get(secrets::get),
         )
@@ -646,7 +667,8 @@ async fn resolve_request(
         )
     };
     let first = resolve(method, path, query, None).map_err(|_| not_found())?;
-    if !first.info.is_resource_request || first.info.api_prefix == "kapis" {
+    let generic = crate::authz::resolve::is_generic(&first.info);
+    if !first.info.is_resource_request || first.info.api_prefix == "kapis" && !generic {
         return Ok(first.info);
     }
     let index = discovery.index().await.map_err(unavailable)?;

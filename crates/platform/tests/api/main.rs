@@ -10,6 +10,7 @@ mod fairness;
 mod migration;
 mod oauth;
 mod proxy;
+mod resources;
 mod tenancy;
 mod users;
 mod wrong_types;

@@ -612,7 +612,46 @@ impl World {
         let Some(cluster) = self.clusters.get(&cluster_name) else {
             return Expect::NotFound(format!("no cluster {cluster_name}"));
         };
-        let a = parse(req.method, rest, &req.query);
+        let mut a = parse(req.method, rest, &req.query);
+        // KubeSphere's generic resources API names a cluster resource by its plural (core
+        // group first); it is then the request on that resource. The platform keeps its own
+        // Secrets (metadata only) and users there.
+        if a.resource_request
+            && a.prefix == "kapis"
+            && a.group == "resources.kubesphere.io"
+            && a.version == "v1alpha3"
+            && a.workspace.is_empty()
+            && a.subresource.is_empty()
+            && !matches!(a.resource.as_str(), "secrets" | "users")
+        {
+            let mut found: Vec<(&(String, String), &Served)> = cluster
+                .discovery
+                .iter()
+                .filter_map(|(gv, resources)| resources.get(&a.resource).map(|s| (gv, s)))
+                .collect();
+            found.sort_by_key(|((g, _), _)| {
+                (
+                    !g.is_empty(),
+                    g.contains('.') && !g.ends_with(".k8s.io"),
+                    g.clone(),
+                )
+            });
+            let Some(((group, version), served)) = found.first() else {
+                return Expect::NotFound(format!("no resource {} to list generically", a.resource));
+            };
+            if !served.namespaced && a.namespace_prefix {
+                return Expect::NotFound(format!(
+                    "{} is cluster-scoped, named under namespace {}",
+                    a.resource, a.namespace
+                ));
+            }
+            if !served.namespaced && a.resource != "namespaces" {
+                a.namespace.clear();
+            }
+            a.prefix = if group.is_empty() { "api" } else { "apis" }.into();
+            a.group = group.clone();
+            a.version = version.clone();
+        }
         if a.resource_request && a.prefix != "kapis" {
             let served = cluster
                 .discovery

@@ -458,4 +458,76 @@ async fn the_matrix(c: &Client, tokens: &[(&str, String)]) {
         failures.len(),
         failures.join("\n")
     );
+    generic_api_answers_as_the_native_api(c, tokens).await;
+}
+
+/// KubeSphere's generic resources API (`resources.kubesphere.io/v1alpha3`) is authorized as
+/// the resource it names: for every user, each of its reads succeeds exactly when the same
+/// read of the cluster's own API does (the reference), and finds the same objects.
+async fn generic_api_answers_as_the_native_api(c: &Client, tokens: &[(&str, String)]) {
+    let g = "/clusters/member/kapis/resources.kubesphere.io/v1alpha3";
+    let m = "/clusters/member";
+    let pairs = [
+        (
+            "namespaces/a-mp/configmaps",
+            "api/v1/namespaces/a-mp/configmaps",
+        ),
+        (
+            "namespaces/a-mp/configmaps/seed",
+            "api/v1/namespaces/a-mp/configmaps/seed",
+        ),
+        (
+            "namespaces/b-mp/configmaps",
+            "api/v1/namespaces/b-mp/configmaps",
+        ),
+        ("configmaps", "api/v1/configmaps"),
+        ("nodes", "api/v1/nodes"),
+        ("namespaces", "api/v1/namespaces"),
+        ("namespaces/a-mp", "api/v1/namespaces/a-mp"),
+        (
+            "namespaces/a-mp/deployments",
+            "apis/apps/v1/namespaces/a-mp/deployments",
+        ),
+        (
+            "clusterroles",
+            "apis/rbac.authorization.k8s.io/v1/clusterroles",
+        ),
+        (
+            "namespaces/a-mp/roles",
+            "apis/rbac.authorization.k8s.io/v1/namespaces/a-mp/roles",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (generic, native) in pairs {
+        for (u, token) in tokens {
+            let (gs, gv) = c.get(&format!("{g}/{generic}"), token).await;
+            let (ns, nv) = c.get(&format!("{m}/{native}"), token).await;
+            if gs != ns {
+                failures.push(format!("{generic:<36} {u:<11} generic {gs}, native {ns}"));
+            } else if gs.is_success() {
+                let found = |v: &Value| match v["items"].as_array() {
+                    Some(items) => items.len(),
+                    None => usize::from(v["metadata"]["name"].is_string()),
+                };
+                if found(&gv) != found(&nv)
+                    || gv["items"].is_array() && gv["totalItems"] != found(&nv)
+                {
+                    failures.push(format!("{generic:<36} {u:<11} different objects"));
+                }
+            }
+        }
+    }
+    // A cluster-scoped resource under a namespace does not exist, as in the native API.
+    let (s, _) = c
+        .get(&format!("{g}/namespaces/a-mp/nodes"), &tokens[0].1)
+        .await;
+    if s != StatusCode::NOT_FOUND {
+        failures.push(format!("namespaces/a-mp/nodes answered {s}"));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -1,0 +1,108 @@
+//! KubeSphere's generic resources API, `resources.kubesphere.io/v1alpha3`:
+//! `[namespaces/{ns}/]{resources}[/{name}]` lists or reads any resource a cluster serves, named
+//! by its plural, with KubeSphere's list conventions (`page`, `limit`, `sortBy`, `ascending`,
+//! `name`, `labelSelector`, plus `fieldSelector` passed to the cluster) answered as
+//! `{items, totalItems}` — the lists the console pages, sorts and searches on the server. The
+//! request was resolved to the cluster's resource and authorized as a request on it
+//! ([`crate::authz::resolve::is_generic`]), on the host and under `/clusters/{c}/kapis/…`.
+
+use axum::Extension;
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use kube::Client;
+use serde_json::Value;
+
+use super::{ApiError, ApiResult, Caller, Shared};
+use crate::authz::resolve::canonical_path;
+use crate::authz::scope::RequestInfo;
+use crate::kubeapi;
+use crate::listing::ListQuery;
+
+/// The cluster path of what `info` names (its list when `name` is empty).
+fn cluster_path(info: &RequestInfo, name: &str) -> String {
+    let mut segs: Vec<String> = if info.api_group.is_empty() {
+        vec!["api".into(), info.api_version.clone()]
+    } else {
+        vec![
+            "apis".into(),
+            info.api_group.clone(),
+            info.api_version.clone(),
+        ]
+    };
+    if !info.namespace.is_empty() && info.resource != "namespaces" {
+        segs.extend(["namespaces".to_string(), info.namespace.clone()]);
+    }
+    segs.push(info.resource.clone());
+    if !name.is_empty() {
+        segs.push(name.to_string());
+    }
+    canonical_path(&segs)
+}
+
+async fn call(client: &Client, path: String) -> ApiResult<Value> {
+    let req = http::Request::get(path)
+        .body(Vec::new())
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(kubeapi::timed("get", client.request::<Value>(req)).await?)
+}
+
+/// Answers a generic request with `client` (the host's or a member's).
+pub(super) async fn answer(
+    client: &Client,
+    info: &RequestInfo,
+    query: Option<&str>,
+) -> ApiResult<Value> {
+    if info.verb == "watch" {
+        return Err(ApiError::bad_request(
+            "the resources API answers lists and objects; watch the cluster's own API instead",
+        ));
+    }
+    if !info.name.is_empty() {
+        return call(client, cluster_path(info, &info.name)).await;
+    }
+    let raw = query.unwrap_or_default();
+    let q = ListQuery::parse(raw).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    // The selectors go to the cluster too, so only matching objects travel.
+    let forwarded = {
+        let mut out = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in form_urlencoded::parse(raw.as_bytes()) {
+            if k == "labelSelector" || k == "fieldSelector" {
+                out.append_pair(&k, &v);
+            }
+        }
+        out.finish()
+    };
+    let mut path = cluster_path(info, "");
+    if !forwarded.is_empty() {
+        path = format!("{path}?{forwarded}");
+    }
+    let list = call(client, path).await?;
+    let api_version = list["apiVersion"].clone();
+    let kind = list["kind"]
+        .as_str()
+        .and_then(|k| k.strip_suffix("List"))
+        .map(str::to_string);
+    let items = list["items"].as_array().cloned().unwrap_or_default();
+    let items = items.into_iter().map(|mut o| {
+        if let Some(m) = o.as_object_mut() {
+            m.entry("apiVersion").or_insert_with(|| api_version.clone());
+            if let Some(k) = &kind {
+                m.entry("kind").or_insert_with(|| k.clone().into());
+            }
+        }
+        o
+    });
+    Ok(q.apply(items))
+}
+
+/// `GET /kapis/resources.kubesphere.io/v1alpha3/[namespaces/{ns}/]{resources}[/{name}]` on
+/// the host.
+pub async fn serve(
+    State(s): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    answer(&s.client, &caller.info, q.as_deref())
+        .await
+        .map(Json)
+}
