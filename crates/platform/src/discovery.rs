@@ -77,7 +77,7 @@ async fn load(client: Client) -> Result<ApiIndex, String> {
     let aggregated = Discovery::new(client.clone()).run_aggregated().await;
     let discovery = match aggregated {
         Ok(d) if d.has_group("") => d,
-        _ => Discovery::new(client)
+        _ => Discovery::new(client.clone())
             .run()
             .await
             .map_err(|e| format!("discovery: {e}"))?,
@@ -92,6 +92,24 @@ async fn load(client: Client) -> Result<ApiIndex, String> {
                     &res.plural,
                     caps.scope == Scope::Namespaced,
                 );
+            }
+        }
+    }
+    // KubeSphere's dynamic API: CRDs labelled `kubesphere.io/resource-served: "true"` are
+    // also served under `/kapis/{group}/{version}`. A cluster that does not let the platform
+    // list CRDs simply has none.
+    let crds = crate::kinds::Kind::Crd.api(&client, None);
+    let served = kube::api::ListParams::default().labels("kubesphere.io/resource-served=true");
+    if let Ok(list) = crds.list(&served).await {
+        for crd in list.items {
+            let v = serde_json::to_value(&crd).unwrap_or_default();
+            let group = v["spec"]["group"].as_str().unwrap_or_default();
+            for version in v["spec"]["versions"].as_array().into_iter().flatten() {
+                if version["served"].as_bool() == Some(true)
+                    && let Some(name) = version["name"].as_str()
+                {
+                    index.serve_under_kapis(group, name);
+                }
             }
         }
     }

@@ -24,6 +24,9 @@ pub struct ResourceInfo {
 #[derive(Debug, Clone, Default)]
 pub struct ApiIndex {
     resources: HashMap<(String, String, String), ResourceInfo>,
+    /// Group-versions of CRDs labelled `kubesphere.io/resource-served: "true"`, which
+    /// KubeSphere's dynamic API serves under `/kapis/{group}/{version}/…`.
+    kapis_served: std::collections::HashSet<(String, String)>,
 }
 
 impl ApiIndex {
@@ -66,6 +69,21 @@ impl ApiIndex {
                 (rank(ga), ga, version_rank(va)).cmp(&(rank(gb), gb, version_rank(vb)))
             })
             .map(|((g, v, _), info)| (g.clone(), v.clone(), info))
+    }
+
+    /// Records a group-version served under `/kapis` (its CRD carries
+    /// `kubesphere.io/resource-served: "true"`).
+    pub fn serve_under_kapis(&mut self, group: &str, version: &str) {
+        self.kapis_served
+            .insert((group.to_string(), version.to_string()));
+    }
+
+    /// Whether `/kapis/{group}/{version}/…` is KubeSphere's dynamic API for a CRD.
+    pub fn serves_under_kapis(&self, group: &str, version: &str) -> bool {
+        !PLATFORM_KAPIS_GROUPS.contains(&group)
+            && self
+                .kapis_served
+                .contains(&(group.to_string(), version.to_string()))
     }
 
     /// How many resources it knows.
@@ -111,6 +129,27 @@ pub const GENERIC_VERSION: &str = "v1alpha3";
 /// it: Secrets (metadata only, [`crate::http`]'s `secrets`) and users (whose password hashes
 /// only the users API leaves out).
 const GENERIC_OWN: [&str; 2] = ["secrets", "users"];
+
+/// Groups whose `/kapis` routes the platform serves itself, never through the dynamic API.
+pub const PLATFORM_KAPIS_GROUPS: [&str; 7] = [
+    "iam.kubesphere.io",
+    "tenant.kubesphere.io",
+    "cluster.kubesphere.io",
+    "resources.kubesphere.io",
+    "search.orrery.io",
+    "config.kubesphere.io",
+    "application.kubesphere.io",
+];
+
+/// Whether `info` is a request of KubeSphere's dynamic API: `/kapis/{group}/{version}/…` of
+/// a CRD labelled `kubesphere.io/resource-served: "true"`, which is then the request on the
+/// cluster's own resource.
+pub fn is_dynamic(info: &RequestInfo, index: &ApiIndex) -> bool {
+    info.is_resource_request
+        && info.api_prefix == "kapis"
+        && info.workspace.is_empty()
+        && index.serves_under_kapis(&info.api_group, &info.api_version)
+}
 
 /// Whether `info` is a request of the generic resources API on a cluster resource.
 pub fn is_generic(info: &RequestInfo) -> bool {
@@ -252,7 +291,7 @@ pub fn resolve(
         });
     }
     if info.is_resource_request
-        && info.api_prefix != "kapis"
+        && (info.api_prefix != "kapis" || index.is_some_and(|i| is_dynamic(&info, i)))
         && let Some(index) = index
     {
         let Some(found) = index.get(&info.api_group, &info.api_version, &info.resource) else {
@@ -267,6 +306,14 @@ pub fn resolve(
                 "{} is not a namespaced resource",
                 info.resource
             )));
+        }
+        // The dynamic API's cluster-wide requests are the cluster's, as under `/apis`.
+        if info.api_prefix == "kapis" && info.namespace.is_empty() {
+            info.scope = if super::scope::is_platform_object(&info.api_group, &info.resource) {
+                Scope::Global
+            } else {
+                Scope::Cluster
+            };
         }
     }
     Ok(Resolved {

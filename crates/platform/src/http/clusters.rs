@@ -298,6 +298,20 @@ pub async fn proxy(
         return proxy::relay_upgrade(&member.client, req, &rest, timeout, &what, Some(&member))
             .await;
     }
+    if rest.starts_with("/kapis/")
+        && let Ok(index) = member.discovery.index().await
+        && crate::authz::resolve::is_dynamic(&caller.info, &index)
+    {
+        return super::resources::dynamic(
+            &member.client,
+            &caller.info,
+            req,
+            &what,
+            Some(&member),
+            timeout,
+        )
+        .await;
+    }
     let (parts, body) = req.into_parts();
     let body = match proxy::read_body(body).await {
         Ok(b) => b,

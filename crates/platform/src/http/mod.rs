@@ -667,11 +667,31 @@ async fn resolve_request(
         )
     };
     let first = resolve(method, path, query, None).map_err(|_| not_found())?;
-    let generic = crate::authz::resolve::is_generic(&first.info);
-    if !first.info.is_resource_request || first.info.api_prefix == "kapis" && !generic {
+    if !first.info.is_resource_request {
         return Ok(first.info);
     }
-    let index = discovery.index().await.map_err(unavailable)?;
+    let index = if first.info.api_prefix == "kapis" {
+        if crate::authz::resolve::PLATFORM_KAPIS_GROUPS.contains(&first.info.api_group.as_str())
+            && !crate::authz::resolve::is_generic(&first.info)
+        {
+            return Ok(first.info);
+        }
+        // KubeSphere's generic and dynamic APIs name the cluster's own resources.
+        let index = discovery.index().await.map_err(unavailable)?;
+        if !crate::authz::resolve::is_generic(&first.info)
+            && !crate::authz::resolve::is_dynamic(&first.info, &index)
+        {
+            let fresh = discovery.refresh().await.map_err(unavailable)?;
+            if !crate::authz::resolve::is_dynamic(&first.info, &fresh) {
+                return Ok(first.info);
+            }
+            fresh
+        } else {
+            index
+        }
+    } else {
+        discovery.index().await.map_err(unavailable)?
+    };
     match resolve(method, path, query, Some(&index)) {
         Ok(r) => Ok(r.info),
         Err(Unresolved::NotFound(_)) => Err(not_found()),

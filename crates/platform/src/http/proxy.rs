@@ -18,7 +18,7 @@ use crate::clusters::breaker::SUSPECT_AFTER;
 /// Largest request body forwarded (kube-apiserver's limit is 3 MiB).
 const MAX_BODY: usize = 3 * 1024 * 1024;
 /// How long the host may take to start answering.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+pub(super) const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
 const FORWARDED_REQUEST_HEADERS: [HeaderName; 4] = [
     header::CONTENT_TYPE,
@@ -48,6 +48,21 @@ pub async fn forward(
     }
     // The canonical path the authorization layer resolved, never the path as sent.
     let path = caller.info.path.clone();
+    if path.starts_with("/kapis/")
+        && let Ok(index) = state.discovery.index().await
+        && crate::authz::resolve::is_dynamic(&caller.info, &index)
+    {
+        let info = &caller.info;
+        return super::resources::dynamic(
+            &state.client,
+            info,
+            req,
+            "host cluster",
+            None,
+            HEADER_TIMEOUT,
+        )
+        .await;
+    }
     if !(path == "/api"
         || path.starts_with("/api/")
         || path == "/apis"

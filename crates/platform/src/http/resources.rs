@@ -40,6 +40,7 @@ fn cluster_path(info: &RequestInfo, name: &str) -> String {
 }
 
 async fn call(client: &Client, path: String) -> ApiResult<Value> {
+    // (shared by the generic and the dynamic API)
     let req = http::Request::get(path)
         .body(Vec::new())
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
@@ -62,8 +63,17 @@ pub(super) async fn answer(
     }
     let raw = query.unwrap_or_default();
     let q = ListQuery::parse(raw).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    // The selectors go to the cluster too, so only matching objects travel.
-    let forwarded = {
+    let mut path = cluster_path(info, "");
+    let forwarded = selectors(raw);
+    if !forwarded.is_empty() {
+        path = format!("{path}?{forwarded}");
+    }
+    paged(client, path, &q).await
+}
+
+/// The selectors of a KubeSphere list query, for the cluster (so only matching objects travel).
+fn selectors(raw: &str) -> String {
+    {
         let mut out = form_urlencoded::Serializer::new(String::new());
         for (k, v) in form_urlencoded::parse(raw.as_bytes()) {
             if k == "labelSelector" || k == "fieldSelector" {
@@ -71,11 +81,11 @@ pub(super) async fn answer(
             }
         }
         out.finish()
-    };
-    let mut path = cluster_path(info, "");
-    if !forwarded.is_empty() {
-        path = format!("{path}?{forwarded}");
     }
+}
+
+/// Lists `path` (with its selectors) and answers KubeSphere's page of it.
+async fn paged(client: &Client, path: String, q: &ListQuery) -> ApiResult<Value> {
     let list = call(client, path).await?;
     let api_version = list["apiVersion"].clone();
     let kind = list["kind"]
@@ -105,4 +115,48 @@ pub async fn serve(
     answer(&s.client, &caller.info, q.as_deref())
         .await
         .map(Json)
+}
+
+/// KubeSphere's dynamic API: `/kapis/{group}/{version}/…` of a CRD labelled
+/// `kubesphere.io/resource-served: "true"` is the cluster's `/apis/{group}/{version}/…` (the
+/// request was resolved and authorized as that). Lists answer KubeSphere's page of it; every
+/// other verb is relayed as it is.
+pub(super) async fn dynamic(
+    client: &Client,
+    info: &RequestInfo,
+    req: axum::extract::Request,
+    what: &str,
+    member: Option<&std::sync::Arc<crate::clusters::Member>>,
+    timeout: std::time::Duration,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let Some(rest) = info.path.strip_prefix("/kapis/") else {
+        return super::error::no_route().into_response();
+    };
+    let native = format!("/apis/{rest}");
+    let query = req.uri().query().map(str::to_string);
+    if info.verb == "list" {
+        let raw = query.as_deref().unwrap_or_default();
+        let q = match ListQuery::parse(raw) {
+            Ok(q) => q,
+            Err(e) => return ApiError::bad_request(e.to_string()).into_response(),
+        };
+        let forwarded = selectors(raw);
+        let path = if forwarded.is_empty() {
+            native
+        } else {
+            format!("{native}?{forwarded}")
+        };
+        return match paged(client, path, &q).await {
+            Ok(v) => Json(v).into_response(),
+            Err(e) => e.into_response(),
+        };
+    }
+    let uri = super::proxy::with_query(&native, query.as_deref());
+    let (parts, body) = req.into_parts();
+    let body = match super::proxy::read_body(body).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    super::proxy::relay(client, &parts, &uri, body, timeout, what, member).await
 }
