@@ -11,6 +11,18 @@ mod quote;
 pub use float::{format_float, json_float};
 pub use quote::{is_print, quote, quote_rune_into, quote_with};
 
+/// Go's `time.Duration.String()` for a whole number of seconds: `2h0m0s`, `1m1s`, `5s`, `0s`.
+pub fn duration_string(secs: u64) -> String {
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    if h > 0 {
+        format!("{h}h{m}m{s}s")
+    } else if m > 0 {
+        format!("{m}m{s}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
 /// apimachinery's `duration.HumanDuration` of `secs` seconds: the AGE column of `kubectl get`
 /// (`5s`, `2m5s`, `3h1m`, `3d1h`, `2y45d`).
 pub fn human_duration(secs: i64) -> String {
@@ -225,6 +237,19 @@ pub fn parse_duration(input: &str) -> Result<i64, DurationError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn durations_print_as_go_prints_them() {
+        for (secs, want) in [
+            (7200, "2h0m0s"),
+            (9000, "2h30m0s"),
+            (61, "1m1s"),
+            (5, "5s"),
+            (0, "0s"),
+        ] {
+            assert_eq!(super::duration_string(secs), want);
+        }
+    }
+
     use super::*;
     use proptest::prelude::*;
 

@@ -480,8 +480,21 @@ fn role(name: &'static str, templates: &'static [&'static str]) -> BuiltinRole {
 pub fn global_roles() -> Vec<BuiltinRole> {
     vec![
         BuiltinRole {
+            // As KubeSphere's: `*`, and every global template (what the console reads).
             name: "platform-admin",
-            templates: &[],
+            templates: &[
+                "global-apps-manage",
+                "global-apps-view",
+                "global-clusters-manage",
+                "global-clusters-view",
+                "global-roles-manage",
+                "global-roles-view",
+                "global-users-manage",
+                "global-users-view",
+                "global-workspaces-create",
+                "global-workspaces-manage",
+                "global-workspaces-view",
+            ],
             extra_rules: json!([
                 {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
                 {"nonResourceURLs": ["*"], "verbs": ["*"]}
@@ -568,20 +581,18 @@ pub fn cluster_roles() -> Vec<BuiltinRole> {
     ]
 }
 
-/// The rules of a built-in role, computed from the built-in templates.
+/// The rules of a built-in role, computed from the built-in templates as aggregation computes
+/// them (its own rules, then the templates' rules they do not cover).
 pub fn builtin_rules(role: &BuiltinRole) -> Value {
     let all = templates();
-    let mut out: Vec<Value> = role.extra_rules.as_array().cloned().unwrap_or_default();
-    for name in role.templates {
-        if let Some(t) = all.iter().find(|t| t.name == *name) {
-            for rule in t.rules.as_array().into_iter().flatten() {
-                if !out.contains(rule) {
-                    out.push(rule.clone());
-                }
-            }
-        }
-    }
-    Value::Array(out)
+    let own: Vec<Value> = role.extra_rules.as_array().cloned().unwrap_or_default();
+    let named: Vec<Value> = role
+        .templates
+        .iter()
+        .filter_map(|name| all.iter().find(|t| t.name == *name))
+        .map(|t| json!({"spec": {"rules": t.rules}}))
+        .collect();
+    Value::Array(crate::controllers::aggregation::merge_rules(&own, &named))
 }
 
 #[cfg(test)]

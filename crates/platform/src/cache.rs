@@ -462,7 +462,7 @@ impl Caches {
             Kind::Secret => &self.sessions,
             Kind::Cluster => &self.clusters,
             Kind::Label => &self.cluster_labels,
-            Kind::LoginRecord | Kind::Crd => return None,
+            Kind::LoginRecord | Kind::Crd | Kind::ConfigMap => return None,
         })
     }
 }

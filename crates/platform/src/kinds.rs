@@ -46,6 +46,8 @@ pub enum Kind {
     Namespace,
     /// core Secret.
     Secret,
+    /// core ConfigMap.
+    ConfigMap,
     /// apiextensions CustomResourceDefinition.
     Crd,
 }
@@ -97,6 +99,7 @@ impl Kind {
             Kind::Label => (CLUSTER, "v1alpha1", "Label", "labels", false),
             Kind::Namespace => ("", "v1", "Namespace", "namespaces", false),
             Kind::Secret => ("", "v1", "Secret", "secrets", true),
+            Kind::ConfigMap => ("", "v1", "ConfigMap", "configmaps", true),
             Kind::Crd => (
                 "apiextensions.k8s.io",
                 "v1",

@@ -203,6 +203,11 @@ pub async fn rotate_signing_key(client: &Client) -> Result<Vec<u8>, PlatformErro
 }
 
 impl Tokens {
+    /// The lifetimes of the tokens it issues.
+    pub fn lifetimes(&self) -> TokenLifetimes {
+        self.lifetimes
+    }
+
     /// Loads (or creates) the signing key.
     pub async fn new(
         client: Client,

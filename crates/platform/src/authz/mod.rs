@@ -107,7 +107,14 @@ impl Decision {
 const PUBLIC_PATHS: [&str; 7] = [
     "/api", "/apis", "/version", "/healthz", "/livez", "/readyz", "/openapi",
 ];
-const SELF_SUBRESOURCES: [&str; 5] = ["", "password", "loginrecords", "tokens", "kubeconfig"];
+const SELF_SUBRESOURCES: [&str; 6] = [
+    "",
+    "password",
+    "loginrecords",
+    "tokens",
+    "kubeconfig",
+    "roletemplates",
+];
 
 /// Decides requests from the caches.
 pub struct Authorizer {
@@ -260,6 +267,14 @@ impl Authorizer {
             );
         if self_review {
             return Some(Decision::allow(Access::SelfService, "self review"));
+        }
+        // KubeSphere's `configs/{configz,oauth,theme}`: what every console reads.
+        if req.api_prefix == "kapis"
+            && req.api_group == "config.kubesphere.io"
+            && req.resource == "configs"
+            && req.verb == "get"
+        {
+            return Some(Decision::allow(Access::Public, "platform configuration"));
         }
         let own_user = req.api_prefix == "kapis"
             && req.resource == "users"

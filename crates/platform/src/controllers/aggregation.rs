@@ -15,7 +15,7 @@ use crate::kubeapi;
 
 /// The templates `role` aggregates, in order: those it names, then those its selector
 /// matches (by name); `None` when it names and selects none.
-fn templates_of(caches: &Caches, role: &Value) -> Option<Vec<Value>> {
+pub fn templates_of(caches: &Caches, role: &Value) -> Option<Vec<Value>> {
     let agg = role.get("aggregationRoleTemplates")?;
     let names: Vec<&str> = agg["templateNames"]
         .as_array()

@@ -494,3 +494,42 @@ pub(super) async fn in_cluster(
         ))),
     }
 }
+
+/// `GET workspaces/{ws}/workspacemembers/{m}/namespaces`: the workspace's projects (in the
+/// host) that member `m` may reach, as the authorizer decides for `m`.
+pub async fn member_namespaces(
+    State(state): State<Shared>,
+    Path((ws, member)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let q = ListQuery::parse(q.as_deref().unwrap_or_default())
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let user = load_user(&state, &member)
+        .await?
+        .ok_or_else(|| super::error::not_found("users", &member))?;
+    let who = UserInfo {
+        name: member.clone(),
+        groups: crate::authz::groups_of(&user),
+    };
+    let items: Vec<Value> = state
+        .caches
+        .namespaces
+        .by_index(&format!("ws:{ws}"))
+        .iter()
+        .filter(|ns| {
+            let get = crate::authz::scope::RequestInfo::from_attributes(
+                "get",
+                "",
+                "namespaces",
+                "",
+                ns.name(),
+                ns.name(),
+                "",
+                None,
+            );
+            state.authz.authorize(&who, &get).allowed()
+        })
+        .map(|ns| ns.obj.clone())
+        .collect();
+    Ok(Json(q.apply(items)))
+}

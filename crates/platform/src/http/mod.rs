@@ -1,6 +1,7 @@
 //! The platform's HTTP API: axum router and the authn → request scope → authz layers.
 
 mod clusters;
+mod config;
 mod console;
 mod error;
 pub mod fairness;
@@ -141,6 +142,15 @@ pub fn router(state: Shared) -> Router {
         .route("/livez", get(health))
         .route("/readyz", get(health))
         .route("/version", get(version))
+        .route("/kapis/version", get(config::version))
+        .route(
+            "/kapis/config.kubesphere.io/v1alpha2/configs/oauth",
+            get(config::oauth),
+        )
+        .route(
+            "/kapis/config.kubesphere.io/v1alpha2/configs/theme",
+            get(config::theme),
+        )
         .route("/", get(console::root))
         .route("/console", get(console::bare))
         .route("/console/", get(console::index))
@@ -204,6 +214,18 @@ fn user_routes() -> Router<Shared> {
         .route(
             &format!("{iam}/subjectaccessreviews"),
             post(reviews::subject_access_review),
+        )
+        .route(
+            &format!("{iam}/users/{{u}}/roletemplates"),
+            get(users::role_templates),
+        )
+        .route(
+            "/kapis/config.kubesphere.io/v1alpha2/configs/configz",
+            get(config::configz),
+        )
+        .route(
+            "/kapis/config.kubesphere.io/v1alpha2/platformconfigs/theme",
+            get(config::theme).put(config::set_theme),
         )
 }
 
@@ -300,6 +322,10 @@ fn member_routes() -> Router<Shared> {
             get(members::list_workspace).post(members::add_workspace),
         )
         .route(
+            &format!("{iam}/workspaces/{{ws}}/workspacemembers/{{m}}/namespaces"),
+            get(members::member_namespaces),
+        )
+        .route(
             &format!("{iam}/workspaces/{{ws}}/workspacemembers/{{m}}"),
             get(members::get_workspace)
                 .put(members::update_workspace)
@@ -329,6 +355,7 @@ fn tenant_routes() -> Router<Shared> {
             &format!("{tenant}/workspacetemplates/{{ws}}"),
             get(tenant::get_template)
                 .put(tenant::update_template)
+                .patch(tenant::patch_template)
                 .delete(tenant::delete_template),
         )
         .route(

@@ -151,9 +151,11 @@ pub async fn create_template(
     Ok(Json(created))
 }
 
-/// `PUT workspacetemplates/{ws}`: replaces spec, labels and annotations; the Workspace follows.
+/// `PUT workspacetemplates/{ws}`: replaces spec, labels and annotations; the Workspace follows,
+/// and a new manager is bound to the workspace's admin role.
 pub async fn update_template(
     State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
@@ -177,16 +179,95 @@ pub async fn update_template(
             }
         }
     }
-    let updated = kubeapi::replace(&state.client, Kind::WorkspaceTemplate, None, current).await?;
-    let manager = updated["spec"]["template"]["spec"]["manager"].clone();
+    store_template(&state, &caller, &name, current).await
+}
+
+/// `PATCH workspacetemplates/{ws}`: a JSON merge patch (as KubeSphere's console sends to
+/// change a workspace's manager, description or placement); the name and kind stay.
+pub async fn patch_template(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let patch = parse_json(&body)?;
+    if !patch.is_object() {
+        return Err(ApiError::bad_request("expected a JSON merge patch object"));
+    }
+    let mut current = load(
+        &state,
+        Kind::WorkspaceTemplate,
+        None,
+        &name,
+        "workspacetemplates",
+    )
+    .await?;
+    let keep = (
+        current["metadata"]["name"].clone(),
+        current["metadata"]["resourceVersion"].clone(),
+    );
+    json_patch::merge(&mut current, &patch);
+    current["metadata"]["name"] = keep.0;
+    current["metadata"]["resourceVersion"] = keep.1;
+    current["apiVersion"] = Kind::WorkspaceTemplate.api_version().into();
+    current["kind"] = "WorkspaceTemplate".into();
+    super::shape::check("WorkspaceTemplate", &current)?;
+    store_template(&state, &caller, &name, current).await
+}
+
+/// Writes a changed template; the Workspace follows, and a changed manager becomes the
+/// workspace's admin (granting it needs what granting that role needs).
+async fn store_template(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    template: Value,
+) -> ApiResult<Json<Value>> {
+    let manager = template["spec"]["template"]["spec"]["manager"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let before = state.caches.workspace_templates.get(name).and_then(|t| {
+        t.obj["spec"]["template"]["spec"]["manager"]
+            .as_str()
+            .map(str::to_string)
+    });
+    let admin_role = format!("{name}-admin");
+    let new_manager = !manager.is_empty() && before.as_deref() != Some(manager.as_str());
+    if new_manager {
+        if super::load_user(state, &manager).await?.is_none() {
+            return Err(super::error::invalid(format!(
+                "user {manager:?} does not exist"
+            )));
+        }
+        let at = crate::authz::Level::Workspace(name.to_string());
+        if let Some(why) = super::writeguard::iam_binding_refusal(
+            &state.authz,
+            &caller.user,
+            &at,
+            "WorkspaceRole",
+            &admin_role,
+        ) {
+            return Err(super::error::forbidden(why));
+        }
+    }
+    let updated = kubeapi::replace(&state.client, Kind::WorkspaceTemplate, None, template).await?;
     kubeapi::merge_patch(
         &state.client,
         Kind::Workspace,
         None,
-        &name,
+        name,
         json!({"spec": {"manager": manager}}),
     )
     .await?;
+    if new_manager {
+        let binding = objects::workspace_role_binding(name, &manager, &admin_role);
+        match kubeapi::create(&state.client, Kind::WorkspaceRoleBinding, None, binding).await {
+            Ok(b) => settle(&state.caches.workspace_role_bindings, &b).await,
+            Err(e) if kubeapi::is_conflict(&e) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     settle(&state.caches.workspace_templates, &updated).await;
     Ok(Json(updated))
 }

@@ -372,3 +372,39 @@ pub async fn kubeconfig(
     )
         .into_response())
 }
+
+/// `GET users/{u}/roletemplates`: the role templates the user's global role aggregates (what
+/// KubeSphere's console reads to decide which platform pages to show).
+pub async fn role_templates(
+    State(state): State<Shared>,
+    Path(name): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let q = ListQuery::parse(q.as_deref().unwrap_or_default())
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    must_load(&state, &name).await?;
+    let mut seen = std::collections::HashSet::new();
+    let mut items = Vec::new();
+    for b in state
+        .caches
+        .global_role_bindings
+        .by_index(&format!("User:{name}"))
+    {
+        let role = b.obj["roleRef"]["name"].as_str().unwrap_or_default();
+        let Some(role) = state.caches.global_roles.get(role) else {
+            continue;
+        };
+        let templates = crate::controllers::aggregation::templates_of(&state.caches, &role.obj)
+            .unwrap_or_default();
+        for t in templates {
+            let key = t["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if seen.insert(key) {
+                items.push(t);
+            }
+        }
+    }
+    Ok(Json(q.apply(items)))
+}

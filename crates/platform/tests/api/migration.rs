@@ -68,6 +68,160 @@ async fn kubesphere_objects_behave_as_in_kubesphere() {
     groups_grant_access(c, &admin, &kube).await;
     roles_and_workspaces_with_finalizers(c, &admin, &kube).await;
     groups_api(c, &admin).await;
+    kubesphere_api_surface(c, &admin).await;
+}
+
+/// The smaller KubeSphere routes scripts and consoles call: version, configs, a user's role
+/// templates, a workspace template's PATCH (its new manager is bound), a member's projects.
+async fn kubesphere_api_surface(c: &Client, admin: &str) {
+    let (s, v) = c.call(Method::GET, "/kapis/version", None, None).await;
+    assert_eq!(s, StatusCode::OK, "public, as in KubeSphere: {v}");
+    assert!(
+        v["gitVersion"].as_str().is_some_and(|g| g.starts_with('v')),
+        "{v}"
+    );
+    assert!(v["kubernetes"]["gitVersion"].is_string(), "{v}");
+    let cfg = "/kapis/config.kubesphere.io/v1alpha2";
+    let (s, v) = c
+        .call(Method::GET, &format!("{cfg}/configs/oauth"), None, None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["accessTokenMaxAge"], "2h0m0s", "{v}");
+    assert!(!v.to_string().contains("secret"), "no client secret: {v}");
+    let (s, v) = c
+        .call(Method::GET, &format!("{cfg}/configs/theme"), None, None)
+        .await;
+    assert_eq!((s, v), (StatusCode::OK, json!({})));
+    let theme = json!({"title": "Acme Platform", "logo": "/logo.svg"});
+    create_user(c, admin, "reg").await;
+    let reg = c.login("reg", USER_PW).await;
+    let (s, _) = c
+        .put(&format!("{cfg}/platformconfigs/theme"), &reg, theme.clone())
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "only platform administrators set the theme"
+    );
+    c.ok(
+        Method::PUT,
+        &format!("{cfg}/platformconfigs/theme"),
+        admin,
+        Some(theme.clone()),
+    )
+    .await;
+    let (_, v) = c
+        .call(Method::GET, &format!("{cfg}/configs/theme"), None, None)
+        .await;
+    assert_eq!(v, theme);
+    let v = c
+        .ok(Method::GET, &format!("{cfg}/configs/configz"), &reg, None)
+        .await;
+    assert_eq!(v["multicluster"]["hostClusterName"], "host", "{v}");
+    let (s, _) = c
+        .call(Method::GET, &format!("{cfg}/configs/configz"), None, None)
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // A user's role templates: their own, or anyone's for those who read users.
+    let v = c
+        .ok(
+            Method::GET,
+            &format!("{IAM}/users/admin/roletemplates"),
+            admin,
+            None,
+        )
+        .await;
+    assert!(v["totalItems"].as_u64().is_some_and(|n| n > 0), "{v}");
+    c.ok(
+        Method::GET,
+        &format!("{IAM}/users/reg/roletemplates"),
+        &reg,
+        None,
+    )
+    .await;
+    let (s, _) = c
+        .get(&format!("{IAM}/users/admin/roletemplates"), &reg)
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // PATCH a workspace template: a new manager is bound as the workspace's admin.
+    create_workspace(c, admin, "pw", "admin").await;
+    create_project(c, admin, "pw", "pw-one").await;
+    create_project(c, admin, "pw", "pw-two").await;
+    let path = format!("{TENANT}/workspacetemplates/pw");
+    let patch = json!({"spec": {"template": {"spec": {"manager": "reg"}}}});
+    let r = c
+        .inner
+        .patch(format!("{}{path}", c.base))
+        .bearer_auth(&reg)
+        .header("content-type", "application/merge-patch+json")
+        .body(patch.to_string())
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "not one's own to take");
+    let r = c
+        .inner
+        .patch(format!("{}{path}", c.base))
+        .bearer_auth(admin)
+        .header("content-type", "application/merge-patch+json")
+        .body(patch.to_string())
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["spec"]["template"]["spec"]["manager"], "reg", "{v}");
+    assert_eq!(
+        v["spec"]["placement"]["clusters"][0]["name"], "host",
+        "the rest stays: {v}"
+    );
+    eventually("the new manager administers the workspace", || async {
+        c.get(&format!("{TENANT}/workspaces/pw/namespaces"), &reg)
+            .await
+            .0
+            == StatusCode::OK
+    })
+    .await;
+    // A member's projects: those their roles reach.
+    create_user(c, admin, "pmember").await;
+    add_member(
+        c,
+        admin,
+        &format!("{IAM}/workspaces/pw/workspacemembers"),
+        "pmember",
+        "pw-regular",
+    )
+    .await;
+    add_member(
+        c,
+        admin,
+        &format!("{IAM}/namespaces/pw-one/namespacemembers"),
+        "pmember",
+        "viewer",
+    )
+    .await;
+    let v = c
+        .ok(
+            Method::GET,
+            &format!("{IAM}/workspaces/pw/workspacemembers/pmember/namespaces"),
+            admin,
+            None,
+        )
+        .await;
+    assert_eq!(names(&v), ["pw-one"], "{v}");
+    let v = c
+        .ok(
+            Method::GET,
+            &format!("{IAM}/workspaces/pw/workspacemembers/reg/namespaces"),
+            admin,
+            None,
+        )
+        .await;
+    assert_eq!(
+        names(&v),
+        ["pw-one", "pw-two"],
+        "the admin reaches all: {v}"
+    );
 }
 
 /// A role keeps its own rules and gains only its templates' uncovered rules, again when a
