@@ -84,6 +84,8 @@ pub struct Cluster {
     pub generated_names: std::sync::Mutex<std::collections::HashMap<(String, String), u64>>,
     /// RBAC roles and bindings, kept in step with the store.
     pub rbac: crate::rbac::Authorizer,
+    /// Admission webhook configurations, kept in step with the store.
+    pub webhooks: crate::webhooks::Webhooks,
     /// OpenAPI schemas of served custom resources, rebuilt after CRD changes.
     pub crd_schema_cache: std::sync::RwLock<Option<Arc<Vec<openapi::CrdSchema>>>>,
     /// The last `/openapi/v2` JSON document and its protobuf encoding.

@@ -22,7 +22,8 @@ use controllers::{allocate, crd, gc, namespaces};
 use security::{authz, escalation, rbac, tokens};
 use serving::{body, handler, response, server, table};
 use verbs::{
-    delete, list, managed, metrics, patching, pod_logs, reviews, subresources, watch, write,
+    delete, list, managed, metrics, patching, pod_logs, reviews, subresources, watch, webhooks,
+    write,
 };
 
 use std::net::SocketAddr;
@@ -149,11 +150,13 @@ pub async fn start(config: ClusterConfig) -> Result<RunningCluster, StartError> 
         crd_schema_cache: Default::default(),
         openapi_v2_proto: Default::default(),
         rbac: Default::default(),
+        webhooks: Default::default(),
         compiled_crds: Default::default(),
         generated_names: Default::default(),
     });
     rbac::bootstrap(&cluster).await?;
     rbac::prime(&cluster);
+    webhooks::prime(&cluster);
     crd::sync_registry(&cluster);
     namespaces::bootstrap(&cluster).await?;
     let kubeconfig_path = dir.join("kubeconfig.yaml");
@@ -171,6 +174,7 @@ pub async fn start(config: ClusterConfig) -> Result<RunningCluster, StartError> 
         tokio::spawn(crd::run(cluster.clone())),
         tokio::spawn(gc::run(cluster.clone())),
         tokio::spawn(rbac::run(cluster.clone())),
+        tokio::spawn(webhooks::run(cluster.clone())),
     ];
     Ok(RunningCluster {
         cluster,

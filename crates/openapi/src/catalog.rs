@@ -1,8 +1,8 @@
 //! The built-in group-versions, their resources and the Rust types their schemas come from.
 
 use k8s_openapi::api::{
-    apps, authentication, authorization, autoscaling, batch, coordination, core, discovery, events,
-    networking, policy, rbac, storage,
+    admissionregistration, apps, authentication, authorization, autoscaling, batch, coordination,
+    core, discovery, events, networking, policy, rbac, storage,
 };
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
@@ -281,6 +281,22 @@ pub(crate) fn builtin_group_versions() -> Vec<GroupVersionDef> {
                 with_status(
                     schema_of::<storage::v1::VolumeAttachment>,
                     "volumeattachments",
+                    CLUSTER,
+                ),
+            ],
+        },
+        GroupVersionDef {
+            group: "admissionregistration.k8s.io",
+            version: "v1",
+            kinds: vec![
+                stored(
+                    schema_of::<admissionregistration::v1::MutatingWebhookConfiguration>,
+                    "mutatingwebhookconfigurations",
+                    CLUSTER,
+                ),
+                stored(
+                    schema_of::<admissionregistration::v1::ValidatingWebhookConfiguration>,
+                    "validatingwebhookconfigurations",
                     CLUSTER,
                 ),
             ],

@@ -12,6 +12,8 @@ mod common;
 mod fidelity;
 #[path = "kubectl_advanced/run.rs"]
 mod run;
+#[path = "kubectl_advanced/webhooks.rs"]
+mod webhooks;
 #[path = "kubectl_advanced/workloads.rs"]
 mod workloads;
 

@@ -34,6 +34,7 @@ mod service;
 mod serviceaccount;
 mod statefulset;
 mod storageclass;
+mod webhookconfiguration;
 
 pub use fields::{name, pod_status};
 pub(crate) use plain::Plain;
@@ -128,6 +129,8 @@ pub static BUILTIN: &[&dyn Kind] = &[
         .short(&["netpol"])
         .generation(),
     ),
+    &webhookconfiguration::WebhookConfiguration { mutating: true },
+    &webhookconfiguration::WebhookConfiguration { mutating: false },
     &Plain(spec("rbac.authorization.k8s.io", "v1", "roles", "Role").names(NameRule::PathSegment)),
     &Plain(
         spec(

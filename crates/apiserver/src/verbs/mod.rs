@@ -11,4 +11,5 @@ pub(crate) mod pod_logs;
 pub(crate) mod reviews;
 pub(crate) mod subresources;
 pub(crate) mod watch;
+pub(crate) mod webhooks;
 pub(crate) mod write;

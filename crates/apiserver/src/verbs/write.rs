@@ -301,8 +301,21 @@ pub async fn create(
     // What kube's typed round trip drops (`env: []`…) is not stored.
     kubeproto::omit_empty(&mut obj);
     res.rules.defaults(&mut obj);
+    let name = meta_str(&obj, "name").unwrap_or_default().to_string();
+    let admission = crate::webhooks::Request {
+        operation: "CREATE",
+        res,
+        subresource: "",
+        namespace: namespace.filter(|_| res.namespaced).unwrap_or_default(),
+        name: &name,
+        old: None,
+        user: opts.user.as_ref(),
+        dry_run: opts.dry_run,
+    };
+    crate::webhooks::mutate(cluster, &admission, &mut obj).await?;
     crate::crd::admit(cluster, res, &mut obj, None, opts)?;
     validate(res, &obj)?;
+    crate::webhooks::validate(cluster, &admission, &obj).await?;
     crate::escalation::check(cluster, res, opts.user.as_ref(), &obj, None)?;
     crate::managed::record_update(
         res,
@@ -542,8 +555,23 @@ pub async fn commit_update(
     } = current;
     let name = meta_str(old, "name").unwrap_or_default().to_string();
     let mut new = new;
+    let admission = crate::webhooks::Request {
+        operation: "UPDATE",
+        res,
+        subresource: match scope {
+            UpdateScope::Main => "",
+            UpdateScope::Status => "status",
+        },
+        namespace: meta_str(old, "namespace").unwrap_or_default(),
+        name: &name,
+        old: Some(old),
+        user: opts.user.as_ref(),
+        dry_run: opts.dry_run,
+    };
+    crate::webhooks::mutate(cluster, &admission, &mut new).await?;
     crate::crd::admit(cluster, res, &mut new, Some(old), opts)?;
     validate(res, &new)?;
+    crate::webhooks::validate(cluster, &admission, &new).await?;
     crate::escalation::check(cluster, res, opts.user.as_ref(), &new, Some(old))?;
     crate::managed::record_update(res, old, &mut new, scope, opts)?;
     if opts.dry_run {
