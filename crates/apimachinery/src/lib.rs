@@ -7,6 +7,7 @@
 
 pub mod apply;
 pub mod patch;
+pub mod quantity;
 pub mod rbac;
 pub mod selector;
 pub mod status;

@@ -22,8 +22,8 @@ use controllers::{allocate, crd, gc, namespaces};
 use security::{authz, escalation, rbac, tokens};
 use serving::{body, handler, response, server, table};
 use verbs::{
-    delete, list, managed, metrics, patching, pod_logs, reviews, subresources, watch, webhooks,
-    write,
+    delete, list, managed, metrics, patching, pod_logs, quota, reviews, subresources, watch,
+    webhooks, write,
 };
 
 use std::net::SocketAddr;
@@ -175,6 +175,7 @@ pub async fn start(config: ClusterConfig) -> Result<RunningCluster, StartError> 
         tokio::spawn(gc::run(cluster.clone())),
         tokio::spawn(rbac::run(cluster.clone())),
         tokio::spawn(webhooks::run(cluster.clone())),
+        tokio::spawn(quota::run(cluster.clone())),
     ];
     Ok(RunningCluster {
         cluster,

@@ -8,6 +8,7 @@ pub(crate) mod managed;
 pub(crate) mod metrics;
 pub(crate) mod patching;
 pub(crate) mod pod_logs;
+pub(crate) mod quota;
 pub(crate) mod reviews;
 pub(crate) mod subresources;
 pub(crate) mod watch;

@@ -312,10 +312,13 @@ pub async fn create(
         user: opts.user.as_ref(),
         dry_run: opts.dry_run,
     };
+    let ns = admission.namespace;
+    crate::quota::limit_ranges(cluster, res, ns, &mut obj)?;
     crate::webhooks::mutate(cluster, &admission, &mut obj).await?;
     crate::crd::admit(cluster, res, &mut obj, None, opts)?;
     validate(res, &obj)?;
     crate::webhooks::validate(cluster, &admission, &obj).await?;
+    crate::quota::check_quota(cluster, res, ns, &obj)?;
     crate::escalation::check(cluster, res, opts.user.as_ref(), &obj, None)?;
     crate::managed::record_update(
         res,

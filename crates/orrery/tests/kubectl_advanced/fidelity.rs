@@ -2,7 +2,7 @@
 //! by the real client that hit it.
 
 use super::common::TestCluster;
-use super::run::{Kubectl, get_json};
+use super::run::{Kubectl, get_json, wait_until};
 
 /// An export as KubeSphere users make it: one `kind: List` holding several objects.
 const EXPORTED_LIST: &str = r#"
@@ -142,4 +142,102 @@ fn a_create_without_a_field_manager_is_recorded_under_the_user_agent() {
         .filter_map(|m| m["manager"].as_str())
         .collect();
     assert_eq!(managers, ["kubectl"], "{got}");
+}
+
+fn pod(name: &str, resources: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  containers:\n  - name: {name}\n    image: img:1\n    resources: {resources}\n"
+    )
+}
+
+/// Namespace quotas and LimitRanges answer as kube-apiserver's `ResourceQuota` and
+/// `LimitRanger` admission do, word for word.
+#[test]
+fn quotas_and_limit_ranges_answer_as_kube_apiserver() {
+    let c = TestCluster::start(&[]);
+    let k = Kubectl::admin(&c);
+    k.ok(&["create", "namespace", "q"]);
+    k.ok(&[
+        "create",
+        "quota",
+        "small",
+        "--hard=pods=2,configmaps=3",
+        "-n",
+        "q",
+    ]);
+    for p in ["p1", "p2"] {
+        k.ok_stdin(&["create", "-n", "q", "-f", "-"], Some(&pod(p, "{}")));
+    }
+    let err = k.fails(&["create", "-n", "q", "-f", "-"], Some(&pod("p3", "{}")));
+    assert!(
+        err.contains(r#"pods "p3" is forbidden: exceeded quota: small, requested: pods=1, used: pods=2, limited: pods=2"#),
+        "{err}"
+    );
+    // The quota's status follows (kube's quota controller).
+    wait_until("status.used is kept", || {
+        let q = get_json(&k, &["get", "quota", "small", "-n", "q"]);
+        q["status"]["used"]["pods"] == "2" && q["status"]["hard"]["configmaps"] == "3"
+    });
+
+    // A cpu quota needs every container to say what it takes.
+    k.ok(&["create", "namespace", "q2"]);
+    k.ok(&[
+        "create",
+        "quota",
+        "cpu",
+        "--hard=requests.cpu=1,limits.cpu=2",
+        "-n",
+        "q2",
+    ]);
+    let err = k.fails(&["create", "-n", "q2", "-f", "-"], Some(&pod("bare", "{}")));
+    assert!(
+        err.contains(r#"pods "bare" is forbidden: failed quota: cpu: must specify limits.cpu for: bare; requests.cpu for: bare"#),
+        "{err}"
+    );
+    // A LimitRange fills in what containers leave out, and bounds what they ask.
+    let limits = "apiVersion: v1\nkind: LimitRange\nmetadata: {name: cpu}\nspec:\n  limits:\n  - type: Container\n    default: {cpu: 500m}\n    defaultRequest: {cpu: 250m}\n    max: {cpu: '1'}\n";
+    k.ok_stdin(&["create", "-n", "q2", "-f", "-"], Some(limits));
+    k.ok_stdin(
+        &["create", "-n", "q2", "-f", "-"],
+        Some(&pod("filled", "{}")),
+    );
+    let filled = get_json(&k, &["get", "pod", "filled", "-n", "q2"]);
+    let res = &filled["spec"]["containers"][0]["resources"];
+    assert_eq!(
+        (
+            res["requests"]["cpu"].as_str(),
+            res["limits"]["cpu"].as_str()
+        ),
+        (Some("250m"), Some("500m")),
+        "{filled}"
+    );
+    assert_eq!(
+        filled["metadata"]["annotations"]["kubernetes.io/limit-ranger"],
+        "LimitRanger plugin set: cpu request for container filled; cpu limit for container filled"
+    );
+    let err = k.fails(
+        &["create", "-n", "q2", "-f", "-"],
+        Some(&pod(
+            "greedy",
+            "{limits: {cpu: '2'}, requests: {cpu: 100m}}",
+        )),
+    );
+    assert!(
+        err.contains(
+            r#"pods "greedy" is forbidden: maximum cpu usage per Container is 1, but limit is 2"#
+        ),
+        "{err}"
+    );
+    // Requests add up against the quota: 250m + 800m > 1.
+    let err = k.fails(
+        &["create", "-n", "q2", "-f", "-"],
+        Some(&pod(
+            "heavy",
+            "{limits: {cpu: 800m}, requests: {cpu: 800m}}",
+        )),
+    );
+    assert!(
+        err.contains("exceeded quota: cpu, requested: requests.cpu=800m, used: requests.cpu=250m, limited: requests.cpu=1"),
+        "{err}"
+    );
 }
