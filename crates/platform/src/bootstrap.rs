@@ -18,7 +18,12 @@ use crate::tokens::SYSTEM_NAMESPACE;
 pub async fn install_crds(client: &Client) -> Result<(), PlatformError> {
     let crds = crate::crds::all();
     for crd in &crds {
-        kubeapi::ensure(client, Kind::Crd, None, crd.clone(), &["spec"]).await?;
+        let name = crd["metadata"]["name"].as_str().unwrap_or_default();
+        let desired = match kubeapi::get(client, Kind::Crd, None, name).await? {
+            Some(existing) => adopted(&existing, crd),
+            None => crd.clone(),
+        };
+        kubeapi::ensure(client, Kind::Crd, None, desired, &["spec"]).await?;
     }
     // The host serves a new CRD within moments; wait until every kind answers a list.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -52,6 +57,37 @@ pub async fn install_crds(client: &Client) -> Result<(), PlatformError> {
         }
     }
     Ok(())
+}
+
+/// Orrery's CRD for a kind that already has one (a KubeSphere host being taken over): Orrery's
+/// versions and schema, plus every version the existing CRD serves that Orrery does not
+/// define, still served (not stored) with its own schema, so that clients and objects using
+/// it keep working; the storage version becomes Orrery's (objects stored before stay readable:
+/// their versions stay in `spec.versions`). KubeSphere's conversion webhook goes away with
+/// KubeSphere, so conversion becomes `None` (versions differ by `apiVersion` only).
+pub fn adopted(existing: &serde_json::Value, ours: &serde_json::Value) -> serde_json::Value {
+    let mut desired = ours.clone();
+    let our_versions: Vec<String> = ours["spec"]["versions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v["name"].as_str().map(str::to_string))
+        .collect();
+    let mut kept = Vec::new();
+    for v in existing["spec"]["versions"].as_array().into_iter().flatten() {
+        let name = v["name"].as_str().unwrap_or_default();
+        if name.is_empty() || our_versions.iter().any(|o| o == name) {
+            continue;
+        }
+        let mut v = v.clone();
+        v["storage"] = false.into();
+        kept.push(v);
+    }
+    if let Some(versions) = desired["spec"]["versions"].as_array_mut() {
+        versions.extend(kept);
+    }
+    desired["spec"]["conversion"] = json!({"strategy": "None"});
+    desired
 }
 
 /// What the bootstrap produced.
