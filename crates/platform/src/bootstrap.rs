@@ -74,7 +74,11 @@ pub fn adopted(existing: &serde_json::Value, ours: &serde_json::Value) -> serde_
         .filter_map(|v| v["name"].as_str().map(str::to_string))
         .collect();
     let mut kept = Vec::new();
-    for v in existing["spec"]["versions"].as_array().into_iter().flatten() {
+    for v in existing["spec"]["versions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         let name = v["name"].as_str().unwrap_or_default();
         if name.is_empty() || our_versions.iter().any(|o| o == name) {
             continue;
