@@ -251,23 +251,15 @@ async fn roles_written_to_the_cluster(admin: &str, c: &Client, env: &Env) {
     api.create(&Default::default(), &role)
         .await
         .expect("create role");
-    let mut filled = false;
-    for _ in 0..50 {
-        let v = c
-            .ok(
-                Method::GET,
-                &format!("{IAM}/namespaces/p/roles/cm-editor"),
-                admin,
-                None,
-            )
+    // The platform reads roles from its watch-fed cache: wait for the role to show up there,
+    // filled by the aggregation controller.
+    eventually("the aggregation controller filled the rules", || async {
+        let (s, v) = c
+            .get(&format!("{IAM}/namespaces/p/roles/cm-editor"), admin)
             .await;
-        if v["rules"].as_array().is_some_and(|r| !r.is_empty()) {
-            filled = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(filled, "aggregation controller filled the rules");
+        s == StatusCode::OK && v["rules"].as_array().is_some_and(|r| !r.is_empty())
+    })
+    .await;
 }
 
 /// Workspace and namespace role CRUD.
