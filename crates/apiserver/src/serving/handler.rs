@@ -496,9 +496,10 @@ impl Call<'_> {
     /// `DELETE` one object: 200 when it is gone, 202 while finalizers hold it.
     async fn delete(&self, name: &str, body: Body) -> Result<Response<Body>, ApiError> {
         let body = self.body(body).await?;
-        let opts = delete_options(&self.q)?
+        let mut opts = delete_options(&self.q)?
             .merge_body(&self.headers, &body)
             .await?;
+        opts.user = Some(self.user.clone());
         let ns = self.ns.as_deref();
         let deleted = crate::delete::delete(self.cluster, &self.res, ns, name, &opts).await?;
         let code = if deleted.gone {
@@ -520,9 +521,10 @@ impl Call<'_> {
             ));
         }
         let body = self.body(body).await?;
-        let opts = delete_options(&self.q)?
+        let mut opts = delete_options(&self.q)?
             .merge_body(&self.headers, &body)
             .await?;
+        opts.user = Some(self.user.clone());
         let selectors = Selectors::parse(
             res,
             self.q.get("labelSelector").map(String::as_str),
@@ -562,6 +564,7 @@ fn with_warnings(mut resp: Response<Body>, opts: &WriteOptions) -> Response<Body
 fn delete_options(q: &Query) -> Result<DeleteOptions, ApiError> {
     let opts = write_options(q)?;
     Ok(DeleteOptions {
+        user: None,
         propagation: q.get("propagationPolicy").cloned(),
         grace_period_seconds: q.get("gracePeriodSeconds").and_then(|g| g.parse().ok()),
         precondition_uid: None,

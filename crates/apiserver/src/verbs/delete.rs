@@ -25,6 +25,8 @@ pub struct DeleteOptions {
     pub precondition_rv: Option<String>,
     /// `dryRun=All`.
     pub dry_run: bool,
+    /// The requesting user (`None`: the server's own deletions, which webhooks do not see).
+    pub user: Option<crate::auth::UserInfo>,
 }
 
 impl DeleteOptions {
@@ -98,6 +100,20 @@ pub async fn delete(
     for _ in 0..16 {
         let (old, current) = load(cluster, res, &key, name)?;
         check_preconditions(res, name, &old, current, opts)?;
+        // Admission webhooks see a DELETE with the stored object as `oldObject`.
+        let admission = crate::webhooks::Request {
+            operation: "DELETE",
+            res,
+            subresource: "",
+            namespace: namespace.filter(|_| res.namespaced).unwrap_or_default(),
+            name,
+            old: Some(&old),
+            user: opts.user.as_ref(),
+            dry_run: opts.dry_run,
+        };
+        let mut nothing = Value::Null;
+        crate::webhooks::mutate(cluster, &admission, &mut nothing).await?;
+        crate::webhooks::validate(cluster, &admission, &nothing).await?;
         let plan = Plan::of(res, &old, opts);
         let stored = Stored {
             key: &key,

@@ -1,5 +1,5 @@
 //! Dynamic admission (`admissionregistration.k8s.io/v1`): the MutatingWebhookConfigurations
-//! and ValidatingWebhookConfigurations in the store are called on create and update as
+//! and ValidatingWebhookConfigurations in the store are called on create, update and delete as
 //! kube-apiserver calls them — mutating webhooks first (configurations by name, webhooks in
 //! order; a JSONPatch answer is applied), then validating ones — with an `AdmissionReview`
 //! v1 over HTTPS (`clientConfig.url`, trusting `caBundle`), `rules`, `namespaceSelector`,
@@ -312,7 +312,11 @@ async fn call_one(
     if response["allowed"].as_bool() != Some(true) {
         return Err(denied(name, &response["status"]));
     }
-    if mutating && let Some(patch) = response["patch"].as_str() {
+    // A DELETE has no object to patch.
+    if mutating
+        && obj.is_object()
+        && let Some(patch) = response["patch"].as_str()
+    {
         apply_patch(name, patch, obj)?;
     }
     Ok(())

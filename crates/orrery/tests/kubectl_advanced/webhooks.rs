@@ -23,6 +23,11 @@ fn review_answer(path: &str, review: &Value) -> Value {
         response["allowed"] = false.into();
         response["status"] = json!({"code": 403, "message": "no forbidden keys"});
     }
+    let protected = req["oldObject"]["metadata"]["labels"]["protected"] == "true";
+    if path == "/validate" && req["operation"] == "DELETE" && protected && obj.is_null() {
+        response["allowed"] = false.into();
+        response["status"] = json!({"code": 403, "message": "protected objects stay"});
+    }
     if path == "/mutate" {
         let patch = if obj["metadata"]["labels"].is_object() {
             json!([{"op": "add", "path": "/metadata/labels/webhook", "value": "seen"}])
@@ -103,7 +108,7 @@ fn hook(name: &str, url: &str, ca: &str, failure: &str) -> Value {
     json!({
         "name": name,
         "clientConfig": {"url": url, "caBundle": base64::engine::general_purpose::STANDARD.encode(ca)},
-        "rules": [{"operations": ["CREATE", "UPDATE"], "apiGroups": [""], "apiVersions": ["v1"],
+        "rules": [{"operations": ["CREATE", "UPDATE", "DELETE"], "apiGroups": [""], "apiVersions": ["v1"],
             "resources": ["configmaps"]}],
         "namespaceSelector": {"matchLabels": {"webhooks": "on"}},
         "failurePolicy": failure,
@@ -205,6 +210,24 @@ async fn webhooks_are_called_as_kube_apiserver_calls_them() {
     );
     assert!(err.contains("no forbidden keys"), "{err}");
     k.ok(&["create", "configmap", "free", "--from-literal=forbidden=1"]);
+    // A DELETE is admitted too, with the stored object as oldObject.
+    k.ok(&[
+        "label",
+        "configmap",
+        "good",
+        "-n",
+        "hooked",
+        "protected=true",
+    ]);
+    let err = k.fails(&["delete", "configmap", "good", "-n", "hooked"], None);
+    assert!(
+        err.contains(
+            "admission webhook \"deny.example.com\" denied the request: protected objects stay"
+        ),
+        "{err}"
+    );
+    k.ok(&["label", "configmap", "good", "-n", "hooked", "protected-"]);
+    k.ok(&["delete", "configmap", "good", "-n", "hooked"]);
 
     // A webhook that cannot be reached fails closed under `Fail`.
     let broken = json!({"apiVersion": "admissionregistration.k8s.io/v1",
