@@ -101,10 +101,25 @@ pub async fn create(
         .as_str()
         .unwrap_or_default()
         .to_string();
+    // Group names are global and bindings anywhere may name a group (a directory group bound
+    // to a platform role, say): a workspace's groups are named within the workspace, so that
+    // no workspace administrator can create, and join, a group someone else's binding names.
+    let own = format!("{ws}-");
     if name.is_empty() && !generate.is_empty() {
-        check_name("group", &format!("{generate}x"))?;
+        let prefix = if generate.starts_with(&own) {
+            generate.clone()
+        } else {
+            format!("{own}{generate}")
+        };
+        check_name("group", &format!("{prefix}x"))?;
+        group["metadata"]["generateName"] = prefix.into();
     } else {
         check_name("group", &name)?;
+        if !name.starts_with(&own) {
+            return Err(super::error::invalid(format!(
+                "group {name:?}: the groups of workspace {ws} are named \"{own}…\""
+            )));
+        }
     }
     group["metadata"]["labels"][WORKSPACE_LABEL] = ws.clone().into();
     check_group(&s, &ws, &name, &group)?;

@@ -522,6 +522,40 @@ async fn groups_api(c: &Client, admin: &str) {
         StatusCode::UNPROCESSABLE_ENTITY,
         "a parent outside the workspace"
     );
+    // A workspace names its groups within itself: no one can create (and join) a group that a
+    // binding elsewhere names.
+    let (s, _) = c
+        .post(
+            &format!("{base}/groups"),
+            admin,
+            json!({"metadata": {"name": "ops"}}),
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a name outside the workspace's"
+    );
+    let g = c
+        .ok(
+            Method::POST,
+            &format!("{base}/groups"),
+            admin,
+            Some(json!({"metadata": {"generateName": "temp-"}})),
+        )
+        .await;
+    let generated = g["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(generated.starts_with("mig-temp-"), "{g}");
+    c.ok(
+        Method::DELETE,
+        &format!("{base}/groups/{generated}"),
+        admin,
+        None,
+    )
+    .await;
     let v = c
         .ok(Method::GET, &format!("{base}/groups"), admin, None)
         .await;
