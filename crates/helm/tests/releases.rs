@@ -529,3 +529,59 @@ async fn cli_history_matches_real_helm_revision_for_revision() {
         assert_eq!(comparable(ours), comparable(theirs), "revision {rev}");
     }
 }
+
+/// Chaos Mesh with its default values ships webhook configurations for its own controller
+/// (Service-backed): with `admissionregistration.k8s.io` served the chart installs, its
+/// configurations are stored as rendered, and its custom resources are admitted (the
+/// simulation convention: a Service-backed webhook admits).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_mesh_installs_with_its_admission_webhooks() {
+    let dir = testdata::helm_chart("chaos-mesh");
+    let c = Cluster::start().await;
+    let chart = load(&dir);
+    let mut res = c.resources();
+    let rel = helm::action::install(&mut res, &chart, &options("chaos", ""))
+        .await
+        .expect("install chaos-mesh");
+    assert_eq!(status(&rel), "deployed");
+    let manifest = rel["manifest"].as_str().unwrap_or_default();
+    assert!(manifest.contains("kind: ValidatingWebhookConfiguration"));
+    assert!(manifest.contains("apiVersion: admissionregistration.k8s.io/v1"));
+    let validating: kube::Api<kube::api::DynamicObject> = kube::Api::all_with(
+        c.client.clone(),
+        &kube::api::ApiResource {
+            group: "admissionregistration.k8s.io".into(),
+            version: "v1".into(),
+            api_version: "admissionregistration.k8s.io/v1".into(),
+            kind: "ValidatingWebhookConfiguration".into(),
+            plural: "validatingwebhookconfigurations".into(),
+        },
+    );
+    let stored = validating.list(&Default::default()).await.expect("list");
+    assert!(
+        !stored.items.is_empty(),
+        "the chart's webhook configurations are stored"
+    );
+    // A chaos experiment goes through the (Service-backed, failurePolicy Fail) webhooks.
+    let chaos: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
+        c.client.clone(),
+        "default",
+        &kube::api::ApiResource {
+            group: "chaos-mesh.org".into(),
+            version: "v1alpha1".into(),
+            api_version: "chaos-mesh.org/v1alpha1".into(),
+            kind: "PodChaos".into(),
+            plural: "podchaos".into(),
+        },
+    );
+    let experiment: kube::api::DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "chaos-mesh.org/v1alpha1", "kind": "PodChaos",
+        "metadata": {"name": "kill-one"},
+        "spec": {"action": "pod-kill", "mode": "one", "selector": {"namespaces": ["default"]}},
+    }))
+    .expect("experiment");
+    chaos
+        .create(&Default::default(), &experiment)
+        .await
+        .expect("admitted by the simulated webhooks");
+}
