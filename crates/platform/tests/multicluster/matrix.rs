@@ -77,6 +77,7 @@ async fn every_role_at_every_level_in_a_member_cluster() {
     search_shows_what_each_may_list(c, &tokens).await;
     member_cluster_members(c, &admin, &tokens).await;
     member_project_roles(c, &admin, &tokens).await;
+    dynamic_api_answers_as_the_native_api(c, &admin, &tokens).await;
     drop(member);
 }
 
@@ -459,6 +460,73 @@ async fn the_matrix(c: &Client, tokens: &[(&str, String)]) {
         failures.join("\n")
     );
     generic_api_answers_as_the_native_api(c, tokens).await;
+}
+
+/// KubeSphere's dynamic API in a member: a CRD labelled `kubesphere.io/resource-served` is
+/// served under `/clusters/{c}/kapis/{group}/{version}`, each read answering for every user
+/// exactly as the member's own `/apis` does (the reference).
+async fn dynamic_api_answers_as_the_native_api(c: &Client, admin: &str, tokens: &[(&str, String)]) {
+    let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com", "labels": {"kubesphere.io/resource-served": "true"}},
+        "spec": {"group": "example.com", "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}});
+    c.ok(
+        Method::POST,
+        "/clusters/member/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+        admin,
+        Some(crd),
+    )
+    .await;
+    let native = "/clusters/member/apis/example.com/v1";
+    eventually(
+        c,
+        Method::GET,
+        &format!("{native}/widgets"),
+        admin,
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    for ns in ["a-mp", "b-mp"] {
+        let w =
+            json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}});
+        c.ok(
+            Method::POST,
+            &format!("{native}/namespaces/{ns}/widgets"),
+            admin,
+            Some(w),
+        )
+        .await;
+    }
+    let dynamic = "/clusters/member/kapis/example.com/v1";
+    let mut failures = Vec::new();
+    for path in [
+        "widgets",
+        "namespaces/a-mp/widgets",
+        "namespaces/a-mp/widgets/w",
+        "namespaces/b-mp/widgets",
+    ] {
+        for (u, token) in tokens {
+            let (ds, dv) = c.get(&format!("{dynamic}/{path}"), token).await;
+            let (ns, nv) = c.get(&format!("{native}/{path}"), token).await;
+            let count = |v: &Value| {
+                v["items"]
+                    .as_array()
+                    .map_or(usize::from(v["metadata"]["name"].is_string()), Vec::len)
+            };
+            if ds != ns || ds.is_success() && count(&dv) != count(&nv) {
+                failures.push(format!("{path:<28} {u:<11} dynamic {ds}, native {ns}"));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// KubeSphere's generic resources API (`resources.kubesphere.io/v1alpha3`) is authorized as
