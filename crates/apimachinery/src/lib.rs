@@ -8,6 +8,7 @@
 pub mod apply;
 pub mod patch;
 pub mod quantity;
+pub mod quota;
 pub mod rbac;
 pub mod selector;
 pub mod status;

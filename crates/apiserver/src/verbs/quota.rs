@@ -1,20 +1,22 @@
 //! kube-apiserver's built-in admission for namespaces: `LimitRanger` (a Pod's containers get
 //! the defaults of the namespace's LimitRanges, and their min/max are enforced) and
 //! `ResourceQuota` (a create that would take a namespace past a quota's `hard` is refused with
-//! kube's "exceeded quota" message). Usage is computed from the store at admission; the
-//! quotas' `status.used` is kept by [`run`].
+//! kube's "exceeded quota" message). What an object counts for, and the words, are
+//! `apimachinery::quota`'s; usage is computed from the store at admission; the quotas'
+//! `status.used` is kept by [`run`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use apimachinery::quantity::Quantity;
+use apimachinery::quota::{
+    Usage, add, containers, exceeded, must_specify, quantity, resource_of, usage_of,
+};
 use apimachinery::status::ApiError;
 use serde_json::{Value, json};
 
 use crate::cluster::Cluster;
 use crate::registry::{Resource, keys};
-
-type Usage = BTreeMap<String, Quantity>;
 
 fn stored(cluster: &Cluster, group: &str, plural: &str, ns: &str) -> Vec<Value> {
     cluster
@@ -27,19 +29,6 @@ fn stored(cluster: &Cluster, group: &str, plural: &str, ns: &str) -> Vec<Value> 
                 .collect()
         })
         .unwrap_or_default()
-}
-
-fn quantity(v: &Value) -> Option<Quantity> {
-    match v {
-        Value::String(s) => Quantity::parse(s).ok(),
-        Value::Number(n) => n.as_i64().map(Quantity::from_int),
-        _ => None,
-    }
-}
-
-fn containers(pod: &Value, init: bool) -> impl Iterator<Item = &Value> {
-    let field = if init { "initContainers" } else { "containers" };
-    pod["spec"][field].as_array().into_iter().flatten()
 }
 
 /// `LimitRanger`: defaults from the namespace's LimitRanges (`default`, `defaultRequest`, with
@@ -174,120 +163,14 @@ fn check_bounds(item: &Value, c: &Value, errors: &mut Vec<String>) {
     }
 }
 
-fn add(usage: &mut Usage, key: &str, q: Quantity) {
-    let sum = match usage.get(key) {
-        Some(have) => *have + q,
-        None => q,
-    };
-    usage.insert(key.to_string(), sum);
-}
-
-/// The quota usage one object accounts for (kube's evaluators: object counts, a Pod's
-/// requests and limits, a PVC's storage, a Service's load balancers and node ports).
-pub fn usage_of(res: &Resource, obj: &Value) -> Usage {
-    let mut u = Usage::new();
-    let count = if res.group.is_empty() {
-        format!("count/{}", res.plural)
-    } else {
-        format!("count/{}.{}", res.plural, res.group)
-    };
-    add(&mut u, &count, Quantity::from_int(1));
-    if !res.group.is_empty() {
-        return u;
-    }
-    match res.plural.as_str() {
-        "pods" => {
-            let phase = obj["status"]["phase"].as_str().unwrap_or_default();
-            if matches!(phase, "Succeeded" | "Failed") {
-                return Usage::new();
-            }
-            add(&mut u, "pods", Quantity::from_int(1));
-            let mut sums = Usage::new();
-            for c in containers(obj, false) {
-                for (kind, prefix) in [("requests", "requests."), ("limits", "limits.")] {
-                    for (r, v) in c["resources"][kind].as_object().into_iter().flatten() {
-                        if let Some(q) = quantity(v) {
-                            add(&mut sums, &format!("{prefix}{r}"), q);
-                        }
-                    }
-                }
-            }
-            // An init container runs alone: the pod needs the largest of them, if larger.
-            for c in containers(obj, true) {
-                for (kind, prefix) in [("requests", "requests."), ("limits", "limits.")] {
-                    for (r, v) in c["resources"][kind].as_object().into_iter().flatten() {
-                        let key = format!("{prefix}{r}");
-                        if let Some(q) = quantity(v)
-                            && sums.get(&key).is_none_or(|have| q > *have)
-                        {
-                            sums.insert(key, q);
-                        }
-                    }
-                }
-            }
-            for (k, q) in sums {
-                if let Some(r) = k.strip_prefix("requests.")
-                    && matches!(r, "cpu" | "memory" | "ephemeral-storage")
-                {
-                    add(&mut u, r, q);
-                }
-                add(&mut u, &k, q);
-            }
-        }
-        "services" => {
-            add(&mut u, "services", Quantity::from_int(1));
-            match obj["spec"]["type"].as_str() {
-                Some("LoadBalancer") => {
-                    add(&mut u, "services.loadbalancers", Quantity::from_int(1));
-                    let ports = obj["spec"]["ports"].as_array().map_or(0, Vec::len) as i64;
-                    add(&mut u, "services.nodeports", Quantity::from_int(ports));
-                }
-                Some("NodePort") => {
-                    let ports = obj["spec"]["ports"].as_array().map_or(0, Vec::len) as i64;
-                    add(&mut u, "services.nodeports", Quantity::from_int(ports));
-                }
-                _ => {}
-            }
-        }
-        "persistentvolumeclaims" => {
-            add(&mut u, "persistentvolumeclaims", Quantity::from_int(1));
-            if let Some(q) = quantity(&obj["spec"]["resources"]["requests"]["storage"]) {
-                add(&mut u, "requests.storage", q);
-            }
-        }
-        "configmaps" | "secrets" | "replicationcontrollers" | "resourcequotas" => {
-            add(&mut u, &res.plural, Quantity::from_int(1));
-        }
-        _ => {}
-    }
-    u
-}
-
 /// What a namespace uses of the resources a quota names, from the store.
 fn namespace_usage(cluster: &Cluster, ns: &str, tracked: &[String]) -> Usage {
     let registry = cluster.registry.snapshot();
     let mut wanted: Vec<(String, String)> = Vec::new();
     for r in tracked {
-        let (group, plural) = match r.strip_prefix("count/") {
-            Some(gr) => match gr.split_once('.') {
-                Some((p, g)) => (g.to_string(), p.to_string()),
-                None => (String::new(), gr.to_string()),
-            },
-            None => match r.as_str() {
-                "services" | "services.loadbalancers" | "services.nodeports" => {
-                    (String::new(), "services".into())
-                }
-                "persistentvolumeclaims" | "requests.storage" => {
-                    (String::new(), "persistentvolumeclaims".into())
-                }
-                "configmaps" | "secrets" | "replicationcontrollers" | "resourcequotas" => {
-                    (String::new(), r.clone())
-                }
-                _ => (String::new(), "pods".into()),
-            },
-        };
-        if !wanted.contains(&(group.clone(), plural.clone())) {
-            wanted.push((group, plural));
+        let gp = resource_of(r);
+        if !wanted.contains(&gp) {
+            wanted.push(gp);
         }
     }
     let mut total = Usage::new();
@@ -300,60 +183,12 @@ fn namespace_usage(cluster: &Cluster, ns: &str, tracked: &[String]) -> Usage {
             continue;
         };
         for obj in stored(cluster, &group, &plural, ns) {
-            for (k, q) in usage_of(res, &obj) {
+            for (k, q) in usage_of(&res.group, &res.plural, &obj) {
                 add(&mut total, &k, q);
             }
         }
     }
     total
-}
-
-fn pretty(u: &Usage) -> String {
-    u.iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-const VALIDATION_SET: [&str; 6] = [
-    "cpu",
-    "memory",
-    "requests.cpu",
-    "requests.memory",
-    "limits.cpu",
-    "limits.memory",
-];
-
-/// A Pod must name, in every container, each cpu/memory request and limit a quota tracks.
-fn must_specify(pod: &Value, hard: &Usage) -> Option<String> {
-    let mut missing: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for r in VALIDATION_SET.iter().filter(|r| hard.contains_key(**r)) {
-        let (list, key) = match r.split_once('.') {
-            Some(("limits", k)) => ("limits", k),
-            Some((_, k)) => ("requests", k),
-            None => ("requests", *r),
-        };
-        for c in containers(pod, false).chain(containers(pod, true)) {
-            if c["resources"][list].get(key).is_none() {
-                missing
-                    .entry(r)
-                    .or_default()
-                    .push(c["name"].as_str().unwrap_or_default().to_string());
-            }
-        }
-    }
-    if missing.is_empty() {
-        return None;
-    }
-    let parts: Vec<String> = missing
-        .into_iter()
-        .map(|(r, mut names)| {
-            names.sort();
-            names.dedup();
-            format!("{r} for: {}", names.join(","))
-        })
-        .collect();
-    Some(format!("must specify {}", parts.join("; ")))
 }
 
 /// `ResourceQuota`: refuses a create that would take its namespace past any quota.
@@ -375,7 +210,7 @@ pub fn check_quota(
             .as_str()
             .cmp(&b["metadata"]["name"].as_str())
     });
-    let delta = usage_of(res, obj);
+    let delta = usage_of(&res.group, &res.plural, obj);
     let name = obj["metadata"]["name"].as_str().unwrap_or_default();
     for quota in &quotas {
         let qname = quota["metadata"]["name"].as_str().unwrap_or_default();
@@ -406,28 +241,9 @@ pub fn check_quota(
             continue;
         }
         let used = namespace_usage(cluster, ns, &tracked);
-        let (mut requested, mut was, mut limited) = (Usage::new(), Usage::new(), Usage::new());
-        for r in &tracked {
-            let now = used.get(r).copied().unwrap_or(Quantity::ZERO);
-            let want = delta[r];
-            if now + want > hard[r] {
-                requested.insert(r.clone(), want);
-                was.insert(r.clone(), now);
-                limited.insert(r.clone(), hard[r]);
-            }
-        }
-        if !requested.is_empty() {
-            return Err(ApiError::forbidden(
-                &res.group,
-                &res.plural,
-                name,
-                &format!(
-                    "exceeded quota: {qname}, requested: {}, used: {}, limited: {}",
-                    pretty(&requested),
-                    pretty(&was),
-                    pretty(&limited)
-                ),
-            ));
+        let asked: Usage = tracked.iter().map(|r| (r.clone(), delta[r])).collect();
+        if let Some(why) = exceeded(qname, &hard, &used, &asked) {
+            return Err(ApiError::forbidden(&res.group, &res.plural, name, &why));
         }
     }
     Ok(())
