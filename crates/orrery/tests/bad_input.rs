@@ -12,26 +12,9 @@ async fn raw(
     content_type: &str,
     body: Vec<u8>,
 ) -> (u16, serde_json::Value) {
-    let client = c.client().await;
-    let req = http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("content-type", content_type)
-        .body(body)
-        .unwrap();
-    let resp = client
-        .send(req.map(kube::client::Body::from))
+    try_raw(c, method, path, content_type, body)
         .await
-        .unwrap();
-    let code = resp.status().as_u16();
-    let bytes = http_body_util::BodyExt::collect(resp.into_body())
-        .await
-        .unwrap()
-        .to_bytes();
-    (
-        code,
-        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
-    )
+        .expect("the connection broke while the body was being written")
 }
 
 /// [`raw`], or `None` when the connection broke while the body was still being written.
