@@ -3,5 +3,6 @@
 
 pub(crate) mod allocate;
 pub(crate) mod crd;
+pub(crate) mod follow;
 pub(crate) mod gc;
 pub(crate) mod namespaces;

@@ -6,7 +6,6 @@ use std::sync::{Arc, RwLock};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use store::EventType;
 
 use crate::auth::UserInfo;
 use crate::cluster::Cluster;
@@ -215,41 +214,15 @@ impl Authorizer {
 
 /// Keeps the authorizer's cache in step with the store until shutdown.
 pub async fn run(cluster: Arc<Cluster>) {
-    loop {
-        let Ok(listed) = cluster.store.list(&rbac_prefix(), None, 0, None) else {
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-            continue;
-        };
-        {
-            let mut st = cluster
-                .rbac
-                .state
-                .write()
-                .unwrap_or_else(|p| p.into_inner());
-            *st = State::default();
-        }
-        for kv in &listed.items {
-            cluster.rbac.apply(&kv.key, Some(&kv.value));
-        }
-        cluster.rbac.ready.notify_waiters();
-        let Ok(mut watcher) = cluster.store.watch(&rbac_prefix(), listed.revision) else {
-            continue;
-        };
-        loop {
-            let ev = tokio::select! {
-                _ = cluster.shutdown.cancelled() => return,
-                ev = watcher.next() => ev,
-            };
-            match ev {
-                Some(Ok(ev)) => match ev.kind {
-                    EventType::Deleted => cluster.rbac.apply(&ev.kv.key, None),
-                    _ => cluster.rbac.apply(&ev.kv.key, Some(&ev.kv.value)),
-                },
-                Some(Err(_)) => break,
-                None => return,
-            }
-        }
-    }
+    let rbac = &cluster.rbac;
+    crate::controllers::follow::follow(
+        &cluster,
+        &rbac_prefix(),
+        || *rbac.state.write().unwrap_or_else(|p| p.into_inner()) = State::default(),
+        |key, value| rbac.apply(key, value),
+        || rbac.ready.notify_waiters(),
+    )
+    .await;
 }
 
 /// Loads the cache synchronously (at start, before serving).

@@ -21,7 +21,6 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use rustls_pki_types::pem::PemObject;
 use serde_json::{Value, json};
-use store::EventType;
 
 use crate::cluster::Cluster;
 use crate::registry::{Resource, keys};
@@ -91,37 +90,15 @@ pub fn prime(cluster: &Cluster) {
 
 /// Keeps the configurations in step with the store until shutdown.
 pub async fn run(cluster: Arc<Cluster>) {
-    loop {
-        let Ok(listed) = cluster.store.list(&prefix(), None, 0, None) else {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            continue;
-        };
-        *cluster
-            .webhooks
-            .configs
-            .write()
-            .unwrap_or_else(|p| p.into_inner()) = Arc::default();
-        for kv in &listed.items {
-            cluster.webhooks.apply(&kv.key, Some(&kv.value));
-        }
-        let Ok(mut watcher) = cluster.store.watch(&prefix(), listed.revision) else {
-            continue;
-        };
-        loop {
-            let ev = tokio::select! {
-                _ = cluster.shutdown.cancelled() => return,
-                ev = watcher.next() => ev,
-            };
-            match ev {
-                Some(Ok(ev)) => match ev.kind {
-                    EventType::Deleted => cluster.webhooks.apply(&ev.kv.key, None),
-                    _ => cluster.webhooks.apply(&ev.kv.key, Some(&ev.kv.value)),
-                },
-                Some(Err(_)) => break,
-                None => return,
-            }
-        }
-    }
+    let hooks = &cluster.webhooks;
+    crate::controllers::follow::follow(
+        &cluster,
+        &prefix(),
+        || *hooks.configs.write().unwrap_or_else(|p| p.into_inner()) = Arc::default(),
+        |key, value| hooks.apply(key, value),
+        || {},
+    )
+    .await;
 }
 
 /// One admission request.
