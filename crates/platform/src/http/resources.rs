@@ -39,8 +39,8 @@ fn cluster_path(info: &RequestInfo, name: &str) -> String {
     canonical_path(&segs)
 }
 
+/// GETs a cluster path as JSON (the generic and the dynamic API both read through it).
 async fn call(client: &Client, path: String) -> ApiResult<Value> {
-    // (shared by the generic and the dynamic API)
     let req = http::Request::get(path)
         .body(Vec::new())
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
