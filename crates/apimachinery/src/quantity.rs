@@ -160,7 +160,12 @@ impl std::ops::Add for Quantity {
     fn add(self, other: Quantity) -> Quantity {
         Quantity {
             nanos: self.nanos.saturating_add(other.nanos),
-            format: self.format,
+            // As kube's `Add`: a zero takes the other's format (`0` + `256Mi` is `256Mi`).
+            format: if self.nanos == 0 {
+                other.format
+            } else {
+                self.format
+            },
         }
     }
 }
@@ -171,7 +176,11 @@ impl std::ops::Sub for Quantity {
     fn sub(self, other: Quantity) -> Quantity {
         Quantity {
             nanos: self.nanos.saturating_sub(other.nanos),
-            format: self.format,
+            format: if self.nanos == 0 {
+                other.format
+            } else {
+                self.format
+            },
         }
     }
 }
@@ -259,6 +268,15 @@ mod tests {
         assert!(q("1") > q("999m"));
         assert_eq!(q("1Gi"), q("1073741824"));
         assert_eq!((q("2") - q("500m")).to_string(), "1500m");
+    }
+
+    #[test]
+    fn a_zero_takes_the_format_of_what_is_added_to_it() {
+        // kube's Add: quota usage starts at "0" and must still print "512Mi".
+        assert_eq!((q("0") + q("256Mi") + q("256Mi")).to_string(), "512Mi");
+        assert_eq!((Quantity::ZERO + q("1Gi")).to_string(), "1Gi");
+        assert_eq!((q("0") - q("1Gi")).to_string(), "-1Gi");
+        assert_eq!((q("1k") + q("1Ki")).to_string(), "2024");
     }
 
     #[test]

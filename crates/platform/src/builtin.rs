@@ -121,6 +121,8 @@ pub fn templates() -> Vec<Template> {
     let users = ["users", "users/loginrecords", "loginrecords"];
     let global_roles = ["globalroles", "globalrolebindings", "roletemplates"];
     let ws = ["workspaces", "workspacetemplates"];
+    // A workspace's settings include its quotas in each cluster.
+    let ws_settings = ["workspaces", "workspacetemplates", "resourcequotas"];
     let ws_members = [
         "workspacemembers",
         "groups",
@@ -309,7 +311,7 @@ pub fn templates() -> Vec<Template> {
             "workspace-settings",
             "Workspace Settings Viewing",
             "企业空间设置查看",
-            vec![r(&[tenant], &ws, &VIEW)],
+            vec![r(&[tenant], &ws_settings, &VIEW)],
         ),
         t(
             "workspace-settings-manage",
@@ -317,7 +319,7 @@ pub fn templates() -> Vec<Template> {
             "workspace-settings",
             "Workspace Settings Management",
             "企业空间设置管理",
-            vec![r(&[tenant], &ws, &["*"])],
+            vec![r(&[tenant], &ws_settings, &["*"])],
         ),
         t(
             "workspace-members-view",

@@ -370,6 +370,8 @@ pub struct Caches {
     pub kubeconfigs: Arc<Cache>,
     /// Cluster Labels (host only).
     pub cluster_labels: Arc<Cache>,
+    /// Workspace quotas (`quota.kubesphere.io` ResourceQuotas), indexed by workspace.
+    pub workspace_quotas: Arc<Cache>,
 }
 
 impl Caches {
@@ -399,6 +401,7 @@ impl Caches {
             clusters: Cache::new(Kind::Cluster, None, None),
             kubeconfigs: Cache::new(Kind::Secret, Some(crate::clusters::KUBECONFIG_LABEL), None),
             cluster_labels: Cache::new(Kind::Label, None, None),
+            workspace_quotas: Cache::new(Kind::WorkspaceQuota, None, Some(workspace_label_keys)),
         }
     }
 
@@ -424,12 +427,13 @@ impl Caches {
             self.clusters.clone(),
             self.kubeconfigs.clone(),
             self.cluster_labels.clone(),
+            self.workspace_quotas.clone(),
         ]
     }
 
     /// The caches kept for a member cluster: what authorization reads about a cluster
     /// (namespaces with their workspace label, iam Roles, RoleBindings, ClusterRoles and
-    /// ClusterRoleBindings) and the Workspaces placed there.
+    /// ClusterRoleBindings), the Workspaces placed there and their quotas.
     pub fn member_set(&self) -> Vec<Arc<Cache>> {
         vec![
             self.namespaces.clone(),
@@ -438,6 +442,7 @@ impl Caches {
             self.cluster_roles.clone(),
             self.cluster_role_bindings.clone(),
             self.workspaces.clone(),
+            self.workspace_quotas.clone(),
         ]
     }
 
@@ -462,7 +467,10 @@ impl Caches {
             Kind::Secret => &self.sessions,
             Kind::Cluster => &self.clusters,
             Kind::Label => &self.cluster_labels,
-            Kind::LoginRecord | Kind::Crd | Kind::ConfigMap => return None,
+            Kind::WorkspaceQuota => &self.workspace_quotas,
+            Kind::LoginRecord | Kind::Crd | Kind::ConfigMap | Kind::ValidatingWebhook => {
+                return None;
+            }
         })
     }
 }

@@ -1,4 +1,5 @@
-//! The platform's CustomResourceDefinitions (iam, tenant, cluster groups), written by hand.
+//! The platform's CustomResourceDefinitions (iam, tenant, cluster and quota groups), written by
+//! hand.
 
 use serde_json::{Value, json};
 
@@ -8,6 +9,8 @@ pub const IAM: &str = "iam.kubesphere.io";
 pub const TENANT: &str = "tenant.kubesphere.io";
 /// Group of multi-cluster kinds.
 pub const CLUSTER: &str = "cluster.kubesphere.io";
+/// Group of workspace quotas.
+pub const QUOTA: &str = "quota.kubesphere.io";
 
 fn obj(props: Value) -> Value {
     json!({"type": "object", "properties": props})
@@ -47,6 +50,23 @@ fn subjects() -> Value {
         "apiGroup": {"type": "string"}, "kind": {"type": "string"},
         "name": {"type": "string"}, "namespace": {"type": "string"}
     }, "required": ["kind", "name"]}})
+}
+
+/// A `ResourceList`: quantities (strings or integers) by resource name.
+fn quantities() -> Value {
+    json!({"type": "object", "additionalProperties": {
+        "anyOf": [{"type": "integer"}, {"type": "string"}], "x-kubernetes-int-or-string": true
+    }})
+}
+
+/// core/v1 `ResourceQuotaSpec`.
+fn resource_quota_spec() -> Value {
+    obj(json!({"hard": quantities(), "scopes": strings(), "scopeSelector": open_obj()}))
+}
+
+/// core/v1 `ResourceQuotaStatus`.
+fn resource_quota_status() -> Value {
+    obj(json!({"hard": quantities(), "used": quantities()}))
 }
 
 fn col(name: &str, path: &str, ty: &str) -> Value {
@@ -308,6 +328,26 @@ pub fn all() -> Vec<Value> {
                 age(),
             ],
             categories: &["cluster"],
+        },
+        Kind {
+            group: QUOTA,
+            version: "v1alpha2",
+            kind: "ResourceQuota",
+            plural: "resourcequotas",
+            namespaced: false,
+            props: json!({"spec": {"type": "object", "required": ["quota"], "properties": {
+                "quota": resource_quota_spec(),
+                "selector": locale_map()
+            }}, "status": obj(json!({
+                "total": resource_quota_status(),
+                "namespaces": {"type": "array", "items": {"type": "object", "properties": {
+                    "namespace": {"type": "string"},
+                    "hard": quantities(), "used": quantities()
+                }}}
+            }))}),
+            status: true,
+            columns: vec![age()],
+            categories: &["quota"],
         },
     ];
     kinds.into_iter().map(crd).collect()

@@ -3,7 +3,7 @@
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject};
 
-use crate::crds::{CLUSTER, IAM, TENANT};
+use crate::crds::{CLUSTER, IAM, QUOTA, TENANT};
 
 /// One kind the platform uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -50,6 +50,10 @@ pub enum Kind {
     ConfigMap,
     /// apiextensions CustomResourceDefinition.
     Crd,
+    /// quota ResourceQuota: a workspace's quota in one cluster (cluster-scoped).
+    WorkspaceQuota,
+    /// admissionregistration ValidatingWebhookConfiguration.
+    ValidatingWebhook,
 }
 
 impl Kind {
@@ -105,6 +109,14 @@ impl Kind {
                 "v1",
                 "CustomResourceDefinition",
                 "customresourcedefinitions",
+                false,
+            ),
+            Kind::WorkspaceQuota => (QUOTA, "v1alpha2", "ResourceQuota", "resourcequotas", false),
+            Kind::ValidatingWebhook => (
+                "admissionregistration.k8s.io",
+                "v1",
+                "ValidatingWebhookConfiguration",
+                "validatingwebhookconfigurations",
                 false,
             ),
         }

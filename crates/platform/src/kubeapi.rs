@@ -104,6 +104,55 @@ pub async fn replace(
     ))
 }
 
+/// Replaces an object's status subresource (optimistic concurrency through its
+/// `resourceVersion`: a concurrent writer makes this a 409).
+pub async fn replace_status(
+    client: &Client,
+    kind: Kind,
+    ns: Option<&str>,
+    obj: Value,
+) -> Result<Value, PlatformError> {
+    let api = kind.api(client, ns);
+    let name = obj["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let o = from_value(kind, obj)?;
+    Ok(to_value(
+        timed(
+            "replace status",
+            api.replace_status(&name, &PostParams::default(), &o),
+        )
+        .await?,
+    ))
+}
+
+/// Lists the objects of any resource (`group`, `version`, `plural`) in namespace `ns`.
+pub async fn list_resource(
+    client: &Client,
+    (group, version, plural): (&str, &str, &str),
+    ns: &str,
+) -> Result<Vec<Value>, PlatformError> {
+    let ar = kube::api::ApiResource {
+        group: group.into(),
+        version: version.into(),
+        api_version: if group.is_empty() {
+            version.into()
+        } else {
+            format!("{group}/{version}")
+        },
+        kind: String::new(),
+        plural: plural.into(),
+    };
+    let api: kube::Api<DynamicObject> = kube::Api::namespaced_with(client.clone(), ns, &ar);
+    Ok(timed("list", api.list(&ListParams::default()))
+        .await?
+        .items
+        .into_iter()
+        .map(to_value)
+        .collect())
+}
+
 /// Applies a JSON merge patch.
 pub async fn merge_patch(
     client: &Client,

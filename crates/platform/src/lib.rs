@@ -22,6 +22,7 @@ pub mod kubeapi;
 pub mod listing;
 pub mod objects;
 pub mod password;
+pub mod quotas;
 pub mod search;
 pub mod serve;
 pub mod tokens;
@@ -293,6 +294,7 @@ async fn app_state(
                 format!("{scheme}://{addr}")
             }),
             ca_pem: tls.map(|t| t.cert_pem.clone()),
+            admission_key: quotas::admission::load_key(client).await?,
             trusted_proxies: config.trusted_proxies.clone(),
             dummy_hash,
         },

@@ -71,6 +71,15 @@ impl ApiIndex {
             .map(|((g, v, _), info)| (g.clone(), v.clone(), info))
     }
 
+    /// The version of `group`/`plural` a client would pick (Kubernetes' version priority).
+    pub fn version_of(&self, group: &str, plural: &str) -> Option<String> {
+        self.resources
+            .keys()
+            .filter(|(g, _, p)| g == group && p == plural)
+            .min_by(|(_, a, _), (_, b, _)| version_rank(a).cmp(&version_rank(b)))
+            .map(|(_, v, _)| v.clone())
+    }
+
     /// Records a group-version served under `/kapis` (its CRD carries
     /// `kubesphere.io/resource-served: "true"`).
     pub fn serve_under_kapis(&mut self, group: &str, version: &str) {

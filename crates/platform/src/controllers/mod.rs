@@ -36,6 +36,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let mut last_prune: Option<tokio::time::Instant> = None;
+    let mut quotas_recalculated = crate::quotas::controller::Recalculated::default();
     // A changed role template is aggregated into the roles at once, not at the next resync.
     let mut templates = state.caches.role_templates.subscribe();
     loop {
@@ -64,6 +65,17 @@ pub async fn run(
             }
             if let Err(e) = crate::clusters::placement::reconcile(&s.caches, &s.clusters).await {
                 tracing::warn!(error = %e, "workspace placement");
+            }
+            // Usage is counted from the objects every five passes; admission charges it
+            // in between.
+            if let Err(e) = crate::quotas::controller::reconcile(
+                s,
+                &mut quotas_recalculated,
+                timings.resync * 5,
+            )
+            .await
+            {
+                tracing::warn!(error = %e, "workspace quotas");
             }
             if let Err(e) = users::reconcile(
                 &s.client,

@@ -357,7 +357,8 @@ pub async fn proxy(
 /// The platform API about one cluster: `…/workspaces/{ws}/namespaces` lists and creates the
 /// workspace's projects in that cluster (the workspace must be placed there);
 /// `iam.kubesphere.io/…/clustermembers` and `…/namespaces/{ns}/namespacemembers` manage its
-/// members, `…/clusterroles` and `…/namespaces/{ns}/roles` its roles.
+/// members, `…/clusterroles` and `…/namespaces/{ns}/roles` its roles,
+/// `tenant.kubesphere.io/…/workspaces/{ws}/resourcequotas` the workspace's quotas there.
 async fn member_kapis(
     state: &AppState,
     caller: &Caller,
@@ -428,6 +429,23 @@ async fn member_kapis(
             super::secrets::get_in(&member.client, &info.namespace, &info.name).await?
         };
         return Ok(Json(v).into_response());
+    }
+    if info.api_group == "tenant.kubesphere.io"
+        && info.resource == "resourcequotas"
+        && !info.workspace.is_empty()
+        && info.namespace.is_empty()
+        && info.subresource.is_empty()
+    {
+        return super::quotas::in_cluster(
+            state,
+            member,
+            &info.workspace,
+            method,
+            &info.name,
+            query.as_deref(),
+            body,
+        )
+        .await;
     }
     let projects = info.api_group == "tenant.kubesphere.io"
         && info.resource == "namespaces"

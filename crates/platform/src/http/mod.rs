@@ -3,13 +3,14 @@
 mod clusters;
 mod config;
 mod console;
-mod error;
+pub(crate) mod error;
 pub mod fairness;
 pub mod groups;
 pub mod login;
 mod members;
 mod oauth;
 mod proxy;
+mod quotas;
 mod resources;
 mod reviews;
 mod roles;
@@ -62,8 +63,11 @@ pub struct Settings {
     pub clients: Vec<(String, String)>,
     /// URL clients reach the platform at (kubeconfig `server`).
     pub public_url: String,
-    /// The CA (PEM) that signs the platform's HTTPS certificate, for kubeconfigs.
+    /// The CA (PEM) that signs the platform's HTTPS certificate, for kubeconfigs and the
+    /// admission webhooks the platform registers.
     pub ca_pem: Option<String>,
+    /// The secret part of the admission webhooks' URL (`quotas::admission`).
+    pub admission_key: String,
     /// Proxies whose `X-Forwarded-For` names the client (see [`login`]).
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// An argon2 hash of the configured cost that unknown users' passwords are verified
@@ -122,6 +126,7 @@ pub struct Caller {
 
 const IAM: &str = "/kapis/iam.kubesphere.io/v1beta1";
 const TENANT: &str = "/kapis/tenant.kubesphere.io/v1beta1";
+const TENANT_V1ALPHA2: &str = "/kapis/tenant.kubesphere.io/v1alpha2";
 
 /// Builds the router.
 pub fn router(state: Shared) -> Router {
@@ -162,6 +167,10 @@ pub fn router(state: Shared) -> Router {
         )
         .route("/console/session/refresh", post(session::refresh))
         .route("/console/watch", get(watchmux::upgrade))
+        .route(
+            &format!("{}/{{key}}/{{cluster}}", crate::quotas::ADMISSION_PREFIX),
+            post(crate::quotas::admission::review),
+        )
         .route("/console/{*path}", get(console::file))
         .merge(protected)
         .with_state(state);
@@ -377,6 +386,24 @@ fn tenant_routes() -> Router<Shared> {
         .route(
             &format!("{tenant}/workspaces/{{ws}}/namespaces/{{ns}}"),
             get(tenant::get_project).delete(tenant::delete_project),
+        )
+        .merge(quota_routes(TENANT))
+        .merge(quota_routes(TENANT_V1ALPHA2))
+}
+
+/// A workspace's quotas in the host (KubeSphere 3 served them at `v1alpha2`, 4 at `v1beta1`).
+fn quota_routes(tenant: &str) -> Router<Shared> {
+    Router::new()
+        .route(
+            &format!("{tenant}/workspaces/{{ws}}/resourcequotas"),
+            get(quotas::collection).post(quotas::collection),
+        )
+        .route(
+            &format!("{tenant}/workspaces/{{ws}}/resourcequotas/{{name}}"),
+            get(quotas::item)
+                .put(quotas::item)
+                .patch(quotas::item)
+                .delete(quotas::item),
         )
 }
 

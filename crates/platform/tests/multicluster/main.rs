@@ -9,6 +9,7 @@ mod exec;
 mod fault;
 mod join;
 mod matrix;
+mod quotas;
 mod validation;
 
 use std::path::{Path, PathBuf};
