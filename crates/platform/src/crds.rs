@@ -376,6 +376,6 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), len);
-        assert_eq!(len, 17);
+        assert_eq!(len, 18);
     }
 }
