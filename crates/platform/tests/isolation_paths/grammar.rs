@@ -75,7 +75,13 @@ fn own_resources(api: usize) -> &'static [&'static str] {
             "globalroles",
             "roletemplates",
         ],
-        9 => &["namespaces", "workspaces", "workspacetemplates", "clusters"],
+        9 => &[
+            "namespaces",
+            "workspaces",
+            "workspacetemplates",
+            "clusters",
+            "resourcequotas",
+        ],
         10 => &[
             "secrets",
             "users",
