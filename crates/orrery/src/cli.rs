@@ -141,6 +141,26 @@ pub struct ServeArgs {
     /// is the client).
     #[arg(long, env = "ORRERY_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The URL clients and member clusters reach the platform at (kubeconfigs it issues, and
+    /// the admission webhooks of workspace quotas, which each member's API server calls over
+    /// HTTPS). Default: `https://` and the listen address.
+    #[arg(long, env = "ORRERY_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
+}
+
+/// An absolute `http(s)://` URL without query or fragment.
+fn parse_public_url(s: &str) -> Result<String, String> {
+    let s = s.trim().trim_end_matches('/');
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .ok_or_else(|| format!("{s:?} is not an http(s):// URL"))?;
+    if rest.is_empty() || rest.contains(['?', '#', ' ']) {
+        return Err(format!(
+            "{s:?} must name a host and carry no query or fragment"
+        ));
+    }
+    Ok(s.to_string())
 }
 
 /// An address or CIDR: `10.0.0.1` or `10.0.0.0/8`.
@@ -366,6 +386,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.listen = args.listen;
     config.admin_password = args.admin_password.clone();
     config.trusted_proxies = args.trusted_proxies.clone();
+    config.public_url = args.public_url.clone();
     if !args.exec_plugin_allow.is_empty() {
         config.clusters.exec_allow = args.exec_plugin_allow.clone();
     }
@@ -391,4 +412,24 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         e.shutdown().await;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_public_url_is_an_absolute_http_url() {
+        assert_eq!(
+            super::parse_public_url("https://orrery.example.com:30880/").as_deref(),
+            Ok("https://orrery.example.com:30880")
+        );
+        for bad in [
+            "orrery.example.com",
+            "ftp://x",
+            "https://",
+            "https://x/?a=b",
+            "https://x#y",
+        ] {
+            assert!(super::parse_public_url(bad).is_err(), "{bad}");
+        }
+    }
 }
