@@ -299,6 +299,7 @@ async fn app_state(
             dummy_hash,
         },
         login_limiter: http::login::RateLimiter::new(config.login_burst, config.login_rate),
+        openapi: Default::default(),
         fairness: http::fairness::Fairness::new(config.fairness),
     }))
 }

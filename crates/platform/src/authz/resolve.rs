@@ -87,6 +87,13 @@ impl ApiIndex {
             .insert((group.to_string(), version.to_string()));
     }
 
+    /// The group-versions served under `/kapis` (KubeSphere's dynamic API).
+    pub fn kapis_served(&self) -> impl Iterator<Item = &(String, String)> {
+        self.kapis_served
+            .iter()
+            .filter(|(g, _)| !PLATFORM_KAPIS_GROUPS.contains(&g.as_str()))
+    }
+
     /// Whether `/kapis/{group}/{version}/…` is KubeSphere's dynamic API for a CRD.
     pub fn serves_under_kapis(&self, group: &str, version: &str) -> bool {
         !PLATFORM_KAPIS_GROUPS.contains(&group)

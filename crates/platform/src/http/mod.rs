@@ -9,6 +9,7 @@ pub mod groups;
 pub mod login;
 mod members;
 mod oauth;
+pub mod openapi;
 mod proxy;
 mod quotas;
 mod resources;
@@ -95,6 +96,8 @@ pub struct AppState {
     pub discovery: Arc<crate::discovery::ClusterDiscovery>,
     /// Settings.
     pub settings: Settings,
+    /// The OpenAPI documents served through the platform.
+    pub openapi: openapi::Docs,
 }
 
 /// Shared state.
@@ -136,6 +139,9 @@ pub fn router(state: Shared) -> Router {
         .merge(member_routes())
         .merge(tenant_routes())
         .merge(cluster_routes())
+        .route("/openapi/v2", get(openapi::v2))
+        .route("/openapi/v3", get(openapi::v3_index))
+        .route("/openapi/v3/{*rest}", get(openapi::v3_document))
         .fallback(proxy::forward)
         .layer(from_fn_with_state(state.clone(), authorize))
         .layer(from_fn_with_state(state.clone(), fairness::limit))

@@ -9,6 +9,7 @@ mod escalation;
 mod fairness;
 mod migration;
 mod oauth;
+mod openapi;
 mod proxy;
 mod resources;
 mod tenancy;
