@@ -13,10 +13,29 @@ use crate::error::PlatformError;
 use crate::kinds::Kind;
 use crate::kubeapi;
 
+/// KubeSphere 3's form of `aggregationRoleTemplates.templateNames`, which roles written at
+/// `v1alpha2` carry: the annotation `iam.kubesphere.io/aggregation-roles` holding a JSON list
+/// of template names. Read when the role has no `aggregationRoleTemplates`.
+pub const LEGACY_AGGREGATION_ANNOTATION: &str = "iam.kubesphere.io/aggregation-roles";
+
+fn legacy_template_names(role: &Value) -> Option<Vec<Value>> {
+    let text = role["metadata"]["annotations"][LEGACY_AGGREGATION_ANNOTATION].as_str()?;
+    let names: Vec<Value> = serde_json::from_str::<Vec<String>>(text)
+        .ok()?
+        .into_iter()
+        .map(Value::String)
+        .collect();
+    (!names.is_empty()).then_some(names)
+}
+
 /// The templates `role` aggregates, in order: those it names, then those its selector
 /// matches (by name); `None` when it names and selects none.
 pub fn templates_of(caches: &Caches, role: &Value) -> Option<Vec<Value>> {
-    let agg = role.get("aggregationRoleTemplates")?;
+    let legacy = legacy_template_names(role);
+    let agg = match role.get("aggregationRoleTemplates") {
+        Some(a) if !a.is_null() => a.clone(),
+        _ => json!({"templateNames": legacy?}),
+    };
     let names: Vec<&str> = agg["templateNames"]
         .as_array()
         .into_iter()
@@ -105,6 +124,40 @@ mod tests {
 
     fn template(rules: Value) -> Value {
         json!({"spec": {"rules": rules}})
+    }
+
+    #[test]
+    fn kubesphere_3_roles_name_their_templates_in_an_annotation() {
+        let caches = Caches::new();
+        for name in ["view-users", "manage-apps"] {
+            caches.role_templates.insert_object(json!({
+                "apiVersion": "iam.kubesphere.io/v1beta1", "kind": "RoleTemplate",
+                "metadata": {"name": name, "resourceVersion": "1"}, "spec": {"rules": []}}));
+        }
+        let legacy = json!({"metadata": {"name": "r", "annotations": {
+            LEGACY_AGGREGATION_ANNOTATION: "[\"view-users\",\"manage-apps\",\"gone\"]"}}});
+        let names = |v: Option<Vec<Value>>| {
+            v.unwrap_or_default()
+                .iter()
+                .map(|t| {
+                    t["metadata"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string()
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(templates_of(&caches, &legacy)),
+            ["view-users", "manage-apps"]
+        );
+        // `aggregationRoleTemplates` wins over the annotation; garbage in it names nothing.
+        let both = json!({"metadata": legacy["metadata"].clone(),
+            "aggregationRoleTemplates": {"templateNames": ["manage-apps"]}});
+        assert_eq!(names(templates_of(&caches, &both)), ["manage-apps"]);
+        let garbage =
+            json!({"metadata": {"annotations": {LEGACY_AGGREGATION_ANNOTATION: "view-users"}}});
+        assert!(templates_of(&caches, &garbage).is_none());
     }
 
     #[test]
