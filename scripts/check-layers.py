@@ -14,7 +14,8 @@ import sys
 # Top to bottom.
 LAYERS = [
     ["orrery"],  # the binary: wiring, CLI
-    ["platform", "sim", "helm"],  # clients of the Kubernetes API
+    ["platform", "sim"],  # clients of the Kubernetes API
+    ["helm"],  # Helm's engine and releases (a client too; the platform's App Store uses it)
     ["apiserver"],  # the embedded API server
     ["openapi", "crdschema", "kubeproto", "store"],  # its parts
     ["apimachinery", "gotmpl", "testdata"],  # pure machinery, no I/O; the test-data resolver

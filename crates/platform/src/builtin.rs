@@ -245,6 +245,21 @@ pub fn templates() -> Vec<Template> {
             vec![r(&[app], &["*"], &["*"])],
         ),
         t(
+            "global-apps-review",
+            "global",
+            "app-store",
+            "App Review",
+            "应用审核",
+            vec![
+                r(
+                    &[app],
+                    &["reviews", "apps", "apps/versions", "categories"],
+                    &VIEW,
+                ),
+                r(&[app], &["reviews"], &["update"]),
+            ],
+        ),
+        t(
             "cluster-resources-view",
             "cluster",
             "cluster-resources",
@@ -364,6 +379,30 @@ pub fn templates() -> Vec<Template> {
             "Project Management",
             "项目管理",
             vec![r(&["*"], &["*"], &["*"])],
+        ),
+        t(
+            "workspace-app-templates-view",
+            "workspace",
+            "app-templates",
+            "App Template Viewing",
+            "应用模板查看",
+            vec![r(&[app], &["apps", "apps/versions", "applications"], &VIEW)],
+        ),
+        t(
+            "workspace-app-templates-manage",
+            "workspace",
+            "app-templates",
+            "App Template Management",
+            "应用模板管理",
+            vec![r(&[app], &["apps", "apps/versions"], &["*"])],
+        ),
+        t(
+            "namespace-apps-manage",
+            "namespace",
+            "applications",
+            "App Management",
+            "应用管理",
+            vec![r(&[app], &["applications", "applications/*"], &["*"])],
         ),
         t(
             "namespace-resources-view",
@@ -517,9 +556,17 @@ pub fn workspace_roles() -> Vec<BuiltinRole> {
                 "workspace-settings-manage",
                 "workspace-members-manage",
                 "workspace-projects-manage",
+                "workspace-app-templates-manage",
             ],
         ),
-        role("regular", &["workspace-view", "workspace-members-view"]),
+        role(
+            "regular",
+            &[
+                "workspace-view",
+                "workspace-members-view",
+                "workspace-app-templates-view",
+            ],
+        ),
         role(
             "self-provisioner",
             &["workspace-view", "workspace-projects-create"],
@@ -530,6 +577,7 @@ pub fn workspace_roles() -> Vec<BuiltinRole> {
                 "workspace-view",
                 "workspace-members-view",
                 "workspace-projects-view",
+                "workspace-app-templates-view",
             ],
         ),
     ]
@@ -554,6 +602,7 @@ pub fn namespace_roles() -> Vec<BuiltinRole> {
                 "namespace-config-manage",
                 "namespace-network-manage",
                 "namespace-storage-manage",
+                "namespace-apps-manage",
                 "namespace-members-view",
                 "namespace-settings-view",
             ],

@@ -468,9 +468,15 @@ impl Caches {
             Kind::Cluster => &self.clusters,
             Kind::Label => &self.cluster_labels,
             Kind::WorkspaceQuota => &self.workspace_quotas,
-            Kind::LoginRecord | Kind::Crd | Kind::ConfigMap | Kind::ValidatingWebhook => {
-                return None;
-            }
+            Kind::LoginRecord
+            | Kind::Crd
+            | Kind::ConfigMap
+            | Kind::ValidatingWebhook
+            | Kind::AppRepo
+            | Kind::AppCategory
+            | Kind::App
+            | Kind::AppVersion
+            | Kind::AppRelease => return None,
         })
     }
 }

@@ -11,6 +11,8 @@ pub const TENANT: &str = "tenant.kubesphere.io";
 pub const CLUSTER: &str = "cluster.kubesphere.io";
 /// Group of workspace quotas.
 pub const QUOTA: &str = "quota.kubesphere.io";
+/// Group of the App Store.
+pub const APPLICATION: &str = "application.kubesphere.io";
 
 fn obj(props: Value) -> Value {
     json!({"type": "object", "properties": props})
@@ -144,6 +146,24 @@ fn binding_kind(kind: &'static str, plural: &'static str, namespaced: bool) -> K
         status: false,
         columns: vec![col("Role", ".roleRef.name", "string"), age()],
         categories: &["iam"],
+    }
+}
+
+/// An `application.kubesphere.io/v2` kind (cluster-scoped, as KubeSphere's): `spec` with the
+/// given fields, and an open `status` (`state`, `message`, times…).
+fn app_kind(kind: &'static str, plural: &'static str, spec: Value, columns: Vec<Value>) -> Kind {
+    let mut spec_schema = obj(spec);
+    spec_schema["x-kubernetes-preserve-unknown-fields"] = true.into();
+    Kind {
+        group: APPLICATION,
+        version: "v2",
+        kind,
+        plural,
+        namespaced: false,
+        props: json!({"spec": spec_schema, "status": open_obj()}),
+        status: true,
+        columns,
+        categories: &["appstore"],
     }
 }
 
@@ -349,6 +369,86 @@ pub fn all() -> Vec<Value> {
             columns: vec![age()],
             categories: &["quota"],
         },
+        app_kind(
+            "Repo",
+            "repos",
+            json!({
+                "url": {"type": "string"}, "description": {"type": "string"},
+                "syncPeriod": {"type": "integer"},
+                "credential": obj(json!({
+                    "username": {"type": "string"}, "password": {"type": "string"},
+                    "caData": {"type": "string"}, "certData": {"type": "string"},
+                    "keyData": {"type": "string"}, "insecureSkipTLSVerify": {"type": "boolean"}
+                })),
+                "charts": strings()
+            }),
+            vec![
+                col("URL", ".spec.url", "string"),
+                col("State", ".status.state", "string"),
+                age(),
+            ],
+        ),
+        app_kind(
+            "Category",
+            "categories",
+            json!({"icon": {"type": "string"}, "description": {"type": "string"}}),
+            vec![age()],
+        ),
+        app_kind(
+            "Application",
+            "applications",
+            json!({
+                "appHome": {"type": "string"}, "appType": {"type": "string"},
+                "icon": {"type": "string"}, "abstraction": {"type": "string"},
+                "attachments": strings(), "resources": {"type": "array", "items": open_obj()}
+            }),
+            vec![
+                col("Type", ".spec.appType", "string"),
+                col("State", ".status.state", "string"),
+                age(),
+            ],
+        ),
+        app_kind(
+            "ApplicationVersion",
+            "applicationversions",
+            json!({
+                "versionName": {"type": "string"}, "appHome": {"type": "string"},
+                "icon": {"type": "string"}, "created": {"type": "string", "format": "date-time"},
+                "digest": {"type": "string"}, "appType": {"type": "string"},
+                "maintainer": {"type": "array", "items": obj(json!({
+                    "name": {"type": "string"}, "email": {"type": "string"}, "url": {"type": "string"}
+                }))},
+                "pullUrl": {"type": "string"}
+            }),
+            vec![
+                col("Version", ".spec.versionName", "string"),
+                col("State", ".status.state", "string"),
+                age(),
+            ],
+        ),
+        app_kind(
+            "ApplicationRelease",
+            "applicationreleases",
+            json!({
+                "appID": {"type": "string"}, "appVersionID": {"type": "string"},
+                "values": {"type": "string", "format": "byte"}, "appType": {"type": "string"},
+                "icon": {"type": "string"}
+            }),
+            vec![
+                col(
+                    "Cluster",
+                    ".metadata.labels.kubesphere\\.io/cluster",
+                    "string",
+                ),
+                col(
+                    "Namespace",
+                    ".metadata.labels.kubesphere\\.io/namespace",
+                    "string",
+                ),
+                col("State", ".status.state", "string"),
+                age(),
+            ],
+        ),
     ];
     kinds.into_iter().map(crd).collect()
 }
@@ -376,6 +476,6 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), len);
-        assert_eq!(len, 18);
+        assert_eq!(len, 23);
     }
 }

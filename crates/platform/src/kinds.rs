@@ -3,7 +3,7 @@
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject};
 
-use crate::crds::{CLUSTER, IAM, QUOTA, TENANT};
+use crate::crds::{APPLICATION, CLUSTER, IAM, QUOTA, TENANT};
 
 /// One kind the platform uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,6 +54,16 @@ pub enum Kind {
     WorkspaceQuota,
     /// admissionregistration ValidatingWebhookConfiguration.
     ValidatingWebhook,
+    /// application Repo.
+    AppRepo,
+    /// application Category.
+    AppCategory,
+    /// application Application (an app of the store, or a workspace's app template).
+    App,
+    /// application ApplicationVersion.
+    AppVersion,
+    /// application ApplicationRelease (an app deployed into a cluster's project).
+    AppRelease,
 }
 
 impl Kind {
@@ -112,6 +122,23 @@ impl Kind {
                 false,
             ),
             Kind::WorkspaceQuota => (QUOTA, "v1alpha2", "ResourceQuota", "resourcequotas", false),
+            Kind::AppRepo => (APPLICATION, "v2", "Repo", "repos", false),
+            Kind::AppCategory => (APPLICATION, "v2", "Category", "categories", false),
+            Kind::App => (APPLICATION, "v2", "Application", "applications", false),
+            Kind::AppVersion => (
+                APPLICATION,
+                "v2",
+                "ApplicationVersion",
+                "applicationversions",
+                false,
+            ),
+            Kind::AppRelease => (
+                APPLICATION,
+                "v2",
+                "ApplicationRelease",
+                "applicationreleases",
+                false,
+            ),
             Kind::ValidatingWebhook => (
                 "admissionregistration.k8s.io",
                 "v1",

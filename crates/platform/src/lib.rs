@@ -7,6 +7,7 @@
 //! ([`authz`]) → handler or proxy. The platform talks to the host only through the Kubernetes
 //! API and keeps no state of its own, so several replicas can serve one host cluster.
 
+pub mod appstore;
 pub mod authz;
 pub mod bootstrap;
 pub mod builtin;
@@ -342,6 +343,12 @@ fn spawn_background(
             login_record_ttl: config.login_record_ttl,
             lockout_duration: config.lockout_duration,
         },
+        shutdown.clone(),
+    )));
+    tasks.push(tokio::spawn(controllers::run_appstore(
+        state.clone(),
+        leader_rx.clone(),
+        config.resync_period,
         shutdown.clone(),
     )));
     tasks.push(tokio::spawn(clusters::supervise(

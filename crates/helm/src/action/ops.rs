@@ -470,9 +470,12 @@ pub async fn rollback(
     .await;
     // Success supersedes every deployed revision; failure only the one rolled back from.
     if outcome.is_ok() {
-        let deployed = hist
+        // Collected first: a filter closure held across the await would make this future
+        // not `Send` for every lifetime (servers run it on a multi-threaded runtime).
+        let deployed: Vec<&Json> = hist
             .iter()
-            .filter(|r| status_of(r) == Status::Deployed.as_str());
+            .filter(|r| status_of(r) == Status::Deployed.as_str())
+            .collect();
         supersede(res, deployed).await?;
     } else {
         supersede(res, [&current]).await?;

@@ -279,6 +279,12 @@ fn too_large(limits: &LoadLimits) -> LoadError {
 }
 
 fn load_archive_at(data: &[u8], limits: &LoadLimits, depth: usize) -> Result<Chart, LoadError> {
+    load_files(archive_files(data, limits)?, limits, depth)
+}
+
+/// The files of a `.tgz` chart archive, with the same checks `load_archive` makes (sizes,
+/// count, paths that would escape the chart, links), names relative to the chart root.
+pub fn archive_files(data: &[u8], limits: &LoadLimits) -> Result<Vec<File>, LoadError> {
     if !data.starts_with(b"\x1f\x8b") {
         return Err(LoadError::Archive(
             "file does not appear to be a gzipped archive".into(),
@@ -342,7 +348,7 @@ fn load_archive_at(data: &[u8], limits: &LoadLimits, depth: usize) -> Result<Cha
     if files.is_empty() {
         return Err(LoadError::Archive("no files in chart archive".into()));
     }
-    load_files(files, limits, depth)
+    Ok(files)
 }
 
 fn yaml_err(file: &str) -> impl Fn(crate::yaml::YamlError) -> LoadError + '_ {

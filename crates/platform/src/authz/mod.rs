@@ -276,6 +276,24 @@ impl Authorizer {
         {
             return Some(Decision::allow(Access::Public, "platform configuration"));
         }
+        // The App Store: every signed-in user browses the store (the handlers show only what
+        // is published) and asks for review transitions (the handlers check the right each
+        // transition needs, at the app's workspace or the platform).
+        if req.api_prefix == "kapis"
+            && req.api_group == "application.kubesphere.io"
+            && req.namespace.is_empty()
+        {
+            let browse = matches!(req.verb.as_str(), "get" | "list")
+                && req.workspace.is_empty()
+                && matches!(req.resource.as_str(), "apps" | "categories");
+            let action = req.verb == "create"
+                && req.resource == "apps"
+                && !req.name.is_empty()
+                && req.path.ends_with("/action");
+            if browse || action {
+                return Some(Decision::allow(Access::Public, "app store"));
+            }
+        }
         let own_user = req.api_prefix == "kapis"
             && req.resource == "users"
             && req.name == user.name

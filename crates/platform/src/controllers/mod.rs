@@ -103,3 +103,28 @@ pub async fn run(
         }
     }
 }
+
+/// The App Store's controllers (releases, and the apps' states), in their own loop while this
+/// replica leads, so that a long install does not hold up the other controllers.
+pub async fn run_appstore(
+    state: Arc<AppState>,
+    mut leader: watch::Receiver<bool>,
+    resync: Duration,
+    shutdown: CancellationToken,
+) {
+    loop {
+        if *leader.borrow_and_update() {
+            if let Err(e) = crate::appstore::releases::reconcile(&state).await {
+                tracing::warn!(error = %e, "app releases");
+            }
+            if let Err(e) = crate::appstore::apps::reconcile(&state).await {
+                tracing::warn!(error = %e, "apps");
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = leader.changed() => {}
+            _ = tokio::time::sleep(resync) => {}
+        }
+    }
+}

@@ -430,6 +430,10 @@ async fn member_kapis(
         };
         return Ok(Json(v).into_response());
     }
+    if info.api_group == crate::crds::APPLICATION && !info.namespace.is_empty() {
+        return super::apps::in_cluster(state, caller, member, method, query.as_deref(), body)
+            .await;
+    }
     if info.api_group == "tenant.kubesphere.io"
         && info.resource == "resourcequotas"
         && !info.workspace.is_empty()

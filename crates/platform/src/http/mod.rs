@@ -1,5 +1,6 @@
 //! The platform's HTTP API: axum router and the authn → request scope → authz layers.
 
+mod apps;
 mod clusters;
 mod config;
 mod console;
@@ -139,6 +140,10 @@ pub fn router(state: Shared) -> Router {
         .merge(member_routes())
         .merge(tenant_routes())
         .merge(cluster_routes())
+        .route(
+            "/kapis/application.kubesphere.io/v2/{*rest}",
+            axum::routing::any(apps::serve),
+        )
         .route("/openapi/v2", get(openapi::v2))
         .route("/openapi/v3", get(openapi::v3_index))
         .route("/openapi/v3/{*rest}", get(openapi::v3_document))

@@ -1,0 +1,352 @@
+//! ApplicationRelease reconciler (leader only): a release is a Helm release of its version's
+//! chart, named after it, in the project (`kubesphere.io/namespace`) of the cluster
+//! (`kubesphere.io/cluster`) it names, made by the Helm engine through that cluster's API and
+//! stored as Helm stores releases — so `helm list` and `helm upgrade` on that cluster see and
+//! change it.
+//!
+//! States (SPEC §3): `creating` → `created` (the Helm release is deployed) → `active` (its
+//! Deployments, StatefulSets and DaemonSets are available); a changed version or values:
+//! `upgrading` → `upgraded` → `active`; `deleting` while it is uninstalled; `failed` with
+//! Helm's or the cluster's words. `status.specHash` records which spec was acted on, so a
+//! failure is not retried until the spec changes; a cluster that is not available leaves the
+//! release `failed` with the reason, never stuck.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::{Value, json};
+use sha2::Digest;
+
+use super::{CLUSTER_LABEL, NAMESPACE_LABEL, package};
+use crate::error::PlatformError;
+use crate::http::AppState;
+use crate::kinds::Kind;
+use crate::kubeapi;
+
+/// Keeps a release until its Helm release is uninstalled.
+pub const FINALIZER: &str = "application.kubesphere.io/release";
+
+/// How long one install, upgrade or uninstall may take (hooks included).
+const ACTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The hash of what a release asks for (version and values).
+pub fn spec_hash(rel: &Value) -> String {
+    let spec = json!({"v": rel["spec"]["appVersionID"], "values": rel["spec"]["values"]});
+    format!("{:x}", sha2::Sha256::digest(spec.to_string().as_bytes()))[..16].to_string()
+}
+
+/// The user values of a release: `spec.values`, base64 of a YAML document (Go's `[]byte`).
+pub fn values_of(rel: &Value) -> Result<helm::values::Map, String> {
+    let Some(encoded) = rel["spec"]["values"].as_str().filter(|s| !s.is_empty()) else {
+        return Ok(helm::values::Map::new());
+    };
+    let bytes = B64
+        .decode(encoded)
+        .map_err(|_| "spec.values is not base64".to_string())?;
+    let text = String::from_utf8(bytes).map_err(|_| "spec.values is not UTF-8".to_string())?;
+    helm::yaml::parse_map(&text).map_err(|e| format!("spec.values: {e}"))
+}
+
+/// (cluster, namespace) of a release; the cluster defaults to the host.
+pub fn placement<'a>(rel: &'a Value, host: &'a str) -> (&'a str, &'a str) {
+    let labels = &rel["metadata"]["labels"];
+    (
+        labels[CLUSTER_LABEL]
+            .as_str()
+            .filter(|c| !c.is_empty())
+            .unwrap_or(host),
+        labels[NAMESPACE_LABEL].as_str().unwrap_or_default(),
+    )
+}
+
+async fn set_status(
+    state: &AppState,
+    rel: &Value,
+    phase: &str,
+    message: &str,
+    hash: Option<&str>,
+) -> Result<(), PlatformError> {
+    let name = rel["metadata"]["name"].as_str().unwrap_or_default();
+    let mut status = json!({"state": phase, "message": message, "lastUpdate": super::now()});
+    if let Some(h) = hash {
+        status["specHash"] = h.into();
+    }
+    if rel["status"]["state"] == phase
+        && rel["status"]["message"] == message
+        && hash.is_none_or(|h| rel["status"]["specHash"] == h)
+    {
+        return Ok(());
+    }
+    match kubeapi::merge_patch_status(
+        &state.client,
+        Kind::AppRelease,
+        None,
+        name,
+        json!({"status": status}),
+    )
+    .await
+    {
+        Err(e) if kubeapi::is_not_found(&e) => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
+
+/// One pass over every release.
+pub async fn reconcile(state: &AppState) -> Result<(), PlatformError> {
+    let releases = kubeapi::list(&state.client, Kind::AppRelease, None, "").await?;
+    for rel in releases {
+        if let Err(e) = reconcile_one(state, &rel).await {
+            let name = rel["metadata"]["name"].as_str().unwrap_or_default();
+            tracing::warn!(release = %name, error = %e, "app release");
+        }
+    }
+    Ok(())
+}
+
+fn finalizers(rel: &Value) -> Vec<String> {
+    rel["metadata"]["finalizers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(String::from)
+        .collect()
+}
+
+async fn set_finalizers(
+    state: &AppState,
+    rel: &Value,
+    list: Vec<String>,
+) -> Result<(), PlatformError> {
+    let name = rel["metadata"]["name"].as_str().unwrap_or_default();
+    let patch = json!({"metadata": {"finalizers": list,
+        "resourceVersion": rel["metadata"]["resourceVersion"]}});
+    match kubeapi::merge_patch(&state.client, Kind::AppRelease, None, name, patch).await {
+        Err(e) if kubeapi::is_not_found(&e) || kubeapi::is_conflict(&e) => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
+
+async fn reconcile_one(state: &AppState, rel: &Value) -> Result<(), PlatformError> {
+    let name = rel["metadata"]["name"].as_str().unwrap_or_default();
+    let host = state.clusters.settings.host_name.as_str();
+    let (cluster, ns) = placement(rel, host);
+    let member = state.clusters.get(cluster);
+    let ready = member.as_ref().filter(|m| m.is_ready());
+    let mut fins = finalizers(rel);
+    if !rel["metadata"]["deletionTimestamp"].is_null() {
+        if !fins.iter().any(|f| f == FINALIZER) {
+            return Ok(());
+        }
+        if let Some(m) = ready {
+            set_status(state, rel, "deleting", "", None).await?;
+            let mut res = helm::action::Resources::new(m.client.clone());
+            match helm::action::uninstall(&mut res, ns, name, false, ACTION_TIMEOUT).await {
+                Ok(_) | Err(helm::action::ActionError::NotFound) => {}
+                Err(e) => {
+                    set_status(state, rel, "failed", &format!("uninstall: {e}"), None).await?;
+                    return Ok(());
+                }
+            }
+        } else if member.is_some() {
+            // The cluster is known but not answering: wait for it rather than leave its
+            // workloads behind.
+            set_status(
+                state,
+                rel,
+                "failed",
+                &format!(
+                    "cluster {cluster} is not available; the release will be uninstalled when it is"
+                ),
+                None,
+            )
+            .await?;
+            return Ok(());
+        }
+        fins.retain(|f| f != FINALIZER);
+        return set_finalizers(state, rel, fins).await;
+    }
+    if !fins.iter().any(|f| f == FINALIZER) {
+        fins.push(FINALIZER.to_string());
+        return set_finalizers(state, rel, fins).await;
+    }
+    let Some(member) = ready else {
+        let why = if member.is_some() {
+            format!("cluster {cluster} is not available")
+        } else {
+            format!("cluster {cluster} does not exist")
+        };
+        return set_status(state, rel, "failed", &why, None).await;
+    };
+    let hash = spec_hash(rel);
+    let phase = rel["status"]["state"].as_str().unwrap_or_default();
+    if rel["status"]["specHash"] == hash.as_str() {
+        if matches!(phase, "created" | "upgraded") && workloads_available(member, ns, name).await? {
+            set_status(state, rel, "active", "", Some(&hash)).await?;
+        }
+        return Ok(());
+    }
+    let version_id = rel["spec"]["appVersionID"].as_str().unwrap_or_default();
+    let Some(version) = kubeapi::get(&state.client, Kind::AppVersion, None, version_id).await?
+    else {
+        return set_status(
+            state,
+            rel,
+            "failed",
+            &format!("app version {version_id} does not exist"),
+            Some(&hash),
+        )
+        .await;
+    };
+    let values = match values_of(rel) {
+        Ok(v) => v,
+        Err(why) => return set_status(state, rel, "failed", &why, Some(&hash)).await,
+    };
+    let vname = version["metadata"]["name"].as_str().unwrap_or_default();
+    let chart = match package::load(&state.client, vname)
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|p| {
+            helm::chart::load_archive(&p, &helm::chart::LoadLimits::default())
+                .map_err(|e| e.to_string())
+        }) {
+        Ok(c) => c,
+        Err(why) => return set_status(state, rel, "failed", &why, Some(&hash)).await,
+    };
+    let mut res = helm::action::Resources::new(member.client.clone());
+    let exists = !helm::action::storage::history(&member.client, ns, name)
+        .await
+        .map_err(|e| PlatformError::Invalid(e.to_string()))?
+        .is_empty();
+    let (doing, done) = if exists {
+        ("upgrading", "upgraded")
+    } else {
+        ("creating", "created")
+    };
+    if exists && deployed_matches(member, ns, name, &version, &values).await? {
+        // Already deployed as asked (a rollback recorded it, or a pass was cut short).
+        return set_status(state, rel, done, "", Some(&hash)).await;
+    }
+    set_status(state, rel, doing, "", None).await?;
+    let mut opts = helm::action::InstallOptions::new(name, ns);
+    opts.values = values;
+    opts.timeout = ACTION_TIMEOUT;
+    let outcome = if exists {
+        helm::action::upgrade(&mut res, &chart, &opts).await
+    } else {
+        helm::action::install(&mut res, &chart, &opts).await
+    };
+    match outcome {
+        Ok(_) => set_status(state, rel, done, "", Some(&hash)).await,
+        Err(e) => set_status(state, rel, "failed", &e.to_string(), Some(&hash)).await,
+    }
+}
+
+/// Whether the release's deployed revision is `version`'s chart with `values`.
+async fn deployed_matches(
+    member: &crate::clusters::Member,
+    ns: &str,
+    name: &str,
+    version: &Value,
+    values: &helm::values::Map,
+) -> Result<bool, PlatformError> {
+    let history = helm::action::storage::history(&member.client, ns, name)
+        .await
+        .map_err(|e| PlatformError::Invalid(e.to_string()))?;
+    let Some(deployed) = history
+        .iter()
+        .rev()
+        .find(|r| r["info"]["status"] == "deployed")
+    else {
+        return Ok(false);
+    };
+    let want_values = Value::Object(
+        values
+            .iter()
+            .map(|(k, v)| (k.clone(), helm::values::schema::to_json(v)))
+            .collect(),
+    );
+    let have_values = match &deployed["config"] {
+        Value::Null => json!({}),
+        v => v.clone(),
+    };
+    Ok(
+        deployed["chart"]["metadata"]["version"] == version["spec"]["versionName"]
+            && have_values == want_values,
+    )
+}
+
+/// Whether every Deployment, StatefulSet and DaemonSet of the release's deployed revision is
+/// available.
+pub async fn workloads_available(
+    member: &crate::clusters::Member,
+    ns: &str,
+    name: &str,
+) -> Result<bool, PlatformError> {
+    let history = helm::action::storage::history(&member.client, ns, name)
+        .await
+        .map_err(|e| PlatformError::Invalid(e.to_string()))?;
+    let Some(latest) = history.last() else {
+        return Ok(false);
+    };
+    let manifest = latest["manifest"].as_str().unwrap_or_default();
+    let objects = helm::action::resources::manifest_objects(manifest)
+        .map_err(|e| PlatformError::Invalid(e.to_string()))?;
+    for o in objects {
+        let kind = o["kind"].as_str().unwrap_or_default();
+        if o["apiVersion"] != "apps/v1"
+            || !matches!(kind, "Deployment" | "StatefulSet" | "DaemonSet")
+        {
+            continue;
+        }
+        let oname = o["metadata"]["name"].as_str().unwrap_or_default();
+        let ons = o["metadata"]["namespace"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .unwrap_or(ns);
+        let plural = match kind {
+            "Deployment" => "deployments",
+            "StatefulSet" => "statefulsets",
+            _ => "daemonsets",
+        };
+        let live = kubeapi::list_resource(&member.client, ("apps", "v1", plural), ons)
+            .await?
+            .into_iter()
+            .find(|x| x["metadata"]["name"] == oname);
+        let Some(live) = live else {
+            return Ok(false);
+        };
+        let st = &live["status"];
+        let n = |v: &Value| v.as_i64().unwrap_or(0);
+        let ok = match kind {
+            "DaemonSet" => n(&st["numberAvailable"]) >= n(&st["desiredNumberScheduled"]),
+            "StatefulSet" => {
+                n(&st["readyReplicas"]) >= live["spec"]["replicas"].as_i64().unwrap_or(1)
+            }
+            _ => n(&st["availableReplicas"]) >= live["spec"]["replicas"].as_i64().unwrap_or(1),
+        };
+        if !ok {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_base64_yaml_and_the_hash_follows_the_spec() {
+        let rel = json!({"spec": {"appVersionID": "v1", "values": B64.encode("replicaCount: 3\nimage: {tag: x}\n")}});
+        let v = values_of(&rel).expect("values");
+        assert_eq!(v.len(), 2);
+        let mut other = rel.clone();
+        other["spec"]["values"] = B64.encode("replicaCount: 4\n").into();
+        assert_ne!(spec_hash(&rel), spec_hash(&other));
+        other["spec"]["values"] = rel["spec"]["values"].clone();
+        assert_eq!(spec_hash(&rel), spec_hash(&other));
+        assert!(values_of(&json!({"spec": {"values": "%%%"}})).is_err());
+        assert!(values_of(&json!({"spec": {"values": B64.encode("a: [")}})).is_err());
+        assert!(values_of(&json!({"spec": {}})).expect("none").is_empty());
+    }
+}

@@ -1,0 +1,693 @@
+//! The App Store's API, `/kapis/application.kubesphere.io/v2/…` (SPEC §3), with KubeSphere's
+//! list conventions; under `workspaces/{ws}/` for a workspace's app templates and releases,
+//! under `namespaces/{ns}/` for a project's releases (and under `/clusters/{c}` for a
+//! member's projects):
+//!
+//! - `apps` (list, upload), `apps/{a}` (get, patch, delete), `apps/{a}/action` (suspend or
+//!   restore the app), `apps/{a}/versions` (list, upload a new version),
+//!   `apps/{a}/versions/{v}` (get, delete), `…/files`, `…/package`, `…/action` (review
+//!   transitions: `{"state": …, "message": …}`);
+//! - `reviews` (versions waiting for, or through, review), `categories`;
+//! - `applications` (releases: list; create, get, update, delete in a project;
+//!   `…/{name}/action` `{"action": "rollback", "revision": n}`; `…/{name}/history`).
+//!
+//! Every signed-in user browses the store (published apps and versions only); the right a
+//! review transition needs is checked here, by the role templates at the workspace and
+//! platform levels ([`crate::appstore::lifecycle::Right`]).
+
+use axum::Extension;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::{Value, json};
+
+use super::{ApiError, ApiResult, AppState, Caller, Grant, Shared, parse_json};
+use crate::appstore::apps::{self, Upload, version_state};
+use crate::appstore::lifecycle::{self, Right, State as Review};
+use crate::appstore::releases::{self, placement};
+use crate::appstore::{
+    APP_LABEL, CLUSTER_LABEL, NAMESPACE_LABEL, VERSION_LABEL, WORKSPACE_LABEL, package,
+};
+use crate::authz::scope::{RequestInfo, Scope};
+use crate::clusters::Member;
+use crate::crds::APPLICATION;
+use crate::kinds::Kind;
+use crate::kubeapi;
+use crate::listing::ListQuery;
+
+const PREFIX: &str = "/kapis/application.kubesphere.io/v2";
+
+fn not_found(resource: &str, name: &str) -> ApiError {
+    ApiError::not_found(APPLICATION, resource, name)
+}
+
+fn list_query(q: Option<&str>) -> ApiResult<ListQuery> {
+    ListQuery::parse(q.unwrap_or_default()).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+/// `status=a|b` (KubeSphere's filter on `status.state`).
+fn state_filter(q: Option<&str>) -> Option<Vec<String>> {
+    form_urlencoded::parse(q.unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == "status" || k == "state")
+        .map(|(_, v)| v.split(['|', ',']).map(str::to_string).collect())
+}
+
+fn page(q: Option<&str>, items: Vec<Value>) -> ApiResult<Response> {
+    let lq = list_query(q)?;
+    let states = state_filter(q);
+    let items = items.into_iter().filter(|o| {
+        states
+            .as_ref()
+            .is_none_or(|s| s.iter().any(|x| o["status"]["state"] == x.as_str()))
+    });
+    Ok(Json(lq.apply(items)).into_response())
+}
+
+/// Whether the caller holds `verb` on `resource[/sub]` of the App Store at a level (a
+/// workspace, or the platform).
+fn may(
+    state: &AppState,
+    caller: &Caller,
+    ws: Option<&str>,
+    verb: &str,
+    resource: &str,
+    sub: &str,
+) -> bool {
+    let info = RequestInfo {
+        path: String::new(),
+        verb: verb.into(),
+        is_resource_request: true,
+        api_prefix: "kapis".into(),
+        api_group: APPLICATION.into(),
+        api_version: "v2".into(),
+        workspace: ws.unwrap_or_default().into(),
+        namespace: String::new(),
+        resource: resource.into(),
+        subresource: sub.into(),
+        name: String::new(),
+        scope: if ws.is_some() {
+            Scope::Workspace
+        } else {
+            Scope::Global
+        },
+    };
+    let d = state.authz.authorize(&caller.user, &info);
+    d.allowed() && d.access != Some(crate::authz::Access::Public)
+}
+
+fn ws_of(obj: &Value) -> Option<&str> {
+    obj["metadata"]["labels"][WORKSPACE_LABEL].as_str()
+}
+
+/// Whether the caller sees only the store (published apps).
+fn store_only(caller: &Caller) -> bool {
+    caller.grant == Grant::Public
+}
+
+/// The entry point for every App Store path of the host (`member`: the host's Member) and,
+/// for `namespaces/{ns}/applications`, of a member cluster.
+pub async fn serve(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    method: http::Method,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Response {
+    let host = match state.clusters.get(&state.clusters.settings.host_name) {
+        Some(h) => h,
+        None => {
+            return ApiError::service_unavailable("the host cluster is not connected yet")
+                .into_response();
+        }
+    };
+    match in_cluster(&state, &caller, &host, &method, q.as_deref(), &body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Serves an App Store request about cluster `member` (releases live in the host; `member`
+/// decides which cluster's project a release goes to).
+pub async fn in_cluster(
+    state: &AppState,
+    caller: &Caller,
+    member: &Member,
+    method: &http::Method,
+    q: Option<&str>,
+    body: &[u8],
+) -> ApiResult<Response> {
+    let path = caller.info.path.as_str();
+    let rest = path
+        .split_once(PREFIX)
+        .map(|(_, r)| r)
+        .ok_or_else(super::error::no_route)?;
+    let segs: Vec<String> = rest
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect();
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let is_host = state.clusters.is_host(&member.name);
+    match segs.as_slice() {
+        ["workspaces", ws, rest @ ..] => {
+            apps_api(state, caller, Some(ws), method, rest, q, body).await
+        }
+        ["namespaces", ns, "applications", rest @ ..] => {
+            releases_api(state, member, ns, method, rest, q, body).await
+        }
+        _ if !is_host => Err(super::error::no_route()),
+        ["reviews"] if *method == http::Method::GET => {
+            let all = kubeapi::list(&state.client, Kind::AppVersion, None, "").await?;
+            let items: Vec<Value> = if state_filter(q).is_some() {
+                all
+            } else {
+                all.into_iter()
+                    .filter(|v| version_state(v) == Review::Submitted)
+                    .collect()
+            };
+            page(q, items)
+        }
+        ["categories", rest @ ..] => categories(state, caller, method, rest, q, body).await,
+        ["applications"] if *method == http::Method::GET => page(
+            q,
+            kubeapi::list(&state.client, Kind::AppRelease, None, "").await?,
+        ),
+        rest => apps_api(state, caller, None, method, rest, q, body).await,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn apps_api(
+    state: &AppState,
+    caller: &Caller,
+    ws: Option<&str>,
+    method: &http::Method,
+    segs: &[&str],
+    q: Option<&str>,
+    body: &[u8],
+) -> ApiResult<Response> {
+    use http::Method as M;
+    let user = caller.user.name.as_str();
+    let store = store_only(caller);
+    let get_app = |name: &str| load_app(state, name.to_string(), ws.map(str::to_string), store);
+    match (method.clone(), segs) {
+        (M::GET, ["apps"]) => {
+            let selector = ws
+                .map(|w| format!("{WORKSPACE_LABEL}={w}"))
+                .unwrap_or_default();
+            let mut items = kubeapi::list(&state.client, Kind::App, None, &selector).await?;
+            if store {
+                items.retain(|a| a["status"]["state"] == "active");
+            }
+            page(q, items)
+        }
+        (M::POST, ["apps"]) => {
+            let up = Upload::from_body(&parse_json(body)?)?;
+            let (app, version) = apps::upload(state, ws, None, up, user).await?;
+            Ok(Json(json!({"appName": app["metadata"]["name"], "versionName": version["metadata"]["name"],
+                "application": app, "version": version}))
+            .into_response())
+        }
+        (M::GET, ["apps", a]) => Ok(Json(get_app(a).await?).into_response()),
+        (M::PATCH, ["apps", a]) => {
+            let app = get_app(a).await?;
+            let patch = parse_json(body)?;
+            // What people may change: display name, description, icon, category, home.
+            let mut allowed = json!({});
+            if let Some(v) = patch.pointer("/metadata/annotations") {
+                allowed["metadata"]["annotations"] = v.clone();
+            }
+            if let Some(v) = patch.pointer(&format!(
+                "/metadata/labels/{}",
+                crate::appstore::CATEGORY_LABEL.replace('/', "~1")
+            )) {
+                allowed["metadata"]["labels"][crate::appstore::CATEGORY_LABEL] = v.clone();
+            }
+            for f in ["abstraction", "icon", "appHome", "attachments"] {
+                if let Some(v) = patch["spec"].get(f) {
+                    allowed["spec"][f] = v.clone();
+                }
+            }
+            let name = app["metadata"]["name"].as_str().unwrap_or_default();
+            Ok(
+                Json(kubeapi::merge_patch(&state.client, Kind::App, None, name, allowed).await?)
+                    .into_response(),
+            )
+        }
+        (M::DELETE, ["apps", a]) => {
+            let app = get_app(a).await?;
+            let name = app["metadata"]["name"].as_str().unwrap_or_default();
+            let releases = kubeapi::list(
+                &state.client,
+                Kind::AppRelease,
+                None,
+                &format!("{APP_LABEL}={name}"),
+            )
+            .await?;
+            if !releases.is_empty() {
+                return Err(ApiError::conflict(
+                    APPLICATION,
+                    "applications",
+                    name,
+                    &format!("{} release(s) still use it", releases.len()),
+                ));
+            }
+            for v in apps::versions_of(state, name).await? {
+                let vname = v["metadata"]["name"].as_str().unwrap_or_default();
+                kubeapi::delete(&state.client, Kind::AppVersion, None, vname).await?;
+            }
+            kubeapi::delete(&state.client, Kind::App, None, name).await?;
+            Ok(Json(json!({"message": "success"})).into_response())
+        }
+        (M::POST, ["apps", a, "action"]) => {
+            let app = get_app(a).await?;
+            if !may(state, caller, None, "update", "apps", "") {
+                return Err(super::error::forbidden(format!(
+                    "user {user:?} may not publish or suspend apps"
+                )));
+            }
+            let to = parse_json(body)?["state"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            Ok(Json(apps::act_on_app(state, &app, &to).await?).into_response())
+        }
+        (M::GET, ["apps", a, "versions"]) => {
+            let app = get_app(a).await?;
+            let name = app["metadata"]["name"].as_str().unwrap_or_default();
+            let mut items = apps::versions_of(state, name).await?;
+            if store {
+                items.retain(|v| version_state(v) == Review::Active);
+            }
+            page(q, items)
+        }
+        (M::POST, ["apps", a, "versions"]) => {
+            let app = get_app(a).await?;
+            let up = Upload::from_body(&parse_json(body)?)?;
+            let name = app["metadata"]["name"].as_str().unwrap_or_default();
+            let (_, version) = apps::upload(state, ws_of(&app), Some(name), up, user).await?;
+            Ok(Json(version).into_response())
+        }
+        (method, ["apps", a, "versions", v, rest @ ..]) => {
+            let app = get_app(a).await?;
+            let app_name = app["metadata"]["name"].as_str().unwrap_or_default();
+            let version = kubeapi::get(&state.client, Kind::AppVersion, None, v)
+                .await?
+                .filter(|x| x["metadata"]["labels"][APP_LABEL] == app_name)
+                .filter(|x| !store || version_state(x) == Review::Active)
+                .ok_or_else(|| not_found("applicationversions", v))?;
+            version_api(state, caller, &app, &version, &method, rest, body).await
+        }
+        _ => Err(super::error::no_route()),
+    }
+}
+
+/// App `name`, if it is in workspace `ws` (any, for `None`) and, for store browsers,
+/// published.
+async fn load_app(
+    state: &AppState,
+    name: String,
+    ws: Option<String>,
+    store: bool,
+) -> ApiResult<Value> {
+    let app = kubeapi::get(&state.client, Kind::App, None, &name).await?;
+    match app {
+        Some(a)
+            if ws.as_deref().is_none_or(|w| ws_of(&a) == Some(w))
+                && (!store || a["status"]["state"] == "active") =>
+        {
+            Ok(a)
+        }
+        _ => Err(not_found("applications", &name)),
+    }
+}
+
+/// Release `name`, if it is in `ns` of `cluster`.
+async fn load_release(
+    state: &AppState,
+    name: String,
+    cluster: String,
+    ns: String,
+) -> ApiResult<Value> {
+    let rel = kubeapi::get(&state.client, Kind::AppRelease, None, &name).await?;
+    match rel {
+        Some(r) if placed_in(&r, &state.clusters.settings.host_name, &cluster, &ns) => Ok(r),
+        _ => Err(not_found("applicationreleases", &name)),
+    }
+}
+
+fn placed_in(r: &Value, host: &str, cluster: &str, ns: &str) -> bool {
+    let (c, n) = placement(r, host);
+    (c == cluster || (c == host && cluster == host)) && n == ns
+}
+
+async fn version_api(
+    state: &AppState,
+    caller: &Caller,
+    app: &Value,
+    version: &Value,
+    method: &http::Method,
+    rest: &[&str],
+    body: &[u8],
+) -> ApiResult<Response> {
+    use http::Method as M;
+    let vname = version["metadata"]["name"].as_str().unwrap_or_default();
+    match (method.clone(), rest) {
+        (M::GET, []) => Ok(Json(version.clone()).into_response()),
+        (M::DELETE, []) => {
+            if store_only(caller) {
+                return Err(super::error::forbidden(
+                    "only the app's workspace may delete its versions",
+                ));
+            }
+            if version_state(version) == Review::Active {
+                return Err(ApiError::conflict(
+                    APPLICATION,
+                    "applicationversions",
+                    vname,
+                    "it is in the store; suspend it first",
+                ));
+            }
+            kubeapi::delete(&state.client, Kind::AppVersion, None, vname).await?;
+            if let Some(a) = app["metadata"]["name"].as_str() {
+                let _ = apps::refresh_app(state, a).await;
+            }
+            Ok(Json(json!({"message": "success"})).into_response())
+        }
+        (M::GET, ["files"]) => {
+            let pkg = package::load(&state.client, vname).await?;
+            let info = tokio::task::spawn_blocking(move || crate::appstore::chart_info(&pkg))
+                .await
+                .map_err(|e| ApiError::internal(e.to_string()))?
+                .map_err(ApiError::internal)?;
+            let files: serde_json::Map<String, Value> = info
+                .files
+                .into_iter()
+                .map(|(n, d)| (n, Value::String(B64.encode(d))))
+                .collect();
+            Ok(Json(Value::Object(files)).into_response())
+        }
+        (M::GET, ["package"]) => {
+            let pkg = package::load(&state.client, vname).await?;
+            Ok(Json(json!({"versionID": vname, "package": B64.encode(pkg)})).into_response())
+        }
+        (M::POST, ["action"]) => {
+            let req = parse_json(body)?;
+            let to = req["state"].as_str().unwrap_or_default();
+            let message = req["message"].as_str().unwrap_or_default();
+            let (next, right) = lifecycle::transition(version_state(version), to, message)
+                .map_err(|r| ApiError::bad_request(r.to_string()))?;
+            let ws = ws_of(app);
+            let allowed = match right {
+                Right::Submit => may(state, caller, ws, "create", "apps", "versions"),
+                Right::Review => may(state, caller, None, "update", "reviews", ""),
+                Right::Publish => may(state, caller, None, "update", "apps", ""),
+            };
+            if !allowed {
+                return Err(super::error::forbidden(format!(
+                    "user {:?} may not move version {vname} to {to}",
+                    caller.user.name
+                )));
+            }
+            Ok(
+                Json(apps::act_on_version(state, version, next, message, &caller.user.name).await?)
+                    .into_response(),
+            )
+        }
+        _ => Err(super::error::no_route()),
+    }
+}
+
+async fn categories(
+    state: &AppState,
+    caller: &Caller,
+    method: &http::Method,
+    segs: &[&str],
+    q: Option<&str>,
+    body: &[u8],
+) -> ApiResult<Response> {
+    use http::Method as M;
+    let write = *method != M::GET;
+    if write && store_only(caller) {
+        return Err(super::error::forbidden(
+            "only store managers change categories",
+        ));
+    }
+    match (method.clone(), segs) {
+        (M::GET, []) => page(
+            q,
+            kubeapi::list(&state.client, Kind::AppCategory, None, "").await?,
+        ),
+        (M::POST, []) => {
+            let mut c = parse_json(body)?;
+            super::shape::check("Category", &c)?;
+            c["apiVersion"] = Kind::AppCategory.api_version().into();
+            c["kind"] = "Category".into();
+            Ok(
+                Json(kubeapi::create(&state.client, Kind::AppCategory, None, c).await?)
+                    .into_response(),
+            )
+        }
+        (M::GET, [name]) => Ok(Json(
+            kubeapi::get(&state.client, Kind::AppCategory, None, name)
+                .await?
+                .ok_or_else(|| not_found("categories", name))?,
+        )
+        .into_response()),
+        (M::PUT, [name]) => {
+            let mut c = parse_json(body)?;
+            super::shape::check("Category", &c)?;
+            c["metadata"]["name"] = (*name).into();
+            Ok(
+                Json(kubeapi::replace(&state.client, Kind::AppCategory, None, c).await?)
+                    .into_response(),
+            )
+        }
+        (M::DELETE, [name]) => {
+            kubeapi::delete(&state.client, Kind::AppCategory, None, name).await?;
+            Ok(Json(json!({"message": "success"})).into_response())
+        }
+        _ => Err(super::error::no_route()),
+    }
+}
+
+/// Checks a release's spec against its app and version, and its values against the chart's
+/// schema; returns the version.
+async fn check_release(state: &AppState, ws: Option<&str>, rel: &Value) -> ApiResult<Value> {
+    let app_id = rel["spec"]["appID"].as_str().unwrap_or_default();
+    let version_id = rel["spec"]["appVersionID"].as_str().unwrap_or_default();
+    if app_id.is_empty() || version_id.is_empty() {
+        return Err(ApiError::bad_request(
+            "spec.appID and spec.appVersionID are required",
+        ));
+    }
+    let app = kubeapi::get(&state.client, Kind::App, None, app_id)
+        .await?
+        .ok_or_else(|| not_found("applications", app_id))?;
+    let version = kubeapi::get(&state.client, Kind::AppVersion, None, version_id)
+        .await?
+        .filter(|v| v["metadata"]["labels"][APP_LABEL] == app_id)
+        .ok_or_else(|| not_found("applicationversions", version_id))?;
+    // A published version, or a template of the project's own workspace.
+    let own = ws.is_some() && ws_of(&app) == ws;
+    if !own && (version_state(&version) != Review::Active || app["status"]["state"] != "active") {
+        return Err(ApiError::bad_request(format!(
+            "version {version_id} is not in the store"
+        )));
+    }
+    let user = releases::values_of(rel).map_err(ApiError::bad_request)?;
+    let pkg = package::load(&state.client, version_id).await?;
+    tokio::task::spawn_blocking(move || -> Result<(), String> {
+        let chart = helm::chart::load_archive(&pkg, &helm::chart::LoadLimits::default())
+            .map_err(|e| e.to_string())?;
+        let vals = helm::values::coalesce_values(&chart, &user).map_err(|e| e.to_string())?;
+        helm::values::schema::validate(&chart, &vals).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?
+    .map_err(|why| ApiError::bad_request(format!("values: {why}")))?;
+    Ok(version)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn releases_api(
+    state: &AppState,
+    member: &Member,
+    ns: &str,
+    method: &http::Method,
+    segs: &[&str],
+    q: Option<&str>,
+    body: &[u8],
+) -> ApiResult<Response> {
+    use http::Method as M;
+    let cluster = member.name.as_str();
+    let host = state.clusters.settings.host_name.as_str();
+    let get = |name: String| load_release(state, name, cluster.to_string(), ns.to_string());
+    let ws = member
+        .caches
+        .namespaces
+        .get(ns)
+        .and_then(|n| n.label(WORKSPACE_LABEL).map(str::to_string));
+    match (method.clone(), segs) {
+        (M::GET, []) => {
+            let all = kubeapi::list(
+                &state.client,
+                Kind::AppRelease,
+                None,
+                &format!("{NAMESPACE_LABEL}={ns}"),
+            )
+            .await?;
+            let mine: Vec<Value> = all
+                .into_iter()
+                .filter(|r| placed_in(r, host, cluster, ns))
+                .collect();
+            page(q, mine)
+        }
+        (M::POST, []) => {
+            let mut rel = parse_json(body)?;
+            super::shape::check("ApplicationRelease", &rel)?;
+            let name = rel["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let errs = apimachinery::validation::is_dns1123_label(&name);
+            if name.is_empty() || !errs.is_empty() || name.len() > 53 {
+                return Err(ApiError::bad_request(format!(
+                    "metadata.name {name:?} must be a DNS label of at most 53 characters (a Helm release name)"
+                )));
+            }
+            if let Some(c) = rel["metadata"]["labels"][CLUSTER_LABEL].as_str()
+                && c != cluster
+                && !(state.clusters.is_host(c) && state.clusters.is_host(cluster))
+            {
+                return Err(ApiError::bad_request(format!(
+                    "the release names cluster {c}, but is created in {cluster}"
+                )));
+            }
+            if member.caches.namespaces.get(ns).is_none() {
+                return Err(ApiError::not_found("", "namespaces", ns));
+            }
+            let version = check_release(state, ws.as_deref(), &rel).await?;
+            let labels = json!({CLUSTER_LABEL: cluster, NAMESPACE_LABEL: ns,
+                WORKSPACE_LABEL: ws.clone().unwrap_or_default(),
+                APP_LABEL: rel["spec"]["appID"], VERSION_LABEL: version["metadata"]["name"]});
+            match rel["metadata"]["labels"].as_object_mut() {
+                Some(m) => {
+                    for (k, v) in labels.as_object().into_iter().flatten() {
+                        m.insert(k.clone(), v.clone());
+                    }
+                }
+                None => rel["metadata"]["labels"] = labels,
+            }
+            rel["apiVersion"] = Kind::AppRelease.api_version().into();
+            rel["kind"] = Kind::AppRelease.kind().into();
+            rel["spec"]["appType"] = "helm".into();
+            if let Some(m) = rel.as_object_mut() {
+                m.remove("status");
+            }
+            let created = kubeapi::create(&state.client, Kind::AppRelease, None, rel).await?;
+            Ok(Json(created).into_response())
+        }
+        (M::GET, [name]) => Ok(Json(get(name.to_string()).await?).into_response()),
+        (M::PUT | M::PATCH, [name]) => {
+            let current = get(name.to_string()).await?;
+            let req = parse_json(body)?;
+            let mut next = current.clone();
+            for f in ["appVersionID", "values"] {
+                if let Some(v) = req["spec"].get(f) {
+                    next["spec"][f] = v.clone();
+                }
+            }
+            let version = check_release(state, ws.as_deref(), &next).await?;
+            next["metadata"]["labels"][VERSION_LABEL] = version["metadata"]["name"].clone();
+            Ok(
+                Json(kubeapi::replace(&state.client, Kind::AppRelease, None, next).await?)
+                    .into_response(),
+            )
+        }
+        (M::DELETE, [name]) => {
+            get(name.to_string()).await?;
+            kubeapi::delete(&state.client, Kind::AppRelease, None, name).await?;
+            Ok(Json(json!({"message": "success"})).into_response())
+        }
+        (M::GET, [name, "history"]) => {
+            get(name.to_string()).await?;
+            let history = helm::action::storage::history(&member.client, ns, name)
+                .await
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            let items: Vec<Value> = history
+                .iter()
+                .rev()
+                .map(|r| json!({"revision": r["version"], "status": r["info"]["status"],
+                    "chart": r["chart"]["metadata"]["name"], "version": r["chart"]["metadata"]["version"],
+                    "updated": r["info"]["last_deployed"], "description": r["info"]["description"]}))
+                .collect();
+            Ok(Json(json!({"totalItems": items.len(), "items": items})).into_response())
+        }
+        (M::POST, [name, "action"]) => {
+            let rel = get(name.to_string()).await?;
+            let req = parse_json(body)?;
+            if req["action"] != "rollback" {
+                return Err(ApiError::bad_request("the action must be rollback"));
+            }
+            let revision = req["revision"].as_i64().unwrap_or(0);
+            rollback(state, member, &rel, ns, name, revision).await
+        }
+        _ => Err(super::error::no_route()),
+    }
+}
+
+/// Rolls a release back to `revision` (0: the one before the latest) with the Helm engine,
+/// then records the version and values now deployed in its spec, so the release says what
+/// runs.
+async fn rollback(
+    state: &AppState,
+    member: &Member,
+    rel: &Value,
+    ns: &str,
+    name: &str,
+    revision: i64,
+) -> ApiResult<Response> {
+    let mut res = helm::action::Resources::new(member.client.clone());
+    let done = helm::action::rollback(
+        &mut res,
+        ns,
+        name,
+        revision,
+        false,
+        std::time::Duration::from_secs(300),
+    )
+    .await
+    .map_err(|e| ApiError::bad_request(format!("rollback: {e}")))?;
+    let app = rel["spec"]["appID"].as_str().unwrap_or_default();
+    let chart_version = done["chart"]["metadata"]["version"]
+        .as_str()
+        .unwrap_or_default();
+    let config = done.get("config").cloned().unwrap_or(json!({}));
+    let yaml = if config.as_object().is_none_or(|m| m.is_empty()) {
+        String::new()
+    } else {
+        serde_saphyr::to_string(&config).map_err(|e| ApiError::internal(e.to_string()))?
+    };
+    let mut next = rel.clone();
+    next["spec"]["appVersionID"] = crate::appstore::version_name(app, chart_version).into();
+    next["spec"]["values"] = if yaml.is_empty() {
+        Value::Null
+    } else {
+        B64.encode(yaml).into()
+    };
+    next["metadata"]["labels"][VERSION_LABEL] = next["spec"]["appVersionID"].clone();
+    let updated = kubeapi::replace(&state.client, Kind::AppRelease, None, next).await?;
+    let status = json!({"status": {"state": "upgraded", "message": format!("rolled back to revision {}", done["version"]),
+        "specHash": releases::spec_hash(&updated), "lastUpdate": crate::appstore::now()}});
+    let updated =
+        kubeapi::merge_patch_status(&state.client, Kind::AppRelease, None, name, status).await?;
+    Ok(Json(updated).into_response())
+}
