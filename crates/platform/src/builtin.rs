@@ -402,7 +402,15 @@ pub fn templates() -> Vec<Template> {
             "applications",
             "App Management",
             "应用管理",
-            vec![r(&[app], &["applications", "applications/*"], &["*"])],
+            vec![r(
+                &[app],
+                &[
+                    "applications",
+                    "applications/action",
+                    "applications/history",
+                ],
+                &["*"],
+            )],
         ),
         t(
             "namespace-resources-view",

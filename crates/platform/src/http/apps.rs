@@ -195,7 +195,9 @@ async fn apps_api(
 ) -> ApiResult<Response> {
     use http::Method as M;
     let user = caller.user.name.as_str();
-    let store = store_only(caller);
+    // Let through as a store browser (or for an action), the caller still sees everything
+    // their roles let them read at this level.
+    let store = store_only(caller) && !may(state, caller, ws, "get", "apps", "");
     let get_app = |name: &str| load_app(state, name.to_string(), ws.map(str::to_string), store);
     match (method.clone(), segs) {
         (M::GET, ["apps"]) => {
@@ -259,7 +261,16 @@ async fn apps_api(
                     &format!("{} release(s) still use it", releases.len()),
                 ));
             }
-            for v in apps::versions_of(state, name).await? {
+            let versions = apps::versions_of(state, name).await?;
+            if versions.iter().any(|v| version_state(v) == Review::Active) {
+                return Err(ApiError::conflict(
+                    APPLICATION,
+                    "applications",
+                    name,
+                    "a version is in the store; suspend it first",
+                ));
+            }
+            for v in versions {
                 let vname = v["metadata"]["name"].as_str().unwrap_or_default();
                 kubeapi::delete(&state.client, Kind::AppVersion, None, vname).await?;
             }
