@@ -187,7 +187,7 @@ async fn an_app_goes_from_upload_through_review_to_a_release_in_a_member() {
     let reviews = c
         .ok(Method::GET, &format!("{APPS}/reviews"), &reviewer, None)
         .await;
-    assert_eq!(names(&reviews), [version.clone()]);
+    assert_eq!(names(&reviews), std::slice::from_ref(&version));
     let (s, _) = c.get(&format!("{APPS}/reviews"), &dev).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "reviews are for reviewers");
     let gpath = format!("{APPS}/apps/grafana/versions/{version}");
