@@ -52,6 +52,10 @@ const NAMESPACE: Gvk = ("", "v1", "Namespace");
 const CLUSTER: Gvk = ("cluster.kubesphere.io", "v1alpha1", "Cluster");
 const QUOTA: Gvk = ("quota.kubesphere.io", "v1alpha2", "ResourceQuota");
 const SECRET: Gvk = ("", "v1", "Secret");
+const APP: Gvk = ("application.kubesphere.io", "v2", "Application");
+const APP_VERSION: Gvk = ("application.kubesphere.io", "v2", "ApplicationVersion");
+const APP_RELEASE: Gvk = ("application.kubesphere.io", "v2", "ApplicationRelease");
+const APP_CATEGORY: Gvk = ("application.kubesphere.io", "v2", "Category");
 
 /// One documented platform route.
 pub struct Route {
@@ -502,6 +506,153 @@ pub const ROUTES: &[Route] = &[
         "Searches every cluster's objects the caller may see",
         None,
         true,
+    ),
+    r(
+        "/kapis/application.kubesphere.io/v2/apps",
+        LIST_CREATE,
+        "Apps (the store's published ones for everyone); uploads a chart package",
+        Some(APP),
+        true,
+    ),
+    r(
+        "/kapis/application.kubesphere.io/v2/apps/{app}",
+        &["get", "patch", "delete"],
+        "An app",
+        Some(APP),
+        false,
+    ),
+    r(
+        "/kapis/application.kubesphere.io/v2/apps/{app}/action",
+        &["post"],
+        "Suspends or restores a whole app",
+        Some(APP),
+        false,
+    ),
+    r(
+        "/kapis/application.kubesphere.io/v2/apps/{app}/versions",
+        LIST_CREATE,
+        "An app's versions; uploads a new one",
+        Some(APP_VERSION),
+        true,
+    ),
+    r(
+        "/kapis/application.kubesphere.io/v2/apps/{app}/versions/{version}",
+        &["get", "delete"],
+        "An app version",
+        Some(APP_VERSION),
+        false,
+    ),
+    r(
+        "/kapis/application.kubesphere.io/v2/apps/{app}/versions/{version}/files",
+        GET,
+        "A version's README, values, schema and Chart.yaml (base64)",
+        None,
+        false,
+    ),
+    r(
+        "/kapis/application.kubesphere.io/v2/apps/{app}/versions/{version}/package",
+        GET,
+        "A version's chart package (base64)",
+        None,
+        false,
+    ),
+    r(
+        "/kapis/application.kubesphere.io/v2/apps/{app}/versions/{version}/action",
+        &["post"],
+        "Moves a version along the review lifecycle",
+        Some(APP_VERSION),
+        false,
+    ),
+    r(
+        "/kapis/application.kubesphere.io/v2/workspaces/{workspace}/apps",
+        LIST_CREATE,
+        "A workspace's app templates; uploads a chart package",
+        Some(APP),
+        true,
+    ),
+    r(
+        "/kapis/application.kubesphere.io/v2/workspaces/{workspace}/apps/{app}",
+        &["get", "patch", "delete"],
+        "A workspace's app template",
+        Some(APP),
+        false,
+    ),
+    r(
+        "/kapis/application.kubesphere.io/v2/workspaces/{workspace}/apps/{app}/versions",
+        LIST_CREATE,
+        "An app template's versions",
+        Some(APP_VERSION),
+        true,
+    ),
+    r(
+        "/kapis/application.kubesphere.io/v2/workspaces/{workspace}/apps/{app}/versions/{version}",
+        &["get", "delete"],
+        "An app template's version",
+        Some(APP_VERSION),
+        false,
+    ),
+    r(
+        "/kapis/application.kubesphere.io/v2/workspaces/{workspace}/apps/{app}/versions/{version}/action",
+        &["post"],
+        "Submits or withdraws a version",
+        Some(APP_VERSION),
+        false,
+    ),
+    r(
+        "/kapis/application.kubesphere.io/v2/reviews",
+        GET,
+        "Versions waiting for review (status=… for others)",
+        Some(APP_VERSION),
+        true,
+    ),
+    r(
+        "/kapis/application.kubesphere.io/v2/categories",
+        LIST_CREATE,
+        "App categories",
+        Some(APP_CATEGORY),
+        true,
+    ),
+    r(
+        "/kapis/application.kubesphere.io/v2/categories/{category}",
+        CRUD,
+        "An app category",
+        Some(APP_CATEGORY),
+        false,
+    ),
+    r(
+        "/kapis/application.kubesphere.io/v2/applications",
+        GET,
+        "Every release of every cluster",
+        Some(APP_RELEASE),
+        true,
+    ),
+    r(
+        "/kapis/application.kubesphere.io/v2/namespaces/{namespace}/applications",
+        LIST_CREATE,
+        "A project's releases; deploys an app version",
+        Some(APP_RELEASE),
+        true,
+    ),
+    r(
+        "/kapis/application.kubesphere.io/v2/namespaces/{namespace}/applications/{application}",
+        CRUD_PATCH,
+        "A release (changing its version or values upgrades it)",
+        Some(APP_RELEASE),
+        false,
+    ),
+    r(
+        "/kapis/application.kubesphere.io/v2/namespaces/{namespace}/applications/{application}/action",
+        &["post"],
+        "Rolls a release back to a revision",
+        Some(APP_RELEASE),
+        false,
+    ),
+    r(
+        "/kapis/application.kubesphere.io/v2/namespaces/{namespace}/applications/{application}/history",
+        GET,
+        "A release's Helm revisions",
+        None,
+        false,
     ),
 ];
 
