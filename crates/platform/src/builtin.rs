@@ -386,7 +386,11 @@ pub fn templates() -> Vec<Template> {
             "app-templates",
             "App Template Viewing",
             "应用模板查看",
-            vec![r(&[app], &["apps", "apps/versions", "applications"], &VIEW)],
+            vec![r(
+                &[app],
+                &["apps", "apps/versions", "applications", "repos"],
+                &VIEW,
+            )],
         ),
         t(
             "workspace-app-templates-manage",
@@ -394,7 +398,11 @@ pub fn templates() -> Vec<Template> {
             "app-templates",
             "App Template Management",
             "应用模板管理",
-            vec![r(&[app], &["apps", "apps/versions"], &["*"])],
+            vec![r(
+                &[app],
+                &["apps", "apps/versions", "repos", "repos/action"],
+                &["*"],
+            )],
         ),
         t(
             "namespace-apps-manage",

@@ -11,6 +11,7 @@ pub mod apps;
 pub mod lifecycle;
 pub mod package;
 pub mod releases;
+pub mod repos;
 
 use serde_json::{Value, json};
 

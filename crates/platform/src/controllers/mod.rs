@@ -117,6 +117,9 @@ pub async fn run_appstore(
             if let Err(e) = crate::appstore::releases::reconcile(&state).await {
                 tracing::warn!(error = %e, "app releases");
             }
+            if let Err(e) = crate::appstore::repos::reconcile(&state).await {
+                tracing::warn!(error = %e, "app repositories");
+            }
             if let Err(e) = crate::appstore::apps::reconcile(&state).await {
                 tracing::warn!(error = %e, "apps");
             }

@@ -200,6 +200,7 @@ async fn apps_api(
     let store = store_only(caller) && !may(state, caller, ws, "get", "apps", "");
     let get_app = |name: &str| load_app(state, name.to_string(), ws.map(str::to_string), store);
     match (method.clone(), segs) {
+        (method, ["repos", rest @ ..]) => repos_api(state, ws, &method, rest, q, body).await,
         (M::GET, ["apps"]) => {
             let selector = ws
                 .map(|w| format!("{WORKSPACE_LABEL}={w}"))
@@ -315,6 +316,142 @@ async fn apps_api(
                 .filter(|x| !store || version_state(x) == Review::Active)
                 .ok_or_else(|| not_found("applicationversions", v))?;
             version_api(state, caller, &app, &version, &method, rest, body).await
+        }
+        _ => Err(super::error::no_route()),
+    }
+}
+
+/// A repository as answered: its credential's secrets left out.
+fn redacted(mut repo: Value) -> Value {
+    if let Some(c) = repo["spec"]["credential"].as_object_mut() {
+        for secret in ["password", "keyData"] {
+            if c.contains_key(secret) {
+                c.insert(secret.into(), Value::String(String::new()));
+            }
+        }
+    }
+    repo
+}
+
+/// Repository `name` of workspace `ws` (the platform's, for `None`).
+async fn load_repo(state: &AppState, name: &str, ws: Option<&str>) -> ApiResult<Value> {
+    kubeapi::get(&state.client, Kind::AppRepo, None, name)
+        .await?
+        .filter(|r| ws_of(r) == ws)
+        .ok_or_else(|| not_found("repos", name))
+}
+
+fn check_repo(repo: &Value) -> ApiResult<()> {
+    super::shape::check("Repo", repo)?;
+    let url = repo["spec"]["url"].as_str().unwrap_or_default();
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(ApiError::bad_request(format!(
+            "spec.url {url:?} must be an http(s) URL"
+        )));
+    }
+    if repo["spec"]["syncPeriod"].as_i64().is_some_and(|p| p < 0) {
+        return Err(ApiError::bad_request(
+            "spec.syncPeriod must not be negative",
+        ));
+    }
+    Ok(())
+}
+
+/// `repos`: Helm repositories (the platform's, or a workspace's).
+async fn repos_api(
+    state: &AppState,
+    ws: Option<&str>,
+    method: &http::Method,
+    segs: &[&str],
+    q: Option<&str>,
+    body: &[u8],
+) -> ApiResult<Response> {
+    use crate::appstore::repos;
+    use http::Method as M;
+    match (method.clone(), segs) {
+        (M::GET, []) => {
+            let all = kubeapi::list(&state.client, Kind::AppRepo, None, "").await?;
+            let mine: Vec<Value> = all
+                .into_iter()
+                .filter(|r| ws_of(r) == ws)
+                .map(redacted)
+                .collect();
+            page(q, mine)
+        }
+        (M::POST, []) => {
+            let mut repo = parse_json(body)?;
+            check_repo(&repo)?;
+            crate::http::check_name(
+                "repo",
+                repo["metadata"]["name"].as_str().unwrap_or_default(),
+            )?;
+            if let Some(ws) = ws {
+                repo["metadata"]["labels"][WORKSPACE_LABEL] = ws.into();
+            } else if let Some(l) = repo["metadata"]["labels"].as_object_mut() {
+                l.remove(WORKSPACE_LABEL);
+            }
+            repo["apiVersion"] = Kind::AppRepo.api_version().into();
+            repo["kind"] = "Repo".into();
+            if let Some(m) = repo.as_object_mut() {
+                m.remove("status");
+            }
+            let created = kubeapi::create(&state.client, Kind::AppRepo, None, repo).await?;
+            Ok(Json(redacted(created)).into_response())
+        }
+        (M::GET, [name]) => Ok(Json(redacted(load_repo(state, name, ws).await?)).into_response()),
+        (M::PATCH, [name]) => {
+            let current = load_repo(state, name, ws).await?;
+            let patch = parse_json(body)?;
+            let mut next = current.clone();
+            if let Some(spec) = patch.get("spec") {
+                json_patch::merge(&mut next["spec"], spec);
+            }
+            check_repo(&next)?;
+            let updated = kubeapi::replace(&state.client, Kind::AppRepo, None, next).await?;
+            Ok(Json(redacted(updated)).into_response())
+        }
+        (M::DELETE, [name]) => {
+            load_repo(state, name, ws).await?;
+            let apps = kubeapi::list(
+                &state.client,
+                Kind::App,
+                None,
+                &format!("{}={name}", crate::appstore::REPO_LABEL),
+            )
+            .await?;
+            for app in &apps {
+                let a = app["metadata"]["name"].as_str().unwrap_or_default();
+                let used = kubeapi::list(
+                    &state.client,
+                    Kind::AppRelease,
+                    None,
+                    &format!("{APP_LABEL}={a}"),
+                )
+                .await?;
+                if !used.is_empty() {
+                    return Err(ApiError::conflict(
+                        APPLICATION,
+                        "repos",
+                        name,
+                        &format!("app {a} of the repository has releases"),
+                    ));
+                }
+            }
+            for app in apps {
+                let a = app["metadata"]["name"].as_str().unwrap_or_default();
+                for v in apps::versions_of(state, a).await? {
+                    let v = v["metadata"]["name"].as_str().unwrap_or_default();
+                    kubeapi::delete(&state.client, Kind::AppVersion, None, v).await?;
+                }
+                kubeapi::delete(&state.client, Kind::App, None, a).await?;
+            }
+            kubeapi::delete(&state.client, Kind::AppRepo, None, name).await?;
+            Ok(Json(json!({"message": "success"})).into_response())
+        }
+        (M::POST, [name, "action"]) => {
+            let repo = load_repo(state, name, ws).await?;
+            let updated = repos::sync_and_record(state, &repo).await?;
+            Ok(Json(redacted(updated)).into_response())
         }
         _ => Err(super::error::no_route()),
     }
@@ -617,11 +754,15 @@ async fn releases_api(
                 }
             }
             let version = check_release(state, ws.as_deref(), &next).await?;
-            next["metadata"]["labels"][VERSION_LABEL] = version["metadata"]["name"].clone();
-            Ok(
-                Json(kubeapi::replace(&state.client, Kind::AppRelease, None, next).await?)
-                    .into_response(),
-            )
+            let vname = version["metadata"]["name"].clone();
+            let spec = next["spec"].clone();
+            let updated = update_release(state, name, |r| {
+                r["spec"]["appVersionID"] = spec["appVersionID"].clone();
+                r["spec"]["values"] = spec["values"].clone();
+                r["metadata"]["labels"][VERSION_LABEL] = vname.clone();
+            })
+            .await?;
+            Ok(Json(updated).into_response())
         }
         (M::DELETE, [name]) => {
             get(name.to_string()).await?;
@@ -653,6 +794,30 @@ async fn releases_api(
         }
         _ => Err(super::error::no_route()),
     }
+}
+
+/// Changes release `name` with `change`, read-modify-write; a concurrent status update by the
+/// controller (which changes the resourceVersion) is retried.
+async fn update_release(
+    state: &AppState,
+    name: &str,
+    change: impl Fn(&mut Value),
+) -> ApiResult<Value> {
+    for _ in 0..8 {
+        let mut next = kubeapi::get(&state.client, Kind::AppRelease, None, name)
+            .await?
+            .ok_or_else(|| not_found("applicationreleases", name))?;
+        change(&mut next);
+        match kubeapi::replace(&state.client, Kind::AppRelease, None, next).await {
+            Err(e) if kubeapi::is_conflict(&e) => continue,
+            other => return Ok(other?),
+        }
+    }
+    Err(ApiError::new(
+        409,
+        "Conflict",
+        format!("release {name} keeps changing; try again"),
+    ))
 }
 
 /// Rolls a release back to `revision` (0: the one before the latest) with the Helm engine,
@@ -687,15 +852,18 @@ async fn rollback(
     } else {
         serde_saphyr::to_string(&config).map_err(|e| ApiError::internal(e.to_string()))?
     };
-    let mut next = rel.clone();
-    next["spec"]["appVersionID"] = crate::appstore::version_name(app, chart_version).into();
-    next["spec"]["values"] = if yaml.is_empty() {
+    let version_id = crate::appstore::version_name(app, chart_version);
+    let values: Value = if yaml.is_empty() {
         Value::Null
     } else {
         B64.encode(yaml).into()
     };
-    next["metadata"]["labels"][VERSION_LABEL] = next["spec"]["appVersionID"].clone();
-    let updated = kubeapi::replace(&state.client, Kind::AppRelease, None, next).await?;
+    let updated = update_release(state, name, |next| {
+        next["spec"]["appVersionID"] = version_id.clone().into();
+        next["spec"]["values"] = values.clone();
+        next["metadata"]["labels"][VERSION_LABEL] = version_id.clone().into();
+    })
+    .await?;
     let status = json!({"status": {"state": "upgraded", "message": format!("rolled back to revision {}", done["version"]),
         "specHash": releases::spec_hash(&updated), "lastUpdate": crate::appstore::now()}});
     let updated =

@@ -11,6 +11,7 @@ mod migration;
 mod oauth;
 mod openapi;
 mod proxy;
+mod repos;
 mod resources;
 mod tenancy;
 mod users;

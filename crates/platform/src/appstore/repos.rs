@@ -1,0 +1,451 @@
+//! Helm repositories over HTTP(S): a `Repo` names a URL (with basic auth, its own CA, or
+//! `insecureSkipTLSVerify`); a sync reads its `index.yaml`, keeps the newest
+//! [`MAX_VERSIONS`] versions of each chart, downloads each version not imported yet, checks
+//! its digest and that it loads as a chart (Helm's archive checks: sizes, paths, links), and
+//! makes an app `{repo}-{chart}` with its versions (published: a repository is added by the
+//! people who run the store). A sync that fails takes back everything it imported and leaves
+//! the repository `failed` with the reason; nothing is half-imported.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::lifecycle::State;
+use super::{
+    APP_LABEL, CATEGORY_LABEL, DISPLAY_NAME, REPO_LABEL, UNCATEGORIZED, WORKSPACE_LABEL,
+    chart_info, dns_name, now, package, version_name,
+};
+use crate::error::PlatformError;
+use crate::http::AppState;
+use crate::kinds::Kind;
+use crate::kubeapi;
+
+/// Versions kept per chart (KubeSphere's limit).
+pub const MAX_VERSIONS: usize = 10;
+/// The largest `index.yaml` read.
+pub const MAX_INDEX: usize = 64 * 1024 * 1024;
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Deserialize)]
+struct Index {
+    #[serde(default)]
+    entries: BTreeMap<String, Vec<Entry>>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+struct Entry {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    version: String,
+    #[serde(default, rename = "appVersion")]
+    app_version: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    icon: String,
+    #[serde(default)]
+    home: String,
+    #[serde(default)]
+    urls: Vec<String>,
+    #[serde(default)]
+    digest: String,
+    #[serde(default)]
+    maintainers: Vec<Maintainer>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+struct Maintainer {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    url: String,
+}
+
+/// A semantic version's sort key (release after its pre-releases; unparsable last).
+fn version_key(v: &str) -> (u8, Vec<u64>, u8, String) {
+    let v = v.trim_start_matches('v');
+    let (core, pre) = match v.split_once('-') {
+        Some((c, p)) => (c, p.split('+').next().unwrap_or_default()),
+        None => (v.split('+').next().unwrap_or_default(), ""),
+    };
+    let nums: Option<Vec<u64>> = core.split('.').map(|p| p.parse().ok()).collect();
+    match nums {
+        Some(n) => (1, n, if pre.is_empty() { 1 } else { 0 }, pre.to_string()),
+        None => (0, Vec::new(), 0, v.to_string()),
+    }
+}
+
+/// Reads an `index.yaml`: the newest [`MAX_VERSIONS`] entries of each chart, checked.
+fn parse_index(text: &str) -> Result<BTreeMap<String, Vec<Entry>>, String> {
+    let index: Index =
+        serde_saphyr::from_str(text).map_err(|e| format!("index.yaml is malformed: {e}"))?;
+    let mut out = BTreeMap::new();
+    for (name, mut entries) in index.entries {
+        if dns_name(&name).is_empty() {
+            return Err(format!("index.yaml: chart name {name:?} is not usable"));
+        }
+        for e in &entries {
+            if e.name != name || e.version.is_empty() || e.urls.is_empty() {
+                return Err(format!(
+                    "index.yaml: an entry of {name:?} lacks its name, version or urls"
+                ));
+            }
+        }
+        entries.sort_by_key(|e| std::cmp::Reverse(version_key(&e.version)));
+        entries.dedup_by(|a, b| a.version == b.version);
+        entries.truncate(MAX_VERSIONS);
+        out.insert(name, entries);
+    }
+    Ok(out)
+}
+
+/// An HTTP client for the repository's credential.
+fn client_for(repo: &Value) -> Result<reqwest::Client, String> {
+    let cred = &repo["spec"]["credential"];
+    let mut b = reqwest::Client::builder()
+        .timeout(TIMEOUT)
+        .connect_timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::limited(5));
+    if cred["insecureSkipTLSVerify"].as_bool() == Some(true) {
+        b = b.danger_accept_invalid_certs(true);
+    }
+    if let Some(ca) = cred["caData"].as_str().filter(|s| !s.is_empty()) {
+        // KubeSphere keeps it as base64 of the PEM; plain PEM is accepted too.
+        let pem = if ca.contains("-----BEGIN") {
+            ca.as_bytes().to_vec()
+        } else {
+            B64.decode(ca.trim())
+                .map_err(|_| "credential.caData is neither PEM nor base64 of PEM".to_string())?
+        };
+        for cert in reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| format!("credential.caData: {e}"))?
+        {
+            b = b.add_root_certificate(cert);
+        }
+    }
+    b.build().map_err(|e| e.to_string())
+}
+
+/// GETs `url` with the repository's credential, reading at most `max` bytes.
+async fn fetch(
+    client: &reqwest::Client,
+    repo: &Value,
+    url: &str,
+    max: usize,
+) -> Result<Vec<u8>, String> {
+    let cred = &repo["spec"]["credential"];
+    let mut req = client.get(url);
+    if let Some(user) = cred["username"].as_str().filter(|s| !s.is_empty()) {
+        req = req.basic_auth(user, cred["password"].as_str());
+    }
+    let mut resp = req.send().await.map_err(|e| {
+        let mut why = e.to_string();
+        let mut src = std::error::Error::source(&e);
+        while let Some(s) = src {
+            why = format!("{why}: {s}");
+            src = s.source();
+        }
+        format!("GET {url}: {why}")
+    })?;
+    let status = resp.status();
+    if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+        return Err(format!(
+            "GET {url}: {status}: the repository refused the credential"
+        ));
+    }
+    if !status.is_success() {
+        return Err(format!("GET {url}: {status}"));
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| format!("GET {url}: {e}"))? {
+        if out.len() + chunk.len() > max {
+            return Err(format!(
+                "GET {url}: larger than {} MiB",
+                max / (1024 * 1024)
+            ));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// A chart URL of the index, resolved against the repository's.
+fn resolve(base: &str, url: &str) -> String {
+    if url.contains("://") {
+        return url.to_string();
+    }
+    format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        url.trim_start_matches('/')
+    )
+}
+
+/// What one sync imported, for rollback.
+#[derive(Default)]
+struct Imported {
+    apps: Vec<String>,
+    versions: Vec<String>,
+}
+
+/// Syncs `repo` now; `Ok` with how many versions were imported, or the reason it failed
+/// (everything this sync imported is taken back first).
+pub async fn sync(state: &AppState, repo: &Value) -> Result<usize, String> {
+    let mut imported = Imported::default();
+    let outcome = sync_into(state, repo, &mut imported).await;
+    if outcome.is_err() {
+        for v in &imported.versions {
+            let _ = kubeapi::delete(&state.client, Kind::AppVersion, None, v).await;
+        }
+        for a in &imported.apps {
+            let _ = kubeapi::delete(&state.client, Kind::App, None, a).await;
+        }
+    }
+    outcome
+}
+
+async fn sync_into(
+    state: &AppState,
+    repo: &Value,
+    imported: &mut Imported,
+) -> Result<usize, String> {
+    let repo_name = repo["metadata"]["name"].as_str().unwrap_or_default();
+    let base = repo["spec"]["url"].as_str().unwrap_or_default();
+    if !(base.starts_with("https://") || base.starts_with("http://")) {
+        return Err(format!(
+            "{base:?} is not an http(s) URL (OCI registries name their charts: not supported yet)"
+        ));
+    }
+    let client = client_for(repo)?;
+    let text = fetch(&client, repo, &resolve(base, "index.yaml"), MAX_INDEX).await?;
+    let text = String::from_utf8(text).map_err(|_| "index.yaml is not UTF-8".to_string())?;
+    let charts = tokio::task::spawn_blocking(move || parse_index(&text))
+        .await
+        .map_err(|e| e.to_string())??;
+    let ws = repo["metadata"]["labels"][WORKSPACE_LABEL].as_str();
+    let err = |e: PlatformError| e.to_string();
+    let mut count = 0;
+    for (chart, entries) in charts {
+        let app_name = dns_name(&format!("{repo_name}-{chart}"));
+        let Some(newest) = entries.first() else {
+            continue;
+        };
+        if kubeapi::get(&state.client, Kind::App, None, &app_name)
+            .await
+            .map_err(err)?
+            .is_none()
+        {
+            let mut labels = json!({REPO_LABEL: repo_name, CATEGORY_LABEL: UNCATEGORIZED});
+            if let Some(ws) = ws {
+                labels[WORKSPACE_LABEL] = ws.into();
+            }
+            let app = json!({
+                "metadata": {"name": app_name, "labels": labels,
+                    "annotations": {DISPLAY_NAME: chart}},
+                "spec": {"appHome": newest.home, "appType": "helm", "icon": newest.icon,
+                    "abstraction": newest.description},
+            });
+            kubeapi::create(&state.client, Kind::App, None, app)
+                .await
+                .map_err(err)?;
+            imported.apps.push(app_name.clone());
+        }
+        for e in &entries {
+            let vname = version_name(&app_name, &e.version);
+            let existing = kubeapi::get(&state.client, Kind::AppVersion, None, &vname)
+                .await
+                .map_err(err)?;
+            if existing.is_some_and(|v| e.digest.is_empty() || v["spec"]["digest"] == e.digest) {
+                continue;
+            }
+            let url = resolve(base, &e.urls[0]);
+            let pkg = fetch(&client, repo, &url, package::MAX_PACKAGE).await?;
+            let digest = package::digest(&pkg);
+            if !e.digest.is_empty() && !e.digest.eq_ignore_ascii_case(&digest) {
+                return Err(format!(
+                    "{chart} {}: the package's digest is {digest}, the index says {}",
+                    e.version, e.digest
+                ));
+            }
+            let info = tokio::task::spawn_blocking(move || chart_info(&pkg).map(|i| (i, pkg)))
+                .await
+                .map_err(|e| e.to_string())?;
+            let (info, pkg) = info.map_err(|why| format!("{chart} {}: {why}", e.version))?;
+            if info.name != chart || info.version != e.version {
+                return Err(format!(
+                    "{chart} {}: the package holds {} {}",
+                    e.version, info.name, info.version
+                ));
+            }
+            let mut labels = json!({APP_LABEL: app_name, REPO_LABEL: repo_name});
+            if let Some(ws) = ws {
+                labels[WORKSPACE_LABEL] = ws.into();
+            }
+            let version = json!({
+                "metadata": {"name": vname, "labels": labels,
+                    "annotations": {super::apps::APP_VERSION_ANNOTATION: e.app_version}},
+                "spec": {"versionName": e.version, "appHome": e.home, "icon": e.icon,
+                    "created": now(), "digest": digest, "appType": "helm",
+                    "maintainer": e.maintainers.iter().map(|m| json!({"name": m.name, "email": m.email, "url": m.url})).collect::<Vec<_>>(),
+                    "pullUrl": url},
+            });
+            let created = kubeapi::create(&state.client, Kind::AppVersion, None, version)
+                .await
+                .map_err(err)?;
+            imported.versions.push(vname.clone());
+            package::store(&state.client, &created, &pkg)
+                .await
+                .map_err(err)?;
+            kubeapi::merge_patch_status(
+                &state.client,
+                Kind::AppVersion,
+                None,
+                &vname,
+                json!({"status": {"state": State::Active.as_str(), "message": format!("synced from repository {repo_name}"),
+                    "userName": "", "updated": now()}}),
+            )
+            .await
+            .map_err(err)?;
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
+/// Sets the repository's status.
+pub async fn set_status(
+    state: &AppState,
+    repo: &Value,
+    phase: &str,
+    message: &str,
+) -> Result<Value, PlatformError> {
+    let name = repo["metadata"]["name"].as_str().unwrap_or_default();
+    kubeapi::merge_patch_status(
+        &state.client,
+        Kind::AppRepo,
+        None,
+        name,
+        json!({"status": {"state": phase, "message": message, "lastUpdateTime": now()}}),
+    )
+    .await
+}
+
+/// Syncs a repository and records the outcome in its status; returns the repository.
+pub async fn sync_and_record(state: &AppState, repo: &Value) -> Result<Value, PlatformError> {
+    set_status(state, repo, "syncing", "").await?;
+    let (phase, message) = match sync(state, repo).await {
+        Ok(n) => ("successful", format!("{n} new version(s) imported")),
+        Err(why) => ("failed", why),
+    };
+    let out = set_status(state, repo, phase, &message).await?;
+    if let Err(e) = super::apps::reconcile(state).await {
+        tracing::warn!(error = %e, "app states after a sync");
+    }
+    Ok(out)
+}
+
+/// Syncs each repository whose `syncPeriod` (seconds) has passed since its last sync, and
+/// those never synced.
+pub async fn reconcile(state: &AppState) -> Result<(), PlatformError> {
+    for repo in kubeapi::list(&state.client, Kind::AppRepo, None, "").await? {
+        let last = repo["status"]["lastUpdateTime"]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+        let period = repo["spec"]["syncPeriod"].as_i64().unwrap_or(0);
+        let due = match last {
+            None => true,
+            Some(t) => {
+                period > 0
+                    && (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds() >= period
+            }
+        };
+        if due {
+            sync_and_record(state, &repo).await?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_index_keeps_the_newest_ten_versions_of_each_chart() {
+        let mut text = String::from("apiVersion: v1\nentries:\n  web:\n");
+        for v in [
+            "1.0.0",
+            "1.10.0",
+            "1.2.0",
+            "2.0.0-rc.1",
+            "2.0.0",
+            "0.9.0",
+            "1.3.0",
+            "1.4.0",
+            "1.5.0",
+            "1.6.0",
+            "1.7.0",
+            "1.8.0",
+        ] {
+            text.push_str(&format!(
+                "  - name: web\n    version: {v}\n    urls: [web-{v}.tgz]\n"
+            ));
+        }
+        let charts = parse_index(&text).expect("index");
+        let versions: Vec<&str> = charts["web"].iter().map(|e| e.version.as_str()).collect();
+        assert_eq!(
+            versions,
+            [
+                "2.0.0",
+                "2.0.0-rc.1",
+                "1.10.0",
+                "1.8.0",
+                "1.7.0",
+                "1.6.0",
+                "1.5.0",
+                "1.4.0",
+                "1.3.0",
+                "1.2.0"
+            ]
+        );
+    }
+
+    #[test]
+    fn malformed_indexes_say_why() {
+        for (text, why) in [
+            ("entries: [", "malformed"),
+            (
+                "entries:\n  web:\n  - name: other\n    version: 1.0.0\n    urls: [x]\n",
+                "lacks",
+            ),
+            ("entries:\n  web:\n  - name: web\n    urls: [x]\n", "lacks"),
+            (
+                "entries:\n  web:\n  - name: web\n    version: 1.0.0\n",
+                "lacks",
+            ),
+        ] {
+            let e = parse_index(text).expect_err(text);
+            assert!(e.contains(why), "{text}: {e}");
+        }
+        assert!(parse_index("apiVersion: v1\n").expect("empty").is_empty());
+    }
+
+    #[test]
+    fn chart_urls_resolve_against_the_repository() {
+        assert_eq!(
+            resolve("https://r.example/charts/", "web-1.tgz"),
+            "https://r.example/charts/web-1.tgz"
+        );
+        assert_eq!(
+            resolve("https://r.example/charts", "https://cdn.example/w.tgz"),
+            "https://cdn.example/w.tgz"
+        );
+    }
+}

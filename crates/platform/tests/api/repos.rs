@@ -1,0 +1,437 @@
+//! Helm repositories: one served by the test over HTTPS with its own CA and basic auth (corpus
+//! charts packaged, with an `index.yaml`) syncs into published apps that deploy; a wrong
+//! password, an unreachable host, a corrupt archive, an archive with `../` paths, one with a
+//! 100 MiB file, a digest mismatch and a malformed `index.yaml` each end `failed` with a clear
+//! message and nothing imported.
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::common::*;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use bytes::Bytes;
+use http_body_util::Full;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sha2::Digest;
+
+const APPS: &str = "/kapis/application.kubesphere.io/v2";
+const USER: &str = "repo-reader";
+const PASSWORD: &str = "s3cret-Pw";
+
+/// `helm package`'s layout for a corpus chart.
+fn package(chart: &str) -> Vec<u8> {
+    let dir = testdata::helm_chart(chart);
+    let out = tempfile::NamedTempFile::new().expect("tmp");
+    let ok = std::process::Command::new("tar")
+        .arg("czf")
+        .arg(out.path())
+        .arg("-C")
+        .arg(dir.parent().expect("parent"))
+        .arg(chart)
+        .status()
+        .expect("tar")
+        .success();
+    assert!(ok);
+    std::fs::read(out.path()).expect("read")
+}
+
+/// A gzipped tar written by Python's tarfile: `members` are (name, size of zeros or text).
+fn crafted(members: &[(&str, &str)]) -> Vec<u8> {
+    let out = tempfile::NamedTempFile::new().expect("tmp");
+    let script = format!(
+        "import io, sys, tarfile\nt = tarfile.open(sys.argv[1], 'w:gz')\nfor name, body in {members:?}:\n    data = b'\\0' * int(body[1:]) if body.startswith('#') else body.encode()\n    i = tarfile.TarInfo(name)\n    i.size = len(data)\n    t.addfile(i, io.BytesIO(data))\nt.close()\n",
+        members = members
+            .iter()
+            .map(|(n, b)| (n.to_string(), b.to_string()))
+            .collect::<Vec<_>>()
+    );
+    let ok = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(&script)
+        .arg(out.path())
+        .status()
+        .expect("python3")
+        .success();
+    assert!(ok, "{script}");
+    std::fs::read(out.path()).expect("read")
+}
+
+fn sha(b: &[u8]) -> String {
+    format!("{:x}", sha2::Sha256::digest(b))
+}
+
+/// An index listing `(chart, version, file, digest)`.
+fn index(entries: &[(&str, &str, &str, &str)]) -> String {
+    let mut by_chart: HashMap<&str, Vec<String>> = HashMap::new();
+    for (chart, version, file, digest) in entries {
+        by_chart.entry(chart).or_default().push(format!(
+            "  - name: {chart}\n    version: {version}\n    urls: [{file}]\n    digest: {digest}\n    description: the {chart} chart\n"
+        ));
+    }
+    let mut out = String::from("apiVersion: v1\nentries:\n");
+    for (chart, items) in by_chart {
+        out.push_str(&format!("  {chart}:\n"));
+        for i in items {
+            out.push_str(&i);
+        }
+    }
+    out
+}
+
+/// Serves `files` over HTTPS on 127.0.0.1 with a certificate of its own CA, asking for basic
+/// auth; returns the address and the CA (PEM).
+async fn repo_server(files: HashMap<String, Vec<u8>>) -> (SocketAddr, String) {
+    let ca_key = rcgen::KeyPair::generate().expect("key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::new()).expect("params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).expect("ca");
+    let key = rcgen::KeyPair::generate().expect("key");
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).expect("params");
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let cert = params.signed_by(&key, &issuer).expect("cert");
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![cert.der().clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+    )
+    .expect("tls");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let files = Arc::new(files);
+    let auth = format!("Basic {}", B64.encode(format!("{USER}:{PASSWORD}")));
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, files, auth) = (acceptor.clone(), files.clone(), auth.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let service = hyper::service::service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| {
+                        let (files, auth) = (files.clone(), auth.clone());
+                        async move {
+                            let authorized = req
+                                .headers()
+                                .get("authorization")
+                                .and_then(|v| v.to_str().ok())
+                                == Some(auth.as_str());
+                            let (status, body) = if !authorized {
+                                (401, Vec::new())
+                            } else {
+                                match files.get(req.uri().path()) {
+                                    Some(b) => (200, b.clone()),
+                                    None => (404, Vec::new()),
+                                }
+                            };
+                            Ok::<_, std::convert::Infallible>(
+                                hyper::Response::builder()
+                                    .status(status)
+                                    .body(Full::new(Bytes::from(body)))
+                                    .expect("response"),
+                            )
+                        }
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    (addr, ca.pem())
+}
+
+fn repo(name: &str, url: &str, ca: &str, password: &str) -> Value {
+    json!({"metadata": {"name": name},
+        "spec": {"url": url, "syncPeriod": 0,
+            "credential": {"username": USER, "password": password, "caData": B64.encode(ca)}}})
+}
+
+/// Adds `body` and syncs it now; returns the repository after the sync.
+async fn add_and_sync(c: &Client, admin: &str, body: Value) -> Value {
+    let name = body["metadata"]["name"].as_str().expect("name").to_string();
+    c.ok(Method::POST, &format!("{APPS}/repos"), admin, Some(body))
+        .await;
+    c.ok(
+        Method::POST,
+        &format!("{APPS}/repos/{name}/action"),
+        admin,
+        Some(json!({"action": "sync"})),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_repositories_sync_into_the_store_and_bad_ones_fail_cleanly() {
+    let grafana = package("grafana");
+    let openelb = package("openelb");
+    let corrupt = b"\x1f\x8b\x08\x00this is not a gzip stream".to_vec();
+    let escape = crafted(&[
+        (
+            "evil/Chart.yaml",
+            "apiVersion: v2\nname: evil\nversion: 1.0.0\n",
+        ),
+        ("evil/../../escaped.txt", "out of the chart"),
+    ]);
+    let huge = crafted(&[
+        (
+            "big/Chart.yaml",
+            "apiVersion: v2\nname: big\nversion: 1.0.0\n",
+        ),
+        ("big/blob.bin", "#104857600"),
+    ]);
+    let mut files: HashMap<String, Vec<u8>> = HashMap::new();
+    files.insert(
+        "/good/index.yaml".into(),
+        index(&[
+            ("grafana", "12.11.1", "grafana-12.11.1.tgz", &sha(&grafana)),
+            (
+                "openelb",
+                "0.6.1",
+                "charts/openelb-0.6.1.tgz",
+                &sha(&openelb),
+            ),
+        ])
+        .into_bytes(),
+    );
+    files.insert("/good/grafana-12.11.1.tgz".into(), grafana.clone());
+    files.insert("/good/charts/openelb-0.6.1.tgz".into(), openelb.clone());
+    // Each bad repository also lists a good chart first: nothing of it may stay.
+    for (dir, chart, bytes, digest) in [
+        ("corrupt", "broken", &corrupt, sha(&corrupt)),
+        ("escape", "evil", &escape, sha(&escape)),
+        ("huge", "big", &huge, sha(&huge)),
+        ("digest", "evil", &escape, "0".repeat(64)),
+    ] {
+        files.insert(
+            format!("/{dir}/index.yaml"),
+            index(&[
+                ("grafana", "12.11.1", "grafana-12.11.1.tgz", &sha(&grafana)),
+                (chart, "1.0.0", "x-1.0.0.tgz", &digest),
+            ])
+            .into_bytes(),
+        );
+        files.insert(format!("/{dir}/grafana-12.11.1.tgz"), grafana.clone());
+        files.insert(format!("/{dir}/x-1.0.0.tgz"), bytes.clone());
+    }
+    files.insert(
+        "/malformed/index.yaml".into(),
+        b"apiVersion: v1\nentries: [".to_vec(),
+    );
+    let (addr, ca) = repo_server(files).await;
+    let base = format!("https://{addr}");
+
+    let env = Env::start().await;
+    let c = &env.http;
+    let admin = env.admin().await;
+
+    // The good repository: two apps, published, with their versions and packages.
+    let r = add_and_sync(
+        c,
+        &admin,
+        repo("charts", &format!("{base}/good"), &ca, PASSWORD),
+    )
+    .await;
+    assert_eq!(r["status"]["state"], "successful", "{r}");
+    assert_eq!(
+        r["spec"]["credential"]["password"], "",
+        "the password is never shown"
+    );
+    create_user(c, &admin, "browser").await;
+    let browser = c.login("browser", USER_PW).await;
+    let store = c
+        .ok(
+            Method::GET,
+            &format!("{APPS}/apps?sortBy=name&ascending=true"),
+            &browser,
+            None,
+        )
+        .await;
+    assert_eq!(names(&store), ["charts-grafana", "charts-openelb"]);
+    let versions = c
+        .ok(
+            Method::GET,
+            &format!("{APPS}/apps/charts-openelb/versions"),
+            &browser,
+            None,
+        )
+        .await;
+    assert_eq!(versions["items"][0]["spec"]["versionName"], "0.6.1");
+    assert_eq!(versions["items"][0]["spec"]["digest"], sha(&openelb));
+    let pkg = c
+        .ok(
+            Method::GET,
+            &format!("{APPS}/apps/charts-openelb/versions/charts-openelb-0-6-1/package"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(
+        B64.decode(pkg["package"].as_str().expect("package"))
+            .expect("b64"),
+        openelb
+    );
+    // A second sync imports nothing new.
+    let r = c
+        .ok(
+            Method::POST,
+            &format!("{APPS}/repos/charts/action"),
+            &admin,
+            Some(json!({"action": "sync"})),
+        )
+        .await;
+    assert_eq!(
+        (
+            r["status"]["state"].as_str(),
+            r["status"]["message"].as_str()
+        ),
+        (Some("successful"), Some("0 new version(s) imported"))
+    );
+    // A synced app deploys like any other.
+    create_workspace(c, &admin, "w", "admin").await;
+    create_project(c, &admin, "w", "p").await;
+    c.ok(
+        Method::POST,
+        &format!("{APPS}/namespaces/p/applications"),
+        &admin,
+        Some(json!({"metadata": {"name": "lb"},
+            "spec": {"appID": "charts-openelb", "appVersionID": "charts-openelb-0-6-1"}})),
+    )
+    .await;
+    eventually("the release is created", || async {
+        let (_, v) = c
+            .get(&format!("{APPS}/namespaces/p/applications/lb"), &admin)
+            .await;
+        matches!(v["status"]["state"].as_str(), Some("created" | "active"))
+    })
+    .await;
+
+    // Failures: each with its reason, and nothing of the repository imported.
+    let unreachable = "https://127.0.0.1:1/charts";
+    for (name, url, password, why) in [
+        (
+            "wrong-password",
+            format!("{base}/good"),
+            "nope",
+            "refused the credential",
+        ),
+        (
+            "unreachable",
+            unreachable.to_string(),
+            PASSWORD,
+            "Connection refused",
+        ),
+        (
+            "corrupt",
+            format!("{base}/corrupt"),
+            PASSWORD,
+            "broken 1.0.0: invalid chart archive",
+        ),
+        (
+            "escape",
+            format!("{base}/escape"),
+            PASSWORD,
+            "a path outside the chart",
+        ),
+        (
+            "huge",
+            format!("{base}/huge"),
+            PASSWORD,
+            "larger than the maximum file size",
+        ),
+        (
+            "digest",
+            format!("{base}/digest"),
+            PASSWORD,
+            "the index says 0000",
+        ),
+        (
+            "malformed",
+            format!("{base}/malformed"),
+            PASSWORD,
+            "index.yaml is malformed",
+        ),
+    ] {
+        let r = add_and_sync(c, &admin, repo(name, &url, &ca, password)).await;
+        assert_eq!(r["status"]["state"], "failed", "{name}: {r}");
+        let message = r["status"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(why), "{name}: {message}");
+        let apps = c
+            .ok(
+                Method::GET,
+                &format!(
+                    "{APPS}/apps?labelSelector=application.kubesphere.io%2Frepo-name%3D{name}"
+                ),
+                &admin,
+                None,
+            )
+            .await;
+        assert_eq!(apps["totalItems"], 0, "{name} left apps behind: {apps}");
+        let versions = env.kube().await;
+        let api: kube::Api<kube::api::DynamicObject> = kube::Api::all_with(
+            versions,
+            &kube::api::ApiResource {
+                group: "application.kubesphere.io".into(),
+                version: "v2".into(),
+                api_version: "application.kubesphere.io/v2".into(),
+                kind: "ApplicationVersion".into(),
+                plural: "applicationversions".into(),
+            },
+        );
+        let left = api
+            .list(
+                &kube::api::ListParams::default()
+                    .labels(&format!("application.kubesphere.io/repo-name={name}")),
+            )
+            .await
+            .expect("versions");
+        assert!(left.items.is_empty(), "{name} left versions behind");
+    }
+    // A bad URL or a store browser's request is refused up front.
+    let (s, _) = c
+        .post(
+            &format!("{APPS}/repos"),
+            &admin,
+            json!({"metadata": {"name": "ftp"}, "spec": {"url": "ftp://x"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = c.get(&format!("{APPS}/repos"), &browser).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // Deleting the repository takes its apps (none is in use any more once released).
+    c.ok(
+        Method::DELETE,
+        &format!("{APPS}/namespaces/p/applications/lb"),
+        &admin,
+        None,
+    )
+    .await;
+    eventually("the release is gone", || async {
+        c.get(&format!("{APPS}/namespaces/p/applications/lb"), &admin)
+            .await
+            .0
+            == StatusCode::NOT_FOUND
+    })
+    .await;
+    c.ok(
+        Method::DELETE,
+        &format!("{APPS}/repos/charts"),
+        &admin,
+        None,
+    )
+    .await;
+    let store = c
+        .ok(Method::GET, &format!("{APPS}/apps"), &admin, None)
+        .await;
+    assert_eq!(store["totalItems"], 0, "{store}");
+}
