@@ -56,6 +56,7 @@ const APP: Gvk = ("application.kubesphere.io", "v2", "Application");
 const APP_VERSION: Gvk = ("application.kubesphere.io", "v2", "ApplicationVersion");
 const APP_RELEASE: Gvk = ("application.kubesphere.io", "v2", "ApplicationRelease");
 const APP_CATEGORY: Gvk = ("application.kubesphere.io", "v2", "Category");
+const APP_REPO: Gvk = ("application.kubesphere.io", "v2", "Repo");
 
 /// One documented platform route.
 pub struct Route {
@@ -652,6 +653,48 @@ pub const ROUTES: &[Route] = &[
         GET,
         "A release's Helm revisions",
         None,
+        false,
+    ),
+    r(
+        "/kapis/application.kubesphere.io/v2/repos",
+        LIST_CREATE,
+        "Helm repositories of the platform (credentials never shown)",
+        Some(APP_REPO),
+        true,
+    ),
+    r(
+        "/kapis/application.kubesphere.io/v2/repos/{repo}",
+        &["get", "patch", "delete"],
+        "A Helm repository (deleting it takes its apps)",
+        Some(APP_REPO),
+        false,
+    ),
+    r(
+        "/kapis/application.kubesphere.io/v2/repos/{repo}/action",
+        &["post"],
+        "Syncs a repository now",
+        Some(APP_REPO),
+        false,
+    ),
+    r(
+        "/kapis/application.kubesphere.io/v2/workspaces/{workspace}/repos",
+        LIST_CREATE,
+        "A workspace's Helm repositories",
+        Some(APP_REPO),
+        true,
+    ),
+    r(
+        "/kapis/application.kubesphere.io/v2/workspaces/{workspace}/repos/{repo}",
+        &["get", "patch", "delete"],
+        "A workspace's Helm repository",
+        Some(APP_REPO),
+        false,
+    ),
+    r(
+        "/kapis/application.kubesphere.io/v2/workspaces/{workspace}/repos/{repo}/action",
+        &["post"],
+        "Syncs a workspace's repository now",
+        Some(APP_REPO),
         false,
     ),
 ];
