@@ -24,6 +24,11 @@ if ! fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk"; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei
 fi
+# An OCI registry for the App Store's OCI repositories (Debian's distribution registry).
+if [ ! -x /usr/bin/docker-registry ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry
+fi
 if ! command -v npm >/dev/null 2>&1; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm

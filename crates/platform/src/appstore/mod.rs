@@ -9,6 +9,7 @@
 
 pub mod apps;
 pub mod lifecycle;
+pub mod oci;
 pub mod package;
 pub mod releases;
 pub mod repos;

@@ -45,31 +45,13 @@ struct Entry {
     #[serde(default, rename = "appVersion")]
     app_version: String,
     #[serde(default)]
-    description: String,
-    #[serde(default)]
-    icon: String,
-    #[serde(default)]
-    home: String,
-    #[serde(default)]
     urls: Vec<String>,
     #[serde(default)]
     digest: String,
-    #[serde(default)]
-    maintainers: Vec<Maintainer>,
-}
-
-#[derive(Debug, Deserialize, Clone)]
-struct Maintainer {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    url: String,
 }
 
 /// A semantic version's sort key (release after its pre-releases; unparsable last).
-fn version_key(v: &str) -> (u8, Vec<u64>, u8, String) {
+pub(super) fn version_key(v: &str) -> (u8, Vec<u64>, u8, String) {
     let v = v.trim_start_matches('v');
     let (core, pre) = match v.split_once('-') {
         Some((c, p)) => (c, p.split('+').next().unwrap_or_default()),
@@ -134,7 +116,7 @@ fn client_for(repo: &Value) -> Result<reqwest::Client, String> {
 }
 
 /// GETs `url` with the repository's credential, reading at most `max` bytes.
-async fn fetch(
+pub(super) async fn fetch(
     client: &reqwest::Client,
     repo: &Value,
     url: &str,
@@ -211,6 +193,44 @@ pub async fn sync(state: &AppState, repo: &Value) -> Result<usize, String> {
     outcome
 }
 
+/// One version to import: where its package is and the digest it must have.
+pub(super) struct Candidate {
+    pub(super) version: String,
+    /// Where the package is (`oci-blob:{repository}@{digest}` for a registry's blob).
+    pub(super) url: String,
+    /// Hex SHA-256 (an index's `digest`, or an OCI layer's), or empty when none is given.
+    pub(super) digest: String,
+    pub(super) app_version: String,
+}
+
+/// The charts of an `index.yaml` repository: name → newest versions.
+async fn from_index(
+    client: &reqwest::Client,
+    repo: &Value,
+    base: &str,
+) -> Result<BTreeMap<String, Vec<Candidate>>, String> {
+    let text = fetch(client, repo, &resolve(base, "index.yaml"), MAX_INDEX).await?;
+    let text = String::from_utf8(text).map_err(|_| "index.yaml is not UTF-8".to_string())?;
+    let charts = tokio::task::spawn_blocking(move || parse_index(&text))
+        .await
+        .map_err(|e| e.to_string())??;
+    Ok(charts
+        .into_iter()
+        .map(|(name, entries)| {
+            let list = entries
+                .into_iter()
+                .map(|e| Candidate {
+                    url: resolve(base, &e.urls[0]),
+                    digest: e.digest.to_ascii_lowercase(),
+                    app_version: e.app_version,
+                    version: e.version,
+                })
+                .collect();
+            (name, list)
+        })
+        .collect())
+}
+
 async fn sync_into(
     state: &AppState,
     repo: &Value,
@@ -218,83 +238,87 @@ async fn sync_into(
 ) -> Result<usize, String> {
     let repo_name = repo["metadata"]["name"].as_str().unwrap_or_default();
     let base = repo["spec"]["url"].as_str().unwrap_or_default();
-    if !(base.starts_with("https://") || base.starts_with("http://")) {
-        return Err(format!(
-            "{base:?} is not an http(s) URL (OCI registries name their charts: not supported yet)"
-        ));
-    }
     let client = client_for(repo)?;
-    let text = fetch(&client, repo, &resolve(base, "index.yaml"), MAX_INDEX).await?;
-    let text = String::from_utf8(text).map_err(|_| "index.yaml is not UTF-8".to_string())?;
-    let charts = tokio::task::spawn_blocking(move || parse_index(&text))
-        .await
-        .map_err(|e| e.to_string())??;
+    let charts = if let Some(rest) = base.strip_prefix("oci://") {
+        super::oci::charts(&client, repo, rest, MAX_VERSIONS).await?
+    } else if base.starts_with("https://") || base.starts_with("http://") {
+        from_index(&client, repo, base).await?
+    } else {
+        return Err(format!("{base:?} is neither an http(s) nor an oci:// URL"));
+    };
     let ws = repo["metadata"]["labels"][WORKSPACE_LABEL].as_str();
     let err = |e: PlatformError| e.to_string();
     let mut count = 0;
-    for (chart, entries) in charts {
+    for (chart, candidates) in charts {
         let app_name = dns_name(&format!("{repo_name}-{chart}"));
-        let Some(newest) = entries.first() else {
-            continue;
-        };
-        if kubeapi::get(&state.client, Kind::App, None, &app_name)
+        let mut app_exists = kubeapi::get(&state.client, Kind::App, None, &app_name)
             .await
             .map_err(err)?
-            .is_none()
-        {
-            let mut labels = json!({REPO_LABEL: repo_name, CATEGORY_LABEL: UNCATEGORIZED});
-            if let Some(ws) = ws {
-                labels[WORKSPACE_LABEL] = ws.into();
-            }
-            let app = json!({
-                "metadata": {"name": app_name, "labels": labels,
-                    "annotations": {DISPLAY_NAME: chart}},
-                "spec": {"appHome": newest.home, "appType": "helm", "icon": newest.icon,
-                    "abstraction": newest.description},
-            });
-            kubeapi::create(&state.client, Kind::App, None, app)
-                .await
-                .map_err(err)?;
-            imported.apps.push(app_name.clone());
-        }
-        for e in &entries {
-            let vname = version_name(&app_name, &e.version);
+            .is_some();
+        for cand in &candidates {
+            let vname = version_name(&app_name, &cand.version);
             let existing = kubeapi::get(&state.client, Kind::AppVersion, None, &vname)
                 .await
                 .map_err(err)?;
-            if existing.is_some_and(|v| e.digest.is_empty() || v["spec"]["digest"] == e.digest) {
+            if existing
+                .is_some_and(|v| cand.digest.is_empty() || v["spec"]["digest"] == cand.digest)
+            {
                 continue;
             }
-            let url = resolve(base, &e.urls[0]);
-            let pkg = fetch(&client, repo, &url, package::MAX_PACKAGE).await?;
+            let pkg = if cand.url.starts_with("oci-blob:") {
+                super::oci::blob(&client, repo, &cand.url).await?
+            } else {
+                fetch(&client, repo, &cand.url, package::MAX_PACKAGE).await?
+            };
             let digest = package::digest(&pkg);
-            if !e.digest.is_empty() && !e.digest.eq_ignore_ascii_case(&digest) {
+            if !cand.digest.is_empty() && cand.digest != digest {
                 return Err(format!(
                     "{chart} {}: the package's digest is {digest}, the index says {}",
-                    e.version, e.digest
+                    cand.version, cand.digest
                 ));
             }
             let info = tokio::task::spawn_blocking(move || chart_info(&pkg).map(|i| (i, pkg)))
                 .await
                 .map_err(|e| e.to_string())?;
-            let (info, pkg) = info.map_err(|why| format!("{chart} {}: {why}", e.version))?;
-            if info.name != chart || info.version != e.version {
+            let (info, pkg) = info.map_err(|why| format!("{chart} {}: {why}", cand.version))?;
+            if info.name != chart || info.version != cand.version {
                 return Err(format!(
                     "{chart} {}: the package holds {} {}",
-                    e.version, info.name, info.version
+                    cand.version, info.name, info.version
                 ));
+            }
+            if !app_exists {
+                let mut labels = json!({REPO_LABEL: repo_name, CATEGORY_LABEL: UNCATEGORIZED});
+                if let Some(ws) = ws {
+                    labels[WORKSPACE_LABEL] = ws.into();
+                }
+                let app = json!({
+                    "metadata": {"name": app_name, "labels": labels,
+                        "annotations": {DISPLAY_NAME: chart}},
+                    "spec": {"appHome": info.home, "appType": "helm", "icon": info.icon,
+                        "abstraction": info.description},
+                });
+                kubeapi::create(&state.client, Kind::App, None, app)
+                    .await
+                    .map_err(err)?;
+                imported.apps.push(app_name.clone());
+                app_exists = true;
             }
             let mut labels = json!({APP_LABEL: app_name, REPO_LABEL: repo_name});
             if let Some(ws) = ws {
                 labels[WORKSPACE_LABEL] = ws.into();
             }
+            let app_version = if cand.app_version.is_empty() {
+                info.app_version.clone()
+            } else {
+                cand.app_version.clone()
+            };
             let version = json!({
                 "metadata": {"name": vname, "labels": labels,
-                    "annotations": {super::apps::APP_VERSION_ANNOTATION: e.app_version}},
-                "spec": {"versionName": e.version, "appHome": e.home, "icon": e.icon,
+                    "annotations": {super::apps::APP_VERSION_ANNOTATION: app_version}},
+                "spec": {"versionName": cand.version, "appHome": info.home, "icon": info.icon,
                     "created": now(), "digest": digest, "appType": "helm",
-                    "maintainer": e.maintainers.iter().map(|m| json!({"name": m.name, "email": m.email, "url": m.url})).collect::<Vec<_>>(),
-                    "pullUrl": url},
+                    "maintainer": info.maintainers, "pullUrl": cand.url},
             });
             let created = kubeapi::create(&state.client, Kind::AppVersion, None, version)
                 .await
@@ -308,7 +332,8 @@ async fn sync_into(
                 Kind::AppVersion,
                 None,
                 &vname,
-                json!({"status": {"state": State::Active.as_str(), "message": format!("synced from repository {repo_name}"),
+                json!({"status": {"state": State::Active.as_str(),
+                    "message": format!("synced from repository {repo_name}"),
                     "userName": "", "updated": now()}}),
             )
             .await

@@ -344,9 +344,9 @@ async fn load_repo(state: &AppState, name: &str, ws: Option<&str>) -> ApiResult<
 fn check_repo(repo: &Value) -> ApiResult<()> {
     super::shape::check("Repo", repo)?;
     let url = repo["spec"]["url"].as_str().unwrap_or_default();
-    if !(url.starts_with("https://") || url.starts_with("http://")) {
+    if !(url.starts_with("https://") || url.starts_with("http://") || url.starts_with("oci://")) {
         return Err(ApiError::bad_request(format!(
-            "spec.url {url:?} must be an http(s) URL"
+            "spec.url {url:?} must be an http(s) or oci:// URL"
         )));
     }
     if repo["spec"]["syncPeriod"].as_i64().is_some_and(|p| p < 0) {

@@ -435,3 +435,232 @@ async fn helm_repositories_sync_into_the_store_and_bad_ones_fail_cleanly() {
         .await;
     assert_eq!(store["totalItems"], 0, "{store}");
 }
+
+/// Debian's `docker-registry` on 127.0.0.1 with TLS (a certificate of its own CA) and
+/// htpasswd basic auth; stopped when dropped.
+struct Registry {
+    child: std::process::Child,
+    addr: String,
+    ca: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn registry() -> Registry {
+    let dir = tempfile::tempdir().expect("tmp");
+    let ca_key = rcgen::KeyPair::generate().expect("key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::new()).expect("params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).expect("ca");
+    let key = rcgen::KeyPair::generate().expect("key");
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).expect("params");
+    let cert = params
+        .signed_by(&key, &rcgen::Issuer::new(ca_params, ca_key))
+        .expect("cert");
+    std::fs::write(dir.path().join("tls.crt"), cert.pem()).expect("crt");
+    std::fs::write(dir.path().join("tls.key"), key.serialize_pem()).expect("key");
+    let hash = bcrypt::hash(PASSWORD, 4).expect("bcrypt");
+    std::fs::write(dir.path().join("htpasswd"), format!("{USER}:{hash}\n")).expect("htpasswd");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let d = dir.path().display();
+    let config = format!(
+        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {d}/data\nhttp:\n  addr: {addr}\n  tls:\n    certificate: {d}/tls.crt\n    key: {d}/tls.key\nauth:\n  htpasswd:\n    realm: orrery-test\n    path: {d}/htpasswd\n"
+    );
+    std::fs::write(dir.path().join("config.yml"), config).expect("config");
+    let child = std::process::Command::new("docker-registry")
+        .arg("serve")
+        .arg(dir.path().join("config.yml"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("docker-registry (scripts/install-test-deps.sh installs it)");
+    let reg = Registry {
+        child,
+        addr,
+        ca: ca.pem(),
+        _dir: dir,
+    };
+    let http = registry_client(&reg);
+    eventually("the registry answers", || async {
+        http.get(format!("https://{}/v2/", reg.addr))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == StatusCode::UNAUTHORIZED)
+    })
+    .await;
+    reg
+}
+
+fn registry_client(reg: &Registry) -> reqwest::Client {
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(reg.ca.as_bytes()).expect("ca"))
+        .build()
+        .expect("client")
+}
+
+/// Pushes `bytes` as a blob of `repository` through the distribution API.
+async fn push_blob(
+    http: &reqwest::Client,
+    reg: &Registry,
+    repository: &str,
+    bytes: &[u8],
+) -> String {
+    let digest = format!("sha256:{}", sha(bytes));
+    let r = http
+        .post(format!(
+            "https://{}/v2/{repository}/blobs/uploads/",
+            reg.addr
+        ))
+        .basic_auth(USER, Some(PASSWORD))
+        .send()
+        .await
+        .expect("start upload");
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let location = r.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string();
+    let url = if location.starts_with("http") {
+        location
+    } else {
+        format!("https://{}{location}", reg.addr)
+    };
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let r = http
+        .put(format!("{url}{sep}digest={digest}"))
+        .basic_auth(USER, Some(PASSWORD))
+        .header("content-type", "application/octet-stream")
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text().await);
+    digest
+}
+
+/// Pushes a chart as Helm's OCI layout: a config blob, the package layer, a manifest tagged
+/// with the version (`+` written `_`).
+async fn push_chart(
+    http: &reqwest::Client,
+    reg: &Registry,
+    repository: &str,
+    version: &str,
+    package: &[u8],
+) {
+    let config = json!({"name": repository.rsplit('/').next(), "version": version}).to_string();
+    let config_digest = push_blob(http, reg, repository, config.as_bytes()).await;
+    let layer_digest = push_blob(http, reg, repository, package).await;
+    let manifest = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.cncf.helm.config.v1+json", "digest": config_digest, "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip", "digest": layer_digest, "size": package.len()}]});
+    let r = http
+        .put(format!(
+            "https://{}/v2/{repository}/manifests/{}",
+            reg.addr,
+            version.replace('+', "_")
+        ))
+        .basic_auth(USER, Some(PASSWORD))
+        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+        .body(manifest.to_string())
+        .send()
+        .await
+        .expect("manifest");
+    assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text().await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oci_registry_syncs_the_charts_its_repo_names() {
+    let reg = registry().await;
+    let http = registry_client(&reg);
+    let grafana = package("grafana");
+    let openelb = package("openelb");
+    push_chart(&http, &reg, "charts/grafana", "12.11.1", &grafana).await;
+    push_chart(&http, &reg, "charts/openelb", "0.6.1", &openelb).await;
+
+    let env = Env::start().await;
+    let c = &env.http;
+    let admin = env.admin().await;
+    let url = format!("oci://{}/charts", reg.addr);
+    let mut body = repo("oci", &url, &reg.ca, PASSWORD);
+    body["spec"]["charts"] = json!(["grafana", "openelb"]);
+    let r = add_and_sync(c, &admin, body).await;
+    assert_eq!(r["status"]["state"], "successful", "{r}");
+    let apps = c
+        .ok(
+            Method::GET,
+            &format!("{APPS}/apps?sortBy=name&ascending=true"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(names(&apps), ["oci-grafana", "oci-openelb"]);
+    let v = c
+        .ok(
+            Method::GET,
+            &format!("{APPS}/apps/oci-grafana/versions/oci-grafana-12-11-1"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(v["spec"]["digest"], sha(&grafana));
+    assert_eq!(v["status"]["state"], "active");
+
+    // A wrong password, and a chart the registry does not hold, fail with nothing imported.
+    let mut body = repo("oci-wrong", &url, &reg.ca, "nope");
+    body["spec"]["charts"] = json!(["grafana"]);
+    let r = add_and_sync(c, &admin, body).await;
+    assert_eq!(r["status"]["state"], "failed", "{r}");
+    assert!(
+        r["status"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("refused the credential"),
+        "{r}"
+    );
+    let mut body = repo("oci-missing", &url, &reg.ca, PASSWORD);
+    body["spec"]["charts"] = json!(["grafana", "nothere"]);
+    let r = add_and_sync(c, &admin, body).await;
+    assert_eq!(r["status"]["state"], "failed", "{r}");
+    assert!(
+        r["status"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("charts/nothere"),
+        "{r}"
+    );
+    let apps = c
+        .ok(
+            Method::GET,
+            &format!(
+                "{APPS}/apps?labelSelector=application.kubesphere.io%2Frepo-name%3Doci-missing"
+            ),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(
+        apps["totalItems"], 0,
+        "grafana was imported, then taken back: {apps}"
+    );
+    let mut body = repo("oci-none", &url, &reg.ca, PASSWORD);
+    body["spec"]["charts"] = json!([]);
+    let r = add_and_sync(c, &admin, body).await;
+    assert!(
+        r["status"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("spec.charts"),
+        "{r}"
+    );
+}
