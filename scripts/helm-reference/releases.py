@@ -7,6 +7,8 @@ Usage: releases.py KUBECONFIG NAMESPACE COMMAND [ARGS...], printing one JSON doc
   get NAME [REVISION]               {"values", "all_values", "all", "metadata", "status"}
   install NAME CHART VALUES_JSON    cfg.install(...), waiting for readiness (60 s)
   upgrade NAME CHART VALUES_JSON    cfg.upgrade(...)
+  install-nowait, upgrade-nowait    the same, waiting for hooks only (Helm 4's `--wait=hookOnly`),
+                                    for clusters without workloads that become ready
   rollback NAME REVISION            cfg.rollback(...), then cfg.status(NAME)
   uninstall NAME                    cfg.uninstall(NAME)
 A Helm error prints {"error": message, "type": error class} and exits 0, so that callers can
@@ -35,10 +37,11 @@ def run(cfg, ns, cmd, args):
             "metadata": cfg.get_metadata(args[0], revision=rev),
             "status": cfg.status(args[0], revision=rev),
         }
-    if cmd in ("install", "upgrade"):
+    if cmd in ("install", "upgrade", "install-nowait", "upgrade-nowait"):
         name, chart, values = args[0], args[1], json.loads(args[2])
-        action = cfg.install if cmd == "install" else cfg.upgrade
-        return action(chart, name, values, namespace=ns, wait="watcher", timeout=60)
+        action = cfg.install if cmd.startswith("install") else cfg.upgrade
+        wait = "hookOnly" if cmd.endswith("-nowait") else "watcher"
+        return action(chart, name, values, namespace=ns, wait=wait, timeout=60)
     if cmd == "rollback":
         cfg.rollback(args[0], version=int(args[1]), wait="watcher", timeout=60)
         return cfg.status(args[0])

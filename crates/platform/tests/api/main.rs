@@ -4,6 +4,7 @@
 mod common;
 
 mod access;
+mod appstore_helm;
 mod console;
 mod escalation;
 mod fairness;
