@@ -453,3 +453,126 @@ fn a_weak_admin_password_is_refused() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("neither an IP address nor a CIDR"));
 }
+
+/// `helm package`'s layout for a corpus chart.
+fn chart_package(chart: &str) -> Vec<u8> {
+    let dir = testdata::helm_chart(chart);
+    let out = tempfile::NamedTempFile::new().expect("tmp");
+    let ok = Command::new("tar")
+        .arg("czf")
+        .arg(out.path())
+        .arg("-C")
+        .arg(dir.parent().expect("parent"))
+        .arg(chart)
+        .status()
+        .expect("tar")
+        .success();
+    assert!(ok);
+    std::fs::read(out.path()).expect("read")
+}
+
+/// KubeSphere's partner charts of the corpus, published in the App Store of `orrery serve` and
+/// deployed into a project of its embedded cluster, each reach `active`: their workloads
+/// become available in the simulated data plane (Chaos Mesh's webhooks included).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partner_charts_install_from_the_store_and_become_active() {
+    use base64::Engine;
+    use reqwest::Method;
+    use serde_json::json;
+    let s = serve();
+    let http = http();
+    let url = s.url.clone();
+    let admin = login(&http, &url, "admin", "Initial-passw0rd").await;
+    let tenant = format!("{url}/kapis/tenant.kubesphere.io/v1beta1");
+    let apps = format!("{url}/kapis/application.kubesphere.io/v2");
+    let (st, v) = call(&http, Method::POST, &format!("{tenant}/workspacetemplates"), &admin,
+        Some(json!({"metadata": {"name": "partners"}, "spec": {"template": {"spec": {"manager": "admin"}}}}))).await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = call(
+        &http,
+        Method::POST,
+        &format!("{tenant}/workspaces/partners/namespaces"),
+        &admin,
+        Some(json!({"metadata": {"name": "partners"}})),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let charts = [
+        ("apisix", "apisix"),
+        ("chaos-mesh", "chaos"),
+        ("juicefs-csi-driver", "juicefs"),
+        ("nocalhost", "nocalhost"),
+        ("edgemesh", "edgemesh"),
+    ];
+    for (chart, release) in charts {
+        let pkg = base64::engine::general_purpose::STANDARD.encode(chart_package(chart));
+        let (st, up) = call(
+            &http,
+            Method::POST,
+            &format!("{apps}/apps"),
+            &admin,
+            Some(json!({"package": pkg})),
+        )
+        .await;
+        assert_eq!(st, 200, "{chart}: {up}");
+        let version = up["versionName"].as_str().expect("version").to_string();
+        for state in ["submitted", "passed", "active"] {
+            let (st, v) = call(
+                &http,
+                Method::POST,
+                &format!("{apps}/apps/{chart}/versions/{version}/action"),
+                &admin,
+                Some(json!({"state": state})),
+            )
+            .await;
+            assert_eq!(st, 200, "{chart} {state}: {v}");
+        }
+        let (st, v) = call(&http, Method::POST, &format!("{apps}/namespaces/partners/applications"), &admin,
+            Some(json!({"metadata": {"name": release}, "spec": {"appID": chart, "appVersionID": version}}))).await;
+        assert_eq!(st, 200, "{chart}: {v}");
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    loop {
+        let (_, list) = call(
+            &http,
+            Method::GET,
+            &format!("{apps}/namespaces/partners/applications"),
+            &admin,
+            None,
+        )
+        .await;
+        let states: Vec<(String, String, String)> = list["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| {
+                (
+                    r["metadata"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                    r["status"]["state"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                    r["status"]["message"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                )
+            })
+            .collect();
+        assert!(
+            !states.iter().any(|(_, st, _)| st == "failed"),
+            "{states:?}"
+        );
+        if states.len() == charts.len() && states.iter().all(|(_, st, _)| st == "active") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not all active: {states:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
