@@ -8,7 +8,7 @@
 use proptest::prelude::*;
 
 /// `(prefix, group, version)` of each API tried, the first ones matching a real API.
-pub const APIS: [(&str, &str, &str); 15] = [
+pub const APIS: [(&str, &str, &str); 16] = [
     ("api", "", "v1"),
     ("apis", "rbac.authorization.k8s.io", "v1"),
     ("apis", "iam.kubesphere.io", "v1beta1"),
@@ -22,6 +22,7 @@ pub const APIS: [(&str, &str, &str); 15] = [
     ("kapis", "resources.kubesphere.io", "v1alpha3"),
     ("kapis", "search.orrery.io", "v1alpha1"),
     ("kapis", "cluster.kubesphere.io", "v1alpha1"),
+    ("kapis", "application.kubesphere.io", "v2"),
     ("apis", "nope.example.com", "v1"),
     ("api", "", "v2"),
 ];
@@ -93,6 +94,7 @@ fn own_resources(api: usize) -> &'static [&'static str] {
         ],
         11 => &["resources"],
         12 => &["clusters"],
+        13 => &["apps", "categories", "applications", "reviews", "repos"],
         _ => &["pods", "widgets"],
     }
 }

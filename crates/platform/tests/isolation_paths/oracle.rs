@@ -485,6 +485,22 @@ impl World {
                 Err(format!("non-resource path {} needs a global role", a.path))
             };
         }
+        // SPEC §3's App Store: every signed-in user browses the published apps and the
+        // categories, and asks for review transitions (which the handler then judges by the
+        // right each needs).
+        let store = a.prefix == "kapis"
+            && a.group == "application.kubesphere.io"
+            && a.namespace.is_empty()
+            && ((matches!(a.verb.as_str(), "get" | "list")
+                && a.workspace.is_empty()
+                && matches!(a.resource.as_str(), "apps" | "categories"))
+                || (a.verb == "create"
+                    && a.resource == "apps"
+                    && !a.name.is_empty()
+                    && a.path.ends_with("/action")));
+        if store {
+            return Ok(());
+        }
         let self_review = a.verb == "create"
             && matches!(
                 (a.group.as_str(), a.resource.as_str()),
