@@ -119,6 +119,50 @@ pub fn chart_info(package: &[u8]) -> Result<ChartInfo, String> {
     })
 }
 
+/// Records a core/v1 Event about an App Store object (`kind`, `name`, `uid`) in the platform's
+/// namespace, as KubeSphere's controllers do; `warning` for failures. Best effort: an Event
+/// that cannot be written is logged, never an error of what it describes.
+pub async fn record_event(
+    client: &kube::Client,
+    (kind, name, uid): (&str, &str, &str),
+    warning: bool,
+    reason: &str,
+    message: &str,
+) {
+    let now = now();
+    let event = json!({
+        "apiVersion": "v1", "kind": "Event",
+        // Named as kube's recorders name events: the object, a dot, a unique suffix.
+        "metadata": {"name": format!("{}.{}", dns_name(name), uuid::Uuid::new_v4().simple()),
+            "namespace": crate::tokens::SYSTEM_NAMESPACE},
+        "involvedObject": {"apiVersion": format!("{}/v2", crate::crds::APPLICATION), "kind": kind,
+            "name": name, "uid": uid},
+        "reason": reason,
+        "message": message.chars().take(1024).collect::<String>(),
+        "type": if warning { "Warning" } else { "Normal" },
+        "source": {"component": "orrery-appstore"},
+        "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+    });
+    let api: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
+        client.clone(),
+        crate::tokens::SYSTEM_NAMESPACE,
+        &kube::api::ApiResource::erase::<k8s_openapi::api::core::v1::Event>(&()),
+    );
+    let result =
+        serde_json::from_value::<kube::api::DynamicObject>(event).map_err(|e| e.to_string());
+    let outcome = match result {
+        Ok(obj) => api
+            .create(&Default::default(), &obj)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = outcome {
+        tracing::warn!(object = %name, error = %e, "recording an App Store event");
+    }
+}
+
 /// RFC 3339 now, as KubeSphere's times read.
 pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)

@@ -235,9 +235,29 @@ async fn reconcile_one(state: &AppState, rel: &Value) -> Result<(), PlatformErro
     } else {
         helm::action::install(&mut res, &chart, &opts).await
     };
+    let uid = rel["metadata"]["uid"].as_str().unwrap_or_default();
+    let what = ("ApplicationRelease", name, uid);
     match outcome {
-        Ok(_) => set_status(state, rel, done, "", Some(&hash)).await,
-        Err(e) => set_status(state, rel, "failed", &e.to_string(), Some(&hash)).await,
+        Ok(_) => {
+            let verb = if exists { "upgraded" } else { "installed" };
+            let message = format!(
+                "{verb} {} {} in {cluster}/{ns}",
+                chart.metadata.name, chart.metadata.version
+            );
+            super::record_event(
+                &state.client,
+                what,
+                false,
+                if exists { "Upgraded" } else { "Installed" },
+                &message,
+            )
+            .await;
+            set_status(state, rel, done, "", Some(&hash)).await
+        }
+        Err(e) => {
+            super::record_event(&state.client, what, true, "Failed", &e.to_string()).await;
+            set_status(state, rel, "failed", &e.to_string(), Some(&hash)).await
+        }
     }
 }
 

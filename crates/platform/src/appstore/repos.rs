@@ -369,6 +369,21 @@ pub async fn sync_and_record(state: &AppState, repo: &Value) -> Result<Value, Pl
         Ok(n) => ("successful", format!("{n} new version(s) imported")),
         Err(why) => ("failed", why),
     };
+    let name = repo["metadata"]["name"].as_str().unwrap_or_default();
+    let uid = repo["metadata"]["uid"].as_str().unwrap_or_default();
+    let (warning, reason) = if phase == "failed" {
+        (true, "SyncFailed")
+    } else {
+        (false, "Synced")
+    };
+    super::record_event(
+        &state.client,
+        ("Repo", name, uid),
+        warning,
+        reason,
+        &message,
+    )
+    .await;
     let out = set_status(state, repo, phase, &message).await?;
     if let Err(e) = super::apps::reconcile(state).await {
         tracing::warn!(error = %e, "app states after a sync");

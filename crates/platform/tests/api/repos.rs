@@ -281,6 +281,39 @@ async fn helm_repositories_sync_into_the_store_and_bad_ones_fail_cleanly() {
             .expect("b64"),
         openelb
     );
+    // The sync left an Event about the repository, as KubeSphere's controller does.
+    let events: kube::Api<k8s_openapi::api::core::v1::Event> =
+        kube::Api::namespaced(env.kube().await, "kubesphere-system");
+    let about = |name: &'static str| {
+        let events = events.clone();
+        async move {
+            events
+                .list(&Default::default())
+                .await
+                .expect("events")
+                .items
+                .into_iter()
+                .filter(|e| {
+                    e.involved_object.kind.as_deref() == Some("Repo")
+                        && e.involved_object.name.as_deref() == Some(name)
+                })
+                .map(|e| {
+                    (
+                        e.type_.unwrap_or_default(),
+                        e.reason.unwrap_or_default(),
+                        e.message.unwrap_or_default(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let synced = about("charts").await;
+    assert_eq!(synced.len(), 1, "{synced:?}");
+    assert_eq!(
+        (synced[0].0.as_str(), synced[0].1.as_str()),
+        ("Normal", "Synced"),
+        "{synced:?}"
+    );
     // A second sync imports nothing new.
     let r = c
         .ok(
@@ -397,6 +430,16 @@ async fn helm_repositories_sync_into_the_store_and_bad_ones_fail_cleanly() {
             .expect("versions");
         assert!(left.items.is_empty(), "{name} left versions behind");
     }
+    let failed = about("malformed").await;
+    assert_eq!(
+        (failed[0].0.as_str(), failed[0].1.as_str()),
+        ("Warning", "SyncFailed"),
+        "{failed:?}"
+    );
+    assert!(
+        failed[0].2.contains("index.yaml is malformed"),
+        "{failed:?}"
+    );
     // A bad URL or a store browser's request is refused up front.
     let (s, _) = c
         .post(
