@@ -207,7 +207,7 @@ async fn apps_api(
                 .unwrap_or_default();
             let mut items = kubeapi::list(&state.client, Kind::App, None, &selector).await?;
             if store {
-                items.retain(|a| a["status"]["state"] == "active");
+                items.retain(in_store);
             }
             page(q, items)
         }
@@ -457,6 +457,14 @@ async fn repos_api(
     }
 }
 
+/// Whether an app is in the store everyone browses: published, and not of a workspace's own
+/// repository (those are for that workspace only).
+fn in_store(app: &Value) -> bool {
+    let labels = &app["metadata"]["labels"];
+    app["status"]["state"] == "active"
+        && !(labels[crate::appstore::REPO_LABEL].is_string() && labels[WORKSPACE_LABEL].is_string())
+}
+
 /// App `name`, if it is in workspace `ws` (any, for `None`) and, for store browsers,
 /// published.
 async fn load_app(
@@ -468,8 +476,7 @@ async fn load_app(
     let app = kubeapi::get(&state.client, Kind::App, None, &name).await?;
     match app {
         Some(a)
-            if ws.as_deref().is_none_or(|w| ws_of(&a) == Some(w))
-                && (!store || a["status"]["state"] == "active") =>
+            if ws.as_deref().is_none_or(|w| ws_of(&a) == Some(w)) && (!store || in_store(&a)) =>
         {
             Ok(a)
         }

@@ -349,6 +349,68 @@ async fn helm_repositories_sync_into_the_store_and_bad_ones_fail_cleanly() {
     })
     .await;
 
+    // A workspace's own repository: its apps are the workspace's, not the store's.
+    let r = c
+        .ok(
+            Method::POST,
+            &format!("{APPS}/workspaces/w/repos"),
+            &admin,
+            Some(repo("team", &format!("{base}/good"), &ca, PASSWORD)),
+        )
+        .await;
+    assert_eq!(r["metadata"]["labels"]["kubesphere.io/workspace"], "w");
+    let r = c
+        .ok(
+            Method::POST,
+            &format!("{APPS}/workspaces/w/repos/team/action"),
+            &admin,
+            Some(json!({"action": "sync"})),
+        )
+        .await;
+    assert_eq!(r["status"]["state"], "successful", "{r}");
+    let mine = c
+        .ok(
+            Method::GET,
+            &format!("{APPS}/workspaces/w/apps?sortBy=name&ascending=true"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(names(&mine), ["team-grafana", "team-openelb"]);
+    let store = c
+        .ok(
+            Method::GET,
+            &format!("{APPS}/apps?sortBy=name&ascending=true"),
+            &browser,
+            None,
+        )
+        .await;
+    assert_eq!(
+        names(&store),
+        ["charts-grafana", "charts-openelb"],
+        "a workspace's repository is not the store's"
+    );
+    let (s, _) = c.get(&format!("{APPS}/apps/team-grafana"), &browser).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = c.get(&format!("{APPS}/workspaces/w/repos"), &browser).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    c.ok(
+        Method::DELETE,
+        &format!("{APPS}/workspaces/w/repos/team"),
+        &admin,
+        None,
+    )
+    .await;
+    let mine = c
+        .ok(
+            Method::GET,
+            &format!("{APPS}/workspaces/w/apps"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(mine["totalItems"], 0, "{mine}");
+
     // Failures: each with its reason, and nothing of the repository imported.
     let unreachable = "https://127.0.0.1:1/charts";
     for (name, url, password, why) in [
