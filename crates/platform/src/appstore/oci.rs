@@ -215,6 +215,7 @@ pub(super) async fn charts(
                 url: format!("{PREFIX}{base}/{repository}/blobs/{digest}"),
                 digest: hex.to_ascii_lowercase(),
                 app_version: String::new(),
+                replaces: false,
             });
         }
         out.insert(chart.to_string(), list);

@@ -201,6 +201,8 @@ pub(super) struct Candidate {
     /// Hex SHA-256 (an index's `digest`, or an OCI layer's), or empty when none is given.
     pub(super) digest: String,
     pub(super) app_version: String,
+    /// Whether an earlier sync imported this version with another digest.
+    pub(super) replaces: bool,
 }
 
 /// The charts of an `index.yaml` repository: name → newest versions.
@@ -224,6 +226,7 @@ async fn from_index(
                     digest: e.digest.to_ascii_lowercase(),
                     app_version: e.app_version,
                     version: e.version,
+                    replaces: false,
                 })
                 .collect();
             (name, list)
@@ -231,11 +234,15 @@ async fn from_index(
         .collect())
 }
 
+/// Charts imported at once during a sync.
+const PARALLEL_CHARTS: usize = 8;
+
 async fn sync_into(
     state: &AppState,
     repo: &Value,
     imported: &mut Imported,
 ) -> Result<usize, String> {
+    use futures::StreamExt;
     let repo_name = repo["metadata"]["name"].as_str().unwrap_or_default();
     let base = repo["spec"]["url"].as_str().unwrap_or_default();
     let client = client_for(repo)?;
@@ -246,100 +253,188 @@ async fn sync_into(
     } else {
         return Err(format!("{base:?} is neither an http(s) nor an oci:// URL"));
     };
-    let ws = repo["metadata"]["labels"][WORKSPACE_LABEL].as_str();
+    // What earlier syncs imported, in two lists rather than a request per chart and version.
+    let selector = format!("{REPO_LABEL}={repo_name}");
     let err = |e: PlatformError| e.to_string();
-    let mut count = 0;
-    for (chart, candidates) in charts {
-        let app_name = dns_name(&format!("{repo_name}-{chart}"));
-        let mut app_exists = kubeapi::get(&state.client, Kind::App, None, &app_name)
+    let apps: std::collections::HashSet<String> =
+        kubeapi::list(&state.client, Kind::App, None, &selector)
             .await
             .map_err(err)?
-            .is_some();
-        for cand in &candidates {
-            let vname = version_name(&app_name, &cand.version);
-            let existing = kubeapi::get(&state.client, Kind::AppVersion, None, &vname)
-                .await
-                .map_err(err)?;
-            if existing
-                .is_some_and(|v| cand.digest.is_empty() || v["spec"]["digest"] == cand.digest)
-            {
-                continue;
-            }
-            let pkg = if cand.url.starts_with("oci-blob:") {
-                super::oci::blob(&client, repo, &cand.url).await?
-            } else {
-                fetch(&client, repo, &cand.url, package::MAX_PACKAGE).await?
-            };
-            let digest = package::digest(&pkg);
-            if !cand.digest.is_empty() && cand.digest != digest {
-                return Err(format!(
-                    "{chart} {}: the package's digest is {digest}, the index says {}",
-                    cand.version, cand.digest
-                ));
-            }
-            let info = tokio::task::spawn_blocking(move || chart_info(&pkg).map(|i| (i, pkg)))
-                .await
-                .map_err(|e| e.to_string())?;
-            let (info, pkg) = info.map_err(|why| format!("{chart} {}: {why}", cand.version))?;
-            if info.name != chart || info.version != cand.version {
-                return Err(format!(
-                    "{chart} {}: the package holds {} {}",
-                    cand.version, info.name, info.version
-                ));
-            }
-            if !app_exists {
-                let mut labels = json!({REPO_LABEL: repo_name, CATEGORY_LABEL: UNCATEGORIZED});
-                if let Some(ws) = ws {
-                    labels[WORKSPACE_LABEL] = ws.into();
+            .iter()
+            .filter_map(|a| a["metadata"]["name"].as_str().map(String::from))
+            .collect();
+    let versions: std::collections::HashMap<String, String> =
+        kubeapi::list(&state.client, Kind::AppVersion, None, &selector)
+            .await
+            .map_err(err)?
+            .iter()
+            .filter_map(|v| {
+                Some((
+                    v["metadata"]["name"].as_str()?.to_string(),
+                    v["spec"]["digest"].as_str().unwrap_or_default().to_string(),
+                ))
+            })
+            .collect();
+    let mut work = Vec::new();
+    for (chart, candidates) in charts {
+        let app_name = dns_name(&format!("{repo_name}-{chart}"));
+        let todo: Vec<Candidate> = candidates
+            .into_iter()
+            .filter_map(|mut c| {
+                let have = versions.get(&version_name(&app_name, &c.version));
+                if have.is_some_and(|d| c.digest.is_empty() || *d == c.digest) {
+                    return None;
                 }
-                let app = json!({
-                    "metadata": {"name": app_name, "labels": labels,
-                        "annotations": {DISPLAY_NAME: chart}},
-                    "spec": {"appHome": info.home, "appType": "helm", "icon": info.icon,
-                        "abstraction": info.description},
-                });
-                kubeapi::create(&state.client, Kind::App, None, app)
-                    .await
-                    .map_err(err)?;
-                imported.apps.push(app_name.clone());
-                app_exists = true;
+                c.replaces = have.is_some();
+                Some(c)
+            })
+            .collect();
+        if !todo.is_empty() {
+            let exists = apps.contains(&app_name);
+            work.push((chart, app_name, exists, todo));
+        }
+    }
+    let ctx = ImportContext {
+        state,
+        repo,
+        client: &client,
+        repo_name,
+        ws: repo["metadata"]["labels"][WORKSPACE_LABEL].as_str(),
+    };
+    let outcomes: Vec<(Imported, Result<usize, String>)> = futures::stream::iter(work)
+        .map(|(chart, app_name, exists, todo)| {
+            let ctx = &ctx;
+            async move {
+                let mut mine = Imported::default();
+                let r = import_chart(ctx, &chart, &app_name, exists, &todo, &mut mine).await;
+                (mine, r)
             }
-            let mut labels = json!({APP_LABEL: app_name, REPO_LABEL: repo_name});
+        })
+        .buffer_unordered(PARALLEL_CHARTS)
+        .collect()
+        .await;
+    let mut count = 0;
+    let mut first_error = None;
+    for (mine, r) in outcomes {
+        imported.apps.extend(mine.apps);
+        imported.versions.extend(mine.versions);
+        match r {
+            Ok(n) => count += n,
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    first_error.map_or(Ok(count), Err)
+}
+
+struct ImportContext<'a> {
+    state: &'a AppState,
+    repo: &'a Value,
+    client: &'a reqwest::Client,
+    repo_name: &'a str,
+    ws: Option<&'a str>,
+}
+
+/// Imports the versions `todo` of one chart (newest first), creating its app with the first.
+async fn import_chart(
+    ctx: &ImportContext<'_>,
+    chart: &str,
+    app_name: &str,
+    mut app_exists: bool,
+    todo: &[Candidate],
+    imported: &mut Imported,
+) -> Result<usize, String> {
+    let (state, repo, repo_name, ws) = (ctx.state, ctx.repo, ctx.repo_name, ctx.ws);
+    let err = |e: PlatformError| e.to_string();
+    let mut count = 0;
+    for cand in todo {
+        let vname = version_name(app_name, &cand.version);
+        let pkg = if cand.url.starts_with("oci-blob:") {
+            super::oci::blob(ctx.client, repo, &cand.url).await?
+        } else {
+            fetch(ctx.client, repo, &cand.url, package::MAX_PACKAGE).await?
+        };
+        let digest = package::digest(&pkg);
+        if !cand.digest.is_empty() && cand.digest != digest {
+            return Err(format!(
+                "{chart} {}: the package's digest is {digest}, the index says {}",
+                cand.version, cand.digest
+            ));
+        }
+        let info = tokio::task::spawn_blocking(move || chart_info(&pkg).map(|i| (i, pkg)))
+            .await
+            .map_err(|e| e.to_string())?;
+        let (info, pkg) = info.map_err(|why| format!("{chart} {}: {why}", cand.version))?;
+        if info.name != chart || info.version != cand.version {
+            return Err(format!(
+                "{chart} {}: the package holds {} {}",
+                cand.version, info.name, info.version
+            ));
+        }
+        if !app_exists {
+            let mut labels = json!({REPO_LABEL: repo_name, CATEGORY_LABEL: UNCATEGORIZED});
             if let Some(ws) = ws {
                 labels[WORKSPACE_LABEL] = ws.into();
             }
-            let app_version = if cand.app_version.is_empty() {
-                info.app_version.clone()
-            } else {
-                cand.app_version.clone()
-            };
-            let version = json!({
-                "metadata": {"name": vname, "labels": labels,
-                    "annotations": {super::apps::APP_VERSION_ANNOTATION: app_version}},
-                "spec": {"versionName": cand.version, "appHome": info.home, "icon": info.icon,
-                    "created": now(), "digest": digest, "appType": "helm",
-                    "maintainer": info.maintainers, "pullUrl": cand.url},
+            let app = json!({
+                "metadata": {"name": app_name, "labels": labels,
+                    "annotations": {DISPLAY_NAME: chart}},
+                "spec": {"appHome": info.home, "appType": "helm", "icon": info.icon,
+                    "abstraction": info.description},
             });
-            let created = kubeapi::create(&state.client, Kind::AppVersion, None, version)
+            match kubeapi::create(&state.client, Kind::App, None, app).await {
+                Ok(_) => imported.apps.push(app_name.to_string()),
+                Err(e) if kubeapi::is_conflict(&e) => {
+                    return Err(format!(
+                        "an app named {app_name} exists and is not this repository's"
+                    ));
+                }
+                Err(e) => return Err(err(e)),
+            }
+            app_exists = true;
+        }
+        let mut labels = json!({APP_LABEL: app_name, REPO_LABEL: repo_name});
+        if let Some(ws) = ws {
+            labels[WORKSPACE_LABEL] = ws.into();
+        }
+        let app_version = if cand.app_version.is_empty() {
+            info.app_version.clone()
+        } else {
+            cand.app_version.clone()
+        };
+        let version = json!({
+            "metadata": {"name": vname, "labels": labels,
+                "annotations": {super::apps::APP_VERSION_ANNOTATION: app_version}},
+            "spec": {"versionName": cand.version, "appHome": info.home, "icon": info.icon,
+                "created": now(), "digest": digest, "appType": "helm",
+                "maintainer": info.maintainers, "pullUrl": cand.url},
+        });
+        if cand.replaces {
+            // The repository changed this version (another digest): the new one replaces it.
+            kubeapi::delete(&state.client, Kind::AppVersion, None, &vname)
                 .await
                 .map_err(err)?;
-            imported.versions.push(vname.clone());
-            package::store(&state.client, &created, &pkg)
-                .await
-                .map_err(err)?;
-            kubeapi::merge_patch_status(
-                &state.client,
-                Kind::AppVersion,
-                None,
-                &vname,
-                json!({"status": {"state": State::Active.as_str(),
-                    "message": format!("synced from repository {repo_name}"),
-                    "userName": "", "updated": now()}}),
-            )
+        }
+        let created = kubeapi::create(&state.client, Kind::AppVersion, None, version)
             .await
             .map_err(err)?;
-            count += 1;
-        }
+        imported.versions.push(vname.clone());
+        package::store(&state.client, &created, &pkg)
+            .await
+            .map_err(err)?;
+        kubeapi::merge_patch_status(
+            &state.client,
+            Kind::AppVersion,
+            None,
+            &vname,
+            json!({"status": {"state": State::Active.as_str(),
+                "message": format!("synced from repository {repo_name}"),
+                "userName": "", "updated": now()}}),
+        )
+        .await
+        .map_err(err)?;
+        count += 1;
     }
     Ok(count)
 }
