@@ -112,6 +112,9 @@ pub async fn run_appstore(
     resync: Duration,
     shutdown: CancellationToken,
 ) {
+    // The API and syncs keep apps' states as they change versions; this pass is for changes
+    // made by other means (kubectl), and lists every version: once a minute is enough.
+    let mut apps_checked: Option<tokio::time::Instant> = None;
     loop {
         if *leader.borrow_and_update() {
             if let Err(e) = crate::appstore::releases::reconcile(&state).await {
@@ -120,8 +123,11 @@ pub async fn run_appstore(
             if let Err(e) = crate::appstore::repos::reconcile(&state).await {
                 tracing::warn!(error = %e, "app repositories");
             }
-            if let Err(e) = crate::appstore::apps::reconcile(&state).await {
-                tracing::warn!(error = %e, "apps");
+            if apps_checked.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+                apps_checked = Some(tokio::time::Instant::now());
+                if let Err(e) = crate::appstore::apps::reconcile(&state).await {
+                    tracing::warn!(error = %e, "apps");
+                }
             }
         }
         tokio::select! {
