@@ -372,6 +372,8 @@ pub struct Caches {
     pub cluster_labels: Arc<Cache>,
     /// Workspace quotas (`quota.kubesphere.io` ResourceQuotas), indexed by workspace.
     pub workspace_quotas: Arc<Cache>,
+    /// The App Store's apps (host only), indexed by workspace.
+    pub apps: Arc<Cache>,
 }
 
 impl Caches {
@@ -402,6 +404,7 @@ impl Caches {
             kubeconfigs: Cache::new(Kind::Secret, Some(crate::clusters::KUBECONFIG_LABEL), None),
             cluster_labels: Cache::new(Kind::Label, None, None),
             workspace_quotas: Cache::new(Kind::WorkspaceQuota, None, Some(workspace_label_keys)),
+            apps: Cache::new(Kind::App, None, Some(workspace_label_keys)),
         }
     }
 
@@ -428,6 +431,7 @@ impl Caches {
             self.kubeconfigs.clone(),
             self.cluster_labels.clone(),
             self.workspace_quotas.clone(),
+            self.apps.clone(),
         ]
     }
 
@@ -468,13 +472,13 @@ impl Caches {
             Kind::Cluster => &self.clusters,
             Kind::Label => &self.cluster_labels,
             Kind::WorkspaceQuota => &self.workspace_quotas,
+            Kind::App => &self.apps,
             Kind::LoginRecord
             | Kind::Crd
             | Kind::ConfigMap
             | Kind::ValidatingWebhook
             | Kind::AppRepo
             | Kind::AppCategory
-            | Kind::App
             | Kind::AppVersion
             | Kind::AppRelease => return None,
         })

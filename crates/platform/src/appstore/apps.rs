@@ -139,8 +139,8 @@ pub async fn upload(
                 }
                 other => other.map_err(err)?,
             };
-            set_app_status(state, &created, "draft").await?;
-            created
+            crate::http::settle(&state.caches.apps, &created).await;
+            set_app_status(state, &created, "draft").await?
         }
     };
     let app_name = app["metadata"]["name"]
@@ -184,9 +184,10 @@ pub async fn upload(
     Ok((app, version))
 }
 
+/// Sets an app's state; this replica's cache holds the result when it returns.
 async fn set_app_status(state: &AppState, app: &Value, phase: &str) -> Result<Value, ApiError> {
     let name = app["metadata"]["name"].as_str().unwrap_or_default();
-    kubeapi::merge_patch_status(
+    let updated = kubeapi::merge_patch_status(
         &state.client,
         Kind::App,
         None,
@@ -194,7 +195,9 @@ async fn set_app_status(state: &AppState, app: &Value, phase: &str) -> Result<Va
         json!({"status": {"state": phase, "updateTime": now()}}),
     )
     .await
-    .map_err(err)
+    .map_err(err)?;
+    crate::http::settle(&state.caches.apps, &updated).await;
+    Ok(updated)
 }
 
 async fn set_version_status(
@@ -262,7 +265,7 @@ pub async fn act_on_app(state: &AppState, app: &Value, to: &str) -> Result<Value
             )));
         }
     };
-    kubeapi::merge_patch(
+    let patched = kubeapi::merge_patch(
         &state.client,
         Kind::App,
         None,
@@ -271,6 +274,7 @@ pub async fn act_on_app(state: &AppState, app: &Value, to: &str) -> Result<Value
     )
     .await
     .map_err(err)?;
+    crate::http::settle(&state.caches.apps, &patched).await;
     refresh_app(state, name).await
 }
 

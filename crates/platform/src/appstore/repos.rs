@@ -188,6 +188,7 @@ pub async fn sync(state: &AppState, repo: &Value) -> Result<usize, String> {
         }
         for a in &imported.apps {
             let _ = kubeapi::delete(&state.client, Kind::App, None, a).await;
+            crate::http::settle_gone(&state.caches.apps, a).await;
         }
     }
     outcome
@@ -384,7 +385,20 @@ async fn import_chart(
                     "abstraction": info.description},
             });
             match kubeapi::create(&state.client, Kind::App, None, app).await {
-                Ok(_) => imported.apps.push(app_name.to_string()),
+                Ok(_) => {
+                    imported.apps.push(app_name.to_string());
+                    // A repository's apps are published: in the store once synced.
+                    let active = kubeapi::merge_patch_status(
+                        &state.client,
+                        Kind::App,
+                        None,
+                        app_name,
+                        json!({"status": {"state": "active", "updateTime": now()}}),
+                    )
+                    .await
+                    .map_err(err)?;
+                    crate::http::settle(&state.caches.apps, &active).await;
+                }
                 Err(e) if kubeapi::is_conflict(&e) => {
                     return Err(format!(
                         "an app named {app_name} exists and is not this repository's"
@@ -464,6 +478,9 @@ pub async fn sync_and_record(state: &AppState, repo: &Value) -> Result<Value, Pl
         Ok(n) => ("successful", format!("{n} new version(s) imported")),
         Err(why) => ("failed", why),
     };
+    if let Err(e) = super::apps::reconcile(state).await {
+        tracing::warn!(error = %e, "app states after a sync");
+    }
     let name = repo["metadata"]["name"].as_str().unwrap_or_default();
     let uid = repo["metadata"]["uid"].as_str().unwrap_or_default();
     let (warning, reason) = if phase == "failed" {
@@ -479,11 +496,7 @@ pub async fn sync_and_record(state: &AppState, repo: &Value) -> Result<Value, Pl
         &message,
     )
     .await;
-    let out = set_status(state, repo, phase, &message).await?;
-    if let Err(e) = super::apps::reconcile(state).await {
-        tracing::warn!(error = %e, "app states after a sync");
-    }
-    Ok(out)
+    set_status(state, repo, phase, &message).await
 }
 
 /// Syncs each repository whose `syncPeriod` (seconds) has passed since its last sync, and

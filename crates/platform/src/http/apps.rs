@@ -202,10 +202,12 @@ async fn apps_api(
     match (method.clone(), segs) {
         (method, ["repos", rest @ ..]) => repos_api(state, ws, &method, rest, q, body).await,
         (M::GET, ["apps"]) => {
-            let selector = ws
-                .map(|w| format!("{WORKSPACE_LABEL}={w}"))
-                .unwrap_or_default();
-            let mut items = kubeapi::list(&state.client, Kind::App, None, &selector).await?;
+            // From the watch-fed cache (every write here settles it before answering).
+            let entries = match ws {
+                Some(w) => state.caches.apps.by_index(&format!("ws:{w}")),
+                None => state.caches.apps.list(),
+            };
+            let mut items: Vec<Value> = entries.iter().map(|e| e.obj.clone()).collect();
             if store {
                 items.retain(in_store);
             }
@@ -239,10 +241,10 @@ async fn apps_api(
                 }
             }
             let name = app["metadata"]["name"].as_str().unwrap_or_default();
-            Ok(
-                Json(kubeapi::merge_patch(&state.client, Kind::App, None, name, allowed).await?)
-                    .into_response(),
-            )
+            let patched =
+                kubeapi::merge_patch(&state.client, Kind::App, None, name, allowed).await?;
+            super::settle(&state.caches.apps, &patched).await;
+            Ok(Json(patched).into_response())
         }
         (M::DELETE, ["apps", a]) => {
             let app = get_app(a).await?;
@@ -276,6 +278,7 @@ async fn apps_api(
                 kubeapi::delete(&state.client, Kind::AppVersion, None, vname).await?;
             }
             kubeapi::delete(&state.client, Kind::App, None, name).await?;
+            super::settle_gone(&state.caches.apps, name).await;
             Ok(Json(json!({"message": "success"})).into_response())
         }
         (M::POST, ["apps", a, "action"]) => {
@@ -444,6 +447,7 @@ async fn repos_api(
                     kubeapi::delete(&state.client, Kind::AppVersion, None, v).await?;
                 }
                 kubeapi::delete(&state.client, Kind::App, None, a).await?;
+                super::settle_gone(&state.caches.apps, a).await;
             }
             kubeapi::delete(&state.client, Kind::AppRepo, None, name).await?;
             Ok(Json(json!({"message": "success"})).into_response())
@@ -473,7 +477,7 @@ async fn load_app(
     ws: Option<String>,
     store: bool,
 ) -> ApiResult<Value> {
-    let app = kubeapi::get(&state.client, Kind::App, None, &name).await?;
+    let app = state.caches.apps.get(&name).map(|e| e.obj.clone());
     match app {
         Some(a)
             if ws.as_deref().is_none_or(|w| ws_of(&a) == Some(w)) && (!store || in_store(&a)) =>
