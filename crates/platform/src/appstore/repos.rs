@@ -478,9 +478,6 @@ pub async fn sync_and_record(state: &AppState, repo: &Value) -> Result<Value, Pl
         Ok(n) => ("successful", format!("{n} new version(s) imported")),
         Err(why) => ("failed", why),
     };
-    if let Err(e) = super::apps::reconcile(state).await {
-        tracing::warn!(error = %e, "app states after a sync");
-    }
     let name = repo["metadata"]["name"].as_str().unwrap_or_default();
     let uid = repo["metadata"]["uid"].as_str().unwrap_or_default();
     let (warning, reason) = if phase == "failed" {
