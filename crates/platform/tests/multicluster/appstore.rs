@@ -122,11 +122,13 @@ async fn an_app_goes_from_upload_through_review_to_a_release_in_a_member() {
 
     // The workspace member uploads the chart: a draft app. Outsiders cannot.
     let upload = json!({"appType": "helm", "package": B64.encode(package("grafana"))});
+    // (A small body: a refusal answered before a large body is read may reach the client
+    // while it is still writing, which reqwest reports as a broken connection.)
     let (s, _) = c
         .post(
             &format!("{APPS}/workspaces/ws/apps"),
             &operator,
-            upload.clone(),
+            json!({"package": "H4sI"}),
         )
         .await;
     assert_eq!(
