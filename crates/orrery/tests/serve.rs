@@ -454,23 +454,6 @@ fn a_weak_admin_password_is_refused() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("neither an IP address nor a CIDR"));
 }
 
-/// `helm package`'s layout for a corpus chart.
-fn chart_package(chart: &str) -> Vec<u8> {
-    let dir = testdata::helm_chart(chart);
-    let out = tempfile::NamedTempFile::new().expect("tmp");
-    let ok = Command::new("tar")
-        .arg("czf")
-        .arg(out.path())
-        .arg("-C")
-        .arg(dir.parent().expect("parent"))
-        .arg(chart)
-        .status()
-        .expect("tar")
-        .success();
-    assert!(ok);
-    std::fs::read(out.path()).expect("read")
-}
-
 /// KubeSphere's partner charts of the corpus, published in the App Store of `orrery serve` and
 /// deployed into a project of its embedded cluster, each reach `active`: their workloads
 /// become available in the simulated data plane (Chaos Mesh's webhooks included).
@@ -505,7 +488,8 @@ async fn partner_charts_install_from_the_store_and_become_active() {
         ("edgemesh", "edgemesh"),
     ];
     for (chart, release) in charts {
-        let pkg = base64::engine::general_purpose::STANDARD.encode(chart_package(chart));
+        let pkg =
+            base64::engine::general_purpose::STANDARD.encode(testdata::helm_chart_package(chart));
         let (st, up) = call(
             &http,
             Method::POST,

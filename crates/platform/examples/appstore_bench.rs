@@ -313,17 +313,8 @@ async fn main() -> Result<(), BoxError> {
 
     // argo-cd: deploy → created through the store, against real Helm's install.
     let argo = testdata::helm_chart("argo-cd");
-    let tgz = tempfile::NamedTempFile::new()?;
-    let ok = std::process::Command::new("tar")
-        .arg("czf")
-        .arg(tgz.path())
-        .arg("-C")
-        .arg(argo.parent().expect("parent"))
-        .arg("argo-cd")
-        .status()?
-        .success();
-    assert!(ok, "tar");
-    let pkg = base64::engine::general_purpose::STANDARD.encode(std::fs::read(tgz.path())?);
+    let pkg =
+        base64::engine::general_purpose::STANDARD.encode(testdata::helm_chart_package("argo-cd"));
     let up = call(
         &http,
         reqwest::Method::POST,

@@ -44,6 +44,30 @@ pub fn helm_chart(name: &str) -> PathBuf {
     p
 }
 
+/// One chart of the corpus packaged as `helm package` lays it out (a gzipped tar of the chart
+/// directory under its name), made with the machine's `tar`.
+pub fn helm_chart_package(name: &str) -> Vec<u8> {
+    let dir = helm_chart(name);
+    let out = std::env::temp_dir().join(format!(
+        "orrery-chart-{name}-{}-{:?}.tgz",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let ok = std::process::Command::new("tar")
+        .arg("czf")
+        .arg(&out)
+        .arg("-C")
+        .arg(dir.parent().expect("the chart has a parent directory"))
+        .arg(name)
+        .status()
+        .expect("run tar")
+        .success();
+    assert!(ok, "tar could not package chart {name}");
+    let bytes = std::fs::read(&out).expect("read the packaged chart");
+    let _ = std::fs::remove_file(&out);
+    bytes
+}
+
 /// The `orrery` binary for tests that drive it as a user does: `$ORRERY_BIN` (the test
 /// command sets it), else built from the workspace with cargo.
 pub fn orrery_bin() -> PathBuf {

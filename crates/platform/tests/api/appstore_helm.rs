@@ -51,22 +51,6 @@ fn real_helm(kubeconfig: &Path, ns: &str, args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).expect("JSON")
 }
 
-fn package(chart: &str) -> Vec<u8> {
-    let dir = testdata::helm_chart(chart);
-    let out = tempfile::NamedTempFile::new().expect("tmp");
-    let ok = std::process::Command::new("tar")
-        .arg("czf")
-        .arg(out.path())
-        .arg("-C")
-        .arg(dir.parent().expect("parent"))
-        .arg(chart)
-        .status()
-        .expect("tar")
-        .success();
-    assert!(ok);
-    std::fs::read(out.path()).expect("read")
-}
-
 async fn history(c: &Client, admin: &str, path: &str) -> Value {
     c.ok(Method::GET, &format!("{path}/history"), admin, None)
         .await
@@ -85,7 +69,7 @@ async fn store_releases_and_real_helm_upgrade_each_other() {
             Method::POST,
             &format!("{APPS}/apps"),
             &admin,
-            Some(json!({"package": B64.encode(package("openelb"))})),
+            Some(json!({"package": B64.encode(testdata::helm_chart_package("openelb"))})),
         )
         .await;
     let version = up["versionName"].as_str().expect("version").to_string();

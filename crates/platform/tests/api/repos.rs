@@ -20,23 +20,6 @@ const APPS: &str = "/kapis/application.kubesphere.io/v2";
 const USER: &str = "repo-reader";
 const PASSWORD: &str = "s3cret-Pw";
 
-/// `helm package`'s layout for a corpus chart.
-fn package(chart: &str) -> Vec<u8> {
-    let dir = testdata::helm_chart(chart);
-    let out = tempfile::NamedTempFile::new().expect("tmp");
-    let ok = std::process::Command::new("tar")
-        .arg("czf")
-        .arg(out.path())
-        .arg("-C")
-        .arg(dir.parent().expect("parent"))
-        .arg(chart)
-        .status()
-        .expect("tar")
-        .success();
-    assert!(ok);
-    std::fs::read(out.path()).expect("read")
-}
-
 /// A gzipped tar written by Python's tarfile: `members` are (name, size of zeros or text).
 fn crafted(members: &[(&str, &str)]) -> Vec<u8> {
     let out = tempfile::NamedTempFile::new().expect("tmp");
@@ -173,8 +156,8 @@ async fn add_and_sync(c: &Client, admin: &str, body: Value) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn helm_repositories_sync_into_the_store_and_bad_ones_fail_cleanly() {
-    let grafana = package("grafana");
-    let openelb = package("openelb");
+    let grafana = testdata::helm_chart_package("grafana");
+    let openelb = testdata::helm_chart_package("openelb");
     let corrupt = b"\x1f\x8b\x08\x00this is not a gzip stream".to_vec();
     let escape = crafted(&[
         (
@@ -688,8 +671,8 @@ async fn push_chart(
 async fn an_oci_registry_syncs_the_charts_its_repo_names() {
     let reg = registry().await;
     let http = registry_client(&reg);
-    let grafana = package("grafana");
-    let openelb = package("openelb");
+    let grafana = testdata::helm_chart_package("grafana");
+    let openelb = testdata::helm_chart_package("openelb");
     push_chart(&http, &reg, "charts/grafana", "12.11.1", &grafana).await;
     push_chart(&http, &reg, "charts/openelb", "0.6.1", &openelb).await;
 

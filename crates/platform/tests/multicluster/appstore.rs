@@ -7,23 +7,6 @@ use super::*;
 
 const APPS: &str = "/kapis/application.kubesphere.io/v2";
 
-/// `helm package`'s layout: a gzipped tar of the chart directory under its name.
-fn package(chart: &str) -> Vec<u8> {
-    let dir = testdata::helm_chart(chart);
-    let parent = dir.parent().expect("parent");
-    let out = tempfile::NamedTempFile::new().expect("tmp");
-    let status = std::process::Command::new("tar")
-        .arg("czf")
-        .arg(out.path())
-        .arg("-C")
-        .arg(parent)
-        .arg(chart)
-        .status()
-        .expect("tar");
-    assert!(status.success());
-    std::fs::read(out.path()).expect("read package")
-}
-
 fn b64(s: &str) -> String {
     B64.encode(s.as_bytes())
 }
@@ -121,7 +104,8 @@ async fn an_app_goes_from_upload_through_review_to_a_release_in_a_member() {
     .await;
 
     // The workspace member uploads the chart: a draft app. Outsiders cannot.
-    let upload = json!({"appType": "helm", "package": B64.encode(package("grafana"))});
+    let upload =
+        json!({"appType": "helm", "package": B64.encode(testdata::helm_chart_package("grafana"))});
     // (A small body: a refusal answered before a large body is read may reach the client
     // while it is still writing, which reqwest reports as a broken connection.)
     let (s, _) = c
