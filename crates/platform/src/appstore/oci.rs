@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::package;
-use super::repos::{Candidate, version_key};
+use super::repos::{Candidate, read_answer, request_error, version_key};
 
 /// The media type of a Helm chart's layer.
 pub const CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
@@ -61,15 +61,7 @@ async fn get(
         }
         req.send()
     };
-    let describe = |e: reqwest::Error| {
-        let mut why = e.to_string();
-        let mut src = std::error::Error::source(&e);
-        while let Some(s) = src {
-            why = format!("{why}: {s}");
-            src = s.source();
-        }
-        format!("GET {url}: {why}")
-    };
+    let describe = |e: reqwest::Error| request_error(url, &e);
     let mut resp = send(None).await.map_err(describe)?;
     if resp.status() == reqwest::StatusCode::UNAUTHORIZED
         && let Some(ch) = resp
@@ -103,26 +95,7 @@ async fn get(
             .to_string();
         resp = send(Some(token)).await.map_err(describe)?;
     }
-    let status = resp.status();
-    if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
-        return Err(format!(
-            "GET {url}: {status}: the registry refused the credential"
-        ));
-    }
-    if !status.is_success() {
-        return Err(format!("GET {url}: {status}"));
-    }
-    let mut out = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(describe)? {
-        if out.len() + chunk.len() > max {
-            return Err(format!(
-                "GET {url}: larger than {} MiB",
-                max / (1024 * 1024)
-            ));
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(out)
+    read_answer(resp, url, max, "registry").await
 }
 
 /// The followed charts of an OCI repository (`rest`: `host[:port][/path]`, after `oci://`):

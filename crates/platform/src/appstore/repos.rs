@@ -115,6 +115,48 @@ fn client_for(repo: &Value) -> Result<reqwest::Client, String> {
     b.build().map_err(|e| e.to_string())
 }
 
+/// `GET {url}: …` with the error and each of its sources (where the real reason, such as
+/// "Connection refused", is).
+pub(super) fn request_error(url: &str, e: &reqwest::Error) -> String {
+    let mut why = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        why = format!("{why}: {s}");
+        src = s.source();
+    }
+    format!("GET {url}: {why}")
+}
+
+/// The body of an answer from a `server` (repository or registry), at most `max` bytes; a
+/// refused credential or another failure in words.
+pub(super) async fn read_answer(
+    mut resp: reqwest::Response,
+    url: &str,
+    max: usize,
+    server: &str,
+) -> Result<Vec<u8>, String> {
+    let status = resp.status();
+    if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+        return Err(format!(
+            "GET {url}: {status}: the {server} refused the credential"
+        ));
+    }
+    if !status.is_success() {
+        return Err(format!("GET {url}: {status}"));
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| request_error(url, &e))? {
+        if out.len() + chunk.len() > max {
+            return Err(format!(
+                "GET {url}: larger than {} MiB",
+                max / (1024 * 1024)
+            ));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
 /// GETs `url` with the repository's credential, reading at most `max` bytes.
 pub(super) async fn fetch(
     client: &reqwest::Client,
@@ -127,35 +169,8 @@ pub(super) async fn fetch(
     if let Some(user) = cred["username"].as_str().filter(|s| !s.is_empty()) {
         req = req.basic_auth(user, cred["password"].as_str());
     }
-    let mut resp = req.send().await.map_err(|e| {
-        let mut why = e.to_string();
-        let mut src = std::error::Error::source(&e);
-        while let Some(s) = src {
-            why = format!("{why}: {s}");
-            src = s.source();
-        }
-        format!("GET {url}: {why}")
-    })?;
-    let status = resp.status();
-    if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
-        return Err(format!(
-            "GET {url}: {status}: the repository refused the credential"
-        ));
-    }
-    if !status.is_success() {
-        return Err(format!("GET {url}: {status}"));
-    }
-    let mut out = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| format!("GET {url}: {e}"))? {
-        if out.len() + chunk.len() > max {
-            return Err(format!(
-                "GET {url}: larger than {} MiB",
-                max / (1024 * 1024)
-            ));
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(out)
+    let resp = req.send().await.map_err(|e| request_error(url, &e))?;
+    read_answer(resp, url, max, "repository").await
 }
 
 /// A chart URL of the index, resolved against the repository's.
