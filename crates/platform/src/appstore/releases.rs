@@ -213,16 +213,16 @@ async fn reconcile_one(state: &AppState, rel: &Value) -> Result<(), PlatformErro
         Err(why) => return set_status(state, rel, "failed", &why, Some(&hash)).await,
     };
     let mut res = helm::action::Resources::new(member.client.clone());
-    let exists = !helm::action::storage::history(&member.client, ns, name)
+    let history = helm::action::storage::history(&member.client, ns, name)
         .await
-        .map_err(|e| PlatformError::Invalid(e.to_string()))?
-        .is_empty();
+        .map_err(|e| PlatformError::Invalid(e.to_string()))?;
+    let exists = !history.is_empty();
     let (doing, done) = if exists {
         ("upgrading", "upgraded")
     } else {
         ("creating", "created")
     };
-    if exists && deployed_matches(member, ns, name, &version, &values).await? {
+    if deployed_matches(&history, &version, &values) {
         // Already deployed as asked (a rollback recorded it, or a pass was cut short).
         return set_status(state, rel, done, "", Some(&hash)).await;
     }
@@ -262,22 +262,13 @@ async fn reconcile_one(state: &AppState, rel: &Value) -> Result<(), PlatformErro
 }
 
 /// Whether the release's deployed revision is `version`'s chart with `values`.
-async fn deployed_matches(
-    member: &crate::clusters::Member,
-    ns: &str,
-    name: &str,
-    version: &Value,
-    values: &helm::values::Map,
-) -> Result<bool, PlatformError> {
-    let history = helm::action::storage::history(&member.client, ns, name)
-        .await
-        .map_err(|e| PlatformError::Invalid(e.to_string()))?;
+fn deployed_matches(history: &[Value], version: &Value, values: &helm::values::Map) -> bool {
     let Some(deployed) = history
         .iter()
         .rev()
         .find(|r| r["info"]["status"] == "deployed")
     else {
-        return Ok(false);
+        return false;
     };
     let want_values = Value::Object(
         values
@@ -289,10 +280,8 @@ async fn deployed_matches(
         Value::Null => json!({}),
         v => v.clone(),
     };
-    Ok(
-        deployed["chart"]["metadata"]["version"] == version["spec"]["versionName"]
-            && have_values == want_values,
-    )
+    deployed["chart"]["metadata"]["version"] == version["spec"]["versionName"]
+        && have_values == want_values
 }
 
 /// Whether every Deployment, StatefulSet and DaemonSet of the release's deployed revision is
