@@ -63,17 +63,24 @@ fn index(entries: &[(&str, &str, &str, &str)]) -> String {
     out
 }
 
-/// Serves `files` over HTTPS on 127.0.0.1 with a certificate of its own CA, asking for basic
-/// auth; returns the address and the CA (PEM).
-async fn repo_server(files: HashMap<String, Vec<u8>>) -> (SocketAddr, String) {
+/// A CA of its own and a certificate for 127.0.0.1 it signed (with its key).
+fn loopback_certificate() -> (rcgen::Certificate, rcgen::Certificate, rcgen::KeyPair) {
     let ca_key = rcgen::KeyPair::generate().expect("key");
     let mut ca_params = rcgen::CertificateParams::new(Vec::new()).expect("params");
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     let ca = ca_params.self_signed(&ca_key).expect("ca");
     let key = rcgen::KeyPair::generate().expect("key");
     let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).expect("params");
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let cert = params.signed_by(&key, &issuer).expect("cert");
+    let cert = params
+        .signed_by(&key, &rcgen::Issuer::new(ca_params, ca_key))
+        .expect("cert");
+    (ca, cert, key)
+}
+
+/// Serves `files` over HTTPS on 127.0.0.1 with a certificate of its own CA, asking for basic
+/// auth; returns the address and the CA (PEM).
+async fn repo_server(files: HashMap<String, Vec<u8>>) -> (SocketAddr, String) {
+    let (ca, cert, key) = loopback_certificate();
     let config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -542,15 +549,7 @@ impl Drop for Registry {
 
 async fn registry() -> Registry {
     let dir = tempfile::tempdir().expect("tmp");
-    let ca_key = rcgen::KeyPair::generate().expect("key");
-    let mut ca_params = rcgen::CertificateParams::new(Vec::new()).expect("params");
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let ca = ca_params.self_signed(&ca_key).expect("ca");
-    let key = rcgen::KeyPair::generate().expect("key");
-    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).expect("params");
-    let cert = params
-        .signed_by(&key, &rcgen::Issuer::new(ca_params, ca_key))
-        .expect("cert");
+    let (ca, cert, key) = loopback_certificate();
     std::fs::write(dir.path().join("tls.crt"), cert.pem()).expect("crt");
     std::fs::write(dir.path().join("tls.key"), key.serialize_pem()).expect("key");
     let hash = bcrypt::hash(PASSWORD, 4).expect("bcrypt");
