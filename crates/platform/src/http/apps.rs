@@ -249,19 +249,13 @@ async fn apps_api(
         (M::DELETE, ["apps", a]) => {
             let app = get_app(a).await?;
             let name = app["metadata"]["name"].as_str().unwrap_or_default();
-            let releases = kubeapi::list(
-                &state.client,
-                Kind::AppRelease,
-                None,
-                &format!("{APP_LABEL}={name}"),
-            )
-            .await?;
-            if !releases.is_empty() {
+            let releases = releases_of(state, name).await?;
+            if releases > 0 {
                 return Err(ApiError::conflict(
                     APPLICATION,
                     "applications",
                     name,
-                    &format!("{} release(s) still use it", releases.len()),
+                    &format!("{releases} release(s) still use it"),
                 ));
             }
             let versions = apps::versions_of(state, name).await?;
@@ -273,12 +267,7 @@ async fn apps_api(
                     "a version is in the store; suspend it first",
                 ));
             }
-            for v in versions {
-                let vname = v["metadata"]["name"].as_str().unwrap_or_default();
-                kubeapi::delete(&state.client, Kind::AppVersion, None, vname).await?;
-            }
-            kubeapi::delete(&state.client, Kind::App, None, name).await?;
-            super::settle_gone(&state.caches.apps, name).await;
+            delete_app(state, name, &versions).await?;
             Ok(Json(json!({"message": "success"})).into_response())
         }
         (M::POST, ["apps", a, "action"]) => {
@@ -322,6 +311,28 @@ async fn apps_api(
         }
         _ => Err(super::error::no_route()),
     }
+}
+
+/// How many releases use app `app`.
+async fn releases_of(state: &AppState, app: &str) -> ApiResult<usize> {
+    let selector = format!("{APP_LABEL}={app}");
+    Ok(
+        kubeapi::list(&state.client, Kind::AppRelease, None, &selector)
+            .await?
+            .len(),
+    )
+}
+
+/// Deletes app `name` and its `versions` (their packages go with them); the apps cache no
+/// longer holds it when this returns.
+async fn delete_app(state: &AppState, name: &str, versions: &[Value]) -> ApiResult<()> {
+    for v in versions {
+        let vname = v["metadata"]["name"].as_str().unwrap_or_default();
+        kubeapi::delete(&state.client, Kind::AppVersion, None, vname).await?;
+    }
+    kubeapi::delete(&state.client, Kind::App, None, name).await?;
+    super::settle_gone(&state.caches.apps, name).await;
+    Ok(())
 }
 
 /// A repository as answered: its credential's secrets left out.
@@ -424,14 +435,7 @@ async fn repos_api(
             .await?;
             for app in &apps {
                 let a = app["metadata"]["name"].as_str().unwrap_or_default();
-                let used = kubeapi::list(
-                    &state.client,
-                    Kind::AppRelease,
-                    None,
-                    &format!("{APP_LABEL}={a}"),
-                )
-                .await?;
-                if !used.is_empty() {
+                if releases_of(state, a).await? > 0 {
                     return Err(ApiError::conflict(
                         APPLICATION,
                         "repos",
@@ -442,12 +446,8 @@ async fn repos_api(
             }
             for app in apps {
                 let a = app["metadata"]["name"].as_str().unwrap_or_default();
-                for v in apps::versions_of(state, a).await? {
-                    let v = v["metadata"]["name"].as_str().unwrap_or_default();
-                    kubeapi::delete(&state.client, Kind::AppVersion, None, v).await?;
-                }
-                kubeapi::delete(&state.client, Kind::App, None, a).await?;
-                super::settle_gone(&state.caches.apps, a).await;
+                let versions = apps::versions_of(state, a).await?;
+                delete_app(state, a, &versions).await?;
             }
             kubeapi::delete(&state.client, Kind::AppRepo, None, name).await?;
             Ok(Json(json!({"message": "success"})).into_response())
