@@ -71,29 +71,11 @@ async fn an_app_goes_from_upload_through_review_to_a_release_in_a_member() {
         ),
     )
     .await;
-    let t = json!({"apiVersion": "tenant.kubesphere.io/v1beta1", "kind": "WorkspaceTemplate",
-        "metadata": {"name": "ws"},
-        "spec": {"template": {"spec": {"manager": "dev"}},
-            "placement": {"clusters": [{"name": "host"}, {"name": "m1"}]}}});
-    c.ok(
-        Method::POST,
-        &format!("{TENANT}/workspacetemplates"),
-        &admin,
-        Some(t),
-    )
-    .await;
+    placed_workspace(c, &admin, "ws", "dev", "m1").await;
     let dev = c.login("dev", USER_PW).await;
     let reviewer = c.login("reviewer", USER_PW).await;
     let operator = c.login("operator", USER_PW).await;
-    eventually(
-        c,
-        Method::POST,
-        &format!("/clusters/m1{TENANT}/workspaces/ws/namespaces"),
-        &dev,
-        Some(json!({"metadata": {"name": "shop"}})),
-        StatusCode::OK,
-    )
-    .await;
+    member_project(c, &dev, "m1", "ws", "shop").await;
     add_member(
         c,
         &admin,

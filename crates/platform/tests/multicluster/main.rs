@@ -161,3 +161,32 @@ fn configmap(name: &str) -> Value {
 async fn member_client(m: &OrreryCluster) -> kube::Client {
     kube::Client::try_from(kube_config(&m.kubeconfig).await).expect("member client")
 }
+
+/// Workspace `ws` managed by `manager`, placed on the host and cluster `member`.
+async fn placed_workspace(c: &Client, admin: &str, ws: &str, manager: &str, member: &str) {
+    let t = json!({"apiVersion": "tenant.kubesphere.io/v1beta1", "kind": "WorkspaceTemplate",
+        "metadata": {"name": ws},
+        "spec": {"template": {"spec": {"manager": manager}},
+            "placement": {"clusters": [{"name": "host"}, {"name": member}]}}});
+    c.ok(
+        Method::POST,
+        &format!("{TENANT}/workspacetemplates"),
+        admin,
+        Some(t),
+    )
+    .await;
+}
+
+/// Creates project `ns` of workspace `ws` in cluster `member` as `token` (retried while the
+/// member's caches catch up with the workspace).
+async fn member_project(c: &Client, token: &str, member: &str, ws: &str, ns: &str) {
+    eventually(
+        c,
+        Method::POST,
+        &format!("/clusters/{member}{TENANT}/workspaces/{ws}/namespaces"),
+        token,
+        Some(json!({"metadata": {"name": ns}})),
+        StatusCode::OK,
+    )
+    .await;
+}

@@ -69,29 +69,10 @@ async fn a_workspace_quota_holds_across_its_projects_in_a_member() {
     wait_ready(c, &admin, "m1", true, Duration::from_secs(30)).await;
     create_user(c, &admin, "wsadmin").await;
     create_user(c, &admin, "viewer").await;
-    let t = json!({"apiVersion": "tenant.kubesphere.io/v1beta1", "kind": "WorkspaceTemplate",
-        "metadata": {"name": "ws"},
-        "spec": {"template": {"spec": {"manager": "wsadmin"}},
-            "placement": {"clusters": [{"name": "host"}, {"name": "m1"}]}}});
-    c.ok(
-        Method::POST,
-        &format!("{TENANT_API}/workspacetemplates"),
-        &admin,
-        Some(t),
-    )
-    .await;
+    placed_workspace(c, &admin, "ws", "wsadmin", "m1").await;
     let wsadmin = c.login("wsadmin", USER_PW).await;
     for ns in ["p1", "p2"] {
-        let path = format!("/clusters/m1{TENANT_API}/workspaces/ws/namespaces");
-        eventually(
-            c,
-            Method::POST,
-            &path,
-            &wsadmin,
-            Some(json!({"metadata": {"name": ns}})),
-            StatusCode::OK,
-        )
-        .await;
+        member_project(c, &wsadmin, "m1", "ws", ns).await;
     }
     let member = member_client(&m1).await;
     let ns_api: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(member.clone());
