@@ -21,7 +21,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
 
-use super::{hard_of, recorded_usage, resource_list, selects, usage_by_namespace};
+use super::{
+    hard_of, recorded_usage, resource_list, selected_namespaces, selects, total, usage_by_namespace,
+};
 use crate::clusters::Member;
 use crate::error::PlatformError;
 use crate::http::Shared;
@@ -212,23 +214,10 @@ async fn charge(
                     .index()
                     .await
                     .map_err(PlatformError::Invalid)?;
-                let namespaces: Vec<String> = member
-                    .caches
-                    .namespaces
-                    .list()
-                    .into_iter()
-                    .filter(|n| selects(&quota, &n.obj["metadata"]["labels"]))
-                    .map(|n| n.name().to_string())
-                    .collect();
+                let namespaces = selected_namespaces(member, &quota);
                 let by_ns =
                     usage_by_namespace(&member.client, &index, &namespaces, &tracked).await?;
-                let mut total = Usage::new();
-                for u in by_ns.values() {
-                    for (k, q) in u {
-                        apimachinery::quota::add(&mut total, k, *q);
-                    }
-                }
-                total
+                total(&by_ns)
             }
         };
         if let Some(why) = exceeded(name, &hard, &used, asked) {

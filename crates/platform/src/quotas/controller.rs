@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use sha2::Digest;
 
 use super::{
-    ADMISSION_PREFIX, WEBHOOK_CONFIG, WEBHOOK_NAME, WORKSPACE_LABEL, hard_of, selects, status_of,
+    ADMISSION_PREFIX, WEBHOOK_CONFIG, WEBHOOK_NAME, WORKSPACE_LABEL, hard_of, status_of,
     tracked_resources, usage_by_namespace,
 };
 use crate::clusters::Member;
@@ -198,14 +198,9 @@ async fn recalculate(member: &Member) -> Result<(), PlatformError> {
         .index()
         .await
         .map_err(PlatformError::Invalid)?;
-    let namespaces = member.caches.namespaces.list();
     for entry in quotas {
         let quota = &entry.obj;
-        let selected: Vec<String> = namespaces
-            .iter()
-            .filter(|n| selects(quota, &n.obj["metadata"]["labels"]))
-            .map(|n| n.name().to_string())
-            .collect();
+        let selected = super::selected_namespaces(member, quota);
         let tracked: Vec<String> = hard_of(quota).into_keys().collect();
         let by_ns = usage_by_namespace(&member.client, &index, &selected, &tracked).await?;
         let status = status_of(quota, &by_ns);

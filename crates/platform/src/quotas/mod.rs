@@ -177,22 +177,42 @@ pub fn resource_list(tracked: &[String], used: &Usage) -> Value {
     Value::Object(m)
 }
 
+/// The namespaces of `member` that `quota` selects (from its namespace cache).
+pub fn selected_namespaces(member: &crate::clusters::Member, quota: &Value) -> Vec<String> {
+    member
+        .caches
+        .namespaces
+        .list()
+        .iter()
+        .filter(|n| selects(quota, &n.obj["metadata"]["labels"]))
+        .map(|n| n.name().to_string())
+        .collect()
+}
+
+/// The sum of every namespace's use.
+pub fn total(by_namespace: &BTreeMap<String, Usage>) -> Usage {
+    let mut total = Usage::new();
+    for used in by_namespace.values() {
+        for (k, q) in used {
+            add(&mut total, k, *q);
+        }
+    }
+    total
+}
+
 /// The status KubeSphere keeps: `total` (hard and used over the selected namespaces) and each
 /// namespace's use.
 pub fn status_of(quota: &Value, by_namespace: &BTreeMap<String, Usage>) -> Value {
     let hard = quota["spec"]["quota"]["hard"].clone();
     let tracked: Vec<String> = hard_of(quota).into_keys().collect();
-    let mut total = Usage::new();
-    let mut namespaces = Vec::new();
-    for (ns, used) in by_namespace {
-        for (k, q) in used {
-            add(&mut total, k, *q);
-        }
-        namespaces
-            .push(json!({"namespace": ns, "hard": hard, "used": resource_list(&tracked, used)}));
-    }
+    let namespaces: Vec<Value> = by_namespace
+        .iter()
+        .map(|(ns, used)| {
+            json!({"namespace": ns, "hard": hard, "used": resource_list(&tracked, used)})
+        })
+        .collect();
     json!({
-        "total": {"hard": hard, "used": resource_list(&tracked, &total)},
+        "total": {"hard": hard, "used": resource_list(&tracked, &total(by_namespace))},
         "namespaces": namespaces,
     })
 }
