@@ -5,6 +5,8 @@
 
 use std::collections::BTreeSet;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -201,8 +203,40 @@ fn write_routes() -> Vec<Route> {
             body: |n| json!({"apiVersion": "cluster.kubesphere.io/v1alpha1", "kind": "Cluster", "metadata": {"name": n}, "spec": {"connection": {"type": "direct", "kubeconfig": "bm90IGEga3ViZWNvbmZpZw=="}}}),
             listed_at: None,
         },
+        Route {
+            method: Method::POST,
+            path: format!("{TENANT}/workspaces/w/resourcequotas"),
+            body: |n| json!({"apiVersion": "quota.kubesphere.io/v1alpha2", "kind": "ResourceQuota", "metadata": {"name": n, "labels": {"a": "b"}}, "spec": {"quota": {"hard": {"pods": "10", "limits.cpu": "2"}}, "selector": {"kubesphere.io/workspace": "w"}}}),
+            listed_at: Some(format!("{TENANT}/workspaces/w/resourcequotas")),
+        },
+        Route {
+            method: Method::POST,
+            path: format!("{APPS}/categories"),
+            body: |n| json!({"apiVersion": "application.kubesphere.io/v2", "kind": "Category", "metadata": {"name": n, "labels": {"a": "b"}}, "spec": {"icon": "box", "description": "things"}}),
+            listed_at: Some(format!("{APPS}/categories")),
+        },
+        Route {
+            method: Method::POST,
+            path: format!("{APPS}/repos"),
+            body: |n| json!({"apiVersion": "application.kubesphere.io/v2", "kind": "Repo", "metadata": {"name": n, "labels": {"a": "b"}}, "spec": {"url": "https://127.0.0.1:1/charts", "syncPeriod": 0, "description": "d", "credential": {"username": "u", "password": "p", "insecureSkipTLSVerify": true}}}),
+            listed_at: Some(format!("{APPS}/repos")),
+        },
+        Route {
+            method: Method::POST,
+            path: format!("{APPS}/workspaces/w/apps"),
+            body: |n| json!({"appName": n, "aliasName": "Load balancer", "appType": "helm", "categoryName": "net", "package": B64.encode(testdata::helm_chart_package("openelb"))}),
+            listed_at: None,
+        },
+        Route {
+            method: Method::POST,
+            path: format!("{APPS}/namespaces/p/applications"),
+            body: |n| json!({"apiVersion": "application.kubesphere.io/v2", "kind": "ApplicationRelease", "metadata": {"name": n, "labels": {"a": "b"}}, "spec": {"appID": "openelb", "appVersionID": "openelb-0-6-1", "values": B64.encode("x: 1\n")}}),
+            listed_at: Some(format!("{APPS}/namespaces/p/applications")),
+        },
     ]
 }
+
+const APPS: &str = "/kapis/application.kubesphere.io/v2";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_typed_fields_on_every_platform_write_route() {
