@@ -416,6 +416,7 @@ pub fn templates() -> Vec<Template> {
                     "applications",
                     "applications/action",
                     "applications/history",
+                    "applications/resources",
                 ],
                 &["*"],
             )],

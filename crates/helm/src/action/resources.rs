@@ -123,9 +123,32 @@ impl Resources {
         Ok(out)
     }
 
+    /// Resolves one object with what discovery knows now (no waiting for a kind to be served):
+    /// `None` for a kind the cluster does not serve.
+    pub async fn resolve(
+        &mut self,
+        object: &Json,
+        default_ns: &str,
+    ) -> Result<Option<Target>, ActionError> {
+        match self.resolve_with(object, default_ns, false).await {
+            Ok(t) => Ok(Some(t)),
+            Err(ActionError::NoKind { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Resolves one object; an unknown kind rediscovers once, since a CRD created earlier in
     /// the same release may only now be served.
     pub async fn target(&mut self, object: &Json, default_ns: &str) -> Result<Target, ActionError> {
+        self.resolve_with(object, default_ns, true).await
+    }
+
+    async fn resolve_with(
+        &mut self,
+        object: &Json,
+        default_ns: &str,
+        wait: bool,
+    ) -> Result<Target, ActionError> {
         let api_version = object
             .get("apiVersion")
             .and_then(Json::as_str)
@@ -152,7 +175,7 @@ impl Resources {
         };
         let gvk = GroupVersionKind::gvk(&group, &version, &kind);
         let mut found = self.discover().await?.resolve_gvk(&gvk);
-        if found.is_none() {
+        if found.is_none() && wait {
             for _ in 0..20 {
                 self.discovery = None;
                 found = self.discover().await?.resolve_gvk(&gvk);

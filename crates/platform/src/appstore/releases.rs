@@ -284,21 +284,48 @@ fn deployed_matches(history: &[Value], version: &Value, values: &helm::values::M
         && have_values == want_values
 }
 
-/// Whether every Deployment, StatefulSet and DaemonSet of the release's deployed revision is
+/// How many of a workload's replicas are ready and how many are wanted (`None` for a kind that
+/// is not a Deployment, StatefulSet or DaemonSet).
+pub fn readiness(live: &Value) -> Option<(i64, i64)> {
+    if live["apiVersion"] != "apps/v1" {
+        return None;
+    }
+    let st = &live["status"];
+    let n = |v: &Value| v.as_i64().unwrap_or(0);
+    let wanted = live["spec"]["replicas"].as_i64().unwrap_or(1);
+    match live["kind"].as_str()? {
+        "DaemonSet" => Some((n(&st["numberAvailable"]), n(&st["desiredNumberScheduled"]))),
+        "StatefulSet" => Some((n(&st["readyReplicas"]), wanted)),
+        "Deployment" => Some((n(&st["availableReplicas"]), wanted)),
+        _ => None,
+    }
+}
+
+/// The manifest of a release's latest revision.
+async fn latest_manifest(
+    member: &crate::clusters::Member,
+    ns: &str,
+    name: &str,
+) -> Result<Option<String>, PlatformError> {
+    let history = helm::action::storage::history(&member.client, ns, name)
+        .await
+        .map_err(|e| PlatformError::Invalid(e.to_string()))?;
+    Ok(history
+        .last()
+        .map(|r| r["manifest"].as_str().unwrap_or_default().to_string()))
+}
+
+/// Whether every Deployment, StatefulSet and DaemonSet of the release's latest revision is
 /// available.
 pub async fn workloads_available(
     member: &crate::clusters::Member,
     ns: &str,
     name: &str,
 ) -> Result<bool, PlatformError> {
-    let history = helm::action::storage::history(&member.client, ns, name)
-        .await
-        .map_err(|e| PlatformError::Invalid(e.to_string()))?;
-    let Some(latest) = history.last() else {
+    let Some(manifest) = latest_manifest(member, ns, name).await? else {
         return Ok(false);
     };
-    let manifest = latest["manifest"].as_str().unwrap_or_default();
-    let objects = helm::action::resources::manifest_objects(manifest)
+    let objects = helm::action::resources::manifest_objects(&manifest)
         .map_err(|e| PlatformError::Invalid(e.to_string()))?;
     for o in objects {
         let kind = o["kind"].as_str().unwrap_or_default();
@@ -321,23 +348,58 @@ pub async fn workloads_available(
             .await?
             .into_iter()
             .find(|x| x["metadata"]["name"] == oname);
-        let Some(live) = live else {
-            return Ok(false);
-        };
-        let st = &live["status"];
-        let n = |v: &Value| v.as_i64().unwrap_or(0);
-        let ok = match kind {
-            "DaemonSet" => n(&st["numberAvailable"]) >= n(&st["desiredNumberScheduled"]),
-            "StatefulSet" => {
-                n(&st["readyReplicas"]) >= live["spec"]["replicas"].as_i64().unwrap_or(1)
-            }
-            _ => n(&st["availableReplicas"]) >= live["spec"]["replicas"].as_i64().unwrap_or(1),
-        };
-        if !ok {
-            return Ok(false);
+        match live.as_ref().and_then(readiness) {
+            Some((ready, wanted)) if ready >= wanted => {}
+            _ => return Ok(false),
         }
     }
     Ok(true)
+}
+
+/// The objects of a release's latest revision as they are in its cluster: apiVersion, kind,
+/// name, namespace, whether each exists and, for workloads, `ready` as "available/wanted".
+/// Only that summary: whether the caller may read an object itself is for its own rights.
+pub async fn resources_of(
+    member: &crate::clusters::Member,
+    ns: &str,
+    name: &str,
+) -> Result<Vec<Value>, PlatformError> {
+    let Some(manifest) = latest_manifest(member, ns, name).await? else {
+        return Ok(Vec::new());
+    };
+    let objects = helm::action::resources::manifest_objects(&manifest)
+        .map_err(|e| PlatformError::Invalid(e.to_string()))?;
+    let mut res = helm::action::Resources::new(member.client.clone());
+    let mut out = Vec::with_capacity(objects.len());
+    for o in objects {
+        let target = res
+            .resolve(&o, ns)
+            .await
+            .map_err(|e| PlatformError::Invalid(e.to_string()))?;
+        let (namespace, live) = match &target {
+            Some(t) => (
+                t.namespace.clone(),
+                helm::action::resources::get(t)
+                    .await
+                    .map_err(|e| PlatformError::Invalid(e.to_string()))?
+                    .and_then(|d| serde_json::to_value(d).ok()),
+            ),
+            None => (String::new(), None),
+        };
+        let ready = live
+            .as_ref()
+            .and_then(readiness)
+            .map(|(r, w)| format!("{r}/{w}"));
+        out.push(json!({
+            "apiVersion": o["apiVersion"],
+            "kind": o["kind"],
+            "name": o["metadata"]["name"],
+            "namespace": namespace,
+            "exists": live.is_some(),
+            "ready": ready,
+        }));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

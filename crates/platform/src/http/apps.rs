@@ -794,6 +794,11 @@ async fn releases_api(
                 .collect();
             Ok(Json(json!({"totalItems": items.len(), "items": items})).into_response())
         }
+        (M::GET, [name, "resources"]) => {
+            get(name.to_string()).await?;
+            let items = releases::resources_of(member, ns, name).await?;
+            Ok(Json(json!({"totalItems": items.len(), "items": items})).into_response())
+        }
         (M::POST, [name, "action"]) => {
             let rel = get(name.to_string()).await?;
             let req = parse_json(body)?;

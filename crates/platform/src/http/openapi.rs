@@ -656,6 +656,13 @@ pub const ROUTES: &[Route] = &[
         false,
     ),
     r(
+        "/kapis/application.kubesphere.io/v2/namespaces/{namespace}/applications/{application}/resources",
+        GET,
+        "The objects of a release's latest revision in its cluster (kind, name, exists, ready)",
+        None,
+        false,
+    ),
+    r(
         "/kapis/application.kubesphere.io/v2/repos",
         LIST_CREATE,
         "Helm repositories of the platform (credentials never shown)",

@@ -221,6 +221,30 @@ async fn an_app_goes_from_upload_through_review_to_a_release_in_a_member() {
     assert_eq!(replicas(&member, "shop", "dash-grafana").await, Some(1));
     // Its workloads become available in the member's simulated data plane.
     release_in(c, &operator, &dash, &["active"]).await;
+    // Its resources, as they are in the member: a summary, never the objects' contents.
+    let r = c
+        .ok(Method::GET, &format!("{dash}/resources"), &operator, None)
+        .await;
+    let items = r["items"].as_array().expect("items");
+    let deploy = items
+        .iter()
+        .find(|o| o["kind"] == "Deployment" && o["name"] == "dash-grafana")
+        .unwrap_or_else(|| panic!("no Deployment in {r}"));
+    assert_eq!(deploy["namespace"], "shop", "{r}");
+    assert_eq!(deploy["exists"], true, "{r}");
+    assert_eq!(deploy["ready"], "1/1", "{r}");
+    assert!(
+        items
+            .iter()
+            .all(|o| o.get("data").is_none() && o.get("spec").is_none()),
+        "{r}"
+    );
+    let (s, _) = c.get(&format!("{dash}/resources"), &reviewer).await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "the reviewer is no project member"
+    );
 
     // Upgrade with new values.
     let v = c
