@@ -66,6 +66,12 @@ fn page(q: Option<&str>, items: Vec<Value>) -> ApiResult<Response> {
     Ok(Json(lq.apply(items)).into_response())
 }
 
+/// `dryRun=All`, as Kubernetes spells it: check everything, change nothing.
+fn dry_run(q: Option<&str>) -> bool {
+    form_urlencoded::parse(q.unwrap_or_default().as_bytes())
+        .any(|(k, v)| k == "dryRun" && v == "All")
+}
+
 /// Whether the caller holds `verb` on `resource[/sub]` of the App Store at a level (a
 /// workspace, or the platform).
 fn may(
@@ -751,6 +757,11 @@ async fn releases_api(
             if let Some(m) = rel.as_object_mut() {
                 m.remove("status");
             }
+            if dry_run(q) {
+                // Checked (names, version, values against the schema) and not made: the
+                // console validates a deploy form this way as people type.
+                return Ok(Json(rel).into_response());
+            }
             let created = kubeapi::create(&state.client, Kind::AppRelease, None, rel).await?;
             Ok(Json(created).into_response())
         }
@@ -765,6 +776,9 @@ async fn releases_api(
                 }
             }
             let version = check_release(state, ws.as_deref(), &next).await?;
+            if dry_run(q) {
+                return Ok(Json(next).into_response());
+            }
             let vname = version["metadata"]["name"].clone();
             let spec = next["spec"].clone();
             let updated = update_release(state, name, |r| {

@@ -29,8 +29,9 @@ pub struct Asset<'a> {
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// Pages run only the console's own scripts, talk only to this origin and are never framed.
 /// Styles may be inline: React style attributes and CodeMirror's injected style sheets.
+/// Images may also come over HTTPS: app icons are the URLs charts name (never scripts).
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+img-src 'self' data: https:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 const REVALIDATE: &str = "no-cache";
 
 /// Shown when the binary was built before the console (`npm run build` in `console/`).

@@ -212,6 +212,26 @@ async fn an_app_goes_from_upload_through_review_to_a_release_in_a_member() {
         )
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    // A dry run checks everything and makes nothing (the console's deploy form uses it).
+    let (s, v) = c
+        .post(&format!("{rels}?dryRun=All"), &operator, release.clone())
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["metadata"]["labels"]["kubesphere.io/cluster"], "m1",
+        "{v}"
+    );
+    let (s, v) = c
+        .post(
+            &format!("{rels}?dryRun=All"),
+            &operator,
+            json!({"metadata": {"name": "dash"},
+            "spec": {"appID": "grafana", "appVersionID": version, "values": b64("replicas: [\n")}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let (s, _) = c.get(&format!("{rels}/dash"), &operator).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "a dry run made nothing");
     c.ok(Method::POST, &rels, &operator, Some(release)).await;
     let dash = format!("{rels}/dash");
     let v = release_in(c, &operator, &dash, &["created", "active", "failed"]).await;
