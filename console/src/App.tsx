@@ -14,6 +14,7 @@ const Platform = lazy(() => import("./pages/platform"));
 const Cluster = lazy(() => import("./pages/cluster"));
 const Workspace = lazy(() => import("./pages/workspace"));
 const Project = lazy(() => import("./pages/project"));
+const AppStore = lazy(() => import("./pages/appstore"));
 
 function initialTheme(): Theme {
   const saved = localStorage.getItem("orrery-theme");
@@ -52,6 +53,7 @@ function Routed({ state }: { state: AppState }) {
                   <Routes>
                     <Route index element={<Navigate to="platform/clusters" replace />} />
                     <Route path="platform/*" element={<Platform />} />
+                    <Route path="store/*" element={<AppStore />} />
                     <Route path="clusters/:cluster/projects/:ns/*" element={<Project />} />
                     <Route path="clusters/:cluster/*" element={<Cluster />} />
                     <Route path="workspaces/:ws/*" element={<Workspace />} />

@@ -8,7 +8,7 @@ import { useLoad } from "./api/hooks";
 import { TENANT } from "./api/paths";
 import type { K8sObject } from "./api/watch";
 
-type Level = { kind: "platform" } | { kind: "cluster"; cluster: string } | { kind: "workspace"; ws: string } | { kind: "project"; cluster: string; ns: string };
+type Level = { kind: "platform" } | { kind: "store" } | { kind: "cluster"; cluster: string } | { kind: "workspace"; ws: string } | { kind: "project"; cluster: string; ns: string };
 
 /** Which level a console path is at. */
 export function levelOf(path: string): Level {
@@ -18,6 +18,7 @@ export function levelOf(path: string): Level {
     return { kind: "cluster", cluster: p[1] };
   }
   if (p[0] === "workspaces" && p[1]) return { kind: "workspace", ws: p[1] };
+  if (p[0] === "store") return { kind: "store" };
   return { kind: "platform" };
 }
 
@@ -32,6 +33,16 @@ function navOf(level: Level): { title: MessageKey; links: [MessageKey, string][]
           ["nav.roles", "/platform/roles"],
           ["nav.workspaces", "/platform/workspaces"],
           ["nav.settings", "/platform/settings"],
+        ],
+      };
+    case "store":
+      return {
+        title: "nav.store",
+        links: [
+          ["nav.store", "/store"],
+          ["nav.reviews", "/store/reviews"],
+          ["nav.manageApps", "/store/manage"],
+          ["nav.repos", "/store/repos"],
         ],
       };
     case "cluster": {
@@ -61,6 +72,8 @@ function navOf(level: Level): { title: MessageKey; links: [MessageKey, string][]
           ["nav.projects", `${w}/projects`],
           ["nav.members", `${w}/members`],
           ["nav.wsroles", `${w}/roles`],
+          ["nav.appTemplates", `${w}/apps`],
+          ["nav.appRepos", `${w}/repos`],
         ],
       };
     }
@@ -78,6 +91,7 @@ function navOf(level: Level): { title: MessageKey; links: [MessageKey, string][]
           ["nav.services", `${p}/services`],
           ["nav.configmaps", `${p}/configmaps`],
           ["nav.secrets", `${p}/secrets`],
+          ["nav.apps", `${p}/apps`],
           ["nav.members", `${p}/members`],
           ["nav.wsroles", `${p}/roles`],
         ],
@@ -109,6 +123,7 @@ export function Shell({ children }: { children: ReactNode }) {
         <NavLink to="/platform/clusters" className="brand">
           {t("app.name")}
         </NavLink>
+        <NavLink to="/store">{t("nav.store")}</NavLink>
         <label>
           {t("top.cluster")}
           <select aria-label={t("top.cluster")} value={currentCluster} onChange={(e) => e.target.value && navigate(`/clusters/${e.target.value}/overview`)}>

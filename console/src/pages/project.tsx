@@ -1,4 +1,4 @@
-import { useCallback, useState, type FormEvent } from "react";
+import { lazy, useCallback, useState, type FormEvent } from "react";
 import { Link, Navigate, Route, Routes, useNavigate, useParams } from "react-router-dom";
 import { useI18n } from "../i18n";
 import type { MessageKey } from "../i18n/en";
@@ -12,6 +12,14 @@ import { Members, Roles } from "../components/Members";
 import { ErrorBox, FormFooter, PageHead } from "../components/ui";
 import { YamlCreate } from "../components/YamlCreate";
 import { buildDeployment, buildService, type DeploymentForm, type ServiceForm } from "../state/forms";
+
+const Releases = lazy(() => import("./appstore").then((m) => ({ default: m.Releases })));
+const ReleaseDetail = lazy(() => import("./appstore").then((m) => ({ default: m.ReleaseDetail })));
+
+function Release({ cluster, ns }: { cluster: string; ns: string }) {
+  const { name = "" } = useParams();
+  return <ReleaseDetail key={name} cluster={cluster} ns={ns} name={name} />;
+}
 
 const titles: Record<string, MessageKey> = {
   deployments: "nav.deployments",
@@ -188,6 +196,8 @@ export default function Project() {
       <Route path="create/yaml/:resource" element={<CreateYaml cluster={cluster} ns={ns} />} />
       <Route path="members" element={<Members path={`${iam}/namespaces/${ns}/namespacemembers`} rolesPath={`${iam}/namespaces/${ns}/roles`} annotation="iam.kubesphere.io/role" />} />
       <Route path="roles" element={<Roles path={`${iam}/namespaces/${ns}/roles`} />} />
+      <Route path="apps" element={<Releases cluster={cluster} ns={ns} />} />
+      <Route path="apps/:name" element={<Release cluster={cluster} ns={ns} />} />
       <Route path=":resource" element={<List cluster={cluster} ns={ns} />} />
       <Route path=":resource/:name" element={<Detail cluster={cluster} ns={ns} />} />
       <Route path="*" element={<Navigate to="deployments" replace />} />

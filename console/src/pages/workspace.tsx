@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from "react";
+import { lazy, useState, type FormEvent } from "react";
 import { Link, Navigate, Route, Routes, useParams } from "react-router-dom";
 import { useI18n } from "../i18n";
 import { api } from "../api/client";
@@ -9,6 +9,15 @@ import { Table } from "../components/Table";
 import { Dialog, ErrorBox, FormFooter, PageHead, Status } from "../components/ui";
 import { Members, Roles } from "../components/Members";
 import { useApp } from "../state/context";
+
+const WorkspaceApps = lazy(() => import("./appstore").then((m) => ({ default: m.WorkspaceApps })));
+const WorkspaceApp = lazy(() => import("./appstore").then((m) => ({ default: m.WorkspaceApp })));
+const Repos = lazy(() => import("./appstore").then((m) => ({ default: m.Repos })));
+
+function AppTemplate({ ws }: { ws: string }) {
+  const { app = "" } = useParams();
+  return <WorkspaceApp key={app} ws={ws} app={app} />;
+}
 
 interface List {
   items: K8sObject[];
@@ -123,6 +132,9 @@ export default function Workspace() {
       <Route path="projects" element={<Projects ws={ws} />} />
       <Route path="members" element={<Members path={`${IAM}/workspaces/${ws}/workspacemembers`} rolesPath={`${IAM}/workspaces/${ws}/workspaceroles`} annotation="iam.kubesphere.io/workspacerole" />} />
       <Route path="roles" element={<Roles path={`${IAM}/workspaces/${ws}/workspaceroles`} />} />
+      <Route path="apps" element={<WorkspaceApps ws={ws} />} />
+      <Route path="apps/:app" element={<AppTemplate ws={ws} />} />
+      <Route path="repos" element={<Repos ws={ws} />} />
       <Route path="*" element={<Navigate to="overview" replace />} />
     </Routes>
   );
