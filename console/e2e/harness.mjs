@@ -43,15 +43,23 @@ export function startReady(args, what, timeoutMs = 180_000) {
   });
 }
 
-/** The environment: host platform, member cluster, browser. `stop()` ends all of it. */
-export async function startEnv(adminPassword) {
+/** The shared public test data (`$ORRERY_TESTDATA`, else `shared/testdata` beside the repository). */
+export function testdata() {
+  return process.env.ORRERY_TESTDATA ?? resolve(root, "../shared/testdata");
+}
+
+/**
+ * The environment: host platform, member cluster (unless `member: false`), browser. `stop()`
+ * ends all of it.
+ */
+export async function startEnv(adminPassword, { member: withMember = true } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "orrery-e2e-"));
   const host = await startReady(
     ["serve", "--data-dir", join(dir, "host"), "--listen", "127.0.0.1:0", "--kube-listen", "127.0.0.1:0", "--admin-password", adminPassword],
     "platform",
   );
-  const member = await startReady(["cluster", "--data-dir", join(dir, "member"), "--listen", "127.0.0.1:0"], "kubernetes-api");
-  const memberKubeconfig = readFileSync(join(dir, "member", "kubeconfig.yaml"), "utf8");
+  const member = withMember ? await startReady(["cluster", "--data-dir", join(dir, "member"), "--listen", "127.0.0.1:0"], "kubernetes-api") : null;
+  const memberKubeconfig = member ? readFileSync(join(dir, "member", "kubeconfig.yaml"), "utf8") : null;
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     headless: true,
@@ -59,7 +67,7 @@ export async function startEnv(adminPassword) {
   });
   const stop = async () => {
     await browser.close().catch(() => undefined);
-    for (const c of [host.child, member.child]) c.kill("SIGTERM");
+    for (const c of [host.child, member?.child]) c?.kill("SIGTERM");
     rmSync(dir, { recursive: true, force: true });
   };
   return { url: host.url, memberKubeconfig, browser, stop };

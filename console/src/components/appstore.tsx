@@ -24,11 +24,14 @@ export function AppIcon({ src, name, size = 48 }: { src?: string; name: string; 
 const GOOD = new Set(["active", "passed", "successful"]);
 const BAD = new Set(["failed", "rejected", "suspended"]);
 
-/** A review, repository or release state as a coloured, translated word. */
-export function StateBadge({ value }: { value: string | undefined }) {
+/**
+ * A review, repository or release state as a coloured, translated word (`release`: an `active`
+ * release is running, not published).
+ */
+export function StateBadge({ value, release = false }: { value: string | undefined; release?: boolean }) {
   const { t } = useI18n();
   const v = value || "draft";
-  const key = `appstate.${v}` as MessageKey;
+  const key = (release && v === "active" ? "appstate.running" : `appstate.${v}`) as MessageKey;
   const cls = GOOD.has(v) ? "ok" : BAD.has(v) ? "bad" : "warn";
   return (
     <span className={`badge ${cls}`} data-state={v}>

@@ -952,7 +952,7 @@ export function Releases({ cluster, ns }: { cluster: string; ns: string }) {
           { title: "col.name", render: (r) => <Link to={`${base}/${r.metadata.name}`}>{r.metadata.name}</Link>, sort: (r) => r.metadata.name },
           { title: "store.app", render: (r) => r.spec?.appID },
           { title: "col.version", render: (r) => r.spec?.appVersionID },
-          { title: "col.status", render: (r) => <StateBadge value={r.status?.state ?? "creating"} /> },
+          { title: "col.status", render: (r) => <StateBadge release value={r.status?.state ?? "creating"} /> },
           { title: "store.updated", render: (r) => date(r.status?.lastUpdate ?? r.metadata.creationTimestamp) },
         ]}
       />
@@ -1040,7 +1040,7 @@ export function ReleaseDetail({ cluster, ns, name }: { cluster: string; ns: stri
         <dl className="kv">
           <dt>{t("col.status")}</dt>
           <dd data-testid="release-state">
-            <StateBadge value={state ?? "creating"} />
+            <StateBadge release value={state ?? "creating"} />
           </dd>
           <dt>{t("col.message")}</dt>
           <dd data-testid="release-message">{r.status?.message || "—"}</dd>
