@@ -506,3 +506,44 @@ fn merge_maps(dst: &mut BTreeMap<String, gotmpl::Value>, src: &BTreeMap<String, 
         dst.insert(k.clone(), v.clone());
     }
 }
+
+/// Writes `files` (chart-relative names) as a chart archive laid out as `helm package` lays it
+/// out: every file under `{chart}/`, gzip-compressed tar. The inverse of [`archive_files`].
+pub fn package_files(chart: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut tar = tar::Builder::new(gz);
+    for (name, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(0);
+        h.set_entry_type(tar::EntryType::Regular);
+        // Writing into memory cannot fail; names are the caller's own (chart-relative).
+        let _ = tar.append_data(&mut h, format!("{chart}/{name}"), *data);
+    }
+    tar.into_inner()
+        .and_then(|gz| gz.finish())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod package_tests {
+    use super::*;
+
+    #[test]
+    fn a_packaged_chart_loads_back() {
+        let chart_yaml = b"apiVersion: v2\nname: demo\nversion: 1.2.3\n";
+        let tpl = b"kind: ConfigMap\n";
+        let tgz = package_files(
+            "demo",
+            &[("Chart.yaml", chart_yaml), ("templates/cm.yaml", tpl)],
+        );
+        let files = archive_files(&tgz, &LoadLimits::default()).expect("files");
+        let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["Chart.yaml", "templates/cm.yaml"]);
+        let chart = load_archive(&tgz, &LoadLimits::default()).expect("chart");
+        assert_eq!(chart.metadata.name, "demo");
+        assert_eq!(chart.metadata.version, "1.2.3");
+        assert_eq!(&*chart.templates[0].data, tpl);
+    }
+}

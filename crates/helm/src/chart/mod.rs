@@ -12,7 +12,9 @@ use gotmpl::Value;
 
 pub use glob::glob_match;
 pub use ignore::Rules;
-pub use load::{LoadError, LoadLimits, archive_files, load, load_archive, load_dir, load_files};
+pub use load::{
+    LoadError, LoadLimits, archive_files, load, load_archive, load_dir, load_files, package_files,
+};
 pub use metadata::{Dependency, Maintainer, Metadata};
 
 /// One file of a chart, by its chart-relative path.

@@ -32,6 +32,30 @@ pub struct Upload {
     pub category: Option<String>,
     /// Icon URL (default: the chart's).
     pub icon: Option<String>,
+    /// `helm` (a chart package) or `yaml` (plain manifests, `package` being their YAML).
+    pub app_type: AppType,
+    /// The version of a yaml app (a chart says its own).
+    pub version_name: Option<String>,
+}
+
+/// What an app is made of.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum AppType {
+    /// A Helm chart.
+    #[default]
+    Helm,
+    /// Plain Kubernetes manifests (packaged as a one-template chart, see `yamlapp`).
+    Yaml,
+}
+
+impl AppType {
+    /// As `spec.appType` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppType::Helm => "helm",
+            AppType::Yaml => "yaml",
+        }
+    }
 }
 
 impl Upload {
@@ -48,15 +72,21 @@ impl Upload {
                 _ => Err(ApiError::bad_request(format!("{k} must be a string"))),
             }
         };
-        if let Some(t) = text("appType")?
-            && t != "helm"
-        {
-            return Err(ApiError::bad_request(format!(
-                "appType {t:?} cannot be uploaded as a package; use helm"
-            )));
-        }
-        let package = text("package")?
-            .ok_or_else(|| ApiError::bad_request("package (a base64 chart archive) is required"))?;
+        let app_type = match text("appType")?.as_deref() {
+            None | Some("helm") => AppType::Helm,
+            Some("yaml") => AppType::Yaml,
+            Some(t) => {
+                return Err(ApiError::bad_request(format!(
+                    "appType {t:?} is neither helm (a chart package) nor yaml (manifests)"
+                )));
+            }
+        };
+        let package = text("package")?.ok_or_else(|| {
+            ApiError::bad_request(match app_type {
+                AppType::Helm => "package (a base64 chart archive) is required",
+                AppType::Yaml => "package (the base64 of the YAML manifests) is required",
+            })
+        })?;
         let package = B64
             .decode(package.as_bytes())
             .map_err(|_| ApiError::bad_request("package is not base64"))?;
@@ -72,6 +102,8 @@ impl Upload {
             package,
             category: text("categoryName")?,
             icon: text("icon")?,
+            app_type,
+            version_name: text("versionName")?,
         })
     }
 }
@@ -89,7 +121,22 @@ pub async fn upload(
     up: Upload,
     user: &str,
 ) -> Result<(Value, Value), ApiError> {
-    let package = up.package;
+    let package = match up.app_type {
+        AppType::Helm => up.package,
+        AppType::Yaml => {
+            // Named after the app it goes into, or the one it makes.
+            let name = dns_name(into.or(up.app_name.as_deref()).unwrap_or_default());
+            if name.is_empty() {
+                return Err(ApiError::bad_request("a yaml app needs appName"));
+            }
+            let version = up.version_name.as_deref().ok_or_else(|| {
+                ApiError::bad_request("a yaml app needs versionName (such as 1.0.0)")
+            })?;
+            super::yamlapp::package(&name, version, &up.package)
+                .map_err(|why| ApiError::bad_request(format!("the manifests: {why}")))?
+        }
+    };
+    let kind = up.app_type.as_str();
     let info = tokio::task::spawn_blocking({
         let package = package.clone();
         move || chart_info(&package)
@@ -107,8 +154,11 @@ pub async fn upload(
                 .ok_or_else(|| {
                     ApiError::not_found(crate::crds::APPLICATION, "applications", name)
                 })?;
-            if app["spec"]["appType"] != "helm" {
-                return Err(ApiError::bad_request("only helm apps take chart packages"));
+            let have = app["spec"]["appType"].as_str().unwrap_or("helm");
+            if have != kind {
+                return Err(ApiError::bad_request(format!(
+                    "app {name} is a {have} app; a {kind} version cannot go into it"
+                )));
             }
             app
         }
@@ -125,7 +175,7 @@ pub async fn upload(
             let app = json!({
                 "metadata": {"name": name, "labels": labels,
                     "annotations": {DISPLAY_NAME: up.alias_name.as_deref().unwrap_or(&info.name)}},
-                "spec": {"appHome": info.home, "appType": "helm",
+                "spec": {"appHome": info.home, "appType": kind,
                     "icon": up.icon.as_deref().unwrap_or(&info.icon),
                     "abstraction": info.description},
             });
@@ -156,7 +206,7 @@ pub async fn upload(
         "metadata": {"name": vname, "labels": labels,
             "annotations": {APP_VERSION_ANNOTATION: info.app_version}},
         "spec": {"versionName": info.version, "appHome": info.home, "icon": info.icon,
-            "created": now(), "digest": package::digest(&package), "appType": "helm",
+            "created": now(), "digest": package::digest(&package), "appType": kind,
             "maintainer": info.maintainers, "pullUrl": ""},
     });
     let version = match kubeapi::create(client, Kind::AppVersion, None, version).await {

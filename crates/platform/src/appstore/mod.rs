@@ -13,6 +13,7 @@ pub mod oci;
 pub mod package;
 pub mod releases;
 pub mod repos;
+pub mod yamlapp;
 
 use serde_json::{Value, json};
 
@@ -82,8 +83,9 @@ pub struct ChartInfo {
 }
 
 /// Files of a chart shown with its version.
-const SHOWN_FILES: [&str; 4] = [
+const SHOWN_FILES: [&str; 5] = [
     "README.md",
+    yamlapp::MANIFESTS,
     "values.yaml",
     "values.schema.json",
     "Chart.yaml",

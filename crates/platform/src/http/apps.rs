@@ -668,6 +668,11 @@ async fn check_release(state: &AppState, ws: Option<&str>, rel: &Value) -> ApiRe
         )));
     }
     let user = releases::values_of(rel).map_err(ApiError::bad_request)?;
+    if version["spec"]["appType"] == "yaml" && !user.is_empty() {
+        return Err(ApiError::bad_request(
+            "values: a yaml app is plain manifests and takes no values",
+        ));
+    }
     let pkg = package::load(&state.client, version_id).await?;
     tokio::task::spawn_blocking(move || -> Result<(), String> {
         let chart = helm::chart::load_archive(&pkg, &helm::chart::LoadLimits::default())
@@ -753,7 +758,7 @@ async fn releases_api(
             }
             rel["apiVersion"] = Kind::AppRelease.api_version().into();
             rel["kind"] = Kind::AppRelease.kind().into();
-            rel["spec"]["appType"] = "helm".into();
+            rel["spec"]["appType"] = version["spec"]["appType"].as_str().unwrap_or("helm").into();
             if let Some(m) = rel.as_object_mut() {
                 m.remove("status");
             }

@@ -17,3 +17,4 @@ mod resources;
 mod tenancy;
 mod users;
 mod wrong_types;
+mod yamlapps;
