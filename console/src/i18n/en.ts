@@ -268,6 +268,13 @@ export const en = {
   "release.tab.history": "History",
   "release.defaults": "The chart's default values.",
   "release.missing": "Missing",
+  "templates.type": "What to upload",
+  "templates.type.helm": "A Helm chart package",
+  "templates.type.yaml": "Kubernetes manifests (YAML)",
+  "templates.manifests": "Manifests (.yaml)",
+  "templates.versionName": "Version (such as 1.0.0)",
+  "store.tab.manifests": "Manifests",
+  "store.yamlNoValues": "This app is plain Kubernetes manifests: it is applied as it is and takes no values.",
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -270,4 +270,11 @@ export const zh: Record<MessageKey, string> = {
   "release.tab.history": "历史",
   "release.defaults": "使用 Chart 的默认配置值。",
   "release.missing": "缺失",
+  "templates.type": "上传内容",
+  "templates.type.helm": "Helm Chart 包",
+  "templates.type.yaml": "Kubernetes 清单（YAML）",
+  "templates.manifests": "清单文件（.yaml）",
+  "templates.versionName": "版本（例如 1.0.0）",
+  "store.tab.manifests": "清单",
+  "store.yamlNoValues": "此应用为普通 Kubernetes 清单：按原样应用，不接受配置值。",
 };

@@ -18,6 +18,7 @@ import {
   decodeFiles,
   decodeText,
   displayName,
+  encodeText,
   fileBase64,
   newestFirst,
   REPO_LABEL,
@@ -201,7 +202,7 @@ function AppPage() {
           <div className="tabs" role="tablist">
             {(["readme", "values", "versions"] as const).map((k) => (
               <button key={k} type="button" role="tab" aria-selected={tab === k} onClick={() => setTab(k)}>
-                {t(`store.tab.${k}` as const)}
+                {k === "values" && a.data?.spec?.appType === "yaml" ? t("store.tab.manifests") : t(`store.tab.${k}` as const)}
               </button>
             ))}
           </div>
@@ -213,7 +214,7 @@ function AppPage() {
             ) : (
               <p className="muted">{t("store.noReadme")}</p>
             ))}
-          {tab === "values" && <pre className="code">{files["values.yaml"] ?? ""}</pre>}
+          {tab === "values" && <pre className="code">{files["values.yaml"] ?? files["manifests.yaml"] ?? ""}</pre>}
           {tab === "versions" && (
             <Table<K8sObject>
               label={t("store.versions")}
@@ -295,6 +296,8 @@ function Deploy() {
   const navigate = useNavigate();
   const appState = useApp();
   const versions = useVersions(app);
+  const appObj = useLoad<K8sObject>(`${APPSTORE}/apps/${encodeURIComponent(app)}`);
+  const plain = appObj.data?.spec?.appType === "yaml";
   const [versionName, setVersionName] = useState(params.get("version") ?? "");
   const version = versions.published.find((v) => v.metadata.name === versionName) ?? versions.published[0];
   const { files } = useFiles(app, version?.metadata.name);
@@ -379,7 +382,16 @@ function Deploy() {
           </label>
         </div>
         {projects.data && projectNames.length === 0 && <p className="muted">{t("store.noProjects")}</p>}
-        <ValuesEditor value={text} onChange={setValues} schema={files["values.schema.json"]} defaults={defaults} check={check} />
+        {plain ? (
+          <>
+            <p className="muted">{t("store.yamlNoValues")}</p>
+            <div className="check" role="status" data-check={check.state}>
+              {check.state === "error" && <div className="error">{check.message}</div>}
+            </div>
+          </>
+        ) : (
+          <ValuesEditor value={text} onChange={setValues} schema={files["values.schema.json"]} defaults={defaults} check={check} />
+        )}
         <ErrorBox error={error} />
         <div className="toolbar">
           <span className="spacer" />
@@ -727,28 +739,34 @@ export function Repos({ ws }: { ws?: string }) {
 // A workspace's app templates
 
 /** Uploads a chart package: a new app, or (with `app`) a new version of one. */
-function UploadDialog({ ws, app, open, onClose, onDone }: { ws: string; app?: string; open: boolean; onClose: () => void; onDone: (app: string) => void }) {
+function UploadDialog({ ws, app, appType, open, onClose, onDone }: { ws: string; app?: string; appType?: "helm" | "yaml"; open: boolean; onClose: () => void; onDone: (app: string) => void }) {
   const { t } = useI18n();
   const [file, setFile] = useState<File | null>(null);
   const [name, setName] = useState("");
+  const [kind, setKind] = useState<"helm" | "yaml">(appType ?? "helm");
+  const [versionName, setVersionName] = useState("");
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  const yaml = (appType ?? kind) === "yaml";
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     if (!file) return;
     setBusy(true);
     try {
-      const pkg = await fileBase64(file);
+      // A chart goes as its archive's bytes, manifests as their text (both base64).
+      const pkg = yaml ? encodeText(await file.text()) : await fileBase64(file);
+      const body = { appType: yaml ? "yaml" : "helm", package: pkg, versionName: yaml ? versionName : undefined };
       const base = `${appsBase(ws)}/apps`;
       if (app) {
-        await api.post(`${base}/${app}/versions`, { appType: "helm", package: pkg });
+        await api.post(`${base}/${app}/versions`, body);
         onDone(app);
       } else {
-        const made = await api.post<{ appName: string }>(base, { appType: "helm", package: pkg, appName: name || undefined });
+        const made = await api.post<{ appName: string }>(base, { ...body, appName: name || undefined });
         onDone(made.appName);
       }
       setFile(null);
       setName("");
+      setVersionName("");
       setError(null);
     } catch (err) {
       setError(err);
@@ -758,14 +776,38 @@ function UploadDialog({ ws, app, open, onClose, onDone }: { ws: string; app?: st
   return (
     <Dialog open={open} onClose={onClose} title={app ? t("templates.newVersion") : t("templates.upload")}>
       <form className="form" onSubmit={submit}>
+        {!appType && (
+          <fieldset className="choice">
+            <legend>{t("templates.type")}</legend>
+            <label className="inline">
+              <input type="radio" name="appType" checked={kind === "helm"} onChange={() => setKind("helm")} /> {t("templates.type.helm")}
+            </label>
+            <label className="inline">
+              <input type="radio" name="appType" checked={kind === "yaml"} onChange={() => setKind("yaml")} /> {t("templates.type.yaml")}
+            </label>
+          </fieldset>
+        )}
         <label>
-          {t("templates.package")}
-          <input name="package" type="file" required accept=".tgz,.tar.gz,application/gzip" onChange={(e) => setFile(e.target.files?.[0] ?? null)} />
+          {yaml ? t("templates.manifests") : t("templates.package")}
+          <input
+            key={yaml ? "yaml" : "helm"}
+            name="package"
+            type="file"
+            required
+            accept={yaml ? ".yaml,.yml,application/yaml,text/yaml" : ".tgz,.tar.gz,application/gzip"}
+            onChange={(e) => setFile(e.target.files?.[0] ?? null)}
+          />
         </label>
         {!app && (
           <label>
             {t("templates.appName")}
-            <input name="appName" pattern="[a-z0-9]([\-a-z0-9]*[a-z0-9])?" value={name} onChange={(e) => setName(e.target.value)} />
+            <input name="appName" required={yaml} pattern="[a-z0-9]([\-a-z0-9]*[a-z0-9])?" value={name} onChange={(e) => setName(e.target.value)} />
+          </label>
+        )}
+        {yaml && (
+          <label>
+            {t("templates.versionName")}
+            <input name="versionName" required placeholder="1.0.0" value={versionName} onChange={(e) => setVersionName(e.target.value)} />
           </label>
         )}
         <ErrorBox error={error} />
@@ -915,7 +957,7 @@ export function WorkspaceApp({ ws, app }: { ws: string; app: string }) {
           },
         ]}
       />
-      <UploadDialog ws={ws} app={app} open={uploading} onClose={() => setUploading(false)} onDone={() => (setUploading(false), versions.reload())} />
+      <UploadDialog ws={ws} app={app} appType={a.data.spec?.appType === "yaml" ? "yaml" : "helm"} open={uploading} onClose={() => setUploading(false)} onDone={() => (setUploading(false), versions.reload())} />
       <Confirm
         open={!!removing}
         message={t("confirm.delete", { kind: removing === "app" ? t("store.app") : t("col.version"), name: removing === "app" ? app : (removing ?? "") })}
@@ -1167,7 +1209,12 @@ function Upgrade({ cluster, ns, release, onDone }: { cluster: string; ns: string
           ))}
         </select>
       </label>
-      <ValuesEditor value={values} onChange={setValues} schema={files["values.schema.json"]} defaults={files["values.yaml"]} check={check} />
+      {release.spec?.appType === "yaml" ? (
+        <p className="muted">{t("store.yamlNoValues")}</p>
+      ) : (
+        <ValuesEditor value={values} onChange={setValues} schema={files["values.schema.json"]} defaults={files["values.yaml"]} check={check} />
+      )}
+      {release.spec?.appType === "yaml" && check.state === "error" && <div className="error">{check.message}</div>}
       <ErrorBox error={error} />
       <div className="toolbar">
         <span className="spacer" />
