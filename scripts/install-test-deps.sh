@@ -33,3 +33,8 @@ if ! command -v npm >/dev/null 2>&1; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
 fi
+# An LDAP directory for the LDAP login tests (Debian's OpenLDAP server and its tools).
+if [ ! -x /usr/sbin/slapd ] || ! command -v ldapadd >/dev/null 2>&1; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slapd ldap-utils
+fi

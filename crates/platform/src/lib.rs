@@ -18,6 +18,7 @@ pub mod crds;
 pub mod discovery;
 pub mod error;
 pub mod http;
+pub mod identity;
 pub mod kinds;
 pub mod kubeapi;
 pub mod listing;

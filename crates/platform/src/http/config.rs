@@ -42,8 +42,20 @@ pub async fn version(State(state): State<Shared>) -> Json<Value> {
 pub async fn oauth(State(state): State<Shared>) -> Json<Value> {
     let l = state.tokens.lifetimes();
     let s = &state.settings;
+    // The login page's choices: enabled providers not hidden, without their settings.
+    let providers: Vec<Value> = match crate::identity::providers(&state).await {
+        Ok(ps) => ps
+            .iter()
+            .filter(|p| !p.hidden && !p.disabled)
+            .map(|p| p.public())
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "identity providers could not be read");
+            Vec::new()
+        }
+    };
     Json(json!({
-        "identityProviders": [],
+        "identityProviders": providers,
         "accessTokenMaxAge": go_duration(l.access.as_secs()),
         "accessTokenInactivityTimeout": go_duration(l.refresh.as_secs()),
         "multipleLogin": s.multiple_login,

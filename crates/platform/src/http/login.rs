@@ -127,6 +127,10 @@ pub enum Refusal {
     Invalid(&'static str),
     /// Too many failures from this address for this user (429).
     Locked,
+    /// An identity provider admitted the person but Orrery does not (400, with the reason).
+    Refused(String),
+    /// An identity provider could not be asked (503): not counted as a failed login.
+    Unavailable(String),
     /// The host cluster failed (500).
     Api(PlatformError),
 }
@@ -171,21 +175,10 @@ pub async fn check_password(
         return Err(Refusal::Malformed);
     }
     let user = load_user(state, username).await?;
-    if let Some(u) = &user {
-        let records = records_of(state, username).await?;
-        if failures_from(state, u, &records, &origin.ip) >= state.settings.lockout_threshold {
-            record(
-                state,
-                username,
-                origin,
-                via,
-                false,
-                "too many failed login attempts",
-                records,
-            )
-            .await?;
-            return Err(Refusal::Locked);
-        }
+    if let Some(u) = &user
+        && locked(state, u, origin, via, "").await?
+    {
+        return Err(Refusal::Locked);
     }
     let stored = hash_to_verify(user.as_ref(), &state.settings.dummy_hash).to_string();
     let candidate = pw.to_string();
@@ -198,30 +191,130 @@ pub async fn check_password(
     let disabled = user["status"]["state"].as_str() == Some("Disabled");
     if ok && !disabled {
         let records = records_of(state, username).await?;
-        record(state, username, origin, via, true, "", records).await?;
+        record(state, username, origin, via, true, "", "", records).await?;
         return Ok(user);
     }
-    let reason = if disabled {
-        "user is disabled"
-    } else {
-        "incorrect password"
-    };
-    let records = records_of(state, username).await?;
-    let mut records = record(state, username, origin, via, false, reason, records).await?;
-    records.retain(|r| r["spec"]["success"] == json!(false));
     if disabled {
+        let records = records_of(state, username).await?;
+        record(
+            state,
+            username,
+            origin,
+            via,
+            false,
+            "user is disabled",
+            "",
+            records,
+        )
+        .await?;
         return Err(Refusal::Invalid("user is disabled"));
     }
-    if failures_from(state, &user, &records, &origin.ip) >= state.settings.lockout_threshold {
+    Err(failed(state, &user, origin, via, "", "incorrect password").await?)
+}
+
+/// Whether `user` is locked for `origin`; a locked attempt is recorded.
+async fn locked(
+    state: &AppState,
+    user: &Value,
+    origin: &Origin,
+    via: Via,
+    provider: &str,
+) -> Result<bool, PlatformError> {
+    let name = user["metadata"]["name"].as_str().unwrap_or_default();
+    let records = records_of(state, name).await?;
+    if failures_from(state, user, &records, &origin.ip) < state.settings.lockout_threshold {
+        return Ok(false);
+    }
+    let why = "too many failed login attempts";
+    record(state, name, origin, via, false, why, provider, records).await?;
+    Ok(true)
+}
+
+/// Records a failed attempt on `user` and locks the (user, address) once failures reach the
+/// threshold; the refusal to answer.
+async fn failed(
+    state: &AppState,
+    user: &Value,
+    origin: &Origin,
+    via: Via,
+    provider: &str,
+    reason: &str,
+) -> Result<Refusal, PlatformError> {
+    let username = user["metadata"]["name"].as_str().unwrap_or_default();
+    let records = records_of(state, username).await?;
+    let mut records = record(
+        state, username, origin, via, false, reason, provider, records,
+    )
+    .await?;
+    records.retain(|r| r["spec"]["success"] == json!(false));
+    if failures_from(state, user, &records, &origin.ip) >= state.settings.lockout_threshold {
         if user["status"]["state"].as_str() != Some("AuthLimitExceeded") {
             let patch = json!({"status": {"state": "AuthLimitExceeded",
                 "reason": format!("too many failed login attempts from {}", origin.ip),
                 "lastTransitionTime": rfc3339_now()}});
             kubeapi::merge_patch_status(&state.client, Kind::User, None, username, patch).await?;
         }
+        return Ok(Refusal::Locked);
+    }
+    Ok(Refusal::Invalid("incorrect username or password"))
+}
+
+/// Checks `username`/`pw` with password provider `cfg` (LDAP), with the same protections as a
+/// local password: the linked user's locks apply before the directory is asked, each attempt
+/// on a linked user leaves a LoginRecord naming the provider, and failures lock. Returns the
+/// user (created on first login when the mapping method is `auto`).
+pub async fn check_provider_password(
+    state: &AppState,
+    cfg: &crate::identity::ProviderConfig,
+    username: &str,
+    pw: &str,
+    origin: &Origin,
+    via: Via,
+) -> Result<Value, Refusal> {
+    use crate::identity::{self, Mapped, ldap};
+    if username.is_empty() || pw.is_empty() {
+        return Err(Refusal::Malformed);
+    }
+    if !cfg.is_password() {
+        return Err(Refusal::Refused(format!(
+            "identity provider {} does not take passwords; log in through it instead",
+            cfg.name
+        )));
+    }
+    let opts = ldap::Options::from_value(&cfg.provider)
+        .map_err(|e| Refusal::Unavailable(e.to_string()))?;
+    let linked = identity::linked_user(state, &cfg.name, username);
+    if let Some(u) = &linked
+        && locked(state, u, origin, via, &cfg.name).await?
+    {
         return Err(Refusal::Locked);
     }
-    Err(Refusal::Invalid("incorrect username or password"))
+    let id = match opts.authenticate(&cfg.name, username, pw).await {
+        Ok(id) => id,
+        Err(ldap::LdapError::Invalid) => {
+            return Err(match &linked {
+                Some(u) => failed(state, u, origin, via, &cfg.name, "incorrect password").await?,
+                None => Refusal::Invalid("incorrect username or password"),
+            });
+        }
+        Err(e) => {
+            tracing::warn!(provider = %cfg.name, error = %e, "identity provider unavailable");
+            return Err(Refusal::Unavailable(e.to_string()));
+        }
+    };
+    match identity::map_identity(state, cfg, &id).await? {
+        Mapped::User(u) => {
+            let name = u["metadata"]["name"].as_str().unwrap_or_default();
+            let records = records_of(state, name).await?;
+            record(state, name, origin, via, true, "", &cfg.name, records).await?;
+            Ok(u)
+        }
+        Mapped::ChooseUsername => Err(Refusal::Refused(format!(
+            "first log in with {} through the console to choose a username",
+            cfg.name
+        ))),
+        Mapped::Refused(why) => Err(Refusal::Refused(why)),
+    }
 }
 
 /// The user's LoginRecords, oldest first.
@@ -270,6 +363,7 @@ fn failures_from(state: &AppState, user: &Value, records: &[Value], ip: &str) ->
 
 /// Writes a LoginRecord and deletes the user's oldest ones beyond the bound; returns the
 /// records as they are now.
+#[allow(clippy::too_many_arguments)]
 async fn record(
     state: &AppState,
     user: &str,
@@ -277,12 +371,13 @@ async fn record(
     via: Via,
     success: bool,
     reason: &str,
+    provider: &str,
     mut records: Vec<Value>,
 ) -> Result<Vec<Value>, PlatformError> {
     let obj = json!({
         "metadata": {"generateName": format!("{user}-"), "labels": {"iam.kubesphere.io/user-ref": user}},
         "spec": {
-            "type": via.record_type(), "provider": "", "sourceIP": origin.ip,
+            "type": via.record_type(), "provider": provider, "sourceIP": origin.ip,
             "userAgent": origin.user_agent, "success": success, "reason": truncate(reason, 256),
         },
     });

@@ -109,9 +109,15 @@ async fn grant(
         }
     }
     match get("grant_type") {
-        "password" => password_grant(state, get("username"), get("password"), origin)
-            .await
-            .map(|issued| serde_json::to_value(issued).unwrap_or(Value::Null)),
+        "password" => password_grant(
+            state,
+            get("username"),
+            get("password"),
+            get("provider"),
+            origin,
+        )
+        .await
+        .map(|(_, issued)| serde_json::to_value(issued).unwrap_or(Value::Null)),
         "refresh_token" => refresh_grant(state, get("refresh_token"))
             .await
             .map(|(_, issued)| serde_json::to_value(issued).unwrap_or(Value::Null)),
@@ -147,16 +153,35 @@ pub(super) async fn refresh_grant(
     }
 }
 
-/// Checks a password login (see [`super::login`]: records, per-address locks) and issues
-/// tokens.
+/// Checks a password login (see [`super::login`]: records, per-address locks) — a local
+/// user's, or with `provider` an identity provider's (LDAP) — and issues tokens.
 pub(super) async fn password_grant(
     state: &AppState,
     username: &str,
     pw: &str,
+    provider: &str,
     origin: &Origin,
-) -> Result<IssuedTokens, OAuthError> {
-    match super::login::check_password(state, username, pw, origin, Via::Token).await {
-        Ok(_) => {}
+) -> Result<(String, IssuedTokens), OAuthError> {
+    let checked = if provider.is_empty() {
+        super::login::check_password(state, username, pw, origin, Via::Token).await
+    } else {
+        match crate::identity::provider(state, provider).await? {
+            Some(cfg) => {
+                super::login::check_provider_password(state, &cfg, username, pw, origin, Via::Token)
+                    .await
+            }
+            None => {
+                return Err(OAuthError::grant(format!(
+                    "no identity provider named {provider:?} is enabled"
+                )));
+            }
+        }
+    };
+    let username = match checked {
+        Ok(user) => user["metadata"]["name"]
+            .as_str()
+            .unwrap_or(username)
+            .to_string(),
         Err(Refusal::Malformed) => {
             return Err(OAuthError::new(
                 StatusCode::BAD_REQUEST,
@@ -165,6 +190,14 @@ pub(super) async fn password_grant(
             ));
         }
         Err(Refusal::Invalid(why)) => return Err(OAuthError::grant(why)),
+        Err(Refusal::Refused(why)) => return Err(OAuthError::grant(why)),
+        Err(Refusal::Unavailable(why)) => {
+            return Err(OAuthError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                why,
+            ));
+        }
         Err(Refusal::Locked) => {
             return Err(OAuthError::new(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -173,7 +206,17 @@ pub(super) async fn password_grant(
             ));
         }
         Err(Refusal::Api(e)) => return Err(e.into()),
-    }
+    };
+    let issued = issue_login(state, &username).await?;
+    Ok((username, issued))
+}
+
+/// Issues a login's tokens to `username` (revoking its other logins unless multiple logins
+/// are allowed) and records the time.
+pub(crate) async fn issue_login(
+    state: &AppState,
+    username: &str,
+) -> Result<IssuedTokens, PlatformError> {
     if !state.settings.multiple_login {
         state
             .tokens

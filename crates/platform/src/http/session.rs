@@ -169,10 +169,12 @@ pub async fn login(
     {
         return super::login::rate_limited(wait);
     }
-    match password_grant(&state, username, password, &origin).await {
-        Ok(issued) => with_cookies(
+    let provider = form["provider"].as_str().unwrap_or_default();
+    match password_grant(&state, username, password, provider, &origin).await {
+        // A provider's user may have another name in Orrery than typed (its login attribute).
+        Ok((name, issued)) => with_cookies(
             StatusCode::OK,
-            session_body(username, &issued),
+            session_body(&name, &issued),
             session_cookies(&issued, secure(&state)),
         ),
         Err(e) => oauth_failure(e),

@@ -267,3 +267,18 @@ pub fn names(v: &Value) -> Vec<String> {
     out.sort();
     out
 }
+
+/// A CA and a certificate it signed for 127.0.0.1 (with its key), for servers the tests start
+/// on loopback with TLS.
+pub fn loopback_certificate() -> (rcgen::Certificate, rcgen::Certificate, rcgen::KeyPair) {
+    let ca_key = rcgen::KeyPair::generate().expect("key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::new()).expect("params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).expect("ca");
+    let key = rcgen::KeyPair::generate().expect("key");
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).expect("params");
+    let cert = params
+        .signed_by(&key, &rcgen::Issuer::new(ca_params, ca_key))
+        .expect("cert");
+    (ca, cert, key)
+}
