@@ -388,6 +388,38 @@ impl Tokens {
         Ok((self.sign(&claims)?, sid))
     }
 
+    /// Seals `data` for `purpose` for `ttl` (a login flow's state kept in the browser): signed
+    /// with the token key, so no replica needs memory of it and nobody can alter it.
+    pub fn seal(
+        &self,
+        purpose: &str,
+        data: &Value,
+        ttl: Duration,
+    ) -> Result<String, PlatformError> {
+        let exp = chrono::Utc::now().timestamp() + ttl.as_secs() as i64;
+        let claims = json!({"iss": ISSUER, "typ": purpose, "exp": exp, "data": data});
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.keys().encoding,
+        )?)
+    }
+
+    /// Opens what [`Tokens::seal`] sealed for `purpose`, if unexpired and unaltered.
+    pub fn open(&self, purpose: &str, sealed: &str) -> Result<Value, TokenError> {
+        let mut v = Validation::new(Algorithm::HS256);
+        v.leeway = 0;
+        v.set_issuer(&[ISSUER]);
+        v.set_required_spec_claims(&["exp", "iss"]);
+        let c = jsonwebtoken::decode::<Value>(sealed, &self.keys().decoding, &v)
+            .map_err(|e| TokenError::Invalid(e.to_string()))?
+            .claims;
+        if c["typ"] != purpose {
+            return Err(TokenError::Invalid(format!("not a {purpose} state")));
+        }
+        Ok(c["data"].clone())
+    }
+
     fn decode(&self, token: &str) -> Result<Claims, TokenError> {
         let mut v = Validation::new(Algorithm::HS256);
         v.leeway = 0;

@@ -391,6 +391,19 @@ async fn record(
     Ok(records)
 }
 
+/// Records a successful login of `user` through identity provider `provider` (a redirect
+/// login, which has no password to check here).
+pub async fn record_success(
+    state: &AppState,
+    user: &str,
+    origin: &Origin,
+    provider: &str,
+) -> Result<(), PlatformError> {
+    let records = records_of(state, user).await?;
+    record(state, user, origin, Via::Token, true, "", provider, records).await?;
+    Ok(())
+}
+
 /// Clears every address's lock of `user`: failures before now stop counting.
 pub async fn clear_locks(state: &AppState, user: &str) -> Result<(), PlatformError> {
     let patch =

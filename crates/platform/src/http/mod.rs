@@ -20,6 +20,7 @@ mod search;
 mod secrets;
 mod session;
 mod shape;
+mod sso;
 mod tenant;
 mod users;
 mod watchmux;
@@ -154,6 +155,12 @@ pub fn router(state: Shared) -> Router {
     let app = Router::new()
         .route("/oauth/token", post(oauth::token))
         .route("/oauth/logout", get(oauth::logout).post(oauth::logout))
+        .route("/oauth/authorize", get(sso::authorize))
+        .route("/oauth/callback/{idp}", get(sso::callback))
+        .route(
+            "/oauth/first-login",
+            get(sso::first_login_info).post(sso::first_login),
+        )
         .route("/healthz", get(health))
         .route("/livez", get(health))
         .route("/readyz", get(health))

@@ -88,7 +88,7 @@ fn random_token() -> String {
 }
 
 /// `Set-Cookie` values for a fresh session. `secure` adds `Secure` (the platform is on HTTPS).
-fn session_cookies(issued: &IssuedTokens, secure: bool) -> Vec<String> {
+pub(super) fn session_cookies(issued: &IssuedTokens, secure: bool) -> Vec<String> {
     let sec = if secure { "; Secure" } else { "" };
     // The access cookie outlives the token a little so an expired token gets a 401 (and a
     // refresh) rather than looking like no session at all.

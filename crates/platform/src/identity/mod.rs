@@ -13,6 +13,7 @@
 //! the groups controller turns into the user's groups at all four levels.
 
 pub mod ldap;
+pub mod oidc;
 
 use std::collections::BTreeSet;
 
