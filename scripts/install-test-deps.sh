@@ -38,3 +38,7 @@ if [ ! -x /usr/sbin/slapd ] || ! command -v ldapadd >/dev/null 2>&1; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slapd ldap-utils
 fi
+# A real OpenID provider and relying party for the SSO tests (npm: oidc-provider, openid-client).
+if [ ! -d scripts/oidc/node_modules/oidc-provider ] || [ ! -d scripts/oidc/node_modules/openid-client ]; then
+  (cd scripts/oidc && npm ci --no-audit --no-fund)
+fi

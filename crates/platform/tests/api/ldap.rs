@@ -154,29 +154,8 @@ fn person(uid: &str, cn: &str, pw: &str) -> String {
     )
 }
 
-/// Creates or replaces identity provider `name`'s Secret with `provider` settings.
 async fn set_provider(env: &Env, name: &str, mapping: &str, provider: Value) {
-    use k8s_openapi::api::core::v1::Secret;
-    let cfg = json!({"name": name, "type": "LDAPIdentityProvider", "mappingMethod": mapping,
-        "displayName": "Corp directory", "provider": provider});
-    let yaml = serde_saphyr::to_string(&cfg).expect("yaml");
-    let secret: Secret = serde_json::from_value(json!({
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": format!("idp-{name}"), "namespace": "kubesphere-system",
-            "labels": {"config.kubesphere.io/type": "identityprovider"}},
-        "type": "config.kubesphere.io/identityprovider",
-        "data": {"configuration.yaml": B64.encode(yaml)},
-    }))
-    .expect("secret");
-    let api: kube::Api<Secret> = kube::Api::namespaced(env.kube().await, "kubesphere-system");
-    let pp = kube::api::PatchParams::apply("ldap-test").force();
-    api.patch(
-        &format!("idp-{name}"),
-        &pp,
-        &kube::api::Patch::Apply(&secret),
-    )
-    .await
-    .expect("provider secret");
+    set_identity_provider(env, name, "LDAPIdentityProvider", mapping, provider).await;
 }
 
 fn settings(host: &str, extra: Value) -> Value {

@@ -11,6 +11,7 @@ mod fairness;
 mod ldap;
 mod migration;
 mod oauth;
+mod oidc;
 mod openapi;
 mod proxy;
 mod repos;

@@ -282,3 +282,36 @@ pub fn loopback_certificate() -> (rcgen::Certificate, rcgen::Certificate, rcgen:
         .expect("cert");
     (ca, cert, key)
 }
+
+/// Creates or replaces identity provider `name` (KubeSphere's Secret in kubesphere-system,
+/// `configuration.yaml` with `type` `kind`, `mappingMethod` and `provider` settings).
+pub async fn set_identity_provider(
+    env: &Env,
+    name: &str,
+    kind: &str,
+    mapping: &str,
+    provider: Value,
+) {
+    use base64::Engine;
+    use k8s_openapi::api::core::v1::Secret;
+    let cfg = serde_json::json!({"name": name, "type": kind, "mappingMethod": mapping,
+        "displayName": format!("{name} login"), "provider": provider});
+    let yaml = serde_saphyr::to_string(&cfg).expect("yaml");
+    let secret: Secret = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": format!("idp-{name}"), "namespace": "kubesphere-system",
+            "labels": {"config.kubesphere.io/type": "identityprovider"}},
+        "type": "config.kubesphere.io/identityprovider",
+        "data": {"configuration.yaml": base64::engine::general_purpose::STANDARD.encode(yaml)},
+    }))
+    .expect("secret");
+    let api: kube::Api<Secret> = kube::Api::namespaced(env.kube().await, "kubesphere-system");
+    let pp = kube::api::PatchParams::apply("sso-test").force();
+    api.patch(
+        &format!("idp-{name}"),
+        &pp,
+        &kube::api::Patch::Apply(&secret),
+    )
+    .await
+    .expect("identity provider secret");
+}
