@@ -36,6 +36,10 @@ pub enum PlatformError {
     /// An object did not have the expected shape.
     #[error("invalid object: {0}")]
     Invalid(String),
+    /// A repository or registry the platform fetched from failed, or what it sent failed its
+    /// checks (the message says which).
+    #[error("{0}")]
+    Upstream(String),
     /// A password could not be hashed.
     #[error(transparent)]
     Hash(#[from] crate::password::HashError),

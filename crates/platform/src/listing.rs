@@ -91,13 +91,34 @@ impl ListQuery {
         v
     }
 
-    fn compare(&self, a: &Value, b: &Value) -> Ordering {
-        let ord = cmp_json(self.sort_key(a), self.sort_key(b)).then_with(|| {
-            let an = a["metadata"]["name"].as_str().unwrap_or_default();
-            let bn = b["metadata"]["name"].as_str().unwrap_or_default();
-            an.cmp(bn)
+    /// Which of `objects` pass the filters, and the positions of those on the page asked for,
+    /// in order: (positions, how many passed). Each object's sort key is looked up once.
+    fn select(&self, objects: &[&Value]) -> (Vec<usize>, usize) {
+        let mut keyed: Vec<(&Value, &str, usize)> = objects
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| self.matches(o))
+            .map(|(i, o)| {
+                let name = o["metadata"]["name"].as_str().unwrap_or_default();
+                (self.sort_key(o), name, i)
+            })
+            .collect();
+        let total = keyed.len();
+        keyed.sort_by(|a, b| {
+            let ord = cmp_json(a.0, b.0).then_with(|| a.1.cmp(b.1));
+            if self.ascending { ord } else { ord.reverse() }
         });
-        if self.ascending { ord } else { ord.reverse() }
+        let (start, take) = match self.limit {
+            Some(limit) => ((self.page - 1).saturating_mul(limit), limit),
+            None => (0, total),
+        };
+        let page = keyed
+            .into_iter()
+            .skip(start)
+            .take(take)
+            .map(|(_, _, i)| i)
+            .collect();
+        (page, total)
     }
 
     /// Filters, sorts and pages `objects` into `{items, totalItems}`.
@@ -105,16 +126,23 @@ impl ListQuery {
     where
         I: IntoIterator<Item = Value>,
     {
-        let mut items: Vec<Value> = objects.into_iter().filter(|o| self.matches(o)).collect();
-        let total = items.len();
-        items.sort_by(|a, b| self.compare(a, b));
-        let items: Vec<Value> = match self.limit {
-            Some(limit) => {
-                let start = (self.page - 1).saturating_mul(limit);
-                items.into_iter().skip(start).take(limit).collect()
-            }
-            None => items,
-        };
+        let mut objects: Vec<Value> = objects.into_iter().collect();
+        let (page, total) = self.select(&objects.iter().collect::<Vec<_>>());
+        let items: Vec<Value> = page
+            .into_iter()
+            .map(|i| std::mem::take(&mut objects[i]))
+            .collect();
+        json!({"items": items, "totalItems": total})
+    }
+
+    /// [`ListQuery::apply`] over borrowed objects (a cache's): only the page is copied.
+    pub fn apply_refs<'a, I>(&self, objects: I) -> Value
+    where
+        I: IntoIterator<Item = &'a Value>,
+    {
+        let objects: Vec<&Value> = objects.into_iter().collect();
+        let (page, total) = self.select(&objects);
+        let items: Vec<Value> = page.into_iter().map(|i| objects[i].clone()).collect();
         json!({"items": items, "totalItems": total})
     }
 }
@@ -180,6 +208,20 @@ mod tests {
         assert_eq!(names(&q.apply(sample())), ["c", "b"]);
         let q = ListQuery::parse("name=a").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(names(&q.apply(sample())), ["a"]);
+    }
+
+    #[test]
+    fn borrowed_objects_page_like_owned_ones() {
+        let all = sample();
+        for query in [
+            "",
+            "sortBy=name&ascending=true&limit=2&page=2",
+            "name=a",
+            "limit=1&labelSelector=env%3Dprod",
+        ] {
+            let q = ListQuery::parse(query).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(q.apply_refs(&all), q.apply(all.clone()), "{query}");
+        }
     }
 
     #[test]

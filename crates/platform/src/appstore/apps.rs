@@ -357,16 +357,17 @@ pub async fn reconcile(state: &AppState) -> Result<(), PlatformError> {
         return Ok(());
     }
     let versions = kubeapi::list(&state.client, Kind::AppVersion, None, "").await?;
-    for app in apps {
+    // Each app's versions' states, in one pass (a store holds thousands of each).
+    let mut states: std::collections::HashMap<&str, Vec<State>> = Default::default();
+    for v in &versions {
+        if let Some(app) = v["metadata"]["labels"][APP_LABEL].as_str() {
+            states.entry(app).or_default().push(version_state(v));
+        }
+    }
+    for app in &apps {
         let name = app["metadata"]["name"].as_str().unwrap_or_default();
         let suspended = app["metadata"]["annotations"][APP_SUSPENDED] == "true";
-        let want = lifecycle::app_state(
-            suspended,
-            versions
-                .iter()
-                .filter(|v| v["metadata"]["labels"][APP_LABEL] == name)
-                .map(version_state),
-        );
+        let want = lifecycle::app_state(suspended, states.get(name).into_iter().flatten().copied());
         if app["status"]["state"] != want {
             kubeapi::merge_patch_status(
                 &state.client,

@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod oci;
 pub mod package;
 pub mod releases;
+pub mod remote;
 pub mod repos;
 pub mod yamlapp;
 

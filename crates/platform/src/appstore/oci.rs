@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::package;
-use super::repos::{Candidate, read_answer, request_error, version_key};
+use super::remote::{read_answer, request_error};
+use super::repos::{Candidate, version_key};
 
 /// The media type of a Helm chart's layer.
 pub const CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
@@ -189,6 +190,9 @@ pub(super) async fn charts(
                 digest: hex.to_ascii_lowercase(),
                 app_version: String::new(),
                 replaces: false,
+                // A registry has no index to describe a version by: each is downloaded.
+                eager: true,
+                meta: Default::default(),
             });
         }
         out.insert(chart.to_string(), list);

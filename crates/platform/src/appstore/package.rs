@@ -2,14 +2,19 @@
 //! namespace, [`CHUNK`] bytes each (an object's size stays far below the API server's limit),
 //! owned by their ApplicationVersion (deleting it deletes them), with the package's SHA-256
 //! checked when read back.
+//!
+//! A repository's older versions are synced from its index alone; [`package_of`] fetches such
+//! a version's package on first use (a deploy, its files, its package), checks it against the
+//! digest the index gave and keeps it here like any other.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
 use sha2::Digest;
 
-use super::VERSION_LABEL;
+use super::{REPO_LABEL, VERSION_LABEL, remote};
 use crate::error::PlatformError;
+use crate::http::AppState;
 use crate::kinds::Kind;
 use crate::kubeapi;
 use crate::tokens::SYSTEM_NAMESPACE;
@@ -81,8 +86,9 @@ pub async fn store(
     Ok(())
 }
 
-/// Reads back `version`'s package, checking it is whole and unchanged.
-pub async fn load(client: &kube::Client, version: &str) -> Result<Vec<u8>, PlatformError> {
+/// Reads back `version`'s package, checking it is whole and unchanged; `None` when no part of
+/// it is stored (a repository's version whose package is fetched on first use).
+pub async fn load(client: &kube::Client, version: &str) -> Result<Option<Vec<u8>>, PlatformError> {
     let mut chunks = kubeapi::list(
         client,
         Kind::ConfigMap,
@@ -97,6 +103,9 @@ pub async fn load(client: &kube::Client, version: &str) -> Result<Vec<u8>, Platf
             .and_then(|(_, i)| i.parse().ok())
             .unwrap_or(usize::MAX)
     };
+    if chunks.is_empty() {
+        return Ok(None);
+    }
     chunks.sort_by_key(index);
     let total: usize = chunks
         .first()
@@ -128,5 +137,91 @@ pub async fn load(client: &kube::Client, version: &str) -> Result<Vec<u8>, Platf
             "the package of version {version} does not match its digest"
         )));
     }
-    Ok(out)
+    Ok(Some(out))
+}
+
+/// How a version's `status.message` begins when its package could not be fetched.
+const FETCH_FAILED: &str = "fetching the package failed: ";
+
+/// The package of `version` (an ApplicationVersion): the one stored, or — for a version synced
+/// from a repository's index whose package is fetched on first use — downloaded now from its
+/// `spec.pullUrl` with the repository's credential, checked against the digest the index gave
+/// (`spec.digest`) and that it loads as the chart version it names, then stored. A package
+/// that cannot be had is an error saying why, also left in the version's `status.message` and
+/// a Warning Event; nothing is stored then.
+pub async fn package_of(state: &AppState, version: &Value) -> Result<Vec<u8>, PlatformError> {
+    let name = version["metadata"]["name"].as_str().unwrap_or_default();
+    if let Some(pkg) = load(&state.client, name).await? {
+        return Ok(pkg);
+    }
+    let repo = version["metadata"]["labels"][REPO_LABEL]
+        .as_str()
+        .unwrap_or_default();
+    let url = version["spec"]["pullUrl"].as_str().unwrap_or_default();
+    let digest = version["spec"]["digest"].as_str().unwrap_or_default();
+    if repo.is_empty() || url.is_empty() || digest.is_empty() {
+        return Err(PlatformError::Invalid(format!(
+            "the package of version {name} is missing"
+        )));
+    }
+    let message = version["status"]["message"].as_str().unwrap_or_default();
+    match fetch_and_store(state, version, repo, url, digest).await {
+        Ok(pkg) => {
+            if message.starts_with(FETCH_FAILED) {
+                // It failed before; say it no longer does.
+                set_message(state, name, &format!("synced from repository {repo}")).await;
+            }
+            Ok(pkg)
+        }
+        Err(why) => {
+            let note = format!("{FETCH_FAILED}{why}");
+            set_message(state, name, &note).await;
+            let uid = version["metadata"]["uid"].as_str().unwrap_or_default();
+            super::record_event(
+                &state.client,
+                ("ApplicationVersion", name, uid),
+                true,
+                "PackageFetchFailed",
+                &note,
+            )
+            .await;
+            Err(PlatformError::Upstream(format!("version {name}: {note}")))
+        }
+    }
+}
+
+/// Downloads `version`'s package from repository `repo`, checks and stores it.
+async fn fetch_and_store(
+    state: &AppState,
+    version: &Value,
+    repo: &str,
+    url: &str,
+    digest: &str,
+) -> Result<Vec<u8>, String> {
+    let repo = kubeapi::get(&state.client, Kind::AppRepo, None, repo)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("repository {repo} no longer exists"))?;
+    let client = remote::client_for(&repo)?;
+    let want = remote::Wanted {
+        url,
+        digest,
+        chart: None,
+        version: version["spec"]["versionName"].as_str().unwrap_or_default(),
+    };
+    let (_, pkg) = remote::download(&client, &repo, &want).await?;
+    store(&state.client, version, &pkg)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(pkg)
+}
+
+/// Sets version `name`'s `status.message` (best effort: the outcome it describes stands).
+async fn set_message(state: &AppState, name: &str, message: &str) {
+    let patch = json!({"status": {"message": message, "updated": super::now()}});
+    if let Err(e) =
+        kubeapi::merge_patch_status(&state.client, Kind::AppVersion, None, name, patch).await
+    {
+        tracing::warn!(version = %name, error = %e, "recording a package fetch");
+    }
 }

@@ -201,8 +201,7 @@ async fn reconcile_one(state: &AppState, rel: &Value) -> Result<(), PlatformErro
         Ok(v) => v,
         Err(why) => return set_status(state, rel, "failed", &why, Some(&hash)).await,
     };
-    let vname = version["metadata"]["name"].as_str().unwrap_or_default();
-    let chart = match package::load(&state.client, vname)
+    let chart = match package::package_of(state, &version)
         .await
         .map_err(|e| e.to_string())
         .and_then(|p| {

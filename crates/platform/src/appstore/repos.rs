@@ -1,23 +1,33 @@
 //! Helm repositories over HTTP(S): a `Repo` names a URL (with basic auth, its own CA, or
 //! `insecureSkipTLSVerify`); a sync reads its `index.yaml`, keeps the newest
-//! [`MAX_VERSIONS`] versions of each chart, downloads each version not imported yet, checks
-//! its digest and that it loads as a chart (Helm's archive checks: sizes, paths, links), and
-//! makes an app `{repo}-{chart}` with its versions (published: a repository is added by the
-//! people who run the store). A sync that fails takes back everything it imported and leaves
-//! the repository `failed` with the reason; nothing is half-imported.
+//! [`MAX_VERSIONS`] versions of each chart and makes an app `{repo}-{chart}` with its versions
+//! (published: a repository is added by the people who run the store).
+//!
+//! The newest version of each chart is downloaded at sync, checked against the index's digest
+//! and loaded as a chart (Helm's archive checks: sizes, paths, links), and its package stored,
+//! so the store shows its README and values and a bad archive fails the sync. Older versions
+//! are made from the index alone (version, appVersion, digest, URL, created, home, icon,
+//! maintainers); their packages are fetched, checked against that digest and stored on first
+//! use ([`super::package::package_of`]). An index entry without a digest is downloaded at sync
+//! (there would be nothing to check it against later), and so is every version of an OCI
+//! registry's chart ([`super::oci`]). A resync writes only what changed.
+//!
+//! A sync that fails takes back everything it imported and leaves the repository `failed`
+//! with the reason; nothing is half-imported.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
+use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::lifecycle::State;
+use super::remote::{self, Wanted};
 use super::{
-    APP_LABEL, CATEGORY_LABEL, DISPLAY_NAME, REPO_LABEL, UNCATEGORIZED, WORKSPACE_LABEL,
-    chart_info, dns_name, now, package, version_name,
+    APP_LABEL, CATEGORY_LABEL, DISPLAY_NAME, REPO_LABEL, UNCATEGORIZED, WORKSPACE_LABEL, dns_name,
+    now, package, version_name,
 };
 use crate::error::PlatformError;
 use crate::http::AppState;
@@ -28,7 +38,10 @@ use crate::kubeapi;
 pub const MAX_VERSIONS: usize = 10;
 /// The largest `index.yaml` read.
 pub const MAX_INDEX: usize = 64 * 1024 * 1024;
-const TIMEOUT: Duration = Duration::from_secs(30);
+/// Charts imported at once during a sync (each downloads its newest package).
+const PARALLEL_CHARTS: usize = 8;
+/// Versions of one chart written at once from the index alone.
+const PARALLEL_VERSIONS: usize = 4;
 
 #[derive(Debug, Deserialize)]
 struct Index {
@@ -36,6 +49,8 @@ struct Index {
     entries: BTreeMap<String, Vec<Entry>>,
 }
 
+/// One version of a chart in an `index.yaml` (Helm writes its Chart.yaml there, with the
+/// package's digest, URLs and creation time).
 #[derive(Debug, Deserialize, Clone)]
 struct Entry {
     #[serde(default)]
@@ -48,6 +63,26 @@ struct Entry {
     urls: Vec<String>,
     #[serde(default)]
     digest: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    home: String,
+    #[serde(default)]
+    icon: String,
+    #[serde(default)]
+    maintainers: Vec<Maintainer>,
+    #[serde(default)]
+    created: String,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+struct Maintainer {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    url: String,
 }
 
 /// A semantic version's sort key (release after its pre-releases; unparsable last).
@@ -88,91 +123,6 @@ fn parse_index(text: &str) -> Result<BTreeMap<String, Vec<Entry>>, String> {
     Ok(out)
 }
 
-/// An HTTP client for the repository's credential.
-fn client_for(repo: &Value) -> Result<reqwest::Client, String> {
-    let cred = &repo["spec"]["credential"];
-    let mut b = reqwest::Client::builder()
-        .timeout(TIMEOUT)
-        .connect_timeout(Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::limited(5));
-    if cred["insecureSkipTLSVerify"].as_bool() == Some(true) {
-        b = b.danger_accept_invalid_certs(true);
-    }
-    if let Some(ca) = cred["caData"].as_str().filter(|s| !s.is_empty()) {
-        // KubeSphere keeps it as base64 of the PEM; plain PEM is accepted too.
-        let pem = if ca.contains("-----BEGIN") {
-            ca.as_bytes().to_vec()
-        } else {
-            B64.decode(ca.trim())
-                .map_err(|_| "credential.caData is neither PEM nor base64 of PEM".to_string())?
-        };
-        for cert in reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| format!("credential.caData: {e}"))?
-        {
-            b = b.add_root_certificate(cert);
-        }
-    }
-    b.build().map_err(|e| e.to_string())
-}
-
-/// `GET {url}: …` with the error and each of its sources (where the real reason, such as
-/// "Connection refused", is).
-pub(super) fn request_error(url: &str, e: &reqwest::Error) -> String {
-    let mut why = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        why = format!("{why}: {s}");
-        src = s.source();
-    }
-    format!("GET {url}: {why}")
-}
-
-/// The body of an answer from a `server` (repository or registry), at most `max` bytes; a
-/// refused credential or another failure in words.
-pub(super) async fn read_answer(
-    mut resp: reqwest::Response,
-    url: &str,
-    max: usize,
-    server: &str,
-) -> Result<Vec<u8>, String> {
-    let status = resp.status();
-    if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
-        return Err(format!(
-            "GET {url}: {status}: the {server} refused the credential"
-        ));
-    }
-    if !status.is_success() {
-        return Err(format!("GET {url}: {status}"));
-    }
-    let mut out = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| request_error(url, &e))? {
-        if out.len() + chunk.len() > max {
-            return Err(format!(
-                "GET {url}: larger than {} MiB",
-                max / (1024 * 1024)
-            ));
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(out)
-}
-
-/// GETs `url` with the repository's credential, reading at most `max` bytes.
-pub(super) async fn fetch(
-    client: &reqwest::Client,
-    repo: &Value,
-    url: &str,
-    max: usize,
-) -> Result<Vec<u8>, String> {
-    let cred = &repo["spec"]["credential"];
-    let mut req = client.get(url);
-    if let Some(user) = cred["username"].as_str().filter(|s| !s.is_empty()) {
-        req = req.basic_auth(user, cred["password"].as_str());
-    }
-    let resp = req.send().await.map_err(|e| request_error(url, &e))?;
-    read_answer(resp, url, max, "repository").await
-}
-
 /// A chart URL of the index, resolved against the repository's.
 fn resolve(base: &str, url: &str) -> String {
     if url.contains("://") {
@@ -185,28 +135,57 @@ fn resolve(base: &str, url: &str) -> String {
     )
 }
 
-/// What one sync imported, for rollback.
+/// What one sync imported, for rollback, and the apps it made, for the cache to settle on.
 #[derive(Default)]
 struct Imported {
     apps: Vec<String>,
     versions: Vec<String>,
+    made: Vec<Value>,
 }
+
+/// Versions taken back at once when a sync fails.
+const PARALLEL_DELETES: usize = 16;
 
 /// Syncs `repo` now; `Ok` with how many versions were imported, or the reason it failed
 /// (everything this sync imported is taken back first).
 pub async fn sync(state: &AppState, repo: &Value) -> Result<usize, String> {
-    let mut imported = Imported::default();
-    let outcome = sync_into(state, repo, &mut imported).await;
-    if outcome.is_err() {
-        for v in &imported.versions {
-            let _ = kubeapi::delete(&state.client, Kind::AppVersion, None, v).await;
+    let imported = Mutex::new(Imported::default());
+    let outcome = sync_into(state, repo, &imported).await;
+    let imported = imported.into_inner().unwrap_or_else(|e| e.into_inner());
+    if outcome.is_ok() {
+        // The API answers with what this replica's apps cache holds.
+        for app in &imported.made {
+            crate::http::settle(&state.caches.apps, app).await;
         }
-        for a in &imported.apps {
-            let _ = kubeapi::delete(&state.client, Kind::App, None, a).await;
-            crate::http::settle_gone(&state.caches.apps, a).await;
-        }
+        return outcome;
+    }
+    // (The futures are made first: a stream mapping borrowed items trips rustc's Send check.)
+    let deletes: Vec<_> = imported
+        .versions
+        .iter()
+        .map(|v| kubeapi::delete(&state.client, Kind::AppVersion, None, v))
+        .collect();
+    futures::stream::iter(deletes)
+        .buffer_unordered(PARALLEL_DELETES)
+        .for_each(|_| async {})
+        .await;
+    for a in &imported.apps {
+        let _ = kubeapi::delete(&state.client, Kind::App, None, a).await;
+        crate::http::settle_gone(&state.caches.apps, a).await;
     }
     outcome
+}
+
+/// What an index says about a version beyond where its package is (empty for a registry's).
+#[derive(Debug, Clone, Default)]
+pub(super) struct IndexMeta {
+    pub(super) description: String,
+    pub(super) home: String,
+    pub(super) icon: String,
+    /// `{name, email, url}` each.
+    pub(super) maintainers: Vec<Value>,
+    /// RFC 3339, or empty when the index gives no usable time.
+    pub(super) created: String,
 }
 
 /// One version to import: where its package is and the digest it must have.
@@ -219,49 +198,84 @@ pub(super) struct Candidate {
     pub(super) app_version: String,
     /// Whether an earlier sync imported this version with another digest.
     pub(super) replaces: bool,
+    /// Whether the package is downloaded and checked during the sync; otherwise it is fetched
+    /// on first use and checked against `digest` then.
+    pub(super) eager: bool,
+    pub(super) meta: IndexMeta,
 }
 
-/// The charts of an `index.yaml` repository: name → newest versions.
+/// Whether `digest` is a SHA-256 in hex (what a package fetched later is checked against).
+fn is_sha256(digest: &str) -> bool {
+    digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// An index's `created` as RFC 3339 in seconds, or empty when it is not a time.
+fn created_time(text: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| {
+            t.with_timezone(&chrono::Utc)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        })
+        .unwrap_or_default()
+}
+
+/// The charts of an `index.yaml` repository: name → newest versions, the newest of each (and
+/// any the index gives no digest for) to be downloaded during the sync.
 async fn from_index(
     client: &reqwest::Client,
     repo: &Value,
     base: &str,
 ) -> Result<BTreeMap<String, Vec<Candidate>>, String> {
-    let text = fetch(client, repo, &resolve(base, "index.yaml"), MAX_INDEX).await?;
+    let text = remote::fetch(client, repo, &resolve(base, "index.yaml"), MAX_INDEX).await?;
     let text = String::from_utf8(text).map_err(|_| "index.yaml is not UTF-8".to_string())?;
     let charts = tokio::task::spawn_blocking(move || parse_index(&text))
         .await
         .map_err(|e| e.to_string())??;
     Ok(charts
         .into_iter()
-        .map(|(name, entries)| {
-            let list = entries
-                .into_iter()
-                .map(|e| Candidate {
-                    url: resolve(base, &e.urls[0]),
-                    digest: e.digest.to_ascii_lowercase(),
-                    app_version: e.app_version,
-                    version: e.version,
-                    replaces: false,
-                })
-                .collect();
-            (name, list)
-        })
+        .map(|(name, entries)| (name, candidates(base, entries)))
         .collect())
 }
 
-/// Charts imported at once during a sync.
-const PARALLEL_CHARTS: usize = 8;
+/// One chart's newest entries (newest first) as versions to import: the newest, and any the
+/// index gives no SHA-256 for, downloaded during the sync; the others fetched on first use.
+fn candidates(base: &str, entries: Vec<Entry>) -> Vec<Candidate> {
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let digest = e.digest.to_ascii_lowercase();
+            Candidate {
+                url: resolve(base, &e.urls[0]),
+                eager: i == 0 || !is_sha256(&digest),
+                digest,
+                app_version: e.app_version,
+                version: e.version,
+                replaces: false,
+                meta: IndexMeta {
+                    description: e.description,
+                    home: e.home,
+                    icon: e.icon,
+                    maintainers: e
+                        .maintainers
+                        .into_iter()
+                        .map(|m| json!({"name": m.name, "email": m.email, "url": m.url}))
+                        .collect(),
+                    created: created_time(&e.created),
+                },
+            }
+        })
+        .collect()
+}
 
 async fn sync_into(
     state: &AppState,
     repo: &Value,
-    imported: &mut Imported,
+    imported: &Mutex<Imported>,
 ) -> Result<usize, String> {
-    use futures::StreamExt;
     let repo_name = repo["metadata"]["name"].as_str().unwrap_or_default();
     let base = repo["spec"]["url"].as_str().unwrap_or_default();
-    let client = client_for(repo)?;
+    let client = remote::client_for(repo)?;
     let charts = if let Some(rest) = base.strip_prefix("oci://") {
         super::oci::charts(&client, repo, rest, MAX_VERSIONS).await?
     } else if base.starts_with("https://") || base.starts_with("http://") {
@@ -272,14 +286,13 @@ async fn sync_into(
     // What earlier syncs imported, in two lists rather than a request per chart and version.
     let selector = format!("{REPO_LABEL}={repo_name}");
     let err = |e: PlatformError| e.to_string();
-    let apps: std::collections::HashSet<String> =
-        kubeapi::list(&state.client, Kind::App, None, &selector)
-            .await
-            .map_err(err)?
-            .iter()
-            .filter_map(|a| a["metadata"]["name"].as_str().map(String::from))
-            .collect();
-    let versions: std::collections::HashMap<String, String> =
+    let apps: HashSet<String> = kubeapi::list(&state.client, Kind::App, None, &selector)
+        .await
+        .map_err(err)?
+        .iter()
+        .filter_map(|a| a["metadata"]["name"].as_str().map(String::from))
+        .collect();
+    let versions: HashMap<String, String> =
         kubeapi::list(&state.client, Kind::AppVersion, None, &selector)
             .await
             .map_err(err)?
@@ -316,14 +329,22 @@ async fn sync_into(
         client: &client,
         repo_name,
         ws: repo["metadata"]["labels"][WORKSPACE_LABEL].as_str(),
+        imported,
+        failed: AtomicBool::new(false),
     };
-    let outcomes: Vec<(Imported, Result<usize, String>)> = futures::stream::iter(work)
+    let outcomes: Vec<Result<usize, String>> = futures::stream::iter(work)
         .map(|(chart, app_name, exists, todo)| {
             let ctx = &ctx;
             async move {
-                let mut mine = Imported::default();
-                let r = import_chart(ctx, &chart, &app_name, exists, &todo, &mut mine).await;
-                (mine, r)
+                if ctx.failed.load(Ordering::Relaxed) {
+                    return Ok(0);
+                }
+                let r = import_chart(ctx, &chart, &app_name, exists, &todo).await;
+                if r.is_err() {
+                    // What is still to come would only be taken back.
+                    ctx.failed.store(true, Ordering::Relaxed);
+                }
+                r
             }
         })
         .buffer_unordered(PARALLEL_CHARTS)
@@ -331,9 +352,7 @@ async fn sync_into(
         .await;
     let mut count = 0;
     let mut first_error = None;
-    for (mine, r) in outcomes {
-        imported.apps.extend(mine.apps);
-        imported.versions.extend(mine.versions);
+    for r in outcomes {
         match r {
             Ok(n) => count += n,
             Err(e) => {
@@ -350,122 +369,176 @@ struct ImportContext<'a> {
     client: &'a reqwest::Client,
     repo_name: &'a str,
     ws: Option<&'a str>,
+    imported: &'a Mutex<Imported>,
+    /// Set once any chart failed: the rest of the sync stops writing.
+    failed: AtomicBool,
 }
 
-/// Imports the versions `todo` of one chart (newest first), creating its app with the first.
+impl ImportContext<'_> {
+    fn imported(&self) -> std::sync::MutexGuard<'_, Imported> {
+        self.imported.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Imports the versions `todo` of one chart (newest first): those downloaded during the sync
+/// one after another (the first makes the app if it does not exist), then the others from the
+/// index, a few at once.
 async fn import_chart(
     ctx: &ImportContext<'_>,
     chart: &str,
     app_name: &str,
     mut app_exists: bool,
     todo: &[Candidate],
-    imported: &mut Imported,
 ) -> Result<usize, String> {
-    let (state, repo, repo_name, ws) = (ctx.state, ctx.repo, ctx.repo_name, ctx.ws);
-    let err = |e: PlatformError| e.to_string();
     let mut count = 0;
-    for cand in todo {
-        let vname = version_name(app_name, &cand.version);
-        let pkg = if cand.url.starts_with("oci-blob:") {
-            super::oci::blob(ctx.client, repo, &cand.url).await?
-        } else {
-            fetch(ctx.client, repo, &cand.url, package::MAX_PACKAGE).await?
+    for cand in todo.iter().filter(|c| c.eager) {
+        let want = Wanted {
+            url: &cand.url,
+            digest: &cand.digest,
+            chart: Some(chart),
+            version: &cand.version,
         };
-        let digest = package::digest(&pkg);
-        if !cand.digest.is_empty() && cand.digest != digest {
-            return Err(format!(
-                "{chart} {}: the package's digest is {digest}, the index says {}",
-                cand.version, cand.digest
-            ));
-        }
-        let info = tokio::task::spawn_blocking(move || chart_info(&pkg).map(|i| (i, pkg)))
-            .await
-            .map_err(|e| e.to_string())?;
-        let (info, pkg) = info.map_err(|why| format!("{chart} {}: {why}", cand.version))?;
-        if info.name != chart || info.version != cand.version {
-            return Err(format!(
-                "{chart} {}: the package holds {} {}",
-                cand.version, info.name, info.version
-            ));
-        }
+        let (info, pkg) = remote::download(ctx.client, ctx.repo, &want).await?;
+        let meta = IndexMeta {
+            description: info.description,
+            home: info.home,
+            icon: info.icon,
+            maintainers: info.maintainers,
+            created: cand.meta.created.clone(),
+        };
         if !app_exists {
-            let mut labels = json!({REPO_LABEL: repo_name, CATEGORY_LABEL: UNCATEGORIZED});
-            if let Some(ws) = ws {
-                labels[WORKSPACE_LABEL] = ws.into();
-            }
-            let app = json!({
-                "metadata": {"name": app_name, "labels": labels,
-                    "annotations": {DISPLAY_NAME: chart}},
-                "spec": {"appHome": info.home, "appType": "helm", "icon": info.icon,
-                    "abstraction": info.description},
-            });
-            match kubeapi::create(&state.client, Kind::App, None, app).await {
-                Ok(_) => {
-                    imported.apps.push(app_name.to_string());
-                    // A repository's apps are published: in the store once synced.
-                    let active = kubeapi::merge_patch_status(
-                        &state.client,
-                        Kind::App,
-                        None,
-                        app_name,
-                        json!({"status": {"state": "active", "updateTime": now()}}),
-                    )
-                    .await
-                    .map_err(err)?;
-                    crate::http::settle(&state.caches.apps, &active).await;
-                }
-                Err(e) if kubeapi::is_conflict(&e) => {
-                    return Err(format!(
-                        "an app named {app_name} exists and is not this repository's"
-                    ));
-                }
-                Err(e) => return Err(err(e)),
-            }
+            create_app(ctx, chart, app_name, &meta).await?;
             app_exists = true;
         }
-        let mut labels = json!({APP_LABEL: app_name, REPO_LABEL: repo_name});
-        if let Some(ws) = ws {
-            labels[WORKSPACE_LABEL] = ws.into();
-        }
         let app_version = if cand.app_version.is_empty() {
-            info.app_version.clone()
+            &info.app_version
         } else {
-            cand.app_version.clone()
+            &cand.app_version
         };
-        let version = json!({
-            "metadata": {"name": vname, "labels": labels,
-                "annotations": {super::apps::APP_VERSION_ANNOTATION: app_version}},
-            "spec": {"versionName": cand.version, "appHome": info.home, "icon": info.icon,
-                "created": now(), "digest": digest, "appType": "helm",
-                "maintainer": info.maintainers, "pullUrl": cand.url},
-        });
-        if cand.replaces {
-            // The repository changed this version (another digest): the new one replaces it.
-            kubeapi::delete(&state.client, Kind::AppVersion, None, &vname)
-                .await
-                .map_err(err)?;
-        }
-        let created = kubeapi::create(&state.client, Kind::AppVersion, None, version)
-            .await
-            .map_err(err)?;
-        imported.versions.push(vname.clone());
-        package::store(&state.client, &created, &pkg)
-            .await
-            .map_err(err)?;
-        kubeapi::merge_patch_status(
-            &state.client,
-            Kind::AppVersion,
-            None,
-            &vname,
-            json!({"status": {"state": State::Active.as_str(),
-                "message": format!("synced from repository {repo_name}"),
-                "userName": "", "updated": now()}}),
-        )
-        .await
-        .map_err(err)?;
+        write_version(ctx, app_name, cand, &meta, app_version, Some(&pkg)).await?;
+        count += 1;
+    }
+    let lazy: Vec<&Candidate> = todo.iter().filter(|c| !c.eager).collect();
+    if let Some(first) = lazy.first()
+        && !app_exists
+    {
+        // Only older versions are new, and the app was taken away meanwhile.
+        create_app(ctx, chart, app_name, &first.meta).await?;
+    }
+    let writes: Vec<_> = lazy
+        .iter()
+        .map(|c| write_version(ctx, app_name, c, &c.meta, &c.app_version, None))
+        .collect();
+    let results: Vec<Result<(), String>> = futures::stream::iter(writes)
+        .buffer_unordered(PARALLEL_VERSIONS)
+        .collect()
+        .await;
+    for r in results {
+        r?;
         count += 1;
     }
     Ok(count)
+}
+
+/// Creates the app of `chart`, published.
+async fn create_app(
+    ctx: &ImportContext<'_>,
+    chart: &str,
+    app_name: &str,
+    meta: &IndexMeta,
+) -> Result<(), String> {
+    let client = &ctx.state.client;
+    let mut labels = json!({REPO_LABEL: ctx.repo_name, CATEGORY_LABEL: UNCATEGORIZED});
+    if let Some(ws) = ctx.ws {
+        labels[WORKSPACE_LABEL] = ws.into();
+    }
+    let app = json!({
+        "metadata": {"name": app_name, "labels": labels,
+            "annotations": {DISPLAY_NAME: chart}},
+        "spec": {"appHome": meta.home, "appType": "helm", "icon": meta.icon,
+            "abstraction": meta.description},
+    });
+    match kubeapi::create(client, Kind::App, None, app).await {
+        Ok(_) => {
+            ctx.imported().apps.push(app_name.to_string());
+            // A repository's apps are published: in the store once synced.
+            let active = kubeapi::merge_patch_status(
+                client,
+                Kind::App,
+                None,
+                app_name,
+                json!({"status": {"state": "active", "updateTime": now()}}),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            ctx.imported().made.push(active);
+            Ok(())
+        }
+        Err(e) if kubeapi::is_conflict(&e) => Err(format!(
+            "an app named {app_name} exists and is not this repository's"
+        )),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Creates version `cand` of app `app_name`, active, with its package when it was downloaded
+/// (`pkg`); a version the repository changed (another digest) replaces the one there.
+async fn write_version(
+    ctx: &ImportContext<'_>,
+    app_name: &str,
+    cand: &Candidate,
+    meta: &IndexMeta,
+    app_version: &str,
+    pkg: Option<&[u8]>,
+) -> Result<(), String> {
+    if ctx.failed.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let client = &ctx.state.client;
+    let err = |e: PlatformError| e.to_string();
+    let vname = version_name(app_name, &cand.version);
+    let mut labels = json!({APP_LABEL: app_name, REPO_LABEL: ctx.repo_name});
+    if let Some(ws) = ctx.ws {
+        labels[WORKSPACE_LABEL] = ws.into();
+    }
+    let digest = pkg.map_or_else(|| cand.digest.clone(), package::digest);
+    let created = if meta.created.is_empty() {
+        now()
+    } else {
+        meta.created.clone()
+    };
+    let version = json!({
+        "metadata": {"name": vname, "labels": labels,
+            "annotations": {super::apps::APP_VERSION_ANNOTATION: app_version}},
+        "spec": {"versionName": cand.version, "appHome": meta.home, "icon": meta.icon,
+            "created": created, "digest": digest, "appType": "helm",
+            "maintainer": meta.maintainers, "pullUrl": cand.url},
+    });
+    if cand.replaces {
+        // Its package (if any was stored) goes with it.
+        kubeapi::delete(client, Kind::AppVersion, None, &vname)
+            .await
+            .map_err(err)?;
+    }
+    let created = kubeapi::create(client, Kind::AppVersion, None, version)
+        .await
+        .map_err(err)?;
+    ctx.imported().versions.push(vname.clone());
+    if let Some(pkg) = pkg {
+        package::store(client, &created, pkg).await.map_err(err)?;
+    }
+    kubeapi::merge_patch_status(
+        client,
+        Kind::AppVersion,
+        None,
+        &vname,
+        json!({"status": {"state": State::Active.as_str(),
+            "message": format!("synced from repository {}", ctx.repo_name),
+            "userName": "", "updated": now()}}),
+    )
+    .await
+    .map_err(err)?;
+    Ok(())
 }
 
 /// Sets the repository's status.
@@ -575,6 +648,35 @@ mod tests {
                 "1.2.0"
             ]
         );
+    }
+
+    #[test]
+    fn only_the_newest_and_undigested_versions_are_downloaded_at_sync() {
+        let sum = "AB".repeat(32);
+        let text = [
+            "entries:",
+            "  web:",
+            &format!("  - {{name: web, version: 1.0.0, urls: [a.tgz], digest: {sum},"),
+            "     created: '2024-03-01T10:00:00.123456789+01:00', home: https://web.example,",
+            "     maintainers: [{name: Ann, email: ann@example.com}]}",
+            &format!("  - {{name: web, version: 2.0.0, urls: [b.tgz], digest: {sum}}}"),
+            "  - {name: web, version: 1.5.0, urls: [c.tgz], digest: not-a-sha, created: yesterday}",
+        ]
+        .join("\n");
+        let mut charts = parse_index(&text).expect("index");
+        let list = candidates("https://r.example", charts.remove("web").expect("web"));
+        let seen: Vec<(&str, bool)> = list.iter().map(|c| (c.version.as_str(), c.eager)).collect();
+        assert_eq!(seen, [("2.0.0", true), ("1.5.0", true), ("1.0.0", false)]);
+        let old = &list[2];
+        assert_eq!(old.digest, "ab".repeat(32));
+        assert_eq!(old.url, "https://r.example/a.tgz");
+        assert_eq!(old.meta.created, "2024-03-01T09:00:00Z");
+        assert_eq!(old.meta.home, "https://web.example");
+        assert_eq!(
+            old.meta.maintainers,
+            [json!({"name": "Ann", "email": "ann@example.com", "url": ""})]
+        );
+        assert_eq!(list[1].meta.created, "", "not a time");
     }
 
     #[test]

@@ -74,6 +74,7 @@ impl From<PlatformError> for ApiError {
         let code = match &e {
             PlatformError::Timeout { .. } => 504,
             PlatformError::Invalid(_) => 400,
+            PlatformError::Upstream(_) => 502,
             _ if kubeapi::status_code(&e).is_some() => 502,
             _ => 500,
         };

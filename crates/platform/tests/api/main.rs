@@ -15,6 +15,7 @@ mod oidc;
 mod openapi;
 mod proxy;
 mod repos;
+mod repos_older_versions;
 mod resources;
 mod tenancy;
 mod users;

@@ -18,7 +18,7 @@ use sha2::Digest;
 
 const APPS: &str = "/kapis/application.kubesphere.io/v2";
 const USER: &str = "repo-reader";
-const PASSWORD: &str = "s3cret-Pw";
+pub(crate) const PASSWORD: &str = "s3cret-Pw";
 
 /// A gzipped tar written by Python's tarfile: `members` are (name, size of zeros or text).
 fn crafted(members: &[(&str, &str)]) -> Vec<u8> {
@@ -41,12 +41,12 @@ fn crafted(members: &[(&str, &str)]) -> Vec<u8> {
     std::fs::read(out.path()).expect("read")
 }
 
-fn sha(b: &[u8]) -> String {
+pub(crate) fn sha(b: &[u8]) -> String {
     format!("{:x}", sha2::Sha256::digest(b))
 }
 
 /// An index listing `(chart, version, file, digest)`.
-fn index(entries: &[(&str, &str, &str, &str)]) -> String {
+pub(crate) fn index(entries: &[(&str, &str, &str, &str)]) -> String {
     let mut by_chart: HashMap<&str, Vec<String>> = HashMap::new();
     for (chart, version, file, digest) in entries {
         by_chart.entry(chart).or_default().push(format!(
@@ -79,7 +79,7 @@ fn loopback_certificate() -> (rcgen::Certificate, rcgen::Certificate, rcgen::Key
 
 /// Serves `files` over HTTPS on 127.0.0.1 with a certificate of its own CA, asking for basic
 /// auth; returns the address and the CA (PEM).
-async fn repo_server(files: HashMap<String, Vec<u8>>) -> (SocketAddr, String) {
+pub(crate) async fn repo_server(files: HashMap<String, Vec<u8>>) -> (SocketAddr, String) {
     let (ca, cert, key) = loopback_certificate();
     let config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
@@ -141,14 +141,14 @@ async fn repo_server(files: HashMap<String, Vec<u8>>) -> (SocketAddr, String) {
     (addr, ca.pem())
 }
 
-fn repo(name: &str, url: &str, ca: &str, password: &str) -> Value {
+pub(crate) fn repo(name: &str, url: &str, ca: &str, password: &str) -> Value {
     json!({"metadata": {"name": name},
         "spec": {"url": url, "syncPeriod": 0,
             "credential": {"username": USER, "password": password, "caData": B64.encode(ca)}}})
 }
 
 /// Adds `body` and syncs it now; returns the repository after the sync.
-async fn add_and_sync(c: &Client, admin: &str, body: Value) -> Value {
+pub(crate) async fn add_and_sync(c: &Client, admin: &str, body: Value) -> Value {
     let name = body["metadata"]["name"].as_str().expect("name").to_string();
     c.ok(Method::POST, &format!("{APPS}/repos"), admin, Some(body))
         .await;
