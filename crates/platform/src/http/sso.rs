@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 
 use super::login::Origin;
 use super::{ApiError, AppState, Shared};
-use crate::identity::{self, Identity, Mapped, ProviderConfig, oidc};
+use crate::identity::{self, Identity, Mapped, ProviderConfig, github, oidc};
 
 const FLOW_COOKIE: &str = "orrery_sso_flow";
 const PENDING_COOKIE: &str = "orrery_sso_pending";
@@ -111,31 +111,79 @@ fn callback_url(state: &AppState, idp: &str) -> String {
     )
 }
 
+/// A provider people are sent to and come back from.
+enum Redirecting {
+    Oidc(oidc::Options),
+    GitHub(github::Options),
+}
+
+impl Redirecting {
+    fn redirect_url(&self) -> &str {
+        match self {
+            Redirecting::Oidc(o) => &o.redirect_url,
+            Redirecting::GitHub(o) => &o.redirect_url,
+        }
+    }
+
+    /// Where to send the person for `flow`.
+    async fn start(&self, flow: &oidc::Flow, redirect: &str) -> Result<String, String> {
+        match self {
+            Redirecting::Oidc(o) => {
+                let ep = o
+                    .endpoints()
+                    .await
+                    .map_err(|why| format!("the identity provider is not available: {why}"))?;
+                Ok(o.authorize_url(&ep, flow, redirect))
+            }
+            Redirecting::GitHub(o) => Ok(o.authorize_url(flow, redirect)),
+        }
+    }
+
+    /// Who came back with `code`.
+    async fn finish(
+        &self,
+        idp: &str,
+        flow: &oidc::Flow,
+        code: &str,
+        redirect: &str,
+    ) -> Result<Identity, String> {
+        match self {
+            Redirecting::Oidc(o) => {
+                let ep = o
+                    .endpoints()
+                    .await
+                    .map_err(|why| format!("the identity provider is not available: {why}"))?;
+                o.finish(idp, &ep, flow, code, redirect).await
+            }
+            Redirecting::GitHub(o) => o.finish(idp, flow, code, redirect).await,
+        }
+    }
+}
+
 /// A redirecting provider's settings, or why it cannot be used.
-async fn redirecting(
-    state: &AppState,
-    idp: &str,
-) -> Result<(ProviderConfig, oidc::Options), String> {
+async fn redirecting(state: &AppState, idp: &str) -> Result<(ProviderConfig, Redirecting), String> {
     let cfg = identity::provider(state, idp)
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no identity provider named {idp:?} is enabled"))?;
-    if !cfg.kind.eq_ignore_ascii_case("OIDCIdentityProvider") {
+    let bad = |e: String| format!("identity provider {idp} is misconfigured: {e}");
+    let r = if cfg.kind.eq_ignore_ascii_case("OIDCIdentityProvider") {
+        Redirecting::Oidc(oidc::Options::from_value(&cfg.provider).map_err(bad)?)
+    } else if cfg.kind.eq_ignore_ascii_case("GitHubIdentityProvider") {
+        Redirecting::GitHub(github::Options::from_value(&cfg.provider).map_err(bad)?)
+    } else {
         return Err(format!(
             "identity provider {idp} ({}) is not one to be redirected to",
             cfg.kind
         ));
-    }
-    let opts = oidc::Options::from_value(&cfg.provider)
-        .map_err(|e| format!("identity provider {idp} is misconfigured: {e}"))?;
-    Ok((cfg, opts))
+    };
+    Ok((cfg, r))
 }
 
-fn redirect_uri(state: &AppState, idp: &str, opts: &oidc::Options) -> String {
-    if opts.redirect_url.is_empty() {
-        callback_url(state, idp)
-    } else {
-        opts.redirect_url.clone()
+fn redirect_uri(state: &AppState, idp: &str, r: &Redirecting) -> String {
+    match r.redirect_url() {
+        "" => callback_url(state, idp),
+        set => set.to_string(),
     }
 }
 
@@ -157,20 +205,18 @@ pub async fn authorize(State(state): State<Shared>, RawQuery(q): RawQuery) -> Re
         ))
         .into_response();
     };
-    let (_, opts) = match redirecting(&state, idp).await {
+    let (_, provider) = match redirecting(&state, idp).await {
         Ok(x) => x,
         Err(why) => return failure(&state, &why),
     };
-    let ep = match opts.endpoints().await {
-        Ok(ep) => ep,
-        Err(why) => {
-            return failure(
-                &state,
-                &format!("the identity provider is not available: {why}"),
-            );
-        }
-    };
     let flow = oidc::Flow::new();
+    let to = match provider
+        .start(&flow, &redirect_uri(&state, idp, &provider))
+        .await
+    {
+        Ok(to) => to,
+        Err(why) => return failure(&state, &why),
+    };
     let sealed = state.tokens.seal(
         "sso-flow",
         &json!({"idp": idp, "state": flow.state, "nonce": flow.nonce,
@@ -181,7 +227,6 @@ pub async fn authorize(State(state): State<Shared>, RawQuery(q): RawQuery) -> Re
         Ok(s) => s,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let to = opts.authorize_url(&ep, &flow, &redirect_uri(&state, idp, &opts));
     redirect(
         &to,
         vec![flow_cookie(
@@ -226,7 +271,7 @@ pub async fn callback(
     let Some(code) = q.get("code").filter(|c| !c.is_empty()) else {
         return failure(&state, "the identity provider sent no code");
     };
-    let (cfg, opts) = match redirecting(&state, &idp).await {
+    let (cfg, provider) = match redirecting(&state, &idp).await {
         Ok(x) => x,
         Err(why) => return failure(&state, &why),
     };
@@ -235,17 +280,8 @@ pub async fn callback(
         nonce: f["nonce"].as_str().unwrap_or_default().to_string(),
         verifier: f["verifier"].as_str().unwrap_or_default().to_string(),
     };
-    let ep = match opts.endpoints().await {
-        Ok(ep) => ep,
-        Err(why) => {
-            return failure(
-                &state,
-                &format!("the identity provider is not available: {why}"),
-            );
-        }
-    };
-    let id = match opts
-        .finish(&idp, &ep, &flow, code, &redirect_uri(&state, &idp, &opts))
+    let id = match provider
+        .finish(&idp, &flow, code, &redirect_uri(&state, &idp, &provider))
         .await
     {
         Ok(id) => id,

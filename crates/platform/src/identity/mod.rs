@@ -12,6 +12,7 @@
 //! (prefixed, so no provider can put anyone into another provider's or a local group), which
 //! the groups controller turns into the user's groups at all four levels.
 
+pub mod github;
 pub mod ldap;
 pub mod oidc;
 

@@ -8,6 +8,7 @@ mod appstore_helm;
 mod console;
 mod escalation;
 mod fairness;
+mod github;
 mod ldap;
 mod migration;
 mod oauth;

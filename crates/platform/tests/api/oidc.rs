@@ -96,7 +96,7 @@ impl Provider {
 }
 
 /// A browser: a cookie jar, redirects seen one by one.
-fn browser() -> reqwest::Client {
+pub(crate) fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .danger_accept_invalid_certs(true)
@@ -108,7 +108,7 @@ fn browser() -> reqwest::Client {
 
 /// Follows redirects from `url` until one leads back to the platform's console or a page
 /// answers; returns that last Location (or the final status and body).
-async fn follow(
+pub(crate) async fn follow(
     b: &reqwest::Client,
     base: &str,
     mut url: String,
@@ -143,7 +143,7 @@ async fn follow(
 
 /// Runs the provider's part of a login and stops at the redirect back to the platform's
 /// callback (not followed); returns its URL.
-async fn to_callback(b: &reqwest::Client, base: &str, idp: &str) -> String {
+pub(crate) async fn to_callback(b: &reqwest::Client, base: &str, idp: &str) -> String {
     let mut url = format!("{base}/oauth/authorize?idp={idp}&redirect_uri=/console/");
     for _ in 0..20 {
         let r = b.get(&url).send().await.expect("request");
@@ -163,7 +163,7 @@ async fn to_callback(b: &reqwest::Client, base: &str, idp: &str) -> String {
     panic!("never came back")
 }
 
-async fn session_user(b: &reqwest::Client, base: &str) -> Option<String> {
+pub(crate) async fn session_user(b: &reqwest::Client, base: &str) -> Option<String> {
     let r = b
         .get(format!("{base}/console/session"))
         .send()
