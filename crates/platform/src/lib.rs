@@ -23,6 +23,7 @@ pub mod kinds;
 pub mod kubeapi;
 pub mod listing;
 pub mod objects;
+pub mod openid;
 pub mod password;
 pub mod quotas;
 pub mod search;
@@ -302,6 +303,7 @@ async fn app_state(
         },
         login_limiter: http::login::RateLimiter::new(config.login_burst, config.login_rate),
         openapi: Default::default(),
+        openid_keys: openid::SigningKeys::new(),
         fairness: http::fairness::Fairness::new(config.fairness),
     }))
 }

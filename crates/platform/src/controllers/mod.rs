@@ -93,6 +93,9 @@ pub async fn run(
                 if let Err(e) = users::prune(&s.client, &s.tokens, timings.login_record_ttl).await {
                     tracing::warn!(error = %e, "pruning");
                 }
+                if let Err(e) = crate::openid::codes::prune(&s.client).await {
+                    tracing::warn!(error = %e, "pruning authorization codes");
+                }
             }
         }
         tokio::select! {

@@ -10,6 +10,7 @@ pub mod groups;
 pub mod login;
 mod members;
 mod oauth;
+mod oidc_provider;
 pub mod openapi;
 mod proxy;
 mod quotas;
@@ -100,6 +101,8 @@ pub struct AppState {
     pub settings: Settings,
     /// The OpenAPI documents served through the platform.
     pub openapi: openapi::Docs,
+    /// The keys ID tokens are signed with (Orrery as an OpenID provider).
+    pub openid_keys: crate::openid::SigningKeys,
 }
 
 /// Shared state.
@@ -156,6 +159,15 @@ pub fn router(state: Shared) -> Router {
         .route("/oauth/token", post(oauth::token))
         .route("/oauth/logout", get(oauth::logout).post(oauth::logout))
         .route("/oauth/authorize", get(sso::authorize))
+        .route(
+            "/.well-known/openid-configuration",
+            get(oidc_provider::discovery),
+        )
+        .route("/oauth/keys", get(oidc_provider::keys))
+        .route(
+            "/oauth/userinfo",
+            get(oidc_provider::userinfo).post(oidc_provider::userinfo),
+        )
         .route("/oauth/callback/{idp}", get(sso::callback))
         .route(
             "/oauth/first-login",
@@ -224,6 +236,10 @@ fn user_routes() -> Router<Shared> {
         .route(
             &format!("{iam}/signingkey/rotate"),
             axum::routing::post(users::rotate_signing_key),
+        )
+        .route(
+            &format!("{iam}/idtokenkey/rotate"),
+            axum::routing::post(oidc_provider::rotate),
         )
         .route(
             &format!("{iam}/users/{{u}}/loginlocks"),

@@ -1,6 +1,7 @@
-//! `/oauth/token` (password and refresh_token grants) and `/oauth/logout`, with login
-//! protection ([`super::login`]): every attempt leaves a LoginRecord, repeated failures lock
-//! the (user, address), and each address is rate limited.
+//! `/oauth/token` (password and refresh_token grants, and the authorization_code grant of
+//! [`super::oidc_provider`]) and `/oauth/logout`, with login protection ([`super::login`]):
+//! every attempt leaves a LoginRecord, repeated failures lock the (user, address), and each
+//! address is rate limited.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -76,7 +77,7 @@ pub async fn token(
         return super::login::rate_limited(wait);
     }
     let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
-    match grant(&state, &form, &origin).await {
+    match grant(&state, &headers, &form, &origin).await {
         Ok(v) => (
             StatusCode::OK,
             [(http::header::CACHE_CONTROL, "no-store")],
@@ -89,18 +90,23 @@ pub async fn token(
 
 async fn grant(
     state: &AppState,
+    headers: &HeaderMap,
     form: &HashMap<String, String>,
     origin: &Origin,
 ) -> Result<Value, OAuthError> {
     let get = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
+    if get("grant_type") == "authorization_code" {
+        // Its clients authenticate their own ways (Basic, form, or public with PKCE).
+        return super::oidc_provider::code_grant(state, headers, form).await;
+    }
     if let Some(id) = form.get("client_id") {
         let secret = get("client_secret");
-        if !state
+        let builtin = state
             .settings
             .clients
             .iter()
-            .any(|(i, s)| i == id && s == secret)
-        {
+            .any(|(i, s)| i == id && s == secret);
+        if !builtin && !registered_client(state, id, secret).await? {
             return Err(OAuthError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_client",
@@ -132,6 +138,14 @@ async fn grant(
             format!("grant type {other:?} is not supported"),
         )),
     }
+}
+
+/// Whether `id` is an OAuth client registered as a Secret (`crate::openid::clients`) and
+/// `secret` its secret.
+async fn registered_client(state: &AppState, id: &str, secret: &str) -> Result<bool, OAuthError> {
+    Ok(crate::openid::clients::find(&state.client, id)
+        .await?
+        .is_some_and(|c| c.authenticates(Some(secret))))
 }
 
 /// Exchanges a single-use refresh token for new tokens of a still-enabled user.

@@ -194,6 +194,13 @@ pub const ROUTES: &[Route] = &[
         false,
     ),
     r(
+        "/kapis/iam.kubesphere.io/v1beta1/idtokenkey/rotate",
+        &["post"],
+        "Rotates the ID token signing key (the previous key stays published)",
+        None,
+        false,
+    ),
+    r(
         "/kapis/iam.kubesphere.io/v1beta1/subjectaccessreviews",
         &["post"],
         "Whether a user may do something, at any level",

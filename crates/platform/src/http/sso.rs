@@ -188,7 +188,15 @@ fn redirect_uri(state: &AppState, idp: &str, r: &Redirecting) -> String {
 }
 
 /// `GET /oauth/authorize?idp=…&redirect_uri=…`.
-pub async fn authorize(State(state): State<Shared>, RawQuery(q): RawQuery) -> Response {
+pub async fn authorize(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    // Without `idp`, a relying party asks Orrery itself to sign the person in.
+    if !query(&q).contains_key("idp") {
+        return super::oidc_provider::authorize(state, headers, q).await;
+    }
     let q = query(&q);
     let Some(idp) = q.get("idp").filter(|s| !s.is_empty()) else {
         return ApiError::bad_request("idp (the identity provider to log in with) is required")
