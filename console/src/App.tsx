@@ -6,7 +6,7 @@ import { I18nProvider, normalizeLang, translate, type Lang } from "./i18n";
 import { AppContext, type AppState, type Theme } from "./state/context";
 import { loadSession, saveLang, type SessionUser } from "./state/session";
 import { loadClusters, type ClusterInfo } from "./state/clusters";
-import { Login, ChangePassword } from "./pages/Login";
+import { Login, ChangePassword, FirstLoginPage } from "./pages/Login";
 import { Shell } from "./Shell";
 
 // Each level's pages are their own chunk, fetched when first visited.
@@ -43,6 +43,7 @@ function Routed({ state }: { state: AppState }) {
     <Suspense fallback={loading}>
       <Routes>
         <Route path="/login" element={<Login />} />
+        <Route path="/first-login" element={<FirstLoginPage />} />
         <Route path="/password" element={user ? <ChangePassword /> : <Navigate to="/login" replace />} />
         <Route
           path="/*"

@@ -275,6 +275,14 @@ export const en = {
   "templates.versionName": "Version (such as 1.0.0)",
   "store.tab.manifests": "Manifests",
   "store.yamlNoValues": "This app is plain Kubernetes manifests: it is applied as it is and takes no values.",
+  "login.with": "Log in with",
+  "login.local": "Orrery account",
+  "login.sso": "Single sign-on",
+  "login.or": "or",
+  "login.withProvider": "Log in with {name}",
+  "firstLogin.title": "Choose your username",
+  "firstLogin.hint": "This is your first login with {provider} ({email}). Choose the username you will have here.",
+  "firstLogin.submit": "Continue",
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -277,4 +277,12 @@ export const zh: Record<MessageKey, string> = {
   "templates.versionName": "版本（例如 1.0.0）",
   "store.tab.manifests": "清单",
   "store.yamlNoValues": "此应用为普通 Kubernetes 清单：按原样应用，不接受配置值。",
+  "login.with": "登录方式",
+  "login.local": "Orrery 账户",
+  "login.sso": "单点登录",
+  "login.or": "或",
+  "login.withProvider": "使用 {name} 登录",
+  "firstLogin.title": "选择用户名",
+  "firstLogin.hint": "这是您第一次通过 {provider}（{email}）登录。请选择您在此处使用的用户名。",
+  "firstLogin.submit": "继续",
 };

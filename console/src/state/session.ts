@@ -42,10 +42,31 @@ export async function loadSession(client: Client = api): Promise<SessionUser | n
   }
 }
 
-/** Logs in with a password (the server sets the session cookies). */
-export async function login(username: string, password: string, client: Client = api): Promise<SessionUser> {
+/** An identity provider as the login page may show it. */
+export interface LoginProvider {
+  name: string;
+  type: string;
+  displayName: string;
+  /** Takes a password here (LDAP); otherwise people are sent to it. */
+  password: boolean;
+}
+
+/** The providers the login page offers (enabled, not hidden). */
+export async function loginProviders(client: Client = api): Promise<LoginProvider[]> {
+  const c = await client.get<{ identityProviders?: LoginProvider[] }>("/kapis/config.kubesphere.io/v1alpha2/configs/oauth");
+  return c.identityProviders ?? [];
+}
+
+/** Where a redirecting provider's login starts, returning to console page `ret`. */
+export function providerLoginUrl(idp: string, ret: string): string {
+  const q = new URLSearchParams({ idp, redirect_uri: ret.startsWith("/console") ? ret : "/console/" });
+  return `/oauth/authorize?${q.toString()}`;
+}
+
+/** Logs in with a password (the server sets the session cookies); `provider`: an LDAP one. */
+export async function login(username: string, password: string, client: Client = api, provider = ""): Promise<SessionUser> {
   try {
-    await client.post("/console/session", { username, password });
+    await client.post("/console/session", provider ? { username, password, provider } : { username, password });
   } catch (e) {
     if (e instanceof ApiError) {
       const body = e.body as { locked?: boolean } | null;
@@ -73,4 +94,24 @@ export async function logout(client: Client = api): Promise<void> {
 /** Saves the user's language in `spec.lang`. */
 export async function saveLang(user: string, lang: string, client: Client = api): Promise<void> {
   await client.patch(`${IAM}/users/${encodeURIComponent(user)}`, { spec: { lang } });
+}
+
+/** A first login's details (the manual mapping method): what the provider said. */
+export interface FirstLogin {
+  provider: string;
+  username: string;
+  email?: string;
+  displayName?: string;
+}
+
+export function firstLoginInfo(client: Client = api): Promise<FirstLogin> {
+  return client.get<FirstLogin>("/oauth/first-login");
+}
+
+/** Chooses the username of a first login; the server starts the session. */
+export async function completeFirstLogin(username: string, client: Client = api): Promise<{ user: SessionUser; redirect: string }> {
+  const r = await client.post<{ username: string; redirect?: string }>("/oauth/first-login", { username });
+  const user = await loadSession(client);
+  if (!user) throw new LoginError("other", "no session after the first login");
+  return { user, redirect: r.redirect ?? "/console/" };
 }
