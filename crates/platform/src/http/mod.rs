@@ -7,6 +7,7 @@ mod console;
 pub(crate) mod error;
 pub mod fairness;
 pub mod groups;
+mod idp;
 pub mod login;
 mod members;
 mod oauth;
@@ -214,6 +215,7 @@ pub fn router(state: Shared) -> Router {
 fn user_routes() -> Router<Shared> {
     let iam = IAM;
     Router::new()
+        .route(&format!("{iam}/identityproviders/test"), post(idp::test))
         .route(
             &format!("{iam}/users"),
             get(users::list).post(users::create),

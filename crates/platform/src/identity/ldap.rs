@@ -197,6 +197,45 @@ impl Options {
         }
     }
 
+    /// Checks the settings against the directory: it answers, the manager can bind, and the
+    /// user search base exists. What was found, or why not.
+    pub async fn check(&self) -> Result<String, LdapError> {
+        let t = self.timeout();
+        let mut ldap = self.connect().await?;
+        let unavailable = |e: ldap3::LdapError| LdapError::Unavailable(e.to_string());
+        if !self.manager_dn.is_empty() {
+            ldap.with_timeout(t)
+                .simple_bind(&self.manager_dn, &self.manager_password)
+                .await
+                .map_err(unavailable)?
+                .success()
+                .map_err(|e| LdapError::Unavailable(format!("manager bind: {e}")))?;
+        }
+        let (found, _) = ldap
+            .with_timeout(t)
+            .search(
+                &self.user_search_base,
+                Scope::Subtree,
+                &wrap(if self.user_search_filter.is_empty() {
+                    "(objectClass=*)"
+                } else {
+                    &self.user_search_filter
+                }),
+                vec!["1.1"],
+            )
+            .await
+            .map_err(unavailable)?
+            .success()
+            .map_err(|e| LdapError::Unavailable(format!("user search: {e}")))?;
+        let _ = ldap.unbind().await;
+        Ok(format!(
+            "connected to {}; {} entries under {}",
+            self.url(),
+            found.len(),
+            self.user_search_base
+        ))
+    }
+
     /// Checks `username`/`password` against the directory and says who the person is.
     pub async fn authenticate(
         &self,

@@ -151,6 +151,26 @@ pub async fn providers(state: &AppState) -> Result<Vec<ProviderConfig>, Platform
     Ok(out)
 }
 
+/// Checks a provider's settings against the provider itself (LDAP: connect, bind, search
+/// base; OIDC: discovery and keys; GitHub: the settings only — github.com answers nothing
+/// useful without a person). What was found, or why not.
+pub async fn check(cfg: &ProviderConfig) -> Result<String, String> {
+    if cfg.is_password() {
+        let o = ldap::Options::from_value(&cfg.provider).map_err(|e| e.to_string())?;
+        o.check().await.map_err(|e| e.to_string())
+    } else if cfg.kind.eq_ignore_ascii_case("OIDCIdentityProvider") {
+        oidc::Options::from_value(&cfg.provider)?.check().await
+    } else if cfg.kind.eq_ignore_ascii_case("GitHubIdentityProvider") {
+        github::Options::from_value(&cfg.provider)?;
+        Ok("the settings are complete".into())
+    } else {
+        Err(format!(
+            "type {:?} is none of LDAPIdentityProvider, OIDCIdentityProvider, GitHubIdentityProvider",
+            cfg.kind
+        ))
+    }
+}
+
 /// The enabled provider `name`.
 pub async fn provider(
     state: &AppState,

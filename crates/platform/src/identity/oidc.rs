@@ -292,6 +292,24 @@ impl Options {
         })
     }
 
+    /// Checks the settings against the provider: discovery (the issuer as configured) and its
+    /// signing keys. What was found, or why not.
+    pub async fn check(&self) -> Result<String, String> {
+        let ep = self.endpoints().await?;
+        let http = self.client()?;
+        let keys: JwkSet = serde_json::from_value(self.get_json(&http, &ep.jwks).await?)
+            .map_err(|e| format!("the provider's keys: {e}"))?;
+        if keys.keys.is_empty() {
+            return Err("the provider publishes no signing key".into());
+        }
+        Ok(format!(
+            "issuer {} answers; {} signing key(s); authorization at {}",
+            self.issuer,
+            keys.keys.len(),
+            ep.authorization
+        ))
+    }
+
     /// Where to send the person: the provider's authorization endpoint with this flow.
     pub fn authorize_url(&self, ep: &Endpoints, flow: &Flow, redirect: &str) -> String {
         let scopes = if self.scopes.is_empty() {

@@ -217,6 +217,28 @@ async fn ldap_logins_groups_locks_and_tls() {
     assert_eq!(idps[0]["name"], "corp");
     assert!(!cfg.to_string().contains(MANAGER_PW), "{cfg}");
 
+    // The administrators' check of a configuration, before or after saving it.
+    let test = "/kapis/iam.kubesphere.io/v1beta1/identityproviders/test";
+    let good = json!({"name": "corp", "type": "LDAPIdentityProvider",
+        "provider": settings(&format!("127.0.0.1:{}", slapd.ldap), json!({}))});
+    let v = c.ok(Method::POST, test, &admin, Some(good.clone())).await;
+    assert_eq!(v["ok"], true, "{v}");
+    let mut wrong = good.clone();
+    wrong["provider"]["managerPassword"] = "nope".into();
+    let v = c.ok(Method::POST, test, &admin, Some(wrong)).await;
+    assert_eq!(v["ok"], false, "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("manager bind"),
+        "{v}"
+    );
+    let (s, _) = c
+        .post(test, &admin, json!({"type": "LDAPIdentityProvider"}))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "no name");
+
     // First login creates alice, linked to her directory entry, with her mail and name.
     let (s, v) = ldap_token(c, "alice", "alice-pw").await;
     assert_eq!(s, StatusCode::OK, "{v}");
@@ -296,6 +318,12 @@ async fn ldap_logins_groups_locks_and_tls() {
     let (s, v) = ldap_token(c, "bob", "bob-pw").await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let bob = v["access_token"].as_str().expect("token").to_string();
+    let (s, _) = c.post(test, &bob, good.clone()).await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "only administrators test providers"
+    );
     let (s, _) = c
         .get("/kapis/tenant.kubesphere.io/v1beta1/workspaces/w", &bob)
         .await;

@@ -215,6 +215,14 @@ async fn oidc_logins_mapping_methods_groups_and_refusals() {
     )
     .await;
 
+    // The administrators' check finds the provider's discovery document and keys.
+    let v = c.ok(Method::POST, "/kapis/iam.kubesphere.io/v1beta1/identityproviders/test", &admin,
+        Some(json!({"name": "auto", "type": "OIDCIdentityProvider", "provider": settings(&provider)}))).await;
+    assert_eq!(v["ok"], true, "{v}");
+    let v = c.ok(Method::POST, "/kapis/iam.kubesphere.io/v1beta1/identityproviders/test", &admin,
+        Some(json!({"name": "x", "type": "OIDCIdentityProvider", "provider": {"issuer": "http://127.0.0.1:9", "clientID": "c"}}))).await;
+    assert_eq!(v["ok"], false, "{v}");
+
     // auto: alice logs in; her user is created, linked to her `sub`, with her groups.
     provider.next_login("alice").await;
     let b = browser();
