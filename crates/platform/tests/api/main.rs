@@ -13,6 +13,7 @@ mod ldap;
 mod migration;
 mod oauth;
 mod oidc;
+mod oidc_provider;
 mod openapi;
 mod proxy;
 mod repos;
