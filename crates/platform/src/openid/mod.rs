@@ -11,11 +11,13 @@
 //! - [`keys`]: the RSA keys ID tokens are signed with, kept in a host Secret (every replica
 //!   signs with the same key), published as a JWKS with the previous key beside the current
 //!   one so a rotation does not break tokens issued just before it;
+//! - [`request`]: the checks an authorization request passes (pure);
 //! - [`claims`]: what an ID token and the userinfo endpoint say about a person (pure).
 
 pub mod claims;
 pub mod clients;
 pub mod codes;
 pub mod keys;
+pub mod request;
 
 pub use keys::SigningKeys;
