@@ -42,6 +42,9 @@ pub enum AdminCommand {
     /// Replace the token signing key: every token signed before (logins, refresh tokens,
     /// kubeconfig tokens) stops working on every replica; users log in again.
     RotateSigningKey(AdminArgs),
+    /// Replace the key ID tokens are signed with (Orrery as an OpenID provider): the previous
+    /// key stays published at /oauth/keys, so tokens signed before keep validating.
+    RotateIdTokenKey(AdminArgs),
 }
 
 /// Where the host cluster is.
@@ -327,17 +330,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Serve(args) => serve(args).await,
         Command::Admin(AdminCommand::RotateSigningKey(args)) => {
-            let kc = kube::config::Kubeconfig::read_from(&args.kubeconfig)
-                .with_context(|| format!("reading {}", args.kubeconfig.display()))?;
-            let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
-            let client = kube::Client::try_from(config)?;
+            let client = admin_client(&args).await?;
             platform::tokens::rotate_signing_key(&client).await?;
             println!(
                 "rotated the token signing key; every earlier token is refused, users log in again"
             );
             Ok(())
         }
+        Command::Admin(AdminCommand::RotateIdTokenKey(args)) => {
+            let client = admin_client(&args).await?;
+            let kid = platform::openid::keys::rotate(&client).await?;
+            println!(
+                "rotated the ID token signing key; new key {kid}, the previous one stays published"
+            );
+            Ok(())
+        }
     }
+}
+
+/// A client for the host cluster `orrery admin` works on.
+async fn admin_client(args: &AdminArgs) -> anyhow::Result<kube::Client> {
+    let kc = kube::config::Kubeconfig::read_from(&args.kubeconfig)
+        .with_context(|| format!("reading {}", args.kubeconfig.display()))?;
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
+    Ok(kube::Client::try_from(config)?)
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
