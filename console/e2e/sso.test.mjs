@@ -44,33 +44,13 @@ before(async () => {
   // The platform serves HTTPS with its own certificate on the same port; its public URL (where
   // the provider sends people back, and where its Secure cookies live) is the https one.
   publicUrl = env.url.replace(/^http:/, "https:");
-  let token = await apiToken(env.url, "admin", INITIAL);
-  let r = await apiCall(env.url, token, "PUT", "/kapis/iam.kubesphere.io/v1beta1/users/admin/password", { currentPassword: INITIAL, password: ADMIN_PW });
+  const token = await apiToken(env.url, "admin", INITIAL);
+  const r = await apiCall(env.url, token, "PUT", "/kapis/iam.kubesphere.io/v1beta1/users/admin/password", { currentPassword: INITIAL, password: ADMIN_PW });
   assert.ok(r.status < 300, `password: ${r.status}`);
-  token = await apiToken(env.url, "admin", ADMIN_PW);
   provider = await startProvider({
     clients: [{ client_id: "orrery", client_secret: "sso-secret", redirect_uris: [`${publicUrl}/oauth/callback/corp`], grant_types: ["authorization_code"], response_types: ["code"] }],
     accounts: { carol: { email: "carol@corp.test", name: "Carol", groups: ["devs"] } },
   });
-  const configuration = [
-    "name: corp",
-    "type: OIDCIdentityProvider",
-    "mappingMethod: manual",
-    "displayName: Corp SSO",
-    "provider:",
-    `  issuer: ${provider.issuer}`,
-    "  clientID: orrery",
-    "  clientSecret: sso-secret",
-    "  scopes: [openid, email, profile, groups]",
-  ].join("\n");
-  r = await apiCall(env.url, token, "POST", "/api/v1/namespaces/kubesphere-system/secrets", {
-    apiVersion: "v1",
-    kind: "Secret",
-    metadata: { name: "idp-corp", labels: { "config.kubesphere.io/type": "identityprovider" } },
-    type: "config.kubesphere.io/identityprovider",
-    data: { "configuration.yaml": Buffer.from(configuration).toString("base64") },
-  });
-  assert.ok(r.status < 300, `provider secret: ${r.status} ${JSON.stringify(r.body)}`);
   const context = await env.browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "en-US", ignoreHTTPSErrors: true });
   page = await context.newPage();
   page.on("pageerror", (e) => problems.push(String(e)));
@@ -83,6 +63,43 @@ after(async () => {
 
 const shot = (name) => page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
 const visible = (locator) => locator.first().waitFor({ state: "visible", timeout: WAIT });
+const row = (text) => page.getByRole("row").filter({ hasText: text });
+
+test("an administrator adds the OpenID provider, tests it, disables and enables it", async () => {
+  await page.goto(`${publicUrl}/console/login`);
+  await page.getByLabel("Username", { exact: true }).fill("admin");
+  await page.getByLabel("Password", { exact: true }).fill(ADMIN_PW);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await visible(page.getByTestId("user"));
+  await page.goto(`${publicUrl}/console/platform/identity-providers`);
+  await page.getByRole("button", { name: "Add identity provider" }).click();
+  const dialog = page.getByRole("dialog");
+  await dialog.getByLabel("Name", { exact: true }).fill("corp");
+  await dialog.getByLabel("Display name").fill("Corp SSO");
+  await dialog.locator('select[name="type"]').selectOption("OIDCIdentityProvider");
+  await dialog.locator('select[name="mappingMethod"]').selectOption("manual");
+  const editor = dialog.getByTestId("yaml-editor").locator(".cm-content");
+  await editor.click();
+  await page.keyboard.press("Control+A");
+  await page.keyboard.insertText(`issuer: ${provider.issuer}\nclientID: orrery\nclientSecret: sso-secret\nscopes: [openid, email, profile, groups]\n`);
+  await dialog.getByRole("button", { name: "Test" }).click();
+  await visible(dialog.getByTestId("idp-check").getByText(/The provider answers/));
+  await shot("sso-admin-add");
+  await dialog.getByRole("button", { name: "Create" }).click();
+  await visible(row("Corp SSO").locator('[data-state="enabled"]'));
+  // Disabled, it leaves the login page; enabled, it comes back (no restart either way).
+  await row("Corp SSO").getByRole("button", { name: "Disable" }).click();
+  await visible(row("Corp SSO").locator('[data-state="disabled"]'));
+  const r = await fetch(`${env.url}/kapis/config.kubesphere.io/v1alpha2/configs/oauth`).then((x) => x.json());
+  assert.deepEqual(r.identityProviders, []);
+  await row("Corp SSO").getByRole("button", { name: "Enable" }).click();
+  await visible(row("Corp SSO").locator('[data-state="enabled"]'));
+  await row("Corp SSO").getByRole("button", { name: "Test" }).click();
+  await visible(row("Corp SSO").getByText(/signing key/));
+  await shot("sso-admin-list");
+  await page.getByRole("button", { name: "Log out" }).click();
+  await visible(page.getByRole("button", { name: "Log in" }));
+});
 
 test("an OIDC login goes from the login page through the provider and the first-login page into the console", async () => {
   await page.goto(`${publicUrl}/console/login`);

@@ -32,6 +32,7 @@ function navOf(level: Level): { title: MessageKey; links: [MessageKey, string][]
           ["nav.users", "/platform/users"],
           ["nav.roles", "/platform/roles"],
           ["nav.workspaces", "/platform/workspaces"],
+          ["nav.idps", "/platform/identity-providers"],
           ["nav.settings", "/platform/settings"],
         ],
       };

@@ -28,6 +28,12 @@ export function Login() {
       .then(setProviders)
       .catch(() => setProviders([]));
   }, []);
+  // Already logged in and sent here by an OAuth client's authorization request (the session
+  // cookie is SameSite=Strict, so a request from another site arrives without it): go back.
+  const oauthReturn = after(params.get("redirect"));
+  useEffect(() => {
+    if (app.user && !app.user.mustChangePassword && oauthReturn) window.location.assign(oauthReturn);
+  }, [app.user, oauthReturn]);
   const from = (loc.state as { from?: string } | null)?.from;
   const ret = `/console${from && from !== "/login" ? from : "/platform/clusters"}`;
   const passwordProviders = providers.filter((p) => p.password);

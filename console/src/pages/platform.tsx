@@ -1,4 +1,4 @@
-import { useEffect, useState, type FormEvent } from "react";
+import { lazy, useEffect, useState, type FormEvent } from "react";
 import { Link, Navigate, Route, Routes } from "react-router-dom";
 import { useI18n, languages, type Lang } from "../i18n";
 import { useApp } from "../state/context";
@@ -14,6 +14,8 @@ interface Paged {
   items: K8sObject[];
   totalItems: number;
 }
+
+const IdentityProviders = lazy(() => import("./identity"));
 
 function Clusters() {
   const { t, number } = useI18n();
@@ -311,6 +313,7 @@ export default function Platform() {
       <Route path="roles" element={<Roles />} />
       <Route path="workspaces" element={<Workspaces />} />
       <Route path="settings" element={<Settings />} />
+      <Route path="identity-providers" element={<IdentityProviders />} />
       <Route path="*" element={<Navigate to="clusters" replace />} />
     </Routes>
   );
