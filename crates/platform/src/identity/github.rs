@@ -24,11 +24,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::Identity;
 use super::oidc::Flow;
+use super::{Identity, json_of};
 
 const TIMEOUT: Duration = Duration::from_secs(15);
-const MAX_ANSWER: usize = 1 << 20;
 
 /// The provider's settings.
 #[derive(Debug, Clone, Deserialize)]
@@ -71,21 +70,6 @@ impl Default for Endpoint {
 
 fn api_url() -> String {
     "https://api.github.com".into()
-}
-
-async fn json_of(mut resp: reqwest::Response) -> Result<Value, String> {
-    let status = resp.status();
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
-        if body.len() + chunk.len() > MAX_ANSWER {
-            return Err(format!("the answer is larger than {MAX_ANSWER} bytes"));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    if !status.is_success() {
-        return Err(format!("{status}"));
-    }
-    serde_json::from_slice(&body).map_err(|e| format!("not JSON: {e}"))
 }
 
 impl Options {
@@ -142,7 +126,12 @@ impl Options {
             .send()
             .await
             .map_err(|e| format!("GET {url}: {e}"))?;
-        json_of(resp).await.map_err(|e| format!("GET {url}: {e}"))
+        let status = resp.status();
+        let body = json_of(resp).await;
+        if !status.is_success() {
+            return Err(format!("GET {url}: {status}"));
+        }
+        body.map_err(|e| format!("GET {url}: {e}"))
     }
 
     /// Exchanges the code and says who the person is, with their organisations and teams.

@@ -175,6 +175,20 @@ impl Options {
         Ok(ldap)
     }
 
+    /// A connection bound as the manager (anonymous when no manager is set).
+    async fn manager(&self) -> Result<ldap3::Ldap, LdapError> {
+        let mut ldap = self.connect().await?;
+        if !self.manager_dn.is_empty() {
+            ldap.with_timeout(self.timeout())
+                .simple_bind(&self.manager_dn, &self.manager_password)
+                .await
+                .map_err(|e| LdapError::Unavailable(e.to_string()))?
+                .success()
+                .map_err(|e| LdapError::Unavailable(format!("manager bind: {e}")))?;
+        }
+        Ok(ldap)
+    }
+
     fn user_filter(&self, username: &str) -> String {
         let by_login = format!("({}={})", self.login_attribute, ldap_escape(username));
         if self.user_search_filter.is_empty() {
@@ -201,16 +215,8 @@ impl Options {
     /// user search base exists. What was found, or why not.
     pub async fn check(&self) -> Result<String, LdapError> {
         let t = self.timeout();
-        let mut ldap = self.connect().await?;
+        let mut ldap = self.manager().await?;
         let unavailable = |e: ldap3::LdapError| LdapError::Unavailable(e.to_string());
-        if !self.manager_dn.is_empty() {
-            ldap.with_timeout(t)
-                .simple_bind(&self.manager_dn, &self.manager_password)
-                .await
-                .map_err(unavailable)?
-                .success()
-                .map_err(|e| LdapError::Unavailable(format!("manager bind: {e}")))?;
-        }
         let (found, _) = ldap
             .with_timeout(t)
             .search(
@@ -248,16 +254,8 @@ impl Options {
             return Err(LdapError::Invalid);
         }
         let t = self.timeout();
-        let mut ldap = self.connect().await?;
+        let mut ldap = self.manager().await?;
         let unavailable = |e: ldap3::LdapError| LdapError::Unavailable(e.to_string());
-        if !self.manager_dn.is_empty() {
-            ldap.with_timeout(t)
-                .simple_bind(&self.manager_dn, &self.manager_password)
-                .await
-                .map_err(unavailable)?
-                .success()
-                .map_err(|e| LdapError::Unavailable(format!("manager bind: {e}")))?;
-        }
         let mut attrs = vec![self.login_attribute.as_str(), self.mail_attribute.as_str()];
         if !self.display_name_attribute.is_empty() {
             attrs.push(&self.display_name_attribute);

@@ -171,6 +171,21 @@ pub async fn check(cfg: &ProviderConfig) -> Result<String, String> {
     }
 }
 
+/// The largest answer read from a provider.
+const MAX_ANSWER: usize = 1 << 20;
+
+/// A provider's JSON answer (whatever its status), at most [`MAX_ANSWER`] bytes.
+async fn json_of(mut resp: reqwest::Response) -> Result<Value, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+        if body.len() + chunk.len() > MAX_ANSWER {
+            return Err(format!("the answer is larger than {MAX_ANSWER} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).map_err(|e| format!("not JSON: {e}"))
+}
+
 /// The enabled provider `name`.
 pub async fn provider(
     state: &AppState,

@@ -30,7 +30,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha2::Digest;
 
-use super::Identity;
+use super::{Identity, json_of};
 
 /// How long a provider may take to answer.
 const TIMEOUT: Duration = Duration::from_secs(15);
@@ -94,21 +94,6 @@ fn name_claim() -> String {
 }
 fn groups_claim() -> String {
     "groups".into()
-}
-
-/// The largest answer read from a provider.
-const MAX_ANSWER: usize = 1 << 20;
-
-/// A provider's JSON answer, at most [`MAX_ANSWER`] bytes.
-async fn json_of(mut resp: reqwest::Response) -> Result<Value, String> {
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
-        if body.len() + chunk.len() > MAX_ANSWER {
-            return Err(format!("the answer is larger than {MAX_ANSWER} bytes"));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    serde_json::from_slice(&body).map_err(|e| format!("not JSON: {e}"))
 }
 
 /// The provider's endpoints.

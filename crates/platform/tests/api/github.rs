@@ -17,6 +17,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::Digest;
 
+use crate::common::node::query_of;
 use crate::common::*;
 use crate::oidc::{browser, follow, session_user, to_callback};
 
@@ -225,11 +226,7 @@ async fn github_logins_with_orgs_and_teams_as_groups() {
 
     // The team grants a workspace.
     create_workspace(c, &admin, "w", "admin").await;
-    c.ok(Method::POST, "/apis/iam.kubesphere.io/v1beta1/workspacerolebindings", &admin,
-        Some(json!({"apiVersion": "iam.kubesphere.io/v1beta1", "kind": "WorkspaceRoleBinding",
-            "metadata": {"name": "w-gh-platform", "labels": {"kubesphere.io/workspace": "w"}},
-            "subjects": [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "gh:orrery-org/platform"}],
-            "roleRef": {"apiGroup": "iam.kubesphere.io", "kind": "WorkspaceRole", "name": "w-viewer"}}))).await;
+    bind_group_in_workspace(c, &admin, "w", "gh:orrery-org/platform", "viewer").await;
     eventually("octocat's team grants the workspace", || async {
         b.get(format!("{base}{TENANT}/workspaces/w"))
             .send()
@@ -260,20 +257,12 @@ async fn github_logins_with_orgs_and_teams_as_groups() {
     s.lock().expect("lock").next = Some("octocat");
     let b2 = browser();
     let second = to_callback(&b2, &base, "gh").await;
-    let used = query_param(&first, "code");
-    let replayed = second.replace(&query_param(&second, "code"), &used);
+    let used = &query_of(&first)["code"];
+    let replayed = second.replace(&query_of(&second)["code"], used);
     let end = follow(&b2, &base, replayed).await.expect("replayed code");
     assert!(
         end.contains("sso_error") && end.contains("bad_verification_code"),
         "{end}"
     );
     assert_eq!(session_user(&b2, &base).await, None);
-}
-
-fn query_param(url: &str, key: &str) -> String {
-    let q = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
-    form_urlencoded::parse(q.as_bytes())
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
 }

@@ -299,12 +299,7 @@ async fn ldap_logins_groups_locks_and_tls() {
 
     // Her directory group grants a workspace: a role bound to group corp:devs.
     create_workspace(c, &admin, "w", "admin").await;
-    // (A directory group is no workspace Group object, so the binding is made directly.)
-    c.ok(Method::POST, "/apis/iam.kubesphere.io/v1beta1/workspacerolebindings", &admin,
-        Some(json!({"apiVersion": "iam.kubesphere.io/v1beta1", "kind": "WorkspaceRoleBinding",
-            "metadata": {"name": "w-corp-devs", "labels": {"kubesphere.io/workspace": "w"}},
-            "subjects": [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "corp:devs"}],
-            "roleRef": {"apiGroup": "iam.kubesphere.io", "kind": "WorkspaceRole", "name": "w-viewer"}}))).await;
+    bind_group_in_workspace(c, &admin, "w", "corp:devs", "viewer").await;
     eventually(
         "alice's directory group grants her the workspace",
         || async {

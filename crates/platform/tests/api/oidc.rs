@@ -6,46 +6,23 @@
 //! (Bad ID tokens — audience, nonce, issuer, signature, expiry — are checked in
 //! `identity::oidc`'s unit tests on tokens the test signs itself: a real provider never issues
 //! them.)
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use crate::common::node::NodeScript;
 use crate::common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 const SECRET: &str = "orrery-client-secret";
 
-/// The OpenID provider process (killed on drop; it also exits when its stdin closes).
+/// The OpenID provider (`scripts/oidc/provider.mjs`).
 struct Provider {
-    child: Child,
+    _script: NodeScript,
     issuer: String,
-}
-
-impl Drop for Provider {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn scripts() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/oidc")
 }
 
 impl Provider {
     fn start(platform: &str, idps: &[&str]) -> Provider {
-        let dir = scripts();
-        if !dir.join("node_modules/oidc-provider").exists() {
-            let ok = Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund"])
-                .current_dir(&dir)
-                .status()
-                .expect("npm")
-                .success();
-            assert!(ok, "npm ci in scripts/oidc");
-        }
         let redirects: Vec<String> = idps
             .iter()
             .map(|i| format!("{platform}/oauth/callback/{i}"))
@@ -61,27 +38,12 @@ impl Provider {
                 "mallory": {"username": "admin", "email": "admin@corp.test", "name": "Not the admin"},
             },
         });
-        let mut child = Command::new("node")
-            .arg(dir.join("provider.mjs"))
-            .arg(config.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("node scripts/oidc/provider.mjs");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("ready ") {
-                    let _ = tx.send(url.to_string());
-                }
-            }
-        });
-        let issuer = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the OpenID provider did not start");
-        Provider { child, issuer }
+        let script = NodeScript::start("provider.mjs", &[config.to_string()], &[]);
+        let issuer = script.next_blocking("ready");
+        Provider {
+            _script: script,
+            issuer,
+        }
     }
 
     async fn next_login(&self, account: &str) {
@@ -261,11 +223,7 @@ async fn oidc_logins_mapping_methods_groups_and_refusals() {
     );
     // Her groups claim grants a workspace (role bound to group auto:devs), in her console session.
     create_workspace(c, &admin, "w", "admin").await;
-    c.ok(Method::POST, "/apis/iam.kubesphere.io/v1beta1/workspacerolebindings", &admin,
-        Some(json!({"apiVersion": "iam.kubesphere.io/v1beta1", "kind": "WorkspaceRoleBinding",
-            "metadata": {"name": "w-auto-devs", "labels": {"kubesphere.io/workspace": "w"}},
-            "subjects": [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "auto:devs"}],
-            "roleRef": {"apiGroup": "iam.kubesphere.io", "kind": "WorkspaceRole", "name": "w-viewer"}}))).await;
+    bind_group_in_workspace(c, &admin, "w", "auto:devs", "viewer").await;
     eventually("alice's groups claim grants her the workspace", || async {
         b.get(format!("{base}{TENANT}/workspaces/w"))
             .send()

@@ -11,11 +11,7 @@
 //! The platform serves HTTPS with its own certificate; the relying party trusts it through
 //! `NODE_EXTRA_CA_CERTS` (the certificate itself), set for that child process only — TLS is
 //! verified, never switched off.
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::Receiver;
-use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
@@ -23,96 +19,23 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::Digest;
 
+use crate::common::node::{NodeScript, query_of};
 use crate::common::*;
+use crate::oidc::browser;
 
 const CLIENT: &str = "grafana";
 const SECRET: &str = "grafana-client-secret";
 const REDIRECT: &str = "http://127.0.0.1:8000/callback";
 const ALICE_PW: &str = "AlicePassw0rd";
 
-/// The relying party process (killed on drop; it also exits when its stdin closes).
-struct RelyingParty {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
-}
-
-impl Drop for RelyingParty {
-    fn drop(&mut self) {
-        drop(self.stdin.take());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn scripts() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/oidc")
-}
-
-impl RelyingParty {
-    fn start(config: Value, ca_file: &Path) -> RelyingParty {
-        let dir = scripts();
-        if !dir.join("node_modules/openid-client").exists() {
-            let ok = Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund"])
-                .current_dir(&dir)
-                .status()
-                .expect("npm")
-                .success();
-            assert!(ok, "npm ci in scripts/oidc");
-        }
-        let mut child = Command::new("node")
-            .arg(dir.join("relying-party.mjs"))
-            .arg(config.to_string())
-            .env("NODE_EXTRA_CA_CERTS", ca_file)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("node scripts/oidc/relying-party.mjs");
-        let stdout = child.stdout.take().expect("stdout");
-        let stdin = child.stdin.take();
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        RelyingParty {
-            child,
-            stdin,
-            lines,
-        }
-    }
-
-    /// The next line it prints as `<word> <rest>`; panics on `error …` or silence.
-    async fn next(&self, word: &str) -> String {
-        let line = tokio::task::block_in_place(|| self.lines.recv_timeout(Duration::from_secs(60)))
-            .unwrap_or_else(|_| panic!("the relying party printed no {word} line"));
-        match line.split_once(' ') {
-            Some((w, rest)) if w == word => rest.to_string(),
-            _ => panic!("the relying party said {line:?} (expected {word})"),
-        }
-    }
-
-    fn send(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin");
-        writeln!(stdin, "{line}").expect("write to the relying party");
-        stdin.flush().expect("flush");
-    }
-}
-
-/// A browser: a cookie jar, redirects seen one by one.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .danger_accept_invalid_certs(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client")
+/// The relying party (`scripts/oidc/relying-party.mjs`): trusts the platform through
+/// `NODE_EXTRA_CA_CERTS` (its certificate only; TLS verification stays on).
+fn relying_party(config: Value, ca_file: &Path) -> NodeScript {
+    NodeScript::start(
+        "relying-party.mjs",
+        &[config.to_string()],
+        &[("NODE_EXTRA_CA_CERTS", ca_file)],
+    )
 }
 
 fn location(r: &reqwest::Response) -> String {
@@ -121,11 +44,6 @@ fn location(r: &reqwest::Response) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_else(|| panic!("no Location ({})", r.status()))
         .to_string()
-}
-
-fn query_of(url: &str) -> std::collections::HashMap<String, String> {
-    let q = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
-    form_urlencoded::parse(q.as_bytes()).into_owned().collect()
 }
 
 /// Creates or replaces OAuth client `name` (KubeSphere's Secret in kubesphere-system).
@@ -279,7 +197,7 @@ async fn openid_client_signs_in_through_orrery() {
             .expect("the platform's certificate"),
     )
     .expect("write CA");
-    let mut rp = RelyingParty::start(
+    let mut rp = relying_party(
         json!({"issuer": base, "client_id": CLIENT, "client_secret": SECRET, "redirect_uri": REDIRECT,
             "scope": "openid profile email groups", "auth": "basic"}),
         &ca,

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod kubectl;
+pub mod node;
 pub mod process;
 
 use std::path::PathBuf;
@@ -314,4 +315,15 @@ pub async fn set_identity_provider(
     )
     .await
     .expect("identity provider secret");
+}
+
+/// Grants `role` of workspace `ws` to group `group` (a directory group: no workspace Group
+/// object, so the binding is made directly).
+pub async fn bind_group_in_workspace(c: &Client, admin: &str, ws: &str, group: &str, role: &str) {
+    let name = format!("{ws}-{}", group.replace([':', '/'], "-"));
+    c.ok(Method::POST, "/apis/iam.kubesphere.io/v1beta1/workspacerolebindings", admin,
+        Some(json!({"apiVersion": "iam.kubesphere.io/v1beta1", "kind": "WorkspaceRoleBinding",
+            "metadata": {"name": name, "labels": {"kubesphere.io/workspace": ws}},
+            "subjects": [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": group}],
+            "roleRef": {"apiGroup": "iam.kubesphere.io", "kind": "WorkspaceRole", "name": format!("{ws}-{role}")}}))).await;
 }
