@@ -280,6 +280,20 @@ function AppPage() {
   );
 }
 
+/** A labelled choice among names. */
+function Choice({ label, name, value, options, onChange }: { label: string; name: string; value: string; options: string[]; onChange: (v: string) => void }) {
+  return (
+    <label>
+      {label}
+      <select name={name} value={value} onChange={(e) => onChange(e.target.value)}>
+        {options.map((o) => (
+          <option key={o}>{o}</option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
 /** A DNS label from `s` (a release name must be one, at most 53 characters). */
 function releaseName(s: string): string {
   return s
@@ -356,30 +370,9 @@ function Deploy() {
               ))}
             </select>
           </label>
-          <label>
-            {t("top.workspace")}
-            <select name="workspace" value={wsName} onChange={(e) => setWs(e.target.value)}>
-              {(workspaces.data?.items ?? []).map((w) => (
-                <option key={w.metadata.name}>{w.metadata.name}</option>
-              ))}
-            </select>
-          </label>
-          <label>
-            {t("top.cluster")}
-            <select name="cluster" value={clusterName} onChange={(e) => setCluster(e.target.value)}>
-              {clusters.map((c) => (
-                <option key={c}>{c}</option>
-              ))}
-            </select>
-          </label>
-          <label>
-            {t("nav.project")}
-            <select name="project" value={nsName} onChange={(e) => setNs(e.target.value)}>
-              {projectNames.map((p) => (
-                <option key={p}>{p}</option>
-              ))}
-            </select>
-          </label>
+          <Choice label={t("top.workspace")} name="workspace" value={wsName} options={(workspaces.data?.items ?? []).map((w) => w.metadata.name)} onChange={setWs} />
+          <Choice label={t("top.cluster")} name="cluster" value={clusterName} options={clusters} onChange={setCluster} />
+          <Choice label={t("nav.project")} name="project" value={nsName} options={projectNames} onChange={setNs} />
         </div>
         {projects.data && projectNames.length === 0 && <p className="muted">{t("store.noProjects")}</p>}
         {plain ? (
