@@ -194,6 +194,13 @@ pub const ROUTES: &[Route] = &[
         false,
     ),
     r(
+        "/kapis/iam.kubesphere.io/v1beta1/identityproviders/test",
+        &["post"],
+        "Checks an identity provider's configuration against the provider (LDAP, OIDC, GitHub)",
+        None,
+        false,
+    ),
+    r(
         "/kapis/iam.kubesphere.io/v1beta1/idtokenkey/rotate",
         &["post"],
         "Rotates the ID token signing key (the previous key stays published)",
