@@ -130,6 +130,7 @@ test("the published app is found in the store and deployed with changed values",
   await visible(page.getByTestId("readme").getByRole("heading", { name: "Grafana Helm Chart" }));
   await visible(page.getByTestId("maintainers").getByText("Jan-Otto Kröpke"));
   await shot("appstore-app", false);
+  assert.equal(await page.title(), "grafana · Orrery");
 
   // The deploy form: the project, and the chart's defaults in the values editor.
   await page.getByRole("link", { name: "Deploy" }).click();
@@ -174,8 +175,14 @@ test("the published app is found in the store and deployed with changed values",
   await visible(row("deployed"));
   await shot("appstore-release-history");
 
+  assert.equal(await page.title(), "App: dash · Orrery");
+
   // The project's apps list shows it too.
   await go("/clusters/host/projects/web/apps");
   await visible(row("dash").locator('[data-state="active"]'));
+  // An unknown address says so, with a way home.
+  await go("/no/such/page");
+  await page.getByRole("link", { name: "Go to the console's home page" }).click();
+  await page.waitForURL(/\/console\/platform\/clusters$/, { timeout: WAIT });
   assert.deepEqual(problems, []);
 });

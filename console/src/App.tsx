@@ -1,8 +1,9 @@
 import { lazy, Suspense, useCallback, useEffect, useMemo, useState } from "react";
-import { BrowserRouter, Navigate, Route, Routes, useLocation, useNavigate } from "react-router-dom";
+import { BrowserRouter, Link, Navigate, Route, Routes, useLocation, useNavigate } from "react-router-dom";
 import { api } from "./api/client";
 import { setHostCluster } from "./api/paths";
-import { I18nProvider, normalizeLang, translate, type Lang } from "./i18n";
+import { I18nProvider, normalizeLang, translate, useI18n, type Lang } from "./i18n";
+import { useTitle } from "./components/ui";
 import { AppContext, type AppState, type Theme } from "./state/context";
 import { loadSession, saveLang, type SessionUser } from "./state/session";
 import { loadClusters, type ClusterInfo } from "./state/clusters";
@@ -27,6 +28,20 @@ function Guard({ user, children }: { user: SessionUser | null; children: React.R
   if (!user) return <Navigate to="/login" replace state={{ from: loc.pathname }} />;
   if (user.mustChangePassword) return <Navigate to="/password" replace />;
   return <>{children}</>;
+}
+
+/** An unknown console address: says so, with a way home. */
+function NotFound() {
+  const { t } = useI18n();
+  useTitle(t("notFound.title"));
+  return (
+    <>
+      <h1>{t("notFound.title")}</h1>
+      <p>
+        <Link to="/platform/clusters">{t("notFound.home")}</Link>
+      </p>
+    </>
+  );
 }
 
 function Routed({ state }: { state: AppState }) {
@@ -58,7 +73,7 @@ function Routed({ state }: { state: AppState }) {
                     <Route path="clusters/:cluster/projects/:ns/*" element={<Project />} />
                     <Route path="clusters/:cluster/*" element={<Cluster />} />
                     <Route path="workspaces/:ws/*" element={<Workspace />} />
-                    <Route path="*" element={<h1>{translate(state.lang, "notFound.title")}</h1>} />
+                    <Route path="*" element={<NotFound />} />
                   </Routes>
                 </Suspense>
               </Shell>

@@ -95,8 +95,23 @@ export function Filter({ value, onChange }: { value: string; onChange: (v: strin
   return <input type="search" aria-label={t("list.filter")} placeholder={t("list.filter")} value={value} onChange={(e) => onChange(e.target.value)} />;
 }
 
-/** A page heading and its toolbar. */
+/** Sets the window's title to `title` (with the product's name) while the page shows. */
+export function useTitle(title: string | undefined) {
+  const { t } = useI18n();
+  const product = t("app.name");
+  useEffect(() => {
+    if (!title) return;
+    const before = document.title;
+    document.title = `${title} · ${product}`;
+    return () => {
+      document.title = before;
+    };
+  }, [title, product]);
+}
+
+/** A page heading and its toolbar (the heading is also the window's title). */
 export function PageHead({ title, children }: { title: string; children?: ReactNode }) {
+  useTitle(title);
   return (
     <div className="toolbar">
       <h1>{title}</h1>

@@ -303,6 +303,7 @@ export const en = {
   "idp.enabledHidden": "Enabled, hidden",
   "idp.disabled": "Disabled",
   "idp.unreadable": "(unreadable configuration)",
+  "notFound.home": "Go to the console's home page",
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -305,4 +305,5 @@ export const zh: Record<MessageKey, string> = {
   "idp.enabledHidden": "已启用（隐藏）",
   "idp.disabled": "已禁用",
   "idp.unreadable": "（配置无法读取）",
+  "notFound.home": "返回控制台首页",
 };

@@ -3,7 +3,7 @@ import { useLocation, useNavigate, useSearchParams } from "react-router-dom";
 import { useI18n } from "../i18n";
 import { useApp } from "../state/context";
 import { changePassword, completeFirstLogin, firstLoginInfo, login, LoginError, loginProviders, providerLoginUrl, type FirstLogin, type LoginProvider } from "../state/session";
-import { ErrorBox } from "../components/ui";
+import { ErrorBox, useTitle } from "../components/ui";
 
 /** After a login: an OAuth client's authorization request (full page), or a console page. */
 function after(redirect: string | null): string | null {
@@ -23,6 +23,7 @@ export function Login() {
   const [providers, setProviders] = useState<LoginProvider[]>([]);
   const [error, setError] = useState<string | null>(params.get("sso_error"));
   const [busy, setBusy] = useState(false);
+  useTitle(t("login.title"));
   useEffect(() => {
     loginProviders()
       .then(setProviders)
@@ -112,6 +113,7 @@ export function FirstLoginPage() {
   const app = useApp();
   const navigate = useNavigate();
   const [info, setInfo] = useState<FirstLogin | null>(null);
+  useTitle(t("firstLogin.title"));
   const [username, setUsername] = useState("");
   const [error, setError] = useState<unknown>(null);
   useEffect(() => {

@@ -32,7 +32,7 @@ import {
   type Page,
 } from "../api/appstore";
 import { Table } from "../components/Table";
-import { Confirm, Dialog, ErrorBox, FormFooter, PageHead } from "../components/ui";
+import { Confirm, Dialog, ErrorBox, FormFooter, PageHead, useTitle } from "../components/ui";
 import { AppIcon, StateBadge, useServerCheck, ValuesEditor } from "../components/appstore";
 import { useApp } from "../state/context";
 
@@ -178,6 +178,7 @@ function AppPage() {
   const version = versions.published.find((v) => v.metadata.name === chosen) ?? versions.published[0];
   const { files } = useFiles(app, version?.metadata.name);
   const [tab, setTab] = useState<"readme" | "values" | "versions">("readme");
+  useTitle(a.data ? displayName(a.data) : undefined);
   if (a.error) return <ErrorBox error={a.error} />;
   if (!a.data) return <Loading />;
   const name = displayName(a.data);
