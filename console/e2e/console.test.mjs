@@ -315,6 +315,24 @@ test("switching to 中文 translates the UI", async () => {
   await page.getByRole("tab", { name: "YAML" }).click();
   await visible(page.locator(".cm-line", { hasText: "kind: WorkspaceTemplate" }));
   await shot("zh-crd-object-yaml-dark");
+  // The editor follows the dark theme: its text (keys and values) stands out from its
+  // background by at least WCAG's 4.5:1.
+  const ratios = await page.evaluate(() => {
+    const rgb = (c) => (c.match(/[\d.]+/g) ?? []).slice(0, 3).map(Number);
+    const lum = ([r, g, b]) => {
+      const f = (v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const contrast = (a, b) => {
+      const [x, y] = [lum(rgb(a)), lum(rgb(b))].sort((p, q) => q - p);
+      return (x + 0.05) / (y + 0.05);
+    };
+    const bg = getComputedStyle(document.querySelector(".cm-editor")).backgroundColor;
+    const line = document.querySelector(".cm-line");
+    const spans = [line, ...line.querySelectorAll("span")];
+    return spans.map((el) => contrast(getComputedStyle(el).color, bg));
+  });
+  assert.ok(ratios.length > 1 && ratios.every((r) => r >= 4.5), `contrast in dark mode: ${ratios}`);
 });
 
 test("the pages ran without script errors or Content-Security-Policy violations", () => {

@@ -304,6 +304,7 @@ export const en = {
   "idp.disabled": "Disabled",
   "idp.unreadable": "(unreadable configuration)",
   "notFound.home": "Go to the console's home page",
+  "col.lastSeen": "Last seen",
 } as const;
 
 export type MessageKey = keyof typeof en;

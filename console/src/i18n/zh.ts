@@ -306,4 +306,5 @@ export const zh: Record<MessageKey, string> = {
   "idp.disabled": "已禁用",
   "idp.unreadable": "（配置无法读取）",
   "notFound.home": "返回控制台首页",
+  "col.lastSeen": "最近发生",
 };

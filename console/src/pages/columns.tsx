@@ -18,6 +18,12 @@ function readyCount(p: K8sObject): string {
 }
 
 /** The columns a list of `plural` shows; `link` gives a row's detail page. */
+/** When an event last happened: `lastTimestamp`, else `eventTime` (events.k8s.io), else when
+ * it was recorded. */
+export function lastSeen(e: K8sObject): string {
+  return String(e.lastTimestamp || e.eventTime || e.metadata.creationTimestamp || "");
+}
+
 export function columnsFor(plural: string, i18n: I18n, link: (o: K8sObject) => string | null, showNamespace: boolean): Column<K8sObject>[] {
   const name: Column<K8sObject> = {
     title: "col.name",
@@ -72,6 +78,7 @@ export function columnsFor(plural: string, i18n: I18n, link: (o: K8sObject) => s
         { title: "col.object", render: (o) => `${(o.involvedObject as { kind?: string })?.kind ?? ""}/${(o.involvedObject as { name?: string })?.name ?? ""}` },
         { title: "col.message", render: (o) => String(o.message ?? ""), width: "minmax(0, 3fr)" },
         { title: "col.count", render: (o) => String(o.count ?? 1), width: "70px" },
+        { title: "col.lastSeen", render: (o) => i18n.date(lastSeen(o)), sort: lastSeen, width: "minmax(0, 1.2fr)" },
       ];
     case "nodes":
       return [

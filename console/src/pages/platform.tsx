@@ -237,7 +237,7 @@ function Workspaces() {
         <form className="form" onSubmit={submit}>
           <label>
             {t("form.name")}
-            <input name="name" required pattern="[a-z0-9]([-a-z0-9]*[a-z0-9])?" value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} />
+            <input name="name" required pattern="[a-z0-9]([\-a-z0-9]*[a-z0-9])?" value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} />
           </label>
           <label>
             {t("form.manager")}

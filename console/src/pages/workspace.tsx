@@ -114,7 +114,7 @@ function Projects({ ws }: { ws: string }) {
         <form className="form" onSubmit={submit}>
           <label>
             {t("form.name")}
-            <input name="name" required pattern="[a-z0-9]([-a-z0-9]*[a-z0-9])?" value={name} onChange={(e) => setName(e.target.value)} />
+            <input name="name" required pattern="[a-z0-9]([\-a-z0-9]*[a-z0-9])?" value={name} onChange={(e) => setName(e.target.value)} />
           </label>
           <FormFooter error={error} onCancel={() => setCreating(false)} />
         </form>
