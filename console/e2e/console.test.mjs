@@ -93,7 +93,8 @@ test("admin logs in, changes the initial password, and sees host and member", as
   await login("admin", INITIAL);
   await visible(page.getByRole("heading", { name: "Change your password" }));
   await shot("password-change");
-  await page.getByLabel("Current password", { exact: true }).fill(INITIAL);
+  // The password just typed is not asked for again.
+  assert.equal(await page.getByLabel("Current password", { exact: true }).count(), 0);
   await page.getByLabel("New password", { exact: true }).fill(ADMIN_PW);
   await page.getByLabel("Confirm new password", { exact: true }).fill(ADMIN_PW);
   await page.getByRole("button", { name: "Change password" }).click();
@@ -259,7 +260,18 @@ test("a workspace viewer sees only that workspace and cannot create there", asyn
   await page.getByRole("button", { name: "Log out" }).click();
   await visible(page.getByRole("button", { name: "Log in" }));
   await login("viewer1", VIEWER_PW);
-  await visible(page.getByRole("heading", { name: "Clusters" }));
+  // Home for someone who may not see the clusters is their workspaces; the platform pages they
+  // may not use are not offered.
+  await visible(page.getByRole("heading", { name: "Workspaces" }));
+  const side = page.getByRole("navigation", { name: "Platform" });
+  await visible(side.getByRole("link", { name: "Workspaces" }));
+  for (const hidden of ["Clusters", "Users", "Platform roles", "Identity providers"]) {
+    assert.equal(await side.getByRole("link", { name: hidden, exact: true }).count(), 0, hidden);
+  }
+  // A list they may not read says so, instead of reconnecting forever.
+  await go("/clusters/host/r/secrets");
+  await visible(page.getByRole("alert").getByText("You are not allowed to do this."));
+  assert.equal(await page.getByText("Reconnecting…").count(), 0);
   await go("/platform/workspaces");
   await visible(row("ws1"));
   const names = await page.getByRole("table", { name: "Workspaces" }).getByRole("link").allTextContents();

@@ -1,6 +1,7 @@
 import { lazy, Suspense, useCallback, useEffect, useMemo, useState } from "react";
 import { BrowserRouter, Link, Navigate, Route, Routes, useLocation, useNavigate } from "react-router-dom";
 import { api } from "./api/client";
+import { useCan } from "./api/hooks";
 import { setHostCluster } from "./api/paths";
 import { I18nProvider, normalizeLang, translate, useI18n, type Lang } from "./i18n";
 import { useTitle } from "./components/ui";
@@ -30,6 +31,14 @@ function Guard({ user, children }: { user: SessionUser | null; children: React.R
   return <>{children}</>;
 }
 
+/** The console's home: the clusters for those who may see them, else the workspaces. */
+function Home() {
+  const { t } = useI18n();
+  const clusters = useCan(undefined, { verb: "list", group: "cluster.kubesphere.io", resource: "clusters" });
+  if (clusters === null) return <p className="muted">{t("app.loading")}</p>;
+  return <Navigate to={clusters ? "/platform/clusters" : "/platform/workspaces"} replace />;
+}
+
 /** An unknown console address: says so, with a way home. */
 function NotFound() {
   const { t } = useI18n();
@@ -38,7 +47,7 @@ function NotFound() {
     <>
       <h1>{t("notFound.title")}</h1>
       <p>
-        <Link to="/platform/clusters">{t("notFound.home")}</Link>
+        <Link to="/">{t("notFound.home")}</Link>
       </p>
     </>
   );
@@ -67,7 +76,7 @@ function Routed({ state }: { state: AppState }) {
               <Shell>
                 <Suspense fallback={loading}>
                   <Routes>
-                    <Route index element={<Navigate to="platform/clusters" replace />} />
+                    <Route index element={<Home />} />
                     <Route path="platform/*" element={<Platform />} />
                     <Route path="store/*" element={<AppStore />} />
                     <Route path="clusters/:cluster/projects/:ns/*" element={<Project />} />

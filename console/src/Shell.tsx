@@ -4,7 +4,7 @@ import { useI18n, languages, type Lang } from "./i18n";
 import type { MessageKey } from "./i18n/en";
 import { useApp } from "./state/context";
 import { logout } from "./state/session";
-import { useLoad } from "./api/hooks";
+import { useCan, useLoad } from "./api/hooks";
 import { TENANT } from "./api/paths";
 import type { K8sObject } from "./api/watch";
 
@@ -101,6 +101,20 @@ function navOf(level: Level): { title: MessageKey; links: [MessageKey, string][]
   }
 }
 
+/** The platform- and store-level pages the user may use (others are not offered). */
+function useHiddenLinks(): Set<string> {
+  const rights: [string, boolean | null][] = [
+    ["/platform/clusters", useCan(undefined, { verb: "list", group: "cluster.kubesphere.io", resource: "clusters" })],
+    ["/platform/users", useCan(undefined, { verb: "list", group: "iam.kubesphere.io", resource: "users" })],
+    ["/platform/roles", useCan(undefined, { verb: "list", group: "iam.kubesphere.io", resource: "globalroles" })],
+    ["/platform/identity-providers", useCan(undefined, { verb: "list", resource: "secrets", namespace: "kubesphere-system" })],
+    ["/store/reviews", useCan(undefined, { verb: "update", group: "application.kubesphere.io", resource: "reviews" })],
+    ["/store/manage", useCan(undefined, { verb: "update", group: "application.kubesphere.io", resource: "apps" })],
+    ["/store/repos", useCan(undefined, { verb: "create", group: "application.kubesphere.io", resource: "repos" })],
+  ];
+  return new Set(rights.filter(([, ok]) => ok !== true).map(([to]) => to));
+}
+
 /** Top bar (switchers, language, theme, user menu) and the level's navigation. */
 export function Shell({ children }: { children: ReactNode }) {
   const { t } = useI18n();
@@ -108,7 +122,9 @@ export function Shell({ children }: { children: ReactNode }) {
   const loc = useLocation();
   const navigate = useNavigate();
   const level = levelOf(loc.pathname);
-  const nav = navOf(level);
+  const hidden = useHiddenLinks();
+  const full = navOf(level);
+  const nav = { ...full, links: full.links.filter(([, to]) => !hidden.has(to)) };
   const workspaces = useLoad<{ items: K8sObject[] }>(`${TENANT}/workspaces`);
   // Workspaces come and go on other pages; the switcher catches up on each navigation.
   const reloadWorkspaces = workspaces.reload;

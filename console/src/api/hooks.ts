@@ -1,7 +1,7 @@
 // React hooks over the client: one-shot loads and live (list + watch) collections.
 
 import { useCallback, useEffect, useRef, useState } from "react";
-import { api, withQuery } from "./client";
+import { api, ApiError, withQuery } from "./client";
 import { clusterPath } from "./paths";
 import { applyEvent, ExpiredError, watchStream, type K8sObject, type ListResult, type WatchEvent } from "./watch";
 import { mux } from "./mux";
@@ -83,6 +83,8 @@ export function useLiveList(path: string | null, opts: LiveOptions = {}) {
           setLive(false);
           if (ctl.signal.aborted) return;
           if (!(e instanceof ExpiredError)) setError(e as Error);
+          // Not allowed (or no such collection): retrying changes nothing; the page says so.
+          if (e instanceof ApiError && (e.status === 403 || e.status === 404)) return;
           // Wait before relisting so a failing server is not hammered; aborting ends it at once.
           await new Promise((r) => {
             const t = setTimeout(r, backoff);

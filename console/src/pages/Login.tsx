@@ -2,7 +2,7 @@ import { useEffect, useState, type FormEvent } from "react";
 import { useLocation, useNavigate, useSearchParams } from "react-router-dom";
 import { useI18n } from "../i18n";
 import { useApp } from "../state/context";
-import { changePassword, completeFirstLogin, firstLoginInfo, login, LoginError, loginProviders, providerLoginUrl, type FirstLogin, type LoginProvider } from "../state/session";
+import { changePassword, completeFirstLogin, firstLoginInfo, login, LoginError, loginProviders, providerLoginUrl, typedPassword, type FirstLogin, type LoginProvider } from "../state/session";
 import { ErrorBox, useTitle } from "../components/ui";
 
 /** After a login: an OAuth client's authorization request (full page), or a console page. */
@@ -36,7 +36,7 @@ export function Login() {
     if (app.user && !app.user.mustChangePassword && oauthReturn) window.location.assign(oauthReturn);
   }, [app.user, oauthReturn]);
   const from = (loc.state as { from?: string } | null)?.from;
-  const ret = `/console${from && from !== "/login" ? from : "/platform/clusters"}`;
+  const ret = `/console${from && from !== "/login" ? from : "/"}`;
   const passwordProviders = providers.filter((p) => p.password);
   const redirecting = providers.filter((p) => !p.password);
   const submit = async (e: FormEvent) => {
@@ -51,7 +51,7 @@ export function Login() {
         window.location.assign(oauth);
         return;
       }
-      navigate(u.mustChangePassword ? "/password" : from && from !== "/login" ? from : "/platform/clusters", { replace: true });
+      navigate(u.mustChangePassword ? "/password" : from && from !== "/login" ? from : "/", { replace: true });
     } catch (err) {
       const f = err instanceof LoginError ? err.failure : "other";
       setError(f === "locked" ? t("login.locked") : f === "invalid" ? t("login.failed") : t("error.generic", { message: (err as Error).message }));
@@ -131,7 +131,7 @@ export function FirstLoginPage() {
       const { user, redirect } = await completeFirstLogin(username);
       app.setUser(user);
       const path = redirect.replace(/^\/console/, "") || "/";
-      navigate(path === "/" ? "/platform/clusters" : path, { replace: true });
+      navigate(path, { replace: true });
     } catch (err) {
       setError(err);
     }
@@ -159,7 +159,9 @@ export function ChangePassword() {
   const { t } = useI18n();
   const app = useApp();
   const navigate = useNavigate();
-  const [current, setCurrent] = useState("");
+  // Just typed at login: not asked again.
+  const [known] = useState(() => typedPassword(app.user?.name));
+  const [current, setCurrent] = useState(known ?? "");
   const [next, setNext] = useState("");
   const [confirm, setConfirm] = useState("");
   const [error, setError] = useState<unknown>(null);
@@ -173,7 +175,7 @@ export function ChangePassword() {
     try {
       const u = await changePassword(app.user?.name ?? "", current, next);
       app.setUser(u);
-      navigate("/platform/clusters", { replace: true });
+      navigate("/", { replace: true });
     } catch (err) {
       setError(err);
     }
@@ -183,10 +185,12 @@ export function ChangePassword() {
       <h1>{t("password.title")}</h1>
       <p className="muted">{app.user?.mustChangePassword ? t("password.hint") : t("password.policy")}</p>
       <form className="form" onSubmit={submit}>
-        <label>
-          {t("password.current")}
-          <input name="current" type="password" autoComplete="current-password" required value={current} onChange={(e) => setCurrent(e.target.value)} autoFocus />
-        </label>
+        {!known && (
+          <label>
+            {t("password.current")}
+            <input name="current" type="password" autoComplete="current-password" required value={current} onChange={(e) => setCurrent(e.target.value)} autoFocus />
+          </label>
+        )}
         <label>
           {t("password.new")}
           <input name="new" type="password" autoComplete="new-password" required value={next} onChange={(e) => setNext(e.target.value)} />

@@ -3,7 +3,7 @@ import { Link, Navigate, Route, Routes } from "react-router-dom";
 import { useI18n, languages, type Lang } from "../i18n";
 import { useApp } from "../state/context";
 import { api } from "../api/client";
-import { useLoad } from "../api/hooks";
+import { useCan, useLoad } from "../api/hooks";
 import { IAM, TENANT } from "../api/paths";
 import type { K8sObject } from "../api/watch";
 import { Table } from "../components/Table";
@@ -75,6 +75,7 @@ function Pager({ page, total, setPage }: { page: number; total: number; setPage:
 
 function Users() {
   const { t, date } = useI18n();
+  const canCreate = useCan(undefined, { verb: "create", group: "iam.kubesphere.io", resource: "users" });
   const [name, setName] = useState("");
   const [page, setPage] = useState(1);
   const users = usePaged(`${IAM}/users`, name, page);
@@ -101,9 +102,11 @@ function Users() {
     <>
       <PageHead title={t("nav.users")}>
         <Filter value={name} onChange={(v) => (setName(v), setPage(1))} />
-        <button className="primary" type="button" onClick={() => (setError(null), setCreating(true))}>
-          {t("create.user")}
-        </button>
+        {canCreate && (
+          <button className="primary" type="button" onClick={() => (setError(null), setCreating(true))}>
+            {t("create.user")}
+          </button>
+        )}
       </PageHead>
       <ErrorBox error={users.error} />
       <Table<K8sObject>

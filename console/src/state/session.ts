@@ -63,6 +63,17 @@ export function providerLoginUrl(idp: string, ret: string): string {
   return `/oauth/authorize?${q.toString()}`;
 }
 
+/**
+ * The password just typed by a user who must change it, kept in this tab's memory only, so the
+ * forced change does not ask for it a second time (gone on reload, or once used).
+ */
+let typed: { user: string; password: string } | null = null;
+
+/** The password `user` just typed at login, if the page still has it. */
+export function typedPassword(user: string | undefined): string | null {
+  return typed && typed.user === user ? typed.password : null;
+}
+
 /** Logs in with a password (the server sets the session cookies); `provider`: an LDAP one. */
 export async function login(username: string, password: string, client: Client = api, provider = ""): Promise<SessionUser> {
   try {
@@ -77,6 +88,7 @@ export async function login(username: string, password: string, client: Client =
   }
   const user = await loadSession(client);
   if (!user) throw new LoginError("other", "no session after login");
+  typed = user.mustChangePassword && !provider ? { user: user.name, password } : null;
   return user;
 }
 
