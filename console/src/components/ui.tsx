@@ -3,14 +3,54 @@ import { useI18n } from "../i18n";
 import { ApiError } from "../api/client";
 import { en, type MessageKey } from "../i18n/en";
 
-/** An error shown in place, with the server's own message. */
+/** What went wrong, in the user's words: a summary by status and reason, the fields the server
+ * named (data, not words), and the server's own message for the details. */
+export function describeError(t: (k: MessageKey) => string, error: unknown): { summary: string; causes: string[]; detail: string } {
+  if (!(error instanceof ApiError)) return { summary: (error as Error)?.message ?? String(error), causes: [], detail: "" };
+  const body = (error.body ?? {}) as { details?: { causes?: { field?: string; message?: string }[] } };
+  const causes = (body.details?.causes ?? []).map((c) => (c.field ? `${c.field}: ${c.message ?? ""}` : (c.message ?? ""))).filter(Boolean);
+  const key: MessageKey =
+    error.status === 401
+      ? "error.unauthorized"
+      : error.status === 403
+        ? "error.forbidden"
+        : error.status === 404
+          ? "error.notFound"
+          : error.status === 409
+            ? error.reason === "AlreadyExists"
+              ? "error.exists"
+              : "error.conflict"
+            : error.status === 422 || error.status === 400
+              ? "error.invalid"
+              : error.status === 429
+                ? "error.tooMany"
+                : error.status >= 500
+                  ? "error.unavailable"
+                  : "error.failed";
+  return { summary: t(key), causes, detail: error.message };
+}
+
+/** An error shown in place: summarised in the user's language, the server's detail one click away. */
 export function ErrorBox({ error }: { error: unknown }) {
   const { t } = useI18n();
   if (!error) return null;
-  const msg = error instanceof ApiError && error.status === 403 ? `${t("error.forbidden")}\n${error.message}` : (error as Error).message ?? String(error);
+  const { summary, causes, detail } = describeError(t, error);
   return (
     <div className="error" role="alert">
-      {msg}
+      <div>{summary}</div>
+      {causes.length > 0 && (
+        <ul className="causes">
+          {causes.map((c) => (
+            <li key={c}>{c}</li>
+          ))}
+        </ul>
+      )}
+      {detail && (
+        <details>
+          <summary>{t("error.details")}</summary>
+          <pre>{detail}</pre>
+        </details>
+      )}
     </div>
   );
 }

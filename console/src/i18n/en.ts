@@ -305,6 +305,14 @@ export const en = {
   "idp.unreadable": "(unreadable configuration)",
   "notFound.home": "Go to the console's home page",
   "col.lastSeen": "Last seen",
+  "error.unauthorized": "Your session has ended; log in again.",
+  "error.exists": "Something with that name already exists.",
+  "error.conflict": "It changed meanwhile, or is in use; reload and try again.",
+  "error.invalid": "The server refused it as invalid:",
+  "error.tooMany": "Too many attempts; try again later.",
+  "error.unavailable": "The server could not do it just now; try again shortly.",
+  "error.failed": "The server refused it.",
+  "error.details": "Details from the server",
 } as const;
 
 export type MessageKey = keyof typeof en;

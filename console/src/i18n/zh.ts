@@ -307,4 +307,12 @@ export const zh: Record<MessageKey, string> = {
   "idp.unreadable": "（配置无法读取）",
   "notFound.home": "返回控制台首页",
   "col.lastSeen": "最近发生",
+  "error.unauthorized": "会话已结束，请重新登录。",
+  "error.exists": "已存在同名对象。",
+  "error.conflict": "对象已被修改或正在使用，请刷新后重试。",
+  "error.invalid": "服务器认为其无效：",
+  "error.tooMany": "尝试次数过多，请稍后再试。",
+  "error.unavailable": "服务器暂时无法完成此操作，请稍后再试。",
+  "error.failed": "服务器拒绝了此操作。",
+  "error.details": "服务器返回的详细信息",
 };
