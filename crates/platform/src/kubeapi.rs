@@ -32,12 +32,40 @@ fn to_value(o: DynamicObject) -> Value {
     serde_json::to_value(o).unwrap_or(Value::Null)
 }
 
-fn from_value(kind: Kind, mut v: Value) -> Result<DynamicObject, PlatformError> {
-    if let Some(m) = v.as_object_mut() {
-        m.insert("apiVersion".into(), kind.api_version().into());
-        m.insert("kind".into(), kind.kind().into());
-    }
-    serde_json::from_value(v).map_err(|e| PlatformError::Invalid(e.to_string()))
+/// The request builder for `kind`'s objects (in `ns` when it is namespaced).
+fn request(kind: Kind, ns: Option<&str>) -> kube::core::Request {
+    let ns = ns.filter(|_| kind.namespaced());
+    kube::core::Request::new(<DynamicObject as kube::Resource>::url_path(
+        &kind.resource(),
+        ns,
+    ))
+}
+
+/// `obj` as a request body of `kind`, its `apiVersion` and `kind` set.
+fn body(kind: Kind, mut obj: Value) -> Result<Vec<u8>, PlatformError> {
+    let Some(m) = obj.as_object_mut() else {
+        return Err(PlatformError::Invalid(format!(
+            "a {} must be a JSON object",
+            kind.kind()
+        )));
+    };
+    m.insert("apiVersion".into(), kind.api_version().into());
+    m.insert("kind".into(), kind.kind().into());
+    serde_json::to_vec(&obj).map_err(|e| PlatformError::Invalid(e.to_string()))
+}
+
+/// Sends `req` and reads the answer as plain JSON. (kube's typed calls would decode it into a
+/// `DynamicObject` and its `ObjectMeta` and back, which costs as much as the call's own
+/// encoding; the platform works on JSON values.)
+async fn send(
+    client: &Client,
+    what: &'static str,
+    req: Result<http::Request<Vec<u8>>, kube::core::request::Error>,
+) -> Result<Value, PlatformError> {
+    let mut req = req.map_err(|e| PlatformError::Kube(kube::Error::BuildRequest(e)))?;
+    // Named as kube's own calls name themselves (its tracing layer reads it).
+    req.extensions_mut().insert(what);
+    timed(what, client.request::<Value>(req)).await
 }
 
 /// The HTTP status of an API error, if it was one.
@@ -65,10 +93,16 @@ pub async fn get(
     ns: Option<&str>,
     name: &str,
 ) -> Result<Option<Value>, PlatformError> {
-    let api = kind.api(client, ns);
-    match timed("get", api.get_opt(name)).await? {
-        Some(o) => Ok(Some(to_value(o))),
-        None => Ok(None),
+    match send(
+        client,
+        "get",
+        request(kind, ns).get(name, &Default::default()),
+    )
+    .await
+    {
+        Ok(o) => Ok(Some(o)),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
@@ -79,11 +113,8 @@ pub async fn create(
     ns: Option<&str>,
     obj: Value,
 ) -> Result<Value, PlatformError> {
-    let api = kind.api(client, ns);
-    let o = from_value(kind, obj)?;
-    Ok(to_value(
-        timed("create", api.create(&PostParams::default(), &o)).await?,
-    ))
+    let req = request(kind, ns).create(&PostParams::default(), body(kind, obj)?);
+    send(client, "create", req).await
 }
 
 /// Replaces an object (optimistic concurrency through its `resourceVersion`).
@@ -93,15 +124,12 @@ pub async fn replace(
     ns: Option<&str>,
     obj: Value,
 ) -> Result<Value, PlatformError> {
-    let api = kind.api(client, ns);
     let name = obj["metadata"]["name"]
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let o = from_value(kind, obj)?;
-    Ok(to_value(
-        timed("replace", api.replace(&name, &PostParams::default(), &o)).await?,
-    ))
+    let req = request(kind, ns).replace(&name, &PostParams::default(), body(kind, obj)?);
+    send(client, "replace", req).await
 }
 
 /// Replaces an object's status subresource (optimistic concurrency through its
@@ -112,19 +140,17 @@ pub async fn replace_status(
     ns: Option<&str>,
     obj: Value,
 ) -> Result<Value, PlatformError> {
-    let api = kind.api(client, ns);
     let name = obj["metadata"]["name"]
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let o = from_value(kind, obj)?;
-    Ok(to_value(
-        timed(
-            "replace status",
-            api.replace_status(&name, &PostParams::default(), &o),
-        )
-        .await?,
-    ))
+    let req = request(kind, ns).replace_subresource(
+        "status",
+        &name,
+        &PostParams::default(),
+        body(kind, obj)?,
+    );
+    send(client, "replace status", req).await
 }
 
 /// Lists the objects of any resource (`group`, `version`, `plural`) in namespace `ns`.
@@ -161,14 +187,8 @@ pub async fn merge_patch(
     name: &str,
     patch: Value,
 ) -> Result<Value, PlatformError> {
-    let api = kind.api(client, ns);
-    Ok(to_value(
-        timed(
-            "patch",
-            api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)),
-        )
-        .await?,
-    ))
+    let req = request(kind, ns).patch(name, &PatchParams::default(), &Patch::Merge(&patch));
+    send(client, "patch", req).await
 }
 
 /// Applies a JSON merge patch to the status subresource.
@@ -179,14 +199,13 @@ pub async fn merge_patch_status(
     name: &str,
     patch: Value,
 ) -> Result<Value, PlatformError> {
-    let api = kind.api(client, ns);
-    Ok(to_value(
-        timed(
-            "patch status",
-            api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch)),
-        )
-        .await?,
-    ))
+    let req = request(kind, ns).patch_subresource(
+        "status",
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    );
+    send(client, "patch status", req).await
 }
 
 /// Deletes an object; a missing object is not an error.
@@ -211,14 +230,16 @@ pub async fn list(
     ns: Option<&str>,
     labels: &str,
 ) -> Result<Vec<Value>, PlatformError> {
-    let api = kind.api(client, ns);
     let lp = ListParams::default().labels(labels);
-    Ok(timed("list", api.list(&lp))
-        .await?
-        .items
-        .into_iter()
-        .map(to_value)
-        .collect())
+    let mut answer = send(client, "list", request(kind, ns).list(&lp)).await?;
+    match answer.get_mut("items").map(Value::take) {
+        Some(Value::Array(items)) => Ok(items),
+        Some(Value::Null) | None => Ok(Vec::new()),
+        Some(_) => Err(PlatformError::Invalid(format!(
+            "the list of {} has items that are not a list",
+            kind.kind()
+        ))),
+    }
 }
 
 /// Creates an object unless it exists; with `overwrite`, an existing one whose `compare`
