@@ -63,20 +63,6 @@ pub(crate) fn index(entries: &[(&str, &str, &str, &str)]) -> String {
     out
 }
 
-/// A CA of its own and a certificate for 127.0.0.1 it signed (with its key).
-fn loopback_certificate() -> (rcgen::Certificate, rcgen::Certificate, rcgen::KeyPair) {
-    let ca_key = rcgen::KeyPair::generate().expect("key");
-    let mut ca_params = rcgen::CertificateParams::new(Vec::new()).expect("params");
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let ca = ca_params.self_signed(&ca_key).expect("ca");
-    let key = rcgen::KeyPair::generate().expect("key");
-    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).expect("params");
-    let cert = params
-        .signed_by(&key, &rcgen::Issuer::new(ca_params, ca_key))
-        .expect("cert");
-    (ca, cert, key)
-}
-
 /// Serves `files` over HTTPS on 127.0.0.1 with a certificate of its own CA, asking for basic
 /// auth; returns the address and the CA (PEM).
 pub(crate) async fn repo_server(files: HashMap<String, Vec<u8>>) -> (SocketAddr, String) {
