@@ -101,15 +101,21 @@ impl ProviderConfig {
     }
 }
 
-/// Parses a provider Secret's `configuration.yaml`; the reason on failure.
-pub fn parse_secret(secret: &Value) -> Result<ProviderConfig, String> {
+/// The text of a KubeSphere configuration Secret's `configuration.yaml` (identity providers,
+/// OAuth clients); the reason on failure.
+pub fn configuration_text(secret: &Value) -> Result<String, String> {
     let data = secret["data"]["configuration.yaml"]
         .as_str()
         .ok_or("no configuration.yaml")?;
     let bytes = B64
         .decode(data)
         .map_err(|_| "configuration.yaml is not base64")?;
-    let text = String::from_utf8(bytes).map_err(|_| "configuration.yaml is not UTF-8")?;
+    String::from_utf8(bytes).map_err(|_| "configuration.yaml is not UTF-8".to_string())
+}
+
+/// Parses a provider Secret's `configuration.yaml`; the reason on failure.
+pub fn parse_secret(secret: &Value) -> Result<ProviderConfig, String> {
+    let text = configuration_text(secret)?;
     let cfg: ProviderConfig =
         serde_saphyr::from_str(&text).map_err(|e| format!("configuration.yaml: {e}"))?;
     if cfg.name.is_empty() || cfg.name.contains([':', '/']) {

@@ -17,8 +17,6 @@
 //! entry allows nothing, and the refusal says why — because it would turn the authorization
 //! endpoint into an open redirect that hands codes to any site.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -160,14 +158,7 @@ pub fn parse_configuration(text: &str) -> Result<OAuthClient, String> {
 
 /// Parses a client Secret; the reason on failure.
 pub fn parse_secret(secret: &Value) -> Result<OAuthClient, String> {
-    let data = secret["data"]["configuration.yaml"]
-        .as_str()
-        .ok_or("no configuration.yaml")?;
-    let bytes = B64
-        .decode(data)
-        .map_err(|_| "configuration.yaml is not base64")?;
-    let text = String::from_utf8(bytes).map_err(|_| "configuration.yaml is not UTF-8")?;
-    parse_configuration(&text)
+    parse_configuration(&crate::identity::configuration_text(secret)?)
 }
 
 /// The client named `id`, read from the host now (a Secret that cannot be read is logged and
@@ -204,6 +195,8 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD as B64;
 
     const GRAFANA: &str = "name: grafana\nsecret: s3cret\ngrantMethod: prompt\n\
         redirectURIs:\n  - https://grafana.example.com/login/generic_oauth\n  - '*'\n  - https://x.example/cb#frag\n\
