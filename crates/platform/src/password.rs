@@ -28,6 +28,11 @@ impl Default for HashCost {
 #[error("password hashing: {0}")]
 pub struct HashError(String);
 
+/// Compares two secrets in time independent of where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// Hashes a password with argon2id into a PHC string.
 pub fn hash(password: &str, cost: HashCost) -> Result<String, HashError> {
     let params = Params::new(cost.memory_kib, cost.iterations, 1, None)

@@ -51,11 +51,6 @@ pub fn is_unsafe(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// Compares in time independent of where the inputs differ.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// Whether the request's `X-CSRF-Token` header matches its CSRF cookie.
 pub fn csrf_ok(headers: &HeaderMap) -> bool {
     let Some(cookie) = cookie(headers, CSRF_COOKIE) else {
@@ -64,7 +59,7 @@ pub fn csrf_ok(headers: &HeaderMap) -> bool {
     let Some(header) = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    constant_time_eq(cookie.as_bytes(), header.trim().as_bytes())
+    crate::password::constant_time_eq(cookie.as_bytes(), header.trim().as_bytes())
 }
 
 /// The bearer token a cookie-authenticated request carries, refusing unsafe methods without a
@@ -120,17 +115,28 @@ fn cleared_cookies(secure: bool) -> Vec<String> {
     ]
 }
 
-fn secure(state: &Shared) -> bool {
+/// Whether cookies get `Secure` (the platform is on HTTPS).
+pub(super) fn secure(state: &super::AppState) -> bool {
     state.settings.public_url.starts_with("https:")
 }
 
-fn with_cookies(status: StatusCode, body: serde_json::Value, cookies: Vec<String>) -> Response {
-    let mut resp = (status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response();
+/// Adds `Set-Cookie` for each of `cookies`.
+pub(super) fn set_cookies(resp: &mut Response, cookies: Vec<String>) {
     for c in cookies {
         if let Ok(v) = HeaderValue::from_str(&c) {
             resp.headers_mut().append(header::SET_COOKIE, v);
         }
     }
+}
+
+/// A JSON answer, not cached, setting `cookies`.
+pub(super) fn with_cookies(
+    status: StatusCode,
+    body: serde_json::Value,
+    cookies: Vec<String>,
+) -> Response {
+    let mut resp = (status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response();
+    set_cookies(&mut resp, cookies);
     resp
 }
 
@@ -212,11 +218,7 @@ pub async fn refresh(State(state): State<Shared>, headers: HeaderMap) -> Respons
                 e.status = StatusCode::UNAUTHORIZED;
             }
             let mut resp = oauth_failure(e);
-            for c in cleared_cookies(secure(&state)) {
-                if let Ok(v) = HeaderValue::from_str(&c) {
-                    resp.headers_mut().append(header::SET_COOKIE, v);
-                }
-            }
+            set_cookies(&mut resp, cleared_cookies(secure(&state)));
             resp
         }
     }

@@ -22,10 +22,11 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, StatusCode, header};
 use serde_json::{Value, json};
 
 use super::login::Origin;
+use super::session::{cookie, secure, set_cookies, with_cookies};
 use super::{ApiError, AppState, Shared};
 use crate::identity::{self, Identity, Mapped, ProviderConfig, github, oidc};
 
@@ -52,21 +53,6 @@ pub fn safe_return(ret: &str) -> Option<String> {
     ok.then(|| ret.to_string())
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
-fn secure(state: &AppState) -> bool {
-    state.settings.public_url.starts_with("https:")
-}
-
 fn flow_cookie(name: &str, value: &str, state: &AppState, max_age: u64) -> String {
     let sec = if secure(state) { "; Secure" } else { "" };
     format!("{name}={value}; Path=/oauth; HttpOnly; SameSite=Lax; Max-Age={max_age}{sec}")
@@ -81,11 +67,7 @@ fn redirect(to: &str, cookies: Vec<String>) -> Response {
         ],
     )
         .into_response();
-    for c in cookies {
-        if let Ok(v) = HeaderValue::from_str(&c) {
-            resp.headers_mut().append(header::SET_COOKIE, v);
-        }
-    }
+    set_cookies(&mut resp, cookies);
     resp
 }
 
@@ -270,7 +252,7 @@ pub async fn callback(
     }
     let given = q.get("state").map(String::as_str).unwrap_or_default();
     let want = f["state"].as_str().unwrap_or_default();
-    if given.is_empty() || !constant_time_eq(given.as_bytes(), want.as_bytes()) {
+    if given.is_empty() || !crate::password::constant_time_eq(given.as_bytes(), want.as_bytes()) {
         return failure(&state, "the login's state does not match; start again");
     }
     if f["idp"].as_str() != Some(idp.as_str()) {
@@ -435,29 +417,19 @@ pub async fn first_login(
         Ok(i) => i,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let mut resp = (
-        StatusCode::OK,
-        [(header::CACHE_CONTROL, "no-store")],
-        Json(json!({"username": name, "redirect": p["ret"]})),
-    )
-        .into_response();
     let mut cookies = super::session::session_cookies(&issued, secure(&state));
     cookies.push(flow_cookie(PENDING_COOKIE, "", &state, 0));
-    for c in cookies {
-        if let Ok(v) = HeaderValue::from_str(&c) {
-            resp.headers_mut().append(header::SET_COOKIE, v);
-        }
-    }
-    resp
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    with_cookies(
+        StatusCode::OK,
+        json!({"username": name, "redirect": p["ret"]}),
+        cookies,
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderValue;
 
     #[test]
     fn flows_return_only_to_console_pages() {
@@ -494,8 +466,5 @@ mod tests {
         );
         assert_eq!(cookie(&h, FLOW_COOKIE), Some("3"));
         assert_eq!(cookie(&h, "b"), None);
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"ab"));
     }
 }

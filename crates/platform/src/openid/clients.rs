@@ -80,7 +80,10 @@ impl OAuthClient {
     pub fn authenticates(&self, secret: Option<&str>) -> bool {
         match secret.filter(|s| !s.is_empty()) {
             None => self.is_public(),
-            Some(s) => !self.is_public() && constant_time_eq(s.as_bytes(), self.secret.as_bytes()),
+            Some(s) => {
+                !self.is_public()
+                    && crate::password::constant_time_eq(s.as_bytes(), self.secret.as_bytes())
+            }
         }
     }
 
@@ -185,11 +188,6 @@ pub async fn find(client: &kube::Client, id: &str) -> Result<Option<OAuthClient>
         }
     }
     Ok(None)
-}
-
-/// Compares in time independent of where the inputs differ.
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -87,7 +87,7 @@ pub fn verify_pkce(challenge: Option<&str>, verifier: Option<&str>) -> Result<()
                 return Err("code_verifier must be 43 to 128 unreserved characters");
             }
             let computed = B64URL.encode(sha2::Sha256::digest(v.as_bytes()));
-            if super::clients::constant_time_eq(computed.as_bytes(), c.as_bytes()) {
+            if crate::password::constant_time_eq(computed.as_bytes(), c.as_bytes()) {
                 Ok(())
             } else {
                 Err("code_verifier does not match the code_challenge")
