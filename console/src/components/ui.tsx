@@ -76,19 +76,24 @@ export function Dialog({ open, onClose, title, children }: { open: boolean; onCl
   );
 }
 
-/** The end of a create form: the server's error in place, then Cancel and Create (submit). */
-export function FormFooter({ error, onCancel }: { error: unknown; onCancel: () => void }) {
+/**
+ * The end of a form: the server's error in place, then any other actions (`children`, at the
+ * start), Cancel, and the submit button (`submit`, default Create; `disabled` while it may not
+ * be sent).
+ */
+export function FormFooter({ error, onCancel, submit, disabled, children }: { error: unknown; onCancel: () => void; submit?: string; disabled?: boolean; children?: ReactNode }) {
   const { t } = useI18n();
   return (
     <>
       <ErrorBox error={error} />
       <div className="toolbar">
+        {children}
         <span className="spacer" />
         <button type="button" onClick={onCancel}>
           {t("action.cancel")}
         </button>
-        <button className="primary" type="submit">
-          {t("action.create")}
+        <button className="primary" type="submit" disabled={disabled}>
+          {submit ?? t("action.create")}
         </button>
       </div>
     </>

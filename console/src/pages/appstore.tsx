@@ -386,16 +386,7 @@ function Deploy() {
         ) : (
           <ValuesEditor value={text} onChange={setValues} schema={files["values.schema.json"]} defaults={defaults} check={check} />
         )}
-        <ErrorBox error={error} />
-        <div className="toolbar">
-          <span className="spacer" />
-          <button type="button" onClick={() => navigate(-1)}>
-            {t("action.cancel")}
-          </button>
-          <button className="primary" type="submit" disabled={!ready || busy || check.state === "error"}>
-            {t("store.deploy")}
-          </button>
-        </div>
+        <FormFooter error={error} onCancel={() => navigate(-1)} submit={t("store.deploy")} disabled={!ready || busy || check.state === "error"} />
       </form>
     </>
   );
@@ -804,16 +795,7 @@ function UploadDialog({ ws, app, appType, open, onClose, onDone }: { ws: string;
             <input name="versionName" required placeholder="1.0.0" value={versionName} onChange={(e) => setVersionName(e.target.value)} />
           </label>
         )}
-        <ErrorBox error={error} />
-        <div className="toolbar">
-          <span className="spacer" />
-          <button type="button" onClick={onClose}>
-            {t("action.cancel")}
-          </button>
-          <button className="primary" type="submit" disabled={!file || busy}>
-            {t("templates.uploadAction")}
-          </button>
-        </div>
+        <FormFooter error={error} onCancel={onClose} submit={t("templates.uploadAction")} disabled={!file || busy} />
       </form>
     </Dialog>
   );
@@ -1209,16 +1191,7 @@ function Upgrade({ cluster, ns, release, onDone }: { cluster: string; ns: string
         <ValuesEditor value={values} onChange={setValues} schema={files["values.schema.json"]} defaults={files["values.yaml"]} check={check} />
       )}
       {release.spec?.appType === "yaml" && check.state === "error" && <div className="error">{check.message}</div>}
-      <ErrorBox error={error} />
-      <div className="toolbar">
-        <span className="spacer" />
-        <button type="button" onClick={onDone}>
-          {t("action.cancel")}
-        </button>
-        <button className="primary" type="submit" disabled={check.state === "error"}>
-          {t("release.upgrade")}
-        </button>
-      </div>
+      <FormFooter error={error} onCancel={onDone} submit={t("release.upgrade")} disabled={check.state === "error"} />
     </form>
   );
 }

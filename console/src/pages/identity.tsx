@@ -11,7 +11,7 @@ import { IAM } from "../api/paths";
 import type { K8sObject } from "../api/watch";
 import { decodeText, encodeText } from "../api/appstore";
 import { Table } from "../components/Table";
-import { Confirm, Dialog, ErrorBox, PageHead } from "../components/ui";
+import { Confirm, Dialog, ErrorBox, FormFooter, PageHead } from "../components/ui";
 
 const YamlEditor = lazy(() => import("../components/YamlEditor"));
 
@@ -141,19 +141,11 @@ function Editor({ open, onClose, onSaved }: { open: boolean; onClose: () => void
             {check.ok ? t("idp.checkOk", { message: check.message }) : t("idp.checkFailed", { message: check.message })}
           </div>
         )}
-        <ErrorBox error={error} />
-        <div className="toolbar">
+        <FormFooter error={error} onCancel={onClose}>
           <button type="button" onClick={() => void test()}>
             {t("idp.test")}
           </button>
-          <span className="spacer" />
-          <button type="button" onClick={onClose}>
-            {t("action.cancel")}
-          </button>
-          <button className="primary" type="submit">
-            {t("action.create")}
-          </button>
-        </div>
+        </FormFooter>
       </form>
     </Dialog>
   );
