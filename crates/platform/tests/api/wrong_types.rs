@@ -229,6 +229,23 @@ fn write_routes() -> Vec<Route> {
         },
         Route {
             method: Method::POST,
+            path: format!("{APPS}/workspaces/w/apps"),
+            body: |n| json!({"appName": format!("{n}-yaml"), "appType": "yaml", "versionName": "1.0.0", "package": B64.encode("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: b\n")}),
+            listed_at: None,
+        },
+        Route {
+            method: Method::POST,
+            path: format!("{IAM}/identityproviders/test"),
+            // Port 9 on loopback refuses at once: a well-typed body gets `{ok: false}` quickly.
+            body: |n| {
+                json!({"name": n, "type": "LDAPIdentityProvider", "mappingMethod": "auto", "hidden": false, "disabled": false, "displayName": "Corp",
+                "provider": {"host": "127.0.0.1:9", "managerDN": "cn=admin", "managerPassword": "p", "startTLS": false, "insecureSkipVerify": false,
+                    "userSearchBase": "ou=people", "loginAttribute": "uid", "readTimeout": 2000}})
+            },
+            listed_at: None,
+        },
+        Route {
+            method: Method::POST,
             path: format!("{APPS}/namespaces/p/applications"),
             body: |n| json!({"apiVersion": "application.kubesphere.io/v2", "kind": "ApplicationRelease", "metadata": {"name": n, "labels": {"a": "b"}}, "spec": {"appID": "openelb", "appVersionID": "openelb-0-6-1", "values": B64.encode("x: 1\n")}}),
             listed_at: Some(format!("{APPS}/namespaces/p/applications")),
