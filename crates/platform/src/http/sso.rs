@@ -41,15 +41,17 @@ fn query(q: &Option<String>) -> std::collections::HashMap<String, String> {
 }
 
 /// Where a flow may return to: a path of this console, nothing else (no scheme, no host, no
-/// `//`, no backslash, no dot segments, no control characters).
+/// `//`, no backslash, no dot segments — `%2e` spelled or not —, no control characters).
 pub fn safe_return(ret: &str) -> Option<String> {
     let ok = (ret == "/console" || ret.starts_with("/console/"))
         && !ret.contains("//")
         && !ret.contains('\\')
         && !ret.chars().any(char::is_control)
-        && !ret
-            .split(['/', '?', '#'])
-            .any(|seg| seg == ".." || seg == ".");
+        && !ret.split(['/', '?', '#']).any(|seg| {
+            // Browsers take `%2e` for a dot in a path segment (WHATWG URL).
+            let seg = seg.to_ascii_lowercase().replace("%2e", ".");
+            seg == ".." || seg == "."
+        });
     ok.then(|| ret.to_string())
 }
 
@@ -431,6 +433,30 @@ mod tests {
     use super::*;
     use http::HeaderValue;
 
+    proptest::proptest! {
+        /// Checked against WHATWG URL parsing (the `url` crate, as browsers resolve a
+        /// Location): whatever is accepted stays on this origin and under `/console`.
+        #[test]
+        fn accepted_returns_resolve_under_the_console(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "/", "/console", "console", ".", "..", "%2e", "%2E", "%2e%2e", ".%2e", "%2f",
+                "\\", "%5c", "@", ":", "?", "#", "\t", "\n", "evil.example", "x", "//", " ",
+            ]), 0..8),
+            console_first in proptest::bool::ANY,
+        ) {
+            let s = format!("{}{}", if console_first { "/console" } else { "" }, parts.concat());
+            if let Some(ret) = safe_return(&s) {
+                let base = url::Url::parse("https://orrery.test/console/").expect("base");
+                let to = base.join(&ret).expect("a URL");
+                proptest::prop_assert_eq!(to.origin(), base.origin(), "{:?} leaves the origin", s);
+                proptest::prop_assert!(
+                    to.path() == "/console" || to.path().starts_with("/console/"),
+                    "{:?} resolves to {}", s, to
+                );
+            }
+        }
+    }
+
     #[test]
     fn flows_return_only_to_console_pages() {
         for ok in [
@@ -446,6 +472,8 @@ mod tests {
             "/console//evil.example",
             "/console/../oauth/token",
             "/console/./x",
+            "/console/%2e%2e/oauth/token",
+            "/console/.%2E/oauth/token",
             "/console\\@evil.example",
             "/consolex",
             "/oauth/token",
