@@ -400,6 +400,39 @@ mod tests {
         );
     }
 
+    /// RFC 4515's reading of an assertion value: `\XX` is the byte XX.
+    fn unescape(v: &str) -> Option<Vec<u8>> {
+        let b = v.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'\\' {
+                out.push(u8::from_str_radix(v.get(i + 1..i + 3)?, 16).ok()?);
+                i += 3;
+            } else {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+        Some(out)
+    }
+
+    proptest::proptest! {
+        /// Whatever people type, the filter keeps its shape: the value holds no unescaped
+        /// `*`, `(`, `)`, `\` or NUL, and reads back as exactly what was typed.
+        #[test]
+        fn any_username_stays_one_value(name in "[a-z*()\\\\\\x00=&|! \u{e9}\u{4e2d}]{0,12}") {
+            let o = opts(json!({"userSearchFilter": "(objectClass=person)"}));
+            let f = o.user_filter(&name);
+            let value = f
+                .strip_prefix("(&(objectClass=person)(uid=")
+                .and_then(|v| v.strip_suffix("))"))
+                .expect("the filter's shape");
+            proptest::prop_assert!(!value.contains(['*', '(', ')', '\0']), "{:?}", f);
+            proptest::prop_assert_eq!(unescape(value), Some(name.as_bytes().to_vec()));
+        }
+    }
+
     #[test]
     fn settings_are_checked() {
         assert!(Options::from_value(&json!({"host": "x"})).is_err());
