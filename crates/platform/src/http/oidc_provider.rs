@@ -7,8 +7,11 @@
 //!   console (its session cookie); otherwise they go to `/console/login?redirect=<this request>`
 //!   and come back. A client that is unknown or a redirect URI not in its allow-list gets a 400
 //!   page and never a redirect; other errors go back to the redirect URI (RFC 6749 §4.1.2.1).
-//!   `prompt=none` without a session answers `login_required`; other `prompt` values, `max_age`
-//!   and the `grantMethod: prompt` consent page are not implemented (every grant is automatic).
+//!   `prompt=none` without a session answers `login_required`. A client with
+//!   `grantMethod: prompt` gets a consent page first: the person allows or declines
+//!   (`access_denied`), the answer carried by a sealed token bound to the person, the client and
+//!   the redirect URI, so no other page can answer for them. Other `prompt` values and
+//!   `max_age` are not supported (the request is answered as without them).
 //! - `POST /oauth/token` with `grant_type=authorization_code` ([`code_grant`], called from
 //!   `super::oauth`): client authentication by `client_secret_basic` or `client_secret_post`
 //!   (public clients: `client_id` only, and PKCE), the same redirect URI, the PKCE verifier,
@@ -175,6 +178,62 @@ fn html_escape(s: &str) -> String {
     out
 }
 
+/// How long a consent page may wait for the person's answer.
+const CONSENT_TTL: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Asks the person whether `client` may sign them in with `scopes`: a form that repeats the
+/// request (`params`) with the sealed `consent` and the person's `decision`. Never framed.
+fn consent_page(
+    client: &str,
+    user: &str,
+    scopes: &[String],
+    params: &HashMap<String, String>,
+    consent: &str,
+) -> Response {
+    let mut hidden = String::new();
+    let mut keys: Vec<&String> = params
+        .keys()
+        .filter(|k| *k != "consent" && *k != "decision")
+        .collect();
+    keys.sort();
+    for k in keys {
+        hidden.push_str(&format!(
+            "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+            html_escape(k),
+            html_escape(&params[k])
+        ));
+    }
+    let scopes: String = scopes
+        .iter()
+        .map(|s| format!("<li>{}</li>", html_escape(s)))
+        .collect();
+    let body = format!(
+        "<!doctype html><meta charset=\"utf-8\"><title>Allow sign-in?</title>\
+         <h1>Allow {client} to sign you in?</h1><p>You are signed in to Orrery as <b>{user}</b>. \
+         {client} asks for:</p><ul>{scopes}</ul>\
+         <form method=\"get\" action=\"/oauth/authorize\">{hidden}\
+         <input type=\"hidden\" name=\"consent\" value=\"{consent}\">\
+         <button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button> \
+         <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form>",
+        client = html_escape(client),
+        user = html_escape(user),
+        consent = html_escape(consent),
+    );
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; form-action 'self'; frame-ancestors 'none'",
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 fn see_other(to: &str) -> Response {
     (
         StatusCode::SEE_OTHER,
@@ -289,6 +348,29 @@ pub async fn authorize(state: Shared, headers: HeaderMap, raw_query: Option<Stri
         Ok(None) => return see_other(&request::login_redirect(&raw)),
         Err(e) => return back.error("server_error", &e.description),
     };
+    let user_name = user["metadata"]["name"].as_str().unwrap_or_default();
+    if client.consent {
+        let bound = json!({"user": user_name, "client": client.id, "redirect_uri": redirect_uri});
+        match get("consent") {
+            None => {
+                return match state.tokens.seal("oauth-consent", &bound, CONSENT_TTL) {
+                    Ok(sealed) => consent_page(&client.id, user_name, &request.scopes, &q, &sealed),
+                    Err(e) => back.error("server_error", &e.to_string()),
+                };
+            }
+            Some(sealed) => {
+                if state.tokens.open("oauth-consent", sealed).ok().as_ref() != Some(&bound) {
+                    return back.error(
+                        "access_denied",
+                        "the consent is not this person's for this request, or it expired",
+                    );
+                }
+                if get("decision") != Some("allow") {
+                    return back.error("access_denied", "the person declined");
+                }
+            }
+        }
+    }
     let grant = CodeGrant {
         client_id: client.id.clone(),
         redirect_uri: redirect_uri.to_string(),

@@ -7,7 +7,7 @@
 //! secret: …                     # empty: a public client (no secret, PKCE required)
 //! redirectURIs:                 # compared exactly, byte for byte
 //!   - https://grafana.example.com/login/generic_oauth
-//! grantMethod: auto             # auto | prompt (prompt is treated as auto: no consent page)
+//! grantMethod: auto             # auto | prompt (prompt: the person approves on a consent page)
 //! scopeRestrictions: []         # when set, the only scopes the client may ask for
 //! accessTokenMaxAge: 3600       # seconds or a Go duration ("1h"): caps the ID token's life
 //! ```
@@ -58,6 +58,8 @@ pub struct OAuthClient {
     pub redirect_uris: Vec<String>,
     /// Whether the configuration listed `"*"` (which Orrery does not honour).
     pub wildcard: bool,
+    /// `grantMethod: prompt`: the person approves each authorization on a consent page.
+    pub consent: bool,
     /// When not empty, the only scopes the client may ask for.
     pub scope_restrictions: Vec<String>,
     /// The longest an ID token issued to it lives, in seconds.
@@ -133,7 +135,6 @@ pub fn parse_configuration(text: &str) -> Result<OAuthClient, String> {
         ));
     }
     match raw.grant_method.as_str() {
-        // No consent page: `prompt` clients are approved as `auto` ones are.
         "" | "auto" | "prompt" => {}
         other => return Err(format!("grantMethod {other:?} is not auto or prompt")),
     }
@@ -150,6 +151,7 @@ pub fn parse_configuration(text: &str) -> Result<OAuthClient, String> {
         })
         .collect();
     Ok(OAuthClient {
+        consent: raw.grant_method == "prompt",
         id: raw.name,
         secret: raw.secret,
         redirect_uris,
@@ -204,6 +206,8 @@ mod tests {
     fn clients_parse_as_kubesphere_writes_them() {
         let c = parse_configuration(GRAFANA).expect("client");
         assert_eq!(c.id, "grafana");
+        assert!(c.consent, "grantMethod prompt asks the person");
+        assert!(!parse_configuration("name: a\n").expect("a").consent);
         assert!(!c.is_public());
         assert!(
             c.wildcard,

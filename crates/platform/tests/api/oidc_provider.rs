@@ -161,7 +161,7 @@ async fn openid_client_signs_in_through_orrery() {
         &env,
         CLIENT,
         &format!(
-            "name: {CLIENT}\nsecret: {SECRET}\ngrantMethod: prompt\nredirectURIs:\n  - {REDIRECT}\n"
+            "name: {CLIENT}\nsecret: {SECRET}\ngrantMethod: auto\nredirectURIs:\n  - {REDIRECT}\n"
         ),
     )
     .await;
@@ -473,5 +473,78 @@ async fn openid_client_signs_in_through_orrery() {
         Some(new_kid.as_str()),
         "new tokens are signed with the new key"
     );
+
+    // grantMethod: prompt — the person is asked first; the answer is theirs alone.
+    set_oauth_client(
+        &env,
+        "asking",
+        &format!(
+            "name: asking\nsecret: {SECRET}\ngrantMethod: prompt\nredirectURIs:\n  - {REDIRECT}\n"
+        ),
+    )
+    .await;
+    let ask = authorize_url(&base, REDIRECT, &[("state", "st")])
+        .replace(&format!("client_id={CLIENT}"), "client_id=asking");
+    let r = b.get(&ask).send().await.expect("authorize");
+    assert_eq!(r.status(), StatusCode::OK, "a consent page, not a code");
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .expect("csp")
+        .to_string();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    let page = r.text().await.expect("page");
+    assert!(
+        page.contains("Allow asking to sign you in?") && page.contains("alice"),
+        "{page}"
+    );
+    let sealed = page
+        .split("name=\"consent\" value=\"")
+        .nth(1)
+        .and_then(|v| v.split('"').next())
+        .expect("the sealed consent")
+        .to_string();
+    let answer = |decision: &str, consent: &str| {
+        format!(
+            "{ask}&{}",
+            form_urlencoded::Serializer::new(String::new())
+                .append_pair("consent", consent)
+                .append_pair("decision", decision)
+                .finish()
+        )
+    };
+    // Declined: access_denied, back to the client.
+    let r = b.get(answer("deny", &sealed)).send().await.expect("deny");
+    let to = location(&r);
+    assert_eq!(query_of(&to)["error"], "access_denied", "{to}");
+    assert_eq!(query_of(&to)["state"], "st");
+    // A client without grantMethod prompt is not asked, consent or not.
+    let other =
+        answer("allow", &sealed).replace("client_id=asking", &format!("client_id={CLIENT}"));
+    let r = b.get(&other).send().await.expect("other client");
+    assert!(
+        query_of(&location(&r)).contains_key("code"),
+        "the auto client ignores consent"
+    );
+    let forged = answer("allow", "not-a-sealed-consent");
+    let r = b.get(forged).send().await.expect("forged");
+    assert_eq!(query_of(&location(&r))["error"], "access_denied");
+    // Allowed: a code.
+    let r = b.get(answer("allow", &sealed)).send().await.expect("allow");
+    let to = location(&r);
+    assert!(query_of(&to).contains_key("code"), "{to}");
+    // Someone else (logged in as admin) cannot use alice's consent.
+    let admin_browser = browser();
+    admin_browser
+        .post(format!("{base}/console/session"))
+        .json(&json!({"username": "admin", "password": ADMIN_PW}))
+        .send()
+        .await
+        .expect("admin login");
+    let r = admin_browser
+        .get(answer("allow", &sealed))
+        .send()
+        .await
+        .expect("admin");
+    assert_eq!(query_of(&location(&r))["error"], "access_denied");
     replica.shutdown().await;
 }
