@@ -413,8 +413,8 @@ fn masking_is_narrow() {
     assert!(compare("p: \"MVVoWXg1eXRPSw==\"", "p: \"OFJYaHdvRnBvMg==\"", true).is_none());
     // The CI failure of 2026-12-05: base64 of ten random characters with one letter class.
     assert!(compare("p: \"WFJQVGFXVVZHOA==\"", "p: \"UktKWHJwWU03cg==\"", true).is_none());
-    // Base64 of something that is not random alphanumerics stays a difference.
     assert!(compare("p: \"eFkzazk=\"", "p: \"QUJDREU=\"", true).is_none());
+    // Base64 of something that is not random alphanumerics stays a difference.
     assert!(compare("p: \"eFkzazk=\"", "p: \"YWItY2Q=\"", true).is_some());
     assert!(compare("image: nginx:1.25.3", "image: nginx:1.25.4", true).is_some());
     assert!(compare("a: x\nb: 1", "a: x\nb: 1\nc: 2", true).is_some());
