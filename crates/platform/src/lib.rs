@@ -22,6 +22,7 @@ pub mod identity;
 pub mod kinds;
 pub mod kubeapi;
 pub mod listing;
+pub mod monitoring;
 pub mod objects;
 pub mod openid;
 pub mod password;
@@ -96,6 +97,8 @@ pub struct PlatformConfig {
     pub login_rate: f64,
     /// Per-user concurrency limits (fairness between users).
     pub fairness: http::fairness::FairnessSettings,
+    /// Monitoring: the in-process store's sampling and the query bounds.
+    pub monitoring: monitoring::MonitoringSettings,
 }
 
 impl PlatformConfig {
@@ -128,6 +131,7 @@ impl PlatformConfig {
             login_burst: 20,
             login_rate: 1.0,
             fairness: Default::default(),
+            monitoring: Default::default(),
             clusters: clusters::ClusterSettings::default(),
         }
     }
@@ -305,6 +309,11 @@ async fn app_state(
         openapi: Default::default(),
         openid_keys: openid::SigningKeys::new(),
         fairness: http::fairness::Fairness::new(config.fairness),
+        monitoring: Arc::new(monitoring::Monitoring::new(
+            client.clone(),
+            caches.clone(),
+            config.monitoring,
+        )),
     }))
 }
 

@@ -104,6 +104,8 @@ pub struct AppState {
     pub openapi: openapi::Docs,
     /// The keys ID tokens are signed with (Orrery as an OpenID provider).
     pub openid_keys: crate::openid::SigningKeys,
+    /// Monitoring: the in-process stores and the query entry points.
+    pub monitoring: Arc<crate::monitoring::Monitoring>,
 }
 
 /// Shared state.

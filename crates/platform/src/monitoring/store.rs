@@ -1,0 +1,712 @@
+//! The in-process time series store: samples on a fixed grid, compressed, a bounded window.
+//!
+//! Built for "a day of one-minute samples of every pod of a cluster in well under 100 MiB":
+//!
+//! * timestamps are implicit: a series is a start slot on the sampling grid plus one record per
+//!   slot, so a point costs no time bytes at all;
+//! * values are quantised to integers (per metric, see [`scale_for`]: CPU seconds to the
+//!   millisecond, bytes to the KiB, everything else to the thousandth) and written as the
+//!   zig-zag varint of their delta-of-delta, so a counter growing steadily or a gauge standing
+//!   still costs nothing but a run-length record;
+//! * label names and values are interned once per store and a series keeps `(u32, u32)` pairs;
+//! * the window is bounded: [`Store::compact`] re-encodes series that ran past the retention
+//!   and drops series with nothing left in it.
+//!
+//! Records (each one varint `header`): `abs(q) << 2 | 3` an absolute value (the first one,
+//! and the first after a gap), `zigzag(dod) << 2 | 0` one value, `n << 2 | 1` n values whose
+//! delta-of-delta is zero, `n << 2 | 2` a gap of n slots without a sample.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// A series' labels, `__name__` included, sorted by name.
+pub type Labels = BTreeMap<String, String>;
+
+/// The label holding the metric name.
+pub const NAME: &str = "__name__";
+
+/// How values of a metric are quantised: the integer stored is `round(value * scale)`.
+///
+/// CPU seconds are kept to the millisecond (a rate over a minute is then exact to 1/60000 of a
+/// core), bytes to the KiB (metrics-server reports KiB anyway), the rest (counts, phases,
+/// ratios) to the thousandth.
+pub fn scale_for(name: &str) -> f64 {
+    if name.ends_with("_bytes") {
+        1.0 / 1024.0
+    } else {
+        1000.0
+    }
+}
+
+const TAG_VALUE: u64 = 0;
+const TAG_RUN: u64 = 1;
+const TAG_GAP: u64 = 2;
+const TAG_ABS: u64 = 3;
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn get_varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    let mut shift = 0;
+    loop {
+        let b = *buf.get(*pos)?;
+        *pos += 1;
+        if shift >= 64 {
+            return None;
+        }
+        v |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return Some(v);
+        }
+        shift += 7;
+    }
+}
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+/// One series: its labels (interned ids) and its encoded points.
+#[derive(Debug, Clone)]
+struct Series {
+    labels: Box<[(u32, u32)]>,
+    scale: f64,
+    /// First slot covered.
+    start: u32,
+    /// Slots covered (gaps included).
+    count: u32,
+    bytes: Vec<u8>,
+    last_q: i64,
+    last_delta: i64,
+    /// Zero delta-of-delta values not yet written as a run record.
+    run: u32,
+}
+
+impl Series {
+    fn end(&self) -> u32 {
+        self.start + self.count
+    }
+
+    fn flush_run(&mut self) {
+        if self.run > 0 {
+            put_varint(&mut self.bytes, (u64::from(self.run) << 2) | TAG_RUN);
+            self.run = 0;
+        }
+    }
+
+    fn push_abs(&mut self, q: i64) {
+        put_varint(&mut self.bytes, (zigzag(q) << 2) | TAG_ABS);
+        self.last_q = q;
+        self.last_delta = 0;
+    }
+
+    /// Appends `q` at `slot`; an earlier or repeated slot is ignored (the grid moves forward).
+    fn push(&mut self, slot: u32, q: i64) {
+        if self.count == 0 {
+            self.start = slot;
+            self.count = 1;
+            self.push_abs(q);
+            return;
+        }
+        let end = self.end();
+        if slot < end {
+            return;
+        }
+        if slot > end {
+            self.flush_run();
+            put_varint(&mut self.bytes, (u64::from(slot - end) << 2) | TAG_GAP);
+            self.push_abs(q);
+            self.count = slot - self.start + 1;
+            return;
+        }
+        let delta = q.wrapping_sub(self.last_q);
+        let dod = delta.wrapping_sub(self.last_delta);
+        if dod == 0 {
+            self.run += 1;
+        } else {
+            self.flush_run();
+            put_varint(&mut self.bytes, (zigzag(dod) << 2) | TAG_VALUE);
+        }
+        self.last_delta = delta;
+        self.last_q = q;
+        self.count += 1;
+    }
+
+    /// Calls `f(slot, q)` for every stored point, in slot order.
+    fn decode(&self, mut f: impl FnMut(u32, i64)) {
+        let mut pos = 0;
+        let mut slot = self.start;
+        let (mut q, mut delta) = (0i64, 0i64);
+        while let Some(h) = get_varint(&self.bytes, &mut pos) {
+            let arg = h >> 2;
+            match h & 3 {
+                TAG_ABS => {
+                    q = unzigzag(arg);
+                    delta = 0;
+                    f(slot, q);
+                    slot += 1;
+                }
+                TAG_VALUE => {
+                    delta = delta.wrapping_add(unzigzag(arg));
+                    q = q.wrapping_add(delta);
+                    f(slot, q);
+                    slot += 1;
+                }
+                TAG_RUN => {
+                    for _ in 0..arg {
+                        q = q.wrapping_add(delta);
+                        f(slot, q);
+                        slot += 1;
+                    }
+                }
+                _ => slot += arg as u32,
+            }
+        }
+        for _ in 0..self.run {
+            q = q.wrapping_add(delta);
+            f(slot, q);
+            slot += 1;
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.bytes.capacity() + self.labels.len() * std::mem::size_of::<(u32, u32)>()
+    }
+}
+
+/// Points of one selected series: `(milliseconds since the epoch, value)` in time order.
+#[derive(Debug, Clone)]
+pub struct Selected {
+    /// The series' labels.
+    pub labels: Labels,
+    /// Its points inside the asked window.
+    pub points: Vec<(i64, f64)>,
+}
+
+/// Why a selection stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SelectError {
+    /// More series matched than a query may touch.
+    TooManySeries(usize),
+}
+
+/// A store of series sampled on one grid.
+#[derive(Debug, Clone)]
+pub struct Store {
+    step_ms: i64,
+    retention: u32,
+    strings: Vec<Arc<str>>,
+    string_ids: HashMap<Arc<str>, u32>,
+    series: Vec<Series>,
+    by_key: HashMap<Box<[(u32, u32)]>, u32>,
+    /// Series indices by metric-name string id.
+    by_name: HashMap<u32, Vec<u32>>,
+    /// Slots of free (dropped) series entries, reused first.
+    free: Vec<u32>,
+    /// The last slot written.
+    last_slot: Option<u32>,
+}
+
+impl Store {
+    /// An empty store on a grid of `step` keeping `retention_slots` slots.
+    pub fn new(step: std::time::Duration, retention_slots: u32) -> Store {
+        Store {
+            step_ms: i64::try_from(step.as_millis()).unwrap_or(60_000).max(1),
+            retention: retention_slots.max(2),
+            strings: Vec::new(),
+            string_ids: HashMap::new(),
+            series: Vec::new(),
+            by_key: HashMap::new(),
+            by_name: HashMap::new(),
+            free: Vec::new(),
+            last_slot: None,
+        }
+    }
+
+    /// The grid step in milliseconds.
+    pub fn step_ms(&self) -> i64 {
+        self.step_ms
+    }
+
+    /// The slot of a time (milliseconds since the epoch), rounded to the nearest grid point.
+    pub fn slot_of(&self, ms: i64) -> u32 {
+        u32::try_from((ms + self.step_ms / 2).div_euclid(self.step_ms)).unwrap_or(0)
+    }
+
+    /// The time of a slot, in milliseconds since the epoch.
+    pub fn time_of(&self, slot: u32) -> i64 {
+        i64::from(slot) * self.step_ms
+    }
+
+    /// The last slot written, if any.
+    pub fn last_slot(&self) -> Option<u32> {
+        self.last_slot
+    }
+
+    fn intern(&mut self, s: &str) -> u32 {
+        if let Some(id) = self.string_ids.get(s) {
+            return *id;
+        }
+        let id = self.strings.len() as u32;
+        let arc: Arc<str> = Arc::from(s);
+        self.strings.push(arc.clone());
+        self.string_ids.insert(arc, id);
+        id
+    }
+
+    /// Records `value` for the series `labels` (which must carry `__name__`) at `slot`.
+    /// Non-finite values and slots before the series' last one are ignored.
+    pub fn append(&mut self, labels: &Labels, slot: u32, value: f64) {
+        if !value.is_finite() {
+            return;
+        }
+        let Some(name) = labels.get(NAME) else {
+            return;
+        };
+        let scale = scale_for(name);
+        let mut key: Vec<(u32, u32)> = labels
+            .iter()
+            .map(|(k, v)| (self.intern(k), self.intern(v)))
+            .collect();
+        key.sort_unstable();
+        let key = key.into_boxed_slice();
+        let idx = match self.by_key.get(&key) {
+            Some(i) => *i,
+            None => {
+                let name_id = self.intern(name);
+                let s = Series {
+                    labels: key.clone(),
+                    scale,
+                    start: slot,
+                    count: 0,
+                    bytes: Vec::new(),
+                    last_q: 0,
+                    last_delta: 0,
+                    run: 0,
+                };
+                let i = match self.free.pop() {
+                    Some(i) => {
+                        self.series[i as usize] = s;
+                        i
+                    }
+                    None => {
+                        self.series.push(s);
+                        (self.series.len() - 1) as u32
+                    }
+                };
+                self.by_key.insert(key, i);
+                self.by_name.entry(name_id).or_default().push(i);
+                i
+            }
+        };
+        let q = (value * scale).round() as i64;
+        self.series[idx as usize].push(slot, q);
+        self.last_slot = Some(self.last_slot.map_or(slot, |l| l.max(slot)));
+    }
+
+    /// Drops what is older than the retention window before `now_slot`: series whose last
+    /// point is older go; series that start earlier are re-encoded from the window's start.
+    /// Re-encoding waits until a series holds a tenth of the window too much, so that its cost
+    /// is spread out.
+    pub fn compact(&mut self, now_slot: u32) {
+        let first = now_slot.saturating_sub(self.retention - 1);
+        let slack = (self.retention / 10).max(1);
+        let mut dropped = Vec::new();
+        for (i, s) in self.series.iter_mut().enumerate() {
+            if s.count == 0 {
+                continue;
+            }
+            if s.end() <= first {
+                dropped.push(i as u32);
+                continue;
+            }
+            if s.start + slack <= first {
+                let mut points = Vec::with_capacity(s.count as usize);
+                s.decode(|slot, q| {
+                    if slot >= first {
+                        points.push((slot, q));
+                    }
+                });
+                let mut fresh = Series {
+                    labels: s.labels.clone(),
+                    scale: s.scale,
+                    start: 0,
+                    count: 0,
+                    bytes: Vec::new(),
+                    last_q: 0,
+                    last_delta: 0,
+                    run: 0,
+                };
+                for (slot, q) in points {
+                    fresh.push(slot, q);
+                }
+                fresh.bytes.shrink_to_fit();
+                *s = fresh;
+            }
+        }
+        for i in dropped {
+            let s = &mut self.series[i as usize];
+            let labels = std::mem::take(&mut s.labels);
+            s.count = 0;
+            s.bytes = Vec::new();
+            self.by_key.remove(&labels);
+            for list in self.by_name.values_mut() {
+                list.retain(|x| *x != i);
+            }
+            self.free.push(i);
+        }
+    }
+
+    fn labels_of(&self, s: &Series) -> Labels {
+        s.labels
+            .iter()
+            .map(|(k, v)| {
+                (
+                    self.strings[*k as usize].to_string(),
+                    self.strings[*v as usize].to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// The series named `name` (any when `None`) whose labels pass `keep`, with their points in
+    /// `(from_ms, to_ms]`. At most `max_series` series; more is an error.
+    pub fn select(
+        &self,
+        name: Option<&str>,
+        keep: &dyn Fn(&Labels) -> bool,
+        from_ms: i64,
+        to_ms: i64,
+        max_series: usize,
+    ) -> Result<Vec<Selected>, SelectError> {
+        let all: Vec<u32>;
+        let candidates: &[u32] = match name {
+            Some(n) => match self.string_ids.get(n).and_then(|id| self.by_name.get(id)) {
+                Some(list) => list,
+                None => return Ok(Vec::new()),
+            },
+            None => {
+                all = (0..self.series.len() as u32).collect();
+                &all
+            }
+        };
+        let mut out = Vec::new();
+        for i in candidates {
+            let s = &self.series[*i as usize];
+            if s.count == 0
+                || self.time_of(s.end().saturating_sub(1)) <= from_ms
+                || self.time_of(s.start) > to_ms
+            {
+                continue;
+            }
+            let labels = self.labels_of(s);
+            if !keep(&labels) {
+                continue;
+            }
+            if out.len() >= max_series {
+                return Err(SelectError::TooManySeries(max_series));
+            }
+            let mut points = Vec::new();
+            let step = self.step_ms;
+            s.decode(|slot, q| {
+                let t = i64::from(slot) * step;
+                if t > from_ms && t <= to_ms {
+                    points.push((t, q as f64 / s.scale));
+                }
+            });
+            if !points.is_empty() {
+                out.push(Selected { labels, points });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Live series.
+    pub fn series_count(&self) -> usize {
+        self.series.iter().filter(|s| s.count > 0).count()
+    }
+
+    /// Encoded point bytes (records only).
+    pub fn encoded_bytes(&self) -> usize {
+        self.series.iter().map(|s| s.bytes.len()).sum()
+    }
+
+    /// An estimate of the heap the store holds: encoded bytes (capacity), label ids, the
+    /// series table, the indexes and the interned strings.
+    pub fn heap_bytes(&self) -> usize {
+        let series: usize = self.series.iter().map(Series::heap_bytes).sum::<usize>()
+            + self.series.capacity() * std::mem::size_of::<Series>();
+        // A hashbrown entry is its key and value plus one control byte.
+        let by_key = self.by_key.capacity() * (std::mem::size_of::<Box<[(u32, u32)]>>() + 4 + 1)
+            + self
+                .by_key
+                .keys()
+                .map(|k| k.len() * std::mem::size_of::<(u32, u32)>())
+                .sum::<usize>();
+        let by_name = self.by_name.capacity() * (4 + std::mem::size_of::<Vec<u32>>() + 1)
+            + self
+                .by_name
+                .values()
+                .map(|v| v.capacity() * 4)
+                .sum::<usize>();
+        let strings = self.strings.capacity() * std::mem::size_of::<Arc<str>>()
+            + self.strings.iter().map(|s| s.len() + 16).sum::<usize>()
+            + self.string_ids.capacity() * (std::mem::size_of::<Arc<str>>() + 4 + 1);
+        series + by_key + by_name + strings + self.free.capacity() * 4
+    }
+
+    /// The store as bytes (see [`Store::decode`]), for the other replicas.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.encoded_bytes() + self.strings.len() * 16 + 64);
+        out.extend_from_slice(b"ORTS1");
+        put_varint(&mut out, self.step_ms as u64);
+        put_varint(&mut out, u64::from(self.retention));
+        put_varint(&mut out, self.last_slot.map_or(0, |s| u64::from(s) + 1));
+        put_varint(&mut out, self.strings.len() as u64);
+        for s in &self.strings {
+            put_varint(&mut out, s.len() as u64);
+            out.extend_from_slice(s.as_bytes());
+        }
+        let live: Vec<&Series> = self.series.iter().filter(|s| s.count > 0).collect();
+        put_varint(&mut out, live.len() as u64);
+        for s in live {
+            put_varint(&mut out, s.labels.len() as u64);
+            for (k, v) in s.labels.iter() {
+                put_varint(&mut out, u64::from(*k));
+                put_varint(&mut out, u64::from(*v));
+            }
+            out.extend_from_slice(&s.scale.to_le_bytes());
+            put_varint(&mut out, u64::from(s.start));
+            put_varint(&mut out, u64::from(s.count));
+            put_varint(&mut out, zigzag(s.last_q));
+            put_varint(&mut out, zigzag(s.last_delta));
+            put_varint(&mut out, u64::from(s.run));
+            put_varint(&mut out, s.bytes.len() as u64);
+            out.extend_from_slice(&s.bytes);
+        }
+        out
+    }
+
+    /// Reads what [`Store::encode`] wrote; `None` when it is not a store.
+    pub fn decode(buf: &[u8]) -> Option<Store> {
+        let rest = buf.strip_prefix(b"ORTS1")?;
+        let mut pos = 0;
+        let num = |pos: &mut usize| get_varint(rest, pos);
+        let step_ms = i64::try_from(num(&mut pos)?).ok()?;
+        let retention = u32::try_from(num(&mut pos)?).ok()?;
+        let last = num(&mut pos)?;
+        let n_strings = usize::try_from(num(&mut pos)?).ok()?;
+        let mut store = Store::new(
+            std::time::Duration::from_millis(u64::try_from(step_ms).ok()?),
+            retention,
+        );
+        store.last_slot = last.checked_sub(1).and_then(|s| u32::try_from(s).ok());
+        for _ in 0..n_strings.min(rest.len()) {
+            let len = usize::try_from(num(&mut pos)?).ok()?;
+            let s = std::str::from_utf8(rest.get(pos..pos.checked_add(len)?)?).ok()?;
+            pos += len;
+            let arc: Arc<str> = Arc::from(s);
+            store
+                .string_ids
+                .insert(arc.clone(), store.strings.len() as u32);
+            store.strings.push(arc);
+        }
+        let n_series = usize::try_from(num(&mut pos)?).ok()?;
+        let name_id = store.string_ids.get(NAME).copied();
+        for _ in 0..n_series.min(rest.len()) {
+            let n_labels = usize::try_from(num(&mut pos)?).ok()?;
+            let mut labels = Vec::with_capacity(n_labels.min(64));
+            for _ in 0..n_labels.min(rest.len()) {
+                let k = u32::try_from(num(&mut pos)?).ok()?;
+                let v = u32::try_from(num(&mut pos)?).ok()?;
+                if k as usize >= store.strings.len() || v as usize >= store.strings.len() {
+                    return None;
+                }
+                labels.push((k, v));
+            }
+            let scale = f64::from_le_bytes(rest.get(pos..pos + 8)?.try_into().ok()?);
+            pos += 8;
+            let start = u32::try_from(num(&mut pos)?).ok()?;
+            let count = u32::try_from(num(&mut pos)?).ok()?;
+            let last_q = unzigzag(num(&mut pos)?);
+            let last_delta = unzigzag(num(&mut pos)?);
+            let run = u32::try_from(num(&mut pos)?).ok()?;
+            let len = usize::try_from(num(&mut pos)?).ok()?;
+            let bytes = rest.get(pos..pos.checked_add(len)?)?.to_vec();
+            pos += len;
+            let labels = labels.into_boxed_slice();
+            let metric = name_id.and_then(|n| labels.iter().find(|(k, _)| *k == n).map(|l| l.1));
+            let i = store.series.len() as u32;
+            store.series.push(Series {
+                labels: labels.clone(),
+                scale,
+                start,
+                count,
+                bytes,
+                last_q,
+                last_delta,
+                run,
+            });
+            store.by_key.insert(labels, i);
+            if let Some(m) = metric {
+                store.by_name.entry(m).or_default().push(i);
+            }
+        }
+        Some(store)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn labels(name: &str, pod: &str) -> Labels {
+        [(NAME, name), ("namespace", "ns"), ("pod", pod)]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn all(store: &Store, name: &str) -> Vec<Selected> {
+        store
+            .select(Some(name), &|_| true, i64::MIN, i64::MAX, 1000)
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn values_round_trip_at_their_quantisation() {
+        let mut s = Store::new(Duration::from_secs(60), 1440);
+        let l = labels("container_cpu_usage_seconds_total", "a");
+        let vals = [1.0, 2.5, 4.0, 5.5, 7.0, 7.0, 7.0, 100.123, 0.0];
+        for (i, v) in vals.iter().enumerate() {
+            s.append(&l, 100 + i as u32, *v);
+        }
+        let got = all(&s, "container_cpu_usage_seconds_total");
+        assert_eq!(got.len(), 1);
+        let values: Vec<f64> = got[0].points.iter().map(|p| p.1).collect();
+        assert_eq!(values, vals);
+        let times: Vec<i64> = got[0].points.iter().map(|p| p.0).collect();
+        assert_eq!(times[0], 100 * 60_000);
+        assert_eq!(times[8], 108 * 60_000);
+    }
+
+    #[test]
+    fn bytes_are_kept_to_the_kib() {
+        let mut s = Store::new(Duration::from_secs(60), 1440);
+        let l = labels("container_memory_working_set_bytes", "a");
+        s.append(&l, 1, 10.0 * 1024.0 * 1024.0 + 100.0);
+        let got = all(&s, "container_memory_working_set_bytes");
+        assert_eq!(got[0].points[0].1, 10.0 * 1024.0 * 1024.0);
+    }
+
+    #[test]
+    fn gaps_are_kept_and_later_values_are_absolute() {
+        let mut s = Store::new(Duration::from_secs(60), 1440);
+        let l = labels("kube_pod_info", "a");
+        s.append(&l, 10, 1.0);
+        s.append(&l, 11, 1.0);
+        s.append(&l, 15, 3.0);
+        s.append(&l, 16, 4.0);
+        s.append(&l, 16, 9.0); // repeated slot: ignored
+        s.append(&l, 12, 9.0); // earlier slot: ignored
+        let got = all(&s, "kube_pod_info");
+        let slots: Vec<(i64, f64)> = got[0]
+            .points
+            .iter()
+            .map(|(t, v)| (t / 60_000, *v))
+            .collect();
+        assert_eq!(slots, vec![(10, 1.0), (11, 1.0), (15, 3.0), (16, 4.0)]);
+    }
+
+    #[test]
+    fn constant_and_linear_series_cost_almost_nothing() {
+        let mut s = Store::new(Duration::from_secs(60), 1440);
+        let c = labels("kube_pod_status_phase", "a");
+        let lin = labels("container_cpu_usage_seconds_total", "a");
+        for i in 0..1440 {
+            s.append(&c, i, 1.0);
+            s.append(&lin, i, f64::from(i) * 1.5);
+        }
+        // Flushing happens on read and encode; the runs are pending until then.
+        let enc = s.encode();
+        assert!(enc.len() < 200, "{} bytes", enc.len());
+        let got = all(&s, "container_cpu_usage_seconds_total");
+        assert_eq!(got[0].points.len(), 1440);
+        assert_eq!(got[0].points[1439].1, 1439.0 * 1.5);
+    }
+
+    #[test]
+    fn compaction_keeps_the_window_and_drops_dead_series() {
+        let mut s = Store::new(Duration::from_secs(60), 100);
+        let live = labels("m", "live");
+        let dead = labels("m", "dead");
+        for i in 0..300u32 {
+            s.append(&live, i, f64::from(i));
+            if i < 50 {
+                s.append(&dead, i, 1.0);
+            }
+        }
+        s.compact(299);
+        let got = all(&s, "m");
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].labels["pod"], "live");
+        assert_eq!(got[0].points.first().map(|p| p.1), Some(200.0));
+        assert_eq!(got[0].points.len(), 100);
+        // Appending continues the re-encoded series.
+        s.append(&live, 300, 300.0);
+        let got = all(&s, "m");
+        assert_eq!(got[0].points.last().map(|p| p.1), Some(300.0));
+        // The freed entry is reused.
+        s.append(&dead, 301, 2.0);
+        assert_eq!(s.series_count(), 2);
+    }
+
+    #[test]
+    fn select_filters_by_window_and_labels_and_bounds_series() {
+        let mut s = Store::new(Duration::from_secs(60), 1440);
+        for p in ["a", "b", "c"] {
+            for i in 0..10 {
+                s.append(&labels("m", p), i, 1.0);
+            }
+        }
+        let got = s
+            .select(Some("m"), &|l| l["pod"] != "b", 2 * 60_000, 5 * 60_000, 10)
+            .unwrap_or_default();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].points.len(), 3);
+        assert_eq!(
+            s.select(Some("m"), &|_| true, 0, i64::MAX, 2).err(),
+            Some(SelectError::TooManySeries(2))
+        );
+        assert!(all(&s, "other").is_empty());
+    }
+
+    #[test]
+    fn encode_decode_round_trips_and_appends_continue() {
+        let mut s = Store::new(Duration::from_secs(1), 50);
+        for i in 0..30u32 {
+            s.append(&labels("m", "a"), i, f64::from(i % 7));
+            s.append(&labels("n_bytes", "b"), i, 4096.0 * f64::from(i));
+        }
+        let bytes = s.encode();
+        let mut back = Store::decode(&bytes).expect("decodes");
+        assert_eq!(back.last_slot(), Some(29));
+        assert_eq!(all(&back, "m")[0].points, all(&s, "m")[0].points);
+        back.append(&labels("m", "a"), 30, 2.0);
+        s.append(&labels("m", "a"), 30, 2.0);
+        assert_eq!(all(&back, "m")[0].points, all(&s, "m")[0].points);
+        assert!(Store::decode(b"garbage").is_none());
+        assert!(Store::decode(&bytes[..bytes.len() / 2]).is_none());
+    }
+}
