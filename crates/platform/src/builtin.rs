@@ -92,6 +92,7 @@ pub const NON_CORE_GROUPS: &[&str] = &[
     "extensions.kubesphere.io",
     "resources.kubesphere.io",
     "search.orrery.io",
+    "alerting.kubesphere.io",
 ];
 
 fn t(

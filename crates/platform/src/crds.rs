@@ -13,6 +13,10 @@ pub const CLUSTER: &str = "cluster.kubesphere.io";
 pub const QUOTA: &str = "quota.kubesphere.io";
 /// Group of the App Store.
 pub const APPLICATION: &str = "application.kubesphere.io";
+/// Group of alerting rule groups.
+pub const ALERTING: &str = "alerting.kubesphere.io";
+/// Group of notification configurations, receivers and silences.
+pub const NOTIFICATION: &str = "notification.kubesphere.io";
 
 fn obj(props: Value) -> Value {
     json!({"type": "object", "properties": props})
@@ -450,7 +454,83 @@ pub fn all() -> Vec<Value> {
             ],
         ),
     ];
-    kinds.into_iter().map(crd).collect()
+    kinds.into_iter().chain(alerting_kinds()).map(crd).collect()
+}
+
+/// KubeSphere's alerting (`alerting.kubesphere.io/v2beta1` rule groups at three levels) and
+/// notification (`notification.kubesphere.io/v2beta2`) kinds; see `crate::alerting`.
+fn alerting_kinds() -> Vec<Kind> {
+    let selector = open_obj;
+    let rule = json!({"type": "object", "required": ["alert", "expr"], "properties": {
+        "alert": {"type": "string"}, "expr": {"type": "string"}, "for": {"type": "string"},
+        "severity": {"type": "string"}, "labels": locale_map(), "annotations": locale_map(),
+        "disable": {"type": "boolean"}
+    }, "x-kubernetes-preserve-unknown-fields": true});
+    let group_spec = json!({"type": "object", "properties": {
+        "interval": {"type": "string"}, "partial_response_strategy": {"type": "string"},
+        "rules": {"type": "array", "items": rule}
+    }, "x-kubernetes-preserve-unknown-fields": true});
+    let group = |kind, plural, namespaced| Kind {
+        group: ALERTING,
+        version: "v2beta1",
+        kind,
+        plural,
+        namespaced,
+        props: json!({"spec": group_spec.clone(), "status": open_obj()}),
+        status: true,
+        columns: vec![col("Interval", ".spec.interval", "string"), age()],
+        categories: &["alerting"],
+    };
+    let notification = |kind, plural, spec: Value| Kind {
+        group: NOTIFICATION,
+        version: "v2beta2",
+        kind,
+        plural,
+        namespaced: false,
+        props: json!({"spec": spec, "status": open_obj()}),
+        status: true,
+        columns: vec![age()],
+        categories: &["notification"],
+    };
+    let secret_key = obj(json!({"valueFrom": obj(json!({"secretKeyRef": obj(json!({
+        "namespace": {"type": "string"}, "name": {"type": "string"}, "key": {"type": "string"}
+    }))}))}));
+    vec![
+        group("GlobalRuleGroup", "globalrulegroups", false),
+        group("ClusterRuleGroup", "clusterrulegroups", false),
+        group("RuleGroup", "rulegroups", true),
+        notification(
+            "Config",
+            "configs",
+            obj(json!({"email": obj(json!({
+                "smartHost": obj(json!({"host": {"type": "string"}, "port": {"type": "integer"}})),
+                "from": {"type": "string"}, "authUsername": {"type": "string"},
+                "authPassword": secret_key, "hello": {"type": "string"},
+                "tls": obj(json!({"mode": {"type": "string", "enum": ["starttls", "tls", "none"]},
+                    "rootCA": {"type": "string"}}))
+            }))})),
+        ),
+        notification(
+            "Receiver",
+            "receivers",
+            obj(json!({
+                "webhook": obj(json!({"url": {"type": "string"}, "enabled": {"type": "boolean"},
+                    "alertSelector": selector()})),
+                "email": obj(json!({"to": strings(), "enabled": {"type": "boolean"},
+                    "alertSelector": selector()}))
+            })),
+        ),
+        notification(
+            "Silence",
+            "silences",
+            obj(json!({
+                "enabled": {"type": "boolean"}, "matcher": selector(),
+                "startsAt": {"type": "string", "format": "date-time"},
+                "endsAt": {"type": "string", "format": "date-time"},
+                "duration": {"type": "string"}
+            })),
+        ),
+    ]
 }
 
 #[cfg(test)]
@@ -476,6 +556,6 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), len);
-        assert_eq!(len, 23);
+        assert_eq!(len, 29);
     }
 }

@@ -7,6 +7,7 @@
 //! ([`authz`]) → handler or proxy. The platform talks to the host only through the Kubernetes
 //! API and keeps no state of its own, so several replicas can serve one host cluster.
 
+pub mod alerting;
 pub mod appstore;
 pub mod authz;
 pub mod bootstrap;
@@ -99,6 +100,8 @@ pub struct PlatformConfig {
     pub fairness: http::fairness::FairnessSettings,
     /// Monitoring: the in-process store's sampling and the query bounds.
     pub monitoring: monitoring::MonitoringSettings,
+    /// Alerting: how often rule groups are looked at, notification retries.
+    pub alerting: alerting::AlertingSettings,
 }
 
 impl PlatformConfig {
@@ -132,6 +135,7 @@ impl PlatformConfig {
             login_rate: 1.0,
             fairness: Default::default(),
             monitoring: Default::default(),
+            alerting: Default::default(),
             clusters: clusters::ClusterSettings::default(),
         }
     }
@@ -361,6 +365,13 @@ fn spawn_background(
         state.clone(),
         leader_rx.clone(),
         config.resync_period,
+        shutdown.clone(),
+    )));
+    tasks.push(tokio::spawn(alerting::evaluate::run(
+        state.clone(),
+        state.monitoring.clone(),
+        leader_rx.clone(),
+        config.alerting,
         shutdown.clone(),
     )));
     tasks.push(tokio::spawn(clusters::supervise(

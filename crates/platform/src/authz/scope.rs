@@ -60,8 +60,9 @@ pub struct RequestInfo {
 
 const API_PREFIXES: [&str; 3] = ["api", "apis", "kapis"];
 const NAMESPACE_SUBRESOURCES: [&str; 2] = ["status", "finalize"];
-const CLUSTER_KAPIS_RESOURCES: [&str; 3] =
-    ["clustermembers", "clusterroles", "clusterrolebindings"];
+/// (`alerts`: a cluster's alerts, `alerting.kubesphere.io/v2beta1/alerts`.)
+const CLUSTER_KAPIS_RESOURCES: [&str; 4] =
+    ["clustermembers", "clusterroles", "clusterrolebindings", "alerts"];
 
 /// Whether a cluster-scoped resource is identity or tenancy state of the platform (users and
 /// their password hashes, login records, global roles, workspaces), decided at the global level
@@ -71,6 +72,9 @@ pub fn is_platform_object(group: &str, resource: &str) -> bool {
     match group {
         "iam.kubesphere.io" => !matches!(resource, "clusterroles" | "clusterrolebindings"),
         "tenant.kubesphere.io" => true,
+        // Platform-wide rule groups, and where notifications go (SMTP credentials included).
+        "alerting.kubesphere.io" => resource == "globalrulegroups",
+        "notification.kubesphere.io" => true,
         _ => false,
     }
 }

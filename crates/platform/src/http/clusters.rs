@@ -368,6 +368,11 @@ async fn member_kapis(
     body: &[u8],
 ) -> ApiResult<Response> {
     let info = &caller.info;
+    if info.api_group == crate::crds::ALERTING
+        && let Some(answer) = crate::alerting::api::in_cluster(member, info, query.as_deref()).await
+    {
+        return answer.map(|v| Json(v).into_response());
+    }
     if info
         .path
         .starts_with("/kapis/resources.kubesphere.io/v1alpha3/")

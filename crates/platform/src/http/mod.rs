@@ -147,6 +147,7 @@ pub fn router(state: Shared) -> Router {
         .merge(member_routes())
         .merge(tenant_routes())
         .merge(cluster_routes())
+        .merge(crate::alerting::api::routes())
         .route(
             "/kapis/application.kubesphere.io/v2/{*rest}",
             axum::routing::any(apps::serve),

@@ -523,6 +523,27 @@ pub const ROUTES: &[Route] = &[
         true,
     ),
     r(
+        "/kapis/alerting.kubesphere.io/v2beta1/alerts",
+        GET,
+        "The cluster's alerts (of its ClusterRuleGroups); state=, label_filters=",
+        None,
+        true,
+    ),
+    r(
+        "/kapis/alerting.kubesphere.io/v2beta1/namespaces/{namespace}/alerts",
+        GET,
+        "A project's alerts (of its RuleGroups); state=, label_filters=",
+        None,
+        true,
+    ),
+    r(
+        "/kapis/alerting.kubesphere.io/v2beta1/globalalerts",
+        GET,
+        "The platform's alerts (of GlobalRuleGroups, from every cluster)",
+        None,
+        true,
+    ),
+    r(
         "/kapis/application.kubesphere.io/v2/apps",
         LIST_CREATE,
         "Apps (the store's published ones for everyone); uploads a chart package",

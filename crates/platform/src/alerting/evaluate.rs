@@ -1,0 +1,348 @@
+//! The leader's evaluation loop: every tick, each rule group whose interval has passed (by its
+//! `status.lastEvaluation`, so a new leader keeps the rhythm) is evaluated and its alerts,
+//! silences and notification outcomes written back into its `status` in one merge patch.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use kube::Client;
+use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::delivery::{self, DeliveryContext, GroupRef, Outbox};
+use super::rules::{self, Level};
+use super::silences::{self, Silence};
+use super::state::{self, Alert, Context};
+use super::{AlertingSettings, QuerySource};
+use crate::error::PlatformError;
+use crate::http::Shared;
+use crate::kubeapi::timed;
+
+/// The version of the rule group kinds.
+pub const VERSION: &str = "v2beta1";
+
+fn resource(group: &str, version: &str, plural: &str) -> ApiResource {
+    ApiResource {
+        group: group.into(),
+        version: version.into(),
+        api_version: format!("{group}/{version}"),
+        kind: String::new(),
+        plural: plural.into(),
+    }
+}
+
+/// Lists a custom resource: in `ns`, or cluster-wide (every namespace, or cluster-scoped).
+pub async fn list_objects(
+    client: &Client,
+    group: &str,
+    version: &str,
+    plural: &str,
+    ns: Option<&str>,
+) -> Result<Vec<Value>, PlatformError> {
+    let ar = resource(group, version, plural);
+    let api: Api<DynamicObject> = match ns {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
+        None => Api::all_with(client.clone(), &ar),
+    };
+    let list = timed("list", api.list(&ListParams::default())).await?;
+    Ok(list
+        .items
+        .into_iter()
+        .filter_map(|o| serde_json::to_value(o).ok())
+        .collect())
+}
+
+/// Lists the rule groups of one level in a cluster (`Level::Namespace("")`: every project's).
+pub async fn list_groups(
+    client: &Client,
+    level: &Level,
+) -> Result<Vec<(Level, Value)>, PlatformError> {
+    let ns = level.namespace().filter(|n| !n.is_empty());
+    let objs = list_objects(client, crate::crds::ALERTING, VERSION, level.plural(), ns).await?;
+    Ok(objs
+        .into_iter()
+        .map(|o| {
+            let l = match level {
+                Level::Namespace(_) => {
+                    Level::Namespace(o["metadata"]["namespace"].as_str().unwrap_or_default().into())
+                }
+                other => other.clone(),
+            };
+            (l, o)
+        })
+        .collect())
+}
+
+async fn patch_status(
+    client: &Client,
+    level: &Level,
+    name: &str,
+    status: Value,
+) -> Result<(), PlatformError> {
+    let ar = resource(crate::crds::ALERTING, VERSION, level.plural());
+    let api: Api<DynamicObject> = match level.namespace() {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
+        None => Api::all_with(client.clone(), &ar),
+    };
+    let patch = json!({ "status": status });
+    timed(
+        "patch status",
+        api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch)),
+    )
+    .await
+    .map(|_| ())
+}
+
+fn time_of(v: &Value) -> Option<DateTime<Utc>> {
+    v.as_str()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// The alerts kept in a rule group's status (unreadable entries are dropped).
+pub fn alerts_of(obj: &Value) -> Vec<Alert> {
+    obj["status"]["alerts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| serde_json::from_value(a.clone()).ok())
+        .collect()
+}
+
+/// One leader's evaluator.
+struct Evaluator {
+    state: Shared,
+    source: Arc<dyn QuerySource>,
+    settings: AlertingSettings,
+    outbox: Arc<Outbox>,
+    delivery: Arc<DeliveryContext>,
+}
+
+/// Evaluates rule groups while this replica leads, until `shutdown`.
+pub async fn run(
+    state: Shared,
+    source: Arc<dyn QuerySource>,
+    mut leader: watch::Receiver<bool>,
+    settings: AlertingSettings,
+    shutdown: CancellationToken,
+) {
+    let http = match reqwest::Client::builder()
+        .timeout(settings.retry.timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "alerting: no HTTP client for webhooks");
+            return;
+        }
+    };
+    let ev = Evaluator {
+        delivery: Arc::new(DeliveryContext {
+            host: state.client.clone(),
+            http,
+            retry: settings.retry,
+            external_url: state.settings.public_url.clone(),
+            stop: shutdown.clone(),
+        }),
+        state,
+        source,
+        settings,
+        outbox: Outbox::new(),
+    };
+    loop {
+        if *leader.borrow_and_update() {
+            ev.pass().await;
+        } else {
+            ev.outbox.clear();
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = leader.changed() => {}
+            _ = tokio::time::sleep(ev.settings.tick) => {}
+        }
+    }
+}
+
+impl Evaluator {
+    async fn pass(&self) {
+        let now = Utc::now();
+        let host = self.state.clusters.settings.host_name.clone();
+        let silences = match delivery::list_notification(&self.state.client, "silences").await {
+            Ok(objs) => {
+                let (ok, bad) = silences::parse_all(&objs);
+                for (name, e) in bad {
+                    tracing::debug!(silence = %name, error = %e, "invalid silence ignored");
+                }
+                ok
+            }
+            Err(e) => {
+                // Without silences nothing may be sent that one would stop: skip this pass.
+                tracing::warn!(error = %e, "alerting: silences unavailable");
+                return;
+            }
+        };
+        let mut members: Vec<_> = self
+            .state
+            .clusters
+            .all()
+            .into_iter()
+            .filter(|m| m.is_ready())
+            .collect();
+        members.sort_by(|a, b| a.name.cmp(&b.name));
+        let ready: Vec<String> = members.iter().map(|m| m.name.clone()).collect();
+        for m in &members {
+            let mut levels = vec![Level::Cluster, Level::Namespace(String::new())];
+            if m.name == host {
+                levels.insert(0, Level::Global);
+            }
+            for level in levels {
+                let groups = match list_groups(&m.client, &level).await {
+                    Ok(g) => g,
+                    Err(e) => {
+                        tracing::debug!(cluster = %m.name, kind = level.plural(), error = %e, "alerting: listing rule groups");
+                        continue;
+                    }
+                };
+                for (level, obj) in groups {
+                    let gref = GroupRef {
+                        cluster: m.name.clone(),
+                        level,
+                        name: obj["metadata"]["name"].as_str().unwrap_or_default().to_string(),
+                    };
+                    self.group(&m.client, gref, &obj, now, &silences, &ready)
+                        .await;
+                }
+            }
+        }
+    }
+
+    /// Evaluates one group if its interval has passed, records finished notifications, and
+    /// hands over the notifications its alerts need.
+    async fn group(
+        &self,
+        client: &Client,
+        gref: GroupRef,
+        obj: &Value,
+        now: DateTime<Utc>,
+        silences: &[Silence],
+        ready: &[String],
+    ) {
+        let status = &obj["status"];
+        let spec = rules::parse_group(obj);
+        let interval = spec.as_ref().map_or(rules::DEFAULT_INTERVAL, |g| g.interval);
+        // Half a tick of slack, so that a group is not pushed a whole tick late every time.
+        let interval = chrono::Duration::from_std(interval.saturating_sub(self.settings.tick / 2))
+            .unwrap_or(chrono::Duration::MAX);
+        let due = time_of(&status["lastEvaluation"]).is_none_or(|t| now - t >= interval);
+        if !due && !self.outbox.has_done(&gref) {
+            return;
+        }
+        let outcomes = self.outbox.take_done(&gref);
+        let mut alerts = alerts_of(obj);
+        let mut next_status = status.as_object().cloned().unwrap_or_default();
+        if due {
+            next_status.insert(
+                "lastEvaluation".into(),
+                now.to_rfc3339_opts(SecondsFormat::Secs, true).into(),
+            );
+            match spec {
+                Err(e) => {
+                    next_status.insert("evaluationError".into(), e.into());
+                }
+                Ok(g) => {
+                    let (kept, errors) = self.evaluate(&gref, &g, alerts, now, ready).await;
+                    alerts = kept;
+                    next_status.insert(
+                        "evaluationError".into(),
+                        if errors.is_empty() { Value::Null } else { errors.join("; ").into() },
+                    );
+                }
+            }
+        }
+        delivery::record(&mut alerts, &outcomes);
+        for a in &mut alerts {
+            a.silenced = silences::is_silenced(silences, &a.labels, now);
+        }
+        for a in &alerts {
+            if let Some(n) = a.due_notice() {
+                let key = (gref.clone(), a.fingerprint.clone(), n);
+                self.outbox.submit(&self.delivery, key, a.clone());
+            }
+        }
+        next_status.insert(
+            "alerts".into(),
+            serde_json::to_value(&alerts).unwrap_or_else(|_| json!([])),
+        );
+        let next = Value::Object(next_status);
+        if &next == status {
+            return;
+        }
+        if let Err(e) = patch_status(client, &gref.level, &gref.name, next).await {
+            if !crate::kubeapi::is_not_found(&e) {
+                tracing::warn!(cluster = %gref.cluster, group = %gref.name, error = %e, "alerting: writing status");
+                self.outbox.put_back(&gref, outcomes);
+            }
+        }
+    }
+
+    /// Runs every enabled rule of a group; alerts of rules that are gone or disabled are
+    /// retired, those of a cluster that could not be asked are kept as they were.
+    async fn evaluate(
+        &self,
+        gref: &GroupRef,
+        g: &rules::Group,
+        alerts: Vec<Alert>,
+        now: DateTime<Utc>,
+        ready: &[String],
+    ) -> (Vec<Alert>, Vec<String>) {
+        let mut by_rule: BTreeMap<(String, String), Vec<Alert>> = BTreeMap::new();
+        for a in alerts {
+            by_rule
+                .entry((a.rule_name.clone(), a.cluster.clone()))
+                .or_default()
+                .push(a);
+        }
+        let clusters: Vec<String> = match gref.level {
+            Level::Global => ready.to_vec(),
+            _ => vec![gref.cluster.clone()],
+        };
+        let mut out = Vec::new();
+        let mut errors = Vec::new();
+        for rule in g.rules.iter().filter(|r| !r.disabled) {
+            for c in &clusters {
+                let prev = by_rule.remove(&(rule.name.clone(), c.clone())).unwrap_or_default();
+                let ctx = Context {
+                    rule,
+                    group: &gref.name,
+                    cluster: c,
+                    namespace: gref.level.namespace(),
+                    now,
+                    retention: self.settings.resolved_retention,
+                };
+                let at = std::time::SystemTime::from(now);
+                match self.source.instant(c, &rule.expr, at, gref.level.namespace()).await {
+                    Ok(samples) => out.extend(state::step(&ctx, prev, &samples)),
+                    Err(e) => {
+                        errors.push(format!("rule {} in cluster {c}: {}", rule.name, e.message));
+                        out.extend(prev);
+                    }
+                }
+            }
+        }
+        for ((rule, cluster), rest) in by_rule {
+            let evaluated_rule = g.rules.iter().any(|r| r.name == rule && !r.disabled);
+            if evaluated_rule && !clusters.contains(&cluster) && gref.level == Level::Global {
+                // A cluster not ready now: its alerts wait for it.
+                out.extend(rest);
+            } else {
+                out.extend(state::retire(rest, now, self.settings.resolved_retention));
+            }
+        }
+        out.sort_by(|a, b| (&a.rule_name, &a.cluster, &a.fingerprint).cmp(&(&b.rule_name, &b.cluster, &b.fingerprint)));
+        (out, errors)
+    }
+}
