@@ -152,6 +152,12 @@ impl Quantity {
     pub fn is_zero(&self) -> bool {
         self.nanos == 0
     }
+
+    /// Its value as a float in base units (cores, bytes), as kube's `AsApproximateFloat64`
+    /// (for metrics, which are floats).
+    pub fn as_f64(&self) -> f64 {
+        self.nanos as f64 / NANO as f64
+    }
 }
 
 /// The sum, in the left quantity's format (as kube's `Quantity.Add`).
@@ -277,6 +283,13 @@ mod tests {
         assert_eq!((Quantity::ZERO + q("1Gi")).to_string(), "1Gi");
         assert_eq!((q("0") - q("1Gi")).to_string(), "-1Gi");
         assert_eq!((q("1k") + q("1Ki")).to_string(), "2024");
+    }
+
+    #[test]
+    fn approximate_floats() {
+        assert_eq!(q("250m").as_f64(), 0.25);
+        assert_eq!(q("1Gi").as_f64(), 1073741824.0);
+        assert_eq!(q("-1.5").as_f64(), -1.5);
     }
 
     #[test]

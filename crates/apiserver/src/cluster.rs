@@ -90,6 +90,8 @@ pub struct Cluster {
     pub crd_schema_cache: std::sync::RwLock<Option<Arc<Vec<openapi::CrdSchema>>>>,
     /// The last `/openapi/v2` JSON document and its protobuf encoding.
     pub openapi_v2_proto: std::sync::Mutex<Option<(bytes::Bytes, bytes::Bytes)>>,
+    /// Request metrics and the state of the `/metrics` endpoints.
+    pub telemetry: crate::telemetry::Telemetry,
 }
 
 impl Cluster {

@@ -14,6 +14,7 @@ pub mod dataplane;
 pub mod kinds;
 pub mod object;
 pub mod registry;
+pub mod telemetry;
 
 pub use security::{auth, pki};
 pub use serving::{discovery, request};
@@ -31,7 +32,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use cluster::{Cluster, ClusterConfig};
-pub use dataplane::{DataPlane, LogRequest};
+pub use dataplane::{ContainerStats, DataPlane, LogRequest, NodeUsage, PodStats};
 use tokio_util::sync::CancellationToken;
 
 /// Why the cluster could not start.
@@ -153,6 +154,7 @@ pub async fn start(config: ClusterConfig) -> Result<RunningCluster, StartError> 
         webhooks: Default::default(),
         compiled_crds: Default::default(),
         generated_names: Default::default(),
+        telemetry: Default::default(),
     });
     rbac::bootstrap(&cluster).await?;
     rbac::prime(&cluster);

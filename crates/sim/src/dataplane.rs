@@ -1,6 +1,6 @@
 //! The simulation as the API server's data plane: synthetic logs and metrics.
 
-use apiserver::{DataPlane, LogRequest};
+use apiserver::{DataPlane, LogRequest, PodStats};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -57,5 +57,9 @@ impl DataPlane for SimDataPlane {
 
     fn pod_metrics(&self, pod: &Value, now: DateTime<Utc>) -> Option<Value> {
         crate::metrics::pod_metrics(pod, now)
+    }
+
+    fn pod_stats(&self, pod: &Value, now: DateTime<Utc>) -> Option<PodStats> {
+        crate::metrics::pod_stats(pod, now)
     }
 }

@@ -113,6 +113,9 @@ async fn route(
         }
         _ => {}
     }
+    if let Some(resp) = crate::telemetry::serve(cluster, &path, req.headers()) {
+        return resp;
+    }
     if let Some(rest) = path.strip_prefix("/openapi/v3/") {
         let crds = cluster.crd_schemas();
         return match cluster.openapi.v3_group_version(rest, &crds) {
@@ -144,6 +147,11 @@ async fn route(
     // such route, so it does not exist (and a namespace-level grant cannot reach it).
     if !res.namespaced && info.namespace_prefix {
         return Err(not_found());
+    }
+    if let Some(resp) =
+        crate::telemetry::node_proxy(cluster, user, &info, req.method(), req.headers())
+    {
+        return resp;
     }
     let watch = parse_query(req.uri().query())
         .get("watch")

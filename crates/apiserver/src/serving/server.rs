@@ -131,7 +131,9 @@ pub async fn handle_guarded(
     use futures::FutureExt;
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    match std::panic::AssertUnwindSafe(crate::handler::handle(cluster, peer, req))
+    let metrics = cluster.clone();
+    let call = metrics.telemetry.requests.start(&req);
+    let resp = match std::panic::AssertUnwindSafe(crate::handler::handle(cluster, peer, req))
         .catch_unwind()
         .await
     {
@@ -142,7 +144,8 @@ pub async fn handle_guarded(
                 "an internal error occurred while serving the request",
             ))
         }
-    }
+    };
+    metrics.telemetry.requests.finish(call, resp)
 }
 
 /// HTTP/1.1 and HTTP/2 serving with a timer, so that a client that trickles its headers (or a
