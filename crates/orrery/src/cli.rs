@@ -149,6 +149,72 @@ pub struct ServeArgs {
     /// HTTPS). Default: `https://` and the listen address.
     #[arg(long, env = "ORRERY_PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<String>,
+    #[command(flatten)]
+    pub audit: AuditArgs,
+}
+
+/// API auditing (kube-apiserver's flag names where it has them).
+#[derive(Args, Debug)]
+pub struct AuditArgs {
+    /// The level requests that change something are audited at: None, Metadata, Request or
+    /// RequestResponse (bodies are always redacted of secrets; logins stay at Metadata).
+    #[arg(long, env = "ORRERY_AUDIT_LEVEL", default_value = "Metadata")]
+    pub audit_level: platform::audit::Level,
+    /// The level reads (get, list, watch) are audited at.
+    #[arg(long, env = "ORRERY_AUDIT_READ_LEVEL", default_value = "None")]
+    pub audit_read_level: platform::audit::Level,
+    /// The audit log, one audit.k8s.io/v1 Event JSON per line (this replica's). Default:
+    /// `<data-dir>/audit.log`; an empty value writes no file.
+    #[arg(long, env = "ORRERY_AUDIT_LOG_PATH")]
+    pub audit_log_path: Option<PathBuf>,
+    /// Rotate the audit log once it passes this many megabytes (0: never).
+    #[arg(long, env = "ORRERY_AUDIT_LOG_MAXSIZE", default_value_t = 100)]
+    pub audit_log_maxsize: u64,
+    /// Rotated audit logs kept.
+    #[arg(long, env = "ORRERY_AUDIT_LOG_MAXBACKUP", default_value_t = 10)]
+    pub audit_log_maxbackup: usize,
+    /// Post audit.k8s.io/v1 EventList batches to this http(s) URL (the backend that gathers
+    /// every replica's events).
+    #[arg(long, env = "ORRERY_AUDIT_WEBHOOK_URL")]
+    pub audit_webhook_url: Option<String>,
+    /// Events per webhook batch at most.
+    #[arg(long, env = "ORRERY_AUDIT_WEBHOOK_BATCH_MAX_SIZE", default_value_t = 400)]
+    pub audit_webhook_batch_max_size: usize,
+    /// Seconds a webhook batch waits for more events before it is sent.
+    #[arg(long, env = "ORRERY_AUDIT_WEBHOOK_BATCH_MAX_WAIT", default_value_t = 5.0)]
+    pub audit_webhook_batch_max_wait: f64,
+}
+
+impl AuditArgs {
+    /// The platform's audit settings (`data_dir` holds the default log).
+    fn settings(&self, data_dir: &std::path::Path) -> anyhow::Result<platform::audit::AuditSettings> {
+        let wait = Duration::try_from_secs_f64(self.audit_webhook_batch_max_wait)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| {
+                anyhow::anyhow!("--audit-webhook-batch-max-wait must be a positive number of seconds")
+            })?;
+        anyhow::ensure!(
+            self.audit_webhook_batch_max_size > 0,
+            "--audit-webhook-batch-max-size must be positive"
+        );
+        let log_path = match &self.audit_log_path {
+            Some(p) if p.as_os_str().is_empty() => None,
+            Some(p) => Some(p.clone()),
+            None => Some(data_dir.join("audit.log")),
+        };
+        Ok(platform::audit::AuditSettings {
+            write_level: self.audit_level,
+            read_level: self.audit_read_level,
+            log_path,
+            log_max_size_mb: self.audit_log_maxsize,
+            log_max_backups: self.audit_log_maxbackup,
+            webhook_url: self.audit_webhook_url.clone().filter(|u| !u.is_empty()),
+            webhook_batch_max_size: self.audit_webhook_batch_max_size,
+            webhook_batch_max_wait: wait,
+            ..Default::default()
+        })
+    }
 }
 
 /// An absolute `http(s)://` URL without query or fragment.
@@ -403,6 +469,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.admin_password = args.admin_password.clone();
     config.trusted_proxies = args.trusted_proxies.clone();
     config.public_url = args.public_url.clone();
+    config.audit = args.audit.settings(&args.embedded.data_dir)?;
     if !args.exec_plugin_allow.is_empty() {
         config.clusters.exec_allow = args.exec_plugin_allow.clone();
     }
@@ -447,5 +514,44 @@ mod tests {
         ] {
             assert!(super::parse_public_url(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn audit_flags_become_settings() {
+        use clap::Parser;
+        let parse = |args: &[&str]| {
+            let cli = super::Cli::try_parse_from(
+                [&["orrery", "serve", "--data-dir", "/d"][..], args].concat(),
+            )
+            .map_err(|e| e.to_string())?;
+            let super::Command::Serve(serve) = cli.command else {
+                return Err("not serve".to_string());
+            };
+            serve
+                .audit
+                .settings(std::path::Path::new("/d"))
+                .map_err(|e| e.to_string())
+        };
+        let s = parse(&[]).expect("defaults");
+        assert_eq!(s.write_level, platform::audit::Level::Metadata);
+        assert_eq!(s.read_level, platform::audit::Level::None);
+        assert_eq!(s.log_path.as_deref(), Some(std::path::Path::new("/d/audit.log")));
+        let s = parse(&[
+            "--audit-level",
+            "RequestResponse",
+            "--audit-log-path",
+            "",
+            "--audit-webhook-url",
+            "http://127.0.0.1:9/a",
+            "--audit-log-maxsize",
+            "5",
+        ])
+        .expect("flags");
+        assert_eq!(s.write_level, platform::audit::Level::RequestResponse);
+        assert_eq!(s.log_path, None);
+        assert_eq!(s.log_max_size_mb, 5);
+        assert_eq!(s.webhook_url.as_deref(), Some("http://127.0.0.1:9/a"));
+        assert!(parse(&["--audit-level", "Everything"]).is_err());
+        assert!(parse(&["--audit-webhook-batch-max-wait", "0"]).is_err());
     }
 }

@@ -261,6 +261,15 @@ pub fn templates() -> Vec<Template> {
             ],
         ),
         t(
+            // Every workspace's audit events and those of no workspace (users, clusters…).
+            "global-auditing-view",
+            "global",
+            "auditing",
+            "Audit Log Viewing",
+            "审计日志查看",
+            vec![r(&[tenant], &["auditing"], &VIEW)],
+        ),
+        t(
             "cluster-resources-view",
             "cluster",
             "cluster-resources",
@@ -336,6 +345,15 @@ pub fn templates() -> Vec<Template> {
             "Workspace Settings Management",
             "企业空间设置管理",
             vec![r(&[tenant], &ws_settings, &["*"])],
+        ),
+        t(
+            // The audit events of the workspace (requests on it and in its projects).
+            "workspace-auditing-view",
+            "workspace",
+            "auditing",
+            "Audit Log Viewing",
+            "审计日志查看",
+            vec![r(&[tenant], &["auditing"], &VIEW)],
         ),
         t(
             "workspace-members-view",
@@ -544,6 +562,7 @@ pub fn global_roles() -> Vec<BuiltinRole> {
             templates: &[
                 "global-apps-manage",
                 "global-apps-view",
+                "global-auditing-view",
                 "global-clusters-manage",
                 "global-clusters-view",
                 "global-roles-manage",
@@ -575,6 +594,7 @@ pub fn workspace_roles() -> Vec<BuiltinRole> {
                 "workspace-members-manage",
                 "workspace-projects-manage",
                 "workspace-app-templates-manage",
+                "workspace-auditing-view",
             ],
         ),
         role(
@@ -596,6 +616,7 @@ pub fn workspace_roles() -> Vec<BuiltinRole> {
                 "workspace-members-view",
                 "workspace-projects-view",
                 "workspace-app-templates-view",
+                "workspace-auditing-view",
             ],
         ),
     ]

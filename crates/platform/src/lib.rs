@@ -9,6 +9,7 @@
 
 pub mod alerting;
 pub mod appstore;
+pub mod audit;
 pub mod authz;
 pub mod bootstrap;
 pub mod builtin;
@@ -102,6 +103,8 @@ pub struct PlatformConfig {
     pub monitoring: monitoring::MonitoringSettings,
     /// Alerting: how often rule groups are looked at, notification retries.
     pub alerting: alerting::AlertingSettings,
+    /// API auditing: levels, the log file, the webhook.
+    pub audit: audit::AuditSettings,
 }
 
 impl PlatformConfig {
@@ -137,6 +140,7 @@ impl PlatformConfig {
             monitoring: Default::default(),
             alerting: Default::default(),
             clusters: clusters::ClusterSettings::default(),
+            audit: audit::AuditSettings::default(),
         }
     }
 }
@@ -196,6 +200,9 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
     let shutdown = CancellationToken::new();
     let caches = Arc::new(cache::Caches::new());
     let mut tasks = sync_caches(&client, &caches, &shutdown).await?;
+    let (auditor, audit_tasks) =
+        audit::Auditor::start(config.audit.clone(), &config.clusters.host_name, &shutdown)?;
+    tasks.extend(audit_tasks);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| PlatformError::Bind {
@@ -217,7 +224,7 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
         }),
     };
     let tls_config = tls.as_ref().map(serve::server_config).transpose()?;
-    let state = app_state(&config, &client, &caches, tls.as_ref(), addr).await?;
+    let state = app_state(&config, &client, &caches, tls.as_ref(), addr, auditor).await?;
     let leader = spawn_background(&config, &state, &shutdown, &mut tasks);
     tasks.push(tokio::spawn(serve::serve(
         listener,
@@ -268,6 +275,7 @@ async fn app_state(
     caches: &Arc<cache::Caches>,
     tls: Option<&serve::TlsMaterial>,
     addr: std::net::SocketAddr,
+    audit: Arc<audit::Auditor>,
 ) -> Result<http::Shared, PlatformError> {
     let tokens = tokens::Tokens::new(
         client.clone(),
@@ -318,6 +326,7 @@ async fn app_state(
             caches.clone(),
             config.monitoring,
         )),
+        audit,
     }))
 }
 

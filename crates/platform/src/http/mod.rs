@@ -106,6 +106,8 @@ pub struct AppState {
     pub openid_keys: crate::openid::SigningKeys,
     /// Monitoring: the in-process stores and the query entry points.
     pub monitoring: Arc<crate::monitoring::Monitoring>,
+    /// API auditing: the event queue and the query window.
+    pub audit: Arc<crate::audit::Auditor>,
 }
 
 /// Shared state.
@@ -147,6 +149,7 @@ pub fn router(state: Shared) -> Router {
         .merge(member_routes())
         .merge(tenant_routes())
         .merge(cluster_routes())
+        .merge(crate::audit::routes())
         .merge(crate::alerting::api::routes())
         .route(
             "/kapis/application.kubesphere.io/v2/{*rest}",
@@ -207,11 +210,12 @@ pub fn router(state: Shared) -> Router {
         )
         .route("/console/{*path}", get(console::file))
         .merge(protected)
-        .with_state(state);
+        .with_state(state.clone());
     // The watch multiplexer sends each watch through this same router (authn, authz, proxy).
     let inner = watchmux::Inner(app.clone());
     app.layer(axum::Extension(inner))
         .layer(axum::middleware::from_fn(catch_panic))
+        .layer(from_fn_with_state(state, crate::audit::layer))
 }
 
 /// Users, their passwords, tokens, login records and kubeconfigs, and reviews.
@@ -571,6 +575,7 @@ async fn authenticate(State(state): State<Shared>, mut req: Request, next: Next)
             Err(e) => return e.into_response(),
         },
     };
+    crate::audit::note_user(req.extensions(), &user);
     req.extensions_mut().insert(user);
     next.run(req).await
 }
@@ -645,6 +650,10 @@ async fn identify(
 
 /// Lists a handler narrows itself rather than refusing outright.
 fn is_filtered_list(state: &AppState, user: &UserInfo, info: &RequestInfo) -> bool {
+    // Audit events: the handler narrows them to the workspaces the caller may read them in.
+    if !user.is_anonymous() && crate::audit::is_query(info) {
+        return true;
+    }
     if !user.is_anonymous()
         && info.verb == "list"
         && info.api_group == "search.orrery.io"
@@ -703,6 +712,12 @@ async fn authorize(State(state): State<Shared>, mut req: Request, next: Next) ->
         Err(e) => return e.into_response(),
     };
     let authz = target.as_ref().map_or(&state.authz, |m| &m.authz);
+    crate::audit::note_request(
+        req.extensions(),
+        &info,
+        authz,
+        target.as_ref().map(|m| m.name.as_str()),
+    );
     let decision = authz.authorize(&user, &info);
     let grant = match decision.access {
         Some(Access::Granted) => Grant::Full,

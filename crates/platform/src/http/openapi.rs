@@ -544,6 +544,20 @@ pub const ROUTES: &[Route] = &[
         true,
     ),
     r(
+        "/kapis/tenant.kubesphere.io/v1alpha2/auditing/events",
+        GET,
+        "Audit events (audit.k8s.io/v1) of the workspaces the caller may audit, filtered and paged",
+        None,
+        false,
+    ),
+    r(
+        "/kapis/tenant.kubesphere.io/v1alpha2/workspaces/{workspace}/auditing/events",
+        GET,
+        "One workspace's audit events (audit.k8s.io/v1), filtered and paged",
+        None,
+        false,
+    ),
+    r(
         "/kapis/application.kubesphere.io/v2/apps",
         LIST_CREATE,
         "Apps (the store's published ones for everyone); uploads a chart package",

@@ -5,6 +5,7 @@ mod common;
 
 mod access;
 mod appstore_helm;
+mod audit;
 mod console;
 mod escalation;
 mod fairness;
