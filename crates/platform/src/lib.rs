@@ -389,5 +389,10 @@ fn spawn_background(
         config.resync_period,
         shutdown.clone(),
     )));
+    tasks.push(tokio::spawn(monitoring::sampler::run(
+        state.clone(),
+        leader_rx.clone(),
+        shutdown.clone(),
+    )));
     leader_rx
 }

@@ -260,6 +260,39 @@ pub fn canonical_path(segments: &[String]) -> String {
     out
 }
 
+/// The monitoring API (`/kapis/monitoring.kubesphere.io/v1alpha3/…`) shows what pods use, so
+/// a request is `list pods` where those pods are: cluster-wide for the cluster, its nodes and
+/// cluster-wide PromQL; in the workspace for a workspace; in the namespace for everything below
+/// `namespaces/{ns}` (as `/api/v1`, so that resolution does not look it up in discovery again).
+fn monitoring_request(method: &str, parts: &[&str], path: &str) -> Option<RequestInfo> {
+    let ["kapis", "monitoring.kubesphere.io", "v1alpha3", rest @ ..] = parts else {
+        return None;
+    };
+    let verb = if matches!(method, "GET" | "HEAD") {
+        "list"
+    } else {
+        "unknown"
+    };
+    let (ns, ws, scope) = match rest {
+        ["cluster"] | ["nodes"] | ["nodes", _] | ["targets", "query"] => ("", "", Scope::Cluster),
+        ["workspaces", ws] => ("", *ws, Scope::Workspace),
+        ["namespaces", ns, tail @ ..]
+            if matches!(
+                tail,
+                [] | ["pods"] | ["pods", _] | ["workloads", _, _] | ["targets", "query"]
+            ) =>
+        {
+            (*ns, "", Scope::Namespace)
+        }
+        _ => return None,
+    };
+    let mut info = RequestInfo::from_attributes(verb, "", "pods", "", "", ns, ws, Some(scope));
+    info.path = path.to_string();
+    info.api_prefix = "api".into();
+    info.api_version = "v1".into();
+    Some(info)
+}
+
 /// Resolves a request against the target cluster's `index` (`None` for paths that are the
 /// platform's own, such as `/kapis/…`, whose routes fix their scope).
 pub fn resolve(
@@ -272,6 +305,13 @@ pub fn resolve(
     let path = canonical_path(&segs);
     let parts: Vec<&str> = segs.iter().map(String::as_str).collect();
     let (mut info, namespace_prefix) = RequestInfo::from_parts(method, &path, &parts, query);
+    if let Some(info) = monitoring_request(method, &parts, &path) {
+        let namespace_prefix = !info.namespace.is_empty();
+        return Ok(Resolved {
+            info,
+            namespace_prefix,
+        });
+    }
     if is_generic(&info)
         && let Some(index) = index
     {

@@ -149,6 +149,7 @@ pub fn router(state: Shared) -> Router {
         .merge(member_routes())
         .merge(tenant_routes())
         .merge(cluster_routes())
+        .merge(crate::monitoring::routes::routes())
         .merge(crate::audit::routes())
         .merge(crate::alerting::api::routes())
         .route(

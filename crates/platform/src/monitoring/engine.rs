@@ -500,7 +500,8 @@ fn instant_values(points: &[(i64, f64)], steps: &[i64], off: i64) -> Vec<Option<
             i += 1;
         }
         out.push(match i.checked_sub(1).map(|j| points[j]) {
-            Some((pt, v)) if pt > t - LOOKBACK_MS => Some(v),
+            // NaN is a staleness marker: the series ended.
+            Some((pt, v)) if pt > t - LOOKBACK_MS && !v.is_nan() => Some(v),
             _ => None,
         });
     }
@@ -683,8 +684,10 @@ fn call(ctx: &mut Ctx, c: &Call) -> Result<Val, QueryError> {
         let steps = ctx.steps.clone();
         let keep_name = name == "last_over_time";
         let mut rows = Vec::with_capacity(series.len());
-        for s in series {
+        for mut s in series {
             ctx.tick()?;
+            // Staleness markers are not samples.
+            s.points.retain(|p| !p.1.is_nan());
             let vals = windows(&s.points, &steps, off, range, |w, t| {
                 range_fn(name, w, t, range)
             });

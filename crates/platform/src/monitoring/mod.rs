@@ -8,8 +8,12 @@
 //! sources. [`dashboards`] are KubeSphere's `monitoring.kubesphere.io/v1alpha3` metrics built
 //! as PromQL templates over these series, served by [`routes`].
 
+pub mod dashboards;
 pub mod engine;
 pub mod prometheus;
+pub mod routes;
+pub mod sampler;
+pub mod share;
 pub mod store;
 
 use std::collections::{BTreeMap, HashMap};
@@ -73,6 +77,8 @@ pub struct Monitoring {
     /// Host caches (Cluster objects, where a Prometheus is configured).
     caches: Arc<Caches>,
     client: kube::Client,
+    /// Per cluster, the digest of the copy last published (leader) or loaded (follower).
+    shared: std::sync::Mutex<HashMap<String, String>>,
 }
 
 /// Milliseconds since the epoch.
@@ -107,6 +113,7 @@ impl Monitoring {
             stores: RwLock::new(HashMap::new()),
             caches,
             client,
+            shared: Default::default(),
         }
     }
 
@@ -144,6 +151,23 @@ impl Monitoring {
         let slot = self.store(cluster);
         let mut s = slot.write().unwrap_or_else(|p| p.into_inner());
         *s = store;
+    }
+
+    /// The digest of the shared copy this replica last published or loaded for a cluster.
+    pub fn shared_digest(&self, cluster: &str) -> Option<String> {
+        self.shared
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(cluster)
+            .cloned()
+    }
+
+    /// Records the digest of the shared copy published or loaded for a cluster.
+    pub fn set_shared_digest(&self, cluster: &str, digest: String) {
+        self.shared
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(cluster.to_string(), digest);
     }
 
     /// The clusters that have a store.

@@ -90,6 +90,8 @@ struct Series {
     last_delta: i64,
     /// Zero delta-of-delta values not yet written as a run record.
     run: u32,
+    /// Whether the series ended with a staleness marker (it was not in the last sample).
+    stale: bool,
 }
 
 impl Series {
@@ -110,9 +112,22 @@ impl Series {
         self.last_delta = 0;
     }
 
+    /// Marks the series stale at its next slot (Prometheus' staleness marker: queries stop
+    /// seeing it at once instead of for the lookback).
+    fn push_stale(&mut self) {
+        if self.count == 0 || self.stale {
+            return;
+        }
+        self.flush_run();
+        put_varint(&mut self.bytes, TAG_GAP);
+        self.count += 1;
+        self.stale = true;
+    }
+
     /// Appends `q` at `slot`; an earlier or repeated slot is ignored (the grid moves forward).
     fn push(&mut self, slot: u32, q: i64) {
         if self.count == 0 {
+            self.stale = false;
             self.start = slot;
             self.count = 1;
             self.push_abs(q);
@@ -122,9 +137,12 @@ impl Series {
         if slot < end {
             return;
         }
-        if slot > end {
+        if slot > end || self.stale {
+            self.stale = false;
             self.flush_run();
-            put_varint(&mut self.bytes, (u64::from(slot - end) << 2) | TAG_GAP);
+            if slot > end {
+                put_varint(&mut self.bytes, (u64::from(slot - end) << 2) | TAG_GAP);
+            }
             self.push_abs(q);
             self.count = slot - self.start + 1;
             return;
@@ -142,8 +160,9 @@ impl Series {
         self.count += 1;
     }
 
-    /// Calls `f(slot, q)` for every stored point, in slot order.
-    fn decode(&self, mut f: impl FnMut(u32, i64)) {
+    /// Calls `f(slot, Some(q))` for every stored point and `f(slot, None)` for a staleness
+    /// marker, in slot order.
+    fn decode(&self, mut f: impl FnMut(u32, Option<i64>)) {
         let mut pos = 0;
         let mut slot = self.start;
         let (mut q, mut delta) = (0i64, 0i64);
@@ -153,28 +172,32 @@ impl Series {
                 TAG_ABS => {
                     q = unzigzag(arg);
                     delta = 0;
-                    f(slot, q);
+                    f(slot, Some(q));
                     slot += 1;
                 }
                 TAG_VALUE => {
                     delta = delta.wrapping_add(unzigzag(arg));
                     q = q.wrapping_add(delta);
-                    f(slot, q);
+                    f(slot, Some(q));
                     slot += 1;
                 }
                 TAG_RUN => {
                     for _ in 0..arg {
                         q = q.wrapping_add(delta);
-                        f(slot, q);
+                        f(slot, Some(q));
                         slot += 1;
                     }
+                }
+                _ if arg == 0 => {
+                    f(slot, None);
+                    slot += 1;
                 }
                 _ => slot += arg as u32,
             }
         }
         for _ in 0..self.run {
             q = q.wrapping_add(delta);
-            f(slot, q);
+            f(slot, Some(q));
             slot += 1;
         }
     }
@@ -293,6 +316,7 @@ impl Store {
                     last_q: 0,
                     last_delta: 0,
                     run: 0,
+                    stale: false,
                 };
                 let i = match self.free.pop() {
                     Some(i) => {
@@ -312,6 +336,30 @@ impl Store {
         let q = (value * scale).round() as i64;
         self.series[idx as usize].push(slot, q);
         self.last_slot = Some(self.last_slot.map_or(slot, |l| l.max(slot)));
+    }
+
+    /// The last value written to the series `labels`, if it exists.
+    pub fn last_value(&self, labels: &Labels) -> Option<f64> {
+        let mut key = Vec::with_capacity(labels.len());
+        for (k, v) in labels {
+            key.push((
+                *self.string_ids.get(k.as_str())?,
+                *self.string_ids.get(v.as_str())?,
+            ));
+        }
+        key.sort_unstable();
+        let s = &self.series[*self.by_key.get(key.as_slice())? as usize];
+        (s.count > 0).then(|| s.last_q as f64 / s.scale)
+    }
+
+    /// Marks stale every series that has a point at the slot before `slot` but none at `slot`
+    /// (it was not in the sample just recorded).
+    pub fn mark_stale(&mut self, slot: u32) {
+        for s in &mut self.series {
+            if s.count > 0 && !s.stale && s.end() == slot {
+                s.push_stale();
+            }
+        }
     }
 
     /// Drops what is older than the retention window before `now_slot`: series whose last
@@ -346,9 +394,13 @@ impl Store {
                     last_q: 0,
                     last_delta: 0,
                     run: 0,
+                    stale: false,
                 };
                 for (slot, q) in points {
-                    fresh.push(slot, q);
+                    match q {
+                        Some(q) => fresh.push(slot, q),
+                        None => fresh.push_stale(),
+                    }
                 }
                 fresh.bytes.shrink_to_fit();
                 *s = fresh;
@@ -421,7 +473,8 @@ impl Store {
             s.decode(|slot, q| {
                 let t = i64::from(slot) * step;
                 if t > from_ms && t <= to_ms {
-                    points.push((t, q as f64 / s.scale));
+                    // A staleness marker reads as NaN, as in Prometheus.
+                    points.push((t, q.map_or(f64::NAN, |q| q as f64 / s.scale)));
                 }
             });
             if !points.is_empty() {
@@ -491,6 +544,7 @@ impl Store {
             put_varint(&mut out, zigzag(s.last_q));
             put_varint(&mut out, zigzag(s.last_delta));
             put_varint(&mut out, u64::from(s.run));
+            put_varint(&mut out, u64::from(s.stale));
             put_varint(&mut out, s.bytes.len() as u64);
             out.extend_from_slice(&s.bytes);
         }
@@ -541,6 +595,7 @@ impl Store {
             let last_q = unzigzag(num(&mut pos)?);
             let last_delta = unzigzag(num(&mut pos)?);
             let run = u32::try_from(num(&mut pos)?).ok()?;
+            let stale = num(&mut pos)? == 1;
             let len = usize::try_from(num(&mut pos)?).ok()?;
             let bytes = rest.get(pos..pos.checked_add(len)?)?.to_vec();
             pos += len;
@@ -556,6 +611,7 @@ impl Store {
                 last_q,
                 last_delta,
                 run,
+                stale,
             });
             store.by_key.insert(labels, i);
             if let Some(m) = metric {
@@ -627,6 +683,35 @@ mod tests {
             .map(|(t, v)| (t / 60_000, *v))
             .collect();
         assert_eq!(slots, vec![(10, 1.0), (11, 1.0), (15, 3.0), (16, 4.0)]);
+    }
+
+    #[test]
+    fn staleness_markers_end_a_series_and_it_can_come_back() {
+        let mut s = Store::new(Duration::from_secs(60), 1440);
+        let (a, b) = (labels("m", "a"), labels("m", "b"));
+        s.append(&a, 1, 1.0);
+        s.append(&b, 1, 1.0);
+        s.append(&a, 2, 2.0);
+        s.mark_stale(2);
+        s.append(&a, 3, 3.0);
+        s.mark_stale(3);
+        s.append(&b, 4, 4.0);
+        let got = s
+            .select(Some("m"), &|_| true, i64::MIN, i64::MAX, 10)
+            .unwrap_or_default();
+        let b_points: Vec<String> = got[1]
+            .points
+            .iter()
+            .map(|p| format!("{}:{}", p.0 / 60_000, p.1))
+            .collect();
+        assert_eq!(b_points, ["1:1", "2:NaN", "4:4"]);
+        let bytes = s.encode();
+        let back = Store::decode(&bytes).expect("decodes");
+        let again = back
+            .select(Some("m"), &|_| true, i64::MIN, i64::MAX, 10)
+            .unwrap_or_default();
+        assert_eq!(again[1].points.len(), 3);
+        assert!(again[1].points[1].1.is_nan());
     }
 
     #[test]
