@@ -42,3 +42,8 @@ fi
 if [ ! -d scripts/oidc/node_modules/oidc-provider ] || [ ! -d scripts/oidc/node_modules/openid-client ]; then
   (cd scripts/oidc && npm ci --no-audit --no-fund)
 fi
+# A real Prometheus for the metrics tests (Debian's prometheus; the test starts its own).
+if [ ! -x /usr/bin/prometheus ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus
+fi

@@ -108,6 +108,16 @@ impl Cache {
         self.read().objects.values().cloned().collect()
     }
 
+    /// The kind it caches.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// The label selector it is restricted to, if any.
+    pub fn selector(&self) -> Option<&'static str> {
+        self.labels
+    }
+
     /// Number of cached objects.
     pub fn len(&self) -> usize {
         self.read().objects.len()

@@ -24,6 +24,7 @@ pub mod identity;
 pub mod kinds;
 pub mod kubeapi;
 pub mod listing;
+pub mod metrics;
 pub mod monitoring;
 pub mod objects;
 pub mod openid;
@@ -327,6 +328,7 @@ async fn app_state(
             config.monitoring,
         )),
         audit,
+        metrics: Default::default(),
     }))
 }
 

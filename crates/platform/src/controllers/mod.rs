@@ -42,6 +42,7 @@ pub async fn run(
     loop {
         if *leader.borrow_and_update() {
             let s = &state;
+            let pass = std::time::Instant::now();
             if let Err(e) = aggregation::reconcile(&s.client, &s.caches).await {
                 tracing::warn!(error = %e, "role aggregation");
             }
@@ -97,6 +98,7 @@ pub async fn run(
                     tracing::warn!(error = %e, "pruning authorization codes");
                 }
             }
+            s.metrics.controller_pass("platform", pass.elapsed());
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,

@@ -55,6 +55,14 @@ impl Via {
             Via::Basic => "BasicAuth",
         }
     }
+
+    /// The `via` label of `orrery_login_failures_total`.
+    pub fn metric_label(self) -> &'static str {
+        match self {
+            Via::Token => "token",
+            Via::Basic => "basic",
+        }
+    }
 }
 
 /// Where a login attempt came from.
@@ -186,6 +194,8 @@ pub async fn check_password(
         .await
         .unwrap_or(false);
     let Some(user) = user else {
+        // No LoginRecord for a name that does not exist, but the failure still counts.
+        state.metrics.login_failed(via.metric_label());
         return Err(Refusal::Invalid("incorrect username or password"));
     };
     let disabled = user["status"]["state"].as_str() == Some("Disabled");
@@ -374,6 +384,9 @@ async fn record(
     provider: &str,
     mut records: Vec<Value>,
 ) -> Result<Vec<Value>, PlatformError> {
+    if !success {
+        state.metrics.login_failed(via.metric_label());
+    }
     let obj = json!({
         "metadata": {"generateName": format!("{user}-"), "labels": {"iam.kubesphere.io/user-ref": user}},
         "spec": {

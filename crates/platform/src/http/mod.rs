@@ -108,6 +108,8 @@ pub struct AppState {
     pub monitoring: Arc<crate::monitoring::Monitoring>,
     /// API auditing: the event queue and the query window.
     pub audit: Arc<crate::audit::Auditor>,
+    /// The platform's own Prometheus metrics (`/metrics`).
+    pub metrics: Arc<crate::metrics::PlatformMetrics>,
 }
 
 /// Shared state.
@@ -149,6 +151,7 @@ pub fn router(state: Shared) -> Router {
         .merge(member_routes())
         .merge(tenant_routes())
         .merge(cluster_routes())
+        .merge(crate::metrics::routes())
         .merge(crate::monitoring::routes::routes())
         .merge(crate::audit::routes())
         .merge(crate::alerting::api::routes())
@@ -216,6 +219,10 @@ pub fn router(state: Shared) -> Router {
     let inner = watchmux::Inner(app.clone());
     app.layer(axum::Extension(inner))
         .layer(axum::middleware::from_fn(catch_panic))
+        .layer(from_fn_with_state(
+            state.metrics.clone(),
+            crate::metrics::track,
+        ))
         .layer(from_fn_with_state(state, crate::audit::layer))
 }
 
