@@ -121,7 +121,10 @@ async fn main() -> Result<(), BoxError> {
         .pool_max_idle_per_host(4)
         .build()?;
     let bases = [off.url(), on.url()];
-    let tokens = [login(&http, &bases[0]).await?, login(&http, &bases[1]).await?];
+    let tokens = [
+        login(&http, &bases[0]).await?,
+        login(&http, &bases[1]).await?,
+    ];
     let client = kube::Client::try_from(kube_config.clone())?;
     platform::kubeapi::create(
         &client,
@@ -139,9 +142,7 @@ async fn main() -> Result<(), BoxError> {
         )
         .await?;
     }
-    println!(
-        "{rounds} interleaved rounds of {per_round} sequential requests per replica and kind"
-    );
+    println!("{rounds} interleaved rounds of {per_round} sequential requests per replica and kind");
     for (kind, write) in [
         ("PATCH a ConfigMap (through the proxy to the host)", true),
         ("GET workspaces (answered from the caches)", false),

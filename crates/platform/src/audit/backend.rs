@@ -267,8 +267,8 @@ mod tests {
         // 3,000 lines of 1 KiB: three megabytes, so two rotations and one file dropped.
         let filler = "x".repeat(1000);
         for i in 0..3000 {
-            let mut line = serde_json::to_vec(&serde_json::json!({"i": i, "f": filler}))
-                .expect("json");
+            let mut line =
+                serde_json::to_vec(&serde_json::json!({"i": i, "f": filler})).expect("json");
             line.push(b'\n');
             tx.blocking_send(line).expect("send");
         }
@@ -279,7 +279,11 @@ mod tests {
         for name in ["audit.log.2", "audit.log.1", "audit.log"] {
             let text = std::fs::read_to_string(dir.path().join("logs").join(name))
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert!(text.len() < 1024 * 1024 + FILE_CHUNK + 2048, "{name}: {}", text.len());
+            assert!(
+                text.len() < 1024 * 1024 + FILE_CHUNK + 2048,
+                "{name}: {}",
+                text.len()
+            );
             for l in text.lines() {
                 let v: serde_json::Value = serde_json::from_str(l).expect("a whole line");
                 seen.push(v["i"].as_u64().expect("i"));

@@ -234,7 +234,7 @@ impl Auditor {
             Err(_) => {
                 let n = self.stats.dropped.fetch_add(1, Ordering::Relaxed);
                 // Once per thousand, so a flood of drops does not flood the log too.
-                if n % 1000 == 0 {
+                if n.is_multiple_of(1000) {
                     tracing::warn!(
                         dropped = n + 1,
                         "the audit queue is full; events are dropped"

@@ -108,7 +108,10 @@ async fn query(c: &Client, token: &str, path: &str) -> (StatusCode, Value) {
 }
 
 fn records(v: &Value) -> Vec<Value> {
-    v["query"]["records"].as_array().cloned().unwrap_or_default()
+    v["query"]["records"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -178,8 +181,10 @@ async fn three_users_leave_audit_events_without_secrets_and_tenants_see_their_ow
         Method::POST,
         "/api/v1/namespaces/pb/secrets",
         &bob,
-        Some(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds"},
-            "stringData": {"password": SECRET_VALUE}, "data": {"extra": B64.encode(SECRET_VALUE)}})),
+        Some(
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds"},
+            "stringData": {"password": SECRET_VALUE}, "data": {"extra": B64.encode(SECRET_VALUE)}}),
+        ),
     )
     .await;
     // carol may not write in ws-b.
@@ -257,7 +262,10 @@ async fn three_users_leave_audit_events_without_secrets_and_tenants_see_their_ow
     assert_eq!(ws_of(cm_b), "ws-b");
     let secret = find(&events, "bob", "create", "secrets", 201).expect("bob's Secret");
     assert_eq!(ws_of(secret), "ws-b");
-    assert_eq!(secret["requestObject"]["data"]["extra"], "REDACTED", "{secret}");
+    assert_eq!(
+        secret["requestObject"]["data"]["extra"], "REDACTED",
+        "{secret}"
+    );
     assert_eq!(
         secret["requestObject"]["stringData"]["password"], "REDACTED",
         "{secret}"
@@ -377,8 +385,16 @@ async fn three_users_leave_audit_events_without_secrets_and_tenants_see_their_ow
     assert_eq!(s, StatusCode::OK, "{v}");
     assert!(records(&v).iter().all(|e| ws_of(e) == "ws-a"), "{v}");
     // bob sees carol's refusal in his workspace.
-    let (_, v) = query(c, &bob, "/workspaces/ws-b/auditing/events?user_filter=carol").await;
-    assert!(find(&records(&v), "carol", "create", "configmaps", 403).is_some(), "{v}");
+    let (_, v) = query(
+        c,
+        &bob,
+        "/workspaces/ws-b/auditing/events?user_filter=carol",
+    )
+    .await;
+    assert!(
+        find(&records(&v), "carol", "create", "configmaps", 403).is_some(),
+        "{v}"
+    );
     // carol holds no auditing right anywhere: her list is empty.
     let carol = c.login("carol", CAROL_PW2).await;
     let (s, v) = query(c, &carol, "/auditing/events").await;
