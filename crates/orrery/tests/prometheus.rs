@@ -586,6 +586,21 @@ async fn prometheus_scrapes_the_embedded_cluster_and_the_platform() {
     })
     .await;
 
+    eventually("the store's commit latency", limit, || async {
+        let r = query(
+            &http,
+            &prom,
+            r#"histogram_quantile(0.99, sum by (le) (rate(orrery_store_commit_duration_seconds_bucket{job="apiserver"}[1m])))"#,
+        )
+        .await?;
+        let stored = query(&http, &prom, r#"apiserver_storage_objects{resource="pods"}"#).await?;
+        match (r.first(), stored.first()) {
+            (Some(q), Some(n)) if value(q) > 0.0 && value(n) >= 4.0 => Ok(()),
+            _ => Err(format!("{r:?} {stored:?}")),
+        }
+    })
+    .await;
+
     eventually("the platform's own counters", limit, || async {
         let scrapes = query(
             &http,

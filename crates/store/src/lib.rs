@@ -15,6 +15,7 @@
 //! returns exactly the state at R.
 
 mod error;
+mod latency;
 mod options;
 mod shared;
 mod sqlite;
@@ -28,6 +29,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 pub use error::StoreError;
+pub use latency::Latencies;
 pub use options::{StoreOptions, StoreTuning};
 pub use store::{Store, StoreStats};
 pub use watch::Watcher;

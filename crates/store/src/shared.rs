@@ -19,6 +19,8 @@ pub(crate) struct Shared {
     pub commits: AtomicU64,
     /// Writes those transactions held (the group-commit batch size is writes / commits).
     pub committed_writes: AtomicU64,
+    /// How long each transaction's commit took.
+    pub commit_latency: crate::latency::LatencyHistogram,
 }
 
 // A panic while a lock is held cannot leave `State` half-updated in a way readers could

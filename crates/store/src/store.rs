@@ -101,6 +101,7 @@ impl Store {
             closed: AtomicBool::new(false),
             commits: AtomicU64::new(0),
             committed_writes: AtomicU64::new(0),
+            commit_latency: Default::default(),
         });
 
         let (commands, rx) = mpsc::channel();
@@ -294,6 +295,11 @@ impl Store {
             commits: self.shared.commits.load(Ordering::Relaxed),
             writes: self.shared.committed_writes.load(Ordering::Relaxed),
         }
+    }
+
+    /// How long the commits took (SQLite's commit, with its fsync when durable).
+    pub fn commit_latency(&self) -> crate::latency::Latencies {
+        self.shared.commit_latency.read()
     }
 
     /// History at or before this revision may be gone.

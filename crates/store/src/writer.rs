@@ -191,7 +191,9 @@ impl Writer {
                 }
             }
         }
+        let committing = Instant::now();
         tx.commit()?;
+        self.shared.commit_latency.record(committing.elapsed());
         self.shared.commits.fetch_add(1, Ordering::Relaxed);
         let written = events.len() as u64;
         self.shared

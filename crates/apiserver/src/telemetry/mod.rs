@@ -116,6 +116,20 @@ fn storage(cluster: &Cluster) -> Snapshot {
         "Writes committed in those transactions.",
     );
     out.add(writes, Vec::new(), stats.writes as f64);
+    let latency = cluster.store.commit_latency();
+    let commit = out.histogram(
+        "orrery_store_commit_duration_seconds",
+        "How long the store's transaction commits took (with the fsync when durable).",
+    );
+    out.add_histogram(
+        commit,
+        Vec::new(),
+        snapshot::Histogram {
+            sum: latency.sum_seconds,
+            count: latency.count,
+            buckets: latency.buckets,
+        },
+    );
     let revision = out.gauge("orrery_store_revision", "The store's latest revision.");
     out.add(revision, Vec::new(), cluster.store.revision() as f64);
     out
@@ -238,6 +252,16 @@ mod tests {
         out.add(f, vec![("pod", "a\"b\\c\nd".to_string())], 1.0);
         let c = out.counter("kube_pod_container_status_restarts", "Restarts.");
         out.add(c, vec![("pod", "a".into())], 3.0);
+        let h = out.histogram("commit_seconds", "Commits.");
+        out.add_histogram(
+            h,
+            Vec::new(),
+            snapshot::Histogram {
+                sum: 0.5,
+                count: 3,
+                buckets: vec![(0.1, 2), (1.0, 1), (f64::INFINITY, 0)],
+            },
+        );
         let registry = registry_with(out);
         let text = |accept: &str| {
             let mut h = HeaderMap::new();
@@ -272,6 +296,11 @@ mod tests {
             body.contains(r#"kube_pod_info{pod="a\"b\\c\nd"} 1"#),
             "{body}"
         );
+        assert!(
+            body.contains("commit_seconds_bucket{le=\"1.0\"} 3"),
+            "{body}"
+        );
+        assert!(body.contains("commit_seconds_count 3"), "{body}");
         let (ct, body) = text("text/plain");
         assert!(ct.starts_with("text/plain; version=0.0.4"), "{ct}");
         assert!(!body.contains("# EOF"), "{body}");

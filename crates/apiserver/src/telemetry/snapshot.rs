@@ -3,7 +3,7 @@
 //! lines and label escaping follow the exposition formats exactly.
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
@@ -19,6 +19,18 @@ pub struct FamilyData {
     help: &'static str,
     kind: MetricType,
     samples: Vec<(Labels, f64)>,
+    histograms: Vec<(Labels, Histogram)>,
+}
+
+/// A histogram's state: sum, count and per-bucket (not cumulative) counts by upper bound.
+#[derive(Debug, Clone)]
+pub struct Histogram {
+    /// Sum of the observations.
+    pub sum: f64,
+    /// Number of observations.
+    pub count: u64,
+    /// (upper bound, observations in that bucket); the last bound is +Inf.
+    pub buckets: Vec<(f64, u64)>,
 }
 
 /// A scrape's worth of computed families.
@@ -38,12 +50,18 @@ impl Snapshot {
         self.family(name, help, MetricType::Counter)
     }
 
+    /// Adds a histogram family; returns its index for [`Snapshot::add_histogram`].
+    pub fn histogram(&mut self, name: &'static str, help: &'static str) -> usize {
+        self.family(name, help, MetricType::Histogram)
+    }
+
     fn family(&mut self, name: &'static str, help: &'static str, kind: MetricType) -> usize {
         self.families.push(FamilyData {
             name,
             help,
             kind,
             samples: Vec::new(),
+            histograms: Vec::new(),
         });
         self.families.len() - 1
     }
@@ -52,6 +70,13 @@ impl Snapshot {
     pub fn add(&mut self, index: usize, labels: Labels, value: f64) {
         if let Some(f) = self.families.get_mut(index) {
             f.samples.push((labels, value));
+        }
+    }
+
+    /// Adds a histogram to the family at `index`.
+    pub fn add_histogram(&mut self, index: usize, labels: Labels, h: Histogram) {
+        if let Some(f) = self.families.get_mut(index) {
+            f.histograms.push((labels, h));
         }
     }
 
@@ -71,10 +96,14 @@ impl Collector for Snapshot {
         for f in &self.families {
             // A family with no samples says nothing a scraper can use; kube-state-metrics
             // prints its descriptor anyway, but OpenMetrics parsers accept either.
-            if f.samples.is_empty() {
+            if f.samples.is_empty() && f.histograms.is_empty() {
                 continue;
             }
             let mut family = encoder.encode_descriptor(f.name, f.help, None, f.kind)?;
+            for (labels, h) in &f.histograms {
+                let mut metric = family.encode_family(labels)?;
+                metric.encode_histogram::<NoLabelSet>(h.sum, h.count, &h.buckets, None)?;
+            }
             for (labels, value) in &f.samples {
                 let metric = family.encode_family(labels)?;
                 match f.kind {
