@@ -352,11 +352,11 @@ impl Store {
         (s.count > 0).then(|| s.last_q as f64 / s.scale)
     }
 
-    /// Marks stale every series that has a point at the slot before `slot` but none at `slot`
-    /// (it was not in the sample just recorded).
+    /// Marks stale every live series that has no point at `slot` (it was not in the sample just
+    /// recorded): the marker goes right after its last point.
     pub fn mark_stale(&mut self, slot: u32) {
         for s in &mut self.series {
-            if s.count > 0 && !s.stale && s.end() == slot {
+            if s.count > 0 && !s.stale && s.end() <= slot {
                 s.push_stale();
             }
         }
@@ -696,6 +696,16 @@ mod tests {
         s.append(&a, 3, 3.0);
         s.mark_stale(3);
         s.append(&b, 4, 4.0);
+        // A round that skipped slots still marks what it did not see.
+        s.append(&b, 7, 7.0);
+        s.mark_stale(7);
+        assert!(
+            s.select(Some("m"), &|l| l["pod"] == "a", i64::MIN, i64::MAX, 10)
+                .unwrap_or_default()[0]
+                .points
+                .last()
+                .is_some_and(|p| p.1.is_nan())
+        );
         let got = s
             .select(Some("m"), &|_| true, i64::MIN, i64::MAX, 10)
             .unwrap_or_default();
@@ -704,13 +714,13 @@ mod tests {
             .iter()
             .map(|p| format!("{}:{}", p.0 / 60_000, p.1))
             .collect();
-        assert_eq!(b_points, ["1:1", "2:NaN", "4:4"]);
+        assert_eq!(b_points, ["1:1", "2:NaN", "4:4", "7:7"]);
         let bytes = s.encode();
         let back = Store::decode(&bytes).expect("decodes");
         let again = back
             .select(Some("m"), &|_| true, i64::MIN, i64::MAX, 10)
             .unwrap_or_default();
-        assert_eq!(again[1].points.len(), 3);
+        assert_eq!(again[1].points.len(), 4);
         assert!(again[1].points[1].1.is_nan());
     }
 

@@ -12,6 +12,7 @@ mod fairness;
 mod github;
 mod ldap;
 mod migration;
+mod monitoring;
 mod oauth;
 mod oidc;
 mod oidc_provider;
