@@ -24,7 +24,10 @@ pub const PREFIX: &str = "/kapis/alerting.kubesphere.io/v2beta1";
 pub fn routes() -> axum::Router<Shared> {
     axum::Router::new()
         .route(&format!("{PREFIX}/alerts"), get(cluster_alerts))
-        .route(&format!("{PREFIX}/namespaces/{{ns}}/alerts"), get(namespace_alerts))
+        .route(
+            &format!("{PREFIX}/namespaces/{{ns}}/alerts"),
+            get(namespace_alerts),
+        )
         .route(&format!("{PREFIX}/globalalerts"), get(global_alerts))
 }
 
@@ -32,9 +35,14 @@ fn host_name(state: &Shared) -> String {
     state.clusters.settings.host_name.clone()
 }
 
-async fn cluster_alerts(State(state): State<Shared>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+async fn cluster_alerts(
+    State(state): State<Shared>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
     let host = host_name(&state);
-    answer(&state.client, &host, &Level::Cluster, q.as_deref()).await.map(Json)
+    answer(&state.client, &host, &Level::Cluster, q.as_deref())
+        .await
+        .map(Json)
 }
 
 async fn namespace_alerts(
@@ -43,12 +51,19 @@ async fn namespace_alerts(
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let host = host_name(&state);
-    answer(&state.client, &host, &Level::Namespace(ns), q.as_deref()).await.map(Json)
+    answer(&state.client, &host, &Level::Namespace(ns), q.as_deref())
+        .await
+        .map(Json)
 }
 
-async fn global_alerts(State(state): State<Shared>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+async fn global_alerts(
+    State(state): State<Shared>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
     let host = host_name(&state);
-    answer(&state.client, &host, &Level::Global, q.as_deref()).await.map(Json)
+    answer(&state.client, &host, &Level::Global, q.as_deref())
+        .await
+        .map(Json)
 }
 
 /// Answers `/clusters/{c}/kapis/alerting.kubesphere.io/v2beta1/…` for member `member`, already
@@ -86,7 +101,12 @@ struct Query {
 }
 
 fn parse_query(q: Option<&str>) -> ApiResult<Query> {
-    let mut out = Query { state: None, labels: Vec::new(), page: 1, limit: None };
+    let mut out = Query {
+        state: None,
+        labels: Vec::new(),
+        page: 1,
+        limit: None,
+    };
     for (k, v) in form_urlencoded::parse(q.unwrap_or_default().as_bytes()) {
         match k.as_ref() {
             "state" if !v.is_empty() => {
@@ -179,16 +199,19 @@ pub async fn answer(
     let mut found: Vec<(String, Alert)> = groups
         .iter()
         .flat_map(|(_, g)| {
-            let name = g["metadata"]["name"].as_str().unwrap_or_default().to_string();
+            let name = g["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             alerts_of(g).into_iter().map(move |a| (name.clone(), a))
         })
         .filter(|(_, a)| selected(a, &q))
         .collect();
     // Newest first, then stable by group, rule and fingerprint.
     found.sort_by(|(ga, a), (gb, b)| {
-        b.active_at
-            .cmp(&a.active_at)
-            .then_with(|| (ga, &a.rule_name, &a.fingerprint).cmp(&(gb, &b.rule_name, &b.fingerprint)))
+        b.active_at.cmp(&a.active_at).then_with(|| {
+            (ga, &a.rule_name, &a.fingerprint).cmp(&(gb, &b.rule_name, &b.fingerprint))
+        })
     });
     let total = found.len();
     let limit = q.limit.unwrap_or(total.max(1));
@@ -207,8 +230,10 @@ mod tests {
 
     #[test]
     fn query_parameters() {
-        let q = parse_query(Some("state=firing&label_filters=severity%3Dcritical,pod~web&page=2&limit=5"))
-            .expect("valid");
+        let q = parse_query(Some(
+            "state=firing&label_filters=severity%3Dcritical,pod~web&page=2&limit=5",
+        ))
+        .expect("valid");
         assert_eq!(q.state, Some(AlertState::Firing));
         assert_eq!(
             q.labels,
@@ -219,7 +244,11 @@ mod tests {
         );
         assert_eq!((q.page, q.limit), (2, Some(5)));
         for bad in ["state=burning", "label_filters=nope", "limit=0", "page=x"] {
-            assert_eq!(parse_query(Some(bad)).map_err(|e| e.code), Err(400), "{bad}");
+            assert_eq!(
+                parse_query(Some(bad)).map_err(|e| e.code),
+                Err(400),
+                "{bad}"
+            );
         }
         assert_eq!(parse_query(None).expect("empty").state, None);
     }

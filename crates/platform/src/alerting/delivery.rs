@@ -68,6 +68,9 @@ pub struct Outbox {
     inflight: Mutex<HashSet<Key>>,
     done: Mutex<HashMap<Key, Outcome>>,
     permits: Option<Arc<Semaphore>>,
+    /// Woken when a notification finishes, so that its outcome is recorded at once (the
+    /// shorter the wait, the smaller the window in which a new leader would send it again).
+    pub finished: tokio::sync::Notify,
 }
 
 impl Outbox {
@@ -99,14 +102,18 @@ impl Outbox {
             if let Some(e) = &error {
                 tracing::warn!(alert = %alert.rule_name, fingerprint = %alert.fingerprint, error = %e, "alert notification failed");
             }
-            me.done
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(key.clone(), Outcome { at: Utc::now(), error });
+            me.done.lock().unwrap_or_else(|e| e.into_inner()).insert(
+                key.clone(),
+                Outcome {
+                    at: Utc::now(),
+                    error,
+                },
+            );
             me.inflight
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&key);
+            me.finished.notify_one();
         });
         true
     }
@@ -172,19 +179,28 @@ fn takes(channel: &Value, labels: &BTreeMap<String, String>) -> Result<bool, Str
 /// The SMTP settings of the first Config (by name) with `spec.email`.
 async fn smtp_settings(host: &Client) -> Result<Option<SmtpSettings>, String> {
     let mut configs = list_notification(host, "configs").await?;
-    configs.sort_by(|a, b| a["metadata"]["name"].as_str().cmp(&b["metadata"]["name"].as_str()));
+    configs.sort_by(|a, b| {
+        a["metadata"]["name"]
+            .as_str()
+            .cmp(&b["metadata"]["name"].as_str())
+    });
     let Some(c) = configs.iter().find(|c| c["spec"]["email"].is_object()) else {
         return Ok(None);
     };
     let e = &c["spec"]["email"];
     let name = c["metadata"]["name"].as_str().unwrap_or_default();
-    let host_name = e["smartHost"]["host"].as_str().unwrap_or_default().to_string();
+    let host_name = e["smartHost"]["host"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let port = e["smartHost"]["port"]
         .as_u64()
         .and_then(|p| u16::try_from(p).ok())
         .ok_or_else(|| format!("Config {name}: spec.email.smartHost.port is not a port"))?;
     if host_name.is_empty() {
-        return Err(format!("Config {name}: spec.email.smartHost.host is required"));
+        return Err(format!(
+            "Config {name}: spec.email.smartHost.host is required"
+        ));
     }
     let tls = match e["tls"]["mode"].as_str() {
         None | Some("starttls") => TlsMode::StartTls,
@@ -238,7 +254,10 @@ async fn deliver(ctx: &DeliveryContext, alert: &Alert, notice: Notice) -> Result
     let mut smtp: Option<Result<Option<SmtpSettings>, String>> = None;
     let mut sends = Vec::new();
     for r in &receivers {
-        let name = r["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        let name = r["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let webhook = &r["spec"]["webhook"];
         match takes(webhook, &alert.labels) {
             Ok(true) => {
@@ -246,10 +265,13 @@ async fn deliver(ctx: &DeliveryContext, alert: &Alert, notice: Notice) -> Result
                 let body = notify::webhook_payload(alert, notice, &name, &ctx.external_url);
                 let (http, name) = (ctx.http.clone(), name.clone());
                 sends.push(Box::pin(async move {
-                    notify::with_retries(&ctx.retry, &ctx.stop, || notify::post_webhook(&http, &url, &body))
-                        .await
-                        .map_err(|e| format!("receiver {name} (webhook): {e}"))
-                }) as futures::future::BoxFuture<'_, Result<(), String>>);
+                    notify::with_retries(&ctx.retry, &ctx.stop, || {
+                        notify::post_webhook(&http, &url, &body)
+                    })
+                    .await
+                    .map_err(|e| format!("receiver {name} (webhook): {e}"))
+                })
+                    as futures::future::BoxFuture<'_, Result<(), String>>);
             }
             Ok(false) => {}
             Err(e) => errors.push(format!("receiver {name} (webhook): {e}")),
@@ -277,7 +299,9 @@ async fn deliver(ctx: &DeliveryContext, alert: &Alert, notice: Notice) -> Result
                             .map_err(|e| format!("receiver {name} (email): {e}"))
                         }));
                     }
-                    Some(Ok(Some(_))) => errors.push(format!("receiver {name} (email): no address in spec.email.to")),
+                    Some(Ok(Some(_))) => errors.push(format!(
+                        "receiver {name} (email): no address in spec.email.to"
+                    )),
                     Some(Ok(None)) => errors.push(format!(
                         "receiver {name} (email): no Config has spec.email (the SMTP server)"
                     )),
@@ -313,16 +337,31 @@ mod tests {
             .collect();
         assert_eq!(takes(&json!({"url": "u"}), &labels), Ok(true));
         assert_eq!(takes(&Value::Null, &labels), Ok(false));
-        assert_eq!(takes(&json!({"url": "u", "enabled": false}), &labels), Ok(false));
         assert_eq!(
-            takes(&json!({"alertSelector": {"matchLabels": {"severity": "warning"}}}), &labels),
+            takes(&json!({"url": "u", "enabled": false}), &labels),
             Ok(false)
         );
         assert_eq!(
-            takes(&json!({"alertSelector": {"matchLabels": {"severity": "critical"}}}), &labels),
+            takes(
+                &json!({"alertSelector": {"matchLabels": {"severity": "warning"}}}),
+                &labels
+            ),
+            Ok(false)
+        );
+        assert_eq!(
+            takes(
+                &json!({"alertSelector": {"matchLabels": {"severity": "critical"}}}),
+                &labels
+            ),
             Ok(true)
         );
-        assert!(takes(&json!({"alertSelector": {"matchExpressions": [{"key": "a", "operator": "Bad"}]}}), &labels).is_err());
+        assert!(
+            takes(
+                &json!({"alertSelector": {"matchExpressions": [{"key": "a", "operator": "Bad"}]}}),
+                &labels
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -333,7 +372,10 @@ mod tests {
             name: "g".into(),
         };
         let outbox = Outbox::default();
-        let o = Outcome { at: Utc::now(), error: Some("receiver r (webhook): down".into()) };
+        let o = Outcome {
+            at: Utc::now(),
+            error: Some("receiver r (webhook): down".into()),
+        };
         outbox.put_back(&group, vec![("fp".into(), Notice::Firing, o.clone())]);
         assert!(outbox.has_done(&group));
         let taken = outbox.take_done(&group);

@@ -66,9 +66,12 @@ pub async fn list_groups(
         .into_iter()
         .map(|o| {
             let l = match level {
-                Level::Namespace(_) => {
-                    Level::Namespace(o["metadata"]["namespace"].as_str().unwrap_or_default().into())
-                }
+                Level::Namespace(_) => Level::Namespace(
+                    o["metadata"]["namespace"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .into(),
+                ),
                 other => other.clone(),
             };
             (l, o)
@@ -112,6 +115,15 @@ pub fn alerts_of(obj: &Value) -> Vec<Alert> {
         .collect()
 }
 
+/// What one pass shares between the groups it looks at.
+#[derive(Clone, Copy)]
+struct Pass<'a> {
+    now: DateTime<Utc>,
+    silences: &'a [Silence],
+    ready: &'a [String],
+    record_only: bool,
+}
+
 /// One leader's evaluator.
 struct Evaluator {
     state: Shared,
@@ -153,22 +165,41 @@ pub async fn run(
         settings,
         outbox: Outbox::new(),
     };
+    let mut next_pass = tokio::time::Instant::now();
     loop {
-        if *leader.borrow_and_update() {
-            ev.pass().await;
-        } else {
+        let leading = *leader.borrow_and_update();
+        if !leading {
             ev.outbox.clear();
+        } else if tokio::time::Instant::now() >= next_pass {
+            next_pass = tokio::time::Instant::now() + ev.settings.tick;
+            ev.pass(false).await;
+        } else {
+            // Woken by a finished notification: record it now, evaluate at the tick.
+            ev.pass(true).await;
         }
         tokio::select! {
-            _ = shutdown.cancelled() => return,
+            _ = shutdown.cancelled() => {
+                if *leader.borrow() {
+                    // Record what was sent before the lease goes, so the next leader does not
+                    // send it again (bounded: shutdown must not hang on a slow cluster).
+                    let _ = tokio::time::timeout(FLUSH_TIMEOUT, ev.pass(true)).await;
+                }
+                return;
+            }
             _ = leader.changed() => {}
-            _ = tokio::time::sleep(ev.settings.tick) => {}
+            _ = ev.outbox.finished.notified() => {}
+            _ = tokio::time::sleep_until(next_pass) => {}
         }
     }
 }
 
+/// How long a stopping leader may take to record finished notifications.
+const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl Evaluator {
-    async fn pass(&self) {
+    /// Looks at every rule group; with `record_only`, only records finished notifications
+    /// (no evaluation, nothing new sent).
+    async fn pass(&self, record_only: bool) {
         let now = Utc::now();
         let host = self.state.clusters.settings.host_name.clone();
         let silences = match delivery::list_notification(&self.state.client, "silences").await {
@@ -211,10 +242,21 @@ impl Evaluator {
                     let gref = GroupRef {
                         cluster: m.name.clone(),
                         level,
-                        name: obj["metadata"]["name"].as_str().unwrap_or_default().to_string(),
+                        name: obj["metadata"]["name"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
                     };
-                    self.group(&m.client, gref, &obj, now, &silences, &ready)
-                        .await;
+                    if record_only && !self.outbox.has_done(&gref) {
+                        continue;
+                    }
+                    let pass = Pass {
+                        now,
+                        silences: &silences,
+                        ready: &ready,
+                        record_only,
+                    };
+                    self.group(&m.client, gref, &obj, &pass).await;
                 }
             }
         }
@@ -222,22 +264,23 @@ impl Evaluator {
 
     /// Evaluates one group if its interval has passed, records finished notifications, and
     /// hands over the notifications its alerts need.
-    async fn group(
-        &self,
-        client: &Client,
-        gref: GroupRef,
-        obj: &Value,
-        now: DateTime<Utc>,
-        silences: &[Silence],
-        ready: &[String],
-    ) {
+    async fn group(&self, client: &Client, gref: GroupRef, obj: &Value, pass: &Pass<'_>) {
+        let Pass {
+            now,
+            silences,
+            ready,
+            record_only,
+        } = *pass;
         let status = &obj["status"];
         let spec = rules::parse_group(obj);
-        let interval = spec.as_ref().map_or(rules::DEFAULT_INTERVAL, |g| g.interval);
+        let interval = spec
+            .as_ref()
+            .map_or(rules::DEFAULT_INTERVAL, |g| g.interval);
         // Half a tick of slack, so that a group is not pushed a whole tick late every time.
         let interval = chrono::Duration::from_std(interval.saturating_sub(self.settings.tick / 2))
             .unwrap_or(chrono::Duration::MAX);
-        let due = time_of(&status["lastEvaluation"]).is_none_or(|t| now - t >= interval);
+        let due =
+            !record_only && time_of(&status["lastEvaluation"]).is_none_or(|t| now - t >= interval);
         if !due && !self.outbox.has_done(&gref) {
             return;
         }
@@ -258,7 +301,11 @@ impl Evaluator {
                     alerts = kept;
                     next_status.insert(
                         "evaluationError".into(),
-                        if errors.is_empty() { Value::Null } else { errors.join("; ").into() },
+                        if errors.is_empty() {
+                            Value::Null
+                        } else {
+                            errors.join("; ").into()
+                        },
                     );
                 }
             }
@@ -267,7 +314,7 @@ impl Evaluator {
         for a in &mut alerts {
             a.silenced = silences::is_silenced(silences, &a.labels, now);
         }
-        for a in &alerts {
+        for a in alerts.iter().filter(|_| !record_only) {
             if let Some(n) = a.due_notice() {
                 let key = (gref.clone(), a.fingerprint.clone(), n);
                 self.outbox.submit(&self.delivery, key, a.clone());
@@ -281,11 +328,11 @@ impl Evaluator {
         if &next == status {
             return;
         }
-        if let Err(e) = patch_status(client, &gref.level, &gref.name, next).await {
-            if !crate::kubeapi::is_not_found(&e) {
-                tracing::warn!(cluster = %gref.cluster, group = %gref.name, error = %e, "alerting: writing status");
-                self.outbox.put_back(&gref, outcomes);
-            }
+        if let Err(e) = patch_status(client, &gref.level, &gref.name, next).await
+            && !crate::kubeapi::is_not_found(&e)
+        {
+            tracing::warn!(cluster = %gref.cluster, group = %gref.name, error = %e, "alerting: writing status");
+            self.outbox.put_back(&gref, outcomes);
         }
     }
 
@@ -314,7 +361,9 @@ impl Evaluator {
         let mut errors = Vec::new();
         for rule in g.rules.iter().filter(|r| !r.disabled) {
             for c in &clusters {
-                let prev = by_rule.remove(&(rule.name.clone(), c.clone())).unwrap_or_default();
+                let prev = by_rule
+                    .remove(&(rule.name.clone(), c.clone()))
+                    .unwrap_or_default();
                 let ctx = Context {
                     rule,
                     group: &gref.name,
@@ -324,7 +373,11 @@ impl Evaluator {
                     retention: self.settings.resolved_retention,
                 };
                 let at = std::time::SystemTime::from(now);
-                match self.source.instant(c, &rule.expr, at, gref.level.namespace()).await {
+                match self
+                    .source
+                    .instant(c, &rule.expr, at, gref.level.namespace())
+                    .await
+                {
                     Ok(samples) => out.extend(state::step(&ctx, prev, &samples)),
                     Err(e) => {
                         errors.push(format!("rule {} in cluster {c}: {}", rule.name, e.message));
@@ -342,7 +395,13 @@ impl Evaluator {
                 out.extend(state::retire(rest, now, self.settings.resolved_retention));
             }
         }
-        out.sort_by(|a, b| (&a.rule_name, &a.cluster, &a.fingerprint).cmp(&(&b.rule_name, &b.cluster, &b.fingerprint)));
+        out.sort_by(|a, b| {
+            (&a.rule_name, &a.cluster, &a.fingerprint).cmp(&(
+                &b.rule_name,
+                &b.cluster,
+                &b.fingerprint,
+            ))
+        });
         (out, errors)
     }
 }

@@ -48,7 +48,10 @@ mod tests {
         // The cases of prometheus/common model/signature_test.go (TestLabelsToSignature).
         assert_eq!(of(&set(&[])), format!("{:016x}", 14695981039346656037u64));
         assert_eq!(
-            of(&set(&[("name", "garland, briggs"), ("fear", "love is not enough")])),
+            of(&set(&[
+                ("name", "garland, briggs"),
+                ("fear", "love is not enough")
+            ])),
             format!("{:016x}", 5799056148416392346u64)
         );
     }

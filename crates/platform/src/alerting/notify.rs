@@ -207,12 +207,15 @@ pub fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-fn transport(s: &SmtpSettings, timeout: Duration) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+fn transport(
+    s: &SmtpSettings,
+    timeout: Duration,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
     let params = || {
         let mut b = TlsParameters::builder(s.host.clone());
         if let Some(pem) = &s.root_ca {
-            let cert = Certificate::from_pem(pem.as_bytes())
-                .map_err(|e| format!("tls.rootCA: {e}"))?;
+            let cert =
+                Certificate::from_pem(pem.as_bytes()).map_err(|e| format!("tls.rootCA: {e}"))?;
             b = b.add_root_certificate(cert);
         }
         b.build_rustls().map_err(|e| format!("TLS: {e}"))
@@ -233,7 +236,9 @@ fn transport(s: &SmtpSettings, timeout: Duration) -> Result<AsyncSmtpTransport<T
         .tls(tls)
         .timeout(Some(timeout));
     if let Some(name) = &s.hello {
-        b = b.hello_name(lettre::transport::smtp::extension::ClientId::Domain(name.clone()));
+        b = b.hello_name(lettre::transport::smtp::extension::ClientId::Domain(
+            name.clone(),
+        ));
     }
     if let Some((user, pw)) = &s.auth {
         b = b.credentials(Credentials::new(user.clone(), pw.clone()));
@@ -243,7 +248,11 @@ fn transport(s: &SmtpSettings, timeout: Duration) -> Result<AsyncSmtpTransport<T
 
 /// The subject and text of an alert's e-mail.
 pub fn email_text(alert: &Alert, notice: Notice) -> (String, String) {
-    let name = alert.labels.get("alertname").map(String::as_str).unwrap_or("alert");
+    let name = alert
+        .labels
+        .get("alertname")
+        .map(String::as_str)
+        .unwrap_or("alert");
     let mut where_ = format!("cluster {}", alert.cluster);
     if let Some(ns) = alert.labels.get("namespace") {
         where_ = format!("namespace {ns}, {where_}");
@@ -279,7 +288,11 @@ pub async fn send_email(
 ) -> Result<(), String> {
     let (subject, body) = email_text(alert, notice);
     let mut m = Message::builder()
-        .from(s.from.parse().map_err(|e| format!("from {:?}: {e}", s.from))?)
+        .from(
+            s.from
+                .parse()
+                .map_err(|e| format!("from {:?}: {e}", s.from))?,
+        )
         .subject(subject)
         .header(ContentType::TEXT_PLAIN);
     for t in to {
@@ -305,10 +318,14 @@ mod tests {
             rule_name: "PodCrashing".into(),
             cluster: "host".into(),
             fingerprint: "0123456789abcdef".into(),
-            labels: [("alertname", "PodCrashing"), ("namespace", "p"), ("pod", "web")]
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            labels: [
+                ("alertname", "PodCrashing"),
+                ("namespace", "p"),
+                ("pod", "web"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
             annotations: [("summary".to_string(), "web crashes".to_string())]
                 .into_iter()
                 .collect(),
@@ -346,10 +363,16 @@ mod tests {
     #[test]
     fn email_says_what_and_where() {
         let (subject, body) = email_text(&alert(), Notice::Resolved);
-        assert_eq!(subject, "[RESOLVED] PodCrashing (namespace p, cluster host)");
+        assert_eq!(
+            subject,
+            "[RESOLVED] PodCrashing (namespace p, cluster host)"
+        );
         assert!(body.contains("summary: web crashes"), "{body}");
         assert!(body.contains("pod = web"), "{body}");
-        assert!(body.contains("Resolved at: 2027-01-15T08:01:00.000Z"), "{body}");
+        assert!(
+            body.contains("Resolved at: 2027-01-15T08:01:00.000Z"),
+            "{body}"
+        );
     }
 
     #[test]

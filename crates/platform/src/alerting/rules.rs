@@ -194,7 +194,10 @@ mod tests {
                 json!({"rules": [{"alert": "a", "expr": "up"}, {"alert": "a", "expr": "up"}]}),
                 "used twice",
             ),
-            (json!({"rules": [{"alert": "a", "expr": "up", "for": "-1s"}]}), "negative"),
+            (
+                json!({"rules": [{"alert": "a", "expr": "up", "for": "-1s"}]}),
+                "negative",
+            ),
             (
                 json!({"rules": [{"alert": "a", "expr": "up", "labels": {"x": 1}}]}),
                 "must be a string",

@@ -35,7 +35,10 @@ impl Silence {
     /// Parses a Silence object; the error says what is wrong with it.
     pub fn parse(obj: &Value) -> Result<Silence, String> {
         let spec = &obj["spec"];
-        let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        let name = obj["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         if spec["matcher"].is_null() {
             return Err("spec.matcher is required".into());
         }
@@ -45,8 +48,10 @@ impl Silence {
             // An empty selector matches everything: refused, so no typo silences every alert.
             return Err("spec.matcher selects every alert; name at least one label".into());
         }
-        let starts = time(&spec["startsAt"], "spec.startsAt")?
-            .or(time(&obj["metadata"]["creationTimestamp"], "creationTimestamp")?);
+        let starts = time(&spec["startsAt"], "spec.startsAt")?.or(time(
+            &obj["metadata"]["creationTimestamp"],
+            "creationTimestamp",
+        )?);
         let mut ends = time(&spec["endsAt"], "spec.endsAt")?;
         if ends.is_none()
             && let Some(d) = spec["duration"].as_str()
@@ -66,9 +71,7 @@ impl Silence {
 
     /// Whether it is in force at `now`.
     pub fn is_active(&self, now: DateTime<Utc>) -> bool {
-        self.enabled
-            && self.starts.is_none_or(|s| s <= now)
-            && self.ends.is_none_or(|e| now < e)
+        self.enabled && self.starts.is_none_or(|s| s <= now) && self.ends.is_none_or(|e| now < e)
     }
 
     /// Whether it silences an alert with `labels` at `now`.
@@ -85,7 +88,10 @@ pub fn parse_all(objs: &[Value]) -> (Vec<Silence>, Vec<(String, String)>) {
         match Silence::parse(o) {
             Ok(s) => ok.push(s),
             Err(e) => bad.push((
-                o["metadata"]["name"].as_str().unwrap_or_default().to_string(),
+                o["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
                 e,
             )),
         }
@@ -115,7 +121,9 @@ mod tests {
     }
 
     fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).expect("time").with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(s)
+            .expect("time")
+            .with_timezone(&Utc)
     }
 
     #[test]
@@ -127,23 +135,36 @@ mod tests {
         .expect("valid");
         let hit = labels(&[("alertname", "PodCrashing"), ("namespace", "a")]);
         assert!(s.silences(&hit, at("2026-01-01T00:30:00Z")));
-        assert!(!s.silences(&hit, at("2025-12-31T23:59:59Z")), "before it starts");
-        assert!(!s.silences(&hit, at("2026-01-01T01:00:00Z")), "ends exclusive");
+        assert!(
+            !s.silences(&hit, at("2025-12-31T23:59:59Z")),
+            "before it starts"
+        );
+        assert!(
+            !s.silences(&hit, at("2026-01-01T01:00:00Z")),
+            "ends exclusive"
+        );
         assert!(!s.silences(
             &labels(&[("alertname", "PodCrashing"), ("namespace", "c")]),
             at("2026-01-01T00:30:00Z")
         ));
-        assert!(!s.silences(&labels(&[("alertname", "Other")]), at("2026-01-01T00:30:00Z")));
+        assert!(!s.silences(
+            &labels(&[("alertname", "Other")]),
+            at("2026-01-01T00:30:00Z")
+        ));
     }
 
     #[test]
     fn disabled_and_open_ended() {
-        let on = Silence::parse(&json!({"metadata": {"creationTimestamp": "2026-01-01T00:00:00Z"},
-            "spec": {"matcher": {"matchLabels": {"a": "1"}}}}))
+        let on = Silence::parse(
+            &json!({"metadata": {"creationTimestamp": "2026-01-01T00:00:00Z"},
+            "spec": {"matcher": {"matchLabels": {"a": "1"}}}}),
+        )
         .expect("valid");
         assert!(on.silences(&labels(&[("a", "1")]), at("2030-01-01T00:00:00Z")));
-        let off = Silence::parse(&json!({"spec": {"enabled": false, "matcher": {"matchLabels": {"a": "1"}}}}))
-            .expect("valid");
+        let off = Silence::parse(
+            &json!({"spec": {"enabled": false, "matcher": {"matchLabels": {"a": "1"}}}}),
+        )
+        .expect("valid");
         assert!(!off.silences(&labels(&[("a", "1")]), at("2030-01-01T00:00:00Z")));
         let ended = Silence::parse(&json!({"spec": {"matcher": {"matchLabels": {"a": "1"}},
             "endsAt": "2026-01-01T00:00:00Z"}}))
@@ -156,8 +177,14 @@ mod tests {
         for (spec, why) in [
             (json!({}), "matcher is required"),
             (json!({"matcher": {}}), "every alert"),
-            (json!({"matcher": {"matchLabels": {"a": "1"}}, "startsAt": "yesterday"}), "RFC 3339"),
-            (json!({"matcher": {"matchLabels": {"a": "1"}}, "duration": "forever"}), "duration"),
+            (
+                json!({"matcher": {"matchLabels": {"a": "1"}}, "startsAt": "yesterday"}),
+                "RFC 3339",
+            ),
+            (
+                json!({"matcher": {"matchLabels": {"a": "1"}}, "duration": "forever"}),
+                "duration",
+            ),
             (
                 json!({"matcher": {"matchExpressions": [{"key": "a", "operator": "Near"}]}}),
                 "matcher",

@@ -135,7 +135,10 @@ pub struct Context<'a> {
 /// The labels of an alert for `series`: the series' labels without `__name__`, then the
 /// rule's labels, then alertname, severity, rule_group, cluster and (project level) namespace,
 /// which neither the series nor the rule can change.
-pub fn alert_labels(ctx: &Context<'_>, series: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+pub fn alert_labels(
+    ctx: &Context<'_>,
+    series: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
     let mut labels: BTreeMap<String, String> = series
         .iter()
         .filter(|(k, _)| k.as_str() != "__name__")
@@ -159,7 +162,11 @@ pub fn format_value(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
     } else if v.is_infinite() {
-        if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
+        if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
     } else {
         format!("{v}")
     }
@@ -212,7 +219,11 @@ pub fn step(ctx: &Context<'_>, previous: Vec<Alert>, samples: &[Sample]) -> Vec<
         }
         out.push(alert);
     }
-    out.extend(retire(before.into_values().collect(), ctx.now, ctx.retention));
+    out.extend(retire(
+        before.into_values().collect(),
+        ctx.now,
+        ctx.retention,
+    ));
     out.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
     out
 }
@@ -252,10 +263,15 @@ mod tests {
             expr: "x > 0".into(),
             for_: Duration::from_secs(for_secs),
             severity: "warning".into(),
-            labels: [("team".to_string(), "a".to_string())].into_iter().collect(),
-            annotations: [("summary".to_string(), "{{ $labels.pod }} at {{ $value }}".to_string())]
+            labels: [("team".to_string(), "a".to_string())]
                 .into_iter()
                 .collect(),
+            annotations: [(
+                "summary".to_string(),
+                "{{ $labels.pod }} at {{ $value }}".to_string(),
+            )]
+            .into_iter()
+            .collect(),
             disabled: false,
         }
     }
@@ -335,7 +351,10 @@ mod tests {
         assert_eq!(a.len(), 1);
         assert_eq!(a[0].state, AlertState::Firing);
         assert_eq!(a[0].active_at, ctx(&r0, 10).now);
-        assert_eq!(a[0].notified_firing, None, "a new activation is notified again");
+        assert_eq!(
+            a[0].notified_firing, None,
+            "a new activation is notified again"
+        );
     }
 
     #[test]
@@ -349,7 +368,11 @@ mod tests {
     #[test]
     fn one_alert_per_label_set() {
         let r = rule(0);
-        let a = step(&ctx(&r, 0), vec![], &[sample("web", 1.0), sample("db", 1.0)]);
+        let a = step(
+            &ctx(&r, 0),
+            vec![],
+            &[sample("web", 1.0), sample("db", 1.0)],
+        );
         assert_eq!(a.len(), 2);
         assert_ne!(a[0].fingerprint, a[1].fingerprint);
         // Series differing only in labels the alert overrides collapse into one.

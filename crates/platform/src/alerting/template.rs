@@ -17,11 +17,7 @@ const MAX_OUTPUT: usize = 16 * 1024;
 const MAX_TIME: Duration = Duration::from_millis(100);
 
 /// Expands `text` for an alert with `labels` and `value`.
-pub fn expand(
-    text: &str,
-    labels: &BTreeMap<String, String>,
-    value: f64,
-) -> Result<String, String> {
+pub fn expand(text: &str, labels: &BTreeMap<String, String>, value: f64) -> Result<String, String> {
     if !text.contains("{{") {
         return Ok(text.to_string());
     }
@@ -46,8 +42,13 @@ pub fn expand(
         missing_key_error: false,
     };
     let mut out = String::new();
-    set.execute("annotation", &Value::Map(Dict::from(data)), &mut out, &limits)
-        .map_err(|e| e.to_string())?;
+    set.execute(
+        "annotation",
+        &Value::Map(Dict::from(data)),
+        &mut out,
+        &limits,
+    )
+    .map_err(|e| e.to_string())?;
     Ok(out)
 }
 
@@ -82,27 +83,42 @@ mod tests {
     #[test]
     fn labels_and_value() {
         assert_eq!(
-            expand("{{ $labels.pod }} in {{ $labels.namespace }} restarted {{ $value }} times", &labels(), 3.0),
+            expand(
+                "{{ $labels.pod }} in {{ $labels.namespace }} restarted {{ $value }} times",
+                &labels(),
+                3.0
+            ),
             Ok("web-1 in shop restarted 3 times".into())
         );
         assert_eq!(expand("{{ $value }}", &labels(), 0.25), Ok("0.25".into()));
         assert_eq!(expand("plain", &labels(), 1.0), Ok("plain".into()));
         assert_eq!(
-            expand("{{ if gt $value 2.0 }}high{{ else }}low{{ end }}", &labels(), 3.0),
+            expand(
+                "{{ if gt $value 2.0 }}high{{ else }}low{{ end }}",
+                &labels(),
+                3.0
+            ),
             Ok("high".into())
         );
         // A missing label prints as Go prints a missing map key.
-        assert_eq!(expand("{{ $labels.nope }}", &labels(), 1.0), Ok("<no value>".into()));
+        assert_eq!(
+            expand("{{ $labels.nope }}", &labels(), 1.0),
+            Ok("<no value>".into())
+        );
     }
 
     #[test]
     fn errors_keep_the_alert() {
         assert!(expand("{{ humanize $value }}", &labels(), 1.0).is_err());
         assert!(expand("{{ $labels.pod", &labels(), 1.0).is_err());
-        let a: BTreeMap<String, String> =
-            [("summary".to_string(), "{{ nope }}".to_string())].into_iter().collect();
+        let a: BTreeMap<String, String> = [("summary".to_string(), "{{ nope }}".to_string())]
+            .into_iter()
+            .collect();
         let out = expand_all(&a, &labels(), 1.0);
-        assert!(out["summary"].starts_with("<error expanding template"), "{out:?}");
+        assert!(
+            out["summary"].starts_with("<error expanding template"),
+            "{out:?}"
+        );
     }
 
     #[test]

@@ -61,8 +61,12 @@ pub struct RequestInfo {
 const API_PREFIXES: [&str; 3] = ["api", "apis", "kapis"];
 const NAMESPACE_SUBRESOURCES: [&str; 2] = ["status", "finalize"];
 /// (`alerts`: a cluster's alerts, `alerting.kubesphere.io/v2beta1/alerts`.)
-const CLUSTER_KAPIS_RESOURCES: [&str; 4] =
-    ["clustermembers", "clusterroles", "clusterrolebindings", "alerts"];
+const CLUSTER_KAPIS_RESOURCES: [&str; 4] = [
+    "clustermembers",
+    "clusterroles",
+    "clusterrolebindings",
+    "alerts",
+];
 
 /// Whether a cluster-scoped resource is identity or tenancy state of the platform (users and
 /// their password hashes, login records, global roles, workspaces), decided at the global level

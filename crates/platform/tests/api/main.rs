@@ -4,6 +4,7 @@
 mod common;
 
 mod access;
+mod alerting;
 mod appstore_helm;
 mod audit;
 mod console;
