@@ -151,7 +151,6 @@ pub fn router(state: Shared) -> Router {
         .merge(member_routes())
         .merge(tenant_routes())
         .merge(cluster_routes())
-        .merge(crate::alerting::api::routes())
         .merge(crate::metrics::routes())
         .merge(crate::monitoring::routes::routes())
         .merge(crate::audit::routes())
