@@ -594,3 +594,168 @@ async fn a_crash_looping_pod_fires_notifies_once_resolves_and_is_silenced() {
         r.shutdown().await;
     }
 }
+
+/// Cluster and platform rule groups: a ClusterRuleGroup's alerts are listed for cluster viewers
+/// (and not for project members), a GlobalRuleGroup's for platform administrators only (who
+/// alone may write one); a receiver that cannot be reached has its failure recorded in the
+/// alert after bounded retries while evaluation goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_and_global_alerts_are_for_their_levels_and_failures_are_recorded() {
+    let env = Env::start_with(tweak).await;
+    let c = &env.http;
+    let admin = env.admin().await;
+    for u in ["viewer", "tenant"] {
+        create_user(c, &admin, u).await;
+    }
+    add_member(
+        c,
+        &admin,
+        &format!("{IAM}/clustermembers"),
+        "viewer",
+        "cluster-viewer",
+    )
+    .await;
+    create_workspace(c, &admin, "w", "tenant").await;
+    create_project(c, &admin, "w", "p").await;
+    add_member(
+        c,
+        &admin,
+        &format!("{IAM}/namespaces/p/namespacemembers"),
+        "tenant",
+        "admin",
+    )
+    .await;
+    let viewer = c.login("viewer", USER_PW).await;
+    let tenant = c.login("tenant", USER_PW).await;
+
+    // Nothing listens on this port: every attempt fails.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port");
+    c.ok(
+        Method::POST,
+        &format!("{NOTIFICATION}/receivers"),
+        &admin,
+        Some(
+            json!({"apiVersion": "notification.kubesphere.io/v2beta2", "kind": "Receiver",
+            "metadata": {"name": "unreachable"},
+            "spec": {"webhook": {"url": format!("http://{closed}/hook")}}}),
+        ),
+    )
+    .await;
+    let group = |kind: &str, name: &str| {
+        json!({"apiVersion": "alerting.kubesphere.io/v2beta1", "kind": kind,
+            "metadata": {"name": name},
+            "spec": {"interval": "1s", "rules": [
+                {"alert": "Always", "expr": "vector(1)", "severity": "info",
+                 "annotations": {"summary": "value {{ $value }}"}},
+                {"alert": "Never", "expr": "vector(1) > 2"},
+                {"alert": "Off", "expr": "vector(1)", "disable": true}]}})
+    };
+    let global = "/apis/alerting.kubesphere.io/v2beta1/globalrulegroups";
+    for t in [&viewer, &tenant] {
+        let (s, _) = c
+            .post(global, t, group("GlobalRuleGroup", "everywhere"))
+            .await;
+        assert_eq!(
+            s,
+            StatusCode::FORBIDDEN,
+            "a GlobalRuleGroup is the platform's"
+        );
+    }
+    c.ok(
+        Method::POST,
+        global,
+        &admin,
+        Some(group("GlobalRuleGroup", "everywhere")),
+    )
+    .await;
+    c.ok(
+        Method::POST,
+        "/apis/alerting.kubesphere.io/v2beta1/clusterrulegroups",
+        &admin,
+        Some(group("ClusterRuleGroup", "node-health")),
+    )
+    .await;
+
+    let cluster = poll_until("a cluster alert", Duration::from_secs(30), || async {
+        let v = c
+            .ok(
+                Method::GET,
+                &format!("{ALERTS}/alerts?state=firing"),
+                &viewer,
+                None,
+            )
+            .await;
+        (v["total"] == 1).then_some(v)
+    })
+    .await;
+    let a = &cluster["items"][0];
+    assert_eq!(a["ruleGroup"], "node-health", "{cluster}");
+    assert_eq!(a["labels"]["alertname"], "Always");
+    assert_eq!(a["labels"]["cluster"], "host");
+    assert_eq!(a["annotations"]["summary"], "value 1");
+    assert!(a["labels"].get("namespace").is_none(), "{a}");
+    // The same through the cluster path.
+    let v = c
+        .ok(
+            Method::GET,
+            &format!("/clusters/host{ALERTS}/alerts"),
+            &viewer,
+            None,
+        )
+        .await;
+    assert_eq!(v["total"], 1, "{v}");
+    let (s, _) = c.get(&format!("{ALERTS}/alerts"), &tenant).await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "a project member is no cluster viewer"
+    );
+    let (s, _) = c.get(&format!("{ALERTS}/globalalerts"), &viewer).await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "a cluster viewer is no platform administrator"
+    );
+    let global_alerts = poll_until("a global alert", Duration::from_secs(30), || async {
+        let v = c
+            .ok(Method::GET, &format!("{ALERTS}/globalalerts"), &admin, None)
+            .await;
+        (v["total"] == 1).then_some(v)
+    })
+    .await;
+    assert_eq!(global_alerts["items"][0]["ruleGroup"], "everywhere");
+    assert_eq!(global_alerts["items"][0]["cluster"], "host");
+    // A project sees neither.
+    let v = c
+        .ok(
+            Method::GET,
+            &format!("{ALERTS}/namespaces/p/alerts"),
+            &tenant,
+            None,
+        )
+        .await;
+    assert_eq!(v["total"], 0, "{v}");
+
+    // The unreachable receiver: the failure is recorded once the retries are spent, and the
+    // group keeps being evaluated.
+    let failed = poll_until("the failure recorded", Duration::from_secs(30), || async {
+        let v = c
+            .ok(Method::GET, &format!("{ALERTS}/alerts"), &viewer, None)
+            .await;
+        v["items"][0]["notifyError"].as_str().map(str::to_string)
+    })
+    .await;
+    assert!(
+        failed.contains("receiver unreachable (webhook)")
+            && failed.contains("gave up after 3 attempts"),
+        "{failed}"
+    );
+    let path = "/apis/alerting.kubesphere.io/v2beta1/clusterrulegroups/node-health";
+    let first = c.ok(Method::GET, path, &admin, None).await["status"]["lastEvaluation"].clone();
+    wait_for("another evaluation", Duration::from_secs(30), || async {
+        c.ok(Method::GET, path, &admin, None).await["status"]["lastEvaluation"] != first
+    })
+    .await;
+}
