@@ -431,6 +431,20 @@ async fn prometheus_scrapes_the_embedded_cluster_and_the_platform() {
         created.status()
     );
     let carol = password_token(&http, &s.platform, "carol", "Carol-passw0rd").await;
+    // One wrong password, which `orrery_login_failures_total` counts.
+    let refused = http
+        .post(format!("{}/oauth/token", s.platform))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "carol"),
+            ("password", "not-her-password"),
+            ("client_id", "kubesphere"),
+            ("client_secret", "kubesphere"),
+        ])
+        .send()
+        .await
+        .expect("token request");
+    assert!(refused.status().is_client_error(), "{}", refused.status());
     assert_eq!(status_of(&http, &platform_metrics, Some(&carol)).await, 403);
     assert_eq!(status_of(&http, &platform_metrics, Some(&admin)).await, 200);
 
@@ -615,11 +629,31 @@ async fn prometheus_scrapes_the_embedded_cluster_and_the_platform() {
         )
         .await?;
         let ready = query(&http, &prom, r#"orrery_cluster_ready{cluster="host"} == 1"#).await?;
-        let failures = query(&http, &prom, "orrery_login_failures_total").await;
-        if scrapes.first().is_some_and(|s| value(s) > 0.0) && !iam.is_empty() && ready.len() == 1 {
+        let failures = query(
+            &http,
+            &prom,
+            r#"orrery_login_failures_total{via="token"} >= 1"#,
+        )
+        .await?;
+        let users = query(&http, &prom, r#"orrery_cache_objects{kind="User"} >= 2"#).await?;
+        let passes = query(
+            &http,
+            &prom,
+            r#"orrery_controller_pass_duration_seconds_count{controller="platform"} > 0"#,
+        )
+        .await?;
+        if scrapes.first().is_some_and(|s| value(s) > 0.0)
+            && !iam.is_empty()
+            && ready.len() == 1
+            && failures.len() == 1
+            && users.len() == 1
+            && passes.len() == 1
+        {
             Ok(())
         } else {
-            Err(format!("{scrapes:?} {iam:?} {ready:?} {failures:?}"))
+            Err(format!(
+                "{scrapes:?} {iam:?} {ready:?} {failures:?} {users:?} {passes:?}"
+            ))
         }
     })
     .await;
