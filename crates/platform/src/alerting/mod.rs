@@ -11,6 +11,7 @@
 //! ([`notify`]) are delivered off the evaluation path with bounded retries; their outcome is
 //! written back into the alert. [`api`] lists alerts at the three levels.
 
+pub mod admission;
 pub mod api;
 pub mod delivery;
 pub mod evaluate;

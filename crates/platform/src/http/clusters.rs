@@ -327,6 +327,9 @@ pub async fn proxy(
     if let Some(answer) = proxy::self_review(&member.authz, &caller, &parts, &body).await {
         return answer;
     }
+    if let Err(e) = crate::alerting::admission::check(&caller.info, &parts.method, &body) {
+        return e.into_response();
+    }
     let body = match super::writeguard::check(
         &member.authz,
         &state.caches,

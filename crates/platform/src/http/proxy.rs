@@ -91,6 +91,9 @@ pub async fn forward(
     if let Some(answer) = self_review(&state.authz, &caller, &parts, &body).await {
         return answer;
     }
+    if let Err(e) = crate::alerting::admission::check(&caller.info, &parts.method, &body) {
+        return e.into_response();
+    }
     let body = match super::writeguard::check(
         &state.authz,
         &state.caches,

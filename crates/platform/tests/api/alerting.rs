@@ -652,6 +652,26 @@ async fn cluster_and_global_alerts_are_for_their_levels_and_failures_are_recorde
                 {"alert": "Never", "expr": "vector(1) > 2"},
                 {"alert": "Off", "expr": "vector(1)", "disable": true}]}})
     };
+    // A mistake is refused with the reason, on both paths, and nothing is stored.
+    let bad = json!({"apiVersion": "alerting.kubesphere.io/v2beta1", "kind": "RuleGroup",
+        "metadata": {"name": "typo", "namespace": "p"},
+        "spec": {"rules": [{"alert": "A", "expr": "sum(rate(x[5m]"}]}});
+    for path in [
+        RULEGROUPS.to_string(),
+        format!("/clusters/host{RULEGROUPS}"),
+    ] {
+        let (s, v) = c.post(&path, &tenant, bad.clone()).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {v}");
+        assert!(
+            v["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("spec.rules[0].expr is not PromQL"),
+            "{v}"
+        );
+    }
+    let v = c.ok(Method::GET, RULEGROUPS, &tenant, None).await;
+    assert_eq!(v["items"], json!([]), "{v}");
     let global = "/apis/alerting.kubesphere.io/v2beta1/globalrulegroups";
     for t in [&viewer, &tenant] {
         let (s, _) = c
