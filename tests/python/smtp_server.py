@@ -1,12 +1,15 @@
 """A real SMTP server (aiosmtpd) on loopback for the alerting test.
 
-Usage: smtp_server.py PORT USER PASSWORD
-Requires AUTH (PLAIN or LOGIN) with USER/PASSWORD before MAIL (over plain text: loopback only),
+Usage: smtp_server.py PORT USER PASSWORD [CERT KEY]
+Requires AUTH (PLAIN or LOGIN) with USER/PASSWORD before MAIL; with CERT and KEY (PEM files),
+STARTTLS is required before anything else (and so before AUTH), otherwise plain text is
+accepted (loopback only),
 prints each accepted message as one JSON line {"from", "to", "data"} on stdout, prints
 "ready" once listening, and stops when stdin closes.
 """
 
 import json
+import ssl
 import sys
 
 from aiosmtpd.controller import Controller
@@ -39,13 +42,19 @@ def main():
         )
         return AuthResult(success=ok, handled=False)
 
+    tls = {}
+    if len(sys.argv) > 5:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(sys.argv[4], sys.argv[5])
+        tls = {"tls_context": context, "require_starttls": True}
     controller = Controller(
         Handler(),
         hostname="127.0.0.1",
         port=port,
         authenticator=authenticator,
         auth_required=True,
-        auth_require_tls=False,
+        auth_require_tls=bool(tls),
+        **tls,
     )
     controller.start()
     print("ready", flush=True)

@@ -124,6 +124,11 @@ struct Smtpd {
 }
 
 async fn smtp_server() -> Smtpd {
+    smtp_server_with(&[]).await
+}
+
+/// aiosmtpd with extra arguments (a certificate and key: STARTTLS required).
+async fn smtp_server_with(extra: &[&std::path::Path]) -> Smtpd {
     let python = venv_python().await;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -134,6 +139,7 @@ async fn smtp_server() -> Smtpd {
         .arg(port.to_string())
         .arg(SMTP_USER)
         .arg(SMTP_PASSWORD)
+        .args(extra)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -643,6 +649,46 @@ async fn cluster_and_global_alerts_are_for_their_levels_and_failures_are_recorde
         ),
     )
     .await;
+    // E-mail over STARTTLS, the server's certificate signed by a CA given in the Config.
+    let (ca, cert, key) = loopback_certificate();
+    let pem = env.dir.path().join("smtp");
+    std::fs::create_dir_all(&pem).expect("dir");
+    std::fs::write(pem.join("cert.pem"), cert.pem()).expect("cert");
+    std::fs::write(pem.join("key.pem"), key.serialize_pem()).expect("key");
+    let smtp = smtp_server_with(&[&pem.join("cert.pem"), &pem.join("key.pem")]).await;
+    c.ok(
+        Method::POST,
+        "/api/v1/namespaces/kubesphere-system/secrets",
+        &admin,
+        Some(
+            json!({"metadata": {"name": "smtp-login"}, "stringData": {"password": SMTP_PASSWORD}}),
+        ),
+    )
+    .await;
+    c.ok(
+        Method::POST,
+        &format!("{NOTIFICATION}/configs"),
+        &admin,
+        Some(json!({"apiVersion": "notification.kubesphere.io/v2beta2", "kind": "Config",
+            "metadata": {"name": "default-email-config"},
+            "spec": {"email": {"smartHost": {"host": "127.0.0.1", "port": smtp.port},
+                "from": "orrery@example.com", "authUsername": SMTP_USER,
+                "authPassword": {"valueFrom": {"secretKeyRef": {"name": "smtp-login", "key": "password"}}},
+                "tls": {"mode": "starttls", "rootCA": ca.pem()}}}})),
+    )
+    .await;
+    c.ok(
+        Method::POST,
+        &format!("{NOTIFICATION}/receivers"),
+        &admin,
+        Some(
+            json!({"apiVersion": "notification.kubesphere.io/v2beta2", "kind": "Receiver",
+            "metadata": {"name": "mail"},
+            "spec": {"email": {"to": ["oncall@example.com"],
+                "alertSelector": {"matchLabels": {"rule_group": "node-health"}}}}}),
+        ),
+    )
+    .await;
     let group = |kind: &str, name: &str| {
         json!({"apiVersion": "alerting.kubesphere.io/v2beta1", "kind": kind,
             "metadata": {"name": name},
@@ -767,6 +813,19 @@ async fn cluster_and_global_alerts_are_for_their_levels_and_failures_are_recorde
         v["items"][0]["notifyError"].as_str().map(str::to_string)
     })
     .await;
+    assert!(
+        !failed.contains("receiver mail"),
+        "the e-mail went through: {failed}"
+    );
+    let mail = snapshot(&smtp.inbox);
+    assert_eq!(mail.len(), 1, "only the selected group's alert: {mail:?}");
+    assert!(
+        mail[0]["data"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Subject: [FIRING] Always (cluster host)"),
+        "{mail:?}"
+    );
     assert!(
         failed.contains("receiver unreachable (webhook)")
             && failed.contains("gave up after 3 attempts"),
