@@ -252,4 +252,43 @@ mod tests {
         }
         assert_eq!(parse_query(None).expect("empty").state, None);
     }
+
+    #[test]
+    fn each_route_is_authorized_at_its_level() {
+        use crate::authz::scope::{RequestInfo, Scope};
+        for (path, scope) in [
+            (
+                "/kapis/alerting.kubesphere.io/v2beta1/alerts",
+                Scope::Cluster,
+            ),
+            (
+                "/kapis/alerting.kubesphere.io/v2beta1/namespaces/p/alerts",
+                Scope::Namespace,
+            ),
+            (
+                "/kapis/alerting.kubesphere.io/v2beta1/globalalerts",
+                Scope::Global,
+            ),
+            // Only the alerting group's `alerts` is a cluster's.
+            ("/kapis/iam.kubesphere.io/v1beta1/alerts", Scope::Global),
+            (
+                "/apis/alerting.kubesphere.io/v2beta1/clusterrulegroups",
+                Scope::Cluster,
+            ),
+            (
+                "/apis/alerting.kubesphere.io/v2beta1/globalrulegroups",
+                Scope::Global,
+            ),
+            (
+                "/apis/notification.kubesphere.io/v2beta2/receivers",
+                Scope::Global,
+            ),
+            (
+                "/apis/notification.kubesphere.io/v2beta2/silences/s",
+                Scope::Global,
+            ),
+        ] {
+            assert_eq!(RequestInfo::parse("GET", path, "").scope, scope, "{path}");
+        }
+    }
 }

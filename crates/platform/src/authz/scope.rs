@@ -60,13 +60,8 @@ pub struct RequestInfo {
 
 const API_PREFIXES: [&str; 3] = ["api", "apis", "kapis"];
 const NAMESPACE_SUBRESOURCES: [&str; 2] = ["status", "finalize"];
-/// (`alerts`: a cluster's alerts, `alerting.kubesphere.io/v2beta1/alerts`.)
-const CLUSTER_KAPIS_RESOURCES: [&str; 4] = [
-    "clustermembers",
-    "clusterroles",
-    "clusterrolebindings",
-    "alerts",
-];
+const CLUSTER_KAPIS_RESOURCES: [&str; 3] =
+    ["clustermembers", "clusterroles", "clusterrolebindings"];
 
 /// Whether a cluster-scoped resource is identity or tenancy state of the platform (users and
 /// their password hashes, login records, global roles, workspaces), decided at the global level
@@ -205,7 +200,10 @@ impl RequestInfo {
         } else if !info.workspace.is_empty() {
             Scope::Workspace
         } else if prefix == "kapis" {
-            if CLUSTER_KAPIS_RESOURCES.contains(&info.resource.as_str()) {
+            // (A cluster's alerts: `alerting.kubesphere.io/v2beta1/alerts`.)
+            if CLUSTER_KAPIS_RESOURCES.contains(&info.resource.as_str())
+                || (info.api_group == "alerting.kubesphere.io" && info.resource == "alerts")
+            {
                 Scope::Cluster
             } else {
                 Scope::Global
