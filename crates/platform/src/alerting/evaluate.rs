@@ -378,6 +378,17 @@ impl Evaluator {
                     .instant(c, &rule.expr, at, gref.level.namespace())
                     .await
                 {
+                    Ok(samples) if samples.len() > state::MAX_ALERTS_PER_RULE => {
+                        // As Prometheus' rule `limit`: an error, not a truncated set (the
+                        // alerts stay as they were, so nothing flaps).
+                        errors.push(format!(
+                            "rule {} in cluster {c}: {} series, more than the {} alerts a rule may have",
+                            rule.name,
+                            samples.len(),
+                            state::MAX_ALERTS_PER_RULE
+                        ));
+                        out.extend(prev);
+                    }
                     Ok(samples) => out.extend(state::step(&ctx, prev, &samples)),
                     Err(e) => {
                         errors.push(format!("rule {} in cluster {c}: {}", rule.name, e.message));

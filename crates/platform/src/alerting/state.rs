@@ -13,6 +13,10 @@ use serde::{Deserialize, Serialize};
 use super::Sample;
 use super::rules::Rule;
 
+/// The most alerts one rule may have in one cluster: they are all kept in the group's status
+/// (an object of the API), so an expression returning more series is an evaluation error.
+pub const MAX_ALERTS_PER_RULE: usize = 100;
+
 /// An alert's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
