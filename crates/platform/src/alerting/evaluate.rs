@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use futures::StreamExt;
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
@@ -18,6 +19,7 @@ use super::silences::{self, Silence};
 use super::state::{self, Alert, Context};
 use super::{AlertingSettings, QuerySource};
 use crate::error::PlatformError;
+use crate::http::ApiError;
 use crate::http::Shared;
 use crate::kubeapi::timed;
 
@@ -193,6 +195,9 @@ pub async fn run(
     }
 }
 
+/// Rule groups evaluated at once.
+const GROUPS_AT_ONCE: usize = 4;
+
 /// How long a stopping leader may take to record finished notifications.
 const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -225,6 +230,13 @@ impl Evaluator {
             .collect();
         members.sort_by(|a, b| a.name.cmp(&b.name));
         let ready: Vec<String> = members.iter().map(|m| m.name.clone()).collect();
+        let pass = Pass {
+            now,
+            silences: &silences,
+            ready: &ready,
+            record_only,
+        };
+        let mut work = Vec::new();
         for m in &members {
             let mut levels = vec![Level::Cluster, Level::Namespace(String::new())];
             if m.name == host {
@@ -250,16 +262,17 @@ impl Evaluator {
                     if record_only && !self.outbox.has_done(&gref) {
                         continue;
                     }
-                    let pass = Pass {
-                        now,
-                        silences: &silences,
-                        ready: &ready,
-                        record_only,
-                    };
-                    self.group(&m.client, gref, &obj, &pass).await;
+                    work.push((m.client.clone(), gref, obj));
                 }
             }
         }
+        // A few groups at once, so that one slow source does not hold up every other group.
+        futures::stream::iter(work)
+            .for_each_concurrent(GROUPS_AT_ONCE, |(client, gref, obj)| {
+                let pass = &pass;
+                async move { self.group(&client, gref, &obj, pass).await }
+            })
+            .await;
     }
 
     /// Evaluates one group if its interval has passed, records finished notifications, and
@@ -373,11 +386,22 @@ impl Evaluator {
                     retention: self.settings.resolved_retention,
                 };
                 let at = std::time::SystemTime::from(now);
-                match self
+                let query = self
                     .source
-                    .instant(c, &rule.expr, at, gref.level.namespace())
+                    .instant(c, &rule.expr, at, gref.level.namespace());
+                let answer = tokio::time::timeout(self.settings.query_timeout, query)
                     .await
-                {
+                    .unwrap_or_else(|_| {
+                        Err(ApiError::new(
+                            504,
+                            "Timeout",
+                            format!(
+                                "no answer within {}s",
+                                self.settings.query_timeout.as_secs_f64()
+                            ),
+                        ))
+                    });
+                match answer {
                     Ok(samples) if samples.len() > state::MAX_ALERTS_PER_RULE => {
                         // As Prometheus' rule `limit`: an error, not a truncated set (the
                         // alerts stay as they were, so nothing flaps).

@@ -53,6 +53,9 @@ pub struct AlertingSettings {
     pub retry: notify::RetryPolicy,
     /// How long a resolved alert stays listed (as `inactive`).
     pub resolved_retention: Duration,
+    /// How long one rule's query may take (then the rule's alerts stay as they were and the
+    /// group's `status.evaluationError` says so).
+    pub query_timeout: Duration,
 }
 
 impl Default for AlertingSettings {
@@ -61,6 +64,7 @@ impl Default for AlertingSettings {
             tick: Duration::from_secs(1),
             retry: notify::RetryPolicy::default(),
             resolved_retention: Duration::from_secs(15 * 60),
+            query_timeout: Duration::from_secs(30),
         }
     }
 }
