@@ -198,12 +198,14 @@ pub async fn answer(
     };
     let mut found: Vec<(String, Alert)> = groups
         .iter()
-        .flat_map(|(_, g)| {
+        .flat_map(|(level, g)| {
             let name = g["metadata"]["name"]
                 .as_str()
                 .unwrap_or_default()
                 .to_string();
-            alerts_of(g).into_iter().map(move |a| (name.clone(), a))
+            alerts_of(g, level, cluster)
+                .into_iter()
+                .map(move |a| (name.clone(), a))
         })
         .filter(|(_, a)| selected(a, &q))
         .collect();

@@ -107,13 +107,29 @@ fn time_of(v: &Value) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// The alerts kept in a rule group's status (unreadable entries are dropped).
-pub fn alerts_of(obj: &Value) -> Vec<Alert> {
+/// The alerts kept in the status of rule group `obj` at `level` in cluster `cluster`. A status
+/// can be written by whoever may write the group's status subresource, so an entry counts only
+/// if it could have come from this group: its labels name this group, its rule and its cluster
+/// (the group's own, but for a global group), its project for a RuleGroup, and its fingerprint
+/// is theirs. Anything else is dropped — never listed, never notified.
+pub fn alerts_of(obj: &Value, level: &Level, cluster: &str) -> Vec<Alert> {
+    let name = obj["metadata"]["name"].as_str().unwrap_or_default();
     obj["status"]["alerts"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|a| serde_json::from_value(a.clone()).ok())
+        .filter_map(|a| serde_json::from_value::<Alert>(a.clone()).ok())
+        .filter(|a| {
+            let label = |k: &str| a.labels.get(k).map(String::as_str);
+            label("rule_group") == Some(name)
+                && label("alertname") == Some(a.rule_name.as_str())
+                && label("cluster") == Some(a.cluster.as_str())
+                && (*level == Level::Global || a.cluster == cluster)
+                && level
+                    .namespace()
+                    .is_none_or(|ns| label("namespace") == Some(ns))
+                && super::fingerprint::of(&a.labels) == a.fingerprint
+        })
         .collect()
 }
 
@@ -298,7 +314,7 @@ impl Evaluator {
             return;
         }
         let outcomes = self.outbox.take_done(&gref);
-        let mut alerts = alerts_of(obj);
+        let mut alerts = alerts_of(obj, &gref.level, &gref.cluster);
         let mut next_status = status.as_object().cloned().unwrap_or_default();
         if due {
             next_status.insert(
@@ -438,5 +454,45 @@ impl Evaluator {
             ))
         });
         (out, errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_alerts_this_group_could_have_made_are_read() {
+        let labels = |ns: &str, group: &str| -> std::collections::BTreeMap<String, String> {
+            [
+                ("alertname", "A"),
+                ("rule_group", group),
+                ("cluster", "host"),
+                ("namespace", ns),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+        };
+        let alert = |l: std::collections::BTreeMap<String, String>, fp: Option<&str>| {
+            json!({"ruleName": "A", "cluster": "host",
+                "fingerprint": fp.map(str::to_string).unwrap_or_else(|| super::super::fingerprint::of(&l)),
+                "labels": l, "state": "firing", "activeAt": "2026-01-01T00:00:00Z", "value": "1"})
+        };
+        let obj = json!({"metadata": {"name": "g", "namespace": "p"}, "status": {"alerts": [
+            alert(labels("p", "g"), None),
+            alert(labels("victim", "g"), None),
+            alert(labels("p", "other-group"), None),
+            alert(labels("p", "g"), Some("0000000000000000")),
+            {"not": "an alert"}
+        ]}});
+        let level = Level::Namespace("p".into());
+        let read = alerts_of(&obj, &level, "host");
+        assert_eq!(read.len(), 1, "{read:?}");
+        assert_eq!(read[0].labels["namespace"], "p");
+        assert!(
+            alerts_of(&obj, &level, "m1").is_empty(),
+            "another cluster's group"
+        );
     }
 }
