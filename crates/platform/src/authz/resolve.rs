@@ -260,6 +260,37 @@ pub fn canonical_path(segments: &[String]) -> String {
     out
 }
 
+/// A workload's merged logs (`/kapis/tenant.kubesphere.io/v1alpha2/namespaces/{ns}/workloads/
+/// {kind}/{name}/logs`) are the logs of its pods, so the request is `get pods/log` in that
+/// namespace (as `/api/v1`, so that resolution does not look it up in discovery again).
+fn workload_logs(method: &str, parts: &[&str], path: &str) -> Option<RequestInfo> {
+    let [
+        "kapis",
+        "tenant.kubesphere.io",
+        "v1alpha2",
+        "namespaces",
+        ns,
+        "workloads",
+        _,
+        _,
+        "logs",
+    ] = parts
+    else {
+        return None;
+    };
+    let verb = if matches!(method, "GET" | "HEAD") {
+        "get"
+    } else {
+        "unknown"
+    };
+    let mut info =
+        RequestInfo::from_attributes(verb, "", "pods", "log", "", ns, "", Some(Scope::Namespace));
+    info.path = path.to_string();
+    info.api_prefix = "api".into();
+    info.api_version = "v1".into();
+    Some(info)
+}
+
 /// The monitoring API (`/kapis/monitoring.kubesphere.io/v1alpha3/…`) shows what pods use, so
 /// a request is `list pods` where those pods are: cluster-wide for the cluster, its nodes and
 /// cluster-wide PromQL; in the workspace for a workspace; in the namespace for everything below
@@ -310,6 +341,12 @@ pub fn resolve(
         return Ok(Resolved {
             info,
             namespace_prefix,
+        });
+    }
+    if let Some(info) = workload_logs(method, &parts, &path) {
+        return Ok(Resolved {
+            info,
+            namespace_prefix: true,
         });
     }
     if is_generic(&info)
@@ -410,6 +447,31 @@ mod tests {
             resolve("GET", path, "", Some(&index())),
             Err(Unresolved::NotFound(_))
         )
+    }
+
+    #[test]
+    fn workload_logs_are_pod_logs_in_the_namespace() {
+        let path =
+            "/kapis/tenant.kubesphere.io/v1alpha2/namespaces/p/workloads/deployments/web/logs";
+        let r = ok("GET", path);
+        assert_eq!(
+            (
+                r.info.verb.as_str(),
+                r.info.api_group.as_str(),
+                r.info.resource.as_str(),
+                r.info.subresource.as_str(),
+                r.info.namespace.as_str(),
+                r.info.scope
+            ),
+            ("get", "", "pods", "log", "p", Scope::Namespace)
+        );
+        assert_eq!(r.info.path, path);
+        // Anything longer or shorter is not this route.
+        let r = ok(
+            "GET",
+            "/kapis/tenant.kubesphere.io/v1alpha2/namespaces/p/workloads/deployments/web",
+        );
+        assert_eq!(r.info.resource, "workloads");
     }
 
     #[test]

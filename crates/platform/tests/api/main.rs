@@ -9,6 +9,7 @@ mod appstore_helm;
 mod audit;
 mod console;
 mod escalation;
+mod events_logs;
 mod fairness;
 mod github;
 mod ldap;
