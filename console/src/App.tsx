@@ -17,6 +17,7 @@ const Cluster = lazy(() => import("./pages/cluster"));
 const Workspace = lazy(() => import("./pages/workspace"));
 const Project = lazy(() => import("./pages/project"));
 const AppStore = lazy(() => import("./pages/appstore"));
+const Observability = lazy(() => import("./pages/observability"));
 
 function initialTheme(): Theme {
   const saved = localStorage.getItem("orrery-theme");
@@ -79,6 +80,7 @@ function Routed({ state }: { state: AppState }) {
                     <Route index element={<Home />} />
                     <Route path="platform/*" element={<Platform />} />
                     <Route path="store/*" element={<AppStore />} />
+                    <Route path="observe/*" element={<Observability />} />
                     <Route path="clusters/:cluster/projects/:ns/*" element={<Project />} />
                     <Route path="clusters/:cluster/*" element={<Cluster />} />
                     <Route path="workspaces/:ws/*" element={<Workspace />} />

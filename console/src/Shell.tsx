@@ -34,6 +34,10 @@ function navOf(level: Level): { title: MessageKey; links: [MessageKey, string][]
           ["nav.workspaces", "/platform/workspaces"],
           ["nav.idps", "/platform/identity-providers"],
           ["nav.settings", "/platform/settings"],
+          ["obs.monitoring", "/observe/monitoring"],
+          ["obs.events", "/observe/events"],
+          ["obs.alerts", "/observe/alerts"],
+          ["obs.audit", "/observe/audit"],
         ],
       };
     case "store":
@@ -61,6 +65,8 @@ function navOf(level: Level): { title: MessageKey; links: [MessageKey, string][]
           ["nav.secrets", `${c}/r/secrets`],
           ["nav.crds", `${c}/crds`],
           ["nav.events", `${c}/r/events`],
+          ["obs.monitoring", `/observe/monitoring?cluster=${level.cluster}`],
+          ["obs.alerts", `/observe/alerts?scope=cluster&cluster=${level.cluster}`],
         ],
       };
     }
@@ -75,6 +81,8 @@ function navOf(level: Level): { title: MessageKey; links: [MessageKey, string][]
           ["nav.wsroles", `${w}/roles`],
           ["nav.appTemplates", `${w}/apps`],
           ["nav.appRepos", `${w}/repos`],
+          ["obs.monitoring", `/observe/monitoring?level=workspace&ws=${level.ws}`],
+          ["obs.audit", `/observe/audit?ws=${level.ws}`],
         ],
       };
     }
@@ -95,6 +103,9 @@ function navOf(level: Level): { title: MessageKey; links: [MessageKey, string][]
           ["nav.apps", `${p}/apps`],
           ["nav.members", `${p}/members`],
           ["nav.wsroles", `${p}/roles`],
+          ["obs.monitoring", `/observe/monitoring?cluster=${level.cluster}&level=project&ns=${level.ns}`],
+          ["obs.events", `/observe/events?cluster=${level.cluster}&ns=${level.ns}`],
+          ["obs.alerts", `/observe/alerts?scope=project&cluster=${level.cluster}&ns=${level.ns}`],
         ],
       };
     }

@@ -118,6 +118,11 @@ export function ResourceDetail({ cluster, rt, namespace, name, base, podLink }: 
         <Link className="button" to={base}>
           {t("action.back")}
         </Link>
+        {selector && namespace && (
+          <Link className="button" to={`/observe/logs/${cluster}/${namespace}/${rt.plural}/${name}`}>
+            {t("obs.workloadLogs")}
+          </Link>
+        )}
         <button type="button" className="danger" onClick={() => setDeleting(true)}>
           {t("action.delete")}
         </button>

@@ -1,0 +1,63 @@
+// A time-series chart drawn by uPlot (a small canvas charting library). Only the observability
+// pages import it, so it lands in their lazy chunk, not in the console's initial bundle.
+import { useEffect, useRef } from "react";
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+
+/** One line: its label and [unix seconds, value] points. */
+export interface ChartSeries {
+  label: string;
+  points: [number, number][];
+}
+
+const colours = ["#2f6fde", "#d9480f", "#2b8a3e", "#9c36b5", "#e67700", "#0b7285"];
+
+/** The series on one shared time axis (uPlot draws aligned columns; gaps are null). */
+export function align(series: ChartSeries[]): (number | null)[][] {
+  const xs = [...new Set(series.flatMap((s) => s.points.map((p) => p[0])))].sort((a, b) => a - b);
+  const index = new Map(xs.map((x, i) => [x, i]));
+  const cols = series.map((s) => {
+    const col: (number | null)[] = xs.map(() => null);
+    for (const [x, y] of s.points) col[index.get(x) ?? 0] = y;
+    return col;
+  });
+  return [xs, ...cols];
+}
+
+/** A chart of `series`, values formatted by `format`. */
+export function Chart({ title, series, format }: { title: string; series: ChartSeries[]; format: (v: number) => string }) {
+  const box = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const width = Math.max(280, el.clientWidth || 480);
+    const plot = new uPlot(
+      {
+        width,
+        height: 200,
+        series: [
+          {},
+          ...series.map((s, i) => ({
+            label: s.label,
+            stroke: colours[i % colours.length],
+            width: 2,
+            points: { show: true, size: 4 },
+            value: (_: uPlot, v: number | null) => (v == null ? "—" : format(v)),
+          })),
+        ],
+        axes: [{}, { values: (_: uPlot, ticks: number[]) => ticks.map(format), size: 70 }],
+        legend: { show: true },
+      },
+      align(series) as uPlot.AlignedData,
+      el,
+    );
+    return () => plot.destroy();
+  }, [series, format]);
+  const points = series.reduce((n, s) => n + s.points.length, 0);
+  return (
+    <figure className="chart" aria-label={title} data-points={points}>
+      <figcaption>{title}</figcaption>
+      <div ref={box} />
+    </figure>
+  );
+}
