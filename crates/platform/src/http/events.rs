@@ -280,9 +280,7 @@ async fn cluster_events(
             });
         }
         if !q.workspaces.is_empty() {
-            let in_ws = |ns: &String| {
-                workspace_of(ns).is_some_and(|w| q.workspaces.iter().any(|x| *x == w))
-            };
+            let in_ws = |ns: &String| workspace_of(ns).is_some_and(|w| q.workspaces.contains(&w));
             set = Some(match set {
                 Some(s) => s.into_iter().filter(in_ws).collect(),
                 None => member
@@ -301,7 +299,7 @@ async fn cluster_events(
         None => scan(member, None, q, SCAN_LIMIT).await?.0,
         Some(set) => {
             let per = SCAN_LIMIT / set.len().max(1);
-            let results: Vec<_> = futures::stream::iter(set.into_iter())
+            let results: Vec<_> = futures::stream::iter(set)
                 .map(|ns| async move { scan(member, Some(&ns), q, per.max(PAGE as usize)).await })
                 .buffer_unordered(CONCURRENT_NAMESPACES)
                 .collect()

@@ -175,6 +175,9 @@ pub fn split_timestamp(line: &str) -> (Option<i64>, &str, &str) {
 /// One line ready to leave: its time, which stream and its place there (ties), the text.
 type Keyed = (i64, usize, usize, String);
 
+/// A followed line held by the merger: [`Keyed`] plus when it arrived.
+type Held = (i64, usize, usize, String, tokio::time::Instant);
+
 /// Formats a line: `pod/container [timestamp ]text\n`.
 fn render(prefix: &str, ts: &str, rest: &str, timestamps: bool) -> String {
     if timestamps && !ts.is_empty() {
@@ -196,7 +199,7 @@ pub fn merge(logs: &[(String, String)], timestamps: bool) -> String {
             lines.push((last, i, j, render(prefix, ts, rest, timestamps)));
         }
     }
-    lines.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    lines.sort_by_key(|l| (l.0, l.1, l.2));
     lines.into_iter().map(|l| l.3).collect()
 }
 
@@ -300,7 +303,7 @@ pub async fn serve(
     }
     let pods: kube::Api<Pod> = kube::Api::namespaced(client.clone(), &ns);
     let results: Vec<(String, Result<String, crate::error::PlatformError>)> =
-        futures::stream::iter(streams.into_iter())
+        futures::stream::iter(streams)
             .map(|(pod, c)| {
                 let pods = pods.clone();
                 let lp = q.params(&c, false);
@@ -333,6 +336,7 @@ pub async fn serve(
 }
 
 /// Reads one container's followed log into `tx` until it ends or `stop`.
+#[allow(clippy::too_many_arguments)]
 async fn follow_one(
     pods: kube::Api<Pod>,
     pod: String,
@@ -445,8 +449,7 @@ fn follow(
         tokio::spawn(async move {
             let _guard = stop.clone().drop_guard();
             let deadline = tokio::time::Instant::now() + FOLLOW_LIMIT;
-            let mut held: BinaryHeap<Reverse<(i64, usize, usize, String, tokio::time::Instant)>> =
-                BinaryHeap::new();
+            let mut held: BinaryHeap<Reverse<Held>> = BinaryHeap::new();
             let mut tick = tokio::time::interval(REORDER_WINDOW / 3);
             loop {
                 tokio::select! {
