@@ -3,26 +3,11 @@
 import { useEffect, useRef } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
+import { align, type ChartSeries } from "./series";
 
-/** One line: its label and [unix seconds, value] points. */
-export interface ChartSeries {
-  label: string;
-  points: [number, number][];
-}
+export type { ChartSeries };
 
 const colours = ["#2f6fde", "#d9480f", "#2b8a3e", "#9c36b5", "#e67700", "#0b7285"];
-
-/** The series on one shared time axis (uPlot draws aligned columns; gaps are null). */
-export function align(series: ChartSeries[]): (number | null)[][] {
-  const xs = [...new Set(series.flatMap((s) => s.points.map((p) => p[0])))].sort((a, b) => a - b);
-  const index = new Map(xs.map((x, i) => [x, i]));
-  const cols = series.map((s) => {
-    const col: (number | null)[] = xs.map(() => null);
-    for (const [x, y] of s.points) col[index.get(x) ?? 0] = y;
-    return col;
-  });
-  return [xs, ...cols];
-}
 
 /** A chart of `series`, values formatted by `format`. */
 export function Chart({ title, series, format }: { title: string; series: ChartSeries[]; format: (v: number) => string }) {

@@ -9,7 +9,8 @@ import { clusterPath } from "../api/paths";
 import { useI18n } from "../i18n";
 import type { MessageKey } from "../i18n/en";
 import { useApp } from "../state/context";
-import { Chart, type ChartSeries } from "../components/Chart";
+import { Chart } from "../components/Chart";
+import { highlight, type ChartSeries } from "../components/series";
 import { ErrorBox, PageHead } from "../components/ui";
 
 const PAGE = 20;
@@ -188,24 +189,6 @@ export function EventsPage() {
 }
 
 // ---------------------------------------------------------------- logs
-
-/** Splits `text` around case-insensitive matches of `needle` (for highlighting). */
-export function highlight(text: string, needle: string): { text: string; hit: boolean }[] {
-  if (!needle) return [{ text, hit: false }];
-  const out: { text: string; hit: boolean }[] = [];
-  const lower = text.toLowerCase();
-  const n = needle.toLowerCase();
-  let at = 0;
-  for (;;) {
-    const i = lower.indexOf(n, at);
-    if (i < 0) break;
-    if (i > at) out.push({ text: text.slice(at, i), hit: false });
-    out.push({ text: text.slice(i, i + n.length), hit: true });
-    at = i + n.length;
-  }
-  if (at < text.length) out.push({ text: text.slice(at), hit: false });
-  return out;
-}
 
 /** A workload's pods' logs, merged by the platform in time order; follow, previous, search, download. */
 export function WorkloadLogs() {
