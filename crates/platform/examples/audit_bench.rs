@@ -1,10 +1,12 @@
 //! Auditing's cost on the request path (issue 16, must-show 5): two platform replicas on one
 //! host cluster, one with auditing off and one auditing at `Metadata` (writes and reads, to
-//! the JSON-lines file and the query window), measured in interleaved rounds (off/on, then
-//! on/off, …) so that whatever else loads the machine weighs on both alike. Prints each
+//! the JSON-lines file and the query window), measured in interleaved rounds (request by
+//! request: off, on, off, on…, the order swapped each round) so that whatever else loads the
+//! machine weighs on both alike. Prints each
 //! round's medians and the overall medians with their difference.
 //!
 //! Run: `cargo run --release -p platform --example audit_bench [rounds] [requests per round]`
+//! (`AUDIT_BENCH_CONTROL=1` audits neither replica: the A/A control).
 
 use std::time::{Duration, Instant};
 
@@ -116,7 +118,13 @@ async fn main() -> Result<(), BoxError> {
     let kc = kube::config::Kubeconfig::read_from(&cluster.kubeconfig_path)?;
     let kube_config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
     let off = start(&kube_config, &dir.path().join("off"), false).await?;
-    let on = start(&kube_config, &dir.path().join("on"), true).await?;
+    // `AUDIT_BENCH_CONTROL=1`: both replicas unaudited, to see the difference the two
+    // replicas make by themselves (which one leads, which started first).
+    let control = std::env::var_os("AUDIT_BENCH_CONTROL").is_some();
+    let on = start(&kube_config, &dir.path().join("on"), !control).await?;
+    if control {
+        println!("control run: neither replica audits");
+    }
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(4)
         .build()?;
@@ -158,13 +166,16 @@ async fn main() -> Result<(), BoxError> {
         for r in 0..rounds {
             let order = if r % 2 == 0 { [0, 1] } else { [1, 0] };
             let mut medians = [Duration::ZERO; 2];
-            for m in order {
-                let mut times = Vec::with_capacity(per_round);
-                for i in 0..per_round {
-                    times.push(one(&http, &bases[m], &tokens[m], write, i).await?);
+            let mut times = [Vec::with_capacity(per_round), Vec::with_capacity(per_round)];
+            // Request by request, alternating, so load from elsewhere falls on both alike.
+            for i in 0..per_round {
+                for m in order {
+                    times[m].push(one(&http, &bases[m], &tokens[m], write, i).await?);
                 }
-                all[m].extend_from_slice(&times);
-                medians[m] = median(&mut times);
+            }
+            for m in 0..2 {
+                all[m].extend_from_slice(&times[m]);
+                medians[m] = median(&mut times[m]);
             }
             round_medians.push(format!("{:?}/{:?}", medians[0], medians[1]));
         }

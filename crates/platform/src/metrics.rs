@@ -7,7 +7,9 @@
 //! - `orrery_login_failures_total{via}`: refused passwords (wrong, disabled user, locked);
 //! - `orrery_cache_objects{kind,selector}`: objects in the host's watch-fed caches;
 //! - `orrery_cluster_ready{cluster}`: each connected cluster's last health check (1 ready);
-//! - `orrery_controller_pass_duration_seconds{controller}`: the leader's reconcile passes.
+//! - `orrery_controller_pass_duration_seconds{controller}`: the leader's reconcile passes;
+//! - `orrery_audit_events_total{outcome}`, `orrery_audit_webhook_retries_total`: what became
+//!   of audit events (see [`crate::audit::Auditor::register_metrics`]).
 //!
 //! Reading it is authorized like kube-apiserver's: `get` on the non-resource URL `/metrics`
 //! (platform administrators, or a global role granting it). The answer is OpenMetrics when
@@ -196,6 +198,7 @@ impl PlatformMetrics {
             "Duration of the leader's reconcile passes",
             self.controller_passes.clone(),
         );
+        state.audit.register_metrics(&mut r);
         r
     }
 }

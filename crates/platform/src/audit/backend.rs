@@ -1,11 +1,16 @@
-//! The background side of auditing: one task takes events off the request path's queue,
-//! serialises each once, keeps it in the query window and hands it to the backends, each
-//! behind its own bounded queue so a slow one never holds up the others or a request:
+//! The background side of auditing: one task takes the recorded events in batches (every
+//! `flush_interval`, or sooner when many are waiting), serialises each once, keeps it in the
+//! query window and hands it to the backends, each behind its own bounded queue so a slow one
+//! never holds up the others or a request:
 //!
 //! - the log file: kube-apiserver's format, one `Event` JSON per line, written by one blocking
-//!   thread and rotated by size (the `file-rotate` crate, keeping whole lines);
+//!   thread a batch at a time and rotated by size (the `file-rotate` crate, keeping whole
+//!   lines);
 //! - the webhook: `EventList` batches (up to a size, or after a wait), retried with
 //!   exponential back-off, dropped and counted after the last try.
+//!
+//! Batches rather than one wake-up per event: on a busy machine the hand-over of every single
+//! event to another thread (a wake-up, a write) cost the requests more than building them.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -17,7 +22,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::event::{Event, EventList};
-use super::{AuditSettings, Stats};
+use super::{AuditSettings, Pending, Stats};
 use crate::audit::store::Store;
 use crate::error::PlatformError;
 
@@ -51,53 +56,61 @@ fn open_options() -> std::fs::OpenOptions {
     o
 }
 
-/// Takes events off `rx` until `shutdown` (then drains what is queued): keeps each in `store`
-/// and passes it on to the file and webhook queues.
+/// Takes the recorded events in batches (when [`Pending`] asks, or every `interval`) until
+/// `shutdown` (then takes what is left): keeps each in `store` and passes it on to the webhook
+/// queue, and the batch's lines to the file queue as one chunk.
 pub async fn dispatch(
-    mut rx: mpsc::Receiver<Event>,
+    pending: Arc<Pending>,
+    interval: Duration,
     store: Arc<Store>,
     file: Option<mpsc::Sender<Vec<u8>>>,
     webhook: Option<mpsc::Sender<Arc<Event>>>,
     stats: Arc<Stats>,
     shutdown: CancellationToken,
 ) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let event = tokio::select! {
-            biased;
-            e = rx.recv() => match e {
-                Some(e) => e,
-                None => return,
-            },
-            _ = shutdown.cancelled() => {
-                rx.close();
-                continue;
-            }
+        let last = tokio::select! {
+            _ = pending.wake.notified() => false,
+            _ = tick.tick() => false,
+            _ = shutdown.cancelled() => true,
         };
-        let mut line = match serde_json::to_vec(&event) {
-            Ok(l) => l,
-            Err(e) => {
+        let batch = pending.take();
+        let mut chunk = Vec::new();
+        for event in batch {
+            let start = chunk.len();
+            if let Err(e) = serde_json::to_writer(&mut chunk, &event) {
+                chunk.truncate(start);
                 tracing::warn!(error = %e, "an audit event could not be serialised");
                 stats.dropped.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-        };
-        line.push(b'\n');
-        let event = Arc::new(event);
-        store.push(event.clone(), line.len());
-        if let Some(w) = &webhook
-            && w.try_send(event).is_err()
-        {
-            stats.webhook_dropped.fetch_add(1, Ordering::Relaxed);
+            chunk.push(b'\n');
+            let event = Arc::new(event);
+            store.push(event.clone(), chunk.len() - start);
+            if let Some(w) = &webhook
+                && w.try_send(event).is_err()
+            {
+                stats.webhook_dropped.fetch_add(1, Ordering::Relaxed);
+            }
         }
         if let Some(f) = &file
-            && f.try_send(line).is_err()
+            && !chunk.is_empty()
         {
-            stats.file_dropped.fetch_add(1, Ordering::Relaxed);
+            let lines = chunk.iter().filter(|b| **b == b'\n').count() as u64;
+            if f.try_send(chunk).is_err() {
+                stats.file_dropped.fetch_add(lines, Ordering::Relaxed);
+            }
+        }
+        if last {
+            return;
         }
     }
 }
 
-/// Writes lines to the rotated log file until the queue closes (a blocking thread).
+/// Writes chunks of whole lines to the rotated log file until the queue closes (a blocking
+/// thread).
 pub fn write_file(
     path: PathBuf,
     settings: &AuditSettings,
@@ -126,19 +139,16 @@ pub fn write_file(
         return;
     };
     let mut chunk: Vec<u8> = Vec::with_capacity(FILE_CHUNK);
-    while let Some(line) = rx.blocking_recv() {
-        chunk.extend_from_slice(&line);
-        let mut lines = 1u64;
+    while let Some(first) = rx.blocking_recv() {
+        chunk.extend_from_slice(&first);
         // Whole lines only, so rotation (after a write that passes the size) never splits one.
         while chunk.len() < FILE_CHUNK {
             match rx.try_recv() {
-                Ok(l) => {
-                    chunk.extend_from_slice(&l);
-                    lines += 1;
-                }
+                Ok(more) => chunk.extend_from_slice(&more),
                 Err(_) => break,
             }
         }
+        let lines = chunk.iter().filter(|b| **b == b'\n').count() as u64;
         let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             log.write_all(&chunk).and_then(|()| log.flush())
         }));

@@ -1,11 +1,11 @@
 //! API auditing: every platform request that changes something (and, by level, reads) leaves
 //! an `audit.k8s.io/v1` `Event` (who, what, the answer; workspace and cluster in annotations).
 //!
-//! The request path only builds the event and puts it on a bounded queue ([`Auditor::record`],
-//! never waiting: a full queue drops the event and counts it); a background task keeps it in a
-//! bounded in-memory window for the query API ([`store`]) and hands it to the backends: a
-//! rotated JSON-lines file per replica and a webhook receiving `EventList` batches
-//! ([`backend`]). What is recorded and what of the bodies is kept is [`policy`]; the hooks in
+//! The request path only builds the event and appends it to a bounded queue
+//! ([`Auditor::record`], never waiting: a full queue drops the event and counts it); a
+//! background task takes the queue in batches, keeps the events in a bounded in-memory window
+//! for the query API ([`store`]) and hands them to the backends: a rotated JSON-lines file per
+//! replica and a webhook receiving `EventList` batches ([`backend`]). What is recorded and what of the bodies is kept is [`policy`]; the hooks in
 //! the HTTP layers are [`layer`], [`note_user`] and [`note_request`]; the query routes are
 //! [`routes`].
 
@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 pub use event::{Event, Level};
@@ -55,6 +55,8 @@ pub struct AuditSettings {
     pub webhook_retries: u32,
     /// Events waiting between the requests and the background task (beyond: dropped, counted).
     pub queue_size: usize,
+    /// How often the background task takes the waiting events (sooner when many wait).
+    pub flush_interval: Duration,
     /// Events the query window keeps at most.
     pub store_max_events: usize,
     /// Bytes (of their JSON) the query window keeps at most.
@@ -75,6 +77,7 @@ impl Default for AuditSettings {
             webhook_initial_backoff: Duration::from_secs(1),
             webhook_retries: 3,
             queue_size: 10_000,
+            flush_interval: Duration::from_millis(100),
             store_max_events: 20_000,
             store_max_bytes: 32 << 20,
         }
@@ -100,11 +103,56 @@ pub struct Stats {
     pub webhook_retries: AtomicU64,
 }
 
-/// The auditing of one replica: the queue's sending side, the query window, the counters.
+/// The events recorded and not yet taken by the background task: a bounded queue that the
+/// request path appends to under a short lock, and that wakes the task only when it fills up
+/// (the task also comes by every `flush_interval`).
+pub struct Pending {
+    events: std::sync::Mutex<Vec<Event>>,
+    capacity: usize,
+    wake_at: usize,
+    wake: Notify,
+}
+
+impl Pending {
+    fn new(capacity: usize) -> Pending {
+        let capacity = capacity.max(1);
+        Pending {
+            events: std::sync::Mutex::new(Vec::new()),
+            capacity,
+            wake_at: (capacity / 2).clamp(1, 1024),
+            wake: Notify::new(),
+        }
+    }
+
+    /// Appends `event` unless the queue is full (then hands it back).
+    fn push(&self, event: Event) -> Result<(), Event> {
+        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        if events.len() >= self.capacity {
+            return Err(event);
+        }
+        events.push(event);
+        if events.len() == self.wake_at {
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Takes every waiting event.
+    fn take(&self) -> Vec<Event> {
+        std::mem::take(&mut *self.events.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+/// The auditing of one replica: the queue, the query window, the counters.
 pub struct Auditor {
     settings: AuditSettings,
     host_cluster: String,
-    tx: Option<mpsc::Sender<Event>>,
+    pending: Option<Arc<Pending>>,
     store: Arc<store::Store>,
     stats: Arc<Stats>,
 }
@@ -130,7 +178,7 @@ impl Auditor {
                 Arc::new(Auditor {
                     settings,
                     host_cluster: host_cluster.to_string(),
-                    tx: None,
+                    pending: None,
                     store,
                     stats,
                 }),
@@ -149,7 +197,8 @@ impl Auditor {
         let file = match &settings.log_path {
             Some(path) => {
                 backend::check_log_path(path)?;
-                let (ftx, frx) = mpsc::channel(queue);
+                // Batches, each one chunk of lines.
+                let (ftx, frx) = mpsc::channel(64);
                 let (path, s, st) = (path.clone(), settings.clone(), stats.clone());
                 tasks.push(tokio::task::spawn_blocking(move || {
                     backend::write_file(path, &s, frx, st)
@@ -171,9 +220,10 @@ impl Auditor {
             }
             None => None,
         };
-        let (tx, rx) = mpsc::channel(queue);
+        let pending = Arc::new(Pending::new(queue));
         tasks.push(tokio::spawn(backend::dispatch(
-            rx,
+            pending.clone(),
+            settings.flush_interval.max(Duration::from_millis(1)),
             store.clone(),
             file,
             webhook,
@@ -184,7 +234,7 @@ impl Auditor {
             Arc::new(Auditor {
                 settings,
                 host_cluster: host_cluster.to_string(),
-                tx: Some(tx),
+                pending: Some(pending),
                 store,
                 stats,
             }),
@@ -201,7 +251,7 @@ impl Auditor {
                 ..Default::default()
             },
             host_cluster: String::new(),
-            tx: None,
+            pending: None,
             store: Arc::new(store::Store::new(0, 0)),
             stats: Arc::new(Stats::default()),
         })
@@ -222,12 +272,47 @@ impl Auditor {
         &self.store
     }
 
+    /// Registers the counters in a scrape's registry (`/metrics`):
+    /// `orrery_audit_events_total{outcome}` (`recorded`, `dropped` (the queue was full),
+    /// `written` (to the file), `file_dropped`, `webhook_sent`, `webhook_dropped`) and
+    /// `orrery_audit_webhook_retries_total`.
+    pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        use prometheus_client::metrics::counter::Counter;
+        use prometheus_client::metrics::family::Family;
+        let s = &self.stats;
+        let events: Family<OutcomeLabels, Counter> = Family::default();
+        for (outcome, n) in [
+            ("recorded", &s.enqueued),
+            ("dropped", &s.dropped),
+            ("written", &s.written),
+            ("file_dropped", &s.file_dropped),
+            ("webhook_sent", &s.webhook_sent),
+            ("webhook_dropped", &s.webhook_dropped),
+        ] {
+            events
+                .get_or_create(&OutcomeLabels { outcome })
+                .inc_by(n.load(Ordering::Relaxed));
+        }
+        registry.register(
+            "orrery_audit_events",
+            "Audit events by what became of them",
+            events,
+        );
+        let retries: Counter = Counter::default();
+        retries.inc_by(s.webhook_retries.load(Ordering::Relaxed));
+        registry.register(
+            "orrery_audit_webhook_retries",
+            "Retried audit webhook posts",
+            retries,
+        );
+    }
+
     /// Puts an event on the queue without waiting; a full queue drops it (counted).
     pub fn record(&self, event: Event) {
-        let Some(tx) = &self.tx else {
+        let Some(pending) = &self.pending else {
             return;
         };
-        match tx.try_send(event) {
+        match pending.push(event) {
             Ok(()) => {
                 self.stats.enqueued.fetch_add(1, Ordering::Relaxed);
             }
@@ -242,5 +327,120 @@ impl Auditor {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(i: i64) -> Event {
+        Event {
+            kind: "Event".into(),
+            api_version: event::API_VERSION.into(),
+            level: Level::Metadata,
+            audit_id: format!("id-{i}"),
+            stage: "ResponseComplete".into(),
+            request_uri: "/api/v1/namespaces/a/configmaps".into(),
+            verb: "create".into(),
+            user: event::User::default(),
+            source_ips: Vec::new(),
+            user_agent: String::new(),
+            object_ref: None,
+            response_status: None,
+            request_object: None,
+            response_object: None,
+            request_received_timestamp: String::new(),
+            stage_timestamp: String::new(),
+            annotations: Default::default(),
+            received_micros: i,
+        }
+    }
+
+    /// A webhook that never answers holds up nothing: recording returns at once, the window
+    /// keeps every event, and what the webhook's full queue cannot take is counted as dropped.
+    #[tokio::test]
+    async fn a_dead_webhook_never_blocks_and_its_losses_are_counted() {
+        // A port nothing listens on: every post fails, and the retry waits a long time.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/audit", closed.local_addr().expect("addr"));
+        drop(closed);
+        let shutdown = CancellationToken::new();
+        let (auditor, _tasks) = Auditor::start(
+            AuditSettings {
+                webhook_url: Some(url),
+                webhook_batch_max_size: 1,
+                webhook_batch_max_wait: Duration::from_millis(1),
+                webhook_initial_backoff: Duration::from_secs(3600),
+                queue_size: 4,
+                ..Default::default()
+            },
+            "host",
+            &shutdown,
+        )
+        .expect("start");
+        for i in 0..200 {
+            auditor.record(event(i));
+            // Let the dispatcher run now and then, as requests interleave with it.
+            if i % 4 == 3 {
+                tokio::task::yield_now().await;
+            }
+        }
+        let stats = auditor.stats();
+        for _ in 0..200 {
+            let handled =
+                stats.enqueued.load(Ordering::Relaxed) + stats.dropped.load(Ordering::Relaxed);
+            if handled == 200
+                && auditor.store().len() as u64 == stats.enqueued.load(Ordering::Relaxed)
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            stats.enqueued.load(Ordering::Relaxed) + stats.dropped.load(Ordering::Relaxed),
+            200
+        );
+        assert_eq!(
+            auditor.store().len() as u64,
+            stats.enqueued.load(Ordering::Relaxed)
+        );
+        assert!(stats.enqueued.load(Ordering::Relaxed) > 0);
+        // At most the batch in flight and the webhook queue's four are waiting; the rest is
+        // counted lost.
+        assert!(
+            stats.webhook_dropped.load(Ordering::Relaxed) + 5
+                >= stats.enqueued.load(Ordering::Relaxed),
+            "{stats:?}"
+        );
+        assert_eq!(stats.webhook_sent.load(Ordering::Relaxed), 0);
+        shutdown.cancel();
+    }
+
+    #[tokio::test]
+    async fn bad_settings_are_refused_and_none_records_nothing() {
+        let shutdown = CancellationToken::new();
+        let bad = Auditor::start(
+            AuditSettings {
+                webhook_url: Some("ftp://x".into()),
+                ..Default::default()
+            },
+            "host",
+            &shutdown,
+        );
+        assert!(bad.is_err());
+        let (off, tasks) = Auditor::start(
+            AuditSettings {
+                write_level: Level::None,
+                read_level: Level::None,
+                ..Default::default()
+            },
+            "host",
+            &shutdown,
+        )
+        .expect("start");
+        assert!(tasks.is_empty());
+        off.record(event(1));
+        assert_eq!(off.stats().enqueued.load(Ordering::Relaxed), 0);
     }
 }

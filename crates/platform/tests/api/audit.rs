@@ -395,6 +395,25 @@ async fn three_users_leave_audit_events_without_secrets_and_tenants_see_their_ow
         find(&records(&v), "carol", "create", "configmaps", 403).is_some(),
         "{v}"
     );
+    // What became of the events is counted in the platform's metrics.
+    let metrics = c
+        .inner
+        .get(format!("{}/metrics", c.base))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let recorded = metrics
+        .lines()
+        .find(|l| l.starts_with("orrery_audit_events_total{outcome=\"recorded\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse::<u64>().ok())
+        .expect("the recorded counter");
+    assert!(recorded >= events.len() as u64, "{recorded}");
+    assert!(metrics.contains("orrery_audit_webhook_retries_total 1"), "one retry: {metrics}");
     // carol holds no auditing right anywhere: her list is empty.
     let carol = c.login("carol", CAROL_PW2).await;
     let (s, v) = query(c, &carol, "/auditing/events").await;
