@@ -10,7 +10,7 @@ export type { ChartSeries };
 const colours = ["#2f6fde", "#d9480f", "#2b8a3e", "#9c36b5", "#e67700", "#0b7285"];
 
 /** A chart of `series`, values formatted by `format`. */
-export function Chart({ title, series, format }: { title: string; series: ChartSeries[]; format: (v: number) => string }) {
+export function Chart({ title, series, format, span }: { title: string; series: ChartSeries[]; format: (v: number) => string; span?: [number, number] }) {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const el = box.current;
@@ -30,6 +30,8 @@ export function Chart({ title, series, format }: { title: string; series: ChartS
             value: (_: uPlot, v: number | null) => (v == null ? "—" : format(v)),
           })),
         ],
+        // The x axis is the asked time range (uPlot would stretch a lone point over years).
+        scales: span ? { x: { time: true, range: (): uPlot.Range.MinMax => [span[0], span[1]] } } : undefined,
         axes: [{}, { values: (_: uPlot, ticks: number[]) => ticks.map(format), size: 70 }],
         legend: { show: true },
       },
@@ -37,7 +39,7 @@ export function Chart({ title, series, format }: { title: string; series: ChartS
       el,
     );
     return () => plot.destroy();
-  }, [series, format]);
+  }, [series, format, span]);
   const points = series.reduce((n, s) => n + s.points.length, 0);
   return (
     <figure className="chart" aria-label={title} data-points={points}>

@@ -412,6 +412,7 @@ export function MonitoringPage() {
   const [tick, setTick] = useState(0);
   const [results, setResults] = useState<MetricResult[] | null>(null);
   const [error, setError] = useState<unknown>(null);
+  const [span, setSpan] = useState<[number, number] | undefined>();
   const level = levelOf(q);
   useEffect(() => {
     if (!refresh) return;
@@ -421,17 +422,18 @@ export function MonitoringPage() {
   useEffect(() => {
     if (!level) return;
     const ctl = new AbortController();
-    const [span, step] = RANGES[range];
+    const [width, step] = RANGES[range];
     const end = Math.floor(Date.now() / 1000);
     const path = withQuery(clusterPath(cluster, `${MONITORING}${level.path}`), {
       metrics_filter: level.metrics.map((m) => m[0]).join("|"),
-      start: end - span,
+      start: end - width,
       end,
       step: `${step}s`,
     });
     api
       .get<{ results: MetricResult[] }>(path, { signal: ctl.signal })
       .then((r) => {
+        setSpan([end - width, end]);
         setResults(r.results ?? []);
         setError(null);
       })
@@ -445,11 +447,13 @@ export function MonitoringPage() {
     () =>
       (level?.metrics ?? []).map(([name, title, kind]) => {
         const r = results?.find((x) => x.metric_name === name);
-        const series: ChartSeries[] = (r?.data?.result ?? []).map((s) => ({
-          label: Object.entries(s.metric ?? {})
-            .filter(([k]) => k !== "__name__")
-            .map(([k, v]) => `${k}=${v}`)
-            .join(",") || name,
+        const found = r?.data?.result ?? [];
+        const series: ChartSeries[] = found.map((s, i) => ({
+          label:
+            Object.entries(s.metric ?? {})
+              .filter(([k]) => k !== "__name__")
+              .map(([k, v]) => `${k}=${v}`)
+              .join(",") || (found.length > 1 ? `${name} #${i + 1}` : name),
           points: (s.values ?? (s.value ? [s.value] : [])).map(([ts, v]) => [Number(ts), Number(v)] as [number, number]).filter(([, v]) => Number.isFinite(v)),
         }));
         return { name, title, kind, series, error: r?.error };
@@ -507,7 +511,7 @@ export function MonitoringPage() {
               </p>
             ) : (
               <>
-                <Chart title={t(c.title)} series={c.series} format={formatter(c.kind, number)} />
+                <Chart title={t(c.title)} series={c.series} format={formatter(c.kind, number)} span={span} />
                 <ul className="latest" data-testid="latest">
                   {c.series.map((s) => (
                     <li key={s.label}>
