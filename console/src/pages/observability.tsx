@@ -397,7 +397,7 @@ const RANGES: Record<string, [number, number]> = { "1h": [3600, 60], "6h": [2160
 
 function formatter(kind: "cpu" | "mem" | "count", number: (n: number) => string): (v: number) => string {
   if (kind === "cpu") return (v) => `${number(Math.round(v * 1000) / 1000)} cores`;
-  if (kind === "mem") return (v) => (v >= 2 ** 30 ? `${number(Math.round((v / 2 ** 30) * 100) / 100)} GiB` : `${number(Math.round(v / 2 ** 20))} MiB`);
+  if (kind === "mem") return (v) => (v >= 2 ** 30 ? `${number(Math.round((v / 2 ** 30) * 100) / 100)} GiB` : `${number(Math.round((v / 2 ** 20) * 10) / 10)} MiB`);
   return (v) => number(Math.round(v * 100) / 100);
 }
 
