@@ -558,6 +558,20 @@ pub const ROUTES: &[Route] = &[
         false,
     ),
     r(
+        "/kapis/tenant.kubesphere.io/v1alpha2/events",
+        GET,
+        "Events of every cluster the caller may see, filtered (cluster=, workspace_filter=, namespace_filter=, involved_object_kind_filter=, involved_object_name_filter=, reason_filter=, type_filter=, start_time=, end_time=), newest first, paged (from=, size=)",
+        None,
+        false,
+    ),
+    r(
+        "/kapis/tenant.kubesphere.io/v1alpha2/namespaces/{namespace}/workloads/{kind}/{name}/logs",
+        GET,
+        "The logs of a workload's pods merged in time order, lines prefixed pod/container (container=, previous=, tailLines=, sinceSeconds=, timestamps=, follow=)",
+        None,
+        false,
+    ),
+    r(
         "/kapis/application.kubesphere.io/v2/apps",
         LIST_CREATE,
         "Apps (the store's published ones for everyone); uploads a chart package",
