@@ -6,7 +6,8 @@
 //! Containers are `container!="", container!="POD"` (cAdvisor's pod cgroups and pause
 //! containers are left out); pods that finished (`Succeeded`, `Failed`) do not count; a
 //! Deployment's pods are those owned by its ReplicaSets (`{name}-{hash}`), other workloads'
-//! those they own; CPU is in cores (a 5-minute rate), memory in bytes (working set).
+//! those they own; CPU is in cores (a 5-minute rate), memory in bytes (working set); cluster
+//! and node usage are the nodes' own (kubelet resource metrics), system daemons included.
 
 use promql_parser::util::duration::{display_duration, parse_duration};
 
@@ -81,6 +82,12 @@ fn live_pods(sel: &str) -> String {
         r#"kube_pod_info{{{s}}} unless on (namespace, pod) (kube_pod_status_phase{{phase=~"Succeeded|Failed"{sel}}} > 0)"#,
         s = sel.trim_start_matches(',')
     )
+}
+
+/// How many pods are not finished: the sum of the current-phase series (1 for the phase a pod
+/// is in) over the phases that are not final, with no join.
+fn live_count(sel: &str) -> String {
+    format!(r#"sum(kube_pod_status_phase{{phase=~"Pending|Running|Unknown"{sel}}})"#)
 }
 
 /// The selector of a workload's pods as a set operand (`and on (namespace, pod) …`).
@@ -177,14 +184,9 @@ pub fn promql(level: &Level, metric: &str) -> Option<String> {
     }
     let q = match level {
         Level::Cluster => match metric {
-            "cluster_cpu_usage" => format!(
-                "sum(rate(node_cpu_usage_seconds_total[{RATE}])) or sum({})",
-                cpu("")
-            ),
-            "cluster_memory_usage_wo_cache" => {
-                format!("sum(node_memory_working_set_bytes) or sum({})", mem(""))
-            }
-            "cluster_pod_count" => format!("count({}) or vector(0)", live_pods("")),
+            "cluster_cpu_usage" => format!("sum(rate(node_cpu_usage_seconds_total[{RATE}]))"),
+            "cluster_memory_usage_wo_cache" => "sum(node_memory_working_set_bytes)".to_string(),
+            "cluster_pod_count" => format!("{} or vector(0)", live_count("")),
             "cluster_pod_running_count" => {
                 r#"count(kube_pod_status_phase{phase="Running"} > 0) or vector(0)"#.to_string()
             }
@@ -203,14 +205,12 @@ pub fn promql(level: &Level, metric: &str) -> Option<String> {
                 .unwrap_or_default();
             let only = sel.trim_start_matches(',');
             match metric {
-                "node_cpu_usage" => format!(
-                    "sum by (node) (rate(node_cpu_usage_seconds_total{{{only}}}[{RATE}])) or sum by (node) ({})",
-                    cpu(&sel)
-                ),
-                "node_memory_usage_wo_cache" => format!(
-                    "sum by (node) (node_memory_working_set_bytes{{{only}}}) or sum by (node) ({})",
-                    mem(&sel)
-                ),
+                "node_cpu_usage" => {
+                    format!("sum by (node) (rate(node_cpu_usage_seconds_total{{{only}}}[{RATE}]))")
+                }
+                "node_memory_usage_wo_cache" => {
+                    format!("sum by (node) (node_memory_working_set_bytes{{{only}}})")
+                }
                 "node_pod_count" => format!("count by (node) ({})", live_pods(&sel)),
                 "node_cpu_total" => {
                     format!(r#"sum by (node) (kube_node_status_capacity{{resource="cpu"{sel}}})"#)
@@ -231,7 +231,7 @@ pub fn promql(level: &Level, metric: &str) -> Option<String> {
             match metric {
                 "workspace_cpu_usage" => format!("sum({})", cpu(&sel)),
                 "workspace_memory_usage_wo_cache" => format!("sum({})", mem(&sel)),
-                "workspace_pod_count" => format!("count({}) or vector(0)", live_pods(&sel)),
+                "workspace_pod_count" => format!("{} or vector(0)", live_count(&sel)),
                 "workspace_pod_restarts" => format!(
                     "sum(kube_pod_container_status_restarts_total{{{}}}) or vector(0)",
                     sel.trim_start_matches(',')
@@ -251,7 +251,7 @@ pub fn promql(level: &Level, metric: &str) -> Option<String> {
                 "namespace_memory_usage_wo_cache" => {
                     format!("sum by (namespace) ({})", mem(&sel))
                 }
-                "namespace_pod_count" => format!("count({}) or vector(0)", live_pods(&sel)),
+                "namespace_pod_count" => format!("{} or vector(0)", live_count(&sel)),
                 "namespace_pod_running_count" => format!(
                     r#"count(kube_pod_status_phase{{phase="Running"{sel}}} > 0) or vector(0)"#
                 ),

@@ -80,7 +80,7 @@ pub trait Source {
     fn select(
         &self,
         name: Option<&str>,
-        keep: &dyn Fn(&Labels) -> bool,
+        keep: &dyn Fn(&[(&str, &str)]) -> bool,
         from_ms: i64,
         to_ms: i64,
         max_series: usize,
@@ -91,7 +91,7 @@ impl Source for Store {
     fn select(
         &self,
         name: Option<&str>,
-        keep: &dyn Fn(&Labels) -> bool,
+        keep: &dyn Fn(&[(&str, &str)]) -> bool,
         from_ms: i64,
         to_ms: i64,
         max_series: usize,
@@ -383,13 +383,18 @@ fn offset_ms(o: &Option<Offset>) -> i64 {
     }
 }
 
-fn matches(v: &VectorSelector, labels: &Labels, confine: Option<&str>) -> bool {
+fn matches(v: &VectorSelector, labels: &[(&str, &str)], confine: Option<&str>) -> bool {
+    let value = |name: &str| {
+        labels
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map_or("", |(_, v)| *v)
+    };
     if let Some(ns) = confine
-        && labels.get("namespace").map(String::as_str) != Some(ns)
+        && value("namespace") != ns
     {
         return false;
     }
-    let value = |name: &str| labels.get(name).map(String::as_str).unwrap_or("");
     if let Some(n) = &v.name
         && value(NAME) != n
     {
@@ -428,7 +433,7 @@ fn fetch(ctx: &mut Ctx, v: &VectorSelector, range_ms: i64) -> Result<Vec<Selecte
     let last = ctx.steps.last().copied().unwrap_or(0) - off;
     let name = pinned_name(v);
     let confine = ctx.confine;
-    let keep = |l: &Labels| matches(v, l, confine);
+    let keep = |l: &[(&str, &str)]| matches(v, l, confine);
     let got = ctx
         .src
         .select(name.as_deref(), &keep, first, last, ctx.limits.max_series)?;

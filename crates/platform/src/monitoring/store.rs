@@ -43,6 +43,15 @@ const TAG_RUN: u64 = 1;
 const TAG_GAP: u64 = 2;
 const TAG_ABS: u64 = 3;
 
+/// Appends to a series' bytes growing them by an eighth at a time (not doubling), so that a
+/// day of many small series does not hold a quarter of its memory as spare capacity.
+fn put_record(out: &mut Vec<u8>, v: u64) {
+    if out.capacity() - out.len() < 10 {
+        out.reserve_exact((out.len() / 8).max(16));
+    }
+    put_varint(out, v);
+}
+
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
@@ -101,13 +110,13 @@ impl Series {
 
     fn flush_run(&mut self) {
         if self.run > 0 {
-            put_varint(&mut self.bytes, (u64::from(self.run) << 2) | TAG_RUN);
+            put_record(&mut self.bytes, (u64::from(self.run) << 2) | TAG_RUN);
             self.run = 0;
         }
     }
 
     fn push_abs(&mut self, q: i64) {
-        put_varint(&mut self.bytes, (zigzag(q) << 2) | TAG_ABS);
+        put_record(&mut self.bytes, (zigzag(q) << 2) | TAG_ABS);
         self.last_q = q;
         self.last_delta = 0;
     }
@@ -119,7 +128,7 @@ impl Series {
             return;
         }
         self.flush_run();
-        put_varint(&mut self.bytes, TAG_GAP);
+        put_record(&mut self.bytes, TAG_GAP);
         self.count += 1;
         self.stale = true;
     }
@@ -141,7 +150,7 @@ impl Series {
             self.stale = false;
             self.flush_run();
             if slot > end {
-                put_varint(&mut self.bytes, (u64::from(slot - end) << 2) | TAG_GAP);
+                put_record(&mut self.bytes, (u64::from(slot - end) << 2) | TAG_GAP);
             }
             self.push_abs(q);
             self.count = slot - self.start + 1;
@@ -153,7 +162,7 @@ impl Series {
             self.run += 1;
         } else {
             self.flush_run();
-            put_varint(&mut self.bytes, (zigzag(dod) << 2) | TAG_VALUE);
+            put_record(&mut self.bytes, (zigzag(dod) << 2) | TAG_VALUE);
         }
         self.last_delta = delta;
         self.last_q = q;
@@ -231,7 +240,10 @@ pub struct Store {
     strings: Vec<Arc<str>>,
     string_ids: HashMap<Arc<str>, u32>,
     series: Vec<Series>,
-    by_key: HashMap<Box<[(u32, u32)]>, u32>,
+    /// Series by the hash of their label ids (the labels themselves live in the series once);
+    /// a series whose hash another already has goes to `collisions`.
+    by_key: HashMap<u64, u32>,
+    collisions: HashMap<Box<[(u32, u32)]>, u32>,
     /// Series indices by metric-name string id.
     by_name: HashMap<u32, Vec<u32>>,
     /// Slots of free (dropped) series entries, reused first.
@@ -240,7 +252,60 @@ pub struct Store {
     last_slot: Option<u32>,
 }
 
+fn key_hash(key: &[(u32, u32)]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    // Fixed keys: the same labels hash the same in every replica and run.
+    let mut f = FnvHasher(0xcbf2_9ce4_8422_2325);
+    key.hash(&mut f);
+    f.finish()
+}
+
+/// FNV-1a, enough to spread label-id lists.
+struct FnvHasher(u64);
+
+impl std::hash::Hasher for FnvHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
 impl Store {
+    fn find(&self, key: &[(u32, u32)]) -> Option<u32> {
+        if let Some(i) = self.by_key.get(&key_hash(key))
+            && *self.series[*i as usize].labels == *key
+        {
+            return Some(*i);
+        }
+        self.collisions.get(key).copied()
+    }
+
+    fn index(&mut self, key: Box<[(u32, u32)]>, i: u32) {
+        let h = key_hash(&key);
+        match self.by_key.get(&h) {
+            Some(other) if *other != i => {
+                self.collisions.insert(key, i);
+            }
+            _ => {
+                self.by_key.insert(h, i);
+            }
+        }
+    }
+
+    fn unindex(&mut self, key: &[(u32, u32)], i: u32) {
+        let h = key_hash(key);
+        if self.by_key.get(&h) == Some(&i) {
+            self.by_key.remove(&h);
+        } else {
+            self.collisions.remove(key);
+        }
+    }
+
     /// An empty store on a grid of `step` keeping `retention_slots` slots.
     pub fn new(step: std::time::Duration, retention_slots: u32) -> Store {
         Store {
@@ -250,6 +315,7 @@ impl Store {
             string_ids: HashMap::new(),
             series: Vec::new(),
             by_key: HashMap::new(),
+            collisions: HashMap::new(),
             by_name: HashMap::new(),
             free: Vec::new(),
             last_slot: None,
@@ -303,8 +369,8 @@ impl Store {
             .collect();
         key.sort_unstable();
         let key = key.into_boxed_slice();
-        let idx = match self.by_key.get(&key) {
-            Some(i) => *i,
+        let idx = match self.find(&key) {
+            Some(i) => i,
             None => {
                 let name_id = self.intern(name);
                 let s = Series {
@@ -328,7 +394,7 @@ impl Store {
                         (self.series.len() - 1) as u32
                     }
                 };
-                self.by_key.insert(key, i);
+                self.index(key, i);
                 self.by_name.entry(name_id).or_default().push(i);
                 i
             }
@@ -348,7 +414,7 @@ impl Store {
             ));
         }
         key.sort_unstable();
-        let s = &self.series[*self.by_key.get(key.as_slice())? as usize];
+        let s = &self.series[self.find(&key)? as usize];
         (s.count > 0).then(|| s.last_q as f64 / s.scale)
     }
 
@@ -411,7 +477,7 @@ impl Store {
             let labels = std::mem::take(&mut s.labels);
             s.count = 0;
             s.bytes = Vec::new();
-            self.by_key.remove(&labels);
+            self.unindex(&labels, i);
             for list in self.by_name.values_mut() {
                 list.retain(|x| *x != i);
             }
@@ -436,11 +502,13 @@ impl Store {
     pub fn select(
         &self,
         name: Option<&str>,
-        keep: &dyn Fn(&Labels) -> bool,
+        keep: &dyn Fn(&[(&str, &str)]) -> bool,
         from_ms: i64,
         to_ms: i64,
         max_series: usize,
     ) -> Result<Vec<Selected>, SelectError> {
+        // Labels are looked at as borrowed strings; only kept series get an owned copy.
+        let mut view: Vec<(&str, &str)> = Vec::with_capacity(16);
         let all: Vec<u32>;
         let candidates: &[u32] = match name {
             Some(n) => match self.string_ids.get(n).and_then(|id| self.by_name.get(id)) {
@@ -461,10 +529,16 @@ impl Store {
             {
                 continue;
             }
-            let labels = self.labels_of(s);
-            if !keep(&labels) {
+            view.clear();
+            view.extend(
+                s.labels
+                    .iter()
+                    .map(|(k, v)| (&*self.strings[*k as usize], &*self.strings[*v as usize])),
+            );
+            if !keep(&view) {
                 continue;
             }
+            let labels = self.labels_of(s);
             if out.len() >= max_series {
                 return Err(SelectError::TooManySeries(max_series));
             }
@@ -500,12 +574,8 @@ impl Store {
         let series: usize = self.series.iter().map(Series::heap_bytes).sum::<usize>()
             + self.series.capacity() * std::mem::size_of::<Series>();
         // A hashbrown entry is its key and value plus one control byte.
-        let by_key = self.by_key.capacity() * (std::mem::size_of::<Box<[(u32, u32)]>>() + 4 + 1)
-            + self
-                .by_key
-                .keys()
-                .map(|k| k.len() * std::mem::size_of::<(u32, u32)>())
-                .sum::<usize>();
+        let by_key = self.by_key.capacity() * (8 + 4 + 1)
+            + self.collisions.capacity() * (std::mem::size_of::<Box<[(u32, u32)]>>() + 4 + 1);
         let by_name = self.by_name.capacity() * (4 + std::mem::size_of::<Vec<u32>>() + 1)
             + self
                 .by_name
@@ -613,7 +683,7 @@ impl Store {
                 run,
                 stale,
             });
-            store.by_key.insert(labels, i);
+            store.index(labels, i);
             if let Some(m) = metric {
                 store.by_name.entry(m).or_default().push(i);
             }
@@ -700,8 +770,14 @@ mod tests {
         s.append(&b, 7, 7.0);
         s.mark_stale(7);
         assert!(
-            s.select(Some("m"), &|l| l["pod"] == "a", i64::MIN, i64::MAX, 10)
-                .unwrap_or_default()[0]
+            s.select(
+                Some("m"),
+                &|l| l.contains(&("pod", "a")),
+                i64::MIN,
+                i64::MAX,
+                10
+            )
+            .unwrap_or_default()[0]
                 .points
                 .last()
                 .is_some_and(|p| p.1.is_nan())
@@ -776,7 +852,13 @@ mod tests {
             }
         }
         let got = s
-            .select(Some("m"), &|l| l["pod"] != "b", 2 * 60_000, 5 * 60_000, 10)
+            .select(
+                Some("m"),
+                &|l| !l.contains(&("pod", "b")),
+                2 * 60_000,
+                5 * 60_000,
+                10,
+            )
             .unwrap_or_default();
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].points.len(), 3);

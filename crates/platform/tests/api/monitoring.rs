@@ -568,3 +568,234 @@ async fn a_follower_answers_from_the_shared_store_and_a_new_leader_continues_the
     replica.shutdown().await;
     stop.cancel();
 }
+
+/// A child process killed (and reaped) on drop.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Debian's `prometheus` scraping the in-process cluster's kube-state-metrics and cAdvisor
+/// endpoints every second with the cluster's admin token (read from its kubeconfig).
+async fn start_prometheus(env: &Env) -> (KillOnDrop, String) {
+    let text = std::fs::read_to_string(&env.kubeconfig).expect("kubeconfig");
+    let kc: Value = serde_saphyr::from_str(&text).expect("kubeconfig YAML");
+    let server = kc["clusters"][0]["cluster"]["server"]
+        .as_str()
+        .expect("server");
+    let target = server
+        .trim_start_matches("https://")
+        .trim_end_matches('/')
+        .to_string();
+    let token = kc["users"][0]["user"]["token"]
+        .as_str()
+        .expect("the test kubeconfig carries a token")
+        .to_string();
+    let dir = env.dir.path().join("prometheus");
+    std::fs::create_dir_all(&dir).expect("prometheus dir");
+    std::fs::write(dir.join("token"), token).expect("token");
+    let d = dir.display();
+    let job = |name: &str, path: &str| {
+        format!(
+            "  - job_name: {name}\n    scheme: https\n    metrics_path: {path}\n    honor_labels: true\n    tls_config: {{insecure_skip_verify: true}}\n    authorization: {{credentials_file: {d}/token}}\n    static_configs: [{{targets: [\"{target}\"]}}]\n"
+        )
+    };
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n{}{}",
+        job("kube-state-metrics", "/metrics/kube-state"),
+        job("cadvisor", "/metrics/cadvisor")
+    );
+    std::fs::write(dir.join("prometheus.yml"), config).expect("config");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let child = std::process::Command::new("prometheus")
+        .arg(format!("--config.file={d}/prometheus.yml"))
+        .arg(format!("--storage.tsdb.path={d}/tsdb"))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--log.level=warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("Debian's prometheus is not installed: run scripts/install-test-deps.sh");
+    (KillOnDrop(child), format!("http://127.0.0.1:{port}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_dashboards_answer_from_a_prometheus_configured_on_the_cluster() {
+    let (env, stop) = sim_env().await;
+    let admin = env.admin().await;
+    let (alice, bob, _carol) = workloads(&env, &admin).await;
+    let (_prometheus, url) = start_prometheus(&env).await;
+    let c = &env.http;
+    // The host Cluster names its Prometheus.
+    let ar = kube::api::ApiResource {
+        group: "cluster.kubesphere.io".into(),
+        version: "v1alpha1".into(),
+        api_version: "cluster.kubesphere.io/v1alpha1".into(),
+        kind: "Cluster".into(),
+        plural: "clusters".into(),
+    };
+    let clusters: kube::Api<kube::api::DynamicObject> = kube::Api::all_with(env.kube().await, &ar);
+    clusters
+        .patch(
+            "host",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"metadata": {"annotations": {
+                "monitoring.orrery.io/prometheus-url": url}}})),
+        )
+        .await
+        .expect("annotate the host cluster");
+
+    // Network is what only the Prometheus source has: its presence says who answers.
+    let project = wait_until(
+        "p1's project dashboard from Prometheus",
+        c,
+        &format!("{MON}/namespaces/p1"),
+        &alice,
+        |v| {
+            single(v, "namespace_pod_count") == Some(3.0)
+                && single(v, "namespace_cpu_usage").is_some_and(|x| x > 0.0)
+                && single(v, "namespace_memory_usage_wo_cache").is_some_and(|x| x > 0.0)
+                && single(v, "namespace_net_bytes_received").is_some_and(|x| x > 0.0)
+        },
+    )
+    .await;
+    assert!(
+        single(&project, "namespace_pod_restarts").is_some(),
+        "{project}"
+    );
+    let workload = wait_until(
+        "the web Deployment from Prometheus",
+        c,
+        &format!("{MON}/namespaces/p1/workloads/deployments/web"),
+        &alice,
+        |v| {
+            single(v, "workload_pod_count") == Some(2.0)
+                && single(v, "workload_cpu_usage").is_some_and(|x| x > 0.0)
+                && by_label(v, "pod_cpu_usage", "pod").len() == 2
+        },
+    )
+    .await;
+    assert!(
+        by_label(&workload, "pod_memory_usage_wo_cache", "pod")
+            .iter()
+            .all(|(p, x)| p.starts_with("web-") && *x > 0.0),
+        "{workload}"
+    );
+    wait_until(
+        "crash restarts from Prometheus",
+        c,
+        &format!("{MON}/namespaces/p1/pods/crash?metrics_filter=pod_restarts"),
+        &alice,
+        |v| single(v, "pod_restarts").is_some_and(|r| r >= 1.0),
+    )
+    .await;
+    wait_until(
+        "w1 from Prometheus",
+        c,
+        &format!("{MON}/workspaces/w1"),
+        &alice,
+        |v| {
+            single(v, "workspace_pod_count") == Some(3.0)
+                && single(v, "workspace_cpu_usage").is_some_and(|x| x > 0.0)
+        },
+    )
+    .await;
+    let cluster = wait_until(
+        "the cluster from Prometheus",
+        c,
+        &format!("{MON}/cluster"),
+        &admin,
+        |v| {
+            single(v, "cluster_node_total") == Some(2.0)
+                && single(v, "cluster_pod_count").is_some_and(|n| n >= 4.0)
+                && single(v, "cluster_cpu_usage").is_some_and(|x| x > 0.0)
+        },
+    )
+    .await;
+    assert!(
+        single(&cluster, "cluster_memory_usage_wo_cache").is_some_and(|x| x > 0.0),
+        "{cluster}"
+    );
+    let nodes = wait_until(
+        "nodes from Prometheus",
+        c,
+        &format!("{MON}/nodes"),
+        &admin,
+        |v| {
+            by_label(v, "node_cpu_usage", "node").len() == 2
+                && by_label(v, "node_pod_count", "node").len() == 2
+        },
+    )
+    .await;
+    assert!(
+        by_label(&nodes, "node_memory_usage_wo_cache", "node")
+            .iter()
+            .all(|(_, x)| *x > 0.0),
+        "{nodes}"
+    );
+    // A range from Prometheus: a matrix.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (_, range) = c
+        .get(&format!("{MON}/namespaces/p1?metrics_filter=namespace_memory_usage_wo_cache&start={}&end={now}&step=1s", now - 5), &alice)
+        .await;
+    assert_eq!(
+        range["results"][0]["data"]["resultType"], "matrix",
+        "{range}"
+    );
+
+    // The custom query goes to Prometheus (its `up` series), and tenants stay confined.
+    let (s, up) = c
+        .get(&format!("{MON}/targets/query?expr={}", q("up")), &admin)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{up}");
+    assert!(
+        up["data"]["result"]
+            .as_array()
+            .is_some_and(|r| r.len() == 2),
+        "{up}"
+    );
+    for expr in [
+        r#"container_memory_working_set_bytes{namespace=~".+"}"#,
+        r#"container_memory_working_set_bytes or container_memory_working_set_bytes{namespace="p1"}"#,
+        r#"label_replace(kube_pod_info{namespace="p1"}, "namespace", "p2", "", "")"#,
+        r#"up"#,
+    ] {
+        let (s, v) = c
+            .get(
+                &format!("{MON}/namespaces/p2/targets/query?expr={}", q(expr)),
+                &bob,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{expr}: {v}");
+        assert!(
+            pods_in(&v).iter().all(|p| p.starts_with("other-")),
+            "{expr}: {v}"
+        );
+        if expr == "up" {
+            assert_eq!(v["data"]["result"], json!([]), "up has no namespace: {v}");
+        }
+    }
+    let (_, own) = c
+        .get(
+            &format!(
+                "{MON}/namespaces/p2/targets/query?expr={}",
+                q(r#"kube_pod_info{namespace=~".+"}"#)
+            ),
+            &bob,
+        )
+        .await;
+    assert_eq!(pods_in(&own).len(), 1, "{own}");
+    let (s, _) = c.get(&format!("{MON}/namespaces/p1"), &bob).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    stop.cancel();
+}
