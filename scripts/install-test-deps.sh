@@ -42,3 +42,9 @@ fi
 if [ ! -d scripts/oidc/node_modules/oidc-provider ] || [ ! -d scripts/oidc/node_modules/openid-client ]; then
   (cd scripts/oidc && npm ci --no-audit --no-fund)
 fi
+# wrk, the HTTP load tool of the write-path benchmark (scripts/bench-write-path.sh), as the
+# reference figures of ../shared/bench were taken with it.
+if ! command -v wrk >/dev/null 2>&1; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
+fi
