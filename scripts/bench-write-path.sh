@@ -63,9 +63,21 @@ for kind in configmaps pods; do
   ns="bench-$kind-$(date +%s)-$RANDOM"
   api -o /dev/null -X POST "$SERVER/api/v1/namespaces" \
     -d "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"$ns\"}}"
+  # PERF_OUT=prefix: also samples the server with `perf record` during the run (flat profile;
+  # PERF_ARGS adds e.g. `--call-graph dwarf`), into prefix-<kind>.data.
+  perf_pid=
+  if [ -n "${PERF_OUT:-}" ]; then
+    # shellcheck disable=SC2086
+    perf record -F 999 ${PERF_ARGS:-} -p "$PID" -o "$PERF_OUT-$kind.data" >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
   before=$(cpu_ticks)
   out=$(TOKEN=$TOKEN NS=$ns wrk -t2 -c16 -d"$DURATION" -s "$BENCH_DIR/create-$kind.lua" "$SERVER")
   after=$(cpu_ticks)
+  if [ -n "$perf_pid" ]; then
+    kill -INT "$perf_pid" 2>/dev/null || true
+    wait "$perf_pid" 2>/dev/null || true
+  fi
   # The objects really created, from the server (a one-item page counts the rest).
   held=$(api "$SERVER/api/v1/namespaces/$ns/$kind?limit=1" |
     jq '(.items | length) + (.metadata.remainingItemCount // 0)')

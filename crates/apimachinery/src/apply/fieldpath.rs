@@ -223,7 +223,16 @@ impl FieldSet {
             [last] => {
                 self.members.insert(last.clone());
             }
-            [first, rest @ ..] => self.children.entry(first.clone()).or_default().insert(rest),
+            // Looked up before inserting so that the common case, a child that exists, does
+            // not clone the element (a string, or a whole key) only to drop it.
+            [first, rest @ ..] => match self.children.get_mut(first) {
+                Some(child) => child.insert(rest),
+                None => self
+                    .children
+                    .entry(first.clone())
+                    .or_default()
+                    .insert(rest),
+            },
         }
     }
 
