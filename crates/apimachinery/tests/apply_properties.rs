@@ -120,6 +120,17 @@ proptest! {
         prop_assert_eq!(walked.paths(), filtered.paths());
     }
 
+    /// `FieldsV1` reads back as the set it was written from.
+    #[test]
+    fn fields_v1_round_trips(obj in arb_json(), config in config_strategy()) {
+        let schema = apimachinery::builtin_patch_schema("apps", "Deployment");
+        for v in [obj, config] {
+            let set = apply::fields_of(&v, schema);
+            let back = FieldSet::from_fields_v1(&set.to_fields_v1()).unwrap();
+            prop_assert_eq!(back.paths(), set.paths());
+        }
+    }
+
     /// A create's shortcut (live `{}`) records what the general bookkeeping records for a live
     /// object that owns nothing (only ignored fields set), and leaves the object the same.
     #[test]

@@ -90,7 +90,8 @@ impl Unversioned {
     /// resourceVersion: the same encoder, the member appended last in metadata.
     pub fn new(mut obj: Value) -> Self {
         meta_mut(&mut obj).remove("resourceVersion");
-        let mut bytes = Vec::with_capacity(512);
+        // Most objects fit; the buffer lives only until the revision is spliced in.
+        let mut bytes = Vec::with_capacity(2048);
         let (mut at, mut comma) = (0, false);
         if let Value::Object(members) = &obj {
             bytes.push(b'{');
