@@ -227,11 +227,7 @@ impl FieldSet {
             // not clone the element (a string, or a whole key) only to drop it.
             [first, rest @ ..] => match self.children.get_mut(first) {
                 Some(child) => child.insert(rest),
-                None => self
-                    .children
-                    .entry(first.clone())
-                    .or_default()
-                    .insert(rest),
+                None => self.children.entry(first.clone()).or_default().insert(rest),
             },
         }
     }

@@ -222,11 +222,7 @@ struct TerminatingOnly {
 
 #[derive(serde::Deserialize)]
 struct TerminatingMeta {
-    #[serde(
-        default,
-        rename = "deletionTimestamp",
-        deserialize_with = "present"
-    )]
+    #[serde(default, rename = "deletionTimestamp", deserialize_with = "present")]
     deletion_timestamp: bool,
 }
 
