@@ -47,3 +47,9 @@ if [ ! -x /usr/bin/prometheus ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus
 fi
+# wrk, the HTTP load tool of the write-path benchmark (scripts/bench-write-path.sh), as the
+# reference figures of ../shared/bench were taken with it.
+if ! command -v wrk >/dev/null 2>&1; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
+fi

@@ -2,7 +2,7 @@
 //! manager owns exactly what it applied, a second manager conflicts on a field it changes and
 //! wins with force, and no input panics.
 
-use apimachinery::apply::{self, FieldSet, Request};
+use apimachinery::apply::{self, FieldSet, PathElement, Request};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -85,6 +85,71 @@ proptest! {
         let ignored = FieldSet::new();
         let _ = apply::apply(&live, &config, force, &req("a", &ignored));
         let _ = apply::update(&live, &config, &req("a", &ignored));
+    }
+}
+
+/// Field sets to leave out: kube's reset fields of a main resource and of a status write, and
+/// arbitrary short paths.
+fn arb_ignored() -> impl Strategy<Value = FieldSet> {
+    let name = prop_oneof![
+        Just("metadata".to_string()),
+        Just("spec".to_string()),
+        Just("status".to_string()),
+        "[a-z]{1,3}",
+    ];
+    prop::collection::vec(prop::collection::vec(name, 1..3), 0..3).prop_map(|paths| {
+        let mut set = FieldSet::new();
+        for p in paths {
+            let p: Vec<PathElement> = p.into_iter().map(PathElement::Field).collect();
+            set.insert(&p);
+        }
+        set
+    })
+}
+
+proptest! {
+    /// The one-walk form gives exactly what collecting everything and filtering gives.
+    #[test]
+    fn fields_of_except_is_fields_of_without_subtrees(
+        obj in arb_json(), a in arb_ignored(), b in arb_ignored(),
+    ) {
+        let schema = apimachinery::builtin_patch_schema("apps", "Deployment");
+        let filtered = apply::fields_of(&obj, schema).without_subtrees(&a.union(&b));
+        let walked = apply::fields_of_except(&obj, schema, &[&a, &b]);
+        prop_assert_eq!(walked.to_fields_v1(), filtered.to_fields_v1());
+        prop_assert_eq!(walked.paths(), filtered.paths());
+    }
+
+    /// `FieldsV1` reads back as the set it was written from.
+    #[test]
+    fn fields_v1_round_trips(obj in arb_json(), config in config_strategy()) {
+        let schema = apimachinery::builtin_patch_schema("apps", "Deployment");
+        for v in [obj, config] {
+            let set = apply::fields_of(&v, schema);
+            let back = FieldSet::from_fields_v1(&set.to_fields_v1()).unwrap();
+            prop_assert_eq!(back.paths(), set.paths());
+        }
+    }
+
+    /// A create's shortcut (live `{}`) records what the general bookkeeping records for a live
+    /// object that owns nothing (only ignored fields set), and leaves the object the same.
+    #[test]
+    fn create_shortcut_matches_the_general_update(new in arb_json(), config in config_strategy()) {
+        let ignored = FieldSet::new();
+        let owns_nothing = json!({"metadata": {"name": "d"}});
+        for new in [new, config] {
+            let short = apply::update(&json!({}), &new, &req("a", &ignored)).unwrap();
+            let general = apply::update(&owns_nothing, &new, &req("a", &ignored)).unwrap();
+            prop_assert_eq!(&short.object, &general.object);
+            let json_of = |m: &[apply::ManagedFieldsEntry]| -> Vec<Value> {
+                m.iter().map(apply::ManagedFieldsEntry::to_json).collect()
+            };
+            prop_assert_eq!(json_of(&short.managed_fields), json_of(&general.managed_fields));
+            let mut in_place = new.clone();
+            let entries = apply::update_in_place(&json!({}), &mut in_place, &req("a", &ignored)).unwrap();
+            prop_assert_eq!(&in_place, &short.object);
+            prop_assert_eq!(json_of(&entries), json_of(&short.managed_fields));
+        }
     }
 }
 

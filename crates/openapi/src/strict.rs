@@ -22,12 +22,23 @@ fn flag(schema: &Map<String, Value>, key: &str) -> bool {
     schema.get(key) == Some(&Value::Bool(true))
 }
 
-fn child_path(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{path}.{key}")
+/// Appends `.key` (or `key` at the root) to the path being walked; the caller truncates it
+/// back. One buffer serves the whole walk, so a field costs no allocation unless reported.
+pub(crate) fn enter_field(path: &mut String, key: &str) -> usize {
+    let len = path.len();
+    if !path.is_empty() {
+        path.push('.');
     }
+    path.push_str(key);
+    len
+}
+
+/// Appends `[i]` to the path being walked; the caller truncates it back.
+pub(crate) fn enter_index(path: &mut String, i: usize) -> usize {
+    use std::fmt::Write;
+    let len = path.len();
+    let _ = write!(path, "[{i}]");
+    len
 }
 
 /// Appends the paths of fields in `value` that `schema` does not declare.
@@ -37,13 +48,13 @@ pub(crate) fn unknown_fields<'a>(
     lookup: Lookup<'a>,
     out: &mut Vec<String>,
 ) {
-    walk(schema, value, "", lookup, out, 0);
+    walk(schema, value, &mut String::new(), lookup, out, 0);
 }
 
 fn walk<'a>(
     schema: &'a Value,
     value: &Value,
-    path: &str,
+    path: &mut String,
     lookup: Lookup<'a>,
     out: &mut Vec<String>,
     depth: usize,
@@ -65,33 +76,29 @@ fn walk<'a>(
                 return;
             }
             for (key, child) in fields {
-                let here = child_path(path, key);
+                let len = enter_field(path, key);
                 if let Some(property) = properties.and_then(|p| p.get(key)) {
-                    walk(property, child, &here, lookup, out, depth + 1);
+                    walk(property, child, path, lookup, out, depth + 1);
                 } else if let Some(additional) = additional {
                     if additional.is_object() {
-                        walk(additional, child, &here, lookup, out, depth + 1);
+                        walk(additional, child, path, lookup, out, depth + 1);
                     } else if additional == &Value::Bool(false) && !open {
-                        out.push(here);
+                        out.push(path.clone());
                     }
                 } else if embedded && matches!(key.as_str(), "apiVersion" | "kind" | "metadata") {
                     // Embedded resources carry their own type and object metadata.
                 } else if !open {
-                    out.push(here);
+                    out.push(path.clone());
                 }
+                path.truncate(len);
             }
         }
         Value::Array(items) => {
             if let Some(item_schema) = schema.get("items").filter(|i| i.is_object()) {
                 for (i, item) in items.iter().enumerate() {
-                    walk(
-                        item_schema,
-                        item,
-                        &format!("{path}[{i}]"),
-                        lookup,
-                        out,
-                        depth + 1,
-                    );
+                    let len = enter_index(path, i);
+                    walk(item_schema, item, path, lookup, out, depth + 1);
+                    path.truncate(len);
                 }
             }
         }

@@ -155,21 +155,13 @@ pub(crate) fn type_mismatches<'a>(
         });
         return;
     }
-    walk(schema, value, "", lookup, out, 0);
-}
-
-fn child_path(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{path}.{key}")
-    }
+    walk(schema, value, &mut String::new(), lookup, out, 0);
 }
 
 fn walk<'a>(
     schema: &'a Value,
     value: &Value,
-    path: &str,
+    path: &mut String,
     lookup: Lookup<'a>,
     out: &mut Vec<TypeMismatch>,
     depth: usize,
@@ -183,7 +175,7 @@ fn walk<'a>(
     };
     if !accepts(schema, definition, value) {
         out.push(TypeMismatch {
-            path: path.to_owned(),
+            path: path.clone(),
             found: json_type(value),
             expected: go_type(schema, definition, lookup),
         });
@@ -196,28 +188,18 @@ fn walk<'a>(
             for (key, child) in fields {
                 let child_schema = properties.and_then(|p| p.get(key)).or(additional);
                 if let Some(child_schema) = child_schema {
-                    walk(
-                        child_schema,
-                        child,
-                        &child_path(path, key),
-                        lookup,
-                        out,
-                        depth + 1,
-                    );
+                    let len = crate::strict::enter_field(path, key);
+                    walk(child_schema, child, path, lookup, out, depth + 1);
+                    path.truncate(len);
                 }
             }
         }
         Value::Array(items) => {
             if let Some(item_schema) = schema.get("items").filter(|i| i.is_object()) {
                 for (i, item) in items.iter().enumerate() {
-                    walk(
-                        item_schema,
-                        item,
-                        &format!("{path}[{i}]"),
-                        lookup,
-                        out,
-                        depth + 1,
-                    );
+                    let len = crate::strict::enter_index(path, i);
+                    walk(item_schema, item, path, lookup, out, depth + 1);
+                    path.truncate(len);
                 }
             }
         }

@@ -223,7 +223,12 @@ impl FieldSet {
             [last] => {
                 self.members.insert(last.clone());
             }
-            [first, rest @ ..] => self.children.entry(first.clone()).or_default().insert(rest),
+            // Looked up before inserting so that the common case, a child that exists, does
+            // not clone the element (a string, or a whole key) only to drop it.
+            [first, rest @ ..] => match self.children.get_mut(first) {
+                Some(child) => child.insert(rest),
+                None => self.children.entry(first.clone()).or_default().insert(rest),
+            },
         }
     }
 
@@ -309,23 +314,43 @@ impl FieldSet {
     }
 
     fn emit(&self, include_self: bool) -> Map<String, Value> {
+        // One pass, children emitted once: a child is empty exactly when what it emits is
+        // (asking `is_empty` first made this quadratic in the depth), and the set itself is
+        // non-empty exactly when it emits an entry, which decides the leading ".".
+        let mut entries: Vec<(String, Value)> = Vec::new();
+        let mut members = self.members.iter().peekable();
+        let mut children = self.children.iter().peekable();
+        loop {
+            let take_member = match (members.peek(), children.peek()) {
+                (None, None) => break,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (Some(m), Some((c, _))) => *m <= *c,
+            };
+            if take_member {
+                let Some(m) = members.next() else { break };
+                let child = match children.peek() {
+                    // Same element by the set's order (how the maps key them).
+                    Some((c, set)) if (*c).cmp(m) == Ordering::Equal => {
+                        let emitted = set.emit(true);
+                        children.next();
+                        emitted
+                    }
+                    _ => Map::new(),
+                };
+                entries.push((m.serialize(), Value::Object(child)));
+            } else if let Some((c, set)) = children.next() {
+                let emitted = set.emit(false);
+                if !emitted.is_empty() {
+                    entries.push((c.serialize(), Value::Object(emitted)));
+                }
+            }
+        }
         let mut out = Map::new();
-        if include_self && !self.is_empty() {
+        if include_self && !entries.is_empty() {
             out.insert(".".into(), Value::Object(Map::new()));
         }
-        let mut keys: BTreeSet<&PathElement> = self.members.iter().collect();
-        keys.extend(
-            self.children
-                .keys()
-                .filter(|k| !self.children[*k].is_empty()),
-        );
-        for k in keys {
-            let child = match self.children.get(k).filter(|c| !c.is_empty()) {
-                Some(c) => c.emit(self.members.contains(k)),
-                None => Map::new(),
-            };
-            out.insert(k.serialize(), Value::Object(child));
-        }
+        out.extend(entries);
         out
     }
 

@@ -7,7 +7,9 @@ mod fieldpath;
 mod typed;
 
 pub use fieldpath::{FieldPath, FieldSet, PathElement, compare_values};
-pub use typed::{fields_of, get_path, merge, remove_path};
+pub use typed::{fields_of, fields_of_except, get_path, merge, remove_path};
+
+use std::sync::LazyLock;
 
 use serde_json::{Map, Value};
 
@@ -187,6 +189,9 @@ pub fn write_managed_fields(obj: &mut Value, entries: &[ManagedFieldsEntry]) {
     }
 }
 
+/// Fields kube never tracks ownership of; built once, as every write consults it.
+static IGNORED_FIELDS: LazyLock<FieldSet> = LazyLock::new(ignored_fields);
+
 /// Fields kube never tracks ownership of.
 fn ignored_fields() -> FieldSet {
     let mut s = FieldSet::new();
@@ -252,9 +257,9 @@ pub fn apply(
         subresource: req.subresource.to_string(),
         fields: FieldSet::new(),
     };
-    let ignored = ignored_fields().union(req.ignored);
+    let ignored = [&*IGNORED_FIELDS, req.ignored];
     let mut merged = merge(live, config, req.schema);
-    let applied = fields_of(config, req.schema).without_subtrees(&ignored);
+    let applied = fields_of_except(config, req.schema, &ignored);
     let last = managers
         .iter()
         .find(|m| m.same_manager(&me))
@@ -287,6 +292,42 @@ pub fn apply(
 /// Managed-fields bookkeeping for an ordinary write (create, update, patch): the writer
 /// takes ownership of what it changed, others lose it.
 pub fn update(live: &Value, new: &Value, req: &Request<'_>) -> Result<ApplyOutcome, ApplyError> {
+    let mut object = new.clone();
+    let managed_fields = update_in_place(live, &mut object, req)?;
+    Ok(ApplyOutcome {
+        object,
+        managed_fields,
+    })
+}
+
+/// [`update`] without copying the object: drops `managedFields` from `new` and returns the
+/// entries to write back with [`write_managed_fields`].
+pub fn update_in_place(
+    live: &Value,
+    new: &mut Value,
+    req: &Request<'_>,
+) -> Result<Vec<ManagedFieldsEntry>, ApplyError> {
+    let ignored = [&*IGNORED_FIELDS, req.ignored];
+    if live.as_object().is_some_and(Map::is_empty) {
+        // A create: nothing is owned yet and every field of `new` is an addition, so the
+        // writer owns exactly the fields it set (what the general path below computes, in one
+        // walk of the object instead of several passes over field sets).
+        let fields = fields_of_except(new, req.schema, &ignored);
+        // Dropped after the fields were read, as the general path does: a `metadata` left
+        // empty by it would otherwise count as a field.
+        strip_managed_fields(new);
+        if fields.is_empty() {
+            return Ok(Vec::new());
+        }
+        return Ok(vec![ManagedFieldsEntry {
+            manager: req.manager.to_string(),
+            operation: "Update".into(),
+            api_version: req.api_version.to_string(),
+            time: Some(req.now.to_string()),
+            subresource: req.subresource.to_string(),
+            fields,
+        }]);
+    }
     let mut managers = read_managed_fields(live)?;
     let me = ManagedFieldsEntry {
         manager: req.manager.to_string(),
@@ -296,7 +337,6 @@ pub fn update(live: &Value, new: &Value, req: &Request<'_>) -> Result<ApplyOutco
         subresource: req.subresource.to_string(),
         fields: FieldSet::new(),
     };
-    let ignored = ignored_fields().union(req.ignored);
     let changes = compare(live, new, req.schema, &ignored);
     settle_others(&mut managers, &me, &changes, true)?;
     let mine = managers
@@ -326,12 +366,8 @@ pub fn update(live: &Value, new: &Value, req: &Request<'_>) -> Result<ApplyOutco
         None if !entry.fields.is_empty() => managers.push(entry),
         None => {}
     }
-    let mut object = new.clone();
-    strip_managed_fields(&mut object);
-    Ok(ApplyOutcome {
-        object,
-        managed_fields: managers,
-    })
+    strip_managed_fields(new);
+    Ok(managers)
 }
 
 fn strip_managed_fields(obj: &mut Value) {
@@ -357,10 +393,10 @@ fn compare(
     old: &Value,
     new: &Value,
     schema: Option<&dyn PatchSchema>,
-    ignored: &FieldSet,
+    ignored: &[&FieldSet],
 ) -> Changes {
-    let before = fields_of(old, schema).without_subtrees(ignored);
-    let after = fields_of(new, schema).without_subtrees(ignored);
+    let before = fields_of_except(old, schema, ignored);
+    let after = fields_of_except(new, schema, ignored);
     let mut modified = FieldSet::new();
     for p in before.intersection(&after).paths() {
         // A granular map (one whose entries are members too) changes through its entries,

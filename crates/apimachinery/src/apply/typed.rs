@@ -81,70 +81,114 @@ fn item_key(item: &Value, keys: &[(String, Option<&'static str>)]) -> Option<Pat
 
 /// The set of fields `obj` sets (structured-merge-diff's `ToFieldSet`).
 pub fn fields_of(obj: &Value, schema: Option<&dyn PatchSchema>) -> FieldSet {
+    fields_of_except(obj, schema, &[])
+}
+
+/// `fields_of(obj, schema)` without the paths that are in one of `except` or lie below one
+/// (what `without_subtrees` of each would leave), computed in one walk: an excluded subtree is
+/// never visited, and no intermediate set is built and filtered, which is what every write's
+/// managed-fields bookkeeping used to spend its time on.
+pub fn fields_of_except(
+    obj: &Value,
+    schema: Option<&dyn PatchSchema>,
+    except: &[&FieldSet],
+) -> FieldSet {
     let mut out = FieldSet::new();
     if let Value::Object(m) = obj {
-        collect_map(m, schema, &mut Vec::new(), &mut out);
+        let mut walk = Walk {
+            path: Vec::new(),
+            out: &mut out,
+            except,
+        };
+        walk.map(m, schema);
     }
     out
 }
 
-fn collect_map(
-    m: &Map<String, Value>,
-    schema: Option<&dyn PatchSchema>,
-    path: &mut Vec<PathElement>,
-    out: &mut FieldSet,
-) {
-    for (k, v) in m {
-        let meta = field_meta(schema, k);
-        path.push(PathElement::Field(k.clone()));
-        collect_value(v, schema, &meta, k, path, out);
-        path.pop();
-    }
+/// The state of one `fields_of_except` walk.
+struct Walk<'a> {
+    path: Vec<PathElement>,
+    out: &'a mut FieldSet,
+    except: &'a [&'a FieldSet],
 }
 
-fn collect_value(
-    v: &Value,
-    parent: Option<&dyn PatchSchema>,
-    meta: &FieldPatchMeta<'_>,
-    field: &str,
-    path: &mut Vec<PathElement>,
-    out: &mut FieldSet,
-) {
-    match v {
-        Value::Object(_) if is_atomic_struct(parent, field) => out.insert(path),
-        Value::Object(m) if !m.is_empty() && meta.strategy != "replace" => {
-            // A map (as opposed to a struct) is itself a member of the set, as in kube's
-            // `f:labels: {".": {}, "f:app": {}}`.
-            if is_map_field(parent, field) {
-                out.insert(path);
-            }
-            collect_map(m, meta.schema, path, out);
+impl Walk<'_> {
+    /// Steps into `element`; false (and nothing pushed) when the path it makes is excluded,
+    /// so that nothing at or below it is collected. Ancestors were checked on the way down.
+    fn enter(&mut self, element: PathElement) -> bool {
+        self.path.push(element);
+        if self.except.iter().any(|e| e.contains(&self.path)) {
+            self.path.pop();
+            return false;
         }
-        Value::Array(items) if !items.is_empty() => match list_kind(parent, meta, field) {
-            ListKind::Atomic => out.insert(path),
-            ListKind::Set => {
-                out.insert(path);
-                for item in items {
-                    path.push(PathElement::Value(item.clone()));
-                    out.insert(path);
-                    path.pop();
-                }
+        true
+    }
+
+    fn leave(&mut self) {
+        self.path.pop();
+    }
+
+    fn insert(&mut self) {
+        self.out.insert(&self.path);
+    }
+
+    fn map(&mut self, m: &Map<String, Value>, schema: Option<&dyn PatchSchema>) {
+        for (k, v) in m {
+            if !self.enter(PathElement::Field(k.clone())) {
+                continue;
             }
-            ListKind::Map(keys) => {
-                for item in items {
-                    let Some(key) = item_key(item, &keys) else {
-                        continue;
-                    };
-                    path.push(key);
-                    out.insert(path);
-                    if let Value::Object(m) = item {
-                        collect_map(m, meta.schema, path, out);
+            let meta = field_meta(schema, k);
+            self.value(v, schema, &meta, k);
+            self.leave();
+        }
+    }
+
+    fn value(
+        &mut self,
+        v: &Value,
+        parent: Option<&dyn PatchSchema>,
+        meta: &FieldPatchMeta<'_>,
+        field: &str,
+    ) {
+        match v {
+            Value::Object(_) if is_atomic_struct(parent, field) => self.insert(),
+            Value::Object(m) if !m.is_empty() && meta.strategy != "replace" => {
+                // A map (as opposed to a struct) is itself a member of the set, as in kube's
+                // `f:labels: {".": {}, "f:app": {}}`.
+                if is_map_field(parent, field) {
+                    self.insert();
+                }
+                self.map(m, meta.schema);
+            }
+            Value::Array(items) if !items.is_empty() => match list_kind(parent, meta, field) {
+                ListKind::Atomic => self.insert(),
+                ListKind::Set => {
+                    self.insert();
+                    for item in items {
+                        if self.enter(PathElement::Value(item.clone())) {
+                            self.insert();
+                            self.leave();
+                        }
                     }
-                    path.pop();
                 }
-            }
-        },
-        _ => out.insert(path),
+                ListKind::Map(keys) => {
+                    for item in items {
+                        let Some(key) = item_key(item, &keys) else {
+                            continue;
+                        };
+                        if !self.enter(key) {
+                            continue;
+                        }
+                        self.insert();
+                        if let Value::Object(m) = item {
+                            self.map(m, meta.schema);
+                        }
+                        self.leave();
+                    }
+                }
+            },
+            _ => self.insert(),
+        }
     }
 }
 

@@ -327,6 +327,11 @@ pub fn on_update(res: &Resource, old: &Value, new: &mut Value) -> Result<(), Api
     Ok(())
 }
 
+/// Whether objects of this resource hold allocations that [`on_delete`] must give back.
+pub fn holds_allocations(res: &Resource) -> bool {
+    is_service(res)
+}
+
 /// Releases what a deleted Service held.
 pub fn on_delete(cluster: &Cluster, res: &Resource, obj: &Value) {
     if is_service(res) {

@@ -66,9 +66,10 @@ pub(super) fn template_defaults(spec: &mut Map<String, Value>, restart_default: 
 
 /// Checks a pod spec's containers (present, named as DNS labels, with an image).
 pub(super) fn containers(pod_spec: &Value, path: &str, errors: &mut Vec<FieldError>) {
-    let cs = pod_spec["containers"]
+    // Read in place: every Pod create and workload write passes here.
+    let cs: &[Value] = pod_spec["containers"]
         .as_array()
-        .cloned()
+        .map(Vec::as_slice)
         .unwrap_or_default();
     if cs.is_empty() {
         errors.push(FieldError::required(&format!("{path}.containers"), ""));

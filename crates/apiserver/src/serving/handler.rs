@@ -420,13 +420,17 @@ impl Call<'_> {
         let obj = crate::body::decode_object(&self.headers, &body).await?;
         let created =
             crate::write::create(self.cluster, &self.res, self.ns.as_deref(), obj, &opts).await?;
-        Ok(with_warnings(
-            json(
+        let resp = match (&self.output, created) {
+            // The stored bytes are the object as clients get it back.
+            (Output::Object, crate::write::Created::Stored(kv)) => {
+                json_bytes(StatusCode::CREATED, kv.value)
+            }
+            (output, created) => json(
                 StatusCode::CREATED,
-                &table::render_one(&self.res, &self.output, &created),
+                &table::render_one(&self.res, output, &created.into_value()?),
             ),
-            &opts,
-        ))
+        };
+        Ok(with_warnings(resp, &opts))
     }
 
     /// `PUT` one object (or its status).

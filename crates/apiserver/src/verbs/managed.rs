@@ -94,10 +94,11 @@ pub fn record_update(
     } else {
         ""
     };
-    let outcome = apply::update(live, new, &request(res, &manager, &av, sub, &now, &ignored))
-        .map_err(apply_error)?;
-    *new = outcome.object;
-    apply::write_managed_fields(new, &outcome.managed_fields);
+    // In place: the object is neither copied nor rebuilt, only its managedFields replaced.
+    let managed =
+        apply::update_in_place(live, new, &request(res, &manager, &av, sub, &now, &ignored))
+            .map_err(apply_error)?;
+    apply::write_managed_fields(new, &managed);
     Ok(())
 }
 

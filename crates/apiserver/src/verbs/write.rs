@@ -213,6 +213,24 @@ pub fn validate(res: &Resource, obj: &Value) -> Result<(), ApiError> {
     }
 }
 
+/// Whether a stored object's metadata has `deletionTimestamp` (set, even to null), read
+/// without building the object: every create in a namespace asks it of the namespace.
+#[derive(serde::Deserialize)]
+struct TerminatingOnly {
+    metadata: TerminatingMeta,
+}
+
+#[derive(serde::Deserialize)]
+struct TerminatingMeta {
+    #[serde(default, rename = "deletionTimestamp", deserialize_with = "present")]
+    deletion_timestamp: bool,
+}
+
+/// True for any value, null included: only the member's presence counts.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    <serde::de::IgnoredAny as serde::Deserialize>::deserialize(d).map(|_| true)
+}
+
 /// Fails unless the namespace exists and is not being deleted.
 pub fn check_namespace(
     cluster: &Cluster,
@@ -225,10 +243,8 @@ pub fn check_namespace(
     match cluster.store.get(&key) {
         None => Err(ApiError::not_found("", "namespaces", namespace)),
         Some(kv) if creating => {
-            let terminating = serde_json::from_slice::<Value>(&kv.value)
-                .ok()
-                .and_then(|ns| meta(&ns).map(|m| m.contains_key("deletionTimestamp")))
-                .unwrap_or(false);
+            let terminating = serde_json::from_slice::<TerminatingOnly>(&kv.value)
+                .is_ok_and(|ns| ns.metadata.deletion_timestamp);
             if terminating {
                 Err(ApiError::forbidden(
                     &res.group,
@@ -246,6 +262,26 @@ pub fn check_namespace(
     }
 }
 
+/// What a create answers with.
+#[derive(Debug)]
+pub enum Created {
+    /// The stored version: its bytes are the response body as they are (objects are stored as
+    /// the JSON clients get back), so nothing is decoded or encoded again.
+    Stored(KeyValue),
+    /// `dryRun=All`: the object that would have been stored.
+    DryRun(Value),
+}
+
+impl Created {
+    /// The created object as a JSON value (for Table and metadata-only answers).
+    pub fn into_value(self) -> Result<Value, ApiError> {
+        match self {
+            Created::Stored(kv) => parse_kv(&kv),
+            Created::DryRun(obj) => Ok(obj),
+        }
+    }
+}
+
 /// Creates an object; `namespace` comes from the URL.
 pub async fn create(
     cluster: &Arc<Cluster>,
@@ -253,7 +289,7 @@ pub async fn create(
     namespace: Option<&str>,
     mut obj: Value,
     opts: &WriteOptions,
-) -> Result<Value, ApiError> {
+) -> Result<Created, ApiError> {
     check_type(res, &mut obj)?;
     check_fields(cluster, res, &obj, opts)?;
     if res.namespaced {
@@ -338,15 +374,20 @@ pub async fn create(
         if cluster.store.get(&key).is_some() {
             return Err(ApiError::already_exists(&res.group, &res.plural, &name));
         }
-        return Ok(obj);
+        return Ok(Created::DryRun(obj));
     }
-    let to_store = obj.clone();
+    // Encoded here, on this request's worker, not on the store's one writer thread; what is
+    // left for the writer is splicing in the revision. The Value is kept only if the allocator
+    // must be told the create failed.
+    let allocated = crate::allocate::holds_allocations(res);
+    let to_store = object::Unversioned::new(if allocated {
+        obj.clone()
+    } else {
+        std::mem::take(&mut obj)
+    });
     let kv = cluster
         .store
-        .create(
-            &key,
-            Box::new(move |rev| with_resource_version(to_store, rev)),
-        )
+        .create(&key, Box::new(move |rev| to_store.with_revision(rev)))
         .await
         .map_err(|e| {
             if generated && matches!(e, StoreError::AlreadyExists) {
@@ -355,14 +396,15 @@ pub async fn create(
                 store_error(e, &res.group, &res.plural, &name)
             }
         });
-    let kv = match kv {
-        Ok(kv) => kv,
+    match kv {
+        Ok(kv) => Ok(Created::Stored(kv)),
         Err(e) => {
-            crate::allocate::on_delete(cluster, res, &obj);
-            return Err(e);
+            if allocated {
+                crate::allocate::on_delete(cluster, res, &obj);
+            }
+            Err(e)
         }
-    };
-    parse_kv(&kv)
+    }
 }
 
 /// Fields the server owns on create.
@@ -774,7 +816,7 @@ async fn server_side_apply(
                 )?;
                 match create(cluster, res, namespace, obj, opts).await {
                     Err(e) if e.reason == "AlreadyExists" => continue,
-                    other => return other,
+                    other => return other.and_then(Created::into_value),
                 }
             }
             Some(kv) => {
