@@ -36,7 +36,10 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
         // SAFETY: forwarded as given.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -58,7 +61,8 @@ fn env_usize(k: &str, d: usize) -> usize {
 
 /// A deterministic number in [0, 1) from a pod index and a salt.
 fn unit(i: usize, salt: u64) -> f64 {
-    let mut x = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ salt.wrapping_mul(0xD1B5_4A32_D192_ED03);
+    let mut x =
+        (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ salt.wrapping_mul(0xD1B5_4A32_D192_ED03);
     x ^= x >> 31;
     x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
     x ^= x >> 29;
@@ -164,7 +168,14 @@ fn main() {
             (
                 labels("node_cpu_usage_seconds_total", &[("node", &node)]),
                 labels("node_memory_working_set_bytes", &[("node", &node)]),
-                labels("kube_node_info", &[("node", &node), ("kubelet_version", "v1.35.0"), ("internal_ip", &format!("10.0.0.{i}"))]),
+                labels(
+                    "kube_node_info",
+                    &[
+                        ("node", &node),
+                        ("kubelet_version", "v1.35.0"),
+                        ("internal_ip", &format!("10.0.0.{i}")),
+                    ],
+                ),
             )
         })
         .collect();
@@ -180,10 +191,12 @@ fn main() {
         let t = f64::from(slot) * 60.0;
         let mut per_node = vec![(0.0f64, 600.0 * 1048576.0); n_nodes];
         for (i, p) in pods.iter().enumerate() {
-            let wave = (t / 600.0 * std::f64::consts::TAU + unit(i, 3) * std::f64::consts::TAU).sin();
+            let wave =
+                (t / 600.0 * std::f64::consts::TAU + unit(i, 3) * std::f64::consts::TAU).sin();
             let cores = p.req_cores * (0.1 + 0.5 * unit(i, 4) + 0.1 * wave).clamp(0.01, 1.0);
             // metrics-server reports memory in KiB.
-            let bytes = ((p.req_bytes * (0.3 + 0.4 * unit(i, 5) + 0.03 * wave)) / 1024.0).round() * 1024.0;
+            let bytes =
+                ((p.req_bytes * (0.3 + 0.4 * unit(i, 5) + 0.03 * wave)) / 1024.0).round() * 1024.0;
             cpu_total[i] += cores * 60.0;
             store.append(&p.cpu, slot, cpu_total[i]);
             store.append(&p.mem, slot, bytes);
@@ -226,23 +239,76 @@ fn main() {
         store.encoded_bytes() as f64 / (series as f64 * f64::from(minutes))
     );
     let shared = store.encode();
-    println!("shared copy (encode): {:.1} MiB", shared.len() as f64 / 1048576.0);
+    println!(
+        "shared copy (encode): {:.1} MiB",
+        shared.len() as f64 / 1048576.0
+    );
 
     let end_ms = i64::from(start_slot + minutes - 1) * 60_000;
     let hour = 3_600_000;
     let limits = Limits::default();
     let ns = "project-007".to_string();
     let queries: Vec<(&str, Level, &str, Option<i64>)> = vec![
-        ("project CPU, last hour (60 s step)", Level::Namespace(ns.clone()), "namespace_cpu_usage", Some(hour)),
-        ("project memory, last day (10 m step)", Level::Namespace(ns.clone()), "namespace_memory_usage_wo_cache", Some(24 * hour)),
-        ("project pod count, instant", Level::Namespace(ns.clone()), "namespace_pod_count", None),
-        ("pods of a project CPU, instant", Level::Pods(ns.clone(), None), "pod_cpu_usage", None),
-        ("one pod CPU, last day (10 m step)", Level::Pods(ns.clone(), Some(pods[7].cpu["pod"].clone())), "pod_cpu_usage", Some(24 * hour)),
-        ("workload CPU, last hour", Level::Workload(ns.clone(), "deployments".into(), "app-000".into()), "workload_cpu_usage", Some(hour)),
-        ("node CPU (50 nodes), last hour", Level::Nodes(None), "node_cpu_usage", Some(hour)),
-        ("cluster CPU, last day (10 m step)", Level::Cluster, "cluster_cpu_usage", Some(24 * hour)),
-        ("cluster pod count (10,000 pods), instant", Level::Cluster, "cluster_pod_count", None),
-        ("cluster restarts, instant", Level::Cluster, "cluster_pod_restarts", None),
+        (
+            "project CPU, last hour (60 s step)",
+            Level::Namespace(ns.clone()),
+            "namespace_cpu_usage",
+            Some(hour),
+        ),
+        (
+            "project memory, last day (10 m step)",
+            Level::Namespace(ns.clone()),
+            "namespace_memory_usage_wo_cache",
+            Some(24 * hour),
+        ),
+        (
+            "project pod count, instant",
+            Level::Namespace(ns.clone()),
+            "namespace_pod_count",
+            None,
+        ),
+        (
+            "pods of a project CPU, instant",
+            Level::Pods(ns.clone(), None),
+            "pod_cpu_usage",
+            None,
+        ),
+        (
+            "one pod CPU, last day (10 m step)",
+            Level::Pods(ns.clone(), Some(pods[7].cpu["pod"].clone())),
+            "pod_cpu_usage",
+            Some(24 * hour),
+        ),
+        (
+            "workload CPU, last hour",
+            Level::Workload(ns.clone(), "deployments".into(), "app-000".into()),
+            "workload_cpu_usage",
+            Some(hour),
+        ),
+        (
+            "node CPU (50 nodes), last hour",
+            Level::Nodes(None),
+            "node_cpu_usage",
+            Some(hour),
+        ),
+        (
+            "cluster CPU, last day (10 m step)",
+            Level::Cluster,
+            "cluster_cpu_usage",
+            Some(24 * hour),
+        ),
+        (
+            "cluster pod count (10,000 pods), instant",
+            Level::Cluster,
+            "cluster_pod_count",
+            None,
+        ),
+        (
+            "cluster restarts, instant",
+            Level::Cluster,
+            "cluster_pod_restarts",
+            None,
+        ),
     ];
     println!("\n| dashboard query | p50 | p99 | max |\n|---|---|---|---|");
     for (what, level, metric, range) in queries {

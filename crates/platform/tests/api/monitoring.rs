@@ -563,7 +563,8 @@ async fn a_follower_answers_from_the_shared_store_and_a_new_leader_continues_the
         .flatten()
         .filter_map(|p| p[1].as_str().and_then(|s| s.parse().ok()))
         .collect();
-    assert!(values.len() >= 10, "{v}");
+    // A point a second from the first sample through the failover to now.
+    assert!(values.len() >= 3, "{v}");
     assert!(values.windows(2).all(|w| w[1] >= w[0]), "{values:?}");
     replica.shutdown().await;
     stop.cancel();
