@@ -24,7 +24,7 @@ use promql_parser::parser::{
     VectorSelector,
 };
 
-use super::store::{Labels, NAME, SelectError, Selected, Store};
+use super::store::{LabelFilter, Labels, NAME, SelectError, Selected, Store};
 
 /// How far back an instant selector looks for a sample (Prometheus' default).
 pub const LOOKBACK_MS: i64 = 5 * 60 * 1000;
@@ -80,7 +80,7 @@ pub trait Source {
     fn select(
         &self,
         name: Option<&str>,
-        keep: &dyn Fn(&[(&str, &str)]) -> bool,
+        keep: &LabelFilter,
         from_ms: i64,
         to_ms: i64,
         max_series: usize,
@@ -91,7 +91,7 @@ impl Source for Store {
     fn select(
         &self,
         name: Option<&str>,
-        keep: &dyn Fn(&[(&str, &str)]) -> bool,
+        keep: &LabelFilter,
         from_ms: i64,
         to_ms: i64,
         max_series: usize,
@@ -622,7 +622,7 @@ fn range_fn(name: &str, w: &[(i64, f64)], t: i64, range: i64) -> Option<f64> {
     }
 }
 
-fn arg<'a>(c: &'a Call, i: usize) -> Result<&'a Expr, QueryError> {
+fn arg(c: &Call, i: usize) -> Result<&Expr, QueryError> {
     c.args
         .args
         .get(i)
@@ -1483,10 +1483,7 @@ mod tests {
                 .all(|(l, v)| *v == 0.0 && !l.contains_key("container"))
         );
         assert!(matches!(at(&s, "1 + 2 * 3", t), Ok(QueryValue::Scalar(x)) if x == 7.0));
-        assert_eq!(
-            vector(&s, "-container_memory_working_set_bytes", t)[0].1 < 0.0,
-            true
-        );
+        assert!(vector(&s, "-container_memory_working_set_bytes", t)[0].1 < 0.0);
     }
 
     #[test]

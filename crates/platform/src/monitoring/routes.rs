@@ -88,7 +88,7 @@ fn confinement(level: &Level) -> Option<&str> {
 
 fn unix(secs: &str) -> Option<SystemTime> {
     let s: f64 = secs.trim().parse().ok()?;
-    if !s.is_finite() || s < 0.0 || s > 1e11 {
+    if !s.is_finite() || !(0.0..=1e11).contains(&s) {
         return None;
     }
     Some(UNIX_EPOCH + Duration::from_secs_f64(s))

@@ -22,6 +22,9 @@ use std::sync::Arc;
 /// A series' labels, `__name__` included, sorted by name.
 pub type Labels = BTreeMap<String, String>;
 
+/// Decides on a series from its labels, borrowed as `(name, value)` pairs.
+pub type LabelFilter<'a> = dyn Fn(&[(&str, &str)]) -> bool + 'a;
+
 /// The label holding the metric name.
 pub const NAME: &str = "__name__";
 
@@ -574,7 +577,7 @@ impl Store {
     pub fn select(
         &self,
         name: Option<&str>,
-        keep: &dyn Fn(&[(&str, &str)]) -> bool,
+        keep: &LabelFilter,
         from_ms: i64,
         to_ms: i64,
         max_series: usize,
