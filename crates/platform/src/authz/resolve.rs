@@ -307,14 +307,11 @@ fn monitoring_request(method: &str, parts: &[&str], path: &str) -> Option<Reques
     let (ns, ws, scope) = match rest {
         ["cluster"] | ["nodes"] | ["nodes", _] | ["targets", "query"] => ("", "", Scope::Cluster),
         ["workspaces", ws] => ("", *ws, Scope::Workspace),
-        ["namespaces", ns, tail @ ..]
-            if matches!(
-                tail,
-                [] | ["pods"] | ["pods", _] | ["workloads", _, _] | ["targets", "query"]
-            ) =>
-        {
-            (*ns, "", Scope::Namespace)
-        }
+        ["namespaces", ns]
+        | ["namespaces", ns, "pods"]
+        | ["namespaces", ns, "pods", _]
+        | ["namespaces", ns, "workloads", _, _]
+        | ["namespaces", ns, "targets", "query"] => (*ns, "", Scope::Namespace),
         _ => return None,
     };
     let mut info = RequestInfo::from_attributes(verb, "", "pods", "", "", ns, ws, Some(scope));
