@@ -164,9 +164,14 @@ pub struct AuditArgs {
     #[arg(long, env = "ORRERY_AUDIT_READ_LEVEL", default_value = "None")]
     pub audit_read_level: platform::audit::Level,
     /// The audit log, one audit.k8s.io/v1 Event JSON per line (this replica's). Default:
-    /// `<data-dir>/audit.log`; an empty value writes no file.
-    #[arg(long, env = "ORRERY_AUDIT_LOG_PATH")]
-    pub audit_log_path: Option<PathBuf>,
+    /// `<data-dir>/audit.log`; an empty value (or the flag without one) writes no file.
+    #[arg(
+        long,
+        env = "ORRERY_AUDIT_LOG_PATH",
+        num_args = 0..=1,
+        default_missing_value = ""
+    )]
+    pub audit_log_path: Option<String>,
     /// Rotate the audit log once it passes this many megabytes (0: never).
     #[arg(long, env = "ORRERY_AUDIT_LOG_MAXSIZE", default_value_t = 100)]
     pub audit_log_maxsize: u64,
@@ -178,29 +183,42 @@ pub struct AuditArgs {
     #[arg(long, env = "ORRERY_AUDIT_WEBHOOK_URL")]
     pub audit_webhook_url: Option<String>,
     /// Events per webhook batch at most.
-    #[arg(long, env = "ORRERY_AUDIT_WEBHOOK_BATCH_MAX_SIZE", default_value_t = 400)]
+    #[arg(
+        long,
+        env = "ORRERY_AUDIT_WEBHOOK_BATCH_MAX_SIZE",
+        default_value_t = 400
+    )]
     pub audit_webhook_batch_max_size: usize,
     /// Seconds a webhook batch waits for more events before it is sent.
-    #[arg(long, env = "ORRERY_AUDIT_WEBHOOK_BATCH_MAX_WAIT", default_value_t = 5.0)]
+    #[arg(
+        long,
+        env = "ORRERY_AUDIT_WEBHOOK_BATCH_MAX_WAIT",
+        default_value_t = 5.0
+    )]
     pub audit_webhook_batch_max_wait: f64,
 }
 
 impl AuditArgs {
     /// The platform's audit settings (`data_dir` holds the default log).
-    fn settings(&self, data_dir: &std::path::Path) -> anyhow::Result<platform::audit::AuditSettings> {
+    fn settings(
+        &self,
+        data_dir: &std::path::Path,
+    ) -> anyhow::Result<platform::audit::AuditSettings> {
         let wait = Duration::try_from_secs_f64(self.audit_webhook_batch_max_wait)
             .ok()
             .filter(|d| !d.is_zero())
             .ok_or_else(|| {
-                anyhow::anyhow!("--audit-webhook-batch-max-wait must be a positive number of seconds")
+                anyhow::anyhow!(
+                    "--audit-webhook-batch-max-wait must be a positive number of seconds"
+                )
             })?;
         anyhow::ensure!(
             self.audit_webhook_batch_max_size > 0,
             "--audit-webhook-batch-max-size must be positive"
         );
         let log_path = match &self.audit_log_path {
-            Some(p) if p.as_os_str().is_empty() => None,
-            Some(p) => Some(p.clone()),
+            Some(p) if p.is_empty() => None,
+            Some(p) => Some(PathBuf::from(p)),
             None => Some(data_dir.join("audit.log")),
         };
         Ok(platform::audit::AuditSettings {
@@ -535,7 +553,10 @@ mod tests {
         let s = parse(&[]).expect("defaults");
         assert_eq!(s.write_level, platform::audit::Level::Metadata);
         assert_eq!(s.read_level, platform::audit::Level::None);
-        assert_eq!(s.log_path.as_deref(), Some(std::path::Path::new("/d/audit.log")));
+        assert_eq!(
+            s.log_path.as_deref(),
+            Some(std::path::Path::new("/d/audit.log"))
+        );
         let s = parse(&[
             "--audit-level",
             "RequestResponse",

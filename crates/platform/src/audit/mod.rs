@@ -124,17 +124,17 @@ impl Pending {
         }
     }
 
-    /// Appends `event` unless the queue is full (then hands it back).
-    fn push(&self, event: Event) -> Result<(), Event> {
+    /// Appends `event` unless the queue is full (then drops it); whether it was appended.
+    fn push(&self, event: Event) -> bool {
         let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
         if events.len() >= self.capacity {
-            return Err(event);
+            return false;
         }
         events.push(event);
         if events.len() == self.wake_at {
             self.wake.notify_one();
         }
-        Ok(())
+        true
     }
 
     /// Takes every waiting event.
@@ -312,20 +312,17 @@ impl Auditor {
         let Some(pending) = &self.pending else {
             return;
         };
-        match pending.push(event) {
-            Ok(()) => {
-                self.stats.enqueued.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(_) => {
-                let n = self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-                // Once per thousand, so a flood of drops does not flood the log too.
-                if n.is_multiple_of(1000) {
-                    tracing::warn!(
-                        dropped = n + 1,
-                        "the audit queue is full; events are dropped"
-                    );
-                }
-            }
+        if pending.push(event) {
+            self.stats.enqueued.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let n = self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+        // Once per thousand, so a flood of drops does not flood the log too.
+        if n.is_multiple_of(1000) {
+            tracing::warn!(
+                dropped = n + 1,
+                "the audit queue is full; events are dropped"
+            );
         }
     }
 }

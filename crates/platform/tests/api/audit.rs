@@ -413,7 +413,10 @@ async fn three_users_leave_audit_events_without_secrets_and_tenants_see_their_ow
         .and_then(|n| n.parse::<u64>().ok())
         .expect("the recorded counter");
     assert!(recorded >= events.len() as u64, "{recorded}");
-    assert!(metrics.contains("orrery_audit_webhook_retries_total 1"), "one retry: {metrics}");
+    assert!(
+        metrics.contains("orrery_audit_webhook_retries_total 1"),
+        "one retry: {metrics}"
+    );
     // carol holds no auditing right anywhere: her list is empty.
     let carol = c.login("carol", CAROL_PW2).await;
     let (s, v) = query(c, &carol, "/auditing/events").await;
