@@ -360,21 +360,27 @@ async fn dashboards_answer_from_the_in_process_store_at_every_level_and_confine_
         "{host_alias}"
     );
 
-    // A range: a matrix with a point per step.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (s, range) = c
-        .get(&format!("{MON}/namespaces/p1?metrics_filter=namespace_memory_usage_wo_cache&start={}&end={now}&step=1s", now - 5), &alice)
-        .await;
-    assert_eq!(s, StatusCode::OK, "{range}");
-    let r = &range["results"][0]["data"];
-    assert_eq!(r["resultType"], "matrix", "{range}");
-    assert!(
-        r["result"][0]["values"]
+    // A range: a matrix with a point per step (once a few samples exist).
+    let range = wait_for("a range of at least three points", || async {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let (s, range) = c
+            .get(&format!("{MON}/namespaces/p1?metrics_filter=namespace_memory_usage_wo_cache&start={}&end={now}&step=1s", now - 10), &alice)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{range}");
+        assert_eq!(range["results"][0]["data"]["resultType"], "matrix", "{range}");
+        range["results"][0]["data"]["result"][0]["values"]
             .as_array()
-            .is_some_and(|v| v.len() >= 3),
+            .is_some_and(|v| v.len() >= 3)
+            .then_some(range)
+    })
+    .await;
+    assert!(
+        range["results"][0]["data"]["result"][0]["values"][0][1]
+            .as_str()
+            .is_some_and(|v| v.parse::<f64>().is_ok_and(|x| x > 0.0)),
         "{range}"
     );
 
@@ -542,30 +548,39 @@ async fn a_follower_answers_from_the_shared_store_and_a_new_leader_continues_the
     .await;
     assert!(after > before);
     // No reset: the counter never went down over the last minute (before and after the
-    // failover).
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (_, v) = follower
-        .get(
-            &format!(
-                "{MON}/namespaces/p1/targets/query?expr={}&start={}&end={now}&step=1s",
-                q("sum(container_cpu_usage_seconds_total)"),
-                now - 60
-            ),
-            &token,
-        )
-        .await;
-    let values: Vec<f64> = v["data"]["result"][0]["values"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|p| p[1].as_str().and_then(|s| s.parse().ok()))
-        .collect();
-    // A point a second from the first sample through the failover to now.
-    assert!(values.len() >= 3, "{v}");
+    // failover), once the new leader has added a few points.
+    let values = wait_for("a few points under the new leader", || {
+        let (c, t) = (follower.clone(), token.clone());
+        async move {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            let (_, v) = c
+                .get(
+                    &format!(
+                        "{MON}/namespaces/p1/targets/query?expr={}&start={}&end={now}&step=1s",
+                        q("sum(container_cpu_usage_seconds_total)"),
+                        now - 60
+                    ),
+                    &t,
+                )
+                .await;
+            let values: Vec<f64> = v["data"]["result"][0]["values"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p[1].as_str().and_then(|s| s.parse().ok()))
+                .collect();
+            (values.len() >= 4 && values.last().is_some_and(|l| *l > after)).then_some(values)
+        }
+    })
+    .await;
     assert!(values.windows(2).all(|w| w[1] >= w[0]), "{values:?}");
+    assert!(
+        values[0] <= before,
+        "the range reaches back before the failover: {values:?}"
+    );
     replica.shutdown().await;
     stop.cancel();
 }
