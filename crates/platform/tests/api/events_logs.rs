@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 
 use crate::common::*;
 
@@ -13,46 +12,6 @@ const EVENTS: &str = "/kapis/tenant.kubesphere.io/v1alpha2/events";
 
 fn logs_path(ns: &str, kind: &str, name: &str) -> String {
     format!("/kapis/tenant.kubesphere.io/v1alpha2/namespaces/{ns}/workloads/{kind}/{name}/logs")
-}
-
-/// An Env whose host cluster runs the simulated data plane (nodes, kubelets, logs).
-async fn sim_env() -> (Env, CancellationToken) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut cc = apiserver::ClusterConfig::new(dir.path().join("cluster"));
-    cc.listen = "127.0.0.1:0".parse().expect("addr");
-    cc.durable = false;
-    let config = sim::SimConfig {
-        nodes: 2,
-        time_scale: 20.0,
-        seed: Some(16),
-        ..Default::default()
-    };
-    cc.data_plane = Some(std::sync::Arc::new(sim::SimDataPlane {
-        time_scale: config.time_scale,
-    }));
-    let cluster = apiserver::start(cc).await.expect("start cluster");
-    let kubeconfig = cluster.kubeconfig_path.clone();
-    let kube = kube::Client::try_from(kube_config(&kubeconfig).await).expect("client");
-    let stop = CancellationToken::new();
-    let s = stop.clone();
-    tokio::spawn(async move {
-        if let Err(e) = sim::run(kube, config, s).await {
-            panic!("simulation stopped: {e}");
-        }
-    });
-    let pc = test_config(kube_config(&kubeconfig).await, &dir.path().join("platform"));
-    let platform = platform::start(pc).await.expect("start platform");
-    let http = Client::new(&platform.url());
-    (
-        Env {
-            cluster: Some(cluster),
-            kubeconfig,
-            platform,
-            http,
-            dir,
-        },
-        stop,
-    )
 }
 
 /// Two workspaces, one project each: `alice` manages w1 (project p1), `bob` views project p2
@@ -276,7 +235,7 @@ fn parse_lines(text: &str) -> Vec<(String, chrono::DateTime<chrono::FixedOffset>
 
 #[tokio::test]
 async fn a_workloads_pods_logs_are_merged_in_time_order_and_followed() {
-    let (env, stop) = sim_env().await;
+    let (env, stop) = sim_env(|_| {}).await;
     let c = &env.http;
     let admin = env.admin().await;
     let (alice, bob, carol) = tenants(c, &admin).await;

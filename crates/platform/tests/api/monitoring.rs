@@ -7,53 +7,10 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 
 use crate::common::*;
 
 const MON: &str = "/kapis/monitoring.kubesphere.io/v1alpha3";
-
-/// An Env whose host cluster runs the simulated data plane, the platform sampling every
-/// 500 ms.
-async fn sim_env() -> (Env, CancellationToken) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut cc = apiserver::ClusterConfig::new(dir.path().join("cluster"));
-    cc.listen = "127.0.0.1:0".parse().expect("addr");
-    cc.durable = false;
-    let config = sim::SimConfig {
-        nodes: 2,
-        time_scale: 20.0,
-        seed: Some(16),
-        ..Default::default()
-    };
-    cc.data_plane = Some(std::sync::Arc::new(sim::SimDataPlane {
-        time_scale: config.time_scale,
-    }));
-    let cluster = apiserver::start(cc).await.expect("start cluster");
-    let kubeconfig = cluster.kubeconfig_path.clone();
-    let kube = kube::Client::try_from(kube_config(&kubeconfig).await).expect("client");
-    let stop = CancellationToken::new();
-    let s = stop.clone();
-    tokio::spawn(async move {
-        if let Err(e) = sim::run(kube, config, s).await {
-            panic!("simulation stopped: {e}");
-        }
-    });
-    let mut pc = test_config(kube_config(&kubeconfig).await, &dir.path().join("platform"));
-    fast_sampling(&mut pc);
-    let platform = platform::start(pc).await.expect("start platform");
-    let http = Client::new(&platform.url());
-    (
-        Env {
-            cluster: Some(cluster),
-            kubeconfig,
-            platform,
-            http,
-            dir,
-        },
-        stop,
-    )
-}
 
 fn fast_sampling(pc: &mut platform::PlatformConfig) {
     pc.monitoring.interval = Duration::from_millis(500);
@@ -229,7 +186,7 @@ async fn workloads(env: &Env, admin: &str) -> (String, String, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dashboards_answer_from_the_in_process_store_at_every_level_and_confine_tenants() {
-    let (env, stop) = sim_env().await;
+    let (env, stop) = sim_env(fast_sampling).await;
     let admin = env.admin().await;
     let (alice, bob, carol) = workloads(&env, &admin).await;
     let c = &env.http;
@@ -500,7 +457,7 @@ async fn dashboards_answer_from_the_in_process_store_at_every_level_and_confine_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_follower_answers_from_the_shared_store_and_a_new_leader_continues_the_series() {
-    let (env, stop) = sim_env().await;
+    let (env, stop) = sim_env(fast_sampling).await;
     let admin = env.admin().await;
     let kube = env.kube().await;
     create_workspace(&env.http, &admin, "w1", "admin").await;
@@ -644,7 +601,7 @@ async fn start_prometheus(env: &Env) -> (KillOnDrop, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_same_dashboards_answer_from_a_prometheus_configured_on_the_cluster() {
-    let (env, stop) = sim_env().await;
+    let (env, stop) = sim_env(fast_sampling).await;
     let admin = env.admin().await;
     let (alice, bob, _carol) = workloads(&env, &admin).await;
     let (_prometheus, url) = start_prometheus(&env).await;

@@ -49,6 +49,51 @@ pub fn test_config(kube: kube::Config, dir: &std::path::Path) -> PlatformConfig 
     c
 }
 
+/// An Env whose host cluster runs the simulated data plane (two nodes, kubelets, logs,
+/// metrics); `configure` adjusts the platform's configuration before it starts. Cancel the
+/// token to stop the simulation.
+pub async fn sim_env(
+    configure: impl FnOnce(&mut PlatformConfig),
+) -> (Env, tokio_util::sync::CancellationToken) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cc = apiserver::ClusterConfig::new(dir.path().join("cluster"));
+    cc.listen = "127.0.0.1:0".parse().expect("addr");
+    cc.durable = false;
+    let config = sim::SimConfig {
+        nodes: 2,
+        time_scale: 20.0,
+        seed: Some(16),
+        ..Default::default()
+    };
+    cc.data_plane = Some(std::sync::Arc::new(sim::SimDataPlane {
+        time_scale: config.time_scale,
+    }));
+    let cluster = apiserver::start(cc).await.expect("start cluster");
+    let kubeconfig = cluster.kubeconfig_path.clone();
+    let kube = kube::Client::try_from(kube_config(&kubeconfig).await).expect("client");
+    let stop = tokio_util::sync::CancellationToken::new();
+    let s = stop.clone();
+    tokio::spawn(async move {
+        if let Err(e) = sim::run(kube, config, s).await {
+            panic!("simulation stopped: {e}");
+        }
+    });
+    let mut pc = test_config(kube_config(&kubeconfig).await, &dir.path().join("platform"));
+    configure(&mut pc);
+    let platform = platform::start(pc).await.expect("start platform");
+    let http = Client::new(&platform.url());
+    (
+        Env {
+            cluster: Some(cluster),
+            kubeconfig,
+            platform,
+            http,
+            dir,
+        },
+        stop,
+    )
+}
+
 /// Starts an in-process host cluster.
 pub async fn start_cluster(dir: &std::path::Path) -> apiserver::RunningCluster {
     let mut cc = apiserver::ClusterConfig::new(dir.join("cluster"));
