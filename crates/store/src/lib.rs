@@ -21,8 +21,11 @@ mod shared;
 mod sqlite;
 mod state;
 mod store;
+mod transform;
 mod watch;
 mod writer;
+
+pub mod backup;
 
 use std::sync::Arc;
 
@@ -31,7 +34,9 @@ use bytes::Bytes;
 pub use error::StoreError;
 pub use latency::Latencies;
 pub use options::{StoreOptions, StoreTuning};
+pub use sqlite::FORMAT_VERSION;
 pub use store::{Store, StoreStats};
+pub use transform::{Decoded, ENCRYPTED_PREFIX, ValueTransformer, describe_envelope};
 pub use watch::Watcher;
 pub use writer::{CreateFn, DeleteFn, UpdateFn};
 

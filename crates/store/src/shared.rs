@@ -21,6 +21,8 @@ pub(crate) struct Shared {
     pub committed_writes: AtomicU64,
     /// How long each transaction's commit took.
     pub commit_latency: crate::latency::LatencyHistogram,
+    /// How values are stored in the file (e.g. encrypted).
+    pub codec: crate::transform::Codec,
 }
 
 // A panic while a lock is held cannot leave `State` half-updated in a way readers could

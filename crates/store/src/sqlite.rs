@@ -16,6 +16,7 @@ use bytes::Bytes;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params, params_from_iter};
 
+use crate::transform::Codec;
 use crate::{Event, EventType, KeyValue, Revision, StoreError};
 
 /// Row kind of a create.
@@ -65,9 +66,79 @@ pub(crate) fn open_connection(path: &Path, durable: bool) -> Result<Connection, 
     Ok(conn)
 }
 
-/// Creates the tables if this is a new file.
-pub(crate) fn create_schema(conn: &Connection) -> Result<(), StoreError> {
-    conn.execute_batch(SCHEMA)?;
+/// The store file's format version, kept in SQLite's `PRAGMA user_version`. Files written
+/// before the store had a format version read 0.
+pub const FORMAT_VERSION: i64 = 1;
+
+/// A step that brings a file of the version before `to` to `to`.
+struct Migration {
+    to: i64,
+    what: &'static str,
+    run: fn(&Transaction<'_>) -> Result<(), StoreError>,
+}
+
+/// Every format change, oldest first; a release that changes the layout appends one.
+const MIGRATIONS: &[Migration] = &[Migration {
+    to: 1,
+    what: "create the log and meta tables, or check the unversioned layout and stamp it",
+    run: migrate_to_v1,
+}];
+
+/// Version 1 is the layout files had before they were versioned, so an existing unversioned
+/// file only has its tables checked; a new file gets them created.
+fn migrate_to_v1(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    tx.execute_batch(SCHEMA)?;
+    tx.query_row(
+        "SELECT count(*) FROM (SELECT rev, key, kind, create_rev, prev_rev, value FROM kv LIMIT 0)",
+        [],
+        |_| Ok(()),
+    )
+    .map_err(|e| {
+        StoreError::Backend(format!(
+            "the store file's log table does not have the expected columns: {e}"
+        ))
+    })?;
+    Ok(())
+}
+
+/// The format version of an open store file.
+pub(crate) fn format_version(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+}
+
+/// The error for a file written by a newer Orrery.
+pub(crate) fn too_new(path: &Path, version: i64) -> StoreError {
+    StoreError::Backend(format!(
+        "store file {} has format version {version}, newer than the {FORMAT_VERSION} this orrery \
+         understands: run the orrery release that wrote it (or a newer one), or restore a backup \
+         taken by this release",
+        path.display()
+    ))
+}
+
+/// Creates the tables of a new file and migrates an older file to [`FORMAT_VERSION`] in one
+/// transaction; refuses a file of a newer format.
+pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let version = format_version(conn)?;
+    if version > FORMAT_VERSION {
+        return Err(too_new(path, version));
+    }
+    if version == FORMAT_VERSION {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    for step in MIGRATIONS.iter().filter(|m| m.to > version) {
+        tracing::info!(path = %path.display(), to = step.to, what = step.what, "migrating the store file");
+        (step.run)(&tx).map_err(|e| {
+            StoreError::Backend(format!(
+                "migrating store file {} to format version {}: {e}",
+                path.display(),
+                step.to
+            ))
+        })?;
+    }
+    tx.pragma_update(None, "user_version", FORMAT_VERSION)?;
+    tx.commit()?;
     Ok(())
 }
 
@@ -82,7 +153,7 @@ pub(crate) struct Loaded {
 }
 
 /// Reads the latest state in one sequential pass over the log.
-pub(crate) fn load(conn: &Connection) -> Result<Loaded, StoreError> {
+pub(crate) fn load(conn: &Connection, codec: &Codec) -> Result<Loaded, StoreError> {
     let compacted = read_compacted(conn)?;
     let mut map: BTreeMap<Arc<str>, KeyValue> = BTreeMap::new();
     let mut revision = compacted;
@@ -97,7 +168,7 @@ pub(crate) fn load(conn: &Connection) -> Result<Loaded, StoreError> {
             map.remove(key.as_str());
             continue;
         }
-        let value: Vec<u8> = row.get(4)?;
+        let value = codec.decode_stored(&key, row.get(4)?)?.value;
         let kv_key = match map.get_key_value(key.as_str()) {
             // Reuse the map's key allocation so key and value share one `Arc`.
             Some((existing, _)) => existing.clone(),
@@ -134,8 +205,10 @@ fn row_key(row: &Row<'_>, idx: usize) -> Result<String, StoreError> {
 }
 
 /// Appends one log row inside the writer's transaction.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn insert_row(
     tx: &Transaction<'_>,
+    codec: &Codec,
     rev: Revision,
     key: &str,
     kind: i64,
@@ -146,13 +219,14 @@ pub(crate) fn insert_row(
     let mut stmt = tx.prepare_cached(
         "INSERT INTO kv (rev, key, kind, create_rev, prev_rev, value) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
+    let stored = codec.encode_stored(key, value)?;
     stmt.execute(params![
         rev,
         key.as_bytes(),
         kind,
         create_rev,
         prev_rev,
-        value
+        stored.as_ref()
     ])?;
     Ok(())
 }
@@ -207,6 +281,7 @@ fn check_compacted(tx: &Transaction<'_>, rev: Revision) -> Result<(), StoreError
 /// many further keys exist.
 pub(crate) fn list_at(
     conn: &mut Connection,
+    codec: &Codec,
     prefix: &str,
     start_after: Option<&str>,
     limit: usize,
@@ -253,6 +328,7 @@ pub(crate) fn list_at(
             let key = String::from_utf8(key).map_err(|_| {
                 StoreError::Backend("the store file holds a key that is not UTF-8".into())
             })?;
+            let value = codec.decode_stored(&key, value)?.value;
             items.push(KeyValue {
                 key: Arc::from(key),
                 value: Bytes::from(value),
@@ -268,6 +344,7 @@ pub(crate) fn list_at(
 /// Reads the events with `after < rev <= upto` on keys with `prefix`, in revision order.
 pub(crate) fn events_between(
     conn: &mut Connection,
+    codec: &Codec,
     prefix: &str,
     after: Revision,
     upto: Revision,
@@ -287,19 +364,19 @@ pub(crate) fn events_between(
         let mut stmt = tx.prepare_cached(&sql)?;
         let mut rows = stmt.query(params_from_iter(params))?;
         while let Some(row) = rows.next()? {
-            events.push(event_from_row(row)?);
+            events.push(event_from_row(row, codec)?);
         }
     }
     tx.commit()?;
     Ok(events)
 }
 
-fn event_from_row(row: &Row<'_>) -> Result<Event, StoreError> {
+fn event_from_row(row: &Row<'_>, codec: &Codec) -> Result<Event, StoreError> {
     let rev: i64 = row.get(0)?;
     let key: Arc<str> = Arc::from(row_key(row, 1)?);
     let kind_code: i64 = row.get(2)?;
     let create_revision: i64 = row.get(3)?;
-    let value: Vec<u8> = row.get(4)?;
+    let value = codec.decode_stored(&key, row.get(4)?)?.value;
     let kind = match kind_code {
         KIND_CREATED => EventType::Created,
         KIND_UPDATED => EventType::Updated,
@@ -318,7 +395,7 @@ fn event_from_row(row: &Row<'_>) -> Result<Event, StoreError> {
         match (prev_rev, prev_value) {
             (Some(mod_revision), Some(v)) => Some(KeyValue {
                 key: key.clone(),
-                value: Bytes::from(v),
+                value: Bytes::from(codec.decode_stored(&key, v)?.value),
                 create_revision,
                 mod_revision,
             }),
@@ -366,6 +443,46 @@ pub(crate) fn compact_range(
     )?;
     tx.commit()?;
     Ok(())
+}
+
+/// Stores again, in place, every row with `after < rev` (at most `limit` rows looked at) whose
+/// stored form is stale for `codec` (written before encryption was configured, or with a key
+/// that is no longer the first). The plaintext and the revisions do not change, so memory,
+/// watchers and history are unaffected. Returns the last revision looked at (None: no rows
+/// left) and how many rows were rewritten.
+pub(crate) fn rewrite_stale(
+    conn: &mut Connection,
+    codec: &Codec,
+    after: Revision,
+    limit: usize,
+) -> Result<(Option<Revision>, usize), StoreError> {
+    let tx = conn.transaction()?;
+    let mut last = None;
+    let mut stale = Vec::new();
+    {
+        let mut stmt = tx.prepare_cached(
+            "SELECT rev, key, value FROM kv WHERE rev > ?1 ORDER BY rev LIMIT ?2",
+        )?;
+        let mut rows = stmt.query(params![after, limit as i64])?;
+        while let Some(row) = rows.next()? {
+            let rev: i64 = row.get(0)?;
+            last = Some(rev);
+            let key = row_key(row, 1)?;
+            let decoded = codec.decode_stored(&key, row.get(2)?)?;
+            if decoded.stale {
+                let stored = codec.encode_stored(&key, &decoded.value)?.into_owned();
+                stale.push((rev, stored));
+            }
+        }
+    }
+    {
+        let mut update = tx.prepare_cached("UPDATE kv SET value = ?2 WHERE rev = ?1")?;
+        for (rev, stored) in &stale {
+            update.execute(params![rev, stored])?;
+        }
+    }
+    tx.commit()?;
+    Ok((last, stale.len()))
 }
 
 #[cfg(test)]

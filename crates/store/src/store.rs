@@ -11,6 +11,7 @@ use tokio::sync::{broadcast, oneshot};
 use crate::shared::Shared;
 use crate::sqlite;
 use crate::state::State;
+use crate::transform::{Codec, ValueTransformer};
 use crate::watch::Watcher;
 use crate::writer::{Command, CreateFn, DeleteFn, UpdateFn, WriteOp, WriteRequest, Writer};
 use crate::{KeyValue, ListResult, Revision, StoreError, StoreOptions, StoreTuning};
@@ -33,6 +34,9 @@ impl StopSignal {
         *guard
     }
 }
+
+/// Rows a re-encryption step looks at before the writer serves queued writes again.
+const REWRITE_STEP: usize = 2_000;
 
 /// How often the checkpointer copies the WAL back into the database file.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
@@ -74,12 +78,28 @@ impl Store {
 
     /// Like `open`, with non-default internal sizes.
     pub fn open_tuned(opts: StoreOptions, tuning: StoreTuning) -> Result<Arc<Store>, StoreError> {
+        Self::open_with(opts, tuning, None)
+    }
+
+    /// Like `open_tuned`, with values of the keys `transformer` covers transformed (e.g.
+    /// encrypted) in the file. Values encrypted earlier are decrypted whether or not their
+    /// key is still covered; one the transformer cannot decrypt fails the open.
+    pub fn open_with(
+        opts: StoreOptions,
+        tuning: StoreTuning,
+        transformer: Option<Arc<dyn ValueTransformer>>,
+    ) -> Result<Arc<Store>, StoreError> {
+        let codec = Codec(transformer);
         let file_lock = lock_store_file(&opts.path)?;
-        let write_conn = sqlite::open_connection(&opts.path, opts.durable)?;
-        sqlite::create_schema(&write_conn)?;
+        let mut write_conn = sqlite::open_connection(&opts.path, opts.durable)?;
+        sqlite::migrate(&mut write_conn, &opts.path)?;
         write_conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        if codec.is_active() {
+            // What a re-encryption or compaction replaces is zeroed, not left in free space.
+            write_conn.pragma_update(None, "secure_delete", true)?;
+        }
         let checkpoint_conn = sqlite::open_connection(&opts.path, opts.durable)?;
-        let loaded = sqlite::load(&write_conn)?;
+        let loaded = sqlite::load(&write_conn, &codec)?;
         let read_conn = sqlite::open_connection(&opts.path, opts.durable)?;
         read_conn.pragma_update(None, "query_only", true)?;
 
@@ -102,6 +122,7 @@ impl Store {
             commits: AtomicU64::new(0),
             committed_writes: AtomicU64::new(0),
             commit_latency: Default::default(),
+            codec,
         });
 
         let (commands, rx) = mpsc::channel();
@@ -265,7 +286,14 @@ impl Store {
             rev
         };
         let mut conn = self.shared.reader();
-        let (items, remaining) = sqlite::list_at(&mut conn, prefix, start_after, limit, rev)?;
+        let (items, remaining) = sqlite::list_at(
+            &mut conn,
+            &self.shared.codec,
+            prefix,
+            start_after,
+            limit,
+            rev,
+        )?;
         Ok(ListResult {
             items,
             revision: rev,
@@ -316,6 +344,38 @@ impl Store {
             keep_after,
             self.compaction_step,
         )
+    }
+
+    /// Stores again every value whose stored form is stale for the transformer (written in
+    /// plaintext before encryption was configured, or with a key that is no longer the first
+    /// one), in place: revisions, memory and watchers see no change. Runs in steps on the
+    /// writer thread so writes interleave; `progress` gets (revision reached, latest revision)
+    /// after each step. Returns how many stored values were rewritten. Blocks until done.
+    pub fn rewrite_stale_values(
+        &self,
+        mut progress: impl FnMut(Revision, Revision),
+    ) -> Result<usize, StoreError> {
+        let mut after = 0;
+        let mut total = 0;
+        loop {
+            let (reply, answer) = mpsc::channel();
+            self.commands
+                .send(Command::Rewrite {
+                    after,
+                    limit: REWRITE_STEP,
+                    reply,
+                })
+                .map_err(|_| StoreError::Closed)?;
+            let (last, rewritten) = answer.recv().map_err(|_| StoreError::Closed)??;
+            total += rewritten;
+            match last {
+                Some(rev) => {
+                    after = rev;
+                    progress(rev, self.revision());
+                }
+                None => return Ok(total),
+            }
+        }
     }
 
     /// Stops the writer and the compactor; queued writes get `Closed`, watchers end.

@@ -174,7 +174,8 @@ impl Watcher {
         };
         if after < floor {
             let mut conn = self.shared.reader();
-            let older = sqlite::events_between(&mut conn, &self.prefix, after, floor)?;
+            let older =
+                sqlite::events_between(&mut conn, &self.shared.codec, &self.prefix, after, floor)?;
             self.pending.extend(older);
         }
         self.pending.extend(recent);

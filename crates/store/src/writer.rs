@@ -50,6 +50,12 @@ pub(crate) enum Command {
         to: Revision,
         reply: mpsc::Sender<Result<(), StoreError>>,
     },
+    /// Re-store stale values of rows after `after` (see `sqlite::rewrite_stale`).
+    Rewrite {
+        after: Revision,
+        limit: usize,
+        reply: mpsc::Sender<Result<(Option<Revision>, usize), StoreError>>,
+    },
     Shutdown,
 }
 
@@ -113,6 +119,16 @@ impl Writer {
                         self.commit_group(std::mem::take(&mut writes));
                         let _ = reply.send(self.compact(to));
                     }
+                    Command::Rewrite {
+                        after,
+                        limit,
+                        reply,
+                    } => {
+                        self.commit_group(std::mem::take(&mut writes));
+                        let codec = self.shared.codec.clone();
+                        let _ =
+                            reply.send(sqlite::rewrite_stale(&mut self.conn, &codec, after, limit));
+                    }
                     Command::Shutdown => {
                         // Queued writes are answered `Closed` (the flag is already set);
                         // anything behind the shutdown is dropped, which also reads as closed.
@@ -173,7 +189,7 @@ impl Writer {
                 Some(v) => v.clone(),
                 None => self.shared.read_state().map.get(&*w.key).cloned(),
             };
-            match apply_op(&tx, &w.key, w.op, current, next) {
+            match apply_op(&tx, &self.shared.codec, &w.key, w.op, current, next) {
                 Ok(Ok(event)) => {
                     next += 1;
                     let after = match event.kind {
@@ -239,6 +255,7 @@ fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, StoreError> {
 /// batch (SQLite failed); the inner one rejects only this write.
 fn apply_op(
     tx: &Transaction<'_>,
+    codec: &crate::transform::Codec,
     key: &Arc<str>,
     op: WriteOp,
     current: Option<KeyValue>,
@@ -262,7 +279,7 @@ fn apply_op(
                 Ok(v) => v,
                 Err(e) => return Ok(Err(e)),
             };
-            sqlite::insert_row(tx, rev, key, KIND_CREATED, rev, 0, &value)?;
+            sqlite::insert_row(tx, codec, rev, key, KIND_CREATED, rev, 0, &value)?;
             Ok(Ok(Event {
                 kind: EventType::Created,
                 kv: KeyValue {
@@ -284,7 +301,7 @@ fn apply_op(
                 Ok(Err(e)) | Err(e) => return Ok(Err(e)),
             };
             let (create, prev) = (cur.create_revision, cur.mod_revision);
-            sqlite::insert_row(tx, rev, key, KIND_UPDATED, create, prev, &value)?;
+            sqlite::insert_row(tx, codec, rev, key, KIND_UPDATED, create, prev, &value)?;
             Ok(Ok(Event {
                 kind: EventType::Updated,
                 kv: KeyValue {
@@ -306,7 +323,7 @@ fn apply_op(
                 Err(e) => return Ok(Err(e)),
             };
             let (create, prev) = (cur.create_revision, cur.mod_revision);
-            sqlite::insert_row(tx, rev, key, KIND_DELETED, create, prev, &value)?;
+            sqlite::insert_row(tx, codec, rev, key, KIND_DELETED, create, prev, &value)?;
             Ok(Ok(Event {
                 kind: EventType::Deleted,
                 kv: KeyValue {
