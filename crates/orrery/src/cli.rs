@@ -34,6 +34,21 @@ pub enum Command {
     /// Platform administration against the host cluster.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// The configuration of `orrery serve` (see docs/configuration.md).
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print a shell completion script: `source <(orrery completion bash)`.
+    Completion(crate::comforts::CompletionArgs),
+    /// Print the version, the commit and the compiler it was built with.
+    Version,
+}
+
+/// `orrery config …`.
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Print the effective configuration of `orrery serve` given these flags, the ORRERY_*
+    /// variables and the file, with where each value came from; secrets masked.
+    Print(Box<ServeArgs>),
 }
 
 /// `orrery admin …`.
@@ -81,10 +96,10 @@ pub struct EmbeddedArgs {
     #[arg(long, env = "ORRERY_DATA_DIR", default_value = "orrery-data")]
     pub data_dir: PathBuf,
     /// How often watch streams that ask for bookmarks get one (seconds).
-    #[arg(long, env = "ORRERY_BOOKMARK_INTERVAL", default_value_t = 60.0)]
+    #[arg(long, env = "ORRERY_BOOKMARK_INTERVAL", default_value_t = 60.0, value_parser = crate::config::tunables::parse_seconds)]
     pub bookmark_interval: f64,
     /// How often history is compacted (seconds).
-    #[arg(long, env = "ORRERY_COMPACTION_INTERVAL", default_value_t = 300.0)]
+    #[arg(long, env = "ORRERY_COMPACTION_INTERVAL", default_value_t = 300.0, value_parser = crate::config::tunables::parse_seconds)]
     pub compaction_interval: f64,
     /// Revisions of history kept at least.
     #[arg(long, env = "ORRERY_RETAIN_REVISIONS", default_value_t = 100_000)]
@@ -103,7 +118,7 @@ pub struct EmbeddedArgs {
     pub seed: Option<u64>,
     /// Seconds a client may take to send request headers (and an idle connection is kept)
     /// before the server closes the connection; applies to every listener.
-    #[arg(long, env = "ORRERY_REQUEST_HEADER_TIMEOUT", default_value_t = 32.0)]
+    #[arg(long, env = "ORRERY_REQUEST_HEADER_TIMEOUT", default_value_t = 32.0, value_parser = crate::config::tunables::parse_seconds)]
     pub request_header_timeout: f64,
 }
 
@@ -120,6 +135,10 @@ pub struct ClusterArgs {
 /// `orrery serve`.
 #[derive(Args, Debug)]
 pub struct ServeArgs {
+    /// A YAML file with any of these settings (docs/configuration.md); flags and ORRERY_*
+    /// variables win over it.
+    #[arg(long, env = "ORRERY_CONFIG")]
+    pub config: Option<PathBuf>,
     #[command(flatten)]
     pub embedded: EmbeddedArgs,
     /// Address of the platform API (port 0 picks a free port).
@@ -151,6 +170,8 @@ pub struct ServeArgs {
     pub public_url: Option<String>,
     #[command(flatten)]
     pub audit: AuditArgs,
+    #[command(flatten)]
+    pub tunables: crate::config::PlatformTunables,
 }
 
 /// API auditing (kube-apiserver's flag names where it has them).
@@ -193,7 +214,8 @@ pub struct AuditArgs {
     #[arg(
         long,
         env = "ORRERY_AUDIT_WEBHOOK_BATCH_MAX_WAIT",
-        default_value_t = 5.0
+        default_value_t = 5.0,
+        value_parser = crate::config::tunables::parse_seconds
     )]
     pub audit_webhook_batch_max_wait: f64,
 }
@@ -413,6 +435,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve(args) => serve(args).await,
+        Command::Config(ConfigCommand::Print(_)) => {
+            let text =
+                crate::config::print(std::env::args_os().collect()).map_err(|e| match e {
+                    crate::config::ArgsError::Clap(e) => anyhow::anyhow!("{e}"),
+                    crate::config::ArgsError::File(e) => anyhow::anyhow!("{e}"),
+                })?;
+            print!("{text}");
+            Ok(())
+        }
+        Command::Completion(args) => {
+            crate::comforts::completion(&args, &mut std::io::stdout())?;
+            Ok(())
+        }
+        Command::Version => {
+            print!("{}", crate::comforts::version());
+            Ok(())
+        }
         Command::Admin(AdminCommand::RotateSigningKey(args)) => {
             let client = admin_client(&args).await?;
             platform::tokens::rotate_signing_key(&client).await?;
@@ -446,14 +485,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         platform::password::check_policy(pw)
             .map_err(|e| anyhow::anyhow!("--admin-password is too weak: {e}"))?;
     }
-    if !args.listen.ip().is_loopback() {
-        tracing::warn!(
-            listen = %args.listen,
-            "the platform listens on a non-loopback address; it serves HTTPS with a self-signed certificate unless one is configured"
-        );
+    args.tunables.check()?;
+    let tls = crate::config::tls::source(&args.tunables)?;
+    if let Some(warning) = crate::config::tls::listener_warning(args.listen, &tls) {
+        tracing::warn!(listen = %args.listen, "{warning}");
+        eprintln!("{warning}");
     }
-    let (embedded, kube_config) = match &args.kubeconfig {
-        Some(path) => {
+    let in_cluster = match &args.kubeconfig {
+        Some(_) => None,
+        None => crate::config::incluster::host(args.tunables.host_cluster)?,
+    };
+    let (embedded, kube_config) = match (&args.kubeconfig, in_cluster) {
+        (Some(path), _) => {
             let kc = kube::config::Kubeconfig::read_from(path)
                 .with_context(|| format!("reading {}", path.display()))?;
             (
@@ -461,7 +504,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?,
             )
         }
-        None => {
+        (None, Some(dir)) => {
+            let config = crate::config::incluster::config(&dir).await?;
+            println!("host in-cluster {}", config.cluster_url);
+            (None, config)
+        }
+        (None, None) => {
             let running = run_embedded(
                 &args.embedded,
                 cluster_config(&args.embedded, args.kube_listen)?,
@@ -491,6 +539,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if !args.exec_plugin_allow.is_empty() {
         config.clusters.exec_allow = args.exec_plugin_allow.clone();
     }
+    args.tunables.apply(&mut config);
+    config.tls = tls;
     let platform = platform::start(config)
         .await
         .context("starting the platform")?;

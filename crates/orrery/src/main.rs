@@ -1,14 +1,21 @@
 //! The `orrery` binary: command-line parsing, configuration and wiring.
 
 mod cli;
+mod comforts;
+mod config;
 mod helm_cmd;
 mod memory;
 
-use clap::Parser;
-
 fn main() -> std::process::ExitCode {
     memory::limit_arenas();
-    let cli = cli::Cli::parse();
+    let cli = match config::parse_args(std::env::args_os().collect()) {
+        Ok(cli) => cli,
+        Err(config::ArgsError::Clap(e)) => e.exit(),
+        Err(config::ArgsError::File(e)) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
     cli::init_logging(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
