@@ -37,6 +37,11 @@ pub struct ClusterConfig {
     /// How long a client may take to send a request's headers, and how long an idle
     /// connection is kept (kube-apiserver closes slow ones after about 32 s).
     pub request_header_timeout: Duration,
+    /// How stored values are encrypted at rest (`--encryption-provider-config`); none: plaintext.
+    pub encryption: Option<Arc<dyn store::ValueTransformer>>,
+    /// Re-encrypt every stored value the encryption configuration would write differently now,
+    /// before serving (after adding a key, or to encrypt data written before).
+    pub rewrite_encrypted: bool,
 }
 
 impl ClusterConfig {
@@ -54,6 +59,8 @@ impl ClusterConfig {
             data_plane: None,
             seed: None,
             request_header_timeout: Duration::from_secs(32),
+            encryption: None,
+            rewrite_encrypted: false,
         }
     }
 }

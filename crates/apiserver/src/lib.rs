@@ -16,7 +16,7 @@ pub mod object;
 pub mod registry;
 pub mod telemetry;
 
-pub use security::{auth, pki};
+pub use security::{auth, encryption, pki};
 pub use serving::{discovery, request};
 
 use controllers::{allocate, crd, gc, namespaces};
@@ -100,6 +100,29 @@ pub async fn serve_one(
     server::handle_guarded(cluster, peer, req).await
 }
 
+/// Stores every value again whose stored form the encryption configuration would not write
+/// now (plaintext Secrets, or ones under a key that is no longer the first), before serving.
+async fn rewrite_encrypted(store: &Arc<store::Store>) -> Result<(), StartError> {
+    let s = store.clone();
+    let rewritten = tokio::task::spawn_blocking(move || {
+        let mut logged = std::time::Instant::now();
+        s.rewrite_stale_values(|at, latest| {
+            if logged.elapsed() >= std::time::Duration::from_secs(2) {
+                tracing::info!(revision = at, of = latest, "rewriting stored values");
+                logged = std::time::Instant::now();
+            }
+        })
+    })
+    .await
+    .map_err(|e| store::StoreError::Backend(format!("the rewrite stopped: {e}")))??;
+    tracing::info!(
+        rewritten,
+        "stored values rewritten with the encryption configuration's first keys"
+    );
+    println!("rewrote {rewritten} stored values with the encryption configuration's first keys");
+    Ok(())
+}
+
 /// Starts an embedded cluster.
 pub async fn start(config: ClusterConfig) -> Result<RunningCluster, StartError> {
     let dir = config.data_dir.clone();
@@ -127,12 +150,19 @@ pub async fn start(config: ClusterConfig) -> Result<RunningCluster, StartError> 
         &credentials.serving_key_pem,
         &credentials.ca.cert_pem,
     )?;
-    let store = store::Store::open(store::StoreOptions {
-        path: dir.join("state.db"),
-        compaction_interval: config.compaction_interval,
-        retain_revisions: config.retain_revisions,
-        durable: config.durable,
-    })?;
+    let store = store::Store::open_with(
+        store::StoreOptions {
+            path: dir.join("state.db"),
+            compaction_interval: config.compaction_interval,
+            retain_revisions: config.retain_revisions,
+            durable: config.durable,
+        },
+        store::StoreTuning::default(),
+        config.encryption.clone(),
+    )?;
+    if config.rewrite_encrypted {
+        rewrite_encrypted(&store).await?;
+    }
     let url_host = if bound.ip().is_unspecified() {
         SocketAddr::new(ips[0], bound.port())
     } else {

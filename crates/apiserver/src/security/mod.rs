@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub(crate) mod authz;
+pub mod encryption;
 pub(crate) mod escalation;
 pub mod pki;
 pub(crate) mod rbac;
