@@ -25,7 +25,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the platform with its embedded host cluster.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run an embedded Kubernetes-compatible cluster alone (for example to play a member).
     Cluster(ClusterArgs),
     /// Helm-compatible chart commands.
@@ -434,7 +434,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Config(ConfigCommand::Print(_)) => {
             let text =
                 crate::config::print(std::env::args_os().collect()).map_err(|e| match e {

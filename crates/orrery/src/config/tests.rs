@@ -22,7 +22,7 @@ fn write(text: &str) -> (tempfile::TempDir, String) {
 
 fn serve(cli: Cli) -> crate::cli::ServeArgs {
     match cli.command {
-        Command::Serve(s) => s,
+        Command::Serve(s) => *s,
         other => panic!("not serve: {other:?}"),
     }
 }
