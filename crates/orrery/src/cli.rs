@@ -41,6 +41,14 @@ pub enum Command {
     Completion(crate::comforts::CompletionArgs),
     /// Print the version, the commit and the compiler it was built with.
     Version,
+    /// Write an online, consistent snapshot of an embedded cluster's data dir (docs/backup.md).
+    Backup(crate::backup::BackupArgs),
+    /// Start a data dir from a backup archive (checked before anything is replaced).
+    Restore(crate::backup::RestoreArgs),
+    /// Write the platform's own resources of a host cluster to a file (docs/backup.md).
+    Export(crate::export_cmd::ExportArgs),
+    /// Create or update the platform's resources of an export in a host cluster.
+    Import(crate::export_cmd::ImportArgs),
 }
 
 /// `orrery config …`.
@@ -120,6 +128,14 @@ pub struct EmbeddedArgs {
     /// before the server closes the connection; applies to every listener.
     #[arg(long, env = "ORRERY_REQUEST_HEADER_TIMEOUT", default_value_t = 32.0, value_parser = crate::config::tunables::parse_seconds)]
     pub request_header_timeout: f64,
+    /// An EncryptionConfiguration (kube-apiserver's format) that encrypts Secrets (or other
+    /// resources) in the store; see docs/backup.md.
+    #[arg(long, env = "ORRERY_ENCRYPTION_PROVIDER_CONFIG")]
+    pub encryption_provider_config: Option<PathBuf>,
+    /// At start, store again every value the encryption configuration would write
+    /// differently (after a new first key, or to encrypt what was stored in plaintext).
+    #[arg(long, env = "ORRERY_ENCRYPTION_REWRITE")]
+    pub encryption_rewrite: bool,
 }
 
 /// `orrery cluster`.
@@ -320,6 +336,16 @@ fn cluster_config(
     }));
     c.seed = args.seed;
     c.request_header_timeout = secs(args.request_header_timeout, "request-header-timeout")?;
+    if let Some(path) = &args.encryption_provider_config {
+        c.encryption = Some(std::sync::Arc::new(
+            apiserver::encryption::EncryptionConfig::load(path)?,
+        ));
+    }
+    anyhow::ensure!(
+        !args.encryption_rewrite || c.encryption.is_some(),
+        "--encryption-rewrite needs --encryption-provider-config"
+    );
+    c.rewrite_encrypted = args.encryption_rewrite;
     Ok(c)
 }
 
@@ -435,6 +461,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve(args) => serve(*args).await,
+        Command::Backup(args) => crate::backup::backup_command(&args),
+        Command::Restore(args) => crate::backup::restore_command(&args),
+        Command::Export(args) => crate::export_cmd::export_command(&args).await,
+        Command::Import(args) => crate::export_cmd::import_command(&args).await,
         Command::Config(ConfigCommand::Print(_)) => {
             let text =
                 crate::config::print(std::env::args_os().collect()).map_err(|e| match e {
@@ -473,10 +503,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// A client for the host cluster `orrery admin` works on.
 async fn admin_client(args: &AdminArgs) -> anyhow::Result<kube::Client> {
-    let kc = kube::config::Kubeconfig::read_from(&args.kubeconfig)
-        .with_context(|| format!("reading {}", args.kubeconfig.display()))?;
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
-    Ok(kube::Client::try_from(config)?)
+    crate::export_cmd::kube_client(&args.kubeconfig).await
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {

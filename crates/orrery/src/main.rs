@@ -1,8 +1,10 @@
 //! The `orrery` binary: command-line parsing, configuration and wiring.
 
+mod backup;
 mod cli;
 mod comforts;
 mod config;
+mod export_cmd;
 mod helm_cmd;
 mod memory;
 

@@ -19,6 +19,7 @@ pub mod controllers;
 pub mod crds;
 pub mod discovery;
 pub mod error;
+pub mod export;
 pub mod http;
 pub mod identity;
 pub mod kinds;

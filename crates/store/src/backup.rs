@@ -142,6 +142,24 @@ pub fn inspect(path: &Path) -> Result<SnapshotInfo, StoreError> {
     })
 }
 
+/// How many stored values (history included) are encrypted, in a snapshot file.
+pub fn encrypted_values(path: &Path) -> Result<u64, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM kv WHERE substr(value, 1, ?1) = ?2",
+        rusqlite::params![
+            crate::ENCRYPTED_PREFIX.len() as i64,
+            crate::ENCRYPTED_PREFIX
+        ],
+        |r| r.get(0),
+    )?;
+    Ok(n.max(0) as u64)
+}
+
 /// (latest revision, compaction point) as the store computes them at open.
 fn read_revision(conn: &Connection) -> Result<(Revision, Revision), StoreError> {
     let compacted: Option<i64> = conn

@@ -133,6 +133,11 @@ pub const KEYS: &[Key] = &[
     key("kubernetes.compactionInterval", "compaction_interval"),
     key("kubernetes.retainRevisions", "retain_revisions"),
     key("kubernetes.serviceCIDR", "service_cidr"),
+    key(
+        "kubernetes.encryptionProviderConfig",
+        "encryption_provider_config",
+    ),
+    key("kubernetes.encryptionRewrite", "encryption_rewrite"),
     key("sim.nodes", "nodes"),
     key("sim.timeScale", "sim_time_scale"),
     key("sim.seed", "seed"),
