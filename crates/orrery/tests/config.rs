@@ -597,7 +597,11 @@ async fn tls_can_be_off_and_a_bad_pair_is_refused_at_start() {
                 "--data-dir",
             ])
             .arg(dir.path().join("d3"))
-            .env("ORRERY_TLS", "false"),
+            .env("ORRERY_TLS", "false")
+            .env("ORRERY_LOCKOUT_THRESHOLD", "2")
+            .env("ORRERY_LOCKOUT_WINDOW", "2s")
+            .env("ORRERY_PASSWORD_HASH_MEMORY", "1024")
+            .env("ORRERY_PASSWORD_HASH_ITERATIONS", "1"),
     );
     let http = client(None);
     let resp = http
@@ -612,6 +616,16 @@ async fn tls_can_be_off_and_a_bad_pair_is_refused_at_start() {
         "no TLS served"
     );
     let _ = &serve.lines;
+
+    // The lockout window (2 s, threshold 2): a failure older than the window no longer counts.
+    let kubesphere = ("kubesphere", "kubesphere");
+    let fail = || grant(&http, &serve.url, kubesphere, "admin", "Wrong-passw0rd");
+    assert_eq!(fail().await.0, 400, "first failure");
+    let first = Instant::now();
+    // Time passing is the condition here: nothing to poll.
+    tokio::time::sleep(Duration::from_millis(2500).saturating_sub(first.elapsed())).await;
+    assert_eq!(fail().await.0, 400, "the first failure left the window");
+    assert_eq!(fail().await.0, 429, "two failures within the window lock");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
