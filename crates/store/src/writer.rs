@@ -126,8 +126,11 @@ impl Writer {
                     } => {
                         self.commit_group(std::mem::take(&mut writes));
                         let codec = self.shared.codec.clone();
-                        let _ =
-                            reply.send(sqlite::rewrite_stale(&mut self.conn, &codec, after, limit));
+                        let result = sqlite::rewrite_stale(&mut self.conn, &codec, after, limit);
+                        if matches!(result, Ok((None, _))) {
+                            self.truncate_wal();
+                        }
+                        let _ = reply.send(result);
                     }
                     Command::Shutdown => {
                         // Queued writes are answered `Closed` (the flag is already set);
@@ -216,6 +219,17 @@ impl Writer {
             .committed_writes
             .fetch_add(written, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// After a rewrite the WAL still holds earlier images of the rewritten pages (old
+    /// ciphertext, or plaintext); truncate it (when no reader pins it, else it is reused).
+    fn truncate_wal(&self) {
+        if let Err(err) = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        {
+            tracing::warn!(error = %err, "truncating the store's WAL after a rewrite failed");
+        }
     }
 
     fn compact(&mut self, to: Revision) -> Result<(), StoreError> {
