@@ -378,6 +378,36 @@ async fn tunables_from_the_file_take_effect() {
     );
     let url = https_url;
 
+    // The files are re-read when they change: a rotated pair is served without a restart.
+    let rotated = tempfile::tempdir().expect("tempdir");
+    let (new_cert, new_key, new_der) = write_cert(rotated.path());
+    std::fs::copy(&new_key, &key).expect("replace key");
+    std::fs::copy(&new_cert, &cert).expect("replace cert");
+    let new_pem = std::fs::read(&cert).expect("read cert");
+    eventually(
+        Duration::from_secs(30),
+        "the rotated certificate is served",
+        || {
+            // A new client each time: a new connection, a new handshake.
+            let http = client(Some(&new_pem));
+            let url = url.clone();
+            let new_der = new_der.clone();
+            async move {
+                match http.get(format!("{url}/healthz")).send().await {
+                    Ok(resp) => {
+                        resp.extensions()
+                            .get::<reqwest::tls::TlsInfo>()
+                            .and_then(|i| i.peer_certificate())
+                            == Some(new_der.as_slice())
+                    }
+                    Err(_) => false,
+                }
+            }
+        },
+    )
+    .await;
+    let http = client(Some(&new_pem));
+
     // Only the configured OAuth client is known.
     let (code, v) = grant(
         &http,

@@ -217,15 +217,26 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
             addr: config.listen,
             source,
         })?;
-    let tls = match &config.tls {
-        serve::TlsSource::Off => None,
-        serve::TlsSource::SelfSigned => Some(serve::self_signed(&client, addr).await?),
-        serve::TlsSource::Pem { cert, key } => Some(serve::TlsMaterial {
-            cert_pem: cert.clone(),
-            key_pem: key.clone(),
-        }),
+    let (tls, tls_config) = match &config.tls {
+        serve::TlsSource::Off => (None, None),
+        serve::TlsSource::SelfSigned => {
+            let material = serve::self_signed(&client, addr).await?;
+            let server_config = serve::server_config(&material)?;
+            (Some(material), Some(server_config))
+        }
+        serve::TlsSource::Pem { cert, key } => {
+            let material = serve::TlsMaterial {
+                cert_pem: cert.clone(),
+                key_pem: key.clone(),
+            };
+            let server_config = serve::server_config(&material)?;
+            (Some(material), Some(server_config))
+        }
+        serve::TlsSource::Files { cert, key } => {
+            let (server_config, material) = serve::files_server_config(cert, key)?;
+            (Some(material), Some(server_config))
+        }
     };
-    let tls_config = tls.as_ref().map(serve::server_config).transpose()?;
     let state = app_state(&config, &client, &caches, tls.as_ref(), addr, auditor).await?;
     let leader = spawn_background(&config, &state, &shutdown, &mut tasks);
     tasks.push(tokio::spawn(serve::serve(

@@ -3,8 +3,9 @@
 //! loopback use plain HTTP.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::Router;
 use axum::body::Body;
@@ -14,6 +15,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use kube::Client;
+use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::json;
@@ -45,7 +47,18 @@ pub enum TlsSource {
         /// Private key.
         key: String,
     },
+    /// A certificate chain and key in PEM files, served anew when the files change (a
+    /// rotated Secret mount, say), checked at most every [`RELOAD_CHECK`] at a handshake.
+    Files {
+        /// Certificate chain file.
+        cert: PathBuf,
+        /// Private key file.
+        key: PathBuf,
+    },
 }
+
+/// How often [`TlsSource::Files`] are looked at for a change (at a handshake, not on a timer).
+pub const RELOAD_CHECK: Duration = Duration::from_secs(5);
 
 /// A certificate and key in PEM.
 #[derive(Debug, Clone)]
@@ -111,23 +124,134 @@ pub async fn self_signed(
     ))
 }
 
-/// A rustls server config for `m`.
-pub fn server_config(m: &TlsMaterial) -> Result<Arc<rustls::ServerConfig>, PlatformError> {
-    let bad = |e: String| PlatformError::Invalid(format!("TLS: {e}"));
+fn bad(e: impl std::fmt::Display) -> PlatformError {
+    PlatformError::Invalid(format!("TLS: {e}"))
+}
+
+/// The certificate and key of `m`, checked to belong together.
+fn certified_key(m: &TlsMaterial) -> Result<Arc<CertifiedKey>, PlatformError> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(m.cert_pem.as_bytes())
         .collect::<Result<_, _>>()
-        .map_err(|e| bad(e.to_string()))?;
-    let key =
-        PrivateKeyDer::from_pem_slice(m.key_pem.as_bytes()).map_err(|e| bad(e.to_string()))?;
+        .map_err(bad)?;
+    if certs.is_empty() {
+        return Err(bad("no certificate in the PEM"));
+    }
+    let key = PrivateKeyDer::from_pem_slice(m.key_pem.as_bytes()).map_err(bad)?;
+    let provider = rustls::crypto::ring::default_provider();
+    Ok(Arc::new(
+        CertifiedKey::from_der(certs, key, &provider).map_err(bad)?,
+    ))
+}
+
+fn with_resolver(
+    resolver: Arc<dyn rustls::server::ResolvesServerCert>,
+) -> Result<Arc<rustls::ServerConfig>, PlatformError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| bad(e.to_string()))?
+        .map_err(bad)?
         .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| bad(e.to_string()))?;
+        .with_cert_resolver(resolver);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// A rustls server config for `m`.
+pub fn server_config(m: &TlsMaterial) -> Result<Arc<rustls::ServerConfig>, PlatformError> {
+    with_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(
+        certified_key(m)?,
+    )))
+}
+
+/// A rustls server config serving the PEM files `cert` and `key`, re-read when they change;
+/// also what they held at start (a change that cannot be served keeps the previous pair).
+pub fn files_server_config(
+    cert: &Path,
+    key: &Path,
+) -> Result<(Arc<rustls::ServerConfig>, TlsMaterial), PlatformError> {
+    let material = read_files(cert, key)?;
+    let resolver = FileCert {
+        cert: cert.to_path_buf(),
+        key: key.to_path_buf(),
+        state: Mutex::new(FileCertState {
+            checked: Instant::now(),
+            stamp: stamp(cert, key),
+            key: certified_key(&material)?,
+        }),
+    };
+    Ok((with_resolver(Arc::new(resolver))?, material))
+}
+
+fn read_files(cert: &Path, key: &Path) -> Result<TlsMaterial, PlatformError> {
+    let read = |p: &Path| {
+        std::fs::read_to_string(p).map_err(|e| bad(format!("reading {}: {e}", p.display())))
+    };
+    Ok(TlsMaterial {
+        cert_pem: read(cert)?,
+        key_pem: read(key)?,
+    })
+}
+
+/// What tells a file changed: its modification time and length (through symlinks, as a
+/// Secret volume swaps them).
+type Stamp = [Option<(SystemTime, u64)>; 2];
+
+fn stamp(cert: &Path, key: &Path) -> Stamp {
+    let one = |p: &Path| {
+        std::fs::metadata(p)
+            .ok()
+            .and_then(|m| Some((m.modified().ok()?, m.len())))
+    };
+    [one(cert), one(key)]
+}
+
+#[derive(Debug)]
+struct FileCert {
+    cert: PathBuf,
+    key: PathBuf,
+    state: Mutex<FileCertState>,
+}
+
+#[derive(Debug)]
+struct FileCertState {
+    checked: Instant,
+    stamp: Stamp,
+    key: Arc<CertifiedKey>,
+}
+
+impl FileCert {
+    fn current(&self) -> Arc<CertifiedKey> {
+        let mut st = match self.state.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if st.checked.elapsed() >= RELOAD_CHECK {
+            st.checked = Instant::now();
+            let now = stamp(&self.cert, &self.key);
+            if now != st.stamp {
+                match read_files(&self.cert, &self.key).and_then(|m| certified_key(&m)) {
+                    Ok(k) => {
+                        st.key = k;
+                        st.stamp = now;
+                        tracing::info!(cert = %self.cert.display(), "serving the changed certificate");
+                    }
+                    // Half-written files (the key before the certificate): tried again later.
+                    Err(e) => tracing::warn!(
+                        cert = %self.cert.display(),
+                        error = %e,
+                        "the certificate files changed but cannot be served; the previous pair stays"
+                    ),
+                }
+            }
+        }
+        st.key.clone()
+    }
+}
+
+impl rustls::server::ResolvesServerCert for FileCert {
+    fn resolve(&self, _hello: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current())
+    }
 }
 
 /// Accepts connections until `shutdown`.

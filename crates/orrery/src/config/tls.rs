@@ -1,7 +1,8 @@
 //! The platform listener's TLS from the configuration: the operator's PEM pair (read and
 //! checked at start, so a wrong path, a file without a certificate or a key that does not
-//! belong to the certificate stops `orrery serve` with the file's name), the generated
-//! self-signed pair, or none; and the warning a non-loopback listener deserves.
+//! belong to the certificate stops `orrery serve` with the file's name; the platform re-reads
+//! the files when they change), the generated self-signed pair, or none; and the warning a
+//! non-loopback listener deserves.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -43,9 +44,9 @@ pub fn source(t: &PlatformTunables) -> anyhow::Result<TlsSource> {
             key_path.display()
         )
     })?;
-    Ok(TlsSource::Pem {
-        cert: material.cert_pem,
-        key: material.key_pem,
+    Ok(TlsSource::Files {
+        cert: cert_path.clone(),
+        key: key_path.clone(),
     })
 }
 
@@ -71,7 +72,7 @@ pub fn listener_warning(listen: SocketAddr, tls: &TlsSource) -> Option<String> {
              self-signed certificate that clients cannot verify; give --tls-cert and \
              --tls-key. Plain HTTP is answered on the same port too: let clients use https://."
         ),
-        TlsSource::Pem { .. } => format!(
+        TlsSource::Pem { .. } | TlsSource::Files { .. } => format!(
             "note: the platform listens on {listen} with the configured certificate; plain \
              HTTP is answered on the same port too: let clients use https://."
         ),
