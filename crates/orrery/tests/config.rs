@@ -4,7 +4,8 @@
 //! taking effect in a running platform (the served certificate is the file's, `expires_in` and
 //! the tokens' lifetimes are the configured ones, a second login ends the first session when
 //! `multipleLogin` is false, the lockout threshold and duration, the OAuth client, login record
-//! retention, the simulated nodes, the audit log path); in-cluster credentials taken from a
+//! retention, the simulated nodes, the audit log path, the TLS files re-read when rotated, the
+//! health-check period of member clusters); in-cluster credentials taken from a
 //! ServiceAccount directory (a temporary one standing in for the pod's mount, through the
 //! test-only `ORRERY_TEST_SERVICEACCOUNT_DIR`); completions and the version.
 
@@ -805,4 +806,146 @@ fn the_example_file_is_a_valid_configuration() {
         text.contains("hostCluster: \"in-cluster\"  # file, line"),
         "{text}"
     );
+}
+
+/// `orrery cluster` on a fixed port in `dir` (so that a restart keeps its address, CA and
+/// credentials); killed on drop.
+struct Member(Child);
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_member(dir: &Path, port: u16) -> Member {
+    let mut child = orrery()
+        .args(["cluster", "--nodes", "0", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--data-dir")
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn orrery cluster");
+    let out = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(out).lines();
+    let start = Instant::now();
+    loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "member not ready"
+        );
+        match lines.next() {
+            Some(Ok(l)) if l.starts_with("ready kubernetes-api") => break,
+            Some(Ok(_)) => continue,
+            _ => panic!("orrery cluster ended before it was ready"),
+        }
+    }
+    // Keep draining stdout so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Member(child)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_health_check_period_decides_how_soon_a_member_is_seen_again() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let member_dir = tempfile::tempdir().expect("tempdir");
+    let member = start_member(member_dir.path(), port);
+    let kubeconfig =
+        std::fs::read_to_string(member_dir.path().join("kubeconfig.yaml")).expect("kubeconfig");
+    let data = tempfile::tempdir().expect("tempdir");
+    let config = data.path().join("orrery.yaml");
+    // The defaults (10 s, and 10 s doubling up to 30 s after failures) would take at least
+    // 10 s to see the member again; 1 s is configured.
+    std::fs::write(
+        &config,
+        "clusters:\n  healthCheckPeriod: 1s\n  healthCheckBackoffMax: 1s\n  healthCheckTimeout: 2s\n",
+    )
+    .expect("write");
+    let serve = start_serve(
+        orrery()
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--kube-listen",
+                "127.0.0.1:0",
+            ])
+            .args([
+                "--nodes",
+                "0",
+                "--admin-password",
+                "Initial-passw0rd",
+                "--data-dir",
+            ])
+            .arg(data.path().join("d"))
+            .arg("--config")
+            .arg(&config),
+    );
+    let http = client(None);
+    let (code, v) = grant(
+        &http,
+        &serve.url,
+        ("kubesphere", "kubesphere"),
+        "admin",
+        "Initial-passw0rd",
+    )
+    .await;
+    assert_eq!(code, 200, "{v}");
+    let admin = v["access_token"].as_str().expect("token").to_string();
+    let clusters = format!("{}/apis/cluster.kubesphere.io/v1alpha1/clusters", serve.url);
+    let body = json!({"apiVersion": "cluster.kubesphere.io/v1alpha1", "kind": "Cluster",
+        "metadata": {"name": "edge"},
+        "spec": {"provider": "orrery", "connection": {"type": "direct",
+            "kubeconfig": base64::engine::general_purpose::STANDARD.encode(&kubeconfig)}}});
+    let resp = http
+        .post(&clusters)
+        .bearer_auth(&admin)
+        .json(&body)
+        .send()
+        .await
+        .expect("join");
+    assert_eq!(resp.status().as_u16(), 201, "{:?}", resp.text().await);
+    let ready = |want: &'static str| {
+        let (http, url, admin) = (http.clone(), format!("{clusters}/edge"), admin.clone());
+        async move {
+            let (_, c) = get(&http, &url, &admin).await;
+            c["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["type"] == "Ready" && c["status"] == want)
+        }
+    };
+    eventually(Duration::from_secs(30), "the member is Ready", || {
+        ready("True")
+    })
+    .await;
+    drop(member);
+    let down = Instant::now();
+    eventually(
+        Duration::from_secs(6),
+        "the stopped member is not Ready",
+        || ready("False"),
+    )
+    .await;
+    let noticed = down.elapsed();
+    let member = start_member(member_dir.path(), port);
+    let up = Instant::now();
+    eventually(
+        Duration::from_secs(6),
+        "the restarted member is Ready again",
+        || ready("True"),
+    )
+    .await;
+    eprintln!(
+        "member down noticed after {noticed:?}, up again after {:?}",
+        up.elapsed()
+    );
+    drop(member);
 }
