@@ -15,7 +15,7 @@
 //! as Prometheus does. Work is bounded by [`Limits`]: series per selector, points fetched,
 //! steps, and a deadline checked as evaluation goes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use promql_parser::label::{MatchOp, Matchers};
@@ -24,7 +24,7 @@ use promql_parser::parser::{
     VectorSelector,
 };
 
-use super::store::{LabelFilter, Labels, NAME, SelectError, Selected, Store};
+use super::store::{LabelFilter, Labels, NAME, SelectError, Selected, SeriesVisitor, Store};
 
 /// How far back an instant selector looks for a sample (Prometheus' default).
 pub const LOOKBACK_MS: i64 = 5 * 60 * 1000;
@@ -75,28 +75,32 @@ impl Default for Limits {
 
 /// Where raw series come from.
 pub trait Source {
-    /// Series whose metric name is `name` (any when `None`) passing `keep`, with their points
-    /// in `(from_ms, to_ms]`.
-    fn select(
-        &self,
+    /// Calls `f` with each series whose metric name is `name` (any when `None`) passing
+    /// `keep`: its labels, borrowed from the source as `(name, value)` pairs in any order, and
+    /// its points in `(from_ms, to_ms]` (series without any are skipped); `f` returns `false`
+    /// to stop. More than `max_series` series is an error.
+    fn visit<'s>(
+        &'s self,
         name: Option<&str>,
         keep: &LabelFilter,
         from_ms: i64,
         to_ms: i64,
         max_series: usize,
-    ) -> Result<Vec<Selected>, QueryError>;
+        f: &mut SeriesVisitor<'s, '_>,
+    ) -> Result<(), QueryError>;
 }
 
 impl Source for Store {
-    fn select(
-        &self,
+    fn visit<'s>(
+        &'s self,
         name: Option<&str>,
         keep: &LabelFilter,
         from_ms: i64,
         to_ms: i64,
         max_series: usize,
-    ) -> Result<Vec<Selected>, QueryError> {
-        Store::select(self, name, keep, from_ms, to_ms, max_series).map_err(|e| match e {
+        f: &mut SeriesVisitor<'s, '_>,
+    ) -> Result<(), QueryError> {
+        Store::visit(self, name, keep, from_ms, to_ms, max_series, f).map_err(|e| match e {
             SelectError::TooManySeries(n) => {
                 QueryError::TooLarge(format!("a selector matches more than {n} series"))
             }
@@ -281,6 +285,10 @@ struct Ctx<'a> {
     points: usize,
     /// The namespace every selected series must be in, when confined.
     confine: Option<&'a str>,
+    /// Whether aggregations of a selector (or of a range function of one) read the series
+    /// straight from the source with borrowed labels ([`aggregate`]); off only in tests, to
+    /// compare with the path through rows.
+    stream: bool,
 }
 
 impl Ctx<'_> {
@@ -300,6 +308,17 @@ pub fn instant(
     limits: Limits,
     confine: Option<&str>,
 ) -> Result<QueryValue, QueryError> {
+    instant_with(src, expr, at_ms, limits, confine, true)
+}
+
+fn instant_with(
+    src: &dyn Source,
+    expr: &Expr,
+    at_ms: i64,
+    limits: Limits,
+    confine: Option<&str>,
+    stream: bool,
+) -> Result<QueryValue, QueryError> {
     let mut ctx = Ctx {
         src,
         steps: vec![at_ms],
@@ -307,6 +326,7 @@ pub fn instant(
         deadline: Instant::now() + limits.timeout,
         points: 0,
         confine,
+        stream,
     };
     Ok(match eval(&mut ctx, expr)? {
         Val::Scalar(v) => QueryValue::Scalar(v.first().copied().unwrap_or(f64::NAN)),
@@ -329,6 +349,24 @@ pub fn range(
     limits: Limits,
     confine: Option<&str>,
 ) -> Result<QueryValue, QueryError> {
+    range_with(
+        src,
+        expr,
+        (start_ms, end_ms, step_ms),
+        limits,
+        confine,
+        true,
+    )
+}
+
+fn range_with(
+    src: &dyn Source,
+    expr: &Expr,
+    (start_ms, end_ms, step_ms): (i64, i64, i64),
+    limits: Limits,
+    confine: Option<&str>,
+    stream: bool,
+) -> Result<QueryValue, QueryError> {
     if step_ms <= 0 {
         return Err(QueryError::Invalid("the step must be positive".into()));
     }
@@ -350,6 +388,7 @@ pub fn range(
         deadline: Instant::now() + limits.timeout,
         points: 0,
         confine,
+        stream,
     };
     let val = eval(&mut ctx, expr)?;
     let steps = ctx.steps;
@@ -424,9 +463,15 @@ fn pinned_name(v: &VectorSelector) -> Option<String> {
     }
 }
 
-/// Fetches the series of a selector with the points a window of `range_ms` before every step
-/// needs.
-fn fetch(ctx: &mut Ctx, v: &VectorSelector, range_ms: i64) -> Result<Vec<Selected>, QueryError> {
+/// Calls `f` with each series of a selector — its labels borrowed from the source and its
+/// points in the windows of `range_ms` before every step — counting series and points against
+/// the limits and checking the deadline as it goes.
+fn each_series<'a>(
+    ctx: &mut Ctx<'a>,
+    v: &VectorSelector,
+    range_ms: i64,
+    mut f: impl FnMut(&[(&'a str, &'a str)], &[(i64, f64)]),
+) -> Result<(), QueryError> {
     ctx.tick()?;
     let off = offset_ms(&v.offset);
     let first = ctx.steps.first().copied().unwrap_or(0) - off - range_ms;
@@ -434,17 +479,63 @@ fn fetch(ctx: &mut Ctx, v: &VectorSelector, range_ms: i64) -> Result<Vec<Selecte
     let name = pinned_name(v);
     let confine = ctx.confine;
     let keep = |l: &[(&str, &str)]| matches(v, l, confine);
-    let got = ctx
-        .src
-        .select(name.as_deref(), &keep, first, last, ctx.limits.max_series)?;
-    ctx.points += got.iter().map(|s| s.points.len()).sum::<usize>();
-    if ctx.points > ctx.limits.max_points {
-        return Err(QueryError::TooLarge(format!(
-            "more than {} points fetched",
-            ctx.limits.max_points
-        )));
-    }
-    Ok(got)
+    let src: &'a dyn Source = ctx.src;
+    let (limits, deadline) = (ctx.limits, ctx.deadline);
+    let mut points = ctx.points;
+    let mut series = 0usize;
+    let mut stopped = None;
+    src.visit(
+        name.as_deref(),
+        &keep,
+        first,
+        last,
+        limits.max_series,
+        &mut |labels, p| {
+            points += p.len();
+            if points > limits.max_points {
+                stopped = Some(QueryError::TooLarge(format!(
+                    "more than {} points fetched",
+                    limits.max_points
+                )));
+                return false;
+            }
+            series += 1;
+            if series.is_multiple_of(1024) && Instant::now() > deadline {
+                stopped = Some(QueryError::Timeout(limits.timeout));
+                return false;
+            }
+            f(labels, p);
+            true
+        },
+    )?;
+    ctx.points = points;
+    stopped.map_or(Ok(()), Err)
+}
+
+/// Borrowed labels as an owned label set.
+fn owned(pairs: &[(&str, &str)]) -> Labels {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// An owned label set as borrowed pairs.
+fn borrowed(l: &Labels) -> impl Iterator<Item = (&str, &str)> {
+    l.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+}
+
+/// Fetches the series of a selector with the points a window of `range_ms` before every step
+/// needs, each with its own copy of its labels.
+fn fetch(ctx: &mut Ctx, v: &VectorSelector, range_ms: i64) -> Result<Vec<Selected>, QueryError> {
+    let mut out = Vec::new();
+    each_series(ctx, v, range_ms, |labels, points| {
+        out.push(Selected {
+            labels: owned(labels),
+            points: points.to_vec(),
+        });
+    })?;
+    Ok(out)
 }
 
 fn drop_name(mut l: Labels) -> Labels {
@@ -471,15 +562,21 @@ fn eval(ctx: &mut Ctx, e: &Expr) -> Result<Val, QueryError> {
             Val::Str(_) => Err(QueryError::Invalid("unary minus on a string".into())),
         },
         Expr::VectorSelector(v) => {
-            let off = offset_ms(&v.offset);
+            let per_step = PerStep::Instant {
+                off: offset_ms(&v.offset),
+            };
             let series = fetch(ctx, v, LOOKBACK_MS)?;
             let steps = ctx.steps.clone();
             Ok(Val::Vector(
                 series
                     .into_iter()
-                    .map(|s| Row {
-                        vals: instant_values(&s.points, &steps, off),
-                        labels: s.labels,
+                    .map(|s| {
+                        let mut vals = Vec::with_capacity(steps.len());
+                        per_step.values(&s.points, &steps, &mut vals);
+                        Row {
+                            vals,
+                            labels: s.labels,
+                        }
                     })
                     .collect(),
             ))
@@ -495,9 +592,45 @@ fn eval(ctx: &mut Ctx, e: &Expr) -> Result<Val, QueryError> {
     }
 }
 
+/// How a series' points become a value per step.
+#[derive(Debug, Clone, Copy)]
+enum PerStep<'e> {
+    /// A selector's: the last point within the lookback.
+    Instant { off: i64 },
+    /// A range function's over the window of `range` before each step.
+    Range { func: &'e str, range: i64, off: i64 },
+}
+
+impl PerStep<'_> {
+    /// Appends the value at each step to `out`.
+    fn values(&self, points: &[(i64, f64)], steps: &[i64], out: &mut Vec<Option<f64>>) {
+        match *self {
+            PerStep::Instant { off } => instant_values(points, steps, off, out),
+            PerStep::Range { func, range, off } => {
+                let f = |w: &[(i64, f64)], t| range_fn(func, w, t, range);
+                // Staleness markers are not samples.
+                if points.iter().any(|p| p.1.is_nan()) {
+                    let samples: Vec<(i64, f64)> =
+                        points.iter().filter(|p| !p.1.is_nan()).copied().collect();
+                    windows(&samples, steps, off, range, f, out);
+                } else {
+                    windows(points, steps, off, range, f, out);
+                }
+            }
+        }
+    }
+
+    /// Whether the result keeps the metric name (only a selector and `last_over_time` do).
+    fn keeps_name(&self) -> bool {
+        match self {
+            PerStep::Instant { .. } => true,
+            PerStep::Range { func, .. } => *func == "last_over_time",
+        }
+    }
+}
+
 /// The value of a series at each step: its last point in `(t - lookback, t]`.
-fn instant_values(points: &[(i64, f64)], steps: &[i64], off: i64) -> Vec<Option<f64>> {
-    let mut out = Vec::with_capacity(steps.len());
+fn instant_values(points: &[(i64, f64)], steps: &[i64], off: i64, out: &mut Vec<Option<f64>>) {
     let mut i = 0;
     for t in steps {
         let t = t - off;
@@ -510,35 +643,33 @@ fn instant_values(points: &[(i64, f64)], steps: &[i64], off: i64) -> Vec<Option<
             _ => None,
         });
     }
-    out
 }
 
-/// Calls `f` with the points in `(t - range, t]` for each step.
+/// Calls `f` with the points in `(t - range, t]` for each step, appending what it gives to
+/// `out`.
 fn windows(
     points: &[(i64, f64)],
     steps: &[i64],
     off: i64,
     range: i64,
     f: impl Fn(&[(i64, f64)], i64) -> Option<f64>,
-) -> Vec<Option<f64>> {
+    out: &mut Vec<Option<f64>>,
+) {
     let (mut lo, mut hi) = (0, 0);
-    steps
-        .iter()
-        .map(|t| {
-            let t = t - off;
-            while hi < points.len() && points[hi].0 <= t {
-                hi += 1;
-            }
-            while lo < hi && points[lo].0 <= t - range {
-                lo += 1;
-            }
-            if lo >= hi {
-                None
-            } else {
-                f(&points[lo..hi], t)
-            }
-        })
-        .collect()
+    out.extend(steps.iter().map(|t| {
+        let t = t - off;
+        while hi < points.len() && points[hi].0 <= t {
+            hi += 1;
+        }
+        while lo < hi && points[lo].0 <= t - range {
+            lo += 1;
+        }
+        if lo >= hi {
+            None
+        } else {
+            f(&points[lo..hi], t)
+        }
+    }));
 }
 
 /// Prometheus' extrapolated rate / increase / delta.
@@ -622,6 +753,18 @@ fn range_fn(name: &str, w: &[(i64, f64)], t: i64, range: i64) -> Option<f64> {
     }
 }
 
+fn range_ms(m: &promql_parser::parser::MatrixSelector) -> i64 {
+    i64::try_from(m.range.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
+fn range_per_step<'e>(func: &'e str, m: &promql_parser::parser::MatrixSelector) -> PerStep<'e> {
+    PerStep::Range {
+        func,
+        range: range_ms(m),
+        off: offset_ms(&m.vs.offset),
+    }
+}
+
 fn arg(c: &Call, i: usize) -> Result<&Expr, QueryError> {
     c.args
         .args
@@ -683,19 +826,15 @@ fn call(ctx: &mut Ctx, c: &Call) -> Result<Val, QueryError> {
                 "{name}() takes a range vector such as m[5m]"
             )));
         };
-        let range = i64::try_from(m.range.as_millis()).unwrap_or(i64::MAX / 4);
-        let off = offset_ms(&m.vs.offset);
-        let series = fetch(ctx, &m.vs, range)?;
+        let per_step = range_per_step(name, m);
+        let series = fetch(ctx, &m.vs, range_ms(m))?;
         let steps = ctx.steps.clone();
-        let keep_name = name == "last_over_time";
+        let keep_name = per_step.keeps_name();
         let mut rows = Vec::with_capacity(series.len());
-        for mut s in series {
+        for s in series {
             ctx.tick()?;
-            // Staleness markers are not samples.
-            s.points.retain(|p| !p.1.is_nan());
-            let vals = windows(&s.points, &steps, off, range, |w, t| {
-                range_fn(name, w, t, range)
-            });
+            let mut vals = Vec::with_capacity(steps.len());
+            per_step.values(&s.points, &steps, &mut vals);
             let labels = if keep_name {
                 s.labels
             } else {
@@ -864,25 +1003,256 @@ fn go_template(s: &str) -> String {
     s.to_string()
 }
 
-fn group_labels(labels: &Labels, modifier: &Option<LabelModifier>) -> Labels {
-    match modifier {
-        None => Labels::new(),
-        Some(LabelModifier::Include(ls)) => labels
-            .iter()
-            .filter(|(k, _)| ls.labels.iter().any(|l| l == *k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        Some(LabelModifier::Exclude(ls)) => labels
-            .iter()
-            .filter(|(k, _)| k.as_str() != NAME && !ls.labels.iter().any(|l| l == *k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
+/// Which labels of a series an aggregation's `by` / `without` or a vector match's `on` /
+/// `ignoring` looks at. The one place labels are picked for grouping and matching: the key is
+/// built from borrowed labels, so grouping or matching series copies no label.
+#[derive(Debug, Clone, Copy)]
+enum Grouping<'m> {
+    /// No label (an aggregation without `by` / `without`).
+    Nothing,
+    /// Every label but the metric name (a vector match without `on` / `ignoring`).
+    AllButName,
+    /// These labels (`by`, `on`).
+    Only(&'m [String]),
+    /// Every label but these and the metric name (`without`, `ignoring`).
+    AllBut(&'m [String]),
+}
+
+/// A grouping or matching key: `(name, value)` pairs borrowed from a series, sorted by name
+/// (so keys compare as the label sets they stand for).
+type Key<'a> = Vec<(&'a str, &'a str)>;
+
+impl<'m> Grouping<'m> {
+    fn aggregation(m: &'m Option<LabelModifier>) -> Grouping<'m> {
+        match m {
+            None => Grouping::Nothing,
+            Some(LabelModifier::Include(ls)) => Grouping::Only(&ls.labels),
+            Some(LabelModifier::Exclude(ls)) => Grouping::AllBut(&ls.labels),
+        }
+    }
+
+    fn matching(m: &'m Option<LabelModifier>) -> Grouping<'m> {
+        match m {
+            None => Grouping::AllButName,
+            Some(LabelModifier::Include(ls)) => Grouping::Only(&ls.labels),
+            Some(LabelModifier::Exclude(ls)) => Grouping::AllBut(&ls.labels),
+        }
+    }
+
+    fn keeps(&self, label: &str) -> bool {
+        match self {
+            Grouping::Nothing => false,
+            Grouping::AllButName => label != NAME,
+            Grouping::Only(ls) => ls.iter().any(|l| l == label),
+            Grouping::AllBut(ls) => label != NAME && !ls.iter().any(|l| l == label),
+        }
+    }
+
+    /// Puts the labels of `labels` this grouping keeps into `key` (cleared first).
+    fn key<'a>(&self, labels: impl IntoIterator<Item = (&'a str, &'a str)>, key: &mut Key<'a>) {
+        key.clear();
+        if matches!(self, Grouping::Nothing) {
+            return;
+        }
+        key.extend(labels.into_iter().filter(|(k, _)| self.keeps(k)));
+        key.sort_unstable_by(|a, b| a.0.cmp(b.0));
     }
 }
 
-fn aggregate(ctx: &mut Ctx, a: &AggregateExpr) -> Result<Val, QueryError> {
+/// Rows by their key under `g`: the keys borrow from the rows.
+fn groups_of<'r>(rows: &'r [Row], g: Grouping) -> HashMap<Key<'r>, Vec<usize>> {
+    let mut groups: HashMap<Key<'r>, Vec<usize>> = HashMap::new();
+    let mut key = Key::new();
+    for (i, r) in rows.iter().enumerate() {
+        g.key(borrowed(&r.labels), &mut key);
+        match groups.get_mut(key.as_slice()) {
+            Some(members) => members.push(i),
+            None => {
+                groups.insert(key.clone(), vec![i]);
+            }
+        }
+    }
+    groups
+}
+
+/// The aggregations that fold a group's values one at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fold {
+    Sum,
+    Avg,
+    Min,
+    Max,
+    Count,
+    Group,
+}
+
+impl Fold {
+    fn of(op: &str) -> Option<Fold> {
+        Some(match op {
+            "sum" => Fold::Sum,
+            "avg" => Fold::Avg,
+            "min" => Fold::Min,
+            "max" => Fold::Max,
+            "count" => Fold::Count,
+            "group" => Fold::Group,
+            _ => return None,
+        })
+    }
+
+    /// The accumulator after a group's first value. Each matches folding from the neutral
+    /// element bit for bit: `-0.0 + x` is `x` (Rust's `f64` sum starts at `-0.0`), the average's
+    /// sum starts at `0.0`, `min` / `max` start at the infinities (so a NaN is passed over).
+    fn first(self, x: f64) -> (f64, usize) {
+        match self {
+            Fold::Sum => (x, 1),
+            Fold::Avg => (0.0 + x, 1),
+            Fold::Min => (f64::INFINITY.min(x), 1),
+            Fold::Max => (f64::NEG_INFINITY.max(x), 1),
+            Fold::Count | Fold::Group => (0.0, 1),
+        }
+    }
+
+    fn add(self, (a, n): (f64, usize), x: f64) -> (f64, usize) {
+        match self {
+            Fold::Sum | Fold::Avg => (a + x, n + 1),
+            Fold::Min => (a.min(x), n + 1),
+            Fold::Max => (a.max(x), n + 1),
+            Fold::Count | Fold::Group => (a, n + 1),
+        }
+    }
+
+    fn result(self, (a, n): (f64, usize)) -> f64 {
+        match self {
+            Fold::Sum | Fold::Min | Fold::Max => a,
+            Fold::Avg => a / n as f64,
+            Fold::Count => n as f64,
+            Fold::Group => 1.0,
+        }
+    }
+}
+
+/// A group's accumulated value and count at each step (none before its first value).
+type Accumulators = Vec<Option<(f64, usize)>>;
+
+/// An aggregation under way: groups found by their borrowed key, one accumulator per step.
+/// Series are added one at a time (from rows or straight from the source), and a group's
+/// labels are copied once, when the result is made.
+struct Aggregation<'a, 'm> {
+    fold: Fold,
+    grouping: Grouping<'m>,
+    steps: usize,
+    index: HashMap<Key<'a>, usize>,
+    groups: Vec<(Key<'a>, Accumulators)>,
+    key: Key<'a>,
+}
+
+impl<'a, 'm> Aggregation<'a, 'm> {
+    fn new(fold: Fold, grouping: Grouping<'m>, steps: usize) -> Aggregation<'a, 'm> {
+        Aggregation {
+            fold,
+            grouping,
+            steps,
+            index: HashMap::new(),
+            groups: Vec::new(),
+            key: Key::new(),
+        }
+    }
+
+    /// Adds a series (its labels and a value or none per step).
+    fn add(&mut self, labels: impl IntoIterator<Item = (&'a str, &'a str)>, vals: &[Option<f64>]) {
+        self.grouping.key(labels, &mut self.key);
+        let g = match self.index.get(self.key.as_slice()) {
+            Some(g) => *g,
+            None => {
+                let g = self.groups.len();
+                self.index.insert(self.key.clone(), g);
+                self.groups.push((self.key.clone(), vec![None; self.steps]));
+                g
+            }
+        };
+        let fold = self.fold;
+        for (acc, v) in self.groups[g].1.iter_mut().zip(vals) {
+            if let Some(x) = *v {
+                *acc = Some(match *acc {
+                    None => fold.first(x),
+                    Some(a) => fold.add(a, x),
+                });
+            }
+        }
+    }
+
+    /// The groups in the order of their labels.
+    fn finish(self) -> Vec<Row> {
+        let fold = self.fold;
+        let mut groups = self.groups;
+        groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        groups
+            .into_iter()
+            .map(|(key, accs)| Row {
+                labels: owned(&key),
+                vals: accs
+                    .into_iter()
+                    .map(|a| a.map(|a| fold.result(a)))
+                    .collect(),
+            })
+            .collect()
+    }
+}
+
+/// The selector an aggregation can read straight from the source, and how its series' points
+/// become values: a selector, or a range function of one.
+fn streamable(e: &Expr) -> Option<(&VectorSelector, PerStep<'_>)> {
+    match e {
+        Expr::Paren(p) => streamable(&p.expr),
+        Expr::VectorSelector(v) => Some((
+            v,
+            PerStep::Instant {
+                off: offset_ms(&v.offset),
+            },
+        )),
+        Expr::Call(c) if RANGE_FUNCTIONS.contains(&c.func.name) => match c.args.args.first() {
+            Some(arg) => match arg.as_ref() {
+                Expr::MatrixSelector(m) => Some((&m.vs, range_per_step(c.func.name, m))),
+                _ => None,
+            },
+            None => None,
+        },
+        _ => None,
+    }
+}
+
+fn aggregate<'a>(ctx: &mut Ctx<'a>, a: &AggregateExpr) -> Result<Val, QueryError> {
     let op = a.op.to_string();
     let n = ctx.steps.len();
+    let fold = Fold::of(&op);
+    if let Some(fold) = fold
+        && ctx.stream
+        && let Some((v, per_step)) = streamable(&a.expr)
+    {
+        // Straight from the source: each series' labels are only borrowed, for its group key.
+        let range = match per_step {
+            PerStep::Instant { .. } => LOOKBACK_MS,
+            PerStep::Range { range, .. } => range,
+        };
+        let steps = ctx.steps.clone();
+        let keep_name = per_step.keeps_name();
+        let mut agg = Aggregation::new(fold, Grouping::aggregation(&a.modifier), n);
+        let mut vals = Vec::with_capacity(n);
+        let got = each_series(ctx, v, range, |labels, points| {
+            vals.clear();
+            per_step.values(points, &steps, &mut vals);
+            agg.add(
+                labels
+                    .iter()
+                    .copied()
+                    .filter(|(k, _)| keep_name || *k != NAME),
+                &vals,
+            );
+        });
+        got?;
+        ctx.tick()?;
+        return Ok(Val::Vector(agg.finish()));
+    }
     let param = match &a.param {
         Some(p) => match eval(ctx, p)? {
             Val::Scalar(v) => Some(v),
@@ -899,70 +1269,48 @@ fn aggregate(ctx: &mut Ctx, a: &AggregateExpr) -> Result<Val, QueryError> {
             "{op} aggregates an instant vector"
         )));
     };
-    let mut groups: BTreeMap<Labels, Vec<usize>> = BTreeMap::new();
-    for (i, r) in rows.iter().enumerate() {
-        groups
-            .entry(group_labels(&r.labels, &a.modifier))
-            .or_default()
-            .push(i);
-    }
     ctx.tick()?;
-    if op == "topk" || op == "bottomk" {
-        let k = param.ok_or_else(|| QueryError::Invalid(format!("{op} needs k")))?;
-        let mut keep: Vec<Vec<Option<f64>>> = vec![vec![None; n]; rows.len()];
-        for members in groups.values() {
-            for (i, k) in k.iter().enumerate() {
-                let k = if k.is_finite() && *k >= 1.0 {
-                    *k as usize
-                } else {
-                    0
-                };
-                let mut present: Vec<(usize, f64)> = members
-                    .iter()
-                    .filter_map(|m| rows[*m].vals[i].map(|v| (*m, v)))
-                    .collect();
-                present.sort_by(|x, y| {
-                    let o = x.1.partial_cmp(&y.1).unwrap_or(std::cmp::Ordering::Equal);
-                    if op == "topk" { o.reverse() } else { o }
-                });
-                for (m, v) in present.into_iter().take(k) {
-                    keep[m][i] = Some(v);
-                }
+    let grouping = Grouping::aggregation(&a.modifier);
+    if let Some(fold) = fold {
+        let mut agg = Aggregation::new(fold, grouping, n);
+        for r in &rows {
+            agg.add(borrowed(&r.labels), &r.vals);
+        }
+        return Ok(Val::Vector(agg.finish()));
+    }
+    // topk / bottomk: the rows themselves, fewer values.
+    let k = param.ok_or_else(|| QueryError::Invalid(format!("{op} needs k")))?;
+    let mut keep: Vec<Vec<Option<f64>>> = vec![vec![None; n]; rows.len()];
+    for members in groups_of(&rows, grouping).values() {
+        for (i, k) in k.iter().enumerate() {
+            let k = if k.is_finite() && *k >= 1.0 {
+                *k as usize
+            } else {
+                0
+            };
+            let mut present: Vec<(usize, f64)> = members
+                .iter()
+                .filter_map(|m| rows[*m].vals[i].map(|v| (*m, v)))
+                .collect();
+            present.sort_by(|x, y| {
+                let o = x.1.partial_cmp(&y.1).unwrap_or(std::cmp::Ordering::Equal);
+                if op == "topk" { o.reverse() } else { o }
+            });
+            for (m, v) in present.into_iter().take(k) {
+                keep[m][i] = Some(v);
             }
         }
-        return Ok(Val::Vector(
-            rows.into_iter()
-                .zip(keep)
-                .filter(|(_, v)| v.iter().any(Option::is_some))
-                .map(|(r, vals)| Row {
-                    labels: r.labels,
-                    vals,
-                })
-                .collect(),
-        ));
     }
-    let mut out = Vec::with_capacity(groups.len());
-    for (labels, members) in groups {
-        let vals = (0..n)
-            .map(|i| {
-                let mut present = members.iter().filter_map(|m| rows[*m].vals[i]).peekable();
-                present.peek()?;
-                Some(match op.as_str() {
-                    "sum" => present.sum(),
-                    "avg" => {
-                        let (s, c) = present.fold((0.0, 0usize), |(s, c), v| (s + v, c + 1));
-                        s / c as f64
-                    }
-                    "min" => present.fold(f64::INFINITY, f64::min),
-                    "max" => present.fold(f64::NEG_INFINITY, f64::max),
-                    "count" => present.count() as f64,
-                    _ => 1.0, // group
-                })
+    Ok(Val::Vector(
+        rows.into_iter()
+            .zip(keep)
+            .filter(|(_, v)| v.iter().any(Option::is_some))
+            .map(|(r, vals)| Row {
+                labels: r.labels,
+                vals,
             })
-            .collect();
-        out.push(Row { labels, vals });
-    }
-    Ok(Val::Vector(out))
+            .collect(),
+    ))
 }
 
 fn arith(op: &str, a: f64, b: f64) -> Option<f64> {
@@ -998,22 +1346,6 @@ fn apply(op: &str, a: f64, b: f64, return_bool: bool, keep: f64) -> Option<f64> 
         Some(t) if return_bool => Some(if t { 1.0 } else { 0.0 }),
         Some(true) => Some(keep),
         _ => None,
-    }
-}
-
-fn signature(labels: &Labels, matching: &Option<LabelModifier>) -> Labels {
-    match matching {
-        Some(LabelModifier::Include(ls)) => labels
-            .iter()
-            .filter(|(k, _)| ls.labels.iter().any(|l| l == *k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        Some(LabelModifier::Exclude(ls)) => labels
-            .iter()
-            .filter(|(k, _)| k.as_str() != NAME && !ls.labels.iter().any(|l| l == *k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        None => drop_name(labels.clone()),
     }
 }
 
@@ -1102,6 +1434,23 @@ fn vector_scalar(
         .collect()
 }
 
+/// Per match key, at which steps `rows` have a value.
+fn presence<'r>(rows: &'r [Row], g: Grouping, n: usize) -> HashMap<Key<'r>, Vec<bool>> {
+    let mut out: HashMap<Key<'r>, Vec<bool>> = HashMap::new();
+    let mut key = Key::new();
+    for row in rows {
+        g.key(borrowed(&row.labels), &mut key);
+        let e = match out.get_mut(key.as_slice()) {
+            Some(e) => e,
+            None => out.entry(key.clone()).or_insert_with(|| vec![false; n]),
+        };
+        for (i, v) in row.vals.iter().enumerate() {
+            e[i] |= v.is_some();
+        }
+    }
+    out
+}
+
 fn set_operation(
     op: &str,
     l: Vec<Row>,
@@ -1109,56 +1458,58 @@ fn set_operation(
     matching: &Option<LabelModifier>,
     n: usize,
 ) -> Vec<Row> {
-    // Per step, which signatures the right side has.
-    let mut right: HashMap<Labels, Vec<bool>> = HashMap::new();
-    for row in &r {
-        let e = right
-            .entry(signature(&row.labels, matching))
-            .or_insert_with(|| vec![false; n]);
-        for (i, v) in row.vals.iter().enumerate() {
-            e[i] |= v.is_some();
-        }
-    }
-    let present = |sig: &Labels, i: usize| right.get(sig).is_some_and(|v| v[i]);
-    let mut out = Vec::new();
-    let mut left_sigs: HashMap<Labels, Vec<bool>> = HashMap::new();
-    for row in l {
-        let sig = signature(&row.labels, matching);
-        let e = left_sigs
-            .entry(sig.clone())
-            .or_insert_with(|| vec![false; n]);
-        for (i, v) in row.vals.iter().enumerate() {
-            e[i] |= v.is_some();
-        }
-        let vals: Vec<Option<f64>> = row
-            .vals
-            .iter()
-            .enumerate()
-            .map(|(i, v)| match op {
-                "and" => v.filter(|_| present(&sig, i)),
-                "unless" => v.filter(|_| !present(&sig, i)),
-                _ => *v,
+    let g = Grouping::matching(matching);
+    let mut key = Key::new();
+    // The values kept of each row, worked out while the keys borrow from the rows; the rows
+    // are moved into the result afterwards.
+    let left_vals: Vec<Vec<Option<f64>>> = if op == "or" {
+        l.iter().map(|row| row.vals.clone()).collect()
+    } else {
+        let right = presence(&r, g, n);
+        l.iter()
+            .map(|row| {
+                g.key(borrowed(&row.labels), &mut key);
+                let there = right.get(key.as_slice());
+                row.vals
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        let present = there.is_some_and(|p| p[i]);
+                        v.filter(|_| present == (op == "and"))
+                    })
+                    .collect()
             })
-            .collect();
-        out.push(Row {
+            .collect()
+    };
+    let right_vals: Vec<Vec<Option<f64>>> = if op == "or" {
+        let left = presence(&l, g, n);
+        r.iter()
+            .map(|row| {
+                g.key(borrowed(&row.labels), &mut key);
+                let there = left.get(key.as_slice());
+                row.vals
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| v.filter(|_| !there.is_some_and(|p| p[i])))
+                    .collect()
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut out: Vec<Row> = l
+        .into_iter()
+        .zip(left_vals)
+        .map(|(row, vals)| Row {
             labels: row.labels,
             vals,
-        });
-    }
+        })
+        .collect();
     if op == "or" {
-        for row in r {
-            let sig = signature(&row.labels, matching);
-            let vals: Vec<Option<f64>> = row
-                .vals
-                .iter()
-                .enumerate()
-                .map(|(i, v)| v.filter(|_| !left_sigs.get(&sig).is_some_and(|l| l[i])))
-                .collect();
-            out.push(Row {
-                labels: row.labels,
-                vals,
-            });
-        }
+        out.extend(r.into_iter().zip(right_vals).map(|(row, vals)| Row {
+            labels: row.labels,
+            vals,
+        }));
     }
     out.retain(|r| r.vals.iter().any(Option::is_some));
     out
@@ -1172,63 +1523,65 @@ fn vector_vector(
     matching: &Option<LabelModifier>,
     n: usize,
 ) -> Result<Val, QueryError> {
-    let mut right: HashMap<Labels, Vec<usize>> = HashMap::new();
-    for (i, row) in r.iter().enumerate() {
-        right
-            .entry(signature(&row.labels, matching))
-            .or_default()
-            .push(i);
+    let g = Grouping::matching(matching);
+    let duplicate = |rows: &[Row], members: &[usize]| {
+        (0..n).any(|i| {
+            members
+                .iter()
+                .filter(|m| rows[**m].vals[i].is_some())
+                .count()
+                > 1
+        })
+    };
+    let right = groups_of(&r, g);
+    if right
+        .values()
+        .any(|members| members.len() > 1 && duplicate(&r, members))
+    {
+        return Err(QueryError::Invalid(
+            "found duplicate series for the match group on the right-hand side; \
+             many-to-one matching (group_left) is not supported"
+                .into(),
+        ));
     }
-    let duplicate =
-        |rows: &[&Row]| (0..n).any(|i| rows.iter().filter(|r| r.vals[i].is_some()).count() > 1);
-    for members in right.values() {
-        let rows: Vec<&Row> = members.iter().map(|m| &r[*m]).collect();
-        if rows.len() > 1 && duplicate(&rows) {
-            return Err(QueryError::Invalid(
-                "found duplicate series for the match group on the right-hand side; \
-                 many-to-one matching (group_left) is not supported"
-                    .into(),
-            ));
-        }
+    if groups_of(&l, g)
+        .values()
+        .any(|members| members.len() > 1 && duplicate(&l, members))
+    {
+        return Err(QueryError::Invalid(
+            "found duplicate series for the match group on the left-hand side; \
+             one-to-many matching (group_right) is not supported"
+                .into(),
+        ));
     }
-    let mut left: HashMap<Labels, Vec<usize>> = HashMap::new();
-    for (i, row) in l.iter().enumerate() {
-        left.entry(signature(&row.labels, matching))
-            .or_default()
-            .push(i);
-    }
-    for members in left.values() {
-        let rows: Vec<&Row> = members.iter().map(|m| &l[*m]).collect();
-        if rows.len() > 1 && duplicate(&rows) {
-            return Err(QueryError::Invalid(
-                "found duplicate series for the match group on the left-hand side; \
-                 one-to-many matching (group_right) is not supported"
-                    .into(),
-            ));
-        }
-    }
+    // The values of each left row against its partners, while the keys borrow from the rows.
+    let mut key = Key::new();
+    let results: Vec<Option<Vec<Option<f64>>>> = l
+        .iter()
+        .map(|row| {
+            g.key(borrowed(&row.labels), &mut key);
+            let partners = right.get(key.as_slice())?;
+            let vals: Vec<Option<f64>> = (0..n)
+                .map(|i| {
+                    let a = row.vals[i]?;
+                    let b = partners.iter().find_map(|p| r[*p].vals[i])?;
+                    apply(op, a, b, return_bool, a)
+                })
+                .collect();
+            vals.iter().any(Option::is_some).then_some(vals)
+        })
+        .collect();
+    drop(right);
     let drop = arith(op, 0.0, 0.0).is_some() || return_bool;
     let mut out = Vec::new();
-    for row in &l {
-        let sig = signature(&row.labels, matching);
-        let Some(partners) = right.get(&sig) else {
+    for (row, vals) in l.into_iter().zip(results) {
+        let Some(vals) = vals else {
             continue;
         };
-        let vals: Vec<Option<f64>> = (0..n)
-            .map(|i| {
-                let a = row.vals[i]?;
-                let b = partners.iter().find_map(|p| r[*p].vals[i])?;
-                apply(op, a, b, return_bool, a)
-            })
-            .collect();
-        if vals.iter().all(Option::is_none) {
-            continue;
+        let mut labels = row.labels;
+        if drop {
+            labels.remove(NAME);
         }
-        let mut labels = if drop {
-            drop_name(row.labels.clone())
-        } else {
-            row.labels.clone()
-        };
         match matching {
             Some(LabelModifier::Include(ls)) => {
                 labels.retain(|k, _| ls.labels.iter().any(|l| l == k));
@@ -1657,5 +2010,450 @@ mod tests {
         assert_eq!(text.matches(r#"namespace="ns1""#).count(), 4, "{text}");
         // The rewritten text still parses.
         assert!(parse(&text).is_ok(), "{text}");
+    }
+
+    // --- The aggregation read straight from the source, and borrowed-key matching ---
+
+    /// Results with NaN comparing equal to NaN and every other value compared bit for bit.
+    fn same(a: &Result<QueryValue, QueryError>, b: &Result<QueryValue, QueryError>) -> bool {
+        let bits = |v: &[(Labels, f64)]| -> Vec<(Labels, u64)> {
+            v.iter().map(|(l, x)| (l.clone(), x.to_bits())).collect()
+        };
+        match (a, b) {
+            (Ok(QueryValue::Vector(x)), Ok(QueryValue::Vector(y))) => bits(x) == bits(y),
+            (Ok(QueryValue::Matrix(x)), Ok(QueryValue::Matrix(y))) => {
+                x.len() == y.len()
+                    && x.iter().zip(y).all(|(p, q)| {
+                        p.0 == q.0
+                            && p.1.len() == q.1.len()
+                            && p.1
+                                .iter()
+                                .zip(&q.1)
+                                .all(|(u, v)| u.0 == v.0 && u.1.to_bits() == v.1.to_bits())
+                    })
+            }
+            (Ok(QueryValue::Scalar(x)), Ok(QueryValue::Scalar(y))) => x.to_bits() == y.to_bits(),
+            (x, y) => x == y,
+        }
+    }
+
+    /// The query streamed and through rows, instant at `t` and over a range ending at `t`.
+    fn both_ways(s: &Store, q: &str, t: i64, confine: Option<&str>) {
+        let e = parse(q).expect("parses");
+        let l = Limits::default();
+        let fast = instant_with(s, &e, t, l, confine, true);
+        let rows = instant_with(s, &e, t, l, confine, false);
+        assert!(same(&fast, &rows), "{q} at {t}: {fast:?} != {rows:?}");
+        let span = (t - 40 * MIN, t, 3 * MIN);
+        let fast = range_with(s, &e, span, l, confine, true);
+        let rows = range_with(s, &e, span, l, confine, false);
+        assert!(same(&fast, &rows), "{q} over a range: {fast:?} != {rows:?}");
+    }
+
+    #[test]
+    fn streamed_aggregations_equal_the_row_path() {
+        let s = store();
+        for q in [
+            "sum(container_memory_working_set_bytes)",
+            "count(container_memory_working_set_bytes)",
+            "avg(container_memory_working_set_bytes)",
+            "min by (namespace) (container_memory_working_set_bytes)",
+            "max without (pod) (container_memory_working_set_bytes)",
+            "group by (namespace, container) (container_memory_working_set_bytes)",
+            "sum by (__name__) (container_memory_working_set_bytes)",
+            "sum by (__name__) (rate(container_cpu_usage_seconds_total[5m]))",
+            "sum by (__name__) (last_over_time(container_cpu_usage_seconds_total[5m]))",
+            "sum by (namespace) (rate(container_cpu_usage_seconds_total[5m] offset 10m))",
+            "sum by (nothing) ((container_memory_working_set_bytes))",
+            r#"count({__name__=~"container_.+", pod!="p2"})"#,
+            r#"sum(container_memory_working_set_bytes{namespace="b"} offset 70m)"#,
+        ] {
+            for t in [0, 30 * MIN, 60 * MIN, 63 * MIN, 70 * MIN] {
+                both_ways(&s, q, t, None);
+                both_ways(&s, q, t, Some("a"));
+            }
+        }
+    }
+
+    #[test]
+    fn streamed_aggregations_keep_the_limits() {
+        let s = store();
+        let e = parse("sum(container_memory_working_set_bytes)").expect("parses");
+        let t = 60 * MIN;
+        let small = Limits {
+            max_series: 2,
+            ..Limits::default()
+        };
+        let few_points = Limits {
+            max_points: 3,
+            ..Limits::default()
+        };
+        for stream in [true, false] {
+            assert!(matches!(
+                instant_with(&s, &e, t, small, None, stream),
+                Err(QueryError::TooLarge(m)) if m.contains("series")
+            ));
+            assert!(matches!(
+                instant_with(&s, &e, t, few_points, None, stream),
+                Err(QueryError::TooLarge(m)) if m.contains("points")
+            ));
+        }
+        // Two series fit when confined to a namespace holding two.
+        assert!(instant_with(&s, &e, t, small, Some("a"), true).is_ok());
+    }
+
+    #[test]
+    fn grouping_keys_borrow_and_sort_like_label_sets() {
+        let l = labels(&[(NAME, "m"), ("b", "2"), ("a", "1"), ("c", "3")]);
+        // The store hands labels over in any order: the key comes out sorted.
+        let unsorted = [(NAME, "m"), ("c", "3"), ("a", "1"), ("b", "2")];
+        let by = vec!["c".to_string(), "a".to_string(), NAME.to_string()];
+        let mut key = Key::new();
+        Grouping::Only(&by).key(unsorted, &mut key);
+        assert_eq!(key, vec![(NAME, "m"), ("a", "1"), ("c", "3")]);
+        Grouping::AllBut(&by).key(unsorted, &mut key);
+        assert_eq!(key, vec![("b", "2")]);
+        Grouping::AllButName.key(borrowed(&l), &mut key);
+        assert_eq!(key, vec![("a", "1"), ("b", "2"), ("c", "3")]);
+        assert_eq!(owned(&key), drop_name(l.clone()));
+        Grouping::Nothing.key(borrowed(&l), &mut key);
+        assert!(key.is_empty());
+        // Keys order as the label sets they stand for do.
+        let sets = [
+            labels(&[("a", "1")]),
+            labels(&[("a", "1"), ("b", "0")]),
+            labels(&[("a", "10")]),
+            labels(&[("a", "2")]),
+            labels(&[("b", "0")]),
+        ];
+        for x in &sets {
+            for y in &sets {
+                let (kx, ky): (Key, Key) = (borrowed(x).collect(), borrowed(y).collect());
+                assert_eq!(kx.cmp(&ky), x.cmp(y), "{x:?} {y:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn matching_errors_and_label_results_are_unchanged() {
+        let s = store();
+        let t = 60 * MIN;
+        // Two series on the right per namespace: many-to-one is refused.
+        let many = at(
+            &s,
+            "sum by (namespace) (container_memory_working_set_bytes) / on (namespace) container_memory_working_set_bytes",
+            t,
+        );
+        assert!(
+            matches!(&many, Err(QueryError::Invalid(m)) if m.contains("right-hand")),
+            "{many:?}"
+        );
+        let one_to_many = at(
+            &s,
+            "container_memory_working_set_bytes / on (namespace) sum by (namespace) (container_memory_working_set_bytes)",
+            t,
+        );
+        assert!(
+            matches!(&one_to_many, Err(QueryError::Invalid(m)) if m.contains("left-hand")),
+            "{one_to_many:?}"
+        );
+        // A comparison without bool keeps the left side's name and labels; on() keeps only the
+        // matched labels; ignoring() drops the ignored ones.
+        let cmp = vector(
+            &s,
+            "container_memory_working_set_bytes > ignoring (container) (container_memory_working_set_bytes * 0)",
+            t,
+        );
+        assert_eq!(cmp.len(), 3);
+        assert!(cmp.iter().all(|(l, _)| l.get(NAME).map(String::as_str)
+            == Some("container_memory_working_set_bytes")
+            && !l.contains_key("container")));
+        let share = vector(
+            &s,
+            "container_memory_working_set_bytes / on (namespace, pod) (rate(container_cpu_usage_seconds_total[5m]) * 1048576)",
+            t,
+        );
+        assert_eq!(share.len(), 3);
+        assert!(
+            share
+                .iter()
+                .all(|(l, v)| l.keys().eq(["namespace", "pod"].iter()) && close(*v, 1.0))
+        );
+        let unless_on = vector(
+            &s,
+            r#"container_memory_working_set_bytes unless on (namespace) container_memory_working_set_bytes{pod="p3"}"#,
+            t,
+        );
+        assert_eq!(
+            by_pod(&unless_on)
+                .iter()
+                .map(|p| p.0.as_str())
+                .collect::<Vec<_>>(),
+            ["p1", "p2"]
+        );
+        let or_ignoring = vector(
+            &s,
+            r#"container_memory_working_set_bytes{namespace="a"} or ignoring (container) rate(container_cpu_usage_seconds_total[5m])"#,
+            t,
+        );
+        // p3's rate has no left partner (its labels differ only in the name): it is added.
+        assert_eq!(or_ignoring.len(), 3, "{or_ignoring:?}");
+        assert!(
+            or_ignoring
+                .iter()
+                .any(|(l, _)| l.get("pod").map(String::as_str) == Some("p3")
+                    && !l.contains_key(NAME))
+        );
+    }
+
+    /// The aggregation as it was computed before keys were borrowed: label sets copied per
+    /// series into a sorted map, then folded.
+    fn reference_aggregate(
+        rows: &[(Labels, f64)],
+        op: &str,
+        g: &Option<(bool, Vec<String>)>,
+    ) -> Vec<(Labels, f64)> {
+        let mut groups: std::collections::BTreeMap<Labels, Vec<f64>> = Default::default();
+        for (l, v) in rows {
+            let key: Labels = match g {
+                None => Labels::new(),
+                Some((true, ls)) => l
+                    .iter()
+                    .filter(|(k, _)| ls.contains(k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                Some((false, ls)) => l
+                    .iter()
+                    .filter(|(k, _)| k.as_str() != NAME && !ls.contains(k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            };
+            groups.entry(key).or_default().push(*v);
+        }
+        groups
+            .into_iter()
+            .map(|(k, vs)| {
+                let it = vs.iter().copied();
+                let v = match op {
+                    "sum" => it.sum(),
+                    "avg" => {
+                        let (s, c) = it.fold((0.0, 0usize), |(s, c), v| (s + v, c + 1));
+                        s / c as f64
+                    }
+                    "min" => it.fold(f64::INFINITY, f64::min),
+                    "max" => it.fold(f64::NEG_INFINITY, f64::max),
+                    "count" => it.count() as f64,
+                    _ => 1.0,
+                };
+                (k, v)
+            })
+            .collect()
+    }
+
+    /// Vector matching as it was computed before keys were borrowed (instant vectors).
+    fn reference_binary(
+        l: &[(Labels, f64)],
+        r: &[(Labels, f64)],
+        op: &str,
+        return_bool: bool,
+        m: &Option<(bool, Vec<String>)>,
+    ) -> Result<Vec<(Labels, f64)>, ()> {
+        let sig = |x: &Labels| -> Labels {
+            match m {
+                None => drop_name(x.clone()),
+                Some((true, ls)) => x
+                    .iter()
+                    .filter(|(k, _)| ls.contains(k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                Some((false, ls)) => x
+                    .iter()
+                    .filter(|(k, _)| k.as_str() != NAME && !ls.contains(k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            }
+        };
+        let rs: Vec<Labels> = r.iter().map(|x| sig(&x.0)).collect();
+        let ls: Vec<Labels> = l.iter().map(|x| sig(&x.0)).collect();
+        if matches!(op, "and" | "or" | "unless") {
+            let mut out: Vec<(Labels, f64)> = Vec::new();
+            for (x, s) in l.iter().zip(&ls) {
+                let there = rs.contains(s);
+                if op == "or" || there == (op == "and") {
+                    out.push(x.clone());
+                }
+            }
+            if op == "or" {
+                out.extend(
+                    r.iter()
+                        .zip(&rs)
+                        .filter(|(_, s)| !ls.contains(s))
+                        .map(|(x, _)| x.clone()),
+                );
+            }
+            return Ok(out);
+        }
+        let dup = |sigs: &[Labels]| sigs.iter().enumerate().any(|(i, s)| sigs[..i].contains(s));
+        if dup(&rs) || dup(&ls) {
+            return Err(());
+        }
+        let drop = arith(op, 0.0, 0.0).is_some() || return_bool;
+        let mut out = Vec::new();
+        for (x, s) in l.iter().zip(&ls) {
+            let Some(j) = rs.iter().position(|y| y == s) else {
+                continue;
+            };
+            let Some(v) = apply(op, x.1, r[j].1, return_bool, x.1) else {
+                continue;
+            };
+            let mut labels = if drop {
+                drop_name(x.0.clone())
+            } else {
+                x.0.clone()
+            };
+            match m {
+                Some((true, keep)) => labels.retain(|k, _| keep.contains(k)),
+                Some((false, ignore)) => labels.retain(|k, _| !ignore.contains(k)),
+                None => {}
+            }
+            out.push((labels, v));
+        }
+        Ok(out)
+    }
+
+    /// Namespace, pod, phase and tier picks, and a value or none per slot.
+    type RandomSeries = (u8, u8, u8, u8, Vec<Option<i8>>);
+
+    /// A random store: series of two metrics over a few namespaces, pods, phases and an
+    /// optional label, with gaps, staleness and values of any sign (zeros of both signs).
+    fn random_store(series: &[RandomSeries]) -> Store {
+        let mut s = Store::new(Duration::from_secs(60), 1440);
+        let slots = series.iter().map(|x| x.4.len()).max().unwrap_or(0);
+        for slot in 0..slots {
+            for (ns, pod, phase, tier, vals) in series {
+                let mut l = labels(&[
+                    (NAME, if pod % 3 == 0 { "c_total" } else { "m1" }),
+                    ("namespace", ["a", "b", "c"][*ns as usize % 3]),
+                    ("pod", &format!("p{}", pod % 6)),
+                    (
+                        "phase",
+                        ["Running", "Pending", "Failed"][*phase as usize % 3],
+                    ),
+                ]);
+                if tier % 3 != 0 {
+                    l.insert("tier".into(), ["x", "y"][*tier as usize % 2].into());
+                }
+                if let Some(Some(v)) = vals.get(slot) {
+                    let v = if *v == 0 && tier % 2 == 0 {
+                        -0.0
+                    } else {
+                        f64::from(*v) / 4.0
+                    };
+                    // The counter only grows (but for its resets).
+                    let v = if l[NAME] == "c_total" {
+                        f64::from(slot as u32) * v.abs()
+                    } else {
+                        v
+                    };
+                    s.append(&l, slot as u32, v);
+                }
+            }
+            s.mark_stale(slot as u32);
+        }
+        s
+    }
+
+    fn grouping_text(g: &Option<(bool, Vec<String>)>, by: &str, without: &str) -> String {
+        match g {
+            None => String::new(),
+            Some((include, ls)) => format!(
+                " {} ({}) ",
+                if *include { by } else { without },
+                ls.join(", ")
+            ),
+        }
+    }
+
+    fn grouping_strategy() -> impl proptest::strategy::Strategy<Value = Option<(bool, Vec<String>)>>
+    {
+        use proptest::prelude::*;
+        let names = proptest::sample::subsequence(
+            vec!["namespace", "pod", "phase", "tier", NAME, "missing"],
+            0..=3,
+        )
+        .prop_map(|v| v.into_iter().map(String::from).collect::<Vec<_>>());
+        proptest::option::of((any::<bool>(), names))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn streamed_aggregations_match_rows_and_the_reference(
+            series in proptest::collection::vec(
+                (0u8..3, 0u8..6, 0u8..3, 0u8..6, proptest::collection::vec(proptest::option::weighted(0.8, -8i8..8), 0..25)),
+                0..24,
+            ),
+            op in proptest::sample::select(vec!["sum", "avg", "min", "max", "count", "group"]),
+            inner in proptest::sample::select(vec![
+                "m1",
+                r#"m1{phase=~"Running|Pending"}"#,
+                r#"{__name__=~"m1|c_total", tier!="y"}"#,
+                "rate(c_total[5m])",
+                "last_over_time(m1[3m])",
+                "max_over_time(m1[10m] offset 2m)",
+                "(c_total)",
+            ]),
+            g in grouping_strategy(),
+            t in 0i64..30,
+            confine in proptest::option::of(proptest::sample::select(vec!["a", "b"])),
+        ) {
+            let s = random_store(&series);
+            let q = format!("{op}{}({inner})", grouping_text(&g, "by", "without"));
+            let t = t * MIN;
+            both_ways(&s, &q, t, confine);
+            // Instant results against the aggregation as it was.
+            let rows = match instant(&s, &parse(inner).expect("parses"), t, Limits::default(), confine) {
+                Ok(QueryValue::Vector(v)) => v,
+                other => panic!("{inner}: {other:?}"),
+            };
+            let want = reference_aggregate(&rows, op, &g);
+            let got = instant(&s, &parse(&q).expect("parses"), t, Limits::default(), confine);
+            proptest::prop_assert!(same(&got, &Ok(QueryValue::Vector(want.clone()))), "{q}: {got:?} != {want:?}");
+        }
+
+        #[test]
+        fn vector_matching_matches_the_reference(
+            series in proptest::collection::vec(
+                (0u8..3, 0u8..6, 0u8..3, 0u8..6, proptest::collection::vec(proptest::option::weighted(0.8, -8i8..8), 0..25)),
+                0..24,
+            ),
+            lhs in proptest::sample::select(vec!["m1", r#"m1{phase="Running"}"#, "sum by (namespace, pod) (m1)", "c_total"]),
+            rhs in proptest::sample::select(vec!["m1", r#"m1{tier="x"}"#, "sum by (namespace) (c_total)", "rate(c_total[5m])"]),
+            op in proptest::sample::select(vec!["+", "/", "^", ">", "==", "and", "or", "unless"]),
+            return_bool in proptest::bool::ANY,
+            m in grouping_strategy(),
+            t in 0i64..30,
+        ) {
+            let s = random_store(&series);
+            let comparison = matches!(op, ">" | "==");
+            let return_bool = return_bool && comparison;
+            let q = format!(
+                "({lhs}) {op}{}{}({rhs})",
+                if return_bool { " bool" } else { "" },
+                grouping_text(&m, "on", "ignoring"),
+            );
+            let t = t * MIN;
+            let side = |e: &str| match at(&s, e, t) {
+                Ok(QueryValue::Vector(v)) => v,
+                other => panic!("{e}: {other:?}"),
+            };
+            let want = reference_binary(&side(lhs), &side(rhs), op, return_bool, &m);
+            let got = at(&s, &q, t);
+            match want {
+                Ok(want) => proptest::prop_assert!(same(&got, &Ok(QueryValue::Vector(want.clone()))), "{q}: {got:?} != {want:?}"),
+                Err(()) => proptest::prop_assert!(matches!(got, Err(QueryError::Invalid(_))), "{q}: {got:?}"),
+            }
+        }
     }
 }

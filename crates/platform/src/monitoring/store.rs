@@ -25,6 +25,10 @@ pub type Labels = BTreeMap<String, String>;
 /// Decides on a series from its labels, borrowed as `(name, value)` pairs.
 pub type LabelFilter<'a> = dyn Fn(&[(&str, &str)]) -> bool + 'a;
 
+/// Receives a series: its labels borrowed from the store (`(name, value)` pairs, in any order)
+/// and its points; returns `false` to stop.
+pub type SeriesVisitor<'s, 'f> = dyn FnMut(&[(&'s str, &'s str)], &[(i64, f64)]) -> bool + 'f;
+
 /// The label holding the metric name.
 pub const NAME: &str = "__name__";
 
@@ -560,18 +564,6 @@ impl Store {
         }
     }
 
-    fn labels_of(&self, s: &Series) -> Labels {
-        s.labels
-            .iter()
-            .map(|(k, v)| {
-                (
-                    self.strings[*k as usize].to_string(),
-                    self.strings[*v as usize].to_string(),
-                )
-            })
-            .collect()
-    }
-
     /// The series named `name` (any when `None`) whose labels pass `keep`, with their points in
     /// `(from_ms, to_ms]`. At most `max_series` series; more is an error.
     pub fn select(
@@ -582,20 +574,58 @@ impl Store {
         to_ms: i64,
         max_series: usize,
     ) -> Result<Vec<Selected>, SelectError> {
-        // Labels are looked at as borrowed strings; only kept series get an owned copy.
-        let mut view: Vec<(&str, &str)> = Vec::with_capacity(16);
+        let mut out = Vec::new();
+        self.visit(
+            name,
+            keep,
+            from_ms,
+            to_ms,
+            max_series,
+            &mut |labels, points| {
+                out.push(Selected {
+                    labels: labels
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                    points: points.to_vec(),
+                });
+                true
+            },
+        )?;
+        Ok(out)
+    }
+
+    /// Like [`Store::select`] without copying anything: `f` is called with each series' labels
+    /// borrowed from the store (as `(name, value)` pairs, in no particular order) and its points
+    /// in the window, series after series; it returns `false` to stop early. Series with no
+    /// point in the window are skipped; the `max_series`-plus-first one is an error.
+    pub fn visit<'s>(
+        &'s self,
+        name: Option<&str>,
+        keep: &LabelFilter,
+        from_ms: i64,
+        to_ms: i64,
+        max_series: usize,
+        f: &mut SeriesVisitor<'s, '_>,
+    ) -> Result<(), SelectError> {
+        let mut view: Vec<(&'s str, &'s str)> = Vec::with_capacity(16);
+        let mut points: Vec<(i64, f64)> = Vec::new();
         let all: Vec<u32>;
         let candidates: &[u32] = match name {
             Some(n) => match self.string_ids.get(n).and_then(|id| self.by_name.get(id)) {
                 Some(list) => list,
-                None => return Ok(Vec::new()),
+                None => return Ok(()),
             },
             None => {
                 all = (0..self.series.len() as u32).collect();
                 &all
             }
         };
-        let mut out = Vec::new();
+        let step = self.step_ms;
+        // The slots of (from_ms, to_ms].
+        let first = u32::try_from((from_ms.div_euclid(step) + 1).max(0)).unwrap_or(u32::MAX);
+        let last = u32::try_from(to_ms.div_euclid(step).max(0)).unwrap_or(u32::MAX);
+        let mut delivered = 0usize;
         for i in candidates {
             let s = &self.series[*i as usize];
             if s.count == 0
@@ -613,15 +643,10 @@ impl Store {
             if !keep(&view) {
                 continue;
             }
-            let labels = self.labels_of(s);
-            if out.len() >= max_series {
+            if delivered >= max_series {
                 return Err(SelectError::TooManySeries(max_series));
             }
-            let mut points = Vec::new();
-            let step = self.step_ms;
-            // The slots of (from_ms, to_ms].
-            let first = u32::try_from((from_ms.div_euclid(step) + 1).max(0)).unwrap_or(u32::MAX);
-            let last = u32::try_from(to_ms.div_euclid(step).max(0)).unwrap_or(u32::MAX);
+            points.clear();
             s.decode_window(first, last, |slot, q| {
                 let t = i64::from(slot) * step;
                 if t > from_ms && t <= to_ms {
@@ -629,11 +654,15 @@ impl Store {
                     points.push((t, q.map_or(f64::NAN, |q| q as f64 / s.scale)));
                 }
             });
-            if !points.is_empty() {
-                out.push(Selected { labels, points });
+            if points.is_empty() {
+                continue;
+            }
+            delivered += 1;
+            if !f(&view, &points) {
+                break;
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Live series.
