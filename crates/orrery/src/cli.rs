@@ -516,7 +516,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let tls = crate::config::tls::source(&args.tunables)?;
     if let Some(warning) = crate::config::tls::listener_warning(args.listen, &tls) {
         tracing::warn!(listen = %args.listen, "{warning}");
-        eprintln!("{warning}");
+        // Without TLS also on stderr whatever the log settings: it must not go unseen.
+        if matches!(tls, platform::serve::TlsSource::Off) {
+            eprintln!("{warning}");
+        }
     }
     let in_cluster = match &args.kubeconfig {
         Some(_) => None,
