@@ -5,7 +5,7 @@
 //! the tokens' lifetimes are the configured ones, a second login ends the first session when
 //! `multipleLogin` is false, the lockout threshold and duration, the OAuth client, login record
 //! retention, the simulated nodes, the audit log path, the TLS files re-read when rotated, the
-//! health-check period of member clusters); in-cluster credentials taken from a
+//! health-check period of member clusters, the login rate limit); in-cluster credentials from a
 //! ServiceAccount directory (a temporary one standing in for the pod's mount, through the
 //! test-only `ORRERY_TEST_SERVICEACCOUNT_DIR`); completions and the version.
 
@@ -849,7 +849,7 @@ fn start_member(dir: &Path, port: u16) -> Member {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_health_check_period_decides_how_soon_a_member_is_seen_again() {
+async fn the_health_check_period_and_the_login_rate_limit_follow_the_file() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -864,7 +864,8 @@ async fn the_health_check_period_decides_how_soon_a_member_is_seen_again() {
     // 10 s to see the member again; 1 s is configured.
     std::fs::write(
         &config,
-        "clusters:\n  healthCheckPeriod: 1s\n  healthCheckBackoffMax: 1s\n  healthCheckTimeout: 2s\n",
+        "clusters:\n  healthCheckPeriod: 1s\n  healthCheckBackoffMax: 1s\n  healthCheckTimeout: 2s\n\
+         authentication:\n  loginRateLimit:\n    burst: 3\n    perSecond: 0.01\n",
     )
     .expect("write");
     let serve = start_serve(
@@ -898,6 +899,34 @@ async fn the_health_check_period_decides_how_soon_a_member_is_seen_again() {
     .await;
     assert_eq!(code, 200, "{v}");
     let admin = v["access_token"].as_str().expect("token").to_string();
+    // The login rate limit (a burst of 3, then one per 100 s): the fourth attempt is refused
+    // before any password is looked at.
+    for _ in 0..2 {
+        let (code, v) = grant(
+            &http,
+            &serve.url,
+            ("kubesphere", "kubesphere"),
+            "nobody",
+            "x",
+        )
+        .await;
+        assert_eq!(code, 400, "{v}");
+    }
+    let (code, v) = grant(
+        &http,
+        &serve.url,
+        ("kubesphere", "kubesphere"),
+        "nobody",
+        "x",
+    )
+    .await;
+    assert_eq!(code, 429, "{v}");
+    assert!(
+        v["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("too many login attempts from this address")),
+        "{v}"
+    );
     let clusters = format!("{}/apis/cluster.kubesphere.io/v1alpha1/clusters", serve.url);
     let body = json!({"apiVersion": "cluster.kubesphere.io/v1alpha1", "kind": "Cluster",
         "metadata": {"name": "edge"},
