@@ -46,106 +46,141 @@ fn parse_client(s: &str) -> Result<(String, String), String> {
 pub struct PlatformTunables {
     /// The host cluster when `--kubeconfig` is not given: `auto` (in a pod, the pod's own
     /// cluster through its ServiceAccount; elsewhere an embedded one), `embedded`, `in-cluster`.
-    #[arg(long, env = "ORRERY_HOST_CLUSTER", value_enum, default_value = "auto")]
+    #[arg(
+        long,
+        help_heading = "Host cluster",
+        env = "ORRERY_HOST_CLUSTER",
+        value_enum,
+        default_value = "auto"
+    )]
     pub host_cluster: super::incluster::HostCluster,
     /// Serve HTTPS on the platform's port (besides plain HTTP): with `--tls-cert`/`--tls-key`,
     /// or else a generated self-signed pair kept in the host cluster. `false`: plain HTTP only.
-    #[arg(long, env = "ORRERY_TLS", default_value_t = true, action = ArgAction::Set)]
+    #[arg(long, help_heading = "TLS", env = "ORRERY_TLS", default_value_t = true, action = ArgAction::Set)]
     pub tls: bool,
     /// The platform's certificate chain (PEM), served instead of the self-signed one.
-    #[arg(long, env = "ORRERY_TLS_CERT", requires = "tls_key")]
+    #[arg(
+        long,
+        help_heading = "TLS",
+        env = "ORRERY_TLS_CERT",
+        requires = "tls_key"
+    )]
     pub tls_cert: Option<PathBuf>,
     /// The private key (PEM) of `--tls-cert`.
-    #[arg(long, env = "ORRERY_TLS_KEY", requires = "tls_cert")]
+    #[arg(
+        long,
+        help_heading = "TLS",
+        env = "ORRERY_TLS_KEY",
+        requires = "tls_cert"
+    )]
     pub tls_key: Option<PathBuf>,
     /// Whether a user may be logged in several times; `false`: a login revokes the user's
     /// earlier tokens (KubeSphere's `multipleLogin`).
-    #[arg(long, env = "ORRERY_MULTIPLE_LOGIN", default_value_t = true, action = ArgAction::Set)]
+    #[arg(long, help_heading = "Authentication", env = "ORRERY_MULTIPLE_LOGIN", default_value_t = true, action = ArgAction::Set)]
     pub multiple_login: bool,
     /// Lifetime of access tokens (`expires_in` of `/oauth/token`).
-    #[arg(long, env = "ORRERY_ACCESS_TOKEN_MAX_AGE", default_value = "2h", value_parser = parse_duration)]
+    #[arg(long, help_heading = "Authentication", env = "ORRERY_ACCESS_TOKEN_MAX_AGE", default_value = "2h", value_parser = parse_duration)]
     pub access_token_max_age: Duration,
     /// Lifetime of refresh tokens (single use).
-    #[arg(long, env = "ORRERY_REFRESH_TOKEN_MAX_AGE", default_value = "2h30m", value_parser = parse_duration)]
+    #[arg(long, help_heading = "Authentication", env = "ORRERY_REFRESH_TOKEN_MAX_AGE", default_value = "2h30m", value_parser = parse_duration)]
     pub refresh_token_max_age: Duration,
     /// Lifetime of the token in a downloaded user kubeconfig.
-    #[arg(long, env = "ORRERY_KUBECONFIG_TOKEN_MAX_AGE", default_value = "8760h", value_parser = parse_duration)]
+    #[arg(long, help_heading = "Authentication", env = "ORRERY_KUBECONFIG_TOKEN_MAX_AGE", default_value = "8760h", value_parser = parse_duration)]
     pub kubeconfig_token_max_age: Duration,
     /// How long LoginRecords are kept.
-    #[arg(long, env = "ORRERY_LOGIN_RECORD_MAX_AGE", default_value = "168h", value_parser = parse_duration)]
+    #[arg(long, help_heading = "Authentication", env = "ORRERY_LOGIN_RECORD_MAX_AGE", default_value = "168h", value_parser = parse_duration)]
     pub login_record_max_age: Duration,
     /// Failed logins within the lockout window that lock a user (`AuthLimitExceeded`).
-    #[arg(long, env = "ORRERY_LOCKOUT_THRESHOLD", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, help_heading = "Authentication", env = "ORRERY_LOCKOUT_THRESHOLD", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub lockout_threshold: u32,
     /// The window over which failed logins count.
-    #[arg(long, env = "ORRERY_LOCKOUT_WINDOW", default_value = "10m", value_parser = parse_duration)]
+    #[arg(long, help_heading = "Authentication", env = "ORRERY_LOCKOUT_WINDOW", default_value = "10m", value_parser = parse_duration)]
     pub lockout_window: Duration,
     /// How long a lock lasts.
-    #[arg(long, env = "ORRERY_LOCKOUT_DURATION", default_value = "10m", value_parser = parse_duration)]
+    #[arg(long, help_heading = "Authentication", env = "ORRERY_LOCKOUT_DURATION", default_value = "10m", value_parser = parse_duration)]
     pub lockout_duration: Duration,
     /// Login attempts one client address may make at once (`/oauth/token`, console login) …
-    #[arg(long, env = "ORRERY_LOGIN_BURST", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, help_heading = "Authentication", env = "ORRERY_LOGIN_BURST", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     pub login_burst: u32,
     /// … and per second after that (429 beyond).
-    #[arg(long, env = "ORRERY_LOGIN_RATE", default_value_t = 1.0, value_parser = positive_f64)]
+    #[arg(long, help_heading = "Authentication", env = "ORRERY_LOGIN_RATE", default_value_t = 1.0, value_parser = positive_f64)]
     pub login_rate: f64,
     /// argon2id memory per password hash, in KiB (OWASP's minimum by default).
-    #[arg(long, env = "ORRERY_PASSWORD_HASH_MEMORY", default_value_t = 19 * 1024, value_parser = clap::value_parser!(u32).range(8..))]
+    #[arg(long, help_heading = "Authentication", env = "ORRERY_PASSWORD_HASH_MEMORY", default_value_t = 19 * 1024, value_parser = clap::value_parser!(u32).range(8..))]
     pub password_hash_memory: u32,
     /// argon2id iterations per password hash.
-    #[arg(long, env = "ORRERY_PASSWORD_HASH_ITERATIONS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, help_heading = "Authentication", env = "ORRERY_PASSWORD_HASH_ITERATIONS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
     pub password_hash_iterations: u32,
     /// OAuth clients of the password and refresh grants, `ID:SECRET` (repeat or separate with
     /// commas). Clients of the authorization-code flow are Secrets in the host, as in KubeSphere.
-    #[arg(long, env = "ORRERY_OAUTH_CLIENT", value_delimiter = ',', default_value = "kubesphere:kubesphere", value_parser = parse_client, hide_env_values = true, hide_default_value = true)]
+    #[arg(long, help_heading = "Authentication", env = "ORRERY_OAUTH_CLIENT", value_delimiter = ',', default_value = "kubesphere:kubesphere", value_parser = parse_client, hide_env_values = true, hide_default_value = true)]
     pub oauth_client: Vec<(String, String)>,
     /// How long a replica's leader Lease is valid without renewal.
-    #[arg(long, env = "ORRERY_LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
+    #[arg(long, help_heading = "Leader election and controllers", env = "ORRERY_LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
     pub lease_duration: Duration,
     /// How often the leader renews its Lease and the others try to take it.
-    #[arg(long, env = "ORRERY_LEASE_RETRY_PERIOD", default_value = "2s", value_parser = parse_duration)]
+    #[arg(long, help_heading = "Leader election and controllers", env = "ORRERY_LEASE_RETRY_PERIOD", default_value = "2s", value_parser = parse_duration)]
     pub lease_retry_period: Duration,
     /// This replica's name in leader election (default: random).
-    #[arg(long, env = "ORRERY_LEADER_IDENTITY")]
+    #[arg(
+        long,
+        help_heading = "Leader election and controllers",
+        env = "ORRERY_LEADER_IDENTITY"
+    )]
     pub leader_identity: Option<String>,
     /// Time between controller passes.
-    #[arg(long, env = "ORRERY_RESYNC_PERIOD", default_value = "2s", value_parser = parse_duration)]
+    #[arg(long, help_heading = "Leader election and controllers", env = "ORRERY_RESYNC_PERIOD", default_value = "2s", value_parser = parse_duration)]
     pub resync_period: Duration,
     /// Time between prunes of old LoginRecords and expired tokens.
-    #[arg(long, env = "ORRERY_PRUNE_PERIOD", default_value = "10m", value_parser = parse_duration)]
+    #[arg(long, help_heading = "Leader election and controllers", env = "ORRERY_PRUNE_PERIOD", default_value = "10m", value_parser = parse_duration)]
     pub prune_period: Duration,
     /// The host cluster's name.
-    #[arg(long, env = "ORRERY_HOST_CLUSTER_NAME", default_value = "host")]
+    #[arg(
+        long,
+        help_heading = "Member clusters",
+        env = "ORRERY_HOST_CLUSTER_NAME",
+        default_value = "host"
+    )]
     pub host_cluster_name: String,
     /// Time between health checks of a Ready member cluster.
-    #[arg(long, env = "ORRERY_HEALTH_CHECK_PERIOD", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, help_heading = "Member clusters", env = "ORRERY_HEALTH_CHECK_PERIOD", default_value = "10s", value_parser = parse_duration)]
     pub health_check_period: Duration,
     /// Bound on each call of a health check (and on connecting).
-    #[arg(long, env = "ORRERY_HEALTH_CHECK_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, help_heading = "Member clusters", env = "ORRERY_HEALTH_CHECK_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub health_check_timeout: Duration,
     /// Longest wait between checks of a failing cluster (the wait doubles up to it).
-    #[arg(long, env = "ORRERY_HEALTH_CHECK_BACKOFF_MAX", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, help_heading = "Member clusters", env = "ORRERY_HEALTH_CHECK_BACKOFF_MAX", default_value = "30s", value_parser = parse_duration)]
     pub health_check_backoff_max: Duration,
     /// How long a member cluster may take to start answering a proxied request.
-    #[arg(long, env = "ORRERY_CLUSTER_PROXY_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, help_heading = "Member clusters", env = "ORRERY_CLUSTER_PROXY_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub cluster_proxy_timeout: Duration,
     /// Requests one user may have in progress at once.
-    #[arg(long, env = "ORRERY_FAIRNESS_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, help_heading = "Fairness", env = "ORRERY_FAIRNESS_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
     pub fairness_concurrency: u32,
     /// Requests of one user that may wait for a slot (429 beyond).
-    #[arg(long, env = "ORRERY_FAIRNESS_QUEUE", default_value_t = 64)]
+    #[arg(
+        long,
+        help_heading = "Fairness",
+        env = "ORRERY_FAIRNESS_QUEUE",
+        default_value_t = 64
+    )]
     pub fairness_queue: u32,
     /// The longest a request waits for a slot before 429.
-    #[arg(long, env = "ORRERY_FAIRNESS_MAX_WAIT", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, help_heading = "Fairness", env = "ORRERY_FAIRNESS_MAX_WAIT", default_value = "10s", value_parser = parse_duration)]
     pub fairness_max_wait: Duration,
     /// Time between samples of the in-process monitoring store.
-    #[arg(long, env = "ORRERY_MONITORING_INTERVAL", default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, help_heading = "Monitoring", env = "ORRERY_MONITORING_INTERVAL", default_value = "60s", value_parser = parse_duration)]
     pub monitoring_interval: Duration,
     /// Samples kept per series (a day of minutes by default).
-    #[arg(long, env = "ORRERY_MONITORING_RETENTION_SAMPLES", default_value_t = 1440, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, help_heading = "Monitoring", env = "ORRERY_MONITORING_RETENTION_SAMPLES", default_value_t = 1440, value_parser = clap::value_parser!(u32).range(1..))]
     pub monitoring_retention_samples: u32,
     /// Series one query selector may match.
-    #[arg(long, env = "ORRERY_MONITORING_MAX_SERIES", default_value_t = 50_000)]
+    #[arg(
+        long,
+        help_heading = "Monitoring",
+        env = "ORRERY_MONITORING_MAX_SERIES",
+        default_value_t = 50_000
+    )]
     pub monitoring_max_series: usize,
     /// Points one query may fetch.
     #[arg(
@@ -155,34 +190,39 @@ pub struct PlatformTunables {
     )]
     pub monitoring_max_points: usize,
     /// Steps of one range query.
-    #[arg(long, env = "ORRERY_MONITORING_MAX_STEPS", default_value_t = 11_000)]
+    #[arg(
+        long,
+        help_heading = "Monitoring",
+        env = "ORRERY_MONITORING_MAX_STEPS",
+        default_value_t = 11_000
+    )]
     pub monitoring_max_steps: usize,
     /// Wall-clock budget of one query.
-    #[arg(long, env = "ORRERY_MONITORING_QUERY_TIMEOUT", default_value = "20s", value_parser = parse_duration)]
+    #[arg(long, help_heading = "Monitoring", env = "ORRERY_MONITORING_QUERY_TIMEOUT", default_value = "20s", value_parser = parse_duration)]
     pub monitoring_query_timeout: Duration,
     /// How long a cluster's Prometheus may take to answer.
-    #[arg(long, env = "ORRERY_MONITORING_PROMETHEUS_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, help_heading = "Monitoring", env = "ORRERY_MONITORING_PROMETHEUS_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub monitoring_prometheus_timeout: Duration,
     /// How often the leader looks for alerting rule groups due for evaluation.
-    #[arg(long, env = "ORRERY_ALERTING_TICK", default_value = "1s", value_parser = parse_duration)]
+    #[arg(long, help_heading = "Alerting", env = "ORRERY_ALERTING_TICK", default_value = "1s", value_parser = parse_duration)]
     pub alerting_tick: Duration,
     /// How long a resolved alert stays listed.
-    #[arg(long, env = "ORRERY_ALERTING_RESOLVED_RETENTION", default_value = "15m", value_parser = parse_duration)]
+    #[arg(long, help_heading = "Alerting", env = "ORRERY_ALERTING_RESOLVED_RETENTION", default_value = "15m", value_parser = parse_duration)]
     pub alerting_resolved_retention: Duration,
     /// How long one alerting rule's query may take.
-    #[arg(long, env = "ORRERY_ALERTING_QUERY_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, help_heading = "Alerting", env = "ORRERY_ALERTING_QUERY_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub alerting_query_timeout: Duration,
     /// Attempts to deliver one notification.
-    #[arg(long, env = "ORRERY_ALERTING_NOTIFY_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, help_heading = "Alerting", env = "ORRERY_ALERTING_NOTIFY_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     pub alerting_notify_attempts: u32,
     /// Wait after a notification's first failure (doubled after each further one).
-    #[arg(long, env = "ORRERY_ALERTING_NOTIFY_INITIAL_BACKOFF", default_value = "500ms", value_parser = parse_duration)]
+    #[arg(long, help_heading = "Alerting", env = "ORRERY_ALERTING_NOTIFY_INITIAL_BACKOFF", default_value = "500ms", value_parser = parse_duration)]
     pub alerting_notify_initial_backoff: Duration,
     /// Longest wait between notification attempts.
-    #[arg(long, env = "ORRERY_ALERTING_NOTIFY_MAX_BACKOFF", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, help_heading = "Alerting", env = "ORRERY_ALERTING_NOTIFY_MAX_BACKOFF", default_value = "30s", value_parser = parse_duration)]
     pub alerting_notify_max_backoff: Duration,
     /// How long one notification attempt may take.
-    #[arg(long, env = "ORRERY_ALERTING_NOTIFY_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, help_heading = "Alerting", env = "ORRERY_ALERTING_NOTIFY_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub alerting_notify_timeout: Duration,
 }
 
