@@ -5,7 +5,8 @@
 //! the tokens' lifetimes are the configured ones, a second login ends the first session when
 //! `multipleLogin` is false, the lockout threshold and duration, the OAuth client, login record
 //! retention, the simulated nodes, the audit log path, the TLS files re-read when rotated, the
-//! health-check period of member clusters, the login rate limit); in-cluster credentials from a
+//! exec allow-list and health-check period of member clusters, the login rate limit);
+//! in-cluster credentials from a
 //! ServiceAccount directory (a temporary one standing in for the pod's mount, through the
 //! test-only `ORRERY_TEST_SERVICEACCOUNT_DIR`); completions and the version.
 
@@ -849,7 +850,7 @@ fn start_member(dir: &Path, port: u16) -> Member {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_health_check_period_and_the_login_rate_limit_follow_the_file() {
+async fn member_clusters_and_login_rate_limits_follow_the_file() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -864,7 +865,7 @@ async fn the_health_check_period_and_the_login_rate_limit_follow_the_file() {
     // 10 s to see the member again; 1 s is configured.
     std::fs::write(
         &config,
-        "clusters:\n  healthCheckPeriod: 1s\n  healthCheckBackoffMax: 1s\n  healthCheckTimeout: 2s\n\
+        "clusters:\n  execPluginAllow: [my-helper]\n  healthCheckPeriod: 1s\n  healthCheckBackoffMax: 1s\n  healthCheckTimeout: 2s\n\
          authentication:\n  loginRateLimit:\n    burst: 3\n    perSecond: 0.01\n",
     )
     .expect("write");
@@ -932,6 +933,33 @@ async fn the_health_check_period_and_the_login_rate_limit_follow_the_file() {
         "metadata": {"name": "edge"},
         "spec": {"provider": "orrery", "connection": {"type": "direct",
             "kubeconfig": base64::engine::general_purpose::STANDARD.encode(&kubeconfig)}}});
+    // The exec allow-list is the file's: `aws`, allowed by default, is not.
+    let exec_kubeconfig = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: eks\n  cluster:\n    server: https://127.0.0.1:{port}\n\
+         contexts:\n- name: eks\n  context:\n    cluster: eks\n    user: eks\ncurrent-context: eks\n\
+         users:\n- name: eks\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: aws\n      args: [eks, get-token]\n"
+    );
+    let resp = http
+        .post(format!(
+            "{}/kapis/cluster.kubesphere.io/v1alpha1/clusters/validation",
+            serve.url
+        ))
+        .bearer_auth(&admin)
+        .json(
+            &json!({"apiVersion": "cluster.kubesphere.io/v1alpha1", "kind": "Cluster",
+            "metadata": {"name": "eks"}, "spec": {"connection": {"type": "direct",
+            "kubeconfig": base64::engine::general_purpose::STANDARD.encode(&exec_kubeconfig)}}}),
+        )
+        .send()
+        .await
+        .expect("validate");
+    assert_eq!(resp.status().as_u16(), 400);
+    let v: Value = resp.json().await.unwrap_or_default();
+    let message = v["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("\"aws\" is not allowed") && message.contains("(allowed: my-helper)"),
+        "{v}"
+    );
     let resp = http
         .post(&clusters)
         .bearer_auth(&admin)
