@@ -521,6 +521,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             eprintln!("{warning}");
         }
     }
+    if let Some(warning) =
+        crate::config::tls::public_url_warning(args.listen, args.public_url.as_deref())
+    {
+        tracing::warn!("{warning}");
+    }
     let in_cluster = match &args.kubeconfig {
         Some(_) => None,
         None => crate::config::incluster::host(args.tunables.host_cluster)?,

@@ -79,9 +79,29 @@ pub fn listener_warning(listen: SocketAddr, tls: &TlsSource) -> Option<String> {
     })
 }
 
+/// What to tell the operator when clients would be sent to an address nobody can reach.
+pub fn public_url_warning(listen: SocketAddr, public_url: Option<&str>) -> Option<String> {
+    (listen.ip().is_unspecified() && public_url.is_none()).then(|| {
+        format!(
+            "warning: --public-url is not set and the platform listens on {listen}: the \
+             kubeconfigs it issues and the quota webhooks of member clusters would name that \
+             address; set --public-url (publicURL) to the URL clients reach the platform at"
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unspecified_listen_address_needs_a_public_url() {
+        let any: SocketAddr = "0.0.0.0:30880".parse().expect("addr");
+        let lo: SocketAddr = "127.0.0.1:30880".parse().expect("addr");
+        assert!(public_url_warning(any, None).is_some());
+        assert!(public_url_warning(any, Some("https://orrery.example.com")).is_none());
+        assert!(public_url_warning(lo, None).is_none());
+    }
 
     #[test]
     fn only_non_loopback_listeners_are_warned_about_and_no_tls_loudest() {
