@@ -126,10 +126,14 @@ pub async fn export_command(args: &ExportArgs) -> anyhow::Result<()> {
 pub async fn import_command(args: &ImportArgs) -> anyhow::Result<()> {
     let s = import(args).await?;
     println!(
-        "imported {}: {} created, {} updated",
+        "imported {}: {} created, {} updated, {} CustomResourceDefinitions kept as installed",
         args.from.display(),
         s.created,
-        s.updated
+        s.updated,
+        s.kept
     );
+    for name in &s.created_names {
+        println!("created {name}");
+    }
     Ok(())
 }

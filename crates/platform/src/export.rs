@@ -185,8 +185,12 @@ fn clean(kind: Kind, mut o: Value) -> Value {
 pub struct ImportSummary {
     /// Objects that did not exist.
     pub created: usize,
+    /// Which ones (`Kind name` or `Kind namespace/name`).
+    pub created_names: Vec<String>,
     /// Objects that existed and were replaced.
     pub updated: usize,
+    /// CustomResourceDefinitions that existed and were left as they are.
+    pub kept: usize,
 }
 
 /// The kind an item names, among those exported.
@@ -240,17 +244,24 @@ pub async fn import(
             continue;
         };
         let mut obj = item.clone();
-        let old_uid = obj["metadata"]["annotations"]
-            .as_object_mut()
+        // `get_mut`, not indexing: indexing a missing field would insert a null.
+        let old_uid = obj
+            .get_mut("metadata")
+            .and_then(|m| m.get_mut("annotations"))
+            .and_then(Value::as_object_mut)
             .and_then(|a| a.remove(OLD_UID))
             .and_then(|v| v.as_str().map(str::to_string));
         remap_owners(&mut obj, &uids);
         let status = obj.as_object_mut().and_then(|o| o.remove("status"));
-        let (written, created) = write(client, kind, obj)
+        // A host's own CRDs are the ones its release installed: only missing ones are created.
+        let (written, created) = write(client, kind, obj, kind != Kind::Crd)
             .await
             .map_err(|e| PlatformError::Invalid(format!("importing {}: {e}", describe(item))))?;
         if created {
             summary.created += 1;
+            summary.created_names.push(describe(item));
+        } else if kind == Kind::Crd {
+            summary.kept += 1;
         } else {
             summary.updated += 1;
         }
@@ -290,7 +301,11 @@ fn describe(item: &Value) -> String {
 
 /// Points owner references at the new uids; drops the ones whose owner was not imported.
 fn remap_owners(obj: &mut Value, uids: &HashMap<String, String>) {
-    let Some(refs) = obj["metadata"]["ownerReferences"].as_array_mut() else {
+    let Some(refs) = obj
+        .get_mut("metadata")
+        .and_then(|m| m.get_mut("ownerReferences"))
+        .and_then(Value::as_array_mut)
+    else {
         return;
     };
     refs.retain_mut(|r| {
@@ -310,12 +325,13 @@ fn remap_owners(obj: &mut Value, uids: &HashMap<String, String>) {
     }
 }
 
-/// Creates `obj`, or replaces the existing one (retrying a concurrent change); returns the
-/// object written and whether it was created.
+/// Creates `obj`, or (with `replace`) replaces the existing one, retrying a concurrent change;
+/// returns the object as it now is and whether it was created.
 async fn write(
     client: &kube::Client,
     kind: Kind,
     obj: Value,
+    replace: bool,
 ) -> Result<(Value, bool), PlatformError> {
     let ns = obj["metadata"]["namespace"].as_str().map(str::to_string);
     let ns = ns.as_deref().filter(|_| kind.namespaced());
@@ -333,6 +349,9 @@ async fn write(
                 .await
                 .map(|v| (v, true));
         };
+        if !replace {
+            return Ok((current, false));
+        }
         let mut next = obj.clone();
         next["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"].clone();
         // Finalizers the target added keep guarding their objects.

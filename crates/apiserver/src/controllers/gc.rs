@@ -21,14 +21,24 @@ struct MetaOnly {
     metadata: GcMeta,
 }
 
+/// A field written as `null` reads as empty, as Kubernetes reads it; failing on it would lose
+/// the whole object's uid from the owner graph and collect its dependents.
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct GcMeta {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     uid: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     owner_references: Vec<OwnerRef>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     finalizers: Vec<String>,
     #[serde(default)]
     deletion_timestamp: Option<String>,
@@ -354,4 +364,16 @@ async fn remove_owner_ref(cluster: &Arc<Cluster>, key: &str, owner_uid: &str) {
         changed
     })
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn null_lists_read_as_empty_and_keep_the_uid() {
+        let m = super::meta_of(
+            br#"{"metadata":{"uid":"u1","ownerReferences":null,"finalizers":null}}"#,
+        );
+        assert_eq!(m.uid, "u1");
+        assert!(m.owner_references.is_empty() && m.finalizers.is_empty());
+    }
 }
