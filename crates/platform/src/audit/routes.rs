@@ -25,6 +25,7 @@ use crate::http::{ApiError, ApiResult, Caller, Grant, Shared};
 
 const GROUP: &str = "tenant.kubesphere.io";
 const RESOURCE: &str = "auditing";
+const VERSION: &str = "v1alpha2";
 const PREFIX: &str = "/kapis/tenant.kubesphere.io/v1alpha2";
 
 /// The query routes.
@@ -43,6 +44,7 @@ pub fn is_query(info: &RequestInfo) -> bool {
     info.is_resource_request
         && info.api_prefix == "kapis"
         && info.api_group == GROUP
+        && info.api_version == VERSION
         && info.resource == RESOURCE
         && info.name == "events"
         && info.subresource.is_empty()
@@ -127,5 +129,12 @@ mod tests {
         assert_eq!(read_in("a").resource, ws.resource);
         let write = RequestInfo::parse("POST", &format!("{PREFIX}/auditing/events"), "");
         assert!(!is_query(&write));
+        // Only the query's own version is open to everyone (another is a platform path).
+        let other = RequestInfo::parse(
+            "GET",
+            "/kapis/tenant.kubesphere.io/v1beta1/auditing/events",
+            "",
+        );
+        assert!(!is_query(&other));
     }
 }
