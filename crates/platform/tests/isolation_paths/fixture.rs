@@ -115,6 +115,8 @@ pub async fn start() -> Fixture {
         c.clusters.health_timeout = Duration::from_secs(2);
         c.clusters.backoff_max = Duration::from_secs(1);
         c.clusters.proxy_timeout = Duration::from_secs(10);
+        // Monitoring samples every second, so its store holds the fixture's pods at once.
+        c.monitoring.interval = Duration::from_secs(1);
     })
     .await;
     let member = start_cluster(&env.dir.path().join("member")).await;
@@ -125,6 +127,7 @@ pub async fn start() -> Fixture {
     workspace_and_project_members(&c, &admin).await;
     binder(&c, &admin).await;
     cluster_members(&c, &admin).await;
+    observability_data(&c, &admin).await;
     let mut tokens = BTreeMap::new();
     for u in USERS {
         tokens.insert(u, c.login(u, USER_PW).await);
@@ -288,6 +291,70 @@ async fn binder(c: &Client, admin: &str) {
         }
         assert!(Instant::now() < deadline, "binder's membership: {s} {v}");
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// What the observability routes read: a pod `pod-{ns}` and an Event `ev-{ns}` in each
+/// namespace of [`crate::observability::POD_NAMESPACES`], a RuleGroup `rg-{ns}` in each
+/// project (its rule selects `kube_pod_info`, so every pod of the namespace fires) and a
+/// ClusterRuleGroup in each cluster.
+async fn observability_data(c: &Client, admin: &str) {
+    for (cluster, ns) in crate::observability::POD_NAMESPACES {
+        let prefix = if cluster == "host" {
+            String::new()
+        } else {
+            format!("/clusters/{cluster}")
+        };
+        let pod = format!("pod-{ns}");
+        c.ok(
+            Method::POST,
+            &format!("{prefix}/api/v1/namespaces/{ns}/pods"),
+            admin,
+            Some(json!({"metadata": {"name": pod, "labels": {"app": "obs"}},
+                "spec": {"containers": [{"name": "c", "image": "busybox"}]}})),
+        )
+        .await;
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        c.ok(
+            Method::POST,
+            &format!("{prefix}/api/v1/namespaces/{ns}/events"),
+            admin,
+            Some(json!({"metadata": {"name": format!("ev-{ns}")},
+                "involvedObject": {"kind": "Pod", "name": pod, "namespace": ns},
+                "reason": "Isolation", "message": format!("an event of {ns}"), "type": "Normal",
+                "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+                "source": {"component": "isolation-test"}})),
+        )
+        .await;
+        if ns == "default" {
+            continue;
+        }
+        c.ok(
+            Method::POST,
+            &format!("{prefix}/apis/alerting.kubesphere.io/v2beta1/namespaces/{ns}/rulegroups"),
+            admin,
+            Some(
+                json!({"apiVersion": "alerting.kubesphere.io/v2beta1", "kind": "RuleGroup",
+                "metadata": {"name": format!("rg-{ns}")},
+                "spec": {"interval": "1s", "rules": [{"alert": "PodSeen",
+                    "expr": "kube_pod_info", "severity": "info"}]}}),
+            ),
+        )
+        .await;
+    }
+    for prefix in ["", "/clusters/member"] {
+        c.ok(
+            Method::POST,
+            &format!("{prefix}/apis/alerting.kubesphere.io/v2beta1/clusterrulegroups"),
+            admin,
+            Some(
+                json!({"apiVersion": "alerting.kubesphere.io/v2beta1", "kind": "ClusterRuleGroup",
+                "metadata": {"name": "pods-seen"},
+                "spec": {"interval": "1s", "rules": [{"alert": "PodsSeen",
+                    "expr": "count(kube_pod_info) > 0", "severity": "info"}]}}),
+            ),
+        )
+        .await;
     }
 }
 

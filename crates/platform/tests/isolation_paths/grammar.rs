@@ -1,11 +1,14 @@
 //! Request paths generated from the URL grammar: `[/clusters/{c}]/{api/v1 | apis/{g}/{v} |
 //! kapis/{g}/{v}}[/watch][/workspaces/{ws}][/namespaces/{ns}]/{resource}[/{name}[/{sub}]]`,
-//! then one distortion of the spelling (percent-encoding of any character, dot segments,
-//! encoded dots and slashes, double and trailing slashes, case changes), a method, upgrade
-//! headers and a caller. Every choice is an index, so proptest shrinks towards the first
-//! (plainest) option of each.
+//! or one of the observability routes of issue 16 with its query parameters
+//! ([`crate::observability`]), then one distortion of the spelling (percent-encoding of any
+//! character, dot segments, encoded dots and slashes, double and trailing slashes, case
+//! changes), a method, upgrade headers and a caller. Every choice is an index, so proptest
+//! shrinks towards the first (plainest) option of each.
 
 use proptest::prelude::*;
+
+use crate::observability::{self, Obs};
 
 /// `(prefix, group, version)` of each API tried, the first ones matching a real API.
 pub const APIS: [(&str, &str, &str); 16] = [
@@ -251,6 +254,9 @@ pub struct Case {
     pub sub: Option<(usize, usize)>,
     /// Distortion, and where (segment and character, taken modulo).
     pub distortion: (usize, usize, usize),
+    /// An observability route instead of the resource grammar (the cluster prefix, method,
+    /// upgrade headers and distortion still apply).
+    pub obs: Option<Obs>,
 }
 
 /// The generator.
@@ -273,11 +279,12 @@ pub fn cases() -> impl Strategy<Value = Case> {
         prop_oneof![3 => Just(0usize), 2 => 1..DISTORTIONS.len()],
         0..16usize,
         0..32usize,
+        proptest::option::weighted(OBSERVABILITY_SHARE, observability::strategy()),
     );
     (shape, how).prop_map(
         |(
             (target, pair, mismatch, watch_path, watch_query, workspace, namespace, name, sub),
-            (method, upgrade, d, seg, ch),
+            (method, upgrade, d, seg, ch, obs),
         )| Case {
             method,
             upgrade,
@@ -291,9 +298,13 @@ pub fn cases() -> impl Strategy<Value = Case> {
             name,
             sub,
             distortion: (d, seg, ch),
+            obs,
         },
     )
 }
+
+/// The share of generated requests that are observability routes.
+pub const OBSERVABILITY_SHARE: f64 = 0.3;
 
 fn encode_byte(b: u8, lower: bool) -> String {
     if lower {
@@ -342,6 +353,10 @@ impl Case {
         let mut s: Vec<String> = Vec::new();
         if let Some(c) = TARGETS[self.target] {
             s.extend(["clusters".to_string(), c.to_string()]);
+        }
+        if let Some(o) = &self.obs {
+            s.extend(o.segments(TARGETS[self.target]));
+            return s;
         }
         let (prefix, group, version) = APIS[self.api()];
         s.push(prefix.into());
@@ -430,9 +445,17 @@ impl Case {
         format!("/{}", segs.join("/"))
     }
 
-    /// Method.
+    /// Method (observability routes are read with GET unless the case writes).
     pub fn method(&self) -> &'static str {
-        METHODS[self.method]
+        match &self.obs {
+            Some(o) if !o.write => "GET",
+            _ => METHODS[self.method],
+        }
+    }
+
+    /// Whether the body of a successful answer is read and judged.
+    pub fn reads_body(&self) -> bool {
+        self.obs.is_some() && self.method() == "GET"
     }
 
     /// Whether it writes.
@@ -443,7 +466,9 @@ impl Case {
     /// Query pairs: the `watch` flag; writes are dry runs.
     pub fn query(&self) -> Vec<(String, String)> {
         let mut q = Vec::new();
-        if let Some(w) = self.watch_query {
+        if let Some(o) = &self.obs {
+            q = o.query(TARGETS[self.target]);
+        } else if let Some(w) = self.watch_query {
             q.push(("watch".to_string(), WATCH_VALUES[w].to_string()));
         }
         if self.is_write() {
@@ -476,6 +501,7 @@ mod tests {
             name: Some(0),
             sub: None,
             distortion: (0, 0, 0),
+            obs: None,
         }
     }
 
@@ -513,5 +539,58 @@ mod tests {
             c.raw_path(),
             "/clusters/member/kapis/iam.kubesphere.io/v1beta1/workspaces/a/workspacemembers"
         );
+    }
+
+    #[test]
+    fn renders_the_observability_routes() {
+        let obs = |route: usize, ns: usize, params: usize| Obs {
+            route,
+            ns,
+            ws: 1,
+            pick: 0,
+            params,
+            wrong_version: false,
+            range: false,
+            write: false,
+        };
+        let c = Case {
+            target: 2,
+            obs: Some(obs(9, 1, 2)),
+            ..plain()
+        };
+        assert_eq!(
+            c.raw_path(),
+            "/clusters/member/kapis/monitoring.kubesphere.io/v1alpha3/namespaces/b-mp/targets/query"
+        );
+        assert_eq!(
+            c.query(),
+            [(
+                "expr".to_string(),
+                r#"kube_pod_info{namespace="b-mp"}"#.to_string()
+            )]
+        );
+        let c = Case {
+            obs: Some(obs(17, 0, 1)),
+            method: 1,
+            ..plain()
+        };
+        assert_eq!(
+            c.raw_path(),
+            "/kapis/tenant.kubesphere.io/v1alpha2/workspaces/b/auditing/events"
+        );
+        assert_eq!(c.method(), "GET", "observability routes are read");
+        assert_eq!(
+            c.query(),
+            [("workspace_filter".to_string(), "b".to_string())]
+        );
+        let c = Case {
+            obs: Some(obs(19, 0, 3)),
+            ..plain()
+        };
+        assert_eq!(
+            c.raw_path(),
+            "/kapis/tenant.kubesphere.io/v1alpha2/namespaces/a-p/workloads/deployments/web/logs"
+        );
+        assert_eq!(c.query(), [("namespace".to_string(), "b-p".to_string())]);
     }
 }

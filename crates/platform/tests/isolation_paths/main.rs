@@ -20,6 +20,7 @@ mod attacks;
 mod fixture;
 mod grammar;
 mod matrix;
+mod observability;
 mod oracle;
 mod raw;
 
@@ -41,7 +42,44 @@ pub fn agrees(expect: &Expect, status: u16) -> bool {
         Expect::NotFound(_) => status == 404,
         Expect::Forbidden(_) => status == 403,
         Expect::Allowed(_) => status != 401 && status != 403,
+        Expect::Refused(_) => (403..=405).contains(&status),
     }
+}
+
+/// Judges the body of an answer the oracle allowed (observability routes: what it holds must
+/// be the caller's to see); `None` when it passes or is not judged.
+pub fn leak(world: &World, user: &str, req: &raw::Raw, got: &raw::Answer) -> Option<String> {
+    if !(200..300).contains(&got.status) {
+        return None;
+    }
+    let (path, query) = req
+        .target
+        .split_once('?')
+        .unwrap_or((req.target.as_str(), ""));
+    let segs = oracle::decode_segments(path).ok()?;
+    let (cluster, rest) = if segs.len() > 2 && segs[0] == "clusters" {
+        (segs[1].as_str(), &segs[2..])
+    } else {
+        ("host", &segs[..])
+    };
+    let cluster = world.cluster_name(cluster)?;
+    let query: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let place = observability::Place {
+        cluster,
+        rest,
+        query: &query,
+    };
+    observability::check_body(world, user, &place, &got.body)
+        .err()
+        .map(|why| {
+            format!(
+                "{}
+    leaks: {why}",
+                describe_request(user, req)
+            )
+        })
 }
 
 /// A request of the grammar rendered for sending, with the oracle's prediction; `None` when
@@ -105,18 +143,25 @@ pub fn prepare(
     ))
 }
 
-fn describe(user: &str, req: &raw::Raw, expect: &Expect, got: &raw::Answer) -> String {
+fn describe_request(user: &str, req: &raw::Raw) -> String {
     let headers: Vec<String> = req
         .headers
         .iter()
         .map(|(k, v)| format!("-H '{k}: {v}'"))
         .collect();
-    let body: String = got.body.chars().take(300).collect();
     format!(
-        "as {user}: {} {} {}\n    oracle: {expect:?}\n    platform: {} {body}",
+        "as {user}: {} {} {}",
         req.method,
         req.target,
-        headers.join(" "),
+        headers.join(" ")
+    )
+}
+
+fn describe(user: &str, req: &raw::Raw, expect: &Expect, got: &raw::Answer) -> String {
+    let body: String = got.body.chars().take(300).collect();
+    format!(
+        "{}\n    oracle: {expect:?}\n    platform: {} {body}",
+        describe_request(user, req),
         got.status
     )
 }
@@ -137,7 +182,7 @@ async fn property(f: &Fixture, world: &World) -> Vec<String> {
     let started = Instant::now();
     // Predictions of the first `cases` requests (shrinking sends more): not-found, forbidden,
     // allowed.
-    let counts = std::sync::Mutex::new([0u32; 3]);
+    let counts = std::sync::Mutex::new([0u32; 4]);
     let (outcome, sent) = tokio::task::block_in_place(|| {
         let mut runner = TestRunner::new(Config {
             cases,
@@ -159,8 +204,11 @@ async fn property(f: &Fixture, world: &World) -> Vec<String> {
                 u32::try_from(prepared.len()).unwrap_or(u32::MAX),
                 std::sync::atomic::Ordering::Relaxed,
             );
+            let whole = case.reads_body();
             let answers = handle.block_on(futures::future::join_all(
-                prepared.iter().map(|(_, req, _)| raw::send(addr, req)),
+                prepared
+                    .iter()
+                    .map(|(_, req, _)| raw::send_reading(addr, req, whole)),
             ));
             let mut wrong = Vec::new();
             for ((user, req, expect), got) in prepared.iter().zip(answers) {
@@ -168,12 +216,19 @@ async fn property(f: &Fixture, world: &World) -> Vec<String> {
                     let mut c = counts.lock().unwrap_or_else(|e| e.into_inner());
                     c[match expect {
                         Expect::NotFound(_) => 0,
-                        Expect::Forbidden(_) => 1,
+                        Expect::Forbidden(_) | Expect::Refused(_) => 1,
                         Expect::Allowed(_) => 2,
                     }] += 1;
+                    if case.obs.is_some() {
+                        c[3] += 1;
+                    }
                 }
                 match got {
-                    Ok(a) if agrees(expect, a.status) => {}
+                    Ok(a) if agrees(expect, a.status) => {
+                        if whole && let Some(why) = leak(world, user, req, &a) {
+                            wrong.push(why);
+                        }
+                    }
                     Ok(a) => wrong.push(describe(user, req, expect, &a)),
                     Err(e) => wrong.push(format!("as {user}: {e}")),
                 }
@@ -190,10 +245,11 @@ async fn property(f: &Fixture, world: &World) -> Vec<String> {
         });
         (outcome, sent.into_inner())
     });
-    let [not_found, forbidden, allowed] = counts.into_inner().unwrap_or_else(|e| e.into_inner());
+    let [not_found, forbidden, allowed, observed] =
+        counts.into_inner().unwrap_or_else(|e| e.into_inner());
     let total = not_found + forbidden + allowed;
     eprintln!(
-        "property (ISOLATION_SEED={seed}): {cases} paths × {} users, {sent} requests sent (shrinking included) in {:.1} s; predicted {not_found} not found, {forbidden} forbidden, {allowed} allowed",
+        "property (ISOLATION_SEED={seed}): {cases} paths × {} users, {sent} requests sent (shrinking included) in {:.1} s; predicted {not_found} not found, {forbidden} forbidden, {allowed} allowed; {observed} on observability routes",
         USERS.len(),
         started.elapsed().as_secs_f64()
     );
@@ -271,9 +327,78 @@ async fn settle(f: &Fixture, world: &World) -> Vec<String> {
     failures
 }
 
+/// Waits (bounded) until the observability routes hold the fixture's data for the
+/// administrator: the pods in both clusters' monitoring stores, the projects' alerts firing,
+/// the Events listed; otherwise the bodies judged would be empty and the checks say nothing.
+async fn observability_ready(f: &Fixture) -> Vec<String> {
+    let count = "targets/query?expr=count(kube_pod_info)";
+    let mut probes: Vec<(String, &str)> = Vec::new();
+    for (prefix, projects) in [("", ["a-p", "b-p"]), ("/clusters/member", ["a-mp", "b-mp"])] {
+        probes.push((
+            format!("{prefix}/kapis/monitoring.kubesphere.io/v1alpha3/{count}"),
+            "/data/result/0/value/1",
+        ));
+        for ns in projects {
+            probes.push((
+                format!("{prefix}/kapis/alerting.kubesphere.io/v2beta1/namespaces/{ns}/alerts"),
+                "/total",
+            ));
+        }
+    }
+    probes.push((
+        "/kapis/tenant.kubesphere.io/v1alpha2/events?size=1000".into(),
+        "/query/total",
+    ));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut failures = Vec::new();
+    for (target, pointer) in probes {
+        let req = raw::Raw {
+            method: "GET".into(),
+            target: target.clone(),
+            headers: Vec::new(),
+            body: None,
+            token: f.admin.clone(),
+        };
+        // Pods per cluster: a project of each workspace and `default`; an Event each.
+        let want = if pointer == "/total" {
+            1.0
+        } else if pointer == "/query/total" {
+            6.0
+        } else {
+            3.0
+        };
+        loop {
+            let got = raw::send_reading(f.env.platform.addr, &req, true).await;
+            let seen = got
+                .as_ref()
+                .ok()
+                .and_then(|a| serde_json::from_str::<Value>(&a.body).ok())
+                .and_then(|v| {
+                    let x = v.pointer(pointer)?.clone();
+                    x.as_f64()
+                        .or_else(|| x.as_str().and_then(|s| s.parse().ok()))
+                });
+            if seen.is_some_and(|n| n >= want) {
+                break;
+            }
+            if Instant::now() >= deadline {
+                failures.push(format!(
+                    "observability data: {target} never showed {want} at {pointer}: {got:?}"
+                ));
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    failures
+}
+
 /// Kinds whose objects must not change while the requests under test run.
-const WATCHED: [&str; 18] = [
+const WATCHED: [&str; 21] = [
     "/api/v1/namespaces",
+    "/api/v1/pods",
+    "/apis/alerting.kubesphere.io/v2beta1/rulegroups",
+    "/apis/alerting.kubesphere.io/v2beta1/clusterrulegroups",
     "/api/v1/configmaps",
     "/api/v1/secrets",
     "/apis/rbac.authorization.k8s.io/v1/roles",
@@ -318,6 +443,10 @@ pub async fn snapshot(f: &Fixture) -> BTreeMap<String, Value> {
                 continue;
             };
             for item in list["items"].as_array().into_iter().flatten() {
+                // The monitoring leader republishes its store every interval.
+                if item["metadata"]["labels"]["orrery.io/monitoring-store"].is_string() {
+                    continue;
+                }
                 let key = format!(
                     "{cluster} {kind} {}/{}",
                     item["metadata"]["namespace"].as_str().unwrap_or_default(),
@@ -359,6 +488,7 @@ async fn tenant_isolation_holds_on_every_path_form() {
     }
     eprintln!("fixture ready in {:.1} s", started.elapsed().as_secs_f64());
     let mut failures = settle(&f, &world).await;
+    failures.extend(observability_ready(&f).await);
     let before = snapshot(&f).await;
     failures.extend(property(&f, &world).await);
     let t = Instant::now();

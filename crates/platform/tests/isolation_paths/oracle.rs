@@ -21,6 +21,8 @@ pub enum Expect {
     Forbidden(String),
     /// Anything but 401 and 403 (the object may not exist, the body may be refused).
     Allowed(String),
+    /// A write to a read-only API: refused (403, 404 or 405), whoever asks.
+    Refused(String),
 }
 
 /// One `rbac.authorization.k8s.io/v1` PolicyRule.
@@ -527,10 +529,13 @@ impl World {
         } else if !a.workspace.is_empty() {
             Level::Workspace
         } else if a.prefix == "kapis" {
+            // A cluster's alerts (its ClusterRuleGroups') are the cluster's (docs: "The
+            // alerts API").
             if matches!(
                 a.resource.as_str(),
                 "clustermembers" | "clusterroles" | "clusterrolebindings"
-            ) {
+            ) || (a.group == "alerting.kubesphere.io" && a.resource == "alerts")
+            {
                 Level::Cluster
             } else {
                 Level::Global
@@ -538,6 +543,7 @@ impl World {
         } else if a.group == "tenant.kubesphere.io"
             || (a.group == "iam.kubesphere.io"
                 && !matches!(a.resource.as_str(), "clusterroles" | "clusterrolebindings"))
+            || (a.group == "alerting.kubesphere.io" && a.resource == "globalrulegroups")
         {
             // Identity and tenancy objects are the platform's, decided by global roles only.
             Level::Global
@@ -591,6 +597,22 @@ impl World {
     /// Lists the platform answers narrowed to what the caller may see instead of refusing
     /// (host routes without a `/clusters` prefix only).
     fn filtered_list(&self, user: &str, a: &Attrs) -> bool {
+        // The platform-wide queries of issue 16 every signed-in user may make: auditing (GET
+        // `…/v1alpha2/auditing/events`, narrowed to the workspaces where the caller reads
+        // auditing) and Events across clusters (narrowed to the namespaces where the caller
+        // lists Events).
+        let platform_query = a.prefix == "kapis"
+            && a.group == "tenant.kubesphere.io"
+            && a.version == "v1alpha2"
+            && a.workspace.is_empty()
+            && a.namespace.is_empty()
+            && a.subresource.is_empty();
+        if platform_query
+            && ((a.verb == "get" && a.resource == "auditing" && a.name == "events")
+                || (a.verb == "list" && a.resource == "events"))
+        {
+            return true;
+        }
         if a.verb != "list" {
             return false;
         }
@@ -629,6 +651,11 @@ impl World {
             return Expect::NotFound(format!("no cluster {cluster_name}"));
         };
         let mut a = parse(req.method, rest, &req.query);
+        match observability_request(req.method, rest) {
+            Some(Ok(read)) => a = read,
+            Some(Err(why)) => return Expect::Refused(why),
+            None => {}
+        }
         // KubeSphere's generic resources API names a cluster resource by its plural (core
         // group first); it is then the request on that resource. The platform keeps its own
         // Secrets (metadata only) and users there.
@@ -746,6 +773,119 @@ impl World {
             }
         }
         Expect::Allowed(what)
+    }
+}
+
+/// The read-only routes of issue 16 whose request the documentation fixes by the route
+/// (docs/observability.md): a monitoring level is `list pods` where those pods are (cluster-wide
+/// for `cluster`, `nodes[/{n}]` and `targets/query`; in the workspace for `workspaces/{ws}`;
+/// in the namespace for everything below `namespaces/{ns}`), a workload's logs are `get
+/// pods/log` in its namespace. `Err` for another method than GET: nothing is written there.
+fn observability_request(method: &str, rest: &[String]) -> Option<Result<Attrs, String>> {
+    let s: Vec<&str> = rest.iter().map(String::as_str).collect();
+    let (verb, subresource, namespace, workspace) = match s.as_slice() {
+        ["kapis", "monitoring.kubesphere.io", "v1alpha3", level @ ..] => match level {
+            ["cluster"] | ["nodes"] | ["nodes", _] | ["targets", "query"] => ("list", "", "", ""),
+            ["workspaces", ws] => ("list", "", "", *ws),
+            ["namespaces", ns]
+            | ["namespaces", ns, "pods"]
+            | ["namespaces", ns, "pods", _]
+            | ["namespaces", ns, "workloads", _, _]
+            | ["namespaces", ns, "targets", "query"] => ("list", "", *ns, ""),
+            _ => return None,
+        },
+        [
+            "kapis",
+            "tenant.kubesphere.io",
+            "v1alpha2",
+            "namespaces",
+            ns,
+            "workloads",
+            _,
+            _,
+            "logs",
+        ] => ("get", "log", *ns, ""),
+        _ => return None,
+    };
+    if method != "GET" {
+        return Some(Err(format!("{method} on the read-only {}", s.join("/"))));
+    }
+    Some(Ok(Attrs {
+        resource_request: true,
+        path: format!("/{}", s.join("/")),
+        prefix: "api".into(),
+        verb: verb.into(),
+        version: "v1".into(),
+        workspace: workspace.into(),
+        namespace: namespace.into(),
+        namespace_prefix: !namespace.is_empty(),
+        resource: "pods".into(),
+        subresource: subresource.into(),
+        ..Attrs::default()
+    }))
+}
+
+impl World {
+    /// Whether `user` may do `a` in cluster `cluster` (the four levels; no filtered lists).
+    pub fn may(&self, cluster: &str, user: &str, a: &Attrs) -> bool {
+        self.clusters
+            .get(cluster)
+            .is_some_and(|c| self.authorized(c, user, a).is_ok())
+    }
+
+    /// The namespaces of workspace `ws` in a cluster.
+    pub fn workspace_namespaces(&self, cluster: &str, ws: &str) -> BTreeSet<String> {
+        self.clusters
+            .get(cluster)
+            .map(|c| {
+                c.namespaces
+                    .iter()
+                    .filter(|(_, w)| w.as_deref() == Some(ws))
+                    .map(|(ns, _)| ns.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The workspace of a namespace of a cluster.
+    pub fn namespace_workspace(&self, cluster: &str, ns: &str) -> Option<String> {
+        self.clusters.get(cluster)?.namespaces.get(ns)?.clone()
+    }
+
+    /// The oracle's name of a cluster the platform names (the host may go by its alias).
+    pub fn cluster_name<'a>(&'a self, named: &str) -> Option<&'a str> {
+        self.clusters.get_key_value(named).map(|(k, _)| k.as_str())
+    }
+
+    /// The workspaces where `user` reads audit events (`get` on `auditing`, named `events`, of
+    /// `tenant.kubesphere.io`); `None`: a global role allows it, every event is theirs.
+    pub fn auditing_workspaces(&self, user: &str) -> Option<BTreeSet<String>> {
+        let read = |ws: &str| Attrs {
+            resource_request: true,
+            prefix: "kapis".into(),
+            verb: "get".into(),
+            group: "tenant.kubesphere.io".into(),
+            version: "v1alpha2".into(),
+            workspace: ws.into(),
+            resource: "auditing".into(),
+            name: "events".into(),
+            ..Attrs::default()
+        };
+        if any_allows(self.global_rules(user), &read("")) {
+            return None;
+        }
+        let mut all: BTreeSet<&str> = BTreeSet::new();
+        for b in &self.workspace_bindings {
+            if let Some(ws) = &b.scope {
+                all.insert(ws);
+            }
+        }
+        Some(
+            all.into_iter()
+                .filter(|ws| any_allows(self.workspace_rules(user, ws), &read(ws)))
+                .map(str::to_string)
+                .collect(),
+        )
     }
 }
 
@@ -931,6 +1071,8 @@ mod tests {
             ("configmaps", true),
             ("namespaces", false),
             ("nodes", false),
+            ("pods", true),
+            ("events", true),
         ] {
             served.insert(
                 r.to_string(),
@@ -987,7 +1129,7 @@ mod tests {
             role: "a-admin".into(),
             scope: Some("a".into()),
         });
-        w.builtin_namespace_roles.insert("viewer".into(), rules(json!([{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}])));
+        w.builtin_namespace_roles.insert("viewer".into(), rules(json!([{"apiGroups": [""], "resources": ["configmaps", "pods", "pods/log", "events"], "verbs": ["get", "list", "watch"]}])));
         w.clusters.insert("host".into(), host);
         w
     }
@@ -1008,6 +1150,128 @@ mod tests {
             Expect::NotFound(_) => "404",
             Expect::Forbidden(_) => "403",
             Expect::Allowed(_) => "ok",
+            Expect::Refused(_) => "refused",
+        }
+    }
+
+    #[test]
+    fn observability_routes_by_their_level() {
+        let w = world();
+        const MON: &str = "/kapis/monitoring.kubesphere.io/v1alpha3";
+        const V2: &str = "/kapis/tenant.kubesphere.io/v1alpha2";
+        const ALERTS: &str = "/kapis/alerting.kubesphere.io/v2beta1";
+        let cases = [
+            (
+                "nsviewer",
+                "GET",
+                format!("{MON}/namespaces/a-p/targets/query"),
+                "ok",
+            ),
+            (
+                "nsviewer",
+                "GET",
+                format!("{MON}/namespaces/b-p/targets/query"),
+                "403",
+            ),
+            (
+                "nsviewer",
+                "GET",
+                format!("{MON}/namespaces/a-p/pods/x"),
+                "ok",
+            ),
+            (
+                "nsviewer",
+                "GET",
+                format!("{MON}/namespaces/a-p/workloads/jobs/x"),
+                "ok",
+            ),
+            ("nsviewer", "GET", format!("{MON}/targets/query"), "403"),
+            ("nsviewer", "GET", format!("{MON}/cluster"), "403"),
+            ("nsviewer", "GET", format!("{MON}/workspaces/a"), "403"),
+            (
+                "nsviewer",
+                "POST",
+                format!("{MON}/namespaces/a-p"),
+                "refused",
+            ),
+            ("padmin", "DELETE", format!("{MON}/cluster"), "refused"),
+            ("cadmin", "GET", format!("{MON}/nodes/n1"), "ok"),
+            (
+                "cadmin",
+                "GET",
+                format!("/clusters/host{MON}/cluster"),
+                "ok",
+            ),
+            ("wsadmin", "GET", format!("{MON}/workspaces/a"), "ok"),
+            ("wsadmin", "GET", format!("{MON}/workspaces/b"), "403"),
+            (
+                "nsviewer",
+                "GET",
+                format!("{MON}/namespaces/a-p/bogus"),
+                "403",
+            ),
+            ("nsviewer", "GET", format!("{V2}/events"), "ok"),
+            (
+                "nsviewer",
+                "GET",
+                format!("/clusters/host{V2}/events"),
+                "403",
+            ),
+            (
+                "nsviewer",
+                "GET",
+                "/kapis/tenant.kubesphere.io/v1beta1/events".to_string(),
+                "403",
+            ),
+            ("nsviewer", "GET", format!("{V2}/auditing/events"), "ok"),
+            ("nsviewer", "POST", format!("{V2}/auditing/events"), "403"),
+            (
+                "nsviewer",
+                "GET",
+                "/kapis/tenant.kubesphere.io/v1beta1/auditing/events".to_string(),
+                "403",
+            ),
+            (
+                "wsadmin",
+                "GET",
+                format!("{V2}/workspaces/a/auditing/events"),
+                "ok",
+            ),
+            (
+                "wsadmin",
+                "GET",
+                format!("{V2}/workspaces/b/auditing/events"),
+                "403",
+            ),
+            (
+                "nsviewer",
+                "GET",
+                format!("{V2}/namespaces/a-p/workloads/deployments/web/logs"),
+                "ok",
+            ),
+            (
+                "nsviewer",
+                "GET",
+                format!("{V2}/namespaces/b-p/workloads/deployments/web/logs"),
+                "403",
+            ),
+            (
+                "nsviewer",
+                "PUT",
+                format!("{V2}/namespaces/a-p/workloads/deployments/web/logs"),
+                "refused",
+            ),
+            ("cadmin", "GET", format!("{ALERTS}/alerts"), "ok"),
+            ("nsviewer", "GET", format!("{ALERTS}/alerts"), "403"),
+            ("cadmin", "GET", format!("{ALERTS}/globalalerts"), "403"),
+            ("padmin", "GET", format!("{ALERTS}/globalalerts"), "ok"),
+        ];
+        for (user, method, path, want) in cases {
+            assert_eq!(
+                decide(&w, user, method, &path),
+                want,
+                "{user} {method} {path}"
+            );
         }
     }
 

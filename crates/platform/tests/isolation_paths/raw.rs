@@ -32,18 +32,28 @@ pub struct Raw {
 pub struct Answer {
     /// Status code.
     pub status: u16,
-    /// The body of an error answer (other bodies, watches included, are not read).
+    /// The body of an error answer, or of a successful one when asked (other bodies, watches
+    /// included, are not read).
     pub body: String,
 }
 
+/// Most bytes of a successful answer's body read (monitoring, alerts, events, audit records).
+const BODY_LIMIT: usize = 8 << 20;
+
 /// Sends one request on a fresh connection.
 pub async fn send(addr: SocketAddr, req: &Raw) -> Result<Answer, String> {
-    tokio::time::timeout(REQUEST_TIMEOUT, send_inner(addr, req))
+    send_reading(addr, req, false).await
+}
+
+/// Sends one request; with `whole`, the body of a successful answer is read too (at most
+/// [`BODY_LIMIT`] bytes; never for streams, which the grammar does not ask for then).
+pub async fn send_reading(addr: SocketAddr, req: &Raw, whole: bool) -> Result<Answer, String> {
+    tokio::time::timeout(REQUEST_TIMEOUT, send_inner(addr, req, whole))
         .await
         .map_err(|_| format!("{} {} did not answer in time", req.method, req.target))?
 }
 
-async fn send_inner(addr: SocketAddr, req: &Raw) -> Result<Answer, String> {
+async fn send_inner(addr: SocketAddr, req: &Raw, whole: bool) -> Result<Answer, String> {
     let stream = tokio::net::TcpStream::connect(addr)
         .await
         .map_err(|e| format!("connect: {e}"))?;
@@ -74,8 +84,9 @@ async fn send_inner(addr: SocketAddr, req: &Raw) -> Result<Answer, String> {
         .await
         .map_err(|e| format!("send: {e}"))?;
     let status = resp.status().as_u16();
-    let body = if (400..500).contains(&status) {
-        let collected = tokio::time::timeout(Duration::from_secs(5), resp.into_body().collect())
+    let body = if (400..500).contains(&status) || (whole && (200..300).contains(&status)) {
+        let limited = http_body_util::Limited::new(resp.into_body(), BODY_LIMIT);
+        let collected = tokio::time::timeout(Duration::from_secs(10), limited.collect())
             .await
             .ok()
             .and_then(Result::ok)

@@ -1,0 +1,636 @@
+//! The observability routes of issue 16 in the grammar, and what their answers may hold.
+//!
+//! Routes (each on the host and under `/clusters/{c}`, each with the right API version or a
+//! wrong one, then spelled every way [`crate::grammar`] distorts a path):
+//! - `kapis/monitoring.kubesphere.io/v1alpha3/` dashboards at the `cluster`, `nodes[/{node}]`,
+//!   `workspaces/{ws}`, `namespaces/{ns}`, `…/workloads/{kind}/{name}` and `…/pods[/{pod}]`
+//!   levels, and PromQL at `[namespaces/{ns}/]targets/query`;
+//! - `kapis/alerting.kubesphere.io/v2beta1/` `alerts`, `namespaces/{ns}/alerts`,
+//!   `globalalerts`, and the rule groups of the three levels under `/apis`;
+//! - `kapis/tenant.kubesphere.io/v1alpha2/` `[workspaces/{ws}/]auditing/events`, `events`,
+//!   `namespaces/{ns}/workloads/{kind}/{name}/logs`;
+//!
+//! with query parameters that try to leave the caller's namespaces: PromQL (`{namespace=~".+"}`,
+//! `or` groups, matcher groups, `label_replace`, `absent`, aggregations), `namespace_filter`,
+//! `workspace_filter`, `cluster`, `label_filters`, `metrics_filter` and stray `namespace=`.
+//!
+//! An answer that is allowed is then read: every series, alert, audit record and Event it
+//! holds must belong to a namespace (workspace) the caller may see, as the oracle reads the
+//! roles; counts and `absent` confined to a namespace must not tell anything of another.
+
+use std::collections::BTreeSet;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use proptest::prelude::*;
+use serde_json::Value;
+
+use crate::grammar::{NAMESPACE_ROLES, WORKSPACES, namespace};
+use crate::oracle::{Attrs, World};
+
+/// A family of routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Monitoring dashboards.
+    Dashboard,
+    /// PromQL (`targets/query`).
+    PromQl,
+    /// The alerts API.
+    Alerts,
+    /// Rule groups (native API).
+    RuleGroups,
+    /// The auditing query.
+    Audit,
+    /// Events across clusters.
+    Events,
+    /// A workload's logs.
+    Logs,
+}
+
+/// Routes: `@v` the family's version, `@ns` a namespace, `@ws` a workspace, `@node`, `@pod`,
+/// `@kind`, `@wl` names.
+pub const ROUTES: [(Family, &str); 20] = [
+    (
+        Family::Dashboard,
+        "kapis/monitoring.kubesphere.io/@v/cluster",
+    ),
+    (Family::Dashboard, "kapis/monitoring.kubesphere.io/@v/nodes"),
+    (
+        Family::Dashboard,
+        "kapis/monitoring.kubesphere.io/@v/nodes/@node",
+    ),
+    (
+        Family::Dashboard,
+        "kapis/monitoring.kubesphere.io/@v/workspaces/@ws",
+    ),
+    (
+        Family::Dashboard,
+        "kapis/monitoring.kubesphere.io/@v/namespaces/@ns",
+    ),
+    (
+        Family::Dashboard,
+        "kapis/monitoring.kubesphere.io/@v/namespaces/@ns/workloads/@kind/@wl",
+    ),
+    (
+        Family::Dashboard,
+        "kapis/monitoring.kubesphere.io/@v/namespaces/@ns/pods",
+    ),
+    (
+        Family::Dashboard,
+        "kapis/monitoring.kubesphere.io/@v/namespaces/@ns/pods/@pod",
+    ),
+    (
+        Family::PromQl,
+        "kapis/monitoring.kubesphere.io/@v/targets/query",
+    ),
+    (
+        Family::PromQl,
+        "kapis/monitoring.kubesphere.io/@v/namespaces/@ns/targets/query",
+    ),
+    (Family::Alerts, "kapis/alerting.kubesphere.io/@v/alerts"),
+    (
+        Family::Alerts,
+        "kapis/alerting.kubesphere.io/@v/namespaces/@ns/alerts",
+    ),
+    (
+        Family::Alerts,
+        "kapis/alerting.kubesphere.io/@v/globalalerts",
+    ),
+    (
+        Family::RuleGroups,
+        "apis/alerting.kubesphere.io/@v/namespaces/@ns/rulegroups",
+    ),
+    (
+        Family::RuleGroups,
+        "apis/alerting.kubesphere.io/@v/clusterrulegroups",
+    ),
+    (
+        Family::RuleGroups,
+        "apis/alerting.kubesphere.io/@v/globalrulegroups",
+    ),
+    (
+        Family::Audit,
+        "kapis/tenant.kubesphere.io/@v/auditing/events",
+    ),
+    (
+        Family::Audit,
+        "kapis/tenant.kubesphere.io/@v/workspaces/@ws/auditing/events",
+    ),
+    (Family::Events, "kapis/tenant.kubesphere.io/@v/events"),
+    (
+        Family::Logs,
+        "kapis/tenant.kubesphere.io/@v/namespaces/@ns/workloads/@kind/@wl/logs",
+    ),
+];
+
+/// The family's version, then a wrong one.
+fn versions(f: Family) -> [&'static str; 2] {
+    match f {
+        Family::Dashboard | Family::PromQl => ["v1alpha3", "v1alpha2"],
+        Family::Alerts | Family::RuleGroups => ["v2beta1", "v1"],
+        Family::Audit | Family::Events | Family::Logs => ["v1alpha2", "v1beta1"],
+    }
+}
+
+/// Node names: none exists in the fixture's clusters (the dashboards answer empty), one names
+/// a pod.
+const NODES: [&str; 2] = ["node-1", "pod-b-p"];
+/// Workload kinds: the API's, a Kind, something that is no workload.
+const KINDS: [&str; 5] = [
+    "deployments",
+    "statefulsets",
+    "jobs",
+    "Deployment",
+    "secrets",
+];
+/// Workload names.
+const WORKLOADS: [&str; 2] = ["web", "nowhere"];
+
+/// The namespaces where the fixture runs a pod `pod-{ns}` with an Event `ev-{ns}`, by cluster
+/// (the projects also hold a RuleGroup `rg-{ns}` whose rule selects `kube_pod_info`).
+pub const POD_NAMESPACES: [(&str, &str); 6] = [
+    ("host", "a-p"),
+    ("host", "b-p"),
+    ("host", "default"),
+    ("member", "a-mp"),
+    ("member", "b-mp"),
+    ("member", "default"),
+];
+
+/// How an answer to a PromQL expression confined to one namespace is judged beyond its labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bound {
+    /// Labels only.
+    Labels,
+    /// Every value counts pods: at most those of the visible namespaces.
+    Pods,
+    /// `absent(…)` of another namespace's series: always exactly one sample of 1 (whether the
+    /// other namespace has them must not show).
+    Absent,
+}
+
+/// PromQL tried: `{A}` is workspace a's project in the cluster addressed, `{B}` b's.
+const EXPRS: [(&str, Bound); 14] = [
+    ("kube_pod_info", Bound::Labels),
+    (r#"kube_pod_info{namespace=~".+"}"#, Bound::Labels),
+    (r#"kube_pod_info{namespace="{B}"}"#, Bound::Labels),
+    (
+        r#"kube_pod_info{namespace="{A}"} or kube_pod_info{namespace="{B}"}"#,
+        Bound::Labels,
+    ),
+    (
+        r#"{__name__=~"kube_pod_.+", namespace="{B}" or namespace="{A}"}"#,
+        Bound::Labels,
+    ),
+    (
+        r#"label_replace(kube_pod_info{namespace="{B}"}, "namespace", "{A}", "", "")"#,
+        Bound::Labels,
+    ),
+    (
+        r#"label_replace(kube_pod_info, "pod", "pod-{A}", "", "")"#,
+        Bound::Labels,
+    ),
+    ("count(kube_pod_info)", Bound::Pods),
+    (r#"count(kube_pod_info{namespace!="{A}"})"#, Bound::Pods),
+    (
+        r#"sum by (namespace, pod) (kube_pod_status_phase{namespace=~"{B}|{A}"})"#,
+        Bound::Pods,
+    ),
+    (
+        r#"count(kube_pod_info{namespace="{B}"}) or vector(0)"#,
+        Bound::Pods,
+    ),
+    (r#"absent(kube_pod_info{namespace="{B}"})"#, Bound::Absent),
+    (
+        r#"topk(5, kube_pod_status_phase{namespace!~"{A}"} offset 1s)"#,
+        Bound::Labels,
+    ),
+    (r#"{__name__=~".+"}"#, Bound::Labels),
+];
+
+/// Query parameter sets of each family (`k=v`, `&`-separated; `{A}`/`{B}` as in [`EXPRS`]).
+fn params(f: Family) -> &'static [&'static str] {
+    match f {
+        Family::Dashboard => &[
+            "",
+            "metrics_filter=.*",
+            "metrics_filter=namespace_pod_count|workspace_pod_count|pod_cpu_usage|cluster_pod_count$",
+            "namespace={B}",
+            "@range",
+        ],
+        Family::PromQl => &[""],
+        Family::Alerts => &[
+            "",
+            "state=firing",
+            "label_filters=namespace={B}",
+            "label_filters=namespace~b,pod~pod",
+            "page=1&limit=1",
+            "namespace={B}",
+        ],
+        Family::RuleGroups => &[
+            "",
+            "fieldSelector=metadata.namespace={B}",
+            "labelSelector=x",
+        ],
+        Family::Audit => &[
+            "",
+            "workspace_filter=b",
+            "objectref_namespace_filter={B}&size=1000",
+            "size=1000",
+            "workspace_filter=a,b&size=1000&sort=asc",
+            "cluster_filter=member",
+        ],
+        Family::Events => &[
+            "",
+            "cluster=member",
+            "cluster=host",
+            "namespace_filter={B}",
+            "workspace_filter=b",
+            "namespace_filter={A},{B}&size=1000",
+            "cluster=nowhere",
+            "size=1000",
+        ],
+        Family::Logs => &[
+            "",
+            "container=c",
+            "tailLines=1",
+            "namespace={B}",
+            "previous=true",
+        ],
+    }
+}
+
+/// One generated observability request (indexes, shrinking towards the first of each).
+#[derive(Debug, Clone, Copy)]
+pub struct Obs {
+    /// Index into [`ROUTES`].
+    pub route: usize,
+    /// Namespace role (see [`namespace`]).
+    pub ns: usize,
+    /// Index into [`WORKSPACES`].
+    pub ws: usize,
+    /// Which node, pod, kind or workload name.
+    pub pick: usize,
+    /// Which query parameter set (or PromQL expression).
+    pub params: usize,
+    /// The wrong version instead of the family's.
+    pub wrong_version: bool,
+    /// PromQL over a range instead of an instant; the parameter named `query` not `expr`.
+    pub range: bool,
+    /// Sent with the case's method instead of GET.
+    pub write: bool,
+}
+
+/// The generator.
+pub fn strategy() -> impl Strategy<Value = Obs> {
+    (
+        0..ROUTES.len(),
+        0..NAMESPACE_ROLES,
+        0..WORKSPACES.len(),
+        0..16usize,
+        0..32usize,
+        proptest::bool::weighted(0.1),
+        proptest::bool::weighted(0.3),
+        proptest::bool::weighted(0.12),
+    )
+        .prop_map(
+            |(route, ns, ws, pick, params, wrong_version, range, write)| Obs {
+                route,
+                ns,
+                ws,
+                pick,
+                params,
+                wrong_version,
+                range,
+                write,
+            },
+        )
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl Obs {
+    /// The family.
+    pub fn family(&self) -> Family {
+        ROUTES[self.route % ROUTES.len()].0
+    }
+
+    /// The segments after any `/clusters/{c}` (`cluster`: as named there; `None` the host).
+    pub fn segments(&self, cluster: Option<&str>) -> Vec<String> {
+        let (family, template) = ROUTES[self.route % ROUTES.len()];
+        let version = versions(family)[usize::from(self.wrong_version)];
+        let pod_role = [0usize, 1, 5][self.pick % 3];
+        template
+            .split('/')
+            .map(|t| match t {
+                "@v" => version.to_string(),
+                "@ns" => namespace(self.ns % NAMESPACE_ROLES, cluster).to_string(),
+                "@ws" => WORKSPACES[self.ws % WORKSPACES.len()].to_string(),
+                "@node" => NODES[self.pick % NODES.len()].to_string(),
+                "@pod" => format!("pod-{}", namespace(pod_role, cluster)),
+                "@kind" => KINDS[self.pick % KINDS.len()].to_string(),
+                "@wl" => WORKLOADS[(self.pick / KINDS.len()) % WORKLOADS.len()].to_string(),
+                other => other.to_string(),
+            })
+            .collect()
+    }
+
+    /// The query pairs.
+    pub fn query(&self, cluster: Option<&str>) -> Vec<(String, String)> {
+        let fill = |s: &str| {
+            s.replace("{A}", namespace(0, cluster))
+                .replace("{B}", namespace(1, cluster))
+        };
+        let range = || {
+            let t = now();
+            vec![
+                ("start".to_string(), (t - 120).to_string()),
+                ("end".to_string(), t.to_string()),
+                ("step".to_string(), "30s".to_string()),
+            ]
+        };
+        let family = self.family();
+        if family == Family::PromQl {
+            let (expr, _) = EXPRS[self.params % EXPRS.len()];
+            let key = if self.range { "query" } else { "expr" };
+            let mut q = vec![(key.to_string(), fill(expr))];
+            if self.range {
+                q.extend(range());
+            }
+            if self.pick % 4 == 3 {
+                // A stray namespace parameter (KubeSphere 3's console sends none).
+                q.push(("namespace".to_string(), namespace(1, cluster).to_string()));
+            }
+            return q;
+        }
+        let sets = params(family);
+        let set = sets[self.params % sets.len()];
+        if set == "@range" {
+            return range();
+        }
+        form_urlencoded::parse(fill(set).as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+}
+
+// ---- What an allowed answer may hold ----
+
+fn series(data: &Value) -> Vec<(&Value, Vec<&Value>)> {
+    data["result"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            let values: Vec<&Value> = if let Some(v) = r.get("value") {
+                vec![&v[1]]
+            } else {
+                r["values"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| &p[1])
+                    .collect()
+            };
+            (&r["metric"], values)
+        })
+        .collect()
+}
+
+fn number(v: &Value) -> Option<f64> {
+    v.as_str()
+        .and_then(|s| s.parse().ok())
+        .or_else(|| v.as_f64())
+}
+
+/// The namespace a fixture pod's name tells (`pod-{ns}`).
+fn pod_namespace(pod: &str) -> Option<&str> {
+    pod.strip_prefix("pod-")
+}
+
+/// Checks the labels of a monitoring answer's series against the visible namespaces.
+fn check_labels(metric: &Value, visible: &BTreeSet<String>) -> Result<(), String> {
+    if let Some(ns) = metric["namespace"].as_str()
+        && !visible.contains(ns)
+    {
+        return Err(format!("a series of namespace {ns}: {metric}"));
+    }
+    if let Some(ns) = metric["pod"].as_str().and_then(pod_namespace)
+        && !visible.contains(ns)
+    {
+        return Err(format!("a series of a pod of namespace {ns}: {metric}"));
+    }
+    Ok(())
+}
+
+/// The fixture's pods in `visible` namespaces of `cluster`.
+fn pods_in(cluster: &str, visible: &BTreeSet<String>) -> usize {
+    POD_NAMESPACES
+        .iter()
+        .filter(|(c, ns)| *c == cluster && visible.contains(*ns))
+        .count()
+}
+
+/// A request's place once decoded: the cluster, and the segments after its prefix.
+pub struct Place<'a> {
+    /// The cluster's name as the oracle knows it.
+    pub cluster: &'a str,
+    /// Segments after `/clusters/{c}`.
+    pub rest: &'a [String],
+    /// Query pairs.
+    pub query: &'a [(String, String)],
+}
+
+fn q<'a>(p: &'a Place, key: &str) -> Option<&'a str> {
+    p.query
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Checks the body of an allowed, successful answer to a user; `Err` says what leaked.
+pub fn check_body(world: &World, user: &str, p: &Place, body: &str) -> Result<(), String> {
+    let rest: Vec<&str> = p.rest.iter().map(String::as_str).collect();
+    let json = || -> Result<Value, String> {
+        serde_json::from_str(body).map_err(|e| format!("the answer is not JSON ({e}): {body:.200}"))
+    };
+    match rest.as_slice() {
+        ["kapis", "monitoring.kubesphere.io", "v1alpha3", level @ ..] => {
+            let visible: BTreeSet<String> = match level {
+                ["namespaces", ns, ..] => BTreeSet::from([ns.to_string()]),
+                ["workspaces", ws] => world.workspace_namespaces(p.cluster, ws),
+                // Cluster levels: the caller may see the whole cluster.
+                _ => return Ok(()),
+            };
+            let v = json()?;
+            let pods = pods_in(p.cluster, &visible);
+            if level.last() == Some(&"query") {
+                let expr = q(p, "expr").or_else(|| q(p, "query")).unwrap_or("");
+                let bound = EXPRS
+                    .iter()
+                    .find(|(e, _)| {
+                        e.replace("{A}", namespace(0, Some(p.cluster)))
+                            .replace("{B}", namespace(1, Some(p.cluster)))
+                            == expr
+                    })
+                    .map_or(Bound::Labels, |(_, b)| *b);
+                let all = series(&v["data"]);
+                if bound == Bound::Absent
+                    && v["data"]["resultType"] == "vector"
+                    && (all.len() != 1 || all[0].1.iter().any(|x| number(x) != Some(1.0)))
+                {
+                    return Err(format!(
+                        "absent() of another namespace's series answers {v} (confined: always 1)"
+                    ));
+                }
+                for (metric, values) in all {
+                    if bound != Bound::Absent {
+                        check_labels(metric, &visible)?;
+                    }
+                    if bound == Bound::Pods
+                        && let Some(x) = values
+                            .iter()
+                            .filter_map(|x| number(x))
+                            .find(|x| *x > pods as f64)
+                    {
+                        return Err(format!(
+                            "{expr:?} counts {x} pods; {visible:?} hold {pods}: {metric}"
+                        ));
+                    }
+                }
+                return Ok(());
+            }
+            for r in v["results"].as_array().into_iter().flatten() {
+                let name = r["metric_name"].as_str().unwrap_or_default();
+                for (metric, values) in series(&r["data"]) {
+                    check_labels(metric, &visible)?;
+                    if name.ends_with("_pod_count")
+                        && let Some(x) = values
+                            .iter()
+                            .filter_map(|x| number(x))
+                            .find(|x| *x > pods as f64)
+                    {
+                        return Err(format!("{name} is {x}; {visible:?} hold {pods} pods"));
+                    }
+                }
+            }
+            Ok(())
+        }
+        ["kapis", "alerting.kubesphere.io", "v2beta1", level @ ..] => {
+            let ns = match level {
+                ["namespaces", ns, "alerts"] => Some(*ns),
+                ["alerts"] => None,
+                _ => return Ok(()),
+            };
+            let v = json()?;
+            for a in v["items"].as_array().into_iter().flatten() {
+                let cluster = a["cluster"].as_str().unwrap_or_default();
+                if world.cluster_name(cluster) != Some(p.cluster) {
+                    return Err(format!("an alert of cluster {cluster:?}: {a}"));
+                }
+                if let Some(ns) = ns {
+                    let visible = BTreeSet::from([ns.to_string()]);
+                    check_labels(&a["labels"], &visible)?;
+                    if a["labels"]["namespace"].as_str() != Some(ns) {
+                        return Err(format!("an alert of no namespace or another: {a}"));
+                    }
+                }
+            }
+            Ok(())
+        }
+        [
+            "kapis",
+            "tenant.kubesphere.io",
+            "v1alpha2",
+            "auditing",
+            "events",
+        ] => {
+            // `None`: every workspace's records and those of none.
+            match world.auditing_workspaces(user) {
+                None => Ok(()),
+                Some(set) => audit_records(world, &json()?, |ws| set.contains(ws)),
+            }
+        }
+        [
+            "kapis",
+            "tenant.kubesphere.io",
+            "v1alpha2",
+            "workspaces",
+            ws,
+            "auditing",
+            "events",
+        ] => audit_records(world, &json()?, |w| w == *ws),
+        ["kapis", "tenant.kubesphere.io", "v1alpha2", "events"] => {
+            let v = json()?;
+            let asked = q(p, "cluster").filter(|c| !c.is_empty());
+            for ev in v["query"]["records"].as_array().into_iter().flatten() {
+                let meta = &ev["metadata"];
+                let named = meta["annotations"]["kubesphere.io/cluster"]
+                    .as_str()
+                    .unwrap_or_default();
+                let Some(cluster) = world.cluster_name(named) else {
+                    return Err(format!("an Event of an unknown cluster {named:?}"));
+                };
+                if asked.is_some_and(|a| world.cluster_name(a) != Some(cluster)) {
+                    return Err(format!(
+                        "an Event of cluster {cluster} for cluster={asked:?}"
+                    ));
+                }
+                let ns = meta["namespace"].as_str().unwrap_or_default();
+                let list = Attrs {
+                    resource_request: true,
+                    prefix: "api".into(),
+                    verb: "list".into(),
+                    version: "v1".into(),
+                    namespace: ns.to_string(),
+                    namespace_prefix: true,
+                    resource: "events".into(),
+                    ..Attrs::default()
+                };
+                if !world.may(cluster, user, &list) {
+                    return Err(format!(
+                        "an Event of namespace {ns} in {cluster}, where {user} may not list Events: {}",
+                        meta["name"]
+                    ));
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Checks audit records: each one's workspace must pass `readable`, and the namespace it is
+/// about must not belong to a workspace that does not.
+fn audit_records(world: &World, v: &Value, readable: impl Fn(&str) -> bool) -> Result<(), String> {
+    for r in v["query"]["records"].as_array().into_iter().flatten() {
+        let ann = &r["annotations"];
+        let cluster = ann["kubesphere.io/cluster"].as_str().unwrap_or("host");
+        let Some(ws) = ann["kubesphere.io/workspace"].as_str() else {
+            return Err(format!(
+                "an audit record of no workspace: {} {}",
+                r["verb"], r["requestURI"]
+            ));
+        };
+        if !readable(ws) {
+            return Err(format!(
+                "an audit record of workspace {ws}: {} {}",
+                r["verb"], r["requestURI"]
+            ));
+        }
+        if let Some(ns) = r["objectRef"]["namespace"].as_str()
+            && let Some(owner) = world.namespace_workspace(cluster, ns)
+            && !readable(&owner)
+        {
+            return Err(format!(
+                "an audit record about namespace {ns} of workspace {owner}: {} {}",
+                r["verb"], r["requestURI"]
+            ));
+        }
+    }
+    Ok(())
+}
