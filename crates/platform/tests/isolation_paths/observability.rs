@@ -634,3 +634,102 @@ fn audit_records(world: &World, v: &Value, readable: impl Fn(&str) -> bool) -> R
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oracle::ClusterData;
+    use serde_json::json;
+
+    fn world() -> World {
+        let mut host = ClusterData {
+            host: true,
+            ..ClusterData::default()
+        };
+        host.namespaces.insert("a-p".into(), Some("a".into()));
+        host.namespaces.insert("b-p".into(), Some("b".into()));
+        host.namespaces.insert("default".into(), None);
+        let mut w = World::default();
+        w.clusters.insert("host".into(), host);
+        w
+    }
+
+    fn judge(path: &str, query: &[(&str, &str)], body: Value) -> Result<(), String> {
+        let rest: Vec<String> = path[1..].split('/').map(str::to_string).collect();
+        let query: Vec<(String, String)> = query
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let place = Place {
+            cluster: "host",
+            rest: &rest,
+            query: &query,
+        };
+        check_body(&world(), "nobody", &place, &body.to_string())
+    }
+
+    fn vector(series: &[(Value, &str)]) -> Value {
+        let result: Vec<Value> = series
+            .iter()
+            .map(|(m, v)| json!({"metric": m, "value": [1, v]}))
+            .collect();
+        json!({"status": "success", "data": {"resultType": "vector", "result": result}})
+    }
+
+    const QUERY: &str = "/kapis/monitoring.kubesphere.io/v1alpha3/namespaces/a-p/targets/query";
+
+    #[test]
+    fn confined_promql_answers_hold_only_the_namespace() {
+        let own = json!({"__name__": "kube_pod_info", "namespace": "a-p", "pod": "pod-a-p"});
+        assert!(judge(QUERY, &[("expr", "kube_pod_info")], vector(&[(own, "1")])).is_ok());
+        let other = json!({"namespace": "b-p", "pod": "pod-b-p"});
+        assert!(judge(QUERY, &[("expr", "kube_pod_info")], vector(&[(other, "1")])).is_err());
+        // Relabelled into the namespace, the pod still tells where it came from.
+        let relabelled = json!({"namespace": "a-p", "pod": "pod-b-p"});
+        assert!(judge(QUERY, &[("expr", "x")], vector(&[(relabelled, "1")])).is_err());
+        // One pod in a-p: a count of two saw another namespace's.
+        let count = [("expr", "count(kube_pod_info)")];
+        assert!(judge(QUERY, &count, vector(&[(json!({}), "1")])).is_ok());
+        assert!(judge(QUERY, &count, vector(&[(json!({}), "2")])).is_err());
+        // absent() of b-p's series is 1 when confined; empty says b-p has them.
+        let absent = [("expr", r#"absent(kube_pod_info{namespace="b-p"})"#)];
+        assert!(
+            judge(
+                QUERY,
+                &absent,
+                vector(&[(json!({"namespace": "b-p"}), "1")])
+            )
+            .is_ok()
+        );
+        assert!(judge(QUERY, &absent, vector(&[])).is_err());
+        // Cluster-wide PromQL is for those who may see the cluster: not judged.
+        let cluster = "/kapis/monitoring.kubesphere.io/v1alpha3/targets/query";
+        let other = json!({"namespace": "b-p"});
+        assert!(judge(cluster, &[("expr", "x")], vector(&[(other, "1")])).is_ok());
+    }
+
+    #[test]
+    fn dashboards_alerts_and_audit_records_hold_only_the_level() {
+        let ws = "/kapis/monitoring.kubesphere.io/v1alpha3/workspaces/a";
+        let results = |ns: &str, count: &str| {
+            json!({"results": [{"metric_name": "workspace_pod_count", "data":
+                {"resultType": "vector", "result": [{"metric": {"namespace": ns}, "value": [1, count]}]}}]})
+        };
+        assert!(judge(ws, &[], results("a-p", "1")).is_ok());
+        assert!(judge(ws, &[], results("b-p", "1")).is_err());
+        assert!(judge(ws, &[], results("a-p", "3")).is_err());
+        let alerts = "/kapis/alerting.kubesphere.io/v2beta1/namespaces/a-p/alerts";
+        let item = |ns: &str, cluster: &str| json!({"total": 1, "items": [{"cluster": cluster, "labels": {"namespace": ns, "pod": format!("pod-{ns}")}}]});
+        assert!(judge(alerts, &[], item("a-p", "host")).is_ok());
+        assert!(judge(alerts, &[], item("b-p", "host")).is_err());
+        assert!(judge(alerts, &[], item("a-p", "member")).is_err());
+        let audit = "/kapis/tenant.kubesphere.io/v1alpha2/workspaces/a/auditing/events";
+        let record = |ws: &str, ns: &str| {
+            json!({"query": {"total": 1, "records": [{"verb": "get", "requestURI": "/x",
+                "annotations": {"kubesphere.io/workspace": ws}, "objectRef": {"namespace": ns}}]}})
+        };
+        assert!(judge(audit, &[], record("a", "a-p")).is_ok());
+        assert!(judge(audit, &[], record("b", "b-p")).is_err());
+        assert!(judge(audit, &[], record("a", "b-p")).is_err());
+    }
+}
