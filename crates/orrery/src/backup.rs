@@ -120,13 +120,24 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The data dir's files a backup carries besides the store, relative and sorted.
+/// Whether a backup carries the file `name` in the data dir's subfolder `rel`: not the live
+/// store and its lock (the snapshot replaces them), not audit logs, not our temporary files.
+fn carried(rel: &Path, name: &str) -> bool {
+    let live_store = rel.as_os_str().is_empty() && SKIPPED.contains(&name);
+    !live_store && !name.starts_with("audit.log") && !name.starts_with(".orrery-")
+}
+
+/// The data dir's files a backup carries besides the store, relative and sorted; `skip` (the
+/// archive being written, absolute) is left out if it lies inside.
 fn data_files(dir: &Path, skip: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let dir = &std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
     let mut out = Vec::new();
     let mut stack = vec![PathBuf::new()];
     while let Some(rel) = stack.pop() {
         let abs = dir.join(&rel);
-        for entry in std::fs::read_dir(&abs).with_context(|| format!("reading {}", abs.display()))? {
+        for entry in
+            std::fs::read_dir(&abs).with_context(|| format!("reading {}", abs.display()))?
+        {
             let entry = entry?;
             let name = entry.file_name();
             let rel_path = rel.join(&name);
@@ -134,12 +145,7 @@ fn data_files(dir: &Path, skip: &Path) -> anyhow::Result<Vec<PathBuf>> {
             let name = name.to_string_lossy();
             if kind.is_dir() {
                 stack.push(rel_path);
-            } else if kind.is_file()
-                && !(rel.as_os_str().is_empty() && SKIPPED.contains(&name.as_ref()))
-                && !name.starts_with("audit.log")
-                && !name.starts_with(".orrery-")
-                && dir.join(&rel_path) != skip
-            {
+            } else if kind.is_file() && carried(&rel, &name) && abs.join(name.as_ref()) != skip {
                 out.push(rel_path);
             }
         }
@@ -349,7 +355,10 @@ fn stage(args: &RestoreArgs, staging: &Path, archive_len: u64) -> anyhow::Result
         .entries()
         .with_context(|| format!("{} is not an orrery backup archive", from.display()))?;
     let not_backup = || format!("{} is not an orrery backup (no manifest)", from.display());
-    let mut first = entries.next().with_context(not_backup)?.with_context(not_backup)?;
+    let mut first = entries
+        .next()
+        .with_context(not_backup)?
+        .with_context(not_backup)?;
     ensure!(first.path()?.as_os_str() == MANIFEST, not_backup());
     let mut json = Vec::new();
     (&mut first).take(1 << 20).read_to_end(&mut json)?;
@@ -374,9 +383,16 @@ fn stage(args: &RestoreArgs, staging: &Path, archive_len: u64) -> anyhow::Result
         let name = entry.path()?.to_string_lossy().into_owned();
         let listed = manifest.files.iter().find(|f| f.path == name);
         let (Some(listed), Some(rel)) = (listed, safe_relative(&name)) else {
-            bail!("{} holds {name:?}, which its manifest does not list", from.display());
+            bail!(
+                "{} holds {name:?}, which its manifest does not list",
+                from.display()
+            );
         };
-        ensure!(seen.insert(name.clone()), "{} holds {name:?} twice", from.display());
+        ensure!(
+            seen.insert(name.clone()),
+            "{} holds {name:?} twice",
+            from.display()
+        );
         let target = staging.join(&rel);
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent)?;
@@ -425,19 +441,6 @@ fn stage(args: &RestoreArgs, staging: &Path, archive_len: u64) -> anyhow::Result
     Ok(manifest)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn archive_names_must_stay_inside_the_data_dir() {
-        assert_eq!(safe_relative("pki/sa.key"), Some(PathBuf::from("pki/sa.key")));
-        for bad in ["", "../x", "/etc/passwd", "pki/../../x", "./x"] {
-            assert_eq!(safe_relative(bad), None, "{bad}");
-        }
-    }
-}
-
 /// Runs `orrery backup` and says what the archive holds.
 pub fn backup_command(args: &BackupArgs) -> anyhow::Result<()> {
     let m = backup(args)?;
@@ -479,4 +482,20 @@ pub fn restore_command(args: &RestoreArgs) -> anyhow::Result<()> {
         }
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn archive_names_must_stay_inside_the_data_dir() {
+        assert_eq!(
+            safe_relative("pki/sa.key"),
+            Some(PathBuf::from("pki/sa.key"))
+        );
+        for bad in ["", "../x", "/etc/passwd", "pki/../../x", "./x"] {
+            assert_eq!(safe_relative(bad), None, "{bad}");
+        }
+    }
 }
