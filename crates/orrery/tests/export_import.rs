@@ -172,7 +172,7 @@ fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
 
-/// alice (a viewer of ws-a), bob (disabled), ws-a and ws-b with a project each.
+/// alice (a viewer of ws-a), bob (disabled by the admin), ws-a and ws-b with a project each.
 async fn populate(http: &reqwest::Client, url: &str, admin: &str) {
     let iam = format!("{url}/kapis/iam.kubesphere.io/v1beta1");
     let tenant = format!("{url}/kapis/tenant.kubesphere.io/v1beta1");
@@ -213,6 +213,20 @@ async fn populate(http: &reqwest::Client, url: &str, admin: &str) {
         .await;
         assert!(code < 300, "create project in {ws}: {code} {v}");
     }
+    // bob could log in; an administrator disables him.
+    login(http, url, "bob", "Bob-passw0rd1")
+        .await
+        .expect("bob logs in before");
+    let disable = json!({"metadata": {"name": "bob"}, "spec": {}, "status": {"state": "Disabled"}});
+    let (code, v) = call(
+        http,
+        Method::PUT,
+        &format!("{iam}/users/bob"),
+        admin,
+        Some(disable),
+    )
+    .await;
+    assert!(code < 300, "disable bob: {code} {v}");
     let members = json!([{"username": "alice", "roleRef": "ws-a-viewer"}]);
     let (code, v) = call(
         http,
@@ -236,6 +250,11 @@ async fn reproduced(http: &reqwest::Client, url: &str, what: &str) {
         .await
         .expect("alice logs in with her password");
     assert!(login(http, url, "alice", "Wrong-passw0rd1").await.is_err());
+    let bob = login(http, url, "bob", "Bob-passw0rd1").await;
+    assert!(
+        bob.is_err(),
+        "{what}: a disabled user stays disabled: {bob:?}"
+    );
     let seen = until(http, &format!("{tenant}/workspaces"), &alice, |v| {
         !names(v).is_empty()
     })
