@@ -299,6 +299,63 @@ async fn reproduced(http: &reqwest::Client, url: &str, what: &str) {
     }
 }
 
+/// Joins an `orrery cluster` as member `name` by its admin kubeconfig.
+async fn join(
+    http: &reqwest::Client,
+    url: &str,
+    admin: &str,
+    name: &str,
+    member: &common::TestCluster,
+) {
+    use base64::Engine;
+    let kubeconfig = std::fs::read_to_string(&member.kubeconfig).expect("member kubeconfig");
+    let body = json!({"apiVersion": "cluster.kubesphere.io/v1alpha1", "kind": "Cluster",
+        "metadata": {"name": name},
+        "spec": {"provider": "orrery", "connection": {"type": "direct",
+            "kubeconfig": base64::engine::general_purpose::STANDARD.encode(kubeconfig)}}});
+    let (code, v) = call(
+        http,
+        Method::POST,
+        &format!("{url}/apis/cluster.kubesphere.io/v1alpha1/clusters"),
+        admin,
+        Some(body),
+    )
+    .await;
+    assert!(code < 300, "join {name}: {code} {v}");
+}
+
+/// Waits until member `name` is Ready and its API answers through the platform's proxy.
+async fn member_ready(http: &reqwest::Client, url: &str, admin: &str, name: &str, what: &str) {
+    let cluster = until(
+        http,
+        &format!("{url}/apis/cluster.kubesphere.io/v1alpha1/clusters/{name}"),
+        admin,
+        |v| {
+            v["status"]["conditions"].as_array().is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            })
+        },
+    )
+    .await;
+    let ready = cluster["status"]["conditions"]
+        .as_array()
+        .is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        });
+    assert!(ready, "{what}: {name} not Ready: {cluster}");
+    let (code, v) = call(
+        http,
+        Method::GET,
+        &format!("{url}/clusters/{name}/api/v1/namespaces/default"),
+        admin,
+        None,
+    )
+    .await;
+    assert_eq!(code, 200, "{what}: {name} through the proxy: {v}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_from_one_host_and_import_into_a_fresh_one_reproduces_the_platform() {
     let http = http();
@@ -307,6 +364,9 @@ async fn export_from_one_host_and_import_into_a_fresh_one_reproduces_the_platfor
         .await
         .expect("admin");
     populate(&http, &a.url, &admin).await;
+    let member = common::TestCluster::start(&["--nodes", "0"]);
+    join(&http, &a.url, &admin, "member1", &member).await;
+    member_ready(&http, &a.url, &admin, "member1", "source").await;
     reproduced(&http, &a.url, "source").await;
 
     let work = tempfile::tempdir().unwrap();
@@ -377,6 +437,11 @@ async fn export_from_one_host_and_import_into_a_fresh_one_reproduces_the_platfor
     ]);
     assert!(out.contains("created"), "{out}");
     reproduced(&http, &b.url, &format!("after import ({out})")).await;
+    // The member comes back through its imported kubeconfig Secret.
+    let admin_b = login(&http, &b.url, "admin", "Initial-passw0rd")
+        .await
+        .expect("admin");
+    member_ready(&http, &b.url, &admin_b, "member1", "after import").await;
     let labels = common_kubectl(
         &b.kubeconfig,
         &[
