@@ -341,6 +341,7 @@ async fn app_state(
         )),
         audit,
         metrics: Default::default(),
+        repo_syncs: Default::default(),
     }))
 }
 

@@ -16,8 +16,8 @@
 //! with the reason; nothing is half-imported.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 use serde::Deserialize;
@@ -42,6 +42,22 @@ pub const MAX_INDEX: usize = 64 * 1024 * 1024;
 const PARALLEL_CHARTS: usize = 8;
 /// Versions of one chart written at once from the index alone.
 const PARALLEL_VERSIONS: usize = 4;
+
+/// One sync per repository at a time in a replica: the API's "sync now" and the leader's
+/// periodic pass would otherwise both import (and a failing one take back what the other made).
+/// Across replicas the writes themselves are idempotent (see [`create_app`]).
+#[derive(Default)]
+pub struct SyncLocks(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+
+impl SyncLocks {
+    fn of(&self, repo: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        // Locks nobody holds or waits for are dropped, so the map stays as small as the
+        // repositories being synced.
+        map.retain(|_, l| Arc::strong_count(l) > 1);
+        map.entry(repo.to_string()).or_default().clone()
+    }
+}
 
 #[derive(Debug, Deserialize)]
 struct Index {
@@ -474,9 +490,25 @@ async fn create_app(
             ctx.imported().made.push(active);
             Ok(())
         }
-        Err(e) if kubeapi::is_conflict(&e) => Err(format!(
-            "an app named {app_name} exists and is not this repository's"
-        )),
+        Err(e) if kubeapi::is_conflict(&e) => {
+            // Another replica's sync of this repository may have made it meanwhile: that one
+            // is ours (and not this sync's to take back); anything else is not.
+            let there = kubeapi::get(client, Kind::App, None, app_name)
+                .await
+                .map_err(|e| e.to_string())?;
+            let labels = there.as_ref().map(|a| &a["metadata"]["labels"]);
+            let ours = labels.is_some_and(|l| {
+                l[REPO_LABEL].as_str() == Some(ctx.repo_name)
+                    && l[WORKSPACE_LABEL].as_str() == ctx.ws
+            });
+            if ours {
+                Ok(())
+            } else {
+                Err(format!(
+                    "an app named {app_name} exists and is not this repository's"
+                ))
+            }
+        }
         Err(e) => Err(e.to_string()),
     }
 }
@@ -520,9 +552,22 @@ async fn write_version(
             .await
             .map_err(err)?;
     }
-    let created = kubeapi::create(client, Kind::AppVersion, None, version)
-        .await
-        .map_err(err)?;
+    let created = match kubeapi::create(client, Kind::AppVersion, None, version).await {
+        Ok(created) => created,
+        Err(e) if kubeapi::is_conflict(&e) => {
+            // Made meanwhile by another replica's sync of this repository with the same
+            // package: nothing left to do; otherwise the conflict stands.
+            let there = kubeapi::get(client, Kind::AppVersion, None, &vname)
+                .await
+                .map_err(err)?;
+            let same = there.is_some_and(|v| {
+                v["metadata"]["labels"][REPO_LABEL].as_str() == Some(ctx.repo_name)
+                    && v["spec"]["digest"].as_str() == Some(digest.as_str())
+            });
+            return if same { Ok(()) } else { Err(err(e)) };
+        }
+        Err(e) => return Err(err(e)),
+    };
     ctx.imported().versions.push(vname.clone());
     if let Some(pkg) = pkg {
         package::store(client, &created, pkg).await.map_err(err)?;
@@ -559,8 +604,24 @@ pub async fn set_status(
     .await
 }
 
-/// Syncs a repository and records the outcome in its status; returns the repository.
+/// Syncs a repository and records the outcome in its status; returns the repository. When a
+/// sync of it is already running in this replica, that sync answers (its outcome is returned
+/// once recorded) instead of a second one starting behind it.
 pub async fn sync_and_record(state: &AppState, repo: &Value) -> Result<Value, PlatformError> {
+    let name = repo["metadata"]["name"].as_str().unwrap_or_default();
+    let lock = state.repo_syncs.of(name);
+    if let Ok(_one) = lock.try_lock() {
+        return record(state, repo).await;
+    }
+    drop(lock.lock().await);
+    kubeapi::get(&state.client, Kind::AppRepo, None, name)
+        .await?
+        .ok_or_else(|| {
+            PlatformError::Upstream(format!("repository {name} was deleted during its sync"))
+        })
+}
+
+async fn record(state: &AppState, repo: &Value) -> Result<Value, PlatformError> {
     set_status(state, repo, "syncing", "").await?;
     let (phase, message) = match sync(state, repo).await {
         Ok(n) => ("successful", format!("{n} new version(s) imported")),
@@ -600,7 +661,13 @@ pub async fn reconcile(state: &AppState) -> Result<(), PlatformError> {
             }
         };
         if due {
-            sync_and_record(state, &repo).await?;
+            // A sync running now (asked for through the API) records its own outcome.
+            let name = repo["metadata"]["name"].as_str().unwrap_or_default();
+            let lock = state.repo_syncs.of(name);
+            let Ok(_one) = lock.try_lock() else {
+                continue;
+            };
+            record(state, &repo).await?;
         }
     }
     Ok(())

@@ -112,6 +112,8 @@ pub struct AppState {
     pub audit: Arc<crate::audit::Auditor>,
     /// The platform's own Prometheus metrics (`/metrics`).
     pub metrics: Arc<crate::metrics::PlatformMetrics>,
+    /// One sync per App Store repository at a time.
+    pub repo_syncs: crate::appstore::repos::SyncLocks,
 }
 
 /// Shared state.
