@@ -172,8 +172,39 @@ fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
 
+const GREETING: &str =
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: greeting\ndata:\n  text: hello\n";
+
+/// The manifests of app greet's only version, as the platform serves them from the stored
+/// package.
+async fn greeting_files(http: &reqwest::Client, url: &str, admin: &str) -> Option<String> {
+    use base64::Engine;
+    let apps = format!("{url}/kapis/application.kubesphere.io/v2/apps");
+    let versions = until(http, &format!("{apps}/greet/versions"), admin, |v| {
+        !names(v).is_empty()
+    })
+    .await;
+    let version = names(&versions).into_iter().next()?;
+    let (code, files) = call(
+        http,
+        Method::GET,
+        &format!("{apps}/greet/versions/{version}/files"),
+        admin,
+        None,
+    )
+    .await;
+    if code != 200 {
+        return None;
+    }
+    let b = base64::engine::general_purpose::STANDARD
+        .decode(files["manifests.yaml"].as_str()?)
+        .ok()?;
+    String::from_utf8(b).ok()
+}
+
 /// alice (a viewer of ws-a), bob (disabled by the admin), ws-a and ws-b with a project each.
 async fn populate(http: &reqwest::Client, url: &str, admin: &str) {
+    use base64::Engine;
     let iam = format!("{url}/kapis/iam.kubesphere.io/v1beta1");
     let tenant = format!("{url}/kapis/tenant.kubesphere.io/v1beta1");
     for (name, pw) in [("alice", "Alice-passw0rd"), ("bob", "Bob-passw0rd1")] {
@@ -213,6 +244,18 @@ async fn populate(http: &reqwest::Client, url: &str, admin: &str) {
         .await;
         assert!(code < 300, "create project in {ws}: {code} {v}");
     }
+    // An app of ws-a with one version, its package stored in the host.
+    let app = json!({"appType": "yaml", "appName": "greet", "versionName": "1.0.0",
+        "package": base64::engine::general_purpose::STANDARD.encode(GREETING)});
+    let (code, v) = call(
+        http,
+        Method::POST,
+        &format!("{url}/kapis/application.kubesphere.io/v2/workspaces/ws-a/apps"),
+        admin,
+        Some(app),
+    )
+    .await;
+    assert!(code < 300, "upload an app: {code} {v}");
     // bob could log in; an administrator disables him.
     login(http, url, "bob", "Bob-passw0rd1")
         .await
@@ -290,6 +333,11 @@ async fn reproduced(http: &reqwest::Client, url: &str, what: &str) {
     )
     .await;
     assert_eq!(code, 403, "but not another workspace's: {v}");
+    assert_eq!(
+        greeting_files(http, url, &admin).await.as_deref(),
+        Some(GREETING),
+        "{what}: the app's package"
+    );
     let templates = until(http, &format!("{tenant}/workspacetemplates"), &admin, |v| {
         names(v).len() >= 2
     })
@@ -418,7 +466,9 @@ async fn export_from_one_host_and_import_into_a_fresh_one_reproduces_the_platfor
                 i["metadata"]["name"]
             );
         }
-        if i["kind"] != "User" {
+        if !["User", "Application", "ApplicationVersion"]
+            .contains(&i["kind"].as_str().unwrap_or_default())
+        {
             assert!(
                 i.get("status").is_none(),
                 "status kept in {}",
