@@ -1,5 +1,6 @@
 //! Cluster reconcilers (leader only): the host registers itself, a kubeconfig left in a
-//! Cluster's spec moves into a Secret, and a deleted Cluster is cleaned up after.
+//! Cluster's spec moves into a Secret, a proxy Cluster gets a join token for its agent, and a
+//! deleted Cluster is cleaned up after.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -128,6 +129,26 @@ async fn apply_labels(client: &Client, caches: &Caches) -> Result<(), PlatformEr
     Ok(())
 }
 
+/// Gives a proxy Cluster a join token (a new one after the last was revoked by deleting its
+/// Secret) and names the Secret in the Cluster's annotation.
+async fn issue_join_token(
+    client: &Client,
+    caches: &Caches,
+    cluster: &Value,
+    name: &str,
+) -> Result<(), PlatformError> {
+    use super::tunnel::{TOKEN_ANNOTATION, ensure_token, token_secret_name};
+    if caches.kubeconfigs.is_synced() {
+        ensure_token(client, caches, name).await?;
+    }
+    let want = format!("{SYSTEM_NAMESPACE}/{}", token_secret_name(name));
+    if cluster["metadata"]["annotations"][TOKEN_ANNOTATION] != want.as_str() {
+        let patch = json!({"metadata": {"annotations": {TOKEN_ANNOTATION: want}}});
+        kubeapi::merge_patch(client, Kind::Cluster, None, name, patch).await?;
+    }
+    Ok(())
+}
+
 /// One pass: the host's Cluster exists, spec kubeconfigs move into Secrets, deleted Clusters
 /// are cleaned up after, Labels are applied.
 pub async fn reconcile(
@@ -159,6 +180,8 @@ pub async fn reconcile(
                     &secret_name(&name),
                 )
                 .await?;
+                let token = super::tunnel::token_secret_name(&name);
+                kubeapi::delete(client, Kind::Secret, Some(SYSTEM_NAMESPACE), &token).await?;
                 let patch = json!({"metadata": {"finalizers": with_finalizer(&c.obj, false),
                         "resourceVersion": c.obj["metadata"]["resourceVersion"]}});
                 match kubeapi::merge_patch(client, Kind::Cluster, None, &name, patch).await {
@@ -169,6 +192,9 @@ pub async fn reconcile(
                 }
             }
             continue;
+        }
+        if super::tunnel::is_proxy(&c.obj) && c.label(HOST_LABEL).is_none() {
+            issue_join_token(client, caches, &c.obj, &name).await?;
         }
         if let Some(kc) = spec_kubeconfig(&c.obj) {
             store_kubeconfig(client, &name, &kc).await?;

@@ -9,6 +9,7 @@ pub mod breaker;
 pub mod connect;
 pub mod controller;
 pub mod placement;
+pub mod tunnel;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,7 +31,8 @@ use connect::{ConnectError, Probe};
 
 /// The label that marks the host cluster.
 pub const HOST_LABEL: &str = "cluster-role.kubesphere.io/host";
-/// The label of the Secrets that hold member kubeconfigs (value: the cluster's name).
+/// The label of the Secrets that hold member credentials: kubeconfigs and agent join tokens
+/// (value: the cluster's name).
 pub const KUBECONFIG_LABEL: &str = "cluster.orrery.io/kubeconfig";
 /// The finalizer that lets the platform clean up after a deleted Cluster.
 pub const FINALIZER: &str = "finalizers.cluster.orrery.io";
@@ -134,6 +136,8 @@ pub struct Member {
     stop: CancellationToken,
     source: String,
     crds_installed: AtomicBool,
+    /// Changes when its agent connects or disconnects (proxy clusters only).
+    tunnel: Option<watch::Receiver<u64>>,
 }
 
 impl Member {
@@ -174,6 +178,8 @@ pub struct Members {
     /// Settings.
     pub settings: ClusterSettings,
     map: RwLock<HashMap<String, Arc<Member>>>,
+    /// The agents of proxy clusters connected to this replica.
+    pub tunnels: Arc<tunnel::Tunnels>,
 }
 
 impl Members {
@@ -182,6 +188,7 @@ impl Members {
         Members {
             settings,
             map: RwLock::new(HashMap::new()),
+            tunnels: Arc::default(),
         }
     }
 
@@ -294,6 +301,14 @@ async fn sync_members(
             }
             continue;
         }
+        if tunnel::is_proxy(&c.obj) {
+            wanted.push(name.clone());
+            if members.source_of(&name).as_deref() != Some(tunnel::SOURCE) {
+                let m = proxy_member(state, &name, shutdown);
+                start_member(state, m, leader);
+            }
+            continue;
+        }
         let key = format!("{}/{}", crate::tokens::SYSTEM_NAMESPACE, secret_name(&name));
         let Some(secret) = state.caches.kubeconfigs.get(&key) else {
             continue;
@@ -373,6 +388,29 @@ fn host_member(state: &AppState, name: &str, shutdown: &CancellationToken) -> Me
         stop: shutdown.child_token(),
         source: "host".into(),
         crds_installed: AtomicBool::new(true),
+        tunnel: None,
+    }
+}
+
+/// A member reached through its agent: the client sends each request over the tunnel.
+fn proxy_member(state: &AppState, name: &str, shutdown: &CancellationToken) -> Member {
+    let tunnels = &state.clusters.tunnels;
+    let client = tunnels.client(name);
+    let caches = Arc::new(Caches::new());
+    Member {
+        name: name.to_string(),
+        discovery: Arc::new(crate::discovery::ClusterDiscovery::new(client.clone())),
+        client,
+        authz: state.authz.for_cluster(caches.clone()),
+        caches,
+        index: Arc::default(),
+        cert_expiry: None,
+        health: watch::channel(Health::default()).0,
+        breaker: Default::default(),
+        stop: shutdown.child_token(),
+        source: tunnel::SOURCE.into(),
+        crds_installed: AtomicBool::new(false),
+        tunnel: Some(tunnels.changes(name)),
     }
 }
 
@@ -401,6 +439,7 @@ async fn remote_member(
         stop: shutdown.child_token(),
         source,
         crds_installed: AtomicBool::new(false),
+        tunnel: None,
     })
 }
 
@@ -422,6 +461,7 @@ async fn health_loop(state: Arc<AppState>, m: Arc<Member>, leader: watch::Receiv
     let settings = state.clusters.settings.clone();
     let mut failures: u32 = 0;
     let mut last_install: Option<tokio::time::Instant> = None;
+    let mut tunnel = m.tunnel.clone();
     loop {
         let nodes = SEARCH_KINDS.iter().position(|k| k.plural == "nodes");
         let known = nodes.filter(|&n| m.index.kind_synced(n)).map(|n| {
@@ -474,7 +514,19 @@ async fn health_loop(state: Arc<AppState>, m: Arc<Member>, leader: watch::Receiv
         tokio::select! {
             _ = m.stop.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
+            // An agent that connects or goes is checked at once.
+            _ = tunnel_changed(&mut tunnel) => failures = 0,
         }
+    }
+}
+
+async fn tunnel_changed(rx: &mut Option<watch::Receiver<u64>>) {
+    let changed = match rx {
+        Some(r) => r.changed().await.is_ok(),
+        None => false,
+    };
+    if !changed {
+        std::future::pending::<()>().await;
     }
 }
 
@@ -584,6 +636,7 @@ mod tests {
             stop: CancellationToken::new(),
             source: String::new(),
             crds_installed: AtomicBool::new(false),
+            tunnel: None,
         }
     }
 

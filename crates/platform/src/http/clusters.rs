@@ -17,7 +17,7 @@ use crate::authz::UserInfo;
 use crate::authz::scope::{RequestInfo, Scope};
 use crate::clusters::connect::{self, ConnectError, Probe};
 use crate::clusters::controller::{secret_ref_patch, spec_kubeconfig, store_kubeconfig};
-use crate::clusters::{FINALIZER, Member};
+use crate::clusters::{FINALIZER, Member, tunnel};
 use crate::kinds::Kind;
 use crate::kubeapi;
 
@@ -188,10 +188,8 @@ async fn join_inner(state: &AppState, caller: &Caller, body: &[u8]) -> ApiResult
     }
     let kubeconfig = match spec_kubeconfig(&cluster) {
         Some(k) => k,
-        None if cluster["spec"]["connection"]["type"] == "proxy" => {
-            return Err(ApiError::bad_request(
-                "proxy connections (agent tunnels) are not available yet; join with a kubeconfig",
-            ));
+        None if tunnel::is_proxy(&cluster) => {
+            return join_proxy(state, caller, &name, cluster).await;
         }
         None => {
             return Err(kubeconfig_of(&cluster)
@@ -243,6 +241,80 @@ async fn join_inner(state: &AppState, caller: &Caller, body: &[u8]) -> ApiResult
     };
     settle(&state.caches.clusters, &created).await;
     Ok(created)
+}
+
+/// Joins a cluster behind NAT: the Cluster is created with a join token for its agent and
+/// becomes Ready once the agent connects (no kubeconfig, no address).
+async fn join_proxy(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    mut cluster: Value,
+) -> ApiResult<Value> {
+    if let Some(c) = cluster["spec"]["connection"].as_object_mut() {
+        for field in [
+            "kubeconfig",
+            "kubeconfigSecretRef",
+            "kubernetesAPIEndpoint",
+            "token",
+        ] {
+            c.remove(field);
+        }
+    }
+    cluster["metadata"]["finalizers"] = json!([FINALIZER]);
+    cluster["metadata"]["annotations"]["kubesphere.io/creator"] = caller.user.name.clone().into();
+    cluster["metadata"]["annotations"][tunnel::TOKEN_ANNOTATION] = format!(
+        "{}/{}",
+        crate::tokens::SYSTEM_NAMESPACE,
+        tunnel::token_secret_name(name)
+    )
+    .into();
+    if let Some(o) = cluster.as_object_mut() {
+        o.remove("status");
+    }
+    tunnel::ensure_token(&state.client, &state.caches, name).await?;
+    let created = kubeapi::create(&state.client, Kind::Cluster, None, cluster).await?;
+    settle(&state.caches.clusters, &created).await;
+    Ok(created)
+}
+
+/// `GET /kapis/cluster.kubesphere.io/v1alpha1/clusters/{c}/agent/deployment` (platform
+/// administrators): the manifests that run the agent of proxy cluster `c`, its join token and
+/// the platform's URL and CA filled in (`?image=` names another image).
+pub async fn agent_deployment(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> ApiResult<Response> {
+    require_admin(&state, &caller)?;
+    let Some(cluster) = state.caches.clusters.get(&name) else {
+        return Err(super::error::not_found("clusters", &name));
+    };
+    if !tunnel::is_proxy(&cluster.obj) {
+        return Err(ApiError::bad_request(format!(
+            "cluster {name} is not joined through an agent (spec.connection.type is not proxy)"
+        )));
+    }
+    let Some(token) = tunnel::current_token(&state.caches, &name) else {
+        return Err(ApiError::new(
+            503,
+            "ServiceUnavailable",
+            format!("cluster {name}'s join token is being issued; try again in a moment"),
+        ));
+    };
+    let default_image = format!("orrery:{}", env!("CARGO_PKG_VERSION"));
+    let yaml = tunnel::manifest::all(&tunnel::manifest::AgentValues {
+        cluster: &name,
+        platform_url: &state.settings.public_url,
+        token: &token,
+        ca_pem: state.settings.ca_pem.as_deref(),
+        image: query
+            .get("image")
+            .map(String::as_str)
+            .unwrap_or(&default_image),
+    });
+    Ok(([(http::header::CONTENT_TYPE, "application/yaml")], yaml).into_response())
 }
 
 /// `PUT /kapis/cluster.kubesphere.io/v1alpha1/clusters/{c}/kubeconfig`: replaces a member's

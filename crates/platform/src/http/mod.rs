@@ -218,6 +218,10 @@ pub fn router(state: Shared) -> Router {
             post(crate::quotas::admission::review),
         )
         .route("/console/{*path}", get(console::file))
+        .route(
+            crate::clusters::tunnel::protocol::PATH,
+            get(crate::clusters::tunnel::server::accept),
+        )
         .merge(protected)
         .with_state(state.clone());
     // The watch multiplexer sends each watch through this same router (authn, authz, proxy).
@@ -473,6 +477,10 @@ fn cluster_routes() -> Router<Shared> {
         .route(
             "/kapis/cluster.kubesphere.io/v1alpha1/clusters/{c}/kubeconfig",
             axum::routing::put(clusters::put_kubeconfig),
+        )
+        .route(
+            "/kapis/cluster.kubesphere.io/v1alpha1/clusters/{c}/agent/deployment",
+            get(clusters::agent_deployment),
         )
         .route(
             "/apis/cluster.kubesphere.io/v1alpha1/clusters",

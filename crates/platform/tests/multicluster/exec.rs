@@ -3,7 +3,7 @@ use super::*;
 
 /// A small upstream that passes the health checks and speaks the `v5.channel.k8s.io` exec
 /// protocol: it greets on stdout (channel 1) and echoes stdin (channel 0) back on stdout.
-async fn exec_upstream() -> String {
+pub(super) async fn exec_upstream() -> String {
     use axum::routing::get;
     async fn exec(mut req: axum::extract::Request) -> axum::response::Response {
         use axum::response::IntoResponse;
@@ -116,13 +116,32 @@ async fn exec_websocket_upgrades_pass_through_the_cluster_proxy() {
     );
     join(c, &admin, "edge", &kc).await;
     wait_ready(c, &admin, "edge", true, Duration::from_secs(30)).await;
+    let req = exec_echoes(env.platform.addr, &admin, "edge").await;
 
+    // Without credentials nothing is upgraded.
     let mut s = tokio::net::TcpStream::connect(env.platform.addr)
         .await
         .expect("connect");
+    let anon = req.replace(&format!("Authorization: Bearer {admin}\r\n"), "");
+    s.write_all(anon.as_bytes()).await.expect("write");
+    let mut buf = vec![0u8; 12];
+    s.read_exact(&mut buf).await.expect("read");
+    assert_eq!(&buf, b"HTTP/1.1 401");
+}
+
+/// Execs into pod `p` of `cluster` through the platform (a WebSocket upgrade) against
+/// [`exec_upstream`]: the greeting arrives and stdin comes back echoed. Returns the request.
+pub(super) async fn exec_echoes(
+    platform: std::net::SocketAddr,
+    admin: &str,
+    cluster: &str,
+) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(platform)
+        .await
+        .expect("connect");
     let req = format!(
-        "GET /clusters/edge/api/v1/namespaces/default/pods/p/exec?command=sh&stdin=true&stdout=true HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {admin}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: v5.channel.k8s.io\r\n\r\n",
-        env.platform.addr
+        "GET /clusters/{cluster}/api/v1/namespaces/default/pods/p/exec?command=sh&stdin=true&stdout=true HTTP/1.1\r\nHost: {platform}\r\nAuthorization: Bearer {admin}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: v5.channel.k8s.io\r\n\r\n",
     );
     s.write_all(req.as_bytes()).await.expect("write");
     let mut head = Vec::new();
@@ -153,14 +172,5 @@ async fn exec_websocket_upgrades_pass_through_the_cluster_proxy() {
     s.write_all(&frame).await.expect("stdin");
     let (_, data) = read_frame(&mut s).await;
     assert_eq!(&data[..], b"\x01echo: ping");
-
-    // Without credentials nothing is upgraded.
-    let mut s = tokio::net::TcpStream::connect(env.platform.addr)
-        .await
-        .expect("connect");
-    let anon = req.replace(&format!("Authorization: Bearer {admin}\r\n"), "");
-    s.write_all(anon.as_bytes()).await.expect("write");
-    let mut buf = vec![0u8; 12];
-    s.read_exact(&mut buf).await.expect("read");
-    assert_eq!(&buf, b"HTTP/1.1 401");
+    req
 }

@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod agent;
 mod alerting;
 mod appstore;
 mod exec;
