@@ -28,6 +28,8 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Run an embedded Kubernetes-compatible cluster alone (for example to play a member).
     Cluster(ClusterArgs),
+    /// Run inside a member cluster behind NAT: keep a tunnel to the platform (docs/agent.md).
+    Agent(crate::agent::AgentArgs),
     /// Helm-compatible chart commands.
     #[command(subcommand)]
     Helm(HelmCommand),
@@ -461,6 +463,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve(args) => serve(*args).await,
+        Command::Agent(args) => crate::agent::run(args).await,
         Command::Backup(args) => crate::backup::backup_command(&args),
         Command::Restore(args) => crate::backup::restore_command(&args),
         Command::Export(args) => crate::export_cmd::export_command(&args).await,
