@@ -516,6 +516,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("--admin-password is too weak: {e}"))?;
     }
     args.tunables.check()?;
+    anyhow::ensure!(
+        args.kubeconfig.is_none() || args.embedded.encryption_provider_config.is_none(),
+        "--encryption-provider-config encrypts the embedded cluster's store; with --kubeconfig, \
+         configure encryption at rest in that cluster's API server instead"
+    );
     let tls = crate::config::tls::source(&args.tunables)?;
     if let Some(warning) = crate::config::tls::listener_warning(args.listen, &tls) {
         tracing::warn!(listen = %args.listen, "{warning}");

@@ -60,11 +60,13 @@ const NS_WRITERS: &[&str] = &["padmin", "wsadmin", "nsadmin", "nsoperator", "cad
 const CLUSTER_READERS: &[&str] = &["padmin", "cadmin", "cviewer"];
 const ONLY_ADMIN: &[&str] = &["padmin"];
 const WS_MEMBERS: &[&str] = &["padmin", "wsadmin", "wsregular", "wsself", "wsviewer"];
+/// Who reads a workspace's own resources (its admins and viewers).
+const WS_READERS: &[&str] = &["padmin", "wsadmin", "wsviewer"];
 
 fn cases() -> Vec<Case> {
     let get = Method::GET;
     let post = Method::POST;
-    vec![
+    let mut cases = vec![
         Case {
             what: "REST get own workspace",
             method: get.clone(),
@@ -300,12 +302,106 @@ fn cases() -> Vec<Case> {
         },
         Case {
             what: "watch all namespaces",
-            method: get,
+            method: get.clone(),
             path: "/api/v1/configmaps?watch=true&timeoutSeconds=1",
             body: None,
             allowed: CLUSTER_READERS,
         },
-    ]
+    ];
+    // Observability (issue 16): each level as listing its pods (monitoring), reading its rule
+    // groups (alerts) or auditing in its workspace; the platform-wide events and auditing
+    // queries answer everyone (narrowed by their handlers).
+    for (what, path, allowed) in [
+        (
+            "monitoring project a",
+            "/kapis/monitoring.kubesphere.io/v1alpha3/namespaces/a-p",
+            NS_READERS,
+        ),
+        (
+            "monitoring project b",
+            "/kapis/monitoring.kubesphere.io/v1alpha3/namespaces/b-p",
+            CLUSTER_READERS,
+        ),
+        (
+            "PromQL in project a",
+            "/kapis/monitoring.kubesphere.io/v1alpha3/namespaces/a-p/targets/query?expr=up",
+            NS_READERS,
+        ),
+        (
+            "PromQL in project b",
+            "/kapis/monitoring.kubesphere.io/v1alpha3/namespaces/b-p/targets/query?expr=up",
+            CLUSTER_READERS,
+        ),
+        (
+            "PromQL of the cluster",
+            "/kapis/monitoring.kubesphere.io/v1alpha3/targets/query?expr=up",
+            CLUSTER_READERS,
+        ),
+        (
+            "monitoring cluster",
+            "/kapis/monitoring.kubesphere.io/v1alpha3/cluster",
+            CLUSTER_READERS,
+        ),
+        (
+            "monitoring workspace a",
+            "/kapis/monitoring.kubesphere.io/v1alpha3/workspaces/a",
+            WS_READERS,
+        ),
+        (
+            "monitoring workspace b",
+            "/kapis/monitoring.kubesphere.io/v1alpha3/workspaces/b",
+            ONLY_ADMIN,
+        ),
+        (
+            "alerts project a",
+            "/kapis/alerting.kubesphere.io/v2beta1/namespaces/a-p/alerts",
+            NS_READERS,
+        ),
+        (
+            "alerts project b",
+            "/kapis/alerting.kubesphere.io/v2beta1/namespaces/b-p/alerts",
+            CLUSTER_READERS,
+        ),
+        (
+            "alerts of the cluster",
+            "/kapis/alerting.kubesphere.io/v2beta1/alerts",
+            CLUSTER_READERS,
+        ),
+        (
+            "platform alerts",
+            "/kapis/alerting.kubesphere.io/v2beta1/globalalerts",
+            ONLY_ADMIN,
+        ),
+        (
+            "auditing workspace a",
+            "/kapis/tenant.kubesphere.io/v1alpha2/workspaces/a/auditing/events",
+            WS_READERS,
+        ),
+        (
+            "auditing workspace b",
+            "/kapis/tenant.kubesphere.io/v1alpha2/workspaces/b/auditing/events",
+            ONLY_ADMIN,
+        ),
+        (
+            "auditing platform-wide",
+            "/kapis/tenant.kubesphere.io/v1alpha2/auditing/events",
+            &USERS,
+        ),
+        (
+            "events across clusters",
+            "/kapis/tenant.kubesphere.io/v1alpha2/events",
+            &USERS,
+        ),
+    ] {
+        cases.push(Case {
+            what,
+            method: get.clone(),
+            path,
+            body: None,
+            allowed,
+        });
+    }
+    cases
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
