@@ -398,4 +398,15 @@ async fn secrets_are_encrypted_at_rest_rotated_and_stay_encrypted_in_backups() {
         &bad,
     ]);
     assert!(err.contains("5 bytes"), "{err}");
+    // A platform on a real host stores nothing itself: the flag is refused there.
+    let err = fails(&[
+        "serve",
+        "--kubeconfig",
+        s(&dir.join("kubeconfig.yaml")),
+        "--listen",
+        "127.0.0.1:0",
+        "--encryption-provider-config",
+        &v3,
+    ]);
+    assert!(err.contains("that cluster's API server"), "{err}");
 }
