@@ -1,7 +1,7 @@
 //! The `orrery` binary: command-line parsing, configuration and wiring.
 
-mod backup;
 mod agent;
+mod backup;
 mod cli;
 mod comforts;
 mod config;
