@@ -1,7 +1,7 @@
-//! The background side of auditing: one task takes the recorded events in batches (every
-//! `flush_interval`, or sooner when many are waiting), serialises each once, keeps it in the
-//! query window and hands it to the backends, each behind its own bounded queue so a slow one
-//! never holds up the others or a request:
+//! The background side of auditing: the worker, one thread, takes the recorded entries in
+//! batches (every `flush_interval`, or sooner when many are waiting), builds each event,
+//! serialises it once, keeps it in the query window and hands it to the backends, each behind
+//! its own bounded queue so a slow one never holds up the others or a request:
 //!
 //! - the log file: kube-apiserver's format, one `Event` JSON per line, written by one blocking
 //!   thread a batch at a time and rotated by size (the `file-rotate` crate, keeping whole
@@ -11,6 +11,9 @@
 //!
 //! Batches rather than one wake-up per event: on a busy machine the hand-over of every single
 //! event to another thread (a wake-up, a write) cost the requests more than building them.
+//! A thread of its own rather than a task: building a batch of events (hundreds every
+//! `flush_interval` on a busy replica) never sits in front of a request's task on the
+//! runtime's workers; the kernel shares the cores between it and them.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -22,12 +25,14 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::event::{Event, EventList};
-use super::{AuditSettings, Pending, Stats};
+use super::{AuditSettings, Entry, Stats, Wake};
 use crate::audit::store::Store;
 use crate::error::PlatformError;
 
 /// Lines the file writer takes at once before one write.
 const FILE_CHUNK: usize = 64 * 1024;
+/// Entries the worker takes at most before it hands their lines on.
+const BATCH: usize = 4096;
 
 /// Checks the log file can be written (creating its directory) before anything is audited, so
 /// a bad path is a clear error at start rather than silently missing events.
@@ -56,55 +61,90 @@ fn open_options() -> std::fs::OpenOptions {
     o
 }
 
-/// Takes the recorded events in batches (when [`Pending`] asks, or every `interval`) until
-/// `shutdown` (then takes what is left): keeps each in `store` and passes it on to the webhook
-/// queue, and the batch's lines to the file queue as one chunk.
-pub async fn dispatch(
-    pending: Arc<Pending>,
-    interval: Duration,
-    store: Arc<Store>,
-    file: Option<mpsc::Sender<Vec<u8>>>,
-    webhook: Option<mpsc::Sender<Arc<Event>>>,
-    stats: Arc<Stats>,
-    shutdown: CancellationToken,
-) {
-    let mut tick = tokio::time::interval(interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        let last = tokio::select! {
-            _ = pending.wake.notified() => false,
-            _ = tick.tick() => false,
-            _ = shutdown.cancelled() => true,
-        };
-        let batch = pending.take();
+/// The audit worker: what it needs to build the events and where it hands them.
+pub struct Worker {
+    /// The host's name, for the cluster annotation.
+    pub host_cluster: String,
+    /// How often it takes the queue (sooner when the request path wakes it).
+    pub interval: Duration,
+    /// The query window.
+    pub store: Arc<Store>,
+    /// The file writer's queue: chunks of whole lines.
+    pub file: Option<mpsc::Sender<Vec<u8>>>,
+    /// The webhook sender's queue.
+    pub webhook: Option<mpsc::Sender<Arc<Event>>>,
+    /// The counters.
+    pub stats: Arc<Stats>,
+    /// When to stop (after taking what is left).
+    pub shutdown: CancellationToken,
+}
+
+impl Worker {
+    /// Takes the queue in batches until `shutdown` or until the queue closes (the auditor
+    /// gone), then takes what is left, on the calling thread (a blocking one): builds each
+    /// entry's event, keeps it in the window and passes it on to the webhook queue, and the
+    /// batch's lines to the file queue as one chunk.
+    pub fn run(self, wake: &Wake, rx: std::sync::mpsc::Receiver<Entry>) {
+        use std::sync::mpsc::TryRecvError;
+        let _ = wake.worker.set(std::thread::current());
         let mut chunk = Vec::new();
-        for event in batch {
-            let start = chunk.len();
-            if let Err(e) = serde_json::to_writer(&mut chunk, &event) {
-                chunk.truncate(start);
-                tracing::warn!(error = %e, "an audit event could not be serialised");
-                stats.dropped.fetch_add(1, Ordering::Relaxed);
-                continue;
+        loop {
+            let mut last = self.shutdown.is_cancelled();
+            // Everything waiting now, but no more than a batch (unless this is the last): a
+            // steady stream of requests must not keep one batch going forever.
+            let mut taken = 0;
+            while last || taken < BATCH {
+                match rx.try_recv() {
+                    Ok(entry) => {
+                        taken += 1;
+                        self.handle(entry, &mut chunk);
+                    }
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        last = true;
+                        break;
+                    }
+                }
             }
-            chunk.push(b'\n');
-            let event = Arc::new(event);
-            store.push(event.clone(), chunk.len() - start);
-            if let Some(w) = &webhook
-                && w.try_send(event).is_err()
+            wake.taken(taken);
+            if let Some(f) = &self.file
+                && !chunk.is_empty()
             {
-                stats.webhook_dropped.fetch_add(1, Ordering::Relaxed);
+                let lines = chunk.iter().filter(|b| **b == b'\n').count() as u64;
+                if f.try_send(std::mem::take(&mut chunk)).is_err() {
+                    self.stats.file_dropped.fetch_add(lines, Ordering::Relaxed);
+                }
+            }
+            chunk.clear();
+            if last {
+                return;
+            }
+            if taken < BATCH {
+                std::thread::park_timeout(self.interval);
             }
         }
-        if let Some(f) = &file
-            && !chunk.is_empty()
-        {
-            let lines = chunk.iter().filter(|b| **b == b'\n').count() as u64;
-            if f.try_send(chunk).is_err() {
-                stats.file_dropped.fetch_add(lines, Ordering::Relaxed);
-            }
-        }
-        if last {
+    }
+
+    /// Builds one entry's event and hands it on (its line appended to `chunk`).
+    fn handle(&self, entry: Entry, chunk: &mut Vec<u8>) {
+        let event = match entry {
+            Entry::Request { capture, stage, at } => capture.event(stage, at, &self.host_cluster),
+            Entry::Event(event) => *event,
+        };
+        let start = chunk.len();
+        if let Err(e) = serde_json::to_writer(&mut *chunk, &event) {
+            chunk.truncate(start);
+            tracing::warn!(error = %e, "an audit event could not be serialised");
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
             return;
+        }
+        chunk.push(b'\n');
+        let event = Arc::new(event);
+        self.store.push(event.clone(), chunk.len() - start);
+        if let Some(w) = &self.webhook
+            && w.try_send(event).is_err()
+        {
+            self.stats.webhook_dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 }

@@ -1,10 +1,11 @@
-//! The HTTP side of auditing: the outermost layer ([`layer`]) that times a request and records
-//! its event when the answer is ready, and the two hooks through which the authentication and
-//! authorization layers tell it who the caller is ([`note_user`]) and what the request is about
-//! ([`note_request`]), so that refused requests (401, 403, 429) are recorded as well.
+//! The HTTP side of auditing: the outermost layer ([`layer`]) that times a request and, when
+//! the answer is ready, queues what it saw of it (a [`Capture`]: cheap copies of facts the
+//! request path already has; the event is built from it on the audit worker), and the two
+//! hooks through which the authentication and authorization layers tell it who the caller is
+//! ([`note_user`]) and what the request is about ([`note_request`]), so that refused requests
+//! (401, 403, 429) are recorded as well.
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -14,13 +15,10 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use hyper::body::Frame;
-use serde_json::Value;
 
-use super::event::{
-    API_VERSION, CLUSTER_ANNOTATION, Event, Level, ObjectReference, ResponseStatus, User,
-    WORKSPACE_ANNOTATION, micro_time,
-};
-use super::{Auditor, policy};
+use super::capture::{Capture, Stage};
+use super::event::Level;
+use super::{Auditor, Entry, policy};
 use crate::authz::scope::RequestInfo;
 use crate::authz::{Authorizer, UserInfo};
 use crate::http::Shared;
@@ -82,10 +80,14 @@ pub fn note_request(
     });
 }
 
-/// A request body passed through while its first [`BODY_LIMIT`] bytes are copied.
+/// A request body's chunks kept for the event (shared handles, no copy), with their total
+/// size; `None` once they pass [`BODY_LIMIT`].
+type Kept = Arc<Mutex<Option<(Vec<Bytes>, usize)>>>;
+
+/// A request body passed through while handles to its first [`BODY_LIMIT`] bytes are kept.
 struct Tee {
     inner: Body,
-    copy: Arc<Mutex<Option<Vec<u8>>>>,
+    kept: Kept,
 }
 
 impl HttpBody for Tee {
@@ -101,15 +103,16 @@ impl HttpBody for Tee {
         if let Poll::Ready(Some(Ok(frame))) = &polled
             && let Some(data) = frame.data_ref()
         {
-            let mut copy = this.copy.lock().unwrap_or_else(|e| e.into_inner());
+            let mut kept = this.kept.lock().unwrap_or_else(|e| e.into_inner());
             // Too large to keep: nothing is kept rather than a cut body.
-            let over = copy
+            let over = kept
                 .as_ref()
-                .is_some_and(|c| c.len() + data.len() > BODY_LIMIT);
+                .is_some_and(|(_, n)| n + data.len() > BODY_LIMIT);
             if over {
-                *copy = None;
-            } else if let Some(c) = copy.as_mut() {
-                c.extend_from_slice(data);
+                *kept = None;
+            } else if let Some((chunks, n)) = kept.as_mut() {
+                chunks.push(data.clone());
+                *n += data.len();
             }
         }
         polled
@@ -124,18 +127,21 @@ impl HttpBody for Tee {
     }
 }
 
-/// An answer's body that records the event's `ResponseComplete` stage when it ends (or the
+/// An answer's body that records the request's `ResponseComplete` stage when it ends (or the
 /// client goes away): long-running requests (watches, streams, upgrades).
 struct OnEnd {
     inner: Body,
-    pending: Option<(Event, Arc<Auditor>)>,
+    pending: Option<(Arc<Capture>, Arc<Auditor>)>,
 }
 
 impl OnEnd {
     fn finish(&mut self) {
-        if let Some((mut event, auditor)) = self.pending.take() {
-            event.stage_timestamp = micro_time(chrono::Utc::now());
-            auditor.record(event);
+        if let Some((capture, auditor)) = self.pending.take() {
+            auditor.enqueue(Entry::Request {
+                capture,
+                stage: Stage::Complete,
+                at: chrono::Utc::now(),
+            });
         }
     }
 }
@@ -179,28 +185,19 @@ fn is_json(headers: &http::HeaderMap) -> bool {
 }
 
 fn query_flag(query: Option<&str>, key: &str) -> bool {
-    form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+    let Some(q) = query.filter(|q| q.contains(key)) else {
+        return false;
+    };
+    form_urlencoded::parse(q.as_bytes())
         .any(|(k, v)| k == key && matches!(v.as_ref(), "1" | "t" | "true" | "True" | "TRUE"))
 }
 
-/// The cluster a path names (`/clusters/{c}/…`), for requests refused before authorization.
-fn cluster_of_path(path: &str) -> Option<String> {
-    let rest = path.strip_prefix("/clusters/")?;
-    let name = rest.split('/').next().filter(|n| !n.is_empty())?;
-    Some(name.to_string())
-}
-
-/// The parsed JSON of a body, redacted, if it is one.
-fn body_object(bytes: &[u8], secret_context: bool) -> Option<Value> {
-    let mut v: Value = serde_json::from_slice(bytes).ok()?;
-    policy::redact(&mut v, secret_context);
-    Some(v)
-}
-
 /// The audit layer (outermost, so that every answer — refusals and panics included — is seen).
+///
+/// It only notes what the request path already knows and queues it; the event is built,
+/// redacted and serialised on the audit worker.
 pub async fn layer(State(state): State<Shared>, mut req: Request, next: Next) -> Response {
-    let auditor = state.audit.clone();
-    let settings = auditor.settings();
+    let settings = state.audit.settings();
     let level = policy::level_for(
         req.method(),
         req.uri().path(),
@@ -214,33 +211,30 @@ pub async fn layer(State(state): State<Shared>, mut req: Request, next: Next) ->
     let slot = Slot::default();
     req.extensions_mut().insert(slot.clone());
     let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let query = req.uri().query().map(str::to_string);
+    let uri = req.uri().clone();
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0)
-        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
-    let origin =
-        crate::http::login::Origin::of(peer, req.headers(), &state.settings.trusted_proxies);
-    let mut source_ips = vec![origin.ip.clone()];
-    if peer.ip().to_string() != origin.ip {
-        source_ips.push(peer.ip().to_string());
-    }
-    let copy = if level >= Level::Request && !policy::is_read(&method) && is_json(req.headers()) {
-        let copy = Arc::new(Mutex::new(Some(Vec::new())));
-        let tee = copy.clone();
-        req = req.map(|inner| Body::new(Tee { inner, copy: tee }));
-        Some(copy)
-    } else {
-        None
-    };
+        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+    let client =
+        crate::http::login::client_ip(peer, req.headers(), &state.settings.trusted_proxies);
+    let user_agent = req.headers().get(http::header::USER_AGENT).cloned();
+    let kept: Option<Kept> =
+        if level >= Level::Request && !policy::is_read(&method) && is_json(req.headers()) {
+            let kept: Kept = Arc::new(Mutex::new(Some((Vec::new(), 0))));
+            let tee = kept.clone();
+            req = req.map(|inner| Body::new(Tee { inner, kept: tee }));
+            Some(kept)
+        } else {
+            None
+        };
 
     let mut resp = next.run(req).await;
 
     let seen = slot.take();
+    // Refused before authorization: what the path says (rare; needed now for the stage).
     let info = seen.info.unwrap_or_else(|| {
-        RequestInfo::parse(method.as_str(), &path, query.as_deref().unwrap_or_default())
+        RequestInfo::parse(method.as_str(), uri.path(), uri.query().unwrap_or_default())
     });
     let code = resp.status().as_u16();
     let long_running = code == 101
@@ -249,15 +243,9 @@ pub async fn layer(State(state): State<Shared>, mut req: Request, next: Next) ->
             info.subresource.as_str(),
             "exec" | "attach" | "portforward" | "proxy"
         )
-        || query_flag(query.as_deref(), "follow");
-    let secret_context = info.resource == "secrets" || path.split('/').any(|s| s == "secrets");
-
-    let mut response_status = ResponseStatus {
-        code,
-        ..Default::default()
-    };
-    let mut response_object = None;
+        || query_flag(uri.query(), "follow");
     let keep_answer = level == Level::RequestResponse && is_json(resp.headers());
+    let mut answer = None;
     if !long_running && (code >= 400 || keep_answer) {
         let limit = if keep_answer {
             BODY_LIMIT
@@ -268,95 +256,55 @@ pub async fn layer(State(state): State<Shared>, mut req: Request, next: Next) ->
         if exact.is_some_and(|n| n <= limit as u64) {
             let (parts, body) = resp.into_parts();
             let bytes = axum::body::to_bytes(body, limit).await.unwrap_or_default();
-            if code >= 400
-                && let Ok(status) = serde_json::from_slice::<Value>(&bytes)
-            {
-                let text = |k: &str| status[k].as_str().unwrap_or_default().to_string();
-                response_status.status = "Failure".into();
-                response_status.message = text("message");
-                response_status.reason = text("reason");
-            }
-            if keep_answer {
-                response_object = body_object(&bytes, secret_context);
-            }
-            resp = Response::from_parts(parts, Body::from(bytes));
-        } else if code >= 400 {
-            response_status.status = "Failure".into();
+            resp = Response::from_parts(parts, Body::from(bytes.clone()));
+            answer = Some(bytes);
         }
     }
-    let request_object = copy
-        .and_then(|c| c.lock().unwrap_or_else(|e| e.into_inner()).take())
-        .and_then(|bytes| body_object(&bytes, secret_context));
-
-    let object_ref = info.is_resource_request.then(|| {
-        let mut o = ObjectReference {
-            resource: info.resource.clone(),
-            namespace: info.namespace.clone(),
-            name: info.name.clone(),
-            api_group: info.api_group.clone(),
-            api_version: info.api_version.clone(),
-            subresource: info.subresource.clone(),
-        };
-        // A create names its object in the body.
-        if o.name.is_empty()
-            && let Some(n) = request_object
-                .as_ref()
-                .and_then(|b| b["metadata"]["name"].as_str())
-        {
-            o.name = n.to_string();
-        }
-        o
+    let request_body = kept.and_then(|k| {
+        k.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .map(|(chunks, _)| chunks)
     });
-    let mut annotations = BTreeMap::new();
-    if let Some(ws) = seen.workspace.filter(|w| !w.is_empty()) {
-        annotations.insert(WORKSPACE_ANNOTATION.to_string(), ws);
-    }
-    let cluster = seen
-        .cluster
-        .or_else(|| cluster_of_path(&path))
-        .unwrap_or_else(|| auditor.host_cluster.clone());
-    annotations.insert(CLUSTER_ANNOTATION.to_string(), cluster);
-    let user = seen.user.unwrap_or_else(UserInfo::anonymous);
-    let now = micro_time(chrono::Utc::now());
-    let event = Event {
-        kind: "Event".into(),
-        api_version: API_VERSION.into(),
+    let capture = Arc::new(Capture {
         level,
-        // A random (v4) UUID from the thread's generator: no system call per request.
-        audit_id: uuid::Builder::from_random_bytes(rand::random())
-            .into_uuid()
-            .to_string(),
-        stage: "ResponseComplete".into(),
-        request_uri: policy::request_uri(&path, query.as_deref()),
-        verb: info.verb,
-        user: User {
-            username: user.name,
-            groups: user.groups,
-        },
-        source_ips,
-        user_agent: origin.user_agent,
-        object_ref,
-        response_status: Some(response_status),
-        request_object,
-        response_object,
-        request_received_timestamp: micro_time(received),
-        stage_timestamp: now,
-        annotations,
-        received_micros: received.timestamp_micros(),
-    };
+        // A random (v4) UUID's bits from the thread's generator: no system call per request.
+        id: rand::random(),
+        received,
+        uri,
+        peer,
+        client,
+        user_agent,
+        user: seen.user,
+        info,
+        workspace: seen.workspace,
+        cluster: seen.cluster,
+        code,
+        long_running,
+        answer,
+        keep_answer,
+        request_body,
+    });
+    let auditor = &state.audit;
     if !long_running {
-        auditor.record(event);
+        auditor.enqueue(Entry::Request {
+            capture,
+            stage: Stage::Complete,
+            at: chrono::Utc::now(),
+        });
         return resp;
     }
     // As kube-apiserver: a long-running request is recorded when its answer starts, and again
     // when it completes.
-    let mut started = event.clone();
-    started.stage = "ResponseStarted".into();
-    auditor.record(started);
+    auditor.enqueue(Entry::Request {
+        capture: capture.clone(),
+        stage: Stage::Started,
+        at: chrono::Utc::now(),
+    });
     let (parts, body) = resp.into_parts();
     let body = OnEnd {
         inner: body,
-        pending: Some((event, auditor.clone())),
+        pending: Some((capture, auditor.clone())),
     };
     Response::from_parts(parts, Body::new(body))
 }
@@ -366,12 +314,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cluster_paths() {
-        assert_eq!(
-            cluster_of_path("/clusters/m1/api/v1/pods").as_deref(),
-            Some("m1")
-        );
-        assert_eq!(cluster_of_path("/api/v1/pods"), None);
-        assert_eq!(cluster_of_path("/clusters/"), None);
+    fn follow_flags() {
+        assert!(query_flag(Some("follow=true&tailLines=10"), "follow"));
+        assert!(query_flag(Some("a=b&follow=1"), "follow"));
+        assert!(!query_flag(Some("follow=false"), "follow"));
+        assert!(!query_flag(Some("limit=10"), "follow"));
+        assert!(!query_flag(None, "follow"));
     }
 }

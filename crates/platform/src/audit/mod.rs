@@ -1,15 +1,19 @@
 //! API auditing: every platform request that changes something (and, by level, reads) leaves
 //! an `audit.k8s.io/v1` `Event` (who, what, the answer; workspace and cluster in annotations).
 //!
-//! The request path only builds the event and appends it to a bounded queue
-//! ([`Auditor::record`], never waiting: a full queue drops the event and counts it); a
-//! background task takes the queue in batches, keeps the events in a bounded in-memory window
-//! for the query API ([`store`]) and hands them to the backends: a rotated JSON-lines file per
-//! replica and a webhook receiving `EventList` batches ([`backend`]). What is recorded and what of the bodies is kept is [`policy`]; the hooks in
-//! the HTTP layers are [`layer`], [`note_user`] and [`note_request`]; the query routes are
-//! [`routes`].
+//! The request path only notes what it already knows of a request (the parsed request, the
+//! caller, the status code, the times, the bodies as shared `Bytes` handles: a
+//! [`capture`]) and puts it on a bounded lock-free queue ([`Auditor::enqueue`], never waiting:
+//! a full queue drops it and counts it). The audit worker, one thread, takes the queue in
+//! batches, builds each event (parsing and redacting the bodies, formatting the times and the
+//! audit ID), serialises it once, keeps it in a bounded in-memory window for the query API
+//! ([`store`]) and hands it to the backends: a rotated JSON-lines file per replica and a
+//! webhook receiving `EventList` batches ([`backend`]). What is recorded and what of the
+//! bodies is kept is [`policy`]; the hooks in the HTTP layers are [`layer`], [`note_user`] and
+//! [`note_request`]; the query routes are [`routes`].
 
 mod backend;
+mod capture;
 pub mod event;
 mod middleware;
 pub mod policy;
@@ -17,12 +21,14 @@ mod routes;
 pub mod store;
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+use capture::{Capture, Stage};
 
 pub use event::{Event, Level};
 pub use middleware::{layer, note_request, note_user};
@@ -103,43 +109,78 @@ pub struct Stats {
     pub webhook_retries: AtomicU64,
 }
 
-/// The events recorded and not yet taken by the background task: a bounded queue that the
-/// request path appends to under a short lock, and that wakes the task only when it fills up
-/// (the task also comes by every `flush_interval`).
-pub struct Pending {
-    events: std::sync::Mutex<Vec<Event>>,
-    capacity: usize,
+/// One event to be: what a request left (built into its event by the worker), or an event
+/// built already.
+pub(crate) enum Entry {
+    /// A request's stage, reached at `at`.
+    Request {
+        capture: Arc<Capture>,
+        stage: Stage,
+        at: chrono::DateTime<chrono::Utc>,
+    },
+    /// A built event.
+    Event(Box<Event>),
+}
+
+/// The entries recorded and not yet taken by the worker: a bounded queue (the standard
+/// library's array channel: preallocated, lock-free, no allocation per entry) that the
+/// request path appends to without waiting, and that wakes the worker only when it fills up
+/// (the worker also comes by every `flush_interval`), so a request never pays for a
+/// hand-over to another thread. The queue's only sender is here: once the [`Auditor`] is
+/// gone, the worker finds the queue closed and ends.
+pub(crate) struct Pending {
+    tx: std::sync::mpsc::SyncSender<Entry>,
+    wake: Arc<Wake>,
+}
+
+/// How the request path and the worker tell each other how full the queue is.
+pub(crate) struct Wake {
+    /// Entries on the queue (about: counted before the send, taken off after the receive).
+    waiting: AtomicUsize,
     wake_at: usize,
-    wake: Notify,
+    /// The worker's thread, once it runs.
+    worker: OnceLock<std::thread::Thread>,
+}
+
+impl Wake {
+    /// Wakes the worker (to take the queue, or to see that auditing stops).
+    fn wake(&self) {
+        if let Some(t) = self.worker.get() {
+            t.unpark();
+        }
+    }
+
+    /// Notes that the worker took `n` entries.
+    fn taken(&self, n: usize) {
+        self.waiting.fetch_sub(n, Ordering::Relaxed);
+    }
 }
 
 impl Pending {
-    fn new(capacity: usize) -> Pending {
+    fn new(capacity: usize) -> (Pending, std::sync::mpsc::Receiver<Entry>) {
         let capacity = capacity.max(1);
-        Pending {
-            events: std::sync::Mutex::new(Vec::new()),
-            capacity,
+        let (tx, rx) = std::sync::mpsc::sync_channel(capacity);
+        let wake = Arc::new(Wake {
+            waiting: AtomicUsize::new(0),
             wake_at: (capacity / 2).clamp(1, 1024),
-            wake: Notify::new(),
-        }
+            worker: OnceLock::new(),
+        });
+        (Pending { tx, wake }, rx)
     }
 
-    /// Appends `event` unless the queue is full (then drops it); whether it was appended.
-    fn push(&self, event: Event) -> bool {
-        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
-        if events.len() >= self.capacity {
+    /// Appends `entry` unless the queue is full (then drops it); whether it was appended.
+    fn push(&self, entry: Entry) -> bool {
+        let w = &self.wake;
+        // Counted first, so the worker's count of what it took never passes it.
+        let before = w.waiting.fetch_add(1, Ordering::Relaxed);
+        if self.tx.try_send(entry).is_err() {
+            w.waiting.fetch_sub(1, Ordering::Relaxed);
             return false;
         }
-        events.push(event);
-        if events.len() == self.wake_at {
-            self.wake.notify_one();
+        if before + 1 == w.wake_at {
+            w.wake();
         }
         true
-    }
-
-    /// Takes every waiting event.
-    fn take(&self) -> Vec<Event> {
-        std::mem::take(&mut *self.events.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 
@@ -151,16 +192,15 @@ struct OutcomeLabels {
 /// The auditing of one replica: the queue, the query window, the counters.
 pub struct Auditor {
     settings: AuditSettings,
-    host_cluster: String,
-    pending: Option<Arc<Pending>>,
+    pending: Option<Pending>,
     store: Arc<store::Store>,
     stats: Arc<Stats>,
 }
 
 impl Auditor {
-    /// Starts auditing: checks the log path and starts the background tasks (which end when
-    /// `shutdown` is cancelled, after writing what is queued). `host_cluster` names the host
-    /// in the cluster annotation.
+    /// Starts auditing: checks the log path and starts the worker and the backends (which end
+    /// when `shutdown` is cancelled, after writing what is queued). `host_cluster` names the
+    /// host in the cluster annotation.
     pub fn start(
         settings: AuditSettings,
         host_cluster: &str,
@@ -177,7 +217,6 @@ impl Auditor {
             return Ok((
                 Arc::new(Auditor {
                     settings,
-                    host_cluster: host_cluster.to_string(),
                     pending: None,
                     store,
                     stats,
@@ -220,20 +259,27 @@ impl Auditor {
             }
             None => None,
         };
-        let pending = Arc::new(Pending::new(queue));
-        tasks.push(tokio::spawn(backend::dispatch(
-            pending.clone(),
-            settings.flush_interval.max(Duration::from_millis(1)),
-            store.clone(),
+        let (pending, rx) = Pending::new(queue);
+        let worker = backend::Worker {
+            host_cluster: host_cluster.to_string(),
+            interval: settings.flush_interval.max(Duration::from_millis(1)),
+            store: store.clone(),
             file,
             webhook,
-            stats.clone(),
-            shutdown.clone(),
-        )));
+            stats: stats.clone(),
+            shutdown: shutdown.clone(),
+        };
+        let wake = pending.wake.clone();
+        tasks.push(tokio::task::spawn_blocking(move || worker.run(&wake, rx)));
+        // The worker sleeps between batches: wake it to finish when auditing stops.
+        let (wake, stop) = (pending.wake.clone(), shutdown.clone());
+        tasks.push(tokio::spawn(async move {
+            stop.cancelled().await;
+            wake.wake();
+        }));
         Ok((
             Arc::new(Auditor {
                 settings,
-                host_cluster: host_cluster.to_string(),
                 pending: Some(pending),
                 store,
                 stats,
@@ -250,7 +296,6 @@ impl Auditor {
                 read_level: Level::None,
                 ..Default::default()
             },
-            host_cluster: String::new(),
             pending: None,
             store: Arc::new(store::Store::new(0, 0)),
             stats: Arc::new(Stats::default()),
@@ -307,12 +352,17 @@ impl Auditor {
         );
     }
 
-    /// Puts an event on the queue without waiting; a full queue drops it (counted).
+    /// Puts a built event on the queue without waiting; a full queue drops it (counted).
     pub fn record(&self, event: Event) {
+        self.enqueue(Entry::Event(Box::new(event)));
+    }
+
+    /// Puts an entry on the queue without waiting; a full queue drops it (counted).
+    pub(crate) fn enqueue(&self, entry: Entry) {
         let Some(pending) = &self.pending else {
             return;
         };
-        if pending.push(event) {
+        if pending.push(entry) {
             self.stats.enqueued.fetch_add(1, Ordering::Relaxed);
             return;
         }
@@ -378,7 +428,7 @@ mod tests {
         .expect("start");
         for i in 0..200 {
             auditor.record(event(i));
-            // Let the dispatcher run now and then, as requests interleave with it.
+            // Let the webhook sender (a task on this runtime) run now and then.
             if i % 4 == 3 {
                 tokio::task::yield_now().await;
             }
