@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Render one chart with the real Helm engine (helm_python) and print the map as JSON.
 
-Usage: render.py CHART_DIR [VALUES_YAML] [--time N | --manifest]
+Usage: render.py CHART_DIR [VALUES_YAML] [--time N | --manifest] [--release NAME] [--namespace NS]
 
-Release "release-name", namespace "default", install — like the corpus's render_reference.py.
+Release "release-name", namespace "default" (unless given), install — like the corpus's
+render_reference.py.
 The values file is loaded with PyYAML (as render_reference.py does) and handed to Helm as JSON.
 With --time N it renders N times and prints {"median_ms": ..., "manifests": {...}}, timing
 render() only. With --manifest it runs a client-only install dry run (memory storage, no
@@ -22,6 +23,15 @@ def main(argv):
     runs = 0
     manifest = "--manifest" in argv
     argv = [a for a in argv if a != "--manifest"]
+    release, namespace = "release-name", "default"
+    for flag in ("--release", "--namespace"):
+        if flag in argv:
+            i = argv.index(flag)
+            if flag == "--release":
+                release = argv[i + 1]
+            else:
+                namespace = argv[i + 1]
+            argv = argv[:i] + argv[i + 2:]
     if "--time" in argv:
         i = argv.index("--time")
         runs = int(argv[i + 1])
@@ -38,7 +48,7 @@ def main(argv):
         )
         with helm.Chart.load(chart_dir) as chart:
             try:
-                rel = cfg.install(chart, "release-name", values or {}, namespace="default", dry_run="client")
+                rel = cfg.install(chart, release, values or {}, namespace=namespace, dry_run="client")
             except helm.HelmError as e:
                 json.dump({"error": str(e)}, sys.stdout)
                 return 0
@@ -46,7 +56,7 @@ def main(argv):
         return 0
     with helm.Chart.load(chart_dir) as chart:
         try:
-            out = chart.render(values, name="release-name", namespace="default", is_install=True)
+            out = chart.render(values, name=release, namespace=namespace, is_install=True)
         except helm.HelmError as e:
             json.dump({"error": str(e)}, sys.stdout)
             return 0
