@@ -286,14 +286,18 @@ fn safe_relative(path: &str) -> Option<PathBuf> {
     ok.then(|| p.to_path_buf())
 }
 
-/// Fails if a running orrery holds the data dir's store.
-fn ensure_not_running(dir: &Path) -> anyhow::Result<()> {
+/// Takes the data dir's store lock (the one a running store holds), failing if an orrery runs
+/// on it; held until dropped, so none starts on the dir while it is being replaced.
+fn lock_data_dir(dir: &Path) -> anyhow::Result<File> {
     let lock = dir.join("state.db-lock");
-    let Ok(file) = std::fs::OpenOptions::new().write(true).open(&lock) else {
-        return Ok(());
-    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)
+        .with_context(|| format!("opening {}", lock.display()))?;
     match file.try_lock() {
-        Ok(()) => Ok(()),
+        Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => bail!(
             "an orrery is running on {}; stop it before restoring into that data dir",
             dir.display()
@@ -313,7 +317,7 @@ pub fn restore(args: &RestoreArgs) -> anyhow::Result<Manifest> {
          and keys",
         dir.display()
     );
-    ensure_not_running(dir)?;
+    let _lock = lock_data_dir(dir)?;
     let archive_len = std::fs::metadata(&args.from)
         .with_context(|| format!("reading {}", args.from.display()))?
         .len();

@@ -1,0 +1,38 @@
+#![no_main]
+//! Arbitrary bytes as an `EncryptionConfiguration` file (`--encryption-provider-config`), and
+//! as a stored value read back through a valid configuration: parsing and decoding answer
+//! (a configuration or an error; plaintext or an error) and never panic. The first input byte
+//! picks which.
+
+use std::sync::OnceLock;
+
+use apiserver::encryption::EncryptionConfig;
+use libfuzzer_sys::fuzz_target;
+use store::ValueTransformer;
+
+fn config() -> &'static EncryptionConfig {
+    static CONFIG: OnceLock<EncryptionConfig> = OnceLock::new();
+    CONFIG.get_or_init(|| {
+        let key = "c2VjcmV0LWtleS10aGF0LWlzLTMyLWJ5dGVzLWxvbmc=";
+        EncryptionConfig::parse(
+            format!(
+                "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\n\
+                 resources:\n- resources: [secrets]\n  providers:\n\
+                 - aesgcm: {{keys: [{{name: a, secret: \"{key}\"}}]}}\n\
+                 - aescbc: {{keys: [{{name: b, secret: \"{key}\"}}]}}\n\
+                 - secretbox: {{keys: [{{name: c, secret: \"{key}\"}}]}}\n"
+            )
+            .as_bytes(),
+        )
+        .expect("the fuzz configuration parses")
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&pick, rest)) = data.split_first() else { return };
+    if pick % 2 == 0 {
+        let _ = EncryptionConfig::parse(rest);
+    } else {
+        let _ = config().decode("/registry/core/secrets/default/s", rest);
+    }
+});
