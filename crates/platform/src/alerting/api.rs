@@ -73,7 +73,13 @@ pub async fn in_cluster(
     info: &crate::authz::scope::RequestInfo,
     query: Option<&str>,
 ) -> Option<ApiResult<Value>> {
-    if !info.name.is_empty() || !info.subresource.is_empty() || info.verb != "list" {
+    // Only the two routes (no workspace form: a namespace named under another workspace's
+    // path is not that workspace's).
+    if !info.name.is_empty()
+        || !info.subresource.is_empty()
+        || !info.workspace.is_empty()
+        || info.verb != "list"
+    {
         return None;
     }
     let level = match (info.resource.as_str(), info.namespace.is_empty()) {
