@@ -182,7 +182,7 @@ async fn property(f: &Fixture, world: &World) -> Vec<String> {
     let started = Instant::now();
     // Predictions of the first `cases` requests (shrinking sends more): not-found, forbidden,
     // allowed.
-    let counts = std::sync::Mutex::new([0u32; 4]);
+    let counts = std::sync::Mutex::new([0u32; 5]);
     let (outcome, sent) = tokio::task::block_in_place(|| {
         let mut runner = TestRunner::new(Config {
             cases,
@@ -225,6 +225,9 @@ async fn property(f: &Fixture, world: &World) -> Vec<String> {
                 }
                 match got {
                     Ok(a) if agrees(expect, a.status) => {
+                        if whole && first_pass && (200..300).contains(&a.status) {
+                            counts.lock().unwrap_or_else(|e| e.into_inner())[4] += 1;
+                        }
                         if whole && let Some(why) = leak(world, user, req, &a) {
                             wrong.push(why);
                         }
@@ -245,11 +248,11 @@ async fn property(f: &Fixture, world: &World) -> Vec<String> {
         });
         (outcome, sent.into_inner())
     });
-    let [not_found, forbidden, allowed, observed] =
+    let [not_found, forbidden, allowed, observed, judged] =
         counts.into_inner().unwrap_or_else(|e| e.into_inner());
     let total = not_found + forbidden + allowed;
     eprintln!(
-        "property (ISOLATION_SEED={seed}): {cases} paths × {} users, {sent} requests sent (shrinking included) in {:.1} s; predicted {not_found} not found, {forbidden} forbidden, {allowed} allowed; {observed} on observability routes",
+        "property (ISOLATION_SEED={seed}): {cases} paths × {} users, {sent} requests sent (shrinking included) in {:.1} s; predicted {not_found} not found, {forbidden} forbidden, {allowed} allowed; {observed} on observability routes, {judged} of their answers' bodies judged",
         USERS.len(),
         started.elapsed().as_secs_f64()
     );

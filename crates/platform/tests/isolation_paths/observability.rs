@@ -46,9 +46,11 @@ pub enum Family {
     Logs,
 }
 
-/// Routes: `@v` the family's version, `@ns` a namespace, `@ws` a workspace, `@node`, `@pod`,
-/// `@kind`, `@wl` names.
-pub const ROUTES: [(Family, &str); 20] = [
+/// Routes: `@v` the family's version, `@ns` a namespace, `@other` workspace b's project in the
+/// cluster, `@ws` a workspace, `@node`, `@pod`, `@kind`, `@wl` names. The last ones nest a
+/// second level into a route's path (no such route exists: they must not answer anything the
+/// innermost level does not allow).
+pub const ROUTES: [(Family, &str); 25] = [
     (
         Family::Dashboard,
         "kapis/monitoring.kubesphere.io/@v/cluster",
@@ -119,6 +121,26 @@ pub const ROUTES: [(Family, &str); 20] = [
     (
         Family::Logs,
         "kapis/tenant.kubesphere.io/@v/namespaces/@ns/workloads/@kind/@wl/logs",
+    ),
+    (
+        Family::PromQl,
+        "kapis/monitoring.kubesphere.io/@v/namespaces/@ns/namespaces/@other/targets/query",
+    ),
+    (
+        Family::PromQl,
+        "kapis/monitoring.kubesphere.io/@v/workspaces/@ws/namespaces/@ns/targets/query",
+    ),
+    (
+        Family::Alerts,
+        "kapis/alerting.kubesphere.io/@v/workspaces/@ws/namespaces/@ns/alerts",
+    ),
+    (
+        Family::Events,
+        "kapis/tenant.kubesphere.io/@v/workspaces/@ws/events",
+    ),
+    (
+        Family::Logs,
+        "kapis/tenant.kubesphere.io/@v/workspaces/@ws/namespaces/@ns/workloads/@kind/@wl/logs",
     ),
 ];
 
@@ -329,6 +351,7 @@ impl Obs {
             .map(|t| match t {
                 "@v" => version.to_string(),
                 "@ns" => namespace(self.ns % NAMESPACE_ROLES, cluster).to_string(),
+                "@other" => namespace(1, cluster).to_string(),
                 "@ws" => WORKSPACES[self.ws % WORKSPACES.len()].to_string(),
                 "@node" => NODES[self.pick % NODES.len()].to_string(),
                 "@pod" => format!("pod-{}", namespace(pod_role, cluster)),
@@ -461,10 +484,10 @@ pub fn check_body(world: &World, user: &str, p: &Place, body: &str) -> Result<()
     match rest.as_slice() {
         ["kapis", "monitoring.kubesphere.io", "v1alpha3", level @ ..] => {
             let visible: BTreeSet<String> = match level {
-                ["namespaces", ns, ..] => BTreeSet::from([ns.to_string()]),
-                ["workspaces", ws] => world.workspace_namespaces(p.cluster, ws),
                 // Cluster levels: the caller may see the whole cluster.
-                _ => return Ok(()),
+                ["cluster"] | ["nodes"] | ["nodes", _] | ["targets", "query"] => return Ok(()),
+                // Any other: at most what every level the path names holds.
+                _ => scope(world, p.cluster, level).unwrap_or_default(),
             };
             let v = json()?;
             let pods = pods_in(p.cluster, &visible);
@@ -521,9 +544,9 @@ pub fn check_body(world: &World, user: &str, p: &Place, body: &str) -> Result<()
             Ok(())
         }
         ["kapis", "alerting.kubesphere.io", "v2beta1", level @ ..] => {
-            let ns = match level {
-                ["namespaces", ns, "alerts"] => Some(*ns),
+            let visible = match level {
                 ["alerts"] => None,
+                [.., "alerts"] => Some(scope(world, p.cluster, level).unwrap_or_default()),
                 _ => return Ok(()),
             };
             let v = json()?;
@@ -532,10 +555,12 @@ pub fn check_body(world: &World, user: &str, p: &Place, body: &str) -> Result<()
                 if world.cluster_name(cluster) != Some(p.cluster) {
                     return Err(format!("an alert of cluster {cluster:?}: {a}"));
                 }
-                if let Some(ns) = ns {
-                    let visible = BTreeSet::from([ns.to_string()]);
-                    check_labels(&a["labels"], &visible)?;
-                    if a["labels"]["namespace"].as_str() != Some(ns) {
+                if let Some(visible) = &visible {
+                    check_labels(&a["labels"], visible)?;
+                    if !a["labels"]["namespace"]
+                        .as_str()
+                        .is_some_and(|ns| visible.contains(ns))
+                    {
                         return Err(format!("an alert of no namespace or another: {a}"));
                     }
                 }
@@ -602,6 +627,24 @@ pub fn check_body(world: &World, user: &str, p: &Place, body: &str) -> Result<()
         }
         _ => Ok(()),
     }
+}
+
+/// The namespaces every `namespaces/{ns}` and `workspaces/{ws}` pair of a path allows at once
+/// (`None`: the path names neither).
+fn scope(world: &World, cluster: &str, level: &[&str]) -> Option<BTreeSet<String>> {
+    let mut out: Option<BTreeSet<String>> = None;
+    for pair in level.windows(2) {
+        let allowed = match pair {
+            ["namespaces", ns] => BTreeSet::from([ns.to_string()]),
+            ["workspaces", ws] => world.workspace_namespaces(cluster, ws),
+            _ => continue,
+        };
+        out = Some(match out {
+            None => allowed,
+            Some(o) => o.intersection(&allowed).cloned().collect(),
+        });
+    }
+    out
 }
 
 /// Checks audit records: each one's workspace must pass `readable`, and the namespace it is
