@@ -453,9 +453,10 @@ impl Case {
         }
     }
 
-    /// Whether the body of a successful answer is read and judged.
+    /// Whether the body of a successful answer is read and judged (not a watch's: it would
+    /// not end).
     pub fn reads_body(&self) -> bool {
-        self.obs.is_some() && self.method() == "GET"
+        self.obs.is_some() && self.method() == "GET" && self.watch_query.is_none()
     }
 
     /// Whether it writes.
@@ -468,7 +469,8 @@ impl Case {
         let mut q = Vec::new();
         if let Some(o) = &self.obs {
             q = o.query(TARGETS[self.target]);
-        } else if let Some(w) = self.watch_query {
+        }
+        if let Some(w) = self.watch_query {
             q.push(("watch".to_string(), WATCH_VALUES[w].to_string()));
         }
         if self.is_write() {
