@@ -55,7 +55,7 @@ pub async fn accept(State(state): State<Shared>, mut req: Request) -> Response {
     let heartbeat = protocol::parse_heartbeat(raw(protocol::HEARTBEAT_HEADER));
     let token = protocol::bearer(raw(header::AUTHORIZATION.as_str()));
     let Some(token) = authenticate(&state, &cluster, token) else {
-        tracing::warn!(cluster = %cluster.chars().take(64).collect::<String>(), "agent refused: join token not valid");
+        tracing::warn!(cluster = ?cluster.chars().take(64).collect::<String>(), "agent refused: join token not valid");
         return refuse(StatusCode::UNAUTHORIZED, REFUSED);
     };
     let upgrade = hyper::upgrade::on(&mut req);
