@@ -309,6 +309,12 @@ fn main() {
             "cluster_pod_restarts",
             None,
         ),
+        (
+            "cluster running pods (a comparison, through rows), instant",
+            Level::Cluster,
+            "cluster_pod_running_count",
+            None,
+        ),
     ];
     println!("\n| dashboard query | p50 | p99 | max |\n|---|---|---|---|");
     for (what, level, metric, range) in queries {

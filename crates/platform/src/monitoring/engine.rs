@@ -14,6 +14,13 @@
 //! Every node is evaluated once for all the steps of a query (a value per step and series),
 //! as Prometheus does. Work is bounded by [`Limits`]: series per selector, points fetched,
 //! steps, and a deadline checked as evaluation goes.
+//!
+//! Labels are not copied to group or match series: `sum`, `avg`, `min`, `max`, `count` and
+//! `group` of a selector (or of a range function of one) read each series straight from the
+//! [`Source`] with its labels borrowed ([`Source::visit`]) and fold it into its group at once,
+//! a group's labels (only the `by` ones, or none) copied once for the result; the other
+//! aggregations and the binary operators key their rows on borrowed labels. Both go through
+//! one helper (`Grouping`) picking the labels a `by` / `without` / `on` / `ignoring` looks at.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -1199,24 +1206,85 @@ impl<'a, 'm> Aggregation<'a, 'm> {
     }
 }
 
-/// The selector an aggregation can read straight from the source, and how its series' points
-/// become values: a selector, or a range function of one.
-fn streamable(e: &Expr) -> Option<(&VectorSelector, PerStep<'_>)> {
+/// An operation between each value of a series and a number, as [`vector_scalar`] does it.
+#[derive(Debug, Clone)]
+struct ScalarOp {
+    op: String,
+    number: f64,
+    number_left: bool,
+    return_bool: bool,
+}
+
+impl ScalarOp {
+    fn apply(&self, v: f64) -> Option<f64> {
+        if self.number_left {
+            apply(&self.op, self.number, v, self.return_bool, v)
+        } else {
+            apply(&self.op, v, self.number, self.return_bool, v)
+        }
+    }
+
+    fn drops_name(&self) -> bool {
+        arith(&self.op, 0.0, 0.0).is_some() || self.return_bool
+    }
+}
+
+/// What an aggregation can read straight from the source: a selector, how its series' points
+/// become values (a selector's or a range function's), then arithmetic or comparisons with
+/// numbers (`x > 0`, `2 * rate(x[5m])`), innermost first.
+struct Streamed<'e> {
+    selector: &'e VectorSelector,
+    per_step: PerStep<'e>,
+    ops: Vec<ScalarOp>,
+}
+
+fn number(e: &Expr) -> Option<f64> {
+    match e {
+        Expr::Paren(p) => number(&p.expr),
+        Expr::NumberLiteral(n) => Some(n.val),
+        _ => None,
+    }
+}
+
+fn streamable(e: &Expr) -> Option<Streamed<'_>> {
     match e {
         Expr::Paren(p) => streamable(&p.expr),
-        Expr::VectorSelector(v) => Some((
-            v,
-            PerStep::Instant {
+        Expr::VectorSelector(v) => Some(Streamed {
+            selector: v,
+            per_step: PerStep::Instant {
                 off: offset_ms(&v.offset),
             },
-        )),
+            ops: Vec::new(),
+        }),
         Expr::Call(c) if RANGE_FUNCTIONS.contains(&c.func.name) => match c.args.args.first() {
             Some(arg) => match arg.as_ref() {
-                Expr::MatrixSelector(m) => Some((&m.vs, range_per_step(c.func.name, m))),
+                Expr::MatrixSelector(m) => Some(Streamed {
+                    selector: &m.vs,
+                    per_step: range_per_step(c.func.name, m),
+                    ops: Vec::new(),
+                }),
                 _ => None,
             },
             None => None,
         },
+        Expr::Binary(b) => {
+            let op = b.op.to_string();
+            if arith(&op, 0.0, 0.0).is_none() && compare(&op, 0.0, 0.0).is_none() {
+                return None;
+            }
+            let (mut inner, number, number_left) = match (number(&b.lhs), number(&b.rhs)) {
+                (None, Some(n)) => (streamable(&b.lhs)?, n, false),
+                (Some(n), None) => (streamable(&b.rhs)?, n, true),
+                _ => return None,
+            };
+            inner.ops.push(ScalarOp {
+                op,
+                number,
+                number_left,
+                return_bool: b.return_bool(),
+            });
+            Some(inner)
+        }
         _ => None,
     }
 }
@@ -1227,20 +1295,34 @@ fn aggregate<'a>(ctx: &mut Ctx<'a>, a: &AggregateExpr) -> Result<Val, QueryError
     let fold = Fold::of(&op);
     if let Some(fold) = fold
         && ctx.stream
-        && let Some((v, per_step)) = streamable(&a.expr)
+        && let Some(streamed) = streamable(&a.expr)
     {
         // Straight from the source: each series' labels are only borrowed, for its group key.
+        let Streamed {
+            selector,
+            per_step,
+            ops,
+        } = streamed;
         let range = match per_step {
             PerStep::Instant { .. } => LOOKBACK_MS,
             PerStep::Range { range, .. } => range,
         };
         let steps = ctx.steps.clone();
-        let keep_name = per_step.keeps_name();
+        let keep_name = per_step.keeps_name() && !ops.iter().any(ScalarOp::drops_name);
         let mut agg = Aggregation::new(fold, Grouping::aggregation(&a.modifier), n);
         let mut vals = Vec::with_capacity(n);
-        let got = each_series(ctx, v, range, |labels, points| {
+        let got = each_series(ctx, selector, range, |labels, points| {
             vals.clear();
             per_step.values(points, &steps, &mut vals);
+            if !ops.is_empty() {
+                for v in &mut vals {
+                    *v = v.and_then(|x| ops.iter().try_fold(x, |x, op| op.apply(x)));
+                }
+                // A series left without values is dropped, as vector_scalar drops its row.
+                if vals.iter().all(Option::is_none) {
+                    return;
+                }
+            }
             agg.add(
                 labels
                     .iter()
@@ -2067,6 +2149,13 @@ mod tests {
             "sum by (nothing) ((container_memory_working_set_bytes))",
             r#"count({__name__=~"container_.+", pod!="p2"})"#,
             r#"sum(container_memory_working_set_bytes{namespace="b"} offset 70m)"#,
+            "count(container_memory_working_set_bytes > 1048576)",
+            "count by (namespace) (container_memory_working_set_bytes >= bool 1048576)",
+            "sum by (__name__) (container_memory_working_set_bytes > 1048576)",
+            "sum by (__name__) ((container_memory_working_set_bytes > 0) / 1024)",
+            "max(2 * rate(container_cpu_usage_seconds_total[5m]) - 1)",
+            "min without (pod) (1048576 < container_memory_working_set_bytes)",
+            "sum(container_memory_working_set_bytes == 0)",
         ] {
             for t in [0, 30 * MIN, 60 * MIN, 63 * MIN, 70 * MIN] {
                 both_ways(&s, q, t, None);
@@ -2403,6 +2492,10 @@ mod tests {
                 "last_over_time(m1[3m])",
                 "max_over_time(m1[10m] offset 2m)",
                 "(c_total)",
+                "m1 > 0",
+                "m1 >= bool 0.5",
+                "(0.5 < m1) * -2",
+                "-1 / rate(c_total[5m])",
             ]),
             g in grouping_strategy(),
             t in 0i64..30,
