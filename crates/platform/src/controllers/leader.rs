@@ -95,7 +95,7 @@ async fn try_acquire(
     let expired = match &spec.renew_time {
         Some(MicroTime(t)) => {
             let valid = i64::from(spec.lease_duration_seconds.unwrap_or(secs));
-            k8s_openapi::jiff::Timestamp::now().as_second() > t.as_second() + valid
+            lease_expired(*t, valid, k8s_openapi::jiff::Timestamp::now())
         }
         None => true,
     };
@@ -121,6 +121,19 @@ async fn try_acquire(
     }
 }
 
+/// Whether a Lease renewed at `renewed` for `valid_secs` has lapsed at `now`, to the
+/// microsecond the Lease records (whole seconds would let a dead leader's Lease stand up to a
+/// second longer than its duration, and a takeover take longer than duration plus retry).
+fn lease_expired(
+    renewed: k8s_openapi::jiff::Timestamp,
+    valid_secs: i64,
+    now: k8s_openapi::jiff::Timestamp,
+) -> bool {
+    renewed
+        .checked_add(k8s_openapi::jiff::SignedDuration::from_secs(valid_secs))
+        .map_or(true, |end| now > end)
+}
+
 async fn release(
     api: &Api<Lease>,
     name: &str,
@@ -139,4 +152,24 @@ async fn release(
         .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lease_expired;
+    use k8s_openapi::jiff::Timestamp;
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().expect("timestamp")
+    }
+
+    #[test]
+    fn a_lease_lapses_to_the_microsecond() {
+        let renewed = at("2026-01-01T00:00:00.900Z");
+        assert!(!lease_expired(renewed, 5, at("2026-01-01T00:00:05.800Z")));
+        assert!(!lease_expired(renewed, 5, at("2026-01-01T00:00:05.900Z")));
+        // Whole seconds would call it valid until 00:00:06.
+        assert!(lease_expired(renewed, 5, at("2026-01-01T00:00:05.901Z")));
+        assert!(lease_expired(renewed, 0, at("2026-01-01T00:00:01Z")));
+    }
 }
