@@ -16,12 +16,14 @@ use crate::tokens::SYSTEM_NAMESPACE;
 
 /// Installs (or updates) the platform's CRDs and waits until every kind is served.
 pub async fn install_crds(client: &Client) -> Result<(), PlatformError> {
-    let crds = crate::crds::all();
-    for crd in &crds {
+    let crds = crate::crds::all()
+        .into_iter()
+        .chain(crate::extensions::crds::all());
+    for crd in crds {
         let name = crd["metadata"]["name"].as_str().unwrap_or_default();
         let desired = match kubeapi::get(client, Kind::Crd, None, name).await? {
-            Some(existing) => adopted(&existing, crd),
-            None => crd.clone(),
+            Some(existing) => adopted(&existing, &crd),
+            None => crd,
         };
         kubeapi::ensure(client, Kind::Crd, None, desired, &["spec"]).await?;
     }
@@ -44,6 +46,9 @@ pub async fn install_crds(client: &Client) -> Result<(), PlatformError> {
         Kind::Workspace,
         Kind::WorkspaceTemplate,
         Kind::Cluster,
+        Kind::ApiService,
+        Kind::ReverseProxy,
+        Kind::JsBundle,
     ] {
         loop {
             match kubeapi::list(client, kind, None, "").await {

@@ -384,6 +384,12 @@ pub struct Caches {
     pub workspace_quotas: Arc<Cache>,
     /// The App Store's apps (host only), indexed by workspace.
     pub apps: Arc<Cache>,
+    /// Extension APIServices (host only).
+    pub api_services: Arc<Cache>,
+    /// Extension ReverseProxies (host only).
+    pub reverse_proxies: Arc<Cache>,
+    /// Extension JSBundles (host only).
+    pub js_bundles: Arc<Cache>,
 }
 
 impl Caches {
@@ -415,6 +421,9 @@ impl Caches {
             cluster_labels: Cache::new(Kind::Label, None, None),
             workspace_quotas: Cache::new(Kind::WorkspaceQuota, None, Some(workspace_label_keys)),
             apps: Cache::new(Kind::App, None, Some(workspace_label_keys)),
+            api_services: Cache::new(Kind::ApiService, None, None),
+            reverse_proxies: Cache::new(Kind::ReverseProxy, None, None),
+            js_bundles: Cache::new(Kind::JsBundle, None, None),
         }
     }
 
@@ -442,6 +451,9 @@ impl Caches {
             self.cluster_labels.clone(),
             self.workspace_quotas.clone(),
             self.apps.clone(),
+            self.api_services.clone(),
+            self.reverse_proxies.clone(),
+            self.js_bundles.clone(),
         ]
     }
 
@@ -483,6 +495,9 @@ impl Caches {
             Kind::Label => &self.cluster_labels,
             Kind::WorkspaceQuota => &self.workspace_quotas,
             Kind::App => &self.apps,
+            Kind::ApiService => &self.api_services,
+            Kind::ReverseProxy => &self.reverse_proxies,
+            Kind::JsBundle => &self.js_bundles,
             Kind::LoginRecord
             | Kind::Crd
             | Kind::ConfigMap

@@ -18,19 +18,19 @@ pub const ALERTING: &str = "alerting.kubesphere.io";
 /// Group of notification configurations, receivers and silences.
 pub const NOTIFICATION: &str = "notification.kubesphere.io";
 
-fn obj(props: Value) -> Value {
+pub(crate) fn obj(props: Value) -> Value {
     json!({"type": "object", "properties": props})
 }
 
-fn open_obj() -> Value {
+pub(crate) fn open_obj() -> Value {
     json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true})
 }
 
-fn strings() -> Value {
+pub(crate) fn strings() -> Value {
     json!({"type": "array", "items": {"type": "string"}})
 }
 
-fn locale_map() -> Value {
+pub(crate) fn locale_map() -> Value {
     json!({"type": "object", "additionalProperties": {"type": "string"}})
 }
 
@@ -75,28 +75,28 @@ fn resource_quota_status() -> Value {
     obj(json!({"hard": quantities(), "used": quantities()}))
 }
 
-fn col(name: &str, path: &str, ty: &str) -> Value {
+pub(crate) fn col(name: &str, path: &str, ty: &str) -> Value {
     json!({"name": name, "jsonPath": path, "type": ty})
 }
 
-fn age() -> Value {
+pub(crate) fn age() -> Value {
     col("Age", ".metadata.creationTimestamp", "date")
 }
 
-struct Kind {
-    group: &'static str,
-    version: &'static str,
-    kind: &'static str,
-    plural: &'static str,
-    namespaced: bool,
+pub(crate) struct Kind {
+    pub(crate) group: &'static str,
+    pub(crate) version: &'static str,
+    pub(crate) kind: &'static str,
+    pub(crate) plural: &'static str,
+    pub(crate) namespaced: bool,
     /// Properties at the top level of the object besides metadata.
-    props: Value,
-    status: bool,
-    columns: Vec<Value>,
-    categories: &'static [&'static str],
+    pub(crate) props: Value,
+    pub(crate) status: bool,
+    pub(crate) columns: Vec<Value>,
+    pub(crate) categories: &'static [&'static str],
 }
 
-fn crd(k: Kind) -> Value {
+pub(crate) fn crd(k: Kind) -> Value {
     let mut props = k.props.as_object().cloned().unwrap_or_default();
     props.insert("apiVersion".into(), json!({"type": "string"}));
     props.insert("kind".into(), json!({"type": "string"}));

@@ -4,6 +4,7 @@ use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject};
 
 use crate::crds::{APPLICATION, CLUSTER, IAM, QUOTA, TENANT};
+use crate::extensions::crds::{ROUTING as EXT, VERSION as EXT_V};
 
 /// One kind the platform uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -64,6 +65,12 @@ pub enum Kind {
     AppVersion,
     /// application ApplicationRelease (an app deployed into a cluster's project).
     AppRelease,
+    /// extensions APIService (an extension's `/kapis/{group}/{version}` backend).
+    ApiService,
+    /// extensions ReverseProxy (an extension's `/proxy/…` route).
+    ReverseProxy,
+    /// extensions JSBundle (an extension's UI bundle).
+    JsBundle,
 }
 
 impl Kind {
@@ -139,6 +146,9 @@ impl Kind {
                 "applicationreleases",
                 false,
             ),
+            Kind::ApiService => (EXT, EXT_V, "APIService", "apiservices", false),
+            Kind::ReverseProxy => (EXT, EXT_V, "ReverseProxy", "reverseproxies", false),
+            Kind::JsBundle => (EXT, EXT_V, "JSBundle", "jsbundles", false),
             Kind::ValidatingWebhook => (
                 "admissionregistration.k8s.io",
                 "v1",

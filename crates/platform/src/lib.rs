@@ -20,6 +20,7 @@ pub mod crds;
 pub mod discovery;
 pub mod error;
 pub mod export;
+pub mod extensions;
 pub mod http;
 pub mod identity;
 pub mod kinds;
@@ -342,6 +343,7 @@ async fn app_state(
         audit,
         metrics: Default::default(),
         repo_syncs: Default::default(),
+        extensions: Default::default(),
     }))
 }
 

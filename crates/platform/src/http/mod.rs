@@ -114,6 +114,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::PlatformMetrics>,
     /// One sync per App Store repository at a time.
     pub repo_syncs: crate::appstore::repos::SyncLocks,
+    /// Extension routes' upstream clients and kept states.
+    pub extensions: crate::extensions::routing::Upstreams,
 }
 
 /// Shared state.
@@ -167,7 +169,7 @@ pub fn router(state: Shared) -> Router {
         .route("/openapi/v2", get(openapi::v2))
         .route("/openapi/v3", get(openapi::v3_index))
         .route("/openapi/v3/{*rest}", get(openapi::v3_document))
-        .fallback(proxy::forward)
+        .fallback(extension_or_forward)
         .layer(from_fn_with_state(state.clone(), authorize))
         .layer(from_fn_with_state(state.clone(), fairness::limit))
         .layer(from_fn_with_state(state.clone(), authenticate));
@@ -732,7 +734,18 @@ async fn authorize(State(state): State<Shared>, mut req: Request, next: Next) ->
     };
     let discovery = target.as_ref().map_or(&state.discovery, |m| &m.discovery);
     let query = req.uri().query().unwrap_or_default().to_string();
-    let info = match resolve_request(discovery, req.method().as_str(), &info_path, &query).await {
+    // An extension's APIService group is no resource of the cluster's: resolved as
+    // KubeSphere's request info, authorized as any `/kapis` resource.
+    let resolved = if target.is_none()
+        && crate::extensions::routing::api_service_for(&state, &info_path).is_some()
+    {
+        crate::authz::resolve::resolve(req.method().as_str(), &info_path, &query, None)
+            .map(|r| r.info)
+            .map_err(|_| error::no_route())
+    } else {
+        resolve_request(discovery, req.method().as_str(), &info_path, &query).await
+    };
+    let info = match resolved {
         Ok(info) => info,
         Err(e) => return e.into_response(),
     };
@@ -779,6 +792,25 @@ async fn authorize(State(state): State<Shared>, mut req: Request, next: Next) ->
     }
     req.extensions_mut().insert(caller);
     next.run(req).await
+}
+
+/// The protected router's fallback: an extension route (APIService, ReverseProxy, JSBundle) of
+/// the host, else the native proxy.
+async fn extension_or_forward(
+    State(state): State<Shared>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    target: Option<axum::Extension<clusters::Target>>,
+    req: Request,
+) -> Response {
+    let req = if target.is_none() {
+        match crate::extensions::routing::route(&state, &caller, req).await {
+            Ok(resp) => return resp,
+            Err(req) => req,
+        }
+    } else {
+        req
+    };
+    proxy::forward(State(state), axum::Extension(caller), target, req).await
 }
 
 /// Resolves a request against the target cluster's discovery (see [`crate::authz::resolve`]):

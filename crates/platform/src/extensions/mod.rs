@@ -1,0 +1,8 @@
+//! The extension framework (KubeSphere 4's "LuBan"): the marketplace kinds, and the
+//! `extensions.kubesphere.io` routes served after the platform's authorization. See
+//! `docs/extensions.md`.
+
+pub mod bundles;
+pub mod crds;
+pub mod reverse;
+pub mod routing;
