@@ -46,6 +46,10 @@ pub const TOKEN_ANNOTATION: &str = "cluster.orrery.io/agent-token-secret";
 pub const SOURCE: &str = "agent-tunnel";
 /// Most streams (requests, watches, upgrades) open at once on one tunnel.
 pub const MAX_STREAMS: usize = 1024;
+/// Most idle HTTP/1.1 connections (streams) kept per tunnel for the next requests.
+const MAX_IDLE: usize = 32;
+
+type Sender = hyper::client::conn::http1::SendRequest<kube::client::Body>;
 
 /// The name of the Secret holding cluster `name`'s join token (in `kubesphere-system`).
 pub fn token_secret_name(name: &str) -> String {
@@ -116,6 +120,42 @@ pub struct Session {
     pub mux: Mux,
     /// The token it authenticated with (checked against the current one while it lasts).
     pub token: String,
+    /// HTTP/1.1 connections over streams that finished their last exchange, for reuse.
+    idle: Mutex<Vec<Sender>>,
+}
+
+impl Session {
+    /// A connection whose last exchange is over, if one is kept.
+    fn take_idle(&self) -> Option<Sender> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some(s) = idle.pop() {
+            if s.is_ready() && !s.is_closed() {
+                return Some(s);
+            }
+        }
+        None
+    }
+
+    /// Keeps a connection whose exchange is over (up to [`MAX_IDLE`]).
+    fn put_idle(&self, s: Sender) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < MAX_IDLE && !self.mux.is_closed() {
+            idle.push(s);
+        }
+    }
+
+    /// A new HTTP/1.1 connection over a new stream.
+    async fn connect(&self) -> Result<Sender, TunnelError> {
+        let stream = self.mux.open().await?;
+        let (sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.with_upgrades().await {
+                tracing::debug!(error = %e, "tunnel stream ended");
+            }
+        });
+        Ok(sender)
+    }
 }
 
 #[derive(Default)]
@@ -160,6 +200,7 @@ impl Tunnels {
             id: self.next.fetch_add(1, Ordering::Relaxed),
             mux,
             token,
+            idle: Mutex::new(Vec::new()),
         });
         let old = self.with(cluster, |s| {
             let old = s.session.replace(session.clone());
@@ -197,22 +238,33 @@ impl Tunnels {
         Ok(session.mux.open().await?)
     }
 
-    /// Sends one request to the cluster's API server through its agent: a stream carrying one
-    /// HTTP/1.1 connection (upgrades included: the stream then carries the upgraded bytes).
+    /// Sends one request to the cluster's API server through its agent, over an HTTP/1.1
+    /// connection carried by a stream: an idle one when there is one (it goes back to the idle
+    /// ones once its response has been read), else a new one. An upgrade always gets its own
+    /// stream, which then carries the upgraded bytes.
     pub async fn send(
         &self,
         cluster: &str,
         req: http::Request<kube::client::Body>,
     ) -> Result<http::Response<hyper::body::Incoming>, TunnelError> {
-        let stream = self.open(cluster).await?;
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
-        tokio::spawn(async move {
-            if let Err(e) = conn.with_upgrades().await {
-                tracing::debug!(error = %e, "tunnel stream ended");
-            }
-        });
-        Ok(sender.send_request(req).await?)
+        let session = self
+            .session(cluster)
+            .ok_or_else(|| TunnelError::NotConnected(cluster.to_string()))?;
+        let upgrade = req.headers().contains_key(http::header::UPGRADE);
+        let mut sender = match (upgrade, session.take_idle()) {
+            (false, Some(s)) => s,
+            _ => session.connect().await?,
+        };
+        let resp = sender.send_request(req).await?;
+        if !upgrade {
+            tokio::spawn(async move {
+                // Ready again once the response body has been read to its end.
+                if sender.ready().await.is_ok() {
+                    session.put_idle(sender);
+                }
+            });
+        }
+        Ok(resp)
     }
 
     /// A kube client for the cluster whose every request travels through its agent.
