@@ -14,7 +14,7 @@ use crate::kinds::Kind;
 use crate::kubeapi;
 use crate::tokens::SYSTEM_NAMESPACE;
 
-/// Installs the platform's CRDs in a member (joining installs them; no agent runs there).
+/// Installs the platform's CRDs in a member (joining installs them).
 pub async fn install_crds(client: &Client) -> Result<(), PlatformError> {
     crate::bootstrap::install_crds(client).await
 }
