@@ -86,6 +86,24 @@ fn manifests_are_the_chart_rendered_with_default_values() {
             "{kind} missing"
         );
     }
+    // The platform's own ClusterRole covers every group of the CRDs the platform installs
+    // (a group added to the platform without the chart fails here, not in a real cluster).
+    let role = body
+        .split("\n---\n")
+        .find(|d| d.contains("\nkind: ClusterRole\nmetadata:\n  name: orrery\n"))
+        .expect("ClusterRole orrery");
+    let groups: std::collections::BTreeSet<String> = ::platform::crds::all()
+        .into_iter()
+        .chain(::platform::extensions::crds::all())
+        .filter_map(|crd| crd["spec"]["group"].as_str().map(str::to_string))
+        .collect();
+    assert!(groups.len() >= 9, "{groups:?}");
+    for g in &groups {
+        assert!(
+            role.contains(&format!("\n      - {g}\n")),
+            "the chart's ClusterRole does not grant the platform's CRD group {g}"
+        );
+    }
     // The password comes from a Secret the operator makes, never from the repository.
     assert!(!body.contains("\nkind: Secret\n"));
     assert!(body.contains("name: orrery-admin"));
@@ -477,7 +495,11 @@ async fn chart_installs_into_a_simulated_cluster_and_its_service_account_runs_th
             .expect("base64 password");
         String::from_utf8(bytes).expect("utf-8 password")
     };
+    // Generated, and within the platform's password policy (else the pods would not start).
     assert_eq!(password.len(), 24, "a generated password");
+    assert!(password.chars().any(|c| c.is_ascii_uppercase()));
+    assert!(password.chars().any(|c| c.is_ascii_lowercase()));
+    assert!(password.chars().any(|c| c.is_ascii_digit()));
     let replica = platform::Replica::start(
         &sa_kc,
         "orrery-test-pod",
