@@ -188,7 +188,11 @@ async fn main() -> Result<(), BoxError> {
             all[0].len()
         );
     }
-    let s = on.state.audit.stats();
+    // Read after the shutdown, which writes what is still queued.
+    let audited = on.state.clone();
+    off.shutdown().await;
+    on.shutdown().await;
+    let s = audited.audit.stats();
     let ordering = std::sync::atomic::Ordering::Relaxed;
     println!(
         "audited replica: {} events queued, {} dropped, {} lines written",
@@ -196,8 +200,6 @@ async fn main() -> Result<(), BoxError> {
         s.dropped.load(ordering),
         s.written.load(ordering)
     );
-    off.shutdown().await;
-    on.shutdown().await;
     cluster.shutdown().await;
     Ok(())
 }
