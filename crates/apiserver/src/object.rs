@@ -82,17 +82,47 @@ pub struct Unversioned {
     at: usize,
     /// Whether metadata has members before it (so it needs a separating comma).
     comma: bool,
+    /// Whether it is metadata's first member and others follow it (a comma after it).
+    comma_after: bool,
+}
+
+/// Writes metadata's members but its resourceVersion; returns where that member goes (where it
+/// was, else last) and whether it needs a comma before or after it.
+fn write_metadata(bytes: &mut Vec<u8>, m: &Map<String, Value>) -> (usize, bool, bool) {
+    bytes.push(b'{');
+    let mut written = 0usize;
+    let mut gap = None;
+    for (key, value) in m {
+        if key == "resourceVersion" {
+            gap = Some((bytes.len(), written > 0));
+            continue;
+        }
+        if written > 0 {
+            bytes.push(b',');
+        }
+        let _ = serde_json::to_writer(&mut *bytes, key);
+        bytes.push(b':');
+        let _ = serde_json::to_writer(&mut *bytes, value);
+        written += 1;
+    }
+    let out = match gap {
+        Some((at, before)) => (at, before, !before && written > 0),
+        None => (bytes.len(), written > 0, false),
+    };
+    bytes.push(b'}');
+    out
 }
 
 impl Unversioned {
-    /// Serialises `obj` without a resourceVersion. The bytes [`Unversioned::with_revision`]
-    /// makes are exactly `with_resource_version(obj, rev)`'s for an object with no
-    /// resourceVersion: the same encoder, the member appended last in metadata.
+    /// Serialises `obj` with a gap for its resourceVersion. The bytes
+    /// [`Unversioned::with_revision`] makes are exactly `with_resource_version(obj, rev)`'s: the
+    /// same encoder, the member where metadata has it (updates) or appended last (creates).
     pub fn new(mut obj: Value) -> Self {
-        meta_mut(&mut obj).remove("resourceVersion");
+        // As `with_resource_version`: metadata made an object when it is not one.
+        meta_mut(&mut obj);
         // Most objects fit; the buffer lives only until the revision is spliced in.
         let mut bytes = Vec::with_capacity(2048);
-        let (mut at, mut comma) = (0, false);
+        let (mut at, mut comma, mut comma_after) = (0, false, false);
         if let Value::Object(members) = &obj {
             bytes.push(b'{');
             for (i, (key, value)) in members.iter().enumerate() {
@@ -102,15 +132,23 @@ impl Unversioned {
                 // Writing to a Vec cannot fail and a Value always serialises.
                 let _ = serde_json::to_writer(&mut bytes, key);
                 bytes.push(b':');
-                let _ = serde_json::to_writer(&mut bytes, value);
-                if let ("metadata", Value::Object(m)) = (key.as_str(), value) {
-                    at = bytes.len() - 1;
-                    comma = !m.is_empty();
+                match (key.as_str(), value) {
+                    ("metadata", Value::Object(m)) => {
+                        (at, comma, comma_after) = write_metadata(&mut bytes, m);
+                    }
+                    _ => {
+                        let _ = serde_json::to_writer(&mut bytes, value);
+                    }
                 }
             }
             bytes.push(b'}');
         }
-        Unversioned { bytes, at, comma }
+        Unversioned {
+            bytes,
+            at,
+            comma,
+            comma_after,
+        }
     }
 
     /// The stored bytes for revision `rv`.
@@ -120,7 +158,12 @@ impl Unversioned {
         let (head, tail) = self.bytes.split_at(self.at);
         // Exactly the final size: the store keeps these bytes for the object's life and would
         // otherwise reallocate to drop the slack.
-        let size = self.bytes.len() + usize::from(self.comma) + MEMBER.len() + digits.len() + 1;
+        let size = self.bytes.len()
+            + usize::from(self.comma)
+            + usize::from(self.comma_after)
+            + MEMBER.len()
+            + digits.len()
+            + 1;
         let mut out = Vec::with_capacity(size);
         out.extend_from_slice(head);
         if self.comma {
@@ -129,6 +172,9 @@ impl Unversioned {
         out.extend_from_slice(MEMBER);
         out.extend_from_slice(digits.as_bytes());
         out.push(b'"');
+        if self.comma_after {
+            out.push(b',');
+        }
         out.extend_from_slice(tail);
         out
     }
@@ -173,6 +219,48 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    proptest::proptest! {
+        /// Whatever metadata holds and wherever its resourceVersion is (an update keeps it in
+        /// place, a create has none), the splice is the whole-object encoding.
+        #[test]
+        fn unversioned_is_the_encoding_wherever_the_version_is(
+            members in proptest::collection::vec(("[a-zA-Z\\\"{}]{0,6}", "[ -~]{0,8}"), 0..6),
+            rv_at in proptest::option::of(0usize..7),
+            old_rv in "[0-9]{0,4}",
+            rv in 0i64..i64::MAX,
+            before in proptest::bool::ANY,
+            after in proptest::bool::ANY,
+        ) {
+            let mut m = serde_json::Map::new();
+            for (i, (k, v)) in members.iter().enumerate() {
+                if rv_at == Some(i) {
+                    m.insert("resourceVersion".into(), json!(old_rv));
+                }
+                if k != "resourceVersion" {
+                    m.insert(k.clone(), json!(v));
+                }
+            }
+            if rv_at.is_some_and(|i| i >= members.len()) {
+                m.insert("resourceVersion".into(), json!(old_rv));
+            }
+            let mut obj = serde_json::Map::new();
+            if before {
+                obj.insert("apiVersion".into(), json!("v1"));
+            }
+            obj.insert("metadata".into(), Value::Object(m));
+            if after {
+                obj.insert("spec".into(), json!({"metadata": {"resourceVersion": "x"}}));
+            }
+            let obj = Value::Object(obj);
+            let spliced = Unversioned::new(obj.clone()).with_revision(rv);
+            let encoded = with_resource_version(obj, rv);
+            proptest::prop_assert_eq!(
+                String::from_utf8_lossy(&spliced),
+                String::from_utf8_lossy(&encoded)
+            );
+        }
+    }
+
     /// The splice gives the bytes the whole-object encoding gives, whatever metadata holds.
     #[test]
     fn unversioned_splices_what_the_encoder_would_write() {
@@ -181,17 +269,16 @@ mod tests {
                    "metadata": {"name": "a", "resourceVersion": "7", "labels": {"x": "}\""}},
                    "data": {"k": "{\"metadata\":{}}"}}),
             json!({"kind": "X", "metadata": {}, "spec": {"n": 1.5}}),
+            json!({"metadata": {"resourceVersion": "3", "name": "first"}}),
+            json!({"metadata": {"resourceVersion": "3"}, "status": {}}),
+            json!({"metadata": {"name": "c", "resourceVersion": "9", "uid": "u", "labels": {}}}),
             json!({"metadata": {"name": "b"}}),
             json!({"spec": {"a": [1, 2]}}),
             json!({}),
             json!("not an object"),
         ] {
             for rv in [1, 42, i64::MAX] {
-                let mut expected = obj.clone();
-                if let Some(m) = expected.get_mut("metadata").and_then(Value::as_object_mut) {
-                    m.remove("resourceVersion");
-                }
-                let expected = with_resource_version(expected, rv);
+                let expected = with_resource_version(obj.clone(), rv);
                 assert_eq!(
                     String::from_utf8_lossy(&Unversioned::new(obj.clone()).with_revision(rv)),
                     String::from_utf8_lossy(&expected),

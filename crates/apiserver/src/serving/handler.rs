@@ -446,13 +446,7 @@ impl Call<'_> {
         let ns = self.ns.as_deref();
         let updated =
             crate::write::update(self.cluster, &self.res, ns, name, obj, scope, &opts).await?;
-        Ok(with_warnings(
-            json(
-                StatusCode::OK,
-                &table::render_one(&self.res, &self.output, &updated),
-            ),
-            &opts,
-        ))
+        Ok(with_warnings(self.written(updated)?, &opts))
     }
 
     /// `PATCH` one object (or its status) with any of kube's patch types, or apply it.
@@ -496,13 +490,21 @@ impl Call<'_> {
             &opts,
         )
         .await?;
-        Ok(with_warnings(
-            json(
+        Ok(with_warnings(self.written(patched)?, &opts))
+    }
+
+    /// The answer to an update or patch: the stored bytes as they are, when the object itself
+    /// is asked for.
+    fn written(&self, written: crate::write::Written) -> Result<Response<Body>, ApiError> {
+        Ok(match (&self.output, written) {
+            (Output::Object, crate::write::Written::Stored(kv)) => {
+                json_bytes(StatusCode::OK, kv.value)
+            }
+            (output, written) => json(
                 StatusCode::OK,
-                &table::render_one(&self.res, &self.output, &patched),
+                &table::render_one(&self.res, output, &written.into_value()?),
             ),
-            &opts,
-        ))
+        })
     }
 
     /// `DELETE` one object: 200 when it is gone, 202 while finalizers hold it.

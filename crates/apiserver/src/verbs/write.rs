@@ -435,6 +435,25 @@ fn prepare_create(res: &Resource, obj: &mut Value) {
     }
 }
 
+/// What an update or patch answers with.
+#[derive(Debug)]
+pub enum Written {
+    /// The stored version, whose bytes are the response body as they are.
+    Stored(KeyValue),
+    /// An object not stored as it is answered (`dryRun=All`, server-side apply).
+    Object(Value),
+}
+
+impl Written {
+    /// The written object as a JSON value.
+    pub fn into_value(self) -> Result<Value, ApiError> {
+        match self {
+            Written::Stored(kv) => parse_kv(&kv),
+            Written::Object(obj) => Ok(obj),
+        }
+    }
+}
+
 /// Parses a stored value.
 pub fn parse_kv(kv: &KeyValue) -> Result<Value, ApiError> {
     serde_json::from_slice(&kv.value)
@@ -593,6 +612,20 @@ pub async fn commit_update(
     scope: UpdateScope,
     opts: &WriteOptions,
 ) -> Result<Value, ApiError> {
+    commit_write(cluster, res, current, new, scope, opts)
+        .await?
+        .into_value()
+}
+
+/// [`commit_update`], answering with the stored bytes (nothing decoded again).
+pub async fn commit_write(
+    cluster: &Arc<Cluster>,
+    res: &Resource,
+    current: Stored<'_>,
+    new: Value,
+    scope: UpdateScope,
+    opts: &WriteOptions,
+) -> Result<Written, ApiError> {
     let Stored {
         key,
         object: old,
@@ -620,7 +653,7 @@ pub async fn commit_update(
     crate::escalation::check(cluster, res, opts.user.as_ref(), &new, Some(old))?;
     crate::managed::record_update(res, old, &mut new, scope, opts)?;
     if opts.dry_run {
-        return Ok(new);
+        return Ok(Written::Object(new));
     }
     // An object being deleted whose last finalizer was removed is gone.
     let finalizers_empty = meta(&new)
@@ -639,18 +672,21 @@ pub async fn commit_update(
             .await
             .map_err(|e| store_error(e, &res.group, &res.plural, &name))?;
         crate::allocate::on_delete(cluster, res, &new);
-        return parse_kv(&kv);
+        return Ok(Written::Stored(kv));
     }
+    // Encoded here, on this request's worker, not on the store's one writer thread (as
+    // creates are): the writer only splices in the revision.
+    let to_store = object::Unversioned::new(new);
     let kv = cluster
         .store
         .update(
             key,
             Some(expected),
-            Box::new(move |_, rev| Ok(with_resource_version(new, rev))),
+            Box::new(move |_, rev| Ok(to_store.with_revision(rev))),
         )
         .await
         .map_err(|e| store_error(e, &res.group, &res.plural, &name))?;
-    parse_kv(&kv)
+    Ok(Written::Stored(kv))
 }
 
 /// Loads an object for a write, 404 if missing.
@@ -681,7 +717,7 @@ pub async fn update(
     body: Value,
     scope: UpdateScope,
     opts: &WriteOptions,
-) -> Result<Value, ApiError> {
+) -> Result<Written, ApiError> {
     let key = res.key(namespace, name);
     check_fields(cluster, res, &body, opts)?;
     if res.namespaced
@@ -708,7 +744,7 @@ pub async fn update(
             return Err(ApiError::stale_conflict(&res.group, &res.plural, name));
         }
         let new = prepare_update(res, &old, body.clone(), scope)?;
-        match commit_update(
+        match commit_write(
             cluster,
             res,
             Stored {
@@ -738,10 +774,12 @@ pub async fn patch(
     (kind, patch): (PatchType, &[u8]),
     scope: UpdateScope,
     opts: &WriteOptions,
-) -> Result<Value, ApiError> {
+) -> Result<Written, ApiError> {
     let key = res.key(namespace, name);
     if kind == PatchType::Apply {
-        return server_side_apply(cluster, res, namespace, name, patch, scope, opts).await;
+        return server_side_apply(cluster, res, namespace, name, patch, scope, opts)
+            .await
+            .map(Written::Object);
     }
     for _ in 0..16 {
         let (old, current) = load(cluster, res, &key, name)?;
@@ -754,7 +792,7 @@ pub async fn patch(
             return Err(ApiError::stale_conflict(&res.group, &res.plural, name));
         }
         let new = prepare_update(res, &old, patched, scope)?;
-        match commit_update(
+        match commit_write(
             cluster,
             res,
             Stored {
