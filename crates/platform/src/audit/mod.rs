@@ -95,7 +95,7 @@ impl Default for AuditSettings {
 pub struct Stats {
     /// Put on the queue.
     pub enqueued: AtomicU64,
-    /// Dropped because the queue was full (or serialisation failed).
+    /// Dropped because the queue was full (or closed: auditing stopped), or serialisation failed.
     pub dropped: AtomicU64,
     /// Lines written to the file.
     pub written: AtomicU64,
