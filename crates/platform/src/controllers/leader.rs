@@ -33,11 +33,23 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let api: Api<Lease> = Api::namespaced(client, namespace);
+    let deadline = renew_deadline(timings);
     loop {
-        let leading = match try_acquire(&api, name, &identity, timings).await {
-            Ok(l) => l,
-            Err(e) => {
+        // An attempt that cannot finish before the Lease could lapse counts as lost: a leader
+        // cut off from the host stops leading before another replica may take over (each
+        // call's own bound, 15 s, would let two lead at once for a while).
+        let attempt = tokio::time::timeout(deadline, try_acquire(&api, name, &identity, timings));
+        let leading = match attempt.await {
+            Ok(Ok(l)) => l,
+            Ok(Err(e)) => {
                 tracing::warn!(error = %e, "leader election");
+                false
+            }
+            Err(_) => {
+                tracing::warn!(
+                    ?deadline,
+                    "leader election: the Lease was not renewed in time"
+                );
                 false
             }
         };
@@ -56,6 +68,16 @@ pub async fn run(
             _ = tokio::time::sleep(timings.retry) => {}
         }
     }
+}
+
+/// How long one attempt to take or renew the Lease may take: the lease duration less one retry
+/// period (the last renewal was at most that long before the attempt began), so a leader that
+/// cannot renew has stepped down before its Lease lapses; at least 100 ms.
+fn renew_deadline(timings: LeaseTimings) -> Duration {
+    timings
+        .duration
+        .saturating_sub(timings.retry)
+        .max(Duration::from_millis(100))
 }
 
 fn now() -> MicroTime {
@@ -161,6 +183,28 @@ mod tests {
 
     fn at(s: &str) -> Timestamp {
         s.parse().expect("timestamp")
+    }
+
+    #[test]
+    fn a_leader_that_cannot_renew_steps_down_before_its_lease_lapses() {
+        use super::{LeaseTimings, renew_deadline};
+        use std::time::Duration;
+        let t = |d, r| LeaseTimings {
+            duration: Duration::from_secs(d),
+            retry: Duration::from_secs(r),
+        };
+        // Renewed at most `retry` before the attempt, given up `deadline` into it: before
+        // `duration` has passed since the renewal.
+        for (d, r) in [(15, 2), (5, 1), (2, 1)] {
+            let deadline = renew_deadline(t(d, r));
+            assert!(
+                deadline + Duration::from_secs(r) <= Duration::from_secs(d),
+                "{d} {r}"
+            );
+            assert!(deadline >= Duration::from_millis(100));
+        }
+        assert_eq!(renew_deadline(t(15, 2)), Duration::from_secs(13));
+        assert_eq!(renew_deadline(t(1, 2)), Duration::from_millis(100));
     }
 
     #[test]
