@@ -4,5 +4,6 @@
 
 pub mod bundles;
 pub mod crds;
+pub mod package;
 pub mod reverse;
 pub mod routing;

@@ -149,10 +149,32 @@ pub fn api_service_for(state: &Shared, path: &str) -> Option<Arc<crate::cache::E
     let rest = path.strip_prefix("/kapis/")?;
     let mut parts = rest.splitn(3, '/');
     let (group, version) = (parts.next()?, parts.next()?);
+    if is_platform_group(group) {
+        return None;
+    }
     state.caches.api_services.list().into_iter().find(|e| {
         e.obj["spec"]["group"].as_str() == Some(group)
             && e.obj["spec"]["version"].as_str() == Some(version)
     })
+}
+
+/// `/kapis` groups the platform serves itself: no APIService can claim them (their requests
+/// keep their own resolution and handlers).
+const PLATFORM_GROUPS: &[&str] = &[
+    "monitoring.kubesphere.io",
+    "logging.kubesphere.io",
+    "auditing.kubesphere.io",
+    "events.kubesphere.io",
+    "notification.kubesphere.io",
+    "quota.kubesphere.io",
+    "extensions.kubesphere.io",
+    "kubesphere.io",
+];
+
+/// Whether `/kapis/{group}/…` is the platform's own.
+pub fn is_platform_group(group: &str) -> bool {
+    crate::authz::resolve::PLATFORM_KAPIS_GROUPS.contains(&group)
+        || PLATFORM_GROUPS.contains(&group)
 }
 
 /// Whether a header is one of the identity headers only the platform may set.
@@ -369,6 +391,18 @@ mod tests {
         assert!(endpoint(&json!({"service": {"namespace": "a/b", "name": "s"}})).is_err());
         assert!(endpoint(&json!({"caBundle": "!!", "url": "https://x"})).is_err());
         assert!(endpoint(&json!({})).is_err());
+    }
+
+    #[test]
+    fn platform_groups_are_not_claimable() {
+        for g in [
+            "iam.kubesphere.io",
+            "resources.kubesphere.io",
+            "monitoring.kubesphere.io",
+        ] {
+            assert!(is_platform_group(g), "{g}");
+        }
+        assert!(!is_platform_group("gateway.kubesphere.io"));
     }
 
     #[test]
