@@ -204,9 +204,17 @@ pub async fn run(
                 }
                 return;
             }
-            _ = leader.changed() => {}
+            changed = leader.changed() => {
+                if changed.is_err() {
+                    // Leader election has ended: only shutdown is left to wait for.
+                    shutdown.cancelled().await;
+                    return;
+                }
+            }
             _ = ev.outbox.finished.notified() => {}
-            _ = tokio::time::sleep_until(next_pass) => {}
+            // Only the leader evaluates: a follower's `next_pass` is not moved on, and
+            // sleeping until it would return at once, forever (a busy loop on every follower).
+            _ = tokio::time::sleep_until(next_pass), if leading => {}
         }
     }
 }
