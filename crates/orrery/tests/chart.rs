@@ -575,5 +575,111 @@ async fn chart_installs_into_a_simulated_cluster_and_its_service_account_runs_th
         ],
     );
     assert_eq!(holder, "orrery-test-pod");
+    drop(replica);
+
+    // The platform's own ClusterRole alone is enough: upgrade to `rbac.hostAccess=none` (the
+    // generated password is kept: the chart looks the Secret up) and start again with it.
+    let out = Command::new(env!("CARGO_BIN_EXE_orrery"))
+        .args(["helm", "upgrade", "orrery"])
+        .arg(chart())
+        .arg("--kubeconfig")
+        .arg(&kc)
+        .args([
+            "--namespace",
+            "kubesphere-system",
+            "--set",
+            "rbac.hostAccess=none",
+            "--wait",
+            "--timeout",
+            "2m",
+        ])
+        .output()
+        .expect("run orrery helm upgrade");
+    assert!(
+        out.status.success(),
+        "orrery helm upgrade: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = {
+        use base64::Engine;
+        let b64 = kubectl_ok(
+            &kc,
+            &[
+                "-n",
+                "kubesphere-system",
+                "get",
+                "secret",
+                "orrery-admin",
+                "-o",
+                "jsonpath={.data.password}",
+            ],
+        );
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .expect("base64 password");
+        String::from_utf8(bytes).expect("utf-8 password")
+    };
+    assert_eq!(after, password, "the upgrade kept the generated password");
+    let gone = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&kc)
+        .args(["get", "clusterrole", "orrery-host-access"])
+        .output()
+        .expect("kubectl");
+    assert!(!gone.status.success(), "the host-access role is gone");
+    assert_eq!(
+        can_i(&sa_kc, &["create", "deployments.apps", "-n", "default"]),
+        "no"
+    );
+    let replica = platform::Replica::start(
+        &sa_kc,
+        "orrery-test-pod-2",
+        &["--config", config_file.to_str().unwrap_or_default()],
+        &[("ORRERY_ADMIN_PASSWORD", password.as_str())],
+    );
+    let url = replica.url.clone();
+    let admin = platform::login(&http, &url, "admin", &password)
+        .await
+        .expect("admin logs in again");
+    let (code, v) = platform::call(
+        &http,
+        Method::POST,
+        &format!("{url}/kapis/tenant.kubesphere.io/v1beta1/workspacetemplates"),
+        &admin,
+        Some(
+            json!({"apiVersion": "tenant.kubesphere.io/v1beta1", "kind": "WorkspaceTemplate",
+            "metadata": {"name": "chart-ws-2"},
+            "spec": {"template": {"spec": {"manager": "admin"}}}}),
+        ),
+    )
+    .await;
+    assert!(
+        code < 300,
+        "create a workspace with the platform's own role only: {code} {v}"
+    );
+    platform::until(
+        Duration::from_secs(30),
+        "the Workspace of chart-ws-2",
+        || {
+            let kc = kc.clone();
+            async move {
+                let out = Command::new("kubectl")
+                    .arg("--kubeconfig")
+                    .arg(&kc)
+                    .args([
+                        "get",
+                        "workspaces.tenant.kubesphere.io",
+                        "chart-ws-2",
+                        "-o",
+                        "name",
+                    ])
+                    .output()
+                    .ok()?;
+                out.status.success().then_some(())
+            }
+        },
+    )
+    .await;
+    drop(replica);
     drop(host);
 }
