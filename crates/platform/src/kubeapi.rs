@@ -68,6 +68,18 @@ async fn send(
     timed(what, client.request::<Value>(req)).await
 }
 
+/// [`send`] for a caller that does not use the answer: an error is still an error (with its
+/// Status), but a successful answer's object is not decoded.
+async fn send_unread(
+    client: &Client,
+    what: &'static str,
+    req: Result<http::Request<Vec<u8>>, kube::core::request::Error>,
+) -> Result<(), PlatformError> {
+    let mut req = req.map_err(|e| PlatformError::Kube(kube::Error::BuildRequest(e)))?;
+    req.extensions_mut().insert(what);
+    timed(what, client.request_text(req)).await.map(drop)
+}
+
 /// The HTTP status of an API error, if it was one.
 pub fn status_code(e: &PlatformError) -> Option<u16> {
     match e {
@@ -115,6 +127,17 @@ pub async fn create(
 ) -> Result<Value, PlatformError> {
     let req = request(kind, ns).create(&PostParams::default(), body(kind, obj)?);
     send(client, "create", req).await
+}
+
+/// [`create`] for a caller that does not need the created object back.
+pub async fn create_unread(
+    client: &Client,
+    kind: Kind,
+    ns: Option<&str>,
+    obj: Value,
+) -> Result<(), PlatformError> {
+    let req = request(kind, ns).create(&PostParams::default(), body(kind, obj)?);
+    send_unread(client, "create", req).await
 }
 
 /// Replaces an object (optimistic concurrency through its `resourceVersion`).
@@ -206,6 +229,23 @@ pub async fn merge_patch_status(
         &Patch::Merge(&patch),
     );
     send(client, "patch status", req).await
+}
+
+/// [`merge_patch_status`] for a caller that does not need the patched object back.
+pub async fn merge_patch_status_unread(
+    client: &Client,
+    kind: Kind,
+    ns: Option<&str>,
+    name: &str,
+    patch: Value,
+) -> Result<(), PlatformError> {
+    let req = request(kind, ns).patch_subresource(
+        "status",
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    );
+    send_unread(client, "patch status", req).await
 }
 
 /// Deletes an object; a missing object is not an error.

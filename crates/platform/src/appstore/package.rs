@@ -64,7 +64,9 @@ pub async fn store(
                 "ownerReferences": [owner]},
             "binaryData": {"chunk": B64.encode(chunk)},
         });
-        match kubeapi::create(client, Kind::ConfigMap, Some(SYSTEM_NAMESPACE), cm.clone()).await {
+        match kubeapi::create_unread(client, Kind::ConfigMap, Some(SYSTEM_NAMESPACE), cm.clone())
+            .await
+        {
             Err(e) if kubeapi::is_conflict(&e) => {
                 let mut current = kubeapi::get(
                     client,

@@ -552,7 +552,16 @@ async fn write_version(
             .await
             .map_err(err)?;
     }
-    let created = match kubeapi::create(client, Kind::AppVersion, None, version).await {
+    // The created object is read back only when its package follows (its uid owns the chunks).
+    let made = match pkg {
+        Some(_) => kubeapi::create(client, Kind::AppVersion, None, version)
+            .await
+            .map(Some),
+        None => kubeapi::create_unread(client, Kind::AppVersion, None, version)
+            .await
+            .map(|()| None),
+    };
+    let created = match made {
         Ok(created) => created,
         Err(e) if kubeapi::is_conflict(&e) => {
             // Made meanwhile by another replica's sync of this repository with the same
@@ -569,10 +578,10 @@ async fn write_version(
         Err(e) => return Err(err(e)),
     };
     ctx.imported().versions.push(vname.clone());
-    if let Some(pkg) = pkg {
-        package::store(client, &created, pkg).await.map_err(err)?;
+    if let (Some(pkg), Some(created)) = (pkg, &created) {
+        package::store(client, created, pkg).await.map_err(err)?;
     }
-    kubeapi::merge_patch_status(
+    kubeapi::merge_patch_status_unread(
         client,
         Kind::AppVersion,
         None,
