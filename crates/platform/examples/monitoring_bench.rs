@@ -310,7 +310,7 @@ fn main() {
             None,
         ),
         (
-            "cluster running pods (a comparison, through rows), instant",
+            "cluster running pods (a comparison), instant",
             Level::Cluster,
             "cluster_pod_running_count",
             None,
