@@ -8,6 +8,7 @@
 //! Run: `cargo build --release -p orrery && ORRERY_BIN=target/release/orrery cargo run --release
 //! -p platform --example appstore_bench [CHARTS] [VERSIONS]` (defaults 1000 × 15; the host is an
 //! `orrery cluster` process, whose simulated data plane runs argo-cd's hook Jobs).
+//! `APPSTORE_BENCH_ONLY=sync` stops after the sync's line (repeated runs, profiles).
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -270,6 +271,10 @@ async fn main() -> Result<(), BoxError> {
     // Sync: from adding the repository to `successful` (the leader's controller syncs it).
     let rss_before = status_kib("VmRSS:");
     let cluster_pid = cluster.id().to_string();
+    println!(
+        "syncing: platform (this process) pid {}, cluster pid {cluster_pid}",
+        std::process::id()
+    );
     let cpu_before = (cpu_seconds("self"), cpu_seconds(&cluster_pid));
     let t = Instant::now();
     call(
@@ -303,6 +308,14 @@ async fn main() -> Result<(), BoxError> {
         cpu.0,
         cpu.1
     );
+
+    if std::env::var("APPSTORE_BENCH_ONLY").as_deref() == Ok("sync") {
+        // Repeated sync measurements (and profiles of them) need nothing after this line.
+        p.shutdown().await;
+        let _ = cluster.kill();
+        let _ = cluster.wait();
+        return Ok(());
+    }
 
     // The store as someone browsing it (published apps only, paged and sorted on the server).
     call(&http, reqwest::Method::POST, &format!("{base}/kapis/iam.kubesphere.io/v1beta1/users"), &admin,
