@@ -463,11 +463,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve(args) => serve(*args).await,
-        Command::Agent(args) => crate::agent::run(args).await,
         Command::Backup(args) => crate::backup::backup_command(&args),
         Command::Restore(args) => crate::backup::restore_command(&args),
         Command::Export(args) => crate::export_cmd::export_command(&args).await,
         Command::Import(args) => crate::export_cmd::import_command(&args).await,
+        Command::Agent(args) => crate::agent::run(args).await,
         Command::Config(ConfigCommand::Print(_)) => {
             let text =
                 crate::config::print(std::env::args_os().collect()).map_err(|e| match e {
