@@ -20,10 +20,15 @@ fn main() {
 
 fn git_commit() -> Option<String> {
     let git_dir = output(Command::new("git").args(["rev-parse", "--absolute-git-dir"]))?;
-    // Rebuilt when the checked-out commit changes.
-    println!("cargo:rerun-if-changed={git_dir}/HEAD");
-    println!("cargo:rerun-if-changed={git_dir}/refs/heads");
-    println!("cargo:rerun-if-changed={git_dir}/packed-refs");
+    // Rebuilt when the checked-out commit changes. Only paths that exist are named: cargo
+    // re-runs a build script naming a missing one on every build (a clone without
+    // packed-refs relinked the binary each time).
+    for path in ["HEAD", "refs/heads", "packed-refs"] {
+        let path = format!("{git_dir}/{path}");
+        if std::path::Path::new(&path).exists() {
+            println!("cargo:rerun-if-changed={path}");
+        }
+    }
     output(Command::new("git").args(["rev-parse", "--short=12", "HEAD"]))
 }
 
