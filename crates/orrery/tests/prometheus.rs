@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -35,7 +35,7 @@ struct Serve {
 }
 
 fn serve(dir: &Path) -> Serve {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_orrery"))
+    let child = Command::new(env!("CARGO_BIN_EXE_orrery"))
         .args([
             "serve",
             "--listen",
@@ -56,36 +56,16 @@ fn serve(dir: &Path) -> Serve {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn orrery serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let child = KillOnDrop(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let (mut platform, mut kube, mut kubeconfig, mut login) = (None, None, None, false);
-    while platform.is_none() || kube.is_none() || kubeconfig.is_none() || !login {
-        let line = rx
-            .recv_timeout(Duration::from_secs(90))
-            .expect("orrery serve did not get ready within 90 s");
-        if let Some(u) = line.strip_prefix("ready platform ") {
-            platform = Some(u.trim().to_string());
-        } else if let Some(u) = line.strip_prefix("ready kubernetes-api ") {
-            kube = Some(u.trim().to_string());
-        } else if let Some(k) = line.strip_prefix("kubeconfig ") {
-            kubeconfig = Some(PathBuf::from(k.trim()));
-        } else if line.contains("Log in as admin") {
-            login = true;
-        }
-    }
+    let mut child = KillOnDrop(child);
+    let ready =
+        common::wait_serve_ready(&mut child.0, "orrery serve", Duration::from_secs(90), |r| {
+            r.platform.is_some() && r.kube.is_some() && r.kubeconfig.is_some() && r.login
+        });
     Serve {
         _child: child,
-        platform: platform.unwrap_or_default(),
-        kube: kube.unwrap_or_default(),
-        kubeconfig: kubeconfig.unwrap_or_default(),
+        platform: ready.platform.unwrap_or_default(),
+        kube: ready.kube.unwrap_or_default(),
+        kubeconfig: ready.kubeconfig.unwrap_or_default(),
     }
 }
 

@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -47,32 +46,14 @@ fn serve_with(extra: &[&str], embedded: bool) -> Serve {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn orrery serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let (mut url, mut kubeconfig, mut login) = (None, None, false);
-    while url.is_none() || (embedded && kubeconfig.is_none()) || !login {
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("orrery serve did not get ready within 60 s");
-        if let Some(u) = line.strip_prefix("ready platform ") {
-            url = Some(u.trim().to_string());
-        } else if let Some(k) = line.strip_prefix("kubeconfig ") {
-            kubeconfig = Some(PathBuf::from(k.trim()));
-        } else if line.contains("Log in as admin") {
-            login = true;
-        }
-    }
+    let ready =
+        common::wait_serve_ready(&mut child, "orrery serve", Duration::from_secs(60), |r| {
+            r.platform.is_some() && (!embedded || r.kubeconfig.is_some()) && r.login
+        });
     Serve {
         child,
-        url: url.unwrap_or_default(),
-        kubeconfig: kubeconfig.unwrap_or_default(),
+        url: ready.platform.unwrap_or_default(),
+        kubeconfig: ready.kubeconfig.unwrap_or_default(),
         _dir: dir,
     }
 }

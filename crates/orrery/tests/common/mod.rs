@@ -158,3 +158,51 @@ impl Drop for TestCluster {
 pub fn json(s: &str) -> serde_json::Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
 }
+
+/// What an `orrery serve` process has printed on stdout so far.
+#[derive(Debug, Default)]
+pub struct ServeReady {
+    /// `ready platform <url>`.
+    pub platform: Option<String>,
+    /// `ready kubernetes-api <url>` (the embedded host cluster).
+    pub kube: Option<String>,
+    /// `kubeconfig <path>` (the embedded host cluster's).
+    pub kubeconfig: Option<PathBuf>,
+    /// The "Log in as admin …" line (printed once bootstrap is done).
+    pub login: bool,
+}
+
+/// Reads `child`'s stdout on a thread until `done` holds for what it has printed; each line
+/// must come within `timeout` (the test fails naming `what` otherwise).
+pub fn wait_serve_ready(
+    child: &mut Child,
+    what: &str,
+    timeout: Duration,
+    done: impl Fn(&ServeReady) -> bool,
+) -> ServeReady {
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut ready = ServeReady::default();
+    while !done(&ready) {
+        let line = rx
+            .recv_timeout(timeout)
+            .unwrap_or_else(|_| panic!("{what} did not get ready within {timeout:?}"));
+        if let Some(u) = line.strip_prefix("ready platform ") {
+            ready.platform = Some(u.trim().to_string());
+        } else if let Some(u) = line.strip_prefix("ready kubernetes-api ") {
+            ready.kube = Some(u.trim().to_string());
+        } else if let Some(k) = line.strip_prefix("kubeconfig ") {
+            ready.kubeconfig = Some(PathBuf::from(k.trim()));
+        } else if line.contains("Log in as admin") {
+            ready.login = true;
+        }
+    }
+    ready
+}
