@@ -505,7 +505,12 @@ impl Caches {
             | Kind::AppRepo
             | Kind::AppCategory
             | Kind::AppVersion
-            | Kind::AppRelease => return None,
+            | Kind::AppRelease
+            | Kind::ExtRepository
+            | Kind::Extension
+            | Kind::ExtensionVersion
+            | Kind::ExtCategory
+            | Kind::InstallPlan => return None,
         })
     }
 }

@@ -4,7 +4,7 @@ use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject};
 
 use crate::crds::{APPLICATION, CLUSTER, IAM, QUOTA, TENANT};
-use crate::extensions::crds::{ROUTING as EXT, VERSION as EXT_V};
+use crate::extensions::crds::{CORE as MARKET, ROUTING as EXT, VERSION as EXT_V};
 
 /// One kind the platform uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -71,6 +71,16 @@ pub enum Kind {
     ReverseProxy,
     /// extensions JSBundle (an extension's UI bundle).
     JsBundle,
+    /// kubesphere.io Repository (a Helm repository of extension charts).
+    ExtRepository,
+    /// kubesphere.io Extension (an extension of the marketplace).
+    Extension,
+    /// kubesphere.io ExtensionVersion (`<extension>-<version>`).
+    ExtensionVersion,
+    /// kubesphere.io Category (a marketplace category).
+    ExtCategory,
+    /// kubesphere.io InstallPlan (an extension's installation).
+    InstallPlan,
 }
 
 impl Kind {
@@ -149,6 +159,17 @@ impl Kind {
             Kind::ApiService => (EXT, EXT_V, "APIService", "apiservices", false),
             Kind::ReverseProxy => (EXT, EXT_V, "ReverseProxy", "reverseproxies", false),
             Kind::JsBundle => (EXT, EXT_V, "JSBundle", "jsbundles", false),
+            Kind::ExtRepository => (MARKET, EXT_V, "Repository", "repositories", false),
+            Kind::Extension => (MARKET, EXT_V, "Extension", "extensions", false),
+            Kind::ExtensionVersion => (
+                MARKET,
+                EXT_V,
+                "ExtensionVersion",
+                "extensionversions",
+                false,
+            ),
+            Kind::ExtCategory => (MARKET, EXT_V, "Category", "categories", false),
+            Kind::InstallPlan => (MARKET, EXT_V, "InstallPlan", "installplans", false),
             Kind::ValidatingWebhook => (
                 "admissionregistration.k8s.io",
                 "v1",
