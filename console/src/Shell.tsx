@@ -65,6 +65,8 @@ function navOf(level: Level): { title: MessageKey; links: [MessageKey, string][]
           ["nav.secrets", `${c}/r/secrets`],
           ["nav.crds", `${c}/crds`],
           ["nav.events", `${c}/r/events`],
+          ["nav.members", `${c}/members`],
+          ["nav.clusterRoles", `${c}/roles`],
           ["obs.monitoring", `/observe/monitoring?cluster=${level.cluster}`],
           ["obs.alerts", `/observe/alerts?scope=cluster&cluster=${level.cluster}`],
         ],

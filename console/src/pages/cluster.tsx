@@ -8,6 +8,10 @@ import { ResourceList } from "../components/ResourceList";
 import { ResourceDetail } from "../components/ResourceDetail";
 import { ErrorBox, PageHead } from "../components/ui";
 import type { MessageKey } from "../i18n/en";
+import { Members } from "../components/Members";
+import { RolePages } from "../components/Roles";
+import { IAM } from "../api/paths";
+import { NodeDetail as NodePage } from "./nodes";
 
 /** Parses a Kubernetes quantity into base units (cores, bytes). */
 export function quantity(q: string | undefined): number {
@@ -122,8 +126,7 @@ function Nodes({ cluster }: { cluster: string }) {
 
 function NodeDetail({ cluster }: { cluster: string }) {
   const { name = "" } = useParams();
-  const podLink = useCallback((o: K8sObject) => `/clusters/${cluster}/projects/${o.metadata.namespace}/pods/${o.metadata.name}`, [cluster]);
-  return <ResourceDetail cluster={cluster} rt={resources.nodes} name={name} base={`/clusters/${cluster}/nodes`} podLink={podLink} />;
+  return <NodePage key={name} cluster={cluster} name={name} />;
 }
 
 function Namespaces({ cluster }: { cluster: string }) {
@@ -145,6 +148,8 @@ export default function Cluster() {
       <Route path="crds/:crd" element={<CrdObjects cluster={cluster} />} />
       <Route path="crds/:crd/o/:ns/:name" element={<CrdObject cluster={cluster} />} />
       <Route path="r/:resource" element={<ClusterResources cluster={cluster} />} />
+      <Route path="members" element={<Members path={clusterPath(cluster, `${IAM}/clustermembers`)} level={{ scope: "cluster", cluster }} />} />
+      <Route path="roles/*" element={<RolePages level={{ scope: "cluster", cluster }} base={`/clusters/${cluster}/roles`} />} />
       <Route path="*" element={<Link to="overview">overview</Link>} />
     </Routes>
   );

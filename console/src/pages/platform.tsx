@@ -9,6 +9,7 @@ import type { K8sObject } from "../api/watch";
 import { Table } from "../components/Table";
 import { Confirm, Dialog, ErrorBox, Filter, FormFooter, PageHead, Status } from "../components/ui";
 import type { ClusterInfo } from "../state/clusters";
+import { RolePages } from "../components/Roles";
 
 interface Paged {
   items: K8sObject[];
@@ -16,6 +17,9 @@ interface Paged {
 }
 
 const IdentityProviders = lazy(() => import("./identity"));
+const JoinCluster = lazy(() => import("./clusters").then((m) => ({ default: m.JoinCluster })));
+const ClusterDetail = lazy(() => import("./clusters").then((m) => ({ default: m.ClusterDetailRoute })));
+const UserDetail = lazy(() => import("./users").then((m) => ({ default: m.UserDetailRoute })));
 
 function Clusters() {
   const { t, number } = useI18n();
@@ -27,15 +31,22 @@ function Clusters() {
   const hostNodes = useLoad<{ items: unknown[] }>("/api/v1/nodes");
   const version = (c: ClusterInfo) => c.version ?? (c.host ? hostVersion.data?.gitVersion : undefined);
   const nodes = (c: ClusterInfo) => c.nodeCount ?? (c.host ? hostNodes.data?.items.length : undefined);
+  const canJoin = useCan(undefined, { verb: "create", group: "cluster.kubesphere.io", resource: "clusters" });
   return (
     <>
-      <PageHead title={t("nav.clusters")} />
+      <PageHead title={t("nav.clusters")}>
+        {canJoin && (
+          <Link className="button primary" to="/platform/join-cluster">
+            {t("cl.join")}
+          </Link>
+        )}
+      </PageHead>
       <Table<ClusterInfo>
         label={t("nav.clusters")}
         rows={clusters}
         rowKey={(c) => c.name}
         columns={[
-          { title: "col.name", render: (c) => <Link to={`/clusters/${c.name}/overview`}>{c.name}</Link>, sort: (c) => c.name },
+          { title: "col.name", render: (c) => <Link to={`/platform/clusters/${c.name}`}>{c.name}</Link>, sort: (c) => c.name },
           { title: "col.role", render: (c) => (c.host ? t("cluster.host") : t("cluster.member")) },
           { title: "col.status", render: (c) => (c.ready === null ? <span className="badge warn">{t("cluster.unknown")}</span> : <span className={`badge ${c.ready ? "ok" : "bad"}`}>{c.ready ? t("cluster.ready") : t("cluster.notReady")}</span>) },
           { title: "col.version", render: (c) => version(c) ?? "—" },
@@ -114,7 +125,7 @@ function Users() {
         rows={users.data?.items ?? []}
         rowKey={(u) => u.metadata.name}
         columns={[
-          { title: "col.name", render: (u) => u.metadata.name, sort: (u) => u.metadata.name },
+          { title: "col.name", render: (u) => <Link to={`/platform/users/${u.metadata.name}`}>{u.metadata.name}</Link>, sort: (u) => u.metadata.name },
           { title: "col.email", render: (u) => u.spec?.email ?? "" },
           { title: "col.role", render: (u) => u.metadata.annotations?.["iam.kubesphere.io/globalrole"] ?? "—" },
           { title: "col.status", render: (u) => <Status value={u.status?.state} /> },
@@ -157,27 +168,6 @@ function Users() {
           setDeleting(null);
           users.reload();
         }}
-      />
-    </>
-  );
-}
-
-function Roles() {
-  const { t, date } = useI18n();
-  const roles = useLoad<Paged>(`${IAM}/globalroles`);
-  return (
-    <>
-      <PageHead title={t("nav.roles")} />
-      <ErrorBox error={roles.error} />
-      <Table<K8sObject>
-        label={t("nav.roles")}
-        rows={roles.data?.items ?? []}
-        rowKey={(r) => r.metadata.name}
-        columns={[
-          { title: "col.name", render: (r) => r.metadata.name, sort: (r) => r.metadata.name },
-          { title: "col.description", render: (r) => r.metadata.annotations?.["kubesphere.io/description"] ?? "" },
-          { title: "col.created", render: (r) => date(r.metadata.creationTimestamp) },
-        ]}
       />
     </>
   );
@@ -312,8 +302,11 @@ export default function Platform() {
   return (
     <Routes>
       <Route path="clusters" element={<Clusters />} />
+      <Route path="clusters/:name" element={<ClusterDetail />} />
+      <Route path="join-cluster" element={<JoinCluster />} />
       <Route path="users" element={<Users />} />
-      <Route path="roles" element={<Roles />} />
+      <Route path="users/:name" element={<UserDetail />} />
+      <Route path="roles/*" element={<RolePages level={{ scope: "global" }} base="/platform/roles" />} />
       <Route path="workspaces" element={<Workspaces />} />
       <Route path="settings" element={<Settings />} />
       <Route path="identity-providers" element={<IdentityProviders />} />

@@ -8,7 +8,8 @@ import { clusterPath, IAM, resourcePath, resources } from "../api/paths";
 import type { K8sObject } from "../api/watch";
 import { ResourceList } from "../components/ResourceList";
 import { ResourceDetail } from "../components/ResourceDetail";
-import { Members, Roles } from "../components/Members";
+import { Members } from "../components/Members";
+import { RolePages } from "../components/Roles";
 import { ErrorBox, FormFooter, PageHead } from "../components/ui";
 import { YamlCreate } from "../components/YamlCreate";
 import { buildDeployment, buildService, type DeploymentForm, type ServiceForm } from "../state/forms";
@@ -194,8 +195,8 @@ export default function Project() {
       <Route path="create/deployment" element={<CreateDeployment cluster={cluster} ns={ns} />} />
       <Route path="create/service" element={<CreateService cluster={cluster} ns={ns} />} />
       <Route path="create/yaml/:resource" element={<CreateYaml cluster={cluster} ns={ns} />} />
-      <Route path="members" element={<Members path={`${iam}/namespaces/${ns}/namespacemembers`} rolesPath={`${iam}/namespaces/${ns}/roles`} annotation="iam.kubesphere.io/role" />} />
-      <Route path="roles" element={<Roles path={`${iam}/namespaces/${ns}/roles`} />} />
+      <Route path="members" element={<Members path={`${iam}/namespaces/${ns}/namespacemembers`} level={{ scope: "namespace", cluster, ns }} />} />
+      <Route path="roles/*" element={<RolePages level={{ scope: "namespace", cluster, ns }} base={`/clusters/${cluster}/projects/${ns}/roles`} />} />
       <Route path="apps" element={<Releases cluster={cluster} ns={ns} />} />
       <Route path="apps/:name" element={<Release cluster={cluster} ns={ns} />} />
       <Route path=":resource" element={<List cluster={cluster} ns={ns} />} />

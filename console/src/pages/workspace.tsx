@@ -7,7 +7,8 @@ import { clusterPath, IAM, TENANT } from "../api/paths";
 import type { K8sObject } from "../api/watch";
 import { Table } from "../components/Table";
 import { Dialog, ErrorBox, FormFooter, PageHead, Status } from "../components/ui";
-import { Members, Roles } from "../components/Members";
+import { Members } from "../components/Members";
+import { RolePages } from "../components/Roles";
 import { useApp } from "../state/context";
 
 const WorkspaceApps = lazy(() => import("./appstore").then((m) => ({ default: m.WorkspaceApps })));
@@ -130,8 +131,8 @@ export default function Workspace() {
     <Routes>
       <Route path="overview" element={<Overview ws={ws} />} />
       <Route path="projects" element={<Projects ws={ws} />} />
-      <Route path="members" element={<Members path={`${IAM}/workspaces/${ws}/workspacemembers`} rolesPath={`${IAM}/workspaces/${ws}/workspaceroles`} annotation="iam.kubesphere.io/workspacerole" />} />
-      <Route path="roles" element={<Roles path={`${IAM}/workspaces/${ws}/workspaceroles`} />} />
+      <Route path="members" element={<Members path={`${IAM}/workspaces/${ws}/workspacemembers`} level={{ scope: "workspace", ws }} />} />
+      <Route path="roles/*" element={<RolePages level={{ scope: "workspace", ws }} base={`/workspaces/${ws}/roles`} />} />
       <Route path="apps" element={<WorkspaceApps ws={ws} />} />
       <Route path="apps/:app" element={<AppTemplate ws={ws} />} />
       <Route path="repos" element={<Repos ws={ws} />} />
