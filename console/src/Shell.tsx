@@ -1,4 +1,4 @@
-import { useEffect, type ReactNode } from "react";
+import { useEffect, useState, type ReactNode } from "react";
 import { NavLink, useLocation, useNavigate } from "react-router-dom";
 import { useI18n, languages, type Lang } from "./i18n";
 import type { MessageKey } from "./i18n/en";
@@ -144,13 +144,20 @@ export function Shell({ children }: { children: ReactNode }) {
   useEffect(() => reloadWorkspaces(), [loc.pathname, reloadWorkspaces]);
   const currentCluster = level.kind === "cluster" || level.kind === "project" ? level.cluster : "";
   const currentWs = level.kind === "workspace" ? level.ws : "";
+  // On narrow windows the navigation is folded away behind a Menu button; it folds again on
+  // each navigation.
+  const [navOpen, setNavOpen] = useState(false);
+  useEffect(() => setNavOpen(false), [loc.pathname]);
   return (
     <>
       <a className="skip" href="#content">
         {t("app.skip")}
       </a>
       <header className="topbar">
-        <NavLink to="/platform/clusters" className="brand">
+        <button type="button" className="menu-toggle" aria-expanded={navOpen} aria-controls="side-nav" onClick={() => setNavOpen(!navOpen)}>
+          ☰ {t("nav.menu")}
+        </button>
+        <NavLink to="/" end className="brand">
           {t("app.name")}
         </NavLink>
         <NavLink to="/store">{t("nav.store")}</NavLink>
@@ -206,9 +213,9 @@ export function Shell({ children }: { children: ReactNode }) {
         </button>
       </header>
       <div className="shell">
-        <nav className="side" aria-label={t(nav.title)}>
+        <nav id="side-nav" className={navOpen ? "side open" : "side"} aria-label={t(nav.title)}>
           {level.kind !== "platform" && (
-            <NavLink to="/platform/clusters">← {t("nav.platform")}</NavLink>
+            <NavLink to="/" end>← {t("nav.platform")}</NavLink>
           )}
           <h2>
             {t(nav.title)}

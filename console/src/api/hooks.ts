@@ -7,7 +7,7 @@ import { applyEvent, ExpiredError, watchStream, type K8sObject, type ListResult,
 import { mux } from "./mux";
 
 /** Watches over the tab's shared socket, or a streamed fetch where the server has none. */
-async function watchOnce(path: string, rv: string, query: Record<string, string | undefined>, onEvent: (ev: WatchEvent) => void, signal: AbortSignal): Promise<string> {
+export async function watchOnce(path: string, rv: string, query: Record<string, string | undefined>, onEvent: (ev: WatchEvent) => void, signal: AbortSignal): Promise<string> {
   if (mux.supported) {
     try {
       return await mux.watch(path, rv, query, onEvent, signal);

@@ -6,9 +6,10 @@ import { api } from "../api/client";
 import { useLiveList, useLoad } from "../api/hooks";
 import { resourcePath, resources, type ResourceType } from "../api/paths";
 import type { K8sObject } from "../api/watch";
-import { columnsFor } from "../pages/columns";
+import { columnsFor, lastSeen } from "../pages/columns";
+import { Essentials } from "./Essentials";
 import { Table } from "./Table";
-import { Confirm, ErrorBox, PageHead } from "./ui";
+import { Confirm, ErrorBox, PageHead, Status } from "./ui";
 import { PodLogs } from "./PodLogs";
 
 const YamlEditor = lazy(() => import("./YamlEditor"));
@@ -109,6 +110,8 @@ export function ResourceDetail({ cluster, rt, namespace, name, base, podLink }: 
   const events = useLiveList(tab === "events" ? resourcePath(cluster, resources.events, namespace) : null, { fieldSelector: `involvedObject.name=${name}` });
   const podColumns = useMemo(() => columnsFor("pods", i18n, podLink, false), [i18n, podLink]);
   const eventColumns = useMemo(() => columnsFor("events", i18n, () => null, false), [i18n]);
+  // The newest first.
+  const eventRows = useMemo(() => events.items.slice().sort((a, b) => lastSeen(b).localeCompare(lastSeen(a))), [events.items]);
   if (!obj) return <ErrorBox error={once.error ?? live.error} />;
   const tabs: ("overview" | "yaml" | "events" | "logs")[] = rt.plural === "pods" ? ["overview", "logs", "yaml", "events"] : ["overview", "yaml", "events"];
   const tabLabel = { overview: t("detail.overview"), yaml: t("detail.yaml"), events: t("detail.events"), logs: t("detail.logs") };
@@ -146,10 +149,13 @@ export function ResourceDetail({ cluster, rt, namespace, name, base, podLink }: 
             {obj.status?.phase && (
               <>
                 <dt>{t("col.status")}</dt>
-                <dd>{obj.status.phase}</dd>
+                <dd>
+                  <Status value={obj.status.phase} />
+                </dd>
               </>
             )}
           </dl>
+          <Essentials cluster={cluster} kind={rt.kind} obj={obj} podLink={podLink} />
           {["deployments", "statefulsets"].includes(rt.plural) && <Scale obj={obj} path={path} />}
           {selector && (
             <>
@@ -178,7 +184,7 @@ export function ResourceDetail({ cluster, rt, namespace, name, base, podLink }: 
         </>
       )}
       {tab === "yaml" && <Yaml obj={obj} path={path} onSaved={() => undefined} />}
-      {tab === "events" && <Table<K8sObject> label={t("detail.events")} rows={events.items} rowKey={(e) => e.metadata.uid ?? e.metadata.name} columns={eventColumns} />}
+      {tab === "events" && <Table<K8sObject> label={t("detail.events")} rows={eventRows} rowKey={(e) => e.metadata.uid ?? e.metadata.name} columns={eventColumns} />}
       {tab === "logs" && <PodLogs cluster={cluster} pod={obj} />}
       <Confirm
         open={deleting}

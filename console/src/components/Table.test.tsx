@@ -41,4 +41,48 @@ describe("Table", () => {
     expect(host.querySelectorAll('[role="columnheader"]')[1].getAttribute("aria-sort")).toBe("descending");
     await act(async () => root.unmount());
   });
+  it("leaves the order to the server when it is given one", async () => {
+    const rows = [{ name: "b" }, { name: "a" }];
+    const asked: { sortBy: string; ascending: boolean }[] = [];
+    const host = document.createElement("div");
+    document.body.append(host);
+    const root = createRoot(host);
+    const render = (order: { sortBy: string; ascending: boolean }) =>
+      root.render(
+        <Table
+          label="cms"
+          rows={rows}
+          rowKey={(r) => r.name}
+          total={10_000}
+          offset={50}
+          order={order}
+          onOrder={(o) => asked.push(o)}
+          columns={[
+            { title: "col.name", render: (r) => r.name, sortBy: "name" },
+            { title: "col.created", render: (r) => r.name, sortBy: "createTime" },
+            { title: "col.keys", render: () => "1" },
+          ]}
+        />,
+      );
+    await act(async () => render({ sortBy: "name", ascending: true }));
+    const table = host.querySelector('[role="table"]');
+    expect(table?.getAttribute("aria-rowcount")).toBe("10001");
+    const body = () => [...host.querySelectorAll('[role="row"][data-index]')];
+    // The rows stay in the order the server sent them.
+    expect(body().map((r) => r.textContent?.slice(0, 1))).toEqual(["b", "a"]);
+    expect(body()[0].getAttribute("aria-rowindex")).toBe("52");
+    const heads = host.querySelectorAll('[role="columnheader"]');
+    expect(heads[0].getAttribute("aria-sort")).toBe("ascending");
+    expect(heads[2].querySelector("button")).toBeNull();
+    await act(async () => (heads[0].querySelector("button") as HTMLButtonElement).click());
+    await act(async () => (heads[1].querySelector("button") as HTMLButtonElement).click());
+    expect(asked).toEqual([
+      { sortBy: "name", ascending: false },
+      { sortBy: "createTime", ascending: true },
+    ]);
+    expect(body().map((r) => r.textContent?.slice(0, 1))).toEqual(["b", "a"]);
+    await act(async () => render({ sortBy: "createTime", ascending: false }));
+    expect(host.querySelectorAll('[role="columnheader"]')[1].getAttribute("aria-sort")).toBe("descending");
+    await act(async () => root.unmount());
+  });
 });

@@ -3,25 +3,48 @@ import { useVirtualizer } from "@tanstack/react-virtual";
 import { useI18n } from "../i18n";
 import type { MessageKey } from "../i18n/en";
 
-/** A column: its heading, how to render a cell, and optionally how to sort by it. */
+/** A column: its heading, how to render a cell, and optionally how to sort by it (`sort` in
+ * the browser, `sortBy` the server's key when the table's order is the server's). */
 export interface Column<T> {
   title: MessageKey;
   render: (row: T) => ReactNode;
   sort?: (row: T) => string | number;
+  sortBy?: string;
   width?: string;
+}
+
+/** The order a server sorted the rows in (`sortBy`, `ascending`). */
+export interface Order {
+  sortBy: string;
+  ascending: boolean;
 }
 
 /** Rows are one line high (cells ellipsize), so the virtualizer needs no measuring. */
 const ROW_HEIGHT = 37;
 
-/** A table whose rows are virtualized (only the visible ones are in the DOM), sortable by column. */
-export function Table<T>({ columns, rows, rowKey, label }: { columns: Column<T>[]; rows: T[]; rowKey: (r: T) => string; label: string }) {
+/**
+ * A table whose rows are virtualized (only the visible ones are in the DOM), sortable by column:
+ * in the browser, or — given `order` and `onOrder` — by the server (the rows come sorted; a
+ * heading click asks for another order).
+ */
+export function Table<T>({ columns, rows, rowKey, label, order, onOrder, total, offset = 0 }: {
+  columns: Column<T>[];
+  rows: T[];
+  rowKey: (r: T) => string;
+  label: string;
+  order?: Order;
+  onOrder?: (o: Order) => void;
+  /** How many rows the whole list has when `rows` is one page of it, and how many come before. */
+  total?: number;
+  offset?: number;
+}) {
   const { t } = useI18n();
   const [sortCol, setSortCol] = useState<number | null>(null);
   const [asc, setAsc] = useState(true);
   const scroll = useRef<HTMLDivElement>(null);
+  const server = !!onOrder;
   const sorted = (() => {
-    const c = sortCol === null ? undefined : columns[sortCol];
+    const c = server || sortCol === null ? undefined : columns[sortCol];
     if (!c?.sort) return rows;
     const key = c.sort;
     return rows.slice().sort((a, b) => {
@@ -33,9 +56,24 @@ export function Table<T>({ columns, rows, rowKey, label }: { columns: Column<T>[
   const virt = useVirtualizer({ count: sorted.length, getScrollElement: () => scroll.current, estimateSize: () => ROW_HEIGHT, overscan: 10 });
   const grid = columns.map((c) => c.width ?? "minmax(0, 1fr)").join(" ");
   return (
-    <div className="table" role="table" aria-label={label} aria-rowcount={sorted.length + 1}>
+    <div className="table" role="table" aria-label={label} aria-rowcount={(total ?? sorted.length) + 1}>
       <div className="row head" role="row" style={{ gridTemplateColumns: grid }}>
-        {columns.map((c, i) => (
+        {columns.map((c, i) => {
+          if (server) {
+            const on = !!c.sortBy && order?.sortBy === c.sortBy;
+            return (
+              <div className="cell" role="columnheader" key={c.title} aria-sort={on ? (order?.ascending ? "ascending" : "descending") : undefined}>
+                {c.sortBy ? (
+                  <button type="button" onClick={() => onOrder?.({ sortBy: c.sortBy ?? "", ascending: on ? !order?.ascending : true })}>
+                    {t(c.title)} {on ? (order?.ascending ? "▲" : "▼") : ""}
+                  </button>
+                ) : (
+                  t(c.title)
+                )}
+              </div>
+            );
+          }
+          return (
           <div className="cell" role="columnheader" key={c.title} aria-sort={sortCol === i ? (asc ? "ascending" : "descending") : undefined}>
             {c.sort ? (
               <button type="button" onClick={() => (sortCol === i ? setAsc(!asc) : (setSortCol(i), setAsc(true)))}>
@@ -45,7 +83,8 @@ export function Table<T>({ columns, rows, rowKey, label }: { columns: Column<T>[
               t(c.title)
             )}
           </div>
-        ))}
+          );
+        })}
       </div>
       {sorted.length === 0 ? (
         <div className="row muted" role="row">
@@ -61,7 +100,7 @@ export function Table<T>({ columns, rows, rowKey, label }: { columns: Column<T>[
                   key={rowKey(r)}
                   className="row"
                   role="row"
-                  aria-rowindex={v.index + 2}
+                  aria-rowindex={offset + v.index + 2}
                   data-index={v.index}
                   style={{ gridTemplateColumns: grid, position: "absolute", top: 0, left: 0, right: 0, transform: `translateY(${v.start}px)`, height: ROW_HEIGHT }}
                 >

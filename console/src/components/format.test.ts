@@ -16,7 +16,7 @@ describe("quantities for people", () => {
     expect(formatMemory("16777216Ki", "en")).toBe("16 GiB");
     expect(formatMemory("1536Mi", "en")).toBe("1.5 GiB");
     expect(formatMemory("128Mi", "en")).toBe("128 MiB");
-    expect(formatMemory("1000", "en")).toBe("1000 B");
+    expect(formatMemory("1000", "en")).toBe("1,000 B");
     expect(formatMemory("lots", "en")).toBe("lots");
     expect(formatMemory(undefined, "en")).toBe("—");
     expect(formatBytes(1024 ** 4 * 2048, "de")).toBe("2 PiB");

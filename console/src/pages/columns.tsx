@@ -1,8 +1,44 @@
+import { useSyncExternalStore } from "react";
 import { Link } from "react-router-dom";
 import type { Column } from "../components/Table";
 import { Status } from "../components/ui";
 import type { K8sObject } from "../api/watch";
 import type { I18n } from "../i18n";
+import { formatCpu, formatMemory, relativeTime } from "../components/format";
+
+// One clock for every relative time on the page: it ticks every 30 s while any is shown.
+const listeners = new Set<() => void>();
+let clock: ReturnType<typeof setInterval> | null = null;
+let now = Date.now();
+function subscribe(f: () => void) {
+  listeners.add(f);
+  if (!clock) {
+    now = Date.now();
+    clock = setInterval(() => {
+      now = Date.now();
+      for (const l of listeners) l();
+    }, 30_000);
+  }
+  return () => {
+    listeners.delete(f);
+    if (!listeners.size && clock) {
+      clearInterval(clock);
+      clock = null;
+    }
+  };
+}
+
+/** A time as "3 minutes ago" in the user's language (kept current), the exact time on hover. */
+export function Ago({ iso, i18n }: { iso: string | undefined; i18n: I18n }) {
+  // Re-rendered by the clock's tick; the time is read afresh.
+  useSyncExternalStore(subscribe, () => now);
+  if (!iso) return <>—</>;
+  return (
+    <time dateTime={iso} title={i18n.date(iso)}>
+      {relativeTime(iso, i18n.lang)}
+    </time>
+  );
+}
 
 /** A pod's phase as kubectl words it (Terminating while being deleted). */
 export function podPhase(p: K8sObject): string {
@@ -32,21 +68,22 @@ export function columnsFor(plural: string, i18n: I18n, link: (o: K8sObject) => s
       return to ? <Link to={to}>{o.metadata.name}</Link> : o.metadata.name;
     },
     sort: (o) => o.metadata.name,
+    sortBy: "name",
     width: "minmax(0, 2fr)",
   };
-  const ns: Column<K8sObject>[] = showNamespace ? [{ title: "col.namespace", render: (o) => o.metadata.namespace ?? "", sort: (o) => o.metadata.namespace ?? "" }] : [];
-  const created: Column<K8sObject> = { title: "col.created", render: (o) => i18n.date(o.metadata.creationTimestamp), sort: (o) => o.metadata.creationTimestamp ?? "" };
-  const replicas: Column<K8sObject> = { title: "col.replicas", render: (o) => `${o.status?.readyReplicas ?? 0}/${o.spec?.replicas ?? 0}` };
+  const ns: Column<K8sObject>[] = showNamespace ? [{ title: "col.namespace", render: (o) => o.metadata.namespace ?? "", sort: (o) => o.metadata.namespace ?? "", sortBy: "metadata.namespace" }] : [];
+  const created: Column<K8sObject> = { title: "col.created", render: (o) => i18n.date(o.metadata.creationTimestamp), sort: (o) => o.metadata.creationTimestamp ?? "", sortBy: "createTime" };
+  const replicas: Column<K8sObject> = { title: "col.replicas", render: (o) => `${o.status?.readyReplicas ?? 0}/${o.spec?.replicas ?? 0}`, sortBy: "spec.replicas" };
   const images: Column<K8sObject> = { title: "col.images", render: (o) => ((o.spec?.template?.spec?.containers ?? []) as { image: string }[]).map((c) => c.image).join(", ") };
   switch (plural) {
     case "pods":
       return [
         name,
         ...ns,
-        { title: "col.status", render: (o) => <Status value={podPhase(o)} />, sort: podPhase },
+        { title: "col.status", render: (o) => <Status value={podPhase(o)} />, sort: podPhase, sortBy: "status.phase" },
         { title: "col.ready", render: readyCount },
         { title: "col.restarts", render: (o) => String(((o.status?.containerStatuses ?? []) as { restartCount?: number }[]).reduce((a, c) => a + (c.restartCount ?? 0), 0)) },
-        { title: "col.node", render: (o) => o.spec?.nodeName ?? "" },
+        { title: "col.node", render: (o) => o.spec?.nodeName ?? "", sortBy: "spec.nodeName" },
         created,
       ];
     case "deployments":
@@ -62,31 +99,32 @@ export function columnsFor(plural: string, i18n: I18n, link: (o: K8sObject) => s
       return [
         name,
         ...ns,
-        { title: "col.type", render: (o) => o.spec?.type ?? "" },
-        { title: "col.clusterIP", render: (o) => o.spec?.clusterIP ?? "" },
+        { title: "col.type", render: (o) => o.spec?.type ?? "", sortBy: "spec.type" },
+        { title: "col.clusterIP", render: (o) => o.spec?.clusterIP ?? "", sortBy: "spec.clusterIP" },
         { title: "col.ports", render: (o) => ((o.spec?.ports ?? []) as { port: number; protocol?: string }[]).map((p) => `${p.port}/${p.protocol ?? "TCP"}`).join(", ") },
         created,
       ];
     case "configmaps":
     case "secrets":
-      return [name, ...ns, { title: "col.keys", render: (o) => String(Object.keys((o.data as object) ?? {}).length) }, created];
+      // Secrets listed through the platform come without values, their keys named in `keys`.
+      return [name, ...ns, { title: "col.keys", render: (o) => String(Array.isArray(o.keys) ? o.keys.length : Object.keys({ ...((o.data as object) ?? {}), ...((o.binaryData as object) ?? {}) }).length) }, created];
     case "events":
       return [
-        { title: "col.type", render: (o) => String(o.type ?? ""), width: "90px" },
+        { title: "col.type", render: (o) => String(o.type ?? ""), width: "90px", sortBy: "type" },
         ...ns,
-        { title: "col.reason", render: (o) => String(o.reason ?? ""), sort: (o) => String(o.reason ?? "") },
+        { title: "col.reason", render: (o) => String(o.reason ?? ""), sort: (o) => String(o.reason ?? ""), sortBy: "reason" },
         { title: "col.object", render: (o) => `${(o.involvedObject as { kind?: string })?.kind ?? ""}/${(o.involvedObject as { name?: string })?.name ?? ""}` },
         { title: "col.message", render: (o) => String(o.message ?? ""), width: "minmax(0, 3fr)" },
-        { title: "col.count", render: (o) => String(o.count ?? 1), width: "70px" },
-        { title: "col.lastSeen", render: (o) => i18n.date(lastSeen(o)), sort: lastSeen, width: "minmax(0, 1.2fr)" },
+        { title: "col.count", render: (o) => String(o.count ?? 1), width: "70px", sortBy: "count" },
+        { title: "col.lastSeen", render: (o) => <Ago iso={lastSeen(o)} i18n={i18n} />, sort: lastSeen, sortBy: "lastTimestamp", width: "minmax(0, 1.2fr)" },
       ];
     case "nodes":
       return [
         name,
         { title: "col.status", render: (o) => <Status value={((o.status?.conditions ?? []) as { type: string; status: string }[]).find((c) => c.type === "Ready")?.status === "True" ? "Ready" : "NotReady"} /> },
-        { title: "col.version", render: (o) => o.status?.nodeInfo?.kubeletVersion ?? "" },
-        { title: "col.cpu", render: (o) => o.status?.capacity?.cpu ?? "" },
-        { title: "col.memory", render: (o) => o.status?.capacity?.memory ?? "" },
+        { title: "col.version", render: (o) => o.status?.nodeInfo?.kubeletVersion ?? "", sortBy: "status.nodeInfo.kubeletVersion" },
+        { title: "col.cpu", render: (o) => formatCpu(o.status?.capacity?.cpu, i18n.lang) },
+        { title: "col.memory", render: (o) => formatMemory(o.status?.capacity?.memory, i18n.lang) },
         { title: "col.pods", render: (o) => o.status?.capacity?.pods ?? "" },
         created,
       ];
@@ -98,7 +136,7 @@ export function columnsFor(plural: string, i18n: I18n, link: (o: K8sObject) => s
         created,
       ];
     case "customresourcedefinitions":
-      return [name, { title: "col.group", render: (o) => o.spec?.group ?? "" }, { title: "col.kind", render: (o) => o.spec?.names?.kind ?? "" }, { title: "col.scope", render: (o) => o.spec?.scope ?? "" }, created];
+      return [name, { title: "col.group", render: (o) => o.spec?.group ?? "", sortBy: "spec.group" }, { title: "col.kind", render: (o) => o.spec?.names?.kind ?? "", sortBy: "spec.names.kind" }, { title: "col.scope", render: (o) => o.spec?.scope ?? "", sortBy: "spec.scope" }, created];
     default:
       return [name, ...ns, created];
   }

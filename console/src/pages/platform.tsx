@@ -173,6 +173,12 @@ function Users() {
   );
 }
 
+/** The clusters a new workspace is placed on: the host (which always holds it), then those chosen. */
+export function placedOn(clusters: ClusterInfo[], chosen: string[]): string[] {
+  const host = clusters.filter((c) => c.host).map((c) => c.name);
+  return [...host, ...chosen.filter((c) => !host.includes(c))];
+}
+
 function Workspaces() {
   const { t, date } = useI18n();
   const { clusters, user } = useApp();
@@ -193,7 +199,8 @@ function Workspaces() {
         apiVersion: "tenant.kubesphere.io/v1beta1",
         kind: "WorkspaceTemplate",
         metadata: { name: form.name, annotations: form.description ? { "kubesphere.io/description": form.description } : {} },
-        spec: { template: { spec: { manager: form.manager } }, placement: { clusters: form.clusters.map((name) => ({ name })) } },
+        // The host always holds the workspace: the placement says so, as the dialog shows it.
+        spec: { template: { spec: { manager: form.manager } }, placement: { clusters: placedOn(clusters, form.clusters).map((name) => ({ name })) } },
       });
       setCreating(false);
       list.reload();
@@ -244,10 +251,13 @@ function Workspaces() {
             <legend>{t("form.placement")}</legend>
             {clusters.map((c) => (
               <label key={c.name} style={{ display: "flex", gap: 6 }}>
-                <input type="checkbox" name={`cluster-${c.name}`} checked={form.clusters.includes(c.name)} onChange={() => toggle(c.name)} />
+                <input type="checkbox" name={`cluster-${c.name}`} checked={c.host || form.clusters.includes(c.name)} disabled={c.host} aria-describedby={c.host ? "host-always" : undefined} onChange={() => toggle(c.name)} />
                 {c.name}
               </label>
             ))}
+            <p className="muted" id="host-always">
+              {t("form.hostAlways")}
+            </p>
           </fieldset>
           <FormFooter error={error} onCancel={() => setCreating(false)} />
         </form>
