@@ -2,9 +2,12 @@
 # The console's commands. `scripts/console.sh build` installs the npm dependencies (only when
 # package-lock.json changed since the last install) and builds console/dist, which the binary
 # embeds. `test`: type check, lint, unit tests (Vitest), build, initial-JS size budget.
+# `extension DIR`: builds a UI extension's frontend (DIR/src/index.tsx… → DIR/dist/index.js) with
+# the console's toolchain, the shared libraries external (docs/extensions.md).
 # `e2e`: the browser end-to-end test (needs a built `orrery` binary, ORRERY_BIN or
 # target/debug/orrery, and /usr/bin/chromium).
 set -euo pipefail
+caller=$PWD
 cd "$(dirname "$0")/../console"
 
 install() {
@@ -35,13 +38,19 @@ case "${1:-build}" in
     nice -n 10 npm run build
     npm run size
     ;;
+  extension)
+    [ -n "${2:-}" ] || { echo "usage: scripts/console.sh extension DIR" >&2; exit 2; }
+    install
+    here=$PWD
+    (cd "$caller" && nice -n 10 node "$here/scripts/build-extension.mjs" "$2")
+    ;;
   e2e)
     install
     [ -f dist/index.html ] || build
     nice -n 10 npm run e2e
     ;;
   *)
-    echo "usage: scripts/console.sh [install|build|test|e2e]" >&2
+    echo "usage: scripts/console.sh [install|build|test|e2e|extension DIR]" >&2
     exit 2
     ;;
 esac

@@ -10,6 +10,7 @@ import { loadSession, saveLang, type SessionUser } from "./state/session";
 import { loadClusters, type ClusterInfo } from "./state/clusters";
 import { Login, ChangePassword, FirstLoginPage } from "./pages/Login";
 import { Shell } from "./Shell";
+import { ExtensionsProvider, extensionRoutes, useExtensions } from "./extensions/loader";
 
 // Each level's pages are their own chunk, fetched when first visited.
 const Platform = lazy(() => import("./pages/platform"));
@@ -18,6 +19,7 @@ const Workspace = lazy(() => import("./pages/workspace"));
 const Project = lazy(() => import("./pages/project"));
 const AppStore = lazy(() => import("./pages/appstore"));
 const Observability = lazy(() => import("./pages/observability"));
+const Marketplace = lazy(() => import("./pages/marketplace"));
 
 function initialTheme(): Theme {
   const saved = localStorage.getItem("orrery-theme");
@@ -54,6 +56,25 @@ function NotFound() {
   );
 }
 
+/** The pages inside the console's frame: its own, then the UI extensions' (docs/extensions.md). */
+function Pages() {
+  const extensions = useExtensions();
+  return (
+    <Routes>
+      <Route index element={<Home />} />
+      <Route path="platform/*" element={<Platform />} />
+      <Route path="store/*" element={<AppStore />} />
+      <Route path="marketplace/*" element={<Marketplace />} />
+      <Route path="observe/*" element={<Observability />} />
+      <Route path="clusters/:cluster/projects/:ns/*" element={<Project />} />
+      <Route path="clusters/:cluster/*" element={<Cluster />} />
+      <Route path="workspaces/:ws/*" element={<Workspace />} />
+      {extensionRoutes(extensions)}
+      <Route path="*" element={<NotFound />} />
+    </Routes>
+  );
+}
+
 function Routed({ state }: { state: AppState }) {
   const navigate = useNavigate();
   useEffect(() => {
@@ -74,20 +95,13 @@ function Routed({ state }: { state: AppState }) {
           path="/*"
           element={
             <Guard user={user}>
-              <Shell>
-                <Suspense fallback={loading}>
-                  <Routes>
-                    <Route index element={<Home />} />
-                    <Route path="platform/*" element={<Platform />} />
-                    <Route path="store/*" element={<AppStore />} />
-                    <Route path="observe/*" element={<Observability />} />
-                    <Route path="clusters/:cluster/projects/:ns/*" element={<Project />} />
-                    <Route path="clusters/:cluster/*" element={<Cluster />} />
-                    <Route path="workspaces/:ws/*" element={<Workspace />} />
-                    <Route path="*" element={<NotFound />} />
-                  </Routes>
-                </Suspense>
-              </Shell>
+              <ExtensionsProvider>
+                <Shell>
+                  <Suspense fallback={loading}>
+                    <Pages />
+                  </Suspense>
+                </Shell>
+              </ExtensionsProvider>
             </Guard>
           }
         />

@@ -7,8 +7,9 @@ import { logout } from "./state/session";
 import { useCan, useLoad } from "./api/hooks";
 import { TENANT } from "./api/paths";
 import type { K8sObject } from "./api/watch";
+import { useExtensionMenus } from "./extensions/loader";
 
-type Level = { kind: "platform" } | { kind: "store" } | { kind: "cluster"; cluster: string } | { kind: "workspace"; ws: string } | { kind: "project"; cluster: string; ns: string };
+type Level = { kind: "platform" } | { kind: "store" } | { kind: "marketplace" } | { kind: "cluster"; cluster: string } | { kind: "workspace"; ws: string } | { kind: "project"; cluster: string; ns: string };
 
 /** Which level a console path is at. */
 export function levelOf(path: string): Level {
@@ -19,6 +20,7 @@ export function levelOf(path: string): Level {
   }
   if (p[0] === "workspaces" && p[1]) return { kind: "workspace", ws: p[1] };
   if (p[0] === "store") return { kind: "store" };
+  if (p[0] === "marketplace") return { kind: "marketplace" };
   return { kind: "platform" };
 }
 
@@ -38,6 +40,15 @@ function navOf(level: Level): { title: MessageKey; links: [MessageKey, string][]
           ["obs.events", "/observe/events"],
           ["obs.alerts", "/observe/alerts"],
           ["obs.audit", "/observe/audit"],
+        ],
+      };
+    case "marketplace":
+      return {
+        title: "nav.extensions",
+        links: [
+          ["nav.marketplace", "/marketplace"],
+          ["nav.installedExtensions", "/marketplace/installed"],
+          ["nav.extensionRepos", "/marketplace/repos"],
         ],
       };
     case "store":
@@ -124,6 +135,7 @@ function useHiddenLinks(): Set<string> {
     ["/store/reviews", useCan(undefined, { verb: "update", group: "application.kubesphere.io", resource: "reviews" })],
     ["/store/manage", useCan(undefined, { verb: "update", group: "application.kubesphere.io", resource: "apps" })],
     ["/store/repos", useCan(undefined, { verb: "create", group: "application.kubesphere.io", resource: "repos" })],
+    ["/marketplace", useCan(undefined, { verb: "list", group: "kubesphere.io", resource: "installplans" })],
   ];
   return new Set(rights.filter(([, ok]) => ok !== true).map(([to]) => to));
 }
@@ -136,6 +148,9 @@ export function Shell({ children }: { children: ReactNode }) {
   const navigate = useNavigate();
   const level = levelOf(loc.pathname);
   const hidden = useHiddenLinks();
+  // UI extensions' menu entries: the top bar's, and the side navigation's at this level.
+  const extTop = useExtensionMenus("topbar", level);
+  const extSide = useExtensionMenus(level.kind, level);
   const full = navOf(level);
   const nav = { ...full, links: full.links.filter(([, to]) => !hidden.has(to)) };
   const workspaces = useLoad<{ items: K8sObject[] }>(`${TENANT}/workspaces`);
@@ -161,6 +176,12 @@ export function Shell({ children }: { children: ReactNode }) {
           {t("app.name")}
         </NavLink>
         <NavLink to="/store">{t("nav.store")}</NavLink>
+        {!hidden.has("/marketplace") && <NavLink to="/marketplace">{t("nav.extensions")}</NavLink>}
+        {extTop.map((e) => (
+          <NavLink key={e.to} to={e.to} data-extension={e.ext}>
+            {e.label}
+          </NavLink>
+        ))}
         <label>
           {t("top.cluster")}
           <select aria-label={t("top.cluster")} value={currentCluster} onChange={(e) => e.target.value && navigate(`/clusters/${e.target.value}/overview`)}>
@@ -226,6 +247,11 @@ export function Shell({ children }: { children: ReactNode }) {
           {nav.links.map(([key, to]) => (
             <NavLink key={to} to={to}>
               {t(key)}
+            </NavLink>
+          ))}
+          {extSide.map((e) => (
+            <NavLink key={e.to} to={e.to} data-extension={e.ext}>
+              {e.label}
             </NavLink>
           ))}
         </nav>

@@ -255,7 +255,21 @@ impl Authorizer {
                 && PUBLIC_PATHS
                     .iter()
                     .any(|p| req.path == *p || req.path.starts_with(&format!("{p}/")));
+            // UI extensions' bundles: every console imports them (docs/extensions.md).
+            if req.verb == "get" && req.path.starts_with("/dist/") {
+                return Some(Decision::allow(Access::Public, "UI extension bundle"));
+            }
             return public.then(|| Decision::allow(Access::Public, "discovery"));
+        }
+        // The JSBundles and ExtensionEntries every console reads to load UI extensions (they
+        // name bundles and menu entries, nothing secret).
+        if req.api_prefix == "apis"
+            && req.api_group == "extensions.kubesphere.io"
+            && matches!(req.resource.as_str(), "jsbundles" | "extensionentries")
+            && req.subresource.is_empty()
+            && matches!(req.verb.as_str(), "get" | "list" | "watch")
+        {
+            return Some(Decision::allow(Access::Public, "UI extensions"));
         }
         let self_review = req.verb == "create"
             && matches!(

@@ -210,6 +210,53 @@ fn public_self_service_and_anonymous() {
 }
 
 #[test]
+fn every_signed_in_user_reads_ui_extensions_and_nothing_more() {
+    let a = setup();
+    let nobody = user("nobody");
+    let ext = "/apis/extensions.kubesphere.io/v1alpha1";
+    for path in [
+        format!("{ext}/jsbundles"),
+        format!("{ext}/jsbundles/hello"),
+        format!("{ext}/extensionentries"),
+    ] {
+        assert!(allowed(&a, &nobody, "GET", &path), "{path}");
+    }
+    let watch = RequestInfo::parse("GET", &format!("{ext}/jsbundles"), "watch=1");
+    assert_eq!(watch.verb, "watch");
+    assert!(a.authorize(&nobody, &watch).allowed());
+    assert!(allowed(&a, &nobody, "GET", "/dist/hello/index.js"));
+    // Writing them, their status, and the other extension kinds stay with the roles.
+    assert!(!allowed(&a, &nobody, "POST", &format!("{ext}/jsbundles")));
+    assert!(!allowed(
+        &a,
+        &nobody,
+        "DELETE",
+        &format!("{ext}/jsbundles/hello")
+    ));
+    assert!(!allowed(
+        &a,
+        &nobody,
+        "PUT",
+        &format!("{ext}/jsbundles/hello/status")
+    ));
+    assert!(!allowed(&a, &nobody, "GET", &format!("{ext}/apiservices")));
+    assert!(!allowed(
+        &a,
+        &nobody,
+        "GET",
+        "/apis/kubesphere.io/v1alpha1/installplans"
+    ));
+    assert!(!allowed(&a, &nobody, "POST", "/dist/hello/index.js"));
+    assert!(!allowed(&a, &nobody, "GET", "/distx"));
+    assert!(!allowed(
+        &a,
+        &UserInfo::anonymous(),
+        "GET",
+        "/dist/hello/index.js"
+    ));
+}
+
+#[test]
 fn rules_for_collects_every_level() {
     let a = setup();
     let rules = a.rules_for(&user("dev"), "a-p");

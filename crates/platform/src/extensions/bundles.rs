@@ -4,6 +4,10 @@
 //! the content type of the link's extension, a strong `ETag` (SHA-256 of the bytes),
 //! `Cache-Control: no-cache` (a bundle changes under the same link, so browsers revalidate and
 //! get 304 while it has not) and `X-Content-Type-Options: nosniff`.
+//!
+//! A bundle's assets (a code-split build's chunks, style sheets, images) are served beside it:
+//! `/dist/<dir>/<file>` for the bundle linked in `/dist/<dir>/` is the key `<file>` of the same
+//! ConfigMap or Secret, or `<file>` relative to the endpoint's URL (a `raw` bundle has none).
 
 use std::sync::Arc;
 
@@ -37,14 +41,60 @@ pub fn link(obj: &serde_json::Value) -> String {
     }
 }
 
-/// The JSBundle served at `path`.
-pub fn matching(state: &Shared, path: &str) -> Option<Arc<Entry>> {
-    state
-        .caches
-        .js_bundles
-        .list()
-        .into_iter()
-        .find(|e| link(&e.obj) == path)
+/// The JSBundle served at `path`, and the asset asked for when `path` is not its link but a
+/// file beside it (the deepest bundle directory wins).
+pub fn matching(state: &Shared, path: &str) -> Option<(Arc<Entry>, Option<String>)> {
+    let bundles = state.caches.js_bundles.list();
+    let links: Vec<String> = bundles.iter().map(|e| link(&e.obj)).collect();
+    let refs: Vec<&str> = links.iter().map(String::as_str).collect();
+    let (i, asset) = pick(&refs, path)?;
+    Some((bundles[i].clone(), asset))
+}
+
+/// Which of `links` serves `path`: an exact link, else the deepest link whose directory holds
+/// `path` as an asset (a relative path without empty, `.` or `..` segments).
+pub fn pick(links: &[&str], path: &str) -> Option<(usize, Option<String>)> {
+    if let Some(i) = links.iter().position(|l| *l == path) {
+        return Some((i, None));
+    }
+    let mut best: Option<(usize, usize)> = None;
+    for (i, l) in links.iter().enumerate() {
+        let Some(slash) = l.rfind('/') else { continue };
+        let dir = &l[..=slash];
+        let Some(rest) = path.strip_prefix(dir) else {
+            continue;
+        };
+        let clean = !rest.is_empty()
+            && rest
+                .split('/')
+                .all(|seg| !seg.is_empty() && seg != "." && seg != "..");
+        if clean && best.is_none_or(|(_, len)| dir.len() > len) {
+            best = Some((i, dir.len()));
+        }
+    }
+    best.map(|(i, len)| (i, Some(path[len..].to_string())))
+}
+
+/// Whether `name` can be a ConfigMap or Secret key (`[-._a-zA-Z0-9]+`, not `.` or `..`).
+fn is_key(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// The URL of `asset` beside the bundle fetched from `base`.
+fn asset_url(base: &str, asset: &str) -> String {
+    let path_start = base.find("://").map_or(0, |i| i + 3);
+    match base[path_start..].find('/') {
+        None => format!("{base}/{asset}"),
+        Some(_) => {
+            let slash = base.rfind('/').unwrap_or(base.len());
+            format!("{}/{asset}", &base[..slash])
+        }
+    }
 }
 
 /// The content type for a link, by its extension.
@@ -76,12 +126,21 @@ fn key_data(obj: &serde_json::Value, key: &str, encoded: bool) -> Option<Vec<u8>
     }
 }
 
-async fn content(state: &Shared, bundle: &Entry) -> Result<Vec<u8>, Response> {
+/// A bundle's (or, given `asset`, one of its assets') bytes; `Ok(None)`: no such asset.
+async fn content(
+    state: &Shared,
+    bundle: &Entry,
+    asset: Option<&str>,
+) -> Result<Option<Vec<u8>>, Response> {
     let name = format!("JSBundle {:?}", bundle.name());
     let spec = &bundle.obj["spec"];
     if let Some(raw) = spec["raw"].as_str().filter(|s| !s.is_empty()) {
+        if asset.is_some() {
+            return Ok(None);
+        }
         return B64
             .decode(raw)
+            .map(Some)
             .map_err(|e| unavailable(&name, format!("spec.raw is not base64: {e}")));
     }
     let from = &spec["rawFrom"];
@@ -96,31 +155,39 @@ async fn content(state: &Shared, bundle: &Entry) -> Result<Vec<u8>, Response> {
         let (ns, n, key) = (
             r["namespace"].as_str().unwrap_or_default(),
             r["name"].as_str().unwrap_or_default(),
-            r["key"].as_str().unwrap_or_default(),
+            asset.unwrap_or(r["key"].as_str().unwrap_or_default()),
         );
+        if asset.is_some() && !is_key(key) {
+            return Ok(None);
+        }
         let obj = crate::kubeapi::get(&state.client, kind, Some(ns), n)
             .await
             .map_err(|e| unavailable(&name, e))?;
-        return obj
-            .and_then(|o| key_data(&o, key, encoded))
+        let data = obj.and_then(|o| key_data(&o, key, encoded));
+        if asset.is_some() {
+            return Ok(data);
+        }
+        return data
+            .map(Some)
             .ok_or_else(|| unavailable(&name, format!("{field} {ns}/{n} has no key {key:?}")));
     }
     let ep = endpoint(from).map_err(|e| unavailable(&name, e))?;
+    let url = asset.map_or_else(|| ep.base.clone(), |a| asset_url(&ep.base, a));
     let r = send(
         state,
         &ep,
         Method::GET,
-        &ep.base,
+        &url,
         HeaderMap::new(),
         Body::empty(),
     )
     .await
     .map_err(|e| unavailable(&name, e))?;
+    if asset.is_some() && r.status() == StatusCode::NOT_FOUND {
+        return Ok(None);
+    }
     if !r.status().is_success() {
-        return Err(unavailable(
-            &name,
-            format!("{} answered {}", ep.base, r.status()),
-        ));
+        return Err(unavailable(&name, format!("{url} answered {}", r.status())));
     }
     if r.content_length().is_some_and(|l| l as usize > MAX_BUNDLE) {
         return Err(unavailable(&name, "the bundle is too large"));
@@ -129,22 +196,45 @@ async fn content(state: &Shared, bundle: &Entry) -> Result<Vec<u8>, Response> {
     if bytes.len() > MAX_BUNDLE {
         return Err(unavailable(&name, "the bundle is too large"));
     }
-    Ok(bytes.to_vec())
+    Ok(Some(bytes.to_vec()))
 }
 
-/// Serves a bundle (GET or HEAD; 304 when `If-None-Match` names its ETag).
-pub async fn serve(state: &Shared, bundle: &Entry, method: &Method, sent: &HeaderMap) -> Response {
+/// Serves a bundle, or one of its assets (GET or HEAD; 304 when `If-None-Match` names its
+/// ETag).
+pub async fn serve(
+    state: &Shared,
+    bundle: &Entry,
+    asset: Option<&str>,
+    method: &Method,
+    sent: &HeaderMap,
+) -> Response {
     if method != Method::GET && method != Method::HEAD {
         return ApiError::new(405, "MethodNotAllowed", "a JSBundle is only read").into_response();
     }
-    let body = match content(state, bundle).await {
-        Ok(b) => b,
+    let body = match content(state, bundle, asset).await {
+        Ok(Some(b)) => b,
+        Ok(None) => {
+            return ApiError::new(
+                404,
+                "NotFound",
+                format!(
+                    "JSBundle {:?} has no asset {:?}",
+                    bundle.name(),
+                    asset.unwrap_or_default()
+                ),
+            )
+            .into_response();
+        }
         Err(resp) => {
-            note_state(state, Kind::JsBundle, bundle, false);
+            if asset.is_none() {
+                note_state(state, Kind::JsBundle, bundle, false);
+            }
             return resp;
         }
     };
-    note_state(state, Kind::JsBundle, bundle, true);
+    if asset.is_none() {
+        note_state(state, Kind::JsBundle, bundle, true);
+    }
     let digest = Sha256::digest(&body);
     let etag = format!(
         "\"{}\"",
@@ -154,9 +244,10 @@ pub async fn serve(state: &Shared, bundle: &Entry, method: &Method, sent: &Heade
             .collect::<String>()
     );
     let mut headers = HeaderMap::new();
+    let served = asset.map_or_else(|| link(&bundle.obj), str::to_string);
     headers.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static(content_type(&link(&bundle.obj))),
+        HeaderValue::from_static(content_type(&served)),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert(
@@ -204,5 +295,44 @@ mod tests {
         );
         assert_eq!(content_type("/dist/a/x.css"), "text/css; charset=utf-8");
         assert_eq!(content_type("/dist/a/x"), "application/octet-stream");
+    }
+
+    #[test]
+    fn assets_are_found_beside_their_bundle() {
+        let links = ["/dist/a/index.js", "/dist/a/v2/index.js", "/dist/b/main.js"];
+        assert_eq!(pick(&links, "/dist/a/index.js"), Some((0, None)));
+        assert_eq!(pick(&links, "/dist/a/v2/index.js"), Some((1, None)));
+        assert_eq!(
+            pick(&links, "/dist/a/chunk-1.js"),
+            Some((0, Some("chunk-1.js".into())))
+        );
+        // The deepest directory wins; deeper paths stay relative to it.
+        assert_eq!(
+            pick(&links, "/dist/a/v2/style.css"),
+            Some((1, Some("style.css".into())))
+        );
+        assert_eq!(
+            pick(&links, "/dist/a/img/logo.svg"),
+            Some((0, Some("img/logo.svg".into())))
+        );
+        for bad in [
+            "/dist/a/",
+            "/dist/a/../b/main.js",
+            "/dist/a/./x.js",
+            "/dist/a//x.js",
+            "/dist/c/x.js",
+        ] {
+            assert_eq!(pick(&links, bad), None, "{bad}");
+        }
+        assert!(is_key("chunk-1.a_b.js") && !is_key("img/logo.svg") && !is_key(".."));
+        assert_eq!(
+            asset_url("http://h:1/ui/index.js", "c.js"),
+            "http://h:1/ui/c.js"
+        );
+        assert_eq!(asset_url("http://h:1", "c.js"), "http://h:1/c.js");
+        assert_eq!(
+            asset_url("https://h/index.js", "x/c.js"),
+            "https://h/x/c.js"
+        );
     }
 }

@@ -7,7 +7,10 @@ use std::borrow::Cow;
 
 use axum::extract::Path;
 use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
 use http::{HeaderValue, StatusCode, header};
+use sha2::{Digest, Sha256};
 
 /// The built console.
 #[derive(rust_embed::Embed)]
@@ -30,8 +33,37 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// Pages run only the console's own scripts, talk only to this origin and are never framed.
 /// Styles may be inline: React style attributes and CodeMirror's injected style sheets.
 /// Images may also come over HTTPS: app icons are the URLs charts name (never scripts).
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+/// `{scripts}` is `'self'` and the hashes of the page's import maps (see [`csp_for`]).
+const CSP: &str = "default-src 'self'; script-src {scripts}; style-src 'self' 'unsafe-inline'; \
 img-src 'self' data: https:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+/// The Content-Security-Policy for a console page: scripts from this origin only, plus each
+/// import map the page itself carries, allowed by its SHA-256 hash (an import map is an inline
+/// script; the console's maps the shared libraries UI extensions import). Nothing else inline
+/// runs: no `'unsafe-inline'`, no `'unsafe-eval'`.
+pub fn csp_for(html: &[u8]) -> String {
+    let text = String::from_utf8_lossy(html);
+    let mut scripts = String::from("'self'");
+    let mut rest = text.as_ref();
+    while let Some(start) = rest.find("<script") {
+        let tag = &rest[start..];
+        let Some(open_end) = tag.find('>') else {
+            break;
+        };
+        let attrs = &tag[..open_end];
+        let body = &tag[open_end + 1..];
+        let Some(end) = body.find("</script>") else {
+            break;
+        };
+        if attrs.contains("type=\"importmap\"") || attrs.contains("type='importmap'") {
+            let digest = Sha256::digest(body[..end].as_bytes());
+            scripts.push_str(&format!(" 'sha256-{}'", B64.encode(digest)));
+        }
+        rest = &body[end..];
+    }
+    CSP.replace("{scripts}", &scripts)
+}
+
 const REVALIDATE: &str = "no-cache";
 
 /// Shown when the binary was built before the console (`npm run build` in `console/`).
@@ -73,18 +105,12 @@ fn embedded(path: &str) -> Option<(Cow<'static, [u8]>, String)> {
 }
 
 fn answer(path: &str) -> Response {
-    let mut resp = asset_response(path);
-    let html = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/html"));
-    if html {
+    let (mut resp, csp) = asset_response(path);
+    if let Some(csp) = csp {
         let h = resp.headers_mut();
-        h.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
-        );
+        if let Ok(v) = HeaderValue::from_str(&csp) {
+            h.insert(header::CONTENT_SECURITY_POLICY, v);
+        }
         h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
         h.insert(
             header::REFERRER_POLICY,
@@ -94,29 +120,38 @@ fn answer(path: &str) -> Response {
     resp
 }
 
-fn asset_response(path: &str) -> Response {
+/// The answer for `path`, and the Content-Security-Policy when it is a page (HTML).
+fn asset_response(path: &str) -> (Response, Option<String>) {
     match resolve(path, embedded) {
-        Some(a) => (
-            [
-                (header::CONTENT_TYPE, a.mime),
-                (header::CACHE_CONTROL, a.cache.to_string()),
-                (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
-            ],
-            a.body.into_owned(),
-        )
-            .into_response(),
-        None if path.starts_with("assets/") => {
-            (StatusCode::NOT_FOUND, "no such console asset").into_response()
+        Some(a) => {
+            let csp = a.mime.starts_with("text/html").then(|| csp_for(&a.body));
+            let resp = (
+                [
+                    (header::CONTENT_TYPE, a.mime),
+                    (header::CACHE_CONTROL, a.cache.to_string()),
+                    (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+                ],
+                a.body.into_owned(),
+            )
+                .into_response();
+            (resp, csp)
         }
+        None if path.starts_with("assets/") => (
+            (StatusCode::NOT_FOUND, "no such console asset").into_response(),
+            None,
+        ),
         None => (
-            StatusCode::OK,
-            [
-                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-                (header::CACHE_CONTROL, REVALIDATE),
-            ],
-            NOT_BUILT,
-        )
-            .into_response(),
+            (
+                StatusCode::OK,
+                [
+                    (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                    (header::CACHE_CONTROL, REVALIDATE),
+                ],
+                NOT_BUILT,
+            )
+                .into_response(),
+            Some(csp_for(NOT_BUILT.as_bytes())),
+        ),
     }
 }
 
@@ -189,6 +224,36 @@ mod tests {
             .unwrap_or_default();
         assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
         assert_eq!(r.headers()[header::X_FRAME_OPTIONS], "DENY");
+    }
+
+    #[test]
+    fn import_maps_are_allowed_by_their_hash_only() {
+        // The hash is of the script's text exactly as served (computed independently:
+        // printf '%s' '{"imports":{}}' | openssl dgst -sha256 -binary | base64).
+        let html = br#"<html><head><script type="importmap">{"imports":{}}</script><script type="module" src="/console/assets/a.js"></script>"#;
+        let csp = csp_for(html);
+        assert!(
+            csp.contains(
+                "script-src 'self' 'sha256-URrTy+Il/Nz0lHojVUx275hWqAWhkSF0VsHbUM4/6Hw='; "
+            ),
+            "{csp}"
+        );
+        let scripts = csp
+            .split(';')
+            .find(|d| d.trim().starts_with("script-src"))
+            .unwrap_or_default();
+        assert!(
+            !scripts.contains("unsafe") && !csp.contains("unsafe-eval"),
+            "{csp}"
+        );
+        // Another inline script gets no hash, and a page without a map keeps the plain policy.
+        let two = br#"<script type="importmap">{"imports":{}}</script><script>alert(1)</script><script type="importmap">{}</script>"#;
+        let csp = csp_for(two);
+        assert_eq!(csp.matches("'sha256-").count(), 2, "{csp}");
+        assert!(csp.contains("'sha256-RBNvo1WzZ4oRRq0W9+hknpT7T8If536DEMBg9hyq/4o='"));
+        assert!(csp_for(b"<html>app").contains("script-src 'self'; "));
+        // Unterminated: no hash (the browser would not run it either).
+        assert!(csp_for(br#"<script type="importmap">{"#).contains("script-src 'self'; "));
     }
 
     #[test]
