@@ -281,6 +281,47 @@ test("on a narrow window the navigation folds behind a Menu button", async () =>
   assert.equal(await menu.isVisible(), false);
 });
 
+test("a user without platform rights: a home of their own, no platform pages, refusals said plainly", async () => {
+  await must("POST", "/kapis/iam.kubesphere.io/v1beta1/users", {
+    apiVersion: "iam.kubesphere.io/v1beta1",
+    kind: "User",
+    metadata: { name: "nobody", annotations: { "iam.kubesphere.io/globalrole": "platform-regular" } },
+    spec: { email: "nobody@example.com", password: "Nobody0Pass1" },
+  });
+  const ctx = await env.browser.newContext({ viewport: { width: 1400, height: 900 }, locale: "en-US" });
+  const p = await ctx.newPage();
+  p.on("pageerror", (e) => problems.push(String(e)));
+  await p.goto(`${env.url}/console/login`);
+  await p.getByLabel("Username", { exact: true }).fill("nobody");
+  await p.getByLabel("Password", { exact: true }).fill("Nobody0Pass1");
+  await p.getByRole("button", { name: "Log in" }).click();
+  // Home is their workspaces; the platform's pages they may not use are not offered.
+  await visible(p.getByRole("heading", { name: "Workspaces" }));
+  const side = p.getByRole("navigation", { name: "Platform" });
+  for (const hidden of ["Clusters", "Users", "Platform roles", "Identity providers"]) {
+    assert.equal(await side.getByRole("link", { name: hidden, exact: true }).count(), 0, hidden);
+  }
+  await p.goto(`${env.url}/console/platform/users`);
+  await visible(p.getByRole("heading", { name: "Users" }));
+  assert.equal(await p.getByRole("button", { name: "Create user" }).count(), 0);
+  // A paged list they may not read says so, in their words, with the server's detail a click away.
+  await p.goto(`${env.url}/console/clusters/host/projects/big/configmaps`);
+  const refusal = p.getByRole("alert").filter({ hasText: "You are not allowed to do this." });
+  await visible(refusal);
+  assert.equal(await p.getByText("Reconnecting…").count(), 0);
+  assert.equal(await p.getByRole("table").count(), 0);
+  await refusal.getByText("Details from the server").click();
+  await visible(refusal.locator("pre", { hasText: /forbidden|not allowed|cannot/i }));
+  // An unknown address says so, titled, with a way home.
+  await p.goto(`${env.url}/console/no/such/page`);
+  await visible(p.getByRole("heading", { name: "Page not found" }));
+  assert.equal(await p.title(), "Page not found · Orrery");
+  await p.getByRole("link", { name: "Go to the console's home page" }).click();
+  await visible(p.getByRole("heading", { name: "Workspaces" }));
+  await p.screenshot({ path: join(screenshots, "nobody-home.png"), fullPage: true });
+  await ctx.close();
+});
+
 test("the pages ran without script errors or Content-Security-Policy violations", () => {
   assert.deepEqual(problems, []);
 });
