@@ -114,6 +114,13 @@ fn strip_bom(data: Vec<u8>) -> Vec<u8> {
 /// Loads a chart directory, honouring its `.helmignore` and following symlinks that stay
 /// inside the chart.
 pub fn load_dir(dir: &Path, limits: &LoadLimits) -> Result<Chart, LoadError> {
+    load_files(dir_files(dir, limits)?, limits, 0)
+}
+
+/// The files of a chart directory as [`load_dir`] reads them (`.helmignore` honoured, symlinks
+/// kept inside the chart, limits applied), named relative to the chart root — what `helm
+/// package` puts in an archive (see [`package_files`]).
+pub fn dir_files(dir: &Path, limits: &LoadLimits) -> Result<Vec<File>, LoadError> {
     let root = dir.canonicalize().map_err(|e| io_err(dir, e))?;
     let mut rules = match std::fs::read_to_string(root.join(".helmignore")) {
         Ok(text) => Rules::parse(&text).map_err(LoadError::Invalid)?,
@@ -123,7 +130,7 @@ pub fn load_dir(dir: &Path, limits: &LoadLimits) -> Result<Chart, LoadError> {
     let mut files = Vec::new();
     let mut total = 0u64;
     walk(&root, &root, "", &rules, limits, &mut files, &mut total, 0)?;
-    load_files(files, limits, 0)
+    Ok(files)
 }
 
 #[allow(clippy::too_many_arguments)]

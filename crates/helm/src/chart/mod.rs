@@ -13,7 +13,8 @@ use gotmpl::Value;
 pub use glob::glob_match;
 pub use ignore::Rules;
 pub use load::{
-    LoadError, LoadLimits, archive_files, load, load_archive, load_dir, load_files, package_files,
+    LoadError, LoadLimits, archive_files, dir_files, load, load_archive, load_dir, load_files,
+    package_files,
 };
 pub use metadata::{Dependency, Maintainer, Metadata};
 

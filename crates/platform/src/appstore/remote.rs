@@ -16,7 +16,7 @@ use super::{ChartInfo, chart_info, package};
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// An HTTP client for the repository's credential.
-pub(super) fn client_for(repo: &Value) -> Result<reqwest::Client, String> {
+pub(crate) fn client_for(repo: &Value) -> Result<reqwest::Client, String> {
     let cred = &repo["spec"]["credential"];
     let mut b = reqwest::Client::builder()
         .timeout(TIMEOUT)
@@ -85,7 +85,7 @@ pub(super) async fn read_answer(
 }
 
 /// GETs `url` with the repository's credential, reading at most `max` bytes.
-pub(super) async fn fetch(
+pub(crate) async fn fetch(
     client: &reqwest::Client,
     repo: &Value,
     url: &str,
@@ -101,7 +101,7 @@ pub(super) async fn fetch(
 }
 
 /// What a package must be: where it is, the digest it must have, and the chart it must hold.
-pub(super) struct Wanted<'a> {
+pub(crate) struct Wanted<'a> {
     /// The package's URL (`oci-blob:…` for a registry's blob).
     pub url: &'a str,
     /// Hex SHA-256, or empty when the source gave none.
@@ -115,7 +115,7 @@ pub(super) struct Wanted<'a> {
 /// Downloads the package `want` names from `repo`, checks its digest and that it loads as
 /// that chart; the package and what it says about itself, or why not (in words naming the
 /// chart and version).
-pub(super) async fn download(
+pub(crate) async fn download(
     client: &reqwest::Client,
     repo: &Value,
     want: &Wanted<'_>,

@@ -50,7 +50,7 @@ const PARALLEL_VERSIONS: usize = 4;
 pub struct SyncLocks(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
 
 impl SyncLocks {
-    fn of(&self, repo: &str) -> Arc<tokio::sync::Mutex<()>> {
+    pub(crate) fn of(&self, repo: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         // Locks nobody holds or waits for are dropped, so the map stays as small as the
         // repositories being synced.
@@ -194,30 +194,30 @@ pub async fn sync(state: &AppState, repo: &Value) -> Result<usize, String> {
 
 /// What an index says about a version beyond where its package is (empty for a registry's).
 #[derive(Debug, Clone, Default)]
-pub(super) struct IndexMeta {
+pub(crate) struct IndexMeta {
     pub(super) description: String,
     pub(super) home: String,
     pub(super) icon: String,
     /// `{name, email, url}` each.
     pub(super) maintainers: Vec<Value>,
     /// RFC 3339, or empty when the index gives no usable time.
-    pub(super) created: String,
+    pub(crate) created: String,
 }
 
 /// One version to import: where its package is and the digest it must have.
-pub(super) struct Candidate {
-    pub(super) version: String,
+pub(crate) struct Candidate {
+    pub(crate) version: String,
     /// Where the package is (`oci-blob:{repository}@{digest}` for a registry's blob).
-    pub(super) url: String,
+    pub(crate) url: String,
     /// Hex SHA-256 (an index's `digest`, or an OCI layer's), or empty when none is given.
-    pub(super) digest: String,
+    pub(crate) digest: String,
     pub(super) app_version: String,
     /// Whether an earlier sync imported this version with another digest.
     pub(super) replaces: bool,
     /// Whether the package is downloaded and checked during the sync; otherwise it is fetched
     /// on first use and checked against `digest` then.
     pub(super) eager: bool,
-    pub(super) meta: IndexMeta,
+    pub(crate) meta: IndexMeta,
 }
 
 /// Whether `digest` is a SHA-256 in hex (what a package fetched later is checked against).
@@ -237,7 +237,7 @@ fn created_time(text: &str) -> String {
 
 /// The charts of an `index.yaml` repository: name → newest versions, the newest of each (and
 /// any the index gives no digest for) to be downloaded during the sync.
-async fn from_index(
+pub(crate) async fn from_index(
     client: &reqwest::Client,
     repo: &Value,
     base: &str,

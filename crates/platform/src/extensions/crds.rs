@@ -177,11 +177,18 @@ pub fn all() -> Vec<Value> {
                     "registryPoll": obj(json!({"interval": string()}))
                 }))
             })),
-            obj(
-                json!({"lastSyncTime": {"type": "string", "format": "date-time"},
-                "conditions": conditions()}),
-            ),
-            vec![col("URL", ".spec.url", "string"), age()],
+            obj(json!({
+                "lastSyncTime": {"type": "string", "format": "date-time"},
+                "conditions": conditions(),
+                // Orrery's: the sync's outcome in words, and what it acted on.
+                "state": string(), "message": string(),
+                "observedGeneration": {"type": "integer"}, "observedSyncRequest": string()
+            })),
+            vec![
+                col("URL", ".spec.url", "string"),
+                col("State", ".status.state", "string"),
+                age(),
+            ],
         ),
         kind(
             CORE,

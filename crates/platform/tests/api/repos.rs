@@ -21,7 +21,7 @@ const USER: &str = "repo-reader";
 pub(crate) const PASSWORD: &str = "s3cret-Pw";
 
 /// A gzipped tar written by Python's tarfile: `members` are (name, size of zeros or text).
-fn crafted(members: &[(&str, &str)]) -> Vec<u8> {
+pub(crate) fn crafted(members: &[(&str, &str)]) -> Vec<u8> {
     let out = tempfile::NamedTempFile::new().expect("tmp");
     let script = format!(
         "import io, sys, tarfile\nt = tarfile.open(sys.argv[1], 'w:gz')\nfor name, body in {members:?}:\n    data = b'\\0' * int(body[1:]) if body.startswith('#') else body.encode()\n    i = tarfile.TarInfo(name)\n    i.size = len(data)\n    t.addfile(i, io.BytesIO(data))\nt.close()\n",
@@ -66,6 +66,13 @@ pub(crate) fn index(entries: &[(&str, &str, &str, &str)]) -> String {
 /// Serves `files` over HTTPS on 127.0.0.1 with a certificate of its own CA, asking for basic
 /// auth; returns the address and the CA (PEM).
 pub(crate) async fn repo_server(files: HashMap<String, Vec<u8>>) -> (SocketAddr, String) {
+    repo_server_shared(Arc::new(std::sync::RwLock::new(files))).await
+}
+
+/// [`repo_server`] serving what `files` holds at each request (a test may change it).
+pub(crate) async fn repo_server_shared(
+    files: Arc<std::sync::RwLock<HashMap<String, Vec<u8>>>>,
+) -> (SocketAddr, String) {
     let (ca, cert, key) = loopback_certificate();
     let config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
@@ -83,7 +90,6 @@ pub(crate) async fn repo_server(files: HashMap<String, Vec<u8>>) -> (SocketAddr,
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let files = Arc::new(files);
     let auth = format!("Basic {}", B64.encode(format!("{USER}:{PASSWORD}")));
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
@@ -104,8 +110,13 @@ pub(crate) async fn repo_server(files: HashMap<String, Vec<u8>>) -> (SocketAddr,
                             let (status, body) = if !authorized {
                                 (401, Vec::new())
                             } else {
-                                match files.get(req.uri().path()) {
-                                    Some(b) => (200, b.clone()),
+                                let found = files
+                                    .read()
+                                    .expect("files")
+                                    .get(req.uri().path())
+                                    .cloned();
+                                match found {
+                                    Some(b) => (200, b),
                                     None => (404, Vec::new()),
                                 }
                             };
