@@ -462,6 +462,13 @@ async fn member_kapis(
             ("namespacemembers", false) => Some(members::Level::Namespace(info.namespace.clone())),
             _ => None,
         };
+        if info.resource == "roletemplates"
+            && !info.namespace.is_empty()
+            && info.name.is_empty()
+            && method == http::Method::GET
+        {
+            return Ok(super::roles::templates_of_scope(state, "namespace", query)?.into_response());
+        }
         if matches!(
             (info.resource.as_str(), info.namespace.is_empty()),
             ("clusterroles", true) | ("roles", false)

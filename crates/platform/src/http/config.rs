@@ -120,6 +120,9 @@ pub async fn configz(State(state): State<Shared>) -> Json<Value> {
             "clusterRole": "host",
             "hostClusterName": state.clusters.settings.host_name,
             "clusters": members,
+            // The exec plugin commands a member kubeconfig may run (the console's join wizard
+            // explains the list before the server refuses a kubeconfig for it).
+            "execPluginAllow": state.clusters.settings.exec_allow,
         },
         "publicURL": s.public_url,
     }))

@@ -306,6 +306,14 @@ fn role_routes() -> Router<Shared> {
     Router::new()
         .route(&format!("{iam}/roletemplates"), get(roles::list_templates))
         .route(
+            &format!("{iam}/workspaces/{{ws}}/roletemplates"),
+            get(roles::list_workspace_templates),
+        )
+        .route(
+            &format!("{iam}/namespaces/{{ns}}/roletemplates"),
+            get(roles::list_namespace_templates),
+        )
+        .route(
             &format!("{iam}/globalroles"),
             get(roles::list_global).post(roles::create_global),
         )

@@ -222,6 +222,20 @@ pub const ROUTES: &[Route] = &[
         true,
     ),
     r(
+        "/kapis/iam.kubesphere.io/v1beta1/workspaces/{workspace}/roletemplates",
+        GET,
+        "The role templates a workspace's roles can aggregate",
+        Some(ROLE_TEMPLATE),
+        true,
+    ),
+    r(
+        "/kapis/iam.kubesphere.io/v1beta1/namespaces/{namespace}/roletemplates",
+        GET,
+        "The role templates a project's roles can aggregate",
+        Some(ROLE_TEMPLATE),
+        true,
+    ),
+    r(
         "/kapis/iam.kubesphere.io/v1beta1/globalroles",
         LIST_CREATE,
         "Platform roles",

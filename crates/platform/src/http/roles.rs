@@ -77,7 +77,28 @@ impl RoleLevel {
             RoleLevel::Namespace(ns) => t.caches.roles.by_index(&format!("ns:{ns}")),
             _ => self.cache(t).list(),
         };
-        entries.iter().map(|e| e.obj.clone()).collect()
+        let mut items: Vec<Value> = entries.iter().map(|e| e.obj.clone()).collect();
+        items.extend(self.builtin_absent(t));
+        items
+    }
+
+    /// The built-in roles of this level that no object holds in this cluster, as the platform
+    /// defines them: members and the authorizer take `cluster-admin` and `cluster-viewer` in
+    /// any cluster, but a member cluster has only the platform's CRDs, not its role objects.
+    fn builtin_absent(&self, t: Local<'_>) -> Vec<Value> {
+        let RoleLevel::Cluster = self else {
+            return Vec::new();
+        };
+        crate::builtin::cluster_roles()
+            .iter()
+            .filter(|r| self.cache(t).get(r.name).is_none())
+            .map(|r| {
+                let mut o = crate::objects::role_object(r.name, r, json!({}), None);
+                o["apiVersion"] = self.kind().api_version().into();
+                o["kind"] = self.kind().kind().into();
+                o
+            })
+            .collect()
     }
 
     /// Refuses a role `by` could not grant (see [`super::writeguard::role_refusal`]).
@@ -105,7 +126,11 @@ impl RoleLevel {
                 Err(super::error::not_found("workspaceroles", name))
             }
             (_, Some(o)) => Ok(o),
-            (_, None) => Err(super::error::not_found(self.kind().parts().3, name)),
+            (_, None) => self
+                .builtin_absent(t)
+                .into_iter()
+                .find(|r| r["metadata"]["name"] == name)
+                .ok_or_else(|| super::error::not_found(self.kind().parts().3, name)),
         }
     }
 }
@@ -197,6 +222,48 @@ pub async fn list_templates(
     Ok(Json(q.apply(
         s.caches.role_templates.list().iter().map(|e| e.obj.clone()),
     )))
+}
+
+/// The templates a role of `scope` can aggregate.
+pub(super) fn templates_of_scope(
+    s: &AppState,
+    scope: &str,
+    q: Option<String>,
+) -> ApiResult<Json<Value>> {
+    let q = ListQuery::parse(q.as_deref().unwrap_or_default())
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(Json(
+        q.apply(
+            s.caches
+                .role_templates
+                .list()
+                .iter()
+                .filter(|e| e.label(TEMPLATE_SCOPE) == Some(scope))
+                .map(|e| e.obj.clone()),
+        ),
+    ))
+}
+
+/// The label naming a role template's level.
+const TEMPLATE_SCOPE: &str = "iam.kubesphere.io/scope";
+
+/// `GET workspaces/{ws}/roletemplates`: the workspace-level templates, authorized in the
+/// workspace, so its administrators can build its roles.
+pub async fn list_workspace_templates(
+    State(s): State<Shared>,
+    Path(_ws): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    templates_of_scope(&s, "workspace", q)
+}
+
+/// `GET namespaces/{ns}/roletemplates`: the project-level templates, authorized in the project.
+pub async fn list_namespace_templates(
+    State(s): State<Shared>,
+    Path(_ns): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    templates_of_scope(&s, "namespace", q)
 }
 
 macro_rules! role_routes {

@@ -192,6 +192,7 @@ async fn roles_templates_aggregation_and_reviews() {
     let auditor = aggregation_from_templates(&admin, c).await;
     roles_written_to_the_cluster(&admin, c, &env).await;
     workspace_and_namespace_roles(&admin, c).await;
+    level_templates(&admin, c, &auditor).await;
     subject_access_review(&admin, c, &auditor).await;
     self_reviews(c, &auditor).await;
 }
@@ -284,6 +285,53 @@ async fn workspace_and_namespace_roles(admin: &str, c: &Client) {
     c.ok(
         Method::DELETE,
         &format!("{IAM}/namespaces/p/roles/cm-editor"),
+        admin,
+        None,
+    )
+    .await;
+}
+
+/// The templates of a workspace's or project's roles, readable by those who build them there.
+async fn level_templates(admin: &str, c: &Client, auditor: &str) {
+    let scopes = |v: &serde_json::Value| -> Vec<String> {
+        let mut s: Vec<String> = v["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| {
+                t["metadata"]["labels"]["iam.kubesphere.io/scope"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect();
+        s.dedup();
+        s
+    };
+    let ws_templates = format!("{IAM}/workspaces/w/roletemplates");
+    let (s, _) = c.get(&ws_templates, auditor).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "not a member of w");
+    c.ok(
+        Method::POST,
+        &format!("{IAM}/workspaces/w/workspacemembers"),
+        admin,
+        Some(json!([{"username": "auditor", "roleRef": "w-admin"}])),
+    )
+    .await;
+    let v = c.ok(Method::GET, &ws_templates, auditor, None).await;
+    assert_eq!(scopes(&v), ["workspace"], "{v}");
+    let v = c
+        .ok(
+            Method::GET,
+            &format!("{IAM}/namespaces/p/roletemplates"),
+            admin,
+            None,
+        )
+        .await;
+    assert_eq!(scopes(&v), ["namespace"], "{v}");
+    c.ok(
+        Method::DELETE,
+        &format!("{IAM}/workspaces/w/workspacemembers/auditor"),
         admin,
         None,
     )

@@ -118,6 +118,11 @@ async fn kubesphere_api_surface(c: &Client, admin: &str) {
         .ok(Method::GET, &format!("{cfg}/configs/configz"), &reg, None)
         .await;
     assert_eq!(v["multicluster"]["hostClusterName"], "host", "{v}");
+    let allowed = v["multicluster"]["execPluginAllow"].as_array();
+    assert!(
+        allowed.is_some_and(|a| a.iter().any(|c| c == "kubelogin")),
+        "the default exec allow-list: {v}"
+    );
     let (s, _) = c
         .call(Method::GET, &format!("{cfg}/configs/configz"), None, None)
         .await;

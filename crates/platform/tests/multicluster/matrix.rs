@@ -152,6 +152,23 @@ async fn member_cluster_members(c: &Client, admin: &str, tokens: &[(&str, String
         .ok(Method::GET, &format!("{IAM}/clustermembers"), admin, None)
         .await;
     assert!(!names(&v).contains(&"pregular".to_string()), "{v}");
+    // The roles a member's members can be given are listed there, built-in ones included
+    // (the member holds no role objects of its own until someone makes one).
+    let v = c
+        .ok(Method::GET, &format!("{kiam}/clusterroles"), admin, None)
+        .await;
+    for builtin in ["cluster-admin", "cluster-viewer"] {
+        assert!(names(&v).contains(&builtin.to_string()), "{v}");
+        let r = c
+            .ok(
+                Method::GET,
+                &format!("{kiam}/clusterroles/{builtin}"),
+                admin,
+                None,
+            )
+            .await;
+        assert!(r["rules"].as_array().is_some_and(|r| !r.is_empty()), "{r}");
+    }
     let v = c
         .ok(
             Method::GET,
