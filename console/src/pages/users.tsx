@@ -60,7 +60,7 @@ function Profile({ user, open, onClose, onSaved }: { user: K8sObject; open: bool
         </label>
         <label>
           {t("top.language")}
-          <select name="lang" value={f.lang} onChange={(e) => setF({ ...f, lang: e.target.value })}>
+          <select name="lang" aria-label={t("top.language")} value={f.lang} onChange={(e) => setF({ ...f, lang: e.target.value })}>
             <option value="">—</option>
             {languages.map((l) => (
               <option key={l.lang} value={l.lang}>
@@ -102,7 +102,7 @@ function GlobalRole({ user, open, onClose, onSaved }: { user: K8sObject; open: b
       <form className="form" onSubmit={submit}>
         <label>
           {t("form.globalRole")}
-          <select name="globalRole" value={role} onChange={(e) => setRole(e.target.value)}>
+          <select name="globalRole" aria-label={t("form.globalRole")} value={role} onChange={(e) => setRole(e.target.value)}>
             {!current && <option value="">{t("user.noRole")}</option>}
             {(roles.data?.items ?? []).map((r) => (
               <option key={r.metadata.name} value={r.metadata.name}>
