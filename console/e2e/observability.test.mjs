@@ -135,6 +135,10 @@ test("cluster and project dashboards draw their series and show values", async (
 test("the events page filtered by type shows only warnings, the test's among them", async () => {
   await go("/observe/events?type=Warning");
   await visible(page.getByTestId("events").getByRole("row").filter({ hasText: "E2EWarning" }));
+  // When it happened, relative to now in the user's language; the exact time on hover.
+  const when = page.getByTestId("events").getByRole("row").filter({ hasText: "E2EWarning" }).locator("time");
+  assert.match(await when.textContent(), /ago|now/);
+  assert.ok((await when.getAttribute("title")).length > 0);
   const types = await page.getByTestId("events").locator("tbody tr").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-type")));
   assert.ok(types.length > 0);
   assert.deepEqual([...new Set(types)], ["Warning"]);

@@ -12,6 +12,7 @@ import { useApp } from "../state/context";
 import { Chart } from "../components/Chart";
 import { highlight, type ChartSeries } from "../components/series";
 import { ErrorBox, PageHead } from "../components/ui";
+import { Ago } from "./columns";
 
 const PAGE = 20;
 const TENANT2 = "/kapis/tenant.kubesphere.io/v1alpha2";
@@ -118,7 +119,8 @@ interface EventRecord extends Obj {
 
 /** Events across clusters (or one cluster / project), filtered and paged by the server. */
 export function EventsPage() {
-  const { t, date } = useI18n();
+  const i18n = useI18n();
+  const { t } = i18n;
   const app = useApp();
   const [q, set] = useQuery();
   const page = Number(q.page ?? "1") || 1;
@@ -166,7 +168,9 @@ export function EventsPage() {
         <tbody>
           {(data?.query.records ?? []).map((e) => (
             <tr key={`${e.metadata?.annotations?.["kubesphere.io/cluster"]}/${e.metadata?.uid ?? e.metadata?.name}`} data-type={e.type}>
-              <td>{date(e.lastTimestamp ?? e.eventTime)}</td>
+              <td>
+                <Ago iso={e.lastTimestamp ?? e.eventTime} i18n={i18n} />
+              </td>
               <td>
                 <span className={`badge ${e.type === "Warning" ? "bad" : "ok"}`}>{e.type === "Warning" ? t("obs.warning") : t("obs.normal")}</span>
               </td>
