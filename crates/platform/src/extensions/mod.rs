@@ -3,7 +3,9 @@
 //! `docs/extensions.md`.
 
 pub mod bundles;
+pub mod chart;
 pub mod crds;
 pub mod package;
+pub mod permissions;
 pub mod reverse;
 pub mod routing;
