@@ -83,67 +83,104 @@ pub fn collect(objects: &Objects, out: &mut Snapshot) {
     namespaces(&objects.namespaces, out);
 }
 
+/// The pod and container families, registered once per snapshot.
+struct PodFamilies {
+    info: usize,
+    owner: usize,
+    created: usize,
+    start: usize,
+    phase: usize,
+    ready: usize,
+    scheduled: usize,
+    c_info: usize,
+    restarts: usize,
+    waiting: usize,
+    waiting_reason: usize,
+    running: usize,
+    terminated: usize,
+    terminated_reason: usize,
+    last_terminated_reason: usize,
+    c_ready: usize,
+    requests: usize,
+    limits: usize,
+}
+
+impl PodFamilies {
+    fn register(out: &mut Snapshot) -> Self {
+        Self {
+            info: out.gauge("kube_pod_info", "Information about pod."),
+            owner: out.gauge("kube_pod_owner", "Information about the Pod's owner."),
+            created: out.gauge("kube_pod_created", "Unix creation timestamp"),
+            start: out.gauge(
+                "kube_pod_start_time",
+                "Start time in unix timestamp for a pod.",
+            ),
+            phase: out.gauge("kube_pod_status_phase", "The pods current phase."),
+            ready: out.gauge(
+                "kube_pod_status_ready",
+                "Describes whether the pod is ready to serve requests.",
+            ),
+            scheduled: out.gauge(
+                "kube_pod_status_scheduled",
+                "Describes the status of the scheduling process for the pod.",
+            ),
+            c_info: out.gauge(
+                "kube_pod_container_info",
+                "Information about a container in a pod.",
+            ),
+            restarts: out.counter(
+                "kube_pod_container_status_restarts",
+                "The number of container restarts per container.",
+            ),
+            waiting: out.gauge(
+                "kube_pod_container_status_waiting",
+                "Describes whether the container is currently in waiting state.",
+            ),
+            waiting_reason: out.gauge(
+                "kube_pod_container_status_waiting_reason",
+                "Describes the reason the container is currently in waiting state.",
+            ),
+            running: out.gauge(
+                "kube_pod_container_status_running",
+                "Describes whether the container is currently in running state.",
+            ),
+            terminated: out.gauge(
+                "kube_pod_container_status_terminated",
+                "Describes whether the container is currently in terminated state.",
+            ),
+            terminated_reason: out.gauge(
+                "kube_pod_container_status_terminated_reason",
+                "Describes the reason the container is currently in terminated state.",
+            ),
+            last_terminated_reason: out.gauge(
+                "kube_pod_container_status_last_terminated_reason",
+                "Describes the last reason the container was in terminated state.",
+            ),
+            c_ready: out.gauge(
+                "kube_pod_container_status_ready",
+                "Describes whether the containers readiness check succeeded.",
+            ),
+            requests: out.gauge(
+                "kube_pod_container_resource_requests",
+                "The number of requested request resource by a container.",
+            ),
+            limits: out.gauge(
+                "kube_pod_container_resource_limits",
+                "The number of requested limit resource by a container.",
+            ),
+        }
+    }
+}
+
+/// `base` with `extra` appended.
+fn with(base: &Labels, extra: &[(&'static str, String)]) -> Labels {
+    let mut l = base.clone();
+    l.extend(extra.iter().cloned());
+    l
+}
+
 fn pods(pods: &[Value], out: &mut Snapshot) {
-    let info = out.gauge("kube_pod_info", "Information about pod.");
-    let owner = out.gauge("kube_pod_owner", "Information about the Pod's owner.");
-    let created = out.gauge("kube_pod_created", "Unix creation timestamp");
-    let start = out.gauge(
-        "kube_pod_start_time",
-        "Start time in unix timestamp for a pod.",
-    );
-    let phase = out.gauge("kube_pod_status_phase", "The pods current phase.");
-    let ready = out.gauge(
-        "kube_pod_status_ready",
-        "Describes whether the pod is ready to serve requests.",
-    );
-    let scheduled = out.gauge(
-        "kube_pod_status_scheduled",
-        "Describes the status of the scheduling process for the pod.",
-    );
-    let c_info = out.gauge(
-        "kube_pod_container_info",
-        "Information about a container in a pod.",
-    );
-    let restarts = out.counter(
-        "kube_pod_container_status_restarts",
-        "The number of container restarts per container.",
-    );
-    let waiting = out.gauge(
-        "kube_pod_container_status_waiting",
-        "Describes whether the container is currently in waiting state.",
-    );
-    let waiting_reason = out.gauge(
-        "kube_pod_container_status_waiting_reason",
-        "Describes the reason the container is currently in waiting state.",
-    );
-    let running = out.gauge(
-        "kube_pod_container_status_running",
-        "Describes whether the container is currently in running state.",
-    );
-    let terminated = out.gauge(
-        "kube_pod_container_status_terminated",
-        "Describes whether the container is currently in terminated state.",
-    );
-    let terminated_reason = out.gauge(
-        "kube_pod_container_status_terminated_reason",
-        "Describes the reason the container is currently in terminated state.",
-    );
-    let last_terminated_reason = out.gauge(
-        "kube_pod_container_status_last_terminated_reason",
-        "Describes the last reason the container was in terminated state.",
-    );
-    let c_ready = out.gauge(
-        "kube_pod_container_status_ready",
-        "Describes whether the containers readiness check succeeded.",
-    );
-    let requests = out.gauge(
-        "kube_pod_container_resource_requests",
-        "The number of requested request resource by a container.",
-    );
-    let limits = out.gauge(
-        "kube_pod_container_resource_limits",
-        "The number of requested limit resource by a container.",
-    );
+    let f = PodFamilies::register(out);
     for p in pods {
         let meta = &p["metadata"];
         let base: Labels = vec![
@@ -151,21 +188,34 @@ fn pods(pods: &[Value], out: &mut Snapshot) {
             ("pod", s(&meta["name"])),
             ("uid", s(&meta["uid"])),
         ];
-        let with = |extra: &[(&'static str, String)]| {
-            let mut l = base.clone();
-            l.extend(extra.iter().cloned());
-            l
-        };
+        pod_info_and_owners(p, &base, &f, out);
+        pod_status(p, &base, &f, out);
         let node = s(&p["spec"]["nodeName"]);
-        let (owner_kind, owner_name) = controller(p).unwrap_or_default();
-        out.add(
-            info,
-            with(&[
+        let statuses = p["status"]["containerStatuses"].as_array();
+        for c in p["spec"]["containers"].as_array().into_iter().flatten() {
+            let cl = with(&base, &[("container", s(&c["name"]))]);
+            container_resources(c, &cl, &node, &f, out);
+            if let Some(st) = statuses.and_then(|ss| ss.iter().find(|st| st["name"] == c["name"])) {
+                container_status(st, &cl, &f, out);
+            }
+        }
+    }
+}
+
+/// `kube_pod_info` and `kube_pod_owner`.
+fn pod_info_and_owners(p: &Value, base: &Labels, f: &PodFamilies, out: &mut Snapshot) {
+    let meta = &p["metadata"];
+    let (owner_kind, owner_name) = controller(p).unwrap_or_default();
+    out.add(
+        f.info,
+        with(
+            base,
+            &[
                 ("host_ip", s(&p["status"]["hostIP"])),
                 ("pod_ip", s(&p["status"]["podIP"])),
-                ("node", node.clone()),
-                ("created_by_kind", owner_kind.clone()),
-                ("created_by_name", owner_name.clone()),
+                ("node", s(&p["spec"]["nodeName"])),
+                ("created_by_kind", owner_kind),
+                ("created_by_name", owner_name),
                 ("priority_class", s(&p["spec"]["priorityClassName"])),
                 (
                     "host_network",
@@ -174,116 +224,120 @@ fn pods(pods: &[Value], out: &mut Snapshot) {
                         .unwrap_or(false)
                         .to_string(),
                 ),
-            ]),
-            1.0,
-        );
-        let owners = meta["ownerReferences"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        if owners.is_empty() {
-            // kube-state-metrics reports an owner-less pod with `<none>`.
-            out.add(
-                owner,
-                with(&[
+            ],
+        ),
+        1.0,
+    );
+    let owners = meta["ownerReferences"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if owners.is_empty() {
+        // kube-state-metrics reports an owner-less pod with `<none>`.
+        out.add(
+            f.owner,
+            with(
+                base,
+                &[
                     ("owner_kind", "<none>".into()),
                     ("owner_name", "<none>".into()),
                     ("owner_is_controller", "<none>".into()),
-                ]),
-                1.0,
-            );
-        }
-        for o in &owners {
-            out.add(
-                owner,
-                with(&[
+                ],
+            ),
+            1.0,
+        );
+    }
+    for o in &owners {
+        out.add(
+            f.owner,
+            with(
+                base,
+                &[
                     ("owner_kind", s(&o["kind"])),
                     ("owner_name", s(&o["name"])),
                     ("owner_is_controller", (o["controller"] == true).to_string()),
-                ]),
-                1.0,
-            );
-        }
-        if let Some(t) = unix(&meta["creationTimestamp"]) {
-            out.add(created, base.clone(), t);
-        }
-        if let Some(t) = unix(&p["status"]["startTime"]) {
-            out.add(start, base.clone(), t);
-        }
-        let current = p["status"]["phase"].as_str().unwrap_or("");
-        for ph in POD_PHASES {
-            let v = f64::from(u8::from(current == ph));
-            out.add(phase, with(&[("phase", ph.into())]), v);
-        }
-        let conditions = p["status"]["conditions"].as_array();
-        let condition = |kind: &str| {
-            conditions
-                .and_then(|cs| cs.iter().find(|c| c["type"] == kind))
-                .map(|c| c["status"].clone())
-        };
-        if let Some(st) = condition("Ready") {
+                ],
+            ),
+            1.0,
+        );
+    }
+}
+
+/// Creation and start times, the phase, and the Ready and PodScheduled conditions.
+fn pod_status(p: &Value, base: &Labels, f: &PodFamilies, out: &mut Snapshot) {
+    if let Some(t) = unix(&p["metadata"]["creationTimestamp"]) {
+        out.add(f.created, base.clone(), t);
+    }
+    if let Some(t) = unix(&p["status"]["startTime"]) {
+        out.add(f.start, base.clone(), t);
+    }
+    let current = p["status"]["phase"].as_str().unwrap_or("");
+    for ph in POD_PHASES {
+        let v = f64::from(u8::from(current == ph));
+        out.add(f.phase, with(base, &[("phase", ph.into())]), v);
+    }
+    let conditions = p["status"]["conditions"].as_array();
+    for (kind, family) in [("Ready", f.ready), ("PodScheduled", f.scheduled)] {
+        let status = conditions
+            .and_then(|cs| cs.iter().find(|c| c["type"] == kind))
+            .map(|c| c["status"].clone());
+        if let Some(st) = status {
             for (label, v) in bool_label(&st) {
-                out.add(ready, with(&[("condition", label.into())]), v);
+                out.add(family, with(base, &[("condition", label.into())]), v);
             }
         }
-        if let Some(st) = condition("PodScheduled") {
-            for (label, v) in bool_label(&st) {
-                out.add(scheduled, with(&[("condition", label.into())]), v);
+    }
+}
+
+/// A container's resource requests and limits.
+fn container_resources(c: &Value, cl: &Labels, node: &str, f: &PodFamilies, out: &mut Snapshot) {
+    for (family, kind) in [(f.requests, "requests"), (f.limits, "limits")] {
+        for (res, q) in c["resources"][kind].as_object().into_iter().flatten() {
+            if let Some((resource, unit, v)) = resource_unit(res, q) {
+                let mut l = cl.clone();
+                l.extend([
+                    ("node", node.to_string()),
+                    ("resource", resource),
+                    ("unit", unit.to_string()),
+                ]);
+                out.add(family, l, v);
             }
         }
-        let statuses = p["status"]["containerStatuses"].as_array();
-        for c in p["spec"]["containers"].as_array().into_iter().flatten() {
-            let cname = s(&c["name"]);
-            let cl = with(&[("container", cname.clone())]);
-            for (family, kind) in [(requests, "requests"), (limits, "limits")] {
-                for (res, q) in c["resources"][kind].as_object().into_iter().flatten() {
-                    if let Some((resource, unit, v)) = resource_unit(res, q) {
-                        let mut l = cl.clone();
-                        l.extend([
-                            ("node", node.clone()),
-                            ("resource", resource),
-                            ("unit", unit.to_string()),
-                        ]);
-                        out.add(family, l, v);
-                    }
-                }
-            }
-            let Some(st) = statuses.and_then(|ss| ss.iter().find(|st| st["name"] == c["name"]))
-            else {
-                continue;
-            };
-            let mut il = cl.clone();
-            il.extend([
-                ("image", s(&st["image"])),
-                ("image_id", s(&st["imageID"])),
-                ("container_id", s(&st["containerID"])),
-            ]);
-            out.add(c_info, il, 1.0);
-            out.add(restarts, cl.clone(), num(&st["restartCount"]));
-            let state = &st["state"];
-            let is = |k: &str| f64::from(u8::from(state[k].is_object()));
-            out.add(waiting, cl.clone(), is("waiting"));
-            out.add(running, cl.clone(), is("running"));
-            out.add(terminated, cl.clone(), is("terminated"));
-            out.add(
-                c_ready,
-                cl.clone(),
-                f64::from(u8::from(st["ready"] == true)),
-            );
-            for (family, reason) in [
-                (waiting_reason, &state["waiting"]["reason"]),
-                (terminated_reason, &state["terminated"]["reason"]),
-                (
-                    last_terminated_reason,
-                    &st["lastState"]["terminated"]["reason"],
-                ),
-            ] {
-                if let Some(r) = reason.as_str() {
-                    let mut l = cl.clone();
-                    l.push(("reason", r.to_string()));
-                    out.add(family, l, 1.0);
-                }
-            }
+    }
+}
+
+/// A container's image, restarts, state and readiness from its status.
+fn container_status(st: &Value, cl: &Labels, f: &PodFamilies, out: &mut Snapshot) {
+    let mut il = cl.clone();
+    il.extend([
+        ("image", s(&st["image"])),
+        ("image_id", s(&st["imageID"])),
+        ("container_id", s(&st["containerID"])),
+    ]);
+    out.add(f.c_info, il, 1.0);
+    out.add(f.restarts, cl.clone(), num(&st["restartCount"]));
+    let state = &st["state"];
+    let is = |k: &str| f64::from(u8::from(state[k].is_object()));
+    out.add(f.waiting, cl.clone(), is("waiting"));
+    out.add(f.running, cl.clone(), is("running"));
+    out.add(f.terminated, cl.clone(), is("terminated"));
+    out.add(
+        f.c_ready,
+        cl.clone(),
+        f64::from(u8::from(st["ready"] == true)),
+    );
+    for (family, reason) in [
+        (f.waiting_reason, &state["waiting"]["reason"]),
+        (f.terminated_reason, &state["terminated"]["reason"]),
+        (
+            f.last_terminated_reason,
+            &st["lastState"]["terminated"]["reason"],
+        ),
+    ] {
+        if let Some(r) = reason.as_str() {
+            let mut l = cl.clone();
+            l.push(("reason", r.to_string()));
+            out.add(family, l, 1.0);
         }
     }
 }
@@ -504,9 +558,12 @@ mod tests {
             .map(|(_, v)| v)
     }
 
-    #[test]
-    fn pods_nodes_and_deployments_in_kube_state_metrics_shapes() {
-        let objects = Objects {
+    /// A family, labels one of its samples carries, and that sample's value.
+    type Expected<'a> = (&'a str, &'a [(&'a str, &'a str)], f64);
+
+    /// One pod crash-looping on one node, its deployment, and a terminating namespace.
+    fn fixture() -> Objects {
+        Objects {
             pods: vec![json!({
                 "metadata": {"name": "web-1", "namespace": "shop", "uid": "u1",
                     "creationTimestamp": "2026-01-01T00:00:00Z",
@@ -532,148 +589,101 @@ mod tests {
             namespaces: vec![
                 json!({"metadata": {"name": "shop"}, "status": {"phase": "Terminating"}}),
             ],
-        };
+        }
+    }
+
+    #[test]
+    fn pods_nodes_and_deployments_in_kube_state_metrics_shapes() {
         let mut out = Snapshot::default();
-        collect(&objects, &mut out);
+        collect(&fixture(), &mut out);
         let pod = [("namespace", "shop"), ("pod", "web-1")];
-        assert_eq!(
-            value(
-                &out,
+        let running = [pod[0], pod[1], ("phase", "Running")];
+        let pending = [pod[0], pod[1], ("phase", "Pending")];
+        let expected: [Expected; 18] = [
+            (
                 "kube_pod_info",
                 &[
                     ("node", "node-1"),
                     ("created_by_kind", "ReplicaSet"),
-                    ("created_by_name", "web-abc")
-                ]
+                    ("created_by_name", "web-abc"),
+                ],
+                1.0,
             ),
-            Some(1.0)
-        );
-        assert_eq!(
-            value(
-                &out,
-                "kube_pod_status_phase",
-                &[pod[0], pod[1], ("phase", "Running")]
-            ),
-            Some(1.0)
-        );
-        assert_eq!(
-            value(
-                &out,
-                "kube_pod_status_phase",
-                &[pod[0], pod[1], ("phase", "Pending")]
-            ),
-            Some(0.0)
-        );
-        assert_eq!(
-            value(&out, "kube_pod_status_ready", &[("condition", "false")]),
-            Some(1.0)
-        );
-        assert_eq!(
-            value(&out, "kube_pod_status_ready", &[("condition", "true")]),
-            Some(0.0)
-        );
-        assert_eq!(
-            value(
-                &out,
+            ("kube_pod_status_phase", &running, 1.0),
+            ("kube_pod_status_phase", &pending, 0.0),
+            ("kube_pod_status_ready", &[("condition", "false")], 1.0),
+            ("kube_pod_status_ready", &[("condition", "true")], 0.0),
+            (
                 "kube_pod_container_status_restarts",
-                &[("container", "app")]
+                &[("container", "app")],
+                4.0,
             ),
-            Some(4.0)
-        );
-        assert_eq!(
-            value(
-                &out,
+            (
                 "kube_pod_container_status_waiting_reason",
-                &[("reason", "CrashLoopBackOff")]
+                &[("reason", "CrashLoopBackOff")],
+                1.0,
             ),
-            Some(1.0)
-        );
-        assert_eq!(
-            value(&out, "kube_pod_container_status_running", &pod),
-            Some(0.0)
-        );
-        assert_eq!(
-            value(
-                &out,
+            ("kube_pod_container_status_running", &pod, 0.0),
+            (
                 "kube_pod_container_status_last_terminated_reason",
-                &[("reason", "Error")]
+                &[("reason", "Error")],
+                1.0,
             ),
-            Some(1.0)
-        );
-        assert_eq!(
-            value(
-                &out,
+            (
                 "kube_pod_container_resource_requests",
-                &[("resource", "cpu"), ("unit", "core")]
+                &[("resource", "cpu"), ("unit", "core")],
+                0.25,
             ),
-            Some(0.25)
-        );
-        assert_eq!(
-            value(
-                &out,
+            (
                 "kube_pod_container_resource_limits",
-                &[("resource", "nvidia_com_gpu"), ("unit", "integer")]
+                &[("resource", "nvidia_com_gpu"), ("unit", "integer")],
+                1.0,
             ),
-            Some(1.0)
-        );
-        assert_eq!(
-            value(
-                &out,
+            (
                 "kube_pod_owner",
                 &[
                     ("owner_kind", "ReplicaSet"),
-                    ("owner_is_controller", "true")
-                ]
+                    ("owner_is_controller", "true"),
+                ],
+                1.0,
             ),
-            Some(1.0)
-        );
-        assert_eq!(
-            value(
-                &out,
+            (
                 "kube_node_info",
-                &[("node", "node-1"), ("kubelet_version", "v1.33.0")]
+                &[("node", "node-1"), ("kubelet_version", "v1.33.0")],
+                1.0,
             ),
-            Some(1.0)
-        );
-        assert_eq!(
-            value(
-                &out,
+            (
                 "kube_node_status_capacity",
-                &[("resource", "memory"), ("unit", "byte")]
+                &[("resource", "memory"), ("unit", "byte")],
+                8.0 * 1024.0 * 1024.0 * 1024.0,
             ),
-            Some(8.0 * 1024.0 * 1024.0 * 1024.0)
-        );
-        assert_eq!(
-            value(
-                &out,
+            (
                 "kube_node_status_condition",
-                &[("condition", "Ready"), ("status", "true")]
+                &[("condition", "Ready"), ("status", "true")],
+                1.0,
             ),
-            Some(1.0)
-        );
-        assert_eq!(
-            value(
-                &out,
+            (
                 "kube_deployment_spec_replicas",
-                &[("deployment", "web")]
+                &[("deployment", "web")],
+                3.0,
             ),
-            Some(3.0)
-        );
-        assert_eq!(
-            value(
-                &out,
+            (
                 "kube_deployment_status_replicas_available",
-                &[("deployment", "web")]
+                &[("deployment", "web")],
+                2.0,
             ),
-            Some(2.0)
-        );
-        assert_eq!(
-            value(
-                &out,
+            (
                 "kube_namespace_status_phase",
-                &[("namespace", "shop"), ("phase", "Terminating")]
+                &[("namespace", "shop"), ("phase", "Terminating")],
+                1.0,
             ),
-            Some(1.0)
-        );
+        ];
+        for (family, labels, want) in expected {
+            assert_eq!(
+                value(&out, family, labels),
+                Some(want),
+                "{family} {labels:?}"
+            );
+        }
     }
 }

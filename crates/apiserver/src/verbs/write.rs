@@ -292,46 +292,8 @@ pub async fn create(
 ) -> Result<Created, ApiError> {
     check_type(res, &mut obj)?;
     check_fields(cluster, res, &obj, opts)?;
-    if res.namespaced {
-        let ns = namespace.ok_or_else(|| ApiError::bad_request("a namespace is required"))?;
-        match meta_str(&obj, "namespace") {
-            Some(n) if !n.is_empty() && n != ns => {
-                return Err(ApiError::bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request",
-                ));
-            }
-            _ => set_meta_str(&mut obj, "namespace", ns),
-        }
-    } else {
-        object::meta_mut(&mut obj).remove("namespace");
-    }
-    let generated = meta_str(&obj, "name").is_none_or(str::is_empty);
-    if generated {
-        match meta_str(&obj, "generateName") {
-            Some(prefix) if !prefix.is_empty() => {
-                let prefix = prefix.to_string();
-                let mut name = format!("{prefix}{}", cluster.generate_suffix(namespace, &prefix));
-                for _ in 0..16 {
-                    if cluster.store.get(&res.key(namespace, &name)).is_none() {
-                        break;
-                    }
-                    name = format!("{prefix}{}", cluster.generate_suffix(namespace, &prefix));
-                }
-                set_meta_str(&mut obj, "name", &name);
-            }
-            _ => {
-                return Err(ApiError::invalid(
-                    &res.group,
-                    &res.kind,
-                    "",
-                    &[apimachinery::validation::FieldError::required(
-                        "metadata.name",
-                        "name or generateName is required",
-                    )],
-                ));
-            }
-        }
-    }
+    place_in_namespace(res, namespace, &mut obj)?;
+    let generated = ensure_name(cluster, res, namespace, &mut obj)?;
     prepare_create(res, &mut obj);
     crate::crd::on_create(res, &mut obj);
     // What kube's typed round trip drops (`env: []`…) is not stored.
@@ -376,6 +338,77 @@ pub async fn create(
         }
         return Ok(Created::DryRun(obj));
     }
+    store_created(cluster, res, &key, &name, obj, generated).await
+}
+
+/// Sets a namespaced object's namespace from the URL (refusing a different one in the body);
+/// drops it from a cluster-scoped one.
+fn place_in_namespace(
+    res: &Resource,
+    namespace: Option<&str>,
+    obj: &mut Value,
+) -> Result<(), ApiError> {
+    if res.namespaced {
+        let ns = namespace.ok_or_else(|| ApiError::bad_request("a namespace is required"))?;
+        match meta_str(obj, "namespace") {
+            Some(n) if !n.is_empty() && n != ns => {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+            _ => set_meta_str(obj, "namespace", ns),
+        }
+    } else {
+        object::meta_mut(obj).remove("namespace");
+    }
+    Ok(())
+}
+
+/// Names an object from its `generateName` when it has no name; true when the name was
+/// generated.
+fn ensure_name(
+    cluster: &Cluster,
+    res: &Resource,
+    namespace: Option<&str>,
+    obj: &mut Value,
+) -> Result<bool, ApiError> {
+    if !meta_str(obj, "name").is_none_or(str::is_empty) {
+        return Ok(false);
+    }
+    match meta_str(obj, "generateName") {
+        Some(prefix) if !prefix.is_empty() => {
+            let prefix = prefix.to_string();
+            let mut name = format!("{prefix}{}", cluster.generate_suffix(namespace, &prefix));
+            for _ in 0..16 {
+                if cluster.store.get(&res.key(namespace, &name)).is_none() {
+                    break;
+                }
+                name = format!("{prefix}{}", cluster.generate_suffix(namespace, &prefix));
+            }
+            set_meta_str(obj, "name", &name);
+            Ok(true)
+        }
+        _ => Err(ApiError::invalid(
+            &res.group,
+            &res.kind,
+            "",
+            &[apimachinery::validation::FieldError::required(
+                "metadata.name",
+                "name or generateName is required",
+            )],
+        )),
+    }
+}
+
+/// Writes a created object to the store, releasing its allocations if that fails.
+async fn store_created(
+    cluster: &Arc<Cluster>,
+    res: &Resource,
+    key: &str,
+    name: &str,
+    mut obj: Value,
+    generated: bool,
+) -> Result<Created, ApiError> {
     // Encoded here, on this request's worker, not on the store's one writer thread; what is
     // left for the writer is splicing in the revision. The Value is kept only if the allocator
     // must be told the create failed.
@@ -387,13 +420,13 @@ pub async fn create(
     });
     let kv = cluster
         .store
-        .create(&key, Box::new(move |rev| to_store.with_revision(rev)))
+        .create(key, Box::new(move |rev| to_store.with_revision(rev)))
         .await
         .map_err(|e| {
             if generated && matches!(e, StoreError::AlreadyExists) {
-                ApiError::generate_name_conflict(&res.group, &res.plural, &name, 1)
+                ApiError::generate_name_conflict(&res.group, &res.plural, name, 1)
             } else {
-                store_error(e, &res.group, &res.plural, &name)
+                store_error(e, &res.group, &res.plural, name)
             }
         });
     match kv {
