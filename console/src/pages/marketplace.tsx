@@ -416,7 +416,9 @@ function Installation({ plan, versions }: { plan: K8sObject; versions: K8sObject
       return false;
     }
   };
-  const history: HistoryItem[] = (plan.status?.stateHistory ?? []).slice().sort((a: HistoryItem, b: HistoryItem) => String(b.lastTransitionTime ?? "").localeCompare(String(a.lastTransitionTime ?? "")));
+  // Newest first: the installer appends each state (times have only seconds to order them by).
+  const all = (plan.status?.stateHistory ?? []) as HistoryItem[];
+  const history = all.map((h, i) => ({ ...h, i })).reverse();
   const clusters = Object.entries((plan.status?.clusterSchedulingStatuses ?? {}) as Record<string, { state?: string; version?: string; conditions?: unknown[] }>);
   const installed = String(plan.status?.version ?? plan.spec?.extension?.version ?? "");
   return (
@@ -465,10 +467,10 @@ function Installation({ plan, versions }: { plan: K8sObject; versions: K8sObject
       {editing === "upgrade" && <Upgrade plan={plan} versions={versions} onDone={() => setEditing(null)} />}
       {editing === "config" && <Reconfigure plan={plan} onDone={() => setEditing(null)} />}
       <h3>{t("ext.history")}</h3>
-      <Table<HistoryItem>
+      <Table<HistoryItem & { i: number }>
         label={t("ext.history")}
         rows={history}
-        rowKey={(h) => `${h.state} ${h.lastTransitionTime}`}
+        rowKey={(h) => String(h.i)}
         columns={[
           { title: "col.status", render: (h) => <PlanState state={h.state} /> },
           { title: "ext.changed", render: (h) => date(h.lastTransitionTime) },

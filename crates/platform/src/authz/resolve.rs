@@ -147,7 +147,7 @@ pub const GENERIC_VERSION: &str = "v1alpha3";
 const GENERIC_OWN: [&str; 2] = ["secrets", "users"];
 
 /// Groups whose `/kapis` routes the platform serves itself, never through the dynamic API.
-pub const PLATFORM_KAPIS_GROUPS: [&str; 8] = [
+pub const PLATFORM_KAPIS_GROUPS: [&str; 9] = [
     "iam.kubesphere.io",
     "tenant.kubesphere.io",
     "cluster.kubesphere.io",
@@ -156,6 +156,7 @@ pub const PLATFORM_KAPIS_GROUPS: [&str; 8] = [
     "config.kubesphere.io",
     "application.kubesphere.io",
     "alerting.kubesphere.io",
+    "package.kubesphere.io",
 ];
 
 /// Whether `info` is a request of KubeSphere's dynamic API: `/kapis/{group}/{version}/…` of

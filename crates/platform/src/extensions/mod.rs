@@ -5,6 +5,7 @@
 pub mod bundles;
 pub mod chart;
 pub mod crds;
+pub mod files;
 pub mod package;
 pub mod permissions;
 pub mod reverse;

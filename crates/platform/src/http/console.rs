@@ -56,7 +56,7 @@ pub fn csp_for(html: &[u8]) -> String {
             break;
         };
         if attrs.contains("type=\"importmap\"") || attrs.contains("type='importmap'") {
-            let digest = Sha256::digest(body[..end].as_bytes());
+            let digest = Sha256::digest(&body.as_bytes()[..end]);
             scripts.push_str(&format!(" 'sha256-{}'", B64.encode(digest)));
         }
         rest = &body[end..];

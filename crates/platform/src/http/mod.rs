@@ -166,6 +166,10 @@ pub fn router(state: Shared) -> Router {
             "/kapis/application.kubesphere.io/v2/{*rest}",
             axum::routing::any(apps::serve),
         )
+        .route(
+            "/kapis/package.kubesphere.io/v1alpha1/extensionversions/{name}/files",
+            get(crate::extensions::files::serve),
+        )
         .route("/openapi/v2", get(openapi::v2))
         .route("/openapi/v3", get(openapi::v3_index))
         .route("/openapi/v3/{*rest}", get(openapi::v3_document))
