@@ -2,7 +2,8 @@
 // unlocks and re-roles a user, reads their login records, downloads their kubeconfig and
 // revokes its token, while the user, logged in in a second browser context, sees each change;
 // a custom workspace role built from role templates, and its effect on another user, changed
-// and taken back; pages and actions shown only to those allowed.
+// and taken back; roles and members at the project and cluster levels too; pages and actions
+// shown only to those allowed.
 // Run: cd console && node --test e2e/access.test.mjs (needs target/debug/orrery, /usr/bin/chromium).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -270,6 +271,41 @@ test("platform roles: a custom global role from templates, in Chinese too", asyn
   assert.equal(await admin.getByRole("checkbox", { name: "用户查看", exact: true }).isChecked(), true);
   await admin.screenshot({ path: join(screenshots, "zh-role-editor.png"), fullPage: true });
   await admin.getByLabel("语言", { exact: true }).selectOption("en");
+});
+
+test("roles and members at the project and cluster levels", async () => {
+  // A project role from the project's templates, given to a project member, then changed.
+  await admin.goto(`${env.url}/console/clusters/host/projects/carols/roles`);
+  await admin.getByRole("link", { name: "Create role" }).click();
+  await admin.getByLabel("Name", { exact: true }).fill("cm-editor");
+  await admin.getByRole("group", { name: "Configuration", exact: true }).getByRole("checkbox", { name: "Configuration Management", exact: true }).check();
+  await admin.getByRole("button", { name: "Create", exact: true }).click();
+  await visible(admin.getByRole("link", { name: "cm-editor", exact: true }));
+  const role = (await apiCall(env.url, token, "GET", `${IAM}/namespaces/carols/roles/cm-editor`)).body;
+  assert.ok(role.rules.some((r) => r.resources.includes("configmaps") && r.verbs.includes("*")), JSON.stringify(role.rules));
+  await admin.goto(`${env.url}/console/clusters/host/projects/carols/members`);
+  await admin.getByLabel("Username", { exact: true }).fill("bob");
+  await admin.getByLabel("Role", { exact: true }).selectOption("cm-editor");
+  await admin.getByRole("button", { name: "Add member" }).click();
+  const roleOfBob = admin.getByLabel("Role of bob", { exact: true });
+  await visible(roleOfBob);
+  assert.equal(await roleOfBob.inputValue(), "cm-editor");
+  const bobToken = await apiToken(env.url, "bob", BOB_PW);
+  const cm = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "from-bob" }, data: { a: "b" } };
+  await eventually("bob may write config maps in carols", async () => (await apiCall(env.url, bobToken, "POST", "/api/v1/namespaces/carols/configmaps", cm)).status === 201);
+  await roleOfBob.selectOption("viewer");
+  await eventually("bob is a viewer now", async () => (await apiCall(env.url, token, "GET", `${IAM}/namespaces/carols/namespacemembers/bob`)).body?.metadata?.annotations?.["iam.kubesphere.io/role"] === "viewer");
+  await eventually("a viewer writes nothing", async () => (await apiCall(env.url, bobToken, "DELETE", "/api/v1/namespaces/carols/configmaps/from-bob")).status === 403);
+  // A cluster role from the cluster's templates.
+  await admin.goto(`${env.url}/console/clusters/host/roles`);
+  await admin.getByRole("link", { name: "Create role" }).click();
+  await admin.getByLabel("Name", { exact: true }).fill("node-reader");
+  await admin.getByRole("group", { name: "Cluster resources", exact: true }).getByRole("checkbox", { name: "Node Viewing", exact: true }).check();
+  await admin.getByRole("button", { name: "Create", exact: true }).click();
+  await visible(admin.getByRole("link", { name: "node-reader", exact: true }));
+  const nodeReader = (await apiCall(env.url, token, "GET", `${IAM}/clusterroles/node-reader`)).body;
+  assert.deepEqual(nodeReader.aggregationRoleTemplates.templateNames, ["cluster-nodes-view"]);
+  assert.ok(nodeReader.rules.some((r) => r.resources.includes("nodes")), JSON.stringify(nodeReader.rules));
 });
 
 test("the access pages ran without script errors", () => {
