@@ -34,6 +34,9 @@ pub struct InstallOptions {
     pub force_conflicts: bool,
     /// Install only: do not create the chart's `crds/`.
     pub skip_crds: bool,
+    /// Labels set on every object of the release, hooks included (a post-render step: the
+    /// stored manifest carries them).
+    pub labels: BTreeMap<String, String>,
 }
 
 impl InstallOptions {
@@ -49,6 +52,7 @@ impl InstallOptions {
             server_side: true,
             force_conflicts: false,
             skip_crds: false,
+            labels: BTreeMap::new(),
         }
     }
 }
@@ -109,7 +113,9 @@ async fn render(
         ..RenderOptions::default()
     };
     // Helm keeps `crds/` out of the release manifest: install creates them beforehand.
-    Ok(render_release(chart, &opts.values, &ropts, false)?)
+    let mut rendered = render_release(chart, &opts.values, &ropts, false)?;
+    crate::release::add_labels(&mut rendered, &opts.labels)?;
+    Ok(rendered)
 }
 
 fn key(t: &Target) -> (String, String, String) {
