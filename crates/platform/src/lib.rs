@@ -393,6 +393,12 @@ fn spawn_background(
         config.resync_period,
         shutdown.clone(),
     )));
+    tasks.push(tokio::spawn(extensions::repository::run(
+        state.clone(),
+        leader_rx.clone(),
+        config.resync_period,
+        shutdown.clone(),
+    )));
     tasks.push(tokio::spawn(alerting::evaluate::run(
         state.clone(),
         state.monitoring.clone(),
