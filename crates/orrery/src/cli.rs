@@ -36,6 +36,9 @@ pub enum Command {
     /// Platform administration against the host cluster.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Write and package extensions (docs/extension-authoring.md).
+    #[command(subcommand)]
+    Extension(crate::extension_cmd::ExtensionCommand),
     /// The configuration of `orrery serve` (see docs/configuration.md).
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -462,6 +465,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Extension(cmd) => crate::extension_cmd::run(cmd, &mut std::io::stdout()),
         Command::Serve(args) => serve(*args).await,
         Command::Backup(args) => crate::backup::backup_command(&args),
         Command::Restore(args) => crate::backup::restore_command(&args),

@@ -6,6 +6,7 @@ mod cli;
 mod comforts;
 mod config;
 mod export_cmd;
+mod extension_cmd;
 mod helm_cmd;
 mod memory;
 
