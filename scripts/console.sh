@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The console's commands. `scripts/console.sh build` installs the npm dependencies (only when
 # package-lock.json changed since the last install) and builds console/dist, which the binary
-# embeds. `test`: type check, lint, unit tests (Vitest), build, initial-JS size budget.
+# embeds. `test`: type check, lint, unit tests (Vitest), build, initial-JS size budget, and the
+# example extensions' committed bundles rebuilt from their sources (scripts/check-extensions.mjs).
 # `extension DIR`: builds a UI extension's frontend (DIR/src/index.tsx… → DIR/dist/index.js) with
 # the console's toolchain, the shared libraries external (docs/extensions.md).
 # `e2e`: the browser end-to-end test (needs a built `orrery` binary, ORRERY_BIN or
@@ -37,6 +38,7 @@ case "${1:-build}" in
     nice -n 10 npm test
     nice -n 10 npm run build
     npm run size
+    nice -n 10 node scripts/check-extensions.mjs
     ;;
   extension)
     [ -n "${2:-}" ] || { echo "usage: scripts/console.sh extension DIR" >&2; exit 2; }
