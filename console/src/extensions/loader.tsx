@@ -9,7 +9,7 @@ import { useLiveList } from "../api/hooks";
 import { useI18n } from "../i18n";
 import { useTitle } from "../components/ui";
 import { ExtensionScope } from "./context";
-import { BundleError, bundleUrl, entriesOf, entryBundles, EXT_API, extensionOfPath, localize, menusFor, readModule, type ExtMenu, type ExtModule, type ExtRoute, type MenuLevel } from "./registry";
+import { BundleError, bundleUrl, entriesOf, entryBundles, EXT_API, extensionOfPath, IMPORT_RETRIES_MS, isFetchFailure, localize, menusFor, readModule, type ExtMenu, type ExtModule, type ExtRoute, type MenuLevel } from "./registry";
 
 export interface LoadedExtension {
   name: string;
@@ -75,21 +75,30 @@ export function ExtensionsProvider({ children, importer = importModule }: { chil
       };
       // Until the new module is in, the previous one (if any) keeps serving its pages.
       setExtensions((cur) => ({ ...cur, [ext]: { name: ext, bundle: b.metadata.name, url, state: "loading", problems: [], module: cur[ext]?.module } }));
-      importer(url).then(
-        (ns) => {
-          try {
-            const { module, problems } = readModule(ext, ns);
-            if (problems.length) console.warn(`extension ${ext}:`, problems.join("; "));
-            settle({ state: "ready", module, problems, error: undefined });
-          } catch (e) {
-            settle({ state: "failed", module: undefined, error: e instanceof BundleError ? e.message : message(e) });
-          }
-        },
-        (e: unknown) => {
-          console.error(`extension ${ext}: its bundle ${url} failed to load`, e);
-          settle({ state: "failed", module: undefined, error: message(e) });
-        },
-      );
+      // A bundle that cannot be fetched is asked for again a few times (under a new URL: a
+      // browser may remember a failed module); one that throws or is no extension is reported.
+      const attempt = (n: number) =>
+        importer(n ? `${url}&try=${n}` : url).then(
+          (ns) => {
+            try {
+              const { module, problems } = readModule(ext, ns);
+              if (problems.length) console.warn(`extension ${ext}:`, problems.join("; "));
+              settle({ state: "ready", module, problems, error: undefined });
+            } catch (e) {
+              settle({ state: "failed", module: undefined, error: e instanceof BundleError ? e.message : message(e) });
+            }
+          },
+          (e: unknown) => {
+            if (started.current.get(ext) !== url) return;
+            if (isFetchFailure(e) && n < IMPORT_RETRIES_MS.length) {
+              setTimeout(() => void attempt(n + 1), IMPORT_RETRIES_MS[n]);
+              return;
+            }
+            console.error(`extension ${ext}: its bundle ${url} failed to load`, e);
+            settle({ state: "failed", module: undefined, error: message(e) });
+          },
+        );
+      void attempt(0);
     }
   }, [wanted, importer]);
 

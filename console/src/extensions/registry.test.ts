@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { K8sObject } from "../api/watch";
-import { BundleError, bundleLink, bundleUrl, entriesOf, entryBundles, extensionOfPath, fillLink, localize, menusFor, readMenu, readModule, routeProblem, SDK_VERSION } from "./registry";
+import { BundleError, isFetchFailure, bundleLink, bundleUrl, entriesOf, entryBundles, extensionOfPath, fillLink, localize, menusFor, readMenu, readModule, routeProblem, SDK_VERSION } from "./registry";
 
 const bundle = (name: string, extra: Partial<K8sObject> = {}, labels?: Record<string, string>): K8sObject => ({
   metadata: { name, resourceVersion: "7", labels },
@@ -28,6 +28,16 @@ describe("bundles", () => {
     // One entry per extension (the first by name), the stylesheet and deleted ones left out.
     expect([...got.keys()].sort()).toEqual(["hello", "other"]);
     expect(got.get("hello")?.metadata.name).toBe("a-hello");
+  });
+});
+
+describe("import failures", () => {
+  it("are tried again when the module could not be fetched, not when it threw", () => {
+    expect(isFetchFailure(new TypeError("Failed to fetch dynamically imported module: http://h/dist/a/index.js"))).toBe(true);
+    expect(isFetchFailure(new TypeError("error loading dynamically imported module: http://h/dist/a/index.js"))).toBe(true);
+    expect(isFetchFailure(new TypeError("Importing a module script failed."))).toBe(true);
+    expect(isFetchFailure(new Error("broken on purpose"))).toBe(false);
+    expect(isFetchFailure(new TypeError("x is not a function"))).toBe(false);
   });
 });
 

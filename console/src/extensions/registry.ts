@@ -155,6 +155,18 @@ export function readMenu(v: unknown): ExtMenu | string {
   };
 }
 
+/**
+ * Whether a failed import() could not fetch the module (worth trying again: the platform may
+ * not serve a bundle yet, or its endpoint may be starting), as opposed to a module that threw.
+ * The browsers' words: Chromium, Firefox, WebKit.
+ */
+export function isFetchFailure(e: unknown): boolean {
+  return e instanceof TypeError && /dynamically imported module|error loading dynamically imported module|importing a module script failed/i.test(e.message);
+}
+
+/** Pauses before importing a bundle again after a fetch failure (then it is reported). */
+export const IMPORT_RETRIES_MS = [500, 1000, 2000, 4000, 8000];
+
 /** Thrown when a bundle's default export is not an extension. */
 export class BundleError extends Error {}
 

@@ -10,6 +10,7 @@
 //! ConfigMap or Secret, or `<file>` relative to the endpoint's URL (a `raw` bundle has none).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
@@ -41,10 +42,32 @@ pub fn link(obj: &serde_json::Value) -> String {
     }
 }
 
+/// How long a `/dist/` request that no bundle serves yet waits for this replica's cache: a
+/// console told of a new JSBundle by its own watch may ask for it before the cache has it.
+const CATCH_UP: Duration = Duration::from_secs(2);
+
 /// The JSBundle served at `path`, and the asset asked for when `path` is not its link but a
 /// file beside it (the deepest bundle directory wins).
 pub fn matching(state: &Shared, path: &str) -> Option<(Arc<Entry>, Option<String>)> {
-    let bundles = state.caches.js_bundles.list();
+    find(&state.caches.js_bundles.list(), path)
+}
+
+/// [`matching`], waiting up to [`CATCH_UP`] for a bundle to appear when none serves `path`.
+pub async fn matching_soon(state: &Shared, path: &str) -> Option<(Arc<Entry>, Option<String>)> {
+    if let Some(m) = matching(state, path) {
+        return Some(m);
+    }
+    let cache = &state.caches.js_bundles;
+    if cache
+        .wait_for(CATCH_UP, |c| find(&c.list(), path).is_some())
+        .await
+    {
+        return matching(state, path);
+    }
+    None
+}
+
+fn find(bundles: &[Arc<Entry>], path: &str) -> Option<(Arc<Entry>, Option<String>)> {
     let links: Vec<String> = bundles.iter().map(|e| link(&e.obj)).collect();
     let refs: Vec<&str> = links.iter().map(String::as_str).collect();
     let (i, asset) = pick(&refs, path)?;

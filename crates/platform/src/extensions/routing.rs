@@ -250,7 +250,7 @@ pub async fn route(state: &Shared, caller: &Caller, req: Request) -> Result<Resp
         return Ok(super::reverse::serve(state, caller, &rp, &path, req).await);
     }
     if path.starts_with("/dist/")
-        && let Some((bundle, asset)) = super::bundles::matching(state, &path)
+        && let Some((bundle, asset)) = super::bundles::matching_soon(state, &path).await
     {
         let (method, headers) = (req.method(), req.headers());
         return Ok(super::bundles::serve(state, &bundle, asset.as_deref(), method, headers).await);
