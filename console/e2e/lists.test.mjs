@@ -238,7 +238,7 @@ test("object pages show what people look for first", async () => {
   assert.doesNotMatch(await page.getByRole("table").first().textContent(), /\d+Ki\b/);
 });
 
-test("the workspace dialog shows the host as holding it, and checks names in the browser", async () => {
+test("the workspace dialog shows the host as holding it; names are checked in the browser", async () => {
   await go("/platform/workspaces");
   await page.getByRole("button", { name: "Create workspace" }).click();
   const host = page.getByLabel("host", { exact: true });
@@ -256,6 +256,18 @@ test("the workspace dialog shows the host as holding it, and checks names in the
   await visible(page.getByRole("row").filter({ hasText: "ws-a" }).filter({ hasText: "host" }));
   const t = await must("GET", "/kapis/tenant.kubesphere.io/v1beta1/workspacetemplates/ws-a");
   assert.deepEqual(t.spec.placement.clusters, [{ name: "host" }]);
+  // The create forms check names too: a Deployment's as a DNS subdomain, a Service's as a DNS label.
+  for (const [form, bad, good] of [
+    ["deployment", "Bad_Name", "web.v2"],
+    ["service", "9web", "web-2"],
+  ]) {
+    await go(`/clusters/host/projects/app/create/${form}`);
+    const box = page.getByLabel("Name", { exact: true });
+    await box.fill(bad);
+    assert.equal(await box.evaluate((el) => el.validity.patternMismatch), true, `${form}: ${bad}`);
+    await box.fill(good);
+    assert.equal(await box.evaluate((el) => el.validity.valid), true, `${form}: ${good}`);
+  }
 });
 
 test("on a narrow window the navigation folds behind a Menu button", async () => {

@@ -106,7 +106,7 @@ function CreateDeployment({ cluster, ns }: { cluster: string; ns: string }) {
       <PageHead title={t("create.deployment")} />
       <form className="form card" onSubmit={submit}>
         <Field label="form.name">
-          <input name="name" required value={f.name} onChange={set("name")} />
+          <input name="name" required maxLength={63} pattern="[a-z0-9]([\-a-z0-9.]*[a-z0-9])?" value={f.name} onChange={set("name")} />
         </Field>
         <Field label="form.image">
           <input name="image" required value={f.image} onChange={set("image")} />
@@ -161,7 +161,7 @@ function CreateService({ cluster, ns }: { cluster: string; ns: string }) {
       <PageHead title={t("create.service")} />
       <form className="form card" onSubmit={submit}>
         <Field label="form.name">
-          <input name="name" required value={f.name} onChange={(e) => setF({ ...f, name: e.target.value, app: f.app || e.target.value })} />
+          <input name="name" required maxLength={63} pattern="[a-z]([\-a-z0-9]*[a-z0-9])?" value={f.name} onChange={(e) => setF({ ...f, name: e.target.value, app: f.app || e.target.value })} />
         </Field>
         <Field label="form.selector">
           <input name="app" required value={f.app} onChange={(e) => setF({ ...f, app: e.target.value })} />
