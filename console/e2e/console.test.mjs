@@ -50,6 +50,11 @@ before(async () => {
     if (m.type() === "error" && /Content Security Policy/i.test(m.text())) problems.push(m.text());
   });
   page.on("pageerror", (e) => problems.push(String(e)));
+  // A new document (page.goto) ends the sockets of the one before, whether or not the browser
+  // reports their closing.
+  page.on("request", (r) => {
+    if (r.isNavigationRequest() && r.frame() === page.mainFrame()) for (const s of sockets) s.open = false;
+  });
   page.on("websocket", (ws) => {
     const rec = { url: ws.url(), watches: 0, open: true };
     sockets.push(rec);
