@@ -225,6 +225,7 @@ test("object pages show what people look for first", async () => {
   await page.getByRole("tab", { name: "Overview" }).click();
   await page.getByTestId("pod-owner").getByRole("link", { name: "Deployment/web" }).click();
   await visible(page.getByRole("heading", { name: "Deployment: web" }));
+  await visible(page.getByRole("table", { name: "Conditions" }).getByRole("row").filter({ hasText: "Available" }).locator(".badge.ok"));
   // A ConfigMap: its data.
   await go("/clusters/host/projects/app/configmaps/settings");
   const data = page.getByTestId("configmap-data");

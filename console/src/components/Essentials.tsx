@@ -1,6 +1,7 @@
 // What people look for first on an object's page, by kind: a Service's ports, IPs and
-// endpoints; a ConfigMap's data; a Pod's node, IPs, owner and conditions. Everything comes from
-// the objects themselves (live lists where it changes). Nodes have their own page (nodes.tsx).
+// endpoints; a ConfigMap's data; a Pod's node, IPs, owner and conditions; a workload's
+// conditions. Everything comes from the objects themselves (live lists where it changes). Nodes
+// have their own page (nodes.tsx).
 
 import type { ReactNode } from "react";
 import { Link } from "react-router-dom";
@@ -88,6 +89,11 @@ export function Essentials(props: Props) {
       return <ConfigMapEssentials {...props} />;
     case "Pod":
       return <PodEssentials {...props} />;
+    case "Deployment":
+    case "StatefulSet":
+    case "DaemonSet":
+    case "Job":
+      return <WorkloadEssentials {...props} />;
     default:
       return null;
   }
@@ -198,6 +204,13 @@ function ConfigMapEssentials({ obj }: Props) {
       </dl>
     </Section>
   );
+}
+
+/** A workload's conditions (Available, Progressing, Complete…) with their reasons. */
+function WorkloadEssentials({ obj }: Props) {
+  const i18n = useI18n();
+  const conditions = (obj.status?.conditions ?? []) as Condition[];
+  return conditions.length ? <Conditions conditions={conditions} i18n={i18n} /> : null;
 }
 
 interface OwnerRef {

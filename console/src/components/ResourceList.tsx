@@ -177,7 +177,7 @@ function NativeList({ cluster, rt, namespace, title, link, children, labelSelect
       <ErrorBox error={list.error} />
       <Table<K8sObject> label={title} rows={rows} rowKey={(o) => o.metadata.uid ?? `${o.metadata.namespace}/${o.metadata.name}`} columns={columns} />
       <div className="toolbar">
-        <span className="muted">{t("list.total", { count: rows.length + (list.remaining ?? 0) })}</span>
+        <span className="muted">{rows.length + (list.remaining ?? 0) === 1 ? t("list.one") : t("list.total", { count: i18n.number(rows.length + (list.remaining ?? 0)) })}</span>
         {list.hasMore && (
           <button type="button" onClick={() => void list.loadMore()}>
             {t("list.more")}
