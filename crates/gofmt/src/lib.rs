@@ -9,7 +9,7 @@ mod float;
 mod quote;
 
 pub use float::{format_float, json_float};
-pub use quote::{is_print, quote, quote_rune_into, quote_with};
+pub use quote::{is_print, quote, quote_rune_into, quote_with, short_escape};
 
 /// Go's `time.Duration.String()` for a whole number of seconds: `2h0m0s`, `1m1s`, `5s`, `0s`.
 pub fn duration_string(secs: u64) -> String {

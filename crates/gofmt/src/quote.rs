@@ -52,6 +52,22 @@ pub fn quote_rune_into(out: &mut String, c: char, q: char, ascii_only: bool) {
     }
 }
 
+/// The two-character escapes that JSON and TOML strings share (`\"`, `\\`, `\n`, `\r`, `\t`,
+/// `\b`, `\f`): Go's `encoding/json` and BurntSushi's TOML encoder write these characters
+/// so and differ only in how they spell the other control characters.
+pub fn short_escape(c: char) -> Option<&'static str> {
+    Some(match c {
+        '"' => "\\\"",
+        '\\' => "\\\\",
+        '\n' => "\\n",
+        '\r' => "\\r",
+        '\t' => "\\t",
+        '\u{8}' => "\\b",
+        '\u{c}' => "\\f",
+        _ => return None,
+    })
+}
+
 /// Approximates Go's `unicode.IsPrint`: letters, marks, numbers, punctuation, symbols and
 /// the ASCII space; Go's tables are not available, so control, format and non-ASCII space
 /// characters are the ones treated as unprintable.

@@ -105,14 +105,11 @@ pub fn float(f: f64) -> Result<String, String> {
 fn quote_into(out: &mut String, s: &str, esc: bool) {
     out.push('"');
     for c in s.chars() {
+        if let Some(e) = ::gofmt::short_escape(c) {
+            out.push_str(e);
+            continue;
+        }
         match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
             '<' | '>' | '&' if esc => out.push_str(&format!("\\u{:04x}", c as u32)),
             '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
