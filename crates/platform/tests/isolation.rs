@@ -63,6 +63,8 @@ const WS_MEMBERS: &[&str] = &["padmin", "wsadmin", "wsregular", "wsself", "wsvie
 /// Who reads a workspace's own resources (its admins and viewers).
 const WS_READERS: &[&str] = &["padmin", "wsadmin", "wsviewer"];
 
+// A data table (one entry per request and who may make it), read top to bottom.
+#[allow(clippy::too_many_lines)]
 fn cases() -> Vec<Case> {
     let get = Method::GET;
     let post = Method::POST;

@@ -226,55 +226,8 @@ async fn apps_api(
             .into_response())
         }
         (M::GET, ["apps", a]) => Ok(Json(get_app(a).await?).into_response()),
-        (M::PATCH, ["apps", a]) => {
-            let app = get_app(a).await?;
-            let patch = parse_json(body)?;
-            // What people may change: display name, description, icon, category, home.
-            let mut allowed = json!({});
-            if let Some(v) = patch.pointer("/metadata/annotations") {
-                allowed["metadata"]["annotations"] = v.clone();
-            }
-            if let Some(v) = patch.pointer(&format!(
-                "/metadata/labels/{}",
-                crate::appstore::CATEGORY_LABEL.replace('/', "~1")
-            )) {
-                allowed["metadata"]["labels"][crate::appstore::CATEGORY_LABEL] = v.clone();
-            }
-            for f in ["abstraction", "icon", "appHome", "attachments"] {
-                if let Some(v) = patch["spec"].get(f) {
-                    allowed["spec"][f] = v.clone();
-                }
-            }
-            let name = app["metadata"]["name"].as_str().unwrap_or_default();
-            let patched =
-                kubeapi::merge_patch(&state.client, Kind::App, None, name, allowed).await?;
-            super::settle(&state.caches.apps, &patched).await;
-            Ok(Json(patched).into_response())
-        }
-        (M::DELETE, ["apps", a]) => {
-            let app = get_app(a).await?;
-            let name = app["metadata"]["name"].as_str().unwrap_or_default();
-            let releases = releases_of(state, name).await?;
-            if releases > 0 {
-                return Err(ApiError::conflict(
-                    APPLICATION,
-                    "applications",
-                    name,
-                    &format!("{releases} release(s) still use it"),
-                ));
-            }
-            let versions = apps::versions_of(state, name).await?;
-            if versions.iter().any(|v| version_state(v) == Review::Active) {
-                return Err(ApiError::conflict(
-                    APPLICATION,
-                    "applications",
-                    name,
-                    "a version is in the store; suspend it first",
-                ));
-            }
-            delete_app(state, name, &versions).await?;
-            Ok(Json(json!({"message": "success"})).into_response())
-        }
+        (M::PATCH, ["apps", a]) => patch_app(state, &get_app(a).await?, body).await,
+        (M::DELETE, ["apps", a]) => delete_unused_app(state, &get_app(a).await?).await,
         (M::POST, ["apps", a, "action"]) => {
             let app = get_app(a).await?;
             if !may(state, caller, None, "update", "apps", "") {
@@ -316,6 +269,57 @@ async fn apps_api(
         }
         _ => Err(super::error::no_route()),
     }
+}
+
+/// Patches what people may change of an app: display name, description, icon, category,
+/// home.
+async fn patch_app(state: &AppState, app: &Value, body: &[u8]) -> ApiResult<Response> {
+    let patch = parse_json(body)?;
+    // What people may change: display name, description, icon, category, home.
+    let mut allowed = json!({});
+    if let Some(v) = patch.pointer("/metadata/annotations") {
+        allowed["metadata"]["annotations"] = v.clone();
+    }
+    if let Some(v) = patch.pointer(&format!(
+        "/metadata/labels/{}",
+        crate::appstore::CATEGORY_LABEL.replace('/', "~1")
+    )) {
+        allowed["metadata"]["labels"][crate::appstore::CATEGORY_LABEL] = v.clone();
+    }
+    for f in ["abstraction", "icon", "appHome", "attachments"] {
+        if let Some(v) = patch["spec"].get(f) {
+            allowed["spec"][f] = v.clone();
+        }
+    }
+    let name = app["metadata"]["name"].as_str().unwrap_or_default();
+    let patched = kubeapi::merge_patch(&state.client, Kind::App, None, name, allowed).await?;
+    super::settle(&state.caches.apps, &patched).await;
+    Ok(Json(patched).into_response())
+}
+
+/// Deletes an app no release uses and with no version in the store.
+async fn delete_unused_app(state: &AppState, app: &Value) -> ApiResult<Response> {
+    let name = app["metadata"]["name"].as_str().unwrap_or_default();
+    let releases = releases_of(state, name).await?;
+    if releases > 0 {
+        return Err(ApiError::conflict(
+            APPLICATION,
+            "applications",
+            name,
+            &format!("{releases} release(s) still use it"),
+        ));
+    }
+    let versions = apps::versions_of(state, name).await?;
+    if versions.iter().any(|v| version_state(v) == Review::Active) {
+        return Err(ApiError::conflict(
+            APPLICATION,
+            "applications",
+            name,
+            "a version is in the store; suspend it first",
+        ));
+    }
+    delete_app(state, name, &versions).await?;
+    Ok(Json(json!({"message": "success"})).into_response())
 }
 
 /// How many releases use app `app`.
@@ -719,79 +723,11 @@ async fn releases_api(
                 .collect();
             page(q, &mine)
         }
-        (M::POST, []) => {
-            let mut rel = parse_json(body)?;
-            super::shape::check("ApplicationRelease", &rel)?;
-            let name = rel["metadata"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            let errs = apimachinery::validation::is_dns1123_label(&name);
-            if name.is_empty() || !errs.is_empty() || name.len() > 53 {
-                return Err(ApiError::bad_request(format!(
-                    "metadata.name {name:?} must be a DNS label of at most 53 characters (a Helm release name)"
-                )));
-            }
-            if let Some(c) = rel["metadata"]["labels"][CLUSTER_LABEL].as_str()
-                && c != cluster
-                && !(state.clusters.is_host(c) && state.clusters.is_host(cluster))
-            {
-                return Err(ApiError::bad_request(format!(
-                    "the release names cluster {c}, but is created in {cluster}"
-                )));
-            }
-            if member.caches.namespaces.get(ns).is_none() {
-                return Err(ApiError::not_found("", "namespaces", ns));
-            }
-            let version = check_release(state, ws.as_deref(), &rel).await?;
-            let labels = json!({CLUSTER_LABEL: cluster, NAMESPACE_LABEL: ns,
-                WORKSPACE_LABEL: ws.clone().unwrap_or_default(),
-                APP_LABEL: rel["spec"]["appID"], VERSION_LABEL: version["metadata"]["name"]});
-            match rel["metadata"]["labels"].as_object_mut() {
-                Some(m) => {
-                    for (k, v) in labels.as_object().into_iter().flatten() {
-                        m.insert(k.clone(), v.clone());
-                    }
-                }
-                None => rel["metadata"]["labels"] = labels,
-            }
-            rel["apiVersion"] = Kind::AppRelease.api_version().into();
-            rel["kind"] = Kind::AppRelease.kind().into();
-            rel["spec"]["appType"] = version["spec"]["appType"].as_str().unwrap_or("helm").into();
-            if let Some(m) = rel.as_object_mut() {
-                m.remove("status");
-            }
-            if dry_run(q) {
-                // Checked (names, version, values against the schema) and not made: the
-                // console validates a deploy form this way as people type.
-                return Ok(Json(rel).into_response());
-            }
-            let created = kubeapi::create(&state.client, Kind::AppRelease, None, rel).await?;
-            Ok(Json(created).into_response())
-        }
+        (M::POST, []) => create_release(state, member, ns, ws.as_deref(), q, body).await,
         (M::GET, [name]) => Ok(Json(get(name.to_string()).await?).into_response()),
         (M::PUT | M::PATCH, [name]) => {
             let current = get(name.to_string()).await?;
-            let req = parse_json(body)?;
-            let mut next = current.clone();
-            for f in ["appVersionID", "values"] {
-                if let Some(v) = req["spec"].get(f) {
-                    next["spec"][f] = v.clone();
-                }
-            }
-            let version = check_release(state, ws.as_deref(), &next).await?;
-            if dry_run(q) {
-                return Ok(Json(next).into_response());
-            }
-            let vname = version["metadata"]["name"].clone();
-            let spec = next["spec"].clone();
-            let updated = update_release(state, name, |r| {
-                r["spec"]["appVersionID"] = spec["appVersionID"].clone();
-                r["spec"]["values"] = spec["values"].clone();
-                r["metadata"]["labels"][VERSION_LABEL] = vname.clone();
-            })
-            .await?;
-            Ok(Json(updated).into_response())
+            change_release(state, ws.as_deref(), current, name, q, body).await
         }
         (M::DELETE, [name]) => {
             get(name.to_string()).await?;
@@ -800,17 +736,7 @@ async fn releases_api(
         }
         (M::GET, [name, "history"]) => {
             get(name.to_string()).await?;
-            let history = helm::action::storage::history(&member.client, ns, name)
-                .await
-                .map_err(|e| ApiError::internal(e.to_string()))?;
-            let items: Vec<Value> = history
-                .iter()
-                .rev()
-                .map(|r| json!({"revision": r["version"], "status": r["info"]["status"],
-                    "chart": r["chart"]["metadata"]["name"], "version": r["chart"]["metadata"]["version"],
-                    "updated": r["info"]["last_deployed"], "description": r["info"]["description"]}))
-                .collect();
-            Ok(Json(json!({"totalItems": items.len(), "items": items})).into_response())
+            release_history(member, ns, name).await
         }
         (M::GET, [name, "resources"]) => {
             get(name.to_string()).await?;
@@ -828,6 +754,115 @@ async fn releases_api(
         }
         _ => Err(super::error::no_route()),
     }
+}
+
+/// Creates a release in `ns` of `member` after checking its name, cluster, version and values;
+/// with `dryRun` only checks.
+async fn create_release(
+    state: &AppState,
+    member: &Member,
+    ns: &str,
+    ws: Option<&str>,
+    q: Option<&str>,
+    body: &[u8],
+) -> ApiResult<Response> {
+    let cluster = member.name.as_str();
+    let mut rel = parse_json(body)?;
+    super::shape::check("ApplicationRelease", &rel)?;
+    let name = rel["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let errs = apimachinery::validation::is_dns1123_label(&name);
+    if name.is_empty() || !errs.is_empty() || name.len() > 53 {
+        return Err(ApiError::bad_request(format!(
+            "metadata.name {name:?} must be a DNS label of at most 53 characters (a Helm release name)"
+        )));
+    }
+    if let Some(c) = rel["metadata"]["labels"][CLUSTER_LABEL].as_str()
+        && c != cluster
+        && !(state.clusters.is_host(c) && state.clusters.is_host(cluster))
+    {
+        return Err(ApiError::bad_request(format!(
+            "the release names cluster {c}, but is created in {cluster}"
+        )));
+    }
+    if member.caches.namespaces.get(ns).is_none() {
+        return Err(ApiError::not_found("", "namespaces", ns));
+    }
+    let version = check_release(state, ws, &rel).await?;
+    let labels = json!({CLUSTER_LABEL: cluster, NAMESPACE_LABEL: ns,
+        WORKSPACE_LABEL: ws.unwrap_or_default(),
+        APP_LABEL: rel["spec"]["appID"], VERSION_LABEL: version["metadata"]["name"]});
+    match rel["metadata"]["labels"].as_object_mut() {
+        Some(m) => {
+            for (k, v) in labels.as_object().into_iter().flatten() {
+                m.insert(k.clone(), v.clone());
+            }
+        }
+        None => rel["metadata"]["labels"] = labels,
+    }
+    rel["apiVersion"] = Kind::AppRelease.api_version().into();
+    rel["kind"] = Kind::AppRelease.kind().into();
+    rel["spec"]["appType"] = version["spec"]["appType"].as_str().unwrap_or("helm").into();
+    if let Some(m) = rel.as_object_mut() {
+        m.remove("status");
+    }
+    if dry_run(q) {
+        // Checked (names, version, values against the schema) and not made: the
+        // console validates a deploy form this way as people type.
+        return Ok(Json(rel).into_response());
+    }
+    let created = kubeapi::create(&state.client, Kind::AppRelease, None, rel).await?;
+    Ok(Json(created).into_response())
+}
+
+/// Moves a release to another version or values (checked first; with `dryRun` only checked).
+async fn change_release(
+    state: &AppState,
+    ws: Option<&str>,
+    current: Value,
+    name: &str,
+    q: Option<&str>,
+    body: &[u8],
+) -> ApiResult<Response> {
+    let req = parse_json(body)?;
+    let mut next = current;
+    for f in ["appVersionID", "values"] {
+        if let Some(v) = req["spec"].get(f) {
+            next["spec"][f] = v.clone();
+        }
+    }
+    let version = check_release(state, ws, &next).await?;
+    if dry_run(q) {
+        return Ok(Json(next).into_response());
+    }
+    let vname = version["metadata"]["name"].clone();
+    let spec = next["spec"].clone();
+    let updated = update_release(state, name, |r| {
+        r["spec"]["appVersionID"] = spec["appVersionID"].clone();
+        r["spec"]["values"] = spec["values"].clone();
+        r["metadata"]["labels"][VERSION_LABEL] = vname.clone();
+    })
+    .await?;
+    Ok(Json(updated).into_response())
+}
+
+/// A release's Helm revisions, newest first.
+async fn release_history(member: &Member, ns: &str, name: &str) -> ApiResult<Response> {
+    let history = helm::action::storage::history(&member.client, ns, name)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let items: Vec<Value> = history
+        .iter()
+        .rev()
+        .map(|r| {
+            json!({"revision": r["version"], "status": r["info"]["status"],
+            "chart": r["chart"]["metadata"]["name"], "version": r["chart"]["metadata"]["version"],
+            "updated": r["info"]["last_deployed"], "description": r["info"]["description"]})
+        })
+        .collect();
+    Ok(Json(json!({"totalItems": items.len(), "items": items})).into_response())
 }
 
 /// Changes release `name` with `change`, read-modify-write; a concurrent status update by the

@@ -182,147 +182,171 @@ pub fn promql(level: &Level, metric: &str) -> Option<String> {
     if !names(level).contains(&metric) {
         return None;
     }
-    let q = match level {
-        Level::Cluster => match metric {
-            "cluster_cpu_usage" => format!("sum(rate(node_cpu_usage_seconds_total[{RATE}]))"),
-            "cluster_memory_usage_wo_cache" => "sum(node_memory_working_set_bytes)".to_string(),
-            "cluster_pod_count" => format!("{} or vector(0)", live_count("")),
-            "cluster_pod_running_count" => {
-                r#"count(kube_pod_status_phase{phase="Running"} > 0) or vector(0)"#.to_string()
-            }
-            "cluster_node_total" => "count(kube_node_info) or vector(0)".to_string(),
-            "cluster_pod_restarts" => {
-                "sum(kube_pod_container_status_restarts_total) or vector(0)".to_string()
-            }
-            "cluster_net_bytes_received" => format!("sum({})", net("received", "")),
-            "cluster_net_bytes_transmitted" => format!("sum({})", net("transmitted", "")),
-            _ => return None,
-        },
-        Level::Nodes(node) => {
-            let sel = node
-                .as_ref()
-                .map(|n| format!(",node={}", quote(n)))
-                .unwrap_or_default();
-            let only = sel.trim_start_matches(',');
-            match metric {
-                "node_cpu_usage" => {
-                    format!("sum by (node) (rate(node_cpu_usage_seconds_total{{{only}}}[{RATE}]))")
-                }
-                "node_memory_usage_wo_cache" => {
-                    format!("sum by (node) (node_memory_working_set_bytes{{{only}}})")
-                }
-                "node_pod_count" => format!("count by (node) ({})", live_pods(&sel)),
-                "node_cpu_total" => {
-                    format!(r#"sum by (node) (kube_node_status_capacity{{resource="cpu"{sel}}})"#)
-                }
-                "node_memory_total" => format!(
-                    r#"sum by (node) (kube_node_status_capacity{{resource="memory"{sel}}})"#
-                ),
-                _ => return None,
-            }
+    match level {
+        Level::Cluster => cluster_promql(metric),
+        Level::Nodes(node) => nodes_promql(node.as_deref(), metric),
+        Level::Workspace(namespaces) => workspace_promql(namespaces, metric),
+        Level::Namespace(ns) => namespace_promql(ns, metric),
+        Level::Workload(ns, kind, name) => workload_promql(ns, kind, name, metric),
+        Level::Pods(ns, pod) => pods_promql(ns, pod.as_deref(), metric),
+    }
+}
+
+/// The cluster level's PromQL.
+fn cluster_promql(metric: &str) -> Option<String> {
+    let q = match metric {
+        "cluster_cpu_usage" => format!("sum(rate(node_cpu_usage_seconds_total[{RATE}]))"),
+        "cluster_memory_usage_wo_cache" => "sum(node_memory_working_set_bytes)".to_string(),
+        "cluster_pod_count" => format!("{} or vector(0)", live_count("")),
+        "cluster_pod_running_count" => {
+            r#"count(kube_pod_status_phase{phase="Running"} > 0) or vector(0)"#.to_string()
         }
-        Level::Workspace(namespaces) => {
-            if namespaces.is_empty() {
-                // No project of the workspace in this cluster: nothing, whatever the metric.
-                return Some("vector(0) unless vector(0)".to_string());
-            }
-            let re: Vec<String> = namespaces.iter().map(|n| regex_literal(n)).collect();
-            let sel = format!(",namespace=~{}", quote(&re.join("|")));
-            match metric {
-                "workspace_cpu_usage" => format!("sum({})", cpu(&sel)),
-                "workspace_memory_usage_wo_cache" => format!("sum({})", mem(&sel)),
-                "workspace_pod_count" => format!("{} or vector(0)", live_count(&sel)),
-                "workspace_pod_restarts" => format!(
-                    "sum(kube_pod_container_status_restarts_total{{{}}}) or vector(0)",
-                    sel.trim_start_matches(',')
-                ),
-                "workspace_net_bytes_received" => format!("sum({})", net("received", &sel)),
-                "workspace_net_bytes_transmitted" => {
-                    format!("sum({})", net("transmitted", &sel))
-                }
-                _ => return None,
-            }
+        "cluster_node_total" => "count(kube_node_info) or vector(0)".to_string(),
+        "cluster_pod_restarts" => {
+            "sum(kube_pod_container_status_restarts_total) or vector(0)".to_string()
         }
-        Level::Namespace(ns) => {
-            let sel = format!(",namespace={}", quote(ns));
-            let only = sel.trim_start_matches(',');
-            match metric {
-                "namespace_cpu_usage" => format!("sum by (namespace) ({})", cpu(&sel)),
-                "namespace_memory_usage_wo_cache" => {
-                    format!("sum by (namespace) ({})", mem(&sel))
-                }
-                "namespace_pod_count" => format!("{} or vector(0)", live_count(&sel)),
-                "namespace_pod_running_count" => format!(
-                    r#"count(kube_pod_status_phase{{phase="Running"{sel}}} > 0) or vector(0)"#
-                ),
-                "namespace_pod_restarts" => {
-                    format!("sum(kube_pod_container_status_restarts_total{{{only}}}) or vector(0)")
-                }
-                "namespace_net_bytes_received" => {
-                    format!("sum by (namespace) ({})", net("received", &sel))
-                }
-                "namespace_net_bytes_transmitted" => {
-                    format!("sum by (namespace) ({})", net("transmitted", &sel))
-                }
-                _ => return None,
-            }
+        "cluster_net_bytes_received" => format!("sum({})", net("received", "")),
+        "cluster_net_bytes_transmitted" => format!("sum({})", net("transmitted", "")),
+        _ => return None,
+    };
+    Some(q)
+}
+
+/// The nodes level's PromQL (one node or all).
+fn nodes_promql(node: Option<&str>, metric: &str) -> Option<String> {
+    let sel = node
+        .map(|n| format!(",node={}", quote(n)))
+        .unwrap_or_default();
+    let only = sel.trim_start_matches(',');
+    let q = match metric {
+        "node_cpu_usage" => {
+            format!("sum by (node) (rate(node_cpu_usage_seconds_total{{{only}}}[{RATE}]))")
         }
-        Level::Workload(ns, kind, name) => {
-            let sel = format!(",namespace={}", quote(ns));
-            let owned = format!("and on (namespace, pod) {}", owned_by(ns, kind, name));
-            let only = sel.trim_start_matches(',');
-            match metric {
-                "workload_cpu_usage" => format!("sum(({}) {owned})", cpu(&sel)),
-                "workload_memory_usage_wo_cache" => format!("sum(({}) {owned})", mem(&sel)),
-                "workload_pod_count" => {
-                    format!("count(({}) {owned}) or vector(0)", live_pods(&sel))
-                }
-                "workload_pod_restarts" => format!(
-                    "sum(kube_pod_container_status_restarts_total{{{only}}} {owned}) or vector(0)"
-                ),
-                "workload_net_bytes_received" => {
-                    format!("sum(({}) {owned})", net("received", &sel))
-                }
-                "workload_net_bytes_transmitted" => {
-                    format!("sum(({}) {owned})", net("transmitted", &sel))
-                }
-                "pod_cpu_usage" => format!("sum by (namespace, pod) (({}) {owned})", cpu(&sel)),
-                "pod_memory_usage_wo_cache" => {
-                    format!("sum by (namespace, pod) (({}) {owned})", mem(&sel))
-                }
-                "pod_restarts" => format!(
-                    "sum by (namespace, pod) (kube_pod_container_status_restarts_total{{{only}}} {owned})"
-                ),
-                _ => return None,
-            }
+        "node_memory_usage_wo_cache" => {
+            format!("sum by (node) (node_memory_working_set_bytes{{{only}}})")
         }
-        Level::Pods(ns, pod) => {
-            let mut sel = format!(",namespace={}", quote(ns));
-            if let Some(p) = pod {
-                sel.push_str(&format!(",pod={}", quote(p)));
-            }
-            let only = sel.trim_start_matches(',');
-            match metric {
-                "pod_cpu_usage" => format!("sum by (namespace, pod) ({})", cpu(&sel)),
-                "pod_memory_usage_wo_cache" => format!("sum by (namespace, pod) ({})", mem(&sel)),
-                "pod_restarts" => format!(
-                    "sum by (namespace, pod) (kube_pod_container_status_restarts_total{{{only}}})"
-                ),
-                "pod_net_bytes_received" => {
-                    format!("sum by (namespace, pod) ({})", net("received", &sel))
-                }
-                "pod_net_bytes_transmitted" => {
-                    format!("sum by (namespace, pod) ({})", net("transmitted", &sel))
-                }
-                "container_cpu_usage" => {
-                    format!("sum by (namespace, pod, container) ({})", cpu(&sel))
-                }
-                "container_memory_usage_wo_cache" => {
-                    format!("sum by (namespace, pod, container) ({})", mem(&sel))
-                }
-                _ => return None,
-            }
+        "node_pod_count" => format!("count by (node) ({})", live_pods(&sel)),
+        "node_cpu_total" => {
+            format!(r#"sum by (node) (kube_node_status_capacity{{resource="cpu"{sel}}})"#)
         }
+        "node_memory_total" => {
+            format!(r#"sum by (node) (kube_node_status_capacity{{resource="memory"{sel}}})"#)
+        }
+        _ => return None,
+    };
+    Some(q)
+}
+
+/// The workspace level's PromQL over its projects' namespaces.
+fn workspace_promql(namespaces: &[String], metric: &str) -> Option<String> {
+    if namespaces.is_empty() {
+        // No project of the workspace in this cluster: nothing, whatever the metric.
+        return Some("vector(0) unless vector(0)".to_string());
+    }
+    let re: Vec<String> = namespaces.iter().map(|n| regex_literal(n)).collect();
+    let sel = format!(",namespace=~{}", quote(&re.join("|")));
+    let q = match metric {
+        "workspace_cpu_usage" => format!("sum({})", cpu(&sel)),
+        "workspace_memory_usage_wo_cache" => format!("sum({})", mem(&sel)),
+        "workspace_pod_count" => format!("{} or vector(0)", live_count(&sel)),
+        "workspace_pod_restarts" => format!(
+            "sum(kube_pod_container_status_restarts_total{{{}}}) or vector(0)",
+            sel.trim_start_matches(',')
+        ),
+        "workspace_net_bytes_received" => format!("sum({})", net("received", &sel)),
+        "workspace_net_bytes_transmitted" => {
+            format!("sum({})", net("transmitted", &sel))
+        }
+        _ => return None,
+    };
+    Some(q)
+}
+
+/// The namespace level's PromQL.
+fn namespace_promql(ns: &str, metric: &str) -> Option<String> {
+    let sel = format!(",namespace={}", quote(ns));
+    let only = sel.trim_start_matches(',');
+    let q = match metric {
+        "namespace_cpu_usage" => format!("sum by (namespace) ({})", cpu(&sel)),
+        "namespace_memory_usage_wo_cache" => {
+            format!("sum by (namespace) ({})", mem(&sel))
+        }
+        "namespace_pod_count" => format!("{} or vector(0)", live_count(&sel)),
+        "namespace_pod_running_count" => {
+            format!(r#"count(kube_pod_status_phase{{phase="Running"{sel}}} > 0) or vector(0)"#)
+        }
+        "namespace_pod_restarts" => {
+            format!("sum(kube_pod_container_status_restarts_total{{{only}}}) or vector(0)")
+        }
+        "namespace_net_bytes_received" => {
+            format!("sum by (namespace) ({})", net("received", &sel))
+        }
+        "namespace_net_bytes_transmitted" => {
+            format!("sum by (namespace) ({})", net("transmitted", &sel))
+        }
+        _ => return None,
+    };
+    Some(q)
+}
+
+/// A workload's PromQL and its pods'.
+fn workload_promql(ns: &str, kind: &str, name: &str, metric: &str) -> Option<String> {
+    let sel = format!(",namespace={}", quote(ns));
+    let owned = format!("and on (namespace, pod) {}", owned_by(ns, kind, name));
+    let only = sel.trim_start_matches(',');
+    let q = match metric {
+        "workload_cpu_usage" => format!("sum(({}) {owned})", cpu(&sel)),
+        "workload_memory_usage_wo_cache" => format!("sum(({}) {owned})", mem(&sel)),
+        "workload_pod_count" => {
+            format!("count(({}) {owned}) or vector(0)", live_pods(&sel))
+        }
+        "workload_pod_restarts" => {
+            format!("sum(kube_pod_container_status_restarts_total{{{only}}} {owned}) or vector(0)")
+        }
+        "workload_net_bytes_received" => {
+            format!("sum(({}) {owned})", net("received", &sel))
+        }
+        "workload_net_bytes_transmitted" => {
+            format!("sum(({}) {owned})", net("transmitted", &sel))
+        }
+        "pod_cpu_usage" => format!("sum by (namespace, pod) (({}) {owned})", cpu(&sel)),
+        "pod_memory_usage_wo_cache" => {
+            format!("sum by (namespace, pod) (({}) {owned})", mem(&sel))
+        }
+        "pod_restarts" => format!(
+            "sum by (namespace, pod) (kube_pod_container_status_restarts_total{{{only}}} {owned})"
+        ),
+        _ => return None,
+    };
+    Some(q)
+}
+
+/// The pods level's PromQL (one pod or a namespace's).
+fn pods_promql(ns: &str, pod: Option<&str>, metric: &str) -> Option<String> {
+    let mut sel = format!(",namespace={}", quote(ns));
+    if let Some(p) = pod {
+        sel.push_str(&format!(",pod={}", quote(p)));
+    }
+    let only = sel.trim_start_matches(',');
+    let q = match metric {
+        "pod_cpu_usage" => format!("sum by (namespace, pod) ({})", cpu(&sel)),
+        "pod_memory_usage_wo_cache" => format!("sum by (namespace, pod) ({})", mem(&sel)),
+        "pod_restarts" => {
+            format!("sum by (namespace, pod) (kube_pod_container_status_restarts_total{{{only}}})")
+        }
+        "pod_net_bytes_received" => {
+            format!("sum by (namespace, pod) ({})", net("received", &sel))
+        }
+        "pod_net_bytes_transmitted" => {
+            format!("sum by (namespace, pod) ({})", net("transmitted", &sel))
+        }
+        "container_cpu_usage" => {
+            format!("sum by (namespace, pod, container) ({})", cpu(&sel))
+        }
+        "container_memory_usage_wo_cache" => {
+            format!("sum by (namespace, pod, container) ({})", mem(&sel))
+        }
+        _ => return None,
     };
     Some(q)
 }

@@ -828,28 +828,7 @@ fn call(ctx: &mut Ctx, c: &Call) -> Result<Val, QueryError> {
     let name = c.func.name;
     let n = ctx.steps.len();
     if RANGE_FUNCTIONS.contains(&name) {
-        let Expr::MatrixSelector(m) = arg(c, 0)? else {
-            return Err(QueryError::Invalid(format!(
-                "{name}() takes a range vector such as m[5m]"
-            )));
-        };
-        let per_step = range_per_step(name, m);
-        let series = fetch(ctx, &m.vs, range_ms(m))?;
-        let steps = ctx.steps.clone();
-        let keep_name = per_step.keeps_name();
-        let mut rows = Vec::with_capacity(series.len());
-        for s in series {
-            ctx.tick()?;
-            let mut vals = Vec::with_capacity(steps.len());
-            per_step.values(&s.points, &steps, &mut vals);
-            let labels = if keep_name {
-                s.labels
-            } else {
-                drop_name(s.labels)
-            };
-            rows.push(Row { labels, vals });
-        }
-        return Ok(Val::Vector(rows));
+        return range_call(ctx, c);
     }
     match name {
         "time" => Ok(Val::Scalar(
@@ -865,43 +844,8 @@ fn call(ctx: &mut Ctx, c: &Call) -> Result<Val, QueryError> {
             // Prometheus rounds half up.
             Ok(map_rows(vector_arg(ctx, c, 0)?, |x| (x + 0.5).floor()))
         }
-        "clamp_min" | "clamp_max" => {
-            let rows = vector_arg(ctx, c, 0)?;
-            let bound = scalar_arg(ctx, c, 1)?;
-            let max = name == "clamp_max";
-            Ok(Val::Vector(
-                rows.into_iter()
-                    .map(|r| Row {
-                        labels: drop_name(r.labels),
-                        vals: r
-                            .vals
-                            .iter()
-                            .zip(&bound)
-                            .map(|(v, b)| v.map(|x| if max { x.min(*b) } else { x.max(*b) }))
-                            .collect(),
-                    })
-                    .collect(),
-            ))
-        }
-        "clamp" => {
-            let rows = vector_arg(ctx, c, 0)?;
-            let lo = scalar_arg(ctx, c, 1)?;
-            let hi = scalar_arg(ctx, c, 2)?;
-            Ok(Val::Vector(
-                rows.into_iter()
-                    .map(|r| Row {
-                        labels: drop_name(r.labels),
-                        vals: (0..n)
-                            .map(|i| match r.vals[i] {
-                                Some(_) if lo[i] > hi[i] => None,
-                                Some(x) => Some(x.max(lo[i]).min(hi[i])),
-                                None => None,
-                            })
-                            .collect(),
-                    })
-                    .collect(),
-            ))
-        }
+        "clamp_min" | "clamp_max" => clamp_one_side(ctx, c, name),
+        "clamp" => clamp(ctx, c),
         "scalar" => {
             let rows = vector_arg(ctx, c, 0)?;
             Ok(Val::Scalar(
@@ -937,66 +881,142 @@ fn call(ctx: &mut Ctx, c: &Call) -> Result<Val, QueryError> {
             });
             Ok(Val::Vector(rows))
         }
-        "absent" => {
-            let rows = vector_arg(ctx, c, 0)?;
-            let mut labels = Labels::new();
-            if let Expr::VectorSelector(v) = arg(c, 0)? {
-                let mut seen: HashMap<&str, usize> = HashMap::new();
-                for m in &v.matchers.matchers {
-                    if matches!(m.op, MatchOp::Equal) && m.name != NAME {
-                        *seen.entry(m.name.as_str()).or_default() += 1;
-                        labels.insert(m.name.clone(), m.value.clone());
-                    }
-                }
-                // A label matched twice for equality is left out (Prometheus' rule).
-                for (k, count) in seen {
-                    if count > 1 {
-                        labels.remove(k);
-                    }
-                }
-            }
-            Ok(Val::Vector(vec![Row {
-                labels,
-                vals: (0..n)
-                    .map(|i| {
-                        if rows.iter().any(|r| r.vals[i].is_some()) {
-                            None
-                        } else {
-                            Some(1.0)
-                        }
-                    })
-                    .collect(),
-            }]))
-        }
-        "label_replace" => {
-            let rows = vector_arg(ctx, c, 0)?;
-            let dst = string_arg(c, 1)?;
-            let replacement = string_arg(c, 2)?;
-            let src = string_arg(c, 3)?;
-            let regex = string_arg(c, 4)?;
-            let re = regex::Regex::new(&format!("^(?s:{regex})$"))
-                .map_err(|e| QueryError::Invalid(format!("invalid regular expression: {e}")))?;
-            if !is_label_name(&dst) {
-                return Err(QueryError::Invalid(format!("invalid label name {dst:?}")));
-            }
-            let mut out = Vec::with_capacity(rows.len());
-            for mut r in rows {
-                let value = r.labels.get(&src).cloned().unwrap_or_default();
-                if let Some(caps) = re.captures(&value) {
-                    let mut res = String::new();
-                    caps.expand(&go_template(&replacement), &mut res);
-                    if res.is_empty() {
-                        r.labels.remove(&dst);
-                    } else {
-                        r.labels.insert(dst.clone(), res);
-                    }
-                }
-                out.push(r);
-            }
-            Ok(Val::Vector(out))
-        }
+        "absent" => absent(ctx, c),
+        "label_replace" => label_replace(ctx, c),
         other => Err(QueryError::Unsupported(format!("function {other}"))),
     }
+}
+
+/// A function over a range vector (`rate(m[5m])`…), evaluated per step.
+fn range_call(ctx: &mut Ctx, c: &Call) -> Result<Val, QueryError> {
+    let name = c.func.name;
+    let Expr::MatrixSelector(m) = arg(c, 0)? else {
+        return Err(QueryError::Invalid(format!(
+            "{name}() takes a range vector such as m[5m]"
+        )));
+    };
+    let per_step = range_per_step(name, m);
+    let series = fetch(ctx, &m.vs, range_ms(m))?;
+    let steps = ctx.steps.clone();
+    let keep_name = per_step.keeps_name();
+    let mut rows = Vec::with_capacity(series.len());
+    for s in series {
+        ctx.tick()?;
+        let mut vals = Vec::with_capacity(steps.len());
+        per_step.values(&s.points, &steps, &mut vals);
+        let labels = if keep_name {
+            s.labels
+        } else {
+            drop_name(s.labels)
+        };
+        rows.push(Row { labels, vals });
+    }
+    Ok(Val::Vector(rows))
+}
+
+/// `clamp_min` and `clamp_max`.
+fn clamp_one_side(ctx: &mut Ctx, c: &Call, name: &str) -> Result<Val, QueryError> {
+    let rows = vector_arg(ctx, c, 0)?;
+    let bound = scalar_arg(ctx, c, 1)?;
+    let max = name == "clamp_max";
+    Ok(Val::Vector(
+        rows.into_iter()
+            .map(|r| Row {
+                labels: drop_name(r.labels),
+                vals: r
+                    .vals
+                    .iter()
+                    .zip(&bound)
+                    .map(|(v, b)| v.map(|x| if max { x.min(*b) } else { x.max(*b) }))
+                    .collect(),
+            })
+            .collect(),
+    ))
+}
+
+/// `clamp(v, lo, hi)`: no sample where lo > hi, as Prometheus.
+fn clamp(ctx: &mut Ctx, c: &Call) -> Result<Val, QueryError> {
+    let n = ctx.steps.len();
+    let rows = vector_arg(ctx, c, 0)?;
+    let lo = scalar_arg(ctx, c, 1)?;
+    let hi = scalar_arg(ctx, c, 2)?;
+    Ok(Val::Vector(
+        rows.into_iter()
+            .map(|r| Row {
+                labels: drop_name(r.labels),
+                vals: (0..n)
+                    .map(|i| match r.vals[i] {
+                        Some(_) if lo[i] > hi[i] => None,
+                        Some(x) => Some(x.max(lo[i]).min(hi[i])),
+                        None => None,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    ))
+}
+
+/// `absent(v)`: 1 with the selector's equality labels where `v` has no sample.
+fn absent(ctx: &mut Ctx, c: &Call) -> Result<Val, QueryError> {
+    let n = ctx.steps.len();
+    let rows = vector_arg(ctx, c, 0)?;
+    let mut labels = Labels::new();
+    if let Expr::VectorSelector(v) = arg(c, 0)? {
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for m in &v.matchers.matchers {
+            if matches!(m.op, MatchOp::Equal) && m.name != NAME {
+                *seen.entry(m.name.as_str()).or_default() += 1;
+                labels.insert(m.name.clone(), m.value.clone());
+            }
+        }
+        // A label matched twice for equality is left out (Prometheus' rule).
+        for (k, count) in seen {
+            if count > 1 {
+                labels.remove(k);
+            }
+        }
+    }
+    Ok(Val::Vector(vec![Row {
+        labels,
+        vals: (0..n)
+            .map(|i| {
+                if rows.iter().any(|r| r.vals[i].is_some()) {
+                    None
+                } else {
+                    Some(1.0)
+                }
+            })
+            .collect(),
+    }]))
+}
+
+/// `label_replace(v, dst, replacement, src, regex)`.
+fn label_replace(ctx: &mut Ctx, c: &Call) -> Result<Val, QueryError> {
+    let rows = vector_arg(ctx, c, 0)?;
+    let dst = string_arg(c, 1)?;
+    let replacement = string_arg(c, 2)?;
+    let src = string_arg(c, 3)?;
+    let regex = string_arg(c, 4)?;
+    let re = regex::Regex::new(&format!("^(?s:{regex})$"))
+        .map_err(|e| QueryError::Invalid(format!("invalid regular expression: {e}")))?;
+    if !is_label_name(&dst) {
+        return Err(QueryError::Invalid(format!("invalid label name {dst:?}")));
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    for mut r in rows {
+        let value = r.labels.get(&src).cloned().unwrap_or_default();
+        if let Some(caps) = re.captures(&value) {
+            let mut res = String::new();
+            caps.expand(&go_template(&replacement), &mut res);
+            if res.is_empty() {
+                r.labels.remove(&dst);
+            } else {
+                r.labels.insert(dst.clone(), res);
+            }
+        }
+        out.push(r);
+    }
+    Ok(Val::Vector(out))
 }
 
 fn is_label_name(s: &str) -> bool {

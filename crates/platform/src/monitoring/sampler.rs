@@ -101,8 +101,16 @@ pub struct Snapshot {
 /// sample (the CPU counters grow by usage × interval).
 pub fn record(store: &mut Store, slot: u32, interval: Duration, snap: &Snapshot) {
     let secs = interval.as_secs_f64();
+    let node_of = record_pods(store, slot, &snap.pods);
+    record_pod_usage(store, slot, secs, &snap.pod_metrics, &node_of);
+    record_node_usage(store, slot, secs, &snap.node_metrics);
+    record_nodes(store, slot, &snap.nodes);
+}
+
+/// Pod info, owner, phase and restart series; answers the node each pod runs on.
+fn record_pods(store: &mut Store, slot: u32, pods: &[Value]) -> HashMap<(String, String), String> {
     let mut node_of: HashMap<(String, String), String> = HashMap::new();
-    for p in &snap.pods {
+    for p in pods {
         let meta = &p["metadata"];
         let ns = meta["namespace"].as_str().unwrap_or_default();
         let pod = meta["name"].as_str().unwrap_or_default();
@@ -190,7 +198,18 @@ pub fn record(store: &mut Store, slot: u32, interval: Duration, snap: &Snapshot)
             );
         }
     }
-    for m in &snap.pod_metrics {
+    node_of
+}
+
+/// Containers' CPU (a counter growing by usage × `secs`) and memory series.
+fn record_pod_usage(
+    store: &mut Store,
+    slot: u32,
+    secs: f64,
+    pod_metrics: &[Value],
+    node_of: &HashMap<(String, String), String>,
+) {
+    for m in pod_metrics {
         let ns = m["metadata"]["namespace"].as_str().unwrap_or_default();
         let pod = m["metadata"]["name"].as_str().unwrap_or_default();
         let node = node_of
@@ -222,7 +241,11 @@ pub fn record(store: &mut Store, slot: u32, interval: Duration, snap: &Snapshot)
             }
         }
     }
-    for m in &snap.node_metrics {
+}
+
+/// Nodes' CPU (a counter growing by usage × `secs`) and memory series.
+fn record_node_usage(store: &mut Store, slot: u32, secs: f64, node_metrics: &[Value]) {
+    for m in node_metrics {
         let node = m["metadata"]["name"].as_str().unwrap_or_default();
         if let Some(cores) = m["usage"]["cpu"].as_str().and_then(cpu_cores) {
             add_counter(
@@ -240,7 +263,11 @@ pub fn record(store: &mut Store, slot: u32, interval: Duration, snap: &Snapshot)
             );
         }
     }
-    for n in &snap.nodes {
+}
+
+/// Node info, capacity and allocatable series.
+fn record_nodes(store: &mut Store, slot: u32, nodes: &[Value]) {
+    for n in nodes {
         let node = n["metadata"]["name"].as_str().unwrap_or_default();
         let info = &n["status"]["nodeInfo"];
         let ip = n["status"]["addresses"]

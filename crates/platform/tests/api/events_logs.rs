@@ -79,106 +79,10 @@ async fn events_are_filtered_sorted_paged_and_narrowed_to_the_caller() {
     let admin = env.admin().await;
     let (alice, bob, carol) = tenants(c, &admin).await;
     let kube = env.kube().await;
-    // Reasons are unique to this test (T…) so that other writers' Events do not count.
-    let ev = |kind: &str, obj: &str, reason: &str, ty: &str, at: &str| {
-        json!({"involvedObject": {"kind": kind, "name": obj, "apiVersion": "v1"},
-               "reason": reason, "type": ty, "message": format!("{reason} of {obj}"),
-               "firstTimestamp": at, "lastTimestamp": at})
-    };
-    create_event(
-        &kube,
-        "p1",
-        "a",
-        ev("Pod", "web-1", "TStarted", "Normal", "2026-01-01T00:00:01Z"),
-    )
-    .await;
-    create_event(
-        &kube,
-        "p1",
-        "b",
-        ev(
-            "Pod",
-            "web-2",
-            "TBackOff",
-            "Warning",
-            "2026-01-01T00:00:03Z",
-        ),
-    )
-    .await;
-    create_event(
-        &kube,
-        "p1",
-        "c",
-        ev(
-            "Deployment",
-            "web",
-            "TScaled",
-            "Normal",
-            "2026-01-01T00:00:02Z",
-        ),
-    )
-    .await;
-    create_event(
-        &kube,
-        "p2",
-        "d",
-        ev("Pod", "db-0", "TFailed", "Warning", "2026-01-01T00:00:04Z"),
-    )
-    .await;
+    four_events(&kube).await;
     let mine = "reason_filter=TStarted,TBackOff,TScaled,TFailed";
 
-    // The admin sees all four, newest first; each record names its cluster and workspace.
-    let v = events(c, &admin, &format!("{mine}&size=50")).await;
-    assert_eq!(v["query"]["total"], 4, "{v}");
-    assert_eq!(reasons(&v), ["TFailed", "TBackOff", "TScaled", "TStarted"]);
-    let first = &v["query"]["records"][0];
-    assert_eq!(
-        first["metadata"]["annotations"]["kubesphere.io/cluster"],
-        "host"
-    );
-    assert_eq!(
-        first["metadata"]["annotations"]["kubesphere.io/workspace"],
-        "w2"
-    );
-    assert_eq!(first["involvedObject"]["name"], "db-0");
-    // Oldest first, paging.
-    let v = events(c, &admin, &format!("{mine}&sort=asc&from=1&size=2")).await;
-    assert_eq!(v["query"]["total"], 4);
-    assert_eq!(reasons(&v), ["TScaled", "TBackOff"]);
-    // Filters: type, kind + name part, namespace, workspace, time, cluster.
-    let v = events(c, &admin, &format!("{mine}&type_filter=Warning")).await;
-    assert_eq!(reasons(&v), ["TFailed", "TBackOff"]);
-    let v = events(
-        c,
-        &admin,
-        &format!("{mine}&involved_object_kind_filter=Pod&involved_object_name_filter=WEB"),
-    )
-    .await;
-    assert_eq!(reasons(&v), ["TBackOff", "TStarted"]);
-    let v = events(c, &admin, &format!("{mine}&namespace_filter=p2")).await;
-    assert_eq!(reasons(&v), ["TFailed"]);
-    let v = events(c, &admin, &format!("{mine}&workspace_filter=w1&size=50")).await;
-    assert_eq!(reasons(&v), ["TBackOff", "TScaled", "TStarted"]);
-    let t = |s: &str| {
-        chrono::DateTime::parse_from_rfc3339(s)
-            .expect("time")
-            .timestamp()
-    };
-    let v = events(
-        c,
-        &admin,
-        &format!(
-            "{mine}&start_time={}&end_time={}",
-            t("2026-01-01T00:00:02Z"),
-            t("2026-01-01T00:00:03Z")
-        ),
-    )
-    .await;
-    assert_eq!(reasons(&v), ["TBackOff", "TScaled"]);
-    let v = events(c, &admin, &format!("{mine}&cluster=host")).await;
-    assert_eq!(v["query"]["total"], 4);
-    let (s, _) = c.get(&format!("{EVENTS}?cluster=nowhere"), &admin).await;
-    assert_eq!(s, StatusCode::NOT_FOUND);
+    the_admin_sorts_pages_and_filters(c, &admin, mine).await;
 
     // alice manages w1: p1's three, never p2's, even when she asks for p2 or w2.
     let v = events(c, &alice, &format!("{mine}&size=50")).await;
@@ -213,6 +117,114 @@ async fn events_are_filtered_sorted_paged_and_narrowed_to_the_caller() {
     // Anonymous callers are not served.
     let (s, _) = c.call(Method::GET, EVENTS, None, None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+/// Three Events in p1 (w1) and one in p2 (w2), a second apart. Reasons are unique to this
+/// test (T…) so that other writers' Events do not count.
+async fn four_events(kube: &kube::Client) {
+    // Reasons are unique to this test (T…) so that other writers' Events do not count.
+    let ev = |kind: &str, obj: &str, reason: &str, ty: &str, at: &str| {
+        json!({"involvedObject": {"kind": kind, "name": obj, "apiVersion": "v1"},
+               "reason": reason, "type": ty, "message": format!("{reason} of {obj}"),
+               "firstTimestamp": at, "lastTimestamp": at})
+    };
+    create_event(
+        kube,
+        "p1",
+        "a",
+        ev("Pod", "web-1", "TStarted", "Normal", "2026-01-01T00:00:01Z"),
+    )
+    .await;
+    create_event(
+        kube,
+        "p1",
+        "b",
+        ev(
+            "Pod",
+            "web-2",
+            "TBackOff",
+            "Warning",
+            "2026-01-01T00:00:03Z",
+        ),
+    )
+    .await;
+    create_event(
+        kube,
+        "p1",
+        "c",
+        ev(
+            "Deployment",
+            "web",
+            "TScaled",
+            "Normal",
+            "2026-01-01T00:00:02Z",
+        ),
+    )
+    .await;
+    create_event(
+        kube,
+        "p2",
+        "d",
+        ev("Pod", "db-0", "TFailed", "Warning", "2026-01-01T00:00:04Z"),
+    )
+    .await;
+}
+
+/// The admin sees all four, newest first, each naming its cluster and workspace; sorted,
+/// paged and filtered by type, kind and name, namespace, workspace, time and cluster.
+async fn the_admin_sorts_pages_and_filters(c: &Client, admin: &str, mine: &str) {
+    // The admin sees all four, newest first; each record names its cluster and workspace.
+    let v = events(c, admin, &format!("{mine}&size=50")).await;
+    assert_eq!(v["query"]["total"], 4, "{v}");
+    assert_eq!(reasons(&v), ["TFailed", "TBackOff", "TScaled", "TStarted"]);
+    let first = &v["query"]["records"][0];
+    assert_eq!(
+        first["metadata"]["annotations"]["kubesphere.io/cluster"],
+        "host"
+    );
+    assert_eq!(
+        first["metadata"]["annotations"]["kubesphere.io/workspace"],
+        "w2"
+    );
+    assert_eq!(first["involvedObject"]["name"], "db-0");
+    // Oldest first, paging.
+    let v = events(c, admin, &format!("{mine}&sort=asc&from=1&size=2")).await;
+    assert_eq!(v["query"]["total"], 4);
+    assert_eq!(reasons(&v), ["TScaled", "TBackOff"]);
+    // Filters: type, kind + name part, namespace, workspace, time, cluster.
+    let v = events(c, admin, &format!("{mine}&type_filter=Warning")).await;
+    assert_eq!(reasons(&v), ["TFailed", "TBackOff"]);
+    let v = events(
+        c,
+        admin,
+        &format!("{mine}&involved_object_kind_filter=Pod&involved_object_name_filter=WEB"),
+    )
+    .await;
+    assert_eq!(reasons(&v), ["TBackOff", "TStarted"]);
+    let v = events(c, admin, &format!("{mine}&namespace_filter=p2")).await;
+    assert_eq!(reasons(&v), ["TFailed"]);
+    let v = events(c, admin, &format!("{mine}&workspace_filter=w1&size=50")).await;
+    assert_eq!(reasons(&v), ["TBackOff", "TScaled", "TStarted"]);
+    let t = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .expect("time")
+            .timestamp()
+    };
+    let v = events(
+        c,
+        admin,
+        &format!(
+            "{mine}&start_time={}&end_time={}",
+            t("2026-01-01T00:00:02Z"),
+            t("2026-01-01T00:00:03Z")
+        ),
+    )
+    .await;
+    assert_eq!(reasons(&v), ["TBackOff", "TScaled"]);
+    let v = events(c, admin, &format!("{mine}&cluster=host")).await;
+    assert_eq!(v["query"]["total"], 4);
+    let (s, _) = c.get(&format!("{EVENTS}?cluster=nowhere"), admin).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
 /// Lines `pod/container timestamp text` → (pod, timestamp).

@@ -203,99 +203,9 @@ async fn ldap_logins_groups_locks_and_tls() {
     )
     .await;
 
-    // The login page lists it, without its settings.
-    let (_, cfg) = c
-        .call(
-            Method::GET,
-            "/kapis/config.kubesphere.io/v1alpha2/configs/oauth",
-            None,
-            None,
-        )
-        .await;
-    let idps = cfg["identityProviders"].as_array().expect("providers");
-    assert_eq!(idps.len(), 1, "{cfg}");
-    assert_eq!(idps[0]["name"], "corp");
-    assert!(!cfg.to_string().contains(MANAGER_PW), "{cfg}");
+    let (test, good) = listed_and_checked(c, &admin, &slapd).await;
 
-    // The administrators' check of a configuration, before or after saving it.
-    let test = "/kapis/iam.kubesphere.io/v1beta1/identityproviders/test";
-    let good = json!({"name": "corp", "type": "LDAPIdentityProvider",
-        "provider": settings(&format!("127.0.0.1:{}", slapd.ldap), json!({}))});
-    let v = c.ok(Method::POST, test, &admin, Some(good.clone())).await;
-    assert_eq!(v["ok"], true, "{v}");
-    let mut wrong = good.clone();
-    wrong["provider"]["managerPassword"] = "nope".into();
-    let v = c.ok(Method::POST, test, &admin, Some(wrong)).await;
-    assert_eq!(v["ok"], false, "{v}");
-    assert!(
-        v["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("manager bind"),
-        "{v}"
-    );
-    let (s, _) = c
-        .post(test, &admin, json!({"type": "LDAPIdentityProvider"}))
-        .await;
-    assert_eq!(s, StatusCode::BAD_REQUEST, "no name");
-
-    // First login creates alice, linked to her directory entry, with her mail and name.
-    let (s, v) = ldap_token(c, "alice", "alice-pw").await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    let token = v["access_token"].as_str().expect("token").to_string();
-    let me = c
-        .ok(Method::GET, &format!("{IAM}/users/alice"), &admin, None)
-        .await;
-    assert_eq!(
-        me["metadata"]["annotations"]["iam.kubesphere.io/identity-provider.corp"],
-        "alice"
-    );
-    assert_eq!(me["spec"]["email"], "alice@corp.test");
-    assert_eq!(me["spec"]["displayName"], "Alice Liddell");
-    let (s, _) = c.get(&format!("{IAM}/users/alice"), &token).await;
-    assert_eq!(s, StatusCode::OK, "her token works");
-    // She has no local password: the password grant without the provider refuses her.
-    let (s, _) = c.token("alice", "alice-pw").await;
-    assert_eq!(s, StatusCode::BAD_REQUEST);
-
-    // Wrong, empty and injected passwords and names.
-    let (s, v) = ldap_token(c, "alice", "wrong").await;
-    assert_eq!(
-        (s, v["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
-        "{v}"
-    );
-    let (s, v) = ldap_token(c, "alice", "").await;
-    assert_eq!(
-        (s, v["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_request")),
-        "{v}"
-    );
-    for name in ["*", "alice)(uid=*", "*)(|(uid=*"] {
-        let (s, v) = ldap_token(c, name, "alice-pw").await;
-        assert_eq!(s, StatusCode::BAD_REQUEST, "{name}: {v}");
-    }
-    let records = c
-        .ok(
-            Method::GET,
-            &format!("{IAM}/users/alice/loginrecords"),
-            &admin,
-            None,
-        )
-        .await;
-    let items = records["items"].as_array().expect("records");
-    assert!(
-        items
-            .iter()
-            .any(|r| r["spec"]["provider"] == "corp" && r["spec"]["success"] == true),
-        "{records}"
-    );
-    assert!(
-        items
-            .iter()
-            .any(|r| r["spec"]["provider"] == "corp" && r["spec"]["success"] == false),
-        "{records}"
-    );
+    let token = alice_logs_in_and_bad_logins_are_refused(c, &admin).await;
 
     // Her directory group grants a workspace: a role bound to group corp:devs.
     create_workspace(c, &admin, "w", "admin").await;
@@ -340,43 +250,7 @@ async fn ldap_logins_groups_locks_and_tls() {
     let (s, v) = ldap_token(c, "bob", "bob-pw").await;
     assert_eq!(s, StatusCode::OK, "unlocked: {v}");
 
-    // LDAPS and StartTLS with the test's CA; the change applies without a restart.
-    let ca = B64.encode(&slapd.ca_pem);
-    set_provider(
-        &env,
-        "corp",
-        "auto",
-        settings(
-            &format!("ldaps://127.0.0.1:{}", slapd.ldaps),
-            json!({"rootCAData": ca}),
-        ),
-    )
-    .await;
-    let (s, v) = ldap_token(c, "alice", "alice-pw").await;
-    assert_eq!(s, StatusCode::OK, "LDAPS: {v}");
-    set_provider(
-        &env,
-        "corp",
-        "auto",
-        settings(
-            &format!("127.0.0.1:{}", slapd.ldap),
-            json!({"startTLS": true, "rootCAData": ca}),
-        ),
-    )
-    .await;
-    let (s, v) = ldap_token(c, "alice", "alice-pw").await;
-    assert_eq!(s, StatusCode::OK, "StartTLS: {v}");
-    // Without the CA the server's certificate is not trusted: the directory is unavailable,
-    // which is not a failed login.
-    set_provider(
-        &env,
-        "corp",
-        "auto",
-        settings(&format!("ldaps://127.0.0.1:{}", slapd.ldaps), json!({})),
-    )
-    .await;
-    let (s, v) = ldap_token(c, "alice", "alice-pw").await;
-    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    ldaps_and_starttls(&env, &slapd).await;
     set_provider(
         &env,
         "corp",
@@ -415,4 +289,151 @@ async fn ldap_logins_groups_locks_and_tls() {
     slapd.modify("ldapdelete", &format!("uid=alice,ou=people,{BASE}\n"));
     let (s, v) = ldap_token(c, "alice", "alice-pw").await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+}
+
+/// The login page lists the provider without its settings; the administrators' check of a
+/// configuration, before or after saving it. The check's path and a good configuration.
+async fn listed_and_checked(c: &Client, admin: &str, slapd: &Slapd) -> (&'static str, Value) {
+    // The login page lists it, without its settings.
+    let (_, cfg) = c
+        .call(
+            Method::GET,
+            "/kapis/config.kubesphere.io/v1alpha2/configs/oauth",
+            None,
+            None,
+        )
+        .await;
+    let idps = cfg["identityProviders"].as_array().expect("providers");
+    assert_eq!(idps.len(), 1, "{cfg}");
+    assert_eq!(idps[0]["name"], "corp");
+    assert!(!cfg.to_string().contains(MANAGER_PW), "{cfg}");
+
+    // The administrators' check of a configuration, before or after saving it.
+    let test = "/kapis/iam.kubesphere.io/v1beta1/identityproviders/test";
+    let good = json!({"name": "corp", "type": "LDAPIdentityProvider",
+        "provider": settings(&format!("127.0.0.1:{}", slapd.ldap), json!({}))});
+    let v = c.ok(Method::POST, test, admin, Some(good.clone())).await;
+    assert_eq!(v["ok"], true, "{v}");
+    let mut wrong = good.clone();
+    wrong["provider"]["managerPassword"] = "nope".into();
+    let v = c.ok(Method::POST, test, admin, Some(wrong)).await;
+    assert_eq!(v["ok"], false, "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("manager bind"),
+        "{v}"
+    );
+    let (s, _) = c
+        .post(test, admin, json!({"type": "LDAPIdentityProvider"}))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "no name");
+    (test, good)
+}
+
+/// First login creates alice, linked to her directory entry, with her mail and name; wrong,
+/// empty and injected passwords and names are refused and recorded. Her token.
+async fn alice_logs_in_and_bad_logins_are_refused(c: &Client, admin: &str) -> String {
+    // First login creates alice, linked to her directory entry, with her mail and name.
+    let (s, v) = ldap_token(c, "alice", "alice-pw").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let token = v["access_token"].as_str().expect("token").to_string();
+    let me = c
+        .ok(Method::GET, &format!("{IAM}/users/alice"), admin, None)
+        .await;
+    assert_eq!(
+        me["metadata"]["annotations"]["iam.kubesphere.io/identity-provider.corp"],
+        "alice"
+    );
+    assert_eq!(me["spec"]["email"], "alice@corp.test");
+    assert_eq!(me["spec"]["displayName"], "Alice Liddell");
+    let (s, _) = c.get(&format!("{IAM}/users/alice"), &token).await;
+    assert_eq!(s, StatusCode::OK, "her token works");
+    // She has no local password: the password grant without the provider refuses her.
+    let (s, _) = c.token("alice", "alice-pw").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+
+    // Wrong, empty and injected passwords and names.
+    let (s, v) = ldap_token(c, "alice", "wrong").await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "{v}"
+    );
+    let (s, v) = ldap_token(c, "alice", "").await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request")),
+        "{v}"
+    );
+    for name in ["*", "alice)(uid=*", "*)(|(uid=*"] {
+        let (s, v) = ldap_token(c, name, "alice-pw").await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{name}: {v}");
+    }
+    let records = c
+        .ok(
+            Method::GET,
+            &format!("{IAM}/users/alice/loginrecords"),
+            admin,
+            None,
+        )
+        .await;
+    let items = records["items"].as_array().expect("records");
+    assert!(
+        items
+            .iter()
+            .any(|r| r["spec"]["provider"] == "corp" && r["spec"]["success"] == true),
+        "{records}"
+    );
+    assert!(
+        items
+            .iter()
+            .any(|r| r["spec"]["provider"] == "corp" && r["spec"]["success"] == false),
+        "{records}"
+    );
+    token
+}
+
+/// LDAPS and StartTLS with the test's CA; the change applies without a restart. Without the CA
+/// the directory is unavailable, which is not a failed login.
+async fn ldaps_and_starttls(env: &Env, slapd: &Slapd) {
+    let c = &env.http;
+    // LDAPS and StartTLS with the test's CA; the change applies without a restart.
+    let ca = B64.encode(&slapd.ca_pem);
+    set_provider(
+        env,
+        "corp",
+        "auto",
+        settings(
+            &format!("ldaps://127.0.0.1:{}", slapd.ldaps),
+            json!({"rootCAData": ca}),
+        ),
+    )
+    .await;
+    let (s, v) = ldap_token(c, "alice", "alice-pw").await;
+    assert_eq!(s, StatusCode::OK, "LDAPS: {v}");
+    set_provider(
+        env,
+        "corp",
+        "auto",
+        settings(
+            &format!("127.0.0.1:{}", slapd.ldap),
+            json!({"startTLS": true, "rootCAData": ca}),
+        ),
+    )
+    .await;
+    let (s, v) = ldap_token(c, "alice", "alice-pw").await;
+    assert_eq!(s, StatusCode::OK, "StartTLS: {v}");
+    // Without the CA the server's certificate is not trusted: the directory is unavailable,
+    // which is not a failed login.
+    set_provider(
+        env,
+        "corp",
+        "auto",
+        settings(&format!("ldaps://127.0.0.1:{}", slapd.ldaps), json!({})),
+    )
+    .await;
+    let (s, v) = ldap_token(c, "alice", "alice-pw").await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
 }

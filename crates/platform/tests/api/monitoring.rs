@@ -191,9 +191,23 @@ async fn dashboards_answer_from_the_in_process_store_at_every_level_and_confine_
     let (alice, bob, carol) = workloads(&env, &admin).await;
     let c = &env.http;
 
+    project_workload_and_pod_levels(c, &alice).await;
+
+    workspace_cluster_and_node_levels(c, &admin, &alice).await;
+
+    ranges_unknown_metrics_and_custom_promql(c, &admin, &alice).await;
+
+    tenants_confined(c, &admin, &alice, &bob, &carol).await;
+
+    stop.cancel();
+}
+
+/// Project level (the Deployment's pods and the crashing pod, with usage), workload level (the
+/// Deployment's two pods only), pod level (the crash-looping pod's restarts increase).
+async fn project_workload_and_pod_levels(c: &Client, alice: &str) {
     // Project level: the Deployment's pods and the crashing pod, with usage.
     let ns = wait_for("p1's pods with CPU and memory", || async {
-        let (s, v) = c.get(&format!("{MON}/namespaces/p1/pods?metrics_filter=pod_cpu_usage|pod_memory_usage_wo_cache"), &alice).await;
+        let (s, v) = c.get(&format!("{MON}/namespaces/p1/pods?metrics_filter=pod_cpu_usage|pod_memory_usage_wo_cache"), alice).await;
         assert_eq!(s, StatusCode::OK, "{v}");
         let cpu = by_label(&v, "pod_cpu_usage", "pod");
         let web: Vec<_> = cpu.iter().filter(|(p, x)| p.starts_with("web-") && *x > 0.0).collect();
@@ -212,7 +226,7 @@ async fn dashboards_answer_from_the_in_process_store_at_every_level_and_confine_
         "p1's project dashboard",
         c,
         &format!("{MON}/namespaces/p1"),
-        &alice,
+        alice,
         |v| {
             single(v, "namespace_pod_count") == Some(3.0)
                 && single(v, "namespace_cpu_usage").is_some_and(|x| x > 0.0)
@@ -229,7 +243,7 @@ async fn dashboards_answer_from_the_in_process_store_at_every_level_and_confine_
         "the web Deployment's dashboard",
         c,
         &format!("{MON}/namespaces/p1/workloads/deployments/web"),
-        &alice,
+        alice,
         |v| {
             single(v, "workload_pod_count") == Some(2.0)
                 && single(v, "workload_cpu_usage").is_some_and(|x| x > 0.0)
@@ -246,7 +260,7 @@ async fn dashboards_answer_from_the_in_process_store_at_every_level_and_confine_
         let (_, v) = c
             .get(
                 &format!("{MON}/namespaces/p1/pods/crash?metrics_filter=pod_restarts"),
-                &alice,
+                alice,
             )
             .await;
         single(&v, "pod_restarts").filter(|r| *r >= 1.0)
@@ -256,19 +270,22 @@ async fn dashboards_answer_from_the_in_process_store_at_every_level_and_confine_
         let (_, v) = c
             .get(
                 &format!("{MON}/namespaces/p1/pods/crash?metrics_filter=pod_restarts"),
-                &alice,
+                alice,
             )
             .await;
         single(&v, "pod_restarts").filter(|r| *r > first)
     })
     .await;
+}
 
+/// Workspace level (w1's project); cluster and node levels for the admin: both nodes, every pod.
+async fn workspace_cluster_and_node_levels(c: &Client, admin: &str, alice: &str) {
     // Workspace level: w1's project.
     let ws = wait_until(
         "w1's dashboard",
         c,
         &format!("{MON}/workspaces/w1"),
-        &alice,
+        alice,
         |v| single(v, "workspace_pod_count") == Some(3.0),
     )
     .await;
@@ -282,7 +299,7 @@ async fn dashboards_answer_from_the_in_process_store_at_every_level_and_confine_
         "the cluster dashboard",
         c,
         &format!("{MON}/cluster"),
-        &admin,
+        admin,
         |v| {
             single(v, "cluster_node_total") == Some(2.0)
                 && single(v, "cluster_pod_count").is_some_and(|n| n >= 4.0)
@@ -297,7 +314,7 @@ async fn dashboards_answer_from_the_in_process_store_at_every_level_and_confine_
     let (_, nodes) = c
         .get(
             &format!("{MON}/nodes?metrics_filter=node_cpu_usage|node_pod_count"),
-            &admin,
+            admin,
         )
         .await;
     assert_eq!(
@@ -308,7 +325,7 @@ async fn dashboards_answer_from_the_in_process_store_at_every_level_and_confine_
     let (_, host_alias) = c
         .get(
             &format!("/clusters/host{MON}/cluster?metrics_filter=cluster_node_total"),
-            &admin,
+            admin,
         )
         .await;
     assert_eq!(
@@ -316,7 +333,11 @@ async fn dashboards_answer_from_the_in_process_store_at_every_level_and_confine_
         Some(2.0),
         "{host_alias}"
     );
+}
 
+/// A range is a matrix with a point per step; an unknown metric is an entry with an error;
+/// custom PromQL at the cluster level for the admin, unsupported constructs named.
+async fn ranges_unknown_metrics_and_custom_promql(c: &Client, admin: &str, alice: &str) {
     // A range: a matrix with a point per step (once a few samples exist).
     let range = wait_for("a range of at least three points", || async {
         let now = std::time::SystemTime::now()
@@ -324,7 +345,7 @@ async fn dashboards_answer_from_the_in_process_store_at_every_level_and_confine_
             .map(|d| d.as_secs())
             .unwrap_or(0);
         let (s, range) = c
-            .get(&format!("{MON}/namespaces/p1?metrics_filter=namespace_memory_usage_wo_cache&start={}&end={now}&step=1s", now - 10), &alice)
+            .get(&format!("{MON}/namespaces/p1?metrics_filter=namespace_memory_usage_wo_cache&start={}&end={now}&step=1s", now - 10), alice)
             .await;
         assert_eq!(s, StatusCode::OK, "{range}");
         assert_eq!(range["results"][0]["data"]["resultType"], "matrix", "{range}");
@@ -345,7 +366,7 @@ async fn dashboards_answer_from_the_in_process_store_at_every_level_and_confine_
     let (s, mixed) = c
         .get(
             &format!("{MON}/namespaces/p1?metrics_filter=namespace_pod_count|no_such_metric"),
-            &alice,
+            alice,
         )
         .await;
     assert_eq!(s, StatusCode::OK);
@@ -364,7 +385,7 @@ async fn dashboards_answer_from_the_in_process_store_at_every_level_and_confine_
                 "{MON}/targets/query?expr={}",
                 q("container_memory_working_set_bytes")
             ),
-            &admin,
+            admin,
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{all}");
@@ -379,7 +400,7 @@ async fn dashboards_answer_from_the_in_process_store_at_every_level_and_confine_
                 "{MON}/targets/query?expr={}",
                 q("histogram_quantile(0.9, x)")
             ),
-            &admin,
+            admin,
         )
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}");
@@ -389,7 +410,11 @@ async fn dashboards_answer_from_the_in_process_store_at_every_level_and_confine_
             .is_some_and(|e| e.contains("histogram_quantile")),
         "{bad}"
     );
+}
 
+/// Tenants: bob (viewer of p2) sees p2 only, whatever the PromQL says; every level of another
+/// tenant's objects is refused, and the cluster's; no writes.
+async fn tenants_confined(c: &Client, admin: &str, alice: &str, bob: &str, carol: &str) {
     // Tenants: bob (viewer of p2) sees p2 only, whatever the PromQL says.
     for expr in [
         r#"container_memory_working_set_bytes{namespace=~".+"}"#,
@@ -402,7 +427,7 @@ async fn dashboards_answer_from_the_in_process_store_at_every_level_and_confine_
         let (s, v) = c
             .get(
                 &format!("{MON}/namespaces/p2/targets/query?expr={}", q(expr)),
-                &bob,
+                bob,
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{expr}: {v}");
@@ -415,7 +440,7 @@ async fn dashboards_answer_from_the_in_process_store_at_every_level_and_confine_
                 "{MON}/namespaces/p2/targets/query?expr={}",
                 q(r#"container_memory_working_set_bytes{namespace=~".+"}"#)
             ),
-            &bob,
+            bob,
         )
         .await;
     assert_eq!(pods_in(&own).len(), 1, "bob sees his own pod: {own}");
@@ -439,20 +464,18 @@ async fn dashboards_answer_from_the_in_process_store_at_every_level_and_confine_
         }
     }
     // alice manages w1, not w2's project.
-    let (s, _) = c.get(&format!("{MON}/namespaces/p2"), &alice).await;
+    let (s, _) = c.get(&format!("{MON}/namespaces/p2"), alice).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, _) = c.get(&format!("{MON}/workspaces/w2"), &alice).await;
+    let (s, _) = c.get(&format!("{MON}/workspaces/w2"), alice).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     // Writes are not a thing here.
-    let (s, _) = c.post(&format!("{MON}/cluster"), &admin, json!({})).await;
+    let (s, _) = c.post(&format!("{MON}/cluster"), admin, json!({})).await;
     assert!(
         s == StatusCode::METHOD_NOT_ALLOWED
             || s == StatusCode::FORBIDDEN
             || s == StatusCode::NOT_FOUND,
         "{s}"
     );
-
-    stop.cancel();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -625,61 +648,7 @@ async fn the_same_dashboards_answer_from_a_prometheus_configured_on_the_cluster(
         .await
         .expect("annotate the host cluster");
 
-    // Network is what only the Prometheus source has: its presence says who answers.
-    let project = wait_until(
-        "p1's project dashboard from Prometheus",
-        c,
-        &format!("{MON}/namespaces/p1"),
-        &alice,
-        |v| {
-            single(v, "namespace_pod_count") == Some(3.0)
-                && single(v, "namespace_cpu_usage").is_some_and(|x| x > 0.0)
-                && single(v, "namespace_memory_usage_wo_cache").is_some_and(|x| x > 0.0)
-                && single(v, "namespace_net_bytes_received").is_some_and(|x| x > 0.0)
-        },
-    )
-    .await;
-    assert!(
-        single(&project, "namespace_pod_restarts").is_some(),
-        "{project}"
-    );
-    let workload = wait_until(
-        "the web Deployment from Prometheus",
-        c,
-        &format!("{MON}/namespaces/p1/workloads/deployments/web"),
-        &alice,
-        |v| {
-            single(v, "workload_pod_count") == Some(2.0)
-                && single(v, "workload_cpu_usage").is_some_and(|x| x > 0.0)
-                && by_label(v, "pod_cpu_usage", "pod").len() == 2
-        },
-    )
-    .await;
-    assert!(
-        by_label(&workload, "pod_memory_usage_wo_cache", "pod")
-            .iter()
-            .all(|(p, x)| p.starts_with("web-") && *x > 0.0),
-        "{workload}"
-    );
-    wait_until(
-        "crash restarts from Prometheus",
-        c,
-        &format!("{MON}/namespaces/p1/pods/crash?metrics_filter=pod_restarts"),
-        &alice,
-        |v| single(v, "pod_restarts").is_some_and(|r| r >= 1.0),
-    )
-    .await;
-    wait_until(
-        "w1 from Prometheus",
-        c,
-        &format!("{MON}/workspaces/w1"),
-        &alice,
-        |v| {
-            single(v, "workspace_pod_count") == Some(3.0)
-                && single(v, "workspace_cpu_usage").is_some_and(|x| x > 0.0)
-        },
-    )
-    .await;
+    tenant_levels_from_prometheus(c, &alice).await;
     let cluster = wait_until(
         "the cluster from Prometheus",
         c,
@@ -726,9 +695,75 @@ async fn the_same_dashboards_answer_from_a_prometheus_configured_on_the_cluster(
         "{range}"
     );
 
+    custom_queries_to_prometheus_confined(c, &admin, &bob).await;
+    stop.cancel();
+}
+
+/// The project, workload, pod and workspace levels answered by Prometheus (network is what
+/// only the Prometheus source has: its presence says who answers).
+async fn tenant_levels_from_prometheus(c: &Client, alice: &str) {
+    // Network is what only the Prometheus source has: its presence says who answers.
+    let project = wait_until(
+        "p1's project dashboard from Prometheus",
+        c,
+        &format!("{MON}/namespaces/p1"),
+        alice,
+        |v| {
+            single(v, "namespace_pod_count") == Some(3.0)
+                && single(v, "namespace_cpu_usage").is_some_and(|x| x > 0.0)
+                && single(v, "namespace_memory_usage_wo_cache").is_some_and(|x| x > 0.0)
+                && single(v, "namespace_net_bytes_received").is_some_and(|x| x > 0.0)
+        },
+    )
+    .await;
+    assert!(
+        single(&project, "namespace_pod_restarts").is_some(),
+        "{project}"
+    );
+    let workload = wait_until(
+        "the web Deployment from Prometheus",
+        c,
+        &format!("{MON}/namespaces/p1/workloads/deployments/web"),
+        alice,
+        |v| {
+            single(v, "workload_pod_count") == Some(2.0)
+                && single(v, "workload_cpu_usage").is_some_and(|x| x > 0.0)
+                && by_label(v, "pod_cpu_usage", "pod").len() == 2
+        },
+    )
+    .await;
+    assert!(
+        by_label(&workload, "pod_memory_usage_wo_cache", "pod")
+            .iter()
+            .all(|(p, x)| p.starts_with("web-") && *x > 0.0),
+        "{workload}"
+    );
+    wait_until(
+        "crash restarts from Prometheus",
+        c,
+        &format!("{MON}/namespaces/p1/pods/crash?metrics_filter=pod_restarts"),
+        alice,
+        |v| single(v, "pod_restarts").is_some_and(|r| r >= 1.0),
+    )
+    .await;
+    wait_until(
+        "w1 from Prometheus",
+        c,
+        &format!("{MON}/workspaces/w1"),
+        alice,
+        |v| {
+            single(v, "workspace_pod_count") == Some(3.0)
+                && single(v, "workspace_cpu_usage").is_some_and(|x| x > 0.0)
+        },
+    )
+    .await;
+}
+
+/// The custom query goes to Prometheus (its `up` series), and tenants stay confined.
+async fn custom_queries_to_prometheus_confined(c: &Client, admin: &str, bob: &str) {
     // The custom query goes to Prometheus (its `up` series), and tenants stay confined.
     let (s, up) = c
-        .get(&format!("{MON}/targets/query?expr={}", q("up")), &admin)
+        .get(&format!("{MON}/targets/query?expr={}", q("up")), admin)
         .await;
     assert_eq!(s, StatusCode::OK, "{up}");
     assert!(
@@ -746,7 +781,7 @@ async fn the_same_dashboards_answer_from_a_prometheus_configured_on_the_cluster(
         let (s, v) = c
             .get(
                 &format!("{MON}/namespaces/p2/targets/query?expr={}", q(expr)),
-                &bob,
+                bob,
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{expr}: {v}");
@@ -764,11 +799,10 @@ async fn the_same_dashboards_answer_from_a_prometheus_configured_on_the_cluster(
                 "{MON}/namespaces/p2/targets/query?expr={}",
                 q(r#"kube_pod_info{namespace=~".+"}"#)
             ),
-            &bob,
+            bob,
         )
         .await;
     assert_eq!(pods_in(&own).len(), 1, "{own}");
-    let (s, _) = c.get(&format!("{MON}/namespaces/p1"), &bob).await;
+    let (s, _) = c.get(&format!("{MON}/namespaces/p1"), bob).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    stop.cancel();
 }

@@ -157,25 +157,7 @@ async fn oidc_logins_mapping_methods_groups_and_refusals() {
     })
     .await
     .expect("provider");
-    for (idp, mapping) in [("auto", "auto"), ("lookup", "lookup"), ("manual", "manual")] {
-        set_identity_provider(
-            &env,
-            idp,
-            "OIDCIdentityProvider",
-            mapping,
-            settings(&provider),
-        )
-        .await;
-    }
-    set_identity_provider(
-        &env,
-        "unregistered",
-        "OIDCIdentityProvider",
-        "auto",
-        json!({"issuer": provider.issuer, "clientID": "orrery", "clientSecret": SECRET,
-            "redirectURL": "http://127.0.0.1:9/elsewhere"}),
-    )
-    .await;
+    register_providers(&env, &provider).await;
 
     // The administrators' check finds the provider's discovery document and keys.
     let v = c.ok(Method::POST, "/kapis/iam.kubesphere.io/v1beta1/identityproviders/test", &admin,
@@ -254,10 +236,49 @@ async fn oidc_logins_mapping_methods_groups_and_refusals() {
     assert!(end.contains("already+exists"), "{end}");
     assert_eq!(session_user(&m, &base).await, None);
 
+    lookup_admits_only_linked_identities(c, &admin, &provider, &base).await;
+
+    manual_lets_people_choose_a_username(c, &admin, &provider, &base).await;
+
+    tampered_flows_and_bad_redirects_are_refused(&provider, &base).await;
+}
+
+/// The three mapping methods' providers, and one whose redirect URL the provider has not
+/// registered.
+async fn register_providers(env: &Env, provider: &Provider) {
+    for (idp, mapping) in [("auto", "auto"), ("lookup", "lookup"), ("manual", "manual")] {
+        set_identity_provider(
+            env,
+            idp,
+            "OIDCIdentityProvider",
+            mapping,
+            settings(provider),
+        )
+        .await;
+    }
+    set_identity_provider(
+        env,
+        "unregistered",
+        "OIDCIdentityProvider",
+        "auto",
+        json!({"issuer": provider.issuer, "clientID": "orrery", "clientSecret": SECRET,
+            "redirectURL": "http://127.0.0.1:9/elsewhere"}),
+    )
+    .await;
+}
+
+/// lookup: carol is linked to nobody, so refused and nothing created (also not through a
+/// local user with her e-mail); once an administrator links a user to her, she is that user.
+async fn lookup_admits_only_linked_identities(
+    c: &Client,
+    admin: &str,
+    provider: &Provider,
+    base: &str,
+) {
     // lookup: carol is linked to nobody: refused, nothing created.
     provider.next_login("carol").await;
     let b = browser();
-    let end = follow(&b, &base, format!("{base}/oauth/authorize?idp=lookup"))
+    let end = follow(&b, base, format!("{base}/oauth/authorize?idp=lookup"))
         .await
         .expect("redirect");
     assert!(
@@ -265,36 +286,44 @@ async fn oidc_logins_mapping_methods_groups_and_refusals() {
         "{end}"
     );
     assert_eq!(
-        c.get(&format!("{IAM}/users/carol"), &admin).await.0,
+        c.get(&format!("{IAM}/users/carol"), admin).await.0,
         StatusCode::NOT_FOUND
     );
     // …also not through a local user with her e-mail (an e-mail proves nothing).
-    c.ok(Method::POST, &format!("{IAM}/users"), &admin, Some(json!({"apiVersion": "iam.kubesphere.io/v1beta1",
+    c.ok(Method::POST, &format!("{IAM}/users"), admin, Some(json!({"apiVersion": "iam.kubesphere.io/v1beta1",
         "kind": "User", "metadata": {"name": "cee"}, "spec": {"email": "carol@corp.test", "password": "Cee0Pass1"}}))).await;
     provider.next_login("carol").await;
     let end = follow(
         &browser(),
-        &base,
+        base,
         format!("{base}/oauth/authorize?idp=lookup"),
     )
     .await
     .expect("redirect");
     assert!(end.contains("sso_error"), "{end}");
     // Once an administrator links a user to her identity, she is that user.
-    c.ok(Method::PATCH, &format!("{IAM}/users/cee"), &admin,
+    c.ok(Method::PATCH, &format!("{IAM}/users/cee"), admin,
         Some(json!({"metadata": {"annotations": {"iam.kubesphere.io/identity-provider.lookup": "carol"}}}))).await;
     eventually("the link is seen", || async {
         provider.next_login("carol").await;
         let b = browser();
-        let _ = follow(&b, &base, format!("{base}/oauth/authorize?idp=lookup")).await;
-        session_user(&b, &base).await.as_deref() == Some("cee")
+        let _ = follow(&b, base, format!("{base}/oauth/authorize?idp=lookup")).await;
+        session_user(&b, base).await.as_deref() == Some("cee")
     })
     .await;
+}
 
+/// manual: carol chooses her username on the first login, and is that user next time.
+async fn manual_lets_people_choose_a_username(
+    c: &Client,
+    admin: &str,
+    provider: &Provider,
+    base: &str,
+) {
     // manual: carol chooses her username on the first login.
     provider.next_login("carol").await;
     let b = browser();
-    let end = follow(&b, &base, format!("{base}/oauth/authorize?idp=manual"))
+    let end = follow(&b, base, format!("{base}/oauth/authorize?idp=manual"))
         .await
         .expect("redirect");
     assert_eq!(end, "/console/first-login");
@@ -333,9 +362,9 @@ async fn oidc_logins_mapping_methods_groups_and_refusals() {
         .await
         .expect("post");
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(session_user(&b, &base).await.as_deref(), Some("carol-c"));
+    assert_eq!(session_user(&b, base).await.as_deref(), Some("carol-c"));
     let u = c
-        .ok(Method::GET, &format!("{IAM}/users/carol-c"), &admin, None)
+        .ok(Method::GET, &format!("{IAM}/users/carol-c"), admin, None)
         .await;
     assert_eq!(
         u["metadata"]["annotations"]["iam.kubesphere.io/identity-provider.manual"],
@@ -344,17 +373,21 @@ async fn oidc_logins_mapping_methods_groups_and_refusals() {
     // Next time she is carol-c at once.
     provider.next_login("carol").await;
     let b = browser();
-    follow(&b, &base, format!("{base}/oauth/authorize?idp=manual"))
+    follow(&b, base, format!("{base}/oauth/authorize?idp=manual"))
         .await
         .expect("again");
-    assert_eq!(session_user(&b, &base).await.as_deref(), Some("carol-c"));
+    assert_eq!(session_user(&b, base).await.as_deref(), Some("carol-c"));
+}
 
+/// Tampered states, open redirects, unregistered redirect URIs, unknown providers: each ends
+/// on the login page or in a refusal, with no session.
+async fn tampered_flows_and_bad_redirects_are_refused(provider: &Provider, base: &str) {
     // Refusals. A wrong state, a missing one, and a callback in a browser that never started
     // the flow each end on the login page with the reason, and no session.
     for tamper in ["wrong", "missing", "other-browser"] {
         provider.next_login("alice").await;
         let b = browser();
-        let cb = to_callback(&b, &base, "auto").await;
+        let cb = to_callback(&b, base, "auto").await;
         let url = match tamper {
             "wrong" => regex_replace_state(&cb, "state=forged"),
             "missing" => regex_replace_state(&cb, ""),
@@ -365,12 +398,12 @@ async fn oidc_logins_mapping_methods_groups_and_refusals() {
         } else {
             b.clone()
         };
-        let end = follow(&who, &base, url).await.expect("redirect");
+        let end = follow(&who, base, url).await.expect("redirect");
         assert!(
             end.starts_with("/console/login?sso_error="),
             "{tamper}: {end}"
         );
-        assert_eq!(session_user(&who, &base).await, None, "{tamper}");
+        assert_eq!(session_user(&who, base).await, None, "{tamper}");
     }
     // Open redirects: the flow returns only to this console's pages.
     for bad in [
@@ -394,7 +427,7 @@ async fn oidc_logins_mapping_methods_groups_and_refusals() {
     // A redirect URI the provider has not registered: the provider refuses, nobody is sent there.
     match follow(
         &browser(),
-        &base,
+        base,
         format!("{base}/oauth/authorize?idp=unregistered"),
     )
     .await
@@ -406,13 +439,9 @@ async fn oidc_logins_mapping_methods_groups_and_refusals() {
         Ok(end) => panic!("went to {end}"),
     }
     // Unknown and disabled providers.
-    let end = follow(
-        &browser(),
-        &base,
-        format!("{base}/oauth/authorize?idp=nope"),
-    )
-    .await
-    .expect("redirect");
+    let end = follow(&browser(), base, format!("{base}/oauth/authorize?idp=nope"))
+        .await
+        .expect("redirect");
     assert!(end.contains("sso_error"), "{end}");
 }
 

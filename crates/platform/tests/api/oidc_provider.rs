@@ -148,17 +148,49 @@ async fn openid_client_signs_in_through_orrery() {
     let base = env.http.base.replacen("http://", "https://", 1);
     let c = &env.http;
     let admin = env.admin().await;
+    alice_and_a_client_discovered(&env, &admin, &base).await;
+    let (b, first_code, access, id_token, nonce) = relying_party_signs_alice_in(&env, &base).await;
+
+    spent_codes_wrong_verifiers_and_secrets_are_refused(&b, &base, &first_code, &access).await;
+    bad_authorize_requests_are_refused(&b, &base).await;
+
+    // Codes work across replicas: issued here, redeemed at another replica.
+    let replica = env.replica().await;
+    let (verifier, challenge) = pkce();
+    let code = code_for(&b, &base, &challenge).await;
+    let (s, v) = redeem(
+        &replica.url(),
+        &[
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &verifier),
+        ],
+        Some((CLIENT, SECRET)),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(v["id_token"].is_string(), "{v}");
+
+    key_rotation_keeps_earlier_tokens_valid(c, &admin, &b, &base, &id_token, &nonce).await;
+
+    prompt_asks_the_person_and_the_answer_is_theirs(&env, &b, &base).await;
+    replica.shutdown().await;
+}
+
+/// User alice, an OAuth client with grantMethod auto, and the issuer's discovery document.
+async fn alice_and_a_client_discovered(env: &Env, admin: &str, base: &str) {
+    let c = &env.http;
     c.ok(
         Method::POST,
         &format!("{IAM}/users"),
-        &admin,
+        admin,
         Some(json!({"apiVersion": "iam.kubesphere.io/v1beta1",
         "kind": "User", "metadata": {"name": "alice"}, "spec": {"email": "alice@corp.test",
         "displayName": "Alice Liddell", "groups": ["devs"], "password": ALICE_PW}})),
     )
     .await;
     set_oauth_client(
-        &env,
+        env,
         CLIENT,
         &format!(
             "name: {CLIENT}\nsecret: {SECRET}\ngrantMethod: auto\nredirectURIs:\n  - {REDIRECT}\n"
@@ -173,7 +205,7 @@ async fn openid_client_signs_in_through_orrery() {
         .json()
         .await
         .expect("json");
-    assert_eq!(discovery["issuer"], base.as_str());
+    assert_eq!(discovery["issuer"], base);
     assert_eq!(discovery["jwks_uri"], format!("{base}/oauth/keys"));
     assert_eq!(
         discovery["id_token_signing_alg_values_supported"],
@@ -183,7 +215,15 @@ async fn openid_client_signs_in_through_orrery() {
         discovery["code_challenge_methods_supported"],
         json!(["S256"])
     );
+}
 
+/// The relying party signs alice in through the console's login page; her browser, the code,
+/// the access and ID tokens and the ID token's nonce.
+async fn relying_party_signs_alice_in(
+    env: &Env,
+    base: &str,
+) -> (reqwest::Client, String, String, String, String) {
+    let c = &env.http;
     // The relying party starts a login; the person is not logged in yet: to the console's
     // login page, which brings them back to this very request.
     let ca = env.dir.path().join("platform-ca.pem");
@@ -226,12 +266,12 @@ async fn openid_client_signs_in_through_orrery() {
     let callback = location(&r);
     assert!(callback.starts_with(&format!("{REDIRECT}?")), "{callback}");
     let q = query_of(&callback);
-    assert_eq!(q["iss"], base.as_str());
+    assert_eq!(q["iss"], base);
     let first_code = q["code"].clone();
     rp.send(&callback);
     let result: Value = serde_json::from_str(&rp.next("result").await).expect("result JSON");
     let claims = &result["claims"];
-    assert_eq!(claims["iss"], base.as_str());
+    assert_eq!(claims["iss"], base);
     assert_eq!(claims["aud"], CLIENT);
     assert_eq!(claims["sub"], "alice");
     assert_eq!(claims["preferred_username"], "alice");
@@ -265,12 +305,23 @@ async fn openid_client_signs_in_through_orrery() {
     );
     let id_token = result["id_token"].as_str().expect("id token").to_string();
     drop(rp);
+    let nonce = claims["nonce"].as_str().expect("nonce").to_string();
+    (b, first_code, access, id_token, nonce)
+}
 
+/// A code is redeemed once (a second try revokes its tokens), with the right verifier and the
+/// right client secret only.
+async fn spent_codes_wrong_verifiers_and_secrets_are_refused(
+    b: &reqwest::Client,
+    base: &str,
+    first_code: &str,
+    access: &str,
+) {
     // The same code again is refused — and the tokens it bought are revoked.
     let (s, v) = redeem(
-        &base,
+        base,
         &[
-            ("code", &first_code),
+            ("code", first_code),
             ("redirect_uri", REDIRECT),
             ("code_verifier", &"v".repeat(43)),
         ],
@@ -291,7 +342,7 @@ async fn openid_client_signs_in_through_orrery() {
     );
     let r = browser()
         .get(format!("{base}/oauth/userinfo"))
-        .bearer_auth(&access)
+        .bearer_auth(access)
         .send()
         .await
         .expect("userinfo");
@@ -300,10 +351,10 @@ async fn openid_client_signs_in_through_orrery() {
 
     // A wrong code_verifier is refused (and the code is spent).
     let (verifier, challenge) = pkce();
-    let code = code_for(&b, &base, &challenge).await;
+    let code = code_for(b, base, &challenge).await;
     let (wrong, _) = pkce();
     let (s, v) = redeem(
-        &base,
+        base,
         &[
             ("code", &code),
             ("redirect_uri", REDIRECT),
@@ -318,7 +369,7 @@ async fn openid_client_signs_in_through_orrery() {
         "{v}"
     );
     let (s, _) = redeem(
-        &base,
+        base,
         &[
             ("code", &code),
             ("redirect_uri", REDIRECT),
@@ -332,26 +383,30 @@ async fn openid_client_signs_in_through_orrery() {
     // A wrong client secret is refused before the code is touched; the right one
     // (client_secret_post this time) then redeems it, once.
     let (verifier, challenge) = pkce();
-    let code = code_for(&b, &base, &challenge).await;
-    let (s, v) = redeem_post(&base, &code, &verifier, "not-the-secret").await;
+    let code = code_for(b, base, &challenge).await;
+    let (s, v) = redeem_post(base, &code, &verifier, "not-the-secret").await;
     assert_eq!(
         (s, v["error"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("invalid_client")),
         "{v}"
     );
-    let (s, v) = redeem_post(&base, &code, &verifier, SECRET).await;
+    let (s, v) = redeem_post(base, &code, &verifier, SECRET).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert!(
         v["id_token"].is_string() && v["access_token"].is_string(),
         "{v}"
     );
-    let (s, v) = redeem_post(&base, &code, &verifier, SECRET).await;
+    let (s, v) = redeem_post(base, &code, &verifier, SECRET).await;
     assert_eq!(
         (s, v["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_grant")),
         "used twice"
     );
+}
 
+/// An unregistered redirect URI or unknown client: a 400 page, never a redirect; other errors
+/// go back to the registered redirect URI, with the state.
+async fn bad_authorize_requests_are_refused(b: &reqwest::Client, base: &str) {
     // An unregistered redirect URI: a 400 page, never a redirect; so for an unknown client.
     for (client, redirect) in [
         (CLIENT, "https://evil.example/callback"),
@@ -359,7 +414,7 @@ async fn openid_client_signs_in_through_orrery() {
         (CLIENT, "http://127.0.0.1:8000/callback?x=1"),
         ("nobody", REDIRECT),
     ] {
-        let url = authorize_url(&base, redirect, &[("state", "x")]).replace(CLIENT, client);
+        let url = authorize_url(base, redirect, &[("state", "x")]).replace(CLIENT, client);
         let r = b.get(&url).send().await.expect("authorize");
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{client} {redirect}");
         assert!(r.headers().get("location").is_none(), "{client} {redirect}");
@@ -372,7 +427,7 @@ async fn openid_client_signs_in_through_orrery() {
     // Other errors go back to the (registered) redirect URI, with the state.
     let r = b
         .get(
-            authorize_url(&base, REDIRECT, &[("state", "s2")])
+            authorize_url(base, REDIRECT, &[("state", "s2")])
                 .replace("response_type=code", "response_type=token"),
         )
         .send()
@@ -384,31 +439,25 @@ async fn openid_client_signs_in_through_orrery() {
         ("unsupported_response_type", "s2")
     );
     let r = browser()
-        .get(authorize_url(&base, REDIRECT, &[("prompt", "none")]))
+        .get(authorize_url(base, REDIRECT, &[("prompt", "none")]))
         .send()
         .await
         .expect("authorize");
     assert_eq!(query_of(&location(&r))["error"], "login_required");
+}
 
-    // Codes work across replicas: issued here, redeemed at another replica.
-    let replica = env.replica().await;
-    let (verifier, challenge) = pkce();
-    let code = code_for(&b, &base, &challenge).await;
-    let (s, v) = redeem(
-        &replica.url(),
-        &[
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", &verifier),
-        ],
-        Some((CLIENT, SECRET)),
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    assert!(v["id_token"].is_string(), "{v}");
-
+/// Key rotation: the ID token signed before still validates against the published keys; new
+/// tokens are signed with the new key.
+async fn key_rotation_keeps_earlier_tokens_valid(
+    c: &Client,
+    admin: &str,
+    b: &reqwest::Client,
+    base: &str,
+    id_token: &str,
+    nonce: &str,
+) {
     // Key rotation: the ID token signed before still validates against the published keys.
-    let old_kid = jsonwebtoken::decode_header(&id_token)
+    let old_kid = jsonwebtoken::decode_header(id_token)
         .expect("header")
         .kid
         .expect("kid");
@@ -425,7 +474,7 @@ async fn openid_client_signs_in_through_orrery() {
         .ok(
             Method::POST,
             &format!("{IAM}/idtokenkey/rotate"),
-            &admin,
+            admin,
             Some(json!({})),
         )
         .await;
@@ -446,16 +495,16 @@ async fn openid_client_signs_in_through_orrery() {
         .collect();
     assert_eq!(kids, vec![new_kid.clone(), old_kid.clone()]);
     let expect = platform::identity::oidc::Expect {
-        issuer: &base,
+        issuer: base,
         client_id: CLIENT,
-        nonce: claims["nonce"].as_str().expect("nonce"),
+        nonce,
     };
-    platform::identity::oidc::validate_id_token(&id_token, &jwks, &expect)
+    platform::identity::oidc::validate_id_token(id_token, &jwks, &expect)
         .expect("an ID token signed before the rotation still validates");
     let (verifier, challenge) = pkce();
-    let code = code_for(&b, &base, &challenge).await;
+    let code = code_for(b, base, &challenge).await;
     let (_, v) = redeem(
-        &base,
+        base,
         &[
             ("code", &code),
             ("redirect_uri", REDIRECT),
@@ -473,17 +522,24 @@ async fn openid_client_signs_in_through_orrery() {
         Some(new_kid.as_str()),
         "new tokens are signed with the new key"
     );
+}
 
+/// grantMethod: prompt — the person is asked first; the answer is theirs alone.
+async fn prompt_asks_the_person_and_the_answer_is_theirs(
+    env: &Env,
+    b: &reqwest::Client,
+    base: &str,
+) {
     // grantMethod: prompt — the person is asked first; the answer is theirs alone.
     set_oauth_client(
-        &env,
+        env,
         "asking",
         &format!(
             "name: asking\nsecret: {SECRET}\ngrantMethod: prompt\nredirectURIs:\n  - {REDIRECT}\n"
         ),
     )
     .await;
-    let ask = authorize_url(&base, REDIRECT, &[("state", "st")])
+    let ask = authorize_url(base, REDIRECT, &[("state", "st")])
         .replace(&format!("client_id={CLIENT}"), "client_id=asking");
     let r = b.get(&ask).send().await.expect("authorize");
     assert_eq!(r.status(), StatusCode::OK, "a consent page, not a code");
@@ -546,5 +602,4 @@ async fn openid_client_signs_in_through_orrery() {
         .await
         .expect("admin");
     assert_eq!(query_of(&location(&r))["error"], "access_denied");
-    replica.shutdown().await;
 }

@@ -57,27 +57,7 @@ async fn chunks(env: &Env, version: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn older_versions_are_fetched_on_first_use_and_checked() {
-    let newest = tiny_chart("web", "2.0.0", "web two");
-    let older = tiny_chart("web", "1.1.0", "web one point one");
-    let deployed = tiny_chart("web", "1.2.0", "web one point two");
-    let listed = tiny_chart("web", "1.0.0", "web one");
-    // The repository now serves another package than its index lists for 1.0.0.
-    let tampered = tiny_chart("web", "1.0.0", "web one, changed");
-    let mut files: HashMap<String, Vec<u8>> = HashMap::new();
-    files.insert(
-        "/r/index.yaml".into(),
-        index(&[
-            ("web", "1.0.0", "web-1.0.0.tgz", &sha(&listed)),
-            ("web", "1.1.0", "web-1.1.0.tgz", &sha(&older)),
-            ("web", "1.2.0", "web-1.2.0.tgz", &sha(&deployed)),
-            ("web", "2.0.0", "web-2.0.0.tgz", &sha(&newest)),
-        ])
-        .into_bytes(),
-    );
-    files.insert("/r/web-2.0.0.tgz".into(), newest.clone());
-    files.insert("/r/web-1.1.0.tgz".into(), older.clone());
-    files.insert("/r/web-1.2.0.tgz".into(), deployed.clone());
-    files.insert("/r/web-1.0.0.tgz".into(), tampered);
+    let (files, [newest, older, deployed, listed]) = four_versions_one_tampered();
     let (addr, ca) = repo_server(files).await;
 
     let env = Env::start().await;
@@ -151,51 +131,7 @@ async fn older_versions_are_fetched_on_first_use_and_checked() {
         older
     );
 
-    // Deploying the tampered version fails with the reason, deploys nothing, stores nothing,
-    // and the version says why.
-    create_workspace(c, &admin, "w", "admin").await;
-    create_project(c, &admin, "w", "p").await;
-    let (s, e) = c
-        .post(
-            &format!("{APPS}/namespaces/p/applications"),
-            &admin,
-            json!({"metadata": {"name": "old"},
-                "spec": {"appID": "lazy-web", "appVersionID": "lazy-web-1-0-0"}}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::BAD_GATEWAY, "{e}");
-    let message = e["message"].as_str().unwrap_or_default();
-    assert!(
-        message.contains("lazy-web-1-0-0")
-            && message.contains(&format!("the index says {}", sha(&listed))),
-        "{message}"
-    );
-    let (s, _) = c
-        .get(&format!("{APPS}/namespaces/p/applications/old"), &admin)
-        .await;
-    assert_eq!(s, StatusCode::NOT_FOUND);
-    assert_eq!(chunks(&env, "lazy-web-1-0-0").await, 0);
-    let v10 = c
-        .ok(
-            Method::GET,
-            &format!("{APPS}/apps/lazy-web/versions/lazy-web-1-0-0"),
-            &admin,
-            None,
-        )
-        .await;
-    let note = v10["status"]["message"].as_str().unwrap_or_default();
-    assert!(
-        note.starts_with("fetching the package failed") && note.contains("the index says"),
-        "{v10}"
-    );
-    assert_eq!(v10["status"]["state"], "active", "the review state stays");
-    let (s, _) = c
-        .get(
-            &format!("{APPS}/apps/lazy-web/versions/lazy-web-1-0-0/files"),
-            &admin,
-        )
-        .await;
-    assert_eq!(s, StatusCode::BAD_GATEWAY);
+    deploying_the_tampered_version_fails(&env, &admin, &listed).await;
 
     // A good older version deploys: its package is fetched on that first use.
     c.ok(
@@ -225,4 +161,82 @@ async fn older_versions_are_fetched_on_first_use_and_checked() {
         )
         .await;
     assert_eq!(r["status"]["message"], "0 new version(s) imported", "{r}");
+}
+
+/// A repository's files: web 1.0.0 (served tampered), 1.1.0, 1.2.0 and 2.0.0; and the packages
+/// of 2.0.0, 1.1.0, 1.2.0 and (as the index lists it) 1.0.0.
+fn four_versions_one_tampered() -> (HashMap<String, Vec<u8>>, [Vec<u8>; 4]) {
+    let newest = tiny_chart("web", "2.0.0", "web two");
+    let older = tiny_chart("web", "1.1.0", "web one point one");
+    let deployed = tiny_chart("web", "1.2.0", "web one point two");
+    let listed = tiny_chart("web", "1.0.0", "web one");
+    // The repository now serves another package than its index lists for 1.0.0.
+    let tampered = tiny_chart("web", "1.0.0", "web one, changed");
+    let mut files: HashMap<String, Vec<u8>> = HashMap::new();
+    files.insert(
+        "/r/index.yaml".into(),
+        index(&[
+            ("web", "1.0.0", "web-1.0.0.tgz", &sha(&listed)),
+            ("web", "1.1.0", "web-1.1.0.tgz", &sha(&older)),
+            ("web", "1.2.0", "web-1.2.0.tgz", &sha(&deployed)),
+            ("web", "2.0.0", "web-2.0.0.tgz", &sha(&newest)),
+        ])
+        .into_bytes(),
+    );
+    files.insert("/r/web-2.0.0.tgz".into(), newest.clone());
+    files.insert("/r/web-1.1.0.tgz".into(), older.clone());
+    files.insert("/r/web-1.2.0.tgz".into(), deployed.clone());
+    files.insert("/r/web-1.0.0.tgz".into(), tampered);
+    (files, [newest, older, deployed, listed])
+}
+
+/// Deploying the tampered version fails with the reason, deploys nothing, stores nothing,
+/// and the version says why.
+async fn deploying_the_tampered_version_fails(env: &Env, admin: &str, listed: &[u8]) {
+    let c = &env.http;
+    // Deploying the tampered version fails with the reason, deploys nothing, stores nothing,
+    // and the version says why.
+    create_workspace(c, admin, "w", "admin").await;
+    create_project(c, admin, "w", "p").await;
+    let (s, e) = c
+        .post(
+            &format!("{APPS}/namespaces/p/applications"),
+            admin,
+            json!({"metadata": {"name": "old"},
+                "spec": {"appID": "lazy-web", "appVersionID": "lazy-web-1-0-0"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_GATEWAY, "{e}");
+    let message = e["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("lazy-web-1-0-0")
+            && message.contains(&format!("the index says {}", sha(listed))),
+        "{message}"
+    );
+    let (s, _) = c
+        .get(&format!("{APPS}/namespaces/p/applications/old"), admin)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(chunks(env, "lazy-web-1-0-0").await, 0);
+    let v10 = c
+        .ok(
+            Method::GET,
+            &format!("{APPS}/apps/lazy-web/versions/lazy-web-1-0-0"),
+            admin,
+            None,
+        )
+        .await;
+    let note = v10["status"]["message"].as_str().unwrap_or_default();
+    assert!(
+        note.starts_with("fetching the package failed") && note.contains("the index says"),
+        "{v10}"
+    );
+    assert_eq!(v10["status"]["state"], "active", "the review state stays");
+    let (s, _) = c
+        .get(
+            &format!("{APPS}/apps/lazy-web/versions/lazy-web-1-0-0/files"),
+            admin,
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_GATEWAY);
 }

@@ -23,75 +23,9 @@ async fn a_yaml_app_is_released_like_a_chart() {
     create_project(c, &admin, "w", "p").await;
     let apps = format!("{APPS}/workspaces/w/apps");
 
-    // What is refused, each with its reason and nothing made.
-    for (body, why) in [
-        (
-            json!({"appType": "yaml", "package": B64.encode(V1)}),
-            "appName",
-        ),
-        (
-            json!({"appType": "yaml", "appName": "greet", "package": B64.encode(V1)}),
-            "versionName",
-        ),
-        (
-            json!({"appType": "yaml", "appName": "greet", "versionName": "one", "package": B64.encode(V1)}),
-            "semantic version",
-        ),
-        (
-            json!({"appType": "yaml", "appName": "greet", "versionName": "1.0.0", "package": B64.encode("kind: ConfigMap\n")}),
-            "lacks apiVersion",
-        ),
-        (
-            json!({"appType": "kustomize", "appName": "greet", "package": B64.encode(V1)}),
-            "neither helm",
-        ),
-    ] {
-        let (s, v) = c.post(&apps, &admin, body).await;
-        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
-        assert!(
-            v["message"].as_str().unwrap_or_default().contains(why),
-            "{why}: {v}"
-        );
-    }
-    let (_, list) = c.get(&apps, &admin).await;
-    assert_eq!(list["totalItems"], 0, "{list}");
+    bad_uploads_are_refused(c, &admin, &apps).await;
 
-    let up = c
-        .ok(
-            Method::POST,
-            &apps,
-            &admin,
-            Some(
-                json!({"appType": "yaml", "appName": "greet", "versionName": "1.0.0",
-                "package": B64.encode(V1)}),
-            ),
-        )
-        .await;
-    assert_eq!(up["application"]["spec"]["appType"], "yaml", "{up}");
-    assert_eq!(up["version"]["spec"]["appType"], "yaml", "{up}");
-    let v1 = up["versionName"].as_str().expect("version").to_string();
-    // Its files show the manifests as uploaded.
-    let files = c
-        .ok(
-            Method::GET,
-            &format!("{apps}/greet/versions/{v1}/files"),
-            &admin,
-            None,
-        )
-        .await;
-    let shown = B64
-        .decode(files["manifests.yaml"].as_str().expect("manifests"))
-        .expect("b64");
-    assert_eq!(shown, V1.as_bytes());
-    // A chart cannot become a version of it.
-    let (s, v) = c
-        .post(
-            &format!("{apps}/greet/versions"),
-            &admin,
-            json!({"package": B64.encode(testdata::helm_chart_package("openelb"))}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let v1 = uploaded_as_yaml(c, &admin, &apps).await;
 
     // Deployed from the workspace's own template into its project; values are refused.
     let rels = format!("{APPS}/namespaces/p/applications");
@@ -176,4 +110,82 @@ async fn a_yaml_app_is_released_like_a_chart() {
             && cms.get_opt("second").await.ok().flatten().is_none()
     })
     .await;
+}
+
+/// What is refused, each with its reason and nothing made.
+async fn bad_uploads_are_refused(c: &Client, admin: &str, apps: &str) {
+    // What is refused, each with its reason and nothing made.
+    for (body, why) in [
+        (
+            json!({"appType": "yaml", "package": B64.encode(V1)}),
+            "appName",
+        ),
+        (
+            json!({"appType": "yaml", "appName": "greet", "package": B64.encode(V1)}),
+            "versionName",
+        ),
+        (
+            json!({"appType": "yaml", "appName": "greet", "versionName": "one", "package": B64.encode(V1)}),
+            "semantic version",
+        ),
+        (
+            json!({"appType": "yaml", "appName": "greet", "versionName": "1.0.0", "package": B64.encode("kind: ConfigMap\n")}),
+            "lacks apiVersion",
+        ),
+        (
+            json!({"appType": "kustomize", "appName": "greet", "package": B64.encode(V1)}),
+            "neither helm",
+        ),
+    ] {
+        let (s, v) = c.post(apps, admin, body).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+        assert!(
+            v["message"].as_str().unwrap_or_default().contains(why),
+            "{why}: {v}"
+        );
+    }
+    let (_, list) = c.get(apps, admin).await;
+    assert_eq!(list["totalItems"], 0, "{list}");
+}
+
+/// Uploaded as a yaml app, its files show the manifests as uploaded, and a chart cannot become
+/// a version of it. The version's name.
+async fn uploaded_as_yaml(c: &Client, admin: &str, apps: &str) -> String {
+    let up = c
+        .ok(
+            Method::POST,
+            apps,
+            admin,
+            Some(
+                json!({"appType": "yaml", "appName": "greet", "versionName": "1.0.0",
+                "package": B64.encode(V1)}),
+            ),
+        )
+        .await;
+    assert_eq!(up["application"]["spec"]["appType"], "yaml", "{up}");
+    assert_eq!(up["version"]["spec"]["appType"], "yaml", "{up}");
+    let v1 = up["versionName"].as_str().expect("version").to_string();
+    // Its files show the manifests as uploaded.
+    let files = c
+        .ok(
+            Method::GET,
+            &format!("{apps}/greet/versions/{v1}/files"),
+            admin,
+            None,
+        )
+        .await;
+    let shown = B64
+        .decode(files["manifests.yaml"].as_str().expect("manifests"))
+        .expect("b64");
+    assert_eq!(shown, V1.as_bytes());
+    // A chart cannot become a version of it.
+    let (s, v) = c
+        .post(
+            &format!("{apps}/greet/versions"),
+            admin,
+            json!({"package": B64.encode(testdata::helm_chart_package("openelb"))}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    v1
 }

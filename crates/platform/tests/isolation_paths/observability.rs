@@ -479,94 +479,13 @@ fn q<'a>(p: &'a Place, key: &str) -> Option<&'a str> {
 /// Checks the body of an allowed, successful answer to a user; `Err` says what leaked.
 pub fn check_body(world: &World, user: &str, p: &Place, body: &str) -> Result<(), String> {
     let rest: Vec<&str> = p.rest.iter().map(String::as_str).collect();
-    let json = || -> Result<Value, String> {
-        serde_json::from_str(body).map_err(|e| format!("the answer is not JSON ({e}): {body:.200}"))
-    };
+    let json = || parse_body(body);
     match rest.as_slice() {
         ["kapis", "monitoring.kubesphere.io", "v1alpha3", level @ ..] => {
-            let visible: BTreeSet<String> = match level {
-                // Cluster levels: the caller may see the whole cluster.
-                ["cluster"] | ["nodes"] | ["nodes", _] | ["targets", "query"] => return Ok(()),
-                // Any other: at most what every level the path names holds.
-                _ => scope(world, p.cluster, level).unwrap_or_default(),
-            };
-            let v = json()?;
-            let pods = pods_in(p.cluster, &visible);
-            if level.last() == Some(&"query") {
-                let expr = q(p, "expr").or_else(|| q(p, "query")).unwrap_or("");
-                let bound = EXPRS
-                    .iter()
-                    .find(|(e, _)| {
-                        e.replace("{A}", namespace(0, Some(p.cluster)))
-                            .replace("{B}", namespace(1, Some(p.cluster)))
-                            == expr
-                    })
-                    .map_or(Bound::Labels, |(_, b)| *b);
-                let all = series(&v["data"]);
-                if bound == Bound::Absent
-                    && v["data"]["resultType"] == "vector"
-                    && (all.len() != 1 || all[0].1.iter().any(|x| number(x) != Some(1.0)))
-                {
-                    return Err(format!(
-                        "absent() of another namespace's series answers {v} (confined: always 1)"
-                    ));
-                }
-                for (metric, values) in all {
-                    if bound != Bound::Absent {
-                        check_labels(metric, &visible)?;
-                    }
-                    if bound == Bound::Pods
-                        && let Some(x) = values
-                            .iter()
-                            .filter_map(|x| number(x))
-                            .find(|x| *x > pods as f64)
-                    {
-                        return Err(format!(
-                            "{expr:?} counts {x} pods; {visible:?} hold {pods}: {metric}"
-                        ));
-                    }
-                }
-                return Ok(());
-            }
-            for r in v["results"].as_array().into_iter().flatten() {
-                let name = r["metric_name"].as_str().unwrap_or_default();
-                for (metric, values) in series(&r["data"]) {
-                    check_labels(metric, &visible)?;
-                    if name.ends_with("_pod_count")
-                        && let Some(x) = values
-                            .iter()
-                            .filter_map(|x| number(x))
-                            .find(|x| *x > pods as f64)
-                    {
-                        return Err(format!("{name} is {x}; {visible:?} hold {pods} pods"));
-                    }
-                }
-            }
-            Ok(())
+            check_monitoring(world, p, level, body)
         }
         ["kapis", "alerting.kubesphere.io", "v2beta1", level @ ..] => {
-            let visible = match level {
-                ["alerts"] => None,
-                [.., "alerts"] => Some(scope(world, p.cluster, level).unwrap_or_default()),
-                _ => return Ok(()),
-            };
-            let v = json()?;
-            for a in v["items"].as_array().into_iter().flatten() {
-                let cluster = a["cluster"].as_str().unwrap_or_default();
-                if world.cluster_name(cluster) != Some(p.cluster) {
-                    return Err(format!("an alert of cluster {cluster:?}: {a}"));
-                }
-                if let Some(visible) = &visible {
-                    check_labels(&a["labels"], visible)?;
-                    if !a["labels"]["namespace"]
-                        .as_str()
-                        .is_some_and(|ns| visible.contains(ns))
-                    {
-                        return Err(format!("an alert of no namespace or another: {a}"));
-                    }
-                }
-            }
-            Ok(())
+            check_alerts(world, p, level, body)
         }
         [
             "kapis",
@@ -591,43 +510,148 @@ pub fn check_body(world: &World, user: &str, p: &Place, body: &str) -> Result<()
             "events",
         ] => audit_records(world, &json()?, |w| w == *ws),
         ["kapis", "tenant.kubesphere.io", "v1alpha2", "events"] => {
-            let v = json()?;
-            let asked = q(p, "cluster").filter(|c| !c.is_empty());
-            for ev in v["query"]["records"].as_array().into_iter().flatten() {
-                let meta = &ev["metadata"];
-                let named = meta["annotations"]["kubesphere.io/cluster"]
-                    .as_str()
-                    .unwrap_or_default();
-                let Some(cluster) = world.cluster_name(named) else {
-                    return Err(format!("an Event of an unknown cluster {named:?}"));
-                };
-                if asked.is_some_and(|a| world.cluster_name(a) != Some(cluster)) {
-                    return Err(format!(
-                        "an Event of cluster {cluster} for cluster={asked:?}"
-                    ));
-                }
-                let ns = meta["namespace"].as_str().unwrap_or_default();
-                let list = Attrs {
-                    resource_request: true,
-                    prefix: "api".into(),
-                    verb: "list".into(),
-                    version: "v1".into(),
-                    namespace: ns.to_string(),
-                    namespace_prefix: true,
-                    resource: "events".into(),
-                    ..Attrs::default()
-                };
-                if !world.may(cluster, user, &list) {
-                    return Err(format!(
-                        "an Event of namespace {ns} in {cluster}, where {user} may not list Events: {}",
-                        meta["name"]
-                    ));
-                }
-            }
-            Ok(())
+            check_events(world, user, p, body)
         }
         _ => Ok(()),
     }
+}
+
+/// The answer's body as JSON.
+fn parse_body(body: &str) -> Result<Value, String> {
+    serde_json::from_str(body).map_err(|e| format!("the answer is not JSON ({e}): {body:.200}"))
+}
+
+/// A monitoring answer holds only series of what the caller may see, and pod counts no larger
+/// than what that holds.
+fn check_monitoring(world: &World, p: &Place, level: &[&str], body: &str) -> Result<(), String> {
+    let json = || parse_body(body);
+    let visible: BTreeSet<String> = match level {
+        // Cluster levels: the caller may see the whole cluster.
+        ["cluster"] | ["nodes"] | ["nodes", _] | ["targets", "query"] => return Ok(()),
+        // Any other: at most what every level the path names holds.
+        _ => scope(world, p.cluster, level).unwrap_or_default(),
+    };
+    let v = json()?;
+    let pods = pods_in(p.cluster, &visible);
+    if level.last() == Some(&"query") {
+        let expr = q(p, "expr").or_else(|| q(p, "query")).unwrap_or("");
+        let bound = EXPRS
+            .iter()
+            .find(|(e, _)| {
+                e.replace("{A}", namespace(0, Some(p.cluster)))
+                    .replace("{B}", namespace(1, Some(p.cluster)))
+                    == expr
+            })
+            .map_or(Bound::Labels, |(_, b)| *b);
+        let all = series(&v["data"]);
+        if bound == Bound::Absent
+            && v["data"]["resultType"] == "vector"
+            && (all.len() != 1 || all[0].1.iter().any(|x| number(x) != Some(1.0)))
+        {
+            return Err(format!(
+                "absent() of another namespace's series answers {v} (confined: always 1)"
+            ));
+        }
+        for (metric, values) in all {
+            if bound != Bound::Absent {
+                check_labels(metric, &visible)?;
+            }
+            if bound == Bound::Pods
+                && let Some(x) = values
+                    .iter()
+                    .filter_map(|x| number(x))
+                    .find(|x| *x > pods as f64)
+            {
+                return Err(format!(
+                    "{expr:?} counts {x} pods; {visible:?} hold {pods}: {metric}"
+                ));
+            }
+        }
+        return Ok(());
+    }
+    for r in v["results"].as_array().into_iter().flatten() {
+        let name = r["metric_name"].as_str().unwrap_or_default();
+        for (metric, values) in series(&r["data"]) {
+            check_labels(metric, &visible)?;
+            if name.ends_with("_pod_count")
+                && let Some(x) = values
+                    .iter()
+                    .filter_map(|x| number(x))
+                    .find(|x| *x > pods as f64)
+            {
+                return Err(format!("{name} is {x}; {visible:?} hold {pods} pods"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An alerts answer holds only alerts of the path's cluster, and at a project level only of
+/// the namespaces the caller may see.
+fn check_alerts(world: &World, p: &Place, level: &[&str], body: &str) -> Result<(), String> {
+    let json = || parse_body(body);
+    let visible = match level {
+        ["alerts"] => None,
+        [.., "alerts"] => Some(scope(world, p.cluster, level).unwrap_or_default()),
+        _ => return Ok(()),
+    };
+    let v = json()?;
+    for a in v["items"].as_array().into_iter().flatten() {
+        let cluster = a["cluster"].as_str().unwrap_or_default();
+        if world.cluster_name(cluster) != Some(p.cluster) {
+            return Err(format!("an alert of cluster {cluster:?}: {a}"));
+        }
+        if let Some(visible) = &visible {
+            check_labels(&a["labels"], visible)?;
+            if !a["labels"]["namespace"]
+                .as_str()
+                .is_some_and(|ns| visible.contains(ns))
+            {
+                return Err(format!("an alert of no namespace or another: {a}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An Events answer holds only Events of the asked cluster in namespaces where the caller may
+/// list Events.
+fn check_events(world: &World, user: &str, p: &Place, body: &str) -> Result<(), String> {
+    let json = || parse_body(body);
+    let v = json()?;
+    let asked = q(p, "cluster").filter(|c| !c.is_empty());
+    for ev in v["query"]["records"].as_array().into_iter().flatten() {
+        let meta = &ev["metadata"];
+        let named = meta["annotations"]["kubesphere.io/cluster"]
+            .as_str()
+            .unwrap_or_default();
+        let Some(cluster) = world.cluster_name(named) else {
+            return Err(format!("an Event of an unknown cluster {named:?}"));
+        };
+        if asked.is_some_and(|a| world.cluster_name(a) != Some(cluster)) {
+            return Err(format!(
+                "an Event of cluster {cluster} for cluster={asked:?}"
+            ));
+        }
+        let ns = meta["namespace"].as_str().unwrap_or_default();
+        let list = Attrs {
+            resource_request: true,
+            prefix: "api".into(),
+            verb: "list".into(),
+            version: "v1".into(),
+            namespace: ns.to_string(),
+            namespace_prefix: true,
+            resource: "events".into(),
+            ..Attrs::default()
+        };
+        if !world.may(cluster, user, &list) {
+            return Err(format!(
+                "an Event of namespace {ns} in {cluster}, where {user} may not list Events: {}",
+                meta["name"]
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The namespaces every `namespaces/{ns}` and `workspaces/{ws}` pair of a path allows at once

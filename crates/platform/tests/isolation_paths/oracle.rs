@@ -659,62 +659,11 @@ impl World {
         // KubeSphere's generic resources API names a cluster resource by its plural (core
         // group first); it is then the request on that resource. The platform keeps its own
         // Secrets (metadata only) and users there.
-        if a.resource_request
-            && a.prefix == "kapis"
-            && a.group == "resources.kubesphere.io"
-            && a.version == "v1alpha3"
-            && a.workspace.is_empty()
-            && a.subresource.is_empty()
-            && !matches!(a.resource.as_str(), "secrets" | "users")
-        {
-            let mut found: Vec<(&(String, String), &Served)> = cluster
-                .discovery
-                .iter()
-                .filter_map(|(gv, resources)| resources.get(&a.resource).map(|s| (gv, s)))
-                .collect();
-            found.sort_by_key(|((g, _), _)| {
-                (
-                    !g.is_empty(),
-                    g.contains('.') && !g.ends_with(".k8s.io"),
-                    g.clone(),
-                )
-            });
-            let Some(((group, version), served)) = found.first() else {
-                return Expect::NotFound(format!("no resource {} to list generically", a.resource));
-            };
-            if !served.namespaced && a.namespace_prefix {
-                return Expect::NotFound(format!(
-                    "{} is cluster-scoped, named under namespace {}",
-                    a.resource, a.namespace
-                ));
-            }
-            if !served.namespaced && a.resource != "namespaces" {
-                a.namespace.clear();
-            }
-            a.prefix = if group.is_empty() { "api" } else { "apis" }.into();
-            a.group = group.clone();
-            a.version = version.clone();
+        if let Err(e) = resolve_generic(cluster, &mut a) {
+            return e;
         }
-        if a.resource_request && a.prefix != "kapis" {
-            let served = cluster
-                .discovery
-                .get(&(a.group.clone(), a.version.clone()))
-                .and_then(|resources| resources.get(&a.resource));
-            match served {
-                None => {
-                    return Expect::NotFound(format!(
-                        "{}/{} {} is not served",
-                        a.group, a.version, a.resource
-                    ));
-                }
-                Some(s) if !s.namespaced && a.namespace_prefix => {
-                    return Expect::NotFound(format!(
-                        "{} is cluster-scoped, named under namespace {}",
-                        a.resource, a.namespace
-                    ));
-                }
-                Some(_) => {}
-            }
+        if let Err(e) = check_served(cluster, &a) {
+            return e;
         }
         let what = format!(
             "{} {}/{} {}{} ns={:?} ws={:?} name={:?} in {cluster_name}",
@@ -747,6 +696,21 @@ impl World {
                 return Expect::Forbidden(format!("{what}: streams need create: {why}"));
             }
         }
+        if let Err(e) = self.platform_only(cluster, req.user, &a, &what) {
+            return e;
+        }
+        Expect::Allowed(what)
+    }
+
+    /// The platform's Secrets (its namespace, and every namespace's at once) and changes to
+    /// Clusters are for platform administrators only, on the host.
+    fn platform_only(
+        &self,
+        cluster: &ClusterData,
+        user: &str,
+        a: &Attrs,
+        what: &str,
+    ) -> Result<(), Expect> {
         // The platform's Secrets (its namespace, and every namespace's at once) and changes
         // to Clusters are for platform administrators only, on the host.
         if cluster.host && a.resource_request {
@@ -758,21 +722,21 @@ impl World {
                     resource: resource.into(),
                     ..Attrs::default()
                 };
-                any_allows(self.global_rules(req.user), &probe)
+                any_allows(self.global_rules(user), &probe)
             };
             let secrets = (a.group.is_empty() || a.group == "resources.kubesphere.io")
                 && a.resource == "secrets"
                 && (a.namespace.is_empty() || a.namespace == SYSTEM_NAMESPACE);
             if secrets && !platform_admin("", "secrets") {
-                return Expect::Forbidden(format!("{what}: platform Secrets"));
+                return Err(Expect::Forbidden(format!("{what}: platform Secrets")));
             }
             let cluster_write = a.group == "cluster.kubesphere.io"
                 && !matches!(a.verb.as_str(), "get" | "list" | "watch");
             if cluster_write && !platform_admin("cluster.kubesphere.io", "clusters") {
-                return Expect::Forbidden(format!("{what}: changing clusters"));
+                return Err(Expect::Forbidden(format!("{what}: changing clusters")));
             }
         }
-        Expect::Allowed(what)
+        Ok(())
     }
 }
 
@@ -906,6 +870,78 @@ pub fn bound_users(world: &World) -> BTreeSet<String> {
         }
     }
     out
+}
+
+/// KubeSphere's generic resources API names a cluster resource by its plural (core group
+/// first); it is then the request on that resource. The platform keeps its own Secrets
+/// (metadata only) and users there.
+fn resolve_generic(cluster: &ClusterData, a: &mut Attrs) -> Result<(), Expect> {
+    if a.resource_request
+        && a.prefix == "kapis"
+        && a.group == "resources.kubesphere.io"
+        && a.version == "v1alpha3"
+        && a.workspace.is_empty()
+        && a.subresource.is_empty()
+        && !matches!(a.resource.as_str(), "secrets" | "users")
+    {
+        let mut found: Vec<(&(String, String), &Served)> = cluster
+            .discovery
+            .iter()
+            .filter_map(|(gv, resources)| resources.get(&a.resource).map(|s| (gv, s)))
+            .collect();
+        found.sort_by_key(|((g, _), _)| {
+            (
+                !g.is_empty(),
+                g.contains('.') && !g.ends_with(".k8s.io"),
+                g.clone(),
+            )
+        });
+        let Some(((group, version), served)) = found.first() else {
+            return Err(Expect::NotFound(format!(
+                "no resource {} to list generically",
+                a.resource
+            )));
+        };
+        if !served.namespaced && a.namespace_prefix {
+            return Err(Expect::NotFound(format!(
+                "{} is cluster-scoped, named under namespace {}",
+                a.resource, a.namespace
+            )));
+        }
+        if !served.namespaced && a.resource != "namespaces" {
+            a.namespace.clear();
+        }
+        a.prefix = if group.is_empty() { "api" } else { "apis" }.into();
+        a.group = group.clone();
+        a.version = version.clone();
+    }
+    Ok(())
+}
+
+/// A resource request names a served resource, a namespaced one if under a namespace.
+fn check_served(cluster: &ClusterData, a: &Attrs) -> Result<(), Expect> {
+    if a.resource_request && a.prefix != "kapis" {
+        let served = cluster
+            .discovery
+            .get(&(a.group.clone(), a.version.clone()))
+            .and_then(|resources| resources.get(&a.resource));
+        match served {
+            None => {
+                return Err(Expect::NotFound(format!(
+                    "{}/{} {} is not served",
+                    a.group, a.version, a.resource
+                )));
+            }
+            Some(s) if !s.namespaced && a.namespace_prefix => {
+                return Err(Expect::NotFound(format!(
+                    "{} is cluster-scoped, named under namespace {}",
+                    a.resource, a.namespace
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -84,17 +84,81 @@ async fn a_workspace_quota_holds_across_its_projects_in_a_member() {
         .await
         .expect("outside namespace");
 
-    // The API: a quota of another workspace's namespaces, or no quantities, is refused.
     let m1_quotas = quotas(Some("m1"), "ws");
+    quota_api_checks_and_confines(c, &admin, &wsadmin, &m1_quotas).await;
+
+    webhook_registered_in_m1_only(c, &admin).await;
+
+    pods_count_across_projects(c, &admin, &member, &m1_quotas).await;
+
+    // Deleting a pod gives its share back (recalculated from the pods themselves).
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(member.clone(), "p1");
+    pods.delete("a", &Default::default()).await.expect("delete");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let gone = pods.get_opt("a").await.expect("get").is_none();
+        if gone && used(c, &admin, &format!("{m1_quotas}/ws")).await["pods"] == "1" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "usage not recalculated");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    dry_runs_are_checked_not_charged(c, &admin, &member, &m1_quotas).await;
+    a_replica_set_stops_at_the_quota(&member, &pods).await;
+
+    // Raising the quota lets the ReplicaSet finish.
+    c.ok(
+        Method::PATCH,
+        &format!("{m1_quotas}/ws"),
+        &wsadmin,
+        Some(json!({"spec": {"quota": {"hard": {"pods": "4"}}}})),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pods
+        .list(&Default::default())
+        .await
+        .expect("pods")
+        .items
+        .len()
+        < 3
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the ReplicaSet did not finish after the quota was raised"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Deleting the last quota removes the webhook.
+    c.ok(Method::DELETE, &format!("{m1_quotas}/ws"), &wsadmin, None)
+        .await;
+    eventually(
+        c,
+        Method::GET,
+        &format!("/clusters/m1{WEBHOOKS}"),
+        &admin,
+        None,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    drop(m1);
+}
+
+/// A quota of another workspace's namespaces, or without quantities, is refused; the quota
+/// lives in m1, not the host; strangers see nothing of it, viewers read it and cannot change it.
+async fn quota_api_checks_and_confines(c: &Client, admin: &str, wsadmin: &str, m1_quotas: &str) {
+    // The API: a quota of another workspace's namespaces, or no quantities, is refused.
     let (s, v) = c
-        .post(&m1_quotas, &wsadmin, json!({"metadata": {"name": "ws"},
+        .post(m1_quotas, wsadmin, json!({"metadata": {"name": "ws"},
             "spec": {"quota": {"hard": {"pods": "2"}}, "selector": {"kubesphere.io/workspace": "other"}}}))
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     let (s, v) = c
         .post(
-            &m1_quotas,
-            &wsadmin,
+            m1_quotas,
+            wsadmin,
             json!({"metadata": {"name": "ws"}, "spec": {"quota": {"hard": {"pods": "lots"}}}}),
         )
         .await;
@@ -102,8 +166,8 @@ async fn a_workspace_quota_holds_across_its_projects_in_a_member() {
     let created = c
         .ok(
             Method::POST,
-            &m1_quotas,
-            &wsadmin,
+            m1_quotas,
+            wsadmin,
             Some(json!({"apiVersion": "quota.kubesphere.io/v1alpha2",
             "kind": "ResourceQuota", "metadata": {"name": "ws"},
             "spec": {"quota": {"hard": {"pods": "2", "limits.memory": "1Gi"}}}})),
@@ -118,13 +182,13 @@ async fn a_workspace_quota_holds_across_its_projects_in_a_member() {
         "ws"
     );
     // It lives in m1, not the host; KubeSphere 3's v1alpha2 path answers too.
-    let (s, _) = c.get(&format!("{}/ws", quotas(None, "ws")), &admin).await;
+    let (s, _) = c.get(&format!("{}/ws", quotas(None, "ws")), admin).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let v = c
         .ok(
             Method::GET,
             "/clusters/m1/kapis/tenant.kubesphere.io/v1alpha2/workspaces/ws/resourcequotas",
-            &admin,
+            admin,
             None,
         )
         .await;
@@ -135,7 +199,7 @@ async fn a_workspace_quota_holds_across_its_projects_in_a_member() {
     assert_eq!(s, StatusCode::FORBIDDEN);
     add_member(
         c,
-        &admin,
+        admin,
         "/kapis/iam.kubesphere.io/v1beta1/workspaces/ws/workspacemembers",
         "viewer",
         "ws-viewer",
@@ -159,11 +223,14 @@ async fn a_workspace_quota_holds_across_its_projects_in_a_member() {
         )
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+}
 
+/// The platform registers its webhook in m1 (the host has no workspace quota, so no webhook).
+async fn webhook_registered_in_m1_only(c: &Client, admin: &str) {
     // The platform registers its webhook in m1.
     let deadline = Instant::now() + Duration::from_secs(20);
     let hook = loop {
-        let (s, v) = c.get(&format!("/clusters/m1{WEBHOOKS}"), &admin).await;
+        let (s, v) = c.get(&format!("/clusters/m1{WEBHOOKS}"), admin).await;
         if s == StatusCode::OK {
             break v;
         }
@@ -178,21 +245,30 @@ async fn a_workspace_quota_holds_across_its_projects_in_a_member() {
         json!(["pods"]),
         "{hook}"
     );
-    let (s, _) = c.get(WEBHOOKS, &admin).await;
+    let (s, _) = c.get(WEBHOOKS, admin).await;
     assert_eq!(
         s,
         StatusCode::NOT_FOUND,
         "the host has no workspace quota, so no webhook"
     );
+}
 
+/// Pods written straight to m1 count across p1 and p2: the third is refused with kube's words;
+/// a namespace outside the workspace is not limited by it.
+async fn pods_count_across_projects(
+    c: &Client,
+    admin: &str,
+    member: &kube::Client,
+    m1_quotas: &str,
+) {
     // Pods written straight to m1 count across p1 and p2: the third is refused with kube's words.
-    create_pod(&member, "p1", pod("a", Some("256Mi")))
+    create_pod(member, "p1", pod("a", Some("256Mi")))
         .await
         .expect("first pod");
-    create_pod(&member, "p2", pod("b", Some("256Mi")))
+    create_pod(member, "p2", pod("b", Some("256Mi")))
         .await
         .expect("second pod");
-    let refused = create_pod(&member, "p1", pod("c", Some("256Mi")))
+    let refused = create_pod(member, "p1", pod("c", Some("256Mi")))
         .await
         .expect_err("third pod");
     assert_eq!(refused.code, 403, "{refused:?}");
@@ -210,7 +286,7 @@ async fn a_workspace_quota_holds_across_its_projects_in_a_member() {
         "{}",
         refused.message
     );
-    let refused = create_pod(&member, "p2", pod("d", None))
+    let refused = create_pod(member, "p2", pod("d", None))
         .await
         .expect_err("no limits");
     assert!(
@@ -222,40 +298,35 @@ async fn a_workspace_quota_holds_across_its_projects_in_a_member() {
     );
     // A namespace outside the workspace is not limited by it.
     for i in 0..3 {
-        create_pod(&member, "outside", pod(&format!("o{i}"), None))
+        create_pod(member, "outside", pod(&format!("o{i}"), None))
             .await
             .expect("outside the workspace");
     }
-    let v = used(c, &admin, &format!("{m1_quotas}/ws")).await;
+    let v = used(c, admin, &format!("{m1_quotas}/ws")).await;
     assert_eq!(v["pods"], "2", "{v}");
     assert_eq!(v["limits.memory"], "512Mi", "{v}");
+}
 
-    // Deleting a pod gives its share back (recalculated from the pods themselves).
-    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
-        kube::Api::namespaced(member.clone(), "p1");
-    pods.delete("a", &Default::default()).await.expect("delete");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let gone = pods.get_opt("a").await.expect("get").is_none();
-        if gone && used(c, &admin, &format!("{m1_quotas}/ws")).await["pods"] == "1" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "usage not recalculated");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+/// A dry run is checked and not charged; the status says what each namespace uses.
+async fn dry_runs_are_checked_not_charged(
+    c: &Client,
+    admin: &str,
+    member: &kube::Client,
+    m1_quotas: &str,
+) {
     // A dry run is checked and not charged.
-    create_pod_with(&member, "p2", pod("dry", Some("1Gi")), true)
+    create_pod_with(member, "p2", pod("dry", Some("1Gi")), true)
         .await
         .expect_err("a dry run past limits.memory is refused too");
-    create_pod_with(&member, "p2", pod("dry", Some("256Mi")), true)
+    create_pod_with(member, "p2", pod("dry", Some("256Mi")), true)
         .await
         .expect("dry run");
     assert_eq!(
-        used(c, &admin, &format!("{m1_quotas}/ws")).await["pods"],
+        used(c, admin, &format!("{m1_quotas}/ws")).await["pods"],
         "1"
     );
     let status = c
-        .ok(Method::GET, &format!("{m1_quotas}/ws"), &admin, None)
+        .ok(Method::GET, &format!("{m1_quotas}/ws"), admin, None)
         .await;
     let by_ns: Vec<(String, String)> = status["status"]["namespaces"]
         .as_array()
@@ -275,7 +346,13 @@ async fn a_workspace_quota_holds_across_its_projects_in_a_member() {
             ("p2".to_string(), "1".to_string())
         ]
     );
+}
 
+/// A Deployment's ReplicaSet inside m1 gets one pod more, then kube's FailedCreate event.
+async fn a_replica_set_stops_at_the_quota(
+    member: &kube::Client,
+    pods: &kube::Api<k8s_openapi::api::core::v1::Pod>,
+) {
     // A Deployment's ReplicaSet inside m1 gets one pod more, then kube's FailedCreate event.
     let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
         "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
@@ -316,42 +393,4 @@ async fn a_workspace_quota_holds_across_its_projects_in_a_member() {
         .items
         .len();
     assert_eq!(in_p1, 1, "one web pod fits beside b in p2");
-
-    // Raising the quota lets the ReplicaSet finish.
-    c.ok(
-        Method::PATCH,
-        &format!("{m1_quotas}/ws"),
-        &wsadmin,
-        Some(json!({"spec": {"quota": {"hard": {"pods": "4"}}}})),
-    )
-    .await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while pods
-        .list(&Default::default())
-        .await
-        .expect("pods")
-        .items
-        .len()
-        < 3
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the ReplicaSet did not finish after the quota was raised"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-
-    // Deleting the last quota removes the webhook.
-    c.ok(Method::DELETE, &format!("{m1_quotas}/ws"), &wsadmin, None)
-        .await;
-    eventually(
-        c,
-        Method::GET,
-        &format!("/clusters/m1{WEBHOOKS}"),
-        &admin,
-        None,
-        StatusCode::NOT_FOUND,
-    )
-    .await;
-    drop(m1);
 }
