@@ -88,6 +88,8 @@ pub struct PlatformConfig {
     pub prune_period: Duration,
     /// This replica's identity in leader election (random when `None`).
     pub identity: Option<String>,
+    /// The registry extensions pull their images from (their `global.imageRegistry`).
+    pub image_registry: Option<String>,
     /// HTTPS on the same port as HTTP (self-signed by default; kubectl needs it for tokens).
     pub tls: serve::TlsSource,
     /// Clusters: the host's name, the exec plugin allow-list, health-check and proxy timings.
@@ -134,6 +136,7 @@ impl PlatformConfig {
             resync_period: Duration::from_secs(2),
             prune_period: Duration::from_secs(600),
             identity: None,
+            image_registry: None,
             tls: serve::TlsSource::SelfSigned,
             request_header_timeout: Duration::from_secs(32),
             trusted_proxies: Vec::new(),
@@ -326,6 +329,7 @@ async fn app_state(
                 let scheme = if tls.is_some() { "https" } else { "http" };
                 format!("{scheme}://{addr}")
             }),
+            image_registry: config.image_registry.clone().unwrap_or_default(),
             ca_pem: tls.map(|t| t.cert_pem.clone()),
             admission_key: quotas::admission::load_key(client).await?,
             trusted_proxies: config.trusted_proxies.clone(),
@@ -404,6 +408,12 @@ fn spawn_background(
         state.monitoring.clone(),
         leader_rx.clone(),
         config.alerting,
+        shutdown.clone(),
+    )));
+    tasks.push(tokio::spawn(extensions::install::run(
+        state.clone(),
+        leader_rx.clone(),
+        config.resync_period,
         shutdown.clone(),
     )));
     tasks.push(tokio::spawn(clusters::supervise(

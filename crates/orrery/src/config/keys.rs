@@ -121,6 +121,7 @@ pub const KEYS: &[Key] = &[
         "alerting_notify_max_backoff",
     ),
     key("alerting.notification.timeout", "alerting_notify_timeout"),
+    key("extensions.imageRegistry", "extension_image_registry"),
     key("audit.level", "audit_level"),
     key("audit.readLevel", "audit_read_level"),
     key("audit.logPath", "audit_log_path"),

@@ -224,6 +224,14 @@ pub struct PlatformTunables {
     /// How long one notification attempt may take.
     #[arg(long, help_heading = "Alerting", env = "ORRERY_ALERTING_NOTIFY_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub alerting_notify_timeout: Duration,
+    /// The registry extensions pull their images from: their charts' `global.imageRegistry`
+    /// (docs/extensions.md). Default: none (each chart's own).
+    #[arg(
+        long,
+        help_heading = "Extensions",
+        env = "ORRERY_EXTENSION_IMAGE_REGISTRY"
+    )]
+    pub extension_image_registry: Option<String>,
 }
 
 fn positive_f64(s: &str) -> Result<f64, String> {
@@ -278,6 +286,7 @@ impl PlatformTunables {
         config.alerting.retry.initial_backoff = self.alerting_notify_initial_backoff;
         config.alerting.retry.max_backoff = self.alerting_notify_max_backoff;
         config.alerting.retry.timeout = self.alerting_notify_timeout;
+        config.image_registry = self.extension_image_registry.clone();
     }
 
     /// Combinations no single flag can refuse.

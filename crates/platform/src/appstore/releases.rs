@@ -139,9 +139,8 @@ async fn reconcile_one(state: &AppState, rel: &Value) -> Result<(), PlatformErro
         }
         if let Some(m) = ready {
             set_status(state, rel, "deleting", "", None).await?;
-            let mut res = helm::action::Resources::new(m.client.clone());
-            match helm::action::uninstall(&mut res, ns, name, false, ACTION_TIMEOUT).await {
-                Ok(_) | Err(helm::action::ActionError::NotFound) => {}
+            match remove(&m.client, ns, name, ACTION_TIMEOUT).await {
+                Ok(()) => {}
                 Err(e) => {
                     set_status(state, rel, "failed", &format!("uninstall: {e}"), None).await?;
                     return Ok(());
@@ -211,17 +210,15 @@ async fn reconcile_one(state: &AppState, rel: &Value) -> Result<(), PlatformErro
         Ok(c) => c,
         Err(why) => return set_status(state, rel, "failed", &why, Some(&hash)).await,
     };
-    let mut res = helm::action::Resources::new(member.client.clone());
-    let history = helm::action::storage::history(&member.client, ns, name)
-        .await
-        .map_err(|e| PlatformError::Invalid(e.to_string()))?;
-    let exists = !history.is_empty();
+    let version_name = version["spec"]["versionName"].as_str().unwrap_or_default();
+    let now = current(&member.client, ns, name, version_name, &values).await?;
+    let exists = now.exists;
     let (doing, done) = if exists {
         ("upgrading", "upgraded")
     } else {
         ("creating", "created")
     };
-    if deployed_matches(&history, &version, &values) {
+    if now.up_to_date {
         // Already deployed as asked (a rollback recorded it, or a pass was cut short).
         return set_status(state, rel, done, "", Some(&hash)).await;
     }
@@ -229,11 +226,7 @@ async fn reconcile_one(state: &AppState, rel: &Value) -> Result<(), PlatformErro
     let mut opts = helm::action::InstallOptions::new(name, ns);
     opts.values = values;
     opts.timeout = ACTION_TIMEOUT;
-    let outcome = if exists {
-        helm::action::upgrade(&mut res, &chart, &opts).await
-    } else {
-        helm::action::install(&mut res, &chart, &opts).await
-    };
+    let outcome = deploy(&member.client, &chart, &opts, exists).await;
     let uid = rel["metadata"]["uid"].as_str().unwrap_or_default();
     let what = ("ApplicationRelease", name, uid);
     match outcome {
@@ -260,8 +253,86 @@ async fn reconcile_one(state: &AppState, rel: &Value) -> Result<(), PlatformErro
     }
 }
 
-/// Whether the release's deployed revision is `version`'s chart with `values`.
-fn deployed_matches(history: &[Value], version: &Value, values: &helm::values::Map) -> bool {
+/// What a cluster holds of a release, against what is asked of it.
+#[derive(Debug, Clone, Default)]
+pub struct Current {
+    /// Whether it has revisions.
+    pub exists: bool,
+    /// Whether one of its revisions is deployed.
+    pub deployed: bool,
+    /// Whether its deployed revision is the chart version asked for with the values asked for.
+    pub up_to_date: bool,
+    /// The latest revision's status when it is `pending-*` (an action that has not finished,
+    /// or was cut short), with its `last_deployed` time.
+    pub pending: Option<(String, String)>,
+}
+
+/// Reads release `name` of `ns` through `client` and compares its deployed revision with
+/// chart version `chart_version` and `values`.
+pub async fn current(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+    chart_version: &str,
+    values: &helm::values::Map,
+) -> Result<Current, PlatformError> {
+    let history = helm::action::storage::history(client, ns, name)
+        .await
+        .map_err(|e| PlatformError::Invalid(e.to_string()))?;
+    let pending = history.last().and_then(|r| {
+        let st = r["info"]["status"].as_str().unwrap_or_default();
+        st.starts_with("pending-").then(|| {
+            (
+                st.to_string(),
+                r["info"]["last_deployed"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+    });
+    Ok(Current {
+        exists: !history.is_empty(),
+        deployed: history.iter().any(|r| r["info"]["status"] == "deployed"),
+        up_to_date: deployed_matches(&history, chart_version, values),
+        pending,
+    })
+}
+
+/// Installs release `opts.name` (when it has no revisions: `exists` false) or upgrades it, to
+/// `chart` with `opts.values`, through `client` — whose credentials the cluster's RBAC checks
+/// for every object. The stored release, or Helm's words.
+pub async fn deploy(
+    client: &kube::Client,
+    chart: &helm::chart::Chart,
+    opts: &helm::action::InstallOptions,
+    exists: bool,
+) -> Result<Value, helm::action::ActionError> {
+    let mut res = helm::action::Resources::new(client.clone());
+    if exists {
+        helm::action::upgrade(&mut res, chart, opts).await
+    } else {
+        helm::action::install(&mut res, chart, opts).await
+    }
+}
+
+/// Uninstalls release `name` of `ns` through `client` (its history too); a release that does
+/// not exist is already removed.
+pub async fn remove(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+    timeout: std::time::Duration,
+) -> Result<(), helm::action::ActionError> {
+    let mut res = helm::action::Resources::new(client.clone());
+    match helm::action::uninstall(&mut res, ns, name, false, timeout).await {
+        Ok(_) | Err(helm::action::ActionError::NotFound) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether the release's deployed revision is chart version `chart_version` with `values`.
+fn deployed_matches(history: &[Value], chart_version: &str, values: &helm::values::Map) -> bool {
     let Some(deployed) = history
         .iter()
         .rev()
@@ -279,8 +350,7 @@ fn deployed_matches(history: &[Value], version: &Value, values: &helm::values::M
         Value::Null => json!({}),
         v => v.clone(),
     };
-    deployed["chart"]["metadata"]["version"] == version["spec"]["versionName"]
-        && have_values == want_values
+    deployed["chart"]["metadata"]["version"] == chart_version && have_values == want_values
 }
 
 /// How many of a workload's replicas are ready and how many are wanted (`None` for a kind that

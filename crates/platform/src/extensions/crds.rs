@@ -157,9 +157,12 @@ pub fn all() -> Vec<Value> {
         "state": {"type": "string"}, "conditions": conditions(),
         "stateHistory": state_history(), "targetNamespace": string(),
         "releaseName": string(), "version": string(), "observedGeneration": {"type": "integer"},
+        // Orrery's: what the installer last acted on (spec and retry annotation).
+        "specHash": string(),
         "clusterSchedulingStatuses": {"type": "object", "additionalProperties": obj(json!({
             "state": string(), "releaseName": string(), "targetNamespace": string(),
-            "version": string(), "conditions": conditions(), "stateHistory": state_history()
+            "version": string(), "conditions": conditions(), "stateHistory": state_history(),
+            "specHash": string()
         }))}
     }));
     let kinds = vec![

@@ -70,6 +70,8 @@ pub struct Settings {
     pub clients: Vec<(String, String)>,
     /// URL clients reach the platform at (kubeconfig `server`).
     pub public_url: String,
+    /// The registry extensions pull their images from (`global.imageRegistry`; empty: none).
+    pub image_registry: String,
     /// The CA (PEM) that signs the platform's HTTPS certificate, for kubeconfigs and the
     /// admission webhooks the platform registers.
     pub ca_pem: Option<String>,

@@ -10,6 +10,7 @@ mod audit;
 mod console;
 mod escalation;
 mod events_logs;
+mod extensions_install;
 mod extensions_repository;
 mod extensions_routing;
 mod fairness;
