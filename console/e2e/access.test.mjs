@@ -306,6 +306,27 @@ test("roles and members at the project and cluster levels", async () => {
   const nodeReader = (await apiCall(env.url, token, "GET", `${IAM}/clusterroles/node-reader`)).body;
   assert.deepEqual(nodeReader.aggregationRoleTemplates.templateNames, ["cluster-nodes-view"]);
   assert.ok(nodeReader.rules.some((r) => r.resources.includes("nodes")), JSON.stringify(nodeReader.rules));
+  await visible(admin.getByRole("navigation", { name: "Cluster" }).getByRole("link", { name: "Cluster roles" }));
+  // The navigation offers members and roles pages where the user may list them: bob, a
+  // project viewer, sees his project's, not the cluster's.
+  const bob = await newPage();
+  await login(bob, "bob", BOB_PW);
+  await visible(bob.getByRole("heading", { name: "Workspaces" }));
+  await bob.goto(`${env.url}/console/clusters/host/projects/carols/configmaps`);
+  const projectNav = bob.getByRole("navigation", { name: "Project" });
+  await visible(projectNav.getByRole("link", { name: "Members", exact: true }));
+  await visible(projectNav.getByRole("link", { name: "Roles", exact: true }));
+  const answered = (resource) => bob.waitForResponse((r) => r.url().includes("selfsubjectaccessreviews") && (r.request().postData() ?? "").includes(`"resource":"${resource}"`), { timeout: WAIT });
+  const reviews = Promise.all([answered("clustermembers"), answered("clusterroles")]);
+  await bob.goto(`${env.url}/console/clusters/host/overview`);
+  for (const r of await reviews) assert.equal((await r.json()).status.allowed, false);
+  const clusterNav = bob.getByRole("navigation", { name: "Cluster" });
+  await visible(clusterNav.getByRole("link", { name: "Overview", exact: true }));
+  // The answers are in; two frames later the navigation shows what they decided.
+  await bob.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  assert.equal(await clusterNav.getByRole("link", { name: "Members", exact: true }).count(), 0);
+  assert.equal(await clusterNav.getByRole("link", { name: "Cluster roles", exact: true }).count(), 0);
+  await bob.context().close();
 });
 
 test("the access pages ran without script errors", () => {

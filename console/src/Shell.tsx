@@ -8,6 +8,7 @@ import { useCan, useLoad } from "./api/hooks";
 import { TENANT } from "./api/paths";
 import type { K8sObject } from "./api/watch";
 import { useExtensionMenus } from "./extensions/loader";
+import { useHiddenAccessLinks } from "./state/accessLinks";
 
 type Level = { kind: "platform" } | { kind: "store" } | { kind: "marketplace" } | { kind: "cluster"; cluster: string } | { kind: "workspace"; ws: string } | { kind: "project"; cluster: string; ns: string };
 
@@ -152,7 +153,13 @@ export function Shell({ children }: { children: ReactNode }) {
   const extTop = useExtensionMenus("topbar", level);
   const extSide = useExtensionMenus(level.kind, level);
   const full = navOf(level);
-  const nav = { ...full, links: full.links.filter(([, to]) => !hidden.has(to)) };
+  // A cluster's, workspace's or project's members and roles pages, for those who may list them.
+  const hiddenHere = useHiddenAccessLinks(
+    level.kind === "cluster" || level.kind === "project" ? level.cluster : undefined,
+    level.kind === "workspace" ? level.ws : undefined,
+    level.kind === "project" ? level.ns : undefined,
+  );
+  const nav = { ...full, links: full.links.filter(([, to]) => !hidden.has(to) && !hiddenHere.has(to)) };
   const workspaces = useLoad<{ items: K8sObject[] }>(`${TENANT}/workspaces`);
   // Workspaces come and go on other pages; the switcher catches up on each navigation.
   const reloadWorkspaces = workspaces.reload;
