@@ -9,6 +9,7 @@ mod agent;
 mod alerting;
 mod appstore;
 mod exec;
+mod extensions;
 mod fault;
 mod join;
 mod matrix;
