@@ -317,25 +317,7 @@ async fn secrets_are_encrypted_at_rest_rotated_and_stay_encrypted_in_backups() {
             >= 2
     );
 
-    // Without the configuration the restored store refuses to start, naming the key.
-    let restored = work.path().join("restored");
-    ok(&["restore", "--from", s(&archive), "--data-dir", s(&restored)]);
-    let err = fails(&[
-        "cluster",
-        "--data-dir",
-        s(&restored),
-        "--listen",
-        "127.0.0.1:0",
-        "--nodes",
-        "0",
-    ]);
-    assert!(err.contains("encrypted") && err.contains("key1"), "{err}");
-    let r = TestCluster::start_in(
-        &restored,
-        &["--nodes", "0", "--encryption-provider-config", &v1],
-    );
-    assert_eq!(read_secret(&r, "later").await, later);
-    drop(r);
+    a_restore_needs_the_key(work.path(), &archive, &v1, later).await;
 
     // Rotation: key2 (aesgcm) first, key1 still listed; rewrite; then key1 removed.
     let v2 = encryption_config(
@@ -382,16 +364,46 @@ async fn secrets_are_encrypted_at_rest_rotated_and_stay_encrypted_in_backups() {
     stop(c);
     assert!(contains(&raw_store(&dir), b"visible-configmap-value"));
 
+    misplaced_and_bad_configurations_are_refused(work.path(), &dir, &v3);
+}
+
+/// Without the configuration the restored store refuses to start, naming the key; with it, the
+/// Secret reads back.
+async fn a_restore_needs_the_key(work: &Path, archive: &Path, v1: &str, later: &str) {
+    // Without the configuration the restored store refuses to start, naming the key.
+    let restored = work.join("restored");
+    ok(&["restore", "--from", s(archive), "--data-dir", s(&restored)]);
+    let err = fails(&[
+        "cluster",
+        "--data-dir",
+        s(&restored),
+        "--listen",
+        "127.0.0.1:0",
+        "--nodes",
+        "0",
+    ]);
+    assert!(err.contains("encrypted") && err.contains("key1"), "{err}");
+    let r = TestCluster::start_in(
+        &restored,
+        &["--nodes", "0", "--encryption-provider-config", v1],
+    );
+    assert_eq!(read_secret(&r, "later").await, later);
+    drop(r);
+}
+
+/// A configuration that is not one is refused before anything starts; a platform on a real
+/// host stores nothing itself, so the flag is refused there.
+fn misplaced_and_bad_configurations_are_refused(work: &Path, dir: &Path, v3: &str) {
     // A configuration that is not one is refused before anything starts.
     let bad = encryption_config(
-        work.path(),
+        work,
         "bad.yaml",
         "      - aescbc: {keys: [{name: k, secret: \"c2hvcnQ=\"}]}\n",
     );
     let err = fails(&[
         "cluster",
         "--data-dir",
-        s(&dir),
+        s(dir),
         "--listen",
         "127.0.0.1:0",
         "--encryption-provider-config",
@@ -406,7 +418,7 @@ async fn secrets_are_encrypted_at_rest_rotated_and_stay_encrypted_in_backups() {
         "--listen",
         "127.0.0.1:0",
         "--encryption-provider-config",
-        &v3,
+        v3,
     ]);
     assert!(err.contains("that cluster's API server"), "{err}");
 }

@@ -281,11 +281,114 @@ fn can_i(kubeconfig: &Path, args: &[&str]) -> String {
 async fn chart_installs_into_a_simulated_cluster_and_its_service_account_runs_the_platform() {
     let host = common::TestCluster::start(&["--nodes", "2"]);
     let kc = host.kubeconfig.clone();
+    helm_install(&kc);
+
+    chart_objects_and_ready_replicas(&kc).await;
+
+    // A token of the chart's ServiceAccount (TokenRequest), and a kubeconfig made of it.
+    let token = kubectl_ok(
+        &kc,
+        &[
+            "-n",
+            "kubesphere-system",
+            "create",
+            "token",
+            "orrery",
+            "--duration",
+            "1h",
+        ],
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sa_kc = dir.path().join("orrery-sa.kubeconfig");
+    platform::token_kubeconfig(&kc, token.trim(), &sa_kc);
+
+    least_privilege(&sa_kc);
+
+    // The platform as the pod runs it: the chart's orrery.yaml and admin Secret, with this
+    // kubeconfig standing in for the pod's mounted ServiceAccount and a loopback listener.
+    let config = kubectl_ok(
+        &kc,
+        &[
+            "-n",
+            "kubesphere-system",
+            "get",
+            "configmap",
+            "orrery-config",
+            "-o",
+            "jsonpath={.data.orrery\\.yaml}",
+        ],
+    );
+    let config_file = dir.path().join("orrery.yaml");
+    std::fs::write(&config_file, &config).expect("write orrery.yaml");
+    let password = admin_password(&kc);
+    // Generated, and within the platform's password policy (else the pods would not start).
+    assert_eq!(password.len(), 24, "a generated password");
+    assert!(password.chars().any(|c| c.is_ascii_uppercase()));
+    assert!(password.chars().any(|c| c.is_ascii_lowercase()));
+    assert!(password.chars().any(|c| c.is_ascii_digit()));
+    let replica = platform::Replica::start(
+        &sa_kc,
+        "orrery-test-pod",
+        &["--config", config_file.to_str().unwrap_or_default()],
+        &[("ORRERY_ADMIN_PASSWORD", password.as_str())],
+    );
+    let http = platform::http();
+    let url = replica.url.clone();
+    for probe in ["/healthz", "/readyz"] {
+        let r = http
+            .get(format!("{url}{probe}"))
+            .send()
+            .await
+            .expect("probe");
+        assert_eq!(r.status().as_u16(), 200, "{probe}");
+    }
+    // The same probes over HTTPS, as the kubelet sends them.
+    let https = url.replacen("http://", "https://", 1);
+    let r = http
+        .get(format!("{https}/readyz"))
+        .send()
+        .await
+        .expect("HTTPS probe");
+    assert_eq!(r.status().as_u16(), 200);
+
+    the_replica_serves_and_leads(&http, &url, &password, &kc).await;
+    drop(replica);
+
+    // The platform's own ClusterRole alone is enough: upgrade to `rbac.hostAccess=none` (the
+    // generated password is kept: the chart looks the Secret up) and start again with it.
+    helm_upgrade_without_host_access(&kc);
+    let after = admin_password(&kc);
+    assert_eq!(after, password, "the upgrade kept the generated password");
+    let gone = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&kc)
+        .args(["get", "clusterrole", "orrery-host-access"])
+        .output()
+        .expect("kubectl");
+    assert!(!gone.status.success(), "the host-access role is gone");
+    assert_eq!(
+        can_i(&sa_kc, &["create", "deployments.apps", "-n", "default"]),
+        "no"
+    );
+    let replica = platform::Replica::start(
+        &sa_kc,
+        "orrery-test-pod-2",
+        &["--config", config_file.to_str().unwrap_or_default()],
+        &[("ORRERY_ADMIN_PASSWORD", password.as_str())],
+    );
+    let url = replica.url.clone();
+    the_platforms_own_role_suffices(&http, &url, &password, &kc).await;
+    drop(replica);
+    drop(host);
+}
+
+/// `orrery helm install` of the chart into kubesphere-system, waiting for it.
+fn helm_install(kc: &Path) {
     let out = Command::new(env!("CARGO_BIN_EXE_orrery"))
         .args(["helm", "install", "orrery"])
         .arg(chart())
         .arg("--kubeconfig")
-        .arg(&kc)
+        .arg(kc)
         .args([
             "--namespace",
             "kubesphere-system",
@@ -302,7 +405,36 @@ async fn chart_installs_into_a_simulated_cluster_and_its_service_account_runs_th
         String::from_utf8_lossy(&out.stderr),
         String::from_utf8_lossy(&out.stdout)
     );
+}
 
+/// `orrery helm upgrade` to `rbac.hostAccess=none`, waiting for it.
+fn helm_upgrade_without_host_access(kc: &Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_orrery"))
+        .args(["helm", "upgrade", "orrery"])
+        .arg(chart())
+        .arg("--kubeconfig")
+        .arg(kc)
+        .args([
+            "--namespace",
+            "kubesphere-system",
+            "--set",
+            "rbac.hostAccess=none",
+            "--wait",
+            "--timeout",
+            "2m",
+        ])
+        .output()
+        .expect("run orrery helm upgrade");
+    assert!(
+        out.status.success(),
+        "orrery helm upgrade: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Every object of the chart is there; the Deployment's replicas run and pass their readiness
+/// probes (on /readyz over HTTPS); a disruption budget keeps one.
+async fn chart_objects_and_ready_replicas(kc: &Path) {
     // Every object of the chart is there.
     let ns = ["-n", "kubesphere-system"];
     for (kind, name) in [
@@ -315,7 +447,7 @@ async fn chart_installs_into_a_simulated_cluster_and_its_service_account_runs_th
         ("role", "orrery-leader-election"),
         ("rolebinding", "orrery-leader-election"),
     ] {
-        kubectl_ok(&kc, &[&ns[..], &["get", kind, name]].concat());
+        kubectl_ok(kc, &[&ns[..], &["get", kind, name]].concat());
     }
     for (kind, name) in [
         ("clusterrole", "orrery"),
@@ -323,12 +455,12 @@ async fn chart_installs_into_a_simulated_cluster_and_its_service_account_runs_th
         ("clusterrole", "orrery-host-access"),
         ("clusterrolebinding", "orrery-host-access"),
     ] {
-        kubectl_ok(&kc, &["get", kind, name]);
+        kubectl_ok(kc, &["get", kind, name]);
     }
 
     // The Deployment's replicas run and pass their readiness probes (on /readyz over HTTPS).
     let deploy: serde_json::Value = serde_json::from_str(&kubectl_ok(
-        &kc,
+        kc,
         &[
             "-n",
             "kubesphere-system",
@@ -350,7 +482,7 @@ async fn chart_installs_into_a_simulated_cluster_and_its_service_account_runs_th
         Duration::from_secs(60),
         "2 Running and Ready replicas",
         || {
-            let kc = kc.clone();
+            let kc = kc.to_path_buf();
             async move {
                 let pods: serde_json::Value = serde_json::from_str(&kubectl_ok(
                     &kc,
@@ -383,7 +515,7 @@ async fn chart_installs_into_a_simulated_cluster_and_its_service_account_runs_th
     )
     .await;
     let budget = kubectl_ok(
-        &kc,
+        kc,
         &[
             "-n",
             "kubesphere-system",
@@ -395,50 +527,36 @@ async fn chart_installs_into_a_simulated_cluster_and_its_service_account_runs_th
         ],
     );
     assert_eq!(budget, "1");
+}
 
-    // A token of the chart's ServiceAccount (TokenRequest), and a kubeconfig made of it.
-    let token = kubectl_ok(
-        &kc,
-        &[
-            "-n",
-            "kubesphere-system",
-            "create",
-            "token",
-            "orrery",
-            "--duration",
-            "1h",
-        ],
-    );
-    let dir = tempfile::tempdir().expect("tempdir");
-    let sa_kc = dir.path().join("orrery-sa.kubeconfig");
-    platform::token_kubeconfig(&kc, token.trim(), &sa_kc);
-
+/// Least privilege: what the chart did not grant is refused.
+fn least_privilege(sa_kc: &Path) {
     // Least privilege: what the chart did not grant is refused.
     assert_eq!(
         can_i(
-            &sa_kc,
+            sa_kc,
             &["create", "customresourcedefinitions.apiextensions.k8s.io"]
         ),
         "yes"
     );
     assert_eq!(
         can_i(
-            &sa_kc,
+            sa_kc,
             &["delete", "customresourcedefinitions.apiextensions.k8s.io"]
         ),
         "no"
     );
     assert_eq!(
         can_i(
-            &sa_kc,
+            sa_kc,
             &["create", "clusterrolebindings.rbac.authorization.k8s.io"]
         ),
         "no"
     );
-    assert_eq!(can_i(&sa_kc, &["create", "nodes"]), "no");
+    assert_eq!(can_i(sa_kc, &["create", "nodes"]), "no");
     assert_eq!(
         can_i(
-            &sa_kc,
+            sa_kc,
             &[
                 "update",
                 "leases.coordination.k8s.io",
@@ -450,87 +568,31 @@ async fn chart_installs_into_a_simulated_cluster_and_its_service_account_runs_th
     );
     assert_eq!(
         can_i(
-            &sa_kc,
+            sa_kc,
             &["update", "leases.coordination.k8s.io", "-n", "kube-system"]
         ),
         "no"
     );
     assert_eq!(
-        can_i(&sa_kc, &["create", "deployments.apps", "-n", "default"]),
+        can_i(sa_kc, &["create", "deployments.apps", "-n", "default"]),
         "yes"
     );
+}
 
-    // The platform as the pod runs it: the chart's orrery.yaml and admin Secret, with this
-    // kubeconfig standing in for the pod's mounted ServiceAccount and a loopback listener.
-    let config = kubectl_ok(
-        &kc,
-        &[
-            "-n",
-            "kubesphere-system",
-            "get",
-            "configmap",
-            "orrery-config",
-            "-o",
-            "jsonpath={.data.orrery\\.yaml}",
-        ],
-    );
-    let config_file = dir.path().join("orrery.yaml");
-    std::fs::write(&config_file, &config).expect("write orrery.yaml");
-    let password = {
-        use base64::Engine;
-        let b64 = kubectl_ok(
-            &kc,
-            &[
-                "-n",
-                "kubesphere-system",
-                "get",
-                "secret",
-                "orrery-admin",
-                "-o",
-                "jsonpath={.data.password}",
-            ],
-        );
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(b64.trim())
-            .expect("base64 password");
-        String::from_utf8(bytes).expect("utf-8 password")
-    };
-    // Generated, and within the platform's password policy (else the pods would not start).
-    assert_eq!(password.len(), 24, "a generated password");
-    assert!(password.chars().any(|c| c.is_ascii_uppercase()));
-    assert!(password.chars().any(|c| c.is_ascii_lowercase()));
-    assert!(password.chars().any(|c| c.is_ascii_digit()));
-    let replica = platform::Replica::start(
-        &sa_kc,
-        "orrery-test-pod",
-        &["--config", config_file.to_str().unwrap_or_default()],
-        &[("ORRERY_ADMIN_PASSWORD", password.as_str())],
-    );
-    let http = platform::http();
-    let url = replica.url.clone();
-    for probe in ["/healthz", "/readyz"] {
-        let r = http
-            .get(format!("{url}{probe}"))
-            .send()
-            .await
-            .expect("probe");
-        assert_eq!(r.status().as_u16(), 200, "{probe}");
-    }
-    // The same probes over HTTPS, as the kubelet sends them.
-    let https = url.replacen("http://", "https://", 1);
-    let r = http
-        .get(format!("{https}/readyz"))
-        .send()
-        .await
-        .expect("HTTPS probe");
-    assert_eq!(r.status().as_u16(), 200);
-
-    let admin = platform::login(&http, &url, "admin", &password)
+/// The replica's admin makes a workspace; its controllers run (the replica took the Lease) and
+/// make the Workspace.
+async fn the_replica_serves_and_leads(
+    http: &reqwest::Client,
+    url: &str,
+    password: &str,
+    kc: &Path,
+) {
+    let admin = platform::login(http, url, "admin", password)
         .await
         .expect("admin logs in");
     let tenant = format!("{url}/kapis/tenant.kubesphere.io/v1beta1");
     let (code, v) = platform::call(
-        &http,
+        http,
         Method::POST,
         &format!("{tenant}/workspacetemplates"),
         &admin,
@@ -544,11 +606,11 @@ async fn chart_installs_into_a_simulated_cluster_and_its_service_account_runs_th
     assert!(code < 300, "create workspace: {code} {v}");
     // The controllers run (the replica took the Lease) and make the Workspace.
     platform::until(Duration::from_secs(30), "the Workspace of chart-ws", || {
-        let kc = kc.clone();
+        let kc = kc.to_path_buf();
         async move {
             let out = Command::new("kubectl")
                 .arg("--kubeconfig")
-                .arg(&kc)
+                .arg(kc)
                 .args([
                     "get",
                     "workspaces.tenant.kubesphere.io",
@@ -563,7 +625,7 @@ async fn chart_installs_into_a_simulated_cluster_and_its_service_account_runs_th
     })
     .await;
     let holder = kubectl_ok(
-        &kc,
+        kc,
         &[
             "-n",
             "kubesphere-system",
@@ -575,74 +637,21 @@ async fn chart_installs_into_a_simulated_cluster_and_its_service_account_runs_th
         ],
     );
     assert_eq!(holder, "orrery-test-pod");
-    drop(replica);
+}
 
-    // The platform's own ClusterRole alone is enough: upgrade to `rbac.hostAccess=none` (the
-    // generated password is kept: the chart looks the Secret up) and start again with it.
-    let out = Command::new(env!("CARGO_BIN_EXE_orrery"))
-        .args(["helm", "upgrade", "orrery"])
-        .arg(chart())
-        .arg("--kubeconfig")
-        .arg(&kc)
-        .args([
-            "--namespace",
-            "kubesphere-system",
-            "--set",
-            "rbac.hostAccess=none",
-            "--wait",
-            "--timeout",
-            "2m",
-        ])
-        .output()
-        .expect("run orrery helm upgrade");
-    assert!(
-        out.status.success(),
-        "orrery helm upgrade: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let after = {
-        use base64::Engine;
-        let b64 = kubectl_ok(
-            &kc,
-            &[
-                "-n",
-                "kubesphere-system",
-                "get",
-                "secret",
-                "orrery-admin",
-                "-o",
-                "jsonpath={.data.password}",
-            ],
-        );
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(b64.trim())
-            .expect("base64 password");
-        String::from_utf8(bytes).expect("utf-8 password")
-    };
-    assert_eq!(after, password, "the upgrade kept the generated password");
-    let gone = Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(&kc)
-        .args(["get", "clusterrole", "orrery-host-access"])
-        .output()
-        .expect("kubectl");
-    assert!(!gone.status.success(), "the host-access role is gone");
-    assert_eq!(
-        can_i(&sa_kc, &["create", "deployments.apps", "-n", "default"]),
-        "no"
-    );
-    let replica = platform::Replica::start(
-        &sa_kc,
-        "orrery-test-pod-2",
-        &["--config", config_file.to_str().unwrap_or_default()],
-        &[("ORRERY_ADMIN_PASSWORD", password.as_str())],
-    );
-    let url = replica.url.clone();
-    let admin = platform::login(&http, &url, "admin", &password)
+/// With the platform's own ClusterRole only, the admin makes a workspace and the controllers
+/// make the Workspace.
+async fn the_platforms_own_role_suffices(
+    http: &reqwest::Client,
+    url: &str,
+    password: &str,
+    kc: &Path,
+) {
+    let admin = platform::login(http, url, "admin", password)
         .await
         .expect("admin logs in again");
     let (code, v) = platform::call(
-        &http,
+        http,
         Method::POST,
         &format!("{url}/kapis/tenant.kubesphere.io/v1beta1/workspacetemplates"),
         &admin,
@@ -661,11 +670,11 @@ async fn chart_installs_into_a_simulated_cluster_and_its_service_account_runs_th
         Duration::from_secs(30),
         "the Workspace of chart-ws-2",
         || {
-            let kc = kc.clone();
+            let kc = kc.to_path_buf();
             async move {
                 let out = Command::new("kubectl")
                     .arg("--kubeconfig")
-                    .arg(&kc)
+                    .arg(kc)
                     .args([
                         "get",
                         "workspaces.tenant.kubesphere.io",
@@ -680,6 +689,25 @@ async fn chart_installs_into_a_simulated_cluster_and_its_service_account_runs_th
         },
     )
     .await;
-    drop(replica);
-    drop(host);
+}
+
+/// The admin password in the chart's Secret.
+fn admin_password(kc: &Path) -> String {
+    use base64::Engine;
+    let b64 = kubectl_ok(
+        kc,
+        &[
+            "-n",
+            "kubesphere-system",
+            "get",
+            "secret",
+            "orrery-admin",
+            "-o",
+            "jsonpath={.data.password}",
+        ],
+    );
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .expect("base64 password");
+    String::from_utf8(bytes).expect("utf-8 password")
 }

@@ -329,35 +329,7 @@ async fn tunables_from_the_file_take_effect() {
     let audit_log = dir.path().join("audit").join("events.log");
     std::fs::create_dir_all(audit_log.parent().expect("parent")).expect("mkdir");
     let file = dir.path().join("orrery.yaml");
-    std::fs::write(
-        &file,
-        format!(
-            "# The platform of this test.\n\
-             listen: 127.0.0.1:0\n\
-             kubeListen: 127.0.0.1:0\n\
-             dataDir: {data}\n\
-             adminPassword: Initial-passw0rd\n\
-             tls:\n  certFile: {cert}\n  keyFile: {key}\n\
-             authentication:\n\
-             \x20 multipleLogin: false\n\
-             \x20 accessTokenMaxAge: 1h23m20s\n\
-             \x20 refreshTokenMaxAge: 3h\n\
-             \x20 kubeconfigTokenMaxAge: 48h\n\
-             \x20 loginRecordMaxAge: 3s\n\
-             \x20 lockout:\n    threshold: 3\n    duration: 3s\n\
-             \x20 loginRateLimit:\n    burst: 200\n    perSecond: 50\n\
-             \x20 passwordHash:\n    memoryKiB: 1024\n    iterations: 1\n\
-             \x20 oauthClients: [\"ci:Ci-secret-1\"]\n\
-             controllers:\n  prunePeriod: 1s\n\
-             audit:\n  logPath: {audit}\n\
-             sim:\n  nodes: 1\n",
-            data = dir.path().join("data").display(),
-            cert = cert.display(),
-            key = key.display(),
-            audit = audit_log.display(),
-        ),
-    )
-    .expect("write config");
+    write_tunables_file(&file, dir.path(), &cert, &key, &audit_log);
     let serve = start_serve(orrery().arg("serve").arg("--config").arg(&file));
     let url = serve.url.clone();
 
@@ -423,41 +395,8 @@ async fn tunables_from_the_file_take_effect() {
     let ci = ("ci", "Ci-secret-1");
     let (code, first) = grant(&http, &url, ci, "admin", "Initial-passw0rd").await;
     assert_eq!(code, 200, "{first}");
-    // Lifetimes: expires_in and the tokens' own claims.
-    assert_eq!(first["expires_in"], json!(5000), "{first}");
+    token_lifetimes_follow_the_file(&http, &url, &first).await;
     let access = first["access_token"].as_str().expect("access token");
-    let c = claims(access);
-    assert_eq!(
-        c["exp"].as_i64().zip(c["iat"].as_i64()).map(|(e, i)| e - i),
-        Some(5000)
-    );
-    let refresh = claims(first["refresh_token"].as_str().expect("refresh token"));
-    let refresh_life = refresh["exp"].as_i64().expect("exp") - c["iat"].as_i64().expect("iat");
-    assert!(
-        (3 * 3600 - 5..=3 * 3600 + 5).contains(&refresh_life),
-        "refresh token lifetime {refresh_life}"
-    );
-    let (code, kc) = get(
-        &http,
-        &format!("{url}/kapis/resources.kubesphere.io/v1alpha2/users/admin/kubeconfig"),
-        access,
-    )
-    .await;
-    assert_eq!(code, 200, "{kc}");
-    let kc_text = kc
-        .as_str()
-        .map(String::from)
-        .unwrap_or_else(|| kc.to_string());
-    let kc_token = kc_text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("token: "))
-        .expect("a token in the kubeconfig");
-    let kc_claims = claims(kc_token);
-    let kc_life = kc_claims["exp"].as_i64().expect("exp") - chrono_now();
-    assert!(
-        (48 * 3600 - 60..=48 * 3600).contains(&kc_life),
-        "kubeconfig token lifetime {kc_life}"
-    );
 
     // multipleLogin: false — a second login ends the first session.
     let me = format!("{url}/kapis/iam.kubesphere.io/v1beta1/users/admin");
@@ -475,65 +414,7 @@ async fn tunables_from_the_file_take_effect() {
     .await;
     assert_eq!(get(&http, &me, &second_access).await.0, 200);
 
-    // Lockout: the third failure locks (threshold 3), even the right password is refused,
-    // and the lock ends after its 3 s duration.
-    let user = json!({"apiVersion": "iam.kubesphere.io/v1beta1", "kind": "User",
-        "metadata": {"name": "bob"}, "spec": {"email": "bob@example.com", "password": "Bob-passw0rd1"}});
-    let resp = http
-        .post(format!("{url}/kapis/iam.kubesphere.io/v1beta1/users"))
-        .bearer_auth(&second_access)
-        .json(&user)
-        .send()
-        .await
-        .expect("create bob");
-    assert!(resp.status().is_success(), "{}", resp.status());
-    // Bob's own login works (and leaves a LoginRecord), before any failure.
-    let (code, v) = grant(&http, &url, ci, "bob", "Bob-passw0rd1").await;
-    assert_eq!(code, 200, "{v}");
-    let bob = format!("{url}/kapis/iam.kubesphere.io/v1beta1/users/bob");
-    let records = format!("{bob}/loginrecords");
-    let record_names = |v: &Value| -> Vec<String> {
-        v["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|r| r["metadata"]["name"].as_str().map(String::from))
-            .collect()
-    };
-    let first_records = record_names(&get(&http, &records, &second_access).await.1);
-    assert!(!first_records.is_empty(), "bob's login is recorded");
-    for i in 1..=2 {
-        let (code, v) = grant(&http, &url, ci, "bob", "wrong-password").await;
-        assert_eq!(code, 400, "failure {i}: {v}");
-    }
-    let (code, v) = grant(&http, &url, ci, "bob", "wrong-password").await;
-    assert_eq!(code, 429, "the third failure locks: {v}");
-    let (code, v) = grant(&http, &url, ci, "bob", "Bob-passw0rd1").await;
-    assert_eq!(code, 429, "locked even with the right password: {v}");
-    let (_, b) = get(&http, &bob, &second_access).await;
-    assert_eq!(b["status"]["state"], "AuthLimitExceeded", "{b}");
-    eventually(Duration::from_secs(30), "the lock lasts 3 s", || {
-        let http = http.clone();
-        let url = url.clone();
-        async move { grant(&http, &url, ci, "bob", "Bob-passw0rd1").await.0 == 200 }
-    })
-    .await;
-
-    // Login records live 3 s (pruned every second): bob's first record goes.
-    eventually(
-        Duration::from_secs(30),
-        "old login records are pruned",
-        || {
-            let (http, records, token) = (http.clone(), records.clone(), second_access.clone());
-            let first = first_records.clone();
-            async move {
-                let (code, v) = get(&http, &records, &token).await;
-                let now = record_names(&v);
-                code == 200 && v["items"].is_array() && first.iter().all(|r| !now.contains(r))
-            }
-        },
-    )
-    .await;
+    lockout_and_login_record_pruning(&http, &url, ci, &second_access).await;
 
     // One simulated node, as configured; the audit log where configured.
     let kubeconfig = serve.kubeconfig.clone().expect("embedded kubeconfig");
@@ -555,6 +436,147 @@ async fn tunables_from_the_file_take_effect() {
     })
     .await;
     drop(serve);
+}
+
+/// The test's orrery.yaml: its certificate, short token and record lifetimes, a lockout, one
+/// OAuth client, a fast pruner, the audit log's path and one simulated node.
+fn write_tunables_file(file: &Path, dir: &Path, cert: &Path, key: &Path, audit_log: &Path) {
+    std::fs::write(
+        file,
+        format!(
+            "# The platform of this test.\n\
+             listen: 127.0.0.1:0\n\
+             kubeListen: 127.0.0.1:0\n\
+             dataDir: {data}\n\
+             adminPassword: Initial-passw0rd\n\
+             tls:\n  certFile: {cert}\n  keyFile: {key}\n\
+             authentication:\n\
+             \x20 multipleLogin: false\n\
+             \x20 accessTokenMaxAge: 1h23m20s\n\
+             \x20 refreshTokenMaxAge: 3h\n\
+             \x20 kubeconfigTokenMaxAge: 48h\n\
+             \x20 loginRecordMaxAge: 3s\n\
+             \x20 lockout:\n    threshold: 3\n    duration: 3s\n\
+             \x20 loginRateLimit:\n    burst: 200\n    perSecond: 50\n\
+             \x20 passwordHash:\n    memoryKiB: 1024\n    iterations: 1\n\
+             \x20 oauthClients: [\"ci:Ci-secret-1\"]\n\
+             controllers:\n  prunePeriod: 1s\n\
+             audit:\n  logPath: {audit}\n\
+             sim:\n  nodes: 1\n",
+            data = dir.join("data").display(),
+            cert = cert.display(),
+            key = key.display(),
+            audit = audit_log.display(),
+        ),
+    )
+    .expect("write config");
+}
+
+/// Lifetimes: expires_in and the tokens' own claims (access, refresh and kubeconfig tokens).
+async fn token_lifetimes_follow_the_file(http: &reqwest::Client, url: &str, first: &Value) {
+    // Lifetimes: expires_in and the tokens' own claims.
+    assert_eq!(first["expires_in"], json!(5000), "{first}");
+    let access = first["access_token"].as_str().expect("access token");
+    let c = claims(access);
+    assert_eq!(
+        c["exp"].as_i64().zip(c["iat"].as_i64()).map(|(e, i)| e - i),
+        Some(5000)
+    );
+    let refresh = claims(first["refresh_token"].as_str().expect("refresh token"));
+    let refresh_life = refresh["exp"].as_i64().expect("exp") - c["iat"].as_i64().expect("iat");
+    assert!(
+        (3 * 3600 - 5..=3 * 3600 + 5).contains(&refresh_life),
+        "refresh token lifetime {refresh_life}"
+    );
+    let (code, kc) = get(
+        http,
+        &format!("{url}/kapis/resources.kubesphere.io/v1alpha2/users/admin/kubeconfig"),
+        access,
+    )
+    .await;
+    assert_eq!(code, 200, "{kc}");
+    let kc_text = kc
+        .as_str()
+        .map(String::from)
+        .unwrap_or_else(|| kc.to_string());
+    let kc_token = kc_text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("token: "))
+        .expect("a token in the kubeconfig");
+    let kc_claims = claims(kc_token);
+    let kc_life = kc_claims["exp"].as_i64().expect("exp") - chrono_now();
+    assert!(
+        (48 * 3600 - 60..=48 * 3600).contains(&kc_life),
+        "kubeconfig token lifetime {kc_life}"
+    );
+}
+
+/// Lockout: the third failure locks (threshold 3), even the right password is refused, and the
+/// lock ends after its 3 s duration; login records live 3 s.
+async fn lockout_and_login_record_pruning(
+    http: &reqwest::Client,
+    url: &str,
+    ci: (&str, &str),
+    second_access: &str,
+) {
+    // Lockout: the third failure locks (threshold 3), even the right password is refused,
+    // and the lock ends after its 3 s duration.
+    let user = json!({"apiVersion": "iam.kubesphere.io/v1beta1", "kind": "User",
+        "metadata": {"name": "bob"}, "spec": {"email": "bob@example.com", "password": "Bob-passw0rd1"}});
+    let resp = http
+        .post(format!("{url}/kapis/iam.kubesphere.io/v1beta1/users"))
+        .bearer_auth(second_access)
+        .json(&user)
+        .send()
+        .await
+        .expect("create bob");
+    assert!(resp.status().is_success(), "{}", resp.status());
+    // Bob's own login works (and leaves a LoginRecord), before any failure.
+    let (code, v) = grant(http, url, ci, "bob", "Bob-passw0rd1").await;
+    assert_eq!(code, 200, "{v}");
+    let bob = format!("{url}/kapis/iam.kubesphere.io/v1beta1/users/bob");
+    let records = format!("{bob}/loginrecords");
+    let record_names = |v: &Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["metadata"]["name"].as_str().map(String::from))
+            .collect()
+    };
+    let first_records = record_names(&get(http, &records, second_access).await.1);
+    assert!(!first_records.is_empty(), "bob's login is recorded");
+    for i in 1..=2 {
+        let (code, v) = grant(http, url, ci, "bob", "wrong-password").await;
+        assert_eq!(code, 400, "failure {i}: {v}");
+    }
+    let (code, v) = grant(http, url, ci, "bob", "wrong-password").await;
+    assert_eq!(code, 429, "the third failure locks: {v}");
+    let (code, v) = grant(http, url, ci, "bob", "Bob-passw0rd1").await;
+    assert_eq!(code, 429, "locked even with the right password: {v}");
+    let (_, b) = get(http, &bob, second_access).await;
+    assert_eq!(b["status"]["state"], "AuthLimitExceeded", "{b}");
+    eventually(Duration::from_secs(30), "the lock lasts 3 s", || {
+        let http = http.clone();
+        async move { grant(&http, url, ci, "bob", "Bob-passw0rd1").await.0 == 200 }
+    })
+    .await;
+
+    // Login records live 3 s (pruned every second): bob's first record goes.
+    eventually(
+        Duration::from_secs(30),
+        "old login records are pruned",
+        || {
+            let (http, records, token) = (http.clone(), records.clone(), second_access);
+            let first = first_records.clone();
+            async move {
+                let (code, v) = get(&http, &records, token).await;
+                let now = record_names(&v);
+                code == 200 && v["items"].is_array() && first.iter().all(|r| !now.contains(r))
+            }
+        },
+    )
+    .await;
 }
 
 fn chrono_now() -> i64 {
@@ -900,66 +922,13 @@ async fn member_clusters_and_login_rate_limits_follow_the_file() {
     .await;
     assert_eq!(code, 200, "{v}");
     let admin = v["access_token"].as_str().expect("token").to_string();
-    // The login rate limit (a burst of 3, then one per 100 s): the fourth attempt is refused
-    // before any password is looked at.
-    for _ in 0..2 {
-        let (code, v) = grant(
-            &http,
-            &serve.url,
-            ("kubesphere", "kubesphere"),
-            "nobody",
-            "x",
-        )
-        .await;
-        assert_eq!(code, 400, "{v}");
-    }
-    let (code, v) = grant(
-        &http,
-        &serve.url,
-        ("kubesphere", "kubesphere"),
-        "nobody",
-        "x",
-    )
-    .await;
-    assert_eq!(code, 429, "{v}");
-    assert!(
-        v["error_description"]
-            .as_str()
-            .is_some_and(|d| d.contains("too many login attempts from this address")),
-        "{v}"
-    );
+    login_rate_limit_refuses_the_fourth(&http, &serve.url).await;
     let clusters = format!("{}/apis/cluster.kubesphere.io/v1alpha1/clusters", serve.url);
     let body = json!({"apiVersion": "cluster.kubesphere.io/v1alpha1", "kind": "Cluster",
         "metadata": {"name": "edge"},
         "spec": {"provider": "orrery", "connection": {"type": "direct",
             "kubeconfig": base64::engine::general_purpose::STANDARD.encode(&kubeconfig)}}});
-    // The exec allow-list is the file's: `aws`, allowed by default, is not.
-    let exec_kubeconfig = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: eks\n  cluster:\n    server: https://127.0.0.1:{port}\n\
-         contexts:\n- name: eks\n  context:\n    cluster: eks\n    user: eks\ncurrent-context: eks\n\
-         users:\n- name: eks\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: aws\n      args: [eks, get-token]\n"
-    );
-    let resp = http
-        .post(format!(
-            "{}/kapis/cluster.kubesphere.io/v1alpha1/clusters/validation",
-            serve.url
-        ))
-        .bearer_auth(&admin)
-        .json(
-            &json!({"apiVersion": "cluster.kubesphere.io/v1alpha1", "kind": "Cluster",
-            "metadata": {"name": "eks"}, "spec": {"connection": {"type": "direct",
-            "kubeconfig": base64::engine::general_purpose::STANDARD.encode(&exec_kubeconfig)}}}),
-        )
-        .send()
-        .await
-        .expect("validate");
-    assert_eq!(resp.status().as_u16(), 400);
-    let v: Value = resp.json().await.unwrap_or_default();
-    let message = v["message"].as_str().unwrap_or_default();
-    assert!(
-        message.contains("\"aws\" is not allowed") && message.contains("(allowed: my-helper)"),
-        "{v}"
-    );
+    exec_plugins_outside_the_allow_list_are_refused(&http, &serve.url, &admin, port).await;
     let resp = http
         .post(&clusters)
         .bearer_auth(&admin)
@@ -1005,4 +974,58 @@ async fn member_clusters_and_login_rate_limits_follow_the_file() {
         up.elapsed()
     );
     drop(member);
+}
+
+/// The login rate limit (a burst of 3, then one per 100 s): the fourth attempt is refused
+/// before any password is looked at.
+async fn login_rate_limit_refuses_the_fourth(http: &reqwest::Client, url: &str) {
+    // The login rate limit (a burst of 3, then one per 100 s): the fourth attempt is refused
+    // before any password is looked at.
+    for _ in 0..2 {
+        let (code, v) = grant(http, url, ("kubesphere", "kubesphere"), "nobody", "x").await;
+        assert_eq!(code, 400, "{v}");
+    }
+    let (code, v) = grant(http, url, ("kubesphere", "kubesphere"), "nobody", "x").await;
+    assert_eq!(code, 429, "{v}");
+    assert!(
+        v["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("too many login attempts from this address")),
+        "{v}"
+    );
+}
+
+/// The exec allow-list is the file's: `aws`, allowed by default, is not.
+async fn exec_plugins_outside_the_allow_list_are_refused(
+    http: &reqwest::Client,
+    url: &str,
+    admin: &str,
+    port: u16,
+) {
+    // The exec allow-list is the file's: `aws`, allowed by default, is not.
+    let exec_kubeconfig = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: eks\n  cluster:\n    server: https://127.0.0.1:{port}\n\
+         contexts:\n- name: eks\n  context:\n    cluster: eks\n    user: eks\ncurrent-context: eks\n\
+         users:\n- name: eks\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: aws\n      args: [eks, get-token]\n"
+    );
+    let resp = http
+        .post(format!(
+            "{url}/kapis/cluster.kubesphere.io/v1alpha1/clusters/validation"
+        ))
+        .bearer_auth(admin)
+        .json(
+            &json!({"apiVersion": "cluster.kubesphere.io/v1alpha1", "kind": "Cluster",
+            "metadata": {"name": "eks"}, "spec": {"connection": {"type": "direct",
+            "kubeconfig": base64::engine::general_purpose::STANDARD.encode(&exec_kubeconfig)}}}),
+        )
+        .send()
+        .await
+        .expect("validate");
+    assert_eq!(resp.status().as_u16(), 400);
+    let v: Value = resp.json().await.unwrap_or_default();
+    let message = v["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("\"aws\" is not allowed") && message.contains("(allowed: my-helper)"),
+        "{v}"
+    );
 }

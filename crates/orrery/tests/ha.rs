@@ -130,141 +130,9 @@ async fn replicas_share_sessions_and_a_killed_leader_hands_placement_over() {
     let urls: Vec<String> = replicas.iter().map(|r| r.url.clone()).collect();
     let url = |i: usize| urls[i].clone();
 
-    // --- Sessions and revocation across replicas.
-    let answer: serde_json::Value = http
-        .post(format!("{}/oauth/token", url(0)))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", "admin"),
-            ("password", PASSWORD),
-            ("client_id", "kubesphere"),
-            ("client_secret", "kubesphere"),
-        ])
-        .send()
-        .await
-        .expect("login at A")
-        .json()
-        .await
-        .expect("token JSON");
-    let token = answer["access_token"]
-        .as_str()
-        .expect("access token")
-        .to_string();
-    let refresh = answer["refresh_token"]
-        .as_str()
-        .expect("refresh token")
-        .to_string();
-    let me = |i: usize| format!("{}/kapis/iam.kubesphere.io/v1beta1/users/admin", url(i));
-    for i in [1, 2] {
-        let (code, v) = platform::call(&http, Method::GET, &me(i), &token, None).await;
-        assert_eq!(code, 200, "A's token at replica {i}: {v}");
-    }
-    // Its refresh token, at C, gives a token that works at A.
-    let refreshed: serde_json::Value = http
-        .post(format!("{}/oauth/token", url(2)))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh.as_str()),
-            ("client_id", "kubesphere"),
-            ("client_secret", "kubesphere"),
-        ])
-        .send()
-        .await
-        .expect("refresh at C")
-        .json()
-        .await
-        .expect("refresh JSON");
-    let second = refreshed["access_token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("refresh at C: {refreshed}"));
-    assert_eq!(
-        platform::call(&http, Method::GET, &me(0), second, None)
-            .await
-            .0,
-        200
-    );
-    // Logged out at C: refused at A and B (each follows the sessions by watch).
-    let out = http
-        .post(format!("{}/oauth/logout", url(2)))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("logout at C");
-    assert_eq!(out.status().as_u16(), 200);
-    for i in [0, 1, 2] {
-        let token = token.clone();
-        let me = me(i);
-        let http = http.clone();
-        platform::until(
-            Duration::from_secs(10),
-            &format!("the revoked token refused at replica {i}"),
-            || {
-                let (http, me, token) = (http.clone(), me.clone(), token.clone());
-                async move {
-                    (platform::call(&http, Method::GET, &me, &token, None)
-                        .await
-                        .0
-                        == 401)
-                        .then_some(())
-                }
-            },
-        )
-        .await;
-    }
-    let admin = platform::login(&http, &url(1), "admin", PASSWORD)
-        .await
-        .expect("login at B");
+    let admin = sessions_are_shared_and_revoked_across(&http, &urls).await;
 
-    // --- A member cluster to place workspaces into.
-    use base64::Engine;
-    let kubeconfig = std::fs::read_to_string(&member.kubeconfig).expect("member kubeconfig");
-    let (code, v) = platform::call(
-        &http,
-        Method::POST,
-        &format!("{}/apis/cluster.kubesphere.io/v1alpha1/clusters", url(1)),
-        &admin,
-        Some(
-            json!({"apiVersion": "cluster.kubesphere.io/v1alpha1", "kind": "Cluster",
-            "metadata": {"name": "member"},
-            "spec": {"provider": "orrery", "connection": {"type": "direct",
-                "kubeconfig": base64::engine::general_purpose::STANDARD.encode(kubeconfig)}}}),
-        ),
-    )
-    .await;
-    assert!(code < 300, "join: {code} {v}");
-    let member_client = member.client().await;
-    let ar = ApiResource {
-        group: "tenant.kubesphere.io".into(),
-        version: "v1beta1".into(),
-        api_version: "tenant.kubesphere.io/v1beta1".into(),
-        kind: "Workspace".into(),
-        plural: "workspaces".into(),
-    };
-    let member_ws: Api<DynamicObject> = Api::all_with(member_client, &ar);
-    // Every replica sees the member Ready (its registry is per replica).
-    for i in 0..3 {
-        let cluster = format!(
-            "{}/apis/cluster.kubesphere.io/v1alpha1/clusters/member",
-            url(i)
-        );
-        let (http, admin) = (http.clone(), admin.clone());
-        platform::until(
-            Duration::from_secs(60),
-            &format!("member Ready at replica {i}"),
-            || {
-                let (http, admin, cluster) = (http.clone(), admin.clone(), cluster.clone());
-                async move {
-                    let (_, v) = platform::call(&http, Method::GET, &cluster, &admin, None).await;
-                    v["status"]["conditions"]
-                        .as_array()?
-                        .iter()
-                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
-                        .then_some(())
-                }
-            },
-        )
-        .await;
-    }
+    let (member_ws, ar) = member_joined_and_ready_everywhere(&http, &urls, &admin, &member).await;
     let list = platform::until(
         Duration::from_secs(30),
         "the member serves Workspaces",
@@ -366,6 +234,20 @@ async fn replicas_share_sessions_and_a_killed_leader_hands_placement_over() {
         "placement finished {finished:?} after the kill"
     );
 
+    placed_exactly_once(&member_ws, &seen, &host, &ar, total).await;
+    watcher.abort();
+    drop(replicas);
+}
+
+/// Exactly once, none missing, none deleted: the member's own list agrees with the watch; and
+/// in the host one Workspace per template.
+async fn placed_exactly_once(
+    member_ws: &Api<DynamicObject>,
+    seen: &Mutex<Seen>,
+    host: &common::TestCluster,
+    ar: &ApiResource,
+    total: usize,
+) {
     // Exactly once, none missing, none deleted: the member's own list agrees with the watch.
     let list = member_ws
         .list(&Default::default())
@@ -394,7 +276,7 @@ async fn replicas_share_sessions_and_a_killed_leader_hands_placement_over() {
     }
     // And in the host: one Workspace per template, its built-in roles once.
     let hostk = host.client().await;
-    let host_ws: Api<DynamicObject> = Api::all_with(hostk.clone(), &ar);
+    let host_ws: Api<DynamicObject> = Api::all_with(hostk.clone(), ar);
     let host_names: Vec<String> = host_ws
         .list(&Default::default())
         .await
@@ -405,6 +287,156 @@ async fn replicas_share_sessions_and_a_killed_leader_hands_placement_over() {
         .filter(|n| n.starts_with("ha-"))
         .collect();
     assert_eq!(host_names.len(), total);
-    watcher.abort();
-    drop(replicas);
+}
+
+/// Sessions and revocation across replicas: A's token works at B and C, its refresh token at C
+/// gives one that works at A, and a logout at C is refused everywhere. An admin token from B.
+async fn sessions_are_shared_and_revoked_across(http: &reqwest::Client, urls: &[String]) -> String {
+    let url = |i: usize| urls[i].clone();
+    // --- Sessions and revocation across replicas.
+    let answer: serde_json::Value = http
+        .post(format!("{}/oauth/token", url(0)))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "admin"),
+            ("password", PASSWORD),
+            ("client_id", "kubesphere"),
+            ("client_secret", "kubesphere"),
+        ])
+        .send()
+        .await
+        .expect("login at A")
+        .json()
+        .await
+        .expect("token JSON");
+    let token = answer["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_string();
+    let refresh = answer["refresh_token"]
+        .as_str()
+        .expect("refresh token")
+        .to_string();
+    let me = |i: usize| format!("{}/kapis/iam.kubesphere.io/v1beta1/users/admin", url(i));
+    for i in [1, 2] {
+        let (code, v) = platform::call(http, Method::GET, &me(i), &token, None).await;
+        assert_eq!(code, 200, "A's token at replica {i}: {v}");
+    }
+    // Its refresh token, at C, gives a token that works at A.
+    let refreshed: serde_json::Value = http
+        .post(format!("{}/oauth/token", url(2)))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh.as_str()),
+            ("client_id", "kubesphere"),
+            ("client_secret", "kubesphere"),
+        ])
+        .send()
+        .await
+        .expect("refresh at C")
+        .json()
+        .await
+        .expect("refresh JSON");
+    let second = refreshed["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("refresh at C: {refreshed}"));
+    assert_eq!(
+        platform::call(http, Method::GET, &me(0), second, None)
+            .await
+            .0,
+        200
+    );
+    // Logged out at C: refused at A and B (each follows the sessions by watch).
+    let out = http
+        .post(format!("{}/oauth/logout", url(2)))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("logout at C");
+    assert_eq!(out.status().as_u16(), 200);
+    for i in [0, 1, 2] {
+        let token = token.clone();
+        let me = me(i);
+        let http = http.clone();
+        platform::until(
+            Duration::from_secs(10),
+            &format!("the revoked token refused at replica {i}"),
+            || {
+                let (http, me, token) = (http.clone(), me.clone(), token.clone());
+                async move {
+                    (platform::call(&http, Method::GET, &me, &token, None)
+                        .await
+                        .0
+                        == 401)
+                        .then_some(())
+                }
+            },
+        )
+        .await;
+    }
+    platform::login(http, &url(1), "admin", PASSWORD)
+        .await
+        .expect("login at B")
+}
+
+/// A member cluster to place workspaces into, Ready at every replica (its registry is per
+/// replica); the member's Workspaces and their API resource.
+async fn member_joined_and_ready_everywhere(
+    http: &reqwest::Client,
+    urls: &[String],
+    admin: &str,
+    member: &common::TestCluster,
+) -> (Api<DynamicObject>, ApiResource) {
+    let url = |i: usize| urls[i].clone();
+    // --- A member cluster to place workspaces into.
+    use base64::Engine;
+    let kubeconfig = std::fs::read_to_string(&member.kubeconfig).expect("member kubeconfig");
+    let (code, v) = platform::call(
+        http,
+        Method::POST,
+        &format!("{}/apis/cluster.kubesphere.io/v1alpha1/clusters", url(1)),
+        admin,
+        Some(
+            json!({"apiVersion": "cluster.kubesphere.io/v1alpha1", "kind": "Cluster",
+            "metadata": {"name": "member"},
+            "spec": {"provider": "orrery", "connection": {"type": "direct",
+                "kubeconfig": base64::engine::general_purpose::STANDARD.encode(kubeconfig)}}}),
+        ),
+    )
+    .await;
+    assert!(code < 300, "join: {code} {v}");
+    let member_client = member.client().await;
+    let ar = ApiResource {
+        group: "tenant.kubesphere.io".into(),
+        version: "v1beta1".into(),
+        api_version: "tenant.kubesphere.io/v1beta1".into(),
+        kind: "Workspace".into(),
+        plural: "workspaces".into(),
+    };
+    let member_ws: Api<DynamicObject> = Api::all_with(member_client, &ar);
+    // Every replica sees the member Ready (its registry is per replica).
+    for i in 0..3 {
+        let cluster = format!(
+            "{}/apis/cluster.kubesphere.io/v1alpha1/clusters/member",
+            url(i)
+        );
+        let (http, admin) = (http.clone(), admin.to_string());
+        platform::until(
+            Duration::from_secs(60),
+            &format!("member Ready at replica {i}"),
+            || {
+                let (http, admin, cluster) = (http.clone(), admin.clone(), cluster.clone());
+                async move {
+                    let (_, v) = platform::call(&http, Method::GET, &cluster, &admin, None).await;
+                    v["status"]["conditions"]
+                        .as_array()?
+                        .iter()
+                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                        .then_some(())
+                }
+            },
+        )
+        .await;
+    }
+    (member_ws, ar)
 }

@@ -340,93 +340,7 @@ async fn prometheus_scrapes_the_embedded_cluster_and_the_platform() {
     let admin = password_token(&http, &s.platform, "admin", "Initial-passw0rd").await;
     std::fs::write(dir.join("platform-token"), &admin).expect("write token");
 
-    // Who may read: RBAC's non-resource URLs and nodes/proxy on the cluster, platform
-    // administrators on the platform.
-    let kube = &s.kube;
-    assert_eq!(
-        status_of(
-            &http,
-            &format!("{kube}/metrics/kube-state"),
-            Some(&sa_token)
-        )
-        .await,
-        200
-    );
-    assert_eq!(
-        status_of(&http, &format!("{kube}/metrics"), Some(&nosy_token)).await,
-        403
-    );
-    assert_eq!(
-        status_of(
-            &http,
-            &format!("{kube}/metrics/cadvisor"),
-            Some(&nosy_token)
-        )
-        .await,
-        403
-    );
-    assert_eq!(
-        status_of(&http, &format!("{kube}/metrics/cadvisor"), None).await,
-        401
-    );
-    let node = kubectl(
-        &s.kubeconfig,
-        &["get", "nodes", "-o", "jsonpath={.items[0].metadata.name}"],
-        None,
-    );
-    let proxy = format!("{kube}/api/v1/nodes/{node}/proxy/metrics/cadvisor");
-    assert_eq!(status_of(&http, &proxy, Some(&nosy_token)).await, 403);
-    let body = http
-        .get(&proxy)
-        .bearer_auth(&sa_token)
-        .send()
-        .await
-        .expect("node proxy")
-        .text()
-        .await
-        .unwrap_or_default();
-    assert!(
-        body.contains(&format!("machine_cpu_cores{{node=\"{node}\"}}")),
-        "{body}"
-    );
-    let unknown = format!("{kube}/api/v1/nodes/no-such-node/proxy/metrics/cadvisor");
-    assert_eq!(status_of(&http, &unknown, Some(&sa_token)).await, 404);
-    let platform_metrics = format!("{}/metrics", s.platform);
-    assert_eq!(status_of(&http, &platform_metrics, None).await, 401);
-    let user = serde_json::json!({"apiVersion": "iam.kubesphere.io/v1beta1", "kind": "User",
-        "metadata": {"name": "carol"}, "spec": {"email": "carol@example.com", "password": "Carol-passw0rd"}});
-    let created = http
-        .post(format!(
-            "{}/kapis/iam.kubesphere.io/v1beta1/users",
-            s.platform
-        ))
-        .bearer_auth(&admin)
-        .json(&user)
-        .send()
-        .await
-        .expect("create user");
-    assert!(
-        created.status().is_success(),
-        "create carol: {}",
-        created.status()
-    );
-    let carol = password_token(&http, &s.platform, "carol", "Carol-passw0rd").await;
-    // One wrong password, which `orrery_login_failures_total` counts.
-    let refused = http
-        .post(format!("{}/oauth/token", s.platform))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", "carol"),
-            ("password", "not-her-password"),
-            ("client_id", "kubesphere"),
-            ("client_secret", "kubesphere"),
-        ])
-        .send()
-        .await
-        .expect("token request");
-    assert!(refused.status().is_client_error(), "{}", refused.status());
-    assert_eq!(status_of(&http, &platform_metrics, Some(&carol)).await, 403);
-    assert_eq!(status_of(&http, &platform_metrics, Some(&admin)).await, 200);
+    who_may_read_metrics(&http, &s, &sa_token, &nosy_token, &admin).await;
 
     let port = free_port();
     std::fs::write(
@@ -468,8 +382,104 @@ async fn prometheus_scrapes_the_embedded_cluster_and_the_platform() {
     })
     .await;
 
+    cluster_series_scraped(&http, &prom, limit).await;
+
+    server_and_platform_series_scraped(&http, &prom, limit).await;
+}
+
+/// Who may read: RBAC's non-resource URLs and nodes/proxy on the cluster, platform
+/// administrators on the platform.
+async fn who_may_read_metrics(
+    http: &reqwest::Client,
+    s: &Serve,
+    sa_token: &str,
+    nosy_token: &str,
+    admin: &str,
+) {
+    // Who may read: RBAC's non-resource URLs and nodes/proxy on the cluster, platform
+    // administrators on the platform.
+    let kube = &s.kube;
+    assert_eq!(
+        status_of(http, &format!("{kube}/metrics/kube-state"), Some(sa_token)).await,
+        200
+    );
+    assert_eq!(
+        status_of(http, &format!("{kube}/metrics"), Some(nosy_token)).await,
+        403
+    );
+    assert_eq!(
+        status_of(http, &format!("{kube}/metrics/cadvisor"), Some(nosy_token)).await,
+        403
+    );
+    assert_eq!(
+        status_of(http, &format!("{kube}/metrics/cadvisor"), None).await,
+        401
+    );
+    let node = kubectl(
+        &s.kubeconfig,
+        &["get", "nodes", "-o", "jsonpath={.items[0].metadata.name}"],
+        None,
+    );
+    let proxy = format!("{kube}/api/v1/nodes/{node}/proxy/metrics/cadvisor");
+    assert_eq!(status_of(http, &proxy, Some(nosy_token)).await, 403);
+    let body = http
+        .get(&proxy)
+        .bearer_auth(sa_token)
+        .send()
+        .await
+        .expect("node proxy")
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(
+        body.contains(&format!("machine_cpu_cores{{node=\"{node}\"}}")),
+        "{body}"
+    );
+    let unknown = format!("{kube}/api/v1/nodes/no-such-node/proxy/metrics/cadvisor");
+    assert_eq!(status_of(http, &unknown, Some(sa_token)).await, 404);
+    let platform_metrics = format!("{}/metrics", s.platform);
+    assert_eq!(status_of(http, &platform_metrics, None).await, 401);
+    let user = serde_json::json!({"apiVersion": "iam.kubesphere.io/v1beta1", "kind": "User",
+        "metadata": {"name": "carol"}, "spec": {"email": "carol@example.com", "password": "Carol-passw0rd"}});
+    let created = http
+        .post(format!(
+            "{}/kapis/iam.kubesphere.io/v1beta1/users",
+            s.platform
+        ))
+        .bearer_auth(admin)
+        .json(&user)
+        .send()
+        .await
+        .expect("create user");
+    assert!(
+        created.status().is_success(),
+        "create carol: {}",
+        created.status()
+    );
+    let carol = password_token(http, &s.platform, "carol", "Carol-passw0rd").await;
+    // One wrong password, which `orrery_login_failures_total` counts.
+    let refused = http
+        .post(format!("{}/oauth/token", s.platform))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "carol"),
+            ("password", "not-her-password"),
+            ("client_id", "kubesphere"),
+            ("client_secret", "kubesphere"),
+        ])
+        .send()
+        .await
+        .expect("token request");
+    assert!(refused.status().is_client_error(), "{}", refused.status());
+    assert_eq!(status_of(http, &platform_metrics, Some(&carol)).await, 403);
+    assert_eq!(status_of(http, &platform_metrics, Some(admin)).await, 200);
+}
+
+/// Prometheus has the cluster's series: nodes, the Deployment's pods and replicas, their CPU and
+/// memory, the crash-looping pod's restarts.
+async fn cluster_series_scraped(http: &reqwest::Client, prom: &str, limit: Duration) {
     eventually("kube_node_info for both nodes", limit, || async {
-        let r = query(&http, &prom, "kube_node_info").await?;
+        let r = query(http, prom, "kube_node_info").await?;
         if r.len() == 2 {
             Ok(())
         } else {
@@ -480,8 +490,8 @@ async fn prometheus_scrapes_the_embedded_cluster_and_the_platform() {
 
     eventually("the Deployment's three pods Running", limit, || async {
         let r = query(
-            &http,
-            &prom,
+            http,
+            prom,
             r#"kube_pod_status_phase{namespace="shop",phase="Running"} == 1"#,
         )
         .await?;
@@ -503,8 +513,8 @@ async fn prometheus_scrapes_the_embedded_cluster_and_the_platform() {
 
     eventually("the Deployment's replicas", limit, || async {
         let r = query(
-            &http,
-            &prom,
+            http,
+            prom,
             r#"kube_deployment_status_replicas_available{namespace="shop",deployment="web"}"#,
         )
         .await?;
@@ -517,8 +527,8 @@ async fn prometheus_scrapes_the_embedded_cluster_and_the_platform() {
 
     eventually("CPU usage by namespace", limit, || async {
         let r = query(
-            &http,
-            &prom,
+            http,
+            prom,
             "sum by (namespace) (rate(container_cpu_usage_seconds_total[1m]))",
         )
         .await?;
@@ -532,8 +542,8 @@ async fn prometheus_scrapes_the_embedded_cluster_and_the_platform() {
 
     eventually("working-set memory of the pods", limit, || async {
         let r = query(
-            &http,
-            &prom,
+            http,
+            prom,
             r#"sum(container_memory_working_set_bytes{namespace="shop"})"#,
         )
         .await?;
@@ -547,14 +557,14 @@ async fn prometheus_scrapes_the_embedded_cluster_and_the_platform() {
     eventually("the crash-looping pod's restarts increasing", limit, || async {
         let selector = r#"kube_pod_container_status_restarts_total{namespace="shop",pod="crashy"}"#;
         let grew = query(
-            &http,
-            &prom,
+            http,
+            prom,
             &format!("max_over_time({selector}[10m]) - min_over_time({selector}[10m]) > 0"),
         )
         .await?;
         let waiting = query(
-            &http,
-            &prom,
+            http,
+            prom,
             r#"max_over_time(kube_pod_container_status_waiting_reason{namespace="shop",pod="crashy",reason="CrashLoopBackOff"}[10m])"#,
         )
         .await?;
@@ -565,11 +575,14 @@ async fn prometheus_scrapes_the_embedded_cluster_and_the_platform() {
         }
     })
     .await;
+}
 
+/// Prometheus has the API server's, the store's and the platform's own series.
+async fn server_and_platform_series_scraped(http: &reqwest::Client, prom: &str, limit: Duration) {
     eventually("the API server's request counter", limit, || async {
         let r = query(
-            &http,
-            &prom,
+            http,
+            prom,
             r#"sum(apiserver_request_total{job="apiserver",resource="pods",code=~"2.."})"#,
         )
         .await?;
@@ -582,12 +595,12 @@ async fn prometheus_scrapes_the_embedded_cluster_and_the_platform() {
 
     eventually("the store's commit latency", limit, || async {
         let r = query(
-            &http,
-            &prom,
+            http,
+            prom,
             r#"histogram_quantile(0.99, sum by (le) (rate(orrery_store_commit_duration_seconds_bucket{job="apiserver"}[1m])))"#,
         )
         .await?;
-        let stored = query(&http, &prom, r#"apiserver_storage_objects{resource="pods"}"#).await?;
+        let stored = query(http, prom, r#"apiserver_storage_objects{resource="pods"}"#).await?;
         match (r.first(), stored.first()) {
             (Some(q), Some(n)) if value(q) > 0.0 && value(n) >= 4.0 => Ok(()),
             _ => Err(format!("{r:?} {stored:?}")),
@@ -597,28 +610,28 @@ async fn prometheus_scrapes_the_embedded_cluster_and_the_platform() {
 
     eventually("the platform's own counters", limit, || async {
         let scrapes = query(
-            &http,
-            &prom,
+            http,
+            prom,
             r#"orrery_http_requests_total{job="orrery",family="metrics",code="200"}"#,
         )
         .await?;
         let iam = query(
-            &http,
-            &prom,
+            http,
+            prom,
             r#"orrery_http_requests_total{job="orrery",family="kapis/iam"}"#,
         )
         .await?;
-        let ready = query(&http, &prom, r#"orrery_cluster_ready{cluster="host"} == 1"#).await?;
+        let ready = query(http, prom, r#"orrery_cluster_ready{cluster="host"} == 1"#).await?;
         let failures = query(
-            &http,
-            &prom,
+            http,
+            prom,
             r#"orrery_login_failures_total{via="token"} >= 1"#,
         )
         .await?;
-        let users = query(&http, &prom, r#"orrery_cache_objects{kind="User"} >= 2"#).await?;
+        let users = query(http, prom, r#"orrery_cache_objects{kind="User"} >= 2"#).await?;
         let passes = query(
-            &http,
-            &prom,
+            http,
+            prom,
             r#"orrery_controller_pass_duration_seconds_count{controller="platform"} > 0"#,
         )
         .await?;

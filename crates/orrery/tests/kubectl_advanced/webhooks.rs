@@ -150,6 +150,29 @@ async fn webhooks_are_called_as_kube_apiserver_calls_them() {
     k.ok(&["create", "namespace", "hooked"]);
     k.ok(&["label", "namespace", "hooked", "webhooks=on"]);
 
+    creates_updates_and_deletes_are_admitted(&k);
+
+    unreachable_webhooks_fail_closed(&k, closed, &ca);
+
+    // Configurations are validated as kube validates them.
+    let mut bad = validating.clone();
+    bad["metadata"]["name"] = "plain-http".into();
+    bad["webhooks"] = json!([hook(
+        "http.example.com",
+        "http://127.0.0.1:1/x",
+        &ca,
+        "Fail"
+    )]);
+    let err = k.fails(&["create", "-f", "-"], Some(&bad.to_string()));
+    assert!(
+        err.contains("'https' is the only allowed URL scheme"),
+        "{err}"
+    );
+}
+
+/// The configurations reach the server's admission chain (as kube's, through a watch): creates,
+/// updates and deletes in the selected namespace are validated and mutated; others are not.
+fn creates_updates_and_deletes_are_admitted(k: &Kubectl) {
     // The configurations reach the server's admission chain (as kube's, through a watch).
     wait_until("the validating webhook refuses", || {
         let out = k.run(
@@ -190,7 +213,7 @@ async fn webhooks_are_called_as_kube_apiserver_calls_them() {
         "hooked",
         "--from-literal=a=1",
     ]);
-    let good = get_json(&k, &["get", "configmap", "good", "-n", "hooked"]);
+    let good = get_json(k, &["get", "configmap", "good", "-n", "hooked"]);
     assert_eq!(
         good["metadata"]["labels"]["webhook"], "seen",
         "mutated: {good}"
@@ -228,11 +251,15 @@ async fn webhooks_are_called_as_kube_apiserver_calls_them() {
     );
     k.ok(&["label", "configmap", "good", "-n", "hooked", "protected-"]);
     k.ok(&["delete", "configmap", "good", "-n", "hooked"]);
+}
 
+/// A webhook that cannot be reached fails closed under `Fail`; webhook configurations
+/// themselves are never admitted by webhooks, so it can be removed.
+fn unreachable_webhooks_fail_closed(k: &Kubectl, closed: SocketAddr, ca: &str) {
     // A webhook that cannot be reached fails closed under `Fail`.
     let broken = json!({"apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingWebhookConfiguration", "metadata": {"name": "broken"},
-        "webhooks": [hook("broken.example.com", &format!("https://{closed}/validate"), &ca, "Fail")]});
+        "webhooks": [hook("broken.example.com", &format!("https://{closed}/validate"), ca, "Fail")]});
     k.ok_stdin(&["apply", "-f", "-"], Some(&broken.to_string()));
     wait_until("the unreachable webhook fails closed", || {
         !k.run(
@@ -266,19 +293,4 @@ async fn webhooks_are_called_as_kube_apiserver_calls_them() {
     );
     // Webhook configurations themselves are never admitted by webhooks: it can be removed.
     k.ok(&["delete", "validatingwebhookconfiguration", "broken"]);
-
-    // Configurations are validated as kube validates them.
-    let mut bad = validating.clone();
-    bad["metadata"]["name"] = "plain-http".into();
-    bad["webhooks"] = json!([hook(
-        "http.example.com",
-        "http://127.0.0.1:1/x",
-        &ca,
-        "Fail"
-    )]);
-    let err = k.fails(&["create", "-f", "-"], Some(&bad.to_string()));
-    assert!(
-        err.contains("'https' is the only allowed URL scheme"),
-        "{err}"
-    );
 }
