@@ -3,7 +3,7 @@ import { BrowserRouter, Link, Navigate, Route, Routes, useLocation, useNavigate 
 import { api } from "./api/client";
 import { useCan } from "./api/hooks";
 import { setHostCluster } from "./api/paths";
-import { I18nProvider, normalizeLang, translate, useI18n, type Lang } from "./i18n";
+import { I18nProvider, loadCatalogue, normalizeLang, translate, useI18n, type Lang } from "./i18n";
 import { useTitle } from "./components/ui";
 import { AppContext, type AppState, type Theme } from "./state/context";
 import { loadSession, saveLang, type SessionUser } from "./state/session";
@@ -127,7 +127,8 @@ export function App() {
   }, []);
   useEffect(() => {
     loadSession()
-      .then(setUser)
+      // The user's language is fetched before the first page shows, so nothing flashes in English.
+      .then((u) => loadCatalogue(normalizeLang(u?.lang || navigator.language)).then(() => setUser(u), () => setUser(u)))
       .catch((e: Error) => setBootError(e.message))
       .finally(() => setBooted(true));
   }, [setUser]);
@@ -155,7 +156,8 @@ export function App() {
       setUser,
       lang,
       setLang: (l) => {
-        setLangState(l);
+        // The page stays in the current language until the chosen one's catalogue is here.
+        void loadCatalogue(l).then(() => setLangState(l), () => setLangState(l));
         if (user) void saveLang(user.name, l).catch(() => undefined);
       },
       theme,

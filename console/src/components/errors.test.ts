@@ -1,10 +1,12 @@
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { ApiError } from "../api/client";
 import { describeError } from "./ui";
-import { translate } from "../i18n";
+import { loadCatalogue, translate } from "../i18n";
 
 describe("errors in the user's words", () => {
   const t = (k: Parameters<typeof translate>[1]) => translate("zh-CN", k);
+  // Catalogues other than English are loaded on demand.
+  beforeAll(() => loadCatalogue("zh-CN"));
   it("a Kubernetes Status becomes a translated summary, its causes, and the raw detail", () => {
     const invalid = new ApiError(422, 'Deployment.apps "web" is invalid: spec.replicas: Invalid value: -1', "Invalid", {
       kind: "Status",
