@@ -42,6 +42,31 @@ pub struct ClusterConfig {
     /// Re-encrypt every stored value the encryption configuration would write differently now,
     /// before serving (after adding a key, or to encrypt data written before).
     pub rewrite_encrypted: bool,
+    /// Told how far that rewrite has come: (revision reached, latest revision); the last call
+    /// has both equal.
+    pub rewrite_progress: Option<Progress>,
+}
+
+/// A progress callback: (done, total).
+#[derive(Clone)]
+pub struct Progress(pub Arc<dyn Fn(u64, u64) + Send + Sync>);
+
+impl Progress {
+    /// Wraps `f`.
+    pub fn new(f: impl Fn(u64, u64) + Send + Sync + 'static) -> Progress {
+        Progress(Arc::new(f))
+    }
+
+    /// Reports (done, total).
+    pub fn report(&self, done: u64, total: u64) {
+        (self.0)(done, total)
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress")
+    }
 }
 
 impl ClusterConfig {
@@ -61,6 +86,7 @@ impl ClusterConfig {
             request_header_timeout: Duration::from_secs(32),
             encryption: None,
             rewrite_encrypted: false,
+            rewrite_progress: None,
         }
     }
 }

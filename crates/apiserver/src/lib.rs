@@ -102,11 +102,18 @@ pub async fn serve_one(
 
 /// Stores every value again whose stored form the encryption configuration would not write
 /// now (plaintext Secrets, or ones under a key that is no longer the first), before serving.
-async fn rewrite_encrypted(store: &Arc<store::Store>) -> Result<(), StartError> {
+async fn rewrite_encrypted(
+    store: &Arc<store::Store>,
+    progress: Option<cluster::Progress>,
+) -> Result<(), StartError> {
     let s = store.clone();
+    let reporter = progress.clone();
     let rewritten = tokio::task::spawn_blocking(move || {
         let mut logged = std::time::Instant::now();
         s.rewrite_stale_values(|at, latest| {
+            if let Some(p) = &reporter {
+                p.report(at.max(0) as u64, latest.max(0) as u64);
+            }
             if logged.elapsed() >= std::time::Duration::from_secs(2) {
                 tracing::info!(revision = at, of = latest, "rewriting stored values");
                 logged = std::time::Instant::now();
@@ -115,6 +122,10 @@ async fn rewrite_encrypted(store: &Arc<store::Store>) -> Result<(), StartError> 
     })
     .await
     .map_err(|e| store::StoreError::Backend(format!("the rewrite stopped: {e}")))??;
+    if let Some(p) = &progress {
+        let latest = store.revision().max(0) as u64;
+        p.report(latest, latest);
+    }
     tracing::info!(
         rewritten,
         "stored values rewritten with the encryption configuration's first keys"
@@ -161,7 +172,7 @@ pub async fn start(config: ClusterConfig) -> Result<RunningCluster, StartError> 
         config.encryption.clone(),
     )?;
     if config.rewrite_encrypted {
-        rewrite_encrypted(&store).await?;
+        rewrite_encrypted(&store, config.rewrite_progress.clone()).await?;
     }
     let url_host = if bound.ip().is_unspecified() {
         SocketAddr::new(ips[0], bound.port())

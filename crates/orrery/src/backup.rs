@@ -109,6 +109,24 @@ fn bar(len: u64, what: &str, bytes: bool) -> ProgressBar {
     pb
 }
 
+/// A progress bar on stderr fed by (done, total) reports (`unit` names what is counted);
+/// cleared once done reaches total.
+pub fn reporter(what: &str, unit: &str) -> apiserver::cluster::Progress {
+    let pb = ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::stderr());
+    let template = format!("{{msg:>12}} [{{bar:30}}] {{pos}}/{{len}} {unit} ({{eta}})");
+    if let Ok(style) = ProgressStyle::with_template(&template) {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb.set_message(what.to_string());
+    apiserver::cluster::Progress::new(move |done, total| {
+        pb.set_length(total);
+        pb.set_position(done.min(total));
+        if done >= total && !pb.is_finished() {
+            pb.finish_and_clear();
+        }
+    })
+}
+
 fn sha256_file(path: &Path) -> anyhow::Result<(u64, String)> {
     let mut f = File::open(path).with_context(|| format!("reading {}", path.display()))?;
     let mut h = Sha256::new();

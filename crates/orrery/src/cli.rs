@@ -54,6 +54,8 @@ pub enum Command {
     Export(crate::export_cmd::ExportArgs),
     /// Create or update the platform's resources of an export in a host cluster.
     Import(crate::export_cmd::ImportArgs),
+    /// Drop a stopped embedded cluster's history down to its latest revisions (progress bar).
+    Compact(crate::compact_cmd::CompactArgs),
 }
 
 /// `orrery config …`.
@@ -351,6 +353,9 @@ fn cluster_config(
         "--encryption-rewrite needs --encryption-provider-config"
     );
     c.rewrite_encrypted = args.encryption_rewrite;
+    if args.encryption_rewrite {
+        c.rewrite_progress = Some(crate::backup::reporter("re-encrypt", "revisions"));
+    }
     Ok(c)
 }
 
@@ -471,6 +476,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Restore(args) => crate::backup::restore_command(&args),
         Command::Export(args) => crate::export_cmd::export_command(&args).await,
         Command::Import(args) => crate::export_cmd::import_command(&args).await,
+        Command::Compact(args) => crate::compact_cmd::compact_command(&args),
         Command::Agent(args) => crate::agent::run(args).await,
         Command::Config(ConfigCommand::Print(_)) => {
             let text =

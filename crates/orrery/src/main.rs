@@ -4,6 +4,7 @@ mod agent;
 mod backup;
 mod cli;
 mod comforts;
+mod compact_cmd;
 mod config;
 mod export_cmd;
 mod extension_cmd;

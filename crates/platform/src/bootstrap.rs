@@ -13,19 +13,68 @@ use crate::kubeapi;
 use crate::objects::*;
 use crate::password::{self, HashCost};
 use crate::tokens::SYSTEM_NAMESPACE;
+use crate::version;
 
-/// Installs (or updates) the platform's CRDs and waits until every kind is served.
+/// Installs (or updates) the platform's CRDs as this build and waits until every kind is
+/// served.
 pub async fn install_crds(client: &Client) -> Result<(), PlatformError> {
-    let crds = crate::crds::all()
+    install_crds_as(client, version::VERSION).await.map(drop)
+}
+
+/// Installs the platform's CRDs as version `mine` (see [`version`]): refuses a host whose CRDs
+/// a version more than one minor away installed, leaves those a newer version installed as
+/// they are, and records `mine` on those it installs. Returns how `mine` stands to the version
+/// recorded before.
+pub async fn install_crds_as(client: &Client, mine: &str) -> Result<version::Skew, PlatformError> {
+    let mine_release = version::Release::parse(mine).ok_or_else(|| {
+        PlatformError::Invalid(format!(
+            "the platform version {mine:?} is not MAJOR.MINOR.PATCH"
+        ))
+    })?;
+    let crds: Vec<serde_json::Value> = crate::crds::all()
         .into_iter()
-        .chain(crate::extensions::crds::all());
-    for crd in crds {
+        .chain(crate::extensions::crds::all())
+        .collect();
+    let mut existing = Vec::with_capacity(crds.len());
+    let mut recorded: Option<version::Release> = None;
+    for crd in &crds {
         let name = crd["metadata"]["name"].as_str().unwrap_or_default();
-        let desired = match kubeapi::get(client, Kind::Crd, None, name).await? {
-            Some(existing) => adopted(&existing, &crd),
+        let found = kubeapi::get(client, Kind::Crd, None, name).await?;
+        let theirs = found
+            .as_ref()
+            .and_then(|c| c["metadata"]["annotations"][version::VERSION_ANNOTATION].as_str())
+            .and_then(version::Release::parse);
+        recorded = recorded.max(theirs);
+        existing.push(found);
+    }
+    let skew = recorded.map_or(version::Skew::Same, |r| version::skew(mine_release, r));
+    if skew == version::Skew::TooFar {
+        let recorded = recorded.map(|r| r.to_string()).unwrap_or_default();
+        return Err(PlatformError::Invalid(format!(
+            "the platform's CRDs in the host were installed by Orrery {recorded}; this replica is {mine}: only adjacent minor versions run side by side — upgrade (or roll back) one minor version at a time"
+        )));
+    }
+    for (crd, found) in crds.into_iter().zip(existing) {
+        let name = crd["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let mut desired = match found {
+            // A newer version's definition stays: it still serves every version this one uses.
+            Some(_) if skew == version::Skew::Older => continue,
+            Some(ref e) => adopted(e, &crd),
             None => crd,
         };
+        desired["metadata"]["annotations"][version::VERSION_ANNOTATION] = mine.into();
+        let theirs = found
+            .as_ref()
+            .and_then(|c| c["metadata"]["annotations"][version::VERSION_ANNOTATION].as_str())
+            .and_then(version::Release::parse);
         kubeapi::ensure(client, Kind::Crd, None, desired, &["spec"]).await?;
+        if found.is_some() && theirs != Some(mine_release) {
+            let patch = json!({"metadata": {"annotations": {version::VERSION_ANNOTATION: mine}}});
+            kubeapi::merge_patch(client, Kind::Crd, None, &name, patch).await?;
+        }
     }
     // The host serves a new CRD within moments; wait until every kind answers a list.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -61,7 +110,7 @@ pub async fn install_crds(client: &Client) -> Result<(), PlatformError> {
             }
         }
     }
-    Ok(())
+    Ok(skew)
 }
 
 /// Orrery's CRD for a kind that already has one (a KubeSphere host being taken over): Orrery's
@@ -112,8 +161,21 @@ pub async fn bootstrap(
     admin_password: Option<&str>,
     data_dir: &Path,
     cost: HashCost,
+    platform_version: &str,
 ) -> Result<Bootstrapped, PlatformError> {
-    install_crds(client).await?;
+    // A replica older than the one that installed the host's objects leaves the built-in
+    // templates and roles as the newer one defined them.
+    let skew = install_crds_as(client, platform_version).await?;
+    let builtin_overwrite: &[&str] = if skew == version::Skew::Older {
+        &[]
+    } else {
+        &["spec"]
+    };
+    let role_overwrite: &[&str] = if skew == version::Skew::Older {
+        &[]
+    } else {
+        &["rules", "aggregationRoleTemplates"]
+    };
     let ns = json!({"metadata": {"name": SYSTEM_NAMESPACE, "labels": {WORKSPACE_LABEL: SYSTEM_WORKSPACE}}});
     kubeapi::ensure(client, Kind::Namespace, None, ns, &[]).await?;
     for t in builtin::templates() {
@@ -128,7 +190,7 @@ pub async fn bootstrap(
                 "rules": t.rules,
             },
         });
-        kubeapi::ensure(client, Kind::RoleTemplate, None, obj, &["spec"]).await?;
+        kubeapi::ensure(client, Kind::RoleTemplate, None, obj, builtin_overwrite).await?;
     }
     for r in builtin::global_roles() {
         kubeapi::ensure(
@@ -136,7 +198,7 @@ pub async fn bootstrap(
             Kind::GlobalRole,
             None,
             role_object(r.name, &r, json!({}), None),
-            &["rules", "aggregationRoleTemplates"],
+            role_overwrite,
         )
         .await?;
     }
@@ -146,7 +208,7 @@ pub async fn bootstrap(
             Kind::ClusterRole,
             None,
             role_object(r.name, &r, json!({}), None),
-            &["rules", "aggregationRoleTemplates"],
+            role_overwrite,
         )
         .await?;
     }

@@ -35,6 +35,7 @@ pub mod quotas;
 pub mod search;
 pub mod serve;
 pub mod tokens;
+pub mod version;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -90,6 +91,13 @@ pub struct PlatformConfig {
     pub identity: Option<String>,
     /// The registry extensions pull their images from (their `global.imageRegistry`).
     pub image_registry: Option<String>,
+    /// The version this replica reports and installs as (this build's; tests of upgrades
+    /// set another).
+    pub version: String,
+    /// The URL the other replicas reach this one at, to forward requests for agents
+    /// connected here (`https://10.1.2.3:30880`); by default the bound address when it is a
+    /// specific one, else none (agents connected here then serve this replica only).
+    pub advertise_url: Option<String>,
     /// HTTPS on the same port as HTTP (self-signed by default; kubectl needs it for tokens).
     pub tls: serve::TlsSource,
     /// Clusters: the host's name, the exec plugin allow-list, health-check and proxy timings.
@@ -137,6 +145,8 @@ impl PlatformConfig {
             prune_period: Duration::from_secs(600),
             identity: None,
             image_registry: None,
+            advertise_url: None,
+            version: version::VERSION.to_string(),
             tls: serve::TlsSource::SelfSigned,
             request_header_timeout: Duration::from_secs(32),
             trusted_proxies: Vec::new(),
@@ -200,6 +210,7 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
         config.admin_password.as_deref(),
         &config.data_dir,
         config.hash_cost,
+        &config.version,
     )
     .await?;
     clusters::controller::register_host(&client, &config.clusters.host_name).await?;
@@ -242,7 +253,33 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
         }
     };
     let state = app_state(&config, &client, &caches, tls.as_ref(), addr, auditor).await?;
-    let leader = spawn_background(&config, &state, &shutdown, &mut tasks);
+    let identity = config
+        .identity
+        .clone()
+        .unwrap_or_else(|| format!("orrery-platform-{}", uuid::Uuid::new_v4().simple()));
+    let peers = clusters::tunnel::peers::Peers::new(
+        &state,
+        clusters::tunnel::peers::PeerSettings {
+            identity: identity.clone(),
+            advertise_url: advertise_url(&config, tls.is_some(), addr),
+            cert: match (&config.tls, &tls) {
+                (serve::TlsSource::Files { cert, .. }, _) => {
+                    clusters::tunnel::peers::ServedCert::File(cert.clone())
+                }
+                (_, Some(m)) => clusters::tunnel::peers::ServedCert::Pem(m.cert_pem.clone()),
+                (_, None) => clusters::tunnel::peers::ServedCert::None,
+            },
+            lease_duration: config.lease_duration,
+            renew: config.lease_retry,
+        },
+    );
+    state.clusters.tunnels.set_peers(peers.clone());
+    tasks.push(tokio::spawn(clusters::tunnel::peers::run(
+        state.clone(),
+        peers,
+        shutdown.clone(),
+    )));
+    let leader = spawn_background(&config, identity, &state, &shutdown, &mut tasks);
     tasks.push(tokio::spawn(serve::serve(
         listener,
         http::router(state.clone()),
@@ -258,6 +295,19 @@ pub async fn start(config: PlatformConfig) -> Result<RunningPlatform, PlatformEr
         shutdown,
         tasks,
     })
+}
+
+/// Where the other replicas reach this one: the configured URL, else the bound address when
+/// it is a specific one (a wildcard address names no reachable host).
+fn advertise_url(config: &PlatformConfig, tls: bool, addr: SocketAddr) -> Option<String> {
+    if let Some(u) = &config.advertise_url {
+        return Some(u.trim_end_matches('/').to_string());
+    }
+    if addr.ip().is_unspecified() {
+        return None;
+    }
+    let scheme = if tls { "https" } else { "http" };
+    Some(format!("{scheme}://{addr}"))
 }
 
 /// Starts every cache's watch and waits (30 s at most) until all have their first list.
@@ -334,6 +384,7 @@ async fn app_state(
             admission_key: quotas::admission::load_key(client).await?,
             trusted_proxies: config.trusted_proxies.clone(),
             dummy_hash,
+            version: config.version.clone(),
         },
         login_limiter: http::login::RateLimiter::new(config.login_burst, config.login_rate),
         openapi: Default::default(),
@@ -348,6 +399,7 @@ async fn app_state(
         metrics: Default::default(),
         repo_syncs: Default::default(),
         extensions: Default::default(),
+        readiness: Default::default(),
     }))
 }
 
@@ -355,6 +407,7 @@ async fn app_state(
 /// (run by the leader) and the member clusters' supervisor. Returns whether this replica leads.
 fn spawn_background(
     config: &PlatformConfig,
+    identity: String,
     state: &http::Shared,
     shutdown: &CancellationToken,
     tasks: &mut Vec<tokio::task::JoinHandle<()>>,
@@ -364,15 +417,12 @@ fn spawn_background(
         async move { state.tokens.follow_key(shutdown).await }
     }));
     let (leader_tx, leader_rx) = tokio::sync::watch::channel(false);
-    let identity = config
-        .identity
-        .clone()
-        .unwrap_or_else(|| format!("orrery-platform-{}", uuid::Uuid::new_v4().simple()));
     tasks.push(tokio::spawn(controllers::leader::run(
         state.client.clone(),
         tokens::SYSTEM_NAMESPACE,
         "orrery-platform-controllers",
         identity,
+        config.version.clone(),
         controllers::leader::LeaseTimings {
             duration: config.lease_duration,
             retry: config.lease_retry,
@@ -389,6 +439,24 @@ fn spawn_background(
             login_record_ttl: config.login_record_ttl,
             lockout_duration: config.lockout_duration,
         },
+        shutdown.clone(),
+    )));
+    tasks.push(tokio::spawn({
+        let (mut leading, metrics) = (leader_rx.clone(), state.metrics.clone());
+        async move {
+            loop {
+                metrics.set_leader(*leading.borrow_and_update());
+                if leading.changed().await.is_err() {
+                    return;
+                }
+            }
+        }
+    }));
+    tasks.push(tokio::spawn(controllers::storage::run(
+        state.client.clone(),
+        leader_rx.clone(),
+        config.prune_period,
+        config.resync_period,
         shutdown.clone(),
     )));
     tasks.push(tokio::spawn(controllers::run_appstore(

@@ -8,6 +8,8 @@
 //! - `orrery_cache_objects{kind,selector}`: objects in the host's watch-fed caches;
 //! - `orrery_cluster_ready{cluster}`: each connected cluster's last health check (1 ready);
 //! - `orrery_controller_pass_duration_seconds{controller}`: the leader's reconcile passes;
+//! - `orrery_leader`: whether this replica holds the controllers' Lease (1) or not (0);
+//! - `orrery_platform_info{version}`: always 1, labelled with the version this replica runs;
 //! - `orrery_audit_events_total{outcome}`, `orrery_audit_webhook_retries_total`: what became
 //!   of audit events (see [`crate::audit::Auditor::register_metrics`]).
 //!
@@ -100,6 +102,12 @@ pub struct PlatformMetrics {
     caches: Family<CacheLabels, FloatGauge>,
     cluster_ready: Family<ClusterLabels, FloatGauge>,
     controller_passes: Family<ControllerLabels, Histogram, fn() -> Histogram>,
+    leader: Gauge,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VersionLabels {
+    version: String,
 }
 
 fn histogram() -> Histogram {
@@ -116,6 +124,7 @@ impl Default for PlatformMetrics {
             caches: Family::default(),
             cluster_ready: Family::default(),
             controller_passes: Family::new_with_constructor(histogram),
+            leader: Gauge::default(),
         }
     }
 }
@@ -140,6 +149,11 @@ impl PlatformMetrics {
         self.controller_passes
             .get_or_create(&ControllerLabels { controller })
             .observe(took.as_secs_f64());
+    }
+
+    /// Records whether this replica leads.
+    pub fn set_leader(&self, leading: bool) {
+        self.leader.set(i64::from(leading));
     }
 
     /// A registry holding every family, with the scrape-time gauges refreshed from `state`.
@@ -197,6 +211,21 @@ impl PlatformMetrics {
             "orrery_controller_pass_duration_seconds",
             "Duration of the leader's reconcile passes",
             self.controller_passes.clone(),
+        );
+        r.register(
+            "orrery_leader",
+            "Whether this replica holds the controllers' Lease (1) or not (0)",
+            self.leader.clone(),
+        );
+        let info: Family<VersionLabels, Gauge> = Family::default();
+        info.get_or_create(&VersionLabels {
+            version: state.settings.version.clone(),
+        })
+        .set(1);
+        r.register(
+            "orrery_platform_info",
+            "The version this replica runs (always 1)",
+            info,
         );
         state.audit.register_metrics(&mut r);
         r

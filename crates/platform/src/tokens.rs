@@ -64,6 +64,13 @@ pub struct Claims {
     /// Unique token id (two tokens issued in the same second still differ).
     #[serde(default)]
     pub jti: String,
+    /// The token's format ([`crate::version::TOKEN_FORMAT`]; absent in tokens of format 1).
+    #[serde(default = "first_format")]
+    pub ofv: u32,
+}
+
+fn first_format() -> u32 {
+    1
 }
 
 /// A token could not be used.
@@ -130,6 +137,19 @@ pub struct Tokens {
     /// Bumped whenever the signing key changes (watch sockets re-check their token on it).
     key_changes: tokio::sync::watch::Sender<u64>,
     lifetimes: TokenLifetimes,
+}
+
+/// Refuses a token of a format newer than this replica reads (a newer replica issued it
+/// during an upgrade): the client logs in again rather than have it misread.
+fn check_format(claims: &Claims) -> Result<(), TokenError> {
+    if claims.ofv > crate::version::TOKEN_FORMAT {
+        return Err(TokenError::Invalid(format!(
+            "token format {} is newer than this replica reads ({}); log in again",
+            claims.ofv,
+            crate::version::TOKEN_FORMAT
+        )));
+    }
+    Ok(())
 }
 
 fn now() -> i64 {
@@ -309,6 +329,7 @@ impl Tokens {
             iat,
             exp: iat + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
             jti: random_id(),
+            ofv: crate::version::TOKEN_FORMAT,
         }
     }
 
@@ -425,9 +446,11 @@ impl Tokens {
         v.leeway = 0;
         v.set_issuer(&[ISSUER]);
         v.set_required_spec_claims(&["exp", "sub", "iss"]);
-        jsonwebtoken::decode::<Claims>(token, &self.keys().decoding, &v)
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.keys().decoding, &v)
             .map(|d| d.claims)
-            .map_err(|e| TokenError::Invalid(e.to_string()))
+            .map_err(|e| TokenError::Invalid(e.to_string()))?;
+        check_format(&claims)?;
+        Ok(claims)
     }
 
     async fn session(&self, sid: &str) -> Result<Option<Value>, PlatformError> {
@@ -597,5 +620,34 @@ impl Tokens {
             }
         }
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_formats_are_versioned_and_unknown_claims_tolerated() {
+        let base = json!({"iss": ISSUER, "sub": "u", "sid": "s", "typ": "access", "iat": 1, "exp": 2, "jti": "j"});
+        // A token of format 1 issued before formats were recorded.
+        let first: Claims = serde_json::from_value(base.clone()).expect("claims");
+        assert_eq!(first.ofv, 1);
+        assert!(check_format(&first).is_ok());
+        // A claim this build does not know is ignored; a format it does not know is refused.
+        let mut later = base;
+        later["scope"] = "everything".into();
+        later["ofv"] = (crate::version::TOKEN_FORMAT + 1).into();
+        let later: Claims = serde_json::from_value(later).expect("claims with an unknown field");
+        assert!(
+            matches!(check_format(&later), Err(TokenError::Invalid(m)) if m.contains("log in again"))
+        );
+        // What this build issues, it reads.
+        let issued = serde_json::to_value(Claims {
+            ofv: crate::version::TOKEN_FORMAT,
+            ..first
+        })
+        .expect("encode");
+        assert_eq!(issued["ofv"], crate::version::TOKEN_FORMAT);
     }
 }

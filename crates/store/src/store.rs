@@ -178,7 +178,9 @@ impl Store {
             .spawn(move || {
                 while !stop.wait(interval) {
                     let target = shared.read_state().revision - retain.max(0);
-                    if let Err(err) = compact_in_steps(&shared, &commands, target, step) {
+                    if let Err(err) =
+                        compact_in_steps(&shared, &commands, target, step, &mut |_, _| {})
+                    {
                         if err == StoreError::Closed {
                             return;
                         }
@@ -343,6 +345,22 @@ impl Store {
             &self.commands,
             keep_after,
             self.compaction_step,
+            &mut |_, _| {},
+        )
+    }
+
+    /// [`Store::compact`], telling `progress` (revision compacted to, target) after each step.
+    pub fn compact_with_progress(
+        &self,
+        keep_after: Revision,
+        mut progress: impl FnMut(Revision, Revision),
+    ) -> Result<(), StoreError> {
+        compact_in_steps(
+            &self.shared,
+            &self.commands,
+            keep_after,
+            self.compaction_step,
+            &mut progress,
         )
     }
 
@@ -445,6 +463,7 @@ fn compact_in_steps(
     commands: &mpsc::Sender<Command>,
     target: Revision,
     step: i64,
+    progress: &mut dyn FnMut(Revision, Revision),
 ) -> Result<(), StoreError> {
     loop {
         let (from, current) = {
@@ -461,5 +480,6 @@ fn compact_in_steps(
             .send(Command::Compact { to, reply })
             .map_err(|_| StoreError::Closed)?;
         answer.recv().map_err(|_| StoreError::Closed)??;
+        progress(to, target);
     }
 }

@@ -195,10 +195,13 @@ async fn reconcile(cluster: &Arc<Cluster>) {
                 .update(
                     &key,
                     None,
+                    // From the CRD as it is when written, not as it was read: a status
+                    // written in between (storedVersions trimmed after a storage migration)
+                    // is not undone.
                     Box::new(move |kv, rev| {
                         let mut cur: Value = serde_json::from_slice(&kv.value)
                             .map_err(|e| store::StoreError::Backend(e.to_string()))?;
-                        cur["status"] = desired;
+                        cur["status"] = status_for(&cur);
                         Ok(with_resource_version(cur, rev))
                     }),
                 )

@@ -84,6 +84,7 @@ pub const KEYS: &[Key] = &[
     key("leaderElection.leaseDuration", "lease_duration"),
     key("leaderElection.retryPeriod", "lease_retry_period"),
     key("leaderElection.identity", "leader_identity"),
+    key("advertiseURL", "advertise_url"),
     key("controllers.resyncPeriod", "resync_period"),
     key("controllers.prunePeriod", "prune_period"),
     key("clusters.hostName", "host_cluster_name"),

@@ -128,6 +128,11 @@ pub struct PlatformTunables {
         env = "ORRERY_LEADER_IDENTITY"
     )]
     pub leader_identity: Option<String>,
+    /// This replica's own URL as the other replicas reach it (`https://$(POD_IP):30880`): they
+    /// forward requests for agents connected here to it. Default: the listen address when it
+    /// is a specific one.
+    #[arg(long, help_heading = "Leader election and controllers", env = "ORRERY_ADVERTISE_URL", value_parser = parse_advertise_url)]
+    pub advertise_url: Option<String>,
     /// Time between controller passes.
     #[arg(long, help_heading = "Leader election and controllers", env = "ORRERY_RESYNC_PERIOD", default_value = "2s", value_parser = parse_duration)]
     pub resync_period: Duration,
@@ -241,6 +246,21 @@ fn positive_f64(s: &str) -> Result<f64, String> {
     }
 }
 
+/// An `http(s)://host:port` URL with nothing after the authority.
+fn parse_advertise_url(s: &str) -> Result<String, String> {
+    let s = s.trim().trim_end_matches('/');
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .ok_or_else(|| format!("{s:?} is not an http:// or https:// URL"))?;
+    if rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ']) {
+        return Err(format!(
+            "{s:?}: give the scheme, host and port only (https://10.1.2.3:30880)"
+        ));
+    }
+    Ok(s.to_string())
+}
+
 impl PlatformTunables {
     /// Sets `config` from these values (TLS is [`super::tls`]'s).
     pub fn apply(&self, config: &mut platform::PlatformConfig) {
@@ -262,6 +282,12 @@ impl PlatformTunables {
         config.lease_duration = self.lease_duration;
         config.lease_retry = self.lease_retry_period;
         config.identity = self.leader_identity.clone();
+        config.advertise_url = self.advertise_url.clone();
+        // Upgrade tests run one build as another version (docs/deploy.md, "Upgrading"); not a
+        // setting, so no flag or key.
+        if let Ok(v) = std::env::var("ORRERY_TEST_REPORTED_VERSION") {
+            config.version = v;
+        }
         config.resync_period = self.resync_period;
         config.prune_period = self.prune_period;
         config.clusters.host_name = self.host_cluster_name.clone();
@@ -322,6 +348,24 @@ mod tests {
     }
 
     #[test]
+    fn an_advertised_url_is_scheme_host_and_port() {
+        assert_eq!(
+            parse_advertise_url("https://10.1.2.3:30880/").as_deref(),
+            Ok("https://10.1.2.3:30880")
+        );
+        assert!(parse_advertise_url("http://[fd00::7]:30880").is_ok());
+        for bad in [
+            "10.1.2.3:30880",
+            "https://",
+            "https://h:1/path",
+            "ftp://h",
+            "https://u@h",
+        ] {
+            assert!(parse_advertise_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn clients_are_id_and_secret() {
         assert_eq!(
             parse_client("ci:s:e"),
@@ -361,6 +405,7 @@ mod tests {
         assert_eq!(c.lease_duration, reference.lease_duration);
         assert_eq!(c.lease_retry, reference.lease_retry);
         assert_eq!(c.identity, reference.identity);
+        assert_eq!(c.advertise_url, reference.advertise_url);
         assert_eq!(c.resync_period, reference.resync_period);
         assert_eq!(c.prune_period, reference.prune_period);
         assert_eq!(c.clusters.host_name, reference.clusters.host_name);

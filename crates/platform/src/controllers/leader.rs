@@ -23,11 +23,13 @@ pub struct LeaseTimings {
 
 /// Runs the election loop, publishing whether this replica leads, until `shutdown`; on shutdown
 /// a leader gives the lease up so another replica takes over at once.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     client: Client,
     namespace: &str,
     name: &str,
     identity: String,
+    version: String,
     timings: LeaseTimings,
     tx: watch::Sender<bool>,
     shutdown: CancellationToken,
@@ -38,7 +40,10 @@ pub async fn run(
         // An attempt that cannot finish before the Lease could lapse counts as lost: a leader
         // cut off from the host stops leading before another replica may take over (each
         // call's own bound, 15 s, would let two lead at once for a while).
-        let attempt = tokio::time::timeout(deadline, try_acquire(&api, name, &identity, timings));
+        let attempt = tokio::time::timeout(
+            deadline,
+            try_acquire(&api, name, &identity, &version, timings),
+        );
         let leading = match attempt.await {
             Ok(Ok(l)) => l,
             Ok(Err(e)) => {
@@ -84,10 +89,21 @@ fn now() -> MicroTime {
     MicroTime(k8s_openapi::jiff::Timestamp::now())
 }
 
+/// The annotations a leader writes on its Lease: its version (operators see which version
+/// leads during an upgrade).
+fn leader_annotations(version: &str) -> std::collections::BTreeMap<String, String> {
+    [(
+        crate::version::LEADER_VERSION_ANNOTATION.to_string(),
+        version.to_string(),
+    )]
+    .into()
+}
+
 async fn try_acquire(
     api: &Api<Lease>,
     name: &str,
     identity: &str,
+    version: &str,
     timings: LeaseTimings,
 ) -> Result<bool, crate::error::PlatformError> {
     let secs = i32::try_from(timings.duration.as_secs().max(1)).unwrap_or(i32::MAX);
@@ -95,6 +111,7 @@ async fn try_acquire(
         let lease = Lease {
             metadata: ObjectMeta {
                 name: Some(name.to_string()),
+                annotations: Some(leader_annotations(version)),
                 ..Default::default()
             },
             spec: Some(LeaseSpec {
@@ -131,6 +148,11 @@ async fn try_acquire(
     }
     spec.renew_time = Some(now());
     spec.lease_duration_seconds = Some(secs);
+    lease
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .extend(leader_annotations(version));
     match timed(
         "renew lease",
         api.replace(name, &PostParams::default(), &lease),

@@ -4,6 +4,7 @@ pub mod aggregation;
 pub mod finalizers;
 pub mod groups;
 pub mod leader;
+pub mod storage;
 pub mod tenancy;
 pub mod users;
 

@@ -17,6 +17,7 @@ mod oidc_provider;
 pub mod openapi;
 mod proxy;
 mod quotas;
+pub mod readiness;
 mod resources;
 mod reviews;
 mod roles;
@@ -82,6 +83,8 @@ pub struct Settings {
     /// An argon2 hash of the configured cost that unknown users' passwords are verified
     /// against, so that they take as long as known ones.
     pub dummy_hash: String,
+    /// The version this replica reports (`/version`'s `platform`).
+    pub version: String,
 }
 
 /// Everything a handler can reach.
@@ -118,6 +121,8 @@ pub struct AppState {
     pub repo_syncs: crate::appstore::repos::SyncLocks,
     /// Extension routes' upstream clients and kept states.
     pub extensions: crate::extensions::routing::Upstreams,
+    /// `/readyz`'s last look at the host cluster.
+    pub readiness: readiness::Readiness,
 }
 
 /// Shared state.
@@ -199,7 +204,7 @@ pub fn router(state: Shared) -> Router {
         )
         .route("/healthz", get(health))
         .route("/livez", get(health))
-        .route("/readyz", get(health))
+        .route("/readyz", get(readiness::readyz))
         .route("/version", get(version))
         .route("/kapis/version", get(config::version))
         .route(
@@ -229,6 +234,10 @@ pub fn router(state: Shared) -> Router {
         .route(
             crate::clusters::tunnel::protocol::PATH,
             get(crate::clusters::tunnel::server::accept),
+        )
+        .route(
+            crate::clusters::tunnel::peers::RELAY_PATH,
+            get(crate::clusters::tunnel::peers::accept),
         )
         .merge(protected)
         .with_state(state.clone());
@@ -577,7 +586,7 @@ async fn version(State(state): State<Shared>) -> axum::Json<Value> {
     };
     let mut v =
         host.unwrap_or_else(|| json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0"}));
-    v["platform"] = json!({"gitVersion": concat!("v", env!("CARGO_PKG_VERSION"))});
+    v["platform"] = json!({"gitVersion": format!("v{}", state.settings.version)});
     axum::Json(v)
 }
 

@@ -17,12 +17,13 @@
 pub mod agent;
 pub mod manifest;
 pub mod mux;
+pub mod peers;
 pub mod protocol;
 pub mod server;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -49,7 +50,7 @@ pub const MAX_STREAMS: usize = 1024;
 /// Most idle HTTP/1.1 connections (streams) kept per tunnel for the next requests.
 const MAX_IDLE: usize = 32;
 
-type Sender = hyper::client::conn::http1::SendRequest<kube::client::Body>;
+pub(crate) type Sender = hyper::client::conn::http1::SendRequest<kube::client::Body>;
 
 /// The name of the Secret holding cluster `name`'s join token (in `kubesphere-system`).
 pub fn token_secret_name(name: &str) -> String {
@@ -110,6 +111,9 @@ pub enum TunnelError {
     /// HTTP over the stream failed.
     #[error("request through the tunnel: {0}")]
     Http(#[from] hyper::Error),
+    /// The replica holding the tunnel could not be asked for a stream.
+    #[error("relaying to the replica holding the tunnel: {0}")]
+    Relay(String),
 }
 
 /// A connected agent.
@@ -172,11 +176,13 @@ impl Slot {
     }
 }
 
-/// The agents connected to this replica, by cluster.
+/// The agents connected to this replica, by cluster, and the way to the replicas holding
+/// the others ([`peers`]).
 #[derive(Default)]
 pub struct Tunnels {
     slots: Mutex<HashMap<String, Slot>>,
     next: AtomicU64,
+    peers: OnceLock<Arc<peers::Peers>>,
 }
 
 impl Tunnels {
@@ -185,7 +191,23 @@ impl Tunnels {
         f(slots.entry(cluster.to_string()).or_default())
     }
 
-    /// Changes whenever cluster `name`'s agent connects or disconnects.
+    /// Relays requests for agents connected to other replicas through `peers` (set once).
+    pub fn set_peers(&self, peers: Arc<peers::Peers>) {
+        let _ = self.peers.set(peers);
+    }
+
+    /// The relay between replicas, once set.
+    pub fn peers(&self) -> Option<&Arc<peers::Peers>> {
+        self.peers.get()
+    }
+
+    /// Tells whoever follows cluster `name` that its tunnel moved.
+    pub(crate) fn bump(&self, cluster: &str) {
+        self.with(cluster, |s| s.bump());
+    }
+
+    /// Changes whenever cluster `name`'s agent connects or disconnects (here, or at the
+    /// replica holding it).
     pub fn changes(&self, cluster: &str) -> watch::Receiver<u64> {
         self.with(cluster, |s| {
             s.changed
@@ -241,15 +263,19 @@ impl Tunnels {
     /// Sends one request to the cluster's API server through its agent, over an HTTP/1.1
     /// connection carried by a stream: an idle one when there is one (it goes back to the idle
     /// ones once its response has been read), else a new one. An upgrade always gets its own
-    /// stream, which then carries the upgraded bytes.
+    /// stream, which then carries the upgraded bytes. An agent connected to another replica is
+    /// reached through that replica ([`peers::Peers::send`]).
     pub async fn send(
         &self,
         cluster: &str,
         req: http::Request<kube::client::Body>,
     ) -> Result<http::Response<hyper::body::Incoming>, TunnelError> {
-        let session = self
-            .session(cluster)
-            .ok_or_else(|| TunnelError::NotConnected(cluster.to_string()))?;
+        let Some(session) = self.session(cluster) else {
+            return match self.peers.get() {
+                Some(peers) => peers.send(cluster, req).await,
+                None => Err(TunnelError::NotConnected(cluster.to_string())),
+            };
+        };
         let upgrade = req.headers().contains_key(http::header::UPGRADE);
         let mut sender = match (upgrade, session.take_idle()) {
             (false, Some(s)) => s,

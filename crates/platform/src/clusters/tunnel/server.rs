@@ -118,6 +118,15 @@ async fn run_session(
     let tunnels = &state.clusters.tunnels;
     let session = tunnels.attach(&cluster, mux.clone(), token);
     tracing::info!(cluster = %cluster, "agent connected");
+    // The other replicas learn that the cluster is reached through this one.
+    if let Some(peers) = tunnels.peers() {
+        let started = super::peers::Peers::session_start();
+        tokio::spawn(
+            peers
+                .clone()
+                .hold(cluster.clone(), started, mux.done.clone()),
+        );
+    }
     let dead_after = heartbeat * protocol::MISSED_HEARTBEATS;
     let check = (heartbeat / 2).min(Duration::from_millis(500));
     let mut last_beat = tokio::time::Instant::now();
