@@ -4,6 +4,7 @@
 
 import type { ComponentType } from "react";
 import type { K8sObject } from "../api/watch";
+import { normalizeLang } from "../i18n";
 
 /** The API of the routing kinds the console reads. */
 export const EXT_API = "/apis/extensions.kubesphere.io/v1alpha1";
@@ -131,9 +132,11 @@ export function routeProblem(ext: string, path: unknown): string {
   return "";
 }
 
-/** `zh` and other Chinese tags are the console's zh-CN. */
+/** A locale tag as the console's language it stands for (`zh` → zh-CN, `zh-Hant` → zh-TW, `fr-FR` →
+ * fr, `en-US` → en); a tag of no shipped language stays as it is. */
 export function normalizeLocale(tag: string): string {
-  return tag.toLowerCase().startsWith("zh") ? "zh-CN" : tag.toLowerCase().startsWith("en") ? "en" : tag;
+  const lang = normalizeLang(tag);
+  return lang !== "en" || tag.toLowerCase().startsWith("en") ? lang : tag;
 }
 
 function isText(v: unknown): v is LocaleText {

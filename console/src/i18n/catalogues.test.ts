@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { en, type MessageKey } from "./en";
+import { normalizeLocale } from "../extensions/registry";
 import { isLoaded, languages, loadCatalogue, makeI18n, normalizeLang, translate, type Catalogue, type Lang } from "./index";
 
 /** Messages that are rightly the same as English, so an untranslated string is caught and these
@@ -93,6 +94,14 @@ describe("catalogues", () => {
       [null, "en"],
     ];
     for (const [tag, want] of cases) expect(normalizeLang(tag), String(tag)).toBe(want);
+  });
+
+  it("reads an extension's locale tags as the console's languages", () => {
+    expect(normalizeLocale("zh")).toBe("zh-CN");
+    expect(normalizeLocale("zh-Hant")).toBe("zh-TW");
+    expect(normalizeLocale("fr-FR")).toBe("fr");
+    expect(normalizeLocale("en-GB")).toBe("en");
+    expect(normalizeLocale("pt-BR")).toBe("pt-BR");
   });
 
   it("formats dates and numbers in the chosen language", () => {
