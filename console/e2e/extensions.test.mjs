@@ -105,9 +105,9 @@ const call = async (method, path, body) => {
 };
 
 /** An extension's UI as its frontend chart makes it: the bundle in a ConfigMap, a JSBundle, an ExtensionEntry. */
-async function installUi(name, source, entries) {
+async function installUi(name, source, entries, assets = {}) {
   const labels = { "kubesphere.io/extension-ref": name };
-  await call("POST", `/api/v1/namespaces/${NS}/configmaps`, { metadata: { name: `${name}-frontend`, labels }, data: { "index.js": source } });
+  await call("POST", `/api/v1/namespaces/${NS}/configmaps`, { metadata: { name: `${name}-frontend`, labels }, data: { "index.js": source, ...assets } });
   await call("POST", `${EXT}/jsbundles`, {
     apiVersion: "extensions.kubesphere.io/v1alpha1",
     kind: "JSBundle",
@@ -203,7 +203,7 @@ test("an extension whose objects appear while the console is open shows its menu
   });
   assert.equal(await side().getByRole("link", { name: "Greeter", exact: true }).count(), 0);
 
-  await installUi("greeter", GREETER, [{ name: "greeter", parent: "platform", title: "greeter.menu", link: "/ext/greeter", order: 1 }]);
+  await installUi("greeter", GREETER, [{ name: "greeter", parent: "platform", title: "greeter.menu", link: "/ext/greeter", order: 1 }], { "greeter.css": "section { color: inherit; }" });
 
   // The entry appears (its title a key of the bundle's messages, so the bundle is in too).
   const link = side().getByRole("link", { name: "Greeter", exact: true });
@@ -331,6 +331,12 @@ test("a signed-in user without roles gets the extensions' UI too, and not the ma
   assert.equal((await apiCall(env.url, viewer, "DELETE", `${EXT}/jsbundles/greeter`)).status, 403);
   assert.equal((await apiCall(env.url, viewer, "GET", "/apis/kubesphere.io/v1alpha1/installplans")).status, 403);
   assert.equal((await fetch(`${env.url}/dist/greeter/index.js`)).status, 401);
+  // A bundle's assets are served beside it, from the same ConfigMap.
+  const css = await fetch(`${env.url}/dist/greeter/greeter.css`, { headers: { Authorization: `Bearer ${viewer}` } });
+  assert.equal(css.status, 200);
+  assert.match(css.headers.get("content-type") ?? "", /^text\/css/);
+  assert.equal(await css.text(), "section { color: inherit; }");
+  assert.equal((await fetch(`${env.url}/dist/greeter/none.js`, { headers: { Authorization: `Bearer ${viewer}` } })).status, 404);
 
   const context = await env.browser.newContext({ viewport: { width: 1400, height: 900 }, locale: "en-US" });
   const p = await context.newPage();
