@@ -633,4 +633,5 @@ export const de: Catalogue = {
   "extstate.Uninstalling": "Wird deinstalliert",
   "extstate.Uninstalled": "Deinstalliert",
   "extstate.UninstallFailed": "Deinstallation fehlgeschlagen",
+  "unit.cores": "{n} Kerne",
 };

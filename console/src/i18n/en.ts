@@ -632,6 +632,8 @@ export const en = {
   "extstate.Uninstalling": "Uninstalling",
   "extstate.Uninstalled": "Uninstalled",
   "extstate.UninstallFailed": "Uninstallation failed",
+  // Units (issue 17 languages).
+  "unit.cores": "{n} cores",
 } as const;
 
 export type MessageKey = keyof typeof en;

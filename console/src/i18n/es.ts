@@ -633,4 +633,5 @@ export const es: Catalogue = {
   "extstate.Uninstalling": "Desinstalando",
   "extstate.Uninstalled": "Desinstalada",
   "extstate.UninstallFailed": "Error de desinstalación",
+  "unit.cores": "{n} núcleos",
 };

@@ -633,4 +633,5 @@ export const fr: Catalogue = {
   "extstate.Uninstalling": "Désinstallation",
   "extstate.Uninstalled": "Désinstallée",
   "extstate.UninstallFailed": "Échec de la désinstallation",
+  "unit.cores": "{n} cœurs",
 };

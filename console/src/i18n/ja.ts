@@ -633,4 +633,5 @@ export const ja: Catalogue = {
   "extstate.Uninstalling": "アンインストール中",
   "extstate.Uninstalled": "アンインストール済み",
   "extstate.UninstallFailed": "アンインストール失敗",
+  "unit.cores": "{n} コア",
 };

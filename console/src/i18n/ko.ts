@@ -633,4 +633,5 @@ export const ko: Catalogue = {
   "extstate.Uninstalling": "제거 중",
   "extstate.Uninstalled": "제거됨",
   "extstate.UninstallFailed": "제거 실패",
+  "unit.cores": "{n}코어",
 };

@@ -634,4 +634,5 @@ export const zh: Record<MessageKey, string> = {
   "extstate.Uninstalling": "卸载中",
   "extstate.Uninstalled": "已卸载",
   "extstate.UninstallFailed": "卸载失败",
+  "unit.cores": "{n} 核",
 };

@@ -633,4 +633,5 @@ export const zhTW: Catalogue = {
   "extstate.Uninstalling": "解除安裝中",
   "extstate.Uninstalled": "已解除安裝",
   "extstate.UninstallFailed": "解除安裝失敗",
+  "unit.cores": "{n} 核",
 };

@@ -6,7 +6,7 @@ import { Link, Route, Routes, useParams, useSearchParams } from "react-router-do
 import { api, withQuery } from "../api/client";
 import { useLoad } from "../api/hooks";
 import { clusterPath } from "../api/paths";
-import { useI18n } from "../i18n";
+import { useI18n, type I18n } from "../i18n";
 import type { MessageKey } from "../i18n/en";
 import { useApp } from "../state/context";
 import { Chart } from "../components/Chart";
@@ -399,8 +399,8 @@ interface MetricResult {
 
 const RANGES: Record<string, [number, number]> = { "1h": [3600, 60], "6h": [21600, 300], "24h": [86400, 900] };
 
-function formatter(kind: "cpu" | "mem" | "count", number: (n: number) => string): (v: number) => string {
-  if (kind === "cpu") return (v) => `${number(Math.round(v * 1000) / 1000)} cores`;
+function formatter(kind: "cpu" | "mem" | "count", { number, t }: Pick<I18n, "number" | "t">): (v: number) => string {
+  if (kind === "cpu") return (v) => t("unit.cores", { n: number(Math.round(v * 1000) / 1000) });
   if (kind === "mem") return (v) => (v >= 2 ** 30 ? `${number(Math.round((v / 2 ** 30) * 100) / 100)} GiB` : `${number(Math.round((v / 2 ** 20) * 10) / 10)} MiB`);
   return (v) => number(Math.round(v * 100) / 100);
 }
@@ -515,11 +515,11 @@ export function MonitoringPage() {
               </p>
             ) : (
               <>
-                <Chart title={t(c.title)} series={c.series} format={formatter(c.kind, number)} span={span} />
+                <Chart title={t(c.title)} series={c.series} format={formatter(c.kind, { number, t })} span={span} />
                 <ul className="latest" data-testid="latest">
                   {c.series.map((s) => (
                     <li key={s.label}>
-                      {s.label}: <strong>{s.points.length ? formatter(c.kind, number)(s.points[s.points.length - 1][1]) : "—"}</strong>
+                      {s.label}: <strong>{s.points.length ? formatter(c.kind, { number, t })(s.points[s.points.length - 1][1]) : "—"}</strong>
                     </li>
                   ))}
                 </ul>
