@@ -195,8 +195,48 @@ async fn main() -> Result<(), BoxError> {
         "metadata": {"name": "bench"}, "data": {"k": "v".repeat(512)}}))?;
     cms.create(&Default::default(), &cm).await?;
 
+    let secret = join_direct_and_behind_a_tunnel(&http, &member.kubeconfig_path).await?;
+    let mut agent = AgentConfig::new(
+        &format!("https://{}", running.addr),
+        "tunnel",
+        secret["stringData"]["token"].as_str().ok_or("no token")?,
+    );
+    agent.ca_pem = secret["stringData"]["ca.crt"].as_str().map(str::to_string);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let agent_task = tokio::spawn(run_agent(agent, member_kube.clone(), stop.clone()));
+    wait_ready(&http, "direct").await?;
+    wait_ready(&http, "tunnel").await?;
+
+    let path = |c: &str| format!("/clusters/{c}/api/v1/namespaces/default/configmaps/bench");
+    // Warm both paths.
+    for c in ["direct", "tunnel"] {
+        sequential(&http, &path(c), 200, &mut Vec::new()).await;
+    }
+    let mut lat = [Vec::new(), Vec::new()];
+    let mut done = [0u64, 0u64];
+    for round in 0..rounds {
+        // Alternate which goes first, so neither always runs on a warmer machine.
+        let order: [usize; 2] = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for i in order {
+            let c = ["direct", "tunnel"][i];
+            sequential(&http, &path(c), per_round, &mut lat[i]).await;
+            done[i] += throughput(&http, &path(c), clients, secs).await;
+        }
+    }
+    report(&mut lat, &done, rounds, per_round, clients, secs);
+    stop.cancel();
+    let _ = agent_task.await;
+    Ok(())
+}
+
+/// The member joined twice: directly by kubeconfig, and behind the agent tunnel; the agent's
+/// Secret from the tunnel cluster's manifests.
+async fn join_direct_and_behind_a_tunnel(
+    http: &Http,
+    kubeconfig: &std::path::Path,
+) -> Result<Value, BoxError> {
     // Joined directly, by kubeconfig.
-    let kc = std::fs::read_to_string(&member.kubeconfig_path)?;
+    let kc = std::fs::read_to_string(kubeconfig)?;
     let (s, text) = http
         .send(
             reqwest::Method::POST,
@@ -241,33 +281,18 @@ async fn main() -> Result<(), BoxError> {
         .find(|d| d.contains("kind: Secret"))
         .ok_or("no Secret in the agent manifests")?;
     let secret: Value = serde_saphyr::from_str(secret)?;
-    let mut agent = AgentConfig::new(
-        &format!("https://{}", running.addr),
-        "tunnel",
-        secret["stringData"]["token"].as_str().ok_or("no token")?,
-    );
-    agent.ca_pem = secret["stringData"]["ca.crt"].as_str().map(str::to_string);
-    let stop = tokio_util::sync::CancellationToken::new();
-    let agent_task = tokio::spawn(run_agent(agent, member_kube.clone(), stop.clone()));
-    wait_ready(&http, "direct").await?;
-    wait_ready(&http, "tunnel").await?;
+    Ok(secret)
+}
 
-    let path = |c: &str| format!("/clusters/{c}/api/v1/namespaces/default/configmaps/bench");
-    // Warm both paths.
-    for c in ["direct", "tunnel"] {
-        sequential(&http, &path(c), 200, &mut Vec::new()).await;
-    }
-    let mut lat = [Vec::new(), Vec::new()];
-    let mut done = [0u64, 0u64];
-    for round in 0..rounds {
-        // Alternate which goes first, so neither always runs on a warmer machine.
-        let order: [usize; 2] = if round % 2 == 0 { [0, 1] } else { [1, 0] };
-        for i in order {
-            let c = ["direct", "tunnel"][i];
-            sequential(&http, &path(c), per_round, &mut lat[i]).await;
-            done[i] += throughput(&http, &path(c), clients, secs).await;
-        }
-    }
+/// Prints each path's latency percentiles and throughput, and the tunnel's cost.
+fn report(
+    lat: &mut [Vec<Duration>; 2],
+    done: &[u64; 2],
+    rounds: usize,
+    per_round: usize,
+    clients: usize,
+    secs: f64,
+) {
     println!(
         "GET of a 1 KiB ConfigMap through /clusters/{{c}}/…: {rounds} rounds × {per_round} sequential requests, then {clients} clients × {secs} s, per path"
     );
@@ -298,7 +323,4 @@ async fn main() -> Result<(), BoxError> {
         ms(summary[1].1, summary[0].1),
         (summary[1].2 / summary[0].2 - 1.0) * 100.0
     );
-    stop.cancel();
-    let _ = agent_task.await;
-    Ok(())
 }

@@ -225,30 +225,7 @@ async fn main() -> Result<(), BoxError> {
     let versions = args.get(1).copied().unwrap_or(15);
 
     // The repository: CHARTS × VERSIONS tiny charts and their index.
-    let t = Instant::now();
-    let mut files = HashMap::new();
-    let mut index = String::from("apiVersion: v1\nentries:\n");
-    for c in 0..charts {
-        let name = format!("chart-{c:04}");
-        index.push_str(&format!("  {name}:\n"));
-        for v in 0..versions {
-            let version = format!("1.{v}.0");
-            let pkg = tiny_chart(&name, &version);
-            index.push_str(&format!(
-                "  - name: {name}\n    version: {version}\n    digest: {}\n    urls: [{name}-{version}.tgz]\n    description: benchmark chart\n",
-                sha(&pkg)
-            ));
-            files.insert(format!("/{name}-{version}.tgz"), pkg);
-        }
-    }
-    println!(
-        "index.yaml: {} charts × {} versions, {} KiB ({:?} to build)",
-        charts,
-        versions,
-        index.len() / 1024,
-        t.elapsed()
-    );
-    files.insert("/index.yaml".into(), index.into_bytes());
+    let files = repository(charts, versions);
     let repo_url = serve(files).await;
 
     let dir = tempfile::tempdir()?;
@@ -269,45 +246,16 @@ async fn main() -> Result<(), BoxError> {
     let admin = login(&http, &base, "admin").await?;
 
     // Sync: from adding the repository to `successful` (the leader's controller syncs it).
-    let rss_before = status_kib("VmRSS:");
     let cluster_pid = cluster.id().to_string();
-    println!(
-        "syncing: platform (this process) pid {}, cluster pid {cluster_pid}",
-        std::process::id()
-    );
-    let cpu_before = (cpu_seconds("self"), cpu_seconds(&cluster_pid));
-    let t = Instant::now();
-    call(
+    sync_the_repository(
         &http,
-        reqwest::Method::POST,
-        &format!("{base}{APPS}/repos"),
+        &base,
         &admin,
-        Some(json!({"metadata": {"name": "bench"}, "spec": {"url": repo_url, "syncPeriod": 0}})),
+        &repo_url,
+        &cluster_pid,
+        (charts, versions),
     )
     .await?;
-    let repo = wait_state(
-        &http,
-        &format!("{base}{APPS}/repos/bench"),
-        &admin,
-        &["successful"],
-        Duration::from_secs(3600),
-    )
-    .await?;
-    let took = t.elapsed();
-    let cpu = (
-        cpu_seconds("self") - cpu_before.0,
-        cpu_seconds(&cluster_pid) - cpu_before.1,
-    );
-    let peak = status_kib("VmHWM:");
-    println!(
-        "sync {charts} charts × {versions} versions (newest 10 kept): {took:?}; {}; peak RSS {} MiB, {} MiB above the {} MiB before; CPU {:.1} s in the platform (this process) + {:.1} s in the cluster",
-        repo["status"]["message"].as_str().unwrap_or_default(),
-        peak / 1024,
-        peak.saturating_sub(rss_before) / 1024,
-        rss_before / 1024,
-        cpu.0,
-        cpu.1
-    );
 
     if std::env::var("APPSTORE_BENCH_ONLY").as_deref() == Ok("sync") {
         // Repeated sync measurements (and profiles of them) need nothing after this line.
@@ -317,35 +265,7 @@ async fn main() -> Result<(), BoxError> {
         return Ok(());
     }
 
-    // The store as someone browsing it (published apps only, paged and sorted on the server).
-    call(&http, reqwest::Method::POST, &format!("{base}/kapis/iam.kubesphere.io/v1beta1/users"), &admin,
-        Some(json!({"metadata": {"name": "browser"}, "spec": {"email": "b@example.com", "password": PASSWORD}}))).await?;
-    let browser = login(&http, &base, "browser").await?;
-    for (what, path) in [
-        (
-            "store list, page 1 of 10",
-            format!("{base}{APPS}/apps?limit=10&page=1&sortBy=name"),
-        ),
-        (
-            "store search by name",
-            format!("{base}{APPS}/apps?name=chart-00&limit=10"),
-        ),
-    ] {
-        let mut times = Vec::new();
-        let mut total = 0;
-        for _ in 0..200 {
-            let t = Instant::now();
-            let v = call(&http, reqwest::Method::GET, &path, &browser, None).await?;
-            times.push(t.elapsed());
-            total = v["totalItems"].as_u64().unwrap_or(0);
-        }
-        times.sort();
-        println!(
-            "{what} ({total} matching): p50 {:?}, p99 {:?}",
-            percentile(&times, 0.5),
-            percentile(&times, 0.99)
-        );
-    }
+    browse_the_store(&http, &base, &admin).await?;
 
     // argo-cd: deploy → created through the store, against real Helm's install.
     let argo = testdata::helm_chart("argo-cd");
@@ -392,6 +312,137 @@ async fn main() -> Result<(), BoxError> {
     )
     .await?;
     let store_took = t.elapsed();
+    let helm_took = reference_helm_install(dir.path(), &argo)?;
+    println!(
+        "argo-cd: store deploy → created {store_took:?}; real Helm install (helm-python-sdk, hookOnly wait) {helm_took:?}"
+    );
+    p.shutdown().await;
+    let _ = cluster.kill();
+    let _ = cluster.wait();
+    Ok(())
+}
+
+/// Sync: from adding the repository to `successful` (the leader's controller syncs it), with
+/// its time, peak memory and CPU in this process and the cluster's.
+async fn sync_the_repository(
+    http: &reqwest::Client,
+    base: &str,
+    admin: &str,
+    repo_url: &str,
+    cluster_pid: &str,
+    (charts, versions): (usize, usize),
+) -> Result<(), BoxError> {
+    let rss_before = status_kib("VmRSS:");
+    println!(
+        "syncing: platform (this process) pid {}, cluster pid {cluster_pid}",
+        std::process::id()
+    );
+    let cpu_before = (cpu_seconds("self"), cpu_seconds(cluster_pid));
+    let t = Instant::now();
+    call(
+        http,
+        reqwest::Method::POST,
+        &format!("{base}{APPS}/repos"),
+        admin,
+        Some(json!({"metadata": {"name": "bench"}, "spec": {"url": repo_url, "syncPeriod": 0}})),
+    )
+    .await?;
+    let repo = wait_state(
+        http,
+        &format!("{base}{APPS}/repos/bench"),
+        admin,
+        &["successful"],
+        Duration::from_secs(3600),
+    )
+    .await?;
+    let took = t.elapsed();
+    let cpu = (
+        cpu_seconds("self") - cpu_before.0,
+        cpu_seconds(cluster_pid) - cpu_before.1,
+    );
+    let peak = status_kib("VmHWM:");
+    println!(
+        "sync {charts} charts × {versions} versions (newest 10 kept): {took:?}; {}; peak RSS {} MiB, {} MiB above the {} MiB before; CPU {:.1} s in the platform (this process) + {:.1} s in the cluster",
+        repo["status"]["message"].as_str().unwrap_or_default(),
+        peak / 1024,
+        peak.saturating_sub(rss_before) / 1024,
+        rss_before / 1024,
+        cpu.0,
+        cpu.1
+    );
+    Ok(())
+}
+
+/// The repository's files: CHARTS × VERSIONS tiny charts and their index.
+fn repository(charts: usize, versions: usize) -> HashMap<String, Vec<u8>> {
+    let t = Instant::now();
+    let mut files = HashMap::new();
+    let mut index = String::from("apiVersion: v1\nentries:\n");
+    for c in 0..charts {
+        let name = format!("chart-{c:04}");
+        index.push_str(&format!("  {name}:\n"));
+        for v in 0..versions {
+            let version = format!("1.{v}.0");
+            let pkg = tiny_chart(&name, &version);
+            index.push_str(&format!(
+                "  - name: {name}\n    version: {version}\n    digest: {}\n    urls: [{name}-{version}.tgz]\n    description: benchmark chart\n",
+                sha(&pkg)
+            ));
+            files.insert(format!("/{name}-{version}.tgz"), pkg);
+        }
+    }
+    println!(
+        "index.yaml: {} charts × {} versions, {} KiB ({:?} to build)",
+        charts,
+        versions,
+        index.len() / 1024,
+        t.elapsed()
+    );
+    files.insert("/index.yaml".into(), index.into_bytes());
+    files
+}
+
+/// The store as someone browsing it (published apps only, paged and sorted on the server).
+async fn browse_the_store(http: &reqwest::Client, base: &str, admin: &str) -> Result<(), BoxError> {
+    // The store as someone browsing it (published apps only, paged and sorted on the server).
+    call(http, reqwest::Method::POST, &format!("{base}/kapis/iam.kubesphere.io/v1beta1/users"), admin,
+        Some(json!({"metadata": {"name": "browser"}, "spec": {"email": "b@example.com", "password": PASSWORD}}))).await?;
+    let browser = login(http, base, "browser").await?;
+    for (what, path) in [
+        (
+            "store list, page 1 of 10",
+            format!("{base}{APPS}/apps?limit=10&page=1&sortBy=name"),
+        ),
+        (
+            "store search by name",
+            format!("{base}{APPS}/apps?name=chart-00&limit=10"),
+        ),
+    ] {
+        let mut times = Vec::new();
+        let mut total = 0;
+        for _ in 0..200 {
+            let t = Instant::now();
+            let v = call(http, reqwest::Method::GET, &path, &browser, None).await?;
+            times.push(t.elapsed());
+            total = v["totalItems"].as_u64().unwrap_or(0);
+        }
+        times.sort();
+        println!(
+            "{what} ({total} matching): p50 {:?}, p99 {:?}",
+            percentile(&times, 0.5),
+            percentile(&times, 0.99)
+        );
+    }
+    Ok(())
+}
+
+/// Real Helm (the reference environment's) installs argo-cd into a second `orrery cluster`
+/// (argo-cd's CRDs are cluster-wide and belong to the store's release in the first); how long
+/// it took.
+fn reference_helm_install(
+    dir: &std::path::Path,
+    argo: &std::path::Path,
+) -> Result<Duration, BoxError> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let setup = std::process::Command::new("bash")
         .arg(root.join("scripts/helm-reference/setup.sh"))
@@ -405,7 +456,7 @@ async fn main() -> Result<(), BoxError> {
     let helm = std::path::PathBuf::from(py).with_file_name("helm");
     // Real Helm installs into a second `orrery cluster` (argo-cd's CRDs are cluster-wide and
     // now belong to the store's release in the first).
-    let (mut reference, reference_kubeconfig) = orrery_cluster(&dir.path().join("reference"));
+    let (mut reference, reference_kubeconfig) = orrery_cluster(&dir.join("reference"));
     let t = Instant::now();
     let out = std::process::Command::new(helm)
         .arg(root.join("scripts/helm-reference/releases.py"))
@@ -422,11 +473,5 @@ async fn main() -> Result<(), BoxError> {
     if answer.contains("\"error\"") {
         return Err(format!("reference helm: {answer}").into());
     }
-    println!(
-        "argo-cd: store deploy → created {store_took:?}; real Helm install (helm-python-sdk, hookOnly wait) {helm_took:?}"
-    );
-    p.shutdown().await;
-    let _ = cluster.kill();
-    let _ = cluster.wait();
-    Ok(())
+    Ok(helm_took)
 }

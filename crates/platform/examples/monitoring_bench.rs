@@ -162,66 +162,11 @@ fn main() {
     let minutes = env_usize("BENCH_MINUTES", 1440) as u32;
     let iterations = env_usize("BENCH_QUERIES", 200);
     let pods = pods(n_pods, n_nodes);
-    let node_labels: Vec<(Labels, Labels, Labels)> = (0..n_nodes)
-        .map(|i| {
-            let node = format!("node-{i:02}");
-            (
-                labels("node_cpu_usage_seconds_total", &[("node", &node)]),
-                labels("node_memory_working_set_bytes", &[("node", &node)]),
-                labels(
-                    "kube_node_info",
-                    &[
-                        ("node", &node),
-                        ("kubelet_version", "v1.35.0"),
-                        ("internal_ip", &format!("10.0.0.{i}")),
-                    ],
-                ),
-            )
-        })
-        .collect();
+    let node_labels = node_series(n_nodes);
     let start_slot: u32 = 29_000_000; // 2025-02-21, one-minute grid
     let before = live();
     let t0 = Instant::now();
-    let mut store = Store::new(Duration::from_secs(60), 1440);
-    let mut cpu_total = vec![0.0f64; n_pods];
-    let mut node_cpu = vec![0.0f64; n_nodes];
-    let mut restarts = vec![0.0f64; n_pods];
-    for m in 0..minutes {
-        let slot = start_slot + m;
-        let t = f64::from(slot) * 60.0;
-        let mut per_node = vec![(0.0f64, 600.0 * 1048576.0); n_nodes];
-        for (i, p) in pods.iter().enumerate() {
-            let wave =
-                (t / 600.0 * std::f64::consts::TAU + unit(i, 3) * std::f64::consts::TAU).sin();
-            let cores = p.req_cores * (0.1 + 0.5 * unit(i, 4) + 0.1 * wave).clamp(0.01, 1.0);
-            // metrics-server reports memory in KiB.
-            let bytes =
-                ((p.req_bytes * (0.3 + 0.4 * unit(i, 5) + 0.03 * wave)) / 1024.0).round() * 1024.0;
-            cpu_total[i] += cores * 60.0;
-            store.append(&p.cpu, slot, cpu_total[i]);
-            store.append(&p.mem, slot, bytes);
-            store.append(&p.info, slot, 1.0);
-            store.append(&p.owner, slot, 1.0);
-            for (l, v) in &p.phases {
-                store.append(l, slot, *v);
-            }
-            if p.crashes && m % 5 == 0 {
-                restarts[i] += 1.0;
-            }
-            store.append(&p.restarts, slot, restarts[i]);
-            let node = &mut per_node[i % n_nodes];
-            node.0 += cores;
-            node.1 += bytes;
-        }
-        for (j, (cpu, mem, info)) in node_labels.iter().enumerate() {
-            node_cpu[j] += (per_node[j].0 + 0.08) * 60.0;
-            store.append(cpu, slot, node_cpu[j]);
-            store.append(mem, slot, per_node[j].1);
-            store.append(info, slot, 1.0);
-        }
-        store.mark_stale(slot);
-        store.compact(slot);
-    }
+    let store = feed(&pods, &node_labels, start_slot, minutes);
     let fill = t0.elapsed();
     let held = live() - before;
     let series = store.series_count();
@@ -248,74 +193,7 @@ fn main() {
     let hour = 3_600_000;
     let limits = Limits::default();
     let ns = "project-007".to_string();
-    let queries: Vec<(&str, Level, &str, Option<i64>)> = vec![
-        (
-            "project CPU, last hour (60 s step)",
-            Level::Namespace(ns.clone()),
-            "namespace_cpu_usage",
-            Some(hour),
-        ),
-        (
-            "project memory, last day (10 m step)",
-            Level::Namespace(ns.clone()),
-            "namespace_memory_usage_wo_cache",
-            Some(24 * hour),
-        ),
-        (
-            "project pod count, instant",
-            Level::Namespace(ns.clone()),
-            "namespace_pod_count",
-            None,
-        ),
-        (
-            "pods of a project CPU, instant",
-            Level::Pods(ns.clone(), None),
-            "pod_cpu_usage",
-            None,
-        ),
-        (
-            "one pod CPU, last day (10 m step)",
-            Level::Pods(ns.clone(), Some(pods[7].cpu["pod"].clone())),
-            "pod_cpu_usage",
-            Some(24 * hour),
-        ),
-        (
-            "workload CPU, last hour",
-            Level::Workload(ns.clone(), "deployments".into(), "app-000".into()),
-            "workload_cpu_usage",
-            Some(hour),
-        ),
-        (
-            "node CPU (50 nodes), last hour",
-            Level::Nodes(None),
-            "node_cpu_usage",
-            Some(hour),
-        ),
-        (
-            "cluster CPU, last day (10 m step)",
-            Level::Cluster,
-            "cluster_cpu_usage",
-            Some(24 * hour),
-        ),
-        (
-            "cluster pod count (10,000 pods), instant",
-            Level::Cluster,
-            "cluster_pod_count",
-            None,
-        ),
-        (
-            "cluster restarts, instant",
-            Level::Cluster,
-            "cluster_pod_restarts",
-            None,
-        ),
-        (
-            "cluster running pods (a comparison), instant",
-            Level::Cluster,
-            "cluster_pod_running_count",
-            None,
-        ),
-    ];
+    let queries = dashboard_queries(&ns, &pods[7].cpu["pod"], hour);
     println!("\n| dashboard query | p50 | p99 | max |\n|---|---|---|---|");
     for (what, level, metric, range) in queries {
         let Some(q) = dashboards::promql(&level, metric) else {
@@ -360,4 +238,153 @@ fn main() {
             times.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0)
         );
     }
+}
+
+/// Each node's CPU, memory and info series.
+fn node_series(n_nodes: usize) -> Vec<(Labels, Labels, Labels)> {
+    (0..n_nodes)
+        .map(|i| {
+            let node = format!("node-{i:02}");
+            (
+                labels("node_cpu_usage_seconds_total", &[("node", &node)]),
+                labels("node_memory_working_set_bytes", &[("node", &node)]),
+                labels(
+                    "kube_node_info",
+                    &[
+                        ("node", &node),
+                        ("kubelet_version", "v1.35.0"),
+                        ("internal_ip", &format!("10.0.0.{i}")),
+                    ],
+                ),
+            )
+        })
+        .collect()
+}
+
+/// A store fed `minutes` one-minute samples of every pod and node, as the sampler writes them.
+fn feed(
+    pods: &[Pod],
+    node_labels: &[(Labels, Labels, Labels)],
+    start_slot: u32,
+    minutes: u32,
+) -> Store {
+    let (n_pods, n_nodes) = (pods.len(), node_labels.len());
+    let mut store = Store::new(Duration::from_secs(60), 1440);
+    let mut cpu_total = vec![0.0f64; n_pods];
+    let mut node_cpu = vec![0.0f64; n_nodes];
+    let mut restarts = vec![0.0f64; n_pods];
+    for m in 0..minutes {
+        let slot = start_slot + m;
+        let t = f64::from(slot) * 60.0;
+        let mut per_node = vec![(0.0f64, 600.0 * 1048576.0); n_nodes];
+        for (i, p) in pods.iter().enumerate() {
+            let wave =
+                (t / 600.0 * std::f64::consts::TAU + unit(i, 3) * std::f64::consts::TAU).sin();
+            let cores = p.req_cores * (0.1 + 0.5 * unit(i, 4) + 0.1 * wave).clamp(0.01, 1.0);
+            // metrics-server reports memory in KiB.
+            let bytes =
+                ((p.req_bytes * (0.3 + 0.4 * unit(i, 5) + 0.03 * wave)) / 1024.0).round() * 1024.0;
+            cpu_total[i] += cores * 60.0;
+            store.append(&p.cpu, slot, cpu_total[i]);
+            store.append(&p.mem, slot, bytes);
+            store.append(&p.info, slot, 1.0);
+            store.append(&p.owner, slot, 1.0);
+            for (l, v) in &p.phases {
+                store.append(l, slot, *v);
+            }
+            if p.crashes && m % 5 == 0 {
+                restarts[i] += 1.0;
+            }
+            store.append(&p.restarts, slot, restarts[i]);
+            let node = &mut per_node[i % n_nodes];
+            node.0 += cores;
+            node.1 += bytes;
+        }
+        for (j, (cpu, mem, info)) in node_labels.iter().enumerate() {
+            node_cpu[j] += (per_node[j].0 + 0.08) * 60.0;
+            store.append(cpu, slot, node_cpu[j]);
+            store.append(mem, slot, per_node[j].1);
+            store.append(info, slot, 1.0);
+        }
+        store.mark_stale(slot);
+        store.compact(slot);
+    }
+    store
+}
+
+/// The dashboard queries measured (`one_pod` the pod of the one-pod query): what, level,
+/// metric and range (none: instant).
+fn dashboard_queries(
+    ns: &str,
+    one_pod: &str,
+    hour: i64,
+) -> Vec<(&'static str, Level, &'static str, Option<i64>)> {
+    vec![
+        (
+            "project CPU, last hour (60 s step)",
+            Level::Namespace(ns.to_string()),
+            "namespace_cpu_usage",
+            Some(hour),
+        ),
+        (
+            "project memory, last day (10 m step)",
+            Level::Namespace(ns.to_string()),
+            "namespace_memory_usage_wo_cache",
+            Some(24 * hour),
+        ),
+        (
+            "project pod count, instant",
+            Level::Namespace(ns.to_string()),
+            "namespace_pod_count",
+            None,
+        ),
+        (
+            "pods of a project CPU, instant",
+            Level::Pods(ns.to_string(), None),
+            "pod_cpu_usage",
+            None,
+        ),
+        (
+            "one pod CPU, last day (10 m step)",
+            Level::Pods(ns.to_string(), Some(one_pod.to_string())),
+            "pod_cpu_usage",
+            Some(24 * hour),
+        ),
+        (
+            "workload CPU, last hour",
+            Level::Workload(ns.to_string(), "deployments".into(), "app-000".into()),
+            "workload_cpu_usage",
+            Some(hour),
+        ),
+        (
+            "node CPU (50 nodes), last hour",
+            Level::Nodes(None),
+            "node_cpu_usage",
+            Some(hour),
+        ),
+        (
+            "cluster CPU, last day (10 m step)",
+            Level::Cluster,
+            "cluster_cpu_usage",
+            Some(24 * hour),
+        ),
+        (
+            "cluster pod count (10,000 pods), instant",
+            Level::Cluster,
+            "cluster_pod_count",
+            None,
+        ),
+        (
+            "cluster restarts, instant",
+            Level::Cluster,
+            "cluster_pod_restarts",
+            None,
+        ),
+        (
+            "cluster running pods (a comparison), instant",
+            Level::Cluster,
+            "cluster_pod_running_count",
+            None,
+        ),
+    ]
 }
