@@ -813,3 +813,98 @@ async fn bad_packages_are_refused_with_a_reason_and_nothing_installed() {
         wait_gone(c, &admin, name).await;
     }
 }
+
+/// The repository's example extension (`examples/extensions/hello`, two versions served over
+/// HTTPS and synced by the Repository controller): installed with its backend placed on the
+/// host (`Multicluster`, so as release `hello-agent`), upgraded, and uninstalled with nothing
+/// labelled left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_extension_from_a_synced_repository_installs_upgrades_and_uninstalls() {
+    let env = Env::start().await;
+    let c = &env.http;
+    let admin = env.admin().await;
+    let kube = env.kube().await;
+    let (_files, url, ca) = crate::extensions_repository::serve_hello().await;
+    c.ok(
+        Method::POST,
+        &format!("{MARKET}/repositories"),
+        &admin,
+        Some(crate::extensions_repository::repository(
+            "market",
+            &url,
+            &ca,
+            crate::repos::PASSWORD,
+        )),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    for v in ["0.1.0", "0.2.0"] {
+        loop {
+            let (s, _) = c
+                .get(&format!("{MARKET}/extensionversions/hello-{v}"), &admin)
+                .await;
+            if s == StatusCode::OK {
+                break;
+            }
+            assert!(Instant::now() < deadline, "hello-{v} was not synced");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    plan(
+        c,
+        &admin,
+        "hello",
+        json!({"extension": {"name": "hello", "version": "0.1.0"},
+            "clusterScheduling": {"placement": {"clusters": ["host"]}}}),
+    )
+    .await;
+    let p = wait_plan(
+        c,
+        &admin,
+        "hello",
+        "the example installed with its agent",
+        |v| {
+            v["status"]["state"] == "Installed"
+                && v["status"]["clusterSchedulingStatuses"]["host"]["state"] == "Installed"
+        },
+    )
+    .await;
+    assert_eq!(
+        p["status"]["clusterSchedulingStatuses"]["host"]["releaseName"], "hello-agent",
+        "{p:#}"
+    );
+    let objects = labelled(&kube, "hello").await;
+    assert!(
+        objects.iter().any(|o| o.starts_with("JSBundle ")),
+        "{objects:#?}"
+    );
+    assert!(
+        objects.iter().any(|o| o.starts_with("APIService ")),
+        "{objects:#?}"
+    );
+    assert!(
+        objects
+            .iter()
+            .any(|o| o.starts_with("Deployment extension-hello/")),
+        "{objects:#?}"
+    );
+
+    merge_patch(
+        c,
+        &admin,
+        &plan_path("hello"),
+        json!({"spec": {"extension": {"version": "0.2.0"}}}),
+    )
+    .await;
+    wait_plan(c, &admin, "hello", "the example upgraded", |v| {
+        v["status"]["state"] == "Upgraded"
+            && v["status"]["version"] == "0.2.0"
+            && v["status"]["clusterSchedulingStatuses"]["host"]["version"] == "0.2.0"
+    })
+    .await;
+
+    c.ok(Method::DELETE, &plan_path("hello"), &admin, None)
+        .await;
+    wait_gone(c, &admin, "hello").await;
+    assert_eq!(labelled(&kube, "hello").await, Vec::<String>::new());
+}
