@@ -105,7 +105,7 @@ function pageTexts(page) {
     const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
     for (let n = walker.nextNode(); n; n = walker.nextNode()) {
       const el = n.parentElement;
-      if (!el || el.closest("script,style,textarea,.cm-editor,[data-no-i18n]")) continue;
+      if (!el || el.closest('script,style,textarea,.cm-editor,[translate="no"]')) continue;
       const s = n.textContent.trim();
       if (s && el.getClientRects().length > 0) out.push(s);
     }
@@ -199,6 +199,8 @@ test("every main page in every language: no raw key, no English fallback", async
       for (const [name, path] of PAGES) {
         await page.goto(`${env.url}/console${path}`);
         await page.locator("main#content h1").first().waitFor({ timeout: WAIT });
+        // Lists and details arrive after the heading: check once the page has its data.
+        await page.waitForLoadState("networkidle", { timeout: WAIT }).catch(() => undefined);
         problems.push(...(await checkPage(page, lang, english, `${name} (${path})`, `i18n-${lang}-${name}.png`)));
       }
     }

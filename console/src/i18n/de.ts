@@ -634,4 +634,6 @@ export const de: Catalogue = {
   "extstate.Uninstalled": "Deinstalliert",
   "extstate.UninstallFailed": "Deinstallation fehlgeschlagen",
   "unit.cores": "{n} Kerne",
+  "scope.Cluster": "Cluster",
+  "scope.Namespaced": "Namespace-gebunden",
 };

@@ -634,6 +634,8 @@ export const en = {
   "extstate.UninstallFailed": "Uninstallation failed",
   // Units (issue 17 languages).
   "unit.cores": "{n} cores",
+  "scope.Cluster": "Cluster",
+  "scope.Namespaced": "Namespaced",
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -634,4 +634,6 @@ export const es: Catalogue = {
   "extstate.Uninstalled": "Desinstalada",
   "extstate.UninstallFailed": "Error de desinstalación",
   "unit.cores": "{n} núcleos",
+  "scope.Cluster": "Clúster",
+  "scope.Namespaced": "Con espacio de nombres",
 };

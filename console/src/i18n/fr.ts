@@ -634,4 +634,6 @@ export const fr: Catalogue = {
   "extstate.Uninstalled": "Désinstallée",
   "extstate.UninstallFailed": "Échec de la désinstallation",
   "unit.cores": "{n} cœurs",
+  "scope.Cluster": "Cluster",
+  "scope.Namespaced": "Par namespace",
 };

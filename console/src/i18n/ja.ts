@@ -634,4 +634,6 @@ export const ja: Catalogue = {
   "extstate.Uninstalled": "アンインストール済み",
   "extstate.UninstallFailed": "アンインストール失敗",
   "unit.cores": "{n} コア",
+  "scope.Cluster": "クラスター",
+  "scope.Namespaced": "Namespace 単位",
 };

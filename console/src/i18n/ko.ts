@@ -634,4 +634,6 @@ export const ko: Catalogue = {
   "extstate.Uninstalled": "제거됨",
   "extstate.UninstallFailed": "제거 실패",
   "unit.cores": "{n}코어",
+  "scope.Cluster": "클러스터",
+  "scope.Namespaced": "네임스페이스 범위",
 };

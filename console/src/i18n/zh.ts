@@ -635,4 +635,6 @@ export const zh: Record<MessageKey, string> = {
   "extstate.Uninstalled": "已卸载",
   "extstate.UninstallFailed": "卸载失败",
   "unit.cores": "{n} 核",
+  "scope.Cluster": "集群级",
+  "scope.Namespaced": "命名空间级",
 };

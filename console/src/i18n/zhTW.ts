@@ -634,4 +634,6 @@ export const zhTW: Catalogue = {
   "extstate.Uninstalled": "已解除安裝",
   "extstate.UninstallFailed": "解除安裝失敗",
   "unit.cores": "{n} 核",
+  "scope.Cluster": "叢集層級",
+  "scope.Namespaced": "命名空間層級",
 };

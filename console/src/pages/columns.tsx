@@ -136,7 +136,14 @@ export function columnsFor(plural: string, i18n: I18n, link: (o: K8sObject) => s
         created,
       ];
     case "customresourcedefinitions":
-      return [name, { title: "col.group", render: (o) => o.spec?.group ?? "", sortBy: "spec.group" }, { title: "col.kind", render: (o) => o.spec?.names?.kind ?? "", sortBy: "spec.names.kind" }, { title: "col.scope", render: (o) => o.spec?.scope ?? "", sortBy: "spec.scope" }, created];
+      // Group and kind are identifiers (translate="no"); the scope is said in the user's language.
+      return [
+        name,
+        { title: "col.group", render: (o) => <span translate="no">{o.spec?.group ?? ""}</span>, sortBy: "spec.group" },
+        { title: "col.kind", render: (o) => <span translate="no">{o.spec?.names?.kind ?? ""}</span>, sortBy: "spec.names.kind" },
+        { title: "col.scope", render: (o) => (o.spec?.scope === "Cluster" ? i18n.t("scope.Cluster") : o.spec?.scope === "Namespaced" ? i18n.t("scope.Namespaced") : (o.spec?.scope ?? "")), sortBy: "spec.scope" },
+        created,
+      ];
     default:
       return [name, ...ns, created];
   }
