@@ -314,3 +314,147 @@ async fn repositories_sync_extensions_keep_depth_and_skip_bad_packages() {
     })
     .await;
 }
+
+/// The example's own backend (`charts/backend/files/server.py`) run with python3 on
+/// 127.0.0.1; killed on drop.
+struct ExampleBackend {
+    child: std::process::Child,
+    url: String,
+}
+
+impl ExampleBackend {
+    async fn start() -> ExampleBackend {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            l.local_addr().expect("addr").port()
+        };
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/extensions/hello/charts/backend/files/server.py");
+        let child = std::process::Command::new("python3")
+            .arg(script)
+            .env("HOST", "127.0.0.1")
+            .env("PORT", port.to_string())
+            .env("GREETING", "Hi")
+            .spawn()
+            .expect("python3");
+        // Killed and waited for on drop, also when it never answers.
+        let backend = ExampleBackend {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let client = reqwest::Client::new();
+        for _ in 0..100 {
+            if client
+                .get(format!("{}/healthz", backend.url))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return backend;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the example backend did not start");
+    }
+}
+
+impl Drop for ExampleBackend {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_installs_from_its_repository_with_its_own_permissions() {
+    let env = Env::start().await;
+    let c = &env.http;
+    let admin = env.admin().await;
+    let (_files, url, ca) = serve_hello().await;
+    c.ok(
+        Method::POST,
+        &format!("{MARKET}/repositories"),
+        &admin,
+        Some(repository("market", &url, &ca, PASSWORD)),
+    )
+    .await;
+    repo_when(c, &admin, "market", |r| r["status"]["state"] == "Synced").await;
+    let backend = ExampleBackend::start().await;
+    let config = format!("backend:\n  apiService:\n    url: {}\n", backend.url);
+    c.ok(
+        Method::POST,
+        &format!("{MARKET}/installplans"),
+        &admin,
+        Some(
+            json!({"apiVersion": "kubesphere.io/v1alpha1", "kind": "InstallPlan",
+            "metadata": {"name": "hello"},
+            "spec": {"extension": {"name": "hello", "version": "0.2.0"}, "enabled": true,
+                "config": config,
+                // Multicluster: the backend (agent) goes where the placement says, here the host.
+                "clusterScheduling": {"placement": {"clusters": ["host"]}}}}),
+        ),
+    )
+    .await;
+    // Installed (the host release, then the agent) by the installer bound to the example's
+    // permissions.yaml alone.
+    let path = format!("{MARKET}/installplans/hello");
+    let mut last = Value::Null;
+    for _ in 0..900 {
+        let (_, p) = c.get(&path, &admin).await;
+        if p["status"]["state"] == "Installed"
+            && p["status"]["clusterSchedulingStatuses"]["host"]["state"] == "Installed"
+        {
+            last = p;
+            break;
+        }
+        assert!(
+            !p["status"]["state"]
+                .as_str()
+                .unwrap_or_default()
+                .ends_with("Failed"),
+            "{p:#}"
+        );
+        last = p;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(last["status"]["state"], "Installed", "{last:#}");
+    // Its UI: the built bundle at /dist/hello/index.js, its menu entry.
+    let committed = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/extensions/hello/charts/frontend/dist/index.js"),
+    )
+    .expect("bundle");
+    let served = c
+        .inner
+        .get(format!("{}/dist/hello/index.js", c.base))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("bundle");
+    assert_eq!(served.status(), StatusCode::OK);
+    assert_eq!(served.text().await.unwrap(), committed);
+    let entry = c
+        .ok(
+            Method::GET,
+            "/apis/extensions.kubesphere.io/v1alpha1/extensionentries/hello",
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(entry["spec"]["entries"][0]["title"]["zh-CN"], "你好");
+    // Its API (routed once the platform's watch has the APIService): the caller's identity
+    // reaches the backend.
+    let mut hello = Value::Null;
+    for _ in 0..100 {
+        let (s, v) = c
+            .get("/kapis/hello.kubesphere.io/v1alpha1/hello", &admin)
+            .await;
+        hello = v;
+        if s == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(hello["message"], "Hi, admin!", "{hello}");
+    assert_eq!(hello["user"], "admin");
+}

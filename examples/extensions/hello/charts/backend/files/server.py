@@ -36,4 +36,7 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-ThreadingHTTPServer(("", 8080), Handler).serve_forever()
+# HOST and PORT for running it outside the chart (the chart's container listens on :8080).
+ThreadingHTTPServer(
+    (os.environ.get("HOST", ""), int(os.environ.get("PORT", "8080"))), Handler
+).serve_forever()
