@@ -161,40 +161,7 @@ async fn adjacent_versions_share_sessions_one_leads_and_the_older_changes_no_crd
     assert_eq!(reported(newer.url.clone()).await, format!("v{new_version}"));
     assert_eq!(reported(older.url.clone()).await, format!("v{old_version}"));
 
-    // Sessions: issued by either, honoured by both; revoked at one, refused at the other.
-    let token = platform::login(&http, &older.url, "admin", PASSWORD)
-        .await
-        .expect("login at the older replica");
-    let me = |url: &str| format!("{url}/kapis/iam.kubesphere.io/v1beta1/users/admin");
-    let (code, v) = platform::call(&http, Method::GET, &me(&newer.url), &token, None).await;
-    assert_eq!(code, 200, "the older replica's token at the newer: {v}");
-    let second = platform::login(&http, &newer.url, "admin", PASSWORD)
-        .await
-        .expect("login at the newer replica");
-    let (code, _) = platform::call(&http, Method::GET, &me(&older.url), &second, None).await;
-    assert_eq!(code, 200, "the newer replica's token at the older");
-    let out = http
-        .post(format!("{}/oauth/logout", newer.url))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("logout at the newer replica");
-    assert_eq!(out.status().as_u16(), 200);
-    platform::until(
-        Duration::from_secs(10),
-        "the logged-out token refused at the older replica",
-        || {
-            let (http, url, token) = (http.clone(), me(&older.url), token.clone());
-            async move {
-                (platform::call(&http, Method::GET, &url, &token, None)
-                    .await
-                    .0
-                    == 401)
-                    .then_some(())
-            }
-        },
-    )
-    .await;
+    sessions_cross_versions(&http, &older.url, &newer.url).await;
 
     // One leader, named with its version by the Lease; the other knows it does not lead.
     let (leader, version) = platform::until(Duration::from_secs(30), "a leader", || {
@@ -252,6 +219,50 @@ async fn adjacent_versions_share_sessions_one_leads_and_the_older_changes_no_crd
     )
     .await;
 
+    two_minor_versions_away_is_refused(&host.kubeconfig, &new_version);
+    assert_eq!(crds(&crd_api).await, installed, "and changed nothing");
+}
+
+/// Sessions: issued by either version, honoured by both; revoked at one, refused at the other.
+async fn sessions_cross_versions(http: &reqwest::Client, older: &str, newer: &str) {
+    // Sessions: issued by either, honoured by both; revoked at one, refused at the other.
+    let token = platform::login(http, older, "admin", PASSWORD)
+        .await
+        .expect("login at the older replica");
+    let me = |url: &str| format!("{url}/kapis/iam.kubesphere.io/v1beta1/users/admin");
+    let (code, v) = platform::call(http, Method::GET, &me(newer), &token, None).await;
+    assert_eq!(code, 200, "the older replica's token at the newer: {v}");
+    let second = platform::login(http, newer, "admin", PASSWORD)
+        .await
+        .expect("login at the newer replica");
+    let (code, _) = platform::call(http, Method::GET, &me(older), &second, None).await;
+    assert_eq!(code, 200, "the newer replica's token at the older");
+    let out = http
+        .post(format!("{newer}/oauth/logout"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("logout at the newer replica");
+    assert_eq!(out.status().as_u16(), 200);
+    platform::until(
+        Duration::from_secs(10),
+        "the logged-out token refused at the older replica",
+        || {
+            let (http, url, token) = (http.clone(), me(older), token.clone());
+            async move {
+                (platform::call(&http, Method::GET, &url, &token, None)
+                    .await
+                    .0
+                    == 401)
+                    .then_some(())
+            }
+        },
+    )
+    .await;
+}
+
+/// Two minor versions away: refused at start, saying what to do.
+fn two_minor_versions_away_is_refused(kubeconfig: &std::path::Path, new_version: &str) {
     // Two minor versions away: refused at start, saying what to do.
     let (major, minor) = {
         let mut p = new_version.split('.');
@@ -264,7 +275,7 @@ async fn adjacent_versions_share_sessions_one_leads_and_the_older_changes_no_crd
     let out = Command::new(env!("CARGO_BIN_EXE_orrery"))
         .arg("serve")
         .arg("--kubeconfig")
-        .arg(&host.kubeconfig)
+        .arg(kubeconfig)
         .args([
             "--listen",
             "127.0.0.1:0",
@@ -284,5 +295,4 @@ async fn adjacent_versions_share_sessions_one_leads_and_the_older_changes_no_crd
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("one minor version at a time"), "{err}");
-    assert_eq!(crds(&crd_api).await, installed, "and changed nothing");
 }

@@ -134,35 +134,15 @@ async fn reconcile_one(state: &AppState, rel: &Value) -> Result<(), PlatformErro
     let ready = member.as_ref().filter(|m| m.is_ready());
     let mut fins = finalizers(rel);
     if !rel["metadata"]["deletionTimestamp"].is_null() {
-        if !fins.iter().any(|f| f == FINALIZER) {
-            return Ok(());
-        }
-        if let Some(m) = ready {
-            set_status(state, rel, "deleting", "", None).await?;
-            match remove(&m.client, ns, name, ACTION_TIMEOUT).await {
-                Ok(()) => {}
-                Err(e) => {
-                    set_status(state, rel, "failed", &format!("uninstall: {e}"), None).await?;
-                    return Ok(());
-                }
-            }
-        } else if member.is_some() {
-            // The cluster is known but not answering: wait for it rather than leave its
-            // workloads behind.
-            set_status(
-                state,
-                rel,
-                "failed",
-                &format!(
-                    "cluster {cluster} is not available; the release will be uninstalled when it is"
-                ),
-                None,
-            )
-            .await?;
-            return Ok(());
-        }
-        fins.retain(|f| f != FINALIZER);
-        return set_finalizers(state, rel, fins).await;
+        return uninstall(
+            state,
+            rel,
+            fins,
+            (cluster, ns, name),
+            ready.map(|m| &**m),
+            member.is_some(),
+        )
+        .await;
     }
     if !fins.iter().any(|f| f == FINALIZER) {
         fins.push(FINALIZER.to_string());
@@ -251,6 +231,47 @@ async fn reconcile_one(state: &AppState, rel: &Value) -> Result<(), PlatformErro
             set_status(state, rel, "failed", &e.to_string(), Some(&hash)).await
         }
     }
+}
+
+/// A deleted release: uninstalled from its cluster (`ready`, or `known` but not answering: it
+/// waits), then its finalizer removed.
+async fn uninstall(
+    state: &AppState,
+    rel: &Value,
+    mut fins: Vec<String>,
+    (cluster, ns, name): (&str, &str, &str),
+    ready: Option<&crate::clusters::Member>,
+    known: bool,
+) -> Result<(), PlatformError> {
+    if !fins.iter().any(|f| f == FINALIZER) {
+        return Ok(());
+    }
+    if let Some(m) = ready {
+        set_status(state, rel, "deleting", "", None).await?;
+        match remove(&m.client, ns, name, ACTION_TIMEOUT).await {
+            Ok(()) => {}
+            Err(e) => {
+                set_status(state, rel, "failed", &format!("uninstall: {e}"), None).await?;
+                return Ok(());
+            }
+        }
+    } else if known {
+        // The cluster is known but not answering: wait for it rather than leave its
+        // workloads behind.
+        set_status(
+            state,
+            rel,
+            "failed",
+            &format!(
+                "cluster {cluster} is not available; the release will be uninstalled when it is"
+            ),
+            None,
+        )
+        .await?;
+        return Ok(());
+    }
+    fins.retain(|f| f != FINALIZER);
+    set_finalizers(state, rel, fins).await
 }
 
 /// What a cluster holds of a release, against what is asked of it.

@@ -145,6 +145,18 @@ impl Plan {
 
     /// Moves to `to` (recorded in `stateHistory` when it changes), sets `cond` and `extra`
     /// fields, and writes the status if anything changed.
+    /// Stays in phase `to` with condition `cond` false, reason Waiting, saying `why`.
+    async fn waiting(
+        &mut self,
+        state: &AppState,
+        to: &str,
+        cond: &str,
+        why: &str,
+    ) -> Result<(), PlatformError> {
+        self.transition(state, to, Some(Cond(cond, false, "Waiting", why)), &[])
+            .await
+    }
+
     pub(super) async fn transition(
         &mut self,
         state: &AppState,
@@ -932,6 +944,146 @@ async fn install(
         }};
     }
 
+    let (version, pkg, values) =
+        match checked_package(state, plan, ext, upgrading, &installed_ns).await? {
+            Ok(x) => x,
+            Err((reason, msg)) => fail!(reason, msg),
+        };
+    let ns = pkg.namespace.clone();
+    let frontend = enabled(plan);
+    // The namespace and the installer's account (as the platform).
+    match ensure_namespace(client, &ns, ext).await {
+        Ok(true) => {}
+        Ok(false) => {
+            // A previous uninstall's namespace is still terminating: wait for it.
+            let why = format!("waiting for namespace {ns} to finish terminating");
+            return p.waiting(state, first, cond, &why).await;
+        }
+        Err(e) => fail!("NamespaceRefused", e),
+    }
+    // Recorded at once: an uninstall removes what is made from here on.
+    p.transition(
+        state,
+        first,
+        None,
+        &[("targetNamespace", ns.clone().into())],
+    )
+    .await?;
+    if let Err(e) = ensure_installer(client, &ns, ext, &pkg.permissions).await {
+        fail!("PermissionsFailed", e);
+    }
+    p.transition(
+        state,
+        doing,
+        None,
+        &[
+            ("targetNamespace", ns.clone().into()),
+            ("releaseName", ext.into()),
+        ],
+    )
+    .await?;
+    let chart_version = pkg.chart.metadata.version.clone();
+    let now = releases::current(client, &ns, ext, &chart_version, &values).await?;
+    if let Some((status, since)) = &now.pending {
+        if !older_than(since, ACTION_TIMEOUT + ACTION_GRACE) {
+            let why =
+                format!("release {ext} is {status} since {since}: waiting for that operation");
+            return p.waiting(state, doing, cond, &why).await;
+        }
+        if let Err(e) = fail_pending(client, &ns, ext).await {
+            fail!("ReleaseFailed", e);
+        }
+    }
+    if let Err((reason, msg)) = deploy(client, &ns, ext, &pkg, values, &now, failed).await {
+        fail!(reason, msg);
+    }
+    if !frontend && let Err(e) = remove_routes(client, ext).await {
+        fail!("DisableFailed", e);
+    }
+    let verb = if upgrading {
+        "upgraded to"
+    } else {
+        "installed"
+    };
+    let disabled = if frontend { "" } else { " (disabled)" };
+    let message = format!("{verb} {version} in namespace {ns}{disabled}");
+    p.transition(
+        state,
+        done,
+        Some(Cond(cond, true, done, &message)),
+        &[
+            ("specHash", hash.into()),
+            ("version", version.clone().into()),
+            ("targetNamespace", ns.into()),
+            ("releaseName", ext.into()),
+            ("observedGeneration", plan["metadata"]["generation"].clone()),
+        ],
+    )
+    .await?;
+    p.transition(state, done, Some(enabled_condition(frontend)), &[])
+        .await?;
+    tracing::info!(extension = %ext, "{message}");
+    Ok(())
+}
+
+/// The Enabled condition: the extension's frontend is served, or not.
+fn enabled_condition(frontend: bool) -> Cond<'static> {
+    let reason = if frontend { "Enabled" } else { "Disabled" };
+    Cond("Enabled", frontend, reason, "")
+}
+
+/// Installs or upgrades the release as the extension's installer unless it is deployed as
+/// asked; `failed` is the reason a failed action is reported with.
+async fn deploy(
+    client: &kube::Client,
+    ns: &str,
+    ext: &str,
+    pkg: &Package,
+    values: helm::values::Map,
+    now: &releases::Current,
+    failed: &'static str,
+) -> Result<(), Refusal> {
+    let installer = match acting_as(client, ns, &installer_name(ext)) {
+        Ok(c) => c,
+        Err(e) => return Err(("PermissionsFailed", e)),
+    };
+    if !now.up_to_date || now.pending.is_some() {
+        let mut opts = helm::action::InstallOptions::new(ext, ns);
+        opts.values = values;
+        opts.timeout = ACTION_TIMEOUT;
+        opts.labels = BTreeMap::from([(EXTENSION_REF.to_string(), ext.to_string())]);
+        let action = async {
+            releases::deploy(&installer, &pkg.chart, &opts, now.exists)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
+        };
+        let step = if now.exists {
+            "the upgrade"
+        } else {
+            "the install"
+        };
+        if let Err(e) = bounded(step, ACTION_TIMEOUT + ACTION_GRACE, action).await {
+            return Err((failed, e));
+        }
+    }
+    Ok(())
+}
+
+/// What a failed check says: the condition's reason and a message.
+type Refusal = (&'static str, String);
+
+/// The version to install (the plan's, else the newest there is) and its package fetched and
+/// checked (rendered off the async workers) with the values it is
+/// installed with; or why not.
+async fn checked_package(
+    state: &AppState,
+    plan: &Value,
+    ext: &str,
+    upgrading: bool,
+    installed_ns: &str,
+) -> Result<Result<(String, Package, helm::values::Map), Refusal>, PlatformError> {
+    let client = &state.client;
     // The version: the plan's, else the newest there is.
     let version = match plan["spec"]["extension"]["version"]
         .as_str()
@@ -940,18 +1092,20 @@ async fn install(
         Some(v) => v.to_string(),
         None => match newest_version(state, ext).await? {
             Some(v) => v,
-            None => fail!(
-                "VersionNotFound",
-                format!("extension {ext} has no ExtensionVersion")
-            ),
+            None => {
+                return Ok(Err((
+                    "VersionNotFound",
+                    format!("extension {ext} has no ExtensionVersion"),
+                )));
+            }
         },
     };
     let ev_name = format!("{ext}-{version}");
     let Some(ev) = kubeapi::get(client, Kind::ExtensionVersion, None, &ev_name).await? else {
-        fail!(
+        return Ok(Err((
             "VersionNotFound",
-            format!("ExtensionVersion {ev_name} does not exist")
-        );
+            format!("ExtensionVersion {ev_name} does not exist"),
+        )));
     };
     let bytes = match bounded(
         "fetching the package",
@@ -961,7 +1115,7 @@ async fn install(
     .await
     {
         Ok(b) => b,
-        Err(e) => fail!("FetchFailed", e),
+        Err(e) => return Ok(Err(("FetchFailed", e))),
     };
     // Checking the package (and rendering it) is CPU work: off the async workers.
     let config = plan["spec"]["config"]
@@ -994,153 +1148,27 @@ async fn install(
     .map_err(|e| PlatformError::Invalid(e.to_string()))?;
     let (pkg, values) = match checked {
         Ok(x) => x,
-        Err(e) => fail!("InvalidPackage", e),
+        Err(e) => return Ok(Err(("InvalidPackage", e))),
     };
     if pkg.manifest.version != version {
-        fail!(
+        return Ok(Err((
             "InvalidPackage",
             format!(
                 "the package of ExtensionVersion {ev_name} is version {}",
                 pkg.manifest.version
-            )
-        );
+            ),
+        )));
     }
     let ns = pkg.namespace.clone();
     if upgrading && ns != installed_ns {
-        fail!(
+        return Ok(Err((
             "InvalidPackage",
             format!(
                 "version {version} installs into namespace {ns}, the extension is installed in {installed_ns}: an upgrade cannot move it"
-            )
-        );
+            ),
+        )));
     }
-    // The namespace and the installer's account (as the platform).
-    match ensure_namespace(client, &ns, ext).await {
-        Ok(true) => {}
-        Ok(false) => {
-            // A previous uninstall's namespace is still terminating: wait for it.
-            p.transition(
-                state,
-                first,
-                Some(Cond(
-                    cond,
-                    false,
-                    "Waiting",
-                    &format!("waiting for namespace {ns} to finish terminating"),
-                )),
-                &[],
-            )
-            .await?;
-            return Ok(());
-        }
-        Err(e) => fail!("NamespaceRefused", e),
-    }
-    // Recorded at once: an uninstall removes what is made from here on.
-    p.transition(
-        state,
-        first,
-        None,
-        &[("targetNamespace", ns.clone().into())],
-    )
-    .await?;
-    if let Err(e) = ensure_installer(client, &ns, ext, &pkg.permissions).await {
-        fail!("PermissionsFailed", e);
-    }
-    p.transition(
-        state,
-        doing,
-        None,
-        &[
-            ("targetNamespace", ns.clone().into()),
-            ("releaseName", ext.into()),
-        ],
-    )
-    .await?;
-    let chart_version = pkg.chart.metadata.version.clone();
-    let now = releases::current(client, &ns, ext, &chart_version, &values).await?;
-    if let Some((status, since)) = &now.pending {
-        if !older_than(since, ACTION_TIMEOUT + ACTION_GRACE) {
-            p.transition(
-                state,
-                doing,
-                Some(Cond(
-                    cond,
-                    false,
-                    "Waiting",
-                    &format!("release {ext} is {status} since {since}: waiting for that operation"),
-                )),
-                &[],
-            )
-            .await?;
-            return Ok(());
-        }
-        if let Err(e) = fail_pending(client, &ns, ext).await {
-            fail!("ReleaseFailed", e);
-        }
-    }
-    let installer = match acting_as(client, &ns, &installer_name(ext)) {
-        Ok(c) => c,
-        Err(e) => fail!("PermissionsFailed", e),
-    };
-    if !now.up_to_date || now.pending.is_some() {
-        let mut opts = helm::action::InstallOptions::new(ext, &ns);
-        opts.values = values;
-        opts.timeout = ACTION_TIMEOUT;
-        opts.labels = BTreeMap::from([(EXTENSION_REF.to_string(), ext.to_string())]);
-        let action = async {
-            releases::deploy(&installer, &pkg.chart, &opts, now.exists)
-                .await
-                .map(drop)
-                .map_err(|e| e.to_string())
-        };
-        let step = if now.exists {
-            "the upgrade"
-        } else {
-            "the install"
-        };
-        if let Err(e) = bounded(step, ACTION_TIMEOUT + ACTION_GRACE, action).await {
-            fail!(failed, e);
-        }
-    }
-    if !frontend && let Err(e) = remove_routes(client, ext).await {
-        fail!("DisableFailed", e);
-    }
-    let message = format!(
-        "{} {version} in namespace {ns}{}",
-        if upgrading {
-            "upgraded to"
-        } else {
-            "installed"
-        },
-        if frontend { "" } else { " (disabled)" }
-    );
-    p.transition(
-        state,
-        done,
-        Some(Cond(cond, true, done, &message)),
-        &[
-            ("specHash", hash.into()),
-            ("version", version.clone().into()),
-            ("targetNamespace", ns.into()),
-            ("releaseName", ext.into()),
-            ("observedGeneration", plan["metadata"]["generation"].clone()),
-        ],
-    )
-    .await?;
-    p.transition(
-        state,
-        done,
-        Some(Cond(
-            "Enabled",
-            frontend,
-            if frontend { "Enabled" } else { "Disabled" },
-            "",
-        )),
-        &[],
-    )
-    .await?;
-    tracing::info!(extension = %ext, "{message}");
-    Ok(())
+    Ok(Ok((version, pkg, values)))
 }
 
 /// Keeps what follows an acted-on plan in step: a disabled extension's routes stay removed,

@@ -538,6 +538,19 @@ async fn member_kapis(
         )
         .await;
     }
+    member_projects(state, caller, member, method, body).await
+}
+
+/// A workspace's projects in a member it is placed on: listed (the caller's, or all with a full
+/// grant) or created.
+async fn member_projects(
+    state: &AppState,
+    caller: &Caller,
+    member: &Member,
+    method: &http::Method,
+    body: &[u8],
+) -> ApiResult<Response> {
+    let info = &caller.info;
     let projects = info.api_group == "tenant.kubesphere.io"
         && info.resource == "namespaces"
         && !info.workspace.is_empty()

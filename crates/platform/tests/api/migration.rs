@@ -187,6 +187,11 @@ async fn kubesphere_api_surface(c: &Client, admin: &str) {
             == StatusCode::OK
     })
     .await;
+    a_members_projects(c, admin).await;
+}
+
+/// A member's projects: those their roles reach (all, for the workspace's admin).
+async fn a_members_projects(c: &Client, admin: &str) {
     // A member's projects: those their roles reach.
     create_user(c, admin, "pmember").await;
     add_member(
@@ -527,44 +532,7 @@ async fn groups_api(c: &Client, admin: &str) {
         StatusCode::UNPROCESSABLE_ENTITY,
         "a parent outside the workspace"
     );
-    // A workspace names its groups within itself: no one can create (and join) a group that a
-    // binding elsewhere names.
-    let (s, _) = c
-        .post(
-            &format!("{base}/groups"),
-            admin,
-            json!({"metadata": {"name": "ops"}}),
-        )
-        .await;
-    assert_eq!(
-        s,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "a name outside the workspace's"
-    );
-    let g = c
-        .ok(
-            Method::POST,
-            &format!("{base}/groups"),
-            admin,
-            Some(json!({"metadata": {"generateName": "temp-"}})),
-        )
-        .await;
-    let generated = g["metadata"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    assert!(generated.starts_with("mig-temp-"), "{g}");
-    c.ok(
-        Method::DELETE,
-        &format!("{base}/groups/{generated}"),
-        admin,
-        None,
-    )
-    .await;
-    let v = c
-        .ok(Method::GET, &format!("{base}/groups"), admin, None)
-        .await;
-    assert_eq!(names(&v), ["mig-ops"]);
+    group_names_stay_in_the_workspace(c, admin, &base).await;
     let (s, _) = c
         .get(&format!("{IAM}/workspaces/other/groups/mig-ops"), admin)
         .await;
@@ -629,4 +597,47 @@ async fn groups_api(c: &Client, admin: &str) {
         c.get(&format!("{TENANT}/workspaces/mig"), &frank).await.0 == StatusCode::FORBIDDEN
     })
     .await;
+}
+
+/// A workspace names its groups within itself: no one can create (and join) a group that a
+/// binding elsewhere names; generated names carry the workspace's prefix.
+async fn group_names_stay_in_the_workspace(c: &Client, admin: &str, base: &str) {
+    // A workspace names its groups within itself: no one can create (and join) a group that a
+    // binding elsewhere names.
+    let (s, _) = c
+        .post(
+            &format!("{base}/groups"),
+            admin,
+            json!({"metadata": {"name": "ops"}}),
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a name outside the workspace's"
+    );
+    let g = c
+        .ok(
+            Method::POST,
+            &format!("{base}/groups"),
+            admin,
+            Some(json!({"metadata": {"generateName": "temp-"}})),
+        )
+        .await;
+    let generated = g["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(generated.starts_with("mig-temp-"), "{g}");
+    c.ok(
+        Method::DELETE,
+        &format!("{base}/groups/{generated}"),
+        admin,
+        None,
+    )
+    .await;
+    let v = c
+        .ok(Method::GET, &format!("{base}/groups"), admin, None)
+        .await;
+    assert_eq!(names(&v), ["mig-ops"]);
 }

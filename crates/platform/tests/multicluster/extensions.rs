@@ -140,47 +140,7 @@ async fn a_multicluster_extension_places_its_agent_and_follows_the_placement() {
     let host = env.kube().await;
     let member = member_client(&m1).await;
 
-    // The package in a ConfigMap, its ExtensionVersion, and a plan placing the agent on m1.
-    let cms: Api<k8s_openapi::api::core::v1::ConfigMap> =
-        Api::namespaced(host.clone(), "kubesphere-system");
-    let cm: k8s_openapi::api::core::v1::ConfigMap = serde_json::from_value(json!({
-        "metadata": {"name": "mc-chart"}, "binaryData": {"chart.tgz": B64.encode(package())}}))
-    .expect("cm");
-    cms.create(&PostParams::default(), &cm)
-        .await
-        .expect("chart");
-    let versions: Api<DynamicObject> = Api::all_with(
-        host.clone(),
-        &resource(
-            "kubesphere.io",
-            "v1alpha1",
-            "ExtensionVersion",
-            "extensionversions",
-        ),
-    );
-    let ev: DynamicObject = serde_json::from_value(json!({
-        "apiVersion": "kubesphere.io/v1alpha1", "kind": "ExtensionVersion",
-        "metadata": {"name": "mc-1.0.0", "labels": {REF: "mc"}},
-        "spec": {"version": "1.0.0", "installationMode": "Multicluster",
-            "chartDataRef": {"namespace": "kubesphere-system", "name": "mc-chart", "key": "chart.tgz"}}}))
-    .expect("ev");
-    versions
-        .create(&PostParams::default(), &ev)
-        .await
-        .expect("version");
-    c.ok(
-        Method::POST,
-        &format!("{MARKET}/installplans"),
-        &admin,
-        Some(
-            json!({"apiVersion": "kubesphere.io/v1alpha1", "kind": "InstallPlan",
-            "metadata": {"name": "mc"},
-            "spec": {"extension": {"name": "mc", "version": "1.0.0"},
-                "clusterScheduling": {"placement": {"clusters": ["m1"]},
-                    "overrides": {"m1": "backend:\n  greeting: from-m1\n"}}}}),
-        ),
-    )
-    .await;
+    package_version_and_plan_for_m1(c, &admin, &host).await;
     let p = plan_until(c, &admin, "the agent installed in m1", |v| {
         v["status"]["state"] == "Installed"
             && v["status"]["clusterSchedulingStatuses"]["m1"]["state"] == "Installed"
@@ -190,38 +150,7 @@ async fn a_multicluster_extension_places_its_agent_and_follows_the_placement() {
         p["status"]["clusterSchedulingStatuses"]["m1"]["releaseName"], "mc-agent",
         "{p:#}"
     );
-    // The host has the frontend and the chart's own templates, not the agent.
-    let on_host = labelled(&host, true).await;
-    assert!(on_host.iter().any(|o| o == "JSBundle /mc"), "{on_host:#?}");
-    assert!(
-        on_host
-            .iter()
-            .any(|o| o == "ConfigMap extension-mc/mc-host"),
-        "{on_host:#?}"
-    );
-    assert!(
-        !on_host.iter().any(|o| o.contains("mc-agent")),
-        "{on_host:#?}"
-    );
-    // The member has the agent only, with its override and its own cluster info.
-    let on_member = labelled(&member, false).await;
-    assert!(
-        on_member
-            .iter()
-            .any(|o| o == "ConfigMap extension-mc/mc-agent"),
-        "{on_member:#?}"
-    );
-    assert!(
-        !on_member.iter().any(|o| o.contains("mc-host")),
-        "{on_member:#?}"
-    );
-    let agent_cms: Api<k8s_openapi::api::core::v1::ConfigMap> =
-        Api::namespaced(member.clone(), "extension-mc");
-    let agent = agent_cms.get("mc-agent").await.expect("agent configmap");
-    let data = agent.data.unwrap_or_default();
-    assert_eq!(data.get("cluster").map(String::as_str), Some("m1"));
-    assert_eq!(data.get("role").map(String::as_str), Some("member"));
-    assert_eq!(data.get("greeting").map(String::as_str), Some("from-m1"));
+    frontend_on_the_host_agent_in_m1(&host, &member).await;
 
     // m1 leaves the placement: its agent, installer and namespace go.
     patch(
@@ -285,4 +214,86 @@ async fn a_multicluster_extension_places_its_agent_and_follows_the_placement() {
     }
     assert_eq!(labelled(&host, true).await, Vec::<String>::new());
     assert_eq!(labelled(&member, false).await, Vec::<String>::new());
+}
+
+/// The package in a ConfigMap, its ExtensionVersion, and a plan placing the agent on m1.
+async fn package_version_and_plan_for_m1(c: &Client, admin: &str, host: &kube::Client) {
+    // The package in a ConfigMap, its ExtensionVersion, and a plan placing the agent on m1.
+    let cms: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(host.clone(), "kubesphere-system");
+    let cm: k8s_openapi::api::core::v1::ConfigMap = serde_json::from_value(json!({
+        "metadata": {"name": "mc-chart"}, "binaryData": {"chart.tgz": B64.encode(package())}}))
+    .expect("cm");
+    cms.create(&PostParams::default(), &cm)
+        .await
+        .expect("chart");
+    let versions: Api<DynamicObject> = Api::all_with(
+        host.clone(),
+        &resource(
+            "kubesphere.io",
+            "v1alpha1",
+            "ExtensionVersion",
+            "extensionversions",
+        ),
+    );
+    let ev: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "kubesphere.io/v1alpha1", "kind": "ExtensionVersion",
+        "metadata": {"name": "mc-1.0.0", "labels": {REF: "mc"}},
+        "spec": {"version": "1.0.0", "installationMode": "Multicluster",
+            "chartDataRef": {"namespace": "kubesphere-system", "name": "mc-chart", "key": "chart.tgz"}}}))
+    .expect("ev");
+    versions
+        .create(&PostParams::default(), &ev)
+        .await
+        .expect("version");
+    c.ok(
+        Method::POST,
+        &format!("{MARKET}/installplans"),
+        admin,
+        Some(
+            json!({"apiVersion": "kubesphere.io/v1alpha1", "kind": "InstallPlan",
+            "metadata": {"name": "mc"},
+            "spec": {"extension": {"name": "mc", "version": "1.0.0"},
+                "clusterScheduling": {"placement": {"clusters": ["m1"]},
+                    "overrides": {"m1": "backend:\n  greeting: from-m1\n"}}}}),
+        ),
+    )
+    .await;
+}
+
+/// The host has the frontend and the chart's own templates, not the agent; the member has the
+/// agent only, with its override and its own cluster info.
+async fn frontend_on_the_host_agent_in_m1(host: &kube::Client, member: &kube::Client) {
+    // The host has the frontend and the chart's own templates, not the agent.
+    let on_host = labelled(host, true).await;
+    assert!(on_host.iter().any(|o| o == "JSBundle /mc"), "{on_host:#?}");
+    assert!(
+        on_host
+            .iter()
+            .any(|o| o == "ConfigMap extension-mc/mc-host"),
+        "{on_host:#?}"
+    );
+    assert!(
+        !on_host.iter().any(|o| o.contains("mc-agent")),
+        "{on_host:#?}"
+    );
+    // The member has the agent only, with its override and its own cluster info.
+    let on_member = labelled(member, false).await;
+    assert!(
+        on_member
+            .iter()
+            .any(|o| o == "ConfigMap extension-mc/mc-agent"),
+        "{on_member:#?}"
+    );
+    assert!(
+        !on_member.iter().any(|o| o.contains("mc-host")),
+        "{on_member:#?}"
+    );
+    let agent_cms: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(member.clone(), "extension-mc");
+    let agent = agent_cms.get("mc-agent").await.expect("agent configmap");
+    let data = agent.data.unwrap_or_default();
+    assert_eq!(data.get("cluster").map(String::as_str), Some("m1"));
+    assert_eq!(data.get("role").map(String::as_str), Some("member"));
+    assert_eq!(data.get("greeting").map(String::as_str), Some("from-m1"));
 }
