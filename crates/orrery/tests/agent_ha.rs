@@ -408,12 +408,59 @@ async fn every_replica_serves_a_proxy_cluster_and_the_tunnel_moves_when_its_repl
     let b = urls[1].clone();
     let cms = "/clusters/edge/api/v1/namespaces/default/configmaps";
     let list = served(&http, &b, &admin, cms).await;
+    writes_and_watches_through_b(&http, &b, &admin, cms, &list, &member).await;
+    // An exec upgrade through B.
+    served(&http, &b, &admin, "/clusters/edge-exec/api/v1/nodes").await;
+    exec_echoes(addrs[1], &admin, "edge-exec").await;
+    a_users_token_is_no_relay_credential(addrs[0], &admin).await;
+
+    // --- The tunnel's replica dies: the agent reconnects through the balancer to B.
+    replicas[0].kill9();
+    platform::until(Duration::from_secs(30), "B holds the tunnel", || {
+        let leases = leases.clone();
+        async move {
+            (tunnel_holder(&leases, "edge").await.as_deref() == Some("replica-b")).then_some(())
+        }
+    })
+    .await;
+    let v = served(
+        &http,
+        &b,
+        &admin,
+        "/clusters/edge/api/v1/namespaces/default/configmaps/through-b",
+    )
+    .await;
+    assert_eq!(v["data"]["k"], "v");
+    let cluster = format!("{b}/apis/cluster.kubesphere.io/v1alpha1/clusters/edge");
+    platform::until(Duration::from_secs(30), "edge Ready again", || {
+        let (http, cluster, admin) = (http.clone(), cluster.clone(), admin.clone());
+        async move {
+            let (_, v) = platform::call(&http, Method::GET, &cluster, &admin, None).await;
+            cluster_ready(&v).then_some(())
+        }
+    })
+    .await;
+    served(&http, &b, &admin, "/clusters/edge-exec/api/v1/nodes").await;
+    exec_echoes(addrs[1], &admin, "edge-exec").await;
+    drop(replicas);
+}
+
+/// Through replica B, which holds no tunnel: a write lands in the member, and a watch sees a
+/// write made in the member directly.
+async fn writes_and_watches_through_b(
+    http: &reqwest::Client,
+    b: &str,
+    admin: &str,
+    cms: &str,
+    list: &Value,
+    member: &common::TestCluster,
+) {
     // A write lands in the member.
     let (code, v) = platform::call(
-        &http,
+        http,
         Method::POST,
         &format!("{b}{cms}"),
-        &admin,
+        admin,
         Some(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "through-b"}, "data": {"k": "v"}})),
     )
     .await;
@@ -433,7 +480,7 @@ async fn every_replica_serves_a_proxy_cluster_and_the_tunnel_moves_when_its_repl
         .get(format!(
             "{b}{cms}?watch=true&resourceVersion={rv}&timeoutSeconds=20"
         ))
-        .bearer_auth(&admin)
+        .bearer_auth(admin)
         .send()
         .await
         .expect("watch through B");
@@ -467,49 +514,20 @@ async fn every_replica_serves_a_proxy_cluster_and_the_tunnel_moves_when_its_repl
         seen.lock().expect("seen")
     );
     assert!(seen.lock().expect("seen").contains("\"through-b\""));
-    // An exec upgrade through B.
-    served(&http, &b, &admin, "/clusters/edge-exec/api/v1/nodes").await;
-    exec_echoes(addrs[1], &admin, "edge-exec").await;
+}
+
+/// A user's token is no relay credential.
+async fn a_users_token_is_no_relay_credential(replica: SocketAddr, admin: &str) {
     // A user's token is no relay credential.
-    let mut s = tokio::net::TcpStream::connect(addrs[0])
+    let mut s = tokio::net::TcpStream::connect(replica)
         .await
         .expect("connect");
     let relay = format!(
         "GET /agent/v1/relay HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: orrery-relay.v1\r\nOrrery-Cluster: edge\r\nAuthorization: Bearer {admin}\r\n\r\n",
-        addrs[0]
+        replica
     );
     s.write_all(relay.as_bytes()).await.expect("write");
     let mut status = [0u8; 12];
     s.read_exact(&mut status).await.expect("status");
     assert_eq!(&status, b"HTTP/1.1 401");
-
-    // --- The tunnel's replica dies: the agent reconnects through the balancer to B.
-    replicas[0].kill9();
-    platform::until(Duration::from_secs(30), "B holds the tunnel", || {
-        let leases = leases.clone();
-        async move {
-            (tunnel_holder(&leases, "edge").await.as_deref() == Some("replica-b")).then_some(())
-        }
-    })
-    .await;
-    let v = served(
-        &http,
-        &b,
-        &admin,
-        "/clusters/edge/api/v1/namespaces/default/configmaps/through-b",
-    )
-    .await;
-    assert_eq!(v["data"]["k"], "v");
-    let cluster = format!("{b}/apis/cluster.kubesphere.io/v1alpha1/clusters/edge");
-    platform::until(Duration::from_secs(30), "edge Ready again", || {
-        let (http, cluster, admin) = (http.clone(), cluster.clone(), admin.clone());
-        async move {
-            let (_, v) = platform::call(&http, Method::GET, &cluster, &admin, None).await;
-            cluster_ready(&v).then_some(())
-        }
-    })
-    .await;
-    served(&http, &b, &admin, "/clusters/edge-exec/api/v1/nodes").await;
-    exec_echoes(addrs[1], &admin, "edge-exec").await;
-    drop(replicas);
 }

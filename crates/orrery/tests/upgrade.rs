@@ -161,7 +161,7 @@ async fn adjacent_versions_share_sessions_one_leads_and_the_older_changes_no_crd
     assert_eq!(reported(newer.url.clone()).await, format!("v{new_version}"));
     assert_eq!(reported(older.url.clone()).await, format!("v{old_version}"));
 
-    sessions_cross_versions(&http, &older.url, &newer.url).await;
+    let second = sessions_cross_versions(&http, &older.url, &newer.url).await;
 
     // One leader, named with its version by the Lease; the other knows it does not lead.
     let (leader, version) = platform::until(Duration::from_secs(30), "a leader", || {
@@ -224,7 +224,8 @@ async fn adjacent_versions_share_sessions_one_leads_and_the_older_changes_no_crd
 }
 
 /// Sessions: issued by either version, honoured by both; revoked at one, refused at the other.
-async fn sessions_cross_versions(http: &reqwest::Client, older: &str, newer: &str) {
+/// A token from the newer replica.
+async fn sessions_cross_versions(http: &reqwest::Client, older: &str, newer: &str) -> String {
     // Sessions: issued by either, honoured by both; revoked at one, refused at the other.
     let token = platform::login(http, older, "admin", PASSWORD)
         .await
@@ -259,6 +260,7 @@ async fn sessions_cross_versions(http: &reqwest::Client, older: &str, newer: &st
         },
     )
     .await;
+    second
 }
 
 /// Two minor versions away: refused at start, saying what to do.
