@@ -110,11 +110,8 @@ pub(crate) async fn repo_server_shared(
                             let (status, body) = if !authorized {
                                 (401, Vec::new())
                             } else {
-                                let found = files
-                                    .read()
-                                    .expect("files")
-                                    .get(req.uri().path())
-                                    .cloned();
+                                let found =
+                                    files.read().expect("files").get(req.uri().path()).cloned();
                                 match found {
                                     Some(b) => (200, b),
                                     None => (404, Vec::new()),
