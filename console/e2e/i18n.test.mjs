@@ -31,7 +31,7 @@ const LANGS = [
 ];
 
 const C = "/clusters/host";
-const P = `${C}/projects/default`;
+const P = `${C}/projects/p1`;
 /** The main pages, by a short name for the screenshots. */
 const PAGES = [
   ["clusters", "/platform/clusters"],
@@ -47,7 +47,15 @@ const PAGES = [
   ["pods", `${C}/r/pods`],
   ["events", `${C}/r/events`],
   ["crds", `${C}/crds`],
+  ["node", `${C}/nodes/orrery-node-0`],
+  ["user", "/platform/users/admin"],
+  ["workspace", "/workspaces/ws1/overview"],
+  ["ws-projects", "/workspaces/ws1/projects"],
+  ["ws-members", "/workspaces/ws1/members"],
+  ["ws-roles", "/workspaces/ws1/roles"],
   ["deployments", `${P}/deployments`],
+  ["deployment", `${P}/deployments/web`],
+  ["create-deployment", `${P}/create/deployment`],
   ["services", `${P}/services`],
   ["configmaps", `${P}/configmaps`],
   ["project-members", `${P}/members`],
@@ -92,7 +100,29 @@ before(async () => {
   const r = await apiCall(env.url, token, "PUT", "/kapis/iam.kubesphere.io/v1beta1/users/admin/password", { currentPassword: INITIAL, password: ADMIN_PW });
   assert.ok(r.status < 300, JSON.stringify(r.body));
   token = await apiToken(env.url, "admin", ADMIN_PW);
+  await setUpObjects();
 });
+
+/** A workspace with a project holding a Deployment, for the workspace, project and object pages. */
+async function setUpObjects() {
+  const must = async (path, body) => {
+    const r = await apiCall(env.url, token, "POST", path, body);
+    assert.ok(r.status < 300, `${path}: ${r.status} ${JSON.stringify(r.body)}`);
+  };
+  await must("/kapis/tenant.kubesphere.io/v1beta1/workspacetemplates", {
+    apiVersion: "tenant.kubesphere.io/v1beta1", kind: "WorkspaceTemplate", metadata: { name: "ws1" },
+    spec: { template: { spec: { manager: "admin" } }, placement: { clusters: [{ name: "host" }] } },
+  });
+  await must("/kapis/tenant.kubesphere.io/v1beta1/workspaces/ws1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: "p1" } });
+  await must("/apis/apps/v1/namespaces/p1/deployments", {
+    apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "web" },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: "web" } },
+      template: { metadata: { labels: { app: "web" } }, spec: { containers: [{ name: "app", image: "nginx:1.27" }] } },
+    },
+  });
+}
 
 after(async () => {
   await env?.stop();

@@ -69,9 +69,10 @@ function Conditions({ conditions, i18n }: { conditions: Condition[]; i18n: I18n 
         rows={conditions}
         rowKey={(c) => c.type}
         columns={[
-          { title: "col.type", render: (c) => c.type },
-          { title: "col.status", render: (c) => <Status value={c.status} /> },
-          { title: "col.reason", render: (c) => c.reason ?? "—" },
+          // Condition types and reasons are API identifiers; True/False in the user's language.
+          { title: "col.type", render: (c) => <span translate="no">{c.type}</span> },
+          { title: "col.status", render: (c) => (c.status === "True" ? t("node.true") : c.status === "False" ? t("node.false") : <Status value={c.status} />) },
+          { title: "col.reason", render: (c) => <span translate="no">{c.reason ?? "—"}</span> },
           { title: "col.message", render: (c) => <span title={c.message}>{c.message ?? "—"}</span>, width: "minmax(0, 3fr)" },
           { title: "col.lastTransition", render: (c) => <Ago iso={c.lastTransitionTime} i18n={i18n} /> },
         ]}

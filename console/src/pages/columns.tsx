@@ -110,9 +110,10 @@ export function columnsFor(plural: string, i18n: I18n, link: (o: K8sObject) => s
       return [name, ...ns, { title: "col.keys", render: (o) => String(Array.isArray(o.keys) ? o.keys.length : Object.keys({ ...((o.data as object) ?? {}), ...((o.binaryData as object) ?? {}) }).length) }, created];
     case "events":
       return [
-        { title: "col.type", render: (o) => String(o.type ?? ""), width: "90px", sortBy: "type" },
+        { title: "col.type", render: (o) => (o.type === "Warning" ? i18n.t("obs.warning") : o.type === "Normal" ? i18n.t("obs.normal") : String(o.type ?? "")), width: "90px", sortBy: "type" },
         ...ns,
-        { title: "col.reason", render: (o) => String(o.reason ?? ""), sort: (o) => String(o.reason ?? ""), sortBy: "reason" },
+        // A reason is an identifier the component chose (Started, Pulled…): shown as it is.
+        { title: "col.reason", render: (o) => <span translate="no">{String(o.reason ?? "")}</span>, sort: (o) => String(o.reason ?? ""), sortBy: "reason" },
         { title: "col.object", render: (o) => `${(o.involvedObject as { kind?: string })?.kind ?? ""}/${(o.involvedObject as { name?: string })?.name ?? ""}` },
         { title: "col.message", render: (o) => String(o.message ?? ""), width: "minmax(0, 3fr)" },
         { title: "col.count", render: (o) => String(o.count ?? 1), width: "70px", sortBy: "count" },

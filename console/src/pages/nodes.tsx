@@ -228,7 +228,7 @@ export function NodeDetail({ cluster, name }: { cluster: string; name: string })
         rows={conditions}
         rowKey={(c) => c.type}
         columns={[
-          { title: "col.type", render: (c) => c.type },
+          { title: "col.type", render: (c) => <span translate="no">{c.type}</span> },
           { title: "col.status", render: (c) => <ConditionBadge type={c.type} status={c.status} /> },
           { title: "col.reason", render: (c) => c.reason ?? "" },
           { title: "col.message", render: (c) => <span title={c.message}>{c.message ?? ""}</span>, width: "minmax(0, 2fr)" },
