@@ -192,6 +192,16 @@ async fn reconcile_one(state: &AppState, rel: &Value) -> Result<(), PlatformErro
     };
     let version_name = version["spec"]["versionName"].as_str().unwrap_or_default();
     let now = current(&member.client, ns, name, version_name, &values).await?;
+    if now
+        .pending
+        .as_ref()
+        .is_some_and(|(_, since)| !pending_expired(since))
+    {
+        // Another action on this release is running (a rollback through the API, whose spec
+        // and status follow when it ends): look again at the next pass rather than upgrade
+        // over it.
+        return Ok(());
+    }
     let exists = now.exists;
     let (doing, done) = if exists {
         ("upgrading", "upgraded")
@@ -317,6 +327,15 @@ pub async fn current(
         deployed: history.iter().any(|r| r["info"]["status"] == "deployed"),
         up_to_date: deployed_matches(&history, chart_version, values),
         pending,
+    })
+}
+
+/// Whether a revision `pending-*` since `since` (RFC 3339) has outlived an action's timeout,
+/// i.e. was left by an action that was cut short; an unreadable time counts as expired.
+fn pending_expired(since: &str) -> bool {
+    chrono::DateTime::parse_from_rfc3339(since).map_or(true, |t| {
+        let age = chrono::Utc::now() - t.with_timezone(&chrono::Utc);
+        age.to_std().is_ok_and(|a| a > ACTION_TIMEOUT)
     })
 }
 
@@ -495,6 +514,15 @@ pub async fn resources_of(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pending_revision_is_waited_for_until_the_action_timeout() {
+        let now = chrono::Utc::now();
+        assert!(!pending_expired(&now.to_rfc3339()));
+        let old = now - chrono::Duration::from_std(ACTION_TIMEOUT).expect("timeout") * 2;
+        assert!(pending_expired(&old.to_rfc3339()));
+        assert!(pending_expired("not a time"));
+    }
 
     #[test]
     fn values_are_base64_yaml_and_the_hash_follows_the_spec() {
