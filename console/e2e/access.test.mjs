@@ -270,7 +270,13 @@ test("platform roles: a custom global role from templates, in Chinese too", asyn
   await visible(admin.getByRole("group", { name: "访问控制", exact: true }).getByRole("checkbox", { name: "用户查看", exact: true }));
   assert.equal(await admin.getByRole("checkbox", { name: "用户查看", exact: true }).isChecked(), true);
   await admin.screenshot({ path: join(screenshots, "zh-role-editor.png"), fullPage: true });
-  await admin.getByLabel("语言", { exact: true }).selectOption("en");
+  // Back to English, saved as the user's spec.lang before the next test loads a page (a reload
+  // while the save is in flight would come back in Chinese).
+  await Promise.all([
+    admin.waitForResponse((r) => r.request().method() === "PATCH" && r.url().includes("/users/") && r.ok()),
+    admin.getByLabel("语言", { exact: true }).selectOption("en"),
+  ]);
+  await visible(admin.getByLabel("Language", { exact: true }));
 });
 
 test("roles and members at the project and cluster levels", async () => {

@@ -71,7 +71,7 @@ function Conditions({ conditions, i18n }: { conditions: Condition[]; i18n: I18n 
         columns={[
           // Condition types and reasons are API identifiers; True/False in the user's language.
           { title: "col.type", render: (c) => <span translate="no">{c.type}</span> },
-          { title: "col.status", render: (c) => (c.status === "True" ? t("node.true") : c.status === "False" ? t("node.false") : <Status value={c.status} />) },
+          { title: "col.status", render: (c) => <Status value={c.status} label={c.status === "True" ? t("node.true") : c.status === "False" ? t("node.false") : undefined} /> },
           { title: "col.reason", render: (c) => <span translate="no">{c.reason ?? "—"}</span> },
           { title: "col.message", render: (c) => <span title={c.message}>{c.message ?? "—"}</span>, width: "minmax(0, 3fr)" },
           { title: "col.lastTransition", render: (c) => <Ago iso={c.lastTransitionTime} i18n={i18n} /> },

@@ -121,11 +121,11 @@ export function Confirm({ open, message, onConfirm, onCancel, error }: { open: b
 }
 
 /** A coloured status word. */
-export function Status({ value }: { value: string | undefined }) {
+export function Status({ value, label: given }: { value: string | undefined; label?: string }) {
   const { t } = useI18n();
   const v = value ?? "Unknown";
   const key = `phase.${v}` as MessageKey;
-  const label = key in en ? t(key) : v;
+  const label = given ?? (key in en ? t(key) : v);
   const cls = /^(Running|Active|Ready|Succeeded|Bound|True|Complete|Available)$/.test(v) ? "ok" : /^(Pending|Terminating|ContainerCreating|Progressing)$/.test(v) ? "warn" : "bad";
   return (
     <span className={`badge ${cls}`} data-phase={v}>
