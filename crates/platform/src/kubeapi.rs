@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use kube::Client;
 use kube::api::{DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::error::PlatformError;
 use crate::kinds::Kind;
@@ -212,6 +212,35 @@ pub async fn merge_patch(
 ) -> Result<Value, PlatformError> {
     let req = request(kind, ns).patch(name, &PatchParams::default(), &Patch::Merge(&patch));
     send(client, "patch", req).await
+}
+
+/// An object's `metadata.finalizers`.
+pub fn finalizers(obj: &Value) -> Vec<String> {
+    obj["metadata"]["finalizers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(String::from)
+        .collect()
+}
+
+/// Sets `obj`'s finalizers to `list`, guarded by the resourceVersion it was read at: an object
+/// gone or changed meanwhile is left as it is, for the controller's next pass.
+pub async fn set_finalizers(
+    client: &Client,
+    kind: Kind,
+    obj: &Value,
+    list: Vec<String>,
+) -> Result<(), PlatformError> {
+    let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+    let ns = obj["metadata"]["namespace"].as_str();
+    let patch = json!({"metadata": {"finalizers": list,
+        "resourceVersion": obj["metadata"]["resourceVersion"]}});
+    match merge_patch(client, kind, ns, name, patch).await {
+        Err(e) if is_not_found(&e) || is_conflict(&e) => Ok(()),
+        other => other.map(|_| ()),
+    }
 }
 
 /// Applies a JSON merge patch to the status subresource.

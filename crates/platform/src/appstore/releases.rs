@@ -102,37 +102,13 @@ pub async fn reconcile(state: &AppState) -> Result<(), PlatformError> {
     Ok(())
 }
 
-fn finalizers(rel: &Value) -> Vec<String> {
-    rel["metadata"]["finalizers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(String::from)
-        .collect()
-}
-
-async fn set_finalizers(
-    state: &AppState,
-    rel: &Value,
-    list: Vec<String>,
-) -> Result<(), PlatformError> {
-    let name = rel["metadata"]["name"].as_str().unwrap_or_default();
-    let patch = json!({"metadata": {"finalizers": list,
-        "resourceVersion": rel["metadata"]["resourceVersion"]}});
-    match kubeapi::merge_patch(&state.client, Kind::AppRelease, None, name, patch).await {
-        Err(e) if kubeapi::is_not_found(&e) || kubeapi::is_conflict(&e) => Ok(()),
-        other => other.map(|_| ()),
-    }
-}
-
 async fn reconcile_one(state: &AppState, rel: &Value) -> Result<(), PlatformError> {
     let name = rel["metadata"]["name"].as_str().unwrap_or_default();
     let host = state.clusters.settings.host_name.as_str();
     let (cluster, ns) = placement(rel, host);
     let member = state.clusters.get(cluster);
     let ready = member.as_ref().filter(|m| m.is_ready());
-    let mut fins = finalizers(rel);
+    let mut fins = kubeapi::finalizers(rel);
     if !rel["metadata"]["deletionTimestamp"].is_null() {
         return uninstall(
             state,
@@ -146,7 +122,7 @@ async fn reconcile_one(state: &AppState, rel: &Value) -> Result<(), PlatformErro
     }
     if !fins.iter().any(|f| f == FINALIZER) {
         fins.push(FINALIZER.to_string());
-        return set_finalizers(state, rel, fins).await;
+        return kubeapi::set_finalizers(&state.client, Kind::AppRelease, rel, fins).await;
     }
     let Some(member) = ready else {
         let why = if member.is_some() {
@@ -281,7 +257,7 @@ async fn uninstall(
         return Ok(());
     }
     fins.retain(|f| f != FINALIZER);
-    set_finalizers(state, rel, fins).await
+    kubeapi::set_finalizers(&state.client, Kind::AppRelease, rel, fins).await
 }
 
 /// What a cluster holds of a release, against what is asked of it.

@@ -232,30 +232,6 @@ pub(super) fn set_condition(
     st["conditions"] = Value::Array(list);
 }
 
-fn finalizers(plan: &Value) -> Vec<String> {
-    plan["metadata"]["finalizers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(String::from)
-        .collect()
-}
-
-async fn set_finalizers(
-    state: &AppState,
-    plan: &Value,
-    list: Vec<String>,
-) -> Result<(), PlatformError> {
-    let name = plan["metadata"]["name"].as_str().unwrap_or_default();
-    let patch = json!({"metadata": {"finalizers": list,
-        "resourceVersion": plan["metadata"]["resourceVersion"]}});
-    match kubeapi::merge_patch(&state.client, Kind::InstallPlan, None, name, patch).await {
-        Err(e) if kubeapi::is_not_found(&e) || kubeapi::is_conflict(&e) => Ok(()),
-        other => other.map(|_| ()),
-    }
-}
-
 /// One pass over one InstallPlan.
 pub async fn reconcile(state: &AppState, plan: &Value) -> Result<(), PlatformError> {
     let name = plan["metadata"]["name"]
@@ -270,7 +246,7 @@ pub async fn reconcile(state: &AppState, plan: &Value) -> Result<(), PlatformErr
         name: name.clone(),
         status: plan["status"].clone(),
     };
-    let mut fins = finalizers(plan);
+    let mut fins = kubeapi::finalizers(plan);
     if !plan["metadata"]["deletionTimestamp"].is_null() {
         if !fins.iter().any(|f| f == FINALIZER) {
             return Ok(());
@@ -279,16 +255,16 @@ pub async fn reconcile(state: &AppState, plan: &Value) -> Result<(), PlatformErr
             // Read again: the status written since moved the resourceVersion.
             if let Some(fresh) = kubeapi::get(&state.client, Kind::InstallPlan, None, &name).await?
             {
-                let mut fins = finalizers(&fresh);
+                let mut fins = kubeapi::finalizers(&fresh);
                 fins.retain(|f| f != FINALIZER);
-                set_finalizers(state, &fresh, fins).await?;
+                kubeapi::set_finalizers(&state.client, Kind::InstallPlan, &fresh, fins).await?;
             }
         }
         return Ok(());
     }
     if !fins.iter().any(|f| f == FINALIZER) {
         fins.push(FINALIZER.to_string());
-        return set_finalizers(state, plan, fins).await;
+        return kubeapi::set_finalizers(&state.client, Kind::InstallPlan, plan, fins).await;
     }
     let hash = spec_hash(plan);
     if p.status["specHash"] == hash.as_str() {
