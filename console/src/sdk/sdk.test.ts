@@ -17,6 +17,12 @@ describe("@orrery/console", () => {
     expect(sdk.sdkVersion).toBe(SDK_VERSION);
   });
 
+  it("is the copy the example extension carries (made by `orrery extension create`)", () => {
+    const dts = readFileSync(resolve(CONSOLE, "sdk/orrery-console.d.ts"), "utf8");
+    const example = resolve(CONSOLE, "../examples/extensions/hello/charts/frontend/types/orrery-console.d.ts");
+    expect(readFileSync(example, "utf8")).toBe(dts);
+  });
+
   it("is what extension builds leave external: the import map's specifiers", () => {
     const build = readFileSync(resolve(CONSOLE, "scripts/build-extension.mjs"), "utf8");
     const external = JSON.parse(/export const EXTERNAL = (\[[^\]]*\]);/.exec(build)?.[1] ?? "[]") as string[];
