@@ -114,22 +114,8 @@ spec:
     )
 }
 
-fn resource(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
-    ApiResource {
-        group: group.into(),
-        version: version.into(),
-        api_version: if group.is_empty() {
-            version.into()
-        } else {
-            format!("{group}/{version}")
-        },
-        kind: kind.into(),
-        plural: plural.into(),
-    }
-}
-
 fn market(kind: &str, plural: &str) -> ApiResource {
-    resource("kubesphere.io", "v1alpha1", kind, plural)
+    crate::common::api_resource("kubesphere.io", "v1alpha1", kind, plural)
 }
 
 /// Creates a cluster-scoped object as the cluster's admin.
@@ -275,59 +261,45 @@ async fn wait_gone(c: &Client, token: &str, name: &str) {
 /// release or the installer makes.
 async fn labelled(kube: &kube::Client, ext: &str) -> Vec<String> {
     let kinds = [
-        resource("", "v1", "ConfigMap", "configmaps"),
-        resource("", "v1", "Service", "services"),
-        resource("", "v1", "ServiceAccount", "serviceaccounts"),
-        resource("", "v1", "Namespace", "namespaces"),
-        resource("", "v1", "Secret", "secrets"),
-        resource("apps", "v1", "Deployment", "deployments"),
-        resource(
+        crate::common::api_resource("", "v1", "ConfigMap", "configmaps"),
+        crate::common::api_resource("", "v1", "Service", "services"),
+        crate::common::api_resource("", "v1", "ServiceAccount", "serviceaccounts"),
+        crate::common::api_resource("", "v1", "Namespace", "namespaces"),
+        crate::common::api_resource("", "v1", "Secret", "secrets"),
+        crate::common::api_resource("apps", "v1", "Deployment", "deployments"),
+        crate::common::api_resource(
             "rbac.authorization.k8s.io",
             "v1",
             "ClusterRole",
             "clusterroles",
         ),
-        resource(
+        crate::common::api_resource(
             "rbac.authorization.k8s.io",
             "v1",
             "ClusterRoleBinding",
             "clusterrolebindings",
         ),
-        resource("rbac.authorization.k8s.io", "v1", "Role", "roles"),
-        resource(
+        crate::common::api_resource("rbac.authorization.k8s.io", "v1", "Role", "roles"),
+        crate::common::api_resource(
             "rbac.authorization.k8s.io",
             "v1",
             "RoleBinding",
             "rolebindings",
         ),
-        resource(
+        crate::common::api_resource(
             "extensions.kubesphere.io",
             "v1alpha1",
             "JSBundle",
             "jsbundles",
         ),
-        resource(
+        crate::common::api_resource(
             "extensions.kubesphere.io",
             "v1alpha1",
             "APIService",
             "apiservices",
         ),
     ];
-    let lp = ListParams::default().labels(&format!("{REF}={ext}"));
-    let mut out = Vec::new();
-    for r in &kinds {
-        let api: Api<DynamicObject> = Api::all_with(kube.clone(), r);
-        for o in api.list(&lp).await.expect("list").items {
-            out.push(format!(
-                "{} {}/{}",
-                r.kind,
-                o.metadata.namespace.unwrap_or_default(),
-                o.metadata.name.unwrap_or_default()
-            ));
-        }
-    }
-    out.sort();
-    out
+    crate::common::labelled_objects(kube, &kinds, &format!("{REF}={ext}")).await
 }
 
 async fn config_map(kube: &kube::Client, ns: &str, name: &str) -> Option<Value> {

@@ -372,3 +372,47 @@ pub async fn bind_group_in_workspace(c: &Client, admin: &str, ws: &str, group: &
             "subjects": [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": group}],
             "roleRef": {"apiGroup": "iam.kubesphere.io", "kind": "WorkspaceRole", "name": format!("{ws}-{role}")}}))).await;
 }
+
+/// A kind to list through the dynamic API (`group` empty for the core group).
+pub fn api_resource(
+    group: &str,
+    version: &str,
+    kind: &str,
+    plural: &str,
+) -> kube::api::ApiResource {
+    kube::api::ApiResource {
+        group: group.into(),
+        version: version.into(),
+        api_version: if group.is_empty() {
+            version.into()
+        } else {
+            format!("{group}/{version}")
+        },
+        kind: kind.into(),
+        plural: plural.into(),
+    }
+}
+
+/// Every object of `kinds` matching label `selector`, in all namespaces, as sorted
+/// `Kind namespace/name` lines (what an uninstall must leave empty).
+pub async fn labelled_objects(
+    kube: &kube::Client,
+    kinds: &[kube::api::ApiResource],
+    selector: &str,
+) -> Vec<String> {
+    let lp = kube::api::ListParams::default().labels(selector);
+    let mut out = Vec::new();
+    for r in kinds {
+        let api: kube::Api<kube::api::DynamicObject> = kube::Api::all_with(kube.clone(), r);
+        for o in api.list(&lp).await.expect("list").items {
+            out.push(format!(
+                "{} {}/{}",
+                r.kind,
+                o.metadata.namespace.unwrap_or_default(),
+                o.metadata.name.unwrap_or_default()
+            ));
+        }
+    }
+    out.sort();
+    out
+}

@@ -3,7 +3,7 @@
 //! `global.clusterInfo`; removed from the member when it leaves the placement, back when it
 //! joins it again; the uninstall leaves nothing labelled in either cluster.
 use super::*;
-use kube::api::{Api, ApiResource, DynamicObject, ListParams, PostParams};
+use kube::api::{Api, DynamicObject, PostParams};
 
 const MARKET: &str = "/apis/kubesphere.io/v1alpha1";
 const REF: &str = "kubesphere.io/extension-ref";
@@ -38,33 +38,19 @@ fn package() -> Vec<u8> {
     )
 }
 
-fn resource(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
-    ApiResource {
-        group: group.into(),
-        version: version.into(),
-        api_version: if group.is_empty() {
-            version.into()
-        } else {
-            format!("{group}/{version}")
-        },
-        kind: kind.into(),
-        plural: plural.into(),
-    }
-}
-
 /// Every object labelled with the extension in a cluster, as `Kind namespace/name`.
 async fn labelled(kube: &kube::Client, with_jsbundles: bool) -> Vec<String> {
     let mut kinds = vec![
-        resource("", "v1", "ConfigMap", "configmaps"),
-        resource("", "v1", "ServiceAccount", "serviceaccounts"),
-        resource("", "v1", "Namespace", "namespaces"),
-        resource(
+        crate::common::api_resource("", "v1", "ConfigMap", "configmaps"),
+        crate::common::api_resource("", "v1", "ServiceAccount", "serviceaccounts"),
+        crate::common::api_resource("", "v1", "Namespace", "namespaces"),
+        crate::common::api_resource(
             "rbac.authorization.k8s.io",
             "v1",
             "ClusterRole",
             "clusterroles",
         ),
-        resource(
+        crate::common::api_resource(
             "rbac.authorization.k8s.io",
             "v1",
             "ClusterRoleBinding",
@@ -72,28 +58,14 @@ async fn labelled(kube: &kube::Client, with_jsbundles: bool) -> Vec<String> {
         ),
     ];
     if with_jsbundles {
-        kinds.push(resource(
+        kinds.push(crate::common::api_resource(
             "extensions.kubesphere.io",
             "v1alpha1",
             "JSBundle",
             "jsbundles",
         ));
     }
-    let lp = ListParams::default().labels(&format!("{REF}=mc"));
-    let mut out = Vec::new();
-    for r in &kinds {
-        let api: Api<DynamicObject> = Api::all_with(kube.clone(), r);
-        for o in api.list(&lp).await.expect("list").items {
-            out.push(format!(
-                "{} {}/{}",
-                r.kind,
-                o.metadata.namespace.unwrap_or_default(),
-                o.metadata.name.unwrap_or_default()
-            ));
-        }
-    }
-    out.sort();
-    out
+    crate::common::labelled_objects(kube, &kinds, &format!("{REF}=mc")).await
 }
 
 async fn plan_until(c: &Client, admin: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
@@ -176,7 +148,7 @@ async fn a_multicluster_extension_places_its_agent_and_follows_the_placement() {
     // Back in (by a selector this time), then uninstalled: nothing labelled anywhere.
     let clusters: Api<DynamicObject> = Api::all_with(
         host.clone(),
-        &resource("cluster.kubesphere.io", "v1alpha1", "Cluster", "clusters"),
+        &crate::common::api_resource("cluster.kubesphere.io", "v1alpha1", "Cluster", "clusters"),
     );
     clusters
         .patch(
@@ -229,7 +201,7 @@ async fn package_version_and_plan_for_m1(c: &Client, admin: &str, host: &kube::C
         .expect("chart");
     let versions: Api<DynamicObject> = Api::all_with(
         host.clone(),
-        &resource(
+        &crate::common::api_resource(
             "kubesphere.io",
             "v1alpha1",
             "ExtensionVersion",
