@@ -82,16 +82,21 @@ pub fn stored_versions(crd: &Value) -> Vec<&str> {
         .collect()
 }
 
-/// Rewrites the objects of CRD `name` in its storage version and trims its `storedVersions`
-/// (see the module).
-pub async fn migrate(client: &Client, name: &str) -> Result<Migrated, PlatformError> {
+/// CRD `name` as the API server has it now.
+async fn get_crd(client: &Client, name: &str) -> Result<Value, PlatformError> {
     let get = request(
         http::Method::GET,
         &format!("{CRDS}/{name}"),
         None,
         "application/json",
     )?;
-    let crd = match call(client, "get crd", get).await {
+    call(client, "get crd", get).await
+}
+
+/// Rewrites the objects of CRD `name` in its storage version and trims its `storedVersions`
+/// (see the module).
+pub async fn migrate(client: &Client, name: &str) -> Result<Migrated, PlatformError> {
+    let crd = match get_crd(client, name).await {
         Ok(c) => c,
         Err(e) if kubeapi::is_not_found(&e) => return Ok(Migrated::Missing),
         Err(e) => return Err(e),
@@ -154,13 +159,7 @@ pub async fn migrate(client: &Client, name: &str) -> Result<Migrated, PlatformEr
     // version read, so a concurrent change of the CRD makes it a conflict, not a lie.
     let mut attempts = 0;
     loop {
-        let get = request(
-            http::Method::GET,
-            &format!("{CRDS}/{name}"),
-            None,
-            "application/json",
-        )?;
-        let now = call(client, "get crd", get).await?;
+        let now = get_crd(client, name).await?;
         if storage_version(&now) != Some(storage.as_str()) {
             return Ok(Migrated::Current);
         }
