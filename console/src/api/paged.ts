@@ -12,7 +12,7 @@
 import { useEffect, useState } from "react";
 import { api, ApiError, withQuery } from "./client";
 import { clusterPath, resourcePath, type ResourceType } from "./paths";
-import { ExpiredError, keyOf, type K8sObject, type ListResult, type WatchEvent } from "./watch";
+import { ExpiredError, keyOf, replaceAt, type K8sObject, type ListResult, type WatchEvent } from "./watch";
 import { watchOnce } from "./hooks";
 
 export const GENERIC = "/kapis/resources.kubesphere.io/v1alpha3";
@@ -72,13 +72,7 @@ export function patchPage(items: K8sObject[], ev: WatchEvent): K8sObject[] {
   if (ev.type !== "MODIFIED") return items;
   const key = keyOf(ev.object);
   const i = items.findIndex((o) => keyOf(o) === key);
-  if (i < 0) return items;
-  const have = Number(items[i].metadata.resourceVersion ?? 0);
-  const got = Number(ev.object.metadata.resourceVersion ?? 0);
-  if (have && got && got < have) return items;
-  const next = items.slice();
-  next[i] = ev.object;
-  return next;
+  return i < 0 ? items : replaceAt(items, i, ev.object);
 }
 
 interface Paged {

@@ -52,21 +52,24 @@ export class LineSplitter {
   }
 }
 
+/** `items` with `obj` in place of the object at `i` — unless `obj` is an older revision arriving
+ * late, which never replaces a newer one (then `items` itself). */
+export function replaceAt(items: K8sObject[], i: number, obj: K8sObject): K8sObject[] {
+  const have = Number(items[i].metadata.resourceVersion ?? 0);
+  const got = Number(obj.metadata.resourceVersion ?? 0);
+  if (have && got && got < have) return items;
+  const next = items.slice();
+  next[i] = obj;
+  return next;
+}
+
 /** Applies one event to a list kept sorted by namespace/name; returns a new array if it changed. */
 export function applyEvent(items: K8sObject[], ev: WatchEvent): K8sObject[] {
   if (ev.type === "BOOKMARK" || ev.type === "ERROR") return items;
   const key = keyOf(ev.object);
   const i = items.findIndex((o) => keyOf(o) === key);
   if (ev.type === "DELETED") return i < 0 ? items : items.filter((_, j) => j !== i);
-  if (i >= 0) {
-    // An older revision arriving late never replaces a newer one.
-    const have = Number(items[i].metadata.resourceVersion ?? 0);
-    const got = Number(ev.object.metadata.resourceVersion ?? 0);
-    if (have && got && got < have) return items;
-    const next = items.slice();
-    next[i] = ev.object;
-    return next;
-  }
+  if (i >= 0) return replaceAt(items, i, ev.object);
   const next = [...items, ev.object];
   next.sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
   return next;
