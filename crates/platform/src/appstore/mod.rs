@@ -171,6 +171,17 @@ pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// Whether an RFC 3339 time is more than `age` ago (an unreadable one is).
+pub fn older_than(time: &str, age: std::time::Duration) -> bool {
+    match chrono::DateTime::parse_from_rfc3339(time) {
+        Ok(t) => {
+            chrono::Utc::now().signed_duration_since(t.with_timezone(&chrono::Utc))
+                > chrono::Duration::from_std(age).unwrap_or(chrono::Duration::MAX)
+        }
+        Err(_) => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -171,7 +171,7 @@ async fn reconcile_one(state: &AppState, rel: &Value) -> Result<(), PlatformErro
     if now
         .pending
         .as_ref()
-        .is_some_and(|(_, since)| !pending_expired(since))
+        .is_some_and(|(_, since)| !super::older_than(since, ACTION_TIMEOUT))
     {
         // Another action on this release is running (a rollback through the API, whose spec
         // and status follow when it ends): look again at the next pass rather than upgrade
@@ -303,15 +303,6 @@ pub async fn current(
         deployed: history.iter().any(|r| r["info"]["status"] == "deployed"),
         up_to_date: deployed_matches(&history, chart_version, values),
         pending,
-    })
-}
-
-/// Whether a revision `pending-*` since `since` (RFC 3339) has outlived an action's timeout,
-/// i.e. was left by an action that was cut short; an unreadable time counts as expired.
-fn pending_expired(since: &str) -> bool {
-    chrono::DateTime::parse_from_rfc3339(since).map_or(true, |t| {
-        let age = chrono::Utc::now() - t.with_timezone(&chrono::Utc);
-        age.to_std().is_ok_and(|a| a > ACTION_TIMEOUT)
     })
 }
 
@@ -494,10 +485,10 @@ mod tests {
     #[test]
     fn a_pending_revision_is_waited_for_until_the_action_timeout() {
         let now = chrono::Utc::now();
-        assert!(!pending_expired(&now.to_rfc3339()));
+        assert!(!super::super::older_than(&now.to_rfc3339(), ACTION_TIMEOUT));
         let old = now - chrono::Duration::from_std(ACTION_TIMEOUT).expect("timeout") * 2;
-        assert!(pending_expired(&old.to_rfc3339()));
-        assert!(pending_expired("not a time"));
+        assert!(super::super::older_than(&old.to_rfc3339(), ACTION_TIMEOUT));
+        assert!(super::super::older_than("not a time", ACTION_TIMEOUT));
     }
 
     #[test]

@@ -366,7 +366,7 @@ async fn agent_step(
         return Ok(None);
     }
     if let Some((status, since)) = &now.pending {
-        if !install::older_than(
+        if !crate::appstore::older_than(
             since,
             install::ACTION_TIMEOUT + std::time::Duration::from_secs(30),
         ) {

@@ -846,17 +846,6 @@ pub(super) async fn bounded<T>(
     }
 }
 
-/// Whether an RFC 3339 time is more than `age` ago (an unreadable one is).
-pub(super) fn older_than(time: &str, age: Duration) -> bool {
-    match chrono::DateTime::parse_from_rfc3339(time) {
-        Ok(t) => {
-            chrono::Utc::now().signed_duration_since(t.with_timezone(&chrono::Utc))
-                > chrono::Duration::from_std(age).unwrap_or(chrono::Duration::MAX)
-        }
-        Err(_) => true,
-    }
-}
-
 /// Marks the release's latest revision failed: a `pending-*` one left by an action that was
 /// cut short (a leader that died), so that the next action may start.
 pub(super) async fn fail_pending(
@@ -961,7 +950,7 @@ async fn install(
     let chart_version = pkg.chart.metadata.version.clone();
     let now = releases::current(client, &ns, ext, &chart_version, &values).await?;
     if let Some((status, since)) = &now.pending {
-        if !older_than(since, ACTION_TIMEOUT + ACTION_GRACE) {
+        if !crate::appstore::older_than(since, ACTION_TIMEOUT + ACTION_GRACE) {
             let why =
                 format!("release {ext} is {status} since {since}: waiting for that operation");
             return p.waiting(state, doing, cond, &why).await;
@@ -1221,7 +1210,7 @@ async fn uninstall(state: &AppState, ext: &str, p: &mut Plan) -> Result<bool, Pl
             .and_then(|e| e["lastTransitionTime"].as_str())
             .unwrap_or_default()
             .to_string();
-        if !older_than(&last, UNINSTALL_RETRY) {
+        if !crate::appstore::older_than(&last, UNINSTALL_RETRY) {
             return Ok(false);
         }
     }
