@@ -183,6 +183,9 @@ pub const POD_NAMESPACES: [(&str, &str); 6] = [
 enum Bound {
     /// Labels only.
     Labels,
+    /// Labels, except the one the expression writes itself with `label_replace` (a forged
+    /// `pod` or `namespace` tells nothing of where the series came from; the other label does).
+    Forges(&'static str),
     /// Every value counts pods: at most those of the visible namespaces.
     Pods,
     /// `absent(…)` of another namespace's series: always exactly one sample of 1 (whether the
@@ -205,11 +208,11 @@ const EXPRS: [(&str, Bound); 14] = [
     ),
     (
         r#"label_replace(kube_pod_info{namespace="{B}"}, "namespace", "{A}", "", "")"#,
-        Bound::Labels,
+        Bound::Forges("namespace"),
     ),
     (
         r#"label_replace(kube_pod_info, "pod", "pod-{A}", "", "")"#,
-        Bound::Labels,
+        Bound::Forges("pod"),
     ),
     ("count(kube_pod_info)", Bound::Pods),
     (r#"count(kube_pod_info{namespace!="{A}"})"#, Bound::Pods),
@@ -436,14 +439,21 @@ fn pod_namespace(pod: &str) -> Option<&str> {
     pod.strip_prefix("pod-")
 }
 
-/// Checks the labels of a monitoring answer's series against the visible namespaces.
-fn check_labels(metric: &Value, visible: &BTreeSet<String>) -> Result<(), String> {
+/// Checks the labels of a monitoring answer's series against the visible namespaces; a label
+/// named in `forged` was written by the query itself and is not judged.
+fn check_labels(
+    metric: &Value,
+    visible: &BTreeSet<String>,
+    forged: Option<&str>,
+) -> Result<(), String> {
     if let Some(ns) = metric["namespace"].as_str()
+        && forged != Some("namespace")
         && !visible.contains(ns)
     {
         return Err(format!("a series of namespace {ns}: {metric}"));
     }
     if let Some(ns) = metric["pod"].as_str().and_then(pod_namespace)
+        && forged != Some("pod")
         && !visible.contains(ns)
     {
         return Err(format!("a series of a pod of namespace {ns}: {metric}"));
@@ -553,8 +563,10 @@ fn check_monitoring(world: &World, p: &Place, level: &[&str], body: &str) -> Res
             ));
         }
         for (metric, values) in all {
-            if bound != Bound::Absent {
-                check_labels(metric, &visible)?;
+            match bound {
+                Bound::Absent => {}
+                Bound::Forges(label) => check_labels(metric, &visible, Some(label))?,
+                Bound::Labels | Bound::Pods => check_labels(metric, &visible, None)?,
             }
             if bound == Bound::Pods
                 && let Some(x) = values
@@ -572,7 +584,7 @@ fn check_monitoring(world: &World, p: &Place, level: &[&str], body: &str) -> Res
     for r in v["results"].as_array().into_iter().flatten() {
         let name = r["metric_name"].as_str().unwrap_or_default();
         for (metric, values) in series(&r["data"]) {
-            check_labels(metric, &visible)?;
+            check_labels(metric, &visible, None)?;
             if name.ends_with("_pod_count")
                 && let Some(x) = values
                     .iter()
@@ -602,7 +614,7 @@ fn check_alerts(world: &World, p: &Place, level: &[&str], body: &str) -> Result<
             return Err(format!("an alert of cluster {cluster:?}: {a}"));
         }
         if let Some(visible) = &visible {
-            check_labels(&a["labels"], visible)?;
+            check_labels(&a["labels"], visible, None)?;
             if !a["labels"]["namespace"]
                 .as_str()
                 .is_some_and(|ns| visible.contains(ns))
@@ -755,6 +767,27 @@ mod tests {
         // Relabelled into the namespace, the pod still tells where it came from.
         let relabelled = json!({"namespace": "a-p", "pod": "pod-b-p"});
         assert!(judge(QUERY, &[("expr", "x")], vector(&[(relabelled, "1")])).is_err());
+        // A label the expression forges is not judged; the other one still is. At default's path
+        // a pod relabelled `pod-a-p` is default's own series; one of namespace a-p leaked.
+        let at_default =
+            "/kapis/monitoring.kubesphere.io/v1alpha3/namespaces/default/targets/query";
+        let forge_pod = [(
+            "expr",
+            r#"label_replace(kube_pod_info, "pod", "pod-a-p", "", "")"#,
+        )];
+        let own = json!({"namespace": "default", "pod": "pod-a-p"});
+        assert!(judge(at_default, &forge_pod, vector(&[(own.clone(), "1")])).is_ok());
+        assert!(judge(at_default, &[("expr", "x")], vector(&[(own, "1")])).is_err());
+        let other = json!({"namespace": "a-p", "pod": "pod-a-p"});
+        assert!(judge(at_default, &forge_pod, vector(&[(other, "1")])).is_err());
+        let forge_ns = [(
+            "expr",
+            r#"label_replace(kube_pod_info{namespace="b-p"}, "namespace", "a-p", "", "")"#,
+        )];
+        let leaked = json!({"namespace": "a-p", "pod": "pod-b-p"});
+        assert!(judge(QUERY, &forge_ns, vector(&[(leaked, "1")])).is_err());
+        let own = json!({"namespace": "a-p", "pod": "pod-default"});
+        assert!(judge(at_default, &forge_ns, vector(&[(own, "1")])).is_ok());
         // One pod in a-p: a count of two saw another namespace's.
         let count = [("expr", "count(kube_pod_info)")];
         assert!(judge(QUERY, &count, vector(&[(json!({}), "1")])).is_ok());
