@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { apiCall, apiToken, screenshots, startEnv } from "./harness.mjs";
+import { PAGES, setUpObjects } from "./pages.mjs";
 
 const INITIAL = "Initial0Pass";
 const ADMIN_PW = "Changed0Pass";
@@ -28,40 +29,6 @@ const LANGS = [
   { lang: "de", file: "de.ts", locale: "de-DE" },
   { lang: "ja", file: "ja.ts", locale: "ja-JP" },
   { lang: "ko", file: "ko.ts", locale: "ko-KR" },
-];
-
-const C = "/clusters/host";
-const P = `${C}/projects/p1`;
-/** The main pages, by a short name for the screenshots. */
-const PAGES = [
-  ["clusters", "/platform/clusters"],
-  ["users", "/platform/users"],
-  ["roles", "/platform/roles"],
-  ["workspaces", "/platform/workspaces"],
-  ["settings", "/platform/settings"],
-  ["idps", "/platform/identity-providers"],
-  ["join", "/platform/join-cluster"],
-  ["cluster", `${C}/overview`],
-  ["nodes", `${C}/nodes`],
-  ["namespaces", `${C}/namespaces`],
-  ["pods", `${C}/r/pods`],
-  ["events", `${C}/r/events`],
-  ["crds", `${C}/crds`],
-  ["node", `${C}/nodes/orrery-node-0`],
-  ["user", "/platform/users/admin"],
-  ["workspace", "/workspaces/ws1/overview"],
-  ["ws-projects", "/workspaces/ws1/projects"],
-  ["ws-members", "/workspaces/ws1/members"],
-  ["ws-roles", "/workspaces/ws1/roles"],
-  ["deployments", `${P}/deployments`],
-  ["deployment", `${P}/deployments/web`],
-  ["create-deployment", `${P}/create/deployment`],
-  ["services", `${P}/services`],
-  ["configmaps", `${P}/configmaps`],
-  ["project-members", `${P}/members`],
-  ["store", "/store"],
-  ["marketplace", "/marketplace"],
-  ["observe", "/observe"],
 ];
 
 /** A catalogue file read as key → message (one `"key": "message",` a line, as they are written). */
@@ -100,29 +67,8 @@ before(async () => {
   const r = await apiCall(env.url, token, "PUT", "/kapis/iam.kubesphere.io/v1beta1/users/admin/password", { currentPassword: INITIAL, password: ADMIN_PW });
   assert.ok(r.status < 300, JSON.stringify(r.body));
   token = await apiToken(env.url, "admin", ADMIN_PW);
-  await setUpObjects();
+  await setUpObjects(env.url, token);
 });
-
-/** A workspace with a project holding a Deployment, for the workspace, project and object pages. */
-async function setUpObjects() {
-  const must = async (path, body) => {
-    const r = await apiCall(env.url, token, "POST", path, body);
-    assert.ok(r.status < 300, `${path}: ${r.status} ${JSON.stringify(r.body)}`);
-  };
-  await must("/kapis/tenant.kubesphere.io/v1beta1/workspacetemplates", {
-    apiVersion: "tenant.kubesphere.io/v1beta1", kind: "WorkspaceTemplate", metadata: { name: "ws1" },
-    spec: { template: { spec: { manager: "admin" } }, placement: { clusters: [{ name: "host" }] } },
-  });
-  await must("/kapis/tenant.kubesphere.io/v1beta1/workspaces/ws1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: "p1" } });
-  await must("/apis/apps/v1/namespaces/p1/deployments", {
-    apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "web" },
-    spec: {
-      replicas: 1,
-      selector: { matchLabels: { app: "web" } },
-      template: { metadata: { labels: { app: "web" } }, spec: { containers: [{ name: "app", image: "nginx:1.27" }] } },
-    },
-  });
-}
 
 after(async () => {
   await env?.stop();

@@ -222,8 +222,8 @@ export function Shell({ children }: { children: ReactNode }) {
             ))}
           </select>
         </label>
-        <button type="button" aria-label={t("top.theme")} onClick={() => app.setTheme(app.theme === "dark" ? "light" : "dark")}>
-          {app.theme === "dark" ? t("top.theme.light") : t("top.theme.dark")}
+        <button type="button" onClick={() => app.setTheme(app.theme === "dark" ? "light" : "dark")}>
+          {t("top.theme")}: {app.theme === "dark" ? t("top.theme.dark") : t("top.theme.light")}
         </button>
         <span aria-label={t("top.user")} data-testid="user">
           {app.user?.name}

@@ -49,7 +49,9 @@ export default function YamlEditor({ value, onChange, label }: { value: string; 
           yaml(),
           theme,
           syntaxHighlighting(highlight),
-          EditorView.contentAttributes.of({ "aria-label": label }),
+          // tabindex: the text is reached by Tab (as it is as contenteditable), also for tools that
+          // do not count contenteditable as focusable (axe's scrollable-region check).
+          EditorView.contentAttributes.of({ "aria-label": label, tabindex: "0" }),
           EditorView.updateListener.of((u) => {
             if (u.docChanged) change.current(u.state.doc.toString());
           }),

@@ -634,7 +634,7 @@ export function AlertsPage() {
             <th>{t("obs.group")}</th>
             <th>{t("obs.interval")}</th>
             <th>{t("obs.rules")}</th>
-            <th />
+            <th>{t("col.actions")}</th>
           </tr>
         </thead>
         <tbody>

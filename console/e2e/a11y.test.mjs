@@ -1,0 +1,211 @@
+// Accessibility in a real browser against a real `orrery serve`. (1) axe-core (the npm package,
+// injected into the page) on every main page — the list e2e/pages.mjs shares with the language
+// pass, plus every side-navigation and top-bar link met on the way, so a new menu entry is
+// checked without being listed — in the light and in the dark theme: no serious or critical
+// violation; a summary of everything axe reported is printed. (2) A keyboard-only walk: log in,
+// reach a project through the workspace switcher and the side navigation, open the Create
+// Deployment form, fill and submit it with Tab/Enter/arrow keys only, with a visible focus
+// indicator (outline or box-shadow) on every control focus lands on; the Deployment exists.
+// Run: node --test e2e/a11y.test.mjs (needs target/debug/orrery or $ORRERY_BIN, /usr/bin/chromium).
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { apiCall, apiToken, startEnv } from "./harness.mjs";
+import { PAGES, setUpObjects } from "./pages.mjs";
+
+const INITIAL = "Initial0Pass";
+const ADMIN_PW = "Changed0Pass";
+const WAIT = 20_000;
+/** How long a page may take to fill in its data before axe looks at it. */
+const SETTLE = 5_000;
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+let env;
+let token;
+
+before(async () => {
+  env = await startEnv(INITIAL, { member: false });
+  token = await apiToken(env.url, "admin", INITIAL);
+  const r = await apiCall(env.url, token, "PUT", "/kapis/iam.kubesphere.io/v1beta1/users/admin/password", { currentPassword: INITIAL, password: ADMIN_PW });
+  assert.ok(r.status < 300, JSON.stringify(r.body));
+  token = await apiToken(env.url, "admin", ADMIN_PW);
+  await setUpObjects(env.url, token);
+});
+
+after(async () => {
+  await env?.stop();
+});
+
+/** Runs axe on the page (injecting it first if this document has none yet): its violations. */
+async function axe(page) {
+  if (!(await page.evaluate(() => "axe" in window))) await page.evaluate(axeSource);
+  return page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ["violations"] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 3).map((n) => n.target.join(" ") + contrast(n)) }));
+    function contrast(n) {
+      const d = n.any?.[0]?.data;
+      return d?.contrastRatio ? ` (${d.fgColor} on ${d.bgColor}: ${d.contrastRatio})` : "";
+    }
+  });
+}
+
+/** Waits (bounded) until the page has its heading and is no longer loading. */
+async function settle(page) {
+  await page.locator("main h1").first().waitFor({ timeout: WAIT });
+  await page
+    .waitForFunction(() => !/Loading…|Reconnecting…/.test(document.querySelector("main")?.textContent ?? ""), null, { timeout: SETTLE })
+    .catch(() => undefined);
+}
+
+/** The console pages linked from the navigation and the top bar (path and query). */
+function navLinks(page) {
+  return page.evaluate(() =>
+    [...document.querySelectorAll("nav#side-nav a[href], header a[href]")]
+      .map((a) => new URL(a.href))
+      .filter((u) => u.origin === location.origin && u.pathname.startsWith("/console/"))
+      .map((u) => u.pathname.slice("/console".length) + u.search),
+  );
+}
+
+/** Goes to `path` inside the running console (as a link does: no reload). */
+async function open(page, path) {
+  await page.evaluate((p) => {
+    window.history.pushState({}, "", `/console${p}`);
+    window.dispatchEvent(new PopStateEvent("popstate"));
+  }, path);
+  // React renders the new route on the next frames (a lazy page shows "Loading…" first).
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  await settle(page);
+}
+
+/** Logs in as admin with the keyboard only; returns the page. */
+async function login(context) {
+  const page = await context.newPage();
+  await page.goto(`${env.url}/console/login`);
+  const user = page.getByLabel("Username", { exact: true });
+  await user.waitFor({ timeout: WAIT });
+  await user.focus();
+  await page.keyboard.type("admin");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type(ADMIN_PW);
+  await page.keyboard.press("Enter");
+  await page.locator("main#content").waitFor({ timeout: WAIT });
+  return page;
+}
+
+/** Prints what axe found, by rule, and returns the serious and critical findings as lines. */
+function summarise(found, pagesChecked) {
+  const byRule = new Map();
+  for (const f of found) {
+    const e = byRule.get(f.id) ?? { impact: f.impact, help: f.help, where: [] };
+    e.where.push(`${f.theme} ${f.path}: ${f.targets.join(", ")}`);
+    byRule.set(f.id, e);
+  }
+  console.log(`# axe: ${pagesChecked} pages × 2 themes, ${found.length} violations of ${byRule.size} rules`);
+  for (const [id, e] of byRule) console.log(`#   ${e.impact} ${id} (${e.help}) on ${e.where.length}: ${e.where.slice(0, 4).join(" | ")}`);
+  return found.filter((f) => f.impact === "serious" || f.impact === "critical").map((f) => `${f.theme} ${f.path}: ${f.impact} ${f.id} at ${f.targets.join(", ")}`);
+}
+
+test("axe-core on every page, light and dark: no serious or critical violations", async () => {
+  const context = await env.browser.newContext({ locale: "en-US", viewport: { width: 1400, height: 900 }, colorScheme: "light" });
+  const page = await login(context);
+  // The login page first, in both themes (the theme follows the saved choice).
+  const found = [];
+  const queue = ["/login", ...PAGES.map(([, p]) => p)];
+  const seen = new Set(queue.map((p) => p.split("?")[0]));
+  let checked = 0;
+  try {
+    for (let i = 0; i < queue.length; i++) {
+      const path = queue[i];
+      if (path === "/login") {
+        await checkLogin(found);
+        checked++;
+        continue;
+      }
+      await open(page, path);
+      for (const more of await navLinks(page)) {
+        const key = more.split("?")[0];
+        if (seen.has(key)) continue;
+        seen.add(key);
+        queue.push(more);
+      }
+      for (let pass = 0; pass < 2; pass++) {
+        const theme = await page.evaluate(() => document.documentElement.dataset.theme);
+        for (const v of await axe(page)) found.push({ ...v, path, theme });
+        await switchTheme(page, theme === "dark" ? "light" : "dark");
+      }
+      checked++;
+    }
+    checked += await checkOpened(page, found);
+  } finally {
+    await context.close();
+  }
+  const bad = summarise(found, checked);
+  assert.ok(checked >= PAGES.length, `${checked} pages checked`);
+  assert.deepEqual(bad, []);
+});
+
+/** What a page shows only after a click: dialogs and the YAML editor. */
+const OPENED = [
+  ["/platform/workspaces", "button", "Create workspace"],
+  ["/platform/users", "button", "Create user"],
+  ["/workspaces/ws1/projects", "button", "Create project"],
+  ["/clusters/host/projects/p1/deployments/web", "tab", "YAML"],
+];
+
+/** axe on each of `OPENED` in both themes; a dialog then closes on Escape and gives the focus back
+ * to the button that opened it. Returns how many were checked. */
+async function checkOpened(page, found) {
+  for (const [path, role, name] of OPENED) {
+    await open(page, path);
+    const opener = page.getByRole(role, { name, exact: true });
+    await opener.click();
+    const dialog = page.getByRole("dialog", { name });
+    if (role === "button") await dialog.waitFor({ timeout: WAIT });
+    else await page.locator(".cm-editor").waitFor({ timeout: WAIT });
+    for (let pass = 0; pass < 2; pass++) {
+      const theme = await page.evaluate(() => document.documentElement.dataset.theme);
+      for (const v of await axe(page)) found.push({ ...v, path: `${path} (${name})`, theme });
+      if (role === "button") {
+        // Escape closes the dialog and the focus goes back to what opened it; the theme button
+        // is outside the modal dialog, so the theme changes while it is closed.
+        await page.keyboard.press("Escape");
+        await dialog.waitFor({ state: "hidden", timeout: WAIT });
+        assert.ok(await opener.evaluate((el) => el === document.activeElement), `${name}: focus back on its button`);
+      }
+      await switchTheme(page, theme === "dark" ? "light" : "dark");
+      if (role === "button" && pass === 0) {
+        await opener.click();
+        await dialog.waitFor({ timeout: WAIT });
+      }
+    }
+  }
+  return OPENED.length;
+}
+
+/** Switches to `theme` with the top bar's button, or, on a page outside the console's frame (the
+ * password change), as the saved choice read at the next load. */
+async function switchTheme(page, theme) {
+  const button = page.getByRole("button", { name: /^Theme: / });
+  if (await button.count()) await button.click();
+  else {
+    await page.evaluate((t) => localStorage.setItem("orrery-theme", t), theme);
+    await page.reload();
+    await settle(page);
+  }
+  await page.waitForFunction((t) => document.documentElement.dataset.theme === t, theme);
+}
+
+/** The login page in both themes (a fresh context each: the theme is the browser's preference). */
+async function checkLogin(found) {
+  for (const theme of ["light", "dark"]) {
+    const context = await env.browser.newContext({ locale: "en-US", colorScheme: theme });
+    const page = await context.newPage();
+    await page.goto(`${env.url}/console/login`);
+    await page.getByLabel("Username", { exact: true }).waitFor({ timeout: WAIT });
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), theme);
+    for (const v of await axe(page)) found.push({ ...v, path: "/login", theme });
+    await context.close();
+  }
+}
