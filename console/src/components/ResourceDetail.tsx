@@ -1,4 +1,4 @@
-import { lazy, Suspense, useEffect, useMemo, useState } from "react";
+import { lazy, Suspense, useEffect, useMemo, useState, type ReactNode } from "react";
 import { Link, useNavigate } from "react-router-dom";
 import { dump, load } from "js-yaml";
 import { useI18n } from "../i18n";
@@ -86,13 +86,15 @@ function Scale({ obj, path }: { obj: K8sObject; path: string }) {
 }
 
 /** An object's page: overview (with its pods, containers, logs), YAML, events; scale, delete. */
-export function ResourceDetail({ cluster, rt, namespace, name, base, podLink }: {
+export function ResourceDetail({ cluster, rt, namespace, name, base, podLink, extra }: {
   cluster: string;
   rt: ResourceType;
   namespace?: string;
   name: string;
   base: string;
   podLink: (o: K8sObject) => string;
+  /** More of the overview, given the live object (a workload's revisions and autoscaler). */
+  extra?: (obj: K8sObject) => ReactNode;
 }) {
   const i18n = useI18n();
   const { t } = i18n;
@@ -157,6 +159,7 @@ export function ResourceDetail({ cluster, rt, namespace, name, base, podLink }: 
           </dl>
           <Essentials cluster={cluster} kind={rt.kind} obj={obj} podLink={podLink} />
           {["deployments", "statefulsets"].includes(rt.plural) && <Scale obj={obj} path={path} />}
+          {extra?.(obj)}
           {selector && (
             <>
               <h2 className="section">{t("detail.pods")}</h2>

@@ -1,4 +1,4 @@
-import { lazy, useCallback, useState, type FormEvent } from "react";
+import { lazy, Suspense, useCallback, useState, type FormEvent } from "react";
 import { Link, Navigate, Route, Routes, useNavigate, useParams } from "react-router-dom";
 import { useI18n } from "../i18n";
 import type { MessageKey } from "../i18n/en";
@@ -13,7 +13,10 @@ import { RolePages } from "../components/Roles";
 import { ErrorBox, FormFooter, PageHead } from "../components/ui";
 import { YamlCreate } from "../components/YamlCreate";
 import { buildDeployment, buildService, type DeploymentForm, type ServiceForm } from "../state/forms";
+import { isWorkload } from "../workloads/model";
 
+const WorkloadFormPage = lazy(() => import("../workloads/WorkloadForm"));
+const WorkloadExtras = lazy(() => import("../workloads/WorkloadExtras"));
 const Releases = lazy(() => import("./appstore").then((m) => ({ default: m.Releases })));
 const ReleaseDetail = lazy(() => import("./appstore").then((m) => ({ default: m.ReleaseDetail })));
 
@@ -50,6 +53,11 @@ function List({ cluster, ns }: { cluster: string; ns: string }) {
           {t(form === "deployment" ? "create.deployment" : "create.service")}
         </Link>
       )}
+      {canCreate && isWorkload(resource) && (
+        <Link className={form ? "button" : "button primary"} to={`${base}/create/workload/${resource}`}>
+          {form ? t("wl.createFull") : t("wl.create", { kind: rt.kind })}
+        </Link>
+      )}
       {canCreate && (
         <Link className="button" to={`${base}/create/yaml/${resource}`}>
           {t("action.create")} (YAML)
@@ -65,7 +73,21 @@ function Detail({ cluster, ns }: { cluster: string; ns: string }) {
   const base = `/clusters/${cluster}/projects/${ns}`;
   const podLink = useCallback((o: K8sObject) => `${base}/pods/${o.metadata.name}`, [base]);
   if (!rt) return <Navigate to={`${base}/deployments`} replace />;
-  return <ResourceDetail key={`${resource}/${name}`} cluster={cluster} rt={rt} namespace={ns} name={name} base={`${base}/${resource}`} podLink={podLink} />;
+  const extra = isWorkload(resource)
+    ? (obj: K8sObject) => (
+        <Suspense fallback={null}>
+          <WorkloadExtras cluster={cluster} ns={ns} resource={resource} obj={obj} />
+        </Suspense>
+      )
+    : undefined;
+  return <ResourceDetail key={`${resource}/${name}`} cluster={cluster} rt={rt} namespace={ns} name={name} base={`${base}/${resource}`} podLink={podLink} extra={extra} />;
+}
+
+/** A workload's create (`/create/workload/:resource`) or edit (`/:resource/:name/edit`) form. */
+function WorkloadFormRoute({ cluster, ns }: { cluster: string; ns: string }) {
+  const { resource = "", name } = useParams();
+  if (!isWorkload(resource)) return <Navigate to={`/clusters/${cluster}/projects/${ns}/deployments`} replace />;
+  return <WorkloadFormPage key={`${resource}/${name ?? ""}`} cluster={cluster} ns={ns} resource={resource} name={name} />;
 }
 
 function CreateYaml({ cluster, ns }: { cluster: string; ns: string }) {
@@ -195,6 +217,8 @@ export default function Project() {
       <Route path="create/deployment" element={<CreateDeployment cluster={cluster} ns={ns} />} />
       <Route path="create/service" element={<CreateService cluster={cluster} ns={ns} />} />
       <Route path="create/yaml/:resource" element={<CreateYaml cluster={cluster} ns={ns} />} />
+      <Route path="create/workload/:resource" element={<WorkloadFormRoute cluster={cluster} ns={ns} />} />
+      <Route path=":resource/:name/edit" element={<WorkloadFormRoute cluster={cluster} ns={ns} />} />
       <Route path="members" element={<Members path={`${iam}/namespaces/${ns}/namespacemembers`} level={{ scope: "namespace", cluster, ns }} />} />
       <Route path="roles/*" element={<RolePages level={{ scope: "namespace", cluster, ns }} base={`/clusters/${cluster}/projects/${ns}/roles`} />} />
       <Route path="apps" element={<Releases cluster={cluster} ns={ns} />} />
