@@ -209,3 +209,83 @@ async function checkLogin(found) {
     await context.close();
   }
 }
+
+/** The focused element, and whether a focus indicator shows on it (an outline or a box-shadow
+ * from :focus-visible). */
+function focusState(page) {
+  return page.evaluate(() => {
+    const el = document.activeElement;
+    if (!el || el === document.body) return { what: "body", shown: false };
+    const cs = getComputedStyle(el);
+    const outline = cs.outlineStyle !== "none" && parseFloat(cs.outlineWidth) > 0;
+    const shadow = cs.boxShadow !== "none" && cs.boxShadow !== "";
+    const name = (el.getAttribute("aria-label") ?? el.getAttribute("name") ?? el.textContent ?? "").trim().slice(0, 40);
+    return { what: `${el.tagName.toLowerCase()} "${name}"`, shown: el.matches(":focus-visible") && (outline || shadow) };
+  });
+}
+
+/** Presses Tab (Shift+Tab with `back`) until the focus is on `selector`, checking on each control
+ * on the way that its focus shows; `hidden` collects those where it does not. */
+async function tabTo(page, selector, hidden, { back = false, max = 80 } = {}) {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press(back ? "Shift+Tab" : "Tab");
+    const f = await focusState(page);
+    if (!f.shown) hidden.push(f.what);
+    if (await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector)) return;
+  }
+  assert.fail(`no ${selector} within ${max} presses of ${back ? "Shift+Tab" : "Tab"}`);
+}
+
+/** Logs in, then reaches project p1: the workspace switcher (arrow keys), the side navigation's
+ * Projects, the project's link. */
+async function keyboardToProject(page, hidden) {
+  await page.goto(`${env.url}/console/login`);
+  await page.locator('input[name="username"]:focus').waitFor({ timeout: WAIT });
+  await page.keyboard.type("admin");
+  await tabTo(page, 'input[name="password"]', hidden);
+  await page.keyboard.type(ADMIN_PW);
+  await page.keyboard.press("Enter");
+  await page.getByRole("heading", { name: "Clusters", level: 1 }).waitFor({ timeout: WAIT });
+  await tabTo(page, 'header select[aria-label="Workspace"]', hidden);
+  for (let i = 0; i < 10 && !page.url().includes("/workspaces/ws1/"); i++) {
+    await page.keyboard.press("ArrowDown");
+    await page.waitForURL(/\/workspaces\//, { timeout: WAIT });
+  }
+  await page.getByRole("heading", { name: "Workspace: ws1", level: 1 }).waitFor({ timeout: WAIT });
+  await tabTo(page, 'nav#side-nav a[href$="/workspaces/ws1/projects"]', hidden);
+  await page.keyboard.press("Enter");
+  await page.getByRole("link", { name: "p1", exact: true }).waitFor({ timeout: WAIT });
+  await tabTo(page, 'main a[href*="/projects/p1"]', hidden);
+  await page.keyboard.press("Enter");
+  await page.getByRole("heading", { name: "Deployments", level: 1 }).waitFor({ timeout: WAIT });
+}
+
+test("keyboard only: log in, reach a project through the navigation, create a Deployment", async () => {
+  const context = await env.browser.newContext({ locale: "en-US", viewport: { width: 1400, height: 900 } });
+  const page = await context.newPage();
+  const hidden = [];
+  try {
+    await keyboardToProject(page, hidden);
+    await tabTo(page, 'main a[href$="/create/deployment"]', hidden);
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "Create deployment" }).waitFor({ timeout: WAIT });
+    // The form: a name typed, two replicas by the arrow key, back up with Shift+Tab to check
+    // the name, then on to Create, pressed with Space.
+    await tabTo(page, 'main input[name="name"]', hidden);
+    await page.keyboard.type("kbd-web");
+    await tabTo(page, 'main input[name="replicas"]', hidden);
+    await page.keyboard.press("ArrowUp");
+    assert.equal(await page.locator('main input[name="replicas"]').inputValue(), "2");
+    await tabTo(page, 'main input[name="name"]', hidden, { back: true });
+    assert.equal(await page.locator('main input[name="name"]').inputValue(), "kbd-web");
+    await tabTo(page, 'main form button[type="submit"]', hidden);
+    await page.keyboard.press("Space");
+    await page.getByRole("heading", { name: "Deployment: kbd-web" }).waitFor({ timeout: WAIT });
+  } finally {
+    await context.close();
+  }
+  const d = await apiCall(env.url, token, "GET", "/apis/apps/v1/namespaces/p1/deployments/kbd-web");
+  assert.equal(d.status, 200);
+  assert.equal(d.body.spec.replicas, 2);
+  assert.deepEqual([...new Set(hidden)], [], "controls whose focus does not show");
+});
