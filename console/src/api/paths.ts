@@ -54,6 +54,15 @@ export const resources: Record<string, ResourceType> = {
   daemonsets: apps("daemonsets", "DaemonSet"),
   jobs: batch("jobs", "Job"),
   cronjobs: batch("cronjobs", "CronJob"),
+  ingresses: { plural: "ingresses", kind: "Ingress", group: "networking.k8s.io", version: "v1", namespaced: true },
+  networkpolicies: { plural: "networkpolicies", kind: "NetworkPolicy", group: "networking.k8s.io", version: "v1", namespaced: true },
+  persistentvolumeclaims: core("persistentvolumeclaims", "PersistentVolumeClaim"),
+  persistentvolumes: core("persistentvolumes", "PersistentVolume", false),
+  storageclasses: { plural: "storageclasses", kind: "StorageClass", group: "storage.k8s.io", version: "v1", namespaced: false },
+  serviceaccounts: core("serviceaccounts", "ServiceAccount"),
+  resourcequotas: core("resourcequotas", "ResourceQuota"),
+  limitranges: core("limitranges", "LimitRange"),
+  ingressclasses: { plural: "ingressclasses", kind: "IngressClass", group: "networking.k8s.io", version: "v1", namespaced: false },
   customresourcedefinitions: { plural: "customresourcedefinitions", kind: "CustomResourceDefinition", group: "apiextensions.k8s.io", version: "v1", namespaced: false },
 };
 

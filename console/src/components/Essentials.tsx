@@ -12,6 +12,7 @@ import { clusterPath } from "../api/paths";
 import type { K8sObject } from "../api/watch";
 import { Ago } from "../pages/columns";
 import { Table } from "./Table";
+import { EditAction, MoreEssentials } from "./MoreEssentials";
 import { Status } from "./ui";
 
 interface Props {
@@ -81,8 +82,17 @@ function Conditions({ conditions, i18n }: { conditions: Condition[]; i18n: I18n 
   );
 }
 
-/** The essentials of `obj` by its kind (nothing for kinds without any). */
+/** The essentials of `obj` by its kind (nothing for kinds without any), and its form's Edit button. */
 export function Essentials(props: Props) {
+  return (
+    <>
+      <EditAction cluster={props.cluster} kind={props.kind} obj={props.obj} />
+      {kindEssentials(props)}
+    </>
+  );
+}
+
+function kindEssentials(props: Props) {
   switch (props.kind) {
     case "Service":
       return <ServiceEssentials {...props} />;
@@ -96,7 +106,7 @@ export function Essentials(props: Props) {
     case "Job":
       return <WorkloadEssentials {...props} />;
     default:
-      return null;
+      return <MoreEssentials cluster={props.cluster} kind={props.kind} obj={props.obj} />;
   }
 }
 

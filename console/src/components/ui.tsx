@@ -13,7 +13,9 @@ export function describeError(t: (k: MessageKey) => string, error: unknown): { s
     error.status === 401
       ? "error.unauthorized"
       : error.status === 403
-        ? "error.forbidden"
+        ? /exceeded quota|failed quota/.test(error.message)
+          ? "res.quotaExceeded"
+          : "error.forbidden"
         : error.status === 404
           ? "error.notFound"
           : error.status === 409

@@ -1,7 +1,7 @@
-import { useCallback } from "react";
+import { lazy, useCallback } from "react";
 import { Link, Route, Routes, useParams } from "react-router-dom";
 import { useI18n } from "../i18n";
-import { useLiveList, useLoad } from "../api/hooks";
+import { useCan, useLiveList, useLoad } from "../api/hooks";
 import { clusterPath, crdType, resourcePath, resources } from "../api/paths";
 import type { K8sObject } from "../api/watch";
 import { ResourceList } from "../components/ResourceList";
@@ -12,6 +12,9 @@ import { Members } from "../components/Members";
 import { RolePages } from "../components/Roles";
 import { IAM } from "../api/paths";
 import { NodeDetail as NodePage } from "./nodes";
+import { hasForm } from "../state/resourceForms";
+
+const ResourceForm = lazy(() => import("./resources"));
 
 /** Parses a Kubernetes quantity into base units (cores, bytes). */
 export function quantity(q: string | undefined): number {
@@ -78,15 +81,46 @@ const titles: Record<string, MessageKey> = {
   events: "nav.events",
   nodes: "nav.nodes",
   namespaces: "nav.namespaces",
+  ingresses: "res.nav.ingresses",
+  networkpolicies: "res.nav.networkpolicies",
+  persistentvolumeclaims: "res.nav.pvcs",
+  serviceaccounts: "res.nav.serviceaccounts",
+  persistentvolumes: "res.nav.pvs",
+  storageclasses: "res.nav.storageclasses",
 };
 
 function ClusterResources({ cluster }: { cluster: string }) {
   const { t } = useI18n();
   const { resource = "pods" } = useParams();
   const rt = resources[resource];
-  const link = useCallback((o: K8sObject) => (resource === "events" ? null : `/clusters/${cluster}/projects/${o.metadata.namespace}/${resource}/${o.metadata.name}`), [cluster, resource]);
+  // Cluster-scoped objects (PVs, StorageClasses) have their pages under /cr.
+  const link = useCallback((o: K8sObject) => (resource === "events" ? null : o.metadata.namespace ? `/clusters/${cluster}/projects/${o.metadata.namespace}/${resource}/${o.metadata.name}` : `/clusters/${cluster}/cr/${resource}/${o.metadata.name}`), [cluster, resource]);
+  const canCreate = useCan(cluster, { verb: "create", group: rt?.group, resource });
   if (!rt) return <ErrorBox error={new Error(t("error.notFound"))} />;
-  return <ResourceList key={resource} cluster={cluster} rt={rt} title={t(titles[resource] ?? "nav.crds")} link={link} />;
+  return (
+    <ResourceList key={resource} cluster={cluster} rt={rt} title={t(titles[resource] ?? "nav.crds")} link={link}>
+      {canCreate && !rt.namespaced && hasForm(resource) && (
+        <Link className="button primary" to={`/clusters/${cluster}/create/form/${resource}`}>
+          {t("action.create")}
+        </Link>
+      )}
+    </ResourceList>
+  );
+}
+
+/** A cluster-scoped object's page (PersistentVolumes, StorageClasses). */
+function ClusterObject({ cluster }: { cluster: string }) {
+  const { resource = "", name = "" } = useParams();
+  const rt = resources[resource];
+  const podLink = useCallback((o: K8sObject) => `/clusters/${cluster}/projects/${o.metadata.namespace}/pods/${o.metadata.name}`, [cluster]);
+  if (!rt) return <ErrorBox error={null} />;
+  return <ResourceDetail key={`${resource}/${name}`} cluster={cluster} rt={rt} name={name} base={`/clusters/${cluster}/r/${resource}`} podLink={podLink} />;
+}
+
+/** A cluster-scoped object's form, new or edited. */
+function ClusterForm({ cluster }: { cluster: string }) {
+  const { resource = "", name } = useParams();
+  return <ResourceForm key={`${resource}/${name ?? ""}`} cluster={cluster} resource={resource} name={name} done={(n) => `/clusters/${cluster}/cr/${resource}/${encodeURIComponent(n)}`} />;
 }
 
 function Crds({ cluster }: { cluster: string }) {
@@ -148,6 +182,9 @@ export default function Cluster() {
       <Route path="crds/:crd" element={<CrdObjects cluster={cluster} />} />
       <Route path="crds/:crd/o/:ns/:name" element={<CrdObject cluster={cluster} />} />
       <Route path="r/:resource" element={<ClusterResources cluster={cluster} />} />
+      <Route path="cr/:resource/:name" element={<ClusterObject cluster={cluster} />} />
+      <Route path="cr/:resource/:name/form" element={<ClusterForm cluster={cluster} />} />
+      <Route path="create/form/:resource" element={<ClusterForm cluster={cluster} />} />
       <Route path="members" element={<Members path={clusterPath(cluster, `${IAM}/clustermembers`)} level={{ scope: "cluster", cluster }} />} />
       <Route path="roles/*" element={<RolePages level={{ scope: "cluster", cluster }} base={`/clusters/${cluster}/roles`} />} />
       <Route path="*" element={<Link to="overview">overview</Link>} />

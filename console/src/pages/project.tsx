@@ -12,13 +12,16 @@ import { Members } from "../components/Members";
 import { RolePages } from "../components/Roles";
 import { ErrorBox, FormFooter, PageHead } from "../components/ui";
 import { YamlCreate } from "../components/YamlCreate";
-import { buildDeployment, buildService, type DeploymentForm, type ServiceForm } from "../state/forms";
+import { buildDeployment, type DeploymentForm } from "../state/forms";
+import { hasForm } from "../state/resourceForms";
 import { isWorkload } from "../workloads/model";
 
 const WorkloadFormPage = lazy(() => import("../workloads/WorkloadForm"));
 const WorkloadExtras = lazy(() => import("../workloads/WorkloadExtras"));
 const Releases = lazy(() => import("./appstore").then((m) => ({ default: m.Releases })));
 const ReleaseDetail = lazy(() => import("./appstore").then((m) => ({ default: m.ReleaseDetail })));
+const ResourceForm = lazy(() => import("./resources"));
+const ProjectSettings = lazy(() => import("./settings").then((m) => ({ default: m.ProjectSettings })));
 
 function Release({ cluster, ns }: { cluster: string; ns: string }) {
   const { name = "" } = useParams();
@@ -35,6 +38,10 @@ const titles: Record<string, MessageKey> = {
   services: "nav.services",
   configmaps: "nav.configmaps",
   secrets: "nav.secrets",
+  ingresses: "res.nav.ingresses",
+  networkpolicies: "res.nav.networkpolicies",
+  persistentvolumeclaims: "res.nav.pvcs",
+  serviceaccounts: "res.nav.serviceaccounts",
 };
 
 function List({ cluster, ns }: { cluster: string; ns: string }) {
@@ -56,6 +63,11 @@ function List({ cluster, ns }: { cluster: string; ns: string }) {
       {canCreate && isWorkload(resource) && (
         <Link className={form ? "button" : "button primary"} to={`${base}/create/workload/${resource}`}>
           {form ? t("wl.createFull") : t("wl.create", { kind: rt.kind })}
+        </Link>
+      )}
+      {canCreate && hasForm(resource) && resource !== "services" && (
+        <Link className="button primary" to={`${base}/create/form/${resource}`}>
+          {t("action.create")}
         </Link>
       )}
       {canCreate && (
@@ -164,48 +176,11 @@ function CreateDeployment({ cluster, ns }: { cluster: string; ns: string }) {
   );
 }
 
-function CreateService({ cluster, ns }: { cluster: string; ns: string }) {
-  const { t } = useI18n();
-  const navigate = useNavigate();
-  const [f, setF] = useState<ServiceForm>({ name: "", app: "", port: 80, targetPort: 80, type: "ClusterIP" });
-  const [error, setError] = useState<unknown>(null);
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    try {
-      await api.post(resourcePath(cluster, resources.services, ns), buildService(f, ns));
-      navigate(`/clusters/${cluster}/projects/${ns}/services/${f.name}`);
-    } catch (err) {
-      setError(err);
-    }
-  };
-  return (
-    <>
-      <PageHead title={t("create.service")} />
-      <form className="form card" onSubmit={submit}>
-        <Field label="form.name">
-          <input name="name" required maxLength={63} pattern="[a-z]([\-a-z0-9]*[a-z0-9])?" value={f.name} onChange={(e) => setF({ ...f, name: e.target.value, app: f.app || e.target.value })} />
-        </Field>
-        <Field label="form.selector">
-          <input name="app" required value={f.app} onChange={(e) => setF({ ...f, app: e.target.value })} />
-        </Field>
-        <div className="row2">
-          <Field label="form.servicePort">
-            <input name="port" type="number" value={f.port} onChange={(e) => setF({ ...f, port: Number(e.target.value) })} />
-          </Field>
-          <Field label="form.targetPort">
-            <input name="targetPort" type="number" value={f.targetPort} onChange={(e) => setF({ ...f, targetPort: Number(e.target.value) })} />
-          </Field>
-        </div>
-        <Field label="form.serviceType">
-          <select name="type" value={f.type} onChange={(e) => setF({ ...f, type: e.target.value as ServiceForm["type"] })}>
-            <option>ClusterIP</option>
-            <option>NodePort</option>
-          </select>
-        </Field>
-        <FormFooter error={error} onCancel={() => navigate(-1)} />
-      </form>
-    </>
-  );
+/** A Service, Ingress, NetworkPolicy, PVC, ServiceAccount, ConfigMap or Secret form (pages/resources.tsx). */
+function FormRoute({ cluster, ns }: { cluster: string; ns: string }) {
+  const { resource = "services", name } = useParams();
+  const base = `/clusters/${cluster}/projects/${ns}/${resource}`;
+  return <ResourceForm key={`${resource}/${name ?? ""}`} cluster={cluster} ns={ns} resource={resource} name={name} done={(n) => `${base}/${encodeURIComponent(n)}`} />;
 }
 
 /** Project-level pages. */
@@ -215,7 +190,10 @@ export default function Project() {
   return (
     <Routes>
       <Route path="create/deployment" element={<CreateDeployment cluster={cluster} ns={ns} />} />
-      <Route path="create/service" element={<CreateService cluster={cluster} ns={ns} />} />
+      <Route path="create/service" element={<FormRoute cluster={cluster} ns={ns} />} />
+      <Route path="create/form/:resource" element={<FormRoute cluster={cluster} ns={ns} />} />
+      <Route path=":resource/:name/form" element={<FormRoute cluster={cluster} ns={ns} />} />
+      <Route path="settings" element={<ProjectSettings cluster={cluster} ns={ns} />} />
       <Route path="create/yaml/:resource" element={<CreateYaml cluster={cluster} ns={ns} />} />
       <Route path="create/workload/:resource" element={<WorkloadFormRoute cluster={cluster} ns={ns} />} />
       <Route path=":resource/:name/edit" element={<WorkloadFormRoute cluster={cluster} ns={ns} />} />

@@ -1,4 +1,4 @@
-import { lazy, useState, type FormEvent } from "react";
+import { lazy, useEffect, useState, type FormEvent } from "react";
 import { Link, Navigate, Route, Routes, useParams } from "react-router-dom";
 import { useI18n } from "../i18n";
 import { api } from "../api/client";
@@ -14,6 +14,7 @@ import { useApp } from "../state/context";
 const WorkspaceApps = lazy(() => import("./appstore").then((m) => ({ default: m.WorkspaceApps })));
 const WorkspaceApp = lazy(() => import("./appstore").then((m) => ({ default: m.WorkspaceApp })));
 const Repos = lazy(() => import("./appstore").then((m) => ({ default: m.Repos })));
+const WorkspaceSettings = lazy(() => import("./settings").then((m) => ({ default: m.WorkspaceSettings })));
 
 function AppTemplate({ ws }: { ws: string }) {
   const { app = "" } = useParams();
@@ -57,6 +58,32 @@ function Overview({ ws }: { ws: string }) {
   );
 }
 
+interface Placed {
+  cluster: string;
+  project: K8sObject;
+}
+
+/** The workspace's projects in every cluster it is placed on (one list; a cluster that cannot
+ * answer is named in the error, the others still listed). */
+function useAllProjects(ws: string, clusters: string[], tick: number) {
+  const [rows, setRows] = useState<Placed[]>([]);
+  const [error, setError] = useState<unknown>(null);
+  const key = clusters.join(",");
+  useEffect(() => {
+    let gone = false;
+    const asks = key.split(",").filter(Boolean).map((c) => api.get<List>(clusterPath(c, `${TENANT}/workspaces/${ws}/namespaces`)).then((l) => l.items.map((project) => ({ cluster: c, project }))));
+    void Promise.allSettled(asks).then((rs) => {
+      if (gone) return;
+      setRows(rs.flatMap((r) => (r.status === "fulfilled" ? r.value : [])));
+      setError(rs.map((r) => (r.status === "rejected" ? r.reason : null)).find(Boolean) ?? null);
+    });
+    return () => {
+      gone = true;
+    };
+  }, [ws, key, tick]);
+  return { rows, error };
+}
+
 function Projects({ ws }: { ws: string }) {
   const { t, date } = useI18n();
   const app = useApp();
@@ -65,9 +92,10 @@ function Projects({ ws }: { ws: string }) {
   // In the console's cluster order (host first); a workspace placed nowhere yet gets the host.
   const ordered = app.clusters.map((c) => c.name).filter((n) => names.has(n));
   const choices = ordered.length ? ordered : [app.clusters.find((c) => c.host)?.name ?? "host"];
+  const [tick, setTick] = useState(0);
+  const projects = useAllProjects(ws, placed.data ? choices : [], tick);
   const [cluster, setCluster] = useState("");
   const current = cluster || choices[0];
-  const projects = useLoad<List>(clusterPath(current, `${TENANT}/workspaces/${ws}/namespaces`));
   const canCreate = useCan(undefined, { verb: "create", group: "tenant.kubesphere.io", resource: "namespaces", workspace: ws });
   const [creating, setCreating] = useState(false);
   const [name, setName] = useState("");
@@ -78,7 +106,7 @@ function Projects({ ws }: { ws: string }) {
       await api.post(clusterPath(current, `${TENANT}/workspaces/${ws}/namespaces`), { apiVersion: "v1", kind: "Namespace", metadata: { name } });
       setCreating(false);
       setName("");
-      projects.reload();
+      setTick((n) => n + 1);
     } catch (err) {
       setError(err);
     }
@@ -86,14 +114,6 @@ function Projects({ ws }: { ws: string }) {
   return (
     <>
       <PageHead title={t("nav.projects")}>
-        <label>
-          {t("top.cluster")}{" "}
-          <select value={current} onChange={(e) => setCluster(e.target.value)}>
-            {choices.map((c) => (
-              <option key={c}>{c}</option>
-            ))}
-          </select>
-        </label>
         {canCreate && (
           <button className="primary" type="button" onClick={() => (setError(null), setCreating(true))}>
             {t("create.project")}
@@ -101,18 +121,28 @@ function Projects({ ws }: { ws: string }) {
         )}
       </PageHead>
       <ErrorBox error={projects.error} />
-      <Table<K8sObject>
+      <Table<Placed>
         label={t("nav.projects")}
-        rows={projects.data?.items ?? []}
-        rowKey={(p) => p.metadata.name}
+        rows={projects.rows}
+        rowKey={(r) => `${r.cluster}/${r.project.metadata.name}`}
         columns={[
-          { title: "col.name", render: (p) => <Link to={`/clusters/${current}/projects/${p.metadata.name}/deployments`}>{p.metadata.name}</Link>, sort: (p) => p.metadata.name },
-          { title: "col.status", render: (p) => <Status value={p.status?.phase} /> },
-          { title: "col.created", render: (p) => date(p.metadata.creationTimestamp) },
+          { title: "col.name", render: (r) => <Link to={`/clusters/${r.cluster}/projects/${r.project.metadata.name}/deployments`}>{r.project.metadata.name}</Link>, sort: (r) => r.project.metadata.name },
+          { title: "top.cluster", render: (r) => r.cluster, sort: (r) => r.cluster },
+          { title: "col.description", render: (r) => r.project.metadata.annotations?.["kubesphere.io/description"] ?? "" },
+          { title: "col.status", render: (r) => <Status value={r.project.status?.phase} /> },
+          { title: "col.created", render: (r) => date(r.project.metadata.creationTimestamp), sort: (r) => r.project.metadata.creationTimestamp ?? "" },
         ]}
       />
       <Dialog open={creating} onClose={() => setCreating(false)} title={t("create.project")}>
         <form className="form" onSubmit={submit}>
+          <label>
+            {t("top.cluster")}
+            <select name="cluster" value={current} onChange={(e) => setCluster(e.target.value)}>
+              {choices.map((c) => (
+                <option key={c}>{c}</option>
+              ))}
+            </select>
+          </label>
           <label>
             {t("form.name")}
             <input name="name" required pattern="[a-z0-9]([\-a-z0-9]*[a-z0-9])?" value={name} onChange={(e) => setName(e.target.value)} />
@@ -136,6 +166,7 @@ export default function Workspace() {
       <Route path="apps" element={<WorkspaceApps ws={ws} />} />
       <Route path="apps/:app" element={<AppTemplate ws={ws} />} />
       <Route path="repos" element={<Repos ws={ws} />} />
+      <Route path="settings" element={<WorkspaceSettings ws={ws} />} />
       <Route path="*" element={<Navigate to="overview" replace />} />
     </Routes>
   );

@@ -54,6 +54,9 @@ export function projectQuotaForm(o: Obj | undefined): QuotaForm {
 /** A project's ResourceQuota (named after the project when new). */
 export function buildProjectQuota(f: QuotaForm, namespace: string, base?: Obj): Obj {
   const o: Obj = base ? structuredClone(base) : { apiVersion: "v1", kind: "ResourceQuota", metadata: { name: namespace, namespace } };
+  // Items of a list come without their kind.
+  o.apiVersion = "v1";
+  o.kind = "ResourceQuota";
   o.spec = { ...(o.spec ?? {}), hard: setHard(o.spec?.hard, f) };
   delete o.status;
   return o;
@@ -66,6 +69,8 @@ export function workspaceQuotaForm(o: Obj | undefined): QuotaForm {
 /** A workspace's quota (named after the workspace when new, selecting its projects). */
 export function buildWorkspaceQuota(f: QuotaForm, ws: string, base?: Obj): Obj {
   const o: Obj = base ? structuredClone(base) : { apiVersion: "quota.kubesphere.io/v1alpha2", kind: "ResourceQuota", metadata: { name: ws, labels: { [WORKSPACE_LABEL]: ws } }, spec: { selector: { [WORKSPACE_LABEL]: ws } } };
+  o.apiVersion = "quota.kubesphere.io/v1alpha2";
+  o.kind = "ResourceQuota";
   o.spec = { ...(o.spec ?? {}), quota: { ...(o.spec?.quota ?? {}), hard: setHard(o.spec?.quota?.hard, f) } };
   delete o.status;
   return o;
@@ -104,6 +109,8 @@ export function limitForm(o: Obj | undefined): LimitForm {
 /** A project's LimitRange (its Container item set from the form, other items kept). */
 export function buildLimitRange(f: LimitForm, namespace: string, base?: Obj): Obj {
   const o: Obj = base ? structuredClone(base) : { apiVersion: "v1", kind: "LimitRange", metadata: { name: namespace, namespace } };
+  o.apiVersion = "v1";
+  o.kind = "LimitRange";
   const limits: Obj[] = o.spec?.limits ?? [];
   let item = limits.find((l) => l.type === "Container");
   if (!item) {

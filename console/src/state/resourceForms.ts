@@ -102,6 +102,13 @@ export function fromBase64(b64: string): string | null {
   }
 }
 
+/** The kinds (by plural) that have a form. */
+export const FORM_KINDS = ["configmaps", "secrets", "services", "ingresses", "networkpolicies", "persistentvolumeclaims", "serviceaccounts", "persistentvolumes", "storageclasses"];
+
+export function hasForm(plural: string): boolean {
+  return FORM_KINDS.includes(plural);
+}
+
 // ConfigMaps ------------------------------------------------------------------------------
 
 export interface ConfigMapForm {
