@@ -2,7 +2,7 @@
 // volume's editors. Every control is a native one with a visible label (keyboard operable,
 // named for screen readers); rows are fieldsets whose legend numbers them.
 
-import type { ReactNode } from "react";
+import { useId, type ReactNode } from "react";
 import { useI18n } from "../i18n";
 import type { MessageKey } from "../i18n/en";
 import type { ContainerForm, EnvRow, EnvFromRow, MountRow, PortRow, ProbeForm, Protocol } from "./model";
@@ -27,37 +27,40 @@ export function Text({ label, value, onChange, name, required, pattern, type, pl
   disabled?: boolean;
 }) {
   const { t } = useI18n();
+  const id = useId();
   return (
-    <label>
-      {t(label)}
-      <input name={name} type={type} min={type === "number" ? 0 : undefined} required={required} pattern={pattern} placeholder={placeholder} disabled={disabled} value={value} onChange={(e) => onChange(e.target.value)} />
-    </label>
+    <div className="field">
+      <label htmlFor={id}>{t(label)}</label>
+      <input id={id} name={name} type={type} min={type === "number" ? 0 : undefined} required={required} pattern={pattern} placeholder={placeholder} disabled={disabled} value={value} onChange={(e) => onChange(e.target.value)} />
+    </div>
   );
 }
 
 export function Lines({ label, value, onChange }: { label: MessageKey; value: string; onChange: (v: string) => void }) {
   const { t } = useI18n();
+  const id = useId();
   return (
-    <label>
-      {t(label)}
-      <textarea rows={2} value={value} onChange={(e) => onChange(e.target.value)} />
-    </label>
+    <div className="field">
+      <label htmlFor={id}>{t(label)}</label>
+      <textarea id={id} rows={2} value={value} onChange={(e) => onChange(e.target.value)} />
+    </div>
   );
 }
 
 export function Choice<V extends string>({ label, value, options, onChange }: { label: MessageKey; value: V; options: [V, string][]; onChange: (v: V) => void }) {
   const { t } = useI18n();
+  const id = useId();
   return (
-    <label>
-      {t(label)}
-      <select value={value} onChange={(e) => onChange(e.target.value as V)}>
+    <div className="field">
+      <label htmlFor={id}>{t(label)}</label>
+      <select id={id} value={value} onChange={(e) => onChange(e.target.value as V)}>
         {options.map(([v, text]) => (
           <option key={v} value={v}>
             {text}
           </option>
         ))}
       </select>
-    </label>
+    </div>
   );
 }
 
@@ -65,10 +68,11 @@ export function Choice<V extends string>({ label, value, options, onChange }: { 
 export function NamePick({ label, value, names, onChange }: { label: MessageKey; value: string; names: string[]; onChange: (v: string) => void }) {
   const { t } = useI18n();
   const all = value && !names.includes(value) ? [value, ...names] : names;
+  const id = useId();
   return (
-    <label>
-      {t(label)}
-      <select value={value} onChange={(e) => onChange(e.target.value)}>
+    <div className="field">
+      <label htmlFor={id}>{t(label)}</label>
+      <select id={id} value={value} onChange={(e) => onChange(e.target.value)}>
         <option value="">{t("wl.choose")}</option>
         {all.map((n) => (
           <option key={n} value={n}>
@@ -76,7 +80,7 @@ export function NamePick({ label, value, names, onChange }: { label: MessageKey;
           </option>
         ))}
       </select>
-    </label>
+    </div>
   );
 }
 

@@ -1,0 +1,236 @@
+// The workload forms in a real browser against a real `orrery serve`: a StatefulSet with a
+// PersistentVolumeClaim template (and env from a ConfigMap) and a CronJob created through the
+// forms; a Deployment's image edited twice through its edit form (fields the form does not show
+// survive), rolled back to its first revision as `kubectl rollout undo` does, the image restored;
+// a HorizontalPodAutoscaler created, edited and deleted on the Deployment's page.
+// Run: cd console && ORRERY_BIN=… node --test --test-concurrency=1 e2e/workloads.test.mjs
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { apiCall, apiToken, screenshots, startEnv } from "./harness.mjs";
+
+const INITIAL = "Initial0Pass";
+const ADMIN_PW = "Changed0Pass";
+const WAIT = 60_000;
+const NS = "shop";
+const P = `/clusters/host/projects/${NS}`;
+
+let env;
+let page;
+let token;
+const problems = [];
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+async function must(method, path, body) {
+  const r = await apiCall(env.url, token, method, path, body);
+  assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+/** Polls `fn` (an API read) until `ok(value)`, bounded by WAIT. */
+async function until(what, fn, ok) {
+  const deadline = Date.now() + WAIT;
+  let last;
+  while (Date.now() < deadline) {
+    last = await fn();
+    if (ok(last)) return last;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.fail(`${what}: last seen ${JSON.stringify(last)?.slice(0, 400)}`);
+}
+
+before(async () => {
+  mkdirSync(screenshots, { recursive: true });
+  env = await startEnv(INITIAL, { member: false });
+  token = await apiToken(env.url, "admin", INITIAL);
+  await must("PUT", "/kapis/iam.kubesphere.io/v1beta1/users/admin/password", { currentPassword: INITIAL, password: ADMIN_PW });
+  token = await apiToken(env.url, "admin", ADMIN_PW);
+  await must("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } });
+  await must("POST", `/api/v1/namespaces/${NS}/configmaps`, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "settings" }, data: { mode: "demo" } });
+  // Revision 1 of a Deployment, with fields the edit form does not show.
+  await must("POST", `/apis/apps/v1/namespaces/${NS}/deployments`, {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: "web", labels: { app: "web" } },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: "web" } },
+      template: {
+        metadata: { labels: { app: "web" } },
+        spec: { terminationGracePeriodSeconds: 7, containers: [{ name: "web", image: "nginx:1.25", imagePullPolicy: "Always" }] },
+      },
+    },
+  });
+  const context = await env.browser.newContext({ viewport: { width: 1400, height: 900 }, locale: "en-US" });
+  page = await context.newPage();
+  page.on("pageerror", (e) => problems.push(String(e)));
+  await page.goto(`${env.url}/console/login`);
+  await page.getByLabel("Username", { exact: true }).fill("admin");
+  await page.getByLabel("Password", { exact: true }).fill(ADMIN_PW);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByTestId("user").waitFor({ timeout: WAIT });
+});
+
+after(async () => {
+  await env?.stop();
+});
+
+const shot = (n) => page.screenshot({ path: join(screenshots, `${n}.png`), fullPage: true });
+const visible = (locator) => locator.first().waitFor({ state: "visible", timeout: WAIT });
+const go = (path) => page.goto(`${env.url}/console${path}`);
+const group = (name, within = page) => within.getByRole("group", { name, exact: true });
+
+/** axe-core on the page as it is now: no serious or critical violation. */
+async function accessible(what) {
+  if (!(await page.evaluate(() => "axe" in window))) await page.evaluate(axeSource);
+  const found = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ["violations"] });
+    return r.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`);
+  });
+  assert.deepEqual(found, [], `axe on ${what}`);
+}
+
+/** A StatefulSet with a claim template mounted in its container and env from a ConfigMap. */
+async function createStatefulSet() {
+  await go(`${P}/statefulsets`);
+  await page.getByRole("link", { name: "Create StatefulSet" }).click();
+  await page.locator('input[name="name"]').fill("db");
+  const c = group("Container 1");
+  await c.getByLabel("Image", { exact: true }).fill("postgres:16");
+  await page.getByRole("button", { name: "Add Claim template" }).click();
+  const claim = group("Claim template 1");
+  await claim.getByLabel("Name", { exact: true }).fill("data");
+  await claim.getByLabel("Size", { exact: true }).fill("2Gi");
+  await c.getByRole("button", { name: "Add Mount" }).click();
+  await group("Mount 1", c).getByLabel("Volume", { exact: true }).selectOption("data");
+  await group("Mount 1", c).getByLabel("Mount path", { exact: true }).fill("/var/lib/data");
+  await c.getByRole("button", { name: "Add Variable" }).click();
+  const v = group("Variable 1", c);
+  await v.getByLabel("Variable name", { exact: true }).fill("MODE");
+  await v.getByLabel("Taken from", { exact: true }).selectOption("configMap");
+  await v.getByLabel("ConfigMap", { exact: true }).selectOption("settings");
+  await v.getByLabel("Key", { exact: true }).selectOption("mode");
+  await page.getByText("YAML that will be sent").click();
+  const yaml = await page.getByTestId("workload-yaml").textContent();
+  assert.match(yaml, /volumeClaimTemplates:/);
+  assert.match(yaml, /configMapKeyRef:/);
+  await shot("workload-form-statefulset");
+  await accessible("the StatefulSet form with its rows open");
+  await page.getByRole("button", { name: "Create", exact: true }).click();
+  await visible(page.getByRole("heading", { name: "StatefulSet: db" }));
+  const sts = await must("GET", `/apis/apps/v1/namespaces/${NS}/statefulsets/db`);
+  assert.equal(sts.spec.serviceName, "db");
+  assert.deepEqual(sts.spec.volumeClaimTemplates[0].spec.resources.requests, { storage: "2Gi" });
+  const ctr = sts.spec.template.spec.containers[0];
+  assert.deepEqual(ctr.volumeMounts, [{ name: "data", mountPath: "/var/lib/data" }]);
+  assert.deepEqual(ctr.env, [{ name: "MODE", valueFrom: { configMapKeyRef: { name: "settings", key: "mode" } } }]);
+  // The controller makes the pod's claim from the template.
+  await until("PVC data-db-0", () => apiCall(env.url, token, "GET", `/api/v1/namespaces/${NS}/persistentvolumeclaims/data-db-0`), (r) => r.status === 200);
+}
+
+async function createCronJob() {
+  await go(`${P}/cronjobs`);
+  await page.getByRole("link", { name: "Create CronJob" }).click();
+  await page.locator('input[name="name"]').fill("report");
+  await page.getByLabel("Schedule (cron)", { exact: true }).fill("*/10 * * * *");
+  await page.getByLabel("When a run is still going", { exact: true }).selectOption("Forbid");
+  await page.getByLabel("Retries before failing (backoff limit)", { exact: true }).fill("2");
+  const c = group("Container 1");
+  await c.getByLabel("Image", { exact: true }).fill("busybox:1.36");
+  await c.getByLabel("Command (one argument a line)", { exact: true }).fill("sh\n-c");
+  await c.getByLabel("Arguments (one a line)", { exact: true }).fill("date");
+  await page.getByRole("button", { name: "Create", exact: true }).click();
+  await visible(page.getByRole("heading", { name: "CronJob: report" }));
+  const cj = await must("GET", `/apis/batch/v1/namespaces/${NS}/cronjobs/report`);
+  assert.equal(cj.spec.schedule, "*/10 * * * *");
+  assert.equal(cj.spec.concurrencyPolicy, "Forbid");
+  assert.equal(cj.spec.jobTemplate.spec.backoffLimit, 2);
+  assert.equal(cj.spec.jobTemplate.spec.template.spec.restartPolicy, "Never");
+  assert.deepEqual(cj.spec.jobTemplate.spec.template.spec.containers[0].command, ["sh", "-c"]);
+}
+
+const revisionRow = (text) => page.getByRole("table", { name: "Revisions" }).getByRole("row").filter({ hasText: text });
+
+/** Edits web's image through the edit form, then waits for that revision to be the current one. */
+async function editImage(image, revision) {
+  await go(`${P}/deployments/web`);
+  await page.getByRole("link", { name: "Edit settings" }).click();
+  await visible(page.getByRole("heading", { name: "Edit Deployment: web" }));
+  await group("Container 1").getByLabel("Image", { exact: true }).fill(image);
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await visible(page.getByRole("heading", { name: "Deployment: web" }));
+  await visible(revisionRow(`#${revision} (current)`).filter({ hasText: image }));
+}
+
+test("workloads: forms create a StatefulSet and a CronJob; a Deployment is edited, rolled back and autoscaled", async () => {
+  await step("statefulset", createStatefulSet);
+  await step("cronjob", createCronJob);
+  await step("edits", editTwice);
+  await step("rollback", rollBackToFirst);
+  await step("autoscaler", autoscale);
+  assert.deepEqual(problems, []);
+});
+
+/** Runs one step; on failure keeps a screenshot of the page for people to look at. */
+async function step(name, fn) {
+  try {
+    await fn();
+  } catch (e) {
+    await shot(`workloads-failed-${name}`).catch(() => undefined);
+    throw e;
+  }
+}
+
+async function editTwice() {
+  await go(`${P}/deployments/web`);
+  await visible(revisionRow("#1 (current)").filter({ hasText: "nginx:1.25" }));
+  await editImage("nginx:1.26", 2);
+  await editImage("nginx:1.27", 3);
+  // What the form does not show went back unchanged.
+  const d = await must("GET", `/apis/apps/v1/namespaces/${NS}/deployments/web`);
+  assert.equal(d.spec.template.spec.terminationGracePeriodSeconds, 7);
+  assert.equal(d.spec.template.spec.containers[0].imagePullPolicy, "Always");
+  await shot("workload-revisions");
+  await accessible("a Deployment's page with its revisions");
+}
+
+async function rollBackToFirst() {
+  await revisionRow("nginx:1.25").getByRole("button", { name: "Roll back to #1" }).click();
+  const dialog = page.getByRole("dialog");
+  await visible(dialog.getByText("Roll web back to revision 1 (nginx:1.25)?"));
+  await accessible("the rollback dialog");
+  await dialog.getByRole("button", { name: "Roll back", exact: true }).click();
+  // The controller takes revision 1's ReplicaSet back as the newest revision.
+  await visible(revisionRow("(current)").filter({ hasText: "nginx:1.25" }));
+  const d = await must("GET", `/apis/apps/v1/namespaces/${NS}/deployments/web`);
+  assert.equal(d.spec.template.spec.containers[0].image, "nginx:1.25");
+  assert.equal(d.spec.template.metadata.labels["pod-template-hash"], undefined);
+  await until(
+    "web's pods run nginx:1.25 only",
+    () => must("GET", `/api/v1/namespaces/${NS}/pods?labelSelector=app%3Dweb`),
+    (l) => l.items.length > 0 && l.items.every((p) => p.spec.containers[0].image === "nginx:1.25" && !p.metadata.deletionTimestamp),
+  );
+}
+
+async function autoscale() {
+  await page.getByRole("button", { name: "Scale automatically" }).click();
+  let dialog = page.getByRole("dialog");
+  await dialog.getByLabel("Minimum replicas", { exact: true }).fill("2");
+  await dialog.getByLabel("Maximum replicas", { exact: true }).fill("5");
+  await dialog.getByLabel("Target CPU use (%)", { exact: true }).fill("60");
+  await accessible("the autoscaler dialog");
+  await dialog.getByRole("button", { name: "Create", exact: true }).click();
+  await visible(page.getByTestId("hpa").filter({ hasText: "web: 2 to 5 replicas, CPU target 60 %" }));
+  const hpa = await must("GET", `/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/web`);
+  assert.deepEqual(hpa.spec.scaleTargetRef, { apiVersion: "apps/v1", kind: "Deployment", name: "web" });
+  await page.getByRole("button", { name: "Edit autoscaler web" }).click();
+  dialog = page.getByRole("dialog");
+  await dialog.getByLabel("Maximum replicas", { exact: true }).fill("6");
+  await dialog.getByRole("button", { name: "Save", exact: true }).click();
+  await visible(page.getByTestId("hpa").filter({ hasText: "2 to 6 replicas" }));
+  await shot("workload-autoscaler");
+  await page.getByRole("button", { name: "Delete autoscaler web" }).click();
+  await visible(page.getByText("This workload is not scaled automatically."));
+}
