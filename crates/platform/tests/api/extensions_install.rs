@@ -374,23 +374,55 @@ async fn extension_status(kube: &kube::Client) -> Value {
         .clone()
 }
 
+/// What the steps of the install-to-uninstall test share.
+struct Installing<'a> {
+    env: &'a Env,
+    c: &'a Client,
+    admin: String,
+    kube: kube::Client,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_extension_installs_upgrades_reconfigures_disables_and_uninstalls() {
     let env = Env::start_with(|c| c.image_registry = Some(REGISTRY.into())).await;
-    let c = &env.http;
-    let admin = env.admin().await;
-    let kube = env.kube().await;
-    market_with_hello(&kube).await;
+    let t = Installing {
+        env: &env,
+        c: &env.http,
+        admin: env.admin().await,
+        kube: env.kube().await,
+    };
+    market_with_hello(&t.kube).await;
 
+    installed(&t).await;
+    values_labels_and_installer_role(&t).await;
+    reconfigured_then_upgraded(&t).await;
+    let p = follows_the_newest_when_automatic(&t).await;
+    disabled_then_enabled(&t, &p).await;
+
+    // Uninstall: nothing labelled stays, and the Extension is no longer installed.
+    let (c, admin, kube) = (t.c, t.admin.as_str(), &t.kube);
+    c.ok(Method::DELETE, &plan_path("hello"), admin, None).await;
+    wait_gone(c, admin, "hello").await;
+    assert_eq!(labelled(kube, "hello").await, Vec::<String>::new());
+    let ext = extension_status(kube).await;
+    assert!(
+        ext["state"].is_null() && ext["installedVersion"].is_null(),
+        "{ext}"
+    );
+}
+
+/// The plan for hello 1.0.0 installs it into `extension-hello`, through its states.
+async fn installed(t: &Installing<'_>) {
+    let (c, admin) = (t.c, t.admin.as_str());
     plan(
         c,
-        &admin,
+        admin,
         "hello",
         json!({"extension": {"name": "hello", "version": "1.0.0"}, "enabled": true,
             "upgradeStrategy": "Manual", "config": "greeting: hi\n"}),
     )
     .await;
-    let p = wait_state(c, &admin, "hello", "Installed", 1).await;
+    let p = wait_state(c, admin, "hello", "Installed", 1).await;
     assert_eq!(p["status"]["targetNamespace"], "extension-hello", "{p:#}");
     assert_eq!(p["status"]["releaseName"], "hello");
     assert_eq!(p["status"]["version"], "1.0.0");
@@ -399,9 +431,13 @@ async fn an_extension_installs_upgrades_reconfigures_disables_and_uninstalls() {
         assert!(seen.iter().any(|x| x == s), "{seen:?}");
     }
     assert_eq!(condition(&p, "Installed")["status"], "True", "{p:#}");
+}
 
-    // The values the platform gives, and the labels on every object.
-    let cm = config_map(&kube, "extension-hello", "hello-config")
+/// The values the platform gives, the labels on every object, the installer's role and the
+/// Extension's status after the install.
+async fn values_labels_and_installer_role(t: &Installing<'_>) {
+    let kube = &t.kube;
+    let cm = config_map(kube, "extension-hello", "hello-config")
         .await
         .expect("the release's ConfigMap");
     assert_eq!(cm["data"]["greeting"], "hi");
@@ -409,14 +445,19 @@ async fn an_extension_installs_upgrades_reconfigures_disables_and_uninstalls() {
     assert_eq!(cm["data"]["cluster"], "host");
     assert_eq!(cm["data"]["role"], "host");
     // The platform's public URL (https when it serves TLS too).
-    let addr = env.platform.url().trim_start_matches("http://").to_string();
+    let addr = t
+        .env
+        .platform
+        .url()
+        .trim_start_matches("http://")
+        .to_string();
     let portal = cm["data"]["portal"].as_str().unwrap_or_default();
     assert!(
         portal.starts_with("http") && portal.ends_with(&addr),
         "{portal}"
     );
     assert_eq!(cm["data"]["registry"], REGISTRY);
-    let objects = labelled(&kube, "hello").await;
+    let objects = labelled(kube, "hello").await;
     for want in [
         "ConfigMap extension-hello/hello-config",
         "JSBundle /hello",
@@ -439,24 +480,28 @@ async fn an_extension_installs_upgrades_reconfigures_disables_and_uninstalls() {
         rules,
         json!([{"apiGroups": ["extensions.kubesphere.io"], "resources": ["*"], "verbs": ["*"]}])
     );
-    let ext = extension_status(&kube).await;
+    let ext = extension_status(kube).await;
     assert_eq!(
         (ext["state"].as_str(), ext["installedVersion"].as_str()),
         (Some("Installed"), Some("1.0.0")),
         "{ext}"
     );
+}
 
+/// A new config is an upgrade with the new values; then an upgrade to 1.1.0 keeps them.
+async fn reconfigured_then_upgraded(t: &Installing<'_>) {
+    let (c, admin, kube) = (t.c, t.admin.as_str(), &t.kube);
     // Reconfigure: a new config is an upgrade with the new values.
     merge_patch(
         c,
-        &admin,
+        admin,
         &plan_path("hello"),
         json!({"spec": {"config": "greeting: bonjour\n"}}),
     )
     .await;
-    let p = wait_state(c, &admin, "hello", "Upgraded", 2).await;
+    let p = wait_state(c, admin, "hello", "Upgraded", 2).await;
     assert!(states(&p).iter().any(|s| s == "Upgrading"), "{p:#}");
-    let cm = config_map(&kube, "extension-hello", "hello-config")
+    let cm = config_map(kube, "extension-hello", "hello-config")
         .await
         .expect("cm");
     assert_eq!(cm["data"]["greeting"], "bonjour");
@@ -464,53 +509,61 @@ async fn an_extension_installs_upgrades_reconfigures_disables_and_uninstalls() {
     // Upgrade to 1.1.0.
     merge_patch(
         c,
-        &admin,
+        admin,
         &plan_path("hello"),
         json!({"spec": {"extension": {"version": "1.1.0"}}}),
     )
     .await;
-    let p = wait_state(c, &admin, "hello", "Upgraded", generation(&p) + 1).await;
+    let p = wait_state(c, admin, "hello", "Upgraded", generation(&p) + 1).await;
     assert_eq!(p["status"]["version"], "1.1.0", "{p:#}");
-    let cm = config_map(&kube, "extension-hello", "hello-config")
+    let cm = config_map(kube, "extension-hello", "hello-config")
         .await
         .expect("cm");
     assert_eq!(cm["data"]["version"], "1.1.0");
     assert_eq!(cm["data"]["greeting"], "bonjour");
     eventually("the Extension shows 1.1.0", || async {
-        extension_status(&kube).await["installedVersion"] == "1.1.0"
+        extension_status(kube).await["installedVersion"] == "1.1.0"
     })
     .await;
+}
 
-    // Automatic: the plan follows the newest version there is.
-    local_version(&kube, "hello", "1.2.0", &hello("hello", "1.2.0")).await;
+/// Automatic: the plan follows the newest version there is (a local 1.2.0). The plan after.
+async fn follows_the_newest_when_automatic(t: &Installing<'_>) -> Value {
+    let (c, admin, kube) = (t.c, t.admin.as_str(), &t.kube);
+    local_version(kube, "hello", "1.2.0", &hello("hello", "1.2.0")).await;
     merge_patch(
         c,
-        &admin,
+        admin,
         &plan_path("hello"),
         json!({"spec": {"upgradeStrategy": "Automatic"}}),
     )
     .await;
-    let p = wait_plan(c, &admin, "hello", "the automatic upgrade to 1.2.0", |v| {
+    let p = wait_plan(c, admin, "hello", "the automatic upgrade to 1.2.0", |v| {
         v["status"]["state"] == "Upgraded" && v["status"]["version"] == "1.2.0"
     })
     .await;
     assert_eq!(p["spec"]["extension"]["version"], "1.2.0", "{p:#}");
-    let cm = config_map(&kube, "extension-hello", "hello-config")
+    let cm = config_map(kube, "extension-hello", "hello-config")
         .await
         .expect("cm");
     assert_eq!(cm["data"]["version"], "1.2.0");
+    p
+}
 
-    // Disable: the frontend and the routes go, the backend and the plan stay.
+/// Disable: the frontend and the routes go, the backend and the plan stay; enable: back again.
+/// `p` is the plan before.
+async fn disabled_then_enabled(t: &Installing<'_>, p: &Value) {
+    let (c, admin, kube) = (t.c, t.admin.as_str(), &t.kube);
     merge_patch(
         c,
-        &admin,
+        admin,
         &plan_path("hello"),
         json!({"spec": {"enabled": false}}),
     )
     .await;
-    let p = wait_state(c, &admin, "hello", "Upgraded", generation(&p) + 1).await;
+    let p = wait_state(c, admin, "hello", "Upgraded", generation(p) + 1).await;
     assert_eq!(condition(&p, "Enabled")["status"], "False", "{p:#}");
-    let objects = labelled(&kube, "hello").await;
+    let objects = labelled(kube, "hello").await;
     assert!(
         !objects.iter().any(|o| o.starts_with("JSBundle")),
         "{objects:#?}"
@@ -528,29 +581,18 @@ async fn an_extension_installs_upgrades_reconfigures_disables_and_uninstalls() {
     // Enable: back again.
     merge_patch(
         c,
-        &admin,
+        admin,
         &plan_path("hello"),
         json!({"spec": {"enabled": true}}),
     )
     .await;
-    let p = wait_state(c, &admin, "hello", "Upgraded", generation(&p) + 1).await;
+    let p = wait_state(c, admin, "hello", "Upgraded", generation(&p) + 1).await;
     assert_eq!(condition(&p, "Enabled")["status"], "True", "{p:#}");
     assert!(
-        labelled(&kube, "hello")
+        labelled(kube, "hello")
             .await
             .iter()
             .any(|o| o == "JSBundle /hello")
-    );
-
-    // Uninstall: nothing labelled stays, and the Extension is no longer installed.
-    c.ok(Method::DELETE, &plan_path("hello"), &admin, None)
-        .await;
-    wait_gone(c, &admin, "hello").await;
-    assert_eq!(labelled(&kube, "hello").await, Vec::<String>::new());
-    let ext = extension_status(&kube).await;
-    assert!(
-        ext["state"].is_null() && ext["installedVersion"].is_null(),
-        "{ext}"
     );
 }
 

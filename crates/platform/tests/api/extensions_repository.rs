@@ -94,22 +94,57 @@ async fn sync_now(c: &Client, admin: &str, name: &str, request: &str) -> Value {
     .await
 }
 
+/// What the steps of the repository sync test share: the served files (to change), the
+/// Repository's URL and CA.
+struct Market<'a> {
+    c: &'a Client,
+    admin: String,
+    files: Arc<RwLock<HashMap<String, Vec<u8>>>>,
+    url: String,
+    ca: String,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repositories_sync_extensions_keep_depth_and_skip_bad_packages() {
     let env = Env::start().await;
-    let c = &env.http;
-    let admin = env.admin().await;
     let (files, url, ca) = serve_hello().await;
-    let v2 = files.read().unwrap()["/market/hello-0.2.0.tgz"].clone();
+    let m = Market {
+        c: &env.http,
+        admin: env.admin().await,
+        files,
+        url,
+        ca,
+    };
+    let v2 = m.files.read().unwrap()["/market/hello-0.2.0.tgz"].clone();
 
+    synced_with_both_versions(&m).await;
+    version_extension_and_category(&m, &v2).await;
+    depth_keeps_the_newest(&m).await;
+    bad_packages_skipped(&m, &v2).await;
+    malformed_index_and_refused_credential(&m).await;
+
+    // A deleted Repository takes its extensions with it.
+    let (c, admin) = (m.c, m.admin.as_str());
+    let path = format!("{MARKET}/repositories/market");
+    c.ok(Method::DELETE, &path, admin, None).await;
+    eventually("the repository's extensions removed", || async {
+        let (s, _) = c.get(&format!("{MARKET}/extensions/hello"), admin).await;
+        s == StatusCode::NOT_FOUND && version_names(c, admin, "market").await.is_empty()
+    })
+    .await;
+}
+
+/// The Repository `market` made: synced, both versions imported.
+async fn synced_with_both_versions(m: &Market<'_>) {
+    let (c, admin) = (m.c, m.admin.as_str());
     c.ok(
         Method::POST,
         &format!("{MARKET}/repositories"),
-        &admin,
-        Some(repository("market", &url, &ca, PASSWORD)),
+        admin,
+        Some(repository("market", &m.url, &m.ca, PASSWORD)),
     )
     .await;
-    let repo = repo_when(c, &admin, "market", |r| r["status"]["state"] == "Synced").await;
+    let repo = repo_when(c, admin, "market", |r| r["status"]["state"] == "Synced").await;
     let message = repo["status"]["message"].as_str().unwrap();
     assert!(
         message.contains("2 extension version(s) imported"),
@@ -119,14 +154,20 @@ async fn repositories_sync_extensions_keep_depth_and_skip_bad_packages() {
     assert_eq!(repo["status"]["conditions"][0]["status"], "True");
     assert!(repo["status"]["lastSyncTime"].is_string());
     assert_eq!(
-        version_names(c, &admin, "market").await,
+        version_names(c, admin, "market").await,
         ["hello-0.1.0", "hello-0.2.0"]
     );
+}
+
+/// The imported ExtensionVersion 0.2.0 (`v2`'s package), the Extension listing both versions
+/// and its Category.
+async fn version_extension_and_category(m: &Market<'_>, v2: &[u8]) {
+    let (c, admin) = (m.c, m.admin.as_str());
     let v = c
         .ok(
             Method::GET,
             &format!("{MARKET}/extensionversions/hello-0.2.0"),
-            &admin,
+            admin,
             None,
         )
         .await;
@@ -144,8 +185,8 @@ async fn repositories_sync_extensions_keep_depth_and_skip_bad_packages() {
         .to_string();
     assert_eq!(v["spec"]["version"], "0.2.0");
     assert_eq!(v["spec"]["repository"], "market");
-    assert_eq!(v["spec"]["digest"], sha(&v2));
-    assert_eq!(v["spec"]["chartURL"], format!("{url}/hello-0.2.0.tgz"));
+    assert_eq!(v["spec"]["digest"], sha(v2));
+    assert_eq!(v["spec"]["chartURL"], format!("{}/hello-0.2.0.tgz", m.url));
     assert!(v["spec"]["displayName"]["zh"].is_string(), "{v}");
     assert!(
         v["spec"]["icon"]
@@ -157,7 +198,7 @@ async fn repositories_sync_extensions_keep_depth_and_skip_bad_packages() {
         .ok(
             Method::GET,
             &format!("{MARKET}/extensions/hello"),
-            &admin,
+            admin,
             None,
         )
         .await;
@@ -177,18 +218,21 @@ async fn repositories_sync_extensions_keep_depth_and_skip_bad_packages() {
     c.ok(
         Method::GET,
         &format!("{MARKET}/categories/{category}"),
-        &admin,
+        admin,
         None,
     )
     .await;
+}
 
-    // A changed spec syncs again: depth 1 keeps the newest only.
+/// A changed spec syncs again: depth 1 keeps the newest only.
+async fn depth_keeps_the_newest(m: &Market<'_>) {
+    let (c, admin) = (m.c, m.admin.as_str());
     let path = format!("{MARKET}/repositories/market");
-    let (_, mut r) = c.get(&path, &admin).await;
+    let (_, mut r) = c.get(&path, admin).await;
     r["spec"]["depth"] = 1.into();
-    let r = c.ok(Method::PUT, &path, &admin, Some(r)).await;
+    let r = c.ok(Method::PUT, &path, admin, Some(r)).await;
     let generation = r["metadata"]["generation"].clone();
-    let repo = repo_when(c, &admin, "market", |r| {
+    let repo = repo_when(c, admin, "market", |r| {
         r["status"]["observedGeneration"] == generation
     })
     .await;
@@ -199,18 +243,22 @@ async fn repositories_sync_extensions_keep_depth_and_skip_bad_packages() {
             .unwrap()
             .contains("1 removed")
     );
-    assert_eq!(version_names(c, &admin, "market").await, ["hello-0.2.0"]);
+    assert_eq!(version_names(c, admin, "market").await, ["hello-0.2.0"]);
     let ext = c
         .ok(
             Method::GET,
             &format!("{MARKET}/extensions/hello"),
-            &admin,
+            admin,
             None,
         )
         .await;
     assert_eq!(ext["status"]["versions"].as_array().unwrap().len(), 1);
+}
 
-    // Bad packages are skipped with their reasons; what was imported stays.
+/// Bad packages (no extension.yaml, an invalid name, `../` paths, a digest mismatch) are
+/// skipped with their reasons; what was imported (`v2`'s version) stays.
+async fn bad_packages_skipped(m: &Market<'_>, v2: &[u8]) {
+    let (c, admin) = (m.c, m.admin.as_str());
     let no_manifest = helm::chart::package_files(
         "hello",
         &[(
@@ -237,11 +285,11 @@ async fn repositories_sync_extensions_keep_depth_and_skip_bad_packages() {
         ("evil/../../escaped.txt", "out of the chart"),
     ]);
     {
-        let mut f = files.write().unwrap();
+        let mut f = m.files.write().unwrap();
         f.insert(
             "/market/index.yaml".into(),
             index(&[
-                ("hello", "0.2.0", "hello-0.2.0.tgz", &sha(&v2)),
+                ("hello", "0.2.0", "hello-0.2.0.tgz", &sha(v2)),
                 ("hello", "0.3.0", "hello-0.3.0.tgz", &sha(&no_manifest)),
                 ("Bad", "1.0.0", "bad-1.0.0.tgz", &sha(&bad_name)),
                 ("evil", "1.0.0", "evil-1.0.0.tgz", &sha(&escape)),
@@ -253,7 +301,7 @@ async fn repositories_sync_extensions_keep_depth_and_skip_bad_packages() {
         f.insert("/market/bad-1.0.0.tgz".into(), bad_name);
         f.insert("/market/evil-1.0.0.tgz".into(), escape);
     }
-    let repo = sync_now(c, &admin, "market", "1").await;
+    let repo = sync_now(c, admin, "market", "1").await;
     assert_eq!(repo["status"]["state"], "PartiallySynced", "{repo}");
     let message = repo["status"]["message"].as_str().unwrap();
     for why in [
@@ -266,18 +314,22 @@ async fn repositories_sync_extensions_keep_depth_and_skip_bad_packages() {
     }
     assert_eq!(repo["status"]["conditions"][0]["reason"], "PackagesSkipped");
     // The newest good version stays (depth counts versions that import).
-    assert_eq!(version_names(c, &admin, "market").await, ["hello-0.2.0"]);
+    assert_eq!(version_names(c, admin, "market").await, ["hello-0.2.0"]);
     for gone in ["extensions/Bad", "extensions/evil", "extensions/wrong"] {
-        let (s, _) = c.get(&format!("{MARKET}/{gone}"), &admin).await;
+        let (s, _) = c.get(&format!("{MARKET}/{gone}"), admin).await;
         assert_eq!(s, StatusCode::NOT_FOUND, "{gone}");
     }
+}
 
-    // A malformed index fails the sync and changes nothing.
-    files
+/// A malformed index fails the sync and changes nothing; a refused credential (a new
+/// Repository `locked`) fails with nothing imported.
+async fn malformed_index_and_refused_credential(m: &Market<'_>) {
+    let (c, admin) = (m.c, m.admin.as_str());
+    m.files
         .write()
         .unwrap()
         .insert("/market/index.yaml".into(), b"entries: [".to_vec());
-    let repo = sync_now(c, &admin, "market", "2").await;
+    let repo = sync_now(c, admin, "market", "2").await;
     assert_eq!(repo["status"]["state"], "Failed", "{repo}");
     assert!(
         repo["status"]["message"]
@@ -286,17 +338,17 @@ async fn repositories_sync_extensions_keep_depth_and_skip_bad_packages() {
             .contains("index.yaml is malformed")
     );
     assert_eq!(repo["status"]["conditions"][0]["status"], "False");
-    assert_eq!(version_names(c, &admin, "market").await, ["hello-0.2.0"]);
+    assert_eq!(version_names(c, admin, "market").await, ["hello-0.2.0"]);
 
     // A refused credential: failed, nothing imported.
     c.ok(
         Method::POST,
         &format!("{MARKET}/repositories"),
-        &admin,
-        Some(repository("locked", &url, &ca, "wrong-password")),
+        admin,
+        Some(repository("locked", &m.url, &m.ca, "wrong-password")),
     )
     .await;
-    let locked = repo_when(c, &admin, "locked", |r| r["status"]["state"] == "Failed").await;
+    let locked = repo_when(c, admin, "locked", |r| r["status"]["state"] == "Failed").await;
     assert!(
         locked["status"]["message"]
             .as_str()
@@ -304,15 +356,7 @@ async fn repositories_sync_extensions_keep_depth_and_skip_bad_packages() {
             .contains("refused the credential"),
         "{locked}"
     );
-    assert!(version_names(c, &admin, "locked").await.is_empty());
-
-    // A deleted Repository takes its extensions with it.
-    c.ok(Method::DELETE, &path, &admin, None).await;
-    eventually("the repository's extensions removed", || async {
-        let (s, _) = c.get(&format!("{MARKET}/extensions/hello"), &admin).await;
-        s == StatusCode::NOT_FOUND && version_names(c, &admin, "market").await.is_empty()
-    })
-    .await;
+    assert!(version_names(c, admin, "locked").await.is_empty());
 }
 
 /// The example's own backend (`charts/backend/files/server.py`) run with python3 on

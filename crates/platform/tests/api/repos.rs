@@ -155,10 +155,10 @@ pub(crate) async fn add_and_sync(c: &Client, admin: &str, body: Value) -> Value 
     .await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn helm_repositories_sync_into_the_store_and_bad_ones_fail_cleanly() {
-    let grafana = testdata::helm_chart_package("grafana");
-    let openelb = testdata::helm_chart_package("openelb");
+/// Serves, over HTTPS with basic auth, a good repository (`/good`: grafana and openelb), four
+/// bad ones that also list a good chart first (`/corrupt`, `/escape`, `/huge`, `/digest`) and a
+/// malformed index (`/malformed`). The server's base URL and CA.
+async fn serve_good_and_bad_repositories(grafana: &[u8], openelb: &[u8]) -> (String, String) {
     let corrupt = b"\x1f\x8b\x08\x00this is not a gzip stream".to_vec();
     let escape = crafted(&[
         (
@@ -178,18 +178,18 @@ async fn helm_repositories_sync_into_the_store_and_bad_ones_fail_cleanly() {
     files.insert(
         "/good/index.yaml".into(),
         index(&[
-            ("grafana", "12.11.1", "grafana-12.11.1.tgz", &sha(&grafana)),
+            ("grafana", "12.11.1", "grafana-12.11.1.tgz", &sha(grafana)),
             (
                 "openelb",
                 "0.6.1",
                 "charts/openelb-0.6.1.tgz",
-                &sha(&openelb),
+                &sha(openelb),
             ),
         ])
         .into_bytes(),
     );
-    files.insert("/good/grafana-12.11.1.tgz".into(), grafana.clone());
-    files.insert("/good/charts/openelb-0.6.1.tgz".into(), openelb.clone());
+    files.insert("/good/grafana-12.11.1.tgz".into(), grafana.to_vec());
+    files.insert("/good/charts/openelb-0.6.1.tgz".into(), openelb.to_vec());
     // Each bad repository also lists a good chart first: nothing of it may stay.
     for (dir, chart, bytes, digest) in [
         ("corrupt", "broken", &corrupt, sha(&corrupt)),
@@ -200,12 +200,12 @@ async fn helm_repositories_sync_into_the_store_and_bad_ones_fail_cleanly() {
         files.insert(
             format!("/{dir}/index.yaml"),
             index(&[
-                ("grafana", "12.11.1", "grafana-12.11.1.tgz", &sha(&grafana)),
+                ("grafana", "12.11.1", "grafana-12.11.1.tgz", &sha(grafana)),
                 (chart, "1.0.0", "x-1.0.0.tgz", &digest),
             ])
             .into_bytes(),
         );
-        files.insert(format!("/{dir}/grafana-12.11.1.tgz"), grafana.clone());
+        files.insert(format!("/{dir}/grafana-12.11.1.tgz"), grafana.to_vec());
         files.insert(format!("/{dir}/x-1.0.0.tgz"), bytes.clone());
     }
     files.insert(
@@ -213,7 +213,25 @@ async fn helm_repositories_sync_into_the_store_and_bad_ones_fail_cleanly() {
         b"apiVersion: v1\nentries: [".to_vec(),
     );
     let (addr, ca) = repo_server(files).await;
-    let base = format!("https://{addr}");
+    (format!("https://{addr}"), ca)
+}
+
+/// What the steps of the Helm repository test share: the repository server's base URL and CA,
+/// the administrator's and a store browser's tokens.
+struct Repos<'a> {
+    c: &'a Client,
+    kube: kube::Client,
+    admin: String,
+    browser: String,
+    base: String,
+    ca: String,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_repositories_sync_into_the_store_and_bad_ones_fail_cleanly() {
+    let grafana = testdata::helm_chart_package("grafana");
+    let openelb = testdata::helm_chart_package("openelb");
+    let (base, ca) = serve_good_and_bad_repositories(&grafana, &openelb).await;
 
     let env = Env::start().await;
     let c = &env.http;
@@ -233,11 +251,30 @@ async fn helm_repositories_sync_into_the_store_and_bad_ones_fail_cleanly() {
     );
     create_user(c, &admin, "browser").await;
     let browser = c.login("browser", USER_PW).await;
+    let t = Repos {
+        c,
+        kube: env.kube().await,
+        admin,
+        browser,
+        base,
+        ca,
+    };
+    published_with_versions_and_packages(&t, &openelb).await;
+    synced_event_and_nothing_new_again(&t).await;
+    a_synced_app_deploys(&t).await;
+    a_workspaces_repository_is_not_the_stores(&t).await;
+    failures_import_nothing(&t).await;
+    refused_up_front_and_deleted_with_its_apps(&t).await;
+}
+
+/// The store lists the good repository's two apps, with openelb's version and package.
+async fn published_with_versions_and_packages(t: &Repos<'_>, openelb: &[u8]) {
+    let (c, admin, browser) = (t.c, t.admin.as_str(), t.browser.as_str());
     let store = c
         .ok(
             Method::GET,
             &format!("{APPS}/apps?sortBy=name&ascending=true"),
-            &browser,
+            browser,
             None,
         )
         .await;
@@ -246,17 +283,17 @@ async fn helm_repositories_sync_into_the_store_and_bad_ones_fail_cleanly() {
         .ok(
             Method::GET,
             &format!("{APPS}/apps/charts-openelb/versions"),
-            &browser,
+            browser,
             None,
         )
         .await;
     assert_eq!(versions["items"][0]["spec"]["versionName"], "0.6.1");
-    assert_eq!(versions["items"][0]["spec"]["digest"], sha(&openelb));
+    assert_eq!(versions["items"][0]["spec"]["digest"], sha(openelb));
     let pkg = c
         .ok(
             Method::GET,
             &format!("{APPS}/apps/charts-openelb/versions/charts-openelb-0-6-1/package"),
-            &admin,
+            admin,
             None,
         )
         .await;
@@ -265,33 +302,36 @@ async fn helm_repositories_sync_into_the_store_and_bad_ones_fail_cleanly() {
             .expect("b64"),
         openelb
     );
-    // The sync left an Event about the repository, as KubeSphere's controller does.
+}
+
+/// The Events about Repo `name` in kubesphere-system: (type, reason, message).
+async fn repo_events(kube: &kube::Client, name: &str) -> Vec<(String, String, String)> {
     let events: kube::Api<k8s_openapi::api::core::v1::Event> =
-        kube::Api::namespaced(env.kube().await, "kubesphere-system");
-    let about = |name: &'static str| {
-        let events = events.clone();
-        async move {
-            events
-                .list(&Default::default())
-                .await
-                .expect("events")
-                .items
-                .into_iter()
-                .filter(|e| {
-                    e.involved_object.kind.as_deref() == Some("Repo")
-                        && e.involved_object.name.as_deref() == Some(name)
-                })
-                .map(|e| {
-                    (
-                        e.type_.unwrap_or_default(),
-                        e.reason.unwrap_or_default(),
-                        e.message.unwrap_or_default(),
-                    )
-                })
-                .collect::<Vec<_>>()
-        }
-    };
-    let synced = about("charts").await;
+        kube::Api::namespaced(kube.clone(), "kubesphere-system");
+    events
+        .list(&Default::default())
+        .await
+        .expect("events")
+        .items
+        .into_iter()
+        .filter(|e| {
+            e.involved_object.kind.as_deref() == Some("Repo")
+                && e.involved_object.name.as_deref() == Some(name)
+        })
+        .map(|e| {
+            (
+                e.type_.unwrap_or_default(),
+                e.reason.unwrap_or_default(),
+                e.message.unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// The sync left an Event about the repository, as KubeSphere's controller does; a second
+/// sync imports nothing new.
+async fn synced_event_and_nothing_new_again(t: &Repos<'_>) {
+    let synced = repo_events(&t.kube, "charts").await;
     assert_eq!(synced.len(), 1, "{synced:?}");
     assert_eq!(
         (synced[0].0.as_str(), synced[0].1.as_str()),
@@ -299,11 +339,11 @@ async fn helm_repositories_sync_into_the_store_and_bad_ones_fail_cleanly() {
         "{synced:?}"
     );
     // A second sync imports nothing new.
-    let r = c
-        .ok(
+    let r =
+        t.c.ok(
             Method::POST,
             &format!("{APPS}/repos/charts/action"),
-            &admin,
+            &t.admin,
             Some(json!({"action": "sync"})),
         )
         .await;
@@ -314,32 +354,40 @@ async fn helm_repositories_sync_into_the_store_and_bad_ones_fail_cleanly() {
         ),
         (Some("successful"), Some("0 new version(s) imported"))
     );
-    // A synced app deploys like any other.
-    create_workspace(c, &admin, "w", "admin").await;
-    create_project(c, &admin, "w", "p").await;
+}
+
+/// A synced app deploys like any other: release `lb` in project `p` of workspace `w`.
+async fn a_synced_app_deploys(t: &Repos<'_>) {
+    let (c, admin) = (t.c, t.admin.as_str());
+    create_workspace(c, admin, "w", "admin").await;
+    create_project(c, admin, "w", "p").await;
     c.ok(
         Method::POST,
         &format!("{APPS}/namespaces/p/applications"),
-        &admin,
+        admin,
         Some(json!({"metadata": {"name": "lb"},
             "spec": {"appID": "charts-openelb", "appVersionID": "charts-openelb-0-6-1"}})),
     )
     .await;
     eventually("the release is created", || async {
         let (_, v) = c
-            .get(&format!("{APPS}/namespaces/p/applications/lb"), &admin)
+            .get(&format!("{APPS}/namespaces/p/applications/lb"), admin)
             .await;
         matches!(v["status"]["state"].as_str(), Some("created" | "active"))
     })
     .await;
+}
 
-    // A workspace's own repository: its apps are the workspace's, not the store's.
+/// A workspace's own repository: its apps are the workspace's, not the store's; two syncs at
+/// once import each app once; deleting it takes its apps.
+async fn a_workspaces_repository_is_not_the_stores(t: &Repos<'_>) {
+    let (c, admin, browser) = (t.c, t.admin.as_str(), t.browser.as_str());
     let r = c
         .ok(
             Method::POST,
             &format!("{APPS}/workspaces/w/repos"),
-            &admin,
-            Some(repo("team", &format!("{base}/good"), &ca, PASSWORD)),
+            admin,
+            Some(repo("team", &format!("{}/good", t.base), &t.ca, PASSWORD)),
         )
         .await;
     assert_eq!(r["metadata"]["labels"]["kubesphere.io/workspace"], "w");
@@ -350,7 +398,7 @@ async fn helm_repositories_sync_into_the_store_and_bad_ones_fail_cleanly() {
         c.ok(
             Method::POST,
             &team_action,
-            &admin,
+            admin,
             Some(json!({"action": "sync"})),
         )
     };
@@ -361,7 +409,7 @@ async fn helm_repositories_sync_into_the_store_and_bad_ones_fail_cleanly() {
         .ok(
             Method::GET,
             &format!("{APPS}/workspaces/w/apps?sortBy=name&ascending=true"),
-            &admin,
+            admin,
             None,
         )
         .await;
@@ -370,7 +418,7 @@ async fn helm_repositories_sync_into_the_store_and_bad_ones_fail_cleanly() {
         .ok(
             Method::GET,
             &format!("{APPS}/apps?sortBy=name&ascending=true"),
-            &browser,
+            browser,
             None,
         )
         .await;
@@ -379,14 +427,14 @@ async fn helm_repositories_sync_into_the_store_and_bad_ones_fail_cleanly() {
         ["charts-grafana", "charts-openelb"],
         "a workspace's repository is not the store's"
     );
-    let (s, _) = c.get(&format!("{APPS}/apps/team-grafana"), &browser).await;
+    let (s, _) = c.get(&format!("{APPS}/apps/team-grafana"), browser).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    let (s, _) = c.get(&format!("{APPS}/workspaces/w/repos"), &browser).await;
+    let (s, _) = c.get(&format!("{APPS}/workspaces/w/repos"), browser).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     c.ok(
         Method::DELETE,
         &format!("{APPS}/workspaces/w/repos/team"),
-        &admin,
+        admin,
         None,
     )
     .await;
@@ -394,13 +442,17 @@ async fn helm_repositories_sync_into_the_store_and_bad_ones_fail_cleanly() {
         .ok(
             Method::GET,
             &format!("{APPS}/workspaces/w/apps"),
-            &admin,
+            admin,
             None,
         )
         .await;
     assert_eq!(mine["totalItems"], 0, "{mine}");
+}
 
-    // Failures: each with its reason, and nothing of the repository imported.
+/// Failures: each with its reason, and nothing of the repository imported; the last one's
+/// Event is a warning with the reason.
+async fn failures_import_nothing(t: &Repos<'_>) {
+    let base = &t.base;
     let unreachable = "https://127.0.0.1:1/charts";
     for (name, url, password, why) in [
         (
@@ -446,42 +498,9 @@ async fn helm_repositories_sync_into_the_store_and_bad_ones_fail_cleanly() {
             "index.yaml is malformed",
         ),
     ] {
-        let r = add_and_sync(c, &admin, repo(name, &url, &ca, password)).await;
-        assert_eq!(r["status"]["state"], "failed", "{name}: {r}");
-        let message = r["status"]["message"].as_str().unwrap_or_default();
-        assert!(message.contains(why), "{name}: {message}");
-        let apps = c
-            .ok(
-                Method::GET,
-                &format!(
-                    "{APPS}/apps?labelSelector=application.kubesphere.io%2Frepo-name%3D{name}"
-                ),
-                &admin,
-                None,
-            )
-            .await;
-        assert_eq!(apps["totalItems"], 0, "{name} left apps behind: {apps}");
-        let versions = env.kube().await;
-        let api: kube::Api<kube::api::DynamicObject> = kube::Api::all_with(
-            versions,
-            &kube::api::ApiResource {
-                group: "application.kubesphere.io".into(),
-                version: "v2".into(),
-                api_version: "application.kubesphere.io/v2".into(),
-                kind: "ApplicationVersion".into(),
-                plural: "applicationversions".into(),
-            },
-        );
-        let left = api
-            .list(
-                &kube::api::ListParams::default()
-                    .labels(&format!("application.kubesphere.io/repo-name={name}")),
-            )
-            .await
-            .expect("versions");
-        assert!(left.items.is_empty(), "{name} left versions behind");
+        fails_with_nothing_imported(t, name, &url, password, why).await;
     }
-    let failed = about("malformed").await;
+    let failed = repo_events(&t.kube, "malformed").await;
     assert_eq!(
         (failed[0].0.as_str(), failed[0].1.as_str()),
         ("Warning", "SyncFailed"),
@@ -491,41 +510,83 @@ async fn helm_repositories_sync_into_the_store_and_bad_ones_fail_cleanly() {
         failed[0].2.contains("index.yaml is malformed"),
         "{failed:?}"
     );
-    // A bad URL or a store browser's request is refused up front.
+}
+
+/// Repository `name` at `url` fails its sync saying `why`, and leaves no app or version.
+async fn fails_with_nothing_imported(
+    t: &Repos<'_>,
+    name: &str,
+    url: &str,
+    password: &str,
+    why: &str,
+) {
+    let (c, admin) = (t.c, t.admin.as_str());
+    let r = add_and_sync(c, admin, repo(name, url, &t.ca, password)).await;
+    assert_eq!(r["status"]["state"], "failed", "{name}: {r}");
+    let message = r["status"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(why), "{name}: {message}");
+    let apps = c
+        .ok(
+            Method::GET,
+            &format!("{APPS}/apps?labelSelector=application.kubesphere.io%2Frepo-name%3D{name}"),
+            admin,
+            None,
+        )
+        .await;
+    assert_eq!(apps["totalItems"], 0, "{name} left apps behind: {apps}");
+    let api: kube::Api<kube::api::DynamicObject> = kube::Api::all_with(
+        t.kube.clone(),
+        &kube::api::ApiResource {
+            group: "application.kubesphere.io".into(),
+            version: "v2".into(),
+            api_version: "application.kubesphere.io/v2".into(),
+            kind: "ApplicationVersion".into(),
+            plural: "applicationversions".into(),
+        },
+    );
+    let left = api
+        .list(
+            &kube::api::ListParams::default()
+                .labels(&format!("application.kubesphere.io/repo-name={name}")),
+        )
+        .await
+        .expect("versions");
+    assert!(left.items.is_empty(), "{name} left versions behind");
+}
+
+/// A bad URL or a store browser's request is refused up front; deleting the repository takes
+/// its apps (none is in use any more once released).
+async fn refused_up_front_and_deleted_with_its_apps(t: &Repos<'_>) {
+    let (c, admin, browser) = (t.c, t.admin.as_str(), t.browser.as_str());
     let (s, _) = c
         .post(
             &format!("{APPS}/repos"),
-            &admin,
+            admin,
             json!({"metadata": {"name": "ftp"}, "spec": {"url": "ftp://x"}}),
         )
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    let (s, _) = c.get(&format!("{APPS}/repos"), &browser).await;
+    let (s, _) = c.get(&format!("{APPS}/repos"), browser).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     // Deleting the repository takes its apps (none is in use any more once released).
     c.ok(
         Method::DELETE,
         &format!("{APPS}/namespaces/p/applications/lb"),
-        &admin,
+        admin,
         None,
     )
     .await;
     eventually("the release is gone", || async {
-        c.get(&format!("{APPS}/namespaces/p/applications/lb"), &admin)
+        c.get(&format!("{APPS}/namespaces/p/applications/lb"), admin)
             .await
             .0
             == StatusCode::NOT_FOUND
     })
     .await;
-    c.ok(
-        Method::DELETE,
-        &format!("{APPS}/repos/charts"),
-        &admin,
-        None,
-    )
-    .await;
+    c.ok(Method::DELETE, &format!("{APPS}/repos/charts"), admin, None)
+        .await;
     let store = c
-        .ok(Method::GET, &format!("{APPS}/apps"), &admin, None)
+        .ok(Method::GET, &format!("{APPS}/apps"), admin, None)
         .await;
     assert_eq!(store["totalItems"], 0, "{store}");
 }
