@@ -171,6 +171,7 @@ async function pvcAndPolicy() {
   await page.getByLabel("Size", { exact: true }).fill("1Gi");
   await submit();
   await heading("PersistentVolumeClaim: data");
+  await visible(page.getByTestId("storage-phase"));
   const pvc = await must("GET", `/api/v1/namespaces/${NS}/persistentvolumeclaims/data`);
   assert.deepEqual([pvc.spec.accessModes, pvc.spec.resources.requests.storage], [["ReadWriteOnce"], "1Gi"]);
 
@@ -246,6 +247,8 @@ async function workspaceSettings() {
   assert.equal(t.metadata.annotations["example.com/keep"], "me");
   assert.deepEqual(t.spec.placement.clusters.map((c) => c.name), ["host", "member"]);
   await axeClean("workspace settings");
+  await go("/workspaces/team/overview");
+  await visible(page.getByTestId("ws-description").getByText("Shop team"));
   // A project on the member: taking the member away is refused, naming it.
   await must("POST", `/clusters/member${TENANT}/workspaces/team/namespaces`, { apiVersion: "v1", kind: "Namespace", metadata: { name: "edge" } });
   await go("/workspaces/team/projects");

@@ -145,6 +145,29 @@ export function columnsFor(plural: string, i18n: I18n, link: (o: K8sObject) => s
         { title: "col.scope", render: (o) => (o.spec?.scope === "Cluster" ? i18n.t("scope.Cluster") : o.spec?.scope === "Namespaced" ? i18n.t("scope.Namespaced") : (o.spec?.scope ?? "")), sortBy: "spec.scope" },
         created,
       ];
+    case "ingresses":
+      return [
+        name,
+        ...ns,
+        { title: "res.ingressClass", render: (o) => o.spec?.ingressClassName ?? "—", sortBy: "spec.ingressClassName" },
+        { title: "res.host", render: (o) => ((o.spec?.rules ?? []) as { host?: string }[]).map((r) => r.host ?? "*").join(", ") },
+        created,
+      ];
+    case "persistentvolumeclaims":
+    case "persistentvolumes":
+      return [
+        name,
+        ...ns,
+        { title: "col.status", render: (o) => <Status value={o.status?.phase} />, sortBy: "status.phase" },
+        { title: "res.capacity", render: (o) => o.status?.capacity?.storage ?? o.spec?.capacity?.storage ?? o.spec?.resources?.requests?.storage ?? "" },
+        { title: "res.storageClass", render: (o) => o.spec?.storageClassName ?? "—", sortBy: "spec.storageClassName" },
+        { title: "res.accessModes", render: (o) => ((o.spec?.accessModes ?? []) as string[]).join(", ") },
+        created,
+      ];
+    case "storageclasses":
+      return [name, { title: "res.provisioner", render: (o) => String(o.provisioner ?? ""), sortBy: "provisioner" }, { title: "res.reclaimPolicy", render: (o) => String(o.reclaimPolicy ?? "Delete") }, created];
+    case "networkpolicies":
+      return [name, ...ns, { title: "res.podSelector", render: (o) => Object.entries((o.spec?.podSelector?.matchLabels ?? {}) as Record<string, string>).map(([k, v]) => `${k}=${v}`).join(", ") || "*" }, created];
     default:
       return [name, ...ns, created];
   }

@@ -29,6 +29,8 @@ interface List {
 function Overview({ ws }: { ws: string }) {
   const { t, number } = useI18n();
   const w = useLoad<K8sObject>(`${TENANT}/workspaces/${ws}`);
+  // The description is the template's (those who may not read templates see the workspace's).
+  const template = useLoad<K8sObject>(`${TENANT}/workspacetemplates/${ws}`);
   const projects = useLoad<List>(`${TENANT}/workspaces/${ws}/namespaces`);
   const members = useLoad<List>(`${IAM}/workspaces/${ws}/workspacemembers`);
   const clusters = useLoad<List>(`${TENANT}/workspaces/${ws}/clusters`);
@@ -48,6 +50,10 @@ function Overview({ ws }: { ws: string }) {
         <div className="card">
           <div className="muted">{t("overview.members")}</div>
           <div className="stat">{members.data ? number(members.data.items.length) : "—"}</div>
+        </div>
+        <div className="card">
+          <div className="muted">{t("form.description")}</div>
+          <div data-testid="ws-description">{(template.data ?? w.data)?.metadata.annotations?.["kubesphere.io/description"] ?? "—"}</div>
         </div>
         <div className="card">
           <div className="muted">{t("overview.clusters")}</div>
