@@ -17,5 +17,5 @@ export default tseslint.config(
     },
   },
   // e2e code runs in node but hands functions to the browser (page.evaluate).
-  { files: ["e2e/**/*.{js,mjs,ts}", "scripts/**/*.{js,mjs}"], languageOptions: { globals: { ...globals.node, ...globals.browser } } },
+  { files: ["e2e/**/*.{js,mjs,ts}", "scripts/**/*.{js,mjs}", "bench/**/*.{js,mjs}"], languageOptions: { globals: { ...globals.node, ...globals.browser } } },
 );

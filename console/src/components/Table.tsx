@@ -1,4 +1,4 @@
-import { useRef, useState, type ReactNode } from "react";
+import { memo, useEffect, useRef, useState, type ReactNode } from "react";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { useI18n } from "../i18n";
 import type { MessageKey } from "../i18n/en";
@@ -21,6 +21,22 @@ export interface Order {
 
 /** Rows are one line high (cells ellipsize), so the virtualizer needs no measuring. */
 const ROW_HEIGHT = 37;
+
+/**
+ * One rendered row. Memoised: while the list scrolls, the rows already in view keep their props
+ * (a row's position is its own, not the scroll offset's), so only the rows coming into view render.
+ */
+const Row = memo(function Row<T>({ row, columns, grid, index, rowIndex, start }: { row: T; columns: Column<T>[]; grid: string; index: number; rowIndex: number; start: number }) {
+  return (
+    <div className="row" role="row" aria-rowindex={rowIndex} data-index={index} style={{ gridTemplateColumns: grid, transform: `translateY(${start}px)`, height: ROW_HEIGHT }}>
+      {columns.map((c) => (
+        <div className="cell" role="cell" key={c.title}>
+          {c.render(row)}
+        </div>
+      ))}
+    </div>
+  );
+}) as <T>(props: { row: T; columns: Column<T>[]; grid: string; index: number; rowIndex: number; start: number }) => ReactNode;
 
 /**
  * A table whose rows are virtualized (only the visible ones are in the DOM), sortable by column:
@@ -53,6 +69,10 @@ export function Table<T>({ columns, rows, rowKey, label, order, onOrder, total, 
       return asc ? r : -r;
     });
   })();
+  // Another page of a server-paged list starts at its top.
+  useEffect(() => {
+    if (scroll.current) scroll.current.scrollTop = 0;
+  }, [offset]);
   const virt = useVirtualizer({ count: sorted.length, getScrollElement: () => scroll.current, estimateSize: () => ROW_HEIGHT, overscan: 10 });
   const grid = columns.map((c) => c.width ?? "minmax(0, 1fr)").join(" ");
   return (
@@ -95,22 +115,7 @@ export function Table<T>({ columns, rows, rowKey, label, order, onOrder, total, 
           <div style={{ height: virt.getTotalSize(), position: "relative" }}>
             {virt.getVirtualItems().map((v) => {
               const r = sorted[v.index];
-              return (
-                <div
-                  key={rowKey(r)}
-                  className="row"
-                  role="row"
-                  aria-rowindex={offset + v.index + 2}
-                  data-index={v.index}
-                  style={{ gridTemplateColumns: grid, position: "absolute", top: 0, left: 0, right: 0, transform: `translateY(${v.start}px)`, height: ROW_HEIGHT }}
-                >
-                  {columns.map((c) => (
-                    <div className="cell" role="cell" key={c.title}>
-                      {c.render(r)}
-                    </div>
-                  ))}
-                </div>
-              );
+              return <Row key={rowKey(r)} row={r} columns={columns} grid={grid} index={v.index} rowIndex={offset + v.index + 2} start={v.start} />;
             })}
           </div>
         </div>
