@@ -1,10 +1,10 @@
 // Resource forms, project and workspace settings in a real browser against a real `orrery serve`
 // with a member `orrery cluster`: a ConfigMap and a Secret through the key/value editors (the
-// Secret's value hidden until revealed), a Service and an Ingress to it, a PVC, a NetworkPolicy;
-// a project quota and limit range, then a Deployment defaulted by the limit range and another
-// refused by the quota (the error in the user's words, the server's detail a click away); a
-// workspace's description and placement edited, and a cluster that still holds its projects
-// refused removal. axe-core finds no serious or critical violation on the forms.
+// Secret's value hidden until revealed), a Service and an Ingress to it, a StorageClass and a PV at
+// cluster level, a PVC, a NetworkPolicy; a project quota and limit range, then a Deployment
+// defaulted by the limit range and another refused by the quota (the error in the user's words, the server's detail a click away); a
+// workspace's description, placement and quota edited, and a cluster that still holds its
+// projects refused removal. axe-core finds no serious or critical violation on the forms.
 // Run: cd console && ORRERY_BIN=… node --test e2e/resources.test.mjs
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -164,6 +164,32 @@ async function serviceAndIngress() {
   assert.deepEqual(ing.spec.rules, [{ host: "shop.example", http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: "web", port: { number: 80 } } } }] } }]);
 }
 
+/** A StorageClass and a PersistentVolume of it at cluster level. */
+async function storage() {
+  await go("/clusters/host/r/storageclasses");
+  await createLink();
+  await page.getByLabel("Name", { exact: true }).fill("fast");
+  await page.getByLabel("Provisioner", { exact: true }).fill("example.com/disk");
+  await page.getByRole("button", { name: "Add key" }).click();
+  await page.getByLabel("Key 1", { exact: true }).fill("type");
+  await page.getByLabel("Value 1", { exact: true }).fill("ssd");
+  await submit();
+  await heading("StorageClass: fast");
+  await go("/clusters/host/r/persistentvolumes");
+  await createLink();
+  await page.getByLabel("Name", { exact: true }).fill("pv-fast");
+  await page.getByLabel("Capacity", { exact: true }).fill("2Gi");
+  await page.getByLabel("Storage class", { exact: true }).fill("fast");
+  await page.getByLabel("Host path", { exact: true }).fill("/data/pv-fast");
+  await axeClean("PersistentVolume form");
+  await submit();
+  await heading("PersistentVolume: pv-fast");
+  const pv = await must("GET", "/api/v1/persistentvolumes/pv-fast");
+  assert.deepEqual([pv.spec.storageClassName, pv.spec.capacity.storage, pv.spec.hostPath.path], ["fast", "2Gi", "/data/pv-fast"]);
+  const sc = await must("GET", "/apis/storage.k8s.io/v1/storageclasses/fast");
+  assert.deepEqual(sc.parameters, { type: "ssd" });
+}
+
 async function pvcAndPolicy() {
   await go(`${P}/persistentvolumeclaims`);
   await createLink();
@@ -247,6 +273,13 @@ async function workspaceSettings() {
   assert.equal(t.metadata.annotations["example.com/keep"], "me");
   assert.deepEqual(t.spec.placement.clusters.map((c) => c.name), ["host", "member"]);
   await axeClean("workspace settings");
+  // The workspace's quota in the host cluster.
+  const wsQuota = page.getByRole("form", { name: "Workspace quota" });
+  await wsQuota.locator('input[name="wsquota-pods"]').fill("50");
+  await wsQuota.getByRole("button", { name: "Save" }).click();
+  await visible(wsQuota.getByRole("status"));
+  const quotas = await must("GET", `${TENANT}/workspaces/team/resourcequotas`);
+  assert.deepEqual(quotas.items.map((q) => q.spec.quota.hard), [{ pods: "50" }]);
   await go("/workspaces/team/overview");
   await visible(page.getByTestId("ws-description").getByText("Shop team"));
   // A project on the member: taking the member away is refused, naming it.
@@ -266,6 +299,7 @@ async function workspaceSettings() {
 test("resources through forms, quotas and limit ranges, workspace settings", async () => {
   await configMapAndSecret();
   await serviceAndIngress();
+  await storage();
   await pvcAndPolicy();
   await quotaAndLimits();
   await workspaceSettings();
