@@ -132,18 +132,32 @@ pub async fn record_event(
     reason: &str,
     message: &str,
 ) {
+    let api_version = format!("{}/v2", crate::crds::APPLICATION);
+    let about = (api_version.as_str(), kind, name, uid);
+    record_event_of(client, about, "orrery-appstore", warning, reason, message).await;
+}
+
+/// [`record_event`] about any object (`apiVersion`, `kind`, `name`, `uid`), from `component`
+/// (the extensions' InstallPlan controller records its plans' steps with it).
+pub async fn record_event_of(
+    client: &kube::Client,
+    (api_version, kind, name, uid): (&str, &str, &str, &str),
+    component: &str,
+    warning: bool,
+    reason: &str,
+    message: &str,
+) {
     let now = now();
     let event = json!({
         "apiVersion": "v1", "kind": "Event",
         // Named as kube's recorders name events: the object, a dot, a unique suffix.
         "metadata": {"name": format!("{}.{}", dns_name(name), uuid::Uuid::new_v4().simple()),
             "namespace": crate::tokens::SYSTEM_NAMESPACE},
-        "involvedObject": {"apiVersion": format!("{}/v2", crate::crds::APPLICATION), "kind": kind,
-            "name": name, "uid": uid},
+        "involvedObject": {"apiVersion": api_version, "kind": kind, "name": name, "uid": uid},
         "reason": reason,
         "message": message.chars().take(1024).collect::<String>(),
         "type": if warning { "Warning" } else { "Normal" },
-        "source": {"component": "orrery-appstore"},
+        "source": {"component": component},
         "firstTimestamp": now, "lastTimestamp": now, "count": 1,
     });
     let api: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
@@ -162,7 +176,7 @@ pub async fn record_event(
         Err(e) => Err(e),
     };
     if let Err(e) = outcome {
-        tracing::warn!(object = %name, error = %e, "recording an App Store event");
+        tracing::warn!(object = %name, error = %e, "recording an event");
     }
 }
 

@@ -135,6 +135,8 @@ pub(super) struct Cond<'a>(pub &'a str, pub bool, pub &'a str, pub &'a str);
 /// The plan's status as this pass knows it, written on each change.
 pub(super) struct Plan {
     pub(super) name: String,
+    /// The plan's uid, for the Events about it.
+    pub(super) uid: String,
     pub(super) status: Value,
 }
 
@@ -177,8 +179,8 @@ impl Plan {
             st["stateHistory"] = Value::Array(history.split_off(skip));
             st["state"] = to.into();
         }
-        if let Some(Cond(kind, ok, reason, message)) = cond {
-            set_condition(&mut st, kind, ok, reason, message, &at);
+        if let Some(Cond(kind, ok, reason, message)) = &cond {
+            set_condition(&mut st, kind, *ok, reason, message, &at);
         }
         for (k, v) in extra {
             st[*k] = v.clone();
@@ -186,6 +188,7 @@ impl Plan {
         if st == self.status {
             return Ok(());
         }
+        let events = state_events(&self.status, &st, cond.as_ref());
         match kubeapi::merge_patch_status(
             &state.client,
             Kind::InstallPlan,
@@ -201,8 +204,74 @@ impl Plan {
             }
         }
         self.status = st;
+        let about = (
+            "kubesphere.io/v1alpha1",
+            "InstallPlan",
+            self.name.as_str(),
+            self.uid.as_str(),
+        );
+        for (warning, reason, message) in events {
+            crate::appstore::record_event_of(
+                &state.client,
+                about,
+                "orrery-extensions",
+                warning,
+                &reason,
+                &message,
+            )
+            .await;
+        }
         Ok(())
     }
+}
+
+/// The Events a status change makes, as (warning, reason, message): one for a new state of
+/// the plan (its message the condition `cond` set with it) and one for each cluster whose
+/// agent's state changed (its message what the entry's false conditions say); the reason is
+/// the new state. A failure is a Warning.
+fn state_events(
+    before: &Value,
+    after: &Value,
+    cond: Option<&Cond<'_>>,
+) -> Vec<(bool, String, String)> {
+    let mut out = Vec::new();
+    if let Some(to) = after["state"].as_str()
+        && before["state"] != to
+    {
+        let message = match cond {
+            Some(Cond(_, _, reason, message)) if !message.is_empty() => {
+                format!("{reason}: {message}")
+            }
+            _ => format!("the extension is {to}"),
+        };
+        out.push((to.ends_with("Failed"), to.to_string(), message));
+    }
+    let agents = after["clusterSchedulingStatuses"].as_object();
+    for (cluster, entry) in agents.into_iter().flatten() {
+        if let Some(to) = entry["state"].as_str()
+            && before["clusterSchedulingStatuses"][cluster]["state"] != to
+        {
+            let why: Vec<String> = entry["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|c| c["status"] == "False" && to.ends_with("Failed"))
+                .map(|c| {
+                    format!(
+                        "{}: {}",
+                        c["reason"].as_str().unwrap_or_default(),
+                        c["message"].as_str().unwrap_or_default()
+                    )
+                })
+                .collect();
+            let mut message = format!("the agent in cluster {cluster} is {to}");
+            if !why.is_empty() {
+                message = format!("{message}: {}", why.join("; "));
+            }
+            out.push((to.ends_with("Failed"), to.to_string(), message));
+        }
+    }
+    out
 }
 
 /// Sets condition `kind` (its `lastTransitionTime` moves only when its status changes).
@@ -244,6 +313,10 @@ pub async fn reconcile(state: &AppState, plan: &Value) -> Result<(), PlatformErr
         .to_string();
     let mut p = Plan {
         name: name.clone(),
+        uid: plan["metadata"]["uid"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
         status: plan["status"].clone(),
     };
     let mut fins = kubeapi::finalizers(plan);
@@ -1094,7 +1167,7 @@ async fn checked_package(
     let frontend = enabled(plan);
     let (ext_owned, host_owned) = (ext.to_string(), state.clusters.settings.host_name.clone());
     let checked = tokio::task::spawn_blocking(move || {
-        let pkg = read_package(&bytes, &ext_owned)?;
+        let pkg = read_package(&bytes, &ext_owned).map_err(|e| ("InvalidPackage", e))?;
         // HostOnly: the backend runs in the host; Multicluster: in the placement's clusters.
         let agent = pkg.manifest.installation_mode != "Multicluster";
         let values = values_for(
@@ -1105,15 +1178,17 @@ async fn checked_package(
             &portal,
             frontend,
             agent,
-        )?;
-        render_check(&pkg.chart, &values, &ext_owned, &pkg.namespace, upgrading)?;
-        Ok::<_, String>((pkg, values))
+        )
+        .map_err(|e| ("InvalidConfig", e))?;
+        render_check(&pkg.chart, &values, &ext_owned, &pkg.namespace, upgrading)
+            .map_err(|e| ("InvalidPackage", e))?;
+        Ok::<_, (&str, String)>((pkg, values))
     })
     .await
     .map_err(|e| PlatformError::Invalid(e.to_string()))?;
     let (pkg, values) = match checked {
         Ok(x) => x,
-        Err(e) => return Ok(Err(("InvalidPackage", e))),
+        Err(e) => return Ok(Err(e)),
     };
     if pkg.manifest.version != version {
         return Ok(Err((

@@ -8,6 +8,7 @@ mod common;
 mod agent;
 mod alerting;
 mod appstore;
+mod example_extension;
 mod exec;
 mod extensions;
 mod fault;

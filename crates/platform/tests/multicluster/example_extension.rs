@@ -1,0 +1,463 @@
+//! The repository's example extension (`examples/extensions/hello`, packaged by the code
+//! `orrery extension package` runs, at 0.1.0 and 0.2.0) through its whole life across two
+//! clusters (issue 14, must-show 1): a Repository served by the test syncs both versions; an
+//! install with a config that is not YAML fails with its reason, is retried as it is and fails
+//! again, and is uninstalled from `InstallFailed` leaving nothing; the `Multicluster` install
+//! puts the frontend on the host and the backend agent in member `m1`, where a bad value
+//! (`replicas: -1`) fails it until the config is fixed; then an upgrade to 0.2.0, disabling,
+//! `m1` leaving the placement (its agent goes) and the uninstall, after which nothing labelled
+//! with the extension is left in either cluster. Each step's Event is recorded on the plan.
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::*;
+use kube::api::{Api, DynamicObject};
+use sha2::Digest;
+
+const MARKET: &str = "/apis/kubesphere.io/v1alpha1";
+const PLAN: &str = "/apis/kubesphere.io/v1alpha1/installplans/hello";
+
+/// The example packaged at `version`, as `orrery extension package --version` makes it.
+fn hello(version: &str) -> Vec<u8> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/extensions/hello");
+    platform::extensions::authoring::package_dir(&dir, Some(version))
+        .expect("package the example extension")
+        .tgz
+}
+
+/// Serves the example's two versions as a Helm repository on 127.0.0.1; its URL.
+async fn serve_repository() -> String {
+    let mut files = HashMap::new();
+    let mut index = String::from("apiVersion: v1\nentries:\n  hello:\n");
+    for v in ["0.1.0", "0.2.0"] {
+        let tgz = hello(v);
+        let digest = format!("{:x}", sha2::Sha256::digest(&tgz));
+        index.push_str(&format!(
+            "  - name: hello\n    version: {v}\n    urls: [hello-{v}.tgz]\n    digest: {digest}\n"
+        ));
+        files.insert(format!("/market/hello-{v}.tgz"), tgz);
+    }
+    files.insert("/market/index.yaml".to_string(), index.into_bytes());
+    let files = Arc::new(files);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let files = files.clone();
+            let service =
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let found = files.get(req.uri().path()).cloned();
+                    async move {
+                        let (status, body) = found.map_or((404, Vec::new()), |b| (200, b));
+                        hyper::Response::builder()
+                            .status(status)
+                            .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+                    }
+                });
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tcp), service),
+            );
+        }
+    });
+    format!("http://{addr}/market")
+}
+
+/// What the steps share.
+struct Scenario<'a> {
+    c: &'a Client,
+    admin: &'a str,
+    host: kube::Client,
+    member: kube::Client,
+}
+
+/// Every object labelled with the extension in a cluster, as `Kind namespace/name`.
+async fn labelled(kube: &kube::Client, host: bool) -> Vec<String> {
+    let r = crate::common::api_resource;
+    let mut kinds = vec![
+        r("", "v1", "ConfigMap", "configmaps"),
+        r("", "v1", "Service", "services"),
+        r("", "v1", "ServiceAccount", "serviceaccounts"),
+        r("", "v1", "Namespace", "namespaces"),
+        r("apps", "v1", "Deployment", "deployments"),
+        r("rbac.authorization.k8s.io", "v1", "Role", "roles"),
+        r(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "RoleBinding",
+            "rolebindings",
+        ),
+        r(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "ClusterRole",
+            "clusterroles",
+        ),
+        r(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "ClusterRoleBinding",
+            "clusterrolebindings",
+        ),
+        r(
+            "extensions.kubesphere.io",
+            "v1alpha1",
+            "APIService",
+            "apiservices",
+        ),
+    ];
+    if host {
+        kinds.push(r(
+            "extensions.kubesphere.io",
+            "v1alpha1",
+            "JSBundle",
+            "jsbundles",
+        ));
+        kinds.push(r(
+            "extensions.kubesphere.io",
+            "v1alpha1",
+            "ExtensionEntry",
+            "extensionentries",
+        ));
+        kinds.push(r(
+            "iam.kubesphere.io",
+            "v1beta1",
+            "RoleTemplate",
+            "roletemplates",
+        ));
+    }
+    crate::common::labelled_objects(kube, &kinds, "kubesphere.io/extension-ref=hello").await
+}
+
+impl Scenario<'_> {
+    /// Waits (120 s at most: installs run in a debug build on a loaded machine) until the plan
+    /// satisfies `check`.
+    async fn plan_until(&self, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let (s, v) = self.c.get(PLAN, self.admin).await;
+            if s == StatusCode::OK && check(&v) {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}: {v:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn patch(&self, body: Value) {
+        let r = self
+            .c
+            .inner
+            .patch(format!("{}{PLAN}", self.c.base))
+            .bearer_auth(self.admin)
+            .header("content-type", "application/merge-patch+json")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("patch");
+        assert!(
+            r.status().is_success(),
+            "{}",
+            r.text().await.unwrap_or_default()
+        );
+    }
+
+    async fn create_plan(&self, config: &str) {
+        self.c
+            .ok(
+                Method::POST,
+                &format!("{MARKET}/installplans"),
+                self.admin,
+                Some(
+                    json!({"apiVersion": "kubesphere.io/v1alpha1", "kind": "InstallPlan",
+                    "metadata": {"name": "hello"},
+                    "spec": {"extension": {"name": "hello", "version": "0.1.0"},
+                        "enabled": true, "config": config,
+                        "clusterScheduling": {"placement": {"clusters": ["m1"]}}}}),
+                ),
+            )
+            .await;
+    }
+
+    /// Deletes the plan and waits until it is gone (its finalizer ran the uninstall).
+    async fn uninstall(&self) {
+        self.c.ok(Method::DELETE, PLAN, self.admin, None).await;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let (s, v) = self.c.get(PLAN, self.admin).await;
+            if s == StatusCode::NOT_FOUND {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the plan was not removed: {v:#}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The member's `hello-backend` container environment.
+    async fn agent_env(&self) -> HashMap<String, String> {
+        let api: Api<k8s_openapi::api::apps::v1::Deployment> =
+            Api::namespaced(self.member.clone(), "extension-hello");
+        let d = api
+            .get("hello-backend")
+            .await
+            .expect("the agent's deployment");
+        let spec = d.spec.expect("spec").template.spec.expect("pod spec");
+        spec.containers[0]
+            .env
+            .iter()
+            .flatten()
+            .map(|e| (e.name.clone(), e.value.clone().unwrap_or_default()))
+            .collect()
+    }
+}
+
+fn condition<'a>(v: &'a Value, kind: &str) -> &'a Value {
+    v["status"]["conditions"]
+        .as_array()
+        .and_then(|l| l.iter().find(|c| c["type"] == kind))
+        .unwrap_or(&Value::Null)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_extension_lives_its_whole_life_across_two_clusters() {
+    let env = Env::start_with(|c| fast_clusters(c, vec![])).await;
+    let m1 = start_cluster(&env.dir.path().join("m1")).await;
+    let c = &env.http;
+    let admin = env.admin().await;
+    let kubeconfig = std::fs::read_to_string(&m1.kubeconfig_path).expect("m1 kubeconfig");
+    join(c, &admin, "m1", &kubeconfig).await;
+    wait_ready(c, &admin, "m1", true, Duration::from_secs(30)).await;
+    let x = Scenario {
+        c,
+        admin: &admin,
+        host: env.kube().await,
+        member: kube::Client::try_from(kube_config(&m1.kubeconfig_path).await).expect("m1"),
+    };
+    repository_synced(&x).await;
+    a_bad_config_fails_is_retried_and_uninstalled(&x).await;
+    the_agent_fails_in_m1_until_the_config_is_fixed(&x).await;
+    upgraded_then_disabled(&x).await;
+    m1_leaves_the_placement_then_all_is_uninstalled(&x).await;
+    events_tell_each_step(&x).await;
+}
+
+/// The Repository syncs both versions of the example.
+async fn repository_synced(x: &Scenario<'_>) {
+    let url = serve_repository().await;
+    x.c.ok(
+        Method::POST,
+        &format!("{MARKET}/repositories"),
+        x.admin,
+        Some(
+            json!({"apiVersion": "kubesphere.io/v1alpha1", "kind": "Repository",
+            "metadata": {"name": "market"}, "spec": {"url": url}}),
+        ),
+    )
+    .await;
+    for v in ["0.1.0", "0.2.0"] {
+        eventually(
+            x.c,
+            Method::GET,
+            &format!("{MARKET}/extensionversions/hello-{v}"),
+            x.admin,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    }
+}
+
+/// A config that is not YAML: refused before anything is made, with its reason; retried as
+/// it is (the retry annotation), refused again; uninstalled from `InstallFailed`.
+async fn a_bad_config_fails_is_retried_and_uninstalled(x: &Scenario<'_>) {
+    x.create_plan("backend: [").await;
+    let p = x
+        .plan_until("InstallFailed", |v| v["status"]["state"] == "InstallFailed")
+        .await;
+    let cond = condition(&p, "Installed");
+    assert_eq!(cond["reason"], "InvalidConfig", "{p:#}");
+    assert!(
+        cond["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("spec.config"),
+        "{p:#}"
+    );
+    x.patch(json!({"metadata": {"annotations": {"extensions.orrery.io/retry": "1"}}}))
+        .await;
+    let failures = |v: &Value| {
+        v["status"]["stateHistory"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|h| h["state"] == "InstallFailed")
+            .count()
+    };
+    x.plan_until("the retry failed again", |v| {
+        v["status"]["state"] == "InstallFailed" && failures(v) == 2
+    })
+    .await;
+    x.uninstall().await;
+    assert_eq!(labelled(&x.host, true).await, Vec::<String>::new());
+    assert_eq!(labelled(&x.member, false).await, Vec::<String>::new());
+}
+
+/// Installed with the frontend on the host and the agent in m1, where `replicas: -1` fails;
+/// a fixed config installs it there with the new greeting.
+async fn the_agent_fails_in_m1_until_the_config_is_fixed(x: &Scenario<'_>) {
+    x.create_plan("backend:\n  replicas: -1\n").await;
+    let p = x
+        .plan_until("the host installed, the agent failed in m1", |v| {
+            v["status"]["state"] == "Installed"
+                && v["status"]["clusterSchedulingStatuses"]["m1"]["state"] == "InstallFailed"
+        })
+        .await;
+    let agent = &p["status"]["clusterSchedulingStatuses"]["m1"];
+    assert!(
+        condition(&json!({"status": agent}), "Installed")["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("m1: "),
+        "{p:#}"
+    );
+    let on_host = labelled(&x.host, true).await;
+    for o in [
+        "JSBundle /hello",
+        "ExtensionEntry /hello",
+        "RoleTemplate /global-hello-view",
+    ] {
+        assert!(on_host.contains(&o.to_string()), "{o}: {on_host:#?}");
+    }
+    assert!(
+        !on_host.iter().any(|o| o.contains("hello-backend")),
+        "{on_host:#?}"
+    );
+
+    x.patch(json!({"spec": {"config": "backend:\n  greeting: Bonjour\n"}}))
+        .await;
+    x.plan_until("reconfigured, the agent installed in m1", |v| {
+        v["status"]["state"] == "Upgraded"
+            && v["status"]["clusterSchedulingStatuses"]["m1"]["state"] == "Installed"
+    })
+    .await;
+    let env = x.agent_env().await;
+    assert_eq!(env["GREETING"], "Bonjour");
+    assert_eq!(env["CLUSTER"], "m1");
+    assert_eq!(env["VERSION"], "0.1.0");
+    let on_member = labelled(&x.member, false).await;
+    for o in [
+        "APIService /v1alpha1.hello.kubesphere.io",
+        "Deployment extension-hello/hello-backend",
+        "Service extension-hello/hello-backend",
+    ] {
+        assert!(on_member.contains(&o.to_string()), "{o}: {on_member:#?}");
+    }
+    assert!(
+        !on_member.iter().any(|o| o.starts_with("JSBundle")),
+        "{on_member:#?}"
+    );
+}
+
+/// 0.2.0 on the host and in m1; disabled: the UI routes go from the host, the agent stays.
+async fn upgraded_then_disabled(x: &Scenario<'_>) {
+    x.patch(json!({"spec": {"extension": {"version": "0.2.0"}}}))
+        .await;
+    x.plan_until("upgraded to 0.2.0", |v| {
+        v["status"]["state"] == "Upgraded"
+            && v["status"]["version"] == "0.2.0"
+            && v["status"]["clusterSchedulingStatuses"]["m1"]["version"] == "0.2.0"
+    })
+    .await;
+    let env = x.agent_env().await;
+    assert_eq!(env["VERSION"], "0.2.0");
+    assert_eq!(env["GREETING"], "Bonjour", "the config is kept");
+
+    x.patch(json!({"spec": {"enabled": false}})).await;
+    x.plan_until("disabled", |v| {
+        v["status"]["state"] == "Upgraded"
+            && condition(v, "Upgraded")["message"]
+                .as_str()
+                .is_some_and(|m| m.ends_with("(disabled)"))
+    })
+    .await;
+    let on_host = labelled(&x.host, true).await;
+    assert!(
+        !on_host
+            .iter()
+            .any(|o| o.starts_with("JSBundle") || o.starts_with("ExtensionEntry")),
+        "{on_host:#?}"
+    );
+    assert_eq!(x.agent_env().await["VERSION"], "0.2.0");
+}
+
+/// m1 out of the placement loses its agent; the uninstall leaves nothing in either cluster.
+async fn m1_leaves_the_placement_then_all_is_uninstalled(x: &Scenario<'_>) {
+    x.patch(json!({"spec": {"clusterScheduling": {"placement": {"clusters": []}}}}))
+        .await;
+    x.plan_until("m1 out of the placement", |v| {
+        v["status"]["clusterSchedulingStatuses"]["m1"].is_null()
+    })
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !labelled(&x.member, false).await.is_empty() {
+        let left = labelled(&x.member, false).await;
+        assert!(Instant::now() < deadline, "{left:#?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    x.uninstall().await;
+    assert_eq!(labelled(&x.host, true).await, Vec::<String>::new());
+    assert_eq!(labelled(&x.member, false).await, Vec::<String>::new());
+}
+
+/// The plans' Events: each state change with its reason, failures as Warnings saying why.
+async fn events_tell_each_step(x: &Scenario<'_>) {
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        x.host.clone(),
+        "kubesphere-system",
+        &crate::common::api_resource("", "v1", "Event", "events"),
+    );
+    let events: Vec<(String, String, String)> = api
+        .list(&Default::default())
+        .await
+        .expect("events")
+        .items
+        .into_iter()
+        .map(|e| serde_json::to_value(e).expect("json"))
+        .filter(|e| {
+            e["involvedObject"]["kind"] == "InstallPlan" && e["involvedObject"]["name"] == "hello"
+        })
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap_or_default().to_string();
+            (s("type"), s("reason"), s("message"))
+        })
+        .collect();
+    let has = |kind: &str, reason: &str, says: &str| {
+        events
+            .iter()
+            .any(|(t, r, m)| t == kind && r == reason && m.contains(says))
+    };
+    assert!(
+        has("Warning", "InstallFailed", "InvalidConfig: spec.config"),
+        "{events:#?}"
+    );
+    assert!(has("Normal", "Installed", "installed 0.1.0"), "{events:#?}");
+    assert!(
+        has("Warning", "InstallFailed", "agent in cluster m1"),
+        "{events:#?}"
+    );
+    assert!(
+        has("Normal", "Installed", "agent in cluster m1"),
+        "{events:#?}"
+    );
+    assert!(
+        has("Normal", "Upgraded", "upgraded to 0.2.0"),
+        "{events:#?}"
+    );
+    assert!(has("Normal", "Uninstalling", ""), "{events:#?}");
+    assert!(has("Normal", "Uninstalled", ""), "{events:#?}");
+}
