@@ -53,3 +53,6 @@ if ! command -v wrk >/dev/null 2>&1; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
 fi
+# The console's npm packages (vite, playwright-core, axe-core for the accessibility test…), from
+# console/package-lock.json; skipped when the installed tree already matches it.
+scripts/console.sh install

@@ -110,6 +110,7 @@ function summarise(found, pagesChecked) {
 test("axe-core on every page, light and dark: no serious or critical violations", async () => {
   const context = await env.browser.newContext({ locale: "en-US", viewport: { width: 1400, height: 900 }, colorScheme: "light" });
   const page = await login(context);
+  await canary(page);
   // The login page first, in both themes (the theme follows the saved choice).
   const found = [];
   const queue = ["/login", ...PAGES.map(([, p]) => p)];
@@ -145,6 +146,20 @@ test("axe-core on every page, light and dark: no serious or critical violations"
   assert.ok(checked >= PAGES.length, `${checked} pages checked`);
   assert.deepEqual(bad, []);
 });
+
+/** axe finds what it should here: an unlabelled text box put into the page is a critical
+ * violation (so a pass below means something). */
+async function canary(page) {
+  await open(page, "/platform/clusters");
+  await page.evaluate(() => {
+    const i = document.createElement("input");
+    i.id = "a11y-canary";
+    document.querySelector("main").append(i);
+  });
+  const seen = (await axe(page)).filter((v) => v.impact === "critical" && v.targets.includes("#a11y-canary"));
+  assert.equal(seen.length, 1, "axe reports an unlabelled input");
+  await page.evaluate(() => document.getElementById("a11y-canary").remove());
+}
 
 /** What a page shows only after a click: dialogs and the YAML editor. */
 const OPENED = [
