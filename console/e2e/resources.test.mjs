@@ -2,9 +2,10 @@
 // with a member `orrery cluster`: a ConfigMap and a Secret through the key/value editors (the
 // Secret's value hidden until revealed), a Service and an Ingress to it, a StorageClass and a PV at
 // cluster level, a PVC, a NetworkPolicy; a project quota and limit range, then a Deployment
-// defaulted by the limit range and another refused by the quota (the error in the user's words, the server's detail a click away); a
-// workspace's description, placement and quota edited, and a cluster that still holds its
-// projects refused removal. axe-core finds no serious or critical violation on the forms.
+// defaulted by the limit range and another refused by the quota (the error in the user's words,
+// the server's detail a click away); a workspace's description, placement and quota edited, and a
+// cluster that still holds its projects refused removal; a project viewer is offered none of these
+// actions. axe-core finds no serious or critical violation on the forms.
 // Run: cd console && ORRERY_BIN=… node --test e2e/resources.test.mjs
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -15,6 +16,7 @@ import { apiCall, apiToken, screenshots, startEnv } from "./harness.mjs";
 
 const INITIAL = "Initial0Pass";
 const ADMIN_PW = "Changed0Pass";
+const VIEWER_PW = "Viewer0Pass";
 const WAIT = 60_000;
 const NS = "shop";
 const P = `/clusters/host/projects/${NS}`;
@@ -296,12 +298,51 @@ async function workspaceSettings() {
   await shot("workspace-refused");
 }
 
+/** A project viewer is offered no Create, Edit or Save, and the settings are read-only. */
+async function viewerSeesNoActions() {
+  const IAM = "/kapis/iam.kubesphere.io/v1beta1";
+  await must("POST", `${IAM}/users`, { apiVersion: "iam.kubesphere.io/v1beta1", kind: "User", metadata: { name: "vera", annotations: { "iam.kubesphere.io/globalrole": "platform-regular" } }, spec: { email: "vera@example.com", password: VIEWER_PW } });
+  await must("POST", `${IAM}/namespaces/${NS}/namespacemembers`, [{ username: "vera", roleRef: "viewer" }]);
+  const context = await env.browser.newContext({ viewport: { width: 1400, height: 900 }, locale: "en-US" });
+  const v = await context.newPage();
+  try {
+    await v.goto(`${env.url}/console/login`);
+    await v.getByLabel("Username", { exact: true }).fill("vera");
+    await v.getByLabel("Password", { exact: true }).fill(VIEWER_PW);
+    await v.getByRole("button", { name: "Log in" }).click();
+    await v.getByTestId("user").waitFor({ timeout: WAIT });
+    /** Opens `path` and waits for the access review of `verb` on `resource` to be answered (false). */
+    const reviewed = async (path, verb, resource) => {
+      const answer = v.waitForResponse((r) => r.url().includes("selfsubjectaccessreviews") && (r.request().postData() ?? "").includes(`"verb":"${verb}"`) && (r.request().postData() ?? "").includes(`"resource":"${resource}"`), { timeout: WAIT });
+      await v.goto(`${env.url}/console${path}`);
+      assert.equal((await (await answer).json()).status.allowed, false, `${verb} ${resource}`);
+    };
+    await reviewed(`${P}/configmaps`, "create", "configmaps");
+    await visible(v.getByRole("link", { name: "settings", exact: true }));
+    assert.equal(await v.getByRole("link", { name: "Create", exact: true }).count(), 0);
+    await reviewed(`${P}/configmaps/settings`, "update", "configmaps");
+    await visible(v.getByTestId("configmap-data").getByText("demo"));
+    assert.equal(await v.getByRole("link", { name: "Edit", exact: true }).count(), 0);
+    await reviewed(`${P}/settings`, "create", "resourcequotas");
+    await visible(v.locator('input[name="quota-count/deployments.apps"][disabled]'));
+    assert.equal(await v.getByRole("button", { name: "Save" }).count(), 0);
+  } finally {
+    await context.close();
+  }
+}
+
 test("resources through forms, quotas and limit ranges, workspace settings", async () => {
   await configMapAndSecret();
   await serviceAndIngress();
-  await storage();
-  await pvcAndPolicy();
-  await quotaAndLimits();
-  await workspaceSettings();
+  try {
+    await storage();
+    await pvcAndPolicy();
+    await quotaAndLimits();
+    await workspaceSettings();
+    await viewerSeesNoActions();
+  } catch (e) {
+    await shot("failed").catch(() => undefined);
+    throw e;
+  }
   assert.deepEqual(problems, []);
 });
