@@ -177,8 +177,10 @@ async function checkOpened(page, found) {
     const opener = page.getByRole(role, { name, exact: true });
     await opener.click();
     const dialog = page.getByRole("dialog", { name });
-    if (role === "button") await dialog.waitFor({ timeout: WAIT });
-    else await page.locator(".cm-editor").waitFor({ timeout: WAIT });
+    if (role === "button") {
+      await dialog.waitFor({ timeout: WAIT });
+      await focusStaysIn(page, name);
+    } else await page.locator(".cm-editor").waitFor({ timeout: WAIT });
     for (let pass = 0; pass < 2; pass++) {
       const theme = await page.evaluate(() => document.documentElement.dataset.theme);
       for (const v of await axe(page)) found.push({ ...v, path: `${path} (${name})`, theme });
@@ -197,6 +199,16 @@ async function checkOpened(page, found) {
     }
   }
   return OPENED.length;
+}
+
+/** Tab and Shift+Tab through the open dialog never reach the page behind it (the focus may
+ * leave for the browser's own controls, seen as <body>). */
+async function focusStaysIn(page, name) {
+  for (const key of ["Tab", "Tab", "Tab", "Tab", "Tab", "Tab", "Tab", "Tab", "Shift+Tab", "Shift+Tab", "Shift+Tab"]) {
+    await page.keyboard.press(key);
+    const inside = await page.evaluate(() => document.activeElement === document.body || !!document.activeElement?.closest("dialog[open]"));
+    assert.ok(inside, `${name}: ${key} left the dialog for the page behind it`);
+  }
 }
 
 /** Switches to `theme` with the top bar's button, or, on a page outside the console's frame (the
