@@ -8,7 +8,7 @@ import { useI18n } from "../i18n";
 import type { MessageKey } from "../i18n/en";
 import { api } from "../api/client";
 import { useCan, useLoad } from "../api/hooks";
-import { clusterPath, resourcePath, resources, TENANT } from "../api/paths";
+import { clusterPath, IAM, resourcePath, resources, TENANT } from "../api/paths";
 import type { K8sObject } from "../api/watch";
 import { ErrorBox, PageHead } from "../components/ui";
 import { useApp } from "../state/context";
@@ -220,6 +220,8 @@ function WorkspaceInfo({ ws, template, reload, allowed }: { ws: string; template
   const [f, setF] = useState<q.WorkspaceForm>(() => q.workspaceForm(template));
   useEffect(() => setF(q.workspaceForm(template)), [template]);
   const host = app.clusters.find((c) => c.host)?.name ?? "host";
+  // The users to choose a manager from (for those who may list them).
+  const users = useLoad<{ items: K8sObject[] }>(allowed ? `${IAM}/users?limit=500` : null);
   const before = q.workspaceForm(template).clusters;
   const s = useSaver(async () => {
     const removed = q.removedClusters(before, f.clusters);
@@ -233,7 +235,12 @@ function WorkspaceInfo({ ws, template, reload, allowed }: { ws: string; template
     <form className="form card wide" onSubmit={s.submit} aria-label={t("res.basic")}>
       <h2 className="section">{t("res.basic")}</h2>
       <Text label={t("form.description")} name="description" disabled={!allowed} value={f.description} onChange={(description) => setF({ ...f, description })} />
-      <Text label={t("form.manager")} name="manager" disabled={!allowed} value={f.manager} onChange={(manager) => setF({ ...f, manager })} />
+      <Text label={t("form.manager")} name="manager" disabled={!allowed} list="ws-users" value={f.manager} onChange={(manager) => setF({ ...f, manager })} />
+      <datalist id="ws-users">
+        {(users.data?.items ?? []).map((u) => (
+          <option key={u.metadata.name} value={u.metadata.name} />
+        ))}
+      </datalist>
       <fieldset className="placement">
         <legend>{t("form.placement")}</legend>
         <p className="muted">{t("res.placementHint")}</p>
