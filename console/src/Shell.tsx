@@ -75,6 +75,8 @@ function navOf(level: Level): { title: MessageKey; links: [MessageKey, string][]
           ["nav.services", `${c}/r/services`],
           ["nav.configmaps", `${c}/r/configmaps`],
           ["nav.secrets", `${c}/r/secrets`],
+          ["res.nav.ingresses", `${c}/r/ingresses`],
+          ["res.nav.pvcs", `${c}/r/persistentvolumeclaims`],
           ["res.nav.pvs", `${c}/r/persistentvolumes`],
           ["res.nav.storageclasses", `${c}/r/storageclasses`],
           ["nav.crds", `${c}/crds`],

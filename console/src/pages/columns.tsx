@@ -105,9 +105,12 @@ export function columnsFor(plural: string, i18n: I18n, link: (o: K8sObject) => s
         created,
       ];
     case "configmaps":
-    case "secrets":
+    case "secrets": {
       // Secrets listed through the platform come without values, their keys named in `keys`.
-      return [name, ...ns, { title: "col.keys", render: (o) => String(Array.isArray(o.keys) ? o.keys.length : Object.keys({ ...((o.data as object) ?? {}), ...((o.binaryData as object) ?? {}) }).length) }, created];
+      const keys: Column<K8sObject> = { title: "col.keys", render: (o) => String(Array.isArray(o.keys) ? o.keys.length : Object.keys({ ...((o.data as object) ?? {}), ...((o.binaryData as object) ?? {}) }).length) };
+      const type: Column<K8sObject>[] = plural === "secrets" ? [{ title: "col.type", render: (o) => <span translate="no">{String(o.type ?? "Opaque")}</span> }] : [];
+      return [name, ...ns, ...type, keys, created];
+    }
     case "events":
       return [
         { title: "col.type", render: (o) => (o.type === "Warning" ? i18n.t("obs.warning") : o.type === "Normal" ? i18n.t("obs.normal") : String(o.type ?? "")), width: "90px", sortBy: "type" },
