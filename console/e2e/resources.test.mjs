@@ -80,6 +80,8 @@ before(async () => {
   await setUp();
   const context = await env.browser.newContext({ viewport: { width: 1400, height: 900 }, locale: "en-US" });
   page = await context.newPage();
+  // Actions wait as long as the other waits here (the machine is shared with other builds).
+  page.setDefaultTimeout(WAIT);
   page.on("pageerror", (e) => problems.push(String(e)));
   await page.goto(`${env.url}/console/login`);
   await page.getByLabel("Username", { exact: true }).fill("admin");
@@ -305,6 +307,7 @@ async function viewerSeesNoActions() {
   await must("POST", `${IAM}/namespaces/${NS}/namespacemembers`, [{ username: "vera", roleRef: "viewer" }]);
   const context = await env.browser.newContext({ viewport: { width: 1400, height: 900 }, locale: "en-US" });
   const v = await context.newPage();
+  v.setDefaultTimeout(WAIT);
   try {
     await v.goto(`${env.url}/console/login`);
     await v.getByLabel("Username", { exact: true }).fill("vera");
