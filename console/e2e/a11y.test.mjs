@@ -5,7 +5,8 @@
 // violation; a summary of everything axe reported is printed. (2) A keyboard-only walk: log in,
 // reach a project through the workspace switcher and the side navigation, open the Create
 // Deployment form, fill and submit it with Tab/Enter/arrow keys only, with a visible focus
-// indicator (outline or box-shadow) on every control focus lands on; the Deployment exists.
+// indicator (outline or box-shadow) on every control focus lands on; the Deployment exists, and
+// its page's tabs follow the arrow keys.
 // Run: node --test e2e/a11y.test.mjs (needs target/debug/orrery or $ORRERY_BIN, /usr/bin/chromium).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -308,6 +309,11 @@ test("keyboard only: log in, reach a project through the navigation, create a De
     await tabTo(page, 'main form button[type="submit"]', hidden);
     await page.keyboard.press("Space");
     await page.getByRole("heading", { name: "Deployment: kbd-web" }).waitFor({ timeout: WAIT });
+    // Its tabs: the selected one is the tab stop, the right arrow selects the next (YAML).
+    await tabTo(page, 'main [role="tab"][aria-selected="true"]', hidden);
+    await page.keyboard.press("ArrowRight");
+    await page.locator('main [role="tab"][aria-selected="true"]:focus', { hasText: "YAML" }).waitFor({ timeout: WAIT });
+    await page.locator("main .cm-editor").waitFor({ timeout: WAIT });
   } finally {
     await context.close();
   }

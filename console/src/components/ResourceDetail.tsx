@@ -9,7 +9,7 @@ import type { K8sObject } from "../api/watch";
 import { columnsFor, lastSeen } from "../pages/columns";
 import { Essentials } from "./Essentials";
 import { Table } from "./Table";
-import { Confirm, ErrorBox, PageHead, Status } from "./ui";
+import { Confirm, ErrorBox, PageHead, Status, tabKeys } from "./ui";
 import { PodLogs } from "./PodLogs";
 
 const YamlEditor = lazy(() => import("./YamlEditor"));
@@ -132,9 +132,9 @@ export function ResourceDetail({ cluster, rt, namespace, name, base, podLink, ex
           {t("action.delete")}
         </button>
       </PageHead>
-      <div className="tabs" role="tablist">
+      <div className="tabs" role="tablist" onKeyDown={tabKeys}>
         {tabs.map((k) => (
-          <button key={k} type="button" role="tab" aria-selected={tab === k} onClick={() => setTab(k)}>
+          <button key={k} type="button" role="tab" aria-selected={tab === k} tabIndex={tab === k ? 0 : -1} onClick={() => setTab(k)}>
             {tabLabel[k]}
           </button>
         ))}

@@ -122,6 +122,22 @@ export function Confirm({ open, message, onConfirm, onCancel, error }: { open: b
   );
 }
 
+/**
+ * The keyboard of a tab list (WAI-ARIA tabs): arrow keys, Home and End move to another tab and
+ * select it. Put on the element with role="tablist"; its tabs take tabIndex 0 when selected and
+ * -1 otherwise, so Tab goes from the selected tab to the panel.
+ */
+export function tabKeys(e: React.KeyboardEvent<HTMLElement>) {
+  const tabs = [...e.currentTarget.querySelectorAll<HTMLElement>('[role="tab"]')];
+  const i = tabs.indexOf(document.activeElement as HTMLElement);
+  const moves: Record<string, number> = { ArrowRight: i + 1, ArrowLeft: i - 1 + tabs.length, Home: 0, End: tabs.length - 1 };
+  if (i < 0 || !(e.key in moves)) return;
+  e.preventDefault();
+  const next = tabs[moves[e.key] % tabs.length];
+  next.focus();
+  next.click();
+}
+
 /** A coloured status word. */
 export function Status({ value, label: given }: { value: string | undefined; label?: string }) {
   const { t } = useI18n();

@@ -32,7 +32,7 @@ import {
   type Page,
 } from "../api/appstore";
 import { Table } from "../components/Table";
-import { Confirm, Dialog, ErrorBox, FormFooter, PageHead, useTitle } from "../components/ui";
+import { Confirm, Dialog, ErrorBox, FormFooter, PageHead, tabKeys, useTitle } from "../components/ui";
 import { AppIcon, StateBadge, useServerCheck, ValuesEditor } from "../components/appstore";
 import { useApp } from "../state/context";
 
@@ -200,9 +200,9 @@ function AppPage() {
       </div>
       <div className="app-body">
         <section>
-          <div className="tabs" role="tablist">
+          <div className="tabs" role="tablist" onKeyDown={tabKeys}>
             {(["readme", "values", "versions"] as const).map((k) => (
-              <button key={k} type="button" role="tab" aria-selected={tab === k} onClick={() => setTab(k)}>
+              <button key={k} type="button" role="tab" aria-selected={tab === k} tabIndex={tab === k ? 0 : -1} onClick={() => setTab(k)}>
                 {k === "values" && a.data?.spec?.appType === "yaml" ? t("store.tab.manifests") : t(`store.tab.${k}` as const)}
               </button>
             ))}
@@ -1076,9 +1076,9 @@ export function ReleaseDetail({ cluster, ns, name }: { cluster: string; ns: stri
       </div>
       <ErrorBox error={error} />
       {upgrading && <Upgrade cluster={cluster} ns={ns} release={r} onDone={() => (setUpgrading(false), rel.reload())} />}
-      <div className="tabs" role="tablist">
+      <div className="tabs" role="tablist" onKeyDown={tabKeys}>
         {(["resources", "values", "history"] as const).map((k) => (
-          <button key={k} type="button" role="tab" aria-selected={tab === k} onClick={() => setTab(k)}>
+          <button key={k} type="button" role="tab" aria-selected={tab === k} tabIndex={tab === k ? 0 : -1} onClick={() => setTab(k)}>
             {t(`release.tab.${k}` as const)}
           </button>
         ))}

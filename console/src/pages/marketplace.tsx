@@ -30,7 +30,7 @@ import {
 } from "../api/extensions";
 import { decodeFiles } from "../api/appstore";
 import { Table } from "../components/Table";
-import { Confirm, ErrorBox, FormFooter, PageHead, useTitle } from "../components/ui";
+import { Confirm, ErrorBox, FormFooter, PageHead, tabKeys, useTitle } from "../components/ui";
 import { AppIcon } from "../components/appstore";
 import { useApp } from "../state/context";
 
@@ -199,9 +199,9 @@ function ExtensionDetail() {
       {plan && <Installation plan={plan} versions={versions.newest} />}
       <div className="app-body">
         <section>
-          <div className="tabs" role="tablist">
+          <div className="tabs" role="tablist" onKeyDown={tabKeys}>
             {(["overview", "versions"] as const).map((k) => (
-              <button key={k} type="button" role="tab" aria-selected={tab === k} onClick={() => setTab(k)}>
+              <button key={k} type="button" role="tab" aria-selected={tab === k} tabIndex={tab === k ? 0 : -1} onClick={() => setTab(k)}>
                 {t(k === "overview" ? "store.tab.readme" : "store.tab.versions")}
               </button>
             ))}

@@ -6,7 +6,7 @@ import { useCan, useLoad } from "../api/hooks";
 import { IAM } from "../api/paths";
 import type { K8sObject } from "../api/watch";
 import { Table } from "../components/Table";
-import { Dialog, ErrorBox, FormFooter, PageHead, Status } from "../components/ui";
+import { Dialog, ErrorBox, FormFooter, PageHead, Status, tabKeys } from "../components/ui";
 import { Ask } from "../components/Ask";
 import { relativeTime } from "../components/format";
 import { useApp } from "../state/context";
@@ -291,9 +291,9 @@ export function UserDetail({ name }: { name: string }) {
           </button>
         )}
       </PageHead>
-      <div className="tabs" role="tablist">
+      <div className="tabs" role="tablist" onKeyDown={tabKeys}>
         {tabs.map(([k, label]) => (
-          <button key={k} type="button" role="tab" aria-selected={tab === k} onClick={() => setTab(k)}>
+          <button key={k} type="button" role="tab" aria-selected={tab === k} tabIndex={tab === k ? 0 : -1} onClick={() => setTab(k)}>
             {label}
           </button>
         ))}
