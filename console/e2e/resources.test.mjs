@@ -113,12 +113,25 @@ async function configMapAndSecret() {
   await go(`${P}/configmaps`);
   await createLink();
   await heading("Create: ConfigMap");
+  // By keyboard alone: the name, Tab to Add key, Enter adds a row, back to its key and on to its
+  // value, then Tab on to Create and Enter.
   await page.getByLabel("Name", { exact: true }).fill("settings");
-  await page.getByRole("button", { name: "Add key" }).click();
-  await page.getByLabel("Key 1", { exact: true }).fill("mode");
-  await page.getByLabel("Value 1", { exact: true }).fill("demo");
+  const focused = () => page.evaluate(() => document.activeElement?.getAttribute("aria-label") || document.activeElement?.textContent || "");
+  const keys = async (...ks) => {
+    for (const k of ks) await page.keyboard.press(k);
+  };
+  await keys("Tab");
+  assert.equal(await focused(), "Add key");
+  await keys("Enter", "Shift+Tab", "Shift+Tab", "Shift+Tab");
+  assert.equal(await focused(), "Key 1");
+  await page.keyboard.type("mode");
+  await keys("Tab");
+  assert.equal(await focused(), "Value 1");
+  await page.keyboard.type("demo");
   await axeClean("ConfigMap form");
-  await submit();
+  await keys("Tab", "Tab", "Tab", "Tab");
+  assert.equal(await focused(), "Create");
+  await keys("Enter");
   await heading("ConfigMap: settings");
   await visible(page.getByTestId("configmap-data").getByText("demo"));
 
