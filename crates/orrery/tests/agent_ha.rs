@@ -27,29 +27,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 type Full = http_body_util::Full<hyper::body::Bytes>;
 
-const PASSWORD: &str = "Initial-passw0rd";
+const PASSWORD: &str = platform::ADMIN_PASSWORD;
 /// RFC 6455's sample key and its accept value (the exec upstream answers this key only).
 const WS_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 const WS_ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 
+/// A replica (lease 5 s, retry 1 s) resyncing its members every second.
 fn replica(host: &common::TestCluster, name: &str) -> platform::Replica {
-    platform::Replica::start(
-        &host.kubeconfig,
-        name,
-        &[
-            "--admin-password",
-            PASSWORD,
-            "--lease-duration",
-            "5s",
-            "--lease-retry-period",
-            "1s",
-            "--resync-period",
-            "1s",
-            "--health-check-period",
-            "1s",
-        ],
-        &[],
-    )
+    platform::replica(&host.kubeconfig, name, platform::FAST_MEMBERS, &[])
 }
 
 fn addr_of(url: &str) -> SocketAddr {

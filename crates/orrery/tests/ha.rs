@@ -23,29 +23,14 @@ use serde_json::json;
 
 const LEASE: Duration = Duration::from_secs(5);
 const RETRY: Duration = Duration::from_secs(1);
-const PASSWORD: &str = "Initial-passw0rd";
+const PASSWORD: &str = platform::ADMIN_PASSWORD;
 const FIRST_BATCH: usize = 60;
 const SECOND_BATCH: usize = 20;
 
+/// A replica (lease 5 s, retry 1 s) resyncing its members every second, over plain HTTP.
 fn replica(host: &common::TestCluster, name: &str) -> platform::Replica {
-    platform::Replica::start(
-        &host.kubeconfig,
-        name,
-        &[
-            "--admin-password",
-            PASSWORD,
-            "--lease-duration",
-            "5s",
-            "--lease-retry-period",
-            "1s",
-            "--resync-period",
-            "1s",
-            "--health-check-period",
-            "1s",
-            "--tls=false",
-        ],
-        &[],
-    )
+    let flags = [platform::FAST_MEMBERS, &["--tls=false"]].concat();
+    platform::replica(&host.kubeconfig, name, &flags, &[])
 }
 
 /// The Lease's holder and when it was acquired.

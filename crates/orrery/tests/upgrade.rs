@@ -21,7 +21,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::Api;
 use reqwest::Method;
 
-const PASSWORD: &str = "Initial-passw0rd";
+const PASSWORD: &str = platform::ADMIN_PASSWORD;
 const ANNOTATION: &str = "orrery.io/platform-version";
 
 /// This release and the one before it (same major, previous minor).
@@ -37,24 +37,12 @@ fn versions() -> (String, String) {
     (this, format!("{major}.{}.9", minor - 1))
 }
 
+/// A replica over plain HTTP reporting `version` as its own (its real one when `None`).
 fn replica(host: &common::TestCluster, name: &str, version: Option<&str>) -> platform::Replica {
     let env: Vec<(&str, &str)> = version
         .map(|v| vec![("ORRERY_TEST_REPORTED_VERSION", v)])
         .unwrap_or_default();
-    platform::Replica::start(
-        &host.kubeconfig,
-        name,
-        &[
-            "--admin-password",
-            PASSWORD,
-            "--lease-duration",
-            "5s",
-            "--lease-retry-period",
-            "1s",
-            "--tls=false",
-        ],
-        &env,
-    )
+    platform::replica(&host.kubeconfig, name, &["--tls=false"], &env)
 }
 
 /// The CRDs' versions (resourceVersion, recorded platform version), by name.

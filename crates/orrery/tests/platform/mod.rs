@@ -10,6 +10,27 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::Value;
 
+/// The administrator's password of a [`replica`].
+pub const ADMIN_PASSWORD: &str = "Initial-passw0rd";
+
+/// Flags of a [`replica`] that resyncs and health-checks its member clusters every second.
+pub const FAST_MEMBERS: &[&str] = &["--resync-period", "1s", "--health-check-period", "1s"];
+
+/// A replica as the HA and upgrade tests start them: the administrator's password
+/// [`ADMIN_PASSWORD`], a 5 s Lease retried every second, then `extra` flags and `env`.
+pub fn replica(kubeconfig: &Path, identity: &str, extra: &[&str], env: &[(&str, &str)]) -> Replica {
+    let mut flags = vec![
+        "--admin-password",
+        ADMIN_PASSWORD,
+        "--lease-duration",
+        "5s",
+        "--lease-retry-period",
+        "1s",
+    ];
+    flags.extend_from_slice(extra);
+    Replica::start(kubeconfig, identity, &flags, env)
+}
+
 /// One platform replica; killed on drop.
 pub struct Replica {
     pub child: Child,
