@@ -174,6 +174,7 @@ async function serviceAndIngress() {
   // The backend's port comes from the chosen Service.
   assert.equal(await page.locator('input[name="servicePort0-0"]').inputValue(), "80");
   await axeClean("Ingress form");
+  await shot("ingress-form");
   await submit();
   await heading("Ingress: web");
   await visible(page.getByRole("link", { name: "web", exact: true }));
@@ -226,6 +227,7 @@ async function pvcAndPolicy() {
   await page.getByLabel("Pod labels", { exact: true }).fill("app=web");
   await page.getByLabel(/^Ports \(TCP/).fill("TCP/5432");
   await axeClean("NetworkPolicy form");
+  await shot("networkpolicy-form");
   await submit();
   await heading("NetworkPolicy: db-only");
   const np = await must("GET", `/apis/networking.k8s.io/v1/namespaces/${NS}/networkpolicies/db-only`);
