@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::{SimCluster, obj, wait_for};
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::apps::v1::{
+    ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
+};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Endpoints, Node, PersistentVolumeClaim, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -321,6 +323,78 @@ async fn statefulset_gets_ordered_pods_and_bound_claims() {
             .await
             .ok()?;
         (l.items.len() == 1 && l.items[0].name_any() == "db-0").then_some(())
+    })
+    .await;
+}
+
+/// The revisions of a StatefulSet, as (name, revision, image), oldest first.
+async fn revisions(api: &Api<ControllerRevision>) -> Vec<(String, i64, String)> {
+    let mut out: Vec<(String, i64, String)> = api
+        .list(&ListParams::default().labels("app=hist"))
+        .await
+        .map(|l| l.items)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| {
+            let image = r.data.as_ref().map_or(String::new(), |d| {
+                d.0["spec"]["template"]["spec"]["containers"][0]["image"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            });
+            (r.name_any(), r.revision, image)
+        })
+        .collect();
+    out.sort_by_key(|(_, r, _)| *r);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statefulset_history_is_kept_in_controller_revisions_and_rolls_back() {
+    let c = SimCluster::start(SimCluster::config(20.0)).await;
+    let sts: Api<StatefulSet> = Api::namespaced(c.client.clone(), "default");
+    let revs: Api<ControllerRevision> = Api::namespaced(c.client.clone(), "default");
+    sts.create(&PostParams::default(), &obj(json!({
+        "metadata": {"name": "hist"},
+        "spec": {"replicas": 1, "serviceName": "hist", "selector": {"matchLabels": {"app": "hist"}},
+                 "template": {"metadata": {"labels": {"app": "hist"}}, "spec": {"containers": [{"name": "c", "image": "v1"}]}}},
+    }))).await.unwrap();
+    wait_for("revision 1", LIMIT, || async {
+        (revisions(&revs).await.len() == 1).then_some(())
+    })
+    .await;
+    let image =
+        json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "v2"}]}}}});
+    sts.patch("hist", &PatchParams::default(), &Patch::Strategic(&image))
+        .await
+        .unwrap();
+    let two = wait_for("revision 2", LIMIT, || async {
+        let r = revisions(&revs).await;
+        (r.len() == 2).then_some(r)
+    })
+    .await;
+    assert_eq!(
+        (two[0].1, two[0].2.as_str(), two[1].1, two[1].2.as_str()),
+        (1, "v1", 2, "v2")
+    );
+    let first = revs.get(&two[0].0).await.unwrap();
+    assert_eq!(first.owner_references()[0].name, "hist");
+    assert_eq!(first.labels().get("app").map(String::as_str), Some("hist"));
+    // `kubectl rollout undo`: revision 1's data sent back as a strategic merge patch.
+    let data = first.data.clone().unwrap().0;
+    sts.patch("hist", &PatchParams::default(), &Patch::Strategic(&data))
+        .await
+        .unwrap();
+    let s = sts.get("hist").await.unwrap();
+    let spec = s.spec.unwrap();
+    assert_eq!(
+        spec.template.spec.unwrap().containers[0].image.as_deref(),
+        Some("v1")
+    );
+    // The template that came back is renumbered as the newest; no third revision appears.
+    wait_for("revision 1 renumbered 3", LIMIT, || async {
+        let r = revisions(&revs).await;
+        (r.len() == 2 && r[1].0 == two[0].0 && r[1].1 == 3).then_some(())
     })
     .await;
 }

@@ -12,6 +12,7 @@ use kube::api::DeleteParams;
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
+use super::history::{History, Owner};
 use super::{
     Expectations, create_json, is_active, is_ready, owner_ref, pod_from_template, pods_by_owner,
     write_status,
@@ -39,6 +40,7 @@ fn daemon_tolerations() -> serde_json::Value {
 #[derive(Default)]
 pub(crate) struct DaemonSets {
     expectations: Expectations,
+    history: History,
 }
 
 /// The node a daemon pod is pinned to.
@@ -75,6 +77,7 @@ impl Reconcile for DaemonSets {
         sets.sort_by_key(|s| (s.namespace(), s.name_any()));
         let live: HashSet<String> = sets.iter().filter_map(|s| s.uid()).collect();
         self.expectations.retain(&live);
+        self.history.retain(&live);
         let mut wake = NextWake::default();
         for ds in sets {
             if ds.metadata.deletion_timestamp.is_some() {
@@ -121,6 +124,18 @@ impl DaemonSets {
             &canonical(&serde_json::to_value(&spec.template).unwrap_or_default()),
             None,
         );
+        let ns = ds.namespace().unwrap_or_default();
+        let name = format!("{}-{hash}", ds.name_any());
+        let owner = Owner {
+            ns: &ns,
+            uid: &uid,
+            owner_ref: owner_ref(ds.as_ref()),
+            name: &name,
+            hash: &hash,
+            template: serde_json::to_value(&spec.template).unwrap_or_default(),
+            limit: spec.revision_history_limit,
+        };
+        self.history.record(ctx, owner).await;
         for n in &eligible {
             if !on_node.contains_key(&n.name) {
                 self.create_pod(ctx, ds, &n.name, &hash).await;

@@ -6,6 +6,7 @@ pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
 pub mod endpoints;
+pub mod history;
 pub mod job;
 pub mod replicaset;
 pub mod statefulset;

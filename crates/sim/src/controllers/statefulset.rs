@@ -13,6 +13,7 @@ use kube::api::DeleteParams;
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
+use super::history::{History, Owner};
 use super::{
     create_json, is_active, is_ready, owner_ref, pod_from_template, pods_by_owner, write_status,
 };
@@ -26,6 +27,7 @@ const COMPONENT: &str = "statefulset-controller";
 #[derive(Default)]
 pub(crate) struct StatefulSets {
     created: std::collections::HashMap<String, Instant>,
+    history: History,
 }
 
 fn ordinal(name: &str, set: &str) -> Option<i32> {
@@ -42,6 +44,8 @@ impl Reconcile for StatefulSets {
         sets.sort_by_key(|s| (s.namespace(), s.name_any()));
         self.created
             .retain(|_, at| at.elapsed() < Duration::from_secs(30));
+        let live: std::collections::HashSet<String> = sets.iter().filter_map(|s| s.uid()).collect();
+        self.history.retain(&live);
         let mut wake = NextWake::default();
         for set in sets {
             if set.metadata.deletion_timestamp.is_some() {
@@ -102,6 +106,22 @@ impl StatefulSets {
         wake: &mut NextWake,
     ) {
         let plan = Plan::of(set);
+        let hash = plan
+            .revision
+            .rsplit('-')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let owner = Owner {
+            ns: &plan.ns,
+            uid: &set.uid().unwrap_or_default(),
+            owner_ref: owner_ref(set.as_ref()),
+            name: &plan.revision,
+            hash: &hash,
+            template: serde_json::to_value(&plan.spec.template).unwrap_or_default(),
+            limit: plan.spec.revision_history_limit,
+        };
+        self.history.record(ctx, owner).await;
         let mut by_ord: BTreeMap<i32, &Arc<Pod>> = owned
             .iter()
             .filter_map(|p| ordinal(&p.name_any(), &plan.name).map(|o| (o, p)))
