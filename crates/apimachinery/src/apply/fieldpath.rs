@@ -241,6 +241,15 @@ impl FieldSet {
         }
     }
 
+    /// Whether the two sets share a path (without building their intersection).
+    pub fn intersects(&self, other: &FieldSet) -> bool {
+        self.members.iter().any(|m| other.members.contains(m))
+            || self
+                .children
+                .iter()
+                .any(|(k, c)| other.children.get(k).is_some_and(|o| c.intersects(o)))
+    }
+
     /// Whether the set holds a path strictly below `path`.
     pub fn has_descendants(&self, path: &[PathElement]) -> bool {
         match path {

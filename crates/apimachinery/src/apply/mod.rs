@@ -7,7 +7,7 @@ mod fieldpath;
 mod typed;
 
 pub use fieldpath::{FieldPath, FieldSet, PathElement, compare_values};
-pub use typed::{fields_of, fields_of_except, get_path, merge, remove_path};
+pub use typed::{fields_of, fields_of_except, fields_of_except_in, get_path, merge, remove_path};
 
 use std::sync::LazyLock;
 
@@ -395,8 +395,12 @@ fn compare(
     schema: Option<&dyn PatchSchema>,
     ignored: &[&FieldSet],
 ) -> Changes {
-    let before = fields_of_except(old, schema, ignored);
-    let after = fields_of_except(new, schema, ignored);
+    // Only a top-level field whose value differs can hold a change: the paths under one equal
+    // on both sides are the same in both sets and cancel out (none is added, removed or
+    // modified), so such fields are not walked at all (a status write walks only `status`).
+    let differs = |k: &str| old.get(k) != new.get(k);
+    let before = fields_of_except_in(old, schema, ignored, differs);
+    let after = fields_of_except_in(new, schema, ignored, differs);
     let mut modified = FieldSet::new();
     for p in before.intersection(&after).paths() {
         // A granular map (one whose entries are members too) changes through its entries,
@@ -432,21 +436,27 @@ fn settle_others(
     force: bool,
 ) -> Result<(), ApplyError> {
     let touched = changes.modified.union(&changes.added);
-    let mut conflicts = Vec::new();
-    for m in managers.iter().filter(|m| !m.same_manager(me)) {
-        for path in m.fields.intersection(&touched).paths() {
-            conflicts.push(Conflict {
-                manager: m.describe(),
-                path,
-            });
+    if !force {
+        // (Forced, the conflicts would be dropped: they are not looked for.)
+        let mut conflicts = Vec::new();
+        for m in managers.iter().filter(|m| !m.same_manager(me)) {
+            for path in m.fields.intersection(&touched).paths() {
+                conflicts.push(Conflict {
+                    manager: m.describe(),
+                    path,
+                });
+            }
+        }
+        if !conflicts.is_empty() {
+            conflicts.sort_by(|a, b| a.manager.cmp(&b.manager).then_with(|| a.path.cmp(&b.path)));
+            return Err(ApplyError::Conflicts(conflicts));
         }
     }
-    if !force && !conflicts.is_empty() {
-        conflicts.sort_by(|a, b| a.manager.cmp(&b.manager).then_with(|| a.path.cmp(&b.path)));
-        return Err(ApplyError::Conflicts(conflicts));
-    }
     for m in managers.iter_mut().filter(|m| !m.same_manager(me)) {
-        m.fields = m.fields.difference(&touched).difference(&changes.removed);
+        // A manager owning none of the changed fields keeps its set as it is (not rebuilt).
+        if m.fields.intersects(&touched) || m.fields.intersects(&changes.removed) {
+            m.fields = m.fields.difference(&touched).difference(&changes.removed);
+        }
     }
     managers.retain(|m| m.same_manager(me) || !m.fields.is_empty());
     Ok(())

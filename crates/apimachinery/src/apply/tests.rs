@@ -270,3 +270,85 @@ fn a_changed_map_entry_conflicts_on_the_entry_not_on_the_map() {
         "{fields}"
     );
 }
+
+/// `compare` as it was before it skipped top-level fields equal on both sides: both objects
+/// walked whole.
+fn compare_walking_everything(
+    old: &Value,
+    new: &Value,
+    schema: Option<&dyn PatchSchema>,
+    ignored: &[&FieldSet],
+) -> Changes {
+    let before = fields_of_except(old, schema, ignored);
+    let after = fields_of_except(new, schema, ignored);
+    let mut modified = FieldSet::new();
+    for p in before.intersection(&after).paths() {
+        let granular = before.has_descendants(&p.0) || after.has_descendants(&p.0);
+        let (was, is) = (get_path(old, &p.0), get_path(new, &p.0));
+        let both_maps = was.is_some_and(Value::is_object) && is.is_some_and(Value::is_object);
+        if was != is && !is_list_item(&p) && !(granular && both_maps) {
+            modified.insert(&p.0);
+        }
+    }
+    Changes {
+        added: after.difference(&before),
+        removed: before.difference(&after),
+        modified,
+    }
+}
+
+fn arb_object() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        (0i32..3).prop_map(|i| json!(i)),
+        "[a-b]{0,2}".prop_map(Value::String),
+    ];
+    let tree = leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+            prop::collection::btree_map("[a-c]|name|labels|containers", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    });
+    prop::collection::btree_map("metadata|spec|status|[a-b]", tree, 0..4)
+        .prop_map(|m| Value::Object(m.into_iter().collect()))
+}
+
+proptest::proptest! {
+    /// Skipping the top-level fields equal on both sides finds exactly the changes a walk of
+    /// both whole objects finds (objects drawn from few values, so that many fields are equal).
+    #[test]
+    fn comparing_only_differing_fields_finds_the_same_changes(
+        old in arb_object(), new in arb_object(), status in proptest::bool::ANY,
+    ) {
+        let schema = builtin_patch_schema("apps", "Deployment");
+        let mut reset = FieldSet::new();
+        if status {
+            reset.insert(&[PathElement::Field("spec".into())]);
+        }
+        let ignored = [&*IGNORED_FIELDS, &reset];
+        // Also with `new` sharing most of `old`, as a status write's object does.
+        let mut shared = old.clone();
+        if let (Some(o), Some(n)) = (shared.as_object_mut(), new.get("status")) {
+            o.insert("status".into(), n.clone());
+        }
+        for new in [new, shared] {
+            let fast = compare(&old, &new, schema, &ignored);
+            let full = compare_walking_everything(&old, &new, schema, &ignored);
+            proptest::prop_assert_eq!(fast.added.paths(), full.added.paths());
+            proptest::prop_assert_eq!(fast.removed.paths(), full.removed.paths());
+            proptest::prop_assert_eq!(fast.modified.paths(), full.modified.paths());
+        }
+    }
+
+    /// `intersects` says whether the intersection is non-empty.
+    #[test]
+    fn intersects_is_a_non_empty_intersection(a in arb_object(), b in arb_object()) {
+        let schema = builtin_patch_schema("apps", "Deployment");
+        let (a, b) = (fields_of(&a, schema), fields_of(&b, schema));
+        proptest::prop_assert_eq!(a.intersects(&b), !a.intersection(&b).is_empty());
+        proptest::prop_assert_eq!(b.intersects(&a), !a.intersection(&b).is_empty());
+    }
+}

@@ -93,6 +93,18 @@ pub fn fields_of_except(
     schema: Option<&dyn PatchSchema>,
     except: &[&FieldSet],
 ) -> FieldSet {
+    fields_of_except_in(obj, schema, except, |_| true)
+}
+
+/// [`fields_of_except`] of only the top-level fields `keep` accepts. The paths under a field
+/// depend on that field's value (and the schema) alone, so this is exactly the whole set's
+/// paths under those fields; the others are never visited.
+pub fn fields_of_except_in(
+    obj: &Value,
+    schema: Option<&dyn PatchSchema>,
+    except: &[&FieldSet],
+    keep: impl Fn(&str) -> bool,
+) -> FieldSet {
     let mut out = FieldSet::new();
     if let Value::Object(m) = obj {
         let mut walk = Walk {
@@ -100,7 +112,9 @@ pub fn fields_of_except(
             out: &mut out,
             except,
         };
-        walk.map(m, schema);
+        for (k, v) in m.iter().filter(|(k, _)| keep(k)) {
+            walk.field(k, v, schema);
+        }
     }
     out
 }
@@ -134,13 +148,18 @@ impl Walk<'_> {
 
     fn map(&mut self, m: &Map<String, Value>, schema: Option<&dyn PatchSchema>) {
         for (k, v) in m {
-            if !self.enter(PathElement::Field(k.clone())) {
-                continue;
-            }
-            let meta = field_meta(schema, k);
-            self.value(v, schema, &meta, k);
-            self.leave();
+            self.field(k, v, schema);
         }
+    }
+
+    /// Field `k` (with value `v`) of a map whose schema is `schema`.
+    fn field(&mut self, k: &str, v: &Value, schema: Option<&dyn PatchSchema>) {
+        if !self.enter(PathElement::Field(k.to_string())) {
+            return;
+        }
+        let meta = field_meta(schema, k);
+        self.value(v, schema, &meta, k);
+        self.leave();
     }
 
     fn value(
