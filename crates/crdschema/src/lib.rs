@@ -86,12 +86,20 @@ impl Schema {
     /// list types, then CEL rules; `old` is the stored object on update, which enables
     /// transition rules. Errors come in kube's order and wording.
     pub fn validate(&self, obj: &Value, old: Option<&Value>) -> Vec<FieldError> {
+        self.validate_in_place(&mut obj.clone(), old)
+    }
+
+    /// [`Schema::validate`] without copying the object: its `metadata` is narrowed to what
+    /// the schema may constrain for the keyword checks and put back, as it was, before the
+    /// rest (the object is unchanged when this returns).
+    pub fn validate_in_place(&self, obj: &mut Value, old: Option<&Value>) -> Vec<FieldError> {
         let mut errors = Vec::new();
-        if let Value::Object(map) = obj {
-            // Metadata is validated by the API server; the schema may only narrow
-            // name/generateName, which are checked here.
-            let mut shown = map.clone();
-            if let Some(meta) = shown.get_mut("metadata") {
+        // Metadata is validated by the API server; the schema may only narrow name/generateName,
+        // which are checked here.
+        let full_meta = obj
+            .as_object_mut()
+            .and_then(|map| map.get_mut("metadata"))
+            .map(|meta| {
                 let narrowed: serde_json::Map<String, Value> = meta
                     .as_object()
                     .map(|m| {
@@ -101,12 +109,13 @@ impl Schema {
                             .collect()
                     })
                     .unwrap_or_default();
-                *meta = Value::Object(narrowed);
-            }
-            validate::check(&self.root, &Value::Object(shown), "", &mut errors);
-        } else {
-            validate::check(&self.root, obj, "", &mut errors);
+                std::mem::replace(meta, Value::Object(narrowed))
+            });
+        validate::check(&self.root, obj, "", &mut errors);
+        if let (Some(full), Some(meta)) = (full_meta, obj.get_mut("metadata")) {
+            *meta = full;
         }
+        let obj = &*obj;
         let run_cel = !validate::blocks_cel(&errors);
         let mut found = walk::Found::default();
         walk::walk(&self.root, obj, old, "", true, run_cel, &mut found);

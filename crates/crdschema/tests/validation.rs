@@ -383,3 +383,39 @@ fn metadata_is_left_to_the_api_server_except_name() {
         ["metadata.name: Too long: may not be more than 5 bytes"]
     );
 }
+
+#[test]
+fn validating_in_place_narrows_metadata_only_while_checking_and_puts_it_back() {
+    let s = match Schema::compile(&json!({
+        "type": "object",
+        "properties": {
+            "metadata": {"type": "object", "properties": {"name": {"type": "string", "maxLength": 3}}},
+            "spec": {"type": "object", "properties": {"n": {"type": "integer", "minimum": 1}}}
+        }
+    })) {
+        Ok(s) => s,
+        Err(e) => panic!("schema did not compile: {e}"),
+    };
+    let obj = json!({
+        "apiVersion": "x/v1", "kind": "X",
+        "metadata": {"name": "toolong", "labels": {"a": "b"}, "managedFields": [{"manager": "m"}]},
+        "spec": {"n": 0}
+    });
+    let mut in_place = obj.clone();
+    let errors: Vec<String> = s
+        .validate_in_place(&mut in_place, None)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(errors, messages(&s, &obj));
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors.iter().any(|e| e.contains("metadata.name")),
+        "{errors:?}"
+    );
+    // Unchanged, its metadata's fields in their order.
+    assert_eq!(
+        serde_json::to_string(&in_place).ok(),
+        serde_json::to_string(&obj).ok()
+    );
+}

@@ -458,7 +458,7 @@ pub fn admit(
     crate::write::report_unknown(res, schema.unknown_fields(obj), opts)?;
     schema.prune(obj);
     schema.default(obj);
-    let errors = schema.validate(obj, old);
+    let errors = schema.validate_in_place(obj, old);
     if errors.is_empty() {
         Ok(())
     } else {
