@@ -1,8 +1,10 @@
 // The workload forms in a real browser against a real `orrery serve`: a StatefulSet with a
-// PersistentVolumeClaim template (and env from a ConfigMap) and a CronJob created through the
-// forms; a Deployment's image edited twice through its edit form (fields the form does not show
-// survive), rolled back to its first revision as `kubectl rollout undo` does, the image restored;
-// a HorizontalPodAutoscaler created, edited and deleted on the Deployment's page.
+// PersistentVolumeClaim template (and env from a ConfigMap) created through the form, its image
+// edited and rolled back through its ControllerRevisions; a CronJob created through its form; a
+// Deployment's image edited twice through its edit form (fields the form does not show survive),
+// rolled back to its first revision as `kubectl rollout undo` does, the image restored; a
+// HorizontalPodAutoscaler created, edited and deleted on the Deployment's page; axe-core on the
+// form and dialogs.
 // Run: cd console && ORRERY_BIN=… node --test --test-concurrency=1 e2e/workloads.test.mjs
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -81,6 +83,7 @@ const shot = (n) => page.screenshot({ path: join(screenshots, `${n}.png`), fullP
 const visible = (locator) => locator.first().waitFor({ state: "visible", timeout: WAIT });
 const go = (path) => page.goto(`${env.url}/console${path}`);
 const group = (name, within = page) => within.getByRole("group", { name, exact: true });
+const revisionRow = (text) => page.getByRole("table", { name: "Revisions" }).getByRole("row").filter({ hasText: text });
 
 /** axe-core on the page as it is now: no serious or critical violation. */
 async function accessible(what) {
@@ -130,6 +133,22 @@ async function createStatefulSet() {
   await until("PVC data-db-0", () => apiCall(env.url, token, "GET", `/api/v1/namespaces/${NS}/persistentvolumeclaims/data-db-0`), (r) => r.status === 200);
 }
 
+/** db's image edited, then rolled back to revision 1 through its ControllerRevision. */
+async function rollBackStatefulSet() {
+  await visible(revisionRow("#1 (current)").filter({ hasText: "postgres:16" }));
+  await page.getByRole("link", { name: "Edit settings" }).click();
+  await visible(page.getByRole("heading", { name: "Edit StatefulSet: db" }));
+  await group("Container 1").getByLabel("Image", { exact: true }).fill("postgres:17");
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await visible(revisionRow("#2 (current)").filter({ hasText: "postgres:17" }));
+  await revisionRow("postgres:16").getByRole("button", { name: "Roll back to #1" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Roll back", exact: true }).click();
+  await visible(revisionRow("#3 (current)").filter({ hasText: "postgres:16" }));
+  const sts = await must("GET", `/apis/apps/v1/namespaces/${NS}/statefulsets/db`);
+  assert.equal(sts.spec.template.spec.containers[0].image, "postgres:16");
+  assert.equal(sts.spec.volumeClaimTemplates[0].metadata.name, "data");
+}
+
 async function createCronJob() {
   await go(`${P}/cronjobs`);
   await page.getByRole("link", { name: "Create CronJob" }).click();
@@ -151,8 +170,6 @@ async function createCronJob() {
   assert.deepEqual(cj.spec.jobTemplate.spec.template.spec.containers[0].command, ["sh", "-c"]);
 }
 
-const revisionRow = (text) => page.getByRole("table", { name: "Revisions" }).getByRole("row").filter({ hasText: text });
-
 /** Edits web's image through the edit form, then waits for that revision to be the current one. */
 async function editImage(image, revision) {
   await go(`${P}/deployments/web`);
@@ -166,6 +183,7 @@ async function editImage(image, revision) {
 
 test("workloads: forms create a StatefulSet and a CronJob; a Deployment is edited, rolled back and autoscaled", async () => {
   await step("statefulset", createStatefulSet);
+  await step("statefulset rollback", rollBackStatefulSet);
   await step("cronjob", createCronJob);
   await step("edits", editTwice);
   await step("rollback", rollBackToFirst);
