@@ -103,7 +103,7 @@ function summarise(found, pagesChecked) {
     e.where.push(`${f.theme} ${f.path}: ${f.targets.join(", ")}`);
     byRule.set(f.id, e);
   }
-  console.log(`# axe: ${pagesChecked} pages × 2 themes, ${found.length} violations of ${byRule.size} rules`);
+  console.log(`# axe: ${pagesChecked} pages and opened states in the light and dark themes (the narrow window in one), ${found.length} violations of ${byRule.size} rules`);
   for (const [id, e] of byRule) console.log(`#   ${e.impact} ${id} (${e.help}) on ${e.where.length}: ${e.where.slice(0, 4).join(" | ")}`);
   return found.filter((f) => f.impact === "serious" || f.impact === "critical").map((f) => `${f.theme} ${f.path}: ${f.impact} ${f.id} at ${f.targets.join(", ")}`);
 }
@@ -140,6 +140,7 @@ test("axe-core on every page, light and dark: no serious or critical violations"
       checked++;
     }
     checked += await checkOpened(page, found);
+    checked += await checkNarrow(page, found);
   } finally {
     await context.close();
   }
@@ -200,6 +201,23 @@ async function checkOpened(page, found) {
     }
   }
   return OPENED.length;
+}
+
+/** A narrow window: the navigation folded behind the Menu button, then unfolded — in the current
+ * theme (the other one is the same markup). */
+async function checkNarrow(page, found) {
+  await page.setViewportSize({ width: 600, height: 900 });
+  try {
+    await open(page, "/clusters/host/overview");
+    const theme = await page.evaluate(() => document.documentElement.dataset.theme);
+    for (const v of await axe(page)) found.push({ ...v, path: "narrow /clusters/host/overview", theme });
+    await page.getByRole("button", { name: /Menu/ }).click();
+    await page.locator("#side-nav").waitFor({ timeout: WAIT });
+    for (const v of await axe(page)) found.push({ ...v, path: "narrow /clusters/host/overview (menu open)", theme });
+  } finally {
+    await page.setViewportSize({ width: 1400, height: 900 });
+  }
+  return 1;
 }
 
 /** Tab and Shift+Tab through the open dialog never reach the page behind it (the focus may
