@@ -196,7 +196,7 @@ test("deploy an image, watch its pods turn Running, open logs, scale", async () 
   await page.goBack();
   await visible(page.getByRole("heading", { name: "Deployment: web" }));
   await page.getByLabel("Replicas", { exact: true }).fill("3");
-  await page.getByRole("button", { name: "Scale" }).click();
+  await page.getByRole("button", { name: "Scale", exact: true }).click();
   await page.waitForFunction(() => {
     const t = document.querySelector('[role="table"][aria-label="Pods"]');
     return t && [...t.querySelectorAll('[role="row"]')].filter((r) => r.textContent.includes("Running")).length === 3;
