@@ -1045,6 +1045,9 @@ async fn install(
     };
     let disabled = if frontend { "" } else { " (disabled)" };
     let message = format!("{verb} {version} in namespace {ns}{disabled}");
+    // Enabled first: whoever sees the plan done at this generation sees its Enabled too.
+    p.transition(state, doing, Some(enabled_condition(frontend)), &[])
+        .await?;
     p.transition(
         state,
         done,
@@ -1058,8 +1061,6 @@ async fn install(
         ],
     )
     .await?;
-    p.transition(state, done, Some(enabled_condition(frontend)), &[])
-        .await?;
     tracing::info!(extension = %ext, "{message}");
     Ok(())
 }
