@@ -57,6 +57,8 @@ pub struct Fixture {
     pub host_kube: kube::Client,
     /// Admin client of the member cluster.
     pub member_kube: kube::Client,
+    /// The installed extension's backend.
+    pub extension: crate::extension::Backend,
 }
 
 impl Fixture {
@@ -128,6 +130,7 @@ pub async fn start() -> Fixture {
     binder(&c, &admin).await;
     cluster_members(&c, &admin).await;
     observability_data(&c, &admin).await;
+    let extension = crate::extension::install(&c, &admin).await;
     let mut tokens = BTreeMap::new();
     for u in USERS {
         tokens.insert(u, c.login(u, USER_PW).await);
@@ -142,6 +145,7 @@ pub async fn start() -> Fixture {
         tokens,
         host_kube,
         member_kube,
+        extension,
     }
 }
 

@@ -1,7 +1,9 @@
 //! Request paths generated from the URL grammar: `[/clusters/{c}]/{api/v1 | apis/{g}/{v} |
 //! kapis/{g}/{v}}[/watch][/workspaces/{ws}][/namespaces/{ns}]/{resource}[/{name}[/{sub}]]`,
 //! or one of the observability routes of issue 16 with its query parameters
-//! ([`crate::observability`]), then one distortion of the spelling (percent-encoding of any
+//! ([`crate::observability`]), or an installed extension's routes (`/kapis/hello.kubesphere.io/
+//! v1alpha1/…` of its APIService, `/proxy/hello/…` of its ReverseProxy, `/dist/hello/…` of its
+//! JSBundle: [`crate::extension`], in the same grammar), then one distortion of the spelling (percent-encoding of any
 //! character, dot segments, encoded dots and slashes, double and trailing slashes, case
 //! changes), a method, upgrade headers and a caller. Every choice is an index, so proptest
 //! shrinks towards the first (plainest) option of each.
@@ -11,7 +13,7 @@ use proptest::prelude::*;
 use crate::observability::{self, Obs};
 
 /// `(prefix, group, version)` of each API tried, the first ones matching a real API.
-pub const APIS: [(&str, &str, &str); 16] = [
+pub const APIS: [(&str, &str, &str); 19] = [
     ("api", "", "v1"),
     ("apis", "rbac.authorization.k8s.io", "v1"),
     ("apis", "iam.kubesphere.io", "v1beta1"),
@@ -28,6 +30,11 @@ pub const APIS: [(&str, &str, &str); 16] = [
     ("kapis", "application.kubesphere.io", "v2"),
     ("apis", "nope.example.com", "v1"),
     ("api", "", "v2"),
+    // The fixture's extension: its APIService's group, its ReverseProxy's and its JSBundle's
+    // path prefixes (the "version" is the extension's name).
+    ("kapis", "hello.kubesphere.io", "v1alpha1"),
+    ("proxy", "", "hello"),
+    ("dist", "", "hello"),
 ];
 
 /// Resources each API of [`APIS`] serves (or routes), by the same index.
@@ -98,6 +105,9 @@ fn own_resources(api: usize) -> &'static [&'static str] {
         11 => &["resources"],
         12 => &["clusters"],
         13 => &["apps", "categories", "applications", "reviews", "repos"],
+        16 => &["hellos", "greetings"],
+        17 => &["status", "greetings"],
+        18 => &["index.js", "assets"],
         _ => &["pods", "widgets"],
     }
 }
@@ -456,7 +466,15 @@ impl Case {
     /// Whether the body of a successful answer is read and judged (not a watch's: it would
     /// not end).
     pub fn reads_body(&self) -> bool {
-        self.obs.is_some() && self.method() == "GET" && self.watch_query.is_none()
+        (self.obs.is_some() && self.method() == "GET" && self.watch_query.is_none())
+            || self.extension()
+    }
+
+    /// Whether it names the fixture's extension's routes (whose backend answers at once,
+    /// watches included, so its answers are read and judged).
+    pub fn extension(&self) -> bool {
+        let (_, group, version) = APIS[self.api()];
+        self.obs.is_none() && (version == "hello" || group == "hello.kubesphere.io")
     }
 
     /// Whether it writes.
@@ -541,6 +559,37 @@ mod tests {
             c.raw_path(),
             "/clusters/member/kapis/iam.kubesphere.io/v1beta1/workspaces/a/workspacemembers"
         );
+        // The extension's routes, in the same grammar.
+        let pair = |prefix: &str, resource: &str| {
+            pairs()
+                .iter()
+                .position(|(a, r)| APIS[*a].0 == prefix && *r == resource)
+                .expect("pair")
+        };
+        let c = Case {
+            pair: pair("proxy", "status"),
+            namespace: None,
+            ..plain()
+        };
+        assert_eq!(c.raw_path(), "/proxy/hello/status/seed");
+        assert!(c.extension() && c.reads_body());
+        let c = Case {
+            pair: pair("kapis", "hellos"),
+            ..plain()
+        };
+        assert_eq!(
+            c.raw_path(),
+            "/kapis/hello.kubesphere.io/v1alpha1/namespaces/a-p/hellos/seed"
+        );
+        assert!(c.extension());
+        let c = Case {
+            pair: pair("dist", "index.js"),
+            namespace: None,
+            name: None,
+            ..plain()
+        };
+        assert_eq!(c.raw_path(), "/dist/hello/index.js");
+        assert!(!plain().extension());
     }
 
     #[test]

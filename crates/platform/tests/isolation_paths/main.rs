@@ -9,6 +9,10 @@
 //!   decision as without them;
 //! - the attacks of the issue, each refused with the right status, nothing changed.
 //!
+//! An extension is installed in the fixture ([`extension`]): its APIService, ReverseProxy and
+//! JSBundle routes are in the grammar, and its backend must see the caller's identity and
+//! nothing the platform refused.
+//!
 //! Sections report their failures together at the end, so one broken rule does not hide the
 //! others. The property test prints its seed; `ISOLATION_SEED=<seed>` replays a run and
 //! `ISOLATION_CASES=<n>` changes how many paths it generates (default 1000, each sent by every
@@ -17,6 +21,7 @@
 mod common;
 
 mod attacks;
+mod extension;
 mod fixture;
 mod grammar;
 mod matrix;
@@ -183,6 +188,9 @@ async fn property(f: &Fixture, world: &World) -> Vec<String> {
     // Predictions of the first `cases` requests (shrinking sends more): not-found, forbidden,
     // allowed.
     let counts = std::sync::Mutex::new([0u32; 5]);
+    // Answers of the extension's backend, to compare with the requests it saw.
+    let backend_answers = std::sync::atomic::AtomicU32::new(0);
+    let backend_hits = f.extension.hits();
     let (outcome, sent) = tokio::task::block_in_place(|| {
         let mut runner = TestRunner::new(Config {
             cases,
@@ -223,17 +231,12 @@ async fn property(f: &Fixture, world: &World) -> Vec<String> {
                         c[3] += 1;
                     }
                 }
-                match got {
-                    Ok(a) if agrees(expect, a.status) => {
-                        if whole && first_pass && (200..300).contains(&a.status) {
-                            counts.lock().unwrap_or_else(|e| e.into_inner())[4] += 1;
-                        }
-                        if whole && let Some(why) = leak(world, user, req, &a) {
-                            wrong.push(why);
-                        }
+                match judge(world, &case, user, req, expect, got, &backend_answers) {
+                    Ok(judged) if judged && first_pass => {
+                        counts.lock().unwrap_or_else(|e| e.into_inner())[4] += 1;
                     }
-                    Ok(a) => wrong.push(describe(user, req, expect, &a)),
-                    Err(e) => wrong.push(format!("as {user}: {e}")),
+                    Ok(_) => {}
+                    Err(why) => wrong.push(why),
                 }
             }
             if wrong.is_empty() {
@@ -256,7 +259,10 @@ async fn property(f: &Fixture, world: &World) -> Vec<String> {
         USERS.len(),
         started.elapsed().as_secs_f64()
     );
-    let mut failures = Vec::new();
+    let mut failures = backend_reached(
+        f.extension.hits() - backend_hits,
+        backend_answers.into_inner(),
+    );
     // The grammar must keep exercising all three answers, or the property says little.
     if outcome.is_ok() {
         for (what, n) in [
@@ -279,6 +285,50 @@ async fn property(f: &Fixture, world: &World) -> Vec<String> {
         Err(TestError::Abort(why)) => vec![format!("property: aborted: {why}")],
     });
     failures
+}
+
+/// Every request the extension's backend saw (`reached`) came back as its answer
+/// (`answered`): none reached it that the platform then refused.
+fn backend_reached(reached: u32, answered: u32) -> Vec<String> {
+    eprintln!("extension backend: {reached} requests reached it");
+    if reached == answered {
+        return Vec::new();
+    }
+    vec![format!(
+        "the extension's backend saw {reached} requests, {answered} of its answers came back"
+    )]
+}
+
+/// Judges one answer: the oracle's status, then (bodies read) what it may hold — the
+/// caller's own data on observability routes, the caller's identity as the extension's
+/// backend saw it. `Ok(true)` when a successful answer's body was judged; counts the
+/// backend's answers.
+fn judge(
+    world: &World,
+    case: &grammar::Case,
+    user: &str,
+    req: &raw::Raw,
+    expect: &Expect,
+    got: Result<raw::Answer, String>,
+    backend_answers: &std::sync::atomic::AtomicU32,
+) -> Result<bool, String> {
+    let a = got.map_err(|e| format!("as {user}: {e}"))?;
+    if case.extension() && a.body.contains(extension::MARK) {
+        backend_answers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    if !agrees(expect, a.status) {
+        return Err(describe(user, req, expect, &a));
+    }
+    let whole = case.reads_body();
+    if whole && let Some(why) = leak(world, user, req, &a) {
+        return Err(why);
+    }
+    if case.extension()
+        && let Some(why) = extension::misidentified(user, &a.body)
+    {
+        return Err(format!("{}\n    {why}", describe_request(user, req)));
+    }
+    Ok(whole && (200..300).contains(&a.status))
 }
 
 /// Waits (bounded) until the platform's caches show the fixture's roles: a few requests per

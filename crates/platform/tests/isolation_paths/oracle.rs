@@ -476,11 +476,14 @@ impl World {
             return Ok(());
         }
         if !a.resource_request {
+            // UI extensions' bundles (`/dist/…`) are read by every signed-in console
+            // (docs/extensions.md), like discovery.
             let public = a.verb == "get"
-                && PUBLIC_URLS.iter().any(|u| {
-                    u.strip_suffix('*')
-                        .map_or(a.path == *u, |p| a.path.starts_with(p))
-                });
+                && (a.path.starts_with("/dist/")
+                    || PUBLIC_URLS.iter().any(|u| {
+                        u.strip_suffix('*')
+                            .map_or(a.path == *u, |p| a.path.starts_with(p))
+                    }));
             return if public {
                 Ok(())
             } else {
@@ -1325,6 +1328,38 @@ mod tests {
                 "404",
             ),
             ("padmin", "GET", "/api/v1/namespaces/a-p/nodes", "404"),
+            // An extension's routes: its UI bundle for everyone signed in (read only), its
+            // APIService by the role rules of the request's level, its ReverseProxy as a
+            // non-resource path (global roles).
+            ("nobody", "GET", "/dist/hello/index.js", "ok"),
+            ("nobody", "POST", "/dist/hello/index.js", "403"),
+            ("nobody", "GET", "/DIST/hello/index.js", "403"),
+            (
+                "wsadmin",
+                "GET",
+                "/kapis/hello.kubesphere.io/v1alpha1/namespaces/a-p/hellos",
+                "ok",
+            ),
+            (
+                "wsadmin",
+                "GET",
+                "/kapis/hello.kubesphere.io/v1alpha1/namespaces/b-p/hellos",
+                "403",
+            ),
+            (
+                "wsadmin",
+                "GET",
+                "/kapis/hello.kubesphere.io/v1alpha1/hellos",
+                "403",
+            ),
+            (
+                "padmin",
+                "GET",
+                "/kapis/hello.kubesphere.io/v1alpha1/hellos",
+                "ok",
+            ),
+            ("wsadmin", "GET", "/proxy/hello/status", "403"),
+            ("nobody", "GET", "/proxy/hello/status", "403"),
             ("padmin", "GET", "/api/v1/namespaces/a-p/Secrets", "404"),
             ("padmin", "GET", "/api/v1/namespaces/a-p/secrets/", "404"),
             ("padmin", "GET", "/clusters/nowhere/api/v1/nodes", "404"),
