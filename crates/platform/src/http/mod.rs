@@ -610,6 +610,15 @@ async fn authenticate(State(state): State<Shared>, mut req: Request, next: Next)
     if header.is_none() {
         // The console's session cookie; an explicit Authorization header wins over it.
         match session::token_from_cookie(req.method(), req.headers()) {
+            // A page of another origin cannot open a stream (exec…) with the user's cookie.
+            Ok(Some(_))
+                if proxy::is_upgrade(req.headers()) && !watchmux::same_origin(req.headers()) =>
+            {
+                return error::forbidden(
+                    "a cookie-authenticated upgrade must come from the console's own origin",
+                )
+                .into_response();
+            }
             Ok(t) => header = t.map(|t| format!("Bearer {t}")),
             Err(e) => return e.into_response(),
         }

@@ -10,7 +10,6 @@ use serde_json::{Value, json};
 
 use super::{ApiError, ApiResult, Caller, Grant, Shared};
 use crate::authz::scope::{RequestInfo, Scope};
-use crate::search::index::SEARCH_KINDS;
 use crate::search::{self, SearchCluster, SearchQuery};
 
 /// Namespace → workspace of one cluster.
@@ -55,16 +54,15 @@ pub async fn search(
         })
         .collect();
     let everything = caller.grant == Grant::Full;
-    let (total, page) = search::run(&q, &clusters, |ci, kind, ns| {
+    let (total, page) = search::run(&q, &clusters, |ci, k, ns| {
         if everything {
             return true;
         }
-        let k = &SEARCH_KINDS[kind];
-        let req = if k.plural == "namespaces" {
+        let req = if k.is_namespace() {
             RequestInfo::from_attributes(
                 "get",
-                k.group,
-                k.plural,
+                &k.group,
+                &k.plural,
                 "",
                 ns.unwrap_or_default(),
                 ns.unwrap_or_default(),
@@ -78,7 +76,7 @@ pub async fn search(
             } else {
                 Scope::Namespace
             };
-            RequestInfo::from_attributes("list", k.group, k.plural, "", "", ns, "", Some(scope))
+            RequestInfo::from_attributes("list", &k.group, &k.plural, "", "", ns, "", Some(scope))
         };
         members[ci].authz.authorize(&caller.user, &req).allowed()
     });

@@ -1,21 +1,25 @@
-//! Per-cluster, watch-fed index of the kinds the platform lists, in a compact form: name,
+//! Per-cluster, watch-fed index of the kinds the console shows, in a compact form: name,
 //! namespace, labels, creation time and a one-word status, with namespaces and label strings
-//! interned (shared by every object that uses them).
+//! interned (shared by every object that uses them). The built-in kinds are fixed
+//! ([`SEARCH_KINDS`]); custom resources are added and dropped as their CRDs come and go.
+//! ConfigMaps and Secrets are watched as metadata only (`PartialObjectMetadata`): their data
+//! never reaches the platform through the index.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use apimachinery::selector::Labels;
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use kube::Client;
-use kube::api::{Api, ApiResource, DynamicObject};
+use kube::api::{Api, ApiResource, DynamicObject, PartialObjectMeta};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
+use serde::Serialize;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-/// One kind the search covers.
+/// One built-in kind the search covers.
 #[derive(Debug, Clone, Copy)]
 pub struct SearchKind {
     /// Plural resource name (what `kind=` takes).
@@ -46,9 +50,9 @@ const fn k(
     }
 }
 
-/// The kinds every cluster's index holds (no Secrets or ConfigMaps: their names are all a
-/// search would show, and data stays out of caches).
-pub const SEARCH_KINDS: [SearchKind; 11] = [
+/// The built-in kinds every cluster's index holds. Custom resources (the platform's own roles,
+/// workspaces… among them) come from each cluster's CRDs.
+pub const SEARCH_KINDS: [SearchKind; 19] = [
     k("namespaces", "", "v1", "Namespace", false),
     k("nodes", "", "v1", "Node", false),
     k("pods", "", "v1", "Pod", true),
@@ -66,26 +70,121 @@ pub const SEARCH_KINDS: [SearchKind; 11] = [
     k("daemonsets", "apps", "v1", "DaemonSet", true),
     k("jobs", "batch", "v1", "Job", true),
     k("cronjobs", "batch", "v1", "CronJob", true),
+    k("configmaps", "", "v1", "ConfigMap", true),
+    k("secrets", "", "v1", "Secret", true),
+    k("serviceaccounts", "", "v1", "ServiceAccount", true),
+    k("persistentvolumes", "", "v1", "PersistentVolume", false),
+    k("ingresses", "networking.k8s.io", "v1", "Ingress", true),
+    k(
+        "networkpolicies",
+        "networking.k8s.io",
+        "v1",
+        "NetworkPolicy",
+        true,
+    ),
+    k(
+        "storageclasses",
+        "storage.k8s.io",
+        "v1",
+        "StorageClass",
+        false,
+    ),
+    k(
+        "horizontalpodautoscalers",
+        "autoscaling",
+        "v2",
+        "HorizontalPodAutoscaler",
+        true,
+    ),
 ];
 
-impl SearchKind {
+/// Built-in kinds indexed from their metadata alone (their contents are data, not status).
+const METADATA_ONLY: [&str; 2] = ["configmaps", "secrets"];
+
+/// A kind as the search knows it: a built-in's or a custom resource's (from its CRD).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KindInfo {
+    /// Plural resource name.
+    pub plural: String,
+    /// API group.
+    pub group: String,
+    /// Version watched.
+    pub version: String,
+    /// Kind.
+    pub kind: String,
+    /// Whether objects live in namespaces.
+    pub namespaced: bool,
+    /// Whether it is a custom resource.
+    pub custom: bool,
+}
+
+impl From<&SearchKind> for KindInfo {
+    fn from(k: &SearchKind) -> KindInfo {
+        KindInfo {
+            plural: k.plural.into(),
+            group: k.group.into(),
+            version: k.version.into(),
+            kind: k.kind.into(),
+            namespaced: k.namespaced,
+            custom: false,
+        }
+    }
+}
+
+impl KindInfo {
     /// `apiVersion`.
     pub fn api_version(&self) -> String {
         if self.group.is_empty() {
-            self.version.to_string()
+            self.version.clone()
         } else {
             format!("{}/{}", self.group, self.version)
         }
     }
 
+    /// `plural.group` (`plural` for the core group): the kind's key.
+    pub fn key(&self) -> String {
+        if self.group.is_empty() {
+            self.plural.clone()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
+    }
+
+    /// Whether these are Namespaces (visible by name, not by a list in them).
+    pub fn is_namespace(&self) -> bool {
+        self.group.is_empty() && self.plural == "namespaces"
+    }
+
     fn resource(&self) -> ApiResource {
         ApiResource {
-            group: self.group.into(),
-            version: self.version.into(),
+            group: self.group.clone(),
+            version: self.version.clone(),
             api_version: self.api_version(),
-            kind: self.kind.into(),
-            plural: self.plural.into(),
+            kind: self.kind.clone(),
+            plural: self.plural.clone(),
         }
+    }
+
+    /// The kind a CRD serves (its storage version, else the first served one), if it serves
+    /// any.
+    pub fn of_crd(crd: &Value) -> Option<KindInfo> {
+        let spec = &crd["spec"];
+        let versions = spec["versions"].as_array()?;
+        let served = |v: &&Value| v["served"].as_bool().unwrap_or(true);
+        let version = versions
+            .iter()
+            .filter(served)
+            .find(|v| v["storage"] == true)
+            .or_else(|| versions.iter().find(served))?;
+        let text = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_string);
+        Some(KindInfo {
+            plural: text(&spec["names"]["plural"])?,
+            group: text(&spec["group"])?,
+            version: text(&version["name"])?,
+            kind: text(&spec["names"]["kind"])?,
+            namespaced: spec["scope"] != "Cluster",
+            custom: true,
+        })
     }
 }
 
@@ -136,16 +235,65 @@ impl Interner {
     }
 }
 
-#[derive(Default)]
-struct KindStore {
+/// One kind's objects in one cluster's index.
+pub struct IndexedKind {
+    /// The kind.
+    pub info: KindInfo,
     objects: RwLock<HashMap<Box<str>, Arc<Compact>>>,
     init: Mutex<Option<HashMap<Box<str>, Arc<Compact>>>>,
     synced: AtomicBool,
 }
 
+impl std::fmt::Debug for IndexedKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IndexedKind")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+impl IndexedKind {
+    fn new(info: KindInfo) -> IndexedKind {
+        IndexedKind {
+            info,
+            objects: RwLock::default(),
+            init: Mutex::default(),
+            synced: AtomicBool::new(false),
+        }
+    }
+
+    /// Visits every object under a read lock.
+    pub fn for_each(&self, mut f: impl FnMut(&Arc<Compact>)) {
+        let objects = self.objects.read().unwrap_or_else(|e| e.into_inner());
+        for c in objects.values() {
+            f(c);
+        }
+    }
+
+    /// Number of objects.
+    pub fn len(&self) -> usize {
+        self.objects.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether it holds no object.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether it has had its first full list.
+    pub fn is_synced(&self) -> bool {
+        self.synced.load(Ordering::Acquire)
+    }
+}
+
+/// A custom resource kind and the token that stops its watch.
+type Custom = (Arc<IndexedKind>, CancellationToken);
+
 /// The index of one cluster.
 pub struct ClusterIndex {
-    stores: Vec<KindStore>,
+    builtin: Vec<Arc<IndexedKind>>,
+    /// Custom resource kinds by `plural.group`.
+    custom: RwLock<BTreeMap<String, Custom>>,
     interner: Mutex<Interner>,
 }
 
@@ -155,9 +303,12 @@ impl Default for ClusterIndex {
     }
 }
 
-fn status_of(kind: &SearchKind, obj: &Value) -> Option<String> {
+fn status_of(kind: &KindInfo, obj: &Value) -> Option<String> {
     let s = &obj["status"];
-    match kind.plural {
+    if kind.custom {
+        return s["phase"].as_str().map(str::to_string);
+    }
+    match kind.plural.as_str() {
         "nodes" => s["conditions"]
             .as_array()
             .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
@@ -181,6 +332,8 @@ fn status_of(kind: &SearchKind, obj: &Value) -> Option<String> {
                 want.as_u64().unwrap_or(0)
             ))
         }
+        // Their contents are data: nothing but metadata is read.
+        "configmaps" | "secrets" => None,
         _ => s["phase"].as_str().map(str::to_string),
     }
 }
@@ -192,17 +345,100 @@ fn key_of(ns: Option<&str>, name: &str) -> Box<str> {
     }
 }
 
+fn to_value<T: Serialize>(o: T) -> Value {
+    serde_json::to_value(o).unwrap_or(Value::Null)
+}
+
+/// A watch's events with their objects as JSON.
+fn json_events<T: Serialize>(ev: Event<T>) -> Event<Value> {
+    match ev {
+        Event::Apply(o) => Event::Apply(to_value(o)),
+        Event::Delete(o) => Event::Delete(to_value(o)),
+        Event::Init => Event::Init,
+        Event::InitApply(o) => Event::InitApply(to_value(o)),
+        Event::InitDone => Event::InitDone,
+    }
+}
+
+/// Applies a watch's events to `kind` until `stop` (or the stream ends).
+async fn feed<E: std::fmt::Display>(
+    index: &ClusterIndex,
+    kind: &IndexedKind,
+    mut stream: impl Stream<Item = Result<Event<Value>, E>> + Unpin,
+    stop: &CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            ev = stream.next() => match ev {
+                Some(Ok(ev)) => index.apply(kind, ev),
+                Some(Err(e)) => tracing::debug!(kind = %kind.info.key(), error = %e, "search watch failed; retrying"),
+                None => return,
+            }
+        }
+    }
+}
+
 impl ClusterIndex {
     /// An empty index.
     pub fn new() -> ClusterIndex {
         ClusterIndex {
-            stores: SEARCH_KINDS.iter().map(|_| KindStore::default()).collect(),
+            builtin: SEARCH_KINDS
+                .iter()
+                .map(|k| Arc::new(IndexedKind::new(k.into())))
+                .collect(),
+            custom: RwLock::default(),
             interner: Mutex::new(Interner::default()),
         }
     }
 
+    /// A built-in kind (an index into [`SEARCH_KINDS`]).
+    pub fn builtin(&self, kind: usize) -> &Arc<IndexedKind> {
+        &self.builtin[kind]
+    }
+
+    /// Every kind: the built-in ones, then the custom resources'.
+    pub fn kinds(&self) -> Vec<Arc<IndexedKind>> {
+        let custom = self.custom.read().unwrap_or_else(|e| e.into_inner());
+        self.builtin
+            .iter()
+            .cloned()
+            .chain(custom.values().map(|(k, _)| k.clone()))
+            .collect()
+    }
+
+    /// Adds a custom resource kind (kept as it is when already there with the same version
+    /// and scope, else replaced with an empty one) and hands it back with whether it is new.
+    pub fn add_custom(&self, info: KindInfo) -> (Arc<IndexedKind>, CancellationToken, bool) {
+        let mut custom = self.custom.write().unwrap_or_else(|e| e.into_inner());
+        let key = info.key();
+        if let Some((k, stop)) = custom.get(&key)
+            && k.info == info
+        {
+            return (k.clone(), stop.clone(), false);
+        }
+        let kind = Arc::new(IndexedKind::new(info));
+        let stop = CancellationToken::new();
+        if let Some((_, old)) = custom.insert(key, (kind.clone(), stop.clone())) {
+            old.cancel();
+        }
+        (kind, stop, true)
+    }
+
+    /// Drops a custom resource kind (by `plural.group`) and stops its watch.
+    pub fn remove_custom(&self, key: &str) {
+        let removed = self
+            .custom
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+        if let Some((_, stop)) = removed {
+            stop.cancel();
+        }
+    }
+
     /// Turns an object (JSON) into its compact form.
-    pub fn compact(&self, kind: usize, obj: &Value) -> (Box<str>, Compact) {
+    pub fn compact(&self, kind: &KindInfo, obj: &Value) -> (Box<str>, Compact) {
         let meta = &obj["metadata"];
         let name = meta["name"].as_str().unwrap_or_default();
         let ns = meta["namespace"].as_str().filter(|n| !n.is_empty());
@@ -218,7 +454,7 @@ impl ClusterIndex {
                 )
             })
             .collect();
-        let status = status_of(&SEARCH_KINDS[kind], obj).map(|s| interner.get(&s));
+        let status = status_of(kind, obj).map(|s| interner.get(&s));
         let c = Compact {
             namespace: ns.map(|n| interner.get(n)),
             name: name.into(),
@@ -233,93 +469,82 @@ impl ClusterIndex {
         (key_of(ns, name), c)
     }
 
-    /// Adds or replaces an object (tests and benchmarks feed indexes this way; clusters feed
-    /// them through [`ClusterIndex::run`]).
+    /// Adds or replaces an object of a built-in kind (tests and benchmarks feed indexes this
+    /// way; clusters feed them through [`ClusterIndex::run`]).
     pub fn insert(&self, kind: usize, obj: &Value) {
-        let (key, c) = self.compact(kind, obj);
-        let store = &self.stores[kind];
-        store
-            .objects
+        self.insert_into(&self.builtin[kind].clone(), obj);
+    }
+
+    /// Adds or replaces an object of `kind`.
+    pub fn insert_into(&self, kind: &IndexedKind, obj: &Value) {
+        let (key, c) = self.compact(&kind.info, obj);
+        kind.objects
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(key, Arc::new(c));
     }
 
-    /// Marks a kind synced (for indexes fed by [`ClusterIndex::insert`]).
+    /// Marks a built-in kind synced (for indexes fed by [`ClusterIndex::insert`]).
     pub fn mark_synced(&self, kind: usize) {
-        self.stores[kind].synced.store(true, Ordering::Release);
+        self.builtin[kind].synced.store(true, Ordering::Release);
     }
 
-    /// Whether one kind has had its first full list.
+    /// Whether one built-in kind has had its first full list.
     pub fn kind_synced(&self, kind: usize) -> bool {
-        self.stores[kind].synced.load(Ordering::Acquire)
+        self.builtin[kind].is_synced()
     }
 
-    /// Whether every kind has had its first full list.
+    /// Whether every built-in kind has had its first full list.
     pub fn is_synced(&self) -> bool {
-        self.stores.iter().all(|s| s.synced.load(Ordering::Acquire))
+        self.builtin.iter().all(|s| s.is_synced())
     }
 
-    /// Number of objects of a kind.
+    /// Number of objects of a built-in kind.
     pub fn len(&self, kind: usize) -> usize {
-        self.stores[kind]
-            .objects
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .len()
+        self.builtin[kind].len()
     }
 
-    /// Visits every object of a kind under a read lock.
-    pub fn for_each(&self, kind: usize, mut f: impl FnMut(&Arc<Compact>)) {
-        let objects = self.stores[kind]
-            .objects
-            .read()
-            .unwrap_or_else(|e| e.into_inner());
-        for c in objects.values() {
-            f(c);
-        }
+    /// Visits every object of a built-in kind under a read lock.
+    pub fn for_each(&self, kind: usize, f: impl FnMut(&Arc<Compact>)) {
+        self.builtin[kind].for_each(f);
     }
 
-    fn apply(&self, kind: usize, event: Event<DynamicObject>) {
-        let to_value = |o: DynamicObject| serde_json::to_value(o).unwrap_or(Value::Null);
-        let store = &self.stores[kind];
+    /// Applies one watch event to `kind`.
+    pub fn apply(&self, kind: &IndexedKind, event: Event<Value>) {
         match event {
-            Event::Apply(o) => self.insert(kind, &to_value(o)),
-            Event::Delete(o) => {
-                let v = to_value(o);
+            Event::Apply(o) => self.insert_into(kind, &o),
+            Event::Delete(v) => {
                 let key = key_of(
                     v["metadata"]["namespace"]
                         .as_str()
                         .filter(|n| !n.is_empty()),
                     v["metadata"]["name"].as_str().unwrap_or_default(),
                 );
-                store
-                    .objects
+                kind.objects
                     .write()
                     .unwrap_or_else(|e| e.into_inner())
                     .remove(&key);
             }
             Event::Init => {
-                *store.init.lock().unwrap_or_else(|e| e.into_inner()) = Some(HashMap::new());
+                *kind.init.lock().unwrap_or_else(|e| e.into_inner()) = Some(HashMap::new());
             }
             Event::InitApply(o) => {
-                let (key, c) = self.compact(kind, &to_value(o));
-                store
-                    .init
+                let (key, c) = self.compact(&kind.info, &o);
+                kind.init
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .get_or_insert_with(HashMap::new)
                     .insert(key, Arc::new(c));
             }
             Event::InitDone => {
-                let fresh = store
+                let fresh = kind
                     .init
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .take()
                     .unwrap_or_default();
-                *store.objects.write().unwrap_or_else(|e| e.into_inner()) = fresh;
-                store.synced.store(true, Ordering::Release);
+                *kind.objects.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+                kind.synced.store(true, Ordering::Release);
                 self.interner
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -328,29 +553,113 @@ impl ClusterIndex {
         }
     }
 
+    /// Feeds one kind from a watch on `client` until `stop`: ConfigMaps and Secrets from a
+    /// metadata-only watch, the rest from the objects.
+    async fn watch_kind(&self, kind: Arc<IndexedKind>, client: Client, stop: CancellationToken) {
+        let resource = kind.info.resource();
+        let config = watcher::Config::default();
+        if !kind.info.custom && METADATA_ONLY.contains(&kind.info.plural.as_str()) {
+            let api: Api<PartialObjectMeta<DynamicObject>> = Api::all_with(client, &resource);
+            let stream = watcher::watcher(api, config)
+                .default_backoff()
+                .map(|r| r.map(json_events))
+                .boxed();
+            feed(self, &kind, stream, &stop).await;
+        } else {
+            let api: Api<DynamicObject> = Api::all_with(client, &resource);
+            let stream = watcher::watcher(api, config)
+                .default_backoff()
+                .map(|r| r.map(json_events))
+                .boxed();
+            feed(self, &kind, stream, &stop).await;
+        }
+    }
+
+    /// Follows the cluster's CRDs: a kind is added (and watched) for each one that serves a
+    /// version, dropped (and its watch stopped) when the CRD goes.
+    async fn watch_crds(self: Arc<ClusterIndex>, client: Client, stop: CancellationToken) {
+        let crds = ApiResource {
+            group: "apiextensions.k8s.io".into(),
+            version: "v1".into(),
+            api_version: "apiextensions.k8s.io/v1".into(),
+            kind: "CustomResourceDefinition".into(),
+            plural: "customresourcedefinitions".into(),
+        };
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &crds);
+        let mut stream = watcher::watcher(api, watcher::Config::default())
+            .default_backoff()
+            .map(|r| r.map(json_events))
+            .boxed();
+        // The kinds seen since the last (re)list began.
+        let mut listed: Option<HashSet<String>> = None;
+        loop {
+            let ev = tokio::select! {
+                _ = stop.cancelled() => break,
+                ev = stream.next() => match ev {
+                    Some(Ok(ev)) => ev,
+                    Some(Err(e)) => {
+                        tracing::debug!(error = %e, "search CRD watch failed; retrying");
+                        continue;
+                    }
+                    None => break,
+                },
+            };
+            match ev {
+                Event::Apply(crd) | Event::InitApply(crd) => {
+                    let Some(info) = KindInfo::of_crd(&crd) else {
+                        continue;
+                    };
+                    if let Some(l) = listed.as_mut() {
+                        l.insert(info.key());
+                    }
+                    let (kind, kind_stop, new) = self.add_custom(info);
+                    if new {
+                        // Stopped by its own token: when the CRD goes, or below when `stop` ends
+                        // this loop.
+                        let (index, client) = (self.clone(), client.clone());
+                        tokio::spawn(
+                            async move { index.watch_kind(kind, client, kind_stop).await },
+                        );
+                    }
+                }
+                Event::Delete(crd) => {
+                    if let Some(info) = KindInfo::of_crd(&crd) {
+                        self.remove_custom(&info.key());
+                    }
+                }
+                Event::Init => listed = Some(HashSet::new()),
+                Event::InitDone => {
+                    let seen = listed.take().unwrap_or_default();
+                    let gone: Vec<String> = self
+                        .custom
+                        .read()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .keys()
+                        .filter(|k| !seen.contains(*k))
+                        .cloned()
+                        .collect();
+                    for key in gone {
+                        self.remove_custom(&key);
+                    }
+                }
+            }
+        }
+        let custom = std::mem::take(&mut *self.custom.write().unwrap_or_else(|e| e.into_inner()));
+        for (_, (_, s)) in custom {
+            s.cancel();
+        }
+    }
+
     /// Feeds every kind from watches on `client` until `stop`.
     pub async fn run(self: Arc<ClusterIndex>, client: Client, stop: CancellationToken) {
         let mut tasks = Vec::new();
-        for (i, kind) in SEARCH_KINDS.iter().enumerate() {
-            let index = self.clone();
-            let api: Api<DynamicObject> = Api::all_with(client.clone(), &kind.resource());
-            let stop = stop.clone();
+        for kind in self.builtin.clone() {
+            let (index, client, stop) = (self.clone(), client.clone(), stop.clone());
             tasks.push(tokio::spawn(async move {
-                let mut stream = watcher::watcher(api, watcher::Config::default())
-                    .default_backoff()
-                    .boxed();
-                loop {
-                    tokio::select! {
-                        _ = stop.cancelled() => return,
-                        ev = stream.next() => match ev {
-                            Some(Ok(ev)) => index.apply(i, ev),
-                            Some(Err(e)) => tracing::debug!(kind = SEARCH_KINDS[i].plural, error = %e, "search watch failed; retrying"),
-                            None => return,
-                        }
-                    }
-                }
+                index.watch_kind(kind, client, stop).await;
             }));
         }
+        tasks.push(tokio::spawn(self.clone().watch_crds(client, stop)));
         for t in tasks {
             let _ = t.await;
         }

@@ -11,15 +11,61 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::listing::ListQuery;
-use index::{ClusterIndex, Compact, SEARCH_KINDS};
+use index::{ClusterIndex, Compact, IndexedKind, KindInfo, SEARCH_KINDS};
+
+/// A kind named in a query: a built-in's plural or Kind, or `plural.group` (how custom
+/// resources are named).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KindSel {
+    /// Plural resource name.
+    pub plural: String,
+    /// API group (empty for the core group).
+    pub group: String,
+}
+
+impl KindSel {
+    /// Reads one `kind=` value.
+    pub fn parse(want: &str) -> Result<KindSel, String> {
+        let lower = want.to_ascii_lowercase();
+        if let Some(k) = SEARCH_KINDS
+            .iter()
+            .find(|k| k.plural == lower || k.kind.eq_ignore_ascii_case(want))
+        {
+            return Ok(KindSel {
+                plural: k.plural.into(),
+                group: k.group.into(),
+            });
+        }
+        match lower.split_once('.') {
+            Some((plural, group)) if !plural.is_empty() && !group.is_empty() => Ok(KindSel {
+                plural: plural.into(),
+                group: group.into(),
+            }),
+            _ => {
+                let known: Vec<&str> = SEARCH_KINDS.iter().map(|k| k.plural).collect();
+                Err(format!(
+                    "unknown kind {want:?} (known: {}; custom resources as plural.group)",
+                    known.join(", ")
+                ))
+            }
+        }
+    }
+
+    /// Whether `k` is this kind.
+    pub fn matches(&self, k: &KindInfo) -> bool {
+        k.plural == self.plural && k.group == self.group
+    }
+}
 
 /// A parsed search.
 #[derive(Debug, Clone)]
 pub struct SearchQuery {
     /// Paging, sorting (`name`, `createTime`, `namespace`, `cluster`), `name`, `labelSelector`.
     pub list: ListQuery,
-    /// Indexes into [`SEARCH_KINDS`] (every kind when `kind` is absent).
-    pub kinds: Vec<usize>,
+    /// The kinds asked for (`kind=`; every kind, custom resources included, when empty).
+    pub kinds: Vec<KindSel>,
+    /// Kinds left out (`excludeKind=`).
+    pub excluded: Vec<KindSel>,
     /// Cluster names (every cluster when absent).
     pub clusters: Vec<String>,
     /// Only objects in this workspace's namespaces (or the workspace's namespaces).
@@ -41,6 +87,7 @@ impl SearchQuery {
         let mut q = SearchQuery {
             list,
             kinds: Vec::new(),
+            excluded: Vec::new(),
             clusters: Vec::new(),
             workspace: None,
             namespace: None,
@@ -50,18 +97,12 @@ impl SearchQuery {
             match k.as_ref() {
                 "kind" => {
                     for want in values() {
-                        let i = SEARCH_KINDS
-                            .iter()
-                            .position(|k| {
-                                k.plural == want.to_ascii_lowercase()
-                                    || k.kind.eq_ignore_ascii_case(want)
-                            })
-                            .ok_or_else(|| {
-                                let known: Vec<&str> =
-                                    SEARCH_KINDS.iter().map(|k| k.plural).collect();
-                                format!("unknown kind {want:?} (known: {})", known.join(", "))
-                            })?;
-                        q.kinds.push(i);
+                        q.kinds.push(KindSel::parse(want)?);
+                    }
+                }
+                "excludeKind" => {
+                    for want in values() {
+                        q.excluded.push(KindSel::parse(want)?);
                     }
                 }
                 "cluster" => q.clusters.extend(values().map(str::to_string)),
@@ -70,12 +111,13 @@ impl SearchQuery {
                 _ => {}
             }
         }
-        if q.kinds.is_empty() {
-            q.kinds = (0..SEARCH_KINDS.len()).collect();
-        }
-        q.kinds.sort();
-        q.kinds.dedup();
         Ok(q)
+    }
+
+    /// Whether the query covers `k`.
+    pub fn wants(&self, k: &KindInfo) -> bool {
+        (self.kinds.is_empty() || self.kinds.iter().any(|s| s.matches(k)))
+            && !self.excluded.iter().any(|s| s.matches(k))
     }
 }
 
@@ -96,24 +138,24 @@ pub struct SearchCluster<'a> {
 pub struct Hit {
     /// Index of its cluster in the slice given to [`run`].
     pub cluster: usize,
-    /// Index into [`SEARCH_KINDS`].
-    pub kind: usize,
+    /// Its kind (in that cluster's index).
+    pub kind: Arc<IndexedKind>,
     /// The object.
     pub obj: Arc<Compact>,
 }
 
 /// The namespace an object is "in" for visibility and filters: its own, or for a Namespace
 /// its name.
-fn scope_namespace(kind: usize, c: &Compact) -> Option<&str> {
-    if SEARCH_KINDS[kind].plural == "namespaces" {
+fn scope_namespace<'c>(kind: &KindInfo, c: &'c Compact) -> Option<&'c str> {
+    if kind.is_namespace() {
         Some(&c.name)
     } else {
         c.namespace.as_deref()
     }
 }
 
-/// One side of a comparison: cluster index, kind index, object.
-type Side<'a> = (usize, usize, &'a Compact);
+/// One side of a comparison: cluster index, kind, object.
+type Side<'a> = (usize, &'a KindInfo, &'a Compact);
 
 fn compare(q: &ListQuery, clusters: &[SearchCluster<'_>], a: Side<'_>, b: Side<'_>) -> Ordering {
     let ((ac, ak, a), (bc, bk, b)) = (a, b);
@@ -126,7 +168,7 @@ fn compare(q: &ListQuery, clusters: &[SearchCluster<'_>], a: Side<'_>, b: Side<'
     }
     .then_with(|| a.namespace.cmp(&b.namespace))
     .then_with(|| clusters[ac].name.cmp(clusters[bc].name))
-    .then_with(|| ak.cmp(&bk));
+    .then_with(|| (&ak.group, &ak.plural).cmp(&(&bk.group, &bk.plural)));
     if q.ascending { ord } else { ord.reverse() }
 }
 
@@ -138,115 +180,143 @@ fn contains_ignore_case(hay: &str, needle: &str) -> bool {
 /// Pages deeper than this are sorted in full instead of kept in a bounded sorted buffer.
 const BOUNDED_PAGE_END: usize = 2_000;
 
+/// Whether an object passes the query's namespace, workspace, name and label filters.
+fn passes(q: &SearchQuery, cluster: &SearchCluster<'_>, ns: Option<&str>, c: &Compact) -> bool {
+    if let Some(want) = &q.namespace
+        && ns != Some(want.as_str())
+    {
+        return false;
+    }
+    if let Some(set) = &cluster.workspace_namespaces
+        && !ns.is_some_and(|n| set.contains(n))
+    {
+        return false;
+    }
+    if let Some(n) = q.list.name.as_deref()
+        && !contains_ignore_case(&c.name, n)
+    {
+        return false;
+    }
+    q.list.label_selector.is_empty() || q.list.label_selector.matches(c)
+}
+
+/// The hits kept while scanning: the best `end` in order while `end` is small, else all.
+struct Kept<'q, 'c> {
+    q: &'q SearchQuery,
+    clusters: &'q [SearchCluster<'c>],
+    end: usize,
+    bounded: bool,
+    hits: Vec<Hit>,
+}
+
+fn side(h: &Hit) -> Side<'_> {
+    (h.cluster, &h.kind.info, &h.obj)
+}
+
+impl Kept<'_, '_> {
+    fn cmp(&self, a: &Hit, b: &Hit) -> Ordering {
+        compare(&self.q.list, self.clusters, side(a), side(b))
+    }
+
+    fn offer(&mut self, hit: Hit) {
+        if !self.bounded {
+            self.hits.push(hit);
+            return;
+        }
+        if self.hits.len() == self.end {
+            match self.hits.last() {
+                Some(w) if self.cmp(&hit, w) == Ordering::Less => {
+                    self.hits.pop();
+                }
+                _ => return,
+            }
+        }
+        let at = self
+            .hits
+            .partition_point(|h| self.cmp(h, &hit) != Ordering::Greater);
+        self.hits.insert(at, hit);
+    }
+
+    /// The page from `start`.
+    fn page(mut self, start: usize) -> Vec<Hit> {
+        if start >= self.hits.len() {
+            return Vec::new();
+        }
+        let mut hits = std::mem::take(&mut self.hits);
+        if !self.bounded {
+            let end = self.end.min(hits.len());
+            if end < hits.len() {
+                hits.select_nth_unstable_by(end - 1, |a, b| self.cmp(a, b));
+                hits.truncate(end);
+            }
+            hits.sort_unstable_by(|a, b| self.cmp(a, b));
+        }
+        hits.split_off(start)
+    }
+}
+
 /// Runs `q` over `clusters`; `may_see(cluster, kind, namespace)` decides visibility (asked at
 /// most once per distinct triple). Returns the total and the requested page.
 pub fn run(
     q: &SearchQuery,
     clusters: &[SearchCluster<'_>],
-    mut may_see: impl FnMut(usize, usize, Option<&str>) -> bool,
+    mut may_see: impl FnMut(usize, &KindInfo, Option<&str>) -> bool,
 ) -> (usize, Vec<Hit>) {
-    let needle = q.list.name.as_deref();
-    // Interned namespaces are shared, so their address identifies them.
+    // Kinds and interned namespaces are shared, so their addresses identify them.
     let mut seen: HashMap<(usize, usize, usize), bool> = HashMap::new();
     let limit = q.list.limit.unwrap_or(DEFAULT_LIMIT);
     let start = (q.list.page - 1).saturating_mul(limit);
     let end = start.saturating_add(limit);
-    let cmp = |a: &Hit, b: &Hit| {
-        compare(
-            &q.list,
-            clusters,
-            (a.cluster, a.kind, &a.obj),
-            (b.cluster, b.kind, &b.obj),
-        )
+    let mut kept = Kept {
+        q,
+        clusters,
+        end,
+        bounded: end <= BOUNDED_PAGE_END,
+        hits: Vec::new(),
     };
-    // The best `end` hits so far, in order, while `end` is small; else every hit.
-    let bounded = end <= BOUNDED_PAGE_END;
-    let mut hits: Vec<Hit> = Vec::new();
     let mut total = 0usize;
     for (ci, cluster) in clusters.iter().enumerate() {
         if !q.clusters.is_empty() && !q.clusters.iter().any(|c| c == cluster.name) {
             continue;
         }
-        for &kind in &q.kinds {
-            let is_namespace = SEARCH_KINDS[kind].plural == "namespaces";
-            cluster.index.for_each(kind, |c| {
-                let ns = scope_namespace(kind, c);
-                if let Some(want) = &q.namespace
-                    && ns != Some(want.as_str())
-                {
+        for kind in cluster.index.kinds() {
+            if !q.wants(&kind.info) {
+                continue;
+            }
+            let kind_id = Arc::as_ptr(&kind) as usize;
+            kind.for_each(|c| {
+                let ns = scope_namespace(&kind.info, c);
+                if !passes(q, cluster, ns, c) {
                     return;
                 }
-                if let Some(set) = &cluster.workspace_namespaces
-                    && !ns.is_some_and(|n| set.contains(n))
-                {
-                    return;
-                }
-                if let Some(n) = needle
-                    && !contains_ignore_case(&c.name, n)
-                {
-                    return;
-                }
-                if !q.list.label_selector.is_empty() && !q.list.label_selector.matches(&**c) {
-                    return;
-                }
-                let allowed = if is_namespace {
-                    may_see(ci, kind, ns)
+                let allowed = if kind.info.is_namespace() {
+                    may_see(ci, &kind.info, ns)
                 } else {
                     let id = c
                         .namespace
                         .as_ref()
                         .map_or(0, |n| Arc::as_ptr(n) as *const u8 as usize);
                     *seen
-                        .entry((ci, kind, id))
-                        .or_insert_with(|| may_see(ci, kind, ns))
+                        .entry((ci, kind_id, id))
+                        .or_insert_with(|| may_see(ci, &kind.info, ns))
                 };
-                if !allowed {
-                    return;
+                if allowed {
+                    total += 1;
+                    kept.offer(Hit {
+                        cluster: ci,
+                        kind: kind.clone(),
+                        obj: c.clone(),
+                    });
                 }
-                total += 1;
-                let me = (ci, kind, &**c);
-                if bounded && hits.len() == end {
-                    match hits.last() {
-                        Some(w)
-                            if compare(&q.list, clusters, me, (w.cluster, w.kind, &w.obj))
-                                == Ordering::Less =>
-                        {
-                            hits.pop();
-                        }
-                        _ => return,
-                    }
-                }
-                let hit = Hit {
-                    cluster: ci,
-                    kind,
-                    obj: c.clone(),
-                };
-                if !bounded {
-                    hits.push(hit);
-                    return;
-                }
-                let at = hits.partition_point(|h| cmp(h, &hit) != Ordering::Greater);
-                hits.insert(at, hit);
             });
         }
     }
-    if start >= hits.len() {
-        return (total, Vec::new());
-    }
-    if !bounded {
-        let end = end.min(hits.len());
-        if end < hits.len() {
-            hits.select_nth_unstable_by(end - 1, cmp);
-            hits.truncate(end);
-        }
-        hits.sort_unstable_by(cmp);
-    }
-    (total, hits.split_off(start))
+    (total, kept.page(start))
 }
 
 /// A hit as the API answers it.
 pub fn to_json(h: &Hit, clusters: &[SearchCluster<'_>]) -> Value {
-    let kind = &SEARCH_KINDS[h.kind];
+    let kind = &h.kind.info;
     let c = &h.obj;
     let cluster = &clusters[h.cluster];
     let labels: serde_json::Map<String, Value> = c
@@ -256,10 +326,11 @@ pub fn to_json(h: &Hit, clusters: &[SearchCluster<'_>]) -> Value {
         .collect();
     let created = chrono::DateTime::from_timestamp(c.created, 0)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-    let workspace = scope_namespace(h.kind, c).and_then(|ns| (cluster.workspace_of)(ns));
+    let workspace = scope_namespace(kind, c).and_then(|ns| (cluster.workspace_of)(ns));
     json!({
         "cluster": cluster.name, "apiVersion": kind.api_version(), "kind": kind.kind,
-        "resource": kind.plural, "workspace": workspace,
+        "resource": kind.plural, "group": kind.group, "custom": kind.custom,
+        "workspace": workspace,
         "metadata": {"name": &*c.name, "namespace": c.namespace.as_deref(), "labels": labels,
             "creationTimestamp": created},
         "status": c.status.as_deref(),
@@ -374,5 +445,186 @@ mod tests {
         assert_eq!(v["kind"], "Pod");
         assert_eq!(v["status"], "Running");
         assert_eq!(v["metadata"]["labels"]["app"], "db");
+    }
+
+    fn builtin(plural: &str) -> usize {
+        SEARCH_KINDS
+            .iter()
+            .position(|k| k.plural == plural)
+            .unwrap_or_else(|| panic!("{plural} is not a built-in search kind"))
+    }
+
+    fn one(index: &ClusterIndex) -> Vec<SearchCluster<'_>> {
+        vec![SearchCluster {
+            name: "m1",
+            index,
+            workspace_of: &no_ws,
+            workspace_namespaces: None,
+        }]
+    }
+
+    fn found(clusters: &[SearchCluster<'_>], query: &str) -> Vec<String> {
+        let q = SearchQuery::parse(query).expect("query");
+        let (_, page) = run(&q, clusters, |_, _, _| true);
+        page.iter()
+            .map(|h| format!("{}/{}", h.kind.info.kind, h.obj.name))
+            .collect()
+    }
+
+    /// The kinds the console shows besides workloads are indexed: ConfigMaps, Secrets,
+    /// ServiceAccounts, Ingresses, PVCs, storage and policy kinds, each found by `kind=`.
+    #[test]
+    fn console_kinds_are_indexed() {
+        let index = ClusterIndex::new();
+        let kinds = [
+            ("configmaps", "ConfigMap"),
+            ("secrets", "Secret"),
+            ("serviceaccounts", "ServiceAccount"),
+            ("ingresses", "Ingress"),
+            ("persistentvolumeclaims", "PersistentVolumeClaim"),
+            ("networkpolicies", "NetworkPolicy"),
+            ("horizontalpodautoscalers", "HorizontalPodAutoscaler"),
+        ];
+        for (plural, _) in kinds {
+            index.insert(
+                builtin(plural),
+                &json!({"metadata": {"name": format!("shop-{plural}"), "namespace": "shop"}}),
+            );
+        }
+        for plural in ["persistentvolumes", "storageclasses"] {
+            index.insert(
+                builtin(plural),
+                &json!({"metadata": {"name": format!("shop-{plural}")}}),
+            );
+        }
+        let clusters = one(&index);
+        for (plural, kind) in kinds {
+            assert_eq!(
+                found(&clusters, &format!("kind={plural}&name=shop")),
+                [format!("{kind}/shop-{plural}")]
+            );
+        }
+        let all = found(&clusters, "name=shop-&limit=100");
+        assert_eq!(all.len(), 9, "{all:?}");
+        let q = SearchQuery::parse("name=shop&kind=ingresses.networking.k8s.io").expect("q");
+        let (total, page) = run(&q, &clusters, |_, _, _| true);
+        assert_eq!(total, 1);
+        let v = to_json(&page[0], &clusters);
+        assert_eq!(v["apiVersion"], "networking.k8s.io/v1");
+        assert_eq!(v["resource"], "ingresses");
+        assert_eq!(v["metadata"]["namespace"], "shop");
+        assert_eq!(
+            found(
+                &clusters,
+                "name=shop&excludeKind=secrets,configmaps&limit=100"
+            )
+            .len(),
+            7
+        );
+    }
+
+    /// A Secret's data (and a ConfigMap's) is never indexed nor answered, even when the whole
+    /// object reaches the index: only its metadata is kept.
+    #[test]
+    fn secret_data_is_never_indexed_or_returned() {
+        let index = ClusterIndex::new();
+        index.insert(
+            builtin("secrets"),
+            &json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                "metadata": {"name": "db-password", "namespace": "shop", "labels": {"app": "db"},
+                    "annotations": {"note": "annotation-value"}},
+                "data": {"pwkey": "aHVudGVyMg=="}, "stringData": {"token": "hunter2"}}),
+        );
+        index.insert(
+            builtin("configmaps"),
+            &json!({"metadata": {"name": "db-config", "namespace": "shop"},
+                "data": {"url": "postgres://db"}, "binaryData": {"blob": "AAEC"}}),
+        );
+        let clusters = one(&index);
+        let q = SearchQuery::parse("name=db-").expect("q");
+        let (total, page) = run(&q, &clusters, |_, _, _| true);
+        assert_eq!(total, 2);
+        let text = serde_json::to_string(
+            &page
+                .iter()
+                .map(|h| to_json(h, &clusters))
+                .collect::<Vec<_>>(),
+        )
+        .expect("json");
+        for secret in [
+            "aHVudGVyMg",
+            "hunter2",
+            "pwkey",
+            "token",
+            "postgres",
+            "AAEC",
+            "annotation-value",
+        ] {
+            assert!(!text.contains(secret), "{secret} answered: {text}");
+        }
+        let debug = format!("{:?}", page.iter().map(|h| &h.obj).collect::<Vec<_>>());
+        assert!(
+            !debug.contains("hunter2") && !debug.contains("aHVudGVyMg"),
+            "{debug}"
+        );
+        assert!(text.contains("db-password") && text.contains("\"app\":\"db\""));
+    }
+
+    fn widget_crd(version: &str, scope: &str) -> Value {
+        json!({"metadata": {"name": "widgets.example.com"}, "spec": {"group": "example.com",
+            "scope": scope, "names": {"plural": "widgets", "kind": "Widget"},
+            "versions": [{"name": "v1alpha1", "served": true, "storage": false},
+                {"name": version, "served": true, "storage": true}]}})
+    }
+
+    /// Custom resources are searched as the CRD names them, by `plural.group`, asked about by
+    /// their own group and resource, and dropped with their CRD.
+    #[test]
+    fn custom_resources_come_and_go_with_their_crd() {
+        let index = ClusterIndex::new();
+        let info = KindInfo::of_crd(&widget_crd("v1", "Namespaced")).expect("served");
+        assert_eq!((info.version.as_str(), info.namespaced), ("v1", true));
+        assert!(KindInfo::of_crd(&json!({"spec": {"versions": []}})).is_none());
+        let (kind, stop, new) = index.add_custom(info.clone());
+        assert!(new);
+        index.insert_into(
+            &kind,
+            &json!({"metadata": {"name": "blue-widget", "namespace": "shop"},
+                "status": {"phase": "Shiny"}}),
+        );
+        let clusters = one(&index);
+        assert_eq!(found(&clusters, "name=blue"), ["Widget/blue-widget"]);
+        assert_eq!(
+            found(&clusters, "kind=widgets.example.com"),
+            ["Widget/blue-widget"]
+        );
+        assert!(found(&clusters, "kind=pods&name=blue").is_empty());
+        assert!(SearchQuery::parse("kind=Widget").is_err(), "plural.group");
+        let mut asked = Vec::new();
+        let q = SearchQuery::parse("name=blue").expect("q");
+        let (total, page) = run(&q, &clusters, |_, k, ns| {
+            asked.push((k.group.clone(), k.plural.clone(), ns.map(str::to_string)));
+            false
+        });
+        assert_eq!((total, page.len()), (0, 0));
+        assert_eq!(
+            asked,
+            [("example.com".into(), "widgets".into(), Some("shop".into()))]
+        );
+        let q = SearchQuery::parse("name=blue").expect("q");
+        let (_, page) = run(&q, &clusters, |_, _, _| true);
+        let v = to_json(&page[0], &clusters);
+        assert_eq!(
+            (&v["apiVersion"], &v["custom"], &v["status"]),
+            (&json!("example.com/v1"), &json!(true), &json!("Shiny"))
+        );
+        // The same CRD again keeps the kind; a new storage version replaces it.
+        assert!(!index.add_custom(info).2);
+        let (_, _, new) =
+            index.add_custom(KindInfo::of_crd(&widget_crd("v2", "Namespaced")).expect("served"));
+        assert!(new && stop.is_cancelled(), "the old watch is stopped");
+        assert!(found(&clusters, "name=blue").is_empty());
+        index.remove_custom("widgets.example.com");
+        assert_eq!(index.kinds().len(), SEARCH_KINDS.len());
     }
 }

@@ -438,4 +438,54 @@ mod mux {
             "{frames:?}"
         );
     }
+
+    /// The handshake's refusal: its status and body (None when the socket opened).
+    async fn refused(url: &str, cookie: &str, origin: &str) -> Option<(u16, String)> {
+        let mut req = url.into_client_request().expect("request");
+        req.headers_mut()
+            .insert("Cookie", cookie.parse().expect("cookie"));
+        req.headers_mut()
+            .insert("Origin", origin.parse().expect("origin"));
+        req.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            "v5.channel.k8s.io, v4.channel.k8s.io"
+                .parse()
+                .expect("protocols"),
+        );
+        match tokio_tungstenite::connect_async(req).await {
+            Ok(_) => None,
+            Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Some((
+                r.status().as_u16(),
+                String::from_utf8_lossy(r.body().as_deref().unwrap_or_default()).into_owned(),
+            )),
+            Err(e) => panic!("handshake: {e}"),
+        }
+    }
+
+    /// The console's terminal: an exec WebSocket authenticated by the session cookie is taken
+    /// from the console's own origin only (another page cannot open a shell with the user's
+    /// cookie), and reaches the cluster, which says why it runs no shell (the embedded cluster
+    /// simulates its containers).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn console_exec_sockets_come_from_the_console_only() {
+        let env = Env::start().await;
+        let c = &env.http;
+        let (_, s) = login(c, "admin", ADMIN_PW).await;
+        let cookie = s.expect("cookies").cookie();
+        let url = format!(
+            "{}/api/v1/namespaces/default/pods/p/exec?container=c&command=sh&stdin=true&stdout=true&tty=true",
+            c.base.replacen("http", "ws", 1)
+        );
+        let (status, body) = refused(&url, &cookie, "http://elsewhere.example")
+            .await
+            .expect("refused");
+        assert_eq!(status, 403, "{body}");
+        assert!(body.contains("own origin"), "{body}");
+        let (status, body) = refused(&url, &cookie, &c.base).await.expect("refused");
+        assert_eq!(status, 400, "{body}");
+        assert!(
+            body.contains("pods/exec is not available") && body.contains("runs no containers"),
+            "{body}"
+        );
+    }
 }

@@ -27,6 +27,7 @@ async fn members_join_and_serve_through_the_proxy() {
     watch_through_the_proxy(c, &alice, &list).await;
     projects_in_a_chosen_cluster(c, &admin, &alice, &bob).await;
     cross_cluster_search(c, &admin, &alice, &bob).await;
+    search_console_kinds(c, &admin, &alice, &bob).await;
     placement_removal(c, &admin, &alice).await;
     drop((m1, m2));
 }
@@ -647,6 +648,139 @@ async fn cross_cluster_search(c: &Client, admin: &str, alice: &str, bob: &str) {
     assert_eq!(s, StatusCode::BAD_REQUEST);
     let (s, _) = c.call(Method::GET, search, None, None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+/// Creates `body` at `path` (through a member's proxy) as `token`.
+async fn created(c: &Client, path: &str, token: &str, body: Value) {
+    let (s, v) = c.post(path, token, body).await;
+    assert_eq!(s, StatusCode::CREATED, "{path}: {v}");
+}
+
+/// Searches as `token` until `want(found names)` holds (the indexes are fed by watches).
+async fn search_until(
+    c: &Client,
+    query: &str,
+    token: &str,
+    want: impl Fn(&[String]) -> bool,
+) -> Value {
+    let path = format!("/kapis/search.orrery.io/v1alpha1/resources?{query}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let v = c.ok(Method::GET, &path, token, None).await;
+        if want(&found_names(&v)) {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "{query}: {v}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The search covers what the console shows besides workloads — ConfigMaps, Secrets (by
+/// metadata only), ServiceAccounts, custom resources — in both members, each caller seeing
+/// only their own.
+async fn search_console_kinds(c: &Client, admin: &str, alice: &str, bob: &str) {
+    let ns = "/clusters/m1/api/v1/namespaces/a-m1";
+    created(
+        c,
+        &format!("{ns}/configmaps"),
+        alice,
+        json!({"metadata": {"name": "shop-settings"}, "data": {"url": "postgres://db"}}),
+    )
+    .await;
+    created(
+        c,
+        &format!("{ns}/secrets"),
+        alice,
+        json!({"metadata": {"name": "shop-password"}, "stringData": {"pw": "hunter2-plain"}}),
+    )
+    .await;
+    created(
+        c,
+        &format!("{ns}/serviceaccounts"),
+        alice,
+        json!({"metadata": {"name": "shop-robot"}}),
+    )
+    .await;
+    created(
+        c,
+        "/clusters/m2/api/v1/namespaces/b-m2/configmaps",
+        bob,
+        json!({"metadata": {"name": "shop-bob"}}),
+    )
+    .await;
+    created(
+        c,
+        "/clusters/m1/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+        admin,
+        json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "gadgets.example.com"},
+            "spec": {"group": "example.com", "scope": "Namespaced",
+                "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+                "versions": [{"name": "v1", "served": true, "storage": true,
+                    "schema": {"openAPIV3Schema": {"type": "object",
+                        "x-kubernetes-preserve-unknown-fields": true}}}]}}),
+    )
+    .await;
+    let gadgets = "/clusters/m1/apis/example.com/v1/namespaces/a-m1/gadgets";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while c
+        .post(
+            gadgets,
+            admin,
+            json!({"apiVersion": "example.com/v1", "kind": "Gadget",
+        "metadata": {"name": "shop-gadget"}}),
+        )
+        .await
+        .0
+        != StatusCode::CREATED
+    {
+        assert!(Instant::now() < deadline, "the CRD is not served");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mine = [
+        "m1/shop-gadget",
+        "m1/shop-password",
+        "m1/shop-robot",
+        "m1/shop-settings",
+    ];
+    let v = search_until(c, "name=shop-&sortBy=name&ascending=true", alice, |n| {
+        n == mine
+    })
+    .await;
+    let kinds: Vec<&str> = v["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["kind"].as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["Gadget", "Secret", "ServiceAccount", "ConfigMap"],
+        "{v}"
+    );
+    assert_eq!(v["items"][0]["apiVersion"], "example.com/v1");
+    let text = v.to_string();
+    assert!(
+        !text.contains("hunter2") && !text.contains("postgres"),
+        "data answered: {text}"
+    );
+    search_until(c, "name=shop-&kind=secrets", alice, |n| {
+        n == ["m1/shop-password"]
+    })
+    .await;
+    search_until(c, "name=shop-&kind=gadgets.example.com", alice, |n| {
+        n == ["m1/shop-gadget"]
+    })
+    .await;
+    search_until(c, "name=shop-", bob, |n| n == ["m2/shop-bob"]).await;
+    let v = search_until(c, "name=shop-&sortBy=name&ascending=true", admin, |n| {
+        n.len() == 5
+    })
+    .await;
+    assert_eq!(found_names(&v)[0], "m1/shop-gadget", "{v}");
+    let (s, _) = c.delete("/clusters/m1/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gadgets.example.com", admin).await;
+    assert!(s.is_success(), "{s}");
+    search_until(c, "name=shop-gadget", admin, <[String]>::is_empty).await;
 }
 
 /// Taking a cluster out of a workspace's placement removes the workspace there.
