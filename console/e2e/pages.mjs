@@ -31,6 +31,8 @@ export const PAGES = [
   ["deployments", `${P}/deployments`],
   ["deployment", `${P}/deployments/web`],
   ["create-deployment", `${P}/create/deployment`],
+  ["create-statefulset", `${P}/create/workload/statefulsets`],
+  ["edit-deployment", `${P}/deployments/web/edit`],
   ["services", `${P}/services`],
   ["configmaps", `${P}/configmaps`],
   ["create-secret", `${P}/create/form/secrets`],

@@ -161,7 +161,7 @@ function Autoscaler(props: Props) {
           </div>
         );
       })}
-      <ErrorBox error={error ?? (list.error && list.error)} />
+      <ErrorBox error={error ?? list.error} />
       {canWrite && mine.length === 0 && (
         <button type="button" onClick={() => setEditing("new")}>
           {t("hpa.add")}
