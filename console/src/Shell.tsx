@@ -1,4 +1,4 @@
-import { useEffect, useState, type ReactNode } from "react";
+import { lazy, Suspense, useCallback, useEffect, useState, type ReactNode } from "react";
 import { NavLink, useLocation, useNavigate } from "react-router-dom";
 import { useI18n, languages, type Lang } from "./i18n";
 import type { MessageKey } from "./i18n/en";
@@ -9,6 +9,28 @@ import { TENANT } from "./api/paths";
 import type { K8sObject } from "./api/watch";
 import { useExtensionMenus } from "./extensions/loader";
 import { useHiddenAccessLinks } from "./state/accessLinks";
+
+const GlobalSearch = lazy(() => import("./components/GlobalSearch"));
+
+/** Opens the global search on `/` (outside text fields) or Ctrl+K / ⌘K (outside the terminal and
+ * the YAML editor, which have their own Ctrl+K). */
+function useSearchShortcut(open: () => void) {
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const el = e.target instanceof HTMLElement ? e.target : null;
+      const editor = !!el?.closest(".xterm, .cm-editor");
+      const typing = editor || !!el?.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el?.tagName ?? "");
+      const ctrlK = e.key.toLowerCase() === "k" && (e.ctrlKey || e.metaKey) && !e.altKey && !editor;
+      const slash = e.key === "/" && !e.ctrlKey && !e.metaKey && !e.altKey && !typing;
+      if (ctrlK || slash) {
+        e.preventDefault();
+        open();
+      }
+    };
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  }, [open]);
+}
 
 type Level = { kind: "platform" } | { kind: "store" } | { kind: "marketplace" } | { kind: "cluster"; cluster: string } | { kind: "workspace"; ws: string } | { kind: "project"; cluster: string; ns: string };
 
@@ -180,6 +202,8 @@ export function Shell({ children }: { children: ReactNode }) {
   // each navigation.
   const [navOpen, setNavOpen] = useState(false);
   useEffect(() => setNavOpen(false), [loc.pathname]);
+  const [searching, setSearching] = useState(false);
+  useSearchShortcut(useCallback(() => setSearching(true), []));
   return (
     <>
       <a className="skip" href="#content">
@@ -222,6 +246,9 @@ export function Shell({ children }: { children: ReactNode }) {
           </select>
         </label>
         <span className="spacer" />
+        <button type="button" className="search-open" aria-keyshortcuts="/ Control+K" title={t("search.shortcut")} onClick={() => setSearching(true)}>
+          {t("search.open")} <kbd>/</kbd>
+        </button>
         <label>
           {t("top.language")}
           <select aria-label={t("top.language")} value={app.lang} onChange={(e) => app.setLang(e.target.value as Lang)}>
@@ -250,6 +277,11 @@ export function Shell({ children }: { children: ReactNode }) {
           {t("top.logout")}
         </button>
       </header>
+      {searching && (
+        <Suspense fallback={null}>
+          <GlobalSearch onClose={() => setSearching(false)} />
+        </Suspense>
+      )}
       <div className="shell">
         <nav id="side-nav" className={navOpen ? "side open" : "side"} aria-label={t(nav.title)}>
           {level.kind !== "platform" && (

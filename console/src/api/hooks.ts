@@ -115,9 +115,9 @@ export function useLiveList(path: string | null, opts: LiveOptions = {}) {
 
 /** Whether the caller may do `verb` on a resource (asked of the platform's own authorizer). */
 /** `workspace` is the platform's extension of resourceAttributes (its authorizer answers it). */
-export function useCan(cluster: string | undefined, attrs: { verb: string; group?: string; resource: string; namespace?: string; workspace?: string }) {
+export function useCan(cluster: string | undefined, attrs: { verb: string; group?: string; resource: string; subresource?: string; namespace?: string; workspace?: string }) {
   const [allowed, setAllowed] = useState<boolean | null>(null);
-  const { verb, group, resource, namespace, workspace } = attrs;
+  const { verb, group, resource, subresource, namespace, workspace } = attrs;
   useEffect(() => {
     let gone = false;
     const path = clusterPath(cluster, "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews");
@@ -125,13 +125,13 @@ export function useCan(cluster: string | undefined, attrs: { verb: string; group
       .post<{ status?: { allowed?: boolean } }>(path, {
         apiVersion: "authorization.k8s.io/v1",
         kind: "SelfSubjectAccessReview",
-        spec: { resourceAttributes: { verb, group: group ?? "", resource, namespace, workspace } },
+        spec: { resourceAttributes: { verb, group: group ?? "", resource, subresource, namespace, workspace } },
       })
       .then((r) => !gone && setAllowed(!!r.status?.allowed))
       .catch(() => !gone && setAllowed(false));
     return () => {
       gone = true;
     };
-  }, [cluster, verb, group, resource, namespace, workspace]);
+  }, [cluster, verb, group, resource, subresource, namespace, workspace]);
   return allowed;
 }

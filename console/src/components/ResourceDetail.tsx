@@ -3,7 +3,7 @@ import { Link, useNavigate } from "react-router-dom";
 import { dump, load } from "js-yaml";
 import { useI18n } from "../i18n";
 import { api } from "../api/client";
-import { useLiveList, useLoad } from "../api/hooks";
+import { useCan, useLiveList, useLoad } from "../api/hooks";
 import { resourcePath, resources, type ResourceType } from "../api/paths";
 import type { K8sObject } from "../api/watch";
 import { columnsFor, lastSeen } from "../pages/columns";
@@ -13,6 +13,7 @@ import { Confirm, ErrorBox, PageHead, Status, tabKeys } from "./ui";
 import { PodLogs } from "./PodLogs";
 
 const YamlEditor = lazy(() => import("./YamlEditor"));
+const PodTerminal = lazy(() => import("./Terminal"));
 
 /** The object as the editor shows it (without server-managed bookkeeping). */
 export function editable(o: K8sObject): K8sObject {
@@ -104,8 +105,10 @@ export function ResourceDetail({ cluster, rt, namespace, name, base, podLink, ex
   const live = useLiveList(resourcePath(cluster, rt, namespace), { fieldSelector: `metadata.name=${name}` });
   const once = useLoad<K8sObject>(live.loaded ? null : path);
   const obj = live.items[0] ?? once.data;
-  const [tab, setTab] = useState<"overview" | "yaml" | "events" | "logs">("overview");
+  const [tab, setTab] = useState<"overview" | "yaml" | "events" | "logs" | "terminal">("overview");
   const [deleting, setDeleting] = useState(false);
+  // The terminal is offered to those who may open one (exec is `create` on pods/exec).
+  const canExec = useCan(cluster, { verb: "create", resource: "pods", subresource: "exec", namespace });
   const [delError, setDelError] = useState<unknown>(null);
   const selector = obj && ["deployments", "statefulsets", "daemonsets", "jobs"].includes(rt.plural) ? selectorOf(obj) : undefined;
   const pods = useLiveList(selector ? resourcePath(cluster, resources.pods, namespace) : null, { labelSelector: selector });
@@ -115,8 +118,8 @@ export function ResourceDetail({ cluster, rt, namespace, name, base, podLink, ex
   // The newest first.
   const eventRows = useMemo(() => events.items.slice().sort((a, b) => lastSeen(b).localeCompare(lastSeen(a))), [events.items]);
   if (!obj) return <ErrorBox error={once.error ?? live.error} />;
-  const tabs: ("overview" | "yaml" | "events" | "logs")[] = rt.plural === "pods" ? ["overview", "logs", "yaml", "events"] : ["overview", "yaml", "events"];
-  const tabLabel = { overview: t("detail.overview"), yaml: t("detail.yaml"), events: t("detail.events"), logs: t("detail.logs") };
+  const tabs: ("overview" | "yaml" | "events" | "logs" | "terminal")[] = rt.plural === "pods" ? ["overview", "logs", ...(canExec ? ["terminal" as const] : []), "yaml", "events"] : ["overview", "yaml", "events"];
+  const tabLabel = { overview: t("detail.overview"), yaml: t("detail.yaml"), events: t("detail.events"), logs: t("detail.logs"), terminal: t("term.tab") };
   return (
     <>
       <PageHead title={`${rt.kind}: ${name}`}>
@@ -189,6 +192,11 @@ export function ResourceDetail({ cluster, rt, namespace, name, base, podLink, ex
       {tab === "yaml" && <Yaml obj={obj} path={path} onSaved={() => undefined} />}
       {tab === "events" && <Table<K8sObject> label={t("detail.events")} rows={eventRows} rowKey={(e) => e.metadata.uid ?? e.metadata.name} columns={eventColumns} />}
       {tab === "logs" && <PodLogs cluster={cluster} pod={obj} />}
+      {tab === "terminal" && (
+        <Suspense fallback={<p className="muted">{t("app.loading")}</p>}>
+          <PodTerminal cluster={cluster} pod={obj} />
+        </Suspense>
+      )}
       <Confirm
         open={deleting}
         message={t("confirm.delete", { kind: rt.kind, name })}

@@ -18,16 +18,16 @@ const sameAsEnglish: Record<Exclude<Lang, "en">, string[]> = {
   "zh-TW": technical,
   ja: technical,
   ko: technical,
-  es: [...technical, ...latinK8s, "Roles", "Normal", "No"],
+  es: [...technical, ...latinK8s, "Roles", "Normal", "No", "Terminal"],
   fr: [
     ...technical, ...latinK8s, "Version", "Image", "Images", "Type", "Port", "Ports", "Message", "Description",
     "Actions", "Pages", "Menu", "Source", "Applications", "Configuration", "Documentation", "Installation",
-    "Extensions", "Normal",
+    "Extensions", "Normal", "Terminal",
   ],
   de: [
     ...technical, ...latinK8s, "Container", "Workload", "Workloads", "Name", "Status", "Version", "Image",
     "Images", "Port", "Ports", "Region", "Zone", "Host", "Revision", "Normal", "Verb", "Details",
-    "Installation", "App Store",
+    "Installation", "App Store", "Terminal",
   ],
 };
 
