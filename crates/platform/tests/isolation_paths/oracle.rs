@@ -1328,38 +1328,6 @@ mod tests {
                 "404",
             ),
             ("padmin", "GET", "/api/v1/namespaces/a-p/nodes", "404"),
-            // An extension's routes: its UI bundle for everyone signed in (read only), its
-            // APIService by the role rules of the request's level, its ReverseProxy as a
-            // non-resource path (global roles).
-            ("nobody", "GET", "/dist/hello/index.js", "ok"),
-            ("nobody", "POST", "/dist/hello/index.js", "403"),
-            ("nobody", "GET", "/DIST/hello/index.js", "403"),
-            (
-                "wsadmin",
-                "GET",
-                "/kapis/hello.kubesphere.io/v1alpha1/namespaces/a-p/hellos",
-                "ok",
-            ),
-            (
-                "wsadmin",
-                "GET",
-                "/kapis/hello.kubesphere.io/v1alpha1/namespaces/b-p/hellos",
-                "403",
-            ),
-            (
-                "wsadmin",
-                "GET",
-                "/kapis/hello.kubesphere.io/v1alpha1/hellos",
-                "403",
-            ),
-            (
-                "padmin",
-                "GET",
-                "/kapis/hello.kubesphere.io/v1alpha1/hellos",
-                "ok",
-            ),
-            ("wsadmin", "GET", "/proxy/hello/status", "403"),
-            ("nobody", "GET", "/proxy/hello/status", "403"),
             ("padmin", "GET", "/api/v1/namespaces/a-p/Secrets", "404"),
             ("padmin", "GET", "/api/v1/namespaces/a-p/secrets/", "404"),
             ("padmin", "GET", "/clusters/nowhere/api/v1/nodes", "404"),
@@ -1440,6 +1408,52 @@ mod tests {
                 "/kapis/tenant.kubesphere.io/v1beta1/workspaces/b/namespaces/a-p",
                 "403",
             ),
+        ];
+        for (user, method, path, want) in cases {
+            assert_eq!(
+                decide(&w, user, method, path),
+                want,
+                "{user} {method} {path}"
+            );
+        }
+    }
+
+    /// An extension's routes: its UI bundle for everyone signed in (read only), its
+    /// APIService by the role rules of the request's level, its ReverseProxy as a non-resource
+    /// path (global roles).
+    #[test]
+    fn an_extensions_bundle_api_and_proxy() {
+        let w = world();
+        let cases = [
+            ("nobody", "GET", "/dist/hello/index.js", "ok"),
+            ("nobody", "POST", "/dist/hello/index.js", "403"),
+            ("nobody", "GET", "/DIST/hello/index.js", "403"),
+            (
+                "wsadmin",
+                "GET",
+                "/kapis/hello.kubesphere.io/v1alpha1/namespaces/a-p/hellos",
+                "ok",
+            ),
+            (
+                "wsadmin",
+                "GET",
+                "/kapis/hello.kubesphere.io/v1alpha1/namespaces/b-p/hellos",
+                "403",
+            ),
+            (
+                "wsadmin",
+                "GET",
+                "/kapis/hello.kubesphere.io/v1alpha1/hellos",
+                "403",
+            ),
+            (
+                "padmin",
+                "GET",
+                "/kapis/hello.kubesphere.io/v1alpha1/hellos",
+                "ok",
+            ),
+            ("wsadmin", "GET", "/proxy/hello/status", "403"),
+            ("nobody", "GET", "/proxy/hello/status", "403"),
         ];
         for (user, method, path, want) in cases {
             assert_eq!(
