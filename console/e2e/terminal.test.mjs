@@ -2,8 +2,11 @@
 // container chosen, the exec WebSocket opened through the platform's proxy with the channel
 // protocols. The embedded cluster simulates its workloads and runs no containers, so it refuses
 // exec: the page says a terminal cannot be opened there, with the cluster's reason one click
-// away (the protocol itself — stdin, output, resize, exit status — is tested in
-// src/api/exec.test.ts). Run: cd console && ORRERY_BIN=… node --test e2e/terminal.test.mjs.
+// away. Then the browser's side of a session (xterm.js and src/api/exec.ts) against a scripted
+// shell answering the page's socket (Playwright's routeWebSocket): typed keys sent on stdin,
+// output on the screen, the terminal's size sent, the exit status shown. The framing itself is
+// unit-tested in src/api/exec.test.ts. Run: cd console && ORRERY_BIN=… node --test
+// e2e/terminal.test.mjs.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
@@ -49,7 +52,51 @@ after(async () => {
 
 const visible = (locator) => locator.first().waitFor({ state: "visible", timeout: WAIT });
 
-test("a pod's terminal: container chosen, exec through the platform, a clear message where the cluster runs no containers", async () => {
+/** axe-core finds no serious or critical violation on the page as it is. */
+async function axeClean(page, what) {
+  if (!(await page.evaluate(() => "axe" in window))) await page.evaluate(axeSource);
+  const serious = await page.evaluate(async () =>
+    (await window.axe.run(document, { resultTypes: ["violations"] })).violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => v.id),
+  );
+  assert.deepEqual(serious, [], `${what} passes axe`);
+}
+
+/** Answers the page's exec sockets with a scripted shell (the browser's side of the protocol,
+ * where the embedded cluster has no container to run one): typed bytes (channel 0) come back
+ * as a terminal echoes them (channel 1), Enter answers the line, `exit` ends with a Success
+ * Status (channel 3); resize messages (channel 4) are recorded. */
+async function scriptedShell(page) {
+  const seen = { resizes: [], lines: [] };
+  await page.routeWebSocket(/\/exec\?/, (ws) => {
+    let line = "";
+    const out = (channel, text) => ws.send(Buffer.concat([Buffer.from([channel]), Buffer.from(text)]));
+    out(1, "$ ");
+    ws.onMessage((m) => {
+      const b = Buffer.isBuffer(m) ? m : Buffer.from(m);
+      const body = b.subarray(1).toString();
+      if (b[0] === 4) seen.resizes.push(JSON.parse(body));
+      if (b[0] !== 0) return;
+      for (const ch of body) {
+        if (ch !== "\r") {
+          line += ch;
+          out(1, ch);
+          continue;
+        }
+        seen.lines.push(line);
+        if (line === "exit") {
+          out(3, JSON.stringify({ status: "Success" }));
+          ws.close();
+          return;
+        }
+        out(1, `\r\nyou typed: ${line}\r\n$ `);
+        line = "";
+      }
+    });
+  });
+  return seen;
+}
+
+test("a pod's terminal: container chosen, exec through the platform, a clear message where the cluster runs no containers; a session's typing, output, resize and exit", async () => {
   const ctx = await env.browser.newContext({ viewport: { width: 1400, height: 900 }, locale: "en-US" });
   const page = await ctx.newPage();
   const problems = [];
@@ -82,10 +129,22 @@ test("a pod's terminal: container chosen, exec through the platform, a clear mes
   assert.match(again.url(), /\/exec\?container=sidecar&/);
   await visible(refused.filter({ hasText: "A terminal cannot be opened in this container." }));
   await page.screenshot({ path: join(screenshots, "terminal-unavailable.png") });
-  await page.evaluate(axeSource);
-  const serious = await page.evaluate(async () =>
-    (await window.axe.run(document, { resultTypes: ["violations"] })).violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => v.id),
-  );
-  assert.deepEqual(serious, [], "the Terminal tab passes axe");
+  await axeClean(page, "the Terminal tab's message");
+
+  // The browser's side of a session, against a scripted shell: typing, output, resize, exit.
+  const shell = await scriptedShell(page);
+  await page.getByRole("button", { name: "Connect" }).click();
+  await visible(page.getByTestId("terminal-state").filter({ hasText: "Connected" }));
+  await page.keyboard.type("echo hi");
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => document.querySelector(".xterm-rows")?.textContent.includes("you typed: echo hi"), null, { timeout: WAIT });
+  assert.deepEqual(shell.lines, ["echo hi"]);
+  assert.ok(shell.resizes.some((r) => r.Width > 20 && r.Height > 5), `resize messages: ${JSON.stringify(shell.resizes)}`);
+  await page.screenshot({ path: join(screenshots, "terminal-session.png") });
+  await axeClean(page, "an open terminal");
+  await page.keyboard.type("exit");
+  await page.keyboard.press("Enter");
+  await visible(page.getByTestId("terminal-state").filter({ hasText: "The shell exited with code 0" }));
+
   assert.deepEqual(problems, []);
 });
