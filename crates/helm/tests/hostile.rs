@@ -185,6 +185,27 @@ fn too_many_files_is_rejected() {
 }
 
 #[test]
+fn a_damaged_archive_is_refused_not_read_altered() {
+    let good = tgz(&[(
+        "demo/Chart.yaml",
+        b"apiVersion: v2\nname: demo\nversion: 0.1.0\n".to_vec(),
+    )]);
+    assert!(load_archive(&good, &LoadLimits::default()).is_ok());
+    // The gzip trailer's CRC-32 no longer matches what the archive holds: the tar reader
+    // alone stops at its end-of-archive blocks and never sees it.
+    let mut bad = good.clone();
+    let crc = bad.len() - 8;
+    bad[crc] ^= 0xff;
+    match load_archive(&bad, &LoadLimits::default()) {
+        Err(LoadError::Archive(e)) => assert!(e.contains("damaged"), "{e}"),
+        other => panic!(
+            "a damaged archive was read: {:?}",
+            other.map(|c| c.metadata.name)
+        ),
+    }
+}
+
+#[test]
 fn not_a_gzip_is_a_clear_error() {
     let err = load_archive(b"apiVersion: v2\n", &LoadLimits::default())
         .err()

@@ -355,6 +355,16 @@ pub fn archive_files(data: &[u8], limits: &LoadLimits) -> Result<Vec<File>, Load
     if files.is_empty() {
         return Err(LoadError::Archive("no files in chart archive".into()));
     }
+    // The tar reader stops at its end-of-archive blocks; reading the gzip stream to its end
+    // checks its CRC-32 and length, so a damaged archive is refused rather than read with
+    // altered files.
+    std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).map_err(|e| {
+        if e.to_string().contains("maximum size") {
+            too_large(limits)
+        } else {
+            LoadError::Archive(format!("the archive is damaged: {e}"))
+        }
+    })?;
     Ok(files)
 }
 
