@@ -147,6 +147,17 @@ impl Cache {
         self.synced.load(Ordering::Acquire)
     }
 
+    /// A number that grows with every change to the cache (its watch events included).
+    pub fn version(&self) -> u64 {
+        *self.changed.borrow()
+    }
+
+    /// Marks the cache synced, as its watch's first full list does (tests fill caches by hand).
+    #[cfg(test)]
+    pub(crate) fn mark_synced(&self) {
+        self.synced.store(true, Ordering::Release);
+    }
+
     /// A receiver that sees every change to the cache.
     pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
         self.changed.subscribe()

@@ -92,6 +92,42 @@ pub fn aggregate_rules(caches: &Caches, role: &Value) -> Option<Value> {
     Some(Value::Array(merge_rules(own, &templates)))
 }
 
+/// The versions of the caches aggregation reads ([`Caches`]' role kinds and templates) as a
+/// pass that left every role aggregated found them.
+#[derive(Default)]
+pub struct Aggregated(Option<[u64; 5]>);
+
+fn input_versions(caches: &Caches) -> [u64; 5] {
+    [
+        caches.role_templates.version(),
+        caches.global_roles.version(),
+        caches.workspace_roles.version(),
+        caches.cluster_roles.version(),
+        caches.roles.version(),
+    ]
+}
+
+/// [`reconcile`] unless nothing it reads changed since a pass that left every role aggregated
+/// (the roles' rules are a function of those caches alone). A pass that patched roles runs
+/// again once their changes reach the caches, and finds them done.
+pub async fn reconcile_changed(
+    client: &Client,
+    caches: &Caches,
+    done: &mut Aggregated,
+) -> Result<(), PlatformError> {
+    // Read before the pass: anything that changes during it makes the next pass run.
+    let versions = input_versions(caches);
+    if done.0 == Some(versions) {
+        return Ok(());
+    }
+    if !caches.role_templates.is_synced() {
+        return Ok(());
+    }
+    reconcile(client, caches).await?;
+    done.0 = Some(versions);
+    Ok(())
+}
+
 /// One pass over every role kind.
 pub async fn reconcile(client: &Client, caches: &Caches) -> Result<(), PlatformError> {
     if !caches.role_templates.is_synced() {
@@ -209,5 +245,66 @@ mod tests {
         );
         // Aggregating again changes nothing: the pass is idempotent.
         assert_eq!(merge_rules(&out, &[template(json!([own[1]]))]), out);
+    }
+
+    /// A pass runs when a cache it reads changed since the last pass that finished, and is
+    /// skipped otherwise; a failed pass runs again. (The client points nowhere: a pass that
+    /// must patch a role fails, one that is skipped or finds nothing to do succeeds.)
+    #[tokio::test]
+    async fn passes_run_only_when_their_inputs_changed() {
+        let nowhere = kube::Config::new("http://127.0.0.1:1".parse().expect("url"));
+        let client = Client::try_from(nowhere).expect("client");
+        let caches = Caches::new();
+        caches.role_templates.insert_object(json!({
+            "apiVersion": "iam.kubesphere.io/v1beta1", "kind": "RoleTemplate",
+            "metadata": {"name": "t", "resourceVersion": "1"},
+            "spec": {"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]}}));
+        caches.role_templates.mark_synced();
+        let role = |rv: &str, rules: Value| {
+            json!({"apiVersion": "iam.kubesphere.io/v1beta1", "kind": "GlobalRole",
+                "metadata": {"name": "r", "resourceVersion": rv},
+                "aggregationRoleTemplates": {"templateNames": ["t"]}, "rules": rules})
+        };
+        let aggregated = json!([{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]);
+        caches
+            .global_roles
+            .insert_object(role("1", aggregated.clone()));
+        let mut done = Aggregated::default();
+        // Nothing to patch: the pass succeeds and is remembered.
+        reconcile_changed(&client, &caches, &mut done)
+            .await
+            .expect("nothing to patch");
+        assert_eq!(done.0, Some(input_versions(&caches)));
+        // The role changes (its rules lost): the next pass runs, must patch, and fails.
+        caches.global_roles.insert_object(role("2", json!([])));
+        assert!(
+            reconcile_changed(&client, &caches, &mut done)
+                .await
+                .is_err()
+        );
+        // Failed, so it is not remembered: the pass after runs (and fails) again.
+        assert!(
+            reconcile_changed(&client, &caches, &mut done)
+                .await
+                .is_err()
+        );
+        // Inputs as a finished pass found them: skipped, though the role would need a patch.
+        done.0 = Some(input_versions(&caches));
+        reconcile_changed(&client, &caches, &mut done)
+            .await
+            .expect("skipped");
+        // A template changing makes it run again.
+        caches.role_templates.insert_object(json!({
+            "apiVersion": "iam.kubesphere.io/v1beta1", "kind": "RoleTemplate",
+            "metadata": {"name": "u", "resourceVersion": "3"}, "spec": {"rules": []}}));
+        assert!(
+            reconcile_changed(&client, &caches, &mut done)
+                .await
+                .is_err()
+        );
+        caches.global_roles.insert_object(role("4", aggregated));
+        reconcile_changed(&client, &caches, &mut done)
+            .await
+            .expect("aggregated again");
     }
 }

@@ -38,13 +38,16 @@ pub async fn run(
 ) {
     let mut last_prune: Option<tokio::time::Instant> = None;
     let mut quotas_recalculated = crate::quotas::controller::Recalculated::default();
+    let mut aggregated = aggregation::Aggregated::default();
     // A changed role template is aggregated into the roles at once, not at the next resync.
     let mut templates = state.caches.role_templates.subscribe();
     loop {
         if *leader.borrow_and_update() {
             let s = &state;
             let pass = std::time::Instant::now();
-            if let Err(e) = aggregation::reconcile(&s.client, &s.caches).await {
+            if let Err(e) =
+                aggregation::reconcile_changed(&s.client, &s.caches, &mut aggregated).await
+            {
                 tracing::warn!(error = %e, "role aggregation");
             }
             if let Err(e) = tenancy::reconcile(&s.client, &s.caches).await {
