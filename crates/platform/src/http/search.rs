@@ -2,6 +2,7 @@
 //! the per-cluster indexes and narrowed to what the caller may list.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use axum::Extension;
 use axum::Json;
@@ -54,7 +55,21 @@ pub async fn search(
         })
         .collect();
     let everything = caller.grant == Grant::Full;
+    // As through the proxy: Secrets in the platform's own namespace on the host (sessions,
+    // members' kubeconfigs, keys) are named to platform administrators only.
+    let mut platform_admin: Option<bool> = None;
     let (total, page) = search::run(&q, &clusters, |ci, k, ns| {
+        if !k.custom
+            && k.group.is_empty()
+            && k.plural == "secrets"
+            && ns == Some(crate::tokens::SYSTEM_NAMESPACE)
+            && Arc::ptr_eq(&members[ci].caches, &state.caches)
+            && !*platform_admin.get_or_insert_with(|| {
+                super::clusters::is_platform_admin(&state, &caller.user, "secrets", "")
+            })
+        {
+            return false;
+        }
         if everything {
             return true;
         }

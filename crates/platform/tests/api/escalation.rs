@@ -349,6 +349,86 @@ async fn viewers_see_secret_names_and_keys_never_values() {
         .get("/api/v1/namespaces/p1/pods/x/exec?command=sh", &viewer)
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    let outsider = c.login("outsider", USER_PW).await;
+    searched_secrets(c, &admin, &wsa, &outsider).await;
+}
+
+/// Searches as `token` until the answer's total is `want` (the index is fed by watches).
+async fn search_total(c: &Client, query: &str, token: &str, want: impl Fn(u64) -> bool) -> Value {
+    let path = format!("/kapis/search.orrery.io/v1alpha1/resources?{query}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let v = c.ok(Method::GET, &path, token, None).await;
+        if want(v["totalItems"].as_u64().unwrap_or(0)) {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "{query}: {v}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// The global search names Secrets as the proxy does: to those who may list them, without
+/// their data, and those of the platform's own namespace to platform administrators only, even
+/// when a Role there grants more.
+async fn searched_secrets(c: &Client, admin: &str, wsa: &str, outsider: &str) {
+    let v = search_total(c, "kind=secrets&name=db&namespace=p1", wsa, |n| n == 1).await;
+    assert_eq!(v["items"][0]["metadata"]["name"], "db");
+    let text = v.to_string();
+    assert!(
+        !text.contains("hunter2") && !text.contains("aHVudGVyMi12YWx1ZQ"),
+        "{text}"
+    );
+    search_total(c, "kind=secrets&name=db", outsider, |n| n == 0).await;
+    // A Role in kubesphere-system listing Secrets and ConfigMaps, the outsider a member with it.
+    let rules = json!([{"apiGroups": [""], "resources": ["secrets", "configmaps"],
+        "verbs": ["get", "list", "watch"]}]);
+    let ns = format!("{IAM}/namespaces/kubesphere-system");
+    c.ok(
+        Method::POST,
+        &format!("{ns}/roles"),
+        admin,
+        Some(role("lister", rules)),
+    )
+    .await;
+    add_member(
+        c,
+        admin,
+        &format!("{ns}/namespacemembers"),
+        "outsider",
+        "lister",
+    )
+    .await;
+    let probe =
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "search-probe"}});
+    c.ok(
+        Method::POST,
+        "/api/v1/namespaces/kubesphere-system/configmaps",
+        admin,
+        Some(probe),
+    )
+    .await;
+    // The binding holds (its ConfigMaps are found), the platform's Secrets stay unnamed.
+    search_total(
+        c,
+        "kind=configmaps&namespace=kubesphere-system&name=search-probe",
+        outsider,
+        |n| n == 1,
+    )
+    .await;
+    let v = search_total(c, "kind=secrets&namespace=kubesphere-system", admin, |n| {
+        n > 0
+    })
+    .await;
+    assert!(v["items"][0]["data"].is_null(), "{v}");
+    let v = c
+        .ok(
+            Method::GET,
+            "/kapis/search.orrery.io/v1alpha1/resources?kind=secrets&namespace=kubesphere-system",
+            outsider,
+            None,
+        )
+        .await;
+    assert_eq!(v["totalItems"], 0, "{v}");
 }
 
 /// A KubeSphere Role in the request body shape.
