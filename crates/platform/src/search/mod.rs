@@ -627,4 +627,52 @@ mod tests {
         index.remove_custom("widgets.example.com");
         assert_eq!(index.kinds().len(), SEARCH_KINDS.len());
     }
+
+    proptest::proptest! {
+        /// Any `kind=`/`excludeKind=` value is refused or read as a plural and group that a
+        /// built-in or a `plural.group` names, never panicking.
+        #[test]
+        fn kind_values_are_read_or_refused(want in "\\PC{0,60}") {
+            if let Ok(sel) = KindSel::parse(&want) {
+                let builtin = SEARCH_KINDS
+                    .iter()
+                    .any(|k| k.plural == sel.plural && k.group == sel.group);
+                proptest::prop_assert!(
+                    builtin || (!sel.plural.is_empty() && !sel.group.is_empty())
+                );
+            }
+            let query = format!("kind={}&excludeKind={}", urlencode(&want), urlencode(&want));
+            let _ = SearchQuery::parse(&query);
+        }
+
+        /// A CRD of any shape (names missing or empty, versions served or not) gives a kind
+        /// only with all its names, at a served version, preferring the storage one.
+        #[test]
+        fn crds_give_a_kind_only_when_whole(
+            names in proptest::collection::vec(proptest::option::of("[a-z.]{0,3}"), 3),
+            versions in proptest::collection::vec(
+                ("v[0-9]", proptest::option::of(proptest::bool::ANY), proptest::bool::ANY), 0..4),
+        ) {
+            let crd = json!({"spec": {"group": names[0], "scope": "Namespaced",
+                "names": {"plural": names[1], "kind": names[2]},
+                "versions": versions.iter().map(|(n, served, storage)|
+                    json!({"name": n, "served": served, "storage": storage})).collect::<Vec<_>>()}});
+            let served: Vec<&(String, Option<bool>, bool)> =
+                versions.iter().filter(|v| v.1 != Some(false)).collect();
+            match KindInfo::of_crd(&crd) {
+                Some(k) => {
+                    proptest::prop_assert!(!k.plural.is_empty() && !k.group.is_empty() && !k.kind.is_empty());
+                    let want = served.iter().find(|v| v.2).or(served.first()).map(|v| &v.0);
+                    proptest::prop_assert_eq!(Some(&k.version), want);
+                }
+                None => proptest::prop_assert!(
+                    served.is_empty() || names.iter().any(|n| n.as_deref().is_none_or(str::is_empty))
+                ),
+            }
+        }
+    }
+
+    fn urlencode(s: &str) -> String {
+        form_urlencoded::byte_serialize(s.as_bytes()).collect()
+    }
 }
