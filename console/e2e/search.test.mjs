@@ -146,10 +146,11 @@ test("global search: a shortcut, hits of several kinds in two clusters, a Secret
   assert.match(page.url(), /\/console\/clusters\/host\/projects\/shop-a\/secrets\/orchid-password$/);
   assert.equal(await dialog.count(), 0, "the dialog closed");
 
-  // Ctrl+K, the member's ConfigMap, opened by a click.
+  // Ctrl+K, the member's ConfigMap, opened by Enter in the box (the first hit).
   await page.keyboard.press("Control+k");
   await box.fill("orchid-remote");
-  await dialog.getByRole("link", { name: "orchid-remote" }).click();
+  await visible(dialog.getByRole("link", { name: "orchid-remote" }));
+  await box.press("Enter");
   await visible(page.getByRole("heading", { name: "ConfigMap: orchid-remote" }));
   assert.match(page.url(), /\/console\/clusters\/member1\/projects\/shop-b\/configmaps\/orchid-remote$/);
   await visible(page.getByText("north"));

@@ -61,6 +61,12 @@ export default function GlobalSearch({ onClose }: { onClose: () => void }) {
         placeholder={t("search.placeholder")}
         value={text}
         onChange={(e) => setText(e.target.value)}
+        onKeyDown={(e) => {
+          // Enter in the box opens the first hit.
+          if (e.key !== "Enter") return;
+          e.preventDefault();
+          dialog.current?.querySelector<HTMLAnchorElement>(".search-hits a")?.click();
+        }}
       />
       <p id="search-keys" className="muted">
         {t("search.keys")}
