@@ -9,7 +9,10 @@
 //  - work: the frame's rendering task plus every other task that ran before the next frame's
 //    (input, React renders scheduled by the scroll, timers, network callbacks, the benchmark's
 //    own page.evaluate round-trips) — the main thread's busy time for that frame;
-//  - render: the rendering task alone.
+//  - cpu: the same tasks' thread time (the trace's `tdur`): the main thread's CPU time for the
+//    frame, without the time it waited for a core (on a shared, loaded machine wall time includes
+//    other processes' turns);
+//  - render: the rendering task alone (wall time).
 // Idle time is not counted; work on other threads (compositor, raster) is not counted (it runs in
 // parallel and has its own budget).
 
@@ -57,24 +60,31 @@ export function frameCosts(events) {
     }
   }
   const work = [];
+  const cpu = [];
   const render = [];
   let current = null;
   for (let i = 0; i < tasks.length; i++) {
     if (isFrame[i]) {
-      if (current !== null) work.push(current / 1000);
-      current = 0;
+      if (current !== null) {
+        work.push(current.wall / 1000);
+        cpu.push(current.cpu / 1000);
+      }
+      current = { wall: 0, cpu: 0 };
       render.push(tasks[i].dur / 1000);
     }
-    if (current !== null) current += tasks[i].dur;
+    if (current !== null) {
+      current.wall += tasks[i].dur;
+      current.cpu += tasks[i].tdur ?? tasks[i].dur;
+    }
   }
   // The last frame's following tasks were cut off by the end of the trace: leave it out.
-  return { work, render, longestTask: Math.max(0, ...tasks.map((t) => t.dur / 1000)) };
+  return { work, cpu, render: render.slice(0, work.length), longestTask: Math.max(0, ...tasks.map((t) => t.dur / 1000)) };
 }
 
-/** One line: p50/p95/p99/max of work and render per frame, frames whose work is over 16.7 ms. */
-export function costSummary({ work, render, longestTask }) {
+/** One line: p50/p95/p99/max of work, cpu and render per frame, frames over 16.7 ms of each. */
+export function costSummary({ work, cpu, render, longestTask }) {
   const f = (x) => x.toFixed(1);
   const ps = (xs) => `p50 ${f(percentile(xs, 50))} / p95 ${f(percentile(xs, 95))} / p99 ${f(percentile(xs, 99))} / max ${f(Math.max(...xs))} ms`;
-  const over = work.filter((w) => w > 1000 / 60).length;
-  return `main-thread work per frame (${work.length} frames): ${ps(work)}, ${over} over 16.7 ms; rendering task: ${ps(render)}; longest task ${f(longestTask)} ms`;
+  const over = (xs) => `${xs.filter((w) => w > 1000 / 60).length} over 16.7 ms`;
+  return `main-thread work per frame (${work.length} frames), wall: ${ps(work)}, ${over(work)}; CPU: ${ps(cpu)}, ${over(cpu)}; rendering task (wall): ${ps(render)}; longest task ${f(longestTask)} ms`;
 }
