@@ -12,7 +12,8 @@
 //! again on the next pass.
 //!
 //! Agents follow the host release: they are made once it is `Installed` or `Upgraded`, and
-//! removed before it on uninstall.
+//! removed before it on uninstall, and before an upgrade (or downgrade) to a version that is
+//! not `Multicluster` (whose host release takes the backend back).
 
 use serde_json::{Map, Value, json};
 use sha2::Digest;

@@ -1020,6 +1020,14 @@ async fn install(
         ],
     )
     .await?;
+    match agents_leave(state, ext, p, &pkg).await? {
+        Ok(true) => {}
+        Ok(false) => {
+            let why = "waiting for the agents to be removed (this version is HostOnly)";
+            return p.waiting(state, doing, cond, why).await;
+        }
+        Err(e) => fail!("AgentRemovalFailed", e),
+    }
     let chart_version = pkg.chart.metadata.version.clone();
     let now = releases::current(client, &ns, ext, &chart_version, &values).await?;
     if let Some((status, since)) = &now.pending {
@@ -1063,6 +1071,25 @@ async fn install(
     .await?;
     tracing::info!(extension = %ext, "{message}");
     Ok(())
+}
+
+/// A version that is not `Multicluster` (an upgrade from one that is) has no agents: they are
+/// removed before its release is deployed, since the host release takes the backend back and
+/// an agent on the host holds those very objects (Helm would refuse to adopt them). Whether
+/// they are all gone (`Ok(true)` when there were none); `Err` says why one could not go.
+async fn agents_leave(
+    state: &AppState,
+    ext: &str,
+    p: &mut Plan,
+    pkg: &Package,
+) -> Result<Result<bool, String>, PlatformError> {
+    let placed = p.status["clusterSchedulingStatuses"]
+        .as_object()
+        .is_some_and(|m| !m.is_empty());
+    if pkg.manifest.installation_mode == "Multicluster" || !placed {
+        return Ok(Ok(true));
+    }
+    super::agents::remove_all(state, ext, p).await
 }
 
 /// The Enabled condition: the extension's frontend is served, or not.

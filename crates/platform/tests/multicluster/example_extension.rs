@@ -1,12 +1,18 @@
 //! The repository's example extension (`examples/extensions/hello`, packaged by the code
-//! `orrery extension package` runs, at 0.1.0 and 0.2.0) through its whole life across two
-//! clusters (issue 14, must-show 1): a Repository served by the test syncs both versions; an
-//! install with a config that is not YAML fails with its reason, is retried as it is and fails
-//! again, and is uninstalled from `InstallFailed` leaving nothing; the `Multicluster` install
-//! puts the frontend on the host and the backend agent in member `m1`, where a bad value
-//! (`replicas: -1`) fails it until the config is fixed; then an upgrade to 0.2.0, disabling,
-//! `m1` leaving the placement (its agent goes) and the uninstall, after which nothing labelled
-//! with the extension is left in either cluster. Each step's Event is recorded on the plan.
+//! `orrery extension package` runs) through its whole life across two clusters (issue 14,
+//! must-show 1). A Repository served by the test holds two versions of the example, the first
+//! `HostOnly` (the test writes `installationMode: HostOnly` into its copy of `extension.yaml`
+//! before packaging 0.1.0) and 0.2.0 as shipped (`Multicluster`). An install with a config that
+//! is not YAML fails with its reason, is retried as it is and fails again, and is uninstalled
+//! from `InstallFailed` leaving nothing; installed again with the same bad config, it fails,
+//! and fixing the config retries it (a changed spec is a retry: the installer acts on a new
+//! spec hash; the retry annotation is for trying again unchanged): 0.1.0 is installed
+//! `HostOnly`, backend included, on the host and nothing in member `m1` although the placement
+//! names it. The upgrade to 0.2.0 (`Multicluster`) moves the backend: off the host, into `m1`
+//! as its agent, where a bad value (`replicas: -1`) fails it until the config is fixed; then
+//! disabling, `m1` leaving the placement (its agent goes) and the uninstall, after which nothing
+//! labelled with the extension is left in either cluster. Each step's Event is recorded on the
+//! plan.
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -17,20 +23,57 @@ use sha2::Digest;
 const MARKET: &str = "/apis/kubesphere.io/v1alpha1";
 const PLAN: &str = "/apis/kubesphere.io/v1alpha1/installplans/hello";
 
-/// The example packaged at `version`, as `orrery extension package --version` makes it.
-fn hello(version: &str) -> Vec<u8> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/extensions/hello");
-    platform::extensions::authoring::package_dir(&dir, Some(version))
+/// The example as shipped.
+fn example_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/extensions/hello")
+}
+
+/// The example packaged from `dir` at `version`, as `orrery extension package --version` does.
+fn hello(dir: &Path, version: &str) -> Vec<u8> {
+    platform::extensions::authoring::package_dir(dir, Some(version))
         .expect("package the example extension")
         .tgz
 }
 
-/// Serves the example's two versions as a Helm repository on 127.0.0.1; its URL.
-async fn serve_repository() -> String {
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir") {
+        let e = e.expect("entry");
+        let target = to.join(e.file_name());
+        if e.file_type().expect("file type").is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// A copy of the example in `dir` whose `extension.yaml` says `installationMode: HostOnly`.
+fn host_only_copy(dir: &Path) -> std::path::PathBuf {
+    copy_dir(&example_dir(), dir);
+    let manifest = dir.join("extension.yaml");
+    let text = std::fs::read_to_string(&manifest).expect("extension.yaml");
+    let shipped = "\ninstallationMode: Multicluster\n";
+    assert!(text.contains(shipped), "{text}");
+    std::fs::write(
+        &manifest,
+        text.replace(shipped, "\ninstallationMode: HostOnly\n"),
+    )
+    .expect("write extension.yaml");
+    dir.to_path_buf()
+}
+
+/// Serves the example's two versions as a Helm repository on 127.0.0.1 (0.1.0 `HostOnly`,
+/// from a copy made in `work`; 0.2.0 as shipped); its URL.
+async fn serve_repository(work: &Path) -> String {
     let mut files = HashMap::new();
     let mut index = String::from("apiVersion: v1\nentries:\n  hello:\n");
-    for v in ["0.1.0", "0.2.0"] {
-        let tgz = hello(v);
+    let dirs = [
+        ("0.1.0", host_only_copy(&work.join("hello-host-only"))),
+        ("0.2.0", example_dir()),
+    ];
+    for (v, dir) in dirs {
+        let tgz = hello(&dir, v);
         let digest = format!("{:x}", sha2::Sha256::digest(&tgz));
         index.push_str(&format!(
             "  - name: hello\n    version: {v}\n    urls: [hello-{v}.tgz]\n    digest: {digest}\n"
@@ -200,20 +243,25 @@ impl Scenario<'_> {
 
     /// The member's `hello-backend` container environment.
     async fn agent_env(&self) -> HashMap<String, String> {
-        let api: Api<k8s_openapi::api::apps::v1::Deployment> =
-            Api::namespaced(self.member.clone(), "extension-hello");
-        let d = api
-            .get("hello-backend")
-            .await
-            .expect("the agent's deployment");
-        let spec = d.spec.expect("spec").template.spec.expect("pod spec");
-        spec.containers[0]
-            .env
-            .iter()
-            .flatten()
-            .map(|e| (e.name.clone(), e.value.clone().unwrap_or_default()))
-            .collect()
+        backend_env(&self.member).await
     }
+}
+
+/// The `hello-backend` container environment in a cluster.
+async fn backend_env(kube: &kube::Client) -> HashMap<String, String> {
+    let api: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(kube.clone(), "extension-hello");
+    let d = api
+        .get("hello-backend")
+        .await
+        .expect("the backend's deployment");
+    let spec = d.spec.expect("spec").template.spec.expect("pod spec");
+    spec.containers[0]
+        .env
+        .iter()
+        .flatten()
+        .map(|e| (e.name.clone(), e.value.clone().unwrap_or_default()))
+        .collect()
 }
 
 fn condition<'a>(v: &'a Value, kind: &str) -> &'a Value {
@@ -238,17 +286,19 @@ async fn the_example_extension_lives_its_whole_life_across_two_clusters() {
         host: env.kube().await,
         member: kube::Client::try_from(kube_config(&m1.kubeconfig_path).await).expect("m1"),
     };
-    repository_synced(&x).await;
+    repository_synced(&x, env.dir.path()).await;
     a_bad_config_fails_is_retried_and_uninstalled(&x).await;
-    the_agent_fails_in_m1_until_the_config_is_fixed(&x).await;
-    upgraded_then_disabled(&x).await;
-    m1_leaves_the_placement_then_all_is_uninstalled(&x).await;
+    a_bad_config_fixed_installs_host_only(&x).await;
+    upgraded_to_multicluster_the_agent_fails_in_m1_until_fixed(&x).await;
+    disabled(&x).await;
+    m1_leaves_the_placement_the_host_joins(&x).await;
+    back_to_host_only_then_all_is_uninstalled(&x).await;
     events_tell_each_step(&x).await;
 }
 
 /// The Repository syncs both versions of the example.
-async fn repository_synced(x: &Scenario<'_>) {
-    let url = serve_repository().await;
+async fn repository_synced(x: &Scenario<'_>, work: &Path) {
+    let url = serve_repository(work).await;
     x.c.ok(
         Method::POST,
         &format!("{MARKET}/repositories"),
@@ -259,8 +309,8 @@ async fn repository_synced(x: &Scenario<'_>) {
         ),
     )
     .await;
-    for v in ["0.1.0", "0.2.0"] {
-        eventually(
+    for (v, mode) in [("0.1.0", "HostOnly"), ("0.2.0", "Multicluster")] {
+        let ev = eventually(
             x.c,
             Method::GET,
             &format!("{MARKET}/extensionversions/hello-{v}"),
@@ -269,15 +319,25 @@ async fn repository_synced(x: &Scenario<'_>) {
             StatusCode::OK,
         )
         .await;
+        assert_eq!(ev["spec"]["installationMode"], mode, "{ev:#}");
     }
 }
 
-/// A config that is not YAML: refused before anything is made, with its reason; retried as
-/// it is (the retry annotation), refused again; uninstalled from `InstallFailed`.
-async fn a_bad_config_fails_is_retried_and_uninstalled(x: &Scenario<'_>) {
-    x.create_plan("backend: [").await;
+/// Waits for the plan to fail with reason InvalidConfig (a config that is not YAML); the number
+/// of failures in its history.
+async fn fails_with_invalid_config(x: &Scenario<'_>, failures: usize) {
+    let count = |v: &Value| {
+        v["status"]["stateHistory"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|h| h["state"] == "InstallFailed")
+            .count()
+    };
     let p = x
-        .plan_until("InstallFailed", |v| v["status"]["state"] == "InstallFailed")
+        .plan_until("InstallFailed", |v| {
+            v["status"]["state"] == "InstallFailed" && count(v) == failures
+        })
         .await;
     let cond = condition(&p, "Installed");
     assert_eq!(cond["reason"], "InvalidConfig", "{p:#}");
@@ -288,32 +348,68 @@ async fn a_bad_config_fails_is_retried_and_uninstalled(x: &Scenario<'_>) {
             .contains("spec.config"),
         "{p:#}"
     );
+}
+
+/// A config that is not YAML: refused before anything is made, with its reason; retried as
+/// it is (the retry annotation), refused again; uninstalled from `InstallFailed`.
+async fn a_bad_config_fails_is_retried_and_uninstalled(x: &Scenario<'_>) {
+    x.create_plan("backend: [").await;
+    fails_with_invalid_config(x, 1).await;
     x.patch(json!({"metadata": {"annotations": {"extensions.orrery.io/retry": "1"}}}))
         .await;
-    let failures = |v: &Value| {
-        v["status"]["stateHistory"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|h| h["state"] == "InstallFailed")
-            .count()
-    };
-    x.plan_until("the retry failed again", |v| {
-        v["status"]["state"] == "InstallFailed" && failures(v) == 2
-    })
-    .await;
+    fails_with_invalid_config(x, 2).await;
     x.uninstall().await;
     assert_eq!(labelled(&x.host, true).await, Vec::<String>::new());
     assert_eq!(labelled(&x.member, false).await, Vec::<String>::new());
 }
 
-/// Installed with the frontend on the host and the agent in m1, where `replicas: -1` fails;
-/// a fixed config installs it there with the new greeting.
-async fn the_agent_fails_in_m1_until_the_config_is_fixed(x: &Scenario<'_>) {
-    x.create_plan("backend:\n  replicas: -1\n").await;
+/// The same failure, fixed: the corrected config is a new spec, which the installer tries
+/// (no annotation needed). 0.1.0 is `HostOnly`: frontend and backend on the host, nothing in m1
+/// although the placement names it.
+async fn a_bad_config_fixed_installs_host_only(x: &Scenario<'_>) {
+    x.create_plan("backend: [").await;
+    fails_with_invalid_config(x, 1).await;
+    x.patch(json!({"spec": {"config": "backend:\n  greeting: Hallo\n"}}))
+        .await;
     let p = x
-        .plan_until("the host installed, the agent failed in m1", |v| {
+        .plan_until("installed after the fix", |v| {
             v["status"]["state"] == "Installed"
+        })
+        .await;
+    assert_eq!(p["status"]["version"], "0.1.0", "{p:#}");
+    assert!(
+        p["status"]["clusterSchedulingStatuses"]
+            .as_object()
+            .is_none_or(|m| m.is_empty()),
+        "HostOnly places no agent: {p:#}"
+    );
+    let on_host = labelled(&x.host, true).await;
+    for o in [
+        "JSBundle /hello",
+        "ExtensionEntry /hello",
+        "APIService /v1alpha1.hello.kubesphere.io",
+        "Deployment extension-hello/hello-backend",
+    ] {
+        assert!(on_host.contains(&o.to_string()), "{o}: {on_host:#?}");
+    }
+    let env = backend_env(&x.host).await;
+    assert_eq!(env["GREETING"], "Hallo");
+    assert_eq!(env["VERSION"], "0.1.0");
+    assert_ne!(env["CLUSTER"], "m1");
+    assert_eq!(labelled(&x.member, false).await, Vec::<String>::new());
+}
+
+/// Upgraded to 0.2.0, `Multicluster`, with `replicas: -1`: the host keeps the frontend and
+/// loses the backend, the agent fails in m1; a fixed config installs it there with the new
+/// greeting.
+async fn upgraded_to_multicluster_the_agent_fails_in_m1_until_fixed(x: &Scenario<'_>) {
+    x.patch(json!({"spec": {"extension": {"version": "0.2.0"},
+        "config": "backend:\n  replicas: -1\n"}}))
+        .await;
+    let p = x
+        .plan_until("the host upgraded, the agent failed in m1", |v| {
+            v["status"]["state"] == "Upgraded"
+                && v["status"]["version"] == "0.2.0"
                 && v["status"]["clusterSchedulingStatuses"]["m1"]["state"] == "InstallFailed"
         })
         .await;
@@ -348,7 +444,7 @@ async fn the_agent_fails_in_m1_until_the_config_is_fixed(x: &Scenario<'_>) {
     let env = x.agent_env().await;
     assert_eq!(env["GREETING"], "Bonjour");
     assert_eq!(env["CLUSTER"], "m1");
-    assert_eq!(env["VERSION"], "0.1.0");
+    assert_eq!(env["VERSION"], "0.2.0");
     let on_member = labelled(&x.member, false).await;
     for o in [
         "APIService /v1alpha1.hello.kubesphere.io",
@@ -363,20 +459,8 @@ async fn the_agent_fails_in_m1_until_the_config_is_fixed(x: &Scenario<'_>) {
     );
 }
 
-/// 0.2.0 on the host and in m1; disabled: the UI routes go from the host, the agent stays.
-async fn upgraded_then_disabled(x: &Scenario<'_>) {
-    x.patch(json!({"spec": {"extension": {"version": "0.2.0"}}}))
-        .await;
-    x.plan_until("upgraded to 0.2.0", |v| {
-        v["status"]["state"] == "Upgraded"
-            && v["status"]["version"] == "0.2.0"
-            && v["status"]["clusterSchedulingStatuses"]["m1"]["version"] == "0.2.0"
-    })
-    .await;
-    let env = x.agent_env().await;
-    assert_eq!(env["VERSION"], "0.2.0");
-    assert_eq!(env["GREETING"], "Bonjour", "the config is kept");
-
+/// Disabled: the UI routes go from the host, the agent stays.
+async fn disabled(x: &Scenario<'_>) {
     x.patch(json!({"spec": {"enabled": false}})).await;
     x.plan_until("disabled", |v| {
         v["status"]["state"] == "Upgraded"
@@ -395,12 +479,27 @@ async fn upgraded_then_disabled(x: &Scenario<'_>) {
     assert_eq!(x.agent_env().await["VERSION"], "0.2.0");
 }
 
-/// m1 out of the placement loses its agent; the uninstall leaves nothing in either cluster.
-async fn m1_leaves_the_placement_then_all_is_uninstalled(x: &Scenario<'_>) {
-    x.patch(json!({"spec": {"clusterScheduling": {"placement": {"clusters": []}}}}))
+/// The host's `hello-backend` Deployment: which release made it.
+async fn host_backend_release(x: &Scenario<'_>) -> Option<String> {
+    let api: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(x.host.clone(), "extension-hello");
+    let d = api.get_opt("hello-backend").await.expect("get")?;
+    d.metadata
+        .annotations?
+        .get("meta.helm.sh/release-name")
+        .cloned()
+}
+
+/// m1 out of the placement loses its agent (nothing labelled is left there); the host, put in
+/// it, gets one (release `hello-agent`).
+async fn m1_leaves_the_placement_the_host_joins(x: &Scenario<'_>) {
+    x.patch(json!({"spec": {"clusterScheduling": {"placement": {"clusters": ["host"]}}}}))
         .await;
-    x.plan_until("m1 out of the placement", |v| {
-        v["status"]["clusterSchedulingStatuses"]["m1"].is_null()
+    x.plan_until("m1 out of the placement, the host in", |v| {
+        let agents = v["status"]["clusterSchedulingStatuses"].as_object();
+        agents.is_some_and(|m| {
+            m.len() == 1 && !m.contains_key("m1") && m.values().all(|e| e["state"] == "Installed")
+        })
     })
     .await;
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -409,6 +508,35 @@ async fn m1_leaves_the_placement_then_all_is_uninstalled(x: &Scenario<'_>) {
         assert!(Instant::now() < deadline, "{left:#?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    assert_eq!(
+        host_backend_release(x).await.as_deref(),
+        Some("hello-agent")
+    );
+}
+
+/// Back to 0.1.0, `HostOnly`: the agents go (the host's first, whose backend the host release
+/// takes back); the uninstall then leaves nothing in either cluster.
+async fn back_to_host_only_then_all_is_uninstalled(x: &Scenario<'_>) {
+    x.patch(json!({"spec": {"extension": {"version": "0.1.0"}}}))
+        .await;
+    let p = x
+        .plan_until("back to 0.1.0, no agent", |v| {
+            v["status"]["version"] == "0.1.0"
+                && matches!(
+                    v["status"]["state"].as_str(),
+                    Some("Upgraded" | "UpgradeFailed")
+                )
+                && v["status"]["clusterSchedulingStatuses"]
+                    .as_object()
+                    .is_none_or(|m| m.is_empty())
+        })
+        .await;
+    assert_eq!(p["status"]["state"], "Upgraded", "{p:#}");
+    assert_eq!(host_backend_release(x).await.as_deref(), Some("hello"));
+    let env = backend_env(&x.host).await;
+    assert_eq!(env["VERSION"], "0.1.0");
+    assert_eq!(env["GREETING"], "Bonjour", "the config is kept");
+
     x.uninstall().await;
     assert_eq!(labelled(&x.host, true).await, Vec::<String>::new());
     assert_eq!(labelled(&x.member, false).await, Vec::<String>::new());
