@@ -76,16 +76,15 @@ async fn set_status(
     {
         return Ok(());
     }
-    match kubeapi::merge_patch_status(
-        &state.client,
-        Kind::AppRelease,
-        None,
-        name,
-        json!({"status": status}),
-    )
-    .await
-    {
-        Err(e) if kubeapi::is_not_found(&e) => Ok(()),
+    // Written only over the object this pass read (its resourceVersion as a precondition): a
+    // pass that read the release before someone else changed it — a rollback writing spec and
+    // specHash — must not put its older specHash back. A conflict leaves it to the next pass.
+    let patch = json!({
+        "metadata": {"resourceVersion": rel["metadata"]["resourceVersion"]},
+        "status": status,
+    });
+    match kubeapi::merge_patch_status(&state.client, Kind::AppRelease, None, name, patch).await {
+        Err(e) if kubeapi::is_not_found(&e) || kubeapi::is_conflict(&e) => Ok(()),
         other => other.map(|_| ()),
     }
 }
@@ -188,7 +187,10 @@ async fn reconcile_one(state: &AppState, rel: &Value) -> Result<(), PlatformErro
         // Already deployed as asked (a rollback recorded it, or a pass was cut short).
         return set_status(state, rel, done, "", Some(&hash)).await;
     }
-    set_status(state, rel, doing, "", None).await?;
+    let Some(claimed) = claim(state, rel, doing).await? else {
+        return Ok(());
+    };
+    let rel = &claimed;
     let mut opts = helm::action::InstallOptions::new(name, ns);
     opts.values = values;
     opts.timeout = ACTION_TIMEOUT;
@@ -232,15 +234,15 @@ async fn uninstall(
     if !fins.iter().any(|f| f == FINALIZER) {
         return Ok(());
     }
-    if let Some(m) = ready {
-        set_status(state, rel, "deleting", "", None).await?;
-        match remove(&m.client, ns, name, ACTION_TIMEOUT).await {
-            Ok(()) => {}
-            Err(e) => {
-                set_status(state, rel, "failed", &format!("uninstall: {e}"), None).await?;
-                return Ok(());
-            }
+    let rel = if let Some(m) = ready {
+        let Some(claimed) = claim(state, rel, "deleting").await? else {
+            return Ok(());
+        };
+        if let Err(e) = remove(&m.client, ns, name, ACTION_TIMEOUT).await {
+            set_status(state, &claimed, "failed", &format!("uninstall: {e}"), None).await?;
+            return Ok(());
         }
+        claimed
     } else if known {
         // The cluster is known but not answering: wait for it rather than leave its
         // workloads behind.
@@ -255,9 +257,11 @@ async fn uninstall(
         )
         .await?;
         return Ok(());
-    }
+    } else {
+        rel.clone()
+    };
     fins.retain(|f| f != FINALIZER);
-    kubeapi::set_finalizers(&state.client, Kind::AppRelease, rel, fins).await
+    kubeapi::set_finalizers(&state.client, Kind::AppRelease, &rel, fins).await
 }
 
 /// What a cluster holds of a release, against what is asked of it.
@@ -304,6 +308,24 @@ pub async fn current(
         up_to_date: deployed_matches(&history, chart_version, values),
         pending,
     })
+}
+
+/// Marks `rel` `phase` (`creating`/`upgrading`) only if it is still the object this pass read
+/// (its resourceVersion as a precondition, as kube-apiserver honours in a patch): a pass working
+/// from a stale copy — the cache behind a rollback's spec and status writes, say — gets a
+/// conflict and leaves the release to the next pass instead of upgrading it back. The release as
+/// written (later writes of this pass go over it), or `None`: not claimed (changed or gone).
+async fn claim(state: &AppState, rel: &Value, phase: &str) -> Result<Option<Value>, PlatformError> {
+    let name = rel["metadata"]["name"].as_str().unwrap_or_default();
+    let patch = json!({
+        "metadata": {"resourceVersion": rel["metadata"]["resourceVersion"]},
+        "status": {"state": phase, "message": "", "lastUpdate": super::now()},
+    });
+    match kubeapi::merge_patch_status(&state.client, Kind::AppRelease, None, name, patch).await {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if kubeapi::is_conflict(&e) || kubeapi::is_not_found(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Installs release `opts.name` (when it has no revisions: `exists` false) or upgrades it, to
