@@ -1,5 +1,6 @@
 // Starts what the browser test drives: `orrery serve` (embedded host + platform + console), an
 // `orrery cluster` to be the member, and Debian's headless chromium through playwright-core.
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -89,4 +90,20 @@ export async function apiCall(url, token, method, path, body) {
   });
   const text = await r.text();
   return { status: r.status, body: text ? JSON.parse(text) : null };
+}
+
+/** `apiCall` that must succeed (a status below 300): the answer's body. */
+export async function mustCall(url, token, method, path, body) {
+  const r = await apiCall(url, token, method, path, body);
+  assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+/** Logs `username` in through the console's login page; returns once the page shows who is signed in. */
+export async function logIn(page, url, username, password, timeout) {
+  await page.goto(`${url}/console/login`);
+  await page.getByLabel("Username", { exact: true }).fill(username);
+  await page.getByLabel("Password", { exact: true }).fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByTestId("user").waitFor({ timeout });
 }

@@ -8,7 +8,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { apiCall, apiToken, screenshots, startEnv } from "./harness.mjs";
+import { apiToken, logIn, mustCall, screenshots, startEnv } from "./harness.mjs";
 import { frameSummary, startFrames, stopFrames, wheelThrough } from "./frames.mjs";
 
 const INITIAL = "Initial0Pass";
@@ -36,9 +36,7 @@ async function parallel(n, fn) {
 }
 
 async function must(method, path, body) {
-  const r = await apiCall(env.url, token, method, path, body);
-  assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body;
+  return mustCall(env.url, token, method, path, body);
 }
 
 before(async () => {
@@ -90,11 +88,7 @@ before(async () => {
       // Not a JSON list (a stream): not what is counted here.
     }
   });
-  await page.goto(`${env.url}/console/login`);
-  await page.getByLabel("Username", { exact: true }).fill("admin");
-  await page.getByLabel("Password", { exact: true }).fill(ADMIN_PW);
-  await page.getByRole("button", { name: "Log in" }).click();
-  await page.getByTestId("user").waitFor({ timeout: WAIT });
+  await logIn(page, env.url, "admin", ADMIN_PW, WAIT);
 });
 
 after(async () => {

@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { apiCall, apiToken, screenshots, startEnv } from "./harness.mjs";
+import { apiCall, apiToken, logIn, mustCall, screenshots, startEnv } from "./harness.mjs";
 
 const INITIAL = "Initial0Pass";
 const ADMIN_PW = "Changed0Pass";
@@ -29,9 +29,7 @@ let token;
 const problems = [];
 
 async function must(method, path, body) {
-  const r = await apiCall(env.url, token, method, path, body);
-  assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body;
+  return mustCall(env.url, token, method, path, body);
 }
 
 async function mergePatch(path, body) {
@@ -83,11 +81,7 @@ before(async () => {
   // Actions wait as long as the other waits here (the machine is shared with other builds).
   page.setDefaultTimeout(WAIT);
   page.on("pageerror", (e) => problems.push(String(e)));
-  await page.goto(`${env.url}/console/login`);
-  await page.getByLabel("Username", { exact: true }).fill("admin");
-  await page.getByLabel("Password", { exact: true }).fill(ADMIN_PW);
-  await page.getByRole("button", { name: "Log in" }).click();
-  await page.getByTestId("user").waitFor({ timeout: WAIT });
+  await logIn(page, env.url, "admin", ADMIN_PW, WAIT);
 });
 
 after(async () => {
@@ -324,11 +318,7 @@ async function viewerSeesNoActions() {
   const v = await context.newPage();
   v.setDefaultTimeout(WAIT);
   try {
-    await v.goto(`${env.url}/console/login`);
-    await v.getByLabel("Username", { exact: true }).fill("vera");
-    await v.getByLabel("Password", { exact: true }).fill(VIEWER_PW);
-    await v.getByRole("button", { name: "Log in" }).click();
-    await v.getByTestId("user").waitFor({ timeout: WAIT });
+    await logIn(v, env.url, "vera", VIEWER_PW, WAIT);
     /** Opens `path` and waits for the access review of `verb` on `resource` to be answered (false). */
     const reviewed = async (path, verb, resource) => {
       const answer = v.waitForResponse((r) => r.url().includes("selfsubjectaccessreviews") && (r.request().postData() ?? "").includes(`"verb":"${verb}"`) && (r.request().postData() ?? "").includes(`"resource":"${resource}"`), { timeout: WAIT });

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { apiCall, apiToken, screenshots, startEnv } from "./harness.mjs";
+import { apiCall, apiToken, logIn, mustCall, screenshots, startEnv } from "./harness.mjs";
 
 const INITIAL = "Initial0Pass";
 const ADMIN_PW = "Changed0Pass";
@@ -27,9 +27,7 @@ const problems = [];
 const answers = [];
 
 async function must(method, path, body) {
-  const r = await apiCall(env.url, token, method, path, body);
-  assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body;
+  return mustCall(env.url, token, method, path, body);
 }
 
 async function eventually(what, fn, timeout = WAIT) {
@@ -80,11 +78,7 @@ async function newPage(user, password) {
     if (!r.url().includes(SEARCH)) return;
     answers.push(await r.text().catch(() => ""));
   });
-  await p.goto(`${env.url}/console/login`);
-  await p.getByLabel("Username", { exact: true }).fill(user);
-  await p.getByLabel("Password", { exact: true }).fill(password);
-  await p.getByRole("button", { name: "Log in" }).click();
-  await p.getByTestId("user").waitFor({ timeout: WAIT });
+  await logIn(p, env.url, user, password, WAIT);
   return p;
 }
 

@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { apiCall, apiToken, screenshots, startEnv } from "./harness.mjs";
+import { apiToken, logIn, mustCall, screenshots, startEnv } from "./harness.mjs";
 
 const INITIAL = "Initial0Pass";
 const ADMIN_PW = "Changed0Pass";
@@ -24,9 +24,7 @@ let env;
 let token;
 
 async function must(method, path, body) {
-  const r = await apiCall(env.url, token, method, path, body);
-  assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body;
+  return mustCall(env.url, token, method, path, body);
 }
 
 before(async () => {
@@ -103,11 +101,7 @@ test("a pod's terminal: container chosen, exec through the platform, a clear mes
   page.on("pageerror", (e) => problems.push(String(e)));
   const sockets = [];
   page.on("websocket", (ws) => sockets.push(ws.url()));
-  await page.goto(`${env.url}/console/login`);
-  await page.getByLabel("Username", { exact: true }).fill("admin");
-  await page.getByLabel("Password", { exact: true }).fill(ADMIN_PW);
-  await page.getByRole("button", { name: "Log in" }).click();
-  await page.getByTestId("user").waitFor({ timeout: WAIT });
+  await logIn(page, env.url, "admin", ADMIN_PW, WAIT);
 
   await page.goto(`${env.url}/console/clusters/host/projects/term/pods`);
   const pod = page.getByRole("link", { name: /^shell-/ });

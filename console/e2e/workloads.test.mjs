@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { apiCall, apiToken, screenshots, startEnv } from "./harness.mjs";
+import { apiCall, apiToken, logIn, mustCall, screenshots, startEnv } from "./harness.mjs";
 
 const INITIAL = "Initial0Pass";
 const ADMIN_PW = "Changed0Pass";
@@ -26,9 +26,7 @@ const problems = [];
 const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
 async function must(method, path, body) {
-  const r = await apiCall(env.url, token, method, path, body);
-  assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body;
+  return mustCall(env.url, token, method, path, body);
 }
 
 /** Polls `fn` (an API read) until `ok(value)`, bounded by WAIT. */
@@ -68,11 +66,7 @@ before(async () => {
   const context = await env.browser.newContext({ viewport: { width: 1400, height: 900 }, locale: "en-US" });
   page = await context.newPage();
   page.on("pageerror", (e) => problems.push(String(e)));
-  await page.goto(`${env.url}/console/login`);
-  await page.getByLabel("Username", { exact: true }).fill("admin");
-  await page.getByLabel("Password", { exact: true }).fill(ADMIN_PW);
-  await page.getByRole("button", { name: "Log in" }).click();
-  await page.getByTestId("user").waitFor({ timeout: WAIT });
+  await logIn(page, env.url, "admin", ADMIN_PW, WAIT);
 });
 
 after(async () => {
