@@ -166,24 +166,6 @@ async fn local_version(kube: &kube::Client, ext: &str, version: &str, package: &
     .await;
 }
 
-async fn merge_patch(c: &Client, token: &str, path: &str, patch: Value) {
-    let r = c
-        .inner
-        .patch(format!("{}{path}", c.base))
-        .bearer_auth(token)
-        .header("content-type", "application/merge-patch+json")
-        .body(patch.to_string())
-        .send()
-        .await
-        .expect("patch");
-    let s = r.status();
-    assert!(
-        s.is_success(),
-        "PATCH {path}: {s} {}",
-        r.text().await.unwrap_or_default()
-    );
-}
-
 fn plan_path(name: &str) -> String {
     format!("{MARKET}/installplans/{name}")
 }
@@ -492,10 +474,9 @@ async fn values_labels_and_installer_role(t: &Installing<'_>) {
 async fn reconfigured_then_upgraded(t: &Installing<'_>) {
     let (c, admin, kube) = (t.c, t.admin.as_str(), &t.kube);
     // Reconfigure: a new config is an upgrade with the new values.
-    merge_patch(
-        c,
-        admin,
+    c.merge_patch(
         &plan_path("hello"),
+        admin,
         json!({"spec": {"config": "greeting: bonjour\n"}}),
     )
     .await;
@@ -507,10 +488,9 @@ async fn reconfigured_then_upgraded(t: &Installing<'_>) {
     assert_eq!(cm["data"]["greeting"], "bonjour");
 
     // Upgrade to 1.1.0.
-    merge_patch(
-        c,
-        admin,
+    c.merge_patch(
         &plan_path("hello"),
+        admin,
         json!({"spec": {"extension": {"version": "1.1.0"}}}),
     )
     .await;
@@ -531,10 +511,9 @@ async fn reconfigured_then_upgraded(t: &Installing<'_>) {
 async fn follows_the_newest_when_automatic(t: &Installing<'_>) -> Value {
     let (c, admin, kube) = (t.c, t.admin.as_str(), &t.kube);
     local_version(kube, "hello", "1.2.0", &hello("hello", "1.2.0")).await;
-    merge_patch(
-        c,
-        admin,
+    c.merge_patch(
         &plan_path("hello"),
+        admin,
         json!({"spec": {"upgradeStrategy": "Automatic"}}),
     )
     .await;
@@ -554,10 +533,9 @@ async fn follows_the_newest_when_automatic(t: &Installing<'_>) -> Value {
 /// `p` is the plan before.
 async fn disabled_then_enabled(t: &Installing<'_>, p: &Value) {
     let (c, admin, kube) = (t.c, t.admin.as_str(), &t.kube);
-    merge_patch(
-        c,
-        admin,
+    c.merge_patch(
         &plan_path("hello"),
+        admin,
         json!({"spec": {"enabled": false}}),
     )
     .await;
@@ -579,10 +557,9 @@ async fn disabled_then_enabled(t: &Installing<'_>, p: &Value) {
             .any(|o| o == "ConfigMap extension-hello/hello-config")
     );
     // Enable: back again.
-    merge_patch(
-        c,
-        admin,
+    c.merge_patch(
         &plan_path("hello"),
+        admin,
         json!({"spec": {"enabled": true}}),
     )
     .await;
@@ -625,10 +602,9 @@ async fn failed_installs_are_retried_or_uninstalled_and_leave_nothing() {
     );
     assert!(config_map(&kube, "default", "hello-escape").await.is_none());
     // Fixed: installed.
-    merge_patch(
-        c,
-        &admin,
+    c.merge_patch(
         &plan_path("hello"),
+        &admin,
         json!({"spec": {"config": "forbidden: false\n"}}),
     )
     .await;
@@ -652,10 +628,9 @@ async fn failed_installs_are_retried_or_uninstalled_and_leave_nothing() {
         .unwrap_or_default();
     assert!(why.contains("hello-2.0.0 does not exist"), "{p:#}");
     local_version(&kube, "hello", "2.0.0", &hello("hello", "2.0.0")).await;
-    merge_patch(
-        c,
-        &admin,
+    c.merge_patch(
         &plan_path("hello"),
+        &admin,
         json!({"metadata": {"annotations": {"extensions.orrery.io/retry": "1"}}}),
     )
     .await;
@@ -663,10 +638,9 @@ async fn failed_installs_are_retried_or_uninstalled_and_leave_nothing() {
     assert_eq!(p["status"]["version"], "2.0.0");
 
     // Failed again (a new config the RBAC refuses), then uninstalled from UpgradeFailed…
-    merge_patch(
-        c,
-        &admin,
+    c.merge_patch(
         &plan_path("hello"),
+        &admin,
         json!({"spec": {"config": "forbidden: true\n"}}),
     )
     .await;
@@ -903,10 +877,9 @@ async fn the_example_extension_from_a_synced_repository_installs_upgrades_and_un
         "{objects:#?}"
     );
 
-    merge_patch(
-        c,
-        &admin,
+    c.merge_patch(
         &plan_path("hello"),
+        &admin,
         json!({"spec": {"extension": {"version": "0.2.0"}}}),
     )
     .await;

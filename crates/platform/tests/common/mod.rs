@@ -233,6 +233,25 @@ impl Client {
         self.call(Method::DELETE, path, Some(token), None).await
     }
 
+    /// A JSON merge patch (`application/merge-patch+json`) that must succeed.
+    pub async fn merge_patch(&self, path: &str, token: &str, patch: Value) {
+        let r = self
+            .inner
+            .patch(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("content-type", "application/merge-patch+json")
+            .body(patch.to_string())
+            .send()
+            .await
+            .expect("patch");
+        let s = r.status();
+        assert!(
+            s.is_success(),
+            "PATCH {path}: {s} {}",
+            r.text().await.unwrap_or_default()
+        );
+    }
+
     /// Asserts a 2xx and returns the body.
     pub async fn ok(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Value {
         let (s, v) = self.call(method.clone(), path, Some(token), body).await;

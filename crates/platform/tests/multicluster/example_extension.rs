@@ -193,21 +193,7 @@ impl Scenario<'_> {
     }
 
     async fn patch(&self, body: Value) {
-        let r = self
-            .c
-            .inner
-            .patch(format!("{}{PLAN}", self.c.base))
-            .bearer_auth(self.admin)
-            .header("content-type", "application/merge-patch+json")
-            .body(body.to_string())
-            .send()
-            .await
-            .expect("patch");
-        assert!(
-            r.status().is_success(),
-            "{}",
-            r.text().await.unwrap_or_default()
-        );
+        self.c.merge_patch(PLAN, self.admin, body).await;
     }
 
     async fn create_plan(&self, config: &str) {

@@ -84,20 +84,8 @@ async fn plan_until(c: &Client, admin: &str, what: &str, check: impl Fn(&Value) 
 }
 
 async fn patch(c: &Client, admin: &str, body: Value) {
-    let r = c
-        .inner
-        .patch(format!("{}{MARKET}/installplans/mc", c.base))
-        .bearer_auth(admin)
-        .header("content-type", "application/merge-patch+json")
-        .body(body.to_string())
-        .send()
-        .await
-        .expect("patch");
-    assert!(
-        r.status().is_success(),
-        "{}",
-        r.text().await.unwrap_or_default()
-    );
+    c.merge_patch(&format!("{MARKET}/installplans/mc"), admin, body)
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
