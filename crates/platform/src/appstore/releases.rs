@@ -65,7 +65,6 @@ async fn set_status(
     message: &str,
     hash: Option<&str>,
 ) -> Result<(), PlatformError> {
-    let name = rel["metadata"]["name"].as_str().unwrap_or_default();
     let mut status = json!({"state": phase, "message": message, "lastUpdate": super::now()});
     if let Some(h) = hash {
         status["specHash"] = h.into();
@@ -76,16 +75,27 @@ async fn set_status(
     {
         return Ok(());
     }
-    // Written only over the object this pass read (its resourceVersion as a precondition): a
-    // pass that read the release before someone else changed it — a rollback writing spec and
-    // specHash — must not put its older specHash back. A conflict leaves it to the next pass.
+    write_status(state, rel, status).await.map(|_| ())
+}
+
+/// Writes `status` only over the object this pass read (its resourceVersion as a precondition,
+/// as kube-apiserver honours in a patch): a pass that read the release before someone else
+/// changed it — a rollback writing spec and specHash — must not put its older specHash back.
+/// The release as written, or `None` on a conflict (left to the next pass) or when it is gone.
+async fn write_status(
+    state: &AppState,
+    rel: &Value,
+    status: Value,
+) -> Result<Option<Value>, PlatformError> {
+    let name = rel["metadata"]["name"].as_str().unwrap_or_default();
     let patch = json!({
         "metadata": {"resourceVersion": rel["metadata"]["resourceVersion"]},
         "status": status,
     });
     match kubeapi::merge_patch_status(&state.client, Kind::AppRelease, None, name, patch).await {
-        Err(e) if kubeapi::is_not_found(&e) || kubeapi::is_conflict(&e) => Ok(()),
-        other => other.map(|_| ()),
+        Ok(v) => Ok(Some(v)),
+        Err(e) if kubeapi::is_conflict(&e) || kubeapi::is_not_found(&e) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
@@ -310,22 +320,13 @@ pub async fn current(
     })
 }
 
-/// Marks `rel` `phase` (`creating`/`upgrading`) only if it is still the object this pass read
-/// (its resourceVersion as a precondition, as kube-apiserver honours in a patch): a pass working
-/// from a stale copy — the cache behind a rollback's spec and status writes, say — gets a
-/// conflict and leaves the release to the next pass instead of upgrading it back. The release as
-/// written (later writes of this pass go over it), or `None`: not claimed (changed or gone).
+/// Marks `rel` `phase` (`creating`, `upgrading`, `deleting`) before acting on it, only if it is
+/// still the object this pass listed ([`write_status`]): a pass working from a copy listed before
+/// a rollback wrote spec and status leaves the release to the next pass instead of upgrading it
+/// back. The release as written (later writes of this pass go over it), or `None`: not claimed.
 async fn claim(state: &AppState, rel: &Value, phase: &str) -> Result<Option<Value>, PlatformError> {
-    let name = rel["metadata"]["name"].as_str().unwrap_or_default();
-    let patch = json!({
-        "metadata": {"resourceVersion": rel["metadata"]["resourceVersion"]},
-        "status": {"state": phase, "message": "", "lastUpdate": super::now()},
-    });
-    match kubeapi::merge_patch_status(&state.client, Kind::AppRelease, None, name, patch).await {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if kubeapi::is_conflict(&e) || kubeapi::is_not_found(&e) => Ok(None),
-        Err(e) => Err(e),
-    }
+    let status = json!({"state": phase, "message": "", "lastUpdate": super::now()});
+    write_status(state, rel, status).await
 }
 
 /// Installs release `opts.name` (when it has no revisions: `exists` false) or upgrades it, to
