@@ -11,7 +11,7 @@
 // Run (from the repository): cargo build -p orrery && scripts/console.sh build &&
 //   node console/bench/scroll.mjs        (ORRERY_BIN to use another binary)
 import assert from "node:assert/strict";
-import { apiCall, apiToken, startEnv } from "../e2e/harness.mjs";
+import { apiCall, changeAdminPassword, startEnv } from "../e2e/harness.mjs";
 import { frameSummary, startFrames, stopFrames, wheelThrough } from "../e2e/frames.mjs";
 import { costSummary, startTrace, stopTrace } from "./trace.mjs";
 
@@ -28,9 +28,7 @@ async function must(env, token, method, path, body) {
 /** The platform with 10,000 Secrets in namespace `big`; the admin's token. */
 async function setUp() {
   const env = await startEnv(INITIAL, { member: false });
-  let token = await apiToken(env.url, "admin", INITIAL);
-  await must(env, token, "PUT", "/kapis/iam.kubesphere.io/v1beta1/users/admin/password", { currentPassword: INITIAL, password: PW });
-  token = await apiToken(env.url, "admin", PW);
+  const token = await changeAdminPassword(env.url, INITIAL, PW);
   await must(env, token, "POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: "big" } });
   const started = Date.now();
   let next = 0;

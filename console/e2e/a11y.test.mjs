@@ -12,7 +12,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { apiCall, apiToken, startEnv } from "./harness.mjs";
+import { apiCall, changeAdminPassword, startEnv } from "./harness.mjs";
 import { PAGES, setUpObjects } from "./pages.mjs";
 
 const INITIAL = "Initial0Pass";
@@ -27,10 +27,7 @@ let token;
 
 before(async () => {
   env = await startEnv(INITIAL, { member: false });
-  token = await apiToken(env.url, "admin", INITIAL);
-  const r = await apiCall(env.url, token, "PUT", "/kapis/iam.kubesphere.io/v1beta1/users/admin/password", { currentPassword: INITIAL, password: ADMIN_PW });
-  assert.ok(r.status < 300, JSON.stringify(r.body));
-  token = await apiToken(env.url, "admin", ADMIN_PW);
+  token = await changeAdminPassword(env.url, INITIAL, ADMIN_PW);
   await setUpObjects(env.url, token);
 });
 
@@ -312,16 +309,20 @@ test("keyboard only: log in, reach a project through the navigation, create a De
   const hidden = [];
   try {
     await keyboardToProject(page, hidden);
-    await tabTo(page, 'main a[href$="/create/deployment"]', hidden);
+    await tabTo(page, 'main a[href$="/create/workload/deployments"]', hidden);
     await page.keyboard.press("Enter");
     await page.getByRole("heading", { name: "Create deployment" }).waitFor({ timeout: WAIT });
-    // The form: a name typed, two replicas by the arrow key, back up with Shift+Tab to check
-    // the name, then on to Create, pressed with Space.
+    // The form (the full workload form, its simple path first): a name typed, two replicas by
+    // the arrow key, the container's image typed over, back up with Shift+Tab to check the name,
+    // then on to Create, pressed with Space.
     await tabTo(page, 'main input[name="name"]', hidden);
     await page.keyboard.type("kbd-web");
     await tabTo(page, 'main input[name="replicas"]', hidden);
     await page.keyboard.press("ArrowUp");
     assert.equal(await page.locator('main input[name="replicas"]').inputValue(), "2");
+    await tabTo(page, 'main input[name="image"]', hidden, { max: 3 });
+    await page.keyboard.press("Control+A");
+    await page.keyboard.type("nginx:1.26");
     await tabTo(page, 'main input[name="name"]', hidden, { back: true });
     assert.equal(await page.locator('main input[name="name"]').inputValue(), "kbd-web");
     await tabTo(page, 'main form button[type="submit"]', hidden);
@@ -338,5 +339,6 @@ test("keyboard only: log in, reach a project through the navigation, create a De
   const d = await apiCall(env.url, token, "GET", "/apis/apps/v1/namespaces/p1/deployments/kbd-web");
   assert.equal(d.status, 200);
   assert.equal(d.body.spec.replicas, 2);
+  assert.equal(d.body.spec.template.spec.containers[0].image, "nginx:1.26");
   assert.deepEqual([...new Set(hidden)], [], "controls whose focus does not show");
 });

@@ -9,7 +9,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { apiCall, apiToken, screenshots, startEnv } from "./harness.mjs";
+import { apiCall, apiToken, changeAdminPassword, screenshots, startEnv } from "./harness.mjs";
 
 const INITIAL = "Initial0Pass";
 const ADMIN_PW = "Changed0Pass";
@@ -61,10 +61,7 @@ async function eventually(what, probe) {
 before(async () => {
   mkdirSync(screenshots, { recursive: true });
   env = await startEnv(INITIAL, { member: false });
-  const first = await apiToken(env.url, "admin", INITIAL);
-  const r = await apiCall(env.url, first, "PUT", `${IAM}/users/admin/password`, { currentPassword: INITIAL, password: ADMIN_PW });
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  token = await apiToken(env.url, "admin", ADMIN_PW);
+  token = await changeAdminPassword(env.url, INITIAL, ADMIN_PW);
   await createUser("bob", BOB_PW);
   await createUser("carol", CAROL_PW);
   const ws = await apiCall(env.url, token, "POST", "/kapis/tenant.kubesphere.io/v1beta1/workspacetemplates", {

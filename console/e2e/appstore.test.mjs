@@ -9,7 +9,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { apiCall, apiToken, screenshots, startEnv, testdata } from "./harness.mjs";
+import { apiCall, changeAdminPassword, screenshots, startEnv, testdata } from "./harness.mjs";
 
 const INITIAL = "Initial0Pass";
 const ADMIN_PW = "Changed0Pass";
@@ -31,13 +31,9 @@ before(async () => {
   // A chart package as `helm package` lays it out: the chart's directory at the archive's root.
   chart = join(tmp, "grafana.tgz");
   execFileSync("tar", ["czf", chart, "-C", join(testdata(), "helm-charts"), "grafana"]);
-  // The admin's first password is changed through the API (the console test does it in the page).
-  let token = await apiToken(env.url, "admin", INITIAL);
-  let r = await apiCall(env.url, token, "PUT", "/kapis/iam.kubesphere.io/v1beta1/users/admin/password", { currentPassword: INITIAL, password: ADMIN_PW });
-  assert.ok(r.status < 300, `password: ${r.status} ${JSON.stringify(r.body)}`);
-  token = await apiToken(env.url, "admin", ADMIN_PW);
+  const token = await changeAdminPassword(env.url, INITIAL, ADMIN_PW);
   // A workspace on the host with a project to deploy into.
-  r = await apiCall(env.url, token, "POST", `${TENANT}/workspacetemplates`, {
+  let r = await apiCall(env.url, token, "POST", `${TENANT}/workspacetemplates`, {
     apiVersion: "tenant.kubesphere.io/v1beta1",
     kind: "WorkspaceTemplate",
     metadata: { name: "shop" },

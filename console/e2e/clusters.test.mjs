@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { apiCall, apiToken, screenshots, startEnv, startReady } from "./harness.mjs";
+import { apiCall, apiToken, changeAdminPassword, screenshots, startEnv, startReady } from "./harness.mjs";
 
 const INITIAL = "Initial0Pass";
 const ADMIN_PW = "Changed0Pass";
@@ -47,12 +47,7 @@ before(async () => {
   memberDir = mkdtempSync(join(tmpdir(), "orrery-e2e-member-"));
   member = await startReady(["cluster", "--data-dir", memberDir, "--listen", "127.0.0.1:0"], "kubernetes-api");
   memberKubeconfig = readFileSync(join(memberDir, "kubeconfig.yaml"), "utf8");
-  // The initial password is changed through the API (the console's forced change is tested
-  // by console.test.mjs).
-  const first = await apiToken(env.url, "admin", INITIAL);
-  const r = await apiCall(env.url, first, "PUT", "/kapis/iam.kubesphere.io/v1beta1/users/admin/password", { currentPassword: INITIAL, password: ADMIN_PW });
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  token = await apiToken(env.url, "admin", ADMIN_PW);
+  token = await changeAdminPassword(env.url, INITIAL, ADMIN_PW);
   const context = await env.browser.newContext({ viewport: { width: 1400, height: 900 }, locale: "en-US", acceptDownloads: true });
   page = await context.newPage();
   page.on("pageerror", (e) => problems.push(String(e)));

@@ -174,7 +174,9 @@ test("deploy an image, watch its pods turn Running, open logs, scale", async () 
   await page.getByLabel("Name", { exact: true }).fill("web");
   await page.getByLabel("Image", { exact: true }).fill("nginx:1.27");
   await page.getByLabel("Replicas", { exact: true }).fill("2");
-  await page.getByLabel(/Environment/).fill("MODE=demo");
+  await page.getByRole("button", { name: "Add Variable" }).click();
+  await page.getByLabel("Variable name", { exact: true }).fill("MODE");
+  await page.getByLabel("Value", { exact: true }).fill("demo");
   await page.getByRole("button", { name: "Create", exact: true }).click();
   await visible(page.getByRole("heading", { name: "Deployment: web" }));
   // The pods table is fed by a watch: both pods must show Running without a reload.
@@ -300,7 +302,7 @@ test("a workspace viewer sees only that workspace and cannot create there", asyn
   assert.equal(await page.getByRole("link", { name: "Create (YAML)" }).count(), 0);
   await shot("viewer-project");
   // ...and the server refuses when the form is reached anyway.
-  await go("/clusters/host/projects/proj1/create/deployment");
+  await go("/clusters/host/projects/proj1/create/workload/deployments");
   await page.getByLabel("Name", { exact: true }).fill("sneaky");
   await page.getByRole("button", { name: "Create", exact: true }).click();
   await visible(page.getByRole("alert").filter({ hasText: "not allowed" }));

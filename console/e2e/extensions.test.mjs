@@ -17,7 +17,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { apiCall, apiToken, orreryBin, root, screenshots, startEnv } from "./harness.mjs";
+import { apiCall, apiToken, changeAdminPassword, orreryBin, root, screenshots, startEnv } from "./harness.mjs";
 
 const INITIAL = "Initial0Pass";
 const ADMIN_PW = "Changed0Pass";
@@ -120,10 +120,7 @@ async function installUi(name, source, entries, assets = {}) {
 before(async () => {
   mkdirSync(screenshots, { recursive: true });
   env = await startEnv(INITIAL, { member: false });
-  token = await apiToken(env.url, "admin", INITIAL);
-  const r = await apiCall(env.url, token, "PUT", "/kapis/iam.kubesphere.io/v1beta1/users/admin/password", { currentPassword: INITIAL, password: ADMIN_PW });
-  assert.ok(r.status < 300, `password: ${r.status} ${JSON.stringify(r.body)}`);
-  token = await apiToken(env.url, "admin", ADMIN_PW);
+  token = await changeAdminPassword(env.url, INITIAL, ADMIN_PW);
   await call("POST", "/api/v1/namespaces", { metadata: { name: NS } });
 
   // The example extension packaged at two versions, served as a Helm repository.

@@ -107,3 +107,15 @@ export async function logIn(page, url, username, password, timeout) {
   await page.getByRole("button", { name: "Log in" }).click();
   await page.getByTestId("user").waitFor({ timeout });
 }
+
+/**
+ * The admin's first password (`initial`, which the platform makes them change) changed to
+ * `password` through the API — the console's own forced change is tested by console.test.mjs —
+ * and a token under the new one.
+ */
+export async function changeAdminPassword(url, initial, password) {
+  const first = await apiToken(url, "admin", initial);
+  const r = await apiCall(url, first, "PUT", "/kapis/iam.kubesphere.io/v1beta1/users/admin/password", { currentPassword: initial, password });
+  assert.equal(r.status, 200, `admin password: ${r.status} ${JSON.stringify(r.body)}`);
+  return apiToken(url, "admin", password);
+}

@@ -9,7 +9,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { apiCall, apiToken, screenshots, startEnv } from "./harness.mjs";
+import { apiCall, changeAdminPassword, screenshots, startEnv } from "./harness.mjs";
 import { PAGES, setUpObjects } from "./pages.mjs";
 
 const INITIAL = "Initial0Pass";
@@ -63,10 +63,7 @@ let token;
 before(async () => {
   mkdirSync(screenshots, { recursive: true });
   env = await startEnv(INITIAL, { member: false });
-  token = await apiToken(env.url, "admin", INITIAL);
-  const r = await apiCall(env.url, token, "PUT", "/kapis/iam.kubesphere.io/v1beta1/users/admin/password", { currentPassword: INITIAL, password: ADMIN_PW });
-  assert.ok(r.status < 300, JSON.stringify(r.body));
-  token = await apiToken(env.url, "admin", ADMIN_PW);
+  token = await changeAdminPassword(env.url, INITIAL, ADMIN_PW);
   await setUpObjects(env.url, token);
 });
 

@@ -8,7 +8,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { apiToken, logIn, mustCall, screenshots, startEnv } from "./harness.mjs";
+import { changeAdminPassword, logIn, mustCall, screenshots, startEnv } from "./harness.mjs";
 import { frameSummary, startFrames, stopFrames, wheelThrough } from "./frames.mjs";
 
 const INITIAL = "Initial0Pass";
@@ -42,9 +42,7 @@ async function must(method, path, body) {
 before(async () => {
   mkdirSync(screenshots, { recursive: true });
   env = await startEnv(INITIAL, { member: false });
-  token = await apiToken(env.url, "admin", INITIAL);
-  await must("PUT", "/kapis/iam.kubesphere.io/v1beta1/users/admin/password", { currentPassword: INITIAL, password: ADMIN_PW });
-  token = await apiToken(env.url, "admin", ADMIN_PW);
+  token = await changeAdminPassword(env.url, INITIAL, ADMIN_PW);
   for (const ns of ["big", "app"]) await must("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
   // 10,000 ConfigMaps, created in an order unlike their names' (i·7919 mod 10,000 visits each once).
   const started = Date.now();
@@ -282,7 +280,7 @@ test("the workspace dialog shows the host as holding it; names are checked in th
   assert.deepEqual(t.spec.placement.clusters, [{ name: "host" }]);
   // The create forms check names too: a Deployment's as a DNS subdomain, a Service's as a DNS label.
   for (const [form, bad, good] of [
-    ["deployment", "Bad_Name", "web.v2"],
+    ["workload/deployments", "Bad_Name", "web.v2"],
     ["service", "9web", "web-2"],
   ]) {
     await go(`/clusters/host/projects/app/create/${form}`);

@@ -30,7 +30,7 @@ export const PAGES = [
   ["ws-roles", "/workspaces/ws1/roles"],
   ["deployments", `${P}/deployments`],
   ["deployment", `${P}/deployments/web`],
-  ["create-deployment", `${P}/create/deployment`],
+  ["create-deployment", `${P}/create/workload/deployments`],
   ["create-statefulset", `${P}/create/workload/statefulsets`],
   ["edit-deployment", `${P}/deployments/web/edit`],
   ["services", `${P}/services`],

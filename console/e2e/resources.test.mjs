@@ -1,6 +1,7 @@
 // Resource forms, project and workspace settings in a real browser against a real `orrery serve`
 // with a member `orrery cluster`: a ConfigMap and a Secret through the key/value editors (the
-// Secret's value hidden until revealed), a Service and an Ingress to it, a StorageClass and a PV at
+// Secret's value hidden until revealed, in its YAML too, where an edit made while hidden keeps
+// the hidden values), a Service and an Ingress to it, a StorageClass and a PV at
 // cluster level, a PVC, a NetworkPolicy; a project quota and limit range, then a Deployment
 // defaulted by the limit range and another refused by the quota (the error in the user's words,
 // the server's detail a click away); a workspace's description, placement and quota edited, and a
@@ -12,7 +13,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { apiCall, apiToken, logIn, mustCall, screenshots, startEnv } from "./harness.mjs";
+import { apiCall, changeAdminPassword, logIn, mustCall, screenshots, startEnv } from "./harness.mjs";
 
 const INITIAL = "Initial0Pass";
 const ADMIN_PW = "Changed0Pass";
@@ -72,9 +73,7 @@ async function setUp() {
 before(async () => {
   mkdirSync(screenshots, { recursive: true });
   env = await startEnv(INITIAL);
-  token = await apiToken(env.url, "admin", INITIAL);
-  await must("PUT", "/kapis/iam.kubesphere.io/v1beta1/users/admin/password", { currentPassword: INITIAL, password: ADMIN_PW });
-  token = await apiToken(env.url, "admin", ADMIN_PW);
+  token = await changeAdminPassword(env.url, INITIAL, ADMIN_PW);
   await setUp();
   const context = await env.browser.newContext({ viewport: { width: 1400, height: 900 }, locale: "en-US" });
   page = await context.newPage();
@@ -148,6 +147,35 @@ async function configMapAndSecret() {
   const stored = await must("GET", `/api/v1/namespaces/${NS}/secrets/db`);
   assert.equal(stored.data.password, Buffer.from("s3cret").toString("base64"), "the console encoded the value");
   await shot("secret-revealed");
+}
+
+/** The Secret's YAML: its values hidden until revealed; an edit saved while hidden keeps them. */
+async function secretYaml() {
+  const b64 = (v) => Buffer.from(v).toString("base64");
+  await page.getByRole("tab", { name: "YAML" }).click();
+  const editor = page.getByTestId("yaml-editor").locator(".cm-content");
+  await visible(editor);
+  const text = () => editor.innerText();
+  assert.match(await text(), /password: ••••••••/);
+  assert.ok(!(await text()).includes(b64("s3cret")), "the YAML shows no value until asked");
+  const reveal = page.getByRole("button", { name: "Reveal values" });
+  assert.equal(await reveal.getAttribute("aria-pressed"), "false");
+  // A key added while the others are hidden: the hidden ones are saved as they were.
+  await editor.click();
+  await page.keyboard.press("Control+End");
+  await page.keyboard.insertText("stringData:\n  extra: added\n");
+  await submit("Save");
+  await visible(page.getByRole("status").filter({ hasText: "Saved." }));
+  const stored = await must("GET", `/api/v1/namespaces/${NS}/secrets/db`);
+  assert.deepEqual(stored.data, { extra: b64("added"), password: b64("s3cret") });
+  // The object as the server has it now, still hidden.
+  await page.waitForFunction(() => /extra: ••••••••/.test(document.querySelector('[data-testid="yaml-editor"] .cm-content')?.textContent ?? ""), null, { timeout: WAIT });
+  assert.ok(!(await text()).includes(b64("added")));
+  await axeClean("Secret YAML");
+  await reveal.click();
+  await page.waitForFunction((v) => (document.querySelector('[data-testid="yaml-editor"] .cm-content')?.textContent ?? "").includes(v), b64("s3cret"), { timeout: WAIT });
+  assert.equal(await page.getByRole("button", { name: "Hide values" }).getAttribute("aria-pressed"), "true");
+  await shot("secret-yaml-revealed");
 }
 
 async function serviceAndIngress() {
@@ -255,7 +283,7 @@ async function quotaAndLimits() {
   await shot("project-settings");
 
   const deploy = async (name) => {
-    await go(`${P}/create/deployment`);
+    await go(`${P}/create/workload/deployments`);
     await page.getByLabel("Name", { exact: true }).fill(name);
     await submit();
   };
@@ -341,6 +369,7 @@ async function viewerSeesNoActions() {
 
 test("resources through forms, quotas and limit ranges, workspace settings", async () => {
   await configMapAndSecret();
+  await secretYaml();
   await serviceAndIngress();
   try {
     await storage();

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { apiCall, apiToken, logIn, mustCall, screenshots, startEnv } from "./harness.mjs";
+import { apiCall, changeAdminPassword, logIn, mustCall, screenshots, startEnv } from "./harness.mjs";
 
 const INITIAL = "Initial0Pass";
 const ADMIN_PW = "Changed0Pass";
@@ -85,9 +85,7 @@ async function newPage(user, password) {
 before(async () => {
   mkdirSync(screenshots, { recursive: true });
   env = await startEnv(INITIAL);
-  token = await apiToken(env.url, "admin", INITIAL);
-  await must("PUT", `${IAM}/users/admin/password`, { currentPassword: INITIAL, password: ADMIN_PW });
-  token = await apiToken(env.url, "admin", ADMIN_PW);
+  token = await changeAdminPassword(env.url, INITIAL, ADMIN_PW);
   await must("POST", `${IAM}/users`, {
     apiVersion: "iam.kubesphere.io/v1beta1",
     kind: "User",

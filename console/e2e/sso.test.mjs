@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { apiCall, apiToken, root, screenshots, startEnv } from "./harness.mjs";
+import { changeAdminPassword, root, screenshots, startEnv } from "./harness.mjs";
 
 const INITIAL = "Initial0Pass";
 const ADMIN_PW = "Changed0Pass";
@@ -44,9 +44,7 @@ before(async () => {
   // The platform serves HTTPS with its own certificate on the same port; its public URL (where
   // the provider sends people back, and where its Secure cookies live) is the https one.
   publicUrl = env.url.replace(/^http:/, "https:");
-  const token = await apiToken(env.url, "admin", INITIAL);
-  const r = await apiCall(env.url, token, "PUT", "/kapis/iam.kubesphere.io/v1beta1/users/admin/password", { currentPassword: INITIAL, password: ADMIN_PW });
-  assert.ok(r.status < 300, `password: ${r.status}`);
+  await changeAdminPassword(env.url, INITIAL, ADMIN_PW);
   provider = await startProvider({
     clients: [{ client_id: "orrery", client_secret: "sso-secret", redirect_uris: [`${publicUrl}/oauth/callback/corp`], grant_types: ["authorization_code"], response_types: ["code"] }],
     accounts: { carol: { email: "carol@corp.test", name: "Carol", groups: ["devs"] } },

@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { apiToken, logIn, mustCall, screenshots, startEnv } from "./harness.mjs";
+import { changeAdminPassword, logIn, mustCall, screenshots, startEnv } from "./harness.mjs";
 
 const INITIAL = "Initial0Pass";
 const ADMIN_PW = "Changed0Pass";
@@ -30,9 +30,7 @@ async function must(method, path, body) {
 before(async () => {
   mkdirSync(screenshots, { recursive: true });
   env = await startEnv(INITIAL, { member: false });
-  token = await apiToken(env.url, "admin", INITIAL);
-  await must("PUT", "/kapis/iam.kubesphere.io/v1beta1/users/admin/password", { currentPassword: INITIAL, password: ADMIN_PW });
-  token = await apiToken(env.url, "admin", ADMIN_PW);
+  token = await changeAdminPassword(env.url, INITIAL, ADMIN_PW);
   await must("POST", "/api/v1/namespaces", { metadata: { name: "term" } });
   await must("POST", "/apis/apps/v1/namespaces/term/deployments", {
     metadata: { name: "shell", labels: { app: "shell" } },

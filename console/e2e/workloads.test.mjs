@@ -4,20 +4,25 @@
 // Deployment's image edited twice through its edit form (fields the form does not show survive),
 // rolled back to its first revision as `kubectl rollout undo` does, the image restored; a
 // HorizontalPodAutoscaler created, edited and deleted on the Deployment's page; axe-core on the
-// form and dialogs.
+// form and dialogs. A variable from a Secret's key picked from the keys offered, no value of the
+// Secret in anything the page received; an existing Job's edit offering only what Kubernetes
+// lets change (parallelism, backoff limit, deadline, time to live), saved against the server.
 // Run: cd console && ORRERY_BIN=… node --test --test-concurrency=1 e2e/workloads.test.mjs
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { apiCall, apiToken, logIn, mustCall, screenshots, startEnv } from "./harness.mjs";
+import { apiCall, changeAdminPassword, logIn, mustCall, screenshots, startEnv } from "./harness.mjs";
 
 const INITIAL = "Initial0Pass";
 const ADMIN_PW = "Changed0Pass";
 const WAIT = 60_000;
 const NS = "shop";
 const P = `/clusters/host/projects/${NS}`;
+/** db-creds' values: in no response the page gets, base64 or plain. */
+const SECRET_VALUES = ["hunter2-db-pass", "db-admin-user"];
+const b64 = (s) => Buffer.from(s).toString("base64");
 
 let env;
 let page;
@@ -44,11 +49,18 @@ async function until(what, fn, ok) {
 before(async () => {
   mkdirSync(screenshots, { recursive: true });
   env = await startEnv(INITIAL, { member: false });
-  token = await apiToken(env.url, "admin", INITIAL);
-  await must("PUT", "/kapis/iam.kubesphere.io/v1beta1/users/admin/password", { currentPassword: INITIAL, password: ADMIN_PW });
-  token = await apiToken(env.url, "admin", ADMIN_PW);
+  token = await changeAdminPassword(env.url, INITIAL, ADMIN_PW);
   await must("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } });
   await must("POST", `/api/v1/namespaces/${NS}/configmaps`, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "settings" }, data: { mode: "demo" } });
+  // A Secret whose keys the env picker offers; its values must never reach the page.
+  await must("POST", `/api/v1/namespaces/${NS}/secrets`, { apiVersion: "v1", kind: "Secret", metadata: { name: "db-creds" }, data: { password: b64(SECRET_VALUES[0]), username: b64(SECRET_VALUES[1]) } });
+  // A Job running, whose pod template Kubernetes will not let change.
+  await must("POST", `/apis/batch/v1/namespaces/${NS}/jobs`, {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { name: "pi" },
+    spec: { completions: 2, parallelism: 1, backoffLimit: 4, template: { spec: { restartPolicy: "Never", containers: [{ name: "pi", image: "busybox:1.36", command: ["sleep", "3600"] }] } } },
+  });
   // Revision 1 of a Deployment, with fields the edit form does not show.
   await must("POST", `/apis/apps/v1/namespaces/${NS}/deployments`, {
     apiVersion: "apps/v1",
@@ -175,7 +187,71 @@ async function editImage(image, revision) {
   await visible(revisionRow(`#${revision} (current)`).filter({ hasText: image }));
 }
 
+/**
+ * Everything the page receives from now on (HTTP bodies and WebSocket frames), for `stop()` to
+ * say whether any carried one of `needles`.
+ */
+function recordReceived() {
+  const bodies = [];
+  const onResponse = (r) => bodies.push(r.text().then((t) => `${r.url()} ${t}`, () => ""));
+  const onSocket = (ws) => ws.on("framereceived", (f) => bodies.push(Promise.resolve(`${ws.url()} ${String(f.payload)}`)));
+  page.on("response", onResponse);
+  page.on("websocket", onSocket);
+  return async (needles) => {
+    page.off("response", onResponse);
+    page.off("websocket", onSocket);
+    const all = await Promise.all(bodies);
+    return { count: all.length, leaks: all.filter((b) => needles.some((n) => b.includes(n))).map((b) => b.slice(0, 200)) };
+  };
+}
+
+/** Env from a Secret's key: the keys offered, the Secret's values never fetched. */
+async function envFromSecretKey() {
+  const stop = recordReceived();
+  await go(`${P}/create/workload/deployments`);
+  await page.locator('input[name="name"]').fill("api");
+  const c = group("Container 1");
+  await c.getByRole("button", { name: "Add Variable" }).click();
+  const v = group("Variable 1", c);
+  await v.getByLabel("Variable name", { exact: true }).fill("DB_PASSWORD");
+  await v.getByLabel("Taken from", { exact: true }).selectOption("secret");
+  await v.getByLabel("Secret", { exact: true }).selectOption("db-creds");
+  const key = v.getByLabel("Key", { exact: true });
+  await key.locator('option[value="password"]').waitFor({ state: "attached", timeout: WAIT });
+  assert.deepEqual(await key.locator("option").allTextContents(), ["(choose)", "password", "username"]);
+  await key.selectOption("password");
+  await page.getByRole("button", { name: "Create", exact: true }).click();
+  await visible(page.getByRole("heading", { name: "Deployment: api" }));
+  const d = await must("GET", `/apis/apps/v1/namespaces/${NS}/deployments/api`);
+  assert.deepEqual(d.spec.template.spec.containers[0].env, [{ name: "DB_PASSWORD", valueFrom: { secretKeyRef: { name: "db-creds", key: "password" } } }]);
+  const { count, leaks } = await stop([...SECRET_VALUES, ...SECRET_VALUES.map(b64)]);
+  assert.ok(count > 0, "the page's responses were recorded");
+  assert.deepEqual(leaks, [], "a Secret's value reached the page");
+}
+
+/** An existing Job's edit offers only what Kubernetes lets change, and saves it. */
+async function editJob() {
+  await go(`${P}/jobs/pi`);
+  await page.getByRole("link", { name: "Edit settings" }).click();
+  await visible(page.getByRole("heading", { name: "Edit Job: pi" }));
+  await visible(page.getByText("A Job's containers, volumes, completions and restart policy cannot change once it exists"));
+  for (const gone of ["Image", "Completions", "Restart policy"]) assert.equal(await page.getByLabel(gone, { exact: true }).count(), 0, `${gone} is not offered`);
+  await page.getByLabel("Parallelism", { exact: true }).fill("2");
+  await page.getByLabel("Retries before failing (backoff limit)", { exact: true }).fill("1");
+  await page.getByLabel("Time limit in seconds (activeDeadlineSeconds)", { exact: true }).fill("900");
+  await page.getByLabel("Deleted this many seconds after finishing (ttlSecondsAfterFinished)", { exact: true }).fill("3600");
+  await accessible("a Job's edit form");
+  const before = await must("GET", `/apis/batch/v1/namespaces/${NS}/jobs/pi`);
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await visible(page.getByRole("heading", { name: "Job: pi", exact: true }));
+  const job = await must("GET", `/apis/batch/v1/namespaces/${NS}/jobs/pi`);
+  assert.deepEqual([job.spec.parallelism, job.spec.backoffLimit, job.spec.activeDeadlineSeconds, job.spec.ttlSecondsAfterFinished], [2, 1, 900, 3600]);
+  assert.deepEqual([job.spec.template, job.spec.selector, job.spec.completions], [before.spec.template, before.spec.selector, before.spec.completions]);
+}
+
 test("workloads: forms create a StatefulSet and a CronJob; a Deployment is edited, rolled back and autoscaled", async () => {
+  await step("env from a secret key", envFromSecretKey);
+  await step("job edit", editJob);
   await step("statefulset", createStatefulSet);
   await step("statefulset rollback", rollBackStatefulSet);
   await step("cronjob", createCronJob);

@@ -1,6 +1,6 @@
 import { lazy, Suspense, useEffect, useMemo, useState, type ReactNode } from "react";
 import { Link, useNavigate } from "react-router-dom";
-import { dump, load } from "js-yaml";
+import { load } from "js-yaml";
 import { useI18n } from "../i18n";
 import { api } from "../api/client";
 import { useCan, useLiveList, useLoad } from "../api/hooks";
@@ -11,6 +11,7 @@ import { Essentials } from "./Essentials";
 import { Table } from "./Table";
 import { Confirm, ErrorBox, PageHead, Status, tabKeys } from "./ui";
 import { PodLogs } from "./PodLogs";
+import { HiddenValueError, present, unmaskSecret } from "../state/secretYaml";
 
 const YamlEditor = lazy(() => import("./YamlEditor"));
 const PodTerminal = lazy(() => import("./Terminal"));
@@ -27,24 +28,41 @@ function selectorOf(o: K8sObject): string | undefined {
   return m ? Object.entries(m).map(([k, v]) => `${k}=${v}`).join(",") : undefined;
 }
 
-function Yaml({ obj, path, onSaved }: { obj: K8sObject; path: string; onSaved: () => void }) {
+/**
+ * The YAML tab: the object as an editor shows it, saved by a PUT. A Secret's values (and
+ * kubectl's last-applied copy of them) show as a placeholder until the user reveals them; a save
+ * while hidden puts the hidden values back (state/secretYaml.ts).
+ */
+function Yaml({ obj, path, secret, onSaved }: { obj: K8sObject; path: string; secret: boolean; onSaved: () => void }) {
   const { t } = useI18n();
-  const original = useMemo(() => dump(editable(obj), { noRefs: true, lineWidth: 120 }), [obj]);
-  const [text, setText] = useState(original);
+  const [view, setView] = useState(() => ({ revealed: !secret, ...present(editable(obj), secret, !secret) }));
   const [error, setError] = useState<unknown>(null);
   const [saved, setSaved] = useState(false);
-  useEffect(() => setText(original), [original]);
+  // The object changed on the server: its YAML as it is now, hidden or shown as it was.
+  useEffect(() => setView((v) => ({ revealed: v.revealed, ...present(editable(obj), secret, v.revealed) })), [obj, secret]);
+  const setText = (text: string) => setView((v) => ({ ...v, text }));
+  /** The text parsed, with hidden values put back; null (and the problem shown) when it cannot be. */
+  const parsed = (): { body: unknown } | null => {
+    try {
+      const body = load(view.text);
+      return { body: view.revealed ? body : unmaskSecret(body, view.hidden) };
+    } catch (e) {
+      setError(e instanceof HiddenValueError ? new Error(t("yaml.hiddenValue", { field: e.field })) : new Error(t("yaml.invalid", { message: (e as Error).message })));
+      return null;
+    }
+  };
+  const toggle = () => {
+    const p = parsed();
+    if (!p) return;
+    setError(null);
+    setView({ revealed: !view.revealed, ...present(p.body, true, !view.revealed) });
+  };
   const save = async () => {
     setSaved(false);
-    let body: unknown;
+    const p = parsed();
+    if (!p) return;
     try {
-      body = load(text);
-    } catch (e) {
-      setError(new Error(t("yaml.invalid", { message: (e as Error).message })));
-      return;
-    }
-    try {
-      await api.put(path, body);
+      await api.put(path, p.body);
       setError(null);
       setSaved(true);
       onSaved();
@@ -54,8 +72,15 @@ function Yaml({ obj, path, onSaved }: { obj: K8sObject; path: string; onSaved: (
   };
   return (
     <>
+      {secret && (
+        <div className="toolbar">
+          <button type="button" className="reveal" aria-pressed={view.revealed} onClick={toggle}>
+            {view.revealed ? t("res.hideValues") : t("res.revealValues")}
+          </button>
+        </div>
+      )}
       <Suspense fallback={<p className="muted">{t("app.loading")}</p>}>
-        <YamlEditor value={text} onChange={setText} label={t("detail.yaml")} />
+        <YamlEditor value={view.text} onChange={setText} label={t("detail.yaml")} />
       </Suspense>
       <ErrorBox error={error} />
       {saved && <p className="notice" role="status">{t("yaml.saved")}</p>}
@@ -189,7 +214,7 @@ export function ResourceDetail({ cluster, rt, namespace, name, base, podLink, ex
           )}
         </>
       )}
-      {tab === "yaml" && <Yaml obj={obj} path={path} onSaved={() => undefined} />}
+      {tab === "yaml" && <Yaml obj={obj} path={path} secret={rt.plural === "secrets"} onSaved={() => undefined} />}
       {tab === "events" && <Table<K8sObject> label={t("detail.events")} rows={eventRows} rowKey={(e) => e.metadata.uid ?? e.metadata.name} columns={eventColumns} />}
       {tab === "logs" && <PodLogs cluster={cluster} pod={obj} />}
       {tab === "terminal" && (

@@ -2,7 +2,6 @@ import { describe, expect, it } from "vitest";
 import { Client } from "../api/client";
 import { login, LoginError, loadSession } from "./session";
 import { arrangeClusters, loadClusters, HOST_LABEL } from "./clusters";
-import { buildDeployment, buildService, parseEnv, parsePorts } from "./forms";
 
 const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status });
 
@@ -53,29 +52,6 @@ describe("clusters", () => {
     expect((await loadClusters(client({}))).map((c) => c.name)).toEqual(["host"]);
     const viaCrd = client({ "/apis/cluster.kubesphere.io/v1alpha1/clusters": json(200, { items: [{ metadata: { name: "member1" } }] }) });
     expect((await loadClusters(viaCrd)).map((c) => c.name)).toEqual(["host", "member1"]);
-  });
-});
-
-describe("forms", () => {
-  it("builds a Deployment with ports, env and resources", () => {
-    const d = buildDeployment({ name: "web", image: "nginx", replicas: 2, ports: "80, 443", env: "A=1\n\nB=x=y", cpuRequest: "100m", memoryRequest: "", cpuLimit: "", memoryLimit: "1Gi" }, "p1");
-    const c = d.spec.template.spec.containers[0] as Record<string, unknown>;
-    expect(d.spec.selector.matchLabels).toEqual({ app: "web" });
-    expect(d.spec.replicas).toBe(2);
-    expect(c.ports).toEqual([{ containerPort: 80, protocol: "TCP" }, { containerPort: 443, protocol: "TCP" }]);
-    expect(c.env).toEqual([{ name: "A", value: "1" }, { name: "B", value: "x=y" }]);
-    expect(c.resources).toEqual({ requests: { cpu: "100m" }, limits: { memory: "1Gi" } });
-  });
-
-  it("rejects bad ports and env lines", () => {
-    expect(() => parsePorts("80, http")).toThrow(/http/);
-    expect(() => parseEnv("NOVALUE")).toThrow(/NAME=value/);
-    expect(parsePorts("")).toEqual([]);
-  });
-
-  it("builds a Service", () => {
-    const s = buildService({ name: "web", app: "web", port: 80, targetPort: 8080, type: "NodePort" }, "p1");
-    expect(s.spec).toMatchObject({ type: "NodePort", selector: { app: "web" }, ports: [{ port: 80, targetPort: 8080 }] });
   });
 });
 

@@ -8,23 +8,29 @@ import { dump } from "js-yaml";
 import { useI18n } from "../i18n";
 import { api, ApiError } from "../api/client";
 import { useLoad } from "../api/hooks";
+import { pagedPath } from "../api/paged";
 import { resourcePath, resources, type ResourceType } from "../api/paths";
 import type { K8sObject, ListResult } from "../api/watch";
 import { editable } from "../components/ResourceDetail";
 import { ErrorBox, FormFooter, PageHead } from "../components/ui";
 import { Choice, Container, NamePick, Rows, Text, type Sources } from "./fields";
-import { applyForm, buildWorkload, emptyContainer, emptyForm, FormError, toForm, workloadKinds, type ClaimTemplateRow, type ContainerForm, type VolumeRow, type WorkloadForm, type WorkloadResource } from "./model";
+import { applyEdit, buildWorkload, emptyContainer, emptyForm, FormError, toForm, workloadKinds, type ClaimTemplateRow, type ContainerForm, type VolumeRow, type WorkloadForm, type WorkloadResource } from "./model";
 
 const claims: ResourceType = { plural: "persistentvolumeclaims", kind: "PersistentVolumeClaim", group: "", version: "v1", namespaced: true };
 
-/** The names (and keys) of the project's ConfigMaps, Secrets and PersistentVolumeClaims. */
-function useSources(cluster: string, ns: string): Sources {
-  const cms = useLoad<ListResult>(resourcePath(cluster, resources.configmaps, ns));
-  const secrets = useLoad<ListResult>(resourcePath(cluster, resources.secrets, ns));
-  const pvcs = useLoad<ListResult>(resourcePath(cluster, claims, ns));
+/**
+ * The names (and keys) of the project's ConfigMaps, Secrets and PersistentVolumeClaims. Secrets
+ * come from the platform's metadata-only list (names, types and `keys`, never values), so
+ * offering a Secret's keys brings none of its values to the browser.
+ */
+function useSources(cluster: string, ns: string | null): Sources {
+  const cms = useLoad<ListResult>(ns === null ? null : resourcePath(cluster, resources.configmaps, ns));
+  const secrets = useLoad<ListResult>(ns === null ? null : `${pagedPath(cluster, resources.secrets, ns)}?sortBy=name&ascending=true`);
+  const pvcs = useLoad<ListResult>(ns === null ? null : resourcePath(cluster, claims, ns));
   return useMemo(() => {
     const keys = (l: ListResult | null) => Object.fromEntries((l?.items ?? []).map((o) => [o.metadata.name, Object.keys({ ...((o.data as object) ?? {}), ...((o.binaryData as object) ?? {}) })]));
-    return { configMaps: keys(cms.data), secrets: keys(secrets.data), claims: (pvcs.data?.items ?? []).map((o) => o.metadata.name) };
+    const secretKeys = Object.fromEntries((secrets.data?.items ?? []).map((o) => [o.metadata.name, Array.isArray(o.keys) ? (o.keys as string[]) : []]));
+    return { configMaps: keys(cms.data), secrets: secretKeys, claims: (pvcs.data?.items ?? []).map((o) => o.metadata.name) };
   }, [cms.data, secrets.data, pvcs.data]);
 }
 
@@ -74,11 +80,33 @@ function ClaimTemplates({ rows, onChange, locked }: { rows: ClaimTemplateRow[]; 
   );
 }
 
+/** A Job's (or a CronJob's jobs') settings; an existing Job shows only those it may change. */
+function JobFields({ f, set, jobEdit }: { f: WorkloadForm; set: (p: Partial<WorkloadForm>) => void; jobEdit: boolean }) {
+  const { t } = useI18n();
+  return (
+    <>
+      <div className="row2">
+        {!jobEdit && <Text label="wl.completions" type="number" value={f.completions} onChange={(completions) => set({ completions })} />}
+        <Text label="wl.parallelism" name="parallelism" type="number" value={f.parallelism} onChange={(parallelism) => set({ parallelism })} />
+        <Text label="wl.backoffLimit" type="number" value={f.backoffLimit} onChange={(backoffLimit) => set({ backoffLimit })} />
+        <Text label="wl.activeDeadline" type="number" value={f.activeDeadlineSeconds} onChange={(activeDeadlineSeconds) => set({ activeDeadlineSeconds })} />
+        <Text label="wl.ttlAfterFinished" type="number" value={f.ttlSecondsAfterFinished} onChange={(ttlSecondsAfterFinished) => set({ ttlSecondsAfterFinished })} />
+        {!jobEdit && <Choice label="wl.restartPolicy" value={f.restartPolicy} options={[["Never", t("wl.restart.Never")], ["OnFailure", t("wl.restart.OnFailure")]]} onChange={(restartPolicy) => set({ restartPolicy })} />}
+      </div>
+      {f.resource === "jobs" && (
+        <label className="inline">
+          <input type="checkbox" checked={f.suspend} onChange={(e) => set({ suspend: e.target.checked })} />
+          {t("wl.jobSuspend")}
+        </label>
+      )}
+    </>
+  );
+}
+
 /** Replicas, service name, job and schedule settings, as the kind has them. */
 function KindFields({ f, set, editing }: { f: WorkloadForm; set: (p: Partial<WorkloadForm>) => void; editing: boolean }) {
   const { t } = useI18n();
   const r = f.resource;
-  const job = r === "jobs" || r === "cronjobs";
   return (
     <>
       <div className="row2">
@@ -95,14 +123,7 @@ function KindFields({ f, set, editing }: { f: WorkloadForm; set: (p: Partial<Wor
           {t("wl.suspend")}
         </label>
       )}
-      {job && (
-        <div className="row2">
-          <Text label="wl.completions" type="number" value={f.completions} onChange={(completions) => set({ completions })} disabled={editing && r === "jobs"} />
-          <Text label="wl.parallelism" type="number" value={f.parallelism} onChange={(parallelism) => set({ parallelism })} />
-          <Text label="wl.backoffLimit" type="number" value={f.backoffLimit} onChange={(backoffLimit) => set({ backoffLimit })} />
-          <Choice label="wl.restartPolicy" value={f.restartPolicy} options={[["Never", t("wl.restart.Never")], ["OnFailure", t("wl.restart.OnFailure")]]} onChange={(restartPolicy) => set({ restartPolicy })} />
-        </div>
-      )}
+      {(r === "jobs" || r === "cronjobs") && <JobFields f={f} set={set} jobEdit={editing && r === "jobs"} />}
     </>
   );
 }
@@ -110,7 +131,7 @@ function KindFields({ f, set, editing }: { f: WorkloadForm; set: (p: Partial<Wor
 /** What will be sent, or the form's problem in the user's language. */
 function result(f: WorkloadForm, original: K8sObject | null, ns: string, t: ReturnType<typeof useI18n>["t"]): { obj: K8sObject | null; error: Error | null } {
   try {
-    return { obj: original ? applyForm(original, f) : buildWorkload(f, ns), error: null };
+    return { obj: original ? applyEdit(original, f) : buildWorkload(f, ns), error: null };
   } catch (e) {
     if (e instanceof FormError) return { obj: null, error: new Error(t(e.key, { field: e.field })) };
     throw e;
@@ -126,7 +147,7 @@ async function save(path: string, f: WorkloadForm) {
   for (let attempt = 0; ; attempt++) {
     const latest = await api.get<K8sObject>(path);
     try {
-      return await api.put(path, applyForm(latest, f));
+      return await api.put(path, applyEdit(latest, f));
     } catch (e) {
       if (!(e instanceof ApiError && e.status === 409) || attempt > 0) throw e;
     }
@@ -138,7 +159,9 @@ function Editor({ cluster, ns, resource, original }: { cluster: string; ns: stri
   const navigate = useNavigate();
   const [f, setF] = useState<WorkloadForm>(() => (original ? toForm(resource, original) : emptyForm(resource)));
   const [error, setError] = useState<unknown>(null);
-  const sources = useSources(cluster, ns);
+  // A Job's pod template cannot change once it exists: its edit offers only what may.
+  const jobEdit = !!original && resource === "jobs";
+  const sources = useSources(cluster, jobEdit ? null : ns);
   const set = (p: Partial<WorkloadForm>) => setF((cur) => ({ ...cur, ...p }));
   const { kind } = workloadKinds[resource];
   const rt = resources[resource];
@@ -161,10 +184,16 @@ function Editor({ cluster, ns, resource, original }: { cluster: string; ns: stri
       <form className="form wide card" onSubmit={submit} aria-label={original ? t("wl.editTitle", { kind, name: original.metadata.name }) : t("wl.create", { kind })}>
         <Text label="form.name" name="name" value={f.name} onChange={(name) => set({ name })} required pattern="[a-z0-9]([\-a-z0-9.]*[a-z0-9])?" disabled={!!original} />
         <KindFields f={f} set={set} editing={!!original} />
-        <Rows<ContainerForm> title={t("wl.containers")} item={t("wl.container")} rows={f.containers} onChange={(containers) => set({ containers })} make={() => emptyContainer(`c${f.containers.length + 1}`)}>
-          {(c, setC) => <Container c={c} set={setC} sources={sources} volumes={volumeNames} />}
-        </Rows>
-        <Volumes rows={f.volumes} onChange={(volumes) => set({ volumes })} sources={sources} />
+        {jobEdit ? (
+          <p className="muted">{t("wl.jobImmutable")}</p>
+        ) : (
+          <>
+            <Rows<ContainerForm> title={t("wl.containers")} item={t("wl.container")} rows={f.containers} onChange={(containers) => set({ containers })} make={() => emptyContainer(`c${f.containers.length + 1}`)}>
+              {(c, setC) => <Container c={c} set={setC} sources={sources} volumes={volumeNames} />}
+            </Rows>
+            <Volumes rows={f.volumes} onChange={(volumes) => set({ volumes })} sources={sources} />
+          </>
+        )}
         {resource === "statefulsets" && <ClaimTemplates rows={f.claimTemplates} onChange={(claimTemplates) => set({ claimTemplates })} locked={!!original} />}
         <details className="wl-yaml">
           <summary>{t("wl.yaml")}</summary>

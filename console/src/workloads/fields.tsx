@@ -244,7 +244,7 @@ export function Container({ c, set, sources, volumes }: { c: ContainerForm; set:
     <>
       <div className="row2">
         <Text label="wl.containerName" value={c.name} onChange={(name) => set({ name })} required pattern="[a-z0-9]([\-a-z0-9]*[a-z0-9])?" />
-        <Text label="form.image" value={c.image} onChange={(image) => set({ image })} required />
+        <Text label="form.image" name="image" value={c.image} onChange={(image) => set({ image })} required />
         <Lines label="wl.command" value={c.command} onChange={(command) => set({ command })} />
         <Lines label="wl.args" value={c.args} onChange={(args) => set({ args })} />
       </div>

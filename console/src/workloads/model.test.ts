@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { K8sObject } from "../api/watch";
-import { applyForm, buildWorkload, emptyContainer, emptyForm, FormError, toForm, type WorkloadForm } from "./model";
+import { applyEdit, applyForm, buildWorkload, emptyContainer, emptyForm, FormError, toForm, type WorkloadForm } from "./model";
 import { applyHpa, controllerRevisionsOf, currentRevision, deploymentRevisions, deploymentRollbackPatch, hpaProblem, hpaToForm, REVISION } from "./history";
 
 function form(resource: WorkloadForm["resource"], patch: Partial<WorkloadForm> = {}): WorkloadForm {
@@ -168,6 +168,61 @@ describe("editing round-trips what the form does not know", () => {
       const built = buildWorkload(form(resource, { claimTemplates: resource === "statefulsets" ? [{ name: "d", storageClass: "fast", size: "2Gi", accessMode: "ReadWriteOnce" }] : [] }), "demo");
       expect(applyForm(built, toForm(resource, built))).toEqual(built);
     }
+  });
+});
+
+describe("editing an existing Job", () => {
+  const job = (): K8sObject => ({
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { name: "pi", namespace: "demo", resourceVersion: "7" },
+    spec: {
+      completions: 3,
+      parallelism: 1,
+      backoffLimit: 6,
+      suspend: false,
+      selector: { matchLabels: { "batch.kubernetes.io/controller-uid": "u1" } },
+      template: { metadata: { labels: { "batch.kubernetes.io/controller-uid": "u1" } }, spec: { restartPolicy: "Never", containers: [{ name: "pi", image: "perl:5.34" }] } },
+    },
+  });
+
+  it("writes only what Kubernetes lets change: parallelism, backoff limit, deadline, time to live, suspend", () => {
+    const f = toForm("jobs", job());
+    expect(applyEdit(job(), f)).toEqual(job());
+    const edited = applyEdit(job(), {
+      ...f,
+      parallelism: "2",
+      backoffLimit: "1",
+      activeDeadlineSeconds: "600",
+      ttlSecondsAfterFinished: "3600",
+      suspend: true,
+      // What the form would carry for these cannot reach an existing Job.
+      completions: "9",
+      restartPolicy: "OnFailure",
+      containers: [{ ...f.containers[0], image: "perl:5.40" }],
+      volumes: [{ name: "v", source: "emptyDir", ref: "" }],
+    });
+    expect(edited.spec).toEqual({ ...job().spec, parallelism: 2, backoffLimit: 1, activeDeadlineSeconds: 600, ttlSecondsAfterFinished: 3600, suspend: true });
+  });
+
+  it("reads its deadline and time to live, and clears them when emptied", () => {
+    const o = job();
+    o.spec.activeDeadlineSeconds = 60;
+    o.spec.ttlSecondsAfterFinished = 100;
+    const f = toForm("jobs", o);
+    expect([f.activeDeadlineSeconds, f.ttlSecondsAfterFinished]).toEqual(["60", "100"]);
+    const cleared = applyEdit(o, { ...f, activeDeadlineSeconds: "", ttlSecondsAfterFinished: "" });
+    expect(cleared.spec).toEqual(job().spec);
+    expect(() => applyEdit(o, { ...f, parallelism: "-1" })).toThrow(FormError);
+  });
+
+  it("keeps the whole form for a CronJob, whose job template may change", () => {
+    const built = buildWorkload(form("cronjobs", { activeDeadlineSeconds: "30", ttlSecondsAfterFinished: "90" }), "demo");
+    expect(built.spec.jobTemplate.spec).toMatchObject({ activeDeadlineSeconds: 30, ttlSecondsAfterFinished: 90 });
+    const f = toForm("cronjobs", built);
+    const edited = applyEdit(built, { ...f, containers: [{ ...f.containers[0], image: "busybox:1.37" }], completions: "4" });
+    expect(edited.spec.jobTemplate.spec.template.spec.containers[0].image).toBe("busybox:1.37");
+    expect(edited.spec.jobTemplate.spec.completions).toBe(4);
   });
 });
 

@@ -102,10 +102,13 @@ export interface WorkloadForm {
   completions: string;
   parallelism: string;
   backoffLimit: string;
+  activeDeadlineSeconds: string;
+  ttlSecondsAfterFinished: string;
   restartPolicy: "Never" | "OnFailure";
   /** CronJob. */
   schedule: string;
   concurrencyPolicy: "Allow" | "Forbid" | "Replace";
+  /** A CronJob's (no new runs) or a Job's (no pods). */
   suspend: boolean;
 }
 
@@ -146,6 +149,8 @@ export function emptyForm(resource: WorkloadResource): WorkloadForm {
     completions: "",
     parallelism: "",
     backoffLimit: "",
+    activeDeadlineSeconds: "",
+    ttlSecondsAfterFinished: "",
     restartPolicy: "Never",
     schedule: "*/5 * * * *",
     concurrencyPolicy: "Allow",
@@ -256,6 +261,8 @@ export function toForm(resource: WorkloadResource, o: K8sObject): WorkloadForm {
     completions: str(job.completions),
     parallelism: str(job.parallelism),
     backoffLimit: str(job.backoffLimit),
+    activeDeadlineSeconds: str(job.activeDeadlineSeconds),
+    ttlSecondsAfterFinished: str(job.ttlSecondsAfterFinished),
     restartPolicy: pod.restartPolicy === "OnFailure" ? "OnFailure" : "Never",
     schedule: str(o.spec?.schedule ?? base.schedule),
     concurrencyPolicy: o.spec?.concurrencyPolicy ?? "Allow",
@@ -412,6 +419,19 @@ function writeClaim(base: Any, c: ClaimTemplateRow, i: number): Any {
   return base;
 }
 
+/**
+ * The settings of a Job that Kubernetes lets change once it exists (its pod template, selector,
+ * completions and completion mode are immutable): parallelism, the backoff limit, the active
+ * deadline, the time to live after finishing, and (for a Job itself) suspend.
+ */
+function writeMutableJobFields(job: Any, f: WorkloadForm) {
+  put(job, "parallelism", count(f.parallelism, "parallelism"));
+  put(job, "backoffLimit", count(f.backoffLimit, "backoffLimit"));
+  put(job, "activeDeadlineSeconds", count(f.activeDeadlineSeconds, "activeDeadlineSeconds"));
+  put(job, "ttlSecondsAfterFinished", count(f.ttlSecondsAfterFinished, "ttlSecondsAfterFinished"));
+  if (f.resource === "jobs" && (f.suspend || job.suspend !== undefined)) job.suspend = f.suspend;
+}
+
 function writeKindFields(out: Any, f: WorkloadForm) {
   const spec = ensure(out, ["spec"]);
   if (f.resource === "deployments" || f.resource === "statefulsets") put(spec, "replicas", count(f.replicas, "replicas"));
@@ -422,8 +442,7 @@ function writeKindFields(out: Any, f: WorkloadForm) {
   if (f.resource === "jobs" || f.resource === "cronjobs") {
     const job = f.resource === "cronjobs" ? ensure(spec, ["jobTemplate", "spec"]) : spec;
     put(job, "completions", count(f.completions, "completions"));
-    put(job, "parallelism", count(f.parallelism, "parallelism"));
-    put(job, "backoffLimit", count(f.backoffLimit, "backoffLimit"));
+    writeMutableJobFields(job, f);
     ensure(out, [...templatePath(f.resource), "spec"]).restartPolicy = f.restartPolicy;
   }
   if (f.resource === "cronjobs") {
@@ -442,6 +461,17 @@ export function applyForm(obj: K8sObject, f: WorkloadForm): K8sObject {
   pod.containers = mergeList(pod.containers, f.containers, writeContainer);
   put(pod, "volumes", mergeList(pod.volumes, f.volumes, writeVolume));
   writeKindFields(out, f);
+  return out;
+}
+
+/**
+ * An edit merged into `obj`. An existing Job takes only its mutable settings
+ * (`writeMutableJobFields`); every other kind takes the whole form (`applyForm`).
+ */
+export function applyEdit(obj: K8sObject, f: WorkloadForm): K8sObject {
+  if (f.resource !== "jobs") return applyForm(obj, f);
+  const out: Any = structuredClone(obj);
+  writeMutableJobFields(ensure(out, ["spec"]), f);
   return out;
 }
 
