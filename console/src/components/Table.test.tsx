@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { act } from "react";
 import { createRoot } from "react-dom/client";
 import { Table } from "./Table";
@@ -84,5 +84,45 @@ describe("Table", () => {
     await act(async () => render({ sortBy: "createTime", ascending: false }));
     expect(host.querySelectorAll('[role="columnheader"]')[1].getAttribute("aria-sort")).toBe("descending");
     await act(async () => root.unmount());
+  });
+  it("renders only the rows in view while a flick jumps past the overscan, and the overscan again once it rests", async () => {
+    vi.useFakeTimers();
+    const rows = Array.from({ length: 10_000 }, (_, i) => ({ name: `pod-${String(i).padStart(5, "0")}` }));
+    // A 600 px viewport holds 17 rows of 37 px.
+    Object.defineProperty(HTMLElement.prototype, "clientHeight", { configurable: true, get: () => 600 });
+    Object.defineProperty(HTMLElement.prototype, "clientWidth", { configurable: true, get: () => 800 });
+    const host = document.createElement("div");
+    document.body.append(host);
+    const root = createRoot(host);
+    await act(async () => root.render(<Table label="pods" rows={rows} rowKey={(r) => r.name} columns={[{ title: "col.name", render: (r) => r.name }]} />));
+    const scroller = host.querySelector(".scroll") as HTMLElement;
+    const indexes = () => [...host.querySelectorAll('[role="row"][data-index]')].map((r) => Number(r.getAttribute("data-index")));
+    const scrollTo = (top: number) =>
+      act(async () => {
+        Object.defineProperty(scroller, "scrollTop", { configurable: true, value: top });
+        scroller.dispatchEvent(new Event("scroll"));
+      });
+    // At rest: the 17 rows in view and 10 more below.
+    expect(indexes()).toEqual(Array.from({ length: 27 }, (_, i) => i));
+    // A flick, 1,200 px (~32 rows) a step: the rows in view and one each side, in order.
+    for (let step = 1; step <= 3; step++) {
+      await scrollTo(1200 * step);
+      const first = Math.floor((1200 * step) / 37);
+      const shown = indexes();
+      expect(shown.length).toBeLessThanOrEqual(20);
+      expect(shown[0]).toBe(first - 1);
+      expect(shown).toEqual(Array.from({ length: shown.length }, (_, i) => first - 1 + i));
+    }
+    // At rest again (the virtualizer's scrolling flag clears 150 ms after the last scroll): 10
+    // rows each side.
+    await act(async () => vi.advanceTimersByTime(200));
+    expect(indexes()[0]).toBe(Math.floor(3600 / 37) - 10);
+    expect(indexes().length).toBeGreaterThanOrEqual(37);
+    // A wheel's step (120 px) keeps them.
+    await scrollTo(3720);
+    expect(indexes()[0]).toBe(Math.floor(3720 / 37) - 10);
+    expect(indexes().length).toBeLessThan(100);
+    await act(async () => root.unmount());
+    vi.useRealTimers();
   });
 });

@@ -1,5 +1,5 @@
 import { memo, useEffect, useRef, useState, type ReactNode } from "react";
-import { useVirtualizer } from "@tanstack/react-virtual";
+import { defaultRangeExtractor, useVirtualizer, type Range } from "@tanstack/react-virtual";
 import { useI18n } from "../i18n";
 import type { MessageKey } from "../i18n/en";
 
@@ -21,6 +21,29 @@ export interface Order {
 
 /** Rows are one line high (cells ellipsize), so the virtualizer needs no measuring. */
 const ROW_HEIGHT = 37;
+
+/** Rows rendered beyond the visible ones on each side while the list scrolls at a wheel's pace:
+ * they are in place before a scroll the main thread has not caught up with reaches them. */
+const OVERSCAN = 10;
+
+/**
+ * The rows to render for a visible range: the visible ones and `OVERSCAN` more each side — except
+ * while a scroll moves the view further than that in one step (a flick). Then rows rendered ahead
+ * would be passed over by the next step without being seen, and each step already mounts a whole
+ * view of new rows, so only the visible rows and one each side are rendered (every extra row is
+ * React, style, layout and paint work in a frame that is already full). The virtualizer calls
+ * this when the visible range changes; `fast()` says whether the last step was such a jump.
+ */
+function paceRange() {
+  let last: number | null = null;
+  let fast = false;
+  const extract = (r: Range) => {
+    fast = last !== null && Math.abs(r.startIndex - last) > OVERSCAN;
+    last = r.startIndex;
+    return defaultRangeExtractor({ ...r, overscan: fast ? 1 : OVERSCAN });
+  };
+  return { extract, fast: () => fast };
+}
 
 /**
  * One rendered row. Memoised: while the list scrolls, the rows already in view keep their props
@@ -73,7 +96,18 @@ export function Table<T>({ columns, rows, rowKey, label, order, onOrder, total, 
   useEffect(() => {
     if (scroll.current) scroll.current.scrollTop = 0;
   }, [offset]);
-  const virt = useVirtualizer({ count: sorted.length, getScrollElement: () => scroll.current, estimateSize: () => ROW_HEIGHT, overscan: 10 });
+  // A new pace tracker when a flick comes to rest, so the rows around the view are rendered again.
+  const [pace, setPace] = useState(paceRange);
+  const virt = useVirtualizer({
+    count: sorted.length,
+    getScrollElement: () => scroll.current,
+    estimateSize: () => ROW_HEIGHT,
+    overscan: OVERSCAN,
+    rangeExtractor: pace.extract,
+    onChange: (v) => {
+      if (!v.isScrolling && pace.fast()) setPace(paceRange);
+    },
+  });
   const grid = columns.map((c) => c.width ?? "minmax(0, 1fr)").join(" ");
   return (
     <div className="table" role="table" aria-label={label} aria-rowcount={(total ?? sorted.length) + 1}>
