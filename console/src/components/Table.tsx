@@ -1,4 +1,4 @@
-import { memo, useEffect, useRef, useState, type ReactNode } from "react";
+import { memo, useEffect, useRef, useState, type CSSProperties, type ReactNode } from "react";
 import { defaultRangeExtractor, useVirtualizer, type Range } from "@tanstack/react-virtual";
 import { useI18n } from "../i18n";
 import type { MessageKey } from "../i18n/en";
@@ -19,7 +19,8 @@ export interface Order {
   ascending: boolean;
 }
 
-/** Rows are one line high (cells ellipsize), so the virtualizer needs no measuring. */
+/** Rows are one line high (cells ellipsize), so the virtualizer needs no measuring (the same
+ * height is in styles.css, `.table .scroll .row`). */
 const ROW_HEIGHT = 37;
 
 /** Rows rendered beyond the visible ones on each side while the list scrolls at a wheel's pace:
@@ -46,12 +47,13 @@ function paceRange() {
 }
 
 /**
- * One rendered row. Memoised: while the list scrolls, the rows already in view keep their props
- * (a row's position is its own, not the scroll offset's), so only the rows coming into view render.
+ * One rendered row, in the flow of the block that holds the rendered rows (no position of its own:
+ * no per-row inline style, so rows share their computed style). Memoised: while the list scrolls,
+ * the rows already rendered keep their props, so only the rows coming into view render.
  */
-const Row = memo(function Row<T>({ row, columns, grid, index, rowIndex, start }: { row: T; columns: Column<T>[]; grid: string; index: number; rowIndex: number; start: number }) {
+const Row = memo(function Row<T>({ row, columns, index, rowIndex }: { row: T; columns: Column<T>[]; index: number; rowIndex: number }) {
   return (
-    <div className="row" role="row" aria-rowindex={rowIndex} data-index={index} style={{ gridTemplateColumns: grid, transform: `translateY(${start}px)`, height: ROW_HEIGHT }}>
+    <div className="row" role="row" aria-rowindex={rowIndex} data-index={index}>
       {columns.map((c) => (
         <div className="cell" role="cell" key={c.title}>
           {c.render(row)}
@@ -59,7 +61,7 @@ const Row = memo(function Row<T>({ row, columns, grid, index, rowIndex, start }:
       ))}
     </div>
   );
-}) as <T>(props: { row: T; columns: Column<T>[]; grid: string; index: number; rowIndex: number; start: number }) => ReactNode;
+}) as <T>(props: { row: T; columns: Column<T>[]; index: number; rowIndex: number }) => ReactNode;
 
 /**
  * A table whose rows are virtualized (only the visible ones are in the DOM), sortable by column:
@@ -108,10 +110,11 @@ export function Table<T>({ columns, rows, rowKey, label, order, onOrder, total, 
       if (!v.isScrolling && pace.fast()) setPace(paceRange);
     },
   });
+  const items = virt.getVirtualItems();
   const grid = columns.map((c) => c.width ?? "minmax(0, 1fr)").join(" ");
   return (
-    <div className="table" role="table" aria-label={label} aria-rowcount={(total ?? sorted.length) + 1}>
-      <div className="row head" role="row" style={{ gridTemplateColumns: grid }}>
+    <div className="table" role="table" aria-label={label} aria-rowcount={(total ?? sorted.length) + 1} style={{ "--columns": grid } as CSSProperties}>
+      <div className="row head" role="row">
         {columns.map((c, i) => {
           if (server) {
             const on = !!c.sortBy && order?.sortBy === c.sortBy;
@@ -146,11 +149,14 @@ export function Table<T>({ columns, rows, rowKey, label, order, onOrder, total, 
         </div>
       ) : (
         <div className="scroll" ref={scroll}>
-          <div style={{ height: virt.getTotalSize(), position: "relative" }}>
-            {virt.getVirtualItems().map((v) => {
-              const r = sorted[v.index];
-              return <Row key={rowKey(r)} row={r} columns={columns} grid={grid} index={v.index} rowIndex={offset + v.index + 2} start={v.start} />;
-            })}
+          <div style={{ height: virt.getTotalSize() }}>
+            {/* The rendered rows are consecutive: one block moved to the first one's place. */}
+            <div style={{ transform: `translateY(${items[0]?.start ?? 0}px)` }}>
+              {items.map((v) => {
+                const r = sorted[v.index];
+                return <Row key={rowKey(r)} row={r} columns={columns} index={v.index} rowIndex={offset + v.index + 2} />;
+              })}
+            </div>
           </div>
         </div>
       )}
