@@ -12,6 +12,7 @@ use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod, Service};
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
@@ -40,6 +41,8 @@ pub(crate) struct Ctx {
     pub services: Store<Service>,
     pub pvcs: Store<PersistentVolumeClaim>,
     pub pvs: Store<PersistentVolume>,
+    /// HorizontalPodAutoscalers as JSON (each is stored at the version it was written in).
+    pub hpas: Store<DynamicObject>,
 }
 
 /// A controller: one pass reconciles everything it owns and says when it next needs to run.
@@ -63,6 +66,7 @@ struct Kicks {
     cronjob: Arc<Notify>,
     endpoints: Arc<Notify>,
     volumes: Arc<Notify>,
+    hpa: Arc<Notify>,
 }
 
 fn reflect<K>(api: Api<K>, kicks: Vec<Arc<Notify>>, shutdown: CancellationToken) -> Store<K>
@@ -82,6 +86,34 @@ where
                 ev = stream.next() => match ev {
                     Some(Ok(_)) => kicks.iter().for_each(|k| k.notify_one()),
                     Some(Err(e)) => tracing::warn!(error = %e, kind = %K::kind(&Default::default()), "sim watch failed; retrying"),
+                    None => break,
+                },
+            }
+        }
+    });
+    reader
+}
+
+/// Like [`reflect`], for objects read as JSON (`DynamicObject`s of one resource).
+fn reflect_dynamic(
+    api: Api<DynamicObject>,
+    ar: ApiResource,
+    kicks: Vec<Arc<Notify>>,
+    shutdown: CancellationToken,
+) -> Store<DynamicObject> {
+    let writer = reflector::store::Writer::new(ar);
+    let reader = writer.as_reader();
+    let stream = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer);
+    tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                ev = stream.next() => match ev {
+                    Some(Ok(_)) => kicks.iter().for_each(|k| k.notify_one()),
+                    Some(Err(e)) => tracing::warn!(error = %e, "sim watch of HorizontalPodAutoscalers failed; retrying"),
                     None => break,
                 },
             }
@@ -218,6 +250,19 @@ impl Ctx {
                 vec![k.volumes.clone()],
                 s.clone(),
             ),
+            hpas: {
+                let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(
+                    "autoscaling",
+                    "v2",
+                    "HorizontalPodAutoscaler",
+                ));
+                reflect_dynamic(
+                    Api::all_with(client.clone(), &ar),
+                    ar,
+                    vec![k.hpa.clone()],
+                    s.clone(),
+                )
+            },
             clock: SimClock::new(config.time_scale),
             client,
             config,
@@ -300,6 +345,12 @@ fn spawn_controllers(ctx: &Arc<Ctx>, k: &Kicks, s: &CancellationToken) {
         volumes::Volumes::default(),
         c(),
         k.volumes.clone(),
+        s.clone(),
+    );
+    spawn_loop(
+        controllers::hpa::Hpas::default(),
+        c(),
+        k.hpa.clone(),
         s.clone(),
     );
 }

@@ -209,6 +209,24 @@ pub fn pod_metrics(pod: &Value, now: DateTime<Utc>) -> Option<Value> {
     }))
 }
 
+/// Each container's usage as `PodMetrics` reports it, in milli-units (`Quantity.MilliValue` of
+/// the served quantities: millicores, milli-bytes), as the HPA controller reads it from
+/// metrics-server; `None` for a pod that is not running.
+pub fn pod_usage_milli(pod: &Value, now: DateTime<Utc>) -> Option<Vec<(String, i64, i64)>> {
+    if !running(pod) {
+        return None;
+    }
+    let usage = containers_usage(pod, now)
+        .into_iter()
+        .map(|(name, cpu, mem)| {
+            let nanocores = cpu.max(0.0).round() as i64;
+            let kib = (mem.max(0.0) / 1024.0).round() as i64;
+            (name, (nanocores + 999_999) / 1_000_000, kib * 1024 * 1000)
+        })
+        .collect();
+    Some(usage)
+}
+
 /// The `NodeMetrics` of a node (JSON) whose pods are `pods_on_node`, at `now`: the running
 /// pods' usage plus a fixed system overhead, never more than capacity.
 pub fn node_metrics(node: &Value, pods_on_node: &[Value], now: DateTime<Utc>) -> Value {
@@ -269,6 +287,24 @@ mod tests {
             m1["containers"][0]["usage"],
             other["containers"][0]["usage"]
         );
+    }
+
+    #[test]
+    fn milli_usage_is_what_pod_metrics_serves() {
+        let now = Utc::now();
+        let p = pod("a", "Running", Some(("500m", "256Mi")));
+        let served = pod_metrics(&p, now).unwrap();
+        let usage = pod_usage_milli(&p, now).unwrap();
+        let cpu = nanos(&served["containers"][0]["usage"]["cpu"]) as i64;
+        assert_eq!(usage[0].1, (cpu + 999_999) / 1_000_000);
+        let ki: i64 = served["containers"][0]["usage"]["memory"]
+            .as_str()
+            .unwrap()
+            .trim_end_matches("Ki")
+            .parse()
+            .unwrap();
+        assert_eq!(usage[0].2, ki * 1024 * 1000);
+        assert!(pod_usage_milli(&pod("b", "Pending", None), now).is_none());
     }
 
     fn started(mut p: Value, at: DateTime<Utc>) -> Value {

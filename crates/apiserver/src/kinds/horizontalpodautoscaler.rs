@@ -1,9 +1,27 @@
-//! HorizontalPodAutoscaler, served as `autoscaling/v2` (preferred) and `autoscaling/v1`.
+//! HorizontalPodAutoscaler, served as `autoscaling/v2` (preferred) and `autoscaling/v1`: kube's
+//! defaults (`minReplicas` 1; at v2 a CPU utilization metric of 80% when none is given, and a
+//! given `behavior` filled in with the default scaling rules) and kubectl's columns.
 
+use serde_json::{Value, json};
+
+use super::fields::*;
 use super::*;
 
 /// The `HorizontalPodAutoscaler` kind at one version.
 pub struct HorizontalPodAutoscaler(pub &'static str);
+
+const COLUMNS: &[Col] = &[
+    c("Name"),
+    c("Reference"),
+    c("Targets"),
+    c("MinPods"),
+    int("MaxPods"),
+    int("Replicas"),
+    c("Age"),
+];
+
+/// kube's `autoscaling.DefaultCPUUtilization`.
+const DEFAULT_CPU_UTILIZATION: i64 = 80;
 
 impl Kind for HorizontalPodAutoscaler {
     fn spec(&self) -> Spec {
@@ -16,5 +34,212 @@ impl Kind for HorizontalPodAutoscaler {
         .short(&["hpa"])
         .all()
         .status()
+    }
+
+    fn columns(&self) -> &'static [Col] {
+        COLUMNS
+    }
+
+    fn cells(&self, obj: &Value, age: Value) -> Vec<Value> {
+        let spec = s(obj, &["spec"]);
+        let min = match s(spec, &["minReplicas"]).as_i64() {
+            Some(n) => n.to_string(),
+            None => "<unset>".into(),
+        };
+        vec![
+            name(obj),
+            json!(format!(
+                "{}/{}",
+                str_or(spec, &["scaleTargetRef", "kind"], ""),
+                str_or(spec, &["scaleTargetRef", "name"], "")
+            )),
+            json!(targets(obj)),
+            json!(min),
+            json!(int_of(spec, &["maxReplicas"])),
+            json!(int_of(obj, &["status", "currentReplicas"])),
+            age,
+        ]
+    }
+
+    fn defaults(&self, obj: &mut Value) {
+        let v2 = self.0 == "v2";
+        let Some(spec) = obj_mut(obj, "spec") else {
+            return;
+        };
+        set_default(spec, "minReplicas", json!(1));
+        if !v2 {
+            return;
+        }
+        if spec
+            .get("metrics")
+            .and_then(Value::as_array)
+            .is_none_or(Vec::is_empty)
+        {
+            spec.insert(
+                "metrics".into(),
+                json!([{"type": "Resource", "resource": {"name": "cpu", "target": {
+                    "type": "Utilization", "averageUtilization": DEFAULT_CPU_UTILIZATION}}}]),
+            );
+        }
+        if let Some(behavior) = spec.get_mut("behavior").and_then(Value::as_object_mut) {
+            fill_rules(behavior, "scaleUp");
+            fill_rules(behavior, "scaleDown");
+        }
+    }
+}
+
+/// `GenerateHPAScaleUpRules`/`GenerateHPAScaleDownRules`: the unset parts of a direction's
+/// rules take the defaults (up: no stabilization, the larger of 4 pods or 100% per 15 s; down:
+/// 100% per 15 s, the window left to the controller's 300 s).
+fn fill_rules(behavior: &mut Map<String, Value>, direction: &str) {
+    let Some(rules) = obj_mut_in(behavior, direction) else {
+        return;
+    };
+    let up = direction == "scaleUp";
+    if up {
+        set_default(rules, "stabilizationWindowSeconds", json!(0));
+    }
+    set_default(rules, "selectPolicy", json!("Max"));
+    if rules
+        .get("policies")
+        .and_then(Value::as_array)
+        .is_none_or(Vec::is_empty)
+    {
+        let policies = if up {
+            json!([{"type": "Pods", "value": 4, "periodSeconds": 15},
+                   {"type": "Percent", "value": 100, "periodSeconds": 15}])
+        } else {
+            json!([{"type": "Percent", "value": 100, "periodSeconds": 15}])
+        };
+        rules.insert("policies".into(), policies);
+    }
+}
+
+fn obj_mut_in<'a>(m: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut Map<String, Value>> {
+    if !m.get(key).is_some_and(Value::is_object) {
+        m.insert(key.to_string(), Value::Object(Map::new()));
+    }
+    m.get_mut(key).and_then(Value::as_object_mut)
+}
+
+/// The TARGETS cell as kubectl prints it (`formatHPAMetrics`): `cpu: 12%/50%` per metric,
+/// `<unknown>` before the controller reports, the first two and `+ N more...`, `<none>`.
+fn targets(obj: &Value) -> String {
+    let spec = s(obj, &["spec"]);
+    let statuses = s(obj, &["status", "currentMetrics"]).as_array();
+    let status = |i: usize| statuses.and_then(|a| a.get(i)).unwrap_or(&Value::Null);
+    let mut list: Vec<String> = Vec::new();
+    if let Some(pct) = s(spec, &["targetCPUUtilizationPercentage"]).as_i64() {
+        // An autoscaling/v1 object.
+        let current = s(obj, &["status", "currentCPUUtilizationPercentage"])
+            .as_i64()
+            .map_or("<unknown>".to_string(), |c| format!("{c}%"));
+        return format!("cpu: {current}/{pct}%");
+    }
+    for (i, m) in s(spec, &["metrics"])
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        list.push(metric_target(m, status(i)));
+    }
+    match list.len() {
+        0 => "<none>".into(),
+        1 | 2 => list.join(", "),
+        n => format!("{} + {} more...", list[..2].join(", "), n - 2),
+    }
+}
+
+fn metric_target(m: &Value, st: &Value) -> String {
+    let unknown = || "<unknown>".to_string();
+    let text = |v: &Value| v.as_str().map(str::to_string);
+    let (source, key) = match m["type"].as_str().unwrap_or("") {
+        "Resource" => ("resource", "resource"),
+        "ContainerResource" => ("containerResource", "containerResource"),
+        "Pods" => ("pods", "pods"),
+        "Object" => ("object", "object"),
+        _ => ("external", "external"),
+    };
+    let target = &m[source]["target"];
+    let cur = &st[key]["current"];
+    let name = m[source]["name"]
+        .as_str()
+        .or_else(|| m[source]["metric"]["name"].as_str())
+        .unwrap_or("");
+    let value = if let Some(v) = text(&target["averageValue"]) {
+        format!(
+            "{}/{v} (avg)",
+            text(&cur["averageValue"]).unwrap_or_else(unknown)
+        )
+    } else if let Some(v) = text(&target["value"]) {
+        format!("{}/{v}", text(&cur["value"]).unwrap_or_else(unknown))
+    } else {
+        let current = cur["averageUtilization"]
+            .as_i64()
+            .map_or_else(unknown, |u| format!("{u}%"));
+        let target = target["averageUtilization"]
+            .as_i64()
+            .map_or("<auto>".to_string(), |u| format!("{u}%"));
+        format!("{current}/{target}")
+    };
+    if matches!(source, "resource" | "containerResource") {
+        // Resource metrics print as `cpu: 12%/50%`, without `(avg)` on an AverageValue.
+        return format!("{name}: {}", value.trim_end_matches(" (avg)"));
+    }
+    value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v2_defaults_fill_min_metrics_and_behavior_rules() {
+        let mut o = json!({"spec": {"maxReplicas": 3, "behavior": {"scaleDown": {"stabilizationWindowSeconds": 0}}}});
+        HorizontalPodAutoscaler("v2").defaults(&mut o);
+        assert_eq!(o["spec"]["minReplicas"], 1);
+        assert_eq!(
+            o["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"],
+            80
+        );
+        assert_eq!(
+            o["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"],
+            0
+        );
+        assert_eq!(
+            o["spec"]["behavior"]["scaleDown"]["policies"][0]["type"],
+            "Percent"
+        );
+        assert_eq!(
+            o["spec"]["behavior"]["scaleUp"]["stabilizationWindowSeconds"],
+            0
+        );
+        assert_eq!(o["spec"]["behavior"]["scaleUp"]["policies"][0]["value"], 4);
+        let mut v1 = json!({"spec": {"maxReplicas": 3}});
+        HorizontalPodAutoscaler("v1").defaults(&mut v1);
+        assert_eq!(v1["spec"]["minReplicas"], 1);
+        assert!(v1["spec"].get("metrics").is_none());
+    }
+
+    #[test]
+    fn cells_as_kubectl_prints_them() {
+        let o = json!({"metadata": {"name": "web"}, "spec": {
+            "scaleTargetRef": {"kind": "Deployment", "name": "web"}, "maxReplicas": 4,
+            "metrics": [
+                {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}}},
+                {"type": "Resource", "resource": {"name": "memory", "target": {"type": "AverageValue", "averageValue": "100Mi"}}},
+                {"type": "Pods", "pods": {"metric": {"name": "qps"}, "target": {"type": "AverageValue", "averageValue": "1k"}}}]},
+            "status": {"currentReplicas": 2, "currentMetrics": [
+                {"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 12, "averageValue": "12m"}}}]}});
+        let cells = HorizontalPodAutoscaler("v2").cells(&o, json!("1m"));
+        assert_eq!(cells[1], "Deployment/web");
+        assert_eq!(
+            cells[2],
+            "cpu: 12%/50%, memory: <unknown>/100Mi + 1 more..."
+        );
+        assert_eq!(cells[3], "<unset>");
+        assert_eq!(cells[4], 4);
+        assert_eq!(cells[5], 2);
     }
 }

@@ -7,6 +7,7 @@ pub mod daemonset;
 pub mod deployment;
 pub mod endpoints;
 pub mod history;
+pub mod hpa;
 pub mod job;
 pub mod replicaset;
 pub mod statefulset;

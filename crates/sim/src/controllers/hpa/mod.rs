@@ -1,0 +1,646 @@
+//! HorizontalPodAutoscaler, as kube-controller-manager's `horizontal.go` reconciles one: the
+//! target through its `scale` subresource (any kind that has one), its metrics against the pods
+//! the scale's selector picks (`measure`), the recommendation normalized (`calc`), the new scale
+//! written, and the status, conditions and events kube writes.
+//!
+//! Each HPA is synced every 15 simulated seconds (kube's `--horizontal-pod-autoscaler-sync-period`)
+//! and at once when it is created or its spec changes; a pass with no HPAs does nothing.
+//! HPAs are read as JSON, so objects stored at `autoscaling/v1` are read as kube's conversion
+//! would present them (`spec`) and their status is written at v1 (no conditions there).
+
+mod calc;
+mod measure;
+mod spec;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use apimachinery::selector::LabelSelector;
+use chrono::{DateTime, Utc};
+use k8s_openapi::api::autoscaling::v1::Scale;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
+use kube::{Api, ResourceExt};
+use serde_json::{Value, json};
+
+use self::calc::{Cond, History, Timings};
+use self::measure::{PodsView, Proposal};
+use self::spec::{HpaSpec, TargetRef};
+use crate::clock::{SimClock, chrono_duration};
+use crate::engine::{Ctx, NextWake, Reconcile};
+use crate::events::Involved;
+use crate::patch::merge_diff;
+
+const COMPONENT: &str = "horizontal-pod-autoscaler";
+/// kube's `--horizontal-pod-autoscaler-sync-period` (simulated).
+const SYNC_PERIOD: Duration = Duration::from_secs(15);
+/// How long a discovered scale target mapping is trusted.
+const MAPPING_TTL: Duration = Duration::from_secs(60);
+
+/// What the controller remembers of one HPA between syncs.
+struct Tracked {
+    uid: String,
+    generation: i64,
+    next: Instant,
+    history: History,
+}
+
+/// HPA controller state.
+#[derive(Default)]
+pub(crate) struct Hpas {
+    tracked: HashMap<String, Tracked>,
+    mappings: HashMap<(String, String), (ApiResource, Instant)>,
+}
+
+/// The `ApiResource` of HPAs stored at `api_version`.
+fn hpa_resource(api_version: &str) -> ApiResource {
+    let version = if api_version == "autoscaling/v1" {
+        "v1"
+    } else {
+        "v2"
+    };
+    ApiResource::from_gvk(&GroupVersionKind::gvk(
+        "autoscaling",
+        version,
+        "HorizontalPodAutoscaler",
+    ))
+}
+
+impl Reconcile for Hpas {
+    const NAME: &'static str = "horizontalpodautoscaler";
+
+    async fn pass(&mut self, ctx: &Arc<Ctx>) -> Option<Instant> {
+        let hpas = ctx.hpas.state();
+        if hpas.is_empty() {
+            self.tracked.clear();
+            return None;
+        }
+        let now = Instant::now();
+        let live: HashSet<String> = hpas.iter().map(|h| key(h)).collect();
+        self.tracked.retain(|k, _| live.contains(k));
+        let mut wake = NextWake::default();
+        let mut due = Vec::new();
+        for h in &hpas {
+            if h.metadata.deletion_timestamp.is_some() {
+                continue;
+            }
+            let uid = h.uid().unwrap_or_default();
+            let generation = h.metadata.generation.unwrap_or(0);
+            let t = self.tracked.entry(key(h)).or_insert_with(|| Tracked {
+                uid: uid.clone(),
+                generation,
+                next: now,
+                history: History::default(),
+            });
+            if t.uid != uid {
+                // Deleted and created again under the same name: start afresh.
+                t.history = History::default();
+            }
+            if t.uid != uid || t.generation != generation {
+                (t.uid, t.generation, t.next) = (uid, generation, now);
+            }
+            if t.next <= now {
+                due.push(h.clone());
+            } else {
+                wake.at(t.next);
+            }
+        }
+        if due.is_empty() {
+            return wake.get();
+        }
+        let pods = ctx.pods.state();
+        for h in due {
+            let Some(t) = self.tracked.get_mut(&key(&h)) else {
+                continue;
+            };
+            t.next = Instant::now() + ctx.clock.real(SYNC_PERIOD);
+            wake.at(t.next);
+            let mut history = std::mem::take(&mut t.history);
+            self.reconcile(ctx, &h, &pods, &mut history).await;
+            if let Some(t) = self.tracked.get_mut(&key(&h)) {
+                t.history = history;
+            }
+        }
+        wake.get()
+    }
+}
+
+fn key(h: &DynamicObject) -> String {
+    format!("{}/{}", h.namespace().unwrap_or_default(), h.name_any())
+}
+
+/// One sync's view of an HPA: what it is, the status being built, and how to report.
+struct Sync<'a> {
+    ctx: &'a Ctx,
+    obj: Value,
+    spec: HpaSpec,
+    status: Value,
+    now: DateTime<Utc>,
+}
+
+impl Sync<'_> {
+    fn namespace(&self) -> &str {
+        self.obj["metadata"]["namespace"].as_str().unwrap_or("")
+    }
+
+    fn involved(&self) -> Involved {
+        let meta = &self.obj["metadata"];
+        let text = |v: &Value| v.as_str().unwrap_or("").to_string();
+        Involved {
+            api_version: text(&self.obj["apiVersion"]),
+            kind: "HorizontalPodAutoscaler".into(),
+            namespace: meta["namespace"].as_str().map(str::to_string),
+            name: text(&meta["name"]),
+            uid: text(&meta["uid"]),
+            field_path: None,
+        }
+    }
+
+    fn warn(&self, reason: &str, message: String) {
+        self.ctx
+            .events
+            .warning(COMPONENT, self.involved(), reason, message);
+    }
+
+    /// `setCondition`: replaces the condition of that type, keeping its transition time when
+    /// its status is unchanged; appends a new one.
+    fn set_condition(&mut self, kind: &str, c: &Cond) {
+        let status = if c.status { "True" } else { "False" };
+        let now = self.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        if !self.status["conditions"].is_array() {
+            self.status["conditions"] = json!([]);
+        }
+        let list = self.status["conditions"].as_array_mut().expect("array");
+        let fresh = json!({"type": kind, "status": status, "lastTransitionTime": now, "reason": c.reason, "message": c.message});
+        match list.iter_mut().find(|x| x["type"] == kind) {
+            Some(existing) => {
+                let at = if existing["status"] == status {
+                    existing["lastTransitionTime"].clone()
+                } else {
+                    json!(now)
+                };
+                *existing = fresh;
+                existing["lastTransitionTime"] = at;
+            }
+            None => list.push(fresh),
+        }
+    }
+
+    fn cond(&mut self, kind: &str, status: bool, reason: &'static str, message: String) {
+        self.set_condition(
+            kind,
+            &Cond {
+                status,
+                reason,
+                message,
+            },
+        );
+    }
+
+    /// `setCurrentReplicasAndMetricsInStatus`.
+    fn set_current(&mut self, current: i32, metrics: &[Value]) {
+        self.status["currentReplicas"] = json!(current);
+        if metrics.is_empty() {
+            remove(&mut self.status, "currentMetrics");
+        } else {
+            self.status["currentMetrics"] = json!(metrics);
+        }
+    }
+}
+
+fn remove(v: &mut Value, key: &str) {
+    if let Some(m) = v.as_object_mut() {
+        m.remove(key);
+    }
+}
+
+/// What `computeReplicasForMetrics` found.
+struct Computed {
+    replicas: i32,
+    metric: String,
+    statuses: Vec<Value>,
+}
+
+impl Hpas {
+    /// `reconcileAutoscaler`.
+    async fn reconcile(
+        &mut self,
+        ctx: &Ctx,
+        hpa: &DynamicObject,
+        pods: &[Arc<Pod>],
+        history: &mut History,
+    ) {
+        let obj = serde_json::to_value(hpa).unwrap_or(Value::Null);
+        let status = if obj["status"].is_object() {
+            obj["status"].clone()
+        } else {
+            json!({})
+        };
+        let mut s = Sync {
+            ctx,
+            spec: HpaSpec::parse(&obj),
+            obj,
+            status,
+            now: Utc::now(),
+        };
+        let Some((api, scale)) = self.get_scale(&mut s).await else {
+            write_status(&s).await;
+            return;
+        };
+        s.cond(
+            "AbleToScale",
+            true,
+            "SucceededGetScale",
+            "the HPA controller was able to get the target's current scale".into(),
+        );
+        let current = scale.spec.as_ref().and_then(|x| x.replicas).unwrap_or(0);
+        history.init(current, s.now);
+        let clock = ctx.clock.clone();
+        let sec = move |n: i64| sim_seconds(&clock, n);
+        let Some(d) = decide(&mut s, &scale, pods, history, &sec) else {
+            write_status(&s).await;
+            return;
+        };
+        let mut desired = current;
+        if d.rescale {
+            if rescale(&mut s, &api, scale, d.replicas, d.reason)
+                .await
+                .is_err()
+            {
+                s.set_current(current, &d.statuses);
+                write_status(&s).await;
+                return;
+            }
+            history.record_scale(s.spec.behavior.as_ref(), current, d.replicas, s.now, &sec);
+            desired = d.replicas;
+            s.status["lastScaleTime"] =
+                json!(s.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        }
+        // setStatus.
+        s.set_current(current, &d.statuses);
+        s.status["desiredReplicas"] = json!(desired);
+        write_status(&s).await;
+    }
+
+    /// The target's scale (and the API it is reached through), or the FailedGetScale
+    /// condition and event.
+    async fn get_scale(&mut self, s: &mut Sync<'_>) -> Option<(Api<DynamicObject>, Scale)> {
+        let target = s.spec.target.clone();
+        let result = match self.resolve(s.ctx, &target).await {
+            Ok(ar) => {
+                let api: Api<DynamicObject> =
+                    Api::namespaced_with(s.ctx.client.clone(), s.namespace(), &ar);
+                api.get_scale(&target.name)
+                    .await
+                    .map(|scale| (api, scale))
+                    .map_err(message)
+            }
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(found) => Some(found),
+            Err(e) => {
+                s.warn("FailedGetScale", e.clone());
+                s.cond(
+                    "AbleToScale",
+                    false,
+                    "FailedGetScale",
+                    format!("the HPA controller was unable to get the target's current scale: {e}"),
+                );
+                None
+            }
+        }
+    }
+
+    /// The resource a `scaleTargetRef` names: the workload kinds directly, others (custom
+    /// resources with a scale subresource) by discovery, remembered for a minute.
+    async fn resolve(&mut self, ctx: &Ctx, t: &TargetRef) -> Result<ApiResource, String> {
+        let (group, version) = match t.api_version.split_once('/') {
+            Some((g, v)) if !v.contains('/') => (g, v),
+            None => ("", t.api_version.as_str()),
+            _ => return Err(format!("unexpected GroupVersion string: {}", t.api_version)),
+        };
+        let plural = match (group, t.kind.as_str()) {
+            ("apps", "Deployment") => Some("deployments"),
+            ("apps", "StatefulSet") => Some("statefulsets"),
+            ("apps", "ReplicaSet") => Some("replicasets"),
+            ("", "ReplicationController") => Some("replicationcontrollers"),
+            _ => None,
+        };
+        let gvk = GroupVersionKind::gvk(group, version, &t.kind);
+        if let Some(plural) = plural {
+            return Ok(ApiResource::from_gvk_with_plural(&gvk, plural));
+        }
+        let k = (t.api_version.clone(), t.kind.clone());
+        if let Some((ar, at)) = self.mappings.get(&k)
+            && at.elapsed() < MAPPING_TTL
+        {
+            return Ok(ar.clone());
+        }
+        match kube::discovery::pinned_kind(&ctx.client, &gvk).await {
+            Ok((ar, _)) => {
+                self.mappings.insert(k, (ar.clone(), Instant::now()));
+                Ok(ar)
+            }
+            Err(_) => Err(format!(
+                "no matches for kind \"{}\" in version \"{}\"",
+                t.kind, t.api_version
+            )),
+        }
+    }
+}
+
+/// A number of simulated seconds as a real duration.
+fn sim_seconds(clock: &SimClock, n: i64) -> chrono::Duration {
+    chrono_duration(clock.real(Duration::from_secs(n.max(0) as u64)))
+}
+
+/// The message of a failed request (the Status message for API errors).
+fn message(e: kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => s.message,
+        e => e.to_string(),
+    }
+}
+
+/// What a sync decided: the replicas, why, whether to write them, the metrics' statuses.
+struct Decision {
+    replicas: i32,
+    reason: String,
+    rescale: bool,
+    statuses: Vec<Value>,
+}
+
+/// The middle of `reconcileAutoscaler`: scaling disabled at zero, the min/max bounds, or the
+/// metrics' proposal normalized. `None` when the metrics could not be computed (status set,
+/// FailedComputeMetricsReplicas recorded).
+fn decide(
+    s: &mut Sync<'_>,
+    scale: &Scale,
+    pods: &[Arc<Pod>],
+    history: &mut History,
+    sec: &dyn Fn(i64) -> chrono::Duration,
+) -> Option<Decision> {
+    let current = scale.spec.as_ref().and_then(|x| x.replicas).unwrap_or(0);
+    let (min, max) = (s.spec.min_replicas, s.spec.max_replicas);
+    let bound = |replicas, reason: &str| Decision {
+        replicas,
+        reason: reason.into(),
+        rescale: true,
+        statuses: Vec::new(),
+    };
+    if current == 0 && min != 0 {
+        s.cond(
+            "ScalingActive",
+            false,
+            "ScalingDisabled",
+            "scaling is disabled since the replica count of the target is zero".into(),
+        );
+        return Some(Decision {
+            replicas: 0,
+            reason: String::new(),
+            rescale: false,
+            statuses: Vec::new(),
+        });
+    }
+    if current > max {
+        return Some(bound(
+            max,
+            "Current number of replicas above Spec.MaxReplicas",
+        ));
+    }
+    if current < min {
+        return Some(bound(
+            min,
+            "Current number of replicas below Spec.MinReplicas",
+        ));
+    }
+    let computed = match compute_metrics(s, scale, pods) {
+        Ok(c) => c,
+        Err((statuses, error)) => {
+            s.set_current(current, &statuses);
+            s.warn("FailedComputeMetricsReplicas", error);
+            return None;
+        }
+    };
+    let desired = computed.replicas.max(0);
+    let reason = match desired.cmp(&current) {
+        std::cmp::Ordering::Greater => format!("{} above target", computed.metric),
+        std::cmp::Ordering::Less => "All metrics below target".to_string(),
+        std::cmp::Ordering::Equal => String::new(),
+    };
+    let n = history.normalize(
+        s.spec.behavior.as_ref(),
+        current,
+        desired,
+        min,
+        max,
+        s.now,
+        sec,
+    );
+    s.set_condition("AbleToScale", &n.able_to_scale);
+    s.set_condition("ScalingLimited", &n.scaling_limited);
+    Some(Decision {
+        replicas: n.replicas,
+        reason,
+        rescale: n.replicas != current,
+        statuses: computed.statuses,
+    })
+}
+
+/// `computeReplicasForMetrics`: the largest proposal of the metrics that could be computed,
+/// ScalingActive set; or, when all failed (or some failed and the rest would scale down), the
+/// first failure's condition and the error.
+fn compute_metrics(
+    s: &mut Sync<'_>,
+    scale: &Scale,
+    pods: &[Arc<Pod>],
+) -> Result<Computed, (Vec<Value>, String)> {
+    let selector_text = scale
+        .status
+        .as_ref()
+        .and_then(|x| x.selector.clone())
+        .unwrap_or_default();
+    if selector_text.is_empty() {
+        s.warn("SelectorRequired", "selector is required".into());
+        s.cond(
+            "ScalingActive",
+            false,
+            "InvalidSelector",
+            "the HPA target's scale is missing a selector".into(),
+        );
+        return Err((Vec::new(), "selector is required".into()));
+    }
+    let selector = match LabelSelector::parse(&selector_text) {
+        Ok(sel) => sel,
+        Err(e) => {
+            let msg = format!(
+                "couldn't convert selector into a corresponding internal selector object: {e}"
+            );
+            s.warn("InvalidSelector", msg.clone());
+            s.cond("ScalingActive", false, "InvalidSelector", msg.clone());
+            return Err((Vec::new(), msg));
+        }
+    };
+    let clock = &s.ctx.clock;
+    let real = |secs: u64| chrono_duration(clock.real(Duration::from_secs(secs)));
+    let timings = Timings {
+        cpu_initialization: real(300),
+        initial_readiness_delay: real(30),
+        metric_window: real(15),
+    };
+    let view = PodsView::select(pods, s.namespace(), &selector, s.now, timings);
+    let current = scale.spec.as_ref().and_then(|x| x.replicas).unwrap_or(0);
+    let metrics = s.spec.metrics.clone();
+    let mut statuses = vec![json!({"type": ""}); metrics.len()];
+    let mut best: Option<(i32, String)> = None;
+    let mut failures = Vec::new();
+    for (i, m) in metrics.iter().enumerate() {
+        match measure::metric(m, current, &view) {
+            Ok(Proposal {
+                replicas,
+                name,
+                status,
+            }) => {
+                statuses[i] = status;
+                if best.as_ref().is_none_or(|(r, _)| *r == 0 || replicas > *r) {
+                    best = Some((replicas, name));
+                }
+            }
+            Err(f) => {
+                s.warn(f.event.0, f.event.1.clone());
+                failures.push(f);
+            }
+        }
+    }
+    let (replicas, metric) = best.unwrap_or((0, String::new()));
+    if let Some(first) = failures.first()
+        && (failures.len() >= metrics.len() || replicas < current)
+    {
+        s.set_condition("ScalingActive", &first.condition);
+        let error = format!(
+            "invalid metrics ({} invalid out of {}), first error is: {}",
+            failures.len(),
+            metrics.len(),
+            first.error
+        );
+        return Err((statuses, error));
+    }
+    s.cond(
+        "ScalingActive",
+        true,
+        "ValidMetricFound",
+        format!("the HPA was able to successfully calculate a replica count from {metric}"),
+    );
+    Ok(Computed {
+        replicas,
+        metric,
+        statuses,
+    })
+}
+
+/// Writes the new scale; records SuccessfulRescale or FailedRescale as kube does.
+async fn rescale(
+    s: &mut Sync<'_>,
+    api: &Api<DynamicObject>,
+    mut scale: Scale,
+    desired: i32,
+    reason: String,
+) -> Result<(), ()> {
+    let name = s.spec.target.name.clone();
+    scale.spec.get_or_insert_with(Default::default).replicas = Some(desired);
+    match api
+        .replace_scale(&name, &PostParams::default(), &scale)
+        .await
+    {
+        Ok(_) => {
+            s.cond(
+                "AbleToScale",
+                true,
+                "SucceededRescale",
+                format!("the HPA controller was able to update the target scale to {desired}"),
+            );
+            s.ctx.events.normal(
+                COMPONENT,
+                s.involved(),
+                "SuccessfulRescale",
+                format!("New size: {desired}; reason: {reason}"),
+            );
+            Ok(())
+        }
+        Err(e) => {
+            let e = message(e);
+            s.warn(
+                "FailedRescale",
+                format!("New size: {desired}; reason: {reason}; error: {e}"),
+            );
+            s.cond(
+                "AbleToScale",
+                false,
+                "FailedUpdateScale",
+                format!("the HPA controller was unable to update the target scale: {e}"),
+            );
+            Err(())
+        }
+    }
+}
+
+/// `updateStatusIfNeeded`: writes the status if it changed, at the version the object is stored
+/// in (an `autoscaling/v1` object gets v1's fields).
+async fn write_status(s: &Sync<'_>) {
+    let api_version = s.obj["apiVersion"].as_str().unwrap_or("autoscaling/v2");
+    let mut desired = s.status.clone();
+    desired["observedGeneration"] = s.obj["metadata"]["generation"].clone();
+    if api_version == "autoscaling/v1" {
+        desired = v1_status(&desired);
+    }
+    let current = if s.obj["status"].is_object() {
+        s.obj["status"].clone()
+    } else {
+        json!({})
+    };
+    let Some(diff) = merge_diff(&current, &desired) else {
+        return;
+    };
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        s.ctx.client.clone(),
+        s.namespace(),
+        &hpa_resource(api_version),
+    );
+    let name = s.obj["metadata"]["name"].as_str().unwrap_or("");
+    if let Err(e) = api
+        .patch_status(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"status": diff})),
+        )
+        .await
+    {
+        tracing::debug!(error = %e, name, "HPA status not written");
+    }
+}
+
+/// The v2 status as `autoscaling/v1` has it: the CPU utilization, no conditions or metrics.
+fn v1_status(v2: &Value) -> Value {
+    let mut out = json!({});
+    for k in [
+        "observedGeneration",
+        "lastScaleTime",
+        "currentReplicas",
+        "desiredReplicas",
+    ] {
+        if !v2[k].is_null() {
+            out[k] = v2[k].clone();
+        }
+    }
+    let cpu = v2["currentMetrics"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["type"] == "Resource" && m["resource"]["name"] == "cpu");
+    if let Some(u) = cpu.and_then(|m| m["resource"]["current"]["averageUtilization"].as_i64()) {
+        out["currentCPUUtilizationPercentage"] = json!(u);
+    }
+    out
+}
