@@ -211,6 +211,70 @@ fn missing_request_is_reported(k: &Kubectl) {
     assert_eq!(d["spec"]["replicas"], 1, "{d}");
 }
 
+const WIDGETS: &str = "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets, singular: widget}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          x-kubernetes-preserve-unknown-fields: true
+      subresources:
+        status: {}
+        scale:
+          specReplicasPath: .spec.replicas
+          statusReplicasPath: .status.replicas
+          labelSelectorPath: .status.selector
+";
+
+const WIDGET_HPA: &str = "apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: widget
+spec:
+  scaleTargetRef: {apiVersion: example.com/v1, kind: Widget, name: w}
+  minReplicas: 2
+  maxReplicas: 3
+";
+
+/// Step 5: a custom resource with a scale subresource is a target too: below `minReplicas` it
+/// is raised to it; its scale has no selector, so its metrics cannot be computed.
+fn custom_resource_target(k: &Kubectl) {
+    k.ok_stdin(&["apply", "-f", "-"], Some(WIDGETS));
+    k.ok(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/widgets.example.com",
+        "--timeout=30s",
+    ]);
+    let widget =
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {replicas: 1}\n";
+    eventually("the Widget created", 30, || {
+        (k.run(&["apply", "-f", "-"], Some(widget)).status.success()).then_some(())
+    });
+    k.ok_stdin(&["apply", "-f", "-"], Some(WIDGET_HPA));
+    eventually("the Widget scaled to 2", 30, || {
+        (get_json(k, &["get", "widget", "w"])["spec"]["replicas"] == 2).then_some(())
+    });
+    let active = eventually("InvalidSelector", 30, || {
+        let h = get_json(k, &["get", "hpa", "widget"]);
+        let c = condition(&h, "ScalingActive").clone();
+        (c["reason"] == "InvalidSelector").then_some(c)
+    });
+    assert_eq!(
+        active["message"],
+        "the HPA target's scale is missing a selector"
+    );
+}
+
 #[test]
 fn hpa_scales_deployments_as_kube_does() {
     let c = TestCluster::start(&["--nodes", "2", "--sim-time-scale", "30", "--seed", "11"]);
@@ -219,4 +283,5 @@ fn hpa_scales_deployments_as_kube_does() {
     scales_down_to_min(&k);
     kubectl_autoscale_works(&k);
     missing_request_is_reported(&k);
+    custom_resource_target(&k);
 }
