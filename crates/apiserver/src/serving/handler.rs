@@ -333,6 +333,11 @@ impl Call<'_> {
                 StatusCode::OK,
                 crate::crd::in_version(res, &kv.value),
             )),
+            Output::Metadata => Ok(json_bytes(
+                StatusCode::OK,
+                table::partial_metadata_bytes(&kv.value)
+                    .map_err(|e| ApiError::internal(format!("stored object is corrupt: {e}")))?,
+            )),
             other => {
                 let obj = crate::write::parse_kv(&kv)?;
                 Ok(json(StatusCode::OK, &table::render_one(res, other, &obj)))
@@ -398,6 +403,10 @@ impl Call<'_> {
             Output::Object => Ok(json_bytes(
                 StatusCode::OK,
                 crate::list::list_body(res, &page),
+            )),
+            Output::Metadata => Ok(json_bytes(
+                StatusCode::OK,
+                crate::list::metadata_list_body(&page)?,
             )),
             other => {
                 let objects = page

@@ -70,6 +70,38 @@ pub fn age(obj: &Value) -> String {
     }
 }
 
+/// The one field of a stored object a metadata answer needs, borrowed as its raw JSON; every
+/// other field is skipped by the parser, never built.
+#[derive(serde::Deserialize)]
+struct StoredMetadata<'a> {
+    #[serde(borrow)]
+    metadata: Option<&'a serde_json::value::RawValue>,
+}
+
+/// The start of a `PartialObjectMetadata`, up to its `metadata` value.
+const PARTIAL_HEAD: &[u8] =
+    b"{\"kind\":\"PartialObjectMetadata\",\"apiVersion\":\"meta.k8s.io/v1\",\"metadata\":";
+
+/// Appends the `PartialObjectMetadata` of a stored object (its JSON bytes) to `out`: the stored
+/// `metadata` bytes as they are, nothing else of the object decoded or encoded. On an error
+/// (bytes that are not a JSON object) `out` is left as it was.
+pub fn put_partial_metadata(out: &mut Vec<u8>, stored: &[u8]) -> Result<(), serde_json::Error> {
+    let parsed: StoredMetadata<'_> = serde_json::from_slice(stored)?;
+    let meta = parsed.metadata.map_or("{}", |m| m.get()).as_bytes();
+    out.reserve(PARTIAL_HEAD.len() + meta.len() + 1);
+    out.extend_from_slice(PARTIAL_HEAD);
+    out.extend_from_slice(meta);
+    out.push(b'}');
+    Ok(())
+}
+
+/// The `PartialObjectMetadata` of a stored object, as [`put_partial_metadata`] writes it.
+pub fn partial_metadata_bytes(stored: &[u8]) -> Result<Vec<u8>, serde_json::Error> {
+    let mut out = Vec::new();
+    put_partial_metadata(&mut out, stored)?;
+    Ok(out)
+}
+
 /// `PartialObjectMetadata` of an object.
 pub fn partial_metadata(obj: &Value) -> Value {
     json!({
@@ -208,5 +240,41 @@ mod tests {
             Output::Object
         );
         assert_eq!(Output::negotiate(None, None), Output::Object);
+    }
+
+    /// A metadata answer is the stored `metadata` byte for byte (escapes, number forms and
+    /// key order as stored; a decode and re-encode would rewrite them) under the
+    /// `PartialObjectMetadata` kind, and nothing of `spec`, `status` or other fields.
+    #[test]
+    fn partial_metadata_copies_the_stored_metadata() {
+        let meta = r#"{"name":"caf\u00e9","labels":{"tier":"gold"},"annotations":{"n":"1.50"},"generation":1e0,"managedFields":[{"manager":"m","fieldsV1":{"f:spec":{}}}]}"#;
+        let stored = format!(
+            r#"{{"apiVersion":"example.com/v1","kind":"Widget","spec":{{"secret":"s3cr3t","metadata":{{"name":"inner"}}}},"metadata":{meta},"status":{{"phase":"Shiny"}}}}"#
+        );
+        let out = partial_metadata_bytes(stored.as_bytes()).expect("an object");
+        let text = String::from_utf8(out.clone()).expect("utf-8");
+        assert_eq!(
+            text,
+            format!(
+                r#"{{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{meta}}}"#
+            )
+        );
+        assert!(
+            !text.contains("s3cr3t") && !text.contains("Shiny"),
+            "{text}"
+        );
+        let v: Value = serde_json::from_slice(&out).expect("JSON");
+        assert_eq!(v["metadata"]["name"], "café");
+        // The same answer as the object-based rendering gives, once read.
+        let obj: Value = serde_json::from_str(&stored).expect("JSON");
+        assert_eq!(v, partial_metadata(&obj));
+        // No metadata: an empty one; not an object: an error and nothing written.
+        assert_eq!(
+            partial_metadata_bytes(br#"{"kind":"X"}"#).expect("object"),
+            br#"{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{}}"#
+        );
+        let mut out = b"kept".to_vec();
+        assert!(put_partial_metadata(&mut out, b"[1,2").is_err());
+        assert_eq!(out, b"kept");
     }
 }

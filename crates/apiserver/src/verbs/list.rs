@@ -335,6 +335,26 @@ pub fn list_body(res: &Resource, page: &Page) -> Bytes {
     buf.freeze()
 }
 
+/// A page as a `PartialObjectMetadataList`: each item's stored `metadata` bytes as they are,
+/// nothing else of the objects decoded.
+pub fn metadata_list_body(page: &Page) -> Result<Bytes, ApiError> {
+    let mut out = Vec::with_capacity(256 + page.items.len() * 512);
+    out.extend_from_slice(
+        b"{\"kind\":\"PartialObjectMetadataList\",\"apiVersion\":\"meta.k8s.io/v1\",\"metadata\":",
+    );
+    out.extend_from_slice(&serde_json::to_vec(&list_meta(page)).unwrap_or_default());
+    out.extend_from_slice(b",\"items\":[");
+    for (i, kv) in page.items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        crate::table::put_partial_metadata(&mut out, &kv.value)
+            .map_err(|e| ApiError::internal(format!("stored object is corrupt: {e}")))?;
+    }
+    out.extend_from_slice(b"]}");
+    Ok(Bytes::from(out))
+}
+
 /// The list's `metadata`.
 pub fn list_meta(page: &Page) -> Value {
     let mut m = serde_json::Map::new();

@@ -316,11 +316,15 @@ fn tokio_stream_from(
 }
 
 impl Output {
-    /// The object a watch event carries for this output format.
+    /// The object a watch event carries for this output format. `PartialObjectMetadata` is
+    /// cut from the stored bytes (the object's other fields are skipped, not decoded).
     pub fn render_event_object(&self, res: &Resource, stored: &[u8]) -> Vec<u8> {
         match self {
             Output::Object => {
                 crate::crd::in_version(res, &bytes::Bytes::copy_from_slice(stored)).to_vec()
+            }
+            Output::Metadata => {
+                table::partial_metadata_bytes(stored).unwrap_or_else(|_| stored.to_vec())
             }
             other => match serde_json::from_slice::<Value>(stored) {
                 Ok(obj) => {
@@ -329,5 +333,62 @@ impl Output {
                 Err(_) => stored.to_vec(),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::Registry;
+
+    /// A custom resource's stored object with escapes and number forms a re-encode would
+    /// rewrite, a secret in its spec and a phase in its status.
+    const STORED: &str = r#"{"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"caf\u00e9","namespace":"shop","labels":{"tier":"gold"},"generation":1e0,"resourceVersion":"7"},"spec":{"password":"s3cr3t"},"status":{"phase":"Shiny"}}"#;
+
+    fn widgets() -> Resource {
+        let registry = Registry::builtin();
+        let configmaps = registry.snapshot();
+        let mut res = (**configmaps.get("", "v1", "configmaps").expect("configmaps")).clone();
+        (res.group, res.plural, res.kind, res.custom) = (
+            "example.com".into(),
+            "widgets".into(),
+            "Widget".into(),
+            true,
+        );
+        res
+    }
+
+    /// A metadata watch's event object is the stored `metadata`, byte for byte, as a
+    /// `PartialObjectMetadata`: nothing of the spec or status, no decode and re-encode.
+    #[test]
+    fn metadata_watch_events_carry_the_stored_metadata_only() {
+        let res = widgets();
+        let out = Output::Metadata.render_event_object(&res, STORED.as_bytes());
+        let text = String::from_utf8(out).expect("utf-8");
+        let meta = &STORED
+            [STORED.find("{\"name\"").expect("metadata")..STORED.find(",\"spec\"").expect("spec")];
+        assert_eq!(
+            text,
+            format!(
+                r#"{{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{meta}}}"#
+            )
+        );
+        assert!(
+            !text.contains("s3cr3t") && !text.contains("Shiny"),
+            "{text}"
+        );
+        let line = event_line("MODIFIED", text.as_bytes());
+        let ev: Value = serde_json::from_slice(&line).expect("one JSON line");
+        assert_eq!(
+            (
+                &ev["type"],
+                &ev["object"]["metadata"]["name"],
+                &ev["object"]["metadata"]["resourceVersion"]
+            ),
+            (&json!("MODIFIED"), &json!("café"), &json!("7"))
+        );
+        // The whole object is still what a plain watch gets.
+        let full = Output::Object.render_event_object(&res, STORED.as_bytes());
+        assert_eq!(full, STORED.as_bytes());
     }
 }

@@ -2,8 +2,10 @@
 //! namespace, labels, creation time and a one-word status, with namespaces and label strings
 //! interned (shared by every object that uses them). The built-in kinds are fixed
 //! ([`SEARCH_KINDS`]); custom resources are added and dropped as their CRDs come and go.
-//! ConfigMaps and Secrets are watched as metadata only (`PartialObjectMetadata`): their data
-//! never reaches the platform through the index.
+//! ConfigMaps, Secrets and custom resources are listed and watched as metadata only (the
+//! API server is asked for `PartialObjectMetadata`): their data, specs and statuses never
+//! reach the platform through the index, and the App Store's thousands of
+//! ApplicationVersions cost a metadata decode each, not a whole object's.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,7 +14,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use apimachinery::selector::Labels;
 use futures::{Stream, StreamExt};
 use kube::Client;
-use kube::api::{Api, ApiResource, DynamicObject, PartialObjectMeta};
+use kube::api::{Api, ApiResource, DynamicObject, ObjectMeta, PartialObjectMeta};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use serde::Serialize;
@@ -99,6 +101,7 @@ pub const SEARCH_KINDS: [SearchKind; 19] = [
 ];
 
 /// Built-in kinds indexed from their metadata alone (their contents are data, not status).
+/// Custom resources are too (see [`KindInfo::metadata_only`]).
 const METADATA_ONLY: [&str; 2] = ["configmaps", "secrets"];
 
 /// A kind as the search knows it: a built-in's or a custom resource's (from its CRD).
@@ -148,6 +151,14 @@ impl KindInfo {
         } else {
             format!("{}.{}", self.plural, self.group)
         }
+    }
+
+    /// Whether the index reads only the objects' metadata (lists and watches them as
+    /// `PartialObjectMetadata`): ConfigMaps and Secrets (their contents are data) and custom
+    /// resources (a status of their own shape, and too many of them — the App Store's
+    /// versions — to decode whole).
+    pub fn metadata_only(&self) -> bool {
+        self.custom || METADATA_ONLY.contains(&self.plural.as_str())
     }
 
     /// Whether these are Namespaces (visible by name, not by a list in them).
@@ -200,7 +211,7 @@ pub struct Compact {
     /// `creationTimestamp` as Unix seconds.
     pub created: i64,
     /// A short status: a pod's or namespace's phase, a node's readiness, a workload's
-    /// `ready/desired`, an event's reason.
+    /// `ready/desired`, an event's reason; none for kinds indexed from metadata only.
     pub status: Option<Arc<str>>,
 }
 
@@ -304,10 +315,11 @@ impl Default for ClusterIndex {
 }
 
 fn status_of(kind: &KindInfo, obj: &Value) -> Option<String> {
-    let s = &obj["status"];
-    if kind.custom {
-        return s["phase"].as_str().map(str::to_string);
+    // Only their metadata is read (custom resources, ConfigMaps, Secrets).
+    if kind.metadata_only() {
+        return None;
     }
+    let s = &obj["status"];
     match kind.plural.as_str() {
         "nodes" => s["conditions"]
             .as_array()
@@ -332,8 +344,6 @@ fn status_of(kind: &KindInfo, obj: &Value) -> Option<String> {
                 want.as_u64().unwrap_or(0)
             ))
         }
-        // Their contents are data: nothing but metadata is read.
-        "configmaps" | "secrets" => None,
         _ => s["phase"].as_str().map(str::to_string),
     }
 }
@@ -360,11 +370,47 @@ fn json_events<T: Serialize>(ev: Event<T>) -> Event<Value> {
     }
 }
 
+/// What a watch hands the index: a whole object as JSON, or an object's metadata (read as
+/// it is, without a trip through JSON).
+pub trait Indexable {
+    /// The object's key and compact form as `kind` in `index`.
+    fn compact(&self, index: &ClusterIndex, kind: &KindInfo) -> (Box<str>, Compact);
+    /// The object's key (`namespace/name`, or `name`).
+    fn key(&self) -> Box<str>;
+}
+
+impl Indexable for Value {
+    fn compact(&self, index: &ClusterIndex, kind: &KindInfo) -> (Box<str>, Compact) {
+        index.compact(kind, self)
+    }
+
+    fn key(&self) -> Box<str> {
+        let meta = &self["metadata"];
+        key_of(
+            meta["namespace"].as_str().filter(|n| !n.is_empty()),
+            meta["name"].as_str().unwrap_or_default(),
+        )
+    }
+}
+
+impl Indexable for PartialObjectMeta<DynamicObject> {
+    fn compact(&self, index: &ClusterIndex, _: &KindInfo) -> (Box<str>, Compact) {
+        index.compact_meta(&self.metadata)
+    }
+
+    fn key(&self) -> Box<str> {
+        key_of(
+            self.metadata.namespace.as_deref().filter(|n| !n.is_empty()),
+            self.metadata.name.as_deref().unwrap_or_default(),
+        )
+    }
+}
+
 /// Applies a watch's events to `kind` until `stop` (or the stream ends).
-async fn feed<E: std::fmt::Display>(
+async fn feed<T: Indexable, E: std::fmt::Display>(
     index: &ClusterIndex,
     kind: &IndexedKind,
-    mut stream: impl Stream<Item = Result<Event<Value>, E>> + Unpin,
+    mut stream: impl Stream<Item = Result<Event<T>, E>> + Unpin,
     stop: &CancellationToken,
 ) {
     loop {
@@ -440,31 +486,63 @@ impl ClusterIndex {
     /// Turns an object (JSON) into its compact form.
     pub fn compact(&self, kind: &KindInfo, obj: &Value) -> (Box<str>, Compact) {
         let meta = &obj["metadata"];
-        let name = meta["name"].as_str().unwrap_or_default();
-        let ns = meta["namespace"].as_str().filter(|n| !n.is_empty());
-        let mut interner = self.interner.lock().unwrap_or_else(|e| e.into_inner());
-        let labels: Box<[(Arc<str>, Arc<str>)]> = meta["labels"]
+        let labels = meta["labels"]
             .as_object()
             .into_iter()
             .flatten()
-            .map(|(k, v)| {
-                (
-                    interner.get(k),
-                    interner.get(v.as_str().unwrap_or_default()),
-                )
-            })
+            .map(|(k, v)| (k.as_str(), v.as_str().unwrap_or_default()));
+        let created = meta["creationTimestamp"]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.timestamp())
+            .unwrap_or(0);
+        self.make_compact(
+            meta["namespace"].as_str(),
+            meta["name"].as_str().unwrap_or_default(),
+            labels,
+            created,
+            status_of(kind, obj).as_deref(),
+        )
+    }
+
+    /// Turns an object's metadata (what a metadata-only watch gives) into its compact form,
+    /// without a status.
+    pub fn compact_meta(&self, meta: &ObjectMeta) -> (Box<str>, Compact) {
+        let labels = meta
+            .labels
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.as_str(), v.as_str()));
+        self.make_compact(
+            meta.namespace.as_deref(),
+            meta.name.as_deref().unwrap_or_default(),
+            labels,
+            meta.creation_timestamp
+                .as_ref()
+                .map_or(0, |t| t.0.as_second()),
+            None,
+        )
+    }
+
+    fn make_compact<'a>(
+        &self,
+        ns: Option<&str>,
+        name: &str,
+        labels: impl Iterator<Item = (&'a str, &'a str)>,
+        created: i64,
+        status: Option<&str>,
+    ) -> (Box<str>, Compact) {
+        let ns = ns.filter(|n| !n.is_empty());
+        let mut interner = self.interner.lock().unwrap_or_else(|e| e.into_inner());
+        let labels: Box<[(Arc<str>, Arc<str>)]> = labels
+            .map(|(k, v)| (interner.get(k), interner.get(v)))
             .collect();
-        let status = status_of(kind, obj).map(|s| interner.get(&s));
         let c = Compact {
             namespace: ns.map(|n| interner.get(n)),
             name: name.into(),
             labels,
-            created: meta["creationTimestamp"]
-                .as_str()
-                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| t.timestamp())
-                .unwrap_or(0),
-            status,
+            created,
+            status: status.map(|s| interner.get(s)),
         };
         (key_of(ns, name), c)
     }
@@ -510,26 +588,26 @@ impl ClusterIndex {
     }
 
     /// Applies one watch event to `kind`.
-    pub fn apply(&self, kind: &IndexedKind, event: Event<Value>) {
+    pub fn apply<T: Indexable>(&self, kind: &IndexedKind, event: Event<T>) {
         match event {
-            Event::Apply(o) => self.insert_into(kind, &o),
-            Event::Delete(v) => {
-                let key = key_of(
-                    v["metadata"]["namespace"]
-                        .as_str()
-                        .filter(|n| !n.is_empty()),
-                    v["metadata"]["name"].as_str().unwrap_or_default(),
-                );
+            Event::Apply(o) => {
+                let (key, c) = o.compact(self, &kind.info);
                 kind.objects
                     .write()
                     .unwrap_or_else(|e| e.into_inner())
-                    .remove(&key);
+                    .insert(key, Arc::new(c));
+            }
+            Event::Delete(o) => {
+                kind.objects
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&o.key());
             }
             Event::Init => {
                 *kind.init.lock().unwrap_or_else(|e| e.into_inner()) = Some(HashMap::new());
             }
             Event::InitApply(o) => {
-                let (key, c) = self.compact(&kind.info, &o);
+                let (key, c) = o.compact(self, &kind.info);
                 kind.init
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -553,17 +631,16 @@ impl ClusterIndex {
         }
     }
 
-    /// Feeds one kind from a watch on `client` until `stop`: ConfigMaps and Secrets from a
-    /// metadata-only watch, the rest from the objects.
+    /// Feeds one kind from a watch on `client` until `stop`: ConfigMaps, Secrets and custom
+    /// resources from a metadata-only list and watch (`PartialObjectMetadata`), the rest from
+    /// the objects.
     async fn watch_kind(&self, kind: Arc<IndexedKind>, client: Client, stop: CancellationToken) {
         let resource = kind.info.resource();
         let config = watcher::Config::default();
-        if !kind.info.custom && METADATA_ONLY.contains(&kind.info.plural.as_str()) {
+        if kind.info.metadata_only() {
+            // An `Api` of `PartialObjectMeta` lists and watches with kube's metadata `Accept`.
             let api: Api<PartialObjectMeta<DynamicObject>> = Api::all_with(client, &resource);
-            let stream = watcher::watcher(api, config)
-                .default_backoff()
-                .map(|r| r.map(json_events))
-                .boxed();
+            let stream = watcher::watcher(api, config).default_backoff().boxed();
             feed(self, &kind, stream, &stop).await;
         } else {
             let api: Api<DynamicObject> = Api::all_with(client, &resource);

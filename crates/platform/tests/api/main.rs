@@ -26,6 +26,7 @@ mod proxy;
 mod repos;
 mod repos_older_versions;
 mod resources;
+mod search_index;
 mod storage_versions;
 mod tenancy;
 mod users;
