@@ -1,6 +1,7 @@
 //! HorizontalPodAutoscaler, served as `autoscaling/v2` (preferred) and `autoscaling/v1`: kube's
 //! defaults (`minReplicas` 1; at v2 a CPU utilization metric of 80% when none is given, and a
-//! given `behavior` filled in with the default scaling rules) and kubectl's columns.
+//! given `behavior` filled in with the default scaling rules), the validation of replicas, the
+//! target reference and the scaling rules, and kubectl's columns.
 
 use serde_json::{Value, json};
 
@@ -84,6 +85,134 @@ impl Kind for HorizontalPodAutoscaler {
         if let Some(behavior) = spec.get_mut("behavior").and_then(Value::as_object_mut) {
             fill_rules(behavior, "scaleUp");
             fill_rules(behavior, "scaleDown");
+        }
+    }
+
+    fn validate(&self, obj: &Value) -> Vec<FieldError> {
+        let spec = s(obj, &["spec"]);
+        let mut errs = Vec::new();
+        for (key, field) in [
+            ("kind", "spec.scaleTargetRef.kind"),
+            ("name", "spec.scaleTargetRef.name"),
+        ] {
+            if str_or(spec, &["scaleTargetRef", key], "").is_empty() {
+                errs.push(FieldError::required(field, ""));
+            }
+        }
+        let min = s(spec, &["minReplicas"]).as_i64();
+        if let Some(m) = min.filter(|m| *m < 1) {
+            errs.push(FieldError::invalid(
+                "spec.minReplicas",
+                m,
+                "must be greater than or equal to 1",
+            ));
+        }
+        let max = int_of(spec, &["maxReplicas"]);
+        if max < 1 {
+            errs.push(FieldError::invalid(
+                "spec.maxReplicas",
+                max,
+                "must be greater than 0",
+            ));
+        } else if min.is_some_and(|m| max < m) {
+            errs.push(FieldError::invalid(
+                "spec.maxReplicas",
+                max,
+                "must be greater than or equal to `minReplicas`",
+            ));
+        }
+        if let Some(t) = s(spec, &["targetCPUUtilizationPercentage"])
+            .as_i64()
+            .filter(|t| *t < 1)
+        {
+            errs.push(FieldError::invalid(
+                "spec.targetCPUUtilizationPercentage",
+                t,
+                "must be greater than or equal to 1",
+            ));
+        }
+        for direction in ["scaleUp", "scaleDown"] {
+            let rules = s(spec, &["behavior", direction]);
+            if rules.is_object() {
+                validate_rules(rules, &format!("spec.behavior.{direction}"), &mut errs);
+            }
+        }
+        errs
+    }
+}
+
+/// `validateScalingRules`: the window within an hour, at least one policy, each a known type
+/// with a positive value and a period of at most 30 minutes.
+fn validate_rules(rules: &Value, path: &str, errs: &mut Vec<FieldError>) {
+    if let Some(w) = rules["stabilizationWindowSeconds"].as_i64() {
+        let field = format!("{path}.stabilizationWindowSeconds");
+        if w < 0 {
+            errs.push(FieldError::invalid(
+                &field,
+                w,
+                "must be greater than or equal to zero",
+            ));
+        } else if w > 3600 {
+            errs.push(FieldError::invalid(
+                &field,
+                w,
+                "must be less than or equal to 3600",
+            ));
+        }
+    }
+    if let Some(p) = rules["selectPolicy"]
+        .as_str()
+        .filter(|p| !matches!(*p, "Max" | "Min" | "Disabled"))
+    {
+        errs.push(FieldError::not_supported(
+            &format!("{path}.selectPolicy"),
+            p,
+            &["Disabled", "Max", "Min"],
+        ));
+    }
+    let policies = rules["policies"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    if policies.is_empty() {
+        errs.push(FieldError::required(
+            &format!("{path}.policies"),
+            "must specify at least one Policy",
+        ));
+    }
+    for (i, p) in policies.iter().enumerate() {
+        let at = format!("{path}.policies[{i}]");
+        if let Some(t) = p["type"]
+            .as_str()
+            .filter(|t| !matches!(*t, "Pods" | "Percent"))
+        {
+            errs.push(FieldError::not_supported(
+                &format!("{at}.type"),
+                t,
+                &["Percent", "Pods"],
+            ));
+        }
+        let value = p["value"].as_i64().unwrap_or(0);
+        if value <= 0 {
+            errs.push(FieldError::invalid(
+                &format!("{at}.value"),
+                value,
+                "must be greater than zero",
+            ));
+        }
+        let period = p["periodSeconds"].as_i64().unwrap_or(0);
+        if period <= 0 {
+            errs.push(FieldError::invalid(
+                &format!("{at}.periodSeconds"),
+                period,
+                "must be greater than zero",
+            ));
+        } else if period > 1800 {
+            errs.push(FieldError::invalid(
+                &format!("{at}.periodSeconds"),
+                period,
+                "must be less than or equal to 1800",
+            ));
         }
     }
 }
@@ -220,6 +349,47 @@ mod tests {
         HorizontalPodAutoscaler("v1").defaults(&mut v1);
         assert_eq!(v1["spec"]["minReplicas"], 1);
         assert!(v1["spec"].get("metrics").is_none());
+    }
+
+    #[test]
+    fn validation_as_kube_refuses() {
+        let fields = |o: Value| -> Vec<String> {
+            let mut o = o;
+            HorizontalPodAutoscaler("v2").defaults(&mut o);
+            HorizontalPodAutoscaler("v2")
+                .validate(&o)
+                .into_iter()
+                .map(|e| e.field)
+                .collect()
+        };
+        let target = json!({"kind": "Deployment", "name": "web"});
+        assert!(fields(json!({"spec": {"scaleTargetRef": target, "maxReplicas": 2}})).is_empty());
+        assert_eq!(
+            fields(json!({"spec": {"scaleTargetRef": {}, "minReplicas": 3, "maxReplicas": 2}})),
+            [
+                "spec.scaleTargetRef.kind",
+                "spec.scaleTargetRef.name",
+                "spec.maxReplicas"
+            ]
+        );
+        assert_eq!(
+            fields(json!({"spec": {"scaleTargetRef": target, "minReplicas": 0, "maxReplicas": 0}})),
+            ["spec.minReplicas", "spec.maxReplicas"]
+        );
+        let behavior = json!({"scaleDown": {"stabilizationWindowSeconds": 4000, "selectPolicy": "Most",
+            "policies": [{"type": "Pods", "value": 0, "periodSeconds": 2000}, {"type": "Nodes", "value": 1, "periodSeconds": 15}]}});
+        assert_eq!(
+            fields(
+                json!({"spec": {"scaleTargetRef": target, "maxReplicas": 2, "behavior": behavior}})
+            ),
+            [
+                "spec.behavior.scaleDown.stabilizationWindowSeconds",
+                "spec.behavior.scaleDown.selectPolicy",
+                "spec.behavior.scaleDown.policies[0].value",
+                "spec.behavior.scaleDown.policies[0].periodSeconds",
+                "spec.behavior.scaleDown.policies[1].type",
+            ]
+        );
     }
 
     #[test]

@@ -109,7 +109,19 @@ impl Reconcile for Hpas {
         if due.is_empty() {
             return wake.get();
         }
-        let pods = ctx.pods.state();
+        // The pods of the namespaces with an HPA due, each namespace's listed once.
+        let namespaces: HashSet<String> = due.iter().filter_map(|h| h.namespace()).collect();
+        let mut by_namespace: HashMap<String, Vec<Arc<Pod>>> = HashMap::new();
+        for p in ctx.pods.state() {
+            if let Some(ns) = p
+                .metadata
+                .namespace
+                .as_ref()
+                .filter(|ns| namespaces.contains(*ns))
+            {
+                by_namespace.entry(ns.clone()).or_default().push(p);
+            }
+        }
         for h in due {
             let Some(t) = self.tracked.get_mut(&key(&h)) else {
                 continue;
@@ -117,7 +129,11 @@ impl Reconcile for Hpas {
             t.next = Instant::now() + ctx.clock.real(SYNC_PERIOD);
             wake.at(t.next);
             let mut history = std::mem::take(&mut t.history);
-            self.reconcile(ctx, &h, &pods, &mut history).await;
+            let pods = h
+                .namespace()
+                .and_then(|ns| by_namespace.get(&ns))
+                .map_or(&[][..], Vec::as_slice);
+            self.reconcile(ctx, &h, pods, &mut history).await;
             if let Some(t) = self.tracked.get_mut(&key(&h)) {
                 t.history = history;
             }
