@@ -107,15 +107,15 @@ fn ratio_of(
     let (mut used, mut requested, mut n) = (0i64, 0i64, 0i64);
     for (pod, value) in metrics {
         if let Some(r) = requests.get(*pod) {
-            used += value;
-            requested += r;
+            used = used.saturating_add(*value);
+            requested = requested.saturating_add(*r);
             n += 1;
         }
     }
     if requested == 0 {
         return Err("no metrics returned matched known pods".into());
     }
-    let utilization = (used * 100 / requested) as i32;
+    let utilization = (used.saturating_mul(100) / requested).min(i64::from(i32::MAX)) as i32;
     Ok((
         f64::from(utilization) / f64::from(target),
         utilization,
@@ -198,7 +198,12 @@ pub fn utilization_replicas(
         for pod in &g.missing {
             g.metrics.insert(
                 pod,
-                requests.get(*pod).copied().unwrap_or(0) * fallback / 100,
+                requests
+                    .get(*pod)
+                    .copied()
+                    .unwrap_or(0)
+                    .saturating_mul(fallback)
+                    / 100,
             );
         }
     } else if ratio > 1.0 {
@@ -232,7 +237,7 @@ pub fn average_value_replicas(
 ) -> Result<(i32, i64), String> {
     let mut g = group(samples)?;
     let ratio_of = |m: &BTreeMap<&str, i64>| {
-        let average = m.values().sum::<i64>() / m.len().max(1) as i64;
+        let average = m.values().fold(0i64, |a, v| a.saturating_add(*v)) / m.len().max(1) as i64;
         (average as f64 / target as f64, average)
     };
     let (ratio, average) = ratio_of(&g.metrics);
@@ -327,12 +332,17 @@ fn change_in_period(
     now: DateTime<Utc>,
     sec: &dyn Fn(i64) -> Duration,
 ) -> i32 {
-    let cutoff = now - sec(period);
+    let cutoff = before(now, sec(period));
     events
         .iter()
         .filter(|e| e.at > cutoff)
-        .map(|e| e.value)
-        .sum()
+        .fold(0i32, |a, e| a.saturating_add(e.value))
+}
+
+/// `now - d`, the earliest time there is when that is out of range.
+fn before(now: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    now.checked_sub_signed(d)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 impl History {
@@ -388,7 +398,7 @@ impl History {
         sec: &dyn Fn(i64) -> Duration,
     ) -> Normalized {
         // stabilizeRecommendation: the highest recommendation of the downscale window.
-        let cutoff = now - sec(DOWNSCALE_STABILIZATION_SECONDS);
+        let cutoff = before(now, sec(DOWNSCALE_STABILIZATION_SECONDS));
         let mut stabilized = desired;
         let mut old = None;
         for (i, r) in self.recommendations.iter().enumerate() {
@@ -405,7 +415,7 @@ impl History {
             Cond::new(true, "ReadyForNewScale", READY)
         };
         // convertDesiredReplicasWithRules: at most twice the current scale (at least 4).
-        let scale_up_limit = (2 * current).max(4);
+        let scale_up_limit = current.saturating_mul(2).max(4);
         let (upper, upper_reason, upper_message) = if max > scale_up_limit {
             (scale_up_limit, "ScaleUpLimit", TOO_FAST_UP)
         } else {
@@ -434,8 +444,8 @@ impl History {
         now: DateTime<Utc>,
         sec: &dyn Fn(i64) -> Duration,
     ) -> (i32, &'static str, &'static str) {
-        let up_cutoff = now - sec(b.scale_up.stabilization_window_seconds);
-        let down_cutoff = now - sec(b.scale_down.stabilization_window_seconds);
+        let up_cutoff = before(now, sec(b.scale_up.stabilization_window_seconds));
+        let down_cutoff = before(now, sec(b.scale_down.stabilization_window_seconds));
         let (mut up, mut down) = (desired, desired);
         let mut old = None;
         for (i, r) in self.recommendations.iter().enumerate() {
@@ -516,13 +526,13 @@ impl History {
         for p in &rules.policies {
             let added = change_in_period(&self.scale_ups, p.period_seconds, now, sec);
             let removed = change_in_period(&self.scale_downs, p.period_seconds, now, sec);
-            let start = current - added + removed;
+            let start = current.saturating_sub(added).saturating_add(removed);
             let proposed = match (up, p.percent) {
-                (true, false) => start + p.value,
+                (true, false) => start.saturating_add(p.value),
                 (true, true) => {
                     (f64::from(start) * (1.0 + f64::from(p.value) / 100.0)).ceil() as i32
                 }
-                (false, false) => start - p.value,
+                (false, false) => start.saturating_sub(p.value),
                 (false, true) => (f64::from(start) * (1.0 - f64::from(p.value) / 100.0)) as i32,
             };
             let take_max = up == biggest;
@@ -553,7 +563,7 @@ impl History {
         } else {
             (&mut self.scale_downs, &b.scale_down, from - to)
         };
-        let cutoff = now - sec(rules.longest_period());
+        let cutoff = before(now, sec(rules.longest_period()));
         let old = events.iter().rposition(|e| e.at < cutoff);
         record(events, old, change, now);
     }

@@ -9,7 +9,7 @@ fn at(s: i64) -> DateTime<Utc> {
 }
 
 fn sec(s: i64) -> Duration {
-    Duration::seconds(s)
+    Duration::try_seconds(s).unwrap_or(if s < 0 { Duration::MIN } else { Duration::MAX })
 }
 
 fn samples(states: &[(PodState, Option<i64>)]) -> Vec<Sample> {
@@ -422,4 +422,40 @@ fn explicit_policies_windows_and_select() {
         norm(&mut h, Some(&b), 6, 2, 1, 10, 100),
         (6, "ScaleDownStabilized", "DesiredWithinRange")
     );
+}
+
+proptest::proptest! {
+    /// Extreme or odd specs (huge targets and policy values, zero targets, long windows) and
+    /// usages never panic; the result is always within the HPA's bounds or the current scale.
+    #[test]
+    fn extreme_inputs_never_panic(
+        current in 0..i32::MAX,
+        target in proptest::prelude::any::<i32>(),
+        usage in proptest::collection::vec(0..i64::MAX / 4, 1..4),
+        value in proptest::prelude::any::<i32>(),
+        period in proptest::prelude::any::<i64>(),
+        window in proptest::prelude::any::<i64>(),
+        min in 0..50i32,
+        span in 0..50i32,
+    ) {
+        let s = ready(&usage);
+        let reqs = requests(&vec![i64::MAX / 4; usage.len()]);
+        let _ = utilization_replicas(current, target, &s, &reqs, TOLERANCE);
+        let _ = average_value_replicas(current, i64::from(target), &s, TOLERANCE);
+        let policy = Policy { percent: value % 2 == 0, value, period_seconds: period };
+        let rules = Rules { stabilization_window_seconds: window, select: Select::Max, policies: vec![policy] };
+        let b = behavior(rules.clone(), rules);
+        let mut h = History::default();
+        let max = min + span;
+        let _ = h.normalize(Some(&b), current, current.saturating_mul(3), min, max, at(5), &sec);
+        h.record_scale(Some(&b), current, i32::MAX, at(5), &sec);
+        // The controller normalizes only within [min, max] (it clamps before otherwise).
+        let current = min + current % (span + 1);
+        h.init(current, at(0));
+        for behavior in [None, Some(&b)] {
+            let n = h.normalize(behavior, current, current.saturating_mul(3), min, max, at(10), &sec);
+            h.record_scale(behavior, current, n.replicas, at(10), &sec);
+            proptest::prop_assert!(n.replicas == current || (min..=max).contains(&n.replicas), "{n:?}");
+        }
+    }
 }

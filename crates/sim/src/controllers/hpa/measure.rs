@@ -112,7 +112,7 @@ fn requests(
                     pod.name_any()
                 ));
             };
-            sum += m;
+            sum = i64::saturating_add(sum, m);
         }
         out.insert(pod.name_any(), sum);
     }
@@ -135,7 +135,7 @@ fn samples(view: &PodsView<'_>, resource: &str, container: Option<&str>) -> Vec<
                     .filter(|(name, _, _)| container.is_none_or(|want| want == name))
                     .map(|(_, cpu, mem)| if resource == "cpu" { *cpu } else { *mem })
                     .collect();
-                (!picked.is_empty()).then(|| picked.iter().sum())
+                (!picked.is_empty()).then(|| picked.iter().fold(0i64, |a, v| a.saturating_add(*v)))
             });
             let status = pod.status.as_ref();
             let ready = status

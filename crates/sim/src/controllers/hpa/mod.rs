@@ -369,7 +369,9 @@ impl Hpas {
 
 /// A number of simulated seconds as a real duration.
 fn sim_seconds(clock: &SimClock, n: i64) -> chrono::Duration {
-    chrono_duration(clock.real(Duration::from_secs(n.max(0) as u64)))
+    // At most a year: windows and periods are validated to an hour, older objects may not be.
+    let n = n.clamp(0, 365 * 24 * 3600) as u64;
+    chrono_duration(clock.real(Duration::from_secs(n)))
 }
 
 /// The message of a failed request (the Status message for API errors).
