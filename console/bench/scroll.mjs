@@ -10,7 +10,9 @@
 // be compared with the 16.7 ms budget.
 // Run (from the repository): cargo build -p orrery && scripts/console.sh build &&
 //   node console/bench/scroll.mjs        (ORRERY_BIN to use another binary)
+// bench/compare.mjs runs the 10,000-row scrolls against several console builds, interleaved.
 import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
 import { apiCall, changeAdminPassword, startEnv } from "../e2e/harness.mjs";
 import { frameSummary, startFrames, stopFrames, wheelThrough } from "../e2e/frames.mjs";
 import { costSummary, startTrace, stopTrace } from "./trace.mjs";
@@ -25,8 +27,8 @@ async function must(env, token, method, path, body) {
   assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
 }
 
-/** The platform with 10,000 Secrets in namespace `big`; the admin's token. */
-async function setUp() {
+/** The platform with 10,000 Secrets in namespace `big` (the environment, see e2e/harness.mjs). */
+export async function setUp() {
   const env = await startEnv(INITIAL, { member: false });
   const token = await changeAdminPassword(env.url, INITIAL, PW);
   await must(env, token, "POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: "big" } });
@@ -44,8 +46,10 @@ async function setUp() {
   return env;
 }
 
-async function login(browser, url) {
+/** A signed-in page (1400×900); `prepare(context)` runs before the first request. */
+export async function login(browser, url, prepare = async () => undefined) {
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, locale: "en-US" });
+  await prepare(context);
   const page = await context.newPage();
   await page.goto(`${url}/console/login`);
   await page.getByLabel("Username", { exact: true }).fill("admin");
@@ -57,6 +61,22 @@ async function login(browser, url) {
 
 const firstRow = (page) => page.evaluate(() => document.querySelector('[role="table"] [role="row"][data-index="0"] [role="cell"]')?.textContent);
 const domRows = (page) => page.locator('[role="row"]').count();
+
+/** Rows in the DOM, and whether the rendered rows cover the table's whole view (no gap where a
+ * row in view is not rendered yet), as the page is when the next frame begins. */
+const viewState = (page) =>
+  page.evaluate(() => {
+    const s = document.querySelector('[role="table"] .scroll');
+    const top = s.getBoundingClientRect().top + s.clientTop;
+    const bottom = top + s.clientHeight;
+    const rects = [...s.querySelectorAll('[role="row"]')].map((r) => r.getBoundingClientRect()).filter((r) => r.bottom > top && r.top < bottom);
+    let y = top;
+    for (const r of rects.sort((a, b) => a.top - b.top)) {
+      if (r.top > y + 0.5) break;
+      y = Math.max(y, r.bottom);
+    }
+    return { rows: document.querySelectorAll('[role="row"]').length, covered: y >= bottom - 0.5 };
+  });
 
 /** The project's Secrets, paged: five pages, each scrolled top to bottom. */
 async function paged(page, url) {
@@ -80,7 +100,7 @@ async function paged(page, url) {
 }
 
 /** The cluster's Secrets, all loaded ("Load more" until there is no more), scrolled at two speeds. */
-async function loadedAll(page, url) {
+export async function loadedAll(page, url) {
   await page.goto(`${url}/console/clusters/host/r/secrets`);
   const more = page.getByRole("button", { name: "Load more" });
   // The rows loaded so far (the table's aria-rowcount counts them and its heading).
@@ -102,12 +122,17 @@ async function loadedAll(page, url) {
   const out = {};
   for (const [name, steps, dy] of [["wheel 120 px a frame", 300, 120], ["flick 1,200 px a frame", 120, 1200]]) {
     let most = 0;
+    let gaps = 0;
     const browser = page.context().browser();
     await startTrace(browser, page);
     await startFrames(page);
-    await wheelThrough(page, '[role="table"] .scroll', steps, dy, async () => void (most = Math.max(most, await domRows(page))));
+    await wheelThrough(page, '[role="table"] .scroll', steps, dy, async () => {
+      const v = await viewState(page);
+      most = Math.max(most, v.rows);
+      if (!v.covered) gaps++;
+    });
     const frames = await stopFrames(page);
-    out[name] = { frames, costs: await stopTrace(browser), most };
+    out[name] = { frames, costs: await stopTrace(browser), most, gaps };
   }
   return out;
 }
@@ -118,15 +143,17 @@ async function run(label, browser, url) {
   console.log(`${label} | project Secrets, paged (5 pages × 24 wheel steps of 100 px) | ${frameSummary(p.frames)} | ≤ ${p.most} rows in the DOM`);
   console.log(`${label} | project Secrets, paged | ${costSummary(p.costs)}`);
   for (const [name, r] of Object.entries(await loadedAll(page, url))) {
-    console.log(`${label} | cluster Secrets, ${COUNT.toLocaleString("en-US")} loaded, ${name} | ${frameSummary(r.frames)} | ≤ ${r.most} rows in the DOM`);
+    console.log(`${label} | cluster Secrets, ${COUNT.toLocaleString("en-US")} loaded, ${name} | ${frameSummary(r.frames)} | ≤ ${r.most} rows in the DOM, ${r.gaps} steps with rows in view not rendered`);
     console.log(`${label} | cluster Secrets, ${name} | ${costSummary(r.costs)}`);
   }
   await context.close();
 }
 
-const env = await setUp();
-try {
-  await run("Chromium", env.browser, env.url);
-} finally {
-  await env.stop();
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const env = await setUp();
+  try {
+    await run("Chromium", env.browser, env.url);
+  } finally {
+    await env.stop();
+  }
 }
