@@ -172,6 +172,32 @@ fn scales_down_to_min(k: &Kubectl) {
     assert!(described.contains("SuccessfulRescale"), "{described}");
 }
 
+/// Step 2b: a second HPA over the same pods makes both refuse to scale, as in kube.
+fn two_hpas_over_the_same_pods(k: &Kubectl) {
+    k.ok(&[
+        "autoscale",
+        "deployment",
+        "web",
+        "--name=web-too",
+        "--max=3",
+    ]);
+    let expected =
+        "pods by selector app=web are controlled by multiple HPAs: [default/web default/web-too]";
+    for name in ["web-too", "web"] {
+        let active = eventually(&format!("{name}: AmbiguousSelector"), 30, || {
+            let h = get_json(k, &["get", "hpa", name]);
+            let c = condition(&h, "ScalingActive").clone();
+            (c["reason"] == "AmbiguousSelector").then_some(c)
+        });
+        assert_eq!(active["message"], expected, "{active}");
+    }
+    k.ok(&["delete", "hpa", "web-too"]);
+    eventually("web's HPA active again", 30, || {
+        let h = get_json(k, &["get", "hpa", "web"]);
+        (condition(&h, "ScalingActive")["reason"] == "ValidMetricFound").then_some(())
+    });
+}
+
 /// Step 3: `kubectl autoscale` makes an HPA the controller acts on.
 fn kubectl_autoscale_works(k: &Kubectl) {
     k.ok_stdin(&["apply", "-f", "-"], Some(&deployment("api", Some("50m"))));
@@ -287,6 +313,7 @@ fn hpa_scales_deployments_as_kube_does() {
     let k = Kubectl::admin(&c);
     scales_up_to_max(&k);
     scales_down_to_min(&k);
+    two_hpas_over_the_same_pods(&k);
     kubectl_autoscale_works(&k);
     missing_request_is_reported(&k);
     custom_resource_target(&k);

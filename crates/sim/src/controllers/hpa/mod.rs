@@ -50,6 +50,7 @@ struct Tracked {
 #[derive(Default)]
 pub(crate) struct Hpas {
     tracked: HashMap<String, Tracked>,
+    selectors: Selectors,
     mappings: HashMap<(String, String), (ApiResource, Instant)>,
 }
 
@@ -79,6 +80,7 @@ impl Reconcile for Hpas {
         let now = Instant::now();
         let live: HashSet<String> = hpas.iter().map(|h| key(h)).collect();
         self.tracked.retain(|k, _| live.contains(k));
+        self.selectors.retain(|k, _| live.contains(k));
         let mut wake = NextWake::default();
         let mut due = Vec::new();
         for h in &hpas {
@@ -274,7 +276,7 @@ impl Hpas {
         history.init(current, s.now);
         let clock = ctx.clock.clone();
         let sec = move |n: i64| sim_seconds(&clock, n);
-        let Some(d) = decide(&mut s, &scale, pods, history, &sec) else {
+        let Some(d) = decide(&mut s, &scale, pods, history, &sec, &mut self.selectors) else {
             write_status(&s).await;
             return;
         };
@@ -399,6 +401,7 @@ fn decide(
     pods: &[Arc<Pod>],
     history: &mut History,
     sec: &dyn Fn(i64) -> chrono::Duration,
+    selectors: &mut Selectors,
 ) -> Option<Decision> {
     let current = scale.spec.as_ref().and_then(|x| x.replicas).unwrap_or(0);
     let (min, max) = (s.spec.min_replicas, s.spec.max_replicas);
@@ -434,7 +437,7 @@ fn decide(
             "Current number of replicas below Spec.MinReplicas",
         ));
     }
-    let computed = match compute_metrics(s, scale, pods) {
+    let computed = match compute_metrics(s, scale, pods, selectors) {
         Ok(c) => c,
         Err((statuses, error)) => {
             s.set_current(current, &statuses);
@@ -467,6 +470,59 @@ fn decide(
     })
 }
 
+/// The selectors HPAs last used (kube's `hpaSelectors`): namespace/name → (namespace, selector).
+type Selectors = HashMap<String, (String, LabelSelector)>;
+
+/// `validateAndParseSelector`: the scale's selector, refused (event, ScalingActive False) when
+/// missing, invalid, or when the pods it selects are also selected by another HPA.
+fn target_selector(
+    s: &mut Sync<'_>,
+    scale: &Scale,
+    pods: &[Arc<Pod>],
+    selectors: &mut Selectors,
+) -> Result<LabelSelector, String> {
+    let text = scale
+        .status
+        .as_ref()
+        .and_then(|x| x.selector.clone())
+        .unwrap_or_default();
+    if text.is_empty() {
+        s.warn("SelectorRequired", "selector is required".into());
+        let msg = "the HPA target's scale is missing a selector";
+        s.cond("ScalingActive", false, "InvalidSelector", msg.into());
+        return Err("selector is required".into());
+    }
+    let selector = LabelSelector::parse(&text).map_err(|e| {
+        let msg =
+            format!("couldn't convert selector into a corresponding internal selector object: {e}");
+        s.warn("InvalidSelector", msg.clone());
+        s.cond("ScalingActive", false, "InvalidSelector", msg.clone());
+        msg
+    })?;
+    let ns = s.namespace().to_string();
+    let key = format!("{ns}/{}", s.obj["metadata"]["name"].as_str().unwrap_or(""));
+    selectors.insert(key, (ns.clone(), selector.clone()));
+    let mut controlling = std::collections::BTreeSet::new();
+    for pod in pods.iter().filter(|p| selector.matches(p.labels())) {
+        for (k, (other_ns, other)) in selectors.iter() {
+            if *other_ns == ns && other.matches(pod.labels()) {
+                controlling.insert(k.as_str());
+            }
+        }
+    }
+    if controlling.len() > 1 {
+        let names: Vec<&str> = controlling.into_iter().collect();
+        let msg = format!(
+            "pods by selector {text} are controlled by multiple HPAs: [{}]",
+            names.join(" ")
+        );
+        s.warn("AmbiguousSelector", msg.clone());
+        s.cond("ScalingActive", false, "AmbiguousSelector", msg.clone());
+        return Err(msg);
+    }
+    Ok(selector)
+}
+
 /// `computeReplicasForMetrics`: the largest proposal of the metrics that could be computed,
 /// ScalingActive set; or, when all failed (or some failed and the rest would scale down), the
 /// first failure's condition and the error.
@@ -474,33 +530,9 @@ fn compute_metrics(
     s: &mut Sync<'_>,
     scale: &Scale,
     pods: &[Arc<Pod>],
+    selectors: &mut Selectors,
 ) -> Result<Computed, (Vec<Value>, String)> {
-    let selector_text = scale
-        .status
-        .as_ref()
-        .and_then(|x| x.selector.clone())
-        .unwrap_or_default();
-    if selector_text.is_empty() {
-        s.warn("SelectorRequired", "selector is required".into());
-        s.cond(
-            "ScalingActive",
-            false,
-            "InvalidSelector",
-            "the HPA target's scale is missing a selector".into(),
-        );
-        return Err((Vec::new(), "selector is required".into()));
-    }
-    let selector = match LabelSelector::parse(&selector_text) {
-        Ok(sel) => sel,
-        Err(e) => {
-            let msg = format!(
-                "couldn't convert selector into a corresponding internal selector object: {e}"
-            );
-            s.warn("InvalidSelector", msg.clone());
-            s.cond("ScalingActive", false, "InvalidSelector", msg.clone());
-            return Err((Vec::new(), msg));
-        }
-    };
+    let selector = target_selector(s, scale, pods, selectors).map_err(|e| (Vec::new(), e))?;
     let clock = &s.ctx.clock;
     let real = |secs: u64| chrono_duration(clock.real(Duration::from_secs(secs)));
     let timings = Timings {
