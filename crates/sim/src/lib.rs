@@ -1,7 +1,8 @@
 //! The simulated data plane of Orrery's embedded cluster: virtual nodes, a scheduler, a kubelet
 //! simulation and the workload controllers (Deployment, ReplicaSet, StatefulSet, DaemonSet, Job,
-//! CronJob, endpoints, volumes), all written as ordinary controllers over the Kubernetes API
-//! (kube-rs), the way KWOK simulates nodes, so they could drive a real control plane too.
+//! CronJob, endpoints, volumes, HorizontalPodAutoscaler), all written as ordinary controllers
+//! over the Kubernetes API (kube-rs), the way KWOK simulates nodes, so they could drive a real
+//! control plane too.
 //!
 //! Start with [`run`] and [`SimConfig`]. The API server reaches the simulated containers' logs
 //! and usage through [`SimDataPlane`], its [`apiserver::DataPlane`] (wired by `orrery`).

@@ -4,7 +4,9 @@
 //! written, and the status, conditions and events kube writes.
 //!
 //! Each HPA is synced every 15 simulated seconds (kube's `--horizontal-pod-autoscaler-sync-period`)
-//! and at once when it is created or its spec changes; a pass with no HPAs does nothing.
+//! and at once when it is created or its spec changes (kube waits a sync period for those too);
+//! a pass with no HPAs does nothing. Windows and periods (stabilization, policies, the CPU
+//! initialization period, the metrics window) are simulated seconds.
 //! HPAs are read as JSON, so objects stored at `autoscaling/v1` are read as kube's conversion
 //! would present them (`spec`) and their status is written at v1 (no conditions there).
 
