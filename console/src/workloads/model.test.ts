@@ -31,6 +31,7 @@ describe("buildWorkload", () => {
     expect(o.metadata).toEqual({ name: "web", namespace: "demo", labels: { app: "web" } });
     expect(o.spec.selector).toEqual({ matchLabels: { app: "web" } });
     expect(o.spec.replicas).toBe(2);
+    expect(Object.keys(o.spec)).toEqual(["replicas", "selector", "template"]);
     const got = o.spec.template.spec.containers[0];
     expect(got).toEqual({
       name: "app",

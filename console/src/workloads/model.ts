@@ -481,9 +481,12 @@ export function buildWorkload(f: WorkloadForm, namespace: string): K8sObject {
   const name = f.name.trim();
   if (!name) throw new FormError("wl.err.required", "name");
   const labels = { app: name };
-  const base: Any = { apiVersion, kind, metadata: { name, namespace, labels }, spec: {} };
+  // Replicas, then the selector, then the template, as kubectl and the API show a workload's
+  // spec (the form writes replicas last; an unset count is removed).
+  const spec: Any = f.resource === "deployments" || f.resource === "statefulsets" ? { replicas: undefined } : {};
+  if (f.resource !== "jobs" && f.resource !== "cronjobs") spec.selector = { matchLabels: { ...labels } };
+  const base: Any = { apiVersion, kind, metadata: { name, namespace, labels }, spec };
   ensure(base, [...templatePath(f.resource), "metadata"]).labels = { ...labels };
-  if (f.resource !== "jobs" && f.resource !== "cronjobs") base.spec.selector = { matchLabels: { ...labels } };
   if (f.resource === "statefulsets" && !f.serviceName.trim()) f = { ...f, serviceName: name };
   return applyForm(base, f);
 }
