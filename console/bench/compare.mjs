@@ -6,6 +6,7 @@
 // request routing, the API from the server.
 // Run (from the repository): cargo build -p orrery &&
 //   ROUNDS=3 node console/bench/compare.mjs /tmp/dist-before /tmp/dist-after
+// SORTED=1: the table sorted in the browser by name, descending, before the scrolls.
 import { existsSync, readFileSync } from "node:fs";
 import { basename, extname, join } from "node:path";
 import { percentile } from "../e2e/frames.mjs";
@@ -13,6 +14,7 @@ import { loadedAll, login, setUp } from "./scroll.mjs";
 import { costSummary } from "./trace.mjs";
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const SORTED = !!process.env.SORTED;
 const TYPES = { ".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".svg": "image/svg+xml" };
 
 /** Serves the console's page and its assets from `dir` to `context`. */
@@ -41,8 +43,8 @@ try {
   for (let round = 1; round <= ROUNDS; round++) {
     for (const dir of builds) {
       const { context, page } = await login(env.browser, env.url, serveBuild(dir));
-      for (const [name, r] of Object.entries(await loadedAll(page, env.url))) {
-        console.log(`${basename(dir)} | round ${round} | ${name} | ${costSummary(r.costs)} | ≤ ${r.most} rows in the DOM, ${r.gaps} steps with rows in view not rendered`);
+      for (const [name, r] of Object.entries(await loadedAll(page, env.url, { sorted: SORTED }))) {
+        console.log(`${basename(dir)} | round ${round} | ${name}${SORTED ? ", sorted by name" : ""} | ${costSummary(r.costs)} | ≤ ${r.most} rows in the DOM, ${r.gaps} steps with rows in view not rendered`);
         (p95[`${basename(dir)} | ${name}`] ??= []).push(percentile(r.costs.cpu, 95));
       }
       await context.close();

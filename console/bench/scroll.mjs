@@ -99,8 +99,9 @@ async function paged(page, url) {
   return { frames, costs: await stopTrace(browser), most };
 }
 
-/** The cluster's Secrets, all loaded ("Load more" until there is no more), scrolled at two speeds. */
-export async function loadedAll(page, url) {
+/** The cluster's Secrets, all loaded ("Load more" until there is no more), scrolled at two speeds;
+ * with `sorted`, first sorted in the browser by name, descending (two clicks on the heading). */
+export async function loadedAll(page, url, { sorted = false } = {}) {
   await page.goto(`${url}/console/clusters/host/r/secrets`);
   const more = page.getByRole("button", { name: "Load more" });
   // The rows loaded so far (the table's aria-rowcount counts them and its heading).
@@ -119,6 +120,12 @@ export async function loadedAll(page, url) {
   }
   const loaded = await page.evaluate(loadedRows);
   assert.ok(loaded >= COUNT, `${loaded} Secrets loaded`);
+  if (sorted) {
+    const name = page.locator('[role="table"] [role="columnheader"] button').first();
+    await name.click();
+    await name.click();
+    await page.waitForFunction(() => document.querySelector('[role="columnheader"][aria-sort="descending"]'), null, { timeout: WAIT });
+  }
   const out = {};
   for (const [name, steps, dy] of [["wheel 120 px a frame", 300, 120], ["flick 1,200 px a frame", 120, 1200]]) {
     let most = 0;

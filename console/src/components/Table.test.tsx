@@ -125,4 +125,30 @@ describe("Table", () => {
     await act(async () => root.unmount());
     vi.useRealTimers();
   });
+  it("sorts once per order, not again on every scroll step", async () => {
+    const rows = Array.from({ length: 1_000 }, (_, i) => ({ n: i }));
+    Object.defineProperty(HTMLElement.prototype, "clientHeight", { configurable: true, get: () => 600 });
+    Object.defineProperty(HTMLElement.prototype, "clientWidth", { configurable: true, get: () => 800 });
+    let keyed = 0;
+    const host = document.createElement("div");
+    document.body.append(host);
+    const root = createRoot(host);
+    const columns = [{ title: "col.count" as const, render: (r: { n: number }) => String(r.n), sort: (r: { n: number }) => (keyed++, r.n) }];
+    await act(async () => root.render(<Table label="n" rows={rows} rowKey={(r) => String(r.n)} columns={columns} />));
+    const head = host.querySelector('[role="columnheader"] button') as HTMLButtonElement;
+    await act(async () => head.click());
+    await act(async () => head.click());
+    expect(host.querySelector('[role="row"][data-index="0"]')?.textContent).toBe("999");
+    keyed = 0;
+    const scroller = host.querySelector(".scroll") as HTMLElement;
+    for (const top of [1200, 2400, 3600]) {
+      await act(async () => {
+        Object.defineProperty(scroller, "scrollTop", { configurable: true, value: top });
+        scroller.dispatchEvent(new Event("scroll"));
+      });
+    }
+    expect(host.querySelector('[role="row"][data-index]')?.getAttribute("data-index")).toBe(String(Math.floor(3600 / 37) - 1));
+    expect(keyed).toBe(0);
+    await act(async () => root.unmount());
+  });
 });
