@@ -78,19 +78,12 @@ where
     let stream = watcher(api, watcher::Config::default())
         .default_backoff()
         .reflect(writer);
-    tokio::spawn(async move {
-        let mut stream = std::pin::pin!(stream);
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                ev = stream.next() => match ev {
-                    Some(Ok(_)) => kicks.iter().for_each(|k| k.notify_one()),
-                    Some(Err(e)) => tracing::warn!(error = %e, kind = %K::kind(&Default::default()), "sim watch failed; retrying"),
-                    None => break,
-                },
-            }
-        }
-    });
+    follow(
+        stream,
+        K::kind(&Default::default()).into_owned(),
+        kicks,
+        shutdown,
+    );
     reader
 }
 
@@ -101,11 +94,24 @@ fn reflect_dynamic(
     kicks: Vec<Arc<Notify>>,
     shutdown: CancellationToken,
 ) -> Store<DynamicObject> {
+    let kind = ar.kind.clone();
     let writer = reflector::store::Writer::new(ar);
     let reader = writer.as_reader();
     let stream = watcher(api, watcher::Config::default())
         .default_backoff()
         .reflect(writer);
+    follow(stream, kind, kicks, shutdown);
+    reader
+}
+
+/// Drives a reflector's watch stream until shutdown, waking the `kicks` controllers on every
+/// event; a failed watch is logged (naming `kind`) and retried by the stream's backoff.
+fn follow<T: Send>(
+    stream: impl futures::Stream<Item = Result<T, watcher::Error>> + Send + 'static,
+    kind: String,
+    kicks: Vec<Arc<Notify>>,
+    shutdown: CancellationToken,
+) {
     tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);
         loop {
@@ -113,13 +119,12 @@ fn reflect_dynamic(
                 _ = shutdown.cancelled() => break,
                 ev = stream.next() => match ev {
                     Some(Ok(_)) => kicks.iter().for_each(|k| k.notify_one()),
-                    Some(Err(e)) => tracing::warn!(error = %e, "sim watch of HorizontalPodAutoscalers failed; retrying"),
+                    Some(Err(e)) => tracing::warn!(error = %e, %kind, "sim watch failed; retrying"),
                     None => break,
                 },
             }
         }
     });
-    reader
 }
 
 /// How long a controller waits after a wake-up for more events before its pass.
