@@ -9,23 +9,9 @@ mod common;
 #[path = "kubectl_advanced/run.rs"]
 mod run;
 
-use std::time::{Duration, Instant};
-
 use common::TestCluster;
-use run::{Kubectl, get_json};
+use run::{Kubectl, eventually, get_json};
 use serde_json::Value;
-
-/// Polls `f` until it returns `Some`, for at most `secs` seconds.
-fn eventually<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 fn deployment(name: &str, cpu_request: Option<&str>) -> String {
     let resources = cpu_request.map_or(String::new(), |cpu| {

@@ -12,24 +12,12 @@ use std::io::{BufRead, BufReader};
 use std::time::{Duration, Instant};
 
 use common::TestCluster;
-use run::{Kubectl, get_json, text};
+use run::{Kubectl, eventually, get_json, text};
 use serde_json::Value;
 
 /// A cluster with three simulated nodes whose clock runs 30 times faster than real time.
 fn sim_cluster() -> TestCluster {
     TestCluster::start(&["--nodes", "3", "--sim-time-scale", "30", "--seed", "7"])
-}
-
-/// Polls `f` until it returns `Some`, for at most `secs` seconds.
-fn eventually<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn items(v: &Value) -> Vec<Value> {

@@ -170,6 +170,18 @@ pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// Polls `f` until it returns `Some`, for at most `secs` seconds.
+pub fn eventually<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Writes a kubeconfig for a client certificate (CN = `user`, one O = per group) signed by
 /// the cluster CA in `<data_dir>/pki`, and returns its path.
 ///
