@@ -63,17 +63,7 @@ async fn apply(kube: &kube::Client, ns: &str, obj: Value) {
         "Deployment" => ("apps", "v1", "deployments"),
         _ => ("", "v1", "pods"),
     };
-    let ar = kube::api::ApiResource {
-        group: group.into(),
-        version: version.into(),
-        api_version: if group.is_empty() {
-            version.into()
-        } else {
-            format!("{group}/{version}")
-        },
-        kind: gvk.clone(),
-        plural: plural.into(),
-    };
+    let ar = api_resource(group, version, &gvk, plural);
     let api: kube::Api<kube::api::DynamicObject> =
         kube::Api::namespaced_with(kube.clone(), ns, &ar);
     let obj: kube::api::DynamicObject = serde_json::from_value(obj).expect("object");

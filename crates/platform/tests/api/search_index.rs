@@ -58,28 +58,14 @@ async fn recording_client(cluster: &apiserver::RunningCluster) -> (kube::Client,
     (client, seen)
 }
 
-fn resource(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
-    ApiResource {
-        group: group.into(),
-        version: version.into(),
-        api_version: if group.is_empty() {
-            version.into()
-        } else {
-            format!("{group}/{version}")
-        },
-        kind: kind.into(),
-        plural: plural.into(),
-    }
-}
-
 fn widgets() -> ApiResource {
-    resource("example.com", "v1", "Widget", "widgets")
+    common::api_resource("example.com", "v1", "Widget", "widgets")
 }
 
 /// Installs the Widget CRD (namespaced, a status subresource) and the namespace `shop`, and
 /// waits until widgets can be created.
 async fn install_widgets(client: &kube::Client) -> Api<DynamicObject> {
-    let crds = resource(
+    let crds = common::api_resource(
         "apiextensions.k8s.io",
         "v1",
         "CustomResourceDefinition",
@@ -96,7 +82,7 @@ async fn install_widgets(client: &kube::Client) -> Api<DynamicObject> {
                     "properties": {"spec": open, "status": open}}}}]}});
     let api: Api<DynamicObject> = Api::all_with(client.clone(), &crds);
     create(&api, crd).await;
-    let namespaces = resource("", "v1", "Namespace", "namespaces");
+    let namespaces = common::api_resource("", "v1", "Namespace", "namespaces");
     let namespaces: Api<DynamicObject> = Api::all_with(client.clone(), &namespaces);
     create(&namespaces, json!({"metadata": {"name": "shop"}})).await;
     let api = Api::namespaced_with(client.clone(), "shop", &widgets());
