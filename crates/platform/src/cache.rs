@@ -395,6 +395,9 @@ pub struct Caches {
     pub workspace_quotas: Arc<Cache>,
     /// The App Store's apps (host only), indexed by workspace.
     pub apps: Arc<Cache>,
+    /// The App Store's repositories (host only): a repository added or changed wakes the
+    /// leader's App Store controllers, which sync it without waiting for their next pass.
+    pub repos: Arc<Cache>,
     /// Extension APIServices (host only).
     pub api_services: Arc<Cache>,
     /// Extension ReverseProxies (host only).
@@ -432,6 +435,7 @@ impl Caches {
             cluster_labels: Cache::new(Kind::Label, None, None),
             workspace_quotas: Cache::new(Kind::WorkspaceQuota, None, Some(workspace_label_keys)),
             apps: Cache::new(Kind::App, None, Some(workspace_label_keys)),
+            repos: Cache::new(Kind::AppRepo, None, None),
             api_services: Cache::new(Kind::ApiService, None, None),
             reverse_proxies: Cache::new(Kind::ReverseProxy, None, None),
             js_bundles: Cache::new(Kind::JsBundle, None, None),
@@ -462,6 +466,7 @@ impl Caches {
             self.cluster_labels.clone(),
             self.workspace_quotas.clone(),
             self.apps.clone(),
+            self.repos.clone(),
             self.api_services.clone(),
             self.reverse_proxies.clone(),
             self.js_bundles.clone(),

@@ -38,10 +38,16 @@ use crate::kubeapi;
 pub const MAX_VERSIONS: usize = 10;
 /// The largest `index.yaml` read.
 pub const MAX_INDEX: usize = 64 * 1024 * 1024;
-/// Charts imported at once during a sync (each downloads its newest package).
-const PARALLEL_CHARTS: usize = 8;
+/// Charts imported at once during a sync. With [`PARALLEL_VERSIONS`] this bounds the sync's
+/// writes in flight (32 × 4): enough that the API server's group commit gathers large batches
+/// while the next requests are being decoded and admitted — with 8 charts at once the cluster
+/// sat idle in each commit's fsync and a 1,000-chart sync took 40 % longer (BENCHMARKS.md).
+const PARALLEL_CHARTS: usize = 32;
 /// Versions of one chart written at once from the index alone.
 const PARALLEL_VERSIONS: usize = 4;
+/// Packages downloaded from the repository at once (fewer than the charts imported at once: a
+/// public repository is not to be hammered by one sync).
+const PARALLEL_DOWNLOADS: usize = 8;
 
 /// One sync per repository at a time in a replica: the API's "sync now" and the leader's
 /// periodic pass would otherwise both import (and a failing one take back what the other made).
@@ -347,6 +353,7 @@ async fn sync_into(
         ws: repo["metadata"]["labels"][WORKSPACE_LABEL].as_str(),
         imported,
         failed: AtomicBool::new(false),
+        downloads: tokio::sync::Semaphore::new(PARALLEL_DOWNLOADS),
     };
     let outcomes: Vec<Result<usize, String>> = futures::stream::iter(work)
         .map(|(chart, app_name, exists, todo)| {
@@ -388,6 +395,8 @@ struct ImportContext<'a> {
     imported: &'a Mutex<Imported>,
     /// Set once any chart failed: the rest of the sync stops writing.
     failed: AtomicBool,
+    /// Bounds the downloads in flight ([`PARALLEL_DOWNLOADS`]).
+    downloads: tokio::sync::Semaphore,
 }
 
 impl ImportContext<'_> {
@@ -414,7 +423,10 @@ async fn import_chart(
             chart: Some(chart),
             version: &cand.version,
         };
-        let (info, pkg) = remote::download(ctx.client, ctx.repo, &want).await?;
+        let (info, pkg) = {
+            let _slot = ctx.downloads.acquire().await.map_err(|e| e.to_string())?;
+            remote::download(ctx.client, ctx.repo, &want).await?
+        };
         let meta = IndexMeta {
             description: info.description,
             home: info.home,

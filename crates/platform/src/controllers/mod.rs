@@ -124,6 +124,9 @@ pub async fn run_appstore(
     // The API and syncs keep apps' states as they change versions; this pass is for changes
     // made by other means (kubectl), and lists every version: once a minute is enough.
     let mut apps_checked: Option<tokio::time::Instant> = None;
+    // A repository added (or its spec changed) is synced at once, as a watch-driven controller
+    // would; the pass's own status writes wake it once more, which finds nothing due.
+    let mut repos = state.caches.repos.subscribe();
     loop {
         if *leader.borrow_and_update() {
             if let Err(e) = crate::appstore::releases::reconcile(&state).await {
@@ -142,6 +145,7 @@ pub async fn run_appstore(
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = leader.changed() => {}
+            Ok(()) = repos.changed() => {}
             _ = tokio::time::sleep(resync) => {}
         }
     }

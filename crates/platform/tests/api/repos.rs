@@ -811,3 +811,54 @@ async fn an_oci_registry_syncs_the_charts_its_repo_names() {
         "{r}"
     );
 }
+
+/// A repository added through the API is synced by the leader's controller at once — here its
+/// periodic pass is an hour away, so once the leader's first pass has run (it syncs the first
+/// repository), only a repository's own watch event can start the second one's sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_added_repository_syncs_without_waiting_for_the_periodic_pass() {
+    let openelb = testdata::helm_chart_package("openelb");
+    let mut files: HashMap<String, Vec<u8>> = HashMap::new();
+    files.insert(
+        "/r/index.yaml".into(),
+        index(&[("openelb", "0.6.1", "openelb-0.6.1.tgz", &sha(&openelb))]).into_bytes(),
+    );
+    files.insert("/r/openelb-0.6.1.tgz".into(), openelb);
+    let (addr, ca) = repo_server(files).await;
+
+    let env = Env::start_with(|c| c.resync_period = std::time::Duration::from_secs(3600)).await;
+    let c = &env.http;
+    let admin = env.admin().await;
+    for name in ["first", "second"] {
+        let body = repo(name, &format!("https://{addr}/r"), &ca, PASSWORD);
+        c.ok(Method::POST, &format!("{APPS}/repos"), &admin, Some(body))
+            .await;
+        let mut last = Value::Null;
+        for _ in 0..300 {
+            last = c
+                .ok(Method::GET, &format!("{APPS}/repos/{name}"), &admin, None)
+                .await;
+            if last["status"]["state"] == "successful" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            (
+                last["status"]["state"].as_str(),
+                last["status"]["message"].as_str()
+            ),
+            (Some("successful"), Some("1 new version(s) imported")),
+            "{name}: {last}"
+        );
+        let v = c
+            .ok(
+                Method::GET,
+                &format!("{APPS}/apps/{name}-openelb/versions"),
+                &admin,
+                None,
+            )
+            .await;
+        assert_eq!(v["totalItems"], 1, "{name}: {v}");
+    }
+}
