@@ -58,10 +58,15 @@ pub async fn run(
                 false
             }
         };
-        if *tx.borrow() != leading {
-            tracing::info!(leading, identity = %identity, "leadership changed");
-        }
-        tx.send_replace(leading);
+        // Only a change is sent: every controller loop wakes on one, and a renewal is none.
+        tx.send_if_modified(|was| {
+            let changed = *was != leading;
+            if changed {
+                tracing::info!(leading, identity = %identity, "leadership changed");
+            }
+            *was = leading;
+            changed
+        });
         tokio::select! {
             _ = shutdown.cancelled() => {
                 if leading {
@@ -227,6 +232,64 @@ mod tests {
         }
         assert_eq!(renew_deadline(t(15, 2)), Duration::from_secs(13));
         assert_eq!(renew_deadline(t(1, 2)), Duration::from_millis(100));
+    }
+
+    /// Controller loops wake on every change of the channel: a renewal must not be one (it
+    /// made every loop run a pass per renewal, whatever its own period).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn renewals_are_not_announced_as_changes() {
+        use super::{LeaseTimings, run};
+        use k8s_openapi::api::coordination::v1::Lease;
+        use std::time::Duration;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cc = apiserver::ClusterConfig::new(dir.path().join("cluster"));
+        cc.listen = "127.0.0.1:0".parse().expect("addr");
+        cc.durable = false;
+        let cluster = apiserver::start(cc).await.expect("cluster");
+        let kc = kube::config::Kubeconfig::read_from(&cluster.kubeconfig_path).expect("kc");
+        let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .expect("config");
+        let client = kube::Client::try_from(config).expect("client");
+        let (tx, mut rx) = tokio::sync::watch::channel(false);
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let timings = LeaseTimings {
+            duration: Duration::from_secs(5),
+            retry: Duration::from_millis(50),
+        };
+        let election = tokio::spawn(run(
+            client.clone(),
+            "default",
+            "renewals",
+            "me".into(),
+            "v1".into(),
+            timings,
+            tx,
+            shutdown.clone(),
+        ));
+        tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|leading| *leading))
+            .await
+            .expect("leads within 30 s")
+            .expect("election running");
+        // Three renewals later, nothing more was announced.
+        let leases: kube::Api<Lease> = kube::Api::namespaced(client, "default");
+        let mut renewals = std::collections::HashSet::new();
+        for _ in 0..500 {
+            let lease = leases.get("renewals").await.expect("lease");
+            if let Some(t) = lease.spec.and_then(|s| s.renew_time) {
+                renewals.insert(t.0);
+            }
+            if renewals.len() > 3 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(renewals.len() > 3, "renewed {} times", renewals.len());
+        assert!(!rx.has_changed().expect("election running"));
+        // Stepping down is announced.
+        shutdown.cancel();
+        election.await.expect("election");
+        assert!(!*rx.borrow_and_update());
     }
 
     #[test]
