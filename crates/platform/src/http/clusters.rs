@@ -506,12 +506,13 @@ async fn member_kapis(
     }
     if info.api_group == "resources.kubesphere.io"
         && info.resource == "secrets"
-        && !info.namespace.is_empty()
+        && (!info.namespace.is_empty() || info.name.is_empty())
         && info.subresource.is_empty()
         && method == http::Method::GET
     {
         let v = if info.name.is_empty() {
-            super::secrets::list_in(&member.client, &info.namespace, query.as_deref()).await?
+            let ns = (!info.namespace.is_empty()).then_some(info.namespace.as_str());
+            super::secrets::list_in(&member.client, ns, query.as_deref()).await?
         } else {
             super::secrets::get_in(&member.client, &info.namespace, &info.name).await?
         };

@@ -516,6 +516,10 @@ fn cluster_routes() -> Router<Shared> {
             get(secrets::list),
         )
         .route(
+            "/kapis/resources.kubesphere.io/v1alpha3/secrets",
+            get(secrets::list_all),
+        )
+        .route(
             "/kapis/resources.kubesphere.io/v1alpha3/{resources}",
             get(resources::serve),
         )

@@ -523,6 +523,13 @@ pub const ROUTES: &[Route] = &[
         true,
     ),
     r(
+        "/kapis/resources.kubesphere.io/v1alpha3/secrets",
+        GET,
+        "Every namespace's Secrets: names, types and keys only",
+        Some(SECRET),
+        true,
+    ),
+    r(
         "/kapis/resources.kubesphere.io/v1alpha3/namespaces/{namespace}/secrets/{name}",
         GET,
         "A Secret's name, type and keys",

@@ -353,6 +353,79 @@ async fn viewers_see_secret_names_and_keys_never_values() {
     searched_secrets(c, &admin, &wsa, &outsider).await;
 }
 
+/// Every namespace's Secrets, metadata only (`…/v1alpha3/secrets`): names, types, keys and
+/// sizes without `data` or `stringData`, to exactly those the native cluster-wide list answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_wide_secret_metadata_is_authorized_as_a_secrets_list() {
+    let env = Env::start().await;
+    let c = &env.http;
+    let admin = env.admin().await;
+    for u in ["wsa", "viewer"] {
+        create_user(c, &admin, u).await;
+    }
+    create_workspace(c, &admin, "w1", "wsa").await;
+    let wsa = c.login("wsa", USER_PW).await;
+    create_project(c, &wsa, "w1", "p1").await;
+    add_member(
+        c,
+        &admin,
+        &format!("{IAM}/namespaces/p1/namespacemembers"),
+        "viewer",
+        "viewer",
+    )
+    .await;
+    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"},
+        "data": {"password": "aHVudGVyMi12YWx1ZQ=="}, "stringData": {"user": "app-user"}});
+    c.ok(
+        Method::POST,
+        "/api/v1/namespaces/p1/secrets",
+        &wsa,
+        Some(secret),
+    )
+    .await;
+    let meta = "/kapis/resources.kubesphere.io/v1alpha3/secrets";
+    for path in [meta.to_string(), format!("/clusters/host{meta}")] {
+        let (s, v) = c.get(&format!("{path}?name=db"), &admin).await;
+        assert_eq!(s, StatusCode::OK, "{path}: {v}");
+        let text = v.to_string();
+        assert!(
+            !text.contains("hunter2")
+                && !text.contains("aHVudGVyMi12YWx1ZQ")
+                && !text.contains("app-user"),
+            "{text}"
+        );
+        let items = v["items"].as_array().cloned().unwrap_or_default();
+        assert!(
+            items
+                .iter()
+                .all(|i| i.get("data").is_none() && i.get("stringData").is_none()),
+            "{text}"
+        );
+        let db = items
+            .iter()
+            .find(|i| i["metadata"]["namespace"] == "p1" && i["metadata"]["name"] == "db")
+            .cloned()
+            .unwrap_or(Value::Null);
+        assert_eq!(db["keys"], json!(["password", "user"]), "{text}");
+        assert_eq!(db["sizes"], json!({"password": 13, "user": 8}), "{text}");
+    }
+    let (viewer, wsa) = (
+        c.login("viewer", USER_PW).await,
+        c.login("wsa", USER_PW).await,
+    );
+    for (who, token) in [("admin", &admin), ("wsa", &wsa), ("viewer", &viewer)] {
+        let (native, _) = c.get("/api/v1/secrets", token).await;
+        let (s, v) = c.get(meta, token).await;
+        assert_eq!(s, native, "{who}: {v}");
+    }
+    let (s, _) = c.get(meta, &viewer).await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "a project viewer lists no cluster's Secrets"
+    );
+}
+
 /// Searches as `token` until the answer's total is `want` (the index is fed by watches).
 async fn search_total(c: &Client, query: &str, token: &str, want: impl Fn(u64) -> bool) -> Value {
     let path = format!("/kapis/search.orrery.io/v1alpha1/resources?{query}");
