@@ -23,8 +23,8 @@ use controllers::{allocate, crd, gc, namespaces};
 use security::{authz, escalation, rbac, tokens};
 use serving::{body, handler, response, server, table};
 use verbs::{
-    delete, list, managed, metrics, patching, pod_logs, quota, reviews, subresources, watch,
-    webhooks, write,
+    delete, list, managed, metrics, patching, pod_logs, quota, reviews, subresources, versions,
+    watch, webhooks, write,
 };
 
 use std::net::SocketAddr;

@@ -1,11 +1,14 @@
-//! HorizontalPodAutoscaler, served as `autoscaling/v2` (preferred) and `autoscaling/v1`: kube's
-//! defaults (`minReplicas` 1; at v2 a CPU utilization metric of 80% when none is given, and a
-//! given `behavior` filled in with the default scaling rules), the validation of replicas, the
-//! target reference and the scaling rules, and kubectl's columns.
+//! HorizontalPodAutoscaler, served as `autoscaling/v2` (preferred) and `autoscaling/v1` and
+//! stored at v2 (`hpa_conversion` converts): kube's defaults (`minReplicas` 1, a CPU
+//! utilization metric of 80% when none is given, and a given `behavior` filled in with the
+//! default scaling rules), the validation of replicas, the target reference, utilization
+//! targets and the scaling rules, and kubectl's columns — all on the v2 form, whatever version
+//! a request names.
 
 use serde_json::{Value, json};
 
 use super::fields::*;
+use super::hpa_conversion::{self, DEFAULT_CPU_UTILIZATION};
 use super::*;
 
 /// The `HorizontalPodAutoscaler` kind at one version.
@@ -20,9 +23,6 @@ const COLUMNS: &[Col] = &[
     int("Replicas"),
     c("Age"),
 ];
-
-/// kube's `autoscaling.DefaultCPUUtilization`.
-const DEFAULT_CPU_UTILIZATION: i64 = 80;
 
 impl Kind for HorizontalPodAutoscaler {
     fn spec(&self) -> Spec {
@@ -42,6 +42,9 @@ impl Kind for HorizontalPodAutoscaler {
     }
 
     fn cells(&self, obj: &Value, age: Value) -> Vec<Value> {
+        // kube prints its internal object: every metric, whatever the version asked for.
+        let v2 = hpa_conversion::to_v2(obj.clone());
+        let obj = &v2;
         let spec = s(obj, &["spec"]);
         let min = match s(spec, &["minReplicas"]).as_i64() {
             Some(n) => n.to_string(),
@@ -62,82 +65,129 @@ impl Kind for HorizontalPodAutoscaler {
         ]
     }
 
+    fn converts(&self) -> bool {
+        true
+    }
+
+    fn stored_form(&self, obj: Value) -> Value {
+        hpa_conversion::to_v2(obj)
+    }
+
+    fn served_form(&self, obj: Value) -> Value {
+        let v2 = hpa_conversion::to_v2(obj);
+        if self.0 == "v1" {
+            hpa_conversion::to_v1(v2)
+        } else {
+            v2
+        }
+    }
+
     fn defaults(&self, obj: &mut Value) {
-        let v2 = self.0 == "v2";
-        let Some(spec) = obj_mut(obj, "spec") else {
-            return;
-        };
-        set_default(spec, "minReplicas", json!(1));
-        if !v2 {
-            return;
-        }
-        if spec
-            .get("metrics")
-            .and_then(Value::as_array)
-            .is_none_or(Vec::is_empty)
-        {
-            spec.insert(
-                "metrics".into(),
-                json!([{"type": "Resource", "resource": {"name": "cpu", "target": {
-                    "type": "Utilization", "averageUtilization": DEFAULT_CPU_UTILIZATION}}}]),
-            );
-        }
-        if let Some(behavior) = spec.get_mut("behavior").and_then(Value::as_object_mut) {
-            fill_rules(behavior, "scaleUp");
-            fill_rules(behavior, "scaleDown");
+        if self.0 == "v1" {
+            let mut v2 = hpa_conversion::to_v2(std::mem::take(obj));
+            defaults_v2(&mut v2);
+            *obj = hpa_conversion::to_v1(v2);
+        } else {
+            defaults_v2(obj);
         }
     }
 
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        let spec = s(obj, &["spec"]);
-        let mut errs = Vec::new();
-        for (key, field) in [
-            ("kind", "spec.scaleTargetRef.kind"),
-            ("name", "spec.scaleTargetRef.name"),
-        ] {
-            if str_or(spec, &["scaleTargetRef", key], "").is_empty() {
-                errs.push(FieldError::required(field, ""));
+        if self.0 == "v1" {
+            validate_v2(&hpa_conversion::to_v2(obj.clone()))
+        } else {
+            validate_v2(obj)
+        }
+    }
+}
+
+/// kube's v2 `SetDefaults_HorizontalPodAutoscaler`.
+fn defaults_v2(obj: &mut Value) {
+    let Some(spec) = obj_mut(obj, "spec") else {
+        return;
+    };
+    set_default(spec, "minReplicas", json!(1));
+    if spec
+        .get("metrics")
+        .and_then(Value::as_array)
+        .is_none_or(Vec::is_empty)
+    {
+        spec.insert(
+            "metrics".into(),
+            json!([{"type": "Resource", "resource": {"name": "cpu", "target": {
+                "type": "Utilization", "averageUtilization": DEFAULT_CPU_UTILIZATION}}}]),
+        );
+    }
+    if let Some(behavior) = spec.get_mut("behavior").and_then(Value::as_object_mut) {
+        fill_rules(behavior, "scaleUp");
+        fill_rules(behavior, "scaleDown");
+    }
+}
+
+/// kube's validation of the v2 form.
+fn validate_v2(obj: &Value) -> Vec<FieldError> {
+    let spec = s(obj, &["spec"]);
+    let mut errs = Vec::new();
+    for (key, field) in [
+        ("kind", "spec.scaleTargetRef.kind"),
+        ("name", "spec.scaleTargetRef.name"),
+    ] {
+        if str_or(spec, &["scaleTargetRef", key], "").is_empty() {
+            errs.push(FieldError::required(field, ""));
+        }
+    }
+    let min = s(spec, &["minReplicas"]).as_i64();
+    if let Some(m) = min.filter(|m| *m < 1) {
+        errs.push(FieldError::invalid(
+            "spec.minReplicas",
+            m,
+            "must be greater than or equal to 1",
+        ));
+    }
+    let max = int_of(spec, &["maxReplicas"]);
+    if max < 1 {
+        errs.push(FieldError::invalid(
+            "spec.maxReplicas",
+            max,
+            "must be greater than 0",
+        ));
+    } else if min.is_some_and(|m| max < m) {
+        errs.push(FieldError::invalid(
+            "spec.maxReplicas",
+            max,
+            "must be greater than or equal to `minReplicas`",
+        ));
+    }
+    validate_utilization(spec, &mut errs);
+    for direction in ["scaleUp", "scaleDown"] {
+        let rules = s(spec, &["behavior", direction]);
+        if rules.is_object() {
+            validate_rules(rules, &format!("spec.behavior.{direction}"), &mut errs);
+        }
+    }
+    errs
+}
+
+/// `validateMetricTarget`: a utilization target of a (container) resource metric is positive.
+fn validate_utilization(spec: &Value, errs: &mut Vec<FieldError>) {
+    for (i, m) in s(spec, &["metrics"])
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        for source in ["resource", "containerResource"] {
+            if let Some(u) = m[source]["target"]["averageUtilization"]
+                .as_i64()
+                .filter(|u| *u < 1)
+            {
+                errs.push(FieldError::invalid(
+                    &format!("spec.metrics[{i}].{source}.target.averageUtilization"),
+                    u,
+                    "must be greater than 0",
+                ));
             }
         }
-        let min = s(spec, &["minReplicas"]).as_i64();
-        if let Some(m) = min.filter(|m| *m < 1) {
-            errs.push(FieldError::invalid(
-                "spec.minReplicas",
-                m,
-                "must be greater than or equal to 1",
-            ));
-        }
-        let max = int_of(spec, &["maxReplicas"]);
-        if max < 1 {
-            errs.push(FieldError::invalid(
-                "spec.maxReplicas",
-                max,
-                "must be greater than 0",
-            ));
-        } else if min.is_some_and(|m| max < m) {
-            errs.push(FieldError::invalid(
-                "spec.maxReplicas",
-                max,
-                "must be greater than or equal to `minReplicas`",
-            ));
-        }
-        if let Some(t) = s(spec, &["targetCPUUtilizationPercentage"])
-            .as_i64()
-            .filter(|t| *t < 1)
-        {
-            errs.push(FieldError::invalid(
-                "spec.targetCPUUtilizationPercentage",
-                t,
-                "must be greater than or equal to 1",
-            ));
-        }
-        for direction in ["scaleUp", "scaleDown"] {
-            let rules = s(spec, &["behavior", direction]);
-            if rules.is_object() {
-                validate_rules(rules, &format!("spec.behavior.{direction}"), &mut errs);
-            }
-        }
-        errs
     }
 }
 
@@ -258,13 +308,6 @@ fn targets(obj: &Value) -> String {
     let statuses = s(obj, &["status", "currentMetrics"]).as_array();
     let status = |i: usize| statuses.and_then(|a| a.get(i)).unwrap_or(&Value::Null);
     let mut list: Vec<String> = Vec::new();
-    if let Some(pct) = s(spec, &["targetCPUUtilizationPercentage"]).as_i64() {
-        // An autoscaling/v1 object.
-        let current = s(obj, &["status", "currentCPUUtilizationPercentage"])
-            .as_i64()
-            .map_or("<unknown>".to_string(), |c| format!("{c}%"));
-        return format!("cpu: {current}/{pct}%");
-    }
     for (i, m) in s(spec, &["metrics"])
         .as_array()
         .into_iter()

@@ -18,6 +18,7 @@ mod endpoints;
 mod event;
 mod fields;
 mod horizontalpodautoscaler;
+mod hpa_conversion;
 mod job;
 mod lease;
 mod namespace;
@@ -60,6 +61,22 @@ pub trait Kind: Send + Sync {
     /// One table row, aligned with [`Kind::columns`]; `age` is the object's AGE cell.
     fn cells(&self, obj: &Value, age: Value) -> Vec<Value> {
         vec![name(obj), age]
+    }
+
+    /// Whether the kind is served at versions with different fields, stored in one of them
+    /// and converted ([`Kind::stored_form`], [`Kind::served_form`]).
+    fn converts(&self) -> bool {
+        false
+    }
+
+    /// The object, at this resource's version or the stored one, in the stored version.
+    fn stored_form(&self, obj: Value) -> Value {
+        obj
+    }
+
+    /// A stored object as served at this resource's version.
+    fn served_form(&self, obj: Value) -> Value {
+        obj
     }
 
     /// The `status.selector` of the kind's Scale (kinds with `/scale`): `spec.selector` in the

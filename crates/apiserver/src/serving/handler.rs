@@ -331,7 +331,7 @@ impl Call<'_> {
         match &self.output {
             Output::Object => Ok(json_bytes(
                 StatusCode::OK,
-                crate::crd::in_version(res, &kv.value),
+                crate::versions::served_bytes(res, &kv.value),
             )),
             Output::Metadata => Ok(json_bytes(
                 StatusCode::OK,
@@ -431,9 +431,10 @@ impl Call<'_> {
             crate::write::create(self.cluster, &self.res, self.ns.as_deref(), obj, &opts).await?;
         let resp = match (&self.output, created) {
             // The stored bytes are the object as clients get it back.
-            (Output::Object, crate::write::Created::Stored(kv)) => {
-                json_bytes(StatusCode::CREATED, kv.value)
-            }
+            (Output::Object, crate::write::Created::Stored(kv)) => json_bytes(
+                StatusCode::CREATED,
+                crate::versions::served_bytes(&self.res, &kv.value),
+            ),
             (output, created) => json(
                 StatusCode::CREATED,
                 &table::render_one(&self.res, output, &created.into_value()?),
@@ -506,9 +507,10 @@ impl Call<'_> {
     /// is asked for.
     fn written(&self, written: crate::write::Written) -> Result<Response<Body>, ApiError> {
         Ok(match (&self.output, written) {
-            (Output::Object, crate::write::Written::Stored(kv)) => {
-                json_bytes(StatusCode::OK, kv.value)
-            }
+            (Output::Object, crate::write::Written::Stored(kv)) => json_bytes(
+                StatusCode::OK,
+                crate::versions::served_bytes(&self.res, &kv.value),
+            ),
             (output, written) => json(
                 StatusCode::OK,
                 &table::render_one(&self.res, output, &written.into_value()?),
@@ -530,7 +532,8 @@ impl Call<'_> {
         } else {
             StatusCode::ACCEPTED
         };
-        Ok(json(code, &deleted.object))
+        let object = crate::versions::served_ref(&self.res, &deleted.object);
+        Ok(json(code, &object))
     }
 
     /// `DELETE` a collection (`deletecollection`), answering the list of what was deleted.
@@ -567,7 +570,8 @@ impl Call<'_> {
             "apiVersion": res.api_version(),
             "metadata": crate::list::list_meta(&page),
         });
-        body["items"] = Value::Array(deleted);
+        let deleted = deleted.into_iter().map(|o| crate::versions::served(res, o));
+        body["items"] = Value::Array(deleted.collect());
         Ok(json(StatusCode::OK, &body))
     }
 }

@@ -112,6 +112,7 @@ pub fn partial_metadata(obj: &Value) -> Value {
 }
 
 fn row(res: &Resource, output: &Output, obj: &Value) -> Value {
+    let obj = &*crate::versions::served_ref(res, obj);
     let cells = cells(res, obj);
     let object = match output {
         Output::Table {
@@ -153,7 +154,7 @@ pub fn render_list(res: &Resource, output: &Output, objects: &[Value], list_meta
 pub fn render_one(res: &Resource, output: &Output, obj: &Value) -> Value {
     match output {
         Output::Metadata => partial_metadata(obj),
-        Output::Object => obj.clone(),
+        Output::Object => crate::versions::served_ref(res, obj).into_owned(),
         Output::Table { .. } => {
             let rv = obj
                 .get("metadata")

@@ -325,8 +325,8 @@ pub fn list_body(res: &Resource, page: &Page) -> Bytes {
         if i > 0 {
             buf.put_u8(b',');
         }
-        if res.custom {
-            buf.put_slice(&crate::crd::in_version(res, &kv.value));
+        if res.custom || res.rules.converts() {
+            buf.put_slice(&crate::versions::served_bytes(res, &kv.value));
         } else {
             buf.put_slice(&kv.value);
         }

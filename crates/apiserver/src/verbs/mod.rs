@@ -11,6 +11,7 @@ pub(crate) mod pod_logs;
 pub(crate) mod quota;
 pub(crate) mod reviews;
 pub(crate) mod subresources;
+pub(crate) mod versions;
 pub(crate) mod watch;
 pub(crate) mod webhooks;
 pub(crate) mod write;

@@ -321,7 +321,7 @@ impl Output {
     pub fn render_event_object(&self, res: &Resource, stored: &[u8]) -> Vec<u8> {
         match self {
             Output::Object => {
-                crate::crd::in_version(res, &bytes::Bytes::copy_from_slice(stored)).to_vec()
+                crate::versions::served_bytes(res, &bytes::Bytes::copy_from_slice(stored)).to_vec()
             }
             Output::Metadata => {
                 table::partial_metadata_bytes(stored).unwrap_or_else(|_| stored.to_vec())

@@ -338,6 +338,15 @@ pub async fn create(
         }
         return Ok(Created::DryRun(obj));
     }
+    // Status is not written on create, whatever the conversion makes of the annotations.
+    let status = obj.get("status").is_some();
+    let mut obj = crate::versions::to_store(res, None, obj, UpdateScope::Main);
+    if res.status
+        && !status
+        && let Some(o) = obj.as_object_mut()
+    {
+        o.shift_remove("status");
+    }
     store_created(cluster, res, &key, &name, obj, generated).await
 }
 
@@ -602,7 +611,7 @@ pub fn prepare_update(
     crate::allocate::on_update(res, old, &mut new)?;
     kubeproto::omit_empty(&mut new);
     res.rules.defaults(&mut new);
-    if res.generation && spec_changed(old, &new) {
+    if res.generation && crate::versions::spec_differs(res, old, &new, spec_changed) {
         let g = meta(&new)
             .and_then(|m| m.get("generation"))
             .and_then(Value::as_i64)
@@ -688,6 +697,16 @@ pub async fn commit_write(
     if opts.dry_run {
         return Ok(Written::Object(new));
     }
+    let new = if res.rules.converts() {
+        let stored = cluster
+            .store
+            .get(key)
+            .filter(|kv| kv.mod_revision == expected);
+        let stored = stored.and_then(|kv| parse_kv(&kv).ok());
+        crate::versions::to_store(res, Some(stored.as_ref().unwrap_or(old)), new, scope)
+    } else {
+        new
+    };
     // An object being deleted whose last finalizer was removed is gone.
     let finalizers_empty = meta(&new)
         .and_then(|m| m.get("finalizers"))
@@ -733,11 +752,8 @@ pub fn load(
         .store
         .get(key)
         .ok_or_else(|| ApiError::not_found(&res.group, &res.plural, name))?;
-    let mut obj = parse_kv(&kv)?;
-    if res.custom {
-        // Custom resources convert between versions by renaming apiVersion (strategy None).
-        obj["apiVersion"] = Value::String(res.api_version());
-    }
+    // Read, patched and merged at the request's version; stored at the kind's own.
+    let obj = crate::versions::served(res, parse_kv(&kv)?);
     Ok((obj, kv.mod_revision))
 }
 
@@ -891,10 +907,7 @@ async fn server_side_apply(
                 }
             }
             Some(kv) => {
-                let mut old = parse_kv(&kv)?;
-                if res.custom {
-                    old["apiVersion"] = Value::String(res.api_version());
-                }
+                let old = crate::versions::served(res, parse_kv(&kv)?);
                 let applied =
                     crate::managed::server_side_apply(res, &old, &config, opts.force, scope, opts)?;
                 let new = prepare_update(res, &old, applied, scope)?;

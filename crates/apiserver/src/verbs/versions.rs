@@ -1,0 +1,120 @@
+//! Objects between the version they are stored in and the version a request names. Custom
+//! resources change only `apiVersion` (conversion strategy `None`, `crd::in_version`); a
+//! built-in kind served at several versions with different fields (HorizontalPodAutoscaler)
+//! is stored in one and converted by its kind (`Kind::stored_form`, `Kind::served_form`):
+//! requests are read, patched, defaulted and validated in the version they name, and the
+//! object is converted to the stored version only when it is written.
+
+use std::borrow::Cow;
+
+use serde_json::Value;
+
+use crate::registry::Resource;
+
+/// A stored object's bytes as served at `res`'s version; bytes already there are returned as
+/// they are, never decoded.
+pub fn served_bytes(res: &Resource, stored: &bytes::Bytes) -> bytes::Bytes {
+    if res.custom {
+        return crate::crd::in_version(res, stored);
+    }
+    if !res.rules.converts() || in_version(res, stored) {
+        return stored.clone();
+    }
+    match serde_json::from_slice::<Value>(stored) {
+        Ok(obj) => bytes::Bytes::from(serde_json::to_vec(&served(res, obj)).unwrap_or_default()),
+        Err(_) => stored.clone(),
+    }
+}
+
+/// The top-level `apiVersion` of a stored object, read without building the rest (a search
+/// for the text would also find managedFields entries of other versions).
+#[derive(serde::Deserialize)]
+struct Head<'a> {
+    #[serde(rename = "apiVersion", borrow)]
+    api_version: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// Whether stored bytes are at `res`'s version.
+fn in_version(res: &Resource, stored: &[u8]) -> bool {
+    serde_json::from_slice::<Head>(stored)
+        .is_ok_and(|h| h.api_version.as_deref() == Some(res.api_version().as_str()))
+}
+
+/// A stored object as served at `res`'s version.
+pub fn served(res: &Resource, mut obj: Value) -> Value {
+    if res.custom {
+        if let Some(o) = obj.as_object_mut() {
+            o.insert("apiVersion".into(), Value::String(res.api_version()));
+        }
+        return obj;
+    }
+    res.rules.served_form(obj)
+}
+
+/// [`served`] for an object that may already be at `res`'s version, borrowed when no kind
+/// conversion applies.
+pub fn served_ref<'a>(res: &Resource, obj: &'a Value) -> Cow<'a, Value> {
+    if res.rules.converts() {
+        Cow::Owned(res.rules.served_form(obj.clone()))
+    } else {
+        Cow::Borrowed(obj)
+    }
+}
+
+/// Whether generation-bumping fields differ between two objects at `res`'s version, compared
+/// in the stored version (a v1 HPA's metrics live in an annotation).
+pub fn spec_differs(
+    res: &Resource,
+    old: &Value,
+    new: &Value,
+    differ: fn(&Value, &Value) -> bool,
+) -> bool {
+    if !res.rules.converts() {
+        return differ(old, new);
+    }
+    let stored = |v: &Value| res.rules.stored_form(v.clone());
+    differ(&stored(old), &stored(new))
+}
+
+/// The object a write stores, from its form at `res`'s version. What the write's scope may
+/// not change is kept from the stored object `current` (a main-resource write keeps the
+/// status, a status write the rest but metadata), as kube's update strategies do on its
+/// internal object.
+pub fn to_store(
+    res: &Resource,
+    current: Option<&Value>,
+    new: Value,
+    scope: crate::write::UpdateScope,
+) -> Value {
+    if !res.rules.converts() {
+        return new;
+    }
+    let mut new = res.rules.stored_form(new);
+    let (Some(old), Some(n)) = (current, new.as_object_mut()) else {
+        return new;
+    };
+    let old = res.rules.stored_form(old.clone());
+    let Some(old) = old.as_object() else {
+        return new;
+    };
+    match scope {
+        crate::write::UpdateScope::Main if res.status => {
+            match old.get("status") {
+                Some(s) => n.insert("status".into(), s.clone()),
+                None => n.shift_remove("status"),
+            };
+        }
+        crate::write::UpdateScope::Status => {
+            let mut merged = old.clone();
+            for k in ["metadata", "status"] {
+                match n.get(k) {
+                    Some(v) => merged.insert(k.into(), v.clone()),
+                    None => merged.shift_remove(k),
+                };
+            }
+            *n = merged;
+        }
+        crate::write::UpdateScope::Main => {}
+    }
+    new
+}
