@@ -7,6 +7,10 @@
 //! authenticated, authorized and proxied exactly as a direct watch would be. The server answers
 //! `{"id": 1, "event": <watch event>}` per event, `{"id": 1, "end": true}` when the stream
 //! ends and `{"id": 1, "error": {"code": 403, "status": <Status>}}` when it is refused.
+//! `"metadata": true` asks for a metadata watch (`PartialObjectMetadata`): each event's object
+//! is cut down to its kind and metadata, without managed fields or annotations that can quote a
+//! Secret's values, whatever the cluster sent — so a live list of Secrets learns of changes
+//! without their values reaching the browser.
 
 use std::collections::HashMap;
 
@@ -41,6 +45,27 @@ struct Command {
     query: String,
     #[serde(default)]
     close: bool,
+    #[serde(default)]
+    metadata: bool,
+}
+
+/// What a metadata watch asks the cluster for.
+const METADATA_ACCEPT: &str = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
+
+/// A metadata watch's event: the object's kind and metadata only, without what can quote values
+/// (an ERROR event's Status is passed as it is).
+fn metadata_event(mut event: Value) -> Value {
+    if event["type"] == "ERROR" {
+        return event;
+    }
+    let o = &event["object"];
+    let cut = json!({
+        "apiVersion": o["apiVersion"],
+        "kind": o["kind"],
+        "metadata": super::secrets::without_values(&o["metadata"]),
+    });
+    event["object"] = cut;
+    event
 }
 
 /// Whether a browser's `Origin` is this server (a page of another site cannot open the socket
@@ -196,6 +221,7 @@ async fn run(
             cmd.id,
             cmd.path,
             cmd.query,
+            cmd.metadata,
             tx.clone(),
         ));
         watches.insert(cmd.id, task);
@@ -229,6 +255,7 @@ async fn watch(
     id: u64,
     path: String,
     query: String,
+    metadata: bool,
     tx: mpsc::Sender<String>,
 ) {
     if !watchable(&path) {
@@ -254,6 +281,10 @@ async fn watch(
     for (k, v) in creds {
         req.headers_mut().append(k, v);
     }
+    if metadata {
+        req.headers_mut()
+            .insert(header::ACCEPT, HeaderValue::from_static(METADATA_ACCEPT));
+    }
     let resp = match router.oneshot(req).await {
         Ok(r) => r,
         Err(never) => match never {},
@@ -275,9 +306,12 @@ async fn watch(
         pending.extend_from_slice(&chunk);
         while let Some(nl) = pending.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = pending.drain(..=nl).collect();
-            let Ok(event) = serde_json::from_slice::<Value>(&line) else {
+            let Ok(mut event) = serde_json::from_slice::<Value>(&line) else {
                 continue;
             };
+            if metadata {
+                event = metadata_event(event);
+            }
             if tx
                 .send(json!({"id": id, "event": event}).to_string())
                 .await
@@ -320,6 +354,23 @@ mod tests {
         assert!(!watchable("/kapis/iam.kubesphere.io/v1beta1/users"));
         assert!(!watchable("/console/watch"));
         assert!(!watchable("/api/v1/../../oauth/token"));
+    }
+
+    #[test]
+    fn metadata_events_carry_no_values() {
+        let ev = json!({"type": "MODIFIED", "object": {"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "db", "resourceVersion": "7", "managedFields": [{"manager": "k"}],
+                "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{\"data\":{\"p\":\"c2VjcmV0\"}}", "team": "a"}},
+            "data": {"p": "c2VjcmV0"}}});
+        let out = metadata_event(ev);
+        assert!(!out.to_string().contains("c2VjcmV0"), "{out}");
+        assert_eq!(out["object"]["metadata"]["resourceVersion"], "7");
+        assert_eq!(
+            out["object"]["metadata"]["annotations"],
+            json!({"team": "a"})
+        );
+        let err = json!({"type": "ERROR", "object": {"kind": "Status", "code": 410}});
+        assert_eq!(metadata_event(err.clone()), err);
     }
 
     #[test]

@@ -364,6 +364,52 @@ mod mux {
         assert!(err.contains("403"), "{err}");
     }
 
+    /// A metadata watch (`"metadata": true`) of Secrets tells of a change with the Secret's name
+    /// and revision, never its values (not even in kubectl's last-applied annotation).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn metadata_watches_carry_no_secret_values() {
+        let env = Env::start().await;
+        let c = &env.http;
+        let admin = env.admin().await;
+        let (_, s) = login(c, "admin", ADMIN_PW).await;
+        let s = s.expect("cookies");
+        let mut ws = connect(&c.base, &s.cookie(), Some(&c.base))
+            .await
+            .expect("connect");
+        let cmd = json!({"id": 1, "path": "/api/v1/namespaces/default/secrets", "query": "", "metadata": true});
+        ws.send(Message::Text(cmd.to_string().into()))
+            .await
+            .expect("send");
+        let applied = r#"{"stringData":{"password":"applied-value"}}"#;
+        let secret = json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "watched", "annotations": {"kubectl.kubernetes.io/last-applied-configuration": applied}},
+            "stringData": {"password": "applied-value"}});
+        c.ok(
+            Method::POST,
+            "/api/v1/namespaces/default/secrets",
+            &admin,
+            Some(secret),
+        )
+        .await;
+        let seen = loop {
+            let f = next_for(&mut ws, 1).await;
+            assert!(f["error"].is_null(), "{f}");
+            if f["event"]["object"]["metadata"]["name"] == "watched" {
+                break f;
+            }
+        };
+        let text = seen.to_string();
+        assert!(
+            !text.contains("applied-value") && !text.contains("YXBwbGllZC12YWx1ZQ"),
+            "{text}"
+        );
+        assert!(seen["event"]["object"]["data"].is_null(), "{text}");
+        assert!(
+            seen["event"]["object"]["metadata"]["resourceVersion"].is_string(),
+            "{text}"
+        );
+    }
+
     /// Reads frames until the server ends the socket (bounded); returns the frames seen.
     async fn until_closed(ws: &mut Socket) -> Vec<Value> {
         let mut frames = Vec::new();
