@@ -38,6 +38,8 @@ export function errorMessage(status: number, body: unknown): { message: string; 
 export interface RequestOptions {
   body?: unknown;
   contentType?: string;
+  /** The Accept header (JSON unless set: a metadata-only list asks for `PartialObjectMetadataList`). */
+  accept?: string;
   query?: Record<string, string | number | boolean | undefined>;
   signal?: AbortSignal;
 }
@@ -68,7 +70,7 @@ export class Client {
   /** Sends a request and returns the raw response (after one refresh on 401). */
   async raw(method: string, path: string, opts: RequestOptions = {}): Promise<Response> {
     const send = () => {
-      const headers: Record<string, string> = { Accept: "application/json" };
+      const headers: Record<string, string> = { Accept: opts.accept ?? "application/json" };
       let body: BodyInit | undefined;
       if (opts.body !== undefined) {
         headers["Content-Type"] = opts.contentType ?? "application/json";

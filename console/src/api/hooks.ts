@@ -6,16 +6,86 @@ import { clusterPath } from "./paths";
 import { applyEvent, ExpiredError, watchStream, type K8sObject, type ListResult, type WatchEvent } from "./watch";
 import { mux } from "./mux";
 
-/** Watches over the tab's shared socket, or a streamed fetch where the server has none. */
-export async function watchOnce(path: string, rv: string, query: Record<string, string | undefined>, onEvent: (ev: WatchEvent) => void, signal: AbortSignal): Promise<string> {
+/**
+ * Watches over the tab's shared socket, or a streamed fetch where the server has none. A
+ * `metadata` watch (events with each object's kind and metadata only, for Secrets) needs the
+ * socket, which cuts the objects: without it, it is refused as not watchable (405).
+ */
+export async function watchOnce(path: string, rv: string, query: Record<string, string | undefined>, onEvent: (ev: WatchEvent) => void, signal: AbortSignal, metadata = false): Promise<string> {
   if (mux.supported) {
     try {
-      return await mux.watch(path, rv, query, onEvent, signal);
+      return await mux.watch(path, rv, query, onEvent, signal, metadata);
     } catch (e) {
       if (mux.supported || signal.aborted) throw e;
     }
   }
+  if (metadata) throw new ApiError(405, "a metadata watch needs the watch socket");
   return watchStream(path, rv, query, onEvent, signal);
+}
+
+/** Kubernetes' metadata-only list (`PartialObjectMetadataList`). */
+export const METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
+
+/**
+ * The revision a watch of `path` starts from. `empty` asks for it so that no object comes
+ * along: metadata only, and a name no object has (a Secret's list answers no Secret).
+ */
+export async function collectionRevision(path: string, query: Record<string, string | undefined>, signal: AbortSignal, empty = false): Promise<string> {
+  const q = empty ? { ...query, fieldSelector: [query.fieldSelector, "metadata.name="].filter(Boolean).join(",") } : query;
+  const head = await api.get<ListResult>(withQuery(path, { ...q, limit: 1 }), { signal, accept: empty ? METADATA_LIST : undefined });
+  return head.metadata.resourceVersion ?? "0";
+}
+
+/**
+ * Calls `onChange` on each change to the objects of `path` that `fieldSelector` picks, told by
+ * a metadata watch (no object's content reaches the page). Stops quietly where the user may
+ * not watch.
+ */
+export function useMetadataChanges(path: string, fieldSelector: string, onChange: () => void) {
+  const latest = useRef(onChange);
+  useEffect(() => {
+    latest.current = onChange;
+  });
+  useEffect(() => {
+    const ctl = new AbortController();
+    const query = { fieldSelector };
+    const run = async () => {
+      let backoff = 500;
+      let first = true;
+      while (!ctl.signal.aborted) {
+        try {
+          let rv = await collectionRevision(path, query, ctl.signal, true);
+          // After a lost watch, what happened meanwhile is read again.
+          if (!first) latest.current();
+          first = false;
+          for (;;) {
+            rv = await watchOnce(
+              path,
+              rv,
+              query,
+              (ev) => {
+                if (ev.type !== "BOOKMARK") latest.current();
+              },
+              ctl.signal,
+              true,
+            );
+            backoff = 500;
+          }
+        } catch (e) {
+          if (ctl.signal.aborted) return;
+          if (e instanceof ApiError && [403, 404, 405].includes(e.status)) return;
+          if (e instanceof ExpiredError) continue;
+          await new Promise((r) => {
+            const t = setTimeout(r, backoff);
+            ctl.signal.addEventListener("abort", () => (clearTimeout(t), r(null)), { once: true });
+          });
+          backoff = Math.min(backoff * 2, 10000);
+        }
+      }
+    };
+    void run();
+    return () => ctl.abort();
+  }, [path, fieldSelector]);
 }
 
 /** Loads `path` (JSON) and reloads when it changes or `reload` is called. */

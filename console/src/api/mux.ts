@@ -101,8 +101,11 @@ export class WatchMux {
     }
   }
 
-  /** Watches `path` from `resourceVersion` until the server ends it or `signal` aborts. */
-  async watch(path: string, resourceVersion: string, query: Record<string, string | undefined>, onEvent: (ev: WatchEvent) => void, signal: AbortSignal): Promise<string> {
+  /**
+   * Watches `path` from `resourceVersion` until the server ends it or `signal` aborts. A
+   * `metadata` watch's events carry each object's kind and metadata only (cut by the server).
+   */
+  async watch(path: string, resourceVersion: string, query: Record<string, string | undefined>, onEvent: (ev: WatchEvent) => void, signal: AbortSignal, metadata = false): Promise<string> {
     const s = await this.connect();
     const id = this.nextId++;
     const q = new URLSearchParams();
@@ -118,7 +121,7 @@ export class WatchMux {
         },
         { once: true },
       );
-      s.send(JSON.stringify({ id, path, query: q.toString() }));
+      s.send(JSON.stringify({ id, path, query: q.toString(), ...(metadata ? { metadata: true } : {}) }));
     });
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { pageCount, pagedPath, pageQuery, patchPage, servedPaged } from "./paged";
+import { metadataOnly, pageCount, pagedPath, pageQuery, patchPage } from "./paged";
 import { resources, setHostCluster } from "./paths";
 import { withQuery as withQueryFor } from "./client";
 import type { K8sObject } from "./watch";
@@ -28,10 +28,11 @@ describe("server-paged lists", () => {
     expect(pageCount(10_000, 50)).toBe(200);
     expect(pageCount(10_001, 50)).toBe(201);
   });
-  it("Secrets across namespaces stay native (the platform has no values-free list of them)", () => {
-    expect(servedPaged(resources.secrets, "p")).toBe(true);
-    expect(servedPaged(resources.secrets)).toBe(false);
-    expect(servedPaged(resources.configmaps)).toBe(true);
+  it("Secrets are listed through the platform's values-free lists, in a namespace or across all", () => {
+    expect(metadataOnly(resources.secrets)).toBe(true);
+    expect(metadataOnly(resources.configmaps)).toBe(false);
+    expect(pagedPath("host", resources.secrets)).toBe("/kapis/resources.kubesphere.io/v1alpha3/secrets");
+    expect(pagedPath("m1", resources.secrets, "p")).toBe("/clusters/m1/kapis/resources.kubesphere.io/v1alpha3/namespaces/p/secrets");
   });
   it("a changed row is replaced in place, never by an older revision; others wait for the page", () => {
     const page = [cm("a", "10"), cm("b", "11")];

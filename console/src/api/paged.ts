@@ -10,10 +10,10 @@
 // and the page stay right.
 
 import { useEffect, useState } from "react";
-import { api, ApiError, withQuery } from "./client";
+import { api, ApiError } from "./client";
 import { clusterPath, resourcePath, type ResourceType } from "./paths";
-import { ExpiredError, keyOf, replaceAt, type K8sObject, type ListResult, type WatchEvent } from "./watch";
-import { watchOnce } from "./hooks";
+import { ExpiredError, keyOf, replaceAt, type K8sObject, type WatchEvent } from "./watch";
+import { collectionRevision, watchOnce } from "./hooks";
 
 export const GENERIC = "/kapis/resources.kubesphere.io/v1alpha3";
 /** How often at most a page is asked for again while its collection changes. */
@@ -34,12 +34,12 @@ export interface PageQuery {
 }
 
 /**
- * Whether the resources API serves this list. It does every kind the cluster serves, named by
- * its plural, except Secrets across all namespaces (the platform answers a namespace's Secrets
- * itself, without their values; there is no cluster-wide form) — those stay native lists.
+ * Whether `rt`'s lists come without values: Secrets. The platform answers their pages itself
+ * (names, types, keys and sizes, in a namespace or across all), and their watch is a metadata
+ * watch that only tells the page to ask again — so no value reaches the browser.
  */
-export function servedPaged(rt: ResourceType, namespace?: string): boolean {
-  return !(rt.plural === "secrets" && !namespace);
+export function metadataOnly(rt: ResourceType): boolean {
+  return rt.plural === "secrets" && !rt.group;
 }
 
 /** The resources-API path of `rt`'s collection in `cluster` (optionally one namespace). */
@@ -92,6 +92,7 @@ export function usePagedList(cluster: string | undefined, rt: ResourceType, name
   const path = pagedPath(cluster, rt, namespace);
   const native = resourcePath(cluster, rt, namespace);
   const { name, labelSelector, fieldSelector, sortBy, ascending, page, limit } = q;
+  const metadata = metadataOnly(rt);
 
   // The page itself, asked again whenever the collection changed.
   useEffect(() => {
@@ -131,11 +132,10 @@ export function usePagedList(cluster: string | undefined, rt: ResourceType, name
       let first = true;
       while (!ctl.signal.aborted) {
         try {
-          const head = await api.get<ListResult>(withQuery(native, { ...query, limit: 1 }), { signal: ctl.signal });
+          let rv = await collectionRevision(native, query, ctl.signal, metadata);
           // After a lost watch, what happened meanwhile is in the page asked again.
           if (!first) bump();
           first = false;
-          let rv = head.metadata.resourceVersion ?? "0";
           for (;;) {
             setLive(true);
             rv = await watchOnce(
@@ -144,11 +144,13 @@ export function usePagedList(cluster: string | undefined, rt: ResourceType, name
               query,
               (ev) => {
                 if (ev.type === "BOOKMARK") return;
-                // A row changed in place shows at once; the page asked again follows.
-                if (ev.type === "MODIFIED") setItems((cur) => patchPage(cur, ev));
+                // A row changed in place shows at once (not from a metadata event, which lacks
+                // the row's type and keys); the page asked again follows.
+                if (ev.type === "MODIFIED" && !metadata) setItems((cur) => patchPage(cur, ev));
                 bump();
               },
               ctl.signal,
+              metadata,
             );
             backoff = 500;
           }
@@ -174,7 +176,7 @@ export function usePagedList(cluster: string | undefined, rt: ResourceType, name
       ctl.abort();
       if (timer) clearTimeout(timer);
     };
-  }, [native, labelSelector, fieldSelector]);
+  }, [native, labelSelector, fieldSelector, metadata]);
 
   const refused = error instanceof ApiError && (error.status === 403 || error.status === 404);
   return { items, total, loaded, error, live, unwatchable, refused, path };

@@ -1,10 +1,8 @@
 import { useEffect, useMemo, useState, type ReactNode } from "react";
 import { useSearchParams } from "react-router-dom";
 import { useI18n } from "../i18n";
-import { useLiveList } from "../api/hooks";
-import { ApiError } from "../api/client";
-import { pageCount, servedPaged, usePagedList } from "../api/paged";
-import { resourcePath, type ResourceType } from "../api/paths";
+import { pageCount, usePagedList } from "../api/paged";
+import type { ResourceType } from "../api/paths";
 import type { K8sObject } from "../api/watch";
 import { columnsFor } from "../pages/columns";
 import { Table, type Order } from "./Table";
@@ -46,7 +44,7 @@ function useSettled<T>(value: T, ms: number): T {
  * in the address, so going back returns to the same page.
  */
 export function ResourceList(props: ListProps) {
-  return servedPaged(props.rt, props.namespace) ? <PagedList {...props} /> : <NativeList {...props} />;
+  return <PagedList {...props} />;
 }
 
 function Pager({ page, pages, total, setPage }: { page: number; pages: number; total: number; setPage: (p: number) => void }) {
@@ -147,43 +145,6 @@ function PagedList({ cluster, rt, namespace, title, link, children, labelSelecto
           <Pager page={page} pages={pages} total={list.total} setPage={(p) => set({ page: p === 1 ? null : String(p) })} />
         </>
       )}
-    </>
-  );
-}
-
-/** A native list (`limit`/`continue`, label selector on the server) where the resources API has none. */
-function NativeList({ cluster, rt, namespace, title, link, children, labelSelector }: ListProps) {
-  const i18n = useI18n();
-  const { t } = i18n;
-  const [name, setName] = useState("");
-  const [selector, setSelector] = useState("");
-  const list = useLiveList(resourcePath(cluster, rt, namespace), { labelSelector: labelSelector ?? (selector || undefined), limit: 500 });
-  const rows = useMemo(() => (name ? list.items.filter((o) => o.metadata.name.includes(name)) : list.items), [list.items, name]);
-  // A list the user may not read says so (the error below) instead of "reconnecting".
-  const refused = list.error instanceof ApiError && (list.error.status === 403 || list.error.status === 404);
-  const columns = useMemo(() => columnsFor(rt.plural, i18n, link, !namespace && rt.namespaced), [rt.plural, i18n, link, namespace, rt.namespaced]);
-  return (
-    <>
-      <PageHead title={title}>
-        <Filter value={name} onChange={setName} />
-        {!labelSelector && <input aria-label={t("list.labelSelector")} placeholder="app=web" value={selector} onChange={(e) => setSelector(e.target.value)} />}
-        {!refused && (
-          <span className={`badge ${list.live ? "ok" : "warn"}`} aria-live="polite">
-            {list.live ? t("list.live") : t("list.reconnecting")}
-          </span>
-        )}
-        {children}
-      </PageHead>
-      <ErrorBox error={list.error} />
-      <Table<K8sObject> label={title} rows={rows} rowKey={(o) => o.metadata.uid ?? `${o.metadata.namespace}/${o.metadata.name}`} columns={columns} />
-      <div className="toolbar">
-        <span className="muted">{rows.length + (list.remaining ?? 0) === 1 ? t("list.one") : t("list.total", { count: i18n.number(rows.length + (list.remaining ?? 0)) })}</span>
-        {list.hasMore && (
-          <button type="button" onClick={() => void list.loadMore()}>
-            {t("list.more")}
-          </button>
-        )}
-      </div>
     </>
   );
 }
