@@ -142,7 +142,7 @@ async function configMapAndSecret() {
   const data = page.getByTestId("secret-data");
   await visible(data.getByText("••••••••"));
   assert.equal(await data.getByText("s3cret").count(), 0, "hidden until revealed");
-  await page.getByRole("button", { name: "Reveal: password" }).click();
+  await page.getByRole("button", { name: "Reveal values" }).click();
   await visible(data.getByText("s3cret"));
   const stored = await must("GET", `/api/v1/namespaces/${NS}/secrets/db`);
   assert.equal(stored.data.password, Buffer.from("s3cret").toString("base64"), "the console encoded the value");

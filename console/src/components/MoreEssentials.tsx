@@ -1,15 +1,15 @@
-// What people look for first on the pages of Secrets (keys, values only on request), Ingresses
-// (hosts, paths, backends, TLS, address), NetworkPolicies, PVCs, PVs, StorageClasses and
-// ServiceAccounts. Used by Essentials for these kinds.
+// What people look for first on the pages of Ingresses (hosts, paths, backends, TLS, address),
+// NetworkPolicies, PVCs, PVs, StorageClasses and ServiceAccounts. Used by Essentials for these
+// kinds (a Secret has its own page, components/SecretDetail.tsx, which brings no value unasked).
 
-import { useState, type ReactNode } from "react";
+import type { ReactNode } from "react";
 import { Link } from "react-router-dom";
 import { useI18n } from "../i18n";
 import type { MessageKey } from "../i18n/en";
 import type { K8sObject } from "../api/watch";
 import { useCan } from "../api/hooks";
 import { resources } from "../api/paths";
-import { fromBase64, hasForm, labelsText } from "../state/resourceForms";
+import { hasForm, labelsText } from "../state/resourceForms";
 import { Table } from "./Table";
 import { Status } from "./ui";
 
@@ -23,35 +23,6 @@ function Field({ label, children, testId }: { label: MessageKey; children: React
       <dt>{t(label)}</dt>
       <dd data-testid={testId}>{children}</dd>
     </>
-  );
-}
-
-function SecretData({ obj }: { obj: K8sObject }) {
-  const { t, number } = useI18n();
-  const [shown, setShown] = useState<Set<string>>(new Set());
-  const data = Object.entries((obj.data ?? {}) as Record<string, string>).sort(([a], [b]) => a.localeCompare(b));
-  const toggle = (k: string) => setShown((s) => (s.has(k) ? new Set([...s].filter((x) => x !== k)) : new Set([...s, k])));
-  return (
-    <section aria-label={t("res.data")}>
-      <h2 className="section">{t("res.data")}</h2>
-      {data.length === 0 && <p className="muted">{t("list.empty")}</p>}
-      <dl className="data" data-testid="secret-data">
-        {data.map(([k, v]) => {
-          const text = fromBase64(v);
-          return (
-            <div key={k}>
-              <dt>
-                {k}{" "}
-                <button type="button" aria-pressed={shown.has(k)} aria-label={`${shown.has(k) ? t("res.hide") : t("res.reveal")}: ${k}`} onClick={() => toggle(k)}>
-                  {shown.has(k) ? t("res.hide") : t("res.reveal")}
-                </button>
-              </dt>
-              <dd>{shown.has(k) ? text === null ? <span className="muted">{t("detail.binary", { size: number(Math.floor((v.length * 3) / 4)) })}</span> : <pre className="code">{text}</pre> : <span className="muted" data-hidden="true">••••••••</span>}</dd>
-            </div>
-          );
-        })}
-      </dl>
-    </section>
   );
 }
 
@@ -187,15 +158,6 @@ export function EditAction({ cluster, kind, obj }: { cluster: string; kind: stri
 /** The essentials of these kinds (null for others). */
 export function MoreEssentials({ kind, obj, cluster }: { kind: string; obj: K8sObject; cluster: string }) {
   switch (kind) {
-    case "Secret":
-      return (
-        <>
-          <dl className="kv card">
-            <Field label="col.type">{String((obj as Obj).type ?? "Opaque")}</Field>
-          </dl>
-          <SecretData obj={obj} />
-        </>
-      );
     case "Ingress":
       return <IngressEssentials obj={obj} cluster={cluster} />;
     case "NetworkPolicy":

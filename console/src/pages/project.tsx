@@ -7,6 +7,7 @@ import { clusterPath, IAM, resources } from "../api/paths";
 import type { K8sObject } from "../api/watch";
 import { ResourceList } from "../components/ResourceList";
 import { ResourceDetail } from "../components/ResourceDetail";
+import { SecretDetail } from "../components/SecretDetail";
 import { Members } from "../components/Members";
 import { RolePages } from "../components/Roles";
 import { ErrorBox } from "../components/ui";
@@ -82,6 +83,8 @@ function Detail({ cluster, ns }: { cluster: string; ns: string }) {
   const base = `/clusters/${cluster}/projects/${ns}`;
   const podLink = useCallback((o: K8sObject) => `${base}/pods/${o.metadata.name}`, [base]);
   if (!rt) return <Navigate to={`${base}/deployments`} replace />;
+  // A Secret's page shows its keys; its values are fetched only when the user reveals them.
+  if (resource === "secrets") return <SecretDetail key={name} cluster={cluster} namespace={ns} name={name} base={`${base}/secrets`} />;
   const extra = isWorkload(resource)
     ? (obj: K8sObject) => (
         <Suspense fallback={null}>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { load } from "js-yaml";
-import { HiddenValueError, MASK, maskSecret, present, unmaskSecret } from "./secretYaml";
+import { HiddenValueError, hiddenPatch, MASK, maskedFromMetadata, maskSecret, present, revealEdited, unmaskSecret } from "./secretYaml";
 
 const LAST = "kubectl.kubernetes.io/last-applied-configuration";
 const secret = () => ({
@@ -50,5 +50,43 @@ describe("a Secret's YAML", () => {
   it("leaves what is not an object alone", () => {
     expect(maskSecret("text").masked).toBe("text");
     expect(unmaskSecret(null, maskSecret({}).hidden)).toBeNull();
+  });
+});
+
+describe("a Secret's YAML before any value is fetched", () => {
+  const meta = () => ({ apiVersion: "v1", kind: "Secret", metadata: { name: "db", namespace: "shop", resourceVersion: "7", annotations: { team: "a" } }, type: "Opaque", keys: ["password", "user"], sizes: { password: 6, user: 5 } });
+
+  it("shows the keys with placeholders, and nothing of the platform's own fields", () => {
+    const base = maskedFromMetadata(meta());
+    expect(base).toEqual({ apiVersion: "v1", kind: "Secret", metadata: meta().metadata, type: "Opaque", data: { password: MASK, user: MASK } });
+  });
+
+  it("saves only what changed, at the revision the edit started from", () => {
+    const base = maskedFromMetadata(meta());
+    type Edited = { metadata: { annotations: Record<string, string> }; data: Record<string, string>; stringData?: Record<string, string> };
+    const edited = structuredClone(base) as unknown as Edited;
+    edited.metadata.annotations.team = "b";
+    delete edited.data.user;
+    edited.stringData = { extra: "added" };
+    expect(hiddenPatch(base, edited)).toEqual({ metadata: { annotations: { team: "b" }, resourceVersion: "7" }, data: { user: null }, stringData: { extra: "added" } });
+    expect(JSON.stringify(hiddenPatch(base, edited))).not.toContain(MASK);
+  });
+
+  it("refuses a placeholder that stands for nothing", () => {
+    const base = maskedFromMetadata(meta());
+    const renamed = { ...structuredClone(base), data: { pass: MASK, user: MASK } };
+    expect(() => hiddenPatch(base, renamed)).toThrow(HiddenValueError);
+    const moved = { ...structuredClone(base), stringData: { password: MASK } };
+    expect(() => hiddenPatch(base, moved)).toThrow(HiddenValueError);
+    const last = { ...structuredClone(base), metadata: { name: "db", annotations: { [LAST]: MASK } } };
+    expect(() => hiddenPatch(base, last)).toThrow(HiddenValueError);
+  });
+
+  it("fills an edit with the values once revealed, kubectl's annotation put back", () => {
+    const edited = { ...maskedFromMetadata(meta()), data: { password: MASK, user: "bmV3" } };
+    const out = revealEdited(edited, secret()) as ReturnType<typeof secret>;
+    expect(out.data).toEqual({ password: "czNjcmV0", user: "bmV3" });
+    expect(out.metadata.annotations[LAST]).toBe(secret().metadata.annotations[LAST]);
+    expect(out.metadata.annotations.team).toBe("a");
   });
 });

@@ -85,3 +85,68 @@ export function present(o: unknown, secret: boolean, revealed: boolean): { text:
   const { masked, hidden } = maskSecret(o);
   return { text: toYaml(masked), hidden };
 }
+
+/**
+ * What the YAML view shows of a Secret before any value is fetched: the platform's metadata-only
+ * answer (`keys`) as a Secret whose `data` values are all placeholders.
+ */
+export function maskedFromMetadata(meta: Obj): Obj {
+  const keys = Array.isArray(meta.keys) ? (meta.keys as string[]) : [];
+  const out: Obj = { apiVersion: meta.apiVersion ?? "v1", kind: meta.kind ?? "Secret", metadata: structuredClone(meta.metadata ?? {}), type: meta.type ?? "Opaque" };
+  if (keys.length) out.data = Object.fromEntries(keys.map((k) => [k, MASK]));
+  return out;
+}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** RFC 7386: the merge patch that turns `from` into `to` (null removes, arrays replace). */
+function mergeDiff(from: Obj, to: Obj): Obj {
+  const out: Obj = {};
+  for (const k of Object.keys(from)) if (!(k in to)) out[k] = null;
+  for (const [k, v] of Object.entries(to)) {
+    const was = from[k];
+    if (isObj(was) && isObj(v)) {
+      const d = mergeDiff(was, v);
+      if (Object.keys(d).length) out[k] = d;
+    } else if (!same(was, v)) out[k] = v;
+  }
+  return out;
+}
+
+/**
+ * A save made while the values were never fetched: the merge patch of what changed between
+ * `base` (`maskedFromMetadata`) and the edited YAML, so a placeholder left as it was leaves its
+ * value alone and none is sent. A placeholder that stands for nothing (a key added or renamed,
+ * kubectl's annotation) is refused with `HiddenValueError`. The patch carries the revision the
+ * edit started from, so a Secret changed meanwhile is refused (409) rather than overwritten.
+ */
+export function hiddenPatch(base: Obj, edited: unknown): Obj {
+  if (!isObj(edited)) throw new HiddenValueError("(document)");
+  for (const field of ["data", "stringData"] as const) {
+    const values = edited[field];
+    const was = base[field];
+    if (!isObj(values)) continue;
+    for (const [k, v] of Object.entries(values)) if (v === MASK && !(isObj(was) && was[k] === MASK)) throw new HiddenValueError(`${field}.${k}`);
+  }
+  const annotations = isObj(edited.metadata) ? edited.metadata.annotations : undefined;
+  if (isObj(annotations) && annotations[LAST_APPLIED] === MASK) throw new HiddenValueError(`metadata.annotations.${LAST_APPLIED}`);
+  const patch = mergeDiff(base, edited);
+  const rv = isObj(base.metadata) ? base.metadata.resourceVersion : undefined;
+  if (rv !== undefined) patch.metadata = { ...(isObj(patch.metadata) ? patch.metadata : {}), resourceVersion: rv };
+  return patch;
+}
+
+/**
+ * The edited YAML once the values arrive (`full`, the Secret itself): each placeholder replaced
+ * by its value, and kubectl's annotation, which the metadata-only view never had, put back.
+ */
+export function revealEdited(edited: unknown, full: unknown): unknown {
+  const { hidden } = maskSecret(full);
+  const out = unmaskSecret(edited, hidden);
+  const last = hidden.annotations[LAST_APPLIED];
+  if (last !== undefined && isObj(out) && isObj(out.metadata)) {
+    const annotations = isObj(out.metadata.annotations) ? out.metadata.annotations : {};
+    if (!(LAST_APPLIED in annotations)) out.metadata.annotations = { ...annotations, [LAST_APPLIED]: last };
+  }
+  return out;
+}
