@@ -128,6 +128,8 @@ export default function Project() {
       <Route path=":resource/:name/form" element={<FormRoute cluster={cluster} ns={ns} />} />
       <Route path="settings" element={<ProjectSettings cluster={cluster} ns={ns} />} />
       <Route path="create/yaml/:resource" element={<CreateYaml cluster={cluster} ns={ns} />} />
+      {/* The Deployment form's old address (links and bookmarks from before the workload forms). */}
+      <Route path="create/deployment" element={<Navigate to={`/clusters/${cluster}/projects/${ns}/create/workload/deployments`} replace />} />
       <Route path="create/workload/:resource" element={<WorkloadFormRoute cluster={cluster} ns={ns} />} />
       <Route path=":resource/:name/edit" element={<WorkloadFormRoute cluster={cluster} ns={ns} />} />
       <Route path="members" element={<Members path={`${iam}/namespaces/${ns}/namespacemembers`} level={{ scope: "namespace", cluster, ns }} />} />
