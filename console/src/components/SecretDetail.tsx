@@ -67,7 +67,7 @@ interface View {
 }
 
 /** The YAML tab: placeholders until revealed; saved by a merge patch, or a PUT once revealed. */
-function SecretYaml({ meta, path, reveal, onSaved }: { meta: Meta; path: string; reveal: () => Promise<K8sObject | null>; onSaved: () => void }) {
+function SecretYaml({ meta, path, reveal, onSaved, canRead, canSave }: { meta: Meta; path: string; reveal: () => Promise<K8sObject | null>; onSaved: () => void; canRead: boolean; canSave: boolean }) {
   const { t } = useI18n();
   const base = useMemo(() => maskedFromMetadata(meta), [meta]);
   const [view, setView] = useState<View>(() => ({ revealed: false, text: toYaml(base), hidden: null }));
@@ -122,22 +122,26 @@ function SecretYaml({ meta, path, reveal, onSaved }: { meta: Meta; path: string;
   };
   return (
     <>
-      <div className="toolbar">
-        <button type="button" className="reveal" aria-pressed={view.revealed} onClick={() => void toggle()}>
-          {view.revealed ? t("res.hideValues") : t("res.revealValues")}
-        </button>
-      </div>
+      {canRead && (
+        <div className="toolbar">
+          <button type="button" className="reveal" aria-pressed={view.revealed} onClick={() => void toggle()}>
+            {view.revealed ? t("res.hideValues") : t("res.revealValues")}
+          </button>
+        </div>
+      )}
       <Suspense fallback={<p className="muted">{t("app.loading")}</p>}>
         <YamlEditor value={view.text} onChange={(text) => setView((v) => ({ ...v, text }))} label={t("detail.yaml")} />
       </Suspense>
-      {!view.revealed && !view.hidden && <p className="muted">{t("secret.hiddenSave")}</p>}
+      {canSave && !view.revealed && !view.hidden && <p className="muted">{t("secret.hiddenSave")}</p>}
       <ErrorBox error={error} />
       {saved && <p className="notice" role="status">{t("yaml.saved")}</p>}
-      <div className="toolbar">
-        <button className="primary" type="button" onClick={() => void save()}>
-          {t("action.save")}
-        </button>
-      </div>
+      {canSave && (
+        <div className="toolbar">
+          <button className="primary" type="button" onClick={() => void save()}>
+            {t("action.save")}
+          </button>
+        </div>
+      )}
     </>
   );
 }
@@ -153,7 +157,10 @@ export function SecretDetail({ cluster, namespace, name, base }: { cluster: stri
   // The Secret with its values: fetched only when the user reveals them.
   const [full, setFull] = useState<K8sObject | null>(null);
   const [error, setError] = useState<unknown>(null);
+  // Only what the user may do is offered.
   const canRead = useCan(cluster, { verb: "get", resource: "secrets", namespace }) === true;
+  const canUpdate = useCan(cluster, { verb: "update", resource: "secrets", namespace }) === true;
+  const canDelete = useCan(cluster, { verb: "delete", resource: "secrets", namespace }) === true;
   const [tab, setTab] = useState<"overview" | "yaml" | "events">("overview");
   const [deleting, setDeleting] = useState(false);
   const [delError, setDelError] = useState<unknown>(null);
@@ -187,9 +194,11 @@ export function SecretDetail({ cluster, namespace, name, base }: { cluster: stri
         <Link className="button" to={base}>
           {t("action.back")}
         </Link>
-        <button type="button" className="danger" onClick={() => setDeleting(true)}>
-          {t("action.delete")}
-        </button>
+        {canDelete && (
+          <button type="button" className="danger" onClick={() => setDeleting(true)}>
+            {t("action.delete")}
+          </button>
+        )}
       </PageHead>
       <div className="tabs" role="tablist" onKeyDown={tabKeys}>
         {(["overview", "yaml", "events"] as const).map((k) => (
@@ -215,7 +224,7 @@ export function SecretDetail({ cluster, namespace, name, base }: { cluster: stri
           <EditAction cluster={cluster} kind="Secret" obj={obj} />
         </>
       )}
-      {tab === "yaml" && <SecretYaml meta={obj} path={path} reveal={reveal} onSaved={reload} />}
+      {tab === "yaml" && <SecretYaml meta={obj} path={path} reveal={reveal} onSaved={reload} canRead={canRead} canSave={canUpdate} />}
       {tab === "events" && <Table<K8sObject> label={t("detail.events")} rows={eventRows} rowKey={(e) => e.metadata.uid ?? e.metadata.name} columns={eventColumns} />}
       <Confirm
         open={deleting}
