@@ -7,8 +7,8 @@
 //! and at once when it is created or its spec changes (kube waits a sync period for those too);
 //! a pass with no HPAs does nothing. Windows and periods (stabilization, policies, the CPU
 //! initialization period, the metrics window) are simulated seconds.
-//! HPAs are read as JSON, so objects stored at `autoscaling/v1` are read as kube's conversion
-//! would present them (`spec`) and their status is written at v1 (no conditions there).
+//! HPAs are watched, read and written at `autoscaling/v2` (the API server converts objects
+//! written at v1, as kube-apiserver does).
 
 mod calc;
 mod measure;
@@ -56,16 +56,11 @@ pub(crate) struct Hpas {
     mappings: HashMap<(String, String), (ApiResource, Instant)>,
 }
 
-/// The `ApiResource` of HPAs stored at `api_version`.
-fn hpa_resource(api_version: &str) -> ApiResource {
-    let version = if api_version == "autoscaling/v1" {
-        "v1"
-    } else {
-        "v2"
-    };
+/// The `ApiResource` of HPAs at `autoscaling/v2`.
+fn hpa_resource() -> ApiResource {
     ApiResource::from_gvk(&GroupVersionKind::gvk(
         "autoscaling",
-        version,
+        "v2",
         "HorizontalPodAutoscaler",
     ))
 }
@@ -638,15 +633,10 @@ async fn rescale(
     }
 }
 
-/// `updateStatusIfNeeded`: writes the status if it changed, at the version the object is stored
-/// in (an `autoscaling/v1` object gets v1's fields).
+/// `updateStatusIfNeeded`: writes the status if it changed.
 async fn write_status(s: &Sync<'_>) {
-    let api_version = s.obj["apiVersion"].as_str().unwrap_or("autoscaling/v2");
     let mut desired = s.status.clone();
     desired["observedGeneration"] = s.obj["metadata"]["generation"].clone();
-    if api_version == "autoscaling/v1" {
-        desired = v1_status(&desired);
-    }
     let current = if s.obj["status"].is_object() {
         s.obj["status"].clone()
     } else {
@@ -655,11 +645,8 @@ async fn write_status(s: &Sync<'_>) {
     let Some(diff) = merge_diff(&current, &desired) else {
         return;
     };
-    let api: Api<DynamicObject> = Api::namespaced_with(
-        s.ctx.client.clone(),
-        s.namespace(),
-        &hpa_resource(api_version),
-    );
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(s.ctx.client.clone(), s.namespace(), &hpa_resource());
     let name = s.obj["metadata"]["name"].as_str().unwrap_or("");
     if let Err(e) = api
         .patch_status(
@@ -671,28 +658,4 @@ async fn write_status(s: &Sync<'_>) {
     {
         tracing::debug!(error = %e, name, "HPA status not written");
     }
-}
-
-/// The v2 status as `autoscaling/v1` has it: the CPU utilization, no conditions or metrics.
-fn v1_status(v2: &Value) -> Value {
-    let mut out = json!({});
-    for k in [
-        "observedGeneration",
-        "lastScaleTime",
-        "currentReplicas",
-        "desiredReplicas",
-    ] {
-        if !v2[k].is_null() {
-            out[k] = v2[k].clone();
-        }
-    }
-    let cpu = v2["currentMetrics"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|m| m["type"] == "Resource" && m["resource"]["name"] == "cpu");
-    if let Some(u) = cpu.and_then(|m| m["resource"]["current"]["averageUtilization"].as_i64()) {
-        out["currentCPUUtilizationPercentage"] = json!(u);
-    }
-    out
 }

@@ -1,7 +1,5 @@
-//! An HPA's spec read from its stored JSON, at either version (the API server stores each
-//! object at the version it was written in): `autoscaling/v1`'s `targetCPUUtilizationPercentage`
-//! becomes the CPU utilization metric kube's conversion makes of it, and kube's defaults apply
-//! (`minReplicas` 1, CPU at 80% without metrics, a given `behavior`'s unset rules).
+//! An HPA's spec read from its `autoscaling/v2` JSON, with kube's defaults (`minReplicas` 1,
+//! CPU at 80% without metrics, a given `behavior`'s unset rules).
 
 use apimachinery::quantity::Quantity;
 use serde_json::Value;
@@ -212,28 +210,22 @@ fn metric(m: &Value) -> MetricSpec {
 }
 
 impl HpaSpec {
-    /// Reads the spec of a stored HPA (either version).
+    /// Reads the spec of an HPA at `autoscaling/v2`.
     pub fn parse(obj: &Value) -> HpaSpec {
         let spec = &obj["spec"];
         let r = &spec["scaleTargetRef"];
         let text = |v: &Value| v.as_str().unwrap_or("").to_string();
         let int = |v: &Value| v.as_i64().and_then(|n| i32::try_from(n).ok());
-        let metrics = if obj["apiVersion"] == "autoscaling/v1" {
-            let pct =
-                int(&spec["targetCPUUtilizationPercentage"]).unwrap_or(DEFAULT_CPU_UTILIZATION);
-            vec![cpu_utilization(pct)]
+        let given: Vec<MetricSpec> = spec["metrics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(metric)
+            .collect();
+        let metrics = if given.is_empty() {
+            vec![cpu_utilization(DEFAULT_CPU_UTILIZATION)]
         } else {
-            let given: Vec<MetricSpec> = spec["metrics"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(metric)
-                .collect();
-            if given.is_empty() {
-                vec![cpu_utilization(DEFAULT_CPU_UTILIZATION)]
-            } else {
-                given
-            }
+            given
         };
         let behavior = spec["behavior"].is_object().then(|| Behavior {
             scale_up: Rules::parse(&spec["behavior"]["scaleUp"], Rules::default_up()),
@@ -300,13 +292,7 @@ mod tests {
     }
 
     #[test]
-    fn v1_and_empty_metrics_become_cpu_utilization() {
-        let v1 = HpaSpec::parse(&json!({"apiVersion": "autoscaling/v1", "spec": {
-            "scaleTargetRef": {"kind": "Deployment", "name": "web"}, "minReplicas": 2, "maxReplicas": 4,
-            "targetCPUUtilizationPercentage": 30}}));
-        assert_eq!(v1.metrics, vec![cpu_utilization(30)]);
-        assert_eq!(v1.min_replicas, 2);
-        assert!(v1.behavior.is_none());
+    fn empty_metrics_become_cpu_utilization() {
         let bare =
             HpaSpec::parse(&json!({"apiVersion": "autoscaling/v2", "spec": {"maxReplicas": 2}}));
         assert_eq!(bare.metrics, vec![cpu_utilization(80)]);
