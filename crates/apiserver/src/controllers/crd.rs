@@ -375,11 +375,10 @@ pub fn in_version(res: &Resource, stored: &bytes::Bytes) -> bytes::Bytes {
     if !res.custom {
         return stored.clone();
     }
-    let expected = res.api_version();
-    let needle = format!("\"apiVersion\":{}", Value::String(expected.clone()));
-    if memchr_contains(stored, needle.as_bytes()) {
+    if crate::versions::in_version(res, stored) {
         return stored.clone();
     }
+    let expected = res.api_version();
     match serde_json::from_slice::<Value>(stored) {
         Ok(mut obj) => {
             obj["apiVersion"] = Value::String(expected);
@@ -387,10 +386,6 @@ pub fn in_version(res: &Resource, stored: &bytes::Bytes) -> bytes::Bytes {
         }
         Err(_) => stored.clone(),
     }
-}
-
-fn memchr_contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 /// One served version's compiled schema and printer columns.

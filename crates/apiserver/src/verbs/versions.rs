@@ -35,7 +35,7 @@ struct Head<'a> {
 }
 
 /// Whether stored bytes are at `res`'s version.
-fn in_version(res: &Resource, stored: &[u8]) -> bool {
+pub fn in_version(res: &Resource, stored: &[u8]) -> bool {
     serde_json::from_slice::<Head>(stored)
         .is_ok_and(|h| h.api_version.as_deref() == Some(res.api_version().as_str()))
 }
@@ -117,4 +117,22 @@ pub fn to_store(
         crate::write::UpdateScope::Main => {}
     }
     new
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kinds::{NONE, spec};
+
+    #[test]
+    fn the_stored_version_is_the_top_level_one_not_a_managed_fields_entry() {
+        let res = Resource::new(spec("example.com", "v1", "widgets", "Widget"), &NONE);
+        let stored = br#"{"apiVersion":"example.com/v2","metadata":{"managedFields":[{"manager":"a","apiVersion":"example.com/v1"}]}}"#;
+        assert!(!in_version(&res, stored));
+        assert!(in_version(
+            &res,
+            br#"{"metadata":{},"apiVersion":"example.com/v1"}"#
+        ));
+        assert!(!in_version(&res, b"not json"));
+    }
 }
