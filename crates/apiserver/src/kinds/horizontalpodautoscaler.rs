@@ -43,8 +43,13 @@ impl Kind for HorizontalPodAutoscaler {
 
     fn cells(&self, obj: &Value, age: Value) -> Vec<Value> {
         // kube prints its internal object: every metric, whatever the version asked for.
-        let v2 = hpa_conversion::to_v2(obj.clone());
-        let obj = &v2;
+        let converted;
+        let obj = if obj["apiVersion"] == hpa_conversion::V1 {
+            converted = hpa_conversion::to_v2(obj.clone());
+            &converted
+        } else {
+            obj
+        };
         let spec = s(obj, &["spec"]);
         let min = match s(spec, &["minReplicas"]).as_i64() {
             Some(n) => n.to_string(),

@@ -30,6 +30,14 @@ const BEHAVIOR: &str = "autoscaling.alpha.kubernetes.io/behavior";
 /// `DropRoundTripHorizontalPodAutoscalerAnnotations`' list.
 const ROUND_TRIP: [&str; 4] = [METRICS, CURRENT_METRICS, CONDITIONS, BEHAVIOR];
 
+/// The status fields both versions have.
+const STATUS_FIELDS: [&str; 4] = [
+    "observedGeneration",
+    "lastScaleTime",
+    "currentReplicas",
+    "desiredReplicas",
+];
+
 /// kube's `autoscaling.DefaultCPUUtilization`.
 pub const DEFAULT_CPU_UTILIZATION: i64 = 80;
 
@@ -357,16 +365,7 @@ pub fn to_v1(mut obj: Value) -> Value {
 /// The v1 status; the current metrics and conditions go into `obj`'s annotations.
 fn status_to_v1(obj: &mut Value, status: &Value) -> Value {
     let mut v1 = Map::new();
-    copy_present(
-        status,
-        &mut v1,
-        &[
-            "observedGeneration",
-            "lastScaleTime",
-            "currentReplicas",
-            "desiredReplicas",
-        ],
-    );
+    copy_present(status, &mut v1, &STATUS_FIELDS);
     let current = status["currentMetrics"]
         .as_array()
         .cloned()
@@ -451,16 +450,7 @@ pub fn to_v2(mut obj: Value) -> Value {
 /// The v2 status of a v1 object: current metrics and conditions from its annotations.
 fn status_to_v2(obj: &Value, status: &Value) -> Value {
     let mut v2 = Map::new();
-    copy_present(
-        status,
-        &mut v2,
-        &[
-            "observedGeneration",
-            "lastScaleTime",
-            "currentReplicas",
-            "desiredReplicas",
-        ],
-    );
+    copy_present(status, &mut v2, &STATUS_FIELDS);
     let from_annotation = annotation(obj, CURRENT_METRICS).and_then(|a| a.as_array().cloned());
     let current = match from_annotation {
         // Richer than the one CPU value, so it wins (as in kube).
@@ -478,7 +468,11 @@ fn status_to_v2(obj: &Value, status: &Value) -> Value {
     if !current.is_empty() {
         v2.insert("currentMetrics".into(), Value::Array(current));
     }
-    if let Some(conditions) = annotation(obj, CONDITIONS).and_then(|a| a.as_array().cloned()) {
+    // Empty lists are left out, as Go's `omitempty` leaves them.
+    if let Some(conditions) = annotation(obj, CONDITIONS)
+        .and_then(|a| a.as_array().cloned())
+        .filter(|c| !c.is_empty())
+    {
         let list = conditions.iter().filter(|c| c.is_object()).map(|c| {
             let mut c = condition(c);
             if let Some(o) = c

@@ -135,4 +135,45 @@ mod tests {
         ));
         assert!(!in_version(&res, b"not json"));
     }
+
+    fn hpa(version: &str) -> Resource {
+        let kind = crate::kinds::BUILTIN
+            .iter()
+            .find(|k| k.spec().plural == "horizontalpodautoscalers" && k.spec().version == version)
+            .expect("HPA kind");
+        Resource::new(kind.spec(), *kind)
+    }
+
+    /// A write at v1 is stored at v2; its scope decides what comes from the stored object.
+    #[test]
+    fn a_v1_write_is_stored_at_v2_keeping_what_its_scope_may_not_change() {
+        let stored = serde_json::json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "h"},
+            "spec": {"maxReplicas": 3, "metrics": [{"type": "Pods", "pods": {"metric": {"name": "qps"},
+                "target": {"type": "AverageValue", "averageValue": "1"}}}]},
+            "status": {"desiredReplicas": 2, "conditions": [{"type": "AbleToScale", "status": "True"}]}});
+        let res = hpa("v1");
+        let mut view = served(&res, stored.clone());
+        assert_eq!(view["apiVersion"], "autoscaling/v1");
+        // A client's spec change with the status annotations tampered with: status is kept.
+        view["spec"]["maxReplicas"] = 5.into();
+        view["metadata"]["annotations"]["autoscaling.alpha.kubernetes.io/conditions"] = "[]".into();
+        let main = to_store(
+            &res,
+            Some(&stored),
+            view.clone(),
+            crate::write::UpdateScope::Main,
+        );
+        assert_eq!(main["apiVersion"], "autoscaling/v2");
+        assert_eq!(main["spec"]["maxReplicas"], 5);
+        assert_eq!(main["spec"]["metrics"], stored["spec"]["metrics"]);
+        assert_eq!(main["status"], stored["status"]);
+        assert!(main["metadata"].get("annotations").is_none(), "{main}");
+        // A status write changes only status (and metadata).
+        view["status"]["desiredReplicas"] = 4.into();
+        let status = to_store(&res, Some(&stored), view, crate::write::UpdateScope::Status);
+        assert_eq!(status["spec"], stored["spec"]);
+        assert_eq!(status["status"]["desiredReplicas"], 4);
+        assert!(status["status"].get("conditions").is_none(), "{status}");
+    }
 }
