@@ -2,10 +2,9 @@
 //! emitter (keys in yaml.v2's natural order, sequences not indented under their key, YAML 1.1
 //! look-alike strings double-quoted, `|` literals for multi-line text, folding at 80 columns).
 
-use std::cmp::Ordering;
-
 use gotmpl::Value;
 
+use super::key_order::sort_by_key_order;
 use super::resolve::{Resolved, go_parse_int, go_parse_uint, is_base60_float, resolve};
 
 /// A value that `encoding/json` cannot marshal (NaN or an infinity).
@@ -83,67 +82,11 @@ fn to_node(v: &Value, depth: usize) -> Result<Node, EmitError> {
                 .iter()
                 .map(|(k, v)| Ok((k.clone(), to_node(v, depth + 1)?)))
                 .collect::<Result<_, EmitError>>()?;
-            entries.sort_by(|a, b| key_order(&a.0, &b.0));
+            sort_by_key_order(&mut entries, |e| &e.0);
             Node::Map(entries)
         }
         Value::Object(o) => to_node(&o.to_value(), depth + 1)?,
     })
-}
-
-/// yaml.v2's `keyList.Less` for string keys: runs of digits compare as numbers, and a
-/// non-letter sorts before a letter.
-pub fn key_order(a: &str, b: &str) -> Ordering {
-    let ar: Vec<char> = a.chars().collect();
-    let br: Vec<char> = b.chars().collect();
-    let mut i = 0;
-    while i < ar.len() && i < br.len() {
-        if ar[i] == br[i] {
-            i += 1;
-            continue;
-        }
-        let al = ar[i].is_alphabetic();
-        let bl = br[i].is_alphabetic();
-        if al && bl {
-            return ar[i].cmp(&br[i]);
-        }
-        if al || bl {
-            return if bl {
-                Ordering::Less
-            } else {
-                Ordering::Greater
-            };
-        }
-        let (mut an, mut bn) = (0i64, 0i64);
-        if ar[i] == '0' || br[i] == '0' {
-            let mut j = i;
-            while j > 0 && ar[j - 1].is_numeric() {
-                j -= 1;
-                if ar[j] != '0' {
-                    an = 1;
-                    bn = 1;
-                    break;
-                }
-            }
-        }
-        let mut ai = i;
-        while let Some(d) = ar.get(ai).and_then(|c| c.to_digit(10)) {
-            an = an.wrapping_mul(10).wrapping_add(i64::from(d));
-            ai += 1;
-        }
-        let mut bi = i;
-        while let Some(d) = br.get(bi).and_then(|c| c.to_digit(10)) {
-            bn = bn.wrapping_mul(10).wrapping_add(i64::from(d));
-            bi += 1;
-        }
-        if an != bn {
-            return an.cmp(&bn);
-        }
-        if ai != bi {
-            return ai.cmp(&bi);
-        }
-        return ar[i].cmp(&br[i]);
-    }
-    ar.len().cmp(&br.len())
 }
 
 fn is_break(c: char) -> bool {

@@ -2,6 +2,7 @@
 
 pub mod decode;
 pub mod emit;
+pub mod key_order;
 pub mod resolve;
 
 pub use decode::{YamlError, parse_documents, parse_map, parse_value};

@@ -120,3 +120,31 @@ mod props {
         }
     }
 }
+
+/// Found by the `helm_set` fuzz target (minimised): these keys are not totally ordered by
+/// yaml.v2's `keyList.Less`, and `sort_by` panicked on them ("user-provided comparison
+/// function does not correctly implement a total order").
+#[test]
+fn keys_yaml_v2_cannot_order_do_not_panic() {
+    let input = b";=,8=:,2\xcb\x8d=,2=\x0b,\x1b=,\x0c\x04.1=\x0b,l=\x0b,\x041=\x0b,l\x1b=\",6.\x00=-\",21\x18=,10=0,2O=0\",3=,\"=,20=-\",21=-\",1=\x08\x08\",g=\",12=\",2\x08=1";
+    let text = std::str::from_utf8(input).unwrap_or_default();
+    let mut m = crate::values::Map::new();
+    assert!(crate::values::strvals::parse_set(text, &mut m).is_ok());
+    let keys = m.len();
+    assert!(
+        keys > 12,
+        "the merge sort, not only the insertion sort, is exercised"
+    );
+    let out = to_yaml(&gotmpl::Value::map(m));
+    assert!(out.is_ok_and(|yaml| yaml.lines().count() >= keys));
+}
+
+#[test]
+fn key_order_sort_matches_a_total_order() {
+    let mut keys: Vec<String> = (0..40).rev().map(|i| format!("k{i}")).collect();
+    keys.extend(["_x", "1-", "1a", "B", "a", "a9", "a10"].map(String::from));
+    let mut want = keys.clone();
+    want.sort_by(|a, b| key_order::key_order(a, b));
+    key_order::sort_by_key_order(&mut keys, |k| k.as_str());
+    assert_eq!(keys, want);
+}
