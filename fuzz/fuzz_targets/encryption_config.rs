@@ -14,13 +14,17 @@ fn config() -> &'static EncryptionConfig {
     static CONFIG: OnceLock<EncryptionConfig> = OnceLock::new();
     CONFIG.get_or_init(|| {
         let key = "c2VjcmV0LWtleS10aGF0LWlzLTMyLWJ5dGVzLWxvbmc=";
+        // One line each: a `\` line continuation would strip the indentation YAML needs.
+        let providers: String = [("aesgcm", "a"), ("aescbc", "b"), ("secretbox", "c")]
+            .iter()
+            .map(|(p, name)| {
+                format!("    - {p}: {{keys: [{{name: {name}, secret: \"{key}\"}}]}}\n")
+            })
+            .collect();
         EncryptionConfig::parse(
             format!(
                 "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\n\
-                 resources:\n- resources: [secrets]\n  providers:\n\
-                 - aesgcm: {{keys: [{{name: a, secret: \"{key}\"}}]}}\n\
-                 - aescbc: {{keys: [{{name: b, secret: \"{key}\"}}]}}\n\
-                 - secretbox: {{keys: [{{name: c, secret: \"{key}\"}}]}}\n"
+                 resources:\n  - resources: [secrets]\n    providers:\n{providers}"
             )
             .as_bytes(),
         )
