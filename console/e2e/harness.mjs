@@ -51,12 +51,12 @@ export function testdata() {
 
 /**
  * The environment: host platform, member cluster (unless `member: false`), browser. `stop()`
- * ends all of it.
+ * ends all of it. `serveArgs` are more flags for `orrery serve`.
  */
-export async function startEnv(adminPassword, { member: withMember = true } = {}) {
+export async function startEnv(adminPassword, { member: withMember = true, serveArgs = [] } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "orrery-e2e-"));
   const host = await startReady(
-    ["serve", "--data-dir", join(dir, "host"), "--listen", "127.0.0.1:0", "--kube-listen", "127.0.0.1:0", "--admin-password", adminPassword],
+    ["serve", "--data-dir", join(dir, "host"), "--listen", "127.0.0.1:0", "--kube-listen", "127.0.0.1:0", "--admin-password", adminPassword, ...serveArgs],
     "platform",
   );
   const member = withMember ? await startReady(["cluster", "--data-dir", join(dir, "member"), "--listen", "127.0.0.1:0"], "kubernetes-api") : null;

@@ -31,7 +31,9 @@ async function ok(token, method, path, body) {
 
 before(async () => {
   mkdirSync(screenshots, { recursive: true });
-  env = await startEnv(INITIAL, { member: false });
+  // A sample every 2 s instead of every minute: a rate (CPU usage) needs two samples, and the
+  // test is not to wait two minutes for them.
+  env = await startEnv(INITIAL, { member: false, serveArgs: ["--monitoring-interval", "2s"] });
   admin = await apiToken(env.url, "admin", INITIAL);
   // alice manages workspace w1 and, as herself, creates project p1 and a Deployment of two pods
   // there (so the audit trail has her actions, and the simulation writes events and logs).
