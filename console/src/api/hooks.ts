@@ -3,7 +3,7 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api, ApiError, withQuery } from "./client";
 import { clusterPath } from "./paths";
-import { applyEvent, ExpiredError, watchStream, type K8sObject, type ListResult, type WatchEvent } from "./watch";
+import { applyEvent, ExpiredError, retryPause, watchStream, type K8sObject, type ListResult, type WatchEvent } from "./watch";
 import { mux } from "./mux";
 
 /**
@@ -75,10 +75,7 @@ export function useMetadataChanges(path: string, fieldSelector: string, onChange
           if (ctl.signal.aborted) return;
           if (e instanceof ApiError && [403, 404, 405].includes(e.status)) return;
           if (e instanceof ExpiredError) continue;
-          await new Promise((r) => {
-            const t = setTimeout(r, backoff);
-            ctl.signal.addEventListener("abort", () => (clearTimeout(t), r(null)), { once: true });
-          });
+          await retryPause(backoff, ctl.signal);
           backoff = Math.min(backoff * 2, 10000);
         }
       }

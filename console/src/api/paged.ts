@@ -12,7 +12,7 @@
 import { useEffect, useState } from "react";
 import { api, ApiError } from "./client";
 import { clusterPath, resourcePath, type ResourceType } from "./paths";
-import { ExpiredError, keyOf, replaceAt, type K8sObject, type WatchEvent } from "./watch";
+import { ExpiredError, keyOf, retryPause, replaceAt, type K8sObject, type WatchEvent } from "./watch";
 import { collectionRevision, watchOnce } from "./hooks";
 
 export const GENERIC = "/kapis/resources.kubesphere.io/v1alpha3";
@@ -163,10 +163,7 @@ export function usePagedList(cluster: string | undefined, rt: ResourceType, name
             return;
           }
           if (e instanceof ExpiredError) continue;
-          await new Promise((r) => {
-            const t = setTimeout(r, backoff);
-            ctl.signal.addEventListener("abort", () => (clearTimeout(t), r(null)), { once: true });
-          });
+          await retryPause(backoff, ctl.signal);
           backoff = Math.min(backoff * 2, 10000);
         }
       }

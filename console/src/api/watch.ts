@@ -78,6 +78,14 @@ export function applyEvent(items: K8sObject[], ev: WatchEvent): K8sObject[] {
 /** Thrown when the server says the watched revision is gone (the caller relists). */
 export class ExpiredError extends Error {}
 
+/** Waits `ms` before a watch is tried again, or less if `signal` aborts meanwhile. */
+export function retryPause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((r) => {
+    const t = setTimeout(r, ms);
+    signal.addEventListener("abort", () => (clearTimeout(t), r()), { once: true });
+  });
+}
+
 /**
  * Streams a watch of `path` from `resourceVersion`, calling `onEvent` for each event, until the
  * server ends the stream or `signal` aborts. Returns the last revision seen.
