@@ -265,6 +265,7 @@ pub async fn upgrade_forms(f: &Fixture, world: &World) -> Vec<String> {
             format!("{prefix}/apis/tenant.kubesphere.io/v1beta1/workspaces"),
             format!("{prefix}/apis/tenant.kubesphere.io/v1beta1/workspaces/b"),
             format!("{prefix}/kapis/resources.kubesphere.io/v1alpha3/namespaces/kubesphere-system/secrets"),
+            format!("{prefix}/kapis/resources.kubesphere.io/v1alpha3/secrets"),
         ]);
     }
     paths.extend([
