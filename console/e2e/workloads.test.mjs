@@ -316,8 +316,16 @@ async function autoscale() {
   await page.getByRole("button", { name: "Edit autoscaler web" }).click();
   dialog = page.getByRole("dialog");
   await dialog.getByLabel("Maximum replicas", { exact: true }).fill("6");
+  // The autoscaler changes while the dialog is open (its controller writes its status so, at any
+  // moment): the edit goes onto it as it is now, and keeps what the dialog does not show.
+  const now = await must("GET", `/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/web`);
+  now.metadata.annotations = { ...now.metadata.annotations, "example.com/owner": "team-a" };
+  await must("PUT", `/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/web`, now);
   await dialog.getByRole("button", { name: "Save", exact: true }).click();
   await visible(page.getByTestId("hpa").filter({ hasText: "2 to 6 replicas" }));
+  const edited = await must("GET", `/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/web`);
+  assert.equal(edited.spec.maxReplicas, 6);
+  assert.equal(edited.metadata.annotations["example.com/owner"], "team-a");
   await shot("workload-autoscaler");
   await page.getByRole("button", { name: "Delete autoscaler web" }).click();
   await visible(page.getByText("This workload is not scaled automatically."));

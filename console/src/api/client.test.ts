@@ -69,6 +69,40 @@ describe("client", () => {
     expect(errorMessage(503, null).message).toBe("HTTP 503");
   });
 
+  it("applies an edit to the object as it is now, read again when it changed before the write", async () => {
+    const conflict = json(409, { kind: "Status", reason: "Conflict", message: "the object has been modified" });
+    const { f, calls } = fakeFetch([
+      json(200, { metadata: { resourceVersion: "5" }, spec: { max: 5 }, status: { n: 1 } }),
+      conflict,
+      json(200, { metadata: { resourceVersion: "6" }, spec: { max: 5 }, status: { n: 2 } }),
+      (c) => json(200, JSON.parse(String(c.init.body))),
+    ]);
+    const c = new Client(f, () => "tok");
+    type O = { metadata: { resourceVersion: string }; spec: { max: number }; status: { n: number } };
+    const out = await c.update<O>("/apis/x/hpa", (latest) => ({ ...latest, spec: { max: 6 } }));
+    expect(calls.map((x) => x.init.method)).toEqual(["GET", "PUT", "GET", "PUT"]);
+    // The second write carries what was read the second time, with the form's field.
+    expect(out).toEqual({ metadata: { resourceVersion: "6" }, spec: { max: 6 }, status: { n: 2 } });
+  });
+
+  it("gives an edit's conflict up after its attempts, and any other refusal at once", async () => {
+    const conflict = () => json(409, { kind: "Status", reason: "Conflict", message: "modified" });
+    const one = () => json(200, { metadata: {} });
+    const a = fakeFetch([one(), conflict(), one(), conflict()]);
+    await expect(new Client(a.f, () => "").update("/x", (o) => o, 2)).rejects.toMatchObject({ status: 409, reason: "Conflict" });
+    expect(a.calls).toHaveLength(4);
+    const b = fakeFetch([one(), json(409, { kind: "Status", reason: "AlreadyExists", message: "exists" })]);
+    await expect(new Client(b.f, () => "").update("/x", (o) => o)).rejects.toMatchObject({ reason: "AlreadyExists" });
+    expect(b.calls).toHaveLength(2);
+    const c = fakeFetch([one()]);
+    await expect(
+      new Client(c.f, () => "").update("/x", () => {
+        throw new Error("form invalid");
+      }),
+    ).rejects.toThrow("form invalid");
+    expect(c.calls).toHaveLength(1);
+  });
+
   it("builds queries without empty values", () => {
     expect(withQuery("/a", { limit: 5, x: undefined, y: "" })).toBe("/a?limit=5");
     expect(withQuery("/a?b=1", { c: "d e" })).toBe("/a?b=1&c=d+e");

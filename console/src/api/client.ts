@@ -142,6 +142,25 @@ export class Client {
   delete<T = unknown>(path: string) {
     return this.json<T>("DELETE", path);
   }
+
+  /**
+   * Saves a form's edit of the object at `path`: reads the object as it is now and sends
+   * `change(latest)` as its replacement. Controllers write an object's status while a form is open
+   * (a HorizontalPodAutoscaler's, a ResourceQuota's, a Deployment's), so the copy the form was read
+   * from is usually stale and a replacement of it is refused (409); the form's fields are applied to
+   * the latest copy instead, read again when it changed between the read and the write. Fields the
+   * form does not show are kept as they are now.
+   */
+  async update<O, T = O>(path: string, change: (latest: O) => unknown, attempts = 3): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const latest = await this.get<O>(path);
+      try {
+        return await this.put<T>(path, change(latest));
+      } catch (e) {
+        if (!(e instanceof ApiError && e.status === 409 && e.reason === "Conflict") || attempt >= attempts) throw e;
+      }
+    }
+  }
 }
 
 /** The console's client. */

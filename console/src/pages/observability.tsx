@@ -682,16 +682,16 @@ function RuleGroupForm({ group, scope, namespace, onDone }: { group: Obj; scope:
   const edit = (i: number, patch: Partial<Rule>) => setRules((rs) => rs.map((r, j) => (j === i ? { ...r, ...patch } : r)));
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    const body = {
-      ...group,
+    const body = (base: Obj) => ({
+      ...base,
       apiVersion: "alerting.kubesphere.io/v2beta1",
       kind: scope.kind,
-      metadata: { ...group.metadata, name, ...(namespace ? { namespace } : {}) },
-      spec: { ...spec, interval, rules },
-    };
+      metadata: { ...base.metadata, name, ...(namespace ? { namespace } : {}) },
+      spec: { ...(base.spec ?? {}), interval, rules },
+    });
     try {
-      if (existing) await api.put(`${scope.list}/${encodeURIComponent(name)}`, body);
-      else await api.post(scope.list, body);
+      if (existing) await api.update(`${scope.list}/${encodeURIComponent(name)}`, body);
+      else await api.post(scope.list, body(group));
       onDone();
     } catch (err) {
       setError(err);

@@ -428,7 +428,9 @@ export default function ResourceForm({ cluster, ns, resource, name, done }: { cl
       return;
     }
     try {
-      if (path) await api.put(path, body);
+      // A controller may have written the object (a Service's, a claim's status) since the form read it:
+      // the form goes onto the object as it is now.
+      if (path) await api.update(path, (latest: Obj) => kf.build(f, ns ?? "", latest));
       else await api.post(resourcePath(cluster, rt, ns), body);
       navigate(done(f.name));
     } catch (err) {

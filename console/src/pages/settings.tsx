@@ -147,9 +147,9 @@ function ProjectQuota({ cluster, ns }: { cluster: string; ns: string }) {
   const [f, setF] = useState<q.QuotaForm>(() => q.projectQuotaForm(undefined));
   useEffect(() => setF(q.projectQuotaForm(cur.obj)), [cur.obj]);
   const s = useSaver(async () => {
-    const body = built(() => q.buildProjectQuota(f, ns, cur.obj));
-    if (cur.obj) await api.put(resourcePath(cluster, resources.resourcequotas, ns, cur.obj.metadata.name), body);
-    else await api.post(resourcePath(cluster, resources.resourcequotas, ns), body);
+    // The quota controller writes status.used as pods come and go: the form goes onto the quota as it is now.
+    if (cur.obj) await api.update(resourcePath(cluster, resources.resourcequotas, ns, cur.obj.metadata.name), (latest: K8sObject) => built(() => q.buildProjectQuota(f, ns, latest)));
+    else await api.post(resourcePath(cluster, resources.resourcequotas, ns), built(() => q.buildProjectQuota(f, ns, undefined)));
     cur.reload();
   });
   return (
@@ -169,9 +169,8 @@ function ProjectLimits({ cluster, ns }: { cluster: string; ns: string }) {
   const [f, setF] = useState<q.LimitForm>(() => q.limitForm(undefined));
   useEffect(() => setF(q.limitForm(cur.obj)), [cur.obj]);
   const s = useSaver(async () => {
-    const body = built(() => q.buildLimitRange(f, ns, cur.obj));
-    if (cur.obj) await api.put(resourcePath(cluster, resources.limitranges, ns, cur.obj.metadata.name), body);
-    else await api.post(resourcePath(cluster, resources.limitranges, ns), body);
+    if (cur.obj) await api.update(resourcePath(cluster, resources.limitranges, ns, cur.obj.metadata.name), (latest: K8sObject) => built(() => q.buildLimitRange(f, ns, latest)));
+    else await api.post(resourcePath(cluster, resources.limitranges, ns), built(() => q.buildLimitRange(f, ns, undefined)));
     cur.reload();
   });
   return (
@@ -266,9 +265,9 @@ function WorkspaceQuota({ ws, clusters, allowed }: { ws: string; clusters: strin
   const [f, setF] = useState<q.QuotaForm>(() => q.workspaceQuotaForm(undefined));
   useEffect(() => setF(q.workspaceQuotaForm(cur)), [cur]);
   const s = useSaver(async () => {
-    const body = built(() => q.buildWorkspaceQuota(f, ws, cur));
-    if (cur) await api.put(`${base}/${encodeURIComponent(cur.metadata.name)}`, body);
-    else await api.post(base, body);
+    // Its controller writes status.total as the clusters' quotas change: the form goes onto the quota as it is now.
+    if (cur) await api.update(`${base}/${encodeURIComponent(cur.metadata.name)}`, (latest: Obj) => built(() => q.buildWorkspaceQuota(f, ws, latest)));
+    else await api.post(base, built(() => q.buildWorkspaceQuota(f, ws, undefined)));
     list.reload();
   });
   return (

@@ -106,10 +106,10 @@ function HpaDialog({ cluster, ns, resource, obj, hpa, onClose }: Props & { hpa: 
     const problem = hpaProblem(f);
     if (problem) return setError(new Error(t(problem)));
     const target = { apiVersion: workloadKinds[resource].apiVersion, kind: workloadKinds[resource].kind, name: obj.metadata.name };
-    const body = applyHpa(hpa, f, target, ns);
     try {
-      if (hpa) await api.put(resourcePath(cluster, autoscalers, ns, hpa.metadata.name), body);
-      else await api.post(resourcePath(cluster, autoscalers, ns), body);
+      // Its controller writes the autoscaler's status while the dialog is open: the form goes onto the copy as it is now.
+      if (hpa) await api.update(resourcePath(cluster, autoscalers, ns, hpa.metadata.name), (latest: K8sObject) => applyHpa(latest, f, target, ns));
+      else await api.post(resourcePath(cluster, autoscalers, ns), applyHpa(null, f, target, ns));
       onClose();
     } catch (err) {
       setError(err);

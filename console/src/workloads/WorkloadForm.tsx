@@ -6,7 +6,7 @@ import { useMemo, useState, type FormEvent } from "react";
 import { useNavigate } from "react-router-dom";
 import { dump } from "js-yaml";
 import { useI18n } from "../i18n";
-import { api, ApiError } from "../api/client";
+import { api } from "../api/client";
 import { useLoad } from "../api/hooks";
 import { pagedPath } from "../api/paged";
 import { resourcePath, resources, type ResourceType } from "../api/paths";
@@ -138,22 +138,6 @@ function result(f: WorkloadForm, original: K8sObject | null, ns: string, t: Retu
   }
 }
 
-/**
- * Saves an edit: the form merged into the object as it is now (its controller updates its status
- * while the form is open, so the copy the form was read from is usually stale), retried once when
- * it changed again between the read and the write. Fields the form shows are the form's.
- */
-async function save(path: string, f: WorkloadForm) {
-  for (let attempt = 0; ; attempt++) {
-    const latest = await api.get<K8sObject>(path);
-    try {
-      return await api.put(path, applyEdit(latest, f));
-    } catch (e) {
-      if (!(e instanceof ApiError && e.status === 409) || attempt > 0) throw e;
-    }
-  }
-}
-
 function Editor({ cluster, ns, resource, original }: { cluster: string; ns: string; resource: WorkloadResource; original: K8sObject | null }) {
   const { t } = useI18n();
   const navigate = useNavigate();
@@ -171,7 +155,7 @@ function Editor({ cluster, ns, resource, original }: { cluster: string; ns: stri
     e.preventDefault();
     if (!out.obj) return setError(out.error);
     try {
-      if (original) await save(resourcePath(cluster, rt, ns, original.metadata.name), f);
+      if (original) await api.update(resourcePath(cluster, rt, ns, original.metadata.name), (latest: K8sObject) => applyEdit(latest, f));
       else await api.post(resourcePath(cluster, rt, ns), out.obj);
       navigate(`/clusters/${cluster}/projects/${ns}/${resource}/${encodeURIComponent(out.obj.metadata.name)}`);
     } catch (err) {
