@@ -427,6 +427,36 @@ async fn every_replica_serves_a_proxy_cluster_and_the_tunnel_moves_when_its_repl
     .await;
     served(&http, &b, &admin, "/clusters/edge-exec/api/v1/nodes").await;
     exec_echoes(addrs[1], &admin, "edge-exec").await;
+
+    // --- A proxy cluster deleted: its agent is refused, and its tunnel Lease (owned by the
+    // Cluster) goes with it; the other cluster's stays.
+    let gone = format!("{b}/apis/cluster.kubesphere.io/v1alpha1/clusters/edge-exec");
+    let (code, v) = platform::call(&http, Method::DELETE, &gone, &admin, None).await;
+    assert!(code < 300, "delete edge-exec: {code} {v}");
+    platform::until(
+        Duration::from_secs(30),
+        "edge-exec's tunnel Lease deleted",
+        || {
+            let leases = leases.clone();
+            async move {
+                matches!(leases.get_opt("orrery-tunnel-edge-exec").await, Ok(None)).then_some(())
+            }
+        },
+    )
+    .await;
+    let edge = leases
+        .get("orrery-tunnel-edge")
+        .await
+        .expect("edge's tunnel Lease");
+    let owners = edge.metadata.owner_references.unwrap_or_default();
+    assert_eq!(
+        owners
+            .iter()
+            .map(|o| (o.kind.as_str(), o.name.as_str()))
+            .collect::<Vec<_>>(),
+        [("Cluster", "edge")],
+        "edge's Lease belongs to its Cluster"
+    );
     drop(replicas);
 }
 

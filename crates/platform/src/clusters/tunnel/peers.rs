@@ -28,7 +28,7 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use http::{StatusCode, header};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, OwnerReference};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::{Api, ObjectMeta, PostParams};
 use kube::runtime::WatchStreamExt;
@@ -414,6 +414,12 @@ impl Peers {
         let Some(url) = self.settings.advertise_url.clone() else {
             return Ok(Claim::Held);
         };
+        // The Lease belongs to its Cluster: the garbage collector deletes it with the Cluster, and
+        // deletes one written by a renewal that raced the Cluster's deletion (its owner is gone).
+        // A Cluster not known (or being deleted) gets none: its session is closing.
+        let Some(owner) = self.owner(cluster) else {
+            return Ok(Claim::Retry);
+        };
         let name = lease_name(cluster);
         let me = self.settings.identity.clone();
         let secs = i32::try_from(self.settings.lease_duration.as_secs().max(1)).unwrap_or(i32::MAX);
@@ -436,6 +442,7 @@ impl Peers {
             return Ok(Claim::Superseded);
         }
         let meta = &mut lease.metadata;
+        meta.owner_references = Some(vec![owner]);
         meta.labels
             .get_or_insert_with(Default::default)
             .insert(LEASE_LABEL.into(), cluster.into());
@@ -473,6 +480,21 @@ impl Peers {
             Err(e) if crate::kubeapi::is_conflict(&e) => Ok(Claim::Retry),
             Err(e) => Err(err(e)),
         }
+    }
+
+    /// The owner reference to cluster `name`'s Cluster, while it exists and is not being deleted.
+    fn owner(&self, cluster: &str) -> Option<OwnerReference> {
+        let state = self.state.upgrade()?;
+        let c = state.caches.clusters.get(cluster)?;
+        if !c.obj["metadata"]["deletionTimestamp"].is_null()
+            || !c.obj["metadata"]["uid"].is_string()
+        {
+            return None;
+        }
+        let refs = crate::objects::owner_ref(crate::kinds::Kind::Cluster, &c.obj);
+        serde_json::from_value::<Vec<OwnerReference>>(refs)
+            .ok()?
+            .pop()
     }
 
     /// Clears cluster `name`'s Lease if it still names the session begun at `acquired`.
