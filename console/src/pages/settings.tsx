@@ -226,7 +226,8 @@ function WorkspaceInfo({ ws, template, reload, allowed }: { ws: string; template
     const removed = q.removedClusters(before, f.clusters);
     const left = await projectsLeft(ws, removed);
     if (left.length) throw new Error(t("res.placementRefused", { clusters: removed.join(", "), projects: left.join(", ") }));
-    await api.put(`${TENANT}/workspacetemplates/${ws}`, q.buildWorkspace(f, template));
+    // The platform writes the template too (its finalizer, its clusters' state): the form goes onto it as it is now.
+    await api.update(`${TENANT}/workspacetemplates/${ws}`, (latest: Obj) => q.buildWorkspace(f, latest));
     reload();
   });
   const toggle = (c: string, on: boolean) => setF({ ...f, clusters: on ? [...f.clusters, c] : f.clusters.filter((x) => x !== c) });
