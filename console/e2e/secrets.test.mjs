@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { changeAdminPassword, logIn, mustCall, screenshots, startEnv } from "./harness.mjs";
+import { apiCall, changeAdminPassword, logIn, mustCall, screenshots, startEnv } from "./harness.mjs";
 
 const INITIAL = "Initial0Pass";
 const ADMIN_PW = "Changed0Pass";
@@ -106,5 +106,23 @@ async function secretPage() {
 test("a Secret's values reach the page only when revealed: the cluster's list and the Secret's page answer without them", async () => {
   await clusterList();
   await secretPage();
+  assert.deepEqual(problems, []);
+});
+
+test("a Secret is deleted from its page after a confirmation; a cancelled one stays", async () => {
+  await mustCall(env.url, token, "POST", `/api/v1/namespaces/${NS}/secrets`, { metadata: { name: "old" }, stringData: { k: "v" } });
+  await go(`/clusters/host/projects/${NS}/secrets/old`);
+  await visible(page.getByRole("heading", { name: "Secret: old", exact: true }));
+  await page.getByRole("button", { name: "Delete", exact: true }).click();
+  let dialog = page.getByRole("dialog");
+  await visible(dialog.getByText('Delete Secret "old"? This cannot be undone.'));
+  await dialog.getByRole("button", { name: "Cancel", exact: true }).click();
+  await dialog.waitFor({ state: "hidden", timeout: WAIT });
+  assert.equal((await apiCall(env.url, token, "GET", `/api/v1/namespaces/${NS}/secrets/old`)).status, 200);
+  await page.getByRole("button", { name: "Delete", exact: true }).click();
+  dialog = page.getByRole("dialog");
+  await dialog.getByRole("button", { name: "Delete", exact: true }).click();
+  await page.waitForURL((u) => !u.pathname.endsWith("/secrets/old"), { timeout: WAIT });
+  assert.equal((await apiCall(env.url, token, "GET", `/api/v1/namespaces/${NS}/secrets/old`)).status, 404);
   assert.deepEqual(problems, []);
 });

@@ -9,7 +9,7 @@ import type { K8sObject } from "../api/watch";
 import { columnsFor, lastSeen } from "../pages/columns";
 import { Essentials } from "./Essentials";
 import { Table } from "./Table";
-import { Confirm, ErrorBox, PageHead, Status, tabKeys } from "./ui";
+import { DeleteConfirm, ErrorBox, PageHead, Status, tabKeys } from "./ui";
 import { PodLogs } from "./PodLogs";
 import { HiddenValueError, present, unmaskSecret } from "../state/secretYaml";
 
@@ -134,7 +134,6 @@ export function ResourceDetail({ cluster, rt, namespace, name, base, podLink, ex
   const [deleting, setDeleting] = useState(false);
   // The terminal is offered to those who may open one (exec is `create` on pods/exec).
   const canExec = useCan(cluster, { verb: "create", resource: "pods", subresource: "exec", namespace });
-  const [delError, setDelError] = useState<unknown>(null);
   const selector = obj && ["deployments", "statefulsets", "daemonsets", "jobs"].includes(rt.plural) ? selectorOf(obj) : undefined;
   const pods = useLiveList(selector ? resourcePath(cluster, resources.pods, namespace) : null, { labelSelector: selector });
   const events = useLiveList(tab === "events" ? resourcePath(cluster, resources.events, namespace) : null, { fieldSelector: `involvedObject.name=${name}` });
@@ -222,19 +221,15 @@ export function ResourceDetail({ cluster, rt, namespace, name, base, podLink, ex
           <PodTerminal cluster={cluster} pod={obj} />
         </Suspense>
       )}
-      <Confirm
+      <DeleteConfirm
         open={deleting}
-        message={t("confirm.delete", { kind: rt.kind, name })}
-        error={delError}
+        kind={rt.kind}
+        name={name}
+        path={path}
         onCancel={() => setDeleting(false)}
-        onConfirm={async () => {
-          try {
-            await api.delete(path);
-            setDeleting(false);
-            navigate(base);
-          } catch (e) {
-            setDelError(e);
-          }
+        onDeleted={() => {
+          setDeleting(false);
+          navigate(base);
         }}
       />
     </>

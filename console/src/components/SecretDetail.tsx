@@ -19,7 +19,7 @@ import { HiddenValueError, hiddenPatch, MASK, maskedFromMetadata, present, revea
 import { EditAction } from "./MoreEssentials";
 import { editable } from "./ResourceDetail";
 import { Table } from "./Table";
-import { Confirm, ErrorBox, PageHead, tabKeys } from "./ui";
+import { DeleteConfirm, ErrorBox, PageHead, tabKeys } from "./ui";
 
 const YamlEditor = lazy(() => import("./YamlEditor"));
 
@@ -163,7 +163,6 @@ export function SecretDetail({ cluster, namespace, name, base }: { cluster: stri
   const canDelete = useCan(cluster, { verb: "delete", resource: "secrets", namespace }) === true;
   const [tab, setTab] = useState<"overview" | "yaml" | "events">("overview");
   const [deleting, setDeleting] = useState(false);
-  const [delError, setDelError] = useState<unknown>(null);
   const reveal = useCallback(async () => {
     try {
       const obj = await api.get<K8sObject>(path);
@@ -226,19 +225,15 @@ export function SecretDetail({ cluster, namespace, name, base }: { cluster: stri
       )}
       {tab === "yaml" && <SecretYaml meta={obj} path={path} reveal={reveal} onSaved={reload} canRead={canRead} canSave={canUpdate} />}
       {tab === "events" && <Table<K8sObject> label={t("detail.events")} rows={eventRows} rowKey={(e) => e.metadata.uid ?? e.metadata.name} columns={eventColumns} />}
-      <Confirm
+      <DeleteConfirm
         open={deleting}
-        message={t("confirm.delete", { kind: rt.kind, name })}
-        error={delError}
+        kind={rt.kind}
+        name={name}
+        path={path}
         onCancel={() => setDeleting(false)}
-        onConfirm={async () => {
-          try {
-            await api.delete(path);
-            setDeleting(false);
-            navigate(base);
-          } catch (e) {
-            setDelError(e);
-          }
+        onDeleted={() => {
+          setDeleting(false);
+          navigate(base);
         }}
       />
     </>

@@ -1,6 +1,6 @@
-import { useEffect, useRef, type ReactNode } from "react";
+import { useEffect, useRef, useState, type ReactNode } from "react";
 import { useI18n } from "../i18n";
-import { ApiError } from "../api/client";
+import { api, ApiError } from "../api/client";
 import { en, type MessageKey } from "../i18n/en";
 
 /** What went wrong, in the user's words: a summary by status and reason, the fields the server
@@ -120,6 +120,19 @@ export function Confirm({ open, message, onConfirm, onCancel, error }: { open: b
       </div>
     </Dialog>
   );
+}
+
+/**
+ * Asks before deleting `name` (a `kind`, in the user's words) at `path`; `onDeleted` runs once the
+ * server has deleted it, and a refusal stays in the dialog (cleared when it opens again).
+ */
+export function DeleteConfirm({ open, kind, name, path, onCancel, onDeleted }: { open: boolean; kind: string; name: string; path: string; onCancel: () => void; onDeleted: () => void }) {
+  const { t } = useI18n();
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    if (open) setError(null);
+  }, [open]);
+  return <Confirm open={open} message={t("confirm.delete", { kind, name })} error={error} onCancel={onCancel} onConfirm={() => void api.delete(path).then(onDeleted, setError)} />;
 }
 
 /**

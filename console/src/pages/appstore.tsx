@@ -32,7 +32,7 @@ import {
   type Page,
 } from "../api/appstore";
 import { Table } from "../components/Table";
-import { Confirm, Dialog, ErrorBox, FormFooter, PageHead, tabKeys, useTitle } from "../components/ui";
+import { Confirm, DeleteConfirm, Dialog, ErrorBox, FormFooter, PageHead, tabKeys, useTitle } from "../components/ui";
 import { AppIcon, StateBadge, useServerCheck, ValuesEditor } from "../components/appstore";
 import { useApp } from "../state/context";
 
@@ -701,19 +701,15 @@ export function Repos({ ws }: { ws?: string }) {
           <FormFooter error={error} onCancel={() => setAdding(false)} />
         </form>
       </Dialog>
-      <Confirm
+      <DeleteConfirm
         open={!!removing}
-        message={t("confirm.delete", { kind: t("nav.repos"), name: removing ?? "" })}
-        error={error}
+        kind={t("nav.repos")}
+        name={removing ?? ""}
+        path={`${base}/${removing}`}
         onCancel={() => setRemoving(null)}
-        onConfirm={async () => {
-          try {
-            await api.delete(`${base}/${removing}`);
-            setRemoving(null);
-            repos.reload();
-          } catch (e) {
-            setError(e);
-          }
+        onDeleted={() => {
+          setRemoving(null);
+          repos.reload();
         }}
       />
     </>

@@ -30,7 +30,7 @@ import {
 } from "../api/extensions";
 import { decodeFiles } from "../api/appstore";
 import { Table } from "../components/Table";
-import { Confirm, ErrorBox, FormFooter, PageHead, tabKeys, useTitle } from "../components/ui";
+import { Confirm, DeleteConfirm, ErrorBox, FormFooter, PageHead, tabKeys, useTitle } from "../components/ui";
 import { AppIcon } from "../components/appstore";
 import { useApp } from "../state/context";
 
@@ -703,20 +703,7 @@ function Repos() {
           },
         ]}
       />
-      <Confirm
-        open={!!removing}
-        message={t("confirm.delete", { kind: t("ext.repo"), name: removing })}
-        error={error}
-        onCancel={() => setRemoving("")}
-        onConfirm={async () => {
-          try {
-            await api.delete(marketPath("repositories", removing));
-            setRemoving("");
-          } catch (e) {
-            setError(e);
-          }
-        }}
-      />
+      <DeleteConfirm open={!!removing} kind={t("ext.repo")} name={removing} path={marketPath("repositories", removing)} onCancel={() => setRemoving("")} onDeleted={() => setRemoving("")} />
     </>
   );
 }
