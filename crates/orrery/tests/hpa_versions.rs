@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::autoscaling::{v1, v2};
-use kube::api::{Api, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+use kube::api::{
+    Api, ListParams, ObjectMeta, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
+};
 use serde_json::{Value, json};
 
 use common::{TestCluster, json as parse};
@@ -241,6 +243,53 @@ async fn v1_watch_and_table(client: &kube::Client, c: &TestCluster) {
     assert!(row.contains("memory: <unknown>/100Mi, cpu: "), "{table}");
 }
 
+/// Step 5b: metadata-only answers at v1 (a GET, a list, a watch) carry the v1 object's
+/// metadata — its round-trip annotations included — as kube-apiserver cuts them from the
+/// converted object; at v2 they have none.
+async fn v1_metadata_is_the_v1_objects(client: &kube::Client) {
+    let v1: Api<v1::HorizontalPodAutoscaler> = Api::namespaced(client.clone(), "default");
+    let v2: Api<v2::HorizontalPodAutoscaler> = Api::namespaced(client.clone(), "default");
+    let has = |m: &ObjectMeta| {
+        m.annotations
+            .as_ref()
+            .is_some_and(|a| a.contains_key(METRICS))
+    };
+    let one = v1.get_metadata("api").await.unwrap();
+    assert!(has(&one.metadata), "{:?}", one.metadata.annotations);
+    let listed = v1
+        .list_metadata(&ListParams::default().fields("metadata.name=api"))
+        .await
+        .unwrap();
+    assert!(
+        has(&listed.items[0].metadata),
+        "{:?}",
+        listed.items[0].metadata.annotations
+    );
+    let at_v2 = v2.get_metadata("api").await.unwrap();
+    assert!(!has(&at_v2.metadata), "{:?}", at_v2.metadata.annotations);
+    let rv = one.metadata.resource_version.clone().unwrap();
+    let wp = WatchParams::default()
+        .fields("metadata.name=api")
+        .timeout(30);
+    let mut events = v1.watch_metadata(&wp, &rv).await.unwrap().boxed();
+    v2.patch(
+        "api",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"maxReplicas": 8}})),
+    )
+    .await
+    .unwrap();
+    let seen = loop {
+        match events.try_next().await.unwrap() {
+            Some(WatchEvent::Modified(m)) => break m,
+            Some(WatchEvent::Error(e)) => panic!("watch error: {e:?}"),
+            Some(_) => continue,
+            None => panic!("watch ended before the change"),
+        }
+    };
+    assert!(has(&seen.metadata), "{:?}", seen.metadata.annotations);
+}
+
 /// Step 6: validation runs on the v2 form (a v1 target of 0% is a metric's utilization).
 fn v1_validation_on_v2_form(c: &TestCluster) {
     let bad = V1_HPA
@@ -262,5 +311,6 @@ async fn hpa_versions_convert_as_kube_does() {
     v1_writes_lose_nothing(&client, &c).await;
     v1_server_side_apply(&client).await;
     v1_watch_and_table(&client, &c).await;
+    v1_metadata_is_the_v1_objects(&client).await;
     v1_validation_on_v2_form(&c);
 }

@@ -335,7 +335,7 @@ impl Call<'_> {
             )),
             Output::Metadata => Ok(json_bytes(
                 StatusCode::OK,
-                table::partial_metadata_bytes(&kv.value)
+                table::partial_metadata_bytes(&crate::versions::metadata_source(res, &kv.value))
                     .map_err(|e| ApiError::internal(format!("stored object is corrupt: {e}")))?,
             )),
             other => {
@@ -406,7 +406,7 @@ impl Call<'_> {
             )),
             Output::Metadata => Ok(json_bytes(
                 StatusCode::OK,
-                crate::list::metadata_list_body(&page)?,
+                crate::list::metadata_list_body(res, &page)?,
             )),
             other => {
                 let objects = page

@@ -336,8 +336,9 @@ pub fn list_body(res: &Resource, page: &Page) -> Bytes {
 }
 
 /// A page as a `PartialObjectMetadataList`: each item's stored `metadata` bytes as they are,
-/// nothing else of the objects decoded.
-pub fn metadata_list_body(page: &Page) -> Result<Bytes, ApiError> {
+/// nothing else of the objects decoded (a kind converted between versions is converted first:
+/// [`crate::versions::metadata_source`]).
+pub fn metadata_list_body(res: &Resource, page: &Page) -> Result<Bytes, ApiError> {
     let mut out = Vec::with_capacity(256 + page.items.len() * 512);
     out.extend_from_slice(
         b"{\"kind\":\"PartialObjectMetadataList\",\"apiVersion\":\"meta.k8s.io/v1\",\"metadata\":",
@@ -348,8 +349,11 @@ pub fn metadata_list_body(page: &Page) -> Result<Bytes, ApiError> {
         if i > 0 {
             out.push(b',');
         }
-        crate::table::put_partial_metadata(&mut out, &kv.value)
-            .map_err(|e| ApiError::internal(format!("stored object is corrupt: {e}")))?;
+        crate::table::put_partial_metadata(
+            &mut out,
+            &crate::versions::metadata_source(res, &kv.value),
+        )
+        .map_err(|e| ApiError::internal(format!("stored object is corrupt: {e}")))?;
     }
     out.extend_from_slice(b"]}");
     Ok(Bytes::from(out))

@@ -17,13 +17,29 @@ pub fn served_bytes(res: &Resource, stored: &bytes::Bytes) -> bytes::Bytes {
     if res.custom {
         return crate::crd::in_version(res, stored);
     }
+    kind_converted(res, stored).map_or_else(|| stored.clone(), bytes::Bytes::from)
+}
+
+/// A built-in kind's stored bytes converted to `res`'s version; `None` when they are already
+/// there, the kind does not convert, or the bytes do not read.
+fn kind_converted(res: &Resource, stored: &[u8]) -> Option<Vec<u8>> {
     if !res.rules.converts() || in_version(res, stored) {
-        return stored.clone();
+        return None;
     }
-    match serde_json::from_slice::<Value>(stored) {
-        Ok(obj) => bytes::Bytes::from(serde_json::to_vec(&served(res, obj)).unwrap_or_default()),
-        Err(_) => stored.clone(),
+    let obj = serde_json::from_slice::<Value>(stored).ok()?;
+    serde_json::to_vec(&served(res, obj)).ok()
+}
+
+/// The bytes a `PartialObjectMetadata` is cut from: a built-in kind's conversion can change
+/// metadata (a v1 HPA carries what v1 cannot hold in annotations), so such an object is
+/// converted first, as kube-apiserver converts before it keeps only the metadata; anything
+/// else is cut from the stored bytes as they are (a custom resource's versions differ only
+/// in `apiVersion`).
+pub fn metadata_source<'a>(res: &Resource, stored: &'a [u8]) -> Cow<'a, [u8]> {
+    if res.custom {
+        return Cow::Borrowed(stored);
     }
+    kind_converted(res, stored).map_or(Cow::Borrowed(stored), Cow::Owned)
 }
 
 /// The top-level `apiVersion` of a stored object, read without building the rest (a search

@@ -324,7 +324,8 @@ impl Output {
                 crate::versions::served_bytes(res, &bytes::Bytes::copy_from_slice(stored)).to_vec()
             }
             Output::Metadata => {
-                table::partial_metadata_bytes(stored).unwrap_or_else(|_| stored.to_vec())
+                let source = crate::versions::metadata_source(res, stored);
+                table::partial_metadata_bytes(&source).unwrap_or_else(|_| stored.to_vec())
             }
             other => match serde_json::from_slice::<Value>(stored) {
                 Ok(obj) => {
