@@ -180,6 +180,30 @@ pub fn is_generic(info: &RequestInfo) -> bool {
         && !GENERIC_OWN.contains(&info.resource.as_str())
 }
 
+/// Every namespace's Secrets, metadata only (`/kapis/resources.kubesphere.io/v1alpha3/secrets`),
+/// as the request it is decided as: the native cluster-wide list (or watch) of Secrets. Who may
+/// list Secrets in every namespace of a cluster may list their metadata there; nobody else (a
+/// `kapis` path without a namespace is otherwise decided by global roles only, which would
+/// refuse a member's own cluster administrators).
+pub fn decided_as(info: &RequestInfo) -> Option<RequestInfo> {
+    let every_secret = info.is_resource_request
+        && info.api_prefix == "kapis"
+        && info.api_group == GENERIC_GROUP
+        && info.api_version == GENERIC_VERSION
+        && info.resource == "secrets"
+        && info.namespace.is_empty()
+        && info.workspace.is_empty()
+        && info.name.is_empty()
+        && info.subresource.is_empty();
+    every_secret.then(|| RequestInfo {
+        api_prefix: "api".into(),
+        api_group: String::new(),
+        api_version: "v1".into(),
+        scope: Scope::Cluster,
+        ..info.clone()
+    })
+}
+
 /// Why a request was not resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Unresolved {
@@ -582,6 +606,39 @@ mod generic_tests {
     }
 
     const G: &str = "/kapis/resources.kubesphere.io/v1alpha3";
+
+    #[test]
+    fn every_namespaces_secret_metadata_is_decided_as_the_native_list() {
+        for (query, verb) in [("", "list"), ("watch=true", "watch")] {
+            let i = resolve("GET", &format!("{G}/secrets"), query, Some(&index()))
+                .expect("resolves")
+                .info;
+            let d = decided_as(&i).expect("decided as the native list");
+            assert_eq!(
+                (
+                    d.api_prefix.as_str(),
+                    d.api_group.as_str(),
+                    d.resource.as_str(),
+                    d.verb.as_str(),
+                    d.scope
+                ),
+                ("api", "", "secrets", verb, Scope::Cluster)
+            );
+        }
+        // A namespace's Secrets (viewers read their metadata) and one Secret are decided as
+        // they are; so is anything else.
+        for path in [
+            format!("{G}/namespaces/p/secrets"),
+            format!("{G}/namespaces/p/secrets/db"),
+            format!("{G}/users"),
+            format!("{G}/configmaps"),
+        ] {
+            let i = resolve("GET", &path, "", Some(&index()))
+                .expect("resolves")
+                .info;
+            assert_eq!(decided_as(&i), None, "{path}");
+        }
+    }
 
     #[test]
     fn a_plural_resolves_to_its_cluster_resource_and_scope() {

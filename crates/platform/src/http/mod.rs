@@ -792,7 +792,8 @@ async fn authorize(State(state): State<Shared>, mut req: Request, next: Next) ->
         authz,
         target.as_ref().map(|m| m.name.as_str()),
     );
-    let decision = authz.authorize(&user, &info);
+    let decided_as = crate::authz::resolve::decided_as(&info);
+    let decision = authz.authorize(&user, decided_as.as_ref().unwrap_or(&info));
     let grant = match decision.access {
         Some(Access::Granted) => Grant::Full,
         Some(Access::SelfService) => Grant::SelfService,

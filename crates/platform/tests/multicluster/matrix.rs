@@ -78,6 +78,7 @@ async fn every_role_at_every_level_in_a_member_cluster() {
     member_cluster_members(c, &admin, &tokens).await;
     member_project_roles(c, &admin, &tokens).await;
     dynamic_api_answers_as_the_native_api(c, &admin, &tokens).await;
+    secret_metadata_answers_as_the_native_list(c, &admin, &tokens).await;
     drop(member);
 }
 
@@ -615,4 +616,92 @@ async fn generic_api_answers_as_the_native_api(c: &Client, tokens: &[(&str, Stri
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// Every namespace's Secrets, metadata only, in a member
+/// (`/clusters/member/kapis/resources.kubesphere.io/v1alpha3/secrets`): answered to exactly those
+/// the member's own cluster-wide list of Secrets answers (the reference), with the member's
+/// Secrets and never the host's, and without a value.
+async fn secret_metadata_answers_as_the_native_list(
+    c: &Client,
+    admin: &str,
+    tokens: &[(&str, String)],
+) {
+    const VALUE: &str = "member-only-value-7d1";
+    let secret = |name: &str| {
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
+            "stringData": {"password": VALUE}})
+    };
+    c.ok(
+        Method::POST,
+        "/clusters/member/api/v1/namespaces/b-mp/secrets",
+        admin,
+        Some(secret("in-member")),
+    )
+    .await;
+    c.ok(
+        Method::POST,
+        "/api/v1/namespaces/default/secrets",
+        admin,
+        Some(secret("in-host")),
+    )
+    .await;
+    let names = |v: &Value| -> Vec<String> {
+        let mut n: Vec<String> = v["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|i| {
+                format!(
+                    "{}/{}",
+                    i["metadata"]["namespace"].as_str().unwrap_or_default(),
+                    i["metadata"]["name"].as_str().unwrap_or_default()
+                )
+            })
+            .collect();
+        n.sort();
+        n
+    };
+    let encoded = B64.encode(VALUE);
+    let mut failures = Vec::new();
+    let mut allowed = Vec::new();
+    for (u, token) in tokens {
+        let (ms, mv) = c
+            .get(
+                "/clusters/member/kapis/resources.kubesphere.io/v1alpha3/secrets?limit=500",
+                token,
+            )
+            .await;
+        let (ns, nv) = c.get("/clusters/member/api/v1/secrets", token).await;
+        if ms != ns {
+            failures.push(format!("{u:<11} metadata {ms}, native {ns}"));
+            continue;
+        }
+        if !ms.is_success() {
+            if ms != StatusCode::FORBIDDEN {
+                failures.push(format!("{u:<11} refused with {ms}, not 403"));
+            }
+            continue;
+        }
+        allowed.push(*u);
+        let (seen, native) = (names(&mv), names(&nv));
+        let text = mv.to_string();
+        if seen != native {
+            failures.push(format!("{u:<11} saw {seen:?}, the member lists {native:?}"));
+        } else if !seen.contains(&"b-mp/in-member".to_string())
+            || seen.iter().any(|n| n.ends_with("/in-host"))
+        {
+            failures.push(format!("{u:<11} saw {seen:?}"));
+        } else if text.contains(VALUE) || text.contains(&encoded) {
+            failures.push(format!("{u:<11} received a value"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    // The reference is not empty-handed: the member's cluster administrators list its Secrets.
+    assert!(allowed.contains(&"cadmin"), "allowed: {allowed:?}");
 }
