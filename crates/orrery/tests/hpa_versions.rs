@@ -267,6 +267,20 @@ async fn v1_metadata_is_the_v1_objects(client: &kube::Client) {
     );
     let at_v2 = v2.get_metadata("api").await.unwrap();
     assert!(!has(&at_v2.metadata), "{:?}", at_v2.metadata.annotations);
+    // A write's metadata-only answer too.
+    let labelled = v1
+        .patch_metadata(
+            "api",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"team": "a"}}})),
+        )
+        .await
+        .unwrap();
+    assert!(
+        has(&labelled.metadata),
+        "{:?}",
+        labelled.metadata.annotations
+    );
     let rv = one.metadata.resource_version.clone().unwrap();
     let wp = WatchParams::default()
         .fields("metadata.name=api")

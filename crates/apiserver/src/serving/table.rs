@@ -138,7 +138,10 @@ pub fn render_list(res: &Resource, output: &Output, objects: &[Value], list_meta
             "kind": "PartialObjectMetadataList",
             "apiVersion": "meta.k8s.io/v1",
             "metadata": list_meta,
-            "items": objects.iter().map(partial_metadata).collect::<Vec<_>>(),
+            "items": objects
+                .iter()
+                .map(|o| partial_metadata(&crate::versions::served_ref(res, o)))
+                .collect::<Vec<_>>(),
         }),
         _ => json!({
             "kind": "Table",
@@ -153,7 +156,8 @@ pub fn render_list(res: &Resource, output: &Output, objects: &[Value], list_meta
 /// A Table (or metadata) for one object, as `get` and watch events return it.
 pub fn render_one(res: &Resource, output: &Output, obj: &Value) -> Value {
     match output {
-        Output::Metadata => partial_metadata(obj),
+        // At the version asked: a converted kind's metadata can differ (a v1 HPA's annotations).
+        Output::Metadata => partial_metadata(&crate::versions::served_ref(res, obj)),
         Output::Object => crate::versions::served_ref(res, obj).into_owned(),
         Output::Table { .. } => {
             let rv = obj
