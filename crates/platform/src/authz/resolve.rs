@@ -187,6 +187,7 @@ pub fn is_generic(info: &RequestInfo) -> bool {
 /// refuse a member's own cluster administrators).
 pub fn decided_as(info: &RequestInfo) -> Option<RequestInfo> {
     let every_secret = info.is_resource_request
+        && matches!(info.verb.as_str(), "list" | "watch")
         && info.api_prefix == "kapis"
         && info.api_group == GENERIC_GROUP
         && info.api_version == GENERIC_VERSION
@@ -627,16 +628,21 @@ mod generic_tests {
         }
         // A namespace's Secrets (viewers read their metadata) and one Secret are decided as
         // they are; so is anything else.
-        for path in [
-            format!("{G}/namespaces/p/secrets"),
-            format!("{G}/namespaces/p/secrets/db"),
-            format!("{G}/users"),
-            format!("{G}/configmaps"),
+        for (method, path) in [
+            ("GET", format!("{G}/namespaces/p/secrets")),
+            ("GET", format!("{G}/namespaces/p/secrets/db")),
+            ("GET", format!("{G}/users")),
+            ("GET", format!("{G}/configmaps")),
+            // Only a read is decided as the native list: a write to the route is decided as
+            // itself (and the route answers only GET).
+            ("POST", format!("{G}/secrets")),
+            ("DELETE", format!("{G}/secrets")),
+            ("PUT", format!("{G}/secrets")),
         ] {
-            let i = resolve("GET", &path, "", Some(&index()))
+            let i = resolve(method, &path, "", Some(&index()))
                 .expect("resolves")
                 .info;
-            assert_eq!(decided_as(&i), None, "{path}");
+            assert_eq!(decided_as(&i), None, "{method} {path}");
         }
     }
 
