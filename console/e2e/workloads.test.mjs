@@ -302,6 +302,17 @@ async function rollBackToFirst() {
   );
 }
 
+/** Changes web's autoscaler as another user would: read, change, replace (again when its controller wrote it between). */
+async function changeHpa(change) {
+  const path = `/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/web`;
+  for (let i = 0; i < 5; i++) {
+    const r = await apiCall(env.url, token, "PUT", path, change(await must("GET", path)));
+    if (r.status < 300) return;
+    assert.equal(r.status, 409, JSON.stringify(r.body));
+  }
+  assert.fail("web's autoscaler kept changing");
+}
+
 async function autoscale() {
   await page.getByRole("button", { name: "Scale automatically" }).click();
   let dialog = page.getByRole("dialog");
@@ -318,14 +329,24 @@ async function autoscale() {
   await dialog.getByLabel("Maximum replicas", { exact: true }).fill("6");
   // The autoscaler changes while the dialog is open (its controller writes its status so, at any
   // moment): the edit goes onto it as it is now, and keeps what the dialog does not show.
-  const now = await must("GET", `/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/web`);
-  now.metadata.annotations = { ...now.metadata.annotations, "example.com/owner": "team-a" };
-  await must("PUT", `/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/web`, now);
+  await changeHpa((h) => ({ ...h, metadata: { ...h.metadata, annotations: { ...h.metadata.annotations, "example.com/owner": "team-a" } } }));
   await dialog.getByRole("button", { name: "Save", exact: true }).click();
   await visible(page.getByTestId("hpa").filter({ hasText: "2 to 6 replicas" }));
   const edited = await must("GET", `/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/web`);
   assert.equal(edited.spec.maxReplicas, 6);
   assert.equal(edited.metadata.annotations["example.com/owner"], "team-a");
+  // What the dialog shows changes while it is open (another user sets the minimum): the save is
+  // refused as a conflict, and their change stays.
+  await page.getByRole("button", { name: "Edit autoscaler web" }).click();
+  dialog = page.getByRole("dialog");
+  await dialog.getByLabel("Maximum replicas", { exact: true }).fill("7");
+  await changeHpa((h) => ({ ...h, spec: { ...h.spec, minReplicas: 3 } }));
+  await dialog.getByRole("button", { name: "Save", exact: true }).click();
+  await visible(dialog.getByRole("alert").filter({ hasText: "It changed meanwhile" }));
+  const kept = await must("GET", `/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/web`);
+  assert.deepEqual([kept.spec.minReplicas, kept.spec.maxReplicas], [3, 6]);
+  await dialog.getByRole("button", { name: "Cancel", exact: true }).click();
+  await visible(page.getByTestId("hpa").filter({ hasText: "3 to 6 replicas" }));
   await shot("workload-autoscaler");
   await page.getByRole("button", { name: "Delete autoscaler web" }).click();
   await visible(page.getByText("This workload is not scaled automatically."));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ApiError, Client, csrfToken, errorMessage, withQuery } from "./client";
+import { ApiError, Client, csrfToken, errorMessage, sameForm, withQuery } from "./client";
 
 type Call = { url: string; init: RequestInit };
 
@@ -79,7 +79,12 @@ describe("client", () => {
     ]);
     const c = new Client(f, () => "tok");
     type O = { metadata: { resourceVersion: string }; spec: { max: number }; status: { n: number } };
-    const out = await c.update<O>("/apis/x/hpa", (latest) => ({ ...latest, spec: { max: 6 } }));
+    // The controller wrote only the status meanwhile: what the form shows (spec.max) is as it read it.
+    const out = await c.update<O>(
+      "/apis/x/hpa",
+      (latest) => ({ ...latest, spec: { max: 6 } }),
+      (latest) => latest.spec.max === 5,
+    );
     expect(calls.map((x) => x.init.method)).toEqual(["GET", "PUT", "GET", "PUT"]);
     // The second write carries what was read the second time, with the form's field.
     expect(out).toEqual({ metadata: { resourceVersion: "6" }, spec: { max: 6 }, status: { n: 2 } });
@@ -89,18 +94,36 @@ describe("client", () => {
     const conflict = () => json(409, { kind: "Status", reason: "Conflict", message: "modified" });
     const one = () => json(200, { metadata: {} });
     const a = fakeFetch([one(), conflict(), one(), conflict()]);
-    await expect(new Client(a.f, () => "").update("/x", (o) => o, 2)).rejects.toMatchObject({ status: 409, reason: "Conflict" });
+    await expect(new Client(a.f, () => "").update("/x", (o) => o, () => true, 2)).rejects.toMatchObject({ status: 409, reason: "Conflict" });
     expect(a.calls).toHaveLength(4);
     const b = fakeFetch([one(), json(409, { kind: "Status", reason: "AlreadyExists", message: "exists" })]);
-    await expect(new Client(b.f, () => "").update("/x", (o) => o)).rejects.toMatchObject({ reason: "AlreadyExists" });
+    await expect(new Client(b.f, () => "").update("/x", (o) => o, () => true)).rejects.toMatchObject({ reason: "AlreadyExists" });
     expect(b.calls).toHaveLength(2);
     const c = fakeFetch([one()]);
     await expect(
-      new Client(c.f, () => "").update("/x", () => {
-        throw new Error("form invalid");
-      }),
+      new Client(c.f, () => "").update(
+        "/x",
+        () => {
+          throw new Error("form invalid");
+        },
+        () => true,
+      ),
     ).rejects.toThrow("form invalid");
     expect(c.calls).toHaveLength(1);
+  });
+
+  it("refuses an edit as a conflict when someone changed what the form shows, and writes nothing", async () => {
+    const { f, calls } = fakeFetch([json(200, { metadata: { resourceVersion: "6" }, spec: { min: 3, max: 5 } })]);
+    const c = new Client(f, () => "");
+    type O = { spec: { min: number; max: number } };
+    // The form was read with min 2; another user set min 3 since.
+    const read = (o: O) => ({ min: o.spec.min, max: o.spec.max });
+    const err = await c.update<O>("/x", (o) => ({ ...o, spec: { min: 2, max: 6 } }), (latest) => sameForm(read(latest), { min: 2, max: 5 })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err).toMatchObject({ status: 409, reason: "Conflict" });
+    expect(calls.map((x) => x.init.method)).toEqual(["GET"]);
+    expect(sameForm({ a: ["x"], b: "1" }, { a: ["x"], b: "1" })).toBe(true);
+    expect(sameForm({ a: ["x"] }, { a: ["y"] })).toBe(false);
   });
 
   it("builds queries without empty values", () => {

@@ -149,11 +149,15 @@ export class Client {
    * (a HorizontalPodAutoscaler's, a ResourceQuota's, a Deployment's), so the copy the form was read
    * from is usually stale and a replacement of it is refused (409); the form's fields are applied to
    * the latest copy instead, read again when it changed between the read and the write. Fields the
-   * form does not show are kept as they are now.
+   * form does not show are kept as they are now. What the form shows must be as the form read it:
+   * `same(latest)` says so (compare the form read from `latest` with the one read at the start);
+   * when someone changed it meanwhile the save is refused as a conflict rather than undoing their
+   * change.
    */
-  async update<O, T = O>(path: string, change: (latest: O) => unknown, attempts = 3): Promise<T> {
+  async update<O, T = O>(path: string, change: (latest: O) => unknown, same: (latest: O) => boolean, attempts = 3): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const latest = await this.get<O>(path);
+      if (!same(latest)) throw new ApiError(409, "what this form shows was changed since it was opened", "Conflict");
       try {
         return await this.put<T>(path, change(latest));
       } catch (e) {
@@ -165,3 +169,8 @@ export class Client {
 
 /** The console's client. */
 export const api = new Client();
+
+/** Whether two forms (plain data read from objects) hold the same values. */
+export function sameForm(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}

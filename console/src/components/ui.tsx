@@ -57,8 +57,8 @@ export function ErrorBox({ error }: { error: unknown }) {
   );
 }
 
-/** A modal dialog (native <dialog>: focus is trapped and Escape closes it). */
-export function Dialog({ open, onClose, title, children }: { open: boolean; onClose: () => void; title: string; children: ReactNode }) {
+/** A modal dialog (native <dialog>: focus is trapped and Escape closes it, unless `locked`). */
+export function Dialog({ open, onClose, title, children, locked = false }: { open: boolean; onClose: () => void; title: string; children: ReactNode; locked?: boolean }) {
   const ref = useRef<HTMLDialogElement>(null);
   useEffect(() => {
     const d = ref.current;
@@ -67,7 +67,7 @@ export function Dialog({ open, onClose, title, children }: { open: boolean; onCl
     if (!open && d.open) d.close();
   }, [open]);
   return (
-    <dialog ref={ref} className="dialog" onClose={onClose} aria-label={title}>
+    <dialog ref={ref} className="dialog" onClose={onClose} onCancel={(e) => locked && e.preventDefault()} aria-label={title}>
       {open && (
         <>
           <h2 className="section">{title}</h2>
@@ -103,18 +103,18 @@ export function FormFooter({ error, onCancel, submit, disabled, children }: { er
 }
 
 /** Asks before something that cannot be undone. */
-export function Confirm({ open, message, onConfirm, onCancel, error }: { open: boolean; message: string; onConfirm: () => void; onCancel: () => void; error?: unknown }) {
+export function Confirm({ open, message, onConfirm, onCancel, error, busy = false }: { open: boolean; message: string; onConfirm: () => void; onCancel: () => void; error?: unknown; busy?: boolean }) {
   const { t } = useI18n();
   return (
-    <Dialog open={open} onClose={onCancel} title={t("action.confirm")}>
+    <Dialog open={open} onClose={onCancel} title={t("action.confirm")} locked={busy}>
       <p>{message}</p>
       <ErrorBox error={error} />
       <div className="toolbar">
         <span className="spacer" />
-        <button type="button" onClick={onCancel}>
+        <button type="button" onClick={onCancel} disabled={busy}>
           {t("action.cancel")}
         </button>
-        <button type="button" className="danger" onClick={onConfirm} autoFocus>
+        <button type="button" className="danger" onClick={onConfirm} disabled={busy} aria-busy={busy} autoFocus>
           {t("action.delete")}
         </button>
       </div>
@@ -124,15 +124,32 @@ export function Confirm({ open, message, onConfirm, onCancel, error }: { open: b
 
 /**
  * Asks before deleting `name` (a `kind`, in the user's words) at `path`; `onDeleted` runs once the
- * server has deleted it, and a refusal stays in the dialog (cleared when it opens again).
+ * server has deleted it, and a refusal stays in the dialog (cleared when it opens again). While
+ * the deletion is on its way the dialog neither closes nor sends it again.
  */
 export function DeleteConfirm({ open, kind, name, path, onCancel, onDeleted }: { open: boolean; kind: string; name: string; path: string; onCancel: () => void; onDeleted: () => void }) {
   const { t } = useI18n();
   const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
   useEffect(() => {
     if (open) setError(null);
   }, [open]);
-  return <Confirm open={open} message={t("confirm.delete", { kind, name })} error={error} onCancel={onCancel} onConfirm={() => void api.delete(path).then(onDeleted, setError)} />;
+  const confirm = () => {
+    if (busy) return;
+    setBusy(true);
+    setError(null);
+    api.delete(path).then(
+      () => {
+        setBusy(false);
+        onDeleted();
+      },
+      (e: unknown) => {
+        setBusy(false);
+        setError(e);
+      },
+    );
+  };
+  return <Confirm open={open} message={t("confirm.delete", { kind, name })} error={error} onCancel={onCancel} onConfirm={confirm} busy={busy} />;
 }
 
 /**

@@ -3,7 +3,7 @@
 // active alerts. Filters live in the URL so that a view can be shared and reloaded.
 import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from "react";
 import { Link, Route, Routes, useParams, useSearchParams } from "react-router-dom";
-import { api, withQuery } from "../api/client";
+import { api, sameForm, withQuery } from "../api/client";
 import { useLoad } from "../api/hooks";
 import { clusterPath } from "../api/paths";
 import { useI18n, type I18n } from "../i18n";
@@ -670,6 +670,12 @@ export function AlertsPage() {
   );
 }
 
+/** What the rule group form shows of a group. */
+const ruleForm = (g: Obj) => {
+  const spec = (g.spec ?? {}) as { interval?: string; rules?: unknown[] };
+  return { interval: spec.interval, rules: spec.rules };
+};
+
 /** Creates or edits a rule group through the ordinary resource API. */
 function RuleGroupForm({ group, scope, namespace, onDone }: { group: Obj; scope: { list: string; kind: string }; namespace?: string; onDone: () => void }) {
   const { t } = useI18n();
@@ -690,7 +696,7 @@ function RuleGroupForm({ group, scope, namespace, onDone }: { group: Obj; scope:
       spec: { ...(base.spec ?? {}), interval, rules },
     });
     try {
-      if (existing) await api.update(`${scope.list}/${encodeURIComponent(name)}`, body);
+      if (existing) await api.update(`${scope.list}/${encodeURIComponent(name)}`, body, (latest: Obj) => sameForm(ruleForm(latest), ruleForm(group)));
       else await api.post(scope.list, body(group));
       onDone();
     } catch (err) {

@@ -7,7 +7,7 @@ import { useEffect, useState, type FormEvent, type ReactNode } from "react";
 import { useNavigate } from "react-router-dom";
 import { useI18n } from "../i18n";
 import type { MessageKey } from "../i18n/en";
-import { api } from "../api/client";
+import { api, sameForm } from "../api/client";
 import { useLoad } from "../api/hooks";
 import { pagedPath } from "../api/paged";
 import { resourcePath, resources } from "../api/paths";
@@ -430,7 +430,7 @@ export default function ResourceForm({ cluster, ns, resource, name, done }: { cl
     try {
       // A controller may have written the object (a Service's, a claim's status) since the form read it:
       // the form goes onto the object as it is now.
-      if (path) await api.update(path, (latest: Obj) => kf.build(f, ns ?? "", latest));
+      if (path) await api.update(path, (latest: Obj) => kf.build(f, ns ?? "", latest), (latest) => sameForm(kf.read(latest), kf.read(existing.data ?? latest)));
       else await api.post(resourcePath(cluster, rt, ns), body);
       navigate(done(f.name));
     } catch (err) {

@@ -6,7 +6,7 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { useI18n } from "../i18n";
 import type { MessageKey } from "../i18n/en";
-import { api } from "../api/client";
+import { api, sameForm } from "../api/client";
 import { useCan, useLoad } from "../api/hooks";
 import { clusterPath, IAM, resourcePath, resources, TENANT } from "../api/paths";
 import type { K8sObject } from "../api/watch";
@@ -148,7 +148,7 @@ function ProjectQuota({ cluster, ns }: { cluster: string; ns: string }) {
   useEffect(() => setF(q.projectQuotaForm(cur.obj)), [cur.obj]);
   const s = useSaver(async () => {
     // The quota controller writes status.used as pods come and go: the form goes onto the quota as it is now.
-    if (cur.obj) await api.update(resourcePath(cluster, resources.resourcequotas, ns, cur.obj.metadata.name), (latest: K8sObject) => built(() => q.buildProjectQuota(f, ns, latest)));
+    if (cur.obj) await api.update(resourcePath(cluster, resources.resourcequotas, ns, cur.obj.metadata.name), (latest: K8sObject) => built(() => q.buildProjectQuota(f, ns, latest)), (latest) => sameForm(q.projectQuotaForm(latest), q.projectQuotaForm(cur.obj)));
     else await api.post(resourcePath(cluster, resources.resourcequotas, ns), built(() => q.buildProjectQuota(f, ns, undefined)));
     cur.reload();
   });
@@ -169,7 +169,7 @@ function ProjectLimits({ cluster, ns }: { cluster: string; ns: string }) {
   const [f, setF] = useState<q.LimitForm>(() => q.limitForm(undefined));
   useEffect(() => setF(q.limitForm(cur.obj)), [cur.obj]);
   const s = useSaver(async () => {
-    if (cur.obj) await api.update(resourcePath(cluster, resources.limitranges, ns, cur.obj.metadata.name), (latest: K8sObject) => built(() => q.buildLimitRange(f, ns, latest)));
+    if (cur.obj) await api.update(resourcePath(cluster, resources.limitranges, ns, cur.obj.metadata.name), (latest: K8sObject) => built(() => q.buildLimitRange(f, ns, latest)), (latest) => sameForm(q.limitForm(latest), q.limitForm(cur.obj)));
     else await api.post(resourcePath(cluster, resources.limitranges, ns), built(() => q.buildLimitRange(f, ns, undefined)));
     cur.reload();
   });
@@ -226,8 +226,9 @@ function WorkspaceInfo({ ws, template, reload, allowed }: { ws: string; template
     const removed = q.removedClusters(before, f.clusters);
     const left = await projectsLeft(ws, removed);
     if (left.length) throw new Error(t("res.placementRefused", { clusters: removed.join(", "), projects: left.join(", ") }));
-    // The platform writes the template too (its finalizer, its clusters' state): the form goes onto it as it is now.
-    await api.update(`${TENANT}/workspacetemplates/${ws}`, (latest: Obj) => q.buildWorkspace(f, latest));
+    // The platform writes the template too (its finalizer, its clusters' state): the form goes onto it as it is
+    // now, unless what it shows changed meanwhile (the placement checked above is the one it was read with).
+    await api.update(`${TENANT}/workspacetemplates/${ws}`, (latest: Obj) => q.buildWorkspace(f, latest), (latest) => sameForm(q.workspaceForm(latest), q.workspaceForm(template)));
     reload();
   });
   const toggle = (c: string, on: boolean) => setF({ ...f, clusters: on ? [...f.clusters, c] : f.clusters.filter((x) => x !== c) });
@@ -267,7 +268,7 @@ function WorkspaceQuota({ ws, clusters, allowed }: { ws: string; clusters: strin
   useEffect(() => setF(q.workspaceQuotaForm(cur)), [cur]);
   const s = useSaver(async () => {
     // Its controller writes status.total as the clusters' quotas change: the form goes onto the quota as it is now.
-    if (cur) await api.update(`${base}/${encodeURIComponent(cur.metadata.name)}`, (latest: Obj) => built(() => q.buildWorkspaceQuota(f, ws, latest)));
+    if (cur) await api.update(`${base}/${encodeURIComponent(cur.metadata.name)}`, (latest: Obj) => built(() => q.buildWorkspaceQuota(f, ws, latest)), (latest) => sameForm(q.workspaceQuotaForm(latest), q.workspaceQuotaForm(cur)));
     else await api.post(base, built(() => q.buildWorkspaceQuota(f, ws, undefined)));
     list.reload();
   });

@@ -5,7 +5,7 @@
 import { useMemo, useState, type FormEvent } from "react";
 import { Link } from "react-router-dom";
 import { useI18n } from "../i18n";
-import { api } from "../api/client";
+import { api, sameForm } from "../api/client";
 import { useCan, useLiveList } from "../api/hooks";
 import { resourcePath, resources } from "../api/paths";
 import type { K8sObject } from "../api/watch";
@@ -108,7 +108,7 @@ function HpaDialog({ cluster, ns, resource, obj, hpa, onClose }: Props & { hpa: 
     const target = { apiVersion: workloadKinds[resource].apiVersion, kind: workloadKinds[resource].kind, name: obj.metadata.name };
     try {
       // Its controller writes the autoscaler's status while the dialog is open: the form goes onto the copy as it is now.
-      if (hpa) await api.update(resourcePath(cluster, autoscalers, ns, hpa.metadata.name), (latest: K8sObject) => applyHpa(latest, f, target, ns));
+      if (hpa) await api.update(resourcePath(cluster, autoscalers, ns, hpa.metadata.name), (latest: K8sObject) => applyHpa(latest, f, target, ns), (latest) => sameForm(hpaToForm(latest), hpaToForm(hpa)));
       else await api.post(resourcePath(cluster, autoscalers, ns), applyHpa(null, f, target, ns));
       onClose();
     } catch (err) {

@@ -6,7 +6,7 @@ import { useMemo, useState, type FormEvent } from "react";
 import { useNavigate } from "react-router-dom";
 import { dump } from "js-yaml";
 import { useI18n } from "../i18n";
-import { api } from "../api/client";
+import { api, sameForm } from "../api/client";
 import { useLoad } from "../api/hooks";
 import { pagedPath } from "../api/paged";
 import { resourcePath, resources, type ResourceType } from "../api/paths";
@@ -155,7 +155,7 @@ function Editor({ cluster, ns, resource, original }: { cluster: string; ns: stri
     e.preventDefault();
     if (!out.obj) return setError(out.error);
     try {
-      if (original) await api.update(resourcePath(cluster, rt, ns, original.metadata.name), (latest: K8sObject) => applyEdit(latest, f));
+      if (original) await api.update(resourcePath(cluster, rt, ns, original.metadata.name), (latest: K8sObject) => applyEdit(latest, f), (latest) => sameForm(toForm(resource, latest), toForm(resource, original)));
       else await api.post(resourcePath(cluster, rt, ns), out.obj);
       navigate(`/clusters/${cluster}/projects/${ns}/${resource}/${encodeURIComponent(out.obj.metadata.name)}`);
     } catch (err) {
