@@ -293,8 +293,12 @@ impl Authorizer {
         // The App Store: every signed-in user browses the store (the handlers show only what
         // is published) and asks for review transitions (the handlers check the right each
         // transition needs, at the app's workspace or the platform).
+        // Its own routes only: the generic API (`/kapis/resources.kubesphere.io/v1alpha3/
+        // categories`) names the cluster's Category objects themselves, decided as the native
+        // API decides them.
         if req.api_prefix == "kapis"
             && req.api_group == "application.kubesphere.io"
+            && req.path.starts_with("/kapis/application.kubesphere.io/")
             && req.namespace.is_empty()
         {
             let browse = matches!(req.verb.as_str(), "get" | "list")
