@@ -665,6 +665,7 @@ impl World {
         if let Err(e) = resolve_generic(cluster, &mut a) {
             return e;
         }
+        every_secret_as_native(&mut a);
         if let Err(e) = check_served(cluster, &a) {
             return e;
         }
@@ -919,6 +920,29 @@ fn resolve_generic(cluster: &ClusterData, a: &mut Attrs) -> Result<(), Expect> {
         a.version = version.clone();
     }
     Ok(())
+}
+
+/// Every namespace's Secret metadata (list or watch of `/kapis/resources.kubesphere.io/
+/// v1alpha3/secrets`) is decided as the cluster-wide list of core Secrets (ARCHITECTURE.md):
+/// who lists a cluster's Secrets natively lists their metadata there (on the host, the
+/// platform's own Secrets rule below still holds).
+/// Anything else on the route (a name, another verb) stays a platform-level request.
+fn every_secret_as_native(a: &mut Attrs) {
+    if a.resource_request
+        && a.prefix == "kapis"
+        && a.group == "resources.kubesphere.io"
+        && a.version == "v1alpha3"
+        && a.resource == "secrets"
+        && matches!(a.verb.as_str(), "list" | "watch")
+        && a.namespace.is_empty()
+        && a.workspace.is_empty()
+        && a.name.is_empty()
+        && a.subresource.is_empty()
+    {
+        a.prefix = "api".into();
+        a.group.clear();
+        a.version = "v1".into();
+    }
 }
 
 /// A resource request names a served resource, a namespaced one if under a namespace.
@@ -1412,6 +1436,42 @@ mod tests {
         for (user, method, path, want) in cases {
             assert_eq!(
                 decide(&w, user, method, path),
+                want,
+                "{user} {method} {path}"
+            );
+        }
+    }
+
+    /// Every namespace's Secret metadata is the native cluster-wide list of Secrets: a
+    /// member's own cluster administrator lists (and watches) it there; a name, another verb
+    /// or another caller is refused; on the host, the platform's Secrets rule still holds.
+    #[test]
+    fn every_namespaces_secret_metadata_as_the_native_list() {
+        let mut w = world();
+        let mut member = w.clusters["host"].clone();
+        member.host = false;
+        member.cluster_bindings = vec![Binding {
+            subjects: vec![("User".to_string(), "mcadmin".to_string())],
+            role: "cluster-admin".into(),
+            scope: None,
+        }];
+        w.clusters.insert("member".into(), member);
+        const HOST: &str = "/kapis/resources.kubesphere.io/v1alpha3/secrets";
+        const MEMBER: &str = "/clusters/member/kapis/resources.kubesphere.io/v1alpha3/secrets";
+        let cases = [
+            ("mcadmin", "GET", MEMBER.to_string(), "ok"),
+            ("mcadmin", "GET", format!("{MEMBER}?watch=true"), "ok"),
+            ("mcadmin", "GET", format!("{MEMBER}/x"), "403"),
+            ("mcadmin", "POST", MEMBER.to_string(), "403"),
+            ("mcadmin", "GET", HOST.to_string(), "403"),
+            ("cadmin", "GET", MEMBER.to_string(), "403"),
+            ("cadmin", "GET", HOST.to_string(), "403"),
+            ("wsadmin", "GET", MEMBER.to_string(), "403"),
+            ("padmin", "GET", HOST.to_string(), "ok"),
+        ];
+        for (user, method, path, want) in cases {
+            assert_eq!(
+                decide(&w, user, method, &path),
                 want,
                 "{user} {method} {path}"
             );
