@@ -553,6 +553,13 @@ fn check_monitoring(world: &World, p: &Place, level: &[&str], body: &str) -> Res
                     == expr
             })
             .map_or(Bound::Labels, |(_, b)| *b);
+        // `{B}` is the confining namespace itself when the route names b's project: its own
+        // series are the caller's to see, absent or not.
+        let bound = if bound == Bound::Absent && visible.contains(namespace(1, Some(p.cluster))) {
+            Bound::Labels
+        } else {
+            bound
+        };
         let all = series(&v["data"]);
         if bound == Bound::Absent
             && v["data"]["resultType"] == "vector"
@@ -803,6 +810,11 @@ mod tests {
             .is_ok()
         );
         assert!(judge(QUERY, &absent, vector(&[])).is_err());
+        // At b-p's own route its series are the caller's: absent or not, nothing leaks.
+        let at_b = "/kapis/monitoring.kubesphere.io/v1alpha3/namespaces/b-p/targets/query";
+        assert!(judge(at_b, &absent, vector(&[])).is_ok());
+        let leaked = json!({"namespace": "a-p"});
+        assert!(judge(at_b, &absent, vector(&[(leaked, "1")])).is_err());
         // Cluster-wide PromQL is for those who may see the cluster: not judged.
         let cluster = "/kapis/monitoring.kubesphere.io/v1alpha3/targets/query";
         let other = json!({"namespace": "b-p"});
