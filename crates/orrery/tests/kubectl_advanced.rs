@@ -530,6 +530,97 @@ fn server_dry_run_create_returns_the_defaulted_object_and_stores_nothing() {
     );
 }
 
+/// Writes through subresources honour `dryRun=All` too: a dry-run finalize leaves the
+/// Namespace's finalizers and a dry-run eviction leaves the pod (the isolation property test
+/// saw a dry-run finalize clear `kubernetes` from a namespace's finalizers).
+#[test]
+fn server_dry_run_through_finalize_and_eviction_stores_nothing() {
+    let c = TestCluster::start(&[]);
+    let k = Kubectl::admin(&c);
+    k.ok(&["create", "namespace", "held"]);
+    let cleared = r#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"held"},"spec":{"finalizers":[]}}"#;
+    let answer = json(&k.ok_stdin(
+        &[
+            "replace",
+            "--raw",
+            "/api/v1/namespaces/held/finalize?dryRun=All",
+            "-f",
+            "-",
+        ],
+        Some(cleared),
+    ));
+    assert_eq!(
+        answer["spec"]["finalizers"],
+        serde_json::json!([]),
+        "{answer}"
+    );
+    let ns = get_json(&k, &["get", "namespace", "held"]);
+    assert_eq!(
+        ns["spec"]["finalizers"],
+        serde_json::json!(["kubernetes"]),
+        "{ns}"
+    );
+    let err = k.fails(
+        &[
+            "replace",
+            "--raw",
+            "/api/v1/namespaces/held/finalize",
+            "-f",
+            "-",
+        ],
+        Some(&cleared.replace("\"held\"", "\"other\"")),
+    );
+    assert!(err.contains("does not match the name on the URL"), "{err}");
+    let err = k.fails(
+        &[
+            "replace",
+            "--raw",
+            "/api/v1/namespaces/held/finalize?dryRun=Some",
+            "-f",
+            "-",
+        ],
+        Some(cleared),
+    );
+    assert!(err.contains("Invalid dry run value"), "{err}");
+
+    k.ok(&["run", "evicted", "--image=nginx:1.27"]);
+    let eviction = r#"{"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":"evicted","namespace":"default"}}"#;
+    k.ok_stdin(
+        &[
+            "create",
+            "--raw",
+            "/api/v1/namespaces/default/pods/evicted/eviction?dryRun=All",
+            "-f",
+            "-",
+        ],
+        Some(eviction),
+    );
+    let pod = get_json(&k, &["get", "pod", "evicted"]);
+    assert!(pod["metadata"]["deletionTimestamp"].is_null(), "{pod}");
+    k.ok_stdin(
+        &[
+            "create",
+            "--raw",
+            "/api/v1/namespaces/default/pods/evicted/eviction",
+            "-f",
+            "-",
+        ],
+        Some(eviction),
+    );
+    // The real eviction deletes it (gracefully: it may still be terminating).
+    let out = k.run(&["get", "pod", "evicted", "-o", "json"], None);
+    if out.status.success() {
+        let pod = json(&String::from_utf8_lossy(&out.stdout));
+        assert!(pod["metadata"]["deletionTimestamp"].is_string(), "{pod}");
+    } else {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("NotFound") || err.contains("not found"),
+            "{err}"
+        );
+    }
+}
+
 #[test]
 fn get_raw_openapi_v3_index_and_a_group_document() {
     let c = TestCluster::start(&[]);

@@ -195,7 +195,8 @@ fn discovery(
     body.map(|b| json(StatusCode::OK, &b)).ok_or_else(not_found)
 }
 
-fn write_options(q: &Query) -> Result<WriteOptions, ApiError> {
+/// The write options of a request's query (`dryRun`, `fieldValidation`, `fieldManager`).
+pub(crate) fn write_options(q: &Query) -> Result<WriteOptions, ApiError> {
     let dry_run = match q.get("dryRun").map(String::as_str) {
         None | Some("") => false,
         Some("All") => true,

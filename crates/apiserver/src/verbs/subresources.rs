@@ -46,12 +46,12 @@ pub async fn handle(
     match (res.group.as_str(), res.plural.as_str(), sub) {
         (_, _, "scale") if res.scale => scale(cluster, res, ns.as_deref(), &name, req, q).await,
         ("", "serviceaccounts", "token") => token(cluster, res, ns.as_deref(), &name, req).await,
-        ("", "pods", "binding") => binding(cluster, res, ns.as_deref(), &name, req).await,
-        ("", "pods", "eviction") => eviction(cluster, res, ns.as_deref(), &name, req).await,
+        ("", "pods", "binding") => binding(cluster, res, ns.as_deref(), &name, req, q).await,
+        ("", "pods", "eviction") => eviction(cluster, res, ns.as_deref(), &name, req, q).await,
         ("", "pods", "exec" | "attach" | "portforward") => Err(ApiError::bad_request(format!(
             "pods/{sub} is not available: the embedded cluster simulates its workloads and runs no containers"
         ))),
-        ("", "namespaces", "finalize") => finalize(cluster, res, &name, req).await,
+        ("", "namespaces", "finalize") => finalize(cluster, res, &name, req, q).await,
         ("", "pods", "log") if req.method() == Method::GET => {
             crate::pod_logs::handle(cluster, ns.as_deref(), &name, q).await
         }
@@ -317,6 +317,7 @@ async fn binding(
     ns: Option<&str>,
     name: &str,
     req: Request<Body>,
+    q: &Query,
 ) -> Result<Response<Body>, ApiError> {
     if req.method() != Method::POST {
         return Err(ApiError::method_not_allowed(
@@ -325,6 +326,7 @@ async fn binding(
             req.method().as_str(),
         ));
     }
+    let opts = crate::serving::handler::write_options(q)?;
     let headers = req.headers().clone();
     let bytes =
         crate::body::read_limited(req.into_body(), cluster.config.max_request_bytes).await?;
@@ -375,7 +377,6 @@ async fn binding(
             .collect();
         conds.push(json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": crate::object::now_rfc3339()}));
         new["status"]["conditions"] = json!(conds);
-        let opts = WriteOptions::default();
         match crate::write::commit_update(
             cluster,
             res,
@@ -404,6 +405,7 @@ async fn eviction(
     ns: Option<&str>,
     name: &str,
     req: Request<Body>,
+    q: &Query,
 ) -> Result<Response<Body>, ApiError> {
     if req.method() != Method::POST {
         return Err(ApiError::method_not_allowed(
@@ -412,6 +414,9 @@ async fn eviction(
             req.method().as_str(),
         ));
     }
+    // The query's `dryRun` carries into the deletion, as kube-apiserver's eviction does when
+    // the Eviction's own deleteOptions name none.
+    let dry_run = crate::serving::handler::write_options(q)?.dry_run;
     let headers = req.headers().clone();
     let bytes =
         crate::body::read_limited(req.into_body(), cluster.config.max_request_bytes).await?;
@@ -421,9 +426,13 @@ async fn eviction(
     } else {
         crate::body::decode_object(&headers, &bytes).await?
     };
+    let from_query = crate::delete::DeleteOptions {
+        dry_run,
+        ..Default::default()
+    };
     let opts = match body.get("deleteOptions").filter(|d| d.is_object()) {
-        Some(d) => crate::delete::DeleteOptions::default().merge(d)?,
-        None => crate::delete::DeleteOptions::default(),
+        Some(d) => from_query.merge(d)?,
+        None => from_query,
     };
     crate::delete::delete(cluster, res, ns, name, &opts).await?;
     Ok(json_response(StatusCode::CREATED, &success_status()))
@@ -434,6 +443,7 @@ async fn finalize(
     res: &Resource,
     name: &str,
     req: Request<Body>,
+    q: &Query,
 ) -> Result<Response<Body>, ApiError> {
     if req.method() != Method::PUT {
         return Err(ApiError::method_not_allowed(
@@ -442,6 +452,7 @@ async fn finalize(
             req.method().as_str(),
         ));
     }
+    let opts = crate::serving::handler::write_options(q)?;
     let headers = req.headers().clone();
     let bytes =
         crate::body::read_limited(req.into_body(), cluster.config.max_request_bytes).await?;
@@ -449,6 +460,13 @@ async fn finalize(
     crate::write::check_types(cluster, "", "v1", "Namespace", &body)?;
     let key = res.key(None, name);
     let (old, rev) = crate::write::load(cluster, res, &key, name)?;
+    if let Some(n) = body["metadata"]["name"].as_str()
+        && n != name
+    {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({n}) does not match the name on the URL ({name})"
+        )));
+    }
     let mut new = old.clone();
     new["spec"]["finalizers"] = body["spec"]["finalizers"].clone();
     let updated = crate::write::commit_update(
@@ -461,9 +479,11 @@ async fn finalize(
         },
         new,
         UpdateScope::Main,
-        &WriteOptions::default(),
+        &opts,
     )
     .await?;
-    crate::namespaces::kick(cluster);
+    if !opts.dry_run {
+        crate::namespaces::kick(cluster);
+    }
     Ok(json_response(StatusCode::OK, &updated))
 }
