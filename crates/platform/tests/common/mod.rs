@@ -333,6 +333,25 @@ pub fn names(v: &Value) -> Vec<String> {
     out
 }
 
+/// `{qualifier}/{name}` of `items` in a list answer, sorted: `qualifier` picks the value that
+/// names each item's place (its namespace, the cluster of a search result).
+pub fn qualified_names(v: &Value, qualifier: impl Fn(&Value) -> &Value) -> Vec<String> {
+    let mut out: Vec<String> = v["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| {
+            format!(
+                "{}/{}",
+                qualifier(i).as_str().unwrap_or_default(),
+                i["metadata"]["name"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 /// A CA and a certificate it signed for 127.0.0.1 (with its key), for servers the tests start
 /// on loopback with TLS.
 pub fn loopback_certificate() -> (rcgen::Certificate, rcgen::Certificate, rcgen::KeyPair) {

@@ -54,20 +54,7 @@ fn projects(cluster: &str, ws: &str) -> String {
 
 /// `cluster/name` of each search result, sorted.
 fn found_names(v: &Value) -> Vec<String> {
-    let mut out: Vec<String> = v["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|i| {
-            format!(
-                "{}/{}",
-                i["cluster"].as_str().unwrap_or(""),
-                i["metadata"]["name"].as_str().unwrap_or("")
-            )
-        })
-        .collect();
-    out.sort();
-    out
+    qualified_names(v, |i| &i["cluster"])
 }
 
 /// The host registers itself; m1 joins with a client certificate, m2 with an exec plugin.

@@ -646,22 +646,8 @@ async fn secret_metadata_answers_as_the_native_list(
         Some(secret("in-host")),
     )
     .await;
-    let names = |v: &Value| -> Vec<String> {
-        let mut n: Vec<String> = v["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|i| {
-                format!(
-                    "{}/{}",
-                    i["metadata"]["namespace"].as_str().unwrap_or_default(),
-                    i["metadata"]["name"].as_str().unwrap_or_default()
-                )
-            })
-            .collect();
-        n.sort();
-        n
-    };
+    let names = |v: &Value| qualified_names(v, |i| &i["metadata"]["namespace"]);
+
     let encoded = B64.encode(VALUE);
     let mut failures = Vec::new();
     let mut allowed = Vec::new();
